@@ -1,0 +1,1069 @@
+"""Budget allocation over candidates: a domain-free mixed-integer programme.
+
+The module knows nothing about mines. A *candidate* is a row of a table with a value column
+(the value of funding it fully) and one request column per budget key (the amount of that
+resource it asks for when fully funded). The domain layer builds that table from scored
+applications and calls :func:`allocate`; :func:`frontier` and :func:`entry_thresholds` answer the
+officers' what-if questions on the same model.
+
+Model
+-----
+For candidate ``i`` the decision is a funded fraction ``x_i`` [fraction of its request]:
+
+* ``x_i = 0`` (not selected) or ``min_fraction_i <= x_i <= max_fraction_i`` (selected). This is a
+  semi-continuous variable (scipy ``milp`` ``integrality=2``). ``min_fraction = max_fraction = 1``
+  is all-or-nothing (a binary); ``min_fraction = 0`` is plain continuous.
+* budgets: ``sum_i request_ik * x_i <= budget_k`` for every key ``k`` [units of the resource].
+* group caps (:class:`GroupCap`): ``sum_{i in g} amount_i <= limit`` (absolute) or
+  ``sum_{i in g} amount_i - limit * sum_i amount_i <= 0`` (share of the total allocation).
+* general linear constraints (:class:`LinearConstraintSpec`) on ``x``.
+* coverage (:class:`MinGroupsCovered`): a binary ``z_g <= sum_{i in g} x_i / floor_i`` per group
+  and ``sum_g z_g >= k``. Because ``x_i`` is either 0 or at least its floor, ``z_g`` can be 1 only
+  if some member of ``g`` is selected.
+* diminishing returns (:class:`ConcaveTerm`): a concave piecewise-linear ``f(s)`` of
+  ``s = sum_i w_i x_i`` with segment variables ``u_j`` in ``[0, width_j]``, ``sum_j u_j = s``.
+  Maximisation fills the steeper segments first because the slopes do not increase, so no
+  binaries are needed (the classical lambda/delta formulation, e.g. Williams [1]_, ch. 9).
+
+Objective: maximise ``sum_i value_i x_i + sum_t f_t(s_t)``.
+
+References
+----------
+.. [1] Williams, H. P. (2013). *Model Building in Mathematical Programming*, 5th ed. Wiley.
+.. [2] Weingartner, H. M. (1963). *Mathematical Programming and the Analysis of Capital
+   Budgeting Problems*. Prentice-Hall.
+.. [3] Chinneck, J. W., and Dravnieks, E. W. (1991). "Locating minimal infeasible constraint
+   sets in linear programs." ORSA Journal on Computing 3(2): 157-168 (the deletion filter).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+__all__ = [
+    "AllocationError",
+    "AllocationInfeasible",
+    "AllocationResult",
+    "ConcaveTerm",
+    "GroupCap",
+    "LinearConstraintSpec",
+    "MinGroupsCovered",
+    "allocate",
+    "entry_thresholds",
+    "frontier",
+]
+
+#: A candidate counts as selected when its fraction exceeds this [fraction].
+SELECTED_TOL = 1e-7
+#: Floor imposed by a lock on a candidate whose ``min_fraction`` is 0 [fraction].
+LOCK_FLOOR = 1e-6
+#: Relative feasibility tolerance of the independent re-check.
+RECHECK_TOL = 1e-6
+
+
+# ----------------------------------------------------------------------------------------------
+# Exceptions
+# ----------------------------------------------------------------------------------------------
+class AllocationError(RuntimeError):
+    """The optimiser failed, or its answer broke a constraint on re-check."""
+
+
+class AllocationInfeasible(AllocationError):
+    """No allocation satisfies the locks, caps and constraints together.
+
+    Attributes
+    ----------
+    conflicts : list of str
+        Names of a (small, usually minimal) set of locks, caps, constraints and budgets that
+        cannot hold together. Names: ``"must fund <id>"``, ``"must not fund <id>"``,
+        ``"budget <key>"`` and the names given to caps and constraints.
+    """
+
+    def __init__(self, message: str, conflicts: Sequence[str]):
+        super().__init__(message)
+        self.conflicts = list(conflicts)
+
+
+# ----------------------------------------------------------------------------------------------
+# Constraint specifications
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GroupCap:
+    """A cap on the allocation to a group of candidates.
+
+    Parameters
+    ----------
+    name : str
+        Unique name, shown in results and conflict messages.
+    limit : float
+        Absolute cap [units of ``resource``] for ``kind="absolute"``; share of the total
+        allocation [fraction 0-1] for ``kind="share"``.
+    members : sequence of candidate ids, optional
+        The group, given explicitly.
+    column, value : str, object, optional
+        The group, given as a selector: the candidates whose ``column`` equals ``value``.
+    resource : str or None
+        Budget key the cap counts; None counts the sum of all resources.
+    kind : {"absolute", "share"}
+        ``absolute``: group amount <= limit. ``share``: group amount <= limit x total amount
+        (of the same resource, over all candidates).
+    """
+
+    name: str
+    limit: float
+    members: Sequence[Hashable] | None = None
+    column: str | None = None
+    value: Any = None
+    resource: str | None = None
+    kind: str = "absolute"
+
+    @classmethod
+    def per_value(cls, candidates: pd.DataFrame, column: str, limit: float, *,
+                  resource: str | None = None, kind: str = "share") -> list["GroupCap"]:
+        """One cap per distinct value of ``column`` (e.g. a share cap per country).
+
+        Returns
+        -------
+        list of GroupCap
+            Named ``"<column>=<value> <kind> cap"``.
+        """
+        return [cls(name=f"{column}={v} {kind} cap", limit=limit, column=column, value=v,
+                    resource=resource, kind=kind)
+                for v in pd.unique(candidates[column].dropna())]
+
+
+@dataclass(frozen=True)
+class LinearConstraintSpec:
+    """A general linear constraint ``lower <= sum_i coefficients_i * x_i <= upper`` on fractions.
+
+    Parameters
+    ----------
+    name : str
+        Unique name.
+    coefficients : mapping id -> float, or str
+        Coefficient per candidate (missing ids count 0), or a column name of ``candidates``.
+        E.g. the expected loss of a fully funded loan [KRW bn] for a loan-book loss cap.
+    upper, lower : float
+        Bounds on the sum (default: ``-inf <= ... <= upper``).
+    """
+
+    name: str
+    coefficients: Mapping[Hashable, float] | str
+    upper: float = math.inf
+    lower: float = -math.inf
+
+
+@dataclass(frozen=True)
+class MinGroupsCovered:
+    """At least ``k`` distinct groups must have a selected candidate.
+
+    Parameters
+    ----------
+    name : str
+        Unique name.
+    groups : mapping id -> label, or str
+        Group label per candidate (missing ids belong to no group), or a column name.
+    k : int
+        Minimum number of groups covered.
+    """
+
+    name: str
+    groups: Mapping[Hashable, Hashable] | str
+    k: int
+
+
+@dataclass(frozen=True)
+class ConcaveTerm:
+    """A concave piecewise-linear bonus ``f(s)`` on ``s = sum_i w_i x_i``, added to the objective.
+
+    ``f(0) = 0``; the slope is ``slopes[0]`` on ``[0, breakpoints[0]]``, ``slopes[j]`` on
+    ``[breakpoints[j-1], breakpoints[j]]`` and ``slopes[-1]`` beyond the last breakpoint, so
+    ``len(slopes) == len(breakpoints) + 1``. Slopes must not increase (diminishing returns).
+
+    Parameters
+    ----------
+    name : str
+        Unique name.
+    weights : mapping id -> float, or str
+        Non-negative weight per candidate (missing ids count 0), or a column name.
+    breakpoints : sequence of float
+        Strictly increasing, positive [units of s].
+    slopes : sequence of float
+        Non-increasing [objective units per unit of s].
+    """
+
+    name: str
+    weights: Mapping[Hashable, float] | str
+    breakpoints: Sequence[float]
+    slopes: Sequence[float]
+
+    def evaluate(self, s: float) -> float:
+        """Value of ``f(s)`` for ``s >= 0``."""
+        b = np.concatenate([[0.0], np.asarray(self.breakpoints, float), [np.inf]])
+        widths = np.clip(s - b[:-1], 0.0, np.diff(b))
+        return float(np.dot(np.asarray(self.slopes, float), widths))
+
+
+# ----------------------------------------------------------------------------------------------
+# Result
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AllocationResult:
+    """A solved, re-checked allocation.
+
+    Attributes
+    ----------
+    fractions : pd.Series
+        Funded fraction per candidate [fraction of its request].
+    amounts : pd.DataFrame
+        Allocated amount per candidate (rows) and resource (columns) [units of the resource].
+    selected : pd.Series of bool
+        True where the fraction exceeds :data:`SELECTED_TOL`.
+    objective : float
+        ``sum value_i x_i + sum f_t(s_t)``, recomputed from ``fractions``.
+    status : str
+        ``"optimal"``, ``"time_limit"`` (feasible, not proven) or the solver's message.
+    optimal : bool
+        Proven optimal to within ``mip_rel_gap``.
+    mip_gap : float
+        Relative gap reported by HiGHS.
+    solve_time_s : float
+        Wall time of the MILP solve [s].
+    binding : list of str
+        Constraints with (near) zero slack.
+    slacks : dict
+        Slack per constraint (upper side; the lower side for lower-bounded constraints)
+        [units of the constraint].
+    marginal_values : dict
+        Objective gain per extra unit of each budget, with the selection fixed (see Notes of
+        :func:`allocate`) [objective units per unit of resource].
+    recheck : dict
+        Largest violation per constraint family found by the independent re-check (all within
+        tolerance, otherwise :class:`AllocationError` had been raised).
+    concave_values : dict
+        Value of each concave term at the solution [objective units].
+    """
+
+    fractions: pd.Series
+    amounts: pd.DataFrame
+    selected: pd.Series
+    objective: float
+    status: str
+    optimal: bool
+    mip_gap: float
+    solve_time_s: float
+    binding: list
+    slacks: dict
+    marginal_values: dict
+    recheck: dict
+    concave_values: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------
+# Model building
+# ----------------------------------------------------------------------------------------------
+def _per_row(candidates: pd.DataFrame, spec, what: str) -> np.ndarray:
+    """Scalar, column name, mapping or array -> float array aligned with the index."""
+    n = len(candidates)
+    if isinstance(spec, str):
+        if spec not in candidates.columns:
+            raise ValueError(f"{what}: no column {spec!r} in candidates")
+        out = candidates[spec].to_numpy(dtype=float)
+    elif isinstance(spec, Mapping):
+        unknown = [k for k in spec if k not in candidates.index]
+        if unknown:
+            raise ValueError(f"{what}: unknown candidate ids {unknown[:5]}")
+        out = np.zeros(n)
+        pos = candidates.index.get_indexer(list(spec.keys()))
+        out[pos] = np.asarray(list(spec.values()), dtype=float)
+    elif np.isscalar(spec):
+        out = np.full(n, float(spec))
+    else:
+        out = np.asarray(spec, dtype=float)
+        if out.shape != (n,):
+            raise ValueError(f"{what}: expected {n} values, got shape {out.shape}")
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{what}: values must be finite")
+    return out
+
+
+def _labels(candidates: pd.DataFrame, spec, what: str) -> pd.Series:
+    if isinstance(spec, str):
+        if spec not in candidates.columns:
+            raise ValueError(f"{what}: no column {spec!r} in candidates")
+        return candidates[spec]
+    unknown = [k for k in spec if k not in candidates.index]
+    if unknown:
+        raise ValueError(f"{what}: unknown candidate ids {unknown[:5]}")
+    return pd.Series(spec).reindex(candidates.index)
+
+
+class _Model:
+    """Matrices of the MILP, built once and re-solved with modified bounds or objective.
+
+    Variables: ``[x (n) | z (coverage binaries) | u (concave segments)]``.
+    Rows: budgets, group caps, linear constraints, coverage, concave links, in that order.
+    """
+
+    def __init__(self, candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="value",
+                 min_fraction=1.0, max_fraction=1.0, group_caps=(), locked_in=(), locked_out=(),
+                 extra_constraints=(), concave_terms=(), time_limit_s=10.0, mip_rel_gap=1e-6):
+        if not isinstance(candidates, pd.DataFrame) or len(candidates) == 0:
+            raise ValueError("candidates must be a non-empty DataFrame")
+        if not candidates.index.is_unique:
+            raise ValueError("candidate ids (the index) must be unique")
+        if not budgets:
+            raise ValueError("at least one budget is needed")
+        self.candidates = candidates
+        self.ids = candidates.index
+        self.keys = list(budgets)
+        self.budgets = np.array([float(budgets[k]) for k in self.keys])
+        missing = [k for k in self.keys if k not in candidates.columns]
+        if missing:
+            raise ValueError(f"no request column for budget keys {missing}")
+        n = self.n = len(candidates)
+        self.value = _per_row(candidates, value, "value")
+        self.req = candidates[self.keys].to_numpy(dtype=float)
+        if not np.all(np.isfinite(self.req)) or np.any(self.req < 0):
+            raise ValueError("requests must be finite and non-negative")
+        self.lo = _per_row(candidates, min_fraction, "min_fraction")
+        self.hi = _per_row(candidates, max_fraction, "max_fraction")
+        if np.any(self.lo < 0) or np.any(self.hi > 1) or np.any(self.lo > self.hi):
+            raise ValueError("need 0 <= min_fraction <= max_fraction <= 1 for every candidate")
+        self.time_limit_s = float(time_limit_s)
+        self.mip_rel_gap = float(mip_rel_gap)
+
+        self.locked_in = list(locked_in)
+        self.locked_out = list(locked_out)
+        for lst, what in ((self.locked_in, "locked_in"), (self.locked_out, "locked_out")):
+            bad = [i for i in lst if i not in self.ids]
+            if bad:
+                raise ValueError(f"{what}: unknown candidate ids {bad[:5]}")
+        both = sorted(set(self.locked_in) & set(self.locked_out), key=str)
+        if both:
+            raise AllocationInfeasible(
+                f"Candidate(s) {', '.join(map(str, both))} are both must-fund and must-not-fund.",
+                [f"must fund {i}" for i in both] + [f"must not fund {i}" for i in both])
+        self.pos_in = self.ids.get_indexer(self.locked_in)
+        self.pos_out = self.ids.get_indexer(self.locked_out)
+        # Floor of a selected candidate; coverage divides by it, so keep it away from zero.
+        self.floor = np.maximum(self.lo, LOCK_FLOOR)
+
+        rows: list[sparse.spmatrix] = []
+        self.row_lo: list[float] = []
+        self.row_hi: list[float] = []
+        self.row_names: list[str] = []
+        self.row_kind: list[str] = []
+
+        names = set()
+
+        def add_name(nm):
+            if nm in names:
+                raise ValueError(f"duplicate constraint name {nm!r}")
+            names.add(nm)
+
+        # --- extra variables
+        self.coverage = list(extra_constraints_of(extra_constraints, MinGroupsCovered))
+        self.linear = list(extra_constraints_of(extra_constraints, LinearConstraintSpec))
+        other = [c for c in extra_constraints
+                 if not isinstance(c, (MinGroupsCovered, LinearConstraintSpec))]
+        if other:
+            raise TypeError(f"unsupported constraint type {type(other[0]).__name__}")
+        self.cov_groups = []   # per coverage spec: list of (label, member positions)
+        nz = 0
+        for spec in self.coverage:
+            lab = _labels(candidates, spec.groups, spec.name)
+            groups = [(g, np.flatnonzero((lab == g).to_numpy())) for g in pd.unique(lab.dropna())]
+            self.cov_groups.append(groups)
+            nz += len(groups)
+        self.nz = nz
+        self.concave = list(concave_terms)
+        self.concave_w = []
+        self.seg_width = []
+        nu = 0
+        for t in self.concave:
+            w = _per_row(candidates, t.weights, t.name)
+            b = np.asarray(t.breakpoints, float)
+            m = np.asarray(t.slopes, float)
+            if np.any(w < 0):
+                raise ValueError(f"{t.name}: weights must be non-negative")
+            if len(m) != len(b) + 1:
+                raise ValueError(f"{t.name}: need len(slopes) == len(breakpoints) + 1")
+            if np.any(b <= 0) or np.any(np.diff(b) <= 0):
+                raise ValueError(f"{t.name}: breakpoints must be positive and increasing")
+            if np.any(np.diff(m) > 1e-12):
+                raise ValueError(f"{t.name}: slopes must not increase (concave term)")
+            self.concave_w.append(w)
+            self.seg_width.append(np.diff(np.concatenate([[0.0], b, [np.inf]])))
+            nu += len(m)
+        self.nu = nu
+        nv = self.nv = n + nz + nu
+
+        def row(coef_x, lo, hi, name, kind, extra=None):
+            r = np.zeros(nv)
+            r[:n] = coef_x
+            if extra is not None:
+                for j, v in extra:
+                    r[j] = v
+            rows.append(sparse.csr_matrix(r))
+            self.row_lo.append(lo)
+            self.row_hi.append(hi)
+            self.row_names.append(name)
+            self.row_kind.append(kind)
+
+        # --- budgets
+        for k, key in enumerate(self.keys):
+            add_name(f"budget {key}")
+            row(self.req[:, k], -np.inf, self.budgets[k], f"budget {key}", "budget")
+        self.n_budget_rows = len(self.keys)
+
+        # --- group caps
+        self.caps = list(group_caps)
+        self.cap_members = []
+        self.cap_amount = []
+        for cap in self.caps:
+            add_name(cap.name)
+            if cap.kind not in ("absolute", "share"):
+                raise ValueError(f"{cap.name}: kind must be 'absolute' or 'share'")
+            if cap.members is not None:
+                bad = [i for i in cap.members if i not in self.ids]
+                if bad:
+                    raise ValueError(f"{cap.name}: unknown candidate ids {bad[:5]}")
+                mask = self.ids.isin(list(cap.members))
+            elif cap.column is not None:
+                if cap.column not in candidates.columns:
+                    raise ValueError(f"{cap.name}: no column {cap.column!r}")
+                mask = (candidates[cap.column] == cap.value).to_numpy()
+            else:
+                raise ValueError(f"{cap.name}: give members or column/value")
+            if cap.resource is None:
+                amount = self.req.sum(axis=1)
+            else:
+                if cap.resource not in self.keys:
+                    raise ValueError(f"{cap.name}: resource {cap.resource!r} is not a budget key")
+                amount = self.req[:, self.keys.index(cap.resource)]
+            self.cap_members.append(np.asarray(mask, bool))
+            self.cap_amount.append(amount)
+            coef = np.where(mask, amount, 0.0)
+            if cap.kind == "share":
+                if not 0 <= cap.limit <= 1:
+                    raise ValueError(f"{cap.name}: a share limit must be within [0, 1]")
+                coef = coef - cap.limit * amount
+                row(coef, -np.inf, 0.0, cap.name, "cap")
+            else:
+                row(coef, -np.inf, float(cap.limit), cap.name, "cap")
+
+        # --- general linear constraints
+        self.linear_coef = []
+        for spec in self.linear:
+            add_name(spec.name)
+            a = _per_row(candidates, spec.coefficients, spec.name)
+            self.linear_coef.append(a)
+            row(a, float(spec.lower), float(spec.upper), spec.name, "constraint")
+
+        # --- coverage: z_g - sum_{i in g} x_i / floor_i <= 0, sum z_g >= k
+        j = n
+        self.z_slices = []
+        for spec, groups in zip(self.coverage, self.cov_groups):
+            add_name(spec.name)
+            start = j
+            for g, members in groups:
+                coef = np.zeros(n)
+                coef[members] = -1.0 / self.floor[members]
+                row(coef, -np.inf, 0.0, f"{spec.name} [{g}]", "coverage_link", [(j, 1.0)])
+                j += 1
+            self.z_slices.append(slice(start, j))
+            row(np.zeros(n), float(spec.k), np.inf, spec.name, "coverage",
+                [(jj, 1.0) for jj in range(start, j)])
+
+        # --- concave links: sum_j u_j - sum_i w_i x_i = 0
+        self.u_slices = []
+        for t, w, widths in zip(self.concave, self.concave_w, self.seg_width):
+            start = j
+            j += len(widths)
+            self.u_slices.append(slice(start, j))
+            row(-w, 0.0, 0.0, f"{t.name} (link)", "concave_link",
+                [(jj, 1.0) for jj in range(start, j)])
+
+        self.A = sparse.vstack(rows, format="csr") if rows else sparse.csr_matrix((0, nv))
+        self.row_lo = np.asarray(self.row_lo, float)
+        self.row_hi = np.asarray(self.row_hi, float)
+
+        # --- objective (milp minimises)
+        c = np.zeros(nv)
+        c[:n] = -self.value
+        for t, sl in zip(self.concave, self.u_slices):
+            c[sl] = -np.asarray(t.slopes, float)
+        self.c = c
+
+        # --- variable bounds and integrality (base, before locks)
+        lb = np.zeros(nv)
+        ub = np.ones(nv)
+        integ = np.zeros(nv, dtype=np.int64)
+        semi = self.lo > 0
+        binary = semi & (self.lo == 1.0) & (self.hi == 1.0)
+        lb[:n] = np.where(semi, self.lo, 0.0)
+        ub[:n] = self.hi
+        integ[:n] = np.where(binary, 1, np.where(semi, 2, 0))
+        lb[:n][binary] = 0.0
+        integ[n:n + nz] = 1
+        for widths, sl in zip(self.seg_width, self.u_slices):
+            ub[sl] = widths
+        self.base_lb, self.base_ub, self.base_integ = lb, ub, integ
+        self.lb, self.ub, self.integ = self.apply_locks(self.pos_in, self.pos_out)
+
+    # ------------------------------------------------------------------------------------------
+    def apply_locks(self, pos_in, pos_out):
+        lb, ub, integ = self.base_lb.copy(), self.base_ub.copy(), self.base_integ.copy()
+        pos_in = np.asarray(pos_in, dtype=np.int64)
+        pos_out = np.asarray(pos_out, dtype=np.int64)
+        lb[pos_in] = self.floor[pos_in]
+        integ[pos_in] = 0
+        lb[pos_out] = 0.0
+        ub[pos_out] = 0.0
+        integ[pos_out] = 0
+        return lb, ub, integ
+
+    def solve(self, *, c=None, lb=None, ub=None, integ=None, row_lo=None, row_hi=None,
+              time_limit_s=None, mip_rel_gap=None):
+        opts = {"time_limit": self.time_limit_s if time_limit_s is None else time_limit_s,
+                "mip_rel_gap": self.mip_rel_gap if mip_rel_gap is None else mip_rel_gap,
+                "disp": False}
+        cons = LinearConstraint(self.A, self.row_lo if row_lo is None else row_lo,
+                                self.row_hi if row_hi is None else row_hi)
+        t0 = time.perf_counter()
+        res = milp(self.c if c is None else c,
+                   integrality=self.integ if integ is None else integ,
+                   bounds=Bounds(self.lb if lb is None else lb, self.ub if ub is None else ub),
+                   constraints=cons, options=opts)
+        return res, time.perf_counter() - t0
+
+    def feasible(self, lb, ub, integ, row_lo, row_hi, time_limit_s=2.0) -> bool | None:
+        res, _ = self.solve(c=np.zeros(self.nv), lb=lb, ub=ub, integ=integ, row_lo=row_lo,
+                            row_hi=row_hi, time_limit_s=time_limit_s)
+        if res.status == 2:
+            return False
+        if res.x is not None:
+            return True
+        return None   # undecided within the time limit
+
+    # ------------------------------------------------------------------------------------------
+    def objective_of(self, x: np.ndarray) -> tuple[float, dict]:
+        conc = {t.name: t.evaluate(float(w @ x)) for t, w in zip(self.concave, self.concave_w)}
+        return float(self.value @ x) + sum(conc.values()), conc
+
+
+def extra_constraints_of(specs, typ):
+    return (s for s in specs if isinstance(s, typ))
+
+
+# ----------------------------------------------------------------------------------------------
+# Re-check (independent of the solver's own report)
+# ----------------------------------------------------------------------------------------------
+def _recheck(m: _Model, x: np.ndarray, row_hi=None) -> tuple[dict, dict]:
+    """Largest scaled violation per family, and slack per named constraint."""
+    bud = m.budgets if row_hi is None else row_hi[:m.n_budget_rows]
+    viol: dict[str, float] = {}
+    slacks: dict[str, float] = {}
+    tol = RECHECK_TOL
+
+    def scaled(v, scale):
+        return max(0.0, v) / max(1.0, scale)
+
+    used = m.req.T @ x
+    viol["budgets"] = 0.0
+    for k, key in enumerate(m.keys):
+        slacks[f"budget {key}"] = float(bud[k] - used[k])
+        viol["budgets"] = max(viol["budgets"], scaled(used[k] - bud[k], abs(bud[k])))
+    viol["group_caps"] = 0.0
+    for cap, mask, amount in zip(m.caps, m.cap_members, m.cap_amount):
+        alloc = amount * x
+        g, tot = float(alloc[mask].sum()), float(alloc.sum())
+        lim = cap.limit * tot if cap.kind == "share" else cap.limit
+        slacks[cap.name] = lim - g
+        viol["group_caps"] = max(viol["group_caps"], scaled(g - lim, max(abs(lim), tot)))
+    viol["linear_constraints"] = 0.0
+    for spec, a in zip(m.linear, m.linear_coef):
+        v = float(a @ x)
+        scale = float(np.abs(a) @ np.abs(x))
+        slacks[spec.name] = min(spec.upper - v, v - spec.lower)
+        viol["linear_constraints"] = max(viol["linear_constraints"],
+                                         scaled(v - spec.upper, scale),
+                                         scaled(spec.lower - v, scale))
+    viol["min_groups_covered"] = 0.0
+    sel = x > SELECTED_TOL
+    for spec, groups in zip(m.coverage, m.cov_groups):
+        covered = sum(bool(sel[members].any()) for _, members in groups)
+        slacks[spec.name] = covered - spec.k
+        viol["min_groups_covered"] = max(viol["min_groups_covered"], float(spec.k - covered))
+    # bounds and semi-continuity: x = 0 or lo <= x <= hi
+    below = np.where(sel, np.maximum(m.lo - x, 0.0), 0.0)
+    viol["bounds"] = float(max(np.max(-x, initial=0.0), np.max(x - m.hi, initial=0.0)))
+    viol["semi_continuity"] = float(below.max(initial=0.0))
+    li = np.asarray(m.pos_in, dtype=np.int64)
+    lo_ = np.asarray(m.pos_out, dtype=np.int64)
+    viol["locks"] = float(max(np.max(m.floor[li] - x[li], initial=0.0),
+                              np.max(np.abs(x[lo_]), initial=0.0)))
+    for k in ("bounds", "semi_continuity", "locks"):
+        viol[k] = viol[k] if viol[k] > tol else 0.0
+    return viol, slacks
+
+
+def _clean_x(m: _Model, xfull: np.ndarray) -> np.ndarray:
+    x = np.asarray(xfull[:m.n], float).copy()
+    x[np.abs(x) < 1e-9] = 0.0
+    # snap overshoots of bounds within solver tolerance; larger ones are left for the re-check
+    near_hi = (x > m.hi) & (x - m.hi < 1e-9)
+    x[near_hi] = m.hi[near_hi]
+    near_lo = (x > 0) & (x < m.lo) & (m.lo - x < 1e-9)
+    x[near_lo] = m.lo[near_lo]
+    return x
+
+
+# ----------------------------------------------------------------------------------------------
+# Diagnosis of infeasibility (deletion filter over locks, caps and constraints)
+# ----------------------------------------------------------------------------------------------
+def _diagnose(m: _Model, max_solves: int = 120) -> list[str]:
+    elements: list[tuple[str, Any, str]] = []
+    for p, i in zip(m.pos_in, m.locked_in):
+        elements.append(("in", p, f"must fund {i}"))
+    for p, i in zip(m.pos_out, m.locked_out):
+        elements.append(("out", p, f"must not fund {i}"))
+    for r, (kind, name) in enumerate(zip(m.row_kind, m.row_names)):
+        if kind in ("cap", "constraint", "coverage"):
+            elements.append(("row", r, name))
+
+    def is_feasible(active: list[int], relax_budgets=()) -> bool | None:
+        pin = [elements[e][1] for e in active if elements[e][0] == "in"]
+        pout = [elements[e][1] for e in active if elements[e][0] == "out"]
+        lb, ub, integ = m.apply_locks(pin, pout)
+        rlo, rhi = m.row_lo.copy(), m.row_hi.copy()
+        active_rows = {elements[e][1] for e in active if elements[e][0] == "row"}
+        for r, kind in enumerate(m.row_kind):
+            if kind in ("cap", "constraint", "coverage") and r not in active_rows:
+                rlo[r], rhi[r] = -np.inf, np.inf
+        for k in relax_budgets:
+            rhi[k] = np.inf
+        return m.feasible(lb, ub, integ, rlo, rhi)
+
+    active = list(range(len(elements)))
+    solves = 0
+    # Coarse pass: drop whole families first (cheap when there are many locks).
+    for fam in ("out", "row", "in"):
+        trial = [e for e in active if elements[e][0] != fam]
+        if len(trial) < len(active) and solves < max_solves:
+            solves += 1
+            if is_feasible(trial) is False:
+                active = trial
+    # Deletion filter: drop an element if the rest is still infeasible [3].
+    for e in list(active):
+        if solves >= max_solves:
+            break
+        trial = [a for a in active if a != e]
+        solves += 1
+        if is_feasible(trial) is False:
+            active = trial
+    names = [elements[e][2] for e in active]
+    # Which budgets take part: relaxing it alone makes the conflicting set feasible.
+    for k, key in enumerate(m.keys):
+        if solves >= max_solves + len(m.keys):
+            break
+        solves += 1
+        if is_feasible(active, relax_budgets=(k,)) is True:
+            names.append(f"budget {key}")
+    return names
+
+
+def _raise_infeasible(m: _Model):
+    conflicts = _diagnose(m)
+    budgets = ", ".join(f"{k} <= {b:g}" for k, b in zip(m.keys, m.budgets))
+    if conflicts:
+        listed = "; ".join(conflicts)
+        msg = (f"No allocation satisfies these together: {listed}. "
+               f"Remove or relax one of them (budgets: {budgets}).")
+    else:
+        msg = f"No allocation satisfies the budgets themselves ({budgets})."
+    raise AllocationInfeasible(msg, conflicts)
+
+
+# ----------------------------------------------------------------------------------------------
+# Solve and package
+# ----------------------------------------------------------------------------------------------
+def _status_text(res) -> str:
+    if res.status == 0:
+        return "optimal"
+    if res.status == 1:
+        return "time_limit"
+    return str(res.message)
+
+
+def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray) -> dict:
+    """Budget shadow prices of the LP with the selection (and coverage binaries) fixed."""
+    n = m.n
+    lb, ub = m.lb.copy(), m.ub.copy()
+    sel = xfull[:n] > SELECTED_TOL
+    # selected semi-continuous candidates keep their floor; continuous ones (min 0) move freely
+    lb[:n] = np.where(sel & (m.lo > 0), m.lo, 0.0)
+    lb[m.pos_in] = m.floor[m.pos_in]
+    ub[:n] = np.where(sel | (m.lo == 0), m.hi, 0.0)
+    ub[m.pos_out] = 0.0
+    z = slice(n, n + m.nz)
+    lb[z] = ub[z] = np.round(xfull[z])
+    A = m.A
+    eq = m.row_lo == m.row_hi
+    up = np.isfinite(m.row_hi) & ~eq
+    dn = np.isfinite(m.row_lo) & ~eq
+    A_ub = sparse.vstack([A[up], -A[dn]], format="csr")
+    b_ub = np.concatenate([row_hi[up], -m.row_lo[dn]])
+    res = linprog(m.c, A_ub=A_ub if A_ub.shape[0] else None, b_ub=b_ub if A_ub.shape[0] else None,
+                  A_eq=A[eq] if eq.any() else None, b_eq=m.row_lo[eq] if eq.any() else None,
+                  bounds=np.column_stack([lb, ub]), method="highs")
+    out = {}
+    up_rows = np.flatnonzero(up)
+    for k, key in enumerate(m.keys):
+        if res.status != 0 or k not in up_rows:
+            out[key] = float("nan")
+            continue
+        j = int(np.flatnonzero(up_rows == k)[0])
+        # minimising -objective: d(min)/d(b) <= 0, so gain per unit = -marginal (NOTES.md)
+        out[key] = float(-res.ineqlin.marginals[j])
+    return out
+
+
+def _package(m: _Model, res, seconds: float, row_hi=None, marginals=True) -> AllocationResult:
+    row_hi = m.row_hi if row_hi is None else row_hi
+    x = _clean_x(m, res.x)
+    viol, slacks = _recheck(m, x, row_hi)
+    bad = {k: v for k, v in viol.items() if v > RECHECK_TOL}
+    if bad:
+        raise AllocationError(
+            f"The solver's answer (status {_status_text(res)!r}) breaks constraints on re-check: "
+            + ", ".join(f"{k} by {v:.3g}" for k, v in bad.items()))
+    obj, conc = m.objective_of(x)
+    solver_obj = -float(res.fun)
+    if abs(obj - solver_obj) > 1e-6 * max(1.0, abs(obj)):
+        raise AllocationError(f"objective mismatch on re-check: {obj} vs solver {solver_obj}")
+    binding = [nm for nm, s in slacks.items()
+               if abs(s) <= 1e-6 * max(1.0, abs(_rhs_scale(m, nm, row_hi)))]
+    amounts = pd.DataFrame(m.req * x[:, None], index=m.ids, columns=m.keys)
+    gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
+    mv = _marginals(m, res.x, row_hi) if marginals else {}
+    return AllocationResult(
+        fractions=pd.Series(x, index=m.ids, name="fraction"),
+        amounts=amounts,
+        selected=pd.Series(x > SELECTED_TOL, index=m.ids, name="selected"),
+        objective=obj, status=_status_text(res), optimal=bool(res.status == 0),
+        mip_gap=gap, solve_time_s=seconds, binding=binding, slacks=slacks,
+        marginal_values=mv, recheck=viol, concave_values=conc)
+
+
+def _rhs_scale(m: _Model, name: str, row_hi) -> float:
+    if name.startswith("budget "):
+        return float(row_hi[m.row_names.index(name)])
+    return 1.0
+
+
+def _solve_model(m: _Model, row_hi=None, marginals=True) -> AllocationResult:
+    res, seconds = m.solve(row_hi=row_hi)
+    if res.status == 2:
+        _raise_infeasible(m)
+    if res.x is None:
+        raise AllocationError(f"No allocation found: {res.message} (time limit "
+                              f"{m.time_limit_s:g} s; raise it or relax the gap)")
+    return _package(m, res, seconds, row_hi=row_hi, marginals=marginals)
+
+
+def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="value",
+             min_fraction=1.0, group_caps: Sequence[GroupCap] = (), locked_in=(), locked_out=(),
+             max_fraction=1.0, extra_constraints: Sequence = (),
+             concave_terms: Sequence[ConcaveTerm] = (), time_limit_s: float = 10.0,
+             mip_rel_gap: float = 1e-6) -> AllocationResult:
+    """Choose funded fractions that maximise total value within budgets, caps and locks.
+
+    Parameters
+    ----------
+    candidates : pd.DataFrame
+        Index: candidate id (unique). A value column [objective units per fully funded
+        candidate; may be negative] and one request column per key of ``budgets`` [units of the
+        resource asked for when fully funded; non-negative].
+    budgets : mapping str -> float
+        Budget per resource [units of the resource], e.g. ``{"fund_krw_bn": 250.0,
+        "loan_krw_bn": 67.5}``.
+    value : str or mapping or array
+        The value column name (default ``"value"``), or values per candidate.
+    min_fraction : float, str or array
+        Smallest fraction at which a candidate may be funded [fraction]: scalar, column name or
+        one value per row. 1 = all-or-nothing; 0 = any fraction.
+    group_caps : sequence of GroupCap
+        Caps by group (country, mineral, ...), absolute or as share of the total.
+    locked_in : sequence of ids
+        Must fund: forces ``x_i >= min_fraction_i`` (or :data:`LOCK_FLOOR` when that is 0), not
+        full funding. To force full funding set that candidate's ``min_fraction`` to 1.
+    locked_out : sequence of ids
+        Must not fund: forces ``x_i = 0``.
+    max_fraction : float, str or array
+        Largest fundable fraction [fraction] (e.g. a coverage cap per project).
+    extra_constraints : sequence of LinearConstraintSpec or MinGroupsCovered
+        Further constraints.
+    concave_terms : sequence of ConcaveTerm
+        Diminishing-returns bonuses added to the objective.
+    time_limit_s : float
+        HiGHS time limit [s]. On hitting it with a feasible answer the result has
+        ``optimal=False`` and ``status="time_limit"``.
+    mip_rel_gap : float
+        Relative optimality gap at which HiGHS stops [fraction].
+
+    Returns
+    -------
+    AllocationResult
+        Frozen; every constraint re-checked independently of the solver.
+
+    Raises
+    ------
+    AllocationInfeasible
+        No allocation satisfies the locks, caps and constraints; ``.conflicts`` names a small
+        conflicting set, found with a deletion filter [3]_ (each element relaxed in turn,
+        dropped for good when the rest is still infeasible).
+    AllocationError
+        No answer within the time limit, or the solver's answer failed the re-check.
+    ValueError
+        Malformed input (unknown ids, missing columns, bad fractions, non-concave terms).
+
+    Notes
+    -----
+    ``marginal_values`` are shadow prices from ``linprog(method="highs")`` on the LP obtained by
+    fixing the selection: selected candidates may move within ``[min_fraction, max_fraction]``
+    (candidates with ``min_fraction = 0`` may move freely), unselected ones stay at 0. They tell
+    what one more unit of budget is worth *without changing which candidates are in*; with
+    all-or-nothing candidates that is 0 by construction. The effect of larger budget changes,
+    including new entries, is read from :func:`frontier`.
+
+    References
+    ----------
+    .. [2] Weingartner (1963), capital budgeting as an integer programme.
+    .. [3] Chinneck and Dravnieks (1991), deletion filter.
+    """
+    m = _Model(candidates, budgets, value=value, min_fraction=min_fraction,
+               max_fraction=max_fraction, group_caps=group_caps, locked_in=locked_in,
+               locked_out=locked_out, extra_constraints=extra_constraints,
+               concave_terms=concave_terms, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+    return _solve_model(m)
+
+
+def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
+             grid: Sequence[float], **kwargs) -> pd.DataFrame:
+    """Optimal value against the budget of one resource.
+
+    The model is built once; each grid point only changes that budget's bound. Each point is
+    re-checked like :func:`allocate`. An infeasible point gives NaN objective and
+    ``status="infeasible"`` instead of raising, so a curve can start below the locks' needs.
+
+    Parameters
+    ----------
+    candidates, budgets, **kwargs
+        As for :func:`allocate`.
+    vary : str
+        Budget key to vary.
+    grid : sequence of float
+        Budget values for ``vary`` [units of the resource].
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns ``budget``, ``objective``, ``allocated_<key>`` per resource, ``n_selected``,
+        ``optimal``, ``status``, ``solve_time_s``.
+    """
+    if vary not in budgets:
+        raise ValueError(f"vary={vary!r} is not a budget key")
+    m = _Model(candidates, budgets, **kwargs)
+    k = m.keys.index(vary)
+    records = []
+    for b in grid:
+        row_hi = m.row_hi.copy()
+        row_hi[k] = float(b)
+        rec = {"budget": float(b)}
+        res, seconds = m.solve(row_hi=row_hi)
+        if res.x is None:
+            rec.update(objective=np.nan, n_selected=0, optimal=False,
+                       status="infeasible" if res.status == 2 else _status_text(res),
+                       solve_time_s=seconds)
+            rec.update({f"allocated_{key}": np.nan for key in m.keys})
+        else:
+            r = _package(m, res, seconds, row_hi=row_hi, marginals=False)
+            rec.update(objective=r.objective, n_selected=int(r.selected.sum()),
+                       optimal=r.optimal, status=r.status, solve_time_s=seconds)
+            rec.update({f"allocated_{key}": float(r.amounts[key].sum()) for key in m.keys})
+        records.append(rec)
+    cols = (["budget", "objective"] + [f"allocated_{key}" for key in m.keys]
+            + ["n_selected", "optimal", "status", "solve_time_s"])
+    return pd.DataFrame.from_records(records, columns=cols)
+
+
+def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
+                     result: AllocationResult, *, max_candidates: int = 10,
+                     max_iter: int = 6, time_budget_s: float = 10.0,
+                     **kwargs) -> pd.DataFrame:
+    """How far each candidate is from changing state.
+
+    For a left-out candidate: the value at which it would enter, and the fraction of its
+    request at which it would enter with its value unchanged. For a funded candidate: how much
+    its value could fall before it leaves.
+
+    Parameters
+    ----------
+    candidates, budgets, **kwargs
+        As passed to :func:`allocate` for ``result``.
+    result : AllocationResult
+        The allocation to explain.
+    max_candidates : int
+        Explain at most this many left-out and this many funded candidates (those nearest the
+        margin by value per unit of request first).
+    max_iter : int
+        Re-solves per candidate and question.
+    time_budget_s : float
+        Stop explaining (NaN rows) once this much time is spent [s].
+
+    Returns
+    -------
+    pd.DataFrame
+        Index: candidate id. Columns ``selected``, ``value``, ``enter_value`` (value at which a
+        left-out candidate enters), ``enter_request_fraction`` (largest fraction of its request
+        at which it enters; NaN if it never does), ``leave_value`` and ``value_drop_to_leave``
+        (funded candidates), ``exact`` (threshold converged), ``note``.
+
+    Notes
+    -----
+    Let ``O_out`` be the optimum with the candidate excluded and ``O_in(v)`` the optimum with it
+    forced in at value ``v``. ``O_in`` is convex and piecewise linear in ``v`` (a maximum of
+    functions linear in ``v`` with slope ``x_i``), so Newton steps
+    ``v <- v - (O_in(v) - O_out) / x_i(v)`` approach the crossing ``O_in(v) = O_out``
+    monotonically from the side where the candidate is in; every iterate is a value at which it
+    is (weakly) in. With all-or-nothing candidates ``x_i = 1`` and one step is exact. Ties count
+    as entering. The request scale-down is a bisection with ``max_iter`` steps and reports the
+    (conservative) lower end of the bracket. Only request-derived rows (budgets, caps) scale;
+    :class:`LinearConstraintSpec` coefficients do not.
+    """
+    t_start = time.perf_counter()
+    m = _Model(candidates, budgets, **kwargs)
+    x0 = result.fractions.reindex(m.ids).to_numpy()
+    O_star = result.objective
+    sel = x0 > SELECTED_TOL
+    locked_in = set(m.pos_in.tolist())
+    locked_out = set(m.pos_out.tolist())
+    ratio = m.value / np.maximum((m.req / np.maximum(m.budgets, 1e-12)).sum(axis=1), 1e-12)
+    out_pos = [p for p in np.argsort(-ratio) if not sel[p]][:max_candidates]
+    in_pos = [p for p in np.argsort(ratio) if sel[p]][:max_candidates]
+
+    def solve_with(c=None, force_in=None, force_out=None, model=None):
+        mm = model or m
+        pin = list(mm.pos_in) + ([force_in] if force_in is not None else [])
+        pout = [p for p in mm.pos_out if p != force_in] + (
+            [force_out] if force_out is not None else [])
+        lb, ub, integ = mm.apply_locks(pin, pout)
+        res, _ = mm.solve(c=c, lb=lb, ub=ub, integ=integ)
+        if res.x is None:
+            return None, None
+        return -float(res.fun), res.x[:mm.n]
+
+    def newton(p, v, obj, xi, O_target):
+        """Walk v from the 'in' side to the crossing O_in(v) = O_target."""
+        exact = False
+        for _ in range(max_iter):
+            if xi <= SELECTED_TOL:
+                break
+            v_new = v - (obj - O_target) / xi
+            c = m.c.copy()
+            c[p] = -v_new
+            o, xx = solve_with(c=c, force_in=p)
+            if o is None:
+                break
+            if abs(v_new - v) <= 1e-9 * max(1.0, abs(v)) or abs(o - O_target) <= 1e-9 * max(
+                    1.0, abs(O_target)):
+                v, exact = v_new, True
+                break
+            v, obj, xi = v_new, o, xx[p]
+        return v, exact
+
+    rows = {}
+    for p in out_pos:
+        i = m.ids[p]
+        rec = dict(selected=False, value=m.value[p], enter_value=np.nan,
+                   enter_request_fraction=np.nan, leave_value=np.nan,
+                   value_drop_to_leave=np.nan, exact=False, note="")
+        rows[i] = rec
+        if time.perf_counter() - t_start > time_budget_s:
+            rec["note"] = "not explained (time budget)"
+            continue
+        if p in locked_out:
+            rec["note"] = "locked out"
+            continue
+        o_in, x_in = solve_with(force_in=p)
+        if o_in is None:
+            rec.update(enter_value=np.inf, enter_request_fraction=np.nan,
+                       note="cannot be funded with the other constraints")
+            continue
+        # O_in(v) at v = value + t: start from a value high enough to be 'in' (one tangent step)
+        v_up = m.value[p] + (O_star - o_in) / max(x_in[p], SELECTED_TOL)
+        c = m.c.copy()
+        c[p] = -v_up
+        o_up, x_up = solve_with(c=c, force_in=p)
+        if o_up is None:
+            continue
+        if abs(o_up - O_star) <= 1e-9 * max(1.0, abs(O_star)):
+            rec.update(enter_value=v_up, exact=True)
+        else:
+            v, exact = newton(p, v_up, o_up, x_up[p], O_star)
+            rec.update(enter_value=v, exact=exact)
+        # request scale-down: bisection on s in (0, 1]
+        lo_s, hi_s = 0.0, 1.0
+        scaled_ok = None
+        for _ in range(max_iter):
+            if time.perf_counter() - t_start > time_budget_s:
+                break
+            s = 0.5 * (lo_s + hi_s) if scaled_ok is not None else 1e-6
+            cand = candidates.copy()
+            cand.loc[i, m.keys] = cand.loc[i, m.keys].astype(float) * s
+            ms = _Model(cand, budgets, **kwargs)
+            o_s, _ = solve_with(force_in=p, model=ms)
+            enters = o_s is not None and o_s >= O_star - 1e-9 * max(1.0, abs(O_star))
+            if scaled_ok is None:
+                scaled_ok = enters
+                if not enters:
+                    break
+                lo_s = s
+                continue
+            lo_s, hi_s = (s, hi_s) if enters else (lo_s, s)
+        rec["enter_request_fraction"] = lo_s if scaled_ok else np.nan
+        if not scaled_ok:
+            rec["note"] = "does not enter even at a negligible request"
+    for p in in_pos:
+        i = m.ids[p]
+        rec = dict(selected=True, value=m.value[p], enter_value=np.nan,
+                   enter_request_fraction=np.nan, leave_value=np.nan,
+                   value_drop_to_leave=np.nan, exact=False, note="")
+        rows[i] = rec
+        if time.perf_counter() - t_start > time_budget_s:
+            rec["note"] = "not explained (time budget)"
+            continue
+        if p in locked_in:
+            rec.update(leave_value=-np.inf, value_drop_to_leave=np.inf, exact=True,
+                       note="locked in")
+            continue
+        o_out, _ = solve_with(force_out=p)
+        if o_out is None:
+            rec.update(leave_value=-np.inf, value_drop_to_leave=np.inf, exact=True,
+                       note="needed for feasibility")
+            continue
+        v, exact = newton(p, m.value[p], O_star, x0[p], o_out)
+        rec.update(leave_value=v, value_drop_to_leave=m.value[p] - v, exact=exact)
+    cols = ["selected", "value", "enter_value", "enter_request_fraction", "leave_value",
+            "value_drop_to_leave", "exact", "note"]
+    return pd.DataFrame.from_dict(rows, orient="index", columns=cols)

@@ -1,0 +1,386 @@
+"""Annual unlevered cash-flow model of a mine, vectorised over projects.
+
+Every array has one row per project and one column per period: column 0 holds flows at the
+valuation date (start of model year 1), column ``t`` the flows at the end of model year ``t``
+(calendar year ``scenario.first_year + t - 1``). Money is in real US$ millions, volumes in
+tonnes of the mineral's priced product (``minerals.csv`` ``product``).
+
+Model (DESIGN.md, "Cash flow")::
+
+    ore [t]            = throughput x ramp-up (or the applicant's schedule)
+    product [t]        = ore x grade x recovery x product_factor
+    payable [t]        = product x payability
+    gross revenue      = payable x price  (+ by-product credits, priced the same way)
+    revenue            = gross revenue x (1 - offsite_costs_share)
+    royalty            = royalty_rate x revenue                      (ad valorem)
+    opex               = ore x opex_usd_per_t_ore + fixed opex       (operating years)
+    EBITDA             = revenue - royalty - opex
+    depreciation       = straight line over depreciation_years per vintage, the rest written
+                         off in the last operating year
+    taxable income     = EBITDA - depreciation, losses carried forward without limit
+    tax                = income_tax_rate x taxable income after losses (never negative)
+    free cash flow     = EBITDA - tax - initial capex - sustaining capex - closure - delta WC
+    CFADS              = EBITDA - tax - sustaining capex - delta WC
+
+Timing: construction years are model years ``1..c``; the initial capex is spread evenly over
+them (end-of-year flows); with ``c = 0`` (already built) it sits in column 0. Production runs
+from year ``c + 1`` for ``operating_years``; closure is paid the year after the last one, when
+the working capital is also released. Closure is not tax-deductible here: with no loss
+carry-back a deduction after the last revenue year would be worthless anyway.
+
+References
+----------
+.. [1] Rudenno, V. (2012). *The Mining Valuation Handbook*, 4th ed., Wiley, ch. 6-8
+   (mine cash-flow structure, royalties, depreciation, working capital).
+.. [2] World Gold Council (2018). *Guidance Note on Non-GAAP Metrics: All-in Sustaining
+   Costs and All-in Costs* (AISC with by-product credits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from evaluator import reference as refmod
+from models.application import GRADE_UNIT_TO_FRACTION, Application
+from models.scenario import Scenario
+
+#: Annual series held by a :class:`CashflowTable`, in display order, with their units.
+SERIES = {
+    "ore_mt": "Mt",
+    "product_t": "t",
+    "payable_t": "t",
+    "korea_offtake_t": "t",
+    "gross_revenue_usd_m": "USD m",
+    "offsite_costs_usd_m": "USD m",
+    "revenue_usd_m": "USD m",
+    "byproduct_revenue_usd_m": "USD m",
+    "royalty_usd_m": "USD m",
+    "opex_usd_m": "USD m",
+    "ebitda_usd_m": "USD m",
+    "depreciation_usd_m": "USD m",
+    "taxable_income_usd_m": "USD m",
+    "tax_usd_m": "USD m",
+    "initial_capex_usd_m": "USD m",
+    "sustaining_capex_usd_m": "USD m",
+    "closure_usd_m": "USD m",
+    "working_capital_change_usd_m": "USD m",
+    "fcf_usd_m": "USD m",
+    "cfads_usd_m": "USD m",
+}
+
+
+@dataclass(frozen=True)
+class ProjectInputs:
+    """Per-project parameter vectors (one entry per project) resolved from applications,
+    the host country's fiscal defaults and the scenario's price deck.
+
+    ``sources`` records, per project and parameter, where the value came from
+    (``applicant``, ``country default``, ``scenario``, ``model default``).
+    """
+
+    ids: tuple[str, ...]
+    construction_years: np.ndarray
+    operating_years: np.ndarray
+    ore_profile_mt: np.ndarray          # (n, Lmax) ore per operating year
+    grade_fraction: np.ndarray
+    recovery: np.ndarray
+    payability: np.ndarray
+    product_factor: np.ndarray          # t product per t contained grade basis
+    price_usd_per_t: np.ndarray         # per t of product
+    offsite_costs_share: np.ndarray
+    royalty_rate: np.ndarray
+    income_tax_rate: np.ndarray
+    depreciation_years: np.ndarray
+    initial_capex_usd_m: np.ndarray
+    sustaining_capex_usd_m_per_year: np.ndarray
+    opex_usd_per_t_ore: np.ndarray
+    fixed_opex_usd_m_per_year: np.ndarray
+    closure_cost_usd_m: np.ndarray
+    working_capital_share: np.ndarray
+    korea_offtake_share: np.ndarray
+    byproduct_rows: np.ndarray          # project index of each by-product
+    byproduct_coef_usd_per_t_ore: np.ndarray  # revenue per t ore of each by-product
+    sources: pd.DataFrame = field(repr=False, default=None)
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+def _price(ref, mineral: str, scenario: Scenario, basket=()) -> tuple[float, str]:
+    if mineral in scenario.price_overrides_usd_per_t:
+        return float(scenario.price_overrides_usd_per_t[mineral]), "scenario override"
+    if mineral == "rare_earths":
+        shares = dict(basket) if basket else None
+        src = "applicant basket" if basket else "default basket"
+        return refmod.ree_basket_price_usd_per_t(ref, shares, scenario.price_case), f"price deck ({scenario.price_case}), {src}"
+    return refmod.price_usd_per_t(ref, mineral, scenario.price_case), f"price deck ({scenario.price_case})"
+
+
+def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> ProjectInputs:
+    """Turn applications into parameter vectors, filling fiscal defaults from the host country.
+
+    Parameters
+    ----------
+    apps : sequence of Application
+    scenario : Scenario
+        Price case and overrides, default depreciation period.
+    ref : evaluator.reference.ReferenceData
+
+    Returns
+    -------
+    ProjectInputs
+    """
+    n = len(apps)
+    lmax = max((a.operating_years for a in apps), default=1)
+    profile = np.zeros((n, lmax))
+    minerals = ref.minerals
+    rows = []
+    by_rows, by_coef = [], []
+    for i, a in enumerate(apps):  # O(n) parameter gathering; the yearly model below is vectorised
+        if a.production_schedule_ore_mt:
+            profile[i, : len(a.production_schedule_ore_mt)] = a.production_schedule_ore_mt
+            ore_src = "applicant schedule"
+        else:
+            ramp = np.ones(a.mine_life_years)
+            k = min(len(a.ramp_up), a.mine_life_years)
+            ramp[:k] = a.ramp_up[:k]
+            profile[i, : a.mine_life_years] = a.throughput_mtpa * ramp
+            ore_src = "applicant throughput x ramp-up"
+        price, price_src = _price(ref, a.mineral, scenario, a.ree_basket)
+        roy = a.royalty_rate if a.royalty_rate is not None else refmod.royalty_rate(ref, a.country_iso3, a.mineral)
+        tax = a.income_tax_rate if a.income_tax_rate is not None else refmod.income_tax_rate(ref, a.country_iso3)
+        dep = a.depreciation_years if a.depreciation_years is not None else scenario.depreciation_years_default
+        for b in a.by_products:
+            bp_price, _ = _price(ref, b.mineral, scenario)
+            by_rows.append(i)
+            by_coef.append(b.grade_fraction * b.recovery * b.payability
+                           * float(minerals.at[b.mineral, "product_factor"]) * bp_price)
+        rows.append({
+            "id": a.id,
+            "price_usd_per_t": price,
+            "price_source": price_src,
+            "royalty_rate": roy,
+            "royalty_source": "applicant" if a.royalty_rate is not None else f"country default ({a.country_iso3})",
+            "income_tax_rate": tax,
+            "income_tax_source": "applicant" if a.income_tax_rate is not None else f"country default ({a.country_iso3})",
+            "depreciation_years": dep,
+            "depreciation_source": "applicant" if a.depreciation_years is not None else "scenario default",
+            "ore_source": ore_src,
+            "product_factor": float(minerals.at[a.mineral, "product_factor"]),
+        })
+    src = pd.DataFrame(rows).set_index("id") if rows else pd.DataFrame()
+
+    def vec(attr, dtype=float):
+        return np.array([getattr(a, attr) for a in apps], dtype=dtype)
+
+    return ProjectInputs(
+        ids=tuple(a.id for a in apps),
+        construction_years=vec("construction_years", int),
+        operating_years=np.array([a.operating_years for a in apps], dtype=int),
+        ore_profile_mt=profile,
+        grade_fraction=np.array([a.grade_fraction for a in apps], dtype=float),
+        recovery=vec("recovery"),
+        payability=vec("payability"),
+        product_factor=src["product_factor"].to_numpy(float) if n else np.zeros(0),
+        price_usd_per_t=src["price_usd_per_t"].to_numpy(float) if n else np.zeros(0),
+        offsite_costs_share=vec("offsite_costs_share"),
+        royalty_rate=src["royalty_rate"].to_numpy(float) if n else np.zeros(0),
+        income_tax_rate=src["income_tax_rate"].to_numpy(float) if n else np.zeros(0),
+        depreciation_years=src["depreciation_years"].to_numpy(int) if n else np.zeros(0, int),
+        initial_capex_usd_m=vec("initial_capex_usd_m"),
+        sustaining_capex_usd_m_per_year=vec("sustaining_capex_usd_m_per_year"),
+        opex_usd_per_t_ore=vec("opex_usd_per_t_ore"),
+        fixed_opex_usd_m_per_year=vec("fixed_opex_usd_m_per_year"),
+        closure_cost_usd_m=vec("closure_cost_usd_m"),
+        working_capital_share=vec("working_capital_share"),
+        korea_offtake_share=vec("korea_offtake_share"),
+        byproduct_rows=np.array(by_rows, dtype=int),
+        byproduct_coef_usd_per_t_ore=np.array(by_coef, dtype=float),
+        sources=src,
+    )
+
+
+@dataclass(frozen=True)
+class CashflowTable:
+    """Annual series for many projects: each attribute named in :data:`SERIES` is an
+    ``(n_projects, n_periods)`` array; column 0 is the valuation date.
+    """
+
+    ids: tuple[str, ...]
+    first_year: int
+    first_production_index: np.ndarray
+    last_production_index: np.ndarray
+    series: dict = field(repr=False)
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["series"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def n_periods(self) -> int:
+        return self.series["fcf_usd_m"].shape[1]
+
+    @property
+    def calendar_years(self) -> np.ndarray:
+        """Calendar year of each column (column 0 = valuation date, labelled the year before)."""
+        return self.first_year - 1 + np.arange(self.n_periods)
+
+    def index_of(self, app_id: str) -> int:
+        return self.ids.index(app_id)
+
+    def frame(self, app_id: str) -> pd.DataFrame:
+        """One project's annual table: rows = periods (with calendar year), columns = series."""
+        i = self.index_of(app_id)
+        last = int(self.last_production_index[i]) + 2  # through the closure year
+        df = pd.DataFrame({k: v[i, :last] for k, v in self.series.items()})
+        df.insert(0, "year", self.calendar_years[:last])
+        df.insert(0, "period", np.arange(last))
+        return df
+
+    def subset(self, idx: Sequence[int]) -> "CashflowTable":
+        idx = np.asarray(idx, dtype=int)
+        return CashflowTable(tuple(self.ids[i] for i in idx), self.first_year,
+                             self.first_production_index[idx], self.last_production_index[idx],
+                             {k: v[idx] for k, v in self.series.items()})
+
+
+def _loss_carried_forward_tax_base(taxable_before_losses: np.ndarray) -> np.ndarray:
+    """Taxable income after unlimited loss carry-forward (no carry-back), per period.
+
+    With unlimited carry-forward the cumulative income taxed up to ``t`` equals the running
+    maximum of the cumulative pre-loss income, floored at zero: ``T_t = max(0, max_{s<=t} S_s)``;
+    the yearly tax base is its first difference. This avoids a Python loop over years.
+    """
+    cum = np.cumsum(taxable_before_losses, axis=-1)
+    taxed_cum = np.maximum.accumulate(np.maximum(cum, 0.0), axis=-1)
+    return np.diff(taxed_cum, axis=-1, prepend=0.0)
+
+
+def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=None,
+          capex_multiplier=None, opex_multiplier=None, recovery_multiplier=None,
+          delay_years=None) -> CashflowTable:
+    """Build the annual cash-flow table for all projects at once.
+
+    Parameters
+    ----------
+    inputs : ProjectInputs
+        From :func:`resolve_inputs`.
+    first_year : int
+        Calendar year of model year 1.
+    price_multiplier : array_like, optional
+        Multiplier on every price, shape ``(n,)`` or ``(n, n_periods)`` (used by the
+        uncertainty module for price paths; default 1).
+    capex_multiplier, opex_multiplier, recovery_multiplier : array_like, optional
+        Per-project multipliers, shape ``(n,)`` (default 1).
+    delay_years : array_like of int, optional
+        Extra construction years per project (default 0).
+
+    Returns
+    -------
+    CashflowTable
+    """
+    n = inputs.n
+    c = inputs.construction_years + (0 if delay_years is None else np.asarray(delay_years, dtype=int))
+    L = inputs.operating_years
+    fp = c + 1                      # first production column
+    lp = c + L                      # last production column
+    T = int(lp.max(initial=1)) + 2  # columns 0 .. closure year
+    t = np.arange(T)[None, :]
+    op_k = t - fp[:, None]          # 0-based operating year index per column
+    operating = (op_k >= 0) & (op_k < L[:, None])
+
+    prof = inputs.ore_profile_mt
+    ore_mt = np.where(operating, np.take_along_axis(prof, np.clip(op_k, 0, prof.shape[1] - 1), axis=1), 0.0)
+    ore_t = ore_mt * 1e6
+
+    rec = inputs.recovery if recovery_multiplier is None else np.minimum(inputs.recovery * np.asarray(recovery_multiplier), 1.0)
+    product_t = ore_t * (inputs.grade_fraction * rec * inputs.product_factor)[:, None]
+    payable_t = product_t * inputs.payability[:, None]
+    price = inputs.price_usd_per_t[:, None]
+    pm = 1.0 if price_multiplier is None else np.asarray(price_multiplier, dtype=float)
+    if np.ndim(pm) == 1:
+        pm = pm[:, None]
+    if np.ndim(pm) == 2 and pm.shape[1] not in (1, T):  # price paths longer or shorter than this model
+        pm = pm[:, :T] if pm.shape[1] > T else np.pad(pm, ((0, 0), (0, T - pm.shape[1])), mode="edge")
+    primary_usd_m = payable_t * price * pm / 1e6
+    by_usd_m = np.zeros((n, T))
+    if len(inputs.byproduct_rows):
+        rec_mult = 1.0 if recovery_multiplier is None else np.asarray(recovery_multiplier, dtype=float)[inputs.byproduct_rows, None]
+        contrib = ore_t[inputs.byproduct_rows] * inputs.byproduct_coef_usd_per_t_ore[:, None] * rec_mult / 1e6
+        if np.ndim(pm) == 2:
+            contrib = contrib * pm[inputs.byproduct_rows] if pm.shape[0] == n else contrib * pm
+        np.add.at(by_usd_m, inputs.byproduct_rows, contrib)
+    gross = primary_usd_m + by_usd_m
+    offsite = gross * inputs.offsite_costs_share[:, None]
+    revenue = gross - offsite
+    royalty = revenue * inputs.royalty_rate[:, None]
+    om = 1.0 if opex_multiplier is None else np.asarray(opex_multiplier, dtype=float)[:, None]
+    opex = (ore_t * inputs.opex_usd_per_t_ore[:, None] / 1e6 + operating * inputs.fixed_opex_usd_m_per_year[:, None]) * om
+    ebitda = revenue - royalty - opex
+
+    cm = 1.0 if capex_multiplier is None else np.asarray(capex_multiplier, dtype=float)
+    capex_total = inputs.initial_capex_usd_m * cm
+    building = (t >= 1) & (t <= c[:, None])
+    per_year = capex_total / np.maximum(c, 1)
+    initial = np.where(building, per_year[:, None], 0.0)
+    initial[:, 0] += np.where(c == 0, capex_total, 0.0)
+    sustaining = operating * inputs.sustaining_capex_usd_m_per_year[:, None]  # overruns hit the initial build only
+    closure = np.where(t == (lp + 1)[:, None], inputs.closure_cost_usd_m[:, None], 0.0)
+
+    # depreciation: vintages = initial capex placed in service at first production + sustaining
+    additions = sustaining.copy()
+    np.put_along_axis(additions, fp[:, None], np.take_along_axis(additions, fp[:, None], 1) + capex_total[:, None], axis=1)
+    N = inputs.depreciation_years.astype(int)[:, None]
+    cum_add = np.cumsum(additions, axis=1)
+    lag = t - N
+    cum_lag = np.where(lag >= 0, np.take_along_axis(cum_add, np.clip(lag, 0, T - 1), axis=1), 0.0)
+    dep = (cum_add - cum_lag) / N
+    dep = np.where(t <= lp[:, None], dep, 0.0)
+    # write off the remaining book value in the last operating year
+    book_left = cum_add[np.arange(n), lp] - np.cumsum(dep, axis=1)[np.arange(n), lp]
+    dep[np.arange(n), lp] += np.maximum(book_left, 0.0)
+
+    taxable_pre = np.where(t <= lp[:, None], ebitda - dep, 0.0)
+    taxable = _loss_carried_forward_tax_base(taxable_pre)
+    tax = taxable * inputs.income_tax_rate[:, None]
+
+    wc = revenue * inputs.working_capital_share[:, None]
+    dwc = np.diff(wc, axis=1, prepend=0.0)
+
+    fcf = ebitda - tax - initial - sustaining - closure - dwc
+    cfads = ebitda - tax - sustaining - dwc
+    series = {
+        "ore_mt": ore_mt,
+        "product_t": product_t,
+        "payable_t": payable_t,
+        "korea_offtake_t": product_t * inputs.korea_offtake_share[:, None],
+        "gross_revenue_usd_m": gross,
+        "offsite_costs_usd_m": offsite,
+        "revenue_usd_m": revenue,
+        "byproduct_revenue_usd_m": by_usd_m * (1 - inputs.offsite_costs_share[:, None]),
+        "royalty_usd_m": royalty,
+        "opex_usd_m": opex,
+        "ebitda_usd_m": ebitda,
+        "depreciation_usd_m": dep,
+        "taxable_income_usd_m": taxable,
+        "tax_usd_m": tax,
+        "initial_capex_usd_m": initial,
+        "sustaining_capex_usd_m": sustaining,
+        "closure_usd_m": closure,
+        "working_capital_change_usd_m": dwc,
+        "fcf_usd_m": fcf,
+        "cfads_usd_m": cfads,
+    }
+    return CashflowTable(inputs.ids, first_year, fp, lp, series)
+
+
+def build_cashflows(apps: Sequence[Application], scenario: Scenario, ref) -> CashflowTable:
+    """Resolve inputs and build the table: the usual entry point."""
+    return build(resolve_inputs(apps, scenario, ref), first_year=scenario.first_year)

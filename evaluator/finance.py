@@ -1,0 +1,792 @@
+"""Project-finance primitives, vectorised over projects.
+
+Every function takes cash flows as a NumPy array whose last axis is time and whose leading
+axis (if any) is the project: a 1-D array is one project, a 2-D array has one project per row.
+Results are a NumPy scalar for 1-D input and a 1-D array (one value per row) for 2-D input.
+There is no Python loop over projects; the only loops are over iterations (IRR) and none is
+over years x projects.
+
+Conventions
+-----------
+* Real annual model. ``values[..., 0]`` holds the flows at the valuation date (start of model
+  year 1) and is **not** discounted; ``values[..., t]`` holds the flows at the end of model year
+  ``t`` and is discounted by ``(1 + rate) ** t``. This is numpy-financial's convention; in Excel
+  it is ``=NPV(r, Y1:Yn) + Y0`` (Excel's ``NPV`` discounts its first argument by one period).
+* ``mid_year=True`` discounts the flows of year ``t >= 1`` by ``(1 + rate) ** (t - 0.5)``
+  (flows spread evenly over the year); index 0 stays undiscounted.
+* Outflows are negative, money is in US$ millions (``_usd_m``), rates are fractions.
+* A metric that does not exist (no IRR, never paid back, no debt) is NaN, never an exception;
+  :func:`irr_with_reason` says why.
+
+References
+----------
+.. [1] L. J. Gitman, "Principles of Managerial Finance, Brief", 3rd ed., Addison-Wesley, 2003,
+   pp. 346-348 (NPV and IRR, as cited by numpy-financial).
+.. [2] R. A. Brealey, S. C. Myers and F. Allen, "Principles of Corporate Finance", 13th ed.,
+   McGraw-Hill, 2020, ch. 5 (IRR pitfalls: multiple rates of return; payback; profitability index).
+.. [3] E. R. Yescombe, "Principles of Project Finance", 2nd ed., Academic Press, 2014, ch. 12
+   (debt service cover ratio, loan life cover ratio, repayment profiles).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "IRR_MIN_RATE",
+    "IRR_MAX_RATE",
+    "REASON_NON_FINITE",
+    "REASON_ALL_ZERO",
+    "REASON_NO_SIGN_CHANGE",
+    "REASON_NO_ROOT",
+    "REASON_MULTIPLE",
+    "LoanSchedule",
+    "npv",
+    "discount_factors",
+    "sign_changes",
+    "irr",
+    "irr_with_reason",
+    "payback_years",
+    "discounted_payback_years",
+    "profitability_index",
+    "loan_schedule",
+    "dscr",
+    "dscr_summary",
+    "llcr",
+]
+
+#: Lowest IRR searched [fraction]. Below -99 % a return is meaningless for a mine.
+IRR_MIN_RATE = -0.99
+#: Highest IRR searched [fraction] (1000 % a year).
+IRR_MAX_RATE = 10.0
+
+REASON_NON_FINITE = "non-finite flows"
+REASON_ALL_ZERO = "all flows zero"
+REASON_NO_SIGN_CHANGE = "no sign change"
+REASON_NO_ROOT = f"no root in [{IRR_MIN_RATE:g}, {IRR_MAX_RATE:g}]"
+#: Flag, not a failure: the IRR is reported, but the flows have several sign changes.
+REASON_MULTIPLE = "multiple sign changes: reported root nearest 0%"
+
+# Bracketing grid for the IRR: nodes uniform in log(1 + r) with r = 0 exactly on a node.
+# Step 0.02 in log(1 + r) is about 2 percentage points near r = 0.
+_GRID_STEP = 0.02
+
+
+def _as_flows(values):
+    """Return ``values`` as a float array with at least one time step."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 0:
+        raise ValueError("cash flows must be an array with time on the last axis, got a scalar")
+    if arr.shape[-1] == 0:
+        raise ValueError("cash flows must have at least one period")
+    return arr
+
+
+def _scalar_if_0d(result):
+    """Return a NumPy scalar for a 0-d result, the array otherwise."""
+    result = np.asarray(result)
+    return result[()] if result.ndim == 0 else result
+
+
+def discount_factors(rate, n_periods, *, mid_year=False):
+    """Discount factors for periods ``0 .. n_periods - 1``.
+
+    Parameters
+    ----------
+    rate : float or array_like
+        Discount rate per period [fraction]; an array gives one row of factors per rate.
+    n_periods : int
+        Number of periods (length of the time axis).
+    mid_year : bool, default False
+        Discount periods ``t >= 1`` by ``t - 0.5`` instead of ``t``; period 0 is never discounted.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``rate.shape + (n_periods,)``: ``(1 + rate) ** -e_t`` with ``e_0 = 0`` and
+        ``e_t = t`` (or ``t - 0.5``). NaN where ``rate <= -1``.
+    """
+    rate = np.asarray(rate, dtype=float)
+    exponent = np.arange(n_periods, dtype=float)
+    if mid_year:
+        exponent[1:] -= 0.5
+    base = 1.0 + rate[..., None]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        factors = np.where(base > 0, np.abs(base) ** -exponent, np.nan)
+    return factors
+
+
+def npv(rate, values, *, mid_year=False):
+    """Net present value of cash flows, one value per project.
+
+    Parameters
+    ----------
+    rate : float or array_like
+        Discount rate per period [fraction]; a scalar, or one rate per row of `values`
+        (any shape broadcastable to ``values.shape[:-1]``).
+    values : array_like
+        Cash flows [USD m], time on the last axis; 1-D for one project, 2-D with one row per
+        project. ``values[..., 0]`` is at the valuation date (t = 0).
+    mid_year : bool, default False
+        Discount the flows of period ``t >= 1`` by ``t - 0.5`` periods (mid-year convention).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        NPV [USD m]: a scalar for one project, one value per row otherwise. NaN where
+        ``rate <= -1``.
+
+    Notes
+    -----
+    .. math:: NPV = \\sum_{t=0}^{T-1} v_t (1 + r)^{-e_t}, \\quad e_0 = 0,\\; e_t = t
+              \\; (\\text{or } t - 0.5 \\text{ with mid\\_year})
+
+    With ``mid_year=False`` this equals ``numpy_financial.npv(rate, values)`` row by row, and
+    Excel's ``=NPV(r, Y1:Yn) + Y0`` (Excel's ``NPV`` starts discounting at its first argument).
+
+    References
+    ----------
+    .. [1] L. J. Gitman, "Principles of Managerial Finance, Brief", 3rd ed., Addison-Wesley,
+       2003, p. 346.
+
+    Examples
+    --------
+    >>> round(float(npv(0.08, [-40_000, 5_000, 8_000, 12_000, 30_000])), 5)
+    3065.22267
+    """
+    values = _as_flows(values)
+    factors = discount_factors(rate, values.shape[-1], mid_year=mid_year)
+    return _scalar_if_0d(np.sum(values * factors, axis=-1))
+
+
+def sign_changes(values):
+    """Number of sign changes in a cash-flow series, zeros skipped.
+
+    Parameters
+    ----------
+    values : array_like
+        Cash flows [USD m], time on the last axis.
+
+    Returns
+    -------
+    numpy.int64 or numpy.ndarray
+        Count of changes between consecutive non-zero flows (Descartes' rule of signs bounds
+        the number of positive roots of the NPV polynomial in ``1 / (1 + r)`` by this count).
+
+    References
+    ----------
+    .. [1] R. A. Brealey, S. C. Myers and F. Allen, "Principles of Corporate Finance", 13th ed.,
+       McGraw-Hill, 2020, sec. 5-3 ("Pitfall 2: multiple rates of return").
+    """
+    values = _as_flows(values)
+    signs = np.sign(values)
+    n = values.shape[-1]
+    # Forward-fill the last non-zero sign so that zeros are skipped.
+    idx = np.where(signs != 0, np.arange(n), 0)
+    idx = np.maximum.accumulate(idx, axis=-1)
+    filled = np.take_along_axis(signs, idx, axis=-1)
+    changes = (filled[..., 1:] * filled[..., :-1]) < 0
+    return _scalar_if_0d(changes.sum(axis=-1))
+
+
+def _rate_grid():
+    """Bracketing nodes [fraction] and the index of the node at r = 0."""
+    u_low, u_high = np.log1p(IRR_MIN_RATE), np.log1p(IRR_MAX_RATE)
+    n_neg = int(np.ceil(-u_low / _GRID_STEP)) + 1
+    n_pos = int(np.ceil(u_high / _GRID_STEP)) + 1
+    u = np.concatenate([np.linspace(u_low, 0.0, n_neg), np.linspace(0.0, u_high, n_pos)[1:]])
+    rates = np.expm1(u)
+    rates[0], rates[n_neg - 1], rates[-1] = IRR_MIN_RATE, 0.0, IRR_MAX_RATE
+    return rates, n_neg - 1
+
+
+def _scaled_npv(rates, flows, future_value):
+    """NPV scaled by a positive factor, with its derivative, one rate per row.
+
+    ``future_value`` rows use ``sum v_t (1 + r) ** (T - 1 - t)`` (= NPV x (1 + r) ** (T - 1)),
+    which stays bounded for r < 0; the other rows use the NPV itself, bounded for r >= 0.
+    The scaling is positive, so roots and signs are those of the NPV.
+    """
+    n = flows.shape[-1]
+    t = np.arange(n, dtype=float)
+    exponent = np.where(future_value[:, None], (n - 1) - t, -t)
+    base = (1.0 + rates)[:, None]
+    powers = base**exponent
+    value = np.sum(flows * powers, axis=-1)
+    slope = np.sum(flows * exponent * powers / base, axis=-1)
+    return value, slope
+
+
+def _refine_roots(flows, lo, hi, future_value, *, max_iter=100):
+    """Safeguarded Newton (bisection fallback) inside sign-change brackets, all rows at once."""
+    f_lo, _ = _scaled_npv(lo, flows, future_value)
+    f_hi, _ = _scaled_npv(hi, flows, future_value)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = np.where(hi > lo, lo - f_lo * (hi - lo) / (f_hi - f_lo), lo)  # regula falsi start
+    x = np.where(np.isfinite(x) & (x >= lo) & (x <= hi), x, 0.5 * (lo + hi))
+    done = (hi <= lo) | (f_lo == 0) | (f_hi == 0)
+    x = np.where(f_lo == 0, lo, np.where(f_hi == 0, hi, x))
+    for _ in range(max_iter):
+        active = np.flatnonzero(~done)
+        if active.size == 0:
+            break
+        xa, loa, hia, f_loa = x[active], lo[active], hi[active], f_lo[active]
+        f, slope = _scaled_npv(xa, flows[active], future_value[active])
+        same = np.sign(f) == np.sign(f_loa)
+        loa = np.where(same, xa, loa)
+        f_loa = np.where(same, f, f_loa)
+        hia = np.where(same, hia, xa)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            newton = xa - f / slope
+        inside = np.isfinite(newton) & (newton > loa) & (newton < hia)
+        x_new = np.where(inside, newton, 0.5 * (loa + hia))
+        tol = 4e-16 * (1.0 + np.abs(xa))
+        converged = (f == 0) | (np.abs(x_new - xa) <= tol) | (hia - loa <= tol)
+        x[active] = np.where(f == 0, xa, x_new)
+        lo[active], hi[active], f_lo[active] = loa, hia, f_loa
+        done[active] = converged
+    return x
+
+
+def irr_with_reason(values):
+    """Internal rate of return with the reason when it does not exist, one per project.
+
+    Parameters
+    ----------
+    values : array_like
+        Cash flows [USD m], time on the last axis; 1-D for one project, 2-D with one row per
+        project. ``values[..., 0]`` is at t = 0 (numpy-financial's convention).
+
+    Returns
+    -------
+    irr : numpy.float64 or numpy.ndarray
+        IRR [fraction per period]; NaN where none is found in
+        [``IRR_MIN_RATE``, ``IRR_MAX_RATE``] = [-0.99, 10].
+    reason : str or numpy.ndarray of str
+        ``''`` for an ordinary IRR, else one of ``REASON_NON_FINITE`` ('non-finite flows'),
+        ``REASON_ALL_ZERO`` ('all flows zero'), ``REASON_NO_SIGN_CHANGE`` ('no sign change'),
+        ``REASON_NO_ROOT`` ('no root in [-0.99, 10]'), or the flag ``REASON_MULTIPLE``
+        ('multiple sign changes: reported root nearest 0%') when an IRR is reported for flows
+        with more than one sign change.
+
+    Notes
+    -----
+    **Method.** NPV is evaluated for all rows at once on a grid of rates uniform in
+    ``log(1 + r)`` (step 0.02, r = 0 exactly on a node) over [-0.99, 10] (one matrix product);
+    sign changes between nodes bracket the roots; the chosen bracket is refined by Newton's
+    method safeguarded by bisection, vectorised over rows (loop over iterations only). For
+    r < 0 the NPV is multiplied by ``(1 + r) ** (T - 1)`` (same roots, no overflow near -99 %).
+
+    **Several IRRs.** Flows with more than one sign change (e.g. a closure cost after the last
+    production year) can have several IRRs [2]_. The rule here is the one of
+    numpy-financial 1.0.0: *report the root nearest 0 %* (among those bracketed in
+    [-0.99, 10]), and flag the row with ``REASON_MULTIPLE``. It is deterministic, matches the
+    reference library on all its documented examples, and for a closure cost at the end
+    (NPV negative at very low rates, positive around 0 %, negative at high rates) usually picks
+    the positive, "investment-type" root. It can pick the negative root instead when that lies
+    nearer 0 % (a closure cost nearly as large as the undiscounted net cash), so a flagged IRR
+    must not be ranked on its own: use the NPV at the hurdle rate. With one sign change there
+    is exactly one IRR (Descartes' rule of signs), and the result agrees with
+    ``numpy_financial.irr`` to about 1e-12.
+
+    **Limits.** Two roots closer together than one grid step (about 2 percentage points near
+    0 %), or a root where the NPV only touches zero, may be missed; both are very unusual for
+    mine cash flows.
+
+    References
+    ----------
+    .. [1] L. J. Gitman, "Principles of Managerial Finance, Brief", 3rd ed., Addison-Wesley,
+       2003, p. 348.
+    .. [2] R. A. Brealey, S. C. Myers and F. Allen, "Principles of Corporate Finance", 13th ed.,
+       McGraw-Hill, 2020, sec. 5-3 ("Pitfall 2: multiple rates of return").
+    .. [3] numpy-financial 1.0.0, ``numpy_financial.irr`` (root of the NPV polynomial nearest 0).
+    """
+    values = _as_flows(values)
+    lead_shape = values.shape[:-1]
+    flows = values.reshape(-1, values.shape[-1])
+    n_rows, n = flows.shape
+
+    result = np.full(n_rows, np.nan)
+    reason = np.full(n_rows, "", dtype=object)
+
+    finite = np.all(np.isfinite(flows), axis=-1)
+    safe = np.where(finite[:, None], flows, 0.0)
+    changes = np.atleast_1d(sign_changes(safe))
+    all_zero = finite & np.all(safe == 0, axis=-1)
+    reason[~finite] = REASON_NON_FINITE
+    reason[all_zero] = REASON_ALL_ZERO
+    reason[finite & ~all_zero & (changes == 0)] = REASON_NO_SIGN_CHANGE
+    todo = np.flatnonzero(finite & (changes > 0))
+
+    if todo.size:
+        cf = safe[todo]
+        rates, zero_node = _rate_grid()
+        t = np.arange(n, dtype=float)
+        exponent = np.where(rates[:, None] < 0, (n - 1) - t, -t)  # see _scaled_npv
+        grid_npv = cf @ ((1.0 + rates)[:, None] ** exponent).T  # (rows, nodes)
+        s = np.sign(grid_npv)
+        exact = s == 0
+        bracket = (s[:, :-1] * s[:, 1:]) < 0
+        # Candidate positions in rate order: 2i = exact root at node i, 2i+1 = bracket (i, i+1).
+        cand = np.zeros((cf.shape[0], 2 * rates.size - 1), dtype=bool)
+        cand[:, 0::2] = exact
+        cand[:, 1::2] = bracket
+        split = 2 * zero_node  # positions >= split lie at r >= 0, positions < split at r <= 0
+        pos_side, neg_side = cand[:, split:], cand[:, :split]
+        has_pos = pos_side.any(axis=1)
+        has_neg = neg_side.any(axis=1)
+        p_pos = split + np.argmax(pos_side, axis=1)
+        p_neg = split - 1 - np.argmax(neg_side[:, ::-1], axis=1)
+
+        rows_pos, rows_neg = np.flatnonzero(has_pos), np.flatnonzero(has_neg)
+        p_all = np.concatenate([p_pos[rows_pos], p_neg[rows_neg]])
+        rows_all = np.concatenate([rows_pos, rows_neg])
+        node = p_all // 2
+        lo = rates[node].copy()
+        hi = np.where(p_all % 2 == 1, rates[np.minimum(node + 1, rates.size - 1)], lo)
+        roots = _refine_roots(cf[rows_all], lo, hi, hi <= 0)
+
+        root_pos = np.full(cf.shape[0], np.nan)
+        root_neg = np.full(cf.shape[0], np.nan)
+        root_pos[rows_pos] = roots[: rows_pos.size]
+        root_neg[rows_neg] = roots[rows_pos.size:]
+        take_neg = has_neg & (~has_pos | (np.abs(root_neg) < np.abs(root_pos)))
+        chosen = np.where(take_neg, root_neg, root_pos)
+
+        result[todo] = chosen
+        found = np.isfinite(chosen)
+        sub_reason = np.where(
+            ~found, REASON_NO_ROOT, np.where(changes[todo] > 1, REASON_MULTIPLE, "")
+        )
+        reason[todo] = sub_reason
+
+    result = result.reshape(lead_shape)
+    reason = reason.reshape(lead_shape)
+    if result.ndim == 0:
+        return result[()], str(reason[()])
+    return result, reason.astype(str)
+
+
+def irr(values):
+    """Internal rate of return, one per project; NaN where none exists.
+
+    Parameters
+    ----------
+    values : array_like
+        Cash flows [USD m], time on the last axis; 1-D for one project, 2-D with one row per
+        project. ``values[..., 0]`` is at t = 0.
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        IRR [fraction per period]. See :func:`irr_with_reason` for the method, the rule for
+        flows with several IRRs (root nearest 0 %, as numpy-financial 1.0.0) and the reasons
+        for NaN.
+
+    References
+    ----------
+    .. [1] L. J. Gitman, "Principles of Managerial Finance, Brief", 3rd ed., Addison-Wesley,
+       2003, p. 348.
+
+    Examples
+    --------
+    >>> round(float(irr([-100, 39, 59, 55, 20])), 5)
+    0.28095
+    """
+    return irr_with_reason(values)[0]
+
+
+def _origin(start_index, lead_shape):
+    """Time origin [years from the valuation date] for payback, per row."""
+    if start_index is None:
+        return np.zeros(lead_shape)
+    start = np.broadcast_to(np.asarray(start_index, dtype=float), lead_shape)
+    if np.any(start < 0):
+        raise ValueError("start_index must be >= 0 (index of the first production year)")
+    return np.maximum(start - 1.0, 0.0)
+
+
+def _payback_from_flows(flows, start_index):
+    lead_shape = flows.shape[:-1]
+    cumulative = np.cumsum(flows, axis=-1)
+    prev, curr = cumulative[..., :-1], cumulative[..., 1:]
+    upward = (prev < 0) & (curr >= 0)
+    has_cross = upward.any(axis=-1)
+    k = np.argmax(upward, axis=-1)  # crossing happens during year k + 1
+    c_prev = np.take_along_axis(prev, k[..., None], axis=-1)[..., 0]
+    c_curr = np.take_along_axis(curr, k[..., None], axis=-1)[..., 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        crossing = k + (-c_prev) / (c_curr - c_prev)
+    never_negative = np.all(cumulative >= 0, axis=-1)
+    crossing = np.where(has_cross, crossing, np.where(never_negative, 0.0, np.nan))
+    crossing = np.where(np.all(np.isfinite(flows), axis=-1), crossing, np.nan)
+    result = np.maximum(crossing - _origin(start_index, lead_shape), 0.0)
+    return _scalar_if_0d(result)
+
+
+def payback_years(values, start_index=None):
+    """Simple payback period [years], one per project; NaN if never paid back.
+
+    Parameters
+    ----------
+    values : array_like
+        Cash flows [USD m], time on the last axis (1-D or 2-D, rows = projects).
+    start_index : int or array_like of int, optional
+        Index of the first production year, per row. ``None`` measures from the valuation
+        date (t = 0).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        Years from the *start* of the first production year until the cumulative cash flow
+        first turns non-negative.
+
+    Notes
+    -----
+    Timing: the flow at index ``t >= 1`` accrues evenly during year ``t``, i.e. between times
+    ``t - 1`` and ``t``, so the cumulative cash flow is interpolated linearly between year ends.
+    The crossing time ``tau`` [years from the valuation date] is the first upward crossing of
+    zero: for the first ``k`` with ``C_k < 0 <= C_{k+1}`` (``C`` the cumulative sum),
+    ``tau = k + (-C_k) / (C_{k+1} - C_k)``. Then
+
+    ``payback = max(tau - (start_index - 1), 0)``  (``start_index=None``: ``payback = tau``).
+
+    Year ``start_index`` starts at time ``start_index - 1``, so a project built at t = 0 whose
+    production starts in year 1 (``start_index=1``) has the textbook payback: ``[-100, 50,
+    50]`` gives 2.0 years. A series whose cumulative flow is never negative pays back at once
+    (0); one that never turns non-negative gives NaN. A later dip below zero (e.g. a closure
+    cost) does not undo the payback: it is the first crossing.
+
+    References
+    ----------
+    .. [1] R. A. Brealey, S. C. Myers and F. Allen, "Principles of Corporate Finance", 13th ed.,
+       McGraw-Hill, 2020, sec. 5-2 ("The payback rule").
+    """
+    return _payback_from_flows(_as_flows(values), start_index)
+
+
+def discounted_payback_years(rate, values, start_index=None, mid_year=False):
+    """Discounted payback period [years], one per project; NaN if never paid back.
+
+    Parameters
+    ----------
+    rate : float or array_like
+        Discount rate [fraction]; scalar or one per row.
+    values : array_like
+        Cash flows [USD m], time on the last axis (1-D or 2-D, rows = projects).
+    start_index : int or array_like of int, optional
+        Index of the first production year, per row; ``None`` measures from t = 0.
+    mid_year : bool, default False
+        Mid-year discounting of periods ``t >= 1`` (see :func:`npv`).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        As :func:`payback_years`, applied to the discounted flows ``v_t (1 + r) ** -e_t``
+        (discounted to the valuation date): years from the start of the first production year
+        until the cumulative discounted cash flow first turns non-negative, interpolated
+        linearly inside the year. NaN where it never does, i.e. where the NPV is negative and
+        the cumulative never crossed zero.
+
+    References
+    ----------
+    .. [1] R. A. Brealey, S. C. Myers and F. Allen, "Principles of Corporate Finance", 13th ed.,
+       McGraw-Hill, 2020, sec. 5-2 ("discounted payback").
+    """
+    values = _as_flows(values)
+    discounted = values * discount_factors(rate, values.shape[-1], mid_year=mid_year)
+    return _payback_from_flows(discounted, start_index)
+
+
+def profitability_index(rate, values, *, mid_year=False):
+    """Profitability index (benefit-cost ratio), one per project.
+
+    Parameters
+    ----------
+    rate : float or array_like
+        Discount rate [fraction]; scalar or one per row.
+    values : array_like
+        Cash flows [USD m], time on the last axis (1-D or 2-D, rows = projects).
+    mid_year : bool, default False
+        Mid-year discounting of periods ``t >= 1`` (see :func:`npv`).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        ``PI = 1 + NPV / PV(outflows)`` [-], where ``PV(outflows)`` is the present value of the
+        magnitudes of the negative flows (every year whose net flow is negative counts as
+        investment, including closure and loss years). Equivalently ``PV(inflows) /
+        PV(outflows)``. PI > 1 exactly when NPV > 0. NaN where there is no outflow.
+
+    References
+    ----------
+    .. [1] R. A. Brealey, S. C. Myers and F. Allen, "Principles of Corporate Finance", 13th ed.,
+       McGraw-Hill, 2020, sec. 5-4 ("The profitability index").
+    """
+    values = _as_flows(values)
+    factors = discount_factors(rate, values.shape[-1], mid_year=mid_year)
+    pv_all = np.sum(values * factors, axis=-1)
+    pv_out = np.sum(np.maximum(-values, 0.0) * factors, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pi = np.where(pv_out > 0, 1.0 + pv_all / pv_out, np.nan)
+    return _scalar_if_0d(pi)
+
+
+@dataclass(frozen=True)
+class LoanSchedule:
+    """Yearly schedule of a term loan, rows = projects, columns = periods (model index).
+
+    Attributes
+    ----------
+    drawdown_usd_m : numpy.ndarray
+        Amount drawn [USD m] (the principal, at ``drawdown_index``).
+    interest_usd_m : numpy.ndarray
+        Interest paid at the end of each period [USD m] = rate x opening balance.
+    principal_usd_m : numpy.ndarray
+        Principal repaid at the end of each period [USD m].
+    debt_service_usd_m : numpy.ndarray
+        Interest + principal [USD m].
+    balance_usd_m : numpy.ndarray
+        Opening balance of each period [USD m] (outstanding during the period, the interest
+        base); 0 up to and including the drawdown period.
+    first_repayment_index : numpy.ndarray
+        Index of the first principal repayment per row (-1 where no loan).
+    maturity_index : numpy.ndarray
+        Index of the last repayment per row (-1 where no loan).
+    truncated : numpy.ndarray
+        True where contractual maturity lies beyond the last period, so the outstanding
+        balance is repaid in full (balloon) in the last period.
+    """
+
+    drawdown_usd_m: np.ndarray
+    interest_usd_m: np.ndarray
+    principal_usd_m: np.ndarray
+    debt_service_usd_m: np.ndarray
+    balance_usd_m: np.ndarray
+    first_repayment_index: np.ndarray
+    maturity_index: np.ndarray
+    truncated: np.ndarray
+
+
+def loan_schedule(principal_usd_m, rate, tenor_years, grace_years, drawdown_index, n_periods):
+    """Interest-only grace, then straight-line amortisation, one loan per row.
+
+    Parameters
+    ----------
+    principal_usd_m : float or array_like
+        Loan amount [USD m], per row (0 = no loan).
+    rate : float or array_like
+        Loan interest rate [fraction per year], per row.
+    tenor_years : int or array_like of int
+        Loan life from drawdown to final repayment [years], per row (>= 1 where a loan exists).
+    grace_years : int or array_like of int
+        Interest-only years after drawdown [years], per row (>= 0).
+    drawdown_index : int or array_like of int
+        Period index at whose end the whole loan is drawn, per row
+        (``0 <= drawdown_index < n_periods - 1`` where a loan exists).
+    n_periods : int
+        Number of periods of the model (length of the time axis).
+
+    Returns
+    -------
+    LoanSchedule
+        Arrays of shape (rows, n_periods); rows = broadcast of the parameters (1 for scalars).
+
+    Notes
+    -----
+    Timing, with ``d = drawdown_index``, ``g = grace_years``, ``n = tenor_years``: the loan is
+    drawn at the end of period ``d``; interest on the opening balance is paid at the end of
+    each period ``d + 1 .. d + n``; periods ``d + 1 .. d + g`` are interest-only; principal is
+    repaid in ``n - g`` equal instalments at the end of periods ``d + g + 1 .. d + n``
+    (straight-line, "equal principal" amortisation, so debt service declines). If ``g >= n``
+    the loan is a bullet: interest-only to maturity and the whole principal at ``d + n``. If
+    ``d + n`` falls beyond the model, the balance outstanding at the last period is repaid
+    there (balloon) and the row is marked ``truncated``; repaid principal always equals the
+    loan.
+
+    References
+    ----------
+    .. [1] E. R. Yescombe, "Principles of Project Finance", 2nd ed., Academic Press, 2014,
+       sec. 10.5 ("Debt repayment profile": grace period, equal principal instalments).
+    """
+    n_periods = int(n_periods)
+    if n_periods < 1:
+        raise ValueError("n_periods must be >= 1")
+    p, r, tenor, grace, d = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(a, dtype=float)) for a in
+          (principal_usd_m, rate, tenor_years, grace_years, drawdown_index))
+    )
+    if p.ndim != 1:
+        raise ValueError("loan parameters must be scalars or 1-D arrays (one per project)")
+    has_loan = p != 0
+    for name, arr in (("tenor_years", tenor), ("grace_years", grace),
+                      ("drawdown_index", d)):
+        if np.any(arr != np.round(arr)):
+            raise ValueError(f"{name} must be whole numbers")
+    checks = (
+        ("principal_usd_m must be >= 0", p < 0),
+        ("tenor_years must be >= 1 where there is a loan", has_loan & (tenor < 1)),
+        ("grace_years must be >= 0", grace < 0),
+        ("drawdown_index must lie in [0, n_periods - 2] where there is a loan",
+         has_loan & ((d < 0) | (d > n_periods - 2))),
+        ("rate must be > -1", r <= -1),
+    )
+    for message, bad in checks:
+        if np.any(bad):
+            raise ValueError(f"{message} (rows {np.flatnonzero(bad).tolist()})")
+
+    grace_eff = np.minimum(grace, tenor - 1)  # g >= n: bullet at maturity
+    n_instalments = np.maximum(tenor - grace_eff, 1.0)
+    k = np.arange(n_periods, dtype=float)[None, :] - d[:, None]  # periods since drawdown
+    last = np.arange(n_periods)[None, :] == n_periods - 1
+
+    def outstanding_after(periods):
+        share = np.clip(1.0 - (periods - grace_eff[:, None]) / n_instalments[:, None], 0.0, 1.0)
+        return p[:, None] * share
+
+    opening = np.where(k >= 1, outstanding_after(k - 1), 0.0)
+    closing = np.where(k >= 0, outstanding_after(np.maximum(k, 0.0)), 0.0)
+    closing = np.where(last, 0.0, closing)  # balloon at the horizon
+    principal = np.where(k >= 1, opening - closing, 0.0)
+    interest = r[:, None] * opening
+    drawdown = np.where(k == 0, p[:, None], 0.0)
+
+    first_rep = np.where(has_loan, d + grace_eff + 1, -1).astype(int)
+    maturity_contract = d + tenor
+    truncated = has_loan & (maturity_contract > n_periods - 1)
+    maturity = np.where(has_loan, np.minimum(maturity_contract, n_periods - 1), -1).astype(int)
+    first_rep = np.where(has_loan, np.minimum(first_rep, n_periods - 1), -1)
+    return LoanSchedule(
+        drawdown_usd_m=drawdown,
+        interest_usd_m=interest,
+        principal_usd_m=principal,
+        debt_service_usd_m=interest + principal,
+        balance_usd_m=opening,
+        first_repayment_index=first_rep,
+        maturity_index=maturity,
+        truncated=truncated,
+    )
+
+
+def dscr(cfads_usd_m, debt_service_usd_m):
+    """Debt service cover ratio per period.
+
+    Parameters
+    ----------
+    cfads_usd_m : array_like
+        Cash flow available for debt service [USD m] (EBITDA - tax - sustaining capex - change
+        in working capital), time on the last axis.
+    debt_service_usd_m : array_like
+        Interest + principal due [USD m], same shape (or broadcastable).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``CFADS_t / DS_t`` [-] where ``DS_t > 0``, NaN elsewhere. Lenders typically look for
+        DSCR >= 1.3 for mining.
+
+    References
+    ----------
+    .. [1] E. R. Yescombe, "Principles of Project Finance", 2nd ed., Academic Press, 2014,
+       sec. 12.3 ("Cover ratios": annual DSCR).
+    """
+    cfads = np.asarray(cfads_usd_m, dtype=float)
+    service = np.asarray(debt_service_usd_m, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(service > 0, cfads / np.where(service > 0, service, 1.0), np.nan)
+
+
+def dscr_summary(cfads_usd_m, debt_service_usd_m):
+    """Minimum and average DSCR over the periods with debt service, per project.
+
+    Parameters
+    ----------
+    cfads_usd_m, debt_service_usd_m : array_like
+        As :func:`dscr` [USD m], time on the last axis.
+
+    Returns
+    -------
+    min_dscr, avg_dscr : numpy.float64 or numpy.ndarray
+        Minimum and arithmetic mean of the per-period DSCR [-] over periods with debt service
+        > 0; NaN where there is no debt service.
+
+    References
+    ----------
+    .. [1] E. R. Yescombe, "Principles of Project Finance", 2nd ed., Academic Press, 2014,
+       sec. 12.3 (minimum and average DSCR).
+    """
+    ratios = dscr(cfads_usd_m, debt_service_usd_m)
+    if ratios.ndim == 0:
+        raise ValueError("cash flows must have a time axis")
+    valid = ~np.isnan(ratios)
+    count = valid.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        minimum = np.where(count > 0, np.min(np.where(valid, ratios, np.inf), axis=-1), np.nan)
+        average = np.where(count > 0, np.sum(np.where(valid, ratios, 0.0), axis=-1) / count,
+                           np.nan)
+    return _scalar_if_0d(minimum), _scalar_if_0d(average)
+
+
+def llcr(rate, cfads_usd_m, debt_service_usd_m, balance_usd_m, at_index=None):
+    """Loan life cover ratio, one per project.
+
+    Parameters
+    ----------
+    rate : float or array_like
+        Loan interest rate used for discounting [fraction], scalar or one per row.
+    cfads_usd_m : array_like
+        Cash flow available for debt service [USD m], time on the last axis (1-D or 2-D).
+    debt_service_usd_m : array_like
+        Interest + principal [USD m], same shape (e.g. ``LoanSchedule.debt_service_usd_m``).
+    balance_usd_m : array_like
+        *Opening* balance of each period [USD m], same shape (``LoanSchedule.balance_usd_m``).
+    at_index : int or array_like of int, optional
+        Period at whose start the ratio is measured, per row. Default: the first principal
+        repayment, i.e. the first period ``t`` whose opening balance exceeds the next one
+        (the balance after the last period is taken as 0).
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+        ``LLCR = sum_{t=a}^{m} CFADS_t / (1 + rate) ** (t - a + 1) / B_a`` [-], with ``a`` =
+        ``at_index``, ``m`` = the last period with debt service > 0 (loan maturity) and ``B_a``
+        the opening balance of period ``a``: CFADS over the remaining loan life, discounted at
+        the loan rate to the start of period ``a``, per unit of debt then outstanding. NaN
+        where there is no balance at ``a``. Lenders typically look for LLCR >= 1.4.
+
+    References
+    ----------
+    .. [1] E. R. Yescombe, "Principles of Project Finance", 2nd ed., Academic Press, 2014,
+       sec. 12.3 ("Loan life cover ratio").
+    """
+    cfads = _as_flows(cfads_usd_m)
+    cfads, service, balance = np.broadcast_arrays(
+        cfads, np.asarray(debt_service_usd_m, dtype=float), np.asarray(balance_usd_m, dtype=float)
+    )
+    n = cfads.shape[-1]
+    t = np.arange(n)
+    lead_shape = cfads.shape[:-1]
+
+    if at_index is None:
+        next_balance = np.concatenate([balance[..., 1:], np.zeros(lead_shape + (1,))], axis=-1)
+        repaying = balance - next_balance > 0
+        at = np.where(repaying.any(axis=-1), np.argmax(repaying, axis=-1), 0)
+    else:
+        at = np.broadcast_to(np.asarray(at_index), lead_shape).astype(int)
+        if np.any((at < 0) | (at >= n)):
+            raise ValueError("at_index must lie in [0, n_periods - 1]")
+    has_service = service > 0
+    maturity = np.where(has_service.any(axis=-1),
+                        n - 1 - np.argmax(has_service[..., ::-1], axis=-1), -1)
+
+    at_e = np.asarray(at)[..., None]
+    window = (t >= at_e) & (t <= np.asarray(maturity)[..., None])
+    rate = np.asarray(rate, dtype=float)[..., None]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        factors = (1.0 + rate) ** -(t - at_e + 1.0)
+        pv = np.sum(np.where(window, cfads * factors, 0.0), axis=-1)
+        b_at = np.take_along_axis(balance, at_e, axis=-1)[..., 0]
+        ratio = np.where(b_at > 0, pv / np.where(b_at > 0, b_at, 1.0), np.nan)
+    return _scalar_if_0d(ratio)

@@ -1,0 +1,861 @@
+"""Scenario store: a committee's saved what-ifs and its decision record.
+
+One embedded SQLite file holds every scenario an officer saved (assumptions, the set of
+applications, the ranking, the allocation and its summary) and the immutable record of the
+committee's decisions. The module is domain-free: payloads are plain JSON-serialisable dicts and
+pandas DataFrames supplied by the caller; it does not import ``streamlit``.
+
+Notes
+-----
+Concurrency and durability. The file runs in WAL mode with a ``busy_timeout``, so two officers
+(or two browser tabs, two CLI runs) can save at the same time: writers queue for the lock rather
+than fail. Every write is one ``BEGIN IMMEDIATE`` transaction and each operation opens its own
+short-lived connection (safe from any thread, e.g. Streamlit's script threads). A process killed
+mid-save leaves only uncommitted WAL frames, which SQLite discards on the next open: nothing
+already stored is lost and the partial save never appears.
+
+Immutability of decisions is enforced twice: in SQL by triggers (``BEFORE UPDATE/DELETE ...
+RAISE(ABORT, ...)``), so even a raw ``sqlite3`` session cannot alter a decided scenario or a
+decision row, and in Python (:class:`DecisionLocked`), so the UI gets a clear message first.
+
+Schema versions live in ``PRAGMA user_version`` (authoritative) and a ``meta`` table that names
+the owning application (``app_id = 'mine-evaluator'``). :data:`MIGRATIONS` is the ordered list
+of steps; version ``n`` is reached by applying steps ``1..n``. To add a version, append a
+:class:`Migration` and never edit a released one.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+import math
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "APP_ID",
+    "SCHEMA_VERSION",
+    "MIGRATIONS",
+    "Migration",
+    "StoreError",
+    "DecisionLocked",
+    "ScenarioNotFound",
+    "SavedScenario",
+    "Decision",
+    "Comparison",
+    "ScenarioStore",
+    "default_store_path",
+    "migrate",
+    "applications_hash",
+    "canonical_json",
+    "frame_to_json",
+    "frame_from_json",
+]
+
+APP_ID = "mine-evaluator"
+ENV_VAR = "EVALUATOR_STORE"
+DEFAULT_BUSY_TIMEOUT_S = 15.0
+# Prefix of every trigger message, so a raw IntegrityError can be told apart from others.
+_LOCK_TAG = "mine-evaluator locked:"
+_FUNDING_COLUMNS = ("fund_krw_bn", "loan_krw_bn", "selected")
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+class StoreError(Exception):
+    """The store cannot do what was asked; the message is fit to show an officer as is."""
+
+
+class DecisionLocked(StoreError):
+    """A decided scenario, or a decision record, cannot be changed or deleted."""
+
+
+class ScenarioNotFound(StoreError, LookupError):
+    """No scenario (or decision) with that id."""
+
+
+# --------------------------------------------------------------------------------------------
+# Schema and migrations
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: from ``version - 1`` to ``version``."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "meta table and saved scenarios",
+        (
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            f"INSERT INTO meta (key, value) VALUES ('app_id', '{APP_ID}')",
+            "INSERT INTO meta (key, value) VALUES "
+            "('created_at', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+            # AUTOINCREMENT: an id is never reused after a delete, so an id in a report or
+            # an e-mail always means the same scenario.
+            """CREATE TABLE scenarios (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL,
+                author TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                assumptions_json TEXT NOT NULL,
+                applications_json TEXT NOT NULL,
+                applications_hash TEXT NOT NULL,
+                ranking_json TEXT,
+                allocation_json TEXT,
+                summary_json TEXT NOT NULL DEFAULT '{}'
+            )""",
+            "CREATE INDEX scenarios_applications_hash ON scenarios (applications_hash)",
+        ),
+    ),
+    Migration(
+        2,
+        "decision record (immutable, superseding chain)",
+        (
+            """CREATE TABLE decisions (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                scenario_id INTEGER NOT NULL REFERENCES scenarios (id) ON DELETE RESTRICT,
+                note TEXT NOT NULL,
+                decided_by TEXT NOT NULL,
+                decided_at TEXT NOT NULL,
+                supersedes INTEGER UNIQUE REFERENCES decisions (id)
+            )""",
+            "CREATE INDEX decisions_scenario_id ON decisions (scenario_id)",
+            f"""CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+            BEGIN SELECT RAISE(ABORT, '{_LOCK_TAG} decision records are immutable'); END""",
+            f"""CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
+            BEGIN SELECT RAISE(ABORT, '{_LOCK_TAG} decision records are immutable'); END""",
+            # The chain stays linear: a new decision must supersede the current head.
+            """CREATE TRIGGER decisions_linear_chain BEFORE INSERT ON decisions
+            WHEN NEW.supersedes IS NOT (SELECT MAX(id) FROM decisions)
+            BEGIN SELECT RAISE(ABORT,
+                'mine-evaluator chain: a new decision must supersede the current decision');
+            END""",
+            f"""CREATE TRIGGER scenarios_decided_no_update BEFORE UPDATE ON scenarios
+            WHEN EXISTS (SELECT 1 FROM decisions WHERE scenario_id = OLD.id)
+            BEGIN SELECT RAISE(ABORT,
+                '{_LOCK_TAG} this scenario has been decided and cannot be changed'); END""",
+            f"""CREATE TRIGGER scenarios_decided_no_delete BEFORE DELETE ON scenarios
+            WHEN EXISTS (SELECT 1 FROM decisions WHERE scenario_id = OLD.id)
+            BEGIN SELECT RAISE(ABORT,
+                '{_LOCK_TAG} this scenario has been decided and cannot be deleted'); END""",
+        ),
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+assert all(m.version == i + 1 for i, m in enumerate(MIGRATIONS)), "migrations out of order"
+
+
+def migrate(conn: sqlite3.Connection, target_version: int = SCHEMA_VERSION) -> int:
+    """Bring the database on ``conn`` from its ``user_version`` up to ``target_version``.
+
+    All steps run in one ``BEGIN IMMEDIATE`` transaction together with the ``user_version``
+    bumps, so a crash mid-migration leaves the file at its old version, and two processes
+    opening a fresh file at once apply each step exactly once.
+
+    Parameters
+    ----------
+    conn : sqlite3.Connection
+        An open connection, not inside a transaction.
+    target_version : int
+        Version to reach (default: the current :data:`SCHEMA_VERSION`). Lower values exist to
+        build old-version files in tests.
+
+    Returns
+    -------
+    int
+        The version the database is at afterwards.
+    """
+    if not 0 <= target_version <= SCHEMA_VERSION:
+        raise ValueError(f"target_version must be in 0..{SCHEMA_VERSION}, got {target_version}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The scenario store was written by a newer version of the tool "
+                f"(schema {version}, this tool knows up to {SCHEMA_VERSION}). Update the tool."
+            )
+        for step in MIGRATIONS[version:target_version]:
+            for statement in step.statements:
+                conn.execute(statement)
+            # PRAGMA user_version is part of the transaction (it lives in the db header page).
+            conn.execute(f"PRAGMA user_version = {int(step.version)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return max(version, target_version)
+
+
+# --------------------------------------------------------------------------------------------
+# JSON helpers (canonical form, hashing, typed DataFrame codec)
+# --------------------------------------------------------------------------------------------
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return math.isnan(value)
+    return False
+
+
+def _to_jsonable(value: Any) -> Any:
+    """Plain JSON types from dicts/lists/numpy/pandas scalars; missing values become None.
+
+    Dict keys become strings (JSON has no other key type). Sets become sorted lists so that the
+    same set always gives the same JSON. Infinite floats become the strings "Infinity" and
+    "-Infinity" (strict JSON has no such numbers).
+    """
+    if isinstance(value, Mapping):
+        return {str(k): _to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        items = [_to_jsonable(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, (list, tuple, np.ndarray, pd.Series, pd.Index)):
+        return [_to_jsonable(v) for v in value]
+    if _is_missing(value):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return value
+    if isinstance(value, (pd.Timestamp, datetime, date)):
+        return value.isoformat()
+    if isinstance(value, pd.Timedelta):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"value {value!r} of type {type(value).__name__} is not JSON-serialisable")
+
+
+def canonical_json(value: Any) -> str:
+    """Canonical JSON text: sorted keys, no whitespace, UTF-8 text, strict (no NaN)."""
+    return json.dumps(
+        _to_jsonable(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        allow_nan=False,
+    )
+
+
+def _application_records(applications: Any) -> builtins.list[dict[str, Any]]:
+    """Records (list of dicts in JSON types) from a records list or a DataFrame."""
+    if isinstance(applications, pd.DataFrame):
+        frame = applications
+        # A meaningful index (e.g. application id) is kept as a column; a default one is not.
+        if not isinstance(frame.index, pd.RangeIndex) or any(n is not None for n in frame.index.names):
+            frame = frame.reset_index()
+        applications = frame.to_dict(orient="records")
+    if isinstance(applications, Mapping) or not isinstance(applications, Sequence) \
+            or isinstance(applications, (str, bytes)):
+        raise TypeError("applications must be a list of records (dicts) or a pandas DataFrame")
+    records = []
+    for i, record in enumerate(applications):
+        if not isinstance(record, Mapping):
+            raise TypeError(f"applications[{i}] is a {type(record).__name__}, not a record (dict)")
+        records.append(_to_jsonable(record))
+    return records
+
+
+def applications_hash(applications: Any) -> str:
+    """sha256 (hex) of the canonical JSON of a set of applications.
+
+    The hash identifies the *set*: it does not change with key order inside a record, column
+    order of a DataFrame, or the order of the records, and a DataFrame gives the same hash as
+    the equivalent list of dicts.
+    """
+    records = sorted(canonical_json(r) for r in _application_records(applications))
+    return hashlib.sha256(("[" + ",".join(records) + "]").encode("utf-8")).hexdigest()
+
+
+def _cell(value: Any) -> Any:
+    # NaN and +-inf floats are kept as floats (Python's json writes NaN/Infinity tokens and
+    # reads them back): the stored frames are read by this module only, and exact round trip
+    # of e.g. an infinite payback matters more than strict JSON here.
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (pd.Timestamp, datetime, date, pd.Timedelta)):
+        return value.isoformat()
+    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
+        return _to_jsonable(value)
+    return value
+
+
+def _encode_index(index: pd.Index) -> dict[str, Any]:
+    if isinstance(index, pd.RangeIndex):
+        return {"kind": "range", "start": index.start, "stop": index.stop, "step": index.step,
+                "name": _cell(index.name)}
+    if isinstance(index, pd.MultiIndex):
+        return {"kind": "multi", "names": [_cell(n) for n in index.names],
+                "dtypes": [str(level.dtype) for level in index.levels],
+                "values": [[_cell(v) for v in tup] for tup in index]}
+    return {"kind": "plain", "name": _cell(index.name), "dtype": str(index.dtype),
+            "values": [_cell(v) for v in index]}
+
+
+def _restore(values: builtins.list[Any], dtype: str) -> pd.Series:
+    series = pd.Series(values, dtype=object)
+    try:
+        if dtype.startswith("datetime64"):
+            return pd.to_datetime(series, utc="," in dtype).astype(dtype)
+        if dtype.startswith("timedelta64"):
+            return pd.to_timedelta(series).astype(dtype)
+        return series.astype(dtype)
+    except (TypeError, ValueError):
+        return series  # an exotic dtype comes back as object rather than failing the load
+
+
+def _decode_index(spec: dict[str, Any]) -> pd.Index:
+    if spec["kind"] == "range":
+        return pd.RangeIndex(spec["start"], spec["stop"], spec["step"], name=spec["name"])
+    if spec["kind"] == "multi":
+        tuples = [tuple(v) for v in spec["values"]]
+        levels = list(zip(*tuples)) if tuples else [[] for _ in spec["names"]]
+        arrays = [_restore(list(level), dt) for level, dt in zip(levels, spec["dtypes"])]
+        return pd.MultiIndex.from_arrays(arrays, names=spec["names"])
+    return pd.Index(_restore(spec["values"], spec["dtype"]), name=spec["name"])
+
+
+def frame_to_json(frame: pd.DataFrame | None) -> str | None:
+    """A DataFrame as JSON in pandas' 'split' layout plus the dtypes needed to rebuild it.
+
+    Floats are written with full precision (Python ``repr``), so float columns round-trip
+    exactly; int, bool, string, category, datetime columns and the index (range, plain or
+    multi) come back with their dtypes.
+    """
+    if frame is None:
+        return None
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+    payload = {
+        "orient": "split",
+        "columns": [_cell(c) for c in frame.columns],
+        "columns_dtype": str(frame.columns.dtype),
+        "dtypes": [str(t) for t in frame.dtypes],
+        "index": _encode_index(frame.index),
+        "data": [[_cell(v) for v in row] for row in frame.itertuples(index=False, name=None)],
+    }
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def frame_from_json(text: str | None) -> pd.DataFrame | None:
+    """Inverse of :func:`frame_to_json`."""
+    if text is None:
+        return None
+    payload = json.loads(text)
+    data = payload["data"]
+    n_rows = len(data)
+    columns = {
+        j: _restore([row[j] for row in data], dtype).reset_index(drop=True)
+        for j, dtype in enumerate(payload["dtypes"])
+    }
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(n_rows))
+    frame.columns = pd.Index(
+        _restore(payload["columns"], payload["columns_dtype"]).tolist(),
+        dtype=None if payload["columns_dtype"] in ("object", "str") else payload["columns_dtype"],
+    )
+    frame.index = _decode_index(payload["index"])
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# Records returned to callers
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SavedScenario:
+    """One saved what-if, as stored.
+
+    ``created_at`` is UTC ISO 8601. ``assumptions`` and ``summary`` are in canonical JSON form
+    (dict keys are strings; NaN became None). ``applications`` is the list of records in the
+    order saved; ``applications_hash`` identifies the set (see :func:`applications_hash`).
+    """
+
+    id: int
+    name: str
+    author: str
+    created_at: str
+    assumptions: dict[str, Any]
+    applications: builtins.list[dict[str, Any]]
+    applications_hash: str
+    ranking: pd.DataFrame | None
+    allocation: pd.DataFrame | None
+    summary: dict[str, Any]
+    decided: bool
+
+    def applications_frame(self) -> pd.DataFrame:
+        """The applications as a DataFrame (one row per record)."""
+        return pd.DataFrame.from_records(self.applications)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One row of the committee's decision record (immutable once written)."""
+
+    id: int
+    scenario_id: int
+    note: str
+    decided_by: str
+    decided_at: str
+    supersedes: int | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Scenarios side by side; every table has a boolean ``differs`` column for highlighting.
+
+    Per-scenario columns are ``scenario_<id>`` in ``assumptions``, ``totals`` and ``summary``
+    (rows: flattened dotted keys, e.g. ``weights.financial`` or ``china_share_after.lithium``),
+    and ``fund_krw_bn_<id>``, ``loan_krw_bn_<id>``, ``selected_<id>`` in ``funding`` (rows:
+    application ids; an application absent from a scenario counts as 0 KRW bn, not selected).
+    A key missing from a scenario shows as None and counts as a difference.
+    """
+
+    scenario_ids: tuple[int, ...]
+    scenarios: pd.DataFrame
+    assumptions: pd.DataFrame
+    funding: pd.DataFrame
+    totals: pd.DataFrame
+    summary: pd.DataFrame
+
+    @property
+    def assumption_differences(self) -> pd.DataFrame:
+        """Only the assumption keys whose values differ."""
+        return self.assumptions[self.assumptions["differs"]]
+
+
+# --------------------------------------------------------------------------------------------
+# The store
+# --------------------------------------------------------------------------------------------
+def default_store_path() -> Path:
+    """``$EVALUATOR_STORE``, else ``~/.local/share/mine-evaluator/scenarios.sqlite3`` (created),
+    else ``./scenarios.sqlite3`` when the home directory is not writable."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    try:
+        directory = Path.home() / ".local" / "share" / "mine-evaluator"
+        directory.mkdir(parents=True, exist_ok=True)
+        if os.access(directory, os.W_OK | os.X_OK):
+            return directory / "scenarios.sqlite3"
+    except (OSError, RuntimeError):  # RuntimeError: no home directory can be determined
+        pass
+    return Path.cwd() / "scenarios.sqlite3"
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value} if prefix else {}
+
+
+_MISSING = object()
+
+
+def _same(values: builtins.list[Any]) -> bool:
+    """True when all values are equal (numbers within 1e-9 relative, 1e-12 absolute)."""
+    first = values[0]
+    for other in values[1:]:
+        if (first is _MISSING) != (other is _MISSING):
+            return False
+        if first is _MISSING:
+            continue
+        numbers = all(isinstance(v, (int, float, np.integer, np.floating))
+                      and not isinstance(v, (bool, np.bool_)) for v in (first, other))
+        if numbers:
+            a, b = float(first), float(other)
+            if not ((math.isnan(a) and math.isnan(b))
+                    or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)):
+                return False
+        elif canonical_json(first) != canonical_json(other):
+            return False
+    return True
+
+
+def _side_by_side(dicts: dict[int, Mapping[str, Any]], index_name: str) -> pd.DataFrame:
+    flat = {sid: _flatten(d) for sid, d in dicts.items()}
+    keys: builtins.list[str] = []
+    for f in flat.values():
+        keys.extend(k for k in f if k not in keys)
+    rows = []
+    for key in keys:
+        values = [flat[sid].get(key, _MISSING) for sid in dicts]
+        row = {f"scenario_{sid}": (None if v is _MISSING else v) for sid, v in zip(dicts, values)}
+        row["differs"] = not _same(values)
+        rows.append(row)
+    columns = [f"scenario_{sid}" for sid in dicts] + ["differs"]
+    frame = pd.DataFrame(rows, columns=columns, index=pd.Index(keys, name=index_name, dtype=object))
+    frame["differs"] = frame["differs"].astype(bool)
+    return frame
+
+
+class ScenarioStore:
+    """The committee's scenario store: one SQLite file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The SQLite file; created (with its directory) if missing. Default:
+        :func:`default_store_path`.
+    busy_timeout_s : float
+        How long a writer waits for another writer before giving up [s].
+
+    Raises
+    ------
+    StoreError
+        The file is not a SQLite database, belongs to another application, or was written by a
+        newer version of the tool. The message names the path.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None,
+                 busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_store_path()
+        self.busy_timeout_s = float(busy_timeout_s)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"Cannot create the folder for the scenario store {self.path}: {exc}")
+        self._open_and_migrate()
+
+    def __repr__(self) -> str:
+        return f"ScenarioStore({str(self.path)!r})"
+
+    # -- connections -------------------------------------------------------------------------
+    def _raw_connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"Cannot open the scenario store {self.path}: {exc}") from None
+        return conn
+
+    def _configure(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # FULL: a committed save survives a power cut too, not only a process crash.
+        conn.execute("PRAGMA synchronous = FULL")
+
+    def _open_and_migrate(self) -> None:
+        conn = self._raw_connect()
+        try:
+            try:
+                tables = {r[0] for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(
+                    f"{self.path} is not a scenario store: it is not a SQLite database ({exc}). "
+                    f"Choose another file, or move this one away."
+                ) from None
+            tables.discard("sqlite_sequence")
+            if tables or version:
+                self._check_ours(conn, tables, version)
+            self._configure(conn)
+            # WAL must be set outside a transaction; it is persistent in the file.
+            conn.execute("PRAGMA journal_mode = WAL")
+            migrate(conn)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"Cannot open the scenario store {self.path}: {exc}") from None
+        except StoreError as exc:
+            if str(self.path) not in str(exc):
+                raise StoreError(f"{self.path}: {exc}") from None
+            raise
+        finally:
+            conn.close()
+
+    def _check_ours(self, conn: sqlite3.Connection, tables: set[str], version: int) -> None:
+        app_id = None
+        if "meta" in tables:
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'app_id'").fetchone()
+                app_id = row[0] if row else None
+            except sqlite3.DatabaseError:
+                app_id = None
+        if app_id != APP_ID:
+            found = f"its app id is {app_id!r}" if app_id else "it has no 'mine-evaluator' meta table"
+            raise StoreError(
+                f"{self.path} is a SQLite database of another application, not a scenario store "
+                f"({found}). Choose another file; this one was left untouched."
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer version of the tool (schema {version}, this "
+                f"tool knows up to {SCHEMA_VERSION}). Update the tool to open it."
+            )
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        conn = self._raw_connect()
+        try:
+            self._configure(conn)
+            yield conn
+        except sqlite3.IntegrityError as exc:
+            if _LOCK_TAG in str(exc):
+                raise DecisionLocked(
+                    f"{str(exc).replace(_LOCK_TAG, '').strip()} (store {self.path})") from None
+            raise StoreError(f"The scenario store {self.path} refused the change: {exc}") from None
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"The scenario store {self.path} is unavailable: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"The scenario store {self.path} is damaged: {exc}") from None
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[sqlite3.Connection]:
+        """One transaction: ``BEGIN IMMEDIATE`` for writes (take the write lock up front so a
+        writer never fails half-way on a lock), plain ``BEGIN`` for a consistent read."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- helpers -----------------------------------------------------------------------------
+    @staticmethod
+    def _is_decided(conn: sqlite3.Connection, scenario_id: int) -> bool:
+        return conn.execute("SELECT 1 FROM decisions WHERE scenario_id = ? LIMIT 1",
+                            (scenario_id,)).fetchone() is not None
+
+    def _require_scenario(self, conn: sqlite3.Connection, scenario_id: int) -> None:
+        if conn.execute("SELECT 1 FROM scenarios WHERE id = ?", (scenario_id,)).fetchone() is None:
+            raise ScenarioNotFound(f"No scenario with id {scenario_id} in {self.path}.")
+
+    def _require_unlocked(self, conn: sqlite3.Connection, scenario_id: int, action: str) -> None:
+        self._require_scenario(conn, scenario_id)
+        if self._is_decided(conn, scenario_id):
+            raise DecisionLocked(
+                f"Scenario {scenario_id} has been decided by the committee and cannot be "
+                f"{action}. Save a new scenario instead."
+            )
+
+    @staticmethod
+    def _text(value: Any, what: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+        return value.strip()
+
+    # -- scenarios ---------------------------------------------------------------------------
+    def save(self, name: str, author: str, assumptions: Mapping[str, Any],
+             applications: Sequence[Mapping[str, Any]] | pd.DataFrame,
+             ranking: pd.DataFrame | None, allocation: pd.DataFrame | None,
+             summary: Mapping[str, Any] | None = None) -> int:
+        """Save one scenario in a single transaction and return its id.
+
+        Parameters
+        ----------
+        name, author : str
+            Non-empty labels.
+        assumptions : dict
+            The scenario's settings (JSON-serialisable; nested dicts allowed).
+        applications : list of dict or DataFrame
+            The applications evaluated (a meaningful DataFrame index is kept as a column).
+        ranking, allocation : DataFrame or None
+            The ranking table and the allocation table (``fund_krw_bn`` [KRW bn],
+            ``loan_krw_bn`` [KRW bn], ``selected`` indexed by application id).
+        summary : dict, optional
+            Allocation summary metrics, e.g. ``{"china_share_after": {"lithium": 0.55}}``.
+        """
+        name = self._text(name, "name")
+        author = self._text(author, "author")
+        if not isinstance(assumptions, Mapping):
+            raise TypeError("assumptions must be a dict")
+        if summary is not None and not isinstance(summary, Mapping):
+            raise TypeError("summary must be a dict or None")
+        # Encode everything before taking the write lock, so the lock is held for microseconds.
+        records = _application_records(applications)
+        row = (
+            name, author, _utc_now(), canonical_json(assumptions), canonical_json(records),
+            applications_hash(records), frame_to_json(ranking), frame_to_json(allocation),
+            canonical_json(summary or {}),
+        )
+        with self._transaction(write=True) as conn:
+            cursor = conn.execute(
+                "INSERT INTO scenarios (name, author, created_at, assumptions_json, "
+                "applications_json, applications_hash, ranking_json, allocation_json, "
+                "summary_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            return int(cursor.lastrowid)
+
+    def list(self) -> pd.DataFrame:
+        """All scenarios, oldest first: ``id, name, author, created_at, app_hash`` (first 12
+        hex digits of the applications hash), ``decided`` (bool)."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT s.id, s.name, s.author, s.created_at, substr(s.applications_hash, 1, 12), "
+                "EXISTS (SELECT 1 FROM decisions d WHERE d.scenario_id = s.id) "
+                "FROM scenarios s ORDER BY s.id").fetchall()
+        frame = pd.DataFrame(rows, columns=["id", "name", "author", "created_at", "app_hash",
+                                            "decided"])
+        return frame.astype({"id": "int64", "decided": "bool"})
+
+    def load(self, scenario_id: int) -> SavedScenario:
+        """The scenario with that id (:class:`ScenarioNotFound` if none)."""
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT id, name, author, created_at, assumptions_json, applications_json, "
+                "applications_hash, ranking_json, allocation_json, summary_json "
+                "FROM scenarios WHERE id = ?", (int(scenario_id),)).fetchone()
+            if row is None:
+                raise ScenarioNotFound(f"No scenario with id {scenario_id} in {self.path}.")
+            decided = self._is_decided(conn, int(scenario_id))
+        try:
+            return SavedScenario(
+                id=int(row[0]), name=row[1], author=row[2], created_at=row[3],
+                assumptions=json.loads(row[4]), applications=json.loads(row[5]),
+                applications_hash=row[6], ranking=frame_from_json(row[7]),
+                allocation=frame_from_json(row[8]), summary=json.loads(row[9]), decided=decided,
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(
+                f"Scenario {scenario_id} in {self.path} cannot be read back: {exc}") from None
+
+    def rename(self, scenario_id: int, name: str) -> None:
+        """Rename a scenario (refused with :class:`DecisionLocked` once decided)."""
+        name = self._text(name, "name")
+        with self._transaction(write=True) as conn:
+            self._require_unlocked(conn, int(scenario_id), "changed")
+            conn.execute("UPDATE scenarios SET name = ? WHERE id = ?", (name, int(scenario_id)))
+
+    def delete(self, scenario_id: int) -> None:
+        """Delete a scenario (refused with :class:`DecisionLocked` once decided)."""
+        with self._transaction(write=True) as conn:
+            self._require_unlocked(conn, int(scenario_id), "deleted")
+            conn.execute("DELETE FROM scenarios WHERE id = ?", (int(scenario_id),))
+
+    # -- decisions ---------------------------------------------------------------------------
+    def decide(self, scenario_id: int, note: str, decided_by: str) -> int:
+        """Record the committee's decision for a scenario; return the decision id.
+
+        The new decision supersedes the current one (if any). From then on the scenario and
+        the decision row are immutable.
+        """
+        if not isinstance(note, str):
+            raise TypeError("note must be a string")
+        decided_by = self._text(decided_by, "decided_by")
+        with self._transaction(write=True) as conn:
+            self._require_scenario(conn, int(scenario_id))
+            head = conn.execute("SELECT MAX(id) FROM decisions").fetchone()[0]
+            cursor = conn.execute(
+                "INSERT INTO decisions (scenario_id, note, decided_by, decided_at, supersedes) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (int(scenario_id), note, decided_by, _utc_now(), head))
+            return int(cursor.lastrowid)
+
+    @staticmethod
+    def _decision(row: tuple) -> Decision:
+        return Decision(id=int(row[0]), scenario_id=int(row[1]), note=row[2], decided_by=row[3],
+                        decided_at=row[4], supersedes=None if row[5] is None else int(row[5]))
+
+    _DECISION_COLUMNS = "id, scenario_id, note, decided_by, decided_at, supersedes"
+
+    def current_decision(self) -> Decision | None:
+        """The decision in force (the one no other supersedes), or None."""
+        with self._transaction(write=False) as conn:
+            row = conn.execute(f"SELECT {self._DECISION_COLUMNS} FROM decisions "
+                               "ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else self._decision(row)
+
+    def decisions(self) -> builtins.list[Decision]:
+        """The full decision history, oldest first (each supersedes the one before)."""
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(f"SELECT {self._DECISION_COLUMNS} FROM decisions "
+                                "ORDER BY id").fetchall()
+        return [self._decision(r) for r in rows]
+
+    # -- comparison --------------------------------------------------------------------------
+    def compare(self, ids: Sequence[int]) -> Comparison:
+        """Scenarios side by side (see :class:`Comparison`)."""
+        ids = tuple(int(i) for i in ids)
+        if not ids:
+            raise ValueError("compare needs at least one scenario id")
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"scenario ids repeat: {ids}")
+        loaded = {sid: self.load(sid) for sid in ids}
+
+        header = pd.DataFrame(
+            [{"id": s.id, "name": s.name, "author": s.author, "created_at": s.created_at,
+              "app_hash": s.applications_hash[:12], "decided": s.decided}
+             for s in loaded.values()])
+
+        assumptions = _side_by_side({sid: s.assumptions for sid, s in loaded.items()}, "key")
+        summary = _side_by_side({sid: s.summary for sid, s in loaded.items()}, "metric")
+
+        per_scenario: dict[int, pd.DataFrame] = {}
+        order: builtins.list[Any] = []
+        seen: set[Any] = set()
+        for sid, s in loaded.items():
+            alloc = s.allocation if s.allocation is not None else pd.DataFrame()
+            part = pd.DataFrame(index=alloc.index)
+            for col, default in zip(_FUNDING_COLUMNS, (np.nan, np.nan, False)):
+                part[col] = alloc[col] if col in alloc.columns else default
+            per_scenario[sid] = part
+            for app_id in alloc.index:
+                if app_id not in seen:
+                    seen.add(app_id)
+                    order.append(app_id)
+        index = pd.Index(order, name="application_id", dtype=object)
+        funding = pd.DataFrame(index=index)
+        for sid, part in per_scenario.items():
+            part = part.reindex(index)
+            funding[f"fund_krw_bn_{sid}"] = part["fund_krw_bn"].astype(float).fillna(0.0)
+            funding[f"loan_krw_bn_{sid}"] = part["loan_krw_bn"].astype(float).fillna(0.0)
+            funding[f"selected_{sid}"] = part["selected"].astype(object).fillna(False).astype(bool)
+        differs = np.zeros(len(index), dtype=bool)
+        for col in ("fund_krw_bn", "loan_krw_bn"):
+            values = funding[[f"{col}_{sid}" for sid in ids]].to_numpy(dtype=float)
+            if values.size:
+                differs |= ~np.isclose(values, values[:, :1], rtol=1e-9, atol=1e-9).all(axis=1)
+        selected = funding[[f"selected_{sid}" for sid in ids]].to_numpy(dtype=bool)
+        if selected.size:
+            differs |= ~(selected == selected[:, :1]).all(axis=1)
+        funding["differs"] = differs
+
+        totals = _side_by_side(
+            {sid: {"fund_krw_bn": float(funding[f"fund_krw_bn_{sid}"].sum()),
+                   "loan_krw_bn": float(funding[f"loan_krw_bn_{sid}"].sum()),
+                   "selected_count": int(funding[f"selected_{sid}"].sum())}
+             for sid in ids}, "total")
+        return Comparison(scenario_ids=ids, scenarios=header, assumptions=assumptions,
+                          funding=funding, totals=totals, summary=summary)
+
+    # -- maintenance -------------------------------------------------------------------------
+    def integrity_check(self) -> builtins.list[str]:
+        """SQLite's ``PRAGMA integrity_check``: ``['ok']`` when the file is sound."""
+        with self._connection() as conn:
+            return [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+
+    def schema_version(self) -> int:
+        """The file's schema version (``PRAGMA user_version``)."""
+        with self._connection() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])

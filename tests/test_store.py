@@ -1,0 +1,487 @@
+"""Tests of evaluator.store: round trip, hashing, concurrency, crash safety, refusal of foreign
+files, immutability of decisions (API and SQL triggers), supersede chain and migrations.
+
+The figures are illustrative what-if payloads, not reference values.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandas.testing as pdt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evaluator import store as store_module
+from evaluator.store import (
+    APP_ID,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    DecisionLocked,
+    ScenarioNotFound,
+    ScenarioStore,
+    StoreError,
+    applications_hash,
+    frame_from_json,
+    frame_to_json,
+    migrate,
+)
+
+APPLICATIONS = [
+    {"id": "LI-AR-01", "mineral": "lithium", "country_iso3": "ARG", "fund_request_krw_bn": 80.0,
+     "loan_request_krw_bn": 20.0, "stage": "feasibility", "by_products": None},
+    {"id": "REE-VN-02", "mineral": "rare_earths", "country_iso3": "VNM",
+     "fund_request_krw_bn": 60.0, "loan_request_krw_bn": 15.5, "stage": "exploration",
+     "by_products": "cobalt 0.12 % 0.85 0.70"},
+    {"id": "GR-AU-03", "mineral": "graphite", "country_iso3": "AUS", "fund_request_krw_bn": 45.0,
+     "loan_request_krw_bn": 0.0, "stage": "development", "by_products": None},
+]
+IDS = [a["id"] for a in APPLICATIONS]
+ASSUMPTIONS = {
+    "fund_krw_bn": 250.0, "loan_krw_bn": 67.5, "discount_rate": 0.08,
+    "weights": {"financial": 0.3, "risk": 0.2, "diversification": 0.3, "loan_safety": 0.1,
+                "readiness": 0.05, "esg": 0.05},
+    "excluded_countries": ["PRK"], "price_case": "base",
+}
+
+
+def ranking_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"npv_usd_m": [412.123456789012345, 95.5, -3.25], "irr": [0.1834, 0.1102, np.nan],
+         "payback_years": [4.5, 7.0, np.inf], "score": [78.4, 64.1, 40.0], "rank": [1, 2, 3],
+         "eligible": [True, True, False], "mineral": ["lithium", "rare_earths", "graphite"]},
+        index=pd.Index(IDS, name="id"),
+    )
+
+
+def allocation_frame(fund=(80.0, 60.0, 0.0), loan=(20.0, 15.5, 0.0)) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"fund_krw_bn": list(fund), "loan_krw_bn": list(loan),
+         "selected": [f > 0 or l > 0 for f, l in zip(fund, loan)]},
+        index=pd.Index(IDS, name="id"),
+    )
+
+
+SUMMARY = {"objective": 1234.5, "china_share_after": {"rare_earths": 0.71, "graphite": 0.93}}
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "scenarios.sqlite3"
+
+
+@pytest.fixture
+def store(db_path: Path) -> ScenarioStore:
+    return ScenarioStore(db_path)
+
+
+def save_base(store: ScenarioStore, name: str = "base case", **overrides) -> int:
+    kwargs = dict(name=name, author="officer kim", assumptions=ASSUMPTIONS,
+                  applications=APPLICATIONS, ranking=ranking_frame(),
+                  allocation=allocation_frame(), summary=SUMMARY)
+    kwargs.update(overrides)
+    return store.save(**kwargs)
+
+
+# ------------------------------------------------------------------------------ round trip
+def test_round_trip(store: ScenarioStore) -> None:
+    sid = save_base(store)
+    loaded = store.load(sid)
+    assert loaded.id == sid and loaded.name == "base case" and loaded.author == "officer kim"
+    assert loaded.created_at.endswith("+00:00")
+    assert loaded.assumptions == ASSUMPTIONS
+    assert loaded.applications == APPLICATIONS
+    assert loaded.applications_hash == applications_hash(APPLICATIONS)
+    assert loaded.summary == SUMMARY
+    pdt.assert_frame_equal(loaded.ranking, ranking_frame(), check_exact=True)
+    pdt.assert_frame_equal(loaded.allocation, allocation_frame(), check_exact=True)
+    assert loaded.ranking["npv_usd_m"].iloc[0] == 412.123456789012345  # full float precision
+    assert not loaded.decided
+    with pytest.raises(AttributeError):
+        loaded.name = "changed"  # frozen
+
+
+def test_round_trip_dataframe_applications_and_optional_parts(store: ScenarioStore) -> None:
+    apps = pd.DataFrame(APPLICATIONS).set_index("id")
+    sid = store.save("frame apps", "lee", {}, apps, ranking=None, allocation=None)
+    loaded = store.load(sid)
+    assert loaded.ranking is None and loaded.allocation is None and loaded.summary == {}
+    # the index (application id) is kept as a column; same set -> same hash as the records list
+    assert loaded.applications_hash == applications_hash(APPLICATIONS)
+    assert set(loaded.applications_frame()["id"]) == set(IDS)
+
+
+def test_frame_codec_dtypes() -> None:
+    frame = pd.DataFrame({
+        "f": [1.5, np.nan, -0.0], "i": np.array([1, 2, 3], dtype="int64"),
+        "b": [True, False, True], "s": ["a", "b", None], "o": ["x", 1, 2.5],
+        "ni": pd.array([1, None, 3], dtype="Int64"),
+        "t": pd.to_datetime(["2027-01-01", "2028-06-30", "2030-12-31"]),
+        "c": pd.Categorical(["li", "ree", "li"]),
+    })
+    back = frame_from_json(frame_to_json(frame))
+    pdt.assert_frame_equal(back, frame, check_exact=True, check_categorical=False)
+    multi = pd.DataFrame({"v": [1.0, 2.0]},
+                         index=pd.MultiIndex.from_tuples([("li", 2027), ("ree", 2030)],
+                                                         names=["mineral", "year"]))
+    pdt.assert_frame_equal(frame_from_json(frame_to_json(multi)), multi)
+    empty = allocation_frame().iloc[0:0]
+    pdt.assert_frame_equal(frame_from_json(frame_to_json(empty)), empty)
+
+
+# ------------------------------------------------------------------------------ hashing
+def test_hash_stable_under_key_record_and_column_order() -> None:
+    reordered_keys = [dict(reversed(list(a.items()))) for a in APPLICATIONS]
+    h = applications_hash(APPLICATIONS)
+    assert len(h) == 64
+    assert applications_hash(reordered_keys) == h
+    assert applications_hash(list(reversed(APPLICATIONS))) == h
+    frame = pd.DataFrame(APPLICATIONS)
+    assert applications_hash(frame) == h
+    assert applications_hash(frame[frame.columns[::-1]]) == h
+    changed = [dict(APPLICATIONS[0], fund_request_krw_bn=81.0)] + APPLICATIONS[1:]
+    assert applications_hash(changed) != h
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(
+    st.dictionaries(st.text(min_size=1, max_size=5),
+                    st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+                              st.text(max_size=5), st.booleans(), st.none()),
+                    max_size=5),
+    max_size=5), st.randoms())
+def test_hash_property_order_free(records, rnd) -> None:
+    shuffled = [dict(rnd.sample(list(r.items()), len(r))) for r in records]
+    rnd.shuffle(shuffled)
+    assert applications_hash(shuffled) == applications_hash(records)
+
+
+# ------------------------------------------------------------------------------ list / delete
+def test_list_and_delete(store: ScenarioStore) -> None:
+    assert store.list().empty
+    a = save_base(store, "a")
+    b = save_base(store, "b")
+    listing = store.list()
+    assert list(listing.columns) == ["id", "name", "author", "created_at", "app_hash", "decided"]
+    assert listing["id"].tolist() == [a, b]
+    assert listing["app_hash"].iloc[0] == applications_hash(APPLICATIONS)[:12]
+    assert not listing["decided"].any()
+    store.rename(a, "a renamed")
+    assert store.load(a).name == "a renamed"
+    store.delete(a)
+    assert store.list()["id"].tolist() == [b]
+    with pytest.raises(ScenarioNotFound, match=str(a)):
+        store.load(a)
+    with pytest.raises(ScenarioNotFound):
+        store.delete(a)
+    c = save_base(store, "c")
+    assert c > b  # ids never reused
+
+
+# ------------------------------------------------------------------------------ compare
+def test_compare(store: ScenarioStore) -> None:
+    a = save_base(store, "base")
+    b = save_base(store, "bigger fund",
+                  assumptions={**ASSUMPTIONS, "fund_krw_bn": 300.0,
+                               "weights": {**ASSUMPTIONS["weights"], "financial": 0.4}},
+                  allocation=allocation_frame(fund=(80.0, 60.0, 45.0)),
+                  summary={"objective": 1300.0,
+                           "china_share_after": {"rare_earths": 0.71, "graphite": 0.88}})
+    cmp = store.compare([a, b])
+    assert cmp.scenario_ids == (a, b)
+    diffs = cmp.assumption_differences
+    assert set(diffs.index) == {"fund_krw_bn", "weights.financial"}
+    assert diffs.loc["fund_krw_bn", f"scenario_{a}"] == 250.0
+    assert diffs.loc["fund_krw_bn", f"scenario_{b}"] == 300.0
+    assert not cmp.assumptions.loc["discount_rate", "differs"]
+
+    f = cmp.funding
+    assert list(f.index) == IDS
+    assert f.loc["GR-AU-03", f"fund_krw_bn_{a}"] == 0.0
+    assert f.loc["GR-AU-03", f"fund_krw_bn_{b}"] == 45.0
+    assert f["differs"].tolist() == [False, False, True]
+    assert f.loc["GR-AU-03", f"selected_{b}"] and not f.loc["GR-AU-03", f"selected_{a}"]
+
+    t = cmp.totals
+    assert t.loc["fund_krw_bn", f"scenario_{a}"] == pytest.approx(140.0)
+    assert t.loc["fund_krw_bn", f"scenario_{b}"] == pytest.approx(185.0)
+    assert t.loc["fund_krw_bn", "differs"] and not t.loc["loan_krw_bn", "differs"]
+
+    s = cmp.summary
+    assert s.loc["china_share_after.graphite", "differs"]
+    assert not s.loc["china_share_after.rare_earths", "differs"]
+    assert s.loc["china_share_after.graphite", f"scenario_{b}"] == 0.88
+
+    with pytest.raises(ValueError):
+        store.compare([a, a])
+
+
+def test_compare_application_missing_from_one_scenario(store: ScenarioStore) -> None:
+    a = save_base(store)
+    b = save_base(store, allocation=allocation_frame().drop(index="REE-VN-02"))
+    f = store.compare([a, b]).funding
+    assert f.loc["REE-VN-02", f"fund_krw_bn_{b}"] == 0.0
+    assert not f.loc["REE-VN-02", f"selected_{b}"]
+    assert f.loc["REE-VN-02", "differs"]
+
+
+# ------------------------------------------------------------------------------ decisions
+def test_decided_scenario_refuses_change_via_api(store: ScenarioStore) -> None:
+    sid = save_base(store)
+    other = save_base(store, "other")
+    dec = store.decide(sid, "Approved: fund LI-AR-01 and REE-VN-02.", "committee chair")
+    assert store.load(sid).decided
+    assert store.list().set_index("id").loc[sid, "decided"]
+    with pytest.raises(DecisionLocked, match="decided"):
+        store.delete(sid)
+    with pytest.raises(DecisionLocked, match="decided"):
+        store.rename(sid, "tampered")
+    assert store.load(sid).name == "base case"
+    store.delete(other)  # undecided ones can still go
+    assert store.current_decision().id == dec
+
+
+def test_triggers_refuse_raw_sql(store: ScenarioStore, db_path: Path) -> None:
+    sid = save_base(store)
+    free = save_base(store, "free")
+    dec = store.decide(sid, "approved", "chair")
+    conn = sqlite3.connect(db_path)
+    try:
+        for statement, params in [
+            ("UPDATE scenarios SET name = 'tampered' WHERE id = ?", (sid,)),
+            ("UPDATE scenarios SET allocation_json = NULL WHERE id = ?", (sid,)),
+            ("DELETE FROM scenarios WHERE id = ?", (sid,)),
+            ("UPDATE decisions SET note = 'rewritten' WHERE id = ?", (dec,)),
+            ("DELETE FROM decisions WHERE id = ?", (dec,)),
+        ]:
+            with pytest.raises(sqlite3.IntegrityError, match="mine-evaluator locked"):
+                conn.execute(statement, params)
+            conn.rollback()
+        # a forked chain (a decision not superseding the head) is refused too
+        with pytest.raises(sqlite3.IntegrityError, match="supersede"):
+            conn.execute("INSERT INTO decisions (scenario_id, note, decided_by, decided_at, "
+                         "supersedes) VALUES (?, 'x', 'y', 'z', NULL)", (free,))
+        conn.rollback()
+        # the triggers only guard decided rows
+        conn.execute("UPDATE scenarios SET name = 'renamed raw' WHERE id = ?", (free,))
+        conn.commit()
+    finally:
+        conn.close()
+    assert store.load(sid).name == "base case"
+    assert store.load(free).name == "renamed raw"
+    assert store.decisions()[0].note == "approved"
+
+
+def test_supersede_chain(store: ScenarioStore) -> None:
+    assert store.current_decision() is None and store.decisions() == []
+    a, b, c = (save_base(store, n) for n in ("a", "b", "c"))
+    d1 = store.decide(a, "first decision", "chair")
+    d2 = store.decide(b, "revised after price deck update", "chair")
+    d3 = store.decide(c, "final", "vice chair")
+    history = store.decisions()
+    assert [d.id for d in history] == [d1, d2, d3]
+    assert [d.supersedes for d in history] == [None, d1, d2]
+    assert [d.scenario_id for d in history] == [a, b, c]
+    current = store.current_decision()
+    assert current.id == d3 and current.decided_by == "vice chair"
+    assert current.decided_at.endswith("+00:00")
+    # superseded decisions keep their scenarios locked
+    for sid in (a, b, c):
+        with pytest.raises(DecisionLocked):
+            store.delete(sid)
+    with pytest.raises(ScenarioNotFound):
+        store.decide(999, "no such scenario", "chair")
+
+
+# ------------------------------------------------------------------------------ bad files
+def test_corrupt_file_gives_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.sqlite3"
+    path.write_bytes(np.random.default_rng(7).bytes(8192))
+    before = path.read_bytes()
+    with pytest.raises(StoreError) as info:
+        ScenarioStore(path)
+    message = str(info.value)
+    assert str(path) in message and "not a SQLite database" in message
+    assert info.value.__suppress_context__  # no chained sqlite traceback for the UI
+    assert path.read_bytes() == before
+
+
+def test_foreign_sqlite_gives_store_error(tmp_path: Path) -> None:
+    no_meta = tmp_path / "other_app.db"
+    with sqlite3.connect(no_meta) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        conn.execute("INSERT INTO invoices (total) VALUES (12.5)")
+    conn.close()
+    with pytest.raises(StoreError, match="another application") as info:
+        ScenarioStore(no_meta)
+    assert str(no_meta) in str(info.value)
+    with sqlite3.connect(no_meta) as conn:  # left untouched
+        assert conn.execute("SELECT total FROM invoices").fetchone() == (12.5,)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
+    conn.close()
+
+    foreign_meta = tmp_path / "foreign_meta.db"
+    with sqlite3.connect(foreign_meta) as conn:
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        conn.execute("INSERT INTO meta VALUES ('app_id', 'someone-else')")
+    conn.close()
+    with pytest.raises(StoreError, match="someone-else") as info:
+        ScenarioStore(foreign_meta)
+    assert str(foreign_meta) in str(info.value)
+
+
+def test_newer_schema_refused(db_path: Path) -> None:
+    ScenarioStore(db_path)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer version"):
+        ScenarioStore(db_path)
+
+
+# ------------------------------------------------------------------------------ migrations
+def _meta(path: Path) -> tuple[int, dict[str, str], str]:
+    conn = sqlite3.connect(path)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+    return version, meta, mode
+
+
+def test_migration_from_empty_v0(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path)  # an existing but empty SQLite file: version 0
+    conn.execute("VACUUM")
+    conn.close()
+    assert db_path.exists()
+    store = ScenarioStore(db_path)
+    version, meta, mode = _meta(db_path)
+    assert version == SCHEMA_VERSION == len(MIGRATIONS) == store.schema_version()
+    assert meta["app_id"] == APP_ID and mode == "wal"
+    assert store.integrity_check() == ["ok"]
+    sid = save_base(store)
+    assert store.decide(sid, "works", "chair") >= 1
+
+
+def test_migration_from_older_version(db_path: Path) -> None:
+    # simulate a file written by release 1 (scenarios only, before the decision record)
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    assert migrate(conn, target_version=1) == 1
+    conn.execute(
+        "INSERT INTO scenarios (name, author, created_at, assumptions_json, applications_json, "
+        "applications_hash, ranking_json, allocation_json, summary_json) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ("v1 scenario", "park", "2026-03-01T09:00:00+00:00", '{"fund_krw_bn":250}', "[]",
+         applications_hash([]), None, frame_to_json(allocation_frame()), "{}"))
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "decisions" not in tables
+
+    store = ScenarioStore(db_path)
+    assert _meta(db_path)[0] == SCHEMA_VERSION
+    old = store.load(1)
+    assert old.name == "v1 scenario" and old.assumptions == {"fund_krw_bn": 250}
+    pdt.assert_frame_equal(old.allocation, allocation_frame())
+    store.decide(1, "decided after upgrade", "chair")
+    with pytest.raises(DecisionLocked):
+        store.delete(1)
+    assert ScenarioStore(db_path).list()["id"].tolist() == [1]  # re-open: no re-migration
+
+
+# ------------------------------------------------------------------------------ default path
+def test_default_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "env" / "store.sqlite3"
+    monkeypatch.setenv("EVALUATOR_STORE", str(target))
+    assert ScenarioStore().path == target and target.exists()
+
+    monkeypatch.delenv("EVALUATOR_STORE")
+    home = tmp_path / "home"
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: home))
+    expected = home / ".local" / "share" / "mine-evaluator" / "scenarios.sqlite3"
+    assert store_module.default_store_path() == expected
+
+    # a home where the folder cannot be created (a file is in the way) -> ./scenarios.sqlite3
+    blocked = tmp_path / "blocked_home"
+    blocked.write_text("not a directory")
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: blocked))
+    monkeypatch.chdir(tmp_path)
+    assert store_module.default_store_path() == tmp_path / "scenarios.sqlite3"
+
+
+# ------------------------------------------------------------------------------ concurrency
+def _save_many(path: str, worker: int, count: int, barrier) -> None:
+    store = ScenarioStore(path)
+    barrier.wait()
+    for i in range(count):
+        store.save(f"w{worker}-{i}", f"officer {worker}", {"worker": worker, "i": i},
+                   APPLICATIONS, ranking_frame(), allocation_frame())
+
+
+def test_concurrent_saves_from_two_processes(store: ScenarioStore, db_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    workers = [ctx.Process(target=_save_many, args=(str(db_path), w, 50, barrier))
+               for w in range(2)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    listing = store.list()
+    assert len(listing) == 100
+    assert listing["id"].is_unique
+    assert set(listing["name"]) == {f"w{w}-{i}" for w in range(2) for i in range(50)}
+    assert store.integrity_check() == ["ok"]
+
+
+# ------------------------------------------------------------------------------ crash safety
+CRASHING_WRITER = textwrap.dedent("""
+    import sqlite3, sys, time
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("PRAGMA cache_size = 8")  # tiny cache: uncommitted pages spill into the WAL
+    conn.execute("BEGIN IMMEDIATE")
+    for i in range(300):
+        conn.execute(
+            "INSERT INTO scenarios (name, author, created_at, assumptions_json, "
+            "applications_json, applications_hash, summary_json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ("partial", "crash", "2026-01-01T00:00:00+00:00", "{}", "x" * 8000, "0" * 64, "{}"))
+    print("inserted", flush=True)
+    time.sleep(60)
+""")
+
+
+def test_process_killed_mid_write_loses_nothing(store: ScenarioStore, db_path: Path) -> None:
+    kept = [save_base(store, f"kept {i}") for i in range(3)]
+    decided = store.decide(kept[0], "approved", "chair")
+    proc = subprocess.Popen([sys.executable, "-c", CRASHING_WRITER, str(db_path)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "inserted"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+
+    reopened = ScenarioStore(db_path)
+    assert reopened.integrity_check() == ["ok"]
+    listing = reopened.list()
+    assert listing["id"].tolist() == kept
+    assert "partial" not in set(listing["name"])
+    pdt.assert_frame_equal(reopened.load(kept[1]).ranking, ranking_frame())
+    assert reopened.current_decision().id == decided
+    assert reopened.save("after crash", "kim", {}, [], None, None) > kept[-1]  # lock released
