@@ -39,7 +39,9 @@ References
 from __future__ import annotations
 
 import math
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Mapping, Sequence
 
@@ -405,7 +407,15 @@ class _Model:
             self.seg_width.append(np.diff(np.concatenate([[0.0], b, [np.inf]])))
             nu += len(m)
         self.nu = nu
-        nv = self.nv = n + nz + nu
+        # Share caps compare a group with the total allocation of a resource. Writing the total
+        # once as an auxiliary variable T_r keeps each cap row sparse (group members + T_r)
+        # instead of dense over all candidates; HiGHS solves the sparse form faster.
+        share_res = []
+        for cap in group_caps:
+            if cap.kind == "share" and cap.resource not in share_res:
+                share_res.append(cap.resource)
+        self.total_var = {r: n + nz + nu + j for j, r in enumerate(share_res)}
+        nv = self.nv = n + nz + nu + len(share_res)
 
         def row(coef_x, lo, hi, name, kind, extra=None):
             r = np.zeros(nv)
@@ -456,8 +466,8 @@ class _Model:
             if cap.kind == "share":
                 if not 0 <= cap.limit <= 1:
                     raise ValueError(f"{cap.name}: a share limit must be within [0, 1]")
-                coef = coef - cap.limit * amount
-                row(coef, -np.inf, 0.0, cap.name, "cap")
+                row(coef, -np.inf, 0.0, cap.name, "cap",
+                    [(self.total_var[cap.resource], -float(cap.limit))])
             else:
                 row(coef, -np.inf, float(cap.limit), cap.name, "cap")
 
@@ -493,6 +503,11 @@ class _Model:
             row(-w, 0.0, 0.0, f"{t.name} (link)", "concave_link",
                 [(jj, 1.0) for jj in range(start, j)])
 
+        # --- totals for share caps: T_r - sum_i amount_ir x_i = 0
+        for r, jt in self.total_var.items():
+            amount = self.req.sum(axis=1) if r is None else self.req[:, self.keys.index(r)]
+            row(-amount, 0.0, 0.0, f"total {r or 'all'} (link)", "total_link", [(jt, 1.0)])
+
         self.A = sparse.vstack(rows, format="csr") if rows else sparse.csr_matrix((0, nv))
         self.row_lo = np.asarray(self.row_lo, float)
         self.row_hi = np.asarray(self.row_hi, float)
@@ -517,6 +532,8 @@ class _Model:
         integ[n:n + nz] = 1
         for widths, sl in zip(self.seg_width, self.u_slices):
             ub[sl] = widths
+        for jt in self.total_var.values():
+            ub[jt] = np.inf
         self.base_lb, self.base_ub, self.base_integ = lb, ub, integ
         self.lb, self.ub, self.integ = self.apply_locks(self.pos_in, self.pos_out)
 
@@ -859,12 +876,19 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
 
 
 def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
-             grid: Sequence[float], **kwargs) -> pd.DataFrame:
+             grid: Sequence[float], *, n_jobs: int | None = None, **kwargs) -> pd.DataFrame:
     """Optimal value against the budget of one resource.
 
-    The model is built once; each grid point only changes that budget's bound. Each point is
-    re-checked like :func:`allocate`. An infeasible point gives NaN objective and
-    ``status="infeasible"`` instead of raising, so a curve can start below the locks' needs.
+    The model is built once; each grid point only changes that budget's bound (scipy's
+    ``milp`` has no warm start). Work is reused in two ways:
+
+    * the largest budget is solved first; its solution uses ``u`` of the resource and stays
+      optimal for every grid point in ``[u, max(grid)]`` (feasible there, and optimal for a
+      looser problem), so those points are not solved again;
+    * the remaining points are solved on ``n_jobs`` threads (HiGHS releases the GIL).
+
+    Each point is re-checked like :func:`allocate`. An infeasible point gives NaN objective and
+    ``status="infeasible"`` instead of raising, so a curve may start below the locks' needs.
 
     Parameters
     ----------
@@ -874,37 +898,61 @@ def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
         Budget key to vary.
     grid : sequence of float
         Budget values for ``vary`` [units of the resource].
+    n_jobs : int, optional
+        Threads for the independent solves (default: up to 2, this machine's share).
 
     Returns
     -------
     pd.DataFrame
-        Columns ``budget``, ``objective``, ``allocated_<key>`` per resource, ``n_selected``,
-        ``optimal``, ``status``, ``solve_time_s``.
+        One row per grid point, in the order given. Columns ``budget``, ``objective``,
+        ``allocated_<key>`` per resource, ``n_selected``, ``optimal``, ``status``,
+        ``solve_time_s`` (0 for reused points), ``reused``.
     """
     if vary not in budgets:
         raise ValueError(f"vary={vary!r} is not a budget key")
     m = _Model(candidates, budgets, **kwargs)
     k = m.keys.index(vary)
-    records = []
-    for b in grid:
+    grid = np.asarray(grid, dtype=float)
+    if n_jobs is None:
+        n_jobs = max(1, min(2, os.cpu_count() or 1))
+
+    def point(b):
         row_hi = m.row_hi.copy()
         row_hi[k] = float(b)
-        rec = {"budget": float(b)}
         res, seconds = m.solve(row_hi=row_hi)
+        rec = {"budget": float(b), "solve_time_s": seconds, "reused": False}
         if res.x is None:
             rec.update(objective=np.nan, n_selected=0, optimal=False,
-                       status="infeasible" if res.status == 2 else _status_text(res),
-                       solve_time_s=seconds)
+                       status="infeasible" if res.status == 2 else _status_text(res))
             rec.update({f"allocated_{key}": np.nan for key in m.keys})
-        else:
-            r = _package(m, res, seconds, row_hi=row_hi, marginals=False)
-            rec.update(objective=r.objective, n_selected=int(r.selected.sum()),
-                       optimal=r.optimal, status=r.status, solve_time_s=seconds)
-            rec.update({f"allocated_{key}": float(r.amounts[key].sum()) for key in m.keys})
-        records.append(rec)
+            return rec
+        r = _package(m, res, seconds, row_hi=row_hi, marginals=False)
+        rec.update(objective=r.objective, n_selected=int(r.selected.sum()),
+                   optimal=r.optimal, status=r.status)
+        rec.update({f"allocated_{key}": float(r.amounts[key].sum()) for key in m.keys})
+        return rec
+
+    records: dict[int, dict] = {}
+    if len(grid):
+        top = int(np.argmax(grid))
+        records[top] = point(grid[top])
+        used = records[top][f"allocated_{vary}"]
+        if records[top]["optimal"] and np.isfinite(used):
+            for j, b in enumerate(grid):
+                if j not in records and used <= b * (1 + 1e-9) + 1e-9:
+                    records[j] = {**records[top], "budget": float(b), "solve_time_s": 0.0,
+                                  "reused": True}
+    todo = [j for j in range(len(grid)) if j not in records]
+    if n_jobs > 1 and len(todo) > 1:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            for j, rec in zip(todo, pool.map(lambda jj: point(grid[jj]), todo)):
+                records[j] = rec
+    else:
+        for j in todo:
+            records[j] = point(grid[j])
     cols = (["budget", "objective"] + [f"allocated_{key}" for key in m.keys]
-            + ["n_selected", "optimal", "status", "solve_time_s"])
-    return pd.DataFrame.from_records(records, columns=cols)
+            + ["n_selected", "optimal", "status", "solve_time_s", "reused"])
+    return pd.DataFrame.from_records([records[j] for j in range(len(grid))], columns=cols)
 
 
 def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],

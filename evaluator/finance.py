@@ -30,6 +30,7 @@ References
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +72,7 @@ REASON_MULTIPLE = "multiple sign changes: reported root nearest 0%"
 
 # Bracketing grid for the IRR: nodes uniform in log(1 + r) with r = 0 exactly on a node.
 # Step 0.02 in log(1 + r) is about 2 percentage points near r = 0.
-_GRID_STEP = 0.02
+_GRID_STEP = 0.05
 
 
 def _as_flows(values):
@@ -202,6 +203,44 @@ def _rate_grid():
     return rates, n_neg - 1
 
 
+@functools.lru_cache(maxsize=64)
+def _grid_matrices(n_periods):
+    """Grid nodes and matrices giving the scaled NPV and its slope on the grid, per length.
+
+    Returns ``rates``, ``zero_node``, ``value_matrix`` (T, nodes) with ``flows @ value_matrix``
+    = scaled NPV at each node, ``slope_matrix`` (T, 2 * cells) with ``flows @ slope_matrix`` =
+    slope at the left ends then the right ends of every cell, in that cell's scaling, and
+    ``cell_fv`` (cells whose scaling is the future-value form, i.e. r <= 0).
+    """
+    rates, zero_node = _rate_grid()
+    t = np.arange(n_periods, dtype=float)
+    fv_exp, pv_exp = (n_periods - 1) - t, -t
+    exponent = np.where(rates[:, None] < 0, fv_exp, pv_exp)
+    value_matrix = ((1.0 + rates)[:, None] ** exponent).T
+    cell_fv = rates[1:] <= 0
+    cell_exp = np.where(cell_fv[:, None], fv_exp, pv_exp)
+    left = cell_exp * (1.0 + rates[:-1])[:, None] ** (cell_exp - 1.0)
+    right = cell_exp * (1.0 + rates[1:])[:, None] ** (cell_exp - 1.0)
+    slope_matrix = np.concatenate([left, right]).T
+    for arr in (rates, value_matrix, slope_matrix, cell_fv):
+        arr.setflags(write=False)
+    return rates, zero_node, value_matrix, slope_matrix, cell_fv
+
+
+def _turning_points(flows, lo, hi, slope_lo_sign, future_value, n_iter=32):
+    """Turning point of the scaled NPV inside each cell (bisection on the slope's sign)."""
+    lo, hi = lo.copy(), hi.copy()
+    for _ in range(n_iter):
+        mid = 0.5 * (lo + hi)
+        _, slope = _scaled_npv(mid, flows, future_value)
+        same = np.sign(slope) == slope_lo_sign
+        lo = np.where(same, mid, lo)
+        hi = np.where(same, hi, mid)
+    x_star = 0.5 * (lo + hi)
+    f_star, _ = _scaled_npv(x_star, flows, future_value)
+    return x_star, f_star
+
+
 def _scaled_npv(rates, flows, future_value):
     """NPV scaled by a positive factor, with its derivative, one rate per row.
 
@@ -240,10 +279,13 @@ def _refine_roots(flows, lo, hi, future_value, *, max_iter=100):
         hia = np.where(same, hia, xa)
         with np.errstate(invalid="ignore", divide="ignore"):
             newton = xa - f / slope
-        inside = np.isfinite(newton) & (newton > loa) & (newton < hia)
+        inside = np.isfinite(newton) & (newton >= loa) & (newton <= hia)
         x_new = np.where(inside, newton, 0.5 * (loa + hia))
-        tol = 4e-16 * (1.0 + np.abs(xa))
-        converged = (f == 0) | (np.abs(x_new - xa) <= tol) | (hia - loa <= tol)
+        # Newton converges quadratically: once a Newton step is below 1e-12 the new iterate is
+        # exact to rounding. Bisection stops when the bracket is at rounding level.
+        scale = 1.0 + np.abs(xa)
+        converged = ((f == 0) | (inside & (np.abs(newton - xa) <= 1e-12 * scale))
+                     | (hia - loa <= 4e-16 * scale))
         x[active] = np.where(f == 0, xa, x_new)
         lo[active], hi[active], f_lo[active] = loa, hia, f_loa
         done[active] = converged
@@ -291,9 +333,13 @@ def irr_with_reason(values):
     is exactly one IRR (Descartes' rule of signs), and the result agrees with
     ``numpy_financial.irr`` to about 1e-12.
 
-    **Limits.** Two roots closer together than one grid step (about 2 percentage points near
-    0 %), or a root where the NPV only touches zero, may be missed; both are very unusual for
-    mine cash flows.
+    A cell of the grid without a sign change at its ends can still hold two roots; such cells
+    are detected by a change of sign of the slope, their turning point is found by bisection,
+    and they are split in two brackets when the NPV there has the other sign.
+
+    **Limits.** A root where the NPV only touches zero (a double root), or three or more roots
+    inside one grid step (about 2 percentage points near 0 %), may be missed; neither occurs
+    in practice for mine cash flows.
 
     References
     ----------
@@ -322,17 +368,45 @@ def irr_with_reason(values):
 
     if todo.size:
         cf = safe[todo]
-        rates, zero_node = _rate_grid()
-        t = np.arange(n, dtype=float)
-        exponent = np.where(rates[:, None] < 0, (n - 1) - t, -t)  # see _scaled_npv
-        grid_npv = cf @ ((1.0 + rates)[:, None] ** exponent).T  # (rows, nodes)
-        s = np.sign(grid_npv)
+        rates, zero_node, value_matrix, slope_matrix, cell_fv = _grid_matrices(n)
+        n_cells = rates.size - 1
+        s = np.sign(cf @ value_matrix)  # (rows, nodes): sign of the NPV on the grid
         exact = s == 0
         bracket = (s[:, :-1] * s[:, 1:]) < 0
-        # Candidate positions in rate order: 2i = exact root at node i, 2i+1 = bracket (i, i+1).
+        # Two roots inside one cell: no sign change at the ends, but the slope changes sign
+        # and the NPV at the turning point has the other sign. Only rows with several sign
+        # changes can have several roots (Descartes), and only cells nearer 0 % than the
+        # nearest ordinary candidate on each side can change the answer.
+        turning = np.zeros(bracket.shape, dtype=bool)
+        multi = np.flatnonzero(changes[todo] > 1)
+        if multi.size:
+            slopes_m = np.sign(cf[multi] @ slope_matrix)  # slope at each cell's left, right end
+            turning[multi] = ((s[multi, :-1] * s[multi, 1:] > 0)
+                              & (slopes_m[:, :n_cells] * slopes_m[:, n_cells:] < 0))
+        if turning.any():
+            ordinary = bracket | exact[:, :-1] | exact[:, 1:]
+            cells = np.arange(n_cells)
+            pos_part = ordinary[:, zero_node:]
+            first_pos = np.where(pos_part.any(axis=1), zero_node + np.argmax(pos_part, axis=1),
+                                 n_cells)
+            neg_part = ordinary[:, :zero_node]
+            last_neg = np.where(neg_part.any(axis=1),
+                                zero_node - 1 - np.argmax(neg_part[:, ::-1], axis=1), -1)
+            turning &= (cells > last_neg[:, None]) & (cells < first_pos[:, None])
+        two_roots = np.zeros_like(turning)
+        x_turn = np.full(turning.shape, np.nan)
+        t_rows, t_cells = np.nonzero(turning)
+        if t_rows.size:
+            slope_left = np.sign(np.einsum("ij,ji->i", cf[t_rows], slope_matrix[:, t_cells]))
+            x_star, f_star = _turning_points(cf[t_rows], rates[t_cells], rates[t_cells + 1],
+                                             slope_left, cell_fv[t_cells])
+            crosses = np.sign(f_star) == -s[t_rows, t_cells]
+            two_roots[t_rows[crosses], t_cells[crosses]] = True
+            x_turn[t_rows, t_cells] = x_star
+        # Candidate positions in rate order: 2i = exact root at node i, 2i+1 = cell (i, i+1).
         cand = np.zeros((cf.shape[0], 2 * rates.size - 1), dtype=bool)
         cand[:, 0::2] = exact
-        cand[:, 1::2] = bracket
+        cand[:, 1::2] = bracket | two_roots
         split = 2 * zero_node  # positions >= split lie at r >= 0, positions < split at r <= 0
         pos_side, neg_side = cand[:, split:], cand[:, :split]
         has_pos = pos_side.any(axis=1)
@@ -343,9 +417,17 @@ def irr_with_reason(values):
         rows_pos, rows_neg = np.flatnonzero(has_pos), np.flatnonzero(has_neg)
         p_all = np.concatenate([p_pos[rows_pos], p_neg[rows_neg]])
         rows_all = np.concatenate([rows_pos, rows_neg])
+        on_pos_side = np.arange(p_all.size) < rows_pos.size
         node = p_all // 2
+        is_cell = p_all % 2 == 1
         lo = rates[node].copy()
-        hi = np.where(p_all % 2 == 1, rates[np.minimum(node + 1, rates.size - 1)], lo)
+        hi = np.where(is_cell, rates[np.minimum(node + 1, rates.size - 1)], lo)
+        # In a two-root cell keep the root nearer 0: the lower one on the positive side.
+        cell = np.minimum(node, n_cells - 1)
+        double = is_cell & two_roots[rows_all, cell]
+        x_mid = x_turn[rows_all, cell]
+        hi = np.where(double & on_pos_side, x_mid, hi)
+        lo = np.where(double & ~on_pos_side, x_mid, lo)
         roots = _refine_roots(cf[rows_all], lo, hi, hi <= 0)
 
         root_pos = np.full(cf.shape[0], np.nan)

@@ -469,6 +469,8 @@ def test_process_killed_mid_write_loses_nothing(store: ScenarioStore, db_path: P
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "inserted"
+        # the uncommitted transaction really reached the disk (spilled into the WAL)
+        assert Path(f"{db_path}-wal").stat().st_size > 1_000_000
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
     finally:

@@ -118,6 +118,7 @@ DEFAULT_INCOME_TAX = 0.25  # ASSUMPTION: global default (close to the OECD statu
 
 # Mineral-specific income-tax regimes (iso3, mineral, rate, source, assumption, note).
 TAX_OVERRIDES = [
+    ("*", "*", DEFAULT_INCOME_TAX, "team assumption", True, "global default used when a country has no income_tax_rate in countries.csv"),
     ("VNM", "rare_earths", 0.50, SRC_FACTS, False, "precious and rare resources incl. rare earths: 50% (2025 CIT law; 40% in disadvantaged areas)"),
     ("VNM", "gold", 0.50, SRC_FACTS, True, "gold assumed within 'precious and rare resources'"),
     ("VNM", "silver", 0.50, SRC_FACTS, True, "silver assumed within 'precious and rare resources'"),
@@ -244,7 +245,7 @@ DESIGNATION_ASSUMED = {"zinc"}  # membership recalled from the 2023 list, to ver
 IMPORT_T_PER_PRODUCT_T = {
     250410: (1.0, "natural graphite concentrate, same product"), 250490: (1.0, "same"),
     260200: (1 / 0.44, "44% Mn ore per t Mn"), 260300: (1 / 0.25, "25% Cu concentrate per t Cu"),
-    260400: (1 / 0.15, "15% Ni concentrate per t Ni (assumption)"),
+    260400: (1 / 0.02, "laterite/saprolite ore about 2% Ni per t Ni (2024 imports mostly New Caledonian ore for ferronickel)"),
     261100: (1 / 0.65, "65% WO3 concentrate per t WO3"), 810110: (0.793, "t W per t WO3"),
     261390: (1 / 0.50, "50% Mo concentrate per t Mo"), 261710: (1 / 0.50, "50% Sb concentrate per t Sb"),
     280530: (0.85, "t RE metal per t oxide (about 0.85)"), 284610: (1.0, "compound ~ oxide"), 284690: (1.0, "compound ~ oxide"),
@@ -328,12 +329,7 @@ def main() -> None:
     c["forge_partner"] = c.iso3.isin(MSP_PARTNERS)
     c["sources"] = ("WGI 2023 (World Bank 2024 release, CC BY 4.0); OECD CRC 2026-01-30; Damodaran ctryprem Jan 2024; "
                     "forge_partner = Minerals Security Partnership member 2024 (proxy for FORGE, assumption)")
-    default = pd.DataFrame([{"iso3": "*", "name": "default (any other country)", "income_tax_rate": DEFAULT_INCOME_TAX,
-                             "income_tax_source": "team assumption", "income_tax_assumption": True,
-                             "income_tax_note": "used when a country has no income tax row", "forge_partner": False,
-                             "sources": "team assumption"}])
     c = c.sort_values("iso3")
-    c = pd.concat([c, default], ignore_index=True)
     c.to_csv(OUT / "countries.csv", index=False)
 
     pd.DataFrame(TAX_OVERRIDES, columns=["iso3", "mineral", "income_tax_rate", "source", "assumption", "note"]).to_csv(
@@ -388,7 +384,7 @@ def main() -> None:
     u["COUNTRY"] = u.COUNTRY.str.strip()
     rows = []
     for m, v in MIN.items():
-        s = u[(u.COMMODITY == v[9]) & u.TYPE.str.lower().str.startswith("mine production")]
+        s = u[(u.COMMODITY == v[9]) & u.TYPE.str.lower().str.startswith(("mine production", "primary production"))]
         s = s[~s.COUNTRY.str.startswith("World total")]
         if s.empty:
             continue
@@ -397,7 +393,8 @@ def main() -> None:
             q, yr = (q24, 2024) if pd.notna(q24) else (q23, 2023)
             if pd.isna(q) or q <= 0:
                 continue
-            mult = 1000.0 if r["UNIT_MEAS"].startswith("thousand metric tons") else 1.0
+            unit = r["UNIT_MEAS"].strip()
+            mult = {"thousand metric tons": 1000.0, "metric tons": 1.0, "kilograms": 0.001}[unit]
             iso = "OTH" if r.COUNTRY.lower() == "other countries" else name_to_iso3(r.COUNTRY, wgi_names)
             rows.append((m, iso, r.COUNTRY, q * mult, yr, "t contained (" + r.TYPE.strip() + ")"))
     ps = pd.DataFrame(rows, columns=["mineral", "iso3", "country", "production_t", "year", "unit"])
