@@ -67,6 +67,8 @@ __all__ = [
 SELECTED_TOL = 1e-7
 #: Floor imposed by a lock on a candidate whose ``min_fraction`` is 0 [fraction].
 LOCK_FLOOR = 1e-6
+#: Total fraction of a group's zero-floor candidates that counts as covering the group.
+COVERAGE_FLOOR = 0.01
 #: Relative feasibility tolerance of the independent re-check.
 RECHECK_TOL = 1e-6
 
@@ -105,27 +107,35 @@ class GroupCap:
     ----------
     name : str
         Unique name, shown in results and conflict messages.
+    members : sequence of candidate ids, optional
+        The group, given explicitly. Leave None and give ``column`` and ``value`` instead to
+        select the candidates whose ``column`` equals ``value`` (e.g. ``country_iso3 == "IDN"``).
+    resource : str or None
+        Budget key the cap counts; None counts the sum of all resources.
     limit : float
         Absolute cap [units of ``resource``] for ``kind="absolute"``; share of the total
         allocation [fraction 0-1] for ``kind="share"``.
-    members : sequence of candidate ids, optional
-        The group, given explicitly.
-    column, value : str, object, optional
-        The group, given as a selector: the candidates whose ``column`` equals ``value``.
-    resource : str or None
-        Budget key the cap counts; None counts the sum of all resources.
     kind : {"absolute", "share"}
         ``absolute``: group amount <= limit. ``share``: group amount <= limit x total amount
         (of the same resource, over all candidates).
+    column, value : str, object, optional
+        The selector alternative to ``members``.
+
+    Examples
+    --------
+    >>> GroupCap("Indonesia <= 30%", column="country_iso3", value="IDN", limit=0.3,
+    ...          kind="share")                                           # doctest: +SKIP
+    >>> GroupCap("P1+P2 fund", members=["P1", "P2"], resource="fund_krw_bn", limit=80.0)
+    ...                                                                  # doctest: +SKIP
     """
 
     name: str
-    limit: float
     members: Sequence[Hashable] | None = None
+    resource: str | None = None
+    limit: float = math.inf
+    kind: str = "absolute"
     column: str | None = None
     value: Any = None
-    resource: str | None = None
-    kind: str = "absolute"
 
     @classmethod
     def per_value(cls, candidates: pd.DataFrame, column: str, limit: float, *,
@@ -356,8 +366,12 @@ class _Model:
                 [f"must fund {i}" for i in both] + [f"must not fund {i}" for i in both])
         self.pos_in = self.ids.get_indexer(self.locked_in)
         self.pos_out = self.ids.get_indexer(self.locked_out)
-        # Floor of a selected candidate; coverage divides by it, so keep it away from zero.
+        # Floor of a locked-in candidate.
         self.floor = np.maximum(self.lo, LOCK_FLOOR)
+        # Coverage divides by the floor; a zero floor would give huge coefficients, so
+        # candidates with min_fraction 0 cover their group once their fractions in it sum to
+        # COVERAGE_FLOOR.
+        self.cover_div = np.maximum(self.lo, COVERAGE_FLOOR)
 
         rows: list[sparse.spmatrix] = []
         self.row_lo: list[float] = []
@@ -373,8 +387,8 @@ class _Model:
             names.add(nm)
 
         # --- extra variables
-        self.coverage = list(extra_constraints_of(extra_constraints, MinGroupsCovered))
-        self.linear = list(extra_constraints_of(extra_constraints, LinearConstraintSpec))
+        self.coverage = list(_of_type(extra_constraints, MinGroupsCovered))
+        self.linear = list(_of_type(extra_constraints, LinearConstraintSpec))
         other = [c for c in extra_constraints
                  if not isinstance(c, (MinGroupsCovered, LinearConstraintSpec))]
         if other:
@@ -487,7 +501,7 @@ class _Model:
             start = j
             for g, members in groups:
                 coef = np.zeros(n)
-                coef[members] = -1.0 / self.floor[members]
+                coef[members] = -1.0 / self.cover_div[members]
                 row(coef, -np.inf, 0.0, f"{spec.name} [{g}]", "coverage_link", [(j, 1.0)])
                 j += 1
             self.z_slices.append(slice(start, j))
@@ -578,7 +592,7 @@ class _Model:
         return float(self.value @ x) + sum(conc.values()), conc
 
 
-def extra_constraints_of(specs, typ):
+def _of_type(specs, typ):
     return (s for s in specs if isinstance(s, typ))
 
 
@@ -648,7 +662,15 @@ def _clean_x(m: _Model, xfull: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # Diagnosis of infeasibility (deletion filter over locks, caps and constraints)
 # ----------------------------------------------------------------------------------------------
-def _diagnose(m: _Model, max_solves: int = 120) -> list[str]:
+def _diagnose(m: _Model, max_solves: int = 120, time_budget_s: float = 10.0
+              ) -> tuple[list[str], bool]:
+    """A conflicting set of locks, caps and constraints, and whether it is minimal.
+
+    The working set is always infeasible: an element is dropped only when the rest stays
+    infeasible. If the solve or time budget runs out the set is returned as it stands (still
+    conflicting, perhaps not minimal).
+    """
+    t_end = time.perf_counter() + time_budget_s
     elements: list[tuple[str, Any, str]] = []
     for p, i in zip(m.pos_in, m.locked_in):
         elements.append(("in", p, f"must fund {i}"))
@@ -673,6 +695,7 @@ def _diagnose(m: _Model, max_solves: int = 120) -> list[str]:
 
     active = list(range(len(elements)))
     solves = 0
+    minimal = True
     # Coarse pass: drop whole families first (cheap when there are many locks).
     for fam in ("out", "row", "in"):
         trial = [e for e in active if elements[e][0] != fam]
@@ -682,7 +705,8 @@ def _diagnose(m: _Model, max_solves: int = 120) -> list[str]:
                 active = trial
     # Deletion filter: drop an element if the rest is still infeasible [3].
     for e in list(active):
-        if solves >= max_solves:
+        if solves >= max_solves or time.perf_counter() > t_end:
+            minimal = False
             break
         trial = [a for a in active if a != e]
         solves += 1
@@ -696,16 +720,18 @@ def _diagnose(m: _Model, max_solves: int = 120) -> list[str]:
         solves += 1
         if is_feasible(active, relax_budgets=(k,)) is True:
             names.append(f"budget {key}")
-    return names
+    return names, minimal
 
 
 def _raise_infeasible(m: _Model):
-    conflicts = _diagnose(m)
+    conflicts, minimal = _diagnose(m, time_budget_s=max(5.0, m.time_limit_s))
     budgets = ", ".join(f"{k} <= {b:g}" for k, b in zip(m.keys, m.budgets))
     if conflicts:
         listed = "; ".join(conflicts)
         msg = (f"No allocation satisfies these together: {listed}. "
-               f"Remove or relax one of them (budgets: {budgets}).")
+               + ("Remove or relax any one of them" if minimal else
+                  "Relax some of them (this set may not be the smallest)")
+               + f" (budgets: {budgets}).")
     else:
         msg = f"No allocation satisfies the budgets themselves ({budgets})."
     raise AllocationInfeasible(msg, conflicts)
@@ -1078,6 +1104,7 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
                 break
             s = 0.5 * (lo_s + hi_s) if scaled_ok is not None else 1e-6
             cand = candidates.copy()
+            cand[m.keys] = cand[m.keys].astype(float)
             cand.loc[i, m.keys] = cand.loc[i, m.keys].astype(float) * s
             ms = _Model(cand, budgets, **kwargs)
             o_s, _ = solve_with(force_in=p, model=ms)

@@ -153,7 +153,7 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
             ore_src = "applicant throughput x ramp-up"
         price, price_src = _price(ref, a.mineral, scenario, a.ree_basket)
         roy = a.royalty_rate if a.royalty_rate is not None else refmod.royalty_rate(ref, a.country_iso3, a.mineral)
-        tax = a.income_tax_rate if a.income_tax_rate is not None else refmod.income_tax_rate(ref, a.country_iso3)
+        tax = a.income_tax_rate if a.income_tax_rate is not None else refmod.income_tax_rate(ref, a.country_iso3, a.mineral)
         dep = a.depreciation_years if a.depreciation_years is not None else scenario.depreciation_years_default
         for b in a.by_products:
             bp_price, _ = _price(ref, b.mineral, scenario)

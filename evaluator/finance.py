@@ -69,9 +69,14 @@ REASON_NO_SIGN_CHANGE = "no sign change"
 REASON_NO_ROOT = f"no root in [{IRR_MIN_RATE:g}, {IRR_MAX_RATE:g}]"
 #: Flag, not a failure: the IRR is reported, but the flows have several sign changes.
 REASON_MULTIPLE = "multiple sign changes: reported root nearest 0%"
+_REASONS = np.array(["", REASON_NON_FINITE, REASON_ALL_ZERO, REASON_NO_SIGN_CHANGE,
+                     REASON_NO_ROOT, REASON_MULTIPLE])
+(_CODE_OK, _CODE_NON_FINITE, _CODE_ALL_ZERO, _CODE_NO_SIGN_CHANGE, _CODE_NO_ROOT,
+ _CODE_MULTIPLE) = range(len(_REASONS))
 
 # Bracketing grid for the IRR: nodes uniform in log(1 + r) with r = 0 exactly on a node.
-# Step 0.02 in log(1 + r) is about 2 percentage points near r = 0.
+# Step 0.05 in log(1 + r) is about 5 percentage points near r = 0; cells holding two roots
+# are found from the slope (see irr_with_reason), so the grid can be coarse.
 _GRID_STEP = 0.05
 
 
@@ -241,8 +246,10 @@ def _turning_points(flows, lo, hi, slope_lo_sign, future_value, n_iter=32):
     return x_star, f_star
 
 
-def _scaled_npv(rates, flows, future_value):
+def _scaled_npv(rates, flows, future_value, curvature=False):
     """NPV scaled by a positive factor, with its derivative, one rate per row.
+
+    With ``curvature=True`` the second derivative is returned as a third value.
 
     ``future_value`` rows use ``sum v_t (1 + r) ** (T - 1 - t)`` (= NPV x (1 + r) ** (T - 1)),
     which stays bounded for r < 0; the other rows use the NPV itself, bounded for r >= 0.
@@ -253,15 +260,22 @@ def _scaled_npv(rates, flows, future_value):
     exponent = np.where(future_value[:, None], (n - 1) - t, -t)
     base = (1.0 + rates)[:, None]
     powers = base**exponent
-    value = np.sum(flows * powers, axis=-1)
-    slope = np.sum(flows * exponent * powers / base, axis=-1)
-    return value, slope
+    terms = flows * powers
+    value = np.sum(terms, axis=-1)
+    terms *= exponent
+    slope = np.sum(terms, axis=-1) / base[:, 0]
+    if not curvature:
+        return value, slope
+    terms *= exponent - 1.0
+    return value, slope, np.sum(terms, axis=-1) / base[:, 0] ** 2
 
 
-def _refine_roots(flows, lo, hi, future_value, *, max_iter=100):
-    """Safeguarded Newton (bisection fallback) inside sign-change brackets, all rows at once."""
-    f_lo, _ = _scaled_npv(lo, flows, future_value)
-    f_hi, _ = _scaled_npv(hi, flows, future_value)
+def _refine_roots(flows, lo, hi, f_lo, f_hi, future_value, *, max_iter=100):
+    """Safeguarded Halley/Newton (bisection fallback) inside sign-change brackets, all rows.
+
+    ``f_lo`` and ``f_hi`` are the scaled NPV at the bracket ends (known from the grid).
+    """
+    lo, hi, f_lo = lo.copy(), hi.copy(), f_lo.copy()
     with np.errstate(invalid="ignore", divide="ignore"):
         x = np.where(hi > lo, lo - f_lo * (hi - lo) / (f_hi - f_lo), lo)  # regula falsi start
     x = np.where(np.isfinite(x) & (x >= lo) & (x <= hi), x, 0.5 * (lo + hi))
@@ -272,19 +286,24 @@ def _refine_roots(flows, lo, hi, future_value, *, max_iter=100):
         if active.size == 0:
             break
         xa, loa, hia, f_loa = x[active], lo[active], hi[active], f_lo[active]
-        f, slope = _scaled_npv(xa, flows[active], future_value[active])
+        f, slope, curv = _scaled_npv(xa, flows[active], future_value[active], curvature=True)
         same = np.sign(f) == np.sign(f_loa)
         loa = np.where(same, xa, loa)
         f_loa = np.where(same, f, f_loa)
         hia = np.where(same, hia, xa)
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             newton = xa - f / slope
-        inside = np.isfinite(newton) & (newton >= loa) & (newton <= hia)
-        x_new = np.where(inside, newton, 0.5 * (loa + hia))
-        # Newton converges quadratically: once a Newton step is below 1e-12 the new iterate is
-        # exact to rounding. Bisection stops when the bracket is at rounding level.
+            halley = xa - 2.0 * f * slope / (2.0 * slope * slope - f * curv)
+        halley_ok = np.isfinite(halley) & (halley >= loa) & (halley <= hia)
+        step = np.where(halley_ok, halley, newton)
+        inside = np.isfinite(step) & (step >= loa) & (step <= hia)
+        x_new = np.where(inside, step, 0.5 * (loa + hia))
+        # Halley's step converges cubically (Newton's quadratically): after a Halley step below
+        # 1e-5, or a Newton step below 1e-7, the new iterate is within ~1e-13 of the root.
+        # Bisection stops at rounding level.
         scale = 1.0 + np.abs(xa)
-        converged = ((f == 0) | (inside & (np.abs(newton - xa) <= 1e-12 * scale))
+        small = np.where(halley_ok, 1e-5, 1e-7) * scale
+        converged = ((f == 0) | (inside & (np.abs(step - xa) <= small))
                      | (hia - loa <= 4e-16 * scale))
         x[active] = np.where(f == 0, xa, x_new)
         lo[active], hi[active], f_lo[active] = loa, hia, f_loa
@@ -316,9 +335,9 @@ def irr_with_reason(values):
     Notes
     -----
     **Method.** NPV is evaluated for all rows at once on a grid of rates uniform in
-    ``log(1 + r)`` (step 0.02, r = 0 exactly on a node) over [-0.99, 10] (one matrix product);
-    sign changes between nodes bracket the roots; the chosen bracket is refined by Newton's
-    method safeguarded by bisection, vectorised over rows (loop over iterations only). For
+    ``log(1 + r)`` (step 0.05, r = 0 exactly on a node) over [-0.99, 10] (one matrix product);
+    sign changes between nodes bracket the roots; the chosen bracket is refined by Halley's
+    (or Newton's) method safeguarded by bisection, vectorised over rows (loop over iterations only). For
     r < 0 the NPV is multiplied by ``(1 + r) ** (T - 1)`` (same roots, no overflow near -99 %).
 
     **Several IRRs.** Flows with more than one sign change (e.g. a closure cost after the last
@@ -338,7 +357,7 @@ def irr_with_reason(values):
     and they are split in two brackets when the NPV there has the other sign.
 
     **Limits.** A root where the NPV only touches zero (a double root), or three or more roots
-    inside one grid step (about 2 percentage points near 0 %), may be missed; neither occurs
+    inside one grid step (about 5 percentage points near 0 %), may be missed; neither occurs
     in practice for mine cash flows.
 
     References
@@ -354,23 +373,35 @@ def irr_with_reason(values):
     flows = values.reshape(-1, values.shape[-1])
     n_rows, n = flows.shape
 
+    result, code = _irr_codes(flows)
+    result = result.reshape(lead_shape)
+    reason = _REASONS[code].reshape(lead_shape)
+    if result.ndim == 0:
+        return result[()], str(reason[()])
+    return result, reason
+
+
+def _irr_codes(flows):
+    """IRR and reason code (index into ``_REASONS``) for a 2-D array, rows = projects."""
+    n_rows, n = flows.shape
     result = np.full(n_rows, np.nan)
-    reason = np.full(n_rows, "", dtype=object)
+    code = np.zeros(n_rows, dtype=np.intp)
 
     finite = np.all(np.isfinite(flows), axis=-1)
     safe = np.where(finite[:, None], flows, 0.0)
     changes = np.atleast_1d(sign_changes(safe))
     all_zero = finite & np.all(safe == 0, axis=-1)
-    reason[~finite] = REASON_NON_FINITE
-    reason[all_zero] = REASON_ALL_ZERO
-    reason[finite & ~all_zero & (changes == 0)] = REASON_NO_SIGN_CHANGE
+    code[~finite] = _CODE_NON_FINITE
+    code[all_zero] = _CODE_ALL_ZERO
+    code[finite & ~all_zero & (changes == 0)] = _CODE_NO_SIGN_CHANGE
     todo = np.flatnonzero(finite & (changes > 0))
 
     if todo.size:
         cf = safe[todo]
         rates, zero_node, value_matrix, slope_matrix, cell_fv = _grid_matrices(n)
         n_cells = rates.size - 1
-        s = np.sign(cf @ value_matrix)  # (rows, nodes): sign of the NPV on the grid
+        grid_npv = cf @ value_matrix  # (rows, nodes): scaled NPV on the grid
+        s = np.sign(grid_npv)
         exact = s == 0
         bracket = (s[:, :-1] * s[:, 1:]) < 0
         # Two roots inside one cell: no sign change at the ends, but the slope changes sign
@@ -394,15 +425,17 @@ def irr_with_reason(values):
                                 zero_node - 1 - np.argmax(neg_part[:, ::-1], axis=1), -1)
             turning &= (cells > last_neg[:, None]) & (cells < first_pos[:, None])
         two_roots = np.zeros_like(turning)
-        x_turn = np.full(turning.shape, np.nan)
         t_rows, t_cells = np.nonzero(turning)
         if t_rows.size:
+            x_turn = np.full(turning.shape, np.nan)
+            f_turn = np.full(turning.shape, np.nan)
             slope_left = np.sign(np.einsum("ij,ji->i", cf[t_rows], slope_matrix[:, t_cells]))
             x_star, f_star = _turning_points(cf[t_rows], rates[t_cells], rates[t_cells + 1],
                                              slope_left, cell_fv[t_cells])
             crosses = np.sign(f_star) == -s[t_rows, t_cells]
             two_roots[t_rows[crosses], t_cells[crosses]] = True
             x_turn[t_rows, t_cells] = x_star
+            f_turn[t_rows, t_cells] = f_star
         # Candidate positions in rate order: 2i = exact root at node i, 2i+1 = cell (i, i+1).
         cand = np.zeros((cf.shape[0], 2 * rates.size - 1), dtype=bool)
         cand[:, 0::2] = exact
@@ -425,10 +458,15 @@ def irr_with_reason(values):
         # In a two-root cell keep the root nearer 0: the lower one on the positive side.
         cell = np.minimum(node, n_cells - 1)
         double = is_cell & two_roots[rows_all, cell]
-        x_mid = x_turn[rows_all, cell]
-        hi = np.where(double & on_pos_side, x_mid, hi)
-        lo = np.where(double & ~on_pos_side, x_mid, lo)
-        roots = _refine_roots(cf[rows_all], lo, hi, hi <= 0)
+        f_lo = grid_npv[rows_all, node]
+        f_hi = np.where(is_cell, grid_npv[rows_all, np.minimum(node + 1, rates.size - 1)], f_lo)
+        if double.any():
+            x_mid, f_mid = x_turn[rows_all, cell], f_turn[rows_all, cell]
+            hi = np.where(double & on_pos_side, x_mid, hi)
+            lo = np.where(double & ~on_pos_side, x_mid, lo)
+            f_hi = np.where(double & on_pos_side, f_mid, f_hi)
+            f_lo = np.where(double & ~on_pos_side, f_mid, f_lo)
+        roots = _refine_roots(cf[rows_all], lo, hi, f_lo, f_hi, hi <= 0)
 
         root_pos = np.full(cf.shape[0], np.nan)
         root_neg = np.full(cf.shape[0], np.nan)
@@ -438,17 +476,9 @@ def irr_with_reason(values):
         chosen = np.where(take_neg, root_neg, root_pos)
 
         result[todo] = chosen
-        found = np.isfinite(chosen)
-        sub_reason = np.where(
-            ~found, REASON_NO_ROOT, np.where(changes[todo] > 1, REASON_MULTIPLE, "")
-        )
-        reason[todo] = sub_reason
-
-    result = result.reshape(lead_shape)
-    reason = reason.reshape(lead_shape)
-    if result.ndim == 0:
-        return result[()], str(reason[()])
-    return result, reason.astype(str)
+        code[todo] = np.where(np.isnan(chosen), _CODE_NO_ROOT,
+                              np.where(changes[todo] > 1, _CODE_MULTIPLE, _CODE_OK))
+    return result, code
 
 
 def irr(values):
@@ -477,7 +507,9 @@ def irr(values):
     >>> round(float(irr([-100, 39, 59, 55, 20])), 5)
     0.28095
     """
-    return irr_with_reason(values)[0]
+    values = _as_flows(values)
+    result, _ = _irr_codes(values.reshape(-1, values.shape[-1]))
+    return _scalar_if_0d(result.reshape(values.shape[:-1]))
 
 
 def _origin(start_index, lead_shape):

@@ -123,7 +123,7 @@ class ReferenceData:
 # ----------------------------------------------------------------------------------------------
 _SCHEMA: dict[str, dict[str, str]] = {
     "countries.csv": {
-        "iso3": "str", "name": "str", "region": "optstr", "oecd_crc": "optint",
+        "iso3": "str", "name": "str", "region": "optstr", "oecd_crc": "optcrc",
         "wgi_va": "optfloat", "wgi_pv": "optfloat", "wgi_ge": "optfloat", "wgi_rq": "optfloat",
         "wgi_rl": "optfloat", "wgi_cc": "optfloat", "crp": "optfraction",
         "income_tax_rate": "optfraction", "forge_partner": "bool",
@@ -197,6 +197,12 @@ def _coerce(df: pd.DataFrame, file: str) -> pd.DataFrame:
             bad = num.isna() & ~blank
             if bad.any():
                 raise _fail(file, col, "not a number", np.flatnonzero(bad))
+            if base == "crc":  # float with NaN (not optional Int64) so that NaN checks work downstream
+                badr = num.notna() & ~num.isin(range(8))
+                if badr.any():
+                    raise _fail(file, col, "OECD CRC must be an integer 0..7 or blank", np.flatnonzero(badr))
+                out[col] = num.astype("float64")
+                continue
             if base in ("int",):
                 frac = num.notna() & (num != np.round(num))
                 if frac.any():
@@ -277,9 +283,6 @@ def _check_cross(ref: ReferenceData) -> None:
 @functools.lru_cache(maxsize=8)
 def _load_cached(data_dir: Path) -> ReferenceData:
     countries = _unique_index(_read(data_dir, "countries.csv"), "iso3", "countries.csv")
-    bad = countries["oecd_crc"].notna() & ~countries["oecd_crc"].isin(range(8)).fillna(False).astype(bool)
-    if bad.any():
-        raise ReferenceDataError(f"countries.csv, column 'oecd_crc': values outside 0..7 for {list(countries.index[bad])[:5]}")
     ref = ReferenceData(
         countries=countries,
         royalties=_read(data_dir, "royalties.csv"),
@@ -530,7 +533,7 @@ def annual_pd(ref: ReferenceData, iso3: str) -> float:
     """
     iso3 = _norm_iso3(iso3)
     c = ref.countries
-    crc = c.at[iso3, "oecd_crc"] if iso3 in c.index else pd.NA
+    crc = c.at[iso3, "oecd_crc"] if iso3 in c.index else np.nan
     key = -1 if pd.isna(crc) else int(crc)
     if key not in ref.pd_by_oecd.index:
         raise ReferenceDataError(f"pd_by_oecd.csv, column 'oecd_crc': no row {key}")

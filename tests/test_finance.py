@@ -160,6 +160,33 @@ def test_irr_mine_with_closure_reports_positive_root():
     assert fin.npv(result, values) == pytest.approx(0.0, abs=1e-8)
 
 
+def test_irr_matches_numpy_financial_on_random_closure_rows():
+    # Oracle: numpy_financial.irr (root nearest 0, the same rule) on flows with a closure cost
+    # in the last year (two sign changes), including pairs of roots a few points apart.
+    rng = np.random.default_rng(RNG_SEED + 1)
+    flows = np.abs(rng.normal(40.0, 20.0, size=(400, 31)))
+    flows[:, 0] = -rng.uniform(100.0, 600.0, size=400)
+    flows[:, 1] = -rng.uniform(0.0, 300.0, size=400)
+    flows[:, -1] = -rng.uniform(0.0, 800.0, size=400)
+    result, reason = fin.irr_with_reason(flows)
+    expected = np.array([npf.irr(row) for row in flows])
+    in_range = ~np.isnan(expected) & (expected >= fin.IRR_MIN_RATE) & (expected <= fin.IRR_MAX_RATE)
+    np.testing.assert_allclose(result[in_range], expected[in_range], rtol=0, atol=1e-9)
+    assert np.isnan(result[~in_range]).all()
+    assert (reason[np.isfinite(result)] == fin.REASON_MULTIPLE).all()
+
+
+def test_irr_two_roots_in_one_grid_cell():
+    # Roots at r = -2 % and r = -1 % (hand: NPV = 1000 (x - 1/0.98)(x - 1/0.99) in x = 1/(1+r),
+    # i.e. flows [1000/(0.98*0.99), -1000(1/0.98 + 1/0.99), 1000]); both inside one grid cell.
+    # Root nearest 0 is -1 %.
+    values = [1000 / (0.98 * 0.99), -1000 * (1 / 0.98 + 1 / 0.99), 1000.0]
+    result, reason = fin.irr_with_reason(values)
+    assert result == pytest.approx(-0.01, abs=1e-9)
+    assert reason == fin.REASON_MULTIPLE
+    assert result == pytest.approx(npf.irr(values), abs=1e-9)
+
+
 def test_sign_changes_skips_zeros():
     # Hand count.
     assert fin.sign_changes([-1, 0, 0, 2, 0, -3, 4]) == 3

@@ -289,3 +289,18 @@ def test_unordered_prices_rejected(data_copy):
     df.to_csv(f, index=False)
     with pytest.raises(ReferenceDataError, match="low <= base <= high"):
         load_reference(data_copy)
+
+
+def test_unclassified_country_crc_is_nan(ref):
+    # Greenland: no OECD classification (30 Jan 2026 list) and no Damodaran row
+    assert np.isnan(ref.countries.at["GRL", "oecd_crc"])
+    assert ref.countries["oecd_crc"].dtype == np.float64
+
+
+def test_bad_crc_rejected(data_copy):
+    f = data_copy / "countries.csv"
+    df = pd.read_csv(f, dtype=str)
+    df.loc[0, "oecd_crc"] = "9"
+    df.to_csv(f, index=False)
+    with pytest.raises(ReferenceDataError, match=r"countries\.csv, column 'oecd_crc'"):
+        load_reference(data_copy)

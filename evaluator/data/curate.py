@@ -259,7 +259,9 @@ IMPORT_T_PER_PRODUCT_T = {
 SRC_REE = ("assumption: indicative 2024 China domestic oxide prices converted at about CNY 7.2/USD "
            "(Asian Metal / SMM quotes as reported; USGS MCS 2025 fig. 10 gives 2023-24 changes: NdO -28%, Dy2O3 -21%, Tb4O7 -38%)")
 REE = {
-    "NdPr": (57000, 45000, 85000, 0.21),
+    # NdPr: long-term real deck, not 2024 spot: low = 2024 spot (~57 USD/kg), high = the NdPr price
+    # floor of the July 2025 US DoD - MP Materials agreement (110 USD/kg); base between (assumption)
+    "NdPr": (75000, 57000, 110000, 0.21),
     "Dy": (240000, 180000, 350000, 0.02),
     "Tb": (850000, 650000, 1300000, 0.004),
     "La": (600, 500, 1000, 0.28),
@@ -342,6 +344,9 @@ def main() -> None:
                        columns=["oxide", "price_base_usd_per_t", "price_low_usd_per_t", "price_high_usd_per_t", "default_basket_share"])
     assert abs(ree.default_basket_share.sum() - 1) < 1e-12
     ree["source"] = SRC_REE
+    ree.loc[ree.oxide == "NdPr", "source"] = (
+        "assumption: long-term real level; low = 2024 China spot (about 57 USD/kg), high = NdPr floor price "
+        "of the July 2025 US DoD - MP Materials agreement (110 USD/kg)")
     ree["basket_source"] = "assumption: typical mixed basket (ionic-clay / hard-rock blend) as in docs/INTERFACES.md example, 'other' split into Sm, Gd, Eu, other"
     ree["assumption"] = True
     ree.to_csv(OUT / "ree_oxides.csv", index=False)

@@ -1,0 +1,498 @@
+"""Tests of ``evaluator.allocation``.
+
+Every result is re-checked here with code independent of the module's own re-check
+(:func:`check_solution`). Reference optima come from exhaustive enumeration, from a published
+multidimensional-knapsack instance and from a textbook capital-budgeting example (sources cited
+where used).
+"""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from evaluator import allocation as alloc_mod
+from evaluator.allocation import (
+    AllocationError,
+    AllocationInfeasible,
+    ConcaveTerm,
+    GroupCap,
+    LinearConstraintSpec,
+    MinGroupsCovered,
+    allocate,
+    entry_thresholds,
+    frontier,
+)
+
+TOL = 1e-6
+
+
+# ----------------------------------------------------------------------------------------------
+# Independent checking code
+# ----------------------------------------------------------------------------------------------
+def _vec(cands, spec):
+    if isinstance(spec, str):
+        return cands[spec].to_numpy(float)
+    if isinstance(spec, dict):
+        return np.array([float(spec.get(i, 0.0)) for i in cands.index])
+    return np.broadcast_to(np.asarray(spec, float), (len(cands),)).copy()
+
+
+def _pwl(s, breakpoints, slopes):
+    """Concave piecewise-linear f(s), f(0)=0, evaluated segment by segment."""
+    total, left = 0.0, 0.0
+    for b, m in zip(list(breakpoints) + [np.inf], slopes):
+        total += m * max(0.0, min(s, b) - left)
+        left = b
+    return total
+
+
+def check_solution(cands, budgets, res, *, value="value", min_fraction=1.0, max_fraction=1.0,
+                   group_caps=(), locked_in=(), locked_out=(), extra_constraints=(),
+                   concave_terms=(), **_):
+    """Assert every constraint of the model holds on ``res`` (tolerance TOL, scaled)."""
+    keys = list(budgets)
+    x = res.fractions.reindex(cands.index).to_numpy(float)
+    lo = _vec(cands, min_fraction)
+    hi = _vec(cands, max_fraction)
+    req = cands[keys].to_numpy(float)
+    # bounds and semi-continuity: x = 0 or lo <= x <= hi
+    assert np.all(x >= -TOL)
+    assert np.all(x <= hi + TOL)
+    on = x > 1e-7
+    assert np.all(x[on] >= lo[on] - TOL), "semi-continuity broken"
+    assert (res.selected.reindex(cands.index).to_numpy() == on).all()
+    # amounts
+    np.testing.assert_allclose(res.amounts[keys].to_numpy(), req * x[:, None], atol=1e-9)
+    # budgets
+    for k, key in enumerate(keys):
+        assert req[:, k] @ x <= budgets[key] + TOL * max(1, abs(budgets[key]))
+    # caps
+    for cap in group_caps:
+        if cap.members is not None:
+            mask = cands.index.isin(list(cap.members))
+        else:
+            mask = (cands[cap.column] == cap.value).to_numpy()
+        amount = req.sum(axis=1) if cap.resource is None else cands[cap.resource].to_numpy()
+        g = float((amount * x)[mask].sum())
+        tot = float((amount * x).sum())
+        lim = cap.limit * tot if cap.kind == "share" else cap.limit
+        assert g <= lim + TOL * max(1.0, tot), f"cap {cap.name}: {g} > {lim}"
+    # locks
+    pos = cands.index.get_indexer(list(locked_in))
+    assert np.all(x[pos] >= np.maximum(lo[pos], 1e-6) - TOL)
+    pos = cands.index.get_indexer(list(locked_out))
+    assert np.all(np.abs(x[pos]) <= TOL)
+    # extra constraints
+    for spec in extra_constraints:
+        if isinstance(spec, LinearConstraintSpec):
+            v = _vec(cands, spec.coefficients) @ x
+            assert spec.lower - TOL <= v <= spec.upper + TOL, spec.name
+        else:
+            labels = (cands[spec.groups] if isinstance(spec.groups, str)
+                      else pd.Series(spec.groups).reindex(cands.index))
+            covered = labels[on].dropna().nunique()
+            assert covered >= spec.k, f"{spec.name}: {covered} < {spec.k}"
+    # objective recomputed from scratch
+    obj = _vec(cands, value) @ x + sum(
+        _pwl(_vec(cands, t.weights) @ x, t.breakpoints, t.slopes) for t in concave_terms)
+    assert res.objective == pytest.approx(obj, rel=1e-9, abs=1e-9)
+    return obj
+
+
+def random_instance(rng, n, n_keys=2, tight=0.4):
+    keys = [f"r{k}" for k in range(n_keys)]
+    cands = pd.DataFrame({"value": rng.uniform(1, 20, n)}, index=[f"c{i}" for i in range(n)])
+    for k in keys:
+        cands[k] = rng.uniform(1, 10, n).round(2)
+    cands["country"] = rng.choice(["KOR", "AUS", "IDN"], n)
+    budgets = {k: float(tight * cands[k].sum()) for k in keys}
+    return cands, budgets
+
+
+def enumerate_all_or_nothing(cands, budgets, caps=(), concave=()):
+    """Best subset by brute force over all 2^n subsets (vectorised)."""
+    n = len(cands)
+    keys = list(budgets)
+    masks = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(float)
+    req = cands[keys].to_numpy()
+    feas = np.all(masks @ req <= np.array([budgets[k] for k in keys]) + 1e-9, axis=1)
+    for cap in caps:
+        mask = (cands[cap.column] == cap.value).to_numpy() if cap.members is None else \
+            cands.index.isin(list(cap.members))
+        amount = req.sum(axis=1) if cap.resource is None else cands[cap.resource].to_numpy()
+        g = masks @ (amount * mask)
+        tot = masks @ amount
+        lim = cap.limit * tot if cap.kind == "share" else cap.limit
+        feas &= g <= lim + 1e-9
+    obj = masks @ cands["value"].to_numpy()
+    for t in concave:
+        s = masks @ _vec(cands, t.weights)
+        obj = obj + np.array([_pwl(v, t.breakpoints, t.slopes) for v in s])
+    obj = np.where(feas, obj, -np.inf)
+    return float(obj.max())
+
+
+# ----------------------------------------------------------------------------------------------
+# Published and textbook instances
+# ----------------------------------------------------------------------------------------------
+def test_textbook_stockco_capital_budgeting():
+    # Winston, W. L. (2004). Operations Research: Applications and Algorithms, 4th ed.,
+    # Section 9.2, Example 1 (Stockco): NPVs 16, 22, 12, 8 [$ thousand], cash outflows
+    # 5, 7, 4, 3 [$ thousand], $14 thousand available; optimum z = 42 (investments 2, 3, 4).
+    cands = pd.DataFrame({"value": [16, 22, 12, 8], "cash": [5, 7, 4, 3]},
+                         index=["inv1", "inv2", "inv3", "inv4"])
+    res = allocate(cands, {"cash": 14})
+    check_solution(cands, {"cash": 14}, res)
+    assert res.objective == pytest.approx(42.0, rel=1e-9)
+    assert list(res.selected[res.selected].index) == ["inv2", "inv3", "inv4"]
+    assert res.optimal
+    # and by enumeration
+    assert enumerate_all_or_nothing(cands, {"cash": 14}) == pytest.approx(42.0)
+
+
+def test_orlibrary_mknap1_problem1():
+    # Beasley, J. E., OR-Library, file mknap1.txt, problem 1 (Petersen 1967 capital budgeting
+    # instance): 6 items, 10 constraints, optimal value 3800.
+    # https://people.brunel.ac.uk/~mastjjb/jeb/orlib/files/mknap1.txt
+    profits = [100, 600, 1200, 2400, 500, 2000]
+    rows = [[8, 12, 13, 64, 22, 41], [8, 12, 13, 75, 22, 41], [3, 6, 4, 18, 6, 4],
+            [5, 10, 8, 32, 6, 12], [5, 13, 8, 42, 6, 20], [5, 13, 8, 48, 6, 20],
+            [0, 0, 0, 0, 8, 0], [3, 0, 4, 0, 8, 0], [3, 2, 4, 0, 8, 4], [3, 2, 4, 8, 8, 4]]
+    caps = [80, 96, 20, 36, 44, 48, 10, 18, 22, 24]
+    cands = pd.DataFrame({"value": profits}, index=[f"j{j + 1}" for j in range(6)])
+    budgets = {}
+    for i, (r, b) in enumerate(zip(rows, caps)):
+        cands[f"d{i + 1}"] = r
+        budgets[f"d{i + 1}"] = b
+    res = allocate(cands, budgets)
+    check_solution(cands, budgets, res)
+    assert res.objective == pytest.approx(3800.0, rel=1e-9)
+    assert enumerate_all_or_nothing(cands, budgets) == pytest.approx(3800.0)
+
+
+def test_fractional_knapsack_marginal_value():
+    # Dantzig, G. B. (1957). "Discrete-variable extremum problems." Operations Research 5(2):
+    # 266-288: the continuous knapsack is solved greedily by value/weight; the budget's shadow
+    # price is the ratio of the fractional item. Ratios 2, 1.5, 1; budget 7 -> item a full,
+    # item b at 2/4, price 1.5, objective 10 + 3 = 13.
+    cands = pd.DataFrame({"value": [10.0, 6.0, 4.0], "fund": [5.0, 4.0, 4.0]},
+                         index=["a", "b", "c"])
+    res = allocate(cands, {"fund": 7.0}, min_fraction=0.0)
+    check_solution(cands, {"fund": 7.0}, res, min_fraction=0.0)
+    assert res.objective == pytest.approx(13.0)
+    assert res.fractions["b"] == pytest.approx(0.5)
+    assert res.marginal_values["fund"] == pytest.approx(1.5)
+    assert "budget fund" in res.binding
+
+
+# ----------------------------------------------------------------------------------------------
+# Exhaustive enumeration
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("seed,n", [(0, 10), (1, 12), (2, 14), (3, 16), (4, 16)])
+def test_all_or_nothing_matches_enumeration(seed, n):
+    rng = np.random.default_rng(seed)
+    cands, budgets = random_instance(rng, n)
+    caps = [GroupCap("KOR abs", limit=0.3 * budgets["r0"], column="country", value="KOR",
+                     resource="r0"),
+            GroupCap("AUS share", limit=0.5, column="country", value="AUS",
+                     kind="share")]
+    res = allocate(cands, budgets, group_caps=caps)
+    check_solution(cands, budgets, res, group_caps=caps)
+    best = enumerate_all_or_nothing(cands, budgets, caps)
+    assert res.optimal
+    assert res.objective == pytest.approx(best, rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_concave_term_matches_enumeration(seed):
+    rng = np.random.default_rng(100 + seed)
+    cands, budgets = random_instance(rng, 12, tight=0.5)
+    cands["w"] = rng.uniform(0, 3, 12)
+    terms = [ConcaveTerm("div", "w", [3.0, 8.0], [4.0, 1.0, -2.0])]
+    res = allocate(cands, budgets, concave_terms=terms)
+    check_solution(cands, budgets, res, concave_terms=terms)
+    assert res.objective == pytest.approx(
+        enumerate_all_or_nothing(cands, budgets, concave=terms), rel=1e-6)
+
+
+def enumerate_semicontinuous(cands, budgets, lo, caps=()):
+    """Exact optimum: every selection subset, then an LP over the fractions."""
+    n = len(cands)
+    keys = list(budgets)
+    req = cands[keys].to_numpy()
+    val = cands["value"].to_numpy()
+    A, b = [req[:, k] for k in range(len(keys))], [budgets[k] for k in keys]
+    for cap in caps:
+        mask = (cands[cap.column] == cap.value).to_numpy()
+        amount = req.sum(axis=1)
+        row = amount * mask - (cap.limit * amount if cap.kind == "share" else 0.0)
+        A.append(row)
+        b.append(0.0 if cap.kind == "share" else cap.limit)
+    A, b = np.array(A), np.array(b)
+    best = 0.0 if np.all(b >= 0) else -np.inf
+    for subset in itertools.product([0, 1], repeat=n):
+        s = np.array(subset, bool)
+        if not s.any():
+            continue
+        bounds = [(lo[i], 1.0) if s[i] else (0.0, 0.0) for i in range(n)]
+        r = linprog(-val, A_ub=A, b_ub=b, bounds=bounds, method="highs")
+        if r.status == 0:
+            best = max(best, -r.fun)
+    return best
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_semicontinuous_matches_enumeration(seed):
+    rng = np.random.default_rng(200 + seed)
+    n = 8
+    cands, budgets = random_instance(rng, n, tight=0.35)
+    lo = rng.uniform(0.3, 0.9, n).round(3)
+    cands["min_fraction"] = lo
+    caps = [GroupCap("KOR share", limit=0.4, column="country", value="KOR", kind="share")]
+    res = allocate(cands, budgets, min_fraction="min_fraction", group_caps=caps)
+    check_solution(cands, budgets, res, min_fraction="min_fraction", group_caps=caps)
+    assert res.objective == pytest.approx(enumerate_semicontinuous(cands, budgets, lo, caps),
+                                          rel=1e-6)
+
+
+# ----------------------------------------------------------------------------------------------
+# Invariants
+# ----------------------------------------------------------------------------------------------
+def greedy_value_per_request(cands, budgets):
+    """Classic heuristic: full funding in decreasing value per budget-normalised request."""
+    keys = list(budgets)
+    req = cands[keys].to_numpy()
+    bud = np.array([budgets[k] for k in keys])
+    ratio = cands["value"].to_numpy() / (req / bud).sum(axis=1)
+    used, obj = np.zeros(len(keys)), 0.0
+    for i in np.argsort(-ratio):
+        if cands["value"].iat[i] > 0 and np.all(used + req[i] <= bud):
+            used += req[i]
+            obj += cands["value"].iat[i]
+    return obj
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(3, 40), tight=st.floats(0.05, 1.2),
+       semi=st.booleans())
+def test_never_worse_than_greedy_and_monotone_in_budget(seed, n, tight, semi):
+    rng = np.random.default_rng(seed)
+    cands, budgets = random_instance(rng, n, tight=tight)
+    cands.loc[cands.index[0], "value"] = -5.0      # a negative value must simply be left out
+    mf = 0.5 if semi else 1.0
+    res = allocate(cands, budgets, min_fraction=mf)
+    check_solution(cands, budgets, res, min_fraction=mf)
+    assert res.optimal
+    assert res.objective >= greedy_value_per_request(cands, budgets) - 1e-6
+    assert not res.selected.iloc[0]
+    more = {k: 1.3 * v for k, v in budgets.items()}
+    res2 = allocate(cands, more, min_fraction=mf)
+    check_solution(cands, more, res2, min_fraction=mf)
+    assert res2.objective >= res.objective - 1e-6 * max(1, abs(res.objective))
+
+
+def test_frontier_is_monotone_and_agrees_with_allocate():
+    rng = np.random.default_rng(7)
+    cands, budgets = random_instance(rng, 30)
+    cands["min_fraction"] = 0.4
+    kw = dict(min_fraction="min_fraction",
+              group_caps=GroupCap.per_value(cands, "country", 0.6, kind="share"))
+    grid = np.linspace(0, 1.5 * cands["r0"].sum(), 12)
+    fr = frontier(cands, budgets, "r0", grid, **kw)
+    assert list(fr["budget"]) == pytest.approx(list(grid))
+    assert fr["optimal"].all()
+    assert np.all(np.diff(fr["objective"]) >= -1e-6)
+    assert fr["reused"].any()          # the top of the grid exceeds the saturating budget
+    for j in (3, 7, 11):
+        b = dict(budgets, r0=float(grid[j]))
+        res = allocate(cands, b, **kw)
+        check_solution(cands, b, res, **kw)
+        assert res.objective == pytest.approx(fr["objective"][j], rel=1e-6, abs=1e-9)
+        assert fr["allocated_r0"][j] <= grid[j] + 1e-6
+
+
+def test_locks_respected():
+    rng = np.random.default_rng(11)
+    cands, budgets = random_instance(rng, 15)
+    free = allocate(cands, budgets)
+    take_in = list(free.selected[~free.selected].index[:2])
+    take_out = list(free.selected[free.selected].index[:2])
+    kw = dict(locked_in=take_in, locked_out=take_out, min_fraction=0.5)
+    res = allocate(cands, budgets, **kw)
+    check_solution(cands, budgets, res, **kw)
+    assert res.selected[take_in].all() and not res.selected[take_out].any()
+    assert res.objective <= allocate(cands, budgets, min_fraction=0.5).objective + 1e-6
+
+
+def test_all_features_together_are_rechecked():
+    rng = np.random.default_rng(5)
+    n = 40
+    cands, budgets = random_instance(rng, n, tight=0.3)
+    cands["mineral"] = rng.choice(["li", "ni", "co", "ree", "gr"], n)
+    cands["loss"] = rng.uniform(0, 1, n)
+    cands["mf"] = rng.uniform(0.2, 0.8, n)
+    cands["cap"] = rng.uniform(0.8, 1.0, n)
+    kw = dict(
+        min_fraction="mf", max_fraction="cap",
+        group_caps=GroupCap.per_value(cands, "country", 0.5, kind="share")
+        + [GroupCap("li absolute", limit=20.0, column="mineral", value="li", resource="r1")],
+        locked_in=["c3"], locked_out=["c4"],
+        extra_constraints=[LinearConstraintSpec("expected loss", "loss", upper=3.0),
+                           MinGroupsCovered("minerals covered", "mineral", 5)],
+        concave_terms=[ConcaveTerm(f"div {g}", dict(zip(cands.index, (cands["mineral"] == g)
+                                                        * cands["r0"])), [10.0], [1.0, 0.2])
+                       for g in ["li", "ni", "co"]])
+    res = allocate(cands, budgets, **kw)
+    check_solution(cands, budgets, res, **kw)
+    assert res.optimal and res.status == "optimal"
+    assert set(res.slacks) >= {"budget r0", "budget r1", "expected loss", "minerals covered"}
+    assert all(v <= 1e-6 for v in res.recheck.values())
+    for name in res.binding:
+        assert abs(res.slacks[name]) <= 1e-6 * max(1.0, abs(budgets.get(name[7:], 1.0)))
+    for key, mv in res.marginal_values.items():
+        assert mv >= -1e-9      # more budget never hurts
+
+
+def test_min_groups_covered_forces_diversification():
+    # Two valuable lithium projects use the whole budget; coverage of 2 minerals forces a swap.
+    cands = pd.DataFrame({"value": [10.0, 9.0, 2.0], "fund": [5.0, 5.0, 5.0],
+                          "mineral": ["li", "li", "ni"]}, index=["a", "b", "c"])
+    free = allocate(cands, {"fund": 10.0})
+    assert free.objective == pytest.approx(19.0)
+    cov = [MinGroupsCovered("two minerals", "mineral", 2)]
+    res = allocate(cands, {"fund": 10.0}, extra_constraints=cov)
+    check_solution(cands, {"fund": 10.0}, res, extra_constraints=cov)
+    assert res.objective == pytest.approx(12.0)
+    assert "two minerals" in res.binding
+
+
+# ----------------------------------------------------------------------------------------------
+# Failure modes
+# ----------------------------------------------------------------------------------------------
+def test_infeasible_locks_name_the_conflict():
+    cands = pd.DataFrame({"value": [5.0, 4.0, 3.0, 1.0], "fund": [6.0, 6.0, 1.0, 1.0],
+                          "country": ["IDN", "IDN", "AUS", "CHL"]}, index=["A", "B", "C", "D"])
+    with pytest.raises(AllocationInfeasible) as info:
+        allocate(cands, {"fund": 10.0}, locked_in=["A", "B", "C"])
+    assert set(info.value.conflicts) == {"must fund A", "must fund B", "budget fund"}
+    assert "must fund A" in str(info.value) and "must fund C" not in info.value.conflicts
+
+
+def test_infeasible_cap_and_lock_name_the_conflict():
+    cands = pd.DataFrame({"value": [5.0, 4.0, 3.0], "fund": [6.0, 2.0, 1.0],
+                          "country": ["IDN", "AUS", "CHL"]}, index=["A", "B", "C"])
+    caps = [GroupCap("Indonesia at most 4", limit=4.0, column="country", value="IDN"),
+            GroupCap("Chile share <= 50%", limit=0.5, column="country", value="CHL", kind="share")]
+    with pytest.raises(AllocationInfeasible) as info:
+        allocate(cands, {"fund": 100.0}, locked_in=["A", "C"], group_caps=caps)
+    assert set(info.value.conflicts) == {"must fund A", "Indonesia at most 4"}
+    cov = [MinGroupsCovered("three countries", "country", 3)]
+    with pytest.raises(AllocationInfeasible) as info:
+        allocate(cands, {"fund": 100.0}, locked_out=["B"], extra_constraints=cov)
+    assert set(info.value.conflicts) == {"must not fund B", "three countries"}
+    with pytest.raises(AllocationInfeasible):
+        allocate(cands, {"fund": 100.0}, locked_in=["A"], locked_out=["A"])
+
+
+def test_bad_input_raises_value_error():
+    cands = pd.DataFrame({"value": [1.0], "fund": [1.0]}, index=["a"])
+    with pytest.raises(ValueError):
+        allocate(cands, {"loan": 1.0})
+    with pytest.raises(ValueError):
+        allocate(cands, {"fund": 1.0}, locked_in=["zz"])
+    with pytest.raises(ValueError):
+        allocate(cands, {"fund": 1.0}, concave_terms=[ConcaveTerm("c", {"a": 1}, [1], [1, 2])])
+    with pytest.raises(ValueError):
+        allocate(cands, {"fund": 1.0}, min_fraction=1.0, max_fraction=0.5)
+
+
+def test_solver_answer_breaking_a_constraint_is_refused(monkeypatch):
+    # scipy issues 19421 / 22812: milp answers marked optimal that broke constraints.
+    real_milp = alloc_mod.milp
+
+    def lying_milp(c, **kw):
+        res = real_milp(c, **kw)
+        res.x = np.ones_like(res.x)          # "fund everything"
+        res.fun = float(c @ res.x)
+        return res
+
+    monkeypatch.setattr(alloc_mod, "milp", lying_milp)
+    cands = pd.DataFrame({"value": [3.0, 2.0], "fund": [5.0, 5.0]}, index=["a", "b"])
+    with pytest.raises(AllocationError, match="budgets"):
+        allocate(cands, {"fund": 6.0})
+
+
+def test_result_is_frozen():
+    cands = pd.DataFrame({"value": [3.0], "fund": [5.0]}, index=["a"])
+    res = allocate(cands, {"fund": 6.0})
+    with pytest.raises(AttributeError):
+        res.objective = 0.0
+
+
+# ----------------------------------------------------------------------------------------------
+# Entry thresholds
+# ----------------------------------------------------------------------------------------------
+def test_entry_thresholds_all_or_nothing_are_exact():
+    rng = np.random.default_rng(3)
+    cands, budgets = random_instance(rng, 12)
+    res = allocate(cands, budgets)
+    th = entry_thresholds(cands, budgets, res, max_candidates=3)
+    assert len(th) == 6
+    for cid, row in th.iterrows():
+        if row["selected"]:
+            v = row["leave_value"]
+            below = allocate(cands.assign(value=cands["value"].where(cands.index != cid,
+                                                                      v - 1e-3)), budgets)
+            above = allocate(cands.assign(value=cands["value"].where(cands.index != cid,
+                                                                      v + 1e-3)), budgets)
+            assert not below.selected[cid] and above.selected[cid]
+        else:
+            v = row["enter_value"]
+            assert v >= row["value"] - 1e-9
+            above = allocate(cands.assign(value=cands["value"].where(cands.index != cid,
+                                                                      v + 1e-3)), budgets)
+            below = allocate(cands.assign(value=cands["value"].where(cands.index != cid,
+                                                                      v - 1e-3)), budgets)
+            assert above.selected[cid] and not below.selected[cid]
+            f = row["enter_request_fraction"]
+            if np.isfinite(f):
+                # at the reported request fraction, funding it costs nothing (it enters)
+                scaled = cands.copy()
+                scaled.loc[cid, list(budgets)] *= f
+                forced = allocate(scaled, budgets, locked_in=[cid])
+                assert forced.objective >= res.objective - 1e-6 * abs(res.objective)
+        assert row["exact"]
+
+
+def test_entry_thresholds_semicontinuous_are_upper_bounds():
+    rng = np.random.default_rng(8)
+    cands, budgets = random_instance(rng, 12)
+    kw = dict(min_fraction=0.4)
+    res = allocate(cands, budgets, **kw)
+    th = entry_thresholds(cands, budgets, res, max_candidates=2, **kw)
+    for cid, row in th[~th["selected"]].iterrows():
+        v = row["enter_value"]
+        if np.isfinite(v):
+            # at the reported value the candidate is (weakly) worth funding: forcing it in
+            # costs nothing
+            forced = allocate(cands.assign(value=cands["value"].where(cands.index != cid, v)),
+                              budgets, locked_in=[cid], **kw)
+            assert forced.objective >= res.objective - 1e-6 * abs(res.objective)
+            if row["exact"]:
+                lower = allocate(
+                    cands.assign(value=cands["value"].where(cands.index != cid, v - 1e-2)),
+                    budgets, locked_in=[cid], **kw)
+                assert lower.objective < res.objective
+    for cid, row in th[th["selected"]].iterrows():
+        v = row["leave_value"]
+        if row["exact"] and np.isfinite(v):
+            # just below the reported value, keeping it in is worse than dropping it
+            low = cands.assign(value=cands["value"].where(cands.index != cid, v - 1e-2))
+            kept = allocate(low, budgets, locked_in=[cid], **kw)
+            dropped = allocate(low, budgets, locked_out=[cid], **kw)
+            assert kept.objective < dropped.objective
