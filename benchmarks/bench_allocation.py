@@ -29,9 +29,9 @@ N_COUNTRIES, N_MINERALS = 20, 15
 def make_instance(n: int, seed: int = 0):
     """Candidates with fund/loan requests [KRW bn], a value, country and mineral labels.
 
-    Budgets are sized like the real fund (KRW 250 bn fund, 67.5 bn loan) relative to a
-    request pool of ~ 40 fund-sized projects per 100 candidates, so that roughly a quarter
-    of the requests can be met.
+    Budgets are a quarter of the total requests of each resource (roughly the pressure on
+    the real KRW 250 bn fund / 67.5 bn loan budget). Country share cap 15%, mineral 20%
+    (of fund + loan). Minimum funded share 0.3-0.8 per candidate (semi-continuous).
     """
     rng = np.random.default_rng(seed)
     fund = rng.lognormal(mean=np.log(15.0), sigma=0.6, size=n)
@@ -44,9 +44,7 @@ def make_instance(n: int, seed: int = 0):
         "mineral": rng.integers(0, N_MINERALS, size=n).astype(str),
         "min_fraction": rng.uniform(0.3, 0.8, size=n),
     }, index=[f"C{i:05d}" for i in range(n)])
-    scale = n / 100.0
     budgets = {"fund": 0.25 * fund.sum(), "loan": 0.25 * loan.sum()}
-    del scale
     caps = (GroupCap.per_value(cands, "country", 0.15, kind="share")
             + GroupCap.per_value(cands, "mineral", 0.20, kind="share"))
     return cands, budgets, caps

@@ -338,6 +338,8 @@ class _Model:
         self.ids = candidates.index
         self.keys = list(budgets)
         self.budgets = np.array([float(budgets[k]) for k in self.keys])
+        if np.any(np.isnan(self.budgets)):
+            raise ValueError("budgets must be numbers (+inf allowed), not NaN")
         missing = [k for k in self.keys if k not in candidates.columns]
         if missing:
             raise ValueError(f"no request column for budget keys {missing}")
@@ -353,8 +355,9 @@ class _Model:
         self.time_limit_s = float(time_limit_s)
         self.mip_rel_gap = float(mip_rel_gap)
 
-        self.locked_in = list(locked_in)
-        self.locked_out = list(locked_out)
+        # a single id given as a string is one id, not a sequence of characters
+        self.locked_in = [locked_in] if isinstance(locked_in, str) else list(locked_in)
+        self.locked_out = [locked_out] if isinstance(locked_out, str) else list(locked_out)
         for lst, what in ((self.locked_in, "locked_in"), (self.locked_out, "locked_out")):
             bad = [i for i in lst if i not in self.ids]
             if bad:
@@ -713,12 +716,18 @@ def _diagnose(m: _Model, max_solves: int = 120, time_budget_s: float = 10.0
         if is_feasible(trial) is False:
             active = trial
     names = [elements[e][2] for e in active]
-    # Which budgets take part: relaxing it alone makes the conflicting set feasible.
+    # Which budgets take part: a second deletion filter over the budgets, with the set above
+    # fixed. A budget relaxed (to +inf) for good when the rest stays infeasible is not needed.
+    relaxed: list[int] = []
     for k, key in enumerate(m.keys):
-        if solves >= max_solves + len(m.keys):
+        if solves >= max_solves + len(m.keys) or time.perf_counter() > t_end:
+            minimal = False
+            names.extend(f"budget {kk}" for kk in m.keys[k:])
             break
         solves += 1
-        if is_feasible(active, relax_budgets=(k,)) is True:
+        if is_feasible(active, relax_budgets=relaxed + [k]) is False:
+            relaxed.append(k)
+        else:
             names.append(f"budget {key}")
     return names, minimal
 

@@ -121,6 +121,17 @@ def _price(ref, mineral: str, scenario: Scenario, basket=()) -> tuple[float, str
     return refmod.price_usd_per_t(ref, mineral, scenario.price_case), f"price deck ({scenario.price_case})"
 
 
+def _memo(fn):
+    cache: dict = {}
+
+    def call(*key):
+        if key not in cache:
+            cache[key] = fn(*key)
+        return cache[key]
+
+    return call
+
+
 def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> ProjectInputs:
     """Turn applications into parameter vectors, filling fiscal defaults from the host country.
 
@@ -137,8 +148,12 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
     """
     n = len(apps)
     lmax = max((a.operating_years for a in apps), default=1)
+    # reference look-ups repeat across projects (few countries x minerals): memoise per call
+    price_of = _memo(lambda mineral, basket: _price(ref, mineral, scenario, basket))
+    royalty_of = _memo(lambda iso3, mineral: refmod.royalty_rate(ref, iso3, mineral))
+    tax_of = _memo(lambda iso3, mineral: refmod.income_tax_rate(ref, iso3, mineral))
+    factor_of = _memo(lambda mineral: float(ref.minerals.at[mineral, "product_factor"]))
     profile = np.zeros((n, lmax))
-    minerals = ref.minerals
     rows = []
     by_rows, by_coef = [], []
     for i, a in enumerate(apps):  # O(n) parameter gathering; the yearly model below is vectorised
@@ -151,15 +166,14 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
             ramp[:k] = a.ramp_up[:k]
             profile[i, : a.mine_life_years] = a.throughput_mtpa * ramp
             ore_src = "applicant throughput x ramp-up"
-        price, price_src = _price(ref, a.mineral, scenario, a.ree_basket)
-        roy = a.royalty_rate if a.royalty_rate is not None else refmod.royalty_rate(ref, a.country_iso3, a.mineral)
-        tax = a.income_tax_rate if a.income_tax_rate is not None else refmod.income_tax_rate(ref, a.country_iso3, a.mineral)
+        price, price_src = price_of(a.mineral, a.ree_basket)
+        roy = a.royalty_rate if a.royalty_rate is not None else royalty_of(a.country_iso3, a.mineral)
+        tax = a.income_tax_rate if a.income_tax_rate is not None else tax_of(a.country_iso3, a.mineral)
         dep = a.depreciation_years if a.depreciation_years is not None else scenario.depreciation_years_default
         for b in a.by_products:
-            bp_price, _ = _price(ref, b.mineral, scenario)
+            bp_price, _ = price_of(b.mineral, ())
             by_rows.append(i)
-            by_coef.append(b.grade_fraction * b.recovery * b.payability
-                           * float(minerals.at[b.mineral, "product_factor"]) * bp_price)
+            by_coef.append(b.grade_fraction * b.recovery * b.payability * factor_of(b.mineral) * bp_price)
         rows.append({
             "id": a.id,
             "price_usd_per_t": price,
@@ -171,7 +185,7 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
             "depreciation_years": dep,
             "depreciation_source": "applicant" if a.depreciation_years is not None else "scenario default",
             "ore_source": ore_src,
-            "product_factor": float(minerals.at[a.mineral, "product_factor"]),
+            "product_factor": factor_of(a.mineral),
         })
     src = pd.DataFrame(rows).set_index("id") if rows else pd.DataFrame()
 

@@ -329,16 +329,18 @@ def irr_with_reason(values):
         ``''`` for an ordinary IRR, else one of ``REASON_NON_FINITE`` ('non-finite flows'),
         ``REASON_ALL_ZERO`` ('all flows zero'), ``REASON_NO_SIGN_CHANGE`` ('no sign change'),
         ``REASON_NO_ROOT`` ('no root in [-0.99, 10]'), or the flag ``REASON_MULTIPLE``
-        ('multiple sign changes: reported root nearest 0%') when an IRR is reported for flows
-        with more than one sign change.
+        ('multiple sign changes: reported root nearest 0%') when the flows have more than one
+        IRR in [-0.99, 10]. Flows with several sign changes but a single root in that range
+        (the usual effect of a closure cost) get ``''``: their IRR is unique where it matters.
 
     Notes
     -----
     **Method.** NPV is evaluated for all rows at once on a grid of rates uniform in
     ``log(1 + r)`` (step 0.05, r = 0 exactly on a node) over [-0.99, 10] (one matrix product);
     sign changes between nodes bracket the roots; the chosen bracket is refined by Halley's
-    (or Newton's) method safeguarded by bisection, vectorised over rows (loop over iterations only). For
-    r < 0 the NPV is multiplied by ``(1 + r) ** (T - 1)`` (same roots, no overflow near -99 %).
+    (or Newton's) method safeguarded by bisection, vectorised over rows (loop over iterations
+    only). For r < 0 the NPV is multiplied by ``(1 + r) ** (T - 1)`` (same roots, no overflow
+    near -99 %).
 
     **Several IRRs.** Flows with more than one sign change (e.g. a closure cost after the last
     production year) can have several IRRs [2]_. The rule here is the one of
@@ -476,8 +478,11 @@ def _irr_codes(flows):
         chosen = np.where(take_neg, root_neg, root_pos)
 
         result[todo] = chosen
+        # Flag only rows with several IRRs in the searched range: a closure cost adds a sign
+        # change, but its second root usually lies below -99 % and then the IRR is unique here.
+        n_roots = exact.sum(axis=1) + bracket.sum(axis=1) + 2 * two_roots.sum(axis=1)
         code[todo] = np.where(np.isnan(chosen), _CODE_NO_ROOT,
-                              np.where(changes[todo] > 1, _CODE_MULTIPLE, _CODE_OK))
+                              np.where(n_roots > 1, _CODE_MULTIPLE, _CODE_OK))
     return result, code
 
 

@@ -371,6 +371,63 @@ def test_min_groups_covered_forces_diversification():
     assert "two minerals" in res.binding
 
 
+def _enum_feasible_best(cands, budgets, caps, locked_in, locked_out):
+    """Enumeration with locks; -inf when no subset is feasible."""
+    n = len(cands)
+    masks = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(bool)
+    pin = cands.index.get_indexer(list(locked_in))
+    pout = cands.index.get_indexer(list(locked_out))
+    keep = masks[:, pin].all(axis=1) & ~masks[:, pout].any(axis=1)
+    keys = list(budgets)
+    req = cands[keys].to_numpy()
+    feas = keep & np.all(masks @ req <= np.array([budgets[k] for k in keys]) + 1e-9, axis=1)
+    for cap in caps:
+        mask = (cands[cap.column] == cap.value).to_numpy()
+        amount = req.sum(axis=1)
+        lim = cap.limit * (masks @ amount) if cap.kind == "share" else cap.limit
+        feas &= masks @ (amount * mask) <= lim + 1e-9
+    obj = masks @ cands["value"].to_numpy()
+    return float(np.where(feas, obj, -np.inf).max())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), n=st.integers(3, 9))
+def test_locks_and_caps_against_enumeration(seed, n):
+    """Optimum equals enumeration; when infeasible, the named conflict is checked by
+    enumeration to be infeasible itself and minimal (dropping any member makes it feasible)."""
+    rng = np.random.default_rng(seed)
+    cands, budgets = random_instance(rng, n, n_keys=2, tight=rng.uniform(0.2, 0.7))
+    ids = list(cands.index)
+    locked_in = list(rng.choice(ids, size=rng.integers(0, 4), replace=False))
+    locked_out = [i for i in rng.choice(ids, size=rng.integers(0, 3), replace=False)
+                  if i not in locked_in]
+    caps = [GroupCap("KOR abs", limit=float(rng.uniform(0, 15)), column="country", value="KOR"),
+            GroupCap("AUS share", limit=float(rng.uniform(0.2, 0.8)), column="country",
+                     value="AUS", kind="share")]
+    kw = dict(group_caps=caps, locked_in=locked_in, locked_out=locked_out)
+    best = _enum_feasible_best(cands, budgets, caps, locked_in, locked_out)
+    if np.isfinite(best):
+        res = allocate(cands, budgets, **kw)
+        check_solution(cands, budgets, res, **kw)
+        assert res.objective == pytest.approx(best, rel=1e-6, abs=1e-9)
+        return
+    with pytest.raises(AllocationInfeasible) as info:
+        allocate(cands, budgets, **kw)
+    conflicts = info.value.conflicts
+    assert conflicts and str(info.value)
+
+    def sub_best(names):
+        return _enum_feasible_best(
+            cands, {k: (v if f"budget {k}" in names else np.inf) for k, v in budgets.items()},
+            [c for c in caps if c.name in names],
+            [i for i in locked_in if f"must fund {i}" in names],
+            [i for i in locked_out if f"must not fund {i}" in names])
+
+    assert not np.isfinite(sub_best(set(conflicts)))
+    for name in conflicts:
+        assert np.isfinite(sub_best(set(conflicts) - {name})), f"{name} is not needed"
+
+
 # ----------------------------------------------------------------------------------------------
 # Failure modes
 # ----------------------------------------------------------------------------------------------

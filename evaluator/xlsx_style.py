@@ -1,0 +1,205 @@
+"""Shared openpyxl habits for the workbooks the tool writes (report, template).
+
+* Named styles are registered once per workbook (:func:`ensure_styles`); registering the same
+  :class:`~openpyxl.styles.NamedStyle` twice raises ``ValueError`` (NOTES.md).
+* Inputs are blue, formulas black, as financial modellers expect (STYLE.md habit 9).
+* Sheet names are cleaned (31 characters, none of ``\\ * ? : / [ ]``) and made unique
+  (:func:`safe_sheet_title`).
+* User text that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR
+  first) is written as a text cell with the quote-prefix flag (:func:`put_text`), so
+  ``=HYPERLINK(...)`` in an application name stays a name (OWASP "CSV/formula injection").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Iterable
+
+import numpy as np
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+INPUT_BLUE = "0000FF"
+HEADER_FILL = "1F3864"
+INPUT_FILL = "FFF2CC"
+
+#: Characters Excel forbids in sheet names.
+_BAD_SHEET_CHARS = re.compile(r"[\\*?:/\[\]]")
+MAX_SHEET_TITLE = 31
+#: First characters that make a spreadsheet treat text as a formula (or DDE payload).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+FMT_MONEY = '#,##0.0;[Red]-#,##0.0'
+FMT_MONEY2 = '#,##0.00;[Red]-#,##0.00'
+FMT_PCT = '0.0%'
+FMT_PCT2 = '0.00%'
+FMT_INT = '#,##0'
+FMT_YEAR = '0'
+FMT_RATIO = '0.00'
+FMT_SCORE = '0.0'
+FMT_PRICE = '#,##0'
+FMT_TONNES = '#,##0'
+FMT_MT = '#,##0.000'
+FMT_FACTOR = '0.0000'
+FMT_DATE = 'yyyy-mm-dd hh:mm'
+
+
+def _styles() -> list[NamedStyle]:
+    thin = Side(style="thin", color="BFBFBF")
+    return [
+        NamedStyle("Title", font=Font(bold=True, size=14, color=HEADER_FILL)),
+        NamedStyle("Subtitle", font=Font(bold=True, size=11, color=HEADER_FILL)),
+        NamedStyle("Header", font=Font(bold=True, color="FFFFFF"),
+                   fill=PatternFill("solid", fgColor=HEADER_FILL),
+                   alignment=Alignment(wrap_text=True, vertical="center"),
+                   border=Border(bottom=thin)),
+        NamedStyle("Label", font=Font(color="000000")),
+        NamedStyle("Input", font=Font(color=INPUT_BLUE), fill=PatternFill("solid", fgColor=INPUT_FILL)),
+        NamedStyle("Calc", font=Font(color="000000")),
+        NamedStyle("Total", font=Font(bold=True, color="000000"), border=Border(top=thin)),
+        NamedStyle("Note", font=Font(italic=True, color="7F7F7F")),
+        NamedStyle("Value", font=Font(color="000000")),
+    ]
+
+
+def ensure_styles(wb) -> None:
+    """Register the named styles once per workbook (idempotent)."""
+    have = set(wb.named_styles)
+    for st in _styles():
+        if st.name not in have:
+            wb.add_named_style(st)
+
+
+def safe_sheet_title(name: Any, existing: Iterable[str] = (), fallback: str = "Sheet") -> str:
+    """A valid, unique sheet title.
+
+    Forbidden characters become ``_``, leading/trailing apostrophes and spaces go, the result
+    is cut to 31 characters, and a `` (2)``, `` (3)``, ... suffix makes it unique among
+    ``existing`` (case-insensitive, as Excel compares titles).
+    """
+    title = _BAD_SHEET_CHARS.sub("_", str(name if name is not None else ""))
+    title = "".join(ch for ch in title if ch >= " ").strip().strip("'").strip()
+    if not title or title.lower() == "history":  # "History" is reserved by Excel
+        title = fallback
+    title = title[:MAX_SHEET_TITLE]
+    taken = {t.lower() for t in existing}
+    if title.lower() not in taken:
+        return title
+    k = 2
+    while True:
+        suffix = f" ({k})"
+        cand = title[: MAX_SHEET_TITLE - len(suffix)] + suffix
+        if cand.lower() not in taken:
+            return cand
+        k += 1
+
+
+def is_formula_like(text: str) -> bool:
+    return isinstance(text, str) and text.startswith(FORMULA_TRIGGERS)
+
+
+def clean_value(v: Any) -> Any:
+    """Python / numpy / pandas value -> something openpyxl writes (NaN and None -> None)."""
+    if v is None:
+        return None
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, (list, tuple, set)):
+        return "; ".join(str(x) for x in v)
+    try:
+        import pandas as pd
+
+        if v is pd.NA or v is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    return v
+
+
+def put_text(ws, row: int, col: int, text: Any, style: str | None = None):
+    """Write user text as text, never as a formula (see module notes)."""
+    c = ws.cell(row=row, column=col)
+    if text is None:
+        return c
+    s = str(text)
+    c.value = s
+    if is_formula_like(s):
+        c.data_type = "s"
+        c.quotePrefix = True
+    if style:
+        c.style = style
+    return c
+
+
+def put_value(ws, row: int, col: int, v: Any, style: str | None = None, number_format: str | None = None):
+    """Write a data value: numbers as numbers, strings through :func:`put_text`."""
+    v = clean_value(v)
+    if isinstance(v, str):
+        c = put_text(ws, row, col, v, style)
+    else:
+        c = ws.cell(row=row, column=col, value=v)
+        if style:
+            c.style = style
+    if number_format and not isinstance(v, str):
+        c.number_format = number_format
+    return c
+
+
+def format_for_column(name: str) -> str | None:
+    """Number format from a snake_case column name carrying its unit (DESIGN.md conventions)."""
+    n = name.lower()
+    if n in ("rank", "operating_years", "loan_tenor_years", "loan_grace_years", "construction_years"):
+        return "0"
+    if n.endswith("year") or n in ("year", "first_production_year"):
+        return FMT_YEAR
+    if ("share" in n or n.endswith("_rate") or n in ("irr", "recovery", "payability", "risk_premium",
+                                                      "coverage", "fraction", "hhi")
+            or n.endswith("_pct") or n.endswith("probability")):
+        return FMT_PCT
+    if n.endswith("_usd_per_t") or n.endswith("_usd_per_t_ore"):
+        return FMT_PRICE
+    if n.endswith(("_krw_bn", "_usd_m", "_usd_m_per_year")):
+        return FMT_MONEY
+    if n.endswith(("_t", "_t_per_year", "_kt")):
+        return FMT_TONNES
+    if n.endswith("_mt"):
+        return FMT_MT
+    if "score" in n or n.startswith("contrib"):
+        return FMT_SCORE
+    if "dscr" in n or "llcr" in n or n in ("profitability_index", "npv_per_support") or n.endswith("_years"):
+        return FMT_RATIO
+    return None
+
+
+def write_table(ws, top: int, left: int, frame, *, header_style: str = "Header",
+                formats: dict | None = None, style: str = "Value") -> tuple[int, int]:
+    """Write a DataFrame as a table with a header row; returns (last_row, last_col).
+
+    Number formats come from ``formats`` (column -> format) or :func:`format_for_column`.
+    """
+    formats = formats or {}
+    cols = list(frame.columns)
+    for j, col in enumerate(cols):
+        put_text(ws, top, left + j, str(col), header_style)
+    fmts = [formats.get(c, format_for_column(str(c))) for c in cols]
+    for i, row in enumerate(frame.itertuples(index=False, name=None), start=1):
+        r = top + i
+        for j, v in enumerate(row):
+            put_value(ws, r, left + j, v, style, fmts[j])
+    return top + len(frame), left + len(cols) - 1
+
+
+def set_widths(ws, widths: dict | Iterable[float], start_col: int = 1) -> None:
+    """Column widths [characters]: a dict letter/index -> width, or a sequence from ``start_col``."""
+    if isinstance(widths, dict):
+        for k, w in widths.items():
+            ws.column_dimensions[k if isinstance(k, str) else get_column_letter(k)].width = w
+    else:
+        for j, w in enumerate(widths):
+            ws.column_dimensions[get_column_letter(start_col + j)].width = w
