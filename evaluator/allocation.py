@@ -757,8 +757,13 @@ def _status_text(res) -> str:
     return str(res.message)
 
 
-def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray) -> dict:
-    """Budget shadow prices of the LP with the selection (and coverage binaries) fixed."""
+def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray, break_even: bool = False):
+    """Budget shadow prices of the LP with the selection (and coverage binaries) fixed.
+
+    With ``break_even=True`` also returns, per candidate, the value at which its LP reduced
+    cost is zero: the dual prices of all rows times its column, ``-A_i^T y`` (minimisation
+    form, scipy's marginal sign convention).
+    """
     n = m.n
     lb, ub = m.lb.copy(), m.ub.copy()
     sel = xfull[:n] > SELECTED_TOL
@@ -787,7 +792,16 @@ def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray) -> dict:
         j = int(np.flatnonzero(up_rows == k)[0])
         # minimising -objective: d(min)/d(b) <= 0, so gain per unit = -marginal (NOTES.md)
         out[key] = float(-res.ineqlin.marginals[j])
-    return out
+    if not break_even:
+        return out
+    if res.status != 0:
+        return out, np.full(n, np.nan)
+    cost = np.zeros(m.nv)
+    if A_ub.shape[0]:
+        cost += A_ub.T @ res.ineqlin.marginals
+    if eq.any():
+        cost += A[eq].T @ res.eqlin.marginals
+    return out, -cost[:n]
 
 
 def _package(m: _Model, res, seconds: float, row_hi=None, marginals=True) -> AllocationResult:
@@ -911,7 +925,8 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
 
 
 def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
-             grid: Sequence[float], *, n_jobs: int | None = None, **kwargs) -> pd.DataFrame:
+             grid: Sequence[float], *, n_jobs: int | None = None, mip_rel_gap: float = 1e-4,
+             **kwargs) -> pd.DataFrame:
     """Optimal value against the budget of one resource.
 
     The model is built once; each grid point only changes that budget's bound (scipy's
@@ -935,17 +950,23 @@ def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
         Budget values for ``vary`` [units of the resource].
     n_jobs : int, optional
         Threads for the independent solves (default: up to 2, this machine's share).
+    mip_rel_gap : float
+        Relative gap per point. The default 1e-4 (HiGHS's own default) is looser than
+        :func:`allocate`'s 1e-6: a curve drawn for what-if sliders does not need the last
+        digit, and points with small budgets against many share caps can take seconds each to
+        prove to 1e-6. Pass ``1e-6`` for proven points; ``optimal`` and ``mip_gap`` say what
+        each point achieved.
 
     Returns
     -------
     pd.DataFrame
         One row per grid point, in the order given. Columns ``budget``, ``objective``,
-        ``allocated_<key>`` per resource, ``n_selected``, ``optimal``, ``status``,
-        ``solve_time_s`` (0 for reused points), ``reused``.
+        ``allocated_<key>`` per resource, ``n_selected``, ``optimal`` (to ``mip_gap``),
+        ``mip_gap``, ``status``, ``solve_time_s`` (0 for reused points), ``reused``.
     """
     if vary not in budgets:
         raise ValueError(f"vary={vary!r} is not a budget key")
-    m = _Model(candidates, budgets, **kwargs)
+    m = _Model(candidates, budgets, mip_rel_gap=mip_rel_gap, **kwargs)
     k = m.keys.index(vary)
     grid = np.asarray(grid, dtype=float)
     if n_jobs is None:
@@ -955,7 +976,8 @@ def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
         row_hi = m.row_hi.copy()
         row_hi[k] = float(b)
         res, seconds = m.solve(row_hi=row_hi)
-        rec = {"budget": float(b), "solve_time_s": seconds, "reused": False}
+        rec = {"budget": float(b), "solve_time_s": seconds, "reused": False,
+               "mip_gap": float(getattr(res, "mip_gap", np.nan) or 0.0)}
         if res.x is None:
             rec.update(objective=np.nan, n_selected=0, optimal=False,
                        status="infeasible" if res.status == 2 else _status_text(res))
@@ -986,7 +1008,7 @@ def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
         for j in todo:
             records[j] = point(grid[j])
     cols = (["budget", "objective"] + [f"allocated_{key}" for key in m.keys]
-            + ["n_selected", "optimal", "status", "solve_time_s", "reused"])
+            + ["n_selected", "optimal", "mip_gap", "status", "solve_time_s", "reused"])
     return pd.DataFrame.from_records([records[j] for j in range(len(grid))], columns=cols)
 
 
@@ -998,7 +1020,8 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
 
     For a left-out candidate: the value at which it would enter, and the fraction of its
     request at which it would enter with its value unchanged. For a funded candidate: how much
-    its value could fall before it leaves.
+    its value could fall before it leaves. A cheap LP first cut is given for every candidate;
+    exact answers (MILP re-solves) for the candidates nearest the margin, within a time budget.
 
     Parameters
     ----------
@@ -1007,20 +1030,28 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
     result : AllocationResult
         The allocation to explain.
     max_candidates : int
-        Explain at most this many left-out and this many funded candidates (those nearest the
-        margin by value per unit of request first).
+        Re-solve for at most this many left-out and this many funded candidates, those
+        nearest the margin (by value minus LP break-even value) first.
     max_iter : int
         Re-solves per candidate and question.
     time_budget_s : float
-        Stop explaining (NaN rows) once this much time is spent [s].
+        Stop re-solving once this much time is spent [s]; later rows keep the LP first cut
+        only (``note`` says so).
 
     Returns
     -------
     pd.DataFrame
-        Index: candidate id. Columns ``selected``, ``value``, ``enter_value`` (value at which a
-        left-out candidate enters), ``enter_request_fraction`` (largest fraction of its request
-        at which it enters; NaN if it never does), ``leave_value`` and ``value_drop_to_leave``
-        (funded candidates), ``exact`` (threshold converged), ``note``.
+        Index: candidate id (all candidates). Columns:
+
+        ``selected``, ``value``;
+        ``lp_break_even_value``: value at which its reduced cost is zero in the LP with the
+        selection fixed (first cut: ignores the jump to ``min_fraction`` and any change of
+        selection) [objective units];
+        ``enter_value``: value at which a left-out candidate enters;
+        ``enter_request_fraction``: largest fraction of its request (value unchanged) at which a
+        left-out candidate enters, NaN if it never does [fraction];
+        ``leave_value``, ``value_drop_to_leave``: for funded candidates;
+        ``exact``: the MILP threshold converged; ``note``.
 
     Notes
     -----
@@ -1030,7 +1061,8 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
     ``v <- v - (O_in(v) - O_out) / x_i(v)`` approach the crossing ``O_in(v) = O_out``
     monotonically from the side where the candidate is in; every iterate is a value at which it
     is (weakly) in. With all-or-nothing candidates ``x_i = 1`` and one step is exact. Ties count
-    as entering. The request scale-down is a bisection with ``max_iter`` steps and reports the
+    as entering. The thresholds are exact up to the MILP gap (``mip_rel_gap`` x objective).
+    The request scale-down is a bisection with ``max_iter`` steps and reports the
     (conservative) lower end of the bracket. Only request-derived rows (budgets, caps) scale;
     :class:`LinearConstraintSpec` coefficients do not.
     """
@@ -1041,14 +1073,38 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
     sel = x0 > SELECTED_TOL
     locked_in = set(m.pos_in.tolist())
     locked_out = set(m.pos_out.tolist())
-    ratio = m.value / np.maximum((m.req / np.maximum(m.budgets, 1e-12)).sum(axis=1), 1e-12)
-    out_pos = [p for p in np.argsort(-ratio) if not sel[p]][:max_candidates]
-    in_pos = [p for p in np.argsort(ratio) if sel[p]][:max_candidates]
+    xfull0 = np.zeros(m.nv)
+    xfull0[:m.n] = x0
+    if m.nz:
+        # coverage binaries of the given result: a group is on if a member is selected
+        for sl, groups in zip(m.z_slices, m.cov_groups):
+            xfull0[sl] = [float(sel[mem].any()) for _, mem in groups]
+    _, lp_be = _marginals(m, xfull0, m.row_hi, break_even=True)
+    margin = np.abs(m.value - lp_be)
+    margin = np.where(np.isfinite(margin), margin, np.inf)
+    order = np.argsort(margin, kind="stable")
+    out_pos = [p for p in order if not sel[p] and p not in locked_out][:max_candidates]
+    in_pos = [p for p in order if sel[p] and p not in locked_in][:max_candidates]
+
+    table = pd.DataFrame({
+        "selected": sel, "value": m.value, "lp_break_even_value": lp_be,
+        "enter_value": np.nan, "enter_request_fraction": np.nan, "leave_value": np.nan,
+        "value_drop_to_leave": np.nan, "exact": False, "note": "LP first cut only"},
+        index=m.ids)
+    for p in locked_in:
+        table.iloc[p, table.columns.get_indexer(["leave_value", "value_drop_to_leave", "exact",
+                                                 "note"])] = [-np.inf, np.inf, True, "locked in"]
+    for p in locked_out:
+        table.iloc[p, table.columns.get_indexer(["enter_value", "exact", "note"])] = [
+            np.inf, True, "locked out"]
+
+    def out_of_time():
+        return time.perf_counter() - t_start > time_budget_s
 
     def solve_with(c=None, force_in=None, force_out=None, model=None):
         mm = model or m
         pin = list(mm.pos_in) + ([force_in] if force_in is not None else [])
-        pout = [p for p in mm.pos_out if p != force_in] + (
+        pout = [q for q in mm.pos_out if q != force_in] + (
             [force_out] if force_out is not None else [])
         lb, ub, integ = mm.apply_locks(pin, pout)
         res, _ = mm.solve(c=c, lb=lb, ub=ub, integ=integ)
@@ -1058,8 +1114,9 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
 
     def newton(p, v, obj, xi, O_target):
         """Walk v from the 'in' side to the crossing O_in(v) = O_target."""
-        exact = False
         for _ in range(max_iter):
+            if abs(obj - O_target) <= 1e-9 * max(1.0, abs(O_target)):
+                return v, True
             if xi <= SELECTED_TOL:
                 break
             v_new = v - (obj - O_target) / xi
@@ -1068,86 +1125,65 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
             o, xx = solve_with(c=c, force_in=p)
             if o is None:
                 break
-            if abs(v_new - v) <= 1e-9 * max(1.0, abs(v)) or abs(o - O_target) <= 1e-9 * max(
-                    1.0, abs(O_target)):
-                v, exact = v_new, True
-                break
             v, obj, xi = v_new, o, xx[p]
-        return v, exact
+        return v, abs(obj - O_target) <= 1e-9 * max(1.0, abs(O_target))
 
-    rows = {}
-    for p in out_pos:
-        i = m.ids[p]
-        rec = dict(selected=False, value=m.value[p], enter_value=np.nan,
-                   enter_request_fraction=np.nan, leave_value=np.nan,
-                   value_drop_to_leave=np.nan, exact=False, note="")
-        rows[i] = rec
-        if time.perf_counter() - t_start > time_budget_s:
-            rec["note"] = "not explained (time budget)"
-            continue
-        if p in locked_out:
-            rec["note"] = "locked out"
-            continue
+    def set_row(p, **vals):
+        for col, v in vals.items():
+            table.iloc[p, table.columns.get_loc(col)] = v
+
+    def explain_out(p):
         o_in, x_in = solve_with(force_in=p)
         if o_in is None:
-            rec.update(enter_value=np.inf, enter_request_fraction=np.nan,
-                       note="cannot be funded with the other constraints")
-            continue
-        # O_in(v) at v = value + t: start from a value high enough to be 'in' (one tangent step)
-        v_up = m.value[p] + (O_star - o_in) / max(x_in[p], SELECTED_TOL)
+            set_row(p, enter_value=np.inf, exact=True,
+                    note="cannot be funded with the locks and constraints")
+            return
+        # one tangent step up from the current value lands on the 'in' side (convexity)
+        v_up = m.value[p] + max(O_star - o_in, 0.0) / max(x_in[p], SELECTED_TOL)
         c = m.c.copy()
         c[p] = -v_up
         o_up, x_up = solve_with(c=c, force_in=p)
         if o_up is None:
-            continue
-        if abs(o_up - O_star) <= 1e-9 * max(1.0, abs(O_star)):
-            rec.update(enter_value=v_up, exact=True)
-        else:
-            v, exact = newton(p, v_up, o_up, x_up[p], O_star)
-            rec.update(enter_value=v, exact=exact)
-        # request scale-down: bisection on s in (0, 1]
-        lo_s, hi_s = 0.0, 1.0
-        scaled_ok = None
-        for _ in range(max_iter):
-            if time.perf_counter() - t_start > time_budget_s:
-                break
-            s = 0.5 * (lo_s + hi_s) if scaled_ok is not None else 1e-6
-            cand = candidates.copy()
-            cand[m.keys] = cand[m.keys].astype(float)
-            cand.loc[i, m.keys] = cand.loc[i, m.keys].astype(float) * s
-            ms = _Model(cand, budgets, **kwargs)
-            o_s, _ = solve_with(force_in=p, model=ms)
-            enters = o_s is not None and o_s >= O_star - 1e-9 * max(1.0, abs(O_star))
-            if scaled_ok is None:
-                scaled_ok = enters
-                if not enters:
-                    break
-                lo_s = s
-                continue
-            lo_s, hi_s = (s, hi_s) if enters else (lo_s, s)
-        rec["enter_request_fraction"] = lo_s if scaled_ok else np.nan
-        if not scaled_ok:
-            rec["note"] = "does not enter even at a negligible request"
-    for p in in_pos:
-        i = m.ids[p]
-        rec = dict(selected=True, value=m.value[p], enter_value=np.nan,
-                   enter_request_fraction=np.nan, leave_value=np.nan,
-                   value_drop_to_leave=np.nan, exact=False, note="")
-        rows[i] = rec
-        if time.perf_counter() - t_start > time_budget_s:
-            rec["note"] = "not explained (time budget)"
-            continue
-        if p in locked_in:
-            rec.update(leave_value=-np.inf, value_drop_to_leave=np.inf, exact=True,
-                       note="locked in")
-            continue
+            return
+        v, exact = newton(p, v_up, o_up, x_up[p], O_star)
+        set_row(p, enter_value=v, exact=exact, note="")
+
+    def explain_in(p):
         o_out, _ = solve_with(force_out=p)
         if o_out is None:
-            rec.update(leave_value=-np.inf, value_drop_to_leave=np.inf, exact=True,
-                       note="needed for feasibility")
-            continue
+            set_row(p, leave_value=-np.inf, value_drop_to_leave=np.inf, exact=True,
+                    note="needed for feasibility")
+            return
         v, exact = newton(p, m.value[p], O_star, x0[p], o_out)
-        rec.update(leave_value=v, value_drop_to_leave=m.value[p] - v, exact=exact)
-    cols = ["selected", "value", "enter_value", "enter_request_fraction", "leave_value",
-            "value_drop_to_leave", "exact", "note"]
-    return pd.DataFrame.from_dict(rows, orient="index", columns=cols)
+        set_row(p, leave_value=v, value_drop_to_leave=m.value[p] - v, exact=exact, note="")
+
+    def request_fraction(p):
+        i = m.ids[p]
+        lo_s, hi_s = 0.0, 1.0
+        for it in range(max_iter + 1):
+            if out_of_time():
+                return
+            s = 1e-6 if it == 0 else 0.5 * (lo_s + hi_s)
+            cand = candidates.copy()
+            cand[m.keys] = cand[m.keys].astype(float)
+            cand.loc[i, m.keys] = cand.loc[i, m.keys] * s
+            o_s, _ = solve_with(force_in=p, model=_Model(cand, budgets, **kwargs))
+            enters = o_s is not None and o_s >= O_star - 1e-9 * max(1.0, abs(O_star))
+            if it == 0 and not enters:
+                set_row(p, note="does not enter even at a negligible request")
+                return
+            lo_s, hi_s = (s, hi_s) if enters else (lo_s, s)
+        set_row(p, enter_request_fraction=lo_s)
+
+    # interleave left-out and funded candidates so both get explained within the budget
+    for k in range(max(len(out_pos), len(in_pos))):
+        for pos, fn in ((out_pos, explain_out), (in_pos, explain_in)):
+            if k < len(pos) and not out_of_time():
+                fn(pos[k])
+    for p in out_pos:
+        if np.isfinite(table["enter_value"].iat[p]) and not out_of_time():
+            request_fraction(p)
+    if out_of_time():
+        table.loc[table["note"] == "LP first cut only", "note"] = \
+            "LP first cut only (time budget reached)"
+    return table

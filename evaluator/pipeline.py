@@ -9,7 +9,6 @@ Both are pure functions of their inputs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import pandas as pd
@@ -54,14 +53,15 @@ def evaluate_step(apps: Sequence, scenario, ref) -> Evaluation:
 def supply_reference(ref, customs=None):
     """Reference data with Korea's imports replaced by a customs extract, when one is given.
 
-    ``customs`` is a path to a UN Comtrade-format file (read with ``customs.read_comtrade``) or a
-    table already read by it; None keeps the bundled BACI imports.
+    ``customs`` is a path (or bytes) of a UN Comtrade-format extract, read with
+    ``customs.read_comtrade`` (which raises ``customs.CustomsError`` when it cannot be used), or a
+    ``customs.CustomsImport`` already read; None keeps the bundled BACI imports.
     """
     if customs is None:
         return ref
     from evaluator import customs as customs_mod
 
-    if isinstance(customs, (str, Path)):
+    if not isinstance(customs, customs_mod.CustomsImport):
         customs = customs_mod.read_comtrade(customs, ref=ref)
     return customs_mod.with_imports(ref, customs)
 

@@ -188,6 +188,10 @@ def test_fractional_knapsack_marginal_value():
     assert res.fractions["b"] == pytest.approx(0.5)
     assert res.marginal_values["fund"] == pytest.approx(1.5)
     assert "budget fund" in res.binding
+    # LP break-even value = price x request: 1.5 x 4 = 6 for item c (Dantzig's ratio rule)
+    th = entry_thresholds(cands, {"fund": 7.0}, res, min_fraction=0.0)
+    assert th.loc["c", "lp_break_even_value"] == pytest.approx(6.0)
+    assert th.loc["b", "lp_break_even_value"] == pytest.approx(6.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -499,8 +503,10 @@ def test_entry_thresholds_all_or_nothing_are_exact():
     cands, budgets = random_instance(rng, 12)
     res = allocate(cands, budgets)
     th = entry_thresholds(cands, budgets, res, max_candidates=3)
-    assert len(th) == 6
-    for cid, row in th.iterrows():
+    assert len(th) == len(cands)
+    explained = th[th["note"] == ""]
+    assert len(explained) == 6
+    for cid, row in explained.iterrows():
         if row["selected"]:
             v = row["leave_value"]
             below = allocate(cands.assign(value=cands["value"].where(cands.index != cid,

@@ -1,0 +1,247 @@
+"""Read a customs extract in UN Comtrade format and rebuild Korea's import table from it.
+
+An officer may replace the bundled BACI import figures (``korea_imports.csv``) with a fresher
+extract from UN Comtrade (comtradeplus.un.org, "Download" with the standard column names) or a
+Korea Customs Service extract saved in the same layout. :func:`read_comtrade` maps each HS6 code
+to a mineral key with ``evaluator/data/hs_map.csv`` and sums rows per mineral, year and partner
+into the ``korea_imports`` schema; :func:`with_imports` swaps the table into a
+:class:`~evaluator.reference.ReferenceData`.
+
+Conventions
+-----------
+* Quantity = ``NetWgt`` [kg] / 1000 -> [t]; when the net weight is missing or 0 and the quantity
+  unit (``QtyUnitAbbr``) is ``kg``, ``Qty`` is used instead; otherwise the row has no quantity
+  (counted in ``n_rows_missing_quantity``).
+* Value = ``PrimaryValue`` [USD] / 1000 -> [kUSD] (CIF for imports as reported by Comtrade).
+* Only import rows (``FlowCode`` ``M``) are used; where the extract has breakdowns by customs
+  procedure, mode of transport or second partner, only the totals (``CustomsCode`` ``C00``,
+  ``MotCode`` 0, ``Partner2Code`` 0) are kept so that nothing is counted twice.
+* World and aggregate partner rows (``PartnerCode`` 0, ``PartnerISO`` ``W00``, description
+  ``World``) are excluded with a note. Partner codes that are not in ``countries.csv`` (``S19``
+  "Other Asia, nes", ``_X`` "Areas, nes" ...) are KEPT under their code and reported.
+* HS codes not in the map (including 4-digit heading rows) and codes mapped to a name that is not
+  a mineral key are reported and skipped; forms listed in ``exclude_forms`` (default downstream
+  magnets and synthetic graphite, officer's choice per ``hs_map.csv``) are reported and skipped.
+
+References
+----------
+.. [1] United Nations (2024). UN Comtrade Database, data item definitions (comtradeplus.un.org,
+   "Data availability and dictionary").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from evaluator.reference import ReferenceData
+
+__all__ = ["CustomsError", "CustomsImport", "REQUIRED_COLUMNS", "read_comtrade", "with_imports"]
+
+#: Columns a Comtrade-format extract must have.
+REQUIRED_COLUMNS = ("RefYear", "FlowCode", "PartnerCode", "PartnerISO", "CmdCode", "NetWgt", "PrimaryValue")
+WORLD_CODES = {"0", "W00", "WLD"}
+DEFAULT_EXCLUDED_FORMS = ("magnet", "synthetic")
+IMPORT_COLUMNS = ["mineral", "year", "partner_iso3", "partner_name", "quantity_t", "value_kusd",
+                  "n_rows_missing_quantity", "hs6_codes", "source"]
+
+
+class CustomsError(ValueError):
+    """A customs extract cannot be used; the message says why (e.g. names the missing columns)."""
+
+
+@dataclass(frozen=True)
+class CustomsImport:
+    """Korea's imports rebuilt from a customs extract.
+
+    Attributes
+    ----------
+    imports : pandas.DataFrame
+        ``korea_imports`` schema: ``mineral``, ``year``, ``partner_iso3``, ``partner_name``,
+        ``quantity_t`` [t], ``value_kusd`` [thousand USD], ``n_rows_missing_quantity``,
+        ``hs6_codes``, ``source``.
+    problems : list of str
+        Readable notes: excluded world rows, unknown HS codes, unknown partners, other reporters.
+    source : str
+        File name or description.
+    reporters : tuple of str
+        Reporter ISO3 codes found (``KOR`` expected).
+    """
+
+    imports: pd.DataFrame = field(repr=False)
+    problems: list = field(default_factory=list)
+    source: str = ""
+    reporters: tuple = ()
+
+    @property
+    def minerals(self) -> list[str]:
+        """Mineral keys present in ``imports``."""
+        return sorted(self.imports["mineral"].unique())
+
+
+def _read_bytes(source, filename: str | None) -> tuple[bytes, str]:
+    if isinstance(source, (bytes, bytearray)):
+        return bytes(source), filename or "uploaded extract"
+    if isinstance(source, (str, Path)):
+        p = Path(source)
+        try:
+            return p.read_bytes(), filename or p.name
+        except OSError as exc:
+            raise CustomsError(f"{p}: cannot read customs extract ({exc.strerror})") from None
+    if hasattr(source, "read"):
+        data = source.read()
+        return (data.encode("utf-8") if isinstance(data, str) else data), filename or getattr(source, "name", "uploaded extract")
+    raise CustomsError(f"unsupported source type {type(source).__name__}")
+
+
+def _code(s: pd.Series) -> pd.Series:
+    """Text code without spaces and a trailing '.0' (spreadsheets turn 0 into 0.0)."""
+    return s.astype("string").fillna("").str.strip().str.replace(r"\.0$", "", regex=True)
+
+
+def read_comtrade(source: str | Path | bytes | BinaryIO, *, filename: str | None = None, ref: ReferenceData,
+                  exclude_forms: tuple[str, ...] = DEFAULT_EXCLUDED_FORMS) -> CustomsImport:
+    """Read a UN Comtrade-format CSV (or xlsx) extract into Korea's import table.
+
+    Parameters
+    ----------
+    source : path, bytes or file-like
+        The extract (CSV, UTF-8 with or without BOM; ``.xlsx`` when ``filename`` says so).
+    filename : str, optional
+        Name used in messages and to detect xlsx.
+    ref : ReferenceData
+        For ``hs_map`` (HS6 -> mineral), the mineral keys and ``countries`` (known partners).
+    exclude_forms : tuple of str
+        ``hs_map.form`` values left out (reported), default magnets and synthetic graphite.
+
+    Returns
+    -------
+    CustomsImport
+
+    Raises
+    ------
+    CustomsError
+        When the file cannot be read or lacks required columns (the message names them), or
+        when no row maps to a mineral.
+    """
+    data, name = _read_bytes(source, filename)
+    try:
+        if name.lower().endswith((".xlsx", ".xlsm")):
+            raw = pd.read_excel(io.BytesIO(data), dtype=str)
+        else:
+            raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    except Exception as exc:  # parser errors become the package's own exception
+        raise CustomsError(f"{name}: cannot be read as a Comtrade extract ({exc})") from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise CustomsError(f"{name}: required column(s) missing: {', '.join(missing)} "
+                           f"(a UN Comtrade extract needs {', '.join(REQUIRED_COLUMNS)})")
+    problems: list[str] = []
+    df = raw.copy()
+    n0 = len(df)
+
+    flow = _code(df["FlowCode"]).str.upper()
+    keep = flow == "M"
+    if (~keep).any():
+        problems.append(f"{int((~keep).sum())} row(s) with a flow other than imports (M) skipped: "
+                        f"{sorted(set(flow[~keep]))}")
+    df = df[keep]
+    for col, total in (("CustomsCode", "C00"), ("MotCode", "0"), ("Partner2Code", "0")):
+        if col in df.columns:
+            c = _code(df[col]).str.upper()
+            sub = (c != total) & (c != "")
+            if sub.any():
+                problems.append(f"{int(sub.sum())} breakdown row(s) by {col} (not {total}) skipped to avoid double counting")
+                df = df[~sub]
+
+    pcode = _code(df["PartnerCode"]).str.upper()
+    piso = _code(df["PartnerISO"]).str.upper()
+    pdesc = df["PartnerDesc"].astype("string").fillna("") if "PartnerDesc" in df.columns else pd.Series("", index=df.index)
+    world = pcode.isin(WORLD_CODES) | piso.isin(WORLD_CODES) | pdesc.str.strip().str.lower().eq("world")
+    if world.any():
+        problems.append(f"{int(world.sum())} world-total partner row(s) (code 0 / W00 / 'World') excluded; "
+                        "shares are computed from the partner rows")
+    df = df[~world]
+    piso = piso[~world]
+    pcode = pcode[~world]
+    pdesc = pdesc[~world]
+
+    reporters = tuple(sorted(set(_code(df["ReporterISO"]).str.upper()))) if "ReporterISO" in df.columns else ()
+    if reporters and reporters != ("KOR",):
+        problems.append(f"reporter(s) {', '.join(reporters)} found, not Korea (KOR): the table is that "
+                        "reporter's imports")
+
+    hs = _code(df["CmdCode"])
+    hs = hs.where(hs.str.len() != 5, hs.str.zfill(6))  # Excel drops the leading zero of 0xxxxx codes
+    hmap = ref.hs_map.set_index("hs6")
+    known_hs = hs.isin(hmap.index)
+    if (~known_hs).any():
+        codes = sorted(set(hs[~known_hs]))
+        problems.append(f"{int((~known_hs).sum())} row(s) with HS code(s) not in hs_map.csv skipped "
+                        f"({len(codes)} codes: {', '.join(codes[:25])}{', ...' if len(codes) > 25 else ''})")
+    df = df[known_hs].assign(hs6=hs[known_hs], partner_iso3=piso[known_hs].where(piso[known_hs] != "", pcode[known_hs]),
+                             partner_name=pdesc[known_hs])
+    df["mineral"] = df["hs6"].map(hmap["mineral"])
+    df["form"] = df["hs6"].map(hmap["form"])
+    not_key = ~df["mineral"].isin(ref.minerals.index)
+    if not_key.any():
+        pairs = sorted(set(df.loc[not_key, "hs6"] + " -> " + df.loc[not_key, "mineral"]))
+        problems.append(f"{int(not_key.sum())} row(s) mapped to names that are not mineral keys skipped ({'; '.join(pairs)})")
+    excl = df["form"].isin(exclude_forms) & ~not_key
+    if excl.any():
+        codes = sorted(set(df.loc[excl, "hs6"]))
+        problems.append(f"{int(excl.sum())} row(s) of excluded forms {list(exclude_forms)} skipped (HS {', '.join(codes)}); "
+                        "pass exclude_forms=() to count them")
+    df = df[~not_key & ~excl]
+
+    unknown_partner = ~df["partner_iso3"].isin(ref.countries.index)
+    if unknown_partner.any():
+        u = sorted(set(df.loc[unknown_partner, "partner_iso3"] + " (" + df.loc[unknown_partner, "partner_name"].str.strip() + ")"))
+        problems.append(f"{int(unknown_partner.sum())} row(s) with partner code(s) not in countries.csv kept "
+                        f"under their code (governance = median fallback): {', '.join(u)}")
+
+    net = pd.to_numeric(df["NetWgt"], errors="coerce")
+    qty = pd.to_numeric(df["Qty"], errors="coerce") if "Qty" in df.columns else pd.Series(np.nan, index=df.index)
+    unit = df["QtyUnitAbbr"].astype("string").str.strip().str.lower() if "QtyUnitAbbr" in df.columns else pd.Series("", index=df.index)
+    kg = net.where(net > 0, qty.where((unit == "kg") & (qty > 0)))
+    df["quantity_t"] = kg / 1000.0
+    value = pd.to_numeric(df["PrimaryValue"], errors="coerce")
+    if value.isna().any():
+        problems.append(f"{int(value.isna().sum())} row(s) without a numeric PrimaryValue counted as 0 kUSD")
+    df["value_kusd"] = value.fillna(0.0) / 1000.0
+    year = pd.to_numeric(df["RefYear"], errors="coerce")
+    if year.isna().any():
+        problems.append(f"{int(year.isna().sum())} row(s) without a numeric RefYear skipped")
+    df = df[year.notna()].assign(year=year[year.notna()].astype(int))
+    if df.empty:
+        raise CustomsError(f"{name}: no import row maps to a mineral key (see hs_map.csv); problems: {' | '.join(problems)}")
+
+    g = df.groupby(["mineral", "year", "partner_iso3"], sort=True)
+    out = g.agg(partner_name=("partner_name", "first"), quantity_t=("quantity_t", lambda s: s.sum(min_count=1)),
+                value_kusd=("value_kusd", "sum"),
+                n_rows_missing_quantity=("quantity_t", lambda s: int(s.isna().sum())),
+                hs6_codes=("hs6", lambda s: ";".join(sorted(set(s))))).reset_index()
+    out["source"] = f"customs extract {name} (UN Comtrade format)"
+    problems.insert(0, f"{name}: {n0} row(s) read, {len(df)} used, {len(out)} mineral-year-partner rows built")
+    return CustomsImport(out[IMPORT_COLUMNS], problems, name, reporters)
+
+
+def with_imports(ref: ReferenceData, customs: CustomsImport) -> ReferenceData:
+    """A copy of ``ref`` whose ``korea_imports`` rows are replaced for the minerals in ``customs``.
+
+    All years of those minerals are replaced (the extract becomes the only trade record for
+    them); other minerals keep the bundled rows. The input ``ref`` is not changed.
+    """
+    present = set(customs.imports["mineral"])
+    kept = ref.korea_imports[~ref.korea_imports["mineral"].isin(present)]
+    new = pd.concat([kept, customs.imports.reindex(columns=kept.columns.union(customs.imports.columns, sort=False))],
+                    ignore_index=True)
+    new = new[list(kept.columns) + [c for c in new.columns if c not in kept.columns]]
+    return dataclasses.replace(ref, korea_imports=new)

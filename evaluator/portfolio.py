@@ -1,0 +1,378 @@
+"""The fund and loan allocation: scored applications -> candidates -> MILP -> explained result.
+
+This is the domain layer over :mod:`evaluator.allocation` (which knows nothing about mines).
+
+Candidates are the eligible applications. Two resources: ``fund_krw_bn`` (the KRW 250 bn fund)
+and ``loan_krw_bn`` (the KRW 67.5 bn policy-loan budget); a candidate funded at fraction ``x``
+receives ``x`` times both of its requests. Constraints:
+
+* budgets per resource;
+* ``x`` is 0 or in ``[scenario.min_fraction, max_fraction]``, where ``max_fraction`` keeps
+  fund + loan within ``coverage_cap_share`` of the project cost in KRW;
+* caps per host country and per mineral as a share of the total allocated (fund + loan), and
+  absolute caps [KRW bn] when the scenario names them;
+* a cap on the expected loss of the loan book [KRW bn] (``expected_loss_cap_krw_bn``);
+* at least ``min_minerals_covered`` minerals funded;
+* officer locks (must fund / must not fund).
+
+Objectives (``scenario.objective``):
+
+``score_weighted_support`` (default)
+    ``sum_i (score_i - contrib_div_i) / 100 x support_i x x_i`` + portfolio diversification.
+    The project-level diversification contribution is taken out of the score and counted once,
+    at portfolio level, with diminishing returns (below), so two projects never both claim the
+    same reduction of Korea's import concentration.
+``total_score``
+    ``sum_i score_i x_i``.
+``total_npv``
+    ``sum_i npv_krw_bn_i x_i`` (project NPV at the scenario's risk-adjusted rate).
+``total_diversification``
+    the diversification term alone.
+
+Portfolio diversification: for each mineral ``m`` whose top supplier is above the 50 % target,
+``s_m = sum_i v_i x_i`` is the new import-comparable volume from the funded projects (a
+project hosted by the incumbent top supplier adds nothing), ``a_m`` the volume that would bring
+the top supplier down to the target under the scenario's displacement rule, and the term is
+``w_div x lambda x importance_m x g(s_m / a_m)`` with ``g`` concave piecewise linear (slopes and
+breakpoints in ``evaluator/data/diversification_value.csv``), ``lambda`` = the total budget
+[KRW bn] (closing a core mineral's whole gap is worth as much as the whole budget spent at a
+score of 100: a labelled policy assumption in the same file). After solving, the exact joint
+supply effect is recomputed by :func:`evaluator.supply.portfolio_effect`.
+
+A partly funded project counts with its funded fraction of the offtake (a conservative reading:
+the programme can claim the share of the volume it finances).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from evaluator import allocation as alloc
+from evaluator import supply
+from evaluator.evaluate import usd_m_to_krw_bn
+
+RESOURCES = ("fund_krw_bn", "loan_krw_bn")
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+class PortfolioError(ValueError):
+    """A lock or option that cannot be used (e.g. locking in an ineligible application)."""
+
+
+@dataclass(frozen=True)
+class PortfolioAllocation:
+    """An allocation of both budgets, explained.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per application (index ``id``): ``fund_krw_bn``, ``loan_krw_bn`` allocated,
+        ``fraction`` of the request, ``selected``, ``candidate`` (eligible and not excluded),
+        ``note`` (why not a candidate), plus name, country, mineral, score, requests.
+    summary : dict
+        Totals, budgets, objective, optimality and gap, binding constraints, marginal values
+        [objective units per KRW bn], China share per mineral before/after.
+    result : allocation.AllocationResult
+    candidates : pandas.DataFrame
+        The candidate table given to the optimiser (for frontier and what-if calls).
+    supply_effect : pandas.DataFrame
+        :func:`evaluator.supply.portfolio_effect` of the funded set (index mineral).
+    """
+
+    table: pd.DataFrame
+    summary: dict
+    result: alloc.AllocationResult = field(repr=False)
+    candidates: pd.DataFrame = field(repr=False)
+    supply_effect: pd.DataFrame = field(repr=False)
+    options: dict = field(repr=False, default_factory=dict)
+
+
+def diversification_curve() -> tuple[list[float], list[float], float]:
+    """Breakpoints and slopes of ``g`` (in units of the gap volume) and the lambda factor."""
+    df = pd.read_csv(DATA_DIR / "diversification_value.csv", comment="#")
+    seg = df[df["kind"] == "segment"].sort_values("upto_gap_fraction")
+    lam = float(df.loc[df["kind"] == "lambda_budget_multiple", "value"].iloc[0])
+    bps = [float(b) for b in seg["upto_gap_fraction"] if np.isfinite(b)]
+    slopes = [float(s) for s in seg["value"]]
+    return bps, slopes, lam
+
+
+def gap_volume(base: supply.MineralSupply, target: float, rule: str) -> float:
+    """Import-comparable volume that brings the top supplier down to ``target`` [t or kUSD].
+
+    ``top_supplier``: ``V_top - t V``; ``pro_rata``: ``V (1 - t / s_top)``; ``additive``:
+    ``V_top / t - V``. Zero when the top share is already at or below the target.
+    """
+    v = base.total
+    s_top = base.measures["top_share"]
+    if not np.isfinite(v) or v <= 0 or s_top <= target:
+        return 0.0
+    v_top = s_top * v
+    if rule == "top_supplier":
+        return v_top - target * v
+    if rule == "pro_rata":
+        return v * (1 - target / s_top)
+    return v_top / target - v
+
+
+def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Candidate table for the optimiser and the per-application notes.
+
+    Returns
+    -------
+    candidates : pandas.DataFrame
+        Index id; columns fund_krw_bn, loan_krw_bn (requests), value, max_fraction,
+        country_iso3, mineral, expected_loss_krw_bn, offtake_units (import-comparable volume
+        when fully funded), score, npv_krw_bn.
+    notes : pandas.Series
+        id -> reason an application is not a candidate ('' for candidates).
+    """
+    m = ev.metrics
+    t = scores.reindex(m.index)
+    notes = pd.Series("", index=m.index, dtype=object)
+    inel = ~t["eligible"].astype(bool)
+    notes[inel] = "ineligible: " + t.loc[inel, "ineligible_reasons"].astype(str)
+    excluded = m["country_iso3"].isin(scenario.excluded_countries)
+    notes[excluded & ~inel] = "excluded country"
+    support = m["support_request_krw_bn"].to_numpy(float)
+    no_ask = support <= 0
+    notes[no_ask & (notes == "")] = "asks for no support"
+    keep = notes == ""
+    cost_krw = m["project_cost_krw_bn"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        max_frac = np.clip(np.where(support > 0, scenario.coverage_cap_share * cost_krw / support, 1.0), 0.0, 1.0)
+    if offtake is None:
+        offtake = supply.offtake_from_evaluation(ev)
+    off = offtake.set_index("id").reindex(m.index).reset_index()
+    units = supply._import_units(ref, off, scenario.import_basis, "korea_offtake_t_per_year").to_numpy(float)
+    cand = pd.DataFrame({
+        "fund_krw_bn": m["fund_request_krw_bn"].to_numpy(float),
+        "loan_krw_bn": m["loan_request_krw_bn"].to_numpy(float),
+        "max_fraction": max_frac,
+        "country_iso3": m["country_iso3"].to_numpy(),
+        "mineral": m["mineral"].to_numpy(),
+        "expected_loss_krw_bn": t["expected_loss_krw_bn"].to_numpy(float) if "expected_loss_krw_bn" in t else 0.0,
+        "offtake_units": np.nan_to_num(units),
+        "score": t["score"].to_numpy(float),
+        "contrib_diversification": t.get("contrib_diversification", pd.Series(0.0, index=t.index)).to_numpy(float),
+        "npv_krw_bn": m["npv_krw_bn"].to_numpy(float),
+        "support_krw_bn": support,
+    }, index=m.index)
+    obj = scenario.objective
+    if obj == "score_weighted_support":
+        value = (cand["score"] - cand["contrib_diversification"]) / 100.0 * cand["support_krw_bn"]
+    elif obj == "total_score":
+        value = cand["score"]
+    elif obj == "total_npv":
+        value = cand["npv_krw_bn"]
+    else:
+        value = pd.Series(0.0, index=cand.index)
+    cand["value"] = value.fillna(0.0)
+    return cand[keep.to_numpy()], notes
+
+
+def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc.ConcaveTerm], pd.DataFrame]:
+    """One concave term per mineral above target (see the module notes)."""
+    if scenario.objective not in ("score_weighted_support", "total_diversification"):
+        return [], pd.DataFrame()
+    bps, slopes, lam = diversification_curve()
+    w_div = scenario.normalised_weights()["diversification"] if scenario.objective == "score_weighted_support" else 1.0
+    scale = lam * (scenario.fund_krw_bn + scenario.loan_krw_bn) if scenario.objective == "score_weighted_support" else 100.0
+    terms, rows = [], []
+    for mineral, g in cand.groupby("mineral"):
+        base = supply.baseline(ref, mineral, basis=scenario.import_basis)
+        gap = gap_volume(base, scenario.target_single_supplier_share, scenario.displacement_rule)
+        weights = g["offtake_units"].where(g["country_iso3"] != base.incumbent, 0.0)
+        if gap <= 0 or weights.sum() <= 0 or w_div <= 0:
+            continue
+        imp = float(ref.designation_weights.at[ref.minerals.at[mineral, "designation"], "weight"])
+        k = w_div * scale * imp
+        terms.append(alloc.ConcaveTerm(
+            name=f"diversification {mineral}", weights=weights.to_dict(),
+            breakpoints=[b * gap for b in bps], slopes=[s * k / gap for s in slopes]))
+        rows.append({"mineral": mineral, "gap_volume": gap, "importance": imp, "value_of_full_gap": k * _g(1.0, bps, slopes)})
+    return terms, pd.DataFrame(rows)
+
+
+def _g(x, bps, slopes):
+    b = np.concatenate([[0.0], bps, [np.inf]])
+    return float(np.dot(slopes, np.clip(x - b[:-1], 0.0, np.diff(b))))
+
+
+def _constraints(cand: pd.DataFrame, scenario) -> tuple[list, list]:
+    caps: list = []
+    if scenario.country_cap_share < 1:
+        caps += alloc.GroupCap.per_value(cand, "country_iso3", scenario.country_cap_share, kind="share")
+    if scenario.mineral_cap_share < 1:
+        caps += alloc.GroupCap.per_value(cand, "mineral", scenario.mineral_cap_share, kind="share")
+    for iso3, lim in scenario.country_caps_krw_bn.items():
+        caps.append(alloc.GroupCap(f"country_iso3={iso3} absolute cap", column="country_iso3", value=iso3, limit=float(lim)))
+    for mineral, lim in scenario.mineral_caps_krw_bn.items():
+        caps.append(alloc.GroupCap(f"mineral={mineral} absolute cap", column="mineral", value=mineral, limit=float(lim)))
+    extra: list = []
+    if scenario.expected_loss_cap_krw_bn is not None:
+        extra.append(alloc.LinearConstraintSpec("loan book expected loss cap", "expected_loss_krw_bn",
+                                                upper=float(scenario.expected_loss_cap_krw_bn)))
+    if scenario.min_minerals_covered > 0:
+        extra.append(alloc.MinGroupsCovered("minerals covered", "mineral", int(scenario.min_minerals_covered)))
+    return caps, extra
+
+
+def solver_kwargs(cand: pd.DataFrame, scenario, ref, locked_in=(), locked_out=()) -> dict:
+    """Keyword arguments for :func:`allocation.allocate` / ``frontier`` / ``entry_thresholds``."""
+    caps, extra = _constraints(cand, scenario)
+    terms, _ = diversification_terms(cand, scenario, ref)
+    return dict(value="value", min_fraction=np.minimum(scenario.min_fraction, cand["max_fraction"].to_numpy()),
+                max_fraction="max_fraction", group_caps=caps, extra_constraints=extra,
+                concave_terms=terms, locked_in=tuple(locked_in), locked_out=tuple(locked_out))
+
+
+def budgets_of(scenario) -> dict:
+    return {"fund_krw_bn": float(scenario.fund_krw_bn), "loan_krw_bn": float(scenario.loan_krw_bn)}
+
+
+def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Sequence[str] = (),
+                       locked_out: Sequence[str] = (), offtake: pd.DataFrame | None = None,
+                       time_limit_s: float = 10.0) -> PortfolioAllocation:
+    """Allocate the fund and the loan budget over the scored applications.
+
+    Parameters
+    ----------
+    ev : evaluator.evaluate.Evaluation
+    scores : pandas.DataFrame
+        ``ScoreResult.table`` (index id; score, eligible, ineligible_reasons,
+        contrib_diversification, expected_loss_krw_bn).
+    scenario : models.scenario.Scenario
+    ref : evaluator.reference.ReferenceData
+    locked_in, locked_out : sequence of str
+        Officer locks (must fund / must not fund).
+
+    Raises
+    ------
+    PortfolioError
+        A locked-in application is not a candidate (ineligible or excluded), or a lock names an
+        unknown id.
+    allocation.AllocationInfeasible
+        Locks, caps and budgets conflict; ``.conflicts`` names them.
+    """
+    cand, notes = build_candidates(ev, scores, scenario, ref, offtake=offtake)
+    unknown = sorted(set(locked_in) | set(locked_out) - set(notes.index))
+    unknown = [i for i in unknown if i not in notes.index]
+    if unknown:
+        raise PortfolioError(f"lock names unknown application(s): {', '.join(unknown)}")
+    bad = [i for i in locked_in if notes.get(i, "")]
+    if bad:
+        raise PortfolioError("cannot lock in " + "; ".join(f"{i} ({notes[i]})" for i in bad))
+    both = sorted(set(locked_in) & set(locked_out))
+    if both:
+        raise PortfolioError(f"locked both in and out: {', '.join(both)}")
+    locked_out = [i for i in locked_out if i in cand.index]
+    budgets = budgets_of(scenario)
+    kw = solver_kwargs(cand, scenario, ref, locked_in, locked_out)
+    res = alloc.allocate(cand, budgets, time_limit_s=time_limit_s, **kw)
+
+    m = ev.metrics
+    table = pd.DataFrame({
+        "name": m["name"], "country_iso3": m["country_iso3"], "mineral": m["mineral"],
+        "score": scores["score"].reindex(m.index),
+        "fund_request_krw_bn": m["fund_request_krw_bn"], "loan_request_krw_bn": m["loan_request_krw_bn"],
+    }, index=m.index)
+    frac = res.fractions.reindex(m.index).fillna(0.0)
+    table["fraction"] = frac
+    table["fund_krw_bn"] = res.amounts["fund_krw_bn"].reindex(m.index).fillna(0.0)
+    table["loan_krw_bn"] = res.amounts["loan_krw_bn"].reindex(m.index).fillna(0.0)
+    table["selected"] = res.selected.reindex(m.index).fillna(False).astype(bool)
+    table["candidate"] = notes == ""
+    table["note"] = notes
+    table.loc[table.index.isin(locked_in), "note"] = "locked in"
+    table.loc[table.index.isin(locked_out), "note"] = "locked out"
+    cost = m["project_cost_krw_bn"]
+    table["coverage_share"] = (table["fund_krw_bn"] + table["loan_krw_bn"]) / cost
+    el = scores.get("expected_loss_krw_bn", pd.Series(0.0, index=m.index)).reindex(m.index).fillna(0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loan_frac = np.where(m["loan_request_krw_bn"] > 0, table["loan_krw_bn"] / m["loan_request_krw_bn"], 0.0)
+    table["expected_loss_krw_bn"] = el * loan_frac
+
+    funded = table.index[table["selected"]]
+    off = supply.offtake_from_evaluation(ev)
+    off = off[off["id"].isin(funded)].copy()
+    off["korea_offtake_t_per_year"] = off["korea_offtake_t_per_year"] * off["id"].map(frac)
+    effect = supply.portfolio_effect(ref, scenario, off) if len(off) else pd.DataFrame()
+    summary = {
+        "objective_name": scenario.objective,
+        "objective": res.objective,
+        "status": res.status,
+        "optimal": res.optimal,
+        "mip_gap": res.mip_gap,
+        "solve_time_s": res.solve_time_s,
+        "n_selected": int(table["selected"].sum()),
+        "fund_allocated_krw_bn": float(table["fund_krw_bn"].sum()),
+        "fund_budget_krw_bn": budgets["fund_krw_bn"],
+        "loan_allocated_krw_bn": float(table["loan_krw_bn"].sum()),
+        "loan_budget_krw_bn": budgets["loan_krw_bn"],
+        "expected_loss_krw_bn": float(table["expected_loss_krw_bn"].sum()),
+        "binding": list(res.binding),
+        "marginal_value_per_krw_bn": {k: float(v) for k, v in res.marginal_values.items()},
+        "diversification_value": {k: float(v) for k, v in res.concave_values.items()},
+        "china_share_before": {} if effect.empty else effect["china_share_before"].dropna().round(4).to_dict(),
+        "china_share_after": {} if effect.empty else effect["china_share_after"].dropna().round(4).to_dict(),
+        "top_share_after": {} if effect.empty else effect["top_share_after"].dropna().round(4).to_dict(),
+    }
+    return PortfolioAllocation(table, summary, res, cand, effect,
+                               {"locked_in": tuple(locked_in), "locked_out": tuple(locked_out)})
+
+
+def frontier(pa: PortfolioAllocation, scenario, ref, resource: str = "fund_krw_bn", points: int = 21,
+             max_multiple: float = 2.0) -> pd.DataFrame:
+    """Objective against the budget of one resource (0 .. max_multiple x current), the current
+    budget marked in column ``current``."""
+    budgets = budgets_of(scenario)
+    kw = solver_kwargs(pa.candidates, scenario, ref, pa.options.get("locked_in", ()), pa.options.get("locked_out", ()))
+    current = budgets[resource]
+    grid = np.unique(np.concatenate([np.linspace(0.0, max(current, 1.0) * max_multiple, points), [current]]))
+    df = alloc.frontier(pa.candidates, budgets, resource, grid, **kw)
+    df["current"] = np.isclose(df["budget"], current)
+    df["resource"] = resource
+    return df
+
+
+def what_it_would_take(pa: PortfolioAllocation, scenario, ref, *, max_candidates: int = 8, time_budget_s: float = 5.0) -> pd.DataFrame:
+    """For each left-out candidate, the value or request cut at which it enters; for each funded
+    one, how far its value could fall before it leaves (:func:`allocation.entry_thresholds`)."""
+    budgets = budgets_of(scenario)
+    kw = solver_kwargs(pa.candidates, scenario, ref, pa.options.get("locked_in", ()), pa.options.get("locked_out", ()))
+    df = alloc.entry_thresholds(pa.candidates, budgets, pa.result, max_candidates=max_candidates,
+                                time_budget_s=time_budget_s, **kw)
+    return df
+
+
+def check_allocation(pa: PortfolioAllocation, scenario, tol: float = 1e-6) -> list[str]:
+    """Independent re-check of the domain rules on the result; returns violations (empty = ok)."""
+    t = pa.table
+    out = []
+    for r in RESOURCES:
+        if t[r].sum() > getattr(scenario, r) * (1 + tol) + tol:
+            out.append(f"{r}: allocated {t[r].sum():.4f} > budget {getattr(scenario, r):.4f}")
+    total = (t["fund_krw_bn"] + t["loan_krw_bn"]).sum()
+    for col, cap in (("country_iso3", scenario.country_cap_share), ("mineral", scenario.mineral_cap_share)):
+        if cap < 1:
+            g = (t["fund_krw_bn"] + t["loan_krw_bn"]).groupby(t[col]).sum()
+            for k, v in g.items():
+                if v > cap * total + tol * max(1.0, total):
+                    out.append(f"{col} {k}: {v:.4f} > {cap:.0%} of {total:.4f}")
+    sel = t[t["selected"]]
+    cover = (sel["fund_krw_bn"] + sel["loan_krw_bn"]) / (sel["fraction"].where(sel["fraction"] > 0) * 0 + 1)
+    cap_krw = pa.candidates.reindex(sel.index)
+    viol = sel.index[(sel["coverage_share"] > scenario.coverage_cap_share + tol)]
+    out += [f"{i}: coverage {sel.at[i, 'coverage_share']:.3f} > cap" for i in viol]
+    low = sel.index[sel["fraction"] < np.minimum(scenario.min_fraction, cap_krw["max_fraction"]) - tol]
+    out += [f"{i}: funded fraction below the minimum" for i in low]
+    if (t.loc[~t["candidate"], ["fund_krw_bn", "loan_krw_bn"]].to_numpy() > tol).any():
+        out.append("a non-candidate application received funding")
+    del cover
+    return out

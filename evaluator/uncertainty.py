@@ -1,0 +1,819 @@
+"""Uncertainty: Monte Carlo of prices and project risks, tornado and spider sensitivities.
+
+A point NPV at one price deck is not a decision. :func:`simulate` draws correlated commodity
+price paths (and KRW/USD) together with per-project capex overruns, construction delays and
+opex / recovery multipliers, runs the deterministic cash-flow model
+(:func:`evaluator.cashflow.build`) on every (project, path) pair, and reports per project the
+NPV distribution, the probability of a negative NPV, of a minimum DSCR below 1.0 and 1.3, a
+simulated expected loss on the policy loan, and IRR percentiles. :func:`tornado` and
+:func:`spider` move one input at a time with the others at base.
+
+Price process
+-------------
+Each commodity's log price ``x = ln P`` follows the one-factor mean-reverting (Ornstein-Uhlenbeck)
+model of Schwartz (1997) [1]_::
+
+    dx = kappa (mu - x) dt + sigma dW,     mu = ln(price deck),  x_0 = mu
+
+discretised exactly on the model's yearly grid (the OU transition density [2]_)::
+
+    x_{t+1} = mu + (x_t - mu) e^{-kappa} + sigma sqrt((1 - e^{-2 kappa}) / (2 kappa)) eps_{t+1}
+
+so ``E[x_t] = mu + (x_0 - mu) e^{-kappa t}`` and
+``Var[x_t] = sigma^2 (1 - e^{-2 kappa t}) / (2 kappa)``. The shocks ``eps`` of the commodities
+and of KRW/USD are standard normal with the correlation matrix of ``price_processes.csv``.
+The price multiplier applied to the deck in model year ``t`` is
+``exp(x_t - mu - Var[x_t] / 2)`` (``deck="mean"``, default: the deck is the *expected* price in
+every year, so the mean NPV is not inflated by the lognormal convexity) or ``exp(x_t - mu)``
+(``deck="median"``). Column 0 (valuation date) has multiplier 1. Kappa comes from the half-life
+in the data: ``kappa = ln 2 / half_life_years``.
+
+A project's by-products follow their own commodity's path: the model receives one effective
+multiplier per (project, path, year), the revenue-weighted mean of the primary and by-product
+multipliers, which gives exactly ``sum_i revenue_i x multiplier_i`` because every product's
+revenue is proportional to the same ore tonnage.
+
+KRW/USD (``fx_krw_per_usd``) follows the same kind of process around the scenario's rate. It
+touches the KRW figures only: the policy loan is in KRW, so its debt service in USD is the
+scheduled USD service x ``fx_0 / fx_t`` (a stronger won raises the USD cost of the loan). USD
+NPVs do not depend on it.
+
+Project risks (per project and path, independent of prices and of other projects)
+------------------------------------------------------------------------------------
+See :data:`PROJECT_RISKS` (parameters by stage, with their sources): capex overrun multiplier
+(lognormal with the stage's mean and standard deviation, on the initial capex only), extra
+construction years (discrete), opex and recovery multipliers (lognormal, mean 1; the model caps
+recovery at 100 %).
+
+``vol_scale`` scales every source of uncertainty: price and FX volatilities, the log-dispersion
+*and* the log-mean of the project multipliers, and the delay probabilities (``min(1, v P)``).
+``vol_scale = 0`` is the deterministic model exactly; 2 is a stress case.
+
+Expected loss (simulated)
+-------------------------
+Later stages: ``loan x P(min DSCR < 1.0) x LGD`` (scenario ``lgd``): a year in which cash flow
+does not cover debt service is taken as a default-like event. Exploration stage (DESIGN.md):
+``loan x (1 - success_probability) x write_off_share`` (the success-contingent write-off, not
+simulated). No loan: 0.
+
+Reproducibility
+---------------
+Paths are drawn in blocks of ``chunk_paths`` (default 1,000) paths, each from its own PCG64
+stream spawned from ``numpy.random.SeedSequence(seed)``; the results depend on ``seed``,
+``n_paths`` and ``chunk_paths`` only (not on the memory budget, which splits projects). Every
+project sees the same price draws on the same path, so a portfolio's paths are correlated.
+
+References
+----------
+.. [1] Schwartz, E. S. (1997). "The stochastic behavior of commodity prices: implications for
+   valuation and hedging." *Journal of Finance* 52(3): 923-973 (model 1, one factor).
+.. [2] Uhlenbeck, G. E., Ornstein, L. S. (1930). "On the theory of the Brownian motion."
+   *Physical Review* 36: 823-841; the Gaussian transition density used for the exact step,
+   e.g. Glasserman, P. (2003). *Monte Carlo Methods in Financial Engineering*, Springer, sec. 3.3.
+.. [3] Bertisen, J., Davis, G. A. (2008). "Bias and error in mine project capital cost
+   estimation." *The Engineering Economist* 53(2): 118-139 (mean overrun about 14-25 %, wide
+   dispersion).
+.. [4] EY (2015). *Opportunities to enhance capital productivity* (mining & metals megaprojects:
+   about 62 % over budget, many late).
+.. [5] Merrow, E. W. (2011). *Industrial Megaprojects*, Wiley (schedule slips of early-stage
+   estimates).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from evaluator import cashflow, finance
+from evaluator.evaluate import discount_rates, evaluate, krw_bn_to_usd_m
+from models.application import Application
+from models.scenario import Scenario
+
+PRICE_PROCESSES_FILE = "price_processes.csv"
+FX_PROCESS = "fx_krw_per_usd"
+#: Default paths per draw block (fixed so that results do not depend on the memory budget).
+DEFAULT_CHUNK_PATHS = 1000
+#: Default working-memory budget of one model call [bytes].
+DEFAULT_MEMORY_BUDGET_BYTES = 192 * 2**20
+#: Paths per project on which IRR percentiles are computed (an IRR costs ~40 us a row).
+DEFAULT_IRR_PATHS = 250
+
+
+@dataclass(frozen=True)
+class StageRisk:
+    """Project-risk parameters of one stage (multipliers on the applicant's figures).
+
+    Attributes
+    ----------
+    capex_mean, capex_sd : float
+        Mean and standard deviation of the initial-capex multiplier [-] (lognormal).
+    delay_survival : tuple of float
+        ``P(extra construction years >= k)`` for ``k = 1, 2, ...`` [fraction], non-increasing.
+    opex_sd, recovery_sd : float
+        Standard deviation of the opex and recovery multipliers (lognormal, mean 1) [-].
+    source : str
+    """
+
+    capex_mean: float
+    capex_sd: float
+    delay_survival: tuple[float, ...]
+    opex_sd: float
+    recovery_sd: float
+    source: str = ""
+
+
+_RISK_SOURCE = ("assumption calibrated to Bertisen & Davis (2008) (mean capex overrun ~14-25 %, "
+                "wide dispersion, worse for early estimates), EY (2015) (~62 % of mining megaprojects "
+                "over budget, most late) and Merrow (2011); opex/recovery spreads are assumptions "
+                "matching AACE class 3-5 estimate accuracy")
+
+#: Project-risk parameters by stage. **All labelled assumptions** (sources in ``source``);
+#: kept here because the data folder holds the market processes (``price_processes.csv``).
+#: Earlier stages have less engineering behind their estimates, hence larger overruns.
+PROJECT_RISKS: Mapping[str, StageRisk] = {
+    "exploration": StageRisk(1.40, 0.45, (0.60, 0.30, 0.10), 0.15, 0.06, _RISK_SOURCE),
+    "feasibility": StageRisk(1.25, 0.30, (0.45, 0.20, 0.05), 0.12, 0.04, _RISK_SOURCE),
+    "development": StageRisk(1.15, 0.20, (0.30, 0.10, 0.02), 0.08, 0.03, _RISK_SOURCE),
+    "production": StageRisk(1.05, 0.10, (0.10, 0.02, 0.00), 0.05, 0.015, _RISK_SOURCE),
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# price processes
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PriceProcesses:
+    """Mean-reverting log-price processes and their shock correlation (``price_processes.csv``).
+
+    Attributes
+    ----------
+    names : tuple of str
+        Mineral keys, then ``fx_krw_per_usd``.
+    sigma : numpy.ndarray
+        Annual volatility of the log price [1/sqrt(yr)].
+    kappa : numpy.ndarray
+        Mean-reversion speed [1/yr] = ln 2 / half-life.
+    corr : numpy.ndarray
+        Correlation matrix of the shocks (symmetric, positive definite).
+    table : pandas.DataFrame
+        The file as read (index ``process``), with its source columns.
+    """
+
+    names: tuple[str, ...]
+    sigma: np.ndarray
+    kappa: np.ndarray
+    corr: np.ndarray
+    table: pd.DataFrame = field(repr=False)
+
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise KeyError(f"{PRICE_PROCESSES_FILE}: no process for {name!r}") from None
+
+    @property
+    def cholesky(self) -> np.ndarray:
+        return np.linalg.cholesky(self.corr)
+
+
+def load_price_processes(ref=None, path: str | Path | None = None) -> PriceProcesses:
+    """Read and check ``price_processes.csv`` (from ``ref.data_dir``, or the bundled folder).
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the column: missing process rows or columns, non-positive
+        half-life, negative volatility, a correlation matrix that is not symmetric with a unit
+        diagonal, or not positive definite.
+    """
+    if path is None:
+        base = Path(getattr(ref, "data_dir", None) or Path(__file__).resolve().parent / "data")
+        path = base / PRICE_PROCESSES_FILE
+    t = pd.read_csv(path).set_index("process")
+    names = tuple(t.index)
+    if FX_PROCESS not in names:
+        raise ValueError(f"{PRICE_PROCESSES_FILE}, column 'process': no row {FX_PROCESS!r}")
+    if ref is not None:
+        missing = sorted(set(ref.minerals.index) - set(names))
+        if missing:
+            raise ValueError(f"{PRICE_PROCESSES_FILE}, column 'process': no rows for {missing}")
+    cols = [f"corr_{n}" for n in names]
+    missing_cols = [c for c in cols if c not in t.columns]
+    if missing_cols:
+        raise ValueError(f"{PRICE_PROCESSES_FILE}: missing correlation columns {missing_cols}")
+    sigma = t["annual_volatility"].to_numpy(float)
+    half = t["half_life_years"].to_numpy(float)
+    if np.any(sigma < 0) or not np.all(np.isfinite(sigma)):
+        raise ValueError(f"{PRICE_PROCESSES_FILE}, column 'annual_volatility': must be finite and >= 0")
+    if np.any(~(half > 0)):
+        raise ValueError(f"{PRICE_PROCESSES_FILE}, column 'half_life_years': must be > 0")
+    corr = t[cols].to_numpy(float)
+    if not np.allclose(corr, corr.T, atol=1e-12) or not np.allclose(np.diag(corr), 1.0):
+        raise ValueError(f"{PRICE_PROCESSES_FILE}, corr_* columns: matrix must be symmetric with unit diagonal")
+    if np.linalg.eigvalsh(corr).min() <= 0:
+        raise ValueError(f"{PRICE_PROCESSES_FILE}, corr_* columns: matrix is not positive definite")
+    for a in (sigma, corr):
+        a.setflags(write=False)
+    kappa = np.log(2.0) / half
+    kappa.setflags(write=False)
+    return PriceProcesses(names, sigma, kappa, corr, t)
+
+
+def ou_step(kappa, sigma, dt: float = 1.0):
+    """Coefficients of the exact OU step ``x' = mu + a (x - mu) + s eps``.
+
+    Returns
+    -------
+    a, s : numpy.ndarray
+        ``a = exp(-kappa dt)``; ``s = sigma sqrt((1 - exp(-2 kappa dt)) / (2 kappa))``
+        (``sigma sqrt(dt)`` as kappa -> 0).
+    """
+    kappa = np.asarray(kappa, dtype=float)
+    sigma = np.asarray(sigma, dtype=float)
+    a = np.exp(-kappa * dt)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(kappa > 1e-12, -np.expm1(-2 * kappa * dt) / (2 * kappa), dt)
+    return a, sigma * np.sqrt(v)
+
+
+def ou_moments(x0, mu, kappa, sigma, t):
+    """Analytic mean and variance of the OU log price at horizon ``t`` [yr] (Schwartz 1997).
+
+    ``E = mu + (x0 - mu) e^{-kappa t}``, ``Var = sigma^2 (1 - e^{-2 kappa t}) / (2 kappa)``.
+    """
+    t = np.asarray(t, dtype=float)
+    a, s = ou_step(kappa, sigma, t)
+    return mu + (np.asarray(x0, dtype=float) - mu) * a, s ** 2
+
+
+def _price_log_deviations(rng, proc: PriceProcesses, n_paths: int, n_years: int, vol_scale: float,
+                          deck: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """One block of correlated OU paths.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        ``x_t - mu`` [ln units], shape ``(n_processes, n_paths, n_years + 1)``; column 0 = 0.
+    mult : numpy.ndarray
+        Price multipliers on the deck, same shape (see module notes for ``deck``).
+    """
+    p = len(proc.names)
+    eps = rng.standard_normal((n_paths, n_years, p)) @ proc.cholesky.T   # correlated shocks
+    a, s = ou_step(proc.kappa, proc.sigma * vol_scale)
+    y = np.zeros((p, n_paths, n_years + 1))
+    eps = np.moveaxis(eps, 2, 0)                                          # (p, paths, years)
+    for t in range(1, n_years + 1):  # loop over years only; vectorised over processes x paths
+        y[:, :, t] = a[:, None] * y[:, :, t - 1] + s[:, None] * eps[:, :, t - 1]
+    if deck == "mean":
+        _, var = ou_moments(0.0, 0.0, proc.kappa[:, None], proc.sigma[:, None] * vol_scale,
+                            np.arange(n_years + 1)[None, :])
+        mult = np.exp(y - 0.5 * var[:, None, :])
+    elif deck == "median":
+        mult = np.exp(y)
+    else:
+        raise ValueError("deck must be 'mean' or 'median'")
+    return y, mult
+
+
+def simulate_log_prices(processes: PriceProcesses | None = None, *, n_paths: int = 10_000,
+                        n_years: int = 30, seed: int = 0, vol_scale: float = 1.0,
+                        x0=None, mu=None) -> np.ndarray:
+    """Sampled OU log prices ``x_t`` for every process (for checks and charts).
+
+    Parameters
+    ----------
+    x0, mu : array_like, optional
+        Start and long-run level per process [ln USD/t]; default 0 (deviations from the deck).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_processes, n_paths, n_years + 1)``.
+    """
+    proc = processes or load_price_processes()
+    rng = np.random.Generator(np.random.PCG64(seed))
+    p = len(proc.names)
+    x0 = np.zeros(p) if x0 is None else np.broadcast_to(np.asarray(x0, float), (p,))
+    mu = np.zeros(p) if mu is None else np.broadcast_to(np.asarray(mu, float), (p,))
+    y, _ = _price_log_deviations(rng, proc, n_paths, n_years, vol_scale, deck="median")
+    # y started at 0 = deviation of a path started at mu; a path from x0 adds the decaying gap
+    decay = np.exp(-proc.kappa[:, None] * np.arange(n_years + 1)[None, :])
+    return mu[:, None, None] + ((x0 - mu)[:, None] * decay)[:, None, :] + y
+
+
+# ----------------------------------------------------------------------------------------------
+# tiling and project draws
+# ----------------------------------------------------------------------------------------------
+def tile_inputs(inputs: cashflow.ProjectInputs, idx, repeats: int) -> cashflow.ProjectInputs:
+    """ProjectInputs whose rows are (project, path) pairs: project ``idx[i]`` repeated ``repeats``
+    times (row ``i * repeats + j`` = path ``j`` of project ``idx[i]``). By-product rows are
+    re-indexed to the tiled rows."""
+    idx = np.asarray(idx, dtype=int)
+    rows = np.repeat(idx, repeats)
+    changes = {}
+    for f in dataclasses.fields(inputs):
+        v = getattr(inputs, f.name)
+        if f.name in ("ids", "sources", "byproduct_rows", "byproduct_coef_usd_per_t_ore"):
+            continue
+        changes[f.name] = v[rows]
+    changes["ids"] = tuple(inputs.ids[i] for i in rows)
+    changes["sources"] = None
+    pos = np.full(inputs.n, -1)
+    pos[idx] = np.arange(len(idx))
+    keep = pos[inputs.byproduct_rows] >= 0 if len(inputs.byproduct_rows) else np.zeros(0, bool)
+    b_rows = inputs.byproduct_rows[keep]
+    b_coef = inputs.byproduct_coef_usd_per_t_ore[keep]
+    changes["byproduct_rows"] = (pos[b_rows][:, None] * repeats + np.arange(repeats)[None, :]).ravel()
+    changes["byproduct_coef_usd_per_t_ore"] = np.repeat(b_coef, repeats)
+    return dataclasses.replace(inputs, **changes)
+
+
+def _lognormal_log_params(mean, sd):
+    mean = np.asarray(mean, float)
+    s2 = np.log1p((np.asarray(sd, float) / mean) ** 2)
+    return np.log(mean) - 0.5 * s2, np.sqrt(s2)
+
+
+def _project_draws(rng, stages: Sequence[str], n_paths: int, vol_scale: float, risks: Mapping[str, StageRisk]):
+    """Capex, opex, recovery multipliers and extra construction years, shape ``(n, paths)``."""
+    n = len(stages)
+    r = [risks[s] for s in stages]
+    cm_mu, cm_s = _lognormal_log_params([x.capex_mean for x in r], [x.capex_sd for x in r])
+    om_mu, om_s = _lognormal_log_params(np.ones(n), [x.opex_sd for x in r])
+    rm_mu, rm_s = _lognormal_log_params(np.ones(n), [x.recovery_sd for x in r])
+    z = rng.standard_normal((3, n, n_paths))
+    u = rng.random((n, n_paths))
+    v = vol_scale
+    capex = np.exp(v * (cm_mu[:, None] + cm_s[:, None] * z[0]))
+    opex = np.exp(v * (om_mu[:, None] + om_s[:, None] * z[1]))
+    rec = np.exp(v * (rm_mu[:, None] + rm_s[:, None] * z[2]))
+    kmax = max(len(x.delay_survival) for x in r)
+    surv = np.zeros((n, kmax))
+    for i, x in enumerate(r):
+        surv[i, : len(x.delay_survival)] = x.delay_survival
+    surv = np.minimum(1.0, v * surv)
+    delay = (u[:, :, None] < surv[:, None, :]).sum(axis=2)
+    return capex, opex, rec, delay
+
+
+def _max_delay(stages, vol_scale, risks) -> int:
+    if vol_scale <= 0:
+        return 0
+    return max((sum(1 for p in risks[s].delay_survival if p > 0) for s in stages), default=0)
+
+
+# ----------------------------------------------------------------------------------------------
+# loans and DSCR (the rules of evaluator.evaluate)
+# ----------------------------------------------------------------------------------------------
+def _loans(apps: Sequence[Application], scenario: Scenario, n_periods: int):
+    """The policy loan schedule per project in USD m, as :func:`evaluator.evaluate.evaluate`."""
+    loan_krw = np.array([a.loan_request_krw_bn for a in apps], dtype=float)
+    loan_usd = krw_bn_to_usd_m(loan_krw, scenario.fx_krw_per_usd)
+    return loan_krw, finance.loan_schedule(
+        loan_usd, scenario.policy_loan_rate, np.array([a.loan_tenor_years for a in apps]),
+        np.array([a.loan_grace_years for a in apps]), np.zeros(len(apps), dtype=int), n_periods)
+
+
+def _min_dscr(cfads, ds, principal, fp):
+    """Minimum DSCR per row under evaluate's scope rule: years with debt service once
+    production has started, or that repay principal earlier. NaN where no year is in scope.
+
+    ``cfads``, ``ds`` (..., T); ``principal`` broadcastable; ``fp`` (...) first production index.
+    """
+    T = cfads.shape[-1]
+    t = np.arange(T)
+    in_scope = (ds > 1e-12) & ((t >= fp[..., None]) | (principal > 1e-12))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(in_scope, cfads / np.where(in_scope, ds, 1.0), np.inf)
+    m = ratio.min(axis=-1)
+    return np.where(np.isinf(m) & ~in_scope.any(axis=-1), np.nan, m)
+
+
+# ----------------------------------------------------------------------------------------------
+# simulation
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SimulationResult:
+    """Outcome of :func:`simulate`.
+
+    Attributes
+    ----------
+    ids : tuple of str
+    n_paths, seed, chunk_paths : int
+    vol_scale : float
+    summary : pandas.DataFrame
+        Index ``id``. ``npv_usd_m`` (deterministic), ``npv_mean_usd_m``, ``npv_sd_usd_m``,
+        ``npv_p10_usd_m``, ``npv_p50_usd_m``, ``npv_p90_usd_m``, ``npv_cvar10_usd_m`` (mean of
+        the worst 10 %), ``prob_npv_negative``, ``prob_min_dscr_below_1``,
+        ``prob_min_dscr_below_1_3`` (NaN without a loan), ``min_dscr_p10``,
+        ``loan_request_krw_bn``, ``expected_loss_sim_krw_bn``, ``expected_loss_basis``,
+        ``irr_p10``, ``irr_p50``, ``irr_p90`` (over the first ``irr_paths`` paths; paths with
+        no IRR are left out), ``irr_share_undefined``, ``risk_adjusted_npv_usd_m``.
+    npv_samples_usd_m : numpy.ndarray
+        float32, ``(n_projects, n_kept)``: simulated NPV per project on the kept paths (the same
+        path indices for every project, so sums across projects are portfolio paths).
+    kept_paths : numpy.ndarray
+        Indices of the kept paths.
+    elapsed_s : float
+    """
+
+    ids: tuple[str, ...]
+    n_paths: int
+    seed: int
+    chunk_paths: int
+    vol_scale: float
+    summary: pd.DataFrame = field(repr=False)
+    npv_samples_usd_m: np.ndarray = field(repr=False)
+    kept_paths: np.ndarray = field(repr=False)
+    elapsed_s: float = 0.0
+
+    def npv_sample(self, app_id: str) -> np.ndarray:
+        return self.npv_samples_usd_m[self.ids.index(app_id)]
+
+
+def _bytes_per_row(n_periods: int) -> int:
+    # cashflow.build keeps its 20 series and about as many temporaries alive, float64
+    return n_periods * 8 * 48
+
+
+def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: int = 10_000, seed: int = 0,
+             chunk_paths: int | None = None, vol_scale: float = 1.0, progress: Callable[[float], None] | None = None,
+             project_risk: bool = True, deck: str = "mean", irr_paths: int = DEFAULT_IRR_PATHS,
+             keep_paths: int | None = None, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
+             risk_aversion: float = 0.5, processes: PriceProcesses | None = None,
+             risks: Mapping[str, StageRisk] = PROJECT_RISKS) -> SimulationResult:
+    """Monte Carlo of every application's NPV and loan cover under price and project risks.
+
+    Parameters
+    ----------
+    apps : sequence of Application
+    scenario : Scenario
+        Price deck (the processes revert to it), discount rates, FX, loan terms, LGD.
+    ref : evaluator.reference.ReferenceData
+    n_paths : int
+        Number of paths [-].
+    seed : int
+        Seed of ``numpy.random.SeedSequence``; each block of paths gets a PCG64 child stream.
+    chunk_paths : int, optional
+        Paths per block (default 1,000). Memory per model call is bounded by
+        ``memory_budget_bytes`` by also splitting the projects.
+    vol_scale : float
+        Scale on every source of uncertainty (module notes); 0 = the deterministic model.
+    progress : callable, optional
+        Called with the fraction done [0-1] after each model call.
+    project_risk : bool
+        Draw capex / delay / opex / recovery risks (False: prices and FX only).
+    deck : {'mean', 'median'}
+        Whether the deck is the expected or the median price of each year.
+    irr_paths : int
+        Paths per project whose IRR is solved for the IRR percentiles (0 = none).
+    keep_paths : int, optional
+        Keep the NPV of only this many paths (evenly spaced); default all.
+    memory_budget_bytes : int
+        Working memory of one model call [bytes].
+    risk_aversion : float
+        Weight ``a`` of the CVaR in ``risk_adjusted_npv = (1 - a) mean + a CVaR10`` [0-1].
+
+    Returns
+    -------
+    SimulationResult
+    """
+    import time
+
+    t_start = time.perf_counter()
+    apps = tuple(apps)
+    n = len(apps)
+    if n_paths < 1:
+        raise ValueError("n_paths must be >= 1")
+    if vol_scale < 0:
+        raise ValueError("vol_scale must be >= 0")
+    proc = processes or load_price_processes(ref)
+    chunk_paths = int(chunk_paths or DEFAULT_CHUNK_PATHS)
+    chunk_paths = max(1, min(chunk_paths, n_paths))
+    inputs = cashflow.resolve_inputs(apps, scenario, ref)
+    stages = [a.stage for a in apps]
+    v_proj = vol_scale if project_risk else 0.0
+    max_delay = _max_delay(stages, v_proj, risks)
+    T = int((inputs.construction_years + inputs.operating_years).max(initial=0)) + max_delay + 2
+    T = max(T, int(1 + 2))  # build's minimum width
+    rate, _ = discount_rates(apps, scenario, ref)
+    dfac = finance.discount_factors(rate, T, mid_year=scenario.mid_year)          # (n, T)
+    loan_krw, sched = _loans(apps, scenario, T)
+    has_loan = loan_krw > 0
+    fx_i = proc.index(FX_PROCESS)
+
+    # revenue weights of primary product and by-products (per unit of ore, before recovery cap)
+    prim_proc = np.array([proc.index(a.mineral) for a in apps], dtype=int)
+    by_proc = np.array([proc.index(b.mineral) for a in apps for b in a.by_products], dtype=int)
+    prim_coef = inputs.grade_fraction * inputs.product_factor * inputs.payability * inputs.price_usd_per_t
+
+    kept = np.arange(n_paths) if keep_paths is None or keep_paths >= n_paths else \
+        np.unique(np.linspace(0, n_paths - 1, int(keep_paths)).round().astype(int))
+    npv = np.empty((n, n_paths))
+    min_dscr = np.full((n, n_paths), np.nan)
+    irr_n = max(0, min(int(irr_paths), n_paths))
+    irr = np.full((n, irr_n), np.nan)
+
+    rows_budget = max(1, memory_budget_bytes // _bytes_per_row(T))
+    n_blocks = math.ceil(n_paths / chunk_paths)
+    children = np.random.SeedSequence(seed).spawn(n_blocks)
+    total_rows, done_rows = n * n_paths, 0
+    for b in range(n_blocks):
+        p0 = b * chunk_paths
+        B = min(chunk_paths, n_paths - p0)
+        rng = np.random.Generator(np.random.PCG64(children[b]))
+        _, mult = _price_log_deviations(rng, proc, B, T - 1, vol_scale, deck)   # (P, B, T)
+        capex_m, opex_m, rec_m, delay = _project_draws(rng, stages, B, v_proj, risks)
+        fx_ratio = 1.0 / mult[fx_i]                                              # (B, T): fx_0 / fx_t
+        m_proj = max(1, rows_budget // B)
+        for s0 in range(0, n, m_proj):
+            idx = np.arange(s0, min(n, s0 + m_proj))
+            m = len(idx)
+            tiled = tile_inputs(inputs, idx, B)
+            # effective price multiplier: revenue-weighted mean of the products' multipliers
+            rec_eff = np.minimum(inputs.recovery[idx, None] * rec_m[idx], 1.0)
+            w_prim = prim_coef[idx, None] * rec_eff                               # (m, B)
+            pm = w_prim[:, :, None] * mult[prim_proc[idx]]
+            total = w_prim.copy()
+            if len(inputs.byproduct_rows):
+                sel = np.flatnonzero(np.isin(inputs.byproduct_rows, idx))
+                if len(sel):
+                    pos = inputs.byproduct_rows[sel] - s0
+                    w_by = inputs.byproduct_coef_usd_per_t_ore[sel, None] * rec_m[inputs.byproduct_rows[sel]]
+                    np.add.at(total, pos, w_by)
+                    np.add.at(pm, pos, w_by[:, :, None] * mult[by_proc[sel]])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                pm = np.where(total[:, :, None] > 0, pm / np.where(total > 0, total, 1.0)[:, :, None],
+                              mult[prim_proc[idx]])
+            cf = cashflow.build(tiled, first_year=scenario.first_year,
+                                price_multiplier=pm.reshape(m * B, T),
+                                capex_multiplier=capex_m[idx].ravel(), opex_multiplier=opex_m[idx].ravel(),
+                                recovery_multiplier=rec_m[idx].ravel(), delay_years=delay[idx].ravel())
+            Tc = cf.n_periods
+            fcf = cf.fcf_usd_m.reshape(m, B, Tc)
+            npv[idx, p0:p0 + B] = np.einsum("mbt,mt->mb", fcf, dfac[idx, :Tc])
+            lr = np.flatnonzero(has_loan[idx])
+            if len(lr):
+                cfads = np.zeros((len(lr), B, T))
+                cfads[:, :, :Tc] = cf.cfads_usd_m.reshape(m, B, Tc)[lr]
+                g = idx[lr]
+                ds = sched.debt_service_usd_m[g][:, None, :] * fx_ratio[None, :, :]
+                fp = inputs.construction_years[g, None] + delay[g] + 1
+                min_dscr[g, p0:p0 + B] = _min_dscr(cfads, ds, sched.principal_usd_m[g][:, None, :], fp)
+            if p0 < irr_n:
+                k = min(B, irr_n - p0)
+                irr[idx, p0:p0 + k] = finance.irr(fcf[:, :k].reshape(m * k, Tc)).reshape(m, k)
+            done_rows += m * B
+            if progress is not None:
+                progress(done_rows / total_rows)
+
+    det = _deterministic_npv(inputs, scenario, rate)
+    summary = _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion)
+    samples = npv[:, kept].astype(np.float32)
+    samples.setflags(write=False)
+    kept.setflags(write=False)
+    return SimulationResult(tuple(a.id for a in apps), int(n_paths), int(seed), chunk_paths, float(vol_scale),
+                            summary, samples, kept, time.perf_counter() - t_start)
+
+
+def _deterministic_npv(inputs, scenario, rate) -> np.ndarray:
+    cf = cashflow.build(inputs, first_year=scenario.first_year)
+    return finance.npv(rate, cf.fcf_usd_m, mid_year=scenario.mid_year)
+
+
+def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion) -> pd.DataFrame:
+    q = np.quantile(npv, [0.1, 0.5, 0.9], axis=1)
+    n_paths = npv.shape[1]
+    k = max(1, int(math.floor(0.1 * n_paths)))
+    worst = np.partition(npv, k - 1, axis=1)[:, :k] if k < n_paths else npv
+    cvar = worst.mean(axis=1)
+    mean = npv.mean(axis=1)
+    with np.errstate(invalid="ignore"):
+        p_dscr1 = np.where(has_loan, (min_dscr < 1.0).mean(axis=1), np.nan)
+        p_dscr13 = np.where(has_loan, (min_dscr < 1.3).mean(axis=1), np.nan)
+        dscr_p10 = np.where(has_loan, np.nanquantile(np.where(has_loan[:, None], min_dscr, 0.0), 0.1, axis=1), np.nan)
+    explo = np.array([a.stage == "exploration" for a in apps])
+    succ = np.array([a.success_probability if a.success_probability is not None else np.nan for a in apps], float)
+    el_explo = loan_krw * (1 - np.nan_to_num(succ, nan=0.0)) * scenario.write_off_share
+    el_later = loan_krw * np.nan_to_num(p_dscr1, nan=0.0) * scenario.lgd
+    el = np.where(has_loan, np.where(explo, el_explo, el_later), 0.0)
+    basis = np.where(~has_loan, "no loan",
+                     np.where(explo, "loan x (1 - success probability) x write-off share",
+                              "loan x P(min DSCR < 1) x LGD"))
+    if irr.shape[1]:
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no IRR on any path
+            irr_q = np.nanquantile(irr, [0.1, 0.5, 0.9], axis=1)
+        irr_undef = np.isnan(irr).mean(axis=1)
+    else:
+        irr_q = np.full((3, len(apps)), np.nan)
+        irr_undef = np.full(len(apps), np.nan)
+    return pd.DataFrame({
+        "name": [a.name for a in apps],
+        "mineral": [a.mineral for a in apps],
+        "stage": [a.stage for a in apps],
+        "npv_usd_m": det,
+        "npv_mean_usd_m": mean,
+        "npv_sd_usd_m": npv.std(axis=1, ddof=1) if n_paths > 1 else np.zeros(len(apps)),
+        "npv_p10_usd_m": q[0],
+        "npv_p50_usd_m": q[1],
+        "npv_p90_usd_m": q[2],
+        "npv_cvar10_usd_m": cvar,
+        "prob_npv_negative": (npv < 0).mean(axis=1),
+        "prob_min_dscr_below_1": p_dscr1,
+        "prob_min_dscr_below_1_3": p_dscr13,
+        "min_dscr_p10": dscr_p10,
+        "loan_request_krw_bn": loan_krw,
+        "expected_loss_sim_krw_bn": el,
+        "expected_loss_basis": basis,
+        "irr_p10": irr_q[0],
+        "irr_p50": irr_q[1],
+        "irr_p90": irr_q[2],
+        "irr_share_undefined": irr_undef,
+        "risk_adjusted_npv_usd_m": (1 - risk_aversion) * mean + risk_aversion * cvar,
+    }, index=pd.Index([a.id for a in apps], name="id"))
+
+
+def risk_metrics(result: SimulationResult) -> pd.DataFrame:
+    """Risk columns for ranking and allocation, index ``id``.
+
+    Columns ``npv_p10_usd_m`` and ``prob_npv_negative`` (read by the scoring helper as
+    ``risk_metrics``), ``risk_adjusted_npv_usd_m`` (a value the optimiser can maximise:
+    ``(1 - a) x mean NPV + a x CVaR10``, ``a = risk_aversion`` of :func:`simulate`),
+    ``npv_mean_usd_m``, ``prob_min_dscr_below_1`` and ``expected_loss_sim_krw_bn``.
+    """
+    cols = ["npv_p10_usd_m", "prob_npv_negative", "risk_adjusted_npv_usd_m", "npv_mean_usd_m",
+            "prob_min_dscr_below_1", "expected_loss_sim_krw_bn"]
+    return result.summary[cols].copy()
+
+
+def portfolio_npv(result: SimulationResult, ids: Sequence[str], weights=None) -> np.ndarray:
+    """Simulated total NPV of a set of projects per kept path [USD m].
+
+    Parameters
+    ----------
+    ids : sequence of str
+    weights : array_like or mapping, optional
+        Share of each project's NPV counted (e.g. funded share or Korean stake) [fraction];
+        default 1 each.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, one value per kept path. Paths share price draws across projects, so the
+        spread reflects the correlation between projects.
+    """
+    rows = [result.ids.index(i) for i in ids]
+    if weights is None:
+        w = np.ones(len(rows))
+    elif isinstance(weights, Mapping):
+        w = np.array([float(weights[i]) for i in ids])
+    else:
+        w = np.asarray(weights, dtype=float)
+        if w.shape != (len(rows),):
+            raise ValueError("weights must have one entry per id")
+    if not rows:
+        return np.zeros(result.npv_samples_usd_m.shape[1])
+    return w @ result.npv_samples_usd_m[rows].astype(np.float64)
+
+
+# ----------------------------------------------------------------------------------------------
+# one-at-a-time sensitivities
+# ----------------------------------------------------------------------------------------------
+def _select(apps, ids):
+    apps = tuple(apps)
+    if ids is None:
+        return apps
+    by_id = {a.id: a for a in apps}
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        raise KeyError(f"unknown application ids: {unknown}")
+    return tuple(by_id[i] for i in ids)
+
+
+def _point(apps, scenario, ref, inputs, **build_kwargs):
+    """NPV and min DSCR with evaluate's rules for a (possibly modified) inputs / scenario."""
+    cf = cashflow.build(inputs, first_year=scenario.first_year, **build_kwargs)
+    m = evaluate(apps, scenario, ref, cashflows=cf).metrics
+    return m["npv_usd_m"].to_numpy(float), m["min_dscr"].to_numpy(float)
+
+
+#: Tornado settings: input -> (low label, high label).
+TORNADO_INPUTS = {
+    "price (primary)": ("deck low case", "deck high case"),
+    "price (by-products)": ("deck low case", "deck high case"),
+    "initial capex": ("-25%", "+25%"),
+    "opex": ("-15%", "+15%"),
+    "recovery": ("-5%", "+3%"),
+    "construction delay": ("none", "+1 year"),
+    "discount rate": ("-2 pp", "+2 pp"),
+    "fx (KRW/USD)": ("-10%", "+10%"),
+    "policy loan rate": ("-1 pp", "+1 pp"),
+}
+
+
+def tornado(apps: Sequence[Application], scenario: Scenario, ref, ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """One-at-a-time NPV (and minimum DSCR) with each input at its low and high setting.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``id``, ``input``, ``low_setting``, ``high_setting``, ``low_npv_usd_m`` (NPV
+        with the input at its *low setting*, which need not be the lower NPV: low capex gives a
+        higher NPV), ``high_npv_usd_m``, ``base_npv_usd_m``, ``swing`` (= |high - low| [USD m]),
+        ``low_min_dscr``, ``high_min_dscr``, ``base_min_dscr``; rows of a project sorted by
+        swing, largest first. Settings: :data:`TORNADO_INPUTS`. FX and the loan rate do not
+        enter the unlevered USD cash flow: their NPV swing is 0, they move the DSCR only.
+    """
+    apps = _select(apps, ids)
+    if not apps:
+        return pd.DataFrame(columns=["id", "input", "low_setting", "high_setting", "low_npv_usd_m",
+                                     "high_npv_usd_m", "base_npv_usd_m", "swing", "low_min_dscr",
+                                     "high_min_dscr", "base_min_dscr"])
+    base_in = cashflow.resolve_inputs(apps, scenario, ref)
+    n = base_in.n
+    one = np.ones(n)
+    base_npv, base_dscr = _point(apps, scenario, ref, base_in)
+
+    def case_inputs(case):
+        sc = scenario.replace(price_case=case)
+        return cashflow.resolve_inputs(apps, sc, ref)
+
+    lo_in, hi_in = case_inputs("low"), case_inputs("high")
+    prim = {c: dataclasses.replace(base_in, price_usd_per_t=x.price_usd_per_t) for c, x in (("low", lo_in), ("high", hi_in))}
+    byp = {c: dataclasses.replace(base_in, byproduct_coef_usd_per_t_ore=x.byproduct_coef_usd_per_t_ore)
+           for c, x in (("low", lo_in), ("high", hi_in))}
+    fx = scenario.fx_krw_per_usd
+    variants = {
+        "price (primary)": [(scenario, prim[c], {}) for c in ("low", "high")],
+        "price (by-products)": [(scenario, byp[c], {}) for c in ("low", "high")],
+        "initial capex": [(scenario, base_in, {"capex_multiplier": one * k}) for k in (0.75, 1.25)],
+        "opex": [(scenario, base_in, {"opex_multiplier": one * k}) for k in (0.85, 1.15)],
+        "recovery": [(scenario, base_in, {"recovery_multiplier": one * k}) for k in (0.95, 1.03)],
+        "construction delay": [(scenario, base_in, {}), (scenario, base_in, {"delay_years": np.ones(n, int)})],
+        "discount rate": [(scenario.replace(discount_rate=max(0.0, scenario.discount_rate + d)), base_in, {})
+                          for d in (-0.02, 0.02)],
+        "fx (KRW/USD)": [(scenario.replace(fx_krw_per_usd=fx * k), base_in, {}) for k in (0.9, 1.1)],
+        "policy loan rate": [(scenario.replace(policy_loan_rate=max(0.0, scenario.policy_loan_rate + d)), base_in, {})
+                             for d in (-0.01, 0.01)],
+    }
+    frames = []
+    for name, ((sc_lo, in_lo, kw_lo), (sc_hi, in_hi, kw_hi)) in variants.items():
+        lo_npv, lo_d = _point(apps, sc_lo, ref, in_lo, **kw_lo)
+        hi_npv, hi_d = _point(apps, sc_hi, ref, in_hi, **kw_hi)
+        frames.append(pd.DataFrame({
+            "id": base_in.ids, "input": name,
+            "low_setting": TORNADO_INPUTS[name][0], "high_setting": TORNADO_INPUTS[name][1],
+            "low_npv_usd_m": lo_npv, "high_npv_usd_m": hi_npv, "base_npv_usd_m": base_npv,
+            "swing": np.abs(hi_npv - lo_npv),
+            "low_min_dscr": lo_d, "high_min_dscr": hi_d, "base_min_dscr": base_dscr,
+        }))
+    out = pd.concat(frames, ignore_index=True)
+    order = {i: k for k, i in enumerate(base_in.ids)}
+    out["_o"] = out["id"].map(order)
+    return out.sort_values(["_o", "swing"], ascending=[True, False], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+SPIDER_INPUTS = ("price", "initial capex", "opex", "recovery", "discount rate")
+
+
+def spider(apps: Sequence[Application], scenario: Scenario, ref, ids: Sequence[str] | None = None,
+           multipliers=(0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3)) -> pd.DataFrame:
+    """NPV with one input scaled by each multiplier, the others at base (spider chart data).
+
+    Inputs: all prices (primary and by-products), initial capex, opex, recovery (capped at
+    100 % by the model) and the discount rate (rate x multiplier).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``id``, ``input``, ``multiplier``, ``npv_usd_m``.
+    """
+    apps = _select(apps, ids)
+    inp = cashflow.resolve_inputs(apps, scenario, ref)
+    n = inp.n
+    rate, _ = discount_rates(apps, scenario, ref)
+    frames = []
+    base_fcf = cashflow.build(inp, first_year=scenario.first_year).fcf_usd_m
+    for k in multipliers:
+        k = float(k)
+        kw = {"price": {"price_multiplier": np.full(n, k)}, "initial capex": {"capex_multiplier": np.full(n, k)},
+              "opex": {"opex_multiplier": np.full(n, k)}, "recovery": {"recovery_multiplier": np.full(n, k)}}
+        for name in SPIDER_INPUTS:
+            if name == "discount rate":
+                v = finance.npv(rate * k, base_fcf, mid_year=scenario.mid_year)
+            else:
+                fcf = cashflow.build(inp, first_year=scenario.first_year, **kw[name]).fcf_usd_m
+                v = finance.npv(rate, fcf, mid_year=scenario.mid_year)
+            frames.append(pd.DataFrame({"id": inp.ids, "input": name, "multiplier": k,
+                                        "npv_usd_m": np.atleast_1d(v)}))
+    if not frames:
+        return pd.DataFrame(columns=["id", "input", "multiplier", "npv_usd_m"])
+    return pd.concat(frames, ignore_index=True)

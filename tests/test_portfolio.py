@@ -1,0 +1,168 @@
+"""The fund/loan allocation on the sample projects: every budget, cap and lock re-checked here,
+independently of the optimiser's own re-check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaluator import pipeline, portfolio, supply
+from evaluator.allocation import AllocationInfeasible
+from evaluator.cli import main
+from evaluator.reference import load_reference
+from models.loader import load_applications
+from models.scenario import default_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+REF = load_reference()
+APPS = load_applications(ROOT / "sample_projects" / "applications.csv", ref=REF).applications
+TOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def run():
+    return pipeline.run(APPS, default_scenario(), REF)
+
+
+def independent_violations(pa, scenario, scores) -> list[str]:
+    t = pa.table
+    out = []
+    if t["fund_krw_bn"].sum() > scenario.fund_krw_bn + TOL:
+        out.append("fund budget")
+    if t["loan_krw_bn"].sum() > scenario.loan_krw_bn + TOL:
+        out.append("loan budget")
+    amount = t["fund_krw_bn"] + t["loan_krw_bn"]
+    total = amount.sum()
+    for col, cap in (("country_iso3", scenario.country_cap_share), ("mineral", scenario.mineral_cap_share)):
+        worst = amount.groupby(t[col]).sum().max()
+        if worst > cap * total + TOL:
+            out.append(f"{col} cap")
+    cost = pd.Series({a.id: a.total_project_cost_usd_m * scenario.fx_krw_per_usd / 1000 for a in APPS})
+    if ((amount / cost.reindex(t.index)) > scenario.coverage_cap_share + TOL).any():
+        out.append("coverage cap")
+    sel = t["selected"]
+    ask_fund = pd.Series({a.id: a.fund_request_krw_bn for a in APPS}).reindex(t.index)
+    frac = t["fund_krw_bn"] / ask_fund.where(ask_fund > 0)
+    if (frac[sel] < scenario.min_fraction - TOL).any() or (frac > 1 + TOL).any():
+        out.append("semi-continuity")
+    if (amount[~scores["eligible"].reindex(t.index).astype(bool)] > TOL).any():
+        out.append("ineligible funded")
+    return out
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"fund_krw_bn": 100.0, "loan_krw_bn": 20.0},
+    {"country_cap_share": 0.25, "mineral_cap_share": 0.3},
+    {"objective": "total_npv"},
+    {"objective": "total_score", "min_fraction": 1.0},
+    {"objective": "total_diversification", "fund_krw_bn": 400.0},
+])
+def test_every_constraint_holds(run, changes):
+    s = default_scenario().replace(**changes)
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    assert independent_violations(pa, s, run.scores.table) == []
+    assert portfolio.check_allocation(pa, s) == []
+    assert pa.summary["optimal"]
+    assert pa.summary["n_selected"] >= 1
+
+
+def test_default_allocation_uses_the_budgets_and_explains_itself(run):
+    s = default_scenario()
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    sm = pa.summary
+    assert sm["loan_allocated_krw_bn"] == pytest.approx(67.5, abs=1e-6)  # the scarcer budget binds
+    assert "budget loan_krw_bn" in sm["binding"]
+    assert sm["marginal_value_per_krw_bn"]["loan_krw_bn"] > 0
+    assert set(sm["china_share_after"]) <= set(sm["china_share_before"])
+    # funded projects can only lower China's share under the top-supplier rule
+    for m, after in sm["china_share_after"].items():
+        assert after <= sm["china_share_before"][m] + 1e-9
+
+
+def test_locks_respected(run):
+    s = default_scenario()
+    base = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    funded = base.table.index[base.table["selected"]]
+    out_id = funded[0]
+    left = [i for i in base.table.index[base.table["candidate"] & ~base.table["selected"]]]
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF, locked_in=[left[0]], locked_out=[out_id])
+    assert pa.table.at[left[0], "selected"]
+    assert not pa.table.at[out_id, "selected"]
+    assert pa.summary["objective"] <= base.summary["objective"] + 1e-6  # locks never help
+
+
+def test_locking_in_an_ineligible_application_is_refused(run):
+    inel = run.scores.table.index[~run.scores.table["eligible"]][0]
+    with pytest.raises(portfolio.PortfolioError, match=inel):
+        portfolio.allocate_portfolio(run.evaluation, run.scores.table, default_scenario(), REF, locked_in=[inel])
+
+
+def test_infeasible_locks_name_the_conflict(run):
+    s = default_scenario().replace(loan_krw_bn=5.0)
+    big_loans = run.evaluation.metrics.query("loan_request_krw_bn >= 10").index
+    eligible = run.scores.table.index[run.scores.table["eligible"]]
+    locks = [i for i in big_loans if i in eligible][:2]
+    with pytest.raises(AllocationInfeasible) as exc:
+        portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF, locked_in=locks)
+    text = " ".join(exc.value.conflicts)
+    assert "loan_krw_bn" in text and any(i in text for i in locks)
+
+
+def test_more_budget_never_lowers_the_optimum(run):
+    s = default_scenario()
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    f = portfolio.frontier(pa, s, REF, "loan_krw_bn", points=9)
+    obj = f.sort_values("budget")["objective"].to_numpy()
+    assert np.all(np.diff(obj) >= -1e-6 * max(1.0, abs(obj).max()))
+    assert f["current"].sum() == 1
+    assert f.loc[f["current"], "objective"].iloc[0] == pytest.approx(pa.summary["objective"], rel=1e-6)
+
+
+def test_second_project_on_a_mineral_is_worth_less(run):
+    """Diminishing returns: the concave term's slope falls as a mineral's new volume grows."""
+    s = default_scenario()
+    cand, _ = portfolio.build_candidates(run.evaluation, run.scores.table, s, REF)
+    terms, info = portfolio.diversification_terms(cand, s, REF)
+    t = next(t for t in terms if t.name == "diversification rare_earths")
+    gap = float(info.set_index("mineral").at["rare_earths", "gap_volume"])
+    first = t.evaluate(0.3 * gap) - t.evaluate(0.0)
+    second = t.evaluate(0.6 * gap) - t.evaluate(0.3 * gap)
+    beyond = t.evaluate(2.0 * gap) - t.evaluate(1.5 * gap)
+    assert first > second > beyond == 0.0
+
+
+def test_gap_volume_by_hand():
+    """Top supplier 80 of 100 t, target 50 %: top_supplier rule 80 - 50 = 30 t;
+    pro rata 100 x (1 - 0.5/0.8) = 37.5 t; additive 80/0.5 - 100 = 60 t."""
+    base = supply.MineralSupply("x", "quantity", 2024, pd.Series({"CHN": 80.0, "AUS": 20.0}),
+                                pd.Series({"CHN": 0.8, "AUS": 0.2}), {"top_share": 0.8, "top_supplier": "CHN"},
+                                pd.Series(dtype=float), 0.5, False)
+    assert portfolio.gap_volume(base, 0.5, "top_supplier") == pytest.approx(30.0)
+    assert portfolio.gap_volume(base, 0.5, "pro_rata") == pytest.approx(37.5)
+    assert portfolio.gap_volume(base, 0.5, "additive") == pytest.approx(60.0)
+
+
+def test_cli_allocate_json_is_clean_and_within_budgets(capsys):
+    code = main(["allocate", str(ROOT / "sample_projects" / "applications.csv"), "--format", "json",
+                 "--fund-krw-bn", "150", "--loan-krw-bn", "40", "--country-cap-share", "0.35"])
+    out = capsys.readouterr().out
+    data = json.loads(out)  # nothing but JSON on stdout (HiGHS chatter silenced)
+    assert code == 0
+    recs = data["applications"]
+    assert len(recs) == len(APPS)
+    assert sum(r["fund_krw_bn"] for r in recs) <= 150 + 1e-6
+    assert sum(r["loan_krw_bn"] for r in recs) <= 40 + 1e-6
+    assert {"fund_krw_bn", "loan_krw_bn", "selected"} <= set(recs[0])
+    assert "china_share_after" in data["summary"]
+
+
+def test_cli_allocate_reports_infeasible_locks(capsys):
+    code = main(["allocate", str(ROOT / "sample_projects" / "applications.csv"), "--loan-krw-bn", "1",
+                 "--lock-in", "AU-LI-01,CA-LI-01"])
+    err = capsys.readouterr().err
+    assert code == 2 and "allocation" in err

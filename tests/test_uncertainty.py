@@ -1,0 +1,236 @@
+"""Tests of evaluator.uncertainty (Monte Carlo, tornado, spider).
+
+Reference values: the Ornstein-Uhlenbeck transition density (Schwartz 1997, model 1;
+Uhlenbeck & Ornstein 1930): ``E[x_t] = mu + (x0 - mu) e^{-kt}``,
+``Var[x_t] = sigma^2 (1 - e^{-2kt}) / (2k)``; the deterministic model (``evaluate``).
+"""
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evaluator import uncertainty as unc
+from evaluator.evaluate import evaluate
+from evaluator.reference import load_reference
+from models.loader import load_applications
+from models.scenario import default_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_projects" / "applications.csv"
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_reference()
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return default_scenario()
+
+
+@pytest.fixture(scope="module")
+def apps(ref):
+    return tuple(load_applications(str(SAMPLE), ref=ref).applications)
+
+
+@pytest.fixture(scope="module")
+def ev(apps, scenario, ref):
+    return evaluate(apps, scenario, ref)
+
+
+@pytest.fixture(scope="module")
+def sim(apps, scenario, ref):
+    return unc.simulate(apps, scenario, ref, n_paths=2000, seed=1)
+
+
+def test_zero_volatility_reproduces_evaluate(apps, scenario, ref, ev):
+    r = unc.simulate(apps, scenario, ref, n_paths=7, vol_scale=0.0, chunk_paths=3, irr_paths=2)
+    npv = ev.metrics["npv_usd_m"].to_numpy()
+    for col in ("npv_mean_usd_m", "npv_p10_usd_m", "npv_p90_usd_m", "npv_usd_m"):
+        np.testing.assert_allclose(r.summary[col].to_numpy(), npv, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(r.npv_samples_usd_m, np.repeat(npv[:, None], 7, 1).astype(np.float32))
+    loan = ev.metrics["loan_request_krw_bn"].to_numpy() > 0
+    below = (ev.metrics["min_dscr"].to_numpy() < 1.0).astype(float)
+    np.testing.assert_array_equal(r.summary["prob_min_dscr_below_1"].to_numpy()[loan], below[loan])
+    irr = ev.metrics["irr"].to_numpy()
+    ok = np.isfinite(irr)
+    np.testing.assert_allclose(r.summary["irr_p50"].to_numpy()[ok], irr[ok], atol=1e-9)
+
+
+def test_zero_volatility_in_the_data_reproduces_evaluate(apps, scenario, ref, ev):
+    proc = unc.load_price_processes(ref)
+    flat = dataclasses.replace(proc, sigma=np.zeros_like(proc.sigma))
+    r = unc.simulate(apps, scenario, ref, n_paths=5, processes=flat, project_risk=False, irr_paths=0)
+    np.testing.assert_allclose(r.summary["npv_mean_usd_m"], ev.metrics["npv_usd_m"], rtol=1e-9, atol=1e-9)
+
+
+def test_reproducible_with_seed(apps, scenario, ref):
+    a = unc.simulate(apps[:5], scenario, ref, n_paths=300, seed=7, irr_paths=0)
+    b = unc.simulate(apps[:5], scenario, ref, n_paths=300, seed=7, irr_paths=0)
+    np.testing.assert_array_equal(a.npv_samples_usd_m, b.npv_samples_usd_m)
+    # a small memory budget splits the projects differently but draws the same paths
+    c = unc.simulate(apps[:5], scenario, ref, n_paths=300, seed=7, irr_paths=0, memory_budget_bytes=1)
+    np.testing.assert_allclose(a.npv_samples_usd_m, c.npv_samples_usd_m, rtol=1e-6)
+
+
+def test_other_seed_changes_draws_but_not_statistics(apps, scenario, ref, sim):
+    other = unc.simulate(apps, scenario, ref, n_paths=2000, seed=2, irr_paths=0)
+    assert not np.array_equal(sim.npv_samples_usd_m, other.npv_samples_usd_m)
+    se = np.sqrt(sim.summary["npv_sd_usd_m"] ** 2 / 2000 + other.summary["npv_sd_usd_m"] ** 2 / 2000)
+    diff = (sim.summary["npv_mean_usd_m"] - other.summary["npv_mean_usd_m"]).abs()
+    assert (diff <= 4 * se + 1e-9).all(), (diff / se).max()
+
+
+def test_ou_paths_match_analytic_moments():
+    proc = unc.load_price_processes()
+    n = 20_000
+    x0, mu = np.log(8000.0), np.log(10000.0)
+    x = unc.simulate_log_prices(proc, n_paths=n, n_years=30, seed=3, x0=x0, mu=mu)
+    for h in (1, 3, 10, 30):
+        mean, var = unc.ou_moments(x0, mu, proc.kappa, proc.sigma, h)
+        got_m, got_v = x[:, :, h].mean(axis=1), x[:, :, h].var(axis=1, ddof=1)
+        se_m = np.sqrt(var / n)
+        se_v = var * np.sqrt(2.0 / (n - 1))
+        assert np.all(np.abs(got_m - mean) < 4 * se_m), h
+        assert np.all(np.abs(got_v - var) < 4 * se_v), h
+
+
+def test_shock_correlation_matches_data():
+    proc = unc.load_price_processes()
+    x = unc.simulate_log_prices(proc, n_paths=20_000, n_years=1, seed=4)
+    c = np.corrcoef(x[:, :, 1])
+    # sampling error of a correlation ~ (1 - rho^2) / sqrt(n) < 0.007; 4 s.e. < 0.03
+    np.testing.assert_allclose(c, proc.corr, atol=0.03)
+
+
+def test_price_multiplier_mean_is_the_deck(ref):
+    proc = unc.load_price_processes(ref)
+    rng = np.random.Generator(np.random.PCG64(5))
+    _, mult = unc._price_log_deviations(rng, proc, 20_000, 10, 1.0, "mean")
+    m = mult[:, :, 10]
+    se = m.std(axis=1) / np.sqrt(m.shape[1])
+    assert np.all(np.abs(m.mean(axis=1) - 1.0) < 4 * se)
+    assert np.all(mult[:, :, 0] == 1.0)
+
+
+def test_price_processes_cover_every_mineral(ref):
+    proc = unc.load_price_processes(ref)
+    assert set(ref.minerals.index) <= set(proc.names)
+    assert np.linalg.eigvalsh(proc.corr).min() > 0
+    assert proc.table["assumption"].astype(str).str.lower().eq("true").all()
+
+
+def test_summary_columns_and_expected_loss(sim, apps, scenario):
+    s = sim.summary
+    for col in ("npv_mean_usd_m", "npv_p10_usd_m", "npv_p50_usd_m", "npv_p90_usd_m", "prob_npv_negative",
+                "prob_min_dscr_below_1", "prob_min_dscr_below_1_3", "expected_loss_sim_krw_bn",
+                "irr_p10", "irr_p50", "irr_p90"):
+        assert col in s.columns
+    assert (s["npv_p10_usd_m"] <= s["npv_p50_usd_m"]).all() and (s["npv_p50_usd_m"] <= s["npv_p90_usd_m"]).all()
+    assert ((s["prob_npv_negative"] >= 0) & (s["prob_npv_negative"] <= 1)).all()
+    loan = s["loan_request_krw_bn"] > 0
+    assert (s.loc[loan, "prob_min_dscr_below_1"] <= s.loc[loan, "prob_min_dscr_below_1_3"]).all()
+    for a in apps:
+        row = s.loc[a.id]
+        if a.loan_request_krw_bn <= 0:
+            assert row["expected_loss_sim_krw_bn"] == 0
+        elif a.stage == "exploration":
+            assert row["expected_loss_sim_krw_bn"] == pytest.approx(
+                a.loan_request_krw_bn * (1 - a.success_probability) * scenario.write_off_share)
+        else:
+            assert row["expected_loss_sim_krw_bn"] == pytest.approx(
+                a.loan_request_krw_bn * row["prob_min_dscr_below_1"] * scenario.lgd)
+    assert sim.npv_samples_usd_m.dtype == np.float32
+    assert sim.npv_samples_usd_m.shape == (len(apps), 2000)
+
+
+def test_portfolio_and_risk_metrics(sim, apps):
+    ids = [a.id for a in apps[:3]]
+    tot = unc.portfolio_npv(sim, ids)
+    np.testing.assert_allclose(tot, sim.npv_samples_usd_m[:3].astype(float).sum(axis=0))
+    half = unc.portfolio_npv(sim, ids, weights={i: 0.5 for i in ids})
+    np.testing.assert_allclose(half, tot / 2)
+    rm = unc.risk_metrics(sim)
+    assert {"npv_p10_usd_m", "prob_npv_negative", "risk_adjusted_npv_usd_m"} <= set(rm.columns)
+    assert list(rm.index) == [a.id for a in apps]
+
+
+def test_keep_paths_subsamples(apps, scenario, ref):
+    r = unc.simulate(apps[:3], scenario, ref, n_paths=500, keep_paths=50, irr_paths=0)
+    assert r.npv_samples_usd_m.shape == (3, 50) and len(r.kept_paths) == 50
+
+
+def test_progress_callback(apps, scenario, ref):
+    seen = []
+    unc.simulate(apps[:4], scenario, ref, n_paths=50, chunk_paths=20, progress=seen.append, irr_paths=0)
+    assert seen and seen[-1] == pytest.approx(1.0) and all(np.diff(seen) > 0)
+
+
+@pytest.fixture(scope="module")
+def torn(apps, scenario, ref):
+    return unc.tornado(apps, scenario, ref)
+
+
+def test_tornado_base_is_deterministic(torn, ev):
+    base = torn.groupby("id")["base_npv_usd_m"].first()
+    np.testing.assert_allclose(base.loc[ev.metrics.index], ev.metrics["npv_usd_m"], rtol=1e-12, atol=1e-9)
+    assert set(torn.columns) >= {"id", "input", "low_npv_usd_m", "high_npv_usd_m", "base_npv_usd_m", "swing"}
+
+
+def test_tornado_inputs_outside_cash_flow_have_zero_swing(torn, apps):
+    no_by = [a.id for a in apps if not a.by_products]
+    with_by = [a.id for a in apps if a.by_products]
+    assert no_by and with_by
+    t = torn.set_index(["id", "input"])
+    for i in no_by:
+        assert t.loc[(i, "price (by-products)"), "swing"] == 0
+    assert any(t.loc[(i, "price (by-products)"), "swing"] > 0 for i in with_by)
+    # loan rate and FX never move the unlevered USD NPV; without a loan not the DSCR either
+    assert (torn.loc[torn.input.isin(["policy loan rate", "fx (KRW/USD)"]), "swing"] == 0).all()
+    for a in apps:
+        if a.loan_request_krw_bn <= 0:
+            r = t.loc[(a.id, "policy loan rate")]
+            assert np.isnan(r["low_min_dscr"]) and np.isnan(r["high_min_dscr"])
+    assert (t.xs("initial capex", level="input")["swing"] > 0).all()
+
+
+def test_tornado_project_without_loan(apps, scenario, ref):
+    a = dataclasses.replace(apps[0], id="NOLOAN", loan_request_krw_bn=0.0)
+    t = unc.tornado([a], scenario, ref).set_index("input")
+    assert t.loc["policy loan rate", "swing"] == 0
+    assert np.isnan(t.loc["policy loan rate", ["low_min_dscr", "high_min_dscr", "base_min_dscr"]].astype(float)).all()
+
+
+def test_spider(apps, scenario, ref, ev):
+    sp = unc.spider(apps[:4], scenario, ref)
+    at1 = sp[sp.multiplier == 1.0]
+    for _, g in at1.groupby("input"):
+        np.testing.assert_allclose(g["npv_usd_m"].to_numpy(), ev.metrics["npv_usd_m"].to_numpy()[:4], rtol=1e-9, atol=1e-9)
+    cap = sp[sp.input == "initial capex"].pivot(index="multiplier", columns="id", values="npv_usd_m")
+    assert (np.diff(cap.to_numpy(), axis=0) <= 1e-9).all()  # more capex, less NPV
+
+
+def test_tile_inputs_keeps_byproducts(apps, scenario, ref):
+    from evaluator import cashflow
+    inp = cashflow.resolve_inputs(apps, scenario, ref)
+    idx = np.array([i for i, a in enumerate(apps) if a.by_products][:2] + [0])
+    tiled = unc.tile_inputs(inp, idx, 3)
+    base = cashflow.build(inp, first_year=scenario.first_year)
+    t = cashflow.build(tiled, first_year=scenario.first_year)
+    T = t.n_periods
+    np.testing.assert_allclose(t.fcf_usd_m, np.repeat(base.fcf_usd_m[idx][:, :T], 3, axis=0))
+
+
+def test_cli_simulate_json():
+    out = subprocess.run([sys.executable, "-m", "evaluator", "simulate", str(SAMPLE), "--paths", "200",
+                          "--seed", "3", "--format", "json"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode in (0, 3), out.stderr
+    data = json.loads(out.stdout)
+    assert data["summary"]["paths"] == 200
+    assert {"id", "npv_p10_usd_m", "prob_npv_negative"} <= set(data["applications"][0])
