@@ -180,7 +180,7 @@ with right:
         st.caption("Not available for this solve.")
 
 # -- frontier ------------------------------------------------------------------------------------
-st.subheader("Frontier: objective against the fund budget")
+st.subheader("Frontier: objective against a budget")
 resource = st.radio("Vary", ["fund_krw_bn", "loan_krw_bn"], horizontal=True, key="frontier_resource",
                     format_func=lambda r: ui.t("fund_budget") if r == "fund_krw_bn" else ui.t("loan_budget"))
 try:
@@ -190,8 +190,9 @@ try:
     curve = alt.Chart(fr).mark_line(point=True).encode(
         x=alt.X("budget_disp:Q", title=f"Budget [{ui.money_unit()}]"), y=alt.Y(f"{ycol}:Q", title="Objective"),
         tooltip=[alt.Tooltip("budget_disp:Q", format=",.1f"), alt.Tooltip(f"{ycol}:Q", format=",.2f")])
-    cur = alt.Chart(fr[fr["current"]]).mark_point(size=200, shape="diamond", filled=True, color="#c0392b").encode(
-        x="budget_disp:Q", y=f"{ycol}:Q")
+    now = pd.DataFrame({"budget_disp": [getattr(scenario, resource) * ui.money_factor()], ycol: [s["objective"]]})
+    cur = alt.Chart(now).mark_point(size=200, shape="diamond", filled=True, color="#c0392b").encode(
+        x="budget_disp:Q", y=f"{ycol}:Q", tooltip=[alt.Tooltip("budget_disp:Q", format=",.1f", title="current budget")])
     st.altair_chart((curve + cur).properties(height=300), width="stretch")
     st.caption("Red diamond: the current budget.")
 except Exception as exc:

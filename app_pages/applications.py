@@ -51,6 +51,11 @@ frame, config = ui.editor_frame(ss["raw_df"])
 edited = st.data_editor(frame, column_config=config, key=editor_key, num_rows="dynamic",
                         hide_index=True, width="stretch", height=360,
                         on_change=ui.apply_editor_delta, args=(editor_key,))
+delta = ss.get(editor_key) or {}
+if any(delta.get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
+    # edits not yet folded in by the callback (e.g. state set programmatically): fold and redraw
+    ui.apply_editor_delta(editor_key)
+    st.rerun()
 
 st.download_button("Save the edited applications as a workbook (.xlsx)",
                    ui.table_to_workbook(edited, ss.get("schedule_df")),

@@ -56,9 +56,8 @@ st.dataframe(view, column_config=colcfg, width="stretch", height=420, key="ranki
 
 # -- charts --------------------------------------------------------------------------------------
 m = ui.evaluation(scenario).metrics
-chart_df = table.join(m[["support_request_krw_bn"]], how="left", rsuffix="_m").reset_index()
-if "npv_usd_m" not in chart_df:
-    chart_df = chart_df.join(m[["npv_usd_m"]], on="id")
+extra = [c for c in ("support_request_krw_bn", "npv_usd_m") if c not in table.columns]
+chart_df = table.join(m[extra], how="left").reset_index()
 chart_df["support"] = chart_df["support_request_krw_bn"] * ui.money_factor()
 
 left, right = st.columns(2)

@@ -27,6 +27,15 @@ For candidate ``i`` the decision is a funded fraction ``x_i`` [fraction of its r
 
 Objective: maximise ``sum_i value_i x_i + sum_t f_t(s_t)``.
 
+Examples
+--------
+>>> import pandas as pd
+>>> cands = pd.DataFrame({"value": [16.0, 22.0, 12.0, 8.0], "cash": [5.0, 7.0, 4.0, 3.0]},
+...                      index=["inv1", "inv2", "inv3", "inv4"])
+>>> res = allocate(cands, {"cash": 14.0})
+>>> res.objective, list(res.selected[res.selected].index)
+(42.0, ['inv2', 'inv3', 'inv4'])
+
 References
 ----------
 .. [1] Williams, H. P. (2013). *Model Building in Mathematical Programming*, 5th ed. Wiley.
@@ -815,7 +824,9 @@ def _package(m: _Model, res, seconds: float, row_hi=None, marginals=True) -> All
             + ", ".join(f"{k} by {v:.3g}" for k, v in bad.items()))
     obj, conc = m.objective_of(x)
     solver_obj = -float(res.fun)
-    if abs(obj - solver_obj) > 1e-6 * max(1.0, abs(obj)):
+    # scale by the size of the terms, not only their sum, so cancellations do not trip it
+    scale = max(1.0, abs(obj), float(np.abs(m.c) @ np.abs(np.nan_to_num(res.x))))
+    if abs(obj - solver_obj) > 1e-6 * scale:
         raise AllocationError(f"objective mismatch on re-check: {obj} vs solver {solver_obj}")
     binding = [nm for nm, s in slacks.items()
                if abs(s) <= 1e-6 * max(1.0, abs(_rhs_scale(m, nm, row_hi)))]
@@ -911,6 +922,11 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
     what one more unit of budget is worth *without changing which candidates are in*; with
     all-or-nothing candidates that is 0 by construction. The effect of larger budget changes,
     including new entries, is read from :func:`frontier`.
+
+    Warnings
+    --------
+    HiGHS inside scipy may print stray lines to stdout on long solves (NOTES.md); callers that
+    print machine-read output (JSON) should write it after the solve or to a file.
 
     References
     ----------

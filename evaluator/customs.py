@@ -241,7 +241,12 @@ def with_imports(ref: ReferenceData, customs: CustomsImport) -> ReferenceData:
     """
     present = set(customs.imports["mineral"])
     kept = ref.korea_imports[~ref.korea_imports["mineral"].isin(present)]
-    new = pd.concat([kept, customs.imports.reindex(columns=kept.columns.union(customs.imports.columns, sort=False))],
-                    ignore_index=True)
+    add = customs.imports.copy()
+    for c in add.columns.intersection(kept.columns):  # keep the bundled table's dtypes
+        try:
+            add[c] = add[c].astype(kept[c].dtype)
+        except (TypeError, ValueError):
+            pass
+    new = pd.concat([kept, add], ignore_index=True)
     new = new[list(kept.columns) + [c for c in new.columns if c not in kept.columns]]
     return dataclasses.replace(ref, korea_imports=new)

@@ -327,14 +327,19 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
                                {"locked_in": tuple(locked_in), "locked_out": tuple(locked_out)})
 
 
-def frontier(pa: PortfolioAllocation, scenario, ref, resource: str = "fund_krw_bn", points: int = 21,
-             max_multiple: float = 2.0) -> pd.DataFrame:
-    """Objective against the budget of one resource (0 .. max_multiple x current), the current
-    budget marked in column ``current``."""
+def frontier(pa: PortfolioAllocation, scenario, ref, resource: str = "fund_krw_bn", points: int = 15,
+             min_multiple: float = 0.25, max_multiple: float = 2.0) -> pd.DataFrame:
+    """Objective against the budget of one resource (``min_multiple`` .. ``max_multiple`` x the
+    current budget), the current budget marked in column ``current``.
+
+    The grid starts at a quarter of the budget: below that a few small projects against many
+    share caps make each point slow to prove optimal, and no committee asks about them.
+    """
     budgets = budgets_of(scenario)
     kw = solver_kwargs(pa.candidates, scenario, ref, pa.options.get("locked_in", ()), pa.options.get("locked_out", ()))
     current = budgets[resource]
-    grid = np.unique(np.concatenate([np.linspace(0.0, max(current, 1.0) * max_multiple, points), [current]]))
+    top = max(current, 1.0)
+    grid = np.unique(np.concatenate([np.linspace(min_multiple * top, max_multiple * top, points), [current]]))
     df = alloc.frontier(pa.candidates, budgets, resource, grid, **kw)
     df["current"] = np.isclose(df["budget"], current)
     df["resource"] = resource

@@ -388,11 +388,12 @@ def _ranking_frame(evaluation, scores: pd.DataFrame | None) -> pd.DataFrame:
         out = out.sort_values("rank", kind="stable", na_position="last")
     else:
         out = out.sort_values("npv_usd_m", ascending=False, kind="stable", na_position="last")
+    out = out.reset_index()
     cols = list(out.columns)
     if "rank" in cols:
         cols.remove("rank")
         cols = ["rank"] + cols
-    return out[cols].reset_index()
+    return out[cols]
 
 
 def _write_ranking(ws, evaluation, scores) -> None:
@@ -490,9 +491,6 @@ def _write_allocation(ws, evaluation, scenario, allocation, summary) -> dict:
         ws.freeze_panes = ws.cell(row=top + 1, column=2)
         if len(df):
             ws.auto_filter.ref = f"A{top}:{_col(len(cols))}{last}"
-            Lc = L["coverage_share"]
-            ws.conditional_formatting.add(f"{Lc}{top + 1}:{Lc}{last}", CellIsRule(
-                operator="greaterThan", formula=["$C$" + str(last + 6)], fill=_RED_FILL))
         r = last + 1
         xs.put_text(ws, r, 1, "Total [KRW bn]", "Total")
         for key in ("fund_request_krw_bn", "loan_request_krw_bn", "fund_krw_bn", "loan_krw_bn", "support_krw_bn",
@@ -517,8 +515,11 @@ def _write_allocation(ws, evaluation, scenario, allocation, summary) -> dict:
             c.style, c.number_format = "Calc", xs.FMT_PCT
             r += 1
         xs.put_text(ws, r, 1, "Coverage cap [fraction of project cost]", "Label")
-        # the coverage rule above points at this cell
-        xs.put_value(ws, last + 6, 3, float(scenario.coverage_cap_share), "Input", xs.FMT_PCT)
+        xs.put_value(ws, r, 2, float(scenario.coverage_cap_share), "Input", xs.FMT_PCT)
+        if len(df):  # coverage above the cap in red
+            Lc = L["coverage_share"]
+            ws.conditional_formatting.add(f"{Lc}{top + 1}:{Lc}{last}", CellIsRule(
+                operator="greaterThan", formula=[f"$B${r}"], fill=_RED_FILL))
         r += 1
         info = {"fund_used": float(a["fund_krw_bn"].sum()), "loan_used": float(a["loan_krw_bn"].sum())}
         for j, ccol in enumerate(cols, start=1):

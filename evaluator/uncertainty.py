@@ -323,7 +323,7 @@ def tile_inputs(inputs: cashflow.ProjectInputs, idx, repeats: int) -> cashflow.P
         if f.name in ("ids", "sources", "byproduct_rows", "byproduct_coef_usd_per_t_ore"):
             continue
         changes[f.name] = v[rows]
-    changes["ids"] = tuple(inputs.ids[i] for i in rows)
+    changes["ids"] = tuple(np.asarray(inputs.ids, dtype=object)[rows])
     changes["sources"] = None
     pos = np.full(inputs.n, -1)
     pos[idx] = np.arange(len(idx))

@@ -85,9 +85,10 @@ def test_crafted_failures(apps, scen, ref, change, scen_change, expected):
 
 
 def test_coverage_cap_follows_loan_terms(apps, scen, ref):
-    # VN-W-01: support 145 KRW bn / (200 USD m x 1,461) = 49.6 %: within 70 % (2026) and 50 % (2025);
-    # VN-REE-02: 65 / (120 x 1.461) = 37.1 %. Raise VN-W-01's fund request to 125: 150 / 292.2 = 51.3 %.
-    a = dataclasses.replace(apps["VN-W-01"], fund_request_krw_bn=125.0)
+    # project cost 200 USD m x 1,461 KRW/USD = 292.2 KRW bn; support 120 + 30 = 150 KRW bn = 51.3 %:
+    # within the 70 % cap of the 2026 terms, above the 50 % cap of the 2025 terms.
+    a = dataclasses.replace(apps["VN-W-01"], fund_request_krw_bn=120.0, loan_request_krw_bn=30.0,
+                            total_project_cost_usd_m=200.0)
     t26 = _score([a], scen, ref).table
     t25 = _score([a], scen.with_loan_terms("2025"), ref).table
     assert t26.loc["VN-W-01", "eligible"]

@@ -1,0 +1,94 @@
+"""Benchmark of ``evaluator.uncertainty.simulate`` on generated applications.
+
+Run: ``python benchmarks/bench_uncertainty.py [--quick]`` from the repository root. Targets (brief):
+200 applications x 10,000 paths x ~30 years < 1 s; 1,000 applications < 5 s; peak memory
+< 1.5 GB. Prints time, peak memory (tracemalloc of the simulate call and ru_maxrss of the
+process) and the speed-up against a per-path loop over the deterministic model (a few hundred
+loop paths timed, then extrapolated).
+"""
+
+import os
+
+# One BLAS thread, or timings swing fourfold on the shared machine (NOTES.md).
+for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import dataclasses  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from evaluator import cashflow, finance, uncertainty  # noqa: E402
+from evaluator.evaluate import discount_rates  # noqa: E402
+from evaluator.reference import load_reference  # noqa: E402
+from models.loader import load_applications  # noqa: E402
+from models.scenario import default_scenario  # noqa: E402
+
+
+def make_apps(n: int, ref, seed: int = 0):
+    """``n`` applications: the sample projects perturbed (capex, opex, grade, throughput +/- 20 %)."""
+    base = load_applications(str(ROOT / "sample_projects" / "applications.csv"), ref=ref).applications
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        a = base[i % len(base)]
+        f = rng.uniform(0.8, 1.2, size=4)
+        out.append(dataclasses.replace(
+            a, id=f"{a.id}-{i}", initial_capex_usd_m=a.initial_capex_usd_m * f[0],
+            opex_usd_per_t_ore=a.opex_usd_per_t_ore * f[1], head_grade=a.head_grade * f[2],
+            throughput_mtpa=a.throughput_mtpa * f[3]))
+    return out
+
+
+def loop_baseline(apps, scenario, ref, n_loop_paths: int, seed: int = 0) -> float:
+    """Seconds per path of the naive approach: one deterministic model call per path (all
+    projects at once, prices drawn for the path), NPV by ``finance.npv``."""
+    inputs = cashflow.resolve_inputs(apps, scenario, ref)
+    rate, _ = discount_rates(apps, scenario, ref)
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    for _ in range(n_loop_paths):
+        pm = np.exp(rng.normal(0, 0.3, size=(len(apps), 40)).cumsum(axis=1) * 0.2)
+        cf = cashflow.build(inputs, first_year=scenario.first_year, price_multiplier=pm,
+                            capex_multiplier=np.exp(rng.normal(0.1, 0.2, len(apps))))
+        finance.npv(rate, cf.fcf_usd_m)
+    return (time.perf_counter() - t0) / n_loop_paths
+
+
+def run(n_apps: int, n_paths: int, ref, scenario, irr_paths: int, n_loop: int) -> None:
+    apps = make_apps(n_apps, ref)
+    uncertainty.simulate(apps[:5], scenario, ref, n_paths=50)  # warm-up (imports, caches)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    r = uncertainty.simulate(apps, scenario, ref, n_paths=n_paths, seed=0, irr_paths=irr_paths)
+    dt = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    per_path = loop_baseline(apps, scenario, ref, n_loop)
+    loop_s = per_path * n_paths
+    years = int(np.mean([a.construction_years + a.operating_years for a in apps]))
+    print(f"{n_apps:5d} apps x {n_paths} paths x ~{years} yr, irr_paths={irr_paths:4d}: {dt:6.2f} s, "
+          f"peak traced {peak / 2**20:7.1f} MiB, ru_maxrss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:7.1f} MiB; "
+          f"per-path loop ({n_loop} paths timed) extrapolated {loop_s:7.1f} s -> ratio {loop_s / dt:5.1f}x",
+          flush=True)
+    assert np.isfinite(r.summary["npv_mean_usd_m"]).all()
+
+
+def main() -> None:
+    ref, scenario = load_reference(), default_scenario()
+    quick = "--quick" in sys.argv
+    paths = 2000 if quick else 10_000
+    run(200, paths, ref, scenario, irr_paths=0, n_loop=200)
+    run(200, paths, ref, scenario, irr_paths=uncertainty.DEFAULT_IRR_PATHS, n_loop=200)
+    run(1000, paths, ref, scenario, irr_paths=0, n_loop=100)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""The Streamlit app driven through its entry point with AppTest (no browser).
+
+Download bytes are not exposed by AppTest: the builders behind the buttons are tested in their
+own modules (test_report, test_template).
+"""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_projects" / "applications.csv"
+BROKEN = ROOT / "sample_projects" / "broken"
+PAGES = ["applications", "ranking", "project", "allocation", "report", "scenarios"]
+
+
+def _app(monkeypatch, tmp_path) -> AppTest:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("EVALUATOR_STORE", str(tmp_path / "store.sqlite3"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _page(at: AppTest, name: str) -> AppTest:
+    at.switch_page(f"app_pages/{name}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.fixture
+def at(monkeypatch, tmp_path):
+    return _app(monkeypatch, tmp_path)
+
+
+def test_every_page_renders_in_both_languages(at):
+    for page in PAGES:
+        _page(at, page)
+        assert not at.error, (page, [e.value for e in at.error])
+    at.radio(key="lang").set_value("ko")
+    at.radio(key="unit").set_value("억원").run()
+    assert not at.exception
+    _page(at, "allocation")
+    assert "억원" in _metric(at, "배정액")
+
+
+def test_fund_slider_changes_allocated_total(at):
+    _page(at, "allocation")
+    before = _metric(at, "Allocated")
+    at.slider(key="fund_krw_bn").set_value(100.0).run()
+    assert not at.exception
+    after = _metric(at, "Allocated")
+    assert after != before
+    assert float(after.split()[0].replace(",", "")) < float(before.split()[0].replace(",", ""))
+
+
+def test_weight_change_changes_ranking(at):
+    _page(at, "ranking")
+    first = at.dataframe[0].value.index.tolist()
+    for c in ("financial", "risk", "loan_safety", "readiness", "esg"):
+        at.slider(key=f"w_{c}").set_value(0)
+    at.slider(key="w_diversification").set_value(100).run()
+    assert not at.exception
+    second = at.dataframe[0].value.index.tolist()
+    assert sorted(first) == sorted(second)
+    assert first != second
+
+
+def test_all_weights_zero_shows_error_not_crash(at):
+    _page(at, "ranking")
+    for c in ("financial", "risk", "diversification", "loan_safety", "readiness", "esg"):
+        at.slider(key=f"w_{c}").set_value(0)
+    at.run()
+    assert not at.exception
+    assert any("weight" in e.value.lower() for e in at.error)
+
+
+def test_valid_upload_replaces_applications(at):
+    df = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False).head(3)
+    at.file_uploader(key="apps_upload").set_value(("three.csv", df.to_csv(index=False).encode(), "text/csv"))
+    at.run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.session_state["source_name"] == "three.csv"
+    assert len(at.session_state["raw_df"]) == 3
+    assert _metric(at, "Valid applications (evaluated)") == "3"
+
+
+@pytest.mark.parametrize("name", ["corrupt.xlsx", "not_a_spreadsheet.xlsx", "empty.csv", "missing_column.csv"])
+def test_bad_upload_shows_error_and_keeps_data(at, name):
+    n_before = len(at.session_state["raw_df"])
+    at.file_uploader(key="apps_upload").set_value((name, (BROKEN / name).read_bytes(), "application/octet-stream"))
+    at.run()
+    assert not at.exception
+    assert at.error, "expected an st.error for a bad upload"
+    assert "kept" in at.error[0].value
+    assert len(at.session_state["raw_df"]) == n_before
+    assert at.session_state["source_name"] == SAMPLE.name
+
+
+def test_row_problems_listed_and_valid_rows_evaluated(at):
+    name = "grade_over_100.csv"
+    at.file_uploader(key="apps_upload").set_value((name, (BROKEN / name).read_bytes(), "text/csv"))
+    at.run()
+    assert not at.exception
+    tables = [d.value for d in at.dataframe]
+    assert any({"application", "field", "rule"} <= set(t.columns) for t in tables)
+
+
+def test_editor_edit_is_validated(at):
+    key = f"apps_editor_{at.session_state['editor_version']}"
+    at.session_state[key] = {"edited_rows": {0: {"recovery": 1.7}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception
+    problems = next(d.value for d in at.dataframe if {"application", "field", "rule"} <= set(d.value.columns))
+    assert "recovery" in set(problems["field"])
+
+
+def test_scenarios_save_compare_decide(at):
+    _page(at, "scenarios")
+    at.text_input(key="save_name").input("Base")
+    at.text_input(key="save_author").input("Officer Kim")
+    at.button[0].click().run()  # form submit
+    assert not at.exception
+    assert any("Saved as scenario" in s.value for s in at.success), [e.value for e in at.error]
+    _page(at, "allocation")
+    at.slider(key="fund_krw_bn").set_value(150.0).run()
+    _page(at, "scenarios")
+    at.text_input(key="save_name").input("Fund 150")
+    at.text_input(key="save_author").input("Officer Kim")
+    at.button[0].click().run()
+    assert not at.exception
+    at.multiselect(key="compare_ids").set_value([1, 2]).run()
+    assert not at.exception
+    texts = " ".join(m.value for m in at.markdown)
+    assert "Assumptions" in texts and "differ" in texts
+    at.text_input(key="decide_by").input("Committee")
+    at.text_area(key="decide_note").input("Approved at the March meeting")
+    at.selectbox(key="decide_id").set_value(2)
+    next(b for b in at.button if b.label == "Record decision").click().run()
+    assert not at.exception
+    assert any("Decision in force: scenario 2" in s.value for s in at.success)
+    from evaluator.store import DecisionLocked, ScenarioStore
+    store = ScenarioStore()  # EVALUATOR_STORE points at the test's store
+    with pytest.raises(DecisionLocked):
+        store.delete(2)

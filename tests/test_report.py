@@ -1,0 +1,419 @@
+"""The committee workbook: structure, safety, and formulas that recompute to the app's numbers.
+
+Reference values: the NPV and IRR of every cash-flow sheet are checked against
+``evaluation.metrics`` (the app's vectorised model) after recalculating the workbook with
+LibreOffice headless; NOTES.md: ``=NPV(r,B2:Bn)+B1`` agrees with numpy-financial to about 1e-13.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from evaluator import xlsx_style as xs
+from evaluator.evaluate import evaluate
+from evaluator.reference import load_reference
+from evaluator.report import REPORT_SHEETS, build_report, cashflow_sheet_ids
+from models.application import ValidationError
+from models.loader import MAX_UNZIPPED_BYTES, load_applications
+from models.scenario import default_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_CSV = ROOT / "sample_projects" / "applications.csv"
+HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1", "-2", "@SUM(A1:A2)", "\tx"]
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_reference()
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return default_scenario()
+
+
+@pytest.fixture(scope="module")
+def apps(ref):
+    res = load_applications(SAMPLE_CSV, ref=ref)
+    assert not res.problems
+    return res.applications
+
+
+@pytest.fixture(scope="module")
+def ev(apps, scenario, ref):
+    return evaluate(apps, scenario, ref)
+
+
+def _wb(data: bytes, **kw):
+    return openpyxl.load_workbook(io.BytesIO(data), **kw)
+
+
+def _fake_results(ev):
+    ids = list(ev.metrics.index)
+    rng = np.random.default_rng(0)
+    scores = pd.DataFrame({
+        "id": ids, "score": rng.uniform(20, 90, len(ids)),
+        "contrib_financial": rng.uniform(0, 20, len(ids)), "contrib_diversification": rng.uniform(0, 30, len(ids)),
+        "eligible": [i % 4 != 0 for i in range(len(ids))],
+        "ineligible_reasons": [["coverage above cap", "ESG A without plan"] if i % 4 == 0 else [] for i in range(len(ids))],
+        "expected_loss_krw_bn": rng.uniform(0, 2, len(ids)), "china_share_after": rng.uniform(0.3, 0.9, len(ids)),
+    })
+    scores["rank"] = scores["score"].rank(ascending=False, method="first").astype(int)
+    funded = ids[1:4]
+    allocation = pd.DataFrame({"id": funded, "fund_krw_bn": [10.0, 20.0, 5.5], "loan_krw_bn": [3.0, 0.0, 2.0],
+                               "expected_loss_krw_bn": [0.1, 0.0, 0.05]})
+    summary = {"objective": 123.4, "status": "optimal", "optimal": True, "mip_gap": 0.0, "solve_time_s": 0.05,
+               "binding": ["budget loan_krw_bn", "cap country VNM"], "marginal_values": {"fund_krw_bn": 0.0, "loan_krw_bn": 1.7}}
+    supply = pd.DataFrame({"mineral": ["rare_earths", "graphite"], "china_share_before": [0.8, 0.95],
+                           "china_share_after": [0.55, 0.6], "hhi_before": [0.66, 0.9]})
+    years = list(range(2026, 2036))
+    sby = pd.DataFrame([{"mineral": m, "year": y, "china_share": max(0.3, s - 0.03 * (y - 2026))}
+                        for m, s in (("rare_earths", 0.8), ("graphite", 0.95)) for y in years])
+    return dict(scores=scores, allocation=allocation, allocation_summary=summary, supply=supply, supply_by_year=sby)
+
+
+# ----------------------------------------------------------------------------------------------
+# structure
+# ----------------------------------------------------------------------------------------------
+def test_default_report_sheets_and_top5_cashflows(ev, scenario):
+    data = build_report(ev, scenario)
+    assert data[:2] == b"PK"
+    wb = _wb(data)
+    top5 = list(ev.metrics["npv_usd_m"].sort_values(ascending=False).index[:5])
+    assert cashflow_sheet_ids(ev) == top5
+    assert wb.sheetnames == ["Summary", "Ranking", "Allocation", "Supply"] + [f"CF {i}" for i in top5] + ["Assumptions"]
+    ranking = wb["Ranking"]
+    assert ranking.freeze_panes == "C4"
+    assert ranking.auto_filter.ref.startswith("A3:")
+    assert len(ranking.conditional_formatting) >= 1
+    ids = [ranking.cell(row=r, column=1).value for r in range(4, 4 + len(ev.metrics))]
+    assert sorted(ids) == sorted(ev.metrics.index)
+    summary_text = [c.value for row in wb["Summary"].iter_rows() for c in row if isinstance(c.value, str)]
+    import evaluator
+
+    assert evaluator.__version__ in summary_text
+    assert len(wb["Summary"]._charts) >= 2
+
+
+def test_optional_inputs_fill_the_sheets(ev, scenario):
+    extra = _fake_results(ev)
+    decision = {"meeting": "2026-03-15 investment committee", "decision": "approve the three funded projects",
+                "dissent": "=cmd|' /C calc'!A0"}
+    data = build_report(ev, scenario, decision=decision, **extra)
+    wb = _wb(data)
+    funded = list(extra["allocation"]["id"])
+    assert [s for s in wb.sheetnames if s.startswith("CF ")] == [f"CF {i}" for i in funded]
+    assert "Decision" in wb.sheetnames and wb.sheetnames[-1] == "Assumptions"
+    dec = {wb["Decision"].cell(row=r, column=1).value: wb["Decision"].cell(row=r, column=2) for r in range(4, 7)}
+    assert dec["dissent"].value == decision["dissent"] and dec["dissent"].data_type == "s"
+    rank = wb["Ranking"]
+    header = [c.value for c in rank[3]]
+    for col in ("rank", "score", "contrib_financial", "eligible", "ineligible_reasons", "npv_usd_m", "irr"):
+        assert col in header
+    assert header[0] == "rank" and rank.cell(row=4, column=1).value == 1
+    reasons = [rank.cell(row=r, column=header.index("ineligible_reasons") + 1).value for r in range(4, 4 + len(ev.metrics))]
+    assert "coverage above cap; ESG A without plan" in reasons
+    alloc = wb["Allocation"]
+    texts = [c.value for row in alloc.iter_rows() for c in row if c.value is not None]
+    assert "budget loan_krw_bn" in texts and "Total [KRW bn]" in texts
+    assert any(isinstance(t, str) and t.startswith("=SUM(") for t in texts)
+    sup = wb["Supply"]
+    stexts = [c.value for row in sup.iter_rows() for c in row if c.value is not None]
+    assert "china_share_after" in stexts and 2035 in stexts and "target" in stexts
+    assert len(sup._charts) == 1
+    assert len(wb["Summary"]._charts) == 3
+
+
+def test_assumptions_list_every_reference_figure_with_source(ev, scenario):
+    wb = _wb(build_report(ev, scenario))
+    ws = wb["Assumptions"]
+    texts = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
+    joined = "\n".join(texts)
+    for heading in ("Price deck", "Royalties", "Income tax and country risk premium", "Raw sources"):
+        assert heading in joined
+    for col in ("price_source", "crp_source", "income_tax_source", "royalty_rate", "licence", "date"):
+        assert col in texts
+    for iso3 in {a.country_iso3 for a in ev.applications}:
+        assert iso3 in texts
+    assert "WGI" in texts and "DAM" in texts  # raw sources ids from SOURCES.md
+
+
+def test_named_styles_registered_once(ev, scenario):
+    wb = openpyxl.Workbook()
+    xs.ensure_styles(wb)
+    xs.ensure_styles(wb)  # idempotent: a second registration would raise ValueError
+    names = list(wb.named_styles)
+    assert len(names) == len(set(names))
+    wb2 = _wb(build_report(ev, scenario))
+    assert "Input" in wb2.named_styles and "Header" in wb2.named_styles
+
+
+# ----------------------------------------------------------------------------------------------
+# formulas: references only, inputs blue, formulas black
+# ----------------------------------------------------------------------------------------------
+_STRING_LIT = re.compile(r'"[^"]*"')
+_REF = re.compile(r"(?:'[^']+'|[A-Za-z_][\w .]*)?!?\$?[A-Z]{1,3}\$?\d+")
+
+
+def numeric_literals(formula: str) -> list[str]:
+    """Numbers typed into a formula (after removing strings and cell references)."""
+    body = _STRING_LIT.sub("", formula[1:])
+    body = _REF.sub("", body)
+    return re.findall(r"(?<![A-Za-z_])\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", body)
+
+
+def test_numeric_literal_detector():
+    assert numeric_literals("=B5*$C$7+SUM(C10:Z10)") == []
+    assert numeric_literals('=IFERROR(IRR(C40:Z40,$B$30),"n/a 2")') == []
+    assert numeric_literals("=B5*1000000") == ["1000000"]
+    assert numeric_literals("=MAX(0,C5)") == ["0"]
+    assert numeric_literals("=C5*(1+$B$3)^0.5") == ["1", "0.5"]
+
+
+def test_cashflow_formulas_hold_references_only_and_colours(ev, scenario):
+    data = build_report(ev, scenario, cashflow_ids=list(ev.metrics.index))
+    wb = _wb(data)
+    n_formulas = 0
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    n_formulas += 1
+                    assert numeric_literals(c.value) == [], (ws.title, c.coordinate, c.value)
+                    if ws.title.startswith("CF "):
+                        assert c.font.color is None or c.font.color.rgb in (None, "FF000000", "00000000"), (ws.title, c.coordinate)
+    assert n_formulas > 1000
+    ws = wb[f"CF {ev.metrics.index[0]}"]
+    labels = {ws.cell(row=r, column=1).value: r for r in range(1, ws.max_row + 1)}
+    # every row label carries its unit
+    for label, r in labels.items():
+        if (label and r > 4 and ws.cell(row=r, column=2).value is not None
+                and ws.cell(row=r, column=1).style != "Subtitle"):
+            assert "[" in str(label), label
+    grade = ws.cell(row=labels["Head grade [fraction of ore, grade basis]"], column=2)
+    assert grade.font.color.rgb.endswith(xs.INPUT_BLUE) and grade.style == "Input"
+    ore = ws.cell(row=labels["Ore processed [Mt] (model schedule)"], column=3)
+    assert ore.style == "Input" and ore.data_type == "n"
+    npv = ws.cell(row=labels["NPV at the discount rate [USD m]"], column=2).value
+    assert re.fullmatch(r"=NPV\(\$B\$\d+,D\d+:[A-Z]+\d+\)\+C\d+", npv), npv
+    irr = ws.cell(row=labels["IRR, real [fraction]"], column=2).value
+    assert irr.startswith("=IFERROR(IRR(C")
+
+
+# ----------------------------------------------------------------------------------------------
+# recalculation with LibreOffice
+# ----------------------------------------------------------------------------------------------
+_RECALC_XCU = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
+def recalculate(paths: list[Path], outdir: Path, profile: Path) -> list[Path]:
+    """Recalculate workbooks with LibreOffice headless (own profile; recalc forced on load)."""
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    (profile / "user").mkdir(parents=True, exist_ok=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(_RECALC_XCU, encoding="utf-8")
+    outdir.mkdir(parents=True, exist_ok=True)
+    cmd = [soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+           "--convert-to", "xlsx", "--outdir", str(outdir), *map(str, paths)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "HOME": str(profile)})
+    outs = [outdir / p.name for p in paths]
+    missing = [p for p in outs if not p.exists()]
+    assert not missing, f"LibreOffice produced no output for {missing}: {proc.stdout}\n{proc.stderr}"
+    return outs
+
+
+def _results_of(ws):
+    found = {}
+    for r in range(1, ws.max_row + 1):
+        label = ws.cell(row=r, column=1).value
+        if label == "NPV at the discount rate [USD m]":
+            found["npv"] = ws.cell(row=r, column=2).value
+        elif label == "IRR, real [fraction]":
+            found["irr"] = ws.cell(row=r, column=2).value
+    return found
+
+
+@pytest.mark.skipif(not (shutil.which("soffice") or shutil.which("libreoffice")),
+                    reason="LibreOffice (soffice) is not installed: cannot recalculate the workbook")
+def test_formulas_recompute_to_app_values_with_libreoffice(ev, apps, scenario, ref, tmp_path):
+    ids = list(ev.metrics.index)
+    p1 = tmp_path / "in" / "all.xlsx"
+    p1.parent.mkdir()
+    p1.write_bytes(build_report(ev, scenario, cashflow_ids=ids))
+    # a second scenario: mid-year discounting, no country premium, low prices, other first year
+    sc2 = scenario.replace(mid_year=True, add_country_risk_premium=False, price_case="low", first_year=2028)
+    ev2 = evaluate(apps, sc2, ref)
+    p2 = tmp_path / "in" / "midyear.xlsx"
+    p2.write_bytes(build_report(ev2, sc2, cashflow_ids=ids[::3]))
+    outs = recalculate([p1, p2], tmp_path / "out", tmp_path / "profile")
+    checked = 0
+    for out, e in zip(outs, (ev, ev2)):
+        wb = openpyxl.load_workbook(out, data_only=True)
+        for ws in wb.worksheets:
+            if not ws.title.startswith("CF "):
+                continue
+            app_id = ws.title[3:]
+            got = _results_of(ws)
+            m = e.metrics.loc[app_id]
+            assert isinstance(got["npv"], float), (ws.title, got)
+            assert got["npv"] == pytest.approx(float(m["npv_usd_m"]), rel=1e-6, abs=1e-9), ws.title
+            if np.isfinite(m["irr"]):
+                assert isinstance(got["irr"], float), (ws.title, got)
+                assert got["irr"] == pytest.approx(float(m["irr"]), rel=1e-6, abs=1e-9), ws.title
+            else:
+                assert got["irr"] == "n/a", (ws.title, got)
+            checked += 1
+    assert checked == len(ids) + len(ids[::3])
+
+
+# ----------------------------------------------------------------------------------------------
+# safety: user text, sheet names, uploads
+# ----------------------------------------------------------------------------------------------
+def test_hostile_user_text_is_written_as_text(apps, scenario, ref):
+    hostile_apps = [dataclasses.replace(a, name=HOSTILE[k % len(HOSTILE)], company=HOSTILE[(k + 1) % len(HOSTILE)])
+                    for k, a in enumerate(apps[:6])]
+    ev = evaluate(hostile_apps, scenario, ref)
+    data = build_report(ev, scenario, cashflow_ids=[a.id for a in hostile_apps],
+                        decision={h: h for h in HOSTILE})
+    wb = _wb(data)
+    found = {h: 0 for h in HOSTILE}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, str):
+                    for h in HOSTILE:
+                        if c.value == h:
+                            assert c.data_type == "s", (ws.title, c.coordinate, c.value)
+                            found[h] += 1
+                if c.data_type == "f":
+                    assert "HYPERLINK" not in c.value and "evil" not in c.value
+    assert all(v >= 2 for v in found.values()), found
+    # the CF sheet titles embed the name: a formula-like name must not become a formula there
+    cf = wb[f"CF {hostile_apps[0].id}"]
+    assert cf["A1"].data_type == "s"
+
+
+def test_put_text_neutralises_formula_triggers():
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for i, h in enumerate(HOSTILE + ["\rcr", "plain", "a=b"], start=1):
+        xs.put_text(ws, i, 1, h)
+    buf = io.BytesIO()
+    wb.save(buf)
+    back = _wb(buf.getvalue()).active
+    for i, h in enumerate(HOSTILE + ["\rcr", "plain", "a=b"], start=1):
+        c = back.cell(row=i, column=1)
+        # XML reading normalises a carriage return to a line feed; the cell stays text either way
+        assert c.value in (h, h.replace("\r", "\n")) and c.data_type == "s"
+        if xs.is_formula_like(h):
+            assert c.quotePrefix
+
+
+def test_sheet_names_sanitised_and_unique():
+    taken: list[str] = []
+    for _ in range(4):
+        taken.append(xs.safe_sheet_title("A/B:C*?[x]", taken))
+    assert taken[0] == "A_B_C___x_"
+    assert len(set(t.lower() for t in taken)) == 4
+    long = "CF " + "X" * 40
+    t1 = xs.safe_sheet_title(long, taken)
+    t2 = xs.safe_sheet_title(long, taken + [t1])
+    for t in taken + [t1, t2]:
+        assert len(t) <= 31 and not re.search(r"[\\*?:/\[\]]", t)
+    assert t1 != t2 and len(t2) == 31
+    assert xs.safe_sheet_title("'':/", []) == "__"  # forbidden chars replaced, quotes dropped
+    assert xs.safe_sheet_title("   ", []) == "Sheet"
+
+
+def test_report_with_awkward_ids_gets_valid_unique_sheets(apps, scenario, ref):
+    odd = ["A/B:C*?[x]", "A_B_C___x_", "A?B:C*/[x]", "Y" * 40, "Y" * 41]
+    odd_apps = [dataclasses.replace(a, id=i) for a, i in zip(apps, odd)]
+    ev = evaluate(odd_apps, scenario, ref)
+    wb = _wb(build_report(ev, scenario, cashflow_ids=odd))
+    cf = [s for s in wb.sheetnames if s.startswith("CF ")]
+    assert len(cf) == len(odd) and len({s.lower() for s in wb.sheetnames}) == len(wb.sheetnames)
+    for s in wb.sheetnames:
+        assert len(s) <= 31 and not re.search(r"[\\*?:/\[\]]", s)
+    # the full id is still on the sheet
+    assert wb[cf[0]]["A1"].value.startswith("Cash flow: A/B:C*?[x]")
+
+
+def test_zip_bomb_like_upload_is_refused_with_a_clear_error(tmp_path):
+    # a small file that claims (and really holds) more than MAX_UNZIPPED_BYTES of XML
+    bomb = tmp_path / "bomb.xlsx"
+    chunk = b"<row/>" * (1 << 20)
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as fh:
+            written = 0
+            while written <= MAX_UNZIPPED_BYTES:
+                fh.write(chunk)
+                written += len(chunk)
+    assert bomb.stat().st_size < 5 * 2**20
+    with pytest.raises(ValidationError) as exc:
+        load_applications(bomb)
+    msg = str(exc.value)
+    assert "expands to more than" in msg and exc.value.problems[0].field == "file"
+
+
+@pytest.mark.parametrize("content", [
+    b"PK\x03\x04 this is not really a zip archive",
+    b"\x00\x01\x02 binary junk",
+    None,  # a truncated real workbook
+])
+def test_corrupt_workbook_gives_a_clear_validation_error(content, tmp_path):
+    if content is None:
+        from evaluator.template import build_template
+
+        content = build_template()[:1500]
+    p = tmp_path / "upload.xlsx"
+    p.write_bytes(content)
+    with pytest.raises(ValidationError) as exc:
+        load_applications(p)
+    assert "xlsx" in str(exc.value) or "workbook" in str(exc.value)
+    assert exc.value.problems and exc.value.problems[0].field == "file"
+
+
+def test_bundled_corrupt_sample_is_refused():
+    for name in ("corrupt.xlsx", "not_a_spreadsheet.xlsx"):
+        with pytest.raises(ValidationError):
+            load_applications(ROOT / "sample_projects" / "broken" / name)
+
+
+# ----------------------------------------------------------------------------------------------
+# CLI
+# ----------------------------------------------------------------------------------------------
+def test_cli_report_writes_a_workbook(tmp_path):
+    from evaluator.cli import main
+
+    out = tmp_path / "report.xlsx"
+    rc = main(["report", str(SAMPLE_CSV), "--out", str(out), "--cashflow-ids", "US-REE-01,AU-LI-01"])
+    assert rc == 0
+    wb = openpyxl.load_workbook(out)
+    assert {"CF US-REE-01", "CF AU-LI-01"} <= set(wb.sheetnames)
+    assert set(REPORT_SHEETS) - {"Decision"} <= set(wb.sheetnames)
+
+
+def test_cli_report_rejects_unknown_cashflow_id(tmp_path, capsys):
+    from evaluator.cli import main
+
+    rc = main(["report", str(SAMPLE_CSV), "--out", str(tmp_path / "r.xlsx"), "--cashflow-ids", "NOPE-1"])
+    assert rc == 2
+    assert "NOPE-1" in capsys.readouterr().err
