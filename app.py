@@ -34,8 +34,8 @@ with st.sidebar:
 
     st.subheader(ui.t("assumptions"))
     st.selectbox(ui.t("price_case"), PRICE_CASES, key="price_case")
-    st.slider(ui.t("discount_rate"), 0.0, 20.0, step=0.5, key="discount_rate_pct")
-    st.number_input(ui.t("fx"), min_value=500.0, max_value=3000.0, step=10.0, key="fx_krw_per_usd")
+    st.slider(ui.t("discount_rate"), 0.0, 20.0, step=0.5, format="%.1f", key="discount_rate_pct")
+    st.number_input(ui.t("fx"), min_value=500.0, max_value=3000.0, step=10.0, format="%.0f", key="fx_krw_per_usd")
     st.toggle(ui.t("premium"), key="add_country_risk_premium")
     with st.expander(ui.t("weights"), expanded=True):
         for c in CRITERIA:

@@ -26,9 +26,9 @@ for k in ("lock_in", "lock_out"):  # drop locks on applications no longer loaded
         ss[k] = [i for i in ss[k] if i in ids]
 with st.container(border=True):
     c1, c2 = st.columns(2)
-    c1.slider(f"{ui.t('fund_budget')} [KRW bn]", 0.0, 500.0, step=5.0, key="fund_krw_bn",
+    c1.slider(f"{ui.t('fund_budget')} [KRW bn]", 0.0, 500.0, step=5.0, format="%.1f", key="fund_krw_bn",
               help=f"2026 budget: KRW {base.fund_krw_bn:g} bn")
-    c2.slider(f"{ui.t('loan_budget')} [KRW bn]", 0.0, 150.0, step=2.5, key="loan_krw_bn",
+    c2.slider(f"{ui.t('loan_budget')} [KRW bn]", 0.0, 150.0, step=2.5, format="%.1f", key="loan_krw_bn",
               help=f"2026 budget: KRW {base.loan_krw_bn:g} bn")
     c3, c4, c5, c6 = st.columns(4)
     c3.slider("Cap per host country [% of total]", 5, 100, step=5, key="country_cap_pct")

@@ -20,7 +20,7 @@ the loader, the validation and this template):
 from __future__ import annotations
 
 import io
-from typing import Iterable, Sequence
+from typing import Iterable
 
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter

@@ -1,0 +1,136 @@
+"""The app in a real browser: Debian's chromium driven by Playwright against `streamlit run`.
+
+Skipped when chromium or playwright is absent (`playwright install` is never used: it downloads
+browsers). Screenshots go to a temporary folder; the allocation one is copied to
+/tmp/app_screenshots/ for review.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parent.parent
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip("chromium is not installed at /usr/bin/chromium", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    env = dict(os.environ, EVALUATOR_STORE=str(tmp_path_factory.mktemp("store") / "s.sqlite3"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not become healthy: " + proc.stderr.read().decode()[-2000:])
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = browser.new_context(viewport={"width": 1500, "height": 1000})
+        pg = context.new_page()
+        pg.set_default_timeout(30_000)
+        yield pg
+        context.close()
+        browser.close()
+
+
+def _wait_idle(pg):
+    """Until Streamlit's status widget says nothing is running."""
+    pg.wait_for_timeout(300)
+    pg.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        timeout=30_000)
+    pg.wait_for_timeout(300)
+
+
+def _allocated(pg) -> str:
+    m = pg.locator('[data-testid="stMetric"]', has_text="Allocated").first
+    return m.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def test_ranking_and_fund_slider(server, page, tmp_path):
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    page.goto(f"{server}/ranking")
+    page.get_by_role("heading", name="Ranking").wait_for()
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    _wait_idle(page)
+    page.screenshot(path=str(shots / "ranking.png"))
+    page.get_by_role("heading", name="NPV vs country risk").scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(shots / "ranking_charts.png"))
+
+    page.goto(f"{server}/allocation")
+    page.locator('[data-testid="stMetric"]', has_text="Allocated").first.wait_for()
+    _wait_idle(page)
+    before = _allocated(page)
+    thumb = page.locator('[data-testid="stSlider"]', has_text="Fund budget").get_by_role("slider")
+    thumb.focus()
+    for _ in range(20):  # 20 steps of KRW 5 bn
+        thumb.press("ArrowLeft")
+    page.wait_for_function(
+        "(b) => { const m = [...document.querySelectorAll('[data-testid=\"stMetric\"]')]"
+        ".find(e => e.innerText.includes('Allocated'));"
+        " return m && !m.innerText.includes(b); }", arg=before, timeout=30_000)
+    _wait_idle(page)
+    after = _allocated(page)
+    assert after != before
+    assert float(after.split()[0].replace(",", "")) < float(before.split()[0].replace(",", ""))
+    page.screenshot(path=str(shots / "allocation.png"))
+    for name, heading in (("allocation_map", "Funding by host country"),
+                          ("allocation_supply", "China's share of Korea's imports, before and after this portfolio"),
+                          ("allocation_frontier", "Frontier: objective against a budget")):
+        page.get_by_role("heading", name=heading).scroll_into_view_if_needed()
+        page.wait_for_timeout(800)  # let vega draw
+        page.screenshot(path=str(shots / f"{name}.png"))
+
+    page.goto(f"{server}/project")
+    page.get_by_role("heading", name="Annual cash flows [USD m, real]").wait_for()
+    _wait_idle(page)
+    page.get_by_role("heading", name="Annual cash flows [USD m, real]").scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(shots / "project.png"))
+
+    out = Path("/tmp/app_screenshots")
+    out.mkdir(exist_ok=True)
+    for png in shots.glob("*.png"):
+        shutil.copy(png, out / png.name)
