@@ -97,12 +97,13 @@ for col, by, title in ((left, "country_iso3", "host country"), (right, "mineral"
             st.caption("Nothing funded.")
         else:
             st.altair_chart(alt.Chart(g).mark_bar().encode(
-                x=alt.X("total:Q", title=ui.money_unit()), y=alt.Y(f"{by}:N", sort="-x", title=None),
-                tooltip=[by, alt.Tooltip("total:Q", format=",.1f")]).properties(height=max(160, 24 * len(g))),
+                x=alt.X("total:Q", title=ui.money_unit()),
+                y=alt.Y(f"{by}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
+                tooltip=[by, alt.Tooltip("total:Q", format=",.1f")]).properties(height=max(200, 30 * len(g))),
                 width="stretch")
 
 # -- world map -----------------------------------------------------------------------------------
-st.subheader("Funding by host country")
+st.subheader("Where the money goes")
 world = ui.world_outlines()
 if world is None:
     st.info("World map unavailable: install `geopandas<1.0` and `pyshp` (they ship the Natural Earth outlines).")
@@ -190,9 +191,9 @@ try:
     curve = alt.Chart(fr).mark_line(point=True).encode(
         x=alt.X("budget_disp:Q", title=f"Budget [{ui.money_unit()}]"), y=alt.Y(f"{ycol}:Q", title="Objective"),
         tooltip=[alt.Tooltip("budget_disp:Q", format=",.1f"), alt.Tooltip(f"{ycol}:Q", format=",.2f")])
-    now = pd.DataFrame({"budget_disp": [getattr(scenario, resource) * ui.money_factor()], ycol: [s["objective"]]})
-    cur = alt.Chart(now).mark_point(size=200, shape="diamond", filled=True, color="#c0392b").encode(
-        x="budget_disp:Q", y=f"{ycol}:Q", tooltip=[alt.Tooltip("budget_disp:Q", format=",.1f", title="current budget")])
+    cur = alt.Chart(fr[fr["current"]]).mark_point(size=220, shape="diamond", filled=True, color="#c0392b").encode(
+        x="budget_disp:Q", y=f"{ycol}:Q", tooltip=[alt.Tooltip("budget_disp:Q", format=",.1f", title="current budget"),
+                                                   alt.Tooltip(f"{ycol}:Q", format=",.2f")])
     st.altair_chart((curve + cur).properties(height=300), width="stretch")
     st.caption("Red diamond: the current budget.")
 except Exception as exc:

@@ -423,11 +423,6 @@ def _allocation(akey: str, skey: str, alkey: str, ckey: str, locks: tuple, _scor
                                         locked_in=locks[0], locked_out=locks[1])
 
 
-#: Frontier grid half-widths [KRW bn]: the curve spans 0 .. 2x this (the sliders' full range), so it
-#: does not depend on the budget being varied and a slider move does not recompute it.
-FRONTIER_MID = {"fund_krw_bn": 250.0, "loan_krw_bn": 75.0}
-
-
 @st.cache_data(show_spinner=False, max_entries=16)
 def _frontier(akey: str, fkey: str, ckey: str, locks: tuple, resource: str, _pa, _scenario):
     from evaluator import portfolio
@@ -451,11 +446,14 @@ def _projection(akey: str, alkey: str, ckey: str, locks: tuple, _pa, _ev, _scena
 
 
 def frontier(pa, resource: str, s: Scenario | None = None):
-    """Objective against one budget over the slider's range (the other settings as now)."""
+    """Objective against one budget (0 .. 2x the current one), the current budget marked.
+
+    Keyed on the whole allocation scenario: the caps and diversification terms depend on the
+    budgets, so the curve is not independent of the budget being varied.
+    """
     s = s or current_scenario()
     _, ckey = customs_import()
-    fixed = s.replace(**{resource: FRONTIER_MID[resource]})
-    return _frontier(apps_key(), allocation_key(fixed), ckey, locks(), resource, pa, fixed)
+    return _frontier(apps_key(), allocation_key(s), ckey, locks(), resource, pa, s)
 
 
 def what_it_would_take(pa, s: Scenario | None = None):

@@ -26,13 +26,13 @@ r = m.loc[app_id]
 
 # -- metrics -------------------------------------------------------------------------------------
 c = st.columns(6)
-c[0].metric("NPV", f"{r['npv_usd_m']:,.1f} USD m", help=f"at {ui.fmt_pct(r['discount_rate'])} "
+c[0].metric("NPV [USD m]", f"{r['npv_usd_m']:,.1f}", help=f"at {ui.fmt_pct(r['discount_rate'])} "
             f"(incl. country premium {ui.fmt_pct(r['risk_premium'])})")
 c[1].metric("IRR", ui.fmt_pct(r["irr"]), help=str(r.get("irr_note") or ""))
-c[2].metric("Payback", "n/a" if not np.isfinite(r["payback_years"]) else f"{r['payback_years']:.1f} yr")
+c[2].metric("Payback [yr]", "n/a" if not np.isfinite(r["payback_years"]) else f"{r['payback_years']:.1f}")
 c[3].metric("min DSCR", "n/a" if not np.isfinite(r["min_dscr"]) else f"{r['min_dscr']:.2f}")
-c[4].metric("Support asked", ui.fmt_money(r["support_request_krw_bn"]))
-c[5].metric("Coverage of project cost", ui.fmt_pct(r["coverage_share"]))
+c[4].metric(f"Support asked [{ui.money_unit()}]", f"{r['support_request_krw_bn'] * ui.money_factor():,.1f}")
+c[5].metric("Coverage of cost", ui.fmt_pct(r["coverage_share"]))
 
 sc = None
 if ui.optional_module("supply") is not None:

@@ -153,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, (help_text, add_args, handler) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text)
         add_args(p)
-        p.set_defaults(handler=handler)
+        if handler is not None:  # commands with sub-actions set their handlers themselves
+            p.set_defaults(handler=handler)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from evaluator.cli import CliError, _add_common, _status, emit, load_inputs
 
-ALLOCATE_FIELDS = ["id", "name", "country_iso3", "mineral", "score", "eligible", "fund_request_krw_bn",
+ALLOCATION_FIELDS_ORDER = ["id", "name", "country_iso3", "mineral", "score", "eligible", "fund_request_krw_bn",
                    "loan_request_krw_bn", "fund_krw_bn", "loan_krw_bn", "fraction", "selected",
                    "coverage_share", "expected_loss_krw_bn", "note"]
 
@@ -68,8 +68,8 @@ def scenario_from_args(scenario, args):
         raise CliError(str(exc)) from None
 
 
-def run_allocation(args):
-    """Load, score and allocate; returns (output table, summary dict, load result)."""
+def run_allocation_objects(args):
+    """Load, score and allocate: (applications, scenario, scores table, PortfolioAllocation, status)."""
     from evaluator import pipeline, portfolio
     from evaluator.allocation import AllocationInfeasible
 
@@ -87,14 +87,20 @@ def run_allocation(args):
     violations = portfolio.check_allocation(pa, scenario)
     if violations:  # never print an allocation that breaks a budget or a cap
         raise CliError("allocation failed its re-check: " + "; ".join(violations))
-    t = pa.table.join(run.scores.table[["eligible"]]).reset_index()
-    return t[ALLOCATE_FIELDS], pa.summary, result
+    return result.applications, scenario, run.scores.table, pa, _status(result)
+
+
+def run_allocation(args):
+    """Load, score and allocate; returns (output table, summary dict, exit status)."""
+    apps, scenario, scores, pa, status = run_allocation_objects(args)
+    t = pa.table.join(scores[["eligible"]]).reset_index()
+    return t[ALLOCATION_FIELDS_ORDER], pa.summary, status
 
 
 def cmd_allocate(args) -> int:
-    table, summary, result = run_allocation(args)
+    table, summary, status = run_allocation(args)
     emit(table, args.format, summary=summary)
-    return _status(result)
+    return status
 
 
 COMMANDS = {"allocate": ("allocate the fund and the loan budget (MILP, HiGHS)", add_arguments, cmd_allocate)}

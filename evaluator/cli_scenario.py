@@ -1,0 +1,143 @@
+"""``python -m evaluator scenario save|list|show|compare|decide``: the committee's saved what-ifs.
+
+``save`` runs the ranking and the allocation of a file of applications under a scenario (and the
+allocate command's options) and stores assumptions, applications, ranking and allocation in the
+SQLite store (``--store`` or the ``EVALUATOR_STORE`` environment variable, else the default path
+of :func:`evaluator.store.default_store_path`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from evaluator.cli import CliError, emit
+
+RANKING_COLUMNS = ["rank", "score", "rank_range", "eligible", "ineligible_reasons", "country_risk_score",
+                   "diversification_score", "expected_loss_krw_bn", "china_share_after"]
+ALLOCATION_COLUMNS = ["fund_krw_bn", "loan_krw_bn", "fraction", "selected", "note"]
+
+
+def snapshot(applications, scenario, scores: pd.DataFrame, allocation) -> dict:
+    """Keyword arguments for :meth:`ScenarioStore.save` from a ranking and an allocation.
+
+    Parameters
+    ----------
+    applications : sequence of Application
+    scenario : Scenario
+    scores : pandas.DataFrame
+        ``ScoreResult.table``.
+    allocation : evaluator.portfolio.PortfolioAllocation or None
+    """
+    from models.loader import applications_frame
+
+    ranking = scores[[c for c in RANKING_COLUMNS if c in scores.columns] +
+                     [c for c in scores.columns if c.startswith("contrib_")]].copy()
+    alloc_table = None if allocation is None else allocation.table[ALLOCATION_COLUMNS].copy()
+    summary = None if allocation is None else dict(allocation.summary)
+    return {"assumptions": scenario.to_dict(), "applications": applications_frame(applications),
+            "ranking": ranking, "allocation": alloc_table, "summary": summary}
+
+
+def _store(args):
+    from evaluator.store import ScenarioStore, StoreError
+
+    try:
+        return ScenarioStore(args.store)
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _guard(fn):
+    def run(args):
+        from evaluator.store import StoreError
+
+        try:
+            return fn(args)
+        except (StoreError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+    return run
+
+
+@_guard
+def cmd_save(args) -> int:
+    from evaluator.cli_allocate import run_allocation_objects
+
+    apps, scenario, scores, pa, status = run_allocation_objects(args)
+    sid = _store(args).save(args.name, args.author, **snapshot(apps, scenario, scores, pa))
+    print(sid)
+    return status
+
+
+@_guard
+def cmd_list(args) -> int:
+    emit(_store(args).list(), args.format)
+    return 0
+
+
+@_guard
+def cmd_show(args) -> int:
+    s = _store(args).load(args.id)
+    header = {"id": s.id, "name": s.name, "author": s.author, "created_at": s.created_at,
+              "applications_hash": s.applications_hash, "decided": s.decided, "assumptions": s.assumptions,
+              "summary": s.summary}
+    table = s.allocation.reset_index() if s.allocation is not None else pd.DataFrame()
+    emit(table, args.format, summary=header)
+    return 0
+
+
+@_guard
+def cmd_compare(args) -> int:
+    c = _store(args).compare(args.ids)
+    if args.format == "json":
+        emit(c.funding.reset_index(), "json", summary={
+            "assumptions": c.assumptions.reset_index().to_dict("records"),
+            "totals": c.totals.reset_index().to_dict("records"),
+            "summary": c.summary.reset_index().to_dict("records")})
+        return 0
+    for title, frame in (("Assumptions that differ", c.assumption_differences), ("Funding [KRW bn]", c.funding),
+                         ("Totals", c.totals), ("Summary", c.summary)):
+        sys.stdout.write(f"\n{title}\n")
+        emit(frame.reset_index(), args.format)
+    return 0
+
+
+@_guard
+def cmd_decide(args) -> int:
+    did = _store(args).decide(args.id, args.note, args.by)
+    print(did)
+    return 0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from evaluator.cli_allocate import add_arguments as add_allocate
+
+    p.add_argument("--store", help="SQLite file (default: $EVALUATOR_STORE or the user data folder)")
+    sub = p.add_subparsers(dest="action", required=True)
+    s = sub.add_parser("save", help="rank and allocate FILE, then save the scenario")
+    add_allocate(s)
+    s.add_argument("--name", required=True)
+    s.add_argument("--author", required=True)
+    s.set_defaults(handler=cmd_save)
+    for name, handler, help_text in (("list", cmd_list, "saved scenarios"),):
+        q = sub.add_parser(name, help=help_text)
+        q.add_argument("--format", choices=["table", "json", "csv"], default="table")
+        q.set_defaults(handler=handler)
+    q = sub.add_parser("show", help="one saved scenario")
+    q.add_argument("id", type=int)
+    q.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    q.set_defaults(handler=cmd_show)
+    q = sub.add_parser("compare", help="two or more scenarios side by side")
+    q.add_argument("ids", type=int, nargs="+")
+    q.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    q.set_defaults(handler=cmd_compare)
+    q = sub.add_parser("decide", help="record a scenario as the committee's decision (immutable)")
+    q.add_argument("id", type=int)
+    q.add_argument("--note", required=True)
+    q.add_argument("--by", required=True, help="who decided (committee, officer)")
+    q.set_defaults(handler=cmd_decide)
+
+
+COMMANDS = {"scenario": ("save, list, show, compare and decide scenarios", add_arguments, None)}
