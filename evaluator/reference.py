@@ -41,6 +41,7 @@ __all__ = [
     "known_countries",
     "known_minerals",
     "import_shares",
+    "import_volumes",
     "import_volume_t",
     "annual_pd",
     "designation_weight",
@@ -461,6 +462,38 @@ def known_minerals(ref: ReferenceData) -> list[str]:
     return list(ref.minerals.index)
 
 
+def import_volumes(ref: ReferenceData, mineral: str, year: int | None = None,
+                   basis: str = "quantity") -> tuple[pd.Series | None, int | None]:
+    """Korea's imports of the mineral by partner in one year, from the bundled trade table.
+
+    Returns
+    -------
+    volumes : pandas.Series or None
+        Index ``partner_iso3``, positive quantities [t gross] or values [kUSD], descending;
+        None when the mineral has no bundled trade data (assumed shares only).
+    year : int or None
+        The year used (default the latest with data).
+    """
+    if basis not in ("quantity", "value"):
+        raise ValueError(f"basis must be 'quantity' or 'value', got {basis!r}")
+    if mineral not in ref.minerals.index:
+        raise ReferenceDataError(f"minerals.csv, column 'mineral': unknown mineral {mineral!r}")
+    k = ref.korea_imports[ref.korea_imports.mineral == mineral]
+    if not len(k):
+        return None, None
+    yr = int(k.year.max()) if year is None else int(year)
+    g = k[k.year == yr]
+    if g.empty:
+        raise ReferenceDataError(f"korea_imports.csv: no {mineral} imports in {yr} (years {sorted(k.year.unique())})")
+    col = "quantity_t" if basis == "quantity" else "value_kusd"
+    v = g.groupby("partner_iso3")[col].sum(min_count=1).dropna()
+    v = v[v > 0].astype(float).sort_values(ascending=False)
+    if v.sum() <= 0:
+        raise ReferenceDataError(f"korea_imports.csv: no positive {col} for {mineral} in {yr}")
+    v.index.name = "partner_iso3"
+    return v, yr
+
+
 def import_shares(ref: ReferenceData, mineral: str, year: int | None = None, basis: str = "quantity") -> pd.Series:
     """Share of each partner country in Korea's imports of the mineral [fraction].
 
@@ -481,22 +514,9 @@ def import_shares(ref: ReferenceData, mineral: str, year: int | None = None, bas
         trade data fall back to ``korea_imports_assumed.csv`` (labelled assumptions; ``year`` is
         then ignored).
     """
-    if basis not in ("quantity", "value"):
-        raise ValueError(f"basis must be 'quantity' or 'value', got {basis!r}")
-    if mineral not in ref.minerals.index:
-        raise ReferenceDataError(f"minerals.csv, column 'mineral': unknown mineral {mineral!r}")
-    k = ref.korea_imports[ref.korea_imports.mineral == mineral]
-    if len(k):
-        yr = int(k.year.max()) if year is None else int(year)
-        g = k[k.year == yr]
-        if g.empty:
-            raise ReferenceDataError(f"korea_imports.csv: no {mineral} imports in {yr} (years {sorted(k.year.unique())})")
-        col = "quantity_t" if basis == "quantity" else "value_kusd"
-        s = g.groupby("partner_iso3")[col].sum(min_count=1).dropna()
-        s = s[s > 0]
-        if s.sum() <= 0:
-            raise ReferenceDataError(f"korea_imports.csv: no positive {col} for {mineral} in {yr}")
-        out = s / s.sum()
+    volumes, _ = import_volumes(ref, mineral, year=year, basis=basis)
+    if volumes is not None:
+        out = volumes / volumes.sum()
     else:
         a = ref.korea_imports_assumed[ref.korea_imports_assumed.mineral == mineral]
         out = a.groupby("partner_iso3").share.sum()

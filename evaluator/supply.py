@@ -85,7 +85,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from evaluator.reference import ReferenceData, ReferenceDataError, designation_weight
+from evaluator.reference import ReferenceData, ReferenceDataError, designation_weight, import_volumes
 
 __all__ = [
     "MineralSupply",
@@ -305,19 +305,8 @@ def baseline(ref: ReferenceData, mineral: str, *, basis: str = "quantity", year:
     MineralSupply
     """
     _check_basis(basis)
-    if mineral not in ref.minerals.index:
-        raise ReferenceDataError(f"minerals.csv, column 'mineral': unknown mineral {mineral!r}")
-    k = ref.korea_imports[ref.korea_imports.mineral == mineral]
-    if len(k):
-        yr = int(k.year.max()) if year is None else int(year)
-        g = k[k.year == yr]
-        if g.empty:
-            raise ReferenceDataError(f"korea_imports: no {mineral} imports in {yr} (years {sorted(k.year.unique())})")
-        col = "quantity_t" if basis == "quantity" else "value_kusd"
-        v = g.groupby("partner_iso3")[col].sum(min_count=1).dropna()
-        v = v[v > 0].astype(float).sort_values(ascending=False)
-        if v.sum() <= 0:
-            raise ReferenceDataError(f"korea_imports: no positive {col} for {mineral} in {yr}")
+    v, yr = import_volumes(ref, mineral, year=year, basis=basis)
+    if v is not None:
         shares = v / v.sum()
         assumed = False
     else:
