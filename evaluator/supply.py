@@ -79,6 +79,8 @@ References
 
 from __future__ import annotations
 
+import weakref
+
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
@@ -286,7 +288,25 @@ def _check_basis(basis: str) -> str:
     return basis
 
 
+#: baseline() results per reference-data object (slider moves re-use them: about 60 ms a call
+#: otherwise); entries go when the ReferenceData object is garbage-collected.
+_BASELINES: dict[int, dict] = {}
+
+
 def baseline(ref: ReferenceData, mineral: str, *, basis: str = "quantity", year: int | None = None) -> MineralSupply:
+    """Cached :func:`compute_baseline` (the result is shared: treat it as read-only)."""
+    key = id(ref)
+    per_ref = _BASELINES.get(key)
+    if per_ref is None:
+        per_ref = _BASELINES[key] = {}
+        weakref.finalize(ref, _BASELINES.pop, key, None)
+    k = (mineral, basis, year)
+    if k not in per_ref:
+        per_ref[k] = compute_baseline(ref, mineral, basis=basis, year=year)
+    return per_ref[k]
+
+
+def compute_baseline(ref: ReferenceData, mineral: str, *, basis: str = "quantity", year: int | None = None) -> MineralSupply:
     """Korea's imports of a mineral by partner, their shares and concentration measures.
 
     Parameters
@@ -354,17 +374,7 @@ def apply_additions(volumes: pd.Series, additions: Mapping[str, float], rule: st
     add = pd.Series({str(k): float(x) for k, x in dict(additions).items()}, dtype=float)
     if (add < 0).any() or add.isna().any():
         raise ValueError("additions must be non-negative numbers")
-    total_add = float(add.sum())
-    out = v.copy()
-    if rule == "top_supplier" and total_add > 0:
-        order = v.sort_values(ascending=False, kind="mergesort")
-        cum_before = order.cumsum() - order  # volume of larger suppliers
-        displaced = (total_add - cum_before).clip(lower=0.0).clip(upper=order)
-        out = (order - displaced).reindex(v.index)
-    elif rule == "pro_rata" and total_add > 0:
-        tot = float(v.sum())
-        frac = min(1.0, total_add / tot) if tot > 0 else 1.0
-        out = v * (1.0 - frac)
+    out = pd.Series(_displace(v.to_numpy(), float(add.sum()), rule), index=v.index)
     idx = v.index.append(add.index.difference(v.index))
     out = out.reindex(idx, fill_value=0.0).add(add.reindex(idx, fill_value=0.0))
     out.name = "volume"
@@ -432,16 +442,63 @@ def additions_by_mineral(ref: ReferenceData, scenario, offtake: pd.DataFrame, id
     return {m: g.groupby("country_iso3")["added_units"].sum() for m, g in df.groupby("mineral", sort=True)}
 
 
+def _displace(v: np.ndarray, total_add: float, rule: str) -> np.ndarray:
+    """NumPy core of :func:`apply_additions` on the current partners' volumes (no hosts added)."""
+    if rule == "top_supplier" and total_add > 0:
+        order = np.argsort(-v, kind="mergesort")
+        ov = v[order]
+        cum_before = np.cumsum(ov) - ov  # volume of larger suppliers
+        out = np.empty_like(v)
+        out[order] = ov - np.clip(total_add - cum_before, 0.0, ov)
+        return out
+    if rule == "pro_rata" and total_add > 0:
+        tot = float(v.sum())
+        return v * (1.0 - (min(1.0, total_add / tot) if tot > 0 else 1.0))
+    if rule not in ("top_supplier", "pro_rata", "additive"):
+        raise ValueError(f"displacement rule must be top_supplier, pro_rata or additive, got {rule!r}")
+    return v.copy()
+
+
 def _after(base: MineralSupply, added: pd.Series, rule: str, target: float) -> dict:
-    """Measures after the additions, plus the incumbent's share and excess over target."""
-    new = apply_additions(base.volumes, added, rule)
-    tot = float(new.sum())
-    shares = new / tot if tot > 0 else new
-    # base.wgi covers every country in countries.csv; other codes take the median (fallback)
-    wgi = base.wgi.reindex(shares.index).fillna(float(base.wgi.median()))
-    m = measures(shares, wgi, hhi_production=base.hhi_production)
+    """Measures after the additions, plus the incumbent's share and excess over target.
+
+    The same arithmetic as :func:`apply_additions` followed by :func:`measures`, on NumPy arrays:
+    it runs once per project on every weight or slider move, so pandas overhead matters here.
+    """
+    partners = list(base.volumes.index)
+    v = np.clip(np.nan_to_num(base.volumes.to_numpy(dtype=float)), 0.0, None)
+    add = {str(k): float(x) for k, x in added.items()}
+    if any(x < 0 or not np.isfinite(x) for x in add.values()):
+        raise ValueError("additions must be non-negative numbers")
+    out = _displace(v, float(sum(add.values())), rule)
+    new_hosts = [h for h in add if h not in base.volumes.index]
+    names = partners + new_hosts
+    out = np.concatenate([out, np.zeros(len(new_hosts))])
+    pos = {c: i for i, c in enumerate(names)}
+    for h, x in add.items():
+        out[pos[h]] += x
+    out = np.clip(out, 0.0, None)
+    tot = float(out.sum())
+    wgi_all = base.wgi
+    fallback = float(wgi_all.median())
+    wgi = wgi_all.reindex(names).fillna(fallback).to_numpy(dtype=float)
+    keep = out > 0
+    if tot <= 0 or not keep.any():
+        m = {"china_share": float("nan"), "top_supplier": None, "top_share": float("nan"), "hhi": float("nan"),
+             "hhi_wgi": float("nan"), "geopolrisk": float("nan"), "n_sources": 0}
+    else:
+        sh = out[keep] / tot
+        kept = [n for n, k in zip(names, keep) if k]
+        w = wgi[keep]
+        top = int(np.argmax(sh))
+        hp = base.hhi_production
+        m = {"china_share": float(sh[kept.index(CHINA)]) if CHINA in kept else 0.0,
+             "top_supplier": kept[top], "top_share": float(sh[top]), "hhi": float(np.sum(sh ** 2)),
+             "hhi_wgi": float(np.sum(sh ** 2 * w)),
+             "geopolrisk": float(hp) * float(np.sum(sh * w / 10.0)) if hp is not None and np.isfinite(hp) else float("nan"),
+             "n_sources": int(len(sh))}
     inc = base.incumbent
-    m["incumbent_share"] = float(shares.get(inc, 0.0)) if tot > 0 else float("nan")
+    m["incumbent_share"] = float(out[pos[inc]] / tot) if tot > 0 and inc in pos else (0.0 if tot > 0 else float("nan"))
     m["volume"] = tot
     return m
 
