@@ -38,6 +38,9 @@ with st.container(border=True):
     c7, c8 = st.columns(2)
     c7.multiselect("Must fund (lock in)", ids, key="lock_in")
     c8.multiselect("Must not fund (lock out)", ids, key="lock_out")
+    st.toggle("Prove optimality (slower: the solver may take seconds)", key="prove_optimal",
+              help=f"Off: the best allocation found in {ui.INTERACTIVE_TIME_LIMIT_S:g} s is shown with its "
+                   "distance to the proven bound. Switch on before saving a scenario for the committee.")
 
 scenario = ui.current_scenario()
 if ss.get("scenario_error"):
@@ -72,6 +75,11 @@ m[2].metric("Policy loans", ui.fmt_money(s["loan_allocated_krw_bn"]),
 m[3].metric("Projects funded", f"{s['n_selected']} of {len(t)}", border=True,
             help=f"Solver: {s['status']}; gap {s['mip_gap'] if s['mip_gap'] is not None else 0:.2%}; "
                  f"{s['solve_time_s']:.2f} s")
+
+if not s["optimal"]:
+    st.caption(f"Best allocation found within {ui.INTERACTIVE_TIME_LIMIT_S:g} s: at most "
+               f"{ui.fmt_pct(s['mip_gap'])} below the optimum (solver bound). Switch on "
+               "'Prove optimality' for the proven optimum.")
 
 # -- who gets what -------------------------------------------------------------------------------
 st.subheader("Who gets what")
@@ -191,7 +199,11 @@ try:
     curve = alt.Chart(fr).mark_line(point=True).encode(
         x=alt.X("budget_disp:Q", title=f"Budget [{ui.money_unit()}]"), y=alt.Y(f"{ycol}:Q", title="Objective"),
         tooltip=[alt.Tooltip("budget_disp:Q", format=",.1f"), alt.Tooltip(f"{ycol}:Q", format=",.2f")])
-    cur = alt.Chart(fr[fr["current"]]).mark_point(size=220, shape="diamond", filled=True, color="#c0392b").encode(
+    # the current budget's point is this page's own allocation (the cached curve is shared by
+    # every position of the slider)
+    here = pd.DataFrame({"budget_disp": [getattr(scenario, resource) * ui.money_factor()],
+                         ycol: [s["objective"]]})
+    cur = alt.Chart(here).mark_point(size=220, shape="diamond", filled=True, color="#c0392b").encode(
         x="budget_disp:Q", y=f"{ycol}:Q", tooltip=[alt.Tooltip("budget_disp:Q", format=",.1f", title="current budget"),
                                                    alt.Tooltip(f"{ycol}:Q", format=",.2f")])
     st.altair_chart((curve + cur).properties(height=300), width="stretch")

@@ -416,56 +416,90 @@ def _scores(akey: str, ekey: str, skey: str, ckey: str, _ev, _scenario, _customs
     return pipeline.score_step(_ev, _scenario, reference(), customs=_customs)
 
 
+#: Solver time on a slider move [s]: the best allocation found by then is shown with its gap;
+#: "Prove optimality" on the Allocation page lifts the limit (HiGHS finds the optimum of 200
+#: applications in about 0.2 s and needs about 0.6 s more to prove it).
+INTERACTIVE_TIME_LIMIT_S = 0.25
+PROVE_TIME_LIMIT_S = 30.0
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _supply_ref(ckey: str, _customs):
+    """Reference data with the uploaded customs imports (one object per upload, so the supply
+    engine's per-object baseline cache is reused across reruns)."""
+    from evaluator import pipeline
+    return pipeline.supply_reference(reference(), _customs)
+
+
+def supply_ref():
+    customs, ckey = customs_import()
+    return _supply_ref(ckey, customs)
+
+
+def time_limit_s() -> float:
+    return PROVE_TIME_LIMIT_S if st.session_state.get("prove_optimal") else INTERACTIVE_TIME_LIMIT_S
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def _allocation(akey: str, skey: str, alkey: str, ckey: str, locks: tuple, _scores_table, _ev, _scenario):
+def _allocation(akey: str, skey: str, alkey: str, ckey: str, locks: tuple, limit_s: float, _scores_table, _ev,
+                _scenario, _ref):
     from evaluator import portfolio
-    return portfolio.allocate_portfolio(_ev, _scores_table, _scenario, reference(),
-                                        locked_in=locks[0], locked_out=locks[1])
+    from evaluator.allocation import AllocationError, AllocationInfeasible
+
+    kw = dict(locked_in=locks[0], locked_out=locks[1])
+    try:
+        return portfolio.allocate_portfolio(_ev, _scores_table, _scenario, _ref, time_limit_s=limit_s, **kw)
+    except AllocationInfeasible:
+        raise
+    except AllocationError:  # no feasible answer yet within the interactive limit: take the time
+        return portfolio.allocate_portfolio(_ev, _scores_table, _scenario, _ref, time_limit_s=PROVE_TIME_LIMIT_S, **kw)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _frontier(akey: str, fkey: str, ckey: str, locks: tuple, resource: str, _pa, _scenario):
+def _frontier(akey: str, fkey: str, ckey: str, locks: tuple, resource: str, _pa, _scenario, _ref):
     from evaluator import portfolio
-    return portfolio.frontier(_pa, _scenario, reference(), resource=resource)
+    return portfolio.frontier(_pa, _scenario, _ref, resource=resource)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _what_it_would_take(akey: str, alkey: str, ckey: str, locks: tuple, _pa, _scenario):
+def _what_it_would_take(akey: str, alkey: str, ckey: str, locks: tuple, _pa, _scenario, _ref):
     from evaluator import portfolio
-    return portfolio.what_it_would_take(_pa, _scenario, reference())
+    return portfolio.what_it_would_take(_pa, _scenario, _ref)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _projection(akey: str, alkey: str, ckey: str, locks: tuple, _pa, _ev, _scenario, _customs):
+def _projection(akey: str, alkey: str, ckey: str, locks: tuple, _pa, _ev, _scenario, _ref):
     from evaluator import pipeline, supply
     t = _pa.table
     funded = t.index[t["selected"]]
     by_year = supply.offtake_by_year_from_evaluation(_ev, ids=list(funded))
     by_year["korea_offtake_t"] = by_year["korea_offtake_t"] * by_year["id"].map(t["fraction"]).fillna(0.0)
-    return supply.projection_by_year(pipeline.supply_reference(reference(), _customs), _scenario, by_year)
+    return supply.projection_by_year(_ref, _scenario, by_year)
 
 
 def frontier(pa, resource: str, s: Scenario | None = None):
     """Objective against one budget (0 .. 2x the current one), the current budget marked.
 
-    Keyed on the whole allocation scenario: the caps and diversification terms depend on the
-    budgets, so the curve is not independent of the budget being varied.
+    Keyed on the scenario without the varied budget: moving that slider only moves the marker.
     """
     s = s or current_scenario()
     _, ckey = customs_import()
-    return _frontier(apps_key(), allocation_key(s), ckey, locks(), resource, pa, s)
+    # the curve does not depend on the budget it varies (only its marker does): key without it,
+    # and lay the grid around the 2026 budget so every slider position shares one curve
+    s_grid = s.replace(**{resource: getattr(st.session_state["base_scenario"], resource)})
+    return _frontier(apps_key(), _scenario_key(s, ("name", resource)), ckey, locks(), resource, pa, s_grid, supply_ref())
 
 
 def what_it_would_take(pa, s: Scenario | None = None):
     s = s or current_scenario()
     _, ckey = customs_import()
-    return _what_it_would_take(apps_key(), allocation_key(s), ckey, locks(), pa, s)
+    return _what_it_would_take(apps_key(), allocation_key(s), ckey, locks(), pa, s, supply_ref())
 
 
 def projection(pa, s: Scenario | None = None):
     s = s or current_scenario()
     customs, ckey = customs_import()
-    return _projection(apps_key(), allocation_key(s), ckey, locks(), pa, evaluation(s), s, customs)
+    return _projection(apps_key(), allocation_key(s), ckey, locks(), pa, evaluation(s), s, supply_ref())
 
 
 @st.cache_data(show_spinner=False)
@@ -531,8 +565,8 @@ def allocation(s: Scenario | None = None):
         return None
     _, _, result = sc
     customs, ckey = customs_import()
-    return _allocation(apps_key(), score_key(s), allocation_key(s), ckey, locks(), result.table,
-                       evaluation(s), s)
+    return _allocation(apps_key(), score_key(s), allocation_key(s), ckey, locks(), time_limit_s(), result.table,
+                       evaluation(s), s, supply_ref())
 
 
 def store_path() -> str | None:

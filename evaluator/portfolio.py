@@ -33,10 +33,10 @@ Portfolio diversification: for each mineral ``m`` whose top supplier is above th
 ``s_m = sum_i v_i x_i`` is the new import-comparable volume from the funded projects (a
 project hosted by the incumbent top supplier adds nothing), ``a_m`` the volume that would bring
 the top supplier down to the target under the scenario's displacement rule, and the term is
-``w_div x lambda x importance_m x g(s_m / a_m)`` with ``g`` concave piecewise linear (slopes and
-breakpoints in ``evaluator/data/diversification_value.csv``), ``lambda`` = the total budget
-[KRW bn] (closing a core mineral's whole gap is worth as much as the whole budget spent at a
-score of 100: a labelled policy assumption in the same file). After solving, the exact joint
+``w_div x V x importance_m x g(s_m / a_m)`` with ``g`` concave piecewise linear (slopes and
+breakpoints in ``evaluator/data/diversification_value.csv``) and ``V`` the value of closing a
+core mineral's whole gap [KRW bn of score-weighted support] from the same file (a labelled
+policy assumption, fixed so that the value does not move with the budget sliders). After solving, the exact joint
 supply effect is recomputed by :func:`evaluator.supply.portfolio_effect`.
 
 A partly funded project counts with its funded fraction of the offtake (a conservative reading:
@@ -93,10 +93,10 @@ class PortfolioAllocation:
 
 
 def diversification_curve() -> tuple[list[float], list[float], float]:
-    """Breakpoints and slopes of ``g`` (in units of the gap volume) and the lambda factor."""
+    """Breakpoints and slopes of ``g`` (in units of the gap volume) and ``V`` [KRW bn]."""
     df = pd.read_csv(DATA_DIR / "diversification_value.csv", comment="#")
     seg = df[df["kind"] == "segment"].sort_values("upto_gap_fraction")
-    lam = float(df.loc[df["kind"] == "lambda_budget_multiple", "value"].iloc[0])
+    lam = float(df.loc[df["kind"] == "value_of_full_gap_krw_bn", "value"].iloc[0])
     bps = [float(b) for b in seg["upto_gap_fraction"] if np.isfinite(b)]
     slopes = [float(s) for s in seg["value"]]
     return bps, slopes, lam
@@ -182,7 +182,7 @@ def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc
         return [], pd.DataFrame()
     bps, slopes, lam = diversification_curve()
     w_div = scenario.normalised_weights()["diversification"] if scenario.objective == "score_weighted_support" else 1.0
-    scale = lam * (scenario.fund_krw_bn + scenario.loan_krw_bn) if scenario.objective == "score_weighted_support" else 100.0
+    scale = lam if scenario.objective == "score_weighted_support" else 100.0
     terms, rows = [], []
     for mineral, g in cand.groupby("mineral"):
         base = supply.baseline(ref, mineral, basis=scenario.import_basis)
@@ -192,9 +192,10 @@ def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc
             continue
         imp = float(ref.designation_weights.at[ref.minerals.at[mineral, "designation"], "weight"])
         k = w_div * scale * imp
+        # s in units of the gap volume (well-scaled for HiGHS: tonnes would span 1e0..1e6)
         terms.append(alloc.ConcaveTerm(
-            name=f"diversification {mineral}", weights=weights.to_dict(),
-            breakpoints=[b * gap for b in bps], slopes=[s * k / gap for s in slopes]))
+            name=f"diversification {mineral}", weights=(weights / gap).to_dict(),
+            breakpoints=list(bps), slopes=[s * k for s in slopes]))
         rows.append({"mineral": mineral, "gap_volume": gap, "importance": imp, "value_of_full_gap": k * _g(1.0, bps, slopes)})
     return terms, pd.DataFrame(rows)
 
@@ -238,7 +239,7 @@ def budgets_of(scenario) -> dict:
 
 def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Sequence[str] = (),
                        locked_out: Sequence[str] = (), offtake: pd.DataFrame | None = None,
-                       time_limit_s: float = 10.0) -> PortfolioAllocation:
+                       time_limit_s: float = 10.0, mip_rel_gap: float = 1e-6) -> PortfolioAllocation:
     """Allocate the fund and the loan budget over the scored applications.
 
     Parameters
@@ -251,6 +252,8 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     ref : evaluator.reference.ReferenceData
     locked_in, locked_out : sequence of str
         Officer locks (must fund / must not fund).
+    time_limit_s, mip_rel_gap : float
+        Solver limits; the app uses a looser gap (1e-4) for slider moves and reports the gap.
 
     Raises
     ------
@@ -274,7 +277,7 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     locked_out = [i for i in locked_out if i in cand.index]
     budgets = budgets_of(scenario)
     kw = solver_kwargs(cand, scenario, ref, locked_in, locked_out)
-    res = alloc.allocate(cand, budgets, time_limit_s=time_limit_s, **kw)
+    res = alloc.allocate(cand, budgets, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, **kw)
 
     m = ev.metrics
     table = pd.DataFrame({

@@ -253,6 +253,30 @@ def ou_moments(x0, mu, kappa, sigma, t):
     return mu + (np.asarray(x0, dtype=float) - mu) * a, s ** 2
 
 
+def _price_paths_time_major(rng, proc: PriceProcesses, n_paths: int, n_years: int, vol_scale: float,
+                            deck: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """One block of correlated OU paths, time-major: ``y`` and ``mult`` of shape
+    ``(n_years + 1, n_processes, n_paths)`` (see :func:`_price_log_deviations`)."""
+    if deck not in ("mean", "median"):
+        raise ValueError("deck must be 'mean' or 'median'")
+    p = len(proc.names)
+    z = rng.standard_normal((n_paths, n_years, p))
+    eps = (z.reshape(-1, p) @ proc.cholesky.T).reshape(n_paths, n_years, p)   # correlated shocks
+    eps = np.ascontiguousarray(eps.transpose(1, 2, 0))                        # (years, p, paths)
+    a, s = ou_step(proc.kappa, proc.sigma * vol_scale)
+    y = np.zeros((n_years + 1, p, n_paths))
+    for t in range(1, n_years + 1):  # loop over years only; vectorised over processes x paths
+        np.multiply(a[:, None], y[t - 1], out=y[t])
+        y[t] += s[:, None] * eps[t - 1]
+    if deck == "mean":
+        _, var = ou_moments(0.0, 0.0, proc.kappa[:, None], proc.sigma[:, None] * vol_scale,
+                            np.arange(n_years + 1)[None, :])
+        mult = np.exp(y - 0.5 * var.T[:, :, None])
+    else:
+        mult = np.exp(y)
+    return y, mult
+
+
 def _price_log_deviations(rng, proc: PriceProcesses, n_paths: int, n_years: int, vol_scale: float,
                           deck: str = "mean") -> tuple[np.ndarray, np.ndarray]:
     """One block of correlated OU paths.
@@ -264,22 +288,8 @@ def _price_log_deviations(rng, proc: PriceProcesses, n_paths: int, n_years: int,
     mult : numpy.ndarray
         Price multipliers on the deck, same shape (see module notes for ``deck``).
     """
-    p = len(proc.names)
-    eps = rng.standard_normal((n_paths, n_years, p)) @ proc.cholesky.T   # correlated shocks
-    a, s = ou_step(proc.kappa, proc.sigma * vol_scale)
-    y = np.zeros((p, n_paths, n_years + 1))
-    eps = np.moveaxis(eps, 2, 0)                                          # (p, paths, years)
-    for t in range(1, n_years + 1):  # loop over years only; vectorised over processes x paths
-        y[:, :, t] = a[:, None] * y[:, :, t - 1] + s[:, None] * eps[:, :, t - 1]
-    if deck == "mean":
-        _, var = ou_moments(0.0, 0.0, proc.kappa[:, None], proc.sigma[:, None] * vol_scale,
-                            np.arange(n_years + 1)[None, :])
-        mult = np.exp(y - 0.5 * var[:, None, :])
-    elif deck == "median":
-        mult = np.exp(y)
-    else:
-        raise ValueError("deck must be 'mean' or 'median'")
-    return y, mult
+    y, mult = _price_paths_time_major(rng, proc, n_paths, n_years, vol_scale, deck)
+    return np.moveaxis(y, 0, 2), np.moveaxis(mult, 0, 2)
 
 
 def simulate_log_prices(processes: PriceProcesses | None = None, *, n_paths: int = 10_000,
@@ -448,7 +458,8 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
              project_risk: bool = True, deck: str = "mean", irr_paths: int = DEFAULT_IRR_PATHS,
              keep_paths: int | None = None, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
              risk_aversion: float = 0.5, processes: PriceProcesses | None = None,
-             risks: Mapping[str, StageRisk] = PROJECT_RISKS, method: str = "fast") -> SimulationResult:
+             risks: Mapping[str, StageRisk] = PROJECT_RISKS, method: str = "fast",
+             _paths_out: dict | None = None) -> SimulationResult:
     """Monte Carlo of every application's NPV and loan cover under price and project risks.
 
     Parameters
@@ -499,6 +510,8 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
         raise ValueError("n_paths must be >= 1")
     if vol_scale < 0:
         raise ValueError("vol_scale must be >= 0")
+    if method not in ("fast", "reference"):
+        raise ValueError("method must be 'fast' or 'reference'")
     proc = processes or load_price_processes(ref)
     chunk_paths = int(chunk_paths or DEFAULT_CHUNK_PATHS)
     chunk_paths = max(1, min(chunk_paths, n_paths))
@@ -530,17 +543,18 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
                       sched, has_loan, fx_i, prim_proc, by_proc, prim_coef, npv, min_dscr, irr, irr_n, progress)
     if method == "fast":
         _run_fast(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
-    elif method == "reference":
-        _run_reference(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
     else:
-        raise ValueError("method must be 'fast' or 'reference'")
+        _run_reference(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
     det = _deterministic_npv(inputs, scenario, rate)
     summary = _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion)
     samples = npv[:, kept].astype(np.float32)
     samples.setflags(write=False)
     kept.setflags(write=False)
-    return SimulationResult(tuple(a.id for a in apps), int(n_paths), int(seed), chunk_paths, float(vol_scale),
-                            summary, samples, kept, time.perf_counter() - t_start)
+    result = SimulationResult(tuple(a.id for a in apps), int(n_paths), int(seed), chunk_paths, float(vol_scale),
+                              summary, samples, kept, time.perf_counter() - t_start)
+    if _paths_out is not None:  # float64 per-path arrays, for the fast-vs-reference check
+        _paths_out.update(npv=npv, min_dscr=min_dscr, irr=irr)
+    return result
 
 
 
@@ -724,7 +738,7 @@ def _tax_base_time_major(X: np.ndarray) -> None:
 #: ``(years, rows)`` float64, about 10 MiB at 32k rows and 40 years.
 _FAST_BATCH_ROWS = 32_768
 #: Paths per super-block of the fast kernel (a multiple of ``chunk_paths``).
-_FAST_BLOCK_PATHS = 2_000
+_FAST_BLOCK_PATHS = 10_000
 
 
 def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int) -> None:
@@ -742,18 +756,21 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
     sb = max(1, min(_FAST_BLOCK_PATHS // chunk_paths, max(1, memory_budget_bytes // max(1, per_path * chunk_paths))))
     total, done = n * n_paths, 0
     for b0 in range(0, n_blocks, sb):
-        mults, draws = [], []
+        p0 = b0 * chunk_paths
+        S = min(n_paths, (b0 + sb) * chunk_paths) - p0
+        Mt = np.empty((len(proc.names), T, S))                                         # (P, T, S)
+        capex_m, opex_m, rec_m = (np.empty((n, S)) for _ in range(3))
+        delay = np.empty((n, S), dtype=int)
         for b in range(b0, min(n_blocks, b0 + sb)):
+            q0 = b * chunk_paths - p0
             B = min(chunk_paths, n_paths - b * chunk_paths)
             rng = np.random.Generator(np.random.PCG64(children[b]))
-            _, mult = _price_log_deviations(rng, proc, B, T - 1, ctx.vol_scale, ctx.deck)   # (P, B, T)
-            mults.append(np.ascontiguousarray(np.moveaxis(mult, 2, 1)))                   # (P, T, B)
-            draws.append(_project_draws(rng, ctx.stages, B, ctx.v_proj, ctx.risks))
-        p0 = b0 * chunk_paths
-        Mt = np.concatenate(mults, axis=2) if len(mults) > 1 else mults[0]              # (P, T, S)
-        capex_m, opex_m, rec_m, delay = (np.concatenate(x, axis=1) for x in zip(*draws))
-        del mults, draws
-        S = Mt.shape[2]
+            _, mult = _price_paths_time_major(rng, proc, B, T - 1, ctx.vol_scale, ctx.deck)   # (T, P, B)
+            Mt[:, :, q0:q0 + B] = mult.transpose(1, 0, 2)
+            for dst, src in zip((capex_m, opex_m, rec_m, delay),
+                                _project_draws(rng, ctx.stages, B, ctx.v_proj, ctx.risks)):
+                dst[:, q0:q0 + B] = src
+            del mult
         fxr = 1.0 / Mt[ctx.fx_i]                                                        # (T, S): fx_0 / fx_t
         with np.errstate(divide="ignore", invalid="ignore"):
             fcap = np.where(rec[:, None] > 0, np.minimum(rec[:, None] * rec_m, 1.0) / np.where(rec > 0, rec, 1.0)[:, None],

@@ -129,10 +129,10 @@ def test_second_project_on_a_mineral_is_worth_less(run):
     cand, _ = portfolio.build_candidates(run.evaluation, run.scores.table, s, REF)
     terms, info = portfolio.diversification_terms(cand, s, REF)
     t = next(t for t in terms if t.name == "diversification rare_earths")
-    gap = float(info.set_index("mineral").at["rare_earths", "gap_volume"])
-    first = t.evaluate(0.3 * gap) - t.evaluate(0.0)
-    second = t.evaluate(0.6 * gap) - t.evaluate(0.3 * gap)
-    beyond = t.evaluate(2.0 * gap) - t.evaluate(1.5 * gap)
+    # the term's argument is the new volume in units of the mineral's gap volume
+    first = t.evaluate(0.3) - t.evaluate(0.0)
+    second = t.evaluate(0.6) - t.evaluate(0.3)
+    beyond = t.evaluate(2.0) - t.evaluate(1.5)
     assert first > second > beyond == 0.0
 
 
