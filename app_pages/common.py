@@ -419,7 +419,7 @@ def _scores(akey: str, ekey: str, skey: str, ckey: str, _ev, _scenario, _customs
 #: Solver time on a slider move [s]: the best allocation found by then is shown with its gap;
 #: "Prove optimality" on the Allocation page lifts the limit (HiGHS finds the optimum of 200
 #: applications in about 0.2 s and needs about 0.6 s more to prove it).
-INTERACTIVE_TIME_LIMIT_S = 0.25
+INTERACTIVE_TIME_LIMIT_S = 0.2
 PROVE_TIME_LIMIT_S = 30.0
 
 
