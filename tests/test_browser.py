@@ -75,9 +75,10 @@ def page(tmp_path_factory):
 def _wait_idle(pg):
     """Until Streamlit's status widget says nothing is running."""
     pg.wait_for_timeout(300)
+    # while a script runs, the status widget shows "Running..." or a "Stop" button
     pg.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
+        "() => { const w = document.querySelector('[data-testid=\"stStatusWidget\"]');"
+        " return !w || !(w.innerText.includes('Running') || w.innerText.includes('Stop')); }",
         timeout=30_000)
     pg.wait_for_timeout(300)
 
@@ -107,10 +108,15 @@ def test_ranking_and_fund_slider(server, page, tmp_path):
     thumb.focus()
     for _ in range(20):  # 20 steps of KRW 5 bn
         thumb.press("ArrowLeft")
+    # wait for the rerun of the slider's final position: the Fund metric reads "... of <budget>"
+    _wait_idle(page)
+    budget = page.locator('[data-testid="stSlider"]', has_text="Fund budget").locator(
+        '[data-testid="stSliderThumbValue"]').inner_text().strip()
+    assert float(budget) < 250.0
     page.wait_for_function(
-        "(b) => { const m = [...document.querySelectorAll('[data-testid=\"stMetric\"]')]"
-        ".find(e => e.innerText.includes('Allocated'));"
-        " return m && !m.innerText.includes(b); }", arg=before, timeout=30_000)
+        "(b) => [...document.querySelectorAll('[data-testid=\"stMetric\"]')]"
+        ".some(e => e.innerText.startsWith('Fund') && e.innerText.includes('of ' + b))", arg=budget,
+        timeout=60_000)
     _wait_idle(page)
     after = _allocated(page)
     assert after != before
