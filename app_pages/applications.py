@@ -2,7 +2,6 @@
 
 import hashlib
 
-import pandas as pd
 import streamlit as st
 
 from app_pages import common as ui

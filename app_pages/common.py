@@ -27,7 +27,7 @@ import streamlit as st
 from evaluator.reference import load_reference
 from models.application import FIELDS, ValidationError
 from models.loader import load_applications, validate_table
-from models.scenario import CRITERIA, OBJECTIVES, PRICE_CASES, Scenario, ScenarioError, default_scenario
+from models.scenario import CRITERIA, Scenario, ScenarioError, default_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PATH = ROOT / "sample_projects" / "applications.csv"
@@ -469,7 +469,7 @@ def _what_it_would_take(akey: str, alkey: str, ckey: str, locks: tuple, _pa, _sc
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _projection(akey: str, alkey: str, ckey: str, locks: tuple, _pa, _ev, _scenario, _ref):
-    from evaluator import pipeline, supply
+    from evaluator import supply
     t = _pa.table
     funded = t.index[t["selected"]]
     by_year = supply.offtake_by_year_from_evaluation(_ev, ids=list(funded))

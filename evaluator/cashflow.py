@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from evaluator import reference as refmod
-from models.application import GRADE_UNIT_TO_FRACTION, Application
+from models.application import Application
 from models.scenario import Scenario
 
 #: Annual series held by a :class:`CashflowTable`, in display order, with their units.

@@ -15,7 +15,6 @@ import argparse
 import json
 import math
 import sys
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np

@@ -6,7 +6,6 @@ import contextlib
 import os
 import sys
 
-import pandas as pd
 
 from evaluator.cli import CliError, _add_common, _status, emit, load_inputs
 

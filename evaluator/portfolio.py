@@ -54,7 +54,6 @@ import pandas as pd
 
 from evaluator import allocation as alloc
 from evaluator import supply
-from evaluator.evaluate import usd_m_to_krw_bn
 
 RESOURCES = ("fund_krw_bn", "loan_krw_bn")
 DATA_DIR = Path(__file__).resolve().parent / "data"

@@ -482,7 +482,7 @@ def _after(base: MineralSupply, added: pd.Series, rule: str, target: float) -> d
     wgi_all = base.wgi
     fallback = float(wgi_all.median())
     wgi = wgi_all.reindex(names).fillna(fallback).to_numpy(dtype=float)
-    keep = out > 0
+    keep = (out / tot > 0) if tot > 0 else np.zeros(len(out), dtype=bool)  # as measures(): shares > 0
     if tot <= 0 or not keep.any():
         m = {"china_share": float("nan"), "top_supplier": None, "top_share": float("nan"), "hhi": float("nan"),
              "hhi_wgi": float("nan"), "geopolrisk": float("nan"), "n_sources": 0}

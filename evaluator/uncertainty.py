@@ -794,7 +794,6 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
 
 def _fast_batch(ctx, plans, groups, Mt, fxr, fcap, rec_m, opex_m, capex_m, p0, irr_lim) -> None:
     """Evaluate one batch of (project, delay, paths) groups; writes NPV, min DSCR and IRR."""
-    T = ctx.T
     W = max(plans[i][d].e - plans[i][d].s for i, d, _ in groups)
     N = sum(len(idx) for _, _, idx in groups)
     X = np.zeros((W + 1, N))              # row 0: the zero before the first year (cumulative sums)

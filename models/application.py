@@ -10,7 +10,7 @@ the valid applications are still evaluated.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 STAGES = ("exploration", "feasibility", "development", "production")

@@ -13,3 +13,33 @@ def _clear_streamlit_cache():
         return
     st.cache_data.clear()
     yield
+
+
+# --- the bundled data every back-end test file starts from (one loader: models.loader) -----------
+SAMPLE_CSV = __import__("pathlib").Path(__file__).resolve().parent.parent / "sample_projects" / "applications.csv"
+
+
+@pytest.fixture(scope="session")
+def ref():
+    """The bundled reference tables."""
+    from evaluator.reference import load_reference
+
+    return load_reference()
+
+
+@pytest.fixture(scope="session")
+def scenario():
+    """The bundled 2026 default scenario."""
+    from models.scenario import default_scenario
+
+    return default_scenario()
+
+
+@pytest.fixture(scope="session")
+def sample_apps(ref):
+    """The 27 bundled sample applications (all valid)."""
+    from models.loader import load_applications
+
+    res = load_applications(SAMPLE_CSV, ref=ref)
+    assert not res.problems, [p.message() for p in res.problems]
+    return tuple(res.applications)

@@ -7,7 +7,6 @@ calculator); the loop model is a plain per-project, per-year re-implementation o
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest

@@ -23,11 +23,9 @@ import pytest
 
 from evaluator import xlsx_style as xs
 from evaluator.evaluate import evaluate
-from evaluator.reference import load_reference
 from evaluator.report import REPORT_SHEETS, build_report, cashflow_sheet_ids
 from models.application import ValidationError
 from models.loader import MAX_UNZIPPED_BYTES, load_applications
-from models.scenario import default_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CSV = ROOT / "sample_projects" / "applications.csv"
@@ -35,20 +33,8 @@ HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1", "-2", "@SUM(A1
 
 
 @pytest.fixture(scope="module")
-def ref():
-    return load_reference()
-
-
-@pytest.fixture(scope="module")
-def scenario():
-    return default_scenario()
-
-
-@pytest.fixture(scope="module")
-def apps(ref):
-    res = load_applications(SAMPLE_CSV, ref=ref)
-    assert not res.problems
-    return res.applications
+def apps(sample_apps):
+    return sample_apps
 
 
 @pytest.fixture(scope="module")

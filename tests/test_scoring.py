@@ -16,16 +16,10 @@ import pytest
 
 from evaluator import pipeline, scoring
 from evaluator.evaluate import evaluate
-from evaluator.reference import load_reference
 from models.loader import load_applications
 from models.scenario import CRITERIA, default_scenario
 
 SAMPLES = "sample_projects/applications.csv"
-
-
-@pytest.fixture(scope="module")
-def ref():
-    return load_reference()
 
 
 @pytest.fixture(scope="module")

@@ -29,11 +29,6 @@ BACI_LIOH = Path(__file__).resolve().parent / "data" / "baci_2024_korea_lithium_
 
 
 @pytest.fixture(scope="module")
-def ref():
-    return load_reference()
-
-
-@pytest.fixture(scope="module")
 def scen():
     return Scenario()
 

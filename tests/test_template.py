@@ -10,7 +10,6 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from evaluator.reference import load_reference
 from evaluator.template import EXAMPLE_RECORD, build_template
 from models.application import COLUMNS, FIELDS, ValidationError
 from models.loader import load_applications
@@ -18,11 +17,6 @@ from models.loader import load_applications
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CSV = ROOT / "sample_projects" / "applications.csv"
 SAMPLE_XLSX = ROOT / "sample_projects" / "applications.xlsx"
-
-
-@pytest.fixture(scope="module")
-def ref():
-    return load_reference()
 
 
 @pytest.fixture(scope="module")

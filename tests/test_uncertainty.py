@@ -16,27 +16,14 @@ import pytest
 
 from evaluator import uncertainty as unc
 from evaluator.evaluate import evaluate
-from evaluator.reference import load_reference
-from models.loader import load_applications
-from models.scenario import default_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_projects" / "applications.csv"
 
 
 @pytest.fixture(scope="module")
-def ref():
-    return load_reference()
-
-
-@pytest.fixture(scope="module")
-def scenario():
-    return default_scenario()
-
-
-@pytest.fixture(scope="module")
-def apps(ref):
-    return tuple(load_applications(str(SAMPLE), ref=ref).applications)
+def apps(sample_apps):
+    return sample_apps
 
 
 @pytest.fixture(scope="module")
