@@ -459,7 +459,7 @@ def _displace(v: np.ndarray, total_add: float, rule: str) -> np.ndarray:
     return v.copy()
 
 
-def _after(base: MineralSupply, added: pd.Series, rule: str, target: float) -> dict:
+def _after(base: MineralSupply, added: Mapping[str, float], rule: str, target: float) -> dict:
     """Measures after the additions, plus the incumbent's share and excess over target.
 
     The same arithmetic as :func:`apply_additions` followed by :func:`measures`, on NumPy arrays:
@@ -743,19 +743,23 @@ def projection_by_year(ref: ReferenceData, scenario, offtake_by_year: pd.DataFra
     years = np.arange(scenario.first_year - 1, scenario.horizon_year + 1)
     df = df.assign(added_units=_import_units(ref, df, scenario.import_basis, "korea_offtake_t"))
     add = df.groupby(["mineral", "year", "country_iso3"])["added_units"].sum()
+    # one Series of host volumes per (mineral, year): looked up, not sliced, in the loop below
+    added_by: dict[tuple, dict] = {}
+    for (m, y, host), units in add.items():
+        added_by.setdefault((m, int(y)), {})[host] = float(units)
+    none: dict = {}
     bases = _baselines(ref, scenario, sorted(set(df["mineral"])))
     rows = []
     for m, b in bases.items():
         if b.assumed:
             continue
-        am = add.xs(m, level="mineral") if m in add.index.get_level_values(0) else pd.Series(dtype=float)
         for y in years:
-            added = am.xs(y, level="year") if len(am) and y in am.index.get_level_values(0) else pd.Series(dtype=float)
+            added = added_by.get((m, int(y)), none)
             a = _after(b, added, scenario.displacement_rule, target)
             rows.append({"mineral": m, "year": int(y), "china_share": a["china_share"], "top_supplier": a["top_supplier"],
                          "top_share": a["top_share"], "incumbent": b.incumbent, "incumbent_share": a["incumbent_share"],
                          "meets_target": bool(a["top_share"] <= target + _EPS), "target_share": target,
-                         "is_target_year": bool(y == scenario.target_year), "added_volume": float(added.sum())})
+                         "is_target_year": bool(y == scenario.target_year), "added_volume": float(sum(added.values()))})
     return pd.DataFrame(rows, columns=["mineral", "year", "china_share", "top_supplier", "top_share", "incumbent",
                                        "incumbent_share", "meets_target", "target_share", "is_target_year", "added_volume"])
 
