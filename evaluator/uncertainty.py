@@ -129,20 +129,27 @@ class StageRisk:
     source: str = ""
 
 
-_RISK_SOURCE = ("assumption calibrated to Bertisen & Davis (2008) (mean capex overrun ~14-25 %, "
-                "wide dispersion, worse for early estimates), EY (2015) (~62 % of mining megaprojects "
-                "over budget, most late) and Merrow (2011); opex/recovery spreads are assumptions "
-                "matching AACE class 3-5 estimate accuracy")
+def load_project_risks(path: str | Path | None = None) -> dict[str, StageRisk]:
+    """Project-risk parameters by stage from ``evaluator/data/project_risks.csv``.
 
-#: Project-risk parameters by stage. **All labelled assumptions** (sources in ``source``);
-#: kept here because the data folder holds the market processes (``price_processes.csv``).
-#: Earlier stages have less engineering behind their estimates, hence larger overruns.
-PROJECT_RISKS: Mapping[str, StageRisk] = {
-    "exploration": StageRisk(1.40, 0.45, (0.60, 0.30, 0.10), 0.15, 0.06, _RISK_SOURCE),
-    "feasibility": StageRisk(1.25, 0.30, (0.45, 0.20, 0.05), 0.12, 0.04, _RISK_SOURCE),
-    "development": StageRisk(1.15, 0.20, (0.30, 0.10, 0.02), 0.08, 0.03, _RISK_SOURCE),
-    "production": StageRisk(1.05, 0.10, (0.10, 0.02, 0.00), 0.05, 0.015, _RISK_SOURCE),
-}
+    **All labelled assumptions** (sources in the file): earlier stages have less engineering
+    behind their estimates, hence larger overruns and longer delays.
+    """
+    path = Path(path) if path is not None else Path(__file__).resolve().parent / "data" / "project_risks.csv"
+    df = pd.read_csv(path)
+    delay_cols = sorted(c for c in df.columns if c.startswith("delay_p_ge"))
+    out = {}
+    for r in df.itertuples(index=False):
+        surv = tuple(float(getattr(r, c)) for c in delay_cols)
+        if any(b > a for a, b in zip(surv, surv[1:])):
+            raise ValueError(f"{path.name}: stage {r.stage}: delay probabilities must not increase")
+        out[str(r.stage)] = StageRisk(float(r.capex_mean), float(r.capex_sd), surv, float(r.opex_sd),
+                                      float(r.recovery_sd), str(r.source))
+    return out
+
+
+#: Project-risk parameters by stage (``project_risks.csv``).
+PROJECT_RISKS: Mapping[str, StageRisk] = load_project_risks()
 
 
 # ----------------------------------------------------------------------------------------------
