@@ -24,11 +24,6 @@ from evaluator import country_risk
 from models.application import Application
 from models.scenario import Scenario
 
-#: Lenders' usual comfort levels (DESIGN.md: DSCR >= 1.3, LLCR >= 1.4).
-DSCR_COMFORT = 1.3
-LLCR_COMFORT = 1.4
-
-
 @dataclass(frozen=True)
 class Evaluation:
     """Everything computed for a set of applications under one scenario.
