@@ -541,6 +541,15 @@ def evaluation(s: Scenario | None = None):
     return _evaluation(apps_key(), evaluation_key(s), apps, s)
 
 
+def require_evaluation(s: Scenario):
+    """The evaluation, or a warning and the end of the page when no application is valid."""
+    ev = evaluation(s)
+    if ev is None:
+        st.warning("No valid application: load or fix applications on the Applications page.")
+        st.stop()
+    return ev
+
+
 def scores(s: Scenario | None = None):
     """(offtake, benefits, ScoreResult) or None; raises what the pipeline raises."""
     s = s or current_scenario()

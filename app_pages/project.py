@@ -11,10 +11,7 @@ from app_pages import common as ui
 
 st.title(ui.t("project"))
 scenario = ui.current_scenario()
-ev = ui.evaluation(scenario)
-if ev is None:
-    st.warning("No valid application: load or fix applications on the Applications page.")
-    st.stop()
+ev = ui.require_evaluation(scenario)
 
 m = ev.metrics
 ids = list(m.index)

@@ -17,7 +17,6 @@ import os
 for _v in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ.setdefault(_v, "1")  # timings swing fourfold on a shared machine otherwise
 
-import dataclasses
 import statistics
 import sys
 import time
@@ -31,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from evaluator import finance  # noqa: E402
 from evaluator.evaluate import evaluate  # noqa: E402
 from evaluator.reference import load_reference  # noqa: E402
-from models.loader import load_applications  # noqa: E402
+from benchmarks.samples import perturbed_apps  # noqa: E402
 from models.scenario import default_scenario  # noqa: E402
 
 TARGET_S = 0.25
@@ -41,18 +40,7 @@ TARGET_IRR_SPEEDUP = 30.0
 def generate(n: int, seed: int = 1):
     """``n`` applications: the samples with perturbed size, grade, costs and 30-year lives."""
     ref = load_reference()
-    base = load_applications(Path(__file__).resolve().parent.parent / "sample_projects" / "applications.csv", ref=ref).applications
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        a = base[i % len(base)]
-        k = rng.uniform(0.7, 1.3, size=4)
-        out.append(dataclasses.replace(
-            a, id=f"G{i:05d}", mine_life_years=30, production_schedule_ore_mt=(),
-            ore_reserve_mt=a.throughput_mtpa * k[0] * 31, throughput_mtpa=a.throughput_mtpa * k[0],
-            head_grade=a.head_grade * k[1], initial_capex_usd_m=a.initial_capex_usd_m * k[2],
-            opex_usd_per_t_ore=a.opex_usd_per_t_ore * k[3]))
-    return out, ref
+    return perturbed_apps(n, ref, seed=seed, spread=0.3, life_years=30), ref
 
 
 def best_of(fn, repeat: int = 7) -> float:

@@ -15,40 +15,26 @@ for _v in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ.setdefault(_v, "1")  # NOTES.md: shared machine, timings swing otherwise
 
 import argparse
-import dataclasses
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evaluator.evaluate import evaluate  # noqa: E402
 from evaluator.reference import load_reference  # noqa: E402
+from benchmarks.samples import perturbed_apps  # noqa: E402
 from evaluator.report import build_report  # noqa: E402
-from models.loader import load_applications  # noqa: E402
 from models.scenario import default_scenario  # noqa: E402
 
 TARGET_S = 10.0
 
 
 def generate(n: int, ref, seed: int = 7):
-    base = load_applications(ROOT / "sample_projects" / "applications.csv", ref=ref).applications
-    rng = np.random.default_rng(seed)
-    out = []
-    for k in range(n):
-        a = base[k % len(base)]
-        f = rng.uniform(0.8, 1.2, 4)
-        out.append(dataclasses.replace(
-            a, id=f"{a.id}-{k:04d}", name=f"{a.name} #{k}",
-            head_grade=a.head_grade * f[0], initial_capex_usd_m=a.initial_capex_usd_m * f[1],
-            opex_usd_per_t_ore=a.opex_usd_per_t_ore * f[2],
-            # keep throughput x life within the reserve (validation rule of the application)
-            throughput_mtpa=a.throughput_mtpa * min(f[3], 1.0)))
-    return out
+    return perturbed_apps(n, ref, seed=seed)
 
 
 def main(argv=None) -> int:

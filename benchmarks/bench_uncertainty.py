@@ -15,7 +15,6 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import dataclasses  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -30,23 +29,13 @@ sys.path.insert(0, str(ROOT))
 from evaluator import cashflow, finance, uncertainty  # noqa: E402
 from evaluator.evaluate import discount_rates  # noqa: E402
 from evaluator.reference import load_reference  # noqa: E402
-from models.loader import load_applications  # noqa: E402
+from benchmarks.samples import perturbed_apps  # noqa: E402
 from models.scenario import default_scenario  # noqa: E402
 
 
 def make_apps(n: int, ref, seed: int = 0):
     """``n`` applications: the sample projects perturbed (capex, opex, grade, throughput +/- 20 %)."""
-    base = load_applications(str(ROOT / "sample_projects" / "applications.csv"), ref=ref).applications
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        a = base[i % len(base)]
-        f = rng.uniform(0.8, 1.2, size=4)
-        out.append(dataclasses.replace(
-            a, id=f"{a.id}-{i}", initial_capex_usd_m=a.initial_capex_usd_m * f[0],
-            opex_usd_per_t_ore=a.opex_usd_per_t_ore * f[1], head_grade=a.head_grade * f[2],
-            throughput_mtpa=a.throughput_mtpa * f[3]))
-    return out
+    return perturbed_apps(n, ref, seed=seed)
 
 
 def loop_baseline(apps, scenario, ref, n_loop_paths: int, seed: int = 0) -> float:

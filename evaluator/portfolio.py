@@ -148,7 +148,7 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
     if offtake is None:
         offtake = supply.offtake_from_evaluation(ev)
     off = offtake.set_index("id").reindex(m.index).reset_index()
-    units = supply._import_units(ref, off, scenario.import_basis, "korea_offtake_t_per_year").to_numpy(float)
+    units = supply.import_units(ref, off, scenario.import_basis, "korea_offtake_t_per_year").to_numpy(float)
     cand = pd.DataFrame({
         "fund_krw_bn": m["fund_request_krw_bn"].to_numpy(float),
         "loan_krw_bn": m["loan_request_krw_bn"].to_numpy(float),
@@ -263,8 +263,7 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
         Locks, caps and budgets conflict; ``.conflicts`` names them.
     """
     cand, notes = build_candidates(ev, scores, scenario, ref, offtake=offtake)
-    unknown = sorted(set(locked_in) | set(locked_out) - set(notes.index))
-    unknown = [i for i in unknown if i not in notes.index]
+    unknown = sorted((set(locked_in) | set(locked_out)) - set(notes.index))
     if unknown:
         raise PortfolioError(f"lock names unknown application(s): {', '.join(unknown)}")
     bad = [i for i in locked_in if notes.get(i, "")]
@@ -373,7 +372,6 @@ def check_allocation(pa: PortfolioAllocation, scenario, tol: float = 1e-6) -> li
                 if v > cap * total + tol * max(1.0, total):
                     out.append(f"{col} {k}: {v:.4f} > {cap:.0%} of {total:.4f}")
     sel = t[t["selected"]]
-    cover = (sel["fund_krw_bn"] + sel["loan_krw_bn"]) / (sel["fraction"].where(sel["fraction"] > 0) * 0 + 1)
     cap_krw = pa.candidates.reindex(sel.index)
     viol = sel.index[(sel["coverage_share"] > scenario.coverage_cap_share + tol)]
     out += [f"{i}: coverage {sel.at[i, 'coverage_share']:.3f} > cap" for i in viol]
@@ -381,5 +379,4 @@ def check_allocation(pa: PortfolioAllocation, scenario, tol: float = 1e-6) -> li
     out += [f"{i}: funded fraction below the minimum" for i in low]
     if (t.loc[~t["candidate"], ["fund_krw_bn", "loan_krw_bn"]].to_numpy() > tol).any():
         out.append("a non-candidate application received funding")
-    del cover
     return out

@@ -400,7 +400,7 @@ def _check_offtake(offtake: pd.DataFrame, value_col: str = "korea_offtake_t_per_
     return df
 
 
-def _import_units(ref: ReferenceData, df: pd.DataFrame, basis: str, value_col: str) -> pd.Series:
+def import_units(ref: ReferenceData, df: pd.DataFrame, basis: str, value_col: str) -> pd.Series:
     """Offtake [t product] -> import-comparable units [t gross or kUSD], one value per row."""
     if basis == "quantity":
         factor = df["mineral"].map(ref.minerals["import_t_per_product_t"]).astype(float)
@@ -438,7 +438,7 @@ def additions_by_mineral(ref: ReferenceData, scenario, offtake: pd.DataFrame, id
     unknown = sorted(set(df["mineral"]) - set(ref.minerals.index))
     if unknown:
         raise ReferenceDataError(f"minerals.csv, column 'mineral': unknown minerals {unknown}")
-    df = df.assign(added_units=_import_units(ref, df, scenario.import_basis, "korea_offtake_t_per_year"))
+    df = df.assign(added_units=import_units(ref, df, scenario.import_basis, "korea_offtake_t_per_year"))
     return {m: g.groupby("country_iso3")["added_units"].sum() for m, g in df.groupby("mineral", sort=True)}
 
 
@@ -607,7 +607,7 @@ def project_benefits(ref: ReferenceData, scenario, offtake: pd.DataFrame) -> pd.
     unknown = sorted(set(df["mineral"]) - set(ref.minerals.index))
     if unknown:
         raise ReferenceDataError(f"minerals.csv, column 'mineral': unknown minerals {unknown}")
-    df = df.assign(added_units=_import_units(ref, df, scenario.import_basis, "korea_offtake_t_per_year"))
+    df = df.assign(added_units=import_units(ref, df, scenario.import_basis, "korea_offtake_t_per_year"))
     bases = _baselines(ref, scenario, sorted(set(df["mineral"])))
     rows = []
     for r in df.itertuples(index=False):
@@ -741,7 +741,7 @@ def projection_by_year(ref: ReferenceData, scenario, offtake_by_year: pd.DataFra
     df["year"] = df["year"].astype(int)
     target = scenario.target_single_supplier_share
     years = np.arange(scenario.first_year - 1, scenario.horizon_year + 1)
-    df = df.assign(added_units=_import_units(ref, df, scenario.import_basis, "korea_offtake_t"))
+    df = df.assign(added_units=import_units(ref, df, scenario.import_basis, "korea_offtake_t"))
     add = df.groupby(["mineral", "year", "country_iso3"])["added_units"].sum()
     # one Series of host volumes per (mineral, year): looked up, not sliced, in the loop below
     added_by: dict[tuple, dict] = {}

@@ -43,3 +43,17 @@ def sample_apps(ref):
     res = load_applications(SAMPLE_CSV, ref=ref)
     assert not res.problems, [p.message() for p in res.problems]
     return tuple(res.applications)
+
+
+@pytest.fixture(scope="session")
+def apps(sample_apps):
+    """Alias of :func:`sample_apps` (a test module may define its own ``apps``)."""
+    return sample_apps
+
+
+@pytest.fixture(scope="session")
+def ev(sample_apps, scenario, ref):
+    """The samples evaluated under the default scenario."""
+    from evaluator.evaluate import evaluate
+
+    return evaluate(sample_apps, scenario, ref)

@@ -32,14 +32,6 @@ SAMPLE_CSV = ROOT / "sample_projects" / "applications.csv"
 HOSTILE = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1", "-2", "@SUM(A1:A2)", "\tx"]
 
 
-@pytest.fixture(scope="module")
-def apps(sample_apps):
-    return sample_apps
-
-
-@pytest.fixture(scope="module")
-def ev(apps, scenario, ref):
-    return evaluate(apps, scenario, ref)
 
 
 def _wb(data: bytes, **kw):

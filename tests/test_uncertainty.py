@@ -15,20 +15,11 @@ import numpy as np
 import pytest
 
 from evaluator import uncertainty as unc
-from evaluator.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_projects" / "applications.csv"
 
 
-@pytest.fixture(scope="module")
-def apps(sample_apps):
-    return sample_apps
-
-
-@pytest.fixture(scope="module")
-def ev(apps, scenario, ref):
-    return evaluate(apps, scenario, ref)
 
 
 @pytest.fixture(scope="module")
