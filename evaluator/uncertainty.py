@@ -260,43 +260,55 @@ def ou_moments(x0, mu, kappa, sigma, t):
     return mu + (np.asarray(x0, dtype=float) - mu) * a, s ** 2
 
 
-def _price_paths_time_major(rng, proc: PriceProcesses, n_paths: int, n_years: int, vol_scale: float,
-                            deck: str = "mean") -> tuple[np.ndarray, np.ndarray]:
-    """One block of correlated OU paths, time-major: ``y`` and ``mult`` of shape
-    ``(n_years + 1, n_processes, n_paths)`` (see :func:`_price_log_deviations`)."""
+def _ou_shocks(rng, proc: PriceProcesses, n_paths: int, n_years: int, rows=None) -> np.ndarray:
+    """Correlated standard-normal shocks of one block of paths, shape
+    ``(len(rows), n_years, n_paths)``: every process's shock is drawn (so the stream does not
+    depend on ``rows``), only the rows asked for are formed."""
+    p = len(proc.names)
+    rows = np.arange(p) if rows is None else np.asarray(rows, dtype=int)
+    z = rng.standard_normal((n_years * n_paths, p))                           # row = year * n_paths + path
+    return (proc.cholesky[rows] @ z.T).reshape(len(rows), n_years, n_paths)
+
+
+def _ou_multipliers(proc: PriceProcesses, eps: np.ndarray, out: np.ndarray, vol_scale: float, deck: str = "mean",
+                    rows=None, log: bool = False) -> np.ndarray:
+    """Fill ``out`` (``(len(rows), n_years + 1, n_paths)``, any strides) with the OU log
+    deviations ``y = x_t - mu`` from the shocks ``eps`` (``(len(rows), n_years, n_paths)``), then,
+    unless ``log``, turn them into price multipliers in place (module notes, ``deck``).
+    A loop over years only, vectorised over processes x paths."""
     if deck not in ("mean", "median"):
         raise ValueError("deck must be 'mean' or 'median'")
-    p = len(proc.names)
-    z = rng.standard_normal((n_paths, n_years, p))
-    eps = (z.reshape(-1, p) @ proc.cholesky.T).reshape(n_paths, n_years, p)   # correlated shocks
-    eps = np.ascontiguousarray(eps.transpose(1, 2, 0))                        # (years, p, paths)
-    a, s = ou_step(proc.kappa, proc.sigma * vol_scale)
-    y = np.zeros((n_years + 1, p, n_paths))
-    for t in range(1, n_years + 1):  # loop over years only; vectorised over processes x paths
-        np.multiply(a[:, None], y[t - 1], out=y[t])
-        y[t] += s[:, None] * eps[t - 1]
-    if deck == "mean":
-        _, var = ou_moments(0.0, 0.0, proc.kappa[:, None], proc.sigma[:, None] * vol_scale,
-                            np.arange(n_years + 1)[None, :])
-        mult = np.exp(y - 0.5 * var.T[:, :, None])
-    else:
-        mult = np.exp(y)
-    return y, mult
+    rows = np.arange(len(proc.names)) if rows is None else np.asarray(rows, dtype=int)
+    kappa, sigma = proc.kappa[rows], proc.sigma[rows] * vol_scale
+    a, s = ou_step(kappa, sigma)
+    a, s = a[:, None], s[:, None]
+    n_years = eps.shape[1]
+    out[:, 0] = 0.0
+    for t in range(1, n_years + 1):
+        np.multiply(a, out[:, t - 1], out=out[:, t])
+        out[:, t] += s * eps[:, t - 1]
+    if not log:
+        if deck == "mean":
+            _, var = ou_moments(0.0, 0.0, kappa[:, None], sigma[:, None], np.arange(n_years + 1)[None, :])
+            out -= 0.5 * var[:, :, None]
+        np.exp(out, out=out)
+    return out
 
 
 def _price_log_deviations(rng, proc: PriceProcesses, n_paths: int, n_years: int, vol_scale: float,
-                          deck: str = "mean") -> tuple[np.ndarray, np.ndarray]:
-    """One block of correlated OU paths.
+                          deck: str = "mean", log: bool = False) -> np.ndarray:
+    """One block of correlated OU paths of every process.
 
     Returns
     -------
-    y : numpy.ndarray
-        ``x_t - mu`` [ln units], shape ``(n_processes, n_paths, n_years + 1)``; column 0 = 0.
-    mult : numpy.ndarray
-        Price multipliers on the deck, same shape (see module notes for ``deck``).
+    numpy.ndarray
+        Price multipliers on the deck (module notes, ``deck``), or with ``log`` the log
+        deviations ``x_t - mu`` [ln units]; shape ``(n_processes, n_paths, n_years + 1)``,
+        column 0 (the valuation date) = 1 (log: 0).
     """
-    y, mult = _price_paths_time_major(rng, proc, n_paths, n_years, vol_scale, deck)
-    return np.moveaxis(y, 0, 2), np.moveaxis(mult, 0, 2)
+    out = np.empty((len(proc.names), n_years + 1, n_paths))
+    _ou_multipliers(proc, _ou_shocks(rng, proc, n_paths, n_years), out, vol_scale, deck, log=log)
+    return np.moveaxis(out, 1, 2)
 
 
 def simulate_log_prices(processes: PriceProcesses | None = None, *, n_paths: int = 10_000,
@@ -319,7 +331,7 @@ def simulate_log_prices(processes: PriceProcesses | None = None, *, n_paths: int
     p = len(proc.names)
     x0 = np.zeros(p) if x0 is None else np.broadcast_to(np.asarray(x0, float), (p,))
     mu = np.zeros(p) if mu is None else np.broadcast_to(np.asarray(mu, float), (p,))
-    y, _ = _price_log_deviations(rng, proc, n_paths, n_years, vol_scale, deck="median")
+    y = _price_log_deviations(rng, proc, n_paths, n_years, vol_scale, log=True)
     # y started at 0 = deviation of a path started at mu; a path from x0 adds the decaying gap
     decay = np.exp(-proc.kappa[:, None] * np.arange(n_years + 1)[None, :])
     return mu[:, None, None] + ((x0 - mu)[:, None] * decay)[:, None, :] + y
@@ -358,26 +370,42 @@ def _lognormal_log_params(mean, sd):
     return np.log(mean) - 0.5 * s2, np.sqrt(s2)
 
 
-def _project_draws(rng, stages: Sequence[str], n_paths: int, vol_scale: float, risks: Mapping[str, StageRisk]):
-    """Capex, opex, recovery multipliers and extra construction years, shape ``(n, paths)``."""
-    n = len(stages)
+def _stage_params(stages: Sequence[str], vol_scale: float, risks: Mapping[str, StageRisk]) -> dict:
+    """Per-project parameters of :func:`_project_draws` (log-mean and log-sd of the capex, opex and
+    recovery multipliers, already scaled by ``vol_scale``; delay survival ``(n, k)``)."""
     r = [risks[s] for s in stages]
+    n = len(r)
     cm_mu, cm_s = _lognormal_log_params([x.capex_mean for x in r], [x.capex_sd for x in r])
     om_mu, om_s = _lognormal_log_params(np.ones(n), [x.opex_sd for x in r])
     rm_mu, rm_s = _lognormal_log_params(np.ones(n), [x.recovery_sd for x in r])
-    z = rng.standard_normal((3, n, n_paths))
-    u = rng.random((n, n_paths))
-    v = vol_scale
-    capex = np.exp(v * (cm_mu[:, None] + cm_s[:, None] * z[0]))
-    opex = np.exp(v * (om_mu[:, None] + om_s[:, None] * z[1]))
-    rec = np.exp(v * (rm_mu[:, None] + rm_s[:, None] * z[2]))
-    kmax = max(len(x.delay_survival) for x in r)
+    kmax = max((len(x.delay_survival) for x in r), default=0)
     surv = np.zeros((n, kmax))
     for i, x in enumerate(r):
         surv[i, : len(x.delay_survival)] = x.delay_survival
-    surv = np.minimum(1.0, v * surv)
-    delay = (u[:, :, None] < surv[:, None, :]).sum(axis=2)
-    return capex, opex, rec, delay
+    v = vol_scale
+    return {"mu": np.stack([cm_mu, om_mu, rm_mu])[:, :, None] * v, "sd": np.stack([cm_s, om_s, rm_s])[:, :, None] * v,
+            "surv": np.minimum(1.0, v * surv)}
+
+
+def _project_draws(rng, stages: Sequence[str], n_paths: int, vol_scale: float, risks: Mapping[str, StageRisk],
+                   out=None, params: dict | None = None):
+    """Capex, opex, recovery multipliers and extra construction years, shape ``(n, paths)``.
+
+    ``out``: optional ``(mult, delay)`` to fill, ``mult`` of shape ``(3, n, paths)`` (capex, opex,
+    recovery) and ``delay`` ``(n, paths)`` (any strides); ``params``: :func:`_stage_params`."""
+    n = len(stages)
+    p = params if params is not None else _stage_params(stages, vol_scale, risks)
+    mult, delay = out if out is not None else (np.empty((3, n, n_paths)), np.empty((n, n_paths), dtype=np.int64))
+    z = rng.standard_normal((3, n, n_paths))
+    u = rng.random((n, n_paths))
+    np.multiply(p["sd"], z, out=mult)
+    mult += p["mu"]
+    np.exp(mult, out=mult)
+    surv = p["surv"]
+    delay[...] = 0
+    for k in range(surv.shape[1]):
+        delay += u < surv[:, k:k + 1]
+    return mult[0], mult[1], mult[2], delay
 
 
 def _max_delay(stages, vol_scale, risks) -> int:
@@ -604,14 +632,19 @@ def _linear_coefficients(inputs: cashflow.ProjectInputs, first_year: int, T: int
     years, read off the model itself by switching its multipliers on and off (every pre-tax line
     is linear in the price, opex, capex and recovery multipliers). Arrays ``(n, T)``.
 
+    Also checks the two facts the fast kernel relies on: royalty and working capital are fixed
+    shares of each product's revenue (so one revenue line per path carries them), and the
+    products add up to the model's revenue. A model change that breaks either raises
+    ``AssertionError`` instead of giving wrong numbers.
+
     Returns
     -------
     dict
-        ``rev``: list of ``(kind, proc, rows, A, W)``: per commodity, the revenue net of offsite
-        costs and royalty (``A``) and the working-capital level (``W``) at multiplier 1, for the
-        projects ``rows`` (``kind`` 'primary' or 'by'); ``opex``, ``capex`` (initial, at capex
-        multiplier 1), ``dep_init`` (its depreciation), ``dep_sust`` (depreciation of sustaining
-        capex), ``sustaining``, ``closure``, ``first``, ``last`` (production columns).
+        ``rev``: list of ``(kind, proc, rows, R)``: per commodity, the revenue (after offsite
+        costs, before royalty) at multiplier 1 for the projects ``rows`` (``kind`` 'primary' or
+        'by'); ``opex``, ``capex`` (initial, at capex multiplier 1), ``dep_init`` (its
+        depreciation), ``dep_sust`` (depreciation of sustaining capex), ``sustaining``,
+        ``closure``, ``first``, ``last`` (production columns).
     """
     n = inputs.n
     d = np.full(n, int(delay))
@@ -619,26 +652,32 @@ def _linear_coefficients(inputs: cashflow.ProjectInputs, first_year: int, T: int
     base = cashflow.build(inputs, **kw)
     no_capex = cashflow.build(inputs, capex_multiplier=np.zeros(n), **kw)
     no_by = dataclasses.replace(inputs, byproduct_rows=np.zeros(0, int), byproduct_coef_usd_per_t_ore=np.zeros(0))
-    prim = cashflow.build(no_by, **kw)
+    net_share = (1.0 - inputs.royalty_rate)[:, None]
+    wc_share = inputs.working_capital_share[:, None]
 
-    def rev_wc(cf):
-        return (_pad(cf.revenue_usd_m - cf.royalty_usd_m, T),
-                _pad(np.cumsum(cf.working_capital_change_usd_m, axis=1), T))
+    def revenue(cf, rows):
+        R = _pad(cf.revenue_usd_m, T)
+        scale = np.abs(R).max(initial=1.0)
+        ok = (np.allclose(_pad(cf.revenue_usd_m - cf.royalty_usd_m, T)[rows], (net_share * R)[rows],
+                          rtol=1e-12, atol=1e-12 * scale)
+              and np.allclose(_pad(np.cumsum(cf.working_capital_change_usd_m, axis=1), T)[rows], (wc_share * R)[rows],
+                              rtol=1e-12, atol=1e-12 * scale))
+        if not ok:
+            raise AssertionError("royalty or working capital is no longer a share of revenue: fast path invalid")
+        return R
 
-    A, W = rev_wc(prim)
-    rev = [("primary", None, np.arange(n), A, W)]
+    rev = [("primary", None, np.arange(n), revenue(cashflow.build(no_by, **kw), slice(None)))]
     for q in np.unique(by_proc):
         sel = by_proc == q
         only_q = dataclasses.replace(inputs, price_usd_per_t=np.zeros(n),
                                      byproduct_rows=inputs.byproduct_rows[sel],
                                      byproduct_coef_usd_per_t_ore=inputs.byproduct_coef_usd_per_t_ore[sel])
-        A, W = rev_wc(cashflow.build(only_q, **kw))
         rows = np.unique(inputs.byproduct_rows[sel])
-        rev.append(("by", int(q), rows, A, W))
+        rev.append(("by", int(q), rows, revenue(cashflow.build(only_q, **kw), rows)))
     total = sum(r[3] for r in rev)
     scale = np.abs(base.revenue_usd_m).max(initial=1.0)
-    if not np.allclose(total, _pad(base.revenue_usd_m - base.royalty_usd_m, T), rtol=1e-12, atol=1e-9 * scale):
-        raise AssertionError("cash-flow model is not additive over products")  # model changed: fast path invalid
+    if not np.allclose(total, _pad(base.revenue_usd_m, T), rtol=1e-12, atol=1e-9 * scale):
+        raise AssertionError("cash-flow model is not additive over products: fast path invalid")
     return {
         "rev": rev,
         "opex": _pad(base.opex_usd_m, T),
@@ -654,76 +693,88 @@ def _linear_coefficients(inputs: cashflow.ProjectInputs, first_year: int, T: int
 
 @dataclass
 class _Plan:
-    """Everything the fast kernel needs for one (project, delay): columns ``s:e`` carry the
-    taxable income (``e = last production + 1``, widened to the loan's DSCR columns ``a:b``)."""
+    """Everything the fast kernel needs for one (project, delay).
+
+    Columns ``s:e`` carry the taxable income (``e = last production + 1``, widened to the loan's
+    DSCR columns ``a:b``). ``comms``: ``(row, capped, R[s:e], R)`` per product, ``row`` its row in
+    the price-multiplier array, ``capped`` whether its recovery is capped at 100 % (the primary
+    product), ``R`` its revenue at multiplier 1 (after offsite costs, before royalty)."""
 
     s: int
     e: int
-    comms: list            # (proc, capped, A_tax[s:e], v[s:e], A[T], W[T])
-    ctaxT: np.ndarray      # (w, 3): opex, initial-capex depreciation, sustaining depreciation (masked)
-    ddf: np.ndarray        # (w,): discount weights of the cumulative tax base
+    comms: list
+    net_share: float         # 1 - royalty rate
+    wc_share: float          # working capital / revenue
+    u: np.ndarray            # (w,): NPV weight of revenue (net of royalty, less the working-capital build)
+    ctaxT: np.ndarray        # (w, 3): opex, initial-capex depreciation, sustaining depreciation (masked)
+    ddf: np.ndarray          # (w,): discount weights of the cumulative tax base
     pv_op: float
     pv_ci: float
     pv_fix: float
     rate: float
-    a: int = 0
+    op: np.ndarray           # (T,) opex, initial capex, sustaining + closure, sustaining (IRR rows, DSCR)
+    ci: np.ndarray
+    fix: np.ndarray
+    su: np.ndarray
+    a: int = 0               # DSCR columns a:b (a == b: no loan)
     b: int = 0
-    cand: np.ndarray | None = None
-    ds: np.ndarray | None = None
-    op: np.ndarray | None = None      # full-width opex, capex, fixed outflows (IRR rows, DSCR)
-    ci: np.ndarray | None = None
-    fix: np.ndarray | None = None
-    su: np.ndarray | None = None
+    scope: np.ndarray | slice | None = None    # rows of a:b in the DSCR's scope
+    inv_ds: np.ndarray | None = None           # 1 / scheduled debt service (USD at fx_0) on those rows
 
 
-def _plans(ctx: _SimContext) -> list[list[_Plan]]:
-    """One :class:`_Plan` per project and delay ``0..max_delay``."""
+def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
+    """One :class:`_Plan` per project and delay ``0..max_delay``; ``row_of`` maps a process index
+    to its row in the kernel's price-multiplier array."""
     inputs, T = ctx.inputs, ctx.T
     n = inputs.n
     t = np.arange(T)
     df = ctx.dfac
     df_next = np.concatenate([df[:, 1:], np.zeros((n, 1))], axis=1)
+    net_share, wc_share = 1.0 - inputs.royalty_rate, inputs.working_capital_share
     out = [[None] * (ctx.max_delay + 1) for _ in range(n)]
     for d in range(ctx.max_delay + 1):
         co = _linear_coefficients(inputs, ctx.scenario.first_year, T, d, ctx.by_proc)
         lp, fp = co["last"], co["first"]
         mask = t[None, :] <= lp[:, None]                      # build: taxable income up to the last production year
         per_proj = [[] for _ in range(n)]
-        for kind, q, rows, A, W in co["rev"]:
+        for kind, q, rows, R in co["rev"]:
+            if np.any(R[rows] * ~mask[rows]):
+                raise AssertionError("revenue after the last production year: fast path invalid")
             for i in rows:
-                per_proj[i].append((int(ctx.prim_proc[i]) if kind == "primary" else q, kind == "primary", A[i], W[i]))
+                proc_i = int(ctx.prim_proc[i]) if kind == "primary" else q
+                per_proj[i].append((row_of[proc_i], kind == "primary", R[i]))
         fix = co["sustaining"] + co["closure"]
+        ctax = np.stack([co["opex"], co["dep_init"], co["dep_sust"]], axis=2) * mask[:, :, None]   # (n, T, 3)
+        act = np.abs(ctax).sum(axis=2)                        # columns with any taxable line
+        for *_, rows, R in co["rev"]:
+            act[rows] += np.abs(R[rows])
         for i in range(n):
-            nz_rows = [np.abs(A) + np.abs(W) for _, _, A, W in per_proj[i]]
-            act = np.abs(co["opex"][i]) + np.abs(co["dep_init"][i]) + np.abs(co["dep_sust"][i]) + sum(nz_rows)
-            nz = np.flatnonzero(act * mask[i] > 0)
+            nz = np.flatnonzero(act[i] * mask[i] > 0)
             s = int(nz[0]) if len(nz) else int(fp[i])
             e = int(lp[i]) + 1
             a = b = 0
-            cand = None
+            scope = inv_ds = None
             if ctx.has_loan[i]:
                 sd = ctx.sched.debt_service_usd_m[i]
-                c = (sd > 0) & ((t >= fp[i]) | (ctx.sched.principal_usd_m[i] > 1e-12))
+                c = (sd > 1e-12) & ((t >= fp[i]) | (ctx.sched.principal_usd_m[i] > 1e-12))
                 idx = np.flatnonzero(c)
                 if len(idx):
                     a, b = int(idx[0]), int(idx[-1]) + 1
-                    cand = c[a:b]
+                    sel = np.flatnonzero(c[a:b])
+                    scope = slice(None) if len(sel) == b - a else sel
+                    inv_ds = 1.0 / sd[a:b][sel]
                     s, e = min(s, a), max(e, b)
             s = max(0, min(s, e - 1))
             e = min(max(e, s + 1), T)
             dfi, dni = df[i], df_next[i]
-            comms = []
-            for q, capped, A, W in per_proj[i]:
-                v = A * dfi - W * (dfi - dni)                   # NPV of revenue less delta WC, per unit multiplier
-                comms.append((q, capped, (A * mask[i])[s:e].copy(), v[s:e].copy(), A, W))
-            ctaxT = np.ascontiguousarray(np.stack([co["opex"][i], co["dep_init"][i], co["dep_sust"][i]])[:, s:e].T * mask[i][s:e, None])
+            u = net_share[i] * dfi - wc_share[i] * (dfi - dni)
             ddf = dfi[s:e] - np.append(dfi[s + 1:e], 0.0)
-            pl = _Plan(s, e, comms, ctaxT, ddf, float(co["opex"][i] @ dfi), float(co["capex"][i] @ dfi),
-                       float(fix[i] @ dfi), float(inputs.income_tax_rate[i]), a, b, cand,
-                       op=co["opex"][i], ci=co["capex"][i], fix=fix[i], su=co["sustaining"][i])
-            if cand is not None:
-                pl.ds = ctx.sched.debt_service_usd_m[i, a:b]
-            out[i][d] = pl
+            out[i][d] = _Plan(
+                s, e, [(r, capped, R[s:e].copy(), R) for r, capped, R in per_proj[i]],
+                float(net_share[i]), float(wc_share[i]), u[s:e].copy(), np.ascontiguousarray(ctax[i, s:e]), ddf,
+                float(co["opex"][i] @ dfi), float(co["capex"][i] @ dfi), float(fix[i] @ dfi),
+                float(inputs.income_tax_rate[i]), co["opex"][i], co["capex"][i], fix[i], co["sustaining"][i],
+                a, b, scope, inv_ds)
     return out
 
 
@@ -749,115 +800,124 @@ _FAST_BLOCK_PATHS = 10_000
 
 
 def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int) -> None:
-    """Fast evaluation: the deterministic model's linear coefficients (read off
+    """Fast evaluation (module notes): the deterministic model's linear coefficients (read off
     :func:`cashflow.build`), combined per path with the drawn multipliers; only the tax (loss
     carry-forward) is nonlinear and is evaluated per path. Same draws as :func:`_run_reference`."""
     apps, proc, T, inputs = ctx.apps, ctx.proc, ctx.T, ctx.inputs
     n = len(apps)
-    plans = _plans(ctx)
+    used = np.unique(np.concatenate([ctx.prim_proc, ctx.by_proc, [ctx.fx_i]]).astype(int))   # processes in use
+    row_of = {int(q): r for r, q in enumerate(used)}
+    plans = _plans(ctx, row_of)
+    W = max(pl.e - pl.s for per in plans for pl in per)
     rec = inputs.recovery
+    params = _stage_params(ctx.stages, ctx.v_proj, ctx.risks)
     n_blocks = math.ceil(n_paths / chunk_paths)
     children = np.random.SeedSequence(seed).spawn(n_blocks)
     # blocks per super-block: about _FAST_BLOCK_PATHS paths, within the memory budget
-    per_path = (len(proc.names) * T + 5 * n) * 8
+    per_path = (2 * len(used) * T + 6 * n) * 8
     sb = max(1, min(_FAST_BLOCK_PATHS // chunk_paths, max(1, memory_budget_bytes // max(1, per_path * chunk_paths))))
+    S_max = min(n_paths, sb * chunk_paths)
+    Mt_buf = np.empty((len(used), T, S_max))                      # price multipliers (process, year, path)
+    eps_buf = np.empty((len(used), T - 1, S_max))
+    mult_buf = np.empty((3, n, S_max))                            # capex, opex, recovery multipliers
+    delay_buf = np.empty((n, S_max), dtype=np.int64)
+    X_buf = np.empty((W + 1, _FAST_BATCH_ROWS + S_max))          # taxable income of a batch (time, row)
     total, done = n * n_paths, 0
     for b0 in range(0, n_blocks, sb):
         p0 = b0 * chunk_paths
         S = min(n_paths, (b0 + sb) * chunk_paths) - p0
-        Mt = np.empty((len(proc.names), T, S))                                         # (P, T, S)
-        capex_m, opex_m, rec_m = (np.empty((n, S)) for _ in range(3))
-        delay = np.empty((n, S), dtype=int)
+        Mt, eps = Mt_buf[:, :, :S], eps_buf[:, :, :S]
+        mult, delay = mult_buf[:, :, :S], delay_buf[:, :S]
         for b in range(b0, min(n_blocks, b0 + sb)):
             q0 = b * chunk_paths - p0
             B = min(chunk_paths, n_paths - b * chunk_paths)
             rng = np.random.Generator(np.random.PCG64(children[b]))
-            _, mult = _price_paths_time_major(rng, proc, B, T - 1, ctx.vol_scale, ctx.deck)   # (T, P, B)
-            Mt[:, :, q0:q0 + B] = mult.transpose(1, 0, 2)
-            for dst, src in zip((capex_m, opex_m, rec_m, delay),
-                                _project_draws(rng, ctx.stages, B, ctx.v_proj, ctx.risks)):
-                dst[:, q0:q0 + B] = src
-            del mult
-        fxr = 1.0 / Mt[ctx.fx_i]                                                        # (T, S): fx_0 / fx_t
+            eps[:, :, q0:q0 + B] = _ou_shocks(rng, proc, B, T - 1, used)
+            _project_draws(rng, ctx.stages, B, ctx.v_proj, ctx.risks,
+                           out=(mult[:, :, q0:q0 + B], delay[:, q0:q0 + B]), params=params)
+        _ou_multipliers(proc, eps, Mt, ctx.vol_scale, ctx.deck, rows=used)
+        capex_m, opex_m, rec_m = mult
         with np.errstate(divide="ignore", invalid="ignore"):
             fcap = np.where(rec[:, None] > 0, np.minimum(rec[:, None] * rec_m, 1.0) / np.where(rec > 0, rec, 1.0)[:, None],
                             rec_m)                                                      # primary: recovery capped at 1
         irr_lim = max(0, min(S, ctx.irr_n - p0))
         groups, rows = [], 0
         for i in range(n):
-            dl = delay[i]
-            for d in range(ctx.max_delay + 1):
-                idx = np.flatnonzero(dl == d) if ctx.max_delay else np.arange(S)
-                if len(idx):
-                    groups.append((i, d, idx))
-                    rows += len(idx)
+            if ctx.max_delay:
+                dl = delay[i]
+                for d in range(ctx.max_delay + 1):
+                    idx = np.flatnonzero(dl == d)
+                    if len(idx):
+                        groups.append((i, d, idx))
+                        rows += len(idx)
+            else:
+                groups.append((i, 0, np.arange(S)))
+                rows += S
             if rows >= _FAST_BATCH_ROWS or i == n - 1:
-                _fast_batch(ctx, plans, groups, Mt, fxr, fcap, rec_m, opex_m, capex_m, p0, irr_lim)
+                _fast_batch(ctx, plans, groups, X_buf[:, :rows], Mt, row_of[ctx.fx_i], fcap, rec_m, opex_m, capex_m,
+                            p0, irr_lim)
                 done += rows
                 groups, rows = [], 0
                 if ctx.progress is not None:
                     ctx.progress(done / total)
 
 
-def _fast_batch(ctx, plans, groups, Mt, fxr, fcap, rec_m, opex_m, capex_m, p0, irr_lim) -> None:
-    """Evaluate one batch of (project, delay, paths) groups; writes NPV, min DSCR and IRR."""
-    W = max(plans[i][d].e - plans[i][d].s for i, d, _ in groups)
-    N = sum(len(idx) for _, _, idx in groups)
-    X = np.zeros((W + 1, N))              # row 0: the zero before the first year (cumulative sums)
+def _fast_batch(ctx, plans, groups, X, Mt, fx_row, fcap, rec_m, opex_m, capex_m, p0, irr_lim) -> None:
+    """Evaluate one batch of (project, delay, paths) groups into ``X`` (``(W + 1, rows)``, reused
+    between batches); writes NPV, min DSCR and IRR."""
+    X[0] = 0.0                            # the zero before the first year (cumulative sums)
     recs, off = [], 0
     for i, d, idx in groups:
         pl = plans[i][d]
         s, e = pl.s, pl.e
         w, nd = e - s, len(idx)
         blk = X[1:1 + w, off:off + nd]
+        if w + 1 < X.shape[0]:
+            X[1 + w:, off:off + nd] = 0.0  # rows past this plan: carried along by the tax loop, unread
         o, k = opex_m[i, idx], capex_m[i, idx]
-        lin = np.zeros(nd)
-        loan = pl.cand is not None
-        if loan:
-            a, b = pl.a - s, pl.b - s
-            a0 = max(a - 1, 0)
-            cf = np.zeros((b - a, nd))
-            wl = np.zeros((b - a0, nd))
-        for j, (q, capped, At, v, A, Wc) in enumerate(pl.comms):
+        # path revenue (after offsite costs, before royalty): sum over products of R x price x recovery
+        for j, (r, capped, Rse, _) in enumerate(pl.comms):
             rr = (fcap if capped else rec_m)[i, idx]
-            G = Mt[q, s:e][:, idx]                           # (w, nd) price multipliers of this commodity
-            lin += rr * (v @ G)
-            if loan:
-                cf += rr * (A[pl.a:pl.b, None] * G[a:b])
-                wl += rr * (Wc[s + a0:pl.b, None] * G[a0:b])
-            G *= At[:, None]
-            G *= rr
+            G = np.take(Mt[r, s:e], idx, axis=1)          # (w, nd) price multipliers of this product
             if j == 0:
-                blk[...] = G
+                np.multiply(G, Rse[:, None], out=blk)
+                if len(pl.comms) == 1:
+                    scale = rr                            # applied below, fused with the royalty share
+                    break
+                blk *= rr
+                scale = None
             else:
+                G *= Rse[:, None]
+                G *= rr
                 blk += G
+        if not pl.comms:
+            blk[...] = 0.0
+            scale = None
+        lin = pl.u @ blk
+        loan = pl.b > pl.a
+        if loan:
+            a0 = max(pl.a - 1, s) - s
+            Rl = blk[a0:pl.b - s] * (scale if scale is not None else 1.0)
+        if scale is not None:
+            lin *= scale
+            blk *= pl.net_share * scale
+        elif pl.net_share != 1.0:
+            blk *= pl.net_share
         Z = np.empty((3, nd))
         Z[0], Z[1], Z[2] = o, k, 1.0
         blk -= pl.ctaxT @ Z
         npv_part = lin - o * pl.pv_op - k * pl.pv_ci - pl.pv_fix
-        if loan:
-            dwl = wl[1:] - wl[:-1] if a0 < a else np.diff(wl, axis=0, prepend=0.0)
-            cf -= dwl
-            cf -= pl.op[pl.a:pl.b, None] * o
-            cf -= pl.su[pl.a:pl.b, None]
-        recs.append((i, d, idx, off, npv_part, cf if loan else None))
+        recs.append((i, d, idx, off, npv_part, (a0, Rl) if loan else None))
         off += nd
     _tax_base_time_major(X)
     irr_rows, irr_at = [], []
-    for i, d, idx, off, npv_part, cf in recs:
+    for i, d, idx, off, npv_part, loan in recs:
         pl = plans[i][d]
         w, nd = pl.e - pl.s, len(idx)
         cols = slice(off, off + nd)
         ctx.npv[i, p0 + idx] = npv_part - pl.rate * (pl.ddf @ X[1:1 + w, cols])
-        if cf is not None:
-            a, b = pl.a - pl.s, pl.b - pl.s
-            cfads = cf - pl.rate * (X[1 + a:1 + b, cols] - X[a:b, cols])
-            ds = pl.ds[:, None] * fxr[pl.a:pl.b][:, idx]
-            in_scope = (ds > 1e-12) & pl.cand[:, None]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(in_scope, cfads / np.where(in_scope, ds, 1.0), np.inf)
-            m = ratio.min(axis=0)
-            ctx.min_dscr[i, p0 + idx] = np.where(np.isinf(m) & ~in_scope.any(axis=0), np.nan, m)
+        if loan is not None:
+            ctx.min_dscr[i, p0 + idx] = _fast_min_dscr(pl, loan, X, cols, Mt, fx_row, idx, opex_m[i, idx])
         ns = int(np.searchsorted(idx, irr_lim))           # paths of this group in the IRR subsample
         if ns:
             irr_rows.append(_full_fcf(ctx, pl, Mt, fcap, rec_m, opex_m, capex_m, i, idx[:ns], X[:1 + w, off:off + ns]))
@@ -870,20 +930,48 @@ def _fast_batch(ctx, plans, groups, Mt, fxr, fcap, rec_m, opex_m, capex_m, p0, i
             k += len(pp)
 
 
+def _fast_min_dscr(pl: _Plan, loan, X, cols, Mt, fx_row, idx, o) -> np.ndarray:
+    """Minimum DSCR of one group's paths: CFADS over the loan columns ``a:b`` from the saved path
+    revenue ``Rl`` (columns ``a0..b``) and the cumulative tax base ``X``, over debt service in USD
+    (``ds x fx_0 / fx_t``, so the ratio is ``CFADS x (fx_t / fx_0) / ds``). NaN when no year is in
+    the scope of :func:`_min_dscr`."""
+    if pl.inv_ds is None or not len(pl.inv_ds):
+        return np.full(len(idx), np.nan)
+    a0, Rl = loan
+    a, b = pl.a - pl.s, pl.b - pl.s
+    ws = pl.wc_share
+    cf = Rl[a - a0:] * (pl.net_share - ws)                # revenue net of royalty, less the working-capital build
+    if ws:
+        if a > a0:
+            cf += ws * Rl[:-1]
+        else:
+            cf[1:] += ws * Rl[:-1]
+    cf -= pl.op[pl.a:pl.b, None] * o
+    cf -= pl.su[pl.a:pl.b, None]
+    tax = X[1 + a:1 + b, cols] - X[a:b, cols]
+    tax *= pl.rate
+    cf -= tax
+    fx = Mt[fx_row, pl.a:pl.b]
+    if isinstance(pl.scope, slice):
+        fx = np.take(fx, idx, axis=1)
+    else:
+        cf, fx = cf[pl.scope], np.take(fx[pl.scope], idx, axis=1)
+    fx *= pl.inv_ds[:, None]
+    cf *= fx
+    return cf.min(axis=0)
+
+
 def _full_fcf(ctx, pl, Mt, fcap, rec_m, opex_m, capex_m, i, idx, taxcum) -> np.ndarray:
     """Free cash flow of every year for a few paths (rows), for the IRR."""
     T, s, e = ctx.T, pl.s, pl.e
     R = np.zeros((T, len(idx)))
-    WL = np.zeros((T, len(idx)))
-    for q, capped, _, _, A, Wc in pl.comms:
+    for r, capped, _, Rfull in pl.comms:
         rr = (fcap if capped else rec_m)[i, idx]
-        G = Mt[q][:, idx] * rr
-        R += A[:, None] * G
-        WL += Wc[:, None] * G
+        R += Rfull[:, None] * Mt[r][:, idx] * rr
     tax = np.zeros((T, len(idx)))
     tax[s:e] = pl.rate * np.diff(taxcum, axis=0)
-    fcf = (R - pl.op[:, None] * opex_m[i, idx] - tax - pl.ci[:, None] * capex_m[i, idx] - pl.fix[:, None]
-           - np.diff(WL, axis=0, prepend=0.0))
+    fcf = (pl.net_share * R - pl.wc_share * np.diff(R, axis=0, prepend=0.0) - pl.op[:, None] * opex_m[i, idx]
+           - tax - pl.ci[:, None] * capex_m[i, idx] - pl.fix[:, None])
     return fcf.T
 
 
@@ -904,7 +992,7 @@ def _run_reference(ctx: "_SimContext", n_paths: int, seed: int, chunk_paths: int
         p0 = b * chunk_paths
         B = min(chunk_paths, n_paths - p0)
         rng = np.random.Generator(np.random.PCG64(children[b]))
-        _, mult = _price_log_deviations(rng, proc, B, T - 1, vol_scale, deck)   # (P, B, T)
+        mult = _price_log_deviations(rng, proc, B, T - 1, vol_scale, deck)      # (P, B, T)
         capex_m, opex_m, rec_m, delay = _project_draws(rng, stages, B, v_proj, risks)
         fx_ratio = 1.0 / mult[fx_i]                                              # (B, T): fx_0 / fx_t
         m_proj = max(1, rows_budget // B)
