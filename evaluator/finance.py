@@ -187,14 +187,16 @@ def sign_changes(values):
        McGraw-Hill, 2020, sec. 5-3 ("Pitfall 2: multiple rates of return").
     """
     values = _as_flows(values)
-    signs = np.sign(values)
-    n = values.shape[-1]
-    # Forward-fill the last non-zero sign so that zeros are skipped.
-    idx = np.where(signs != 0, np.arange(n), 0)
-    idx = np.maximum.accumulate(idx, axis=-1)
-    filled = np.take_along_axis(signs, idx, axis=-1)
-    changes = (filled[..., 1:] * filled[..., :-1]) < 0
-    return _scalar_if_0d(changes.sum(axis=-1))
+    lead, n = values.shape[:-1], values.shape[-1]
+    signs = np.sign(values).reshape(-1)
+    # consecutive non-zero flows of the same row (zeros skipped); a flat pass, since
+    # numpy's accumulate along a short last axis costs ~10x more
+    at = np.flatnonzero(signs)
+    row = at // max(n, 1)
+    s = signs[at]
+    change = (s[1:] * s[:-1] < 0) & (row[1:] == row[:-1])
+    counts = np.bincount(row[1:][change], minlength=int(np.prod(lead, dtype=np.int64)))
+    return _scalar_if_0d(counts.reshape(lead))
 
 
 def _rate_grid():
@@ -414,8 +416,12 @@ def _irr_codes(flows):
         multi = np.flatnonzero(changes[todo] > 1)
         if multi.size:
             slopes_m = np.sign(cf[multi] @ slope_matrix)  # slope at each cell's left, right end
+            # a single turning point can only cross zero if the NPV first heads towards zero
+            # (ends positive and falling, or negative and rising): a maximum above positive
+            # ends, or a minimum below negative ones, cannot
             turning[multi] = ((s[multi, :-1] * s[multi, 1:] > 0)
-                              & (slopes_m[:, :n_cells] * slopes_m[:, n_cells:] < 0))
+                              & (slopes_m[:, :n_cells] * slopes_m[:, n_cells:] < 0)
+                              & (s[multi, :-1] * slopes_m[:, :n_cells] < 0))
         if turning.any():
             ordinary = bracket | exact[:, :-1] | exact[:, 1:]
             cells = np.arange(n_cells)
@@ -468,13 +474,33 @@ def _irr_codes(flows):
             lo = np.where(double & ~on_pos_side, x_mid, lo)
             f_hi = np.where(double & on_pos_side, f_mid, f_hi)
             f_lo = np.where(double & ~on_pos_side, f_mid, f_lo)
-        roots = _refine_roots(cf[rows_all], lo, hi, f_lo, f_hi, hi <= 0)
+        # Rows with candidates on both sides: the side whose bracket lies wholly farther from
+        # 0 % than the other's cannot hold the chosen root (nearest 0 %, ties to the positive
+        # one); leave it unrefined (NaN) and do not count on its value below.
+        both = np.zeros(cf.shape[0], dtype=bool)
+        both[rows_all[on_pos_side]] = True
+        both &= has_neg
+        far = np.zeros(p_all.size, dtype=bool)
+        if both.any():
+            pos_at = np.full(cf.shape[0], -1)
+            neg_at = np.full(cf.shape[0], -1)
+            pos_at[rows_pos] = np.arange(rows_pos.size)
+            neg_at[rows_neg] = rows_pos.size + np.arange(rows_neg.size)
+            rb = np.flatnonzero(both)
+            ip, ineg = pos_at[rb], neg_at[rb]
+            far[ineg] = -hi[ineg] > hi[ip]      # |r_neg| >= -hi_neg > hi_pos >= r_pos
+            far[ip] = lo[ip] > -lo[ineg]        # r_pos >= lo_pos > -lo_neg >= |r_neg|
+        near = np.flatnonzero(~far)
+        roots = np.full(p_all.size, np.nan)
+        roots[near] = _refine_roots(cf[rows_all[near]], lo[near], hi[near], f_lo[near], f_hi[near], hi[near] <= 0)
 
         root_pos = np.full(cf.shape[0], np.nan)
         root_neg = np.full(cf.shape[0], np.nan)
         root_pos[rows_pos] = roots[: rows_pos.size]
         root_neg[rows_neg] = roots[rows_pos.size:]
-        take_neg = has_neg & (~has_pos | (np.abs(root_neg) < np.abs(root_pos)))
+        pos_far = np.zeros(cf.shape[0], dtype=bool)
+        pos_far[rows_pos] = far[: rows_pos.size]
+        take_neg = has_neg & (~has_pos | pos_far | (np.abs(root_neg) < np.abs(root_pos)))
         chosen = np.where(take_neg, root_neg, root_pos)
 
         result[todo] = chosen
