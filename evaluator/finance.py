@@ -215,9 +215,12 @@ def _grid_matrices(n_periods):
     """Grid nodes and matrices giving the scaled NPV and its slope on the grid, per length.
 
     Returns ``rates``, ``zero_node``, ``value_matrix`` (T, nodes) with ``flows @ value_matrix``
-    = scaled NPV at each node, ``slope_matrix`` (T, 2 * cells) with ``flows @ slope_matrix`` =
-    slope at the left ends then the right ends of every cell, in that cell's scaling, and
-    ``cell_fv`` (cells whose scaling is the future-value form, i.e. r <= 0).
+    = scaled NPV at each node, ``slope_matrix`` (T, nodes + 1) with ``flows @ slope_matrix`` =
+    slope at every node in the scaling of the cells that meet there (future-value form up to
+    r = 0, present-value form above; the last column is the r = 0 node in present-value form,
+    the left end of the first cell above 0), and ``cell_fv`` (cells whose scaling is the
+    future-value form, i.e. r <= 0). :func:`_cell_slopes` turns its product into the slope at
+    each cell's left and right end.
     """
     rates, zero_node = _rate_grid()
     t = np.arange(n_periods, dtype=float)
@@ -225,13 +228,22 @@ def _grid_matrices(n_periods):
     exponent = np.where(rates[:, None] < 0, fv_exp, pv_exp)
     value_matrix = ((1.0 + rates)[:, None] ** exponent).T
     cell_fv = rates[1:] <= 0
-    cell_exp = np.where(cell_fv[:, None], fv_exp, pv_exp)
-    left = cell_exp * (1.0 + rates[:-1])[:, None] ** (cell_exp - 1.0)
-    right = cell_exp * (1.0 + rates[1:])[:, None] ** (cell_exp - 1.0)
-    slope_matrix = np.concatenate([left, right]).T
+    node_exp = np.vstack([np.where(rates[:, None] <= 0, fv_exp, pv_exp), pv_exp])
+    node_rate = np.append(rates, 0.0)
+    slope_matrix = (node_exp * (1.0 + node_rate)[:, None] ** (node_exp - 1.0)).T
     for arr in (rates, value_matrix, slope_matrix, cell_fv):
         arr.setflags(write=False)
     return rates, zero_node, value_matrix, slope_matrix, cell_fv
+
+
+def _cell_slopes(node_slopes, zero_node):
+    """Slopes at the left and right end of every grid cell, ``(rows, 2 * cells)``, from
+    ``flows @ slope_matrix`` of :func:`_grid_matrices` (a cell's ends share its scaling: the
+    node's own, except the left end of the cell starting at r = 0)."""
+    n_nodes = node_slopes.shape[1] - 1
+    left = node_slopes[:, :n_nodes - 1].copy()
+    left[:, zero_node] = node_slopes[:, n_nodes]
+    return np.concatenate([left, node_slopes[:, 1:n_nodes]], axis=1)
 
 
 def _turning_points(flows, lo, hi, slope_lo_sign, future_value, n_iter=32):
@@ -415,7 +427,7 @@ def _irr_codes(flows):
         turning = np.zeros(bracket.shape, dtype=bool)
         multi = np.flatnonzero(changes[todo] > 1)
         if multi.size:
-            slopes_m = np.sign(cf[multi] @ slope_matrix)  # slope at each cell's left, right end
+            slopes_m = np.sign(_cell_slopes(cf[multi] @ slope_matrix, zero_node))  # cells' left, right ends
             # a single turning point can only cross zero if the NPV first heads towards zero
             # (ends positive and falling, or negative and rising): a maximum above positive
             # ends, or a minimum below negative ones, cannot
@@ -437,7 +449,8 @@ def _irr_codes(flows):
         if t_rows.size:
             x_turn = np.full(turning.shape, np.nan)
             f_turn = np.full(turning.shape, np.nan)
-            slope_left = np.sign(np.einsum("ij,ji->i", cf[t_rows], slope_matrix[:, t_cells]))
+            left_col = np.where(t_cells == zero_node, slope_matrix.shape[1] - 1, t_cells)
+            slope_left = np.sign(np.einsum("ij,ji->i", cf[t_rows], slope_matrix[:, left_col]))
             x_star, f_star = _turning_points(cf[t_rows], rates[t_cells], rates[t_cells + 1],
                                              slope_left, cell_fv[t_cells])
             crosses = np.sign(f_star) == -s[t_rows, t_cells]

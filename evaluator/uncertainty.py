@@ -83,7 +83,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -101,7 +100,7 @@ FX_PROCESS = "fx_krw_per_usd"
 #: Default paths per draw block (fixed so that results do not depend on the memory budget).
 DEFAULT_CHUNK_PATHS = 1000
 #: Default working-memory budget of one model call [bytes].
-DEFAULT_MEMORY_BUDGET_BYTES = 192 * 2**20
+DEFAULT_MEMORY_BUDGET_BYTES = 512 * 2**20
 #: Paths per project on which IRR percentiles are computed (an IRR costs ~40 us a row).
 DEFAULT_IRR_PATHS = 250
 
@@ -288,9 +287,9 @@ def _ou_shocks(rng, proc: PriceProcesses, n_paths: int, n_years: int, rows=None,
 def _ou_multipliers(proc: PriceProcesses, eps: np.ndarray, out: np.ndarray, vol_scale: float, deck: str = "mean",
                     rows=None, log: bool = False) -> np.ndarray:
     """Fill ``out`` (``(len(rows), n_years + 1, n_paths)``, any strides) with the OU log
-    deviations ``y = x_t - mu`` from the shocks ``eps`` (``(len(rows), n_years, n_paths)``), then,
-    unless ``log``, turn them into price multipliers in place (module notes, ``deck``).
-    A loop over years only, vectorised over processes x paths."""
+    deviations ``y = x_t - mu`` from the shocks ``eps`` (``(len(rows), n_years, n_paths)``; may be
+    ``out[:, 1:]`` itself), then, unless ``log``, turn them into price multipliers in place
+    (module notes, ``deck``). A loop over years only, vectorised over processes x paths."""
     if deck not in ("mean", "median"):
         raise ValueError("deck must be 'mean' or 'median'")
     rows = np.arange(len(proc.names)) if rows is None else np.asarray(rows, dtype=int)
@@ -300,8 +299,9 @@ def _ou_multipliers(proc: PriceProcesses, eps: np.ndarray, out: np.ndarray, vol_
     n_years = eps.shape[1]
     out[:, 0] = 0.0
     for t in range(1, n_years + 1):
+        shock = s * eps[:, t - 1]             # read before out[:, t] is written (eps may alias it)
         np.multiply(a, out[:, t - 1], out=out[:, t])
-        out[:, t] += s * eps[:, t - 1]
+        out[:, t] += shock
     if not log:
         if deck == "mean":
             _, var = ou_moments(0.0, 0.0, kappa[:, None], sigma[:, None], np.arange(n_years + 1)[None, :])
@@ -748,6 +748,7 @@ class _Plan:
     b: int = 0
     scope: np.ndarray | slice | None = None    # rows of a:b in the DSCR's scope
     inv_ds: np.ndarray | None = None           # 1 / scheduled debt service (USD at fx_0) on those rows
+    n_irr: int = 0                             # columns up to the last non-zero cash flow (IRR rows)
 
 
 def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
@@ -793,6 +794,14 @@ def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
         u_all = net_share[:, None] * df - wc_share[:, None] * (df - df_next)   # NPV weight of revenue
         dd_all = df - df_next                                 # weight of cumulative tax base, last year aside
         pv_op, pv_ci, pv_fix = ((co["opex"] * df).sum(axis=1), (co["capex"] * df).sum(axis=1), (fix * df).sum(axis=1))
+        # last column with a cash flow: costs, or the working capital released the year after revenue
+        rev_any = np.zeros((n, T), dtype=bool)
+        for *_, rows, R in co["rev"]:
+            rev_any[rows] |= R[rows] != 0
+        cost_any = (co["opex"] != 0) | (co["capex"] != 0) | (fix != 0)
+        last_cost = np.where(cost_any.any(axis=1), T - 1 - cost_any[:, ::-1].argmax(axis=1), -1)
+        last_rev = np.where(rev_any.any(axis=1), T - 1 - rev_any[:, ::-1].argmax(axis=1), -2)
+        n_irr = np.minimum(T, np.maximum.reduce([e_arr, last_cost + 1, last_rev + 2, np.ones(n, int)]))
         for i in range(n):
             s, e, a, b = int(s_arr[i]), int(e_arr[i]), int(a_arr[i]), int(b_arr[i])
             scope = inv_ds = None
@@ -806,7 +815,7 @@ def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
                 float(net_share[i]), float(wc_share[i]), u_all[i, s:e].copy(), np.ascontiguousarray(ctax[i, s:e]), ddf,
                 float(pv_op[i]), float(pv_ci[i]), float(pv_fix[i]),
                 float(inputs.income_tax_rate[i]), co["opex"][i], co["capex"][i], fix[i], co["sustaining"][i],
-                a, b, scope, inv_ds)
+                a, b, scope, inv_ds, int(n_irr[i]))
     return out
 
 
@@ -855,34 +864,35 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
     n_blocks = math.ceil(n_paths / chunk_paths)
     children = np.random.SeedSequence(seed).spawn(n_blocks)
     # blocks per super-block: about _FAST_BLOCK_PATHS paths, within the memory budget
-    per_path = (2 * len(used) * T + 6 * n) * 8
+    per_path = len(used) * T * 8 + n * (4 * 8 + 1) + 2 * n * 8    # draws, and the results (npv, min DSCR)
     sb = max(1, min(_FAST_BLOCK_PATHS // chunk_paths, max(1, memory_budget_bytes // max(1, per_path * chunk_paths))))
     S_max = min(n_paths, sb * chunk_paths)
     Mt_buf = np.empty((len(used), T, S_max))                      # price multipliers (process, year, path)
-    eps_buf = np.empty((len(used), T - 1, S_max))
-    mult_buf = np.empty((3, n, S_max))                            # capex, opex, recovery multipliers
-    delay_buf = np.empty((n, S_max), dtype=np.int64)
+    mult_buf = np.empty((4, n, S_max))                            # capex, opex, recovery multipliers, capped recovery
+    delay_buf = np.empty((n, S_max), dtype=np.int8)
     X_buf = np.empty((W + 1, _FAST_BATCH_ROWS + S_max))          # taxable income of a batch (time, row)
     total, done = n * n_paths, 0
     for b0 in range(0, n_blocks, sb):
         p0 = b0 * chunk_paths
         S = min(n_paths, (b0 + sb) * chunk_paths) - p0
-        Mt, eps = Mt_buf[:, :, :S], eps_buf[:, :, :S]
+        Mt = Mt_buf[:, :, :S]
         mult, delay = mult_buf[:, :, :S], delay_buf[:, :S]
         for b in range(b0, min(n_blocks, b0 + sb)):
             q0 = b * chunk_paths - p0
             B = min(chunk_paths, n_paths - b * chunk_paths)
             rng = np.random.Generator(np.random.PCG64(children[b]))
-            _ou_shocks(rng, proc, B, T - 1, used, ctx.antithetic, out=eps[:, :, q0:q0 + B])
+            _ou_shocks(rng, proc, B, T - 1, used, ctx.antithetic, out=Mt[:, 1:, q0:q0 + B])
             _project_draws(rng, ctx.stages, B, ctx.v_proj, ctx.risks,
-                           out=(mult[:, :, q0:q0 + B], delay[:, q0:q0 + B]), params=params, antithetic=ctx.antithetic)
-        _ou_multipliers(proc, eps, Mt, ctx.vol_scale, ctx.deck, rows=used)
-        capex_m, opex_m, rec_m = mult
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fcap = np.where(rec[:, None] > 0, np.minimum(rec[:, None] * rec_m, 1.0) / np.where(rec > 0, rec, 1.0)[:, None],
-                            rec_m)                                                      # primary: recovery capped at 1
+                           out=(mult[:3, :, q0:q0 + B], delay[:, q0:q0 + B]), params=params, antithetic=ctx.antithetic)
+        _ou_multipliers(proc, Mt[:, 1:], Mt, ctx.vol_scale, ctx.deck, rows=used)    # in place
+        capex_m, opex_m, rec_m, fcap = mult
+        # primary product: recovery x multiplier capped at 100 %, as a multiplier on the base recovery
+        np.multiply(rec[:, None], rec_m, out=fcap)
+        np.minimum(fcap, 1.0, out=fcap)
+        fcap /= np.where(rec > 0, rec, 1.0)[:, None]
+        fcap[rec <= 0] = rec_m[rec <= 0]
         irr_lim = max(0, min(S, ctx.irr_n - p0))
-        irr_acc = []
+        irr_acc = {}
         groups, rows = [], 0
         for i in range(n):
             if ctx.max_delay:
@@ -900,8 +910,7 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
                             p0, irr_lim, irr_acc)
                 done += rows
                 groups, rows = [], 0
-                if sum(len(pp) for _, pp, _ in irr_acc) >= _IRR_BATCH_ROWS:
-                    _solve_irr(ctx, irr_acc)
+                _solve_irr(ctx, irr_acc, _IRR_BATCH_ROWS)
                 if ctx.progress is not None:
                     ctx.progress(done / total)
         _solve_irr(ctx, irr_acc)
@@ -968,21 +977,21 @@ def _fast_batch(ctx, plans, groups, X, Mt, fx_row, fcap, rec_m, opex_m, capex_m,
             ctx.min_dscr[i, p0 + idx] = _fast_min_dscr(pl, loan, X, cols, Mt, fx_row, idx, opex_m[i, idx])
         ns = int(np.searchsorted(idx, irr_lim))           # paths of this group in the IRR subsample
         if ns:
-            irr_acc.append((i, p0 + idx[:ns],
-                            _full_fcf(ctx, pl, Mt, fcap, rec_m, opex_m, capex_m, i, idx[:ns], X[:1 + w, off:off + ns])))
+            irr_acc.setdefault(pl.n_irr, []).append(
+                (i, p0 + idx[:ns], _full_fcf(ctx, pl, Mt, fcap, rec_m, opex_m, capex_m, i, idx[:ns], X[:1 + w, off:off + ns])))
 
 
-def _solve_irr(ctx: _SimContext, irr_acc: list) -> None:
-    """IRR of the collected (project, paths, cash-flow rows) in one :func:`finance.irr` call;
-    empties ``irr_acc``."""
-    if not irr_acc:
-        return
-    vals = finance.irr(np.concatenate([f for *_, f in irr_acc], axis=0))
-    k = 0
-    for i, pp, _ in irr_acc:
-        ctx.irr[i, pp] = vals[k:k + len(pp)]
-        k += len(pp)
-    irr_acc.clear()
+def _solve_irr(ctx: _SimContext, irr_acc: dict, min_rows: int = 0) -> None:
+    """IRR of the collected cash-flow rows, ``irr_acc[n_columns] = [(project, paths, rows), ...]``:
+    one :func:`finance.irr` call per length with at least ``min_rows`` rows, which is then
+    emptied (calls of ~2k rows keep its working arrays in cache)."""
+    for L in [L for L, acc in irr_acc.items() if sum(len(pp) for _, pp, _ in acc) >= max(1, min_rows)]:
+        acc = irr_acc.pop(L)
+        vals = finance.irr(np.concatenate([f for *_, f in acc], axis=0))
+        k = 0
+        for i, pp, _ in acc:
+            ctx.irr[i, pp] = vals[k:k + len(pp)]
+            k += len(pp)
 
 
 def _fast_min_dscr(pl: _Plan, loan, X, cols, Mt, fx_row, idx, o) -> np.ndarray:
@@ -1017,16 +1026,17 @@ def _fast_min_dscr(pl: _Plan, loan, X, cols, Mt, fx_row, idx, o) -> np.ndarray:
 
 
 def _full_fcf(ctx, pl, Mt, fcap, rec_m, opex_m, capex_m, i, idx, taxcum) -> np.ndarray:
-    """Free cash flow of every year for a few paths (rows), for the IRR."""
-    T, s, e = ctx.T, pl.s, pl.e
-    R = np.zeros((T, len(idx)))
+    """Free cash flow of a few paths (rows) for the IRR, up to the plan's last non-zero year
+    (``pl.n_irr`` columns: trailing zeros change neither the IRR nor its flags, and cost time)."""
+    L, s, e = pl.n_irr, pl.s, pl.e
+    R = np.zeros((L, len(idx)))
     for r, capped, _, Rfull in pl.comms:
         rr = (fcap if capped else rec_m)[i, idx]
-        R += Rfull[:, None] * Mt[r][:, idx] * rr
-    tax = np.zeros((T, len(idx)))
+        R += Rfull[:L, None] * Mt[r, :L][:, idx] * rr
+    tax = np.zeros((L, len(idx)))
     tax[s:e] = pl.rate * np.diff(taxcum, axis=0)
-    fcf = (pl.net_share * R - pl.wc_share * np.diff(R, axis=0, prepend=0.0) - pl.op[:, None] * opex_m[i, idx]
-           - tax - pl.ci[:, None] * capex_m[i, idx] - pl.fix[:, None])
+    fcf = (pl.net_share * R - pl.wc_share * np.diff(R, axis=0, prepend=0.0) - pl.op[:L, None] * opex_m[i, idx]
+           - tax - pl.ci[:L, None] * capex_m[i, idx] - pl.fix[:L, None])
     return fcf.T
 
 
@@ -1119,6 +1129,26 @@ def _row_quantiles(x: np.ndarray, qs: Sequence[float], tail: int = 0):
     return out, tail_mean
 
 
+def _nan_row_quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """``numpy.nanquantile(x, qs, axis=1)`` (method 'linear') from one sort of the rows (NaN sort
+    last), instead of nanquantile's loop over rows; all-NaN rows give NaN."""
+    srt = np.sort(x, axis=1)
+    c = (~np.isnan(x)).sum(axis=1)
+    out = np.full((len(qs), x.shape[0]), np.nan)
+    ok = np.flatnonzero(c > 0)
+    if len(ok):
+        srt, c = srt[ok], c[ok]
+        pos = np.asarray(qs, dtype=float)[:, None] * (c - 1)[None, :]        # (q, rows)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, (c - 1)[None, :])
+        a = np.take_along_axis(srt, lo.T, axis=1).T
+        b = np.take_along_axis(srt, hi.T, axis=1).T
+        t = pos - lo
+        diff = b - a
+        out[:, ok] = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+    return out
+
+
 def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion) -> pd.DataFrame:
     n_paths = npv.shape[1]
     k = max(1, int(math.floor(0.1 * n_paths)))
@@ -1135,9 +1165,7 @@ def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk
         dscr_p10[full] = _row_quantiles(min_dscr[full], [0.1])[0][0]
     part = np.flatnonzero(has_loan & gaps)
     if len(part):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows stay NaN
-            dscr_p10[part] = np.nanquantile(min_dscr[part], 0.1, axis=1)
+        dscr_p10[part] = _nan_row_quantiles(min_dscr[part], [0.1])[0]
     explo = np.array([a.stage == "exploration" for a in apps])
     succ = np.array([a.success_probability if a.success_probability is not None else np.nan for a in apps], float)
     el_explo = loan_krw * (1 - np.nan_to_num(succ, nan=0.0)) * scenario.write_off_share
@@ -1147,9 +1175,7 @@ def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk
                      np.where(explo, "loan x (1 - success probability) x write-off share",
                               "loan x P(min DSCR < 1) x LGD"))
     if irr.shape[1]:
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no IRR on any path
-            irr_q = np.nanquantile(irr, [0.1, 0.5, 0.9], axis=1)
+        irr_q = _nan_row_quantiles(irr, [0.1, 0.5, 0.9])                # rows without any IRR: NaN
         irr_undef = np.isnan(irr).mean(axis=1)
     else:
         irr_q = np.full((3, len(apps)), np.nan)
