@@ -313,9 +313,11 @@ def _refine_roots(flows, lo, hi, f_lo, f_hi, future_value, *, max_iter=100):
         inside = np.isfinite(step) & (step >= loa) & (step <= hia)
         x_new = np.where(inside, step, 0.5 * (loa + hia))
         # Halley's step converges cubically (Newton's quadratically): after a Halley step below
-        # 1e-5, or a Newton step below 1e-7, the new iterate is within ~1e-13 of the root.
+        # 1e-5, or a Newton step below 1e-7, relative to 1 + r, the new iterate is within ~1e-13
+        # of the root. 1 + r, not 1 + |r|: near r = -1 the NPV moves like 1 / (1 + r), so the
+        # step must be small against 1 + r (a -97.5 % root was otherwise left 3e-11 off).
         # Bisection stops at rounding level.
-        scale = 1.0 + np.abs(xa)
+        scale = 1.0 + xa
         small = np.where(halley_ok, 1e-5, 1e-7) * scale
         converged = ((f == 0) | (inside & (np.abs(step - xa) <= small))
                      | (hia - loa <= 4e-16 * scale))
