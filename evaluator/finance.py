@@ -419,7 +419,7 @@ def _irr_codes(flows):
         rates, zero_node, value_matrix, slope_matrix, cell_fv = _grid_matrices(n)
         n_cells = rates.size - 1
         grid_npv = cf @ value_matrix  # (rows, nodes): scaled NPV on the grid
-        s = np.sign(grid_npv)
+        s = np.sign(grid_npv).astype(np.int8)  # int8: the sign logic below runs on bytes
         exact = s == 0
         bracket = (s[:, :-1] * s[:, 1:]) < 0
         # Two roots inside one cell: no sign change at the ends, but the slope changes sign
@@ -429,7 +429,7 @@ def _irr_codes(flows):
         turning = np.zeros(bracket.shape, dtype=bool)
         multi = np.flatnonzero(changes[todo] > 1)
         if multi.size:
-            slopes_m = np.sign(_cell_slopes(cf[multi] @ slope_matrix, zero_node))  # cells' left, right ends
+            slopes_m = np.sign(_cell_slopes(cf[multi] @ slope_matrix, zero_node)).astype(np.int8)  # cells' ends
             # a single turning point can only cross zero if the NPV first heads towards zero
             # (ends positive and falling, or negative and rising): a maximum above positive
             # ends, or a minimum below negative ones, cannot
@@ -449,16 +449,15 @@ def _irr_codes(flows):
         two_roots = np.zeros_like(turning)
         t_rows, t_cells = np.nonzero(turning)
         if t_rows.size:
-            x_turn = np.full(turning.shape, np.nan)
-            f_turn = np.full(turning.shape, np.nan)
             left_col = np.where(t_cells == zero_node, slope_matrix.shape[1] - 1, t_cells)
             slope_left = np.sign(np.einsum("ij,ji->i", cf[t_rows], slope_matrix[:, left_col]))
             x_star, f_star = _turning_points(cf[t_rows], rates[t_cells], rates[t_cells + 1],
                                              slope_left, cell_fv[t_cells])
             crosses = np.sign(f_star) == -s[t_rows, t_cells]
             two_roots[t_rows[crosses], t_cells[crosses]] = True
-            x_turn[t_rows, t_cells] = x_star
-            f_turn[t_rows, t_cells] = f_star
+            # turning point of each two-root cell (only those are looked up below)
+            x_turn = {(int(r), int(c)): (x, f) for r, c, x, f
+                      in zip(t_rows[crosses], t_cells[crosses], x_star[crosses], f_star[crosses])}
         # Candidate positions in rate order: 2i = exact root at node i, 2i+1 = cell (i, i+1).
         cand = np.zeros((cf.shape[0], 2 * rates.size - 1), dtype=bool)
         cand[:, 0::2] = exact
@@ -484,7 +483,11 @@ def _irr_codes(flows):
         f_lo = grid_npv[rows_all, node]
         f_hi = np.where(is_cell, grid_npv[rows_all, np.minimum(node + 1, rates.size - 1)], f_lo)
         if double.any():
-            x_mid, f_mid = x_turn[rows_all, cell], f_turn[rows_all, cell]
+            at = [x_turn.get((int(r), int(c)), (np.nan, np.nan)) for r, c in zip(rows_all[double], cell[double])]
+            x_mid = np.full(p_all.size, np.nan)
+            f_mid = np.full(p_all.size, np.nan)
+            x_mid[double] = [x for x, _ in at]
+            f_mid[double] = [f for _, f in at]
             hi = np.where(double & on_pos_side, x_mid, hi)
             lo = np.where(double & ~on_pos_side, x_mid, lo)
             f_hi = np.where(double & on_pos_side, f_mid, f_hi)
