@@ -749,6 +749,7 @@ class _Plan:
     scope: np.ndarray | slice | None = None    # rows of a:b in the DSCR's scope
     inv_ds: np.ndarray | None = None           # 1 / scheduled debt service (USD at fx_0) on those rows
     n_irr: int = 0                             # columns up to the last non-zero cash flow (IRR rows)
+    opsu: np.ndarray | None = None             # (b - a, 2): opex and sustaining capex on the DSCR columns
 
 
 def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
@@ -815,7 +816,8 @@ def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
                 float(net_share[i]), float(wc_share[i]), u_all[i, s:e].copy(), np.ascontiguousarray(ctax[i, s:e]), ddf,
                 float(pv_op[i]), float(pv_ci[i]), float(pv_fix[i]),
                 float(inputs.income_tax_rate[i]), co["opex"][i], co["capex"][i], fix[i], co["sustaining"][i],
-                a, b, scope, inv_ds, int(n_irr[i]))
+                a, b, scope, inv_ds, int(n_irr[i]),
+                np.ascontiguousarray(np.stack([co["opex"][i, a:b], co["sustaining"][i, a:b]], axis=1)))
     return out
 
 
@@ -1010,9 +1012,10 @@ def _fast_min_dscr(pl: _Plan, loan, X, cols, Mt, fx_row, idx, o) -> np.ndarray:
             cf += ws * Rl[:-1]
         else:
             cf[1:] += ws * Rl[:-1]
-    cf -= pl.op[pl.a:pl.b, None] * o
-    cf -= pl.su[pl.a:pl.b, None]
-    tax = X[1 + a:1 + b, cols] - X[a:b, cols]
+    Z = np.empty((2, len(o)))
+    Z[0], Z[1] = o, 1.0
+    cf -= pl.opsu @ Z                                     # opex x multiplier, sustaining capex
+    tax = np.subtract(X[1 + a:1 + b, cols], X[a:b, cols])
     tax *= pl.rate
     cf -= tax
     fx = Mt[fx_row, pl.a:pl.b]
@@ -1033,10 +1036,12 @@ def _full_fcf(ctx, pl, Mt, fcap, rec_m, opex_m, capex_m, i, idx, taxcum) -> np.n
     for r, capped, _, Rfull in pl.comms:
         rr = (fcap if capped else rec_m)[i, idx]
         R += Rfull[:L, None] * Mt[r, :L][:, idx] * rr
-    tax = np.zeros((L, len(idx)))
-    tax[s:e] = pl.rate * np.diff(taxcum, axis=0)
-    fcf = (pl.net_share * R - pl.wc_share * np.diff(R, axis=0, prepend=0.0) - pl.op[:L, None] * opex_m[i, idx]
-           - tax - pl.ci[:L, None] * capex_m[i, idx] - pl.fix[:L, None])
+    fcf = R * (pl.net_share - pl.wc_share)                # revenue net of royalty, less the working-capital build
+    fcf[1:] += pl.wc_share * R[:-1]
+    fcf[s:e] -= pl.rate * (taxcum[1:] - taxcum[:-1])
+    Z = np.empty((3, len(idx)))
+    Z[0], Z[1], Z[2] = opex_m[i, idx], capex_m[i, idx], 1.0
+    fcf -= np.stack([pl.op[:L], pl.ci[:L], pl.fix[:L]], axis=1) @ Z
     return fcf.T
 
 
