@@ -447,7 +447,8 @@ def _irr_codes(flows):
                                 zero_node - 1 - np.argmax(neg_part[:, ::-1], axis=1), -1)
             turning &= (cells > last_neg[:, None]) & (cells < first_pos[:, None])
         two_roots = np.zeros_like(turning)
-        t_rows, t_cells = np.nonzero(turning)
+        t_rows, t_cells = np.nonzero(turning[multi])      # turning cells lie in multi rows only
+        t_rows = multi[t_rows]
         if t_rows.size:
             left_col = np.where(t_cells == zero_node, slope_matrix.shape[1] - 1, t_cells)
             slope_left = np.sign(np.einsum("ij,ji->i", cf[t_rows], slope_matrix[:, left_col]))

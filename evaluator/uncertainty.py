@@ -733,7 +733,6 @@ class _Plan:
     comms: list
     net_share: float         # 1 - royalty rate
     wc_share: float          # working capital / revenue
-    u: np.ndarray            # (w,): NPV weight of revenue (net of royalty, less the working-capital build)
     ctaxT: np.ndarray        # (w, 3): opex, initial-capex depreciation, sustaining depreciation (masked)
     ddf: np.ndarray          # (w,): discount weights of the cumulative tax base
     pv_op: float
@@ -750,6 +749,9 @@ class _Plan:
     inv_ds: np.ndarray | None = None           # 1 / scheduled debt service (USD at fx_0) on those rows
     n_irr: int = 0                             # columns up to the last non-zero cash flow (IRR rows)
     opsu: np.ndarray | None = None             # (b - a, 2): opex and sustaining capex on the DSCR columns
+    uR: list = field(default_factory=list)     # per product: NPV weight of its price multipliers, u x R[s:e],
+    #                                            u = discount factor x (1 - royalty) less the working-capital build
+    nsR: list = field(default_factory=list)    # per product: (1 - royalty) x R[s:e] (taxable revenue weight)
 
 
 def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
@@ -805,6 +807,7 @@ def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
         n_irr = np.minimum(T, np.maximum.reduce([e_arr, last_cost + 1, last_rev + 2, np.ones(n, int)]))
         for i in range(n):
             s, e, a, b = int(s_arr[i]), int(e_arr[i]), int(a_arr[i]), int(b_arr[i])
+            comms = [(r, capped, R[s:e].copy(), R) for r, capped, R in per_proj[i]]
             scope = inv_ds = None
             if has_scope[i]:
                 scope = slice(None) if whole[i] else np.flatnonzero(scope_m[i, a:b])
@@ -812,12 +815,13 @@ def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
             ddf = dd_all[i, s:e].copy()
             ddf[-1] = df[i, e - 1]
             out[i][d] = _Plan(
-                s, e, [(r, capped, R[s:e].copy(), R) for r, capped, R in per_proj[i]],
-                float(net_share[i]), float(wc_share[i]), u_all[i, s:e].copy(), np.ascontiguousarray(ctax[i, s:e]), ddf,
+                s, e, comms,
+                float(net_share[i]), float(wc_share[i]), np.ascontiguousarray(ctax[i, s:e]), ddf,
                 float(pv_op[i]), float(pv_ci[i]), float(pv_fix[i]),
                 float(inputs.income_tax_rate[i]), co["opex"][i], co["capex"][i], fix[i], co["sustaining"][i],
                 a, b, scope, inv_ds, int(n_irr[i]),
-                np.ascontiguousarray(np.stack([co["opex"][i, a:b], co["sustaining"][i, a:b]], axis=1)))
+                np.ascontiguousarray(np.stack([co["opex"][i, a:b], co["sustaining"][i, a:b]], axis=1)),
+                [u_all[i, s:e] * Rse for _, _, Rse, _ in comms], [net_share[i] * Rse for _, _, Rse, _ in comms])
     return out
 
 
@@ -935,60 +939,65 @@ def _fast_batch(ctx, plans, groups, X, Mt, fx_row, fcap, rec_m, opex_m, capex_m,
         w, nd = e - s, len(idx)
         blk = X[1:1 + w, off:off + nd]
         o, k = opex_m[i, idx], capex_m[i, idx]
-        # path revenue (after offsite costs, before royalty): sum over products of R x price x recovery
+        loan = pl.b > pl.a
+        a0 = max(pl.a - 1, s) - s
+        # Taxable income per path is rr x ((1 - royalty) x R'.G) - C.Z, rr the recovery multiplier
+        # of the first product: the tax base max(0, running max of cumulative sums) is positively
+        # homogeneous, so the block holds it divided by rr (C.Z / rr, no pass scaling R'.G) and
+        # the tax is multiplied back by rr.
+        rr0 = None
         for j, (r, capped, Rse, _) in enumerate(pl.comms):
             rr = (fcap if capped else rec_m)[i, idx]
             G = np.take(Mt[r, s:e], idx, axis=1)          # (w, nd) price multipliers of this product
             if j == 0:
-                np.multiply(G, Rse[:, None], out=blk)
-                if len(pl.comms) == 1:
-                    scale = rr                            # applied below, fused with the royalty share
-                    break
-                blk *= rr
-                scale = None
+                rr0 = np.maximum(rr, 1e-200)              # > 0: lognormal multipliers
+                lin = pl.uR[j] @ G                        # NPV of net revenue less working capital, / rr0
+                if loan:
+                    Rl = G[a0:pl.b - s] * Rse[a0:pl.b - s, None]
+                np.multiply(G, pl.nsR[j][:, None], out=blk)
             else:
-                G *= Rse[:, None]
-                G *= rr
+                G *= rr / rr0
+                lin += pl.uR[j] @ G
+                if loan:
+                    Rl += G[a0:pl.b - s] * Rse[a0:pl.b - s, None]
+                G *= pl.nsR[j][:, None]
                 blk += G
-        if not pl.comms:
+        if rr0 is None:
+            rr0 = np.ones(nd)
+            lin = np.zeros(nd)
             blk[...] = 0.0
-            scale = None
-        lin = pl.u @ blk
-        loan = pl.b > pl.a
-        if loan:
-            a0 = max(pl.a - 1, s) - s
-            Rl = blk[a0:pl.b - s] * (scale if scale is not None else 1.0)
-        if scale is not None:
-            lin *= scale
-            blk *= pl.net_share * scale
-        elif pl.net_share != 1.0:
-            blk *= pl.net_share
+            if loan:
+                Rl = np.zeros((pl.b - s - a0, nd))
         Z = np.empty((3, nd))
-        Z[0], Z[1], Z[2] = o, k, 1.0
+        np.divide(o, rr0, out=Z[0])
+        np.divide(k, rr0, out=Z[1])
+        np.divide(1.0, rr0, out=Z[2])
         blk -= pl.ctaxT @ Z
-        npv_part = lin - o * pl.pv_op - k * pl.pv_ci - pl.pv_fix
-        recs.append((i, d, idx, off, npv_part, (a0, Rl) if loan else None))
+        npv_part = lin * rr0 - o * pl.pv_op - k * pl.pv_ci - pl.pv_fix
+        recs.append((i, d, idx, off, npv_part, rr0, (a0, Rl) if loan else None))
         off += nd
     _tax_base_time_major(X, n_cols)
-    for i, d, idx, off, npv_part, loan in recs:
+    for i, d, idx, off, npv_part, rr0, loan in recs:
         pl = plans[i][d]
         w, nd = pl.e - pl.s, len(idx)
         cols = slice(off, off + nd)
-        ctx.npv[i, p0 + idx] = npv_part - pl.rate * (pl.ddf @ X[1:1 + w, cols])
+        ctx.npv[i, p0 + idx] = npv_part - pl.rate * rr0 * (pl.ddf @ X[1:1 + w, cols])
         if loan is not None:
-            ctx.min_dscr[i, p0 + idx] = _fast_min_dscr(pl, loan, X, cols, Mt, fx_row, idx, opex_m[i, idx])
+            ctx.min_dscr[i, p0 + idx] = _fast_min_dscr(pl, loan, X, cols, Mt, fx_row, idx, opex_m[i, idx], rr0)
         ns = int(np.searchsorted(idx, irr_lim))           # paths of this group in the IRR subsample
         if ns:
-            irr_acc.setdefault(pl.n_irr, []).append(
-                (i, p0 + idx[:ns], _full_fcf(ctx, pl, Mt, fcap, rec_m, opex_m, capex_m, i, idx[:ns], X[:1 + w, off:off + ns])))
+            acc = irr_acc.setdefault(pl.n_irr, [0])
+            acc[0] += ns
+            acc.append((i, p0 + idx[:ns], _full_fcf(ctx, pl, Mt, fcap, rec_m, opex_m, capex_m, i, idx[:ns],
+                                                    X[:1 + w, off:off + ns] * rr0[:ns])))
 
 
 def _solve_irr(ctx: _SimContext, irr_acc: dict, min_rows: int = 0) -> None:
-    """IRR of the collected cash-flow rows, ``irr_acc[n_columns] = [(project, paths, rows), ...]``:
+    """IRR of the collected cash-flow rows, ``irr_acc[n_columns] = [n_rows, (project, paths, rows), ...]``:
     one :func:`finance.irr` call per length with at least ``min_rows`` rows, which is then
     emptied (calls of ~2k rows keep its working arrays in cache)."""
-    for L in [L for L, acc in irr_acc.items() if sum(len(pp) for _, pp, _ in acc) >= max(1, min_rows)]:
-        acc = irr_acc.pop(L)
+    for L in [L for L, acc in irr_acc.items() if acc[0] >= max(1, min_rows)]:
+        _, *acc = irr_acc.pop(L)
         vals = finance.irr(np.concatenate([f for *_, f in acc], axis=0))
         k = 0
         for i, pp, _ in acc:
@@ -996,11 +1005,12 @@ def _solve_irr(ctx: _SimContext, irr_acc: dict, min_rows: int = 0) -> None:
             k += len(pp)
 
 
-def _fast_min_dscr(pl: _Plan, loan, X, cols, Mt, fx_row, idx, o) -> np.ndarray:
+def _fast_min_dscr(pl: _Plan, loan, X, cols, Mt, fx_row, idx, o, rr0) -> np.ndarray:
     """Minimum DSCR of one group's paths: CFADS over the loan columns ``a:b`` from the saved path
-    revenue ``Rl`` (columns ``a0..b``) and the cumulative tax base ``X``, over debt service in USD
-    (``ds x fx_0 / fx_t``, so the ratio is ``CFADS x (fx_t / fx_0) / ds``). NaN when no year is in
-    the scope of :func:`_min_dscr`."""
+    revenue ``Rl`` (columns ``a0..b``, divided by ``rr0``) and the cumulative tax base ``X`` (also
+    divided by ``rr0``, see :func:`_fast_batch`), over debt service in USD (``ds x fx_0 / fx_t``,
+    so the ratio is ``CFADS x (fx_t / fx_0) / ds``). NaN when no year is in the scope of
+    :func:`_min_dscr`."""
     if pl.inv_ds is None or not len(pl.inv_ds):
         return np.full(len(idx), np.nan)
     a0, Rl = loan
@@ -1014,10 +1024,11 @@ def _fast_min_dscr(pl: _Plan, loan, X, cols, Mt, fx_row, idx, o) -> np.ndarray:
             cf[1:] += ws * Rl[:-1]
     Z = np.empty((2, len(o)))
     Z[0], Z[1] = o, 1.0
-    cf -= pl.opsu @ Z                                     # opex x multiplier, sustaining capex
     tax = np.subtract(X[1 + a:1 + b, cols], X[a:b, cols])
     tax *= pl.rate
     cf -= tax
+    cf *= rr0
+    cf -= pl.opsu @ Z                                     # opex x multiplier, sustaining capex
     fx = Mt[fx_row, pl.a:pl.b]
     if isinstance(pl.scope, slice):
         fx = np.take(fx, idx, axis=1)
