@@ -59,9 +59,38 @@ simulated). No loan: 0.
 Reproducibility
 ---------------
 Paths are drawn in blocks of ``chunk_paths`` (default 1,000) paths, each from its own PCG64
-stream spawned from ``numpy.random.SeedSequence(seed)``; the results depend on ``seed``,
-``n_paths`` and ``chunk_paths`` only (not on the memory budget, which splits projects). Every
-project sees the same price draws on the same path, so a portfolio's paths are correlated.
+stream spawned from ``numpy.random.SeedSequence(seed)``; for a given set of applications the
+results depend on ``seed``, ``n_paths``, ``chunk_paths`` and ``antithetic`` only (not on the
+memory budget, which splits the work). Only the price processes of the applications' products
+and KRW/USD are drawn (with the Cholesky factor of their own correlation block, the exact
+marginal of the joint law), so adding an application can change every path's draws, not their
+distribution. Every project sees the same price draws on the same path, so a portfolio's paths
+are correlated.
+
+Antithetic pairs
+----------------
+By default (``antithetic=True``) the second half of each block mirrors the first: path
+``h + j`` takes the negated normal shocks of path ``j`` (prices, capex, opex, recovery) and
+``1 - u`` for the delay draw (antithetic variates, Glasserman 2003, sec. 4.2 [6]_). Each path keeps the exact
+marginal law; means are unbiased with a smaller variance for the monotone responses here (NPV
+rises with prices and falls with costs), and half the normal variates are drawn.
+``simulate_log_prices`` returns independent paths.
+
+Fast evaluation
+---------------
+``method="fast"`` (default) does not call the cash-flow model per path. Every pre-tax line of
+:func:`evaluator.cashflow.build` is linear in the price, opex, capex and recovery multipliers,
+so the model is run a few times per possible delay to read off, per project, each product's
+revenue ``R_t`` at multiplier 1 and the opex, capex, depreciation, sustaining and closure lines;
+royalty and working capital are fixed shares of revenue (checked against the model's output,
+an ``AssertionError`` if a model change breaks it). Per path, revenue is
+``sum_products R_t x price multiplier_t x recovery multiplier`` and the only nonlinear step,
+the income tax with unlimited loss carry-forward (``max(0, running max of cumulative taxable
+income)``), is evaluated exactly, vectorised over (project, path) columns with a loop over the
+years. The NPV, the minimum DSCR and the IRR rows follow from the same pieces.
+``method="reference"`` tiles the inputs and runs :func:`cashflow.build` on every (project,
+path) row with the same draws; the tests hold the two equal to 1e-9 on every sample project,
+and ``vol_scale = 0`` equal to :func:`evaluator.evaluate.evaluate`.
 
 References
 ----------
@@ -77,12 +106,16 @@ References
    about 62 % over budget, many late).
 .. [5] Merrow, E. W. (2011). *Industrial Megaprojects*, Wiley (schedule slips of early-stage
    estimates).
+.. [6] Glasserman, P. (2003). *Monte Carlo Methods in Financial Engineering*, Springer,
+   sec. 4.2 (antithetic variates).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -602,12 +635,13 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
     ctx = _SimContext(apps, scenario, inputs, proc, stages, risks, v_proj, vol_scale, deck, T, max_delay, dfac,
                       sched, has_loan, fx_i, prim_proc, by_proc, prim_coef, npv, min_dscr, irr, irr_n, progress,
                       used, bool(antithetic))
+    irr_done = None
     if method == "fast":
-        _run_fast(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
+        irr_done = _run_fast(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
     else:
         _run_reference(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
     det = _deterministic_npv(inputs, scenario, rate)
-    summary = _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion)
+    summary = _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion, irr_done)
     samples = npv[:, kept].astype(np.float32)
     samples.setflags(write=False)
     kept.setflags(write=False)
@@ -855,17 +889,17 @@ _FAST_BLOCK_PATHS = 10_000
 _IRR_BATCH_ROWS = 2048
 
 
-def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int) -> None:
+def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int) -> Callable[[], None]:
     """Fast evaluation (module notes): the deterministic model's linear coefficients (read off
     :func:`cashflow.build`), combined per path with the drawn multipliers; only the tax (loss
-    carry-forward) is nonlinear and is evaluated per path. Same draws as :func:`_run_reference`."""
-    apps, proc, T, inputs = ctx.apps, ctx.proc, ctx.T, ctx.inputs
-    n = len(apps)
-    used = ctx.used
+    carry-forward) is nonlinear and is evaluated per path. Same draws as :func:`_run_reference`.
+
+    Returns a callable that waits for the last IRRs (solved on a second thread) and writes them
+    into ``ctx.irr``; the NPV and DSCR results are complete on return."""
+    T, n, used = ctx.T, len(ctx.apps), ctx.used
     row_of = {int(q): r for r, q in enumerate(used)}
     plans = _plans(ctx, row_of)
     W = max(pl.e - pl.s for per in plans for pl in per)
-    rec = inputs.recovery
     params = _stage_params(ctx.stages, ctx.v_proj, ctx.risks)
     n_blocks = math.ceil(n_paths / chunk_paths)
     children = np.random.SeedSequence(seed).spawn(n_blocks)
@@ -873,6 +907,33 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
     per_path = len(used) * T * 8 + n * (4 * 8 + 1) + 2 * n * 8    # draws, and the results (npv, min DSCR)
     sb = max(1, min(_FAST_BLOCK_PATHS // chunk_paths, max(1, memory_budget_bytes // max(1, per_path * chunk_paths))))
     S_max = min(n_paths, sb * chunk_paths)
+    # IRR rows are solved on a second thread when the machine has a second core (results identical)
+    pool = ThreadPoolExecutor(max_workers=1) if ctx.irr_n and (os.cpu_count() or 1) > 1 else None
+    pending = []
+
+    def irr_done() -> None:
+        try:
+            _collect_irr(ctx, pending)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    try:
+        _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_blocks, chunk_paths, sb, S_max,
+                           pool, pending)
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    return irr_done
+
+
+def _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_blocks, chunk_paths, sb, S_max,
+                       pool, pending) -> None:
+    """The super-block loop of :func:`_run_fast`: draw the paths of ``sb`` blocks, then evaluate
+    every project on them in batches of about ``_FAST_BATCH_ROWS`` (project, path) columns."""
+    proc, T, inputs, n, used = ctx.proc, ctx.T, ctx.inputs, len(ctx.apps), ctx.used
+    rec = inputs.recovery
     Mt_buf = np.empty((len(used), T, S_max))                      # price multipliers (process, year, path)
     mult_buf = np.empty((4, n, S_max))                            # capex, opex, recovery multipliers, capped recovery
     delay_buf = np.empty((n, S_max), dtype=np.int8)
@@ -916,10 +977,10 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
                             p0, irr_lim, irr_acc)
                 done += rows
                 groups, rows = [], 0
-                _solve_irr(ctx, irr_acc, _IRR_BATCH_ROWS)
+                _solve_irr(ctx, irr_acc, _IRR_BATCH_ROWS, pool, pending)
                 if ctx.progress is not None:
                     ctx.progress(done / total)
-        _solve_irr(ctx, irr_acc)
+        _solve_irr(ctx, irr_acc, 0, pool, pending)
 
 
 def _fast_batch(ctx, plans, groups, X, Mt, fx_row, fcap, rec_m, opex_m, capex_m, p0, irr_lim, irr_acc) -> None:
@@ -992,17 +1053,34 @@ def _fast_batch(ctx, plans, groups, X, Mt, fx_row, fcap, rec_m, opex_m, capex_m,
                                                     X[:1 + w, off:off + ns] * rr0[:ns])))
 
 
-def _solve_irr(ctx: _SimContext, irr_acc: dict, min_rows: int = 0) -> None:
+def _solve_irr(ctx: _SimContext, irr_acc: dict, min_rows: int = 0, pool=None, pending: list | None = None) -> None:
     """IRR of the collected cash-flow rows, ``irr_acc[n_columns] = [n_rows, (project, paths, rows), ...]``:
     one :func:`finance.irr` call per length with at least ``min_rows`` rows, which is then
-    emptied (calls of ~2k rows keep its working arrays in cache)."""
+    emptied (calls of ~2k rows keep its working arrays in cache). With a thread ``pool`` the
+    calls run beside the NPV kernel (numpy releases the GIL in its loops) and are appended to
+    ``pending`` as ``(future, [(project, paths), ...])`` for :func:`_collect_irr`."""
     for L in [L for L, acc in irr_acc.items() if acc[0] >= max(1, min_rows)]:
         _, *acc = irr_acc.pop(L)
-        vals = finance.irr(np.concatenate([f for *_, f in acc], axis=0))
-        k = 0
-        for i, pp, _ in acc:
-            ctx.irr[i, pp] = vals[k:k + len(pp)]
-            k += len(pp)
+        rows = np.concatenate([f for *_, f in acc], axis=0)
+        where = [(i, pp) for i, pp, _ in acc]
+        if pool is None:
+            _write_irr(ctx, where, finance.irr(rows))
+        else:
+            pending.append((pool.submit(finance.irr, rows), where))
+
+
+def _write_irr(ctx: _SimContext, where, vals) -> None:
+    k = 0
+    for i, pp in where:
+        ctx.irr[i, pp] = vals[k:k + len(pp)]
+        k += len(pp)
+
+
+def _collect_irr(ctx: _SimContext, pending: list) -> None:
+    """Wait for the IRR calls of :func:`_solve_irr` and write their results."""
+    for fut, where in pending:
+        _write_irr(ctx, where, fut.result())
+    pending.clear()
 
 
 def _fast_min_dscr(pl: _Plan, loan, X, cols, Mt, fx_row, idx, o, rr0) -> np.ndarray:
@@ -1165,7 +1243,10 @@ def _nan_row_quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
     return out
 
 
-def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion) -> pd.DataFrame:
+def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion,
+               irr_done: Callable[[], None] | None = None) -> pd.DataFrame:
+    """Summary table of :class:`SimulationResult`; ``irr_done`` is called before ``irr`` is read
+    (the NPV statistics are computed while the last IRRs finish on their thread)."""
     n_paths = npv.shape[1]
     k = max(1, int(math.floor(0.1 * n_paths)))
     q, cvar = _row_quantiles(npv, [0.1, 0.5, 0.9], tail=k)
@@ -1190,6 +1271,8 @@ def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk
     basis = np.where(~has_loan, "no loan",
                      np.where(explo, "loan x (1 - success probability) x write-off share",
                               "loan x P(min DSCR < 1) x LGD"))
+    if irr_done is not None:
+        irr_done()
     if irr.shape[1]:
         irr_q = _nan_row_quantiles(irr, [0.1, 0.5, 0.9])                # rows without any IRR: NaN
         irr_undef = np.isnan(irr).mean(axis=1)

@@ -217,9 +217,13 @@ def test_cli_simulate_json():
 @pytest.mark.parametrize("vol_scale", [1.0, 2.0])
 def test_fast_path_equals_tiled_reference(apps, scenario, ref, vol_scale):
     """The linear-coefficient path reproduces the tiled cashflow.build path (same seed, same
-    draws): NPV, min DSCR and IRR per (project, path), including delays, recovery caps and
-    by-products (vol_scale 2 makes delays and capped recoveries frequent)."""
-    sel = [a for a in apps if a.by_products][:2] + [a for a in apps if a.loan_request_krw_bn > 0][:2] + list(apps[:2])
+    draws): NPV, min DSCR and IRR per (project, path) for every sample application, including
+    delays, recovery caps and by-products (vol_scale 2 makes delays and capped recoveries
+    frequent), plus two edge cases of the kernel's algebra: a 100 % royalty (no taxable
+    revenue) and no working capital."""
+    edge = [dataclasses.replace(apps[0], id="EDGE-ROY", royalty_rate=1.0),
+            dataclasses.replace(next(a for a in apps if a.by_products), id="EDGE-WC", working_capital_share=0.0)]
+    sel = list(apps) + edge
     kw = dict(n_paths=300, seed=11, chunk_paths=120, irr_paths=40, vol_scale=vol_scale)
     fast, slow = {}, {}
     unc.simulate(sel, scenario, ref, method="fast", _paths_out=fast, **kw)
@@ -229,6 +233,54 @@ def test_fast_path_equals_tiled_reference(apps, scenario, ref, vol_scale):
     np.testing.assert_array_equal(np.isnan(fast["min_dscr"]), np.isnan(slow["min_dscr"]))
     np.testing.assert_allclose(fast["min_dscr"], slow["min_dscr"], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(fast["irr"], slow["irr"], rtol=1e-9, atol=1e-12)
+    assert np.isfinite(fast["npv"]).all() and np.isfinite(fast["irr"]).any()
+
+
+def test_antithetic_pairs_mirror_the_shocks(ref):
+    """Path h + j takes the negated shocks of path j (h = ceil(B / 2)); an odd block keeps its
+    middle path unpaired; without antithetic pairs the halves are independent."""
+    proc = unc.load_price_processes(ref)
+    rng = np.random.Generator(np.random.PCG64(3))
+    eps = unc._ou_shocks(rng, proc, 7, 5, antithetic=True)
+    np.testing.assert_array_equal(eps[:, :, 4:], -eps[:, :, :3])
+    assert not np.allclose(eps[:, :, 3], 0.0)
+    rng = np.random.Generator(np.random.PCG64(3))
+    ind = unc._ou_shocks(rng, proc, 8, 5, antithetic=False)
+    assert not np.allclose(ind[:, :, 4:], -ind[:, :, :4])
+    stages = ["exploration", "production"]
+    cap, opx, rec, delay = unc._project_draws(np.random.default_rng(4), stages, 9, 1.0, unc.PROJECT_RISKS)
+    # log multipliers mirror around their log-mean; delays use u and 1 - u
+    params = unc._stage_params(stages, 1.0, unc.PROJECT_RISKS)
+    mu = params["mu"][:, :, 0]
+    np.testing.assert_allclose(np.log(cap[:, 5:]) - mu[0][:, None], -(np.log(cap[:, :4]) - mu[0][:, None]), atol=1e-12)
+    np.testing.assert_allclose(np.log(rec[:, 5:]) - mu[2][:, None], -(np.log(rec[:, :4]) - mu[2][:, None]), atol=1e-12)
+    assert delay.dtype.kind == "i" and delay.min() >= 0
+
+
+def test_antithetic_and_independent_paths_agree_within_sampling_error(apps, scenario, ref, sim):
+    ind = unc.simulate(apps, scenario, ref, n_paths=2000, seed=5, irr_paths=0, antithetic=False)
+    se = np.sqrt(sim.summary["npv_sd_usd_m"] ** 2 / 2000 + ind.summary["npv_sd_usd_m"] ** 2 / 2000)
+    diff = (sim.summary["npv_mean_usd_m"] - ind.summary["npv_mean_usd_m"]).abs()
+    assert (diff <= 4 * se + 1e-9).all(), (diff / se).max()
+    sd_ratio = ind.summary["npv_sd_usd_m"] / sim.summary["npv_sd_usd_m"]
+    assert sd_ratio.between(0.8, 1.25).all(), sd_ratio.describe()
+
+
+def test_row_quantiles_match_numpy():
+    """The one-partition quantiles and the sort-based nan-quantiles are numpy's 'linear' method."""
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 10, 11, 1001):
+        x = rng.normal(size=(6, n))
+        x[:, ::3] = 0.25                                   # ties
+        q, tail = unc._row_quantiles(x, [0.1, 0.5, 0.9], tail=max(1, n // 10))
+        np.testing.assert_array_equal(q, np.quantile(x, [0.1, 0.5, 0.9], axis=1))
+        np.testing.assert_allclose(tail, np.sort(x, axis=1)[:, :max(1, n // 10)].mean(axis=1), rtol=1e-14)
+        y = x.copy()
+        y[rng.random(y.shape) < 0.3] = np.nan
+        y[0] = np.nan
+        with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
+            expect = np.nanquantile(y, [0.1, 0.5, 0.9], axis=1)
+        np.testing.assert_array_equal(unc._nan_row_quantiles(y, [0.1, 0.5, 0.9]), expect)
 
 
 def test_time_major_tax_base_matches_cashflow_identity():
@@ -237,3 +289,12 @@ def test_time_major_tax_base_matches_cashflow_identity():
     X = np.vstack([np.zeros((1, 500)), x.T])
     unc._tax_base_time_major(X)
     np.testing.assert_allclose(np.diff(X, axis=0), cashflow._loss_carried_forward_tax_base(x).T, atol=1e-9)
+    # columns sorted by length, each carried only over its own years (the kernel's prefix rule)
+    lengths = np.sort(np.random.default_rng(1).integers(1, 31, 500))[::-1]
+    X = np.vstack([np.zeros((1, 500)), x.T])
+    n_cols = [500] + [int((lengths >= k).sum()) for k in range(1, 31)]
+    unc._tax_base_time_major(X, n_cols)
+    for j in (0, 250, 499):
+        L = lengths[j]
+        np.testing.assert_allclose(np.diff(X[:L + 1, j]), cashflow._loss_carried_forward_tax_base(x[j:j + 1, :L])[0],
+                                   atol=1e-9)
