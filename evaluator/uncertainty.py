@@ -578,13 +578,14 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
     keep_paths : int, optional
         Keep the NPV of only this many paths (evenly spaced); default all.
     memory_budget_bytes : int
-        Working memory of one model call [bytes].
+        Working memory [bytes]: of the paths drawn at once and their results (fast method), or of
+        one model call (reference); default 512 MiB. Results do not depend on it.
     risk_aversion : float
         Weight ``a`` of the CVaR in ``risk_adjusted_npv = (1 - a) mean + a CVaR10`` [0-1].
     method : {'fast', 'reference'}
         ``'fast'`` (default): the linear-coefficient evaluation of the model (module notes,
         "Fast evaluation"); ``'reference'``: one :func:`cashflow.build` call on tiled
-        (project, path) rows, about 30x slower, kept for checks. Same draws, same results
+        (project, path) rows, about 40x slower, kept for checks. Same draws, same results
         (to rounding).
     antithetic : bool
         Draw paths in antithetic pairs (module notes, "Antithetic pairs"; default True).
