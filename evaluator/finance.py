@@ -219,8 +219,8 @@ def _grid_matrices(n_periods):
     slope at every node in the scaling of the cells that meet there (future-value form up to
     r = 0, present-value form above; the last column is the r = 0 node in present-value form,
     the left end of the first cell above 0), and ``cell_fv`` (cells whose scaling is the
-    future-value form, i.e. r <= 0). :func:`_cell_slopes` turns its product into the slope at
-    each cell's left and right end.
+    future-value form, i.e. r <= 0). :func:`_cell_slope_columns` picks the slope at each
+    cell's left and right end.
     """
     rates, zero_node = _rate_grid()
     t = np.arange(n_periods, dtype=float)
@@ -236,14 +236,13 @@ def _grid_matrices(n_periods):
     return rates, zero_node, value_matrix, slope_matrix, cell_fv
 
 
-def _cell_slopes(node_slopes, zero_node):
-    """Slopes at the left and right end of every grid cell, ``(rows, 2 * cells)``, from
-    ``flows @ slope_matrix`` of :func:`_grid_matrices` (a cell's ends share its scaling: the
-    node's own, except the left end of the cell starting at r = 0)."""
-    n_nodes = node_slopes.shape[1] - 1
-    left = node_slopes[:, :n_nodes - 1].copy()
-    left[:, zero_node] = node_slopes[:, n_nodes]
-    return np.concatenate([left, node_slopes[:, 1:n_nodes]], axis=1)
+def _cell_slope_columns(n_nodes, zero_node):
+    """Columns of ``slope_matrix`` (:func:`_grid_matrices`) giving the slope at the left and at the
+    right end of every grid cell: a cell's ends share its scaling, the node's own, except the
+    left end of the cell starting at r = 0 (present-value form, the last column)."""
+    left = np.arange(n_nodes - 1)
+    left[zero_node] = n_nodes
+    return left, np.arange(1, n_nodes)
 
 
 def _turning_points(flows, lo, hi, slope_lo_sign, future_value, n_iter=32):
@@ -418,6 +417,7 @@ def _irr_codes(flows):
         cf = safe[todo]
         rates, zero_node, value_matrix, slope_matrix, cell_fv = _grid_matrices(n)
         n_cells = rates.size - 1
+        left_cols, right_cols = _cell_slope_columns(rates.size, zero_node)
         grid_npv = cf @ value_matrix  # (rows, nodes): scaled NPV on the grid
         s = np.sign(grid_npv).astype(np.int8)  # int8: the sign logic below runs on bytes
         exact = s == 0
@@ -429,7 +429,8 @@ def _irr_codes(flows):
         turning = np.zeros(bracket.shape, dtype=bool)
         multi = np.flatnonzero(changes[todo] > 1)
         if multi.size:
-            slopes_m = np.sign(_cell_slopes(cf[multi] @ slope_matrix, zero_node)).astype(np.int8)  # cells' ends
+            node_slopes = np.sign(cf[multi] @ slope_matrix).astype(np.int8)
+            slopes_m = node_slopes[:, np.concatenate([left_cols, right_cols])]  # cells' left, right ends
             # a single turning point can only cross zero if the NPV first heads towards zero
             # (ends positive and falling, or negative and rising): a maximum above positive
             # ends, or a minimum below negative ones, cannot
@@ -450,8 +451,7 @@ def _irr_codes(flows):
         t_rows, t_cells = np.nonzero(turning[multi])      # turning cells lie in multi rows only
         t_rows = multi[t_rows]
         if t_rows.size:
-            left_col = np.where(t_cells == zero_node, slope_matrix.shape[1] - 1, t_cells)
-            slope_left = np.sign(np.einsum("ij,ji->i", cf[t_rows], slope_matrix[:, left_col]))
+            slope_left = np.sign(np.einsum("ij,ji->i", cf[t_rows], slope_matrix[:, left_cols[t_cells]]))
             x_star, f_star = _turning_points(cf[t_rows], rates[t_cells], rates[t_cells + 1],
                                              slope_left, cell_fv[t_cells])
             crosses = np.sign(f_star) == -s[t_rows, t_cells]

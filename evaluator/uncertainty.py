@@ -992,8 +992,9 @@ def _fast_batch(ctx, plans, groups, X, Mt, fx_row, fcap, rec_m, opex_m, capex_m,
     # longest plans first, so that year k of the tax loop runs over a prefix of the columns
     groups = sorted(groups, key=lambda g: plans[g[0]][g[1]].e - plans[g[0]][g[1]].s, reverse=True)
     widths = np.array([plans[i][d].e - plans[i][d].s for i, d, _ in groups])
-    ends = np.cumsum([len(idx) for *_, idx in groups])
-    n_cols = [int(ends[-1])] + [int(ends[widths >= k][-1]) if (widths >= k).any() else 0 for k in range(1, X.shape[0])]
+    ends = np.concatenate([[0], np.cumsum([len(idx) for *_, idx in groups])])
+    n_long = (widths[None, :] >= np.arange(X.shape[0])[:, None]).sum(axis=1)   # groups spanning year k
+    n_cols = ends[n_long].tolist()
     recs, off = [], 0
     for i, d, idx in groups:
         pl = plans[i][d]
@@ -1007,8 +1008,7 @@ def _fast_batch(ctx, plans, groups, X, Mt, fx_row, fcap, rec_m, opex_m, capex_m,
         # of the first product: the tax base max(0, running max of cumulative sums) is positively
         # homogeneous, so the block holds it divided by rr (C.Z / rr, no pass scaling R'.G) and
         # the tax is multiplied back by rr.
-        rr0 = None
-        for j, (r, capped, Rse, _) in enumerate(pl.comms):
+        for j, (r, capped, Rse, _) in enumerate(pl.comms):             # the primary product first
             rr = (fcap if capped else rec_m)[i, idx]
             G = np.take(Mt[r, s:e], idx, axis=1)          # (w, nd) price multipliers of this product
             if j == 0:
@@ -1024,12 +1024,6 @@ def _fast_batch(ctx, plans, groups, X, Mt, fx_row, fcap, rec_m, opex_m, capex_m,
                     Rl += G[a0:pl.b - s] * Rse[a0:pl.b - s, None]
                 G *= pl.nsR[j][:, None]
                 blk += G
-        if rr0 is None:
-            rr0 = np.ones(nd)
-            lin = np.zeros(nd)
-            blk[...] = 0.0
-            if loan:
-                Rl = np.zeros((pl.b - s - a0, nd))
         Z = np.empty((3, nd))
         np.divide(o, rr0, out=Z[0])
         np.divide(k, rr0, out=Z[1])
@@ -1205,6 +1199,13 @@ def _deterministic_npv(inputs, scenario, rate) -> np.ndarray:
     return finance.npv(rate, cf.fcf_usd_m, mid_year=scenario.mid_year)
 
 
+def _lerp(a, b, t):
+    """numpy's linear interpolation for quantiles (``numpy.lib._function_base_impl._lerp``):
+    from ``b`` when ``t >= 0.5``, so results equal ``numpy.quantile`` bit for bit."""
+    diff = b - a
+    return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+
+
 def _row_quantiles(x: np.ndarray, qs: Sequence[float], tail: int = 0):
     """``numpy.quantile(x, qs, axis=1)`` (method 'linear') from one ``numpy.partition`` of the
     rows, and the mean of the ``tail`` smallest values per row (0: not computed). ``x`` must not
@@ -1217,9 +1218,7 @@ def _row_quantiles(x: np.ndarray, qs: Sequence[float], tail: int = 0):
     kth = set(lo) | set(hi) | ({tail - 1} if 0 < tail < n else set())
     part = np.partition(x, sorted(kth), axis=1)
     a, b = part[:, lo], part[:, hi]
-    t = (pos - lo)[None, :]
-    diff = b - a
-    out = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t).T
+    out = _lerp(a, b, (pos - lo)[None, :]).T
     tail_mean = part[:, :tail].mean(axis=1) if tail else None
     return out, tail_mean
 
@@ -1238,9 +1237,7 @@ def _nan_row_quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
         hi = np.minimum(lo + 1, (c - 1)[None, :])
         a = np.take_along_axis(srt, lo.T, axis=1).T
         b = np.take_along_axis(srt, hi.T, axis=1).T
-        t = pos - lo
-        diff = b - a
-        out[:, ok] = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
+        out[:, ok] = _lerp(a, b, pos - lo)
     return out
 
 

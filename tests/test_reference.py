@@ -259,20 +259,22 @@ def data_copy(tmp_path):
     return d
 
 
-def test_malformed_number_names_file_and_column(data_copy):
-    f = data_copy / "minerals.csv"
+def _set_cell(f, row, column, value):
+    """Overwrite one cell of a copied data file (read and written as text); returns the path."""
     df = pd.read_csv(f, dtype=str)
-    df.loc[1, "price_base_usd_per_t"] = "cheap"
+    df.loc[row, column] = value
     df.to_csv(f, index=False)
+    return f
+
+
+def test_malformed_number_names_file_and_column(data_copy):
+    _set_cell(data_copy / "minerals.csv", 1, "price_base_usd_per_t", "cheap")
     with pytest.raises(ReferenceDataError, match=r"minerals\.csv, column 'price_base_usd_per_t'"):
         load_reference(data_copy)
 
 
 def test_missing_column_and_bad_fraction(data_copy):
-    f = data_copy / "royalties.csv"
-    df = pd.read_csv(f, dtype=str)
-    df.loc[0, "royalty_rate"] = "1.5"
-    df.to_csv(f, index=False)
+    _set_cell(data_copy / "royalties.csv", 0, "royalty_rate", "1.5")
     with pytest.raises(ReferenceDataError, match=r"royalties\.csv, column 'royalty_rate'"):
         load_reference(data_copy)
     f = data_copy / "countries.csv"
@@ -283,10 +285,7 @@ def test_missing_column_and_bad_fraction(data_copy):
 
 
 def test_unordered_prices_rejected(data_copy):
-    f = data_copy / "minerals.csv"
-    df = pd.read_csv(f, dtype=str)
-    df.loc[0, "price_low_usd_per_t"] = "1e12"
-    df.to_csv(f, index=False)
+    _set_cell(data_copy / "minerals.csv", 0, "price_low_usd_per_t", "1e12")
     with pytest.raises(ReferenceDataError, match="low <= base <= high"):
         load_reference(data_copy)
 
@@ -298,9 +297,6 @@ def test_unclassified_country_crc_is_nan(ref):
 
 
 def test_bad_crc_rejected(data_copy):
-    f = data_copy / "countries.csv"
-    df = pd.read_csv(f, dtype=str)
-    df.loc[0, "oecd_crc"] = "9"
-    df.to_csv(f, index=False)
+    _set_cell(data_copy / "countries.csv", 0, "oecd_crc", "9")
     with pytest.raises(ReferenceDataError, match=r"countries\.csv, column 'oecd_crc'"):
         load_reference(data_copy)
