@@ -87,7 +87,10 @@ an ``AssertionError`` if a model change breaks it). Per path, revenue is
 ``sum_products R_t x price multiplier_t x recovery multiplier`` and the only nonlinear step,
 the income tax with unlimited loss carry-forward (``max(0, running max of cumulative taxable
 income)``), is evaluated exactly, vectorised over (project, path) columns with a loop over the
-years. The NPV, the minimum DSCR and the IRR rows follow from the same pieces.
+years. The linear lines of a group of paths (cumulative taxable income, the NPV of revenue, the
+pre-tax CFADS of the loan years) come out of one matrix product per group (BLAS; the cumulative
+sums are a lower-triangular matrix, applied in blocks). The NPV, the minimum DSCR and the IRR
+rows follow from the same pieces.
 ``method="reference"`` tiles the inputs and runs :func:`cashflow.build` on every (project,
 path) row with the same draws; the tests hold the two equal to 1e-9 on every sample project,
 and ``vol_scale = 0`` equal to :func:`evaluator.evaluate.evaluate`.
@@ -628,7 +631,7 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
 
     kept = np.arange(n_paths) if keep_paths is None or keep_paths >= n_paths else \
         np.unique(np.linspace(0, n_paths - 1, int(keep_paths)).round().astype(int))
-    npv = np.empty((n, n_paths))
+    npv = np.full((n, n_paths), np.nan)       # filled now: see _fast_super_blocks on first touches
     min_dscr = np.full((n, n_paths), np.nan)
     irr_n = max(0, min(int(irr_paths), n_paths))
     irr = np.full((n, irr_n), np.nan)
@@ -758,35 +761,72 @@ def _linear_coefficients(inputs: cashflow.ProjectInputs, first_year: int, T: int
 class _Plan:
     """Everything the fast kernel needs for one (project, delay).
 
-    Columns ``s:e`` carry the taxable income (``e = last production + 1``, widened to the loan's
-    DSCR columns ``a:b``). ``comms``: ``(row, capped, R[s:e], R)`` per product, ``row`` its row in
-    the price-multiplier array, ``capped`` whether its recovery is capped at 100 % (the primary
-    product), ``R`` its revenue at multiplier 1 (after offsite costs, before royalty)."""
+    Columns ``s:e`` (``w = e - s`` of them) carry the taxable income (``e = last production + 1``,
+    widened to the loan's DSCR columns ``a:b``). ``comms``: ``(row, capped, R)`` per product,
+    ``row`` its row in the price-multiplier array, ``capped`` whether its recovery is capped at
+    100 % (the primary product, first), ``R`` its revenue at multiplier 1 (after offsite costs,
+    before royalty).
+
+    ``A`` (``w + 1 + len(dscr_t)`` x ``3 + w``) is the linear part of one path: applied to
+    ``[o / rr; k / rr; 1 / rr; V]`` (opex and capex multipliers ``o``, ``k``; ``rr`` the first
+    product's recovery multiplier; ``V`` the price multipliers of the one product on columns
+    ``s:e``, or with by-products their revenue ``sum_j R_j x price multiplier_j x rr_j / rr``),
+    it gives, divided by ``rr``: rows ``0..w-1`` the cumulative taxable income before loss
+    carry-forward, row ``w`` the NPV of revenue net of royalty less the working-capital build,
+    and rows ``w + 1..`` the pre-tax CFADS on the DSCR columns ``s + dscr_t``. ``blocks``: the
+    ``(first row, end row, columns)`` pieces it is applied in (cumulative sums only need the
+    years up to their own: the matrix is lower triangular)."""
 
     s: int
     e: int
     comms: list
-    net_share: float         # 1 - royalty rate
-    wc_share: float          # working capital / revenue
-    ctaxT: np.ndarray        # (w, 3): opex, initial-capex depreciation, sustaining depreciation (masked)
+    A: np.ndarray
+    blocks: list
     ddf: np.ndarray          # (w,): discount weights of the cumulative tax base
     pv_op: float
     pv_ci: float
     pv_fix: float
     rate: float
-    op: np.ndarray           # (T,) opex, initial capex, sustaining + closure, sustaining (IRR rows, DSCR)
+    net_share: float         # 1 - royalty rate
+    wc_share: float          # working capital / revenue
+    op: np.ndarray           # (T,) opex, initial capex, sustaining + closure (IRR rows)
     ci: np.ndarray
     fix: np.ndarray
-    su: np.ndarray
-    a: int = 0               # DSCR columns a:b (a == b: no loan)
-    b: int = 0
-    scope: np.ndarray | slice | None = None    # rows of a:b in the DSCR's scope
-    inv_ds: np.ndarray | None = None           # 1 / scheduled debt service (USD at fx_0) on those rows
+    dscr_t: np.ndarray | slice | None = None   # DSCR columns in the scope of _min_dscr, relative to s
+    inv_ds: np.ndarray | None = None           # 1 / scheduled debt service (USD at fx_0) on those columns
     n_irr: int = 0                             # columns up to the last non-zero cash flow (IRR rows)
-    opsu: np.ndarray | None = None             # (b - a, 2): opex and sustaining capex on the DSCR columns
-    uR: list = field(default_factory=list)     # per product: NPV weight of its price multipliers, u x R[s:e],
-    #                                            u = discount factor x (1 - royalty) less the working-capital build
-    nsR: list = field(default_factory=list)    # per product: (1 - royalty) x R[s:e] (taxable revenue weight)
+
+
+#: Rows of the cumulative-sum part of :class:`_Plan` ``A`` per matrix product: the lower
+#: triangle is applied in pieces, each over the years it needs (smaller pieces: fewer
+#: multiplications, more calls).
+_TRI_BLOCK_ROWS = 8
+
+
+def _plan_matrix(R: np.ndarray, net_share: float, wc_share: float, u: np.ndarray, ctax: np.ndarray,
+                 dscr_t: np.ndarray, opex: np.ndarray, sustaining: np.ndarray) -> tuple[np.ndarray, list]:
+    """The matrix ``A`` of :class:`_Plan` and its blocks, from the plan's columns ``s:e``: the
+    revenue weight ``R`` of ``V`` (the product's revenue at multiplier 1, or ones when ``V`` is
+    already revenue), the NPV weight ``u`` of revenue, the tax-deductible lines ``ctax``
+    (``(w, 3)``: opex, initial-capex and sustaining depreciation), the DSCR columns ``dscr_t`` and
+    the opex and sustaining capex."""
+    w, nb = len(u), len(dscr_t)
+    A = np.zeros((w + 1 + nb, 3 + w))
+    A[:w, :3] = -np.cumsum(ctax, axis=0)
+    A[:w, 3:] = np.tri(w) * (net_share * R)
+    A[w, 3:] = u * R
+    rows = w + 1 + np.arange(nb)
+    A[rows, 0] = -opex[dscr_t]
+    A[rows, 2] = -sustaining[dscr_t]
+    A[rows, 3 + dscr_t] = (net_share - wc_share) * R[dscr_t]
+    prev = dscr_t >= 1                    # working capital released from the year before (inside s:e)
+    A[rows[prev], 2 + dscr_t[prev]] = wc_share * R[dscr_t[prev] - 1]
+    blocks = [(r0, min(w, r0 + _TRI_BLOCK_ROWS), 3 + min(w, r0 + _TRI_BLOCK_ROWS))
+              for r0 in range(0, w, _TRI_BLOCK_ROWS)]
+    blocks[-1] = (blocks[-1][0], w + 1, 3 + w)                # the NPV row needs every year
+    if nb:
+        blocks.append((w + 1, w + 1 + nb, 3 + int(dscr_t.max()) + 1))
+    return A, blocks
 
 
 def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
@@ -842,28 +882,31 @@ def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
         n_irr = np.minimum(T, np.maximum.reduce([e_arr, last_cost + 1, last_rev + 2, np.ones(n, int)]))
         for i in range(n):
             s, e, a, b = int(s_arr[i]), int(e_arr[i]), int(a_arr[i]), int(b_arr[i])
-            comms = [(r, capped, R[s:e].copy(), R) for r, capped, R in per_proj[i]]
-            scope = inv_ds = None
+            dscr_t, inv_ds = np.zeros(0, int), None
             if has_scope[i]:
-                scope = slice(None) if whole[i] else np.flatnonzero(scope_m[i, a:b])
-                inv_ds = 1.0 / sd[i, a:b][scope]
+                in_scope = np.flatnonzero(scope_m[i, a:b])
+                dscr_t = a - s + in_scope
+                inv_ds = 1.0 / sd[i, a:b][in_scope]
             ddf = dd_all[i, s:e].copy()
             ddf[-1] = df[i, e - 1]
+            R = per_proj[i][0][2][s:e] if len(per_proj[i]) == 1 else np.ones(e - s)
+            A, blocks = _plan_matrix(R, float(net_share[i]), float(wc_share[i]), u_all[i, s:e], ctax[i, s:e], dscr_t,
+                                     co["opex"][i, s:e], co["sustaining"][i, s:e])
             out[i][d] = _Plan(
-                s, e, comms,
-                float(net_share[i]), float(wc_share[i]), np.ascontiguousarray(ctax[i, s:e]), ddf,
-                float(pv_op[i]), float(pv_ci[i]), float(pv_fix[i]),
-                float(inputs.income_tax_rate[i]), co["opex"][i], co["capex"][i], fix[i], co["sustaining"][i],
-                a, b, scope, inv_ds, int(n_irr[i]),
-                np.ascontiguousarray(np.stack([co["opex"][i, a:b], co["sustaining"][i, a:b]], axis=1)),
-                [u_all[i, s:e] * Rse for _, _, Rse, _ in comms], [net_share[i] * Rse for _, _, Rse, _ in comms])
+                s, e, per_proj[i], A, blocks, ddf, float(pv_op[i]), float(pv_ci[i]), float(pv_fix[i]),
+                float(inputs.income_tax_rate[i]), float(net_share[i]), float(wc_share[i]),
+                co["opex"][i], co["capex"][i], fix[i],
+                (slice(int(dscr_t[0]), int(dscr_t[-1]) + 1) if whole[i] else dscr_t) if has_scope[i] else None,
+                inv_ds, int(n_irr[i]))
     return out
 
 
-def _tax_base_time_major(X: np.ndarray, n_cols=None) -> None:
+def _tax_base_time_major(X: np.ndarray, n_cols=None, summed: bool = False) -> None:
     """In place: rows ``1..`` of ``X`` (time on axis 0, row 0 = zeros) become the cumulative taxable
     income after unlimited loss carry-forward, ``max(0, max_{s<=t} S_s)`` (the identity of
     :func:`cashflow._loss_carried_forward_tax_base`; its yearly base is the first difference).
+    ``summed``: the rows already hold the cumulative sums ``S_t`` (the fast kernel's matrix
+    product forms them), so only the running maximum is left.
 
     ``n_cols[k]``: only the first ``n_cols[k]`` columns are carried in row ``k`` (columns sorted
     by their number of years, longest first); default all.
@@ -872,9 +915,10 @@ def _tax_base_time_major(X: np.ndarray, n_cols=None) -> None:
     ``numpy.{add,maximum}.accumulate`` along an axis costs 4-10 ns an element in numpy 2.x, this
     about 0.5."""
     n = [X.shape[1]] * X.shape[0] if n_cols is None else n_cols
-    for k in range(1, X.shape[0]):
-        c = n[k]
-        np.add(X[k - 1, :c], X[k, :c], out=X[k, :c])
+    if not summed:
+        for k in range(1, X.shape[0]):
+            c = n[k]
+            np.add(X[k - 1, :c], X[k, :c], out=X[k, :c])
     for k in range(1, X.shape[0]):
         c = n[k]
         np.maximum(X[k - 1, :c], X[k, :c], out=X[k, :c])
@@ -938,8 +982,18 @@ def _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_block
     Mt_buf = np.empty((len(used), T, S_max))                      # price multipliers (process, year, path)
     mult_buf = np.empty((4, n, S_max))                            # capex, opex, recovery multipliers, capped recovery
     delay_buf = np.empty((n, S_max), dtype=np.int8)
-    X_buf = np.empty((W + 1, _FAST_BATCH_ROWS + S_max))          # taxable income of a batch (time, row)
+    H = 1 + max(pl.A.shape[0] for per in plans for pl in per)
+    K = 3 + W
+    X_buf = np.empty((H, _FAST_BATCH_ROWS + S_max))              # outputs of a batch (time, row): see _fast_batch
+    B_buf = np.empty(K * S_max)                                   # inputs of one group (flat: reshaped per group)
+    # touch every page once, in order: first writes scattered over fresh pages (the blocks of
+    # paths, the groups' columns) fault page by page and cost several times a sequential fill
+    for buf in (Mt_buf, mult_buf, delay_buf, X_buf, B_buf):
+        buf.fill(0)
     total, done = n * n_paths, 0
+    # projects of one primary product one after another: its price rows (T x S, a few MB) stay in
+    # the cache while they are gathered, instead of every project fetching them from memory
+    order = np.argsort([per[0].comms[0][0] for per in plans], kind="stable")
     for b0 in range(0, n_blocks, sb):
         p0 = b0 * chunk_paths
         S = min(n_paths, (b0 + sb) * chunk_paths) - p0
@@ -962,7 +1016,7 @@ def _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_block
         irr_lim = max(0, min(S, ctx.irr_n - p0))
         irr_acc = {}
         groups, rows = [], 0
-        for i in range(n):
+        for pos, i in enumerate(order):
             if ctx.max_delay:
                 dl = delay[i]
                 for d in range(ctx.max_delay + 1):
@@ -973,9 +1027,9 @@ def _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_block
             else:
                 groups.append((i, 0, np.arange(S)))
                 rows += S
-            if rows >= _FAST_BATCH_ROWS or i == n - 1:
-                _fast_batch(ctx, plans, groups, X_buf[:, :rows], Mt, row_of[ctx.fx_i], fcap, rec_m, opex_m, capex_m,
-                            p0, irr_lim, irr_acc)
+            if rows >= _FAST_BATCH_ROWS or pos == n - 1:
+                _fast_batch(ctx, plans, groups, X_buf[:, :rows], B_buf, Mt, row_of[ctx.fx_i], fcap, rec_m, opex_m,
+                            capex_m, p0, irr_lim, irr_acc)
                 done += rows
                 groups, rows = [], 0
                 _solve_irr(ctx, irr_acc, _IRR_BATCH_ROWS, pool, pending)
@@ -984,62 +1038,62 @@ def _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_block
         _solve_irr(ctx, irr_acc, 0, pool, pending)
 
 
-def _fast_batch(ctx, plans, groups, X, Mt, fx_row, fcap, rec_m, opex_m, capex_m, p0, irr_lim, irr_acc) -> None:
-    """Evaluate one batch of (project, delay, paths) groups into ``X`` (``(W + 1, rows)``, reused
+def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, fcap, rec_m, opex_m, capex_m, p0, irr_lim,
+                irr_acc) -> None:
+    """Evaluate one batch of (project, delay, paths) groups into ``X`` (``(H, rows)``, reused
     between batches); writes NPV and min DSCR, and appends the cash flows of the IRR paths to
-    ``irr_acc`` (see :func:`_solve_irr`)."""
-    X[0] = 0.0                            # the zero before the first year (cumulative sums)
+    ``irr_acc`` (see :func:`_solve_irr`).
+
+    Per group, the matrix product ``A @ B`` (:class:`_Plan`) writes the group's columns of ``X``:
+    rows ``1..w`` the cumulative taxable income, row ``w + 1`` the NPV of net revenue, the rows
+    after it the pre-tax CFADS; all divided by the first product's recovery multiplier ``rr0``
+    (the tax base ``max(0, running max)`` is positively homogeneous, so the carry-forward runs on
+    the divided rows and the tax is multiplied back by ``rr0``). Then one loop over the years
+    carries the losses forward for every column of the batch."""
+    X[0] = 0.0                            # the zero before the first year
     # longest plans first, so that year k of the tax loop runs over a prefix of the columns
     groups = sorted(groups, key=lambda g: plans[g[0]][g[1]].e - plans[g[0]][g[1]].s, reverse=True)
     widths = np.array([plans[i][d].e - plans[i][d].s for i, d, _ in groups])
     ends = np.concatenate([[0], np.cumsum([len(idx) for *_, idx in groups])])
-    n_long = (widths[None, :] >= np.arange(X.shape[0])[:, None]).sum(axis=1)   # groups spanning year k
-    n_cols = ends[n_long].tolist()
+    n_long = (widths[None, :] >= np.arange(widths[0] + 1)[:, None]).sum(axis=1)   # groups spanning year k
     recs, off = [], 0
     for i, d, idx in groups:
         pl = plans[i][d]
-        s, e = pl.s, pl.e
+        s, e, A = pl.s, pl.e, pl.A
         w, nd = e - s, len(idx)
-        blk = X[1:1 + w, off:off + nd]
-        o, k = opex_m[i, idx], capex_m[i, idx]
-        loan = pl.b > pl.a
-        a0 = max(pl.a - 1, s) - s
-        # Taxable income per path is rr x ((1 - royalty) x R'.G) - C.Z, rr the recovery multiplier
-        # of the first product: the tax base max(0, running max of cumulative sums) is positively
-        # homogeneous, so the block holds it divided by rr (C.Z / rr, no pass scaling R'.G) and
-        # the tax is multiplied back by rr.
-        for j, (r, capped, Rse, _) in enumerate(pl.comms):             # the primary product first
+        B = B_buf[:(3 + w) * nd].reshape(3 + w, nd)
+        V = B[3:]
+        for j, (r, capped, R) in enumerate(pl.comms):              # the primary product first
             rr = (fcap if capped else rec_m)[i, idx]
-            G = np.take(Mt[r, s:e], idx, axis=1)          # (w, nd) price multipliers of this product
             if j == 0:
                 rr0 = np.maximum(rr, 1e-200)              # > 0: lognormal multipliers
-                lin = pl.uR[j] @ G                        # NPV of net revenue less working capital, / rr0
-                if loan:
-                    Rl = G[a0:pl.b - s] * Rse[a0:pl.b - s, None]
-                np.multiply(G, pl.nsR[j][:, None], out=blk)
+                # mode="clip" (the indices are in range) writes straight into B; "raise" buffers a copy
+                np.take(Mt[r, s:e], idx, axis=1, out=V, mode="clip")
+                if len(pl.comms) > 1:                     # V becomes revenue (A's weights are ones)
+                    V *= R[s:e, None]
             else:
+                G = np.take(Mt[r, s:e], idx, axis=1)
+                G *= R[s:e, None]
                 G *= rr / rr0
-                lin += pl.uR[j] @ G
-                if loan:
-                    Rl += G[a0:pl.b - s] * Rse[a0:pl.b - s, None]
-                G *= pl.nsR[j][:, None]
-                blk += G
-        Z = np.empty((3, nd))
-        np.divide(o, rr0, out=Z[0])
-        np.divide(k, rr0, out=Z[1])
-        np.divide(1.0, rr0, out=Z[2])
-        blk -= pl.ctaxT @ Z
-        npv_part = lin * rr0 - o * pl.pv_op - k * pl.pv_ci - pl.pv_fix
-        recs.append((i, d, idx, off, npv_part, rr0, (a0, Rl) if loan else None))
+                V += G
+        o, k = opex_m[i, idx], capex_m[i, idx]
+        np.divide(o, rr0, out=B[0])
+        np.divide(k, rr0, out=B[1])
+        np.divide(1.0, rr0, out=B[2])
+        for r0, r1, c in pl.blocks:
+            np.matmul(A[r0:r1, :c], B[:c], out=X[1 + r0:1 + r1, off:off + nd])
+        recs.append((i, d, idx, off, o, k, rr0))
         off += nd
-    _tax_base_time_major(X, n_cols)
-    for i, d, idx, off, npv_part, rr0, loan in recs:
+    _tax_base_time_major(X[:1 + widths[0]], ends[n_long].tolist(), summed=True)
+    for i, d, idx, off, o, k, rr0 in recs:
         pl = plans[i][d]
         w, nd = pl.e - pl.s, len(idx)
         cols = slice(off, off + nd)
-        ctx.npv[i, p0 + idx] = npv_part - pl.rate * rr0 * (pl.ddf @ X[1:1 + w, cols])
-        if loan is not None:
-            ctx.min_dscr[i, p0 + idx] = _fast_min_dscr(pl, loan, X, cols, Mt, fx_row, idx, opex_m[i, idx], rr0)
+        pv = X[1 + w, cols] - pl.rate * (pl.ddf @ X[1:1 + w, cols])
+        pv *= rr0
+        ctx.npv[i, p0 + idx] = pv - o * pl.pv_op - k * pl.pv_ci - pl.pv_fix
+        if pl.dscr_t is not None:
+            ctx.min_dscr[i, p0 + idx] = _fast_min_dscr(pl, X, cols, Mt, fx_row, idx, rr0)
         ns = int(np.searchsorted(idx, irr_lim))           # paths of this group in the IRR subsample
         if ns:
             acc = irr_acc.setdefault(pl.n_irr, [0])
@@ -1078,38 +1132,22 @@ def _collect_irr(ctx: _SimContext, pending: list) -> None:
     pending.clear()
 
 
-def _fast_min_dscr(pl: _Plan, loan, X, cols, Mt, fx_row, idx, o, rr0) -> np.ndarray:
-    """Minimum DSCR of one group's paths: CFADS over the loan columns ``a:b`` from the saved path
-    revenue ``Rl`` (columns ``a0..b``, divided by ``rr0``) and the cumulative tax base ``X`` (also
-    divided by ``rr0``, see :func:`_fast_batch`), over debt service in USD (``ds x fx_0 / fx_t``,
-    so the ratio is ``CFADS x (fx_t / fx_0) / ds``). NaN when no year is in the scope of
-    :func:`_min_dscr`."""
-    if pl.inv_ds is None or not len(pl.inv_ds):
-        return np.full(len(idx), np.nan)
-    a0, Rl = loan
-    a, b = pl.a - pl.s, pl.b - pl.s
-    ws = pl.wc_share
-    cf = Rl[a - a0:] * (pl.net_share - ws)                # revenue net of royalty, less the working-capital build
-    if ws:
-        if a > a0:
-            cf += ws * Rl[:-1]
-        else:
-            cf[1:] += ws * Rl[:-1]
-    Z = np.empty((2, len(o)))
-    Z[0], Z[1] = o, 1.0
-    tax = np.subtract(X[1 + a:1 + b, cols], X[a:b, cols])
+def _fast_min_dscr(pl: _Plan, X, cols, Mt, fx_row, idx, rr0) -> np.ndarray:
+    """Minimum DSCR of one group's paths: CFADS on the DSCR columns from the pre-tax CFADS and the
+    cumulative tax base the matrix product left in ``X`` (both divided by ``rr0``, see
+    :func:`_fast_batch`), over debt service in USD (``ds x fx_0 / fx_t``, so the ratio is
+    ``CFADS x (fx_t / fx_0) / ds``); ``rr0 > 0`` is factored out of the minimum."""
+    w, t = pl.e - pl.s, pl.dscr_t
+    cf = X[2 + w:2 + w + len(pl.inv_ds), cols]           # pre-tax CFADS / rr0 (scratch rows of X)
+    tax = np.subtract(X[1:, cols][t], X[:-1, cols][t])
     tax *= pl.rate
     cf -= tax
-    cf *= rr0
-    cf -= pl.opsu @ Z                                     # opex x multiplier, sustaining capex
-    fx = Mt[fx_row, pl.a:pl.b]
-    if isinstance(pl.scope, slice):
-        fx = np.take(fx, idx, axis=1)
-    else:
-        cf, fx = cf[pl.scope], np.take(fx[pl.scope], idx, axis=1)
+    fx = np.take(Mt[fx_row, pl.s:pl.e][t], idx, axis=1)
     fx *= pl.inv_ds[:, None]
     cf *= fx
-    return cf.min(axis=0)
+    m = cf.min(axis=0)
+    m *= rr0
+    return m
 
 
 def _full_fcf(ctx, pl, Mt, fcap, rec_m, opex_m, capex_m, i, idx, taxcum) -> np.ndarray:
@@ -1117,7 +1155,7 @@ def _full_fcf(ctx, pl, Mt, fcap, rec_m, opex_m, capex_m, i, idx, taxcum) -> np.n
     (``pl.n_irr`` columns: trailing zeros change neither the IRR nor its flags, and cost time)."""
     L, s, e = pl.n_irr, pl.s, pl.e
     R = np.zeros((L, len(idx)))
-    for r, capped, _, Rfull in pl.comms:
+    for r, capped, Rfull in pl.comms:
         rr = (fcap if capped else rec_m)[i, idx]
         R += Rfull[:L, None] * Mt[r, :L][:, idx] * rr
     fcf = R * (pl.net_share - pl.wc_share)                # revenue net of royalty, less the working-capital build
