@@ -645,8 +645,11 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
     else:
         _run_reference(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
     det = _deterministic_npv(inputs, scenario, rate)
-    summary = _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion, irr_done)
     samples = npv[:, kept].astype(np.float32)
+    # the summary may reorder each row in place (its statistics do not depend on the order), unless
+    # the test hook wants the per-path arrays
+    summary = _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion, irr_done,
+                         overwrite=_paths_out is None)
     samples.setflags(write=False)
     kept.setflags(write=False)
     result = SimulationResult(tuple(a.id for a in apps), int(n_paths), int(seed), chunk_paths, float(vol_scale),
@@ -949,7 +952,7 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
     n_blocks = math.ceil(n_paths / chunk_paths)
     children = np.random.SeedSequence(seed).spawn(n_blocks)
     # blocks per super-block: about _FAST_BLOCK_PATHS paths, within the memory budget
-    per_path = len(used) * T * 8 + n * (4 * 8 + 1) + 2 * n * 8    # draws, and the results (npv, min DSCR)
+    per_path = len(used) * T * 8 + n * (3 * 8 + 1) + 2 * n * 8    # draws, and the results (npv, min DSCR)
     sb = max(1, min(_FAST_BLOCK_PATHS // chunk_paths, max(1, memory_budget_bytes // max(1, per_path * chunk_paths))))
     S_max = min(n_paths, sb * chunk_paths)
     # IRR rows are solved on a second thread when the machine has a second core (results identical)
@@ -978,9 +981,8 @@ def _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_block
     """The super-block loop of :func:`_run_fast`: draw the paths of ``sb`` blocks, then evaluate
     every project on them in batches of about ``_FAST_BATCH_ROWS`` (project, path) columns."""
     proc, T, inputs, n, used = ctx.proc, ctx.T, ctx.inputs, len(ctx.apps), ctx.used
-    rec = inputs.recovery
     Mt_buf = np.empty((len(used), T, S_max))                      # price multipliers (process, year, path)
-    mult_buf = np.empty((4, n, S_max))                            # capex, opex, recovery multipliers, capped recovery
+    mult_buf = np.empty((3, n, S_max))                            # capex, opex, recovery multipliers
     delay_buf = np.empty((n, S_max), dtype=np.int8)
     H = 1 + max(pl.A.shape[0] for per in plans for pl in per)
     K = 3 + W
@@ -1005,14 +1007,9 @@ def _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_block
             rng = np.random.Generator(np.random.PCG64(children[b]))
             _ou_shocks(rng, proc, B, T - 1, used, ctx.antithetic, out=Mt[:, 1:, q0:q0 + B])
             _project_draws(rng, ctx.stages, B, ctx.v_proj, ctx.risks,
-                           out=(mult[:3, :, q0:q0 + B], delay[:, q0:q0 + B]), params=params, antithetic=ctx.antithetic)
+                           out=(mult[:, :, q0:q0 + B], delay[:, q0:q0 + B]), params=params, antithetic=ctx.antithetic)
         _ou_multipliers(proc, Mt[:, 1:], Mt, ctx.vol_scale, ctx.deck, rows=used)    # in place
-        capex_m, opex_m, rec_m, fcap = mult
-        # primary product: recovery x multiplier capped at 100 %, as a multiplier on the base recovery
-        np.multiply(rec[:, None], rec_m, out=fcap)
-        np.minimum(fcap, 1.0, out=fcap)
-        fcap /= np.where(rec > 0, rec, 1.0)[:, None]
-        fcap[rec <= 0] = rec_m[rec <= 0]
+        capex_m, opex_m, rec_m = mult
         irr_lim = max(0, min(S, ctx.irr_n - p0))
         irr_acc = {}
         groups, rows = [], 0
@@ -1028,7 +1025,7 @@ def _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_block
                 groups.append((i, 0, np.arange(S)))
                 rows += S
             if rows >= _FAST_BATCH_ROWS or pos == n - 1:
-                _fast_batch(ctx, plans, groups, X_buf[:, :rows], B_buf, Mt, row_of[ctx.fx_i], fcap, rec_m, opex_m,
+                _fast_batch(ctx, plans, groups, X_buf[:, :rows], B_buf, Mt, row_of[ctx.fx_i], rec_m, opex_m,
                             capex_m, p0, irr_lim, irr_acc)
                 done += rows
                 groups, rows = [], 0
@@ -1038,7 +1035,15 @@ def _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_block
         _solve_irr(ctx, irr_acc, 0, pool, pending)
 
 
-def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, fcap, rec_m, opex_m, capex_m, p0, irr_lim,
+def _recovery_multiplier(recovery: float, m: np.ndarray, capped: bool) -> np.ndarray:
+    """Multiplier on a product's base ``recovery`` on some paths: the drawn ``m``; for the primary
+    product (``capped``) limited so that recovery x multiplier stays at most 100 %."""
+    if not capped or recovery <= 0:
+        return m
+    return np.minimum(recovery * m, 1.0) / recovery
+
+
+def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, rec_m, opex_m, capex_m, p0, irr_lim,
                 irr_acc) -> None:
     """Evaluate one batch of (project, delay, paths) groups into ``X`` (``(H, rows)``, reused
     between batches); writes NPV and min DSCR, and appends the cash flows of the IRR paths to
@@ -1064,7 +1069,7 @@ def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, fcap, rec_m, opex_m, c
         B = B_buf[:(3 + w) * nd].reshape(3 + w, nd)
         V = B[3:]
         for j, (r, capped, R) in enumerate(pl.comms):              # the primary product first
-            rr = (fcap if capped else rec_m)[i, idx]
+            rr = _recovery_multiplier(ctx.inputs.recovery[i], rec_m[i, idx], capped)
             if j == 0:
                 rr0 = np.maximum(rr, 1e-200)              # > 0: lognormal multipliers
                 # mode="clip" (the indices are in range) writes straight into B; "raise" buffers a copy
@@ -1098,7 +1103,7 @@ def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, fcap, rec_m, opex_m, c
         if ns:
             acc = irr_acc.setdefault(pl.n_irr, [0])
             acc[0] += ns
-            acc.append((i, p0 + idx[:ns], _full_fcf(ctx, pl, Mt, fcap, rec_m, opex_m, capex_m, i, idx[:ns],
+            acc.append((i, p0 + idx[:ns], _full_fcf(ctx, pl, Mt, rec_m, opex_m, capex_m, i, idx[:ns],
                                                     X[:1 + w, off:off + ns] * rr0[:ns])))
 
 
@@ -1150,13 +1155,13 @@ def _fast_min_dscr(pl: _Plan, X, cols, Mt, fx_row, idx, rr0) -> np.ndarray:
     return m
 
 
-def _full_fcf(ctx, pl, Mt, fcap, rec_m, opex_m, capex_m, i, idx, taxcum) -> np.ndarray:
+def _full_fcf(ctx, pl, Mt, rec_m, opex_m, capex_m, i, idx, taxcum) -> np.ndarray:
     """Free cash flow of a few paths (rows) for the IRR, up to the plan's last non-zero year
     (``pl.n_irr`` columns: trailing zeros change neither the IRR nor its flags, and cost time)."""
     L, s, e = pl.n_irr, pl.s, pl.e
     R = np.zeros((L, len(idx)))
     for r, capped, Rfull in pl.comms:
-        rr = (fcap if capped else rec_m)[i, idx]
+        rr = _recovery_multiplier(ctx.inputs.recovery[i], rec_m[i, idx], capped)
         R += Rfull[:L, None] * Mt[r, :L][:, idx] * rr
     fcf = R * (pl.net_share - pl.wc_share)                # revenue net of royalty, less the working-capital build
     fcf[1:] += pl.wc_share * R[:-1]
@@ -1244,17 +1249,22 @@ def _lerp(a, b, t):
     return np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)
 
 
-def _row_quantiles(x: np.ndarray, qs: Sequence[float], tail: int = 0):
+def _row_quantiles(x: np.ndarray, qs: Sequence[float], tail: int = 0, overwrite: bool = False):
     """``numpy.quantile(x, qs, axis=1)`` (method 'linear') from one ``numpy.partition`` of the
     rows, and the mean of the ``tail`` smallest values per row (0: not computed). ``x`` must not
-    hold NaN. ``np.quantile`` partitions once per call and ``nanquantile`` loops over rows; this
-    is the same arithmetic (numpy's ``_lerp``) at a fraction of the cost."""
+    hold NaN; ``overwrite``: partition ``x`` itself (its rows are reordered) instead of a copy.
+    ``np.quantile`` partitions once per call and ``nanquantile`` loops over rows; this is the
+    same arithmetic (numpy's ``_lerp``) at a fraction of the cost."""
     n = x.shape[1]
     pos = np.asarray(qs, dtype=float) * (n - 1)
     lo = np.floor(pos).astype(int)
     hi = np.minimum(lo + 1, n - 1)
     kth = set(lo) | set(hi) | ({tail - 1} if 0 < tail < n else set())
-    part = np.partition(x, sorted(kth), axis=1)
+    if overwrite:
+        x.partition(sorted(kth), axis=1)
+        part = x
+    else:
+        part = np.partition(x, sorted(kth), axis=1)
     a, b = part[:, lo], part[:, hi]
     out = _lerp(a, b, (pos - lo)[None, :]).T
     tail_mean = part[:, :tail].mean(axis=1) if tail else None
@@ -1280,12 +1290,13 @@ def _nan_row_quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
 
 
 def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion,
-               irr_done: Callable[[], None] | None = None) -> pd.DataFrame:
+               irr_done: Callable[[], None] | None = None, overwrite: bool = False) -> pd.DataFrame:
     """Summary table of :class:`SimulationResult`; ``irr_done`` is called before ``irr`` is read
-    (the NPV statistics are computed while the last IRRs finish on their thread)."""
+    (the NPV statistics are computed while the last IRRs finish on their thread). ``overwrite``:
+    the rows of ``npv`` and ``min_dscr`` may be reordered in place (no copies of them)."""
     n_paths = npv.shape[1]
     k = max(1, int(math.floor(0.1 * n_paths)))
-    q, cvar = _row_quantiles(npv, [0.1, 0.5, 0.9], tail=k)
+    q, cvar = _row_quantiles(npv, [0.1, 0.5, 0.9], tail=k, overwrite=overwrite)
     mean = npv.mean(axis=1)
     with np.errstate(invalid="ignore"):
         p_dscr1 = np.where(has_loan, (min_dscr < 1.0).mean(axis=1), np.nan)
@@ -1294,8 +1305,10 @@ def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk
     dscr_p10 = np.full(len(apps), np.nan)
     gaps = np.isnan(min_dscr).any(axis=1)
     full = np.flatnonzero(has_loan & ~gaps)
-    if len(full):
-        dscr_p10[full] = _row_quantiles(min_dscr[full], [0.1])[0][0]
+    if len(full) == len(apps):
+        dscr_p10[:] = _row_quantiles(min_dscr, [0.1], overwrite=overwrite)[0][0]
+    elif len(full):
+        dscr_p10[full] = _row_quantiles(min_dscr[full], [0.1], overwrite=True)[0][0]    # a copy already
     part = np.flatnonzero(has_loan & gaps)
     if len(part):
         dscr_p10[part] = _nan_row_quantiles(min_dscr[part], [0.1])[0]
