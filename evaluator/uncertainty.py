@@ -116,6 +116,7 @@ References
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -806,6 +807,14 @@ class _Plan:
 _TRI_BLOCK_ROWS = 8
 
 
+@functools.cache
+def _lower_triangle(w: int) -> np.ndarray:
+    """``numpy.tri(w)`` (ones on and below the diagonal), made once per width (read-only)."""
+    t = np.tri(w)
+    t.setflags(write=False)
+    return t
+
+
 def _plan_matrix(R: np.ndarray, net_share: float, wc_share: float, u: np.ndarray, ctax: np.ndarray,
                  dscr_t: np.ndarray, opex: np.ndarray, sustaining: np.ndarray) -> tuple[np.ndarray, list]:
     """The matrix ``A`` of :class:`_Plan` and its blocks, from the plan's columns ``s:e``: the
@@ -816,7 +825,7 @@ def _plan_matrix(R: np.ndarray, net_share: float, wc_share: float, u: np.ndarray
     w, nb = len(u), len(dscr_t)
     A = np.zeros((w + 1 + nb, 3 + w))
     A[:w, :3] = -np.cumsum(ctax, axis=0)
-    A[:w, 3:] = np.tri(w) * (net_share * R)
+    np.multiply(_lower_triangle(w), net_share * R, out=A[:w, 3:])
     A[w, 3:] = u * R
     rows = w + 1 + np.arange(nb)
     A[rows, 0] = -opex[dscr_t]
@@ -942,12 +951,13 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
     :func:`cashflow.build`), combined per path with the drawn multipliers; only the tax (loss
     carry-forward) is nonlinear and is evaluated per path. Same draws as :func:`_run_reference`.
 
-    Returns a callable that waits for the last IRRs (solved on a second thread) and writes them
-    into ``ctx.irr``; the NPV and DSCR results are complete on return."""
+    With a second core, a second thread builds the plans while the first block of paths is
+    drawn, then solves the IRR rows beside the kernel (results identical).
+
+    Returns a callable that waits for the last IRRs and writes them into ``ctx.irr``; the NPV and
+    DSCR results are complete on return."""
     T, n, used = ctx.T, len(ctx.apps), ctx.used
     row_of = {int(q): r for r, q in enumerate(used)}
-    plans = _plans(ctx, row_of)
-    W = max(pl.e - pl.s for per in plans for pl in per)
     params = _stage_params(ctx.stages, ctx.v_proj, ctx.risks)
     n_blocks = math.ceil(n_paths / chunk_paths)
     children = np.random.SeedSequence(seed).spawn(n_blocks)
@@ -955,8 +965,8 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
     per_path = len(used) * T * 8 + n * (3 * 8 + 1) + 2 * n * 8    # draws, and the results (npv, min DSCR)
     sb = max(1, min(_FAST_BLOCK_PATHS // chunk_paths, max(1, memory_budget_bytes // max(1, per_path * chunk_paths))))
     S_max = min(n_paths, sb * chunk_paths)
-    # IRR rows are solved on a second thread when the machine has a second core (results identical)
-    pool = ThreadPoolExecutor(max_workers=1) if ctx.irr_n and (os.cpu_count() or 1) > 1 else None
+    pool = ThreadPoolExecutor(max_workers=1) if (os.cpu_count() or 1) > 1 else None
+    get_plans = pool.submit(_plans, ctx, row_of).result if pool is not None else lambda: _plans(ctx, row_of)
     pending = []
 
     def irr_done() -> None:
@@ -967,7 +977,7 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
                 pool.shutdown(wait=True, cancel_futures=True)
 
     try:
-        _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_blocks, chunk_paths, sb, S_max,
+        _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_blocks, chunk_paths, sb, S_max,
                            pool, pending)
     except BaseException:
         if pool is not None:
@@ -976,26 +986,26 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
     return irr_done
 
 
-def _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_blocks, chunk_paths, sb, S_max,
+def _touched(*shape, dtype=float) -> np.ndarray:
+    """A new array with every page touched once, in order: first writes scattered over fresh pages
+    (the blocks of paths, the groups' columns) fault page by page and cost several times a
+    sequential fill on a virtual machine."""
+    a = np.empty(shape, dtype=dtype)
+    a.fill(0)
+    return a
+
+
+def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_blocks, chunk_paths, sb, S_max,
                        pool, pending) -> None:
     """The super-block loop of :func:`_run_fast`: draw the paths of ``sb`` blocks, then evaluate
-    every project on them in batches of about ``_FAST_BATCH_ROWS`` (project, path) columns."""
-    proc, T, inputs, n, used = ctx.proc, ctx.T, ctx.inputs, len(ctx.apps), ctx.used
-    Mt_buf = np.empty((len(used), T, S_max))                      # price multipliers (process, year, path)
-    mult_buf = np.empty((3, n, S_max))                            # capex, opex, recovery multipliers
-    delay_buf = np.empty((n, S_max), dtype=np.int8)
-    H = 1 + max(pl.A.shape[0] for per in plans for pl in per)
-    K = 3 + W
-    X_buf = np.empty((H, _FAST_BATCH_ROWS + S_max))              # outputs of a batch (time, row): see _fast_batch
-    B_buf = np.empty(K * S_max)                                   # inputs of one group (flat: reshaped per group)
-    # touch every page once, in order: first writes scattered over fresh pages (the blocks of
-    # paths, the groups' columns) fault page by page and cost several times a sequential fill
-    for buf in (Mt_buf, mult_buf, delay_buf, X_buf, B_buf):
-        buf.fill(0)
+    every project on them in batches of about ``_FAST_BATCH_ROWS`` (project, path) columns.
+    ``get_plans()`` returns :func:`_plans` (waited for after the first draws)."""
+    proc, T, n, used = ctx.proc, ctx.T, len(ctx.apps), ctx.used
+    Mt_buf = _touched(len(used), T, S_max)                       # price multipliers (process, year, path)
+    mult_buf = _touched(3, n, S_max)                             # capex, opex, recovery multipliers
+    delay_buf = _touched(n, S_max, dtype=np.int8)
+    plans = None
     total, done = n * n_paths, 0
-    # projects of one primary product one after another: its price rows (T x S, a few MB) stay in
-    # the cache while they are gathered, instead of every project fetching them from memory
-    order = np.argsort([per[0].comms[0][0] for per in plans], kind="stable")
     for b0 in range(0, n_blocks, sb):
         p0 = b0 * chunk_paths
         S = min(n_paths, (b0 + sb) * chunk_paths) - p0
@@ -1010,6 +1020,15 @@ def _fast_super_blocks(ctx, plans, row_of, W, params, children, n_paths, n_block
                            out=(mult[:, :, q0:q0 + B], delay[:, q0:q0 + B]), params=params, antithetic=ctx.antithetic)
         _ou_multipliers(proc, Mt[:, 1:], Mt, ctx.vol_scale, ctx.deck, rows=used)    # in place
         capex_m, opex_m, rec_m = mult
+        if plans is None:
+            plans = get_plans()
+            W = max(pl.e - pl.s for per in plans for pl in per)
+            H = 1 + max(pl.A.shape[0] for per in plans for pl in per)
+            X_buf = _touched(H, _FAST_BATCH_ROWS + S_max)         # outputs of a batch (time, row): see _fast_batch
+            B_buf = _touched((3 + W) * S_max)                     # inputs of one group (flat: reshaped per group)
+            # projects of one primary product one after another: its price rows (T x S, a few MB)
+            # stay in the cache while they are gathered, instead of each project fetching them
+            order = np.argsort([per[0].comms[0][0] for per in plans], kind="stable")
         irr_lim = max(0, min(S, ctx.irr_n - p0))
         irr_acc = {}
         groups, rows = [], 0
