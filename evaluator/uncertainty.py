@@ -646,7 +646,7 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
     else:
         _run_reference(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
     det = _deterministic_npv(inputs, scenario, rate)
-    samples = npv[:, kept].astype(np.float32)
+    samples = (npv if len(kept) == n_paths else npv[:, kept]).astype(np.float32)
     # the summary may reorder each row in place (its statistics do not depend on the order), unless
     # the test hook wants the per-path arrays
     summary = _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion, irr_done,
@@ -793,9 +793,7 @@ class _Plan:
     rate: float
     net_share: float         # 1 - royalty rate
     wc_share: float          # working capital / revenue
-    op: np.ndarray           # (T,) opex, initial capex, sustaining + closure (IRR rows)
-    ci: np.ndarray
-    fix: np.ndarray
+    F: np.ndarray | None     # (n_irr, 3 + w): the free cash flow before tax from the inputs of A
     dscr_t: np.ndarray | slice | None = None   # DSCR columns in the scope of _min_dscr, relative to s
     inv_ds: np.ndarray | None = None           # 1 / scheduled debt service (USD at fx_0) on those columns
     n_irr: int = 0                             # columns up to the last non-zero cash flow (IRR rows)
@@ -839,6 +837,22 @@ def _plan_matrix(R: np.ndarray, net_share: float, wc_share: float, u: np.ndarray
     if nb:
         blocks.append((w + 1, w + 1 + nb, 3 + int(dscr_t.max()) + 1))
     return A, blocks
+
+
+def _irr_matrix(R: np.ndarray, net_share: float, wc_share: float, s: int, L: int, opex: np.ndarray,
+                capex: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """The matrix ``F`` (``L x 3 + w``) that maps the inputs of :class:`_Plan` ``A`` to the free
+    cash flow before income tax, divided by ``rr``, on columns ``0..L-1`` (the IRR rows): revenue
+    net of royalty less the working-capital build (``R`` the revenue weight on columns ``s:e``),
+    less opex, initial capex and the fixed costs (sustaining and closure) on the full columns."""
+    w = len(R)
+    F = np.zeros((L, 3 + w))
+    F[:, 0], F[:, 1], F[:, 2] = -opex[:L], -capex[:L], -fixed[:L]
+    t = np.arange(w)
+    F[s + t, 3 + t] = (net_share - wc_share) * R
+    nxt = s + t + 1 < L                   # working capital released the year after
+    F[s + t[nxt] + 1, 3 + t[nxt]] = wc_share * R[nxt]
+    return F
 
 
 def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
@@ -904,10 +918,11 @@ def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
             R = per_proj[i][0][2][s:e] if len(per_proj[i]) == 1 else np.ones(e - s)
             A, blocks = _plan_matrix(R, float(net_share[i]), float(wc_share[i]), u_all[i, s:e], ctax[i, s:e], dscr_t,
                                      co["opex"][i, s:e], co["sustaining"][i, s:e])
+            F = _irr_matrix(R, float(net_share[i]), float(wc_share[i]), s, int(n_irr[i]), co["opex"][i], co["capex"][i],
+                            fix[i]) if ctx.irr_n else None
             out[i][d] = _Plan(
                 s, e, per_proj[i], A, blocks, ddf, float(pv_op[i]), float(pv_ci[i]), float(pv_fix[i]),
-                float(inputs.income_tax_rate[i]), float(net_share[i]), float(wc_share[i]),
-                co["opex"][i], co["capex"][i], fix[i],
+                float(inputs.income_tax_rate[i]), float(net_share[i]), float(wc_share[i]), F,
                 (slice(int(dscr_t[0]), int(dscr_t[-1]) + 1) if whole[i] else dscr_t) if has_scope[i] else None,
                 inv_ds, int(n_irr[i]))
     return out
@@ -1063,7 +1078,10 @@ def _recovery_multiplier(recovery: float, m: np.ndarray, capped: bool) -> np.nda
     product (``capped``) limited so that recovery x multiplier stays at most 100 %."""
     if not capped or recovery <= 0:
         return m
-    return np.minimum(recovery * m, 1.0) / recovery
+    m = m * recovery
+    np.minimum(m, 1.0, out=m)
+    m /= recovery
+    return m
 
 
 def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, rec_m, opex_m, capex_m, p0, irr_lim,
@@ -1110,10 +1128,12 @@ def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, rec_m, opex_m, capex_m
         np.divide(1.0, rr0, out=B[2])
         for r0, r1, c in pl.blocks:
             np.matmul(A[r0:r1, :c], B[:c], out=X[1 + r0:1 + r1, off:off + nd])
-        recs.append((i, d, idx, off, o, k, rr0))
+        ns = int(np.searchsorted(idx, irr_lim))           # paths of this group in the IRR subsample
+        fcf = pl.F @ B[:, :ns] if ns else None            # their free cash flow before tax / rr0
+        recs.append((i, d, idx, off, o, k, rr0, fcf))
         off += nd
     _tax_base_time_major(X[:1 + widths[0]], ends[n_long].tolist(), summed=True)
-    for i, d, idx, off, o, k, rr0 in recs:
+    for i, d, idx, off, o, k, rr0, fcf in recs:
         pl = plans[i][d]
         w, nd = pl.e - pl.s, len(idx)
         cols = slice(off, off + nd)
@@ -1122,12 +1142,15 @@ def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, rec_m, opex_m, capex_m
         ctx.npv[i, p0 + idx] = pv - o * pl.pv_op - k * pl.pv_ci - pl.pv_fix
         if pl.dscr_t is not None:
             ctx.min_dscr[i, p0 + idx] = _fast_min_dscr(pl, X, cols, Mt, fx_row, idx, rr0)
-        ns = int(np.searchsorted(idx, irr_lim))           # paths of this group in the IRR subsample
-        if ns:
+        if fcf is not None:                               # IRR rows: less the tax, times rr0
+            ns = fcf.shape[1]
+            tax = np.subtract(X[1:1 + w, off:off + ns], X[:w, off:off + ns])
+            tax *= pl.rate
+            fcf[pl.s:pl.e] -= tax
+            fcf *= rr0[:ns]
             acc = irr_acc.setdefault(pl.n_irr, [0])
             acc[0] += ns
-            acc.append((i, p0 + idx[:ns], _full_fcf(ctx, pl, Mt, rec_m, opex_m, capex_m, i, idx[:ns],
-                                                    X[:1 + w, off:off + ns] * rr0[:ns])))
+            acc.append((i, p0 + idx[:ns], fcf.T))
 
 
 def _solve_irr(ctx: _SimContext, irr_acc: dict, min_rows: int = 0, pool=None, pending: list | None = None) -> None:
@@ -1176,23 +1199,6 @@ def _fast_min_dscr(pl: _Plan, X, cols, Mt, fx_row, idx, rr0) -> np.ndarray:
     m = cf.min(axis=0)
     m *= rr0
     return m
-
-
-def _full_fcf(ctx, pl, Mt, rec_m, opex_m, capex_m, i, idx, taxcum) -> np.ndarray:
-    """Free cash flow of a few paths (rows) for the IRR, up to the plan's last non-zero year
-    (``pl.n_irr`` columns: trailing zeros change neither the IRR nor its flags, and cost time)."""
-    L, s, e = pl.n_irr, pl.s, pl.e
-    R = np.zeros((L, len(idx)))
-    for r, capped, Rfull in pl.comms:
-        rr = _recovery_multiplier(ctx.inputs.recovery[i], rec_m[i, idx], capped)
-        R += Rfull[:L, None] * Mt[r, :L][:, idx] * rr
-    fcf = R * (pl.net_share - pl.wc_share)                # revenue net of royalty, less the working-capital build
-    fcf[1:] += pl.wc_share * R[:-1]
-    fcf[s:e] -= pl.rate * (taxcum[1:] - taxcum[:-1])
-    Z = np.empty((3, len(idx)))
-    Z[0], Z[1], Z[2] = opex_m[i, idx], capex_m[i, idx], 1.0
-    fcf -= np.stack([pl.op[:L], pl.ci[:L], pl.fix[:L]], axis=1) @ Z
-    return fcf.T
 
 
 def _run_reference(ctx: "_SimContext", n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int) -> None:
@@ -1294,6 +1300,18 @@ def _row_quantiles(x: np.ndarray, qs: Sequence[float], tail: int = 0, overwrite:
     return out, tail_mean
 
 
+def _row_sd(x: np.ndarray, mean: np.ndarray, rows: int = 64) -> np.ndarray:
+    """``x.std(axis=1, ddof=1)`` given the row means, a few rows at a time: the deviations are
+    one small scratch array instead of a temporary the size of ``x``."""
+    out = np.empty(len(x))
+    for r in range(0, len(x), rows):
+        d = x[r:r + rows] - mean[r:r + rows, None]
+        d *= d
+        out[r:r + rows] = d.sum(axis=1)
+    out /= x.shape[1] - 1
+    return np.sqrt(out)
+
+
 def _nan_row_quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
     """``numpy.nanquantile(x, qs, axis=1)`` (method 'linear') from one sort of the rows (NaN sort
     last), instead of nanquantile's loop over rows; all-NaN rows give NaN."""
@@ -1357,7 +1375,7 @@ def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk
         "stage": [a.stage for a in apps],
         "npv_usd_m": det,
         "npv_mean_usd_m": mean,
-        "npv_sd_usd_m": npv.std(axis=1, ddof=1) if n_paths > 1 else np.zeros(len(apps)),
+        "npv_sd_usd_m": _row_sd(npv, mean) if n_paths > 1 else np.zeros(len(apps)),
         "npv_p10_usd_m": q[0],
         "npv_p50_usd_m": q[1],
         "npv_p90_usd_m": q[2],

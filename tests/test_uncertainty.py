@@ -283,6 +283,11 @@ def test_row_quantiles_match_numpy():
         np.testing.assert_array_equal(unc._nan_row_quantiles(y, [0.1, 0.5, 0.9]), expect)
 
 
+def test_row_sd_matches_numpy():
+    x = np.random.default_rng(2).normal(3.0, 2.0, size=(130, 501))      # more rows than one chunk of 64
+    np.testing.assert_allclose(unc._row_sd(x, x.mean(axis=1)), x.std(axis=1, ddof=1), rtol=1e-13)
+
+
 def test_time_major_tax_base_matches_cashflow_identity():
     from evaluator import cashflow
     x = np.random.default_rng(0).normal(size=(500, 30)) * 10
