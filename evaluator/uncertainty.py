@@ -1049,7 +1049,7 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
             # stay in the cache while they are gathered, instead of each project fetching them
             order = np.argsort([per[0].comms[0][0] for per in plans], kind="stable")
         irr_lim = max(0, min(S, ctx.irr_n - p0))
-        irr_acc = {}
+        irr_acc = [0]
         groups, rows = [], 0
         for pos, i in enumerate(order):
             if ctx.max_delay:
@@ -1148,25 +1148,32 @@ def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, rec_m, opex_m, capex_m
             tax *= pl.rate
             fcf[pl.s:pl.e] -= tax
             fcf *= rr0[:ns]
-            acc = irr_acc.setdefault(pl.n_irr, [0])
-            acc[0] += ns
-            acc.append((i, p0 + idx[:ns], fcf.T))
+            irr_acc[0] += ns
+            irr_acc.append((i, p0 + idx[:ns], fcf.T))
 
 
-def _solve_irr(ctx: _SimContext, irr_acc: dict, min_rows: int = 0, pool=None, pending: list | None = None) -> None:
-    """IRR of the collected cash-flow rows, ``irr_acc[n_columns] = [n_rows, (project, paths, rows), ...]``:
-    one :func:`finance.irr` call per length with at least ``min_rows`` rows, which is then
-    emptied (calls of ~2k rows keep its working arrays in cache). With a thread ``pool`` the
-    calls run beside the NPV kernel (numpy releases the GIL in its loops) and are appended to
-    ``pending`` as ``(future, [(project, paths), ...])`` for :func:`_collect_irr`."""
-    for L in [L for L, acc in irr_acc.items() if acc[0] >= max(1, min_rows)]:
-        _, *acc = irr_acc.pop(L)
-        rows = np.concatenate([f for *_, f in acc], axis=0)
-        where = [(i, pp) for i, pp, _ in acc]
-        if pool is None:
-            _write_irr(ctx, where, finance.irr(rows))
-        else:
-            pending.append((pool.submit(finance.irr, rows), where))
+def _solve_irr(ctx: _SimContext, irr_acc: list, min_rows: int = 0, pool=None, pending: list | None = None) -> None:
+    """IRR of the collected cash-flow rows, ``irr_acc = [n_rows, (project, paths, rows), ...]``,
+    once there are at least ``min_rows`` of them: one :func:`finance.irr` call (rows of different
+    lengths padded with zeros, which change neither the IRR nor its flags), after which
+    ``irr_acc`` is emptied. With a thread ``pool`` the call runs beside the NPV kernel (numpy
+    releases the GIL in its loops) and is appended to ``pending`` as ``(future, [(project,
+    paths), ...])`` for :func:`_collect_irr`. One call for all lengths: calls per length left
+    about half of the rows to be solved after the kernel had finished."""
+    if irr_acc[0] < max(1, min_rows):
+        return
+    _, *acc = irr_acc
+    irr_acc[:] = [0]
+    rows = np.zeros((sum(len(f) for *_, f in acc), max(f.shape[1] for *_, f in acc)))
+    k = 0
+    for *_, f in acc:
+        rows[k:k + len(f), :f.shape[1]] = f
+        k += len(f)
+    where = [(i, pp) for i, pp, _ in acc]
+    if pool is None:
+        _write_irr(ctx, where, finance.irr(rows))
+    else:
+        pending.append((pool.submit(finance.irr, rows), where))
 
 
 def _write_irr(ctx: _SimContext, where, vals) -> None:
