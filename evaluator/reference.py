@@ -336,6 +336,13 @@ def _norm_iso3(iso3: str) -> str:
     return str(iso3).strip().upper()
 
 
+def _first_match(table: pd.DataFrame, iso3: str, mineral: str) -> int | None:
+    """Position of the first row of ``table`` with this ``iso3`` and ``mineral``, or None (numpy
+    comparisons: a pandas boolean mask costs ~0.5 ms a look-up, which adds up over applications)."""
+    hit = np.flatnonzero((table["iso3"].to_numpy() == iso3) & (table["mineral"].to_numpy() == mineral))
+    return int(hit[0]) if len(hit) else None
+
+
 def royalty_row(ref: ReferenceData, iso3: str, mineral: str) -> pd.Series:
     """The royalty row that applies to (country, mineral), with its basis and source.
 
@@ -345,9 +352,9 @@ def royalty_row(ref: ReferenceData, iso3: str, mineral: str) -> pd.Series:
     iso3 = _norm_iso3(iso3)
     r = ref.royalties
     for i, m in ((iso3, mineral), (iso3, DEFAULT_KEY), (DEFAULT_KEY, DEFAULT_KEY)):
-        hit = r[(r.iso3 == i) & (r.mineral == m)]
-        if len(hit):
-            return hit.iloc[0]
+        hit = _first_match(r, i, m)
+        if hit is not None:
+            return r.iloc[hit]
     raise ReferenceDataError("royalties.csv: no global default row")  # guarded at load time
 
 
@@ -391,14 +398,14 @@ def income_tax_rate(ref: ReferenceData, iso3: str, mineral: str | None = None) -
     iso3 = _norm_iso3(iso3)
     if mineral is not None:
         t = ref.tax_overrides
-        hit = t[(t.iso3 == iso3) & (t.mineral == mineral)]
-        if len(hit):
-            return float(hit.income_tax_rate.iloc[0])
+        hit = _first_match(t, iso3, mineral)
+        if hit is not None:
+            return float(t.income_tax_rate.iloc[hit])
     c = ref.countries
     if iso3 in c.index and pd.notna(c.at[iso3, "income_tax_rate"]):
         return float(c.at[iso3, "income_tax_rate"])
     t = ref.tax_overrides
-    return float(t.loc[(t.iso3 == DEFAULT_KEY) & (t.mineral == DEFAULT_KEY), "income_tax_rate"].iloc[0])
+    return float(t.income_tax_rate.iloc[_first_match(t, DEFAULT_KEY, DEFAULT_KEY)])
 
 
 def _check_case(case: str) -> str:
