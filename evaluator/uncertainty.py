@@ -119,6 +119,7 @@ import dataclasses
 import functools
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -640,16 +641,15 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
     ctx = _SimContext(apps, scenario, inputs, proc, stages, risks, v_proj, vol_scale, deck, T, max_delay, dfac,
                       sched, has_loan, fx_i, prim_proc, by_proc, prim_coef, npv, min_dscr, irr, irr_n, progress,
                       used, bool(antithetic))
-    irr_done = None
     if method == "fast":
-        irr_done = _run_fast(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
+        _run_fast(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
     else:
         _run_reference(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
     det = _deterministic_npv(inputs, scenario, rate)
     samples = (npv if len(kept) == n_paths else npv[:, kept]).astype(np.float32)
     # the summary may reorder each row in place (its statistics do not depend on the order), unless
     # the test hook wants the per-path arrays
-    summary = _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion, irr_done,
+    summary = _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion,
                          overwrite=_paths_out is None)
     samples.setflags(write=False)
     kept.setflags(write=False)
@@ -956,24 +956,22 @@ def _tax_base_time_major(X: np.ndarray, n_cols=None, summed: bool = False) -> No
 _FAST_BATCH_ROWS = 32_768
 #: Paths per super-block of the fast kernel (a multiple of ``chunk_paths``).
 _FAST_BLOCK_PATHS = 10_000
-#: IRR rows per :func:`finance.irr` call: about an eighth of all the IRR rows, within these
+#: IRR rows per :func:`finance.irr` call: about an eighth of a lane's IRR rows, within these
 #: bounds. Alone, 2k-row calls are fastest (the working arrays, rows x ~280 grid nodes, stay in
-#: cache; 50k rows in one call take twice as long); beside the kernel, fewer and longer calls
-#: contend less for the interpreter lock (1,000 projects: 16k rows 0.75x the time of 2k rows),
-#: while the last call, left after the kernel, should stay short (200 projects: 8k rows best).
+#: cache; 50k rows in one call take twice as long); beside another thread, fewer and longer
+#: calls contend less for the interpreter lock (1,000 projects: 16k rows 0.75x the time of 2k
+#: rows, measured with the IRR on its own thread).
 _IRR_BATCH_ROWS = (2048, 16384)
 
 
-def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int) -> Callable[[], None]:
+def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int) -> None:
     """Fast evaluation (module notes): the deterministic model's linear coefficients (read off
     :func:`cashflow.build`), combined per path with the drawn multipliers; only the tax (loss
     carry-forward) is nonlinear and is evaluated per path. Same draws as :func:`_run_reference`.
 
     With a second core, a second thread builds the plans while the first block of paths is
-    drawn, then solves the IRR rows beside the kernel (results identical).
-
-    Returns a callable that waits for the last IRRs and writes them into ``ctx.irr``; the NPV and
-    DSCR results are complete on return."""
+    drawn, then evaluates every other batch of projects, IRR rows included (numpy and BLAS
+    release the interpreter lock in their loops; results identical to one thread)."""
     T, n, used = ctx.T, len(ctx.apps), ctx.used
     row_of = {int(q): r for r, q in enumerate(used)}
     params = _stage_params(ctx.stages, ctx.v_proj, ctx.risks)
@@ -984,24 +982,12 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
     sb = max(1, min(_FAST_BLOCK_PATHS // chunk_paths, max(1, memory_budget_bytes // max(1, per_path * chunk_paths))))
     S_max = min(n_paths, sb * chunk_paths)
     pool = ThreadPoolExecutor(max_workers=1) if (os.cpu_count() or 1) > 1 else None
-    get_plans = pool.submit(_plans, ctx, row_of).result if pool is not None else lambda: _plans(ctx, row_of)
-    pending = []
-
-    def irr_done() -> None:
-        try:
-            _collect_irr(ctx, pending)
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-
     try:
-        _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_blocks, chunk_paths, sb, S_max,
-                           pool, pending)
-    except BaseException:
+        get_plans = pool.submit(_plans, ctx, row_of).result if pool is not None else lambda: _plans(ctx, row_of)
+        _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_blocks, chunk_paths, sb, S_max, pool)
+    finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    return irr_done
 
 
 def _touched(*shape, dtype=float) -> np.ndarray:
@@ -1014,17 +1000,19 @@ def _touched(*shape, dtype=float) -> np.ndarray:
 
 
 def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_blocks, chunk_paths, sb, S_max,
-                       pool, pending) -> None:
+                       pool) -> None:
     """The super-block loop of :func:`_run_fast`: draw the paths of ``sb`` blocks, then evaluate
-    every project on them in batches of about ``_FAST_BATCH_ROWS`` (project, path) columns.
-    ``get_plans()`` returns :func:`_plans` (waited for after the first draws)."""
+    every project on them in batches of about ``_FAST_BATCH_ROWS`` (project, path) columns, on
+    two lanes (this thread and ``pool``'s) when there is a pool. ``get_plans()`` returns
+    :func:`_plans` (waited for after the first draws)."""
     proc, T, n, used = ctx.proc, ctx.T, len(ctx.apps), ctx.used
     Mt_buf = _touched(len(used), T, S_max)                       # price multipliers (process, year, path)
     mult_buf = _touched(3, n, S_max)                             # capex, opex, recovery multipliers
     delay_buf = _touched(n, S_max, dtype=np.int8)
     plans = None
-    total, done = n * n_paths, 0
-    irr_batch = min(_IRR_BATCH_ROWS[1], max(_IRR_BATCH_ROWS[0], n * ctx.irr_n // 8))
+    lanes = 2 if pool is not None else 1
+    total, done, lock, stop = n * n_paths, [0], threading.Lock(), threading.Event()
+    irr_batch = min(_IRR_BATCH_ROWS[1], max(_IRR_BATCH_ROWS[0], n * ctx.irr_n // (8 * lanes)))
     for b0 in range(0, n_blocks, sb):
         p0 = b0 * chunk_paths
         S = min(n_paths, (b0 + sb) * chunk_paths) - p0
@@ -1043,34 +1031,65 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
             plans = get_plans()
             W = max(pl.e - pl.s for per in plans for pl in per)
             H = 1 + max(pl.A.shape[0] for per in plans for pl in per)
-            X_buf = _touched(H, _FAST_BATCH_ROWS + S_max)         # outputs of a batch (time, row): see _fast_batch
-            B_buf = _touched((3 + W) * S_max)                     # inputs of one group (flat: reshaped per group)
+            # per lane: outputs of a batch (time, row), see _fast_batch; inputs of one group (flat)
+            bufs = [(_touched(H, _FAST_BATCH_ROWS + S_max), _touched((3 + W) * S_max)) for _ in range(lanes)]
             # projects of one primary product one after another: its price rows (T x S, a few MB)
             # stay in the cache while they are gathered, instead of each project fetching them
             order = np.argsort([per[0].comms[0][0] for per in plans], kind="stable")
         irr_lim = max(0, min(S, ctx.irr_n - p0))
-        irr_acc = [0]
-        groups, rows = [], 0
-        for pos, i in enumerate(order):
-            if ctx.max_delay:
-                dl = delay[i]
-                for d in range(ctx.max_delay + 1):
-                    idx = np.flatnonzero(dl == d)
-                    if len(idx):
-                        groups.append((i, d, idx))
-                        rows += len(idx)
-            else:
-                groups.append((i, 0, np.arange(S)))
-                rows += S
-            if rows >= _FAST_BATCH_ROWS or pos == n - 1:
-                _fast_batch(ctx, plans, groups, X_buf[:, :rows], B_buf, Mt, row_of[ctx.fx_i], rec_m, opex_m,
-                            capex_m, p0, irr_lim, irr_acc)
-                done += rows
-                groups, rows = [], 0
-                _solve_irr(ctx, irr_acc, irr_batch, pool, pending)
-                if ctx.progress is not None:
-                    ctx.progress(done / total)
-        _solve_irr(ctx, irr_acc, 0, pool, pending)
+        batches = _batches(order, delay, ctx.max_delay, S)
+        fx_row = row_of[ctx.fx_i]
+
+        def lane(k: int) -> None:
+            """Batches ``k, k + lanes, ...`` and their IRR rows (a fixed share: the results do
+            not depend on which thread finishes first)."""
+            X_buf, B_buf = bufs[k]
+            irr_acc = [0]
+            for groups, rows in batches[k::lanes]:
+                if stop.is_set():
+                    return
+                _fast_batch(ctx, plans, groups, X_buf[:, :rows], B_buf, Mt, fx_row, rec_m, opex_m, capex_m, p0,
+                            irr_lim, irr_acc)
+                _solve_irr(ctx, irr_acc, irr_batch)
+                with lock:
+                    done[0] += rows
+                if k == 0 and ctx.progress is not None:          # the caller's thread only (Streamlit)
+                    ctx.progress(done[0] / total)
+            _solve_irr(ctx, irr_acc, 0)
+
+        others = [pool.submit(lane, k) for k in range(1, lanes)]
+        try:
+            lane(0)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            for f in others:
+                if stop.is_set():
+                    f.exception()                                 # wait, keep the first error
+                else:
+                    f.result()
+
+
+def _batches(order, delay, max_delay: int, S: int) -> list:
+    """The kernel's batches: ``(groups, rows)`` with ``groups`` ``(project, delay, paths)`` of
+    consecutive projects (``order``) until about ``_FAST_BATCH_ROWS`` (project, path) columns."""
+    out, groups, rows = [], [], 0
+    for pos, i in enumerate(order):
+        if max_delay:
+            dl = delay[i]
+            for d in range(max_delay + 1):
+                idx = np.flatnonzero(dl == d)
+                if len(idx):
+                    groups.append((i, d, idx))
+                    rows += len(idx)
+        else:
+            groups.append((i, 0, np.arange(S)))
+            rows += S
+        if rows >= _FAST_BATCH_ROWS or pos == len(order) - 1:
+            out.append((groups, rows))
+            groups, rows = [], 0
+    return out
 
 
 def _recovery_multiplier(recovery: float, m: np.ndarray, capped: bool) -> np.ndarray:
@@ -1152,42 +1171,27 @@ def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, rec_m, opex_m, capex_m
             irr_acc.append((i, p0 + idx[:ns], fcf.T))
 
 
-def _solve_irr(ctx: _SimContext, irr_acc: list, min_rows: int = 0, pool=None, pending: list | None = None) -> None:
+def _solve_irr(ctx: _SimContext, irr_acc: list, min_rows: int = 0) -> None:
     """IRR of the collected cash-flow rows, ``irr_acc = [n_rows, (project, paths, rows), ...]``,
-    once there are at least ``min_rows`` of them: one :func:`finance.irr` call (rows of different
-    lengths padded with zeros, which change neither the IRR nor its flags), after which
-    ``irr_acc`` is emptied. With a thread ``pool`` the call runs beside the NPV kernel (numpy
-    releases the GIL in its loops) and is appended to ``pending`` as ``(future, [(project,
-    paths), ...])`` for :func:`_collect_irr`. One call for all lengths: calls per length left
-    about half of the rows to be solved after the kernel had finished."""
+    once there are at least ``min_rows`` of them: one :func:`finance.irr` call, written into
+    ``ctx.irr``; ``irr_acc`` is then emptied. The rows are padded with zeros to the model's ``T``
+    columns: zeros change neither the IRR nor its flags, and one width for every call makes each
+    row's result independent of the rows that share its call (one lane or two agree to the bit).
+    Few long calls: each call's Python steps hold the interpreter lock the other lane needs."""
     if irr_acc[0] < max(1, min_rows):
         return
     _, *acc = irr_acc
     irr_acc[:] = [0]
-    rows = np.zeros((sum(len(f) for *_, f in acc), max(f.shape[1] for *_, f in acc)))
+    rows = np.zeros((sum(len(f) for *_, f in acc), ctx.T))
     k = 0
     for *_, f in acc:
         rows[k:k + len(f), :f.shape[1]] = f
         k += len(f)
-    where = [(i, pp) for i, pp, _ in acc]
-    if pool is None:
-        _write_irr(ctx, where, finance.irr(rows))
-    else:
-        pending.append((pool.submit(finance.irr, rows), where))
-
-
-def _write_irr(ctx: _SimContext, where, vals) -> None:
+    vals = finance.irr(rows)
     k = 0
-    for i, pp in where:
+    for i, pp, _ in acc:
         ctx.irr[i, pp] = vals[k:k + len(pp)]
         k += len(pp)
-
-
-def _collect_irr(ctx: _SimContext, pending: list) -> None:
-    """Wait for the IRR calls of :func:`_solve_irr` and write their results."""
-    for fut, where in pending:
-        _write_irr(ctx, where, fut.result())
-    pending.clear()
 
 
 def _fast_min_dscr(pl: _Plan, X, cols, Mt, fx_row, idx, rr0) -> np.ndarray:
@@ -1338,10 +1342,9 @@ def _nan_row_quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
 
 
 def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion,
-               irr_done: Callable[[], None] | None = None, overwrite: bool = False) -> pd.DataFrame:
-    """Summary table of :class:`SimulationResult`; ``irr_done`` is called before ``irr`` is read
-    (the NPV statistics are computed while the last IRRs finish on their thread). ``overwrite``:
-    the rows of ``npv`` and ``min_dscr`` may be reordered in place (no copies of them)."""
+                overwrite: bool = False) -> pd.DataFrame:
+    """Summary table of :class:`SimulationResult`. ``overwrite``: the rows of ``npv`` and
+    ``min_dscr`` may be reordered in place (no copies of them)."""
     n_paths = npv.shape[1]
     k = max(1, int(math.floor(0.1 * n_paths)))
     q, cvar = _row_quantiles(npv, [0.1, 0.5, 0.9], tail=k, overwrite=overwrite)
@@ -1368,8 +1371,6 @@ def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk
     basis = np.where(~has_loan, "no loan",
                      np.where(explo, "loan x (1 - success probability) x write-off share",
                               "loan x P(min DSCR < 1) x LGD"))
-    if irr_done is not None:
-        irr_done()
     if irr.shape[1]:
         irr_q = _nan_row_quantiles(irr, [0.1, 0.5, 0.9])                # rows without any IRR: NaN
         irr_undef = np.isnan(irr).mean(axis=1)

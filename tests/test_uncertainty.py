@@ -236,6 +236,22 @@ def test_fast_path_equals_tiled_reference(apps, scenario, ref, vol_scale):
     assert np.isfinite(fast["npv"]).all() and np.isfinite(fast["irr"]).any()
 
 
+def test_one_thread_and_two_lanes_give_identical_results(apps, scenario, ref, monkeypatch):
+    """The kernel's second lane (a thread taking every other batch, with its IRR rows) changes
+    nothing: per-path NPV, min DSCR and IRR equal to the bit, and the progress ends at 1."""
+    kw = dict(n_paths=400, seed=9, chunk_paths=100, irr_paths=150, vol_scale=1.5)
+    monkeypatch.setattr(unc, "_FAST_BATCH_ROWS", 700)           # several batches per lane
+    two, seen = {}, []
+    unc.simulate(apps, scenario, ref, _paths_out=two, progress=seen.append, **kw)
+    monkeypatch.setattr(unc.os, "cpu_count", lambda: 1)
+    one = {}
+    unc.simulate(apps, scenario, ref, _paths_out=one, **kw)
+    for key in ("npv", "min_dscr", "irr"):
+        np.testing.assert_array_equal(two[key], one[key])
+    assert np.isfinite(two["irr"]).any()
+    assert seen == sorted(seen) and seen[-1] <= 1.0
+
+
 def test_antithetic_pairs_mirror_the_shocks(ref):
     """Path h + j takes the negated shocks of path j (h = ceil(B / 2)); an odd block keeps its
     middle path unpaired; without antithetic pairs the halves are independent."""
