@@ -9,7 +9,9 @@ memory (tracemalloc of a separate call, and ru_maxrss of the process) and the sp
 the tiled reference path (``simulate(method="reference")``) and a per-path loop over the
 deterministic model (a few hundred paths of each timed, then extrapolated linearly; the
 reference's IRR subsample is counted at every path, so its figure for ``irr_paths > 0`` is an
-upper bound).
+upper bound). ``simulate`` uses the machine's second core (a second thread takes every other
+batch of projects); the baselines run on one thread, and the figure "one core" times
+``simulate`` with its second thread off.
 """
 
 import os
@@ -22,6 +24,7 @@ import resource  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
+from unittest import mock  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -85,6 +88,13 @@ def timed_runs(apps, scenario, ref, n_paths: int, irr_paths: int, repeats: int) 
     return times
 
 
+def one_core_seconds(apps, scenario, ref, n_paths: int, irr_paths: int, repeats: int) -> float:
+    """Median seconds of ``simulate`` as on a one-core machine (its second thread off): what the
+    second core buys. The per-path loop and the tiled reference run on one thread either way."""
+    with mock.patch.object(uncertainty.os, "cpu_count", return_value=1):
+        return float(np.median(timed_runs(apps, scenario, ref, n_paths, irr_paths, repeats)))
+
+
 def peak_memory_mib(apps, scenario, ref, n_paths: int, irr_paths: int) -> float:
     """Peak traced memory [MiB] of one ``simulate`` call (tracemalloc sees numpy's buffers)."""
     tracemalloc.start()
@@ -103,6 +113,7 @@ def run(n_apps: int, n_paths: int, ref, scenario, irr_paths: int, n_loop: int, n
     best, median = warm[0], warm[len(warm) // 2]
     peak = peak_memory_mib(apps, scenario, ref, n_paths, irr_paths)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    one_core = one_core_seconds(apps, scenario, ref, n_paths, irr_paths, max(1, repeats - 1))
     loop_s = loop_baseline(apps, scenario, ref, n_loop) * n_paths
     ref_s = reference_seconds(apps, scenario, ref, n_paths, n_ref, irr_paths)
     years = np.mean([a.construction_years + a.operating_years for a in apps])
@@ -111,6 +122,7 @@ def run(n_apps: int, n_paths: int, ref, scenario, irr_paths: int, n_loop: int, n
     print(f"{n_apps:5d} apps x {n_paths} paths x {years:.1f} yr (mean life), irr_paths={irr_paths:4d}: "
           f"median {median:5.2f} s, best {best:5.2f} s, cold first call {cold:5.2f} s "
           f"(target < {target_s:g} s: {ok_t}; ratio median/target {median / target_s:4.2f}); "
+          f"one core (second thread off) {one_core:5.2f} s; "
           f"peak traced {peak:6.1f} MiB, ru_maxrss {rss:6.1f} MiB (target < 1.5 GB: {ok_m}); "
           f"tiled reference ({n_ref} paths timed) extrapolated {ref_s:6.1f} s -> {ref_s / median:5.1f}x; "
           f"per-path loop ({n_loop} paths timed) extrapolated {loop_s:6.1f} s -> {loop_s / median:5.1f}x",
