@@ -1016,6 +1016,14 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
     plans = None
     lanes = 2 if pool is not None else 1
     total, done, lock, stop = n * n_paths, [0], threading.Lock(), threading.Event()
+    reported = [0.0]
+
+    def report() -> None:
+        """Progress to the caller (from its own thread), when it has moved."""
+        frac = done[0] / total
+        if ctx.progress is not None and frac > reported[0]:
+            reported[0] = frac
+            ctx.progress(frac)
     irr_batch = min(_IRR_BATCH_ROWS[1], max(_IRR_BATCH_ROWS[0], n * ctx.irr_n // (8 * lanes)))
     for b0 in range(0, n_blocks, sb):
         p0 = b0 * chunk_paths
@@ -1057,8 +1065,8 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
                 _solve_irr(ctx, irr_acc, irr_batch)
                 with lock:
                     done[0] += rows
-                if k == 0 and ctx.progress is not None:          # the caller's thread only (Streamlit)
-                    ctx.progress(done[0] / total)
+                if k == 0:                                        # the caller's thread only (Streamlit)
+                    report()
             _solve_irr(ctx, irr_acc, 0)
 
         others = [pool.submit(lane, k) for k in range(1, lanes)]
@@ -1073,6 +1081,7 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
                     f.exception()                                 # wait, keep the first error
                 else:
                     f.result()
+        report()                                                  # the other lane may have ended last
 
 
 def _batches(order, delay, max_delay: int, S: int) -> list:
