@@ -1015,15 +1015,7 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
     delay_buf = _touched(n, S_max, dtype=np.int8)
     plans = None
     lanes = 2 if pool is not None else 1
-    total, done, lock, stop = n * n_paths, [0], threading.Lock(), threading.Event()
-    reported = [0.0]
-
-    def report() -> None:
-        """Progress to the caller (from its own thread), when it has moved."""
-        frac = done[0] / total
-        if ctx.progress is not None and frac > reported[0]:
-            reported[0] = frac
-            ctx.progress(frac)
+    progress = _Progress(n * n_paths, ctx.progress)
     irr_batch = min(_IRR_BATCH_ROWS[1], max(_IRR_BATCH_ROWS[0], n * ctx.irr_n // (8 * lanes)))
     for b0 in range(0, n_blocks, sb):
         p0 = b0 * chunk_paths
@@ -1052,7 +1044,7 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
         batches = _batches(order, delay, ctx.max_delay, S)
         fx_row = row_of[ctx.fx_i]
 
-        def lane(k: int) -> None:
+        def lane(k: int, stop: threading.Event) -> None:
             """Batches ``k, k + lanes, ...`` and their IRR rows (a fixed share: the results do
             not depend on which thread finishes first)."""
             X_buf, B_buf = bufs[k]
@@ -1063,25 +1055,53 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
                 _fast_batch(ctx, plans, groups, X_buf[:, :rows], B_buf, Mt, fx_row, rec_m, opex_m, capex_m, p0,
                             irr_lim, irr_acc)
                 _solve_irr(ctx, irr_acc, irr_batch)
-                with lock:
-                    done[0] += rows
-                if k == 0:                                        # the caller's thread only (Streamlit)
-                    report()
+                progress.add(rows)
+                if k == 0:
+                    progress.report()
             _solve_irr(ctx, irr_acc, 0)
 
-        others = [pool.submit(lane, k) for k in range(1, lanes)]
-        try:
-            lane(0)
-        except BaseException:
-            stop.set()
-            raise
-        finally:
-            for f in others:
-                if stop.is_set():
-                    f.exception()                                 # wait, keep the first error
-                else:
-                    f.result()
-        report()                                                  # the other lane may have ended last
+        _on_lanes(lane, pool)
+        progress.report()                                         # the other lane may have ended last
+
+
+class _Progress:
+    """Fraction of the (project, path) columns done, counted by both lanes and reported to the
+    caller's callback from the caller's thread only (Streamlit draws from its script thread),
+    whenever it has moved."""
+
+    def __init__(self, total: int, callback: Callable[[float], None] | None):
+        self.total, self.callback = total, callback
+        self.done, self.reported = 0, 0.0
+        self._lock = threading.Lock()
+
+    def add(self, rows: int) -> None:
+        with self._lock:
+            self.done += rows
+
+    def report(self) -> None:
+        frac = self.done / self.total
+        if self.callback is not None and frac > self.reported:
+            self.reported = frac
+            self.callback(frac)
+
+
+def _on_lanes(work: Callable[[int, threading.Event], None], pool: ThreadPoolExecutor | None) -> None:
+    """``work(0, stop)`` on this thread and ``work(1, stop)`` on ``pool`` (when there is one),
+    waited for. After an error on this thread ``stop`` is set, so the other lane returns at its
+    next batch; the first error is raised."""
+    stop = threading.Event()
+    others = [pool.submit(work, 1, stop)] if pool is not None else []
+    try:
+        work(0, stop)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        for f in others:
+            if stop.is_set():
+                f.exception()                                     # wait for it, keep the first error
+            else:
+                f.result()
 
 
 def _batches(order, delay, max_delay: int, S: int) -> list:

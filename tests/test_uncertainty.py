@@ -9,6 +9,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -250,6 +251,32 @@ def test_one_thread_and_two_lanes_give_identical_results(apps, scenario, ref, mo
         np.testing.assert_array_equal(two[key], one[key])
     assert np.isfinite(two["irr"]).any()
     assert seen == sorted(seen) and seen[-1] == 1.0
+
+
+def test_lanes_raise_the_first_error_and_stop_the_other_lane():
+    from concurrent.futures import ThreadPoolExecutor
+    seen = []
+
+    def fails_here(k, stop):
+        if k == 0:
+            raise ValueError("lane 0")
+        for _ in range(500):                    # the other lane checks `stop` between its batches
+            if stop.is_set():
+                seen.append("stopped")
+                return
+            time.sleep(0.01)
+
+    def fails_there(k, stop):
+        if k == 1:
+            raise RuntimeError("lane 1")
+        seen.append("lane 0 done")
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with pytest.raises(ValueError, match="lane 0"):
+            unc._on_lanes(fails_here, pool)
+        with pytest.raises(RuntimeError, match="lane 1"):
+            unc._on_lanes(fails_there, pool)
+    assert seen == ["stopped", "lane 0 done"]
 
 
 def test_antithetic_pairs_mirror_the_shocks(ref):
