@@ -1041,7 +1041,9 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
             # stay in the cache while they are gathered, instead of each project fetching them
             order = np.argsort([per[0].comms[0][0] for per in plans], kind="stable")
         irr_lim = max(0, min(S, ctx.irr_n - p0))
-        batches = _batches(order, delay, ctx.max_delay, S)
+        # batches of consecutive projects (``order``), about _FAST_BATCH_ROWS (project, path) columns each
+        per_batch = max(1, math.ceil(_FAST_BATCH_ROWS / S))
+        batches = [order[j:j + per_batch] for j in range(0, n, per_batch)]
         fx_row = row_of[ctx.fx_i]
 
         def lane(k: int, stop: threading.Event) -> None:
@@ -1049,9 +1051,11 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
             not depend on which thread finishes first)."""
             X_buf, B_buf = bufs[k]
             irr_acc = [0]
-            for groups, rows in batches[k::lanes]:
+            for projects in batches[k::lanes]:
                 if stop.is_set():
                     return
+                groups = _groups(projects, delay, ctx.max_delay)
+                rows = len(projects) * S
                 _fast_batch(ctx, plans, groups, X_buf[:, :rows], B_buf, Mt, fx_row, rec_m, opex_m, capex_m, p0,
                             irr_lim, irr_acc)
                 _solve_irr(ctx, irr_acc, irr_batch)
@@ -1104,24 +1108,18 @@ def _on_lanes(work: Callable[[int, threading.Event], None], pool: ThreadPoolExec
                 f.result()
 
 
-def _batches(order, delay, max_delay: int, S: int) -> list:
-    """The kernel's batches: ``(groups, rows)`` with ``groups`` ``(project, delay, paths)`` of
-    consecutive projects (``order``) until about ``_FAST_BATCH_ROWS`` (project, path) columns."""
-    out, groups, rows = [], [], 0
-    for pos, i in enumerate(order):
-        if max_delay:
-            dl = delay[i]
-            for d in range(max_delay + 1):
-                idx = np.flatnonzero(dl == d)
-                if len(idx):
-                    groups.append((i, d, idx))
-                    rows += len(idx)
-        else:
-            groups.append((i, 0, np.arange(S)))
-            rows += S
-        if rows >= _FAST_BATCH_ROWS or pos == len(order) - 1:
-            out.append((groups, rows))
-            groups, rows = [], 0
+def _groups(projects, delay, max_delay: int) -> list:
+    """``(project, delay, paths)`` of a batch of ``projects``: their paths split by the drawn delay
+    (each delay has its own plan: the years shift)."""
+    if not max_delay:
+        return [(i, 0, np.arange(delay.shape[1])) for i in projects]
+    out = []
+    for i in projects:
+        dl = delay[i]
+        for d in range(max_delay + 1):
+            idx = np.flatnonzero(dl == d)
+            if len(idx):
+                out.append((i, d, idx))
     return out
 
 
