@@ -1373,7 +1373,7 @@ def _nan_row_quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
 
 
 def _summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion,
-                overwrite: bool = False) -> pd.DataFrame:
+               overwrite: bool = False) -> pd.DataFrame:
     """Summary table of :class:`SimulationResult`. ``overwrite``: the rows of ``npv`` and
     ``min_dscr`` may be reordered in place (no copies of them)."""
     n_paths = npv.shape[1]
