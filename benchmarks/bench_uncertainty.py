@@ -9,9 +9,9 @@ memory (tracemalloc of a separate call, and ru_maxrss of the process) and the sp
 the tiled reference path (``simulate(method="reference")``) and a per-path loop over the
 deterministic model (a few hundred paths of each timed, then extrapolated linearly; the
 reference's IRR subsample is counted at every path, so its figure for ``irr_paths > 0`` is an
-upper bound). ``simulate`` uses the machine's second core (a second thread takes every other
-batch of projects); the baselines run on one thread, and the figure "one core" times
-``simulate`` with its second thread off.
+upper bound). ``simulate`` uses the machine's second core (a second thread shares the batches
+of projects); the baselines run on one thread, and the figure "one core" times ``simulate``
+with its second thread off.
 """
 
 import os

@@ -91,9 +91,10 @@ years. The linear lines of a group of paths (cumulative taxable income, the NPV 
 pre-tax CFADS of the loan years) come out of one matrix product per group (BLAS; the cumulative
 sums are a lower-triangular matrix, applied in blocks). The NPV, the minimum DSCR and the IRR
 rows follow from the same pieces. On a machine with a second core, a second thread builds the
-per-project coefficients while the paths are drawn, then takes every other batch of projects
-with its IRR rows (numpy and BLAS release the interpreter lock in their loops); each batch and
-each IRR row is computed the same way on either thread, so the results are identical to the bit.
+per-project coefficients while the paths are drawn, then both threads take batches of projects
+from a shared queue (numpy and BLAS release the interpreter lock in their loops); the IRR rows
+are solved in fixed runs of consecutive batches, so what is computed, and every result to the
+bit, does not depend on which thread does it.
 ``method="reference"`` tiles the inputs and runs :func:`cashflow.build` on every (project,
 path) row with the same draws; the tests hold the two equal to 1e-9 on every sample project,
 and ``vol_scale = 0`` equal to :func:`evaluator.evaluate.evaluate`.
@@ -960,7 +961,7 @@ def _tax_base_time_major(X: np.ndarray, n_cols=None, summed: bool = False) -> No
 _FAST_BATCH_ROWS = 32_768
 #: Paths per super-block of the fast kernel (a multiple of ``chunk_paths``).
 _FAST_BLOCK_PATHS = 10_000
-#: IRR rows per :func:`finance.irr` call: about an eighth of a lane's IRR rows, within these
+#: IRR rows per :func:`finance.irr` call: about a sixteenth of all the IRR rows, within these
 #: bounds. Alone, 2k-row calls are fastest (the working arrays, rows x ~280 grid nodes, stay in
 #: cache; 50k rows in one call take twice as long); beside another thread, fewer and longer
 #: calls contend less for the interpreter lock (1,000 projects: 8k-16k rows 0.75x the time of
@@ -974,7 +975,7 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
     carry-forward) is nonlinear and is evaluated per path. Same draws as :func:`_run_reference`.
 
     With a second core, a second thread builds the plans while the first block of paths is
-    drawn, then evaluates every other batch of projects, IRR rows included (numpy and BLAS
+    drawn, then shares the batches of projects and their IRR rows with this one (numpy and BLAS
     release the interpreter lock in their loops; results identical to one thread)."""
     T, n, used = ctx.T, len(ctx.apps), ctx.used
     row_of = {int(q): r for r, q in enumerate(used)}
@@ -1016,7 +1017,7 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
     plans = None
     lanes = 2 if pool is not None else 1
     progress = _Progress(n * n_paths, ctx.progress)
-    irr_batch = min(_IRR_BATCH_ROWS[1], max(_IRR_BATCH_ROWS[0], n * ctx.irr_n // (8 * lanes)))
+    irr_batch = min(_IRR_BATCH_ROWS[1], max(_IRR_BATCH_ROWS[0], n * ctx.irr_n // 16))
     for b0 in range(0, n_blocks, sb):
         p0 = b0 * chunk_paths
         S = min(n_paths, (b0 + sb) * chunk_paths) - p0
@@ -1045,27 +1046,67 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
         per_batch = max(1, math.ceil(_FAST_BATCH_ROWS / S))
         batches = [order[j:j + per_batch] for j in range(0, n, per_batch)]
         fx_row = row_of[ctx.fx_i]
+        queue = _BatchQueue(len(batches), max(1, round(irr_batch / max(1, per_batch * irr_lim))))
 
         def lane(k: int, stop: threading.Event) -> None:
-            """Batches ``k, k + lanes, ...`` and their IRR rows (a fixed share: the results do
-            not depend on which thread finishes first)."""
+            """Batches from the queue, and the IRR runs it completes."""
             X_buf, B_buf = bufs[k]
-            irr_acc = [0]
-            for projects in batches[k::lanes]:
-                if stop.is_set():
+            while not stop.is_set():
+                b = queue.take()
+                if b is None:
                     return
-                groups = _groups(projects, delay, ctx.max_delay)
+                projects = batches[b]
                 rows = len(projects) * S
-                _fast_batch(ctx, plans, groups, X_buf[:, :rows], B_buf, Mt, fx_row, rec_m, opex_m, capex_m, p0,
-                            irr_lim, irr_acc)
-                _solve_irr(ctx, irr_acc, irr_batch)
+                irr_acc = [0]
+                _fast_batch(ctx, plans, _groups(projects, delay, ctx.max_delay), X_buf[:, :rows], B_buf, Mt, fx_row,
+                            rec_m, opex_m, capex_m, p0, irr_lim, irr_acc)
+                run = queue.done(b, irr_acc)
+                if run is not None:
+                    _solve_irr(ctx, run)
                 progress.add(rows)
                 if k == 0:
                     progress.report()
-            _solve_irr(ctx, irr_acc, 0)
 
         _on_lanes(lane, pool)
         progress.report()                                         # the other lane may have ended last
+
+
+class _BatchQueue:
+    """Batch numbers handed out in order to whichever lane asks first; the IRR rows of each run of
+    ``per_call`` consecutive batches are merged (in batch order) for one :func:`finance.irr` call
+    by the lane that finishes the run's last batch. The threads' speed decides who does what,
+    never what is computed: the results do not depend on it."""
+
+    def __init__(self, n_batches: int, per_call: int):
+        self.n, self.per_call = n_batches, per_call
+        self._next = 0
+        self._left = [min(per_call, n_batches - g) for g in range(0, n_batches, per_call)]
+        self._irr: list = [None] * n_batches
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        """The next batch number, or None when all are taken."""
+        with self._lock:
+            if self._next >= self.n:
+                return None
+            self._next += 1
+            return self._next - 1
+
+    def done(self, b: int, irr_acc: list) -> list | None:
+        """Keep batch ``b``'s IRR rows (``irr_acc`` of :func:`_fast_batch`); return its run's
+        merged rows when ``b`` was the run's last batch to finish, else None."""
+        g = b // self.per_call
+        run = slice(g * self.per_call, min(self.n, (g + 1) * self.per_call))
+        with self._lock:
+            self._irr[b] = irr_acc
+            self._left[g] -= 1
+            if self._left[g]:
+                return None
+            parts, self._irr[run] = self._irr[run], [None] * (run.stop - run.start)
+        merged = [sum(p[0] for p in parts)]
+        for p in parts:
+            merged.extend(p[1:])
+        return merged
 
 
 class _Progress:

@@ -238,7 +238,7 @@ def test_fast_path_equals_tiled_reference(apps, scenario, ref, vol_scale):
 
 
 def test_one_thread_and_two_lanes_give_identical_results(apps, scenario, ref, monkeypatch):
-    """The kernel's second lane (a thread taking every other batch, with its IRR rows) changes
+    """The kernel's second lane (a thread sharing the batches and their IRR runs) changes
     nothing: per-path NPV, min DSCR and IRR equal to the bit, and the progress ends at 1."""
     kw = dict(n_paths=400, seed=9, chunk_paths=100, irr_paths=150, vol_scale=1.5)
     monkeypatch.setattr(unc, "_FAST_BATCH_ROWS", 700)           # several batches per lane
