@@ -1023,13 +1023,22 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
         S = min(n_paths, (b0 + sb) * chunk_paths) - p0
         Mt = Mt_buf[:, :, :S]
         mult, delay = mult_buf[:, :, :S], delay_buf[:, :S]
-        for b in range(b0, min(n_blocks, b0 + sb)):
-            q0 = b * chunk_paths - p0
-            B = min(chunk_paths, n_paths - b * chunk_paths)
-            rng = np.random.Generator(np.random.PCG64(children[b]))
-            _ou_shocks(rng, proc, B, T - 1, used, ctx.antithetic, out=Mt[:, 1:, q0:q0 + B])
-            _project_draws(rng, ctx.stages, B, ctx.v_proj, ctx.risks,
-                           out=(mult[:, :, q0:q0 + B], delay[:, q0:q0 + B]), params=params, antithetic=ctx.antithetic)
+        tickets = _Tickets(min(n_blocks, b0 + sb) - b0)
+
+        def draw_blocks() -> None:
+            """Blocks of this super-block, each from its own stream into its own columns, until
+            none is left (both threads draw: the results do not depend on who draws which)."""
+            while (j := tickets.take()) is not None:
+                b = b0 + j
+                q0 = b * chunk_paths - p0
+                B = min(chunk_paths, n_paths - b * chunk_paths)
+                rng = np.random.Generator(np.random.PCG64(children[b]))
+                _ou_shocks(rng, proc, B, T - 1, used, ctx.antithetic, out=Mt[:, 1:, q0:q0 + B])
+                _project_draws(rng, ctx.stages, B, ctx.v_proj, ctx.risks, out=(mult[:, :, q0:q0 + B], delay[:, q0:q0 + B]),
+                               params=params, antithetic=ctx.antithetic)
+
+        # the second thread joins once it has built the plans (first super-block)
+        _on_lanes(lambda k, stop: draw_blocks(), pool)
         _ou_multipliers(proc, Mt[:, 1:], Mt, ctx.vol_scale, ctx.deck, rows=used)    # in place
         capex_m, opex_m, rec_m = mult
         if plans is None:
@@ -1071,26 +1080,33 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
         progress.report()                                         # the other lane may have ended last
 
 
-class _BatchQueue:
+class _Tickets:
+    """Numbers ``0..n-1`` handed out in order to whichever thread asks first."""
+
+    def __init__(self, n: int):
+        self.n, self._next = n, 0
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        """The next number, or None when all are taken."""
+        with self._lock:
+            if self._next >= self.n:
+                return None
+            self._next += 1
+            return self._next - 1
+
+
+class _BatchQueue(_Tickets):
     """Batch numbers handed out in order to whichever lane asks first; the IRR rows of each run of
     ``per_call`` consecutive batches are merged (in batch order) for one :func:`finance.irr` call
     by the lane that finishes the run's last batch. The threads' speed decides who does what,
     never what is computed: the results do not depend on it."""
 
     def __init__(self, n_batches: int, per_call: int):
-        self.n, self.per_call = n_batches, per_call
-        self._next = 0
+        super().__init__(n_batches)
+        self.per_call = per_call
         self._left = [min(per_call, n_batches - g) for g in range(0, n_batches, per_call)]
         self._irr: list = [None] * n_batches
-        self._lock = threading.Lock()
-
-    def take(self) -> int | None:
-        """The next batch number, or None when all are taken."""
-        with self._lock:
-            if self._next >= self.n:
-                return None
-            self._next += 1
-            return self._next - 1
 
     def done(self, b: int, irr_acc: list) -> list | None:
         """Keep batch ``b``'s IRR rows (``irr_acc`` of :func:`_fast_batch`); return its run's
