@@ -91,7 +91,7 @@ def timed_runs(apps, scenario, ref, n_paths: int, irr_paths: int, repeats: int) 
 def one_core_seconds(apps, scenario, ref, n_paths: int, irr_paths: int, repeats: int) -> float:
     """Median seconds of ``simulate`` as on a one-core machine (its second thread off): what the
     second core buys. The per-path loop and the tiled reference run on one thread either way."""
-    with mock.patch.object(uncertainty.os, "cpu_count", return_value=1):
+    with mock.patch.object(uncertainty, "_usable_cores", return_value=1):
         return float(np.median(timed_runs(apps, scenario, ref, n_paths, irr_paths, repeats)))
 
 

@@ -969,6 +969,15 @@ _FAST_BLOCK_PATHS = 10_000
 _IRR_BATCH_ROWS = (2048, 8192)
 
 
+def _usable_cores() -> int:
+    """CPUs this process may run on: its affinity mask where the OS has one (a container limited
+    to one core still reports the host's count in ``os.cpu_count``), else ``os.cpu_count()``."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int) -> None:
     """Fast evaluation (module notes): the deterministic model's linear coefficients (read off
     :func:`cashflow.build`), combined per path with the drawn multipliers; only the tax (loss
@@ -986,7 +995,7 @@ def _run_fast(ctx: _SimContext, n_paths: int, seed: int, chunk_paths: int, memor
     per_path = len(used) * T * 8 + n * (3 * 8 + 1) + 2 * n * 8    # draws, and the results (npv, min DSCR)
     sb = max(1, min(_FAST_BLOCK_PATHS // chunk_paths, max(1, memory_budget_bytes // max(1, per_path * chunk_paths))))
     S_max = min(n_paths, sb * chunk_paths)
-    pool = ThreadPoolExecutor(max_workers=1) if (os.cpu_count() or 1) > 1 else None
+    pool = ThreadPoolExecutor(max_workers=1) if _usable_cores() > 1 else None
     try:
         get_plans = pool.submit(_plans, ctx, row_of).result if pool is not None else lambda: _plans(ctx, row_of)
         _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_blocks, chunk_paths, sb, S_max, pool)
