@@ -933,24 +933,20 @@ def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
     return out
 
 
-def _tax_base_time_major(X: np.ndarray, n_cols=None, summed: bool = False) -> None:
-    """In place: rows ``1..`` of ``X`` (time on axis 0, row 0 = zeros) become the cumulative taxable
-    income after unlimited loss carry-forward, ``max(0, max_{s<=t} S_s)`` (the identity of
-    :func:`cashflow._loss_carried_forward_tax_base`; its yearly base is the first difference).
-    ``summed``: the rows already hold the cumulative sums ``S_t`` (the fast kernel's matrix
-    product forms them), so only the running maximum is left.
+def _tax_base_time_major(X: np.ndarray, n_cols=None) -> None:
+    """In place: rows ``1..`` of ``X`` (time on axis 0, row 0 = zeros), the cumulative sums
+    ``S_t`` of the taxable income (the fast kernel's matrix product forms them), become the
+    cumulative taxable income after unlimited loss carry-forward, ``max(0, max_{s<=t} S_s)``
+    (the identity of :func:`cashflow._loss_carried_forward_tax_base`; its yearly base is the
+    first difference).
 
     ``n_cols[k]``: only the first ``n_cols[k]`` columns are carried in row ``k`` (columns sorted
     by their number of years, longest first); default all.
 
     A loop over the ~40 years, each step vectorised over every (project, path) row of the batch:
-    ``numpy.{add,maximum}.accumulate`` along an axis costs 4-10 ns an element in numpy 2.x, this
+    ``numpy.maximum.accumulate`` along an axis costs 4-10 ns an element in numpy 2.x, this
     about 0.5."""
     n = [X.shape[1]] * X.shape[0] if n_cols is None else n_cols
-    if not summed:
-        for k in range(1, X.shape[0]):
-            c = n[k]
-            np.add(X[k - 1, :c], X[k, :c], out=X[k, :c])
     for k in range(1, X.shape[0]):
         c = n[k]
         np.maximum(X[k - 1, :c], X[k, :c], out=X[k, :c])
@@ -1248,7 +1244,7 @@ def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, rec_m, opex_m, capex_m
         fcf = pl.F @ B[:, :ns] if ns else None            # their free cash flow before tax / rr0
         recs.append((i, d, idx, off, o, k, rr0, fcf))
         off += nd
-    _tax_base_time_major(X[:1 + widths[0]], ends[n_long].tolist(), summed=True)
+    _tax_base_time_major(X[:1 + widths[0]], ends[n_long].tolist())
     for i, d, idx, off, o, k, rr0, fcf in recs:
         pl = plans[i][d]
         w, nd = pl.e - pl.s, len(idx)
