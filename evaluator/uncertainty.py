@@ -818,45 +818,74 @@ def _lower_triangle(w: int) -> np.ndarray:
     return t
 
 
-def _plan_matrix(R: np.ndarray, net_share: float, wc_share: float, u: np.ndarray, ctax: np.ndarray,
-                 dscr_t: np.ndarray, opex: np.ndarray, sustaining: np.ndarray) -> tuple[np.ndarray, list]:
-    """The matrix ``A`` of :class:`_Plan` and its blocks, from the plan's columns ``s:e``: the
-    revenue weight ``R`` of ``V`` (the product's revenue at multiplier 1, or ones when ``V`` is
-    already revenue), the NPV weight ``u`` of revenue, the tax-deductible lines ``ctax``
-    (``(w, 3)``: opex, initial-capex and sustaining depreciation), the DSCR columns ``dscr_t`` and
-    the opex and sustaining capex."""
-    w, nb = len(u), len(dscr_t)
-    A = np.zeros((w + 1 + nb, 3 + w))
-    A[:w, :3] = -np.cumsum(ctax, axis=0)
-    np.multiply(_lower_triangle(w), net_share * R, out=A[:w, 3:])
-    A[w, 3:] = u * R
-    rows = w + 1 + np.arange(nb)
-    A[rows, 0] = -opex[dscr_t]
-    A[rows, 2] = -sustaining[dscr_t]
-    A[rows, 3 + dscr_t] = (net_share - wc_share) * R[dscr_t]
-    prev = dscr_t >= 1                    # working capital released from the year before (inside s:e)
-    A[rows[prev], 2 + dscr_t[prev]] = wc_share * R[dscr_t[prev] - 1]
+def _plan_matrices(Rw, net_share, wc_share, u, ctax, s, e, scope, opex, sustaining):
+    """The matrices ``A`` of :class:`_Plan` (see there) of every project at one delay, built at
+    once: each project's ``A`` is ``out[i, :w + 1 + nb, :3 + w]``, a view into one padded array.
+
+    ``Rw`` the revenue weight of ``V`` per column (the product's revenue at multiplier 1, or ones
+    when ``V`` is revenue), ``u`` the NPV weight of revenue, ``ctax`` the tax-deductible lines
+    (``(n, T, 3)``: opex, initial-capex and sustaining depreciation), ``opex`` and
+    ``sustaining``, all ``(n, T)``; ``s``, ``e`` the plans' columns, ``scope`` ``(n, T)`` the DSCR
+    columns. Returns the padded array and the DSCR columns (relative to ``s``) and their
+    absolute columns per project."""
+    n, T = Rw.shape
+    w = e - s
+    Wm = int(w.max())
+    valid = np.arange(Wm)[None, :] < w[:, None]                  # (n, Wm): the plan's columns
+    col = np.minimum(s[:, None] + np.arange(Wm)[None, :], T - 1)
+
+    def aligned(x):                                               # (n, Wm): x on the plan's columns
+        return np.take_along_axis(x, col, axis=1) * valid
+
+    R = aligned(Rw)
+    I, T_abs = np.nonzero(scope)                                  # DSCR columns, project by project
+    nb = np.bincount(I, minlength=n)
+    A = np.zeros((n, Wm + 1 + int(nb.max(initial=0)), 3 + Wm))
+    ct = np.take_along_axis(ctax, col[:, :, None], axis=1) * valid[:, :, None]
+    A[:, :Wm, :3] = -np.cumsum(ct, axis=1) * valid[:, :, None]
+    A[:, :Wm, 3:] = _lower_triangle(Wm)[None] * (net_share[:, None] * R)[:, None, :] * valid[:, :, None]
+    A[np.arange(n), w, 3:] = aligned(u) * R
+    t = T_abs - s[I]                                              # relative to the plan's first column
+    rows = w[I] + 1 + np.arange(len(I)) - np.concatenate([[0], np.cumsum(nb)[:-1]])[I]
+    A[I, rows, 0] = -opex[I, T_abs]
+    A[I, rows, 2] = -sustaining[I, T_abs]
+    A[I, rows, 3 + t] = (net_share - wc_share)[I] * R[I, t]
+    prev = t >= 1                         # working capital released from the year before (inside s:e)
+    A[I[prev], rows[prev], 2 + t[prev]] = wc_share[I[prev]] * R[I[prev], t[prev] - 1]
+    bounds = np.concatenate([[0], np.cumsum(nb)])
+    return A, [t[bounds[i]:bounds[i + 1]] for i in range(n)], [T_abs[bounds[i]:bounds[i + 1]] for i in range(n)]
+
+
+@functools.cache
+def _plan_blocks(w: int, nb: int, t_max: int) -> tuple:
+    """The ``(first row, end row, columns)`` pieces :class:`_Plan` ``A`` is applied in: the
+    cumulative-sum rows in pieces of ``_TRI_BLOCK_ROWS`` over the years each needs, the last with
+    the NPV row (every year), then the DSCR rows up to their last column ``t_max``."""
     blocks = [(r0, min(w, r0 + _TRI_BLOCK_ROWS), 3 + min(w, r0 + _TRI_BLOCK_ROWS))
               for r0 in range(0, w, _TRI_BLOCK_ROWS)]
-    blocks[-1] = (blocks[-1][0], w + 1, 3 + w)                # the NPV row needs every year
+    blocks[-1] = (blocks[-1][0], w + 1, 3 + w)
     if nb:
-        blocks.append((w + 1, w + 1 + nb, 3 + int(dscr_t.max()) + 1))
-    return A, blocks
+        blocks.append((w + 1, w + 1 + nb, 3 + t_max + 1))
+    return tuple(blocks)
 
 
-def _irr_matrix(R: np.ndarray, net_share: float, wc_share: float, s: int, L: int, opex: np.ndarray,
-                capex: np.ndarray, fixed: np.ndarray) -> np.ndarray:
-    """The matrix ``F`` (``L x 3 + w``) that maps the inputs of :class:`_Plan` ``A`` to the free
-    cash flow before income tax, divided by ``rr``, on columns ``0..L-1`` (the IRR rows): revenue
-    net of royalty less the working-capital build (``R`` the revenue weight on columns ``s:e``),
-    less opex, initial capex and the fixed costs (sustaining and closure) on the full columns."""
-    w = len(R)
-    F = np.zeros((L, 3 + w))
-    F[:, 0], F[:, 1], F[:, 2] = -opex[:L], -capex[:L], -fixed[:L]
-    t = np.arange(w)
-    F[s + t, 3 + t] = (net_share - wc_share) * R
-    nxt = s + t + 1 < L                   # working capital released the year after
-    F[s + t[nxt] + 1, 3 + t[nxt]] = wc_share * R[nxt]
+def _irr_matrices(Rw, net_share, wc_share, s, e, L, opex, capex, fixed):
+    """The matrices ``F`` of :class:`_Plan` of every project at one delay (``out[i, :L, :3 + w]``
+    views of one padded array): they map the inputs of ``A`` to the free cash flow before income
+    tax, divided by ``rr``, on columns ``0..L-1`` (the IRR rows): revenue net of royalty less the
+    working-capital build on the plan's columns, less opex, initial capex and the fixed costs
+    (sustaining and closure) on every column."""
+    n = len(s)
+    w = e - s
+    Lm, Wm = int(L.max()), int(w.max())
+    F = np.zeros((n, Lm, 3 + Wm))
+    upto = np.arange(Lm)[None, :] < L[:, None]
+    F[:, :, 0], F[:, :, 1], F[:, :, 2] = -opex[:, :Lm] * upto, -capex[:, :Lm] * upto, -fixed[:, :Lm] * upto
+    I, t = np.nonzero(np.arange(Wm)[None, :] < w[:, None])        # (project, plan column)
+    R = Rw[I, s[I] + t]
+    F[I, s[I] + t, 3 + t] = (net_share - wc_share)[I] * R
+    nxt = s[I] + t + 1 < L[I]             # working capital released the year after
+    F[I[nxt], s[I[nxt]] + t[nxt] + 1, 3 + t[nxt]] = wc_share[I[nxt]] * R[nxt]
     return F
 
 
@@ -911,25 +940,25 @@ def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
         last_cost = np.where(cost_any.any(axis=1), T - 1 - cost_any[:, ::-1].argmax(axis=1), -1)
         last_rev = np.where(rev_any.any(axis=1), T - 1 - rev_any[:, ::-1].argmax(axis=1), -2)
         n_irr = np.minimum(T, np.maximum.reduce([e_arr, last_cost + 1, last_rev + 2, np.ones(n, int)]))
+        # revenue weight of V: the one product's revenue, or ones when V is the products' revenue
+        Rw = np.array([per_proj[i][0][2] if len(per_proj[i]) == 1 else np.ones(T) for i in range(n)])
+        A_all, dscr_ts, dscr_abs = _plan_matrices(Rw, net_share, wc_share, u_all, ctax, s_arr, e_arr, scope_m,
+                                                  co["opex"], co["sustaining"])
+        F_all = _irr_matrices(Rw, net_share, wc_share, s_arr, e_arr, n_irr, co["opex"], co["capex"], fix) \
+            if ctx.irr_n else None
         for i in range(n):
-            s, e, a, b = int(s_arr[i]), int(e_arr[i]), int(a_arr[i]), int(b_arr[i])
-            dscr_t, inv_ds = np.zeros(0, int), None
-            if has_scope[i]:
-                in_scope = np.flatnonzero(scope_m[i, a:b])
-                dscr_t = a - s + in_scope
-                inv_ds = 1.0 / sd[i, a:b][in_scope]
+            s, e = int(s_arr[i]), int(e_arr[i])
+            w, dscr_t = e - s, dscr_ts[i]
+            nb = len(dscr_t)
             ddf = dd_all[i, s:e].copy()
             ddf[-1] = df[i, e - 1]
-            R = per_proj[i][0][2][s:e] if len(per_proj[i]) == 1 else np.ones(e - s)
-            A, blocks = _plan_matrix(R, float(net_share[i]), float(wc_share[i]), u_all[i, s:e], ctax[i, s:e], dscr_t,
-                                     co["opex"][i, s:e], co["sustaining"][i, s:e])
-            F = _irr_matrix(R, float(net_share[i]), float(wc_share[i]), s, int(n_irr[i]), co["opex"][i], co["capex"][i],
-                            fix[i]) if ctx.irr_n else None
             out[i][d] = _Plan(
-                s, e, per_proj[i], A, blocks, ddf, float(pv_op[i]), float(pv_ci[i]), float(pv_fix[i]),
-                float(inputs.income_tax_rate[i]), float(net_share[i]), float(wc_share[i]), F,
+                s, e, per_proj[i], A_all[i, :w + 1 + nb, :3 + w], _plan_blocks(w, nb, int(dscr_t.max(initial=0))),
+                ddf, float(pv_op[i]), float(pv_ci[i]), float(pv_fix[i]),
+                float(inputs.income_tax_rate[i]), float(net_share[i]), float(wc_share[i]),
+                F_all[i, :int(n_irr[i]), :3 + w] if F_all is not None else None,
                 (slice(int(dscr_t[0]), int(dscr_t[-1]) + 1) if whole[i] else dscr_t) if has_scope[i] else None,
-                inv_ds, int(n_irr[i]))
+                1.0 / sd[i, dscr_abs[i]] if has_scope[i] else None, int(n_irr[i]))
     return out
 
 
