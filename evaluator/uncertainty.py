@@ -61,11 +61,11 @@ Reproducibility
 Paths are drawn in blocks of ``chunk_paths`` (default 1,000) paths, each from its own PCG64
 stream spawned from ``numpy.random.SeedSequence(seed)``; for a given set of applications the
 results depend on ``seed``, ``n_paths``, ``chunk_paths`` and ``antithetic`` only (not on the
-memory budget, which splits the work, nor on the number of cores). Only the price processes of the applications' products
-and KRW/USD are drawn (with the Cholesky factor of their own correlation block, the exact
-marginal of the joint law), so adding an application can change every path's draws, not their
-distribution. Every project sees the same price draws on the same path, so a portfolio's paths
-are correlated.
+memory budget, which splits the work, nor on the number of cores). Only the price processes of
+the applications' products and KRW/USD are drawn (with the Cholesky factor of their own
+correlation block, the exact marginal of the joint law), so adding an application can change
+every path's draws, not their distribution. Every project sees the same price draws on the
+same path, so a portfolio's paths are correlated.
 
 Antithetic pairs
 ----------------
@@ -638,7 +638,7 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
 
     kept = np.arange(n_paths) if keep_paths is None or keep_paths >= n_paths else \
         np.unique(np.linspace(0, n_paths - 1, int(keep_paths)).round().astype(int))
-    npv = np.full((n, n_paths), np.nan)       # filled now: see _fast_super_blocks on first touches
+    npv = np.full((n, n_paths), np.nan)       # filled now, in order: see _touched
     min_dscr = np.full((n, n_paths), np.nan)
     irr_n = max(0, min(int(irr_paths), n_paths))
     irr = np.full((n, irr_n), np.nan)
@@ -790,7 +790,7 @@ class _Plan:
     e: int
     comms: list
     A: np.ndarray
-    blocks: list
+    blocks: tuple
     ddf: np.ndarray          # (w,): discount weights of the cumulative tax base
     pv_op: float
     pv_ci: float
@@ -857,12 +857,11 @@ def _plan_matrices(Rw, net_share, wc_share, u, ctax, s, e, scope, opex, sustaini
 
 
 @functools.cache
-def _plan_blocks(w: int, nb: int, t_max: int) -> tuple:
+def _plan_blocks(w: int, nb: int, t_max: int, piece: int) -> tuple:
     """The ``(first row, end row, columns)`` pieces :class:`_Plan` ``A`` is applied in: the
-    cumulative-sum rows in pieces of ``_TRI_BLOCK_ROWS`` over the years each needs, the last with
-    the NPV row (every year), then the DSCR rows up to their last column ``t_max``."""
-    blocks = [(r0, min(w, r0 + _TRI_BLOCK_ROWS), 3 + min(w, r0 + _TRI_BLOCK_ROWS))
-              for r0 in range(0, w, _TRI_BLOCK_ROWS)]
+    cumulative-sum rows in pieces of ``piece`` rows over the years each needs, the last with the
+    NPV row (every year), then the DSCR rows up to their last column ``t_max``."""
+    blocks = [(r0, min(w, r0 + piece), 3 + min(w, r0 + piece)) for r0 in range(0, w, piece)]
     blocks[-1] = (blocks[-1][0], w + 1, 3 + w)
     if nb:
         blocks.append((w + 1, w + 1 + nb, 3 + t_max + 1))
@@ -952,9 +951,10 @@ def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
             nb = len(dscr_t)
             ddf = dd_all[i, s:e].copy()
             ddf[-1] = df[i, e - 1]
+            blocks = _plan_blocks(w, nb, int(dscr_t.max(initial=0)), _TRI_BLOCK_ROWS)
             out[i][d] = _Plan(
-                s, e, per_proj[i], A_all[i, :w + 1 + nb, :3 + w], _plan_blocks(w, nb, int(dscr_t.max(initial=0))),
-                ddf, float(pv_op[i]), float(pv_ci[i]), float(pv_fix[i]),
+                s, e, per_proj[i], A_all[i, :w + 1 + nb, :3 + w], blocks, ddf,
+                float(pv_op[i]), float(pv_ci[i]), float(pv_fix[i]),
                 float(inputs.income_tax_rate[i]), float(net_share[i]), float(wc_share[i]),
                 F_all[i, :int(n_irr[i]), :3 + w] if F_all is not None else None,
                 (slice(int(dscr_t[0]), int(dscr_t[-1]) + 1) if whole[i] else dscr_t) if has_scope[i] else None,
@@ -1068,8 +1068,9 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
                 B = min(chunk_paths, n_paths - b * chunk_paths)
                 rng = np.random.Generator(np.random.PCG64(children[b]))
                 _ou_shocks(rng, proc, B, T - 1, used, ctx.antithetic, out=Mt[:, 1:, q0:q0 + B])
-                _project_draws(rng, ctx.stages, B, ctx.v_proj, ctx.risks, out=(mult[:, :, q0:q0 + B], delay[:, q0:q0 + B]),
-                               params=params, antithetic=ctx.antithetic)
+                _project_draws(rng, ctx.stages, B, ctx.v_proj, ctx.risks,
+                               out=(mult[:, :, q0:q0 + B], delay[:, q0:q0 + B]), params=params,
+                               antithetic=ctx.antithetic)
 
         # the second thread joins once it has built the plans (first super-block)
         _on_lanes(lambda k, stop: draw_blocks(), pool)
