@@ -609,6 +609,8 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
     t_start = time.perf_counter()
     apps = tuple(apps)
     n = len(apps)
+    if n == 0:
+        raise ValueError("no applications to simulate")
     if n_paths < 1:
         raise ValueError("n_paths must be >= 1")
     if vol_scale < 0:
@@ -796,8 +798,6 @@ class _Plan:
     pv_ci: float
     pv_fix: float
     rate: float
-    net_share: float         # 1 - royalty rate
-    wc_share: float          # working capital / revenue
     F: np.ndarray | None     # (n_irr, 3 + w): the free cash flow before tax from the inputs of A
     dscr_t: np.ndarray | slice | None = None   # DSCR columns in the scope of _min_dscr, relative to s
     inv_ds: np.ndarray | None = None           # 1 / scheduled debt service (USD at fx_0) on those columns
@@ -955,8 +955,7 @@ def _plans(ctx: _SimContext, row_of: Mapping[int, int]) -> list[list[_Plan]]:
             out[i][d] = _Plan(
                 s, e, per_proj[i], A_all[i, :w + 1 + nb, :3 + w], blocks, ddf,
                 float(pv_op[i]), float(pv_ci[i]), float(pv_fix[i]),
-                float(inputs.income_tax_rate[i]), float(net_share[i]), float(wc_share[i]),
-                F_all[i, :int(n_irr[i]), :3 + w] if F_all is not None else None,
+                float(inputs.income_tax_rate[i]), F_all[i, :int(n_irr[i]), :3 + w] if F_all is not None else None,
                 (slice(int(dscr_t[0]), int(dscr_t[-1]) + 1) if whole[i] else dscr_t) if has_scope[i] else None,
                 1.0 / sd[i, dscr_abs[i]] if has_scope[i] else None, int(n_irr[i]))
     return out
@@ -1101,7 +1100,7 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
                     return
                 projects = batches[b]
                 rows = len(projects) * S
-                irr_acc = [0]
+                irr_acc = []
                 _fast_batch(ctx, plans, _groups(projects, delay, ctx.max_delay), X_buf[:, :rows], B_buf, Mt, fx_row,
                             rec_m, opex_m, capex_m, p0, irr_lim, irr_acc)
                 run = queue.done(b, irr_acc)
@@ -1154,10 +1153,7 @@ class _BatchQueue(_Tickets):
             if self._left[g]:
                 return None
             parts, self._irr[run] = self._irr[run], [None] * (run.stop - run.start)
-        merged = [sum(p[0] for p in parts)]
-        for p in parts:
-            merged.extend(p[1:])
-        return merged
+        return [row for p in parts for row in p]
 
 
 class _Progress:
@@ -1290,21 +1286,17 @@ def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, rec_m, opex_m, capex_m
             tax *= pl.rate
             fcf[pl.s:pl.e] -= tax
             fcf *= rr0[:ns]
-            irr_acc[0] += ns
             irr_acc.append((i, p0 + idx[:ns], fcf.T))
 
 
-def _solve_irr(ctx: _SimContext, irr_acc: list, min_rows: int = 0) -> None:
-    """IRR of the collected cash-flow rows, ``irr_acc = [n_rows, (project, paths, rows), ...]``,
-    once there are at least ``min_rows`` of them: one :func:`finance.irr` call, written into
-    ``ctx.irr``; ``irr_acc`` is then emptied. The rows are padded with zeros to the model's ``T``
+def _solve_irr(ctx: _SimContext, acc: list) -> None:
+    """IRR of the collected cash-flow rows, ``acc = [(project, paths, rows), ...]``: one
+    :func:`finance.irr` call, written into ``ctx.irr``. The rows are padded with zeros to the model's ``T``
     columns: zeros change neither the IRR nor its flags, and one width for every call makes each
     row's result independent of the rows that share its call (one lane or two agree to the bit).
     Few long calls: each call's Python steps hold the interpreter lock the other lane needs."""
-    if irr_acc[0] < max(1, min_rows):
+    if not acc:
         return
-    _, *acc = irr_acc
-    irr_acc[:] = [0]
     rows = np.zeros((sum(len(f) for *_, f in acc), ctx.T))
     k = 0
     for *_, f in acc:

@@ -49,6 +49,11 @@ def test_zero_volatility_in_the_data_reproduces_evaluate(apps, scenario, ref, ev
     np.testing.assert_allclose(r.summary["npv_mean_usd_m"], ev.metrics["npv_usd_m"], rtol=1e-9, atol=1e-9)
 
 
+def test_no_applications_is_a_clear_error(scenario, ref):
+    with pytest.raises(ValueError, match="no applications"):
+        unc.simulate([], scenario, ref, n_paths=10)
+
+
 def test_reproducible_with_seed(apps, scenario, ref):
     a = unc.simulate(apps[:5], scenario, ref, n_paths=300, seed=7, irr_paths=0)
     b = unc.simulate(apps[:5], scenario, ref, n_paths=300, seed=7, irr_paths=0)
