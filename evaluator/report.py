@@ -1024,3 +1024,20 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, decision=None, generated_at=None,
+                          top_n: int = DEFAULT_TOP_N) -> bytes:
+    """The committee workbook of one :class:`evaluator.pipeline.PipelineResult`.
+
+    The one mapping from the pipeline's result to the workbook: the app's Report page and the
+    ``report`` command both call it, so the same inputs give the same numbers. The ranking
+    carries the simulated P10 NPV and P(NPV < 0) when the simulation has run.
+    """
+    kw = {}
+    if result.allocation is not None:
+        kw = dict(allocation=result.allocation.table, allocation_summary=result.summary.as_record(),
+                  supply=result.supply.effect.reset_index() if not result.supply.effect.empty else None,
+                  supply_by_year=result.supply.by_year)
+    return build_report(result.evaluation, scenario, scores=result.ranking, cashflow_ids=cashflow_ids,
+                        decision=decision, generated_at=generated_at, ref=ref, top_n=top_n, **kw)
