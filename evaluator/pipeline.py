@@ -149,6 +149,14 @@ class PipelineResult:
         return self.scored.scores
 
     @property
+    def offtake(self) -> pd.DataFrame:
+        return self.scored.offtake
+
+    @property
+    def benefits(self) -> pd.DataFrame:
+        return self.scored.benefits
+
+    @property
     def table(self) -> pd.DataFrame:
         """The ranked score table (``scores.table``)."""
         return self.scored.scores.table
@@ -344,3 +352,29 @@ def recorded_decision(store_path, scenario, apps: Sequence) -> dict | None:
                     "supersedes": "" if d.supersedes is None else f"decision #{d.supersedes}",
                     "applications_hash": saved.applications_hash}
     return None
+
+
+#: Columns of a run that a saved scenario keeps.
+SNAPSHOT_RANKING_COLUMNS = ["rank", "score", "rank_range", "eligible", "ineligible_reasons", "country_risk_score",
+                   "diversification_score", "expected_loss_krw_bn", "china_share_after"]
+SNAPSHOT_ALLOCATION_COLUMNS = ["fund_krw_bn", "loan_krw_bn", "fraction", "selected", "note"]
+
+
+def snapshot(applications, scenario, result) -> dict:
+    """What a saved scenario records of a run: keyword arguments for :meth:`ScenarioStore.save`.
+
+    Parameters
+    ----------
+    applications : sequence of Application
+    scenario : Scenario
+    result : evaluator.pipeline.PipelineResult
+    """
+    from models.loader import applications_frame
+
+    scores = result.ranking
+    ranking = scores[[c for c in SNAPSHOT_RANKING_COLUMNS if c in scores.columns] +
+                     [c for c in scores.columns if c.startswith("contrib_")]].copy()
+    alloc_table = None if result.allocation is None else result.allocation.table[SNAPSHOT_ALLOCATION_COLUMNS].copy()
+    summary = None if result.summary is None else result.summary.as_record()
+    return {"assumptions": scenario.to_dict(), "applications": applications_frame(applications),
+            "ranking": ranking, "allocation": alloc_table, "summary": summary}

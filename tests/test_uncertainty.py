@@ -125,13 +125,13 @@ def test_price_processes_cover_every_mineral(ref):
 def test_summary_columns_and_expected_loss(sim, apps, scenario):
     s = sim.summary
     for col in ("npv_mean_usd_m", "npv_p10_usd_m", "npv_p50_usd_m", "npv_p90_usd_m", "prob_npv_negative",
-                "prob_min_dscr_below_1", "prob_min_dscr_below_1_3", "expected_loss_sim_krw_bn",
+                "prob_min_dscr_below_1", "prob_min_dscr_below_comfort", "expected_loss_sim_krw_bn",
                 "irr_p10", "irr_p50", "irr_p90"):
         assert col in s.columns
     assert (s["npv_p10_usd_m"] <= s["npv_p50_usd_m"]).all() and (s["npv_p50_usd_m"] <= s["npv_p90_usd_m"]).all()
     assert ((s["prob_npv_negative"] >= 0) & (s["prob_npv_negative"] <= 1)).all()
     loan = s["loan_request_krw_bn"] > 0
-    assert (s.loc[loan, "prob_min_dscr_below_1"] <= s.loc[loan, "prob_min_dscr_below_1_3"]).all()
+    assert (s.loc[loan, "prob_min_dscr_below_1"] <= s.loc[loan, "prob_min_dscr_below_comfort"]).all()
     for a in apps:
         row = s.loc[a.id]
         if a.loan_request_krw_bn <= 0:

@@ -13,32 +13,8 @@ import sys
 
 import pandas as pd
 
+from evaluator.pipeline import snapshot
 from evaluator.cli.common import CliError, add_common, add_decision_options, emit, run_pipeline
-
-RANKING_COLUMNS = ["rank", "score", "rank_range", "eligible", "ineligible_reasons", "country_risk_score",
-                   "diversification_score", "expected_loss_krw_bn", "china_share_after"]
-ALLOCATION_COLUMNS = ["fund_krw_bn", "loan_krw_bn", "fraction", "selected", "note"]
-
-
-def snapshot(applications, scenario, result) -> dict:
-    """Keyword arguments for :meth:`ScenarioStore.save` from a pipeline result.
-
-    Parameters
-    ----------
-    applications : sequence of Application
-    scenario : Scenario
-    result : evaluator.pipeline.PipelineResult
-    """
-    from models.loader import applications_frame
-
-    scores = result.ranking
-    ranking = scores[[c for c in RANKING_COLUMNS if c in scores.columns] +
-                     [c for c in scores.columns if c.startswith("contrib_")]].copy()
-    alloc_table = None if result.allocation is None else result.allocation.table[ALLOCATION_COLUMNS].copy()
-    summary = None if result.summary is None else result.summary.as_record()
-    return {"assumptions": scenario.to_dict(), "applications": applications_frame(applications),
-            "ranking": ranking, "allocation": alloc_table, "summary": summary}
-
 
 def _store(args):
     from evaluator.store import ScenarioStore, StoreError

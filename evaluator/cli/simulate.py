@@ -13,7 +13,7 @@ from evaluator.cli.common import EXIT_INVALID_ROWS, CliError, Progress, add_comm
 
 SIMULATE_FIELDS = [
     "id", "name", "mineral", "stage", "npv_usd_m", "npv_mean_usd_m", "npv_p10_usd_m", "npv_p50_usd_m",
-    "npv_p90_usd_m", "prob_npv_negative", "prob_min_dscr_below_1", "prob_min_dscr_below_1_3",
+    "npv_p90_usd_m", "prob_npv_negative", "prob_min_dscr_below_1", "prob_min_dscr_below_comfort",
     "expected_loss_sim_krw_bn", "irr_p10", "irr_p50", "irr_p90", "risk_adjusted_npv_usd_m",
 ]
 

@@ -25,7 +25,7 @@ class SimulationResult:
         Index ``id``. ``npv_usd_m`` (deterministic), ``npv_mean_usd_m``, ``npv_sd_usd_m``,
         ``npv_p10_usd_m``, ``npv_p50_usd_m``, ``npv_p90_usd_m``, ``npv_cvar10_usd_m`` (mean of
         the worst 10 %), ``prob_npv_negative``, ``prob_min_dscr_below_1``,
-        ``prob_min_dscr_below_1_3`` (NaN without a loan), ``min_dscr_p10``,
+        ``prob_min_dscr_below_comfort`` (below ``scenario.lender_min_dscr``; NaN without a loan), ``min_dscr_p10``,
         ``loan_request_krw_bn``, ``expected_loss_sim_krw_bn``, ``expected_loss_basis``,
         ``irr_p10``, ``irr_p50``, ``irr_p90`` (over the first ``irr_paths`` paths; paths with
         no IRR are left out), ``irr_share_undefined``, ``risk_adjusted_npv_usd_m``.
@@ -120,7 +120,7 @@ def summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_
     mean = npv.mean(axis=1)
     with np.errstate(invalid="ignore"):
         p_dscr1 = np.where(has_loan, (min_dscr < 1.0).mean(axis=1), np.nan)
-        p_dscr13 = np.where(has_loan, (min_dscr < 1.3).mean(axis=1), np.nan)
+        p_dscr13 = np.where(has_loan, (min_dscr < scenario.lender_min_dscr).mean(axis=1), np.nan)
     # P10 of min DSCR over the paths where it is defined (NaN: no year in scope)
     dscr_p10 = np.full(len(apps), np.nan)
     gaps = np.isnan(min_dscr).any(axis=1)
@@ -159,7 +159,7 @@ def summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_
         "npv_cvar10_usd_m": cvar,
         "prob_npv_negative": (npv < 0).mean(axis=1),
         "prob_min_dscr_below_1": p_dscr1,
-        "prob_min_dscr_below_1_3": p_dscr13,
+        "prob_min_dscr_below_comfort": p_dscr13,
         "min_dscr_p10": dscr_p10,
         "loan_request_krw_bn": loan_krw,
         "expected_loss_sim_krw_bn": el,
