@@ -241,7 +241,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                      OR NEW.prev_hash IS NOT COALESCE(
                         (SELECT this_hash FROM decisions ORDER BY id DESC LIMIT 1), '{_GENESIS}'))
             BEGIN SELECT RAISE(ABORT,
-                'mine-evaluator chain: a new decision must carry its hash and the hash of the current decision');
+                'mine-evaluator chain: a new decision must carry its hash link to the current one');
             END""",
         ),
     ),

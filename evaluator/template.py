@@ -24,7 +24,6 @@ import math
 from typing import Any, Iterable
 
 import pandas as pd
-
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation

@@ -27,13 +27,13 @@ from hypothesis import strategies as st
 from evaluator import store as store_module
 from evaluator.store import (
     APP_ID,
-    TamperedStore,
     MIGRATIONS,
     SCHEMA_VERSION,
     DecisionLocked,
     ScenarioNotFound,
     ScenarioStore,
     StoreError,
+    TamperedStore,
     applications_hash,
     frame_from_json,
     frame_to_json,
@@ -699,8 +699,8 @@ def _trigger_sql_from_fresh(name: str) -> str:
 @pytest.mark.parametrize("statements, message", [
     (["DROP TRIGGER decisions_no_replace"], "trigger decisions_no_replace is missing"),
     (["DROP TRIGGER scenarios_decided_no_update",
-      "CREATE TRIGGER scenarios_decided_no_update BEFORE UPDATE ON scenarios WHEN 0 "
-      "BEGIN SELECT 1; END"], "trigger scenarios_decided_no_update was altered"),
+      ("CREATE TRIGGER scenarios_decided_no_update BEFORE UPDATE ON scenarios WHEN 0 "
+       "BEGIN SELECT 1; END")], "trigger scenarios_decided_no_update was altered"),
     (["CREATE TRIGGER sneaky AFTER INSERT ON decisions BEGIN SELECT 1; END"],
      r"unexpected trigger\(s\) in the store: sneaky"),
 ])
