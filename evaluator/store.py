@@ -26,7 +26,7 @@ Decisions are guarded in three layers (each claim below is exercised in ``tests/
   another scenario onto a decided id (scenario ids cannot change); a decision that does not
   supersede the current one, or that lacks its hash link to it.
 * Tamper evidence. Each decision stores ``scenario_digest`` (canonical JSON of the SHA-256 of
-  every stored column of its scenario), ``prev_hash`` (the previous decision's ``this_hash``, 64
+  every stored column of its scenario, :func:`scenario_digest`), ``prev_hash`` (the previous decision's ``this_hash``, 64
   zeros for the first) and ``this_hash`` = SHA-256 of the canonical JSON of its own columns, the
   digest and ``prev_hash`` (:func:`decision_hash`). :func:`verify_chain` runs when the store is
   opened, when scenarios or decisions are listed (:meth:`ScenarioStore.list`,
@@ -213,8 +213,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE decisions ADD COLUMN scenario_digest TEXT",
             "ALTER TABLE decisions ADD COLUMN prev_hash TEXT",
             "ALTER TABLE decisions ADD COLUMN this_hash TEXT",
-            # The back-fill must update existing decision rows: lift the guard for this one
-            # transaction and put back the very same trigger.
+            # The back-fill vouches for the rows as they are: refuse a file whose schema-2
+            # guards were already dropped or altered. Then lift the update guard for this one
+            # transaction (to write the hashes) and put back the very same trigger.
+            lambda conn: _check_triggers(conn, version=2),
             "DROP TRIGGER decisions_no_update",
             lambda conn: _backfill_chain(conn),
             _DECISIONS_NO_UPDATE,
@@ -483,13 +485,26 @@ def scenario_digest(scenario: Mapping[str, Any] | None) -> str:
     """The fingerprint of a stored scenario: canonical JSON ``{column: sha256}``.
 
     Each column of the scenario row as stored (the assumptions, applications, ranking,
-    allocation and summary JSON texts, the name, author, time and id) is hashed (SHA-256 of its
-    canonical JSON); keeping one hash per column lets a mismatch name the column that changed.
+    allocation and summary JSON texts, the name, author, time and id) is hashed: SHA-256 of
+    ``"t:"`` + the text for a text value, of ``"j:"`` + its canonical JSON otherwise (the id,
+    NULL), so that a text can never pass for a number or a NULL. Hashing the stored text
+    itself, not a re-encoding of it, keeps the check exact and cheap (no JSON re-encoding of
+    megabyte payloads at every open). Keeping one hash per column lets a mismatch name the column that changed.
     ``None`` (a missing scenario) gives ``{}``.
     """
     if scenario is None:
         return canonical_json({})
-    return canonical_json({f: _sha256(canonical_json(scenario[f])) for f in _SCENARIO_FIELDS})
+    return canonical_json({f: _column_hash(scenario[f]) for f in _SCENARIO_FIELDS})
+
+
+def _column_hash(value: Any) -> str:
+    h = hashlib.sha256()
+    if isinstance(value, str):
+        h.update(b"t:")
+        h.update(value.encode("utf-8"))
+    else:
+        h.update(b"j:" + canonical_json(value).encode("utf-8"))
+    return h.hexdigest()
 
 
 def decision_hash(decision: Mapping[str, Any], digest: str, prev_hash: str) -> str:
@@ -586,29 +601,31 @@ def verify_chain(conn: sqlite3.Connection) -> str | None:
     return None if prev_id is None else prev_hash
 
 
-@functools.lru_cache(maxsize=1)
-def _expected_triggers() -> tuple[tuple[str, str], ...]:
-    """(name, SQL) of every trigger the migrations create, read from a fresh in-memory store."""
+@functools.lru_cache(maxsize=None)
+def _expected_triggers(version: int = SCHEMA_VERSION) -> tuple[tuple[str, str], ...]:
+    """(name, SQL) of every trigger of schema ``version``, read from a fresh in-memory store."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
-        migrate(conn)
+        migrate(conn, target_version=version)
         return tuple(conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name").fetchall())
     finally:
         conn.close()
 
 
-def _check_triggers(conn: sqlite3.Connection) -> None:
-    expected = dict(_expected_triggers())
+def _check_triggers(conn: sqlite3.Connection, version: int = SCHEMA_VERSION) -> None:
+    """Raise :class:`TamperedStore` unless the triggers are exactly those of schema ``version``."""
+    expected = dict(_expected_triggers(version))
     found = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+    before = "" if version == SCHEMA_VERSION else f" (found before the upgrade to schema {version + 1})"
     for name in sorted(expected):
         if name not in found:
-            raise TamperedStore(f"the guarding trigger {name} is missing (it was dropped)")
+            raise TamperedStore(f"the guarding trigger {name} is missing (it was dropped){before}")
         if found[name] != expected[name]:
-            raise TamperedStore(f"the guarding trigger {name} was altered")
+            raise TamperedStore(f"the guarding trigger {name} was altered{before}")
     extra = sorted(set(found) - set(expected))
     if extra:
-        raise TamperedStore(f"unexpected trigger(s) in the store: {', '.join(extra)}")
+        raise TamperedStore(f"unexpected trigger(s) in the store: {', '.join(extra)}{before}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -824,7 +841,7 @@ class ScenarioStore:
             raise StoreError(f"Cannot open the scenario store {self.path}: {exc}") from None
         except StoreError as exc:
             if str(self.path) not in str(exc):
-                raise StoreError(f"{self.path}: {exc}") from None
+                raise type(exc)(f"{self.path}: {exc}") from None  # keeps TamperedStore
             raise
         finally:
             conn.close()

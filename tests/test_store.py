@@ -495,8 +495,9 @@ def test_process_killed_mid_write_loses_nothing(store: ScenarioStore, db_path: P
 # ------------------------------------------------------------------------------ tamper evidence
 # The hash chain, computed here independently of the module (hashlib and json only):
 # this_hash = sha256(canonical JSON of {"decision": its six columns, "scenario_digest": ...,
-# "prev_hash": ...}); scenario_digest = canonical JSON of {column: sha256(canonical JSON of the
-# stored value)} over the ten columns of the scenario row; the first prev_hash is 64 zeros.
+# "prev_hash": ...}); scenario_digest = canonical JSON of {column: sha256("t:" + stored text, or
+# "j:" + JSON of a non-text value)} over the ten columns of the scenario row; the first
+# prev_hash is 64 zeros.
 SCENARIO_COLUMNS = ("id", "name", "author", "created_at", "assumptions_json", "applications_json",
                     "applications_hash", "ranking_json", "allocation_json", "summary_json")
 DECISION_COLUMNS = ("id", "scenario_id", "note", "decided_by", "decided_at", "supersedes")
@@ -521,7 +522,8 @@ def _independent_chain(path: Path) -> list[tuple[int, str, str, str]]:
             d = dict(zip(DECISION_COLUMNS, row))
             srow = conn.execute(f"SELECT {', '.join(SCENARIO_COLUMNS)} FROM scenarios WHERE id = ?",
                                 (d["scenario_id"],)).fetchone()
-            digest = _canon({c: _sha(_canon(v)) for c, v in zip(SCENARIO_COLUMNS, srow)})
+            digest = _canon({c: _sha("t:" + v if isinstance(v, str) else "j:" + _canon(v))
+                             for c, v in zip(SCENARIO_COLUMNS, srow)})
             this = _sha(_canon({"decision": d, "scenario_digest": digest, "prev_hash": prev}))
             out.append((d["id"], digest, prev, this))
             prev = this
@@ -760,3 +762,21 @@ def test_schema_2_file_migrates_and_gets_its_chain(db_path: Path) -> None:
                           "UPDATE decisions SET note = 'x' WHERE id = 1", recreate=True)
     with pytest.raises(TamperedStore, match="decision 1: the decision record differs"):
         ScenarioStore(db_path)
+
+
+@pytest.mark.parametrize("statement, message", [
+    ("DROP TRIGGER decisions_no_update", "decisions_no_update is missing"),
+    ("DROP TRIGGER scenarios_decided_no_delete", "scenarios_decided_no_delete is missing"),
+])
+def test_schema_2_file_with_dropped_guards_is_not_vouched_for(db_path: Path, statement: str,
+                                                              message: str) -> None:
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    migrate(conn, target_version=2)
+    conn.execute(statement)
+    conn.close()
+    with pytest.raises(TamperedStore, match=message + r".*before the upgrade to schema 3") as info:
+        ScenarioStore(db_path)
+    assert str(db_path) in str(info.value)
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # left at its old version
+    conn.close()
