@@ -784,6 +784,8 @@ class ScenarioStore:
     StoreError
         The file is not a SQLite database, belongs to another application, or was written by a
         newer version of the tool. The message names the path.
+    TamperedStore
+        The decision record fails :func:`verify_chain` (a subclass of :class:`StoreError`).
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None,

@@ -780,3 +780,22 @@ def test_schema_2_file_with_dropped_guards_is_not_vouched_for(db_path: Path, sta
     conn = sqlite3.connect(db_path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # left at its old version
     conn.close()
+
+
+def test_a_rewrite_of_the_whole_chain_shows_only_in_the_head_hash(
+        store: ScenarioStore, db_path: Path, decided: dict) -> None:
+    # the stated limit: someone who knows the scheme rewrites the head decision and its hash;
+    # the file is consistent again, and only the head hash kept outside the file tells
+    conn = sqlite3.connect(db_path)
+    row = dict(zip(DECISION_COLUMNS + ("scenario_digest", "prev_hash"), conn.execute(
+        f"SELECT {', '.join(DECISION_COLUMNS)}, scenario_digest, prev_hash FROM decisions "
+        "WHERE id = 2").fetchone()))
+    conn.close()
+    row["note"] = "rewritten"
+    forged = store_module.decision_hash(row, row["scenario_digest"], row["prev_hash"])
+    _raw(db_path, "DROP TRIGGER decisions_no_update",
+         f"UPDATE decisions SET note = 'rewritten', this_hash = '{forged}' WHERE id = 2",
+         _trigger_sql_from_fresh("decisions_no_update"))
+    reopened = ScenarioStore(db_path)
+    assert reopened.current_decision().note == "rewritten"
+    assert reopened.verify() == forged != decided["head"]
