@@ -26,9 +26,9 @@ Decisions are guarded in three layers (each claim below is exercised in ``tests/
   another scenario onto a decided id (scenario ids cannot change); a decision that does not
   supersede the current one, or that lacks its hash link to it.
 * Tamper evidence. Each decision stores ``scenario_digest`` (canonical JSON of the SHA-256 of
-  every stored column of its scenario, :func:`scenario_digest`), ``prev_hash`` (the previous decision's ``this_hash``, 64
-  zeros for the first) and ``this_hash`` = SHA-256 of the canonical JSON of its own columns, the
-  digest and ``prev_hash`` (:func:`decision_hash`). :func:`verify_chain` runs when the store is
+  every stored column of its scenario, :func:`scenario_digest`), ``prev_hash`` (the previous
+  decision's ``this_hash``, 64 zeros for the first) and ``this_hash`` = SHA-256 of the canonical
+  JSON of its own columns, the digest and ``prev_hash`` (:func:`decision_hash`). :func:`verify_chain` runs when the store is
   opened, when scenarios or decisions are listed (:meth:`ScenarioStore.list`,
   :meth:`~ScenarioStore.decisions`, :meth:`~ScenarioStore.current_decision`) and before a new
   decision is recorded; it raises :class:`TamperedStore` naming the first broken link (the
@@ -489,8 +489,8 @@ def scenario_digest(scenario: Mapping[str, Any] | None) -> str:
     ``"t:"`` + the text for a text value, of ``"j:"`` + its canonical JSON otherwise (the id,
     NULL), so that a text can never pass for a number or a NULL. Hashing the stored text
     itself, not a re-encoding of it, keeps the check exact and cheap (no JSON re-encoding of
-    megabyte payloads at every open). Keeping one hash per column lets a mismatch name the column that changed.
-    ``None`` (a missing scenario) gives ``{}``.
+    megabyte payloads at every open). Keeping one hash per column lets a mismatch name the
+    column that changed. ``None`` (a missing scenario) gives ``{}``.
     """
     if scenario is None:
         return canonical_json({})
