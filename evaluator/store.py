@@ -30,9 +30,8 @@ Decisions are guarded in three layers (each claim below is exercised in ``tests/
   decision's ``this_hash``, 64 zeros for the first) and ``this_hash`` = SHA-256 of the canonical
   JSON of its own columns, the digest and ``prev_hash`` (:func:`decision_hash`).
   :func:`verify_chain` runs when the store is opened, when scenarios or decisions are listed
-  (:meth:`ScenarioStore.list`,
-  :meth:`~ScenarioStore.decisions`, :meth:`~ScenarioStore.current_decision`) and before a new
-  decision is recorded; it raises :class:`TamperedStore` naming the first broken link (the
+  (:meth:`ScenarioStore.list`, :meth:`~ScenarioStore.decisions`,
+  :meth:`~ScenarioStore.current_decision`) and before a new decision is recorded; it raises :class:`TamperedStore` naming the first broken link (the
   decision id and whether its record, its link, or which column of its scenario differs), a
   missing last decision (``sqlite_sequence`` remembers the highest id given), and a guarding
   trigger that was dropped, altered or added. So ``DROP TRIGGER`` followed by an edit, with or
