@@ -232,5 +232,8 @@ def pipeline_result(s: Scenario | None = None):
 
 
 def csv_bytes(frame) -> bytes:
-    """A table as CSV for download (UTF-8 with BOM, so Excel reads Korean text)."""
-    return frame.to_csv().encode("utf-8-sig")
+    """A table as CSV for download: UTF-8 with BOM (Excel reads Korean text), text cells that
+    start like a formula neutralised (:func:`evaluator.safe_text.safe_csv_bytes`)."""
+    from evaluator.safe_text import safe_csv_bytes
+
+    return safe_csv_bytes(frame)

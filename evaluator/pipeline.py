@@ -350,7 +350,9 @@ def recorded_decision(store_path, scenario, apps: Sequence) -> dict | None:
             return {"decision_id": d.id, "scenario": f"{saved.name} (#{saved.id})", "decided_by": d.decided_by,
                     "decided_at_utc": d.decided_at, "note": d.note,
                     "supersedes": "" if d.supersedes is None else f"decision #{d.supersedes}",
-                    "applications_hash": saved.applications_hash}
+                    "applications_hash": saved.applications_hash,
+                    # the chain's hash of this decision: printed, it makes a rewrite of the store detectable
+                    "decision_hash": d.this_hash or "", "store_head_hash": store.verify() or ""}
     return None
 
 
