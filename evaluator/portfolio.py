@@ -148,7 +148,7 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
     if offtake is None:
         offtake = supply.offtake_from_evaluation(ev)
     off = offtake.set_index("id").reindex(m.index).reset_index()
-    units = supply.import_units(ref, off, scenario.import_basis, "korea_offtake_t_per_year").to_numpy(float)
+    units = supply.diversifying_units(ref, scenario, off).to_numpy(float)  # 0 when refined in the incumbent
     cand = pd.DataFrame({
         "fund_krw_bn": m["fund_request_krw_bn"].to_numpy(float),
         "loan_krw_bn": m["loan_request_krw_bn"].to_numpy(float),

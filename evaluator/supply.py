@@ -114,7 +114,13 @@ __all__ = [
     "offtake_from_evaluation",
     "offtake_by_year_from_evaluation",
     "explain_project",
+    "explanation_text",
     "chain_table",
+    "default_window",
+    "score_years",
+    "has_chain",
+    "element_share",
+    "production_probability",
 ]
 
 WGI_COLUMNS = ("wgi_va", "wgi_pv", "wgi_ge", "wgi_rq", "wgi_rl", "wgi_cc")

@@ -562,3 +562,21 @@ def test_customs_upload_of_baci_rows_gives_published_share(ref):
     assert got == pytest.approx(84.2, abs=0.1)  # by hand from the snapshot: 84.196 %
     for pub in _published(ref, "lithium", "lithium hydroxide", "2024-01..2024-11"):  # KCS 82.3 %
         assert abs(got - pub) <= TOL_PP
+
+
+def test_application_refined_in_china_scores_zero_end_to_end(ref, scen):
+    from evaluator import pipeline
+    from models.loader import load_applications
+
+    apps = load_applications(Path(__file__).resolve().parents[1] / "sample_projects" / "applications.csv",
+                             ref=ref).applications
+    la = [dataclasses.replace(a, processing_country_iso3="CHN") if a.id == "LA-REE-01" else a
+          for a in apps if a.mineral == "rare_earths"]
+    run = pipeline.run(la, scen, ref)
+    assert run.benefits.loc["LA-REE-01", "diversification_score"] == 0.0
+    assert run.benefits.loc["LA-REE-01", "processing_country_iso3"] == "CHN"
+    assert (run.benefits.drop("LA-REE-01").diversification_score > 0).all()
+    d = supply.explain_project(ref, scen, run.evaluation, "LA-REE-01", benefits=run.benefits)
+    assert d["label_key"] == "supply.explain.refined_in_incumbent"
+    assert d["china_share_target_after"] >= d["china_share_target_before"] - 1e-12
+    assert "refined in CHN" in supply.explanation_text(d)
