@@ -185,7 +185,7 @@ def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc
     terms, rows = [], []
     for mineral, g in cand.groupby("mineral"):
         base = supply.baseline(ref, mineral, basis=scenario.import_basis)
-        gap = gap_volume(base, scenario.target_single_supplier_share, scenario.displacement_rule)
+        gap = supply.gap_volume(base, scenario.target_single_supplier_share, scenario.displacement_rule)
         weights = g["offtake_units"].where(g["country_iso3"] != base.incumbent, 0.0)
         if gap <= 0 or weights.sum() <= 0 or w_div <= 0:
             continue

@@ -107,6 +107,7 @@ __all__ = [
     "diversifying_units",
     "additions_by_mineral",
     "score_value",
+    "gap_volume",
     "portfolio_effect",
     "project_benefits",
     "joint_benefit",
@@ -896,6 +897,38 @@ def portfolio_effect(ref: ReferenceData, scenario, offtake: pd.DataFrame, *, all
     out = pd.DataFrame(rows)
     return out if out.empty else out.set_index("mineral")
 
+
+
+def gap_volume(base: MineralSupply, target: float, rule: str) -> float:
+    """Volume from non-incumbent suppliers that brings the incumbent's share down to ``target``
+    [unit/yr or kUSD/yr], under :func:`apply_additions`'s rules; 0 when already at or below.
+
+    Solved by bisection on the incumbent's share after (monotone in the volume); ``inf`` when the
+    target cannot be reached (``additive`` never takes a share below ``V_top / (T + X)`` > 0, but
+    every target > 0 is reached for a large enough ``X`` under all three rules).
+    """
+    v = base.volumes.to_numpy(dtype=float)
+    tot = float(np.nansum(v))
+    s0 = base.measures["top_share"]
+    if not np.isfinite(tot) or tot <= 0 or not np.isfinite(s0) or s0 <= target:
+        return 0.0
+    if target <= 0:
+        return float("inf")
+    i = int(np.nanargmax(v))
+
+    def share(x: float) -> float:
+        out = _displace(np.nan_to_num(v), x, rule)
+        return out[i] / (out.sum() + x)
+
+    lo, hi = 0.0, tot
+    while share(hi) > target:
+        hi *= 2.0
+        if hi > 1e6 * tot:
+            return float("inf")
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if share(mid) > target else (lo, mid)
+    return hi
 
 _BENEFIT_COLS = ["id", "mineral", "country_iso3", "processing_country_iso3", "added_volume", "incumbent",
                  "china_share_before", "china_share_after", "delta_china_share", "top_share_before",

@@ -580,3 +580,15 @@ def test_application_refined_in_china_scores_zero_end_to_end(ref, scen):
     assert d["label_key"] == "supply.explain.refined_in_incumbent"
     assert d["china_share_target_after"] >= d["china_share_target_before"] - 1e-12
     assert "refined in CHN" in supply.explanation_text(d)
+
+
+@pytest.mark.parametrize("rule", ["top_supplier", "pro_rata", "additive"])
+def test_gap_volume_brings_incumbent_to_target(ref, rule):
+    b = supply.baseline(ref, "graphite")
+    gap = supply.gap_volume(b, 0.5, rule)
+    after = supply.apply_additions(b.volumes, {"MOZ": gap}, rule)
+    assert after[b.incumbent] / after.sum() == pytest.approx(0.5, abs=1e-9)
+    # closed forms by hand: additive V_top / (T + X) = t -> X = V_top / t - T
+    if rule == "additive":
+        assert gap == pytest.approx(b.volumes[b.incumbent] / 0.5 - b.total)
+    assert supply.gap_volume(supply.baseline(ref, "copper"), 0.5, rule) == 0.0  # already below
