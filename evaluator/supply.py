@@ -115,6 +115,7 @@ __all__ = [
     "offtake_from_evaluation",
     "offtake_by_year_from_evaluation",
     "explain_project",
+    "explain_portfolio",
     "explanation_text",
     "chain_table",
     "default_window",
@@ -691,7 +692,7 @@ def import_units(ref: ReferenceData, df: pd.DataFrame, basis: str, value_col: st
     from :func:`offtake_from_evaluation`) when present, else the mineral's default factor.
     """
     _check_basis(basis)
-    default = df["mineral"].map(lambda m: _default_factor(ref, m)).astype(float)
+    default = df["mineral"].map({m: _default_factor(ref, m) for m in set(df["mineral"])}).astype(float)
     if "chain_t_per_product_t" in df.columns:
         f = pd.to_numeric(df["chain_t_per_product_t"], errors="coerce").fillna(default)
     else:
@@ -1306,3 +1307,55 @@ def explanation_text(d: Mapping) -> str:
     return head + (f"; this project's payable{elem} offtake of {d['offtake_scored_t_target_year']:,.0f} t from "
                    f"{d['first_production_year']} lowers China's {d['target_year']} share from "
                    f"{d['china_share_target_before']:.0%} to {d['china_share_target_after']:.0%}.")
+
+
+def explain_portfolio(ref: ReferenceData, scenario, ev, ids: Iterable[str], *,
+                      fractions: Mapping[str, float] | None = None) -> list[dict]:
+    """Per mineral, the numbers behind the funded set's effect (Allocation page, report).
+
+    Parameters
+    ----------
+    ref, scenario, ev
+        As :func:`explain_project`.
+    ids : iterable of str
+        Funded applications.
+    fractions : mapping, optional
+        id -> funded share of the request [0-1]; the offtake counts in proportion (default 1).
+
+    Returns
+    -------
+    list of dict
+        One per mineral touched: ``label_key`` (``supply.explain.portfolio``), ``mineral``,
+        ``unit``, ``window``, ``imports_content_t``, ``china_share_content``, ``n_projects``,
+        ``offtake_scored_t_target_year``, ``target_year``, ``china_share_target_before`` /
+        ``_after``, ``top_supplier_target_after``, ``top_share_target_after``,
+        ``meets_target_target_year``, ``first_year_meeting_target`` (None when never by the
+        horizon).
+    """
+    ids = [str(i) for i in ids]
+    by = offtake_by_year_from_evaluation(ev, ids=ids, ref=ref)
+    if fractions is not None:
+        by = by.assign(korea_offtake_t=by["korea_offtake_t"] * by["id"].map(lambda i: float(fractions.get(i, 1.0))))
+    opt = _options(scenario)
+    by = by.assign(units=import_units(ref, by, opt["basis"], "korea_offtake_t"))
+    proj = projection_by_year(ref, scenario, by)
+    ty = int(scenario.target_year)
+    out = []
+    for m, g in proj.groupby("mineral", sort=True):
+        g = g.set_index("year")
+        b = baseline(ref, m, **opt)
+        meets = g.index[g["meets_target"].to_numpy(bool)]
+        content = b.window_content
+        out.append({"label_key": "supply.explain.portfolio", "mineral": m, "unit": b.unit, "window": b.window,
+                    "imports_content_t": float(content.sum()),
+                    "china_share_content": float(content.get(CHINA, 0.0) / content.sum()),
+                    "n_projects": int(by.loc[by["mineral"] == m, "id"].nunique()),
+                    "offtake_scored_t_target_year": float(by.loc[(by["mineral"] == m) & (by["year"] == ty), "units"].sum()),
+                    "target_year": ty,
+                    "china_share_target_before": float(g.at[ty, "china_share_counterfactual"]) if ty in g.index else np.nan,
+                    "china_share_target_after": float(g.at[ty, "china_share"]) if ty in g.index else np.nan,
+                    "top_supplier_target_after": g.at[ty, "top_supplier"] if ty in g.index else None,
+                    "top_share_target_after": float(g.at[ty, "top_share"]) if ty in g.index else np.nan,
+                    "meets_target_target_year": bool(g.at[ty, "meets_target"]) if ty in g.index else False,
+                    "first_year_meeting_target": int(meets.min()) if len(meets) else None})
+    return out

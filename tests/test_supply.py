@@ -592,3 +592,17 @@ def test_gap_volume_brings_incumbent_to_target(ref, rule):
     if rule == "additive":
         assert gap == pytest.approx(b.volumes[b.incumbent] / 0.5 - b.total)
     assert supply.gap_volume(supply.baseline(ref, "copper"), 0.5, rule) == 0.0  # already below
+
+
+def test_explain_portfolio_matches_projection_and_fractions(ref, scen, sample_run):
+    ev = sample_run.evaluation
+    ids = ["VN-REE-01", "AU-REE-01", "MZ-GR-01"]
+    rows = {d["mineral"]: d for d in supply.explain_portfolio(ref, scen, ev, ids)}
+    assert set(rows) == {"rare_earths", "graphite"} and rows["rare_earths"]["n_projects"] == 2
+    by = supply.offtake_by_year_from_evaluation(ev, ids=ids, ref=ref)
+    pr = supply.projection_by_year(ref, scen, by).set_index(["mineral", "year"])
+    assert rows["graphite"]["china_share_target_after"] == pytest.approx(pr.loc[("graphite", 2030), "china_share"])
+    half = {d["mineral"]: d for d in supply.explain_portfolio(ref, scen, ev, ids, fractions={i: 0.5 for i in ids})}
+    assert half["graphite"]["offtake_scored_t_target_year"] == pytest.approx(0.5 * rows["graphite"]["offtake_scored_t_target_year"])
+    assert rows["graphite"]["china_share_target_after"] < half["graphite"]["china_share_target_after"] \
+        < rows["graphite"]["china_share_target_before"]
