@@ -182,3 +182,17 @@ def test_risk_adjusted_switch_simulates_once_and_shows_p10(at, monkeypatch):
     at.slider(key="fund_krw_bn").set_value(150.0).run()
     assert not at.exception
     assert len(calls) == 1
+
+
+def test_supply_effect_is_explained_in_words(at):
+    """Project and Allocation pages say the diversification numbers in a sentence an officer can check."""
+    _page(at, "project")
+    text = " ".join(m.value for m in at.markdown)
+    assert "Korea imported" in text and "from China" in text
+    _page(at, "allocation")
+    text = " ".join(m.value for m in at.markdown)
+    assert "funded project(s) deliver" in text and "target" in text
+    at.radio(key="lang").set_value("ko").run()
+    _page(at, "allocation")
+    text = " ".join(m.value for m in at.markdown)
+    assert "중국 비중" in text
