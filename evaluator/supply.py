@@ -509,11 +509,8 @@ def _check_basis(basis: str) -> str:
 
 
 def _options(scenario) -> dict:
-    """Window and demand case: scenario attributes when present (``supply_window``,
-    ``demand_case``), else the data defaults."""
-    return {"basis": getattr(scenario, "import_basis", "quantity"),
-            "window": getattr(scenario, "supply_window", None),
-            "case": getattr(scenario, "demand_case", None) or "base"}
+    """Basis, window and demand case of the scenario (window None: the data's default window)."""
+    return {"basis": scenario.import_basis, "window": scenario.supply_window, "case": scenario.demand_case}
 
 
 #: baseline() results per reference-data object; entries go when the object is collected.
