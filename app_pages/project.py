@@ -10,7 +10,7 @@ import streamlit as st
 from app_pages import compute, state
 from app_pages.explain import project_sentence
 from app_pages.fmt import fmt_pct, money_factor, money_unit
-from app_pages.i18n import t
+from app_pages.i18n import lang, t
 from evaluator import scoring, supply, uncertainty
 from evaluator.scoring import ScoringError
 
@@ -44,7 +44,7 @@ except ScoringError as exc:
     st.error(t("scoring_failed", error=exc))
 if sc is not None:
     with st.expander(t("score_explained"), expanded=True):
-        for line in scoring.explain(sc.scores, app_id):
+        for line in scoring.explain(sc.scores, app_id, language=lang()):
             st.markdown(f"- {line}")
 
 # -- cash flows ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_pages import compute, state
 from app_pages.fmt import money_columns, money_factor, money_unit
-from app_pages.i18n import t
+from app_pages.i18n import lang, t
 from evaluator import scoring, supply
 from models.scenario import CRITERIA
 
@@ -42,6 +42,7 @@ cols = ["rank", "name", "eligible", "ineligible_reasons", "country_iso3", "miner
     + ["npv_usd_m", "npv_p10_usd_m", "prob_npv_negative", "country_risk_score", "diversification_score",
        "china_share_after", "expected_loss_krw_bn"]
 view = table[[c for c in cols if c in table.columns]].copy()
+view["ineligible_reasons"] = [result.reasons_text(i, lang()) for i in view.index]
 for c in ("china_share_after", "prob_npv_negative"):
     if c in view:
         view[c] = view[c] * 100

@@ -53,6 +53,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from evaluator import messages
+from evaluator.messages import Message
 from evaluator import country_risk
 from evaluator.reference import DATA_DIR, ReferenceDataError
 from models.scenario import CRITERIA
@@ -94,14 +96,22 @@ class ScoreResult:
         ``rank_range``, ``eligible``, ``ineligible_reasons``.
     weights : dict
         Normalised weights used (sum 1).
+    reasons : dict
+        id -> the screens it fails, as :class:`evaluator.messages.Message` (for any language;
+        ``ineligible_reasons`` holds the English text).
     financial_measure : str
     scenario_name : str
     """
 
     table: pd.DataFrame = field(repr=False)
     weights: Mapping[str, float]
+    reasons: Mapping[str, tuple] = field(default_factory=dict, repr=False)
     financial_measure: str = "npv"
     scenario_name: str = ""
+
+    def reasons_text(self, app_id: str, language: str = "en") -> str:
+        """Why an application is ineligible, in ``language`` (empty when it is eligible)."""
+        return messages.join(self.reasons.get(app_id, ()), language)
 
     @property
     def eligible(self) -> pd.DataFrame:
@@ -197,6 +207,39 @@ def _measures(scales: pd.DataFrame, criterion: str, financial_measure: str) -> l
 # ----------------------------------------------------------------------------------------------
 # eligibility
 # ----------------------------------------------------------------------------------------------
+def _screens(a, row, scenario, excluded) -> list[Message]:
+    """The hard screens one application fails (none: eligible)."""
+    out = []
+    if a.country_iso3.upper() in excluded:
+        out.append(Message("screen_country_excluded", {"country": a.country_iso3}))
+    if a.esg_category == "A" and str(a.esg_mitigation_plan).lower() != "yes":
+        out.append(Message("screen_esg_a_without_plan"))
+    cap = scenario.coverage_cap_share * row["project_cost_krw_bn"]
+    support = a.fund_request_krw_bn + a.loan_request_krw_bn
+    if support > cap + 1e-9:
+        out.append(Message("screen_above_coverage_cap", {
+            "support": f"{support:,.1f}", "cap_share": f"{scenario.coverage_cap_share:.0%}",
+            "cost": f"{row['project_cost_krw_bn']:,.1f}", "cap": f"{cap:,.1f}", "terms": scenario.loan_terms}))
+    if a.korean_ownership_share < scenario.min_korean_ownership_share - 1e-12:
+        out.append(Message("screen_ownership_below_minimum", {
+            "ownership": f"{a.korean_ownership_share:.0%}", "minimum": f"{scenario.min_korean_ownership_share:.0%}"}))
+    if a.fund_request_krw_bn > scenario.fund_krw_bn + 1e-9:
+        out.append(Message("screen_fund_above_budget", {"request": f"{a.fund_request_krw_bn:,.1f}",
+                                                        "budget": f"{scenario.fund_krw_bn:,.1f}"}))
+    if a.loan_request_krw_bn > scenario.loan_krw_bn + 1e-9:
+        out.append(Message("screen_loan_above_budget", {"request": f"{a.loan_request_krw_bn:,.1f}",
+                                                        "budget": f"{scenario.loan_krw_bn:,.1f}"}))
+    if a.stage == "exploration" and a.loan_request_krw_bn > 0 and a.success_probability is None:
+        out.append(Message("screen_exploration_without_probability"))
+    if support <= 0:
+        out.append(Message("screen_no_support"))
+    if a.loan_request_krw_bn > 0 and a.loan_grace_years >= a.loan_tenor_years:
+        out.append(Message("screen_grace_not_shorter", {"grace": a.loan_grace_years, "tenor": a.loan_tenor_years}))
+    if not np.isfinite(row["npv_usd_m"]):
+        out.append(Message("screen_npv_not_computable"))
+    return out
+
+
 def eligibility(ev, scenario) -> pd.DataFrame:
     """Hard screens, each failure with a readable reason (index ``id``).
 
@@ -204,46 +247,22 @@ def eligibility(ev, scenario) -> pd.DataFrame:
     support (fund + loan) above ``coverage_cap_share`` x total project cost [KRW bn]; Korean
     ownership below ``min_korean_ownership_share``; fund request above the whole fund budget or
     loan request above the whole loan budget; exploration loan without a success probability;
-    no support requested; loan grace period not shorter than the tenor.
+    no support requested; loan grace period not shorter than the tenor; an NPV that cannot be
+    computed (a project is never ranked on a number that does not exist).
 
     Returns
     -------
     pandas.DataFrame
-        ``eligible`` [bool], ``ineligible_reasons`` (text, ``"; "``-joined, empty when eligible).
+        ``eligible`` [bool], ``ineligible_reasons`` (English text, ``"; "``-joined, empty when
+        eligible), ``ineligible_messages`` (tuple of :class:`evaluator.messages.Message`, for
+        the officer's language).
     """
     m = ev.metrics
     excluded = {c.upper() for c in scenario.excluded_countries}
-    reasons = []
-    for a, (_, row) in zip(ev.applications, m.iterrows()):
-        r = []
-        if a.country_iso3.upper() in excluded:
-            r.append(f"country {a.country_iso3} is excluded by the scenario")
-        if a.esg_category == "A" and str(a.esg_mitigation_plan).lower() != "yes":
-            r.append("ESG category A without a mitigation plan")
-        cap = scenario.coverage_cap_share * row["project_cost_krw_bn"]
-        support = a.fund_request_krw_bn + a.loan_request_krw_bn
-        if support > cap + 1e-9:
-            r.append(f"support {support:,.1f} KRW bn is above the coverage cap {scenario.coverage_cap_share:.0%} "
-                     f"x project cost {row['project_cost_krw_bn']:,.1f} = {cap:,.1f} KRW bn "
-                     f"({scenario.loan_terms} terms)")
-        if a.korean_ownership_share < scenario.min_korean_ownership_share - 1e-12:
-            r.append(f"Korean ownership {a.korean_ownership_share:.0%} is below the programme minimum "
-                     f"{scenario.min_korean_ownership_share:.0%}")
-        if a.fund_request_krw_bn > scenario.fund_krw_bn + 1e-9:
-            r.append(f"fund request {a.fund_request_krw_bn:,.1f} KRW bn exceeds the whole fund budget "
-                     f"{scenario.fund_krw_bn:,.1f} KRW bn")
-        if a.loan_request_krw_bn > scenario.loan_krw_bn + 1e-9:
-            r.append(f"loan request {a.loan_request_krw_bn:,.1f} KRW bn exceeds the whole loan budget "
-                     f"{scenario.loan_krw_bn:,.1f} KRW bn")
-        if a.stage == "exploration" and a.loan_request_krw_bn > 0 and a.success_probability is None:
-            r.append("exploration loan without a success probability (needed for the success-contingent loss)")
-        if support <= 0:
-            r.append("no support requested (fund and loan requests are both zero)")
-        if a.loan_request_krw_bn > 0 and a.loan_grace_years >= a.loan_tenor_years:
-            r.append(f"loan grace {a.loan_grace_years} yr is not shorter than the tenor {a.loan_tenor_years} yr")
-        reasons.append(r)
-    return pd.DataFrame({"eligible": [not r for r in reasons],
-                         "ineligible_reasons": ["; ".join(r) for r in reasons]}, index=m.index)
+    found = [tuple(_screens(a, row, scenario, excluded)) for a, (_, row) in zip(ev.applications, m.iterrows())]
+    return pd.DataFrame({"eligible": [not r for r in found],
+                         "ineligible_reasons": [messages.join(r) for r in found],
+                         "ineligible_messages": found}, index=m.index)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -397,7 +416,9 @@ def score(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
     """
     w = validate_weights(scenario.weights if weights is None else weights)
     t = criteria_scores(ev, scenario, ref, benefits=benefits, risk_metrics=risk_metrics)
-    t = t.join(eligibility(ev, scenario))
+    screens = eligibility(ev, scenario)
+    reasons = {str(k): tuple(v) for k, v in screens.pop("ineligible_messages").items()}
+    t = t.join(screens)
     crit = t[[f"crit_{c}" for c in CRITERIA]].to_numpy(dtype=float)
     wv = np.array([w[c] for c in CRITERIA])
     contrib = crit * wv[None, :]
@@ -425,7 +446,7 @@ def score(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
     t["_neg"] = -t["score"].round(_SCORE_DECIMALS)
     t = t.rename_axis("id").reset_index().sort_values(["_el", "rank", "_neg", "id"], kind="stable") \
         .set_index("id").drop(columns=["_el", "_neg"])
-    return ScoreResult(table=t, weights=w, financial_measure=scenario.financial_measure,
+    return ScoreResult(table=t, weights=w, reasons=reasons, financial_measure=scenario.financial_measure,
                        scenario_name=scenario.name)
 
 
@@ -433,44 +454,52 @@ def score(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
 # explanation
 # ----------------------------------------------------------------------------------------------
 def _pct(x) -> str:
-    return "n/a" if not np.isfinite(x) else f"{100 * x:.1f}%"
+    return None if x is None or not np.isfinite(x) else f"{100 * x:.1f}%"
 
 
-def _num(x, fmt="{:.2f}") -> str:
-    return "n/a" if x is None or not np.isfinite(x) else fmt.format(x)
+def _num(x, fmt="{:.2f}") -> str | None:
+    return None if x is None or not np.isfinite(x) else fmt.format(x)
 
 
-def explain(result: ScoreResult, app_id: str) -> list[str]:
-    """Readable lines on a project's eligibility, score, rank and each criterion's contribution."""
+def explain(result: ScoreResult, app_id: str, language: str = "en") -> list[str]:
+    """Readable lines on a project's eligibility, score, rank and each criterion's contribution,
+    worded in ``language`` (:mod:`evaluator.messages`)."""
     t = result.table
     if app_id not in t.index:
         raise KeyError(f"no application {app_id!r} in the score result")
     r = t.loc[app_id]
-    n_el = int(t["eligible"].sum())
-    lines = [f"{app_id} {r['name']} ({r['country_iso3']}, {r['mineral']}, {r['stage']}): "
-             f"score {r['score']:.1f} / 100"]
+
+    def say(code, **params):
+        na = messages.text("not_available", language)
+        return messages.text(code, language, **{k: na if v is None else v for k, v in params.items()})
+
+    stage = say(f"stage_{r['stage']}")
+    lines = [say("explain_head", id=app_id, name=r["name"], country=r["country_iso3"], mineral=r["mineral"],
+                 stage=stage, score=f"{r['score']:.1f}")]
     if r["eligible"]:
-        lines.append(f"Rank {int(r['rank'])} of {n_el} eligible; {r['rank_range']} when each weight moves by "
-                     f"+/-{PERTURBATION:.0%}.")
+        lines.append(say("explain_rank", rank=int(r["rank"]), n=int(t["eligible"].sum()), range=r["rank_range"],
+                         perturbation=f"{PERTURBATION:.0%}"))
     else:
-        lines.append(f"Not eligible (not ranked): {r['ineligible_reasons']}.")
-    w = result.weights
+        lines.append(say("explain_not_eligible", reasons=result.reasons_text(app_id, language)))
+    financial = say("explain_financial", npv=_num(r["npv_usd_m"], "{:,.1f}"), npv_per_support=_num(r["npv_per_support"]),
+                    irr=_pct(r["irr"]), hurdle=_pct(r["discount_rate"]))
+    if "npv_p10_per_support" in r:
+        financial += say("explain_financial_p10", value=_num(r["npv_p10_per_support"]))
+    if "prob_npv_negative" in r:
+        financial += say("explain_financial_prob_loss", value=_pct(r["prob_npv_negative"]))
     detail = {
-        "financial": (f"NPV {_num(r['npv_usd_m'], '{:,.1f}')} USD m, {_num(r['npv_per_support'])} KRW NPV per KRW "
-                      f"of support; IRR {_pct(r['irr'])} vs hurdle {_pct(r['discount_rate'])}"
-                      + (f"; P10 NPV per support {_num(r['npv_p10_per_support'])}" if "npv_p10_per_support" in r else "")
-                      + (f"; P(NPV<0) {_pct(r['prob_npv_negative'])}" if "prob_npv_negative" in r else "")),
-        "risk": (f"country risk score {_num(r['country_risk_score'], '{:.1f}')} / 100 (higher = riskier); "
-                 f"premium {_pct(r['risk_premium'])}"),
-        "diversification": (f"diversification score {_num(r['diversification_score'], '{:.1f}')}; China share "
-                            f"{_pct(r['china_share_before'])} -> {_pct(r['china_share_after'])}"),
-        "loan_safety": (f"min DSCR {_num(r['min_dscr'])}, LLCR {_num(r['llcr'])}, expected loss "
-                        f"{_num(r['expected_loss_krw_bn'], '{:.2f}')} KRW bn ({_pct(r['expected_loss_share'])} "
-                        f"of the loan)"),
-        "readiness": f"stage {r['stage']}, permits {r['permits_status']}",
-        "esg": f"category {r['esg_category']}, mitigation plan {r['esg_mitigation_plan']}",
+        "financial": financial,
+        "risk": say("explain_risk", score=_num(r["country_risk_score"], "{:.1f}"), premium=_pct(r["risk_premium"])),
+        "diversification": say("explain_diversification", score=_num(r["diversification_score"], "{:.1f}"),
+                               before=_pct(r["china_share_before"]), after=_pct(r["china_share_after"])),
+        "loan_safety": say("explain_loan_safety", dscr=_num(r["min_dscr"]), llcr=_num(r["llcr"]),
+                           loss=_num(r["expected_loss_krw_bn"], "{:.2f}"), share=_pct(r["expected_loss_share"])),
+        "readiness": say("explain_readiness", stage=stage, permits=say(f"permits_{r['permits_status']}")),
+        "esg": say("explain_esg", category=r["esg_category"],
+                   plan=say(f"plan_{r['esg_mitigation_plan'] if r['esg_mitigation_plan'] in ('yes', 'no') else ''}")),
     }
+    w = result.weights
     for c in CRITERIA:
-        lines.append(f"  {c}: {r[f'crit_{c}']:.1f} x weight {w[c]:.3f} = {r[f'contrib_{c}']:.1f} points "
-                     f"({detail[c]})")
+        lines.append(say("explain_criterion", criterion=say(f"criterion_{c}"), score=f"{r[f'crit_{c}']:.1f}",
+                         weight=f"{w[c]:.3f}", points=f"{r[f'contrib_{c}']:.1f}", detail=detail[c]))
     return lines

@@ -45,3 +45,20 @@ def test_korean_labels_are_korean():
     same = {"esg", "col_irr_pct", "measure_npv", "mc_npv_p10_usd_m", "mc_npv_p50_usd_m", "mc_npv_p90_usd_m"}
     not_korean = sorted(k for k, v in ko.items() if k not in same and not hangul.search(v))
     assert not_korean == []
+
+
+def test_message_catalogues_match_and_explain_speaks_korean(sample_apps, scenario, ref):
+    from evaluator import messages, pipeline, scoring
+
+    en, ko = messages.catalogue("en"), messages.catalogue("ko")
+    assert set(en) == set(ko)
+    for k in en:
+        assert set(re.findall(r"\{(\w+)\}", en[k])) == set(re.findall(r"\{(\w+)\}", ko[k])), k
+    res = pipeline.run(sample_apps, scenario, ref, allocate=False).scores
+    bad = res.table.index[~res.table["eligible"]][0]
+    lines_en = scoring.explain(res, bad, "en")
+    lines_ko = scoring.explain(res, bad, "ko")
+    assert lines_en[1].startswith("Not eligible") and lines_ko[1].startswith("부적격")
+    # the same numbers in both languages
+    assert re.findall(r"\d[\d,.]*", lines_en[1]) == re.findall(r"\d[\d,.]*", lines_ko[1])
+    assert res.reasons_text(bad, "en") == res.table.at[bad, "ineligible_reasons"]

@@ -1,0 +1,48 @@
+"""Messages the evaluator writes for an officer to read, in Korean and English.
+
+The computation never formats prose itself: it returns :class:`Message` objects (a code and its
+numbers) and the catalogue (``evaluator/data/messages/<language>.toml``) words them. The CLI
+prints English; the app and the report use the officer's language. One catalogue, so the same
+reason reads the same on the screen, in the workbook and on the command line.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+CATALOGUE_DIR = Path(__file__).resolve().parent / "data" / "messages"
+LANGUAGES = ("en", "ko")
+
+
+@functools.cache
+def catalogue(language: str) -> dict[str, str]:
+    """Every message template of one language (``{name}`` placeholders)."""
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+    with open(CATALOGUE_DIR / f"{language}.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def text(code: str, language: str = "en", **params: Any) -> str:
+    """The message ``code`` worded in ``language`` with ``params`` filled in."""
+    return catalogue(language)[code].format(**params)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message: its catalogue code and the values it quotes."""
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def text(self, language: str = "en") -> str:
+        return text(self.code, language, **self.params)
+
+
+def join(messages, language: str = "en", sep: str = "; ") -> str:
+    """Several messages as one line."""
+    return sep.join(m.text(language) for m in messages)
