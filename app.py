@@ -9,6 +9,7 @@ import streamlit as st
 
 from app_pages import compute, state
 from app_pages.customs_upload import customs_import
+from app_pages.fmt import UNITS
 from app_pages.i18n import t
 from models.scenario import CRITERIA, DEMAND_CASES, PRICE_CASES
 
@@ -33,7 +34,8 @@ with st.sidebar:
     c1, c2 = st.columns(2)
     c1.radio(t("language"), ["en", "ko"], key="lang", horizontal=True,
              format_func=lambda v: {"en": "English", "ko": "한국어"}[v])
-    c2.radio(t("unit"), ["KRW bn", "억원"], key="unit", horizontal=True)
+    c2.radio(t("unit"), UNITS, key="unit", horizontal=False, format_func={u: t("unit_krw_bn") if u == "KRW bn" else u
+                                                                          for u in UNITS}.get)
 
     st.subheader(t("assumptions"))
     st.selectbox(t("price_case"), PRICE_CASES, key="price_case", format_func={c: t(f"price_case_{c}") for c in PRICE_CASES}.get)

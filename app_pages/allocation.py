@@ -7,7 +7,8 @@ import streamlit as st
 
 from app_pages import compute, state
 from app_pages.explain import portfolio_sentence
-from app_pages.fmt import fmt_money, fmt_pct, money_columns, money_factor, money_unit
+from app_pages.explain import constraint_text, note_text
+from app_pages.fmt import fmt_money, fmt_pct, mineral_name, money_factor, money_slider, money_unit, table_view
 from app_pages.i18n import t
 from app_pages.world_map import funding_map
 from evaluator import supply
@@ -31,10 +32,10 @@ for k in ("lock_in", "lock_out"):  # drop locks on applications no longer loaded
         ss[k] = [i for i in ss[k] if i in ids]
 with st.container(border=True):
     c1, c2 = st.columns(2)
-    c1.slider(t("fund_budget_krw_bn"), 0.0, 500.0, step=5.0, format="%.1f", key="fund_krw_bn",
-              help=t("budget_2026_help", amount=fmt_money(base.fund_krw_bn)))
-    c2.slider(t("loan_budget_krw_bn"), 0.0, 150.0, step=2.5, format="%.1f", key="loan_krw_bn",
-              help=t("budget_2026_help", amount=fmt_money(base.loan_krw_bn)))
+    money_slider(c1, t("budget_fund_krw_bn"), "fund_krw_bn", 500.0, 5.0,
+                 help=t("budget_2026_help", amount=fmt_money(base.fund_krw_bn)))
+    money_slider(c2, t("budget_loan_krw_bn"), "loan_krw_bn", 150.0, 2.5,
+                 help=t("budget_2026_help", amount=fmt_money(base.loan_krw_bn)))
     c3, c4, c5, c6 = st.columns(4)
     c3.slider(t("country_cap_pct"), 5, 100, step=5, key="country_cap_pct")
     c4.slider(t("mineral_cap_pct"), 5, 100, step=5, key="mineral_cap_pct")
@@ -86,25 +87,16 @@ if not s.optimal:
 
 # -- who gets what -------------------------------------------------------------------------------
 st.subheader(t("who_gets_what"))
-view = t_alloc[["name", "country_iso3", "mineral", "score", "fund_request_krw_bn", "fund_krw_bn",
-                "loan_request_krw_bn", "loan_krw_bn", "fraction", "selected", "note"]].copy()
-view["fraction"] = view["fraction"] * 100
-view = view.sort_values(["selected", "score"], ascending=[False, False])
-view = money_columns(view, ["fund_request_krw_bn", "fund_krw_bn", "loan_request_krw_bn", "loan_krw_bn"])
+shown = t_alloc.assign(mineral=t_alloc["mineral"].map(mineral_name), note=t_alloc["note"].map(note_text))
+shown = shown.sort_values(["selected", "score"], ascending=[False, False])
+view, colcfg = table_view(shown, [
+    ("name", "col_name", "text"), ("country_iso3", "col_country", "text"), ("mineral", "col_mineral", "text"),
+    ("score", "col_score", "num1"), ("fund_request_krw_bn", "col_fund_request", "money"),
+    ("fund_krw_bn", "col_fund", "money"), ("loan_request_krw_bn", "col_loan_request", "money"),
+    ("loan_krw_bn", "col_loan", "money"), ("fraction", "col_share_of_request_pct", "pct"),
+    ("selected", "col_selected", "check"), ("note", "col_note", "text")])
+st.dataframe(view, width="stretch", height=380, key="allocation_table", column_config=colcfg)
 unit = money_unit()
-st.dataframe(view, width="stretch", height=380, key="allocation_table", column_config={
-    "name": st.column_config.TextColumn(t("col_name")),
-    "country_iso3": st.column_config.TextColumn(t("col_country")),
-    "mineral": st.column_config.TextColumn(t("col_mineral")),
-    "score": st.column_config.NumberColumn(t("col_score"), format="%.1f"),
-    f"fund_request [{unit}]": st.column_config.NumberColumn(t("col_fund_request", unit=unit), format="%.1f"),
-    f"fund [{unit}]": st.column_config.NumberColumn(t("col_fund", unit=unit), format="%.1f"),
-    f"loan_request [{unit}]": st.column_config.NumberColumn(t("col_loan_request", unit=unit), format="%.1f"),
-    f"loan [{unit}]": st.column_config.NumberColumn(t("col_loan", unit=unit), format="%.1f"),
-    "fraction": st.column_config.NumberColumn(t("col_share_of_request_pct"), format="%.1f"),
-    "selected": st.column_config.CheckboxColumn(t("col_selected")),
-    "note": st.column_config.TextColumn(t("col_note"), width="large"),
-})
 
 funded = t_alloc[t_alloc["selected"]].copy()
 funded["total"] = (funded["fund_krw_bn"] + funded["loan_krw_bn"]) * money_factor()
@@ -165,14 +157,14 @@ else:
     shares = t_alloc["fraction"].where(t_alloc["selected"], 0.0).to_dict()
     for d in supply.explain_portfolio(compute.supply_ref(), scenario, compute.evaluation(scenario), funded_ids,
                                       fractions=shares):
-        st.markdown(f"- **{d['mineral']}**: " + portfolio_sentence(d, scenario.target_single_supplier_share))
+        st.markdown(f"- **{mineral_name(d['mineral'])}**: " + portfolio_sentence(d, scenario.target_single_supplier_share))
 
 # -- constraints, marginal values ----------------------------------------------------------------
 left, right = st.columns(2)
 with left:
     st.subheader(t("binding_constraints"))
     if s.binding:
-        st.markdown("\n".join(f"- {b}" for b in s.binding))
+        st.markdown("\n".join(f"- {constraint_text(b)}" for b in s.binding))
     else:
         st.caption(t("no_binding"))
 with right:

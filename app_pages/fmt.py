@@ -1,43 +1,139 @@
-"""How numbers read on screen: money in the officer's unit (KRW bn or 억원) and percentages."""
+"""How numbers read on screen: money in the officer's unit, percentages, and tables with human
+headers in the session's language.
+
+Money is held in KRW bn everywhere in the computation; the screen shows it as the officer writes
+it: 억원 (3,135억원; 1조 2,500억원 from 1조 up), 백만원, or KRW bn.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-#: 1 KRW bn = 10 억원.
-EOK_PER_KRW_BN = 10.0
+from app_pages.i18n import lang, t
+
+#: Display units: KRW bn -> unit factor.
+UNIT_FACTORS = {"억원": 10.0, "KRW bn": 1.0, "백만원": 1000.0}
+UNITS = tuple(UNIT_FACTORS)
+#: 1조 = 10,000억.
+EOK_PER_JO = 10_000
+
+
+def unit_choice() -> str:
+    u = st.session_state.get("unit", "KRW bn")
+    return u if u in UNIT_FACTORS else "KRW bn"
 
 
 def money_factor() -> float:
-    return EOK_PER_KRW_BN if st.session_state.get("unit") == "억원" else 1.0
+    return UNIT_FACTORS[unit_choice()]
 
 
 def money_unit() -> str:
-    return "억원" if st.session_state.get("unit") == "억원" else "KRW bn"
+    """The unit as a column header shows it."""
+    u = unit_choice()
+    return t("unit_krw_bn") if u == "KRW bn" else u
+
+
+def _trim(x: float, decimals: int) -> str:
+    text = f"{x:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def fmt_eok(eok: float) -> str:
+    """억원 as Korean officers write them: 3,135억원; 1조 2,500억원; 2조원."""
+    sign = "-" if eok < 0 else ""
+    eok = abs(eok)
+    if eok >= EOK_PER_JO:
+        jo, rest = divmod(round(eok), EOK_PER_JO)
+        return f"{sign}{jo:,}조원" if rest == 0 else f"{sign}{jo:,}조 {rest:,}억원"
+    return f"{sign}{_trim(eok, 1)}억원"
 
 
 def fmt_money(krw_bn: float | None) -> str:
+    """An amount [KRW bn] in the officer's unit."""
     if krw_bn is None or not np.isfinite(krw_bn):
-        return "n/a"
-    return f"{krw_bn * money_factor():,.1f} {money_unit()}"
+        return t("not_available")
+    u = unit_choice()
+    if u == "억원":
+        return fmt_eok(krw_bn * UNIT_FACTORS[u])
+    if u == "백만원":
+        return f"{krw_bn * UNIT_FACTORS[u]:,.0f}백만원"
+    return f"{krw_bn:,.1f} {money_unit()}"
 
 
 def fmt_pct(x: float | None) -> str:
     if x is None or not np.isfinite(x):
-        return "n/a"
+        return t("not_available")
     return f"{100 * x:.1f}%"
 
 
 def money_columns(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    """Copy with KRW bn columns converted to the display unit and headed with it."""
+    """Copy with KRW bn columns converted to the display unit (names unchanged)."""
     out = df.copy()
     f = money_factor()
-    unit = money_unit()
-    ren = {}
     for c in cols:
         if c in out.columns:
             out[c] = pd.to_numeric(out[c], errors="coerce") * f
-            ren[c] = c.replace("_krw_bn", "") + f" [{unit}]"
-    return out.rename(columns=ren)
+    return out
+
+
+def table_view(df: pd.DataFrame, spec: list[tuple[str, str, str]]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The columns of ``spec`` with human headers, values scaled for reading, and their config.
+
+    ``spec``: (column, label key, kind) with kind ``text``, ``int``, ``num1``, ``num2``, ``score``,
+    ``check``, ``pct`` (a fraction shown in %), ``money`` (KRW bn shown in the officer's unit; the
+    unit joins the header). Columns absent from ``df`` are skipped.
+    """
+    out, config = {}, {}
+    f = money_factor()
+    for col, key, kind in spec:
+        if col not in df.columns:
+            continue
+        label = t(key, unit=money_unit()) if kind == "money" else t(key)
+        v = df[col]
+        if kind == "money":
+            v = pd.to_numeric(v, errors="coerce") * f
+            config[label] = st.column_config.NumberColumn(label, format="localized")
+        elif kind == "pct":
+            v = pd.to_numeric(v, errors="coerce") * 100
+            config[label] = st.column_config.NumberColumn(label, format="%.1f")
+        elif kind in ("num1", "num2", "int"):
+            config[label] = st.column_config.NumberColumn(label, format={"num1": "%.1f", "num2": "%.2f", "int": "%d"}[kind])
+        elif kind == "score":
+            config[label] = st.column_config.ProgressColumn(label, min_value=0, max_value=100, format="%.1f")
+        elif kind == "check":
+            config[label] = st.column_config.CheckboxColumn(label)
+        else:
+            v = v.astype(object).where(v.notna(), "")
+            config[label] = st.column_config.TextColumn(label)
+        out[label] = v
+    return pd.DataFrame(out, index=df.index), config
+
+
+def mineral_name(key: str) -> str:
+    """A mineral key (``rare_earths``) as the officer reads it."""
+    return t(f"mineral_{key}")
+
+
+def language() -> str:
+    return lang()
+
+
+def _money_from_display(key_krw_bn: str, factor: float) -> None:
+    st.session_state[key_krw_bn] = float(st.session_state[f"{key_krw_bn}__shown"]) / factor
+
+
+def money_slider(container, label: str, key_krw_bn: str, max_krw_bn: float, step_krw_bn: float, help: str = ""):
+    """A budget slider that reads in the officer's unit while the scenario keeps KRW bn.
+
+    The slider's own value (key ``<key>__shown``) is set from the KRW bn value on every run, so a
+    change of unit redraws it; moving it writes the KRW bn value back before the script runs.
+    """
+    f = money_factor()
+    st.session_state[f"{key_krw_bn}__shown"] = float(st.session_state[key_krw_bn]) * f
+    return container.slider(f"{label} [{money_unit()}]", 0.0, max_krw_bn * f, step=step_krw_bn * f,
+                            format="%.1f" if f < 100 else "%.0f", key=f"{key_krw_bn}__shown", help=help,
+                            on_change=_money_from_display, args=(key_krw_bn, f))

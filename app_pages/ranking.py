@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import compute, state
-from app_pages.fmt import money_columns, money_factor, money_unit
+from app_pages.fmt import mineral_name, money_factor, money_unit, table_view
 from app_pages.i18n import lang, t
 from evaluator import scoring, supply
 from models.scenario import CRITERIA
@@ -37,37 +37,20 @@ if scenario.financial_measure != "npv":
               paths=f"{compute.RANKING_SIMULATION_PATHS:,}"))
 
 # -- ranked table --------------------------------------------------------------------------------
-cols = ["rank", "name", "eligible", "ineligible_reasons", "country_iso3", "mineral", "score", "rank_range"] \
-    + [f"contrib_{c}" for c in CRITERIA] \
-    + ["npv_usd_m", "npv_p10_usd_m", "prob_npv_negative", "country_risk_score", "diversification_score",
-       "china_share_after", "expected_loss_krw_bn"]
-view = table[[c for c in cols if c in table.columns]].copy()
-view["ineligible_reasons"] = [result.reasons_text(i, lang()) for i in view.index]
-for c in ("china_share_after", "prob_npv_negative"):
-    if c in view:
-        view[c] = view[c] * 100
-view = money_columns(view, ["expected_loss_krw_bn"])
-colcfg = {
-    "rank": st.column_config.NumberColumn(t("col_rank"), format="%d"),
-    "name": st.column_config.TextColumn(t("col_name")),
-    "eligible": st.column_config.CheckboxColumn(t("col_eligible")),
-    "ineligible_reasons": st.column_config.TextColumn(t("col_why_ineligible"), width="large"),
-    "country_iso3": st.column_config.TextColumn(t("col_country")),
-    "mineral": st.column_config.TextColumn(t("col_mineral")),
-    "score": st.column_config.ProgressColumn(t("col_score"), min_value=0, max_value=100, format="%.1f"),
-    "rank_range": st.column_config.TextColumn(t("col_rank_range"), help=t("rank_range_help")),
-    "npv_usd_m": st.column_config.NumberColumn(t("col_npv_usd_m"), format="%.1f"),
-    "npv_p10_usd_m": st.column_config.NumberColumn(t("col_npv_p10_usd_m"), format="%.1f"),
-    "prob_npv_negative": st.column_config.NumberColumn(t("col_prob_loss_pct"), format="%.1f"),
-    "country_risk_score": st.column_config.NumberColumn(t("col_country_risk"), format="%.1f"),
-    "diversification_score": st.column_config.NumberColumn(t("col_diversification"), format="%.1f"),
-    "china_share_after": st.column_config.NumberColumn(t("col_china_share_after_pct"), format="%.1f"),
-    f"expected_loss [{money_unit()}]": st.column_config.NumberColumn(
-        t("col_expected_loss", unit=money_unit()), format="%.2f"),
-}
-for c in CRITERIA:
-    colcfg[f"contrib_{c}"] = st.column_config.NumberColumn(t("col_contrib", criterion=t(c)), format="%.1f")
+ranked = table.copy()
+ranked["ineligible_reasons"] = [result.reasons_text(i, lang()) for i in ranked.index]
+ranked["mineral"] = ranked["mineral"].map(mineral_name)
+spec = [("rank", "col_rank", "int"), ("name", "col_name", "text"), ("eligible", "col_eligible", "check"),
+        ("ineligible_reasons", "col_why_ineligible", "text"), ("country_iso3", "col_country", "text"),
+        ("mineral", "col_mineral", "text"), ("score", "col_score", "score"), ("rank_range", "col_rank_range", "text")]
+spec += [(f"contrib_{c}", f"col_contrib_{c}", "num1") for c in CRITERIA]
+spec += [("npv_usd_m", "col_npv_usd_m", "num1"), ("npv_p10_usd_m", "col_npv_p10_usd_m", "num1"),
+         ("prob_npv_negative", "col_prob_loss_pct", "pct"), ("country_risk_score", "col_country_risk", "num1"),
+         ("diversification_score", "col_diversification", "num1"),
+         ("china_share_after", "col_china_share_after_pct", "pct"), ("expected_loss_krw_bn", "col_expected_loss", "money")]
+view, colcfg = table_view(ranked, spec)
 st.dataframe(view, column_config=colcfg, width="stretch", height=420, key="ranking_table")
+st.caption(t("rank_range_help"))
 
 # -- charts --------------------------------------------------------------------------------------
 m = compute.evaluation(scenario).metrics

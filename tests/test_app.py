@@ -57,7 +57,7 @@ def test_every_page_renders_in_both_languages(at):
 def test_fund_slider_changes_allocated_total(at):
     _page(at, "allocation")
     before = _metric(at, "Allocated")
-    at.slider(key="fund_krw_bn").set_value(100.0).run()
+    at.slider(key="fund_krw_bn__shown").set_value(100.0).run()
     assert not at.exception
     after = _metric(at, "Allocated")
     assert after != before
@@ -134,7 +134,7 @@ def test_scenarios_save_compare_decide(at):
     assert not at.exception
     assert any("Saved as scenario" in s.value for s in at.success), [e.value for e in at.error]
     _page(at, "allocation")
-    at.slider(key="fund_krw_bn").set_value(150.0).run()
+    at.slider(key="fund_krw_bn__shown").set_value(150.0).run()
     _page(at, "scenarios")
     at.text_input(key="save_name").input("Fund 150")
     at.text_input(key="save_author").input("Officer Kim")
@@ -170,16 +170,16 @@ def test_risk_adjusted_switch_simulates_once_and_shows_p10(at, monkeypatch):
 
     monkeypatch.setattr(pipeline, "simulate_step", counted)
     _page(at, "ranking")
-    assert "npv_p10_usd_m" not in at.dataframe[0].value.columns
+    assert "P10 NPV [USD m]" not in at.dataframe[0].value.columns
     at.radio(key="financial_measure").set_value("p10_npv").run()
     assert not at.exception, [e.value for e in at.exception]
     view = at.dataframe[0].value
-    assert {"npv_p10_usd_m", "prob_npv_negative"} <= set(view.columns)
-    assert view["npv_p10_usd_m"].notna().any()
+    assert {"P10 NPV [USD m]", "P(NPV < 0) [%]"} <= set(view.columns)
+    assert view["P10 NPV [USD m]"].notna().any()
     assert len(calls) == 1
     at.slider(key="w_risk").set_value(40).run()
     _page(at, "allocation")
-    at.slider(key="fund_krw_bn").set_value(150.0).run()
+    at.slider(key="fund_krw_bn__shown").set_value(150.0).run()
     assert not at.exception
     assert len(calls) == 1
 
@@ -196,3 +196,28 @@ def test_supply_effect_is_explained_in_words(at):
     _page(at, "allocation")
     text = " ".join(m.value for m in at.markdown)
     assert "중국 비중" in text
+
+
+def test_budget_slider_reads_in_the_chosen_unit(at):
+    """In 억원 the fund slider reads 2,500 (KRW 250 bn) and moving it sets the budget in KRW bn;
+    amounts read as officers write them (1조 2,500억원 style)."""
+    at.radio(key="unit").set_value("억원").run()
+    _page(at, "allocation")
+    slider = at.slider(key="fund_krw_bn__shown")
+    assert slider.value == pytest.approx(2500.0)
+    assert "억원" in slider.label
+    slider.set_value(2000.0).run()
+    assert not at.exception
+    assert at.session_state["fund_krw_bn"] == pytest.approx(200.0)
+    fund = next(m for m in at.metric if m.label == "Fund")
+    assert "2,000억원" in fund.delta
+
+
+def test_eok_formatting():
+    from app_pages.fmt import fmt_eok
+
+    assert fmt_eok(3135.0) == "3,135억원"
+    assert fmt_eok(12500.0) == "1조 2,500억원"
+    assert fmt_eok(20000.0) == "2조원"
+    assert fmt_eok(22.5) == "22.5억원"
+    assert fmt_eok(-675.0) == "-675억원"
