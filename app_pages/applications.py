@@ -5,8 +5,9 @@ import hashlib
 import streamlit as st
 
 from app_pages import compute, editor, state
-from app_pages.fmt import money_columns
-from app_pages.i18n import t
+from app_pages.fmt import mineral_name, table_view
+from app_pages.i18n import lang, t
+from evaluator import messages
 from evaluator.template import build_template
 from models.application import ValidationError
 
@@ -79,16 +80,11 @@ if result is not None:
     if result.applications:
         ev = compute.evaluation()
         st.subheader(t("evaluated_applications"))
-        m = ev.metrics[["name", "country_iso3", "mineral", "stage", "npv_usd_m", "irr",
-                        "min_dscr", "fund_request_krw_bn", "loan_request_krw_bn"]].copy()
-        m["irr"] = m["irr"] * 100
-        m = money_columns(m, ["fund_request_krw_bn", "loan_request_krw_bn"])
-        st.dataframe(m, width="stretch", column_config={
-            "name": st.column_config.TextColumn(t("col_name")),
-            "country_iso3": st.column_config.TextColumn(t("col_country")),
-            "mineral": st.column_config.TextColumn(t("col_mineral")),
-            "stage": st.column_config.TextColumn(t("col_stage")),
-            "npv_usd_m": st.column_config.NumberColumn(t("col_npv_usd_m"), format="%.1f"),
-            "irr": st.column_config.NumberColumn(t("col_irr_pct"), format="%.1f"),
-            "min_dscr": st.column_config.NumberColumn(t("min_dscr"), format="%.2f"),
-        })
+        m = ev.metrics.assign(mineral=ev.metrics["mineral"].map(mineral_name),
+                              stage=ev.metrics["stage"].map(lambda v: messages.text(f"stage_{v}", lang())))
+        view, colcfg = table_view(m, [
+            ("name", "col_name", "text"), ("country_iso3", "col_country", "text"), ("mineral", "col_mineral", "text"),
+            ("stage", "col_stage", "text"), ("npv_usd_m", "col_npv_usd_m", "num1"), ("irr", "col_irr_pct", "pct"),
+            ("min_dscr", "min_dscr", "num2"), ("fund_request_krw_bn", "col_fund_request", "money"),
+            ("loan_request_krw_bn", "col_loan_request", "money")])
+        st.dataframe(view, width="stretch", column_config=colcfg, key="evaluated_table")

@@ -8,6 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import state
+from app_pages.i18n import lang
+from evaluator.messages import field_label
 from models.application import FIELDS, ValidationError
 from models.loader import load_applications
 
@@ -55,7 +57,7 @@ def editor_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     for f in FIELDS:
         if f.name not in df.columns:
             continue
-        label = f.name + (f" [{f.unit}]" if f.unit else "")
+        label = field_label(f.name, f.unit, lang())
         if f.kind in ("float", "int"):
             col = df[f.name].replace("", None)
             num = pd.to_numeric(col, errors="coerce")
@@ -65,7 +67,7 @@ def editor_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
                     label, help=f.description, min_value=f.lo, max_value=f.hi,
                     step=1 if f.kind == "int" else None, required=f.required)
             else:
-                config[f.name] = st.column_config.TextColumn(label, help=f.description + " (check entries)")
+                config[f.name] = st.column_config.TextColumn(label, help=f.description)
         elif f.kind == "choice":
             df[f.name] = df[f.name].astype(object).where(df[f.name].notna(), None)
             config[f.name] = st.column_config.SelectboxColumn(

@@ -76,10 +76,9 @@ def constraint_text(name: str) -> str:
 
 
 def mineral_label(key: str) -> str:
-    try:
-        return t(f"mineral_{key}")
-    except KeyError:
-        return key
+    from app_pages.fmt import mineral_name
+
+    return mineral_name(key)
 
 
 def note_text(note) -> str:

@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.i18n import lang, t
+from evaluator import messages
 
 #: Display units: KRW bn -> unit factor.
 UNIT_FACTORS = {"억원": 10.0, "KRW bn": 1.0, "백만원": 1000.0}
@@ -114,8 +115,8 @@ def table_view(df: pd.DataFrame, spec: list[tuple[str, str, str]]) -> tuple[pd.D
 
 
 def mineral_name(key: str) -> str:
-    """A mineral key (``rare_earths``) as the officer reads it."""
-    return t(f"mineral_{key}")
+    """A mineral key (``rare_earths``) as the officer reads it (:func:`evaluator.messages.mineral_name`)."""
+    return messages.mineral_name(key, lang())
 
 
 def language() -> str:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages import compute, state
 from app_pages.explain import project_sentence
-from app_pages.fmt import fmt_pct, money_factor, money_unit
+from app_pages.fmt import fmt_pct, mineral_name, money_factor, money_unit
 from app_pages.i18n import lang, t
 from evaluator import scoring, supply, uncertainty
 from evaluator.scoring import ScoringError
@@ -93,7 +93,7 @@ with left:
 
 # -- supply effect -------------------------------------------------------------------------------
 with right:
-    st.subheader(t("supply_effect_on", mineral=r["mineral"]))
+    st.subheader(t("supply_effect_on", mineral=mineral_name(r["mineral"])))
     ref = compute.supply_ref()
     offtake = supply.offtake_from_evaluation(ev, ref=ref)
     one = offtake[offtake["id"] == app_id]

@@ -46,3 +46,19 @@ class Message:
 def join(messages, language: str = "en", sep: str = "; ") -> str:
     """Several messages as one line."""
     return sep.join(m.text(language) for m in messages)
+
+
+def unit_key(unit: str) -> str:
+    """The catalogue key of a field unit (``USD m/yr`` -> ``unit_USD_m_yr``)."""
+    return "unit_" + "".join(ch if ch.isalnum() else "_" for ch in unit)
+
+
+def field_label(name: str, unit: str = "", language: str = "en") -> str:
+    """An application field's header for officers, with its unit: ``Initial capex [USD m]``."""
+    label = text(f"field_{name}", language)
+    return f"{label} [{text(unit_key(unit), language)}]" if unit else label
+
+
+def mineral_name(key: str, language: str = "en") -> str:
+    """A mineral key (``rare_earths``) in words."""
+    return text(f"mineral_{key}", language)

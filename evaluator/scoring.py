@@ -474,7 +474,8 @@ def explain(result: ScoreResult, app_id: str, language: str = "en") -> list[str]
         return messages.text(code, language, **{k: na if v is None else v for k, v in params.items()})
 
     stage = say(f"stage_{r['stage']}")
-    lines = [say("explain_head", id=app_id, name=r["name"], country=r["country_iso3"], mineral=r["mineral"],
+    lines = [say("explain_head", id=app_id, name=r["name"], country=r["country_iso3"],
+                 mineral=messages.mineral_name(r["mineral"], language),
                  stage=stage, score=f"{r['score']:.1f}")]
     if r["eligible"]:
         lines.append(say("explain_rank", rank=int(r["rank"]), n=int(t["eligible"].sum()), range=r["rank_range"],
