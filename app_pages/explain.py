@@ -91,3 +91,23 @@ def note_text(note) -> str:
     if note.startswith("ineligible: "):
         return t("note_ineligible")
     return note
+
+
+def rank_changes(was, now):
+    """Applications whose rank moved between two rankings: ``was``, ``now`` (NaN: not ranked) and
+    ``change`` (+2 = up two places; "new" / "out" when it entered or left the ranking)."""
+    import pandas as pd
+
+    both = pd.DataFrame({"was": was, "now": now})
+    moved = both[(both["was"].fillna(-1) != both["now"].fillna(-1))].copy()
+
+    def change(r):
+        if pd.isna(r["was"]):
+            return t("rank_entered")
+        if pd.isna(r["now"]):
+            return t("rank_left")
+        d = int(r["was"] - r["now"])
+        return f"+{d}" if d > 0 else str(d)
+
+    moved["change"] = [change(r) for _, r in moved.iterrows()]
+    return moved.sort_values("now", na_position="last")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from app_pages import compute, state
 from app_pages.fmt import mineral_name, money_factor, money_unit, table_view
+from app_pages.explain import rank_changes
 from app_pages.i18n import lang, t
 from evaluator import scoring, supply
 from models.scenario import CRITERIA
@@ -51,6 +52,21 @@ spec += [("npv_usd_m", "col_npv_usd_m", "num1"), ("npv_p10_usd_m", "col_npv_p10_
 view, colcfg = table_view(ranked, spec)
 st.dataframe(view, column_config=colcfg, width="stretch", height=420, key="ranking_table")
 st.caption(t("rank_range_help"))
+
+# -- what moved since the last ranking (a weight or assumption changed) ---------------------------
+ss = st.session_state
+now_ranks = table["rank"]
+was = ss.get("previous_ranking")
+if was is not None and was["key"] != state.score_key(scenario):
+    moved = rank_changes(was["ranks"], now_ranks)
+    if not moved.empty:
+        moved_view, moved_cfg = table_view(moved.join(table[["name"]]), [
+            ("name", "col_name", "text"), ("was", "col_rank_was", "int"), ("now", "col_rank_now", "int"),
+            ("change", "col_rank_change", "text")])
+        with st.expander(t("what_moved", n=len(moved)), expanded=True):
+            st.dataframe(moved_view, column_config=moved_cfg, width="stretch", key="moved_table")
+if was is None or was["key"] != state.score_key(scenario):
+    ss["previous_ranking"] = {"key": state.score_key(scenario), "ranks": now_ranks}
 
 # -- charts --------------------------------------------------------------------------------------
 m = compute.evaluation(scenario).metrics

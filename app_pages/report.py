@@ -1,6 +1,7 @@
 """Report: the committee workbook (Excel) and the tables as CSV, from the session's pipeline result."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -13,6 +14,9 @@ from evaluator.portfolio import PortfolioError
 from evaluator.report import build_pipeline_report
 from evaluator.scoring import ScoringError
 from evaluator.store import StoreError
+
+#: Officers read times in Korea time.
+KST = ZoneInfo("Asia/Seoul")
 
 st.title(t("report"))
 scenario = state.current_scenario()
@@ -41,11 +45,11 @@ if st.button(t("build_report"), key="build_report", type="primary"):
         st.session_state["report_bytes"] = build_pipeline_report(result, scenario, ref=compute.reference(),
                                                                  decision=decision)
         st.session_state["report_built_for"] = built_for
-        st.session_state["report_built_at"] = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+        st.session_state["report_built_at"] = dt.datetime.now(KST).strftime("%Y-%m-%d %H:%M KST")
 if st.session_state.get("report_bytes"):
     if st.session_state.get("report_built_for") == built_for:
         st.download_button(t("download_report"), st.session_state["report_bytes"],
-                           file_name=f"mineral_fund_report_{dt.date.today():%Y%m%d}.xlsx", key="dl_report",
+                           file_name=f"mineral_fund_report_{dt.datetime.now(KST):%Y%m%d}.xlsx", key="dl_report",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", type="primary")
         st.caption(t("report_built_at", at=st.session_state.get("report_built_at")))
     else:

@@ -221,3 +221,15 @@ def test_eok_formatting():
     assert fmt_eok(20000.0) == "2조원"
     assert fmt_eok(22.5) == "22.5억원"
     assert fmt_eok(-675.0) == "-675억원"
+
+
+def test_weight_change_shows_what_moved(at):
+    _page(at, "ranking")
+    at.slider(key="w_diversification").set_value(100).run()
+    assert not at.exception
+    moved = next(d.value for d in at.dataframe if "Rank before" in d.value.columns)
+    assert len(moved) > 0
+    assert {"Rank before", "Rank now", "Change"} <= set(moved.columns)
+    ranked = moved.dropna(subset=["Rank before", "Rank now"])
+    for _, r in ranked.iterrows():
+        assert int(r["Change"]) == int(r["Rank before"] - r["Rank now"])
