@@ -121,8 +121,11 @@ Package layout
 One concept per module: :mod:`.processes` (price, FX and project-risk processes),
 :mod:`.context` (what a run carries; the policy-loan rules it applies), :mod:`.kernel` (the fast
 evaluation), :mod:`.reference_path` (the simple tiled path, tested equal to the kernel),
-:mod:`.statistics` (summary statistics and the result), :mod:`.simulation` (the public entry) and
-:mod:`.sensitivity` (tornado and spider).
+:mod:`.statistics` (summary statistics and the result), :mod:`.simulation` (the public entry),
+:mod:`.sensitivity` (tornado and spider), and for a funded portfolio: :mod:`.portfolio_paths`
+(the joint simulation: loan losses, exploration outcomes, the fund's NPV), :mod:`.supply_paths`
+(China's share per path and year) and :mod:`.portfolio_risk` (loan book, fund and target
+statistics, :func:`portfolio_risk`).
 """
 
 from evaluator.uncertainty.processes import (  # noqa: F401
@@ -148,3 +151,15 @@ from evaluator.uncertainty.simulation import (  # noqa: F401
     simulate_paths,
 )
 from evaluator.uncertainty.statistics import SimulationResult, portfolio_npv, risk_metrics  # noqa: F401
+from evaluator.uncertainty.portfolio_paths import (  # noqa: F401
+    PortfolioInputError,
+    PortfolioPaths,
+    simulate_portfolio_paths,
+)
+from evaluator.uncertainty.portfolio_risk import (  # noqa: F401
+    DEFAULT_LOSS_THRESHOLD_SHARE,
+    PortfolioRisk,
+    portfolio_risk,
+    portfolio_risk_of_result,
+)
+from evaluator.uncertainty.supply_paths import SupplySharePaths, supply_share_paths  # noqa: F401
