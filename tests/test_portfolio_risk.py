@@ -299,3 +299,40 @@ def test_cli_simulate_portfolio_json():
     assert d["portfolio"]["loan_loss_expected_krw_bn"] == pytest.approx(
         sum(r["expected_loss_krw_bn"] for r in d["applications"]), rel=1e-9)
     pd.DataFrame(d["applications"])                               # records form a table
+
+
+# ----------------------------------------------------------------------------------------------
+# the allocation under a cap on the book's P95 loss (sample-average approximation)
+# ----------------------------------------------------------------------------------------------
+def test_saa_allocation_meets_the_cap_and_costs_value(result, sample_apps, scenario, ref):
+    from evaluator.uncertainty import allocate_with_loss_cap
+    from evaluator.uncertainty.portfolio_saa import cvar, scenario_losses
+
+    cap = 15.0
+    s = allocate_with_loss_cap(result, sample_apps, scenario, ref, p95_cap_krw_bn=cap, n_scenarios=500,
+                               n_validation_paths=1000, seed=1)
+    f = s.figures
+    assert f.loc["deterministic", "cvar95_in_sample_krw_bn"] > cap      # the cap binds here
+    # in sample, recomputed independently of the loop: CVaR95 and so P95 within the cap
+    from evaluator import portfolio
+    cand, _ = portfolio.build_candidates(result.evaluation, result.scores.table, scenario, ref)
+    L = scenario_losses(sample_apps, cand, scenario, ref, 500, 1)
+    book = L.T @ s.result.fractions.reindex(cand.index).fillna(0.0).to_numpy()
+    assert cvar(book)[0] <= cap + 1e-6 and np.quantile(book, 0.95) <= cap + 1e-6
+    assert f.loc["saa", "objective"] <= f.loc["deterministic", "objective"] + 1e-9
+    assert f.loc["saa", "loan_krw_bn"] <= scenario.loan_krw_bn + 1e-9
+    assert f.loc["saa", "fund_krw_bn"] <= scenario.fund_krw_bn + 1e-9
+    assert set(s.comparison.columns) == {"fund_krw_bn_deterministic", "loan_krw_bn_deterministic",
+                                         "fund_krw_bn_saa", "loan_krw_bn_saa"}
+    assert s.comparison["loan_krw_bn_saa"].sum() == pytest.approx(f.loc["saa", "loan_krw_bn"])
+
+
+def test_saa_with_a_loose_cap_is_the_deterministic_allocation(result, sample_apps, scenario, ref):
+    from evaluator.uncertainty import allocate_with_loss_cap
+
+    s = allocate_with_loss_cap(result, sample_apps, scenario, ref, p95_cap_krw_bn=1e6, n_scenarios=200,
+                               n_validation_paths=200)
+    assert s.iterations == 1
+    det = result.allocation.result.fractions
+    assert np.allclose(s.result.fractions.reindex(det.index).fillna(0.0), det, atol=1e-6)
+    assert s.figures.loc["saa", "objective"] == pytest.approx(s.figures.loc["deterministic", "objective"], rel=1e-9)

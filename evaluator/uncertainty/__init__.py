@@ -124,8 +124,9 @@ evaluation), :mod:`.reference_path` (the simple tiled path, tested equal to the 
 :mod:`.statistics` (summary statistics and the result), :mod:`.simulation` (the public entry),
 :mod:`.sensitivity` (tornado and spider), and for a funded portfolio: :mod:`.portfolio_paths`
 (the joint simulation: loan losses, exploration outcomes, the fund's NPV), :mod:`.supply_paths`
-(China's share per path and year) and :mod:`.portfolio_risk` (loan book, fund and target
-statistics, :func:`portfolio_risk`).
+(China's share per path and year), :mod:`.portfolio_risk` (loan book, fund and target
+statistics, :func:`portfolio_risk`) and :mod:`.portfolio_saa` (the allocation under a cap on
+the book's 95th-percentile loss, by sample-average approximation).
 """
 
 from evaluator.uncertainty.processes import (  # noqa: F401
@@ -163,3 +164,9 @@ from evaluator.uncertainty.portfolio_risk import (  # noqa: F401
     portfolio_risk_of_result,
 )
 from evaluator.uncertainty.supply_paths import SupplySharePaths, supply_share_paths  # noqa: F401
+from evaluator.uncertainty.portfolio_saa import (  # noqa: F401
+    DEFAULT_SAA_SCENARIOS,
+    SaaAllocation,
+    SaaError,
+    allocate_with_loss_cap,
+)
