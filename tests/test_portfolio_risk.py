@@ -336,3 +336,17 @@ def test_saa_with_a_loose_cap_is_the_deterministic_allocation(result, sample_app
     det = result.allocation.result.fractions
     assert np.allclose(s.result.fractions.reindex(det.index).fillna(0.0), det, atol=1e-6)
     assert s.figures.loc["saa", "objective"] == pytest.approx(s.figures.loc["deterministic", "objective"], rel=1e-9)
+
+
+def test_cli_simulate_portfolio_with_p95_cap():
+    out = subprocess.run([sys.executable, "-m", "evaluator", "simulate", str(SAMPLE_CSV), "--portfolio", "--paths",
+                          "500", "--p95-loss-cap-krw-bn", "15", "--saa-scenarios", "200", "--format", "json"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    saa = json.loads(out.stdout)["saa"]
+    assert saa["n_scenarios"] == 200 and saa["figures"]["saa"]["cvar95_in_sample_krw_bn"] <= 15 + 1e-6
+    det, new = saa["figures"]["deterministic"], saa["figures"]["saa"]
+    assert set(det) == set(new) and all(v is not None for k, v in new.items() if k.startswith("prob_target_met_"))
+    bad = subprocess.run([sys.executable, "-m", "evaluator", "simulate", str(SAMPLE_CSV), "--p95-loss-cap-krw-bn",
+                          "15"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert bad.returncode == 2 and "--portfolio" in bad.stderr

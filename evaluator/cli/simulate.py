@@ -57,6 +57,11 @@ def add_arguments(p) -> None:
     p.add_argument("--loss-threshold-share", type=float, default=None,
                    help="share of the loan budget the write-offs are tested against (default 0.10)")
     p.add_argument("--no-failures", action="store_true", help="with --portfolio: no exploration failure")
+    p.add_argument("--p95-loss-cap-krw-bn", type=float, default=None,
+                   help="with --portfolio: also allocate with the loan book's P95 loss capped (sample-average "
+                        "approximation) and print it beside the deterministic allocation (object 'saa')")
+    p.add_argument("--saa-scenarios", type=int, default=None,
+                   help="scenarios of the sample-average approximation (default 2000)")
 
 
 def _check(args) -> None:
@@ -66,6 +71,12 @@ def _check(args) -> None:
         raise CliError("--vol-scale must be a number >= 0")
     if args.loss_threshold_share is not None and not args.loss_threshold_share >= 0:
         raise CliError("--loss-threshold-share must be a number >= 0")
+    if args.p95_loss_cap_krw_bn is not None and not args.p95_loss_cap_krw_bn >= 0:
+        raise CliError("--p95-loss-cap-krw-bn must be a number >= 0")
+    if args.saa_scenarios is not None and args.saa_scenarios < 1:
+        raise CliError("--saa-scenarios must be >= 1")
+    if not args.portfolio and (args.p95_loss_cap_krw_bn is not None or args.no_failures):
+        raise CliError("--p95-loss-cap-krw-bn and --no-failures need --portfolio")
 
 
 def run(args) -> int:
@@ -115,12 +126,33 @@ def run_portfolio(args) -> int:
     table = risk.projects.reset_index()
     table.insert(1, "name", table["id"].map(names))
     table = table[PORTFOLIO_PROJECT_FIELDS]
-    portfolio = risk.as_record()
+    extra = {"portfolio": risk.as_record()}
+    if args.p95_loss_cap_krw_bn is not None:
+        extra["saa"] = saa_record(result, apps, scenario, ref, args)
     if args.format == "json":
         records = [{k: json_value(v) for k, v in r.items()} for r in table.to_dict("records")]
-        obj = {"applications": records, "portfolio": json_value(portfolio),
-               "summary": json_value(result.summary.as_record())}
+        obj = {"applications": records, **json_value(extra), "summary": json_value(result.summary.as_record())}
         sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
     else:
-        emit(table, args.format, summary={"portfolio": portfolio})
+        emit(table, args.format, summary=extra)
     return code
+
+
+def saa_record(result, apps, scenario, ref, args) -> dict:
+    """The ``saa`` object: the allocation under the P95 loss cap beside the deterministic one."""
+    from evaluator import pipeline
+    from evaluator.allocation import AllocationError
+    from evaluator.uncertainty import DEFAULT_SAA_SCENARIOS, SaaError, allocate_with_loss_cap
+    from evaluator.cli.common import quiet_stdout
+
+    try:
+        with quiet_stdout():  # HiGHS may print stray lines
+            s = allocate_with_loss_cap(result, apps, scenario, ref, p95_cap_krw_bn=args.p95_loss_cap_krw_bn,
+                                       supply_ref=pipeline.supply_reference(ref, getattr(args, "customs", None)),
+                                       n_scenarios=args.saa_scenarios or DEFAULT_SAA_SCENARIOS, seed=args.seed,
+                                       n_validation_paths=args.paths, time_limit_s=args.time_limit_s)
+    except (AllocationError, SaaError) as exc:
+        raise CliError(f"allocation under the P95 loss cap: {exc}") from None
+    return {"p95_cap_krw_bn": s.p95_cap_krw_bn, "n_scenarios": s.n_scenarios, "iterations": s.iterations,
+            "figures": {k: dict(v) for k, v in s.figures.iterrows()},
+            "allocation": {str(k): dict(v) for k, v in s.comparison.iterrows()}}

@@ -269,7 +269,7 @@ def portfolio_risk(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapping[str, f
                    failures: bool = True, project_risk: bool = True,
                    loss_threshold_share: float = DEFAULT_LOSS_THRESHOLD_SHARE, processes=None,
                    method: str = "fast", lanes: int | None = None,
-                   progress: Callable[[float], None] | None = None) -> PortfolioRisk:
+                   progress: Callable[[float], None] | None = None, also_minerals: Sequence[str] = ()) -> PortfolioRisk:
     """Joint simulation of a funded allocation and its loan-book, fund and target statistics.
 
     Parameters
@@ -293,6 +293,8 @@ def portfolio_risk(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapping[str, f
         Draw exploration failures.
     loss_threshold_share : float
         Share of the loan budget the write-offs are tested against [fraction].
+    also_minerals : sequence of str
+        Minerals whose target probability is reported even without a funded project.
 
     Returns
     -------
@@ -310,7 +312,7 @@ def portfolio_risk(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapping[str, f
     shares = None
     if offtake_by_year is not None and len(offtake_by_year):
         shares = supply_share_paths(supply_ref or ref, scenario, offtake_by_year, pp.ids, pp.minerals, pp.countries,
-                                    pp.delay_years, pp.failed)
+                                    pp.delay_years, pp.failed, also_minerals=also_minerals)
     return summarise_portfolio(pp, shares, scenario, vol_scale=vol_scale, failures=failures,
                                loss_threshold_share=loss_threshold_share, elapsed_s=time.perf_counter() - t0)
 

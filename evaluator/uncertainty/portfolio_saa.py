@@ -185,13 +185,15 @@ def allocate_with_loss_cap(result, apps: Sequence, scenario, ref, *, p95_cap_krw
 
     shares = {"deterministic": funded_shares(result.allocation),
               "saa": res.fractions.where(res.selected, 0.0).reindex(det.index).fillna(0.0)}
+    minerals = sorted(set(cand.loc[[i for i in cand.index if det_fund.get(i, 0) + det_loan.get(i, 0) > 0
+                                    or saa_fund.get(i, 0) + saa_loan.get(i, 0) > 0], "mineral"]))
     risks = {}
     for name, f, l_ in (("deterministic", det_fund, det_loan), ("saa", saa_fund, saa_loan)):
         offtake = supply.funded_offtake(supply.offtake_by_year_from_evaluation(result.evaluation), shares[name],
                                         "korea_offtake_t")
         risks[name] = portfolio_risk(apps, scenario, ref, fund_krw_bn=f.to_dict(), loan_krw_bn=l_.to_dict(),
                                      offtake_by_year=offtake, supply_ref=sref, n_paths=n_validation_paths,
-                                     seed=seed + 1)
+                                     seed=seed + 1, also_minerals=minerals)
     comparison = pd.DataFrame({"fund_krw_bn_deterministic": det_fund, "loan_krw_bn_deterministic": det_loan,
                                "fund_krw_bn_saa": saa_fund, "loan_krw_bn_saa": saa_loan})
     comparison = comparison[(comparison > 0).any(axis=1)]

@@ -85,7 +85,8 @@ def _displaced(v: np.ndarray, added: np.ndarray, rule: str) -> np.ndarray:
 
 
 def supply_share_paths(supply_ref, scenario, offtake_by_year: pd.DataFrame, ids: Sequence[str], minerals,
-                       countries, delay_years: np.ndarray, failed: np.ndarray) -> SupplySharePaths:
+                       countries, delay_years: np.ndarray, failed: np.ndarray,
+                       also_minerals: Sequence[str] = ()) -> SupplySharePaths:
     """China's and the top supplier's share per mineral, path and year (module notes).
 
     Parameters
@@ -105,6 +106,9 @@ def supply_share_paths(supply_ref, scenario, offtake_by_year: pd.DataFrame, ids:
         ``(n, n_paths)`` int extra construction years.
     failed : numpy.ndarray
         ``(n, n_paths)`` bool.
+    also_minerals : sequence of str
+        Minerals to report even without a project here (their baseline on every path), e.g. to
+        compare two allocations mineral by mineral.
 
     Returns
     -------
@@ -122,7 +126,7 @@ def supply_share_paths(supply_ref, scenario, offtake_by_year: pd.DataFrame, ids:
     first = years[0] - y0 + dmax
     shifted = np.stack([pad[:, first - d:first - d + len(years)] for d in range(dmax + 1)])
     china, top = {}, {}
-    for m in sorted(set(minerals)):
+    for m in sorted(set(minerals) | set(also_minerals)):
         base = supply.baseline(supply_ref, m, basis=scenario.import_basis)
         if base.assumed:
             continue
