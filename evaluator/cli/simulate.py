@@ -142,8 +142,8 @@ def saa_record(result, apps, scenario, ref, args) -> dict:
     """The ``saa`` object: the allocation under the P95 loss cap beside the deterministic one."""
     from evaluator import pipeline
     from evaluator.allocation import AllocationError
-    from evaluator.uncertainty import DEFAULT_SAA_SCENARIOS, SaaError, allocate_with_loss_cap
     from evaluator.cli.common import quiet_stdout
+    from evaluator.uncertainty import DEFAULT_SAA_SCENARIOS, SaaError, allocate_with_loss_cap
 
     try:
         with quiet_stdout():  # HiGHS may print stray lines

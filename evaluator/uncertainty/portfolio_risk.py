@@ -255,7 +255,8 @@ def summarise_portfolio(pp: PortfolioPaths, shares: SupplySharePaths | None, sce
     target = target_table(shares, scenario.target_year) if shares is not None else target_table(
         SupplySharePaths(np.zeros(0), {}, {}, scenario.target_single_supplier_share), scenario.target_year)
     return PortfolioRisk(n_paths=pp.n_paths, seed=pp.seed, vol_scale=float(vol_scale), failures=bool(failures),
-                         loan_budget_krw_bn=float(scenario.loan_krw_bn), loss_threshold_share=float(loss_threshold_share),
+                         loan_budget_krw_bn=float(scenario.loan_krw_bn),
+                         loss_threshold_share=float(loss_threshold_share),
                          target_year=int(scenario.target_year), projects=projects, target=target, elapsed_s=elapsed_s,
                          **book, **fund)
 
