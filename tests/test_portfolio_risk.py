@@ -352,3 +352,26 @@ def test_cli_simulate_portfolio_with_p95_cap():
     bad = subprocess.run([sys.executable, "-m", "evaluator", "simulate", str(SAMPLE_CSV), "--p95-loss-cap-krw-bn",
                           "15"], check=False, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert bad.returncode == 2 and "--portfolio" in bad.stderr
+
+
+@pytest.mark.parametrize("rule", ["top_supplier", "pro_rata", "additive"])
+def test_displacement_equals_apply_additions(rule):
+    from evaluator.uncertainty.supply_paths import _displaced
+
+    rng = np.random.default_rng(1)
+    v = rng.uniform(0, 100, size=6) * (rng.random(6) > 0.2)
+    added = np.concatenate([[0.0, v.sum() * 2], rng.uniform(0, v.sum(), size=20)])
+    out = _displaced(v, added, rule)
+    partners = [f"P{k}" for k in range(len(v))]
+    for a, row in zip(added, out):
+        want = supply.apply_additions(pd.Series(v, index=partners), {"NEW": a} if a > 0 else {}, rule)
+        assert np.allclose(row, want.reindex(partners).to_numpy(), atol=1e-9), (rule, a)
+
+
+def test_results_do_not_depend_on_the_lanes(sample_apps, scenario, ref, funded):
+    fund, loan = funded
+    kw = dict(fund_krw_bn=fund, loan_krw_bn=loan, n_paths=1500, seed=5)
+    one = portfolio_risk(sample_apps, scenario, ref, lanes=1, **kw)
+    two = portfolio_risk(sample_apps, scenario, ref, lanes=2, **kw)
+    assert one.as_record() | {"elapsed_s": 0} == two.as_record() | {"elapsed_s": 0}
+    pd.testing.assert_frame_equal(one.projects, two.projects)
