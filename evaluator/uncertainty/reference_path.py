@@ -108,7 +108,8 @@ def run_reference(ctx: "SimContext", n_paths: int, seed: int, chunk_paths: int, 
                 fp = inputs.construction_years[g, None] + delay[g] + 1
                 min_dscr[g, p0:p0 + B] = min_dscr_rows(cfads, ds, sched.principal_usd_m[g][:, None, :], fp)
                 if ctx.default_col is not None:
-                    ctx.default_col[g, p0:p0 + B] = first_default_cols(cfads, ds, sched.principal_usd_m[g][:, None, :], fp)
+                    ctx.default_col[g, p0:p0 + B] = first_default_cols(cfads, ds, sched.principal_usd_m[g][:, None, :],
+                                                                       fp)
             if p0 < irr_n:
                 k = min(B, irr_n - p0)
                 irr[idx, p0:p0 + k] = finance.irr(fcf[:, :k].reshape(m * k, Tc)).reshape(m, k)
