@@ -375,3 +375,18 @@ def test_results_do_not_depend_on_the_lanes(sample_apps, scenario, ref, funded):
     two = portfolio_risk(sample_apps, scenario, ref, lanes=2, **kw)
     assert one.as_record() | {"elapsed_s": 0} == two.as_record() | {"elapsed_s": 0}
     pd.testing.assert_frame_equal(one.projects, two.projects)
+
+
+def test_loss_by_year_against_a_loop(sample_apps, scenario, ref, funded):
+    from evaluator.uncertainty.portfolio_risk import loss_by_year
+
+    fund, loan = funded
+    pp = simulate_portfolio_paths(sample_apps, scenario, ref, fund_krw_bn=fund, loan_krw_bn=loan, n_paths=300, seed=8)
+    years, by_year = loss_by_year(pp)
+    want = np.zeros_like(by_year)
+    for i in range(len(pp.ids)):
+        for p in range(pp.n_paths):
+            if pp.loss_column[i, p] >= 0:
+                want[pp.loss_column[i, p], p] += pp.loss_krw_bn[i, p]
+    assert np.allclose(by_year, want) and years[0] == scenario.first_year - 1
+    assert ((pp.loss_krw_bn > 0) == (pp.loss_column >= 0)).all()
