@@ -121,8 +121,12 @@ Package layout
 One concept per module: :mod:`.processes` (price, FX and project-risk processes),
 :mod:`.context` (what a run carries; the policy-loan rules it applies), :mod:`.kernel` (the fast
 evaluation), :mod:`.reference_path` (the simple tiled path, tested equal to the kernel),
-:mod:`.statistics` (summary statistics and the result), :mod:`.simulation` (the public entry) and
-:mod:`.sensitivity` (tornado and spider).
+:mod:`.statistics` (summary statistics and the result), :mod:`.simulation` (the public entry),
+:mod:`.sensitivity` (tornado and spider), and for a funded portfolio: :mod:`.portfolio_paths`
+(the joint simulation: loan losses, exploration outcomes, the fund's NPV), :mod:`.supply_paths`
+(China's share per path and year), :mod:`.portfolio_risk` (loan book, fund and target
+statistics, :func:`portfolio_risk`) and :mod:`.portfolio_saa` (the allocation under a cap on
+the book's 95th-percentile loss, by sample-average approximation).
 """
 
 from evaluator.uncertainty.processes import (  # noqa: F401
@@ -148,3 +152,21 @@ from evaluator.uncertainty.simulation import (  # noqa: F401
     simulate_paths,
 )
 from evaluator.uncertainty.statistics import SimulationResult, portfolio_npv, risk_metrics  # noqa: F401
+from evaluator.uncertainty.portfolio_paths import (  # noqa: F401
+    PortfolioInputError,
+    PortfolioPaths,
+    simulate_portfolio_paths,
+)
+from evaluator.uncertainty.portfolio_risk import (  # noqa: F401
+    DEFAULT_LOSS_THRESHOLD_SHARE,
+    PortfolioRisk,
+    portfolio_risk,
+    portfolio_risk_of_result,
+)
+from evaluator.uncertainty.supply_paths import SupplySharePaths, supply_share_paths  # noqa: F401
+from evaluator.uncertainty.portfolio_saa import (  # noqa: F401
+    DEFAULT_SAA_SCENARIOS,
+    SaaAllocation,
+    SaaError,
+    allocate_with_loss_cap,
+)

@@ -43,6 +43,17 @@ def min_dscr_rows(cfads, ds, principal, fp):
     return np.where(np.isinf(m) & ~in_scope.any(axis=-1), np.nan, m)
 
 
+def first_default_cols(cfads, ds, principal, fp):
+    """Per row, the first column in the scope of :func:`min_dscr_rows` whose DSCR is below 1
+    (the year a shortfall against debt service first occurs); -1 where none."""
+    T = cfads.shape[-1]
+    t = np.arange(T)
+    in_scope = (ds > 1e-12) & ((t >= fp[..., None]) | (principal > 1e-12))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        below = in_scope & (cfads / np.where(in_scope, ds, 1.0) < 1.0)
+    return np.where(below.any(axis=-1), below.argmax(axis=-1), -1)
+
+
 
 # ----------------------------------------------------------------------------------------------
 # fast evaluation (linear coefficients of the deterministic model)
@@ -75,5 +86,7 @@ class SimContext:
     used: np.ndarray          # process indices drawn (the products of these projects and FX)
     antithetic: bool
     lanes: int | None = None   # threads sharing the batches (None: as many as the process may use, at most 2)
+    delay: np.ndarray | None = None        # (n, paths) drawn extra construction years, when asked
+    default_col: np.ndarray | None = None  # (n, paths) first column with DSCR < 1 (-1: none), when asked
 
 

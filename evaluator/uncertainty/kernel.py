@@ -401,6 +401,8 @@ def _fast_super_blocks(ctx, get_plans, row_of, params, children, n_paths, n_bloc
         # the second thread joins once it has built the plans (first super-block)
         on_lanes(lambda k, stop: draw_blocks(), pool)
         ou_multipliers(proc, Mt[:, 1:], Mt, ctx.vol_scale, ctx.deck, rows=used)    # in place
+        if ctx.delay is not None:                                 # per-path delays, when a portfolio asks
+            ctx.delay[:, p0:p0 + S] = delay
         capex_m, opex_m, rec_m = mult
         if plans is None:
             plans = get_plans()
@@ -606,7 +608,8 @@ def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, rec_m, opex_m, capex_m
         pv *= rr0
         ctx.npv[i, p0 + idx] = pv - o * pl.pv_op - k * pl.pv_ci - pl.pv_fix
         if pl.dscr_t is not None:
-            ctx.min_dscr[i, p0 + idx] = _fast_min_dscr(pl, X, cols, Mt, fx_row, idx, rr0)
+            first = None if ctx.default_col is None else ctx.default_col[i]
+            ctx.min_dscr[i, p0 + idx] = _fast_min_dscr(pl, X, cols, Mt, fx_row, idx, rr0, first, p0 + idx)
         if fcf is not None:                               # IRR rows: less the tax, times rr0
             ns = fcf.shape[1]
             tax = np.subtract(X[1:1 + w, off:off + ns], X[:w, off:off + ns])
@@ -636,11 +639,13 @@ def _solve_irr(ctx: SimContext, acc: list) -> None:
         k += len(pp)
 
 
-def _fast_min_dscr(pl: _Plan, X, cols, Mt, fx_row, idx, rr0) -> np.ndarray:
+def _fast_min_dscr(pl: _Plan, X, cols, Mt, fx_row, idx, rr0, first=None, at=None) -> np.ndarray:
     """Minimum DSCR of one group's paths: CFADS on the DSCR columns from the pre-tax CFADS and the
     cumulative tax base the matrix product left in ``X`` (both divided by ``rr0``, see
     :func:`_fast_batch`), over debt service in USD (``ds x fx_0 / fx_t``, so the ratio is
-    ``CFADS x (fx_t / fx_0) / ds``); ``rr0 > 0`` is factored out of the minimum."""
+    ``CFADS x (fx_t / fx_0) / ds``); ``rr0 > 0`` is factored out of the minimum. ``first``
+    (optional, one project's row): at the paths ``at``, the first column whose DSCR is below 1
+    (-1: none), as :func:`context.first_default_cols`."""
     w, t = pl.e - pl.s, pl.dscr_t
     cf = X[2 + w:2 + w + len(pl.inv_ds), cols]           # pre-tax CFADS / rr0 (scratch rows of X)
     tax = np.subtract(X[1:, cols][t], X[:-1, cols][t])
@@ -651,6 +656,11 @@ def _fast_min_dscr(pl: _Plan, X, cols, Mt, fx_row, idx, rr0) -> np.ndarray:
     cf *= fx
     m = cf.min(axis=0)
     m *= rr0
+    if first is not None:
+        cf *= rr0                                         # the DSCR itself (scratch rows of X)
+        below = cf < 1.0
+        cols_t = np.arange(w)[t] + pl.s
+        first[at] = np.where(below.any(axis=0), cols_t[below.argmax(axis=0)], -1)
     return m
 
 

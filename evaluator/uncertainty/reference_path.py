@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from evaluator import cashflow, finance
-from evaluator.uncertainty.context import SimContext, min_dscr_rows
+from evaluator.uncertainty.context import SimContext, first_default_cols, min_dscr_rows
 from evaluator.uncertainty.processes import price_log_deviations, project_draws
 
 
@@ -69,6 +69,8 @@ def run_reference(ctx: "SimContext", n_paths: int, seed: int, chunk_paths: int, 
         mult[ctx.used] = price_log_deviations(rng, proc, B, T - 1, vol_scale, deck, rows=ctx.used,
                                                antithetic=ctx.antithetic)
         capex_m, opex_m, rec_m, delay = project_draws(rng, stages, B, v_proj, risks, antithetic=ctx.antithetic)
+        if ctx.delay is not None:
+            ctx.delay[:, p0:p0 + B] = delay
         fx_ratio = 1.0 / mult[fx_i]                                              # (B, T): fx_0 / fx_t
         m_proj = max(1, rows_budget // B)
         for s0 in range(0, n, m_proj):
@@ -105,6 +107,9 @@ def run_reference(ctx: "SimContext", n_paths: int, seed: int, chunk_paths: int, 
                 ds = sched.debt_service_usd_m[g][:, None, :] * fx_ratio[None, :, :]
                 fp = inputs.construction_years[g, None] + delay[g] + 1
                 min_dscr[g, p0:p0 + B] = min_dscr_rows(cfads, ds, sched.principal_usd_m[g][:, None, :], fp)
+                if ctx.default_col is not None:
+                    ctx.default_col[g, p0:p0 + B] = first_default_cols(cfads, ds, sched.principal_usd_m[g][:, None, :],
+                                                                       fp)
             if p0 < irr_n:
                 k = min(B, irr_n - p0)
                 irr[idx, p0:p0 + k] = finance.irr(fcf[:, :k].reshape(m * k, Tc)).reshape(m, k)

@@ -53,6 +53,12 @@ class PathResults:
         Policy loan asked per application [KRW bn].
     deterministic_npv_usd_m : numpy.ndarray
         The point NPV of the same model and rates [USD m].
+    delay_years : numpy.ndarray or None
+        int8 ``(n, n_paths)``: drawn extra construction years (``path_details=True`` only).
+    default_year_index : numpy.ndarray or None
+        int16 ``(n, n_paths)``: model-year column of the first DSCR below 1 in the DSCR scope,
+        -1 when none (``path_details=True`` only; column ``t`` is calendar year
+        ``first_year - 1 + t``).
     """
 
     ids: tuple[str, ...]
@@ -64,6 +70,8 @@ class PathResults:
     irr: np.ndarray = field(repr=False)
     loan_krw_bn: np.ndarray = field(repr=False)
     deterministic_npv_usd_m: np.ndarray = field(repr=False)
+    delay_years: np.ndarray | None = field(repr=False, default=None)
+    default_year_index: np.ndarray | None = field(repr=False, default=None)
 
 
 def _check_arguments(n: int, n_paths: int, vol_scale: float, method: str) -> None:
@@ -82,11 +90,14 @@ def simulate_paths(apps: Sequence[Application], scenario: Scenario, ref, *, n_pa
                    progress: Callable[[float], None] | None = None, project_risk: bool = True, deck: str = "mean",
                    irr_paths: int = DEFAULT_IRR_PATHS, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
                    processes: PriceProcesses | None = None, risks: Mapping[str, StageRisk] = PROJECT_RISKS,
-                   method: str = "fast", antithetic: bool = True, lanes: int | None = None) -> PathResults:
+                   method: str = "fast", antithetic: bool = True, lanes: int | None = None,
+                   path_details: bool = False) -> PathResults:
     """Every (application, path) NPV, minimum DSCR and IRR, before any statistic.
 
     Parameters as :func:`simulate`. The arrays are what :func:`simulate` summarises; a portfolio
     sums the rows of its projects path by path (every project sees the same price paths).
+    ``path_details``: also return each path's drawn delay and first year with DSCR below 1
+    (:class:`PathResults`; the draws and the other results do not change).
     """
     apps = tuple(apps)
     n = len(apps)
@@ -116,11 +127,13 @@ def simulate_paths(apps: Sequence[Application], scenario: Scenario, ref, *, n_pa
         npv=np.full((n, n_paths), np.nan), min_dscr=np.full((n, n_paths), np.nan), irr=np.full((n, irr_n), np.nan),
         irr_n=irr_n, progress=progress,
         used=np.unique(np.concatenate([prim_proc, by_proc, [fx_i]]).astype(int)),     # processes drawn
-        antithetic=bool(antithetic), lanes=lanes)
+        antithetic=bool(antithetic), lanes=lanes,
+        delay=np.zeros((n, n_paths), dtype=np.int8) if path_details else None,
+        default_col=np.full((n, n_paths), -1, dtype=np.int16) if path_details else None)
     run = run_fast if method == "fast" else run_reference
     run(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
     return PathResults(tuple(a.id for a in apps), int(n_paths), int(seed), chunk_paths, ctx.npv, ctx.min_dscr,
-                       ctx.irr, loan_krw, deterministic_npv(inputs, scenario, rate))
+                       ctx.irr, loan_krw, deterministic_npv(inputs, scenario, rate), ctx.delay, ctx.default_col)
 
 
 def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: int = 10_000, seed: int = 0,

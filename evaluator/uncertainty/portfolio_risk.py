@@ -1,0 +1,347 @@
+"""Portfolio risk of a funded allocation: the policy-loan book, the fund and the 2030 target.
+
+:func:`portfolio_risk` simulates the funded projects jointly
+(:func:`evaluator.uncertainty.portfolio_paths.simulate_portfolio_paths`: shared price and FX
+paths, each project's own risks and exploration outcome) and summarises:
+
+* **Loan book**: the loss per path [KRW bn] in total and per calendar year; expected loss, the
+  95th and 99th percentiles, the expected shortfall beyond the 99th (mean of the worst 1 %), the
+  probability that the loss exceeds ``loss_threshold_share`` of the loan budget, the histogram and
+  the S-curve (loss against the probability of not exceeding it).
+* **Fund**: the fund's portfolio NPV per path [KRW bn] (its share of each project's value, see
+  :mod:`.portfolio_paths`), P10, P50, P90, mean, P(NPV < 0), its S-curve.
+* **Risk contributions** (Euler allocation of a tail mean, Tasche 1999 [1]_): project ``i``'s
+  contribution to the book's ES99 is the mean of its loss over the paths of the worst 1 % of the
+  book's loss; to the fund's downside, the mean of its fund NPV over the worst 10 % of the fund's
+  paths (contribution to the ES10, i.e. the mean below the P10). Each set sums to its total.
+* **Target**: per mineral and calendar year to ``horizon_year``, the probability that China's
+  share of Korea's imports is at or below ``target_single_supplier_share``
+  (:mod:`.supply_paths`), and the same for the top supplier's share.
+
+Percentiles are ``numpy.quantile`` (linear). The expected loss of the book is the sum of the
+projects' expected losses (the losses add path by path).
+
+References
+----------
+.. [1] Tasche, D. (1999). "Risk contributions and performance measurement." Working paper,
+   TU Munich; Euler allocation of expected shortfall: ``ES(L) = sum_i E[L_i | L >= VaR(L)]``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from evaluator import supply
+from evaluator.uncertainty.portfolio_paths import PortfolioPaths, simulate_portfolio_paths
+from evaluator.uncertainty.supply_paths import SHARE_EPS, SupplySharePaths, supply_share_paths
+
+#: Default share of the loan budget against which write-offs are tested (assumption: a tenth of
+#: the year's budget; the officer states the share).
+DEFAULT_LOSS_THRESHOLD_SHARE = 0.10
+#: Points of the S-curves (probability levels 0, 1/(k-1), ..., 1).
+S_CURVE_POINTS = 101
+#: Bins of the loss histogram.
+HISTOGRAM_BINS = 30
+
+
+@dataclass(frozen=True)
+class PortfolioRisk:
+    """Outcome of :func:`portfolio_risk`: everything the Allocation page, the committee report
+    and the CLI show. Money in [KRW bn], probabilities and shares in [fraction].
+
+    Attributes
+    ----------
+    n_paths, seed : int
+    vol_scale : float
+    failures : bool
+        Exploration failures drawn.
+    loan_budget_krw_bn, loss_threshold_share, loss_threshold_krw_bn : float
+    loan_loss_expected_krw_bn, loan_loss_p95_krw_bn, loan_loss_p99_krw_bn, loan_loss_es99_krw_bn : float
+    prob_loss_exceeds_threshold : float
+        P(total loss > ``loss_threshold_krw_bn``).
+    loan_loss_by_year : pandas.DataFrame
+        ``year``, ``expected_krw_bn``, ``p95_krw_bn``, ``p99_krw_bn``, ``prob_any_loss``.
+    loan_loss_s_curve, fund_npv_s_curve : pandas.DataFrame
+        ``probability`` (of not exceeding), ``loss_krw_bn`` / ``fund_npv_krw_bn``.
+    loan_loss_histogram : pandas.DataFrame
+        ``bin_left_krw_bn``, ``bin_right_krw_bn``, ``share_of_paths``.
+    fund_npv_mean_krw_bn, fund_npv_p10_krw_bn, fund_npv_p50_krw_bn, fund_npv_p90_krw_bn : float
+    fund_npv_es10_krw_bn : float
+        Mean of the fund's NPV over its worst 10 % of paths.
+    prob_fund_loss : float
+        P(fund NPV < 0).
+    projects : pandas.DataFrame
+        Index ``id``: ``mineral``, ``country_iso3``, ``fund_krw_bn``, ``loan_krw_bn``,
+        ``fund_share``, ``prob_failure``, ``prob_default``, ``expected_loss_krw_bn``,
+        ``loss_contribution_es99_krw_bn``, ``fund_npv_mean_krw_bn``, ``fund_npv_p10_krw_bn``,
+        ``fund_contribution_es10_krw_bn``, ``npv_mean_usd_m``, ``npv_p10_usd_m``, ``npv_usd_m``
+        (deterministic), ``delay_mean_years``.
+    target : pandas.DataFrame
+        One row per (mineral, year): ``prob_china_share_met``, ``prob_top_share_met``,
+        ``china_share_p10``, ``china_share_p50``, ``china_share_p90``, ``is_target_year``.
+    target_year : int
+    elapsed_s : float
+    """
+
+    n_paths: int
+    seed: int
+    vol_scale: float
+    failures: bool
+    loan_budget_krw_bn: float
+    loss_threshold_share: float
+    loss_threshold_krw_bn: float
+    loan_loss_expected_krw_bn: float
+    loan_loss_p95_krw_bn: float
+    loan_loss_p99_krw_bn: float
+    loan_loss_es99_krw_bn: float
+    prob_loss_exceeds_threshold: float
+    fund_npv_mean_krw_bn: float
+    fund_npv_p10_krw_bn: float
+    fund_npv_p50_krw_bn: float
+    fund_npv_p90_krw_bn: float
+    fund_npv_es10_krw_bn: float
+    prob_fund_loss: float
+    target_year: int
+    loan_loss_by_year: pd.DataFrame = field(repr=False)
+    loan_loss_s_curve: pd.DataFrame = field(repr=False)
+    loan_loss_histogram: pd.DataFrame = field(repr=False)
+    fund_npv_s_curve: pd.DataFrame = field(repr=False)
+    projects: pd.DataFrame = field(repr=False)
+    target: pd.DataFrame = field(repr=False)
+    elapsed_s: float = 0.0
+
+    def prob_target_met(self, column: str = "prob_china_share_met") -> dict[str, dict[int, float]]:
+        """Mineral -> calendar year -> probability (``column`` of :attr:`target`)."""
+        out: dict[str, dict[int, float]] = {}
+        for r in self.target.itertuples(index=False):
+            out.setdefault(str(r.mineral), {})[int(r.year)] = float(getattr(r, column))
+        return out
+
+    def as_record(self) -> dict:
+        """The CLI's ``portfolio`` object (JSON-ready scalars and mappings)."""
+        keys = ["n_paths", "seed", "vol_scale", "failures", "loan_budget_krw_bn", "loss_threshold_share",
+                "loss_threshold_krw_bn", "loan_loss_expected_krw_bn", "loan_loss_p95_krw_bn", "loan_loss_p99_krw_bn",
+                "loan_loss_es99_krw_bn", "prob_loss_exceeds_threshold", "fund_npv_mean_krw_bn",
+                "fund_npv_p10_krw_bn", "fund_npv_p50_krw_bn", "fund_npv_p90_krw_bn", "fund_npv_es10_krw_bn",
+                "prob_fund_loss", "target_year"]
+        out = {k: getattr(self, k) for k in keys}
+        out["loan_loss_by_year"] = {int(r.year): {"expected_krw_bn": r.expected_krw_bn, "p95_krw_bn": r.p95_krw_bn,
+                                                  "p99_krw_bn": r.p99_krw_bn, "prob_any_loss": r.prob_any_loss}
+                                    for r in self.loan_loss_by_year.itertuples(index=False)}
+        out["prob_target_met"] = self.prob_target_met()
+        out["prob_top_share_target_met"] = self.prob_target_met("prob_top_share_met")
+        out["elapsed_s"] = round(self.elapsed_s, 3)
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
+# statistics
+# ----------------------------------------------------------------------------------------------
+def tail_contributions(total: np.ndarray, parts: np.ndarray, share: float, worst: str) -> tuple[float, np.ndarray]:
+    """Tail mean of ``total`` over its worst ``share`` of paths and each part's mean over the same
+    paths (Euler contributions; they sum to the tail mean).
+
+    Parameters
+    ----------
+    total : numpy.ndarray
+        ``(P,)``; must equal ``parts.sum(axis=0)``.
+    parts : numpy.ndarray
+        ``(n, P)``.
+    share : float
+        Tail share (0.01: the worst 1 %) [fraction].
+    worst : {'high', 'low'}
+        Whether the worst paths are the largest (losses) or the smallest (values).
+    """
+    k = max(1, int(math.ceil(share * len(total) - 1e-9)))
+    order = np.argsort(-total if worst == "high" else total, kind="stable")[:k]
+    return float(total[order].mean()), parts[:, order].mean(axis=1)
+
+
+def _s_curve(x: np.ndarray, column: str) -> pd.DataFrame:
+    p = np.linspace(0.0, 1.0, S_CURVE_POINTS)
+    return pd.DataFrame({"probability": p, column: np.quantile(x, p)})
+
+
+def _histogram(x: np.ndarray) -> pd.DataFrame:
+    hi = float(x.max(initial=0.0))
+    counts, edges = np.histogram(x, bins=HISTOGRAM_BINS, range=(0.0, hi if hi > 0 else 1.0))
+    return pd.DataFrame({"bin_left_krw_bn": edges[:-1], "bin_right_krw_bn": edges[1:],
+                         "share_of_paths": counts / len(x)})
+
+
+def loss_by_year(pp: PortfolioPaths) -> tuple[np.ndarray, np.ndarray]:
+    """Calendar years and the book's loss per (year, path) [KRW bn], ``(n_columns, P)``."""
+    P = pp.n_paths
+    hit = pp.loss_column >= 0
+    cols, paths = pp.loss_column[hit], np.nonzero(hit)[1]
+    flat = np.bincount(cols.astype(np.int64) * P + paths, weights=pp.loss_krw_bn[hit],
+                       minlength=pp.n_columns * P)
+    return pp.first_year - 1 + np.arange(pp.n_columns), flat.reshape(pp.n_columns, P)
+
+
+def _loan_book(pp: PortfolioPaths, loan_budget_krw_bn: float, threshold_share: float) -> dict:
+    total = pp.loss_krw_bn.sum(axis=0)
+    q95, q99 = np.quantile(total, [0.95, 0.99])
+    es99, contrib = tail_contributions(total, pp.loss_krw_bn, 0.01, "high")
+    years, by_year = loss_by_year(pp)
+    keep = by_year.any(axis=1)
+    yq = np.quantile(by_year[keep], [0.95, 0.99], axis=1) if keep.any() else np.zeros((2, 0))
+    table = pd.DataFrame({"year": years[keep], "expected_krw_bn": by_year[keep].mean(axis=1), "p95_krw_bn": yq[0],
+                          "p99_krw_bn": yq[1], "prob_any_loss": (by_year[keep] > 0).mean(axis=1)})
+    threshold = threshold_share * loan_budget_krw_bn
+    return {"loan_loss_expected_krw_bn": float(total.mean()), "loan_loss_p95_krw_bn": float(q95),
+            "loan_loss_p99_krw_bn": float(q99), "loan_loss_es99_krw_bn": es99,
+            "prob_loss_exceeds_threshold": float((total > threshold + 1e-12).mean()),
+            "loss_threshold_krw_bn": float(threshold), "loan_loss_by_year": table,
+            "loan_loss_s_curve": _s_curve(total, "loss_krw_bn"), "loan_loss_histogram": _histogram(total),
+            "_contrib": contrib}
+
+
+def _fund(pp: PortfolioPaths) -> dict:
+    total = pp.fund_npv_krw_bn.sum(axis=0)
+    p10, p50, p90 = np.quantile(total, [0.1, 0.5, 0.9])
+    es10, contrib = tail_contributions(total, pp.fund_npv_krw_bn, 0.10, "low")
+    return {"fund_npv_mean_krw_bn": float(total.mean()), "fund_npv_p10_krw_bn": float(p10),
+            "fund_npv_p50_krw_bn": float(p50), "fund_npv_p90_krw_bn": float(p90), "fund_npv_es10_krw_bn": es10,
+            "prob_fund_loss": float((total < 0).mean()), "fund_npv_s_curve": _s_curve(total, "fund_npv_krw_bn"),
+            "_contrib": contrib}
+
+
+def target_table(shares: SupplySharePaths, target_year: int) -> pd.DataFrame:
+    """Per (mineral, year): probability that China's (and the top supplier's) share is at or
+    below the target, and China's share percentiles. A path with no imports at all (share NaN)
+    does not meet the target."""
+    rows = []
+    for m, c in shares.china_share.items():
+        t = shares.top_share[m]
+        with np.errstate(invalid="ignore"):
+            met_c = (c <= shares.target_share + SHARE_EPS).mean(axis=0)
+            met_t = (t <= shares.target_share + SHARE_EPS).mean(axis=0)
+        q = np.nanquantile(c, [0.1, 0.5, 0.9], axis=0) if np.isfinite(c).any() else np.full((3, c.shape[1]), np.nan)
+        for k, y in enumerate(shares.years):
+            rows.append({"mineral": m, "year": int(y), "prob_china_share_met": float(met_c[k]),
+                         "prob_top_share_met": float(met_t[k]), "china_share_p10": float(q[0, k]),
+                         "china_share_p50": float(q[1, k]), "china_share_p90": float(q[2, k]),
+                         "target_share": shares.target_share, "is_target_year": bool(y == target_year)})
+    return pd.DataFrame(rows, columns=["mineral", "year", "prob_china_share_met", "prob_top_share_met",
+                                       "china_share_p10", "china_share_p50", "china_share_p90", "target_share",
+                                       "is_target_year"])
+
+
+def _projects(pp: PortfolioPaths, loss_contrib: np.ndarray, fund_contrib: np.ndarray) -> pd.DataFrame:
+    q10 = np.quantile(pp.fund_npv_krw_bn, 0.1, axis=1)
+    return pd.DataFrame({
+        "mineral": pp.minerals, "country_iso3": pp.countries, "fund_krw_bn": pp.fund_krw_bn,
+        "loan_krw_bn": pp.loan_krw_bn, "fund_share": pp.fund_share, "prob_failure": pp.failed.mean(axis=1),
+        "prob_default": pp.defaulted.mean(axis=1), "expected_loss_krw_bn": pp.loss_krw_bn.mean(axis=1),
+        "loss_contribution_es99_krw_bn": loss_contrib, "fund_npv_mean_krw_bn": pp.fund_npv_krw_bn.mean(axis=1),
+        "fund_npv_p10_krw_bn": q10, "fund_contribution_es10_krw_bn": fund_contrib,
+        "npv_mean_usd_m": pp.npv_usd_m.mean(axis=1), "npv_p10_usd_m": np.quantile(pp.npv_usd_m, 0.1, axis=1),
+        "npv_usd_m": pp.deterministic_npv_usd_m, "delay_mean_years": pp.delay_years.mean(axis=1),
+    }, index=pd.Index(pp.ids, name="id"))
+
+
+def summarise_portfolio(pp: PortfolioPaths, shares: SupplySharePaths | None, scenario, *, vol_scale: float,
+                        failures: bool, loss_threshold_share: float, elapsed_s: float = 0.0) -> PortfolioRisk:
+    """The :class:`PortfolioRisk` of simulated paths (and of their supply shares, if given)."""
+    book = _loan_book(pp, scenario.loan_krw_bn, loss_threshold_share)
+    fund = _fund(pp)
+    projects = _projects(pp, book.pop("_contrib"), fund.pop("_contrib"))
+    target = target_table(shares, scenario.target_year) if shares is not None else target_table(
+        SupplySharePaths(np.zeros(0), {}, {}, scenario.target_single_supplier_share), scenario.target_year)
+    return PortfolioRisk(n_paths=pp.n_paths, seed=pp.seed, vol_scale=float(vol_scale), failures=bool(failures),
+                         loan_budget_krw_bn=float(scenario.loan_krw_bn),
+                         loss_threshold_share=float(loss_threshold_share),
+                         target_year=int(scenario.target_year), projects=projects, target=target, elapsed_s=elapsed_s,
+                         **book, **fund)
+
+
+# ----------------------------------------------------------------------------------------------
+# entries
+# ----------------------------------------------------------------------------------------------
+def portfolio_risk(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapping[str, float],
+                   loan_krw_bn: Mapping[str, float], offtake_by_year: pd.DataFrame | None = None,
+                   supply_ref=None, n_paths: int = 10_000, seed: int = 0, vol_scale: float = 1.0,
+                   failures: bool = True, project_risk: bool = True,
+                   loss_threshold_share: float = DEFAULT_LOSS_THRESHOLD_SHARE, processes=None,
+                   method: str = "fast", lanes: int | None = None,
+                   progress: Callable[[float], None] | None = None, also_minerals: Sequence[str] = ()) -> PortfolioRisk:
+    """Joint simulation of a funded allocation and its loan-book, fund and target statistics.
+
+    Parameters
+    ----------
+    apps : sequence of Application
+    scenario : Scenario
+    ref : evaluator.reference.ReferenceData
+    fund_krw_bn, loan_krw_bn : mapping of str to float
+        Allocated amounts per application id [KRW bn] (unnamed: 0).
+    offtake_by_year : pandas.DataFrame, optional
+        The funded offtake per project and calendar year (the pipeline's
+        ``supply.funded_offtake(supply.offtake_by_year_from_evaluation(ev), shares,
+        "korea_offtake_t")``); None: no target statistics.
+    supply_ref : ReferenceData, optional
+        Reference data for the supply shares (a customs extract applied); default ``ref``.
+    n_paths : int
+        Paths (at least 10,000 for the committee's figures) [-].
+    seed, vol_scale, project_risk, processes, method, lanes, progress
+        As :func:`evaluator.uncertainty.simulate`.
+    failures : bool
+        Draw exploration failures.
+    loss_threshold_share : float
+        Share of the loan budget the write-offs are tested against [fraction].
+    also_minerals : sequence of str
+        Minerals whose target probability is reported even without a funded project.
+
+    Returns
+    -------
+    PortfolioRisk
+    """
+    import time
+
+    t0 = time.perf_counter()
+    if not 0 <= loss_threshold_share:
+        raise ValueError("loss_threshold_share must be >= 0")
+    pp = simulate_portfolio_paths(apps, scenario, ref, fund_krw_bn=fund_krw_bn, loan_krw_bn=loan_krw_bn,
+                                  n_paths=n_paths, seed=seed, vol_scale=vol_scale, failures=failures,
+                                  project_risk=project_risk, processes=processes, method=method, lanes=lanes,
+                                  progress=progress)
+    shares = None
+    if offtake_by_year is not None and len(offtake_by_year):
+        shares = supply_share_paths(supply_ref or ref, scenario, offtake_by_year, pp.ids, pp.minerals, pp.countries,
+                                    pp.delay_years, pp.failed, also_minerals=also_minerals)
+    return summarise_portfolio(pp, shares, scenario, vol_scale=vol_scale, failures=failures,
+                               loss_threshold_share=loss_threshold_share, elapsed_s=time.perf_counter() - t0)
+
+
+def allocation_amounts(allocation) -> tuple[dict[str, float], dict[str, float], pd.Series]:
+    """Fund and loan per id [KRW bn] of the selected rows of an
+    :class:`evaluator.portfolio.PortfolioAllocation`, and the funded share of each request."""
+    t = allocation.table
+    sel = t["selected"].astype(bool)
+    fund = t["fund_krw_bn"].where(sel, 0.0).astype(float)
+    loan = t["loan_krw_bn"].where(sel, 0.0).astype(float)
+    share = t["fraction"].where(sel, 0.0).astype(float)
+    return {str(k): float(v) for k, v in fund.items()}, {str(k): float(v) for k, v in loan.items()}, share
+
+
+def portfolio_risk_of_result(result, apps: Sequence, scenario, ref, *, supply_ref=None, n_paths: int = 10_000,
+                             seed: int = 0, **kwargs) -> PortfolioRisk:
+    """:func:`portfolio_risk` of a :class:`evaluator.pipeline.PipelineResult`'s allocation: the
+    funded amounts of ``result.allocation`` and the funded offtake by year the pipeline's supply
+    step uses (``supply.funded_offtake`` of the evaluation's offtake by year).
+
+    ``supply_ref``: the pipeline's supply reference (``pipeline.supply_reference(ref, customs)``);
+    other keyword arguments go to :func:`portfolio_risk`.
+    """
+    if result.allocation is None:
+        raise ValueError("the pipeline result has no allocation: run it with allocate=True")
+    fund, loan, share = allocation_amounts(result.allocation)
+    offtake = supply.funded_offtake(supply.offtake_by_year_from_evaluation(result.evaluation), share,
+                                    "korea_offtake_t")
+    return portfolio_risk(apps, scenario, ref, fund_krw_bn=fund, loan_krw_bn=loan, offtake_by_year=offtake,
+                          supply_ref=supply_ref, n_paths=n_paths, seed=seed, **kwargs)
