@@ -743,8 +743,9 @@ def additions_by_mineral(ref: ReferenceData, scenario, offtake: pd.DataFrame, id
     return {m: g.groupby("supplier_iso3")["added_units"].sum() for m, g in df.groupby("mineral", sort=True)}
 
 
-def _displace(v: np.ndarray, total_add: float, rule: str) -> np.ndarray:
-    """NumPy core of :func:`apply_additions` on the current partners' volumes (no hosts added).
+def _displace_many(v: np.ndarray, total_add: np.ndarray, rule: str) -> np.ndarray:
+    """NumPy core of :func:`apply_additions` on the current partners' volumes (no hosts added),
+    for several total additions at once: ``(P, K)`` from ``v`` (K,) and ``total_add`` (P,).
 
     Displacement with diminishing returns: the k-th tonne displaces the displaced volume in
     proportion to what is left of it, ``dV/dA = -V / V0``, so ``V(A) = V0 exp(-A / V0)``
@@ -752,14 +753,58 @@ def _displace(v: np.ndarray, total_add: float, rule: str) -> np.ndarray:
     """
     if rule not in ("top_supplier", "pro_rata", "additive"):
         raise ValueError(f"displacement rule must be top_supplier, pro_rata or additive, got {rule!r}")
-    out = v.astype(float).copy()
-    if total_add <= 0 or rule == "additive" or not (v > 0).any():
+    v = v.astype(float)
+    a = np.clip(np.asarray(total_add, dtype=float), 0.0, None)
+    out = np.repeat(v[None, :], len(a), axis=0)
+    if rule == "additive" or not (v > 0).any():
         return out
     if rule == "top_supplier":
         i = int(np.argmax(v))
-        out[i] = v[i] * np.exp(-total_add / v[i])
+        out[:, i] = v[i] * np.exp(-a / v[i])
         return out
-    return v * np.exp(-total_add / float(v.sum()))
+    return v[None, :] * np.exp(-a[:, None] / float(v.sum()))
+
+
+def _displace(v: np.ndarray, total_add: float, rule: str) -> np.ndarray:
+    """:func:`_displace_many` for one total addition."""
+    return _displace_many(v, np.array([float(total_add)]), rule)[0]
+
+
+def volumes_after_many(volumes: pd.Series, host_additions: Mapping[str, np.ndarray], rule: str
+                       ) -> tuple[list[str], np.ndarray]:
+    """:func:`apply_additions` for many cases at once (e.g. simulated paths).
+
+    Parameters
+    ----------
+    volumes : pandas.Series
+        Partner ISO3 -> current imports, >= 0.
+    host_additions : mapping of str to numpy.ndarray
+        Host (supplier) ISO3 -> added imports per case, shape ``(P,)``, >= 0.
+    rule : str
+        As :func:`apply_additions`.
+
+    Returns
+    -------
+    names : list of str
+        Current partners, then new hosts.
+    volumes : numpy.ndarray
+        ``(P, len(names))`` volumes after the additions; never negative.
+    """
+    v = pd.Series(volumes, dtype=float).fillna(0.0).clip(lower=0.0)
+    hosts = [str(h) for h in host_additions]
+    P = len(next(iter(host_additions.values()))) if host_additions else 1
+    added = np.array([np.asarray(host_additions[h], dtype=float) for h in host_additions]).reshape(len(hosts), P)
+    names = list(v.index) + [h for h in dict.fromkeys(hosts) if h not in v.index]
+    out = np.zeros((P, len(names)))
+    out[:, :len(v)] = _displace_many(v.to_numpy(), added.sum(axis=0), rule)
+    for h, row in zip(hosts, added):
+        out[:, names.index(h)] += row
+    return names, np.clip(out, 0.0, None)
+
+
+def scenario_options(scenario) -> dict:
+    """Basis, window and demand case of the scenario, as :func:`baseline` takes them."""
+    return _options(scenario)
 
 
 def _after(base: MineralSupply, added: Mapping[str, float], rule: str, target: float) -> dict:

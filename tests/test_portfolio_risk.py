@@ -228,10 +228,13 @@ def test_independence_vs_full_correlation_bracket_the_tail(sample_apps, scenario
 # the target: the supply projection on each path
 # ----------------------------------------------------------------------------------------------
 def test_supply_shares_equal_the_projection_on_each_path(result, sample_apps, scenario, ref, funded):
-    fund, loan = funded
+    # the funded set plus an exploration project (success probability 0.3), so that some paths fail
+    fund, loan = dict(funded[0]), dict(funded[1])
+    fund["LA-REE-02"], loan["LA-REE-02"] = 6.0, 4.0
     pp = simulate_portfolio_paths(sample_apps, scenario, ref, fund_krw_bn=fund, loan_krw_bn=loan, n_paths=200,
                                   seed=2)
-    share = pipeline.funded_shares(result.allocation)
+    share = pipeline.funded_shares(result.allocation).copy()
+    share["LA-REE-02"] = 1.0
     off = supply.funded_offtake(supply.offtake_by_year_from_evaluation(result.evaluation), share, "korea_offtake_t")
     sh = supply_share_paths(ref, scenario, off, pp.ids, pp.minerals, pp.countries, pp.delay_years, pp.failed)
     delayed = np.flatnonzero((pp.delay_years > 0).any(axis=0))
@@ -356,16 +359,16 @@ def test_cli_simulate_portfolio_with_p95_cap():
 
 @pytest.mark.parametrize("rule", ["top_supplier", "pro_rata", "additive"])
 def test_displacement_equals_apply_additions(rule):
-    from evaluator.uncertainty.supply_paths import _displaced
-
+    """The many-cases form the paths use gives apply_additions' volumes case by case."""
     rng = np.random.default_rng(1)
     v = rng.uniform(0, 100, size=6) * (rng.random(6) > 0.2)
     added = np.concatenate([[0.0, v.sum() * 2], rng.uniform(0, v.sum(), size=20)])
-    out = _displaced(v, added, rule)
     partners = [f"P{k}" for k in range(len(v))]
+    names, out = supply.volumes_after_many(pd.Series(v, index=partners), {"NEW": added, "P1": added / 3}, rule)
+    assert names == partners + ["NEW"]
     for a, row in zip(added, out):
-        want = supply.apply_additions(pd.Series(v, index=partners), {"NEW": a} if a > 0 else {}, rule)
-        assert np.allclose(row, want.reindex(partners).to_numpy(), atol=1e-9), (rule, a)
+        want = supply.apply_additions(pd.Series(v, index=partners), {"NEW": a, "P1": a / 3}, rule)
+        assert np.allclose(row, want.reindex(names).to_numpy(), atol=1e-9), (rule, a)
 
 
 def test_results_do_not_depend_on_the_lanes(sample_apps, scenario, ref, funded):

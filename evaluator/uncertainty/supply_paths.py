@@ -3,8 +3,9 @@ start late or fail.
 
 The arithmetic of :func:`evaluator.supply.projection_by_year` (baseline partner volumes of
 :func:`evaluator.supply.baseline`, the projects' added volumes in import units of
-:func:`evaluator.supply.import_units`, displaced by the scenario's ``displacement_rule`` as in
-:func:`evaluator.supply.apply_additions`, then shares), vectorised over paths instead of called
+:func:`evaluator.supply.import_units`, displaced by the scenario's ``displacement_rule`` through
+:func:`evaluator.supply.volumes_after_many`, the same law as :func:`evaluator.supply.apply_additions`,
+against each year's counterfactual mix of the demand path, then shares), vectorised over paths instead of called
 once per path: on path ``p`` project ``j`` delivers its funded offtake of calendar year
 ``y - d_jp`` in year ``y`` (``d_jp`` the drawn extra construction years: every production
 column of :func:`evaluator.cashflow.build` moves by the delay) and nothing when its exploration
@@ -65,23 +66,16 @@ def _units_by_year(supply_ref, scenario, offtake_by_year: pd.DataFrame, ids: Seq
     return out, y0
 
 
-def _displaced(v: np.ndarray, added: np.ndarray, rule: str) -> np.ndarray:
-    """Partner volumes ``v`` (K,) after ``added`` (P,) units displace them under ``rule``:
-    ``(P, K)``; the rules of :func:`evaluator.supply.apply_additions`."""
-    if rule == "top_supplier":
-        order = np.argsort(-v, kind="mergesort")
-        ov = v[order]
-        cum_before = np.cumsum(ov) - ov                       # volume of the larger suppliers
-        out = np.empty((len(added), len(v)))
-        out[:, order] = ov[None, :] - np.clip(added[:, None] - cum_before[None, :], 0.0, ov[None, :])
-        return out
-    if rule == "pro_rata":
-        tot = float(v.sum())
-        frac = np.where(added > 0, np.minimum(1.0, added / tot) if tot > 0 else 1.0, 0.0)
-        return v[None, :] * (1.0 - frac[:, None])
-    if rule == "additive":
-        return np.broadcast_to(v, (len(added), len(v))).copy()
-    raise ValueError(f"displacement rule must be top_supplier, pro_rata or additive, got {rule!r}")
+def _suppliers(offtake_by_year: pd.DataFrame, ids: Sequence[str], countries) -> list[str]:
+    """Where each project's product is bought from: its processing country when the offtake table
+    names one (output refined in the incumbent does not displace it), else the host country."""
+    host = {str(i): str(c).upper() for i, c in zip(ids, countries)}
+    if "processing_country_iso3" in offtake_by_year.columns:
+        proc = offtake_by_year.groupby(offtake_by_year["id"].astype(str))["processing_country_iso3"].first()
+        for i, c in proc.items():
+            if isinstance(c, str) and c.strip():
+                host[i] = c.strip().upper()
+    return [host[str(i)] for i in ids]
 
 
 def supply_share_paths(supply_ref, scenario, offtake_by_year: pd.DataFrame, ids: Sequence[str], minerals,
@@ -101,7 +95,8 @@ def supply_share_paths(supply_ref, scenario, offtake_by_year: pd.DataFrame, ids:
         ``year``, ``korea_offtake_t`` [t], optional ``price_usd_per_t``), as the pipeline's
         :func:`evaluator.supply.funded_offtake` gives it.
     ids, minerals, countries : sequence of str
-        The projects, in the rows of ``delay_years`` and ``failed``.
+        The projects, in the rows of ``delay_years`` and ``failed``; ``countries`` are the hosts,
+        replaced by the processing country where ``offtake_by_year`` names one.
     delay_years : numpy.ndarray
         ``(n, n_paths)`` int extra construction years.
     failed : numpy.ndarray
@@ -125,31 +120,29 @@ def supply_share_paths(supply_ref, scenario, offtake_by_year: pd.DataFrame, ids:
     pad = np.concatenate([np.zeros((n, dmax)), units], axis=1)
     first = years[0] - y0 + dmax
     shifted = np.stack([pad[:, first - d:first - d + len(years)] for d in range(dmax + 1)])
+    suppliers = _suppliers(offtake_by_year, ids, countries)
     china, top = {}, {}
+    opt = supply.scenario_options(scenario)
     for m in sorted(set(minerals) | set(also_minerals)):
-        base = supply.baseline(supply_ref, m, basis=scenario.import_basis)
+        base = supply.baseline(supply_ref, m, **opt)
         if base.assumed:
             continue
-        partners = [str(p) for p in base.volumes.index]
-        v = np.clip(np.nan_to_num(base.volumes.to_numpy(dtype=float)), 0.0, None)
         rows = [j for j in range(n) if minerals[j] == m]
-        hosts = sorted({str(countries[j]).upper() for j in rows})
-        # realised units per host, path and year: (H, P, Y)
+        hosts = sorted({str(suppliers[j]).upper() for j in rows})
+        # realised units per supplier, path and year: (H, P, Y)
         per_host = np.zeros((len(hosts), P, len(years)))
         for j in rows:
             realised = shifted[delay_years[j].astype(np.intp), j]            # (P, Y)
             realised[failed[j]] = 0.0
-            per_host[hosts.index(str(countries[j]).upper())] += realised
-        names = partners + [h for h in hosts if h not in partners]
+            per_host[hosts.index(str(suppliers[j]).upper())] += realised
         c_share = np.empty((P, len(years)))
         t_share = np.empty((P, len(years)))
-        for k in range(len(years)):
-            add = per_host[:, :, k]
-            out = np.zeros((P, len(names)))
-            out[:, :len(v)] = _displaced(v, add.sum(axis=0), scenario.displacement_rule)
-            for h, host in enumerate(hosts):
-                out[:, names.index(host)] += add[h]
-            np.clip(out, 0.0, None, out=out)
+        for k, y in enumerate(years):
+            # the year's counterfactual partner mix (demand path), then the projects' volumes: the
+            # arithmetic of supply.projection_by_year, one column of paths at a time
+            volumes = supply.counterfactual_volumes(supply_ref, m, int(y), base.window_volumes, opt["case"])
+            names, out = supply.volumes_after_many(volumes, {h: per_host[i, :, k] for i, h in enumerate(hosts)},
+                                                   scenario.displacement_rule)
             tot = out.sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 sh = out / tot[:, None]
