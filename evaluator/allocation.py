@@ -63,6 +63,7 @@ __all__ = [
     "AllocationError",
     "AllocationInfeasible",
     "AllocationResult",
+    "AllocationTimeout",
     "ConcaveTerm",
     "GroupCap",
     "LinearConstraintSpec",
@@ -80,6 +81,11 @@ LOCK_FLOOR = 1e-6
 COVERAGE_FLOOR = 0.01
 #: Relative feasibility tolerance of the independent re-check.
 RECHECK_TOL = 1e-6
+#: Solver tolerance within which a fraction is snapped to 0 or to its largest value before the
+#: re-check [fraction]. HiGHS accepts a semi-continuous or integer value within its
+#: ``mip_feasibility_tolerance`` (default 1e-6) of an allowed value, so 4e-7 can come back for a
+#: candidate that is not funded; unsnapped it would read as "selected below its minimum share".
+SNAP_TOL = 1e-6
 
 
 # ----------------------------------------------------------------------------------------------
@@ -87,6 +93,10 @@ RECHECK_TOL = 1e-6
 # ----------------------------------------------------------------------------------------------
 class AllocationError(RuntimeError):
     """The optimiser failed, or its answer broke a constraint on re-check."""
+
+
+class AllocationTimeout(AllocationError):
+    """A solver limit (time, nodes, iterations) stopped HiGHS before it found any allocation."""
 
 
 class AllocationInfeasible(AllocationError):
@@ -251,11 +261,13 @@ class AllocationResult:
     objective : float
         ``sum value_i x_i + sum f_t(s_t)``, recomputed from ``fractions``.
     status : str
-        ``"optimal"``, ``"time_limit"`` (feasible, not proven) or the solver's message.
+        ``"optimal"``; ``"time_limit"``, ``"iteration_limit"`` or ``"node_limit"`` (a solver
+        limit stopped HiGHS with a feasible answer, not proven optimal); ``"no_candidates"``
+        (nothing to solve); otherwise the solver's message.
     optimal : bool
         Proven optimal to within ``mip_rel_gap``.
     mip_gap : float
-        Relative gap reported by HiGHS.
+        Relative gap reported by HiGHS (0 when proven, or when there was nothing to solve).
     solve_time_s : float
         Wall time of the MILP solve [s].
     binding : list of str
@@ -271,6 +283,12 @@ class AllocationResult:
         tolerance, otherwise :class:`AllocationError` had been raised).
     concave_values : dict
         Value of each concave term at the solution [objective units].
+    limit_reached : bool
+        True when a time, node or iteration limit stopped the solver: the allocation is
+        feasible and re-checked, but possibly not the best (``mip_gap`` says how far at most).
+    note : str
+        Plain-language explanation when nothing is funded (why), or when a limit stopped the
+        solver; ``""`` otherwise.
     """
 
     fractions: pd.Series
@@ -286,6 +304,8 @@ class AllocationResult:
     marginal_values: dict
     recheck: dict
     concave_values: dict = field(default_factory=dict)
+    limit_reached: bool = False
+    note: str = ""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -337,8 +357,8 @@ class _Model:
     def __init__(self, candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="value",
                  min_fraction=1.0, max_fraction=1.0, group_caps=(), locked_in=(), locked_out=(),
                  extra_constraints=(), concave_terms=(), time_limit_s=10.0, mip_rel_gap=1e-6):
-        if not isinstance(candidates, pd.DataFrame) or len(candidates) == 0:
-            raise ValueError("candidates must be a non-empty DataFrame")
+        if not isinstance(candidates, pd.DataFrame):
+            raise ValueError("candidates must be a DataFrame")
         if not candidates.index.is_unique:
             raise ValueError("candidate ids (the index) must be unique")
         if not budgets:
@@ -347,8 +367,10 @@ class _Model:
         self.ids = candidates.index
         self.keys = list(budgets)
         self.budgets = np.array([float(budgets[k]) for k in self.keys])
-        if np.any(np.isnan(self.budgets)):
-            raise ValueError("budgets must be numbers (+inf allowed), not NaN")
+        for key, b in zip(self.keys, self.budgets):
+            if np.isnan(b) or b < 0:
+                raise ValueError(f"budget {key}: must be a non-negative number (+inf allowed), "
+                                 f"got {float(b)!r}")
         missing = [k for k in self.keys if k not in candidates.columns]
         if missing:
             raise ValueError(f"no request column for budget keys {missing}")
@@ -660,15 +682,46 @@ def _recheck(m: _Model, x: np.ndarray, row_hi=None) -> tuple[dict, dict]:
     return viol, slacks
 
 
-def _clean_x(m: _Model, xfull: np.ndarray) -> np.ndarray:
+def _snap(m: _Model, xfull: np.ndarray, *, to_full: bool = True) -> np.ndarray:
+    """Fractions with solver noise removed, before the re-check.
+
+    Within :data:`SNAP_TOL`: a value near 0 that is not allowed there (below the minimum share
+    of a semi-continuous or binary candidate) becomes exactly 0, unless a lock holds it up; a
+    value near the largest fraction becomes that fraction (with ``to_full``); a value just below
+    the minimum share becomes the minimum. Values within 1e-9 of 0 become 0 for every candidate.
+    Larger departures are left for the re-check to refuse.
+    """
     x = np.asarray(xfull[:m.n], float).copy()
+    locked = np.zeros(m.n, bool)
+    locked[m.pos_in] = True
     x[np.abs(x) < 1e-9] = 0.0
-    # snap overshoots of bounds within solver tolerance; larger ones are left for the re-check
-    near_hi = (x > m.hi) & (x - m.hi < 1e-9)
-    x[near_hi] = m.hi[near_hi]
-    near_lo = (x > 0) & (x < m.lo) & (m.lo - x < 1e-9)
+    off = (np.abs(x) <= SNAP_TOL) & (x < m.lo) & ~locked
+    x[off] = 0.0
+    if to_full:
+        full = np.abs(x - m.hi) <= SNAP_TOL
+    else:
+        full = (x > m.hi) & (x - m.hi <= SNAP_TOL)
+    x[full] = m.hi[full]
+    near_lo = (x > 0) & (x < m.lo) & (m.lo - x <= SNAP_TOL)
     x[near_lo] = m.lo[near_lo]
     return x
+
+
+def _clean_x(m: _Model, xfull: np.ndarray, row_hi=None) -> tuple[np.ndarray, dict, dict]:
+    """Snapped fractions with their re-check (violations, slacks).
+
+    Snapping a value up to its full request can add up to ``SNAP_TOL`` x request to a budget
+    that the solver filled to its own tolerance; if that alone breaks the re-check, the values
+    just below full are kept as the solver gave them (still within tolerance of it).
+    """
+    x = _snap(m, xfull)
+    viol, slacks = _recheck(m, x, row_hi)
+    if any(v > RECHECK_TOL for v in viol.values()):
+        x2 = _snap(m, xfull, to_full=False)
+        viol2, slacks2 = _recheck(m, x2, row_hi)
+        if not any(v > RECHECK_TOL for v in viol2.values()):
+            return x2, viol2, slacks2
+    return x, viol, slacks
 
 
 # ----------------------------------------------------------------------------------------------
@@ -759,11 +812,23 @@ def _raise_infeasible(m: _Model):
 # Solve and package
 # ----------------------------------------------------------------------------------------------
 def _status_text(res) -> str:
+    return _stop_reason(res)[0]
+
+
+def _stop_reason(res) -> tuple[str, bool]:
+    """``(status, limit_reached)`` of a scipy ``milp`` result.
+
+    scipy maps HiGHS's time and iteration limits to status 1 and its solution/node limit
+    (HiGHS status 16) to status 4 "not recognized"; the message tells them apart.
+    """
+    msg = str(getattr(res, "message", "")).lower()
     if res.status == 0:
-        return "optimal"
+        return "optimal", False
     if res.status == 1:
-        return "time_limit"
-    return str(res.message)
+        return ("time_limit" if "time limit" in msg else "iteration_limit"), True
+    if res.status == 4 and "limit reached" in msg:
+        return "node_limit", True
+    return str(res.message), False
 
 
 def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray, break_even: bool = False):
@@ -815,8 +880,7 @@ def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray, break_even: boo
 
 def _package(m: _Model, res, seconds: float, row_hi=None, marginals=True) -> AllocationResult:
     row_hi = m.row_hi if row_hi is None else row_hi
-    x = _clean_x(m, res.x)
-    viol, slacks = _recheck(m, x, row_hi)
+    x, viol, slacks = _clean_x(m, res.x, row_hi)
     bad = {k: v for k, v in viol.items() if v > RECHECK_TOL}
     if bad:
         raise AllocationError(
@@ -832,14 +896,17 @@ def _package(m: _Model, res, seconds: float, row_hi=None, marginals=True) -> All
                if abs(s) <= 1e-6 * max(1.0, abs(_rhs_scale(m, nm, row_hi)))]
     amounts = pd.DataFrame(m.req * x[:, None], index=m.ids, columns=m.keys)
     gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
+    gap = gap if np.isfinite(gap) else float("inf")
     mv = _marginals(m, res.x, row_hi) if marginals else {}
+    status, limit = _stop_reason(res)
     return AllocationResult(
         fractions=pd.Series(x, index=m.ids, name="fraction"),
         amounts=amounts,
         selected=pd.Series(x > SELECTED_TOL, index=m.ids, name="selected"),
-        objective=obj, status=_status_text(res), optimal=bool(res.status == 0),
+        objective=obj, status=status, optimal=bool(res.status == 0),
         mip_gap=gap, solve_time_s=seconds, binding=binding, slacks=slacks,
-        marginal_values=mv, recheck=viol, concave_values=conc)
+        marginal_values=mv, recheck=viol, concave_values=conc, limit_reached=limit,
+        note=_note(m, x, row_hi, status, limit, gap))
 
 
 def _rhs_scale(m: _Model, name: str, row_hi) -> float:
@@ -849,13 +916,90 @@ def _rhs_scale(m: _Model, name: str, row_hi) -> float:
 
 
 def _solve_model(m: _Model, row_hi=None, marginals=True) -> AllocationResult:
+    if m.n == 0:
+        return _empty_result(m, row_hi)
     res, seconds = m.solve(row_hi=row_hi)
     if res.status == 2:
         _raise_infeasible(m)
     if res.x is None:
-        raise AllocationError(f"No allocation found: {res.message} (time limit "
-                              f"{m.time_limit_s:g} s; raise it or relax the gap)")
+        status, limit = _stop_reason(res)
+        err = AllocationTimeout if limit else AllocationError
+        raise err(f"No allocation found: {res.message} (time limit "
+                  f"{m.time_limit_s:g} s; raise it or relax the gap)")
     return _package(m, res, seconds, row_hi=row_hi, marginals=marginals)
+
+
+def _empty_result(m: _Model, row_hi=None) -> AllocationResult:
+    """The answer without candidates: nothing funded, unless a constraint needs something."""
+    row_hi = m.row_hi if row_hi is None else row_hi
+    x = np.zeros(0)
+    viol, slacks = _recheck(m, x, row_hi)
+    needs = [nm for nm, sl in slacks.items() if sl < -RECHECK_TOL]
+    if needs:
+        raise AllocationInfeasible(
+            f"No allocation satisfies these together: {'; '.join(needs)} (there are no "
+            "candidates to fund).", needs)
+    obj, conc = m.objective_of(x)
+    return AllocationResult(
+        fractions=pd.Series(x, index=m.ids, name="fraction"),
+        amounts=pd.DataFrame(np.zeros((0, len(m.keys))), index=m.ids, columns=m.keys),
+        selected=pd.Series(np.zeros(0, bool), index=m.ids, name="selected"),
+        objective=obj, status="no_candidates", optimal=True, mip_gap=0.0, solve_time_s=0.0,
+        binding=[], slacks=slacks, marginal_values={k: 0.0 for k in m.keys}, recheck=viol,
+        concave_values=conc, note="Nothing funded: there are no candidates.")
+
+
+def _note(m: _Model, x: np.ndarray, row_hi, status: str, limit: bool, gap: float) -> str:
+    """Plain explanation of an all-zero allocation or of a solver stopped by a limit."""
+    parts = []
+    if limit:
+        what = status.replace("_", " ")
+        if status == "time_limit":
+            what += f" ({m.time_limit_s:g} s)"
+        parts.append(f"The solver stopped at its {what} before "
+                     f"proving this allocation optimal; it is feasible and re-checked, and at "
+                     f"most {gap:.2%} below the best possible.")
+    if not np.any(x > SELECTED_TOL):
+        parts.insert(0, "Nothing funded: " + _why_nothing(m, row_hi) + ".")
+    return " ".join(parts)
+
+
+def _why_nothing(m: _Model, row_hi) -> str:
+    """The first reason, in a fixed order, why no candidate can be funded with a gain."""
+    bud = m.budgets if row_hi is None else np.asarray(row_hi[:m.n_budget_rows], float)
+    free = np.ones(m.n, bool)
+    free[m.pos_out] = False
+    if not free.any():
+        return "every candidate is locked out"
+    bonus = np.zeros(m.n)
+    for t, w in zip(m.concave, m.concave_w):
+        bonus += w * max(float(np.max(t.slopes)), 0.0)
+    gain = free & (m.value + bonus > 0)
+    if not gain.any():
+        return "no candidate has a positive value, so nothing is worth funding"
+    start = np.where(m.lo > 0, m.lo, SNAP_TOL)          # smallest fundable share
+    fits = gain & np.all(m.req * start[:, None] <= bud[None, :] * (1 + RECHECK_TOL), axis=1)
+    if not fits.any():
+        budgets = ", ".join(f"{k} {b:g}" for k, b in zip(m.keys, bud))
+        return (f"no candidate worth funding fits the budgets ({budgets}) even at its "
+                "minimum share")
+    # caps and constraints that a candidate breaks on its own at its minimum share
+    blockers = []
+    for cap, mask, amount in zip(m.caps, m.cap_members, m.cap_amount):
+        lim = 0.0 if cap.kind == "share" else cap.limit
+        if cap.kind == "absolute" or cap.limit <= 0:
+            blockers.append((cap.name, mask & (amount * start > lim * (1 + RECHECK_TOL))))
+    for spec, a in zip(m.linear, m.linear_coef):
+        blockers.append((spec.name, a * start > spec.upper + RECHECK_TOL * max(1.0, abs(spec.upper))))
+    blockers = [(nm, b) for nm, b in blockers if (b & fits).any()]
+    blocked = np.zeros(m.n, bool)
+    for _, b in blockers:
+        blocked |= b
+    if blockers and not (fits & ~blocked).any():
+        names = "; ".join(nm for nm, _ in blockers[:5]) + ("; ..." if len(blockers) > 5 else "")
+        return f"caps or constraints exclude every candidate that fits ({names})"
+    return ("no combination of candidates satisfies the caps and constraints with a gain (for "
+            "example, share caps that no small set of candidates can meet)")
 
 
 def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="value",

@@ -81,6 +81,10 @@ class PortfolioAllocation:
         The candidate table given to the optimiser (for frontier and what-if calls).
     supply_effect : pandas.DataFrame
         :func:`evaluator.supply.portfolio_effect` of the funded set (index mineral).
+
+    The solver's state is carried in ``summary`` (``status``, ``optimal``, ``mip_gap``,
+    ``limit_reached``, ``note``) and in the properties below; :attr:`warnings` holds the
+    sentences a CLI prints on stderr and a page shows as a warning.
     """
 
     table: pd.DataFrame
@@ -89,6 +93,33 @@ class PortfolioAllocation:
     candidates: pd.DataFrame = field(repr=False)
     supply_effect: pd.DataFrame = field(repr=False)
     options: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """``"optimal"``, ``"time_limit"``, ``"iteration_limit"``, ``"node_limit"`` or
+        ``"no_candidates"`` (see :class:`allocation.AllocationResult`)."""
+        return str(self.summary["status"])
+
+    @property
+    def limit_reached(self) -> bool:
+        """A time, node or iteration limit stopped the solver (feasible, not proven optimal)."""
+        return bool(self.summary["limit_reached"])
+
+    @property
+    def mip_gap(self) -> float:
+        """Relative gap between the allocation and the best bound [fraction]."""
+        return float(self.summary["mip_gap"])
+
+    @property
+    def note(self) -> str:
+        """Why nothing is funded, or that a limit stopped the solver; ``""`` otherwise."""
+        return str(self.summary["note"])
+
+    @property
+    def warnings(self) -> list[str]:
+        """Plain sentences to show as warnings (empty when the allocation is proven and
+        funds something)."""
+        return list(self.summary["warnings"])
 
 
 def diversification_curve() -> tuple[list[float], list[float], float]:
@@ -300,16 +331,23 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     table["expected_loss_krw_bn"] = el * loan_frac
 
     funded = table.index[table["selected"]]
-    off = supply.offtake_from_evaluation(ev)
-    off = off[off["id"].isin(funded)].copy()
-    off["korea_offtake_t_per_year"] = off["korea_offtake_t_per_year"] * off["id"].map(frac)
-    effect = supply.portfolio_effect(ref, scenario, off) if len(off) else pd.DataFrame()
+    effect = pd.DataFrame()
+    if len(funded):
+        off = supply.offtake_from_evaluation(ev)
+        off = off[off["id"].isin(funded)].copy()
+        share = off["id"].map(frac).to_numpy(float)
+        off["korea_offtake_t_per_year"] = off["korea_offtake_t_per_year"].to_numpy(float) * share
+        effect = supply.portfolio_effect(ref, scenario, off) if len(off) else pd.DataFrame()
+    note = _domain_note(res, notes, cand)
     summary = {
         "objective_name": scenario.objective,
         "objective": res.objective,
         "status": res.status,
         "optimal": res.optimal,
         "mip_gap": res.mip_gap,
+        "limit_reached": res.limit_reached,
+        "note": note,
+        "warnings": [note] if note else [],
         "solve_time_s": res.solve_time_s,
         "n_selected": int(table["selected"].sum()),
         "fund_allocated_krw_bn": float(table["fund_krw_bn"].sum()),
@@ -326,6 +364,17 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     }
     return PortfolioAllocation(table, summary, res, cand, effect,
                                {"locked_in": tuple(locked_in), "locked_out": tuple(locked_out)})
+
+
+def _domain_note(res: alloc.AllocationResult, notes: pd.Series, cand: pd.DataFrame) -> str:
+    """The optimiser's note, with "no candidates" said in the officers' terms."""
+    if len(cand):
+        return res.note
+    if len(notes) == 0:
+        return "Nothing funded: there are no applications."
+    counts = notes.str.split(":").str[0].value_counts()
+    why = ", ".join(f"{c} {r}" for r, c in counts.items())
+    return f"Nothing funded: no application is a candidate ({why})."
 
 
 def frontier(pa: PortfolioAllocation, scenario, ref, resource: str = "fund_krw_bn", points: int = 15,

@@ -19,6 +19,7 @@ from evaluator import allocation as alloc_mod
 from evaluator.allocation import (
     AllocationError,
     AllocationInfeasible,
+    AllocationTimeout,
     ConcaveTerm,
     GroupCap,
     LinearConstraintSpec,
@@ -486,6 +487,137 @@ def test_solver_answer_breaking_a_constraint_is_refused(monkeypatch):
     cands = pd.DataFrame({"value": [3.0, 2.0], "fund": [5.0, 5.0]}, index=["a", "b"])
     with pytest.raises(AllocationError, match="budgets"):
         allocate(cands, {"fund": 6.0})
+
+
+# ----------------------------------------------------------------------------------------------
+# Every well-formed question gets an answer (issue 13)
+# ----------------------------------------------------------------------------------------------
+def _three():
+    return pd.DataFrame({"value": [5.0, 3.0, -1.0], "fund": [2.0, 3.0, 1.0],
+                         "loan": [1.0, 0.0, 2.0], "g": ["a", "b", "a"]}, index=["A", "B", "C"])
+
+
+@pytest.mark.parametrize("case, kwargs, says", [
+    ("no candidates", dict(cands=_three().iloc[:0]), "no candidates"),
+    ("all values <= 0", dict(cands=_three().assign(value=[-1.0, 0.0, -3.0])), "worth funding"),
+    ("budgets 0", dict(budgets={"fund": 0.0, "loan": 0.0}, min_fraction=0.3), "fits the budgets"),
+    ("budgets 1e-9", dict(budgets={"fund": 1e-9, "loan": 1e-9}, min_fraction=0.3),
+     "fits the budgets"),
+    ("continuous, budgets 0", dict(budgets={"fund": 0.0, "loan": 0.0}, min_fraction=0.0),
+     "fits the budgets"),
+    ("share caps 0", dict(group_caps=GroupCap.per_value(_three(), "g", 0.0)), "g=a share cap"),
+    ("absolute caps 0", dict(group_caps=[GroupCap("a0", column="g", value="a", limit=0.0),
+                                         GroupCap("b0", column="g", value="b", limit=0.0)]), "a0"),
+    ("all locked out", dict(locked_out=["A", "B", "C"]), "locked out"),
+    ("loss cap 0", dict(extra_constraints=[LinearConstraintSpec("loss cap", "loan", upper=0.0)],
+                        cands=_three().assign(loan=[1.0, 1.0, 1.0])), "loss cap"),
+])
+def test_nothing_fundable_gives_all_zero_with_a_plain_note(case, kwargs, says):
+    cands = kwargs.pop("cands", _three())
+    budgets = kwargs.pop("budgets", {"fund": 10.0, "loan": 10.0})
+    res = allocate(cands, budgets, **kwargs)
+    assert not res.selected.any() and float(res.fractions.abs().sum()) == 0.0
+    assert res.objective == 0.0 and res.optimal and not res.limit_reached
+    assert res.note.startswith("Nothing funded") and says in res.note, (case, res.note)
+    check_solution(cands, budgets, res, **kwargs)
+
+
+def test_a_funded_allocation_has_no_note():
+    res = allocate(_three(), {"fund": 10.0, "loan": 10.0})
+    assert res.selected.any() and res.note == "" and res.status == "optimal"
+
+
+def test_contradictory_locks_name_the_conflict_and_negative_budget_is_bad_input():
+    cands = _three()
+    with pytest.raises(AllocationInfeasible) as info:
+        allocate(cands, {"fund": 10.0, "loan": 10.0}, locked_in=["A"],
+                 group_caps=[GroupCap("group a is 0", column="g", value="a", limit=0.0)])
+    assert set(info.value.conflicts) == {"must fund A", "group a is 0"}
+    with pytest.raises(AllocationInfeasible) as info:
+        allocate(cands.iloc[:0], {"fund": 1.0}, extra_constraints=[
+            MinGroupsCovered("two groups", "g", 2)])
+    assert info.value.conflicts == ["two groups"]
+    with pytest.raises(ValueError, match="budget fund"):
+        allocate(cands, {"fund": -1.0, "loan": 1.0})
+
+
+def _fake_milp(monkeypatch, edit):
+    real = alloc_mod.milp
+
+    def fake(c, **kw):
+        res = real(c, **kw)
+        edit(res)
+        return res
+    monkeypatch.setattr(alloc_mod, "milp", fake)
+
+
+def test_solver_noise_is_snapped_before_the_recheck(monkeypatch):
+    # HiGHS accepts a semi-continuous value within mip_feasibility_tolerance (1e-6) of an
+    # allowed one; 4e-7 for an unfunded candidate with a minimum share of 0.5 would otherwise
+    # read as "selected below its minimum" and fail the re-check.
+    cands = pd.DataFrame({"value": [5.0, 1.0], "fund": [4.0, 4.0]}, index=["a", "b"])
+
+    def noise(res):
+        res.x = res.x.copy()
+        res.x[0] = 1.0 - 4e-7      # full request, within tolerance
+        res.x[1] = 4e-7            # not funded, within tolerance of 0
+    _fake_milp(monkeypatch, noise)
+    res = allocate(cands, {"fund": 5.0}, min_fraction=0.5)
+    assert res.fractions["a"] == 1.0 and res.fractions["b"] == 0.0
+    assert list(res.selected) == [True, False]
+    assert res.objective == 5.0
+
+
+def test_noise_beyond_tolerance_is_still_refused(monkeypatch):
+    cands = pd.DataFrame({"value": [5.0, 1.0], "fund": [4.0, 4.0]}, index=["a", "b"])
+
+    def noise(res):
+        res.x = res.x.copy()
+        res.x[1] = 1e-3            # clearly inside the forbidden gap (0, 0.5)
+        res.fun = -5.0 - 1e-3
+    _fake_milp(monkeypatch, noise)
+    with pytest.raises(AllocationError, match="semi_continuity"):
+        allocate(cands, {"fund": 5.0}, min_fraction=0.5)
+
+
+@pytest.mark.parametrize("status, message, expected", [
+    (1, "Time limit reached. (HiGHS Status 13: Time limit reached)", "time_limit"),
+    (1, "Iteration limit reached. (HiGHS Status 14: Iteration limit reached)",
+     "iteration_limit"),
+    (4, "The HiGHS status code was not recognized. (HiGHS Status 16: Solution limit reached)",
+     "node_limit"),
+])
+def test_a_solver_limit_is_reported(monkeypatch, status, message, expected):
+    def stopped(res):
+        res.status, res.message, res.mip_gap = status, message, 0.25
+    _fake_milp(monkeypatch, stopped)
+    res = allocate(_three(), {"fund": 10.0, "loan": 10.0})
+    assert res.status == expected and res.limit_reached and not res.optimal
+    assert res.mip_gap == 0.25 and "25.00%" in res.note and "stopped" in res.note
+
+
+def test_a_limit_before_any_answer_is_a_named_error(monkeypatch):
+    def nothing(res):
+        res.status, res.message, res.x = 1, "Time limit reached. (HiGHS Status 13)", None
+    _fake_milp(monkeypatch, nothing)
+    with pytest.raises(AllocationTimeout, match="time limit"):
+        allocate(_three(), {"fund": 10.0, "loan": 10.0})
+
+
+def test_a_real_time_limit_is_reported():
+    # 400 all-or-nothing candidates under 3 budgets and 30 share caps: not provable in 0.05 s
+    rng = np.random.default_rng(3)
+    cands, budgets = random_instance(rng, 400, n_keys=3, tight=0.3)
+    cands["grp"] = rng.integers(0, 30, 400).astype(str)
+    caps = GroupCap.per_value(cands, "grp", 0.06)
+    try:
+        res = allocate(cands, budgets, group_caps=caps, time_limit_s=0.05, mip_rel_gap=0.0)
+    except AllocationTimeout:
+        return                      # no incumbent in time: also a named, reported stop
+    assert res.limit_reached == (res.status == "time_limit")
+    if res.limit_reached:
+        assert not res.optimal and "time limit" in res.note
+        check_solution(cands, budgets, res, group_caps=caps)
 
 
 def test_result_is_frozen():

@@ -136,6 +136,67 @@ def test_second_project_on_a_mineral_is_worth_less(run):
     assert first > second > beyond == 0.0
 
 
+ISOS = sorted({a.country_iso3 for a in APPS})
+MINERALS = sorted({a.mineral for a in APPS})
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"fund_krw_bn": 0.0, "loan_krw_bn": 0.0}, "fits the budgets"),
+    ({"fund_krw_bn": 1e-9, "loan_krw_bn": 1e-9}, "fits the budgets"),
+    ({"country_cap_share": 0.0}, "share cap"),
+    ({"mineral_cap_share": 0.0}, "share cap"),
+    ({"country_caps_krw_bn": {i: 0.0 for i in ISOS}}, "absolute cap"),
+    ({"mineral_caps_krw_bn": {m: 0.0 for m in MINERALS}}, "absolute cap"),
+    ({"expected_loss_cap_krw_bn": 0.0}, "expected loss cap"),
+    ({"excluded_countries": tuple(ISOS)}, "no application is a candidate"),
+    ({"objective": "total_diversification", "fund_krw_bn": 0.0}, "fits the budgets"),
+])
+def test_nothing_fundable_gives_an_all_zero_allocation_with_a_note(run, changes, says):
+    s = default_scenario().replace(**changes)
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    assert not pa.table["selected"].any()
+    assert (pa.table[["fund_krw_bn", "loan_krw_bn"]].to_numpy() == 0.0).all()
+    assert pa.summary["objective"] == 0.0 and not pa.limit_reached
+    assert pa.note.startswith("Nothing funded") and says in pa.note, pa.note
+    assert pa.warnings == [pa.note]
+    assert independent_violations(pa, s, run.scores.table) == []
+    assert portfolio.check_allocation(pa, s) == []
+
+
+def test_no_eligible_application_gives_an_all_zero_allocation(run):
+    scores = run.scores.table.assign(eligible=False, ineligible_reasons="test")
+    pa = portfolio.allocate_portfolio(run.evaluation, scores, default_scenario(), REF)
+    assert pa.status == "no_candidates" and not pa.table["selected"].any()
+    assert f"{len(APPS)} ineligible" in pa.note
+
+
+def test_lock_against_a_zero_cap_names_both(run):
+    s = default_scenario()
+    lock = run.scores.table.index[run.scores.table["eligible"]][0]
+    iso = run.evaluation.metrics.at[lock, "country_iso3"]
+    s = s.replace(country_caps_krw_bn={iso: 0.0})
+    with pytest.raises(AllocationInfeasible) as exc:
+        portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF, locked_in=[lock])
+    assert set(exc.value.conflicts) == {f"must fund {lock}", f"country_iso3={iso} absolute cap"}
+
+
+def test_a_solver_limit_is_carried_to_the_portfolio(run, monkeypatch):
+    from evaluator import allocation as alloc_mod
+    real = alloc_mod.milp
+
+    def stopped(c, **kw):
+        res = real(c, **kw)
+        res.status, res.mip_gap = 1, 0.02
+        res.message = "Time limit reached. (HiGHS Status 13: Time limit reached)"
+        return res
+    monkeypatch.setattr(alloc_mod, "milp", stopped)
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, default_scenario(), REF)
+    assert pa.status == "time_limit" and pa.limit_reached and pa.mip_gap == 0.02
+    assert pa.summary["optimal"] is False and pa.summary["limit_reached"] is True
+    assert len(pa.warnings) == 1 and "time limit" in pa.warnings[0] and "2.00%" in pa.warnings[0]
+    assert pa.table["selected"].any()
+
+
 def test_gap_volume_by_hand():
     """Top supplier 80 of 100 t, target 50 %: top_supplier rule 80 - 50 = 30 t;
     pro rata 100 x (1 - 0.5/0.8) = 37.5 t; additive 80/0.5 - 100 = 60 t."""
