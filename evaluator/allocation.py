@@ -1135,6 +1135,17 @@ def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
     def point(b):
         row_hi = m.row_hi.copy()
         row_hi[k] = float(b)
+        if m.n == 0:       # nothing to solve: every point is the empty allocation (or none)
+            try:
+                r = _empty_result(m, row_hi)
+            except AllocationInfeasible:
+                return {"budget": float(b), "objective": np.nan, "n_selected": 0,
+                        "optimal": False, "status": "infeasible", "solve_time_s": 0.0,
+                        "reused": False, "mip_gap": 0.0,
+                        **{f"allocated_{key}": np.nan for key in m.keys}}
+            return {"budget": float(b), "objective": r.objective, "n_selected": 0,
+                    "optimal": True, "status": r.status, "solve_time_s": 0.0, "reused": False,
+                    "mip_gap": 0.0, **{f"allocated_{key}": 0.0 for key in m.keys}}
         res, seconds = m.solve(row_hi=row_hi)
         rec = {"budget": float(b), "solve_time_s": seconds, "reused": False,
                "mip_gap": float(getattr(res, "mip_gap", np.nan) or 0.0)}
@@ -1228,6 +1239,13 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
     """
     t_start = time.perf_counter()
     m = _Model(candidates, budgets, **kwargs)
+    if m.n == 0:
+        return pd.DataFrame(
+            {"selected": pd.Series(dtype=bool), "value": pd.Series(dtype=float),
+             **{c: pd.Series(dtype=float) for c in (
+                 "lp_break_even_value", "enter_value", "enter_request_fraction", "leave_value",
+                 "value_drop_to_leave")},
+             "exact": pd.Series(dtype=bool), "note": pd.Series(dtype=object)}, index=m.ids)
     x0 = result.fractions.reindex(m.ids).to_numpy()
     O_star = result.objective
     sel = x0 > SELECTED_TOL

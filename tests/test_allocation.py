@@ -541,6 +541,14 @@ def test_contradictory_locks_name_the_conflict_and_negative_budget_is_bad_input(
         allocate(cands, {"fund": -1.0, "loan": 1.0})
 
 
+def test_frontier_and_thresholds_without_candidates():
+    empty = _three().iloc[:0]
+    fr = frontier(empty, {"fund": 1.0}, "fund", [0.0, 1.0, 2.0])
+    assert list(fr["objective"]) == [0.0, 0.0, 0.0] and fr["optimal"].all()
+    th = entry_thresholds(empty, {"fund": 1.0}, allocate(empty, {"fund": 1.0}))
+    assert th.empty and "enter_value" in th.columns
+
+
 def _fake_milp(monkeypatch, edit):
     real = alloc_mod.milp
 
