@@ -24,6 +24,11 @@ For candidate ``i`` the decision is a funded fraction ``x_i`` [fraction of its r
   ``s = sum_i w_i x_i`` with segment variables ``u_j`` in ``[0, width_j]``, ``sum_j u_j = s``.
   Maximisation fills the steeper segments first because the slopes do not increase, so no
   binaries are needed (the classical lambda/delta formulation, e.g. Williams [1]_, ch. 9).
+  When the slopes are 0 beyond a breakpoint ``B`` (the bonus saturates), a weight larger than
+  ``B / min_fraction_i`` is clipped to it in the model: a selected candidate saturates the term
+  either way, so the optimum is the same, but the LP relaxation no longer lets a sliver of a
+  large project buy the whole bonus (coefficient tightening; ``tighten_concave=False`` keeps
+  the plain weights). Objective and re-check always use the given weights.
 
 Objective: maximise ``sum_i value_i x_i + sum_t f_t(s_t)``.
 
@@ -356,7 +361,8 @@ class _Model:
 
     def __init__(self, candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="value",
                  min_fraction=1.0, max_fraction=1.0, group_caps=(), locked_in=(), locked_out=(),
-                 extra_constraints=(), concave_terms=(), time_limit_s=10.0, mip_rel_gap=1e-6):
+                 extra_constraints=(), concave_terms=(), time_limit_s=10.0, mip_rel_gap=1e-6,
+                 tighten_concave=True):
         if not isinstance(candidates, pd.DataFrame):
             raise ValueError("candidates must be a DataFrame")
         if not candidates.index.is_unique:
@@ -437,6 +443,7 @@ class _Model:
         self.nz = nz
         self.concave = list(concave_terms)
         self.concave_w = []
+        self.concave_w_model = []     # weights in the link rows (tightened, see _tightened_weights)
         self.seg_width = []
         nu = 0
         for t in self.concave:
@@ -452,6 +459,8 @@ class _Model:
             if np.any(np.diff(m) > 1e-12):
                 raise ValueError(f"{t.name}: slopes must not increase (concave term)")
             self.concave_w.append(w)
+            self.concave_w_model.append(
+                _tightened_weights(w, b, m, self.lo) if tighten_concave else w)
             self.seg_width.append(np.diff(np.concatenate([[0.0], b, [np.inf]])))
             nu += len(m)
         self.nu = nu
@@ -544,7 +553,7 @@ class _Model:
 
         # --- concave links: sum_j u_j - sum_i w_i x_i = 0
         self.u_slices = []
-        for t, w, widths in zip(self.concave, self.concave_w, self.seg_width):
+        for t, w, widths in zip(self.concave, self.concave_w_model, self.seg_width):
             start = j
             j += len(widths)
             self.u_slices.append(slice(start, j))
@@ -624,6 +633,31 @@ class _Model:
     def objective_of(self, x: np.ndarray) -> tuple[float, dict]:
         conc = {t.name: t.evaluate(float(w @ x)) for t, w in zip(self.concave, self.concave_w)}
         return float(self.value @ x) + sum(conc.values()), conc
+
+
+def _tightened_weights(w: np.ndarray, breakpoints: np.ndarray, slopes: np.ndarray,
+                       lo: np.ndarray) -> np.ndarray:
+    """Weights of a concave term clipped where one candidate alone saturates it.
+
+    If the slopes are 0 from breakpoint ``B`` on, ``f(s) = f(min(s, B))``. A candidate with
+    ``w_i lo_i >= B`` saturates the term by itself whenever it is selected (``x_i >= lo_i``),
+    so its weight can be lowered to ``B / lo_i`` without changing ``f`` at any point of the
+    MILP's feasible set: if such a candidate is selected both sums are ``>= B``; if none is,
+    the sums are equal. The LP relaxation, however, becomes much tighter: with the raw weight
+    a sliver ``x_i = 0.001`` of a large project buys the whole bonus in the LP, and branch and
+    bound spends its time closing that gap. This is coefficient tightening of a big-M-like
+    term, e.g. Williams [1]_, sec. 10.2 (reducing the size of coefficients).
+    Candidates with ``lo_i = 0`` (continuous) are left as they are.
+    """
+    zero_from = len(slopes)
+    while zero_from > 0 and slopes[zero_from - 1] <= 0:
+        zero_from -= 1
+    if zero_from == len(slopes) or zero_from == 0:
+        return w          # the last slope is positive (never saturates), or f is 0 throughout
+    saturation = breakpoints[zero_from - 1]
+    with np.errstate(divide="ignore"):
+        cap = np.where(lo > 0, saturation / np.where(lo > 0, lo, 1.0), np.inf)
+    return np.minimum(w, cap)
 
 
 def _of_type(specs, typ):
@@ -1006,7 +1040,7 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
              min_fraction=1.0, group_caps: Sequence[GroupCap] = (), locked_in=(), locked_out=(),
              max_fraction=1.0, extra_constraints: Sequence = (),
              concave_terms: Sequence[ConcaveTerm] = (), time_limit_s: float = 10.0,
-             mip_rel_gap: float = 1e-6) -> AllocationResult:
+             mip_rel_gap: float = 1e-6, tighten_concave: bool = True) -> AllocationResult:
     """Choose funded fractions that maximise total value within budgets, caps and locks.
 
     Parameters
@@ -1041,6 +1075,10 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
         ``optimal=False`` and ``status="time_limit"``.
     mip_rel_gap : float
         Relative optimality gap at which HiGHS stops [fraction].
+    tighten_concave : bool
+        Clip the weights of concave terms where one candidate saturates the term by itself
+        (same optimum, much tighter LP relaxation; see the module notes). False gives the plain
+        formulation, kept as the reference path for tests and benchmarks.
 
     Returns
     -------
@@ -1080,7 +1118,8 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
     m = _Model(candidates, budgets, value=value, min_fraction=min_fraction,
                max_fraction=max_fraction, group_caps=group_caps, locked_in=locked_in,
                locked_out=locked_out, extra_constraints=extra_constraints,
-               concave_terms=concave_terms, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+               concave_terms=concave_terms, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+               tighten_concave=tighten_concave)
     return _solve_model(m)
 
 

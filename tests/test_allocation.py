@@ -225,6 +225,42 @@ def test_concave_term_matches_enumeration(seed):
         enumerate_all_or_nothing(cands, budgets, concave=terms), rel=1e-6)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_saturating_concave_term_tightened_gives_the_same_optimum(seed):
+    # Weights up to 40x the saturation point: one selected candidate saturates the bonus, the
+    # case the clipped weights are for (the diversification terms of evaluator.portfolio).
+    rng = np.random.default_rng(300 + seed)
+    n = 11
+    cands, budgets = random_instance(rng, n, tight=0.4)
+    cands["w"] = rng.choice([0.0, 0.3, 5.0, 40.0], n)
+    cands["v"] = rng.choice([0.0, 2.0, 9.0], n)
+    terms = [ConcaveTerm("div w", "w", [0.25, 1.0], [30.0, 10.0, 0.0]),
+             ConcaveTerm("div v", "v", [2.0], [4.0, 0.0])]
+    lo = 1.0 if seed < 3 else rng.choice([0.2, 0.5, 1.0], n)
+    kw = dict(concave_terms=terms, min_fraction=lo, mip_rel_gap=1e-9)
+    tight, plain = allocate(cands, budgets, **kw), allocate(cands, budgets, tighten_concave=False,
+                                                             **kw)
+    check_solution(cands, budgets, tight, **kw)
+    assert tight.objective == pytest.approx(plain.objective, rel=1e-7)
+    if seed < 3:
+        assert tight.objective == pytest.approx(
+            enumerate_all_or_nothing(cands, budgets, concave=terms), rel=1e-7)
+    m = alloc_mod._Model(cands, budgets, **kw)
+    clipped = m.concave_w_model[0] < m.concave_w[0]
+    assert clipped.any()          # the tightening was in play
+    np.testing.assert_allclose(m.concave_w_model[0][clipped],
+                               1.0 / np.broadcast_to(lo, (n,))[clipped])
+
+
+def test_tightening_leaves_unsaturating_terms_and_continuous_candidates_alone():
+    w = np.array([5.0, 5.0, 0.1])
+    lo = np.array([0.5, 0.0, 0.5])
+    # last slope positive: never saturates
+    assert (alloc_mod._tightened_weights(w, np.array([1.0]), np.array([2.0, 1.0]), lo) == w).all()
+    out = alloc_mod._tightened_weights(w, np.array([1.0, 3.0]), np.array([2.0, 0.0, 0.0]), lo)
+    assert list(out) == [2.0, 5.0, 0.1]     # B = 1 (slopes 0 from there), B / 0.5 = 2
+
+
 def enumerate_semicontinuous(cands, budgets, lo, caps=()):
     """Exact optimum: every selection subset, then an LP over the fractions."""
     n = len(cands)

@@ -197,6 +197,28 @@ def test_a_solver_limit_is_carried_to_the_portfolio(run, monkeypatch):
     assert pa.table["selected"].any()
 
 
+@pytest.mark.parametrize("changes", [
+    {},
+    {"fund_krw_bn": 100.0, "loan_krw_bn": 20.0},
+    {"country_cap_share": 0.3, "mineral_cap_share": 0.4, "expected_loss_cap_krw_bn": 0.8,
+     "min_minerals_covered": 3},
+    {"objective": "total_diversification"},
+    {"min_fraction": 1.0},
+])
+def test_tightened_diversification_terms_give_the_plain_optimum(run, changes):
+    """The clipped concave weights (allocation.tighten_concave) change the LP relaxation only:
+    on the samples the optimum equals the plain formulation's, within the MIP gap."""
+    from evaluator import allocation as alloc_mod
+    s = default_scenario().replace(**changes)
+    cand, _ = portfolio.build_candidates(run.evaluation, run.scores.table, s, REF)
+    kw = portfolio.solver_kwargs(cand, s, REF)
+    budgets = portfolio.budgets_of(s)
+    tight = alloc_mod.allocate(cand, budgets, **kw)
+    plain = alloc_mod.allocate(cand, budgets, tighten_concave=False, **kw)
+    assert tight.optimal and plain.optimal
+    assert tight.objective == pytest.approx(plain.objective, rel=2e-6, abs=1e-9)
+
+
 def test_gap_volume_by_hand():
     """Top supplier 80 of 100 t, target 50 %: top_supplier rule 80 - 50 = 30 t;
     pro rata 100 x (1 - 0.5/0.8) = 37.5 t; additive 80/0.5 - 100 = 60 t."""
