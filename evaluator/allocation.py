@@ -48,6 +48,8 @@ References
    Budgeting Problems*. Prentice-Hall.
 .. [3] Chinneck, J. W., and Dravnieks, E. W. (1991). "Locating minimal infeasible constraint
    sets in linear programs." ORSA Journal on Computing 3(2): 157-168 (the deletion filter).
+.. [4] Nemhauser, G. L., and Wolsey, L. A. (1988). *Integer and Combinatorial Optimization*.
+   Wiley (reduced-cost fixing).
 """
 
 from __future__ import annotations
@@ -84,6 +86,13 @@ SELECTED_TOL = 1e-7
 LOCK_FLOOR = 1e-6
 #: Total fraction of a group's zero-floor candidates that counts as covering the group.
 COVERAGE_FLOOR = 0.01
+#: Reduced-cost fixing before branch and bound from this many candidates on (below it the
+#: full solve is already fast and the extra LP would only add time).
+FIXING_MIN_CANDIDATES = 150
+#: Candidates kept in the core MILP of the reduced-cost fixing: at least this many, and this
+#: many per candidate the LP relaxation funds (the cheapest by reduced cost).
+FIXING_CORE = 40
+FIXING_CORE_PER_USED = 4
 #: Relative feasibility tolerance of the independent re-check.
 RECHECK_TOL = 1e-6
 #: Solver tolerance within which a fraction is snapped to 0 or to its largest value before the
@@ -362,7 +371,7 @@ class _Model:
     def __init__(self, candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="value",
                  min_fraction=1.0, max_fraction=1.0, group_caps=(), locked_in=(), locked_out=(),
                  extra_constraints=(), concave_terms=(), time_limit_s=10.0, mip_rel_gap=1e-6,
-                 tighten_concave=True):
+                 tighten_concave=True, reduced_cost_fixing=True):
         if not isinstance(candidates, pd.DataFrame):
             raise ValueError("candidates must be a DataFrame")
         if not candidates.index.is_unique:
@@ -390,6 +399,7 @@ class _Model:
         if np.any(self.lo < 0) or np.any(self.hi > 1) or np.any(self.lo > self.hi):
             raise ValueError("need 0 <= min_fraction <= max_fraction <= 1 for every candidate")
         self.time_limit_s = float(time_limit_s)
+        self.reduced_cost_fixing = bool(reduced_cost_fixing)
         self.mip_rel_gap = float(mip_rel_gap)
 
         # a single id given as a string is one id, not a sequence of characters
@@ -559,7 +569,6 @@ class _Model:
             self.u_slices.append(slice(start, j))
             row(-w, 0.0, 0.0, f"{t.name} (link)", "concave_link",
                 [(jj, 1.0) for jj in range(start, j)])
-
         # --- totals for share caps: T_r - sum_i amount_ir x_i = 0
         for r, jt in self.total_var.items():
             amount = self.req.sum(axis=1) if r is None else self.req[:, self.keys.index(r)]
@@ -865,6 +874,24 @@ def _stop_reason(res) -> tuple[str, bool]:
     return str(res.message), False
 
 
+def _lp(m: _Model, lb: np.ndarray, ub: np.ndarray, row_hi: np.ndarray):
+    """``linprog`` (HiGHS) on the model's rows with the given bounds, no integrality.
+
+    Returns the result and the row split scipy needs: ``(res, up, eq, A_ub)`` with ``up`` the
+    upper-bounded inequality rows (first in ``A_ub``), then the lower-bounded ones negated.
+    """
+    A = m.A
+    eq = m.row_lo == m.row_hi
+    up = np.isfinite(row_hi) & ~eq
+    dn = np.isfinite(m.row_lo) & ~eq
+    A_ub = sparse.vstack([A[up], -A[dn]], format="csr")
+    b_ub = np.concatenate([row_hi[up], -m.row_lo[dn]])
+    res = linprog(m.c, A_ub=A_ub if A_ub.shape[0] else None, b_ub=b_ub if A_ub.shape[0] else None,
+                  A_eq=A[eq] if eq.any() else None, b_eq=m.row_lo[eq] if eq.any() else None,
+                  bounds=np.column_stack([lb, ub]), method="highs")
+    return res, up, eq, A_ub
+
+
 def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray, break_even: bool = False):
     """Budget shadow prices of the LP with the selection (and coverage binaries) fixed.
 
@@ -883,14 +910,7 @@ def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray, break_even: boo
     z = slice(n, n + m.nz)
     lb[z] = ub[z] = np.round(xfull[z])
     A = m.A
-    eq = m.row_lo == m.row_hi
-    up = np.isfinite(m.row_hi) & ~eq
-    dn = np.isfinite(m.row_lo) & ~eq
-    A_ub = sparse.vstack([A[up], -A[dn]], format="csr")
-    b_ub = np.concatenate([row_hi[up], -m.row_lo[dn]])
-    res = linprog(m.c, A_ub=A_ub if A_ub.shape[0] else None, b_ub=b_ub if A_ub.shape[0] else None,
-                  A_eq=A[eq] if eq.any() else None, b_eq=m.row_lo[eq] if eq.any() else None,
-                  bounds=np.column_stack([lb, ub]), method="highs")
+    res, up, eq, A_ub = _lp(m, lb, ub, row_hi)
     out = {}
     up_rows = np.flatnonzero(up)
     for k, key in enumerate(m.keys):
@@ -952,7 +972,10 @@ def _rhs_scale(m: _Model, name: str, row_hi) -> float:
 def _solve_model(m: _Model, row_hi=None, marginals=True) -> AllocationResult:
     if m.n == 0:
         return _empty_result(m, row_hi)
-    res, seconds = m.solve(row_hi=row_hi)
+    found = None
+    if m.reduced_cost_fixing and m.n >= FIXING_MIN_CANDIDATES:
+        found = _solve_with_fixing(m, m.row_hi if row_hi is None else row_hi)
+    res, seconds = found if found is not None else m.solve(row_hi=row_hi)
     if res.status == 2:
         _raise_infeasible(m)
     if res.x is None:
@@ -961,6 +984,73 @@ def _solve_model(m: _Model, row_hi=None, marginals=True) -> AllocationResult:
         raise err(f"No allocation found: {res.message} (time limit "
                   f"{m.time_limit_s:g} s; raise it or relax the gap)")
     return _package(m, res, seconds, row_hi=row_hi, marginals=marginals)
+
+
+def _solve_with_fixing(m: _Model, row_hi: np.ndarray):
+    """Solve after fixing at 0 the candidates that provably cannot improve on a first answer.
+
+    1. LP relaxation (semi-continuous and binary candidates relaxed to ``[0, hi]``): value
+       ``z_LP`` and reduced cost ``d_i >= 0`` of each candidate at 0 (minimisation form).
+    2. A *core* MILP over the candidates the LP uses and the ``FIXING_CORE`` cheapest by
+       ``d_i lo_i``, all others at 0: a feasible answer of value ``z_core``.
+    3. By LP duality any solution with ``x_i >= t`` costs at least ``z_LP + d_i t`` (the dual
+       solution stays feasible when the bound of ``x_i`` is raised to ``t``). A selected
+       semi-continuous or binary candidate has ``x_i >= lo_i``, so every candidate with
+       ``z_LP + d_i lo_i > z_core`` is 0 in every answer better than the core one: fixed at 0.
+    4. If every candidate left free was in the core, the core answer is optimal (to the gap);
+       otherwise the MILP is solved again with the fixed candidates at 0.
+
+    This is reduced-cost fixing done once before branch and bound (e.g. Nemhauser and Wolsey
+    [4]_, sec. II.6.1); HiGHS does it during the search, but on thousands of candidates its
+    symmetry detection and restarts take longer than the proof itself. Continuous and locked
+    candidates are never fixed. Returns ``(result, seconds)``, or None when the shortcut does not
+    apply (LP not solved, core infeasible or without an answer): the caller solves in full.
+    """
+    t0 = time.perf_counter()
+    n = m.n
+    relaxable = (m.integ[:n] > 0) & (m.lo > 0)
+    lb = m.lb.copy()
+    lb[:n][relaxable] = 0.0
+    lp, *_ = _lp(m, lb, m.ub, row_hi)
+    if lp.status != 0:
+        return None
+    d = np.maximum(np.asarray(lp.lower.marginals[:n], float), 0.0)
+    used = lp.x[:n] > SELECTED_TOL
+    score = np.where(relaxable, d * m.lo, -np.inf)
+    core = ~relaxable | used
+    k = max(FIXING_CORE, FIXING_CORE_PER_USED * int(used.sum()))
+    core[np.argsort(score, kind="stable")[:k]] = True
+    if core.sum() > n // 2:
+        return None
+
+    def solve_without(drop):
+        lb_, ub_, integ_ = m.lb.copy(), m.ub.copy(), m.integ.copy()
+        lb_[:n][drop] = ub_[:n][drop] = 0.0
+        integ_[:n][drop] = 0
+        left = m.time_limit_s - (time.perf_counter() - t0)
+        return m.solve(lb=lb_, ub=ub_, integ=integ_, row_hi=row_hi,
+                       time_limit_s=max(left, 0.05))[0]
+
+    first = solve_without(~core)
+    if first.x is None:
+        return None
+    z_core = float(first.fun)
+    margin = 1e-6 * max(1.0, abs(z_core))       # LP tolerances: keep doubtful ones free
+    fixed = relaxable & (lp.fun + d * m.lo > z_core + margin) & (first.x[:n] <= SELECTED_TOL)
+    if not (~fixed & ~core).any():
+        return first, time.perf_counter() - t0
+    final = solve_without(fixed)
+    if final.x is not None and final.fun <= z_core:
+        return final, time.perf_counter() - t0
+    if not _stop_reason(final)[1]:
+        return first, time.perf_counter() - t0    # cannot happen (the core answer is feasible)
+    # a limit stopped the second solve before it matched the core answer: keep that answer,
+    # with the limit's status and the gap to the second solve's bound
+    bound = float(getattr(final, "mip_dual_bound", np.nan) or np.nan)
+    final.x, final.fun = first.x, first.fun
+    final.mip_gap = ((z_core - bound) / max(abs(z_core), 1e-12) if np.isfinite(bound)
+                     else float("inf"))
+    return final, time.perf_counter() - t0
 
 
 def _empty_result(m: _Model, row_hi=None) -> AllocationResult:
@@ -990,9 +1080,10 @@ def _note(m: _Model, x: np.ndarray, row_hi, status: str, limit: bool, gap: float
         what = status.replace("_", " ")
         if status == "time_limit":
             what += f" ({m.time_limit_s:g} s)"
-        parts.append(f"The solver stopped at its {what} before "
-                     f"proving this allocation optimal; it is feasible and re-checked, and at "
-                     f"most {gap:.2%} below the best possible.")
+        dist = (f"at most {gap:.2%} below the best possible" if np.isfinite(gap)
+                else "how far it is from the best possible is not known")
+        parts.append(f"The solver stopped at its {what} before proving this allocation "
+                     f"optimal; it is feasible and re-checked, and {dist}.")
     if not np.any(x > SELECTED_TOL):
         parts.insert(0, "Nothing funded: " + _why_nothing(m, row_hi) + ".")
     return " ".join(parts)
@@ -1040,7 +1131,8 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
              min_fraction=1.0, group_caps: Sequence[GroupCap] = (), locked_in=(), locked_out=(),
              max_fraction=1.0, extra_constraints: Sequence = (),
              concave_terms: Sequence[ConcaveTerm] = (), time_limit_s: float = 10.0,
-             mip_rel_gap: float = 1e-6, tighten_concave: bool = True) -> AllocationResult:
+             mip_rel_gap: float = 1e-6, tighten_concave: bool = True,
+             reduced_cost_fixing: bool = True) -> AllocationResult:
     """Choose funded fractions that maximise total value within budgets, caps and locks.
 
     Parameters
@@ -1079,6 +1171,10 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
         Clip the weights of concave terms where one candidate saturates the term by itself
         (same optimum, much tighter LP relaxation; see the module notes). False gives the plain
         formulation, kept as the reference path for tests and benchmarks.
+    reduced_cost_fixing : bool
+        From :data:`FIXING_MIN_CANDIDATES` candidates on, first solve a small core and fix at
+        0 every candidate that the LP bound shows cannot improve on it (same optimum, proven
+        the same way; see ``_solve_with_fixing``). False solves the full model directly.
 
     Returns
     -------
@@ -1119,7 +1215,7 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
                max_fraction=max_fraction, group_caps=group_caps, locked_in=locked_in,
                locked_out=locked_out, extra_constraints=extra_constraints,
                concave_terms=concave_terms, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
-               tighten_concave=tighten_concave)
+               tighten_concave=tighten_concave, reduced_cost_fixing=reduced_cost_fixing)
     return _solve_model(m)
 
 

@@ -269,7 +269,9 @@ def budgets_of(scenario) -> dict:
 
 def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Sequence[str] = (),
                        locked_out: Sequence[str] = (), offtake: pd.DataFrame | None = None,
-                       time_limit_s: float = 10.0, mip_rel_gap: float = 1e-6) -> PortfolioAllocation:
+                       time_limit_s: float = 10.0, mip_rel_gap: float = 1e-6,
+                       tighten_concave: bool = True,
+                       reduced_cost_fixing: bool = True) -> PortfolioAllocation:
     """Allocate the fund and the loan budget over the scored applications.
 
     Parameters
@@ -284,6 +286,11 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
         Officer locks (must fund / must not fund).
     time_limit_s, mip_rel_gap : float
         Solver limits; the app uses a looser gap (1e-4) for slider moves and reports the gap.
+        When a limit stops the solver the result says so (``status``, ``limit_reached``,
+        ``mip_gap``, ``warnings``).
+    tighten_concave, reduced_cost_fixing : bool
+        See :func:`allocation.allocate`; False for both solves the plain formulation in one
+        go (the reference path of the benchmark and tests).
 
     Raises
     ------
@@ -306,7 +313,9 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     locked_out = [i for i in locked_out if i in cand.index]
     budgets = budgets_of(scenario)
     kw = solver_kwargs(cand, scenario, ref, locked_in, locked_out)
-    res = alloc.allocate(cand, budgets, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, **kw)
+    res = alloc.allocate(cand, budgets, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+                         tighten_concave=tighten_concave,
+                         reduced_cost_fixing=reduced_cost_fixing, **kw)
 
     m = ev.metrics
     table = pd.DataFrame({

@@ -261,6 +261,103 @@ def test_tightening_leaves_unsaturating_terms_and_continuous_candidates_alone():
     assert list(out) == [2.0, 5.0, 0.1]     # B = 1 (slopes 0 from there), B / 0.5 = 2
 
 
+def _fixing_instance(seed, n=260):
+    """Many similar candidates, few fundable: the case reduced-cost fixing is for."""
+    rng = np.random.default_rng(400 + seed)
+    cands, budgets = random_instance(rng, n, tight=0.04)
+    if seed >= 2:       # near-equal value per request: small reduced costs, much left free
+        cands["value"] = (cands["r0"] + cands["r1"]) * rng.uniform(0.98, 1.02, n)
+    cands["mineral"] = rng.choice(list("abcdef"), n)
+    cands["w"] = rng.choice([0.2, 3.0, 50.0], n)
+    cands["loss"] = rng.uniform(0.0, 1.0, n)
+    lo = rng.choice([0.3, 0.5, 1.0], n)
+    kw = dict(min_fraction=lo, mip_rel_gap=1e-9,
+              concave_terms=[ConcaveTerm(f"div {g}", (cands["w"] * (cands["mineral"] == g)).to_dict(),
+                                         [0.25, 1.0], [20.0, 8.0, 0.0]) for g in "abc"],
+              group_caps=GroupCap.per_value(cands, "country", 0.6),
+              extra_constraints=[LinearConstraintSpec("loss", "loss", upper=2.0),
+                                 MinGroupsCovered("minerals", "mineral", 2)],
+              locked_in=[cands.index[int(rng.integers(n))]] if seed % 2 else [])
+    return cands, budgets, kw
+
+
+def _spy_fixing(monkeypatch):
+    """Record the MILP solves (number of free candidates) and whether the shortcut answered."""
+    solves, answered = [], []
+    real_fixing, real_solve = alloc_mod._solve_with_fixing, alloc_mod._Model.solve
+
+    def fixing(m, row_hi):
+        out = real_fixing(m, row_hi)
+        answered.append(out is not None)
+        return out
+
+    def solve(self, **kw):
+        ub = kw.get("ub")
+        solves.append(int((ub[:self.n] > 0).sum()) if ub is not None else self.n)
+        return real_solve(self, **kw)
+    monkeypatch.setattr(alloc_mod, "_solve_with_fixing", fixing)
+    monkeypatch.setattr(alloc_mod._Model, "solve", solve)
+    return solves, answered
+
+
+@pytest.mark.parametrize("seed, core", [(0, 40), (1, 40), (2, 3), (3, 3)])
+def test_reduced_cost_fixing_gives_the_full_solve_optimum(seed, core, monkeypatch):
+    # core 40: the core answer is proven by the fixing alone; core 3: candidates outside the
+    # core stay free and a second, smaller MILP is solved
+    cands, budgets, kw = _fixing_instance(seed)
+    full = allocate(cands, budgets, reduced_cost_fixing=False, **kw)
+    monkeypatch.setattr(alloc_mod, "FIXING_CORE", core)
+    monkeypatch.setattr(alloc_mod, "FIXING_CORE_PER_USED", 4 if core == 40 else 1)
+    solves, answered = _spy_fixing(monkeypatch)
+    fixed = allocate(cands, budgets, **kw)
+    assert answered == [True]
+    assert len(solves) == (1 if core == 40 else 2) and max(solves) < len(cands), solves
+    check_solution(cands, budgets, fixed, **kw)
+    assert fixed.optimal and full.optimal
+    assert fixed.objective == pytest.approx(full.objective, rel=1e-7)
+
+
+def test_reduced_cost_fixing_falls_back_when_the_core_has_no_answer(monkeypatch):
+    # the core MILP made infeasible (as when a coverage floor needs groups outside the core):
+    # the shortcut gives up and the full model is solved
+    cands, budgets, kw = _fixing_instance(2)
+    full = allocate(cands, budgets, reduced_cost_fixing=False, **kw)
+    solves, answered = _spy_fixing(monkeypatch)
+    spied_solve = alloc_mod._Model.solve
+
+    def core_infeasible(self, **kw_):
+        res, t = spied_solve(self, **kw_)
+        if len(solves) == 1:
+            res.x, res.status = None, 2
+        return res, t
+    monkeypatch.setattr(alloc_mod._Model, "solve", core_infeasible)
+    fixed = allocate(cands, budgets, **kw)
+    assert answered == [False] and len(solves) == 2 and solves[-1] == len(cands), solves
+    check_solution(cands, budgets, fixed, **kw)
+    assert fixed.objective == pytest.approx(full.objective, rel=1e-7)
+
+
+def test_a_limit_in_the_second_solve_keeps_the_core_answer_and_says_so(monkeypatch):
+    cands, budgets, kw = _fixing_instance(2)
+    monkeypatch.setattr(alloc_mod, "FIXING_CORE", 3)
+    monkeypatch.setattr(alloc_mod, "FIXING_CORE_PER_USED", 1)
+    solves, _ = _spy_fixing(monkeypatch)
+    spied_solve = alloc_mod._Model.solve
+
+    def second_stopped(self, **kw_):
+        res, t = spied_solve(self, **kw_)
+        if len(solves) == 2:
+            res.x, res.status, res.message = None, 1, "Time limit reached. (HiGHS Status 13)"
+            res.mip_dual_bound = -1e9
+        return res, t
+    monkeypatch.setattr(alloc_mod._Model, "solve", second_stopped)
+    res = allocate(cands, budgets, **kw)
+    assert len(solves) == 2
+    assert res.status == "time_limit" and res.limit_reached and not res.optimal
+    assert res.mip_gap > 1.0 and "time limit" in res.note
+    check_solution(cands, budgets, res, **kw)
+
+
 def enumerate_semicontinuous(cands, budgets, lo, caps=()):
     """Exact optimum: every selection subset, then an LP over the fractions."""
     n = len(cands)
