@@ -302,3 +302,45 @@ def test_the_recheck_catches_each_kind_of_break():
                     ([4e-7, 1.0], "not snapped"), ([1.0, 1.0], "budget"),
                     ([0.5, 0.7], "cap AUS 0"), ([0.0, 0.0], "must fund b")):
         assert any(says in v for v in violations(cands, {"r0": 6.0}, broken(x), kw)), says
+
+
+def test_fuzz_large_sets_take_the_fixing_path_and_agree_with_the_full_solve():
+    """From FIXING_MIN_CANDIDATES on, allocate fixes candidates by reduced cost before branch
+    and bound: random larger sets (all objective forms, caps, locks) re-checked, and the
+    optimum compared with the full solve."""
+    from evaluator import allocation as alloc_mod
+    problems = []
+    for seed in range(12):
+        rng = np.random.default_rng(1000 + seed)
+        base, budgets, kw = random_case(seed)
+        while len(base) == 0:
+            base, budgets, kw = random_case(seed + 500)
+        n = alloc_mod.FIXING_MIN_CANDIDATES + int(rng.integers(0, 100))
+        take = rng.integers(0, len(base), n)
+        cands = base.iloc[take].copy()
+        cands.index = pd.Index([f"k{i}" for i in range(n)], dtype=object)
+        cands[list(budgets)] = cands[list(budgets)].to_numpy() * rng.uniform(0.9, 1.1, (n, 1))
+        cands["value"] = cands["value"].to_numpy() * rng.uniform(0.9, 1.1, n)
+        budgets = {k: float(rng.choice([0.02, 0.1])) * float(cands[k].sum()) for k in budgets}
+        big = {"min_fraction": np.asarray(kw["min_fraction"], float)[take],
+               "max_fraction": np.asarray(kw["max_fraction"], float)[take],
+               "group_caps": GroupCap.per_value(cands, "country", 0.5),
+               "extra_constraints": [LinearConstraintSpec(
+                   "loss cap", dict(zip(cands.index, rng.uniform(0, 1, n))), upper=3.0)],
+               "concave_terms": [ConcaveTerm(f"div {m}", (cands["mineral"] == m).astype(float)
+                                             * rng.choice([0.5, 20.0], n), [0.25, 1.0],
+                                             [8.0, 3.0, 0.0]) for m in ("li", "ni")]
+               if seed % 3 else [],
+               "locked_in": [cands.index[0]] if seed % 4 == 1 else [],
+               "locked_out": list(cands.index[1:4])}
+        try:
+            res = allocate(cands, budgets, mip_rel_gap=1e-9, **big)
+            ref = allocate(cands, budgets, mip_rel_gap=1e-9, reduced_cost_fixing=False, **big)
+        except AllocationInfeasible:
+            if not big["locked_in"]:
+                problems.append(f"seed {seed}: infeasible without a lock")
+            continue
+        problems += [f"seed {seed}: {v}" for v in violations(cands, budgets, res, big)]
+        if abs(res.objective - ref.objective) > 1e-7 * max(1.0, abs(ref.objective)):
+            problems.append(f"seed {seed}: {res.objective} != full solve {ref.objective}")
+    assert problems == []
