@@ -10,7 +10,7 @@ Run: ``python benchmarks/bench_allocation.py`` from the repository root
   1,000 applications < 1 s, 5,000 < 5 s (200 reported against 1 s as well). Two scenarios: the
   default one, and one with country and mineral share caps, an expected-loss cap and a minimum
   number of minerals covered. The baseline, measured in the same run, is the plain formulation
-  solved in one go (``tighten_concave=False, reduced_cost_fixing=False``: the code path before
+  solved in one go (``tighten_concave=False, presolve=False``: the code path before
   this work) with the default 10 s time limit.
 
 Timings are medians of a few repeats on a shared machine.
@@ -169,7 +169,7 @@ def domain_main():
             reps = 3 if n < 5000 else 2
             t_new, pa = timed(lambda: portfolio.allocate_portfolio(ev, scores, s, ref), reps)
             t_old, pa0 = timed(lambda: portfolio.allocate_portfolio(
-                ev, scores, s, ref, tighten_concave=False, reduced_cost_fixing=False),
+                ev, scores, s, ref, tighten_concave=False, presolve=False),
                 1 if n >= 5000 else reps)
             same = abs(pa.summary["objective"] - pa0.summary["objective"]) <= 1e-6 * max(
                 1.0, abs(pa0.summary["objective"]))

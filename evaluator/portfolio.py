@@ -271,7 +271,7 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
                        locked_out: Sequence[str] = (), offtake: pd.DataFrame | None = None,
                        time_limit_s: float = 10.0, mip_rel_gap: float = 1e-6,
                        tighten_concave: bool = True,
-                       reduced_cost_fixing: bool = True) -> PortfolioAllocation:
+                       presolve: bool = True) -> PortfolioAllocation:
     """Allocate the fund and the loan budget over the scored applications.
 
     Parameters
@@ -288,7 +288,7 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
         Solver limits; the app uses a looser gap (1e-4) for slider moves and reports the gap.
         When a limit stops the solver the result says so (``status``, ``limit_reached``,
         ``mip_gap``, ``warnings``).
-    tighten_concave, reduced_cost_fixing : bool
+    tighten_concave, presolve : bool
         See :func:`allocation.allocate`; False for both solves the plain formulation in one
         go (the reference path of the benchmark and tests).
 
@@ -315,7 +315,7 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     kw = solver_kwargs(cand, scenario, ref, locked_in, locked_out)
     res = alloc.allocate(cand, budgets, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
                          tighten_concave=tighten_concave,
-                         reduced_cost_fixing=reduced_cost_fixing, **kw)
+                         presolve=presolve, **kw)
 
     m = ev.metrics
     table = pd.DataFrame({

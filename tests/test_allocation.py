@@ -281,13 +281,71 @@ def _fixing_instance(seed, n=260):
     return cands, budgets, kw
 
 
+def test_dominated_candidates_by_hand():
+    # five copies of one request [4 of r0], minimum share 0.5: the budget of 5 takes two at
+    # their minimum (2 each), not three. A candidate with two or more better copies is fixed.
+    cands = pd.DataFrame({"value": [5.0, 4.0, 3.0, 2.0, 1.0, 3.0], "r0": 4.0,
+                          "loss": [0.1, 0.1, 0.1, 0.1, 0.1, 0.05]},
+                         index=["v5", "v4", "v3", "v2", "v1", "v3 low loss"])
+    kw = dict(min_fraction=0.5, extra_constraints=[LinearConstraintSpec("loss", "loss", upper=1)])
+
+    def dominated(**extra):
+        m = alloc_mod._Model(cands, {"r0": 5.0}, **kw, **extra)
+        return sorted(cands.index[alloc_mod._dominated(m, m.row_hi)])
+    # "v3 low loss" has the least loss: nothing dominates it. v3 has three dominators (v5, v4,
+    # "v3 low loss"), v2 four, v1 five: funding any of them with its dominators needs >= 6 > 5
+    assert dominated() == ["v1", "v2", "v3"]
+    # without v5 and v4 (locked out), v3 has one dominator: 2 x 2 = 4 <= 5, it may be funded
+    assert dominated(locked_out=["v5", "v4"]) == ["v1", "v2"]
+    assert dominated(locked_in=["v2"]) == ["v1", "v3"]
+    twins = pd.DataFrame({"value": [2.0, 2.0, 2.0], "r0": 4.0}, index=["a", "b", "c"])
+    m = alloc_mod._Model(twins, {"r0": 5.0}, min_fraction=0.5)
+    assert list(alloc_mod._dominated(m, m.row_hi)) == [False, False, True]   # ties by position
+
+
+def test_dominance_respects_groups_and_share_caps():
+    # same request and value but different countries under share caps: not interchangeable
+    cands = pd.DataFrame({"value": [3.0, 2.0, 1.0], "r0": 4.0, "c": ["A", "B", "C"]},
+                         index=["a", "b", "c"])
+    m = alloc_mod._Model(cands, {"r0": 5.0}, min_fraction=0.5,
+                         group_caps=GroupCap.per_value(cands, "c", 0.6))
+    assert not alloc_mod._dominated(m, m.row_hi).any()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_presolve_with_copies_gives_the_full_solve_optimum(seed):
+    rng = np.random.default_rng(500 + seed)
+    base, _ = random_instance(rng, 6, tight=0.1)
+    base["mineral"] = list("abcabc")
+    n = 240
+    cands = base.iloc[rng.integers(0, 6, n)].copy()      # 40 copies of each of 6 requests
+    cands.index = [f"k{i}" for i in range(n)]
+    cands["value"] = cands["value"].to_numpy() * rng.uniform(0.8, 1.2, n)
+    cands["loss"] = rng.choice([0.1, 0.2, 0.3], n)
+    budgets = {k: 0.01 * float(cands[k].sum()) for k in ("r0", "r1")}
+    kw = dict(min_fraction=0.5, mip_rel_gap=1e-9,
+              group_caps=GroupCap.per_value(cands, "country", 0.5),
+              extra_constraints=[LinearConstraintSpec("loss", "loss", upper=1.5),
+                                 MinGroupsCovered("minerals", "mineral", 2)],
+              concave_terms=[ConcaveTerm("div a", (cands["mineral"] == "a").astype(float) * 9.0,
+                                         [1.0], [6.0, 0.0])],
+              locked_in=["k0"] if seed == 1 else [], locked_out=["k1", "k2"])
+    m = alloc_mod._Model(cands, budgets, **kw)
+    assert alloc_mod._dominated(m, m.row_hi).sum() > n // 2       # the presolve is in play
+    res = allocate(cands, budgets, **kw)
+    full = allocate(cands, budgets, presolve=False, **kw)
+    check_solution(cands, budgets, res, **kw)
+    assert res.optimal and full.optimal
+    assert res.objective == pytest.approx(full.objective, rel=1e-7)
+
+
 def _spy_fixing(monkeypatch):
     """Record the MILP solves (number of free candidates) and whether the shortcut answered."""
     solves, answered = [], []
     real_fixing, real_solve = alloc_mod._solve_with_fixing, alloc_mod._Model.solve
 
-    def fixing(m, row_hi):
-        out = real_fixing(m, row_hi)
+    def fixing(m, row_hi, *bounds):
+        out = real_fixing(m, row_hi, *bounds)
         answered.append(out is not None)
         return out
 
@@ -305,7 +363,7 @@ def test_reduced_cost_fixing_gives_the_full_solve_optimum(seed, core, monkeypatc
     # core 40: the core answer is proven by the fixing alone; core 3: candidates outside the
     # core stay free and a second, smaller MILP is solved
     cands, budgets, kw = _fixing_instance(seed)
-    full = allocate(cands, budgets, reduced_cost_fixing=False, **kw)
+    full = allocate(cands, budgets, presolve=False, **kw)
     monkeypatch.setattr(alloc_mod, "FIXING_CORE", core)
     monkeypatch.setattr(alloc_mod, "FIXING_CORE_PER_USED", 4 if core == 40 else 1)
     solves, answered = _spy_fixing(monkeypatch)
@@ -321,7 +379,7 @@ def test_reduced_cost_fixing_falls_back_when_the_core_has_no_answer(monkeypatch)
     # the core MILP made infeasible (as when a coverage floor needs groups outside the core):
     # the shortcut gives up and the full model is solved
     cands, budgets, kw = _fixing_instance(2)
-    full = allocate(cands, budgets, reduced_cost_fixing=False, **kw)
+    full = allocate(cands, budgets, presolve=False, **kw)
     solves, answered = _spy_fixing(monkeypatch)
     spied_solve = alloc_mod._Model.solve
 
