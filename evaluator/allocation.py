@@ -998,7 +998,7 @@ def _solve_model(m: _Model, row_hi=None, marginals=True) -> AllocationResult:
     if res.status == 2:
         _raise_infeasible(m)
     if res.x is None:
-        status, limit = _stop_reason(res)
+        limit = _stop_reason(res)[1]
         err = AllocationTimeout if limit else AllocationError
         raise err(f"No allocation found: {res.message} (time limit "
                   f"{m.time_limit_s:g} s; raise it or relax the gap)")
@@ -1207,7 +1207,8 @@ def _why_nothing(m: _Model, row_hi) -> str:
         if cap.kind == "absolute" or cap.limit <= 0:
             blockers.append((cap.name, mask & (amount * start > lim * (1 + RECHECK_TOL))))
     for spec, a in zip(m.linear, m.linear_coef):
-        blockers.append((spec.name, a * start > spec.upper + RECHECK_TOL * max(1.0, abs(spec.upper))))
+        limit = spec.upper + RECHECK_TOL * max(1.0, abs(spec.upper))
+        blockers.append((spec.name, a * start > limit))
     blockers = [(nm, b) for nm, b in blockers if (b & fits).any()]
     blocked = np.zeros(m.n, bool)
     for _, b in blockers:

@@ -272,7 +272,8 @@ def _fixing_instance(seed, n=260):
     cands["loss"] = rng.uniform(0.0, 1.0, n)
     lo = rng.choice([0.3, 0.5, 1.0], n)
     kw = dict(min_fraction=lo, mip_rel_gap=1e-9,
-              concave_terms=[ConcaveTerm(f"div {g}", (cands["w"] * (cands["mineral"] == g)).to_dict(),
+              concave_terms=[ConcaveTerm(f"div {g}",
+                                         (cands["w"] * (cands["mineral"] == g)).to_dict(),
                                          [0.25, 1.0], [20.0, 8.0, 0.0]) for g in "abc"],
               group_caps=GroupCap.per_value(cands, "country", 0.6),
               extra_constraints=[LinearConstraintSpec("loss", "loss", upper=2.0),

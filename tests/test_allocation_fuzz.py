@@ -146,7 +146,8 @@ def violations(cands, budgets, res, kw) -> list[str]:
             out.append(f"must not fund {cid} broken")
     for cap in kw.get("group_caps", ()):
         amount = req.sum(axis=1) if cap.resource is None else cands[cap.resource].to_numpy()
-        group = sum(amount[i] * x[i] for i in range(len(x)) if cands[cap.column].iat[i] == cap.value)
+        group = sum(amount[i] * x[i] for i in range(len(x))
+                    if cands[cap.column].iat[i] == cap.value)
         total = sum(amount[i] * x[i] for i in range(len(x)))
         limit = cap.limit * total if cap.kind == "share" else cap.limit
         if group > limit + TOL * max(1.0, total):
