@@ -1107,7 +1107,7 @@ def _solve_with_fixing(m: _Model, row_hi: np.ndarray, lb0: np.ndarray, ub0: np.n
         return None
     d = np.maximum(np.asarray(lp.lower.marginals[:n], float), 0.0)
     used = lp.x[:n] > SELECTED_TOL
-    score = np.where(relaxable, d * m.lo, -np.inf)
+    score = np.where(relaxable, d * m.lo, np.inf)     # others are in the core or dead
     dead = ub0[:n] <= 0                         # locked out or already fixed
     core = (~relaxable & ~dead) | used
     k = max(FIXING_CORE, FIXING_CORE_PER_USED * int(used.sum()))

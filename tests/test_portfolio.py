@@ -219,6 +219,34 @@ def test_tightened_diversification_terms_give_the_plain_optimum(run, changes):
     assert tight.objective == pytest.approx(plain.objective, rel=2e-6, abs=1e-9)
 
 
+def _generated_apps(n):
+    """``n`` applications from the benchmark generator (perturbed copies of the samples)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_samples", ROOT / "benchmarks" / "samples.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.perturbed_apps(n, REF, seed=0)
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"country_cap_share": 0.3, "mineral_cap_share": 0.4, "expected_loss_cap_krw_bn": 0.8,
+     "min_minerals_covered": 3},
+    {"objective": "total_npv", "fund_krw_bn": 100.0},
+])
+def test_fast_path_gives_the_old_optimum_on_generated_applications(changes):
+    """200 generated applications (copies of the samples, so dominance, reduced-cost fixing and
+    the tightened terms are all in play): same optimum as the plain model solved in one go."""
+    s = default_scenario().replace(**changes)
+    run = pipeline.run(_generated_apps(200), s, REF)
+    fast = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    plain = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF,
+                                         tighten_concave=False, presolve=False)
+    assert fast.summary["optimal"] and plain.summary["optimal"]
+    assert fast.summary["objective"] == pytest.approx(plain.summary["objective"], rel=2e-6)
+    assert portfolio.check_allocation(fast, s) == []
+
+
 def test_gap_volume_by_hand():
     """Top supplier 80 of 100 t, target 50 %: top_supplier rule 80 - 50 = 30 t;
     pro rata 100 x (1 - 0.5/0.8) = 37.5 t; additive 80/0.5 - 100 = 60 t."""
