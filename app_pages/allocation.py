@@ -80,10 +80,10 @@ m[2].metric(t("policy_loans"), fmt_money(s.loan_allocated_krw_bn),
               budget=fmt_money(s.loan_budget_krw_bn)), delta_color="off", border=True)
 m[3].metric(t("projects_funded"), t("n_of_total", n=s.n_selected, total=len(t_alloc)), border=True,
             help=t("solver_help", status=s.status, gap=f"{s.mip_gap:.2%}", seconds=f"{s.solve_time_s:.2f}"))
-if s.note:
-    st.info(s.note)
-if not s.optimal:
-    st.caption(t("not_proven_optimal", seconds=f"{compute.time_limit_s():g}", gap=fmt_pct(s.mip_gap)))
+if s.limit_reached:
+    st.warning(t("not_proven_optimal", seconds=f"{compute.time_limit_s():g}", gap=fmt_pct(s.mip_gap)))
+elif s.n_selected == 0 and s.note:
+    st.info(t("nothing_funded_because", note=s.note))
 
 # -- who gets what -------------------------------------------------------------------------------
 st.subheader(t("who_gets_what"))

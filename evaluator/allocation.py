@@ -24,8 +24,19 @@ For candidate ``i`` the decision is a funded fraction ``x_i`` [fraction of its r
   ``s = sum_i w_i x_i`` with segment variables ``u_j`` in ``[0, width_j]``, ``sum_j u_j = s``.
   Maximisation fills the steeper segments first because the slopes do not increase, so no
   binaries are needed (the classical lambda/delta formulation, e.g. Williams [1]_, ch. 9).
+  When the slopes are 0 beyond a breakpoint ``B`` (the bonus saturates), a weight larger than
+  ``B / min_fraction_i`` is clipped to it in the model: a selected candidate saturates the term
+  either way, so the optimum is the same, but the LP relaxation no longer lets a sliver of a
+  large project buy the whole bonus (coefficient tightening; ``tighten_concave=False`` keeps
+  the plain weights). Objective and re-check always use the given weights.
 
 Objective: maximise ``sum_i value_i x_i + sum_t f_t(s_t)``.
+
+Presolve (from :data:`FIXING_MIN_CANDIDATES` candidates on): candidates that some optimal
+allocation leaves at 0 are fixed there before branch and bound, by dominance among
+interchangeable candidates (``_dominated``) and by reduced cost against the answer of a small
+core MILP (``_solve_with_fixing``). Both keep the optimum and its proof; ``presolve=False``
+solves the full model in one go (the reference path of the tests and benchmarks).
 
 Examples
 --------
@@ -43,6 +54,11 @@ References
    Budgeting Problems*. Prentice-Hall.
 .. [3] Chinneck, J. W., and Dravnieks, E. W. (1991). "Locating minimal infeasible constraint
    sets in linear programs." ORSA Journal on Computing 3(2): 157-168 (the deletion filter).
+.. [4] Nemhauser, G. L., and Wolsey, L. A. (1988). *Integer and Combinatorial Optimization*.
+   Wiley (reduced-cost fixing).
+.. [5] Achterberg, T., Bixby, R. E., Gu, Z., Rothberg, E., and Weninger, D. (2020). "Presolve
+   reductions in mixed integer programming." INFORMS Journal on Computing 32(2): 473-506
+   (dominated columns).
 """
 
 from __future__ import annotations
@@ -63,6 +79,7 @@ __all__ = [
     "AllocationError",
     "AllocationInfeasible",
     "AllocationResult",
+    "AllocationTimeout",
     "ConcaveTerm",
     "GroupCap",
     "LinearConstraintSpec",
@@ -78,8 +95,20 @@ SELECTED_TOL = 1e-7
 LOCK_FLOOR = 1e-6
 #: Total fraction of a group's zero-floor candidates that counts as covering the group.
 COVERAGE_FLOOR = 0.01
+#: Reduced-cost fixing before branch and bound from this many candidates on (below it the
+#: full solve is already fast and the extra LP would only add time).
+FIXING_MIN_CANDIDATES = 150
+#: Candidates kept in the core MILP of the reduced-cost fixing: at least this many, and this
+#: many per candidate the LP relaxation funds (the cheapest by reduced cost).
+FIXING_CORE = 40
+FIXING_CORE_PER_USED = 4
 #: Relative feasibility tolerance of the independent re-check.
 RECHECK_TOL = 1e-6
+#: Solver tolerance within which a fraction is snapped to 0 or to its largest value before the
+#: re-check [fraction]. HiGHS accepts a semi-continuous or integer value within its
+#: ``mip_feasibility_tolerance`` (default 1e-6) of an allowed value, so 4e-7 can come back for a
+#: candidate that is not funded; unsnapped it would read as "selected below its minimum share".
+SNAP_TOL = 1e-6
 
 
 # ----------------------------------------------------------------------------------------------
@@ -87,6 +116,10 @@ RECHECK_TOL = 1e-6
 # ----------------------------------------------------------------------------------------------
 class AllocationError(RuntimeError):
     """The optimiser failed, or its answer broke a constraint on re-check."""
+
+
+class AllocationTimeout(AllocationError):
+    """A solver limit (time, nodes, iterations) stopped HiGHS before it found any allocation."""
 
 
 class AllocationInfeasible(AllocationError):
@@ -251,11 +284,13 @@ class AllocationResult:
     objective : float
         ``sum value_i x_i + sum f_t(s_t)``, recomputed from ``fractions``.
     status : str
-        ``"optimal"``, ``"time_limit"`` (feasible, not proven) or the solver's message.
+        ``"optimal"``; ``"time_limit"``, ``"iteration_limit"`` or ``"node_limit"`` (a solver
+        limit stopped HiGHS with a feasible answer, not proven optimal); ``"no_candidates"``
+        (nothing to solve); otherwise the solver's message.
     optimal : bool
         Proven optimal to within ``mip_rel_gap``.
     mip_gap : float
-        Relative gap reported by HiGHS.
+        Relative gap reported by HiGHS (0 when proven, or when there was nothing to solve).
     solve_time_s : float
         Wall time of the MILP solve [s].
     binding : list of str
@@ -271,6 +306,12 @@ class AllocationResult:
         tolerance, otherwise :class:`AllocationError` had been raised).
     concave_values : dict
         Value of each concave term at the solution [objective units].
+    limit_reached : bool
+        True when a time, node or iteration limit stopped the solver: the allocation is
+        feasible and re-checked, but possibly not the best (``mip_gap`` says how far at most).
+    note : str
+        Plain-language explanation when nothing is funded (why), or when a limit stopped the
+        solver; ``""`` otherwise.
     """
 
     fractions: pd.Series
@@ -286,6 +327,8 @@ class AllocationResult:
     marginal_values: dict
     recheck: dict
     concave_values: dict = field(default_factory=dict)
+    limit_reached: bool = False
+    note: str = ""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -336,9 +379,10 @@ class _Model:
 
     def __init__(self, candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="value",
                  min_fraction=1.0, max_fraction=1.0, group_caps=(), locked_in=(), locked_out=(),
-                 extra_constraints=(), concave_terms=(), time_limit_s=10.0, mip_rel_gap=1e-6):
-        if not isinstance(candidates, pd.DataFrame) or len(candidates) == 0:
-            raise ValueError("candidates must be a non-empty DataFrame")
+                 extra_constraints=(), concave_terms=(), time_limit_s=10.0, mip_rel_gap=1e-6,
+                 tighten_concave=True, presolve=True):
+        if not isinstance(candidates, pd.DataFrame):
+            raise ValueError("candidates must be a DataFrame")
         if not candidates.index.is_unique:
             raise ValueError("candidate ids (the index) must be unique")
         if not budgets:
@@ -347,8 +391,10 @@ class _Model:
         self.ids = candidates.index
         self.keys = list(budgets)
         self.budgets = np.array([float(budgets[k]) for k in self.keys])
-        if np.any(np.isnan(self.budgets)):
-            raise ValueError("budgets must be numbers (+inf allowed), not NaN")
+        for key, b in zip(self.keys, self.budgets):
+            if np.isnan(b) or b < 0:
+                raise ValueError(f"budget {key}: must be a non-negative number (+inf allowed), "
+                                 f"got {float(b)!r}")
         missing = [k for k in self.keys if k not in candidates.columns]
         if missing:
             raise ValueError(f"no request column for budget keys {missing}")
@@ -362,6 +408,7 @@ class _Model:
         if np.any(self.lo < 0) or np.any(self.hi > 1) or np.any(self.lo > self.hi):
             raise ValueError("need 0 <= min_fraction <= max_fraction <= 1 for every candidate")
         self.time_limit_s = float(time_limit_s)
+        self.presolve = bool(presolve)
         self.mip_rel_gap = float(mip_rel_gap)
 
         # a single id given as a string is one id, not a sequence of characters
@@ -415,6 +462,7 @@ class _Model:
         self.nz = nz
         self.concave = list(concave_terms)
         self.concave_w = []
+        self.concave_w_model = []     # weights in the link rows (tightened, see _tightened_weights)
         self.seg_width = []
         nu = 0
         for t in self.concave:
@@ -430,6 +478,8 @@ class _Model:
             if np.any(np.diff(m) > 1e-12):
                 raise ValueError(f"{t.name}: slopes must not increase (concave term)")
             self.concave_w.append(w)
+            self.concave_w_model.append(
+                _tightened_weights(w, b, m, self.lo) if tighten_concave else w)
             self.seg_width.append(np.diff(np.concatenate([[0.0], b, [np.inf]])))
             nu += len(m)
         self.nu = nu
@@ -522,13 +572,12 @@ class _Model:
 
         # --- concave links: sum_j u_j - sum_i w_i x_i = 0
         self.u_slices = []
-        for t, w, widths in zip(self.concave, self.concave_w, self.seg_width):
+        for t, w, widths in zip(self.concave, self.concave_w_model, self.seg_width):
             start = j
             j += len(widths)
             self.u_slices.append(slice(start, j))
             row(-w, 0.0, 0.0, f"{t.name} (link)", "concave_link",
                 [(jj, 1.0) for jj in range(start, j)])
-
         # --- totals for share caps: T_r - sum_i amount_ir x_i = 0
         for r, jt in self.total_var.items():
             amount = self.req.sum(axis=1) if r is None else self.req[:, self.keys.index(r)]
@@ -604,6 +653,31 @@ class _Model:
         return float(self.value @ x) + sum(conc.values()), conc
 
 
+def _tightened_weights(w: np.ndarray, breakpoints: np.ndarray, slopes: np.ndarray,
+                       lo: np.ndarray) -> np.ndarray:
+    """Weights of a concave term clipped where one candidate alone saturates it.
+
+    If the slopes are 0 from breakpoint ``B`` on, ``f(s) = f(min(s, B))``. A candidate with
+    ``w_i lo_i >= B`` saturates the term by itself whenever it is selected (``x_i >= lo_i``),
+    so its weight can be lowered to ``B / lo_i`` without changing ``f`` at any point of the
+    MILP's feasible set: if such a candidate is selected both sums are ``>= B``; if none is,
+    the sums are equal. The LP relaxation, however, becomes much tighter: with the raw weight
+    a sliver ``x_i = 0.001`` of a large project buys the whole bonus in the LP, and branch and
+    bound spends its time closing that gap. This is coefficient tightening of a big-M-like
+    term, e.g. Williams [1]_, sec. 10.2 (reducing the size of coefficients).
+    Candidates with ``lo_i = 0`` (continuous) are left as they are.
+    """
+    zero_from = len(slopes)
+    while zero_from > 0 and slopes[zero_from - 1] <= 0:
+        zero_from -= 1
+    if zero_from == len(slopes) or zero_from == 0:
+        return w          # the last slope is positive (never saturates), or f is 0 throughout
+    saturation = breakpoints[zero_from - 1]
+    with np.errstate(divide="ignore"):
+        cap = np.where(lo > 0, saturation / np.where(lo > 0, lo, 1.0), np.inf)
+    return np.minimum(w, cap)
+
+
 def _of_type(specs, typ):
     return (s for s in specs if isinstance(s, typ))
 
@@ -660,15 +734,46 @@ def _recheck(m: _Model, x: np.ndarray, row_hi=None) -> tuple[dict, dict]:
     return viol, slacks
 
 
-def _clean_x(m: _Model, xfull: np.ndarray) -> np.ndarray:
+def _snap(m: _Model, xfull: np.ndarray, *, to_full: bool = True) -> np.ndarray:
+    """Fractions with solver noise removed, before the re-check.
+
+    Within :data:`SNAP_TOL`: a value near 0 that is not allowed there (below the minimum share
+    of a semi-continuous or binary candidate) becomes exactly 0, unless a lock holds it up; a
+    value near the largest fraction becomes that fraction (with ``to_full``); a value just below
+    the minimum share becomes the minimum. Values within 1e-9 of 0 become 0 for every candidate.
+    Larger departures are left for the re-check to refuse.
+    """
     x = np.asarray(xfull[:m.n], float).copy()
+    locked = np.zeros(m.n, bool)
+    locked[m.pos_in] = True
     x[np.abs(x) < 1e-9] = 0.0
-    # snap overshoots of bounds within solver tolerance; larger ones are left for the re-check
-    near_hi = (x > m.hi) & (x - m.hi < 1e-9)
-    x[near_hi] = m.hi[near_hi]
-    near_lo = (x > 0) & (x < m.lo) & (m.lo - x < 1e-9)
+    off = (np.abs(x) <= SNAP_TOL) & (x < m.lo) & ~locked
+    x[off] = 0.0
+    if to_full:
+        full = np.abs(x - m.hi) <= SNAP_TOL
+    else:
+        full = (x > m.hi) & (x - m.hi <= SNAP_TOL)
+    x[full] = m.hi[full]
+    near_lo = (x > 0) & (x < m.lo) & (m.lo - x <= SNAP_TOL)
     x[near_lo] = m.lo[near_lo]
     return x
+
+
+def _clean_x(m: _Model, xfull: np.ndarray, row_hi=None) -> tuple[np.ndarray, dict, dict]:
+    """Snapped fractions with their re-check (violations, slacks).
+
+    Snapping a value up to its full request can add up to ``SNAP_TOL`` x request to a budget
+    that the solver filled to its own tolerance; if that alone breaks the re-check, the values
+    just below full are kept as the solver gave them (still within tolerance of it).
+    """
+    x = _snap(m, xfull)
+    viol, slacks = _recheck(m, x, row_hi)
+    if any(v > RECHECK_TOL for v in viol.values()):
+        x2 = _snap(m, xfull, to_full=False)
+        viol2, slacks2 = _recheck(m, x2, row_hi)
+        if not any(v > RECHECK_TOL for v in viol2.values()):
+            return x2, viol2, slacks2
+    return x, viol, slacks
 
 
 # ----------------------------------------------------------------------------------------------
@@ -759,11 +864,41 @@ def _raise_infeasible(m: _Model):
 # Solve and package
 # ----------------------------------------------------------------------------------------------
 def _status_text(res) -> str:
+    return _stop_reason(res)[0]
+
+
+def _stop_reason(res) -> tuple[str, bool]:
+    """``(status, limit_reached)`` of a scipy ``milp`` result.
+
+    scipy maps HiGHS's time and iteration limits to status 1 and its solution/node limit
+    (HiGHS status 16) to status 4 "not recognized"; the message tells them apart.
+    """
+    msg = str(getattr(res, "message", "")).lower()
     if res.status == 0:
-        return "optimal"
+        return "optimal", False
     if res.status == 1:
-        return "time_limit"
-    return str(res.message)
+        return ("time_limit" if "time limit" in msg else "iteration_limit"), True
+    if res.status == 4 and "limit reached" in msg:
+        return "node_limit", True
+    return str(res.message), False
+
+
+def _lp(m: _Model, lb: np.ndarray, ub: np.ndarray, row_hi: np.ndarray):
+    """``linprog`` (HiGHS) on the model's rows with the given bounds, no integrality.
+
+    Returns the result and the row split scipy needs: ``(res, up, eq, A_ub)`` with ``up`` the
+    upper-bounded inequality rows (first in ``A_ub``), then the lower-bounded ones negated.
+    """
+    A = m.A
+    eq = m.row_lo == m.row_hi
+    up = np.isfinite(row_hi) & ~eq
+    dn = np.isfinite(m.row_lo) & ~eq
+    A_ub = sparse.vstack([A[up], -A[dn]], format="csr")
+    b_ub = np.concatenate([row_hi[up], -m.row_lo[dn]])
+    res = linprog(m.c, A_ub=A_ub if A_ub.shape[0] else None, b_ub=b_ub if A_ub.shape[0] else None,
+                  A_eq=A[eq] if eq.any() else None, b_eq=m.row_lo[eq] if eq.any() else None,
+                  bounds=np.column_stack([lb, ub]), method="highs")
+    return res, up, eq, A_ub
 
 
 def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray, break_even: bool = False):
@@ -784,14 +919,7 @@ def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray, break_even: boo
     z = slice(n, n + m.nz)
     lb[z] = ub[z] = np.round(xfull[z])
     A = m.A
-    eq = m.row_lo == m.row_hi
-    up = np.isfinite(m.row_hi) & ~eq
-    dn = np.isfinite(m.row_lo) & ~eq
-    A_ub = sparse.vstack([A[up], -A[dn]], format="csr")
-    b_ub = np.concatenate([row_hi[up], -m.row_lo[dn]])
-    res = linprog(m.c, A_ub=A_ub if A_ub.shape[0] else None, b_ub=b_ub if A_ub.shape[0] else None,
-                  A_eq=A[eq] if eq.any() else None, b_eq=m.row_lo[eq] if eq.any() else None,
-                  bounds=np.column_stack([lb, ub]), method="highs")
+    res, up, eq, A_ub = _lp(m, lb, ub, row_hi)
     out = {}
     up_rows = np.flatnonzero(up)
     for k, key in enumerate(m.keys):
@@ -815,8 +943,7 @@ def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray, break_even: boo
 
 def _package(m: _Model, res, seconds: float, row_hi=None, marginals=True) -> AllocationResult:
     row_hi = m.row_hi if row_hi is None else row_hi
-    x = _clean_x(m, res.x)
-    viol, slacks = _recheck(m, x, row_hi)
+    x, viol, slacks = _clean_x(m, res.x, row_hi)
     bad = {k: v for k, v in viol.items() if v > RECHECK_TOL}
     if bad:
         raise AllocationError(
@@ -832,14 +959,17 @@ def _package(m: _Model, res, seconds: float, row_hi=None, marginals=True) -> All
                if abs(s) <= 1e-6 * max(1.0, abs(_rhs_scale(m, nm, row_hi)))]
     amounts = pd.DataFrame(m.req * x[:, None], index=m.ids, columns=m.keys)
     gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
+    gap = gap if np.isfinite(gap) else float("inf")
     mv = _marginals(m, res.x, row_hi) if marginals else {}
+    status, limit = _stop_reason(res)
     return AllocationResult(
         fractions=pd.Series(x, index=m.ids, name="fraction"),
         amounts=amounts,
         selected=pd.Series(x > SELECTED_TOL, index=m.ids, name="selected"),
-        objective=obj, status=_status_text(res), optimal=bool(res.status == 0),
+        objective=obj, status=status, optimal=bool(res.status == 0),
         mip_gap=gap, solve_time_s=seconds, binding=binding, slacks=slacks,
-        marginal_values=mv, recheck=viol, concave_values=conc)
+        marginal_values=mv, recheck=viol, concave_values=conc, limit_reached=limit,
+        note=_note(m, x, row_hi, status, limit, gap))
 
 
 def _rhs_scale(m: _Model, name: str, row_hi) -> float:
@@ -849,20 +979,253 @@ def _rhs_scale(m: _Model, name: str, row_hi) -> float:
 
 
 def _solve_model(m: _Model, row_hi=None, marginals=True) -> AllocationResult:
-    res, seconds = m.solve(row_hi=row_hi)
+    if m.n == 0:
+        return _empty_result(m, row_hi)
+    found = None
+    lb, ub, integ = m.lb, m.ub, m.integ
+    if m.presolve and m.n >= FIXING_MIN_CANDIDATES:
+        t0 = time.perf_counter()
+        rhs = m.row_hi if row_hi is None else row_hi
+        lb, ub, integ = lb.copy(), ub.copy(), integ.copy()
+        drop = np.flatnonzero(_dominated(m, rhs))
+        lb[drop] = ub[drop] = 0.0
+        integ[drop] = 0
+        found = _solve_with_fixing(m, rhs, lb, ub, integ)
+        if found is not None:
+            found = (found[0], time.perf_counter() - t0)
+    res, seconds = found if found is not None else m.solve(lb=lb, ub=ub, integ=integ,
+                                                         row_hi=row_hi)
     if res.status == 2:
         _raise_infeasible(m)
     if res.x is None:
-        raise AllocationError(f"No allocation found: {res.message} (time limit "
-                              f"{m.time_limit_s:g} s; raise it or relax the gap)")
+        limit = _stop_reason(res)[1]
+        err = AllocationTimeout if limit else AllocationError
+        raise err(f"No allocation found: {res.message} (time limit "
+                  f"{m.time_limit_s:g} s; raise it or relax the gap)")
     return _package(m, res, seconds, row_hi=row_hi, marginals=marginals)
+
+
+def _dominated(m: _Model, row_hi: np.ndarray) -> np.ndarray:
+    """Candidates that some optimal allocation leaves at 0, by dominance [5]_.
+
+    Candidate ``j`` dominates ``i`` when they are interchangeable (same fraction bounds and
+    type, same coefficients in every equality or two-sided row) and ``j`` is at least as good
+    everywhere else: value no smaller, coefficients no larger in ``<=`` rows and no smaller in
+    ``>=`` rows, weight no smaller in a concave term whose last slope is >= 0 (ties broken by
+    position, so dominance is a strict order). Moving ``i``'s fraction to an unfunded
+    dominator keeps every constraint and does not lower the objective. So if funding ``i``
+    together with all its dominators at their minimum shares breaks a packing row (a ``<=`` row
+    whose coefficients are all >= 0, e.g. a budget), some dominator is unfunded in every
+    allocation that funds ``i``, and repeated moves reach an optimal allocation with ``i`` at
+    0 (the moves go up a finite order, so they stop). Fixing all such ``i`` at once is
+    therefore safe. Locked-in candidates are never fixed; locked-out ones dominate nothing.
+    Identical requests are common in practice (several variants of one project, or the
+    generated benchmark sets), where only a handful per class survive.
+    """
+    n = m.n
+    A = m.A.tocsc()
+    X = A[:, :n].toarray()
+    aux = A[:, n:]
+    lo_r, hi_r = m.row_lo, row_hi
+    both = np.isfinite(lo_r) & np.isfinite(hi_r)
+    le = ~np.isfinite(lo_r) & np.isfinite(hi_r)
+    ge = np.isfinite(lo_r) & ~np.isfinite(hi_r)
+    kind = np.asarray(m.row_kind, dtype=object)
+    link_ok = np.zeros(len(kind), bool)
+    # concave link rows in model order, one per term: sum u - w x = 0; a larger w is better
+    # when the last slope is >= 0 (the extra s goes to the last, unbounded segment)
+    link_rows = np.flatnonzero(kind == "concave_link")
+    for r, t in zip(link_rows, m.concave):
+        link_ok[r] = float(np.asarray(t.slopes, float)[-1]) >= 0
+    eq_rows = both & ~link_ok
+    better_small = np.vstack([m.c[:n][None, :], X[le], -X[ge], X[link_ok]])  # smaller = better
+    sig = np.vstack([X[eq_rows], m.lo[None, :], m.hi[None, :], m.base_integ[:n][None, :]]).T
+    _, cls = np.unique(sig, axis=0, return_inverse=True)
+    cls = np.asarray(cls).ravel()
+    aux_free = np.asarray(np.abs(aux).sum(axis=1)).ravel() == 0
+    packing = le & aux_free & np.all(X >= 0, axis=1)
+    P, cap = X[packing], hi_r[packing]
+    cap = cap + 1e-9 * np.maximum(1.0, np.abs(cap))
+    locked_in = np.zeros(n, bool)
+    locked_in[m.pos_in] = True
+    usable = np.ones(n, bool)
+    usable[m.pos_out] = False
+    out = np.zeros(n, bool)
+    if not P.shape[0]:
+        return out
+    order = np.argsort(cls, kind="stable")
+    bounds = np.flatnonzero(np.diff(cls[order])) + 1
+    for members in np.split(order, bounds):
+        if len(members) < 2:
+            continue
+        B = better_small[:, members]
+        B = B[~np.all(B == B[:, :1], axis=1)]              # rows that differ in this class
+        use = usable[members]
+        base = (P[:, members] * m.lo[members]).T            # minimum usage per member
+        for a, i in enumerate(members):
+            if locked_in[i] or m.lo[i] <= 0 or not usable[i]:
+                continue
+            no_worse = np.all(B <= B[:, [a]], axis=0)
+            equal = np.all(B == B[:, [a]], axis=0)
+            dom = no_worse & (~equal | (members < i)) & use
+            dom[a] = False
+            if not dom.any():
+                continue
+            need = base[dom].sum(axis=0) + base[a]
+            out[i] = bool(np.any(need > cap))
+    return out
+
+
+def _solve_with_fixing(m: _Model, row_hi: np.ndarray, lb0: np.ndarray, ub0: np.ndarray,
+                       integ0: np.ndarray):
+    """Solve after fixing at 0 the candidates that provably cannot improve on a first answer.
+
+    1. LP relaxation (semi-continuous and binary candidates relaxed to ``[0, hi]``): value
+       ``z_LP`` and reduced cost ``d_i >= 0`` of each candidate at 0 (minimisation form).
+    2. A *core* MILP over the candidates the LP uses and the ``FIXING_CORE`` cheapest by
+       ``d_i lo_i``, all others at 0: a feasible answer of value ``z_core``.
+    3. By LP duality any solution with ``x_i >= t`` costs at least ``z_LP + d_i t`` (the dual
+       solution stays feasible when the bound of ``x_i`` is raised to ``t``). A selected
+       semi-continuous or binary candidate has ``x_i >= lo_i``, so every candidate with
+       ``z_LP + d_i lo_i > z_core`` is 0 in every answer better than the core one: fixed at 0.
+    4. If every candidate left free was in the core, the core answer is optimal (to the gap);
+       otherwise the MILP is solved again with the fixed candidates at 0.
+
+    This is reduced-cost fixing done once before branch and bound (e.g. Nemhauser and Wolsey
+    [4]_, sec. II.6.1); HiGHS does it during the search, but on thousands of candidates its
+    symmetry detection and restarts take longer than the proof itself. Continuous and locked
+    candidates are never fixed. Returns ``(result, seconds)``, or None when the shortcut does not
+    apply (LP not solved, core infeasible or without an answer): the caller solves in full.
+    """
+    t0 = time.perf_counter()
+    n = m.n
+    relaxable = (integ0[:n] > 0) & (m.lo > 0)
+    lb = lb0.copy()
+    lb[:n][relaxable] = 0.0
+    lp, *_ = _lp(m, lb, ub0, row_hi)
+    if lp.status != 0:
+        return None
+    d = np.maximum(np.asarray(lp.lower.marginals[:n], float), 0.0)
+    used = lp.x[:n] > SELECTED_TOL
+    score = np.where(relaxable, d * m.lo, np.inf)     # others are in the core or dead
+    dead = ub0[:n] <= 0                         # locked out or already fixed
+    core = (~relaxable & ~dead) | used
+    k = max(FIXING_CORE, FIXING_CORE_PER_USED * int(used.sum()))
+    core[np.argsort(score, kind="stable")[:k]] = True
+    if core.sum() > (~dead).sum() // 2:
+        return None
+
+    def solve_without(drop):
+        lb_, ub_, integ_ = lb0.copy(), ub0.copy(), integ0.copy()
+        lb_[:n][drop] = ub_[:n][drop] = 0.0
+        integ_[:n][drop] = 0
+        left = m.time_limit_s - (time.perf_counter() - t0)
+        return m.solve(lb=lb_, ub=ub_, integ=integ_, row_hi=row_hi,
+                       time_limit_s=max(left, 0.05))[0]
+
+    first = solve_without(~core)
+    if first.x is None:
+        return None
+    z_core = float(first.fun)
+    margin = 1e-6 * max(1.0, abs(z_core))       # LP tolerances: keep doubtful ones free
+    fixed = relaxable & (lp.fun + d * m.lo > z_core + margin) & (first.x[:n] <= SELECTED_TOL)
+    if not (~fixed & ~core & ~dead).any():
+        return first, time.perf_counter() - t0
+    final = solve_without(fixed)
+    if final.x is not None and final.fun <= z_core:
+        return final, time.perf_counter() - t0
+    if not _stop_reason(final)[1]:
+        return first, time.perf_counter() - t0    # cannot happen (the core answer is feasible)
+    # a limit stopped the second solve before it matched the core answer: keep that answer,
+    # with the limit's status and the gap to the second solve's bound
+    bound = float(getattr(final, "mip_dual_bound", np.nan) or np.nan)
+    final.x, final.fun = first.x, first.fun
+    final.mip_gap = ((z_core - bound) / max(abs(z_core), 1e-12) if np.isfinite(bound)
+                     else float("inf"))
+    return final, time.perf_counter() - t0
+
+
+def _empty_result(m: _Model, row_hi=None) -> AllocationResult:
+    """The answer without candidates: nothing funded, unless a constraint needs something."""
+    row_hi = m.row_hi if row_hi is None else row_hi
+    x = np.zeros(0)
+    viol, slacks = _recheck(m, x, row_hi)
+    needs = [nm for nm, sl in slacks.items() if sl < -RECHECK_TOL]
+    if needs:
+        raise AllocationInfeasible(
+            f"No allocation satisfies these together: {'; '.join(needs)} (there are no "
+            "candidates to fund).", needs)
+    obj, conc = m.objective_of(x)
+    return AllocationResult(
+        fractions=pd.Series(x, index=m.ids, name="fraction"),
+        amounts=pd.DataFrame(np.zeros((0, len(m.keys))), index=m.ids, columns=m.keys),
+        selected=pd.Series(np.zeros(0, bool), index=m.ids, name="selected"),
+        objective=obj, status="no_candidates", optimal=True, mip_gap=0.0, solve_time_s=0.0,
+        binding=[], slacks=slacks, marginal_values={k: 0.0 for k in m.keys}, recheck=viol,
+        concave_values=conc, note="Nothing funded: there are no candidates.")
+
+
+def _note(m: _Model, x: np.ndarray, row_hi, status: str, limit: bool, gap: float) -> str:
+    """Plain explanation of an all-zero allocation or of a solver stopped by a limit."""
+    parts = []
+    if limit:
+        what = status.replace("_", " ")
+        if status == "time_limit":
+            what += f" ({m.time_limit_s:g} s)"
+        dist = (f"at most {gap:.2%} below the best possible" if np.isfinite(gap)
+                else "how far it is from the best possible is not known")
+        parts.append(f"The solver stopped at its {what} before proving this allocation "
+                     f"optimal; it is feasible and re-checked, and {dist}.")
+    if not np.any(x > SELECTED_TOL):
+        parts.insert(0, "Nothing funded: " + _why_nothing(m, row_hi) + ".")
+    return " ".join(parts)
+
+
+def _why_nothing(m: _Model, row_hi) -> str:
+    """The first reason, in a fixed order, why no candidate can be funded with a gain."""
+    bud = m.budgets if row_hi is None else np.asarray(row_hi[:m.n_budget_rows], float)
+    free = np.ones(m.n, bool)
+    free[m.pos_out] = False
+    if not free.any():
+        return "every candidate is locked out"
+    bonus = np.zeros(m.n)
+    for t, w in zip(m.concave, m.concave_w):
+        bonus += w * max(float(np.max(t.slopes)), 0.0)
+    gain = free & (m.value + bonus > 0)
+    if not gain.any():
+        return "no candidate has a positive value, so nothing is worth funding"
+    start = np.where(m.lo > 0, m.lo, SNAP_TOL)          # smallest fundable share
+    fits = gain & np.all(m.req * start[:, None] <= bud[None, :] * (1 + RECHECK_TOL), axis=1)
+    if not fits.any():
+        budgets = ", ".join(f"{k} {b:g}" for k, b in zip(m.keys, bud))
+        return (f"no candidate worth funding fits the budgets ({budgets}) even at its "
+                "minimum share")
+    # caps and constraints that a candidate breaks on its own at its minimum share
+    blockers = []
+    for cap, mask, amount in zip(m.caps, m.cap_members, m.cap_amount):
+        lim = 0.0 if cap.kind == "share" else cap.limit
+        if cap.kind == "absolute" or cap.limit <= 0:
+            blockers.append((cap.name, mask & (amount * start > lim * (1 + RECHECK_TOL))))
+    for spec, a in zip(m.linear, m.linear_coef):
+        limit = spec.upper + RECHECK_TOL * max(1.0, abs(spec.upper))
+        blockers.append((spec.name, a * start > limit))
+    blockers = [(nm, b) for nm, b in blockers if (b & fits).any()]
+    blocked = np.zeros(m.n, bool)
+    for _, b in blockers:
+        blocked |= b
+    if blockers and not (fits & ~blocked).any():
+        names = "; ".join(nm for nm, _ in blockers[:5]) + ("; ..." if len(blockers) > 5 else "")
+        return f"caps or constraints exclude every candidate that fits ({names})"
+    return ("no combination of candidates satisfies the caps and constraints with a gain (for "
+            "example, share caps that no small set of candidates can meet)")
 
 
 def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="value",
              min_fraction=1.0, group_caps: Sequence[GroupCap] = (), locked_in=(), locked_out=(),
              max_fraction=1.0, extra_constraints: Sequence = (),
              concave_terms: Sequence[ConcaveTerm] = (), time_limit_s: float = 10.0,
-             mip_rel_gap: float = 1e-6) -> AllocationResult:
+             mip_rel_gap: float = 1e-6, tighten_concave: bool = True,
+             presolve: bool = True) -> AllocationResult:
     """Choose funded fractions that maximise total value within budgets, caps and locks.
 
     Parameters
@@ -897,6 +1260,16 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
         ``optimal=False`` and ``status="time_limit"``.
     mip_rel_gap : float
         Relative optimality gap at which HiGHS stops [fraction].
+    tighten_concave : bool
+        Clip the weights of concave terms where one candidate saturates the term by itself
+        (same optimum, much tighter LP relaxation; see the module notes). False gives the plain
+        formulation, kept as the reference path for tests and benchmarks.
+    presolve : bool
+        From :data:`FIXING_MIN_CANDIDATES` candidates on, fix at 0 the candidates that provably
+        need not be funded: those dominated by enough interchangeable better candidates
+        (``_dominated``), then those whose LP bound cannot beat the answer of a small core MILP
+        (``_solve_with_fixing``). Same optimum, proven the same way. False solves the full
+        model directly.
 
     Returns
     -------
@@ -936,7 +1309,8 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
     m = _Model(candidates, budgets, value=value, min_fraction=min_fraction,
                max_fraction=max_fraction, group_caps=group_caps, locked_in=locked_in,
                locked_out=locked_out, extra_constraints=extra_constraints,
-               concave_terms=concave_terms, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+               concave_terms=concave_terms, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+               tighten_concave=tighten_concave, presolve=presolve)
     return _solve_model(m)
 
 
@@ -991,6 +1365,17 @@ def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
     def point(b):
         row_hi = m.row_hi.copy()
         row_hi[k] = float(b)
+        if m.n == 0:       # nothing to solve: every point is the empty allocation (or none)
+            try:
+                r = _empty_result(m, row_hi)
+            except AllocationInfeasible:
+                return {"budget": float(b), "objective": np.nan, "n_selected": 0,
+                        "optimal": False, "status": "infeasible", "solve_time_s": 0.0,
+                        "reused": False, "mip_gap": 0.0,
+                        **{f"allocated_{key}": np.nan for key in m.keys}}
+            return {"budget": float(b), "objective": r.objective, "n_selected": 0,
+                    "optimal": True, "status": r.status, "solve_time_s": 0.0, "reused": False,
+                    "mip_gap": 0.0, **{f"allocated_{key}": 0.0 for key in m.keys}}
         res, seconds = m.solve(row_hi=row_hi)
         rec = {"budget": float(b), "solve_time_s": seconds, "reused": False,
                "mip_gap": float(getattr(res, "mip_gap", np.nan) or 0.0)}
@@ -1084,6 +1469,13 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
     """
     t_start = time.perf_counter()
     m = _Model(candidates, budgets, **kwargs)
+    if m.n == 0:
+        return pd.DataFrame(
+            {"selected": pd.Series(dtype=bool), "value": pd.Series(dtype=float),
+             **{c: pd.Series(dtype=float) for c in (
+                 "lp_break_even_value", "enter_value", "enter_request_fraction", "leave_value",
+                 "value_drop_to_leave")},
+             "exact": pd.Series(dtype=bool), "note": pd.Series(dtype=object)}, index=m.ids)
     x0 = result.fractions.reindex(m.ids).to_numpy()
     O_star = result.objective
     sel = x0 > SELECTED_TOL

@@ -104,13 +104,15 @@ class AllocationSummary:
     china_share_before: Mapping[str, float]
     china_share_after: Mapping[str, float]
     top_share_after: Mapping[str, float]
-    stopped_by_limit: bool = False
+    limit_reached: bool = False
     note: str = ""
+    warnings: tuple[str, ...] = ()
 
     def as_record(self) -> dict:
         """The summary as one JSON-ready mapping (the CLI's ``summary`` object)."""
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         out["binding"] = list(self.binding)
+        out["warnings"] = list(self.warnings)
         for k in ("marginal_value_per_krw_bn", "diversification_value", "china_share_before", "china_share_after",
                   "top_share_after"):
             out[k] = dict(out[k])
@@ -276,7 +278,7 @@ def summarise_allocation(pa: portfolio.PortfolioAllocation, outcome: SupplyOutco
         diversification_value=dict(s["diversification_value"]),
         china_share_before=outcome.shares("china_share_before"), china_share_after=outcome.shares("china_share_after"),
         top_share_after=outcome.shares("top_share_after"),
-        stopped_by_limit=bool(s.get("stopped_by_limit", False)), note=str(s.get("note", "") or ""))
+        limit_reached=bool(s["limit_reached"]), note=str(s["note"] or ""), warnings=tuple(s["warnings"]))
 
 
 def run(apps: Sequence, scenario, ref, *, customs=None, weights: Mapping[str, float] | None = None,

@@ -81,6 +81,10 @@ class PortfolioAllocation:
         The candidate table given to the optimiser (for frontier and what-if calls).
     supply_effect : pandas.DataFrame
         :func:`evaluator.supply.portfolio_effect` of the funded set (index mineral).
+
+    The solver's state is carried in ``summary`` (``status``, ``optimal``, ``mip_gap``,
+    ``limit_reached``, ``note``) and in the properties below; :attr:`warnings` holds the
+    sentences a CLI prints on stderr and a page shows as a warning.
     """
 
     table: pd.DataFrame
@@ -89,6 +93,33 @@ class PortfolioAllocation:
     candidates: pd.DataFrame = field(repr=False)
     supply_effect: pd.DataFrame = field(repr=False)
     options: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """``"optimal"``, ``"time_limit"``, ``"iteration_limit"``, ``"node_limit"`` or
+        ``"no_candidates"`` (see :class:`allocation.AllocationResult`)."""
+        return str(self.summary["status"])
+
+    @property
+    def limit_reached(self) -> bool:
+        """A time, node or iteration limit stopped the solver (feasible, not proven optimal)."""
+        return bool(self.summary["limit_reached"])
+
+    @property
+    def mip_gap(self) -> float:
+        """Relative gap between the allocation and the best bound [fraction]."""
+        return float(self.summary["mip_gap"])
+
+    @property
+    def note(self) -> str:
+        """Why nothing is funded, or that a limit stopped the solver; ``""`` otherwise."""
+        return str(self.summary["note"])
+
+    @property
+    def warnings(self) -> list[str]:
+        """Plain sentences to show as warnings (empty when the allocation is proven and
+        funds something)."""
+        return list(self.summary["warnings"])
 
 
 def diversification_curve() -> tuple[list[float], list[float], float]:
@@ -238,7 +269,9 @@ def budgets_of(scenario) -> dict:
 
 def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Sequence[str] = (),
                        locked_out: Sequence[str] = (), offtake: pd.DataFrame | None = None,
-                       time_limit_s: float = 10.0, mip_rel_gap: float = 1e-6) -> PortfolioAllocation:
+                       time_limit_s: float = 10.0, mip_rel_gap: float = 1e-6,
+                       tighten_concave: bool = True,
+                       presolve: bool = True) -> PortfolioAllocation:
     """Allocate the fund and the loan budget over the scored applications.
 
     Parameters
@@ -253,6 +286,11 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
         Officer locks (must fund / must not fund).
     time_limit_s, mip_rel_gap : float
         Solver limits; the app uses a looser gap (1e-4) for slider moves and reports the gap.
+        When a limit stops the solver the result says so (``status``, ``limit_reached``,
+        ``mip_gap``, ``warnings``).
+    tighten_concave, presolve : bool
+        See :func:`allocation.allocate`; False for both solves the plain formulation in one
+        go (the reference path of the benchmark and tests).
 
     Raises
     ------
@@ -275,7 +313,9 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     locked_out = [i for i in locked_out if i in cand.index]
     budgets = budgets_of(scenario)
     kw = solver_kwargs(cand, scenario, ref, locked_in, locked_out)
-    res = alloc.allocate(cand, budgets, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, **kw)
+    res = alloc.allocate(cand, budgets, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+                         tighten_concave=tighten_concave,
+                         presolve=presolve, **kw)
 
     m = ev.metrics
     table = pd.DataFrame({
@@ -302,12 +342,16 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     funded_share = frac.where(table["selected"], 0.0)
     off = supply.funded_offtake(supply.offtake_from_evaluation(ev, ref=ref), funded_share, "korea_offtake_t_per_year")
     effect = supply.portfolio_effect(ref, scenario, off) if len(off) else pd.DataFrame()
+    note = _domain_note(res, notes, cand)
     summary = {
         "objective_name": scenario.objective,
         "objective": res.objective,
         "status": res.status,
         "optimal": res.optimal,
         "mip_gap": res.mip_gap,
+        "limit_reached": res.limit_reached,
+        "note": note,
+        "warnings": [note] if note else [],
         "solve_time_s": res.solve_time_s,
         "n_selected": int(table["selected"].sum()),
         "fund_allocated_krw_bn": float(table["fund_krw_bn"].sum()),
@@ -324,6 +368,17 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     }
     return PortfolioAllocation(table, summary, res, cand, effect,
                                {"locked_in": tuple(locked_in), "locked_out": tuple(locked_out)})
+
+
+def _domain_note(res: alloc.AllocationResult, notes: pd.Series, cand: pd.DataFrame) -> str:
+    """The optimiser's note, with "no candidates" said in the officers' terms."""
+    if len(cand):
+        return res.note
+    if len(notes) == 0:
+        return "Nothing funded: there are no applications."
+    counts = notes.str.split(":").str[0].value_counts()
+    why = ", ".join(f"{c} {r}" for r, c in counts.items())
+    return f"Nothing funded: no application is a candidate ({why})."
 
 
 def frontier(pa: PortfolioAllocation, scenario, ref, resource: str = "fund_krw_bn", points: int = 15,

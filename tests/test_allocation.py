@@ -19,6 +19,7 @@ from evaluator import allocation as alloc_mod
 from evaluator.allocation import (
     AllocationError,
     AllocationInfeasible,
+    AllocationTimeout,
     ConcaveTerm,
     GroupCap,
     LinearConstraintSpec,
@@ -222,6 +223,198 @@ def test_concave_term_matches_enumeration(seed):
     check_solution(cands, budgets, res, concave_terms=terms)
     assert res.objective == pytest.approx(
         enumerate_all_or_nothing(cands, budgets, concave=terms), rel=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_saturating_concave_term_tightened_gives_the_same_optimum(seed):
+    # Weights up to 40x the saturation point: one selected candidate saturates the bonus, the
+    # case the clipped weights are for (the diversification terms of evaluator.portfolio).
+    rng = np.random.default_rng(300 + seed)
+    n = 11
+    cands, budgets = random_instance(rng, n, tight=0.4)
+    cands["w"] = rng.choice([0.0, 0.3, 5.0, 40.0], n)
+    cands["v"] = rng.choice([0.0, 2.0, 9.0], n)
+    terms = [ConcaveTerm("div w", "w", [0.25, 1.0], [30.0, 10.0, 0.0]),
+             ConcaveTerm("div v", "v", [2.0], [4.0, 0.0])]
+    lo = 1.0 if seed < 3 else rng.choice([0.2, 0.5, 1.0], n)
+    kw = dict(concave_terms=terms, min_fraction=lo, mip_rel_gap=1e-9)
+    tight, plain = allocate(cands, budgets, **kw), allocate(cands, budgets, tighten_concave=False,
+                                                             **kw)
+    check_solution(cands, budgets, tight, **kw)
+    assert tight.objective == pytest.approx(plain.objective, rel=1e-7)
+    if seed < 3:
+        assert tight.objective == pytest.approx(
+            enumerate_all_or_nothing(cands, budgets, concave=terms), rel=1e-7)
+    m = alloc_mod._Model(cands, budgets, **kw)
+    clipped = m.concave_w_model[0] < m.concave_w[0]
+    assert clipped.any()          # the tightening was in play
+    np.testing.assert_allclose(m.concave_w_model[0][clipped],
+                               1.0 / np.broadcast_to(lo, (n,))[clipped])
+
+
+def test_tightening_leaves_unsaturating_terms_and_continuous_candidates_alone():
+    w = np.array([5.0, 5.0, 0.1])
+    lo = np.array([0.5, 0.0, 0.5])
+    # last slope positive: never saturates
+    assert (alloc_mod._tightened_weights(w, np.array([1.0]), np.array([2.0, 1.0]), lo) == w).all()
+    out = alloc_mod._tightened_weights(w, np.array([1.0, 3.0]), np.array([2.0, 0.0, 0.0]), lo)
+    assert list(out) == [2.0, 5.0, 0.1]     # B = 1 (slopes 0 from there), B / 0.5 = 2
+
+
+def _fixing_instance(seed, n=260):
+    """Many similar candidates, few fundable: the case reduced-cost fixing is for."""
+    rng = np.random.default_rng(400 + seed)
+    cands, budgets = random_instance(rng, n, tight=0.04)
+    if seed >= 2:       # near-equal value per request: small reduced costs, much left free
+        cands["value"] = (cands["r0"] + cands["r1"]) * rng.uniform(0.98, 1.02, n)
+    cands["mineral"] = rng.choice(list("abcdef"), n)
+    cands["w"] = rng.choice([0.2, 3.0, 50.0], n)
+    cands["loss"] = rng.uniform(0.0, 1.0, n)
+    lo = rng.choice([0.3, 0.5, 1.0], n)
+    kw = dict(min_fraction=lo, mip_rel_gap=1e-9,
+              concave_terms=[ConcaveTerm(f"div {g}",
+                                         (cands["w"] * (cands["mineral"] == g)).to_dict(),
+                                         [0.25, 1.0], [20.0, 8.0, 0.0]) for g in "abc"],
+              group_caps=GroupCap.per_value(cands, "country", 0.6),
+              extra_constraints=[LinearConstraintSpec("loss", "loss", upper=2.0),
+                                 MinGroupsCovered("minerals", "mineral", 2)],
+              locked_in=[cands.index[int(rng.integers(n))]] if seed % 2 else [])
+    return cands, budgets, kw
+
+
+def test_dominated_candidates_by_hand():
+    # five copies of one request [4 of r0], minimum share 0.5: the budget of 5 takes two at
+    # their minimum (2 each), not three. A candidate with two or more better copies is fixed.
+    cands = pd.DataFrame({"value": [5.0, 4.0, 3.0, 2.0, 1.0, 3.0], "r0": 4.0,
+                          "loss": [0.1, 0.1, 0.1, 0.1, 0.1, 0.05]},
+                         index=["v5", "v4", "v3", "v2", "v1", "v3 low loss"])
+    kw = dict(min_fraction=0.5, extra_constraints=[LinearConstraintSpec("loss", "loss", upper=1)])
+
+    def dominated(**extra):
+        m = alloc_mod._Model(cands, {"r0": 5.0}, **kw, **extra)
+        return sorted(cands.index[alloc_mod._dominated(m, m.row_hi)])
+    # "v3 low loss" has the least loss: nothing dominates it. v3 has three dominators (v5, v4,
+    # "v3 low loss"), v2 four, v1 five: funding any of them with its dominators needs >= 6 > 5
+    assert dominated() == ["v1", "v2", "v3"]
+    # without v5 and v4 (locked out), v3 has one dominator: 2 x 2 = 4 <= 5, it may be funded
+    assert dominated(locked_out=["v5", "v4"]) == ["v1", "v2"]
+    assert dominated(locked_in=["v2"]) == ["v1", "v3"]
+    twins = pd.DataFrame({"value": [2.0, 2.0, 2.0], "r0": 4.0}, index=["a", "b", "c"])
+    m = alloc_mod._Model(twins, {"r0": 5.0}, min_fraction=0.5)
+    assert list(alloc_mod._dominated(m, m.row_hi)) == [False, False, True]   # ties by position
+
+
+def test_dominance_respects_groups_and_share_caps():
+    # same request and value but different countries under share caps: not interchangeable
+    cands = pd.DataFrame({"value": [3.0, 2.0, 1.0], "r0": 4.0, "c": ["A", "B", "C"]},
+                         index=["a", "b", "c"])
+    m = alloc_mod._Model(cands, {"r0": 5.0}, min_fraction=0.5,
+                         group_caps=GroupCap.per_value(cands, "c", 0.6))
+    assert not alloc_mod._dominated(m, m.row_hi).any()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_presolve_with_copies_gives_the_full_solve_optimum(seed):
+    rng = np.random.default_rng(500 + seed)
+    base, _ = random_instance(rng, 6, tight=0.1)
+    base["mineral"] = list("abcabc")
+    n = 240
+    cands = base.iloc[rng.integers(0, 6, n)].copy()      # 40 copies of each of 6 requests
+    cands.index = [f"k{i}" for i in range(n)]
+    cands["value"] = cands["value"].to_numpy() * rng.uniform(0.8, 1.2, n)
+    cands["loss"] = rng.choice([0.1, 0.2, 0.3], n)
+    budgets = {k: 0.01 * float(cands[k].sum()) for k in ("r0", "r1")}
+    kw = dict(min_fraction=0.5, mip_rel_gap=1e-9,
+              group_caps=GroupCap.per_value(cands, "country", 0.5),
+              extra_constraints=[LinearConstraintSpec("loss", "loss", upper=1.5),
+                                 MinGroupsCovered("minerals", "mineral", 2)],
+              concave_terms=[ConcaveTerm("div a", (cands["mineral"] == "a").astype(float) * 9.0,
+                                         [1.0], [6.0, 0.0])],
+              locked_in=["k0"] if seed == 1 else [], locked_out=["k1", "k2"])
+    m = alloc_mod._Model(cands, budgets, **kw)
+    assert alloc_mod._dominated(m, m.row_hi).sum() > n // 2       # the presolve is in play
+    res = allocate(cands, budgets, **kw)
+    full = allocate(cands, budgets, presolve=False, **kw)
+    check_solution(cands, budgets, res, **kw)
+    assert res.optimal and full.optimal
+    assert res.objective == pytest.approx(full.objective, rel=1e-7)
+
+
+def _spy_fixing(monkeypatch):
+    """Record the MILP solves (number of free candidates) and whether the shortcut answered."""
+    solves, answered = [], []
+    real_fixing, real_solve = alloc_mod._solve_with_fixing, alloc_mod._Model.solve
+
+    def fixing(m, row_hi, *bounds):
+        out = real_fixing(m, row_hi, *bounds)
+        answered.append(out is not None)
+        return out
+
+    def solve(self, **kw):
+        ub = kw.get("ub")
+        solves.append(int((ub[:self.n] > 0).sum()) if ub is not None else self.n)
+        return real_solve(self, **kw)
+    monkeypatch.setattr(alloc_mod, "_solve_with_fixing", fixing)
+    monkeypatch.setattr(alloc_mod._Model, "solve", solve)
+    return solves, answered
+
+
+@pytest.mark.parametrize("seed, core", [(0, 40), (1, 40), (2, 3), (3, 3)])
+def test_reduced_cost_fixing_gives_the_full_solve_optimum(seed, core, monkeypatch):
+    # core 40: the core answer is proven by the fixing alone; core 3: candidates outside the
+    # core stay free and a second, smaller MILP is solved
+    cands, budgets, kw = _fixing_instance(seed)
+    full = allocate(cands, budgets, presolve=False, **kw)
+    monkeypatch.setattr(alloc_mod, "FIXING_CORE", core)
+    monkeypatch.setattr(alloc_mod, "FIXING_CORE_PER_USED", 4 if core == 40 else 1)
+    solves, answered = _spy_fixing(monkeypatch)
+    fixed = allocate(cands, budgets, **kw)
+    assert answered == [True]
+    assert len(solves) == (1 if core == 40 else 2) and max(solves) < len(cands), solves
+    check_solution(cands, budgets, fixed, **kw)
+    assert fixed.optimal and full.optimal
+    assert fixed.objective == pytest.approx(full.objective, rel=1e-7)
+
+
+def test_reduced_cost_fixing_falls_back_when_the_core_has_no_answer(monkeypatch):
+    # the core MILP made infeasible (as when a coverage floor needs groups outside the core):
+    # the shortcut gives up and the full model is solved
+    cands, budgets, kw = _fixing_instance(2)
+    full = allocate(cands, budgets, presolve=False, **kw)
+    solves, answered = _spy_fixing(monkeypatch)
+    spied_solve = alloc_mod._Model.solve
+
+    def core_infeasible(self, **kw_):
+        res, t = spied_solve(self, **kw_)
+        if len(solves) == 1:
+            res.x, res.status = None, 2
+        return res, t
+    monkeypatch.setattr(alloc_mod._Model, "solve", core_infeasible)
+    fixed = allocate(cands, budgets, **kw)
+    assert answered == [False] and len(solves) == 2 and solves[-1] == len(cands), solves
+    check_solution(cands, budgets, fixed, **kw)
+    assert fixed.objective == pytest.approx(full.objective, rel=1e-7)
+
+
+def test_a_limit_in_the_second_solve_keeps_the_core_answer_and_says_so(monkeypatch):
+    cands, budgets, kw = _fixing_instance(2)
+    monkeypatch.setattr(alloc_mod, "FIXING_CORE", 3)
+    monkeypatch.setattr(alloc_mod, "FIXING_CORE_PER_USED", 1)
+    solves, _ = _spy_fixing(monkeypatch)
+    spied_solve = alloc_mod._Model.solve
+
+    def second_stopped(self, **kw_):
+        res, t = spied_solve(self, **kw_)
+        if len(solves) == 2:
+            res.x, res.status, res.message = None, 1, "Time limit reached. (HiGHS Status 13)"
+            res.mip_dual_bound = -1e9
+        return res, t
+    monkeypatch.setattr(alloc_mod._Model, "solve", second_stopped)
+    res = allocate(cands, budgets, **kw)
+    assert len(solves) == 2
+    assert res.status == "time_limit" and res.limit_reached and not res.optimal
+    assert res.mip_gap > 1.0 and "time limit" in res.note
+    check_solution(cands, budgets, res, **kw)
 
 
 def enumerate_semicontinuous(cands, budgets, lo, caps=()):
@@ -486,6 +679,145 @@ def test_solver_answer_breaking_a_constraint_is_refused(monkeypatch):
     cands = pd.DataFrame({"value": [3.0, 2.0], "fund": [5.0, 5.0]}, index=["a", "b"])
     with pytest.raises(AllocationError, match="budgets"):
         allocate(cands, {"fund": 6.0})
+
+
+# ----------------------------------------------------------------------------------------------
+# Every well-formed question gets an answer (issue 13)
+# ----------------------------------------------------------------------------------------------
+def _three():
+    return pd.DataFrame({"value": [5.0, 3.0, -1.0], "fund": [2.0, 3.0, 1.0],
+                         "loan": [1.0, 0.0, 2.0], "g": ["a", "b", "a"]}, index=["A", "B", "C"])
+
+
+@pytest.mark.parametrize("case, kwargs, says", [
+    ("no candidates", dict(cands=_three().iloc[:0]), "no candidates"),
+    ("all values <= 0", dict(cands=_three().assign(value=[-1.0, 0.0, -3.0])), "worth funding"),
+    ("budgets 0", dict(budgets={"fund": 0.0, "loan": 0.0}, min_fraction=0.3), "fits the budgets"),
+    ("budgets 1e-9", dict(budgets={"fund": 1e-9, "loan": 1e-9}, min_fraction=0.3),
+     "fits the budgets"),
+    ("continuous, budgets 0", dict(budgets={"fund": 0.0, "loan": 0.0}, min_fraction=0.0),
+     "fits the budgets"),
+    ("share caps 0", dict(group_caps=GroupCap.per_value(_three(), "g", 0.0)), "g=a share cap"),
+    ("absolute caps 0", dict(group_caps=[GroupCap("a0", column="g", value="a", limit=0.0),
+                                         GroupCap("b0", column="g", value="b", limit=0.0)]), "a0"),
+    ("all locked out", dict(locked_out=["A", "B", "C"]), "locked out"),
+    ("loss cap 0", dict(extra_constraints=[LinearConstraintSpec("loss cap", "loan", upper=0.0)],
+                        cands=_three().assign(loan=[1.0, 1.0, 1.0])), "loss cap"),
+])
+def test_nothing_fundable_gives_all_zero_with_a_plain_note(case, kwargs, says):
+    cands = kwargs.pop("cands", _three())
+    budgets = kwargs.pop("budgets", {"fund": 10.0, "loan": 10.0})
+    res = allocate(cands, budgets, **kwargs)
+    assert not res.selected.any() and float(res.fractions.abs().sum()) == 0.0
+    assert res.objective == 0.0 and res.optimal and not res.limit_reached
+    assert res.note.startswith("Nothing funded") and says in res.note, (case, res.note)
+    check_solution(cands, budgets, res, **kwargs)
+
+
+def test_a_funded_allocation_has_no_note():
+    res = allocate(_three(), {"fund": 10.0, "loan": 10.0})
+    assert res.selected.any() and res.note == "" and res.status == "optimal"
+
+
+def test_contradictory_locks_name_the_conflict_and_negative_budget_is_bad_input():
+    cands = _three()
+    with pytest.raises(AllocationInfeasible) as info:
+        allocate(cands, {"fund": 10.0, "loan": 10.0}, locked_in=["A"],
+                 group_caps=[GroupCap("group a is 0", column="g", value="a", limit=0.0)])
+    assert set(info.value.conflicts) == {"must fund A", "group a is 0"}
+    with pytest.raises(AllocationInfeasible) as info:
+        allocate(cands.iloc[:0], {"fund": 1.0}, extra_constraints=[
+            MinGroupsCovered("two groups", "g", 2)])
+    assert info.value.conflicts == ["two groups"]
+    with pytest.raises(ValueError, match="budget fund"):
+        allocate(cands, {"fund": -1.0, "loan": 1.0})
+
+
+def test_frontier_and_thresholds_without_candidates():
+    empty = _three().iloc[:0]
+    fr = frontier(empty, {"fund": 1.0}, "fund", [0.0, 1.0, 2.0])
+    assert list(fr["objective"]) == [0.0, 0.0, 0.0] and fr["optimal"].all()
+    th = entry_thresholds(empty, {"fund": 1.0}, allocate(empty, {"fund": 1.0}))
+    assert th.empty and "enter_value" in th.columns
+
+
+def _fake_milp(monkeypatch, edit):
+    real = alloc_mod.milp
+
+    def fake(c, **kw):
+        res = real(c, **kw)
+        edit(res)
+        return res
+    monkeypatch.setattr(alloc_mod, "milp", fake)
+
+
+def test_solver_noise_is_snapped_before_the_recheck(monkeypatch):
+    # HiGHS accepts a semi-continuous value within mip_feasibility_tolerance (1e-6) of an
+    # allowed one; 4e-7 for an unfunded candidate with a minimum share of 0.5 would otherwise
+    # read as "selected below its minimum" and fail the re-check.
+    cands = pd.DataFrame({"value": [5.0, 1.0], "fund": [4.0, 4.0]}, index=["a", "b"])
+
+    def noise(res):
+        res.x = res.x.copy()
+        res.x[0] = 1.0 - 4e-7      # full request, within tolerance
+        res.x[1] = 4e-7            # not funded, within tolerance of 0
+    _fake_milp(monkeypatch, noise)
+    res = allocate(cands, {"fund": 5.0}, min_fraction=0.5)
+    assert res.fractions["a"] == 1.0 and res.fractions["b"] == 0.0
+    assert list(res.selected) == [True, False]
+    assert res.objective == 5.0
+
+
+def test_noise_beyond_tolerance_is_still_refused(monkeypatch):
+    cands = pd.DataFrame({"value": [5.0, 1.0], "fund": [4.0, 4.0]}, index=["a", "b"])
+
+    def noise(res):
+        res.x = res.x.copy()
+        res.x[1] = 1e-3            # clearly inside the forbidden gap (0, 0.5)
+        res.fun = -5.0 - 1e-3
+    _fake_milp(monkeypatch, noise)
+    with pytest.raises(AllocationError, match="semi_continuity"):
+        allocate(cands, {"fund": 5.0}, min_fraction=0.5)
+
+
+@pytest.mark.parametrize("status, message, expected", [
+    (1, "Time limit reached. (HiGHS Status 13: Time limit reached)", "time_limit"),
+    (1, "Iteration limit reached. (HiGHS Status 14: Iteration limit reached)",
+     "iteration_limit"),
+    (4, "The HiGHS status code was not recognized. (HiGHS Status 16: Solution limit reached)",
+     "node_limit"),
+])
+def test_a_solver_limit_is_reported(monkeypatch, status, message, expected):
+    def stopped(res):
+        res.status, res.message, res.mip_gap = status, message, 0.25
+    _fake_milp(monkeypatch, stopped)
+    res = allocate(_three(), {"fund": 10.0, "loan": 10.0})
+    assert res.status == expected and res.limit_reached and not res.optimal
+    assert res.mip_gap == 0.25 and "25.00%" in res.note and "stopped" in res.note
+
+
+def test_a_limit_before_any_answer_is_a_named_error(monkeypatch):
+    def nothing(res):
+        res.status, res.message, res.x = 1, "Time limit reached. (HiGHS Status 13)", None
+    _fake_milp(monkeypatch, nothing)
+    with pytest.raises(AllocationTimeout, match="time limit"):
+        allocate(_three(), {"fund": 10.0, "loan": 10.0})
+
+
+def test_a_real_time_limit_is_reported():
+    # 400 all-or-nothing candidates under 3 budgets and 30 share caps: not provable in 0.05 s
+    rng = np.random.default_rng(3)
+    cands, budgets = random_instance(rng, 400, n_keys=3, tight=0.3)
+    cands["grp"] = rng.integers(0, 30, 400).astype(str)
+    caps = GroupCap.per_value(cands, "grp", 0.06)
+    try:
+        res = allocate(cands, budgets, group_caps=caps, time_limit_s=0.05, mip_rel_gap=0.0)
+    except AllocationTimeout:
+        return                      # no incumbent in time: also a named, reported stop
+    assert res.limit_reached == (res.status == "time_limit")
+    if res.limit_reached:
+        assert not res.optimal and "time limit" in res.note
+        check_solution(cands, budgets, res, group_caps=caps)
 
 
 def test_result_is_frozen():

@@ -193,3 +193,31 @@ def test_demand_case_and_window_are_scenario_settings(sample_apps, scenario, ref
         scenario.replace(supply_window=(2024, 2022))
     with pytest.raises(ScenarioError, match="demand_case"):
         scenario.replace(demand_case="medium")
+
+
+def test_allocate_with_no_budget_warns_and_funds_nothing(capsys):
+    code = main(["allocate", str(SAMPLE_CSV), "--fund-krw-bn", "0", "--loan-krw-bn", "0", "--format", "json"])
+    cap = capsys.readouterr()
+    assert code == 0
+    obj = json.loads(cap.out)
+    assert all(r["fund_krw_bn"] == 0 and r["loan_krw_bn"] == 0 for r in obj["applications"])
+    assert "warning: Nothing funded" in cap.err
+    assert obj["summary"]["warnings"] and obj["summary"]["n_selected"] == 0
+
+
+@pytest.mark.parametrize("argv", [
+    ["rank", "no_such_file.csv"],
+    ["allocate", str(SAMPLE_CSV), "--fund-krw-bn", "nan"],
+    ["allocate", str(SAMPLE_CSV), "--fund-krw-bn", "-5"],
+    ["allocate", str(SAMPLE_CSV), "--lock-in", "NOPE-01"],
+    ["report", str(SAMPLE_CSV), "--out", "/no/such/dir/r.xlsx"],
+    ["rank", str(SAMPLE_CSV), "--scenario", str(ROOT / "README.md")],
+    ["simulate", str(SAMPLE_CSV), "--paths", "0"],
+])
+def test_cli_errors_are_one_line_without_traceback(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert lines and all(l.startswith("error: ") for l in lines), err
+    assert "Traceback" not in err

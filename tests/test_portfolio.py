@@ -136,6 +136,117 @@ def test_second_project_on_a_mineral_is_worth_less(run):
     assert first > second > beyond == 0.0
 
 
+ISOS = sorted({a.country_iso3 for a in APPS})
+MINERALS = sorted({a.mineral for a in APPS})
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"fund_krw_bn": 0.0, "loan_krw_bn": 0.0}, "fits the budgets"),
+    ({"fund_krw_bn": 1e-9, "loan_krw_bn": 1e-9}, "fits the budgets"),
+    ({"country_cap_share": 0.0}, "share cap"),
+    ({"mineral_cap_share": 0.0}, "share cap"),
+    ({"country_caps_krw_bn": {i: 0.0 for i in ISOS}}, "absolute cap"),
+    ({"mineral_caps_krw_bn": {m: 0.0 for m in MINERALS}}, "absolute cap"),
+    ({"expected_loss_cap_krw_bn": 0.0}, "expected loss cap"),
+    ({"excluded_countries": tuple(ISOS)}, "no application is a candidate"),
+    ({"objective": "total_diversification", "fund_krw_bn": 0.0}, "fits the budgets"),
+])
+def test_nothing_fundable_gives_an_all_zero_allocation_with_a_note(run, changes, says):
+    s = default_scenario().replace(**changes)
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    assert not pa.table["selected"].any()
+    assert (pa.table[["fund_krw_bn", "loan_krw_bn"]].to_numpy() == 0.0).all()
+    assert pa.summary["objective"] == 0.0 and not pa.limit_reached
+    assert pa.note.startswith("Nothing funded") and says in pa.note, pa.note
+    assert pa.warnings == [pa.note]
+    assert independent_violations(pa, s, run.scores.table) == []
+    assert portfolio.check_allocation(pa, s) == []
+
+
+def test_no_eligible_application_gives_an_all_zero_allocation(run):
+    scores = run.scores.table.assign(eligible=False, ineligible_reasons="test")
+    pa = portfolio.allocate_portfolio(run.evaluation, scores, default_scenario(), REF)
+    assert pa.status == "no_candidates" and not pa.table["selected"].any()
+    assert f"{len(APPS)} ineligible" in pa.note
+
+
+def test_lock_against_a_zero_cap_names_both(run):
+    s = default_scenario()
+    lock = run.scores.table.index[run.scores.table["eligible"]][0]
+    iso = run.evaluation.metrics.at[lock, "country_iso3"]
+    s = s.replace(country_caps_krw_bn={iso: 0.0})
+    with pytest.raises(AllocationInfeasible) as exc:
+        portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF, locked_in=[lock])
+    assert set(exc.value.conflicts) == {f"must fund {lock}", f"country_iso3={iso} absolute cap"}
+
+
+def test_a_solver_limit_is_carried_to_the_portfolio(run, monkeypatch):
+    from evaluator import allocation as alloc_mod
+    real = alloc_mod.milp
+
+    def stopped(c, **kw):
+        res = real(c, **kw)
+        res.status, res.mip_gap = 1, 0.02
+        res.message = "Time limit reached. (HiGHS Status 13: Time limit reached)"
+        return res
+    monkeypatch.setattr(alloc_mod, "milp", stopped)
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, default_scenario(), REF)
+    assert pa.status == "time_limit" and pa.limit_reached and pa.mip_gap == 0.02
+    assert pa.summary["optimal"] is False and pa.summary["limit_reached"] is True
+    assert len(pa.warnings) == 1 and "time limit" in pa.warnings[0] and "2.00%" in pa.warnings[0]
+    assert pa.table["selected"].any()
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"fund_krw_bn": 100.0, "loan_krw_bn": 20.0},
+    {"country_cap_share": 0.3, "mineral_cap_share": 0.4, "expected_loss_cap_krw_bn": 0.8,
+     "min_minerals_covered": 3},
+    {"objective": "total_diversification"},
+    {"min_fraction": 1.0},
+])
+def test_tightened_diversification_terms_give_the_plain_optimum(run, changes):
+    """The clipped concave weights (allocation.tighten_concave) change the LP relaxation only:
+    on the samples the optimum equals the plain formulation's, within the MIP gap."""
+    from evaluator import allocation as alloc_mod
+    s = default_scenario().replace(**changes)
+    cand, _ = portfolio.build_candidates(run.evaluation, run.scores.table, s, REF)
+    kw = portfolio.solver_kwargs(cand, s, REF)
+    budgets = portfolio.budgets_of(s)
+    tight = alloc_mod.allocate(cand, budgets, **kw)
+    plain = alloc_mod.allocate(cand, budgets, tighten_concave=False, **kw)
+    assert tight.optimal and plain.optimal
+    assert tight.objective == pytest.approx(plain.objective, rel=2e-6, abs=1e-9)
+
+
+def _generated_apps(n):
+    """``n`` applications from the benchmark generator (perturbed copies of the samples)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_samples", ROOT / "benchmarks" / "samples.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.perturbed_apps(n, REF, seed=0)
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"country_cap_share": 0.3, "mineral_cap_share": 0.4, "expected_loss_cap_krw_bn": 0.8,
+     "min_minerals_covered": 3},
+    {"objective": "total_npv", "fund_krw_bn": 100.0},
+])
+def test_fast_path_gives_the_old_optimum_on_generated_applications(changes):
+    """200 generated applications (copies of the samples, so dominance, reduced-cost fixing and
+    the tightened terms are all in play): same optimum as the plain model solved in one go."""
+    s = default_scenario().replace(**changes)
+    run = pipeline.run(_generated_apps(200), s, REF)
+    fast = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    plain = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF,
+                                         tighten_concave=False, presolve=False)
+    assert fast.summary["optimal"] and plain.summary["optimal"]
+    assert fast.summary["objective"] == pytest.approx(plain.summary["objective"], rel=2e-6)
+    assert portfolio.check_allocation(fast, s) == []
+
+
 def test_gap_volume_by_hand():
     """Top supplier 80 of 100 t, target 50 %: top_supplier rule 80 - 50 = 30 t;
     pro rata 100 x (1 - 0.5/0.8) = 37.5 t; additive 80/0.5 - 100 = 60 t."""

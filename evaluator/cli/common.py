@@ -295,9 +295,5 @@ def check_allocation(result, scenario) -> None:
     violations = portfolio.check_allocation(result.allocation, scenario)
     if violations:
         raise CliError("allocation failed its re-check: " + "; ".join(violations))
-    s = result.summary
-    if s.stopped_by_limit or not s.optimal:
-        sys.stderr.write(f"warning: the solver stopped before proving optimality (status: {s.status}; "
-                         f"gap {s.mip_gap:.2%}); the allocation is the best found\n")
-    if s.note:
-        sys.stderr.write(f"note: {s.note}\n")
+    for w in result.summary.warnings:  # a limit stopped the solver, or nothing could be funded
+        sys.stderr.write(f"warning: {w}\n")
