@@ -68,8 +68,10 @@ SERIES = {
     "sustaining_capex_usd_m": "USD m",
     "closure_usd_m": "USD m",
     "working_capital_change_usd_m": "USD m",
+    "pretax_fcf_usd_m": "USD m",
     "fcf_usd_m": "USD m",
     "cfads_usd_m": "USD m",
+    "korea_equity_fcf_usd_m": "USD m",
 }
 
 
@@ -105,6 +107,12 @@ class ProjectInputs:
     byproduct_rows: np.ndarray          # project index of each by-product
     byproduct_coef_usd_per_t_ore: np.ndarray  # revenue per t ore of each by-product
     sources: pd.DataFrame = field(repr=False, default=None)
+    # issue 16 (every array has one row per project, so that tiling by rows stays valid)
+    grade_profile_fraction: np.ndarray = None   # (n, Lmax) grade per operating year [fraction]
+    capex_schedule_usd_m: np.ndarray = None     # (n, S) capital per model year 1..S [USD m]
+    has_capex_schedule: np.ndarray = None       # (n,) True where the schedule replaces initial capex
+    korean_ownership_share: np.ndarray = None   # (n,) [fraction]
+    dividend_withholding_rate: np.ndarray = None  # (n,) on dividends to Korea [fraction]
 
     @property
     def n(self) -> int:
@@ -154,6 +162,9 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
     tax_of = _memo(lambda iso3, mineral: refmod.income_tax_rate(ref, iso3, mineral))
     factor_of = _memo(lambda mineral: float(ref.minerals.at[mineral, "product_factor"]))
     profile = np.zeros((n, lmax))
+    grades = np.array([a.grade_fraction for a in apps], dtype=float)[:, None] * np.ones((n, lmax))
+    smax = max((len(a.capex_schedule_usd_m) for a in apps), default=0)
+    capex_sched = np.zeros((n, max(smax, 1)))
     rows = []
     by_rows, by_coef = [], []
     for i, a in enumerate(apps):  # O(n) parameter gathering; the yearly model below is vectorised
@@ -166,6 +177,10 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
             ramp[:k] = a.ramp_up[:k]
             profile[i, : a.mine_life_years] = a.throughput_mtpa * ramp
             ore_src = "applicant throughput x ramp-up"
+        if a.grade_schedule:
+            grades[i, : len(a.grade_schedule)] = a.grade_schedule_fraction
+        if a.capex_schedule_usd_m:
+            capex_sched[i, : len(a.capex_schedule_usd_m)] = a.capex_schedule_usd_m
         price, price_src = price_of(a.mineral, a.ree_basket)
         roy = a.royalty_rate if a.royalty_rate is not None else royalty_of(a.country_iso3, a.mineral)
         tax = a.income_tax_rate if a.income_tax_rate is not None else tax_of(a.country_iso3, a.mineral)
@@ -216,6 +231,11 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
         byproduct_rows=np.array(by_rows, dtype=int),
         byproduct_coef_usd_per_t_ore=np.array(by_coef, dtype=float),
         sources=src,
+        grade_profile_fraction=grades,
+        capex_schedule_usd_m=capex_sched,
+        has_capex_schedule=np.array([bool(a.capex_schedule_usd_m) for a in apps], dtype=bool),
+        korean_ownership_share=vec("korean_ownership_share"),
+        dividend_withholding_rate=np.zeros(n),
     )
 
 
@@ -277,6 +297,51 @@ def _loss_carried_forward_tax_base(taxable_before_losses: np.ndarray) -> np.ndar
     return np.diff(taxed_cum, axis=-1, prepend=0.0)
 
 
+def _capital(inputs: ProjectInputs, c, fp, t, T, cm, delay):
+    """Initial (or scheduled) capital per column and the depreciation additions of it.
+
+    Without a schedule the initial capex is spread evenly over the construction years (column 0
+    when already built) and placed in service at first production. With ``capex_schedule_usd_m``
+    the amount of model year ``y`` is spent in column ``y + delay``; spending up to first
+    production is placed in service at first production, later spending (expansions) in the
+    year it is spent.
+    """
+    n = inputs.n
+    capex_total = inputs.initial_capex_usd_m * cm
+    building = (t >= 1) & (t <= c[:, None])
+    per_year = capex_total / np.maximum(c, 1)
+    spread = np.where(building, per_year[:, None], 0.0)
+    spread[:, 0] += np.where(c == 0, capex_total, 0.0)
+    in_service = np.zeros((n, T))
+    np.put_along_axis(in_service, fp[:, None], capex_total[:, None], axis=1)
+    has = inputs.has_capex_schedule
+    if has is None or not has.any():
+        return spread, in_service
+    sched = inputs.capex_schedule_usd_m * np.broadcast_to(np.asarray(cm, dtype=float), (n,))[:, None]
+    col = np.arange(1, sched.shape[1] + 1)[None, :] + (np.zeros(n, int) if delay is None else np.asarray(delay, int))[:, None]
+    scheduled = np.zeros((n, T + sched.shape[1] + 1))
+    np.put_along_axis(scheduled, col, sched, axis=1)
+    scheduled = scheduled[:, :T]
+    before = np.where(t <= fp[:, None], scheduled, 0.0).sum(axis=1)
+    placed = np.where(t > fp[:, None], scheduled, 0.0)
+    np.put_along_axis(placed, fp[:, None], before[:, None], axis=1)
+    return (np.where(has[:, None], scheduled, spread), np.where(has[:, None], placed, in_service))
+
+
+def _straight_line_depreciation(additions, years, t, lp):
+    """Straight line per vintage over ``years``; the book value left is written off at ``lp``."""
+    n, T = additions.shape
+    N = years.astype(int)[:, None]
+    cum_add = np.cumsum(additions, axis=1)
+    lag = t - N
+    cum_lag = np.where(lag >= 0, np.take_along_axis(cum_add, np.clip(lag, 0, T - 1), axis=1), 0.0)
+    dep = (cum_add - cum_lag) / N
+    dep = np.where(t <= lp[:, None], dep, 0.0)
+    book_left = cum_add[np.arange(n), lp] - np.cumsum(dep, axis=1)[np.arange(n), lp]
+    dep[np.arange(n), lp] += np.maximum(book_left, 0.0)
+    return dep
+
+
 def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=None,
           capex_multiplier=None, opex_multiplier=None, recovery_multiplier=None,
           delay_years=None) -> CashflowTable:
@@ -294,7 +359,7 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     capex_multiplier, opex_multiplier, recovery_multiplier : array_like, optional
         Per-project multipliers, shape ``(n,)`` (default 1).
     delay_years : array_like of int, optional
-        Extra construction years per project (default 0).
+        Extra construction years per project (default 0); a capital schedule moves with them.
 
     Returns
     -------
@@ -311,11 +376,15 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     operating = (op_k >= 0) & (op_k < L[:, None])
 
     prof = inputs.ore_profile_mt
-    ore_mt = np.where(operating, np.take_along_axis(prof, np.clip(op_k, 0, prof.shape[1] - 1), axis=1), 0.0)
+    k_idx = np.clip(op_k, 0, prof.shape[1] - 1)
+    ore_mt = np.where(operating, np.take_along_axis(prof, k_idx, axis=1), 0.0)
     ore_t = ore_mt * 1e6
+    grades = inputs.grade_profile_fraction
+    grade = inputs.grade_fraction[:, None] if grades is None else \
+        np.take_along_axis(grades, np.clip(op_k, 0, grades.shape[1] - 1), axis=1)
 
     rec = inputs.recovery if recovery_multiplier is None else np.minimum(inputs.recovery * np.asarray(recovery_multiplier), 1.0)
-    product_t = ore_t * (inputs.grade_fraction * rec * inputs.product_factor)[:, None]
+    product_t = ore_t * grade * (rec * inputs.product_factor)[:, None]
     payable_t = product_t * inputs.payability[:, None]
     price = inputs.price_usd_per_t[:, None]
     pm = 1.0 if price_multiplier is None else np.asarray(price_multiplier, dtype=float)
@@ -340,26 +409,10 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     ebitda = revenue - royalty - opex
 
     cm = 1.0 if capex_multiplier is None else np.asarray(capex_multiplier, dtype=float)
-    capex_total = inputs.initial_capex_usd_m * cm
-    building = (t >= 1) & (t <= c[:, None])
-    per_year = capex_total / np.maximum(c, 1)
-    initial = np.where(building, per_year[:, None], 0.0)
-    initial[:, 0] += np.where(c == 0, capex_total, 0.0)
+    initial, placed = _capital(inputs, c, fp, t, T, cm, delay_years)
     sustaining = operating * inputs.sustaining_capex_usd_m_per_year[:, None]  # overruns hit the initial build only
     closure = np.where(t == (lp + 1)[:, None], inputs.closure_cost_usd_m[:, None], 0.0)
-
-    # depreciation: vintages = initial capex placed in service at first production + sustaining
-    additions = sustaining.copy()
-    np.put_along_axis(additions, fp[:, None], np.take_along_axis(additions, fp[:, None], 1) + capex_total[:, None], axis=1)
-    N = inputs.depreciation_years.astype(int)[:, None]
-    cum_add = np.cumsum(additions, axis=1)
-    lag = t - N
-    cum_lag = np.where(lag >= 0, np.take_along_axis(cum_add, np.clip(lag, 0, T - 1), axis=1), 0.0)
-    dep = (cum_add - cum_lag) / N
-    dep = np.where(t <= lp[:, None], dep, 0.0)
-    # write off the remaining book value in the last operating year
-    book_left = cum_add[np.arange(n), lp] - np.cumsum(dep, axis=1)[np.arange(n), lp]
-    dep[np.arange(n), lp] += np.maximum(book_left, 0.0)
+    dep = _straight_line_depreciation(placed + sustaining, inputs.depreciation_years, t, lp)
 
     taxable_pre = np.where(t <= lp[:, None], ebitda - dep, 0.0)
     taxable = _loss_carried_forward_tax_base(taxable_pre)
@@ -368,13 +421,19 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     wc = revenue * inputs.working_capital_share[:, None]
     dwc = np.diff(wc, axis=1, prepend=0.0)
 
-    fcf = ebitda - tax - initial - sustaining - closure - dwc
+    pretax = ebitda - initial - sustaining - closure - dwc
+    fcf = pretax - tax
     cfads = ebitda - tax - sustaining - dwc
+    # the Korean parent's view: its equity share of the after-tax flow, distributions (positive
+    # years) net of dividend withholding, contributions (negative years) in full
+    share = 0.0 if inputs.korean_ownership_share is None else inputs.korean_ownership_share[:, None]
+    wht = 0.0 if inputs.dividend_withholding_rate is None else inputs.dividend_withholding_rate[:, None]
+    korea_equity = share * (fcf - wht * np.maximum(fcf, 0.0))
     series = {
         "ore_mt": ore_mt,
         "product_t": product_t,
         "payable_t": payable_t,
-        "korea_offtake_t": product_t * inputs.korea_offtake_share[:, None],
+        "korea_offtake_t": payable_t * inputs.korea_offtake_share[:, None],
         "gross_revenue_usd_m": gross,
         "offsite_costs_usd_m": offsite,
         "revenue_usd_m": revenue,
@@ -389,8 +448,10 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
         "sustaining_capex_usd_m": sustaining,
         "closure_usd_m": closure,
         "working_capital_change_usd_m": dwc,
+        "pretax_fcf_usd_m": pretax,
         "fcf_usd_m": fcf,
         "cfads_usd_m": cfads,
+        "korea_equity_fcf_usd_m": korea_equity,
     }
     return CashflowTable(inputs.ids, first_year, fp, lp, series)
 

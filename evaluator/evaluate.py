@@ -85,6 +85,9 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     Evaluation
         ``metrics`` columns: ``discount_rate``, ``risk_premium``, ``npv_usd_m``, ``npv_krw_bn``,
         ``npv_social_usd_m`` (at the social rate, no premium), ``irr``, ``irr_note``,
+        ``npv_pretax_usd_m`` and ``irr_pretax`` (before income tax and tax credits),
+        ``npv_korea_equity_usd_m`` and ``irr_korea_equity`` (the Korean parent's equity share of
+        the after-tax flow, distributions net of dividend withholding),
         ``payback_years``, ``discounted_payback_years``, ``profitability_index``,
         ``support_request_krw_bn``, ``npv_per_support`` [KRW NPV per KRW of support],
         ``coverage_share`` (support / project cost), ``aisc_usd_per_t``, ``loan_usd_m``,
@@ -101,6 +104,10 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     npv_usd_m = finance.npv(rate, fcf, mid_year=scenario.mid_year)
     npv_social = finance.npv(scenario.social_discount_rate, fcf, mid_year=scenario.mid_year)
     irr, irr_note = finance.irr_with_reason(fcf)
+    npv_pretax = finance.npv(rate, cf.pretax_fcf_usd_m, mid_year=scenario.mid_year)
+    irr_pretax, _ = finance.irr_with_reason(cf.pretax_fcf_usd_m)
+    npv_korea = finance.npv(rate, cf.korea_equity_fcf_usd_m, mid_year=scenario.mid_year)
+    irr_korea, _ = finance.irr_with_reason(cf.korea_equity_fcf_usd_m)
     fp = cf.first_production_index
     payback = finance.payback_years(fcf, start_index=fp)
     dpayback = finance.discounted_payback_years(rate, fcf, start_index=fp, mid_year=scenario.mid_year)
@@ -147,10 +154,16 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         "npv_social_usd_m": npv_social,
         "irr": irr,
         "irr_note": irr_note,
+        "npv_pretax_usd_m": npv_pretax,
+        "irr_pretax": irr_pretax,
+        "npv_korea_equity_usd_m": npv_korea,
+        "irr_korea_equity": irr_korea,
         "payback_years": payback,
         "discounted_payback_years": dpayback,
         "profitability_index": pi,
-        "initial_capex_usd_m": inputs.initial_capex_usd_m,
+        "initial_capex_usd_m": np.where(inputs.has_capex_schedule,
+                                        np.where(np.arange(T)[None, :] < fp[:, None], cf.initial_capex_usd_m, 0.0).sum(axis=1),
+                                        inputs.initial_capex_usd_m),
         "fund_request_krw_bn": fund,
         "loan_request_krw_bn": loan_krw,
         "support_request_krw_bn": support,

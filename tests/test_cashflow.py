@@ -60,7 +60,7 @@ def test_hand_worked_copper_example():
     np.testing.assert_allclose(cf.tax_usd_m[0], [0, 0, 0, 0, 4.0941875, 0], atol=1e-9)
     np.testing.assert_allclose(cf.revenue_usd_m[0, 2:5], 69.255, atol=1e-9)
     np.testing.assert_allclose(cf.royalty_usd_m[0, 2:5], 3.46275, atol=1e-9)
-    np.testing.assert_allclose(cf.korea_offtake_t[0, 2:5], 4500.0)
+    np.testing.assert_allclose(cf.korea_offtake_t[0, 2:5], 4275.0)  # 50 % of payable 8,550 t
     np.testing.assert_allclose(cf.cfads_usd_m[0, 2], 40.79225 - 2 - 6.9255, atol=1e-9)
     assert cf.first_production_index[0] == 2 and cf.last_production_index[0] == 4
 
@@ -197,3 +197,67 @@ def test_inputs_record_their_sources():
     assert src["royalty_source"] == "country default (LAO)"
     assert src["depreciation_source"] == "scenario default"
     assert inputs.depreciation_years[0] == Scenario().depreciation_years_default
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 16: capital and grade schedules, pre-tax flows, payable offtake, the Korean equity view
+# ---------------------------------------------------------------------------------------------
+def test_capex_schedule_with_expansion_hand_worked():
+    """Capital schedule 60 in year 1 (construction) and 30 in year 3 (an expansion in the second
+    operating year); otherwise the hand-worked copper example above (EBITDA 40.79225 a year).
+
+    Placed in service: 60 at first production (column 2), 30 in column 3. Depreciation over
+    2 years: (60 + 2) / 2 = 31 in columns 2 and 3; (30 + 2) / 2 = 16 in columns 3 and 4; the
+    sustaining 2 of column 4 is 1 + 1 written off: dep = 31, 47, 18 (total 96 = 90 + 3 x 2).
+    Taxable before losses 9.79225, -6.20775, 22.79225; cumulative 9.79225, 3.5845, 26.37675;
+    running maximum 9.79225, 9.79225, 26.37675 -> taxed 9.79225, 0, 16.5845; tax at 25 %
+    2.4480625, 0, 4.146125.
+    FCF = [0, -60, 40.79225 - 2.4480625 - 2 - 6.9255, 40.79225 - 30 - 2,
+           40.79225 - 4.146125 - 2, -10 + 6.9255].
+    """
+    a = copper_app(capex_schedule_usd_m=(60.0, 0.0, 30.0))
+    cf = cashflow.build_cashflows([a], SCEN, REF)
+    np.testing.assert_allclose(cf.depreciation_usd_m[0], [0, 0, 31, 47, 18, 0], atol=1e-9)
+    np.testing.assert_allclose(cf.tax_usd_m[0], [0, 0, 2.4480625, 0, 4.146125, 0], atol=1e-9)
+    np.testing.assert_allclose(cf.fcf_usd_m[0], [0, -60, 29.4186875, 8.79225, 34.646125, -3.0745], atol=1e-9)
+    np.testing.assert_allclose(cf.initial_capex_usd_m[0], [0, 60, 0, 30, 0, 0])
+
+
+def test_capex_schedule_moves_with_a_delay_and_scales_with_the_multiplier():
+    inputs = cashflow.resolve_inputs([copper_app(capex_schedule_usd_m=(60.0, 0.0, 30.0))], SCEN, REF)
+    late = cashflow.build(inputs, delay_years=np.array([2]), capex_multiplier=np.array([1.5]))
+    np.testing.assert_allclose(late.initial_capex_usd_m[0, :6], [0, 0, 0, 90, 0, 45])
+    spent = late.initial_capex_usd_m.sum() + late.sustaining_capex_usd_m.sum()
+    assert late.depreciation_usd_m.sum() == pytest.approx(spent)
+
+
+def test_grade_schedule_sets_each_operating_year():
+    """Grades 1.0 %, 0.5 %, 2.0 %: product = 1e6 t x grade x 0.9 = 9,000, 4,500, 18,000 t."""
+    cf = cashflow.build_cashflows([copper_app(grade_schedule=(1.0, 0.5, 2.0))], SCEN, REF)
+    np.testing.assert_allclose(cf.product_t[0, 2:5], [9000.0, 4500.0, 18000.0])
+    short = cashflow.build_cashflows([copper_app(head_grade=1.2, grade_schedule=(0.5,))], SCEN, REF)
+    np.testing.assert_allclose(short.product_t[0, 2:5], [4500.0, 10800.0, 10800.0])  # later years: head grade
+
+
+def test_pretax_flow_adds_back_tax_and_korean_view_takes_its_share():
+    cf = cashflow.build_cashflows([copper_app(korean_ownership_share=0.4)], SCEN, REF)
+    np.testing.assert_allclose(cf.pretax_fcf_usd_m, cf.fcf_usd_m + cf.tax_usd_m)
+    np.testing.assert_allclose(cf.korea_equity_fcf_usd_m, 0.4 * cf.fcf_usd_m)  # no withholding here
+
+
+def test_mine_life_of_100_years_validates_and_builds():
+    from models.application import parse_application
+    rec = copper_app(mine_life_years=100, throughput_mtpa=0.1).to_record()
+    app, problems = parse_application(rec)
+    assert problems == [] and app.mine_life_years == 100
+    cf = cashflow.build_cashflows([app], SCEN, REF)
+    assert cf.last_production_index[0] == 101 and cf.n_periods == 103
+    rec["mine_life_years"] = 101
+    assert parse_application(rec)[1][0].field == "mine_life_years"
+
+
+def test_schedules_longer_than_the_project_are_problems():
+    from models.application import parse_application
+    rec = copper_app(capex_schedule_usd_m=(1.0,) * 5, grade_schedule=(1.0,) * 4).to_record()
+    _, problems = parse_application(rec)
+    assert {p.field for p in problems} == {"capex_schedule_usd_m", "grade_schedule"}

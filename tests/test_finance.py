@@ -381,3 +381,22 @@ def test_irr_vectorised_is_faster_than_loop():
         npf.irr(row)
     loop = time.perf_counter() - start
     assert vectorised < loop
+
+
+def test_evaluate_reports_pretax_and_korean_equity_views():
+    """Pre-tax NPV/IRR are those of FCF + tax (numpy-financial as the oracle); the Korean view is
+    the ownership share of the after-tax flow (withholding 0 where the regime has none)."""
+    import numpy_financial as npf
+    from evaluator.evaluate import evaluate
+    from evaluator.reference import load_reference
+    from models.loader import load_applications
+    from models.scenario import default_scenario
+    ref = load_reference()
+    apps = load_applications("sample_projects/applications.csv", ref=ref).applications[:3]
+    ev = evaluate(apps, default_scenario(), ref)
+    for i, a in enumerate(apps):
+        m = ev.metrics.loc[a.id]
+        pre = ev.cashflows.fcf_usd_m[i] + ev.cashflows.tax_usd_m[i]
+        assert m.npv_pretax_usd_m == pytest.approx(npf.npv(m.discount_rate, pre), rel=1e-9)
+        assert m.irr_pretax == pytest.approx(npf.irr(pre), abs=1e-7)
+        assert m.npv_pretax_usd_m >= m.npv_usd_m
