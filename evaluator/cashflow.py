@@ -113,13 +113,87 @@ class ProjectInputs:
     has_capex_schedule: np.ndarray = None       # (n,) True where the schedule replaces initial capex
     korean_ownership_share: np.ndarray = None   # (n,) [fraction]
     dividend_withholding_rate: np.ndarray = None  # (n,) on dividends to Korea [fraction]
+    price_factor: np.ndarray = None             # (n, P) price path / price in year 1, per column
+    byproduct_price_factor: np.ndarray = None   # (n, K, P) the same for the k-th by-product of a project
 
     @property
     def n(self) -> int:
         return len(self.ids)
 
 
+class PriceDeckError(ValueError):
+    """An uploaded price deck breaks a rule; the message names the row, column and rule."""
+
+
+def price_path_factors(path: dict, first_year: int, n_columns: int) -> tuple[float, np.ndarray]:
+    """Price at model year 1 and the path relative to it, per model column.
+
+    Parameters
+    ----------
+    path : dict of int to float
+        Calendar year -> price [USD/t]; linear between the years given, flat before the first
+        and after the last (``numpy.interp``).
+    first_year : int
+        Calendar year of model year 1 (column ``t`` is year ``first_year - 1 + t``).
+    n_columns : int
+        Columns wanted; the last one holds the price of every later year.
+
+    Returns
+    -------
+    base_usd_per_t : float
+        Price in ``first_year`` [USD/t].
+    factor : numpy.ndarray
+        ``price(year_t) / base`` for ``t = 0 .. n_columns - 1`` [-].
+    """
+    years = np.array(sorted(path), dtype=float)
+    prices = np.array([path[y] for y in sorted(path)], dtype=float)
+    cal = first_year - 1 + np.arange(n_columns, dtype=float)
+    base = float(np.interp(first_year, years, prices))
+    return base, np.interp(cal, years, prices) / base
+
+
+def price_deck_from_frame(frame: pd.DataFrame) -> dict[str, dict[int, float]]:
+    """A scenario's ``price_path_usd_per_t`` from an uploaded table.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``mineral``, ``year`` (calendar year) and ``price_usd_per_t`` [USD/t product],
+        one row per mineral and year (e.g. a study's price deck).
+
+    Returns
+    -------
+    dict
+        ``{mineral: {year: price}}``.
+
+    Raises
+    ------
+    PriceDeckError
+        Missing column, non-numeric or non-positive price, a year that is not a whole calendar
+        year, or a (mineral, year) given twice; the message names the row (1 = first data row).
+    """
+    missing = [c for c in ("mineral", "year", "price_usd_per_t") if c not in frame.columns]
+    if missing:
+        raise PriceDeckError(f"price deck: column(s) {', '.join(missing)} missing (need mineral, year, price_usd_per_t)")
+    out: dict[str, dict[int, float]] = {}
+    for row, (m, y, p) in enumerate(zip(frame["mineral"], frame["year"], frame["price_usd_per_t"]), start=1):
+        mineral = str(m).strip().lower().replace(" ", "_")
+        try:
+            year_f, price = float(y), float(p)
+        except (TypeError, ValueError):
+            raise PriceDeckError(f"price deck row {row}: year and price_usd_per_t must be numbers ({y!r}, {p!r})") from None
+        if year_f != round(year_f) or not 1900 <= year_f <= 2200:
+            raise PriceDeckError(f"price deck row {row}: year must be a whole calendar year, got {y!r}")
+        if not price > 0:
+            raise PriceDeckError(f"price deck row {row}: price_usd_per_t must be positive, got {p!r}")
+        if int(year_f) in out.setdefault(mineral, {}):
+            raise PriceDeckError(f"price deck row {row}: {mineral} {int(year_f)} given twice")
+        out[mineral][int(year_f)] = price
+    return out
+
+
 def _price(ref, mineral: str, scenario: Scenario, basket=()) -> tuple[float, str]:
+    """Flat price of the scenario's deck [USD/t] (paths: :func:`_price_path`)."""
     if mineral in scenario.price_overrides_usd_per_t:
         return float(scenario.price_overrides_usd_per_t[mineral]), "scenario override"
     if mineral == "rare_earths":
@@ -127,6 +201,15 @@ def _price(ref, mineral: str, scenario: Scenario, basket=()) -> tuple[float, str
         src = "applicant basket" if basket else "default basket"
         return refmod.ree_basket_price_usd_per_t(ref, shares, scenario.price_case), f"price deck ({scenario.price_case}), {src}"
     return refmod.price_usd_per_t(ref, mineral, scenario.price_case), f"price deck ({scenario.price_case})"
+
+
+def _price_path(ref, mineral: str, scenario: Scenario, basket, n_columns: int) -> tuple[float, np.ndarray, str]:
+    """Price in model year 1 [USD/t], the path relative to it per column, and its source."""
+    if mineral in scenario.price_path_usd_per_t:
+        base, factor = price_path_factors(scenario.price_path_usd_per_t[mineral], scenario.first_year, n_columns)
+        return base, factor, "scenario price path"
+    price, src = _price(ref, mineral, scenario, basket)
+    return price, np.ones(1), src
 
 
 def _memo(fn):
@@ -157,7 +240,15 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
     n = len(apps)
     lmax = max((a.operating_years for a in apps), default=1)
     # reference look-ups repeat across projects (few countries x minerals): memoise per call
-    price_of = _memo(lambda mineral, basket: _price(ref, mineral, scenario, basket))
+    n_cols = int(max((a.construction_years + a.operating_years for a in apps), default=1)) + 2
+    last_path_year = max((max(p) for p in scenario.price_path_usd_per_t.values() if p), default=0)
+    n_cols = max(n_cols, last_path_year - scenario.first_year + 2)
+    price_of = _memo(lambda mineral, basket: _price_path(ref, mineral, scenario, basket, n_cols))
+    n_by = np.bincount([i for i, a in enumerate(apps) for _ in a.by_products], minlength=n)
+    kmax = int(n_by.max(initial=0))
+    has_path = bool(scenario.price_path_usd_per_t)
+    price_factor = np.ones((n, n_cols if has_path else 1))
+    by_factor = np.ones((n, max(kmax, 1), n_cols if has_path else 1))
     royalty_of = _memo(lambda iso3, mineral: refmod.royalty_rate(ref, iso3, mineral))
     tax_of = _memo(lambda iso3, mineral: refmod.income_tax_rate(ref, iso3, mineral))
     factor_of = _memo(lambda mineral: float(ref.minerals.at[mineral, "product_factor"]))
@@ -181,12 +272,16 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
             grades[i, : len(a.grade_schedule)] = a.grade_schedule_fraction
         if a.capex_schedule_usd_m:
             capex_sched[i, : len(a.capex_schedule_usd_m)] = a.capex_schedule_usd_m
-        price, price_src = price_of(a.mineral, a.ree_basket)
+        price, factor, price_src = price_of(a.mineral, a.ree_basket)
+        price_factor[i, : len(factor)] = factor
+        price_factor[i, len(factor):] = factor[-1]
         roy = a.royalty_rate if a.royalty_rate is not None else royalty_of(a.country_iso3, a.mineral)
         tax = a.income_tax_rate if a.income_tax_rate is not None else tax_of(a.country_iso3, a.mineral)
         dep = a.depreciation_years if a.depreciation_years is not None else scenario.depreciation_years_default
-        for b in a.by_products:
-            bp_price, _ = price_of(b.mineral, ())
+        for k, b in enumerate(a.by_products):
+            bp_price, bp_factor, _ = price_of(b.mineral, ())
+            by_factor[i, k, : len(bp_factor)] = bp_factor
+            by_factor[i, k, len(bp_factor):] = bp_factor[-1]
             by_rows.append(i)
             by_coef.append(b.grade_fraction * b.recovery * b.payability * factor_of(b.mineral) * bp_price)
         rows.append({
@@ -236,6 +331,8 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
         has_capex_schedule=np.array([bool(a.capex_schedule_usd_m) for a in apps], dtype=bool),
         korean_ownership_share=vec("korean_ownership_share"),
         dividend_withholding_rate=np.zeros(n),
+        price_factor=price_factor,
+        byproduct_price_factor=by_factor,
     )
 
 
@@ -295,6 +392,24 @@ def _loss_carried_forward_tax_base(taxable_before_losses: np.ndarray) -> np.ndar
     cum = np.cumsum(taxable_before_losses, axis=-1)
     taxed_cum = np.maximum.accumulate(np.maximum(cum, 0.0), axis=-1)
     return np.diff(taxed_cum, axis=-1, prepend=0.0)
+
+
+def _fit_columns(a: np.ndarray, T: int) -> np.ndarray:
+    """``a`` cut or edge-padded to ``T`` columns (last axis)."""
+    if a.shape[-1] >= T:
+        return a[..., :T]
+    return np.concatenate([a, np.repeat(a[..., -1:], T - a.shape[-1], axis=-1)], axis=-1)
+
+
+def _rank_within(rows: np.ndarray) -> np.ndarray:
+    """Position of each entry among the earlier entries with the same value (0, 1, ...)."""
+    order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
+    start = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+    rank_sorted = np.arange(len(rows)) - np.repeat(start, np.diff(np.r_[start, len(rows)]))
+    rank = np.empty_like(rank_sorted)
+    rank[order] = rank_sorted
+    return rank
 
 
 def _capital(inputs: ProjectInputs, c, fp, t, T, cm, delay):
@@ -392,11 +507,15 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
         pm = pm[:, None]
     if np.ndim(pm) == 2 and pm.shape[1] not in (1, T):  # price paths longer or shorter than this model
         pm = pm[:, :T] if pm.shape[1] > T else np.pad(pm, ((0, 0), (0, T - pm.shape[1])), mode="edge")
-    primary_usd_m = payable_t * price * pm / 1e6
+    path = 1.0 if inputs.price_factor is None else _fit_columns(inputs.price_factor, T)
+    primary_usd_m = payable_t * price * pm * path / 1e6
     by_usd_m = np.zeros((n, T))
     if len(inputs.byproduct_rows):
-        rec_mult = 1.0 if recovery_multiplier is None else np.asarray(recovery_multiplier, dtype=float)[inputs.byproduct_rows, None]
-        contrib = ore_t[inputs.byproduct_rows] * inputs.byproduct_coef_usd_per_t_ore[:, None] * rec_mult / 1e6
+        rows = inputs.byproduct_rows
+        rec_mult = 1.0 if recovery_multiplier is None else np.asarray(recovery_multiplier, dtype=float)[rows, None]
+        contrib = ore_t[rows] * inputs.byproduct_coef_usd_per_t_ore[:, None] * rec_mult / 1e6
+        if inputs.byproduct_price_factor is not None:
+            contrib = contrib * _fit_columns(inputs.byproduct_price_factor[rows, _rank_within(rows)], T)
         if np.ndim(pm) == 2:
             contrib = contrib * pm[inputs.byproduct_rows] if pm.shape[0] == n else contrib * pm
         np.add.at(by_usd_m, inputs.byproduct_rows, contrib)

@@ -261,3 +261,55 @@ def test_schedules_longer_than_the_project_are_problems():
     rec = copper_app(capex_schedule_usd_m=(1.0,) * 5, grade_schedule=(1.0,) * 4).to_record()
     _, problems = parse_application(rec)
     assert {p.field for p in problems} == {"capex_schedule_usd_m", "grade_schedule"}
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 16: price paths by calendar year
+# ---------------------------------------------------------------------------------------------
+def test_price_path_interpolates_linearly_and_is_flat_outside():
+    """Path copper 2027: 8,000, 2029: 10,000 with model year 1 = 2027. Production in model years
+    2-4 = 2028-2030: prices 9,000 (half-way), 10,000, 10,000 (flat after the last year).
+    Gross revenue = 8,550 t x price: 76.95, 85.5, 85.5 USD m."""
+    scen = Scenario(price_path_usd_per_t={"copper": {2027: 8000.0, 2029: 10000.0}})
+    cf = cashflow.build_cashflows([copper_app()], scen, REF)
+    np.testing.assert_allclose(cf.gross_revenue_usd_m[0, 2:5], [76.95, 85.5, 85.5])
+    early = Scenario(first_year=2020, price_path_usd_per_t={"copper": {2027: 8000.0, 2029: 10000.0}})
+    cf = cashflow.build_cashflows([copper_app()], early, REF)
+    np.testing.assert_allclose(cf.gross_revenue_usd_m[0, 2:5], 8550 * 8000.0 / 1e6)  # flat before 2027
+
+
+def test_price_path_applies_to_by_products_and_survives_price_multipliers():
+    price_au = 60_000_000.0
+    a = copper_app(by_products=(ByProduct("gold", 0.5, "g/t", 0.8, 0.9),))
+    flat = Scenario(price_overrides_usd_per_t={"copper": 9000.0, "gold": price_au})
+    path = flat.replace(price_path_usd_per_t={"gold": {2028: price_au, 2029: 2 * price_au}})
+    f, p = (cashflow.build_cashflows([a], s, REF) for s in (flat, path))
+    by = f.byproduct_revenue_usd_m[0]
+    np.testing.assert_allclose(p.byproduct_revenue_usd_m[0, 2:5], by[2:5] * [1, 2, 2])
+    np.testing.assert_allclose(p.revenue_usd_m - p.byproduct_revenue_usd_m, f.revenue_usd_m - by)
+    inputs = cashflow.resolve_inputs([a], path, REF)
+    np.testing.assert_allclose(cashflow.build(inputs, price_multiplier=np.array([1.5])).gross_revenue_usd_m,
+                               1.5 * cashflow.build(inputs).gross_revenue_usd_m)
+
+
+def test_price_path_round_trips_through_a_scenario_file(tmp_path):
+    from models.scenario import ScenarioError, load_scenario, save_scenario
+    s = Scenario(price_path_usd_per_t={"lithium": {2027: 12000.0, 2030: 15000.0}})
+    for suffix in (".toml", ".json"):
+        save_scenario(s, tmp_path / f"s{suffix}")
+        assert load_scenario(tmp_path / f"s{suffix}").price_path_usd_per_t == s.price_path_usd_per_t
+    with pytest.raises(ScenarioError, match="price_path_usd_per_t.lithium"):
+        Scenario(price_path_usd_per_t={"lithium": {2027: -1.0}})
+
+
+def test_price_deck_upload_table():
+    import pandas as pd
+    deck = pd.DataFrame({"mineral": ["Lithium", "lithium", "nickel"], "year": [2027, 2030, 2027],
+                         "price_usd_per_t": [12000, 15000, 16000]})
+    assert cashflow.price_deck_from_frame(deck) == {"lithium": {2027: 12000.0, 2030: 15000.0}, "nickel": {2027: 16000.0}}
+    with pytest.raises(cashflow.PriceDeckError, match="row 2"):
+        cashflow.price_deck_from_frame(deck.assign(year=[2027, 2027.5, 2027]))
+    with pytest.raises(cashflow.PriceDeckError, match="given twice"):
+        cashflow.price_deck_from_frame(deck.assign(year=[2027, 2027, 2027]))
+    with pytest.raises(cashflow.PriceDeckError, match="missing"):
+        cashflow.price_deck_from_frame(deck.drop(columns="year"))
