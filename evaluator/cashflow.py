@@ -44,6 +44,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from evaluator import fiscal
 from evaluator import reference as refmod
 from models.application import Application
 from models.scenario import Scenario
@@ -62,8 +63,10 @@ SERIES = {
     "opex_usd_m": "USD m",
     "ebitda_usd_m": "USD m",
     "depreciation_usd_m": "USD m",
+    "depletion_usd_m": "USD m",
     "taxable_income_usd_m": "USD m",
     "tax_usd_m": "USD m",
+    "tax_credit_usd_m": "USD m",
     "initial_capex_usd_m": "USD m",
     "sustaining_capex_usd_m": "USD m",
     "closure_usd_m": "USD m",
@@ -113,6 +116,19 @@ class ProjectInputs:
     has_capex_schedule: np.ndarray = None       # (n,) True where the schedule replaces initial capex
     korean_ownership_share: np.ndarray = None   # (n,) [fraction]
     dividend_withholding_rate: np.ndarray = None  # (n,) on dividends to Korea [fraction]
+    # fiscal regime (evaluator/fiscal.py), one row per project
+    royalty_basis_code: np.ndarray = None       # (n,) index into fiscal.ROYALTY_BASES
+    royalty_band_threshold: np.ndarray = None   # (n, B) +inf padded
+    royalty_band_rate: np.ndarray = None        # (n, B)
+    royalty_top_rate_above_usd_m: np.ndarray = None  # (n,)
+    royalty_min_rate_by_year: np.ndarray = None  # (n, M) share of gross revenue per operating year
+    loss_carry_years: np.ndarray = None         # (n,) int
+    loss_offset_cap: np.ndarray = None          # (n,) share of taxable income losses may offset
+    depreciation_method_code: np.ndarray = None  # (n,) index into fiscal.DEPRECIATION_METHODS
+    depreciation_rate: np.ndarray = None        # (n,) declining-balance rate
+    depletion_rate: np.ndarray = None           # (n,) share of gross income
+    depletion_cap_share: np.ndarray = None      # (n,) share of taxable income before depletion
+    tax_credit_share: np.ndarray = None         # (n,) refundable credit as share of opex
     price_factor: np.ndarray = None             # (n, P) price path / price in year 1, per column
     byproduct_price_factor: np.ndarray = None   # (n, K, P) the same for the k-th by-product of a project
 
@@ -249,8 +265,6 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
     has_path = bool(scenario.price_path_usd_per_t)
     price_factor = np.ones((n, n_cols if has_path else 1))
     by_factor = np.ones((n, max(kmax, 1), n_cols if has_path else 1))
-    royalty_of = _memo(lambda iso3, mineral: refmod.royalty_rate(ref, iso3, mineral))
-    tax_of = _memo(lambda iso3, mineral: refmod.income_tax_rate(ref, iso3, mineral))
     factor_of = _memo(lambda mineral: float(ref.minerals.at[mineral, "product_factor"]))
     profile = np.zeros((n, lmax))
     grades = np.array([a.grade_fraction for a in apps], dtype=float)[:, None] * np.ones((n, lmax))
@@ -275,9 +289,6 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
         price, factor, price_src = price_of(a.mineral, a.ree_basket)
         price_factor[i, : len(factor)] = factor
         price_factor[i, len(factor):] = factor[-1]
-        roy = a.royalty_rate if a.royalty_rate is not None else royalty_of(a.country_iso3, a.mineral)
-        tax = a.income_tax_rate if a.income_tax_rate is not None else tax_of(a.country_iso3, a.mineral)
-        dep = a.depreciation_years if a.depreciation_years is not None else scenario.depreciation_years_default
         for k, b in enumerate(a.by_products):
             bp_price, bp_factor, _ = price_of(b.mineral, ())
             by_factor[i, k, : len(bp_factor)] = bp_factor
@@ -288,15 +299,12 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
             "id": a.id,
             "price_usd_per_t": price,
             "price_source": price_src,
-            "royalty_rate": roy,
-            "royalty_source": "applicant" if a.royalty_rate is not None else f"country default ({a.country_iso3})",
-            "income_tax_rate": tax,
-            "income_tax_source": "applicant" if a.income_tax_rate is not None else f"country default ({a.country_iso3})",
-            "depreciation_years": dep,
-            "depreciation_source": "applicant" if a.depreciation_years is not None else "scenario default",
             "ore_source": ore_src,
             "product_factor": factor_of(a.mineral),
         })
+    fisc, fisc_rows = _fiscal_arrays(apps, scenario, ref)
+    for r, f in zip(rows, fisc_rows):
+        r.update(f)
     src = pd.DataFrame(rows).set_index("id") if rows else pd.DataFrame()
 
     def vec(attr, dtype=float):
@@ -313,9 +321,6 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
         product_factor=src["product_factor"].to_numpy(float) if n else np.zeros(0),
         price_usd_per_t=src["price_usd_per_t"].to_numpy(float) if n else np.zeros(0),
         offsite_costs_share=vec("offsite_costs_share"),
-        royalty_rate=src["royalty_rate"].to_numpy(float) if n else np.zeros(0),
-        income_tax_rate=src["income_tax_rate"].to_numpy(float) if n else np.zeros(0),
-        depreciation_years=src["depreciation_years"].to_numpy(int) if n else np.zeros(0, int),
         initial_capex_usd_m=vec("initial_capex_usd_m"),
         sustaining_capex_usd_m_per_year=vec("sustaining_capex_usd_m_per_year"),
         opex_usd_per_t_ore=vec("opex_usd_per_t_ore"),
@@ -330,10 +335,67 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
         capex_schedule_usd_m=capex_sched,
         has_capex_schedule=np.array([bool(a.capex_schedule_usd_m) for a in apps], dtype=bool),
         korean_ownership_share=vec("korean_ownership_share"),
-        dividend_withholding_rate=np.zeros(n),
         price_factor=price_factor,
         byproduct_price_factor=by_factor,
+        **fisc,
     )
+
+
+def _fiscal_arrays(apps: Sequence[Application], scenario: Scenario, ref) -> tuple[dict, list[dict]]:
+    """Per-project fiscal parameter arrays (fields of :class:`ProjectInputs`) and, per project,
+    the regime, its source and any fallback warning (:func:`evaluator.fiscal.resolve_regime`)."""
+    n = len(apps)
+    cache: dict = {}
+    regimes = [fiscal.resolve_regime(ref, a, scenario, cache) for a in apps]
+    nb = max((len(r.royalty_bands) for r in regimes), default=0)
+    nm = max((len(r.royalty_min_rate) for r in regimes), default=0)
+    thresholds, band_rates = np.full((n, max(nb, 1)), np.inf), np.zeros((n, max(nb, 1)))
+    min_rate = np.zeros((n, max(nm, 1)))
+    for i, r in enumerate(regimes):
+        if r.royalty_bands:
+            thresholds[i, : len(r.royalty_bands)] = [b[0] for b in r.royalty_bands]
+            band_rates[i, : len(r.royalty_bands)] = [b[1] for b in r.royalty_bands]
+        if r.royalty_min_rate:
+            min_rate[i, : len(r.royalty_min_rate)] = r.royalty_min_rate
+            min_rate[i, len(r.royalty_min_rate):] = r.royalty_min_rate[-1]
+
+    def arr(attr, dtype=float):
+        return np.array([getattr(r, attr) for r in regimes], dtype=dtype)
+
+    arrays = dict(
+        royalty_rate=arr("royalty_rate"),
+        income_tax_rate=arr("income_tax_rate"),
+        depreciation_years=arr("depreciation_years", int),
+        royalty_basis_code=np.array([fiscal.ROYALTY_BASES.index(r.royalty_basis) for r in regimes], dtype=int),
+        royalty_band_threshold=thresholds,
+        royalty_band_rate=band_rates,
+        royalty_top_rate_above_usd_m=arr("royalty_top_rate_above_usd_m"),
+        royalty_min_rate_by_year=min_rate,
+        loss_carry_years=arr("loss_carry_years", int),
+        loss_offset_cap=arr("loss_offset_cap"),
+        depreciation_method_code=np.array([fiscal.DEPRECIATION_METHODS.index(r.depreciation_method) for r in regimes], dtype=int),
+        depreciation_rate=arr("depreciation_rate"),
+        depletion_rate=arr("depletion_rate"),
+        depletion_cap_share=arr("depletion_cap"),
+        tax_credit_share=arr("tax_credit_share"),
+        dividend_withholding_rate=arr("withholding_rate"),
+    )
+    rows = []
+    for a, r in zip(apps, regimes):
+        rows.append({
+            "fiscal_region": r.region,
+            "royalty_basis": r.royalty_basis,
+            "royalty_rate": r.royalty_rate,
+            "royalty_source": "applicant" if a.royalty_rate is not None else r.source,
+            "income_tax_rate": r.income_tax_rate,
+            "income_tax_source": "applicant" if a.income_tax_rate is not None else r.source,
+            "depreciation_method": r.depreciation_method,
+            "depreciation_years": r.depreciation_years,
+            "depreciation_source": "applicant" if a.depreciation_years is not None else
+            ("scenario default" if r.depreciation_method == "sl" else r.source),
+            "fiscal_warning": r.warning,
+        })
+    return arrays, rows
 
 
 @dataclass(frozen=True)
@@ -443,18 +505,41 @@ def _capital(inputs: ProjectInputs, c, fp, t, T, cm, delay):
     return (np.where(has[:, None], scheduled, spread), np.where(has[:, None], placed, in_service))
 
 
-def _straight_line_depreciation(additions, years, t, lp):
-    """Straight line per vintage over ``years``; the book value left is written off at ``lp``."""
-    n, T = additions.shape
-    N = years.astype(int)[:, None]
-    cum_add = np.cumsum(additions, axis=1)
-    lag = t - N
-    cum_lag = np.where(lag >= 0, np.take_along_axis(cum_add, np.clip(lag, 0, T - 1), axis=1), 0.0)
-    dep = (cum_add - cum_lag) / N
-    dep = np.where(t <= lp[:, None], dep, 0.0)
-    book_left = cum_add[np.arange(n), lp] - np.cumsum(dep, axis=1)[np.arange(n), lp]
-    dep[np.arange(n), lp] += np.maximum(book_left, 0.0)
-    return dep
+def _depreciation(inputs: ProjectInputs, additions, ore_mt, t, lp):
+    """Tax depreciation by the regime's method (straight line when none is given)."""
+    n = inputs.n
+    code = np.zeros(n, int) if inputs.depreciation_method_code is None else inputs.depreciation_method_code
+    rate = np.zeros(n) if inputs.depreciation_rate is None else inputs.depreciation_rate
+    return fiscal.depreciation(code, inputs.depreciation_years, rate, additions, ore_mt, t, lp)
+
+
+def _royalty(inputs: ProjectInputs, gross, revenue, opex, capital, dep, price, operating, op_k):
+    """Royalty by the regime's basis (ad valorem on net revenue when none is given)."""
+    n = inputs.n
+    if inputs.royalty_basis_code is None:
+        return revenue * inputs.royalty_rate[:, None]
+    return fiscal.royalty(inputs.royalty_basis_code, inputs.royalty_rate, inputs.royalty_band_threshold,
+                          inputs.royalty_band_rate, inputs.royalty_top_rate_above_usd_m, inputs.royalty_min_rate_by_year,
+                          gross=gross, revenue=revenue, opex=opex, capital=capital, depreciation=dep,
+                          price=np.broadcast_to(price, (n, gross.shape[1])), operating=operating, op_index=op_k)
+
+
+def _income_tax(inputs: ProjectInputs, ebitda, dep, revenue, opex, operating, t, lp):
+    """Income tax after percentage depletion and losses carried forward, and the refundable
+    production tax credit. Returns ``tax, taxable income, depletion, credit`` [USD m]."""
+    n = inputs.n
+    in_life = t <= lp[:, None]
+    before_depletion = np.where(in_life, ebitda - dep, 0.0)
+    zeros = np.zeros(n)
+    depletion = fiscal.percentage_depletion(
+        zeros if inputs.depletion_rate is None else inputs.depletion_rate,
+        zeros if inputs.depletion_cap_share is None else inputs.depletion_cap_share,
+        revenue, before_depletion, operating)
+    taxable = fiscal.tax_base_after_losses(before_depletion - depletion, inputs.loss_carry_years, inputs.loss_offset_cap)
+    tax = taxable * inputs.income_tax_rate[:, None]
+    share = zeros if inputs.tax_credit_share is None else inputs.tax_credit_share
+    credit = np.where(operating, opex * share[:, None], 0.0)
+    return tax, taxable, depletion, credit
 
 
 def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=None,
@@ -522,27 +607,24 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     gross = primary_usd_m + by_usd_m
     offsite = gross * inputs.offsite_costs_share[:, None]
     revenue = gross - offsite
-    royalty = revenue * inputs.royalty_rate[:, None]
     om = 1.0 if opex_multiplier is None else np.asarray(opex_multiplier, dtype=float)[:, None]
     opex = (ore_t * inputs.opex_usd_per_t_ore[:, None] / 1e6 + operating * inputs.fixed_opex_usd_m_per_year[:, None]) * om
-    ebitda = revenue - royalty - opex
 
     cm = 1.0 if capex_multiplier is None else np.asarray(capex_multiplier, dtype=float)
     initial, placed = _capital(inputs, c, fp, t, T, cm, delay_years)
     sustaining = operating * inputs.sustaining_capex_usd_m_per_year[:, None]  # overruns hit the initial build only
     closure = np.where(t == (lp + 1)[:, None], inputs.closure_cost_usd_m[:, None], 0.0)
-    dep = _straight_line_depreciation(placed + sustaining, inputs.depreciation_years, t, lp)
-
-    taxable_pre = np.where(t <= lp[:, None], ebitda - dep, 0.0)
-    taxable = _loss_carried_forward_tax_base(taxable_pre)
-    tax = taxable * inputs.income_tax_rate[:, None]
+    dep = _depreciation(inputs, placed + sustaining, ore_mt, t, lp)
+    royalty = _royalty(inputs, gross, revenue, opex, initial + sustaining, dep, price * pm * path, operating, op_k)
+    ebitda = revenue - royalty - opex
+    tax, taxable, depletion, credit = _income_tax(inputs, ebitda, dep, revenue, opex, operating, t, lp)
 
     wc = revenue * inputs.working_capital_share[:, None]
     dwc = np.diff(wc, axis=1, prepend=0.0)
 
     pretax = ebitda - initial - sustaining - closure - dwc
-    fcf = pretax - tax
-    cfads = ebitda - tax - sustaining - dwc
+    fcf = pretax - tax + credit
+    cfads = ebitda - tax + credit - sustaining - dwc
     # the Korean parent's view: its equity share of the after-tax flow, distributions (positive
     # years) net of dividend withholding, contributions (negative years) in full
     share = 0.0 if inputs.korean_ownership_share is None else inputs.korean_ownership_share[:, None]
@@ -561,8 +643,10 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
         "opex_usd_m": opex,
         "ebitda_usd_m": ebitda,
         "depreciation_usd_m": dep,
+        "depletion_usd_m": depletion,
         "taxable_income_usd_m": taxable,
         "tax_usd_m": tax,
+        "tax_credit_usd_m": credit,
         "initial_capex_usd_m": initial,
         "sustaining_capex_usd_m": sustaining,
         "closure_usd_m": closure,

@@ -68,6 +68,14 @@ def discount_rates(apps: Sequence[Application], scenario: Scenario, ref) -> tupl
     return scenario.discount_rate + premium, premium
 
 
+def _source_column(inputs: cashflow.ProjectInputs, name: str, default) -> list:
+    """One column of ``inputs.sources`` in project order (``default`` when absent)."""
+    src = inputs.sources
+    if src is None or name not in getattr(src, "columns", ()):
+        return [default] * inputs.n
+    return src[name].tolist()
+
+
 def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows: cashflow.CashflowTable | None = None) -> Evaluation:
     """Cash flows and finance metrics for every application, vectorised over projects.
 
@@ -92,7 +100,9 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         ``support_request_krw_bn``, ``npv_per_support`` [KRW NPV per KRW of support],
         ``coverage_share`` (support / project cost), ``aisc_usd_per_t``, ``loan_usd_m``,
         ``min_dscr``, ``avg_dscr``, ``llcr``, ``first_production_year``,
-        ``steady_output_t_per_year``, ``korea_offtake_t_per_year``, ``price_usd_per_t``.
+        ``steady_output_t_per_year``, ``korea_offtake_t_per_year``, ``price_usd_per_t``,
+        ``fiscal_region``, ``royalty_basis``, ``dividend_withholding_rate``, ``fiscal_warning``
+        (a fallback to a default that an officer should see; empty when none).
     """
     apps = tuple(apps)
     inputs = cashflow.resolve_inputs(apps, scenario, ref)
@@ -183,5 +193,9 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         "korea_offtake_share": inputs.korea_offtake_share,
         "royalty_rate": inputs.royalty_rate,
         "income_tax_rate": inputs.income_tax_rate,
+        "fiscal_region": _source_column(inputs, "fiscal_region", ""),
+        "royalty_basis": _source_column(inputs, "royalty_basis", "nsr"),
+        "dividend_withholding_rate": inputs.dividend_withholding_rate,
+        "fiscal_warning": _source_column(inputs, "fiscal_warning", ""),
     }, index=pd.Index([a.id for a in apps], name="id"))
     return Evaluation(apps, inputs, cf, sched, m)

@@ -117,6 +117,9 @@ class ReferenceData:
     designation_weights: pd.DataFrame
     pd_by_oecd: pd.DataFrame
     data_dir: Path
+    # fiscal regimes by region and percentage depletion (evaluator/fiscal.py reads and checks them)
+    fiscal_regimes: pd.DataFrame | None = None
+    depletion: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -281,6 +284,22 @@ def _check_cross(ref: ReferenceData) -> None:
         raise ReferenceDataError("pd_by_oecd.csv, column 'oecd_crc': rows 0..7 required")
 
 
+def _load_fiscal_tables(data_dir: Path) -> dict:
+    """``fiscal_regimes.csv`` and ``depletion.csv`` (checked by :mod:`evaluator.fiscal`); a folder
+    without them (an officer's older copy) evaluates with the per-country tables only."""
+    from evaluator import fiscal
+
+    out = {}
+    for name, file, loader in (("fiscal_regimes", "fiscal_regimes.csv", fiscal.load_fiscal_regimes),
+                               ("depletion", "depletion.csv", fiscal.load_depletion)):
+        if (data_dir / file).is_file():
+            try:
+                out[name] = loader(data_dir)
+            except fiscal.FiscalDataError as exc:
+                raise ReferenceDataError(str(exc)) from None
+    return out
+
+
 @functools.lru_cache(maxsize=8)
 def _load_cached(data_dir: Path) -> ReferenceData:
     countries = _unique_index(_read(data_dir, "countries.csv"), "iso3", "countries.csv")
@@ -298,6 +317,7 @@ def _load_cached(data_dir: Path) -> ReferenceData:
         designation_weights=_unique_index(_read(data_dir, "designation_weights.csv"), "designation", "designation_weights.csv"),
         pd_by_oecd=_unique_index(_read(data_dir, "pd_by_oecd.csv"), "oecd_crc", "pd_by_oecd.csv"),
         data_dir=data_dir,
+        **_load_fiscal_tables(data_dir),
     )
     _check_cross(ref)
     return ref
