@@ -38,6 +38,7 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -228,6 +229,56 @@ def _price_path(ref, mineral: str, scenario: Scenario, basket, n_columns: int) -
     return price, np.ones(1), src
 
 
+class CurrencyError(ValueError):
+    """An application states a currency with no rate; the message names the application."""
+
+
+#: money fields converted to USD when an application states another ``currency``
+MONEY_FIELDS = ("initial_capex_usd_m", "sustaining_capex_usd_m_per_year", "opex_usd_per_t_ore",
+                "fixed_opex_usd_m_per_year", "closure_cost_usd_m", "total_project_cost_usd_m",
+                "senior_debt_usd_m", "study_npv_usd_m", "study_price_usd_per_t")
+
+
+def usd_per_unit(currency: str, scenario: Scenario, ref) -> float:
+    """USD per unit of ``currency``: the scenario's ``fx_usd_per_unit``, KRW at its
+    ``fx_krw_per_usd``, else ``evaluator/data/fx_rates.csv``.
+
+    Raises
+    ------
+    CurrencyError
+        When no rate is known.
+    """
+    cur = currency.upper()
+    if cur in scenario.fx_usd_per_unit:
+        return float(scenario.fx_usd_per_unit[cur])
+    if cur == "KRW":
+        return 1.0 / scenario.fx_krw_per_usd
+    table = getattr(ref, "fx_rates", None)
+    if table is not None and cur in table.index:
+        return float(table.at[cur, "usd_per_unit"])
+    raise CurrencyError(f"no exchange rate for {cur} (scenario fx_usd_per_unit or evaluator/data/fx_rates.csv)")
+
+
+def in_usd(app: Application, scenario: Scenario, ref) -> Application:
+    """The application with its money fields (:data:`MONEY_FIELDS`, ``capex_schedule_usd_m``)
+    converted from its ``currency`` to USD at the scenario's rate; KRW fields are left alone.
+
+    Raises
+    ------
+    CurrencyError
+        Naming the application and the field when the currency has no rate.
+    """
+    if app.currency == "USD":
+        return app
+    try:
+        k = usd_per_unit(app.currency, scenario, ref)
+    except CurrencyError as exc:
+        raise CurrencyError(f"{app.id}: currency = {app.currency!r}: {exc}") from None
+    changes = {f: getattr(app, f) * k for f in MONEY_FIELDS if getattr(app, f) is not None}
+    changes["capex_schedule_usd_m"] = tuple(x * k for x in app.capex_schedule_usd_m)
+    return dataclasses.replace(app, currency="USD", **changes)
+
+
 def _memo(fn):
     cache: dict = {}
 
@@ -253,6 +304,7 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
     -------
     ProjectInputs
     """
+    apps = [in_usd(a, scenario, ref) for a in apps]
     n = len(apps)
     lmax = max((a.operating_years for a in apps), default=1)
     # reference look-ups repeat across projects (few countries x minerals): memoise per call

@@ -104,7 +104,7 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         ``fiscal_region``, ``royalty_basis``, ``dividend_withholding_rate``, ``fiscal_warning``
         (a fallback to a default that an officer should see; empty when none).
     """
-    apps = tuple(apps)
+    apps = tuple(cashflow.in_usd(a, scenario, ref) for a in apps)  # money fields in USD from here on
     inputs = cashflow.resolve_inputs(apps, scenario, ref)
     cf = cashflows if cashflows is not None else cashflow.build(inputs, first_year=scenario.first_year)
     n, T = cf.fcf_usd_m.shape

@@ -120,6 +120,7 @@ class ReferenceData:
     # fiscal regimes by region and percentage depletion (evaluator/fiscal.py reads and checks them)
     fiscal_regimes: pd.DataFrame | None = None
     depletion: pd.DataFrame | None = None
+    fx_rates: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -285,7 +286,7 @@ def _check_cross(ref: ReferenceData) -> None:
 
 
 def _load_fiscal_tables(data_dir: Path) -> dict:
-    """``fiscal_regimes.csv`` and ``depletion.csv`` (checked by :mod:`evaluator.fiscal`); a folder
+    """``fiscal_regimes.csv``, ``depletion.csv`` (checked by :mod:`evaluator.fiscal`) and ``fx_rates.csv``; a folder
     without them (an officer's older copy) evaluates with the per-country tables only."""
     from evaluator import fiscal
 
@@ -297,6 +298,12 @@ def _load_fiscal_tables(data_dir: Path) -> dict:
                 out[name] = loader(data_dir)
             except fiscal.FiscalDataError as exc:
                 raise ReferenceDataError(str(exc)) from None
+    if (data_dir / "fx_rates.csv").is_file():
+        fx = pd.read_csv(data_dir / "fx_rates.csv", dtype={"currency": str}, keep_default_na=False)
+        rate = pd.to_numeric(fx.get("usd_per_unit"), errors="coerce")
+        if "currency" not in fx or rate.isna().any() or (rate <= 0).any() or fx.currency.duplicated().any():
+            raise ReferenceDataError("fx_rates.csv: needs unique 'currency' codes and positive 'usd_per_unit'")
+        out["fx_rates"] = fx.assign(usd_per_unit=rate, currency=fx.currency.str.upper()).set_index("currency")
     return out
 
 

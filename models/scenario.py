@@ -79,6 +79,9 @@ class Scenario:
     #: per mineral, calendar year -> price [USD/t product]; linear between the years given, flat
     #: before the first and after the last; wins over the price case and the flat overrides
     price_path_usd_per_t: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    #: USD per unit of a currency in which an application states its money fields; currencies
+    #: not given here use evaluator/data/fx_rates.csv (KRW always uses fx_krw_per_usd)
+    fx_usd_per_unit: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
         problems = validate_scenario(self)
@@ -115,6 +118,7 @@ class Scenario:
         d["mineral_caps_krw_bn"] = dict(self.mineral_caps_krw_bn)
         d["weights"] = dict(self.weights)
         d["price_path_usd_per_t"] = {m: {str(y): p for y, p in path.items()} for m, path in self.price_path_usd_per_t.items()}
+        d["fx_usd_per_unit"] = dict(self.fx_usd_per_unit)
         d["excluded_countries"] = list(self.excluded_countries)
         if d["expected_loss_cap_krw_bn"] is None:
             d.pop("expected_loss_cap_krw_bn")
@@ -129,7 +133,7 @@ class Scenario:
         d = dict(data)
         if "excluded_countries" in d:
             d["excluded_countries"] = tuple(str(c).upper() for c in d["excluded_countries"])
-        for k in ("weights", "price_overrides_usd_per_t", "country_caps_krw_bn", "mineral_caps_krw_bn"):
+        for k in ("weights", "price_overrides_usd_per_t", "country_caps_krw_bn", "mineral_caps_krw_bn", "fx_usd_per_unit"):
             if k in d:
                 if not isinstance(d[k], Mapping):
                     raise ScenarioError(f"{k}: must be a table of name = number")
@@ -205,6 +209,9 @@ def validate_scenario(s: Scenario) -> list[str]:
     for k, v in list(s.price_overrides_usd_per_t.items()):
         if not v > 0:
             p.append(f"price_overrides_usd_per_t.{k}: must be positive [USD/t]")
+    for k, v in s.fx_usd_per_unit.items():
+        if not isinstance(v, (int, float)) or not v > 0:
+            p.append(f"fx_usd_per_unit.{k}: must be positive [USD per unit]")
     for k, path in s.price_path_usd_per_t.items():
         if not path:
             p.append(f"price_path_usd_per_t.{k}: needs at least one year = price")

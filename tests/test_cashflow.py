@@ -313,3 +313,29 @@ def test_price_deck_upload_table():
         cashflow.price_deck_from_frame(deck.assign(year=[2027, 2027, 2027]))
     with pytest.raises(cashflow.PriceDeckError, match="missing"):
         cashflow.price_deck_from_frame(deck.drop(columns="year"))
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 16: money fields in another currency
+# ---------------------------------------------------------------------------------------------
+def test_money_fields_in_aud_are_converted_at_the_table_rate():
+    """fx_rates.csv: AUD 0.66 USD (2024 average, labelled). Capex AUD 100 m = USD 66 m, opex
+    AUD 20/t = USD 13.2/t: the same flows as the application stated in USD."""
+    from evaluator.evaluate import evaluate
+    aud = copper_app(currency="AUD", capex_schedule_usd_m=(100.0,), opex_usd_per_t_ore=20.0)
+    usd = copper_app(capex_schedule_usd_m=(66.0,), opex_usd_per_t_ore=13.2, initial_capex_usd_m=66.0,
+                     sustaining_capex_usd_m_per_year=1.32, fixed_opex_usd_m_per_year=3.3, closure_cost_usd_m=6.6,
+                     total_project_cost_usd_m=79.2)
+    a, u = (cashflow.build_cashflows([x], SCEN, REF) for x in (aud, usd))
+    np.testing.assert_allclose(a.fcf_usd_m, u.fcf_usd_m, atol=1e-9)
+    ev = evaluate([aud], SCEN, REF)
+    assert ev.application("T-CU-01").total_project_cost_usd_m == pytest.approx(79.2)
+    assert ev.metrics.loc["T-CU-01", "coverage_share"] == pytest.approx(30.0 / (79.2 * SCEN.fx_krw_per_usd / 1000))
+
+
+def test_scenario_rate_wins_and_unknown_currency_names_the_application():
+    scen = SCEN.replace(fx_usd_per_unit={"AUD": 0.5})
+    a = cashflow.in_usd(copper_app(currency="AUD"), scen, REF)
+    assert a.initial_capex_usd_m == pytest.approx(50.0) and a.currency == "USD"
+    with pytest.raises(cashflow.CurrencyError, match="T-CU-01: currency = 'XYZ'"):
+        cashflow.build_cashflows([copper_app(currency="XYZ")], SCEN, REF)
