@@ -123,6 +123,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("study_price_usd_per_t", "float", False, "USD/t product", "Long-term price of the primary product used by the study", 0, None, group="Support", lo_open=True),
     _f("study_royalty_rate", "float", False, "fraction", "Royalty rate the study assumed (ad valorem on net revenue)", 0, 1, group="Support"),
     _f("study_income_tax_rate", "float", False, "fraction", "Income tax rate the study assumed", 0, 1, group="Support"),
+    _f("study_first_production_year", "int", False, "calendar yr", "First production year in the study's schedule", 1990, 2100, group="Support"),
+    _f("study_initial_capex_usd_m", "float", False, "USD m", "Initial capital in the study (when the applicant's figure has changed since)", 0, None, group="Support"),
 )
 FIELD_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in FIELDS}
 COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS)
@@ -238,6 +240,8 @@ class Application:
     study_price_usd_per_t: float | None = None
     study_royalty_rate: float | None = None
     study_income_tax_rate: float | None = None
+    study_first_production_year: int | None = None
+    study_initial_capex_usd_m: float | None = None
 
     @property
     def grade_schedule_fraction(self) -> tuple[float, ...]:
