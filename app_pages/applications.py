@@ -4,99 +4,91 @@ import hashlib
 
 import streamlit as st
 
-from app_pages import common as ui
+from app_pages import compute, editor, state
+from app_pages.fmt import money_columns
+from app_pages.i18n import t
+from evaluator.template import build_template
 from models.application import ValidationError
 
 ss = st.session_state
-st.title(ui.t("applications"))
+st.title(t("applications"))
+st.markdown(t("landing_intro"))
 
 # -- load ----------------------------------------------------------------------------------------
 left, right = st.columns([3, 2])
 with left:
-    upload = st.file_uploader("Upload applications (workbook .xlsx in the template format, .csv or .json)",
-                              type=["xlsx", "xlsm", "csv", "json", "txt"], key="apps_upload")
+    upload = st.file_uploader(t("upload_applications"), type=["xlsx", "xlsm", "csv", "json", "txt"],
+                              key="apps_upload")
     if upload is not None:
         data = upload.getvalue()
         digest = hashlib.sha1(data).hexdigest()
         if ss.get("upload_digest") != digest:  # process each file once, not on every rerun
             ss["upload_digest"] = digest
-            ss["upload_error"] = ui.try_load_upload(data, upload.name)
+            ss["upload_error"] = editor.try_load_upload(data, upload.name, compute.reference())
         if ss.get("upload_error"):
-            st.error(f"**{upload.name}** was not loaded: {ss['upload_error']}  \n"
-                     f"The applications already loaded ({ss.get('source_name')}) are kept.")
+            st.error(t("upload_not_loaded", name=upload.name, error=ss["upload_error"], kept=ss.get("source_name")))
 with right:
-    st.caption(f"Now loaded: **{ss.get('source_name')}** ({len(ss['raw_df'])} rows)")
-    template = ui.optional_module("template")
-    if template is not None and hasattr(template, "build_template"):
-        try:
-            st.download_button("Download the blank template (.xlsx)", template.build_template(),
-                               file_name="application_template.xlsx", key="dl_template",
-                               mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        except Exception as exc:
-            st.warning(f"Template could not be built: {exc}")
-    else:
-        ui.not_available("Blank template download")
-    if st.button("Reload the bundled sample applications", key="reload_sample"):
-        from models.loader import load_applications
-        res = load_applications(ui.SAMPLE_PATH, ref=ui.reference())
-        ui.set_table(res.raw, res.schedule, ui.SAMPLE_PATH.name)
+    st.caption(t("now_loaded", source=ss.get("source_name"), n=len(ss["raw_df"])))
+    st.download_button(t("download_template"), build_template(), file_name="application_template.xlsx",
+                       key="dl_template", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    if st.button(t("reload_sample"), key="reload_sample"):
+        res = compute.load_sample()
+        state.set_table(res.raw, res.schedule, state.SAMPLE_PATH.name)
         st.rerun()
 
 # -- edit ----------------------------------------------------------------------------------------
-st.subheader("Edit")
-st.caption("Edits stay in this session while the app is open; download them as a workbook below.")
+st.subheader(t("edit"))
+st.caption(t("edit_caption"))
 editor_key = f"apps_editor_{ss.get('editor_version', 0)}"
-frame, config = ui.editor_frame(ss["raw_df"])
+frame, config = editor.editor_frame(ss["raw_df"])
 edited = st.data_editor(frame, column_config=config, key=editor_key, num_rows="dynamic",
                         hide_index=True, width="stretch", height=360,
-                        on_change=ui.apply_editor_delta, args=(editor_key,))
+                        on_change=editor.apply_editor_delta, args=(editor_key,))
 delta = ss.get(editor_key) or {}
 if any(delta.get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
     # edits not yet folded in by the callback (e.g. state set programmatically): fold and redraw
-    ui.apply_editor_delta(editor_key)
+    editor.apply_editor_delta(editor_key)
     st.rerun()
 
-st.download_button("Save the edited applications as a workbook (.xlsx)",
-                   ui.table_to_workbook(edited, ss.get("schedule_df")),
+st.download_button(t("save_edited"), editor.table_to_workbook(edited, ss.get("schedule_df")),
                    file_name="applications_edited.xlsx", key="dl_edited",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 # -- validation ----------------------------------------------------------------------------------
-st.subheader("Validation")
+st.subheader(t("validation"))
 try:
-    result = ui.validation()
+    result = compute.validation()
 except ValidationError as exc:
-    st.error("The table cannot be used as it is: " + "; ".join(p.message() for p in exc.problems))
+    st.error(t("table_unusable", problems="; ".join(p.message() for p in exc.problems)))
     result = None
 
 if result is not None:
     n_ok, n_bad = len(result.applications), len(result.invalid_ids)
     c1, c2, c3 = st.columns(3)
-    c1.metric("Rows", len(result.raw))
-    c2.metric("Valid applications (evaluated)", n_ok)
-    c3.metric("Applications with problems", n_bad)
+    c1.metric(t("rows"), len(result.raw))
+    c2.metric(t("valid_applications"), n_ok)
+    c3.metric(t("applications_with_problems"), n_bad)
     if result.problems:
-        st.warning(f"{len(result.problems)} problem(s): the applications concerned are left out of the "
-                   "evaluation until fixed; the valid ones are evaluated anyway.")
+        st.warning(t("n_problems", n=len(result.problems)))
         problems = result.problems_frame().rename(columns={
-            "application_id": "application", "field": "field", "rule": "rule", "value": "value", "row": "row"})
+            "application_id": t("col_application"), "field": t("col_field"), "rule": t("col_rule"),
+            "value": t("col_value"), "row": t("col_row")})
         st.dataframe(problems, hide_index=True, width="stretch", key="problems_table")
     else:
-        st.success("Every application passes validation.")
+        st.success(t("all_valid"))
     if result.applications:
-        ev = None
-        try:
-            ev = ui.evaluation()
-        except Exception as exc:
-            st.error(f"Evaluation failed: {exc}")
-        if ev is not None:
-            st.subheader("Evaluated applications")
-            m = ev.metrics[["name", "country_iso3", "mineral", "stage", "npv_usd_m", "irr",
-                            "min_dscr", "fund_request_krw_bn", "loan_request_krw_bn"]].copy()
-            m["irr"] = m["irr"] * 100
-            m = ui.money_columns(m, ["fund_request_krw_bn", "loan_request_krw_bn"])
-            st.dataframe(m, width="stretch", column_config={
-                "npv_usd_m": st.column_config.NumberColumn("NPV [USD m]", format="%.1f"),
-                "irr": st.column_config.NumberColumn("IRR [%]", format="%.1f"),
-                "min_dscr": st.column_config.NumberColumn("min DSCR", format="%.2f"),
-            })
+        ev = compute.evaluation()
+        st.subheader(t("evaluated_applications"))
+        m = ev.metrics[["name", "country_iso3", "mineral", "stage", "npv_usd_m", "irr",
+                        "min_dscr", "fund_request_krw_bn", "loan_request_krw_bn"]].copy()
+        m["irr"] = m["irr"] * 100
+        m = money_columns(m, ["fund_request_krw_bn", "loan_request_krw_bn"])
+        st.dataframe(m, width="stretch", column_config={
+            "name": st.column_config.TextColumn(t("col_name")),
+            "country_iso3": st.column_config.TextColumn(t("col_country")),
+            "mineral": st.column_config.TextColumn(t("col_mineral")),
+            "stage": st.column_config.TextColumn(t("col_stage")),
+            "npv_usd_m": st.column_config.NumberColumn(t("col_npv_usd_m"), format="%.1f"),
+            "irr": st.column_config.NumberColumn(t("col_irr_pct"), format="%.1f"),
+            "min_dscr": st.column_config.NumberColumn(t("min_dscr"), format="%.2f"),
+        })

@@ -3,63 +3,65 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages import common as ui
+from app_pages import compute, state
+from app_pages.i18n import t
+from evaluator.allocation import AllocationError
+from evaluator.pipeline import snapshot
+from evaluator.portfolio import PortfolioError
+from evaluator.scoring import ScoringError
 from evaluator.store import ScenarioStore, StoreError
-from models.scenario import Scenario
+from models.scenario import Scenario, ScenarioError
 
-st.title(ui.t("scenarios"))
+st.title(t("scenarios"))
 ss = st.session_state
-scenario = ui.current_scenario()
+scenario = state.current_scenario()
 
 try:
-    store = ScenarioStore(ui.store_path())
-except Exception as exc:  # StoreError names the path
-    st.error(f"The scenario store cannot be opened: {exc}")
+    store = ScenarioStore(state.store_path())
+except StoreError as exc:  # names the path
+    st.error(t("store_cannot_open", error=exc))
     st.stop()
-st.caption(f"Store: `{store.path}`")
+st.caption(t("store_path", path=store.path))
 
 # -- save ----------------------------------------------------------------------------------------
 with st.form("save_scenario", border=True):
-    st.markdown("**Save the current what-if** (assumptions, applications, ranking and allocation)")
+    st.markdown(t("save_what_if"))
     c1, c2 = st.columns(2)
-    name = c1.text_input("Name", key="save_name", placeholder="e.g. Base, fund 200")
-    author = c2.text_input("Author", key="save_author")
-    submitted = st.form_submit_button("Save", type="primary")
+    name = c1.text_input(t("scenario_name"), key="save_name", placeholder=t("scenario_name_placeholder"))
+    author = c2.text_input(t("author"), key="save_author")
+    submitted = st.form_submit_button(t("save"), type="primary")
 if submitted:
     if not name.strip() or not author.strip():
-        st.error("Give both a name and an author.")
+        st.error(t("need_name_author"))
     else:
-        ranking = allocation = None
-        summary = {}
+        named = scenario.replace(name=name.strip())
         try:
-            sc = ui.scores(scenario)
-            ranking = sc[2].table if sc else None
-            pa = ui.allocation(scenario) if sc and ui.optional_module("portfolio") else None
-            if pa is not None:
-                allocation = pa.table
-                summary = pa.summary
-        except Exception as exc:
-            st.warning(f"Saved without ranking/allocation: {exc}")
-        try:
-            sid = store.save(name, author, scenario.replace(name=name.strip()).to_dict(), ss["raw_df"],
-                             ranking, allocation, summary)
-            st.success(f"Saved as scenario {sid}.")
-        except (StoreError, ValueError, TypeError) as exc:
-            st.error(f"Not saved: {exc}")
+            result = compute.pipeline_result(scenario)
+            kw = snapshot(compute.applications(), named, result)
+        except (AllocationError, PortfolioError, ScoringError) as exc:
+            kw = None
+            st.error(t("not_saved", error=exc))
+        if kw is not None:
+            kw["applications"] = ss["raw_df"]  # the table as the officer entered it, invalid rows too
+            try:
+                sid = store.save(name, author, **kw)
+                st.success(t("saved_as", id=sid))
+            except (StoreError, ValueError, TypeError) as exc:
+                st.error(t("not_saved", error=exc))
 
 # -- list ----------------------------------------------------------------------------------------
 listing = store.list()
 if listing.empty:
-    st.info("No saved scenario yet.")
+    st.info(t("no_saved_scenario"))
     st.stop()
 decision = store.current_decision()
-st.subheader("Saved scenarios")
+st.subheader(t("saved_scenarios"))
 st.dataframe(listing, hide_index=True, width="stretch", key="scenario_list")
 if decision is not None:
-    st.success(f"Decision in force: scenario {decision.scenario_id}, recorded by {decision.decided_by} "
-               f"on {decision.decided_at}: {decision.note}")
+    st.success(t("decision_in_force", id=decision.scenario_id, by=decision.decided_by, at=decision.decided_at,
+                 note=decision.note))
 
-labels = {int(r.id): f"{r.id}: {r.name} ({r.author}, {r.created_at})" + (" — decided" if r.decided else "")
+labels = {int(r.id): f"{r.id}: {r.name} ({r.author}, {r.created_at})" + (t("decided_suffix") if r.decided else "")
           for r in listing.itertuples()}
 
 
@@ -67,28 +69,28 @@ def _load(sid: int) -> None:
     saved = store.load(sid)
     try:
         s = Scenario.from_dict({k: v for k, v in saved.assumptions.items()})
-    except Exception as exc:
-        ss["load_error"] = f"Scenario {sid} cannot be applied: {exc}"
+    except ScenarioError as exc:
+        ss["load_error"] = t("scenario_cannot_apply", id=sid, error=exc)
         return
-    ui.scenario_to_widgets(s)
+    state.scenario_to_widgets(s)
     apps = saved.applications_frame()
     if not apps.empty:
-        ui.set_table(apps, None, f"scenario {sid}: {saved.name}")
+        state.set_table(apps, None, f"scenario {sid}: {saved.name}")
     ss["load_error"] = None
-    ss["loaded_note"] = f"Loaded scenario {sid} ({saved.name}) into the session."
+    ss["loaded_note"] = True
 
 
 c1, c2 = st.columns([3, 1])
-to_load = c1.selectbox("Load into the session", list(labels), format_func=labels.get, key="load_id")
-c2.button("Load", key="load_btn", on_click=_load, args=(to_load,), width="stretch")
+to_load = c1.selectbox(t("load_into_session"), list(labels), format_func=labels.get, key="load_id")
+c2.button(t("load"), key="load_btn", on_click=_load, args=(to_load,), width="stretch")
 if ss.get("load_error"):
     st.error(ss["load_error"])
 elif ss.pop("loaded_note", None):
-    st.success(f"Loaded scenario {to_load}: assumptions, budgets and applications now come from it.")
+    st.success(t("loaded_scenario", id=to_load))
 
 # -- compare -------------------------------------------------------------------------------------
-st.subheader("Compare")
-chosen = st.multiselect("Scenarios to compare (2 or more)", list(labels), format_func=labels.get, key="compare_ids")
+st.subheader(t("compare"))
+chosen = st.multiselect(t("scenarios_to_compare"), list(labels), format_func=labels.get, key="compare_ids")
 
 
 def _highlight(df: pd.DataFrame):
@@ -100,38 +102,38 @@ def _highlight(df: pd.DataFrame):
 if len(chosen) >= 2:
     try:
         cmp = store.compare(chosen)
-    except Exception as exc:
-        st.error(f"Cannot compare: {exc}")
+    except StoreError as exc:
+        st.error(t("cannot_compare", error=exc))
     else:
-        only_diff = st.toggle("Show only differences", value=True, key="compare_only_diff")
-        for title, frame in (("Totals", cmp.totals), ("Assumptions", cmp.assumptions),
-                             ("Funding per application", cmp.funding), ("Summary", cmp.summary)):
+        only_diff = st.toggle(t("only_differences"), value=True, key="compare_only_diff")
+        for title, frame in ((t("cmp_totals"), cmp.totals), (t("cmp_assumptions"), cmp.assumptions),
+                             (t("cmp_funding"), cmp.funding), (t("cmp_summary"), cmp.summary)):
             if frame is None or frame.empty:
                 continue
-            f = frame[frame["differs"]] if only_diff and title != "Totals" and "differs" in frame else frame
-            st.markdown(f"**{title}** ({int(frame['differs'].sum()) if 'differs' in frame else 0} differ)")
+            f = frame[frame["differs"]] if only_diff and title != t("cmp_totals") and "differs" in frame else frame
+            st.markdown(f"**{title}** " + t("n_differ", n=int(frame['differs'].sum()) if 'differs' in frame else 0))
             if not f.empty:
                 st.dataframe(_highlight(f.astype({c: str for c in f.columns if f[c].dtype == object})),
                              width="stretch", key=f"cmp_{title}")
 elif chosen:
-    st.caption("Pick at least two.")
+    st.caption(t("pick_two"))
 
 # -- decide --------------------------------------------------------------------------------------
-st.subheader("Record the decision")
+st.subheader(t("record_decision"))
 with st.form("decide", border=True):
-    st.caption("A decided scenario can no longer be renamed or deleted; a later decision supersedes it.")
+    st.caption(t("decided_is_final"))
     d1, d2 = st.columns(2)
-    dec_id = d1.selectbox("Scenario", list(labels), format_func=labels.get, key="decide_id")
-    by = d2.text_input("Decided by", key="decide_by")
-    note = st.text_area("Note", key="decide_note")
-    confirm = st.form_submit_button("Record decision", type="primary")
+    dec_id = d1.selectbox(t("scenario"), list(labels), format_func=labels.get, key="decide_id")
+    by = d2.text_input(t("decided_by"), key="decide_by")
+    note = st.text_area(t("note"), key="decide_note")
+    confirm = st.form_submit_button(t("record_decision_button"), type="primary")
 if confirm:
     if not by.strip():
-        st.error("Name who decided.")
+        st.error(t("need_decider"))
     else:
         try:
             did = store.decide(int(dec_id), note, by)
-            st.success(f"Decision {did} recorded for scenario {dec_id}.")
+            st.success(t("decision_recorded", id=did, scenario=dec_id))
             st.rerun()
         except (StoreError, ValueError, TypeError) as exc:
-            st.error(f"Not recorded: {exc}")
+            st.error(t("not_recorded", error=exc))

@@ -1,53 +1,205 @@
-"""The single entry the CLI and the app call: evaluate, supply benefits, score.
+"""The one orchestration: evaluate -> (simulate) -> score -> allocate -> joint supply effect -> by year.
 
-``run`` = :func:`evaluate_step` (cash flows and finance; the slow, price-dependent part the UI
-caches on applications + scenario) followed by :func:`score_step` (offtake, supply benefits,
-screens, criteria, weights, rank; cheap, re-run when the officer moves a weight slider).
-Both are pure functions of their inputs.
+The app pages, every CLI command and the report builder take their numbers from the frozen
+:class:`PipelineResult` that :func:`run` returns; none of them re-derives a business rule. The
+steps are pure functions of their inputs, exposed one by one so that the UI can cache each on
+what it depends on (the evaluation on applications + scenario; the simulation on the same; the
+scores also on the weights; the allocation also on budgets, caps and locks):
+
+=========================  ====================================================================
+:func:`evaluate_step`      cash flows and finance metrics (:func:`evaluator.evaluate.evaluate`)
+:func:`simulate_step`      Monte Carlo risk figures, only when a risk-adjusted measure asks
+:func:`score_step`         offtake, supply benefits, screens, criteria, weights, rank
+:func:`allocate_step`      the fund and loan allocation (:mod:`evaluator.portfolio`)
+:func:`supply_step`        the funded set's joint supply effect and China's share by year
+=========================  ====================================================================
+
+Risk-adjusted decisions
+-----------------------
+``risk_measure`` (or the scenario's ``financial_measure``) ``p10_npv`` or ``prob_loss`` ranks and
+allocates on the simulated P10 NPV per KRW of support or on P(NPV < 0); the simulation runs
+inside the pipeline when no result is given, and its P10 NPV and P(NPV < 0) then stand beside
+the point NPV in :attr:`PipelineResult.ranking`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
-from evaluator import scoring
+from evaluator import portfolio, scoring, supply
 from evaluator.evaluate import Evaluation, evaluate
 
-__all__ = ["PipelineResult", "evaluate_step", "score_step", "supply_reference", "run"]
+__all__ = [
+    "RISK_MEASURES", "DEFAULT_SIMULATION_PATHS", "Scored", "SupplyOutcome", "AllocationSummary", "PipelineResult",
+    "evaluate_step", "simulate_step", "score_step", "allocate_step", "supply_step", "supply_reference",
+    "risk_measure_of", "run",
+]
+
+#: Financial measures that need the Monte Carlo (:mod:`evaluator.uncertainty`).
+RISK_MEASURES = ("p10_npv", "prob_loss")
+#: Paths of the simulation the pipeline runs for a risk-adjusted ranking.
+DEFAULT_SIMULATION_PATHS = 10_000
+#: Simulated columns shown beside the point NPV whenever the simulation has run.
+RISK_COLUMNS = ("npv_p10_usd_m", "prob_npv_negative")
 
 
 @dataclass(frozen=True)
-class PipelineResult:
-    """Everything the ranking needs, for one set of applications and one scenario.
+class Scored:
+    """Offtake, supply benefits and the score table of one evaluation."""
 
-    Attributes
-    ----------
-    evaluation : evaluator.evaluate.Evaluation
-    offtake : pandas.DataFrame
-        ``supply.offtake_from_evaluation`` (id, mineral, country_iso3,
-        korea_offtake_t_per_year [t/yr], price_usd_per_t [USD/t]).
-    benefits : pandas.DataFrame
-        ``supply.project_benefits`` (index id; diversification_score [0-100], China shares ...).
-    scores : evaluator.scoring.ScoreResult
-    """
-
-    evaluation: Evaluation = field(repr=False)
     offtake: pd.DataFrame = field(repr=False)
     benefits: pd.DataFrame = field(repr=False)
     scores: scoring.ScoreResult = field(repr=False)
 
+
+@dataclass(frozen=True)
+class SupplyOutcome:
+    """What the funded set does to Korea's supply concentration.
+
+    Attributes
+    ----------
+    effect : pandas.DataFrame
+        :func:`evaluator.supply.portfolio_effect` of the funded offtake (index ``mineral``):
+        ``china_share_before``, ``china_share_after``, ``top_share_after`` [fraction], ...
+    by_year : pandas.DataFrame
+        :func:`evaluator.supply.projection_by_year`: one row per (mineral, year).
+    """
+
+    effect: pd.DataFrame = field(repr=False)
+    by_year: pd.DataFrame = field(repr=False)
+
+    def shares(self, column: str) -> dict[str, float]:
+        """``column`` of :attr:`effect` per mineral, rounded to 4 decimals (NaN left out)."""
+        if self.effect.empty or column not in self.effect.columns:
+            return {}
+        return {str(k): float(v) for k, v in self.effect[column].dropna().round(4).items()}
+
+
+@dataclass(frozen=True)
+class AllocationSummary:
+    """Headline figures of an allocation (typed; replaces the loose summary mapping).
+
+    Budgets and amounts in [KRW bn]; ``marginal_value_per_krw_bn`` in objective units per KRW bn
+    of each budget; shares in [fraction].
+    """
+
+    objective_name: str
+    objective: float
+    status: str
+    optimal: bool
+    mip_gap: float
+    solve_time_s: float
+    n_selected: int
+    fund_allocated_krw_bn: float
+    fund_budget_krw_bn: float
+    loan_allocated_krw_bn: float
+    loan_budget_krw_bn: float
+    expected_loss_krw_bn: float
+    binding: tuple[str, ...]
+    marginal_value_per_krw_bn: Mapping[str, float]
+    diversification_value: Mapping[str, float]
+    china_share_before: Mapping[str, float]
+    china_share_after: Mapping[str, float]
+    top_share_after: Mapping[str, float]
+    stopped_by_limit: bool = False
+    note: str = ""
+
+    def as_record(self) -> dict:
+        """The summary as one JSON-ready mapping (the CLI's ``summary`` object)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["binding"] = list(self.binding)
+        for k in ("marginal_value_per_krw_bn", "diversification_value", "china_share_before", "china_share_after",
+                  "top_share_after"):
+            out[k] = dict(out[k])
+        return out
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """Everything the app, the CLI and the report show, for one set of applications and one scenario.
+
+    Attributes
+    ----------
+    evaluation : evaluator.evaluate.Evaluation
+    scored : Scored
+    simulation : evaluator.uncertainty.SimulationResult or None
+        The Monte Carlo, when a risk-adjusted measure asked for it (or the caller gave one).
+    allocation : evaluator.portfolio.PortfolioAllocation or None
+        None when the run was asked not to allocate.
+    supply : SupplyOutcome or None
+        The funded set's supply effect and China's share by year (None without allocation).
+    summary : AllocationSummary or None
+    risk_measure : str
+        The financial measure the ranking used (``npv``, ``p10_npv`` or ``prob_loss``).
+    """
+
+    evaluation: Evaluation = field(repr=False)
+    scored: Scored = field(repr=False)
+    simulation: object = field(repr=False, default=None)
+    allocation: portfolio.PortfolioAllocation | None = field(repr=False, default=None)
+    supply: SupplyOutcome | None = field(repr=False, default=None)
+    summary: AllocationSummary | None = None
+    risk_measure: str = "npv"
+
+    @property
+    def scores(self) -> scoring.ScoreResult:
+        return self.scored.scores
+
+    @property
+    def offtake(self) -> pd.DataFrame:
+        return self.scored.offtake
+
+    @property
+    def benefits(self) -> pd.DataFrame:
+        return self.scored.benefits
+
     @property
     def table(self) -> pd.DataFrame:
         """The ranked score table (``scores.table``)."""
-        return self.scores.table
+        return self.scored.scores.table
+
+    @property
+    def ranking(self) -> pd.DataFrame:
+        """The score table with the simulated P10 NPV [USD m] and P(NPV < 0) beside the point NPV
+        when the simulation has run."""
+        return with_risk_columns(self.table, self.simulation)
+
+
+def with_risk_columns(table: pd.DataFrame, simulation) -> pd.DataFrame:
+    """``table`` (index ``id``) with :data:`RISK_COLUMNS` of the simulation joined, placed right
+    after ``npv_usd_m``; unchanged without a simulation."""
+    if simulation is None:
+        return table
+    risk = simulation.summary[list(RISK_COLUMNS)].reindex(table.index)
+    out = table.drop(columns=[c for c in RISK_COLUMNS if c in table.columns])
+    at = list(out.columns).index("npv_usd_m") + 1 if "npv_usd_m" in out.columns else len(out.columns)
+    for k, c in enumerate(RISK_COLUMNS):
+        out.insert(at + k, c, risk[c])
+    return out
 
 
 def evaluate_step(apps: Sequence, scenario, ref) -> Evaluation:
     """Cash flows and finance metrics (:func:`evaluator.evaluate.evaluate`)."""
     return evaluate(apps, scenario, ref)
+
+
+def risk_measure_of(scenario, risk_measure: str | None = None) -> str:
+    """The financial measure a run ranks on: ``risk_measure`` when given, else the scenario's."""
+    fm = risk_measure or scenario.financial_measure
+    if fm not in ("npv",) + RISK_MEASURES:
+        raise scoring.ScoringError(f"risk measure {fm!r}: must be one of npv, {', '.join(RISK_MEASURES)}")
+    return fm
+
+
+def simulate_step(apps: Sequence, scenario, ref, *, n_paths: int = DEFAULT_SIMULATION_PATHS, seed: int = 0,
+                  progress: Callable[[float], None] | None = None):
+    """The Monte Carlo of :func:`evaluator.uncertainty.simulate` (the risk figures of the ranking)."""
+    from evaluator.uncertainty import simulate
+
+    return simulate(apps, scenario, ref, n_paths=n_paths, seed=seed, progress=progress)
 
 
 def supply_reference(ref, customs=None):
@@ -66,41 +218,163 @@ def supply_reference(ref, customs=None):
     return customs_mod.with_imports(ref, customs)
 
 
-def score_step(ev: Evaluation, scenario, ref, *, customs=None, risk_metrics: pd.DataFrame | None = None,
-               weights: Mapping[str, float] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, scoring.ScoreResult]:
+def score_step(ev: Evaluation, scenario, ref, *, customs=None, simulation=None,
+               weights: Mapping[str, float] | None = None) -> Scored:
     """Offtake, supply benefits and scores for an evaluation.
 
-    Returns
-    -------
-    (offtake, benefits, ScoreResult)
+    ``simulation`` (a :class:`evaluator.uncertainty.SimulationResult`) supplies the risk metrics a
+    risk-adjusted ``scenario.financial_measure`` needs.
     """
-    from evaluator import supply
+    from evaluator.uncertainty import risk_metrics
 
     supply_ref = supply_reference(ref, customs)
     offtake = supply.offtake_from_evaluation(ev)
     benefits = supply.project_benefits(supply_ref, scenario, offtake)
-    result = scoring.score(ev, scenario, ref, benefits=benefits, weights=weights, risk_metrics=risk_metrics)
-    return offtake, benefits, result
+    rm = risk_metrics(simulation) if simulation is not None else None
+    result = scoring.score(ev, scenario, ref, benefits=benefits, weights=weights, risk_metrics=rm)
+    return Scored(offtake, benefits, result)
 
 
-def run(apps: Sequence, scenario, ref, *, customs=None, risk_metrics: pd.DataFrame | None = None,
-        weights: Mapping[str, float] | None = None) -> PipelineResult:
-    """Evaluate, measure supply benefits, screen, score and rank a set of applications.
+def allocate_step(ev: Evaluation, scored: Scored, scenario, supply_ref, *, locked_in: Sequence[str] = (),
+                  locked_out: Sequence[str] = (), time_limit_s: float = 10.0) -> portfolio.PortfolioAllocation:
+    """The fund and loan allocation over the scored applications
+    (:func:`evaluator.portfolio.allocate_portfolio`; raises what it raises)."""
+    return portfolio.allocate_portfolio(ev, scored.scores.table, scenario, supply_ref, locked_in=tuple(locked_in),
+                                        locked_out=tuple(locked_out), time_limit_s=time_limit_s)
+
+
+def funded_shares(pa: portfolio.PortfolioAllocation) -> pd.Series:
+    """Funded share of each application's request [0-1] (0 when not selected)."""
+    t = pa.table
+    return t["fraction"].where(t["selected"].astype(bool), 0.0).astype(float)
+
+
+def supply_step(ev: Evaluation, pa: portfolio.PortfolioAllocation, scenario, supply_ref) -> SupplyOutcome:
+    """The funded set's joint supply effect and China's share per mineral and year, each project
+    counting the funded share of its offtake (:func:`evaluator.supply.funded_offtake`)."""
+    share = funded_shares(pa)
+    steady = supply.funded_offtake(supply.offtake_from_evaluation(ev), share, "korea_offtake_t_per_year")
+    effect = supply.portfolio_effect(supply_ref, scenario, steady) if len(steady) else pd.DataFrame()
+    by_year = supply.funded_offtake(supply.offtake_by_year_from_evaluation(ev), share, "korea_offtake_t")
+    if by_year.empty:  # nothing funded: the projection is the baseline of the applicants' minerals
+        by_year = supply.offtake_by_year_from_evaluation(ev).assign(korea_offtake_t=0.0)
+    return SupplyOutcome(effect, supply.projection_by_year(supply_ref, scenario, by_year))
+
+
+def summarise_allocation(pa: portfolio.PortfolioAllocation, outcome: SupplyOutcome) -> AllocationSummary:
+    """The typed summary of an allocation; the China shares come from the supply outcome."""
+    s = pa.summary
+    return AllocationSummary(
+        objective_name=str(s["objective_name"]), objective=float(s["objective"]), status=str(s["status"]),
+        optimal=bool(s["optimal"]), mip_gap=float(s["mip_gap"]), solve_time_s=float(s["solve_time_s"]),
+        n_selected=int(s["n_selected"]), fund_allocated_krw_bn=float(s["fund_allocated_krw_bn"]),
+        fund_budget_krw_bn=float(s["fund_budget_krw_bn"]), loan_allocated_krw_bn=float(s["loan_allocated_krw_bn"]),
+        loan_budget_krw_bn=float(s["loan_budget_krw_bn"]), expected_loss_krw_bn=float(s["expected_loss_krw_bn"]),
+        binding=tuple(s["binding"]), marginal_value_per_krw_bn=dict(s["marginal_value_per_krw_bn"]),
+        diversification_value=dict(s["diversification_value"]),
+        china_share_before=outcome.shares("china_share_before"), china_share_after=outcome.shares("china_share_after"),
+        top_share_after=outcome.shares("top_share_after"),
+        stopped_by_limit=bool(s.get("stopped_by_limit", False)), note=str(s.get("note", "") or ""))
+
+
+def run(apps: Sequence, scenario, ref, *, customs=None, weights: Mapping[str, float] | None = None,
+        risk_measure: str | None = None, simulation=None, n_paths: int = DEFAULT_SIMULATION_PATHS, seed: int = 0,
+        progress: Callable[[float], None] | None = None, allocate: bool = True, locked_in: Sequence[str] = (),
+        locked_out: Sequence[str] = (), time_limit_s: float = 10.0) -> PipelineResult:
+    """Evaluate, (simulate,) score, rank, allocate and project the supply effect.
 
     Parameters
     ----------
     apps : sequence of models.application.Application
     scenario : models.scenario.Scenario
     ref : evaluator.reference.ReferenceData
-    customs : path or DataFrame, optional
+    customs : path, bytes or CustomsImport, optional
         A customs extract in UN Comtrade format replacing the bundled imports.
-    risk_metrics : DataFrame, optional
-        Uncertainty results (index id; npv_p10_usd_m, prob_npv_negative) for
-        ``financial_measure`` p10_npv / prob_loss.
     weights : mapping, optional
         Officer weights overriding ``scenario.weights``.
+    risk_measure : {'npv', 'p10_npv', 'prob_loss'}, optional
+        Overrides ``scenario.financial_measure``; a risk-adjusted measure runs the simulation
+        (``n_paths``, ``seed``, ``progress``) unless ``simulation`` is given.
+    simulation : evaluator.uncertainty.SimulationResult, optional
+        A simulation of the same applications and scenario (the UI caches it).
+    allocate : bool
+        Also allocate the budgets and project the supply effect (default True).
+    locked_in, locked_out : sequence of str
+        Officer locks (must fund / must not fund).
+    time_limit_s : float
+        Solver time limit [s]; the summary says when it stopped the solver.
     """
+    fm = risk_measure_of(scenario, risk_measure)
+    if fm != scenario.financial_measure:
+        scenario = scenario.replace(financial_measure=fm)
     ev = evaluate_step(apps, scenario, ref)
-    offtake, benefits, result = score_step(ev, scenario, ref, customs=customs, risk_metrics=risk_metrics,
-                                           weights=weights)
-    return PipelineResult(ev, offtake, benefits, result)
+    if simulation is None and fm in RISK_MEASURES:
+        simulation = simulate_step(apps, scenario, ref, n_paths=n_paths, seed=seed, progress=progress)
+    scored = score_step(ev, scenario, ref, customs=customs, simulation=simulation, weights=weights)
+    if not allocate:
+        return PipelineResult(ev, scored, simulation, risk_measure=fm)
+    supply_ref = supply_reference(ref, customs)
+    pa = allocate_step(ev, scored, scenario, supply_ref, locked_in=locked_in, locked_out=locked_out,
+                       time_limit_s=time_limit_s)
+    outcome = supply_step(ev, pa, scenario, supply_ref)
+    return PipelineResult(ev, scored, simulation, pa, outcome, summarise_allocation(pa, outcome), fm)
+
+
+def _assumptions_key(assumptions: Mapping) -> str:
+    from evaluator.store import canonical_json
+
+    return canonical_json({k: v for k, v in dict(assumptions).items() if k != "name"})
+
+
+def recorded_decision(store_path, scenario, apps: Sequence) -> dict | None:
+    """The committee's decision recorded for these applications under this scenario, if any.
+
+    A decision belongs to a saved scenario; it is the one for this run when the saved assumptions
+    equal ``scenario`` (its name aside) and the saved applications carry the same ids. The newest
+    such decision wins (a later decision supersedes an earlier one).
+
+    Returns
+    -------
+    dict or None
+        Item -> text for the report's Decision sheet.
+    """
+    from evaluator.store import ScenarioStore
+
+    store = ScenarioStore(store_path)
+    want_key = _assumptions_key(scenario.to_dict())
+    want_ids = sorted(str(a.id) for a in apps)
+    for d in sorted(store.decisions(), key=lambda d: d.id, reverse=True):
+        saved = store.load(d.scenario_id)
+        ids = sorted(str(r.get("id")) for r in saved.applications)
+        if _assumptions_key(saved.assumptions) == want_key and ids == want_ids:
+            return {"decision_id": d.id, "scenario": f"{saved.name} (#{saved.id})", "decided_by": d.decided_by,
+                    "decided_at_utc": d.decided_at, "note": d.note,
+                    "supersedes": "" if d.supersedes is None else f"decision #{d.supersedes}",
+                    "applications_hash": saved.applications_hash}
+    return None
+
+
+#: Columns of a run that a saved scenario keeps.
+SNAPSHOT_RANKING_COLUMNS = ["rank", "score", "rank_range", "eligible", "ineligible_reasons", "country_risk_score",
+                   "diversification_score", "expected_loss_krw_bn", "china_share_after"]
+SNAPSHOT_ALLOCATION_COLUMNS = ["fund_krw_bn", "loan_krw_bn", "fraction", "selected", "note"]
+
+
+def snapshot(applications, scenario, result) -> dict:
+    """What a saved scenario records of a run: keyword arguments for :meth:`ScenarioStore.save`.
+
+    Parameters
+    ----------
+    applications : sequence of Application
+    scenario : Scenario
+    result : evaluator.pipeline.PipelineResult
+    """
+    from models.loader import applications_frame
+
+    scores = result.ranking
+    ranking = scores[[c for c in SNAPSHOT_RANKING_COLUMNS if c in scores.columns] +
+                     [c for c in scores.columns if c.startswith("contrib_")]].copy()
+    alloc_table = None if result.allocation is None else result.allocation.table[SNAPSHOT_ALLOCATION_COLUMNS].copy()
+    summary = None if result.summary is None else result.summary.as_record()
+    return {"assumptions": scenario.to_dict(), "applications": applications_frame(applications),
+            "ranking": ranking, "allocation": alloc_table, "summary": summary}

@@ -299,10 +299,8 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
         loan_frac = np.where(m["loan_request_krw_bn"] > 0, table["loan_krw_bn"] / m["loan_request_krw_bn"], 0.0)
     table["expected_loss_krw_bn"] = el * loan_frac
 
-    funded = table.index[table["selected"]]
-    off = supply.offtake_from_evaluation(ev)
-    off = off[off["id"].isin(funded)].copy()
-    off["korea_offtake_t_per_year"] = off["korea_offtake_t_per_year"] * off["id"].map(frac)
+    funded_share = frac.where(table["selected"], 0.0)
+    off = supply.funded_offtake(supply.offtake_from_evaluation(ev), funded_share, "korea_offtake_t_per_year")
     effect = supply.portfolio_effect(ref, scenario, off) if len(off) else pd.DataFrame()
     summary = {
         "objective_name": scenario.objective,

@@ -396,13 +396,13 @@ def _ranking_frame(evaluation, scores: pd.DataFrame | None) -> pd.DataFrame:
     return out[cols]
 
 
-def _write_ranking(ws, evaluation, scores) -> None:
+def _write_ranking(ws, evaluation, scores, comfort_dscr: float) -> None:
     df = _ranking_frame(evaluation, scores)
     top = 3
     _title(ws, "Ranking of all applications",
            "Sorted by rank" if scores is not None else "Scoring not run: sorted by NPV [USD m]")
     xs.put_text(ws, 1, 3, "Lenders' min DSCR comfort [x]:", "Note")
-    xs.put_value(ws, 1, 4, 1.3, "Input", xs.FMT_RATIO)
+    xs.put_value(ws, 1, 4, comfort_dscr, "Input", xs.FMT_RATIO)
     last_row, last_col = xs.write_table(ws, top, 1, df)
     ws.freeze_panes = ws.cell(row=top + 1, column=3)
     ws.auto_filter.ref = f"A{top}:{_col(last_col)}{max(last_row, top + 1)}"
@@ -1002,7 +1002,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     ws_rank = new_sheet("Ranking")
     ws_alloc = new_sheet("Allocation")
     ws_sup = new_sheet("Supply")
-    _write_ranking(ws_rank, evaluation, scores_df)
+    _write_ranking(ws_rank, evaluation, scores_df, scenario.lender_min_dscr)
     alloc_info = _write_allocation(ws_alloc, evaluation, scenario, alloc_df, allocation_summary)
     _write_supply(ws_sup, evaluation, scenario, supply, supply_by_year, ref)
     supply_table = pd.DataFrame(supply) if supply is not None else (_baseline_supply(evaluation, ref) if ref is not None else None)
@@ -1024,3 +1024,20 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, decision=None, generated_at=None,
+                          top_n: int = DEFAULT_TOP_N) -> bytes:
+    """The committee workbook of one :class:`evaluator.pipeline.PipelineResult`.
+
+    The one mapping from the pipeline's result to the workbook: the app's Report page and the
+    ``report`` command both call it, so the same inputs give the same numbers. The ranking
+    carries the simulated P10 NPV and P(NPV < 0) when the simulation has run.
+    """
+    kw = {}
+    if result.allocation is not None:
+        kw = dict(allocation=result.allocation.table, allocation_summary=result.summary.as_record(),
+                  supply=result.supply.effect.reset_index() if not result.supply.effect.empty else None,
+                  supply_by_year=result.supply.by_year)
+    return build_report(result.evaluation, scenario, scores=result.ranking, cashflow_ids=cashflow_ids,
+                        decision=decision, generated_at=generated_at, ref=ref, top_n=top_n, **kw)

@@ -14,9 +14,35 @@ short-lived connection (safe from any thread, e.g. Streamlit's script threads). 
 mid-save leaves only uncommitted WAL frames, which SQLite discards on the next open: nothing
 already stored is lost and the partial save never appears.
 
-Immutability of decisions is enforced twice: in SQL by triggers (``BEFORE UPDATE/DELETE ...
-RAISE(ABORT, ...)``), so even a raw ``sqlite3`` session cannot alter a decided scenario or a
-decision row, and in Python (:class:`DecisionLocked`), so the UI gets a clear message first.
+Decisions are guarded in three layers (each claim below is exercised in ``tests/test_store.py``):
+
+* In Python, :class:`DecisionLocked` refuses to rename or delete a decided scenario, so the UI
+  gets a clear message first.
+* In SQL, triggers refuse, from any connection including a raw ``sqlite3`` session, with or
+  without ``PRAGMA recursive_triggers``: ``UPDATE`` and ``DELETE`` of a decision row or of a
+  decided scenario; ``REPLACE INTO`` / ``INSERT OR REPLACE`` of an existing decision (same id or
+  same ``supersedes``) or of a decided scenario (``REPLACE`` deletes the old row without firing
+  DELETE triggers, so BEFORE INSERT triggers close that path); ``UPDATE OR REPLACE`` that moves
+  another scenario onto a decided id (scenario ids cannot change); a decision that does not
+  supersede the current one, or that lacks its hash link to it.
+* Tamper evidence. Each decision stores ``scenario_digest`` (canonical JSON of the SHA-256 of
+  every stored column of its scenario, :func:`scenario_digest`), ``prev_hash`` (the previous
+  decision's ``this_hash``, 64 zeros for the first) and ``this_hash`` = SHA-256 of the canonical
+  JSON of its own columns, the digest and ``prev_hash`` (:func:`decision_hash`).
+  :func:`verify_chain` runs when the store is opened, when scenarios or decisions are listed
+  (:meth:`ScenarioStore.list`, :meth:`~ScenarioStore.decisions`,
+  :meth:`~ScenarioStore.current_decision`) and before a new decision is recorded; it raises :class:`TamperedStore` naming the first broken link (the
+  decision id and whether its record, its link, or which column of its scenario differs), a
+  missing last decision (``sqlite_sequence`` remembers the highest id given), and a guarding
+  trigger that was dropped, altered or added. So ``DROP TRIGGER`` followed by an edit, with or
+  without re-creating the trigger, is detected at the next open.
+
+Limits, stated plainly: SQLite file access cannot be prevented, only detected. The chain has no
+secret key: someone who knows this scheme and rewrites a decision *and every later hash* leaves
+a consistent file. The head hash (:meth:`ScenarioStore.verify`, ``Decision.this_hash``) vouches
+for the whole history, so printing it in the committee's minutes or report anchors the chain
+outside the file. Decisions recorded before schema 3 are chained from their state at the
+upgrade.
 
 Schema versions live in ``PRAGMA user_version`` (authoritative) and a ``meta`` table that names
 the owning application (``app_id = 'mine-evaluator'``). :data:`MIGRATIONS` is the ordered list
@@ -27,12 +53,13 @@ of steps; version ``n`` is reached by applying steps ``1..n``. To add a version,
 from __future__ import annotations
 
 import builtins
+import functools
 import hashlib
 import json
 import math
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -50,6 +77,7 @@ __all__ = [
     "StoreError",
     "DecisionLocked",
     "ScenarioNotFound",
+    "TamperedStore",
     "SavedScenario",
     "Decision",
     "Comparison",
@@ -58,6 +86,9 @@ __all__ = [
     "migrate",
     "applications_hash",
     "canonical_json",
+    "scenario_digest",
+    "decision_hash",
+    "verify_chain",
     "frame_to_json",
     "frame_from_json",
 ]
@@ -68,6 +99,13 @@ DEFAULT_BUSY_TIMEOUT_S = 15.0
 # Prefix of every trigger message, so a raw IntegrityError can be told apart from others.
 _LOCK_TAG = "mine-evaluator locked:"
 _FUNDING_COLUMNS = ("fund_krw_bn", "loan_krw_bn", "selected")
+#: prev_hash of the first decision.
+_GENESIS = "0" * 64
+#: Columns of a scenario row that a decision records (its whole stored payload).
+_SCENARIO_FIELDS = ("id", "name", "author", "created_at", "assumptions_json", "applications_json",
+                    "applications_hash", "ranking_json", "allocation_json", "summary_json")
+#: Columns of a decision row covered by its hash.
+_DECISION_FIELDS = ("id", "scenario_id", "note", "decided_by", "decided_at", "supersedes")
 
 
 # --------------------------------------------------------------------------------------------
@@ -85,17 +123,30 @@ class ScenarioNotFound(StoreError, LookupError):
     """No scenario (or decision) with that id."""
 
 
+class TamperedStore(StoreError):
+    """The decision record was changed outside the tool: a hash of the chain does not match, a
+    recorded decision is missing, or a guarding trigger was dropped or altered. The message
+    names the first broken link (decision id and what differs)."""
+
+
 # --------------------------------------------------------------------------------------------
 # Schema and migrations
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Migration:
-    """One schema step: from ``version - 1`` to ``version``."""
+    """One schema step: from ``version - 1`` to ``version``.
+
+    ``statements`` are SQL texts, or callables ``f(conn)`` for a step SQL cannot express (the
+    SHA-256 back-fill of migration 3); all run in the migration's one transaction.
+    """
 
     version: int
     description: str
-    statements: tuple[str, ...]
+    statements: tuple[str | Callable[[sqlite3.Connection], None], ...]
 
+
+_DECISIONS_NO_UPDATE = f"""CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+            BEGIN SELECT RAISE(ABORT, '{_LOCK_TAG} decision records are immutable'); END"""
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
@@ -136,8 +187,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 supersedes INTEGER UNIQUE REFERENCES decisions (id)
             )""",
             "CREATE INDEX decisions_scenario_id ON decisions (scenario_id)",
-            f"""CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
-            BEGIN SELECT RAISE(ABORT, '{_LOCK_TAG} decision records are immutable'); END""",
+            _DECISIONS_NO_UPDATE,
             f"""CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
             BEGIN SELECT RAISE(ABORT, '{_LOCK_TAG} decision records are immutable'); END""",
             # The chain stays linear: a new decision must supersede the current head.
@@ -154,6 +204,47 @@ MIGRATIONS: tuple[Migration, ...] = (
             WHEN EXISTS (SELECT 1 FROM decisions WHERE scenario_id = OLD.id)
             BEGIN SELECT RAISE(ABORT,
                 '{_LOCK_TAG} this scenario has been decided and cannot be deleted'); END""",
+        ),
+    ),
+    Migration(
+        3,
+        "decisions closed to REPLACE; SHA-256 chain over each decision and its scenario",
+        (
+            "ALTER TABLE decisions ADD COLUMN scenario_digest TEXT",
+            "ALTER TABLE decisions ADD COLUMN prev_hash TEXT",
+            "ALTER TABLE decisions ADD COLUMN this_hash TEXT",
+            # The back-fill vouches for the rows as they are: refuse a file whose schema-2
+            # guards were already dropped or altered. Then lift the update guard for this one
+            # transaction (to write the hashes) and put back the very same trigger.
+            lambda conn: _check_triggers(conn, version=2),
+            "DROP TRIGGER decisions_no_update",
+            lambda conn: _backfill_chain(conn),
+            _DECISIONS_NO_UPDATE,
+            # REPLACE / INSERT OR REPLACE delete the conflicting row without firing DELETE
+            # triggers (NOTES.md); a BEFORE INSERT trigger runs before the conflict is resolved.
+            f"""CREATE TRIGGER decisions_no_replace BEFORE INSERT ON decisions
+            WHEN EXISTS (SELECT 1 FROM decisions WHERE id = NEW.id OR supersedes = NEW.supersedes)
+            BEGIN SELECT RAISE(ABORT,
+                '{_LOCK_TAG} decision records are immutable (an existing one cannot be replaced)');
+            END""",
+            f"""CREATE TRIGGER scenarios_decided_no_replace BEFORE INSERT ON scenarios
+            WHEN EXISTS (SELECT 1 FROM decisions WHERE scenario_id = NEW.id)
+            BEGIN SELECT RAISE(ABORT,
+                '{_LOCK_TAG} this scenario has been decided and cannot be replaced'); END""",
+            # UPDATE OR REPLACE moving another scenario onto a decided id would delete it too.
+            f"""CREATE TRIGGER scenarios_id_immutable BEFORE UPDATE OF id ON scenarios
+            WHEN NEW.id IS NOT OLD.id
+            BEGIN SELECT RAISE(ABORT, '{_LOCK_TAG} a scenario id cannot change'); END""",
+            # A well-placed decision (see decisions_linear_chain) must carry its link to the head.
+            f"""CREATE TRIGGER decisions_hashed BEFORE INSERT ON decisions
+            WHEN NEW.supersedes IS (SELECT MAX(id) FROM decisions)
+                AND (NEW.this_hash IS NULL OR length(NEW.this_hash) != 64
+                     OR NEW.scenario_digest IS NULL
+                     OR NEW.prev_hash IS NOT COALESCE(
+                        (SELECT this_hash FROM decisions ORDER BY id DESC LIMIT 1), '{_GENESIS}'))
+            BEGIN SELECT RAISE(ABORT,
+                'mine-evaluator chain: a new decision must carry its hash link to the current one');
+            END""",
         ),
     ),
 )
@@ -193,7 +284,10 @@ def migrate(conn: sqlite3.Connection, target_version: int = SCHEMA_VERSION) -> i
             )
         for step in MIGRATIONS[version:target_version]:
             for statement in step.statements:
-                conn.execute(statement)
+                if callable(statement):
+                    statement(conn)
+                else:
+                    conn.execute(statement)
             # PRAGMA user_version is part of the transaction (it lives in the db header page).
             conn.execute(f"PRAGMA user_version = {int(step.version)}")
         conn.execute("COMMIT")
@@ -381,6 +475,160 @@ def frame_from_json(text: str | None) -> pd.DataFrame | None:
 
 
 # --------------------------------------------------------------------------------------------
+# Hash chain over the decision record
+# --------------------------------------------------------------------------------------------
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def scenario_digest(scenario: Mapping[str, Any] | None) -> str:
+    """The fingerprint of a stored scenario: canonical JSON ``{column: sha256}``.
+
+    Each column of the scenario row as stored (the assumptions, applications, ranking,
+    allocation and summary JSON texts, the name, author, time and id) is hashed: SHA-256 of
+    ``"t:"`` + the text for a text value, of ``"j:"`` + its canonical JSON otherwise (the id,
+    NULL), so that a text can never pass for a number or a NULL. Hashing the stored text
+    itself, not a re-encoding of it, keeps the check exact and cheap (no JSON re-encoding of
+    megabyte payloads at every open). Keeping one hash per column lets a mismatch name the
+    column that changed. ``None`` (a missing scenario) gives ``{}``.
+    """
+    if scenario is None:
+        return canonical_json({})
+    return canonical_json({f: _column_hash(scenario[f]) for f in _SCENARIO_FIELDS})
+
+
+def _column_hash(value: Any) -> str:
+    h = hashlib.sha256()
+    if isinstance(value, str):
+        h.update(b"t:")
+        h.update(value.encode("utf-8"))
+    else:
+        h.update(b"j:" + canonical_json(value).encode("utf-8"))
+    return h.hexdigest()
+
+
+def decision_hash(decision: Mapping[str, Any], digest: str, prev_hash: str) -> str:
+    """SHA-256 (hex) of one link: the decision's columns, its scenario's digest and the hash of
+    the decision before it (:data:`_GENESIS`, 64 zeros, for the first)."""
+    return _sha256(canonical_json({
+        "decision": {f: decision[f] for f in _DECISION_FIELDS},
+        "scenario_digest": digest, "prev_hash": prev_hash,
+    }))
+
+
+def _scenario_row(conn: sqlite3.Connection, scenario_id: Any) -> dict[str, Any] | None:
+    row = conn.execute(f"SELECT {', '.join(_SCENARIO_FIELDS)} FROM scenarios WHERE id = ?",
+                       (scenario_id,)).fetchone()
+    return None if row is None else dict(zip(_SCENARIO_FIELDS, row))
+
+
+_CHAIN_COLUMNS = ", ".join(_DECISION_FIELDS) + ", scenario_digest, prev_hash, this_hash"
+
+
+def _chain_rows(conn: sqlite3.Connection) -> builtins.list[dict[str, Any]]:
+    columns = _DECISION_FIELDS + ("scenario_digest", "prev_hash", "this_hash")
+    rows = conn.execute(f"SELECT {_CHAIN_COLUMNS} FROM decisions ORDER BY id").fetchall()
+    return [dict(zip(columns, r)) for r in rows]
+
+
+def _backfill_chain(conn: sqlite3.Connection) -> None:
+    """Migration 3: compute the chain of decisions recorded before it existed (from the rows as
+    they are at the upgrade; nothing earlier can be vouched for)."""
+    prev = _GENESIS
+    for d in _chain_rows(conn):
+        digest = scenario_digest(_scenario_row(conn, d["scenario_id"]))
+        this = decision_hash(d, digest, prev)
+        conn.execute("UPDATE decisions SET scenario_digest = ?, prev_hash = ?, this_hash = ? "
+                     "WHERE id = ?", (digest, prev, this, d["id"]))
+        prev = this
+
+
+def _check_link(conn: sqlite3.Connection, d: Mapping[str, Any], prev_id: int | None,
+                prev_hash: str) -> None:
+    """Raise :class:`TamperedStore` when decision ``d`` does not follow ``prev_id`` / ``prev_hash``
+    or no longer matches its own hash or its scenario."""
+    did, sid = d["id"], d["scenario_id"]
+    if d["supersedes"] != prev_id:
+        raise TamperedStore(
+            f"decision {did} supersedes {d['supersedes']}, but the decision before it is "
+            f"{prev_id}: a decision was removed or inserted")
+    if d["prev_hash"] != prev_hash:
+        raise TamperedStore(
+            f"decision {did}: its link to decision {prev_id} is broken (prev_hash differs): "
+            f"decision {prev_id} was changed or rewritten")
+    if d["this_hash"] != decision_hash(d, d["scenario_digest"], d["prev_hash"]):
+        raise TamperedStore(
+            f"decision {did}: the decision record differs from what was recorded (its note, "
+            f"decided_by, decided_at, scenario_id, supersedes or stored digest was changed)")
+    scenario = _scenario_row(conn, sid)
+    if scenario is None:
+        raise TamperedStore(f"decision {did}: its scenario {sid} is missing")
+    try:
+        recorded = json.loads(d["scenario_digest"])
+    except (TypeError, ValueError):
+        recorded = {}
+    now = json.loads(scenario_digest(scenario))
+    changed = [f for f in _SCENARIO_FIELDS if now[f] != recorded.get(f)]
+    if changed:
+        raise TamperedStore(
+            f"decision {did}: scenario {sid} differs from what was decided "
+            f"(changed: {', '.join(changed)})")
+
+
+def verify_chain(conn: sqlite3.Connection) -> str | None:
+    """Check the whole decision record on ``conn``; return the head hash (None when empty).
+
+    Checks, in order: every guarding trigger is present and unchanged; each decision
+    supersedes the one before it, carries that one's hash, matches its own hash and its
+    scenario's stored columns; the last id SQLite ever gave a decision still exists.
+
+    Raises
+    ------
+    TamperedStore
+        At the first broken link, naming the decision (or trigger) and what differs.
+    """
+    prev_id: int | None = None
+    prev_hash = _GENESIS
+    for d in _chain_rows(conn):
+        _check_link(conn, d, prev_id, prev_hash)
+        prev_id, prev_hash = d["id"], d["this_hash"]
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").fetchone()
+    if row is not None and row[0] > (prev_id or 0):
+        raise TamperedStore(
+            f"decision {row[0]} is missing: decisions up to id {row[0]} were recorded, the last "
+            f"one left is {prev_id}")
+    _check_triggers(conn)
+    return None if prev_id is None else prev_hash
+
+
+@functools.lru_cache(maxsize=None)
+def _expected_triggers(version: int = SCHEMA_VERSION) -> tuple[tuple[str, str], ...]:
+    """(name, SQL) of every trigger of schema ``version``, read from a fresh in-memory store."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        migrate(conn, target_version=version)
+        return tuple(conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name").fetchall())
+    finally:
+        conn.close()
+
+
+def _check_triggers(conn: sqlite3.Connection, version: int = SCHEMA_VERSION) -> None:
+    """Raise :class:`TamperedStore` unless the triggers are exactly those of schema ``version``."""
+    expected = dict(_expected_triggers(version))
+    found = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+    before = "" if version == SCHEMA_VERSION else f" (found before the upgrade to schema {version + 1})"
+    for name in sorted(expected):
+        if name not in found:
+            raise TamperedStore(f"the guarding trigger {name} is missing (it was dropped){before}")
+        if found[name] != expected[name]:
+            raise TamperedStore(f"the guarding trigger {name} was altered{before}")
+    extra = sorted(set(found) - set(expected))
+    if extra:
+        raise TamperedStore(f"unexpected trigger(s) in the store: {', '.join(extra)}{before}")
+
+
+# --------------------------------------------------------------------------------------------
 # Records returned to callers
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -419,6 +667,9 @@ class Decision:
     decided_by: str
     decided_at: str
     supersedes: int | None
+    #: SHA-256 (hex) of the decision before it (64 zeros for the first) and of this link.
+    prev_hash: str | None = None
+    this_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -533,6 +784,8 @@ class ScenarioStore:
     StoreError
         The file is not a SQLite database, belongs to another application, or was written by a
         newer version of the tool. The message names the path.
+    TamperedStore
+        The decision record fails :func:`verify_chain` (a subclass of :class:`StoreError`).
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None,
@@ -581,11 +834,16 @@ class ScenarioStore:
             # WAL must be set outside a transaction; it is persistent in the file.
             conn.execute("PRAGMA journal_mode = WAL")
             migrate(conn)
+            conn.execute("BEGIN")
+            try:
+                self._verified(conn)
+            finally:
+                conn.execute("ROLLBACK")
         except sqlite3.OperationalError as exc:
             raise StoreError(f"Cannot open the scenario store {self.path}: {exc}") from None
         except StoreError as exc:
             if str(self.path) not in str(exc):
-                raise StoreError(f"{self.path}: {exc}") from None
+                raise type(exc)(f"{self.path}: {exc}") from None  # keeps TamperedStore
             raise
         finally:
             conn.close()
@@ -643,6 +901,15 @@ class ScenarioStore:
             conn.execute("COMMIT")
 
     # -- helpers -----------------------------------------------------------------------------
+    def _verified(self, conn: sqlite3.Connection) -> str | None:
+        """:func:`verify_chain` with the store's path in the message."""
+        try:
+            return verify_chain(conn)
+        except TamperedStore as exc:
+            raise TamperedStore(
+                f"The decision record in {self.path} was changed outside the tool: {exc}. "
+                f"Restore the file from a backup.") from None
+
     @staticmethod
     def _is_decided(conn: sqlite3.Connection, scenario_id: int) -> bool:
         return conn.execute("SELECT 1 FROM decisions WHERE scenario_id = ? LIMIT 1",
@@ -711,6 +978,7 @@ class ScenarioStore:
         """All scenarios, oldest first: ``id, name, author, created_at, app_hash`` (first 12
         hex digits of the applications hash), ``decided`` (bool)."""
         with self._transaction(write=False) as conn:
+            self._verified(conn)
             rows = conn.execute(
                 "SELECT s.id, s.name, s.author, s.created_at, substr(s.applications_hash, 1, 12), "
                 "EXISTS (SELECT 1 FROM decisions d WHERE d.scenario_id = s.id) "
@@ -765,33 +1033,61 @@ class ScenarioStore:
         decided_by = self._text(decided_by, "decided_by")
         with self._transaction(write=True) as conn:
             self._require_scenario(conn, int(scenario_id))
+            prev_hash = self._verified(conn) or _GENESIS  # never extend a broken chain
             head = conn.execute("SELECT MAX(id) FROM decisions").fetchone()[0]
-            cursor = conn.execute(
-                "INSERT INTO decisions (scenario_id, note, decided_by, decided_at, supersedes) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (int(scenario_id), note, decided_by, _utc_now(), head))
-            return int(cursor.lastrowid)
+            seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").fetchone()
+            # The id is part of the hash, so it is chosen here (as AUTOINCREMENT would) under
+            # the write lock, not after the insert.
+            decision = {"id": max(head or 0, seq[0] if seq else 0) + 1,
+                        "scenario_id": int(scenario_id), "note": note, "decided_by": decided_by,
+                        "decided_at": _utc_now(), "supersedes": head}
+            digest = scenario_digest(_scenario_row(conn, int(scenario_id)))
+            conn.execute(
+                f"INSERT INTO decisions ({_CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*[decision[f] for f in _DECISION_FIELDS], digest, prev_hash,
+                 decision_hash(decision, digest, prev_hash)))
+            return int(decision["id"])
 
     @staticmethod
     def _decision(row: tuple) -> Decision:
         return Decision(id=int(row[0]), scenario_id=int(row[1]), note=row[2], decided_by=row[3],
-                        decided_at=row[4], supersedes=None if row[5] is None else int(row[5]))
+                        decided_at=row[4], supersedes=None if row[5] is None else int(row[5]),
+                        prev_hash=row[6], this_hash=row[7])
 
-    _DECISION_COLUMNS = "id, scenario_id, note, decided_by, decided_at, supersedes"
+    _DECISION_COLUMNS = "id, scenario_id, note, decided_by, decided_at, supersedes, prev_hash, this_hash"
 
     def current_decision(self) -> Decision | None:
-        """The decision in force (the one no other supersedes), or None."""
+        """The decision in force (the one no other supersedes), or None.
+
+        Raises :class:`TamperedStore` when the decision record fails :func:`verify_chain`.
+        """
         with self._transaction(write=False) as conn:
+            self._verified(conn)
             row = conn.execute(f"SELECT {self._DECISION_COLUMNS} FROM decisions "
                                "ORDER BY id DESC LIMIT 1").fetchone()
         return None if row is None else self._decision(row)
 
     def decisions(self) -> builtins.list[Decision]:
-        """The full decision history, oldest first (each supersedes the one before)."""
+        """The full decision history, oldest first (each supersedes the one before).
+
+        Raises :class:`TamperedStore` when the decision record fails :func:`verify_chain`.
+        """
         with self._transaction(write=False) as conn:
+            self._verified(conn)
             rows = conn.execute(f"SELECT {self._DECISION_COLUMNS} FROM decisions "
                                 "ORDER BY id").fetchall()
         return [self._decision(r) for r in rows]
+
+    def verify(self) -> str | None:
+        """Check the decision record now (:func:`verify_chain`); return the head hash, the
+        SHA-256 of the current decision's link (None when nothing was decided yet).
+
+        The head hash vouches for the whole history: print it in the committee's minutes or
+        report, and a later rewrite of the whole chain (which the file alone cannot reveal)
+        shows as a different head.
+        """
+        with self._transaction(write=False) as conn:
+            return self._verified(conn)
 
     # -- comparison --------------------------------------------------------------------------
     def compare(self, ids: Sequence[int]) -> Comparison:

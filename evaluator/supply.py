@@ -798,3 +798,30 @@ def offtake_by_year_from_evaluation(ev, ids: Iterable[str] | None = None) -> pd.
     if ids is not None:
         out = out[out["id"].isin([str(i) for i in ids])]
     return out[["id", "mineral", "country_iso3", "year", "korea_offtake_t", "price_usd_per_t"]].reset_index(drop=True)
+
+
+def funded_offtake(offtake: pd.DataFrame, fraction_by_id: Mapping[str, float], value_col: str) -> pd.DataFrame:
+    """The offtake a set of funding decisions secures: each project's ``value_col`` times the
+    funded share of its request (0 for a project not funded).
+
+    The one home of the rule "a partly funded project counts its funded share of the offtake":
+    the allocation's supply effect, the China-share projection by year, the CLI and the report
+    all take their volumes from here.
+
+    Parameters
+    ----------
+    offtake : pandas.DataFrame
+        Column ``id`` and the volume column ``value_col`` [t or t/yr].
+    fraction_by_id : mapping or pandas.Series
+        Funded share of each project's request [0-1]; projects not named count 0.
+    value_col : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of funded projects (share > 0), ``value_col`` scaled by the share.
+    """
+    share = pd.Series(fraction_by_id, dtype=float)
+    out = offtake[offtake["id"].astype(str).isin(share.index[share > 0])].copy()
+    out[value_col] = out[value_col].to_numpy(float) * out["id"].astype(str).map(share).to_numpy(float)
+    return out.reset_index(drop=True)

@@ -20,8 +20,10 @@ the loader, the validation and this template):
 from __future__ import annotations
 
 import io
-from typing import Iterable
+import math
+from typing import Any, Iterable
 
+import pandas as pd
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -30,7 +32,7 @@ from evaluator import xlsx_style as xs
 from models.application import (ESG_CATEGORIES, FIELDS, GRADE_UNITS, PERMITS, STAGES, YES_NO, Application,
                                 FieldSpec)
 
-__all__ = ["build_template", "EXAMPLE_RECORD", "units_label", "rule_text"]
+__all__ = ["build_template", "applications_workbook", "EXAMPLE_RECORD", "units_label", "rule_text"]
 
 #: Rows of the applications sheet prepared with drop-downs and checks.
 MAX_TEMPLATE_ROWS = 1000
@@ -118,7 +120,6 @@ def build_template(example: bool = True, applications: Iterable | None = None) -
     -------
     bytes
     """
-    countries, minerals = _reference_lists()
     wb = Workbook()
     xs.ensure_styles(wb)
     ws = wb.active
@@ -128,16 +129,7 @@ def build_template(example: bool = True, applications: Iterable | None = None) -
     lists = wb.create_sheet("lists")
 
     # ---- applications: header, units, rows
-    col_of = {}
-    for j, f in enumerate(FIELDS, start=1):
-        col_of[f.name] = j
-        xs.put_text(ws, HEADER_ROW, j, f.name, "Header")
-        xs.put_text(ws, UNITS_ROW, j, units_label(f), "Note")
-        width = max(12, min(40, len(f.name) + 2))
-        if f.name in ("name", "company", "source_note", "by_products", "ree_basket", "region"):
-            width = 32
-        ws.column_dimensions[get_column_letter(j)].width = width
-    ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=2)
+    col_of = _write_header(ws, COLUMN_NAMES)
 
     if applications is not None:
         records = [_record_of(a) for a in applications]
@@ -157,14 +149,45 @@ def build_template(example: bool = True, applications: Iterable | None = None) -
                 xs.put_value(ws, i, j, int(v) if f.kind == "int" else float(v), "Input", fmt)
     last_row = FIRST_DATA_ROW + max(MAX_TEMPLATE_ROWS, len(records)) - 1
 
-    # text columns stay text when typed (e.g. "0.5;0.85" or an id like "0012")
+    _text_format_blank_rows(ws, col_of, FIRST_DATA_ROW + len(records), last_row)
+
+    _write_checks(ws, lists, col_of, last_row)
+    _write_schedule_sheet(sched)
+    _write_instructions(instr)
+
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _text_format_blank_rows(ws, col_of: dict[str, int], first_row: int, last_row: int) -> None:
+    """Text columns stay text when typed (e.g. "0.5;0.85" or an id like "0012")."""
     for f in FIELDS:
-        if f.kind in ("str", "list"):
+        if f.kind in ("str", "list") and f.name in col_of:
             L = get_column_letter(col_of[f.name])
-            for i in range(FIRST_DATA_ROW + len(records), min(last_row, FIRST_DATA_ROW + 200) + 1):
+            for i in range(first_row, min(last_row, FIRST_DATA_ROW + 200) + 1):
                 ws[f"{L}{i}"].number_format = "@"
 
-    # ---- hidden lists
+
+def _write_header(ws, columns: list[str]) -> dict[str, int]:
+    """Header row (field names), units row and widths; returns column index by name."""
+    col_of = {}
+    for j, name in enumerate(columns, start=1):
+        col_of[name] = j
+        f = FIELDS_BY_NAME.get(name)
+        xs.put_text(ws, HEADER_ROW, j, name, "Header")
+        xs.put_text(ws, UNITS_ROW, j, units_label(f) if f is not None else "[not a template field]", "Note")
+        width = max(12, min(40, len(name) + 2))
+        if name in ("name", "company", "source_note", "by_products", "ree_basket", "region"):
+            width = 32
+        ws.column_dimensions[get_column_letter(j)].width = width
+    ws.freeze_panes = ws.cell(row=FIRST_DATA_ROW, column=2)
+    return col_of
+
+
+def _write_checks(ws, lists, col_of: dict[str, int], last_row: int) -> None:
+    """The hidden ``lists`` sheet, the drop-downs that use it and the range checks."""
+    countries, minerals = _reference_lists()
     list_cols = {
         "country_iso3": countries, "mineral": minerals, "stage": list(STAGES), "esg_category": list(ESG_CATEGORIES),
         "esg_mitigation_plan": list(YES_NO), "permits_status": list(PERMITS), "head_grade_unit": list(GRADE_UNITS),
@@ -181,6 +204,8 @@ def build_template(example: bool = True, applications: Iterable | None = None) -
                             showErrorMessage=True, errorTitle=f"{name}: not in the list",
                             error=f"Choose a value of '{name}' from the drop-down (lists sheet).",
                             promptTitle=name, prompt=FIELDS_BY_NAME[name].description[:250], showInputMessage=True)
+        if name not in col_of:
+            continue
         TL = get_column_letter(col_of[name])
         dv.add(f"{TL}{FIRST_DATA_ROW}:{TL}{last_row}")
         ws.add_data_validation(dv)
@@ -188,7 +213,7 @@ def build_template(example: bool = True, applications: Iterable | None = None) -
 
     # ---- range checks on bounded numbers
     for f in FIELDS:
-        if f.kind not in ("float", "int") or (f.lo is None and f.hi is None):
+        if f.kind not in ("float", "int") or (f.lo is None and f.hi is None) or f.name not in col_of:
             continue
         typ = "whole" if f.kind == "int" else "decimal"
         if f.lo is not None and f.hi is not None:
@@ -205,16 +230,25 @@ def build_template(example: bool = True, applications: Iterable | None = None) -
         dv.add(f"{TL}{FIRST_DATA_ROW}:{TL}{last_row}")
         ws.add_data_validation(dv)
 
-    # ---- production schedule
-    for j, (h, u) in enumerate((("id", "[text: application id]"), ("operating_year", "[1, 2, 3, ...]"), ("ore_mt", "[Mt]")), start=1):
+
+
+_SCHEDULE_UNITS = {"id": "[text: application id]", "operating_year": "[1, 2, 3, ...]", "ore_mt": "[Mt]"}
+
+
+def _write_schedule_sheet(sched, columns: Iterable[str] = tuple(_SCHEDULE_UNITS)) -> None:
+    """Header, units row and instructions of the ``production_schedule`` sheet."""
+    columns = list(columns)
+    for j, h in enumerate(columns, start=1):
         xs.put_text(sched, 1, j, h, "Header")
-        xs.put_text(sched, 2, j, u, "Note")
+        xs.put_text(sched, 2, j, _SCHEDULE_UNITS.get(h, "[not a template column]"), "Note")
         sched.column_dimensions[get_column_letter(j)].width = 22
-    xs.put_text(sched, 1, 5, "Optional. One row per operating year; replaces throughput x ramp-up for that id "
+    xs.put_text(sched, 1, len(columns) + 2, "Optional. One row per operating year; replaces throughput x ramp-up for that id "
                 "(mine life = number of rows). Years must run 1, 2, 3, ... without gaps.", "Note")
     sched.freeze_panes = "A3"
 
-    # ---- instructions
+
+def _write_instructions(instr) -> None:
+    """The ``instructions`` sheet: one row per field."""
     xs.put_text(instr, 1, 1, "How to fill in the application workbook", "Title")
     xs.put_text(instr, 2, 1, "One row per project on the 'applications' sheet, from row 3 (row 2 gives the units). "
                 "Shares are fractions (0.70 = 70%). Money: USD m for project figures, KRW bn for support asked.", "Note")
@@ -228,9 +262,87 @@ def build_template(example: bool = True, applications: Iterable | None = None) -
         instr.column_dimensions[get_column_letter(j)].width = w
     instr.freeze_panes = "A5"
 
+
+FIELDS_BY_NAME = {f.name: f for f in FIELDS}
+COLUMN_NAMES = [f.name for f in FIELDS]
+
+
+def _put_raw(ws, row: int, col: int, value: Any, field: FieldSpec | None) -> None:
+    """One cell of an edited table as entered: numbers as numbers, everything else as text.
+
+    Text goes through :func:`evaluator.xlsx_style.put_text`, so ``=HYPERLINK(...)`` in a name is
+    written as a quote-prefixed string, never a live formula. A non-finite number is written as
+    its text (``inf``) so that the loader reports it instead of reading an empty cell.
+    """
+    if isinstance(value, float) and math.isinf(value):
+        xs.put_text(ws, row, col, str(value), "Input")
+        return
+    value = xs.clean_value(value)
+    if value is None or (isinstance(value, str) and value == ""):
+        return
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        fmt = None
+        if field is not None and field.kind == "int":
+            fmt = "0"
+        elif field is not None and field.kind == "float":
+            fmt = "0.00%" if field.unit == "fraction" else "#,##0.####"
+        xs.put_value(ws, row, col, value, "Input", fmt)
+    elif isinstance(value, bool):
+        xs.put_value(ws, row, col, value, "Input")
+    else:
+        xs.put_text(ws, row, col, str(value), "Input")
+
+
+def applications_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None = None) -> bytes:
+    """An edited applications table as ``.xlsx`` bytes in the template's format.
+
+    The replacement of pandas' ``to_excel`` for the app's "save edited applications" button:
+    that writer turns text starting with ``=`` into a live formula. Here every value is written
+    as entered (numbers as numbers, text as quote-prefixed text when it looks like a formula),
+    so :func:`models.loader.read_table` reads back the same table and
+    :func:`models.loader.load_applications` the same applications.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        One row per application, columns named by field (values as entered, any dtype); every
+        template field gets a column (blank when ``raw`` lacks it), other columns follow.
+    schedule : pandas.DataFrame, optional
+        The long ``id, operating_year, ore_mt`` table (``production_schedule`` sheet).
+
+    Returns
+    -------
+    bytes
+        The workbook: ``applications`` (header, units row, rows, drop-downs and range checks),
+        ``production_schedule``, ``instructions`` and the hidden ``lists`` sheet.
+    """
+    names = [str(c) for c in raw.columns]
+    columns = COLUMN_NAMES + [c for c in names if c not in FIELDS_BY_NAME]
+    wb = Workbook()
+    xs.ensure_styles(wb)
+    ws = wb.active
+    ws.title = "applications"
+    sched = wb.create_sheet("production_schedule")
+    instr = wb.create_sheet("instructions")
+    lists = wb.create_sheet("lists")
+    col_of = _write_header(ws, columns)
+    for i, values in enumerate(raw.itertuples(index=False, name=None), start=FIRST_DATA_ROW):
+        for name, value in zip(names, values):
+            _put_raw(ws, i, col_of[name], value, FIELDS_BY_NAME.get(name))
+    last_row = FIRST_DATA_ROW + max(MAX_TEMPLATE_ROWS, len(raw)) - 1
+    _text_format_blank_rows(ws, col_of, FIRST_DATA_ROW + len(raw), last_row)
+    _write_checks(ws, lists, col_of, last_row)
+
+    sched_cols = list(_SCHEDULE_UNITS)
+    if schedule is not None:
+        sched_cols += [str(c) for c in schedule.columns if str(c) not in _SCHEDULE_UNITS]
+    _write_schedule_sheet(sched, sched_cols)
+    if schedule is not None:
+        sched_names = [str(c) for c in schedule.columns]
+        for i, values in enumerate(schedule.itertuples(index=False, name=None), start=FIRST_DATA_ROW):
+            for name, value in zip(sched_names, values):
+                _put_raw(sched, i, sched_cols.index(name) + 1, value, None)
+    _write_instructions(instr)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
-
-
-FIELDS_BY_NAME = {f.name: f for f in FIELDS}

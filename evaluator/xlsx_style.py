@@ -20,6 +20,8 @@ import numpy as np
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from evaluator.safe_text import FORMULA_TRIGGERS, is_formula_like  # noqa: F401 (re-exported)
+
 INPUT_BLUE = "0000FF"
 HEADER_FILL = "1F3864"
 INPUT_FILL = "FFF2CC"
@@ -27,8 +29,6 @@ INPUT_FILL = "FFF2CC"
 #: Characters Excel forbids in sheet names.
 _BAD_SHEET_CHARS = re.compile(r"[\\*?:/\[\]]")
 MAX_SHEET_TITLE = 31
-#: First characters that make a spreadsheet treat text as a formula (or DDE payload).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 FMT_MONEY = '#,##0.0;[Red]-#,##0.0'
 FMT_MONEY2 = '#,##0.00;[Red]-#,##0.00'
@@ -95,8 +95,6 @@ def safe_sheet_title(name: Any, existing: Iterable[str] = (), fallback: str = "S
         k += 1
 
 
-def is_formula_like(text: str) -> bool:
-    return isinstance(text, str) and text.startswith(FORMULA_TRIGGERS)
 
 
 def clean_value(v: Any) -> Any:
@@ -123,17 +121,21 @@ def clean_value(v: Any) -> Any:
 
 
 def put_text(ws, row: int, col: int, text: Any, style: str | None = None):
-    """Write user text as text, never as a formula (see module notes)."""
+    """Write user text as text, never as a formula (see module notes).
+
+    The named style goes on first: assigning ``cell.style`` resets ``quotePrefix`` (NOTES.md),
+    so the flag is set after it and reaches the written file's ``xl/styles.xml``.
+    """
     c = ws.cell(row=row, column=col)
+    if style:
+        c.style = style
     if text is None:
         return c
     s = str(text)
     c.value = s
     if is_formula_like(s):
-        c.data_type = "s"
+        c.data_type = "s"  # openpyxl marks a string starting with "=" as a formula
         c.quotePrefix = True
-    if style:
-        c.style = style
     return c
 
 

@@ -76,6 +76,8 @@ class Scenario:
     min_fraction: float = 0.5
     depreciation_years_default: int = 10
     financial_measure: str = "npv"
+    lender_min_dscr: float = 1.30
+    lender_min_llcr: float = 1.40
     #: per mineral, calendar year -> price [USD/t product]; linear between the years given, flat
     #: before the first and after the last; wins over the price case and the flat overrides
     price_path_usd_per_t: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
@@ -180,6 +182,8 @@ def validate_scenario(s: Scenario) -> list[str]:
         frac(n)
     for n in ("discount_rate", "social_discount_rate", "policy_loan_rate"):
         frac(n, -0.05, 0.5)
+    for n in ("lender_min_dscr", "lender_min_llcr"):
+        frac(n, 1.0, 5.0)
     for n in ("fund_krw_bn", "loan_krw_bn"):
         v = getattr(s, n)
         if not isinstance(v, (int, float)) or v < 0:

@@ -114,7 +114,7 @@ def test_row_problems_listed_and_valid_rows_evaluated(at):
     at.run()
     assert not at.exception
     tables = [d.value for d in at.dataframe]
-    assert any({"application", "field", "rule"} <= set(t.columns) for t in tables)
+    assert any({"Application", "Field", "Rule"} <= set(t.columns) for t in tables)
 
 
 def test_editor_edit_is_validated(at):
@@ -122,8 +122,8 @@ def test_editor_edit_is_validated(at):
     at.session_state[key] = {"edited_rows": {0: {"recovery": 1.7}}, "added_rows": [], "deleted_rows": []}
     at.run()
     assert not at.exception
-    problems = next(d.value for d in at.dataframe if {"application", "field", "rule"} <= set(d.value.columns))
-    assert "recovery" in set(problems["field"])
+    problems = next(d.value for d in at.dataframe if {"Application", "Field", "Rule"} <= set(d.value.columns))
+    assert "recovery" in set(problems["Field"])
 
 
 def test_scenarios_save_compare_decide(at):

@@ -6,6 +6,8 @@ The figures are illustrative what-if payloads, not reference values.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
 import os
 import signal
@@ -31,6 +33,7 @@ from evaluator.store import (
     ScenarioNotFound,
     ScenarioStore,
     StoreError,
+    TamperedStore,
     applications_hash,
     frame_from_json,
     frame_to_json,
@@ -487,3 +490,312 @@ def test_process_killed_mid_write_loses_nothing(store: ScenarioStore, db_path: P
     pdt.assert_frame_equal(reopened.load(kept[1]).ranking, ranking_frame())
     assert reopened.current_decision().id == decided
     assert reopened.save("after crash", "kim", {}, [], None, None) > kept[-1]  # lock released
+
+
+# ------------------------------------------------------------------------------ tamper evidence
+# The hash chain, computed here independently of the module (hashlib and json only):
+# this_hash = sha256(canonical JSON of {"decision": its six columns, "scenario_digest": ...,
+# "prev_hash": ...}); scenario_digest = canonical JSON of {column: sha256("t:" + stored text, or
+# "j:" + JSON of a non-text value)} over the ten columns of the scenario row; the first
+# prev_hash is 64 zeros.
+SCENARIO_COLUMNS = ("id", "name", "author", "created_at", "assumptions_json", "applications_json",
+                    "applications_hash", "ranking_json", "allocation_json", "summary_json")
+DECISION_COLUMNS = ("id", "scenario_id", "note", "decided_by", "decided_at", "supersedes")
+
+
+def _canon(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _independent_chain(path: Path) -> list[tuple[int, str, str, str]]:
+    """(id, scenario_digest, prev_hash, this_hash) recomputed from the raw rows."""
+    conn = sqlite3.connect(path)
+    try:
+        decisions = conn.execute(f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions "
+                                 "ORDER BY id").fetchall()
+        out, prev = [], "0" * 64
+        for row in decisions:
+            d = dict(zip(DECISION_COLUMNS, row))
+            srow = conn.execute(f"SELECT {', '.join(SCENARIO_COLUMNS)} FROM scenarios WHERE id = ?",
+                                (d["scenario_id"],)).fetchone()
+            digest = _canon({c: _sha("t:" + v if isinstance(v, str) else "j:" + _canon(v))
+                             for c, v in zip(SCENARIO_COLUMNS, srow)})
+            this = _sha(_canon({"decision": d, "scenario_digest": digest, "prev_hash": prev}))
+            out.append((d["id"], digest, prev, this))
+            prev = this
+    finally:
+        conn.close()
+    return out
+
+
+def _stored_chain(path: Path) -> list[tuple[int, str, str, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT id, scenario_digest, prev_hash, this_hash FROM decisions "
+                            "ORDER BY id").fetchall()
+    finally:
+        conn.close()
+
+
+def _raw(path: Path, *statements: str, params=()) -> None:
+    """Run statements in one raw sqlite3 session (autocommit), as a hostile user would."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in statements:
+            conn.execute(statement, params if "?" in statement else ())
+    finally:
+        conn.close()
+
+
+def _trigger_sql(path: Path, name: str) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def decided(store: ScenarioStore, db_path: Path) -> dict:
+    """Three scenarios, two decided (decisions 1 and 2), one free."""
+    a, b, free = save_base(store, "a"), save_base(store, "b"), save_base(store, "free")
+    d1 = store.decide(a, "first", "chair")
+    d2 = store.decide(b, "second", "chair")
+    return {"a": a, "b": b, "free": free, "d1": d1, "d2": d2, "head": store.verify()}
+
+
+def test_chain_matches_an_independent_computation(store: ScenarioStore, db_path: Path,
+                                                  decided: dict) -> None:
+    stored = _stored_chain(db_path)
+    assert stored == _independent_chain(db_path)
+    assert [r[0] for r in stored] == [decided["d1"], decided["d2"]]
+    assert stored[0][2] == "0" * 64 and stored[1][2] == stored[0][3]
+    assert decided["head"] == stored[-1][3]
+    history = store.decisions()
+    assert [(d.prev_hash, d.this_hash) for d in history] == [(r[2], r[3]) for r in stored]
+    assert store.current_decision().this_hash == decided["head"]
+
+
+REPLACE_ATTACKS = {
+    "REPLACE INTO decisions": "REPLACE INTO decisions SELECT id, scenario_id, 'rewritten', decided_by, "
+                              "decided_at, supersedes, scenario_digest, prev_hash, this_hash "
+                              "FROM decisions WHERE id = 1",
+    "INSERT OR REPLACE INTO decisions": "INSERT OR REPLACE INTO decisions (id, scenario_id, note, "
+                                        "decided_by, decided_at, supersedes) "
+                                        "VALUES (2, 3, 'rewritten', 'x', 'y', 1)",
+    "INSERT OR REPLACE on the supersedes key": "INSERT OR REPLACE INTO decisions (id, scenario_id, "
+                                               "note, decided_by, decided_at, supersedes) "
+                                               "VALUES (9, 3, 'fork', 'x', 'y', 1)",
+    "REPLACE INTO scenarios": "REPLACE INTO scenarios (id, name, author, created_at, "
+                              "assumptions_json, applications_json, applications_hash, summary_json) "
+                              "SELECT id, 'tampered', author, created_at, assumptions_json, "
+                              "applications_json, applications_hash, summary_json "
+                              "FROM scenarios WHERE id = 1",
+    "INSERT OR REPLACE INTO scenarios": "INSERT OR REPLACE INTO scenarios (id, name, author, "
+                                        "created_at, assumptions_json, applications_json, "
+                                        "applications_hash) VALUES (2, 'x', 'x', 'x', '{}', '[]', 'h')",
+    "UPDATE OR REPLACE moving a free scenario onto a decided id":
+        "UPDATE OR REPLACE scenarios SET id = 1 WHERE id = 3",
+    "UPDATE decisions": "UPDATE decisions SET note = 'rewritten' WHERE id = 1",
+    "DELETE FROM decisions": "DELETE FROM decisions WHERE id = 2",
+    "UPDATE scenarios": "UPDATE scenarios SET allocation_json = NULL WHERE id = 2",
+    "DELETE FROM scenarios": "DELETE FROM scenarios WHERE id = 1",
+}
+
+
+@pytest.mark.parametrize("recursive_triggers", ["OFF", "ON"])
+@pytest.mark.parametrize("attack", list(REPLACE_ATTACKS))
+def test_raw_session_cannot_change_a_decision(store: ScenarioStore, db_path: Path, decided: dict,
+                                              attack: str, recursive_triggers: str) -> None:
+    assert (decided["a"], decided["b"], decided["free"], decided["d1"], decided["d2"]) == (1, 2, 3, 1, 2)
+    before = _stored_chain(db_path)
+    with pytest.raises(sqlite3.IntegrityError, match="mine-evaluator"):
+        _raw(db_path, f"PRAGMA recursive_triggers = {recursive_triggers}", REPLACE_ATTACKS[attack])
+    assert _stored_chain(db_path) == before
+    reopened = ScenarioStore(db_path)  # the next open finds the record intact
+    assert reopened.verify() == decided["head"]
+    assert [s.name for s in map(reopened.load, (1, 2, 3))] == ["a", "b", "free"]
+    assert [d.note for d in reopened.decisions()] == ["first", "second"]
+
+
+def test_the_replace_hole_was_real_in_schema_2(db_path: Path) -> None:
+    # the same REPLACE on a file at the previous schema version rewrites a decided scenario:
+    # the attack list above can fail
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    migrate(conn, target_version=2)
+    conn.execute("INSERT INTO scenarios (name, author, created_at, assumptions_json, "
+                 "applications_json, applications_hash) VALUES ('a', 'kim', 't', '{}', '[]', 'h')")
+    conn.execute("INSERT INTO decisions (scenario_id, note, decided_by, decided_at) "
+                 "VALUES (1, 'first', 'chair', 't')")
+    conn.execute(REPLACE_ATTACKS["REPLACE INTO scenarios"])
+    assert conn.execute("SELECT name FROM scenarios WHERE id = 1").fetchone() == ("tampered",)
+    conn.close()
+
+
+def _drop_update_recreate(path: Path, trigger: str, edit: str, recreate: bool) -> None:
+    sql = _trigger_sql(path, trigger)
+    statements = [f"DROP TRIGGER {trigger}", edit] + ([sql] if recreate else [])
+    _raw(path, *statements)
+
+
+@pytest.mark.parametrize("recreate", [False, True], ids=["trigger left dropped", "trigger recreated"])
+@pytest.mark.parametrize("trigger, edit, message", [
+    ("decisions_no_update", "UPDATE decisions SET note = 'rewritten' WHERE id = 1",
+     r"decision 1: the decision record differs"),
+    ("decisions_no_update", "UPDATE decisions SET decided_by = 'someone else' WHERE id = 2",
+     r"decision 2: the decision record differs"),
+    ("decisions_no_update", "UPDATE decisions SET scenario_id = 3 WHERE id = 2",
+     r"decision 2: the decision record differs"),
+    ("scenarios_decided_no_update", "UPDATE scenarios SET name = 'tampered' WHERE id = 1",
+     r"decision 1: scenario 1 differs from what was decided \(changed: name\)"),
+    ("scenarios_decided_no_update",
+     "UPDATE scenarios SET allocation_json = replace(allocation_json, '80.0', '800.0') WHERE id = 2",
+     r"decision 2: scenario 2 differs from what was decided \(changed: allocation_json\)"),
+    ("decisions_no_delete", "DELETE FROM decisions WHERE id = 2",
+     r"decision 2 is missing"),
+    ("decisions_no_delete", "DELETE FROM decisions WHERE id = 1",
+     r"decision 2 supersedes 1, but the decision before it is None"),
+    ("scenarios_decided_no_delete", "DELETE FROM scenarios WHERE id = 2",
+     r"decision 2: its scenario 2 is missing"),
+])
+def test_drop_trigger_and_edit_is_detected_on_next_open(
+        store: ScenarioStore, db_path: Path, decided: dict, trigger: str, edit: str, message: str,
+        recreate: bool) -> None:
+    _drop_update_recreate(db_path, trigger, edit, recreate)
+    with pytest.raises(TamperedStore, match=message) as info:
+        ScenarioStore(db_path)
+    assert str(db_path) in str(info.value)
+    # a store opened before the edit notices it too, at the next listing or decision
+    for call in (store.list, store.decisions, store.current_decision, store.verify,
+                 lambda: store.decide(decided["free"], "on a broken chain", "chair")):
+        with pytest.raises(TamperedStore, match=message):
+            call()
+
+
+def test_rewritten_decision_with_recomputed_hash_breaks_the_next_link(
+        store: ScenarioStore, db_path: Path, decided: dict) -> None:
+    # an editor who knows the scheme rewrites decision 1 and its own hash: decision 2 still
+    # points at the old hash
+    conn = sqlite3.connect(db_path)
+    row = dict(zip(DECISION_COLUMNS + ("scenario_digest", "prev_hash"), conn.execute(
+        f"SELECT {', '.join(DECISION_COLUMNS)}, scenario_digest, prev_hash FROM decisions "
+        "WHERE id = 1").fetchone()))
+    conn.close()
+    row["note"] = "rewritten"
+    forged = store_module.decision_hash(row, row["scenario_digest"], row["prev_hash"])
+    _raw(db_path, "DROP TRIGGER decisions_no_update",
+         f"UPDATE decisions SET note = 'rewritten', this_hash = '{forged}' WHERE id = 1",
+         _trigger_sql_from_fresh("decisions_no_update"))
+    with pytest.raises(TamperedStore, match=r"decision 2: its link to decision 1 is broken"):
+        ScenarioStore(db_path)
+
+
+def _trigger_sql_from_fresh(name: str) -> str:
+    return dict(store_module._expected_triggers())[name]
+
+
+@pytest.mark.parametrize("statements, message", [
+    (["DROP TRIGGER decisions_no_replace"], "trigger decisions_no_replace is missing"),
+    (["DROP TRIGGER scenarios_decided_no_update",
+      ("CREATE TRIGGER scenarios_decided_no_update BEFORE UPDATE ON scenarios WHEN 0 "
+       "BEGIN SELECT 1; END")], "trigger scenarios_decided_no_update was altered"),
+    (["CREATE TRIGGER sneaky AFTER INSERT ON decisions BEGIN SELECT 1; END"],
+     r"unexpected trigger\(s\) in the store: sneaky"),
+])
+def test_trigger_set_is_checked_on_open(store: ScenarioStore, db_path: Path, decided: dict,
+                                        statements: list[str], message: str) -> None:
+    _raw(db_path, *statements)
+    with pytest.raises(TamperedStore, match=message):
+        ScenarioStore(db_path)
+
+
+def test_undecided_scenarios_stay_editable_and_a_store_without_decisions_verifies(
+        store: ScenarioStore, db_path: Path) -> None:
+    sid = save_base(store)
+    assert store.verify() is None
+    _raw(db_path, "REPLACE INTO scenarios (id, name, author, created_at, assumptions_json, "
+                  "applications_json, applications_hash) VALUES (?, 'replaced', 'x', 't', '{}', '[]', 'h')",
+         params=(sid,))
+    assert ScenarioStore(db_path).load(sid).name == "replaced"
+    store.decide(sid, "now decided", "chair")
+    assert store.verify() == _independent_chain(db_path)[-1][3]
+    other = save_base(store, "other")
+    # a raw decision in the right place but without its hash link is refused
+    with pytest.raises(sqlite3.IntegrityError, match="must carry its hash"):
+        _raw(db_path, "INSERT INTO decisions (scenario_id, note, decided_by, decided_at, supersedes) "
+                      "VALUES (?, 'raw', 'x', 't', 1)", params=(other,))
+    assert len(store.decisions()) == 1
+
+
+def test_schema_2_file_migrates_and_gets_its_chain(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    assert migrate(conn, target_version=2) == 2
+    for name in ("old a", "old b"):
+        conn.execute(
+            "INSERT INTO scenarios (name, author, created_at, assumptions_json, applications_json, "
+            "applications_hash, ranking_json, allocation_json, summary_json) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, "park", "2026-03-01T09:00:00+00:00", '{"fund_krw_bn":250}', "[]",
+             applications_hash([]), frame_to_json(ranking_frame()), frame_to_json(allocation_frame()),
+             "{}"))
+    conn.execute("INSERT INTO decisions (scenario_id, note, decided_by, decided_at, supersedes) "
+                 "VALUES (1, 'v2 decision', 'chair', '2026-03-02T09:00:00+00:00', NULL)")
+    conn.execute("INSERT INTO decisions (scenario_id, note, decided_by, decided_at, supersedes) "
+                 "VALUES (2, 'v2 revision', 'chair', '2026-03-03T09:00:00+00:00', 1)")
+    conn.close()
+
+    store = ScenarioStore(db_path)
+    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert _stored_chain(db_path) == _independent_chain(db_path)
+    assert [d.note for d in store.decisions()] == ["v2 decision", "v2 revision"]
+    d3 = store.decide(1, "after the upgrade", "chair")
+    assert d3 == 3 and _stored_chain(db_path) == _independent_chain(db_path)
+    assert ScenarioStore(db_path).verify() == _independent_chain(db_path)[-1][3]
+    # the old decisions are now guarded like new ones
+    with pytest.raises(sqlite3.IntegrityError, match="mine-evaluator"):
+        _raw(db_path, REPLACE_ATTACKS["REPLACE INTO scenarios"])
+    _drop_update_recreate(db_path, "decisions_no_update",
+                          "UPDATE decisions SET note = 'x' WHERE id = 1", recreate=True)
+    with pytest.raises(TamperedStore, match="decision 1: the decision record differs"):
+        ScenarioStore(db_path)
+
+
+@pytest.mark.parametrize("statement, message", [
+    ("DROP TRIGGER decisions_no_update", "decisions_no_update is missing"),
+    ("DROP TRIGGER scenarios_decided_no_delete", "scenarios_decided_no_delete is missing"),
+])
+def test_schema_2_file_with_dropped_guards_is_not_vouched_for(db_path: Path, statement: str,
+                                                              message: str) -> None:
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    migrate(conn, target_version=2)
+    conn.execute(statement)
+    conn.close()
+    with pytest.raises(TamperedStore, match=message + r".*before the upgrade to schema 3") as info:
+        ScenarioStore(db_path)
+    assert str(db_path) in str(info.value)
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # left at its old version
+    conn.close()
+
+
+def test_a_rewrite_of_the_whole_chain_shows_only_in_the_head_hash(
+        store: ScenarioStore, db_path: Path, decided: dict) -> None:
+    # the stated limit: someone who knows the scheme rewrites the head decision and its hash;
+    # the file is consistent again, and only the head hash kept outside the file tells
+    conn = sqlite3.connect(db_path)
+    row = dict(zip(DECISION_COLUMNS + ("scenario_digest", "prev_hash"), conn.execute(
+        f"SELECT {', '.join(DECISION_COLUMNS)}, scenario_digest, prev_hash FROM decisions "
+        "WHERE id = 2").fetchone()))
+    conn.close()
+    row["note"] = "rewritten"
+    forged = store_module.decision_hash(row, row["scenario_digest"], row["prev_hash"])
+    _raw(db_path, "DROP TRIGGER decisions_no_update",
+         f"UPDATE decisions SET note = 'rewritten', this_hash = '{forged}' WHERE id = 2",
+         _trigger_sql_from_fresh("decisions_no_update"))
+    reopened = ScenarioStore(db_path)
+    assert reopened.current_decision().note == "rewritten"
+    assert reopened.verify() == forged != decided["head"]

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from evaluator import uncertainty as unc
+from evaluator.uncertainty import kernel, processes, statistics
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_projects" / "applications.csv"
@@ -67,12 +68,11 @@ def test_memory_budget_splits_the_paths_not_the_results(apps, scenario, ref):
     """A budget of one block of paths at a time (three super-blocks, the IRR sample across two of
     them) gives the per-path results of one pass over all paths."""
     kw = dict(n_paths=300, seed=4, chunk_paths=100, irr_paths=150)
-    whole, split = {}, {}
-    unc.simulate(apps, scenario, ref, _paths_out=whole, **kw)
-    unc.simulate(apps, scenario, ref, _paths_out=split, memory_budget_bytes=1, **kw)
-    for key in ("npv", "min_dscr", "irr"):
-        np.testing.assert_allclose(split[key], whole[key], rtol=1e-12, atol=1e-12)
-    assert np.isfinite(whole["irr"][:, 100:150]).any()
+    whole = unc.simulate_paths(apps, scenario, ref, **kw)
+    split = unc.simulate_paths(apps, scenario, ref, memory_budget_bytes=1, **kw)
+    for key in ("npv_usd_m", "min_dscr", "irr"):
+        np.testing.assert_allclose(getattr(split, key), getattr(whole, key), rtol=1e-12, atol=1e-12)
+    assert np.isfinite(whole.irr[:, 100:150]).any()
 
 
 def test_other_seed_changes_draws_but_not_statistics(apps, scenario, ref, sim):
@@ -108,7 +108,7 @@ def test_shock_correlation_matches_data():
 def test_price_multiplier_mean_is_the_deck(ref):
     proc = unc.load_price_processes(ref)
     rng = np.random.Generator(np.random.PCG64(5))
-    mult = unc._price_log_deviations(rng, proc, 20_000, 10, 1.0, "mean")
+    mult = processes.price_log_deviations(rng, proc, 20_000, 10, 1.0, "mean")
     m = mult[:, :, 10]
     se = m.std(axis=1) / np.sqrt(m.shape[1])
     assert np.all(np.abs(m.mean(axis=1) - 1.0) < 4 * se)
@@ -125,13 +125,13 @@ def test_price_processes_cover_every_mineral(ref):
 def test_summary_columns_and_expected_loss(sim, apps, scenario):
     s = sim.summary
     for col in ("npv_mean_usd_m", "npv_p10_usd_m", "npv_p50_usd_m", "npv_p90_usd_m", "prob_npv_negative",
-                "prob_min_dscr_below_1", "prob_min_dscr_below_1_3", "expected_loss_sim_krw_bn",
+                "prob_min_dscr_below_1", "prob_min_dscr_below_comfort", "expected_loss_sim_krw_bn",
                 "irr_p10", "irr_p50", "irr_p90"):
         assert col in s.columns
     assert (s["npv_p10_usd_m"] <= s["npv_p50_usd_m"]).all() and (s["npv_p50_usd_m"] <= s["npv_p90_usd_m"]).all()
     assert ((s["prob_npv_negative"] >= 0) & (s["prob_npv_negative"] <= 1)).all()
     loan = s["loan_request_krw_bn"] > 0
-    assert (s.loc[loan, "prob_min_dscr_below_1"] <= s.loc[loan, "prob_min_dscr_below_1_3"]).all()
+    assert (s.loc[loan, "prob_min_dscr_below_1"] <= s.loc[loan, "prob_min_dscr_below_comfort"]).all()
     for a in apps:
         row = s.loc[a.id]
         if a.loan_request_krw_bn <= 0:
@@ -243,30 +243,27 @@ def test_fast_path_equals_tiled_reference(apps, scenario, ref, vol_scale):
             dataclasses.replace(next(a for a in apps if a.by_products), id="EDGE-WC", working_capital_share=0.0)]
     sel = list(apps) + edge
     kw = dict(n_paths=300, seed=11, chunk_paths=120, irr_paths=40, vol_scale=vol_scale)
-    fast, slow = {}, {}
-    unc.simulate(sel, scenario, ref, method="fast", _paths_out=fast, **kw)
-    unc.simulate(sel, scenario, ref, method="reference", _paths_out=slow, **kw)
-    scale = float(np.abs(slow["npv"]).max())
-    np.testing.assert_allclose(fast["npv"], slow["npv"], rtol=1e-9, atol=1e-9 * scale)
-    np.testing.assert_array_equal(np.isnan(fast["min_dscr"]), np.isnan(slow["min_dscr"]))
-    np.testing.assert_allclose(fast["min_dscr"], slow["min_dscr"], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(fast["irr"], slow["irr"], rtol=1e-9, atol=1e-12)
-    assert np.isfinite(fast["npv"]).all() and np.isfinite(fast["irr"]).any()
+    fast = unc.simulate_paths(sel, scenario, ref, method="fast", **kw)
+    slow = unc.simulate_paths(sel, scenario, ref, method="reference", **kw)
+    scale = float(np.abs(slow.npv_usd_m).max())
+    np.testing.assert_allclose(fast.npv_usd_m, slow.npv_usd_m, rtol=1e-9, atol=1e-9 * scale)
+    np.testing.assert_array_equal(np.isnan(fast.min_dscr), np.isnan(slow.min_dscr))
+    np.testing.assert_allclose(fast.min_dscr, slow.min_dscr, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast.irr, slow.irr, rtol=1e-9, atol=1e-12)
+    assert np.isfinite(fast.npv_usd_m).all() and np.isfinite(fast.irr).any()
 
 
 def test_one_thread_and_two_lanes_give_identical_results(apps, scenario, ref, monkeypatch):
     """The kernel's second lane (a thread sharing the batches and their IRR runs) changes
     nothing: per-path NPV, min DSCR and IRR equal to the bit, and the progress ends at 1."""
     kw = dict(n_paths=400, seed=9, chunk_paths=100, irr_paths=150, vol_scale=1.5)
-    monkeypatch.setattr(unc, "_FAST_BATCH_ROWS", 700)           # several batches per lane
-    two, seen = {}, []
-    unc.simulate(apps, scenario, ref, _paths_out=two, progress=seen.append, **kw)
-    monkeypatch.setattr(unc, "_usable_cores", lambda: 1)
-    one = {}
-    unc.simulate(apps, scenario, ref, _paths_out=one, **kw)
-    for key in ("npv", "min_dscr", "irr"):
-        np.testing.assert_array_equal(two[key], one[key])
-    assert np.isfinite(two["irr"]).any()
+    monkeypatch.setattr(kernel, "FAST_BATCH_ROWS", 700)          # several batches per lane
+    seen = []
+    two = unc.simulate_paths(apps, scenario, ref, progress=seen.append, lanes=2, **kw)
+    one = unc.simulate_paths(apps, scenario, ref, lanes=1, **kw)
+    for key in ("npv_usd_m", "min_dscr", "irr"):
+        np.testing.assert_array_equal(getattr(two, key), getattr(one, key))
+    assert np.isfinite(two.irr).any()
     assert seen == sorted(seen) and seen[-1] == 1.0
 
 
@@ -290,9 +287,9 @@ def test_lanes_raise_the_first_error_and_stop_the_other_lane():
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         with pytest.raises(ValueError, match="lane 0"):
-            unc._on_lanes(fails_here, pool)
+            kernel.on_lanes(fails_here, pool)
         with pytest.raises(RuntimeError, match="lane 1"):
-            unc._on_lanes(fails_there, pool)
+            kernel.on_lanes(fails_there, pool)
     assert seen == ["stopped", "lane 0 done"]
 
 
@@ -301,16 +298,16 @@ def test_antithetic_pairs_mirror_the_shocks(ref):
     middle path unpaired; without antithetic pairs the halves are independent."""
     proc = unc.load_price_processes(ref)
     rng = np.random.Generator(np.random.PCG64(3))
-    eps = unc._ou_shocks(rng, proc, 7, 5, antithetic=True)
+    eps = processes.ou_shocks(rng, proc, 7, 5, antithetic=True)
     np.testing.assert_array_equal(eps[:, :, 4:], -eps[:, :, :3])
     assert not np.allclose(eps[:, :, 3], 0.0)
     rng = np.random.Generator(np.random.PCG64(3))
-    ind = unc._ou_shocks(rng, proc, 8, 5, antithetic=False)
+    ind = processes.ou_shocks(rng, proc, 8, 5, antithetic=False)
     assert not np.allclose(ind[:, :, 4:], -ind[:, :, :4])
     stages = ["exploration", "production"]
-    cap, opx, rec, delay = unc._project_draws(np.random.default_rng(4), stages, 9, 1.0, unc.PROJECT_RISKS)
+    cap, opx, rec, delay = processes.project_draws(np.random.default_rng(4), stages, 9, 1.0, unc.PROJECT_RISKS)
     # log multipliers mirror around their log-mean; delays use u and 1 - u
-    params = unc._stage_params(stages, 1.0, unc.PROJECT_RISKS)
+    params = processes.stage_params(stages, 1.0, unc.PROJECT_RISKS)
     mu = params["mu"][:, :, 0]
     np.testing.assert_allclose(np.log(cap[:, 5:]) - mu[0][:, None], -(np.log(cap[:, :4]) - mu[0][:, None]), atol=1e-12)
     np.testing.assert_allclose(np.log(rec[:, 5:]) - mu[2][:, None], -(np.log(rec[:, :4]) - mu[2][:, None]), atol=1e-12)
@@ -332,7 +329,7 @@ def test_row_quantiles_match_numpy():
     for n in (1, 2, 3, 10, 11, 1001):
         x = rng.normal(size=(6, n))
         x[:, ::3] = 0.25                                   # ties
-        q, tail = unc._row_quantiles(x, [0.1, 0.5, 0.9], tail=max(1, n // 10))
+        q, tail = statistics.row_quantiles(x, [0.1, 0.5, 0.9], tail=max(1, n // 10))
         np.testing.assert_array_equal(q, np.quantile(x, [0.1, 0.5, 0.9], axis=1))
         np.testing.assert_allclose(tail, np.sort(x, axis=1)[:, :max(1, n // 10)].mean(axis=1), rtol=1e-14)
         y = x.copy()
@@ -340,25 +337,25 @@ def test_row_quantiles_match_numpy():
         y[0] = np.nan
         with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
             expect = np.nanquantile(y, [0.1, 0.5, 0.9], axis=1)
-        np.testing.assert_array_equal(unc._nan_row_quantiles(y, [0.1, 0.5, 0.9]), expect)
+        np.testing.assert_array_equal(statistics.nan_row_quantiles(y, [0.1, 0.5, 0.9]), expect)
 
 
 def test_row_sd_matches_numpy():
     x = np.random.default_rng(2).normal(3.0, 2.0, size=(130, 501))      # more rows than one chunk of 64
-    np.testing.assert_allclose(unc._row_sd(x, x.mean(axis=1)), x.std(axis=1, ddof=1), rtol=1e-13)
+    np.testing.assert_allclose(statistics.row_sd(x, x.mean(axis=1)), x.std(axis=1, ddof=1), rtol=1e-13)
 
 
 def test_time_major_tax_base_matches_cashflow_identity():
     from evaluator import cashflow
     x = np.random.default_rng(0).normal(size=(500, 30)) * 10
     X = np.vstack([np.zeros((1, 500)), np.cumsum(x, axis=1).T])      # cumulative sums, time-major
-    unc._tax_base_time_major(X)
+    kernel.tax_base_time_major(X)
     np.testing.assert_allclose(np.diff(X, axis=0), cashflow._loss_carried_forward_tax_base(x).T, atol=1e-9)
     # columns sorted by length, each carried only over its own years (the kernel's prefix rule)
     lengths = np.sort(np.random.default_rng(1).integers(1, 31, 500))[::-1]
     X = np.vstack([np.zeros((1, 500)), np.cumsum(x, axis=1).T])
     n_cols = [500] + [int((lengths >= k).sum()) for k in range(1, 31)]
-    unc._tax_base_time_major(X, n_cols)
+    kernel.tax_base_time_major(X, n_cols)
     for j in (0, 250, 499):
         L = lengths[j]
         np.testing.assert_allclose(np.diff(X[:L + 1, j]), cashflow._loss_carried_forward_tax_base(x[j:j + 1, :L])[0],

@@ -7,63 +7,38 @@ second print a progress line on stderr.
 
 from __future__ import annotations
 
-import sys
-import time
-
 import pandas as pd
 
-from evaluator.cli import CliError, _add_common, _status, EXIT_INVALID_ROWS, emit, load_inputs
+from evaluator.cli.common import EXIT_INVALID_ROWS, CliError, Progress, add_common, emit, load_inputs, status
 
 SIMULATE_FIELDS = [
     "id", "name", "mineral", "stage", "npv_usd_m", "npv_mean_usd_m", "npv_p10_usd_m", "npv_p50_usd_m",
-    "npv_p90_usd_m", "prob_npv_negative", "prob_min_dscr_below_1", "prob_min_dscr_below_1_3",
+    "npv_p90_usd_m", "prob_npv_negative", "prob_min_dscr_below_1", "prob_min_dscr_below_comfort",
     "expected_loss_sim_krw_bn", "irr_p10", "irr_p50", "irr_p90", "risk_adjusted_npv_usd_m",
 ]
 
 
-def _add_arguments(p) -> None:
-    _add_common(p)
+def add_arguments(p) -> None:
+    add_common(p)
     p.add_argument("--paths", type=int, default=10_000, help="number of simulated paths (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--vol-scale", type=float, default=1.0, help="scale on every uncertainty (0 = deterministic)")
 
 
-class _Progress:
-    """Progress line on stderr, shown only once a run has taken more than a second."""
-
-    def __init__(self, stream=None, after_s: float = 1.0):
-        self.stream = stream or sys.stderr
-        self.t0 = time.perf_counter()
-        self.after_s = after_s
-        self.shown = False
-
-    def __call__(self, fraction: float) -> None:
-        if time.perf_counter() - self.t0 < self.after_s:
-            return
-        self.shown = True
-        self.stream.write(f"\rsimulate: {100 * fraction:5.1f}% ({time.perf_counter() - self.t0:.1f} s)")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def cmd_simulate(args) -> int:
+def run(args) -> int:
     from evaluator.uncertainty import simulate
 
     if args.paths < 1:
         raise CliError("--paths must be >= 1")
-    if args.vol_scale < 0:
-        raise CliError("--vol-scale must be >= 0")
-    ref, scenario, result = load_inputs(args)
-    if not result.applications:
+    if not args.vol_scale >= 0:
+        raise CliError("--vol-scale must be a number >= 0")
+    ref, scenario, loaded = load_inputs(args)
+    if not loaded.applications:
         emit(pd.DataFrame(columns=SIMULATE_FIELDS), args.format)
-        return _status(result) or EXIT_INVALID_ROWS
-    prog = _Progress()
+        return status(loaded) or EXIT_INVALID_ROWS
+    prog = Progress()
     try:
-        sim = simulate(result.applications, scenario, ref, n_paths=args.paths, seed=args.seed,
+        sim = simulate(loaded.applications, scenario, ref, n_paths=args.paths, seed=args.seed,
                        vol_scale=args.vol_scale, progress=prog)
     finally:
         prog.close()
@@ -71,7 +46,4 @@ def cmd_simulate(args) -> int:
                "elapsed_s": round(sim.elapsed_s, 3)}
     emit(sim.summary.reset_index()[SIMULATE_FIELDS], args.format,
          summary=summary if args.format == "json" else None)
-    return _status(result)
-
-
-COMMANDS = {"simulate": ("Monte Carlo NPV / DSCR risk per application", _add_arguments, cmd_simulate)}
+    return status(loaded)

@@ -13,33 +13,8 @@ import sys
 
 import pandas as pd
 
-from evaluator.cli import CliError, emit
-
-RANKING_COLUMNS = ["rank", "score", "rank_range", "eligible", "ineligible_reasons", "country_risk_score",
-                   "diversification_score", "expected_loss_krw_bn", "china_share_after"]
-ALLOCATION_COLUMNS = ["fund_krw_bn", "loan_krw_bn", "fraction", "selected", "note"]
-
-
-def snapshot(applications, scenario, scores: pd.DataFrame, allocation) -> dict:
-    """Keyword arguments for :meth:`ScenarioStore.save` from a ranking and an allocation.
-
-    Parameters
-    ----------
-    applications : sequence of Application
-    scenario : Scenario
-    scores : pandas.DataFrame
-        ``ScoreResult.table``.
-    allocation : evaluator.portfolio.PortfolioAllocation or None
-    """
-    from models.loader import applications_frame
-
-    ranking = scores[[c for c in RANKING_COLUMNS if c in scores.columns] +
-                     [c for c in scores.columns if c.startswith("contrib_")]].copy()
-    alloc_table = None if allocation is None else allocation.table[ALLOCATION_COLUMNS].copy()
-    summary = None if allocation is None else dict(allocation.summary)
-    return {"assumptions": scenario.to_dict(), "applications": applications_frame(applications),
-            "ranking": ranking, "allocation": alloc_table, "summary": summary}
-
+from evaluator.pipeline import snapshot
+from evaluator.cli.common import CliError, add_common, add_decision_options, emit, run_pipeline
 
 def _store(args):
     from evaluator.store import ScenarioStore, StoreError
@@ -63,12 +38,12 @@ def _guard(fn):
 
 @_guard
 def cmd_save(args) -> int:
-    from evaluator.cli_allocate import run_allocation_objects
-
-    apps, scenario, scores, pa, status = run_allocation_objects(args)
-    sid = _store(args).save(args.name, args.author, **snapshot(apps, scenario, scores, pa))
+    apps, scenario, _, result, code = run_pipeline(args, allocate=True)
+    if result is None:
+        raise CliError("no valid application to save")
+    sid = _store(args).save(args.name, args.author, **snapshot(apps, scenario, result))
     print(sid)
-    return status
+    return code
 
 
 @_guard
@@ -112,12 +87,11 @@ def cmd_decide(args) -> int:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from evaluator.cli_allocate import add_arguments as add_allocate
-
     p.add_argument("--store", help="SQLite file (default: $EVALUATOR_STORE or the user data folder)")
     sub = p.add_subparsers(dest="action", required=True)
     s = sub.add_parser("save", help="rank and allocate FILE, then save the scenario")
-    add_allocate(s)
+    add_common(s)
+    add_decision_options(s)
     s.add_argument("--name", required=True)
     s.add_argument("--author", required=True)
     s.set_defaults(handler=cmd_save)
@@ -139,5 +113,3 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("--by", required=True, help="who decided (committee, officer)")
     q.set_defaults(handler=cmd_decide)
 
-
-COMMANDS = {"scenario": ("save, list, show, compare and decide scenarios", add_arguments, None)}

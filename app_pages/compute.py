@@ -1,0 +1,236 @@
+"""The pipeline's steps, cached in the UI layer on what each depends on.
+
+Every wrapper is keyed on hashable inputs (the applications' content hash and the scenario fields
+that step reads, :mod:`app_pages.state`), so that
+
+* moving a budget slider re-runs only the allocation (evaluation and scores are cache hits),
+* moving a weight slider re-runs only the scoring (evaluation and simulation are cache hits),
+* a risk-adjusted ranking simulates once per applications + evaluation assumptions.
+
+Heavy objects are passed as ``_``-prefixed arguments that Streamlit does not hash; the explicit
+keys in front of them identify their content. The numbers come from :mod:`evaluator.pipeline`,
+as in the CLI and the report.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_pages import state
+from app_pages.customs_upload import customs_import
+from app_pages.i18n import t
+from evaluator import pipeline, portfolio
+from evaluator.reference import load_reference
+from models.application import ValidationError
+from models.loader import load_applications, validate_table
+from models.scenario import Scenario
+
+#: Solver time on a slider move [s]: the best allocation found by then is shown with its gap;
+#: "Prove optimality" on the Allocation page lifts the limit.
+INTERACTIVE_TIME_LIMIT_S = 1.0
+PROVE_TIME_LIMIT_S = 30.0
+#: Paths of the simulation behind a risk-adjusted ranking.
+RANKING_SIMULATION_PATHS = pipeline.DEFAULT_SIMULATION_PATHS
+
+
+@st.cache_resource(show_spinner=False)
+def reference():
+    """The bundled reference tables (read once per server process)."""
+    return load_reference()
+
+
+def load_sample():
+    return load_applications(state.SAMPLE_PATH, ref=reference())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _validated(key: str, _raw, _schedule):
+    return validate_table(_raw, _schedule, ref=reference())
+
+
+def validation():
+    """LoadResult of the session's current table (cached on its content hash).
+
+    Raises ValidationError when the edited table lost a required column or every row.
+    """
+    ss = st.session_state
+    return _validated(state.apps_key(), ss["raw_df"], ss.get("schedule_df"))
+
+
+def applications():
+    """Valid applications of the current table ([] when the table as a whole is unusable)."""
+    try:
+        return validation().applications
+    except ValidationError:
+        return []
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _evaluation(akey: str, ekey: str, _apps, _scenario):
+    return pipeline.evaluate_step(_apps, _scenario, reference())
+
+
+def evaluation(s: Scenario | None = None):
+    """Evaluation of the valid applications under the scenario (None when there are none)."""
+    s = s or state.current_scenario()
+    apps = applications()
+    if not apps:
+        return None
+    return _evaluation(state.apps_key(), state.evaluation_key(s), apps, s)
+
+
+def require_evaluation(s: Scenario):
+    """The evaluation, or a warning and the end of the page when no application is valid."""
+    ev = evaluation(s)
+    if ev is None:
+        st.warning(t("no_valid_application"))
+        st.stop()
+    return ev
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _simulation(akey: str, ekey: str, n_paths: int, _apps, _scenario, _progress=None):
+    return pipeline.simulate_step(_apps, _scenario, reference(), n_paths=n_paths, seed=0, progress=_progress)
+
+
+def simulation(s: Scenario | None = None, *, required: bool = False):
+    """The Monte Carlo behind a risk-adjusted ranking, cached on applications + evaluation
+    assumptions (weights and budgets do not re-simulate). Runs with a progress bar when
+    ``s.financial_measure`` needs it (or ``required``); None otherwise."""
+    s = s or state.current_scenario()
+    apps = applications()
+    if not apps or not (required or s.financial_measure in pipeline.RISK_MEASURES):
+        return None
+    key = (state.apps_key(), state.evaluation_key(s), RANKING_SIMULATION_PATHS)
+    if st.session_state.get("simulated_key") == key:  # cache hit: no progress bar to draw
+        return _simulation(*key, apps, s)
+    bar = st.progress(0.0, text=t("simulating"))
+    try:
+        sim = _simulation(*key, apps, s, lambda f: bar.progress(min(max(float(f), 0.0), 1.0), text=t("simulating")))
+    finally:
+        bar.empty()
+    st.session_state["simulated_key"] = key
+    return sim
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _scored(akey: str, ekey: str, skey: str, ckey: str, _ev, _scenario, _customs, _simulation):
+    return pipeline.score_step(_ev, _scenario, reference(), customs=_customs, simulation=_simulation)
+
+
+def scored(s: Scenario | None = None):
+    """:class:`evaluator.pipeline.Scored` or None; raises what the pipeline raises."""
+    s = s or state.current_scenario()
+    ev = evaluation(s)
+    if ev is None:
+        return None
+    sim = simulation(s)
+    customs, ckey = customs_import(reference())
+    return _scored(state.apps_key(), state.evaluation_key(s), state.score_key(s), ckey, ev, s, customs, sim)
+
+
+def ranking(s: Scenario | None = None):
+    """The ranked table with the simulated P10 NPV and P(NPV < 0) when the simulation has run."""
+    s = s or state.current_scenario()
+    sc = scored(s)
+    return None if sc is None else pipeline.with_risk_columns(sc.scores.table, simulation(s))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _supply_ref(ckey: str, _customs):
+    """Reference data with the uploaded customs imports (one object per upload, so the supply
+    engine's per-object baseline cache is reused across reruns)."""
+    return pipeline.supply_reference(reference(), _customs)
+
+
+def supply_ref():
+    customs, ckey = customs_import(reference())
+    return _supply_ref(ckey, customs)
+
+
+def time_limit_s() -> float:
+    return PROVE_TIME_LIMIT_S if st.session_state.get("prove_optimal") else INTERACTIVE_TIME_LIMIT_S
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _allocation(akey: str, skey: str, alkey: str, ckey: str, locks: tuple, limit_s: float, _scored, _ev,
+                _scenario, _ref):
+    return pipeline.allocate_step(_ev, _scored, _scenario, _ref, locked_in=locks[0], locked_out=locks[1],
+                                  time_limit_s=limit_s)
+
+
+def allocation(s: Scenario | None = None):
+    """PortfolioAllocation for the current scores, budgets, caps and locks; raises
+    AllocationInfeasible (shown by the page) when the settings conflict."""
+    s = s or state.current_scenario()
+    sc = scored(s)
+    if sc is None:
+        return None
+    _, ckey = customs_import(reference())
+    return _allocation(state.apps_key(), state.score_key(s), state.allocation_key(s), ckey, state.locks(),
+                       time_limit_s(), sc, evaluation(s), s, supply_ref())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _supply_outcome(akey: str, alkey: str, ckey: str, locks: tuple, limit_s: float, _pa, _ev, _scenario, _ref):
+    return pipeline.supply_step(_ev, _pa, _scenario, _ref)
+
+
+def supply_outcome(pa, s: Scenario | None = None):
+    """The funded set's supply effect and China's share by year (:func:`pipeline.supply_step`)."""
+    s = s or state.current_scenario()
+    _, ckey = customs_import(reference())
+    return _supply_outcome(state.apps_key(), state.allocation_key(s), ckey, state.locks(), time_limit_s(), pa,
+                           evaluation(s), s, supply_ref())
+
+
+def summary(pa, s: Scenario | None = None):
+    """The typed :class:`evaluator.pipeline.AllocationSummary` of an allocation."""
+    return pipeline.summarise_allocation(pa, supply_outcome(pa, s))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _frontier(akey: str, fkey: str, ckey: str, locks: tuple, resource: str, _pa, _scenario, _ref):
+    return portfolio.frontier(_pa, _scenario, _ref, resource=resource)
+
+
+def frontier(pa, resource: str, s: Scenario | None = None):
+    """Objective against one budget, the current budget marked.
+
+    Keyed on the scenario without the varied budget: moving that slider only moves the marker.
+    """
+    s = s or state.current_scenario()
+    _, ckey = customs_import(reference())
+    s_grid = s.replace(**{resource: getattr(st.session_state["base_scenario"], resource)})
+    return _frontier(state.apps_key(), state.scenario_key(s, ("name", resource)), ckey, state.locks(), resource,
+                     pa, s_grid, supply_ref())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _what_it_would_take(akey: str, alkey: str, ckey: str, locks: tuple, _pa, _scenario, _ref):
+    return portfolio.what_it_would_take(_pa, _scenario, _ref)
+
+
+def what_it_would_take(pa, s: Scenario | None = None):
+    s = s or state.current_scenario()
+    _, ckey = customs_import(reference())
+    return _what_it_would_take(state.apps_key(), state.allocation_key(s), ckey, state.locks(), pa, s, supply_ref())
+
+
+def pipeline_result(s: Scenario | None = None):
+    """The whole :class:`evaluator.pipeline.PipelineResult` of the session, assembled from the
+    cached steps (the Report and Scenarios pages hand it to the report builder and the store)."""
+    s = s or state.current_scenario()
+    ev = evaluation(s)
+    if ev is None:
+        return None
+    sc = scored(s)
+    pa = allocation(s)
+    outcome = supply_outcome(pa, s)
+    return pipeline.PipelineResult(ev, sc, simulation(s), pa, outcome, pipeline.summarise_allocation(pa, outcome),
+                                   s.financial_measure)
+
+
+def csv_bytes(frame) -> bytes:
+    """A table as CSV for download (UTF-8 with BOM, so Excel reads Korean text)."""
+    return frame.to_csv().encode("utf-8-sig")

@@ -1,0 +1,89 @@
+"""The applications table as the officer loads and edits it: upload, data editor, download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app_pages import state
+from models.application import FIELDS, ValidationError
+from models.loader import load_applications
+
+
+def try_load_upload(data: bytes, filename: str, ref) -> str | None:
+    """Load an uploaded application file into the session; the error text, or None on success.
+
+    Nothing already loaded is lost on failure.
+    """
+    try:
+        res = load_applications(data, filename=filename, ref=ref)
+    except ValidationError as exc:
+        return "; ".join(p.message() for p in exc.problems) or str(exc)
+    state.set_table(res.raw, res.schedule, filename)
+    return None
+
+
+def apply_editor_delta(key: str) -> None:
+    """on_change of the data editor: fold its edits into the session table."""
+    ss = st.session_state
+    delta = ss.get(key) or {}
+    raw = ss["raw_df"].copy()
+    for row, changes in (delta.get("edited_rows") or {}).items():
+        for col, val in changes.items():
+            if col in raw.columns:
+                if raw[col].dtype != object:
+                    raw[col] = raw[col].astype(object)
+                raw.iat[int(row), raw.columns.get_loc(col)] = val
+    deleted = sorted(int(i) for i in (delta.get("deleted_rows") or []))
+    if deleted:
+        raw = raw.drop(index=raw.index[deleted])
+    added = [r for r in (delta.get("added_rows") or []) if r]
+    if added:
+        raw = pd.concat([raw, pd.DataFrame(added, dtype=object)], ignore_index=True)
+    state.set_table(raw, ss.get("schedule_df"), ss.get("source_name", "edited"))
+
+
+def editor_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The table typed for the data editor and its column config from FIELDS.
+
+    A numeric column whose entries do not all parse stays text, so nothing typed is lost.
+    """
+    df = raw.copy()
+    config: dict[str, Any] = {}
+    for f in FIELDS:
+        if f.name not in df.columns:
+            continue
+        label = f.name + (f" [{f.unit}]" if f.unit else "")
+        if f.kind in ("float", "int"):
+            col = df[f.name].replace("", None)
+            num = pd.to_numeric(col, errors="coerce")
+            if (num.isna() == col.isna()).all():
+                df[f.name] = num.astype(float)
+                config[f.name] = st.column_config.NumberColumn(
+                    label, help=f.description, min_value=f.lo, max_value=f.hi,
+                    step=1 if f.kind == "int" else None, required=f.required)
+            else:
+                config[f.name] = st.column_config.TextColumn(label, help=f.description + " (check entries)")
+        elif f.kind == "choice":
+            df[f.name] = df[f.name].astype(object).where(df[f.name].notna(), None)
+            config[f.name] = st.column_config.SelectboxColumn(
+                label, help=f.description, options=list(f.choices), required=f.required)
+        else:
+            df[f.name] = df[f.name].astype(object).where(df[f.name].notna(), None).map(
+                lambda v: None if v is None else str(v))
+            config[f.name] = st.column_config.TextColumn(label, help=f.description, required=f.required)
+    return df, config
+
+
+def table_to_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None) -> bytes:
+    """The session's table as an .xlsx in the template's format (sheet ``applications``)."""
+    import io
+
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        raw.to_excel(xw, sheet_name="applications", index=False)
+        if schedule is not None and not schedule.empty:
+            schedule.to_excel(xw, sheet_name="production_schedule", index=False)
+    return buf.getvalue()

@@ -1,0 +1,57 @@
+"""``python -m evaluator report FILE --out report.xlsx``: the committee workbook.
+
+Runs the whole pipeline (ranking, allocation, the funded set's supply effect by year; the
+simulation too with ``--risk-adjusted``) with the same options as ``allocate``, and writes the
+workbook the app's Report page writes for the same inputs. A decision recorded in the scenario
+store (``--store`` or ``$EVALUATOR_STORE``) for these applications and this scenario fills the
+Decision sheet.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from evaluator.cli.common import CliError, add_common, add_decision_options, run_pipeline
+
+
+def add_arguments(p) -> None:
+    add_common(p)
+    add_decision_options(p)
+    p.add_argument("--out", required=True, help="output workbook (.xlsx)")
+    p.add_argument("--cashflow-ids", nargs="+", metavar="ID",
+                   help="projects given a live cash-flow sheet (default: funded ones, else top 5 by NPV)")
+    p.add_argument("--store", help="scenario store whose recorded decision for these inputs fills the Decision "
+                                   "sheet (default: $EVALUATOR_STORE when set)")
+
+
+def _cashflow_ids(args, result) -> list[str] | None:
+    if not args.cashflow_ids:
+        return None
+    ids = [s.strip() for chunk in args.cashflow_ids for s in chunk.split(",") if s.strip()]
+    unknown = [i for i in ids if i not in result.evaluation.metrics.index]
+    if unknown:
+        raise CliError(f"--cashflow-ids: unknown application id(s): {', '.join(unknown)}")
+    return ids
+
+
+def run(args) -> int:
+    import os
+
+    from evaluator import pipeline
+    from evaluator.report import build_pipeline_report
+
+    apps, scenario, ref, result, code = run_pipeline(args, allocate=True)
+    if result is None:
+        raise CliError("no valid application to report on")
+    store_path = args.store or os.environ.get("EVALUATOR_STORE")
+    decision = pipeline.recorded_decision(store_path, scenario, apps) if store_path else None
+    data = build_pipeline_report(result, scenario, ref=ref, cashflow_ids=_cashflow_ids(args, result),
+                                 decision=decision)
+    out = Path(args.out)
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {exc.strerror}") from None
+    sys.stderr.write(f"wrote {out} ({len(data):,} bytes; {len(result.evaluation.metrics)} applications)\n")
+    return code

@@ -1,0 +1,42 @@
+"""``python -m evaluator template --out FILE [--from CSV]``: the blank application workbook, or the
+applications of a CSV / JSON / XLSX file in the template's format."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from evaluator.cli.common import EXIT_INVALID_ROWS, EXIT_OK, CliError
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--out", required=True, help="output workbook (.xlsx)")
+    p.add_argument("--from", dest="from_file", help="write these applications (.csv, .json or .xlsx) instead of a blank form")
+    p.add_argument("--no-example", action="store_true", help="leave out the example row")
+
+
+def run(args) -> int:
+    from evaluator.template import build_template
+
+    code = EXIT_OK
+    if args.from_file:
+        from evaluator.reference import load_reference
+        from models.application import ValidationError
+        from models.loader import load_applications
+
+        try:
+            loaded = load_applications(args.from_file, ref=load_reference())
+        except ValidationError as exc:
+            raise CliError("\n".join(f"{args.from_file}: {p.message()}" for p in exc.problems)) from None
+        for p in loaded.problems:
+            sys.stderr.write(f"invalid application (not written) {p.message()}\n")
+        code = EXIT_INVALID_ROWS if loaded.problems else EXIT_OK
+        data = build_template(applications=loaded.applications)
+    else:
+        data = build_template(example=not args.no_example)
+    try:
+        Path(args.out).write_bytes(data)
+    except OSError as exc:
+        raise CliError(f"cannot write {args.out}: {exc.strerror}") from None
+    sys.stderr.write(f"wrote {args.out}\n")
+    return code

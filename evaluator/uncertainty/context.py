@@ -1,0 +1,79 @@
+"""What one simulation run carries between its steps, and the policy-loan rules it applies
+(the schedule and the DSCR scope of :mod:`evaluator.evaluate`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+from models.application import Application
+from models.scenario import Scenario
+
+from evaluator import cashflow, finance
+from evaluator.evaluate import krw_bn_to_usd_m
+from evaluator.uncertainty.processes import PriceProcesses, StageRisk
+
+
+# ----------------------------------------------------------------------------------------------
+# loans and DSCR (the rules of evaluator.evaluate)
+# ----------------------------------------------------------------------------------------------
+def policy_loans(apps: Sequence[Application], scenario: Scenario, n_periods: int):
+    """The policy loan schedule per project in USD m, as :func:`evaluator.evaluate.evaluate`."""
+    loan_krw = np.array([a.loan_request_krw_bn for a in apps], dtype=float)
+    loan_usd = krw_bn_to_usd_m(loan_krw, scenario.fx_krw_per_usd)
+    return loan_krw, finance.loan_schedule(
+        loan_usd, scenario.policy_loan_rate, np.array([a.loan_tenor_years for a in apps]),
+        np.array([a.loan_grace_years for a in apps]), np.zeros(len(apps), dtype=int), n_periods)
+
+
+def min_dscr_rows(cfads, ds, principal, fp):
+    """Minimum DSCR per row under evaluate's scope rule: years with debt service once
+    production has started, or that repay principal earlier. NaN where no year is in scope.
+
+    ``cfads``, ``ds`` (..., T); ``principal`` broadcastable; ``fp`` (...) first production index.
+    """
+    T = cfads.shape[-1]
+    t = np.arange(T)
+    in_scope = (ds > 1e-12) & ((t >= fp[..., None]) | (principal > 1e-12))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(in_scope, cfads / np.where(in_scope, ds, 1.0), np.inf)
+    m = ratio.min(axis=-1)
+    return np.where(np.isinf(m) & ~in_scope.any(axis=-1), np.nan, m)
+
+
+
+# ----------------------------------------------------------------------------------------------
+# fast evaluation (linear coefficients of the deterministic model)
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class SimContext:
+    apps: tuple
+    scenario: Scenario
+    inputs: cashflow.ProjectInputs
+    proc: PriceProcesses
+    stages: list
+    risks: Mapping[str, StageRisk]
+    v_proj: float
+    vol_scale: float
+    deck: str
+    T: int
+    max_delay: int
+    dfac: np.ndarray
+    sched: object
+    has_loan: np.ndarray
+    fx_i: int
+    prim_proc: np.ndarray
+    by_proc: np.ndarray
+    prim_coef: np.ndarray
+    npv: np.ndarray
+    min_dscr: np.ndarray
+    irr: np.ndarray
+    irr_n: int
+    progress: Callable[[float], None] | None
+    used: np.ndarray          # process indices drawn (the products of these projects and FX)
+    antithetic: bool
+    lanes: int | None = None   # threads sharing the batches (None: as many as the process may use, at most 2)
+
+

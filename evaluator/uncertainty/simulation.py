@@ -1,0 +1,206 @@
+"""The public Monte Carlo entry: :func:`simulate` and its result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+from models.application import Application
+from models.scenario import Scenario
+
+from evaluator import cashflow, finance
+from evaluator.evaluate import discount_rates
+from evaluator.uncertainty.context import SimContext, policy_loans
+from evaluator.uncertainty.kernel import run_fast
+from evaluator.uncertainty.processes import (
+    FX_PROCESS,
+    PROJECT_RISKS,
+    PriceProcesses,
+    StageRisk,
+    load_price_processes,
+    max_delay_years,
+)
+from evaluator.uncertainty.reference_path import run_reference
+from evaluator.uncertainty.statistics import SimulationResult, summarise
+
+#: Default paths per draw block (fixed so that results do not depend on the memory budget).
+DEFAULT_CHUNK_PATHS = 1000
+#: Default working-memory budget of one model call [bytes].
+DEFAULT_MEMORY_BUDGET_BYTES = 512 * 2**20
+#: Paths per project on which IRR percentiles are computed (an IRR costs ~40 us a row).
+DEFAULT_IRR_PATHS = 250
+
+# ----------------------------------------------------------------------------------------------
+# simulation
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PathResults:
+    """Per-path results of :func:`simulate_paths` (float64, one row per application).
+
+    Attributes
+    ----------
+    ids : tuple of str
+    n_paths, seed, chunk_paths : int
+    npv_usd_m : numpy.ndarray
+        ``(n, n_paths)`` simulated NPV [USD m].
+    min_dscr : numpy.ndarray
+        ``(n, n_paths)`` minimum DSCR over the loan years [x] (NaN where no year is in scope).
+    irr : numpy.ndarray
+        ``(n, irr_paths)`` IRR of the first ``irr_paths`` paths [fraction] (NaN: none).
+    loan_krw_bn : numpy.ndarray
+        Policy loan asked per application [KRW bn].
+    deterministic_npv_usd_m : numpy.ndarray
+        The point NPV of the same model and rates [USD m].
+    """
+
+    ids: tuple[str, ...]
+    n_paths: int
+    seed: int
+    chunk_paths: int
+    npv_usd_m: np.ndarray = field(repr=False)
+    min_dscr: np.ndarray = field(repr=False)
+    irr: np.ndarray = field(repr=False)
+    loan_krw_bn: np.ndarray = field(repr=False)
+    deterministic_npv_usd_m: np.ndarray = field(repr=False)
+
+
+def _check_arguments(n: int, n_paths: int, vol_scale: float, method: str) -> None:
+    if n == 0:
+        raise ValueError("no applications to simulate")
+    if n_paths < 1:
+        raise ValueError("n_paths must be >= 1")
+    if vol_scale < 0:
+        raise ValueError("vol_scale must be >= 0")
+    if method not in ("fast", "reference"):
+        raise ValueError("method must be 'fast' or 'reference'")
+
+
+def simulate_paths(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: int = 10_000, seed: int = 0,
+                   chunk_paths: int | None = None, vol_scale: float = 1.0,
+                   progress: Callable[[float], None] | None = None, project_risk: bool = True, deck: str = "mean",
+                   irr_paths: int = DEFAULT_IRR_PATHS, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
+                   processes: PriceProcesses | None = None, risks: Mapping[str, StageRisk] = PROJECT_RISKS,
+                   method: str = "fast", antithetic: bool = True, lanes: int | None = None) -> PathResults:
+    """Every (application, path) NPV, minimum DSCR and IRR, before any statistic.
+
+    Parameters as :func:`simulate`. The arrays are what :func:`simulate` summarises; a portfolio
+    sums the rows of its projects path by path (every project sees the same price paths).
+    """
+    apps = tuple(apps)
+    n = len(apps)
+    _check_arguments(n, n_paths, vol_scale, method)
+    proc = processes or load_price_processes(ref)
+    chunk_paths = max(1, min(int(chunk_paths or DEFAULT_CHUNK_PATHS), n_paths))
+    inputs = cashflow.resolve_inputs(apps, scenario, ref)
+    stages = [a.stage for a in apps]
+    v_proj = vol_scale if project_risk else 0.0
+    max_delay = max_delay_years(stages, v_proj, risks)
+    T = int((inputs.construction_years + inputs.operating_years).max(initial=0)) + max_delay + 2
+    T = max(T, 3)  # build's minimum width
+    rate, _ = discount_rates(apps, scenario, ref)
+    loan_krw, sched = policy_loans(apps, scenario, T)
+    fx_i = proc.index(FX_PROCESS)
+    # revenue weights of primary product and by-products (per unit of ore, before recovery cap)
+    prim_proc = np.array([proc.index(a.mineral) for a in apps], dtype=int)
+    by_proc = np.array([proc.index(b.mineral) for a in apps for b in a.by_products], dtype=int)
+    irr_n = max(0, min(int(irr_paths), n_paths))
+    ctx = SimContext(
+        apps=apps, scenario=scenario, inputs=inputs, proc=proc, stages=stages, risks=risks, v_proj=v_proj,
+        vol_scale=vol_scale, deck=deck, T=T, max_delay=max_delay,
+        dfac=finance.discount_factors(rate, T, mid_year=scenario.mid_year), sched=sched, has_loan=loan_krw > 0,
+        fx_i=fx_i, prim_proc=prim_proc, by_proc=by_proc,
+        prim_coef=inputs.grade_fraction * inputs.product_factor * inputs.payability * inputs.price_usd_per_t,
+        # filled in order (see kernel._touched)
+        npv=np.full((n, n_paths), np.nan), min_dscr=np.full((n, n_paths), np.nan), irr=np.full((n, irr_n), np.nan),
+        irr_n=irr_n, progress=progress,
+        used=np.unique(np.concatenate([prim_proc, by_proc, [fx_i]]).astype(int)),     # processes drawn
+        antithetic=bool(antithetic), lanes=lanes)
+    run = run_fast if method == "fast" else run_reference
+    run(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
+    return PathResults(tuple(a.id for a in apps), int(n_paths), int(seed), chunk_paths, ctx.npv, ctx.min_dscr,
+                       ctx.irr, loan_krw, deterministic_npv(inputs, scenario, rate))
+
+
+def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: int = 10_000, seed: int = 0,
+             chunk_paths: int | None = None, vol_scale: float = 1.0, progress: Callable[[float], None] | None = None,
+             project_risk: bool = True, deck: str = "mean", irr_paths: int = DEFAULT_IRR_PATHS,
+             keep_paths: int | None = None, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
+             risk_aversion: float = 0.5, processes: PriceProcesses | None = None,
+             risks: Mapping[str, StageRisk] = PROJECT_RISKS, method: str = "fast",
+             antithetic: bool = True, lanes: int | None = None) -> SimulationResult:
+    """Monte Carlo of every application's NPV and loan cover under price and project risks.
+
+    Parameters
+    ----------
+    apps : sequence of Application
+    scenario : Scenario
+        Price deck (the processes revert to it), discount rates, FX, loan terms, LGD.
+    ref : evaluator.reference.ReferenceData
+    n_paths : int
+        Number of paths [-].
+    seed : int
+        Seed of ``numpy.random.SeedSequence``; each block of paths gets a PCG64 child stream.
+    chunk_paths : int, optional
+        Paths per block (default 1,000). Memory per model call is bounded by
+        ``memory_budget_bytes`` by also splitting the projects.
+    vol_scale : float
+        Scale on every source of uncertainty (module notes); 0 = the deterministic model.
+    progress : callable, optional
+        Called with the fraction done [0-1] after each model call (fast method: each batch of
+        projects), always from the calling thread.
+    project_risk : bool
+        Draw capex / delay / opex / recovery risks (False: prices and FX only).
+    deck : {'mean', 'median'}
+        Whether the deck is the expected or the median price of each year.
+    irr_paths : int
+        Paths per project whose IRR is solved for the IRR percentiles (0 = none).
+    keep_paths : int, optional
+        Keep the NPV of only this many paths (evenly spaced); default all.
+    memory_budget_bytes : int
+        Working memory [bytes]: of the paths drawn at once and their results (fast method), or of
+        one model call (reference); default 512 MiB. Results do not depend on it.
+    risk_aversion : float
+        Weight ``a`` of the CVaR in ``risk_adjusted_npv = (1 - a) mean + a CVaR10`` [0-1].
+    method : {'fast', 'reference'}
+        ``'fast'`` (default): the linear-coefficient evaluation of the model (module notes,
+        "Fast evaluation"); ``'reference'``: one :func:`cashflow.build` call on tiled
+        (project, path) rows, about 40x slower, kept for checks. Same draws, same results
+        (to rounding).
+    antithetic : bool
+        Draw paths in antithetic pairs (module notes, "Antithetic pairs"; default True).
+    lanes : int, optional
+        Threads of the fast method (1 or 2; default: 2 when the process may run on two CPUs).
+        Results do not depend on it.
+
+    Returns
+    -------
+    SimulationResult
+    """
+    import time
+
+    t_start = time.perf_counter()
+    paths = simulate_paths(apps, scenario, ref, n_paths=n_paths, seed=seed, chunk_paths=chunk_paths,
+                           vol_scale=vol_scale, progress=progress, project_risk=project_risk, deck=deck,
+                           irr_paths=irr_paths, memory_budget_bytes=memory_budget_bytes, processes=processes,
+                           risks=risks, method=method, antithetic=antithetic, lanes=lanes)
+    npv = paths.npv_usd_m
+    kept = np.arange(n_paths) if keep_paths is None or keep_paths >= n_paths else \
+        np.unique(np.linspace(0, n_paths - 1, int(keep_paths)).round().astype(int))
+    samples = (npv if len(kept) == n_paths else npv[:, kept]).astype(np.float32)
+    # the summary reorders each row in place (its statistics do not depend on the order): the
+    # per-path arrays are this call's own
+    summary = summarise(tuple(apps), scenario, npv, paths.min_dscr, paths.irr, paths.loan_krw_bn,
+                        paths.loan_krw_bn > 0, paths.deterministic_npv_usd_m, risk_aversion, overwrite=True)
+    samples.setflags(write=False)
+    kept.setflags(write=False)
+    return SimulationResult(paths.ids, paths.n_paths, paths.seed, paths.chunk_paths, float(vol_scale), summary,
+                            samples, kept, time.perf_counter() - t_start)
+
+
+def deterministic_npv(inputs, scenario, rate) -> np.ndarray:
+    cf = cashflow.build(inputs, first_year=scenario.first_year)
+    return finance.npv(rate, cf.fcf_usd_m, mid_year=scenario.mid_year)
+
+
