@@ -508,14 +508,14 @@ def _loss_carried_forward_tax_base(taxable_before_losses: np.ndarray) -> np.ndar
     return np.diff(taxed_cum, axis=-1, prepend=0.0)
 
 
-def _fit_columns(a: np.ndarray, T: int) -> np.ndarray:
+def fit_columns(a: np.ndarray, T: int) -> np.ndarray:
     """``a`` cut or edge-padded to ``T`` columns (last axis)."""
     if a.shape[-1] >= T:
         return a[..., :T]
     return np.concatenate([a, np.repeat(a[..., -1:], T - a.shape[-1], axis=-1)], axis=-1)
 
 
-def _rank_within(rows: np.ndarray) -> np.ndarray:
+def rank_within(rows: np.ndarray) -> np.ndarray:
     """Position of each entry among the earlier entries with the same value (0, 1, ...)."""
     order = np.argsort(rows, kind="stable")
     sorted_rows = rows[order]
@@ -644,7 +644,7 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
         pm = pm[:, None]
     if np.ndim(pm) == 2 and pm.shape[1] not in (1, T):  # price paths longer or shorter than this model
         pm = pm[:, :T] if pm.shape[1] > T else np.pad(pm, ((0, 0), (0, T - pm.shape[1])), mode="edge")
-    path = 1.0 if inputs.price_factor is None else _fit_columns(inputs.price_factor, T)
+    path = 1.0 if inputs.price_factor is None else fit_columns(inputs.price_factor, T)
     primary_usd_m = payable_t * price * pm * path / 1e6
     by_usd_m = np.zeros((n, T))
     if len(inputs.byproduct_rows):
@@ -652,7 +652,7 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
         rec_mult = 1.0 if recovery_multiplier is None else np.asarray(recovery_multiplier, dtype=float)[rows, None]
         contrib = ore_t[rows] * inputs.byproduct_coef_usd_per_t_ore[:, None] * rec_mult / 1e6
         if inputs.byproduct_price_factor is not None:
-            contrib = contrib * _fit_columns(inputs.byproduct_price_factor[rows, _rank_within(rows)], T)
+            contrib = contrib * fit_columns(inputs.byproduct_price_factor[rows, rank_within(rows)], T)
         if np.ndim(pm) == 2:
             contrib = contrib * pm[inputs.byproduct_rows] if pm.shape[0] == n else contrib * pm
         np.add.at(by_usd_m, inputs.byproduct_rows, contrib)
@@ -709,6 +709,63 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
         "korea_equity_fcf_usd_m": korea_equity,
     }
     return CashflowTable(inputs.ids, first_year, fp, lp, series)
+
+
+#: features the linear Monte Carlo kernel cannot evaluate exactly (see :func:`linear_kernel_view`)
+NONLINEAR_FEATURES = ("profit-based or sliding royalty", "minimum royalty", "loss carry-forward limit",
+                      "loss offset cap", "percentage depletion", "production tax credit")
+
+
+def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]:
+    """Inputs the linear Monte Carlo kernel evaluates exactly, and per project why it cannot.
+
+    The kernel (:mod:`evaluator.uncertainty`) assumes the royalty is a fixed share of revenue
+    net of off-site costs and that income tax is a rate times income after unlimited loss
+    carry-forward. A royalty on gross revenue is such a share (``rate / (1 - offsite share)``),
+    so those rows are rewritten exactly. Profit-based and sliding royalties, a minimum royalty,
+    limited or capped loss carry-forward, percentage depletion and a production tax credit are
+    not linear in the drawn multipliers: those rows get ``''`` replaced by the reasons
+    (:data:`NONLINEAR_FEATURES`) and must be evaluated by the reference path.
+
+    Returns
+    -------
+    view : ProjectInputs
+        Same as ``inputs`` with gross-revenue royalties as equivalent net-revenue rates, and the
+        nonlinear terms of the flagged rows switched off (their kernel results are placeholders
+        the caller replaces).
+    reasons : list of str
+        Per project, ``''`` when the kernel is exact, else the features that need the reference
+        path (``'; '``-joined).
+    """
+    n = inputs.n
+    if inputs.royalty_basis_code is None:
+        return inputs, [""] * n
+    code = inputs.royalty_basis_code
+    offsite = inputs.offsite_costs_share
+    checks = (
+        (code >= 2) | ((code == 0) & (offsite >= 1.0)),
+        inputs.royalty_min_rate_by_year.max(axis=1) > 0,
+        inputs.loss_carry_years < fiscal.UNLIMITED_YEARS,
+        inputs.loss_offset_cap < 1.0,
+        inputs.depletion_rate > 0,
+        inputs.tax_credit_share > 0,
+    )
+    flags = np.stack(checks, axis=1)
+    reasons = ["; ".join(f for f, on in zip(NONLINEAR_FEATURES, row) if on) for row in flags]
+    bad = flags.any(axis=1)
+    gross = (code == 0) & ~bad
+    rate = np.where(gross, inputs.royalty_rate / np.where(gross, 1.0 - offsite, 1.0), inputs.royalty_rate)
+    view = dataclasses.replace(
+        inputs,
+        royalty_basis_code=np.where(gross | bad, 1, code),
+        royalty_rate=rate,
+        royalty_min_rate_by_year=np.where(bad[:, None], 0.0, inputs.royalty_min_rate_by_year),
+        loss_carry_years=np.where(bad, fiscal.UNLIMITED_YEARS, inputs.loss_carry_years),
+        loss_offset_cap=np.where(bad, 1.0, inputs.loss_offset_cap),
+        depletion_rate=np.where(bad, 0.0, inputs.depletion_rate),
+        tax_credit_share=np.where(bad, 0.0, inputs.tax_credit_share),
+    )
+    return view, reasons
 
 
 def build_cashflows(apps: Sequence[Application], scenario: Scenario, ref) -> CashflowTable:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -53,6 +54,10 @@ class PathResults:
         Policy loan asked per application [KRW bn].
     deterministic_npv_usd_m : numpy.ndarray
         The point NPV of the same model and rates [USD m].
+    evaluated_by : tuple of str
+        Per application, ``'fast kernel'`` or ``'reference path (<features>)'`` when the fast
+        method fell back to the reference path for features the kernel cannot evaluate
+        exactly (:func:`evaluator.cashflow.linear_kernel_view`).
     """
 
     ids: tuple[str, ...]
@@ -64,6 +69,7 @@ class PathResults:
     irr: np.ndarray = field(repr=False)
     loan_krw_bn: np.ndarray = field(repr=False)
     deterministic_npv_usd_m: np.ndarray = field(repr=False)
+    evaluated_by: tuple[str, ...] = ()
 
 
 def _check_arguments(n: int, n_paths: int, vol_scale: float, method: str) -> None:
@@ -117,10 +123,25 @@ def simulate_paths(apps: Sequence[Application], scenario: Scenario, ref, *, n_pa
         irr_n=irr_n, progress=progress,
         used=np.unique(np.concatenate([prim_proc, by_proc, [fx_i]]).astype(int)),     # processes drawn
         antithetic=bool(antithetic), lanes=lanes)
-    run = run_fast if method == "fast" else run_reference
-    run(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
+    evaluated_by = _run(ctx, method, n_paths, seed, chunk_paths, memory_budget_bytes)
     return PathResults(tuple(a.id for a in apps), int(n_paths), int(seed), chunk_paths, ctx.npv, ctx.min_dscr,
-                       ctx.irr, loan_krw, deterministic_npv(inputs, scenario, rate))
+                       ctx.irr, loan_krw, deterministic_npv(inputs, scenario, rate), evaluated_by)
+
+
+def _run(ctx: SimContext, method: str, n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int):
+    """Fill ``ctx``'s per-path arrays. The fast method runs the kernel on inputs it evaluates
+    exactly (:func:`evaluator.cashflow.linear_kernel_view`) and then the reference path, with the
+    same draws, for the projects whose features are not linear (profit-based or sliding
+    royalties, limited losses, depletion, tax credits). Returns the method per project."""
+    if method == "reference":
+        run_reference(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
+        return ("reference path",) * len(ctx.apps)
+    view, reasons = cashflow.linear_kernel_view(ctx.inputs)
+    run_fast(dataclasses.replace(ctx, inputs=view), n_paths, seed, chunk_paths, memory_budget_bytes)
+    fallback = [i for i, r in enumerate(reasons) if r]
+    if fallback:
+        run_reference(ctx, n_paths, seed, chunk_paths, memory_budget_bytes, rows=fallback)
+    return tuple(f"reference path ({r})" if r else "fast kernel" for r in reasons)
 
 
 def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: int = 10_000, seed: int = 0,
@@ -193,6 +214,7 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
     # per-path arrays are this call's own
     summary = summarise(tuple(apps), scenario, npv, paths.min_dscr, paths.irr, paths.loan_krw_bn,
                         paths.loan_krw_bn > 0, paths.deterministic_npv_usd_m, risk_aversion, overwrite=True)
+    summary["evaluated_by"] = list(paths.evaluated_by)  # says where the fast method fell back
     samples.setflags(write=False)
     kept.setflags(write=False)
     return SimulationResult(paths.ids, paths.n_paths, paths.seed, paths.chunk_paths, float(vol_scale), summary,
