@@ -106,6 +106,19 @@ class DebtCover:
     scope: list
 
 
+def other_debt(apps: Sequence[Application], n_periods: int) -> tuple[finance.LoanSchedule, np.ndarray]:
+    """The other debt each application states (drawn at the valuation date, USD m) and whether
+    it ranks at or above the policy loan, i.e. belongs in the policy loan's DSCR and LLCR
+    (``policy_loan_rank`` other than ``ahead``)."""
+    n = len(apps)
+    senior_usd = np.array([a.senior_debt_usd_m or 0.0 for a in apps], dtype=float)
+    sched = finance.loan_schedule(senior_usd, np.array([a.senior_debt_rate or 0.0 for a in apps]),
+                                  np.array([a.senior_debt_tenor_years or 1 for a in apps]),
+                                  np.array([a.senior_debt_grace_years or 0 for a in apps]), np.zeros(n, dtype=int),
+                                  n_periods)
+    return sched, (senior_usd > 0) & np.array([a.policy_loan_rank != "ahead" for a in apps], dtype=bool)
+
+
 def debt_cover(apps: Sequence[Application], scenario: Scenario, cf: cashflow.CashflowTable) -> DebtCover:
     """The policy loan, the other debt and the cover ratios over the debt ranking at or above
     the policy loan: the one home of the DSCR scope rule (app, CLI and report call this).
@@ -137,10 +150,7 @@ def debt_cover(apps: Sequence[Application], scenario: Scenario, cf: cashflow.Cas
                                    np.array([a.loan_grace_years for a in apps]), np.zeros(n, dtype=int), T)
     senior_usd = np.array([a.senior_debt_usd_m or 0.0 for a in apps], dtype=float)
     has_senior = senior_usd > 0
-    senior = finance.loan_schedule(senior_usd, np.array([a.senior_debt_rate or 0.0 for a in apps]),
-                                   np.array([a.senior_debt_tenor_years or 1 for a in apps]),
-                                   np.array([a.senior_debt_grace_years or 0 for a in apps]), np.zeros(n, dtype=int), T)
-    in_scope = has_senior & np.array([a.policy_loan_rank != "ahead" for a in apps], dtype=bool)
+    senior, in_scope = other_debt(apps, T)
     ds = policy.debt_service_usd_m + np.where(in_scope[:, None], senior.debt_service_usd_m, 0.0)
     principal = policy.principal_usd_m + np.where(in_scope[:, None], senior.principal_usd_m, 0.0)
     balance = policy.balance_usd_m + np.where(in_scope[:, None], senior.balance_usd_m, 0.0)

@@ -411,3 +411,19 @@ def test_fast_equals_reference_on_every_new_model_feature(apps, scenario, ref):
         assert by_method[k].startswith("reference path") and why in by_method[k], k
     res = unc.simulate(sel[:2] + sel[6:7], scen, ref, n_paths=50, seed=1, irr_paths=0)
     assert list(res.summary["evaluated_by"]) == ["fast kernel", "fast kernel", by_method["AUS-NT-1982"]]
+
+
+def test_other_debt_enters_the_simulated_dscr_through_the_reference_path(apps, scenario, ref):
+    """The simulated minimum DSCR covers the same debt as evaluate's (the policy loan and other
+    debt ranking at or above it): with zero volatility it equals evaluate's, and the project is
+    evaluated by the reference path (the kernel scales only the KRW policy loan by FX)."""
+    from evaluator.evaluate import evaluate
+    a = next(x for x in apps if x.loan_request_krw_bn > 0)
+    with_debt = dataclasses.replace(a, id="SENIOR", senior_debt_usd_m=50.0, senior_debt_rate=0.07,
+                                    senior_debt_tenor_years=8, senior_debt_grace_years=2)
+    sel = [a, with_debt]
+    fast = unc.simulate_paths(sel, scenario, ref, n_paths=20, seed=2, irr_paths=0, vol_scale=0.0)
+    ev = evaluate(sel, scenario, ref).metrics
+    np.testing.assert_allclose(fast.min_dscr[:, 0], ev.min_dscr.to_numpy(), rtol=1e-9)
+    assert fast.evaluated_by == ("fast kernel", "reference path (other debt in the DSCR)")
+    assert fast.min_dscr[1, 0] < fast.min_dscr[0, 0]

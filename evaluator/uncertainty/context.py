@@ -75,5 +75,6 @@ class SimContext:
     used: np.ndarray          # process indices drawn (the products of these projects and FX)
     antithetic: bool
     lanes: int | None = None   # threads sharing the batches (None: as many as the process may use, at most 2)
+    other_debt: object = None  # evaluate.other_debt schedule [USD m], zero rows where not in the DSCR's scope
 
 

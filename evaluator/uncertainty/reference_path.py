@@ -122,8 +122,12 @@ def run_reference(ctx: "SimContext", n_paths: int, seed: int, chunk_paths: int, 
                 cfads[:, :, :Tc] = cf.cfads_usd_m.reshape(m, B, Tc)[lr]
                 g = idx[lr]
                 ds = sched.debt_service_usd_m[g][:, None, :] * fx_ratio[None, :, :]
+                principal = sched.principal_usd_m[g][:, None, :]
+                if ctx.other_debt is not None:  # other debt in USD ranking at or above the policy loan
+                    ds = ds + ctx.other_debt.debt_service_usd_m[g][:, None, :]
+                    principal = principal + ctx.other_debt.principal_usd_m[g][:, None, :]
                 fp = inputs.construction_years[g, None] + delay[g] + 1
-                min_dscr[g, p0:p0 + B] = min_dscr_rows(cfads, ds, sched.principal_usd_m[g][:, None, :], fp)
+                min_dscr[g, p0:p0 + B] = min_dscr_rows(cfads, ds, principal, fp)
             if p0 < irr_n:
                 k = min(B, irr_n - p0)
                 irr[idx, p0:p0 + k] = finance.irr(fcf[:, :k].reshape(m * k, Tc)).reshape(m, k)

@@ -12,7 +12,7 @@ from models.application import Application
 from models.scenario import Scenario
 
 from evaluator import cashflow, finance
-from evaluator.evaluate import discount_rates
+from evaluator.evaluate import discount_rates, other_debt
 from evaluator.uncertainty.context import SimContext, policy_loans
 from evaluator.uncertainty.kernel import run_fast
 from evaluator.uncertainty.processes import (
@@ -122,10 +122,21 @@ def simulate_paths(apps: Sequence[Application], scenario: Scenario, ref, *, n_pa
         npv=np.full((n, n_paths), np.nan), min_dscr=np.full((n, n_paths), np.nan), irr=np.full((n, irr_n), np.nan),
         irr_n=irr_n, progress=progress,
         used=np.unique(np.concatenate([prim_proc, by_proc, [fx_i]]).astype(int)),     # processes drawn
-        antithetic=bool(antithetic), lanes=lanes)
+        antithetic=bool(antithetic), lanes=lanes, other_debt=_other_debt_in_scope(apps, T))
     evaluated_by = _run(ctx, method, n_paths, seed, chunk_paths, memory_budget_bytes)
     return PathResults(tuple(a.id for a in apps), int(n_paths), int(seed), chunk_paths, ctx.npv, ctx.min_dscr,
                        ctx.irr, loan_krw, deterministic_npv(inputs, scenario, rate), evaluated_by)
+
+
+def _other_debt_in_scope(apps, T: int):
+    """evaluate.other_debt with the rows outside the DSCR's scope zeroed; None when no project
+    states other debt in scope."""
+    sched, in_scope = other_debt(apps, T)
+    if not in_scope.any():
+        return None
+    keep = in_scope[:, None]
+    return dataclasses.replace(sched, debt_service_usd_m=np.where(keep, sched.debt_service_usd_m, 0.0),
+                               principal_usd_m=np.where(keep, sched.principal_usd_m, 0.0))
 
 
 def _run(ctx: SimContext, method: str, n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int):
@@ -137,6 +148,9 @@ def _run(ctx: SimContext, method: str, n_paths: int, seed: int, chunk_paths: int
         run_reference(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
         return ("reference path",) * len(ctx.apps)
     view, reasons = cashflow.linear_kernel_view(ctx.inputs)
+    if ctx.other_debt is not None:  # the kernel's DSCR scales one debt in KRW by FX; other debt is in USD
+        senior = (ctx.other_debt.debt_service_usd_m > 0).any(axis=1) & ctx.has_loan
+        reasons = ["; ".join(x for x in (r, "other debt in the DSCR" if s else "") if x) for r, s in zip(reasons, senior)]
     run_fast(dataclasses.replace(ctx, inputs=view), n_paths, seed, chunk_paths, memory_budget_bytes)
     fallback = [i for i, r in enumerate(reasons) if r]
     if fallback:
