@@ -8,25 +8,39 @@ tonnes of the mineral's priced product (``minerals.csv`` ``product``).
 Model (DESIGN.md, "Cash flow")::
 
     ore [t]            = throughput x ramp-up (or the applicant's schedule)
-    product [t]        = ore x grade x recovery x product_factor
-    payable [t]        = product x payability
-    gross revenue      = payable x price  (+ by-product credits, priced the same way)
+    product [t]        = ore x grade (per operating year when a grade schedule is given)
+                         x recovery x product_factor
+    payable [t]        = product x payability; Korea's offtake = payable x korea_offtake_share
+    gross revenue      = payable x price(year)  (+ by-product credits, priced the same way)
     revenue            = gross revenue x (1 - offsite_costs_share)
-    royalty            = royalty_rate x revenue                      (ad valorem)
+    royalty            = by the fiscal regime (evaluator/fiscal.py): rate x gross or net revenue,
+                         a profit-based or price-banded royalty, at least a minimum
     opex               = ore x opex_usd_per_t_ore + fixed opex       (operating years)
     EBITDA             = revenue - royalty - opex
-    depreciation       = straight line over depreciation_years per vintage, the rest written
-                         off in the last operating year
-    taxable income     = EBITDA - depreciation, losses carried forward without limit
-    tax                = income_tax_rate x taxable income after losses (never negative)
-    free cash flow     = EBITDA - tax - initial capex - sustaining capex - closure - delta WC
-    CFADS              = EBITDA - tax - sustaining capex - delta WC
+    depreciation       = straight line per vintage, declining balance or units of production;
+                         the book value left is written off in the last operating year
+    taxable income     = EBITDA - depreciation - percentage depletion, after losses carried
+                         forward (with the regime's time limit and offset cap)
+    tax                = income_tax_rate x taxable income (never negative)
+    tax credit         = production tax credit share x opex (refundable, e.g. US 45X)
+    pre-tax FCF        = EBITDA - capex - sustaining capex - closure - delta WC
+    free cash flow     = pre-tax FCF - tax + tax credit
+    CFADS              = EBITDA - tax + tax credit - sustaining capex - delta WC
+    Korean equity flow = ownership x (FCF - dividend withholding x max(FCF, 0))
+
+Prices: the scenario's deck (flat per case, overrides) or its ``price_path_usd_per_t`` (calendar
+year -> price, linear between the years given, flat outside); ``price_usd_per_t`` holds model
+year 1's price and ``price_factor`` the path relative to it per column.
 
 Timing: construction years are model years ``1..c``; the initial capex is spread evenly over
-them (end-of-year flows); with ``c = 0`` (already built) it sits in column 0. Production runs
-from year ``c + 1`` for ``operating_years``; closure is paid the year after the last one, when
-the working capital is also released. Closure is not tax-deductible here: with no loss
-carry-back a deduction after the last revenue year would be worthless anyway.
+them (end-of-year flows); with ``c = 0`` (already built) it sits in column 0. A
+``capex_schedule_usd_m`` replaces that spread: the amount of model year ``y`` is spent in column
+``y``; what is spent up to first production is placed in service then, later spending
+(expansions) when spent. Production runs from year ``c + 1`` for ``operating_years``; closure is
+paid the year after the last one, when the working capital is also released. Closure is not
+tax-deductible here: with no loss carry-back a deduction after the last revenue year would be
+worthless anyway. Money fields in another ``currency`` are converted to USD first
+(:func:`in_usd`).
 
 References
 ----------
