@@ -725,6 +725,72 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     return CashflowTable(inputs.ids, first_year, fp, lp, series)
 
 
+def price_deck_table(ref, scenario: Scenario, years: Sequence[int] | None = None) -> pd.DataFrame:
+    """The scenario's price deck as paths by calendar year, with the source of each.
+
+    Parameters
+    ----------
+    ref : evaluator.reference.ReferenceData
+    scenario : Scenario
+        Price case, flat overrides and ``price_path_usd_per_t``.
+    years : sequence of int, optional
+        Calendar years wanted (default ``first_year .. first_year + 29``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``mineral``, ``year``, ``price_usd_per_t`` [USD/t product], ``source``: the
+        scenario's path (interpolated, flat outside), else its flat override, else the bundled
+        deck of the price case (``minerals.csv``; rare earths at the default basket), which is a
+        flat path. The same table read back by :func:`price_deck_from_frame` reproduces the
+        prices of those years.
+    """
+    years = list(range(scenario.first_year, scenario.first_year + 30)) if years is None else list(years)
+    rows = []
+    for mineral in ref.minerals.index:
+        if mineral in scenario.price_path_usd_per_t:
+            path = scenario.price_path_usd_per_t[mineral]
+            ys = sorted(path)
+            prices = np.interp(years, ys, [path[y] for y in ys])
+            src = "scenario price path"
+        else:
+            price, src = _price(ref, mineral, scenario)
+            prices = np.full(len(years), price)
+            if src.startswith("price deck"):
+                src = f"{src}: {ref.minerals.at[mineral, 'price_source']}"
+        rows += [(mineral, int(y), float(p), src) for y, p in zip(years, prices)]
+    return pd.DataFrame(rows, columns=["mineral", "year", "price_usd_per_t", "source"])
+
+
+def extended_features(inputs: ProjectInputs) -> list[str]:
+    """Per project, the model features beyond the flat, ad valorem, straight-line model (for a
+    consumer that re-computes cash flows with its own formulas, e.g. a workbook): capital or
+    grade schedule, price path, royalty basis other than net revenue or a minimum royalty,
+    depreciation other than straight line, limited or capped losses, depletion, tax credit.
+    ``''`` where none is used."""
+    n = inputs.n
+    zeros = np.zeros(n)
+    grades = inputs.grade_profile_fraction
+    checks = {
+        "capital schedule": inputs.has_capex_schedule if inputs.has_capex_schedule is not None else zeros > 0,
+        "grade schedule": (np.abs(grades - inputs.grade_fraction[:, None]) > 0).any(axis=1) if grades is not None else zeros > 0,
+        "price path": (np.abs(inputs.price_factor - 1.0) > 0).any(axis=1) if inputs.price_factor is not None else zeros > 0,
+    }
+    if inputs.royalty_basis_code is not None:
+        checks.update({
+            "royalty basis": (inputs.royalty_basis_code != 1) | (inputs.royalty_min_rate_by_year.max(axis=1) > 0),
+            "depreciation method": inputs.depreciation_method_code != 0,
+            "loss limits": (inputs.loss_carry_years < fiscal.UNLIMITED_YEARS) | (inputs.loss_offset_cap < 1.0),
+            "percentage depletion": inputs.depletion_rate > 0,
+            "production tax credit": inputs.tax_credit_share > 0,
+        })
+    if inputs.byproduct_price_factor is not None and len(inputs.byproduct_rows):
+        by_path = (np.abs(inputs.byproduct_price_factor - 1.0) > 0).any(axis=(1, 2))
+        checks["price path"] = checks["price path"] | by_path
+    flags = np.stack([np.asarray(v, bool) for v in checks.values()], axis=1)
+    return ["; ".join(k for k, on in zip(checks, row) if on) for row in flags]
+
+
 #: features the linear Monte Carlo kernel cannot evaluate exactly (see :func:`linear_kernel_view`)
 NONLINEAR_FEATURES = ("profit-based or sliding royalty", "minimum royalty", "loss carry-forward limit",
                       "loss offset cap", "percentage depletion", "production tax credit")

@@ -339,3 +339,26 @@ def test_scenario_rate_wins_and_unknown_currency_names_the_application():
     assert a.initial_capex_usd_m == pytest.approx(50.0) and a.currency == "USD"
     with pytest.raises(cashflow.CurrencyError, match="T-CU-01: currency = 'XYZ'"):
         cashflow.build_cashflows([copper_app(currency="XYZ")], SCEN, REF)
+
+
+def test_price_deck_table_round_trips_and_names_its_sources():
+    scen = Scenario(price_path_usd_per_t={"copper": {2027: 8000.0, 2029: 10000.0}})
+    table = cashflow.price_deck_table(REF, scen, years=[2027, 2028, 2030])
+    cu = table[table.mineral == "copper"]
+    assert cu.price_usd_per_t.tolist() == [8000.0, 9000.0, 10000.0] and set(cu.source) == {"scenario price path"}
+    li = table[table.mineral == "lithium"]
+    assert li.price_usd_per_t.tolist() == [REF.minerals.at["lithium", "price_base_usd_per_t"]] * 3
+    assert li.source.iloc[0].startswith("price deck (base): ")
+    back = cashflow.price_deck_from_frame(table)
+    assert back["copper"] == {2027: 8000.0, 2028: 9000.0, 2030: 10000.0}
+
+
+def test_extended_features_flags_what_a_flat_straight_line_model_cannot_redo():
+    plain = copper_app(id="PLAIN")
+    sched = copper_app(id="SCHED", capex_schedule_usd_m=(60.0, 0.0, 30.0), grade_schedule=(1.0, 0.8))
+    usa = copper_app(id="USA", country_iso3="USA", fiscal_region="USA-NV", royalty_rate=None, depreciation_years=None)
+    inputs = cashflow.resolve_inputs([plain, sched, usa], SCEN, REF)
+    flags = cashflow.extended_features(inputs)
+    assert flags[0] == ""
+    assert flags[1] == "capital schedule; grade schedule"
+    assert flags[2] == "royalty basis; depreciation method; loss limits; percentage depletion"
