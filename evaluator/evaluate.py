@@ -169,6 +169,18 @@ def debt_cover(apps: Sequence[Application], scenario: Scenario, cf: cashflow.Cas
     return DebtCover(policy, senior, scoped, min_dscr, avg_dscr, llcr, senior_usd, scope)
 
 
+def _korea_irr(inputs: cashflow.ProjectInputs, cf: cashflow.CashflowTable, irr: np.ndarray) -> np.ndarray:
+    """IRR of the Korean equity flow: the project's IRR where no dividend withholding applies
+    (a positive share of a flow has the flow's IRR), solved only for the other rows."""
+    share = inputs.korean_ownership_share
+    wht = inputs.dividend_withholding_rate
+    out = np.where(share > 0, irr, np.nan)
+    rows = np.flatnonzero((wht > 0) & (share > 0))
+    if len(rows):
+        out[rows] = finance.irr(cf.korea_equity_fcf_usd_m[rows])
+    return out
+
+
 def _source_column(inputs: cashflow.ProjectInputs, name: str, default) -> list:
     """One column of ``inputs.sources`` in project order (``default`` when absent)."""
     src = inputs.sources
@@ -219,7 +231,7 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     npv_pretax = finance.npv(rate, cf.pretax_fcf_usd_m, mid_year=scenario.mid_year)
     irr_pretax, _ = finance.irr_with_reason(cf.pretax_fcf_usd_m)
     npv_korea = finance.npv(rate, cf.korea_equity_fcf_usd_m, mid_year=scenario.mid_year)
-    irr_korea, _ = finance.irr_with_reason(cf.korea_equity_fcf_usd_m)
+    irr_korea = _korea_irr(inputs, cf, irr)
     fp = cf.first_production_index
     payback = finance.payback_years(fcf, start_index=fp)
     dpayback = finance.discounted_payback_years(rate, fcf, start_index=fp, mid_year=scenario.mid_year)

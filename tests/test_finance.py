@@ -453,3 +453,27 @@ def test_senior_debt_needs_rate_and_tenor():
     app = _cover_case()[0]
     rec = app.to_record() | {"senior_debt_usd_m": 50.0, "senior_debt_rate": None, "senior_debt_tenor_years": None}
     assert {p.field for p in parse_application(rec)[1]} == {"senior_debt_rate", "senior_debt_tenor_years"}
+
+
+def test_korean_equity_irr_with_and_without_withholding():
+    """Without withholding the Korean flow is a positive multiple of the project's, so its IRR is
+    the project's; with 15 % withholding (AUS-WA) it is the IRR of the share of FCF less 15 % of
+    the positive years (numpy-financial as the oracle)."""
+    import dataclasses
+    import numpy_financial as npf
+    from evaluator.evaluate import evaluate
+    from evaluator.reference import load_reference
+    from models.loader import load_applications
+    from models.scenario import default_scenario
+    ref = load_reference()
+    a = next(x for x in load_applications("sample_projects/applications.csv", ref=ref).applications
+             if x.country_iso3 == "AUS")
+    wa = dataclasses.replace(a, id="WA", fiscal_region="AUS-WA", royalty_rate=None, income_tax_rate=None,
+                             depreciation_years=None)
+    ev = evaluate([a, wa], default_scenario(), ref)
+    m = ev.metrics
+    assert m.loc[a.id, "irr_korea_equity"] == pytest.approx(m.loc[a.id, "irr"], abs=1e-12)
+    fcf = ev.cashflows.fcf_usd_m[1]
+    flow = wa.korean_ownership_share * (fcf - 0.15 * np.maximum(fcf, 0.0))
+    assert m.loc["WA", "irr_korea_equity"] == pytest.approx(npf.irr(flow), abs=1e-7)
+    assert m.loc["WA", "irr_korea_equity"] < m.loc["WA", "irr"]
