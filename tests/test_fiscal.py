@@ -200,3 +200,68 @@ def test_malformed_regime_table_is_a_named_error(tmp_path):
     (tmp_path / "fiscal_regimes.csv").write_text(text)
     with pytest.raises(fiscal.FiscalDataError, match="royalty_basis"):
         fiscal.load_fiscal_regimes(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels against plain loops (hypothesis)
+# ---------------------------------------------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def _fifo_losses(income, years, cap):
+    """Plain loop: losses kept by year, used oldest first, expiring after ``years``."""
+    pool, out = [], []
+    for t, x in enumerate(income):
+        pool = [(s, a) for s, a in pool if t - s <= years and a > 0]
+        room = cap * max(x, 0.0)
+        used = 0.0
+        for k, (s, a) in enumerate(pool):
+            u = min(a, room - used)
+            pool[k] = (s, a - u)
+            used += u
+        out.append(max(x, 0.0) - used)
+        if x < 0:
+            pool.append((t, -x))
+    return np.array(out)
+
+
+@settings(max_examples=80, deadline=None)
+@given(income=st.lists(st.floats(-100, 100), min_size=1, max_size=25), years=st.integers(1, 30),
+       cap=st.sampled_from([1.0, 0.8, 0.5]))
+def test_loss_carry_forward_equals_a_fifo_loop(income, years, cap):
+    x = np.array([income])
+    got = fiscal.tax_base_after_losses(x, np.array([years]), np.array([cap]))[0]
+    np.testing.assert_allclose(got, _fifo_losses(income, years, cap), atol=1e-9)
+    if cap == 1.0:  # unlimited years: the closed form (running maximum) and the loop agree
+        unlimited = fiscal.tax_base_after_losses(x)[0]
+        np.testing.assert_allclose(unlimited, _fifo_losses(income, 10_000, 1.0), atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(adds=st.lists(st.floats(0, 100), min_size=3, max_size=30), rate=st.floats(0.05, 0.6),
+       method=st.sampled_from([0, 1, 2]), years=st.integers(1, 12))
+def test_depreciation_methods_equal_a_pool_loop_and_write_off_everything(adds, rate, method, years):
+    T = len(adds)
+    add = np.array([adds])
+    ore = np.array([[0.0] + [1.0 + (k % 3) for k in range(T - 1)]])
+    lp = np.array([T - 1])
+    dep = fiscal.depreciation(np.array([method]), np.array([years]), np.array([rate]), add, ore,
+                              np.arange(T)[None, :], lp)[0]
+    assert dep.sum() == pytest.approx(sum(adds), rel=1e-9, abs=1e-9)
+    if method == 1:  # declining balance: pool loop
+        pool, want = 0.0, []
+        for a in adds:
+            d = rate * (pool + a)
+            pool = pool + a - d
+            want.append(d)
+        want[-1] += pool
+        np.testing.assert_allclose(dep, want, rtol=1e-9, atol=1e-9)
+    if method == 2:  # units of production: each vintage over the ore left from its year
+        want = np.zeros(T)
+        for s, a in enumerate(adds):
+            left = ore[0, s:].sum()
+            if left > 0:
+                want[s:] += a * ore[0, s:] / left
+            else:
+                want[-1] += a
+        np.testing.assert_allclose(dep, want, rtol=1e-9, atol=1e-9)
