@@ -10,7 +10,7 @@ import streamlit as st
 from app_pages import compute, state
 from app_pages.customs_upload import customs_import
 from app_pages.i18n import t
-from models.scenario import CRITERIA, PRICE_CASES
+from models.scenario import CRITERIA, DEMAND_CASES, PRICE_CASES
 
 st.set_page_config(page_title="Critical-mineral fund evaluator", page_icon=":material/landscape:",
                    layout="wide")
@@ -48,6 +48,13 @@ with st.sidebar:
             st.error(t("weights_all_zero"))
         else:
             st.caption(t("weights_scaled", total=total))
+    with st.expander(t("supply_basis"), expanded=False):
+        w1, w2 = st.columns(2)
+        w1.selectbox(t("supply_window_first"), list(range(2019, 2025)), key="supply_window_first",
+                     help=t("supply_window_help"))
+        w2.selectbox(t("supply_window_last"), list(range(2019, 2025)), key="supply_window_last")
+        st.selectbox(t("demand_case"), DEMAND_CASES, key="demand_case",
+                     format_func={c: t(f"price_case_{c}") for c in DEMAND_CASES}.get, help=t("demand_case_help"))
     st.file_uploader(t("customs"), type=["csv", "xlsx", "json"], key="customs_upload")
     customs_import(compute.reference())
     if st.session_state.get("customs_error"):

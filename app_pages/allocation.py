@@ -6,9 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import compute, state
+from app_pages.explain import portfolio_sentence
 from app_pages.fmt import fmt_money, fmt_pct, money_columns, money_factor, money_unit
 from app_pages.i18n import t
 from app_pages.world_map import funding_map
+from evaluator import supply
 from evaluator.allocation import AllocationError, AllocationInfeasible
 from evaluator.portfolio import PortfolioError
 from evaluator.scoring import ScoringError
@@ -159,6 +161,11 @@ else:
         right.altair_chart((lines + rule + year_rule).properties(height=300), width="stretch")
     st.caption(t("china_share_caption", target=f"{target:.0f}", year=scenario.target_year,
                  horizon=scenario.horizon_year))
+    funded_ids = list(t_alloc.index[t_alloc["selected"]])
+    shares = t_alloc["fraction"].where(t_alloc["selected"], 0.0).to_dict()
+    for d in supply.explain_portfolio(compute.supply_ref(), scenario, compute.evaluation(scenario), funded_ids,
+                                      fractions=shares):
+        st.markdown(f"- **{d['mineral']}**: " + portfolio_sentence(d, scenario.target_single_supplier_share))
 
 # -- constraints, marginal values ----------------------------------------------------------------
 left, right = st.columns(2)

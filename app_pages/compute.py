@@ -14,6 +14,8 @@ as in the CLI and the report.
 
 from __future__ import annotations
 
+import collections
+
 import streamlit as st
 
 from app_pages import state
@@ -88,28 +90,39 @@ def require_evaluation(s: Scenario):
     return ev
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _simulation(akey: str, ekey: str, n_paths: int, _apps, _scenario, _progress=None):
-    return pipeline.simulate_step(_apps, _scenario, reference(), n_paths=n_paths, seed=0, progress=_progress)
+#: Simulations kept per server process (one per set of applications x evaluation assumptions).
+SIMULATIONS_KEPT = 8
+
+
+@st.cache_resource(show_spinner=False)
+def _simulations() -> "collections.OrderedDict":
+    """The simulations of this server process, newest last. A plain mapping rather than
+    ``st.cache_data``: the run draws its own progress bar, which a cached function cannot replay."""
+    return collections.OrderedDict()
 
 
 def simulation(s: Scenario | None = None, *, required: bool = False):
-    """The Monte Carlo behind a risk-adjusted ranking, cached on applications + evaluation
+    """The Monte Carlo behind a risk-adjusted ranking, kept per applications + evaluation
     assumptions (weights and budgets do not re-simulate). Runs with a progress bar when
     ``s.financial_measure`` needs it (or ``required``); None otherwise."""
     s = s or state.current_scenario()
     apps = applications()
     if not apps or not (required or s.financial_measure in pipeline.RISK_MEASURES):
         return None
+    kept = _simulations()
     key = (state.apps_key(), state.evaluation_key(s), RANKING_SIMULATION_PATHS)
-    if st.session_state.get("simulated_key") == key:  # cache hit: no progress bar to draw
-        return _simulation(*key, apps, s)
+    if key in kept:
+        kept.move_to_end(key)
+        return kept[key]
     bar = st.progress(0.0, text=t("simulating"))
     try:
-        sim = _simulation(*key, apps, s, lambda f: bar.progress(min(max(float(f), 0.0), 1.0), text=t("simulating")))
+        sim = pipeline.simulate_step(apps, s, reference(), n_paths=RANKING_SIMULATION_PATHS, seed=0,
+                                     progress=lambda f: bar.progress(min(max(float(f), 0.0), 1.0), text=t("simulating")))
     finally:
         bar.empty()
-    st.session_state["simulated_key"] = key
+    kept[key] = sim
+    while len(kept) > SIMULATIONS_KEPT:
+        kept.popitem(last=False)
     return sim
 
 
@@ -232,5 +245,8 @@ def pipeline_result(s: Scenario | None = None):
 
 
 def csv_bytes(frame) -> bytes:
-    """A table as CSV for download (UTF-8 with BOM, so Excel reads Korean text)."""
-    return frame.to_csv().encode("utf-8-sig")
+    """A table as CSV for download: UTF-8 with BOM (Excel reads Korean text), text cells that
+    start like a formula neutralised (:func:`evaluator.safe_text.safe_csv_bytes`)."""
+    from evaluator.safe_text import safe_csv_bytes
+
+    return safe_csv_bytes(frame)

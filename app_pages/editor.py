@@ -78,12 +78,8 @@ def editor_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 
 
 def table_to_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None) -> bytes:
-    """The session's table as an .xlsx in the template's format (sheet ``applications``)."""
-    import io
+    """The session's table as an .xlsx in the template's format, text kept as text
+    (:func:`evaluator.template.applications_workbook`)."""
+    from evaluator.template import applications_workbook
 
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        raw.to_excel(xw, sheet_name="applications", index=False)
-        if schedule is not None and not schedule.empty:
-            schedule.to_excel(xw, sheet_name="production_schedule", index=False)
-    return buf.getvalue()
+    return applications_workbook(raw, schedule)

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import compute, state
+from app_pages.explain import project_sentence
 from app_pages.fmt import fmt_pct, money_factor, money_unit
 from app_pages.i18n import t
 from evaluator import scoring, supply, uncertainty
@@ -93,8 +94,8 @@ with left:
 # -- supply effect -------------------------------------------------------------------------------
 with right:
     st.subheader(t("supply_effect_on", mineral=r["mineral"]))
-    ref = compute.reference()
-    offtake = supply.offtake_from_evaluation(ev)
+    ref = compute.supply_ref()
+    offtake = supply.offtake_from_evaluation(ev, ref=ref)
     one = offtake[offtake["id"] == app_id]
     base = supply.baseline(ref, r["mineral"], basis=scenario.import_basis)
     if base.assumed:
@@ -126,6 +127,8 @@ with right:
             st.caption(t("supply_effect_caption", china_before=fmt_pct(e["china_share_before"]),
                          china_after=fmt_pct(e["china_share_after"]), top_before=fmt_pct(e["top_share_before"]),
                          top_after=fmt_pct(e["top_share_after"])))
+    benefits = sc.benefits if sc is not None else None
+    st.markdown(project_sentence(supply.explain_project(ref, scenario, ev, app_id, benefits=benefits)))
 
 # -- inputs and their sources --------------------------------------------------------------------
 st.subheader(t("inputs_and_sources"))

@@ -32,6 +32,9 @@ c1.metric(t("applications_scored"), len(table))
 c2.metric(t("eligible"), n_el)
 c3.metric(t("ineligible"), len(table) - n_el)
 st.caption(t("weights_in_use", weights=", ".join(f"{t(c)} {100 * w:.1f}%" for c, w in result.weights.items())))
+if scenario.financial_measure != "npv":
+    st.info(t("ranked_on_simulation", measure=t(f"measure_{scenario.financial_measure}"),
+              paths=f"{compute.RANKING_SIMULATION_PATHS:,}"))
 
 # -- ranked table --------------------------------------------------------------------------------
 cols = ["rank", "name", "eligible", "ineligible_reasons", "country_iso3", "mineral", "score", "rank_range"] \

@@ -50,16 +50,22 @@ if submitted:
                 st.error(t("not_saved", error=exc))
 
 # -- list ----------------------------------------------------------------------------------------
-listing = store.list()
+try:
+    listing = store.list()
+    decision = store.current_decision()
+    head = store.verify()
+except StoreError as exc:  # TamperedStore names the first broken link
+    st.error(t("store_cannot_open", error=exc))
+    st.stop()
 if listing.empty:
     st.info(t("no_saved_scenario"))
     st.stop()
-decision = store.current_decision()
 st.subheader(t("saved_scenarios"))
 st.dataframe(listing, hide_index=True, width="stretch", key="scenario_list")
 if decision is not None:
     st.success(t("decision_in_force", id=decision.scenario_id, by=decision.decided_by, at=decision.decided_at,
                  note=decision.note))
+    st.caption(t("store_head_hash", hash=head or ""))
 
 labels = {int(r.id): f"{r.id}: {r.name} ({r.author}, {r.created_at})" + (t("decided_suffix") if r.decided else "")
           for r in listing.itertuples()}

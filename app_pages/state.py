@@ -31,6 +31,7 @@ PAGE_FILES = {
 PERSISTENT_KEYS = (
     "fund_krw_bn", "loan_krw_bn", "country_cap_pct", "mineral_cap_pct", "objective", "min_fraction_pct",
     "lock_in", "lock_out", "excluded_countries", "project_id", "mc_paths", "financial_measure",
+    "demand_case", "supply_window_first", "supply_window_last",
 )
 #: Scenario fields that only the allocation uses (not the evaluation nor the scores).
 ALLOCATION_FIELDS = ("fund_krw_bn", "loan_krw_bn", "country_cap_share", "mineral_cap_share",
@@ -101,6 +102,24 @@ def scenario_to_widgets(s: Scenario) -> None:
     ss["min_fraction_pct"] = int(round(100 * s.min_fraction))
     ss["excluded_countries"] = list(s.excluded_countries)
     ss["financial_measure"] = s.financial_measure
+    ss["demand_case"] = s.demand_case
+    ss["supply_window_first"], ss["supply_window_last"] = s.supply_window or default_supply_window()
+
+
+def default_supply_window() -> tuple[int, int]:
+    """The import window the bundled supply data averages by default (:func:`supply.default_window`)."""
+    from evaluator.reference import load_reference
+    from evaluator.supply import default_window
+
+    return default_window(load_reference())
+
+
+def _window(first, last, base_window):
+    """The window widgets' (first, last) years; None (the data's default) while they show it."""
+    if first is None or last is None:
+        return base_window
+    w = (int(first), int(last))
+    return None if base_window is None and w == default_supply_window() else w
 
 
 def widget_defaults() -> None:
@@ -128,6 +147,8 @@ def current_scenario() -> Scenario:
         min_fraction=float(ss.get("min_fraction_pct", 100 * base.min_fraction)) / 100,
         excluded_countries=tuple(ss.get("excluded_countries", base.excluded_countries)),
         financial_measure=ss.get("financial_measure", base.financial_measure),
+        demand_case=ss.get("demand_case", base.demand_case),
+        supply_window=_window(ss.get("supply_window_first"), ss.get("supply_window_last"), base.supply_window),
     )
     try:
         s = base.replace(**changes)

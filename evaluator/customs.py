@@ -23,6 +23,17 @@ Conventions
   a mineral key are reported and skipped; forms listed in ``exclude_forms`` (default downstream
   magnets and synthetic graphite, officer's choice per ``hs_map.csv``) are reported and skipped.
 
+Value chain (issue 15)
+----------------------
+The same rows also feed Korea's chain imports (``korea_imports_chain.csv``, one row per year, HS6
+code and partner): any HS6 code with a content factor is accepted, its factor from
+``hs_content.csv``, or from the extract itself (optional columns ``Mineral`` and
+``ContentFactor`` [t unit / t traded], ``MagnetShare`` for rare earths), or from the ``factors``
+table passed to :func:`read_comtrade`. :func:`with_imports` replaces the bundled chain rows CODE
+BY CODE (every year of each code in the extract; other codes keep their BACI, mirror or published
+rows). Forms excluded from the legacy per-mineral table (magnets, synthetic graphite) are counted
+in the chain, where they belong.
+
 References
 ----------
 .. [1] United Nations (2024). UN Comtrade Database, data item definitions (comtradeplus.un.org,
@@ -50,6 +61,11 @@ WORLD_CODES = {"0", "W00", "WLD"}
 DEFAULT_EXCLUDED_FORMS = ("magnet", "synthetic")
 IMPORT_COLUMNS = ["mineral", "year", "partner_iso3", "partner_name", "quantity_t", "value_kusd",
                   "n_rows_missing_quantity", "hs6_codes", "source"]
+CHAIN_COLUMNS = ["year", "hs6", "mineral", "partner_iso3", "partner_name", "quantity_t", "value_kusd",
+                 "source_kind", "source", "assumption"]
+#: Optional columns of an extract that give a code's mineral and content factor.
+FACTOR_COLUMNS = {"mineral": ("Mineral", "mineral"), "content_factor": ("ContentFactor", "content_factor"),
+                  "magnet_share": ("MagnetShare", "magnet_share")}
 
 
 class CustomsError(ValueError):
@@ -78,11 +94,18 @@ class CustomsImport:
     problems: list = field(default_factory=list)
     source: str = ""
     reporters: tuple = ()
+    chain: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHAIN_COLUMNS), repr=False)
+    content: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @property
     def minerals(self) -> list[str]:
         """Mineral keys present in ``imports``."""
         return sorted(self.imports["mineral"].unique())
+
+    @property
+    def chain_codes(self) -> list[str]:
+        """HS6 codes of the chain rows (they replace the bundled rows of these codes)."""
+        return sorted(self.chain["hs6"].unique()) if len(self.chain) else []
 
 
 def _read_bytes(source, filename: str | None) -> tuple[bytes, str]:
@@ -106,7 +129,8 @@ def _code(s: pd.Series) -> pd.Series:
 
 
 def read_comtrade(source: str | Path | bytes | BinaryIO, *, filename: str | None = None, ref: ReferenceData,
-                  exclude_forms: tuple[str, ...] = DEFAULT_EXCLUDED_FORMS) -> CustomsImport:
+                  exclude_forms: tuple[str, ...] = DEFAULT_EXCLUDED_FORMS,
+                  factors: pd.DataFrame | None = None) -> CustomsImport:
     """Read a UN Comtrade-format CSV (or xlsx) extract into Korea's import table.
 
     Parameters
@@ -118,7 +142,11 @@ def read_comtrade(source: str | Path | bytes | BinaryIO, *, filename: str | None
     ref : ReferenceData
         For ``hs_map`` (HS6 -> mineral), the mineral keys and ``countries`` (known partners).
     exclude_forms : tuple of str
-        ``hs_map.form`` values left out (reported), default magnets and synthetic graphite.
+        ``hs_map.form`` values left out of the per-mineral table (reported), default magnets and
+        synthetic graphite; the value chain counts them.
+    factors : pandas.DataFrame, optional
+        Content factors for codes the bundle lacks: ``hs6``, ``mineral``, ``content_factor``
+        [t unit / t traded], optional ``magnet_share`` (see the module notes).
 
     Returns
     -------
@@ -180,14 +208,96 @@ def read_comtrade(source: str | Path | bytes | BinaryIO, *, filename: str | None
 
     hs = _code(df["CmdCode"])
     hs = hs.where(hs.str.len() != 5, hs.str.zfill(6))  # Excel drops the leading zero of 0xxxxx codes
+    df = df.assign(hs6=hs, partner_iso3=piso.where(piso != "", pcode), partner_name=pdesc)
+    unknown_partner = ~df["partner_iso3"].isin(ref.countries.index)
+    if unknown_partner.any():
+        u = sorted(set(df.loc[unknown_partner, "partner_iso3"] + " (" + df.loc[unknown_partner, "partner_name"].str.strip() + ")"))
+        problems.append(f"{int(unknown_partner.sum())} row(s) with partner code(s) not in countries.csv kept "
+                        f"under their code (governance = median fallback): {', '.join(u)}")
+    df = _quantities(df, problems)
+    chain, content = _chain_rows(df, ref, factors, name, problems)
+    legacy = _legacy_rows(df, ref, exclude_forms, name, problems)
+    if legacy.empty and chain.empty:
+        raise CustomsError(f"{name}: no import row maps to a mineral key (see hs_map.csv and hs_content.csv); "
+                           f"problems: {' | '.join(problems)}")
+    problems.insert(0, f"{name}: {n0} row(s) read, {len(legacy)} mineral-year-partner rows built, "
+                       f"{len(chain)} chain rows for HS {', '.join(sorted(set(chain['hs6']))) or '-'}")
+    return CustomsImport(legacy, problems, name, reporters, chain, content)
+
+
+def _quantities(df: pd.DataFrame, problems: list) -> pd.DataFrame:
+    """``quantity_t`` [t], ``value_kusd`` [kUSD] and ``year`` per row (module conventions)."""
+    net = pd.to_numeric(df["NetWgt"], errors="coerce")
+    qty = pd.to_numeric(df["Qty"], errors="coerce") if "Qty" in df.columns else pd.Series(np.nan, index=df.index)
+    unit = df["QtyUnitAbbr"].astype("string").str.strip().str.lower() if "QtyUnitAbbr" in df.columns else pd.Series("", index=df.index)
+    kg = net.where(net > 0, qty.where((unit == "kg") & (qty > 0)))
+    df = df.assign(quantity_t=kg / 1000.0)
+    value = pd.to_numeric(df["PrimaryValue"], errors="coerce")
+    if value.isna().any():
+        problems.append(f"{int(value.isna().sum())} row(s) without a numeric PrimaryValue counted as 0 kUSD")
+    df["value_kusd"] = value.fillna(0.0) / 1000.0
+    year = pd.to_numeric(df["RefYear"], errors="coerce")
+    if year.isna().any():
+        problems.append(f"{int(year.isna().sum())} row(s) without a numeric RefYear skipped")
+    return df[year.notna()].assign(year=year[year.notna()].astype(int))
+
+
+def _factor_column(df: pd.DataFrame, key: str) -> pd.Series:
+    for c in FACTOR_COLUMNS[key]:
+        if c in df.columns:
+            return df[c]
+    return pd.Series(pd.NA, index=df.index, dtype="object")
+
+
+def _chain_rows(df: pd.DataFrame, ref: ReferenceData, factors: pd.DataFrame | None, name: str,
+                problems: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Chain rows (``CHAIN_COLUMNS``) and the content factors of codes the bundle does not know.
+
+    A code's factor comes, in this order, from the extract's own columns, the ``factors`` table,
+    or ``hs_content.csv``; codes with none are reported and left out of the chain.
+    """
+    bundled = ref.supply_chain.hs_content if getattr(ref, "supply_chain", None) is not None else pd.DataFrame()
+    given = pd.DataFrame({"hs6": df["hs6"], "mineral": _factor_column(df, "mineral"),
+                          "content_factor": pd.to_numeric(_factor_column(df, "content_factor"), errors="coerce"),
+                          "magnet_share": pd.to_numeric(_factor_column(df, "magnet_share"), errors="coerce")})
+    given = given.dropna(subset=["mineral", "content_factor"]).drop_duplicates("hs6", keep="last")
+    if factors is not None and len(factors):
+        f = factors.assign(hs6=_code(factors["hs6"]))
+        given = pd.concat([f, given]).drop_duplicates("hs6", keep="last")
+    bad = given[~(given["content_factor"] > 0) | ~given["mineral"].isin(ref.minerals.index)]
+    if len(bad):
+        raise CustomsError(f"{name}: content factors must be > 0 with a known mineral key; HS {', '.join(bad['hs6'])}")
+    content = given.set_index("hs6").assign(unit="", stage="upload", source=f"factor given with {name}",
+                                            assumption=False)
+    known = set(content.index) | set(bundled.index)
+    ok = df["hs6"].isin(known)
+    if (~ok).any():
+        codes = sorted(set(df.loc[~ok, "hs6"]))
+        problems.append(f"{int((~ok).sum())} row(s) with HS code(s) without a content factor left out of the value chain "
+                        f"({', '.join(codes[:25])}); add columns Mineral and ContentFactor to count them")
+    d = df[ok]
+    mineral = d["hs6"].map(content["mineral"]) if len(content) else pd.Series(pd.NA, index=d.index)
+    mineral = mineral.fillna(d["hs6"].map(bundled["mineral"]) if len(bundled) else mineral)
+    chain = pd.DataFrame({"year": d["year"], "hs6": d["hs6"], "mineral": mineral,
+                          "partner_iso3": d["partner_iso3"], "partner_name": d["partner_name"].str.strip(),
+                          "quantity_t": d["quantity_t"], "value_kusd": d["value_kusd"], "source_kind": "customs",
+                          "source": f"customs extract {name} (UN Comtrade format)", "assumption": False})
+    chain = chain.groupby(["year", "hs6", "mineral", "partner_iso3"], as_index=False, sort=True).agg(
+        partner_name=("partner_name", "first"), quantity_t=("quantity_t", lambda x: x.sum(min_count=1)),
+        value_kusd=("value_kusd", "sum"), source_kind=("source_kind", "first"), source=("source", "first"),
+        assumption=("assumption", "first"))
+    return chain[CHAIN_COLUMNS], content
+
+
+def _legacy_rows(df: pd.DataFrame, ref: ReferenceData, exclude_forms: tuple, name: str, problems: list) -> pd.DataFrame:
+    """The per-mineral table (``IMPORT_COLUMNS``) over the codes of ``hs_map.csv``."""
     hmap = ref.hs_map.set_index("hs6")
-    known_hs = hs.isin(hmap.index)
+    known_hs = df["hs6"].isin(hmap.index)
     if (~known_hs).any():
-        codes = sorted(set(hs[~known_hs]))
+        codes = sorted(set(df.loc[~known_hs, "hs6"]))
         problems.append(f"{int((~known_hs).sum())} row(s) with HS code(s) not in hs_map.csv skipped "
                         f"({len(codes)} codes: {', '.join(codes[:25])}{', ...' if len(codes) > 25 else ''})")
-    df = df[known_hs].assign(hs6=hs[known_hs], partner_iso3=piso[known_hs].where(piso[known_hs] != "", pcode[known_hs]),
-                             partner_name=pdesc[known_hs])
+    df = df[known_hs].copy()
     df["mineral"] = df["hs6"].map(hmap["mineral"])
     df["form"] = df["hs6"].map(hmap["form"])
     not_key = ~df["mineral"].isin(ref.minerals.index)
@@ -200,44 +310,27 @@ def read_comtrade(source: str | Path | bytes | BinaryIO, *, filename: str | None
         problems.append(f"{int(excl.sum())} row(s) of excluded forms {list(exclude_forms)} skipped (HS {', '.join(codes)}); "
                         "pass exclude_forms=() to count them")
     df = df[~not_key & ~excl]
-
-    unknown_partner = ~df["partner_iso3"].isin(ref.countries.index)
-    if unknown_partner.any():
-        u = sorted(set(df.loc[unknown_partner, "partner_iso3"] + " (" + df.loc[unknown_partner, "partner_name"].str.strip() + ")"))
-        problems.append(f"{int(unknown_partner.sum())} row(s) with partner code(s) not in countries.csv kept "
-                        f"under their code (governance = median fallback): {', '.join(u)}")
-
-    net = pd.to_numeric(df["NetWgt"], errors="coerce")
-    qty = pd.to_numeric(df["Qty"], errors="coerce") if "Qty" in df.columns else pd.Series(np.nan, index=df.index)
-    unit = df["QtyUnitAbbr"].astype("string").str.strip().str.lower() if "QtyUnitAbbr" in df.columns else pd.Series("", index=df.index)
-    kg = net.where(net > 0, qty.where((unit == "kg") & (qty > 0)))
-    df["quantity_t"] = kg / 1000.0
-    value = pd.to_numeric(df["PrimaryValue"], errors="coerce")
-    if value.isna().any():
-        problems.append(f"{int(value.isna().sum())} row(s) without a numeric PrimaryValue counted as 0 kUSD")
-    df["value_kusd"] = value.fillna(0.0) / 1000.0
-    year = pd.to_numeric(df["RefYear"], errors="coerce")
-    if year.isna().any():
-        problems.append(f"{int(year.isna().sum())} row(s) without a numeric RefYear skipped")
-    df = df[year.notna()].assign(year=year[year.notna()].astype(int))
     if df.empty:
-        raise CustomsError(f"{name}: no import row maps to a mineral key (see hs_map.csv); problems: {' | '.join(problems)}")
-
+        return pd.DataFrame(columns=IMPORT_COLUMNS)
     g = df.groupby(["mineral", "year", "partner_iso3"], sort=True)
     out = g.agg(partner_name=("partner_name", "first"), quantity_t=("quantity_t", lambda s: s.sum(min_count=1)),
                 value_kusd=("value_kusd", "sum"),
                 n_rows_missing_quantity=("quantity_t", lambda s: int(s.isna().sum())),
                 hs6_codes=("hs6", lambda s: ";".join(sorted(set(s))))).reset_index()
     out["source"] = f"customs extract {name} (UN Comtrade format)"
-    problems.insert(0, f"{name}: {n0} row(s) read, {len(df)} used, {len(out)} mineral-year-partner rows built")
-    return CustomsImport(out[IMPORT_COLUMNS], problems, name, reporters)
+    return out[IMPORT_COLUMNS]
 
 
 def with_imports(ref: ReferenceData, customs: CustomsImport) -> ReferenceData:
-    """A copy of ``ref`` whose ``korea_imports`` rows are replaced for the minerals in ``customs``.
+    """A copy of ``ref`` with the extract's figures in place of the bundled ones.
 
-    All years of those minerals are replaced (the extract becomes the only trade record for
-    them); other minerals keep the bundled rows. The input ``ref`` is not changed.
+    * ``korea_imports`` (per mineral): all years of the minerals in ``customs.imports`` are
+      replaced; other minerals keep the bundled rows.
+    * the value chain (``ref.supply_chain.imports``): CODE BY CODE, every bundled row of an HS6
+      code present in ``customs.chain`` is replaced by the extract's rows; other codes keep their
+      BACI, mirror or published rows. Codes the bundle had no factor for get the extract's.
+
+    The input ``ref`` is not changed.
     """
     present = set(customs.imports["mineral"])
     kept = ref.korea_imports[~ref.korea_imports["mineral"].isin(present)]
@@ -247,6 +340,24 @@ def with_imports(ref: ReferenceData, customs: CustomsImport) -> ReferenceData:
             add[c] = add[c].astype(kept[c].dtype)
         except (TypeError, ValueError):
             pass
-    new = pd.concat([kept, add], ignore_index=True)
+    new = pd.concat([kept, add], ignore_index=True) if len(add) else kept
     new = new[list(kept.columns) + [c for c in new.columns if c not in kept.columns]]
-    return dataclasses.replace(ref, korea_imports=new)
+    out = dataclasses.replace(ref, korea_imports=new)
+    sc = getattr(ref, "supply_chain", None)
+    if sc is None or customs.chain is None or customs.chain.empty:
+        return out
+    codes = set(customs.chain["hs6"])
+    kept_chain = sc.imports[~sc.imports["hs6"].isin(codes)]
+    add_chain = customs.chain.copy()
+    for c in add_chain.columns.intersection(kept_chain.columns):  # keep the bundled table's dtypes
+        try:
+            add_chain[c] = add_chain[c].astype(kept_chain[c].dtype)
+        except (TypeError, ValueError):
+            pass
+    chain = pd.concat([kept_chain, add_chain], ignore_index=True)
+    content = sc.hs_content
+    if len(customs.content):
+        extra = customs.content.reindex(columns=content.columns)
+        content = pd.concat([content[~content.index.isin(extra.index)], extra])
+        content.index.name = "hs6"
+    return dataclasses.replace(out, supply_chain=dataclasses.replace(sc, imports=chain, hs_content=content))

@@ -228,7 +228,7 @@ def score_step(ev: Evaluation, scenario, ref, *, customs=None, simulation=None,
     from evaluator.uncertainty import risk_metrics
 
     supply_ref = supply_reference(ref, customs)
-    offtake = supply.offtake_from_evaluation(ev)
+    offtake = supply.offtake_from_evaluation(ev, ref=supply_ref)
     benefits = supply.project_benefits(supply_ref, scenario, offtake)
     rm = risk_metrics(simulation) if simulation is not None else None
     result = scoring.score(ev, scenario, ref, benefits=benefits, weights=weights, risk_metrics=rm)
@@ -253,11 +253,13 @@ def supply_step(ev: Evaluation, pa: portfolio.PortfolioAllocation, scenario, sup
     """The funded set's joint supply effect and China's share per mineral and year, each project
     counting the funded share of its offtake (:func:`evaluator.supply.funded_offtake`)."""
     share = funded_shares(pa)
-    steady = supply.funded_offtake(supply.offtake_from_evaluation(ev), share, "korea_offtake_t_per_year")
+    steady = supply.funded_offtake(supply.offtake_from_evaluation(ev, ref=supply_ref), share,
+                                   "korea_offtake_t_per_year")
     effect = supply.portfolio_effect(supply_ref, scenario, steady) if len(steady) else pd.DataFrame()
-    by_year = supply.funded_offtake(supply.offtake_by_year_from_evaluation(ev), share, "korea_offtake_t")
+    every = supply.offtake_by_year_from_evaluation(ev, ref=supply_ref)
+    by_year = supply.funded_offtake(every, share, "korea_offtake_t")
     if by_year.empty:  # nothing funded: the projection is the baseline of the applicants' minerals
-        by_year = supply.offtake_by_year_from_evaluation(ev).assign(korea_offtake_t=0.0)
+        by_year = every.assign(korea_offtake_t=0.0)
     return SupplyOutcome(effect, supply.projection_by_year(supply_ref, scenario, by_year))
 
 
@@ -350,7 +352,9 @@ def recorded_decision(store_path, scenario, apps: Sequence) -> dict | None:
             return {"decision_id": d.id, "scenario": f"{saved.name} (#{saved.id})", "decided_by": d.decided_by,
                     "decided_at_utc": d.decided_at, "note": d.note,
                     "supersedes": "" if d.supersedes is None else f"decision #{d.supersedes}",
-                    "applications_hash": saved.applications_hash}
+                    "applications_hash": saved.applications_hash,
+                    # the chain's hash of this decision: printed, it makes a rewrite of the store detectable
+                    "decision_hash": d.this_hash or "", "store_head_hash": store.verify() or ""}
     return None
 
 

@@ -146,9 +146,9 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
     with np.errstate(divide="ignore", invalid="ignore"):
         max_frac = np.clip(np.where(support > 0, scenario.coverage_cap_share * cost_krw / support, 1.0), 0.0, 1.0)
     if offtake is None:
-        offtake = supply.offtake_from_evaluation(ev)
+        offtake = supply.offtake_from_evaluation(ev, ref=ref)
     off = offtake.set_index("id").reindex(m.index).reset_index()
-    units = supply.import_units(ref, off, scenario.import_basis, "korea_offtake_t_per_year").to_numpy(float)
+    units = supply.diversifying_units(ref, scenario, off).to_numpy(float)  # 0 when refined in the incumbent
     cand = pd.DataFrame({
         "fund_krw_bn": m["fund_request_krw_bn"].to_numpy(float),
         "loan_krw_bn": m["loan_request_krw_bn"].to_numpy(float),
@@ -185,7 +185,7 @@ def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc
     terms, rows = [], []
     for mineral, g in cand.groupby("mineral"):
         base = supply.baseline(ref, mineral, basis=scenario.import_basis)
-        gap = gap_volume(base, scenario.target_single_supplier_share, scenario.displacement_rule)
+        gap = supply.gap_volume(base, scenario.target_single_supplier_share, scenario.displacement_rule)
         weights = g["offtake_units"].where(g["country_iso3"] != base.incumbent, 0.0)
         if gap <= 0 or weights.sum() <= 0 or w_div <= 0:
             continue
@@ -300,7 +300,7 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     table["expected_loss_krw_bn"] = el * loan_frac
 
     funded_share = frac.where(table["selected"], 0.0)
-    off = supply.funded_offtake(supply.offtake_from_evaluation(ev), funded_share, "korea_offtake_t_per_year")
+    off = supply.funded_offtake(supply.offtake_from_evaluation(ev, ref=ref), funded_share, "korea_offtake_t_per_year")
     effect = supply.portfolio_effect(ref, scenario, off) if len(off) else pd.DataFrame()
     summary = {
         "objective_name": scenario.objective,

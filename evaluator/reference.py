@@ -117,6 +117,7 @@ class ReferenceData:
     designation_weights: pd.DataFrame
     pd_by_oecd: pd.DataFrame
     data_dir: Path
+    supply_chain: "SupplyChainTables | None" = None  # issue 15: see load_supply_chain
     # fiscal regimes by region and percentage depletion (evaluator/fiscal.py reads and checks them)
     fiscal_regimes: pd.DataFrame | None = None
     depletion: pd.DataFrame | None = None
@@ -324,6 +325,7 @@ def _load_cached(data_dir: Path) -> ReferenceData:
         designation_weights=_unique_index(_read(data_dir, "designation_weights.csv"), "designation", "designation_weights.csv"),
         pd_by_oecd=_unique_index(_read(data_dir, "pd_by_oecd.csv"), "oecd_crc", "pd_by_oecd.csv"),
         data_dir=data_dir,
+        supply_chain=load_supply_chain(data_dir),
         **_load_fiscal_tables(data_dir),
     )
     _check_cross(ref)
@@ -489,6 +491,85 @@ def ree_basket_price_usd_per_t(ref: ReferenceData, shares: dict[str, float] | No
 def known_countries(ref: ReferenceData) -> list[str]:
     """ISO3 codes of the countries in ``countries.csv``, sorted."""
     return sorted(ref.countries.index)
+
+
+# ----------------------------------------------------------------------------------------------
+# Supply chain tables (issue 15; used by evaluator.supply and evaluator.customs)
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SupplyChainTables:
+    """Korea's imports across the value chain and the tables that turn them into one unit per mineral.
+
+    Attributes
+    ----------
+    hs_content : pandas.DataFrame
+        Index ``hs6``: ``mineral``, ``stage``, ``unit``, ``content_factor`` [t unit / t traded],
+        ``low_uv_below_usd_per_kg`` and ``low_uv_factor`` (a lower factor for rows whose unit value
+        is below the threshold: cobalt hydroxide traded as 8105), ``magnet_share`` [fraction of the
+        REO content that is Nd, Pr, Dy, Tb; rare earths only].
+    imports : pandas.DataFrame
+        ``korea_imports_chain.csv``: ``year``, ``hs6``, ``mineral``, ``partner_iso3``,
+        ``quantity_t`` [t traded], ``value_kusd`` [kUSD], ``source_kind`` (baci, mirror, published,
+        customs), ``source``, ``assumption``.
+    units : pandas.DataFrame
+        Index ``mineral``: ``chain_unit``, ``t_unit_per_t_product``, ``element_matching``.
+    demand_paths : pandas.DataFrame
+        ``mineral``, ``case`` (low, base, high), ``year``, ``demand_index`` [1 = window average].
+    china_counterfactual : pandas.DataFrame
+        ``mineral``, ``year`` (NaN = all years), ``china_share`` (NaN = window mix persists).
+    score_scale : dict
+        key -> value of ``supply_score_scale.csv``.
+    """
+
+    hs_content: pd.DataFrame
+    imports: pd.DataFrame
+    units: pd.DataFrame
+    demand_paths: pd.DataFrame
+    china_counterfactual: pd.DataFrame
+    score_scale: dict
+
+
+def _read_plain(data_dir: Path, file: str, **kw) -> pd.DataFrame:
+    path = Path(data_dir) / file
+    if not path.is_file():
+        raise ReferenceDataError(f"{path}: reference file missing")
+    try:
+        return pd.read_csv(path, comment="#", **kw)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise ReferenceDataError(f"{file}: cannot be read as CSV ({exc})") from exc
+
+
+def load_supply_chain(data_dir: str | Path | None = None) -> SupplyChainTables:
+    """Read and check the supply-chain tables (``hs_content.csv``, ``korea_imports_chain.csv``,
+    ``supply_chain_units.csv``, ``supply_demand_paths.csv``, ``supply_china_counterfactual.csv``,
+    ``supply_score_scale.csv``).
+
+    Raises
+    ------
+    ReferenceDataError
+        Naming the file and column of a missing or invalid entry.
+    """
+    d = Path(data_dir) if data_dir is not None else DATA_DIR
+    hs = _read_plain(d, "hs_content.csv", dtype={"hs6": str})
+    if hs.hs6.duplicated().any():
+        raise ReferenceDataError(f"hs_content.csv, column 'hs6': duplicate code {hs.hs6[hs.hs6.duplicated()].iloc[0]}")
+    bad = ~(pd.to_numeric(hs.content_factor, errors="coerce") > 0)
+    if bad.any():
+        raise ReferenceDataError(f"hs_content.csv, column 'content_factor': must be > 0 (codes {list(hs.hs6[bad])})")
+    imp = _read_plain(d, "korea_imports_chain.csv", dtype={"hs6": str})
+    unknown = sorted(set(imp.hs6) - set(hs.hs6))
+    if unknown:
+        raise ReferenceDataError(f"korea_imports_chain.csv, column 'hs6': codes without a content factor {unknown}")
+    units = _read_plain(d, "supply_chain_units.csv").set_index("mineral")
+    demand = _read_plain(d, "supply_demand_paths.csv")
+    if not (demand.demand_index > 0).all():
+        raise ReferenceDataError("supply_demand_paths.csv, column 'demand_index': must be > 0")
+    cf = _read_plain(d, "supply_china_counterfactual.csv")
+    if ((cf.china_share < 0) | (cf.china_share > 1)).any():
+        raise ReferenceDataError("supply_china_counterfactual.csv, column 'china_share': fraction outside [0, 1]")
+    scale = _read_plain(d, "supply_score_scale.csv")
+    return SupplyChainTables(hs.set_index("hs6"), imp, units, demand, cf,
+                             {str(k): float(v) for k, v in zip(scale.key, scale.value)})
 
 
 def known_minerals(ref: ReferenceData) -> list[str]:

@@ -1,84 +1,80 @@
-"""Supply diversification: Korea's import concentration per mineral and what projects change.
+"""Supply security across the value chain: Korea's import dependence per mineral and what projects change.
 
-Per mineral, Korea's imports by partner country (``ReferenceData.korea_imports``: CEPII BACI, or
-an uploaded customs extract via :mod:`evaluator.customs`) give the partner shares; this module
-measures their concentration, applies the extra imports that Korean offtake from overseas projects
-brings, and scores the change.
+Basis (issue 15)
+----------------
+Per mineral, Korea's imports are counted across the value chain (ores and concentrates,
+intermediates, refined chemicals and metals, and the first manufactured forms: NdFeB magnets for
+rare earths, artificial graphite / anode material for graphite) in ONE contained-content unit
+(``supply_chain_units.csv``: t REO, t LCE, t C, t Ni, t Co, t Mn, t Sb, t Cu, t WO3 ...). Each HS6
+code has a content factor [t unit / t traded] with its source in ``hs_content.csv`` (a lower factor
+for rows below a unit value where a code mixes forms: cobalt hydroxide traded as 8105 at
+4.6-6.9 USD/kg). The rows are ``korea_imports_chain.csv``: CEPII BACI where it has the code, China's
+mirror exports where it does not (magnets, artificial graphite), published Korean figures where
+neither exists (labelled), or an uploaded customs extract that replaces them code by code
+(:mod:`evaluator.customs`). Partner volumes are averaged over a window of trade years (default the
+three latest, ``supply_score_scale.csv``); a code without data in the window uses its latest year
+(labelled ``carried``).
 
-Measures (all on partner shares ``s_c`` [fraction] of Korea's imports of one mineral)
--------------------------------------------------------------------------------------
-``china_share``     s_CHN.
-``top_share``       max_c s_c, with ``top_supplier`` its ISO3 code. Korea's target: at most
-                    ``scenario.target_single_supplier_share`` (0.50) by ``scenario.target_year``.
-``hhi``             sum_c s_c^2 [0-1] (Herfindahl-Hirschman index on fractions).
-``hhi_wgi``         sum_c s_c^2 x WGI_scaled_c [0-10], the EU criticality method's supply-risk
-                    concentration term [1]_.
-``geopolrisk``      HHI_production x sum_c s_c x WGI_scaled_c / 10 [0-1], the GeoPolRisk form of
-                    [2]_ [3]_ (see :func:`geopolrisk`).
+Rare earths are matched element by element: the scored basis is the NdPr + Dy + Tb part of the
+chain (``hs_content.magnet_share``: magnets 1, cerium compounds 0 ...), and a project counts only
+the NdPr + Dy + Tb share of its basket. La and Ce cannot displace magnet demand.
 
-WGI rescaling (documented once, used everywhere)
-------------------------------------------------
-``WGI_scaled_c = (2.5 - mean6WGI_c) * 2``, clipped to [0, 10], where ``mean6WGI_c`` is the mean of
-the six Worldwide Governance Indicators estimates of country c (``wgi_va, wgi_pv, wgi_ge, wgi_rq,
-wgi_rl, wgi_cc`` in ``countries.csv``; about -2.5 worst .. +2.5 best; the mean skips a missing
-dimension). So 0 = best governance, 10 = worst, as in the EU method [1]_ (which uses the scaled
-WGI of the supplying country). Partners without WGI figures (``OTH`` "other countries", Curacao,
-New Caledonia, "Other Asia, nes" ...) take the median WGI_scaled of all countries in
-``countries.csv`` (a labelled fallback, :data:`WGI_FALLBACK_NOTE`).
+Time path and counterfactual
+----------------------------
+Korea's demand follows ``supply_demand_paths.csv`` (low / base / high; IEA Global Critical
+Minerals Outlook 2025 growth factors as a labelled global proxy) with the window average at index
+1. Without the projects, China's share per year is ``supply_china_counterfactual.csv`` (blank = the
+window's partner mix persists, labelled). The *reference* volumes used for scoring are the base-case
+counterfactual averaged over the scoring years (``score_first_year`` .. ``score_last_year``,
+2030-2035).
 
-How a project changes imports (``scenario.displacement_rule``)
---------------------------------------------------------------
-A project adds Korea's offtake from its host country; in import-comparable units that is
-``offtake_t x minerals.import_t_per_product_t`` [t gross, quantity basis] or
-``offtake_t x price_usd_per_t / 1000`` [kUSD, value basis]. See :func:`apply_additions` for the
-three rules. All projects of one mineral are applied jointly (added volumes summed per host), so two
-projects never both claim the same reduction.
+A project's contribution
+------------------------
+Payable Korean offtake (``payable_t x korea_offtake_share`` from the cash-flow table, so from
+first production with its ramp-up), times the unit factor of the product, times the magnet-element
+share for rare earths, optionally times the probability of reaching production at the project's
+stage. It is bought from the country where the product is refined or separated
+(``processing_country_iso3``, default the host): output toll-refined in China adds to China's
+volume and brings no benefit against China.
 
-Benefit, score and joint benefit
---------------------------------
-The *incumbent* is the top supplier in the baseline (China for most minerals). Korea's policy is
-about cutting that dependence, and measuring the incumbent's share (rather than whichever country
-is largest afterwards) makes the benefit monotone in offtake and sub-additive over sets of projects
-(a proof sketch is in :func:`joint_benefit`). The new largest supplier is still reported
-(``top_supplier_after``, ``top_share_after``, ``meets_target_after``) so that a project which
-builds a new dependence is visible.
+How additions change imports (``scenario.displacement_rule``): see :func:`apply_additions`. All
+projects of one mineral are applied jointly (added volumes summed per supplier), so two projects
+never both claim the same reduction.
 
-* ``excess = max(0, incumbent_share - target)`` [fraction]: how far the mineral is above target.
-* benefit of a set on a mineral [weighted percentage points] =
-  ``100 x w_m x max(0, excess_before - excess_after)`` with ``w_m`` the designation weight
-  (``designation_weights.csv``). A mineral already at or below the target gains nothing.
-* :func:`joint_benefit` = sum over minerals of that quantity for the set applied jointly.
-* ``diversification_score`` [0-100] per project, alone against the baseline, on a fixed scale::
+Measures (on partner shares ``s_c`` [fraction])
+-----------------------------------------------
+``china_share``, ``top_share`` / ``top_supplier``, ``hhi = sum s_c^2``, ``hhi_wgi = sum s_c^2 x
+WGI_scaled_c`` (EU criticality method [1]_), ``geopolrisk`` (GeoPolRisk form [2]_ [3]_).
+``WGI_scaled_c = (2.5 - mean6WGI_c) * 2`` clipped to [0, 10] (0 best); partners without WGI
+figures take the median (:data:`WGI_FALLBACK_NOTE`).
 
-      score = 100 x w_m x (0.5 x min(1, reduction / REFERENCE_REDUCTION) + 0.5 x target_progress)
-
-  with ``reduction = max(0, incumbent_share_before - incumbent_share_after)`` [fraction],
-  ``REFERENCE_REDUCTION = 0.10`` (10 percentage points: a single project that cuts the dominant
-  supplier's share by 10 pp gets the full half), and
-  ``target_progress = (excess_before - excess_after) / excess_before`` in [0, 1] (0 when already
-  at or below target). It depends only on the project, the baseline and the scenario, never on the
-  other applications.
+Score (one function for ranking, allocation check, projection and explanation)
+--------------------------------------------------------------------------------
+``r`` = reduction of the incumbent (baseline top supplier)'s share on the reference volumes
+[fraction]. ``value(r) = 100 x w_m x r / (r + r_half)`` with ``w_m`` the designation weight and
+``r_half`` from ``supply_score_scale.csv`` (0.10, reasoning there): concave, strictly increasing,
+below 100 for every finite project, no saturation at the 50 % target. A project's
+``diversification_score`` is :func:`joint_benefit` of the project alone; a set's value is the sum
+over minerals of ``value(r_m(set))`` with the set applied jointly. Because ``r`` is concave in the
+added volume under each displacement rule and ``value`` is concave increasing with value(0) = 0,
+the joint value is sub-additive (tested with hypothesis). A project whose scored offtake exceeds
+``large_offtake_share`` (0.5) of Korea's reference chain demand is flagged, not capped.
 
 References
 ----------
 .. [1] European Commission (2017). Methodology for establishing the EU list of critical raw
-   materials. Publications Office of the EU, doi:10.2873/769526 (SR = HHI_WGI x IR x (1 - EoL_RIR)
-   x SI; HHI_WGI = sum_c (s_c)^2 x WGI_c, WGI rescaled 0-10).
+   materials. Publications Office of the EU, doi:10.2873/769526.
 .. [2] Gemechu, E. D., Helbig, C., Sonnemann, G., Thorenz, A. and Tuma, A. (2016). Import-based
    indicator for the geopolitical supply risk of raw materials in life cycle sustainability
    assessments. Journal of Industrial Ecology 20(1): 154-165. doi:10.1111/jiec.12279.
-.. [3] Santillan-Saldivar, J., Gemechu, E., Muller, S., Villeneuve, J., Young, S. B. and
-   Sonnemann, G. (2021). An improved resource midpoint characterization method for supply risk of
-   resources: integrated assessment of Li-ion batteries. Int. J. Life Cycle Assess. 27: 457-468.
-   doi:10.1007/s11367-022-02027-y.
-.. [4] Helbig, C., Gemechu, E. D., Pillain, B., Young, S. B., Thorenz, A., Tuma, A. and
-   Sonnemann, G. (2016). Extending the geopolitical supply risk indicator: application of life
-   cycle sustainability assessment to the petrochemical supply chain of polyacrylonitrile-based
-   carbon fibers. Journal of Cleaner Production 137: 1170-1178.
+.. [3] Santillan-Saldivar, J. et al. (2021). An improved resource midpoint characterization method
+   for supply risk of resources. Int. J. Life Cycle Assess. 27: 457-468.
+.. [4] IEA (2025). Global Critical Minerals Outlook 2025. International Energy Agency, Paris.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 
 from dataclasses import dataclass, field
@@ -87,36 +83,58 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from evaluator.reference import ReferenceData, ReferenceDataError, designation_weight, import_volumes
+from evaluator.reference import ReferenceData, ReferenceDataError, designation_weight, load_reference
 
 __all__ = [
     "MineralSupply",
-    "REFERENCE_REDUCTION",
+    "SupplyDataError",
     "WGI_COLUMNS",
+    "MAGNET_OXIDES",
     "wgi_scaled",
     "hhi",
     "hhi_wgi",
     "geopolrisk",
     "production_hhi",
     "measures",
+    "chain_rows",
+    "window_volumes",
+    "demand_index",
+    "counterfactual_volumes",
     "baseline",
+    "compute_baseline",
     "apply_additions",
+    "import_units",
+    "diversifying_units",
     "additions_by_mineral",
+    "score_value",
+    "gap_volume",
     "portfolio_effect",
     "project_benefits",
     "joint_benefit",
     "projection_by_year",
     "offtake_from_evaluation",
     "offtake_by_year_from_evaluation",
+    "explain_project",
+    "explain_portfolio",
+    "explanation_text",
+    "chain_table",
+    "default_window",
+    "score_years",
+    "has_chain",
+    "element_share",
+    "production_probability",
 ]
 
 WGI_COLUMNS = ("wgi_va", "wgi_pv", "wgi_ge", "wgi_rq", "wgi_rl", "wgi_cc")
-#: Reduction of the dominant supplier's share that earns the full reduction half of the score [fraction].
-REFERENCE_REDUCTION = 0.10
 CHINA = "CHN"
+#: Oxides of the ree basket that feed NdFeB magnets (the rest cannot displace magnet demand).
+MAGNET_OXIDES = ("NdPr", "Dy", "Tb")
 WGI_FALLBACK_NOTE = "partners without WGI figures take the median WGI_scaled of countries.csv (assumption)"
 _EPS = 1e-12
 
+
+class SupplyDataError(ReferenceDataError):
+    """The supply-chain tables cannot answer a request (names the file, mineral and rule)."""
 
 # ----------------------------------------------------------------------------------------------
 # primitives
@@ -236,21 +254,211 @@ def measures(shares: pd.Series, wgi_scaled: pd.Series, *, hhi_production: float 
     }
 
 
+# ----------------------------------------------------------------------------------------------
+# the chain basis: HS rows -> contained units -> window average by partner
+# ----------------------------------------------------------------------------------------------
+def _tables(ref: ReferenceData):
+    t = getattr(ref, "supply_chain", None)
+    if t is None:
+        raise SupplyDataError("reference data without supply-chain tables (evaluator/data/hs_content.csv ...)")
+    return t
+
+
+def _scale(ref: ReferenceData, key: str) -> float:
+    s = _tables(ref).score_scale
+    if key not in s:
+        raise SupplyDataError(f"supply_score_scale.csv, column 'key': missing row {key!r}")
+    return float(s[key])
+
+
+def default_window(ref: ReferenceData) -> tuple[int, int]:
+    """Default window of trade years ``(first, last)`` from ``supply_score_scale.csv``."""
+    last = int(_scale(ref, "window_last_year"))
+    return last - int(_scale(ref, "window_years")) + 1, last
+
+
+def score_years(ref: ReferenceData) -> tuple[int, int]:
+    """Years whose average the score is computed on (``score_first_year``, ``score_last_year``)."""
+    return int(_scale(ref, "score_first_year")), int(_scale(ref, "score_last_year"))
+
+
+def has_chain(ref: ReferenceData, mineral: str) -> bool:
+    """True when the mineral has rows in ``korea_imports_chain.csv`` and a chain unit."""
+    t = _tables(ref)
+    return mineral in t.units.index and bool((t.imports.mineral == mineral).any())
+
+
+def chain_rows(ref: ReferenceData, mineral: str) -> pd.DataFrame:
+    """Korea's chain import rows of one mineral with their contained content.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``korea_imports_chain.csv`` rows plus ``stage``, ``unit_value_usd_per_kg``,
+        ``content_factor`` [t unit / t traded, after the unit-value rule], ``units`` [t unit],
+        ``magnet_share`` [fraction] and ``magnet_units`` [t unit of Nd, Pr, Dy, Tb] (= ``units``
+        for minerals without element matching).
+    """
+    t = _tables(ref)
+    r = t.imports[t.imports.mineral == mineral].copy()
+    hs = t.hs_content.reindex(r.hs6)
+    q = pd.to_numeric(r.quantity_t, errors="coerce").to_numpy(float)
+    v = pd.to_numeric(r.value_kusd, errors="coerce").to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = np.where(q > 0, v / q, np.nan)  # kUSD / t = USD / kg
+    f = hs.content_factor.to_numpy(float)
+    thr = pd.to_numeric(hs.low_uv_below_usd_per_kg, errors="coerce").to_numpy(float)
+    low = pd.to_numeric(hs.low_uv_factor, errors="coerce").to_numpy(float)
+    f = np.where(np.isfinite(thr) & np.isfinite(uv) & (uv < thr), low, f)
+    r["stage"] = hs.stage.to_numpy()
+    r["unit_value_usd_per_kg"] = uv
+    r["content_factor"] = f
+    r["units"] = np.nan_to_num(q) * f
+    matching = str(t.units.at[mineral, "element_matching"]) if mineral in t.units.index else ""
+    ms = pd.to_numeric(hs.magnet_share, errors="coerce").to_numpy(float) if matching == "magnet" else np.ones(len(r))
+    r["magnet_share"] = np.nan_to_num(ms, nan=0.0)
+    r["magnet_units"] = r["units"] * r["magnet_share"]
+    return r
+
+
+def _window_rows(rows: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
+    """Rows of each code inside the window; a code without any year in it uses its latest year
+    (or, with none before the window ends, its earliest): labelled ``carried`` in ``window_note``."""
+    lo, hi = window
+    parts = []
+    for code, g in rows.groupby("hs6", sort=True):
+        inside = g[(g.year >= lo) & (g.year <= hi)]
+        if len(inside):
+            parts.append(inside.assign(window_note="", n_years=inside.year.nunique()))
+            continue
+        before = g[g.year < lo]
+        y = int(before.year.max()) if len(before) else int(g.year.min())
+        parts.append(g[g.year == y].assign(window_note=f"carried from {y}", n_years=1))
+    return pd.concat(parts, ignore_index=True) if parts else rows.assign(window_note="", n_years=1)
+
+
+def window_volumes(ref: ReferenceData, mineral: str, *, window: tuple[int, int] | None = None,
+                   basis: str = "quantity", elements: bool = True) -> pd.Series:
+    """Korea's average yearly chain imports of a mineral by partner over the window.
+
+    Parameters
+    ----------
+    mineral : str
+    window : (int, int), optional
+        First and last trade year; default :func:`default_window`. Each code is averaged over the
+        years of the window in which it has data.
+    basis : {'quantity', 'value'}
+        Contained units [t unit/yr] or import value [kUSD/yr].
+    elements : bool
+        For element-matched minerals (rare earths), only the Nd, Pr, Dy, Tb part (default);
+        False gives all the content (TREO).
+
+    Returns
+    -------
+    pandas.Series
+        Index ``partner_iso3``, positive volumes, descending.
+    """
+    _check_basis(basis)
+    rows = chain_rows(ref, mineral)
+    if rows.empty:
+        raise SupplyDataError(f"korea_imports_chain.csv: no rows for mineral {mineral!r}")
+    w = _window_rows(rows, window or default_window(ref))
+    if basis == "quantity":
+        x = w["magnet_units"] if elements else w["units"]
+    else:
+        x = pd.to_numeric(w.value_kusd, errors="coerce").fillna(0.0) * (w["magnet_share"] if elements else 1.0)
+    per_year = (x / w["n_years"]).groupby(w["partner_iso3"]).sum()
+    per_year = per_year[per_year > 0].astype(float).sort_values(ascending=False)
+    per_year.index.name = "partner_iso3"
+    return per_year
+
+
+def chain_table(ref: ReferenceData, mineral: str, *, window: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Per HS code: stage, content factor, tonnes traded and contained, China share, source kinds.
+
+    The per-mineral audit table (issue 15's closing table). Averages over the window per code.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``hs6``: ``stage``, ``content_factor`` (mean after the unit-value rule), ``traded_t``
+        [t/yr], ``units`` [t unit/yr], ``magnet_units`` [t unit/yr], ``china_share_units``
+        [fraction], ``value_kusd`` [kUSD/yr], ``source_kind``, ``window_note``.
+    """
+    rows = chain_rows(ref, mineral)
+    w = _window_rows(rows, window or default_window(ref))
+    w = w.assign(traded=pd.to_numeric(w.quantity_t, errors="coerce").fillna(0.0) / w.n_years,
+                 u=w["units"] / w.n_years, mu=w["magnet_units"] / w.n_years,
+                 val=pd.to_numeric(w.value_kusd, errors="coerce").fillna(0.0) / w.n_years)
+    w["u_chn"] = w.u.where(w.partner_iso3 == CHINA, 0.0)
+    g = w.groupby("hs6")
+    out = pd.DataFrame({
+        "stage": g.stage.first(), "content_factor": g.content_factor.mean(), "traded_t": g.traded.sum(),
+        "units": g.u.sum(), "magnet_units": g.mu.sum(), "value_kusd": g.val.sum(),
+        "china_share_units": g.u_chn.sum() / g.u.sum().where(g.u.sum() > 0),
+        "source_kind": g.source_kind.agg(lambda s: ";".join(sorted(set(s)))),
+        "window_note": g.window_note.first(),
+    })
+    return out
+
+
+def demand_index(ref: ReferenceData, mineral: str, year, case: str = "base") -> np.ndarray:
+    """Korea's chain demand relative to the window average [1 = window], by year.
+
+    Linear between the years of ``supply_demand_paths.csv``, flat outside; 1.0 for minerals
+    without a path.
+    """
+    d = _tables(ref).demand_paths
+    d = d[(d.mineral == mineral) & (d.case == case)].sort_values("year")
+    years = np.atleast_1d(np.asarray(year, dtype=float))
+    if d.empty:
+        if case not in ("low", "base", "high"):
+            raise SupplyDataError(f"supply_demand_paths.csv, column 'case': unknown case {case!r}")
+        return np.ones_like(years)
+    return np.interp(years, d.year.to_numpy(float), d.demand_index.to_numpy(float))
+
+
+def _china_override(ref: ReferenceData, mineral: str, year: int) -> float | None:
+    cf = _tables(ref).china_counterfactual
+    c = cf[(cf.mineral == mineral) & cf.china_share.notna()]
+    c = c[c.year.isna() | (c.year <= year)]
+    if c.empty:
+        return None
+    c = c.assign(_y=c.year.fillna(-1)).sort_values("_y")
+    return float(c.china_share.iloc[-1])
+
+
+def counterfactual_volumes(ref: ReferenceData, mineral: str, year: int, window_vols: pd.Series,
+                           case: str = "base") -> pd.Series:
+    """Partner volumes in ``year`` without any project: window volumes x demand index, with
+    China's share set by ``supply_china_counterfactual.csv`` when it gives one (others scale)."""
+    v = window_vols * float(demand_index(ref, mineral, year, case)[0])
+    s = _china_override(ref, mineral, int(year))
+    if s is None or v.sum() <= 0:
+        return v
+    tot = float(v.sum())
+    others = v.drop(CHINA, errors="ignore")
+    out = others / others.sum() * (1 - s) * tot if others.sum() > 0 else others
+    out = pd.concat([pd.Series({CHINA: s * tot}), out])
+    return out[out > 0].sort_values(ascending=False)
+
+
 @dataclass(frozen=True)
 class MineralSupply:
-    """Korea's baseline imports of one mineral.
+    """Korea's imports of one mineral before any project.
 
     Attributes
     ----------
     mineral : str
     basis : {'quantity', 'value'}
     year : int or None
-        Trade year (None for minerals with assumed shares only).
+        Last trade year of the window (None for minerals with assumed shares only).
     volumes : pandas.Series
-        Partner ISO3 -> imports [t gross] (quantity) or [kUSD] (value); NaN-valued series when
-        the mineral has assumed shares only (no volumes bundled).
+        Partner ISO3 -> REFERENCE volumes the score and the portfolio effect use: the base-case
+        counterfactual averaged over the scoring years [t unit/yr, quantity] or [kUSD/yr, value];
+        for rare earths the Nd+Pr+Dy+Tb part. NaN-valued when the mineral has assumed shares only.
     shares : pandas.Series
-        Partner ISO3 -> share [fraction], descending.
+        Partner ISO3 -> share of ``volumes`` [fraction], descending.
     measures : dict
         :func:`measures` of ``shares`` (with GeoPolRisk).
     wgi : pandas.Series
@@ -259,6 +467,14 @@ class MineralSupply:
         World production HHI [0-1].
     assumed : bool
         True when the shares come from ``korea_imports_assumed.csv`` (no volumes).
+    unit : str
+        Chain unit (``t REO``, ``t LCE`` ...) or ``kUSD``.
+    window : tuple of int or None
+        Trade years averaged.
+    window_volumes : pandas.Series or None
+        Partner -> window average [unit/yr] on the scored basis (before the demand path).
+    window_content : pandas.Series or None
+        Partner -> window average of ALL the content (TREO for rare earths) [unit/yr].
     """
 
     mineral: str
@@ -270,10 +486,14 @@ class MineralSupply:
     wgi: pd.Series = field(repr=False)
     hhi_production: float
     assumed: bool
+    unit: str = ""
+    window: tuple | None = None
+    window_volumes: pd.Series | None = field(default=None, repr=False)
+    window_content: pd.Series | None = field(default=None, repr=False)
 
     @property
     def total(self) -> float:
-        """Total imports [t gross or kUSD]."""
+        """Total reference imports [unit/yr or kUSD/yr]."""
         return float(self.volumes.sum(min_count=1))
 
     @property
@@ -288,60 +508,85 @@ def _check_basis(basis: str) -> str:
     return basis
 
 
-#: baseline() results per reference-data object (slider moves re-use them: about 60 ms a call
-#: otherwise); entries go when the ReferenceData object is garbage-collected.
+def _options(scenario) -> dict:
+    """Basis, window and demand case of the scenario (window None: the data's default window)."""
+    return {"basis": scenario.import_basis, "window": scenario.supply_window, "case": scenario.demand_case}
+
+
+#: baseline() results per reference-data object; entries go when the object is collected.
 _BASELINES: dict[int, dict] = {}
 
 
-def baseline(ref: ReferenceData, mineral: str, *, basis: str = "quantity", year: int | None = None) -> MineralSupply:
-    """Cached :func:`compute_baseline` (the result is shared: treat it as read-only)."""
+def baseline(ref: ReferenceData, mineral: str, *, basis: str = "quantity", year: int | None = None,
+             window: tuple[int, int] | None = None, case: str = "base") -> MineralSupply:
+    """Cached :func:`compute_baseline` (the result is shared: treat it as read-only).
+
+    ``year`` (kept for callers of the one-year basis) sets a one-year window ``(year, year)``.
+    """
+    if year is not None and window is None:
+        window = (int(year), int(year))
     key = id(ref)
     per_ref = _BASELINES.get(key)
     if per_ref is None:
         per_ref = _BASELINES[key] = {}
         weakref.finalize(ref, _BASELINES.pop, key, None)
-    k = (mineral, basis, year)
+    k = (mineral, basis, tuple(window) if window else None, case)
     if k not in per_ref:
-        per_ref[k] = compute_baseline(ref, mineral, basis=basis, year=year)
+        per_ref[k] = compute_baseline(ref, mineral, basis=basis, window=window, case=case)
     return per_ref[k]
 
 
-def compute_baseline(ref: ReferenceData, mineral: str, *, basis: str = "quantity", year: int | None = None) -> MineralSupply:
-    """Korea's imports of a mineral by partner, their shares and concentration measures.
+def compute_baseline(ref: ReferenceData, mineral: str, *, basis: str = "quantity",
+                     window: tuple[int, int] | None = None, case: str = "base") -> MineralSupply:
+    """Korea's chain imports of a mineral by partner, reference volumes and concentration measures.
 
     Parameters
     ----------
     ref : ReferenceData
     mineral : str
-        Mineral key.
     basis : {'quantity', 'value'}
-        Quantity [t gross] or value [kUSD]; partners without a reported quantity are left out on
-        the quantity basis.
-    year : int, optional
-        Trade year; default the latest year with data for the mineral.
+        Contained units [t unit] or import value [kUSD].
+    window : (int, int), optional
+        Trade years averaged (default :func:`default_window`).
+    case : {'low', 'base', 'high'}
+        Demand path for the reference volumes.
 
     Returns
     -------
     MineralSupply
     """
     _check_basis(basis)
-    v, yr = import_volumes(ref, mineral, year=year, basis=basis)
-    if v is not None:
-        shares = v / v.sum()
-        assumed = False
-    else:
+    if mineral not in ref.minerals.index:
+        raise ReferenceDataError(f"minerals.csv, column 'mineral': unknown mineral {mineral!r}")
+    hp = production_hhi(ref, mineral)
+    every = wgi_scaled(ref)
+    if not has_chain(ref, mineral):
         a = ref.korea_imports_assumed[ref.korea_imports_assumed.mineral == mineral]
+        if a.empty:
+            raise SupplyDataError(f"korea_imports_chain.csv / korea_imports_assumed.csv: no import data for {mineral!r}")
         shares = a.groupby("partner_iso3").share.sum().astype(float)
         shares = (shares / shares.sum()).sort_values(ascending=False)
         v = pd.Series(np.nan, index=shares.index)
-        yr, assumed = None, True
-    v.index.name = shares.index.name = "partner_iso3"
-    v.name, shares.name = "volume", "share"
+        w = wgi_scaled(ref, shares.index)
+        every = pd.concat([every, w[~w.index.isin(every.index)]])
+        v.index.name = shares.index.name = "partner_iso3"
+        return MineralSupply(mineral, basis, None, v, shares.rename("share"), measures(shares, w, hhi_production=hp),
+                             every, hp, True, unit="", window=None)
+    win = tuple(window) if window else default_window(ref)
+    wv = window_volumes(ref, mineral, window=win, basis=basis, elements=True)
+    content = window_volumes(ref, mineral, window=win, basis=basis, elements=False)
+    y0, y1 = score_years(ref)
+    ref_v = sum(counterfactual_volumes(ref, mineral, y, wv, case).reindex(wv.index.union([CHINA]), fill_value=0.0)
+                for y in range(y0, y1 + 1)) / (y1 - y0 + 1)
+    ref_v = ref_v[ref_v > 0].sort_values(ascending=False)
+    ref_v.index.name = "partner_iso3"
+    ref_v.name = "volume"
+    shares = (ref_v / ref_v.sum()).rename("share")
     w = wgi_scaled(ref, shares.index)
-    hp = production_hhi(ref, mineral)
-    every = wgi_scaled(ref)
     every = pd.concat([every, w[~w.index.isin(every.index)]])
-    return MineralSupply(mineral, basis, yr, v, shares, measures(shares, w, hhi_production=hp), every, hp, assumed)
+    unit = str(_tables(ref).units.at[mineral, "chain_unit"]) if basis == "quantity" else "kUSD"
+    return MineralSupply(mineral, basis, win[1], ref_v, shares, measures(shares, w, hhi_production=hp), every, hp,
+                         False, unit=unit, window=win, window_volumes=wv, window_content=content)
 
 
 def apply_additions(volumes: pd.Series, additions: Mapping[str, float], rule: str) -> pd.Series:
@@ -354,14 +599,18 @@ def apply_additions(volumes: pd.Series, additions: Mapping[str, float], rule: st
     additions : mapping of str to float
         Host ISO3 -> added imports in the same unit, >= 0 (several projects in one host summed).
     rule : {'top_supplier', 'pro_rata', 'additive'}
-        ``top_supplier``: the total added volume ``A`` displaces the largest current supplier's
-        volume, not below zero; any remainder displaces the next largest, and so on.
-        ``pro_rata``: ``A`` displaces every current source in proportion to its volume.
-        ``additive``: nothing is displaced; imports grow by ``A``.
+        ``top_supplier``: the total added volume ``A`` displaces the largest current supplier
+        (volume ``V0``) with diminishing returns: it keeps ``V0 exp(-A / V0)``; the part of ``A``
+        that displaces nothing adds to imports. The first tonnes displace one for one; the last
+        tonnes of the incumbent (specific grades, long contracts, its processing) are the hardest
+        to replace, so no finite offtake takes it to zero (ASSUMPTION of this tool, issue 15:
+        no single project takes China's share to 0 and the benefit never saturates).
+        ``pro_rata``: every current source keeps ``V exp(-A / total)`` (the same law applied to
+        the whole mix). ``additive``: nothing is displaced; imports grow by ``A``.
         In all rules the hosts' volumes then grow by their additions (a host that already supplies
         Korea grows). Displacement applies to the volumes *before* the additions, so a project in
-        the top supplier itself changes nothing under ``top_supplier``. When ``A`` exceeds all
-        current imports, everything is displaced and total imports become ``A``.
+        the top supplier itself only raises its share. To first order in ``A`` the rules are the
+        one-for-one displacement rules.
 
     Returns
     -------
@@ -381,8 +630,11 @@ def apply_additions(volumes: pd.Series, additions: Mapping[str, float], rule: st
     return out.clip(lower=0.0)
 
 
+
+
+
 # ----------------------------------------------------------------------------------------------
-# offtake -> additions
+# offtake -> additions in chain units, by supplier (the processing country)
 # ----------------------------------------------------------------------------------------------
 _OFFTAKE_COLS = ("id", "mineral", "country_iso3", "korea_offtake_t_per_year")
 
@@ -396,39 +648,88 @@ def _check_offtake(offtake: pd.DataFrame, value_col: str = "korea_offtake_t_per_
     df = df.copy()
     df["id"] = df["id"].astype(str)
     df["country_iso3"] = df["country_iso3"].astype(str).str.strip().str.upper()
+    proc = df["processing_country_iso3"] if "processing_country_iso3" in df.columns else pd.Series(None, index=df.index)
+    proc = proc.astype("string").str.strip().str.upper()
+    df["supplier_iso3"] = proc.where(proc.notna() & (proc != ""), df["country_iso3"]).astype(str)
     df[value_col] = pd.to_numeric(df[value_col], errors="coerce").fillna(0.0).clip(lower=0.0)
     return df
 
 
+def element_share(ref: ReferenceData, mineral: str, basket: Sequence[tuple[str, float]] = ()) -> float:
+    """Share of a product that can displace Korea's scored chain demand [fraction].
+
+    Rare earths (``element_matching = magnet``): the NdPr + Dy + Tb share of the oxide basket
+    (the application's, else ``ree_oxides.default_basket_share``); 1 for other minerals.
+    """
+    t = _tables(ref)
+    if mineral not in t.units.index or str(t.units.at[mineral, "element_matching"]) != "magnet":
+        return 1.0
+    shares = dict(basket) if basket else ref.ree_oxides["default_basket_share"].to_dict()
+    return float(sum(float(shares.get(o, 0.0)) for o in MAGNET_OXIDES))
+
+
+def _default_factor(ref: ReferenceData, mineral: str) -> float:
+    t = _tables(ref)
+    if mineral not in t.units.index:
+        return 1.0
+    return float(t.units.at[mineral, "t_unit_per_t_product"]) * element_share(ref, mineral)
+
+
+def _unit_value_kusd(ref: ReferenceData, mineral: str) -> float:
+    """Average import value of one chain unit over the default window [kUSD / t unit]."""
+    q = window_volumes(ref, mineral, basis="quantity").sum()
+    v = window_volumes(ref, mineral, basis="value").sum()
+    return float(v / q) if q > 0 else float("nan")
+
+
 def import_units(ref: ReferenceData, df: pd.DataFrame, basis: str, value_col: str) -> pd.Series:
-    """Offtake [t product] -> import-comparable units [t gross or kUSD], one value per row."""
-    if basis == "quantity":
-        factor = df["mineral"].map(ref.minerals["import_t_per_product_t"]).astype(float)
-        return df[value_col].astype(float) * factor
-    if "price_usd_per_t" in df.columns:
-        price = pd.to_numeric(df["price_usd_per_t"], errors="coerce")
+    """Offtake [t product] -> chain units [t unit, element-matched] or [kUSD], one value per row.
+
+    Uses the row's ``chain_t_per_product_t`` (unit factor x element share x stage probability,
+    from :func:`offtake_from_evaluation`) when present, else the mineral's default factor.
+    """
+    _check_basis(basis)
+    default = df["mineral"].map({m: _default_factor(ref, m) for m in set(df["mineral"])}).astype(float)
+    if "chain_t_per_product_t" in df.columns:
+        f = pd.to_numeric(df["chain_t_per_product_t"], errors="coerce").fillna(default)
     else:
-        price = pd.Series(np.nan, index=df.index)
-    base = df["mineral"].map(ref.minerals["price_base_usd_per_t"]).astype(float)
-    price = price.fillna(base)
-    return df[value_col].astype(float) * price / 1000.0
+        f = default
+    units = pd.to_numeric(df[value_col], errors="coerce").fillna(0.0).astype(float) * f
+    if basis == "value":
+        uv = {m: (_unit_value_kusd(ref, m) if has_chain(ref, m) else 1.0) for m in set(df["mineral"])}
+        units = units * df["mineral"].map(uv).astype(float)
+    return units
+
+
+def diversifying_units(ref: ReferenceData, scenario, offtake: pd.DataFrame,
+                       value_col: str = "korea_offtake_t_per_year") -> pd.Series:
+    """:func:`import_units`, zero where the product is bought from (refined in) the mineral's
+    incumbent supplier: such offtake cannot diversify away from it. For the allocator's terms."""
+    df = _check_offtake(offtake, value_col) if "id" in offtake.columns or offtake.index.name == "id" else offtake
+    opt = _options(scenario)
+    units = import_units(ref, df, opt["basis"], value_col)
+    inc = {m: baseline(ref, m, basis=opt["basis"], window=opt["window"], case=opt["case"]).incumbent
+           for m in set(df["mineral"]) if m in ref.minerals.index}
+    supplier = df["supplier_iso3"] if "supplier_iso3" in df.columns else df["country_iso3"]
+    return units.where(supplier.to_numpy() != df["mineral"].map(inc).to_numpy(), 0.0)
 
 
 def additions_by_mineral(ref: ReferenceData, scenario, offtake: pd.DataFrame, ids: Sequence[str] | None = None) -> dict[str, pd.Series]:
-    """Added imports per mineral and host country [t gross or kUSD], projects summed jointly.
+    """Added imports per mineral and supplier country [chain units or kUSD], projects summed jointly.
 
     Parameters
     ----------
     offtake : pandas.DataFrame
-        Columns ``id``, ``mineral``, ``country_iso3``, ``korea_offtake_t_per_year`` [t priced
-        product/yr], optional ``price_usd_per_t`` [USD/t] (value basis; default the base price).
+        Columns ``id``, ``mineral``, ``country_iso3``, ``korea_offtake_t_per_year`` [t product/yr];
+        optional ``processing_country_iso3`` (the supplier; default the host) and
+        ``chain_t_per_product_t``.
     ids : sequence of str, optional
         Projects to include; default all rows.
 
     Returns
     -------
     dict of str to pandas.Series
-        mineral -> Series host ISO3 -> added volume.
+        mineral -> Series supplier ISO3 -> added volume.
     """
     df = _check_offtake(offtake)
     if ids is not None:
@@ -438,25 +739,27 @@ def additions_by_mineral(ref: ReferenceData, scenario, offtake: pd.DataFrame, id
     unknown = sorted(set(df["mineral"]) - set(ref.minerals.index))
     if unknown:
         raise ReferenceDataError(f"minerals.csv, column 'mineral': unknown minerals {unknown}")
-    df = df.assign(added_units=import_units(ref, df, scenario.import_basis, "korea_offtake_t_per_year"))
-    return {m: g.groupby("country_iso3")["added_units"].sum() for m, g in df.groupby("mineral", sort=True)}
+    df = df.assign(added_units=import_units(ref, df, _options(scenario)["basis"], "korea_offtake_t_per_year"))
+    return {m: g.groupby("supplier_iso3")["added_units"].sum() for m, g in df.groupby("mineral", sort=True)}
 
 
 def _displace(v: np.ndarray, total_add: float, rule: str) -> np.ndarray:
-    """NumPy core of :func:`apply_additions` on the current partners' volumes (no hosts added)."""
-    if rule == "top_supplier" and total_add > 0:
-        order = np.argsort(-v, kind="mergesort")
-        ov = v[order]
-        cum_before = np.cumsum(ov) - ov  # volume of larger suppliers
-        out = np.empty_like(v)
-        out[order] = ov - np.clip(total_add - cum_before, 0.0, ov)
-        return out
-    if rule == "pro_rata" and total_add > 0:
-        tot = float(v.sum())
-        return v * (1.0 - (min(1.0, total_add / tot) if tot > 0 else 1.0))
+    """NumPy core of :func:`apply_additions` on the current partners' volumes (no hosts added).
+
+    Displacement with diminishing returns: the k-th tonne displaces the displaced volume in
+    proportion to what is left of it, ``dV/dA = -V / V0``, so ``V(A) = V0 exp(-A / V0)``
+    (``V0`` = the top supplier's volume, or every source's with ``V0 = total`` pro rata).
+    """
     if rule not in ("top_supplier", "pro_rata", "additive"):
         raise ValueError(f"displacement rule must be top_supplier, pro_rata or additive, got {rule!r}")
-    return v.copy()
+    out = v.astype(float).copy()
+    if total_add <= 0 or rule == "additive" or not (v > 0).any():
+        return out
+    if rule == "top_supplier":
+        i = int(np.argmax(v))
+        out[i] = v[i] * np.exp(-total_add / v[i])
+        return out
+    return v * np.exp(-total_add / float(v.sum()))
 
 
 def _after(base: MineralSupply, added: Mapping[str, float], rule: str, target: float) -> dict:
@@ -508,10 +811,33 @@ def _excess(share: float, target: float) -> float:
 
 
 # ----------------------------------------------------------------------------------------------
-# portfolio, projects, joint benefit
+# score, portfolio, projects, joint benefit
 # ----------------------------------------------------------------------------------------------
+def score_value(ref: ReferenceData, mineral: str, reduction) -> np.ndarray:
+    """Diversification value of a cut of the top supplier's share [score points, 0-100).
+
+    ``100 x w_m x r / (r + r_half)`` with ``r = max(0, reduction)`` [fraction], ``w_m`` the
+    designation weight and ``r_half`` = ``supply_score_scale.half_score_reduction``: concave,
+    strictly increasing in ``r``, 0 at 0 and below ``100 x w_m`` for every finite project.
+    """
+    r = np.maximum(np.asarray(reduction, dtype=float), 0.0)
+    half = _scale(ref, "half_score_reduction")
+    if half <= 0:
+        raise SupplyDataError("supply_score_scale.csv, key 'half_score_reduction': must be > 0")
+    return 100.0 * designation_weight(ref, mineral) * r / (r + half)
+
+
 def _baselines(ref: ReferenceData, scenario, minerals: Iterable[str]) -> dict[str, MineralSupply]:
-    return {m: baseline(ref, m, basis=scenario.import_basis) for m in minerals}
+    o = _options(scenario)
+    return {m: baseline(ref, m, basis=o["basis"], window=o["window"], case=o["case"]) for m in minerals}
+
+
+def _reduction(b: MineralSupply, a: dict) -> float:
+    """Cut of the incumbent's share [fraction, >= 0]."""
+    if not np.isfinite(a["incumbent_share"]):
+        return 0.0
+    r = b.measures["top_share"] - a["incumbent_share"]
+    return r if r > 1e-12 else 0.0  # rounding of a zero addition is no reduction
 
 
 def portfolio_effect(ref: ReferenceData, scenario, offtake: pd.DataFrame, *, all_minerals: bool = False) -> pd.DataFrame:
@@ -523,20 +849,19 @@ def portfolio_effect(ref: ReferenceData, scenario, offtake: pd.DataFrame, *, all
     scenario : models.scenario.Scenario
         Uses ``import_basis``, ``displacement_rule`` and ``target_single_supplier_share``.
     offtake : pandas.DataFrame
-        Columns ``id``, ``mineral``, ``country_iso3``, ``korea_offtake_t_per_year`` [t priced
-        product/yr]; optional ``price_usd_per_t`` [USD/t] for the value basis.
+        As :func:`additions_by_mineral`.
     all_minerals : bool
         Also return the minerals no project touches (after = before).
 
     Returns
     -------
     pandas.DataFrame
-        Index ``mineral``. Columns ``basis``, ``year``, ``incumbent``, ``{china_share, top_supplier,
-        top_share, hhi, hhi_wgi, geopolrisk, incumbent_share, volume}_{before,after}``,
-        ``added_volume`` [t gross or kUSD], ``n_projects``, ``meets_target_{before,after}``
-        (top_share <= target), ``gap_to_target_{before,after}`` [fraction, max(0, top_share -
-        target)], ``benefit_pp`` (see :func:`joint_benefit`), ``assumed_shares``, ``note``.
-        Minerals with assumed shares only have no volumes: after = NaN and a note.
+        Index ``mineral``. Columns ``basis``, ``unit``, ``year``, ``incumbent``,
+        ``{china_share, top_supplier, top_share, hhi, hhi_wgi, geopolrisk, incumbent_share,
+        volume}_{before,after}`` (on the reference volumes), ``added_volume``, ``n_projects``,
+        ``meets_target_{before,after}``, ``gap_to_target_{before,after}``, ``reduction``
+        [fraction], ``benefit_pp`` (:func:`score_value` of the joint reduction), ``assumed_shares``,
+        ``note``.
     """
     target = scenario.target_single_supplier_share
     adds = additions_by_mineral(ref, scenario, offtake)
@@ -548,7 +873,7 @@ def portfolio_effect(ref: ReferenceData, scenario, offtake: pd.DataFrame, *, all
     for m in minerals:
         b = bases[m]
         added = adds.get(m, pd.Series(dtype=float))
-        row = {"mineral": m, "basis": b.basis, "year": b.year, "incumbent": b.incumbent,
+        row = {"mineral": m, "basis": b.basis, "unit": b.unit, "year": b.year, "incumbent": b.incumbent,
                "n_projects": int(counts.get(m, 0)), "added_volume": float(added.sum()),
                "assumed_shares": b.assumed, "note": ""}
         before = dict(b.measures, incumbent_share=b.measures["top_share"], volume=b.total)
@@ -564,13 +889,90 @@ def portfolio_effect(ref: ReferenceData, scenario, offtake: pd.DataFrame, *, all
             ts = row[f"top_share_{s}"]
             row[f"meets_target_{s}"] = bool(ts <= target + _EPS) if ts == ts else False
             row[f"gap_to_target_{s}"] = max(0.0, ts - target) if ts == ts else np.nan
-        row["benefit_pp"] = 0.0 if b.assumed else 100.0 * designation_weight(ref, m) * max(
-            0.0, _excess(before["incumbent_share"], target) - _excess(after["incumbent_share"], target))
+        row["reduction"] = 0.0 if b.assumed else _reduction(b, after)
+        row["benefit_pp"] = float(score_value(ref, m, row["reduction"]))
         rows.append(row)
     out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    return out.set_index("mineral")
+    return out if out.empty else out.set_index("mineral")
+
+
+
+def gap_volume(base: MineralSupply, target: float, rule: str) -> float:
+    """Volume from non-incumbent suppliers that brings the incumbent's share down to ``target``
+    [unit/yr or kUSD/yr], under :func:`apply_additions`'s rules; 0 when already at or below.
+
+    Solved by bisection on the incumbent's share after (monotone in the volume); ``inf`` when the
+    target cannot be reached (``additive`` never takes a share below ``V_top / (T + X)`` > 0, but
+    every target > 0 is reached for a large enough ``X`` under all three rules).
+    """
+    v = base.volumes.to_numpy(dtype=float)
+    tot = float(np.nansum(v))
+    s0 = base.measures["top_share"]
+    if not np.isfinite(tot) or tot <= 0 or not np.isfinite(s0) or s0 <= target:
+        return 0.0
+    if target <= 0:
+        return float("inf")
+    i = int(np.nanargmax(v))
+
+    def share(x: float) -> float:
+        out = _displace(np.nan_to_num(v), x, rule)
+        return out[i] / (out.sum() + x)
+
+    lo, hi = 0.0, tot
+    while share(hi) > target:
+        hi *= 2.0
+        if hi > 1e6 * tot:
+            return float("inf")
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if share(mid) > target else (lo, mid)
+    return hi
+
+_BENEFIT_COLS = ["id", "mineral", "country_iso3", "processing_country_iso3", "added_volume", "incumbent",
+                 "china_share_before", "china_share_after", "delta_china_share", "top_share_before",
+                 "top_supplier_after", "top_share_after", "delta_top_share", "delta_hhi", "delta_hhi_wgi",
+                 "delta_geopolrisk", "incumbent_share_before", "incumbent_share_after", "reduction",
+                 "target_progress", "importance_weight", "offtake_share_of_demand", "large_offtake",
+                 "benefit_pp", "diversification_score", "note"]
+
+
+def _benefit_row(ref, b: MineralSupply, r, rule: str, target: float, large: float) -> dict:
+    """One project's row of :func:`project_benefits` (``r`` an offtake row after _check_offtake)."""
+    bm = b.measures
+    w = designation_weight(ref, r.mineral)
+    row = {"id": r.id, "mineral": r.mineral, "country_iso3": r.country_iso3, "processing_country_iso3": r.supplier_iso3,
+           "added_volume": float(r.added_units), "incumbent": b.incumbent, "importance_weight": w,
+           "china_share_before": bm["china_share"], "top_share_before": bm["top_share"],
+           "incumbent_share_before": bm["top_share"], "note": ""}
+    if b.assumed:
+        row.update(china_share_after=np.nan, top_supplier_after=None, top_share_after=np.nan, delta_china_share=np.nan,
+                   delta_top_share=np.nan, delta_hhi=np.nan, delta_hhi_wgi=np.nan, delta_geopolrisk=np.nan,
+                   incumbent_share_after=np.nan, reduction=0.0, target_progress=0.0, offtake_share_of_demand=np.nan,
+                   large_offtake=False, benefit_pp=0.0, diversification_score=0.0,
+                   note="no bundled import volumes for this mineral (assumed shares only): scored 0")
+        return row
+    a = _after(b, {r.supplier_iso3: float(r.added_units)}, rule, target)
+    e0, e1 = _excess(bm["top_share"], target), _excess(a["incumbent_share"], target)
+    red = _reduction(b, a)
+    value = float(score_value(ref, r.mineral, red))
+    share_of_demand = float(r.added_units) / b.total if b.total > 0 else np.nan
+    row.update(china_share_after=a["china_share"], top_supplier_after=a["top_supplier"], top_share_after=a["top_share"],
+               delta_china_share=a["china_share"] - bm["china_share"], delta_top_share=a["top_share"] - bm["top_share"],
+               delta_hhi=a["hhi"] - bm["hhi"], delta_hhi_wgi=a["hhi_wgi"] - bm["hhi_wgi"],
+               delta_geopolrisk=a["geopolrisk"] - bm["geopolrisk"], incumbent_share_after=a["incumbent_share"],
+               reduction=red, target_progress=min(1.0, max(0.0, (e0 - e1) / e0)) if e0 > _EPS else 0.0,
+               offtake_share_of_demand=share_of_demand, large_offtake=bool(share_of_demand > large),
+               benefit_pp=value, diversification_score=value)
+    notes = []
+    if r.supplier_iso3 == b.incumbent:
+        where = "refined / processed" if r.supplier_iso3 != r.country_iso3 else "host is"
+        notes.append(f"{where} in the current top supplier ({b.incumbent}): no diversification against it")
+    elif a["top_share"] > target + _EPS and a["top_supplier"] == r.supplier_iso3:
+        notes.append(f"{r.supplier_iso3} becomes the top supplier above the {target:.0%} target")
+    if row["large_offtake"]:
+        notes.append(f"offtake is {share_of_demand:.0%} of Korea's chain demand (> {large:.0%}): flagged, not capped")
+    row["note"] = "; ".join(notes)
+    return row
 
 
 def project_benefits(ref: ReferenceData, scenario, offtake: pd.DataFrame) -> pd.DataFrame:
@@ -584,21 +986,15 @@ def project_benefits(ref: ReferenceData, scenario, offtake: pd.DataFrame) -> pd.
     Returns
     -------
     pandas.DataFrame
-        Index ``id``. Columns ``mineral``, ``country_iso3``, ``added_volume``, ``incumbent``,
-        ``china_share_before``, ``china_share_after``, ``delta_china_share``, ``top_share_before``,
-        ``top_supplier_after``, ``top_share_after``, ``delta_top_share``, ``delta_hhi``,
-        ``delta_hhi_wgi``, ``delta_geopolrisk``, ``incumbent_share_before/after``,
-        ``reduction`` [fraction, max(0, incumbent share before - after)], ``target_progress``
-        [0-1], ``importance_weight`` [0-1], ``benefit_pp`` [weighted pp; equals
-        ``joint_benefit`` of the project alone], ``diversification_score`` [0-100], ``note``.
-        Deltas are after - before (negative = less concentrated).
+        Index ``id``; columns :data:`_BENEFIT_COLS`: shares before / after on the reference
+        volumes, ``reduction`` [fraction], ``offtake_share_of_demand`` [fraction],
+        ``large_offtake`` (flag), ``diversification_score`` [0-100) = ``benefit_pp`` =
+        :func:`joint_benefit` of the project alone, ``note``.
 
     Notes
     -----
-    Score: ``100 x w x (0.5 x min(1, reduction / 0.10) + 0.5 x target_progress)``; see the
-    module docstring. Because each project is measured alone against the baseline, adding or
-    removing another application never changes a project's score. A project in the incumbent
-    supplier country scores 0 (its reduction is clipped at zero).
+    Each project is measured alone against the baseline, so adding or removing another
+    application never changes a project's score. Output refined in the incumbent scores 0.
     """
     target = scenario.target_single_supplier_share
     df = _check_offtake(offtake)
@@ -607,82 +1003,32 @@ def project_benefits(ref: ReferenceData, scenario, offtake: pd.DataFrame) -> pd.
     unknown = sorted(set(df["mineral"]) - set(ref.minerals.index))
     if unknown:
         raise ReferenceDataError(f"minerals.csv, column 'mineral': unknown minerals {unknown}")
-    df = df.assign(added_units=import_units(ref, df, scenario.import_basis, "korea_offtake_t_per_year"))
+    df = df.assign(added_units=import_units(ref, df, _options(scenario)["basis"], "korea_offtake_t_per_year"))
     bases = _baselines(ref, scenario, sorted(set(df["mineral"])))
-    rows = []
-    for r in df.itertuples(index=False):
-        b = bases[r.mineral]
-        w = designation_weight(ref, r.mineral)
-        bm = b.measures
-        row = {"id": r.id, "mineral": r.mineral, "country_iso3": r.country_iso3, "added_volume": float(r.added_units),
-               "incumbent": b.incumbent, "importance_weight": w, "china_share_before": bm["china_share"],
-               "top_share_before": bm["top_share"], "incumbent_share_before": bm["top_share"], "note": ""}
-        if b.assumed:
-            row.update(china_share_after=np.nan, top_supplier_after=None, top_share_after=np.nan,
-                       delta_china_share=np.nan, delta_top_share=np.nan, delta_hhi=np.nan, delta_hhi_wgi=np.nan,
-                       delta_geopolrisk=np.nan, incumbent_share_after=np.nan, reduction=0.0, target_progress=0.0,
-                       benefit_pp=0.0, diversification_score=0.0,
-                       note="no bundled import volumes for this mineral (assumed shares only): scored 0")
-            rows.append(row)
-            continue
-        a = _after(b, pd.Series({r.country_iso3: float(r.added_units)}), scenario.displacement_rule, target)
-        e0, e1 = _excess(bm["top_share"], target), _excess(a["incumbent_share"], target)
-        reduction = max(0.0, bm["top_share"] - a["incumbent_share"])
-        progress = min(1.0, max(0.0, (e0 - e1) / e0)) if e0 > _EPS else 0.0
-        row.update(
-            china_share_after=a["china_share"], top_supplier_after=a["top_supplier"], top_share_after=a["top_share"],
-            delta_china_share=a["china_share"] - bm["china_share"], delta_top_share=a["top_share"] - bm["top_share"],
-            delta_hhi=a["hhi"] - bm["hhi"], delta_hhi_wgi=a["hhi_wgi"] - bm["hhi_wgi"],
-            delta_geopolrisk=a["geopolrisk"] - bm["geopolrisk"], incumbent_share_after=a["incumbent_share"],
-            reduction=reduction, target_progress=progress,
-            benefit_pp=100.0 * w * max(0.0, e0 - e1),
-            diversification_score=100.0 * w * (0.5 * min(1.0, reduction / REFERENCE_REDUCTION) + 0.5 * progress),
-        )
-        if r.country_iso3 == b.incumbent:
-            row["note"] = f"host is the current top supplier ({b.incumbent}): no diversification"
-        elif a["top_share"] > target + _EPS and a["top_supplier"] == r.country_iso3:
-            row["note"] = f"host becomes the top supplier above the {target:.0%} target"
-        rows.append(row)
-    cols = ["id", "mineral", "country_iso3", "added_volume", "incumbent", "china_share_before", "china_share_after",
-            "delta_china_share", "top_share_before", "top_supplier_after", "top_share_after", "delta_top_share",
-            "delta_hhi", "delta_hhi_wgi", "delta_geopolrisk", "incumbent_share_before", "incumbent_share_after",
-            "reduction", "target_progress", "importance_weight", "benefit_pp", "diversification_score", "note"]
-    return pd.DataFrame(rows, columns=cols).set_index("id")
+    large = _scale(ref, "large_offtake_share")
+    rows = [_benefit_row(ref, bases[r.mineral], r, scenario.displacement_rule, target, large)
+            for r in df.itertuples(index=False)]
+    return pd.DataFrame(rows, columns=_BENEFIT_COLS).set_index("id")
 
 
 def joint_benefit(ref: ReferenceData, scenario, offtake: pd.DataFrame, ids: Iterable[str]) -> float:
-    """Portfolio-level diversification value of a set of projects [weighted percentage points].
+    """Portfolio-level diversification value of a set of projects [score points].
 
-    ``sum_m 100 x w_m x max(0, excess_m(before) - excess_m(after, set jointly))`` with
-    ``excess = max(0, incumbent_share - target)`` (module docstring). The single function the
-    optimiser and the UI call.
-
-    Parameters
-    ----------
-    ref, scenario, offtake
-        As :func:`portfolio_effect`.
-    ids : iterable of str
-        The set; ids not in ``offtake`` are ignored; an empty set gives 0.
+    ``sum_m score_value(m, r_m)`` with ``r_m`` the cut of mineral m's incumbent share when the
+    set is applied jointly (module docstring). A project's ``diversification_score`` is this
+    function of the project alone.
 
     Notes
     -----
-    Properties (tested with hypothesis):
-
-    * monotone: more offtake from a non-incumbent host never lowers the benefit;
-    * sub-additive: ``joint_benefit(A u B) <= joint_benefit(A) + joint_benefit(B)``. Sketch: for
-      a mineral, the incumbent's share after is a convex, non-increasing function of the total
-      volume ``X`` added from other hosts (``max(v - X, 0) / T`` for top_supplier, ``v (1 -
-      X/T)^+ / T`` for pro_rata, ``v / (T + X)`` for additive), and additions from the incumbent
-      itself only raise it. ``max(0, s - target)`` is convex non-decreasing, so the benefit is a
-      concave function of ``X`` that is 0 at 0, hence sub-additive; projects in the incumbent
-      country only lower the joint value, and the outer clip at zero keeps it >= 0. Displacement
-      saturates (volumes cannot go negative) and a mineral at or below target gains nothing, so
-      two identical projects there add nothing.
+    Properties (tested with hypothesis): monotone (more offtake from a non-incumbent supplier
+    never lowers it) and sub-additive (``J(A u B) <= J(A) + J(B)``): the incumbent's share after
+    is convex non-increasing in the volume added from other suppliers under each displacement
+    rule (additions from the incumbent only raise it), so ``r`` is concave with r(0) = 0 and
+    ``r / (r + r_half)`` is concave increasing.
     """
     ids = [str(i) for i in ids]
     if not ids:
         return 0.0
-    target = scenario.target_single_supplier_share
     adds = additions_by_mineral(ref, scenario, offtake, ids)
     bases = _baselines(ref, scenario, adds)
     total = 0.0
@@ -690,16 +1036,21 @@ def joint_benefit(ref: ReferenceData, scenario, offtake: pd.DataFrame, ids: Iter
         b = bases[m]
         if b.assumed or added.sum() <= 0:
             continue
-        a = _after(b, added, scenario.displacement_rule, target)
-        gain = _excess(b.measures["top_share"], target) - _excess(a["incumbent_share"], target)
-        total += 100.0 * designation_weight(ref, m) * max(0.0, gain)
+        a = _after(b, added, scenario.displacement_rule, scenario.target_single_supplier_share)
+        total += float(score_value(ref, m, _reduction(b, a)))
     return float(total)
 
 
 # ----------------------------------------------------------------------------------------------
 # time path
 # ----------------------------------------------------------------------------------------------
-def projection_by_year(ref: ReferenceData, scenario, offtake_by_year: pd.DataFrame, *, ids: Iterable[str] | None = None) -> pd.DataFrame:
+_PROJ_COLS = ["mineral", "year", "unit", "china_share", "china_share_counterfactual", "top_supplier", "top_share",
+              "incumbent", "incumbent_share", "meets_target", "target_share", "is_target_year", "added_volume",
+              "demand_volume"]
+
+
+def projection_by_year(ref: ReferenceData, scenario, offtake_by_year: pd.DataFrame, *, ids: Iterable[str] | None = None,
+                       case: str | None = None) -> pd.DataFrame:
     """Projected concentration per mineral and calendar year as projects start and ramp up.
 
     Parameters
@@ -707,97 +1058,305 @@ def projection_by_year(ref: ReferenceData, scenario, offtake_by_year: pd.DataFra
     ref, scenario
         As :func:`portfolio_effect` (``first_year``, ``horizon_year``, ``target_year`` used too).
     offtake_by_year : pandas.DataFrame
-        Long table ``id``, ``mineral``, ``country_iso3``, ``year``, ``korea_offtake_t`` [t priced
-        product in that calendar year]; optional ``price_usd_per_t``. See
+        Long table ``id``, ``mineral``, ``country_iso3``, ``year``, ``korea_offtake_t`` [t product
+        in that year]; optional ``processing_country_iso3``, ``chain_t_per_product_t``. See
         :func:`offtake_by_year_from_evaluation`.
     ids : iterable of str, optional
         Only these projects (default all).
+    case : {'low', 'base', 'high'}, optional
+        Demand path (default the scenario's ``demand_case`` or 'base').
 
     Returns
     -------
     pandas.DataFrame
-        One row per (mineral, year) for years ``first_year - 1`` (base year) .. ``horizon_year``:
-        ``china_share``, ``top_supplier``, ``top_share``, ``incumbent_share``, ``meets_target``
-        (top_share <= target), ``target_share`` (the target line), ``is_target_year``,
-        ``added_volume``.
-
-    Notes
-    -----
-    Assumption: Korea's total import volume stays at its latest trade year level (no demand
-    growth) and the partner mix absent projects stays as in that year; each year's project
-    volumes are applied jointly with the scenario's displacement rule. Minerals with assumed
-    shares only are left out (no volumes).
+        One row per (mineral, year) for ``first_year - 1`` .. ``horizon_year``: :data:`_PROJ_COLS`.
+        ``china_share_counterfactual`` is China's share without the projects (the demand path and
+        ``supply_china_counterfactual.csv``), ``china_share`` with them; ``demand_volume`` is
+        Korea's counterfactual chain demand [unit/yr].
     """
     df = offtake_by_year.copy()
-    need = ["id", "mineral", "country_iso3", "year", "korea_offtake_t"]
-    missing = [c for c in need if c not in df.columns]
+    missing = [c for c in ["id", "mineral", "country_iso3", "year", "korea_offtake_t"] if c not in df.columns]
     if missing:
         raise ValueError(f"offtake_by_year table: missing columns {missing}")
-    df["id"] = df["id"].astype(str)
+    df = _check_offtake(df, "korea_offtake_t")
     if ids is not None:
         df = df[df["id"].isin([str(i) for i in ids])]
-    df["country_iso3"] = df["country_iso3"].astype(str).str.upper()
-    df["korea_offtake_t"] = pd.to_numeric(df["korea_offtake_t"], errors="coerce").fillna(0.0).clip(lower=0.0)
     df["year"] = df["year"].astype(int)
+    opt = _options(scenario)
+    case = case or opt["case"]
     target = scenario.target_single_supplier_share
     years = np.arange(scenario.first_year - 1, scenario.horizon_year + 1)
-    df = df.assign(added_units=import_units(ref, df, scenario.import_basis, "korea_offtake_t"))
-    add = df.groupby(["mineral", "year", "country_iso3"])["added_units"].sum()
-    # one Series of host volumes per (mineral, year): looked up, not sliced, in the loop below
+    df = df.assign(added_units=import_units(ref, df, opt["basis"], "korea_offtake_t"))
     added_by: dict[tuple, dict] = {}
-    for (m, y, host), units in add.items():
-        added_by.setdefault((m, int(y)), {})[host] = float(units)
-    none: dict = {}
-    bases = _baselines(ref, scenario, sorted(set(df["mineral"])))
+    for (m, y, sup), units in df.groupby(["mineral", "year", "supplier_iso3"])["added_units"].sum().items():
+        added_by.setdefault((m, int(y)), {})[sup] = float(units)
     rows = []
-    for m, b in bases.items():
+    for m, b in _baselines(ref, scenario, sorted(set(df["mineral"]))).items():
         if b.assumed:
             continue
         for y in years:
-            added = added_by.get((m, int(y)), none)
-            a = _after(b, added, scenario.displacement_rule, target)
-            rows.append({"mineral": m, "year": int(y), "china_share": a["china_share"], "top_supplier": a["top_supplier"],
-                         "top_share": a["top_share"], "incumbent": b.incumbent, "incumbent_share": a["incumbent_share"],
-                         "meets_target": bool(a["top_share"] <= target + _EPS), "target_share": target,
-                         "is_target_year": bool(y == scenario.target_year), "added_volume": float(sum(added.values()))})
-    return pd.DataFrame(rows, columns=["mineral", "year", "china_share", "top_supplier", "top_share", "incumbent",
-                                       "incumbent_share", "meets_target", "target_share", "is_target_year", "added_volume"])
+            cf_v = counterfactual_volumes(ref, m, int(y), b.window_volumes, case)
+            by = dataclasses.replace(b, volumes=cf_v)
+            added = added_by.get((m, int(y)), {})
+            a = _after(by, added, scenario.displacement_rule, target)
+            tot = float(cf_v.sum())
+            rows.append({"mineral": m, "year": int(y), "unit": b.unit, "china_share": a["china_share"],
+                         "china_share_counterfactual": float(cf_v.get(CHINA, 0.0)) / tot if tot > 0 else np.nan,
+                         "top_supplier": a["top_supplier"], "top_share": a["top_share"], "incumbent": b.incumbent,
+                         "incumbent_share": a["incumbent_share"], "meets_target": bool(a["top_share"] <= target + _EPS),
+                         "target_share": target, "is_target_year": bool(y == scenario.target_year),
+                         "added_volume": float(sum(added.values())), "demand_volume": tot})
+    return pd.DataFrame(rows, columns=_PROJ_COLS)
 
 
-def offtake_from_evaluation(ev) -> pd.DataFrame:
-    """Steady-state offtake table from an :class:`evaluator.evaluate.Evaluation`.
+# ----------------------------------------------------------------------------------------------
+# offtake from the evaluation (payable basis, ramp-up, element share, stage probability)
+# ----------------------------------------------------------------------------------------------
+def production_probability(ref: ReferenceData, app) -> float:
+    """Probability that the project reaches production at its stage [fraction]
+    (``supply_score_scale.p_production_<stage>``; an exploration application's own
+    ``success_probability`` when given)."""
+    if app.stage == "exploration" and getattr(app, "success_probability", None) is not None:
+        return float(app.success_probability)
+    return _scale(ref, f"p_production_{app.stage}")
+
+
+def offtake_by_year_from_evaluation(ev, ids: Iterable[str] | None = None, *, ref: ReferenceData | None = None,
+                                    stage_weighted: bool | None = None) -> pd.DataFrame:
+    """Korea's payable offtake per project and calendar year from the cash-flow table.
+
+    ``korea_offtake_t = payable_t x korea_offtake_share`` (the payable basis, from first
+    production with the ramp-up); column t of the cash-flow table is calendar year
+    ``first_year - 1 + t``.
+
+    Parameters
+    ----------
+    ev : evaluator.evaluate.Evaluation
+    ids : iterable of str, optional
+    ref : ReferenceData, optional
+        Default the bundled tables (for unit factors, the REE basket, stage probabilities).
+    stage_weighted : bool, optional
+        Multiply ``chain_t_per_product_t`` by :func:`production_probability`; default the
+        ``stage_weighted`` row of ``supply_score_scale.csv``.
 
     Returns
     -------
     pandas.DataFrame
-        ``id``, ``mineral``, ``country_iso3``, ``korea_offtake_t_per_year`` [t/yr, average over
-        operating years], ``price_usd_per_t`` [USD/t].
+        ``id``, ``mineral``, ``country_iso3``, ``processing_country_iso3``, ``year``,
+        ``korea_offtake_t`` [t product], ``price_usd_per_t``, ``chain_t_per_product_t`` [t unit
+        counted per t product: unit factor x element share x probability].
     """
-    m = ev.metrics
-    return m[["mineral", "country_iso3", "korea_offtake_t_per_year", "price_usd_per_t"]].reset_index()
-
-
-def offtake_by_year_from_evaluation(ev, ids: Iterable[str] | None = None) -> pd.DataFrame:
-    """Long table of Korea's offtake per project and calendar year from the cash-flow table.
-
-    Column t of ``ev.cashflows.korea_offtake_t`` is calendar year ``first_year - 1 + t``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``id``, ``mineral``, ``country_iso3``, ``year``, ``korea_offtake_t`` [t], ``price_usd_per_t``.
-    """
+    ref = ref if ref is not None else load_reference()
+    meta = _offtake_meta(ev, ref, stage_weighted)
     cf = ev.cashflows
-    arr = np.asarray(cf.korea_offtake_t, dtype=float)
+    arr = np.asarray(cf.payable_t, dtype=float) * meta["korea_offtake_share"].to_numpy(float)[:, None]
     years = np.asarray(cf.calendar_years)
-    pid = np.asarray(cf.ids, dtype=object)
     n, T = arr.shape
-    out = pd.DataFrame({"id": np.repeat(pid, T), "year": np.tile(years, n), "korea_offtake_t": arr.ravel()})
-    meta = ev.metrics[["mineral", "country_iso3", "price_usd_per_t"]]
-    out = out.join(meta, on="id")
+    out = pd.DataFrame({"id": np.repeat(np.asarray(cf.ids, dtype=object), T), "year": np.tile(years, n),
+                        "korea_offtake_t": arr.ravel()})
+    out = out.join(meta.drop(columns="korea_offtake_share"), on="id")
     if ids is not None:
         out = out[out["id"].isin([str(i) for i in ids])]
-    return out[["id", "mineral", "country_iso3", "year", "korea_offtake_t", "price_usd_per_t"]].reset_index(drop=True)
+    return out[["id", "mineral", "country_iso3", "processing_country_iso3", "year", "korea_offtake_t",
+                "price_usd_per_t", "chain_t_per_product_t"]].reset_index(drop=True)
+
+
+def _offtake_meta(ev, ref: ReferenceData, stage_weighted: bool | None) -> pd.DataFrame:
+    """Per project (in cash-flow order): mineral, host, processing country, price, chain factor."""
+    weighted = bool(_scale(ref, "stage_weighted")) if stage_weighted is None else bool(stage_weighted)
+    apps = {a.id: a for a in ev.applications}
+    m = ev.metrics
+    ids = list(ev.cashflows.ids)
+    rows = []
+    for i in ids:
+        a = apps[i]
+        unit = _tables(ref).units
+        f = float(unit.at[a.mineral, "t_unit_per_t_product"]) if a.mineral in unit.index else 1.0
+        f *= element_share(ref, a.mineral, getattr(a, "ree_basket", ()) or ())
+        if weighted:
+            f *= production_probability(ref, a)
+        rows.append({"id": i, "mineral": a.mineral, "country_iso3": a.country_iso3,
+                     "processing_country_iso3": (getattr(a, "processing_country_iso3", None) or a.country_iso3).upper(),
+                     "price_usd_per_t": float(m.at[i, "price_usd_per_t"]),
+                     "korea_offtake_share": float(m.at[i, "korea_offtake_share"]), "chain_t_per_product_t": f})
+    return pd.DataFrame(rows).set_index("id")
+
+
+def offtake_from_evaluation(ev, *, ref: ReferenceData | None = None, stage_weighted: bool | None = None) -> pd.DataFrame:
+    """Offtake table for scoring and allocation from an evaluation.
+
+    ``korea_offtake_t_per_year`` is the payable Korean offtake averaged over the scoring years
+    (``score_first_year`` .. ``score_last_year``, 2030-2035), so a project that starts late or is
+    still ramping up counts less; ``korea_offtake_t_steady`` is the average over its operating
+    years (for display).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id``, ``mineral``, ``country_iso3``, ``processing_country_iso3``,
+        ``korea_offtake_t_per_year`` [t product/yr], ``korea_offtake_t_steady`` [t product/yr],
+        ``first_production_year``, ``price_usd_per_t`` [USD/t], ``chain_t_per_product_t``.
+    """
+    ref = ref if ref is not None else load_reference()
+    by = offtake_by_year_from_evaluation(ev, ref=ref, stage_weighted=stage_weighted)
+    y0, y1 = score_years(ref)
+    window = by[(by.year >= y0) & (by.year <= y1)].groupby("id")["korea_offtake_t"].sum() / (y1 - y0 + 1)
+    meta = _offtake_meta(ev, ref, stage_weighted)
+    m = ev.metrics.reindex(meta.index)
+    payable = np.asarray(ev.cashflows.payable_t, dtype=float).sum(axis=1) * meta["korea_offtake_share"].to_numpy(float)
+    out = meta.drop(columns="korea_offtake_share").assign(
+        korea_offtake_t_per_year=window.reindex(meta.index).fillna(0.0),
+        korea_offtake_t_steady=payable / np.maximum(m["operating_years"].to_numpy(float), 1.0),
+        first_production_year=m["first_production_year"].to_numpy())
+    out.index.name = "id"
+    return out.reset_index()[["id", "mineral", "country_iso3", "processing_country_iso3", "korea_offtake_t_per_year",
+                              "korea_offtake_t_steady", "first_production_year", "price_usd_per_t",
+                              "chain_t_per_product_t"]]
+
+
+# ----------------------------------------------------------------------------------------------
+# the officer's explanation
+# ----------------------------------------------------------------------------------------------
+def explain_project(ref: ReferenceData, scenario, ev, app_id: str, *, benefits: pd.DataFrame | None = None) -> dict:
+    """Numbers behind a project's diversification score, for the Project and Allocation pages.
+
+    "Korea imported X t TREO-eq a year in 2022-24, 75 % from China; this project's payable
+    NdPr+Dy+Tb offtake of Y t from 2029 lowers China's 2030 share from A % to B %."
+
+    Parameters
+    ----------
+    ref, scenario, ev
+        Reference data (with a customs upload applied, if any), scenario, evaluation.
+    app_id : str
+    benefits : pandas.DataFrame, optional
+        :func:`project_benefits` output (recomputed when not given).
+
+    Returns
+    -------
+    dict
+        ``label_key`` (``supply.explain.project``, ``supply.explain.refined_in_incumbent``,
+        ``supply.explain.assumed_shares`` or ``supply.explain.no_offtake_by_target``) and the
+        numbers: ``mineral``, ``unit``, ``scored_elements`` (``NdPr+Dy+Tb`` or ``all``),
+        ``window`` (first, last), ``imports_content_t`` and ``china_share_content`` (all content,
+        window average), ``imports_scored_t``, ``china_share_scored``, ``incumbent``,
+        ``processing_country_iso3``, ``first_production_year``, ``offtake_scored_t_target_year``,
+        ``offtake_scored_t_reference`` (scoring-years mean), ``target_year``,
+        ``china_share_target_before`` / ``_after``, ``top_supplier_target_after``,
+        ``top_share_target_after``, ``diversification_score``, ``large_offtake``,
+        ``offtake_share_of_demand``, ``note``.
+    """
+    app_id = str(app_id)
+    off = offtake_from_evaluation(ev, ref=ref)
+    row = off.set_index("id").loc[app_id]
+    mineral = row["mineral"]
+    b = baseline(ref, mineral, **{k: v for k, v in _options(scenario).items()})
+    if benefits is None or app_id not in benefits.index:
+        benefits = project_benefits(ref, scenario, off[off["id"] == app_id])
+    pb = benefits.loc[app_id]
+    d = {"id": app_id, "mineral": mineral, "unit": b.unit, "incumbent": b.incumbent,
+         "processing_country_iso3": row["processing_country_iso3"], "target_year": int(scenario.target_year),
+         "diversification_score": float(pb["diversification_score"]), "large_offtake": bool(pb["large_offtake"]),
+         "offtake_share_of_demand": float(pb["offtake_share_of_demand"]), "note": str(pb["note"]),
+         "scored_elements": "NdPr+Dy+Tb" if element_share(ref, mineral, ()) < 1 else "all"}
+    if b.assumed:
+        return dict(d, label_key="supply.explain.assumed_shares")
+    by = offtake_by_year_from_evaluation(ev, ids=[app_id], ref=ref)
+    by = by.assign(units=import_units(ref, by, b.basis, "korea_offtake_t"))
+    producing = by[by["korea_offtake_t"] > 0]
+    proj = projection_by_year(ref, scenario, by, ids=[app_id]).set_index("year")
+    ty = int(scenario.target_year)
+    content = b.window_content
+    d.update(window=b.window, imports_content_t=float(content.sum()),
+             china_share_content=float(content.get(CHINA, 0.0) / content.sum()),
+             imports_scored_t=float(b.window_volumes.sum()),
+             china_share_scored=float(b.window_volumes.get(CHINA, 0.0) / b.window_volumes.sum()),
+             first_production_year=int(producing["year"].min()) if len(producing) else None,
+             offtake_scored_t_target_year=float(by.loc[by["year"] == ty, "units"].sum()),
+             offtake_scored_t_reference=float(pb["added_volume"]),
+             china_share_target_before=float(proj.at[ty, "china_share_counterfactual"]) if ty in proj.index else np.nan,
+             china_share_target_after=float(proj.at[ty, "china_share"]) if ty in proj.index else np.nan,
+             top_supplier_target_after=proj.at[ty, "top_supplier"] if ty in proj.index else None,
+             top_share_target_after=float(proj.at[ty, "top_share"]) if ty in proj.index else np.nan)
+    if row["processing_country_iso3"] == b.incumbent:
+        d["label_key"] = "supply.explain.refined_in_incumbent"
+    elif d["offtake_scored_t_target_year"] <= 0:
+        d["label_key"] = "supply.explain.no_offtake_by_target"
+    else:
+        d["label_key"] = "supply.explain.project"
+    return d
+
+
+def explanation_text(d: Mapping) -> str:
+    """English sentence for :func:`explain_project`'s dict (the pages may translate by label key)."""
+    if d["label_key"] == "supply.explain.assumed_shares":
+        return f"No bundled import volumes for {d['mineral']}: shares are assumed, the project scores 0."
+    w0, w1 = d["window"]
+    elem = "" if d["scored_elements"] == "all" else f" {d['scored_elements']}"
+    head = (f"Korea imported {d['imports_content_t']:,.0f} {d['unit']} a year in {w0}-{str(w1)[-2:]}, "
+            f"{d['china_share_content']:.0%} from China")
+    if elem:
+        head += f" ({d['imports_scored_t']:,.0f} t of it{elem}, {d['china_share_scored']:.0%} from China)"
+    if d["label_key"] == "supply.explain.refined_in_incumbent":
+        return head + (f"; this project's output is refined in {d['processing_country_iso3']}, the top supplier, "
+                       "so it does not lower the dependence on it.")
+    if d["label_key"] == "supply.explain.no_offtake_by_target":
+        return head + f"; this project delivers nothing to Korea by {d['target_year']} (first production {d['first_production_year']})."
+    return head + (f"; this project's payable{elem} offtake of {d['offtake_scored_t_target_year']:,.0f} t from "
+                   f"{d['first_production_year']} lowers China's {d['target_year']} share from "
+                   f"{d['china_share_target_before']:.0%} to {d['china_share_target_after']:.0%}.")
+
+
+def explain_portfolio(ref: ReferenceData, scenario, ev, ids: Iterable[str], *,
+                      fractions: Mapping[str, float] | None = None) -> list[dict]:
+    """Per mineral, the numbers behind the funded set's effect (Allocation page, report).
+
+    Parameters
+    ----------
+    ref, scenario, ev
+        As :func:`explain_project`.
+    ids : iterable of str
+        Funded applications.
+    fractions : mapping, optional
+        id -> funded share of the request [0-1]; the offtake counts in proportion
+        (:func:`funded_offtake`; an id not in it counts 0). Default: every id in full.
+
+    Returns
+    -------
+    list of dict
+        One per mineral touched: ``label_key`` (``supply.explain.portfolio``), ``mineral``,
+        ``unit``, ``window``, ``imports_content_t``, ``china_share_content``, ``n_projects``,
+        ``offtake_scored_t_target_year``, ``target_year``, ``china_share_target_before`` /
+        ``_after``, ``top_supplier_target_after``, ``top_share_target_after``,
+        ``meets_target_target_year``, ``first_year_meeting_target`` (None when never by the
+        horizon).
+    """
+    ids = [str(i) for i in ids]
+    by = offtake_by_year_from_evaluation(ev, ids=ids, ref=ref)
+    if fractions is not None:
+        by = funded_offtake(by, fractions, "korea_offtake_t")
+    opt = _options(scenario)
+    by = by.assign(units=import_units(ref, by, opt["basis"], "korea_offtake_t"))
+    proj = projection_by_year(ref, scenario, by)
+    ty = int(scenario.target_year)
+    out = []
+    for m, g in proj.groupby("mineral", sort=True):
+        g = g.set_index("year")
+        b = baseline(ref, m, **opt)
+        meets = g.index[g["meets_target"].to_numpy(bool)]
+        content = b.window_content
+        out.append({"label_key": "supply.explain.portfolio", "mineral": m, "unit": b.unit, "window": b.window,
+                    "imports_content_t": float(content.sum()),
+                    "china_share_content": float(content.get(CHINA, 0.0) / content.sum()),
+                    "n_projects": int(by.loc[by["mineral"] == m, "id"].nunique()),
+                    "offtake_scored_t_target_year": float(by.loc[(by["mineral"] == m) & (by["year"] == ty), "units"].sum()),
+                    "target_year": ty,
+                    "china_share_target_before": float(g.at[ty, "china_share_counterfactual"]) if ty in g.index else np.nan,
+                    "china_share_target_after": float(g.at[ty, "china_share"]) if ty in g.index else np.nan,
+                    "top_supplier_target_after": g.at[ty, "top_supplier"] if ty in g.index else None,
+                    "top_share_target_after": float(g.at[ty, "top_share"]) if ty in g.index else np.nan,
+                    "meets_target_target_year": bool(g.at[ty, "meets_target"]) if ty in g.index else False,
+                    "first_year_meeting_target": int(meets.min()) if len(meets) else None})
+    return out
 
 
 def funded_offtake(offtake: pd.DataFrame, fraction_by_id: Mapping[str, float], value_col: str) -> pd.DataFrame:

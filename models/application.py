@@ -105,6 +105,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("total_project_cost_usd_m", "float", True, "USD m", "Total project cost (base of the 70% coverage cap)", 0, None, group="Support", lo_open=True),
     _f("korea_offtake_share", "float", True, "fraction", "Share of payable output committed to Korean buyers", 0, 1, group="Support"),
     _f("success_probability", "float", False, "fraction", "Probability that exploration succeeds (exploration loans)", 0, 1, group="Support"),
+    _f("processing_country_iso3", "str", False, "ISO3", "Country where the product is refined / separated (default: the host country)", group="Technical"),
     # feasibility-study model (issue 16): schedules, fiscal regime, currency, other debt, the study's own figures
     _f("capex_schedule_usd_m", "list", False, "USD m per yr", "Capital spent in each model year from year 1 (construction and expansions); replaces initial_capex_usd_m spread over the construction years", 0, None, group="Costs"),
     _f("grade_schedule", "list", False, "grade unit per yr", "Head grade per operating year in head_grade_unit; years after the list keep head_grade", 0, None, group="Technical"),
@@ -223,6 +224,7 @@ class Application:
     income_tax_rate: float | None = None
     depreciation_years: int | None = None
     success_probability: float | None = None
+    processing_country_iso3: str | None = None  # where refined / separated; None = the host country
     capex_schedule_usd_m: tuple[float, ...] = ()
     grade_schedule: tuple[float, ...] = ()
     fiscal_region: str = ""
@@ -439,6 +441,11 @@ def parse_application(
             values[spec.name] = xs
 
     # cross-field and reference rules
+    if "processing_country_iso3" in values:
+        values["processing_country_iso3"] = values["processing_country_iso3"].upper()
+        if kc is not None and values["processing_country_iso3"] not in kc:
+            problems.append(Problem(app_id, "processing_country_iso3", "unknown country code (ISO 3166 alpha-3 expected)",
+                                    values["processing_country_iso3"], row))
     if kc is not None and "country_iso3" in values:
         values["country_iso3"] = values["country_iso3"].upper()
         if values["country_iso3"] not in kc:

@@ -21,6 +21,7 @@ CRITERIA = ("financial", "risk", "diversification", "loan_safety", "readiness", 
 PRICE_CASES = ("base", "low", "high")
 DISPLACEMENT_RULES = ("top_supplier", "pro_rata", "additive")
 IMPORT_BASES = ("quantity", "value")
+DEMAND_CASES = ("low", "base", "high")
 OBJECTIVES = ("score_weighted_support", "total_score", "total_npv", "total_diversification")
 LOAN_TERMS = ("2026", "2025")
 
@@ -78,6 +79,11 @@ class Scenario:
     financial_measure: str = "npv"
     lender_min_dscr: float = 1.30
     lender_min_llcr: float = 1.40
+    #: Trade years averaged for Korea's import basis, first and last (None: the data's default
+    #: window, the last three bundled years; supply_score_scale.csv).
+    supply_window: tuple[int, int] | None = None
+    #: Korea's demand path to 2035 (supply_demand_paths.csv).
+    demand_case: str = "base"
     #: per mineral, calendar year -> price [USD/t product]; linear between the years given, flat
     #: before the first and after the last; wins over the price case and the flat overrides
     price_path_usd_per_t: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
@@ -124,6 +130,10 @@ class Scenario:
         d["excluded_countries"] = list(self.excluded_countries)
         if d["expected_loss_cap_krw_bn"] is None:
             d.pop("expected_loss_cap_krw_bn")
+        if d["supply_window"] is None:
+            d.pop("supply_window")
+        else:
+            d["supply_window"] = list(d["supply_window"])
         return d
 
     @classmethod
@@ -135,6 +145,11 @@ class Scenario:
         d = dict(data)
         if "excluded_countries" in d:
             d["excluded_countries"] = tuple(str(c).upper() for c in d["excluded_countries"])
+        if d.get("supply_window") is not None:
+            w = d["supply_window"]
+            if isinstance(w, (str, bytes)) or not hasattr(w, "__len__") or len(w) != 2:
+                raise ScenarioError("supply_window: must be [first_year, last_year]")
+            d["supply_window"] = (int(w[0]), int(w[1]))
         for k in ("weights", "price_overrides_usd_per_t", "country_caps_krw_bn", "mineral_caps_krw_bn", "fx_usd_per_unit"):
             if k in d:
                 if not isinstance(d[k], Mapping):
@@ -200,6 +215,12 @@ def validate_scenario(s: Scenario) -> list[str]:
         p.append(f"objective: must be one of {', '.join(OBJECTIVES)}")
     if s.loan_terms not in LOAN_TERMS:
         p.append(f"loan_terms: must be one of {', '.join(LOAN_TERMS)}")
+    if s.demand_case not in DEMAND_CASES:
+        p.append(f"demand_case: must be one of {', '.join(DEMAND_CASES)}")
+    if s.supply_window is not None:
+        w = s.supply_window
+        if len(w) != 2 or not all(isinstance(y, int) and 2000 <= y <= 2100 for y in w) or w[0] > w[1]:
+            p.append(f"supply_window: must be two years [first, last] with first <= last, got {w!r}")
     if s.financial_measure not in ("npv", "p10_npv", "prob_loss"):
         p.append("financial_measure: must be one of npv, p10_npv, prob_loss")
     unknown = sorted(set(s.weights) - set(CRITERIA))

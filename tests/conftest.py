@@ -12,6 +12,7 @@ def _clear_streamlit_cache():
         yield
         return
     st.cache_data.clear()
+    st.cache_resource.clear()
     yield
 
 

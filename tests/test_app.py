@@ -154,3 +154,45 @@ def test_scenarios_save_compare_decide(at):
     store = ScenarioStore()  # EVALUATOR_STORE points at the test's store
     with pytest.raises(DecisionLocked):
         store.delete(2)
+
+
+def test_risk_adjusted_switch_simulates_once_and_shows_p10(at, monkeypatch):
+    """The Ranking page's switch ranks on the simulated P10 NPV; moving a weight or a budget
+    slider afterwards re-scores without re-simulating (the simulation is cached off those paths)."""
+    from evaluator import pipeline
+
+    calls = []
+    real = pipeline.simulate_step
+
+    def counted(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(pipeline, "simulate_step", counted)
+    _page(at, "ranking")
+    assert "npv_p10_usd_m" not in at.dataframe[0].value.columns
+    at.radio(key="financial_measure").set_value("p10_npv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    view = at.dataframe[0].value
+    assert {"npv_p10_usd_m", "prob_npv_negative"} <= set(view.columns)
+    assert view["npv_p10_usd_m"].notna().any()
+    assert len(calls) == 1
+    at.slider(key="w_risk").set_value(40).run()
+    _page(at, "allocation")
+    at.slider(key="fund_krw_bn").set_value(150.0).run()
+    assert not at.exception
+    assert len(calls) == 1
+
+
+def test_supply_effect_is_explained_in_words(at):
+    """Project and Allocation pages say the diversification numbers in a sentence an officer can check."""
+    _page(at, "project")
+    text = " ".join(m.value for m in at.markdown)
+    assert "Korea imported" in text and "from China" in text
+    _page(at, "allocation")
+    text = " ".join(m.value for m in at.markdown)
+    assert "funded project(s) deliver" in text and "target" in text
+    at.radio(key="lang").set_value("ko").run()
+    _page(at, "allocation")
+    text = " ".join(m.value for m in at.markdown)
+    assert "중국 비중" in text

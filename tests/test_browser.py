@@ -140,3 +140,16 @@ def test_ranking_and_fund_slider(server, page, tmp_path):
     out.mkdir(exist_ok=True)
     for png in shots.glob("*.png"):
         shutil.copy(png, out / png.name)
+
+
+def test_risk_adjusted_switch_in_the_browser(server, page):
+    """The officer switches the ranking to P10 NPV: the Monte Carlo runs (progress bar) and the
+    ranked table gains the simulated P10 NPV column."""
+    page.goto(f"{server}/ranking")
+    page.get_by_role("heading", name="Ranking").wait_for()
+    _wait_idle(page)
+    page.locator('[data-testid="stRadio"]', has_text="Financial measure").get_by_text("P10 NPV (risk-adjusted)").click()
+    _wait_idle(page)
+    page.get_by_text("Ranked on the simulated P10 NPV").wait_for(timeout=60_000)
+    _wait_idle(page)
+    page.screenshot(path="/tmp/app_screenshots/ranking_risk_adjusted.png")

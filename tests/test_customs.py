@@ -56,12 +56,9 @@ def test_korea_extract_china_shares_and_with_imports(ref):
     imp = customs.read_comtrade(KOREA, ref=ref)
     assert imp.minerals == ["graphite", "lithium"]
     r2 = customs.with_imports(ref, imp)
-    # by hand: lithium hydroxide CHN 840 / (840 + 100 + 40 + 20) = 0.84 (published KITA 84 %)
-    li = supply.baseline(r2, "lithium", basis="value")
-    assert li.year == 2024 and li.measures["china_share"] == pytest.approx(0.84)
-    # natural graphite CHN 93,000 / (93,000 + 4,000 + 2,000 + 1,000 + 5) kUSD = 0.92995
-    gr = supply.baseline(r2, "graphite", basis="value")
-    assert gr.measures["china_share"] == pytest.approx(93000 / 100005)
+    # per-mineral table: by hand lithium hydroxide CHN 840 / (840 + 100 + 40 + 20) = 0.84 (KITA 84 %)
+    k = r2.korea_imports[(r2.korea_imports.mineral == "lithium") & (r2.korea_imports.year == 2024)]
+    assert k.loc[k.partner_iso3 == "CHN", "value_kusd"].sum() / k.value_kusd.sum() == pytest.approx(0.84)
     # Brazil row: NetWgt 0 -> Qty 1,000,000 kg used -> 1,000 t
     assert imp.imports.set_index(["mineral", "partner_iso3"]).loc[("graphite", "BRA"), "quantity_t"] == pytest.approx(1000)
     # other minerals untouched, ref not mutated
@@ -71,6 +68,49 @@ def test_korea_extract_china_shares_and_with_imports(ref):
     assert set(r2.korea_imports[r2.korea_imports.mineral == "lithium"].year) == {2024}
     text = " | ".join(imp.problems)
     assert "281820" in text and "_X" in text and "850511" in text
+
+
+def test_chain_rows_replaced_code_by_code(ref):
+    imp = customs.read_comtrade(KOREA, ref=ref)
+    # magnets are counted in the chain (hs_content.csv has 850511); 281820 (aluminium oxide) has no factor
+    assert imp.chain_codes == ["250410", "282520", "850511"]
+    r2 = customs.with_imports(ref, imp)
+    old, new = ref.supply_chain.imports, r2.supply_chain.imports
+    for code in imp.chain_codes:
+        assert set(new.loc[new.hs6 == code, "source_kind"]) == {"customs"}
+        assert set(new.loc[new.hs6 == code, "year"]) == {2024}
+    for code in ("283691", "250490", "380110", "284690"):  # other codes keep their bundled rows
+        pd.testing.assert_frame_equal(new[new.hs6 == code].reset_index(drop=True), old[old.hs6 == code].reset_index(drop=True))
+    assert set(old.loc[old.hs6 == "282520", "source_kind"]) == {"baci"}  # ref not mutated
+    # by hand on the extract: lithium hydroxide in 2024, LCE 0.880 per t: China 60,000 t of 70,000 t
+    v = supply.window_volumes(r2, "lithium", window=(2024, 2024))
+    li2co3 = supply.chain_rows(ref, "lithium")
+    li2co3 = li2co3[(li2co3.hs6 == "283691") & (li2co3.year == 2024)]
+    chn = 60_000 * 0.880 + li2co3.loc[li2co3.partner_iso3 == "CHN", "units"].sum()
+    assert v["CHN"] == pytest.approx(chn)
+    # world row excluded: CHN 60 + CHL 6 + ARG 2.5 + USA 1.5 = 70 kt of hydroxide
+    assert v.sum() == pytest.approx(70_000 * 0.880 + li2co3.units.sum())
+
+
+def test_upload_brings_its_own_content_factor(ref):
+    df = pd.read_csv(KOREA, dtype=str)
+    extra = df[df.CmdCode == "281820"].assign(CmdCode="750120", Mineral="nickel", ContentFactor="0.40")
+    new_code = df[df.CmdCode == "281820"].assign(CmdCode="381800", Mineral="graphite", ContentFactor="0.9")
+    data = pd.concat([df, extra, new_code]).to_csv(index=False).encode()
+    imp = customs.read_comtrade(data, filename="k.csv", ref=ref)
+    assert {"750120", "381800"} <= set(imp.chain_codes)
+    r2 = customs.with_imports(ref, imp)
+    # 750120 is known (0.38 in hs_content.csv) but the upload's 0.40 wins; 381800 is new
+    assert r2.supply_chain.hs_content.loc["750120", "content_factor"] == pytest.approx(0.40)
+    assert r2.supply_chain.hs_content.loc["381800", "mineral"] == "graphite"
+    rows = supply.chain_rows(r2, "nickel")
+    assert rows.loc[rows.hs6 == "750120", "units"].sum() == pytest.approx(1000 * 0.40)  # 1,000,000 kg
+    with pytest.raises(customs.CustomsError, match="content factors must be > 0"):
+        bad = pd.concat([df, extra.assign(ContentFactor="-1")]).to_csv(index=False).encode()
+        customs.read_comtrade(bad, filename="bad.csv", ref=ref)
+    f = pd.DataFrame({"hs6": ["281820"], "mineral": ["antimony"], "content_factor": [0.5]})
+    imp2 = customs.read_comtrade(KOREA, ref=ref, factors=f)
+    assert "281820" in imp2.chain_codes
 
 
 def test_magnets_counted_on_request(ref):

@@ -173,3 +173,23 @@ def test_pipeline_result_is_frozen_and_typed(sample_apps, scenario, ref):
     rec = s.as_record()
     assert rec["fund_allocated_krw_bn"] == pytest.approx(res.allocation.table["fund_krw_bn"].sum())
     assert set(rec["china_share_after"]) <= set(res.supply.effect.index)
+
+
+def test_demand_case_and_window_are_scenario_settings(sample_apps, scenario, ref):
+    """The officer's demand path and import window reach the diversification score: higher demand
+    to 2035 makes the same offtake a smaller cut of the top supplier's share."""
+    from models.scenario import Scenario, ScenarioError
+
+    low = pipeline.run(sample_apps, scenario.replace(demand_case="low"), ref, allocate=False).table
+    high = pipeline.run(sample_apps, scenario.replace(demand_case="high"), ref, allocate=False).table
+    lo = low["diversification_score"].sort_index()
+    hi = high["diversification_score"].reindex(lo.index)
+    scored = lo > 0
+    assert (lo[scored] >= hi[scored] - 1e-9).all()
+    assert (lo[scored] > hi[scored]).any()
+    one_year = scenario.replace(supply_window=(2024, 2024))
+    assert Scenario.from_dict(one_year.to_dict()).supply_window == (2024, 2024)
+    with pytest.raises(ScenarioError, match="supply_window"):
+        scenario.replace(supply_window=(2024, 2022))
+    with pytest.raises(ScenarioError, match="demand_case"):
+        scenario.replace(demand_case="medium")

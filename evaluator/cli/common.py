@@ -44,7 +44,9 @@ def json_value(v):
 
 def csv_text(frame: pd.DataFrame) -> str:
     """``frame`` as CSV whose text cells cannot run as spreadsheet formulas."""
-    return frame.to_csv(index=False, lineterminator="\n")
+    from evaluator.safe_text import safe_csv
+
+    return safe_csv(frame, index=False)
 
 
 def emit(frame: pd.DataFrame, fmt: str, out=None, summary: dict | None = None) -> None:

