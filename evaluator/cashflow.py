@@ -411,7 +411,7 @@ def _fiscal_arrays(apps: Sequence[Application], scenario: Scenario, ref) -> tupl
     """Per-project fiscal parameter arrays (fields of :class:`ProjectInputs`) and, per project,
     the regime, its source and any fallback warning (:func:`evaluator.fiscal.resolve_regime`)."""
     n = len(apps)
-    cache: dict = {}
+    cache = fiscal.regime_cache(ref)
     regimes = [fiscal.resolve_regime(ref, a, scenario, cache) for a in apps]
     nb = max((len(r.royalty_bands) for r in regimes), default=0)
     nm = max((len(r.royalty_min_rate) for r in regimes), default=0)

@@ -32,6 +32,7 @@ References
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -240,6 +241,24 @@ def _depletion(ref, iso3: str, mineral: str) -> tuple[float, float]:
         return 0.0, 0.0
     row = _pick(table, "iso3", iso3, mineral)
     return (0.0, 0.0) if row is None else (float(row.depletion_rate), float(row.depletion_cap))
+
+
+_CACHES: dict[int, tuple] = {}
+
+
+def regime_cache(ref) -> dict:
+    """A memo of :func:`resolve_regime` shared by the calls on the same reference tables (they
+    are read-only by convention and cached by :func:`evaluator.reference.load_reference`); a
+    new table object gets a new memo."""
+    key = id(ref.royalties)
+    hit = _CACHES.get(key)
+    if hit is not None and hit[0]() is ref.royalties and hit[1] is getattr(ref, "fiscal_regimes", None):
+        return hit[2]
+    if len(_CACHES) > 16:
+        _CACHES.clear()
+    memo: dict = {}
+    _CACHES[key] = (weakref.ref(ref.royalties), getattr(ref, "fiscal_regimes", None), memo)
+    return memo
 
 
 def resolve_regime(ref, app, scenario, cache: dict | None = None) -> Regime:
