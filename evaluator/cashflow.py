@@ -604,7 +604,7 @@ def _income_tax(inputs: ProjectInputs, ebitda, dep, revenue, opex, operating, t,
     taxable = fiscal.tax_base_after_losses(before_depletion - depletion, inputs.loss_carry_years, inputs.loss_offset_cap)
     tax = taxable * inputs.income_tax_rate[:, None]
     share = zeros if inputs.tax_credit_share is None else inputs.tax_credit_share
-    credit = np.where(operating, opex * share[:, None], 0.0)
+    credit = np.where(operating, opex * share[:, None], 0.0) if share.any() else np.zeros(opex.shape)
     return tax, taxable, depletion, credit
 
 

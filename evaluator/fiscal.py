@@ -433,7 +433,7 @@ def royalty(basis_code, rate, thresholds, band_rates, top_above_usd_m, min_rate_
     """
     code = basis_code[:, None]
     r = rate[:, None]
-    out = np.where(code == 0, r * gross, r * revenue)
+    out = r * revenue if not (basis_code == 0).any() else np.where(code == 0, r * gross, r * revenue)
     if (basis_code == 2).any():
         value = tax_base_after_losses(np.where(operating | (op_index < 0), revenue - opex - capital, 0.0))
         out = np.where(code == 2, r * value, out)
@@ -513,6 +513,8 @@ def percentage_depletion(rate, cap, gross_income, taxable_before_depletion, oper
     """Percentage depletion [USD m]: ``min(rate x gross income, cap x taxable income before
     depletion)``, never negative, in operating years (26 U.S.C. 613(a): 50 % of the taxable
     income from the property computed without the depletion deduction)."""
+    if not np.any(rate):
+        return np.zeros(np.shape(gross_income))
     d = np.minimum(rate[:, None] * np.maximum(gross_income, 0.0),
                    cap[:, None] * np.maximum(taxable_before_depletion, 0.0))
     return np.where(operating, d, 0.0)
