@@ -68,6 +68,127 @@ def discount_rates(apps: Sequence[Application], scenario: Scenario, ref) -> tupl
     return scenario.discount_rate + premium, premium
 
 
+#: ``dscr_scope`` labels: which debt the DSCR and LLCR cover
+SCOPE_POLICY_ALONE = "policy loan alone (no other debt stated)"
+SCOPE_WITH_SENIOR = "other debt and policy loan (other debt ranks ahead or pari passu)"
+SCOPE_POLICY_AHEAD = "policy loan (the other debt ranks behind it)"
+
+
+@dataclass(frozen=True)
+class DebtCover:
+    """Debt service covered by the DSCR and LLCR of the policy loan, per project.
+
+    Attributes
+    ----------
+    policy_loan, senior_debt : finance.LoanSchedule
+        Schedules [USD m] of the policy loan and of the other debt the application states.
+    debt_service_usd_m : numpy.ndarray
+        Debt service in scope of the ratios [USD m] (n, T): the policy loan plus all debt that
+        ranks at or above it, in the years that carry debt service once production has started,
+        or that repay principal earlier.
+    min_dscr, avg_dscr, llcr : numpy.ndarray
+        Ratios [-] over that debt service; the LLCR discounts at the principal-weighted rate.
+    senior_debt_usd_m : numpy.ndarray
+        Other debt stated [USD m].
+    scope : list of str
+        Per project, one of :data:`SCOPE_POLICY_ALONE` (the ratio covers the policy loan only
+        because no other debt was stated: a high DSCR may then look safer than it is),
+        :data:`SCOPE_WITH_SENIOR`, :data:`SCOPE_POLICY_AHEAD`.
+    """
+
+    policy_loan: finance.LoanSchedule
+    senior_debt: finance.LoanSchedule
+    debt_service_usd_m: np.ndarray
+    min_dscr: np.ndarray
+    avg_dscr: np.ndarray
+    llcr: np.ndarray
+    senior_debt_usd_m: np.ndarray
+    scope: list
+
+
+def other_debt(apps: Sequence[Application], n_periods: int) -> tuple[finance.LoanSchedule, np.ndarray]:
+    """The other debt each application states (drawn at the valuation date, USD m) and whether
+    it ranks at or above the policy loan, i.e. belongs in the policy loan's DSCR and LLCR
+    (``policy_loan_rank`` other than ``ahead``)."""
+    n = len(apps)
+    senior_usd = np.array([a.senior_debt_usd_m or 0.0 for a in apps], dtype=float)
+    sched = finance.loan_schedule(senior_usd, np.array([a.senior_debt_rate or 0.0 for a in apps]),
+                                  np.array([a.senior_debt_tenor_years or 1 for a in apps]),
+                                  np.array([a.senior_debt_grace_years or 0 for a in apps]), np.zeros(n, dtype=int),
+                                  n_periods)
+    return sched, (senior_usd > 0) & np.array([a.policy_loan_rank != "ahead" for a in apps], dtype=bool)
+
+
+def debt_cover(apps: Sequence[Application], scenario: Scenario, cf: cashflow.CashflowTable) -> DebtCover:
+    """The policy loan, the other debt and the cover ratios over the debt ranking at or above
+    the policy loan: the one home of the DSCR scope rule (app, CLI and report call this).
+
+    Parameters
+    ----------
+    apps : sequence of Application
+        Money fields in USD (:func:`evaluator.cashflow.in_usd`); ``loan_request_krw_bn``,
+        ``loan_tenor_years``, ``loan_grace_years``, ``senior_debt_usd_m``, ``senior_debt_rate``,
+        ``senior_debt_tenor_years``, ``senior_debt_grace_years``, ``policy_loan_rank``.
+    scenario : Scenario
+        ``policy_loan_rate``, ``fx_krw_per_usd``.
+    cf : cashflow.CashflowTable
+        CFADS and first production per project.
+
+    Returns
+    -------
+    DebtCover
+
+    Notes
+    -----
+    Both loans are drawn at the valuation date (column 0). The other debt is in scope unless
+    ``policy_loan_rank`` is ``ahead`` (the other debt then ranks behind the policy loan).
+    """
+    n, T = cf.fcf_usd_m.shape
+    loan_usd = krw_bn_to_usd_m([a.loan_request_krw_bn for a in apps], scenario.fx_krw_per_usd)
+    policy = finance.loan_schedule(loan_usd, scenario.policy_loan_rate,
+                                   np.array([a.loan_tenor_years for a in apps]),
+                                   np.array([a.loan_grace_years for a in apps]), np.zeros(n, dtype=int), T)
+    senior_usd = np.array([a.senior_debt_usd_m or 0.0 for a in apps], dtype=float)
+    has_senior = senior_usd > 0
+    senior, in_scope = other_debt(apps, T)
+    ds = policy.debt_service_usd_m + np.where(in_scope[:, None], senior.debt_service_usd_m, 0.0)
+    principal = policy.principal_usd_m + np.where(in_scope[:, None], senior.principal_usd_m, 0.0)
+    balance = policy.balance_usd_m + np.where(in_scope[:, None], senior.balance_usd_m, 0.0)
+    t = np.arange(T)[None, :]
+    fp = cf.first_production_index
+    scoped = np.where((ds > 1e-12) & ((t >= fp[:, None]) | (principal > 1e-12)), ds, 0.0)
+    min_dscr, avg_dscr = finance.dscr_summary(cf.cfads_usd_m, scoped)
+    weight = loan_usd + np.where(in_scope, senior_usd, 0.0)
+    senior_rate = np.array([a.senior_debt_rate or 0.0 for a in apps], dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(weight > 0, (loan_usd * scenario.policy_loan_rate + np.where(in_scope, senior_usd, 0.0)
+                                     * senior_rate) / np.where(weight > 0, weight, 1.0), scenario.policy_loan_rate)
+    llcr = finance.llcr(rate, cf.cfads_usd_m, scoped, balance)
+    scope = [SCOPE_WITH_SENIOR if s else (SCOPE_POLICY_AHEAD if h else SCOPE_POLICY_ALONE)
+             for s, h in zip(in_scope, has_senior)]
+    return DebtCover(policy, senior, scoped, min_dscr, avg_dscr, llcr, senior_usd, scope)
+
+
+def _korea_irr(inputs: cashflow.ProjectInputs, cf: cashflow.CashflowTable, irr: np.ndarray) -> np.ndarray:
+    """IRR of the Korean equity flow: the project's IRR where no dividend withholding applies
+    (a positive share of a flow has the flow's IRR), solved only for the other rows."""
+    share = inputs.korean_ownership_share
+    wht = inputs.dividend_withholding_rate
+    out = np.where(share > 0, irr, np.nan)
+    rows = np.flatnonzero((wht > 0) & (share > 0))
+    if len(rows):
+        out[rows] = finance.irr(cf.korea_equity_fcf_usd_m[rows])
+    return out
+
+
+def _source_column(inputs: cashflow.ProjectInputs, name: str, default) -> list:
+    """One column of ``inputs.sources`` in project order (``default`` when absent)."""
+    src = inputs.sources
+    if src is None or name not in getattr(src, "columns", ()):
+        return [default] * inputs.n
+    return src[name].tolist()
+
+
 def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows: cashflow.CashflowTable | None = None) -> Evaluation:
     """Cash flows and finance metrics for every application, vectorised over projects.
 
@@ -85,13 +206,19 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     Evaluation
         ``metrics`` columns: ``discount_rate``, ``risk_premium``, ``npv_usd_m``, ``npv_krw_bn``,
         ``npv_social_usd_m`` (at the social rate, no premium), ``irr``, ``irr_note``,
+        ``npv_pretax_usd_m`` and ``irr_pretax`` (before income tax and tax credits),
+        ``npv_korea_equity_usd_m`` and ``irr_korea_equity`` (the Korean parent's equity share of
+        the after-tax flow, distributions net of dividend withholding),
         ``payback_years``, ``discounted_payback_years``, ``profitability_index``,
         ``support_request_krw_bn``, ``npv_per_support`` [KRW NPV per KRW of support],
         ``coverage_share`` (support / project cost), ``aisc_usd_per_t``, ``loan_usd_m``,
-        ``min_dscr``, ``avg_dscr``, ``llcr``, ``first_production_year``,
-        ``steady_output_t_per_year``, ``korea_offtake_t_per_year``, ``price_usd_per_t``.
+        ``min_dscr``, ``avg_dscr``, ``llcr`` (over the debt in scope, :func:`debt_cover`),
+        ``senior_debt_usd_m``, ``dscr_scope``, ``first_production_year``,
+        ``steady_output_t_per_year``, ``korea_offtake_t_per_year``, ``price_usd_per_t``,
+        ``fiscal_region``, ``royalty_basis``, ``dividend_withholding_rate``, ``fiscal_warning``
+        (a fallback to a default that an officer should see; empty when none).
     """
-    apps = tuple(apps)
+    apps = tuple(cashflow.in_usd(a, scenario, ref) for a in apps)  # money fields in USD from here on
     inputs = cashflow.resolve_inputs(apps, scenario, ref)
     cf = cashflows if cashflows is not None else cashflow.build(inputs, first_year=scenario.first_year)
     n, T = cf.fcf_usd_m.shape
@@ -101,6 +228,10 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     npv_usd_m = finance.npv(rate, fcf, mid_year=scenario.mid_year)
     npv_social = finance.npv(scenario.social_discount_rate, fcf, mid_year=scenario.mid_year)
     irr, irr_note = finance.irr_with_reason(fcf)
+    npv_pretax = finance.npv(rate, cf.pretax_fcf_usd_m, mid_year=scenario.mid_year)
+    irr_pretax, _ = finance.irr_with_reason(cf.pretax_fcf_usd_m)
+    npv_korea = finance.npv(rate, cf.korea_equity_fcf_usd_m, mid_year=scenario.mid_year)
+    irr_korea = _korea_irr(inputs, cf, irr)
     fp = cf.first_production_index
     payback = finance.payback_years(fcf, start_index=fp)
     dpayback = finance.discounted_payback_years(rate, fcf, start_index=fp, mid_year=scenario.mid_year)
@@ -113,16 +244,8 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     npv_krw = usd_m_to_krw_bn(npv_usd_m, fx)
 
     loan_usd = krw_bn_to_usd_m(loan_krw, fx)
-    sched = finance.loan_schedule(loan_usd, scenario.policy_loan_rate,
-                                  np.array([a.loan_tenor_years for a in apps]),
-                                  np.array([a.loan_grace_years for a in apps]),
-                                  np.zeros(n, dtype=int), T)
-    ds = sched.debt_service_usd_m
-    t = np.arange(T)[None, :]
-    in_scope = (ds > 1e-12) & ((t >= fp[:, None]) | (sched.principal_usd_m > 1e-12))
-    ds_scoped = np.where(in_scope, ds, 0.0)
-    min_dscr, avg_dscr = finance.dscr_summary(cf.cfads_usd_m, ds_scoped)
-    llcr = finance.llcr(scenario.policy_loan_rate, cf.cfads_usd_m, ds_scoped, sched.balance_usd_m)
+    cover = debt_cover(apps, scenario, cf)
+    sched = cover.policy_loan
 
     payable = cf.payable_t.sum(axis=1)
     aisc_cost = (cf.opex_usd_m + cf.royalty_usd_m + cf.offsite_costs_usd_m + cf.sustaining_capex_usd_m).sum(axis=1) \
@@ -147,10 +270,16 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         "npv_social_usd_m": npv_social,
         "irr": irr,
         "irr_note": irr_note,
+        "npv_pretax_usd_m": npv_pretax,
+        "irr_pretax": irr_pretax,
+        "npv_korea_equity_usd_m": npv_korea,
+        "irr_korea_equity": irr_korea,
         "payback_years": payback,
         "discounted_payback_years": dpayback,
         "profitability_index": pi,
-        "initial_capex_usd_m": inputs.initial_capex_usd_m,
+        "initial_capex_usd_m": np.where(inputs.has_capex_schedule,
+                                        np.where(np.arange(T)[None, :] < fp[:, None], cf.initial_capex_usd_m, 0.0).sum(axis=1),
+                                        inputs.initial_capex_usd_m),
         "fund_request_krw_bn": fund,
         "loan_request_krw_bn": loan_krw,
         "support_request_krw_bn": support,
@@ -160,9 +289,11 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         "aisc_usd_per_t": aisc,
         "price_usd_per_t": inputs.price_usd_per_t,
         "loan_usd_m": loan_usd,
-        "min_dscr": min_dscr,
-        "avg_dscr": avg_dscr,
-        "llcr": llcr,
+        "min_dscr": cover.min_dscr,
+        "avg_dscr": cover.avg_dscr,
+        "llcr": cover.llcr,
+        "senior_debt_usd_m": cover.senior_debt_usd_m,
+        "dscr_scope": cover.scope,
         "first_production_year": scenario.first_year - 1 + fp,
         "operating_years": inputs.operating_years,
         "steady_output_t_per_year": steady,
@@ -170,5 +301,9 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         "korea_offtake_share": inputs.korea_offtake_share,
         "royalty_rate": inputs.royalty_rate,
         "income_tax_rate": inputs.income_tax_rate,
+        "fiscal_region": _source_column(inputs, "fiscal_region", ""),
+        "royalty_basis": _source_column(inputs, "royalty_basis", "nsr"),
+        "dividend_withholding_rate": inputs.dividend_withholding_rate,
+        "fiscal_warning": _source_column(inputs, "fiscal_warning", ""),
     }, index=pd.Index([a.id for a in apps], name="id"))
     return Evaluation(apps, inputs, cf, sched, m)

@@ -118,6 +118,10 @@ class ReferenceData:
     pd_by_oecd: pd.DataFrame
     data_dir: Path
     supply_chain: "SupplyChainTables | None" = None  # issue 15: see load_supply_chain
+    # fiscal regimes by region and percentage depletion (evaluator/fiscal.py reads and checks them)
+    fiscal_regimes: pd.DataFrame | None = None
+    depletion: pd.DataFrame | None = None
+    fx_rates: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -282,6 +286,28 @@ def _check_cross(ref: ReferenceData) -> None:
         raise ReferenceDataError("pd_by_oecd.csv, column 'oecd_crc': rows 0..7 required")
 
 
+def _load_fiscal_tables(data_dir: Path) -> dict:
+    """``fiscal_regimes.csv``, ``depletion.csv`` (checked by :mod:`evaluator.fiscal`) and ``fx_rates.csv``; a folder
+    without them (an officer's older copy) evaluates with the per-country tables only."""
+    from evaluator import fiscal
+
+    out = {}
+    for name, file, loader in (("fiscal_regimes", "fiscal_regimes.csv", fiscal.load_fiscal_regimes),
+                               ("depletion", "depletion.csv", fiscal.load_depletion)):
+        if (data_dir / file).is_file():
+            try:
+                out[name] = loader(data_dir)
+            except fiscal.FiscalDataError as exc:
+                raise ReferenceDataError(str(exc)) from None
+    if (data_dir / "fx_rates.csv").is_file():
+        fx = pd.read_csv(data_dir / "fx_rates.csv", dtype={"currency": str}, keep_default_na=False)
+        rate = pd.to_numeric(fx.get("usd_per_unit"), errors="coerce")
+        if "currency" not in fx or rate.isna().any() or (rate <= 0).any() or fx.currency.duplicated().any():
+            raise ReferenceDataError("fx_rates.csv: needs unique 'currency' codes and positive 'usd_per_unit'")
+        out["fx_rates"] = fx.assign(usd_per_unit=rate, currency=fx.currency.str.upper()).set_index("currency")
+    return out
+
+
 @functools.lru_cache(maxsize=8)
 def _load_cached(data_dir: Path) -> ReferenceData:
     countries = _unique_index(_read(data_dir, "countries.csv"), "iso3", "countries.csv")
@@ -300,6 +326,7 @@ def _load_cached(data_dir: Path) -> ReferenceData:
         pd_by_oecd=_unique_index(_read(data_dir, "pd_by_oecd.csv"), "oecd_crc", "pd_by_oecd.csv"),
         data_dir=data_dir,
         supply_chain=load_supply_chain(data_dir),
+        **_load_fiscal_tables(data_dir),
     )
     _check_cross(ref)
     return ref

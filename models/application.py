@@ -82,7 +82,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("recovery", "float", True, "fraction", "Metallurgical recovery", 0, 1, group="Technical", lo_open=True),
     _f("payability", "float", True, "fraction", "Share of contained product value paid to the mine", 0, 1, group="Technical", lo_open=True),
     _f("throughput_mtpa", "float", True, "Mt/yr", "Ore processed per year at full rate", 0, None, group="Technical", lo_open=True),
-    _f("mine_life_years", "int", True, "yr", "Operating years", 1, 60, group="Technical"),
+    _f("mine_life_years", "int", True, "yr", "Operating years", 1, 100, group="Technical"),
     _f("ramp_up", "list", False, "fractions", "Share of full throughput in the first operating years, e.g. 0.5;0.85", 0, 1, group="Technical"),
     _f("production_schedule_ore_mt", "list", False, "Mt per yr", "Ore processed per operating year; replaces throughput x ramp-up", 0, None, group="Technical"),
     _f("by_products", "str", False, "", "By-products: 'mineral grade unit recovery payability; ...'", group="Technical"),
@@ -106,6 +106,26 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("korea_offtake_share", "float", True, "fraction", "Share of payable output committed to Korean buyers", 0, 1, group="Support"),
     _f("success_probability", "float", False, "fraction", "Probability that exploration succeeds (exploration loans)", 0, 1, group="Support"),
     _f("processing_country_iso3", "str", False, "ISO3", "Country where the product is refined / separated (default: the host country)", group="Technical"),
+    # feasibility-study model (issue 16): schedules, fiscal regime, currency, other debt, the study's own figures
+    _f("capex_schedule_usd_m", "list", False, "USD m per yr", "Capital spent in each model year from year 1 (construction and expansions); replaces initial_capex_usd_m spread over the construction years", 0, None, group="Costs"),
+    _f("grade_schedule", "list", False, "grade unit per yr", "Head grade per operating year in head_grade_unit; years after the list keep head_grade", 0, None, group="Technical"),
+    _f("fiscal_region", "str", False, "", "Fiscal regime (evaluator/data/fiscal_regimes.csv), e.g. AUS-WA, AUS-NT, USA-NV, VNM; empty = the country's default"),
+    _f("production_tax_credit_share", "float", False, "fraction", "Production tax credit as a share of operating costs (e.g. US 45X: 0.10)", 0, 1, group="Costs"),
+    _f("currency", "str", False, "ISO 4217", "Currency of the money fields other than KRW (USD when empty), converted at the scenario's rates", group="Costs"),
+    _f("senior_debt_usd_m", "float", False, "USD m", "Other project debt (senior or pari passu bank debt), drawn at the valuation date", 0, None, group="Support"),
+    _f("senior_debt_rate", "float", False, "fraction", "Interest rate of the other debt", 0, 0.5, group="Support"),
+    _f("senior_debt_tenor_years", "int", False, "yr", "Tenor of the other debt including grace", 1, 40, group="Support"),
+    _f("senior_debt_grace_years", "int", False, "yr", "Interest-only grace of the other debt", 0, 39, group="Support"),
+    _f("policy_loan_rank", "choice", False, "", "Rank of the policy loan against the other debt (behind = the other debt is senior)", choices=("behind", "pari_passu", "ahead"), group="Support"),
+    _f("study_npv_usd_m", "float", False, "USD m", "NPV published in the feasibility study", group="Support"),
+    _f("study_discount_rate", "float", False, "fraction", "Discount rate of the study's NPV", 0, 0.5, group="Support"),
+    _f("study_irr", "float", False, "fraction", "IRR published in the study", -0.99, 10, group="Support"),
+    _f("study_basis", "choice", False, "", "Whether the study's NPV and IRR are pre-tax or after-tax (after_tax when empty)", choices=("after_tax", "pre_tax"), group="Support"),
+    _f("study_price_usd_per_t", "float", False, "USD/t product", "Long-term price of the primary product used by the study", 0, None, group="Support", lo_open=True),
+    _f("study_royalty_rate", "float", False, "fraction", "Royalty rate the study assumed (ad valorem on net revenue)", 0, 1, group="Support"),
+    _f("study_income_tax_rate", "float", False, "fraction", "Income tax rate the study assumed", 0, 1, group="Support"),
+    _f("study_first_production_year", "int", False, "calendar yr", "First production year in the study's schedule", 1990, 2100, group="Support"),
+    _f("study_initial_capex_usd_m", "float", False, "USD m", "Initial capital in the study (when the applicant's figure has changed since)", 0, None, group="Support"),
 )
 FIELD_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in FIELDS}
 COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS)
@@ -205,6 +225,30 @@ class Application:
     depreciation_years: int | None = None
     success_probability: float | None = None
     processing_country_iso3: str | None = None  # where refined / separated; None = the host country
+    capex_schedule_usd_m: tuple[float, ...] = ()
+    grade_schedule: tuple[float, ...] = ()
+    fiscal_region: str = ""
+    production_tax_credit_share: float | None = None
+    currency: str = "USD"
+    senior_debt_usd_m: float = 0.0
+    senior_debt_rate: float | None = None
+    senior_debt_tenor_years: int | None = None
+    senior_debt_grace_years: int = 0
+    policy_loan_rank: str = "behind"
+    study_npv_usd_m: float | None = None
+    study_discount_rate: float | None = None
+    study_irr: float | None = None
+    study_basis: str = "after_tax"
+    study_price_usd_per_t: float | None = None
+    study_royalty_rate: float | None = None
+    study_income_tax_rate: float | None = None
+    study_first_production_year: int | None = None
+    study_initial_capex_usd_m: float | None = None
+
+    @property
+    def grade_schedule_fraction(self) -> tuple[float, ...]:
+        """Head grade per operating year as a mass fraction [fraction] (``grade_schedule``)."""
+        return tuple(g * GRADE_UNIT_TO_FRACTION[self.head_grade_unit] for g in self.grade_schedule)
 
     @property
     def grade_fraction(self) -> float:
@@ -435,6 +479,29 @@ def parse_application(
         if ore_total > values["ore_reserve_mt"] * 1.05:
             problems.append(Problem(app_id, "mine_life_years", "throughput x mine life exceeds ore_reserve_mt by more than 5%",
                                     f"{ore_total:.1f} Mt > {values['ore_reserve_mt']:g} Mt", row))
+
+    # issue 16: schedules fit the project's life; the other debt is complete; currency code
+    n_years = values.get("construction_years", 0) + (len(sched) or values.get("mine_life_years", 0))
+    if len(values.get("capex_schedule_usd_m", ())) > max(n_years, 1):
+        problems.append(Problem(app_id, "capex_schedule_usd_m", "more years than construction_years + operating years",
+                                len(values["capex_schedule_usd_m"]), row))
+    if len(values.get("grade_schedule", ())) > (len(sched) or values.get("mine_life_years", 10**6)):
+        problems.append(Problem(app_id, "grade_schedule", "more years than the operating years", len(values["grade_schedule"]), row))
+    if values.get("head_grade_unit") == "%" and any(g > 100 for g in values.get("grade_schedule", ())):
+        problems.append(Problem(app_id, "grade_schedule", "every grade must be at most 100 %", None, row))
+    if values.get("senior_debt_usd_m", 0) > 0:
+        for name in ("senior_debt_rate", "senior_debt_tenor_years"):
+            if name not in values:
+                problems.append(Problem(app_id, name, "required when senior_debt_usd_m > 0", None, row))
+        if values.get("senior_debt_grace_years", 0) >= values.get("senior_debt_tenor_years", 10**6):
+            problems.append(Problem(app_id, "senior_debt_grace_years", "must be shorter than senior_debt_tenor_years",
+                                    values["senior_debt_grace_years"], row))
+    if "currency" in values:
+        values["currency"] = values["currency"].upper()
+        if len(values["currency"]) != 3 or not values["currency"].isalpha():
+            problems.append(Problem(app_id, "currency", "must be a three-letter ISO 4217 code, e.g. USD, AUD, CAD", values["currency"], row))
+    if "fiscal_region" in values:
+        values["fiscal_region"] = values["fiscal_region"].upper()
 
     if problems:
         return None, problems

@@ -84,6 +84,12 @@ class Scenario:
     supply_window: tuple[int, int] | None = None
     #: Korea's demand path to 2035 (supply_demand_paths.csv).
     demand_case: str = "base"
+    #: per mineral, calendar year -> price [USD/t product]; linear between the years given, flat
+    #: before the first and after the last; wins over the price case and the flat overrides
+    price_path_usd_per_t: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    #: USD per unit of a currency in which an application states its money fields; currencies
+    #: not given here use evaluator/data/fx_rates.csv (KRW always uses fx_krw_per_usd)
+    fx_usd_per_unit: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
         problems = validate_scenario(self)
@@ -119,6 +125,8 @@ class Scenario:
         d["country_caps_krw_bn"] = dict(self.country_caps_krw_bn)
         d["mineral_caps_krw_bn"] = dict(self.mineral_caps_krw_bn)
         d["weights"] = dict(self.weights)
+        d["price_path_usd_per_t"] = {m: {str(y): p for y, p in path.items()} for m, path in self.price_path_usd_per_t.items()}
+        d["fx_usd_per_unit"] = dict(self.fx_usd_per_unit)
         d["excluded_countries"] = list(self.excluded_countries)
         if d["expected_loss_cap_krw_bn"] is None:
             d.pop("expected_loss_cap_krw_bn")
@@ -142,15 +150,30 @@ class Scenario:
             if isinstance(w, (str, bytes)) or not hasattr(w, "__len__") or len(w) != 2:
                 raise ScenarioError("supply_window: must be [first_year, last_year]")
             d["supply_window"] = (int(w[0]), int(w[1]))
-        for k in ("weights", "price_overrides_usd_per_t", "country_caps_krw_bn", "mineral_caps_krw_bn"):
+        for k in ("weights", "price_overrides_usd_per_t", "country_caps_krw_bn", "mineral_caps_krw_bn", "fx_usd_per_unit"):
             if k in d:
                 if not isinstance(d[k], Mapping):
                     raise ScenarioError(f"{k}: must be a table of name = number")
                 d[k] = {str(a): _num(k, b) for a, b in d[k].items()}
+        if "price_path_usd_per_t" in d:
+            d["price_path_usd_per_t"] = _price_paths(d["price_path_usd_per_t"])
         try:
             return cls(**d)
         except TypeError as exc:  # wrong types that dataclasses cannot coerce
             raise ScenarioError(str(exc)) from exc
+
+
+def _price_paths(data: Any) -> dict[str, dict[int, float]]:
+    """``{mineral: {year: price}}`` from a TOML/JSON table (years may arrive as text)."""
+    if not isinstance(data, Mapping) or not all(isinstance(v, Mapping) for v in data.values()):
+        raise ScenarioError("price_path_usd_per_t: must be a table of mineral = {year = price}")
+    out = {}
+    for mineral, path in data.items():
+        try:
+            out[str(mineral)] = {int(y): _num(f"price_path_usd_per_t.{mineral}", p) for y, p in path.items()}
+        except ValueError:
+            raise ScenarioError(f"price_path_usd_per_t.{mineral}: years must be whole calendar years") from None
+    return out
 
 
 def _num(name: str, v: Any) -> float:
@@ -211,6 +234,16 @@ def validate_scenario(s: Scenario) -> list[str]:
     for k, v in list(s.price_overrides_usd_per_t.items()):
         if not v > 0:
             p.append(f"price_overrides_usd_per_t.{k}: must be positive [USD/t]")
+    for k, v in s.fx_usd_per_unit.items():
+        if not isinstance(v, (int, float)) or not v > 0:
+            p.append(f"fx_usd_per_unit.{k}: must be positive [USD per unit]")
+    for k, path in s.price_path_usd_per_t.items():
+        if not path:
+            p.append(f"price_path_usd_per_t.{k}: needs at least one year = price")
+        if any(not isinstance(v, (int, float)) or not v > 0 for v in path.values()):
+            p.append(f"price_path_usd_per_t.{k}: every price must be positive [USD/t]")
+        if any(not isinstance(y, int) or not 1900 <= y <= 2200 for y in path):
+            p.append(f"price_path_usd_per_t.{k}: years must be calendar years")
     for name in ("country_caps_krw_bn", "mineral_caps_krw_bn"):
         for k, v in getattr(s, name).items():
             if v < 0:

@@ -62,3 +62,14 @@ def test_message_catalogues_match_and_explain_speaks_korean(sample_apps, scenari
     # the same numbers in both languages
     assert re.findall(r"\d[\d,.]*", lines_en[1]) == re.findall(r"\d[\d,.]*", lines_ko[1])
     assert res.reasons_text(bad, "en") == res.table.at[bad, "ineligible_reasons"]
+
+
+def test_every_application_field_has_a_header_in_both_languages():
+    from evaluator.messages import catalogue, field_label
+    from models.application import FIELDS
+
+    for lang in ("en", "ko"):
+        for f in FIELDS:
+            assert field_label(f.name, f.unit, lang), f.name
+    ko = catalogue("ko")
+    assert all(f"field_{f.name}" in ko for f in FIELDS)

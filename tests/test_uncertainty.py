@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from evaluator import cashflow
 from evaluator import uncertainty as unc
 from evaluator.uncertainty import kernel, processes, statistics
 
@@ -360,3 +361,69 @@ def test_time_major_tax_base_matches_cashflow_identity():
         L = lengths[j]
         np.testing.assert_allclose(np.diff(X[:L + 1, j]), cashflow._loss_carried_forward_tax_base(x[j:j + 1, :L])[0],
                                    atol=1e-9)
+
+
+def test_fast_equals_reference_on_every_new_model_feature(apps, scenario, ref):
+    """Issue 16: capital and grade schedules, price paths (primary and by-products), currency,
+    every fiscal regime and a production tax credit. The kernel evaluates the linear ones itself
+    (a gross-revenue royalty as its equivalent share of net revenue, declining-balance and
+    units-of-production depreciation read off the model); for profit-based and sliding
+    royalties, minimum royalties, limited or capped losses, depletion and tax credits it falls
+    back to the reference path with the same draws, and the result says so per project."""
+    base = apps[0]
+    by = next(a for a in apps if a.by_products)
+    long_ = dataclasses.replace(base, construction_years=2)
+    variants = {
+        "CAPEX-SCHED": dataclasses.replace(long_, capex_schedule_usd_m=(100.0, 120.0, 0.0, 60.0)),
+        "GRADE-SCHED": dataclasses.replace(base, grade_schedule=(base.head_grade * 1.3, base.head_grade * 0.7)),
+        "BY-PATH": by,
+        "AUD": dataclasses.replace(base, currency="AUD"),
+        "AUS-WA": dataclasses.replace(base, country_iso3="AUS", fiscal_region="AUS-WA"),
+        "AUS-NT": dataclasses.replace(base, country_iso3="AUS", fiscal_region="AUS-NT"),
+        "AUS-NT-1982": dataclasses.replace(base, country_iso3="AUS", fiscal_region="AUS-NT-1982"),
+        "USA": dataclasses.replace(base, country_iso3="USA", fiscal_region="USA"),
+        "USA-NV": dataclasses.replace(base, country_iso3="USA", fiscal_region="USA-NV"),
+        "VNM": dataclasses.replace(base, country_iso3="VNM", fiscal_region="VNM"),
+        "LAO": dataclasses.replace(base, country_iso3="LAO", fiscal_region="LAO"),
+        "IDN-NI": dataclasses.replace(base, country_iso3="IDN", fiscal_region="IDN", mineral="nickel", ree_basket=(),
+                                      head_grade=1.5),
+        "45X": dataclasses.replace(base, production_tax_credit_share=0.10),
+    }
+    sel = [dataclasses.replace(a, id=k) for k, a in variants.items()]
+    minerals = {base.mineral, "nickel"} | {b.mineral for b in by.by_products}
+    flat = {m: cashflow.resolve_inputs([dataclasses.replace(base, mineral=m, ree_basket=())], scenario, ref)
+            .price_usd_per_t[0] for m in minerals}
+    scen = scenario.replace(price_path_usd_per_t={m: {2027: p, 2030: 1.4 * p} for m, p in flat.items()})
+    kw = dict(n_paths=200, seed=5, chunk_paths=80, irr_paths=30, vol_scale=1.5)
+    fast = unc.simulate_paths(sel, scen, ref, method="fast", **kw)
+    slow = unc.simulate_paths(sel, scen, ref, method="reference", **kw)
+    scale = float(np.abs(slow.npv_usd_m).max())
+    for i, k in enumerate(fast.ids):
+        np.testing.assert_allclose(fast.npv_usd_m[i], slow.npv_usd_m[i], rtol=1e-9, atol=1e-9 * scale, err_msg=k)
+        np.testing.assert_allclose(fast.min_dscr[i], slow.min_dscr[i], rtol=1e-9, atol=1e-12, err_msg=k)
+        np.testing.assert_allclose(fast.irr[i], slow.irr[i], rtol=1e-9, atol=1e-12, err_msg=k)
+    by_method = dict(zip(fast.ids, fast.evaluated_by))
+    for k in ("CAPEX-SCHED", "GRADE-SCHED", "BY-PATH", "AUD", "AUS-WA", "AUS-NT"):
+        assert by_method[k] == "fast kernel", k
+    for k, why in (("AUS-NT-1982", "profit-based"), ("USA", "percentage depletion"), ("USA-NV", "profit-based"),
+                   ("VNM", "loss carry-forward limit"), ("LAO", "loss carry-forward limit"),
+                   ("IDN-NI", "sliding"), ("45X", "production tax credit")):
+        assert by_method[k].startswith("reference path") and why in by_method[k], k
+    res = unc.simulate(sel[:2] + sel[6:7], scen, ref, n_paths=50, seed=1, irr_paths=0)
+    assert list(res.summary["evaluated_by"]) == ["fast kernel", "fast kernel", by_method["AUS-NT-1982"]]
+
+
+def test_other_debt_enters_the_simulated_dscr_through_the_reference_path(apps, scenario, ref):
+    """The simulated minimum DSCR covers the same debt as evaluate's (the policy loan and other
+    debt ranking at or above it): with zero volatility it equals evaluate's, and the project is
+    evaluated by the reference path (the kernel scales only the KRW policy loan by FX)."""
+    from evaluator.evaluate import evaluate
+    a = next(x for x in apps if x.loan_request_krw_bn > 0)
+    with_debt = dataclasses.replace(a, id="SENIOR", senior_debt_usd_m=50.0, senior_debt_rate=0.07,
+                                    senior_debt_tenor_years=8, senior_debt_grace_years=2)
+    sel = [a, with_debt]
+    fast = unc.simulate_paths(sel, scenario, ref, n_paths=20, seed=2, irr_paths=0, vol_scale=0.0)
+    ev = evaluate(sel, scenario, ref).metrics
+    np.testing.assert_allclose(fast.min_dscr[:, 0], ev.min_dscr.to_numpy(), rtol=1e-9)
+    assert fast.evaluated_by == ("fast kernel", "reference path (other debt in the DSCR)")
+    assert fast.min_dscr[1, 0] < fast.min_dscr[0, 0]

@@ -88,5 +88,6 @@ class SimContext:
     lanes: int | None = None   # threads sharing the batches (None: as many as the process may use, at most 2)
     delay: np.ndarray | None = None        # (n, paths) drawn extra construction years, when asked
     default_col: np.ndarray | None = None  # (n, paths) first column with DSCR < 1 (-1: none), when asked
+    other_debt: object = None  # evaluate.other_debt schedule [USD m], zero rows where not in the DSCR's scope
 
 

@@ -72,9 +72,10 @@ def _linear_coefficients(inputs: cashflow.ProjectInputs, first_year: int, T: int
     rev = [("primary", None, np.arange(n), revenue(cashflow.build(no_by, **kw), slice(None)))]
     for q in np.unique(by_proc):
         sel = by_proc == q
+        # the other by-products' coefficients zeroed, not dropped: a by-product's price path is
+        # found by its position among its project's by-products
         only_q = dataclasses.replace(inputs, price_usd_per_t=np.zeros(n),
-                                     byproduct_rows=inputs.byproduct_rows[sel],
-                                     byproduct_coef_usd_per_t_ore=inputs.byproduct_coef_usd_per_t_ore[sel])
+                                     byproduct_coef_usd_per_t_ore=np.where(sel, inputs.byproduct_coef_usd_per_t_ore, 0.0))
         rows = np.unique(inputs.byproduct_rows[sel])
         rev.append(("by", int(q), rows, revenue(cashflow.build(only_q, **kw), rows)))
     total = sum(r[3] for r in rev)

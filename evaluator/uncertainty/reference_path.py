@@ -43,14 +43,30 @@ def tile_inputs(inputs: cashflow.ProjectInputs, idx, repeats: int) -> cashflow.P
 
 
 
+def _price_paths(inputs: cashflow.ProjectInputs, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each product's price path relative to model year 1 on ``T`` columns: primary (n, T) and
+    per by-product (n_by, T) (ones where the scenario gives no path)."""
+    n, nb = inputs.n, len(inputs.byproduct_rows)
+    if inputs.price_factor is None:
+        return np.ones((n, T)), np.ones((nb, T))
+    prim = cashflow.fit_columns(inputs.price_factor, T)
+    if not nb:
+        return prim, np.ones((0, T))
+    rank = cashflow.rank_within(inputs.byproduct_rows)
+    return prim, cashflow.fit_columns(inputs.byproduct_price_factor[inputs.byproduct_rows, rank], T)
+
+
 def _bytes_per_row(n_periods: int) -> int:
     # cashflow.build keeps its 20 series and about as many temporaries alive, float64
     return n_periods * 8 * 48
 
 
-def run_reference(ctx: "SimContext", n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int) -> None:
+def run_reference(ctx: "SimContext", n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int,
+                  rows=None) -> None:
     """The tiled reference: one :func:`cashflow.build` call per (project, path) row (slow; kept
-    to check :func:`run_fast` against it)."""
+    to check :func:`run_fast` against it, and used for the projects the fast kernel cannot
+    evaluate exactly). ``rows``: the projects to evaluate (default all); the draws are those of
+    the whole set either way."""
     (apps, scenario, inputs, proc, stages, risks, v_proj, vol_scale, deck, T, dfac, sched, has_loan, fx_i,
      prim_proc, by_proc, prim_coef, npv, min_dscr, irr, irr_n, progress) = (
         ctx.apps, ctx.scenario, ctx.inputs, ctx.proc, ctx.stages, ctx.risks, ctx.v_proj, ctx.vol_scale, ctx.deck,
@@ -60,7 +76,9 @@ def run_reference(ctx: "SimContext", n_paths: int, seed: int, chunk_paths: int, 
     rows_budget = max(1, memory_budget_bytes // _bytes_per_row(T))
     n_blocks = math.ceil(n_paths / chunk_paths)
     children = np.random.SeedSequence(seed).spawn(n_blocks)
-    total_rows, done_rows = n * n_paths, 0
+    todo = np.arange(n) if rows is None else np.asarray(sorted(rows), dtype=int)
+    path_prim, path_by = _price_paths(inputs, T)
+    total_rows, done_rows = len(todo) * n_paths, 0
     for b in range(n_blocks):
         p0 = b * chunk_paths
         B = min(chunk_paths, n_paths - p0)
@@ -73,25 +91,26 @@ def run_reference(ctx: "SimContext", n_paths: int, seed: int, chunk_paths: int, 
             ctx.delay[:, p0:p0 + B] = delay
         fx_ratio = 1.0 / mult[fx_i]                                              # (B, T): fx_0 / fx_t
         m_proj = max(1, rows_budget // B)
-        for s0 in range(0, n, m_proj):
-            idx = np.arange(s0, min(n, s0 + m_proj))
+        for s0 in range(0, len(todo), m_proj):
+            idx = todo[s0:s0 + m_proj]
             m = len(idx)
             tiled = tile_inputs(inputs, idx, B)
-            # effective price multiplier: revenue-weighted mean of the products' multipliers
+            # effective price multiplier: revenue-weighted mean of the products' multipliers, the
+            # weights following each product's price path (year by year)
             rec_eff = np.minimum(inputs.recovery[idx, None] * rec_m[idx], 1.0)
-            w_prim = prim_coef[idx, None] * rec_eff                               # (m, B)
-            pm = w_prim[:, :, None] * mult[prim_proc[idx]]
+            w_prim = (prim_coef[idx, None] * rec_eff)[:, :, None] * path_prim[idx, None, :]   # (m, B, T)
+            pm = w_prim * mult[prim_proc[idx]]
             total = w_prim.copy()
             if len(inputs.byproduct_rows):
                 sel = np.flatnonzero(np.isin(inputs.byproduct_rows, idx))
                 if len(sel):
-                    pos = inputs.byproduct_rows[sel] - s0
-                    w_by = inputs.byproduct_coef_usd_per_t_ore[sel, None] * rec_m[inputs.byproduct_rows[sel]]
+                    pos = np.searchsorted(idx, inputs.byproduct_rows[sel])
+                    w_by = (inputs.byproduct_coef_usd_per_t_ore[sel, None] * rec_m[inputs.byproduct_rows[sel]])[:, :, None] \
+                        * path_by[sel, None, :]
                     np.add.at(total, pos, w_by)
-                    np.add.at(pm, pos, w_by[:, :, None] * mult[by_proc[sel]])
+                    np.add.at(pm, pos, w_by * mult[by_proc[sel]])
             with np.errstate(invalid="ignore", divide="ignore"):
-                pm = np.where(total[:, :, None] > 0, pm / np.where(total > 0, total, 1.0)[:, :, None],
-                              mult[prim_proc[idx]])
+                pm = np.where(total > 0, pm / np.where(total > 0, total, 1.0), mult[prim_proc[idx]])
             cf = cashflow.build(tiled, first_year=scenario.first_year,
                                 price_multiplier=pm.reshape(m * B, T),
                                 capex_multiplier=capex_m[idx].ravel(), opex_multiplier=opex_m[idx].ravel(),
@@ -105,10 +124,14 @@ def run_reference(ctx: "SimContext", n_paths: int, seed: int, chunk_paths: int, 
                 cfads[:, :, :Tc] = cf.cfads_usd_m.reshape(m, B, Tc)[lr]
                 g = idx[lr]
                 ds = sched.debt_service_usd_m[g][:, None, :] * fx_ratio[None, :, :]
+                principal = sched.principal_usd_m[g][:, None, :]
+                if ctx.other_debt is not None:  # other debt in USD ranking at or above the policy loan
+                    ds = ds + ctx.other_debt.debt_service_usd_m[g][:, None, :]
+                    principal = principal + ctx.other_debt.principal_usd_m[g][:, None, :]
                 fp = inputs.construction_years[g, None] + delay[g] + 1
-                min_dscr[g, p0:p0 + B] = min_dscr_rows(cfads, ds, sched.principal_usd_m[g][:, None, :], fp)
+                min_dscr[g, p0:p0 + B] = min_dscr_rows(cfads, ds, principal, fp)
                 if ctx.default_col is not None:
-                    ctx.default_col[g, p0:p0 + B] = first_default_cols(cfads, ds, sched.principal_usd_m[g][:, None, :],
+                    ctx.default_col[g, p0:p0 + B] = first_default_cols(cfads, ds, principal,
                                                                        fp)
             if p0 < irr_n:
                 k = min(B, irr_n - p0)

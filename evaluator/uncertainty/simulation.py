@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -11,7 +12,7 @@ from models.application import Application
 from models.scenario import Scenario
 
 from evaluator import cashflow, finance
-from evaluator.evaluate import discount_rates
+from evaluator.evaluate import discount_rates, other_debt
 from evaluator.uncertainty.context import SimContext, policy_loans
 from evaluator.uncertainty.kernel import run_fast
 from evaluator.uncertainty.processes import (
@@ -59,6 +60,10 @@ class PathResults:
         int16 ``(n, n_paths)``: model-year column of the first DSCR below 1 in the DSCR scope,
         -1 when none (``path_details=True`` only; column ``t`` is calendar year
         ``first_year - 1 + t``).
+    evaluated_by : tuple of str
+        Per application, ``'fast kernel'`` or ``'reference path (<features>)'`` when the fast
+        method fell back to the reference path for features the kernel cannot evaluate
+        exactly (:func:`evaluator.cashflow.linear_kernel_view`).
     """
 
     ids: tuple[str, ...]
@@ -72,6 +77,7 @@ class PathResults:
     deterministic_npv_usd_m: np.ndarray = field(repr=False)
     delay_years: np.ndarray | None = field(repr=False, default=None)
     default_year_index: np.ndarray | None = field(repr=False, default=None)
+    evaluated_by: tuple[str, ...] = ()
 
 
 def _check_arguments(n: int, n_paths: int, vol_scale: float, method: str) -> None:
@@ -127,13 +133,43 @@ def simulate_paths(apps: Sequence[Application], scenario: Scenario, ref, *, n_pa
         npv=np.full((n, n_paths), np.nan), min_dscr=np.full((n, n_paths), np.nan), irr=np.full((n, irr_n), np.nan),
         irr_n=irr_n, progress=progress,
         used=np.unique(np.concatenate([prim_proc, by_proc, [fx_i]]).astype(int)),     # processes drawn
-        antithetic=bool(antithetic), lanes=lanes,
+        antithetic=bool(antithetic), lanes=lanes, other_debt=_other_debt_in_scope(apps, T),
         delay=np.zeros((n, n_paths), dtype=np.int8) if path_details else None,
         default_col=np.full((n, n_paths), -1, dtype=np.int16) if path_details else None)
-    run = run_fast if method == "fast" else run_reference
-    run(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
+    evaluated_by = _run(ctx, method, n_paths, seed, chunk_paths, memory_budget_bytes)
     return PathResults(tuple(a.id for a in apps), int(n_paths), int(seed), chunk_paths, ctx.npv, ctx.min_dscr,
-                       ctx.irr, loan_krw, deterministic_npv(inputs, scenario, rate), ctx.delay, ctx.default_col)
+                       ctx.irr, loan_krw, deterministic_npv(inputs, scenario, rate), ctx.delay, ctx.default_col,
+                       evaluated_by)
+
+
+def _other_debt_in_scope(apps, T: int):
+    """evaluate.other_debt with the rows outside the DSCR's scope zeroed; None when no project
+    states other debt in scope."""
+    sched, in_scope = other_debt(apps, T)
+    if not in_scope.any():
+        return None
+    keep = in_scope[:, None]
+    return dataclasses.replace(sched, debt_service_usd_m=np.where(keep, sched.debt_service_usd_m, 0.0),
+                               principal_usd_m=np.where(keep, sched.principal_usd_m, 0.0))
+
+
+def _run(ctx: SimContext, method: str, n_paths: int, seed: int, chunk_paths: int, memory_budget_bytes: int):
+    """Fill ``ctx``'s per-path arrays. The fast method runs the kernel on inputs it evaluates
+    exactly (:func:`evaluator.cashflow.linear_kernel_view`) and then the reference path, with the
+    same draws, for the projects whose features are not linear (profit-based or sliding
+    royalties, limited losses, depletion, tax credits). Returns the method per project."""
+    if method == "reference":
+        run_reference(ctx, n_paths, seed, chunk_paths, memory_budget_bytes)
+        return ("reference path",) * len(ctx.apps)
+    view, reasons = cashflow.linear_kernel_view(ctx.inputs)
+    if ctx.other_debt is not None:  # the kernel's DSCR scales one debt in KRW by FX; other debt is in USD
+        senior = (ctx.other_debt.debt_service_usd_m > 0).any(axis=1) & ctx.has_loan
+        reasons = ["; ".join(x for x in (r, "other debt in the DSCR" if s else "") if x) for r, s in zip(reasons, senior)]
+    run_fast(dataclasses.replace(ctx, inputs=view), n_paths, seed, chunk_paths, memory_budget_bytes)
+    fallback = [i for i, r in enumerate(reasons) if r]
+    if fallback:
+        run_reference(ctx, n_paths, seed, chunk_paths, memory_budget_bytes, rows=fallback)
+    return tuple(f"reference path ({r})" if r else "fast kernel" for r in reasons)
 
 
 def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: int = 10_000, seed: int = 0,
@@ -206,6 +242,7 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
     # per-path arrays are this call's own
     summary = summarise(tuple(apps), scenario, npv, paths.min_dscr, paths.irr, paths.loan_krw_bn,
                         paths.loan_krw_bn > 0, paths.deterministic_npv_usd_m, risk_aversion, overwrite=True)
+    summary["evaluated_by"] = list(paths.evaluated_by)  # says where the fast method fell back
     samples.setflags(write=False)
     kept.setflags(write=False)
     return SimulationResult(paths.ids, paths.n_paths, paths.seed, paths.chunk_paths, float(vol_scale), summary,

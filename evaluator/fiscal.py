@@ -1,0 +1,580 @@
+"""Fiscal regimes of host countries and sub-national regions, and the fiscal lines of a mine.
+
+A regime (``evaluator/data/fiscal_regimes.csv``, one row per region and mineral, ``*`` = the
+region's default; every row with its law, source, date and assumption label) gives:
+
+* the royalty basis, rate or bands and minimum (:data:`ROYALTY_BASES`);
+* the income tax rate, how long losses are carried forward and what share of a year's taxable
+  income they may offset;
+* the tax depreciation method (:data:`DEPRECIATION_METHODS`);
+* the withholding tax on dividends paid to a Korean parent under the relevant treaty;
+* a default production tax credit (a share of operating costs).
+
+Percentage depletion, where the law allows it, comes from ``depletion.csv`` by country and
+mineral. An application names its ``fiscal_region`` (``AUS-WA``, ``USA-NV``, ``VNM``, ...);
+when empty, the country's row flagged ``country_default`` is used, else the older per-country
+tables (``royalties.csv``, ``countries.csv`` income tax). Whatever falls back to a global
+default says so in a warning that names the fallback; nothing falls back silently.
+
+The kernels below work on ``(n_projects, n_periods)`` arrays; the few that carry a state from
+year to year (losses with a time limit or an offset cap, declining balance) loop over years
+with every project at once, never over projects.
+
+References
+----------
+.. [1] Otto, J. et al. (2006). *Mining Royalties: A Global Study of Their Impact on Investors,
+   Government, and Civil Society*. World Bank (royalty bases: unit, ad valorem, profit-based,
+   sliding scales).
+.. [2] 26 U.S.C. 613 (percentage depletion, 50 % of taxable income limit); 26 U.S.C. 172
+   (net operating loss deduction, 80 % limitation); 26 U.S.C. 45X (advanced manufacturing
+   production credit: 10 % of production costs of applicable critical minerals).
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ROYALTY_BASES",
+    "DEPRECIATION_METHODS",
+    "FiscalDataError",
+    "load_fiscal_regimes",
+    "load_depletion",
+    "Regime",
+    "resolve_regime",
+    "parse_bands",
+    "royalty",
+    "depreciation",
+    "percentage_depletion",
+    "tax_base_after_losses",
+]
+
+#: gross: rate x gross revenue; nsr: rate x revenue net of off-site costs; net_value: rate x
+#: (net revenue - opex - capital spent), negative values carried forward (NT 1982 style);
+#: net_proceeds: rate (bands by net/gross ratio) x (net revenue - opex - depreciation), no
+#: carry-forward (Nevada); sliding_price: rate from bands by the year's price x gross revenue.
+ROYALTY_BASES = ("gross", "nsr", "net_value", "net_proceeds", "sliding_price")
+#: sl: straight line over ``depreciation_years`` per vintage; db: declining balance at
+#: ``depreciation_rate`` on the pool; uop: units of production (ore of the year / ore left).
+DEPRECIATION_METHODS = ("sl", "db", "uop")
+#: a loss-carry-forward period standing for "no time limit" [years]
+UNLIMITED_YEARS = 10_000
+
+_REGIME_COLUMNS = ("region", "iso3", "mineral", "country_default", "royalty_basis", "royalty_rate",
+                   "royalty_bands", "royalty_top_rate_above_usd_m", "royalty_min_rate", "income_tax_rate",
+                   "loss_carry_years", "loss_offset_cap", "depreciation_method", "depreciation_rate",
+                   "depreciation_years", "withholding_korea_rate", "production_tax_credit_share",
+                   "law", "source", "date", "assumption", "note")
+_DEPLETION_COLUMNS = ("iso3", "mineral", "depletion_rate", "depletion_cap", "law", "source", "date", "assumption")
+
+
+class FiscalDataError(ValueError):
+    """A fiscal table is malformed; the message names the file, the row and the rule."""
+
+
+def parse_bands(text: str) -> tuple[tuple[float, float], ...]:
+    """``'0:0.14;18000:0.15'`` -> ((0, 0.14), (18000, 0.15)): (threshold, rate), ascending.
+
+    The rate of the highest threshold not above the variable applies.
+    """
+    if not isinstance(text, str) or not text.strip():
+        return ()
+    out = []
+    for item in text.split(";"):
+        lo, _, rate = item.partition(":")
+        out.append((float(lo), float(rate)))
+    if any(b[0] <= a[0] for a, b in zip(out, out[1:])):
+        raise ValueError(f"band thresholds must increase: {text!r}")
+    return tuple(out)
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    if not isinstance(text, str) or not text.strip():
+        return ()
+    return tuple(float(x) for x in text.split(";"))
+
+
+def _read(path: Path, columns) -> pd.DataFrame:
+    if not path.is_file():
+        raise FiscalDataError(f"{path}: fiscal table missing")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise FiscalDataError(f"{path.name}: column(s) {missing} missing")
+    return df
+
+
+def _fraction(df: pd.DataFrame, col: str, file: str, optional=False, hi=1.0) -> pd.Series:
+    s = df[col].str.strip()
+    blank = s == ""
+    num = pd.to_numeric(s.where(~blank, None), errors="coerce")
+    bad = (num.isna() & ~blank) | (blank & (not optional)) | (num < 0) | (num > hi)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        raise FiscalDataError(f"{file}, line {row}, column '{col}': must be a number in [0, {hi:g}]")
+    return num
+
+
+def load_fiscal_regimes(data_dir: Path) -> pd.DataFrame:
+    """Read and check ``fiscal_regimes.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (region, mineral); numbers as floats (NaN where blank), ``country_default``
+        and ``assumption`` as bool.
+
+    Raises
+    ------
+    FiscalDataError
+        Missing column, unknown royalty basis or depreciation method, a rate outside [0, 1],
+        malformed bands, a row without law, source or date, a duplicate (region, mineral), or a
+        country with more than one default region.
+    """
+    file = "fiscal_regimes.csv"
+    df = _read(Path(data_dir) / file, _REGIME_COLUMNS)
+    out = df.copy()
+    for col in ("region", "iso3", "mineral"):
+        out[col] = df[col].str.strip().str.upper() if col != "mineral" else df[col].str.strip()
+    for col in ("royalty_rate", "income_tax_rate", "loss_offset_cap", "withholding_korea_rate",
+                "production_tax_credit_share"):
+        out[col] = _fraction(df, col, file)
+    out["depreciation_rate"] = _fraction(df, "depreciation_rate", file, optional=True, hi=0.6)
+    for col in ("royalty_top_rate_above_usd_m", "loss_carry_years", "depreciation_years"):
+        out[col] = _fraction(df, col, file, optional=True, hi=np.inf)
+    for col in ("country_default", "assumption"):
+        t = df[col].str.strip().str.lower()
+        if not t.isin(["true", "false"]).all():
+            raise FiscalDataError(f"{file}, column '{col}': expected true/false")
+        out[col] = t == "true"
+    for i, r in out.iterrows():
+        where = f"{file}, line {i + 2}"
+        if r.royalty_basis not in ROYALTY_BASES:
+            raise FiscalDataError(f"{where}, column 'royalty_basis': must be one of {', '.join(ROYALTY_BASES)}")
+        if r.depreciation_method not in DEPRECIATION_METHODS:
+            raise FiscalDataError(f"{where}, column 'depreciation_method': must be one of {', '.join(DEPRECIATION_METHODS)}")
+        if r.depreciation_method == "db" and not r.depreciation_rate > 0:
+            raise FiscalDataError(f"{where}, column 'depreciation_rate': declining balance needs a rate in (0, 0.6]")
+        try:
+            bands = parse_bands(r.royalty_bands)
+            mins = _rates(r.royalty_min_rate)
+        except ValueError as exc:
+            raise FiscalDataError(f"{where}, column 'royalty_bands' / 'royalty_min_rate': {exc}") from None
+        if r.royalty_basis in ("sliding_price", "net_proceeds") and not bands:
+            raise FiscalDataError(f"{where}, column 'royalty_bands': basis {r.royalty_basis} needs bands")
+        if any(not 0 <= x <= 1 for _, x in bands) or any(not 0 <= x <= 1 for x in mins):
+            raise FiscalDataError(f"{where}: band and minimum rates must lie in [0, 1]")
+        if not all(str(r[c]).strip() for c in ("law", "source", "date")):
+            raise FiscalDataError(f"{where}: every regime needs its law, source and date")
+    dup = out.duplicated(["region", "mineral"])
+    if dup.any():
+        raise FiscalDataError(f"{file}, line {int(np.flatnonzero(dup.to_numpy())[0]) + 2}: duplicate (region, mineral)")
+    defaults = out[out.country_default & (out.mineral == "*")].groupby("iso3").region.nunique()
+    if (defaults > 1).any():
+        raise FiscalDataError(f"{file}: more than one default region for {list(defaults.index[defaults > 1])}")
+    return out
+
+
+def load_depletion(data_dir: Path) -> pd.DataFrame:
+    """Read and check ``depletion.csv`` (percentage depletion by country and mineral)."""
+    file = "depletion.csv"
+    df = _read(Path(data_dir) / file, _DEPLETION_COLUMNS)
+    out = df.copy()
+    out["iso3"] = df["iso3"].str.strip().str.upper()
+    out["mineral"] = df["mineral"].str.strip()
+    out["depletion_rate"] = _fraction(df, "depletion_rate", file)
+    out["depletion_cap"] = _fraction(df, "depletion_cap", file)
+    if out.duplicated(["iso3", "mineral"]).any():
+        raise FiscalDataError(f"{file}: duplicate (iso3, mineral)")
+    return out
+
+
+@dataclass(frozen=True)
+class Regime:
+    """The fiscal terms that apply to one project, and where they came from.
+
+    Rates are fractions; ``royalty_bands`` are (threshold, rate) pairs (threshold in USD/t for
+    ``sliding_price``, a net/gross ratio for ``net_proceeds``); ``royalty_min_rate`` is a minimum
+    royalty as a share of gross revenue per operating year (the last value repeats).
+    ``loss_carry_years`` = :data:`UNLIMITED_YEARS` when losses never expire.
+    """
+
+    region: str
+    royalty_basis: str
+    royalty_rate: float
+    royalty_bands: tuple[tuple[float, float], ...]
+    royalty_top_rate_above_usd_m: float
+    royalty_min_rate: tuple[float, ...]
+    income_tax_rate: float
+    loss_carry_years: int
+    loss_offset_cap: float
+    depreciation_method: str
+    depreciation_rate: float
+    depreciation_years: int | None
+    depletion_rate: float
+    depletion_cap: float
+    withholding_rate: float
+    tax_credit_share: float
+    source: str
+    warning: str = ""
+
+
+def _pick(table: pd.DataFrame, key_col: str, key: str, mineral: str):
+    """The (key, mineral) row, else the key's ``*`` row, else None (numpy masks: a pandas
+    boolean filter costs about 0.3 ms a look-up)."""
+    keys, minerals = table[key_col].to_numpy(), table["mineral"].to_numpy()
+    for m in (mineral, "*"):
+        hit = np.flatnonzero((keys == key) & (minerals == m))
+        if len(hit):
+            return table.iloc[int(hit[0])]
+    return None
+
+
+def _depletion(ref, iso3: str, mineral: str) -> tuple[float, float]:
+    table = getattr(ref, "depletion", None)
+    if table is None:
+        return 0.0, 0.0
+    row = _pick(table, "iso3", iso3, mineral)
+    return (0.0, 0.0) if row is None else (float(row.depletion_rate), float(row.depletion_cap))
+
+
+_CACHES: dict[int, tuple] = {}
+
+
+def regime_cache(ref) -> dict:
+    """A memo of :func:`resolve_regime` shared by the calls on the same reference tables (they
+    are read-only by convention and cached by :func:`evaluator.reference.load_reference`); a
+    new table object gets a new memo."""
+    key = id(ref.royalties)
+    hit = _CACHES.get(key)
+    if hit is not None and hit[0]() is ref.royalties and hit[1] is getattr(ref, "fiscal_regimes", None):
+        return hit[2]
+    if len(_CACHES) > 16:
+        _CACHES.clear()
+    memo: dict = {}
+    _CACHES[key] = (weakref.ref(ref.royalties), getattr(ref, "fiscal_regimes", None), memo)
+    return memo
+
+
+def resolve_regime(ref, app, scenario, cache: dict | None = None) -> Regime:
+    """The regime of one application, with application overrides applied.
+
+    Parameters
+    ----------
+    ref : evaluator.reference.ReferenceData
+        With ``fiscal_regimes`` and ``depletion`` tables.
+    app : models.application.Application
+        ``fiscal_region`` (empty = the country's default), ``royalty_rate`` and
+        ``income_tax_rate`` overrides, ``depreciation_years`` (turns depreciation straight-line
+        over that period), ``production_tax_credit_share``.
+    scenario : models.scenario.Scenario
+        ``depreciation_years_default`` for straight line where the regime gives no period.
+    cache : dict, optional
+        Memo of the table look-ups per (region, country, mineral), shared across calls.
+
+    Returns
+    -------
+    Regime
+        ``warning`` names any fallback: a ``fiscal_region`` not in the table (the country's
+        regime is used instead), or a country without a royalty or tax row (the labelled global
+        default of ``royalties.csv`` / ``tax_overrides.csv`` is used).
+
+    Notes
+    -----
+    A ``royalty_rate`` override turns the royalty into an ad valorem rate on net revenue (the
+    field's documented meaning), whatever the regime's basis.
+    """
+    full_key = (app.fiscal_region, app.country_iso3, app.mineral, app.royalty_rate, app.income_tax_rate,
+                app.depreciation_years, app.production_tax_credit_share, scenario.depreciation_years_default)
+    if cache is not None and full_key in cache:
+        return cache[full_key]
+    key = (app.fiscal_region, app.country_iso3, app.mineral, app.royalty_rate is None, app.income_tax_rate is None)
+    if cache is None or key not in cache:
+        base = _base_regime(ref, app)
+        if cache is not None:
+            cache[key] = base
+    else:
+        base = cache[key]
+    regime, warnings = base
+    dep_years = app.depreciation_years if app.depreciation_years is not None else \
+        (regime.depreciation_years or scenario.depreciation_years_default)
+    changes = dict(depreciation_years=int(dep_years), warning="; ".join(warnings))
+    if app.depreciation_years is not None:
+        changes.update(depreciation_method="sl")
+    if app.royalty_rate is not None:
+        changes.update(royalty_basis="nsr", royalty_rate=float(app.royalty_rate), royalty_bands=(), royalty_min_rate=())
+    if app.income_tax_rate is not None:
+        changes.update(income_tax_rate=float(app.income_tax_rate))
+    if app.production_tax_credit_share is not None:
+        changes.update(tax_credit_share=float(app.production_tax_credit_share))
+    out = _replace(regime, **changes)
+    if cache is not None:
+        cache[full_key] = out
+    return out
+
+
+def _base_regime(ref, app) -> tuple[Regime, list[str]]:
+    """The table's regime for the application's region, country and mineral, and warnings."""
+    from evaluator import reference as refmod  # the per-country tables (late import: reference imports this module)
+
+    table = getattr(ref, "fiscal_regimes", None)
+    warnings = []
+    row, region = None, app.fiscal_region
+    if table is not None and region:
+        row = _pick(table, "region", region, app.mineral)
+        if row is None:
+            warnings.append(f"fiscal region {region} is not in fiscal_regimes.csv: using the country default of {app.country_iso3}")
+    if table is not None and row is None:
+        hit = np.flatnonzero((table["iso3"].to_numpy() == app.country_iso3) & table["country_default"].to_numpy())
+        if len(hit):
+            row = _pick(table, "region", table["region"].iloc[int(hit[0])], app.mineral)
+    if row is not None:
+        return _regime_from_row(row, ref, app), warnings
+    regime, more = _country_tables_regime(ref, app, refmod)
+    return regime, warnings + more
+
+
+def _replace(regime: Regime, **changes) -> Regime:
+    from dataclasses import replace
+    return replace(regime, **changes)
+
+
+def _regime_from_row(row, ref, app) -> Regime:
+    dep_rate, dep_cap = _depletion(ref, row.iso3, app.mineral)
+    years = row.loss_carry_years
+    return Regime(
+        region=row.region,
+        royalty_basis=row.royalty_basis,
+        royalty_rate=float(row.royalty_rate),
+        royalty_bands=parse_bands(row.royalty_bands),
+        royalty_top_rate_above_usd_m=float(row.royalty_top_rate_above_usd_m) if pd.notna(row.royalty_top_rate_above_usd_m) else np.inf,
+        royalty_min_rate=_rates(row.royalty_min_rate),
+        income_tax_rate=float(row.income_tax_rate),
+        loss_carry_years=UNLIMITED_YEARS if pd.isna(years) else int(years),
+        loss_offset_cap=float(row.loss_offset_cap),
+        depreciation_method=row.depreciation_method,
+        depreciation_rate=float(row.depreciation_rate) if pd.notna(row.depreciation_rate) else 0.0,
+        depreciation_years=int(row.depreciation_years) if pd.notna(row.depreciation_years) else None,
+        depletion_rate=dep_rate,
+        depletion_cap=dep_cap,
+        withholding_rate=float(row.withholding_korea_rate),
+        tax_credit_share=float(row.production_tax_credit_share),
+        source=f"fiscal_regimes.csv {row.region} ({row.mineral}): {row.law}",
+    )
+
+
+def _country_tables_regime(ref, app, refmod) -> tuple[Regime, list[str]]:
+    """Ad valorem royalty on net revenue and flat income tax from the per-country tables."""
+    warnings = []
+    roy = refmod.royalty_row(ref, app.country_iso3, app.mineral)
+    if roy["iso3"] == refmod.DEFAULT_KEY and app.royalty_rate is None:
+        warnings.append(f"no royalty row for {app.country_iso3}: global default {float(roy['royalty_rate']):.1%} "
+                        f"of royalties.csv used (assumption)")
+    iso3 = app.country_iso3
+    has_tax = (iso3 in ref.countries.index and pd.notna(ref.countries.at[iso3, "income_tax_rate"])) or \
+        refmod._first_match(ref.tax_overrides, iso3, app.mineral) is not None
+    tax = refmod.income_tax_rate(ref, iso3, app.mineral)
+    if not has_tax and app.income_tax_rate is None:
+        warnings.append(f"no income tax rate for {iso3}: global default {tax:.0%} of tax_overrides.csv used (assumption)")
+    dep_rate, dep_cap = 0.0, 0.0  # the per-country tables carry no depletion (today's model)
+    regime = Regime(
+        region=iso3, royalty_basis="nsr", royalty_rate=float(roy["royalty_rate"]), royalty_bands=(),
+        royalty_top_rate_above_usd_m=np.inf, royalty_min_rate=(), income_tax_rate=tax,
+        loss_carry_years=UNLIMITED_YEARS, loss_offset_cap=1.0, depreciation_method="sl", depreciation_rate=0.0,
+        depreciation_years=None, depletion_rate=dep_rate, depletion_cap=dep_cap, withholding_rate=0.0,
+        tax_credit_share=0.0, source=f"country default ({iso3})",
+    )
+    return regime, warnings
+
+
+# ----------------------------------------------------------------------------------------------
+# kernels: (n, T) arrays, vectorised over projects
+# ----------------------------------------------------------------------------------------------
+def _band_rate(variable, thresholds, rates):
+    """Rate of the highest threshold not above ``variable``, per element; thresholds (n, B)
+    padded with +inf, rates (n, B)."""
+    idx = (variable[:, :, None] >= thresholds[:, None, :]).sum(axis=2) - 1
+    return np.take_along_axis(rates, np.clip(idx, 0, rates.shape[1] - 1), axis=1) * (idx >= 0)
+
+
+def royalty(basis_code, rate, thresholds, band_rates, top_above_usd_m, min_rate_by_year, *, gross, revenue,
+            opex, capital, depreciation, price, operating, op_index):
+    """Royalty per project and period [USD m].
+
+    Parameters
+    ----------
+    basis_code : numpy.ndarray of int, shape (n,)
+        Index into :data:`ROYALTY_BASES`.
+    rate : numpy.ndarray, shape (n,)
+        Flat rate [fraction] (gross, nsr, net_value; the top rate for net_proceeds).
+    thresholds, band_rates : numpy.ndarray, shape (n, B)
+        Bands (threshold padded with +inf) for sliding_price [USD/t] and net_proceeds [ratio].
+    top_above_usd_m : numpy.ndarray, shape (n,)
+        net_proceeds: the flat ``rate`` applies when the base exceeds this [USD m] (inf = never).
+    min_rate_by_year : numpy.ndarray, shape (n, M)
+        Minimum royalty as a share of gross revenue per operating year, last column repeating
+        (zeros = none).
+    gross, revenue, opex, capital, depreciation, price : numpy.ndarray, shape (n, T)
+        Gross revenue, revenue net of off-site costs, operating costs, capital spent [USD m];
+        tax depreciation [USD m]; the price of the year [USD/t].
+    operating : numpy.ndarray of bool, shape (n, T)
+    op_index : numpy.ndarray of int, shape (n, T)
+        0-based operating year.
+
+    Returns
+    -------
+    numpy.ndarray
+        Royalty [USD m], shape (n, T).
+    """
+    code = basis_code[:, None]
+    r = rate[:, None]
+    out = r * revenue if not (basis_code == 0).any() else np.where(code == 0, r * gross, r * revenue)
+    if (basis_code == 2).any():
+        value = tax_base_after_losses(np.where(operating | (op_index < 0), revenue - opex - capital, 0.0))
+        out = np.where(code == 2, r * value, out)
+    if (basis_code == 3).any():
+        base = np.maximum(revenue - opex - depreciation, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(gross > 0, base / np.where(gross > 0, gross, 1.0), 0.0)
+        banded = np.where(base > top_above_usd_m[:, None], r, _band_rate(ratio, thresholds, band_rates))
+        out = np.where(code == 3, banded * base, out)
+    if (basis_code == 4).any():
+        out = np.where(code == 4, _band_rate(price, thresholds, band_rates) * gross, out)
+    if min_rate_by_year.any():
+        m = np.take_along_axis(min_rate_by_year, np.clip(op_index, 0, min_rate_by_year.shape[1] - 1), axis=1)
+        out = np.maximum(out, np.where(operating, m * gross, 0.0))
+    return np.where(operating, out, 0.0)
+
+
+def depreciation(method_code, years, db_rate, additions, ore, t, lp):
+    """Tax depreciation per project and period [USD m]; the book value left at the last
+    operating column ``lp`` is written off there, so the total equals the capital placed.
+
+    Parameters
+    ----------
+    method_code : numpy.ndarray of int, shape (n,)
+        Index into :data:`DEPRECIATION_METHODS`.
+    years : numpy.ndarray of int, shape (n,)
+        Straight-line period [years].
+    db_rate : numpy.ndarray, shape (n,)
+        Declining-balance rate [fraction of the pool a year].
+    additions : numpy.ndarray, shape (n, T)
+        Capital placed in service per column [USD m].
+    ore : numpy.ndarray, shape (n, T)
+        Ore processed [Mt] (units-of-production basis).
+    t : numpy.ndarray, shape (1, T)
+        Column index.
+    lp : numpy.ndarray of int, shape (n,)
+        Last operating column.
+
+    Notes
+    -----
+    Straight line: each vintage ``s`` gives ``add_s / N`` in columns ``s .. s + N - 1``.
+    Declining balance: pool ``B_t = (1 - r)(B_{t-1} + add_t)``, depreciation ``r (B_{t-1} +
+    add_t)``, i.e. ``B_t = sum_{s<=t} add_s (1 - r)^(t-s+1)`` (computed as a cumulative sum
+    scaled by ``(1 - r)^-s``; ``r <= 0.6`` keeps it inside float range for 100-year lives).
+    Units of production: a vintage ``s`` is written off in proportion to the ore of each year
+    over the ore left from ``s``: ``dep_t = ore_t sum_{s<=t} add_s / R_s`` with ``R_s`` the ore
+    processed from ``s`` on.
+    """
+    n, T = additions.shape
+    N = np.maximum(years.astype(int), 1)[:, None]
+    cum_add = np.cumsum(additions, axis=1)
+    lag = t - N
+    cum_lag = np.where(lag >= 0, np.take_along_axis(cum_add, np.clip(lag, 0, T - 1), axis=1), 0.0)
+    dep = (cum_add - cum_lag) / N
+    code = method_code[:, None]
+    if (method_code == 1).any():
+        keep = (1.0 - db_rate)[:, None]
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            scale = keep ** -t.astype(float)
+            pool = keep ** (t + 1.0) * np.cumsum(additions * scale, axis=1)
+        pool = np.where(np.isfinite(pool), pool, 0.0)
+        opening = np.concatenate([np.zeros((n, 1)), pool[:, :-1]], axis=1)
+        dep = np.where(code == 1, opening + additions - pool, dep)
+    if (method_code == 2).any():
+        remaining = np.cumsum(ore[:, ::-1], axis=1)[:, ::-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_t = np.where(remaining > 0, additions / np.where(remaining > 0, remaining, 1.0), 0.0)
+        dep = np.where(code == 2, ore * np.cumsum(per_t, axis=1), dep)
+    dep = np.where(t <= lp[:, None], dep, 0.0)
+    rows = np.arange(n)
+    book_left = cum_add[rows, lp] - np.cumsum(dep, axis=1)[rows, lp]
+    dep[rows, lp] += np.maximum(book_left, 0.0)
+    return dep
+
+
+def percentage_depletion(rate, cap, gross_income, taxable_before_depletion, operating):
+    """Percentage depletion [USD m]: ``min(rate x gross income, cap x taxable income before
+    depletion)``, never negative, in operating years (26 U.S.C. 613(a): 50 % of the taxable
+    income from the property computed without the depletion deduction)."""
+    if not np.any(rate):
+        return np.zeros(np.shape(gross_income))
+    d = np.minimum(rate[:, None] * np.maximum(gross_income, 0.0),
+                   cap[:, None] * np.maximum(taxable_before_depletion, 0.0))
+    return np.where(operating, d, 0.0)
+
+
+def tax_base_after_losses(income, carry_years=None, offset_cap=None):
+    """Taxable income after losses carried forward (no carry-back), per period [USD m].
+
+    Parameters
+    ----------
+    income : numpy.ndarray, shape (n, T)
+        Taxable income before losses [USD m].
+    carry_years : numpy.ndarray of int, shape (n,), optional
+        A loss of year ``s`` may be used in years ``s + 1 .. s + carry_years`` (default: no
+        limit).
+    offset_cap : numpy.ndarray, shape (n,), optional
+        Share of a year's positive income that losses may offset (default 1; US 0.8).
+
+    Returns
+    -------
+    numpy.ndarray
+        Taxable income after losses (>= 0).
+
+    Notes
+    -----
+    Without a time limit or cap the cumulative income taxed up to ``t`` is the running maximum
+    of the cumulative pre-loss income floored at zero, so the base is its first difference
+    (no loop). Otherwise losses are kept by vintage and used oldest first, looping over years
+    with every project at once.
+    """
+    n, T = income.shape
+    limited = np.zeros(n, bool)
+    if carry_years is not None:
+        limited |= np.asarray(carry_years) < T
+    if offset_cap is not None:
+        limited |= np.asarray(offset_cap) < 1.0
+    cum = np.cumsum(income, axis=-1)
+    taxed_cum = np.maximum.accumulate(np.maximum(cum, 0.0), axis=-1)
+    out = np.diff(taxed_cum, axis=-1, prepend=0.0)
+    if limited.any():
+        rows = np.flatnonzero(limited)
+        years = np.full(len(rows), T) if carry_years is None else np.asarray(carry_years)[rows]
+        cap = np.ones(len(rows)) if offset_cap is None else np.asarray(offset_cap, dtype=float)[rows]
+        out[rows] = _losses_by_vintage(income[rows], years, cap)
+    return out
+
+
+def _losses_by_vintage(income, years, cap):
+    m, T = income.shape
+    pool = np.zeros((m, T))
+    base = np.zeros((m, T))
+    s = np.arange(T)[None, :]
+    for t in range(T):
+        x = income[:, t]
+        usable = np.where((s < t) & (s >= t - years[:, None]), pool, 0.0)
+        want = cap * np.maximum(x, 0.0)
+        used_total = np.minimum(want, usable.sum(axis=1))
+        before = np.cumsum(usable, axis=1) - usable            # losses of older vintages
+        used = np.clip(used_total[:, None] - before, 0.0, usable)
+        pool -= used
+        pool[:, t] = np.maximum(-x, 0.0)
+        base[:, t] = np.maximum(x, 0.0) - used_total
+    return base

@@ -1,0 +1,218 @@
+"""Reconciliation of the fund's NPV with the applicant's feasibility study: a bridge (waterfall).
+
+The study states its own NPV at its own discount rate, pre- or after-tax (``study_npv_usd_m``,
+``study_discount_rate``, ``study_basis``), and may state the price, royalty and tax rates,
+first production year and initial capital it assumed. :func:`bridge` values the project with
+the tool six times, moving one group of assumptions at a time from the study's to the fund's:
+
+0. the study's assumptions throughout, on the study's basis: *the tool's figure on the study's
+   basis*; its gap to the published NPV is the part the tool does not reproduce (model and
+   inputs not in the application, e.g. a different production profile or working capital);
+1. price deck: the study's flat price of the primary product -> the fund's deck (scenario case,
+   overrides, price path);
+2. discount rate and country premium: the study's rate -> the scenario's rate plus the host
+   country's premium;
+3. fiscal terms: the study's royalty and income tax rates and basis (pre- or after-tax) -> the
+   fund's regime (fiscal_regimes.csv or the country tables), after tax;
+4. timing: the study's first production year -> the applicant's construction schedule;
+5. costs: the study's initial capital -> the applicant's.
+
+The last valuation equals :func:`evaluator.evaluate.evaluate`'s ``npv_usd_m``. Each step is the
+difference of consecutive valuations, so the steps (with the unreproduced part) add up to the
+total difference fund - study. A group the study does not state moves nothing (its step is 0 and
+``notes`` says so). The attribution depends on the order of the steps, as in any sequential
+bridge; the order above is fixed so that bridges of different projects compare.
+
+References
+----------
+.. [1] CIM (2019). *Estimation of Mineral Resources and Mineral Reserves Best Practice
+   Guidelines*; NI 43-101F1 item 22 (economic analysis: NPV, IRR, sensitivities, taxes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from evaluator import cashflow, finance
+from evaluator.evaluate import discount_rates
+from models.application import Application
+from models.scenario import Scenario
+
+__all__ = ["ReconcileError", "BridgeStep", "Bridge", "bridge", "STEP_GROUPS"]
+
+#: the groups moved from the study's assumptions to the fund's, in bridge order
+STEP_GROUPS = ("price deck", "discount rate and country premium", "fiscal terms", "timing", "costs")
+
+
+class ReconcileError(ValueError):
+    """The application lacks the study figures a bridge needs (the message names them)."""
+
+
+@dataclass(frozen=True)
+class BridgeStep:
+    """One bar of the waterfall.
+
+    Attributes
+    ----------
+    label : str
+        ``unreproduced by the tool`` or one of :data:`STEP_GROUPS`.
+    change_usd_m : float
+        NPV change of this step [USD m].
+    npv_after_usd_m : float
+        NPV after the step [USD m].
+    detail : str
+        What moved (from -> to), or why nothing did.
+    """
+
+    label: str
+    change_usd_m: float
+    npv_after_usd_m: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """The study's NPV, the tool's, and the steps between them.
+
+    Attributes
+    ----------
+    application_id : str
+    study_basis : str
+        ``after_tax`` or ``pre_tax``.
+    study_npv_usd_m : float
+        Published NPV [USD m] at ``study_discount_rate``.
+    study_discount_rate : float
+        [fraction]
+    tool_npv_study_basis_usd_m : float
+        The tool's NPV with the study's assumptions, on the study's basis [USD m].
+    study_irr, tool_irr_study_basis : float
+        Published IRR and the tool's IRR on the study's assumptions and basis [fraction]
+        (NaN when not given / none).
+    fund_npv_usd_m : float
+        The fund's NPV (after tax, fund's assumptions) [USD m].
+    steps : tuple of BridgeStep
+        First the unreproduced part, then one step per group of :data:`STEP_GROUPS`.
+    """
+
+    application_id: str
+    study_basis: str
+    study_npv_usd_m: float
+    study_discount_rate: float
+    tool_npv_study_basis_usd_m: float
+    study_irr: float
+    tool_irr_study_basis: float
+    fund_npv_usd_m: float
+    steps: tuple[BridgeStep, ...]
+
+    @property
+    def total_difference_usd_m(self) -> float:
+        """Fund NPV - study NPV [USD m] (= the sum of the steps)."""
+        return self.fund_npv_usd_m - self.study_npv_usd_m
+
+    def frame(self):
+        """The waterfall as a table: ``label``, ``change_usd_m``, ``npv_after_usd_m``, ``detail``,
+        starting with the published study and ending with the fund's figure."""
+        import pandas as pd
+        rows = [("study (published)", np.nan, self.study_npv_usd_m, f"at {self.study_discount_rate:.1%}, {self.study_basis}")]
+        rows += [(s.label, s.change_usd_m, s.npv_after_usd_m, s.detail) for s in self.steps]
+        rows.append(("fund", self.total_difference_usd_m, self.fund_npv_usd_m, "fund's assumptions, after tax"))
+        return pd.DataFrame(rows, columns=["label", "change_usd_m", "npv_after_usd_m", "detail"])
+
+
+def _variants(app: Application, scenario: Scenario) -> tuple[list[Application], list[str]]:
+    """The six applications of the bridge (study's assumptions switched off one group at a
+    time) and the step details."""
+    details = []
+    study_fiscal = dict(royalty_rate=app.study_royalty_rate if app.study_royalty_rate is not None else app.royalty_rate,
+                        income_tax_rate=app.study_income_tax_rate if app.study_income_tax_rate is not None
+                        else app.income_tax_rate)
+    if app.study_first_production_year is not None:
+        c_study = app.study_first_production_year - scenario.first_year
+        timing = dict(construction_years=max(c_study, 0))
+        details_timing = (f"first production {app.study_first_production_year} -> "
+                          f"{scenario.first_year + app.construction_years}"
+                          + (" (study's year before the valuation date: taken as already built)" if c_study < 0 else ""))
+    else:
+        timing, details_timing = {}, "study's first production year not stated: no change"
+    if app.study_initial_capex_usd_m is not None and app.initial_capex_usd_m > 0:
+        k = app.study_initial_capex_usd_m / app.initial_capex_usd_m
+        costs = dict(initial_capex_usd_m=app.study_initial_capex_usd_m,
+                     capex_schedule_usd_m=tuple(x * k for x in app.capex_schedule_usd_m))
+        details_costs = f"initial capital {app.study_initial_capex_usd_m:,.1f} -> {app.initial_capex_usd_m:,.1f} USD m"
+    else:
+        costs, details_costs = {}, "study's initial capital not stated: no change"
+    groups = [{}, {}, study_fiscal, timing, costs]  # price and rate are not application fields
+    rows = []
+    for k in range(6):  # row k: groups < k at the fund's values, groups >= k at the study's
+        change = {}
+        for g in range(k, 5):
+            change.update(groups[g])
+        rows.append(dataclasses.replace(app, id=f"{app.id}#bridge{k}", **change))
+    fiscal_detail = (f"royalty {_pct(app.study_royalty_rate)} and income tax {_pct(app.study_income_tax_rate)}, "
+                     f"{app.study_basis.replace('_', '-')} -> fund's regime, after tax")
+    details = ["", "", fiscal_detail, details_timing, details_costs]
+    return rows, details
+
+
+def _pct(x):
+    return "as the fund's" if x is None else f"{x:.1%}"
+
+
+def bridge(app: Application, scenario: Scenario, ref) -> Bridge:
+    """Bridge from the study's published NPV to the fund's NPV, one assumption group a step.
+
+    Parameters
+    ----------
+    app : Application
+        With ``study_npv_usd_m`` and ``study_discount_rate`` (required), optionally
+        ``study_basis``, ``study_irr``, ``study_price_usd_per_t``, ``study_royalty_rate``,
+        ``study_income_tax_rate``, ``study_first_production_year``,
+        ``study_initial_capex_usd_m``.
+    scenario : Scenario
+        The fund's assumptions.
+    ref : evaluator.reference.ReferenceData
+
+    Returns
+    -------
+    Bridge
+        ``sum(step.change_usd_m) == fund_npv_usd_m - study_npv_usd_m`` (to rounding).
+
+    Raises
+    ------
+    ReconcileError
+        When ``study_npv_usd_m`` or ``study_discount_rate`` is missing.
+    """
+    missing = [f for f in ("study_npv_usd_m", "study_discount_rate") if getattr(app, f) is None]
+    if missing:
+        raise ReconcileError(f"{app.id}: {', '.join(missing)} needed for a reconciliation with the study")
+    app = cashflow.in_usd(app, scenario, ref)
+    rows, details = _variants(app, scenario)
+    inputs = cashflow.resolve_inputs(rows, scenario, ref)
+    fund_price = float(inputs.price_usd_per_t[0])
+    if app.study_price_usd_per_t is not None:  # row 0 keeps the study's flat price
+        price = inputs.price_usd_per_t.copy()
+        factor = inputs.price_factor.copy()
+        price[0], factor[0] = app.study_price_usd_per_t, 1.0
+        inputs = dataclasses.replace(inputs, price_usd_per_t=price, price_factor=factor)
+        details[0] = f"price {app.study_price_usd_per_t:,.0f} -> {fund_price:,.0f} USD/t in year 1 (fund's deck)"
+    else:
+        details[0] = "study's price not stated: no change"
+    cf = cashflow.build(inputs, first_year=scenario.first_year)
+    fund_rate, premium = discount_rates([app], scenario, ref)
+    rate = np.array([app.study_discount_rate] * 2 + [float(fund_rate[0])] * 4)
+    details[1] = (f"{app.study_discount_rate:.1%} -> {float(fund_rate[0]):.1%} "
+                  f"({scenario.discount_rate:.1%} + country premium {float(premium[0]):.1%})")
+    pre_tax = app.study_basis == "pre_tax"
+    flows = np.where((np.arange(6) < 3)[:, None] & pre_tax, cf.pretax_fcf_usd_m, cf.fcf_usd_m)
+    values = finance.npv(rate, flows, mid_year=scenario.mid_year)
+    irr0, _ = finance.irr_with_reason(flows[0])
+    steps = [BridgeStep("unreproduced by the tool", float(values[0]) - app.study_npv_usd_m, float(values[0]),
+                        "the tool with the study's stated assumptions vs the published NPV")]
+    for k, label in enumerate(STEP_GROUPS):
+        steps.append(BridgeStep(label, float(values[k + 1] - values[k]), float(values[k + 1]), details[k]))
+    return Bridge(app.id, app.study_basis, float(app.study_npv_usd_m), float(app.study_discount_rate),
+                  float(values[0]), float("nan") if app.study_irr is None else float(app.study_irr), float(irr0),
+                  float(values[5]), tuple(steps))
