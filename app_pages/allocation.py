@@ -159,6 +159,61 @@ else:
                                       fractions=shares):
         st.markdown(f"- **{mineral_name(d['mineral'])}**: " + portfolio_sentence(d, scenario.target_single_supplier_share))
 
+# -- portfolio risk: loan book, fund, target ------------------------------------------------------
+st.subheader(t("portfolio_risk_title"))
+risk = compute.portfolio_risk(scenario)
+if risk is None:
+    st.caption(t("portfolio_risk_help", paths=f"{compute.PORTFOLIO_RISK_PATHS:,}"))
+    if st.button(t("portfolio_risk_run"), key="run_portfolio_risk"):
+        risk = compute.portfolio_risk(scenario, run=True)
+if risk is not None:
+    r1 = st.columns(4)
+    r1[0].metric(t("loan_loss_expected"), fmt_money(risk.loan_loss_expected_krw_bn), border=True)
+    r1[1].metric(t("loan_loss_p95"), fmt_money(risk.loan_loss_p95_krw_bn), border=True)
+    r1[2].metric(t("loan_loss_p99"), fmt_money(risk.loan_loss_p99_krw_bn), border=True)
+    r1[3].metric(t("prob_loss_above", share=fmt_pct(risk.loss_threshold_share)),
+                 fmt_pct(risk.prob_loss_exceeds_threshold), border=True)
+    r2 = st.columns(4)
+    r2[0].metric(t("fund_npv_p10"), fmt_money(risk.fund_npv_p10_krw_bn), border=True)
+    r2[1].metric(t("fund_npv_p50"), fmt_money(risk.fund_npv_p50_krw_bn), border=True)
+    r2[2].metric(t("fund_npv_p90"), fmt_money(risk.fund_npv_p90_krw_bn), border=True)
+    r2[3].metric(t("prob_fund_loss"), fmt_pct(risk.prob_fund_loss), border=True)
+    left, right = st.columns(2)
+    hist = risk.loan_loss_histogram.assign(
+        lo=lambda d: d["bin_left_krw_bn"] * money_factor(), hi=lambda d: d["bin_right_krw_bn"] * money_factor(),
+        pct=lambda d: d["share_of_paths"] * 100)
+    left.altair_chart(alt.Chart(hist).mark_bar().encode(
+        x=alt.X("lo:Q", title=t("axis_loan_loss", unit=unit)), x2="hi:Q",
+        y=alt.Y("pct:Q", title=t("axis_share_of_paths_pct")),
+        tooltip=[alt.Tooltip("lo:Q", format=",.1f"), alt.Tooltip("hi:Q", format=",.1f"), alt.Tooltip("pct:Q", format=".2f")],
+    ).properties(height=280, title=t("loan_loss_distribution")), width="stretch")
+    curve = risk.loan_loss_s_curve.assign(loss=lambda d: d["loss_krw_bn"] * money_factor(),
+                                          pct=lambda d: d["probability"] * 100)
+    p95 = pd.DataFrame({"loss": [risk.loan_loss_p95_krw_bn * money_factor()]})
+    right.altair_chart((alt.Chart(curve).mark_line().encode(
+        x=alt.X("loss:Q", title=t("axis_loan_loss", unit=unit)), y=alt.Y("pct:Q", title=t("axis_prob_not_exceeded_pct")))
+        + alt.Chart(p95).mark_rule(strokeDash=[6, 4], color="#c0392b").encode(x="loss:Q")
+    ).properties(height=280, title=t("loan_loss_s_curve")), width="stretch")
+    st.caption(t("loan_loss_caption"))
+    target_tbl = risk.target.assign(mineral=risk.target["mineral"].map(mineral_name),
+                                    prob=risk.target["prob_china_share_met"] * 100)
+    st.altair_chart(alt.Chart(target_tbl).mark_line(point=True).encode(
+        x=alt.X("year:O", title=None), y=alt.Y("prob:Q", title=t("axis_prob_target_met_pct"), scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("mineral:N", title=t("col_mineral")),
+        tooltip=["mineral", "year", alt.Tooltip("prob:Q", format=".1f")],
+    ).properties(height=280, title=t("prob_target_met_title", target=fmt_pct(scenario.target_single_supplier_share))),
+        width="stretch")
+    contrib = risk.projects.join(t_alloc[["name"]]).assign(mineral=lambda d: d["mineral"].map(mineral_name))
+    view, cfg = table_view(contrib, [
+        ("name", "col_name", "text"), ("mineral", "col_mineral", "text"), ("fund_krw_bn", "col_fund", "money"),
+        ("loan_krw_bn", "col_loan", "money"), ("prob_failure", "col_prob_failure_pct", "pct"),
+        ("prob_default", "col_prob_default_pct", "pct"), ("expected_loss_krw_bn", "col_expected_loss", "money"),
+        ("loss_contribution_es99_krw_bn", "col_loss_contribution", "money"),
+        ("fund_npv_p10_krw_bn", "col_fund_npv_p10", "money"),
+        ("fund_contribution_es10_krw_bn", "col_fund_downside_contribution", "money")])
+    st.dataframe(view, column_config=cfg, width="stretch", key="risk_contributions")
+    st.caption(t("risk_contribution_caption"))
+
 # -- constraints, marginal values ----------------------------------------------------------------
 left, right = st.columns(2)
 with left:

@@ -250,3 +250,44 @@ def csv_bytes(frame) -> bytes:
     from evaluator.safe_text import safe_csv_bytes
 
     return safe_csv_bytes(frame)
+
+
+#: Paths of the funded portfolio's joint simulation on the Allocation page.
+PORTFOLIO_RISK_PATHS = 10_000
+
+
+@st.cache_resource(show_spinner=False)
+def _portfolio_risks() -> "collections.OrderedDict":
+    """Portfolio simulations of this server process, newest last (they draw a progress bar)."""
+    return collections.OrderedDict()
+
+
+def portfolio_risk(s: Scenario | None = None, *, run: bool = False):
+    """The funded portfolio's loan-book, fund and target risk
+    (:func:`evaluator.uncertainty.portfolio_risk_of_result`), kept per allocation: moving a
+    slider never re-simulates; a new allocation is simulated only when ``run`` is asked.
+    None when not computed for the current allocation yet."""
+    from evaluator.uncertainty import portfolio_risk_of_result
+
+    s = s or state.current_scenario()
+    _, ckey = customs_import(reference())
+    key = (state.apps_key(), state.allocation_key(s), ckey, state.locks(), time_limit_s(), PORTFOLIO_RISK_PATHS)
+    kept = _portfolio_risks()
+    if key in kept:
+        kept.move_to_end(key)
+        return kept[key]
+    if not run:
+        return None
+    result = pipeline_result(s)
+    bar = st.progress(0.0, text=t("simulating"))
+    try:
+        risk = portfolio_risk_of_result(result, applications(), s, reference(), supply_ref=supply_ref(),
+                                        n_paths=PORTFOLIO_RISK_PATHS, seed=0,
+                                        progress=lambda f: bar.progress(min(max(float(f), 0.0), 1.0),
+                                                                        text=t("simulating")))
+    finally:
+        bar.empty()
+    kept[key] = risk
+    while len(kept) > SIMULATIONS_KEPT:
+        kept.popitem(last=False)
+    return risk

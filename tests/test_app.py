@@ -233,3 +233,19 @@ def test_weight_change_shows_what_moved(at):
     ranked = moved.dropna(subset=["Rank before", "Rank now"])
     for _, r in ranked.iterrows():
         assert int(r["Change"]) == int(r["Rank before"] - r["Rank now"])
+
+
+def test_portfolio_risk_runs_once_per_allocation(at):
+    """The Allocation page simulates the funded portfolio on request and keeps it: a slider move
+    that keeps the allocation does not re-run it; the figures respect their order."""
+    _page(at, "allocation")
+    at.button(key="run_portfolio_risk").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = {m.label: m.value for m in at.metric}
+    assert {"Expected loan-book loss", "Loan loss, 95th percentile", "Fund NPV, P10", "P(fund NPV < 0)"} <= set(labels)
+    num = lambda v: float(v.split()[0].replace(",", ""))  # noqa: E731
+    assert num(labels["Expected loan-book loss"]) <= num(labels["Loan loss, 99th percentile"])
+    assert num(labels["Fund NPV, P10"]) <= num(labels["Fund NPV, P50"]) <= num(labels["Fund NPV, P90"])
+    assert any("P(exploration fails) [%]" in d.value.columns for d in at.dataframe)
+    at.run()
+    assert "Expected loan-book loss" in {m.label for m in at.metric}   # kept, no button press needed

@@ -98,6 +98,8 @@ def test_risk_adjusted_and_money_units_in_korean(ko_app):
     at.radio(key="financial_measure").set_value("prob_loss").run()
     at.switch_page("app_pages/allocation.py")
     at.run()
+    at.button(key="run_portfolio_risk").click().run()
+    assert not at.exception, [e.value for e in at.exception]
     allowed = ALLOWED | _data_words(at)
     bad = [(kind, text[:80], words) for kind, text in _visible(at) if (words := _english(text, allowed))]
     assert bad == []

@@ -341,7 +341,7 @@ def portfolio_risk_of_result(result, apps: Sequence, scenario, ref, *, supply_re
     if result.allocation is None:
         raise ValueError("the pipeline result has no allocation: run it with allocate=True")
     fund, loan, share = allocation_amounts(result.allocation)
-    offtake = supply.funded_offtake(supply.offtake_by_year_from_evaluation(result.evaluation), share,
-                                    "korea_offtake_t")
+    offtake = supply.funded_offtake(supply.offtake_by_year_from_evaluation(result.evaluation, ref=supply_ref or ref),
+                                    share, "korea_offtake_t")
     return portfolio_risk(apps, scenario, ref, fund_krw_bn=fund, loan_krw_bn=loan, offtake_by_year=offtake,
                           supply_ref=supply_ref, n_paths=n_paths, seed=seed, **kwargs)
