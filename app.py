@@ -11,6 +11,7 @@ from app_pages import compute, state
 from app_pages.customs_upload import customs_import
 from app_pages.fmt import UNITS
 from app_pages.i18n import t
+from app_pages.price_deck import read_price_deck
 from models.scenario import CRITERIA, DEMAND_CASES, PRICE_CASES
 
 st.set_page_config(page_title="Critical-mineral fund evaluator", page_icon=":material/landscape:",
@@ -57,6 +58,12 @@ with st.sidebar:
         w2.selectbox(t("supply_window_last"), list(range(2019, 2025)), key="supply_window_last")
         st.selectbox(t("demand_case"), DEMAND_CASES, key="demand_case",
                      format_func={c: t(f"price_case_{c}") for c in DEMAND_CASES}.get, help=t("demand_case_help"))
+    st.file_uploader(t("price_deck_upload"), type=["csv", "xlsx"], key="price_deck_upload", help=t("price_deck_help"))
+    read_price_deck()
+    if st.session_state.get("price_deck_error"):
+        st.error(st.session_state["price_deck_error"])
+    elif st.session_state.get("price_path"):
+        st.caption(t("price_deck_in_use", minerals=", ".join(sorted(st.session_state["price_path"]))))
     st.file_uploader(t("customs"), type=["csv", "xlsx", "json"], key="customs_upload")
     customs_import(compute.reference())
     if st.session_state.get("customs_error"):

@@ -11,8 +11,14 @@ from app_pages import compute, state
 from app_pages.explain import project_sentence
 from app_pages.fmt import fmt_pct, mineral_name, money_factor, money_unit
 from app_pages.i18n import lang, t
-from evaluator import scoring, supply, uncertainty
+from evaluator import reconcile, scoring, supply, uncertainty
+from evaluator.evaluate import SCOPE_POLICY_ALONE
 from evaluator.scoring import ScoringError
+
+#: The bridge's steps (evaluator.reconcile) -> their labels.
+BRIDGE_LABELS = {"study (published)": "bridge_study", "unreproduced by the tool": "bridge_unreproduced",
+                 "price deck": "bridge_price_deck", "discount rate and country premium": "bridge_discount_rate",
+                 "fiscal terms": "bridge_fiscal", "timing": "bridge_timing", "costs": "bridge_costs", "fund": "bridge_fund"}
 
 st.title(t("project"))
 scenario = state.current_scenario()
@@ -36,6 +42,16 @@ c[2].metric(t("payback_years"), "n/a" if not np.isfinite(r["payback_years"]) els
 c[3].metric(t("min_dscr"), "n/a" if not np.isfinite(r["min_dscr"]) else f"{r['min_dscr']:.2f}")
 c[4].metric(t("support_asked", unit=money_unit()), f"{r['support_request_krw_bn'] * money_factor():,.1f}")
 c[5].metric(t("coverage_of_cost"), fmt_pct(r["coverage_share"]))
+c2 = st.columns(4)
+c2[0].metric(t("npv_pretax"), f"{r['npv_pretax_usd_m']:,.1f}")
+c2[1].metric(t("irr_pretax"), fmt_pct(r["irr_pretax"]))
+c2[2].metric(t("npv_korea_equity"), f"{r['npv_korea_equity_usd_m']:,.1f}",
+             help=t("npv_korea_equity_help", withholding=fmt_pct(r["dividend_withholding_rate"])))
+c2[3].metric(t("irr_korea_equity"), fmt_pct(r["irr_korea_equity"]))
+st.caption(t("fiscal_line", region=r["fiscal_region"], basis=r["royalty_basis"],
+             withholding=fmt_pct(r["dividend_withholding_rate"])))
+if r["fiscal_warning"]:
+    st.warning(t("fiscal_fallback", warning=r["fiscal_warning"]))
 
 try:
     sc = compute.scored(scenario)
@@ -90,6 +106,8 @@ with left:
         rule = alt.Chart(pd.DataFrame({"y": [comfort]})).mark_rule(strokeDash=[6, 4]).encode(y="y:Q")
         st.altair_chart((pts + rule).properties(height=280), width="stretch")
         st.caption(t("dscr_caption", comfort=f"{comfort:.2f}"))
+        scope = ("dscr_scope_policy_alone" if r["dscr_scope"] == SCOPE_POLICY_ALONE else "dscr_scope_all_debt")
+        st.caption(t(scope))
 
 # -- supply effect -------------------------------------------------------------------------------
 with right:
@@ -130,9 +148,33 @@ with right:
     benefits = sc.benefits if sc is not None else None
     st.markdown(project_sentence(supply.explain_project(ref, scenario, ev, app_id, benefits=benefits)))
 
+# -- reconciliation with the applicant's study ---------------------------------------------------
+app = ev.application(app_id)
+if app.study_npv_usd_m is not None and app.study_discount_rate is not None:
+    st.subheader(t("reconciliation_title"))
+    b = reconcile.bridge(app, scenario, compute.reference())
+    k = st.columns(3)
+    k[0].metric(t("study_npv"), f"{b.study_npv_usd_m:,.1f}", help=t("study_npv_help", rate=fmt_pct(b.study_discount_rate)))
+    k[1].metric(t("tool_npv_study_basis"), f"{b.tool_npv_study_basis_usd_m:,.1f}",
+                f"{b.tool_npv_study_basis_usd_m - b.study_npv_usd_m:+,.1f}", delta_color="off")
+    k[2].metric(t("fund_npv"), f"{b.fund_npv_usd_m:,.1f}", f"{b.total_difference_usd_m:+,.1f}", delta_color="off")
+    wf = b.frame()
+    wf["step"] = [t(BRIDGE_LABELS.get(x, "bridge_other")) for x in wf["label"]]
+    wf["start"] = (wf["npv_after_usd_m"] - wf["change_usd_m"].fillna(wf["npv_after_usd_m"])).where(
+        wf["change_usd_m"].notna(), 0.0)
+    wf.loc[wf.index[-1], "start"] = 0.0               # the fund's bar stands on zero, as the study's
+    wf["kind"] = np.where(wf.index.isin([0, len(wf) - 1]), t("bridge_total"),
+                          np.where(wf["change_usd_m"] >= 0, t("bridge_up"), t("bridge_down")))
+    st.altair_chart(alt.Chart(wf.reset_index()).mark_bar().encode(
+        x=alt.X("step:N", sort=None, title=None, axis=alt.Axis(labelAngle=-20, labelLimit=200)),
+        y=alt.Y("start:Q", title=t("col_npv_usd_m")), y2="npv_after_usd_m:Q",
+        color=alt.Color("kind:N", title=None, scale=alt.Scale(range=["#2e86c1", "#c0392b", "#7f8c8d"])),
+        tooltip=["step", alt.Tooltip("change_usd_m:Q", format=",.1f"), alt.Tooltip("npv_after_usd_m:Q", format=",.1f"),
+                 "detail"]).properties(height=320), width="stretch")
+    st.caption(t("bridge_caption"))
+
 # -- inputs and their sources --------------------------------------------------------------------
 st.subheader(t("inputs_and_sources"))
-app = ev.application(app_id)
 src = ev.inputs.sources
 srow = src.loc[app_id] if app_id in src.index else pd.Series(dtype=object)
 resolved = {}

@@ -148,6 +148,7 @@ def current_scenario() -> Scenario:
         excluded_countries=tuple(ss.get("excluded_countries", base.excluded_countries)),
         financial_measure=ss.get("financial_measure", base.financial_measure),
         demand_case=ss.get("demand_case", base.demand_case),
+        price_path_usd_per_t=ss.get("price_path") or base.price_path_usd_per_t,
         supply_window=_window(ss.get("supply_window_first"), ss.get("supply_window_last"), base.supply_window),
     )
     try:

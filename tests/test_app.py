@@ -249,3 +249,38 @@ def test_portfolio_risk_runs_once_per_allocation(at):
     assert any("P(exploration fails) [%]" in d.value.columns for d in at.dataframe)
     at.run()
     assert "Expected loan-book loss" in {m.label for m in at.metric}   # kept, no button press needed
+
+
+def test_project_page_reconciles_with_the_study(at):
+    """An application carrying its study's NPV gets the bridge on the Project page; the steps
+    end at the fund's NPV; pre-tax and investor views and the DSCR scope are stated."""
+    key = f"apps_editor_{at.session_state['editor_version']}"
+    at.session_state[key] = {"edited_rows": {0: {"study_npv_usd_m": 400.0, "study_discount_rate": 0.08}},
+                             "added_rows": [], "deleted_rows": []}
+    at.run()
+    _page(at, "project")
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Reconciliation with the applicant's study" in [h.value for h in at.subheader]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Study NPV [USD m]"] == "400.0"
+    assert float(metrics["Tool, on the fund's assumptions [USD m]"].replace(",", "")) == pytest.approx(
+        float(metrics["NPV [USD m]"].replace(",", "")), abs=0.051)
+    assert {"Pre-tax NPV [USD m]", "Korean investor's NPV [USD m]"} <= set(metrics)
+    assert any("policy loan alone" in c.value for c in at.caption)
+
+
+def test_price_deck_upload_moves_the_npv(at):
+    _page(at, "project")
+    before = next(m.value for m in at.metric if m.label == "NPV [USD m]")
+    mineral = at.session_state["raw_df"].loc[0, "mineral"]
+    deck = f"mineral,year,price_usd_per_t\n{mineral},2027,1000\n{mineral},2040,1000\n".encode()
+    at.file_uploader(key="price_deck_upload").set_value(("deck.csv", deck, "text/csv"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    after = next(m.value for m in at.metric if m.label == "NPV [USD m]")
+    assert after != before
+    bad = b"mineral,year,price_usd_per_t\nlithium,2027,-5\n"
+    at.file_uploader(key="price_deck_upload").set_value(("bad.csv", bad, "text/csv"))
+    at.run()
+    assert any("bad.csv was not used" in e.value for e in at.error)
