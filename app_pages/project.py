@@ -11,7 +11,7 @@ from app_pages import compute, state
 from app_pages.explain import project_sentence
 from app_pages.fmt import fmt_pct, mineral_name, money_factor, money_unit
 from app_pages.i18n import lang, t
-from evaluator import reconcile, scoring, supply, uncertainty
+from evaluator import messages, reconcile, scoring, supply, uncertainty
 from evaluator.evaluate import SCOPE_POLICY_ALONE
 from evaluator.scoring import ScoringError
 
@@ -48,7 +48,7 @@ c2[1].metric(t("irr_pretax"), fmt_pct(r["irr_pretax"]))
 c2[2].metric(t("npv_korea_equity"), f"{r['npv_korea_equity_usd_m']:,.1f}",
              help=t("npv_korea_equity_help", withholding=fmt_pct(r["dividend_withholding_rate"])))
 c2[3].metric(t("irr_korea_equity"), fmt_pct(r["irr_korea_equity"]))
-st.caption(t("fiscal_line", region=r["fiscal_region"], basis=r["royalty_basis"],
+st.caption(t("fiscal_line", region=r["fiscal_region"], basis=messages.text(f"royalty_basis_{r['royalty_basis']}", lang()),
              withholding=fmt_pct(r["dividend_withholding_rate"])))
 if r["fiscal_warning"]:
     st.warning(t("fiscal_fallback", warning=r["fiscal_warning"]))
