@@ -7,7 +7,7 @@ Run with ``streamlit run app.py``. Pages live in ``app_pages/``; computation liv
 
 import streamlit as st
 
-from app_pages import compute, state
+from app_pages import compute, draft, state
 from app_pages.customs_upload import customs_import
 from app_pages.fmt import UNITS
 from app_pages.i18n import t
@@ -17,7 +17,7 @@ from models.scenario import CRITERIA, DEMAND_CASES, PRICE_CASES
 st.set_page_config(page_title="Critical-mineral fund evaluator", page_icon=":material/landscape:",
                    layout="wide")
 state.keep_widget_state()
-state.init_state(compute.load_sample)
+state.init_state(compute.load_sample, draft.restore)
 state.widget_defaults()
 
 pages = [
@@ -71,5 +71,11 @@ with st.sidebar:
     scenario = state.current_scenario()
     if st.session_state.get("scenario_error"):
         st.error(t("scenario_not_applied", error=st.session_state["scenario_error"]))
+    st.divider()
+    if st.session_state.get("draft_restored"):
+        st.caption(t("draft_restored"))
+    st.button(t("start_over"), key="start_over", on_click=draft.start_over, help=t("start_over_help"))
 
+draft.save()  # before the page: a page that stops early (st.stop) still keeps the officer's state
 nav.run()
+draft.save()

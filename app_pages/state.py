@@ -59,17 +59,18 @@ def set_table(raw: pd.DataFrame, schedule: pd.DataFrame | None, source: str) -> 
     ss["editor_version"] = ss.get("editor_version", 0) + 1
 
 
-def init_state(load_sample) -> None:
-    """First run of a session: the bundled sample applications (``load_sample()`` -> LoadResult)
-    and the default scenario."""
+def init_state(load_sample, restore_draft) -> None:
+    """First run of a session: the officer's saved draft (``restore_draft()`` -> bool) when there
+    is one, else the bundled sample applications (``load_sample()`` -> LoadResult); the default
+    scenario under the officer's values."""
     ss = st.session_state
-    ss.setdefault("lang", "en")
-    ss.setdefault("unit", "KRW bn")
     if "base_scenario" not in ss:
         ss["base_scenario"] = default_scenario()
-    if "raw_df" not in ss:
+    if "raw_df" not in ss and not (not ss.get("draft_cleared") and restore_draft()):
         res = load_sample()
         set_table(res.raw, res.schedule, SAMPLE_PATH.name)
+    ss.setdefault("lang", "en")
+    ss.setdefault("unit", "KRW bn")
 
 
 def apps_key() -> str:

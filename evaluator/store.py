@@ -247,6 +247,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             END""",
         ),
     ),
+    Migration(
+        4,
+        "the officer's working draft (restored after a reload or a restart)",
+        (
+            """CREATE TABLE drafts (
+                slot TEXT PRIMARY KEY,
+                saved_at TEXT NOT NULL,
+                payload_json TEXT NOT NULL
+            )""",
+        ),
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 assert all(m.version == i + 1 for i, m in enumerate(MIGRATIONS)), "migrations out of order"
@@ -1146,6 +1157,28 @@ class ScenarioStore:
                           funding=funding, totals=totals, summary=summary)
 
     # -- maintenance -------------------------------------------------------------------------
+    # ----------------------------------------------------------------------------------------
+    # the working draft: not a decision record, so it may be overwritten and cleared
+    # ----------------------------------------------------------------------------------------
+    def save_draft(self, payload: Mapping[str, Any], slot: str = "current") -> None:
+        """Keep the officer's working state (applications, edits, assumptions, budgets, locks)
+        as JSON under ``slot``, replacing the previous draft of that slot."""
+        text = canonical_json(dict(payload))
+        with self._transaction(write=True) as conn:
+            conn.execute("INSERT OR REPLACE INTO drafts (slot, saved_at, payload_json) VALUES (?, ?, ?)",
+                         (str(slot), _utc_now(), text))
+
+    def load_draft(self, slot: str = "current") -> dict[str, Any] | None:
+        """The draft of ``slot`` as saved (JSON types), or None when there is none."""
+        with self._transaction(write=False) as conn:
+            row = conn.execute("SELECT payload_json FROM drafts WHERE slot = ?", (str(slot),)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def clear_draft(self, slot: str = "current") -> None:
+        """Forget the draft of ``slot`` ("start over")."""
+        with self._transaction(write=True) as conn:
+            conn.execute("DELETE FROM drafts WHERE slot = ?", (str(slot),))
+
     def integrity_check(self) -> builtins.list[str]:
         """SQLite's ``PRAGMA integrity_check``: ``['ok']`` when the file is sound."""
         with self._connection() as conn:

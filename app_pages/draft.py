@@ -1,0 +1,85 @@
+"""The officer's working state kept as a draft in the local scenario store, so that a reload of
+the page or a restart of the server loses nothing (issue: "Nothing lost").
+
+What is kept: the applications table as entered (invalid rows and edits included), its schedule
+sheet and source name, every assumption and weight of the sidebar, the Allocation page's
+budgets, caps, objective and locks, the chosen measure, language and unit, and an uploaded price
+deck. An uploaded customs extract is not kept (the file is the officer's to upload again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import streamlit as st
+
+from app_pages import state
+from evaluator.store import ScenarioStore, StoreError, frame_from_json, frame_to_json
+from models.scenario import CRITERIA
+
+#: Session keys kept besides the table: sidebar and page widgets.
+KEPT_KEYS = tuple(dict.fromkeys(
+    ("lang", "unit", "price_case", "discount_rate_pct", "fx_krw_per_usd", "add_country_risk_premium",
+     "prove_optimal", "price_path") + tuple(f"w_{c}" for c in CRITERIA) + state.PERSISTENT_KEYS))
+
+
+def _store() -> ScenarioStore | None:
+    try:
+        return ScenarioStore(state.store_path())
+    except StoreError as exc:
+        st.session_state["draft_error"] = str(exc)
+        return None
+
+
+def _payload() -> dict:
+    ss = st.session_state
+    values = {}
+    for k in KEPT_KEYS:
+        if k in ss:
+            v = ss[k]
+            values[k] = list(v) if isinstance(v, tuple) else v
+    return {"table": frame_to_json(ss["raw_df"]), "schedule": frame_to_json(ss.get("schedule_df")),
+            "source_name": ss.get("source_name", ""), "values": values}
+
+
+def restore() -> bool:
+    """Put the saved draft into a new session (before any widget draws); True when one was found."""
+    store = _store()
+    draft = store.load_draft() if store is not None else None
+    if not draft:
+        return False
+    ss = st.session_state
+    state.set_table(frame_from_json(draft["table"]), frame_from_json(draft.get("schedule")),
+                    draft.get("source_name") or "draft")
+    for k, v in (draft.get("values") or {}).items():
+        if k == "price_path" and isinstance(v, dict):
+            v = {m: {int(y): float(p) for y, p in path.items()} for m, path in v.items()}
+        ss[k] = v
+    ss["draft_restored"] = True
+    return True
+
+
+def save() -> None:
+    """Write the draft when the working state changed since the last write (one small write)."""
+    if "raw_df" not in st.session_state:
+        return
+    payload = _payload()
+    digest = hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+    if st.session_state.get("draft_digest") == digest:
+        return
+    store = _store()
+    if store is not None:
+        store.save_draft(payload)
+        st.session_state["draft_digest"] = digest
+
+
+def start_over() -> None:
+    """Forget the draft and every choice of this session (the bundled samples and the default
+    scenario come back on the next run)."""
+    store = _store()
+    if store is not None:
+        store.clear_draft()
+    for k in list(st.session_state.keys()):
+        del st.session_state[k]
+    st.session_state["draft_cleared"] = True
