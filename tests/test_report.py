@@ -23,7 +23,7 @@ import pytest
 
 from evaluator import xlsx_style as xs
 from evaluator.evaluate import evaluate
-from evaluator.report import REPORT_SHEETS, build_report, cashflow_sheet_ids
+from evaluator.report import REPORT_SHEETS, build_report, cashflow_sheet_ids, project_page_ids
 from models.application import ValidationError
 from models.loader import MAX_UNZIPPED_BYTES, load_applications
 
@@ -71,18 +71,26 @@ def test_default_report_sheets_and_top5_cashflows(ev, scenario):
     wb = _wb(data)
     top5 = list(ev.metrics["npv_usd_m"].sort_values(ascending=False).index[:5])
     assert cashflow_sheet_ids(ev) == top5
-    assert wb.sheetnames == ["Summary", "Ranking", "Allocation", "Supply"] + [f"CF {i}" for i in top5] + ["Assumptions"]
+    pages = project_page_ids(ev)
+    assert pages == top5  # no scores, no allocation: the top 5 by NPV get a page
+    assert wb.sheetnames == (["Summary"] + [f"P {i}" for i in pages] + ["Ranking", "Allocation", "Supply"]
+                             + [f"CF {i}" for i in top5] + ["Assumptions"])
     ranking = wb["Ranking"]
-    assert ranking.freeze_panes == "C4"
-    assert ranking.auto_filter.ref.startswith("A3:")
+    assert ranking.freeze_panes == "D5"
+    assert ranking.auto_filter.ref.startswith("A4:")
+    assert ranking.print_title_rows == "$4:$4"
     assert len(ranking.conditional_formatting) >= 1
-    ids = [ranking.cell(row=r, column=1).value for r in range(4, 4 + len(ev.metrics))]
+    id_col = [c.value for c in ranking[4]].index("Id") + 1
+    ids = [ranking.cell(row=r, column=id_col).value for r in range(5, 5 + len(ev.metrics))]
     assert sorted(ids) == sorted(ev.metrics.index)
     summary_text = [c.value for row in wb["Summary"].iter_rows() for c in row if isinstance(c.value, str)]
     import evaluator
 
     assert evaluator.__version__ in summary_text
-    assert len(wb["Summary"]._charts) >= 2
+    for ws in wb.worksheets:  # every sheet prints landscape, one page wide
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1, ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+    assert wb["Summary"].page_setup.fitToHeight == 1
 
 
 def test_optional_inputs_fill_the_sheets(ev, scenario):
@@ -93,25 +101,39 @@ def test_optional_inputs_fill_the_sheets(ev, scenario):
     wb = _wb(data)
     funded = list(extra["allocation"]["id"])
     assert [s for s in wb.sheetnames if s.startswith("CF ")] == [f"CF {i}" for i in funded]
+    # funded projects and contested ones (eligible, unfunded, ranked above a funded one) get a page
+    pages = [s[2:] for s in wb.sheetnames if s.startswith("P ")]
+    sc = extra["scores"].set_index("id")
+    worst = max(sc.loc[funded, "rank"])
+    contested = [i for i in sc.index if i not in funded and sc.at[i, "eligible"] and sc.at[i, "rank"] < worst]
+    assert set(pages) == set(funded) | set(contested)
+    assert pages == sorted(pages, key=lambda i: sc.at[i, "rank"])
     assert "Decision" in wb.sheetnames and wb.sheetnames[-1] == "Assumptions"
     dec = {wb["Decision"].cell(row=r, column=1).value: wb["Decision"].cell(row=r, column=2) for r in range(4, 7)}
     assert dec["dissent"].value == decision["dissent"] and dec["dissent"].data_type == "s"
     rank = wb["Ranking"]
-    header = [c.value for c in rank[3]]
-    for col in ("rank", "score", "contrib_financial", "eligible", "ineligible_reasons", "npv_usd_m", "irr"):
-        assert col in header
-    assert header[0] == "rank" and rank.cell(row=4, column=1).value == 1
-    reasons = [rank.cell(row=r, column=header.index("ineligible_reasons") + 1).value for r in range(4, 4 + len(ev.metrics))]
+    header = [c.value for c in rank[4]]
+    for col in ("Rank", "Score [0-100]", "Financial [points]", "Eligible", "Why not eligible", "NPV [USD m]",
+                "IRR, real [%]", "Funded", "Fund allocated [KRW bn]"):
+        assert col in header, col
+    assert not any("_" in str(h) for h in header), header  # words, not identifiers
+    assert header[0] == "Rank" and rank.cell(row=5, column=1).value == 1
+    reasons = [rank.cell(row=r, column=header.index("Why not eligible") + 1).value for r in range(5, 5 + len(ev.metrics))]
     assert "coverage above cap; ESG A without plan" in reasons
+    cells = [c.value for row in rank.iter_rows() for c in row]
+    assert "None" not in cells and not any(isinstance(v, str) and v.lower() in ("nan", "none") for v in cells)
+    assert any(isinstance(v, str) and "approve the three funded projects" in v for v in cells)  # the decision
     alloc = wb["Allocation"]
     texts = [c.value for row in alloc.iter_rows() for c in row if c.value is not None]
-    assert "budget loan_krw_bn" in texts and "Total [KRW bn]" in texts
+    assert "budget: Policy loan budget [KRW bn]" in texts and "Total [KRW bn]" in texts
     assert any(isinstance(t, str) and t.startswith("=SUM(") for t in texts)
     sup = wb["Supply"]
     stexts = [c.value for row in sup.iter_rows() for c in row if c.value is not None]
-    assert "china_share_after" in stexts and 2035 in stexts and "target" in stexts
+    assert "China share after [%]" in stexts and 2035 in stexts and "Target" in stexts
     assert len(sup._charts) == 1
-    assert len(wb["Summary"]._charts) == 3
+    summ = [c.value for row in wb["Summary"].iter_rows() for c in row if c.value is not None]
+    assert "Portfolio funded" in summ and "Key risks" in summ
+    assert any(isinstance(v, str) and v.startswith("Recorded decision") for v in summ)
 
 
 def test_assumptions_list_every_reference_figure_with_source(ev, scenario):
@@ -121,7 +143,7 @@ def test_assumptions_list_every_reference_figure_with_source(ev, scenario):
     joined = "\n".join(texts)
     for heading in ("Price deck", "Royalties", "Income tax and country risk premium", "Raw sources"):
         assert heading in joined
-    for col in ("price_source", "crp_source", "income_tax_source", "royalty_rate", "licence", "date"):
+    for col in ("Price source", "Premium source", "Income tax source", "Royalty rate [%]", "Licence", "Date"):
         assert col in texts
     for iso3 in {a.country_iso3 for a in ev.applications}:
         assert iso3 in texts
