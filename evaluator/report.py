@@ -1257,6 +1257,8 @@ def _write_reference_tables(ws, r: int, evaluation, scenario, ref, lab: xs.Label
         o = ref.ree_oxides.reset_index()
         o = o[[c for c in ("oxide", "price_base_usd_per_t", "price_low_usd_per_t", "price_high_usd_per_t",
                            "default_basket_share", "source", "assumption") if c in o.columns]]
+        if "oxide" in o.columns:
+            o["oxide"] = o["oxide"].map(lambda v: lab("text.others") if v == "other" else v)
         r, _ = _table(ws, r + 1, 1, o, lab)
         r += 2
     xs.put_text(ws, r, 1, lab("text.royalties"), "Subtitle")

@@ -417,3 +417,15 @@ def test_cli_report_rejects_unknown_cashflow_id(tmp_path, capsys):
     rc = main(["report", str(SAMPLE_CSV), "--out", str(tmp_path / "r.xlsx"), "--cashflow-ids", "NOPE-1"])
     assert rc == 2
     assert "NOPE-1" in capsys.readouterr().err
+
+
+def test_cli_report_in_korean(tmp_path):
+    from evaluator.cli import main
+
+    out = tmp_path / "report_ko.xlsx"
+    assert main(["report", str(SAMPLE_CSV), "--out", str(out), "--language", "ko"]) == 0
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames[0] == "요약" and {"순위", "배분", "공급망", "가정 및 출처"} <= set(wb.sheetnames)
+    assert wb["순위"]["A4"].value == "순위"
+    with pytest.raises(SystemExit):
+        main(["report", str(SAMPLE_CSV), "--out", str(out), "--language", "fr"])
