@@ -28,7 +28,7 @@ DATA = ROOT / "evaluator" / "data"
 
 #: Units, abbreviations and proper names that a Korean committee document writes in Latin letters.
 ALLOWED = {
-    "USD", "KRW", "NPV", "IRR", "P10", "P50", "P90", "DSCR", "LLCR", "EBITDA", "ESG", "HHI", "OECD", "MIP", "UTC",
+    "USD", "KRW", "ISO3", "NPV", "IRR", "P10", "P50", "P90", "DSCR", "LLCR", "EBITDA", "ESG", "HHI", "OECD", "MIP", "UTC",
     "Mt", "ISO", "TREO", "LCE", "NdPr", "Dy", "Tb", "Li2O", "WO3", "V2O5", "Ta2O5", "LME", "LBMA", "APT", "C",
     "numpy", "financial", "npv",  # the numpy-financial function named in the cash-flow convention note
     "NPV", "IRR", "SUM", "r", "Y0", "Y1", "Yn", "P", "N", "x", "e", "g", "t", "ppm", "pp", "p",  # %p: percentage points
@@ -36,7 +36,7 @@ ALLOWED = {
 
 
 def _words(text: str) -> list[str]:
-    return re.findall(r"[A-Za-z][A-Za-z0-9]*", text)
+    return re.findall(r"[A-Za-z][A-Za-z0-9_]*", text)
 
 
 def data_strings(apps, ref, scenario, result, decision) -> list[str]:
@@ -61,10 +61,10 @@ def english_words(cells: list[tuple[str, str, str]], exempt: list[str], codes: s
     bad = []
     for sheet, coord, text in cells:
         rest = text
-        for s in exempt:
+        for s in exempt:  # data first: a source citation may hold a file name
             if s in rest:
                 rest = rest.replace(s, " ")
-        rest = re.sub(r"[\w/]+\.(csv|md|toml)", " ", rest)
+        rest = re.sub(r"[\w/]+\.(csv|md|toml)", " ", rest)  # file names
         words = [w for w in _words(rest) if w not in ALLOWED and w not in codes]
         if words:
             bad.append((sheet, coord, text[:80], words))
