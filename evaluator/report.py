@@ -1,19 +1,30 @@
-"""The committee's Excel report: a pure function from results to ``.xlsx`` bytes.
+"""The committee's Excel report (the committee pack): a pure function from results to ``.xlsx`` bytes.
 
-:func:`build_report` writes, in memory with openpyxl:
+:func:`build_report` (and :func:`build_pipeline_report`, its mapping from a
+:class:`evaluator.pipeline.PipelineResult`) writes, in memory with openpyxl, in English or
+Korean (``language``; every label, header, sheet name and note from
+``evaluator/data/report_labels_<language>.toml``):
 
-``Summary``
-    Scenario, both budgets and their use, totals, date, tool version; charts of funding by
-    country and by mineral and of China's share per mineral before/after.
+``Summary`` (one printed page)
+    The decision asked for, the recorded decision, budgets and their use, the portfolio funded,
+    China's share of Korea's imports against the target per mineral (before, after, in the
+    target year), key risks (loan expected loss, P(NPV < 0) and P10 NPV when the simulation ran,
+    binding constraints, solver status).
+``P <id>`` (one printed page each)
+    Every funded or contested project (:func:`project_page_ids`): figures, country risk,
+    diversification effect, score by criterion, simulation percentiles, the tornado
+    (:func:`evaluator.uncertainty.tornado`) and the reconciliation with the applicant's study
+    (:func:`study_reconciliation`, a hook until applications carry study figures).
 ``Ranking``
-    Every application: score, rank, per-criterion contributions, eligibility and reasons, and
-    the finance metrics (frozen header, autofilter, conditional formatting).
+    Every application in words with units (rank, eligibility and its reasons, funding, score by
+    criterion, NPV beside P10 NPV and P(NPV < 0), ...), the recorded decision; exact values in the
+    cells, number formats round for reading.
 ``Allocation``
     Fund and loan per project, coverage, expected loss; totals against the budgets (live
-    formulas); binding constraints and marginal values.
+    formulas); binding constraints and marginal values, in words.
 ``Supply``
-    Per mineral: source shares and China's share before and after, and by year to the horizon
-    against the single-supplier target.
+    Per mineral: China's and the top supplier's share before and after, sources, and China's
+    share by year to the horizon against the single-supplier target.
 ``CF <id>``
     One sheet per funded project (or per ``cashflow_ids``): an inputs block (blue) and the whole
     cash-flow model as live formulas (black) ending in ``=NPV(r, Y1:Yn) + Y0`` and ``=IRR(...)``,
@@ -25,12 +36,17 @@
     Scenario values, every reference figure used (price, royalty, tax, country risk premium) with
     its source, and the raw sources with their dates (``evaluator/data/SOURCES.md``).
 
+Every sheet prints A4 landscape, one page wide, with its header row repeated (the sample
+applications print as 37 pages; ``tests/test_report_pdf.py``).
+
 Notes
 -----
 Formulas hold references only, never typed numbers: every constant (tonnes per Mt, USD per
 USD m, opening balances, the IRR guess) is a labelled blue input cell, so an auditor can see
 and change it. Flags are written as comparisons (``(C$5>=$B$20)*(C$5<=$B$21)``), which both
-Excel and LibreOffice turn into 1/0.
+Excel and LibreOffice turn into 1/0. The engine's constraint names and screening reasons are
+English text; :func:`constraint_label` and :func:`reasons_label` rewrite them by the patterns of
+the label files.
 """
 
 from __future__ import annotations
@@ -133,6 +149,41 @@ def _kv(ws, row: int, items: Iterable[tuple[str, Any, str | None]], *, col: int 
         xs.put_value(ws, row, col + 1, value, style, fmt)
         row += 1
     return row
+
+
+def _wide_text(ws, row: int, text: str, style: str = "Note", first_col: int = 1, last_col: int = 8) -> None:
+    """Text across merged columns, wrapped, with the row tall enough for it (so a long note does
+    not widen the printed page)."""
+    xs.put_text(ws, row, first_col, text, style)
+    ws.merge_cells(start_row=row, start_column=first_col, end_row=row, end_column=last_col)
+    ws.cell(row=row, column=first_col).alignment = Alignment(wrap_text=True, vertical="top")
+    width = sum(ws.column_dimensions[_col(j)].width or 10 for j in range(first_col, last_col + 1))
+    ws.row_dimensions[row].height = 15 * max(1, -(-len(text) * (2 if _mostly_wide(text) else 1) // int(width)))
+
+
+def _wrap_rows(ws, first: int, last: int, columns: Iterable[int]) -> None:
+    """Wrap the text of ``columns`` in rows ``first``..``last`` and make each row tall enough for
+    its longest wrapped cell (LibreOffice does not grow rows it did not lay out itself)."""
+    columns = list(columns)
+    for r in range(first, last + 1):
+        lines = 1
+        for j in columns:
+            c = ws.cell(row=r, column=j)
+            c.alignment = Alignment(wrap_text=True, vertical="top")
+            if isinstance(c.value, str) and c.value:
+                width = max(4, int(ws.column_dimensions[_col(j)].width or 10) - 1)
+                lines = max(lines, -(-len(c.value) * (2 if _mostly_wide(c.value) else 1) // width))
+        if lines > 1:
+            ws.row_dimensions[r].height = 13 * lines + 2
+            for c in ws[r]:
+                if c.column not in columns:
+                    c.alignment = Alignment(vertical="top")
+
+
+def _mostly_wide(text: str) -> bool:
+    """Whether ``text`` is mostly wide (CJK) characters, which take about two columns each."""
+    return sum(ord(ch) > 0x2E80 for ch in text) > len(text) / 3
+
 
 
 # ----------------------------------------------------------------------------------------------
@@ -450,7 +501,8 @@ def _ranking_frame(evaluation, scores: pd.DataFrame | None, allocation: pd.DataF
     return out[[c for c in RANKING_COLUMNS if c in out.columns]]
 
 
-def _write_decision_line(ws, row: int, decision: Mapping | None, lab: xs.Labels, col: int = 1) -> int:
+def _write_decision_line(ws, row: int, decision: Mapping | None, lab: xs.Labels, col: int = 1,
+                         last_col: int | None = None) -> int:
     if decision and "decision_id" not in decision:
         text = "; ".join(f"{lab.get('decision', k)}: {v}" for k, v in decision.items())
     elif decision:
@@ -460,7 +512,10 @@ def _write_decision_line(ws, row: int, decision: Mapping | None, lab: xs.Labels,
     else:
         text = lab("text.decision_none")
     xs.put_text(ws, row, col, lab("text.ranking_decision"), "Label")
-    xs.put_text(ws, row, col + 2, text, "Value")
+    if last_col:
+        _wide_text(ws, row, text, "Value", col + 2, last_col)
+    else:
+        xs.put_text(ws, row, col + 2, text, "Value")
     return row + 1
 
 
@@ -511,9 +566,7 @@ def _write_ranking(ws, evaluation, scores, comfort_dscr: float, allocation=None,
               "eligible": 8, "funded": 8, "rank_range": 10}
     for j, ccol in enumerate(cols, start=1):
         ws.column_dimensions[_col(j)].width = widths.get(ccol, 11)
-        if ccol in ("name", "ineligible_reasons"):
-            for r in range(top + 1, last_row + 1):
-                ws.cell(row=r, column=j).alignment = Alignment(wrap_text=True, vertical="top")
+    _wrap_rows(ws, top + 1, last_row, [j for j, c in enumerate(cols, start=1) if c in ("name", "ineligible_reasons")])
     xs.print_setup(ws, title_rows=f"{top}:{top}", footer=lab("text.page_footer"))
 
 
@@ -563,24 +616,28 @@ def _note_label(v: Any, lab: xs.Labels) -> str:
 
 
 def _write_alloc_table(ws, df: pd.DataFrame, lab: xs.Labels, top: int) -> tuple[int, list, dict]:
-    """The per-project rows with live support and coverage formulas; returns (last row, columns, letters)."""
-    cols = list(df.columns) + ["support_krw_bn"]
+    """The per-project rows with live support (and coverage) formulas beside the amounts; returns
+    (last row, columns, column letters)."""
+    cols = list(df.columns)
+    cols.insert(cols.index("loan_krw_bn") + 1, "support_krw_bn")
+    formula_cols = {"support_krw_bn"} | ({"coverage_share"} if "coverage_share" not in df.columns else set())
     if "coverage_share" not in df.columns:
-        cols.append("coverage_share")
+        cols.insert(cols.index("project_cost_krw_bn") + 1, "coverage_share")
     for j, name in enumerate(cols, start=1):
         xs.put_text(ws, top, j, lab.col(name), "Header")
-    fmts = [xs.format_for_column(c) for c in cols]
     Lc = {c: _col(j) for j, c in enumerate(cols, start=1)}
     shown = _display(df, lab)
-    for i, row in enumerate(shown.itertuples(index=False, name=None), start=top + 1):
-        for j, v in enumerate(row, start=1):
-            xs.put_value(ws, i, j, v, "Input" if cols[j - 1] in ("fund_krw_bn", "loan_krw_bn") else "Value", fmts[j - 1])
-        c = ws.cell(row=i, column=cols.index("support_krw_bn") + 1, value=f"={Lc['fund_krw_bn']}{i}+{Lc['loan_krw_bn']}{i}")
-        c.style, c.number_format = "Calc", xs.FMT_MONEY
-        if "coverage_share" not in df.columns:
-            c = ws.cell(row=i, column=cols.index("coverage_share") + 1,
-                        value=f'=IFERROR({Lc["support_krw_bn"]}{i}/{Lc["project_cost_krw_bn"]}{i},"{lab("text.na")}")')
-            c.style, c.number_format = "Calc", xs.FMT_PCT
+    for i, (_, row) in enumerate(shown.iterrows(), start=top + 1):
+        for j, name in enumerate(cols, start=1):
+            if name == "support_krw_bn":
+                c = ws.cell(row=i, column=j, value=f"={Lc['fund_krw_bn']}{i}+{Lc['loan_krw_bn']}{i}")
+                c.style, c.number_format = "Calc", xs.FMT_MONEY
+            elif name in formula_cols:
+                c = ws.cell(row=i, column=j, value=f'=IFERROR({Lc["support_krw_bn"]}{i}/{Lc["project_cost_krw_bn"]}{i},"{lab("text.na")}")')
+                c.style, c.number_format = "Calc", xs.FMT_PCT
+            else:
+                xs.put_value(ws, i, j, row[name], "Input" if name in ("fund_krw_bn", "loan_krw_bn") else "Value",
+                             xs.format_for_column(name))
     return top + len(df), cols, Lc
 
 
@@ -589,6 +646,7 @@ def _write_budget_rows(ws, r: int, scenario, lab: xs.Labels, used: Mapping[str, 
     formula text or None."""
     for j, h in enumerate([lab("text.budget"), lab("text.allocated"), lab("text.remaining"), lab("text.used")], start=2):
         xs.put_text(ws, r, j, h, "Header")
+    ws.row_dimensions[r].height = 30
     r += 1
     for key, budget in (("fund", scenario.fund_krw_bn), ("loan", scenario.loan_krw_bn)):
         xs.put_text(ws, r, 1, lab("text.fund") if key == "fund" else lab("text.loans"), "Label")
@@ -644,6 +702,7 @@ def _write_allocation(ws, evaluation, scenario, allocation, summary, lab: xs.Lab
         for j, ccol in enumerate(cols, start=1):
             ws.column_dimensions[_col(j)].width = {"name": 30, "id": 12, "note": 40}.get(ccol, 12)
         ws.column_dimensions["A"].width = 30
+        _wrap_rows(ws, top + 1, last, [j for j, c in enumerate(cols, start=1) if c in ("name", "note")])
     r = _write_solver(ws, r + 1, summary, lab)
     xs.print_setup(ws, title_rows=f"{top}:{top}" if a is not None else None, footer=lab("text.page_footer"))
     return info
@@ -893,6 +952,9 @@ def project_page_ids(evaluation, scores=None, allocation=None, top_n: int = DEFA
 
 def _write_summary(ws, ctx: _Context, generated_at, version) -> None:
     lab, sc, m = ctx.lab, ctx.scenario, ctx.evaluation.metrics
+    ws.column_dimensions["A"].width = 44
+    for j in range(2, 11):
+        ws.column_dimensions[_col(j)].width = 17 if j == 2 else 14
     _title(ws, lab("text.report_title"))
     r = _kv(ws, 2, [(lab("scenario.name"), sc.name, None), (lab("text.generated"), generated_at, xs.FMT_DATE),
                     (lab("text.version"), version, None)])
@@ -905,8 +967,8 @@ def _write_summary(ws, ctx: _Context, generated_at, version) -> None:
                    n_apps=len(m), n_eligible=n_eligible)
     else:
         text = lab("text.decision_asked_no_alloc", n_apps=len(m), n_eligible=n_eligible)
-    xs.put_text(ws, r + 1, 1, text, "Value")
-    r = _write_decision_line(ws, r + 2, ctx.decision, lab) + 1
+    _wide_text(ws, r + 1, text, "Value", 1, 10)
+    r = _write_decision_line(ws, r + 2, ctx.decision, lab, last_col=10) + 1
     xs.put_text(ws, r, 1, lab("text.budgets"), "Subtitle")
     used = {"fund": None, "loan": None}
     if ctx.alloc is not None:
@@ -915,10 +977,7 @@ def _write_summary(ws, ctx: _Context, generated_at, version) -> None:
     r = _summary_portfolio(ws, r, ctx, funded) + 1
     r = _summary_china(ws, r, ctx) + 1
     r = _summary_risks(ws, r, ctx, funded)
-    xs.put_text(ws, r + 1, 1, lab("text.contested_note"), "Note")
-    ws.column_dimensions["A"].width = 44
-    for j in range(2, 10):
-        ws.column_dimensions[_col(j)].width = 17 if j == 2 else 14
+    _wide_text(ws, r + 1, lab("text.contested_note"), "Note", 1, 10)
     xs.print_setup(ws, fit_height=1, footer=lab("text.page_footer"))
 
 
@@ -1079,7 +1138,6 @@ def _write_project(ws, ctx: _Context, app_id: str) -> None:
     _title(ws, lab("text.project_title", id=app_id, name=app.name),
            lab("text.project_subtitle", company=app.company, country=app.country_iso3, mineral=lab.mineral(app.mineral),
                stage=lab.get("stage", app.stage)))
-    xs.put_text(ws, 3, 1, _project_status(ctx, app_id), "Subtitle")
     xs.put_text(ws, 5, 1, lab("text.figures"), "Subtitle")
     r = _kv(ws, 6, [(lab.get("metric", k), _figure(ctx, app_id, k), f) for k, f in _FIGURES])
     if ctx.alloc is not None and app_id in ctx.alloc.index:
@@ -1107,10 +1165,11 @@ def _write_project(ws, ctx: _Context, app_id: str) -> None:
     r = max(left_end, r, r2) + 2
     r = _project_tornado(ws, r, ctx, app_id)
     r = _project_study(ws, r + 1, ctx, app, m.loc[app_id])
-    if app_id in ctx.cf_sheets:
-        xs.put_text(ws, r + 1, 1, lab("text.cash_flow_sheet", sheet=ctx.cf_sheets[app_id]), "Note")
     for L, w in (("A", 40), ("B", 14), ("C", 13), ("D", 46), ("E", 13), ("F", 13), ("G", 34), ("H", 13)):
         ws.column_dimensions[L].width = w
+    _wide_text(ws, 3, _project_status(ctx, app_id), "Subtitle")
+    if app_id in ctx.cf_sheets:
+        xs.put_text(ws, r + 1, 1, lab("text.cash_flow_sheet", sheet=ctx.cf_sheets[app_id]), "Note")
     xs.print_setup(ws, fit_height=1, footer=lab("text.page_footer"))
 
 
@@ -1125,6 +1184,7 @@ def _project_tornado(ws, r: int, ctx: _Context, app_id: str) -> int:
     for c in ("input", "low_setting", "high_setting"):
         t[c] = t[c].map(lambda v: lab.get("tornado", v))
     last, _ = _table(ws, r + 1, 1, t, lab, {k: xs.FMT_MONEY for k in ("low_npv_usd_m", "high_npv_usd_m", "swing")})
+    ws.row_dimensions[r + 1].height = 30
     if len(t):
         ws.conditional_formatting.add(f"F{r + 2}:F{last}", DataBarRule(start_type="num", start_value=0, end_type="max",
                                                                         color="5B9BD5"))
@@ -1137,7 +1197,7 @@ def _project_study(ws, r: int, ctx: _Context, app, metrics_row) -> int:
     rec = study_reconciliation(app, metrics_row)
     if rec is None:
         note = (app.source_note or "").strip()
-        xs.put_text(ws, r + 1, 1, lab("text.study_none", note=note) if note else lab("text.study_none_cited"), "Note")
+        _wide_text(ws, r + 1, lab("text.study_none", note=note) if note else lab("text.study_none_cited"))
         return r + 2
     rec["metric"] = rec["metric"].map(lambda k: lab.get("metric", k))
     last, _ = _table(ws, r + 1, 1, rec, lab)
