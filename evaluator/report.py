@@ -754,11 +754,10 @@ def _baseline_supply(evaluation, ref) -> pd.DataFrame:
 
     rows = []
     for mineral in sorted(set(evaluation.metrics["mineral"])):
-        try:
-            s = refmod.import_shares(ref, mineral)
-        except Exception:  # no trade data: say so rather than fail the report
+        s = refmod.import_shares(ref, mineral)
+        if not len(s):  # no trade data and no assumed shares: the mineral is left out
             continue
-        top = s.index[0] if len(s) else ""
+        top = s.index[0]
         rows.append({"mineral": mineral, "china_share_before": float(s.get("CHN", 0.0)),
                      "top_supplier": top, "top_supplier_share": float(s.iloc[0]) if len(s) else np.nan,
                      "hhi_before": float((s ** 2).sum())})
@@ -771,10 +770,7 @@ def _write_source_shares(ws, r: int, evaluation, ref, lab: xs.Labels, top_k: int
 
     rows = []
     for mineral in sorted(set(evaluation.metrics["mineral"])):
-        try:
-            s = refmod.import_shares(ref, mineral)
-        except Exception:  # noqa: BLE001 - a mineral without trade data is skipped
-            continue
+        s = refmod.import_shares(ref, mineral)
         for rank, (partner, share) in enumerate(s.iloc[:top_k].items(), start=1):
             rows.append({"mineral": mineral, "source_rank": rank, "partner_iso3": partner, "share_before": float(share)})
         if len(s) > top_k:
@@ -1326,7 +1322,7 @@ def _write_reference_tables(ws, r: int, evaluation, scenario, ref, lab: xs.Label
     for c, mn in sorted({(a.country_iso3, a.mineral) for a in apps}):
         try:
             row = refmod.royalty_row(ref, c, mn)
-        except Exception:  # noqa: BLE001 - a pair without a royalty row is left out of the table
+        except refmod.ReferenceDataError:  # a pair without a royalty row is left out of the table
             continue
         roy.append({"country_iso3": c, "mineral": mn, "table_row": f"{row['iso3']}/{row['mineral']}",
                     "royalty_rate": float(row["royalty_rate"]), "basis": row.get("basis", ""),

@@ -103,13 +103,13 @@ def description(f: FieldSpec, language: str = "en") -> str:
 
 
 def _reference_lists():
-    try:
-        from evaluator.reference import load_reference
+    from evaluator.reference import ReferenceDataError, load_reference
 
+    try:
         ref = load_reference()
-        return sorted(ref.countries.index), list(ref.minerals.index)
-    except Exception:  # the template still builds; the two lists are then free text
+    except (ReferenceDataError, OSError):  # the template still builds; the two lists are then free text
         return [], []
+    return sorted(ref.countries.index), list(ref.minerals.index)
 
 
 def _record_of(app) -> dict:

@@ -429,3 +429,66 @@ def test_cli_report_in_korean(tmp_path):
     assert wb["순위"]["A4"].value == "순위"
     with pytest.raises(SystemExit):
         main(["report", str(SAMPLE_CSV), "--out", str(out), "--language", "fr"])
+
+
+# ----------------------------------------------------------------------------------------------
+# the committee pack: Summary and project pages carry the pipeline's numbers
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def risk_result(apps, scenario, ref):
+    from evaluator import pipeline
+
+    return pipeline.run(apps, scenario, ref, risk_measure="p10_npv", n_paths=200)
+
+
+def _kv_of(ws, label_col=1, value_col=2):
+    return {ws.cell(row=r, column=label_col).value: ws.cell(row=r, column=value_col).value
+            for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=label_col).value is not None}
+
+
+def test_summary_and_project_pages_carry_the_simulation_and_tornado(risk_result, scenario, ref):
+    from evaluator.report import build_pipeline_report
+    from evaluator.uncertainty import tornado
+
+    wb = _wb(build_pipeline_report(risk_result, scenario, ref=ref))
+    sim = risk_result.simulation.summary
+    alloc = risk_result.allocation.table
+    funded = [i for i in alloc.index if alloc.at[i, "fund_krw_bn"] + alloc.at[i, "loan_krw_bn"] > 1e-9]
+    summary = _kv_of(wb["Summary"])
+    assert summary["Sum of the funded projects' P10 NPV [USD m]"] == pytest.approx(float(sim.loc[funded, "npv_p10_usd_m"].sum()))
+    assert summary["Expected loss on the policy loans [KRW bn]"] == pytest.approx(risk_result.summary.expected_loss_krw_bn)
+    flagged = [i for i in funded if sim.at[i, "prob_npv_negative"] > 0.20]
+    listed = summary["Funded projects with P(NPV < 0) above 20%"]
+    assert [p.split(" (")[0] for p in listed.split(", ")] == flagged if flagged else listed == "none"
+    # a project page: its simulated percentiles and its tornado, as computed
+    pid = funded[0]
+    page = wb[f"P {pid}"]
+    sim_kv = _kv_of(page, 7, 8)
+    assert sim_kv["P10 NPV [USD m]"] == pytest.approx(float(sim.at[pid, "npv_p10_usd_m"]))
+    assert sim_kv["P(NPV < 0) [%]"] == pytest.approx(float(sim.at[pid, "prob_npv_negative"]))
+    figures = _kv_of(page)
+    assert figures["NPV [USD m]"] == pytest.approx(float(risk_result.evaluation.metrics.at[pid, "npv_usd_m"]))
+    t = tornado(list(risk_result.evaluation.applications), scenario, ref, ids=[pid])
+    t = t[t["swing"] > 0]
+    head = next(r for r in range(1, page.max_row + 1) if page.cell(row=r, column=1).value == "Input")
+    swings = [page.cell(row=r, column=6).value for r in range(head + 1, head + 1 + len(t))]
+    assert swings == pytest.approx(list(t["swing"]))
+    assert page.cell(row=head + 1, column=2).value == "price deck, low case"
+    # the ranking: P10 NPV and P(NPV < 0) right after the point NPV
+    header = [c.value for c in wb["Ranking"][4]]
+    k = header.index("NPV [USD m]")
+    assert header[k + 1: k + 3] == ["P10 NPV [USD m]", "P(NPV < 0) [%]"]
+
+
+def test_study_reconciliation_hook():
+    from types import SimpleNamespace
+
+    from evaluator.report import STUDY_FIELDS, study_reconciliation
+
+    row = pd.Series({"npv_usd_m": 120.0, "irr": 0.15})
+    assert study_reconciliation(SimpleNamespace(initial_capex_usd_m=200.0), row) is None
+    app = SimpleNamespace(study_npv_usd_m=150.0, study_initial_capex_usd_m=180.0, initial_capex_usd_m=200.0)
+    rec = study_reconciliation(app, row).set_index("metric")
+    assert set(rec.index) <= set(STUDY_FIELDS.values())
+    assert rec.at["npv_usd_m", "difference"] == pytest.approx(-30.0)
+    assert rec.at["initial_capex_usd_m", "difference"] == pytest.approx(20.0)
