@@ -239,13 +239,14 @@ def recalculate(paths: list[Path], outdir: Path, profile: Path) -> list[Path]:
     return outs
 
 
-def _results_of(ws):
+def _results_of(ws, lang="en"):
+    lab = xs.load_labels(lang)
     found = {}
     for r in range(1, ws.max_row + 1):
         label = ws.cell(row=r, column=1).value
-        if label == "NPV at the discount rate [USD m]":
+        if label == lab("cf.npv"):
             found["npv"] = ws.cell(row=r, column=2).value
-        elif label == "IRR, real [fraction]":
+        elif label == lab("cf.irr"):
             found["irr"] = ws.cell(row=r, column=2).value
     return found
 
@@ -262,15 +263,19 @@ def test_formulas_recompute_to_app_values_with_libreoffice(ev, apps, scenario, r
     ev2 = evaluate(apps, sc2, ref)
     p2 = tmp_path / "in" / "midyear.xlsx"
     p2.write_bytes(build_report(ev2, sc2, cashflow_ids=ids[::3]))
-    outs = recalculate([p1, p2], tmp_path / "out", tmp_path / "profile")
+    # the Korean workbook: the same formulas under Korean labels
+    p3 = tmp_path / "in" / "ko.xlsx"
+    p3.write_bytes(build_report(ev, scenario, cashflow_ids=ids[1::5], language="ko"))
+    outs = recalculate([p1, p2, p3], tmp_path / "out", tmp_path / "profile")
     checked = 0
-    for out, e in zip(outs, (ev, ev2)):
+    for out, e, lang in zip(outs, (ev, ev2, ev), ("en", "en", "ko")):
         wb = openpyxl.load_workbook(out, data_only=True)
+        prefix = "CF " if lang == "en" else "현금흐름 "
         for ws in wb.worksheets:
-            if not ws.title.startswith("CF "):
+            if not ws.title.startswith(prefix):
                 continue
-            app_id = ws.title[3:]
-            got = _results_of(ws)
+            app_id = ws.title[len(prefix):]
+            got = _results_of(ws, lang)
             m = e.metrics.loc[app_id]
             assert isinstance(got["npv"], float), (ws.title, got)
             assert got["npv"] == pytest.approx(float(m["npv_usd_m"]), rel=1e-6, abs=1e-9), ws.title
@@ -278,9 +283,9 @@ def test_formulas_recompute_to_app_values_with_libreoffice(ev, apps, scenario, r
                 assert isinstance(got["irr"], float), (ws.title, got)
                 assert got["irr"] == pytest.approx(float(m["irr"]), rel=1e-6, abs=1e-9), ws.title
             else:
-                assert got["irr"] == "n/a", (ws.title, got)
+                assert got["irr"] == xs.load_labels(lang)("text.na"), (ws.title, got)
             checked += 1
-    assert checked == len(ids) + len(ids[::3])
+    assert checked == len(ids) + len(ids[::3]) + len(ids[1::5])
 
 
 # ----------------------------------------------------------------------------------------------
