@@ -952,7 +952,9 @@ def _write_summary(ws, ctx: _Context, generated_at, version) -> None:
     for j in range(2, 11):
         ws.column_dimensions[_col(j)].width = 17 if j == 2 else 14
     _title(ws, lab("text.report_title"))
-    r = _kv(ws, 2, [(lab("scenario.name"), sc.name, None), (lab("text.generated"), generated_at, xs.FMT_DATE),
+    hours, minutes = (int(x) for x in lab("time.utc_offset").lstrip("+").split(":"))
+    shown_at = generated_at + _dt.timedelta(hours=hours, minutes=minutes)  # generated_at is naive UTC
+    r = _kv(ws, 2, [(lab("scenario.name"), sc.name, None), (lab("text.generated"), shown_at, xs.FMT_DATE),
                     (lab("text.version"), version, None)])
     funded = ctx.funded_ids()
     n_eligible = int(ctx.scores["eligible"].astype(bool).sum()) if ctx.scores is not None and "eligible" in ctx.scores.columns else len(m)

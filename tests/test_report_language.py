@@ -169,3 +169,14 @@ def test_korean_report_keeps_the_numbers(risk_result, scenario, ref):
     assert numbers(en) == numbers(ko)
     assert [ws.title for ws in openpyxl.load_workbook(io.BytesIO(ko)).worksheets][:2] == \
         ["요약", "사업 " + openpyxl.load_workbook(io.BytesIO(en)).sheetnames[1][2:]]
+
+
+def test_korean_summary_shows_korea_time(risk_result, scenario, ref):
+    import datetime as dt
+
+    at = dt.datetime(2026, 3, 15, 23, 30, tzinfo=dt.timezone.utc)
+    ko = openpyxl.load_workbook(io.BytesIO(build_pipeline_report(risk_result, scenario, ref=ref, language="ko",
+                                                                 generated_at=at)))["요약"]
+    en = openpyxl.load_workbook(io.BytesIO(build_pipeline_report(risk_result, scenario, ref=ref, generated_at=at)))["Summary"]
+    assert ko["B3"].value == dt.datetime(2026, 3, 16, 8, 30) and ko["A3"].value.endswith("UTC+9]")
+    assert en["B3"].value == dt.datetime(2026, 3, 15, 23, 30) and en["A3"].value == "Generated [UTC]"
