@@ -460,7 +460,12 @@ def _table(ws, top: int, left: int, frame: pd.DataFrame, lab: xs.Labels, formats
     fmts = {lab.col(c): (formats or {}).get(c, xs.format_for_column(str(c))) for c in cols}
     shown = _display(frame, lab)
     shown.columns = [lab.col(c) for c in cols]
-    return xs.write_table(ws, top, left, shown, formats=fmts)
+    out = xs.write_table(ws, top, left, shown, formats=fmts)
+    widths = [ws.column_dimensions[_col(left + j)].width or 13 for j in range(len(cols))]
+    lines = max([-(-len(h) * (2 if _mostly_wide(h) else 1) // max(4, int(w) - 1)) for h, w in zip(shown.columns, widths)] or [1])
+    if lines > 1:
+        ws.row_dimensions[top].height = max(ws.row_dimensions[top].height or 0, 13 * min(lines, 4) + 4)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------

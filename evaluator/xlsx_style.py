@@ -161,6 +161,14 @@ def put_value(ws, row: int, col: int, v: Any, style: str | None = None, number_f
 def format_for_column(name: str) -> str | None:
     """Number format from a snake_case column name carrying its unit (DESIGN.md conventions)."""
     n = name.lower()
+    if n.startswith("hhi"):
+        return FMT_RATIO
+    if n in ("added_volume", "volume_before", "volume_after"):
+        return FMT_TONNES
+    if n.startswith("n_") or n == "source_rank":
+        return "0"
+    if n.startswith("gap_to_target") or n.startswith("delta_"):
+        return FMT_PCT
     if n in ("rank", "operating_years", "loan_tenor_years", "loan_grace_years", "construction_years"):
         return "0"
     if n.endswith("year") or n in ("year", "first_production_year"):
