@@ -1017,20 +1017,29 @@ def _summary_portfolio(ws, r: int, ctx: _Context, funded: list[str]) -> int:
 
 
 def _china_rows(ctx: _Context) -> pd.DataFrame:
+    """Per mineral: China's share before, after (steady state) and in the target year, the target,
+    and whether the single-supplier target is met (the supply engine's ``meets_target``: in the
+    target year when projected by year, else after, else before)."""
     t = ctx.supply_table
     if t is None or not len(t) or "china_share_before" not in t.columns:
         return pd.DataFrame()
     sc = ctx.scenario
-    out = pd.DataFrame({"mineral": t["mineral"], "before": t["china_share_before"]})
+    out = pd.DataFrame({"mineral": t["mineral"].to_numpy(), "before": t["china_share_before"].to_numpy()})
     if "china_share_after" in t.columns:
         out["after"] = t["china_share_after"].to_numpy()
+    meets = next((t[c].to_numpy() for c in ("meets_target_after", "meets_target_before") if c in t.columns), None)
     sby = ctx.supply_by_year
     if sby is not None and len(sby) and "year" in sby.columns and _by_year_column(sby):
-        at = sby[sby["year"] == sc.target_year].set_index("mineral")[_by_year_column(sby)]
-        out["china_share_target_year"] = out["mineral"].map(at)
+        at = sby[sby["year"] == sc.target_year].set_index("mineral")
+        out["china_share_target_year"] = out["mineral"].map(at[_by_year_column(sby)])
+        for c in ("top_supplier", "top_share"):
+            if c in at.columns:
+                out[f"{c}_target_year"] = out["mineral"].map(at[c])
+        if "meets_target" in at.columns:
+            meets = out["mineral"].map(at["meets_target"]).to_numpy()
     out["target_year_share"] = float(sc.target_single_supplier_share)
-    last = out.columns[-2]
-    out["meets_target"] = out[last].map(lambda v: bool(v <= sc.target_single_supplier_share + 1e-12) if pd.notna(v) else None)
+    if meets is not None:
+        out["meets_target"] = [None if pd.isna(v) else bool(v) for v in meets]
     return out
 
 
@@ -1041,8 +1050,9 @@ def _summary_china(ws, r: int, ctx: _Context) -> int:
     if not len(df):
         xs.put_text(ws, r + 1, 1, lab("text.supply_not_run"), "Note")
         return r + 2
-    shown = df.rename(columns={"china_share_target_year": lab("col.china_share_target_year", year=sc.target_year)})
-    fm = {c: "0%" for c in shown.columns if c not in ("mineral", "meets_target")}
+    year_cols = ("china_share_target_year", "top_supplier_target_year", "top_share_target_year")
+    shown = df.rename(columns={c: lab(f"col.{c}", year=sc.target_year) for c in year_cols})
+    fm = {c: "0%" for c in shown.columns if c not in ("mineral", "meets_target", lab("col.top_supplier_target_year", year=sc.target_year))}
     last, _ = _table(ws, r + 1, 1, shown, lab, fm)
     ws.row_dimensions[r + 1].height = 32
     return last + 1
@@ -1055,7 +1065,7 @@ def _summary_risks(ws, r: int, ctx: _Context, funded: list[str]) -> int:
     el = _summary_get(ctx.summary, "expected_loss_krw_bn")
     if el is None and ctx.alloc is not None and "expected_loss_krw_bn" in ctx.alloc.columns:
         el = float(ctx.alloc["expected_loss_krw_bn"].sum())
-    items = [(lab("text.risk_expected_loss"), el, "#,##0.00")]
+    items = [(lab("text.risk_expected_loss"), lab("text.not_allocated") if el is None else el, "#,##0.00")]
     if ctx.simulation is not None and funded:
         s = ctx.simulation.summary.reindex(funded)
         flagged = [i for i in funded if pd.notna(s.at[i, "prob_npv_negative"]) and s.at[i, "prob_npv_negative"] > PROB_LOSS_FLAG]

@@ -497,3 +497,29 @@ def test_study_reconciliation_hook():
     assert set(rec.index) <= set(STUDY_FIELDS.values())
     assert rec.at["npv_usd_m", "difference"] == pytest.approx(-30.0)
     assert rec.at["initial_capex_usd_m", "difference"] == pytest.approx(20.0)
+
+
+def test_summary_china_share_against_the_target_is_the_engines(risk_result, scenario, ref):
+    from evaluator.report import build_pipeline_report
+
+    ws = _wb(build_pipeline_report(risk_result, scenario, ref=ref))["Summary"]
+    head = next(r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=1).value == "Mineral")
+    header = [c.value for c in ws[head]]
+    y = scenario.target_year
+    at = risk_result.supply.by_year.query("year == @y").set_index("mineral")
+    effect = risk_result.supply.effect
+    labels = {v: k for k, v in xs.load_labels("en").table["mineral"].items()}
+    rows = 0
+    for r in range(head + 1, ws.max_row + 1):
+        name = ws.cell(row=r, column=1).value
+        if name not in labels:
+            break
+        m = labels[name]
+        got = {h: ws.cell(row=r, column=j).value for j, h in enumerate(header, start=1)}
+        assert got["Before [%]"] == pytest.approx(effect.at[m, "china_share_before"])
+        assert got["After, steady state [%]"] == pytest.approx(effect.at[m, "china_share_after"])
+        assert got[f"China share in {y} [%]"] == pytest.approx(at.at[m, "china_share"])
+        assert got[f"Top supplier share in {y} [%]"] == pytest.approx(at.at[m, "top_share"])
+        assert got["Meets the single-supplier target"] == ("yes" if at.at[m, "meets_target"] else "no")
+        rows += 1
+    assert rows == len(effect)
