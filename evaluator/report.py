@@ -30,11 +30,11 @@ Korean (``language``; every label, header, sheet name and note from
     cash-flow model as live formulas (black) ending in ``=NPV(r, Y1:Yn) + Y0`` and ``=IRR(...)``,
     which recompute to the app's numbers (checked by recalculating with LibreOffice in
     ``tests/test_report.py``).
-``Decision``
-    The committee's decision record, when one is given.
 ``Assumptions``
     Scenario values, every reference figure used (price, royalty, tax, country risk premium) with
     its source, and the raw sources with their dates (``evaluator/data/SOURCES.md``).
+``Decision``
+    The committee's decision record, when one is given.
 
 Every sheet prints A4 landscape, one page wide, with its header row repeated (the sample
 applications print as 37 pages; ``tests/test_report_pdf.py``).
@@ -74,7 +74,7 @@ __all__ = ["build_report", "build_pipeline_report", "cashflow_sheet_ids", "proje
            "constraint_label", "reasons_label", "REPORT_SHEETS", "STUDY_FIELDS"]
 
 #: Fixed sheets, in order (cash-flow sheets ``CF <id>`` follow ``Supply``).
-REPORT_SHEETS = ("Summary", "Ranking", "Allocation", "Supply", "Decision", "Assumptions")
+REPORT_SHEETS = ("Summary", "Ranking", "Allocation", "Supply", "Assumptions", "Decision")
 #: Number of projects given cash-flow sheets when nothing is funded and no ids are asked.
 DEFAULT_TOP_N = 5
 _FUND_TOL = 1e-9
@@ -1383,7 +1383,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
 
     Sheets: a one-page ``Summary``; one page per funded or contested project
     (:func:`project_page_ids`); ``Ranking``, ``Allocation``, ``Supply``; the live cash-flow sheets;
-    ``Decision`` (when given); ``Assumptions``. Every sheet prints landscape, one page wide.
+    ``Assumptions``; ``Decision`` (when given). Every sheet prints landscape, one page wide.
 
     Parameters
     ----------
@@ -1470,9 +1470,9 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     _write_ranking(ws_rank, evaluation, scores_df, scenario.lender_min_dscr, alloc_df, decision, lab)
     _write_allocation(ws_alloc, evaluation, scenario, alloc_df, allocation_summary, lab)
     _write_supply(ws_sup, evaluation, scenario, supply, supply_by_year, ref, lab)
+    _write_assumptions(new_sheet(lab("sheet.assumptions")), evaluation, scenario, ref, lab)
     if decision:
         _write_decision(new_sheet(lab("sheet.decision")), decision, lab)
-    _write_assumptions(new_sheet(lab("sheet.assumptions")), evaluation, scenario, ref, lab)
     for app_id, ws in project_sheets:
         _write_project(ws, ctx, app_id)
         ws.sheet_properties.tabColor = "9DC3E6"

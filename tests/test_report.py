@@ -108,7 +108,7 @@ def test_optional_inputs_fill_the_sheets(ev, scenario):
     contested = [i for i in sc.index if i not in funded and sc.at[i, "eligible"] and sc.at[i, "rank"] < worst]
     assert set(pages) == set(funded) | set(contested)
     assert pages == sorted(pages, key=lambda i: sc.at[i, "rank"])
-    assert "Decision" in wb.sheetnames and wb.sheetnames[-1] == "Assumptions"
+    assert wb.sheetnames[-2:] == ["Assumptions", "Decision"]
     dec = {wb["Decision"].cell(row=r, column=1).value: wb["Decision"].cell(row=r, column=2) for r in range(4, 7)}
     assert dec["dissent"].value == decision["dissent"] and dec["dissent"].data_type == "s"
     rank = wb["Ranking"]
