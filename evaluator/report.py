@@ -73,7 +73,8 @@ from evaluator import xlsx_style as xs
 __all__ = ["build_report", "build_pipeline_report", "cashflow_sheet_ids", "project_page_ids", "study_reconciliation",
            "constraint_label", "reasons_label", "REPORT_SHEETS", "STUDY_FIELDS"]
 
-#: Fixed sheets, in order (cash-flow sheets ``CF <id>`` follow ``Supply``).
+#: Fixed sheets of the English report, in order (project pages ``P <id>`` follow the Summary, cash-flow
+#: sheets ``CF <id>`` follow ``Supply``; Korean names in ``report_labels_ko.toml`` [sheet]).
 REPORT_SHEETS = ("Summary", "Ranking", "Allocation", "Supply", "Assumptions", "Decision")
 #: Number of projects given cash-flow sheets when nothing is funded and no ids are asked.
 DEFAULT_TOP_N = 5
@@ -464,7 +465,7 @@ def _table(ws, top: int, left: int, frame: pd.DataFrame, lab: xs.Labels, formats
     widths = [ws.column_dimensions[_col(left + j)].width or 13 for j in range(len(cols))]
     lines = max([-(-len(h) * (2 if _mostly_wide(h) else 1) // max(4, int(w) - 1)) for h, w in zip(shown.columns, widths)] or [1])
     if lines > 1:
-        ws.row_dimensions[top].height = max(ws.row_dimensions[top].height or 0, 13 * min(lines, 4) + 4)
+        ws.row_dimensions[top].height = max(ws.row_dimensions[top].height or 0, 14 * min(lines, 4) + 6)
     return out
 
 
