@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine and run the whole test suite.
-#   - Debian's chromium (browser test) and LibreOffice Calc (recalculates the Excel report),
+#   - Debian's chromium (browser test), LibreOffice Calc (recalculates the Excel report and prints
+#     it to PDF) and the Noto CJK fonts (Korean glyphs in screenshots and PDFs),
 #     installed with apt-get when missing; Playwright drives Debian's chromium, so
 #     `playwright install` is never called (it downloads browsers).
 #   - the Python packages of requirements-dev.txt.
@@ -10,6 +11,8 @@ cd "$(dirname "$0")"
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v soffice >/dev/null 2>&1 || need_apt+=(libreoffice-calc)
+# Korean glyphs in the browser screenshots and in the report printed to PDF by LibreOffice
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need_apt+=(fonts-noto-cjk)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_apt[*]} with apt-get" >&2

@@ -1,36 +1,52 @@
-"""The committee's Excel report: a pure function from results to ``.xlsx`` bytes.
+"""The committee's Excel report (the committee pack): a pure function from results to ``.xlsx`` bytes.
 
-:func:`build_report` writes, in memory with openpyxl:
+:func:`build_report` (and :func:`build_pipeline_report`, its mapping from a
+:class:`evaluator.pipeline.PipelineResult`) writes, in memory with openpyxl, in English or
+Korean (``language``; every label, header, sheet name and note from
+``evaluator/data/report_labels_<language>.toml``):
 
-``Summary``
-    Scenario, both budgets and their use, totals, date, tool version; charts of funding by
-    country and by mineral and of China's share per mineral before/after.
+``Summary`` (one printed page)
+    The decision asked for, the recorded decision, budgets and their use, the portfolio funded,
+    China's share of Korea's imports against the target per mineral (before, after, in the
+    target year), key risks (loan expected loss, P(NPV < 0) and P10 NPV when the simulation ran,
+    binding constraints, solver status).
+``P <id>`` (one printed page each)
+    Every funded or contested project (:func:`project_page_ids`): figures, country risk,
+    diversification effect, score by criterion, simulation percentiles, the tornado
+    (:func:`evaluator.uncertainty.tornado`) and the reconciliation with the applicant's study
+    (:func:`study_reconciliation`, a hook until applications carry study figures).
 ``Ranking``
-    Every application: score, rank, per-criterion contributions, eligibility and reasons, and
-    the finance metrics (frozen header, autofilter, conditional formatting).
+    Every application in words with units (rank, eligibility and its reasons, funding, score by
+    criterion, NPV beside P10 NPV and P(NPV < 0), ...), the recorded decision; exact values in the
+    cells, number formats round for reading.
 ``Allocation``
     Fund and loan per project, coverage, expected loss; totals against the budgets (live
-    formulas); binding constraints and marginal values.
+    formulas); binding constraints and marginal values, in words.
 ``Supply``
-    Per mineral: source shares and China's share before and after, and by year to the horizon
-    against the single-supplier target.
+    Per mineral: China's and the top supplier's share before and after, sources, and China's
+    share by year to the horizon against the single-supplier target.
 ``CF <id>``
     One sheet per funded project (or per ``cashflow_ids``): an inputs block (blue) and the whole
     cash-flow model as live formulas (black) ending in ``=NPV(r, Y1:Yn) + Y0`` and ``=IRR(...)``,
     which recompute to the app's numbers (checked by recalculating with LibreOffice in
     ``tests/test_report.py``).
-``Decision``
-    The committee's decision record, when one is given.
 ``Assumptions``
     Scenario values, every reference figure used (price, royalty, tax, country risk premium) with
     its source, and the raw sources with their dates (``evaluator/data/SOURCES.md``).
+``Decision``
+    The committee's decision record, when one is given.
+
+Every sheet prints A4 landscape, one page wide, with its header row repeated (the sample
+applications print as 37 pages; ``tests/test_report_pdf.py``).
 
 Notes
 -----
 Formulas hold references only, never typed numbers: every constant (tonnes per Mt, USD per
 USD m, opening balances, the IRR guess) is a labelled blue input cell, so an auditor can see
 and change it. Flags are written as comparisons (``(C$5>=$B$20)*(C$5<=$B$21)``), which both
-Excel and LibreOffice turn into 1/0.
+Excel and LibreOffice turn into 1/0. The engine's constraint names and screening reasons are
+English text; :func:`constraint_label` and :func:`reasons_label` rewrite them by the patterns of
+the label files.
 """
 
 from __future__ import annotations
@@ -38,6 +54,8 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import re
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -45,16 +63,19 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
-from openpyxl.formatting.rule import CellIsRule, ColorScaleRule, FormulaRule
-from openpyxl.styles import Font, PatternFill
+from openpyxl.formatting.rule import CellIsRule, ColorScaleRule, DataBarRule, FormulaRule
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.utils import get_column_letter
 
 from evaluator import xlsx_style as xs
 
-__all__ = ["build_report", "cashflow_sheet_ids", "REPORT_SHEETS"]
+__all__ = ["build_report", "build_pipeline_report", "cashflow_sheet_ids", "project_page_ids", "study_reconciliation",
+           "constraint_label", "reasons_label", "REPORT_SHEETS", "STUDY_FIELDS"]
 
-#: Fixed sheets, in order (cash-flow sheets ``CF <id>`` follow ``Supply``).
-REPORT_SHEETS = ("Summary", "Ranking", "Allocation", "Supply", "Decision", "Assumptions")
+#: Fixed sheets of the English report, in order (project pages ``P <id>`` follow the Summary, cash-flow
+#: sheets ``CF <id>`` follow ``Supply``; Korean names in ``report_labels_ko.toml`` [sheet]).
+REPORT_SHEETS = ("Summary", "Ranking", "Allocation", "Supply", "Assumptions", "Decision")
 #: Number of projects given cash-flow sheets when nothing is funded and no ids are asked.
 DEFAULT_TOP_N = 5
 _FUND_TOL = 1e-9
@@ -131,6 +152,41 @@ def _kv(ws, row: int, items: Iterable[tuple[str, Any, str | None]], *, col: int 
     return row
 
 
+def _wide_text(ws, row: int, text: str, style: str = "Note", first_col: int = 1, last_col: int = 8) -> None:
+    """Text across merged columns, wrapped, with the row tall enough for it (so a long note does
+    not widen the printed page)."""
+    xs.put_text(ws, row, first_col, text, style)
+    ws.merge_cells(start_row=row, start_column=first_col, end_row=row, end_column=last_col)
+    ws.cell(row=row, column=first_col).alignment = Alignment(wrap_text=True, vertical="top")
+    width = sum(ws.column_dimensions[_col(j)].width or 10 for j in range(first_col, last_col + 1))
+    ws.row_dimensions[row].height = 15 * max(1, -(-len(text) * (2 if _mostly_wide(text) else 1) // int(width)))
+
+
+def _wrap_rows(ws, first: int, last: int, columns: Iterable[int]) -> None:
+    """Wrap the text of ``columns`` in rows ``first``..``last`` and make each row tall enough for
+    its longest wrapped cell (LibreOffice does not grow rows it did not lay out itself)."""
+    columns = list(columns)
+    for r in range(first, last + 1):
+        lines = 1
+        for j in columns:
+            c = ws.cell(row=r, column=j)
+            c.alignment = Alignment(wrap_text=True, vertical="top")
+            if isinstance(c.value, str) and c.value:
+                width = max(4, int(ws.column_dimensions[_col(j)].width or 10) - 1)
+                lines = max(lines, -(-len(c.value) * (2 if _mostly_wide(c.value) else 1) // width))
+        if lines > 1:
+            ws.row_dimensions[r].height = 13 * lines + 2
+            for c in ws[r]:
+                if c.column not in columns:
+                    c.alignment = Alignment(vertical="top")
+
+
+def _mostly_wide(text: str) -> bool:
+    """Whether ``text`` is mostly wide (CJK) characters, which take about two columns each."""
+    return sum(ord(ch) > 0x2E80 for ch in text) > len(text) / 3
+
+
+
 # ----------------------------------------------------------------------------------------------
 # Cash-flow sheet (live formulas)
 # ----------------------------------------------------------------------------------------------
@@ -141,8 +197,9 @@ def _byproduct_coef(inputs, i: int) -> float:
     return float(np.asarray(inputs.byproduct_coef_usd_per_t_ore)[rows == i].sum())
 
 
-def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str) -> dict:
+def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels | None = None) -> dict:
     """The cash-flow model of one project as live formulas; returns the cells of NPV and IRR."""
+    lab = lab or xs.load_labels("en")
     inp = evaluation.inputs
     cf = evaluation.cashflows
     i = cf.index_of(app_id)
@@ -154,50 +211,48 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str) -> dict:
     lp = int(cf.last_production_index[i])
     src = inp.sources.loc[app_id] if inp.sources is not None and app_id in inp.sources.index else {}
 
-    _title(ws, f"Cash flow: {app_id} - {app.name}")
-    xs.put_text(ws, 2, 1, "Inputs in blue (change them and the sheet recomputes), formulas in black. "
-                "Real USD m; flows at the end of each period; period 0 = valuation date "
-                "(start of model year 1); costs shown positive and subtracted.", "Note")
-    xs.put_text(ws, 4, 1, "Inputs", "Subtitle")
-    xs.put_text(ws, 4, 2, "Value", "Header")
-    xs.put_text(ws, 4, 3, "Source", "Header")
+    _title(ws, lab("text.cf_title", id=app_id, name=app.name))
+    xs.put_text(ws, 2, 1, lab("text.cf_note"), "Note")
+    xs.put_text(ws, 4, 1, lab("text.cf_inputs"), "Subtitle")
+    xs.put_text(ws, 4, 2, lab("text.cf_value"), "Header")
+    xs.put_text(ws, 4, 3, lab("text.cf_source"), "Header")
 
     mid_year = bool(getattr(scenario, "mid_year", False))
     rate = float(m["discount_rate"])
     irr_py = float(m["irr"]) if pd.notna(m["irr"]) else np.nan
     scalars = [
-        ("grade", "Head grade [fraction of ore, grade basis]", float(inp.grade_fraction[i]), xs.FMT_FACTOR, "applicant"),
-        ("rec", "Metallurgical recovery [fraction]", float(inp.recovery[i]), xs.FMT_PCT, "applicant"),
-        ("pay", "Payability [fraction]", float(inp.payability[i]), xs.FMT_PCT, "applicant"),
-        ("pf", "Product factor [t product / t grade basis]", float(inp.product_factor[i]), xs.FMT_FACTOR, "minerals.csv product_factor"),
-        ("price", "Price [USD/t product]", float(inp.price_usd_per_t[i]), xs.FMT_PRICE, src.get("price_source", "scenario price deck")),
-        ("bycoef", "By-product credit [USD/t ore, gross]", _byproduct_coef(inp, i), xs.FMT_MONEY2, "applicant by-products x price deck"),
-        ("offsite", "Offsite costs share (TC/RC, freight) [fraction of gross revenue]", float(inp.offsite_costs_share[i]), xs.FMT_PCT, "applicant"),
-        ("roy", "Royalty rate [fraction of net revenue]", float(inp.royalty_rate[i]), xs.FMT_PCT2, src.get("royalty_source", "")),
-        ("opex", "Variable opex [USD/t ore]", float(inp.opex_usd_per_t_ore[i]), xs.FMT_MONEY2, "applicant"),
-        ("fixed", "Fixed opex [USD m/yr]", float(inp.fixed_opex_usd_m_per_year[i]), xs.FMT_MONEY2, "applicant"),
-        ("sust", "Sustaining capex [USD m/yr]", float(inp.sustaining_capex_usd_m_per_year[i]), xs.FMT_MONEY2, "applicant"),
-        ("closure", "Closure cost [USD m]", float(inp.closure_cost_usd_m[i]), xs.FMT_MONEY2, "applicant"),
-        ("wcs", "Working capital [fraction of net revenue]", float(inp.working_capital_share[i]), xs.FMT_PCT, "applicant"),
-        ("tax", "Income tax rate [fraction]", float(inp.income_tax_rate[i]), xs.FMT_PCT2, src.get("income_tax_source", "")),
-        ("dep", "Tax depreciation period [yr, straight line]", int(inp.depreciation_years[i]), "0", src.get("depreciation_source", "")),
-        ("offtake", "Korean offtake [fraction of product]", float(inp.korea_offtake_share[i]), xs.FMT_PCT, "applicant"),
-        ("r", "Discount rate [fraction, real]", rate, xs.FMT_PCT2,
-         f"scenario {scenario.discount_rate:.2%} + country risk premium {float(m['risk_premium']):.2%}"),
-        ("fp", "First production period [index]", fp, "0", "construction years + 1"),
-        ("lp", "Last operating period [index]", lp, "0", "construction years + operating years"),
-        ("clp", "Closure period [index]", lp + 1, "0", "the year after the last operating year"),
-        ("tpm", "Tonnes per million tonnes [t/Mt]", 1_000_000, xs.FMT_INT, "unit conversion"),
-        ("usdm", "USD per USD million [USD/USD m]", 1_000_000, xs.FMT_INT, "unit conversion"),
-        ("wc0", "Working capital at valuation date [USD m]", 0.0, xs.FMT_MONEY2, "model: none"),
-        ("lbf", "Tax losses brought forward [USD m]", 0.0, xs.FMT_MONEY2, "model: none"),
-        ("t0", "Cumulative taxed income at valuation date [USD m]", 0.0, xs.FMT_MONEY2, "model: none"),
-        ("guess", "IRR search start [fraction]", float(irr_py) if np.isfinite(irr_py) else 0.1, xs.FMT_PCT2,
-         "the app's IRR, so the spreadsheet finds the same root"),
+        ("grade", lab("cf.grade"), float(inp.grade_fraction[i]), xs.FMT_FACTOR, lab("text.src_applicant")),
+        ("rec", lab("cf.rec"), float(inp.recovery[i]), xs.FMT_PCT, lab("text.src_applicant")),
+        ("pay", lab("cf.pay"), float(inp.payability[i]), xs.FMT_PCT, lab("text.src_applicant")),
+        ("pf", lab("cf.pf"), float(inp.product_factor[i]), xs.FMT_FACTOR, lab("text.src_product_factor")),
+        ("price", lab("cf.price"), float(inp.price_usd_per_t[i]), xs.FMT_PRICE, src.get("price_source", lab("text.src_price"))),
+        ("bycoef", lab("cf.bycoef"), _byproduct_coef(inp, i), xs.FMT_MONEY2, lab("text.src_byproducts")),
+        ("offsite", lab("cf.offsite"), float(inp.offsite_costs_share[i]), xs.FMT_PCT, lab("text.src_applicant")),
+        ("roy", lab("cf.roy"), float(inp.royalty_rate[i]), xs.FMT_PCT2, src.get("royalty_source", "")),
+        ("opex", lab("cf.opex"), float(inp.opex_usd_per_t_ore[i]), xs.FMT_MONEY2, lab("text.src_applicant")),
+        ("fixed", lab("cf.fixed"), float(inp.fixed_opex_usd_m_per_year[i]), xs.FMT_MONEY2, lab("text.src_applicant")),
+        ("sust", lab("cf.sust"), float(inp.sustaining_capex_usd_m_per_year[i]), xs.FMT_MONEY2, lab("text.src_applicant")),
+        ("closure", lab("cf.closure"), float(inp.closure_cost_usd_m[i]), xs.FMT_MONEY2, lab("text.src_applicant")),
+        ("wcs", lab("cf.wcs"), float(inp.working_capital_share[i]), xs.FMT_PCT, lab("text.src_applicant")),
+        ("tax", lab("cf.tax"), float(inp.income_tax_rate[i]), xs.FMT_PCT2, src.get("income_tax_source", "")),
+        ("dep", lab("cf.dep"), int(inp.depreciation_years[i]), "0", src.get("depreciation_source", "")),
+        ("offtake", lab("cf.offtake"), float(inp.korea_offtake_share[i]), xs.FMT_PCT, lab("text.src_applicant")),
+        ("r", lab("cf.r"), rate, xs.FMT_PCT2,
+         lab("text.src_rate", rate=scenario.discount_rate, crp=float(m["risk_premium"]))),
+        ("fp", lab("cf.fp"), fp, "0", lab("text.src_fp")),
+        ("lp", lab("cf.lp"), lp, "0", lab("text.src_lp")),
+        ("clp", lab("cf.clp"), lp + 1, "0", lab("text.src_clp")),
+        ("tpm", lab("cf.tpm"), 1_000_000, xs.FMT_INT, lab("text.src_unit")),
+        ("usdm", lab("cf.usdm"), 1_000_000, xs.FMT_INT, lab("text.src_unit")),
+        ("wc0", lab("cf.wc0"), 0.0, xs.FMT_MONEY2, lab("text.src_none")),
+        ("lbf", lab("cf.lbf"), 0.0, xs.FMT_MONEY2, lab("text.src_none")),
+        ("t0", lab("cf.t0"), 0.0, xs.FMT_MONEY2, lab("text.src_none")),
+        ("guess", lab("cf.guess"), float(irr_py) if np.isfinite(irr_py) else 0.1, xs.FMT_PCT2,
+         lab("text.src_guess")),
     ]
     if mid_year:
-        scalars.append(("uplift", "Mid-year discounting uplift [(1+r)^0.5]", (1.0 + rate) ** 0.5, xs.FMT_FACTOR,
-                        "scenario mid_year = true"))
+        scalars.append(("uplift", lab("cf.uplift"), (1.0 + rate) ** 0.5, xs.FMT_FACTOR,
+                        lab("text.src_midyear")))
     ref: dict[str, str] = {}
     r = 5
     for key, label, value, fmt, source in scalars:
@@ -212,13 +267,13 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str) -> dict:
     first_c, last_c = 3, 3 + n - 1
     C0, CL = _col(first_c), _col(last_c)
     per_row = r
-    xs.put_text(ws, r, 1, "Period [index]", "Header")
-    xs.put_text(ws, r, 2, "Total / opening", "Header")
+    xs.put_text(ws, r, 1, lab("text.cf_period"), "Header")
+    xs.put_text(ws, r, 2, lab("text.cf_total"), "Header")
     for k in range(n):
         c = ws.cell(row=r, column=first_c + k, value=int(frame["period"].iloc[k]))
         c.style = "Header"
     r += 1
-    xs.put_text(ws, r, 1, "Calendar year [year end]", "Label")
+    xs.put_text(ws, r, 1, lab("text.cf_year"), "Label")
     for k in range(n):
         ws.cell(row=r, column=first_c + k, value=int(frame["year"].iloc[k])).number_format = "0"
     r += 1
@@ -257,58 +312,58 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str) -> dict:
         r += 1
 
     R = lambda key, L: f"{L}{rows[key]}"  # noqa: E731
-    input_row("ore", "Ore processed [Mt] (model schedule)", frame["ore_mt"], xs.FMT_MT)
-    input_row("init", "Initial capex [USD m] (spread over construction)", frame["initial_capex_usd_m"], xs.FMT_MONEY2)
+    input_row("ore", lab("cf.row_ore"), frame["ore_mt"], xs.FMT_MT)
+    input_row("init", lab("cf.row_init"), frame["initial_capex_usd_m"], xs.FMT_MONEY2)
     r += 1
-    xs.put_text(ws, r, 1, "Cash flow (formulas)", "Subtitle")
+    xs.put_text(ws, r, 1, lab("text.cf_formulas"), "Subtitle")
     r += 1
-    formula_row("flag", "Operating flag [1 = producing]", lambda L, P, k: f"({per(L)}>={ref['fp']})*({per(L)}<={ref['lp']})", "0")
-    formula_row("product", "Product [t]", lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['grade']}*{ref['rec']}*{ref['pf']}", xs.FMT_TONNES)
-    formula_row("payable", "Payable product [t]", lambda L, P, k: f"{R('product', L)}*{ref['pay']}", xs.FMT_TONNES)
-    formula_row("offt", "Korean offtake [t]", lambda L, P, k: f"{R('product', L)}*{ref['offtake']}", xs.FMT_TONNES)
-    formula_row("prim", "Primary product revenue, gross [USD m]", lambda L, P, k: f"{R('payable', L)}*{ref['price']}/{ref['usdm']}")
-    formula_row("byp", "By-product revenue, gross [USD m]", lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['bycoef']}/{ref['usdm']}")
-    formula_row("gross", "Gross revenue [USD m]", lambda L, P, k: f"{R('prim', L)}+{R('byp', L)}")
-    formula_row("offs", "Offsite costs [USD m]", lambda L, P, k: f"{R('gross', L)}*{ref['offsite']}")
-    formula_row("rev", "Net revenue [USD m]", lambda L, P, k: f"{R('gross', L)}-{R('offs', L)}", style="Total")
-    formula_row("roy", "Royalty [USD m]", lambda L, P, k: f"{R('rev', L)}*{ref['roy']}")
-    formula_row("opex", "Operating cost [USD m]", lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['opex']}/{ref['usdm']}+{R('flag', L)}*{ref['fixed']}")
-    formula_row("ebitda", "EBITDA [USD m]", lambda L, P, k: f"{R('rev', L)}-{R('roy', L)}-{R('opex', L)}", style="Total")
-    formula_row("sust", "Sustaining capex [USD m]", lambda L, P, k: f"{R('flag', L)}*{ref['sust']}")
+    formula_row("flag", lab("cf.row_flag"), lambda L, P, k: f"({per(L)}>={ref['fp']})*({per(L)}<={ref['lp']})", "0")
+    formula_row("product", lab("cf.row_product"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['grade']}*{ref['rec']}*{ref['pf']}", xs.FMT_TONNES)
+    formula_row("payable", lab("cf.row_payable"), lambda L, P, k: f"{R('product', L)}*{ref['pay']}", xs.FMT_TONNES)
+    formula_row("offt", lab("cf.row_offt"), lambda L, P, k: f"{R('product', L)}*{ref['offtake']}", xs.FMT_TONNES)
+    formula_row("prim", lab("cf.row_prim"), lambda L, P, k: f"{R('payable', L)}*{ref['price']}/{ref['usdm']}")
+    formula_row("byp", lab("cf.row_byp"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['bycoef']}/{ref['usdm']}")
+    formula_row("gross", lab("cf.row_gross"), lambda L, P, k: f"{R('prim', L)}+{R('byp', L)}")
+    formula_row("offs", lab("cf.row_offs"), lambda L, P, k: f"{R('gross', L)}*{ref['offsite']}")
+    formula_row("rev", lab("cf.row_rev"), lambda L, P, k: f"{R('gross', L)}-{R('offs', L)}", style="Total")
+    formula_row("roy", lab("cf.row_roy"), lambda L, P, k: f"{R('rev', L)}*{ref['roy']}")
+    formula_row("opex", lab("cf.row_opex"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['opex']}/{ref['usdm']}+{R('flag', L)}*{ref['fixed']}")
+    formula_row("ebitda", lab("cf.row_ebitda"), lambda L, P, k: f"{R('rev', L)}-{R('roy', L)}-{R('opex', L)}", style="Total")
+    formula_row("sust", lab("cf.row_sust"), lambda L, P, k: f"{R('flag', L)}*{ref['sust']}")
     init_total = f"$B${rows['init']}"
-    formula_row("add", "Depreciable additions [USD m] (initial capex in service at first production + sustaining)",
+    formula_row("add", lab("cf.row_add"),
                 lambda L, P, k: f"{R('sust', L)}+({per(L)}={ref['fp']})*{init_total}")
-    formula_row("cumadd", "Cumulative depreciable additions [USD m]", lambda L, P, k: f"SUM(${C0}{rows['add']}:{L}{rows['add']})")
+    formula_row("cumadd", lab("cf.row_cumadd"), lambda L, P, k: f"SUM(${C0}{rows['add']}:{L}{rows['add']})")
     add_rng = f"${C0}${rows['add']}:${CL}${rows['add']}"
-    formula_row("sl", "Straight-line tax depreciation [USD m]",
+    formula_row("sl", lab("cf.row_sl"),
                 lambda L, P, k: f"SUMPRODUCT(({periods_rng}>{per(L)}-{ref['dep']})*({periods_rng}<={per(L)})*{add_rng})/{ref['dep']}*({per(L)}<={ref['lp']})")
-    formula_row("wo", "Write-off of remaining book value in the last operating year [USD m]",
+    formula_row("wo", lab("cf.row_wo"),
                 lambda L, P, k: f"({per(L)}={ref['lp']})*({R('cumadd', L)}-SUM(${C0}{rows['sl']}:{L}{rows['sl']}))")
-    formula_row("dep", "Tax depreciation [USD m]", lambda L, P, k: f"{R('sl', L)}+{R('wo', L)}")
-    formula_row("tpre", "Taxable income before losses [USD m]", lambda L, P, k: f"({R('ebitda', L)}-{R('dep', L)})*({per(L)}<={ref['lp']})")
-    formula_row("cum", "Cumulative taxable income before losses [USD m] (net of losses brought forward)",
+    formula_row("dep", lab("cf.row_dep"), lambda L, P, k: f"{R('sl', L)}+{R('wo', L)}")
+    formula_row("tpre", lab("cf.row_tpre"), lambda L, P, k: f"({R('ebitda', L)}-{R('dep', L)})*({per(L)}<={ref['lp']})")
+    formula_row("cum", lab("cf.row_cum"),
                 lambda L, P, k: f"SUM(${C0}{rows['tpre']}:{L}{rows['tpre']})-{ref['lbf']}")
     t_row = r  # the next row: cumulative taxed income, opening value in column B
-    formula_row("taxed", "Cumulative taxed income [USD m] (losses carried forward: running maximum)",
+    formula_row("taxed", lab("cf.row_taxed"),
                 lambda L, P, k: f"MAX({P}{t_row},{R('cum', L)})", opening=f"={ref['t0']}")
-    formula_row("taxable", "Taxable income after losses [USD m]", lambda L, P, k: f"{R('taxed', L)}-{P}{rows['taxed']}")
-    formula_row("taxpaid", "Income tax [USD m]", lambda L, P, k: f"{R('taxable', L)}*{ref['tax']}")
-    formula_row("closure", "Closure cost [USD m]", lambda L, P, k: f"({per(L)}={ref['clp']})*{ref['closure']}")
+    formula_row("taxable", lab("cf.row_taxable"), lambda L, P, k: f"{R('taxed', L)}-{P}{rows['taxed']}")
+    formula_row("taxpaid", lab("cf.row_taxpaid"), lambda L, P, k: f"{R('taxable', L)}*{ref['tax']}")
+    formula_row("closure", lab("cf.row_closure"), lambda L, P, k: f"({per(L)}={ref['clp']})*{ref['closure']}")
     wc_row = r
-    formula_row("wc", "Working capital [USD m]", lambda L, P, k: f"{R('rev', L)}*{ref['wcs']}", opening=f"={ref['wc0']}")
-    formula_row("dwc", "Change in working capital [USD m]", lambda L, P, k: f"{L}{wc_row}-{P}{wc_row}")
-    formula_row("fcf", "Free cash flow, unlevered after tax [USD m]",
+    formula_row("wc", lab("cf.row_wc"), lambda L, P, k: f"{R('rev', L)}*{ref['wcs']}", opening=f"={ref['wc0']}")
+    formula_row("dwc", lab("cf.row_dwc"), lambda L, P, k: f"{L}{wc_row}-{P}{wc_row}")
+    formula_row("fcf", lab("cf.row_fcf"),
                 lambda L, P, k: f"{R('ebitda', L)}-{R('taxpaid', L)}-{R('init', L)}-{R('sust', L)}-{R('closure', L)}-{R('dwc', L)}",
                 style="Total")
-    formula_row("cfads", "Cash flow available for debt service [USD m]",
+    formula_row("cfads", lab("cf.row_cfads"),
                 lambda L, P, k: f"{R('ebitda', L)}-{R('taxpaid', L)}-{R('sust', L)}-{R('dwc', L)}")
 
     # ---- results
     r += 1
-    xs.put_text(ws, r, 1, "Results", "Subtitle")
-    xs.put_text(ws, r, 2, "Formula", "Header")
-    xs.put_text(ws, r, 3, "App", "Header")
-    xs.put_text(ws, r, 4, "Difference", "Header")
+    xs.put_text(ws, r, 1, lab("text.cf_results"), "Subtitle")
+    xs.put_text(ws, r, 2, lab("text.cf_formula"), "Header")
+    xs.put_text(ws, r, 3, lab("text.cf_app"), "Header")
+    xs.put_text(ws, r, 4, lab("text.cf_difference"), "Header")
     r += 1
     f = rows["fcf"]
     C1 = _col(first_c + 1)
@@ -320,7 +375,7 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str) -> dict:
     else:
         npv_formula = f"={C0}{f}"
     npv_row = r
-    xs.put_text(ws, r, 1, "NPV at the discount rate [USD m]", "Total")
+    xs.put_text(ws, r, 1, lab("cf.npv"), "Total")
     c = ws.cell(row=r, column=2, value=npv_formula)
     c.style, c.number_format = "Total", xs.FMT_MONEY2
     xs.put_value(ws, r, 3, float(m["npv_usd_m"]), "Note", xs.FMT_MONEY2)
@@ -328,19 +383,19 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str) -> dict:
     c.style, c.number_format = "Calc", "0.00E+00"
     r += 1
     irr_row = r
-    xs.put_text(ws, r, 1, "IRR, real [fraction]", "Total")
-    c = ws.cell(row=r, column=2, value=f'=IFERROR(IRR({C0}{f}:{CL}{f},{ref["guess"]}),"n/a")')
+    xs.put_text(ws, r, 1, lab("cf.irr"), "Total")
+    c = ws.cell(row=r, column=2, value=f'=IFERROR(IRR({C0}{f}:{CL}{f},{ref["guess"]}),"{lab("text.na")}")')
     c.style, c.number_format = "Total", xs.FMT_PCT2
-    xs.put_value(ws, r, 3, irr_py if np.isfinite(irr_py) else str(m.get("irr_note", "n/a")), "Note", xs.FMT_PCT2)
+    xs.put_value(ws, r, 3, irr_py if np.isfinite(irr_py) else lab("text.na"), "Note", xs.FMT_PCT2)
     if np.isfinite(irr_py):
-        c = ws.cell(row=r, column=4, value=f"=IFERROR(B{r}-C{r},\"n/a\")")
+        c = ws.cell(row=r, column=4, value=f'=IFERROR(B{r}-C{r},"{lab("text.na")}")')
         c.style, c.number_format = "Calc", "0.00E+00"
     r += 1
-    xs.put_text(ws, r, 1, "Total free cash flow, undiscounted [USD m]", "Label")
+    xs.put_text(ws, r, 1, lab("cf.fcf_total"), "Label")
     c = ws.cell(row=r, column=2, value=f"=SUM({C0}{f}:{CL}{f})")
     c.style, c.number_format = "Calc", xs.FMT_MONEY2
     r += 1
-    xs.put_text(ws, r, 1, "Convention: =NPV(r, Y1:Yn) + Y0 (period 0 undiscounted), as numpy-financial npv.", "Note")
+    xs.put_text(ws, r, 1, lab("text.cf_convention"), "Note")
 
     ws.freeze_panes = ws.cell(row=per_row + 1, column=first_c)
     ws.column_dimensions["A"].width = 58
@@ -348,89 +403,177 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str) -> dict:
     for k in range(n):
         ws.column_dimensions[_col(first_c + k)].width = 11
     ws.column_dimensions["C"].width = max(ws.column_dimensions["C"].width or 11, 12)
+    xs.print_setup(ws, title_rows=f"{per_row}:{per_row + 1}", footer=lab("text.page_footer"))
     return {"npv": f"B{npv_row}", "irr": f"B{irr_row}", "fcf_row": f, "first_col": C0, "last_col": CL}
+
+
+# ----------------------------------------------------------------------------------------------
+# Translating what the engine writes (constraint names, screening reasons, codes)
+# ----------------------------------------------------------------------------------------------
+def _by_pattern(lab: xs.Labels, section: str, text: str, fill) -> str:
+    """``text`` rewritten by the first matching pattern of ``section`` into ``section_text``;
+    ``fill`` maps a matched group name and value to its display value."""
+    for key, pattern in lab.table.get(section, {}).items():
+        mt = re.match(pattern, text)
+        if mt:
+            groups = {k: fill(k, v) for k, v in mt.groupdict().items()}
+            return lab.table[f"{section}_text"][key].format(**groups)
+    return text
+
+
+def constraint_label(name: str, lab: xs.Labels) -> str:
+    """A solver constraint name (``budget loan_krw_bn``, ``diversification graphite``) in words."""
+    def fill(k, v):
+        if k == "key":
+            return lab.get("scenario", v)
+        if k in ("mineral", "value"):
+            return lab.get("mineral", v)
+        if k == "column":
+            return lab.col(v)
+        return v
+    return _by_pattern(lab, "constraint", str(name), fill)
+
+
+def reasons_label(text: Any, lab: xs.Labels) -> str:
+    """Screening reasons (``"; "``-joined text of :func:`evaluator.scoring.eligibility`) in words."""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    parts = list(text) if isinstance(text, (list, tuple, set, np.ndarray)) else str(text).split("; ")
+    return "; ".join(_by_pattern(lab, "reason", p.strip(), lambda k, v: v) for p in parts if str(p).strip())
+
+
+def _display(frame: pd.DataFrame, lab: xs.Labels) -> pd.DataFrame:
+    """A table ready to read: codes in words (minerals, stages, yes/no), headers in words."""
+    out = frame.copy()
+    for c in out.columns:
+        if c == "mineral":
+            out[c] = out[c].map(lambda v: lab.mineral(v))
+        elif c == "stage":
+            out[c] = out[c].map(lambda v: lab.get("stage", v))
+        elif out[c].dtype == bool or out[c].map(lambda v: isinstance(v, (bool, np.bool_))).any():
+            out[c] = out[c].map(lab.yes_no)
+    return out
+
+
+def _table(ws, top: int, left: int, frame: pd.DataFrame, lab: xs.Labels, formats: dict | None = None) -> tuple[int, int]:
+    """:func:`xlsx_style.write_table` with words for codes and headers (formats by column id)."""
+    cols = list(frame.columns)
+    fmts = {lab.col(c): (formats or {}).get(c, xs.format_for_column(str(c))) for c in cols}
+    shown = _display(frame, lab)
+    shown.columns = [lab.col(c) for c in cols]
+    out = xs.write_table(ws, top, left, shown, formats=fmts)
+    widths = [ws.column_dimensions[_col(left + j)].width or 13 for j in range(len(cols))]
+    lines = max([-(-len(h) * (2 if _mostly_wide(h) else 1) // max(4, int(w) - 1)) for h, w in zip(shown.columns, widths)] or [1])
+    if lines > 1:
+        ws.row_dimensions[top].height = max(ws.row_dimensions[top].height or 0, 14 * min(lines, 4) + 6)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
 # Ranking
 # ----------------------------------------------------------------------------------------------
-_RANK_METRICS = ["npv_usd_m", "irr", "payback_years", "profitability_index", "min_dscr", "llcr",
-                 "discount_rate", "support_request_krw_bn", "coverage_share", "aisc_usd_per_t",
-                 "first_production_year", "korea_offtake_t_per_year"]
+#: Columns of the Ranking sheet, in order (each has a label with its unit); those absent are skipped.
+RANKING_COLUMNS = ["rank", "id", "name", "country_iso3", "mineral", "stage", "eligible", "ineligible_reasons",
+                   "funded", "fund_krw_bn", "loan_krw_bn", "score", "contrib_financial", "contrib_risk",
+                   "contrib_diversification", "contrib_loan_safety", "contrib_readiness", "contrib_esg",
+                   "npv_usd_m", "npv_p10_usd_m", "prob_npv_negative", "irr", "discount_rate", "payback_years",
+                   "min_dscr", "support_request_krw_bn", "coverage_share", "expected_loss_krw_bn",
+                   "country_risk_score", "china_share_before", "china_share_after", "rank_range"]
 
 
-def _ranking_frame(evaluation, scores: pd.DataFrame | None) -> pd.DataFrame:
+def _ranking_frame(evaluation, scores: pd.DataFrame | None, allocation: pd.DataFrame | None,
+                   lab: xs.Labels) -> pd.DataFrame:
     m = evaluation.metrics
-    apps = {a.id: a for a in evaluation.applications}
-    base = pd.DataFrame({
-        "id": list(m.index.astype(str)),
-        "name": m["name"].to_numpy(),
-        "company": [apps[i].company for i in m.index],
-        "country_iso3": m["country_iso3"].to_numpy(),
-        "mineral": m["mineral"].to_numpy(),
-        "stage": m["stage"].to_numpy(),
-    }).set_index("id")
+    base = pd.DataFrame({c: m[c].to_numpy() for c in ("name", "country_iso3", "mineral", "stage")},
+                        index=m.index.astype(str))
+    out = base.join(m[[c for c in RANKING_COLUMNS if c in m.columns and c not in base.columns]], how="left")
     if scores is not None:
-        s = scores.copy()
-        front = [c for c in ("rank", "score") if c in s.columns]
-        contrib = [c for c in s.columns if str(c).startswith("contrib")]
-        tail = [c for c in ("eligible", "ineligible_reasons", "expected_loss_krw_bn", "china_share_after") if c in s.columns]
-        other = [c for c in s.columns if c not in front + contrib + tail and c not in base.columns and c not in m.columns]
-        s = s[front + contrib + tail + other]
-        if "ineligible_reasons" in s.columns:
-            s["ineligible_reasons"] = s["ineligible_reasons"].map(
-                lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple, set, np.ndarray)) else ("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)))
-        out = base.join(s, how="left")
-    else:
-        out = base
-    out = out.join(m[[c for c in _RANK_METRICS if c in m.columns]], how="left")
+        out = out.join(scores[[c for c in scores.columns if c not in out.columns]], how="left")
+        for c in scores.columns:  # the score table's values win (e.g. risk columns)
+            if c in out.columns and c not in base.columns:
+                out[c] = scores[c].reindex(out.index)
+    if allocation is not None:
+        out["fund_krw_bn"] = allocation["fund_krw_bn"].reindex(out.index).fillna(0.0)
+        out["loan_krw_bn"] = allocation["loan_krw_bn"].reindex(out.index).fillna(0.0)
+        out["funded"] = (out["fund_krw_bn"] + out["loan_krw_bn"]) > _FUND_TOL
+    if "ineligible_reasons" in out.columns:
+        out["ineligible_reasons"] = out["ineligible_reasons"].map(lambda v: reasons_label(v, lab))
     if "rank" in out.columns:
         out = out.sort_values("rank", kind="stable", na_position="last")
     else:
         out = out.sort_values("npv_usd_m", ascending=False, kind="stable", na_position="last")
+    out.index.name = "id"
     out = out.reset_index()
-    cols = list(out.columns)
-    if "rank" in cols:
-        cols.remove("rank")
-        cols = ["rank"] + cols
-    return out[cols]
+    return out[[c for c in RANKING_COLUMNS if c in out.columns]]
 
 
-def _write_ranking(ws, evaluation, scores, comfort_dscr: float) -> None:
-    df = _ranking_frame(evaluation, scores)
-    top = 3
-    _title(ws, "Ranking of all applications",
-           "Sorted by rank" if scores is not None else "Scoring not run: sorted by NPV [USD m]")
-    xs.put_text(ws, 1, 3, "Lenders' min DSCR comfort [x]:", "Note")
-    xs.put_value(ws, 1, 4, comfort_dscr, "Input", xs.FMT_RATIO)
-    last_row, last_col = xs.write_table(ws, top, 1, df)
-    ws.freeze_panes = ws.cell(row=top + 1, column=3)
+def _write_decision_line(ws, row: int, decision: Mapping | None, lab: xs.Labels, col: int = 1,
+                         last_col: int | None = None) -> int:
+    if decision and "decision_id" not in decision:
+        text = "; ".join(f"{lab.get('decision', k)}: {v}" for k, v in decision.items())
+    elif decision:
+        text = lab("text.decision_recorded", id=decision.get("decision_id", ""), by=decision.get("decided_by", ""),
+                   at=decision.get("decided_at_utc", ""),
+                   note=decision.get("note", "") or "; ".join(f"{k}: {v}" for k, v in decision.items()))
+    else:
+        text = lab("text.decision_none")
+    xs.put_text(ws, row, col, lab("text.ranking_decision"), "Label")
+    if last_col:
+        _wide_text(ws, row, text, "Value", col + 2, last_col)
+    else:
+        xs.put_text(ws, row, col + 2, text, "Value")
+    return row + 1
+
+
+def _write_ranking(ws, evaluation, scores, comfort_dscr: float, allocation=None, decision=None,
+                   lab: xs.Labels | None = None) -> None:
+    lab = lab or xs.load_labels("en")
+    df = _ranking_frame(evaluation, scores, allocation, lab)
+    top = 4
+    _title(ws, lab("text.ranking_title"), lab("text.ranking_sorted") if scores is not None else lab("text.ranking_by_npv"))
+    _write_decision_line(ws, 3, decision, lab)
+    xs.put_text(ws, 1, 6, lab("text.dscr_comfort"), "Note")
+    xs.put_value(ws, 1, 9, comfort_dscr, "Input", xs.FMT_RATIO)
+    fmts = {"rank": "0", "score": xs.FMT_SCORE, "npv_usd_m": xs.FMT_MONEY, "npv_p10_usd_m": xs.FMT_MONEY,
+            "prob_npv_negative": "0%", "irr": xs.FMT_PCT, "discount_rate": xs.FMT_PCT, "payback_years": "0.0",
+            "min_dscr": "0.00", "coverage_share": "0%", "china_share_before": "0%", "china_share_after": "0%",
+            "country_risk_score": "0", "expected_loss_krw_bn": "#,##0.00"}
+    last_row, last_col = _table(ws, top, 1, df, lab, fmts)
+    ws.row_dimensions[top].height = 45
+    ws.freeze_panes = ws.cell(row=top + 1, column=4)
     ws.auto_filter.ref = f"A{top}:{_col(last_col)}{max(last_row, top + 1)}"
     cols = list(df.columns)
     if len(df):
         first = top + 1
         for key in ("score", "npv_usd_m"):
             if key in cols:
-                L = _col(cols.index(key) + 1)
-                ws.conditional_formatting.add(f"{L}{first}:{L}{last_row}", ColorScaleRule(
+                Lc = _col(cols.index(key) + 1)
+                ws.conditional_formatting.add(f"{Lc}{first}:{Lc}{last_row}", ColorScaleRule(
                     start_type="min", start_color="F8696B", mid_type="percentile", mid_value=50,
                     mid_color="FFEB84", end_type="max", end_color="63BE7B"))
         if "eligible" in cols:
-            L = _col(cols.index("eligible") + 1)
+            Lc = _col(cols.index("eligible") + 1)
             ws.conditional_formatting.add(f"A{first}:{_col(last_col)}{last_row}",
-                                          FormulaRule(formula=[f"${L}{first}=FALSE"], fill=_RED_FILL))
+                                          FormulaRule(formula=[f'${Lc}{first}="{lab("text.no")}"'], fill=_RED_FILL))
+        if "funded" in cols:
+            Lc = _col(cols.index("funded") + 1)
+            ws.conditional_formatting.add(f"{Lc}{first}:{Lc}{last_row}",
+                                          FormulaRule(formula=[f'${Lc}{first}="{lab("text.yes")}"'], fill=_GREEN_FILL))
         if "irr" in cols and "discount_rate" in cols:
             Li, Ld = _col(cols.index("irr") + 1), _col(cols.index("discount_rate") + 1)
             ws.conditional_formatting.add(f"{Li}{first}:{Li}{last_row}",
                                           FormulaRule(formula=[f"AND(ISNUMBER({Li}{first}),{Li}{first}<{Ld}{first})"],
                                                       font=Font(color="C00000")))
         if "min_dscr" in cols:
-            L = _col(cols.index("min_dscr") + 1)
-            ws.conditional_formatting.add(f"{L}{first}:{L}{last_row}",
-                                          FormulaRule(formula=[f"AND(ISNUMBER({L}{first}),{L}{first}<$D$1)"], font=Font(color="C00000")))
-    widths = {"id": 14, "name": 34, "company": 26, "ineligible_reasons": 40}
+            Lc = _col(cols.index("min_dscr") + 1)
+            ws.conditional_formatting.add(f"{Lc}{first}:{Lc}{last_row}",
+                                          FormulaRule(formula=[f"AND(ISNUMBER({Lc}{first}),{Lc}{first}<$I$1)"], font=Font(color="C00000")))
+    widths = {"rank": 6, "id": 12, "name": 30, "ineligible_reasons": 36, "country_iso3": 8, "mineral": 12, "stage": 11,
+              "eligible": 8, "funded": 8, "rank_range": 10}
     for j, ccol in enumerate(cols, start=1):
-        ws.column_dimensions[_col(j)].width = widths.get(ccol, 13)
+        ws.column_dimensions[_col(j)].width = widths.get(ccol, 11)
+    _wrap_rows(ws, top + 1, last_row, [j for j, c in enumerate(cols, start=1) if c in ("name", "ineligible_reasons")])
+    xs.print_setup(ws, title_rows=f"{top}:{top}", footer=lab("text.page_footer"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -444,363 +587,648 @@ def _summary_get(summary, key, default=None):
     return getattr(summary, key, default)
 
 
-def _write_allocation(ws, evaluation, scenario, allocation, summary) -> dict:
-    _title(ws, "Allocation of the fund and the policy loans [KRW bn]")
-    a = _funded(allocation)
+_ALLOC_COLUMNS = ["id", "name", "country_iso3", "mineral", "fund_request_krw_bn", "loan_request_krw_bn",
+                  "fund_krw_bn", "loan_krw_bn", "project_cost_krw_bn", "coverage_share", "expected_loss_krw_bn",
+                  "fraction", "note"]
+
+
+def _allocation_frame(evaluation, a: pd.DataFrame, lab: xs.Labels) -> pd.DataFrame:
     m = evaluation.metrics
+    df = pd.DataFrame(index=a.index)
+    for c in ("name", "country_iso3", "mineral", "fund_request_krw_bn", "loan_request_krw_bn"):
+        df[c] = m[c].reindex(a.index)
+    df["fund_krw_bn"] = a["fund_krw_bn"]
+    df["loan_krw_bn"] = a["loan_krw_bn"]
+    df["project_cost_krw_bn"] = m["project_cost_krw_bn"].reindex(a.index)
+    for c in ("coverage_share", "expected_loss_krw_bn", "fraction", "note"):
+        if c in a.columns:
+            df[c] = a[c]
+    if "note" in df.columns:
+        df["note"] = df["note"].map(lambda v: _note_label(v, lab))
+    df = df.assign(_s=a["support_krw_bn"]).sort_values("_s", ascending=False, kind="stable").drop(columns="_s")
+    df.index.name = "id"
+    df = df.reset_index()
+    return df[[c for c in _ALLOC_COLUMNS if c in df.columns]]
+
+
+def _note_label(v: Any, lab: xs.Labels) -> str:
+    """The allocation's note (``ineligible: <reasons>`` or free text) in words."""
+    if v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip():
+        return ""
+    text = str(v)
+    if text.startswith("ineligible: "):
+        return lab("col.ineligible_reasons") + ": " + reasons_label(text[len("ineligible: "):], lab)
+    return text
+
+
+def _write_alloc_table(ws, df: pd.DataFrame, lab: xs.Labels, top: int) -> tuple[int, list, dict]:
+    """The per-project rows with live support (and coverage) formulas beside the amounts; returns
+    (last row, columns, column letters)."""
+    cols = list(df.columns)
+    cols.insert(cols.index("loan_krw_bn") + 1, "support_krw_bn")
+    formula_cols = {"support_krw_bn"} | ({"coverage_share"} if "coverage_share" not in df.columns else set())
+    if "coverage_share" not in df.columns:
+        cols.insert(cols.index("project_cost_krw_bn") + 1, "coverage_share")
+    for j, name in enumerate(cols, start=1):
+        xs.put_text(ws, top, j, lab.col(name), "Header")
+    Lc = {c: _col(j) for j, c in enumerate(cols, start=1)}
+    shown = _display(df, lab)
+    for i, (_, row) in enumerate(shown.iterrows(), start=top + 1):
+        for j, name in enumerate(cols, start=1):
+            if name == "support_krw_bn":
+                c = ws.cell(row=i, column=j, value=f"={Lc['fund_krw_bn']}{i}+{Lc['loan_krw_bn']}{i}")
+                c.style, c.number_format = "Calc", xs.FMT_MONEY
+            elif name in formula_cols:
+                c = ws.cell(row=i, column=j, value=f'=IFERROR({Lc["support_krw_bn"]}{i}/{Lc["project_cost_krw_bn"]}{i},"{lab("text.na")}")')
+                c.style, c.number_format = "Calc", xs.FMT_PCT
+            else:
+                xs.put_value(ws, i, j, row[name], "Input" if name in ("fund_krw_bn", "loan_krw_bn") else "Value",
+                             xs.format_for_column(name))
+    return top + len(df), cols, Lc
+
+
+def _write_budget_rows(ws, r: int, scenario, lab: xs.Labels, used: Mapping[str, Any]) -> int:
+    """Budget / allocated / remaining / used rows; ``used`` maps ``fund``/``loan`` to a number, a
+    formula text or None."""
+    for j, h in enumerate([lab("text.budget"), lab("text.allocated"), lab("text.remaining"), lab("text.used")], start=2):
+        xs.put_text(ws, r, j, h, "Header")
+    ws.row_dimensions[r].height = 30
+    r += 1
+    for key, budget in (("fund", scenario.fund_krw_bn), ("loan", scenario.loan_krw_bn)):
+        xs.put_text(ws, r, 1, lab("text.fund") if key == "fund" else lab("text.loans"), "Label")
+        xs.put_value(ws, r, 2, float(budget), "Input", xs.FMT_MONEY)
+        u = used.get(key)
+        if u is None:
+            xs.put_text(ws, r, 3, lab("text.not_allocated"), "Note")
+        else:
+            c = ws.cell(row=r, column=3, value=u)
+            c.style, c.number_format = ("Calc" if isinstance(u, str) else "Value"), xs.FMT_MONEY
+            for col, f, fmt in ((4, f"=B{r}-C{r}", xs.FMT_MONEY), (5, f'=IFERROR(C{r}/B{r},"{lab("text.na")}")', xs.FMT_PCT)):
+                c = ws.cell(row=r, column=col, value=f)
+                c.style, c.number_format = "Calc", fmt
+        r += 1
+    return r
+
+
+def _write_allocation(ws, evaluation, scenario, allocation, summary, lab: xs.Labels | None = None) -> dict:
+    lab = lab or xs.load_labels("en")
+    _title(ws, lab("text.allocation_title"))
+    a = _funded(allocation)
     info = {"fund_used": None, "loan_used": None}
+    top = 3
     if a is None:
-        xs.put_text(ws, 3, 1, "Allocation not run: no amounts to show. Requests per project are on the Ranking sheet.", "Note")
+        xs.put_text(ws, 3, 1, lab("text.allocation_not_run"), "Note")
         r = 5
     else:
-        df = pd.DataFrame(index=a.index)
-        df["name"] = m["name"].reindex(a.index)
-        df["country_iso3"] = m["country_iso3"].reindex(a.index)
-        df["mineral"] = m["mineral"].reindex(a.index)
-        df["fund_request_krw_bn"] = m["fund_request_krw_bn"].reindex(a.index)
-        df["loan_request_krw_bn"] = m["loan_request_krw_bn"].reindex(a.index)
-        df["fund_krw_bn"] = a["fund_krw_bn"]
-        df["loan_krw_bn"] = a["loan_krw_bn"]
-        df["project_cost_krw_bn"] = m["project_cost_krw_bn"].reindex(a.index)
-        if "coverage_share" in a.columns:
-            df["coverage_share"] = a["coverage_share"]
-        if "expected_loss_krw_bn" in a.columns:
-            df["expected_loss_krw_bn"] = a["expected_loss_krw_bn"]
-        for extra in a.columns:
-            if extra not in df.columns and extra not in ("support_krw_bn",):
-                df[extra] = a[extra]
-        df = df.reset_index()
-        top = 3
-        cols = list(df.columns) + ["support_krw_bn"]
-        if "coverage_share" not in df.columns:
-            cols.append("coverage_share")
-        for j, name in enumerate(cols, start=1):
-            xs.put_text(ws, top, j, name, "Header")
-        fmts = [xs.format_for_column(c) for c in cols]
-        L = {c: _col(j) for j, c in enumerate(cols, start=1)}
-        for i, row in enumerate(df.itertuples(index=False, name=None), start=top + 1):
-            for j, v in enumerate(row, start=1):
-                xs.put_value(ws, i, j, v, "Input" if cols[j - 1] in ("fund_krw_bn", "loan_krw_bn") else "Value", fmts[j - 1])
-            c = ws.cell(row=i, column=cols.index("support_krw_bn") + 1, value=f"={L['fund_krw_bn']}{i}+{L['loan_krw_bn']}{i}")
-            c.style, c.number_format = "Calc", xs.FMT_MONEY
-            if "coverage_share" not in df.columns:
-                c = ws.cell(row=i, column=cols.index("coverage_share") + 1,
-                            value=f"=IFERROR({L['support_krw_bn']}{i}/{L['project_cost_krw_bn']}{i},\"n/a\")")
-                c.style, c.number_format = "Calc", xs.FMT_PCT
-        last = top + len(df)
-        ws.freeze_panes = ws.cell(row=top + 1, column=2)
+        df = _allocation_frame(evaluation, a, lab)
+        last, cols, Lc = _write_alloc_table(ws, df, lab, top)
+        ws.row_dimensions[top].height = 45
+        ws.freeze_panes = ws.cell(row=top + 1, column=3)
         if len(df):
             ws.auto_filter.ref = f"A{top}:{_col(len(cols))}{last}"
         r = last + 1
-        xs.put_text(ws, r, 1, "Total [KRW bn]", "Total")
+        xs.put_text(ws, r, 1, lab("text.total_krw_bn"), "Total")
         for key in ("fund_request_krw_bn", "loan_request_krw_bn", "fund_krw_bn", "loan_krw_bn", "support_krw_bn",
                     "expected_loss_krw_bn"):
-            if key in L:
-                c = ws.cell(row=r, column=cols.index(key) + 1, value=f"=SUM({L[key]}{top + 1}:{L[key]}{max(last, top + 1)})")
+            if key in Lc:
+                c = ws.cell(row=r, column=cols.index(key) + 1, value=f"=SUM({Lc[key]}{top + 1}:{Lc[key]}{max(last, top + 1)})")
                 c.style, c.number_format = "Total", xs.FMT_MONEY
         tot_row = r
         r += 2
-        xs.put_text(ws, r, 1, "Budgets", "Subtitle")
-        for j, h in enumerate(["Budget [KRW bn]", "Allocated [KRW bn]", "Remaining [KRW bn]", "Used [fraction]"], start=2):
-            xs.put_text(ws, r, j, h, "Header")
-        r += 1
-        for label, budget, key in (("Fund", scenario.fund_krw_bn, "fund_krw_bn"), ("Policy loans", scenario.loan_krw_bn, "loan_krw_bn")):
-            xs.put_text(ws, r, 1, f"{label} [KRW bn]", "Label")
-            xs.put_value(ws, r, 2, float(budget), "Input", xs.FMT_MONEY)
-            c = ws.cell(row=r, column=3, value=f"={L[key]}{tot_row}")
-            c.style, c.number_format = "Calc", xs.FMT_MONEY
-            c = ws.cell(row=r, column=4, value=f"=B{r}-C{r}")
-            c.style, c.number_format = "Calc", xs.FMT_MONEY
-            c = ws.cell(row=r, column=5, value=f"=IFERROR(C{r}/B{r},\"n/a\")")
-            c.style, c.number_format = "Calc", xs.FMT_PCT
-            r += 1
-        xs.put_text(ws, r, 1, "Coverage cap [fraction of project cost]", "Label")
+        xs.put_text(ws, r, 1, lab("text.budgets"), "Subtitle")
+        r = _write_budget_rows(ws, r, scenario, lab, {"fund": f"={Lc['fund_krw_bn']}{tot_row}",
+                                                      "loan": f"={Lc['loan_krw_bn']}{tot_row}"})
+        xs.put_text(ws, r, 1, lab("text.coverage_cap"), "Label")
         xs.put_value(ws, r, 2, float(scenario.coverage_cap_share), "Input", xs.FMT_PCT)
         if len(df):  # coverage above the cap in red
-            Lc = L["coverage_share"]
-            ws.conditional_formatting.add(f"{Lc}{top + 1}:{Lc}{last}", CellIsRule(
+            ws.conditional_formatting.add(f"{Lc['coverage_share']}{top + 1}:{Lc['coverage_share']}{last}", CellIsRule(
                 operator="greaterThan", formula=[f"$B${r}"], fill=_RED_FILL))
         r += 1
         info = {"fund_used": float(a["fund_krw_bn"].sum()), "loan_used": float(a["loan_krw_bn"].sum())}
         for j, ccol in enumerate(cols, start=1):
-            ws.column_dimensions[_col(j)].width = {"name": 32, "id": 14}.get(ccol, 14)
-        ws.column_dimensions["A"].width = 34
-    # solver diagnostics
-    r += 1
-    xs.put_text(ws, r, 1, "Solver", "Subtitle")
+            ws.column_dimensions[_col(j)].width = {"name": 30, "id": 12, "note": 40}.get(ccol, 12)
+        ws.column_dimensions["A"].width = 30
+        _wrap_rows(ws, top + 1, last, [j for j, c in enumerate(cols, start=1) if c in ("name", "note")])
+    r = _write_solver(ws, r + 1, summary, lab)
+    xs.print_setup(ws, title_rows=f"{top}:{top}" if a is not None else None, footer=lab("text.page_footer"))
+    return info
+
+
+def _write_solver(ws, r: int, summary, lab: xs.Labels) -> int:
+    xs.put_text(ws, r, 1, lab("text.solver"), "Subtitle")
     r += 1
     status = _summary_get(summary, "status")
-    items = [("Objective", _summary_get(summary, "objective"), "#,##0.000"),
-             ("Status", status if status is not None else "not run", None),
-             ("Proven optimal", _summary_get(summary, "optimal"), None),
-             ("MIP gap [fraction]", _summary_get(summary, "mip_gap"), "0.00E+00"),
-             ("Solve time [s]", _summary_get(summary, "solve_time_s"), "0.000")]
-    r = _kv(ws, r, items)
-    r += 1
-    xs.put_text(ws, r, 1, "Binding constraints", "Subtitle")
+    items = [(lab("text.objective"), _summary_get(summary, "objective"), "#,##0.000"),
+             (lab("text.status"), lab.get("status", status) if status is not None else lab("status.not_run"), None),
+             (lab("text.proven_optimal"), lab.yes_no(_summary_get(summary, "optimal")), None),
+             (lab("text.mip_gap"), _summary_get(summary, "mip_gap"), "0.00%"),
+             (lab("text.solve_time"), _summary_get(summary, "solve_time_s"), "0.000")]
+    r = _kv(ws, r, items) + 1
+    xs.put_text(ws, r, 1, lab("text.binding"), "Subtitle")
     r += 1
     binding = _summary_get(summary, "binding") or []
     if not binding:
-        xs.put_text(ws, r, 1, "none reported", "Note")
+        xs.put_text(ws, r, 1, lab("text.none_reported"), "Note")
         r += 1
     for b in binding:
-        xs.put_text(ws, r, 1, str(b), "Value")
+        xs.put_text(ws, r, 1, constraint_label(b, lab), "Value")
         r += 1
     r += 1
-    xs.put_text(ws, r, 1, "Marginal value of one more unit [objective per KRW bn]", "Subtitle")
+    xs.put_text(ws, r, 1, lab("text.marginal_values"), "Subtitle")
     r += 1
     mv = _summary_get(summary, "marginal_values") or _summary_get(summary, "marginal_value_per_krw_bn") or {}
     if not mv:
-        xs.put_text(ws, r, 1, "none reported", "Note")
+        xs.put_text(ws, r, 1, lab("text.none_reported"), "Note")
     for k, v in dict(mv).items():
-        xs.put_text(ws, r, 1, str(k), "Label")
-        xs.put_value(ws, r, 2, v, "Value", "#,##0.0000")
+        xs.put_text(ws, r, 1, lab.get("scenario", k), "Label")
+        xs.put_value(ws, r, 2, v, "Value", "#,##0.000")
         r += 1
-    return info
+    return r
 
 
 # ----------------------------------------------------------------------------------------------
 # Supply
 # ----------------------------------------------------------------------------------------------
+_SUPPLY_COLUMNS = ["mineral", "n_projects", "added_volume", "china_share_before", "china_share_after",
+                   "top_supplier_before", "top_share_before", "top_supplier_after", "top_share_after",
+                   "hhi_before", "hhi_after", "meets_target_after", "gap_to_target_after", "top_supplier",
+                   "top_supplier_share"]
+
+
 def _baseline_supply(evaluation, ref) -> pd.DataFrame:
     from evaluator import reference as refmod
 
     rows = []
     for mineral in sorted(set(evaluation.metrics["mineral"])):
-        try:
-            s = refmod.import_shares(ref, mineral)
-        except Exception:  # no trade data: say so rather than fail the report
+        s = refmod.import_shares(ref, mineral)
+        if not len(s):  # no trade data and no assumed shares: the mineral is left out
             continue
-        top = s.index[0] if len(s) else ""
+        top = s.index[0]
         rows.append({"mineral": mineral, "china_share_before": float(s.get("CHN", 0.0)),
                      "top_supplier": top, "top_supplier_share": float(s.iloc[0]) if len(s) else np.nan,
                      "hhi_before": float((s ** 2).sum())})
     return pd.DataFrame(rows)
 
 
-def _write_source_shares(ws, r: int, evaluation, ref, top_k: int = 5) -> int:
+def _write_source_shares(ws, r: int, evaluation, ref, lab: xs.Labels, top_k: int = 5) -> int:
     """Korea's import sources per mineral (latest trade year, before any project) [fraction]."""
     from evaluator import reference as refmod
 
     rows = []
     for mineral in sorted(set(evaluation.metrics["mineral"])):
-        try:
-            s = refmod.import_shares(ref, mineral)
-        except Exception:  # noqa: BLE001 - a mineral without trade data is skipped
-            continue
+        s = refmod.import_shares(ref, mineral)
         for rank, (partner, share) in enumerate(s.iloc[:top_k].items(), start=1):
             rows.append({"mineral": mineral, "source_rank": rank, "partner_iso3": partner, "share_before": float(share)})
         if len(s) > top_k:
-            rows.append({"mineral": mineral, "source_rank": top_k + 1, "partner_iso3": "others",
+            rows.append({"mineral": mineral, "source_rank": top_k + 1, "partner_iso3": lab("text.others"),
                          "share_before": float(s.iloc[top_k:].sum())})
     if not rows:
         return r
-    xs.put_text(ws, r, 1, f"Source shares of Korea's imports, latest trade year, top {top_k} [fraction]", "Subtitle")
-    r += 1
-    last, _ = xs.write_table(ws, r, 1, pd.DataFrame(rows), formats={"source_rank": "0"})
+    xs.put_text(ws, r, 1, lab("text.source_shares", k=top_k), "Subtitle")
+    last, _ = _table(ws, r + 1, 1, pd.DataFrame(rows), lab, {"source_rank": "0"})
     return last + 2
 
 
-def _write_supply(ws, evaluation, scenario, supply, supply_by_year, ref) -> dict:
+def _supply_table(supply) -> pd.DataFrame:
+    table = pd.DataFrame(supply).copy()
+    if "mineral" not in table.columns:
+        table = table.reset_index().rename(columns={"index": "mineral"})
+    return table
+
+
+def _write_supply(ws, evaluation, scenario, supply, supply_by_year, ref, lab: xs.Labels | None = None) -> dict:
+    lab = lab or xs.load_labels("en")
     target = float(scenario.target_single_supplier_share)
-    _title(ws, "Supply diversification: Korea's imports per mineral",
-           f"Target: at most {target:.0%} from any single supplier by {scenario.target_year}")
-    xs.put_text(ws, 3, 1, "Single-supplier target [fraction]", "Label")
+    _title(ws, lab("text.supply_title"), lab("text.supply_target", target=target, year=scenario.target_year))
+    xs.put_text(ws, 3, 1, lab("text.single_supplier_target"), "Label")
     xs.put_value(ws, 3, 2, target, "Input", xs.FMT_PCT)
     r = 5
     info: dict = {}
     if supply is None:
-        xs.put_text(ws, r, 1, "Supply analysis not run: baseline import shares from the bundled trade data "
-                    "(evaluator/data/korea_imports.csv); 'after' needs the portfolio effect.", "Note")
+        xs.put_text(ws, r, 1, lab("text.supply_not_run"), "Note")
         r += 1
         table = _baseline_supply(evaluation, ref) if ref is not None else pd.DataFrame()
     else:
-        table = pd.DataFrame(supply).copy()
-        if "mineral" not in table.columns:
-            table = table.reset_index().rename(columns={"index": "mineral"})
+        table = _supply_table(supply)
+        table = table[[c for c in _SUPPLY_COLUMNS if c in table.columns]]
     if len(table):
         top = r
-        last, lastc = xs.write_table(ws, top, 1, table)
+        last, lastc = _table(ws, top, 1, table, lab)
+        ws.row_dimensions[top].height = 45
         cols = list(table.columns)
         for key in ("china_share_before", "china_share_after"):
             if key in cols:
-                L = _col(cols.index(key) + 1)
-                ws.conditional_formatting.add(f"{L}{top + 1}:{L}{last}", CellIsRule(operator="greaterThan", formula=["$B$3"], fill=_RED_FILL))
-                ws.conditional_formatting.add(f"{L}{top + 1}:{L}{last}", CellIsRule(operator="lessThanOrEqual", formula=["$B$3"], fill=_GREEN_FILL))
+                Lc = _col(cols.index(key) + 1)
+                ws.conditional_formatting.add(f"{Lc}{top + 1}:{Lc}{last}", CellIsRule(operator="greaterThan", formula=["$B$3"], fill=_RED_FILL))
+                ws.conditional_formatting.add(f"{Lc}{top + 1}:{Lc}{last}", CellIsRule(operator="lessThanOrEqual", formula=["$B$3"], fill=_GREEN_FILL))
         info["table"] = (top, last, cols)
         r = last + 2
     if ref is not None:
-        r = _write_source_shares(ws, r, evaluation, ref)
+        r = _write_source_shares(ws, r, evaluation, ref, lab)
     if supply_by_year is not None and len(supply_by_year):
-        sby = pd.DataFrame(supply_by_year).copy()
-        if "year" in sby.columns:
-            sby = sby[sby["year"] <= scenario.horizon_year]
-        value_col = next((c for c in ("china_share_after", "china_share", "top_supplier_share_after") if c in sby.columns), None)
-        xs.put_text(ws, r, 1, f"China share of Korea's imports by year [fraction] ({value_col or 'n/a'})", "Subtitle")
-        r += 1
-        if value_col and {"mineral", "year"} <= set(sby.columns):
-            piv = sby.pivot_table(index="mineral", columns="year", values=value_col, aggfunc="first")
-            piv.columns = [int(c) for c in piv.columns]
-            ptop = r
-            xs.put_text(ws, r, 1, "mineral", "Header")
-            for j, y in enumerate(piv.columns, start=2):
-                c = ws.cell(row=r, column=j, value=int(y))
-                c.style = "Header"
-            for i, (mineral, vals) in enumerate(piv.iterrows(), start=r + 1):
-                xs.put_text(ws, i, 1, mineral, "Label")
-                for j, v in enumerate(vals.to_numpy(), start=2):
-                    xs.put_value(ws, i, j, v, "Value", xs.FMT_PCT)
-            tr = r + len(piv) + 1
-            xs.put_text(ws, tr, 1, "target", "Label")
-            for j in range(2, len(piv.columns) + 2):
-                c = ws.cell(row=tr, column=j, value="=$B$3")
-                c.style, c.number_format = "Calc", xs.FMT_PCT
-            rng = f"B{ptop + 1}:{_col(len(piv.columns) + 1)}{ptop + len(piv)}"
-            ws.conditional_formatting.add(rng, CellIsRule(operator="greaterThan", formula=["$B$3"], fill=_RED_FILL))
-            ws.conditional_formatting.add(rng, CellIsRule(operator="lessThanOrEqual", formula=["$B$3"], fill=_GREEN_FILL))
-            ch = LineChart()
-            ch.title = "China share by year vs target"
-            ch.y_axis.title = "share of imports"
-            ch.y_axis.number_format = "0%"
-            data = Reference(ws, min_col=1, max_col=len(piv.columns) + 1, min_row=ptop + 1, max_row=tr)
-            ch.add_data(data, from_rows=True, titles_from_data=True)
-            ch.set_categories(Reference(ws, min_col=2, max_col=len(piv.columns) + 1, min_row=ptop, max_row=ptop))
-            ch.height, ch.width = 8, 18
-            ws.add_chart(ch, f"A{tr + 2}")
-            r = tr + 20
-            rest = [c for c in sby.columns if c not in ("mineral", "year", value_col)]
-            if rest:
-                xs.put_text(ws, r, 1, "Detail by year", "Subtitle")
-                r += 1
-                r, _ = xs.write_table(ws, r, 1, sby)
-        else:
-            r, _ = xs.write_table(ws, r, 1, sby)
+        r = _write_supply_by_year(ws, r, scenario, pd.DataFrame(supply_by_year), lab)
     ws.column_dimensions["A"].width = 22
     for j in range(2, 16):
-        ws.column_dimensions[_col(j)].width = 14
+        ws.column_dimensions[_col(j)].width = 13
+    xs.print_setup(ws, footer=lab("text.page_footer"))
     return info
 
 
-# ----------------------------------------------------------------------------------------------
-# Summary
-# ----------------------------------------------------------------------------------------------
-def _write_summary(ws, evaluation, scenario, scores, alloc, alloc_info, supply_table, generated_at, cf_ids, version):
-    _title(ws, "Overseas critical-mineral projects: evaluation report",
-           "Figures recompute from the formulas on the CF sheets; inputs blue, formulas black.")
-    m = evaluation.metrics
-    r = 4
-    xs.put_text(ws, r, 1, "Report", "Subtitle")
-    r += 1
-    r = _kv(ws, r, [
-        ("Scenario", scenario.name, None),
-        ("Generated [UTC]", generated_at, xs.FMT_DATE),
-        ("Tool version", version, None),
-        ("Price case", scenario.price_case, None),
-        ("FX [KRW per USD]", scenario.fx_krw_per_usd, "#,##0.0"),
-        ("Base real discount rate [fraction]", scenario.discount_rate, xs.FMT_PCT),
-        ("Country risk premium added", bool(scenario.add_country_risk_premium), None),
-        ("Coverage cap [fraction of project cost]", scenario.coverage_cap_share, xs.FMT_PCT),
-        ("Write-off share on failed exploration [fraction]", scenario.write_off_share, xs.FMT_PCT),
-    ])
-    r += 1
-    xs.put_text(ws, r, 1, "Budgets [KRW bn]", "Subtitle")
-    for j, h in enumerate(["Budget", "Allocated", "Remaining", "Used [fraction]"], start=2):
-        xs.put_text(ws, r, j, h, "Header")
-    r += 1
-    for label, budget, used in (("Fund", scenario.fund_krw_bn, alloc_info.get("fund_used")),
-                                ("Policy loans", scenario.loan_krw_bn, alloc_info.get("loan_used"))):
-        xs.put_text(ws, r, 1, f"{label} [KRW bn]", "Label")
-        xs.put_value(ws, r, 2, float(budget), "Input", xs.FMT_MONEY)
-        if used is not None:
-            xs.put_value(ws, r, 3, used, "Value", xs.FMT_MONEY)
-            c = ws.cell(row=r, column=4, value=f"=B{r}-C{r}")
-            c.style, c.number_format = "Calc", xs.FMT_MONEY
-            c = ws.cell(row=r, column=5, value=f"=IFERROR(C{r}/B{r},\"n/a\")")
-            c.style, c.number_format = "Calc", xs.FMT_PCT
-        else:
-            xs.put_text(ws, r, 3, "not allocated", "Note")
-        r += 1
-    r += 1
-    xs.put_text(ws, r, 1, "Totals", "Subtitle")
-    r += 1
-    n_apps = len(m)
-    eligible = int(pd.Series(scores["eligible"]).astype(bool).sum()) if scores is not None and "eligible" in scores.columns else None
-    funded_ids = list(alloc.index[alloc["support_krw_bn"] > _FUND_TOL]) if alloc is not None else []
-    npv_f = float(m.loc[[i for i in funded_ids if i in m.index], "npv_usd_m"].sum()) if funded_ids else None
-    r = _kv(ws, r, [
-        ("Applications evaluated", n_apps, "0"),
-        ("Eligible", eligible if eligible is not None else "scoring not run", "0"),
-        ("Funded", len(funded_ids) if alloc is not None else "allocation not run", "0"),
-        ("Support requested [KRW bn]", float(m["support_request_krw_bn"].sum()), xs.FMT_MONEY),
-        ("NPV of funded projects [USD m]", npv_f, xs.FMT_MONEY),
-        ("Cash-flow sheets", ", ".join(cf_ids) if cf_ids else "none", None),
-    ])
-    ws.column_dimensions["A"].width = 46
-    for L in "BCDE":
-        ws.column_dimensions[L].width = 16
+def _by_year_column(sby: pd.DataFrame) -> str | None:
+    return next((c for c in ("china_share_after", "china_share", "top_supplier_share_after") if c in sby.columns), None)
 
-    # chart data beside the summary
-    col0 = 8
-    if alloc is not None and funded_ids:
-        base = alloc.loc[funded_ids, ["fund_krw_bn", "loan_krw_bn"]].copy()
-        label = "allocated"
+
+def _write_supply_by_year(ws, r: int, scenario, sby: pd.DataFrame, lab: xs.Labels) -> int:
+    """China's share per mineral and year against the target (grid, line chart, detail)."""
+    if "year" in sby.columns:
+        sby = sby[sby["year"] <= scenario.horizon_year]
+    value_col = _by_year_column(sby)
+    xs.put_text(ws, r, 1, lab("text.china_by_year"), "Subtitle")
+    r += 1
+    if not (value_col and {"mineral", "year"} <= set(sby.columns)):
+        r, _ = _table(ws, r, 1, sby, lab)
+        return r + 2
+    piv = sby.pivot_table(index="mineral", columns="year", values=value_col, aggfunc="first")
+    piv.columns = [int(c) for c in piv.columns]
+    ptop = r
+    xs.put_text(ws, r, 1, lab.col("mineral"), "Header")
+    for j, y in enumerate(piv.columns, start=2):
+        c = ws.cell(row=r, column=j, value=int(y))
+        c.style = "Header"
+    for i, (mineral, vals) in enumerate(piv.iterrows(), start=r + 1):
+        xs.put_text(ws, i, 1, lab.mineral(mineral), "Label")
+        for j, v in enumerate(vals.to_numpy(), start=2):
+            xs.put_value(ws, i, j, v, "Value", xs.FMT_PCT)
+    tr = r + len(piv) + 1
+    xs.put_text(ws, tr, 1, lab("text.target"), "Label")
+    for j in range(2, len(piv.columns) + 2):
+        c = ws.cell(row=tr, column=j, value="=$B$3")
+        c.style, c.number_format = "Calc", xs.FMT_PCT
+    rng = f"B{ptop + 1}:{_col(len(piv.columns) + 1)}{ptop + len(piv)}"
+    ws.conditional_formatting.add(rng, CellIsRule(operator="greaterThan", formula=["$B$3"], fill=_RED_FILL))
+    ws.conditional_formatting.add(rng, CellIsRule(operator="lessThanOrEqual", formula=["$B$3"], fill=_GREEN_FILL))
+    ch = LineChart()
+    ch.title = lab("text.china_by_year_chart")
+    ch.y_axis.title = lab("text.share_of_imports")
+    ch.y_axis.number_format = "0%"
+    data = Reference(ws, min_col=1, max_col=len(piv.columns) + 1, min_row=ptop + 1, max_row=tr)
+    ch.add_data(data, from_rows=True, titles_from_data=True)
+    ch.set_categories(Reference(ws, min_col=2, max_col=len(piv.columns) + 1, min_row=ptop, max_row=ptop))
+    ch.height, ch.width = 8, 18
+    ws.add_chart(ch, f"A{tr + 2}")
+    r = tr + 19
+    ws.row_breaks.append(Break(id=r - 1))
+    rest = [c for c in sby.columns if c not in ("mineral", "year", value_col)]
+    if rest:
+        xs.put_text(ws, r, 1, lab("text.detail_by_year"), "Subtitle")
+        r += 1
+        keep = ["mineral", "year", value_col] + [c for c in ("top_supplier", "top_share", "incumbent", "incumbent_share",
+                                                             "meets_target", "added_volume") if c in sby.columns]
+        r, _ = _table(ws, r, 1, sby[keep], lab, {"year": "0"})
+    return r + 2
+
+
+# ----------------------------------------------------------------------------------------------
+# Summary (one printed page)
+# ----------------------------------------------------------------------------------------------
+#: A funded project whose simulated P(NPV < 0) exceeds this is named among the Summary's key risks
+#: [fraction] (a reporting threshold, an assumption of this report, not a programme rule).
+PROB_LOSS_FLAG = 0.20
+
+
+@dataclass
+class _Context:
+    """What the sheets of one report share."""
+
+    evaluation: Any
+    scenario: Any
+    lab: xs.Labels
+    scores: pd.DataFrame | None = None
+    alloc: pd.DataFrame | None = None
+    summary: Any = None
+    supply_table: pd.DataFrame | None = None
+    supply_by_year: pd.DataFrame | None = None
+    simulation: Any = None
+    decision: Mapping | None = None
+    ref: Any = None
+    project_ids: list = dc_field(default_factory=list)
+    cf_sheets: dict = dc_field(default_factory=dict)
+    tornado: pd.DataFrame | None = None
+
+    def funded_ids(self) -> list[str]:
+        if self.alloc is None:
+            return []
+        return [str(i) for i in self.alloc.index[self.alloc["support_krw_bn"] > _FUND_TOL]]
+
+    def score_of(self, app_id: str, col: str):
+        if self.scores is None or col not in self.scores.columns or app_id not in self.scores.index:
+            return None
+        return xs.clean_value(self.scores.at[app_id, col])
+
+    def sim_of(self, app_id: str, col: str):
+        if self.simulation is None or app_id not in self.simulation.summary.index:
+            return None
+        return xs.clean_value(self.simulation.summary.at[app_id, col])
+
+
+def project_page_ids(evaluation, scores=None, allocation=None, top_n: int = DEFAULT_TOP_N) -> list[str]:
+    """Projects given a page: funded ones and contested ones (eligible, not funded, ranked above
+    a funded project), in rank order; without an allocation the ``top_n`` by rank (or NPV)."""
+    m = evaluation.metrics
+    a = _funded(_by_id(allocation, "allocation"))
+    s = _by_id(scores, "scores")
+    order = list(m.index.astype(str))
+    if s is not None and "rank" in s.columns:
+        order = [str(i) for i in s["rank"].astype(float).sort_values(kind="stable").index]
+    elif "npv_usd_m" in m.columns:
+        order = [str(i) for i in m["npv_usd_m"].astype(float).fillna(-np.inf).sort_values(ascending=False, kind="stable").index]
+    if a is None:
+        return order[:top_n]
+    funded = {str(i) for i in a.index[a["support_krw_bn"] > _FUND_TOL]}
+    if not funded:
+        return order[:top_n]
+    last = max(order.index(i) for i in funded if i in order)
+    eligible = set(order) if s is None or "eligible" not in s.columns else {str(i) for i in s.index[s["eligible"].astype(bool)]}
+    return [i for k, i in enumerate(order) if i in funded or (k < last and i in eligible)]
+
+
+def _write_summary(ws, ctx: _Context, generated_at, version) -> None:
+    lab, sc, m = ctx.lab, ctx.scenario, ctx.evaluation.metrics
+    ws.column_dimensions["A"].width = 44
+    for j in range(2, 11):
+        ws.column_dimensions[_col(j)].width = 17 if j == 2 else 14
+    _title(ws, lab("text.report_title"))
+    hours, minutes = (int(x) for x in lab("time.utc_offset").lstrip("+").split(":"))
+    shown_at = generated_at + _dt.timedelta(hours=hours, minutes=minutes)  # generated_at is naive UTC
+    r = _kv(ws, 2, [(lab("scenario.name"), sc.name, None), (lab("text.generated"), shown_at, xs.FMT_DATE),
+                    (lab("text.version"), version, None)])
+    funded = ctx.funded_ids()
+    n_eligible = int(ctx.scores["eligible"].astype(bool).sum()) if ctx.scores is not None and "eligible" in ctx.scores.columns else len(m)
+    xs.put_text(ws, r, 1, lab("text.decision_asked"), "Subtitle")
+    if ctx.alloc is not None:
+        text = lab("text.decision_asked_text", fund=float(ctx.alloc["fund_krw_bn"].sum()), fund_budget=sc.fund_krw_bn,
+                   loan=float(ctx.alloc["loan_krw_bn"].sum()), loan_budget=sc.loan_krw_bn, n=len(funded),
+                   n_apps=len(m), n_eligible=n_eligible)
     else:
-        base = m[["fund_request_krw_bn", "loan_request_krw_bn"]].rename(
-            columns={"fund_request_krw_bn": "fund_krw_bn", "loan_request_krw_bn": "loan_krw_bn"})
-        label = "requested (not allocated)"
-    base = base.join(m[["country_iso3", "mineral"]], how="left")
-    row = 4
-    anchors = []
-    for key, title in (("country_iso3", "country"), ("mineral", "mineral")):
-        g = base.groupby(key)[["fund_krw_bn", "loan_krw_bn"]].sum().sort_values("fund_krw_bn", ascending=False)
-        g = g.reset_index()
-        xs.put_text(ws, row, col0, f"Funding by {title}, {label} [KRW bn]", "Subtitle")
-        last, _ = xs.write_table(ws, row + 1, col0, g)
-        if len(g):
-            ch = BarChart()
-            ch.type = "col"
-            ch.grouping = "stacked"
-            ch.overlap = 100
-            ch.title = f"Funding by {title} [KRW bn]"
-            data = Reference(ws, min_col=col0 + 1, max_col=col0 + 2, min_row=row + 1, max_row=last)
-            ch.add_data(data, titles_from_data=True)
-            ch.set_categories(Reference(ws, min_col=col0, min_row=row + 2, max_row=last))
-            ch.height, ch.width = 7, 14
-            anchors.append(ch)
-        row = last + 3
-    if supply_table is not None and len(supply_table) and "china_share_before" in supply_table.columns:
-        cols = ["mineral", "china_share_before"] + (["china_share_after"] if "china_share_after" in supply_table.columns else [])
-        t = supply_table[cols]
-        xs.put_text(ws, row, col0, "China share of Korea's imports [fraction]", "Subtitle")
-        last, _ = xs.write_table(ws, row + 1, col0, t)
-        ch = BarChart()
-        ch.type = "bar"
-        ch.title = "China share per mineral, before / after"
-        ch.x_axis.number_format = "0%"
-        data = Reference(ws, min_col=col0 + 1, max_col=col0 + len(cols) - 1, min_row=row + 1, max_row=last)
-        ch.add_data(data, titles_from_data=True)
-        ch.set_categories(Reference(ws, min_col=col0, min_row=row + 2, max_row=last))
-        ch.height, ch.width = 8, 14
-        anchors.append(ch)
-        row = last + 3
-    for j in range(col0, col0 + 3):
-        ws.column_dimensions[_col(j)].width = 16
-    chart_row = max(r + 2, 4)
-    for k, ch in enumerate(anchors):
-        ws.add_chart(ch, f"{_col(col0 + 4)}{4 + 16 * k}")
-    return chart_row
+        text = lab("text.decision_asked_no_alloc", n_apps=len(m), n_eligible=n_eligible)
+    _wide_text(ws, r + 1, text, "Value", 1, 10)
+    r = _write_decision_line(ws, r + 2, ctx.decision, lab, last_col=10) + 1
+    xs.put_text(ws, r, 1, lab("text.budgets"), "Subtitle")
+    used = {"fund": None, "loan": None}
+    if ctx.alloc is not None:
+        used = {"fund": float(ctx.alloc["fund_krw_bn"].sum()), "loan": float(ctx.alloc["loan_krw_bn"].sum())}
+    r = _write_budget_rows(ws, r, sc, lab, used) + 1
+    r = _summary_portfolio(ws, r, ctx, funded) + 1
+    r = _summary_china(ws, r, ctx) + 1
+    r = _summary_risks(ws, r, ctx, funded)
+    _wide_text(ws, r + 1, lab("text.contested_note"), "Note", 1, 10)
+    xs.print_setup(ws, fit_height=1, footer=lab("text.page_footer"))
+
+
+def _summary_portfolio(ws, r: int, ctx: _Context, funded: list[str]) -> int:
+    lab, m = ctx.lab, ctx.evaluation.metrics
+    xs.put_text(ws, r, 1, lab("text.portfolio"), "Subtitle")
+    r += 1
+    if not funded:
+        xs.put_text(ws, r, 1, lab("text.portfolio_none"), "Note")
+        return r + 1
+    cols = ["name", "country_iso3", "mineral", "rank", "fund_krw_bn", "loan_krw_bn", "npv_usd_m"]
+    if ctx.simulation is not None:
+        cols += ["npv_p10_usd_m", "prob_npv_negative"]
+    cols += ["expected_loss_krw_bn"]
+    rows = []
+    for i in funded:
+        rows.append({"name": f"{i}: {m.at[i, 'name']}" if i in m.index else i,
+                     "country_iso3": m.at[i, "country_iso3"], "mineral": m.at[i, "mineral"],
+                     "rank": ctx.score_of(i, "rank"), "fund_krw_bn": float(ctx.alloc.at[i, "fund_krw_bn"]),
+                     "loan_krw_bn": float(ctx.alloc.at[i, "loan_krw_bn"]), "npv_usd_m": float(m.at[i, "npv_usd_m"]),
+                     "npv_p10_usd_m": ctx.sim_of(i, "npv_p10_usd_m"), "prob_npv_negative": ctx.sim_of(i, "prob_npv_negative"),
+                     "expected_loss_krw_bn": xs.clean_value(ctx.alloc.at[i, "expected_loss_krw_bn"])
+                     if "expected_loss_krw_bn" in ctx.alloc.columns else ctx.score_of(i, "expected_loss_krw_bn")})
+    df = pd.DataFrame(rows, columns=cols)
+    top = r
+    last, _ = _table(ws, top, 1, df, lab, {"rank": "0", "prob_npv_negative": "0%"})
+    ws.row_dimensions[top].height = 32
+    xs.put_text(ws, last + 1, 1, lab("text.total"), "Total")
+    for key in ("fund_krw_bn", "loan_krw_bn", "npv_usd_m", "expected_loss_krw_bn"):
+        j = cols.index(key) + 1
+        c = ws.cell(row=last + 1, column=j, value=f"=SUM({_col(j)}{top + 1}:{_col(j)}{last})")
+        c.style, c.number_format = "Total", xs.FMT_MONEY
+    return last + 2
+
+
+def _china_rows(ctx: _Context) -> pd.DataFrame:
+    """Per mineral: China's share before, after (steady state) and in the target year, the target,
+    and whether the single-supplier target is met (the supply engine's ``meets_target``: in the
+    target year when projected by year, else after, else before)."""
+    t = ctx.supply_table
+    if t is None or not len(t) or "china_share_before" not in t.columns:
+        return pd.DataFrame()
+    sc = ctx.scenario
+    out = pd.DataFrame({"mineral": t["mineral"].to_numpy(), "before": t["china_share_before"].to_numpy()})
+    if "china_share_after" in t.columns:
+        out["after"] = t["china_share_after"].to_numpy()
+    meets = next((t[c].to_numpy() for c in ("meets_target_after", "meets_target_before") if c in t.columns), None)
+    sby = ctx.supply_by_year
+    if sby is not None and len(sby) and "year" in sby.columns and _by_year_column(sby):
+        at = sby[sby["year"] == sc.target_year].set_index("mineral")
+        out["china_share_target_year"] = out["mineral"].map(at[_by_year_column(sby)])
+        for c in ("top_supplier", "top_share"):
+            if c in at.columns:
+                out[f"{c}_target_year"] = out["mineral"].map(at[c])
+        if "meets_target" in at.columns:
+            meets = out["mineral"].map(at["meets_target"]).to_numpy()
+    out["target_year_share"] = float(sc.target_single_supplier_share)
+    if meets is not None:
+        out["meets_target"] = [None if pd.isna(v) else bool(v) for v in meets]
+    return out
+
+
+def _summary_china(ws, r: int, ctx: _Context) -> int:
+    lab, sc = ctx.lab, ctx.scenario
+    xs.put_text(ws, r, 1, lab("text.china_vs_target", year=sc.target_year, target=sc.target_single_supplier_share), "Subtitle")
+    df = _china_rows(ctx)
+    if not len(df):
+        xs.put_text(ws, r + 1, 1, lab("text.supply_not_run"), "Note")
+        return r + 2
+    year_cols = ("china_share_target_year", "top_supplier_target_year", "top_share_target_year")
+    shown = df.rename(columns={c: lab(f"col.{c}", year=sc.target_year) for c in year_cols})
+    fm = {c: "0%" for c in shown.columns if c not in ("mineral", "meets_target", lab("col.top_supplier_target_year", year=sc.target_year))}
+    last, _ = _table(ws, r + 1, 1, shown, lab, fm)
+    ws.row_dimensions[r + 1].height = 32
+    return last + 1
+
+
+def _summary_risks(ws, r: int, ctx: _Context, funded: list[str]) -> int:
+    lab = ctx.lab
+    xs.put_text(ws, r, 1, lab("text.key_risks"), "Subtitle")
+    r += 1
+    el = _summary_get(ctx.summary, "expected_loss_krw_bn")
+    if el is None and ctx.alloc is not None and "expected_loss_krw_bn" in ctx.alloc.columns:
+        el = float(ctx.alloc["expected_loss_krw_bn"].sum())
+    items = [(lab("text.risk_expected_loss"), lab("text.not_allocated") if el is None else el, "#,##0.00")]
+    if ctx.simulation is not None and funded:
+        s = ctx.simulation.summary.reindex(funded)
+        flagged = [i for i in funded if pd.notna(s.at[i, "prob_npv_negative"]) and s.at[i, "prob_npv_negative"] > PROB_LOSS_FLAG]
+        items += [(lab("text.risk_p10"), float(s["npv_p10_usd_m"].sum()), xs.FMT_MONEY),
+                  (lab("text.risk_prob_loss", limit=PROB_LOSS_FLAG),
+                   ", ".join(f"{i} ({s.at[i, 'prob_npv_negative']:.0%})" for i in flagged) or lab("text.none"), None)]
+    binding = _summary_get(ctx.summary, "binding") or []
+    items += [(lab("text.risk_binding"), "; ".join(constraint_label(b, lab) for b in binding) or lab("text.none"), None)]
+    status = _summary_get(ctx.summary, "status")
+    items += [(lab("text.risk_status"), lab.get("status", status) if status is not None else lab("status.not_run"), None)]
+    r = _kv(ws, r, items)
+    if ctx.simulation is None:
+        xs.put_text(ws, r, 1, lab("text.risk_sim_not_run"), "Note")
+        r += 1
+    return r
+
+
+# ----------------------------------------------------------------------------------------------
+# One page per funded or contested project
+# ----------------------------------------------------------------------------------------------
+#: Study figures an application may give, each with the model figure it is reconciled with.
+#: HOOK: ``models.application.Application`` has no study fields yet (only ``source_note``); once
+#: it has fields of these names the project pages show the reconciliation without other changes.
+STUDY_FIELDS = {"study_npv_usd_m": "npv_usd_m", "study_irr": "irr", "study_initial_capex_usd_m": "initial_capex_usd_m"}
+
+
+def study_reconciliation(app, metrics_row) -> pd.DataFrame | None:
+    """The applicant's study figures beside this evaluation's (None when the application gives none).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Columns ``metric``, ``study_value``, ``model_value``, ``difference`` (model - study).
+    """
+    rows = []
+    for field_name, metric in STUDY_FIELDS.items():
+        study = getattr(app, field_name, None)
+        if study is None:
+            continue
+        model = metrics_row.get(metric) if metric in metrics_row else getattr(app, metric, None)
+        rows.append({"metric": metric, "study_value": float(study), "model_value": xs.clean_value(model),
+                     "difference": None if model is None else float(model) - float(study)})
+    return pd.DataFrame(rows) if rows else None
+
+
+def _project_status(ctx: _Context, app_id: str) -> str:
+    lab = ctx.lab
+    if ctx.alloc is None:
+        return lab("text.project_status_candidate")
+    if app_id in ctx.funded_ids():
+        a = ctx.alloc.loc[app_id]
+        frac = float(a["fraction"]) if "fraction" in a.index and pd.notna(a["fraction"]) else 1.0
+        return lab("text.project_status_funded", fund=float(a["fund_krw_bn"]), loan=float(a["loan_krw_bn"]), fraction=frac)
+    if ctx.score_of(app_id, "eligible") is False:
+        return lab("text.project_status_ineligible", reasons=reasons_label(ctx.score_of(app_id, "ineligible_reasons"), lab))
+    return lab("text.project_status_contested", rank=ctx.score_of(app_id, "rank"))
+
+
+_FIGURES = [("rank", "0"), ("score", xs.FMT_SCORE), ("npv_usd_m", xs.FMT_MONEY), ("npv_krw_bn", xs.FMT_MONEY),
+            ("irr", xs.FMT_PCT), ("discount_rate", xs.FMT_PCT), ("payback_years", "0.0"), ("min_dscr", "0.00"),
+            ("llcr", "0.00"), ("support_request_krw_bn", xs.FMT_MONEY), ("coverage_share", xs.FMT_PCT),
+            ("expected_loss_krw_bn", "#,##0.00")]
+_COUNTRY = [("country_risk_score", "0.0"), ("risk_premium", xs.FMT_PCT2), ("pd_cumulative", xs.FMT_PCT)]
+_DIVERSIFICATION = [("diversification_score", "0.0"), ("china_share_before", xs.FMT_PCT),
+                    ("china_share_after", xs.FMT_PCT), ("delta_top_share", "0.0%"), ("target_progress", xs.FMT_PCT),
+                    ("korea_offtake_t_per_year", xs.FMT_TONNES)]
+_SIMULATED = [("npv_mean_usd_m", xs.FMT_MONEY), ("npv_p10_usd_m", xs.FMT_MONEY), ("npv_p50_usd_m", xs.FMT_MONEY),
+              ("npv_p90_usd_m", xs.FMT_MONEY), ("npv_cvar10_usd_m", xs.FMT_MONEY), ("prob_npv_negative", xs.FMT_PCT),
+              ("prob_min_dscr_below_1", xs.FMT_PCT), ("expected_loss_sim_krw_bn", "#,##0.00")]
+
+
+def _figure(ctx: _Context, app_id: str, key: str):
+    v = ctx.score_of(app_id, key)
+    m = ctx.evaluation.metrics
+    if v is None and key in m.columns:
+        v = xs.clean_value(m.at[app_id, key])
+    return v
+
+
+def _write_project(ws, ctx: _Context, app_id: str) -> None:
+    lab, m = ctx.lab, ctx.evaluation.metrics
+    app = ctx.evaluation.applications[ctx.evaluation.cashflows.index_of(app_id)]
+    _title(ws, lab("text.project_title", id=app_id, name=app.name),
+           lab("text.project_subtitle", company=app.company, country=app.country_iso3, mineral=lab.mineral(app.mineral),
+               stage=lab.get("stage", app.stage)))
+    xs.put_text(ws, 5, 1, lab("text.figures"), "Subtitle")
+    r = _kv(ws, 6, [(lab.get("metric", k), _figure(ctx, app_id, k), f) for k, f in _FIGURES])
+    if ctx.alloc is not None and app_id in ctx.alloc.index:
+        r = _kv(ws, r, [(lab.col("fund_krw_bn"), float(ctx.alloc.at[app_id, "fund_krw_bn"]), xs.FMT_MONEY),
+                        (lab.col("loan_krw_bn"), float(ctx.alloc.at[app_id, "loan_krw_bn"]), xs.FMT_MONEY)])
+    left_end = r
+    xs.put_text(ws, 5, 4, lab("text.country_risk"), "Subtitle")
+    crc = None
+    if ctx.ref is not None and "oecd_crc" in ctx.ref.countries.columns and app.country_iso3 in ctx.ref.countries.index:
+        crc = xs.clean_value(ctx.ref.countries.at[app.country_iso3, "oecd_crc"])
+    r = _kv(ws, 6, [(lab.get("metric", k), _figure(ctx, app_id, k), f) for k, f in _COUNTRY]
+            + [(lab("metric.oecd_crc"), crc, "0")], col=4)
+    xs.put_text(ws, r + 1, 4, lab("text.diversification"), "Subtitle")
+    r = _kv(ws, r + 2, [(lab.get("metric", k), _figure(ctx, app_id, k), f) for k, f in _DIVERSIFICATION], col=4)
+    xs.put_text(ws, 5, 7, lab("text.contributions"), "Subtitle")
+    contrib = [c for c in (ctx.scores.columns if ctx.scores is not None else []) if str(c).startswith("contrib_")]
+    r2 = _kv(ws, 6, [(lab.col(c), ctx.score_of(app_id, c), xs.FMT_SCORE) for c in contrib], col=7)
+    xs.put_text(ws, r2 + 1, 7, lab("text.simulation"), "Subtitle")
+    if ctx.simulation is not None and app_id in ctx.simulation.summary.index:
+        r2 = _kv(ws, r2 + 2, [(lab.col(k), ctx.sim_of(app_id, k), f) for k, f in _SIMULATED], col=7)
+        xs.put_text(ws, r2, 7, lab("text.simulation_paths", n=int(ctx.simulation.n_paths), seed=int(ctx.simulation.seed)), "Note")
+    else:
+        xs.put_text(ws, r2 + 2, 7, lab("text.simulation_not_run"), "Note")
+        r2 += 2
+    r = max(left_end, r, r2) + 2
+    r = _project_tornado(ws, r, ctx, app_id)
+    r = _project_study(ws, r + 1, ctx, app, m.loc[app_id])
+    for L, w in (("A", 40), ("B", 14), ("C", 13), ("D", 46), ("E", 13), ("F", 13), ("G", 34), ("H", 13)):
+        ws.column_dimensions[L].width = w
+    _wide_text(ws, 3, _project_status(ctx, app_id), "Subtitle")
+    if app_id in ctx.cf_sheets:
+        xs.put_text(ws, r + 1, 1, lab("text.cash_flow_sheet", sheet=ctx.cf_sheets[app_id]), "Note")
+    xs.print_setup(ws, fit_height=1, footer=lab("text.page_footer"))
+
+
+def _project_tornado(ws, r: int, ctx: _Context, app_id: str) -> int:
+    lab = ctx.lab
+    xs.put_text(ws, r, 1, lab("text.tornado"), "Subtitle")
+    if ctx.tornado is None or not len(ctx.tornado):
+        xs.put_text(ws, r + 1, 1, lab("text.tornado_not_available"), "Note")
+        return r + 2
+    t = ctx.tornado[ctx.tornado["id"] == app_id]
+    t = t[t["swing"] > 0][["input", "low_setting", "high_setting", "low_npv_usd_m", "high_npv_usd_m", "swing"]].copy()
+    for c in ("input", "low_setting", "high_setting"):
+        t[c] = t[c].map(lambda v: lab.get("tornado", v))
+    last, _ = _table(ws, r + 1, 1, t, lab, {k: xs.FMT_MONEY for k in ("low_npv_usd_m", "high_npv_usd_m", "swing")})
+    ws.row_dimensions[r + 1].height = 30
+    if len(t):
+        ws.conditional_formatting.add(f"F{r + 2}:F{last}", DataBarRule(start_type="num", start_value=0, end_type="max",
+                                                                        color="5B9BD5"))
+    return last + 1
+
+
+def _project_study(ws, r: int, ctx: _Context, app, metrics_row) -> int:
+    lab = ctx.lab
+    xs.put_text(ws, r, 1, lab("text.study"), "Subtitle")
+    rec = study_reconciliation(app, metrics_row)
+    if rec is None:
+        note = (app.source_note or "").strip()
+        _wide_text(ws, r + 1, lab("text.study_none", note=note) if note else lab("text.study_none_cited"))
+        return r + 2
+    rec["metric"] = rec["metric"].map(lambda k: lab.get("metric", k))
+    last, _ = _table(ws, r + 1, 1, rec, lab)
+    return last + 1
 
 
 # ----------------------------------------------------------------------------------------------
 # Decision and assumptions
 # ----------------------------------------------------------------------------------------------
-def _write_decision(ws, decision: Mapping) -> None:
-    _title(ws, "Decision record")
-    xs.put_text(ws, 3, 1, "Item", "Header")
-    xs.put_text(ws, 3, 2, "Record", "Header")
+def _write_decision(ws, decision: Mapping, lab: xs.Labels | None = None) -> None:
+    lab = lab or xs.load_labels("en")
+    _title(ws, lab("text.decision_title"))
+    xs.put_text(ws, 3, 1, lab("text.item"), "Header")
+    xs.put_text(ws, 3, 2, lab("text.record"), "Header")
     r = 4
     for k, v in decision.items():
-        xs.put_text(ws, r, 1, str(k), "Label")
+        xs.put_text(ws, r, 1, lab.get("decision", k), "Label")
         if isinstance(v, Mapping):
             v = "; ".join(f"{a}: {b}" for a, b in v.items())
         elif isinstance(v, (list, tuple, set)):
@@ -812,6 +1240,7 @@ def _write_decision(ws, decision: Mapping) -> None:
         r += 1
     ws.column_dimensions["A"].width = 30
     ws.column_dimensions["B"].width = 90
+    xs.print_setup(ws, title_rows="3:3", footer=lab("text.page_footer"))
 
 
 _SOURCES_ROW = re.compile(r"^\|\s*([A-Z]+)\s*\|(.+)\|\s*([^|]+)\|\s*([^|]+)\|\s*$")
@@ -832,101 +1261,130 @@ def _raw_sources(data_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["id", "source", "date", "licence"])
 
 
-def _write_assumptions(ws, evaluation, scenario, ref) -> None:
-    _title(ws, "Assumptions and sources", "Every reference figure used, with its source; scenario values as set by the officer.")
+def _scenario_value(k: str, v: Any, lab: xs.Labels) -> Any:
+    """A scenario value as the Assumptions sheet shows it (codes in words)."""
+    if isinstance(v, bool):
+        return lab.yes_no(v)
+    if isinstance(v, Mapping):
+        return "; ".join(f"{lab.get('value', a) if k == 'weights' else lab.mineral(a)} = {b:g}" if isinstance(b, (int, float))
+                         else f"{a} = {b}" for a, b in v.items()) or lab("text.none")
+    if isinstance(v, (list, tuple)):
+        return ", ".join(map(str, v)) or lab("text.none")
+    if isinstance(v, str) and k != "name":
+        return lab.get("value", v)
+    return v
+
+
+def _write_assumptions(ws, evaluation, scenario, ref, lab: xs.Labels | None = None) -> None:
+    lab = lab or xs.load_labels("en")
+    _title(ws, lab("text.assumptions_title"), lab("text.assumptions_subtitle"))
     r = 4
-    xs.put_text(ws, r, 1, "Scenario", "Subtitle")
+    xs.put_text(ws, r, 1, lab("text.scenario"), "Subtitle")
     r += 1
-    sc = scenario.to_dict()
-    for k, v in sc.items():
-        xs.put_text(ws, r, 1, k, "Label")
-        if isinstance(v, Mapping):
-            v = "; ".join(f"{a} = {b:g}" if isinstance(b, (int, float)) else f"{a} = {b}" for a, b in v.items()) or "(none)"
-        elif isinstance(v, (list, tuple)):
-            v = ", ".join(map(str, v)) or "(none)"
+    for k, v in scenario.to_dict().items():
+        xs.put_text(ws, r, 1, lab.get("scenario", k), "Label")
+        v = _scenario_value(k, v, lab)
         xs.put_value(ws, r, 2, v, "Input", xs.format_for_column(k) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
         r += 1
     r += 1
-    apps = evaluation.applications
-    minerals = sorted({a.mineral for a in apps} | {b.mineral for a in apps for b in a.by_products})
-    countries = sorted({a.country_iso3 for a in apps})
     if ref is not None:
-        xs.put_text(ws, r, 1, "Price deck [USD/t product, real]", "Subtitle")
-        r += 1
-        mt = ref.minerals.reindex(minerals)
-        cols = [c for c in ("product", "price_base_usd_per_t", "price_low_usd_per_t", "price_high_usd_per_t",
-                            "price_source", "price_assumption") if c in mt.columns]
-        t = mt[cols].reset_index().rename(columns={"index": "mineral"})
-        if scenario.price_overrides_usd_per_t:
-            t["scenario_override_usd_per_t"] = t["mineral"].map(dict(scenario.price_overrides_usd_per_t))
-        r, _ = xs.write_table(ws, r, 1, t)
-        r += 2
-        if "rare_earths" in minerals:
-            xs.put_text(ws, r, 1, "Rare-earth oxide prices [USD/t oxide, real]", "Subtitle")
-            r += 1
-            o = ref.ree_oxides.reset_index()
-            o = o[[c for c in ("oxide", "price_base_usd_per_t", "price_low_usd_per_t", "price_high_usd_per_t",
-                               "default_basket_share", "source", "assumption") if c in o.columns]]
-            r, _ = xs.write_table(ws, r, 1, o)
-            r += 2
-        from evaluator import reference as refmod
-
-        xs.put_text(ws, r, 1, "Royalties [fraction of revenue] applied (country, mineral)", "Subtitle")
-        r += 1
-        roy = []
-        for c, mn in sorted({(a.country_iso3, a.mineral) for a in apps}):
-            try:
-                row = refmod.royalty_row(ref, c, mn)
-            except Exception:
-                continue
-            roy.append({"country_iso3": c, "mineral": mn, "table_row": f"{row['iso3']}/{row['mineral']}",
-                        "royalty_rate": float(row["royalty_rate"]), "basis": row.get("basis", ""),
-                        "source": row.get("source", ""), "assumption": bool(row.get("assumption", False))})
-        r, _ = xs.write_table(ws, r, 1, pd.DataFrame(roy))
-        r += 2
-        xs.put_text(ws, r, 1, "Income tax and country risk premium per host country", "Subtitle")
-        r += 1
-        ct = ref.countries.reindex(countries)
-        tax = []
-        for c in countries:
-            tax.append({"country_iso3": c, "name": ct.at[c, "name"] if "name" in ct.columns else "",
-                        "income_tax_rate": refmod.income_tax_rate(ref, c),
-                        "income_tax_source": ct.at[c, "income_tax_source"] if "income_tax_source" in ct.columns else "",
-                        "crp": ct.at[c, "crp"] if "crp" in ct.columns else np.nan,
-                        "crp_source": ct.at[c, "crp_source"] if "crp_source" in ct.columns else "",
-                        "oecd_crc": ct.at[c, "oecd_crc"] if "oecd_crc" in ct.columns else np.nan})
-        r, _ = xs.write_table(ws, r, 1, pd.DataFrame(tax), formats={"crp": xs.FMT_PCT2, "oecd_crc": "0"})
-        r += 2
-        xs.put_text(ws, r, 1, "Mineral-specific tax regimes (tax_overrides.csv)", "Subtitle")
-        r += 1
-        to = ref.tax_overrides
-        to = to[(to.iso3.isin(countries + ["*"]))]
-        r, _ = xs.write_table(ws, r, 1, to.reset_index(drop=True))
-        r += 2
-    xs.put_text(ws, r, 1, "Resolved inputs per project and where each came from", "Subtitle")
+        r = _write_reference_tables(ws, r, evaluation, scenario, ref, lab)
+    xs.put_text(ws, r, 1, lab("text.resolved_inputs"), "Subtitle")
     r += 1
     src = evaluation.inputs.sources
     if src is not None and len(src):
-        r, _ = xs.write_table(ws, r, 1, src.reset_index())
+        r, _ = _table(ws, r, 1, src.reset_index(), lab)
         r += 2
-    xs.put_text(ws, r, 1, "Raw sources (evaluator/data/SOURCES.md)", "Subtitle")
+    xs.put_text(ws, r, 1, lab("text.raw_sources"), "Subtitle")
     r += 1
     from evaluator import reference as refmod
 
     data_dir = getattr(ref, "data_dir", None) or refmod.DATA_DIR
-    r, _ = xs.write_table(ws, r, 1, _raw_sources(data_dir))
+    r, _ = _table(ws, r, 1, _raw_sources(data_dir), lab)
     ws.column_dimensions["A"].width = 34
     for L in "BCDEFGHI":
         ws.column_dimensions[L].width = 18
+    for row in ws.iter_rows(min_row=4, max_row=ws.max_row):
+        for c in row:
+            if isinstance(c.value, str) and len(c.value) > 24:
+                c.alignment = Alignment(wrap_text=True, vertical="top")
+    xs.print_setup(ws, footer=lab("text.page_footer"))
+
+
+def _write_reference_tables(ws, r: int, evaluation, scenario, ref, lab: xs.Labels) -> int:
+    from evaluator import reference as refmod
+
+    apps = evaluation.applications
+    minerals = sorted({a.mineral for a in apps} | {b.mineral for a in apps for b in a.by_products})
+    countries = sorted({a.country_iso3 for a in apps})
+    xs.put_text(ws, r, 1, lab("text.price_deck"), "Subtitle")
+    mt = ref.minerals.reindex(minerals)
+    cols = [c for c in ("product", "price_base_usd_per_t", "price_low_usd_per_t", "price_high_usd_per_t",
+                        "price_source", "price_assumption") if c in mt.columns]
+    t = mt[cols].reset_index().rename(columns={"index": "mineral"})
+    if scenario.price_overrides_usd_per_t:
+        t["scenario_override_usd_per_t"] = t["mineral"].map(dict(scenario.price_overrides_usd_per_t))
+    r, _ = _table(ws, r + 1, 1, t, lab)
+    r += 2
+    if "rare_earths" in minerals:
+        xs.put_text(ws, r, 1, lab("text.ree_prices"), "Subtitle")
+        o = ref.ree_oxides.reset_index()
+        o = o[[c for c in ("oxide", "price_base_usd_per_t", "price_low_usd_per_t", "price_high_usd_per_t",
+                           "default_basket_share", "source", "assumption") if c in o.columns]]
+        if "oxide" in o.columns:
+            o["oxide"] = o["oxide"].map(lambda v: lab("text.others") if v == "other" else v)
+        r, _ = _table(ws, r + 1, 1, o, lab)
+        r += 2
+    xs.put_text(ws, r, 1, lab("text.royalties"), "Subtitle")
+    roy = []
+    for c, mn in sorted({(a.country_iso3, a.mineral) for a in apps}):
+        try:
+            row = refmod.royalty_row(ref, c, mn)
+        except refmod.ReferenceDataError:  # a pair without a royalty row is left out of the table
+            continue
+        roy.append({"country_iso3": c, "mineral": mn, "table_row": f"{row['iso3']}/{row['mineral']}",
+                    "royalty_rate": float(row["royalty_rate"]), "basis": row.get("basis", ""),
+                    "source": row.get("source", ""), "assumption": bool(row.get("assumption", False))})
+    r, _ = _table(ws, r + 1, 1, pd.DataFrame(roy), lab)
+    r += 2
+    xs.put_text(ws, r, 1, lab("text.tax_and_crp"), "Subtitle")
+    ct = ref.countries.reindex(countries)
+    tax = []
+    for c in countries:
+        tax.append({"country_iso3": c, "income_tax_rate": refmod.income_tax_rate(ref, c),
+                    "income_tax_source": ct.at[c, "income_tax_source"] if "income_tax_source" in ct.columns else "",
+                    "crp": ct.at[c, "crp"] if "crp" in ct.columns else np.nan,
+                    "crp_source": ct.at[c, "crp_source"] if "crp_source" in ct.columns else "",
+                    "oecd_crc": ct.at[c, "oecd_crc"] if "oecd_crc" in ct.columns else np.nan})
+    r, _ = _table(ws, r + 1, 1, pd.DataFrame(tax), lab, formats={"crp": xs.FMT_PCT2, "oecd_crc": "0"})
+    r += 2
+    xs.put_text(ws, r, 1, lab("text.tax_regimes"), "Subtitle")
+    to = ref.tax_overrides
+    to = to[(to.iso3.isin(countries + ["*"]))]
+    r, _ = _table(ws, r + 1, 1, to.reset_index(drop=True), lab)
+    return r + 2
 
 
 # ----------------------------------------------------------------------------------------------
 # entry point
 # ----------------------------------------------------------------------------------------------
+def _tornado_for(evaluation, scenario, ref, ids: list[str]) -> pd.DataFrame | None:
+    """The one-at-a-time NPV swings of the project pages (None without reference data)."""
+    if ref is None or not ids:
+        return None
+    from evaluator.uncertainty import tornado
+
+    return tornado(list(evaluation.applications), scenario, ref, ids=ids)
+
+
 def build_report(evaluation, scenario, *, scores=None, allocation=None, allocation_summary=None, supply=None,
                  supply_by_year=None, cashflow_ids=None, decision=None, generated_at=None, ref=None,
-                 top_n: int = DEFAULT_TOP_N) -> bytes:
+                 top_n: int = DEFAULT_TOP_N, simulation=None, language: str = "en") -> bytes:
     """Build the committee workbook and return it as ``.xlsx`` bytes (nothing touches disk).
+
+    Sheets: a one-page ``Summary``; one page per funded or contested project
+    (:func:`project_page_ids`); ``Ranking``, ``Allocation``, ``Supply``; the live cash-flow sheets;
+    ``Assumptions``; ``Decision`` (when given). Every sheet prints landscape, one page wide.
 
     Parameters
     ----------
@@ -936,31 +1394,33 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     scores : pandas.DataFrame, optional
         From ``evaluator.pipeline.run``: index or column ``id``; columns ``score`` [0-100],
         ``rank``, ``contrib_*`` [score points], ``eligible`` [bool], ``ineligible_reasons``
-        (text or list), ``expected_loss_krw_bn``, ``china_share_after`` [fraction]; any other
-        column is shown too.
+        (text or list), ``expected_loss_krw_bn``, ``china_share_after`` [fraction], and when the
+        simulation ran ``npv_p10_usd_m`` [USD m] and ``prob_npv_negative`` [fraction].
     allocation : pandas.DataFrame, optional
         Index or column ``id``; ``fund_krw_bn``, ``loan_krw_bn`` [KRW bn]; optional
-        ``coverage_share`` [fraction], ``expected_loss_krw_bn``, ``selected``. Projects with a
-        positive amount count as funded.
-    allocation_summary : mapping or AllocationResult, optional
+        ``coverage_share`` [fraction], ``expected_loss_krw_bn``, ``fraction``, ``note``. Projects
+        with a positive amount count as funded.
+    allocation_summary : mapping or AllocationSummary, optional
         ``objective``, ``status``, ``optimal``, ``mip_gap``, ``solve_time_s``, ``binding``
-        (list of str), ``marginal_values`` or ``marginal_value_per_krw_bn`` (name -> value per
-        KRW bn), as ``evaluator.portfolio.PortfolioAllocation.summary``.
+        (list of str), ``marginal_values`` or ``marginal_value_per_krw_bn``, ``expected_loss_krw_bn``.
     supply : pandas.DataFrame, optional
         One row per mineral: ``mineral``, ``china_share_before``, ``china_share_after``
-        [fraction], and any further measures (``hhi_before``, ``top_supplier``...). Without it
-        the Supply sheet shows the baseline from the bundled trade data.
+        [fraction], and further measures. Without it the Supply sheet shows the baseline.
     supply_by_year : pandas.DataFrame, optional
-        Long table ``mineral``, ``year``, ``china_share_after`` (or ``china_share``) [fraction];
-        shown as a mineral x year grid to ``scenario.horizon_year`` against the target.
+        Long table ``mineral``, ``year``, ``china_share_after`` (or ``china_share``) [fraction].
     cashflow_ids : sequence of str, optional
         Projects given a live cash-flow sheet; default the funded ones, else the ``top_n`` by NPV.
     decision : mapping, optional
-        The committee's decision record (item -> text), written to a ``Decision`` sheet.
+        The committee's decision record (item -> text): a ``Decision`` sheet, and a line on the
+        Summary and the Ranking.
     generated_at : datetime, optional
         Timestamp shown on the Summary (default: now, UTC); pass one for reproducible bytes.
     ref : evaluator.reference.ReferenceData, optional
-        Reference tables for the Assumptions sheet (default: the bundled ones).
+        Reference tables for the Assumptions sheet and the tornado (default: the bundled ones).
+    simulation : evaluator.uncertainty.SimulationResult, optional
+        Percentiles on the project pages and P10 NPV / P(NPV < 0) on the Summary.
+    language : {'en', 'ko'}
+        Language of every label, header, sheet name and note (``evaluator/data/report_labels_*.toml``).
 
     Returns
     -------
@@ -969,13 +1429,11 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     """
     import evaluator
 
+    lab = xs.load_labels(language)
     if ref is None:
-        try:
-            from evaluator.reference import load_reference
+        from evaluator.reference import load_reference
 
-            ref = load_reference()
-        except Exception:  # the report still builds without the Assumptions' reference tables
-            ref = None
+        ref = load_reference()
     if generated_at is None:
         generated_at = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     elif getattr(generated_at, "tzinfo", None) is not None:
@@ -983,6 +1441,11 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     scores_df = _by_id(scores, "scores")
     alloc_df = _funded(_by_id(allocation, "allocation"))
     cf_ids = cashflow_sheet_ids(evaluation, alloc_df, cashflow_ids, top_n)
+    page_ids = project_page_ids(evaluation, scores_df, alloc_df, top_n)
+    supply_table = _supply_table(supply) if supply is not None else _baseline_supply(evaluation, ref)
+    ctx = _Context(evaluation, scenario, lab, scores_df, alloc_df, allocation_summary, supply_table,
+                   None if supply_by_year is None else pd.DataFrame(supply_by_year), simulation, decision, ref,
+                   page_ids, tornado=_tornado_for(evaluation, scenario, ref, page_ids))
 
     wb = Workbook()
     xs.ensure_styles(wb)
@@ -991,35 +1454,31 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     def new_sheet(name):
         t = xs.safe_sheet_title(name, titles)
         titles.append(t)
-        if len(titles) == 1:
-            ws = wb.active
-            ws.title = t
-        else:
-            ws = wb.create_sheet(t)
+        ws = wb.active if len(titles) == 1 else wb.create_sheet(t)
+        ws.title = t
         return ws
 
-    ws_sum = new_sheet("Summary")
-    ws_rank = new_sheet("Ranking")
-    ws_alloc = new_sheet("Allocation")
-    ws_sup = new_sheet("Supply")
-    _write_ranking(ws_rank, evaluation, scores_df, scenario.lender_min_dscr)
-    alloc_info = _write_allocation(ws_alloc, evaluation, scenario, alloc_df, allocation_summary)
-    _write_supply(ws_sup, evaluation, scenario, supply, supply_by_year, ref)
-    supply_table = pd.DataFrame(supply) if supply is not None else (_baseline_supply(evaluation, ref) if ref is not None else None)
-    if supply_table is not None and len(supply_table) and "mineral" not in supply_table.columns:
-        supply_table = supply_table.reset_index().rename(columns={"index": "mineral"})
+    ws_sum = new_sheet(lab("sheet.summary"))
+    project_sheets = [(i, new_sheet(lab("sheet.project", id=i))) for i in page_ids]
+    ws_rank = new_sheet(lab("sheet.ranking"))
+    ws_alloc = new_sheet(lab("sheet.allocation"))
+    ws_sup = new_sheet(lab("sheet.supply"))
     for app_id in cf_ids:
-        ws = new_sheet(f"CF {app_id}")
-        _write_cashflow_sheet(ws, evaluation, scenario, app_id)
+        ws = new_sheet(lab("sheet.cashflow", id=app_id))
+        ctx.cf_sheets[app_id] = ws.title
+        _write_cashflow_sheet(ws, evaluation, scenario, app_id, lab)
+        ws.sheet_properties.tabColor = "A9D08E"
+    _write_ranking(ws_rank, evaluation, scores_df, scenario.lender_min_dscr, alloc_df, decision, lab)
+    _write_allocation(ws_alloc, evaluation, scenario, alloc_df, allocation_summary, lab)
+    _write_supply(ws_sup, evaluation, scenario, supply, supply_by_year, ref, lab)
+    _write_assumptions(new_sheet(lab("sheet.assumptions")), evaluation, scenario, ref, lab)
     if decision:
-        _write_decision(new_sheet("Decision"), decision)
-    _write_assumptions(new_sheet("Assumptions"), evaluation, scenario, ref)
-    _write_summary(ws_sum, evaluation, scenario, scores_df, alloc_df, alloc_info, supply_table, generated_at,
-                   cf_ids, evaluator.__version__)
+        _write_decision(new_sheet(lab("sheet.decision")), decision, lab)
+    for app_id, ws in project_sheets:
+        _write_project(ws, ctx, app_id)
+        ws.sheet_properties.tabColor = "9DC3E6"
+    _write_summary(ws_sum, ctx, generated_at, evaluator.__version__)
     ws_sum.sheet_properties.tabColor = "1F3864"
-    for t in titles:
-        if t.startswith("CF "):
-            wb[t].sheet_properties.tabColor = "A9D08E"
     wb.calculation.fullCalcOnLoad = True  # Excel recomputes every formula when it opens the file
     buf = io.BytesIO()
     wb.save(buf)
@@ -1027,12 +1486,13 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
 
 
 def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, decision=None, generated_at=None,
-                          top_n: int = DEFAULT_TOP_N) -> bytes:
+                          top_n: int = DEFAULT_TOP_N, language: str = "en") -> bytes:
     """The committee workbook of one :class:`evaluator.pipeline.PipelineResult`.
 
     The one mapping from the pipeline's result to the workbook: the app's Report page and the
     ``report`` command both call it, so the same inputs give the same numbers. The ranking
-    carries the simulated P10 NPV and P(NPV < 0) when the simulation has run.
+    carries the simulated P10 NPV and P(NPV < 0), and the project pages the simulated
+    percentiles, when the simulation has run. ``language``: ``en`` or ``ko``.
     """
     kw = {}
     if result.allocation is not None:
@@ -1040,4 +1500,5 @@ def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, deci
                   supply=result.supply.effect.reset_index() if not result.supply.effect.empty else None,
                   supply_by_year=result.supply.by_year)
     return build_report(result.evaluation, scenario, scores=result.ranking, cashflow_ids=cashflow_ids,
-                        decision=decision, generated_at=generated_at, ref=ref, top_n=top_n, **kw)
+                        decision=decision, generated_at=generated_at, ref=ref, top_n=top_n,
+                        simulation=result.simulation, language=language, **kw)

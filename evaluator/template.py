@@ -11,10 +11,15 @@ the loader, the validation and this template):
     or the given applications.
 ``production_schedule``
     Optional yearly ore table: ``id``, ``operating_year`` (1, 2, ...), ``ore_mt`` [Mt].
-``instructions``
+``instructions`` (``작성 안내`` in Korean)
     One row per field: group, description, unit, required, rule.
 ``lists``
     Hidden: the allowed codes behind the drop-downs.
+
+Language: every instruction, unit, rule, check message and the example row's text come from
+``evaluator/data/report_labels_<language>.toml`` (``en`` or ``ko``); the column ids in row 1, the
+sheet names the loader reads (``applications``, ``production_schedule``) and the choice codes
+are codes and stay as they are in both languages.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from evaluator import xlsx_style as xs
 from models.application import (ESG_CATEGORIES, FIELDS, GRADE_UNITS, PERMITS, STAGES, YES_NO, Application,
                                 FieldSpec)
 
-__all__ = ["build_template", "applications_workbook", "EXAMPLE_RECORD", "units_label", "rule_text"]
+__all__ = ["build_template", "applications_workbook", "EXAMPLE_RECORD", "example_record", "units_label", "rule_text",
+           "description"]
 
 #: Rows of the applications sheet prepared with drop-downs and checks.
 MAX_TEMPLATE_ROWS = 1000
@@ -57,46 +63,53 @@ EXAMPLE_RECORD = {
 _UNIT_FOR_KIND = {"str": "text", "choice": "choose", "list": "list"}
 
 
-def units_label(f: FieldSpec) -> str:
+def example_record(language: str = "en") -> dict:
+    """:data:`EXAMPLE_RECORD` with its free text (name, company, region, note) in ``language``."""
+    lab = xs.load_labels(language)
+    return {**EXAMPLE_RECORD, "name": lab("template.example_name"), "company": lab("template.example_company"),
+            "region": lab("template.example_region"), "source_note": lab("template.example_note")}
+
+
+def units_label(f: FieldSpec, language: str = "en") -> str:
     """The units-row text, always in brackets (the loader skips a row whose id starts with '[')."""
     unit = f.unit or _UNIT_FOR_KIND.get(f.kind, "")
     if f.name == "id":
         unit = "text, unique"
-    return f"[{unit}]"
+    return f"[{xs.load_labels(language).get('unit', unit)}]"
 
 
-def rule_text(f: FieldSpec) -> str:
-    """The validation rule of a field, in words."""
+def rule_text(f: FieldSpec, language: str = "en") -> str:
+    """The validation rule of a field, in words (``language`` ``en`` or ``ko``)."""
+    lab = xs.load_labels(language)
     parts = []
     if f.choices:
-        parts.append("one of: " + ", ".join(f.choices))
+        parts.append(lab("template.rule_one_of", choices=", ".join(f.choices)))
     if f.kind in ("float", "int", "list") and (f.lo is not None or f.hi is not None):
         lo = "" if f.lo is None else (f"> {f.lo:g}" if f.lo_open else f">= {f.lo:g}")
         hi = "" if f.hi is None else f"<= {f.hi:g}"
-        parts.append(("each value " if f.kind == "list" else "") + " and ".join(p for p in (lo, hi) if p))
-    if f.kind == "int":
-        parts.append("whole number")
-    if f.name == "country_iso3":
-        parts.append("ISO 3166 alpha-3 code from the drop-down (lists sheet)")
-    if f.name == "mineral":
-        parts.append("mineral key from the drop-down (evaluator/data/minerals.csv)")
-    if f.kind == "list":
-        parts.append("numbers separated by ';'")
-    if f.name == "success_probability":
-        parts.append("required for exploration-stage loans")
-    if f.name == "id":
-        parts.append("unique in the file")
+        parts.append((lab("template.rule_each") if f.kind == "list" else "")
+                     + lab("template.rule_and").join(p for p in (lo, hi) if p))
+    for applies, key in ((f.kind == "int", "rule_whole"), (f.name == "country_iso3", "rule_country"),
+                         (f.name == "mineral", "rule_mineral"), (f.kind == "list", "rule_list"),
+                         (f.name == "success_probability", "rule_success"), (f.name == "id", "rule_unique")):
+        if applies:
+            parts.append(lab(f"template.{key}"))
     return "; ".join(parts)
 
 
-def _reference_lists():
-    try:
-        from evaluator.reference import load_reference
+def description(f: FieldSpec, language: str = "en") -> str:
+    """The field's description in ``language`` (English: :attr:`FieldSpec.description` itself)."""
+    return f.description if language == "en" else xs.load_labels(language).get("field", f.name, f.description)
 
+
+def _reference_lists():
+    from evaluator.reference import ReferenceDataError, load_reference
+
+    try:
         ref = load_reference()
-        return sorted(ref.countries.index), list(ref.minerals.index)
-    except Exception:  # the template still builds; the two lists are then free text
+    except (ReferenceDataError, OSError):  # the template still builds; the two lists are then free text
         return [], []
+    return sorted(ref.countries.index), list(ref.minerals.index)
 
 
 def _record_of(app) -> dict:
@@ -105,7 +118,7 @@ def _record_of(app) -> dict:
     return dict(app)
 
 
-def build_template(example: bool = True, applications: Iterable | None = None) -> bytes:
+def build_template(example: bool = True, applications: Iterable | None = None, language: str = "en") -> bytes:
     """The application workbook as ``.xlsx`` bytes.
 
     Parameters
@@ -115,6 +128,8 @@ def build_template(example: bool = True, applications: Iterable | None = None) -
     applications : iterable of Application or of dict, optional
         Rows to write (dicts keyed by field name, e.g. ``Application.to_record()``); the result
         loads back to the same applications with :func:`models.loader.load_applications`.
+    language : {'en', 'ko'}
+        Language of the instructions, units, rules, check messages and the example row's text.
 
     Returns
     -------
@@ -125,16 +140,17 @@ def build_template(example: bool = True, applications: Iterable | None = None) -
     ws = wb.active
     ws.title = "applications"
     sched = wb.create_sheet("production_schedule")
-    instr = wb.create_sheet("instructions")
+    lab = xs.load_labels(language)
+    instr = wb.create_sheet(lab("template.instructions_sheet"))
     lists = wb.create_sheet("lists")
 
     # ---- applications: header, units, rows
-    col_of = _write_header(ws, COLUMN_NAMES)
+    col_of = _write_header(ws, COLUMN_NAMES, language)
 
     if applications is not None:
         records = [_record_of(a) for a in applications]
     else:
-        records = [dict(EXAMPLE_RECORD)] if example else []
+        records = [example_record(language)] if example else []
     text_kinds = ("str", "choice", "list")
     for i, rec in enumerate(records, start=FIRST_DATA_ROW):
         for f in FIELDS:
@@ -151,9 +167,9 @@ def build_template(example: bool = True, applications: Iterable | None = None) -
 
     _text_format_blank_rows(ws, col_of, FIRST_DATA_ROW + len(records), last_row)
 
-    _write_checks(ws, lists, col_of, last_row)
-    _write_schedule_sheet(sched)
-    _write_instructions(instr)
+    _write_checks(ws, lists, col_of, last_row, language)
+    _write_schedule_sheet(sched, language=language)
+    _write_instructions(instr, language)
 
     buf = io.BytesIO()
     wb.save(buf)
@@ -169,14 +185,14 @@ def _text_format_blank_rows(ws, col_of: dict[str, int], first_row: int, last_row
                 ws[f"{L}{i}"].number_format = "@"
 
 
-def _write_header(ws, columns: list[str]) -> dict[str, int]:
+def _write_header(ws, columns: list[str], language: str = "en") -> dict[str, int]:
     """Header row (field names), units row and widths; returns column index by name."""
     col_of = {}
     for j, name in enumerate(columns, start=1):
         col_of[name] = j
         f = FIELDS_BY_NAME.get(name)
         xs.put_text(ws, HEADER_ROW, j, name, "Header")
-        xs.put_text(ws, UNITS_ROW, j, units_label(f) if f is not None else "[not a template field]", "Note")
+        xs.put_text(ws, UNITS_ROW, j, units_label(f, language) if f is not None else xs.load_labels(language)("template.schedule_other"), "Note")
         width = max(12, min(40, len(name) + 2))
         if name in ("name", "company", "source_note", "by_products", "ree_basket", "region"):
             width = 32
@@ -185,8 +201,9 @@ def _write_header(ws, columns: list[str]) -> dict[str, int]:
     return col_of
 
 
-def _write_checks(ws, lists, col_of: dict[str, int], last_row: int) -> None:
+def _write_checks(ws, lists, col_of: dict[str, int], last_row: int, language: str = "en") -> None:
     """The hidden ``lists`` sheet, the drop-downs that use it and the range checks."""
+    lab = xs.load_labels(language)
     countries, minerals = _reference_lists()
     list_cols = {
         "country_iso3": countries, "mineral": minerals, "stage": list(STAGES), "esg_category": list(ESG_CATEGORIES),
@@ -201,9 +218,10 @@ def _write_checks(ws, lists, col_of: dict[str, int], last_row: int) -> None:
             continue
         L = get_column_letter(j)
         dv = DataValidation(type="list", formula1=f"lists!${L}$2:${L}${len(values) + 1}", allow_blank=True,
-                            showErrorMessage=True, errorTitle=f"{name}: not in the list",
-                            error=f"Choose a value of '{name}' from the drop-down (lists sheet).",
-                            promptTitle=name, prompt=FIELDS_BY_NAME[name].description[:250], showInputMessage=True)
+                            showErrorMessage=True, errorTitle=lab("template.list_error_title", name=name)[:32],
+                            error=lab("template.list_error", name=name),
+                            promptTitle=name, prompt=description(FIELDS_BY_NAME[name], language)[:250],
+                            showInputMessage=True)
         if name not in col_of:
             continue
         TL = get_column_letter(col_of[name])
@@ -224,43 +242,48 @@ def _write_checks(ws, lists, col_of: dict[str, int], last_row: int) -> None:
             dv = DataValidation(type=typ, operator="lessThanOrEqual", formula1=repr(f.hi))
         dv.allow_blank = True
         dv.showErrorMessage = True
-        dv.errorTitle = f"{f.name}: out of range"
-        dv.error = f"{f.name} [{f.unit}]: {rule_text(f)}"[:250]
+        dv.errorTitle = lab("template.range_error_title", name=f.name)[:32]
+        dv.error = lab("template.range_error", name=f.name, unit=lab.get("unit", f.unit),
+                       rule=rule_text(f, language))[:250]
         TL = get_column_letter(col_of[f.name])
         dv.add(f"{TL}{FIRST_DATA_ROW}:{TL}{last_row}")
         ws.add_data_validation(dv)
 
 
 
-_SCHEDULE_UNITS = {"id": "[text: application id]", "operating_year": "[1, 2, 3, ...]", "ore_mt": "[Mt]"}
+#: The schedule sheet's columns and the label key of each one's units-row text.
+_SCHEDULE_UNITS = {"id": "schedule_id", "operating_year": "schedule_year", "ore_mt": "schedule_ore"}
 
 
-def _write_schedule_sheet(sched, columns: Iterable[str] = tuple(_SCHEDULE_UNITS)) -> None:
+def _write_schedule_sheet(sched, columns: Iterable[str] = tuple(_SCHEDULE_UNITS), language: str = "en") -> None:
     """Header, units row and instructions of the ``production_schedule`` sheet."""
+    lab = xs.load_labels(language)
     columns = list(columns)
     for j, h in enumerate(columns, start=1):
         xs.put_text(sched, 1, j, h, "Header")
-        xs.put_text(sched, 2, j, _SCHEDULE_UNITS.get(h, "[not a template column]"), "Note")
+        xs.put_text(sched, 2, j, lab("template." + _SCHEDULE_UNITS.get(h, "schedule_other")), "Note")
         sched.column_dimensions[get_column_letter(j)].width = 22
-    xs.put_text(sched, 1, len(columns) + 2, "Optional. One row per operating year; replaces throughput x ramp-up for that id "
-                "(mine life = number of rows). Years must run 1, 2, 3, ... without gaps.", "Note")
+    xs.put_text(sched, 1, len(columns) + 2, lab("template.schedule_note"), "Note")
     sched.freeze_panes = "A3"
 
 
-def _write_instructions(instr) -> None:
-    """The ``instructions`` sheet: one row per field."""
-    xs.put_text(instr, 1, 1, "How to fill in the application workbook", "Title")
-    xs.put_text(instr, 2, 1, "One row per project on the 'applications' sheet, from row 3 (row 2 gives the units). "
-                "Shares are fractions (0.70 = 70%). Money: USD m for project figures, KRW bn for support asked.", "Note")
-    heads = ["field", "group", "description", "unit", "required", "rule"]
+def _write_instructions(instr, language: str = "en") -> None:
+    """The instructions sheet: one row per field (printed landscape, header row repeated)."""
+    lab = xs.load_labels(language)
+    xs.put_text(instr, 1, 1, lab("template.title"), "Title")
+    xs.put_text(instr, 2, 1, lab("template.note"), "Note")
+    heads = ["h_field", "h_group", "h_description", "h_unit", "h_required", "h_rule"]
     for j, h in enumerate(heads, start=1):
-        xs.put_text(instr, 4, j, h, "Header")
+        xs.put_text(instr, 4, j, lab(f"template.{h}"), "Header")
     for i, f in enumerate(FIELDS, start=5):
-        for j, v in enumerate((f.name, f.group, f.description, f.unit, "yes" if f.required else "no", rule_text(f)), start=1):
+        row = (f.name, lab.get("group", f.group), description(f, language), lab.get("unit", f.unit),
+               lab("template.yes") if f.required else lab("template.no"), rule_text(f, language))
+        for j, v in enumerate(row, start=1):
             xs.put_text(instr, i, j, v, "Value")
     for j, w in enumerate((32, 12, 70, 14, 10, 60), start=1):
         instr.column_dimensions[get_column_letter(j)].width = w
     instr.freeze_panes = "A5"
+    xs.print_setup(instr, title_rows="4:4", footer=lab("text.page_footer"))
 
 
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
@@ -293,7 +316,7 @@ def _put_raw(ws, row: int, col: int, value: Any, field: FieldSpec | None) -> Non
         xs.put_text(ws, row, col, str(value), "Input")
 
 
-def applications_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None = None) -> bytes:
+def applications_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None = None, language: str = "en") -> bytes:
     """An edited applications table as ``.xlsx`` bytes in the template's format.
 
     The replacement of pandas' ``to_excel`` for the app's "save edited applications" button:
@@ -309,6 +332,8 @@ def applications_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None = Non
         template field gets a column (blank when ``raw`` lacks it), other columns follow.
     schedule : pandas.DataFrame, optional
         The long ``id, operating_year, ore_mt`` table (``production_schedule`` sheet).
+    language : {'en', 'ko'}
+        Language of the instructions, units, rules and check messages.
 
     Returns
     -------
@@ -323,26 +348,26 @@ def applications_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None = Non
     ws = wb.active
     ws.title = "applications"
     sched = wb.create_sheet("production_schedule")
-    instr = wb.create_sheet("instructions")
+    instr = wb.create_sheet(xs.load_labels(language)("template.instructions_sheet"))
     lists = wb.create_sheet("lists")
-    col_of = _write_header(ws, columns)
+    col_of = _write_header(ws, columns, language)
     for i, values in enumerate(raw.itertuples(index=False, name=None), start=FIRST_DATA_ROW):
         for name, value in zip(names, values):
             _put_raw(ws, i, col_of[name], value, FIELDS_BY_NAME.get(name))
     last_row = FIRST_DATA_ROW + max(MAX_TEMPLATE_ROWS, len(raw)) - 1
     _text_format_blank_rows(ws, col_of, FIRST_DATA_ROW + len(raw), last_row)
-    _write_checks(ws, lists, col_of, last_row)
+    _write_checks(ws, lists, col_of, last_row, language)
 
     sched_cols = list(_SCHEDULE_UNITS)
     if schedule is not None:
         sched_cols += [str(c) for c in schedule.columns if str(c) not in _SCHEDULE_UNITS]
-    _write_schedule_sheet(sched, sched_cols)
+    _write_schedule_sheet(sched, sched_cols, language)
     if schedule is not None:
         sched_names = [str(c) for c in schedule.columns]
         for i, values in enumerate(schedule.itertuples(index=False, name=None), start=FIRST_DATA_ROW):
             for name, value in zip(sched_names, values):
                 _put_raw(sched, i, sched_cols.index(name) + 1, value, None)
-    _write_instructions(instr)
+    _write_instructions(instr, language)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

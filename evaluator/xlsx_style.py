@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.worksheet.page import PageMargins
 from openpyxl.utils import get_column_letter
 
 from evaluator.safe_text import FORMULA_TRIGGERS, is_formula_like  # noqa: F401 (re-exported)
@@ -156,6 +161,14 @@ def put_value(ws, row: int, col: int, v: Any, style: str | None = None, number_f
 def format_for_column(name: str) -> str | None:
     """Number format from a snake_case column name carrying its unit (DESIGN.md conventions)."""
     n = name.lower()
+    if n.startswith("hhi"):
+        return FMT_RATIO
+    if n in ("added_volume", "volume_before", "volume_after"):
+        return FMT_TONNES
+    if n.startswith("n_") or n == "source_rank":
+        return "0"
+    if n.startswith("gap_to_target") or n.startswith("delta_"):
+        return FMT_PCT
     if n in ("rank", "operating_years", "loan_tenor_years", "loan_grace_years", "construction_years"):
         return "0"
     if n.endswith("year") or n in ("year", "first_production_year"):
@@ -205,3 +218,74 @@ def set_widths(ws, widths: dict | Iterable[float], start_col: int = 1) -> None:
     else:
         for j, w in enumerate(widths):
             ws.column_dimensions[get_column_letter(start_col + j)].width = w
+
+
+# ----------------------------------------------------------------------------------------------
+# Labels (per-language text of the workbooks) and print settings
+# ----------------------------------------------------------------------------------------------
+#: Languages the workbooks are written in.
+LANGUAGES = ("en", "ko")
+LABELS_DIR = Path(__file__).resolve().parent / "data"
+
+
+class LanguageError(ValueError):
+    """A language the workbooks are not written in."""
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The text of one language: ``labels("text.total")``, ``labels.col("npv_usd_m")``.
+
+    Loaded from ``evaluator/data/report_labels_<language>.toml`` (:func:`load_labels`).
+    """
+
+    language: str
+    table: Mapping[str, Mapping[str, str]]
+
+    def __call__(self, key: str, **kw) -> str:
+        """The text at ``section.key``, formatted with ``kw``; KeyError when missing."""
+        section, _, name = key.partition(".")
+        text = self.table[section][name]
+        return text.format(**kw) if kw else text
+
+    def get(self, section: str, name: Any, default: Any = None) -> Any:
+        """The text of ``name`` in ``section``, else ``default`` (``name`` itself when None)."""
+        return self.table.get(section, {}).get(str(name), str(name) if default is None else default)
+
+    def col(self, name: Any) -> str:
+        """The human header (with its unit) of a column id; the id itself when unlabelled."""
+        return self.get("col", name)
+
+    def mineral(self, key: Any) -> str:
+        return self.get("mineral", key)
+
+    def yes_no(self, v: Any) -> Any:
+        """Booleans as the words yes / no (other values unchanged)."""
+        if isinstance(v, (bool, np.bool_)):
+            return self("text.yes") if v else self("text.no")
+        return v
+
+
+@lru_cache(maxsize=None)
+def load_labels(language: str = "en") -> Labels:
+    """The labels of ``language`` (``en`` or ``ko``); :class:`LanguageError` otherwise."""
+    if language not in LANGUAGES:
+        raise LanguageError(f"language {language!r}: must be one of {', '.join(LANGUAGES)}")
+    with open(LABELS_DIR / f"report_labels_{language}.toml", "rb") as fh:
+        return Labels(language, tomllib.load(fh))
+
+
+def print_setup(ws, *, title_rows: str | None = None, fit_height: int = 0, footer: str | None = None) -> None:
+    """Print settings every sheet carries: A4 landscape, one page wide (``fit_height`` pages tall,
+    0 = as many as needed), narrow margins, ``title_rows`` (e.g. ``"3:3"``) repeated on every
+    page, a centred page-number footer."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = fit_height
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.6, header=0.2, footer=0.25)
+    if title_rows:
+        ws.print_title_rows = title_rows
+    if footer:
+        ws.oddFooter.center.text = footer

@@ -140,8 +140,8 @@ def test_report_risk_adjusted_carries_the_simulated_columns(tmp_path):
     out = tmp_path / "r.xlsx"
     assert main(["report", str(SAMPLE_CSV), "--out", str(out), "--risk-adjusted", "--paths", "300"]) == 0
     ws = openpyxl.load_workbook(out)["Ranking"]
-    header = [c.value for c in next(r for r in ws.iter_rows() if any(c.value == "npv_usd_m" for c in r))]
-    assert {"npv_p10_usd_m", "prob_npv_negative"} <= set(header)
+    header = [c.value for c in next(r for r in ws.iter_rows() if any(c.value == "NPV [USD m]" for c in r))]
+    assert {"P10 NPV [USD m]", "P(NPV < 0) [%]"} <= set(header)
 
 
 def test_recorded_decision_reaches_the_report_of_its_scenario(tmp_path, monkeypatch, capsys):

@@ -23,7 +23,7 @@ import pytest
 
 from evaluator import xlsx_style as xs
 from evaluator.evaluate import evaluate
-from evaluator.report import REPORT_SHEETS, build_report, cashflow_sheet_ids
+from evaluator.report import REPORT_SHEETS, build_report, cashflow_sheet_ids, project_page_ids
 from models.application import ValidationError
 from models.loader import MAX_UNZIPPED_BYTES, load_applications
 
@@ -71,18 +71,26 @@ def test_default_report_sheets_and_top5_cashflows(ev, scenario):
     wb = _wb(data)
     top5 = list(ev.metrics["npv_usd_m"].sort_values(ascending=False).index[:5])
     assert cashflow_sheet_ids(ev) == top5
-    assert wb.sheetnames == ["Summary", "Ranking", "Allocation", "Supply"] + [f"CF {i}" for i in top5] + ["Assumptions"]
+    pages = project_page_ids(ev)
+    assert pages == top5  # no scores, no allocation: the top 5 by NPV get a page
+    assert wb.sheetnames == (["Summary"] + [f"P {i}" for i in pages] + ["Ranking", "Allocation", "Supply"]
+                             + [f"CF {i}" for i in top5] + ["Assumptions"])
     ranking = wb["Ranking"]
-    assert ranking.freeze_panes == "C4"
-    assert ranking.auto_filter.ref.startswith("A3:")
+    assert ranking.freeze_panes == "D5"
+    assert ranking.auto_filter.ref.startswith("A4:")
+    assert ranking.print_title_rows == "$4:$4"
     assert len(ranking.conditional_formatting) >= 1
-    ids = [ranking.cell(row=r, column=1).value for r in range(4, 4 + len(ev.metrics))]
+    id_col = [c.value for c in ranking[4]].index("Id") + 1
+    ids = [ranking.cell(row=r, column=id_col).value for r in range(5, 5 + len(ev.metrics))]
     assert sorted(ids) == sorted(ev.metrics.index)
     summary_text = [c.value for row in wb["Summary"].iter_rows() for c in row if isinstance(c.value, str)]
     import evaluator
 
     assert evaluator.__version__ in summary_text
-    assert len(wb["Summary"]._charts) >= 2
+    for ws in wb.worksheets:  # every sheet prints landscape, one page wide
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1, ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+    assert wb["Summary"].page_setup.fitToHeight == 1
 
 
 def test_optional_inputs_fill_the_sheets(ev, scenario):
@@ -93,25 +101,39 @@ def test_optional_inputs_fill_the_sheets(ev, scenario):
     wb = _wb(data)
     funded = list(extra["allocation"]["id"])
     assert [s for s in wb.sheetnames if s.startswith("CF ")] == [f"CF {i}" for i in funded]
-    assert "Decision" in wb.sheetnames and wb.sheetnames[-1] == "Assumptions"
+    # funded projects and contested ones (eligible, unfunded, ranked above a funded one) get a page
+    pages = [s[2:] for s in wb.sheetnames if s.startswith("P ")]
+    sc = extra["scores"].set_index("id")
+    worst = max(sc.loc[funded, "rank"])
+    contested = [i for i in sc.index if i not in funded and sc.at[i, "eligible"] and sc.at[i, "rank"] < worst]
+    assert set(pages) == set(funded) | set(contested)
+    assert pages == sorted(pages, key=lambda i: sc.at[i, "rank"])
+    assert wb.sheetnames[-2:] == ["Assumptions", "Decision"]
     dec = {wb["Decision"].cell(row=r, column=1).value: wb["Decision"].cell(row=r, column=2) for r in range(4, 7)}
     assert dec["dissent"].value == decision["dissent"] and dec["dissent"].data_type == "s"
     rank = wb["Ranking"]
-    header = [c.value for c in rank[3]]
-    for col in ("rank", "score", "contrib_financial", "eligible", "ineligible_reasons", "npv_usd_m", "irr"):
-        assert col in header
-    assert header[0] == "rank" and rank.cell(row=4, column=1).value == 1
-    reasons = [rank.cell(row=r, column=header.index("ineligible_reasons") + 1).value for r in range(4, 4 + len(ev.metrics))]
+    header = [c.value for c in rank[4]]
+    for col in ("Rank", "Score [0-100]", "Financial [points]", "Eligible", "Why not eligible", "NPV [USD m]",
+                "IRR, real [%]", "Funded", "Fund allocated [KRW bn]"):
+        assert col in header, col
+    assert not any("_" in str(h) for h in header), header  # words, not identifiers
+    assert header[0] == "Rank" and rank.cell(row=5, column=1).value == 1
+    reasons = [rank.cell(row=r, column=header.index("Why not eligible") + 1).value for r in range(5, 5 + len(ev.metrics))]
     assert "coverage above cap; ESG A without plan" in reasons
+    cells = [c.value for row in rank.iter_rows() for c in row]
+    assert "None" not in cells and not any(isinstance(v, str) and v.lower() in ("nan", "none") for v in cells)
+    assert any(isinstance(v, str) and "approve the three funded projects" in v for v in cells)  # the decision
     alloc = wb["Allocation"]
     texts = [c.value for row in alloc.iter_rows() for c in row if c.value is not None]
-    assert "budget loan_krw_bn" in texts and "Total [KRW bn]" in texts
+    assert "budget: Policy loan budget [KRW bn]" in texts and "Total [KRW bn]" in texts
     assert any(isinstance(t, str) and t.startswith("=SUM(") for t in texts)
     sup = wb["Supply"]
     stexts = [c.value for row in sup.iter_rows() for c in row if c.value is not None]
-    assert "china_share_after" in stexts and 2035 in stexts and "target" in stexts
+    assert "China share after [%]" in stexts and 2035 in stexts and "Target" in stexts
     assert len(sup._charts) == 1
-    assert len(wb["Summary"]._charts) == 3
+    summ = [c.value for row in wb["Summary"].iter_rows() for c in row if c.value is not None]
+    assert "Portfolio funded" in summ and "Key risks" in summ
+    assert any(isinstance(v, str) and v.startswith("Recorded decision") for v in summ)
 
 
 def test_assumptions_list_every_reference_figure_with_source(ev, scenario):
@@ -121,7 +143,7 @@ def test_assumptions_list_every_reference_figure_with_source(ev, scenario):
     joined = "\n".join(texts)
     for heading in ("Price deck", "Royalties", "Income tax and country risk premium", "Raw sources"):
         assert heading in joined
-    for col in ("price_source", "crp_source", "income_tax_source", "royalty_rate", "licence", "date"):
+    for col in ("Price source", "Premium source", "Income tax source", "Royalty rate [%]", "Licence", "Date"):
         assert col in texts
     for iso3 in {a.country_iso3 for a in ev.applications}:
         assert iso3 in texts
@@ -217,13 +239,14 @@ def recalculate(paths: list[Path], outdir: Path, profile: Path) -> list[Path]:
     return outs
 
 
-def _results_of(ws):
+def _results_of(ws, lang="en"):
+    lab = xs.load_labels(lang)
     found = {}
     for r in range(1, ws.max_row + 1):
         label = ws.cell(row=r, column=1).value
-        if label == "NPV at the discount rate [USD m]":
+        if label == lab("cf.npv"):
             found["npv"] = ws.cell(row=r, column=2).value
-        elif label == "IRR, real [fraction]":
+        elif label == lab("cf.irr"):
             found["irr"] = ws.cell(row=r, column=2).value
     return found
 
@@ -240,15 +263,19 @@ def test_formulas_recompute_to_app_values_with_libreoffice(ev, apps, scenario, r
     ev2 = evaluate(apps, sc2, ref)
     p2 = tmp_path / "in" / "midyear.xlsx"
     p2.write_bytes(build_report(ev2, sc2, cashflow_ids=ids[::3]))
-    outs = recalculate([p1, p2], tmp_path / "out", tmp_path / "profile")
+    # the Korean workbook: the same formulas under Korean labels
+    p3 = tmp_path / "in" / "ko.xlsx"
+    p3.write_bytes(build_report(ev, scenario, cashflow_ids=ids[1::5], language="ko"))
+    outs = recalculate([p1, p2, p3], tmp_path / "out", tmp_path / "profile")
     checked = 0
-    for out, e in zip(outs, (ev, ev2)):
+    for out, e, lang in zip(outs, (ev, ev2, ev), ("en", "en", "ko")):
         wb = openpyxl.load_workbook(out, data_only=True)
+        prefix = "CF " if lang == "en" else "현금흐름 "
         for ws in wb.worksheets:
-            if not ws.title.startswith("CF "):
+            if not ws.title.startswith(prefix):
                 continue
-            app_id = ws.title[3:]
-            got = _results_of(ws)
+            app_id = ws.title[len(prefix):]
+            got = _results_of(ws, lang)
             m = e.metrics.loc[app_id]
             assert isinstance(got["npv"], float), (ws.title, got)
             assert got["npv"] == pytest.approx(float(m["npv_usd_m"]), rel=1e-6, abs=1e-9), ws.title
@@ -256,9 +283,9 @@ def test_formulas_recompute_to_app_values_with_libreoffice(ev, apps, scenario, r
                 assert isinstance(got["irr"], float), (ws.title, got)
                 assert got["irr"] == pytest.approx(float(m["irr"]), rel=1e-6, abs=1e-9), ws.title
             else:
-                assert got["irr"] == "n/a", (ws.title, got)
+                assert got["irr"] == xs.load_labels(lang)("text.na"), (ws.title, got)
             checked += 1
-    assert checked == len(ids) + len(ids[::3])
+    assert checked == len(ids) + len(ids[::3]) + len(ids[1::5])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -395,3 +422,104 @@ def test_cli_report_rejects_unknown_cashflow_id(tmp_path, capsys):
     rc = main(["report", str(SAMPLE_CSV), "--out", str(tmp_path / "r.xlsx"), "--cashflow-ids", "NOPE-1"])
     assert rc == 2
     assert "NOPE-1" in capsys.readouterr().err
+
+
+def test_cli_report_in_korean(tmp_path):
+    from evaluator.cli import main
+
+    out = tmp_path / "report_ko.xlsx"
+    assert main(["report", str(SAMPLE_CSV), "--out", str(out), "--language", "ko"]) == 0
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames[0] == "요약" and {"순위", "배분", "공급망", "가정 및 출처"} <= set(wb.sheetnames)
+    assert wb["순위"]["A4"].value == "순위"
+    with pytest.raises(SystemExit):
+        main(["report", str(SAMPLE_CSV), "--out", str(out), "--language", "fr"])
+
+
+# ----------------------------------------------------------------------------------------------
+# the committee pack: Summary and project pages carry the pipeline's numbers
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def risk_result(apps, scenario, ref):
+    from evaluator import pipeline
+
+    return pipeline.run(apps, scenario, ref, risk_measure="p10_npv", n_paths=200)
+
+
+def _kv_of(ws, label_col=1, value_col=2):
+    return {ws.cell(row=r, column=label_col).value: ws.cell(row=r, column=value_col).value
+            for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=label_col).value is not None}
+
+
+def test_summary_and_project_pages_carry_the_simulation_and_tornado(risk_result, scenario, ref):
+    from evaluator.report import build_pipeline_report
+    from evaluator.uncertainty import tornado
+
+    wb = _wb(build_pipeline_report(risk_result, scenario, ref=ref))
+    sim = risk_result.simulation.summary
+    alloc = risk_result.allocation.table
+    funded = [i for i in alloc.index if alloc.at[i, "fund_krw_bn"] + alloc.at[i, "loan_krw_bn"] > 1e-9]
+    summary = _kv_of(wb["Summary"])
+    assert summary["Sum of the funded projects' P10 NPV [USD m]"] == pytest.approx(float(sim.loc[funded, "npv_p10_usd_m"].sum()))
+    assert summary["Expected loss on the policy loans [KRW bn]"] == pytest.approx(risk_result.summary.expected_loss_krw_bn)
+    flagged = [i for i in funded if sim.at[i, "prob_npv_negative"] > 0.20]
+    listed = summary["Funded projects with P(NPV < 0) above 20%"]
+    assert [p.split(" (")[0] for p in listed.split(", ")] == flagged if flagged else listed == "(none)"
+    # a project page: its simulated percentiles and its tornado, as computed
+    pid = funded[0]
+    page = wb[f"P {pid}"]
+    sim_kv = _kv_of(page, 7, 8)
+    assert sim_kv["P10 NPV [USD m]"] == pytest.approx(float(sim.at[pid, "npv_p10_usd_m"]))
+    assert sim_kv["P(NPV < 0) [%]"] == pytest.approx(float(sim.at[pid, "prob_npv_negative"]))
+    figures = _kv_of(page)
+    assert figures["NPV [USD m]"] == pytest.approx(float(risk_result.evaluation.metrics.at[pid, "npv_usd_m"]))
+    t = tornado(list(risk_result.evaluation.applications), scenario, ref, ids=[pid])
+    t = t[t["swing"] > 0]
+    head = next(r for r in range(1, page.max_row + 1) if page.cell(row=r, column=1).value == "Input")
+    swings = [page.cell(row=r, column=6).value for r in range(head + 1, head + 1 + len(t))]
+    assert swings == pytest.approx(list(t["swing"]))
+    assert page.cell(row=head + 1, column=2).value == "price deck, low case"
+    # the ranking: P10 NPV and P(NPV < 0) right after the point NPV
+    header = [c.value for c in wb["Ranking"][4]]
+    k = header.index("NPV [USD m]")
+    assert header[k + 1: k + 3] == ["P10 NPV [USD m]", "P(NPV < 0) [%]"]
+
+
+def test_study_reconciliation_hook():
+    from types import SimpleNamespace
+
+    from evaluator.report import STUDY_FIELDS, study_reconciliation
+
+    row = pd.Series({"npv_usd_m": 120.0, "irr": 0.15})
+    assert study_reconciliation(SimpleNamespace(initial_capex_usd_m=200.0), row) is None
+    app = SimpleNamespace(study_npv_usd_m=150.0, study_initial_capex_usd_m=180.0, initial_capex_usd_m=200.0)
+    rec = study_reconciliation(app, row).set_index("metric")
+    assert set(rec.index) <= set(STUDY_FIELDS.values())
+    assert rec.at["npv_usd_m", "difference"] == pytest.approx(-30.0)
+    assert rec.at["initial_capex_usd_m", "difference"] == pytest.approx(20.0)
+
+
+def test_summary_china_share_against_the_target_is_the_engines(risk_result, scenario, ref):
+    from evaluator.report import build_pipeline_report
+
+    ws = _wb(build_pipeline_report(risk_result, scenario, ref=ref))["Summary"]
+    head = next(r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=1).value == "Mineral")
+    header = [c.value for c in ws[head]]
+    y = scenario.target_year
+    at = risk_result.supply.by_year.query("year == @y").set_index("mineral")
+    effect = risk_result.supply.effect
+    labels = {v: k for k, v in xs.load_labels("en").table["mineral"].items()}
+    rows = 0
+    for r in range(head + 1, ws.max_row + 1):
+        name = ws.cell(row=r, column=1).value
+        if name not in labels:
+            break
+        m = labels[name]
+        got = {h: ws.cell(row=r, column=j).value for j, h in enumerate(header, start=1)}
+        assert got["Before [%]"] == pytest.approx(effect.at[m, "china_share_before"])
+        assert got["After, steady state [%]"] == pytest.approx(effect.at[m, "china_share_after"])
+        assert got[f"China share in {y} [%]"] == pytest.approx(at.at[m, "china_share"])
+        assert got[f"Top supplier share in {y} [%]"] == pytest.approx(at.at[m, "top_share"])
+        assert got["Meets the single-supplier target"] == ("yes" if at.at[m, "meets_target"] else "no")
+        rows += 1
+    assert rows == len(effect)

@@ -146,3 +146,57 @@ def test_cli_template(tmp_path, ref, csv_apps):
     filled = tmp_path / "filled.xlsx"
     assert main(["template", "--from", str(SAMPLE_CSV), "--out", str(filled)]) == 0
     assert load_applications(filled, ref=ref).applications == csv_apps
+
+
+# ----------------------------------------------------------------------------------------------
+# Korean
+# ----------------------------------------------------------------------------------------------
+def test_korean_template_keeps_the_codes_and_loads(ref, csv_apps):
+    data = build_template(language="ko")
+    wb = _wb(data)
+    assert wb.sheetnames == ["applications", "production_schedule", "작성 안내", "lists"]
+    ws = wb["applications"]
+    assert [c.value for c in ws[1]] == list(COLUMNS)  # the column ids are codes the loader reads
+    units = [c.value for c in ws[2]]
+    assert units[list(COLUMNS).index("initial_capex_usd_m")] == "[백만 달러]"
+    assert units[list(COLUMNS).index("fund_request_krw_bn")] == "[십억원]"
+    instr = wb["작성 안내"]
+    rows = {instr.cell(row=r, column=1).value: [instr.cell(row=r, column=j).value for j in range(1, 7)]
+            for r in range(5, 5 + len(FIELDS))}
+    assert list(rows) == list(COLUMNS)
+    assert rows["recovery"][2] == "선광·제련 회수율" and rows["recovery"][4] == "예"
+    assert rows["stage"][5].startswith("다음 중 하나: exploration, feasibility")
+    res = load_applications(data, filename="t.xlsx", ref=ref)
+    assert not res.problems and res.applications[0].name.startswith("예시 희토류 광산")
+    back = load_applications(build_template(applications=csv_apps, language="ko"), filename="k.xlsx", ref=ref)
+    assert back.applications == csv_apps
+
+
+def test_english_field_labels_are_the_schema_descriptions():
+    """The English label file repeats FIELDS' descriptions (for key parity): they must not drift."""
+    from evaluator.xlsx_style import load_labels
+
+    assert load_labels("en").table["field"] == {f.name: f.description for f in FIELDS}
+
+
+def test_korean_template_has_no_english_words(ref):
+    from test_report_language import english_words, string_cells
+    from models.application import ESG_CATEGORIES, GRADE_UNITS, PERMITS, STAGES, YES_NO
+
+    codes = set(COLUMNS) | set(STAGES) | set(ESG_CATEGORIES) | set(PERMITS) | set(GRADE_UNITS) | set(YES_NO)
+    codes |= set(ref.countries.index) | set(ref.minerals.index) | set(ref.ree_oxides.index)
+    codes |= {"applications", "production_schedule", "lists", "operating_year", "ore_mt", "EXAMPLE", "VN", "REE",
+              "grade_basis"}  # sheet and schedule column names the loader reads; the example id; a minerals.csv column
+    cells = string_cells(build_template(language="ko"))
+    assert len(cells) > 300
+    bad = english_words(cells, [], codes)
+    assert bad == [], bad[:20]
+    assert english_words(string_cells(build_template(language="en")), [], codes)  # the check can fail
+
+
+def test_cli_template_in_korean(tmp_path):
+    from evaluator.cli import main
+
+    out = tmp_path / "ko.xlsx"
+    assert main(["template", "--out", str(out), "--language", "ko"]) == 0
+    assert "작성 안내" in openpyxl.load_workbook(out).sheetnames

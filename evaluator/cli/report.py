@@ -2,7 +2,7 @@
 
 Runs the whole pipeline (ranking, allocation, the funded set's supply effect by year; the
 simulation too with ``--risk-adjusted``) with the same options as ``allocate``, and writes the
-workbook the app's Report page writes for the same inputs. A decision recorded in the scenario
+workbook the app's Report page writes for the same inputs, in English or Korean (``--language ko``). A decision recorded in the scenario
 store (``--store`` or ``$EVALUATOR_STORE``) for these applications and this scenario fills the
 Decision sheet.
 """
@@ -21,6 +21,8 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, help="output workbook (.xlsx)")
     p.add_argument("--cashflow-ids", nargs="+", metavar="ID",
                    help="projects given a live cash-flow sheet (default: funded ones, else top 5 by NPV)")
+    p.add_argument("--language", choices=("en", "ko"), default="en",
+                   help="language of the workbook's labels, headers, sheet names and notes (default: en)")
     p.add_argument("--store", help="scenario store whose recorded decision for these inputs fills the Decision "
                                    "sheet (default: $EVALUATOR_STORE when set)")
 
@@ -47,7 +49,7 @@ def run(args) -> int:
     store_path = args.store or os.environ.get("EVALUATOR_STORE")
     decision = pipeline.recorded_decision(store_path, scenario, apps) if store_path else None
     data = build_pipeline_report(result, scenario, ref=ref, cashflow_ids=_cashflow_ids(args, result),
-                                 decision=decision)
+                                 decision=decision, language=args.language)
     out = Path(args.out)
     try:
         out.write_bytes(data)

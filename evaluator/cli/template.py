@@ -13,6 +13,9 @@ def add_arguments(p) -> None:
     p.add_argument("--out", required=True, help="output workbook (.xlsx)")
     p.add_argument("--from", dest="from_file", help="write these applications (.csv, .json or .xlsx) instead of a blank form")
     p.add_argument("--no-example", action="store_true", help="leave out the example row")
+    p.add_argument("--language", choices=("en", "ko"), default="en",
+                   help="language of the instructions, units, rules and example row (default: en); "
+                        "the column ids stay as they are")
 
 
 def run(args) -> int:
@@ -31,9 +34,9 @@ def run(args) -> int:
         for p in loaded.problems:
             sys.stderr.write(f"invalid application (not written) {p.message()}\n")
         code = EXIT_INVALID_ROWS if loaded.problems else EXIT_OK
-        data = build_template(applications=loaded.applications)
+        data = build_template(applications=loaded.applications, language=args.language)
     else:
-        data = build_template(example=not args.no_example)
+        data = build_template(example=not args.no_example, language=args.language)
     try:
         Path(args.out).write_bytes(data)
     except OSError as exc:

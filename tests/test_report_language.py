@@ -1,0 +1,182 @@
+"""Korean or English at the officer's choice: the committee workbook and the application template.
+
+* Both label files (``evaluator/data/report_labels_en.toml`` and ``..._ko.toml``) hold the same
+  keys and the same ``{placeholders}``.
+* The Korean report and the Korean template carry no English word in any string cell or sheet
+  name, except codes (ISO country codes, mineral keys, the template's column ids and choice
+  codes), units and abbreviations (:data:`ALLOWED`), and the data the officer or the sources
+  gave (application names and notes, source citations: :func:`data_strings`), which stay as given.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import string
+import tomllib
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from evaluator import pipeline
+from evaluator import xlsx_style as xs
+from evaluator.report import build_pipeline_report, constraint_label, reasons_label
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "evaluator" / "data"
+
+#: Units, abbreviations and proper names that a Korean committee document writes in Latin letters.
+ALLOWED = {
+    "USD", "KRW", "ISO3", "NPV", "IRR", "P10", "P50", "P90", "DSCR", "LLCR", "EBITDA", "ESG", "HHI", "OECD", "MIP", "UTC",
+    "Mt", "ISO", "TREO", "LCE", "NdPr", "Dy", "Tb", "Li2O", "WO3", "V2O5", "Ta2O5", "LME", "LBMA", "APT", "C",
+    "numpy", "financial", "npv",  # the numpy-financial function named in the cash-flow convention note
+    "NPV", "IRR", "SUM", "r", "Y0", "Y1", "Yn", "P", "N", "x", "e", "g", "t", "ppm", "pp", "p",  # %p: percentage points
+}
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z][A-Za-z0-9_]*", text)
+
+
+def data_strings(apps, ref, scenario, result, decision) -> list[str]:
+    """Text that comes from the applications, the reference tables and the sources, kept as given."""
+    out = {scenario.name}
+    for a in apps:
+        rec = a.to_record()
+        out |= {str(v) for v in rec.values() if isinstance(v, str) and v}
+    for frame in (ref.minerals, ref.countries, ref.royalties, ref.ree_oxides, ref.tax_overrides,
+                  result.evaluation.inputs.sources):
+        for c in frame.columns:
+            if frame[c].dtype == object or str(frame[c].dtype).startswith("str"):
+                out |= {str(v) for v in frame[c].dropna() if str(v).strip()}
+    for line in (DATA / "SOURCES.md").read_text(encoding="utf-8").splitlines():
+        out |= {p.strip() for p in line.split("|") if p.strip()}
+    out |= {str(v) for v in (decision or {}).values()}
+    return sorted((s for s in out if len(s) > 1), key=len, reverse=True)
+
+
+def english_words(cells: list[tuple[str, str, str]], exempt: list[str], codes: set[str]) -> list:
+    """(sheet, cell, text, words) of every cell with a word outside the allow-list."""
+    bad = []
+    for sheet, coord, text in cells:
+        rest = text
+        for s in exempt:  # data first: a source citation may hold a file name
+            if s in rest:
+                rest = rest.replace(s, " ")
+        rest = re.sub(r"[\w/]+\.(csv|md|toml)", " ", rest)  # file names
+        words = [w for w in _words(rest) if w not in ALLOWED and w not in codes]
+        if words:
+            bad.append((sheet, coord, text[:80], words))
+    return bad
+
+
+def string_cells(data: bytes) -> list[tuple[str, str, str]]:
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    out = [(ws.title, "sheet name", ws.title) for ws in wb.worksheets]
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, str) and c.data_type != "f":
+                    out.append((ws.title, c.coordinate, c.value))
+        for dv in ws.data_validations.dataValidation:
+            for text in (dv.error, dv.errorTitle, dv.prompt, dv.promptTitle):
+                if text:
+                    out.append((ws.title, "data validation", text))
+        for ch in ws._charts:
+            out.append((ws.title, "chart", _chart_title(ch)))
+    return out
+
+
+def _chart_title(ch) -> str:
+    try:
+        return "".join(r.t for p in ch.title.tx.rich.p for r in (p.r or []))
+    except AttributeError:
+        return ""
+
+
+def report_codes(apps, ref) -> set[str]:
+    """Codes a Korean report writes as they are: application ids, ISO3 country and trade-partner
+    codes, mineral keys, chemical symbols of the rare-earth oxides, ESG categories."""
+    codes = set(ref.countries.index) | set(ref.minerals.index) | set(ref.korea_imports["partner_iso3"])
+    codes |= {a.id for a in apps} | {p for a in apps for p in re.split(r"[-_]", a.id)}
+    codes |= set(ref.ree_oxides.index) - {"other"}
+    return codes | {"OTH", "A", "B", "C"}
+
+
+def test_label_files_have_the_same_keys_and_placeholders():
+    en = tomllib.loads((DATA / "report_labels_en.toml").read_text(encoding="utf-8"))
+    ko = tomllib.loads((DATA / "report_labels_ko.toml").read_text(encoding="utf-8"))
+    assert set(en) == set(ko)
+    fmt = string.Formatter()
+    for section in en:
+        assert set(en[section]) == set(ko[section]), (section, set(en[section]) ^ set(ko[section]))
+        if section in ("constraint", "reason"):
+            assert en[section] == ko[section]  # the same patterns: they match the engine's text
+            continue
+        for key, text in en[section].items():
+            names = {f for _, f, _, _ in fmt.parse(text) if f}
+            assert names == {f for _, f, _, _ in fmt.parse(ko[section][key]) if f}, (section, key)
+
+
+def test_unknown_language_is_refused():
+    with pytest.raises(xs.LanguageError, match="fr"):
+        xs.load_labels("fr")
+
+
+def test_engine_text_is_translated():
+    ko = xs.load_labels("ko")
+    assert constraint_label("budget loan_krw_bn", ko) == "예산: 정책융자 예산 [십억원]"
+    assert constraint_label("diversification graphite", ko) == "다변화 목표: 흑연"
+    assert constraint_label("must fund VN-W-01", ko) == "반드시 지원: VN-W-01"
+    text = ("Korean ownership 5% is below the programme minimum 10%; "
+            "fund request 300.0 KRW bn exceeds the whole fund budget 250.0 KRW bn")
+    assert reasons_label(text, ko) == ("한국 지분 5%이 사업 최소 기준 10%에 미달; "
+                                       "펀드 신청 300.0십억원이 펀드 전체 예산 250.0십억원을 초과")
+    assert reasons_label(text, xs.load_labels("en")) == text
+
+
+@pytest.fixture(scope="module")
+def risk_result(sample_apps, scenario, ref):
+    return pipeline.run(sample_apps, scenario, ref, risk_measure="p10_npv", n_paths=200)
+
+
+DECISION = {"decision_id": 3, "scenario": "Base (#1)", "decided_by": "Committee", "decided_at_utc": "2026-03-15T09:00:00Z",
+            "note": "Approved as proposed", "supersedes": "", "applications_hash": "ab12", "decision_hash": "cd34",
+            "store_head_hash": "ef56"}
+
+
+def test_korean_report_has_no_english_words(risk_result, sample_apps, scenario, ref):
+    data = build_pipeline_report(risk_result, scenario, ref=ref, decision=DECISION, language="ko")
+    cells = string_cells(data)
+    assert len(cells) > 500
+    codes = report_codes(sample_apps, ref)
+    bad = english_words(cells, data_strings(sample_apps, ref, scenario, risk_result, DECISION), codes)
+    assert bad == [], bad[:20]
+    # the same report in English reads in English (the check can fail)
+    en = string_cells(build_pipeline_report(risk_result, scenario, ref=ref, decision=DECISION, language="en"))
+    assert english_words(en, [], codes)
+
+
+def test_korean_report_keeps_the_numbers(risk_result, scenario, ref):
+    """Language changes words only: every number cell is the same in both languages."""
+    def numbers(data):
+        wb = openpyxl.load_workbook(io.BytesIO(data))
+        return [[c.value for row in ws.iter_rows() for c in row if isinstance(c.value, (int, float))
+                 and not isinstance(c.value, bool)] for ws in wb.worksheets]
+    en = build_pipeline_report(risk_result, scenario, ref=ref, language="en", generated_at=None)
+    ko = build_pipeline_report(risk_result, scenario, ref=ref, language="ko", generated_at=None)
+    assert numbers(en) == numbers(ko)
+    assert [ws.title for ws in openpyxl.load_workbook(io.BytesIO(ko)).worksheets][:2] == \
+        ["요약", "사업 " + openpyxl.load_workbook(io.BytesIO(en)).sheetnames[1][2:]]
+
+
+def test_korean_summary_shows_korea_time(risk_result, scenario, ref):
+    import datetime as dt
+
+    at = dt.datetime(2026, 3, 15, 23, 30, tzinfo=dt.timezone.utc)
+    ko = openpyxl.load_workbook(io.BytesIO(build_pipeline_report(risk_result, scenario, ref=ref, language="ko",
+                                                                 generated_at=at)))["요약"]
+    en = openpyxl.load_workbook(io.BytesIO(build_pipeline_report(risk_result, scenario, ref=ref, generated_at=at)))["Summary"]
+    assert ko["B3"].value == dt.datetime(2026, 3, 16, 8, 30) and ko["A3"].value.endswith("UTC+9]")
+    assert en["B3"].value == dt.datetime(2026, 3, 15, 23, 30) and en["A3"].value == "Generated [UTC]"

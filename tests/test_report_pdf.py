@@ -1,0 +1,94 @@
+"""The committee workbook prints as a short document: converted to PDF by LibreOffice, the report
+of the 27 bundled sample applications is a few dozen pages (it was 137 before the print
+settings), and its Summary is exactly one page, in English and in Korean.
+
+Page counts come from ``pdfinfo`` (poppler-utils) when installed, else from the ``/Type /Page``
+objects of the PDF (LibreOffice writes no compressed object streams).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from evaluator import pipeline
+from evaluator.report import build_pipeline_report, project_page_ids
+
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+pytestmark = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed: cannot print to PDF")
+
+#: Upper bound on the printed pages of the sample report: "a few dozen" (measured: 37 in English;
+#: 1 Summary + 20 project pages + Ranking, Allocation, Supply, 7 cash-flow sheets, Assumptions).
+MAX_PAGES = 45
+
+
+def to_pdf(paths: list[Path], outdir: Path, profile: Path) -> list[Path]:
+    """Convert workbooks to PDF with LibreOffice headless (own profile, one call)."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    cmd = [SOFFICE, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+           "--convert-to", "pdf", "--outdir", str(outdir), *map(str, paths)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "HOME": str(profile)})
+    outs = [outdir / (p.stem + ".pdf") for p in paths]
+    missing = [p for p in outs if not p.exists()]
+    assert not missing, f"LibreOffice produced no PDF for {missing}: {proc.stdout}\n{proc.stderr}"
+    return outs
+
+
+def page_count(pdf: Path) -> int:
+    if shutil.which("pdfinfo"):
+        out = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+        return int(re.search(r"^Pages:\s+(\d+)", out, re.M).group(1))
+    return len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf.read_bytes()))
+
+
+def only_sheet(data: bytes, index: int) -> bytes:
+    """The workbook with only its ``index``-th sheet kept."""
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    for k, ws in reversed(list(enumerate(wb.worksheets))):
+        if k != index:
+            wb.remove(ws)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def result(sample_apps, scenario, ref):
+    return pipeline.run(sample_apps, scenario, ref)
+
+
+def test_sample_report_prints_a_few_dozen_pages_with_a_one_page_summary(result, scenario, ref, tmp_path):
+    files = {}
+    for lang in ("en", "ko"):
+        data = build_pipeline_report(result, scenario, ref=ref, language=lang)
+        files[f"report_{lang}"] = data
+        files[f"summary_{lang}"] = only_sheet(data, 0)
+        files[f"project_{lang}"] = only_sheet(data, 1)
+    paths = []
+    for name, data in files.items():
+        p = tmp_path / "in" / f"{name}.xlsx"
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(data)
+        paths.append(p)
+    pdfs = dict(zip(files, to_pdf(paths, tmp_path / "out", tmp_path / "profile")))
+    n_projects = len(project_page_ids(result.evaluation, result.ranking, result.allocation.table))
+    for lang in ("en", "ko"):
+        pages = page_count(pdfs[f"report_{lang}"])
+        # at least a page per sheet kind, at most a few dozen
+        assert 1 + n_projects + 4 <= pages <= MAX_PAGES, (lang, pages)
+        assert page_count(pdfs[f"summary_{lang}"]) == 1, lang
+        assert page_count(pdfs[f"project_{lang}"]) == 1, lang
+    if shutil.which("pdftotext"):  # the Summary is page 1 and ends there; page 2 is the first project
+        text = subprocess.run(["pdftotext", "-layout", "-f", "1", "-l", "2", str(pdfs["report_en"]), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        page1, page2 = text.split("\f")[:2]
+        assert "committee report" in page1 and "Key risks" in page1 and "Project pages follow" in page1
+        first = project_page_ids(result.evaluation, result.ranking, result.allocation.table)[0]
+        assert page2.lstrip().startswith(first) and "Key risks" not in page2
