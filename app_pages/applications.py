@@ -30,7 +30,7 @@ with left:
             st.error(t("upload_not_loaded", name=upload.name, error=ss["upload_error"], kept=ss.get("source_name")))
 with right:
     st.caption(t("now_loaded", source=ss.get("source_name"), n=len(ss["raw_df"])))
-    st.download_button(t("download_template"), build_template(), file_name="application_template.xlsx",
+    st.download_button(t("download_template"), build_template(language=lang()), file_name="application_template.xlsx",
                        key="dl_template", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     if st.button(t("reload_sample"), key="reload_sample"):
         res = compute.load_sample()

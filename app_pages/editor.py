@@ -84,4 +84,4 @@ def table_to_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None) -> bytes
     (:func:`evaluator.template.applications_workbook`)."""
     from evaluator.template import applications_workbook
 
-    return applications_workbook(raw, schedule)
+    return applications_workbook(raw, schedule, language=lang())

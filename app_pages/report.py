@@ -7,7 +7,7 @@ import streamlit as st
 
 from app_pages import compute, state
 from app_pages.fmt import fmt_money, fmt_pct
-from app_pages.i18n import t
+from app_pages.i18n import lang, t
 from evaluator import pipeline
 from evaluator.allocation import AllocationError
 from evaluator.portfolio import PortfolioError
@@ -31,7 +31,7 @@ st.markdown(t("report_scenario_line", name=scenario.name, case=t(f"price_case_{s
               rate=fmt_pct(scenario.discount_rate), fx=f"{scenario.fx_krw_per_usd:,.0f}",
               fund=fmt_money(scenario.fund_krw_bn), loans=fmt_money(scenario.loan_krw_bn)))
 # what the workbook was built from: a report built for other assumptions is not offered as current
-built_for = (state.apps_key(), state.allocation_key(scenario), state.locks())
+built_for = (state.apps_key(), state.allocation_key(scenario), state.locks(), lang())
 try:
     decision = pipeline.recorded_decision(state.store_path(), scenario, compute.applications())
 except StoreError as exc:
@@ -43,7 +43,7 @@ if decision:
 if st.button(t("build_report"), key="build_report", type="primary"):
     with st.spinner(t("building_report")):
         st.session_state["report_bytes"] = build_pipeline_report(result, scenario, ref=compute.reference(),
-                                                                 decision=decision)
+                                                                 decision=decision, language=lang())
         st.session_state["report_built_for"] = built_for
         st.session_state["report_built_at"] = dt.datetime.now(KST).strftime("%Y-%m-%d %H:%M KST")
 if st.session_state.get("report_bytes"):

@@ -1215,6 +1215,17 @@ def _project_study(ws, r: int, ctx: _Context, app, metrics_row) -> int:
         return r + 2
     rec["metric"] = rec["metric"].map(lambda k: lab.get("metric", k))
     last, _ = _table(ws, r + 1, 1, rec, lab)
+    if app.study_npv_usd_m is None or app.study_discount_rate is None or ctx.ref is None:
+        return last + 1
+    # the bridge: one group of assumptions at a time from the study's to the fund's
+    from evaluator import reconcile
+
+    b = reconcile.bridge(app, ctx.scenario, ctx.ref).frame()
+    steps = pd.DataFrame({"bridge_step": [lab.get("bridge", x) for x in b["label"]],
+                          "npv_change_usd_m": b["change_usd_m"], "npv_after_usd_m": b["npv_after_usd_m"],
+                          "bridge_detail": b["detail"]})
+    xs.put_text(ws, last + 1, 1, lab("text.study_bridge"), "Subtitle")
+    last, _ = _table(ws, last + 2, 1, steps, lab)
     return last + 1
 
 

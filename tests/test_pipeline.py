@@ -221,3 +221,30 @@ def test_cli_errors_are_one_line_without_traceback(argv, capsys):
     lines = [l for l in err.splitlines() if l.strip()]
     assert lines and all(l.startswith("error: ") for l in lines), err
     assert "Traceback" not in err
+
+
+def test_report_project_page_carries_the_bridge_to_the_study(sample_apps, scenario, ref):
+    """An application with its study's NPV gets, on its report page, the bridge whose steps add up
+    exactly to the difference between the study's NPV and the fund's."""
+    import dataclasses
+
+    from evaluator import reconcile
+    from evaluator.report import build_pipeline_report
+
+    base = pipeline.run(sample_apps, scenario, ref)
+    funded = base.allocation.table.index[base.allocation.table["selected"]][0]
+    apps = [dataclasses.replace(a, study_npv_usd_m=500.0, study_discount_rate=0.08) if a.id == funded else a
+            for a in sample_apps]
+    res = pipeline.run(apps, scenario, ref)
+    data = build_pipeline_report(res, scenario, ref=ref)
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    ws = next(ws for ws in wb if ws.title.endswith(funded) and not ws.title.startswith("CF"))
+    cells = [[c.value for c in row] for row in ws.iter_rows()]
+    at = next(i for i, row in enumerate(cells) if any(isinstance(v, str) and v.startswith("Bridge from the study") for v in row))
+    header = cells[at + 1]
+    col = header.index("NPV change [USD m]")
+    changes = [row[col] for row in cells[at + 2:] if isinstance(row[col], (int, float))]
+    b = reconcile.bridge(next(a for a in apps if a.id == funded), scenario, ref)
+    # the study row has no change; the steps and the fund's total follow
+    assert sum(changes[:-1]) == pytest.approx(b.total_difference_usd_m, abs=1e-6)
+    assert changes[-1] == pytest.approx(b.total_difference_usd_m, abs=1e-6)

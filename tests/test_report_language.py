@@ -60,6 +60,8 @@ def english_words(cells: list[tuple[str, str, str]], exempt: list[str], codes: s
     """(sheet, cell, text, words) of every cell with a word outside the allow-list."""
     bad = []
     for sheet, coord, text in cells:
+        if text.strip() in codes:  # a cell that is a code (a partner such as S19, an id)
+            continue
         rest = text
         for s in exempt:  # data first: a source citation may hold a file name
             if s in rest:
@@ -99,6 +101,7 @@ def report_codes(apps, ref) -> set[str]:
     """Codes a Korean report writes as they are: application ids, ISO3 country and trade-partner
     codes, mineral keys, chemical symbols of the rare-earth oxides, ESG categories."""
     codes = set(ref.countries.index) | set(ref.minerals.index) | set(ref.korea_imports["partner_iso3"])
+    codes |= set(ref.supply_chain.imports["partner_iso3"])      # BACI partner codes such as S19 ("Other Asia, nes")
     codes |= {a.id for a in apps} | {p for a in apps for p in re.split(r"[-_]", a.id)}
     codes |= set(ref.ree_oxides.index) - {"other"}
     return codes | {"OTH", "A", "B", "C"}

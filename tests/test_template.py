@@ -7,6 +7,7 @@ import dataclasses
 import io
 from pathlib import Path
 
+import pandas as pd
 import openpyxl
 import pytest
 
@@ -185,6 +186,9 @@ def test_korean_template_has_no_english_words(ref):
 
     codes = set(COLUMNS) | set(STAGES) | set(ESG_CATEGORIES) | set(PERMITS) | set(GRADE_UNITS) | set(YES_NO)
     codes |= set(ref.countries.index) | set(ref.minerals.index) | set(ref.ree_oxides.index)
+    codes |= {c for f in FIELDS for c in f.choices}                 # choice codes of every field
+    regions = pd.read_csv(ROOT / "evaluator" / "data" / "fiscal_regimes.csv", comment="#")["region"]
+    codes |= set(regions) | {p for r in regions for p in str(r).split("-")}   # fiscal regime codes
     codes |= {"applications", "production_schedule", "lists", "operating_year", "ore_mt", "EXAMPLE", "VN", "REE",
               "grade_basis"}  # sheet and schedule column names the loader reads; the example id; a minerals.csv column
     cells = string_cells(build_template(language="ko"))
