@@ -204,7 +204,8 @@ def eligibility(ev, scenario) -> pd.DataFrame:
     support (fund + loan) above ``coverage_cap_share`` x total project cost [KRW bn]; Korean
     ownership below ``min_korean_ownership_share``; fund request above the whole fund budget or
     loan request above the whole loan budget; exploration loan without a success probability;
-    no support requested; loan grace period not shorter than the tenor.
+    no support requested; loan grace period not shorter than the tenor; an NPV that cannot be
+    computed (not finite) is never eligible.
 
     Returns
     -------
@@ -241,6 +242,8 @@ def eligibility(ev, scenario) -> pd.DataFrame:
             r.append("no support requested (fund and loan requests are both zero)")
         if a.loan_request_krw_bn > 0 and a.loan_grace_years >= a.loan_tenor_years:
             r.append(f"loan grace {a.loan_grace_years} yr is not shorter than the tenor {a.loan_tenor_years} yr")
+        if not np.isfinite(row["npv_usd_m"]):
+            r.append("NPV cannot be computed (not a finite number): check the application's figures")
         reasons.append(r)
     return pd.DataFrame({"eligible": [not r for r in reasons],
                          "ineligible_reasons": ["; ".join(r) for r in reasons]}, index=m.index)
