@@ -186,8 +186,8 @@ def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except _XLSX_ERRORS as exc:
-        raise _file_error("file", f"not a readable .xlsx workbook ({type(exc).__name__})") from None
+    except _XLSX_ERRORS as exc:  # openpyxl wraps the XML error (e.g. defusedxml's EntitiesForbidden)
+        raise _file_error("file", f"not a readable .xlsx workbook ({type(exc.__cause__ or exc).__name__})") from None
     try:
         sheets = {name.strip().lower(): name for name in wb.sheetnames}
         if APPLICATIONS_SHEET not in sheets:
@@ -197,6 +197,8 @@ def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
             sched = None
             if SCHEDULE_SHEET in sheets:
                 sched = _table_from_rows(_xlsx_rows(wb[sheets[SCHEDULE_SHEET]]), SCHEDULE_SHEET)
+        except LoaderError:
+            raise
         except _XLSX_ERRORS as exc:
             raise _file_error("file", f"sheet XML is corrupt or truncated ({type(exc).__name__})") from None
     finally:
@@ -267,6 +269,9 @@ def _table_from_rows(rows: Iterable[Sequence[Any]], sheet: str) -> pd.DataFrame:
         if header is None:
             header = ["" if c is None else str(c).strip() for c in r]
             _check_header(header, sheet)
+            missing = [c for c in REQUIRED_COLUMNS if c not in header] if sheet == APPLICATIONS_SHEET else []
+            if missing:  # before reading the rows: a wrong sheet is refused at once
+                raise LoaderError([Problem("", c, "required column is missing") for c in missing])
             continue
         cells = list(r)
         for j, v in enumerate(cells):

@@ -1,0 +1,276 @@
+"""Hostile and malformed inputs for the loader, generated in memory (nothing large is committed).
+
+Each generator returns ``(bytes, filename)``. ``tests/test_input_strict.py`` asserts the named
+error of each; run this file to measure every case in a fresh process (wall time and peak RSS)::
+
+    OPENBLAS_NUM_THREADS=1 python tests/hostile_inputs.py
+
+which prints the table quoted in the issue-13 report (input class | handled how | worst time |
+worst memory).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_CSV = ROOT / "sample_projects" / "applications.csv"
+
+_CT = (b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+       b'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+       b'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override '
+       b'PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+       b'spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType='
+       b'"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>')
+_RELS = (b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+         b'2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+         b'2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+_WB = (b'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+       b'2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+       b'<sheet name="applications" sheetId="1" r:id="rId1"/></sheets></workbook>')
+_WB_RELS = (b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+            b'2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+            b'2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+_SHEET_HEAD = (b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+               b'spreadsheetml/2006/main"><sheetData>')
+_SHEET_TAIL = b"</sheetData></worksheet>"
+
+
+def minimal_workbook(sheet_xml_parts, extra: dict[str, bytes] | None = None) -> bytes:
+    """A minimal one-sheet workbook whose sheet XML is streamed from ``sheet_xml_parts`` (bytes chunks)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", _CT)
+        zf.writestr("_rels/.rels", _RELS)
+        zf.writestr("xl/workbook.xml", _WB)
+        zf.writestr("xl/_rels/workbook.xml.rels", _WB_RELS)
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as fh:
+            for part in sheet_xml_parts:
+                fh.write(part)
+    return buf.getvalue()
+
+
+def template_workbook(n_apps: int = 3) -> bytes:
+    """The template writer's workbook holding the first ``n_apps`` sample applications."""
+    from evaluator.template import build_template
+    from models.loader import load_applications
+
+    apps = load_applications(SAMPLE_CSV).applications[:n_apps]
+    return build_template(applications=apps)
+
+
+def replace_member(data: bytes, name: str, new: bytes) -> bytes:
+    """The same zip with one member's content replaced."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for info in src.infolist():
+            zf.writestr(info.filename, new if info.filename == name else src.read(info.filename))
+    return out.getvalue()
+
+
+def member(data: bytes, name: str) -> bytes:
+    return zipfile.ZipFile(io.BytesIO(data)).read(name)
+
+
+# ---------------------------------------------------------------------------------- the cases
+
+def zip_bomb():
+    """51 MB of sheet XML (zeros in one cell's text) in a file of about 50 kB."""
+    def parts():
+        yield _SHEET_HEAD + b'<row r="1"><c r="A1" t="inlineStr"><is><t>'
+        for _ in range(51):
+            yield b"0" * (1 << 20)
+        yield b"</t></is></c></row>" + _SHEET_TAIL
+    return minimal_workbook(parts()), "bomb.xlsx"
+
+
+def too_many_cells(n: int = 700_001):
+    """A sheet with ``n`` empty cells (a few MB of XML, compressed to a few kB)."""
+    def parts():
+        yield _SHEET_HEAD
+        per_row = 1000
+        for r in range(n // per_row + 1):
+            k = min(per_row, n - r * per_row)
+            if k <= 0:
+                break
+            yield f'<row r="{r + 1}">'.encode() + b"<c/>" * k + b"</row>"
+        yield _SHEET_TAIL
+    return minimal_workbook(parts()), "cells.xlsx"
+
+
+def too_many_shared_strings(n: int = 500_001):
+    """A sharedStrings part with ``n`` one-character strings (the sheet is tiny)."""
+    sst = (b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+           b'2006/main">' + b"<si><t>a</t></si>" * n + b"</sst>")
+    sheet = [_SHEET_HEAD + b'<row r="1"><c r="A1" t="s"><v>0</v></c></row>' + _SHEET_TAIL]
+    return minimal_workbook(sheet, {"xl/sharedStrings.xml": sst}), "sst.xlsx"
+
+
+def long_cell(n_chars: int = 32_768):
+    """A header ``id`` and one inline-string cell of ``n_chars`` characters under it."""
+    sheet = [_SHEET_HEAD + b'<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c></row>'
+             b'<row r="2"><c r="A2" t="inlineStr"><is><t>' + b"x" * n_chars + b"</t></is></c></row>" + _SHEET_TAIL]
+    return minimal_workbook(sheet), "long.xlsx"
+
+
+def huge_styles():
+    """A template workbook whose styles part is padded to 6 MB."""
+    data = template_workbook(1)
+    styles = member(data, "xl/styles.xml")
+    padded = styles.replace(b"</styleSheet>", b"<!--" + b"x" * (6 << 20) + b"--></styleSheet>")
+    return replace_member(data, "xl/styles.xml", padded), "styles.xlsx"
+
+
+def billion_laughs():
+    """Entity expansion in the sheet XML (refused by defusedxml)."""
+    dtd = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;'
+           b'&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;'
+           b'&lol2;">]>')
+    sheet = dtd + (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+                   b'<row r="1"><c r="A1" t="inlineStr"><is><t>&lol3;</t></is></c></row></sheetData></worksheet>')
+    return minimal_workbook([sheet]), "lol.xlsx"
+
+
+def truncated_sheet_xml():
+    """A template workbook whose applications sheet XML is cut in half (the zip itself is sound)."""
+    data = template_workbook(3)
+    xml = member(data, "xl/worksheets/sheet1.xml")
+    return replace_member(data, "xl/worksheets/sheet1.xml", xml[: len(xml) // 2]), "truncated.xlsx"
+
+
+def malformed_sheet_xml():
+    """A template workbook whose applications sheet XML has a tag closed by the wrong one."""
+    data = template_workbook(3)
+    xml = member(data, "xl/worksheets/sheet1.xml")
+    bad = xml.replace(b"</row>", b"</col>", 1)
+    return replace_member(data, "xl/worksheets/sheet1.xml", bad), "malformed.xlsx"
+
+
+def zip_not_xlsx():
+    """A sound zip archive holding a text file."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("notes.txt", "hello")
+    return buf.getvalue(), "archive.xlsx"
+
+
+def deep_json(depth: int = 100_000):
+    """JSON nested ``depth`` arrays deep (about 200 kB)."""
+    return b"[" * depth + b"]" * depth, "deep.json"
+
+
+def utf16_csv():
+    """The sample CSV saved as UTF-16 (with BOM), as Excel's 'Unicode text' does."""
+    return SAMPLE_CSV.read_text(encoding="utf-8").encode("utf-16"), "utf16.csv"
+
+
+def max_size_csv():
+    """A CSV just below the upload limit: one application row repeated (10,000 rows)."""
+    lines = SAMPLE_CSV.read_text(encoding="utf-8").splitlines()
+    head, row = lines[0], lines[1]
+    body = [re.sub(r"^[^,]*", f"APP-{i:05d}", row) for i in range(10_000)]
+    return ("\n".join([head] + body) + "\n").encode(), "big.csv"
+
+
+def max_rows_xlsx():
+    """A workbook with 10,000 full application rows (the exact row limit), 41 columns each."""
+    import openpyxl
+
+    from models.application import COLUMNS
+    from models.loader import load_applications
+
+    rec = load_applications(SAMPLE_CSV).raw.iloc[0].to_dict()
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet("applications")
+    ws.append(list(COLUMNS))
+    for i in range(10_000):
+        ws.append([f"APP-{i:05d}"] + [rec[c] if rec[c] != "" else None for c in COLUMNS[1:]])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue(), "rows.xlsx"
+
+
+def cells_at_cap(n_rows: int = 9_999, n_cols: int = 70):
+    """Just under the cell cap: a header of ``n_cols`` names and ``n_rows`` rows of numbers (the slowest
+    workbook the guards let through to openpyxl)."""
+    from openpyxl.utils import get_column_letter
+
+    letters = [get_column_letter(j + 1) for j in range(n_cols)]
+
+    def parts():
+        yield _SHEET_HEAD + b'<row r="1">' + b"".join(
+            f'<c r="{L}1" t="inlineStr"><is><t>col{j}</t></is></c>'.encode() for j, L in enumerate(letters)) + b"</row>"
+        for r in range(2, n_rows + 2):
+            yield f'<row r="{r}">'.encode() + b"".join(f'<c r="{L}{r}"><v>{r}.5</v></c>'.encode() for L in letters) + b"</row>"
+        yield _SHEET_TAIL
+    return minimal_workbook(parts()), "cap.xlsx"
+
+
+CASES = {
+    "zip bomb (51 MB of sheet XML in ~50 kB)": zip_bomb,
+    "700,001 cells in one sheet": too_many_cells,
+    "500,001 shared strings": too_many_shared_strings,
+    "one cell of 32,768 characters": long_cell,
+    "6 MB styles part": huge_styles,
+    "entity expansion (billion laughs) in sheet XML": billion_laughs,
+    "truncated sheet XML": truncated_sheet_xml,
+    "malformed sheet XML": malformed_sheet_xml,
+    "zip that is not xlsx": zip_not_xlsx,
+    "JSON nested 100,000 deep": deep_json,
+    "UTF-16 CSV": utf16_csv,
+    "CSV of 10,000 valid rows (limit)": max_size_csv,
+    "xlsx of 10,000 full rows (limit)": max_rows_xlsx,
+    "700,000 numeric cells, 70 columns x 10,000 rows (at the cell cap)": cells_at_cap,
+}
+
+
+def _measure_one(name: str) -> dict:
+    """Run one case in this process: generate, then time and measure the load alone."""
+    import resource
+    import time
+
+    from models.application import ValidationError
+    from models.loader import load_applications
+
+    data, filename = CASES[name]()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    try:
+        res = load_applications(data, filename=filename)
+        outcome = f"loaded: {len(res.applications)} valid, {len(res.problems)} problems"
+    except ValidationError as exc:
+        outcome = f"{type(exc).__name__}: {str(exc)[:110]}"
+    seconds = time.perf_counter() - t0
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"case": name, "outcome": outcome, "seconds": seconds, "bytes": len(data),
+            "peak_rss_mb": rss_after / 1024, "rss_growth_mb": max(rss_after - rss_before, 0) / 1024}
+
+
+def main() -> None:
+    """Each case in its own interpreter (peak RSS is per process); prints a Markdown table."""
+    import subprocess
+
+    print("| input class | file size | handled how | time [s] | peak RSS [MB] (growth during load) |")
+    print("|---|---|---|---|---|")
+    for name in CASES:
+        out = subprocess.run([sys.executable, __file__, "--one", name], capture_output=True, text=True, cwd=ROOT,
+                             check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"| {r['case']} | {r['bytes'] / 1024:,.0f} kB | {r['outcome']} | {r['seconds']:.2f} | "
+              f"{r['peak_rss_mb']:.0f} ({r['rss_growth_mb']:+.0f}) |")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":
+        print(json.dumps(_measure_one(sys.argv[2])))
+    else:
+        main()
