@@ -114,9 +114,18 @@ def too_many_shared_strings(n: int = 500_001):
     return minimal_workbook(sheet, {"xl/sharedStrings.xml": sst}), "sst.xlsx"
 
 
+def _header_row() -> bytes:
+    from openpyxl.utils import get_column_letter
+
+    from models.application import COLUMNS
+
+    return b'<row r="1">' + b"".join(f'<c r="{get_column_letter(j + 1)}1" t="inlineStr"><is><t>{c}</t></is></c>'.encode()
+                                     for j, c in enumerate(COLUMNS)) + b"</row>"
+
+
 def long_cell(n_chars: int = 32_768):
-    """A header ``id`` and one inline-string cell of ``n_chars`` characters under it."""
-    sheet = [_SHEET_HEAD + b'<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c></row>'
+    """The template's header and one inline-string id of ``n_chars`` characters under it."""
+    sheet = [_SHEET_HEAD + _header_row() +
              b'<row r="2"><c r="A2" t="inlineStr"><is><t>' + b"x" * n_chars + b"</t></is></c></row>" + _SHEET_TAIL]
     return minimal_workbook(sheet), "long.xlsx"
 
@@ -199,15 +208,18 @@ def max_rows_xlsx():
 
 
 def cells_at_cap(n_rows: int = 9_999, n_cols: int = 70):
-    """Just under the cell cap: a header of ``n_cols`` names and ``n_rows`` rows of numbers (the slowest
-    workbook the guards let through to openpyxl)."""
+    """Just under the cell cap: the template's header plus extra columns to ``n_cols``, and ``n_rows``
+    rows of numbers, without a ``<dimension>`` (the slowest workbook the guards let through)."""
     from openpyxl.utils import get_column_letter
 
     letters = [get_column_letter(j + 1) for j in range(n_cols)]
 
     def parts():
+        from models.application import COLUMNS
+
+        names = list(COLUMNS) + [f"extra{j}" for j in range(n_cols - len(COLUMNS))]
         yield _SHEET_HEAD + b'<row r="1">' + b"".join(
-            f'<c r="{L}1" t="inlineStr"><is><t>col{j}</t></is></c>'.encode() for j, L in enumerate(letters)) + b"</row>"
+            f'<c r="{L}1" t="inlineStr"><is><t>{names[j]}</t></is></c>'.encode() for j, L in enumerate(letters)) + b"</row>"
         for r in range(2, n_rows + 2):
             yield f'<row r="{r}">'.encode() + b"".join(f'<c r="{L}{r}"><v>{r}.5</v></c>'.encode() for L in letters) + b"</row>"
         yield _SHEET_TAIL
