@@ -304,9 +304,11 @@ def parse_number(v: Any, *, percent_ok: bool = False) -> float:
     NumberError
         Naming the rule the value breaks.
     """
-    if isinstance(v, bool):
+    if type(v) is float:  # the common case, without the slower ABC check below
+        x = v
+    elif isinstance(v, bool):
         raise NumberError("must be a number, not true/false")
-    if isinstance(v, numbers.Real):
+    elif isinstance(v, numbers.Real):
         try:
             x = float(v)
         except OverflowError:

@@ -45,9 +45,9 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 #: Largest uncompressed workbook content accepted [bytes] (zip-bomb guard), as declared by the zip
 #: directory; Python's zipfile never returns more than the declared size of a member.
 MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
-#: Most cells in all worksheets together: 10,000 rows x 60 columns plus room for a schedule.
+#: Most cells in all worksheets together: 10,000 rows x 60 columns (the template has 41).
 #: openpyxl reads about 130,000 cells a second here, so this bounds the parse to about 5 s.
-MAX_CELLS = 700_000
+MAX_CELLS = 600_000
 #: Most shared strings (distinct texts) in a workbook.
 MAX_SHARED_STRINGS = 500_000
 #: Largest XML part other than worksheets and shared strings (styles, workbook) [bytes].
@@ -148,8 +148,45 @@ def _count_tags(zf: zipfile.ZipFile, info: zipfile.ZipInfo, tag: bytes, limit: i
             buf = buf[cut:]
 
 
-def _inspect_xlsx(data: bytes) -> None:
-    """Refuse a zip that is not a workbook, or a workbook too large to read safely, before parsing."""
+_SHEET_DATA_RE = re.compile(rb"<((?:[A-Za-z_][\w.-]{0,31}:)?)sheetData[\s/>]")
+_DIMENSION_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?dimension[\s/>]")
+
+
+def _lacks_dimension(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether a sheet has no ``<dimension>`` before its data (openpyxl then scans the whole sheet twice)."""
+    with zf.open(info) as fh:
+        head = fh.read(1 << 20)
+    m = _SHEET_DATA_RE.search(head)
+    return m is not None and not _DIMENSION_RE.search(head, 0, m.start())
+
+
+def _with_dimension(data: bytes, names: set[str]) -> bytes:
+    """The workbook with a placeholder ``<dimension ref="A1"/>`` in the named sheets.
+
+    openpyxl's read-only sheet looks for the dimension when it opens a sheet and, finding none,
+    parses the whole sheet just to learn that; the placeholder spares that pass. The loader never
+    trusts a dimension anyway (``reset_dimensions``), so the cells read are the same.
+    """
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with src, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for info in src.infolist():
+            content = src.read(info)
+            if info.filename in names:
+                m = _SHEET_DATA_RE.search(content)
+                content = content[:m.start()] + b"<" + m.group(1) + b'dimension ref="A1"/>' + content[m.start():]
+            zf.writestr(info.filename, content)
+    return out.getvalue()
+
+
+def _inspect_xlsx(data: bytes) -> set[str]:
+    """Refuse a zip that is not a workbook, or a workbook too large to read safely, before parsing.
+
+    Returns
+    -------
+    set of str
+        Worksheet parts without a ``<dimension>`` element (see :func:`_with_dimension`).
+    """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
@@ -166,11 +203,14 @@ def _inspect_xlsx(data: bytes) -> None:
         if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
             raise _file_error("file", "a zip archive but not an .xlsx workbook (no [Content_Types].xml or xl/ part)")
         cells = 0
+        no_dimension = set()
         try:
             for info in infos:
                 name = info.filename
                 if name.startswith("xl/worksheets/") and name.endswith(".xml"):
                     cells += _count_tags(zf, info, rb"c", MAX_CELLS - cells, "cells")
+                    if _lacks_dimension(zf, info):
+                        no_dimension.add(name)
                 elif name == "xl/sharedStrings.xml":
                     _count_tags(zf, info, rb"si", MAX_SHARED_STRINGS, "shared strings")
                 elif name.endswith((".xml", ".rels")) and info.file_size > MAX_OTHER_PART_BYTES:
@@ -178,10 +218,13 @@ def _inspect_xlsx(data: bytes) -> None:
                                       f"{MAX_OTHER_PART_BYTES // 2**20} MB", f"{info.file_size / 2**20:.0f} MB")
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
             raise _file_error("file", f"not a valid .xlsx workbook (corrupt part: {type(exc).__name__})") from None
+    return no_dimension
 
 
 def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    _inspect_xlsx(data)
+    no_dimension = _inspect_xlsx(data)
+    if no_dimension:
+        data = _with_dimension(data, no_dimension)
     import openpyxl  # parses XML through defusedxml (installed with the requirements)
 
     try:
