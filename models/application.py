@@ -507,6 +507,8 @@ def _parse_choice(spec: FieldSpec, v: Any) -> str:
 
 
 _MISSING = object()
+#: Control characters a worksheet cannot hold (tab, line feed and carriage return are allowed).
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _parse_field(spec: FieldSpec, v: Any, app_id: str, row: int | None, problems: list[Problem]) -> Any:
@@ -521,6 +523,9 @@ def _parse_field(spec: FieldSpec, v: Any, app_id: str, row: int | None, problems
                 raise NumberError("must be one text value, not a list or table")
             if isinstance(v, str) and len(v) > MAX_TEXT_CHARS:
                 raise NumberError(f"longer than {MAX_TEXT_CHARS:,} characters")
+            bad = _CONTROL_RE.search(str(v))
+            if bad:  # no spreadsheet can hold them: the template and the report would fail on export
+                raise NumberError(f"contains the control character U+{ord(bad.group()):04X}")
             return clean_text(v) if spec.kind == "str" else _parse_choice(spec, v)
         if spec.kind in ("float", "int"):
             return _parse_scalar(spec, v)

@@ -395,6 +395,12 @@ def test_text_rule_for_neutralised_formulas(entered, read):
     assert clean_text(entered) == read
 
 
+def test_control_characters_in_text_are_named(ref):
+    res, bad_id, good_id = load_with(ref, name="Mine\x01One")
+    assert "control character U+0001" in _problem(res, bad_id, "name").rule
+    assert [a.id for a in res.applications] == [good_id]
+
+
 def test_neutralised_name_reads_the_same_from_csv_and_xlsx(ref, sample_apps):
     res_csv, app_id, _ = load_with(ref, name="'=1+1", company=" =2+2")
     app = res_csv.applications[0]
