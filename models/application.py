@@ -373,7 +373,8 @@ def plausibility_bounds(scope: str = "application") -> dict[str, tuple[float, fl
 
 
 def _is_blank(v: Any) -> bool:
-    if v is None:
+    """None, NaN, pandas' NA/NaT (an emptied cell of the app's data editor) or blank text."""
+    if v is None or type(v).__name__ in ("NAType", "NaTType"):
         return True
     if isinstance(v, float) and math.isnan(v):
         return True

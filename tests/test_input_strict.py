@@ -257,6 +257,19 @@ def test_row_limit_is_exact():
         read_table(json.dumps([{"id": str(i)} for i in range(MAX_ROWS + 1)]).encode(), filename="a.json")
 
 
+def test_emptied_editor_cells_are_blank_not_text(sample_apps):
+    """The app's data editor empties a cell to pandas' NA: an optional field is then blank, not '<NA>'."""
+    import pandas as pd
+
+    from models.loader import applications_frame, validate_table
+
+    raw = applications_frame(sample_apps[:2]).astype(object)
+    raw.loc[0, "region"] = pd.NA
+    raw.loc[0, "royalty_rate"] = pd.NA
+    res = validate_table(raw)
+    assert res.problems == [] and res.applications[0].region == "" and res.applications[0].royalty_rate is None
+
+
 def test_numeric_cells_taken_as_is_but_finite(sample_apps):
     data = _template_bytes(sample_apps[:2])
     wb = openpyxl.load_workbook(io.BytesIO(data))
