@@ -14,11 +14,11 @@ The loader reads exactly what the file says, or says why not:
   id, field, rule, value) and the valid rows are returned as applications. The raw table is kept
   in the result so that nothing the officer entered is lost.
 
-Workbooks are inspected before any XML is parsed (declared uncompressed size, cells per sheet
+Workbooks are inspected before any XML is parsed (declared uncompressed size, cells and rows
 counted by streaming the sheet XML, shared strings, size of the other parts), so that no upload
-below :data:`MAX_FILE_BYTES` costs more than a few seconds or about 300 MB; openpyxl parses
-the XML through defusedxml (entity expansion refused). The sheet's stored ``<dimension>`` is
-never trusted (``reset_dimensions``), and the template's units row is recognised by its content.
+below :data:`MAX_FILE_BYTES` costs more than a few seconds or about 300 MB; the two sheets are
+then read by :mod:`models.xlsx_cells` through defusedxml (entity expansion refused), which never
+reads the sheet's stored ``<dimension>``. The template's units row is recognised by its content.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from xml.etree.ElementTree import ParseError
 
 import pandas as pd
 
+from models import xlsx_cells
 from models.application import (COLUMNS, FIELD_BY_NAME, MAX_LIST_VALUES, MAX_TEXT_CHARS, REQUIRED_COLUMNS, Application,
                                 NumberError, Problem, ValidationError, number_text, parse_application, parse_number,
                                 plausibility_bounds, record_id, unit_label)
@@ -45,8 +46,8 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 #: Largest uncompressed workbook content accepted [bytes] (zip-bomb guard), as declared by the zip
 #: directory; Python's zipfile never returns more than the declared size of a member.
 MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
-#: Most cells in all worksheets together: 10,000 rows x 60 columns (the template has 41).
-#: openpyxl reads about 130,000 cells a second here, so this bounds the parse to about 5 s.
+#: Most cells and rows in all worksheets together: 10,000 rows x 59 columns (the template has 41).
+#: models.xlsx_cells reads about 200,000 cells a second here, so this bounds the parse to about 3 s.
 MAX_CELLS = 600_000
 #: Most shared strings (distinct texts) in a workbook.
 MAX_SHARED_STRINGS = 500_000
@@ -62,8 +63,9 @@ SCHEDULE_SHEET = "production_schedule"
 SCHEDULE_UNITS = {"id": "[text: application id]", "operating_year": "[1, 2, 3, ...]", "ore_mt": "[Mt]"}
 SCHEDULE_COLUMNS = ("id", "operating_year", "ore_mt")
 
-#: What openpyxl raises on a corrupt workbook (malformed or truncated XML or zip data, missing
-#: parts, refused XML constructs from defusedxml, which subclass ValueError).
+#: What reading a corrupt workbook raises (malformed or truncated XML or zip data, missing parts,
+#: a cell value that is not a number, a shared-string index out of range, XML constructs refused
+#: by defusedxml, which subclass ValueError).
 _XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ParseError, KeyError, ValueError, TypeError, IndexError,
                 AttributeError, OSError, NotImplementedError, RecursionError)
 
@@ -148,45 +150,8 @@ def _count_tags(zf: zipfile.ZipFile, info: zipfile.ZipInfo, tag: bytes, limit: i
             buf = buf[cut:]
 
 
-_SHEET_DATA_RE = re.compile(rb"<((?:[A-Za-z_][\w.-]{0,31}:)?)sheetData[\s/>]")
-_DIMENSION_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?dimension[\s/>]")
-
-
-def _lacks_dimension(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
-    """Whether a sheet has no ``<dimension>`` before its data (openpyxl then scans the whole sheet twice)."""
-    with zf.open(info) as fh:
-        head = fh.read(1 << 20)
-    m = _SHEET_DATA_RE.search(head)
-    return m is not None and not _DIMENSION_RE.search(head, 0, m.start())
-
-
-def _with_dimension(data: bytes, names: set[str]) -> bytes:
-    """The workbook with a placeholder ``<dimension ref="A1"/>`` in the named sheets.
-
-    openpyxl's read-only sheet looks for the dimension when it opens a sheet and, finding none,
-    parses the whole sheet just to learn that; the placeholder spares that pass. The loader never
-    trusts a dimension anyway (``reset_dimensions``), so the cells read are the same.
-    """
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with src, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for info in src.infolist():
-            content = src.read(info)
-            if info.filename in names:
-                m = _SHEET_DATA_RE.search(content)
-                content = content[:m.start()] + b"<" + m.group(1) + b'dimension ref="A1"/>' + content[m.start():]
-            zf.writestr(info.filename, content)
-    return out.getvalue()
-
-
-def _inspect_xlsx(data: bytes) -> set[str]:
-    """Refuse a zip that is not a workbook, or a workbook too large to read safely, before parsing.
-
-    Returns
-    -------
-    set of str
-        Worksheet parts without a ``<dimension>`` element (see :func:`_with_dimension`).
-    """
+def _inspect_xlsx(data: bytes) -> None:
+    """Refuse a zip that is not a workbook, or a workbook too large to read safely, before parsing."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
@@ -203,14 +168,11 @@ def _inspect_xlsx(data: bytes) -> set[str]:
         if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
             raise _file_error("file", "a zip archive but not an .xlsx workbook (no [Content_Types].xml or xl/ part)")
         cells = 0
-        no_dimension = set()
         try:
             for info in infos:
                 name = info.filename
                 if name.startswith("xl/worksheets/") and name.endswith(".xml"):
-                    cells += _count_tags(zf, info, rb"c", MAX_CELLS - cells, "cells")
-                    if _lacks_dimension(zf, info):
-                        no_dimension.add(name)
+                    cells += _count_tags(zf, info, rb"(?:c|row)", MAX_CELLS - cells, "cells and rows")
                 elif name == "xl/sharedStrings.xml":
                     _count_tags(zf, info, rb"si", MAX_SHARED_STRINGS, "shared strings")
                 elif name.endswith((".xml", ".rels")) and info.file_size > MAX_OTHER_PART_BYTES:
@@ -218,41 +180,34 @@ def _inspect_xlsx(data: bytes) -> set[str]:
                                       f"{MAX_OTHER_PART_BYTES // 2**20} MB", f"{info.file_size / 2**20:.0f} MB")
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
             raise _file_error("file", f"not a valid .xlsx workbook (corrupt part: {type(exc).__name__})") from None
-    return no_dimension
 
 
 def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    no_dimension = _inspect_xlsx(data)
-    if no_dimension:
-        data = _with_dimension(data, no_dimension)
-    import openpyxl  # parses XML through defusedxml (installed with the requirements)
-
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except _XLSX_ERRORS as exc:  # openpyxl wraps the XML error (e.g. defusedxml's EntitiesForbidden)
-        raise _file_error("file", f"not a readable .xlsx workbook ({type(exc.__cause__ or exc).__name__})") from None
-    try:
-        sheets = {name.strip().lower(): name for name in wb.sheetnames}
-        if APPLICATIONS_SHEET not in sheets:
-            raise _file_error("sheet", f"no '{APPLICATIONS_SHEET}' sheet (found: {', '.join(wb.sheetnames)})")
+    """The applications and schedule sheets of a workbook, after :func:`_inspect_xlsx` let it through."""
+    _inspect_xlsx(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
         try:
-            apps = _table_from_rows(_xlsx_rows(wb[sheets[APPLICATIONS_SHEET]]), APPLICATIONS_SHEET)
-            sched = None
-            if SCHEDULE_SHEET in sheets:
-                sched = _table_from_rows(_xlsx_rows(wb[sheets[SCHEDULE_SHEET]]), SCHEDULE_SHEET)
-        except LoaderError:
-            raise
+            sheets, wb_part, date1904 = xlsx_cells.sheet_parts(zf)
+            strings = xlsx_cells.shared_strings(zf, wb_part)
+            dates = xlsx_cells.date_styles(zf, wb_part)
         except _XLSX_ERRORS as exc:
-            raise _file_error("file", f"sheet XML is corrupt or truncated ({type(exc).__name__})") from None
-    finally:
-        wb.close()
-    return apps, sched
-
-
-def _xlsx_rows(ws) -> Iterable[Sequence[Any]]:
-    """Every row of a read-only sheet, from row 1, ignoring the stored (possibly stale) dimension."""
-    ws.reset_dimensions()
-    return ws.iter_rows(values_only=True)
+            raise _file_error("file", f"not a readable .xlsx workbook ({type(exc).__name__})") from None
+        by_key = {name.strip().lower(): name for name in sheets}
+        if APPLICATIONS_SHEET not in by_key:
+            raise _file_error("sheet", f"no '{APPLICATIONS_SHEET}' sheet (found: {', '.join(sheets)})")
+        frames = []
+        for key in (APPLICATIONS_SHEET, SCHEDULE_SHEET):
+            if key not in by_key:
+                frames.append(None)
+                continue
+            try:
+                rows = xlsx_cells.iter_rows(zf, sheets[by_key[key]], strings, dates, date1904)
+                frames.append(_table_from_rows(rows, key))
+            except LoaderError:
+                raise
+            except _XLSX_ERRORS as exc:
+                raise _file_error("file", f"workbook sheet XML is corrupt or truncated ({type(exc).__name__})") from None
+    return frames[0], frames[1]
 
 
 # ----------------------------------------------------------------------------- tables
@@ -299,14 +254,15 @@ def _check_cell(v: Any, sheet: str, row_no: int, j: int, header: list[str]) -> N
         raise _file_error(sheet, f"cell {_column_letter(j)}{row_no} holds a value but its column has no header", v)
 
 
-def _table_from_rows(rows: Iterable[Sequence[Any]], sheet: str) -> pd.DataFrame:
+def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> pd.DataFrame:
     """Header (first non-empty row), optional units row, data rows; every rule checked exactly.
 
-    Row numbers in messages are the sheet's (or file's) own, from 1.
+    ``rows`` holds (row number, cell values); row numbers in messages are the sheet's (or file's)
+    own, from 1.
     """
     header: list[str] | None = None
     body: list[list[Any]] = []
-    for row_no, r in enumerate(rows, start=1):
+    for row_no, r in rows:
         if not r or all(_blank(c) for c in r):
             continue
         if header is None:
@@ -318,7 +274,7 @@ def _table_from_rows(rows: Iterable[Sequence[Any]], sheet: str) -> pd.DataFrame:
             continue
         cells = list(r)
         for j, v in enumerate(cells):
-            if not _blank(v) or isinstance(v, str) and len(v) > MAX_TEXT_CHARS:
+            if not _blank(v) or (isinstance(v, str) and len(v) > MAX_TEXT_CHARS):
                 _check_cell(v, sheet, row_no, j, header)
         if not body and _is_units_row(header, cells, sheet):
             continue  # the template's units row, recognised by its content
@@ -358,7 +314,8 @@ def _read_csv(data: bytes) -> pd.DataFrame:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
         raise _file_error("file", f"not a readable CSV ({exc})") from None
-    return _table_from_rows(([c if c != "" else None for c in r] for r in rows), APPLICATIONS_SHEET)
+    return _table_from_rows(((i, [c if c != "" else None for c in r]) for i, r in enumerate(rows, start=1)),
+                            APPLICATIONS_SHEET)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:

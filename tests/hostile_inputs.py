@@ -226,6 +226,25 @@ def cells_at_cap(n_rows: int = 9_999, n_cols: int = 60):
     return minimal_workbook(parts()), "cap.xlsx"
 
 
+def stale_dimension():
+    """A template workbook of 5 applications whose stored dimension claims A1:B3."""
+    data = template_workbook(5)
+    xml = member(data, "xl/worksheets/sheet1.xml")
+    stale = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:B3"', xml, count=1)
+    return replace_member(data, "xl/worksheets/sheet1.xml", stale), "stale.xlsx"
+
+
+def duplicate_header_csv():
+    """The sample CSV with a second ``head_grade`` column appended."""
+    lines = SAMPLE_CSV.read_text(encoding="utf-8").splitlines()
+    return ("\n".join([lines[0] + ",head_grade"] + [ln + ",1" for ln in lines[1:]]) + "\n").encode(), "dup.csv"
+
+
+def wrong_schedule_json():
+    """JSON whose production_schedule is an object of lists instead of a list of records."""
+    return json.dumps({"applications": [], "production_schedule": {"A": [0.1, 0.2]}}).encode(), "sched.json"
+
+
 CASES = {
     "zip bomb (51 MB of sheet XML in ~50 kB)": zip_bomb,
     "600,001 cells in one sheet": too_many_cells,
@@ -237,6 +256,9 @@ CASES = {
     "malformed sheet XML": malformed_sheet_xml,
     "zip that is not xlsx": zip_not_xlsx,
     "JSON nested 100,000 deep": deep_json,
+    "JSON schedule of the wrong shape": wrong_schedule_json,
+    "stale <dimension> (A1:B3 on a 5-application sheet)": stale_dimension,
+    "duplicate column header (CSV)": duplicate_header_csv,
     "UTF-16 CSV": utf16_csv,
     "CSV of 10,000 valid rows (limit)": max_size_csv,
     "xlsx of 10,000 full rows (limit)": max_rows_xlsx,

@@ -299,7 +299,7 @@ def _assert_fast_and_small(fn, seconds=6.0, megabytes=300):
 
 @pytest.mark.parametrize("case, message", [
     (hostile.zip_bomb, "expands to more than 50 MB"),
-    (hostile.too_many_cells, "more than 600,000 cells"),
+    (hostile.too_many_cells, "more than 600,000 cells and rows"),
     (hostile.too_many_shared_strings, "more than 500,000 shared strings"),
     (hostile.long_cell, "cell A2 is longer than 32,767 characters"),
     (hostile.huge_styles, "xl/styles.xml is larger than 5 MB"),
@@ -495,3 +495,72 @@ def test_validate_overrides_names_unknown_keys_only():
         validate_overrides({"fund": 1.0})
     assert Scenario().replace(fund_krw_bn=0).fund_krw_bn == 0  # a budget of 0 is a well-formed question
     assert math.isclose(Scenario().replace(fx_krw_per_usd=1300).fx_krw_per_usd, 1300)
+
+
+# ------------------------------------------------------------------------ the fast sheet reader
+
+def _rows_by_openpyxl(data: bytes, sheet: str) -> dict[int, list]:
+    """The reference path: openpyxl read-only, dimension reset, values only."""
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    ws = wb[sheet]
+    ws.reset_dimensions()
+    return {i: _trim(r) for i, r in enumerate(ws.iter_rows(values_only=True), start=1) if _trim(r)}
+
+
+def _trim(values) -> list:
+    v = list(values)
+    while v and v[-1] is None:
+        v.pop()
+    return v
+
+
+def _rows_by_xlsx_cells(data: bytes, sheet: str) -> dict[int, list]:
+    from models import xlsx_cells
+
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    sheets, wb_part, d1904 = xlsx_cells.sheet_parts(zf)
+    rows = xlsx_cells.iter_rows(zf, sheets[sheet], xlsx_cells.shared_strings(zf, wb_part),
+                                xlsx_cells.date_styles(zf, wb_part), d1904)
+    return {i: _trim(r) for i, r in rows if _trim(r)}
+
+
+def _mixed_workbook() -> bytes:
+    import datetime
+
+    from openpyxl.cell.rich_text import CellRichText, TextBlock
+    from openpyxl.cell.text import InlineFont
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "applications"
+    ws.append(["id", "n", "x", "flag", "when", "note"])
+    ws.append(["A", 7, 2.5, True, datetime.datetime(2026, 2, 1), "  spaced  "])
+    ws.append(["B", -1e-300, 1.2551962408270754, False, datetime.date(1999, 12, 31),
+               CellRichText(["bold ", TextBlock(InlineFont(b=True), "part")])])
+    ws["H9"] = "far away"
+    ws["C12"] = "=1+1"
+    ws["C12"].data_type = "s"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("make, sheet", [
+    (lambda: (ROOT / "sample_projects" / "applications.xlsx").read_bytes(), "applications"),
+    (lambda: (ROOT / "sample_projects" / "applications.xlsx").read_bytes(), "production_schedule"),
+    (lambda: build_template(), "instructions"),
+    (_mixed_workbook, "applications"),
+])
+def test_fast_sheet_reader_agrees_with_openpyxl(make, sheet):
+    data = make()
+    assert _rows_by_xlsx_cells(data, sheet) == _rows_by_openpyxl(data, sheet)
+
+
+def test_fast_sheet_reader_leaves_out_phonetic_runs():
+    sst = ('<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+           '2006/main"><si><t>id</t></si><si><t>\u6f22\u5b57</t><rPh sb="0" eb="2"><t>\u30ab\u30f3\u30b8</t></rPh>'
+           '</si></sst>').encode()
+    sheet = [hostile._SHEET_HEAD + b'<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2" t="s">'
+             b'<v>1</v></c></row>' + hostile._SHEET_TAIL]
+    data = hostile.minimal_workbook(sheet, {"xl/sharedStrings.xml": sst})
+    assert _rows_by_xlsx_cells(data, "applications") == {1: ["id"], 2: ["\u6f22\u5b57"]}
