@@ -57,6 +57,12 @@ MAX_OTHER_PART_BYTES = 5 * 1024 * 1024
 MAX_ZIP_MEMBERS = 10_000
 #: Most application rows in one file (exact: this many load, one more is refused).
 MAX_ROWS = 10_000
+#: Most commas and line breaks in a CSV (10,000 rows x 41 fields need about 410,000 commas); the
+#: comma cap also bounds the values of a JSON file.
+MAX_CSV_SEPARATORS = 1_000_000
+MAX_CSV_LINES = 1_000_000
+#: Most JSON objects and arrays (``{`` and ``[``) in a JSON file: records, list fields, schedule rows.
+MAX_JSON_CONTAINERS = 300_000
 APPLICATIONS_SHEET = "applications"
 SCHEDULE_SHEET = "production_schedule"
 #: The template's units row of the schedule sheet (evaluator/template.py writes it).
@@ -310,12 +316,17 @@ def _read_csv(data: bytes) -> pd.DataFrame:
         raise _file_error("file", "the file is empty")
     if "\x00" in text:
         raise _file_error("file", "CSV holds NUL characters (is it a binary file?)")
+    # counted over the whole text (quoted commas and line breaks too): a conservative bound on the
+    # fields and rows the csv module would build, so that no CSV below the size limit costs more
+    # than a few seconds or about 300 MB
+    if text.count(",") > MAX_CSV_SEPARATORS or text.count("\n") > MAX_CSV_LINES:
+        raise _file_error("file", f"CSV holds more than {MAX_CSV_SEPARATORS:,} commas or {MAX_CSV_LINES:,} lines")
+    rows = csv.reader(io.StringIO(text, newline=""))
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        return _table_from_rows(((i, [c if c != "" else None for c in r]) for i, r in enumerate(rows, start=1)),
+                                APPLICATIONS_SHEET)
     except csv.Error as exc:
         raise _file_error("file", f"not a readable CSV ({exc})") from None
-    return _table_from_rows(((i, [c if c != "" else None for c in r]) for i, r in enumerate(rows, start=1)),
-                            APPLICATIONS_SHEET)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
@@ -329,6 +340,10 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 def _read_json(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     text = _decode_text(data, "JSON", cp949=False)
+    # brackets inside strings counted too: a conservative bound on the containers json builds
+    if text.count("{") + text.count("[") > MAX_JSON_CONTAINERS or text.count(",") > MAX_CSV_SEPARATORS:
+        raise _file_error("file", f"JSON holds more than {MAX_JSON_CONTAINERS:,} objects and arrays or "
+                          f"{MAX_CSV_SEPARATORS:,} commas")
     try:
         obj = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except RecursionError:

@@ -245,6 +245,27 @@ def wrong_schedule_json():
     return json.dumps({"applications": [], "production_schedule": {"A": [0.1, 0.2]}}).encode(), "sched.json"
 
 
+def csv_blank_lines():
+    """19 MB of line breaks after a header."""
+    return b"id,name\n" + b"\n" * (19 << 20), "blank.csv"
+
+
+def csv_many_fields(n: int = (19 << 20) // 3):
+    """The template's header and one row of ``n`` two-letter fields (19 MB: about 6.6 million)."""
+    header = SAMPLE_CSV.read_text(encoding="utf-8").splitlines()[0].encode()
+    return header + b"\n" + b"ab," * n, "fields.csv"
+
+
+def json_many_objects():
+    """A JSON list of 19 MB of empty objects (about 6.6 million dicts)."""
+    return b"[" + b"{}," * ((19 << 20) // 3) + b"{}]", "objects.json"
+
+
+def json_many_strings(n: int = (19 << 20) // 5):
+    """One application whose ramp_up is a JSON list of ``n`` two-letter strings (19 MB: about 4 million)."""
+    return b'[{"id": "A", "ramp_up": [' + b'"ab",' * n + b'"ab"]}]', "strings.json"
+
+
 CASES = {
     "zip bomb (51 MB of sheet XML in ~50 kB)": zip_bomb,
     "600,001 cells in one sheet": too_many_cells,
@@ -260,6 +281,13 @@ CASES = {
     "stale <dimension> (A1:B3 on a 5-application sheet)": stale_dimension,
     "duplicate column header (CSV)": duplicate_header_csv,
     "UTF-16 CSV": utf16_csv,
+    "CSV of 19 MB of blank lines": csv_blank_lines,
+    "CSV row of 6.6 million fields": csv_many_fields,
+    "JSON list of 6.6 million empty objects": json_many_objects,
+    "JSON list of 4 million strings in one field": json_many_strings,
+    "CSV row of 999,000 fields (under the comma cap)": lambda: csv_many_fields(999_000 - 41),
+    "JSON list of 999,000 strings (under the comma cap)": lambda: json_many_strings(999_000),
+    "499,999 shared strings (under the cap)": lambda: too_many_shared_strings(499_999),
     "CSV of 10,000 valid rows (limit)": max_size_csv,
     "xlsx of 10,000 full rows (limit)": max_rows_xlsx,
     "590,000 cells + 10,000 rows, 59 columns, no <dimension> (at the cap)": cells_at_cap,

@@ -309,6 +309,10 @@ def _assert_fast_and_small(fn, seconds=6.0, megabytes=300):
     (hostile.zip_not_xlsx, "a zip archive but not an .xlsx workbook"),
     (hostile.deep_json, "nested too deeply"),
     (hostile.utf16_csv, "UTF-16"),
+    (hostile.csv_blank_lines, "1,000,000 lines"),
+    (hostile.csv_many_fields, "1,000,000 commas"),
+    (hostile.json_many_objects, "300,000 objects and arrays"),
+    (hostile.json_many_strings, "1,000,000 commas"),
 ])
 def test_hostile_and_malformed_files_refused_fast_with_a_named_error(case, message):
     data, filename = case()
