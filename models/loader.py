@@ -177,7 +177,7 @@ def _inspect_xlsx(data: bytes) -> None:
         try:
             for info in infos:
                 name = info.filename
-                if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                if _is_sheet_part(name):
                     cells += _count_tags(zf, info, rb"(?:c|row)", MAX_CELLS - cells, "cells and rows")
                 elif name == "xl/sharedStrings.xml":
                     _count_tags(zf, info, rb"si", MAX_SHARED_STRINGS, "shared strings")
@@ -188,26 +188,46 @@ def _inspect_xlsx(data: bytes) -> None:
             raise _file_error("file", f"not a valid .xlsx workbook (corrupt part: {type(exc).__name__})") from None
 
 
+def _is_sheet_part(name: str) -> bool:
+    return name.startswith("xl/worksheets/") and name.endswith(".xml")
+
+
+def _check_unusual_parts(zf: zipfile.ZipFile, sheets: list[str], strings: str | None) -> None:
+    """Apply the caps of :func:`_inspect_xlsx` to sheets and shared strings kept under unusual names.
+
+    :func:`_inspect_xlsx` counts by the names Excel uses; the relationships may point elsewhere.
+    """
+    for part in sheets:
+        if not _is_sheet_part(part):
+            _count_tags(zf, zf.getinfo(part), rb"(?:c|row)", MAX_CELLS, "cells and rows")
+    if strings is not None and strings != "xl/sharedStrings.xml":
+        _count_tags(zf, zf.getinfo(strings), rb"si", MAX_SHARED_STRINGS, "shared strings")
+
+
 def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The applications and schedule sheets of a workbook, after :func:`_inspect_xlsx` let it through."""
     _inspect_xlsx(data)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         try:
-            sheets, wb_part, date1904 = xlsx_cells.sheet_parts(zf)
-            strings = xlsx_cells.shared_strings(zf, wb_part)
-            dates = xlsx_cells.date_styles(zf, wb_part)
+            parts = xlsx_cells.workbook_parts(zf)
+            by_key = {name.strip().lower(): name for name in parts.sheets}
+            if APPLICATIONS_SHEET not in by_key:
+                raise _file_error("sheet", f"no '{APPLICATIONS_SHEET}' sheet (found: {', '.join(parts.sheets)})")
+            wanted = [parts.sheets[by_key[k]] for k in (APPLICATIONS_SHEET, SCHEDULE_SHEET) if k in by_key]
+            _check_unusual_parts(zf, wanted, parts.shared_strings)
+            strings = xlsx_cells.shared_strings(zf, parts.shared_strings)
+            dates = xlsx_cells.date_styles(zf, parts.styles)
+        except LoaderError:
+            raise
         except _XLSX_ERRORS as exc:
             raise _file_error("file", f"not a readable .xlsx workbook ({type(exc).__name__})") from None
-        by_key = {name.strip().lower(): name for name in sheets}
-        if APPLICATIONS_SHEET not in by_key:
-            raise _file_error("sheet", f"no '{APPLICATIONS_SHEET}' sheet (found: {', '.join(sheets)})")
         frames = []
         for key in (APPLICATIONS_SHEET, SCHEDULE_SHEET):
             if key not in by_key:
                 frames.append(None)
                 continue
             try:
-                rows = xlsx_cells.iter_rows(zf, sheets[by_key[key]], strings, dates, date1904)
+                rows = xlsx_cells.iter_rows(zf, parts.sheets[by_key[key]], strings, dates, parts.date1904)
                 frames.append(_table_from_rows(rows, key))
             except LoaderError:
                 raise

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from defusedxml.ElementTree import fromstring, iterparse
@@ -47,8 +48,28 @@ def _part(base_dir: str, target: str) -> str:
     return target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base_dir, target))
 
 
-def sheet_parts(zf: zipfile.ZipFile) -> tuple[dict[str, str], str, bool]:
-    """Sheet name -> worksheet part, the workbook part, and whether dates count from 1904.
+@dataclass(frozen=True)
+class WorkbookParts:
+    """Where a workbook's parts are, as its relationships say.
+
+    Attributes
+    ----------
+    sheets : dict
+        Sheet name -> worksheet part (zip member name), in workbook order.
+    shared_strings, styles : str or None
+        The shared-string table and the stylesheet parts, if any.
+    date1904 : bool
+        Whether date serial numbers count from 1904 (old Mac workbooks).
+    """
+
+    sheets: dict[str, str]
+    shared_strings: str | None
+    styles: str | None
+    date1904: bool
+
+
+def workbook_parts(zf: zipfile.ZipFile) -> WorkbookParts:
+    """The parts of a workbook, found through its relationships (not by assumed file names).
 
     Raises
     ------
@@ -60,13 +81,22 @@ def sheet_parts(zf: zipfile.ZipFile) -> tuple[dict[str, str], str, bool]:
                     if r.get("Type", "").endswith("/officeDocument")), "xl/workbook.xml")
     wb = fromstring(zf.read(wb_part))
     base = posixpath.dirname(wb_part)
-    wb_rels_part = posixpath.join(base, "_rels", posixpath.basename(wb_part) + ".rels")
-    targets = {r.get("Id"): _part(base, r.get("Target", ""))
-               for r in fromstring(zf.read(wb_rels_part)).iter(_PKG_REL + "Relationship")}
+    wb_rels = fromstring(zf.read(posixpath.join(base, "_rels", posixpath.basename(wb_part) + ".rels")))
+    targets, by_type = {}, {}
+    for r in wb_rels.iter(_PKG_REL + "Relationship"):
+        target = _part(base, r.get("Target", ""))
+        targets[r.get("Id")] = target
+        by_type.setdefault(r.get("Type", "").rsplit("/", 1)[-1], target)
     sheets = {s.get("name", ""): targets[s.get(_DOC_REL + "id")] for s in wb.iter(_MAIN + "sheet")}
     pr = wb.find(_MAIN + "workbookPr")
     date1904 = pr is not None and pr.get("date1904", "0").lower() in ("1", "true")
-    return sheets, wb_part, date1904
+    names = set(zf.namelist())
+
+    def part_of(kind: str) -> str | None:  # by relationship, else by the name Excel gives it
+        conventional = posixpath.join(base, kind + ".xml")
+        return by_type.get(kind) or (conventional if conventional in names else None)
+
+    return WorkbookParts(sheets, part_of("sharedStrings"), part_of("styles"), date1904)
 
 
 def _rich_text(node) -> str:
@@ -77,10 +107,9 @@ def _rich_text(node) -> str:
     return "".join(parts)
 
 
-def shared_strings(zf: zipfile.ZipFile, wb_part: str) -> list[str]:
-    """The shared-string table, in order."""
-    path = posixpath.join(posixpath.dirname(wb_part), "sharedStrings.xml")
-    if path not in zf.namelist():
+def shared_strings(zf: zipfile.ZipFile, path: str | None) -> list[str]:
+    """The shared-string table (part ``path``), in order; empty when the workbook has none."""
+    if path is None:
         return []
     out: list[str] = []
     root = None
@@ -94,12 +123,11 @@ def shared_strings(zf: zipfile.ZipFile, wb_part: str) -> list[str]:
     return out
 
 
-def date_styles(zf: zipfile.ZipFile, wb_part: str) -> frozenset[int]:
-    """Indices of the cell formats (``cellXfs``) whose number format is a date or time."""
+def date_styles(zf: zipfile.ZipFile, path: str | None) -> frozenset[int]:
+    """Indices of the cell formats (``cellXfs``) of stylesheet ``path`` whose number format is a date."""
     from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 
-    path = posixpath.join(posixpath.dirname(wb_part), "styles.xml")
-    if path not in zf.namelist():
+    if path is None:
         return frozenset()
     root = fromstring(zf.read(path))
     codes = dict(BUILTIN_FORMATS)

@@ -522,9 +522,9 @@ def _rows_by_xlsx_cells(data: bytes, sheet: str) -> dict[int, list]:
     from models import xlsx_cells
 
     zf = zipfile.ZipFile(io.BytesIO(data))
-    sheets, wb_part, d1904 = xlsx_cells.sheet_parts(zf)
-    rows = xlsx_cells.iter_rows(zf, sheets[sheet], xlsx_cells.shared_strings(zf, wb_part),
-                                xlsx_cells.date_styles(zf, wb_part), d1904)
+    parts = xlsx_cells.workbook_parts(zf)
+    rows = xlsx_cells.iter_rows(zf, parts.sheets[sheet], xlsx_cells.shared_strings(zf, parts.shared_strings),
+                                xlsx_cells.date_styles(zf, parts.styles), parts.date1904)
     return {i: _trim(r) for i, r in rows if _trim(r)}
 
 
@@ -568,3 +568,19 @@ def test_fast_sheet_reader_leaves_out_phonetic_runs():
              b'<v>1</v></c></row>' + hostile._SHEET_TAIL]
     data = hostile.minimal_workbook(sheet, {"xl/sharedStrings.xml": sst})
     assert _rows_by_xlsx_cells(data, "applications") == {1: ["id"], 2: ["\u6f22\u5b57"]}
+
+
+def test_caps_follow_the_relationships_not_the_usual_names():
+    """A sheet kept outside xl/worksheets/ is still counted against the cell cap."""
+    data, _ = hostile.too_many_cells()
+    moved = io.BytesIO()
+    src = zipfile.ZipFile(io.BytesIO(data))
+    with zipfile.ZipFile(moved, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for info in src.infolist():
+            content = src.read(info)
+            if info.filename == "xl/_rels/workbook.xml.rels":
+                content = content.replace(b"worksheets/sheet1.xml", b"elsewhere/data.xml")
+            zf.writestr("xl/elsewhere/data.xml" if info.filename == "xl/worksheets/sheet1.xml" else info.filename,
+                        content)
+    with pytest.raises(LoaderError, match="more than 600,000 cells and rows"):
+        load_applications(moved.getvalue(), filename="a.xlsx")
