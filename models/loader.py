@@ -73,7 +73,7 @@ SCHEDULE_COLUMNS = ("id", "operating_year", "ore_mt")
 #: a cell value that is not a number, a shared-string index out of range, XML constructs refused
 #: by defusedxml, which subclass ValueError).
 _XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ParseError, KeyError, ValueError, TypeError, IndexError,
-                AttributeError, OSError, NotImplementedError, RecursionError)
+                AttributeError, OSError, NotImplementedError, RuntimeError)  # RuntimeError: encrypted, recursion
 
 
 class LoaderError(ValidationError):
@@ -184,6 +184,8 @@ def _inspect_xlsx(data: bytes) -> None:
                 elif name.endswith((".xml", ".rels")) and info.file_size > MAX_OTHER_PART_BYTES:
                     raise _file_error("file", f"workbook part {name} is larger than "
                                       f"{MAX_OTHER_PART_BYTES // 2**20} MB", f"{info.file_size / 2**20:.0f} MB")
+        except RuntimeError:  # zipfile's word for a member that needs a password
+            raise _file_error("file", "workbook parts are encrypted: save the workbook without a password") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
             raise _file_error("file", f"not a valid .xlsx workbook (corrupt part: {type(exc).__name__})") from None
 

@@ -163,6 +163,21 @@ def malformed_sheet_xml():
     return replace_member(data, "xl/worksheets/sheet1.xml", bad), "malformed.xlsx"
 
 
+def encrypted_member():
+    """A template workbook whose sheet is flagged as encrypted in the zip directory."""
+    import struct
+
+    data = bytearray(template_workbook(1))
+    name = b"xl/worksheets/sheet1.xml"
+    i = data.find(b"PK\x01\x02")
+    while i >= 0:
+        n = struct.unpack("<H", data[i + 28:i + 30])[0]
+        if data[i + 46:i + 46 + n] == name:
+            data[i + 8] |= 1  # general-purpose flag bit 0: encrypted
+        i = data.find(b"PK\x01\x02", i + 4)
+    return bytes(data), "encrypted.xlsx"
+
+
 def zip_not_xlsx():
     """A sound zip archive holding a text file."""
     buf = io.BytesIO()
@@ -266,6 +281,55 @@ def json_many_strings(n: int = (19 << 20) // 5):
     return b'[{"id": "A", "ramp_up": [' + b'"ab",' * n + b'"ab"]}]', "strings.json"
 
 
+_SNIPPETS = [b"<", b">", b'"', b"&", b"<c>", b"</row>", b"\x00", b"\xff", b",", b"{", b"]", b"%", b"1e999", b"'=",
+             b"<!DOCTYPE x [<!ENTITY a 'b'>]>", b"inf", b"nan", b"[[[[", b"\n[weights]\nx=1\n", b"2027.5"]
+
+
+def mutate(data: bytes, rng) -> bytes:
+    """1-8 random edits: a byte changed, a run deleted, a hostile snippet inserted, or a truncation."""
+    b = bytearray(data)
+    for _ in range(rng.randint(1, 8)):
+        op, i = rng.random(), rng.randrange(len(b)) if b else 0
+        if op < 0.4 and b:
+            b[i] = rng.randrange(256)
+        elif op < 0.6 and b:
+            del b[i:i + rng.randint(1, 50)]
+        elif op < 0.8:
+            b[i:i] = rng.choice(_SNIPPETS)
+        else:
+            b = b[: rng.randrange(len(b) + 1)]
+    return bytes(b)
+
+
+def mutated_inputs(n: int, seed: int = 0):
+    """``n`` mutants of a template workbook (one part or the zip bytes), the sample CSV and JSON."""
+    import random
+
+    from models.loader import applications_frame, load_applications
+
+    rng = random.Random(seed)
+    base = template_workbook(3)
+    src = zipfile.ZipFile(io.BytesIO(base))
+    members = {i.filename: src.read(i.filename) for i in src.infolist()}
+    csv_bytes = SAMPLE_CSV.read_bytes()[:6000]
+    apps = load_applications(SAMPLE_CSV).applications[:3]
+    js = json.dumps({"applications": applications_frame(apps).to_dict("records")}).encode()
+    for _ in range(n):
+        kind = rng.choice(["part", "zip", "csv", "json"])
+        if kind == "part":
+            name, out = rng.choice(list(members)), io.BytesIO()
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+                for k, v in members.items():
+                    zf.writestr(k, mutate(v, rng) if k == name else v)
+            yield out.getvalue(), "a.xlsx"
+        elif kind == "zip":
+            yield mutate(base, rng), "a.xlsx"
+        elif kind == "csv":
+            yield mutate(csv_bytes, rng), "a.csv"
+        else:
+            yield mutate(js, rng), "a.json"
+
+
 CASES = {
     "zip bomb (51 MB of sheet XML in ~50 kB)": zip_bomb,
     "600,001 cells in one sheet": too_many_cells,
@@ -276,6 +340,7 @@ CASES = {
     "truncated sheet XML": truncated_sheet_xml,
     "malformed sheet XML": malformed_sheet_xml,
     "zip that is not xlsx": zip_not_xlsx,
+    "zip member flagged as encrypted": encrypted_member,
     "JSON nested 100,000 deep": deep_json,
     "JSON schedule of the wrong shape": wrong_schedule_json,
     "stale <dimension> (A1:B3 on a 5-application sheet)": stale_dimension,

@@ -307,6 +307,7 @@ def _assert_fast_and_small(fn, seconds=6.0, megabytes=300):
     (hostile.truncated_sheet_xml, "sheet XML is corrupt or truncated"),
     (hostile.malformed_sheet_xml, "sheet XML is corrupt or truncated"),
     (hostile.zip_not_xlsx, "a zip archive but not an .xlsx workbook"),
+    (hostile.encrypted_member, "encrypted"),
     (hostile.deep_json, "nested too deeply"),
     (hostile.utf16_csv, "UTF-16"),
     (hostile.csv_blank_lines, "1,000,000 lines"),
@@ -584,3 +585,39 @@ def test_caps_follow_the_relationships_not_the_usual_names():
                         content)
     with pytest.raises(LoaderError, match="more than 600,000 cells and rows"):
         load_applications(moved.getvalue(), filename="a.xlsx")
+
+
+def test_mutated_files_give_a_named_error_or_a_result_never_a_traceback(ref):
+    """400 random mutants of a template workbook, the sample CSV and JSON (seeded): no other exception.
+
+    (2,500 mutants over four more seeds were run while writing this, with no traceback.)
+    """
+    loaded = refused = 0
+    for data, filename in hostile.mutated_inputs(400, seed=13):
+        try:
+            load_applications(data, filename=filename, ref=ref)
+            loaded += 1
+        except LoaderError:
+            refused += 1
+    assert loaded and refused
+
+
+def test_mutated_scenario_files_give_a_scenario_error_never_a_traceback(tmp_path):
+    import random
+
+    from models.scenario import DEFAULT_SCENARIO_PATH
+
+    rng = random.Random(13)
+    sources = {"s.toml": DEFAULT_SCENARIO_PATH.read_bytes(),
+               "s.json": json.dumps(default_scenario().to_dict()).encode()}
+    loaded = refused = 0
+    for _ in range(600):
+        name = rng.choice(list(sources))
+        path = tmp_path / name
+        path.write_bytes(hostile.mutate(sources[name], rng))
+        try:
+            load_scenario(path)
+            loaded += 1
+        except ScenarioError:
+            refused += 1
+    assert loaded and refused
