@@ -57,6 +57,8 @@ MAX_OTHER_PART_BYTES = 5 * 1024 * 1024
 MAX_ZIP_MEMBERS = 10_000
 #: Most application rows in one file (exact: this many load, one more is refused).
 MAX_ROWS = 10_000
+#: Most columns of a table (the template has 41): bounds every row's width, whatever the file says.
+MAX_COLUMNS = 200
 #: Most commas and line breaks in a CSV (10,000 rows x 41 fields need about 410,000 commas); the
 #: comma cap also bounds the values of a JSON file.
 MAX_CSV_SEPARATORS = 1_000_000
@@ -229,10 +231,14 @@ def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
                 frames.append(None)
                 continue
             try:
-                rows = xlsx_cells.iter_rows(zf, parts.sheets[by_key[key]], strings, dates, parts.date1904)
+                rows = xlsx_cells.iter_rows(zf, parts.sheets[by_key[key]], strings, dates, parts.date1904,
+                                            max_columns=MAX_COLUMNS)
                 frames.append(_table_from_rows(rows, key))
             except LoaderError:
                 raise
+            except xlsx_cells.ColumnLimitError as exc:
+                raise _file_error(key, f"cell {exc.ref} holds a value beyond column {MAX_COLUMNS} "
+                                  f"({_column_letter(MAX_COLUMNS - 1)}): at most {MAX_COLUMNS} columns") from None
             except _XLSX_ERRORS as exc:
                 raise _file_error("file", f"workbook sheet XML is corrupt or truncated ({type(exc).__name__})") from None
     return frames[0], frames[1]
@@ -295,6 +301,10 @@ def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> p
             continue
         if header is None:
             header = ["" if c is None else str(c).strip() for c in r]
+            while header and not header[-1]:
+                header.pop()
+            if len(header) > MAX_COLUMNS:
+                raise _file_error(sheet, f"more than {MAX_COLUMNS} columns in the header row (row {row_no})")
             _check_header(header, sheet)
             missing = [c for c in REQUIRED_COLUMNS if c not in header] if sheet == APPLICATIONS_SHEET else []
             if missing:  # before reading the rows: a wrong sheet is refused at once
@@ -385,6 +395,9 @@ def _read_json(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         raise _file_error("file", "JSON must be a list of application records or {\"applications\": [...]}")
     if len(records) > MAX_ROWS:
         raise _file_error("file", f"more than {MAX_ROWS:,} application rows")
+    keys = set().union(*records) if records else set()
+    if len(keys) > MAX_COLUMNS:  # the table would have one column per distinct key
+        raise _file_error("file", f"JSON records hold more than {MAX_COLUMNS} distinct fields")
     return pd.DataFrame(records, dtype=object), sched
 
 

@@ -152,7 +152,11 @@ def _cell_value(el, strings: list[str], dates: frozenset[int], epoch) -> Any:
         return strings[int(v)]
     if t == "b":
         return v.strip() in ("1", "true")
-    if t in ("str", "e", "d"):
+    if t == "d":  # an ISO 8601 date cell, as openpyxl reads it
+        from openpyxl.utils.datetime import from_ISO8601
+
+        return from_ISO8601(v)
+    if t in ("str", "e"):
         return v
     if "." in v or "e" in v or "E" in v:
         x = float(v)
@@ -168,12 +172,28 @@ def _cell_value(el, strings: list[str], dates: frozenset[int], epoch) -> Any:
     return x
 
 
+class ColumnLimitError(ValueError):
+    """A cell holds a value beyond the widest row the caller accepts; ``ref`` is the cell ("XFD5")."""
+
+    def __init__(self, ref: str):
+        self.ref = ref
+        super().__init__(f"cell {ref} lies beyond the accepted columns")
+
+
 def iter_rows(zf: zipfile.ZipFile, part: str, strings: list[str], dates: frozenset[int],
-              date1904: bool = False) -> Iterator[tuple[int, list[Any]]]:
+              date1904: bool = False, max_columns: int = 16_384) -> Iterator[tuple[int, list[Any]]]:
     """(row number from 1, cell values by column from A) for every ``<row>`` of a sheet, in order.
+
+    Parameters
+    ----------
+    max_columns : int, default 16,384 (Excel's width)
+        Widest row accepted: the lists never grow past it, so a value in column XFD cannot make
+        every row 16,384 entries long.
 
     Raises
     ------
+    ColumnLimitError
+        A value lies beyond ``max_columns``.
     xml.etree.ElementTree.ParseError, ValueError, IndexError, KeyError
         Malformed or truncated XML, a value that is not a number, a shared-string index out of range.
     """
@@ -196,9 +216,15 @@ def iter_rows(zf: zipfile.ZipFile, part: str, strings: list[str], dates: frozens
             for c in el:  # the cells of a row are its children
                 j = _column_index(c.get("r"), j)
                 v = _cell_value(c, strings, dates, epoch)
-                if v is not None:
+                if v is None:
+                    continue
+                if j >= max_columns:
+                    raise ColumnLimitError(c.get("r") or f"column {j + 1} of row {row_no}")
+                if j >= len(values):
                     values.extend([None] * (j - len(values)))
                     values.append(v)
+                else:  # cells out of order: place by column, as openpyxl does
+                    values[j] = v
             yield row_no, values
             if sheet_data is not None:
                 sheet_data.clear()  # done with every row so far: keeps memory flat

@@ -330,6 +330,29 @@ def mutated_inputs(n: int, seed: int = 0):
             yield mutate(js, rng), "a.json"
 
 
+def wide_sparse_sheet(n_rows: int = 9_999):
+    """The template's header plus a name in column XFD, then rows with one value in column XFD: without
+    a width cap every row would be a list of 16,384 entries (1.3 GB for 10,000 rows)."""
+    def parts():
+        yield _SHEET_HEAD + _header_row().replace(b"</row>", b'<c r="XFD1" t="inlineStr"><is><t>far</t></is></c></row>')
+        for r in range(2, n_rows + 2):
+            yield f'<row r="{r}"><c r="XFD{r}"><v>1</v></c></row>'.encode()
+        yield _SHEET_TAIL
+    return minimal_workbook(parts()), "wide.xlsx"
+
+
+def csv_wide_header(n: int = 990_000):
+    """A CSV header of ``n`` columns (under the comma cap), then 10 short rows to pad to its width."""
+    header = SAMPLE_CSV.read_text(encoding="utf-8").splitlines()[0] + "".join(f",x{i}" for i in range(n))
+    return (header + "\n" + "A\n" * 10).encode(), "wide.csv"
+
+
+def json_many_keys(n_records: int = 1_000, keys_each: int = 900):
+    """JSON records with distinct keys: without a cap, a table of 1,000 x 900,000 cells."""
+    recs = [{f"k{i}_{j}": 1 for j in range(keys_each)} for i in range(n_records)]
+    return json.dumps(recs, separators=(",", ":")).encode(), "keys.json"
+
+
 CASES = {
     "zip bomb (51 MB of sheet XML in ~50 kB)": zip_bomb,
     "600,001 cells in one sheet": too_many_cells,
@@ -341,6 +364,9 @@ CASES = {
     "malformed sheet XML": malformed_sheet_xml,
     "zip that is not xlsx": zip_not_xlsx,
     "zip member flagged as encrypted": encrypted_member,
+    "10,000 rows with one value in column XFD": wide_sparse_sheet,
+    "CSV header of 990,000 columns": csv_wide_header,
+    "JSON records with 900,000 distinct keys": json_many_keys,
     "JSON nested 100,000 deep": deep_json,
     "JSON schedule of the wrong shape": wrong_schedule_json,
     "stale <dimension> (A1:B3 on a 5-application sheet)": stale_dimension,
