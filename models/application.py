@@ -508,8 +508,9 @@ def _parse_choice(spec: FieldSpec, v: Any) -> str:
 
 
 _MISSING = object()
-#: Control characters a worksheet cannot hold (tab, line feed and carriage return are allowed).
-_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Characters no workbook can hold (not XML 1.0 characters): C0 controls other than tab, line feed and
+#: carriage return, lone surrogates, U+FFFE and U+FFFF. A text holding one could not be exported.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _parse_field(spec: FieldSpec, v: Any, app_id: str, row: int | None, problems: list[Problem]) -> Any:
@@ -525,8 +526,8 @@ def _parse_field(spec: FieldSpec, v: Any, app_id: str, row: int | None, problems
             if isinstance(v, str) and len(v) > MAX_TEXT_CHARS:
                 raise NumberError(f"longer than {MAX_TEXT_CHARS:,} characters")
             bad = _CONTROL_RE.search(str(v))
-            if bad:  # no spreadsheet can hold them: the template and the report would fail on export
-                raise NumberError(f"contains the control character U+{ord(bad.group()):04X}")
+            if bad:  # no workbook can hold them: the template and the report would fail on export
+                raise NumberError(f"contains the character U+{ord(bad.group()):04X}, which no workbook can hold")
             return clean_text(v) if spec.kind == "str" else _parse_choice(spec, v)
         if spec.kind in ("float", "int"):
             return _parse_scalar(spec, v)

@@ -416,9 +416,10 @@ def test_text_rule_for_neutralised_formulas(entered, read):
     assert clean_text(entered) == read
 
 
-def test_control_characters_in_text_are_named(ref):
-    res, bad_id, good_id = load_with(ref, name="Mine\x01One")
-    assert "control character U+0001" in _problem(res, bad_id, "name").rule
+@pytest.mark.parametrize("char", ["\x01", "\x1f", "\ufffe", "\uffff"])
+def test_characters_no_workbook_can_hold_are_named(ref, char):
+    res, bad_id, good_id = load_with(ref, name=f"Mine{char}One")
+    assert f"character U+{ord(char):04X}" in _problem(res, bad_id, "name").rule
     assert [a.id for a in res.applications] == [good_id]
 
 
