@@ -340,9 +340,13 @@ def clean_text(v: Any) -> str:
     turning live again: leading whitespace before ``= + - @`` is kept (``" =1+1"`` stays as
     entered), and a value starting with an apostrophe followed by ``= + - @`` (``'=1+1``, the
     escape Excel and the CSV exports use) is the plain text after the apostrophe (``=1+1``) in
-    every file format. The value is only ever text; exports neutralise it again.
+    every file format. Line breaks inside are LF (CR LF and CR read as LF, as a workbook's XML does),
+    so that a CSV and a workbook of the same text give the same value. The value is only ever text;
+    exports neutralise it again.
     """
     s = v if isinstance(v, str) else str(v)
+    if "\r" in s:  # line breaks read as in a workbook, whose XML turns CR LF and CR into LF
+        s = s.replace("\r\n", "\n").replace("\r", "\n")
     t = s.strip()
     if t[:1] == "'" and t[1:2] in FORMULA_TRIGGERS:
         return t[1:]

@@ -411,6 +411,7 @@ def test_text_encodings_and_unreadable_numbers_are_named(data, filename, message
 @pytest.mark.parametrize("entered, read", [
     ("'=1+1", "=1+1"), ("'+A1", "+A1"), ("'-2", "-2"), ("'@SUM(A1)", "@SUM(A1)"),
     (" =1+1", " =1+1"), ("\t=HYPERLINK(1)", "\t=HYPERLINK(1)"), ("  plain  ", "plain"), ("'quoted", "'quoted"),
+    ("two\r\nlines\rthree", "two\nlines\nthree"),
 ])
 def test_text_rule_for_neutralised_formulas(entered, read):
     assert clean_text(entered) == read

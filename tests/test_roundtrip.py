@@ -34,7 +34,8 @@ BOUNDS = plausibility_bounds()
 
 # text as an applicant types it: letters of any script, digits, punctuation, inner spaces,
 # and a leading formula trigger now and then (stored as plain text)
-_TEXT_CHARS = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), max_codepoint=0xFFFF)
+_TEXT_CHARS = st.one_of(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), max_codepoint=0xFFFF),
+                        st.sampled_from(["\t", "\n", "\r", "\U0001F600"]))
 TEXT = st.builds(lambda lead, body: (lead + body).strip(), st.sampled_from(["", "=", "+", "-", "@", "'="]),
                  st.text(_TEXT_CHARS, min_size=1, max_size=30)).filter(lambda s: s and not s.startswith("'"))
 
@@ -128,7 +129,10 @@ def _differences(got, expected) -> list[tuple]:
             for f in dataclasses.fields(b) if repr(getattr(a, f.name)) != repr(getattr(b, f.name))]
 
 
-@settings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate], suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+# no shrink phase: every example writes and reads a workbook, and shrinking a failure took over five
+# minutes; the unshrunk example is printed. 300 examples over four seeds passed while writing this.
+@settings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(application_set())
 def test_template_and_csv_round_trip_and_evaluate_identically(apps):
     xlsx = load_applications(build_template(applications=apps), filename="apps.xlsx", ref=REF)
