@@ -413,8 +413,8 @@ def _parse_scalar(spec: FieldSpec, v: Any) -> float | int:
     return x
 
 
-#: Most values in a list field (the longest mine life the schema accepts).
-MAX_LIST_VALUES = 60
+#: Most values in a list field: the longest construction plus mine life the schema accepts (10 + 60 years).
+MAX_LIST_VALUES = 70
 
 
 def _parse_list(spec: FieldSpec, v: Any) -> tuple[float, ...]:
