@@ -628,6 +628,17 @@ def test_mutated_scenario_files_give_a_scenario_error_never_a_traceback(tmp_path
     assert loaded and refused
 
 
+def test_date_formatted_cell_beyond_any_date_is_read_as_its_number(sample_apps):
+    data = _template_bytes(sample_apps[:1])
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    cell = wb["applications"].cell(row=3, column=list(COLUMNS).index("initial_capex_usd_m") + 1)
+    cell.value, cell.number_format = 1e300, "yyyy-mm-dd"
+    buf = io.BytesIO()
+    wb.save(buf)
+    res = load_applications(buf.getvalue(), filename="a.xlsx")
+    assert "plausible range" in _problem(res, sample_apps[0].id, "initial_capex_usd_m").rule
+
+
 def test_fast_sheet_reader_places_cells_by_column_and_reads_iso_dates():
     import datetime
 
