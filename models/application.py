@@ -9,8 +9,13 @@ the valid applications are still evaluated.
 
 from __future__ import annotations
 
+import csv
+import functools
 import math
+import numbers
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 STAGES = ("exploration", "feasibility", "development", "production")
@@ -130,6 +135,19 @@ FIELDS: tuple[FieldSpec, ...] = (
 FIELD_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in FIELDS}
 COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS)
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.required)
+_UNIT_FOR_KIND = {"str": "text", "choice": "choose", "list": "list"}
+
+
+def unit_label(spec: FieldSpec) -> str:
+    """The text of a field in the template's units row, e.g. ``[USD m]``.
+
+    The loader recognises the units row by this content (every filled cell equals its field's
+    label), so it must equal ``evaluator.template.units_label`` (a test checks both agree).
+    """
+    unit = spec.unit or _UNIT_FOR_KIND.get(spec.kind, "")
+    if spec.name == "id":
+        unit = "text, unique"
+    return f"[{unit}]"
 
 
 @dataclass(frozen=True)
@@ -271,54 +289,225 @@ class Application:
         for f in FIELDS:
             v = getattr(self, f.name)
             if f.name == "by_products":
-                v = "; ".join(f"{b.mineral} {b.grade:g} {b.grade_unit} {b.recovery:g} {b.payability:g}" for b in v)
+                v = "; ".join(f"{b.mineral} {number_text(b.grade)} {b.grade_unit} {number_text(b.recovery)} "
+                              f"{number_text(b.payability)}" for b in v)
             elif f.name == "ree_basket":
-                v = ";".join(f"{k}:{s:g}" for k, s in v)
+                v = ";".join(f"{k}:{number_text(s)}" for k, s in v)
             elif f.kind == "list":
-                v = ";".join(f"{x:g}" for x in v)
+                v = ";".join(number_text(x) for x in v)
             rec[f.name] = v
         return rec
 
 
 # ----------------------------------------------------------------------------- parsing
+#
+# The input number grammar (README, "Input number grammar"): a number typed as text is
+# ``1234.5``, ``-0.5``, ``.5``, ``1e-05`` or ``1,234.5`` (commas only between groups of exactly three
+# digits, then no exponent); ``49%`` only in fraction fields; nothing else. ``220,5``, ``1,2,3``,
+# ``1.234,5``, ``nan``, ``inf`` and ``2.5%`` in a grade field are errors, never re-read as another
+# number. Numbers that arrive as numbers (xlsx numeric cells, JSON numbers) are taken as they are;
+# every number must be finite.
+
+_PLAIN_NUMBER = r"(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_GROUPED_NUMBER = r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?"
+_NUMBER_RE = re.compile(rf"[+-]?(?:{_GROUPED_NUMBER}|{_PLAIN_NUMBER})")
+#: Units whose fields accept a percentage (``49%`` = 0.49).
+FRACTION_UNITS = ("fraction", "fractions")
+#: Characters that make a spreadsheet read text as a formula (OWASP CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@")
+#: Longest text accepted in one field [characters]: Excel's own limit for one cell.
+MAX_TEXT_CHARS = 32_767
+BOUNDS_PATH = Path(__file__).resolve().parent.parent / "evaluator" / "data" / "plausibility_bounds.csv"
+
+
+class NumberError(ValueError):
+    """A value does not follow the input number grammar; the message is the rule broken."""
+
+
+def number_text(x: float) -> str:
+    """Shortest text that reads back to the same float (``0.5``, ``1e-05``, ``100``)."""
+    s = repr(float(x))
+    return s[:-2] if s.endswith(".0") else s
+
+
+def parse_number(v: Any, *, percent_ok: bool = False) -> float:
+    """Read one number under the input number grammar.
+
+    Parameters
+    ----------
+    v : str, int or float
+        A cell or JSON value. Real numbers are taken as they are; text must follow the grammar.
+    percent_ok : bool, default False
+        Whether ``49%`` (= 0.49) is accepted: only in fraction fields.
+
+    Returns
+    -------
+    float
+        A finite number.
+
+    Raises
+    ------
+    NumberError
+        Naming the rule the value breaks.
+    """
+    if type(v) is float:  # the common case, without the slower ABC check below
+        x = v
+    elif isinstance(v, bool):
+        raise NumberError("must be a number, not true/false")
+    elif isinstance(v, numbers.Real):
+        try:
+            x = float(v)
+        except OverflowError:
+            raise NumberError("must be a finite number") from None
+    elif isinstance(v, str):
+        s = v.strip()
+        pct = s.endswith("%")
+        if pct:
+            if not percent_ok:
+                raise NumberError("a percentage is only accepted in fraction fields")
+            s = s[:-1]
+        if not _NUMBER_RE.fullmatch(s):
+            raise NumberError("must be a number in the accepted form (1234.5 or 1,234.5"
+                              + (" or 49%" if percent_ok else "") + ")")
+        x = float(s.replace(",", ""))
+        if pct:
+            x /= 100.0
+    else:
+        raise NumberError("must be a number")
+    if not math.isfinite(x):
+        raise NumberError("must be a finite number")
+    return x
+
+
+def clean_text(v: Any) -> str:
+    """A text value as the officer means it.
+
+    Surrounding whitespace is dropped, with two exceptions that keep a neutralised formula from
+    turning live again: leading whitespace before ``= + - @`` is kept (``" =1+1"`` stays as
+    entered), and a value starting with an apostrophe followed by ``= + - @`` (``'=1+1``, the
+    escape Excel and the CSV exports use) is the plain text after the apostrophe (``=1+1``) in
+    every file format. Line breaks inside are LF (CR LF and CR read as LF, as a workbook's XML does),
+    so that a CSV and a workbook of the same text give the same value. The value is only ever text;
+    exports neutralise it again.
+    """
+    s = v if isinstance(v, str) else str(v)
+    if "\r" in s:  # line breaks read as in a workbook, whose XML turns CR LF and CR into LF
+        s = s.replace("\r\n", "\n").replace("\r", "\n")
+    t = s.strip()
+    if t[:1] == "'" and t[1:2] in FORMULA_TRIGGERS:
+        return t[1:]
+    if t[:1] in FORMULA_TRIGGERS and s[:1].isspace():
+        return s.rstrip()
+    return t
+
+
+@functools.lru_cache(maxsize=None)
+def plausibility_bounds(scope: str = "application") -> dict[str, tuple[float, float]]:
+    """Plausibility bounds per money and tonnage field, from ``evaluator/data/plausibility_bounds.csv``.
+
+    Parameters
+    ----------
+    scope : {"application", "scenario"}
+
+    Returns
+    -------
+    dict
+        Field name -> (lower, upper), inclusive, in the field's unit.
+    """
+    out = {}
+    with open(BOUNDS_PATH, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["scope"] == scope:
+                out[row["field"]] = (float(row["lower"]), float(row["upper"]))
+    return out
+
 
 def _is_blank(v: Any) -> bool:
-    if v is None:
+    """None, NaN, pandas' NA/NaT (an emptied cell of the app's data editor) or blank text."""
+    if v is None or type(v).__name__ in ("NAType", "NaTType"):
         return True
     if isinstance(v, float) and math.isnan(v):
         return True
     return isinstance(v, str) and v.strip() == ""
 
 
-def _parse_number(v: Any) -> float:
-    if isinstance(v, bool):
-        raise ValueError
-    if isinstance(v, (int, float)):
-        return float(v)
-    s = str(v).strip().replace(",", "")
-    if s.endswith("%"):
-        # "70%" typed in a share column is read as 0.70
-        return float(s[:-1]) / 100.0
-    return float(s)
+def _range_rule(spec: FieldSpec, x: float) -> str | None:
+    """The bound of the schema or of the plausibility table that ``x`` breaks, if any."""
+    if spec.lo is not None and (x < spec.lo or (spec.lo_open and x <= spec.lo)):
+        return f"must be {'greater than' if spec.lo_open else 'at least'} {spec.lo:g} [{spec.unit}]"
+    if spec.hi is not None and x > spec.hi:
+        return f"must be at most {spec.hi:g} [{spec.unit}]"
+    lo, hi = plausibility_bounds().get(spec.name, (-math.inf, math.inf))
+    if not lo <= x <= hi:
+        return (f"outside the plausible range [{lo:,.6g}, {hi:,.6g}] [{spec.unit}] "
+                "(evaluator/data/plausibility_bounds.csv): check the unit")
+    return None
 
 
-def _parse_list(v: Any) -> tuple[float, ...]:
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return (float(v),)
-    parts = [p for p in str(v).replace(",", ";").split(";") if p.strip()]
-    return tuple(float(p) for p in parts)
+def _parse_scalar(spec: FieldSpec, v: Any) -> float | int:
+    """A float or int field: grammar, whole number, schema bounds, plausibility bound."""
+    if isinstance(v, (list, tuple, dict)):
+        raise NumberError(f"must be one number [{spec.unit}], not a list or table")
+    x = parse_number(v, percent_ok=spec.unit in FRACTION_UNITS)
+    if spec.kind == "int":
+        if x != round(x):
+            raise NumberError("must be a whole number")
+        x = int(round(x))
+    rule = _range_rule(spec, x)
+    if rule:
+        raise NumberError(rule)
+    return x
+
+
+#: Most values in a list field: the longest construction plus mine life the schema accepts (10 + 60 years).
+MAX_LIST_VALUES = 70
+
+
+def _parse_list(spec: FieldSpec, v: Any) -> tuple[float, ...]:
+    """A list field: ``;``-separated numbers (or a JSON list), each under the grammar and in range."""
+    if isinstance(v, (list, tuple)):
+        items = list(v)
+    elif isinstance(v, str):
+        items = [p.strip() for p in v.split(";")]
+        if len(items) > 1 and items[-1] == "":
+            items.pop()  # one trailing ';' is harmless
+    elif isinstance(v, numbers.Real) and not isinstance(v, bool):
+        items = [v]
+    else:
+        raise NumberError("must be numbers separated by ';' or a list of numbers")
+    if len(items) > MAX_LIST_VALUES:
+        raise NumberError(f"at most {MAX_LIST_VALUES} values")
+    out = []
+    for i, item in enumerate(items, start=1):
+        if isinstance(item, (list, tuple, dict)) or _is_blank(item):
+            raise NumberError(f"value {i} is empty or not a number; separate numbers with ';'")
+        try:
+            x = parse_number(item, percent_ok=spec.unit in FRACTION_UNITS)
+        except NumberError as exc:
+            raise NumberError(f"value {i} ({item!r}): {exc}") from None
+        if x < (spec.lo or 0) or (spec.hi is not None and x > spec.hi):
+            rng = f"[{spec.lo:g}, {spec.hi:g}]" if spec.hi is not None else f">= {spec.lo:g}"
+            raise NumberError(f"every value must be in {rng}; value {i} is {x:g}")
+        rule = _range_rule(spec, x)
+        if rule:
+            raise NumberError(f"value {i}: {rule}")
+        out.append(x)
+    return tuple(out)
 
 
 def _parse_by_products(v: str, known_minerals, app_id, problems) -> tuple[ByProduct, ...]:
     out = []
     for item in [p.strip() for p in str(v).split(";") if p.strip()]:
         parts = item.split()
-        try:
-            if len(parts) != 5:
-                raise ValueError
-            mineral, grade, unit, rec, pay = parts[0].lower(), float(parts[1]), parts[2], float(parts[3]), float(parts[4])
-        except ValueError:
+        if len(parts) != 5:
             problems.append(Problem(app_id, "by_products", "each item must read 'mineral grade unit recovery payability'", item))
+            continue
+        mineral, unit = parts[0].lower(), parts[2]
+        try:
+            grade = parse_number(parts[1])
+            rec, pay = (parse_number(p, percent_ok=True) for p in parts[3:])
+        except NumberError as exc:
+            problems.append(Problem(app_id, "by_products", f"item '{item}': {exc}", item))
             continue
         if known_minerals is not None and mineral not in known_minerals:
             problems.append(Problem(app_id, "by_products", "unknown mineral", mineral))
@@ -326,8 +515,10 @@ def _parse_by_products(v: str, known_minerals, app_id, problems) -> tuple[ByProd
         if unit not in GRADE_UNITS:
             problems.append(Problem(app_id, "by_products", f"grade unit must be one of {', '.join(GRADE_UNITS)}", unit))
             continue
-        if grade < 0 or not (0 <= rec <= 1) or not (0 <= pay <= 1) or (unit == "%" and grade > 100):
-            problems.append(Problem(app_id, "by_products", "grade must be >= 0 (<= 100 %), recovery and payability in [0, 1]", item))
+        max_grade = 100.0 if unit == "%" else 1e6
+        if not (0 <= grade <= max_grade) or not (0 <= rec <= 1) or not (0 <= pay <= 1):
+            problems.append(Problem(app_id, "by_products", "grade must be in [0, 100] % or [0, 1,000,000] g/t or ppm, "
+                                    "recovery and payability in [0, 1]", item))
             continue
         out.append(ByProduct(mineral, grade, unit, rec, pay))
     return tuple(out)
@@ -336,17 +527,19 @@ def _parse_by_products(v: str, known_minerals, app_id, problems) -> tuple[ByProd
 def _parse_basket(v: str, known_oxides, app_id, problems) -> tuple[tuple[str, float], ...]:
     items = []
     for item in [p.strip() for p in str(v).split(";") if p.strip()]:
-        name, _, share = item.partition(":")
+        name, sep, share = item.partition(":")
         try:
-            s = float(share)
-        except ValueError:
-            problems.append(Problem(app_id, "ree_basket", "each item must read 'oxide:share'", item))
+            if not sep:
+                raise NumberError("each item must read 'oxide:share'")
+            s = parse_number(share, percent_ok=True)
+        except NumberError as exc:
+            problems.append(Problem(app_id, "ree_basket", f"item '{item}': {exc}", item))
             return ()
         if known_oxides is not None and name.strip() not in known_oxides:
             problems.append(Problem(app_id, "ree_basket", f"unknown oxide (known: {', '.join(sorted(known_oxides))})", name.strip()))
             return ()
-        if s < 0:
-            problems.append(Problem(app_id, "ree_basket", "shares must be >= 0", item))
+        if not 0 <= s <= 1:
+            problems.append(Problem(app_id, "ree_basket", "shares must be in [0, 1]", item))
             return ()
         items.append((name.strip(), s))
     total = sum(s for _, s in items)
@@ -354,6 +547,50 @@ def _parse_basket(v: str, known_oxides, app_id, problems) -> tuple[tuple[str, fl
         problems.append(Problem(app_id, "ree_basket", "shares must sum to 1 (within 0.005)", round(total, 4)))
         return ()
     return tuple(items)
+
+
+def _parse_choice(spec: FieldSpec, v: Any) -> str:
+    s = str(v).strip()
+    s_norm = s.upper() if spec.name == "esg_category" else s.lower()
+    if s_norm not in spec.choices:
+        raise NumberError(f"must be one of {', '.join(spec.choices)}")
+    return s_norm
+
+
+_MISSING = object()
+#: Characters no workbook can hold (not XML 1.0 characters): C0 controls other than tab, line feed and
+#: carriage return, lone surrogates, U+FFFE and U+FFFF. A text holding one could not be exported.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _parse_field(spec: FieldSpec, v: Any, app_id: str, row: int | None, problems: list[Problem]) -> Any:
+    """One field's value, or ``_MISSING`` after appending the problem (blank, wrong form, out of range)."""
+    if _is_blank(v):
+        if spec.required:
+            problems.append(Problem(app_id, spec.name, "required field is empty", None, row))
+        return _MISSING
+    try:
+        if spec.kind in ("str", "choice"):
+            if isinstance(v, (list, tuple, dict)):
+                raise NumberError("must be one text value, not a list or table")
+            if isinstance(v, str) and len(v) > MAX_TEXT_CHARS:
+                raise NumberError(f"longer than {MAX_TEXT_CHARS:,} characters")
+            bad = _CONTROL_RE.search(str(v))
+            if bad:  # no workbook can hold them: the template and the report would fail on export
+                raise NumberError(f"contains the character U+{ord(bad.group()):04X}, which no workbook can hold")
+            return clean_text(v) if spec.kind == "str" else _parse_choice(spec, v)
+        if spec.kind in ("float", "int"):
+            return _parse_scalar(spec, v)
+        return _parse_list(spec, v)
+    except NumberError as exc:
+        shown = v if not isinstance(v, str) or len(v) <= 80 else v[:77] + "..."
+        problems.append(Problem(app_id, spec.name, str(exc), shown, row))
+        return _MISSING
+
+
+def record_id(v: Any) -> str:
+    """The application id of a raw value, as the loader reads it ("" when blank)."""
+    return "" if _is_blank(v) or isinstance(v, (list, tuple, dict)) else clean_text(v)
 
 
 def parse_application(
@@ -383,64 +620,23 @@ def parse_application(
         Every problem found in this record (empty when valid).
     """
     problems: list[Problem] = []
-    app_id = "" if _is_blank(raw.get("id")) else str(raw.get("id")).strip()
+    app_id = record_id(raw.get("id"))
     values: dict[str, Any] = {}
+    for spec in FIELDS:
+        x = _parse_field(spec, raw.get(spec.name), app_id, row, problems)
+        if x is not _MISSING:
+            values[spec.name] = x
     kc = None if known_countries is None else set(known_countries)
     km = None if known_minerals is None else set(known_minerals)
     ko = None if known_oxides is None else set(known_oxides)
+    _cross_field_rules(values, app_id, row, problems, kc, km, ko)
+    if problems:
+        return None, problems
+    return Application(**values), []
 
-    for spec in FIELDS:
-        v = raw.get(spec.name)
-        if _is_blank(v):
-            if spec.required:
-                problems.append(Problem(app_id, spec.name, "required field is empty", None, row))
-            continue
-        if spec.kind == "str":
-            values[spec.name] = str(v).strip()
-        elif spec.kind == "choice":
-            s = str(v).strip()
-            s_norm = s.upper() if spec.name == "esg_category" else s.lower()
-            if spec.name == "head_grade_unit":
-                s_norm = s.lower()
-            if s_norm not in spec.choices:
-                problems.append(Problem(app_id, spec.name, f"must be one of {', '.join(spec.choices)}", s, row))
-            else:
-                values[spec.name] = s_norm
-        elif spec.kind in ("float", "int"):
-            try:
-                x = _parse_number(v)
-            except (ValueError, TypeError):
-                problems.append(Problem(app_id, spec.name, f"must be a number [{spec.unit}]", v, row))
-                continue
-            if not math.isfinite(x):
-                problems.append(Problem(app_id, spec.name, "must be a finite number", v, row))
-                continue
-            if spec.kind == "int":
-                if abs(x - round(x)) > 1e-9:
-                    problems.append(Problem(app_id, spec.name, "must be a whole number of years", v, row))
-                    continue
-                x = int(round(x))
-            if spec.lo is not None and (x < spec.lo or (spec.lo_open and x <= spec.lo)):
-                rel = "greater than" if spec.lo_open else "at least"
-                problems.append(Problem(app_id, spec.name, f"must be {rel} {spec.lo:g} [{spec.unit}]", v, row))
-                continue
-            if spec.hi is not None and x > spec.hi:
-                problems.append(Problem(app_id, spec.name, f"must be at most {spec.hi:g} [{spec.unit}]", v, row))
-                continue
-            values[spec.name] = x
-        elif spec.kind == "list":
-            try:
-                xs = _parse_list(v)
-            except ValueError:
-                problems.append(Problem(app_id, spec.name, "must be numbers separated by ';'", v, row))
-                continue
-            if any(x < (spec.lo or 0) for x in xs) or (spec.hi is not None and any(x > spec.hi for x in xs)):
-                rng = f"[{spec.lo:g}, {spec.hi:g}]" if spec.hi is not None else f">= {spec.lo:g}"
-                problems.append(Problem(app_id, spec.name, f"every value must be in {rng}", v, row))
-                continue
-            values[spec.name] = xs
 
-    # cross-field and reference rules
+def _cross_field_rules(values: dict, app_id: str, row, problems: list[Problem], kc, km, ko) -> None:
+    """Rules between fields and against reference keys; parses by-products and the REE basket."""
     if "processing_country_iso3" in values:
         values["processing_country_iso3"] = values["processing_country_iso3"].upper()
         if kc is not None and values["processing_country_iso3"] not in kc:
@@ -479,8 +675,12 @@ def parse_application(
         if ore_total > values["ore_reserve_mt"] * 1.05:
             problems.append(Problem(app_id, "mine_life_years", "throughput x mine life exceeds ore_reserve_mt by more than 5%",
                                     f"{ore_total:.1f} Mt > {values['ore_reserve_mt']:g} Mt", row))
+    _model_rules(values, app_id, row, problems, sched)
 
-    # issue 16: schedules fit the project's life; the other debt is complete; currency code
+
+def _model_rules(values: dict, app_id: str, row, problems: list[Problem], sched) -> None:
+    """Rules of the mine model's own fields: schedules fit the project's life, the other debt is
+    complete, a currency is an ISO 4217 code, the fiscal region is upper case."""
     n_years = values.get("construction_years", 0) + (len(sched) or values.get("mine_life_years", 0))
     if len(values.get("capex_schedule_usd_m", ())) > max(n_years, 1):
         problems.append(Problem(app_id, "capex_schedule_usd_m", "more years than construction_years + operating years",
@@ -502,7 +702,3 @@ def parse_application(
             problems.append(Problem(app_id, "currency", "must be a three-letter ISO 4217 code, e.g. USD, AUD, CAD", values["currency"], row))
     if "fiscal_region" in values:
         values["fiscal_region"] = values["fiscal_region"].upper()
-
-    if problems:
-        return None, problems
-    return Application(**values), []

@@ -3,35 +3,86 @@
 Tests, the CLI and the app all read applications through :func:`load_applications`, so a
 file that loads in one loads the same way in the others.
 
-File-level failures (empty file, not a spreadsheet, missing ``applications`` sheet, missing
-required columns, oversize file) raise :class:`~models.application.ValidationError`.
-Row-level failures never raise: each becomes a :class:`~models.application.Problem` and the
-valid rows are returned as :class:`~models.application.Application` records. The raw table
-is kept in the result so that nothing the officer entered is lost.
+The loader reads exactly what the file says, or says why not:
+
+- File-level failures (empty, oversize, not a workbook, a hostile workbook, text that is not
+  UTF-8 or CP949, JSON nested too deeply or of the wrong shape, a missing ``applications``
+  sheet or required column, a duplicate column header, more than :data:`MAX_ROWS` rows, a cell
+  longer than Excel's 32,767 characters, a value in a column without a header) raise
+  :class:`LoaderError`, a :class:`~models.application.ValidationError` with a one-line message.
+- Row-level failures never raise: each becomes a :class:`~models.application.Problem` (application
+  id, field, rule, value) and the valid rows are returned as applications. The raw table is kept
+  in the result so that nothing the officer entered is lost.
+
+Workbooks are inspected before any XML is parsed (declared uncompressed size, cells and rows
+counted by streaming the sheet XML, shared strings, size of the other parts), so that no upload
+below :data:`MAX_FILE_BYTES` costs more than a few seconds or about 300 MB; the two sheets are
+then read by :mod:`models.xlsx_cells` through defusedxml (entity expansion refused), which never
+reads the sheet's stored ``<dimension>``. The template's units row is recognised by its content.
 """
 
 from __future__ import annotations
 
+import functools
+import tomllib
+
+import csv
 import io
 import json
+import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO, Iterable, Sequence
+from xml.etree.ElementTree import ParseError
 
 import pandas as pd
 
-from models.application import (COLUMNS, REQUIRED_COLUMNS, Application, Problem, ValidationError,
-                                parse_application)
+from models import xlsx_cells
+from models.application import (COLUMNS, FIELD_BY_NAME, MAX_LIST_VALUES, MAX_TEXT_CHARS, REQUIRED_COLUMNS, Application,
+                                NumberError, Problem, ValidationError, number_text, parse_application, parse_number,
+                                plausibility_bounds, record_id, unit_label)
 
 #: Largest upload accepted [bytes]; a larger file is refused before parsing.
 MAX_FILE_BYTES = 20 * 1024 * 1024
-#: Largest uncompressed workbook content accepted [bytes] (zip-bomb guard).
-MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
-#: Most applications in one file.
+#: Largest uncompressed workbook content accepted [bytes] (zip-bomb guard), as declared by the zip
+#: directory; Python's zipfile never returns more than the declared size of a member.
+MAX_UNZIPPED_BYTES = 50 * 1024 * 1024
+#: Most cells and rows in all worksheets together: 10,000 rows x 59 columns (the template has 41).
+#: models.xlsx_cells reads about 200,000 cells a second here, so this bounds the parse to about 3 s.
+MAX_CELLS = 600_000
+#: Most shared strings (distinct texts) in a workbook.
+MAX_SHARED_STRINGS = 500_000
+#: Largest XML part other than worksheets and shared strings (styles, workbook) [bytes].
+MAX_OTHER_PART_BYTES = 5 * 1024 * 1024
+#: Most members in the zip archive.
+MAX_ZIP_MEMBERS = 10_000
+#: Most application rows in one file (exact: this many load, one more is refused).
 MAX_ROWS = 10_000
+#: Most columns of a table (the template has 41): bounds every row's width, whatever the file says.
+MAX_COLUMNS = 200
+#: Most commas and line breaks in a CSV (10,000 rows x 41 fields need about 410,000 commas); the
+#: comma cap also bounds the values of a JSON file.
+MAX_CSV_SEPARATORS = 1_000_000
+MAX_CSV_LINES = 1_000_000
+#: Most JSON objects and arrays (``{`` and ``[``) in a JSON file: records, list fields, schedule rows.
+MAX_JSON_CONTAINERS = 300_000
 APPLICATIONS_SHEET = "applications"
 SCHEDULE_SHEET = "production_schedule"
+#: The template's units row of the schedule sheet (evaluator/template.py writes it).
+SCHEDULE_UNITS = {"id": "[text: application id]", "operating_year": "[1, 2, 3, ...]", "ore_mt": "[Mt]"}
+SCHEDULE_COLUMNS = ("id", "operating_year", "ore_mt")
+
+#: What reading a corrupt workbook raises (malformed or truncated XML or zip data, missing parts,
+#: a cell value that is not a number, a shared-string index out of range, XML constructs refused
+#: by defusedxml, which subclass ValueError).
+_XLSX_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ParseError, KeyError, ValueError, TypeError, IndexError,
+                AttributeError, OSError, NotImplementedError, RuntimeError)  # RuntimeError: encrypted, recursion
+
+
+class LoaderError(ValidationError):
+    """A file cannot be read at all; ``str(exc)`` is one line naming the file-level rule."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +118,8 @@ class LoadResult:
                             columns=["application_id", "field", "rule", "value", "row"])
 
 
-def _file_error(field_name: str, rule: str, value: Any = None) -> ValidationError:
-    return ValidationError([Problem("", field_name, rule, value)])
+def _file_error(field_name: str, rule: str, value: Any = None) -> LoaderError:
+    return LoaderError([Problem("", field_name, rule, value)])
 
 
 def _as_bytes(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str]:
@@ -87,94 +138,323 @@ def _as_bytes(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str]:
     return data, getattr(source, "name", "") or ""
 
 
-def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+# ----------------------------------------------------------------------------- workbook guards
+
+def _count_tags(zf: zipfile.ZipFile, info: zipfile.ZipInfo, tag: bytes, limit: int, what: str) -> int:
+    """Count ``<tag`` elements (any namespace prefix) in one member, streaming [elements].
+
+    Raises :class:`LoaderError` as soon as the count passes ``limit``.
+    """
+    pattern = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?" + tag + rb"[\s/>]")
+    keep = 64  # longer than any match, so a tag split between two chunks is counted once
+    count, buf = 0, b""
+    with zf.open(info) as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            buf += chunk
+            cut = len(buf) if not chunk else max(len(buf) - keep, 0)
+            count += sum(1 for m in pattern.finditer(buf) if m.start() < cut)
+            if count > limit:
+                raise _file_error("file", f"workbook holds more than {limit:,} {what}")
+            if not chunk:
+                return count
+            buf = buf[cut:]
+
+
+def _inspect_xlsx(data: bytes) -> None:
+    """Refuse a zip that is not a workbook, or a workbook too large to read safely, before parsing."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-        unzipped = sum(i.file_size for i in zf.infolist())
-    except zipfile.BadZipFile:
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
         raise _file_error("file", "not a valid .xlsx workbook (corrupt or not a spreadsheet)") from None
-    if unzipped > MAX_UNZIPPED_BYTES:
-        raise _file_error("file", f"workbook expands to more than {MAX_UNZIPPED_BYTES // 2**20} MB", f"{unzipped / 2**20:.0f} MB")
-    import openpyxl  # defusedxml, when installed, hardens openpyxl's XML parsing
+    with zf:
+        if len(infos) > MAX_ZIP_MEMBERS:
+            raise _file_error("file", f"workbook archive has more than {MAX_ZIP_MEMBERS:,} parts")
+        unzipped = sum(i.file_size for i in infos)
+        if unzipped > MAX_UNZIPPED_BYTES:
+            raise _file_error("file", f"workbook expands to more than {MAX_UNZIPPED_BYTES // 2**20} MB",
+                              f"{unzipped / 2**20:.0f} MB")
+        names = {i.filename for i in infos}
+        if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
+            raise _file_error("file", "a zip archive but not an .xlsx workbook (no [Content_Types].xml or xl/ part)")
+        cells = 0
+        try:
+            for info in infos:
+                name = info.filename
+                if _is_sheet_part(name):
+                    cells += _count_tags(zf, info, rb"(?:c|row)", MAX_CELLS - cells, "cells and rows")
+                elif name == "xl/sharedStrings.xml":
+                    _count_tags(zf, info, rb"si", MAX_SHARED_STRINGS, "shared strings")
+                elif name.endswith((".xml", ".rels")) and info.file_size > MAX_OTHER_PART_BYTES:
+                    raise _file_error("file", f"workbook part {name} is larger than "
+                                      f"{MAX_OTHER_PART_BYTES // 2**20} MB", f"{info.file_size / 2**20:.0f} MB")
+        except RuntimeError:  # zipfile's word for a member that needs a password
+            raise _file_error("file", "workbook parts are encrypted: save the workbook without a password") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+            raise _file_error("file", f"not a valid .xlsx workbook (corrupt part: {type(exc).__name__})") from None
 
-    try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types on corrupt content
-        raise _file_error("file", f"not a readable .xlsx workbook ({type(exc).__name__})") from None
-    try:
-        sheets = {name.strip().lower(): name for name in wb.sheetnames}
-        if APPLICATIONS_SHEET not in sheets:
-            raise _file_error("sheet", f"no '{APPLICATIONS_SHEET}' sheet (found: {', '.join(wb.sheetnames)})")
-        apps = _sheet_frame(wb[sheets[APPLICATIONS_SHEET]])
-        sched = _sheet_frame(wb[sheets[SCHEDULE_SHEET]]) if SCHEDULE_SHEET in sheets else None
-    finally:
-        wb.close()
-    return apps, sched
+
+def _is_sheet_part(name: str) -> bool:
+    return name.startswith("xl/worksheets/") and name.endswith(".xml")
 
 
-def _sheet_frame(ws) -> pd.DataFrame:
-    rows = ws.iter_rows(values_only=True)
-    header = None
-    for r in rows:  # first non-empty row is the header; the template may put a units row after it
-        if r and any(c not in (None, "") for c in r):
-            header = [("" if c is None else str(c).strip()) for c in r]
-            break
+def _check_unusual_parts(zf: zipfile.ZipFile, sheets: list[str], strings: str | None) -> None:
+    """Apply the caps of :func:`_inspect_xlsx` to sheets and shared strings kept under unusual names.
+
+    :func:`_inspect_xlsx` counts by the names Excel uses; the relationships may point elsewhere.
+    """
+    for part in sheets:
+        if not _is_sheet_part(part):
+            _count_tags(zf, zf.getinfo(part), rb"(?:c|row)", MAX_CELLS, "cells and rows")
+    if strings is not None and strings != "xl/sharedStrings.xml":
+        _count_tags(zf, zf.getinfo(strings), rb"si", MAX_SHARED_STRINGS, "shared strings")
+
+
+def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The applications and schedule sheets of a workbook, after :func:`_inspect_xlsx` let it through."""
+    _inspect_xlsx(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        try:
+            parts = xlsx_cells.workbook_parts(zf)
+            by_key = {name.strip().lower(): name for name in parts.sheets}
+            if APPLICATIONS_SHEET not in by_key:
+                raise _file_error("sheet", f"no '{APPLICATIONS_SHEET}' sheet (found: {', '.join(parts.sheets)})")
+            wanted = [parts.sheets[by_key[k]] for k in (APPLICATIONS_SHEET, SCHEDULE_SHEET) if k in by_key]
+            _check_unusual_parts(zf, wanted, parts.shared_strings)
+            strings = xlsx_cells.shared_strings(zf, parts.shared_strings)
+            dates = xlsx_cells.date_styles(zf, parts.styles)
+        except LoaderError:
+            raise
+        except _XLSX_ERRORS as exc:
+            raise _file_error("file", f"not a readable .xlsx workbook ({type(exc).__name__})") from None
+        frames = []
+        for key in (APPLICATIONS_SHEET, SCHEDULE_SHEET):
+            if key not in by_key:
+                frames.append(None)
+                continue
+            try:
+                rows = xlsx_cells.iter_rows(zf, parts.sheets[by_key[key]], strings, dates, parts.date1904,
+                                            max_columns=MAX_COLUMNS)
+                frames.append(_table_from_rows(rows, key))
+            except LoaderError:
+                raise
+            except xlsx_cells.ColumnLimitError as exc:
+                raise _file_error(key, f"cell {exc.ref} holds a value beyond column {MAX_COLUMNS} "
+                                  f"({_column_letter(MAX_COLUMNS - 1)}): at most {MAX_COLUMNS} columns") from None
+            except _XLSX_ERRORS as exc:
+                raise _file_error("file", f"workbook sheet XML is corrupt or truncated ({type(exc).__name__})") from None
+    return frames[0], frames[1]
+
+
+# ----------------------------------------------------------------------------- tables
+
+def _column_letter(j: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(j + 1)
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and v.strip() == "")
+
+
+def _is_units_row(header: list[str], cells: Sequence[Any], sheet: str) -> bool:
+    """The template's units row: every filled cell of a known column holds that column's unit label
+    (in any language the template is written in); a column the schema does not know may hold a
+    bracketed note (the template writes ``[not a template column]`` there)."""
+    labels = SCHEDULE_UNITS if sheet == SCHEDULE_SHEET else {f: unit_label(FIELD_BY_NAME[f]) for f in COLUMNS}
+    matched = 0
+    for name, v in zip(header, cells):
+        if _blank(v):
+            continue
+        text = str(v).strip()
+        if name not in labels:
+            if text.startswith("[") and text.endswith("]"):
+                continue
+            return False
+        allowed = _schedule_unit_labels(name) if sheet == SCHEDULE_SHEET else _unit_labels(name, labels[name])
+        if text not in allowed | {labels[name]}:
+            return False
+        matched += 1
+    return matched > 0
+
+
+#: Where the template's words live (its units row is written in the officer's language).
+TEMPLATE_LABELS = Path(__file__).resolve().parent.parent / "evaluator" / "data"
+
+
+@functools.lru_cache(maxsize=None)
+def _label_files() -> tuple[dict, ...]:
+    """The template's label files, one per language."""
+    out = []
+    for path in sorted(TEMPLATE_LABELS.glob("report_labels_*.toml")):
+        with open(path, "rb") as fh:
+            out.append(tomllib.load(fh))
+    return tuple(out)
+
+
+def _unit_translations() -> tuple[dict[str, str], ...]:
+    """The ``[unit]`` tables of the template's label files (one per language)."""
+    return tuple(dict(d.get("unit", {})) for d in _label_files())
+
+
+#: Keys of the schedule sheet's units row in the label files' ``[template]`` table.
+_SCHEDULE_UNIT_KEYS = {"id": "schedule_id", "operating_year": "schedule_year", "ore_mt": "schedule_ore"}
+
+
+def _schedule_unit_labels(name: str) -> set[str]:
+    """The schedule sheet's units-row label of a column in every language."""
+    key = _SCHEDULE_UNIT_KEYS.get(name)
+    return {d.get("template", {}).get(key) for d in _label_files() if key} - {None}
+
+
+def _unit_labels(field: str, english: str) -> set[str]:
+    """A field's units-row label in every language of the template: ``[USD m]``, ``[백만 달러]``."""
+    inner = english[1:-1]
+    return {english} | {f"[{table.get(inner, inner)}]" for table in _unit_translations()}
+
+
+def _check_header(header: list[str], sheet: str) -> None:
+    seen: dict[str, int] = {}
+    for j, name in enumerate(header):
+        if not name:
+            continue
+        if name in seen:
+            raise _file_error(sheet, f"duplicate column header '{name}' in columns {_column_letter(seen[name])} and "
+                              f"{_column_letter(j)}")
+        seen[name] = j
+
+
+def _check_cell(v: Any, sheet: str, row_no: int, j: int, header: list[str]) -> None:
+    if isinstance(v, str) and len(v) > MAX_TEXT_CHARS:
+        raise _file_error(sheet, f"cell {_column_letter(j)}{row_no} is longer than {MAX_TEXT_CHARS:,} characters "
+                          "(Excel's limit for one cell)", f"{len(v):,} characters")
+    if j >= len(header) or not header[j]:
+        raise _file_error(sheet, f"cell {_column_letter(j)}{row_no} holds a value but its column has no header", v)
+
+
+def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> pd.DataFrame:
+    """Header (first non-empty row), optional units row, data rows; every rule checked exactly.
+
+    ``rows`` holds (row number, cell values); row numbers in messages are the sheet's (or file's)
+    own, from 1.
+    """
+    header: list[str] | None = None
+    body: list[list[Any]] = []
+    for row_no, r in rows:
+        if not r or all(_blank(c) for c in r):
+            continue
+        if header is None:
+            header = ["" if c is None else str(c).strip() for c in r]
+            while header and not header[-1]:
+                header.pop()
+            if len(header) > MAX_COLUMNS:
+                raise _file_error(sheet, f"more than {MAX_COLUMNS} columns in the header row (row {row_no})")
+            _check_header(header, sheet)
+            missing = [c for c in REQUIRED_COLUMNS if c not in header] if sheet == APPLICATIONS_SHEET else []
+            if missing:  # before reading the rows: a wrong sheet is refused at once
+                raise LoaderError([Problem("", c, "required column is missing") for c in missing])
+            continue
+        cells = list(r)
+        for j, v in enumerate(cells):
+            if not _blank(v) or (isinstance(v, str) and len(v) > MAX_TEXT_CHARS):
+                _check_cell(v, sheet, row_no, j, header)
+        if not body and _is_units_row(header, cells, sheet):
+            continue  # the template's units row, recognised by its content
+        if sheet == APPLICATIONS_SHEET and len(body) >= MAX_ROWS:
+            raise _file_error("file", f"more than {MAX_ROWS:,} application rows (row {row_no})")
+        body.append(cells[: len(header)] + [None] * (len(header) - len(cells)))
     if header is None:
         return pd.DataFrame()
-    body = []
-    for i, r in enumerate(rows):
-        if i > MAX_ROWS + 2:
-            raise _file_error("file", f"more than {MAX_ROWS} rows")
-        if r is None or all(c in (None, "") for c in r):
-            continue
-        body.append(list(r[: len(header)]) + [None] * (len(header) - len(r)))
     df = pd.DataFrame(body, columns=header, dtype=object)
-    df = df.loc[:, [c for c in df.columns if c]]
-    # the template's second row documents units: "[USD m]" etc.; drop it
-    if len(df) and str(df.iloc[0].get("id", "")).startswith("["):
-        df = df.iloc[1:].reset_index(drop=True)
-    return df
+    return df.loc[:, [c for c in df.columns if c]]
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _decode_text(data: bytes, what: str, *, cp949: bool) -> str:
+    if data.startswith(_UTF16_BOMS) or b"\x00" in data[:4096]:
+        raise _file_error("file", f"{what} is UTF-16 (or binary) text: save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        if cp949:
+            try:
+                return data.decode("cp949")  # Korean Windows Excel saves CSV in CP949
+            except UnicodeDecodeError:
+                pass
+    raise _file_error("file", f"{what} is neither UTF-8" + (" nor CP949" if cp949 else "") + " text") from None
 
 
 def _read_csv(data: bytes) -> pd.DataFrame:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = data.decode("cp949")  # Korean Windows Excel saves CSV in CP949
-        except UnicodeDecodeError:
-            raise _file_error("file", "CSV is neither UTF-8 nor CP949 text") from None
+    text = _decode_text(data, "CSV", cp949=True)
     if not text.strip():
         raise _file_error("file", "the file is empty")
+    if "\x00" in text:
+        raise _file_error("file", "CSV holds NUL characters (is it a binary file?)")
+    # counted over the whole text (quoted commas and line breaks too): a conservative bound on the
+    # fields and rows the csv module would build, so that no CSV below the size limit costs more
+    # than a few seconds or about 300 MB
+    if text.count(",") > MAX_CSV_SEPARATORS or text.count("\n") > MAX_CSV_LINES:
+        raise _file_error("file", f"CSV holds more than {MAX_CSV_SEPARATORS:,} commas or {MAX_CSV_LINES:,} lines")
+    rows = csv.reader(io.StringIO(text, newline=""))
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, skip_blank_lines=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise _file_error("file", f"not a readable CSV ({str(exc).splitlines()[0]})") from None
-    if len(df) > MAX_ROWS:
-        raise _file_error("file", f"more than {MAX_ROWS} rows")
-    df.columns = [str(c).strip() for c in df.columns]
-    if len(df) and str(df.iloc[0].get("id", "")).startswith("["):
-        df = df.iloc[1:].reset_index(drop=True)
-    return df
+        return _table_from_rows(((i, [c if c != "" else None for c in r]) for i, r in enumerate(rows, start=1)),
+                                APPLICATIONS_SHEET)
+    except csv.Error as exc:
+        raise _file_error("file", f"not a readable CSV ({exc})") from None
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise _file_error("file", f"JSON object has the key '{k}' twice")
+        out[k] = v
+    return out
 
 
 def _read_json(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    text = _decode_text(data, "JSON", cp949=False)
+    # brackets inside strings counted too: a conservative bound on the containers json builds
+    if text.count("{") + text.count("[") > MAX_JSON_CONTAINERS or text.count(",") > MAX_CSV_SEPARATORS:
+        raise _file_error("file", f"JSON holds more than {MAX_JSON_CONTAINERS:,} objects and arrays or "
+                          f"{MAX_CSV_SEPARATORS:,} commas")
     try:
-        obj = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _file_error("file", f"not valid JSON ({exc})") from None
+        obj = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except RecursionError:
+        raise _file_error("file", "JSON is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer longer than Python reads
+        raise _file_error("file", f"not valid JSON ({str(exc).splitlines()[0][:200]})") from None
     sched = None
+    records = obj
     if isinstance(obj, dict):
+        unknown = sorted(set(obj) - {"applications", SCHEDULE_SHEET})
+        if unknown:
+            raise _file_error("file", f"unknown JSON key(s) {', '.join(unknown)} (expected applications, {SCHEDULE_SHEET})")
         records = obj.get("applications")
         if obj.get(SCHEDULE_SHEET) is not None:
-            sched = pd.DataFrame(obj[SCHEDULE_SHEET], dtype=object)
-    else:
-        records = obj
+            sched = _json_schedule(obj[SCHEDULE_SHEET])
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise _file_error("file", "JSON must be a list of application records or {\"applications\": [...]}")
     if len(records) > MAX_ROWS:
-        raise _file_error("file", f"more than {MAX_ROWS} rows")
+        raise _file_error("file", f"more than {MAX_ROWS:,} application rows")
+    keys = set().union(*records) if records else set()
+    if len(keys) > MAX_COLUMNS:  # the table would have one column per distinct key
+        raise _file_error("file", f"JSON records hold more than {MAX_COLUMNS} distinct fields")
     return pd.DataFrame(records, dtype=object), sched
+
+
+def _json_schedule(obj: Any) -> pd.DataFrame:
+    shape = f"'{SCHEDULE_SHEET}' must be a list of {{\"id\", \"operating_year\", \"ore_mt\"}} records"
+    if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
+        raise _file_error(SCHEDULE_SHEET, shape)
+    for r in obj:
+        if set(r) != set(SCHEDULE_COLUMNS):
+            raise _file_error(SCHEDULE_SHEET, shape, ", ".join(sorted(map(str, r))))
+    return pd.DataFrame(obj, columns=list(SCHEDULE_COLUMNS), dtype=object)
 
 
 def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -196,8 +476,9 @@ def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = Non
 
     Raises
     ------
-    ValidationError
-        Empty, oversize, corrupt or unrecognised file; missing ``applications`` sheet.
+    LoaderError
+        Empty, oversize, corrupt, hostile or unrecognised file; missing ``applications`` sheet;
+        duplicate column header; too many rows; a cell longer than 32,767 characters.
     """
     data, name = _as_bytes(source)
     name = (filename or name or "").lower()
@@ -210,39 +491,68 @@ def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = Non
     if name.endswith(".json") or (not name and data.lstrip()[:1] in (b"[", b"{")):
         return _read_json(data)
     if name.endswith((".csv", ".txt")) or not name:
-        if data[:2] == b"PK" or b"\x00" in data[:1024]:
+        if data[:2] == b"PK":
             raise _file_error("file", "binary content in a CSV file (is it a workbook?)")
         return _read_csv(data), None
     raise _file_error("file", "unsupported file type: use .xlsx (the template), .csv or .json", name)
+
+
+# ----------------------------------------------------------------------------- validation
+
+def _schedule_rows(g: pd.DataFrame, app_id: str, problems: list[Problem]) -> list[float] | None:
+    """One application's schedule rows -> ore per operating year 1, 2, ... [Mt], or None after a problem."""
+    hi = plausibility_bounds().get("production_schedule_ore_mt", (0.0, float("inf")))[1]
+    pairs = []
+    for year_v, ore_v in zip(g["operating_year"], g["ore_mt"]):
+        try:
+            year, ore = parse_number(year_v), parse_number(ore_v)
+        except NumberError as exc:
+            problems.append(Problem(app_id, SCHEDULE_SHEET, f"operating_year and ore_mt: {exc}", f"{year_v!r}, {ore_v!r}"))
+            return None
+        if year != int(year) or not 0 <= ore <= hi:
+            problems.append(Problem(app_id, SCHEDULE_SHEET, f"operating_year must be a whole number and ore_mt in "
+                                    f"[0, {hi:g}] [Mt]", f"{year_v!r}, {ore_v!r}"))
+            return None
+        pairs.append((int(year), ore))
+    pairs.sort()
+    if [y for y, _ in pairs] != list(range(1, len(pairs) + 1)) or len(pairs) > MAX_LIST_VALUES:
+        problems.append(Problem(app_id, SCHEDULE_SHEET, f"operating years must run 1, 2, 3, ... without gaps or repeats "
+                                f"(at most {MAX_LIST_VALUES})"))
+        return None
+    return [ore for _, ore in pairs]
 
 
 def _attach_schedule(raw: pd.DataFrame, sched: pd.DataFrame | None, problems: list[Problem]) -> pd.DataFrame:
     """Fold a long production_schedule sheet into the ``production_schedule_ore_mt`` column."""
     if sched is None or sched.empty:
         return raw
-    missing = {"id", "operating_year", "ore_mt"} - set(sched.columns)
+    missing = set(SCHEDULE_COLUMNS) - set(sched.columns)
     if missing:
         problems.append(Problem("", SCHEDULE_SHEET, f"sheet lacks column(s) {', '.join(sorted(missing))}"))
         return raw
     raw = raw.copy()
-    for app_id, g in sched.groupby(sched["id"].astype(str).str.strip()):
-        try:
-            years = g["operating_year"].astype(float).astype(int)
-            ore = g["ore_mt"].astype(float)
-        except (TypeError, ValueError):
-            problems.append(Problem(app_id, SCHEDULE_SHEET, "operating_year and ore_mt must be numbers"))
+    if "production_schedule_ore_mt" not in raw.columns:
+        raw["production_schedule_ore_mt"] = None
+    raw_ids = raw["id"].map(record_id)
+    sched_ids = sched["id"].map(record_id)
+    for app_id in dict.fromkeys(sched_ids):
+        ore = _schedule_rows(sched[sched_ids == app_id], app_id, problems)
+        if ore is None:
             continue
-        order = years.argsort().to_numpy()
-        ys = years.to_numpy()[order]
-        if list(ys) != list(range(1, len(ys) + 1)):
-            problems.append(Problem(app_id, SCHEDULE_SHEET, "operating years must run 1, 2, 3, ... without gaps"))
-            continue
-        mask = raw["id"].astype(str).str.strip() == app_id
-        if not mask.any():
+        mask = raw_ids == app_id
+        if not app_id or not mask.any():
             problems.append(Problem(app_id, SCHEDULE_SHEET, "schedule for an id not in the applications sheet"))
             continue
-        raw.loc[mask, "production_schedule_ore_mt"] = ";".join(f"{x:g}" for x in ore.to_numpy()[order])
+        if not raw.loc[mask, "production_schedule_ore_mt"].map(_blank_value).all():
+            problems.append(Problem(app_id, "production_schedule_ore_mt", f"given both in the column and on the "
+                                    f"{SCHEDULE_SHEET} sheet: keep one"))
+            continue
+        raw.loc[mask, "production_schedule_ore_mt"] = ";".join(number_text(x) for x in ore)
     return raw
+
+
+def _blank_value(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
 
 
 def validate_table(
@@ -264,18 +574,21 @@ def validate_table(
 
     Raises
     ------
-    ValidationError
-        Required columns are missing or the table is empty.
+    LoaderError
+        Required columns are missing, a column header is repeated, or the table is empty.
     """
     if raw is None or raw.shape[1] == 0:
         raise _file_error("file", "no header row: the file is empty")
     raw = raw.copy()
     raw.columns = [str(c).strip() for c in raw.columns]
+    _check_header(list(raw.columns), APPLICATIONS_SHEET)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
-        raise ValidationError([Problem("", c, "required column is missing") for c in missing])
+        raise LoaderError([Problem("", c, "required column is missing") for c in missing])
     if len(raw) == 0:
         raise _file_error("file", "no application rows under the header")
+    if len(raw) > MAX_ROWS:
+        raise _file_error("file", f"more than {MAX_ROWS:,} application rows")
     problems: list[Problem] = []
     raw = _attach_schedule(raw, schedule, problems)
     extra = [c for c in raw.columns if c not in COLUMNS]
@@ -287,7 +600,7 @@ def validate_table(
         known_minerals = set(ref.minerals.index)
         known_oxides = set(ref.ree_oxides.index)
 
-    ids = raw["id"].map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v).strip())
+    ids = raw["id"].map(record_id)
     dup_rows: dict[str, list[int]] = {}
     for row_no, v in enumerate(ids, start=1):
         if v:

@@ -7,8 +7,12 @@ with the source of every policy figure.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import functools
 import json
+import math
+import numbers
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,8 +101,14 @@ class Scenario:
             raise ScenarioError("; ".join(problems))
 
     def replace(self, **changes: Any) -> "Scenario":
-        """A copy with some fields changed (validated)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some fields changed (validated).
+
+        Raises
+        ------
+        ScenarioError
+            A name that is not a scenario field, or a value that breaks a rule (naming both).
+        """
+        return dataclasses.replace(self, **validate_overrides(changes))
 
     def with_loan_terms(self, terms: str) -> "Scenario":
         """Switch coverage cap and write-off share to the named year's policy terms.
@@ -138,23 +148,27 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Scenario":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ScenarioError(f"unknown scenario field(s): {', '.join(unknown)}")
-        d = dict(data)
+        """A scenario from a table of fields (a loaded file); every key and value is checked.
+
+        Raises
+        ------
+        ScenarioError
+            An unknown key, ``excluded_countries`` that is not a list, a table field that is not a
+            table of name = number, or any rule of :func:`validate_scenario`.
+        """
+        d = validate_overrides(data)
         if "excluded_countries" in d:
-            d["excluded_countries"] = tuple(str(c).upper() for c in d["excluded_countries"])
+            d["excluded_countries"] = _code_list("excluded_countries", d["excluded_countries"])
         if d.get("supply_window") is not None:
             w = d["supply_window"]
             if isinstance(w, (str, bytes)) or not hasattr(w, "__len__") or len(w) != 2:
                 raise ScenarioError("supply_window: must be [first_year, last_year]")
-            d["supply_window"] = (int(w[0]), int(w[1]))
-        for k in ("weights", "price_overrides_usd_per_t", "country_caps_krw_bn", "mineral_caps_krw_bn", "fx_usd_per_unit"):
+            d["supply_window"] = (_whole_year("supply_window", w[0]), _whole_year("supply_window", w[1]))
+        for k in TABLE_FIELDS + ("fx_usd_per_unit",):
             if k in d:
                 if not isinstance(d[k], Mapping):
                     raise ScenarioError(f"{k}: must be a table of name = number")
-                d[k] = {str(a): _num(k, b) for a, b in d[k].items()}
+                d[k] = {str(a): _num(f"{k}.{a}", b) for a, b in d[k].items()}
         if "price_path_usd_per_t" in d:
             d["price_path_usd_per_t"] = _price_paths(d["price_path_usd_per_t"])
         try:
@@ -176,81 +190,183 @@ def _price_paths(data: Any) -> dict[str, dict[int, float]]:
     return out
 
 
+#: Scenario fields that hold a table of name = number.
+TABLE_FIELDS = ("weights", "price_overrides_usd_per_t", "country_caps_krw_bn", "mineral_caps_krw_bn")
+_DATA_DIR = DEFAULT_SCENARIO_PATH.parent
+
+
+def validate_overrides(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check that every key names a scenario field (for ``replace``, files and CLI options).
+
+    Parameters
+    ----------
+    changes : mapping
+        Field name -> new value.
+
+    Returns
+    -------
+    dict
+        The same changes.
+
+    Raises
+    ------
+    ScenarioError
+        Naming every key that is not a scenario field.
+    """
+    known = {f.name for f in dataclasses.fields(Scenario)}
+    unknown = sorted(str(k) for k in set(changes) - known)
+    if unknown:
+        raise ScenarioError(f"unknown scenario field(s): {', '.join(unknown)}")
+    return dict(changes)
+
+
+def _code_list(name: str, v: Any) -> tuple[str, ...]:
+    if isinstance(v, str) or not isinstance(v, (list, tuple)):
+        raise ScenarioError(f"{name}: must be a list of ISO3 codes, e.g. [\"PRK\"], got {v!r}")
+    if not all(isinstance(c, str) for c in v):
+        raise ScenarioError(f"{name}: every entry must be an ISO3 code (text), got {v!r}")
+    return tuple(c.strip().upper() for c in v)
+
+
+def _whole_year(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise ScenarioError(f"{name}: years must be whole calendar years, got {v!r}")
+    return int(v)
+
+
 def _num(name: str, v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise ScenarioError(f"{name}: {v!r} must be a number") from None
+    """A number from a scenario file: a real number (not text, not true/false), finite."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise ScenarioError(f"{name}: {v!r} must be a number")
+    x = float(v)
+    if not math.isfinite(x):
+        raise ScenarioError(f"{name}: {v!r} must be a finite number")
+    return x
 
 
-def validate_scenario(s: Scenario) -> list[str]:
-    """Every rule the scenario breaks, as 'field: rule' lines."""
-    p: list[str] = []
+@functools.lru_cache(maxsize=None)
+def _known_keys(table: str, column: str) -> frozenset[str]:
+    """Keys of a bundled reference table (country ISO3 codes, mineral keys)."""
+    with open(_DATA_DIR / table, newline="", encoding="utf-8") as fh:
+        return frozenset(row[column] for row in csv.DictReader(fh))
 
-    def frac(name, lo=0.0, hi=1.0):
+
+@functools.lru_cache(maxsize=None)
+def _scenario_bounds() -> dict[str, tuple[float, float]]:
+    from models.application import plausibility_bounds
+
+    return plausibility_bounds("scenario")
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v))
+
+
+def _check_numbers(s: "Scenario", p: list[str]) -> None:
+    """Rates, shares, budgets, FX and the optional expected-loss cap: finite and in range."""
+    def within(name, lo, hi, unit):
         v = getattr(s, name)
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not (lo <= v <= hi):
-            p.append(f"{name}: must be a number in [{lo:g}, {hi:g}], got {v!r}")
+        if not _is_real(v) or not (lo <= v <= hi):
+            p.append(f"{name}: must be a finite number in [{lo:,.6g}, {hi:,.6g}] [{unit}], got {v!r}")
 
     for n in ("write_off_share", "coverage_cap_share", "lgd", "country_cap_share", "mineral_cap_share",
               "min_korean_ownership_share", "target_single_supplier_share", "min_fraction"):
-        frac(n)
+        within(n, 0.0, 1.0, "fraction")
     for n in ("discount_rate", "social_discount_rate", "policy_loan_rate"):
-        frac(n, -0.05, 0.5)
+        within(n, -0.05, 0.5, "fraction")
     for n in ("lender_min_dscr", "lender_min_llcr"):
-        frac(n, 1.0, 5.0)
+        within(n, 1.0, 5.0, "x")
+    bounds = _scenario_bounds()
     for n in ("fund_krw_bn", "loan_krw_bn"):
+        within(n, *bounds[n], "KRW bn")
+    within("fx_krw_per_usd", *bounds["fx_krw_per_usd"], "KRW/USD")
+    if s.expected_loss_cap_krw_bn is not None:
+        within("expected_loss_cap_krw_bn", *bounds["expected_loss_cap_krw_bn"], "KRW bn")
+    for n, lo, hi in (("first_year", 2000, 2100), ("target_year", 2000, 2100), ("horizon_year", 2000, 2100),
+                      ("min_minerals_covered", 0, 100), ("depreciation_years_default", 1, 40)):
         v = getattr(s, n)
-        if not isinstance(v, (int, float)) or v < 0:
-            p.append(f"{n}: must be a non-negative number [KRW bn], got {v!r}")
-    if not isinstance(s.fx_krw_per_usd, (int, float)) or s.fx_krw_per_usd <= 0:
-        p.append(f"fx_krw_per_usd: must be positive [KRW/USD], got {s.fx_krw_per_usd!r}")
-    if s.price_case not in PRICE_CASES:
-        p.append(f"price_case: must be one of {', '.join(PRICE_CASES)}")
-    if s.displacement_rule not in DISPLACEMENT_RULES:
-        p.append(f"displacement_rule: must be one of {', '.join(DISPLACEMENT_RULES)}")
-    if s.import_basis not in IMPORT_BASES:
-        p.append(f"import_basis: must be one of {', '.join(IMPORT_BASES)}")
-    if s.objective not in OBJECTIVES:
-        p.append(f"objective: must be one of {', '.join(OBJECTIVES)}")
-    if s.loan_terms not in LOAN_TERMS:
-        p.append(f"loan_terms: must be one of {', '.join(LOAN_TERMS)}")
-    if s.demand_case not in DEMAND_CASES:
-        p.append(f"demand_case: must be one of {', '.join(DEMAND_CASES)}")
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
+            p.append(f"{n}: must be an integer in [{lo}, {hi}], got {v!r}")
+    for n in ("add_country_risk_premium", "mid_year"):
+        if not isinstance(getattr(s, n), bool):
+            p.append(f"{n}: must be true or false, got {getattr(s, n)!r}")
+
+
+def _check_tables(s: "Scenario", p: list[str]) -> None:
+    """Weights, price overrides and caps: known keys, finite values in range."""
+    bounds = _scenario_bounds()
+    countries = _known_keys("countries.csv", "iso3")
+    minerals = _known_keys("minerals.csv", "mineral")
+    for name, known, what in (("weights", frozenset(CRITERIA), "criteria"),
+                              ("price_overrides_usd_per_t", minerals, "mineral"),
+                              ("country_caps_krw_bn", countries, "ISO3 country code"),
+                              ("mineral_caps_krw_bn", minerals, "mineral")):
+        table = getattr(s, name)
+        if not isinstance(table, Mapping):
+            p.append(f"{name}: must be a table of name = number")
+            continue
+        unknown = sorted(str(k) for k in set(table) - known)
+        if unknown:
+            shown = ", ".join(sorted(known)) if len(known) <= 20 else f"the {what} keys of evaluator/data"
+            p.append(f"{name}: unknown {what} (key) {', '.join(unknown)} (known: {shown})")
+        lo, hi = bounds.get(name, (0.0, math.inf))
+        for k, v in table.items():
+            if not _is_real(v) or not lo <= v <= hi or (name == "price_overrides_usd_per_t" and v <= 0):
+                rule = "positive" if name == "price_overrides_usd_per_t" else "non-negative"
+                p.append(f"{name}.{k}: must be a {rule} finite number, at most {hi:,.6g}, got {v!r}")
+    if isinstance(s.weights, Mapping) and all(_is_real(s.weights.get(c, 0.0)) and s.weights.get(c, 0.0) >= 0
+                                              for c in CRITERIA):
+        if sum(s.weights.get(c, 0.0) for c in CRITERIA) <= 0:
+            p.append("weights: at least one weight must be positive")
+    else:
+        p.append("weights: every weight must be a non-negative number")
+    if not isinstance(s.excluded_countries, tuple) or not all(isinstance(c, str) for c in s.excluded_countries):
+        p.append(f"excluded_countries: must be a list of ISO3 codes, got {s.excluded_countries!r}")
+    else:
+        unknown = sorted(set(c.upper() for c in s.excluded_countries) - countries)
+        if unknown:
+            p.append(f"excluded_countries: unknown ISO3 code(s) {', '.join(unknown)}")
+
+
+def _check_model_inputs(s: "Scenario", p: list[str]) -> None:
+    """The supply window, exchange rates of other currencies and price decks by year."""
     if s.supply_window is not None:
         w = s.supply_window
-        if len(w) != 2 or not all(isinstance(y, int) and 2000 <= y <= 2100 for y in w) or w[0] > w[1]:
+        if (not isinstance(w, tuple) or len(w) != 2 or not all(isinstance(y, int) and 2000 <= y <= 2100 for y in w)
+                or w[0] > w[1]):
             p.append(f"supply_window: must be two years [first, last] with first <= last, got {w!r}")
-    if s.financial_measure not in ("npv", "p10_npv", "prob_loss"):
-        p.append("financial_measure: must be one of npv, p10_npv, prob_loss")
-    unknown = sorted(set(s.weights) - set(CRITERIA))
-    if unknown:
-        p.append(f"weights: unknown criteria {', '.join(unknown)} (known: {', '.join(CRITERIA)})")
-    ws = [s.weights.get(c, 0.0) for c in CRITERIA]
-    if any((not isinstance(w, (int, float))) or w < 0 for w in ws):
-        p.append("weights: every weight must be a non-negative number")
-    elif sum(ws) <= 0:
-        p.append("weights: at least one weight must be positive")
-    for k, v in list(s.price_overrides_usd_per_t.items()):
-        if not v > 0:
-            p.append(f"price_overrides_usd_per_t.{k}: must be positive [USD/t]")
     for k, v in s.fx_usd_per_unit.items():
-        if not isinstance(v, (int, float)) or not v > 0:
-            p.append(f"fx_usd_per_unit.{k}: must be positive [USD per unit]")
+        if not _is_real(v) or not v > 0:
+            p.append(f"fx_usd_per_unit.{k}: must be a positive finite number [USD per unit], got {v!r}")
     for k, path in s.price_path_usd_per_t.items():
         if not path:
             p.append(f"price_path_usd_per_t.{k}: needs at least one year = price")
-        if any(not isinstance(v, (int, float)) or not v > 0 for v in path.values()):
-            p.append(f"price_path_usd_per_t.{k}: every price must be positive [USD/t]")
+        if any(not _is_real(v) or not v > 0 for v in path.values()):
+            p.append(f"price_path_usd_per_t.{k}: every price must be a positive finite number [USD/t]")
         if any(not isinstance(y, int) or not 1900 <= y <= 2200 for y in path):
             p.append(f"price_path_usd_per_t.{k}: years must be calendar years")
-    for name in ("country_caps_krw_bn", "mineral_caps_krw_bn"):
-        for k, v in getattr(s, name).items():
-            if v < 0:
-                p.append(f"{name}.{k}: must be non-negative [KRW bn]")
-    if not (2000 <= s.first_year <= 2100):
-        p.append("first_year: must be a calendar year")
-    if not (s.first_year - 1 <= s.target_year <= s.horizon_year):
+
+
+def validate_scenario(s: Scenario) -> list[str]:
+    """Every rule the scenario breaks, as 'field: rule' lines.
+
+    Numbers must be finite and in range (budgets, caps and FX within
+    ``evaluator/data/plausibility_bounds.csv``); years and counts integers; keys of weights,
+    price overrides and caps known (criteria, ``minerals.csv``, ``countries.csv``);
+    ``excluded_countries`` a list of known ISO3 codes.
+    """
+    p: list[str] = []
+    _check_numbers(s, p)
+    _check_tables(s, p)
+    _check_model_inputs(s, p)
+    for name, allowed in (("price_case", PRICE_CASES), ("displacement_rule", DISPLACEMENT_RULES),
+                          ("import_basis", IMPORT_BASES), ("objective", OBJECTIVES), ("loan_terms", LOAN_TERMS),
+                          ("financial_measure", ("npv", "p10_npv", "prob_loss")), ("demand_case", DEMAND_CASES)):
+        if getattr(s, name) not in allowed:
+            p.append(f"{name}: must be one of {', '.join(allowed)}, got {getattr(s, name)!r}")
+    if not isinstance(s.name, str):
+        p.append(f"name: must be text, got {s.name!r}")
+    if not p and not (s.first_year - 1 <= s.target_year <= s.horizon_year):
         p.append("target_year: must lie between the base year and horizon_year")
     return p
 
@@ -261,19 +377,32 @@ def default_scenario() -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read a scenario from TOML or JSON; fields not given keep the code defaults."""
+    """Read a scenario from TOML or JSON; fields not given keep the code defaults.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the file and the rule: unreadable, not UTF-8, not valid TOML/JSON,
+        nested too deeply, an unknown key, or a value that breaks a rule.
+    """
     path = Path(path)
     try:
         text = path.read_bytes()
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read scenario file ({exc.strerror})") from None
     try:
+        if text.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise ScenarioError("UTF-16 text: save the scenario as UTF-8")
         if path.suffix.lower() == ".json":
-            data = json.loads(text.decode("utf-8"))
+            data = json.loads(text.decode("utf-8-sig"))
         else:
-            data = tomllib.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ScenarioError(f"{path.name}: not a valid scenario file: {exc}") from None
+            data = tomllib.loads(text.decode("utf-8-sig"))
+    except RecursionError:
+        raise ScenarioError(f"{path.name}: not a valid scenario file: nested too deeply") from None
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path.name}: {exc}") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        raise ScenarioError(f"{path.name}: not a valid scenario file: {str(exc).splitlines()[0][:200]}") from None
     if not isinstance(data, Mapping):
         raise ScenarioError(f"{path.name}: a scenario file must hold a table of fields")
     data = {k: v for k, v in data.items() if k != "sources"}  # sources are documentation

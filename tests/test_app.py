@@ -284,3 +284,26 @@ def test_price_deck_upload_moves_the_npv(at):
     at.file_uploader(key="price_deck_upload").set_value(("bad.csv", bad, "text/csv"))
     at.run()
     assert any("bad.csv was not used" in e.value for e in at.error)
+
+
+def test_working_state_survives_a_reload_and_start_over_clears_it(at, monkeypatch, tmp_path):
+    """A new session (a reload, or a restarted server) finds the officer's budgets, weights,
+    language and edited table where they were left; Start over brings the samples back."""
+    key = f"apps_editor_{at.session_state['editor_version']}"           # on the Applications page
+    at.session_state[key] = {"edited_rows": {0: {"name": "Renamed by the officer"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    _page(at, "allocation")
+    at.slider(key="fund_krw_bn__shown").set_value(150.0).run()
+    at.slider(key="w_risk").set_value(40).run()
+    at.radio(key="lang").set_value("ko").run()
+    fresh = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)     # same store (EVALUATOR_STORE)
+    fresh.run()
+    assert not fresh.exception, [e.value for e in fresh.exception]
+    assert fresh.session_state["fund_krw_bn"] == pytest.approx(150.0)
+    assert fresh.session_state["w_risk"] == 40 and fresh.session_state["lang"] == "ko"
+    assert fresh.session_state["raw_df"].loc[0, "name"] == "Renamed by the officer"
+    assert any("복원" in c.value for c in fresh.caption)
+    fresh.button(key="start_over").click().run()
+    assert not fresh.exception
+    assert fresh.session_state["fund_krw_bn"] == pytest.approx(250.0)
+    assert fresh.session_state["raw_df"].loc[0, "name"] != "Renamed by the officer"

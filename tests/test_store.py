@@ -749,7 +749,7 @@ def test_schema_2_file_migrates_and_gets_its_chain(db_path: Path) -> None:
     conn.close()
 
     store = ScenarioStore(db_path)
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4   # 3: the chain; 4: the working draft
     assert _stored_chain(db_path) == _independent_chain(db_path)
     assert [d.note for d in store.decisions()] == ["v2 decision", "v2 revision"]
     d3 = store.decide(1, "after the upgrade", "chair")
@@ -799,3 +799,16 @@ def test_a_rewrite_of_the_whole_chain_shows_only_in_the_head_hash(
     reopened = ScenarioStore(db_path)
     assert reopened.current_decision().note == "rewritten"
     assert reopened.verify() == forged != decided["head"]
+
+
+def test_working_draft_is_kept_replaced_and_cleared(tmp_path):
+    """The officer's draft (migration 4) is a plain slot: saved, replaced, cleared; it is not a
+    decision record, so the decision chain does not cover it."""
+    store = ScenarioStore(tmp_path / "d.sqlite3")
+    assert store.load_draft() is None
+    store.save_draft({"values": {"fund_krw_bn": 200.0, "lock_in": ["A-1"]}, "table": None})
+    store.save_draft({"values": {"fund_krw_bn": 150.0}, "table": None})
+    assert store.load_draft() == {"values": {"fund_krw_bn": 150.0}, "table": None}
+    assert ScenarioStore(tmp_path / "d.sqlite3").load_draft()["values"]["fund_krw_bn"] == 150.0  # survives a restart
+    store.clear_draft()
+    assert store.load_draft() is None
