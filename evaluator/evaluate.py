@@ -119,6 +119,19 @@ def other_debt(apps: Sequence[Application], n_periods: int) -> tuple[finance.Loa
     return sched, (senior_usd > 0) & np.array([a.policy_loan_rank != "ahead" for a in apps], dtype=bool)
 
 
+def policy_loan_schedule(apps: Sequence[Application], scenario: Scenario, n_periods: int):
+    """The policy loan asked by each application [KRW bn] and its schedule in USD m: drawn at the
+    valuation date, interest-only over the grace years, then level principal to the tenor at the
+    scenario's policy-loan rate (:func:`evaluator.finance.loan_schedule`). The one home of the
+    loan schedule: the evaluation, the Monte Carlo and the report take it from here."""
+    loan_krw = np.array([a.loan_request_krw_bn for a in apps], dtype=float)
+    loan_usd = krw_bn_to_usd_m(loan_krw, scenario.fx_krw_per_usd)
+    return loan_krw, finance.loan_schedule(loan_usd, scenario.policy_loan_rate,
+                                           np.array([a.loan_tenor_years for a in apps]),
+                                           np.array([a.loan_grace_years for a in apps]),
+                                           np.zeros(len(apps), dtype=int), n_periods)
+
+
 def debt_cover(apps: Sequence[Application], scenario: Scenario, cf: cashflow.CashflowTable) -> DebtCover:
     """The policy loan, the other debt and the cover ratios over the debt ranking at or above
     the policy loan: the one home of the DSCR scope rule (app, CLI and report call this).
@@ -144,19 +157,15 @@ def debt_cover(apps: Sequence[Application], scenario: Scenario, cf: cashflow.Cas
     ``policy_loan_rank`` is ``ahead`` (the other debt then ranks behind the policy loan).
     """
     n, T = cf.fcf_usd_m.shape
-    loan_usd = krw_bn_to_usd_m([a.loan_request_krw_bn for a in apps], scenario.fx_krw_per_usd)
-    policy = finance.loan_schedule(loan_usd, scenario.policy_loan_rate,
-                                   np.array([a.loan_tenor_years for a in apps]),
-                                   np.array([a.loan_grace_years for a in apps]), np.zeros(n, dtype=int), T)
+    _, policy = policy_loan_schedule(apps, scenario, T)
+    loan_usd = policy.principal_usd_m.sum(axis=1)
     senior_usd = np.array([a.senior_debt_usd_m or 0.0 for a in apps], dtype=float)
     has_senior = senior_usd > 0
     senior, in_scope = other_debt(apps, T)
     ds = policy.debt_service_usd_m + np.where(in_scope[:, None], senior.debt_service_usd_m, 0.0)
     principal = policy.principal_usd_m + np.where(in_scope[:, None], senior.principal_usd_m, 0.0)
     balance = policy.balance_usd_m + np.where(in_scope[:, None], senior.balance_usd_m, 0.0)
-    t = np.arange(T)[None, :]
-    fp = cf.first_production_index
-    scoped = np.where((ds > 1e-12) & ((t >= fp[:, None]) | (principal > 1e-12)), ds, 0.0)
+    scoped = np.where(finance.dscr_in_scope(ds, principal, cf.first_production_index), ds, 0.0)
     min_dscr, avg_dscr = finance.dscr_summary(cf.cfads_usd_m, scoped)
     weight = loan_usd + np.where(in_scope, senior_usd, 0.0)
     senior_rate = np.array([a.senior_debt_rate or 0.0 for a in apps], dtype=float)

@@ -849,7 +849,7 @@ def dscr(cfads_usd_m, debt_service_usd_m):
     -------
     numpy.ndarray
         ``CFADS_t / DS_t`` [-] where ``DS_t > 0``, NaN elsewhere. Lenders typically look for
-        DSCR >= 1.3 for mining.
+        DSCR >= 1.3 for mining (the tool reads the level from the scenario, ``lender_min_dscr``).
 
     References
     ----------
@@ -860,6 +860,30 @@ def dscr(cfads_usd_m, debt_service_usd_m):
     service = np.asarray(debt_service_usd_m, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(service > 0, cfads / np.where(service > 0, service, 1.0), np.nan)
+
+
+def dscr_in_scope(debt_service_usd_m, principal_usd_m, first_production_index):
+    """Which years count in the DSCR and LLCR: the one home of the scope rule.
+
+    A year counts when debt service is due and either production has started or principal is
+    repaid (interest-only years before production are carried by the sponsors and left out).
+
+    Parameters
+    ----------
+    debt_service_usd_m, principal_usd_m : array_like
+        ``(..., T)`` per period [USD m] (principal broadcastable).
+    first_production_index : array_like
+        ``(...)`` column of first production.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``(..., T)``.
+    """
+    ds = np.asarray(debt_service_usd_m, dtype=float)
+    t = np.arange(ds.shape[-1])
+    fp = np.asarray(first_production_index)[..., None]
+    return (ds > 1e-12) & ((t >= fp) | (np.asarray(principal_usd_m, dtype=float) > 1e-12))
 
 
 def dscr_summary(cfads_usd_m, debt_service_usd_m):

@@ -477,3 +477,16 @@ def test_korean_equity_irr_with_and_without_withholding():
     flow = wa.korean_ownership_share * (fcf - 0.15 * np.maximum(fcf, 0.0))
     assert m.loc["WA", "irr_korea_equity"] == pytest.approx(npf.irr(flow), abs=1e-7)
     assert m.loc["WA", "irr_korea_equity"] < m.loc["WA", "irr"]
+
+
+def test_dscr_scope_rule_by_hand():
+    """Years count in the DSCR when debt service is due and production has started or principal
+    is repaid: interest-only years before first production are left out (worked by hand)."""
+    from evaluator import finance
+
+    ds = np.array([[0.0, 3.0, 3.0, 13.0, 12.0, 0.0]])      # interest 3 in grace, then P + I
+    principal = np.array([[0.0, 0.0, 0.0, 10.0, 10.0, 0.0]])
+    got = finance.dscr_in_scope(ds, principal, np.array([2]))
+    assert got.tolist() == [[False, False, True, True, True, False]]
+    got = finance.dscr_in_scope(ds, principal, np.array([5]))  # production late: only repayment years
+    assert got.tolist() == [[False, False, False, True, True, False]]

@@ -213,6 +213,10 @@ def test_allocate_with_no_budget_warns_and_funds_nothing(capsys):
     ["report", str(SAMPLE_CSV), "--out", "/no/such/dir/r.xlsx"],
     ["rank", str(SAMPLE_CSV), "--scenario", str(ROOT / "README.md")],
     ["simulate", str(SAMPLE_CSV), "--paths", "0"],
+    ["simulate", str(SAMPLE_CSV), "--vol-scale", "inf"],
+    ["simulate", str(SAMPLE_CSV), "--vol-scale", "nan"],
+    ["simulate", str(SAMPLE_CSV), "--seed", "-1"],
+    ["allocate", str(SAMPLE_CSV), "--time-limit-s", "nan"],
 ])
 def test_cli_errors_are_one_line_without_traceback(argv, capsys):
     code = main(argv)

@@ -249,6 +249,11 @@ class Progress:
 def check_paths(args) -> None:
     if getattr(args, "paths", 1) < 1:
         raise CliError("--paths must be >= 1")
+    if getattr(args, "seed", 0) < 0:
+        raise CliError("--seed must be a whole number >= 0")
+    limit = getattr(args, "time_limit_s", 10.0)
+    if not (math.isfinite(limit) and limit > 0):
+        raise CliError("--time-limit-s must be a finite number > 0")
 
 
 def run_pipeline(args, *, allocate: bool):

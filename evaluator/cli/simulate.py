@@ -16,6 +16,8 @@ Runs longer than a second print a progress line on stderr; JSON on stdout stays 
 
 from __future__ import annotations
 
+import math
+
 import json
 import sys
 
@@ -67,8 +69,10 @@ def add_arguments(p) -> None:
 def _check(args) -> None:
     if args.paths < 1:
         raise CliError("--paths must be >= 1")
-    if not args.vol_scale >= 0:
-        raise CliError("--vol-scale must be a number >= 0")
+    if args.seed < 0:
+        raise CliError("--seed must be a whole number >= 0")
+    if not (math.isfinite(args.vol_scale) and args.vol_scale >= 0):
+        raise CliError("--vol-scale must be a finite number >= 0")
     if args.loss_threshold_share is not None and not args.loss_threshold_share >= 0:
         raise CliError("--loss-threshold-share must be a number >= 0")
     if args.p95_loss_cap_krw_bn is not None and not args.p95_loss_cap_krw_bn >= 0:

@@ -4,7 +4,7 @@ A point NPV at one price deck is not a decision. :func:`simulate` draws correlat
 price paths (and KRW/USD) together with per-project capex overruns, construction delays and
 opex / recovery multipliers, runs the deterministic cash-flow model
 (:func:`evaluator.cashflow.build`) on every (project, path) pair, and reports per project the
-NPV distribution, the probability of a negative NPV, of a minimum DSCR below 1.0 and 1.3, a
+NPV distribution, the probability of a negative NPV, of a minimum DSCR below 1.0 and below the lenders' comfort level (scenario), a
 simulated expected loss on the policy loan, and IRR percentiles. :func:`tornado` and
 :func:`spider` move one input at a time with the others at base.
 

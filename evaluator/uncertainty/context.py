@@ -12,7 +12,7 @@ from models.application import Application
 from models.scenario import Scenario
 
 from evaluator import cashflow, finance
-from evaluator.evaluate import krw_bn_to_usd_m
+from evaluator.evaluate import policy_loan_schedule
 from evaluator.uncertainty.processes import PriceProcesses, StageRisk
 
 
@@ -20,12 +20,8 @@ from evaluator.uncertainty.processes import PriceProcesses, StageRisk
 # loans and DSCR (the rules of evaluator.evaluate)
 # ----------------------------------------------------------------------------------------------
 def policy_loans(apps: Sequence[Application], scenario: Scenario, n_periods: int):
-    """The policy loan schedule per project in USD m, as :func:`evaluator.evaluate.evaluate`."""
-    loan_krw = np.array([a.loan_request_krw_bn for a in apps], dtype=float)
-    loan_usd = krw_bn_to_usd_m(loan_krw, scenario.fx_krw_per_usd)
-    return loan_krw, finance.loan_schedule(
-        loan_usd, scenario.policy_loan_rate, np.array([a.loan_tenor_years for a in apps]),
-        np.array([a.loan_grace_years for a in apps]), np.zeros(len(apps), dtype=int), n_periods)
+    """The policy loan schedule per project in USD m (:func:`evaluator.evaluate.policy_loan_schedule`)."""
+    return policy_loan_schedule(apps, scenario, n_periods)
 
 
 def min_dscr_rows(cfads, ds, principal, fp):
@@ -34,9 +30,7 @@ def min_dscr_rows(cfads, ds, principal, fp):
 
     ``cfads``, ``ds`` (..., T); ``principal`` broadcastable; ``fp`` (...) first production index.
     """
-    T = cfads.shape[-1]
-    t = np.arange(T)
-    in_scope = (ds > 1e-12) & ((t >= fp[..., None]) | (principal > 1e-12))
+    in_scope = finance.dscr_in_scope(ds, principal, fp)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(in_scope, cfads / np.where(in_scope, ds, 1.0), np.inf)
     m = ratio.min(axis=-1)
@@ -46,9 +40,7 @@ def min_dscr_rows(cfads, ds, principal, fp):
 def first_default_cols(cfads, ds, principal, fp):
     """Per row, the first column in the scope of :func:`min_dscr_rows` whose DSCR is below 1
     (the year a shortfall against debt service first occurs); -1 where none."""
-    T = cfads.shape[-1]
-    t = np.arange(T)
-    in_scope = (ds > 1e-12) & ((t >= fp[..., None]) | (principal > 1e-12))
+    in_scope = finance.dscr_in_scope(ds, principal, fp)
     with np.errstate(divide="ignore", invalid="ignore"):
         below = in_scope & (cfads / np.where(in_scope, ds, 1.0) < 1.0)
     return np.where(below.any(axis=-1), below.argmax(axis=-1), -1)
