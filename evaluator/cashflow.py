@@ -510,7 +510,7 @@ class CashflowTable:
                              {k: v[idx] for k, v in self.series.items()})
 
 
-def _loss_carried_forward_tax_base(taxable_before_losses: np.ndarray) -> np.ndarray:
+def loss_carried_forward_tax_base(taxable_before_losses: np.ndarray) -> np.ndarray:
     """Taxable income after unlimited loss carry-forward (no carry-back), per period.
 
     With unlimited carry-forward the cumulative income taxed up to ``t`` equals the running

@@ -613,7 +613,7 @@ def verify_chain(conn: sqlite3.Connection) -> str | None:
 
 
 @functools.lru_cache(maxsize=None)
-def _expected_triggers(version: int = SCHEMA_VERSION) -> tuple[tuple[str, str], ...]:
+def expected_triggers(version: int = SCHEMA_VERSION) -> tuple[tuple[str, str], ...]:
     """(name, SQL) of every trigger of schema ``version``, read from a fresh in-memory store."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
@@ -626,7 +626,7 @@ def _expected_triggers(version: int = SCHEMA_VERSION) -> tuple[tuple[str, str], 
 
 def _check_triggers(conn: sqlite3.Connection, version: int = SCHEMA_VERSION) -> None:
     """Raise :class:`TamperedStore` unless the triggers are exactly those of schema ``version``."""
-    expected = dict(_expected_triggers(version))
+    expected = dict(expected_triggers(version))
     found = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
     before = "" if version == SCHEMA_VERSION else f" (found before the upgrade to schema {version + 1})"
     for name in sorted(expected):

@@ -807,7 +807,7 @@ def scenario_options(scenario) -> dict:
     return _options(scenario)
 
 
-def _after(base: MineralSupply, added: Mapping[str, float], rule: str, target: float) -> dict:
+def measures_after(base: MineralSupply, added: Mapping[str, float], rule: str, target: float) -> dict:
     """Measures after the additions, plus the incumbent's share and excess over target.
 
     The same arithmetic as :func:`apply_additions` followed by :func:`measures`, on NumPy arrays:
@@ -926,7 +926,7 @@ def portfolio_effect(ref: ReferenceData, scenario, offtake: pd.DataFrame, *, all
             after = {k: (np.nan if not isinstance(v, str) else None) for k, v in before.items()}
             row["note"] = "no bundled import volumes (assumed shares only): effect not computed"
         else:
-            after = _after(b, added, scenario.displacement_rule, target)
+            after = measures_after(b, added, scenario.displacement_rule, target)
         for k in ("china_share", "top_supplier", "top_share", "hhi", "hhi_wgi", "geopolrisk", "incumbent_share", "volume"):
             row[f"{k}_before"] = before[k]
             row[f"{k}_after"] = after[k]
@@ -996,7 +996,7 @@ def _benefit_row(ref, b: MineralSupply, r, rule: str, target: float, large: floa
                    large_offtake=False, benefit_pp=0.0, diversification_score=0.0,
                    note="no bundled import volumes for this mineral (assumed shares only): scored 0")
         return row
-    a = _after(b, {r.supplier_iso3: float(r.added_units)}, rule, target)
+    a = measures_after(b, {r.supplier_iso3: float(r.added_units)}, rule, target)
     e0, e1 = _excess(bm["top_share"], target), _excess(a["incumbent_share"], target)
     red = _reduction(b, a)
     value = float(score_value(ref, r.mineral, red))
@@ -1081,7 +1081,7 @@ def joint_benefit(ref: ReferenceData, scenario, offtake: pd.DataFrame, ids: Iter
         b = bases[m]
         if b.assumed or added.sum() <= 0:
             continue
-        a = _after(b, added, scenario.displacement_rule, scenario.target_single_supplier_share)
+        a = measures_after(b, added, scenario.displacement_rule, scenario.target_single_supplier_share)
         total += float(score_value(ref, m, _reduction(b, a)))
     return float(total)
 
@@ -1143,7 +1143,7 @@ def projection_by_year(ref: ReferenceData, scenario, offtake_by_year: pd.DataFra
             cf_v = counterfactual_volumes(ref, m, int(y), b.window_volumes, case)
             by = dataclasses.replace(b, volumes=cf_v)
             added = added_by.get((m, int(y)), {})
-            a = _after(by, added, scenario.displacement_rule, target)
+            a = measures_after(by, added, scenario.displacement_rule, target)
             tot = float(cf_v.sum())
             rows.append({"mineral": m, "year": int(y), "unit": b.unit, "china_share": a["china_share"],
                          "china_share_counterfactual": float(cf_v.get(CHINA, 0.0)) / tot if tot > 0 else np.nan,

@@ -9,7 +9,6 @@ model years 2-4 (columns 2-4), no sustaining capital, closure or working capital
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest

@@ -24,7 +24,6 @@ import openpyxl
 import pytest
 
 import hostile_inputs as hostile
-from evaluator.evaluate import evaluate
 from evaluator.scoring import eligibility
 from evaluator.template import build_template, units_label
 from models.application import (COLUMNS, FIELDS, MAX_TEXT_CHARS, NumberError, clean_text, parse_number,

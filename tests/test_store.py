@@ -695,7 +695,7 @@ def test_rewritten_decision_with_recomputed_hash_breaks_the_next_link(
 
 
 def _trigger_sql_from_fresh(name: str) -> str:
-    return dict(store_module._expected_triggers())[name]
+    return dict(store_module.expected_triggers())[name]
 
 
 @pytest.mark.parametrize("statements, message", [

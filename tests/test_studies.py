@@ -8,7 +8,6 @@ labelled as an assumption, the tool lands within 10 %).
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 

@@ -447,7 +447,7 @@ def test_fast_after_equals_apply_additions_then_measures(vols, add, host, rule):
     wgi = supply.wgi_scaled(REF)
     base = supply.MineralSupply("x", "quantity", 2024, v, v / v.sum(), supply.measures(v / v.sum(), wgi.reindex(partners), hhi_production=0.3),
                                 wgi, 0.3, False)
-    fast = supply._after(base, pd.Series({host: add}), rule, 0.5)
+    fast = supply.measures_after(base, pd.Series({host: add}), rule, 0.5)
     new = supply.apply_additions(v, {host: add}, rule)
     slow = supply.measures(new / new.sum(), wgi.reindex(new.index).fillna(float(wgi.median())), hhi_production=0.3)
     for k in ("china_share", "top_share", "hhi", "hhi_wgi", "geopolrisk", "n_sources"):

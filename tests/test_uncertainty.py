@@ -351,7 +351,7 @@ def test_time_major_tax_base_matches_cashflow_identity():
     x = np.random.default_rng(0).normal(size=(500, 30)) * 10
     X = np.vstack([np.zeros((1, 500)), np.cumsum(x, axis=1).T])      # cumulative sums, time-major
     kernel.tax_base_time_major(X)
-    np.testing.assert_allclose(np.diff(X, axis=0), cashflow._loss_carried_forward_tax_base(x).T, atol=1e-9)
+    np.testing.assert_allclose(np.diff(X, axis=0), cashflow.loss_carried_forward_tax_base(x).T, atol=1e-9)
     # columns sorted by length, each carried only over its own years (the kernel's prefix rule)
     lengths = np.sort(np.random.default_rng(1).integers(1, 31, 500))[::-1]
     X = np.vstack([np.zeros((1, 500)), np.cumsum(x, axis=1).T])
@@ -359,7 +359,7 @@ def test_time_major_tax_base_matches_cashflow_identity():
     kernel.tax_base_time_major(X, n_cols)
     for j in (0, 250, 499):
         L = lengths[j]
-        np.testing.assert_allclose(np.diff(X[:L + 1, j]), cashflow._loss_carried_forward_tax_base(x[j:j + 1, :L])[0],
+        np.testing.assert_allclose(np.diff(X[:L + 1, j]), cashflow.loss_carried_forward_tax_base(x[j:j + 1, :L])[0],
                                    atol=1e-9)
 
 

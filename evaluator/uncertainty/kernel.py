@@ -292,7 +292,7 @@ def tax_base_time_major(X: np.ndarray, n_cols=None) -> None:
     """In place: rows ``1..`` of ``X`` (time on axis 0, row 0 = zeros), the cumulative sums
     ``S_t`` of the taxable income (the fast kernel's matrix product forms them), become the
     cumulative taxable income after unlimited loss carry-forward, ``max(0, max_{s<=t} S_s)``
-    (the identity of :func:`cashflow._loss_carried_forward_tax_base`; its yearly base is the
+    (the identity of :func:`cashflow.loss_carried_forward_tax_base`; its yearly base is the
     first difference).
 
     ``n_cols[k]``: only the first ``n_cols[k]`` columns are carried in row ``k`` (columns sorted
