@@ -109,21 +109,26 @@ def simulation(s: Scenario | None = None, *, required: bool = False):
     apps = applications()
     if not apps or not (required or s.financial_measure in pipeline.RISK_MEASURES):
         return None
-    kept = _simulations()
     key = (state.apps_key(), state.evaluation_key(s), RANKING_SIMULATION_PATHS)
+    return _kept_or_run(_simulations(), key, lambda progress: pipeline.simulate_step(
+        apps, s, reference(), n_paths=RANKING_SIMULATION_PATHS, seed=0, progress=progress))
+
+
+def _kept_or_run(kept: "collections.OrderedDict", key, run):
+    """``kept[key]``, or ``run(progress)`` under a progress bar, kept (the newest
+    :data:`SIMULATIONS_KEPT`): the Monte Carlo runs of this server process."""
     if key in kept:
         kept.move_to_end(key)
         return kept[key]
     bar = st.progress(0.0, text=t("simulating"))
     try:
-        sim = pipeline.simulate_step(apps, s, reference(), n_paths=RANKING_SIMULATION_PATHS, seed=0,
-                                     progress=lambda f: bar.progress(min(max(float(f), 0.0), 1.0), text=t("simulating")))
+        value = run(lambda f: bar.progress(min(max(float(f), 0.0), 1.0), text=t("simulating")))
     finally:
         bar.empty()
-    kept[key] = sim
+    kept[key] = value
     while len(kept) > SIMULATIONS_KEPT:
         kept.popitem(last=False)
-    return sim
+    return value
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -273,21 +278,8 @@ def portfolio_risk(s: Scenario | None = None, *, run: bool = False):
     _, ckey = customs_import(reference())
     key = (state.apps_key(), state.allocation_key(s), ckey, state.locks(), time_limit_s(), PORTFOLIO_RISK_PATHS)
     kept = _portfolio_risks()
-    if key in kept:
-        kept.move_to_end(key)
-        return kept[key]
-    if not run:
+    if key not in kept and not run:
         return None
-    result = pipeline_result(s)
-    bar = st.progress(0.0, text=t("simulating"))
-    try:
-        risk = portfolio_risk_of_result(result, applications(), s, reference(), supply_ref=supply_ref(),
-                                        n_paths=PORTFOLIO_RISK_PATHS, seed=0,
-                                        progress=lambda f: bar.progress(min(max(float(f), 0.0), 1.0),
-                                                                        text=t("simulating")))
-    finally:
-        bar.empty()
-    kept[key] = risk
-    while len(kept) > SIMULATIONS_KEPT:
-        kept.popitem(last=False)
-    return risk
+    return _kept_or_run(kept, key, lambda progress: portfolio_risk_of_result(
+        pipeline_result(s), applications(), s, reference(), supply_ref=supply_ref(),
+        n_paths=PORTFOLIO_RISK_PATHS, seed=0, progress=progress))

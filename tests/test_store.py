@@ -680,18 +680,24 @@ def test_rewritten_decision_with_recomputed_hash_breaks_the_next_link(
         store: ScenarioStore, db_path: Path, decided: dict) -> None:
     # an editor who knows the scheme rewrites decision 1 and its own hash: decision 2 still
     # points at the old hash
+    _forge_decision_note(db_path, 1)
+    with pytest.raises(TamperedStore, match=r"decision 2: its link to decision 1 is broken"):
+        ScenarioStore(db_path)
+
+
+def _forge_decision_note(db_path: Path, decision_id: int) -> None:
+    """What an editor who knows the scheme does: rewrite a decision's note and its own hash,
+    with the update guard dropped for the edit and put back after it."""
     conn = sqlite3.connect(db_path)
     row = dict(zip(DECISION_COLUMNS + ("scenario_digest", "prev_hash"), conn.execute(
         f"SELECT {', '.join(DECISION_COLUMNS)}, scenario_digest, prev_hash FROM decisions "
-        "WHERE id = 1").fetchone()))
+        f"WHERE id = {decision_id}").fetchone()))
     conn.close()
     row["note"] = "rewritten"
     forged = store_module.decision_hash(row, row["scenario_digest"], row["prev_hash"])
     _raw(db_path, "DROP TRIGGER decisions_no_update",
-         f"UPDATE decisions SET note = 'rewritten', this_hash = '{forged}' WHERE id = 1",
+         f"UPDATE decisions SET note = 'rewritten', this_hash = '{forged}' WHERE id = {decision_id}",
          _trigger_sql_from_fresh("decisions_no_update"))
-    with pytest.raises(TamperedStore, match=r"decision 2: its link to decision 1 is broken"):
-        ScenarioStore(db_path)
 
 
 def _trigger_sql_from_fresh(name: str) -> str:
@@ -786,16 +792,7 @@ def test_a_rewrite_of_the_whole_chain_shows_only_in_the_head_hash(
         store: ScenarioStore, db_path: Path, decided: dict) -> None:
     # the stated limit: someone who knows the scheme rewrites the head decision and its hash;
     # the file is consistent again, and only the head hash kept outside the file tells
-    conn = sqlite3.connect(db_path)
-    row = dict(zip(DECISION_COLUMNS + ("scenario_digest", "prev_hash"), conn.execute(
-        f"SELECT {', '.join(DECISION_COLUMNS)}, scenario_digest, prev_hash FROM decisions "
-        "WHERE id = 2").fetchone()))
-    conn.close()
-    row["note"] = "rewritten"
-    forged = store_module.decision_hash(row, row["scenario_digest"], row["prev_hash"])
-    _raw(db_path, "DROP TRIGGER decisions_no_update",
-         f"UPDATE decisions SET note = 'rewritten', this_hash = '{forged}' WHERE id = 2",
-         _trigger_sql_from_fresh("decisions_no_update"))
+    _forge_decision_note(db_path, 2)
     reopened = ScenarioStore(db_path)
     assert reopened.current_decision().note == "rewritten"
     assert reopened.verify() == forged != decided["head"]
