@@ -685,7 +685,7 @@ def test_rewritten_decision_with_recomputed_hash_breaks_the_next_link(
         ScenarioStore(db_path)
 
 
-def _forge_decision_note(db_path: Path, decision_id: int) -> None:
+def _forge_decision_note(db_path: Path, decision_id: int) -> str:
     """What an editor who knows the scheme does: rewrite a decision's note and its own hash,
     with the update guard dropped for the edit and put back after it."""
     conn = sqlite3.connect(db_path)
@@ -698,6 +698,7 @@ def _forge_decision_note(db_path: Path, decision_id: int) -> None:
     _raw(db_path, "DROP TRIGGER decisions_no_update",
          f"UPDATE decisions SET note = 'rewritten', this_hash = '{forged}' WHERE id = {decision_id}",
          _trigger_sql_from_fresh("decisions_no_update"))
+    return forged
 
 
 def _trigger_sql_from_fresh(name: str) -> str:
@@ -792,7 +793,7 @@ def test_a_rewrite_of_the_whole_chain_shows_only_in_the_head_hash(
         store: ScenarioStore, db_path: Path, decided: dict) -> None:
     # the stated limit: someone who knows the scheme rewrites the head decision and its hash;
     # the file is consistent again, and only the head hash kept outside the file tells
-    _forge_decision_note(db_path, 2)
+    forged = _forge_decision_note(db_path, 2)
     reopened = ScenarioStore(db_path)
     assert reopened.current_decision().note == "rewritten"
     assert reopened.verify() == forged != decided["head"]
