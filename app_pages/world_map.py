@@ -1,33 +1,35 @@
-"""Country outlines for the Allocation page's map (Natural Earth 1:110m, shipped as GeoJSON)."""
+"""Country outlines for the Allocation page's map (Natural Earth 1:110m, served as a static file).
+
+The outlines are served once by Streamlit's static file serving (``static/``) and cached by the
+browser; the chart itself carries only the funding per country, joined to the outlines in the
+browser by ISO3 code, so a slider move re-sends a few hundred bytes, not the 160 KB of outlines.
+Source and licence: ``evaluator/data/SOURCES.md`` (world_countries_110m.geojson).
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import altair as alt
-import streamlit as st
+import pandas as pd
 
-OUTLINES = Path(__file__).resolve().parent.parent / "evaluator" / "data" / "world_countries_110m.geojson"
-
-
-@st.cache_data(show_spinner=False)
-def world_outlines() -> dict:
-    """The GeoJSON feature collection (properties ``iso_a3``, ``name``); source in SOURCES.md."""
-    return json.loads(OUTLINES.read_text(encoding="utf-8"))
+OUTLINES = Path(__file__).resolve().parent.parent / "static" / "world_countries_110m.geojson"
+#: Where the browser fetches the outlines (Streamlit serves ``static/`` under ``app/static/``).
+OUTLINES_URL = "app/static/world_countries_110m.geojson"
 
 
 def funding_map(by_country: dict[str, float], unit: str, title_country: str, title_funding: str) -> alt.Chart:
     """Choropleth of the funding per host country [``unit``]; unfunded countries grey."""
-    feats = []
-    for f in world_outlines()["features"]:
-        p = dict(f["properties"])
-        p["total"] = float(by_country.get(p["iso_a3"], 0.0))
-        feats.append({**f, "properties": p})
-    return alt.Chart(alt.Data(values=feats)).mark_geoshape(stroke="white", strokeWidth=0.4).encode(
-        color=alt.condition("datum.properties.total > 0",
-                            alt.Color("properties.total:Q", title=unit, scale=alt.Scale(scheme="blues")),
+    totals = pd.DataFrame({"iso_a3": list(by_country), "total": [float(v) for v in by_country.values()]})
+    if totals.empty:
+        totals = pd.DataFrame({"iso_a3": ["-"], "total": [0.0]})
+    outlines = alt.Data(url=OUTLINES_URL, format=alt.DataFormat(property="features", type="json"))
+    return alt.Chart(outlines).mark_geoshape(stroke="white", strokeWidth=0.4).transform_lookup(
+        lookup="properties.iso_a3", from_=alt.LookupData(data=totals, key="iso_a3", fields=["total"]),
+        default="0",
+    ).transform_calculate(total="toNumber(datum.total)").encode(
+        color=alt.condition("datum.total > 0", alt.Color("total:Q", title=unit, scale=alt.Scale(scheme="blues")),
                             alt.value("#e5e8ec")),
         tooltip=[alt.Tooltip("properties.name:N", title=title_country),
-                 alt.Tooltip("properties.total:Q", title=title_funding, format=",.1f")],
+                 alt.Tooltip("total:Q", title=title_funding, format=",.1f")],
     ).project("equalEarth").properties(height=380)
