@@ -47,8 +47,8 @@ def allocation_page() -> None:
         c5.selectbox(t("objective"), OBJECTIVES, key="objective", format_func={o: t(f"objective_{o}") for o in OBJECTIVES}.get)
         c6.slider(t("min_fraction_pct"), 0, 100, step=5, key="min_fraction_pct")
         c7, c8, c9 = st.columns([2, 2, 2])
-        c7.multiselect(t("lock_in"), ids, key="lock_in")
-        c8.multiselect(t("lock_out"), ids, key="lock_out")
+        c7.multiselect(t("lock_in"), ids, key="lock_in", placeholder=t("choose_applications"))
+        c8.multiselect(t("lock_out"), ids, key="lock_out", placeholder=t("choose_applications"))
         c9.radio(t("financial_measure"), ("npv", "p10_npv", "prob_loss"), key="financial_measure", horizontal=True,
                  format_func={m: t(f"measure_{m}") for m in ("npv", "p10_npv", "prob_loss")}.get, help=t("financial_measure_help"))
         st.toggle(t("prove_optimality"), key="prove_optimal",

@@ -97,7 +97,7 @@ def table_view(df: pd.DataFrame, spec: list[tuple[str, str, str]]) -> tuple[pd.D
         v = df[col]
         if kind == "money":
             v = pd.to_numeric(v, errors="coerce") * f
-            config[label] = st.column_config.NumberColumn(label, format="localized")
+            config[label] = st.column_config.NumberColumn(label, format="%.1f" if f < 1000 else "%.0f")
         elif kind == "pct":
             v = pd.to_numeric(v, errors="coerce") * 100
             config[label] = st.column_config.NumberColumn(label, format="%.1f")
@@ -111,7 +111,10 @@ def table_view(df: pd.DataFrame, spec: list[tuple[str, str, str]]) -> tuple[pd.D
             v = v.astype(object).where(v.notna(), "")
             config[label] = st.column_config.TextColumn(label)
         out[label] = v
-    return pd.DataFrame(out, index=df.index), config
+    frame = pd.DataFrame(out, index=df.index)
+    if frame.index.name == "id":
+        frame.index.name = t("col_application")
+    return frame, config
 
 
 def mineral_name(key: str) -> str:

@@ -96,7 +96,8 @@ elif ss.pop("loaded_note", None):
 
 # -- compare -------------------------------------------------------------------------------------
 st.subheader(t("compare"))
-chosen = st.multiselect(t("scenarios_to_compare"), list(labels), format_func=labels.get, key="compare_ids")
+chosen = st.multiselect(t("scenarios_to_compare"), list(labels), format_func=labels.get, key="compare_ids",
+                        placeholder=t("choose_scenarios"))
 
 
 def _highlight(df: pd.DataFrame):

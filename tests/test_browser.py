@@ -153,3 +153,67 @@ def test_risk_adjusted_switch_in_the_browser(server, page):
     page.get_by_text("Ranked on the simulated P10 NPV").wait_for(timeout=60_000)
     _wait_idle(page)
     page.screenshot(path="/tmp/app_screenshots/ranking_risk_adjusted.png")
+
+
+def _nav(pg, label: str) -> None:
+    """Open a page from the sidebar's navigation (same session)."""
+    pg.locator('[data-testid="stSidebarNav"]').get_by_text(label, exact=True).click()
+    _wait_idle(pg)
+
+
+def test_officer_main_path_in_korean_survives_a_reload(server, page, tmp_path):
+    """Upload, rank, change a weight, allocate, move a budget slider, build the report, save a
+    scenario, reload the page: the state is restored from the draft. Screenshots in Korean."""
+    out = Path("/tmp/app_screenshots")
+    out.mkdir(exist_ok=True)
+    page.goto(server)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
+        str(ROOT / "sample_projects" / "applications.csv"))
+    _wait_idle(page)
+    page.locator('[data-testid="stSidebar"]').get_by_text("한국어", exact=True).click()
+    _wait_idle(page)
+    page.get_by_role("heading", name="신청서", exact=True).wait_for()
+    page.screenshot(path=str(out / "ko_applications.png"))
+
+    _nav(page, "순위")
+    page.get_by_role("heading", name="순위", exact=True).wait_for()
+    thumb = page.locator('[data-testid="stSlider"]', has_text="공급망 다변화").get_by_role("slider")
+    thumb.focus()
+    for _ in range(4):
+        thumb.press("ArrowRight")
+    _wait_idle(page)
+    page.get_by_text("순위 변동").first.wait_for(timeout=30_000)   # what moved after the weight change
+    page.screenshot(path=str(out / "ko_ranking.png"))
+
+    _nav(page, "배분")
+    page.locator('[data-testid="stMetric"]', has_text="배정액").first.wait_for()
+    fund = page.locator('[data-testid="stSlider"]', has_text="펀드 예산").get_by_role("slider")
+    fund.focus()
+    for _ in range(4):                                   # 4 steps of KRW 5 bn: 250 -> 230
+        fund.press("ArrowLeft")
+    _wait_idle(page)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stMetric\"]')]"
+        ".some(e => e.innerText.startsWith('펀드') && e.innerText.includes('230.0'))", timeout=60_000)
+    page.screenshot(path=str(out / "ko_allocation.png"))
+
+    _nav(page, "보고서")
+    page.get_by_role("button", name="엑셀 보고서 만들기").click()
+    page.get_by_role("button", name="엑셀 보고서 내려받기 (.xlsx)").wait_for(timeout=60_000)
+    page.screenshot(path=str(out / "ko_report.png"))
+
+    _nav(page, "시나리오")
+    page.get_by_label("이름").fill("기준안 펀드 230")
+    page.get_by_label("작성자").fill("김 담당관")
+    page.get_by_role("button", name="저장").click()
+    page.get_by_text("시나리오 1(으)로 저장했습니다").wait_for(timeout=60_000)
+    page.screenshot(path=str(out / "ko_scenarios.png"))
+
+    page.reload()                                         # a new session: the draft brings it back
+    _wait_idle(page)
+    page.get_by_text("마지막 작업 상태를 복원했습니다").wait_for(timeout=30_000)
+    _nav(page, "배분")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stMetric\"]')]"
+        ".some(e => e.innerText.startsWith('펀드') && e.innerText.includes('230.0'))", timeout=60_000)
+    page.screenshot(path=str(out / "ko_after_reload.png"))

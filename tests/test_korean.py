@@ -39,6 +39,7 @@ def _visible(at: AppTest) -> list[tuple[str, str]]:
                  "select_slider", "text_area", "expander", "download_button"):
         for w in getattr(at, kind, []):
             out.append((kind, str(getattr(w, "label", "") or "")))
+            out.append((kind, str(getattr(w, "placeholder", "") or "")))
             out += [(kind, str(o)) for o in (getattr(w, "options", None) or [])]
     for d in at.dataframe:
         if getattr(d, "key", None) is not None and str(d.key).startswith("apps_editor"):
