@@ -29,15 +29,15 @@ Objectives (``scenario.objective``):
 ``total_diversification``
     the diversification term alone.
 
-Portfolio diversification: for each mineral ``m`` whose top supplier is above the 50 % target,
-``s_m = sum_i v_i x_i`` is the new import-comparable volume from the funded projects (a
-project hosted by the incumbent top supplier adds nothing), ``a_m`` the volume that would bring
-the top supplier down to the target under the scenario's displacement rule, and the term is
-``w_div x V x importance_m x g(s_m / a_m)`` with ``g`` concave piecewise linear (slopes and
-breakpoints in ``evaluator/data/diversification_value.csv``) and ``V`` the value of closing a
-core mineral's whole gap [KRW bn of score-weighted support] from the same file (a labelled
-policy assumption, fixed so that the value does not move with the budget sliders). After solving, the exact joint
-supply effect is recomputed by :func:`evaluator.supply.portfolio_effect`.
+Portfolio diversification: for each mineral ``m`` the candidates supply, ``s_m = sum_i v_i x_i``
+is the new import-comparable volume from the funded projects (a project hosted by, or refined
+in, the incumbent top supplier adds nothing), and the term is ``w_div x V x f_m(s_m) / 100``
+with ``f_m`` the project score's own function of the cut of the top supplier's share
+(:func:`evaluator.supply.score_value`; concave, never saturating, the designation weight
+included), sampled as a concave piecewise-linear curve (:func:`diversification_curve_points`),
+and ``V`` [KRW bn of score-weighted support] from ``evaluator/data/diversification_value.csv`` (a
+labelled policy assumption, fixed so that the value does not move with the budget sliders). After
+solving, the exact joint supply effect is recomputed by :func:`evaluator.supply.portfolio_effect`.
 
 A partly funded project counts with its funded fraction of the offtake (a conservative reading:
 the programme can claim the share of the volume it finances).
@@ -206,27 +206,61 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
     return cand[keep.to_numpy()], notes
 
 
+#: Where the allocator samples the score curve, in multiples of a mineral's scale volume (its gap
+#: to the target, or a tenth of its chain demand when already at or below the target).
+CURVE_MULTIPLES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def diversification_curve_points(base: supply.MineralSupply, scenario, ref, mineral: str, scale: float
+                                 ) -> tuple[list[float], list[float]]:
+    """Breakpoints [units of ``scale``] and slopes of the allocator's concave term for a mineral:
+    the project score's own function (:func:`evaluator.supply.score_value` of the cut of the
+    incumbent top supplier's share, :func:`evaluator.supply.incumbent_reduction`, after the added
+    volume, :func:`evaluator.supply.measures_after`) sampled at
+    :data:`CURVE_MULTIPLES`, so ranking and allocation value a reduction alike and neither
+    saturates at the 50 % target.
+
+    The chord slopes are made non-increasing (the allocator needs a concave term) by taking their
+    running minimum, a slight under-statement where the sampled curve is locally convex; beyond the
+    last point the curve keeps half the last slope, positive: no finite offtake exhausts it.
+    """
+    xs = np.array(CURVE_MULTIPLES, dtype=float)
+    values = []
+    for x in xs:
+        after = supply.measures_after(base, {"NEW": float(x * scale)}, scenario.displacement_rule,
+                                      scenario.target_single_supplier_share)
+        values.append(float(supply.score_value(ref, mineral, supply.incumbent_reduction(base, after))))
+    v = np.concatenate([[0.0], values]) / 100.0
+    b = np.concatenate([[0.0], xs])
+    slopes = np.minimum.accumulate(np.maximum(np.diff(v) / np.diff(b), 0.0))
+    return list(xs), list(slopes) + [0.5 * float(slopes[-1])]
+
+
 def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc.ConcaveTerm], pd.DataFrame]:
-    """One concave term per mineral above target (see the module notes)."""
+    """One concave term per mineral the candidates supply (see the module notes): the value of the
+    funded volume on the project score's own curve, counted once for the portfolio."""
     if scenario.objective not in ("score_weighted_support", "total_diversification"):
         return [], pd.DataFrame()
-    bps, slopes, lam = diversification_curve()
+    _, _, lam = diversification_curve()
     w_div = scenario.normalised_weights()["diversification"] if scenario.objective == "score_weighted_support" else 1.0
-    scale = lam if scenario.objective == "score_weighted_support" else 100.0
+    k = w_div * (lam if scenario.objective == "score_weighted_support" else 100.0)
+    opt = supply.scenario_options(scenario)
     terms, rows = [], []
     for mineral, g in cand.groupby("mineral"):
-        base = supply.baseline(ref, mineral, basis=scenario.import_basis)
-        gap = supply.gap_volume(base, scenario.target_single_supplier_share, scenario.displacement_rule)
-        weights = g["offtake_units"].where(g["country_iso3"] != base.incumbent, 0.0)
-        if gap <= 0 or weights.sum() <= 0 or w_div <= 0:
+        base = supply.baseline(ref, mineral, **opt)
+        if base.assumed or not np.isfinite(base.total) or base.total <= 0 or k <= 0:
             continue
-        imp = float(ref.designation_weights.at[ref.minerals.at[mineral, "designation"], "weight"])
-        k = w_div * scale * imp
-        # s in units of the gap volume (well-scaled for HiGHS: tonnes would span 1e0..1e6)
-        terms.append(alloc.ConcaveTerm(
-            name=f"diversification {mineral}", weights=(weights / gap).to_dict(),
-            breakpoints=list(bps), slopes=[s * k for s in slopes]))
-        rows.append({"mineral": mineral, "gap_volume": gap, "importance": imp, "value_of_full_gap": k * _g(1.0, bps, slopes)})
+        gap = supply.gap_volume(base, scenario.target_single_supplier_share, scenario.displacement_rule)
+        scale = gap if 0 < gap < np.inf else 0.1 * base.total
+        weights = g["offtake_units"].where(g["country_iso3"] != base.incumbent, 0.0)
+        if weights.sum() <= 0:
+            continue
+        bps, slopes = diversification_curve_points(base, scenario, ref, mineral, scale)
+        # s in units of the scale volume (well-scaled for HiGHS: tonnes would span 1e0..1e6)
+        terms.append(alloc.ConcaveTerm(name=f"diversification {mineral}", weights=(weights / scale).to_dict(),
+                                       breakpoints=bps, slopes=[x * k for x in slopes]))
+        rows.append({"mineral": mineral, "gap_volume": gap, "scale_volume": scale,
+                     "value_of_full_gap": k * _g(gap / scale if gap > 0 else 0.0, bps, slopes)})
     return terms, pd.DataFrame(rows)
 
 

@@ -877,8 +877,10 @@ def _baselines(ref: ReferenceData, scenario, minerals: Iterable[str]) -> dict[st
     return {m: baseline(ref, m, basis=o["basis"], window=o["window"], case=o["case"]) for m in minerals}
 
 
-def _reduction(b: MineralSupply, a: dict) -> float:
-    """Cut of the incumbent's share [fraction, >= 0]."""
+def incumbent_reduction(b: MineralSupply, a: dict) -> float:
+    """Cut of the incumbent's share [fraction, >= 0] from the baseline ``b`` to the measures
+    ``a`` of :func:`measures_after`: what the diversification score rewards (the one rule for the
+    ranking, the allocation and the projection)."""
     if not np.isfinite(a["incumbent_share"]):
         return 0.0
     r = b.measures["top_share"] - a["incumbent_share"]
@@ -934,7 +936,7 @@ def portfolio_effect(ref: ReferenceData, scenario, offtake: pd.DataFrame, *, all
             ts = row[f"top_share_{s}"]
             row[f"meets_target_{s}"] = bool(ts <= target + _EPS) if ts == ts else False
             row[f"gap_to_target_{s}"] = max(0.0, ts - target) if ts == ts else np.nan
-        row["reduction"] = 0.0 if b.assumed else _reduction(b, after)
+        row["reduction"] = 0.0 if b.assumed else incumbent_reduction(b, after)
         row["benefit_pp"] = float(score_value(ref, m, row["reduction"]))
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -998,7 +1000,7 @@ def _benefit_row(ref, b: MineralSupply, r, rule: str, target: float, large: floa
         return row
     a = measures_after(b, {r.supplier_iso3: float(r.added_units)}, rule, target)
     e0, e1 = _excess(bm["top_share"], target), _excess(a["incumbent_share"], target)
-    red = _reduction(b, a)
+    red = incumbent_reduction(b, a)
     value = float(score_value(ref, r.mineral, red))
     share_of_demand = float(r.added_units) / b.total if b.total > 0 else np.nan
     row.update(china_share_after=a["china_share"], top_supplier_after=a["top_supplier"], top_share_after=a["top_share"],
@@ -1082,7 +1084,7 @@ def joint_benefit(ref: ReferenceData, scenario, offtake: pd.DataFrame, ids: Iter
         if b.assumed or added.sum() <= 0:
             continue
         a = measures_after(b, added, scenario.displacement_rule, scenario.target_single_supplier_share)
-        total += float(score_value(ref, m, _reduction(b, a)))
+        total += float(score_value(ref, m, incumbent_reduction(b, a)))
     return float(total)
 
 

@@ -124,7 +124,11 @@ def test_more_budget_never_lowers_the_optimum(run):
 
 
 def test_second_project_on_a_mineral_is_worth_less(run):
-    """Diminishing returns: the concave term's slope falls as a mineral's new volume grows."""
+    """Diminishing returns that never saturate: the concave term's slope falls as a mineral's new
+    volume grows, stays positive past the 50 % target, and the term follows the project score's
+    own curve (supply.score_value of the incumbent's cut) at its sample points."""
+    from evaluator import supply
+
     s = default_scenario()
     cand, _ = portfolio.build_candidates(run.evaluation, run.scores.table, s, REF)
     terms, info = portfolio.diversification_terms(cand, s, REF)
@@ -133,7 +137,17 @@ def test_second_project_on_a_mineral_is_worth_less(run):
     first = t.evaluate(0.3) - t.evaluate(0.0)
     second = t.evaluate(0.6) - t.evaluate(0.3)
     beyond = t.evaluate(2.0) - t.evaluate(1.5)
-    assert first > second > beyond == 0.0
+    far = t.evaluate(40.0) - t.evaluate(30.0)
+    assert first > second > beyond > far > 0.0
+    row = info.set_index("mineral").loc["rare_earths"]
+    base = supply.baseline(REF, "rare_earths", **supply.scenario_options(s))
+    k = s.normalised_weights()["diversification"] * portfolio.diversification_curve()[2]
+    for x in (0.5, 1.0, 4.0):     # sample points: the term equals the score's curve there
+        after = supply.measures_after(base, {"NEW": x * row["scale_volume"]}, s.displacement_rule, 0.5)
+        want = k * supply.score_value(REF, "rare_earths", supply.incumbent_reduction(base, after)) / 100
+        assert t.evaluate(x) <= want + 1e-9          # concave under-statement at most
+    assert t.evaluate(1.0) == pytest.approx(k * supply.score_value(REF, "rare_earths", supply.incumbent_reduction(
+        base, supply.measures_after(base, {"NEW": row["scale_volume"]}, s.displacement_rule, 0.5))) / 100, rel=0.05)
 
 
 ISOS = sorted({a.country_iso3 for a in APPS})
