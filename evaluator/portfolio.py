@@ -208,7 +208,7 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
 
 #: Where the allocator samples the score curve, in multiples of a mineral's scale volume (its gap
 #: to the target, or a tenth of its chain demand when already at or below the target).
-CURVE_MULTIPLES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+CURVE_MULTIPLES = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def diversification_curve_points(base: supply.MineralSupply, scenario, ref, mineral: str, scale: float
@@ -221,8 +221,11 @@ def diversification_curve_points(base: supply.MineralSupply, scenario, ref, mine
     saturates at the 50 % target.
 
     The chord slopes are made non-increasing (the allocator needs a concave term) by taking their
-    running minimum, a slight under-statement where the sampled curve is locally convex; beyond the
-    last point the curve keeps half the last slope, positive: no finite offtake exhausts it.
+    running minimum, a slight under-statement where the sampled curve is locally convex. The curve
+    rises past the target and up to 8 times the scale volume (the score's slope there is under a
+    hundredth of its first one); beyond that the allocator counts nothing more, which lets it
+    tighten the weight of a project that alone passes that point (allocation.tighten_concave).
+    The project score itself (:func:`evaluator.supply.score_value`) never saturates.
     """
     xs = np.array(CURVE_MULTIPLES, dtype=float)
     values = []
@@ -233,7 +236,7 @@ def diversification_curve_points(base: supply.MineralSupply, scenario, ref, mine
     v = np.concatenate([[0.0], values]) / 100.0
     b = np.concatenate([[0.0], xs])
     slopes = np.minimum.accumulate(np.maximum(np.diff(v) / np.diff(b), 0.0))
-    return list(xs), list(slopes) + [0.5 * float(slopes[-1])]
+    return list(xs), list(slopes) + [0.0]
 
 
 def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc.ConcaveTerm], pd.DataFrame]:
