@@ -113,13 +113,15 @@ class LoadResult:
             seen.setdefault(p.application_id or f"row {p.row}", None)
         return list(seen)
 
-    def problems_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([p.as_dict() for p in self.problems],
+    def problems_frame(self, language: str = "en") -> pd.DataFrame:
+        """Every problem as a table (application_id, field, rule, value, row), worded in ``language``."""
+        return pd.DataFrame([p.as_dict(language) for p in self.problems],
                             columns=["application_id", "field", "rule", "value", "row"])
 
 
-def _file_error(field_name: str, rule: str, value: Any = None) -> LoaderError:
-    return LoaderError([Problem("", field_name, rule, value)])
+def _file_error(field_name: str, code: str, value: Any = None, **params: Any) -> LoaderError:
+    """A file-level error: one problem with its catalogue code (``problem_...``) and values."""
+    return LoaderError([Problem.of("", field_name, code, value, None, **params)])
 
 
 def _as_bytes(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str]:
@@ -130,9 +132,9 @@ def _as_bytes(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str]:
         try:
             size = p.stat().st_size
         except OSError as exc:
-            raise _file_error("file", f"cannot read file ({exc.strerror})", str(p)) from None
+            raise _file_error("file", "problem_cannot_read", str(p), reason=exc.strerror) from None
         if size > MAX_FILE_BYTES:
-            raise _file_error("file", f"larger than the {MAX_FILE_BYTES // 2**20} MB limit", f"{size / 2**20:.1f} MB")
+            raise _file_error("file", "problem_file_too_large", f"{size / 2**20:.1f} MB", mb=MAX_FILE_BYTES // 2**20)
         return p.read_bytes(), p.name
     data = source.read(MAX_FILE_BYTES + 1)
     return data, getattr(source, "name", "") or ""
@@ -143,7 +145,7 @@ def _as_bytes(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str]:
 def _count_tags(zf: zipfile.ZipFile, info: zipfile.ZipInfo, tag: bytes, limit: int, what: str) -> int:
     """Count ``<tag`` elements (any namespace prefix) in one member, streaming [elements].
 
-    Raises :class:`LoaderError` as soon as the count passes ``limit``.
+    Raises :class:`LoaderError` (problem code ``what``) as soon as the count passes ``limit``.
     """
     pattern = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?" + tag + rb"[\s/>]")
     keep = 64  # longer than any match, so a tag split between two chunks is counted once
@@ -155,7 +157,7 @@ def _count_tags(zf: zipfile.ZipFile, info: zipfile.ZipInfo, tag: bytes, limit: i
             cut = len(buf) if not chunk else max(len(buf) - keep, 0)
             count += sum(1 for m in pattern.finditer(buf) if m.start() < cut)
             if count > limit:
-                raise _file_error("file", f"workbook holds more than {limit:,} {what}")
+                raise _file_error("file", what, limit=f"{limit:,}")
             if not chunk:
                 return count
             buf = buf[cut:]
@@ -167,32 +169,32 @@ def _inspect_xlsx(data: bytes) -> None:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
-        raise _file_error("file", "not a valid .xlsx workbook (corrupt or not a spreadsheet)") from None
+        raise _file_error("file", "problem_not_xlsx") from None
     with zf:
         if len(infos) > MAX_ZIP_MEMBERS:
-            raise _file_error("file", f"workbook archive has more than {MAX_ZIP_MEMBERS:,} parts")
+            raise _file_error("file", "problem_xlsx_too_many_parts", n=f"{MAX_ZIP_MEMBERS:,}")
         unzipped = sum(i.file_size for i in infos)
         if unzipped > MAX_UNZIPPED_BYTES:
-            raise _file_error("file", f"workbook expands to more than {MAX_UNZIPPED_BYTES // 2**20} MB",
-                              f"{unzipped / 2**20:.0f} MB")
+            raise _file_error("file", "problem_xlsx_expands", f"{unzipped / 2**20:.0f} MB",
+                              mb=MAX_UNZIPPED_BYTES // 2**20)
         names = {i.filename for i in infos}
         if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
-            raise _file_error("file", "a zip archive but not an .xlsx workbook (no [Content_Types].xml or xl/ part)")
+            raise _file_error("file", "problem_zip_not_xlsx")
         cells = 0
         try:
             for info in infos:
                 name = info.filename
                 if _is_sheet_part(name):
-                    cells += _count_tags(zf, info, rb"(?:c|row)", MAX_CELLS - cells, "cells and rows")
+                    cells += _count_tags(zf, info, rb"(?:c|row)", MAX_CELLS - cells, "problem_xlsx_too_many_cells")
                 elif name == "xl/sharedStrings.xml":
-                    _count_tags(zf, info, rb"si", MAX_SHARED_STRINGS, "shared strings")
+                    _count_tags(zf, info, rb"si", MAX_SHARED_STRINGS, "problem_xlsx_too_many_strings")
                 elif name.endswith((".xml", ".rels")) and info.file_size > MAX_OTHER_PART_BYTES:
-                    raise _file_error("file", f"workbook part {name} is larger than "
-                                      f"{MAX_OTHER_PART_BYTES // 2**20} MB", f"{info.file_size / 2**20:.0f} MB")
+                    raise _file_error("file", "problem_xlsx_part_too_large", f"{info.file_size / 2**20:.0f} MB",
+                                      part=name, mb=MAX_OTHER_PART_BYTES // 2**20)
         except RuntimeError:  # zipfile's word for a member that needs a password
-            raise _file_error("file", "workbook parts are encrypted: save the workbook without a password") from None
+            raise _file_error("file", "problem_xlsx_encrypted") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
-            raise _file_error("file", f"not a valid .xlsx workbook (corrupt part: {type(exc).__name__})") from None
+            raise _file_error("file", "problem_xlsx_corrupt_part", error=type(exc).__name__) from None
 
 
 def _is_sheet_part(name: str) -> bool:
@@ -206,9 +208,9 @@ def _check_unusual_parts(zf: zipfile.ZipFile, sheets: list[str], strings: str | 
     """
     for part in sheets:
         if not _is_sheet_part(part):
-            _count_tags(zf, zf.getinfo(part), rb"(?:c|row)", MAX_CELLS, "cells and rows")
+            _count_tags(zf, zf.getinfo(part), rb"(?:c|row)", MAX_CELLS, "problem_xlsx_too_many_cells")
     if strings is not None and strings != "xl/sharedStrings.xml":
-        _count_tags(zf, zf.getinfo(strings), rb"si", MAX_SHARED_STRINGS, "shared strings")
+        _count_tags(zf, zf.getinfo(strings), rb"si", MAX_SHARED_STRINGS, "problem_xlsx_too_many_strings")
 
 
 def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -219,7 +221,7 @@ def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
             parts = xlsx_cells.workbook_parts(zf)
             by_key = {name.strip().lower(): name for name in parts.sheets}
             if APPLICATIONS_SHEET not in by_key:
-                raise _file_error("sheet", f"no '{APPLICATIONS_SHEET}' sheet (found: {', '.join(parts.sheets)})")
+                raise _file_error("sheet", "problem_no_sheet", sheet=APPLICATIONS_SHEET, found=", ".join(parts.sheets))
             wanted = [parts.sheets[by_key[k]] for k in (APPLICATIONS_SHEET, SCHEDULE_SHEET) if k in by_key]
             _check_unusual_parts(zf, wanted, parts.shared_strings)
             strings = xlsx_cells.shared_strings(zf, parts.shared_strings)
@@ -227,7 +229,7 @@ def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         except LoaderError:
             raise
         except _XLSX_ERRORS as exc:
-            raise _file_error("file", f"not a readable .xlsx workbook ({type(exc).__name__})") from None
+            raise _file_error("file", "problem_xlsx_unreadable", error=type(exc).__name__) from None
         frames = []
         for key in (APPLICATIONS_SHEET, SCHEDULE_SHEET):
             if key not in by_key:
@@ -240,10 +242,10 @@ def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
             except LoaderError:
                 raise
             except xlsx_cells.ColumnLimitError as exc:
-                raise _file_error(key, f"cell {exc.ref} holds a value beyond column {MAX_COLUMNS} "
-                                  f"({_column_letter(MAX_COLUMNS - 1)}): at most {MAX_COLUMNS} columns") from None
+                raise _file_error(key, "problem_beyond_column", ref=exc.ref, n=MAX_COLUMNS,
+                                  letter=_column_letter(MAX_COLUMNS - 1)) from None
             except _XLSX_ERRORS as exc:
-                raise _file_error("file", f"workbook sheet XML is corrupt or truncated ({type(exc).__name__})") from None
+                raise _file_error("file", "problem_sheet_corrupt", error=type(exc).__name__) from None
     return frames[0], frames[1]
 
 
@@ -321,17 +323,17 @@ def _check_header(header: list[str], sheet: str) -> None:
         if not name:
             continue
         if name in seen:
-            raise _file_error(sheet, f"duplicate column header '{name}' in columns {_column_letter(seen[name])} and "
-                              f"{_column_letter(j)}")
+            raise _file_error(sheet, "problem_duplicate_header", name=name, a=_column_letter(seen[name]),
+                              b=_column_letter(j))
         seen[name] = j
 
 
 def _check_cell(v: Any, sheet: str, row_no: int, j: int, header: list[str]) -> None:
     if isinstance(v, str) and len(v) > MAX_TEXT_CHARS:
-        raise _file_error(sheet, f"cell {_column_letter(j)}{row_no} is longer than {MAX_TEXT_CHARS:,} characters "
-                          "(Excel's limit for one cell)", f"{len(v):,} characters")
+        raise _file_error(sheet, "problem_cell_too_long", f"{len(v):,}", ref=f"{_column_letter(j)}{row_no}",
+                          n=f"{MAX_TEXT_CHARS:,}")
     if j >= len(header) or not header[j]:
-        raise _file_error(sheet, f"cell {_column_letter(j)}{row_no} holds a value but its column has no header", v)
+        raise _file_error(sheet, "problem_cell_without_header", v, ref=f"{_column_letter(j)}{row_no}")
 
 
 def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> pd.DataFrame:
@@ -350,11 +352,11 @@ def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> p
             while header and not header[-1]:
                 header.pop()
             if len(header) > MAX_COLUMNS:
-                raise _file_error(sheet, f"more than {MAX_COLUMNS} columns in the header row (row {row_no})")
+                raise _file_error(sheet, "problem_header_too_wide", n=MAX_COLUMNS, at_row=row_no)
             _check_header(header, sheet)
             missing = [c for c in REQUIRED_COLUMNS if c not in header] if sheet == APPLICATIONS_SHEET else []
             if missing:  # before reading the rows: a wrong sheet is refused at once
-                raise LoaderError([Problem("", c, "required column is missing") for c in missing])
+                raise LoaderError([Problem.of("", c, "problem_required_column") for c in missing])
             continue
         cells = list(r)
         for j, v in enumerate(cells):
@@ -363,7 +365,7 @@ def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> p
         if not body and _is_units_row(header, cells, sheet):
             continue  # the template's units row, recognised by its content
         if sheet == APPLICATIONS_SHEET and len(body) >= MAX_ROWS:
-            raise _file_error("file", f"more than {MAX_ROWS:,} application rows (row {row_no})")
+            raise _file_error("file", "problem_too_many_rows_at", n=f"{MAX_ROWS:,}", at_row=row_no)
         body.append(cells[: len(header)] + [None] * (len(header) - len(cells)))
     if header is None:
         return pd.DataFrame()
@@ -376,7 +378,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 def _decode_text(data: bytes, what: str, *, cp949: bool) -> str:
     if data.startswith(_UTF16_BOMS) or b"\x00" in data[:4096]:
-        raise _file_error("file", f"{what} is UTF-16 (or binary) text: save it as UTF-8")
+        raise _file_error("file", "problem_utf16", what=what)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -385,33 +387,33 @@ def _decode_text(data: bytes, what: str, *, cp949: bool) -> str:
                 return data.decode("cp949")  # Korean Windows Excel saves CSV in CP949
             except UnicodeDecodeError:
                 pass
-    raise _file_error("file", f"{what} is neither UTF-8" + (" nor CP949" if cp949 else "") + " text") from None
+    raise _file_error("file", "problem_encoding_cp949" if cp949 else "problem_encoding", what=what) from None
 
 
 def _read_csv(data: bytes) -> pd.DataFrame:
     text = _decode_text(data, "CSV", cp949=True)
     if not text.strip():
-        raise _file_error("file", "the file is empty")
+        raise _file_error("file", "problem_empty_file")
     if "\x00" in text:
-        raise _file_error("file", "CSV holds NUL characters (is it a binary file?)")
+        raise _file_error("file", "problem_csv_nul")
     # counted over the whole text (quoted commas and line breaks too): a conservative bound on the
     # fields and rows the csv module would build, so that no CSV below the size limit costs more
     # than a few seconds or about 300 MB
     if text.count(",") > MAX_CSV_SEPARATORS or text.count("\n") > MAX_CSV_LINES:
-        raise _file_error("file", f"CSV holds more than {MAX_CSV_SEPARATORS:,} commas or {MAX_CSV_LINES:,} lines")
+        raise _file_error("file", "problem_csv_too_big", commas=f"{MAX_CSV_SEPARATORS:,}", lines=f"{MAX_CSV_LINES:,}")
     rows = csv.reader(io.StringIO(text, newline=""))
     try:
         return _table_from_rows(((i, [c if c != "" else None for c in r]) for i, r in enumerate(rows, start=1)),
                                 APPLICATIONS_SHEET)
     except csv.Error as exc:
-        raise _file_error("file", f"not a readable CSV ({exc})") from None
+        raise _file_error("file", "problem_csv_unreadable", error=str(exc)) from None
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
     out: dict = {}
     for k, v in pairs:
         if k in out:
-            raise _file_error("file", f"JSON object has the key '{k}' twice")
+            raise _file_error("file", "problem_json_duplicate_key", key=k)
         out[k] = v
     return out
 
@@ -420,40 +422,41 @@ def _read_json(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     text = _decode_text(data, "JSON", cp949=False)
     # brackets inside strings counted too: a conservative bound on the containers json builds
     if text.count("{") + text.count("[") > MAX_JSON_CONTAINERS or text.count(",") > MAX_CSV_SEPARATORS:
-        raise _file_error("file", f"JSON holds more than {MAX_JSON_CONTAINERS:,} objects and arrays or "
-                          f"{MAX_CSV_SEPARATORS:,} commas")
+        raise _file_error("file", "problem_json_too_big", containers=f"{MAX_JSON_CONTAINERS:,}",
+                          commas=f"{MAX_CSV_SEPARATORS:,}")
     try:
         obj = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except RecursionError:
-        raise _file_error("file", "JSON is nested too deeply") from None
+        raise _file_error("file", "problem_json_too_deep") from None
     except ValueError as exc:  # JSONDecodeError, or an integer longer than Python reads
-        raise _file_error("file", f"not valid JSON ({str(exc).splitlines()[0][:200]})") from None
+        raise _file_error("file", "problem_json_invalid", error=str(exc).splitlines()[0][:200]) from None
     sched = None
     records = obj
     if isinstance(obj, dict):
         unknown = sorted(set(obj) - {"applications", SCHEDULE_SHEET})
         if unknown:
-            raise _file_error("file", f"unknown JSON key(s) {', '.join(unknown)} (expected applications, {SCHEDULE_SHEET})")
+            raise _file_error("file", "problem_json_unknown_keys", keys=", ".join(unknown),
+                              expected=", ".join(("applications", SCHEDULE_SHEET)))
         records = obj.get("applications")
         if obj.get(SCHEDULE_SHEET) is not None:
             sched = _json_schedule(obj[SCHEDULE_SHEET])
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise _file_error("file", "JSON must be a list of application records or {\"applications\": [...]}")
+        raise _file_error("file", "problem_json_shape")
     if len(records) > MAX_ROWS:
-        raise _file_error("file", f"more than {MAX_ROWS:,} application rows")
+        raise _file_error("file", "problem_too_many_rows", n=f"{MAX_ROWS:,}")
     keys = set().union(*records) if records else set()
     if len(keys) > MAX_COLUMNS:  # the table would have one column per distinct key
-        raise _file_error("file", f"JSON records hold more than {MAX_COLUMNS} distinct fields")
+        raise _file_error("file", "problem_json_too_many_fields", n=MAX_COLUMNS)
     return pd.DataFrame(records, dtype=object), sched
 
 
 def _json_schedule(obj: Any) -> pd.DataFrame:
-    shape = f"'{SCHEDULE_SHEET}' must be a list of {{\"id\", \"operating_year\", \"ore_mt\"}} records"
+    shape = {"sheet": SCHEDULE_SHEET, "columns": ", ".join(SCHEDULE_COLUMNS)}
     if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
-        raise _file_error(SCHEDULE_SHEET, shape)
+        raise _file_error(SCHEDULE_SHEET, "problem_json_schedule_shape", **shape)
     for r in obj:
         if set(r) != set(SCHEDULE_COLUMNS):
-            raise _file_error(SCHEDULE_SHEET, shape, ", ".join(sorted(map(str, r))))
+            raise _file_error(SCHEDULE_SHEET, "problem_json_schedule_shape", ", ".join(sorted(map(str, r))), **shape)
     return pd.DataFrame(obj, columns=list(SCHEDULE_COLUMNS), dtype=object)
 
 
@@ -483,18 +486,18 @@ def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = Non
     data, name = _as_bytes(source)
     name = (filename or name or "").lower()
     if len(data) > MAX_FILE_BYTES:
-        raise _file_error("file", f"larger than the {MAX_FILE_BYTES // 2**20} MB limit", f"{len(data) / 2**20:.1f} MB")
+        raise _file_error("file", "problem_file_too_large", f"{len(data) / 2**20:.1f} MB", mb=MAX_FILE_BYTES // 2**20)
     if not data.strip():
-        raise _file_error("file", "the file is empty")
+        raise _file_error("file", "problem_empty_file")
     if name.endswith((".xlsx", ".xlsm")) or (not name and data[:2] == b"PK"):
         return _read_xlsx(data)
     if name.endswith(".json") or (not name and data.lstrip()[:1] in (b"[", b"{")):
         return _read_json(data)
     if name.endswith((".csv", ".txt")) or not name:
         if data[:2] == b"PK":
-            raise _file_error("file", "binary content in a CSV file (is it a workbook?)")
+            raise _file_error("file", "problem_binary_csv")
         return _read_csv(data), None
-    raise _file_error("file", "unsupported file type: use .xlsx (the template), .csv or .json", name)
+    raise _file_error("file", "problem_unsupported_type", name)
 
 
 # ----------------------------------------------------------------------------- validation
@@ -507,17 +510,18 @@ def _schedule_rows(g: pd.DataFrame, app_id: str, problems: list[Problem]) -> lis
         try:
             year, ore = parse_number(year_v), parse_number(ore_v)
         except NumberError as exc:
-            problems.append(Problem(app_id, SCHEDULE_SHEET, f"operating_year and ore_mt: {exc}", f"{year_v!r}, {ore_v!r}"))
+            problems.append(Problem.of(app_id, SCHEDULE_SHEET, "problem_schedule_number", f"{year_v!r}, {ore_v!r}",
+                                       columns="operating_year, ore_mt", reason=exc.rule))
             return None
         if year != int(year) or not 0 <= ore <= hi:
-            problems.append(Problem(app_id, SCHEDULE_SHEET, f"operating_year must be a whole number and ore_mt in "
-                                    f"[0, {hi:g}] [Mt]", f"{year_v!r}, {ore_v!r}"))
+            problems.append(Problem.of(app_id, SCHEDULE_SHEET, "problem_schedule_range", f"{year_v!r}, {ore_v!r}",
+                                       year="operating_year", column="ore_mt", hi=f"{hi:g}", unit="Mt"))
             return None
         pairs.append((int(year), ore))
     pairs.sort()
     if [y for y, _ in pairs] != list(range(1, len(pairs) + 1)) or len(pairs) > MAX_LIST_VALUES:
-        problems.append(Problem(app_id, SCHEDULE_SHEET, f"operating years must run 1, 2, 3, ... without gaps or repeats "
-                                f"(at most {MAX_LIST_VALUES})"))
+        problems.append(Problem.of(app_id, SCHEDULE_SHEET, "problem_schedule_years", year="operating_year",
+                                   n=MAX_LIST_VALUES))
         return None
     return [ore for _, ore in pairs]
 
@@ -528,7 +532,7 @@ def _attach_schedule(raw: pd.DataFrame, sched: pd.DataFrame | None, problems: li
         return raw
     missing = set(SCHEDULE_COLUMNS) - set(sched.columns)
     if missing:
-        problems.append(Problem("", SCHEDULE_SHEET, f"sheet lacks column(s) {', '.join(sorted(missing))}"))
+        problems.append(Problem.of("", SCHEDULE_SHEET, "problem_schedule_columns", columns=", ".join(sorted(missing))))
         return raw
     raw = raw.copy()
     if "production_schedule_ore_mt" not in raw.columns:
@@ -541,11 +545,10 @@ def _attach_schedule(raw: pd.DataFrame, sched: pd.DataFrame | None, problems: li
             continue
         mask = raw_ids == app_id
         if not app_id or not mask.any():
-            problems.append(Problem(app_id, SCHEDULE_SHEET, "schedule for an id not in the applications sheet"))
+            problems.append(Problem.of(app_id, SCHEDULE_SHEET, "problem_schedule_unknown_id"))
             continue
         if not raw.loc[mask, "production_schedule_ore_mt"].map(_blank_value).all():
-            problems.append(Problem(app_id, "production_schedule_ore_mt", f"given both in the column and on the "
-                                    f"{SCHEDULE_SHEET} sheet: keep one"))
+            problems.append(Problem.of(app_id, "production_schedule_ore_mt", "problem_given_twice", sheet=SCHEDULE_SHEET))
             continue
         raw.loc[mask, "production_schedule_ore_mt"] = ";".join(number_text(x) for x in ore)
     return raw
@@ -578,17 +581,17 @@ def validate_table(
         Required columns are missing, a column header is repeated, or the table is empty.
     """
     if raw is None or raw.shape[1] == 0:
-        raise _file_error("file", "no header row: the file is empty")
+        raise _file_error("file", "problem_no_header")
     raw = raw.copy()
     raw.columns = [str(c).strip() for c in raw.columns]
     _check_header(list(raw.columns), APPLICATIONS_SHEET)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
-        raise LoaderError([Problem("", c, "required column is missing") for c in missing])
+        raise LoaderError([Problem.of("", c, "problem_required_column") for c in missing])
     if len(raw) == 0:
-        raise _file_error("file", "no application rows under the header")
+        raise _file_error("file", "problem_no_rows")
     if len(raw) > MAX_ROWS:
-        raise _file_error("file", f"more than {MAX_ROWS:,} application rows")
+        raise _file_error("file", "problem_too_many_rows", n=f"{MAX_ROWS:,}")
     problems: list[Problem] = []
     raw = _attach_schedule(raw, schedule, problems)
     extra = [c for c in raw.columns if c not in COLUMNS]
@@ -613,7 +616,8 @@ def validate_table(
                                        known_minerals=known_minerals, known_oxides=known_oxides)
         this_id = ids.iloc[i - 1]
         if this_id in dup_rows:
-            probs.append(Problem(this_id, "id", f"duplicate id (rows {', '.join(map(str, dup_rows[this_id]))})", this_id, i))
+            probs.append(Problem.of(this_id, "id", "problem_duplicate_id", this_id, i,
+                                    rows=", ".join(map(str, dup_rows[this_id]))))
             app = None
         problems.extend(probs)
         if app is not None:
