@@ -70,9 +70,18 @@ MAX_CSV_LINES = 1_000_000
 MAX_JSON_CONTAINERS = 300_000
 APPLICATIONS_SHEET = "applications"
 SCHEDULE_SHEET = "production_schedule"
-#: The template's units row of the schedule sheet (evaluator/template.py writes it).
-SCHEDULE_UNITS = {"id": "[text: application id]", "operating_year": "[1, 2, 3, ...]", "ore_mt": "[Mt]"}
-SCHEDULE_COLUMNS = ("id", "operating_year", "ore_mt")
+#: The yearly capital sheet (issue 16): one row per model year from year 1 (the first construction year).
+CAPEX_SHEET = "capex_schedule"
+#: The template's units row of the schedule sheets (evaluator/template.py writes it), in English.
+SCHEDULE_UNITS = {"id": "[text: application id]", "operating_year": "[1, 2, 3, ...]", "ore_mt": "[Mt]",
+                  "grade": "[head_grade_unit]"}
+CAPEX_UNITS = {"id": "[text: application id]", "model_year": "[1, 2, 3, ...]", "capex_usd_m": "[USD m]"}
+#: Columns of the production_schedule sheet (``grade`` optional; the sheet before issue 16 had the first three).
+SCHEDULE_COLUMNS = ("id", "operating_year", "ore_mt", "grade")
+CAPEX_COLUMNS = ("id", "model_year", "capex_usd_m")
+#: Application field filled from each yearly column, and the sheet that column is on.
+SCHEDULE_FIELDS = {"ore_mt": ("production_schedule_ore_mt", SCHEDULE_SHEET), "grade": ("grade_schedule", SCHEDULE_SHEET),
+                   "capex_usd_m": ("capex_schedule_usd_m", CAPEX_SHEET)}
 
 #: What reading a corrupt workbook raises (malformed or truncated XML or zip data, missing parts,
 #: a cell value that is not a number, a shared-string index out of range, XML constructs refused
@@ -222,7 +231,7 @@ def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
             by_key = {name.strip().lower(): name for name in parts.sheets}
             if APPLICATIONS_SHEET not in by_key:
                 raise _file_error("sheet", "problem_no_sheet", sheet=APPLICATIONS_SHEET, found=", ".join(parts.sheets))
-            wanted = [parts.sheets[by_key[k]] for k in (APPLICATIONS_SHEET, SCHEDULE_SHEET) if k in by_key]
+            wanted = [parts.sheets[by_key[k]] for k in (APPLICATIONS_SHEET, SCHEDULE_SHEET, CAPEX_SHEET) if k in by_key]
             _check_unusual_parts(zf, wanted, parts.shared_strings)
             strings = xlsx_cells.shared_strings(zf, parts.shared_strings)
             dates = xlsx_cells.date_styles(zf, parts.styles)
@@ -231,7 +240,7 @@ def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         except _XLSX_ERRORS as exc:
             raise _file_error("file", "problem_xlsx_unreadable", error=type(exc).__name__) from None
         frames = []
-        for key in (APPLICATIONS_SHEET, SCHEDULE_SHEET):
+        for key in (APPLICATIONS_SHEET, SCHEDULE_SHEET, CAPEX_SHEET):
             if key not in by_key:
                 frames.append(None)
                 continue
@@ -246,7 +255,7 @@ def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
                                   letter=_column_letter(MAX_COLUMNS - 1)) from None
             except _XLSX_ERRORS as exc:
                 raise _file_error("file", "problem_sheet_corrupt", error=type(exc).__name__) from None
-    return frames[0], frames[1]
+    return frames[0], merge_schedules(frames[1], frames[2])
 
 
 # ----------------------------------------------------------------------------- tables
@@ -265,7 +274,9 @@ def _is_units_row(header: list[str], cells: Sequence[Any], sheet: str) -> bool:
     """The template's units row: every filled cell of a known column holds that column's unit label
     (in any language the template is written in); a column the schema does not know may hold a
     bracketed note (the template writes ``[not a template column]`` there)."""
-    labels = SCHEDULE_UNITS if sheet == SCHEDULE_SHEET else {f: unit_label(FIELD_BY_NAME[f]) for f in COLUMNS}
+    yearly = sheet in (SCHEDULE_SHEET, CAPEX_SHEET)
+    labels = ({SCHEDULE_SHEET: SCHEDULE_UNITS, CAPEX_SHEET: CAPEX_UNITS}[sheet] if yearly
+              else {f: unit_label(FIELD_BY_NAME[f]) for f in COLUMNS})
     matched = 0
     for name, v in zip(header, cells):
         if _blank(v):
@@ -275,7 +286,7 @@ def _is_units_row(header: list[str], cells: Sequence[Any], sheet: str) -> bool:
             if text.startswith("[") and text.endswith("]"):
                 continue
             return False
-        allowed = _schedule_unit_labels(name) if sheet == SCHEDULE_SHEET else _unit_labels(name, labels[name])
+        allowed = _schedule_unit_labels(name) if yearly else _unit_labels(name, labels[name])
         if text not in allowed | {labels[name]}:
             return False
         matched += 1
@@ -302,7 +313,8 @@ def _unit_translations() -> tuple[dict[str, str], ...]:
 
 
 #: Keys of the schedule sheet's units row in the label files' ``[template]`` table.
-_SCHEDULE_UNIT_KEYS = {"id": "schedule_id", "operating_year": "schedule_year", "ore_mt": "schedule_ore"}
+_SCHEDULE_UNIT_KEYS = {"id": "schedule_id", "operating_year": "schedule_year", "ore_mt": "schedule_ore",
+                       "grade": "schedule_grade", "model_year": "schedule_year", "capex_usd_m": "schedule_capex"}
 
 
 def _schedule_unit_labels(name: str) -> set[str]:
@@ -433,13 +445,13 @@ def _read_json(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     sched = None
     records = obj
     if isinstance(obj, dict):
-        unknown = sorted(set(obj) - {"applications", SCHEDULE_SHEET})
+        unknown = sorted(set(obj) - {"applications", SCHEDULE_SHEET, CAPEX_SHEET})
         if unknown:
             raise _file_error("file", "problem_json_unknown_keys", keys=", ".join(unknown),
-                              expected=", ".join(("applications", SCHEDULE_SHEET)))
+                              expected=", ".join(("applications", SCHEDULE_SHEET, CAPEX_SHEET)))
         records = obj.get("applications")
-        if obj.get(SCHEDULE_SHEET) is not None:
-            sched = _json_schedule(obj[SCHEDULE_SHEET])
+        sched = merge_schedules(*(None if obj.get(k) is None else _json_schedule(obj[k], k)
+                                  for k in (SCHEDULE_SHEET, CAPEX_SHEET)))
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise _file_error("file", "problem_json_shape")
     if len(records) > MAX_ROWS:
@@ -450,14 +462,44 @@ def _read_json(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     return pd.DataFrame(records, dtype=object), sched
 
 
-def _json_schedule(obj: Any) -> pd.DataFrame:
-    shape = {"sheet": SCHEDULE_SHEET, "columns": ", ".join(SCHEDULE_COLUMNS)}
+def _json_schedule(obj: Any, sheet: str) -> pd.DataFrame:
+    """A yearly table of a JSON file: ``production_schedule`` records hold id, operating_year and
+    ore_mt and/or grade; ``capex_schedule`` records hold id, model_year and capex_usd_m."""
+    columns = SCHEDULE_COLUMNS if sheet == SCHEDULE_SHEET else CAPEX_COLUMNS
+    shape = {"sheet": sheet, "columns": ", ".join(columns)}
     if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
-        raise _file_error(SCHEDULE_SHEET, "problem_json_schedule_shape", **shape)
+        raise _file_error(sheet, "problem_json_schedule_shape", **shape)
     for r in obj:
-        if set(r) != set(SCHEDULE_COLUMNS):
-            raise _file_error(SCHEDULE_SHEET, "problem_json_schedule_shape", ", ".join(sorted(map(str, r))), **shape)
-    return pd.DataFrame(obj, columns=list(SCHEDULE_COLUMNS), dtype=object)
+        keys = set(r)
+        ok = (keys == set(columns) if sheet == CAPEX_SHEET
+              else keys <= set(columns) and {"id", "operating_year"} <= keys and keys & {"ore_mt", "grade"})
+        if not ok:
+            raise _file_error(sheet, "problem_json_schedule_shape", ", ".join(sorted(map(str, r))), **shape)
+    return pd.DataFrame(obj, columns=list(columns), dtype=object)
+
+
+def merge_schedules(production: pd.DataFrame | None, capex: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The two yearly sheets as one long table (what :class:`LoadResult` keeps as ``schedule``).
+
+    Rows of ``production_schedule`` fill id, operating_year, ore_mt, grade; rows of
+    ``capex_schedule`` fill id, model_year, capex_usd_m. :func:`is_capex_row` tells them apart,
+    and :func:`evaluator.template.applications_workbook` writes each back to its sheet.
+    """
+    frames = [f for f in (production, capex) if f is not None and f.shape[1] > 0 and len(f)]
+    if not frames:
+        return production
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True, sort=False).astype(object).where(
+        lambda d: d.notna(), None)
+
+
+def is_capex_row(row: Any) -> bool:
+    """Whether one row of the long yearly table belongs on the ``capex_schedule`` sheet: it fills
+    model_year or capex_usd_m and none of operating_year, ore_mt, grade."""
+    get = row.get if hasattr(row, "get") else (lambda k, d=None: d)
+    return (any(not _blank_value(get(c)) for c in ("model_year", "capex_usd_m"))
+            and all(_blank_value(get(c)) for c in ("operating_year", "ore_mt", "grade")))
 
 
 def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -502,55 +544,108 @@ def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = Non
 
 # ----------------------------------------------------------------------------- validation
 
-def _schedule_rows(g: pd.DataFrame, app_id: str, problems: list[Problem]) -> list[float] | None:
-    """One application's schedule rows -> ore per operating year 1, 2, ... [Mt], or None after a problem."""
-    hi = plausibility_bounds().get("production_schedule_ore_mt", (0.0, float("inf")))[1]
-    pairs = []
-    for year_v, ore_v in zip(g["operating_year"], g["ore_mt"]):
+#: Upper bound of each yearly column [its unit] and the unit named in messages; a grade above 100 %
+#: is then refused by the application's own ``grade_schedule`` rule.
+def _yearly_bounds() -> dict[str, tuple[float, str]]:
+    bounds = plausibility_bounds()
+    return {"ore_mt": (bounds.get("production_schedule_ore_mt", (0.0, float("inf")))[1], "Mt"),
+            "grade": (1e6, "grade unit"),
+            "capex_usd_m": (bounds.get("capex_schedule_usd_m", (0.0, float("inf")))[1], "USD m")}
+
+
+def _year_rows(g: pd.DataFrame, app_id: str, sheet: str, year_col: str, value_cols: Sequence[str],
+               problems: list[Problem]) -> list[tuple[int, dict[str, float | None]]] | None:
+    """One application's rows of a yearly sheet as (year, {column: value or None}), or None after a problem."""
+    bounds = _yearly_bounds()
+    rows = []
+    for rec in g.to_dict("records"):
+        year_v, vals = rec.get(year_col), {c: rec.get(c) for c in value_cols}
+        shown = ", ".join(repr(v) for v in (year_v, *vals.values()))
         try:
-            year, ore = parse_number(year_v), parse_number(ore_v)
+            year = parse_number(year_v)
+            parsed = {c: None if _blank_value(v) else parse_number(v) for c, v in vals.items()}
         except NumberError as exc:
-            problems.append(Problem.of(app_id, SCHEDULE_SHEET, "problem_schedule_number", f"{year_v!r}, {ore_v!r}",
-                                       columns="operating_year, ore_mt", reason=exc.rule))
+            problems.append(Problem.of(app_id, sheet, "problem_schedule_number", shown,
+                                       columns=", ".join((year_col, *value_cols)), reason=exc.rule))
             return None
-        if year != int(year) or not 0 <= ore <= hi:
-            problems.append(Problem.of(app_id, SCHEDULE_SHEET, "problem_schedule_range", f"{year_v!r}, {ore_v!r}",
-                                       year="operating_year", column="ore_mt", hi=f"{hi:g}", unit="Mt"))
+        bad = [c for c, x in parsed.items() if x is not None and not 0 <= x <= bounds[c][0]]
+        if year != int(year) or bad:
+            col = (bad or list(value_cols))[0]
+            problems.append(Problem.of(app_id, sheet, "problem_schedule_range", shown, year=year_col, column=col,
+                                       hi=f"{bounds[col][0]:g}", unit=bounds[col][1]))
             return None
-        pairs.append((int(year), ore))
-    pairs.sort()
-    if [y for y, _ in pairs] != list(range(1, len(pairs) + 1)) or len(pairs) > MAX_LIST_VALUES:
-        problems.append(Problem.of(app_id, SCHEDULE_SHEET, "problem_schedule_years", year="operating_year",
-                                   n=MAX_LIST_VALUES))
+        rows.append((int(year), parsed))
+    rows.sort(key=lambda r: r[0])
+    if [y for y, _ in rows] != list(range(1, len(rows) + 1)) or len(rows) > MAX_LIST_VALUES:
+        problems.append(Problem.of(app_id, sheet, "problem_schedule_years", year=year_col, n=MAX_LIST_VALUES))
         return None
-    return [ore for _, ore in pairs]
+    return rows
+
+
+def _yearly_lists(g: pd.DataFrame, app_id: str, sheet: str, problems: list[Problem]) -> dict[str, list[float]] | None:
+    """One application's rows of a yearly sheet -> {column: value per year 1, 2, ...} for each column it
+    fills (in every row; a column filled in some rows only is a problem)."""
+    year_col, columns = ("operating_year", ("ore_mt", "grade")) if sheet == SCHEDULE_SHEET else \
+        ("model_year", ("capex_usd_m",))
+    value_cols = [c for c in columns if c in g.columns]
+    rows = _year_rows(g, app_id, sheet, year_col, value_cols, problems)
+    if rows is None:
+        return None
+    out = {}
+    for c in value_cols:
+        values = [v[c] for _, v in rows]
+        if all(x is None for x in values):
+            continue
+        if any(x is None for x in values):
+            problems.append(Problem.of(app_id, sheet, "problem_schedule_partial", column=c, year=year_col))
+            return None
+        out[c] = values
+    return out
+
+
+def _split_schedule(sched: pd.DataFrame, problems: list[Problem]) -> list[tuple[str, pd.DataFrame]]:
+    """The long yearly table as (sheet, rows) for each sheet it holds rows of, with its columns checked."""
+    capex = sched.apply(is_capex_row, axis=1) if len(sched) else pd.Series([], dtype=bool)
+    out = []
+    for sheet, rows, needed in ((SCHEDULE_SHEET, sched[~capex], ("id", "operating_year")),
+                                (CAPEX_SHEET, sched[capex], CAPEX_COLUMNS)):
+        if rows.empty:
+            continue
+        missing = [c for c in needed if c not in rows.columns]
+        if sheet == SCHEDULE_SHEET and not {"ore_mt", "grade"} & set(rows.columns):
+            missing.append("ore_mt")
+        if missing:
+            problems.append(Problem.of("", sheet, "problem_schedule_columns", columns=", ".join(sorted(missing))))
+            continue
+        out.append((sheet, rows))
+    return out
 
 
 def _attach_schedule(raw: pd.DataFrame, sched: pd.DataFrame | None, problems: list[Problem]) -> pd.DataFrame:
-    """Fold a long production_schedule sheet into the ``production_schedule_ore_mt`` column."""
+    """Fold the long yearly table (production_schedule and capex_schedule rows) into the list fields
+    ``production_schedule_ore_mt``, ``grade_schedule`` and ``capex_schedule_usd_m``."""
     if sched is None or sched.empty:
         return raw
-    missing = set(SCHEDULE_COLUMNS) - set(sched.columns)
-    if missing:
-        problems.append(Problem.of("", SCHEDULE_SHEET, "problem_schedule_columns", columns=", ".join(sorted(missing))))
-        return raw
     raw = raw.copy()
-    if "production_schedule_ore_mt" not in raw.columns:
-        raw["production_schedule_ore_mt"] = None
     raw_ids = raw["id"].map(record_id)
-    sched_ids = sched["id"].map(record_id)
-    for app_id in dict.fromkeys(sched_ids):
-        ore = _schedule_rows(sched[sched_ids == app_id], app_id, problems)
-        if ore is None:
-            continue
-        mask = raw_ids == app_id
-        if not app_id or not mask.any():
-            problems.append(Problem.of(app_id, SCHEDULE_SHEET, "problem_schedule_unknown_id"))
-            continue
-        if not raw.loc[mask, "production_schedule_ore_mt"].map(_blank_value).all():
-            problems.append(Problem.of(app_id, "production_schedule_ore_mt", "problem_given_twice", sheet=SCHEDULE_SHEET))
-            continue
-        raw.loc[mask, "production_schedule_ore_mt"] = ";".join(number_text(x) for x in ore)
+    for sheet, rows in _split_schedule(sched, problems):
+        sched_ids = rows["id"].map(record_id)
+        for app_id in dict.fromkeys(sched_ids):
+            lists = _yearly_lists(rows[sched_ids == app_id], app_id, sheet, problems)
+            if lists is None:
+                continue
+            mask = raw_ids == app_id
+            if not app_id or not mask.any():
+                problems.append(Problem.of(app_id, sheet, "problem_schedule_unknown_id"))
+                continue
+            for column, values in lists.items():
+                name = SCHEDULE_FIELDS[column][0]
+                if name not in raw.columns:
+                    raw[name] = None
+                if not raw.loc[mask, name].map(_blank_value).all():
+                    problems.append(Problem.of(app_id, name, "problem_given_twice", sheet=sheet))
+                    continue
+                raw.loc[mask, name] = ";".join(number_text(x) for x in values)
     return raw
 
 
