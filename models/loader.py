@@ -307,6 +307,11 @@ def _label_files() -> tuple[dict, ...]:
     return tuple(out)
 
 
+def _template_notes() -> set[str]:
+    """The notes the template writes beside the yearly sheets' headers, in every language."""
+    return {d.get("template", {}).get(k) for d in _label_files() for k in ("schedule_note", "capex_note")} - {None}
+
+
 def _unit_translations() -> tuple[dict[str, str], ...]:
     """The ``[unit]`` tables of the template's label files (one per language)."""
     return tuple(dict(d.get("unit", {})) for d in _label_files())
@@ -361,6 +366,8 @@ def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> p
             continue
         if header is None:
             header = ["" if c is None else str(c).strip() for c in r]
+            if sheet in (SCHEDULE_SHEET, CAPEX_SHEET):  # the template's note beside the header is no column
+                header = ["" if h in _template_notes() else h for h in header]
             while header and not header[-1]:
                 header.pop()
             if len(header) > MAX_COLUMNS:
@@ -689,6 +696,8 @@ def validate_table(
         raise _file_error("file", "problem_too_many_rows", n=f"{MAX_ROWS:,}")
     problems: list[Problem] = []
     raw = _attach_schedule(raw, schedule, problems)
+    # an application whose yearly sheet rows are wrong is not evaluated without them
+    schedule_bad = {p.application_id for p in problems if p.application_id}
     extra = [c for c in raw.columns if c not in COLUMNS]
     raw = raw[[c for c in COLUMNS if c in raw.columns] + extra]
 
@@ -713,6 +722,8 @@ def validate_table(
         if this_id in dup_rows:
             probs.append(Problem.of(this_id, "id", "problem_duplicate_id", this_id, i,
                                     rows=", ".join(map(str, dup_rows[this_id]))))
+            app = None
+        if this_id in schedule_bad:
             app = None
         problems.extend(probs)
         if app is not None:
