@@ -42,7 +42,7 @@ import pandas as pd
 from models import xlsx_cells
 from models.application import (COLUMNS, FIELD_BY_NAME, MAX_LIST_VALUES, MAX_TEXT_CHARS, REQUIRED_COLUMNS, Application,
                                 NumberError, Problem, ValidationError, number_text, parse_application, parse_number,
-                                plausibility_bounds, record_id, unit_label)
+                                _is_blank, plausibility_bounds, record_id, unit_label)
 
 #: Largest upload accepted [bytes]; a larger file is refused before parsing.
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -657,7 +657,8 @@ def _attach_schedule(raw: pd.DataFrame, sched: pd.DataFrame | None, problems: li
 
 
 def _blank_value(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+    """None, NaN, pandas' NA/NaT (an emptied cell of the app's editor) or blank text."""
+    return _is_blank(v)
 
 
 def validate_table(

@@ -181,3 +181,16 @@ def test_instructions_document_the_yearly_sheets():
                           ("capex_schedule", "id"), ("capex_schedule", "model_year"),
                           ("capex_schedule", "capex_usd_m")]
         assert any(d and d.startswith(words) for _, _, d in cells)
+
+
+def test_blank_cells_of_the_app_editor_are_blank(ref, app):
+    """A schedule frame restored from the app's draft or editor holds NaN and pandas' NA for blanks."""
+    from models.loader import applications_frame
+
+    raw = applications_frame([app])
+    sched = pd.DataFrame({"id": [app.id] * 3, "operating_year": [1, 2, pd.NA], "ore_mt": [float("nan")] * 2 + [pd.NA],
+                          "grade": [2.0, 2.1, pd.NA], "model_year": [pd.NA, float("nan"), 1],
+                          "capex_usd_m": [pd.NA, pd.NA, 90.0]}, dtype=object)
+    res = validate_table(raw, sched, ref=ref)
+    assert res.problems == [], [p.message() for p in res.problems]
+    assert res.applications[0].grade_schedule == (2.0, 2.1) and res.applications[0].capex_schedule_usd_m == (90.0,)
