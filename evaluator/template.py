@@ -10,7 +10,13 @@ the loader, the validation and this template):
     mitigation plan, permits, grade unit) and range checks for bounded numbers; an example row
     or the given applications.
 ``production_schedule``
-    Optional yearly ore table: ``id``, ``operating_year`` (1, 2, ...), ``ore_mt`` [Mt].
+    Optional yearly table per operating year: ``id``, ``operating_year`` (1 = first production
+    year), ``ore_mt`` [Mt] and ``grade`` [head_grade_unit] (either or both); read into
+    ``production_schedule_ore_mt`` and ``grade_schedule``.
+``capex_schedule``
+    Optional yearly capital per model year: ``id``, ``model_year`` (1 = first construction year),
+    ``capex_usd_m`` [USD m]; read into ``capex_schedule_usd_m``. A schedule is given either on these
+    sheets or as a ``;`` list on the applications sheet, not both (the loader names the field).
 ``instructions`` (``작성 안내`` in Korean)
     One row per field: group, description, unit, required, rule.
 ``lists``
@@ -18,7 +24,7 @@ the loader, the validation and this template):
 
 Language: every instruction, unit, rule, check message and the example row's text come from
 ``evaluator/data/report_labels_<language>.toml`` (``en`` or ``ko``); the column ids in row 1, the
-sheet names the loader reads (``applications``, ``production_schedule``) and the choice codes
+sheet names the loader reads (``applications``, ``production_schedule``, ``capex_schedule``) and the choice codes
 are codes and stay as they are in both languages.
 """
 
@@ -34,6 +40,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from evaluator import xlsx_style as xs
+from models.loader import CAPEX_COLUMNS, CAPEX_SHEET, SCHEDULE_COLUMNS, SCHEDULE_SHEET, is_capex_row
 from models.application import (ESG_CATEGORIES, FIELDS, GRADE_UNITS, PERMITS, STAGES, YES_NO, Application,
                                 FieldSpec)
 
@@ -139,7 +146,8 @@ def build_template(example: bool = True, applications: Iterable | None = None, l
     xs.ensure_styles(wb)
     ws = wb.active
     ws.title = "applications"
-    sched = wb.create_sheet("production_schedule")
+    sched = wb.create_sheet(SCHEDULE_SHEET)
+    capex = wb.create_sheet(CAPEX_SHEET)
     lab = xs.load_labels(language)
     instr = wb.create_sheet(lab("template.instructions_sheet"))
     lists = wb.create_sheet("lists")
@@ -169,6 +177,7 @@ def build_template(example: bool = True, applications: Iterable | None = None, l
 
     _write_checks(ws, lists, col_of, last_row, language)
     _write_schedule_sheet(sched, language=language)
+    _write_schedule_sheet(capex, CAPEX_COLUMNS, language, note="capex_note")
     _write_instructions(instr, language)
 
     buf = io.BytesIO()
@@ -251,20 +260,40 @@ def _write_checks(ws, lists, col_of: dict[str, int], last_row: int, language: st
 
 
 
-#: The schedule sheet's columns and the label key of each one's units-row text.
-_SCHEDULE_UNITS = {"id": "schedule_id", "operating_year": "schedule_year", "ore_mt": "schedule_ore"}
+#: The yearly sheets' columns and the label key of each one's units-row text (models.loader reads them back).
+_SCHEDULE_UNITS = {"id": "schedule_id", "operating_year": "schedule_year", "ore_mt": "schedule_ore",
+                   "grade": "schedule_grade", "model_year": "schedule_year", "capex_usd_m": "schedule_capex"}
+#: Rows of the instructions' yearly-schedule block: sheet, column, label key of its description.
+_YEARLY_ROWS = ((SCHEDULE_SHEET, "id", "yearly_id"), (SCHEDULE_SHEET, "operating_year", "yearly_operating_year"),
+                (SCHEDULE_SHEET, "ore_mt", "yearly_ore"), (SCHEDULE_SHEET, "grade", "yearly_grade"),
+                (CAPEX_SHEET, "id", "yearly_id"), (CAPEX_SHEET, "model_year", "yearly_model_year"),
+                (CAPEX_SHEET, "capex_usd_m", "yearly_capex"))
 
 
-def _write_schedule_sheet(sched, columns: Iterable[str] = tuple(_SCHEDULE_UNITS), language: str = "en") -> None:
-    """Header, units row and instructions of the ``production_schedule`` sheet."""
+def _write_schedule_sheet(sched, columns: Iterable[str] = SCHEDULE_COLUMNS, language: str = "en",
+                          note: str = "schedule_note") -> None:
+    """Header, units row and note of a yearly sheet (``production_schedule`` or ``capex_schedule``)."""
     lab = xs.load_labels(language)
     columns = list(columns)
     for j, h in enumerate(columns, start=1):
         xs.put_text(sched, 1, j, h, "Header")
         xs.put_text(sched, 2, j, lab("template." + _SCHEDULE_UNITS.get(h, "schedule_other")), "Note")
         sched.column_dimensions[get_column_letter(j)].width = 22
-    xs.put_text(sched, 1, len(columns) + 2, lab("template.schedule_note"), "Note")
+    xs.put_text(sched, 1, len(columns) + 2, lab(f"template.{note}"), "Note")
     sched.freeze_panes = "A3"
+
+
+def _write_yearly_instructions(instr, first_row: int, language: str = "en") -> None:
+    """The instructions' block on the two yearly sheets: one row per column, then the either-or rule."""
+    lab = xs.load_labels(language)
+    xs.put_text(instr, first_row, 1, lab("template.yearly_title"), "Header")
+    for j, key in enumerate(("yearly_h_sheet", "h_field", "h_description", "h_unit"), start=1):
+        xs.put_text(instr, first_row + 1, j, lab(f"template.{key}"), "Header")
+    for i, (sheet, column, key) in enumerate(_YEARLY_ROWS, start=first_row + 2):
+        row = (sheet, column, lab(f"template.{key}"), lab(f"template.{_SCHEDULE_UNITS[column]}"))
+        for j, v in enumerate(row, start=1):
+            xs.put_text(instr, i, j, v, "Value")
+    xs.put_text(instr, first_row + 2 + len(_YEARLY_ROWS), 1, lab("template.yearly_once"), "Note")
 
 
 def _write_instructions(instr, language: str = "en") -> None:
@@ -280,6 +309,7 @@ def _write_instructions(instr, language: str = "en") -> None:
                lab("template.yes") if f.required else lab("template.no"), rule_text(f, language))
         for j, v in enumerate(row, start=1):
             xs.put_text(instr, i, j, v, "Value")
+    _write_yearly_instructions(instr, 5 + len(FIELDS) + 1, language)
     for j, w in enumerate((32, 12, 70, 14, 10, 60), start=1):
         instr.column_dimensions[get_column_letter(j)].width = w
     instr.freeze_panes = "A5"
@@ -331,7 +361,10 @@ def applications_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None = Non
         One row per application, columns named by field (values as entered, any dtype); every
         template field gets a column (blank when ``raw`` lacks it), other columns follow.
     schedule : pandas.DataFrame, optional
-        The long ``id, operating_year, ore_mt`` table (``production_schedule`` sheet).
+        The long yearly table as :class:`models.loader.LoadResult` keeps it: rows of the
+        ``production_schedule`` sheet (id, operating_year, ore_mt, grade) and of the
+        ``capex_schedule`` sheet (id, model_year, capex_usd_m); each row goes back to its sheet
+        (:func:`models.loader.is_capex_row`).
     language : {'en', 'ko'}
         Language of the instructions, units, rules and check messages.
 
@@ -339,7 +372,7 @@ def applications_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None = Non
     -------
     bytes
         The workbook: ``applications`` (header, units row, rows, drop-downs and range checks),
-        ``production_schedule``, ``instructions`` and the hidden ``lists`` sheet.
+        ``production_schedule``, ``capex_schedule``, ``instructions`` and the hidden ``lists`` sheet.
     """
     names = [str(c) for c in raw.columns]
     columns = COLUMN_NAMES + [c for c in names if c not in FIELDS_BY_NAME]
@@ -347,7 +380,8 @@ def applications_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None = Non
     xs.ensure_styles(wb)
     ws = wb.active
     ws.title = "applications"
-    sched = wb.create_sheet("production_schedule")
+    sched = wb.create_sheet(SCHEDULE_SHEET)
+    capex = wb.create_sheet(CAPEX_SHEET)
     instr = wb.create_sheet(xs.load_labels(language)("template.instructions_sheet"))
     lists = wb.create_sheet("lists")
     col_of = _write_header(ws, columns, language)
@@ -358,16 +392,31 @@ def applications_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None = Non
     _text_format_blank_rows(ws, col_of, FIRST_DATA_ROW + len(raw), last_row)
     _write_checks(ws, lists, col_of, last_row, language)
 
-    sched_cols = list(_SCHEDULE_UNITS)
-    if schedule is not None:
-        sched_cols += [str(c) for c in schedule.columns if str(c) not in _SCHEDULE_UNITS]
-    _write_schedule_sheet(sched, sched_cols, language)
-    if schedule is not None:
-        sched_names = [str(c) for c in schedule.columns]
-        for i, values in enumerate(schedule.itertuples(index=False, name=None), start=FIRST_DATA_ROW):
-            for name, value in zip(sched_names, values):
-                _put_raw(sched, i, sched_cols.index(name) + 1, value, None)
+    _write_yearly_sheets(sched, capex, schedule, language)
     _write_instructions(instr, language)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _write_yearly_sheets(sched, capex, schedule: pd.DataFrame | None, language: str = "en") -> None:
+    """The long yearly table written back to its two sheets, every value as entered.
+
+    Rows of ``capex_schedule`` (:func:`models.loader.is_capex_row`) go to that sheet with its columns;
+    every other row goes to ``production_schedule``, which also gets any column the template does not
+    know (as before issue 16). A column the template does not know that a capex row fills is written
+    on the capex sheet too.
+    """
+    names = [] if schedule is None else [str(c) for c in schedule.columns]
+    extra = [c for c in names if c not in _SCHEDULE_UNITS]
+    records = [] if schedule is None else [dict(zip(names, v)) for v in schedule.itertuples(index=False, name=None)]
+    capex_rows = [r for r in records if is_capex_row(r)]
+    prod_rows = [r for r in records if not is_capex_row(r)]
+    capex_extra = [c for c in extra if any(xs.clean_value(r.get(c)) not in (None, "") for r in capex_rows)]
+    for ws, columns, rows, note in ((sched, [*SCHEDULE_COLUMNS, *extra], prod_rows, "schedule_note"),
+                                    (capex, [*CAPEX_COLUMNS, *capex_extra], capex_rows, "capex_note")):
+        _write_schedule_sheet(ws, columns, language, note=note)
+        for i, rec in enumerate(rows, start=FIRST_DATA_ROW):
+            for j, name in enumerate(columns, start=1):
+                if name in rec:
+                    _put_raw(ws, i, j, rec[name], None)

@@ -14,7 +14,7 @@ import functools
 import math
 import numbers
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -150,36 +150,128 @@ def unit_label(spec: FieldSpec) -> str:
     return f"[{unit}]"
 
 
+def rule_text(code: str, params: Mapping[str, Any] | None = None, language: str = "en") -> str:
+    """A validation rule worded in ``language`` from the message catalogue.
+
+    Parameters
+    ----------
+    code : str
+        Catalogue key (``problem_...``) in ``evaluator/data/messages/<language>.toml``.
+    params : mapping, optional
+        The values the wording quotes. A :class:`Rule` value (a reason inside a reason) is worded
+        in the same language; a value named ``unit`` is a field unit and is translated.
+    language : {'en', 'ko'}
+
+    Returns
+    -------
+    str
+    """
+    # evaluator.messages imports only the standard library, so this import makes no cycle
+    from evaluator import messages
+
+    cat = messages.catalogue(language)
+    shown = {}
+    for k, v in (params or {}).items():
+        if isinstance(v, Rule):
+            v = v.text(language)
+        elif k == "unit" and v:
+            v = cat.get(messages.unit_key(v), v)
+        shown[k] = v
+    return cat[code].format(**shown)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule broken, as a catalogue code and the values it quotes (worded by :func:`rule_text`)."""
+
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def text(self, language: str = "en") -> str:
+        return rule_text(self.code, self.params, language)
+
+
+#: Pseudo-fields of file-level problems, worded in the officer's language (sheet names stay codes).
+_PSEUDO_FIELDS = {"file": "problem_field_file", "sheet": "problem_field_sheet"}
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One validation problem: which application, which field, which rule, what value."""
+    """One validation problem: which application, which field, which rule, what value.
+
+    ``rule`` is the English wording (the CLI prints it); ``code`` and ``params`` word it in any
+    language of the catalogue (:meth:`text`, :meth:`message`). Build one with :meth:`of`.
+    """
 
     application_id: str
     field: str
     rule: str
     value: Any = None
     row: int | None = None
+    code: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
-    def message(self) -> str:
-        """One readable line, e.g. ``VN-REE-01: head_grade = 120: must be at most 100 %``."""
-        where = self.application_id or (f"row {self.row}" if self.row is not None else "file")
+    @classmethod
+    def of(cls, application_id: str, field_name: str, code: str, value: Any = None, row: int | None = None,
+           **params: Any) -> "Problem":
+        """A problem from its catalogue code; ``rule`` is the English wording."""
+        return cls(application_id, field_name, rule_text(code, params), value, row, code, params)
+
+    @classmethod
+    def from_error(cls, application_id: str, field_name: str, exc: "NumberError", value: Any = None,
+                   row: int | None = None) -> "Problem":
+        """A problem carrying the rule of a :class:`NumberError`."""
+        return cls.of(application_id, field_name, exc.code, value, row, **exc.params)
+
+    def rule_text(self, language: str = "en") -> str:
+        """The rule alone in ``language`` (the English ``rule`` when the problem has no code)."""
+        return rule_text(self.code, self.params, language) if self.code else self.rule
+
+    def field_text(self, language: str = "en") -> str:
+        """The field as shown: the field id (a code), or ``file``/``sheet`` in words."""
+        key = _PSEUDO_FIELDS.get(self.field)
+        return rule_text(key, None, language) if key else self.field
+
+    def message(self, language: str = "en") -> str:
+        """One readable line, e.g. ``VN-REE-01: head_grade = 120: must be at most 100 %``.
+
+        Parameters
+        ----------
+        language : {'en', 'ko'}
+            Language of the words; ids, field ids, values and numbers are the same in both.
+        """
+        if self.application_id:
+            where = self.application_id
+        elif self.row is not None:
+            where = rule_text("problem_where_row", {"row": self.row}, language)
+        else:
+            where = rule_text("problem_where_file", None, language)
         val = "" if self.value is None or self.value == "" else f" = {self.value!r}"
-        return f"{where}: {self.field}{val}: {self.rule}"
+        return rule_text("problem_line", {"where": where, "field": self.field_text(language), "value": val,
+                                          "rule": self.rule_text(language)}, language)
 
-    def as_dict(self) -> dict:
-        return {"application_id": self.application_id, "field": self.field, "rule": self.rule,
-                "value": None if self.value is None else str(self.value), "row": self.row}
+    text = message
+
+    def as_dict(self, language: str = "en") -> dict:
+        """The problem as a table row (``rule`` and pseudo-fields worded in ``language``)."""
+        return {"application_id": self.application_id, "field": self.field_text(language),
+                "rule": self.rule_text(language), "value": None if self.value is None else str(self.value),
+                "row": self.row}
 
 
 class ValidationError(ValueError):
     """Raised when applications cannot be read at all (empty file, wrong sheet, missing columns).
 
-    ``problems`` holds every :class:`Problem` found.
+    ``problems`` holds every :class:`Problem` found; ``str(exc)`` is English, :meth:`text` any language.
     """
 
     def __init__(self, problems: Iterable[Problem]):
         self.problems = list(problems)
         super().__init__("; ".join(p.message() for p in self.problems) or "invalid input")
+
+    def text(self, language: str = "en", sep: str = "; ") -> str:
+        """Every problem's line in ``language``, joined by ``sep``."""
+        return sep.join(p.message(language) for p in self.problems)
 
 
 @dataclass(frozen=True)
@@ -321,7 +413,16 @@ BOUNDS_PATH = Path(__file__).resolve().parent.parent / "evaluator" / "data" / "p
 
 
 class NumberError(ValueError):
-    """A value does not follow the input number grammar; the message is the rule broken."""
+    """A value breaks a rule; ``code`` and ``params`` name it (:func:`rule_text`), ``str(exc)`` in English."""
+
+    def __init__(self, code: str, **params: Any):
+        self.code = code
+        self.params = params
+        super().__init__(rule_text(code, params))
+
+    @property
+    def rule(self) -> Rule:
+        return Rule(self.code, self.params)
 
 
 def number_text(x: float) -> str:
@@ -353,29 +454,28 @@ def parse_number(v: Any, *, percent_ok: bool = False) -> float:
     if type(v) is float:  # the common case, without the slower ABC check below
         x = v
     elif isinstance(v, bool):
-        raise NumberError("must be a number, not true/false")
+        raise NumberError("problem_not_bool")
     elif isinstance(v, numbers.Real):
         try:
             x = float(v)
         except OverflowError:
-            raise NumberError("must be a finite number") from None
+            raise NumberError("problem_not_finite") from None
     elif isinstance(v, str):
         s = v.strip()
         pct = s.endswith("%")
         if pct:
             if not percent_ok:
-                raise NumberError("a percentage is only accepted in fraction fields")
+                raise NumberError("problem_percent_not_allowed")
             s = s[:-1]
         if not _NUMBER_RE.fullmatch(s):
-            raise NumberError("must be a number in the accepted form (1234.5 or 1,234.5"
-                              + (" or 49%" if percent_ok else "") + ")")
+            raise NumberError("problem_number_form_pct" if percent_ok else "problem_number_form")
         x = float(s.replace(",", ""))
         if pct:
             x /= 100.0
     else:
-        raise NumberError("must be a number")
+        raise NumberError("problem_not_number")
     if not math.isfinite(x):
-        raise NumberError("must be a finite number")
+        raise NumberError("problem_not_finite")
     return x
 
 
@@ -431,31 +531,31 @@ def _is_blank(v: Any) -> bool:
     return isinstance(v, str) and v.strip() == ""
 
 
-def _range_rule(spec: FieldSpec, x: float) -> str | None:
+def _range_rule(spec: FieldSpec, x: float) -> Rule | None:
     """The bound of the schema or of the plausibility table that ``x`` breaks, if any."""
     if spec.lo is not None and (x < spec.lo or (spec.lo_open and x <= spec.lo)):
-        return f"must be {'greater than' if spec.lo_open else 'at least'} {spec.lo:g} [{spec.unit}]"
+        return Rule("problem_greater_than" if spec.lo_open else "problem_at_least",
+                    {"lo": f"{spec.lo:g}", "unit": spec.unit})
     if spec.hi is not None and x > spec.hi:
-        return f"must be at most {spec.hi:g} [{spec.unit}]"
+        return Rule("problem_at_most", {"hi": f"{spec.hi:g}", "unit": spec.unit})
     lo, hi = plausibility_bounds().get(spec.name, (-math.inf, math.inf))
     if not lo <= x <= hi:
-        return (f"outside the plausible range [{lo:,.6g}, {hi:,.6g}] [{spec.unit}] "
-                "(evaluator/data/plausibility_bounds.csv): check the unit")
+        return Rule("problem_implausible", {"lo": f"{lo:,.6g}", "hi": f"{hi:,.6g}", "unit": spec.unit})
     return None
 
 
 def _parse_scalar(spec: FieldSpec, v: Any) -> float | int:
     """A float or int field: grammar, whole number, schema bounds, plausibility bound."""
     if isinstance(v, (list, tuple, dict)):
-        raise NumberError(f"must be one number [{spec.unit}], not a list or table")
+        raise NumberError("problem_one_number", unit=spec.unit)
     x = parse_number(v, percent_ok=spec.unit in FRACTION_UNITS)
     if spec.kind == "int":
         if x != round(x):
-            raise NumberError("must be a whole number")
+            raise NumberError("problem_whole_number")
         x = int(round(x))
     rule = _range_rule(spec, x)
     if rule:
-        raise NumberError(rule)
+        raise NumberError(rule.code, **rule.params)
     return x
 
 
@@ -474,23 +574,23 @@ def _parse_list(spec: FieldSpec, v: Any) -> tuple[float, ...]:
     elif isinstance(v, numbers.Real) and not isinstance(v, bool):
         items = [v]
     else:
-        raise NumberError("must be numbers separated by ';' or a list of numbers")
+        raise NumberError("problem_list_form")
     if len(items) > MAX_LIST_VALUES:
-        raise NumberError(f"at most {MAX_LIST_VALUES} values")
+        raise NumberError("problem_list_too_long", n=MAX_LIST_VALUES)
     out = []
     for i, item in enumerate(items, start=1):
         if isinstance(item, (list, tuple, dict)) or _is_blank(item):
-            raise NumberError(f"value {i} is empty or not a number; separate numbers with ';'")
+            raise NumberError("problem_list_item_empty", i=i)
         try:
             x = parse_number(item, percent_ok=spec.unit in FRACTION_UNITS)
         except NumberError as exc:
-            raise NumberError(f"value {i} ({item!r}): {exc}") from None
+            raise NumberError("problem_list_item", i=i, item=repr(item), reason=exc.rule) from None
         if x < (spec.lo or 0) or (spec.hi is not None and x > spec.hi):
             rng = f"[{spec.lo:g}, {spec.hi:g}]" if spec.hi is not None else f">= {spec.lo:g}"
-            raise NumberError(f"every value must be in {rng}; value {i} is {x:g}")
+            raise NumberError("problem_list_range", range=rng, i=i, x=f"{x:g}")
         rule = _range_rule(spec, x)
         if rule:
-            raise NumberError(f"value {i}: {rule}")
+            raise NumberError("problem_list_item_rule", i=i, reason=rule)
         out.append(x)
     return tuple(out)
 
@@ -500,25 +600,24 @@ def _parse_by_products(v: str, known_minerals, app_id, problems) -> tuple[ByProd
     for item in [p.strip() for p in str(v).split(";") if p.strip()]:
         parts = item.split()
         if len(parts) != 5:
-            problems.append(Problem(app_id, "by_products", "each item must read 'mineral grade unit recovery payability'", item))
+            problems.append(Problem.of(app_id, "by_products", "problem_byproduct_form", item))
             continue
         mineral, unit = parts[0].lower(), parts[2]
         try:
             grade = parse_number(parts[1])
             rec, pay = (parse_number(p, percent_ok=True) for p in parts[3:])
         except NumberError as exc:
-            problems.append(Problem(app_id, "by_products", f"item '{item}': {exc}", item))
+            problems.append(Problem.of(app_id, "by_products", "problem_item", item, item=item, reason=exc.rule))
             continue
         if known_minerals is not None and mineral not in known_minerals:
-            problems.append(Problem(app_id, "by_products", "unknown mineral", mineral))
+            problems.append(Problem.of(app_id, "by_products", "problem_unknown_mineral", mineral))
             continue
         if unit not in GRADE_UNITS:
-            problems.append(Problem(app_id, "by_products", f"grade unit must be one of {', '.join(GRADE_UNITS)}", unit))
+            problems.append(Problem.of(app_id, "by_products", "problem_grade_unit_choice", unit, choices=", ".join(GRADE_UNITS)))
             continue
         max_grade = 100.0 if unit == "%" else 1e6
         if not (0 <= grade <= max_grade) or not (0 <= rec <= 1) or not (0 <= pay <= 1):
-            problems.append(Problem(app_id, "by_products", "grade must be in [0, 100] % or [0, 1,000,000] g/t or ppm, "
-                                    "recovery and payability in [0, 1]", item))
+            problems.append(Problem.of(app_id, "by_products", "problem_byproduct_range", item))
             continue
         out.append(ByProduct(mineral, grade, unit, rec, pay))
     return tuple(out)
@@ -530,21 +629,22 @@ def _parse_basket(v: str, known_oxides, app_id, problems) -> tuple[tuple[str, fl
         name, sep, share = item.partition(":")
         try:
             if not sep:
-                raise NumberError("each item must read 'oxide:share'")
+                raise NumberError("problem_basket_form")
             s = parse_number(share, percent_ok=True)
         except NumberError as exc:
-            problems.append(Problem(app_id, "ree_basket", f"item '{item}': {exc}", item))
+            problems.append(Problem.of(app_id, "ree_basket", "problem_item", item, item=item, reason=exc.rule))
             return ()
         if known_oxides is not None and name.strip() not in known_oxides:
-            problems.append(Problem(app_id, "ree_basket", f"unknown oxide (known: {', '.join(sorted(known_oxides))})", name.strip()))
+            problems.append(Problem.of(app_id, "ree_basket", "problem_unknown_oxide", name.strip(),
+                                       known=", ".join(sorted(known_oxides))))
             return ()
         if not 0 <= s <= 1:
-            problems.append(Problem(app_id, "ree_basket", "shares must be in [0, 1]", item))
+            problems.append(Problem.of(app_id, "ree_basket", "problem_basket_share_range", item))
             return ()
         items.append((name.strip(), s))
     total = sum(s for _, s in items)
     if items and abs(total - 1.0) > 0.005:
-        problems.append(Problem(app_id, "ree_basket", "shares must sum to 1 (within 0.005)", round(total, 4)))
+        problems.append(Problem.of(app_id, "ree_basket", "problem_basket_sum", round(total, 4)))
         return ()
     return tuple(items)
 
@@ -553,7 +653,7 @@ def _parse_choice(spec: FieldSpec, v: Any) -> str:
     s = str(v).strip()
     s_norm = s.upper() if spec.name == "esg_category" else s.lower()
     if s_norm not in spec.choices:
-        raise NumberError(f"must be one of {', '.join(spec.choices)}")
+        raise NumberError("problem_one_of", choices=", ".join(spec.choices))
     return s_norm
 
 
@@ -567,24 +667,24 @@ def _parse_field(spec: FieldSpec, v: Any, app_id: str, row: int | None, problems
     """One field's value, or ``_MISSING`` after appending the problem (blank, wrong form, out of range)."""
     if _is_blank(v):
         if spec.required:
-            problems.append(Problem(app_id, spec.name, "required field is empty", None, row))
+            problems.append(Problem.of(app_id, spec.name, "problem_required_empty", None, row))
         return _MISSING
     try:
         if spec.kind in ("str", "choice"):
             if isinstance(v, (list, tuple, dict)):
-                raise NumberError("must be one text value, not a list or table")
+                raise NumberError("problem_one_text")
             if isinstance(v, str) and len(v) > MAX_TEXT_CHARS:
-                raise NumberError(f"longer than {MAX_TEXT_CHARS:,} characters")
+                raise NumberError("problem_text_too_long", n=f"{MAX_TEXT_CHARS:,}")
             bad = _CONTROL_RE.search(str(v))
             if bad:  # no workbook can hold them: the template and the report would fail on export
-                raise NumberError(f"contains the character U+{ord(bad.group()):04X}, which no workbook can hold")
+                raise NumberError("problem_control_char", char=f"U+{ord(bad.group()):04X}")
             return clean_text(v) if spec.kind == "str" else _parse_choice(spec, v)
         if spec.kind in ("float", "int"):
             return _parse_scalar(spec, v)
         return _parse_list(spec, v)
     except NumberError as exc:
         shown = v if not isinstance(v, str) or len(v) <= 80 else v[:77] + "..."
-        problems.append(Problem(app_id, spec.name, str(exc), shown, row))
+        problems.append(Problem.from_error(app_id, spec.name, exc, shown, row))
         return _MISSING
 
 
@@ -640,41 +740,43 @@ def _cross_field_rules(values: dict, app_id: str, row, problems: list[Problem], 
     if "processing_country_iso3" in values:
         values["processing_country_iso3"] = values["processing_country_iso3"].upper()
         if kc is not None and values["processing_country_iso3"] not in kc:
-            problems.append(Problem(app_id, "processing_country_iso3", "unknown country code (ISO 3166 alpha-3 expected)",
-                                    values["processing_country_iso3"], row))
+            problems.append(Problem.of(app_id, "processing_country_iso3", "problem_unknown_country",
+                                       values["processing_country_iso3"], row))
     if kc is not None and "country_iso3" in values:
         values["country_iso3"] = values["country_iso3"].upper()
         if values["country_iso3"] not in kc:
-            problems.append(Problem(app_id, "country_iso3", "unknown country code (ISO 3166 alpha-3 expected)", values["country_iso3"], row))
+            problems.append(Problem.of(app_id, "country_iso3", "problem_unknown_country", values["country_iso3"], row))
     if "mineral" in values:
         values["mineral"] = values["mineral"].lower().replace(" ", "_").replace("-", "_")
         if km is not None and values["mineral"] not in km:
-            problems.append(Problem(app_id, "mineral", "unknown mineral (see evaluator/data/minerals.csv)", values["mineral"], row))
+            problems.append(Problem.of(app_id, "mineral", "problem_unknown_mineral_ref", values["mineral"], row))
     if values.get("head_grade_unit") == "%" and values.get("head_grade", 0) > 100:
-        problems.append(Problem(app_id, "head_grade", "must be at most 100 %", values["head_grade"], row))
+        problems.append(Problem.of(app_id, "head_grade", "problem_grade_over_100", values["head_grade"], row))
     if values.get("head_grade_unit") in ("g/t", "ppm") and values.get("head_grade", 0) > 1e6:
-        problems.append(Problem(app_id, "head_grade", "must be at most 1,000,000 g/t", values["head_grade"], row))
+        problems.append(Problem.of(app_id, "head_grade", "problem_grade_over_1e6", values["head_grade"], row))
     if "loan_grace_years" in values and "loan_tenor_years" in values and values["loan_grace_years"] >= values["loan_tenor_years"]:
-        problems.append(Problem(app_id, "loan_grace_years", "must be shorter than loan_tenor_years", values["loan_grace_years"], row))
+        problems.append(Problem.of(app_id, "loan_grace_years", "problem_shorter_than", values["loan_grace_years"], row,
+                                   other="loan_tenor_years"))
     if values.get("stage") == "exploration" and values.get("loan_request_krw_bn", 0) > 0 and "success_probability" not in values:
-        problems.append(Problem(app_id, "success_probability", "required for an exploration-stage loan", None, row))
+        problems.append(Problem.of(app_id, "success_probability", "problem_exploration_needs_probability", None, row))
     if "by_products" in values:
         values["by_products"] = _parse_by_products(values["by_products"], km, app_id, problems)
     if "ree_basket" in values:
         if values.get("mineral") not in (None, "rare_earths"):
-            problems.append(Problem(app_id, "ree_basket", "only for mineral rare_earths", values["ree_basket"], row))
+            problems.append(Problem.of(app_id, "ree_basket", "problem_basket_only_ree", values["ree_basket"], row))
             values.pop("ree_basket")
         else:
             values["ree_basket"] = _parse_basket(values["ree_basket"], ko, app_id, problems)
     sched = values.get("production_schedule_ore_mt", ())
     if sched and "ore_reserve_mt" in values and sum(sched) > values["ore_reserve_mt"] * 1.000001:
-        problems.append(Problem(app_id, "production_schedule_ore_mt", "total ore scheduled exceeds ore_reserve_mt", round(sum(sched), 3), row))
+        problems.append(Problem.of(app_id, "production_schedule_ore_mt", "problem_schedule_exceeds_reserve",
+                                   round(sum(sched), 3), row))
     if (not sched and "ore_reserve_mt" in values and "throughput_mtpa" in values and "mine_life_years" in values):
         ramp = values.get("ramp_up", ())
         ore_total = values["throughput_mtpa"] * (sum(ramp[: values["mine_life_years"]]) + max(values["mine_life_years"] - len(ramp), 0))
         if ore_total > values["ore_reserve_mt"] * 1.05:
-            problems.append(Problem(app_id, "mine_life_years", "throughput x mine life exceeds ore_reserve_mt by more than 5%",
-                                    f"{ore_total:.1f} Mt > {values['ore_reserve_mt']:g} Mt", row))
+            problems.append(Problem.of(app_id, "mine_life_years", "problem_life_exceeds_reserve",
+                                       f"{ore_total:.1f} Mt > {values['ore_reserve_mt']:g} Mt", row))
     _model_rules(values, app_id, row, problems, sched)
 
 
@@ -683,22 +785,23 @@ def _model_rules(values: dict, app_id: str, row, problems: list[Problem], sched)
     complete, a currency is an ISO 4217 code, the fiscal region is upper case."""
     n_years = values.get("construction_years", 0) + (len(sched) or values.get("mine_life_years", 0))
     if len(values.get("capex_schedule_usd_m", ())) > max(n_years, 1):
-        problems.append(Problem(app_id, "capex_schedule_usd_m", "more years than construction_years + operating years",
-                                len(values["capex_schedule_usd_m"]), row))
+        problems.append(Problem.of(app_id, "capex_schedule_usd_m", "problem_capex_schedule_too_long",
+                                   len(values["capex_schedule_usd_m"]), row))
     if len(values.get("grade_schedule", ())) > (len(sched) or values.get("mine_life_years", 10**6)):
-        problems.append(Problem(app_id, "grade_schedule", "more years than the operating years", len(values["grade_schedule"]), row))
+        problems.append(Problem.of(app_id, "grade_schedule", "problem_grade_schedule_too_long", len(values["grade_schedule"]),
+                                   row))
     if values.get("head_grade_unit") == "%" and any(g > 100 for g in values.get("grade_schedule", ())):
-        problems.append(Problem(app_id, "grade_schedule", "every grade must be at most 100 %", None, row))
+        problems.append(Problem.of(app_id, "grade_schedule", "problem_grade_schedule_over_100", None, row))
     if values.get("senior_debt_usd_m", 0) > 0:
         for name in ("senior_debt_rate", "senior_debt_tenor_years"):
             if name not in values:
-                problems.append(Problem(app_id, name, "required when senior_debt_usd_m > 0", None, row))
+                problems.append(Problem.of(app_id, name, "problem_required_with_senior_debt", None, row))
         if values.get("senior_debt_grace_years", 0) >= values.get("senior_debt_tenor_years", 10**6):
-            problems.append(Problem(app_id, "senior_debt_grace_years", "must be shorter than senior_debt_tenor_years",
-                                    values["senior_debt_grace_years"], row))
+            problems.append(Problem.of(app_id, "senior_debt_grace_years", "problem_shorter_than",
+                                       values["senior_debt_grace_years"], row, other="senior_debt_tenor_years"))
     if "currency" in values:
         values["currency"] = values["currency"].upper()
         if len(values["currency"]) != 3 or not values["currency"].isalpha():
-            problems.append(Problem(app_id, "currency", "must be a three-letter ISO 4217 code, e.g. USD, AUD, CAD", values["currency"], row))
+            problems.append(Problem.of(app_id, "currency", "problem_currency_code", values["currency"], row))
     if "fiscal_region" in values:
         values["fiscal_region"] = values["fiscal_region"].upper()

@@ -42,7 +42,7 @@ import pandas as pd
 from models import xlsx_cells
 from models.application import (COLUMNS, FIELD_BY_NAME, MAX_LIST_VALUES, MAX_TEXT_CHARS, REQUIRED_COLUMNS, Application,
                                 NumberError, Problem, ValidationError, number_text, parse_application, parse_number,
-                                plausibility_bounds, record_id, unit_label)
+                                _is_blank, plausibility_bounds, record_id, unit_label)
 
 #: Largest upload accepted [bytes]; a larger file is refused before parsing.
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -70,9 +70,18 @@ MAX_CSV_LINES = 1_000_000
 MAX_JSON_CONTAINERS = 300_000
 APPLICATIONS_SHEET = "applications"
 SCHEDULE_SHEET = "production_schedule"
-#: The template's units row of the schedule sheet (evaluator/template.py writes it).
-SCHEDULE_UNITS = {"id": "[text: application id]", "operating_year": "[1, 2, 3, ...]", "ore_mt": "[Mt]"}
-SCHEDULE_COLUMNS = ("id", "operating_year", "ore_mt")
+#: The yearly capital sheet (issue 16): one row per model year from year 1 (the first construction year).
+CAPEX_SHEET = "capex_schedule"
+#: The template's units row of the schedule sheets (evaluator/template.py writes it), in English.
+SCHEDULE_UNITS = {"id": "[text: application id]", "operating_year": "[1, 2, 3, ...]", "ore_mt": "[Mt]",
+                  "grade": "[head_grade_unit]"}
+CAPEX_UNITS = {"id": "[text: application id]", "model_year": "[1, 2, 3, ...]", "capex_usd_m": "[USD m]"}
+#: Columns of the production_schedule sheet (``grade`` optional; the sheet before issue 16 had the first three).
+SCHEDULE_COLUMNS = ("id", "operating_year", "ore_mt", "grade")
+CAPEX_COLUMNS = ("id", "model_year", "capex_usd_m")
+#: Application field filled from each yearly column, and the sheet that column is on.
+SCHEDULE_FIELDS = {"ore_mt": ("production_schedule_ore_mt", SCHEDULE_SHEET), "grade": ("grade_schedule", SCHEDULE_SHEET),
+                   "capex_usd_m": ("capex_schedule_usd_m", CAPEX_SHEET)}
 
 #: What reading a corrupt workbook raises (malformed or truncated XML or zip data, missing parts,
 #: a cell value that is not a number, a shared-string index out of range, XML constructs refused
@@ -113,13 +122,15 @@ class LoadResult:
             seen.setdefault(p.application_id or f"row {p.row}", None)
         return list(seen)
 
-    def problems_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([p.as_dict() for p in self.problems],
+    def problems_frame(self, language: str = "en") -> pd.DataFrame:
+        """Every problem as a table (application_id, field, rule, value, row), worded in ``language``."""
+        return pd.DataFrame([p.as_dict(language) for p in self.problems],
                             columns=["application_id", "field", "rule", "value", "row"])
 
 
-def _file_error(field_name: str, rule: str, value: Any = None) -> LoaderError:
-    return LoaderError([Problem("", field_name, rule, value)])
+def _file_error(field_name: str, code: str, value: Any = None, **params: Any) -> LoaderError:
+    """A file-level error: one problem with its catalogue code (``problem_...``) and values."""
+    return LoaderError([Problem.of("", field_name, code, value, None, **params)])
 
 
 def _as_bytes(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str]:
@@ -130,9 +141,9 @@ def _as_bytes(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str]:
         try:
             size = p.stat().st_size
         except OSError as exc:
-            raise _file_error("file", f"cannot read file ({exc.strerror})", str(p)) from None
+            raise _file_error("file", "problem_cannot_read", str(p), reason=exc.strerror) from None
         if size > MAX_FILE_BYTES:
-            raise _file_error("file", f"larger than the {MAX_FILE_BYTES // 2**20} MB limit", f"{size / 2**20:.1f} MB")
+            raise _file_error("file", "problem_file_too_large", f"{size / 2**20:.1f} MB", mb=MAX_FILE_BYTES // 2**20)
         return p.read_bytes(), p.name
     data = source.read(MAX_FILE_BYTES + 1)
     return data, getattr(source, "name", "") or ""
@@ -143,7 +154,7 @@ def _as_bytes(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str]:
 def _count_tags(zf: zipfile.ZipFile, info: zipfile.ZipInfo, tag: bytes, limit: int, what: str) -> int:
     """Count ``<tag`` elements (any namespace prefix) in one member, streaming [elements].
 
-    Raises :class:`LoaderError` as soon as the count passes ``limit``.
+    Raises :class:`LoaderError` (problem code ``what``) as soon as the count passes ``limit``.
     """
     pattern = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?" + tag + rb"[\s/>]")
     keep = 64  # longer than any match, so a tag split between two chunks is counted once
@@ -155,7 +166,7 @@ def _count_tags(zf: zipfile.ZipFile, info: zipfile.ZipInfo, tag: bytes, limit: i
             cut = len(buf) if not chunk else max(len(buf) - keep, 0)
             count += sum(1 for m in pattern.finditer(buf) if m.start() < cut)
             if count > limit:
-                raise _file_error("file", f"workbook holds more than {limit:,} {what}")
+                raise _file_error("file", what, limit=f"{limit:,}")
             if not chunk:
                 return count
             buf = buf[cut:]
@@ -167,32 +178,32 @@ def _inspect_xlsx(data: bytes) -> None:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
-        raise _file_error("file", "not a valid .xlsx workbook (corrupt or not a spreadsheet)") from None
+        raise _file_error("file", "problem_not_xlsx") from None
     with zf:
         if len(infos) > MAX_ZIP_MEMBERS:
-            raise _file_error("file", f"workbook archive has more than {MAX_ZIP_MEMBERS:,} parts")
+            raise _file_error("file", "problem_xlsx_too_many_parts", n=f"{MAX_ZIP_MEMBERS:,}")
         unzipped = sum(i.file_size for i in infos)
         if unzipped > MAX_UNZIPPED_BYTES:
-            raise _file_error("file", f"workbook expands to more than {MAX_UNZIPPED_BYTES // 2**20} MB",
-                              f"{unzipped / 2**20:.0f} MB")
+            raise _file_error("file", "problem_xlsx_expands", f"{unzipped / 2**20:.0f} MB",
+                              mb=MAX_UNZIPPED_BYTES // 2**20)
         names = {i.filename for i in infos}
         if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
-            raise _file_error("file", "a zip archive but not an .xlsx workbook (no [Content_Types].xml or xl/ part)")
+            raise _file_error("file", "problem_zip_not_xlsx")
         cells = 0
         try:
             for info in infos:
                 name = info.filename
                 if _is_sheet_part(name):
-                    cells += _count_tags(zf, info, rb"(?:c|row)", MAX_CELLS - cells, "cells and rows")
+                    cells += _count_tags(zf, info, rb"(?:c|row)", MAX_CELLS - cells, "problem_xlsx_too_many_cells")
                 elif name == "xl/sharedStrings.xml":
-                    _count_tags(zf, info, rb"si", MAX_SHARED_STRINGS, "shared strings")
+                    _count_tags(zf, info, rb"si", MAX_SHARED_STRINGS, "problem_xlsx_too_many_strings")
                 elif name.endswith((".xml", ".rels")) and info.file_size > MAX_OTHER_PART_BYTES:
-                    raise _file_error("file", f"workbook part {name} is larger than "
-                                      f"{MAX_OTHER_PART_BYTES // 2**20} MB", f"{info.file_size / 2**20:.0f} MB")
+                    raise _file_error("file", "problem_xlsx_part_too_large", f"{info.file_size / 2**20:.0f} MB",
+                                      part=name, mb=MAX_OTHER_PART_BYTES // 2**20)
         except RuntimeError:  # zipfile's word for a member that needs a password
-            raise _file_error("file", "workbook parts are encrypted: save the workbook without a password") from None
+            raise _file_error("file", "problem_xlsx_encrypted") from None
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
-            raise _file_error("file", f"not a valid .xlsx workbook (corrupt part: {type(exc).__name__})") from None
+            raise _file_error("file", "problem_xlsx_corrupt_part", error=type(exc).__name__) from None
 
 
 def _is_sheet_part(name: str) -> bool:
@@ -206,9 +217,9 @@ def _check_unusual_parts(zf: zipfile.ZipFile, sheets: list[str], strings: str | 
     """
     for part in sheets:
         if not _is_sheet_part(part):
-            _count_tags(zf, zf.getinfo(part), rb"(?:c|row)", MAX_CELLS, "cells and rows")
+            _count_tags(zf, zf.getinfo(part), rb"(?:c|row)", MAX_CELLS, "problem_xlsx_too_many_cells")
     if strings is not None and strings != "xl/sharedStrings.xml":
-        _count_tags(zf, zf.getinfo(strings), rb"si", MAX_SHARED_STRINGS, "shared strings")
+        _count_tags(zf, zf.getinfo(strings), rb"si", MAX_SHARED_STRINGS, "problem_xlsx_too_many_strings")
 
 
 def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -219,17 +230,17 @@ def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
             parts = xlsx_cells.workbook_parts(zf)
             by_key = {name.strip().lower(): name for name in parts.sheets}
             if APPLICATIONS_SHEET not in by_key:
-                raise _file_error("sheet", f"no '{APPLICATIONS_SHEET}' sheet (found: {', '.join(parts.sheets)})")
-            wanted = [parts.sheets[by_key[k]] for k in (APPLICATIONS_SHEET, SCHEDULE_SHEET) if k in by_key]
+                raise _file_error("sheet", "problem_no_sheet", sheet=APPLICATIONS_SHEET, found=", ".join(parts.sheets))
+            wanted = [parts.sheets[by_key[k]] for k in (APPLICATIONS_SHEET, SCHEDULE_SHEET, CAPEX_SHEET) if k in by_key]
             _check_unusual_parts(zf, wanted, parts.shared_strings)
             strings = xlsx_cells.shared_strings(zf, parts.shared_strings)
             dates = xlsx_cells.date_styles(zf, parts.styles)
         except LoaderError:
             raise
         except _XLSX_ERRORS as exc:
-            raise _file_error("file", f"not a readable .xlsx workbook ({type(exc).__name__})") from None
+            raise _file_error("file", "problem_xlsx_unreadable", error=type(exc).__name__) from None
         frames = []
-        for key in (APPLICATIONS_SHEET, SCHEDULE_SHEET):
+        for key in (APPLICATIONS_SHEET, SCHEDULE_SHEET, CAPEX_SHEET):
             if key not in by_key:
                 frames.append(None)
                 continue
@@ -240,11 +251,11 @@ def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
             except LoaderError:
                 raise
             except xlsx_cells.ColumnLimitError as exc:
-                raise _file_error(key, f"cell {exc.ref} holds a value beyond column {MAX_COLUMNS} "
-                                  f"({_column_letter(MAX_COLUMNS - 1)}): at most {MAX_COLUMNS} columns") from None
+                raise _file_error(key, "problem_beyond_column", ref=exc.ref, n=MAX_COLUMNS,
+                                  letter=_column_letter(MAX_COLUMNS - 1)) from None
             except _XLSX_ERRORS as exc:
-                raise _file_error("file", f"workbook sheet XML is corrupt or truncated ({type(exc).__name__})") from None
-    return frames[0], frames[1]
+                raise _file_error("file", "problem_sheet_corrupt", error=type(exc).__name__) from None
+    return frames[0], merge_schedules(frames[1], frames[2])
 
 
 # ----------------------------------------------------------------------------- tables
@@ -263,7 +274,9 @@ def _is_units_row(header: list[str], cells: Sequence[Any], sheet: str) -> bool:
     """The template's units row: every filled cell of a known column holds that column's unit label
     (in any language the template is written in); a column the schema does not know may hold a
     bracketed note (the template writes ``[not a template column]`` there)."""
-    labels = SCHEDULE_UNITS if sheet == SCHEDULE_SHEET else {f: unit_label(FIELD_BY_NAME[f]) for f in COLUMNS}
+    yearly = sheet in (SCHEDULE_SHEET, CAPEX_SHEET)
+    labels = ({SCHEDULE_SHEET: SCHEDULE_UNITS, CAPEX_SHEET: CAPEX_UNITS}[sheet] if yearly
+              else {f: unit_label(FIELD_BY_NAME[f]) for f in COLUMNS})
     matched = 0
     for name, v in zip(header, cells):
         if _blank(v):
@@ -273,7 +286,7 @@ def _is_units_row(header: list[str], cells: Sequence[Any], sheet: str) -> bool:
             if text.startswith("[") and text.endswith("]"):
                 continue
             return False
-        allowed = _schedule_unit_labels(name) if sheet == SCHEDULE_SHEET else _unit_labels(name, labels[name])
+        allowed = _schedule_unit_labels(name) if yearly else _unit_labels(name, labels[name])
         if text not in allowed | {labels[name]}:
             return False
         matched += 1
@@ -294,13 +307,19 @@ def _label_files() -> tuple[dict, ...]:
     return tuple(out)
 
 
+def _template_notes() -> set[str]:
+    """The notes the template writes beside the yearly sheets' headers, in every language."""
+    return {d.get("template", {}).get(k) for d in _label_files() for k in ("schedule_note", "capex_note")} - {None}
+
+
 def _unit_translations() -> tuple[dict[str, str], ...]:
     """The ``[unit]`` tables of the template's label files (one per language)."""
     return tuple(dict(d.get("unit", {})) for d in _label_files())
 
 
 #: Keys of the schedule sheet's units row in the label files' ``[template]`` table.
-_SCHEDULE_UNIT_KEYS = {"id": "schedule_id", "operating_year": "schedule_year", "ore_mt": "schedule_ore"}
+_SCHEDULE_UNIT_KEYS = {"id": "schedule_id", "operating_year": "schedule_year", "ore_mt": "schedule_ore",
+                       "grade": "schedule_grade", "model_year": "schedule_year", "capex_usd_m": "schedule_capex"}
 
 
 def _schedule_unit_labels(name: str) -> set[str]:
@@ -321,17 +340,17 @@ def _check_header(header: list[str], sheet: str) -> None:
         if not name:
             continue
         if name in seen:
-            raise _file_error(sheet, f"duplicate column header '{name}' in columns {_column_letter(seen[name])} and "
-                              f"{_column_letter(j)}")
+            raise _file_error(sheet, "problem_duplicate_header", name=name, a=_column_letter(seen[name]),
+                              b=_column_letter(j))
         seen[name] = j
 
 
 def _check_cell(v: Any, sheet: str, row_no: int, j: int, header: list[str]) -> None:
     if isinstance(v, str) and len(v) > MAX_TEXT_CHARS:
-        raise _file_error(sheet, f"cell {_column_letter(j)}{row_no} is longer than {MAX_TEXT_CHARS:,} characters "
-                          "(Excel's limit for one cell)", f"{len(v):,} characters")
+        raise _file_error(sheet, "problem_cell_too_long", f"{len(v):,}", ref=f"{_column_letter(j)}{row_no}",
+                          n=f"{MAX_TEXT_CHARS:,}")
     if j >= len(header) or not header[j]:
-        raise _file_error(sheet, f"cell {_column_letter(j)}{row_no} holds a value but its column has no header", v)
+        raise _file_error(sheet, "problem_cell_without_header", v, ref=f"{_column_letter(j)}{row_no}")
 
 
 def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> pd.DataFrame:
@@ -347,14 +366,16 @@ def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> p
             continue
         if header is None:
             header = ["" if c is None else str(c).strip() for c in r]
+            if sheet in (SCHEDULE_SHEET, CAPEX_SHEET):  # the template's note beside the header is no column
+                header = ["" if h in _template_notes() else h for h in header]
             while header and not header[-1]:
                 header.pop()
             if len(header) > MAX_COLUMNS:
-                raise _file_error(sheet, f"more than {MAX_COLUMNS} columns in the header row (row {row_no})")
+                raise _file_error(sheet, "problem_header_too_wide", n=MAX_COLUMNS, at_row=row_no)
             _check_header(header, sheet)
             missing = [c for c in REQUIRED_COLUMNS if c not in header] if sheet == APPLICATIONS_SHEET else []
             if missing:  # before reading the rows: a wrong sheet is refused at once
-                raise LoaderError([Problem("", c, "required column is missing") for c in missing])
+                raise LoaderError([Problem.of("", c, "problem_required_column") for c in missing])
             continue
         cells = list(r)
         for j, v in enumerate(cells):
@@ -363,7 +384,7 @@ def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> p
         if not body and _is_units_row(header, cells, sheet):
             continue  # the template's units row, recognised by its content
         if sheet == APPLICATIONS_SHEET and len(body) >= MAX_ROWS:
-            raise _file_error("file", f"more than {MAX_ROWS:,} application rows (row {row_no})")
+            raise _file_error("file", "problem_too_many_rows_at", n=f"{MAX_ROWS:,}", at_row=row_no)
         body.append(cells[: len(header)] + [None] * (len(header) - len(cells)))
     if header is None:
         return pd.DataFrame()
@@ -376,7 +397,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 def _decode_text(data: bytes, what: str, *, cp949: bool) -> str:
     if data.startswith(_UTF16_BOMS) or b"\x00" in data[:4096]:
-        raise _file_error("file", f"{what} is UTF-16 (or binary) text: save it as UTF-8")
+        raise _file_error("file", "problem_utf16", what=what)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -385,33 +406,33 @@ def _decode_text(data: bytes, what: str, *, cp949: bool) -> str:
                 return data.decode("cp949")  # Korean Windows Excel saves CSV in CP949
             except UnicodeDecodeError:
                 pass
-    raise _file_error("file", f"{what} is neither UTF-8" + (" nor CP949" if cp949 else "") + " text") from None
+    raise _file_error("file", "problem_encoding_cp949" if cp949 else "problem_encoding", what=what) from None
 
 
 def _read_csv(data: bytes) -> pd.DataFrame:
     text = _decode_text(data, "CSV", cp949=True)
     if not text.strip():
-        raise _file_error("file", "the file is empty")
+        raise _file_error("file", "problem_empty_file")
     if "\x00" in text:
-        raise _file_error("file", "CSV holds NUL characters (is it a binary file?)")
+        raise _file_error("file", "problem_csv_nul")
     # counted over the whole text (quoted commas and line breaks too): a conservative bound on the
     # fields and rows the csv module would build, so that no CSV below the size limit costs more
     # than a few seconds or about 300 MB
     if text.count(",") > MAX_CSV_SEPARATORS or text.count("\n") > MAX_CSV_LINES:
-        raise _file_error("file", f"CSV holds more than {MAX_CSV_SEPARATORS:,} commas or {MAX_CSV_LINES:,} lines")
+        raise _file_error("file", "problem_csv_too_big", commas=f"{MAX_CSV_SEPARATORS:,}", lines=f"{MAX_CSV_LINES:,}")
     rows = csv.reader(io.StringIO(text, newline=""))
     try:
         return _table_from_rows(((i, [c if c != "" else None for c in r]) for i, r in enumerate(rows, start=1)),
                                 APPLICATIONS_SHEET)
     except csv.Error as exc:
-        raise _file_error("file", f"not a readable CSV ({exc})") from None
+        raise _file_error("file", "problem_csv_unreadable", error=str(exc)) from None
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
     out: dict = {}
     for k, v in pairs:
         if k in out:
-            raise _file_error("file", f"JSON object has the key '{k}' twice")
+            raise _file_error("file", "problem_json_duplicate_key", key=k)
         out[k] = v
     return out
 
@@ -420,41 +441,72 @@ def _read_json(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     text = _decode_text(data, "JSON", cp949=False)
     # brackets inside strings counted too: a conservative bound on the containers json builds
     if text.count("{") + text.count("[") > MAX_JSON_CONTAINERS or text.count(",") > MAX_CSV_SEPARATORS:
-        raise _file_error("file", f"JSON holds more than {MAX_JSON_CONTAINERS:,} objects and arrays or "
-                          f"{MAX_CSV_SEPARATORS:,} commas")
+        raise _file_error("file", "problem_json_too_big", containers=f"{MAX_JSON_CONTAINERS:,}",
+                          commas=f"{MAX_CSV_SEPARATORS:,}")
     try:
         obj = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except RecursionError:
-        raise _file_error("file", "JSON is nested too deeply") from None
+        raise _file_error("file", "problem_json_too_deep") from None
     except ValueError as exc:  # JSONDecodeError, or an integer longer than Python reads
-        raise _file_error("file", f"not valid JSON ({str(exc).splitlines()[0][:200]})") from None
+        raise _file_error("file", "problem_json_invalid", error=str(exc).splitlines()[0][:200]) from None
     sched = None
     records = obj
     if isinstance(obj, dict):
-        unknown = sorted(set(obj) - {"applications", SCHEDULE_SHEET})
+        unknown = sorted(set(obj) - {"applications", SCHEDULE_SHEET, CAPEX_SHEET})
         if unknown:
-            raise _file_error("file", f"unknown JSON key(s) {', '.join(unknown)} (expected applications, {SCHEDULE_SHEET})")
+            raise _file_error("file", "problem_json_unknown_keys", keys=", ".join(unknown),
+                              expected=", ".join(("applications", SCHEDULE_SHEET, CAPEX_SHEET)))
         records = obj.get("applications")
-        if obj.get(SCHEDULE_SHEET) is not None:
-            sched = _json_schedule(obj[SCHEDULE_SHEET])
+        sched = merge_schedules(*(None if obj.get(k) is None else _json_schedule(obj[k], k)
+                                  for k in (SCHEDULE_SHEET, CAPEX_SHEET)))
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise _file_error("file", "JSON must be a list of application records or {\"applications\": [...]}")
+        raise _file_error("file", "problem_json_shape")
     if len(records) > MAX_ROWS:
-        raise _file_error("file", f"more than {MAX_ROWS:,} application rows")
+        raise _file_error("file", "problem_too_many_rows", n=f"{MAX_ROWS:,}")
     keys = set().union(*records) if records else set()
     if len(keys) > MAX_COLUMNS:  # the table would have one column per distinct key
-        raise _file_error("file", f"JSON records hold more than {MAX_COLUMNS} distinct fields")
+        raise _file_error("file", "problem_json_too_many_fields", n=MAX_COLUMNS)
     return pd.DataFrame(records, dtype=object), sched
 
 
-def _json_schedule(obj: Any) -> pd.DataFrame:
-    shape = f"'{SCHEDULE_SHEET}' must be a list of {{\"id\", \"operating_year\", \"ore_mt\"}} records"
+def _json_schedule(obj: Any, sheet: str) -> pd.DataFrame:
+    """A yearly table of a JSON file: ``production_schedule`` records hold id, operating_year and
+    ore_mt and/or grade; ``capex_schedule`` records hold id, model_year and capex_usd_m."""
+    columns = SCHEDULE_COLUMNS if sheet == SCHEDULE_SHEET else CAPEX_COLUMNS
+    shape = {"sheet": sheet, "columns": ", ".join(columns)}
     if not isinstance(obj, list) or not all(isinstance(r, dict) for r in obj):
-        raise _file_error(SCHEDULE_SHEET, shape)
+        raise _file_error(sheet, "problem_json_schedule_shape", **shape)
     for r in obj:
-        if set(r) != set(SCHEDULE_COLUMNS):
-            raise _file_error(SCHEDULE_SHEET, shape, ", ".join(sorted(map(str, r))))
-    return pd.DataFrame(obj, columns=list(SCHEDULE_COLUMNS), dtype=object)
+        keys = set(r)
+        ok = (keys == set(columns) if sheet == CAPEX_SHEET
+              else keys <= set(columns) and {"id", "operating_year"} <= keys and keys & {"ore_mt", "grade"})
+        if not ok:
+            raise _file_error(sheet, "problem_json_schedule_shape", ", ".join(sorted(map(str, r))), **shape)
+    return pd.DataFrame(obj, columns=list(columns), dtype=object)
+
+
+def merge_schedules(production: pd.DataFrame | None, capex: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The two yearly sheets as one long table (what :class:`LoadResult` keeps as ``schedule``).
+
+    Rows of ``production_schedule`` fill id, operating_year, ore_mt, grade; rows of
+    ``capex_schedule`` fill id, model_year, capex_usd_m. :func:`is_capex_row` tells them apart,
+    and :func:`evaluator.template.applications_workbook` writes each back to its sheet.
+    """
+    frames = [f for f in (production, capex) if f is not None and f.shape[1] > 0 and len(f)]
+    if not frames:
+        return production
+    if len(frames) == 1:
+        return frames[0]
+    return pd.concat(frames, ignore_index=True, sort=False).astype(object).where(
+        lambda d: d.notna(), None)
+
+
+def is_capex_row(row: Any) -> bool:
+    """Whether one row of the long yearly table belongs on the ``capex_schedule`` sheet: it fills
+    model_year or capex_usd_m and none of operating_year, ore_mt, grade."""
+    get = row.get if hasattr(row, "get") else (lambda k, d=None: d)
+    return (any(not _blank_value(get(c)) for c in ("model_year", "capex_usd_m"))
+            and all(_blank_value(get(c)) for c in ("operating_year", "ore_mt", "grade")))
 
 
 def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -483,76 +535,130 @@ def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = Non
     data, name = _as_bytes(source)
     name = (filename or name or "").lower()
     if len(data) > MAX_FILE_BYTES:
-        raise _file_error("file", f"larger than the {MAX_FILE_BYTES // 2**20} MB limit", f"{len(data) / 2**20:.1f} MB")
+        raise _file_error("file", "problem_file_too_large", f"{len(data) / 2**20:.1f} MB", mb=MAX_FILE_BYTES // 2**20)
     if not data.strip():
-        raise _file_error("file", "the file is empty")
+        raise _file_error("file", "problem_empty_file")
     if name.endswith((".xlsx", ".xlsm")) or (not name and data[:2] == b"PK"):
         return _read_xlsx(data)
     if name.endswith(".json") or (not name and data.lstrip()[:1] in (b"[", b"{")):
         return _read_json(data)
     if name.endswith((".csv", ".txt")) or not name:
         if data[:2] == b"PK":
-            raise _file_error("file", "binary content in a CSV file (is it a workbook?)")
+            raise _file_error("file", "problem_binary_csv")
         return _read_csv(data), None
-    raise _file_error("file", "unsupported file type: use .xlsx (the template), .csv or .json", name)
+    raise _file_error("file", "problem_unsupported_type", name)
 
 
 # ----------------------------------------------------------------------------- validation
 
-def _schedule_rows(g: pd.DataFrame, app_id: str, problems: list[Problem]) -> list[float] | None:
-    """One application's schedule rows -> ore per operating year 1, 2, ... [Mt], or None after a problem."""
-    hi = plausibility_bounds().get("production_schedule_ore_mt", (0.0, float("inf")))[1]
-    pairs = []
-    for year_v, ore_v in zip(g["operating_year"], g["ore_mt"]):
+#: Upper bound of each yearly column [its unit] and the unit named in messages; a grade above 100 %
+#: is then refused by the application's own ``grade_schedule`` rule.
+def _yearly_bounds() -> dict[str, tuple[float, str]]:
+    bounds = plausibility_bounds()
+    return {"ore_mt": (bounds.get("production_schedule_ore_mt", (0.0, float("inf")))[1], "Mt"),
+            "grade": (1e6, "grade unit"),
+            "capex_usd_m": (bounds.get("capex_schedule_usd_m", (0.0, float("inf")))[1], "USD m")}
+
+
+def _year_rows(g: pd.DataFrame, app_id: str, sheet: str, year_col: str, value_cols: Sequence[str],
+               problems: list[Problem]) -> list[tuple[int, dict[str, float | None]]] | None:
+    """One application's rows of a yearly sheet as (year, {column: value or None}), or None after a problem."""
+    bounds = _yearly_bounds()
+    rows = []
+    for rec in g.to_dict("records"):
+        year_v, vals = rec.get(year_col), {c: rec.get(c) for c in value_cols}
+        shown = ", ".join(repr(v) for v in (year_v, *vals.values()))
         try:
-            year, ore = parse_number(year_v), parse_number(ore_v)
+            year = parse_number(year_v)
+            parsed = {c: None if _blank_value(v) else parse_number(v) for c, v in vals.items()}
         except NumberError as exc:
-            problems.append(Problem(app_id, SCHEDULE_SHEET, f"operating_year and ore_mt: {exc}", f"{year_v!r}, {ore_v!r}"))
+            problems.append(Problem.of(app_id, sheet, "problem_schedule_number", shown,
+                                       columns=", ".join((year_col, *value_cols)), reason=exc.rule))
             return None
-        if year != int(year) or not 0 <= ore <= hi:
-            problems.append(Problem(app_id, SCHEDULE_SHEET, f"operating_year must be a whole number and ore_mt in "
-                                    f"[0, {hi:g}] [Mt]", f"{year_v!r}, {ore_v!r}"))
+        bad = [c for c, x in parsed.items() if x is not None and not 0 <= x <= bounds[c][0]]
+        if year != int(year) or bad:
+            col = (bad or list(value_cols))[0]
+            problems.append(Problem.of(app_id, sheet, "problem_schedule_range", shown, year=year_col, column=col,
+                                       hi=f"{bounds[col][0]:g}", unit=bounds[col][1]))
             return None
-        pairs.append((int(year), ore))
-    pairs.sort()
-    if [y for y, _ in pairs] != list(range(1, len(pairs) + 1)) or len(pairs) > MAX_LIST_VALUES:
-        problems.append(Problem(app_id, SCHEDULE_SHEET, f"operating years must run 1, 2, 3, ... without gaps or repeats "
-                                f"(at most {MAX_LIST_VALUES})"))
+        rows.append((int(year), parsed))
+    rows.sort(key=lambda r: r[0])
+    if [y for y, _ in rows] != list(range(1, len(rows) + 1)) or len(rows) > MAX_LIST_VALUES:
+        problems.append(Problem.of(app_id, sheet, "problem_schedule_years", year=year_col, n=MAX_LIST_VALUES))
         return None
-    return [ore for _, ore in pairs]
+    return rows
+
+
+def _yearly_lists(g: pd.DataFrame, app_id: str, sheet: str, problems: list[Problem]) -> dict[str, list[float]] | None:
+    """One application's rows of a yearly sheet -> {column: value per year 1, 2, ...} for each column it
+    fills (in every row; a column filled in some rows only is a problem)."""
+    year_col, columns = ("operating_year", ("ore_mt", "grade")) if sheet == SCHEDULE_SHEET else \
+        ("model_year", ("capex_usd_m",))
+    value_cols = [c for c in columns if c in g.columns]
+    rows = _year_rows(g, app_id, sheet, year_col, value_cols, problems)
+    if rows is None:
+        return None
+    out = {}
+    for c in value_cols:
+        values = [v[c] for _, v in rows]
+        if all(x is None for x in values):
+            continue
+        if any(x is None for x in values):
+            problems.append(Problem.of(app_id, sheet, "problem_schedule_partial", column=c, year=year_col))
+            return None
+        out[c] = values
+    return out
+
+
+def _split_schedule(sched: pd.DataFrame, problems: list[Problem]) -> list[tuple[str, pd.DataFrame]]:
+    """The long yearly table as (sheet, rows) for each sheet it holds rows of, with its columns checked."""
+    capex = sched.apply(is_capex_row, axis=1) if len(sched) else pd.Series([], dtype=bool)
+    out = []
+    for sheet, rows, needed in ((SCHEDULE_SHEET, sched[~capex], ("id", "operating_year")),
+                                (CAPEX_SHEET, sched[capex], CAPEX_COLUMNS)):
+        if rows.empty:
+            continue
+        missing = [c for c in needed if c not in rows.columns]
+        if sheet == SCHEDULE_SHEET and not {"ore_mt", "grade"} & set(rows.columns):
+            missing.append("ore_mt")
+        if missing:
+            problems.append(Problem.of("", sheet, "problem_schedule_columns", columns=", ".join(sorted(missing))))
+            continue
+        out.append((sheet, rows))
+    return out
 
 
 def _attach_schedule(raw: pd.DataFrame, sched: pd.DataFrame | None, problems: list[Problem]) -> pd.DataFrame:
-    """Fold a long production_schedule sheet into the ``production_schedule_ore_mt`` column."""
+    """Fold the long yearly table (production_schedule and capex_schedule rows) into the list fields
+    ``production_schedule_ore_mt``, ``grade_schedule`` and ``capex_schedule_usd_m``."""
     if sched is None or sched.empty:
         return raw
-    missing = set(SCHEDULE_COLUMNS) - set(sched.columns)
-    if missing:
-        problems.append(Problem("", SCHEDULE_SHEET, f"sheet lacks column(s) {', '.join(sorted(missing))}"))
-        return raw
     raw = raw.copy()
-    if "production_schedule_ore_mt" not in raw.columns:
-        raw["production_schedule_ore_mt"] = None
     raw_ids = raw["id"].map(record_id)
-    sched_ids = sched["id"].map(record_id)
-    for app_id in dict.fromkeys(sched_ids):
-        ore = _schedule_rows(sched[sched_ids == app_id], app_id, problems)
-        if ore is None:
-            continue
-        mask = raw_ids == app_id
-        if not app_id or not mask.any():
-            problems.append(Problem(app_id, SCHEDULE_SHEET, "schedule for an id not in the applications sheet"))
-            continue
-        if not raw.loc[mask, "production_schedule_ore_mt"].map(_blank_value).all():
-            problems.append(Problem(app_id, "production_schedule_ore_mt", f"given both in the column and on the "
-                                    f"{SCHEDULE_SHEET} sheet: keep one"))
-            continue
-        raw.loc[mask, "production_schedule_ore_mt"] = ";".join(number_text(x) for x in ore)
+    for sheet, rows in _split_schedule(sched, problems):
+        sched_ids = rows["id"].map(record_id)
+        for app_id in dict.fromkeys(sched_ids):
+            lists = _yearly_lists(rows[sched_ids == app_id], app_id, sheet, problems)
+            if lists is None:
+                continue
+            mask = raw_ids == app_id
+            if not app_id or not mask.any():
+                problems.append(Problem.of(app_id, sheet, "problem_schedule_unknown_id"))
+                continue
+            for column, values in lists.items():
+                name = SCHEDULE_FIELDS[column][0]
+                if name not in raw.columns:
+                    raw[name] = None
+                if not raw.loc[mask, name].map(_blank_value).all():
+                    problems.append(Problem.of(app_id, name, "problem_given_twice", sheet=sheet))
+                    continue
+                raw.loc[mask, name] = ";".join(number_text(x) for x in values)
     return raw
 
 
 def _blank_value(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+    """None, NaN, pandas' NA/NaT (an emptied cell of the app's editor) or blank text."""
+    return _is_blank(v)
 
 
 def validate_table(
@@ -578,19 +684,21 @@ def validate_table(
         Required columns are missing, a column header is repeated, or the table is empty.
     """
     if raw is None or raw.shape[1] == 0:
-        raise _file_error("file", "no header row: the file is empty")
+        raise _file_error("file", "problem_no_header")
     raw = raw.copy()
     raw.columns = [str(c).strip() for c in raw.columns]
     _check_header(list(raw.columns), APPLICATIONS_SHEET)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
-        raise LoaderError([Problem("", c, "required column is missing") for c in missing])
+        raise LoaderError([Problem.of("", c, "problem_required_column") for c in missing])
     if len(raw) == 0:
-        raise _file_error("file", "no application rows under the header")
+        raise _file_error("file", "problem_no_rows")
     if len(raw) > MAX_ROWS:
-        raise _file_error("file", f"more than {MAX_ROWS:,} application rows")
+        raise _file_error("file", "problem_too_many_rows", n=f"{MAX_ROWS:,}")
     problems: list[Problem] = []
     raw = _attach_schedule(raw, schedule, problems)
+    # an application whose yearly sheet rows are wrong is not evaluated without them
+    schedule_bad = {p.application_id for p in problems if p.application_id}
     extra = [c for c in raw.columns if c not in COLUMNS]
     raw = raw[[c for c in COLUMNS if c in raw.columns] + extra]
 
@@ -613,7 +721,10 @@ def validate_table(
                                        known_minerals=known_minerals, known_oxides=known_oxides)
         this_id = ids.iloc[i - 1]
         if this_id in dup_rows:
-            probs.append(Problem(this_id, "id", f"duplicate id (rows {', '.join(map(str, dup_rows[this_id]))})", this_id, i))
+            probs.append(Problem.of(this_id, "id", "problem_duplicate_id", this_id, i,
+                                    rows=", ".join(map(str, dup_rows[this_id]))))
+            app = None
+        if this_id in schedule_bad:
             app = None
         problems.extend(probs)
         if app is not None:

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 
 from evaluator.evaluate import evaluate
 from evaluator.reference import load_reference
-from evaluator.template import build_template
+from evaluator.template import applications_workbook, build_template
 from models.application import (ESG_CATEGORIES, FIELDS, GRADE_UNITS, PERMITS, STAGES, YES_NO, parse_application,
                                 plausibility_bounds)
-from models.loader import applications_frame, load_applications
+from models.loader import applications_frame, load_applications, read_table
 from models.scenario import default_scenario
 
 REF = load_reference()
@@ -71,6 +71,12 @@ def application_record(draw, app_id: str) -> dict:
     assume(reserve >= ore_needed)
     tenor = draw(st.integers(1, 30))
     unit = draw(st.sampled_from(GRADE_UNITS))
+    construction = draw(st.integers(0, 10))
+    operating = len(schedule) or life
+    grade_hi = 100.0 if unit == "%" else 1e6
+    grades = draw(st.one_of(st.just([]), st.lists(_float(0.0, grade_hi), min_size=1, max_size=min(5, operating))))
+    capex = draw(st.one_of(st.just([]), st.lists(_money("capex_schedule_usd_m"), min_size=1,
+                                                 max_size=min(6, max(construction + operating, 1)))))
     rec = {
         "id": app_id, "name": draw(TEXT), "company": draw(TEXT), "country_iso3": draw(st.sampled_from(COUNTRIES)),
         "region": draw(st.one_of(st.none(), TEXT)), "mineral": mineral, "stage": stage,
@@ -81,7 +87,8 @@ def application_record(draw, app_id: str) -> dict:
         "recovery": draw(POS_FRACTION), "payability": draw(POS_FRACTION), "throughput_mtpa": throughput,
         "mine_life_years": life, "ramp_up": ";".join(repr(x) for x in ramp),
         "production_schedule_ore_mt": ";".join(repr(x) for x in schedule),
-        "construction_years": draw(st.integers(0, 10)),
+        "grade_schedule": ";".join(repr(x) for x in grades), "capex_schedule_usd_m": ";".join(repr(x) for x in capex),
+        "construction_years": construction,
         "loan_tenor_years": tenor, "loan_grace_years": draw(st.integers(0, min(15, tenor - 1))),
         "depreciation_years": draw(st.one_of(st.none(), st.integers(1, 40))),
     }
@@ -148,6 +155,44 @@ def test_template_and_csv_round_trip_and_evaluate_identically(apps):
     ev_x = evaluate(xlsx.applications, SCEN, REF)
     ev_c = evaluate(csv.applications, SCEN, REF)
     pd.testing.assert_frame_equal(ev_x.metrics, ev_c.metrics, check_exact=True)
+
+
+def _on_yearly_sheets(apps) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The applications as an edited table whose schedules stand on the yearly sheets: ore and grade
+    on ``production_schedule`` (both when they have the same years, else grade stays in its column),
+    capital on ``capex_schedule``; the long table as :class:`models.loader.LoadResult` keeps it."""
+    raw = applications_frame(apps).astype(object)
+    rows = []
+    for i, a in enumerate(apps):
+        ore, grade = a.production_schedule_ore_mt, a.grade_schedule
+        on_sheet = {"ore_mt": ore} if ore else {}
+        if grade and (not ore or len(grade) == len(ore)):
+            on_sheet["grade"] = grade
+        for column, values in on_sheet.items():
+            raw.at[i, {"ore_mt": "production_schedule_ore_mt", "grade": "grade_schedule"}[column]] = ""
+        for k in range(max((len(v) for v in on_sheet.values()), default=0)):
+            rows.append({"id": a.id, "operating_year": k + 1, **{c: v[k] for c, v in on_sheet.items()}})
+        for k, x in enumerate(a.capex_schedule_usd_m, start=1):
+            rows.append({"id": a.id, "model_year": k, "capex_usd_m": x})
+        raw.at[i, "capex_schedule_usd_m"] = ""
+    cols = ["id", "operating_year", "ore_mt", "grade", "model_year", "capex_usd_m"]
+    return raw, pd.DataFrame(rows, columns=cols, dtype=object).where(lambda d: d.notna(), None)
+
+
+# as above: no shrink phase (each example writes and reads a workbook)
+@settings(max_examples=20, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(application_set())
+def test_schedules_on_the_yearly_sheets_round_trip(apps):
+    raw, sched = _on_yearly_sheets(apps)
+    data = applications_workbook(raw, sched)
+    back = load_applications(data, filename="edited.xlsx", ref=REF)
+    assert back.problems == [], [p.message() for p in back.problems]
+    assert _differences(back.applications, apps) == []
+    # written again from what was read: the same table and the same applications
+    raw2, sched2 = read_table(data, filename="edited.xlsx")
+    again = load_applications(applications_workbook(raw2, sched2), filename="again.xlsx", ref=REF)
+    assert _differences(again.applications, apps) == []
 
 
 @pytest.mark.xfail(strict=False, reason="the template writer (openpyxl) writes numbers with '%.16g': a float that "

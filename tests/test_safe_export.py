@@ -268,7 +268,7 @@ def test_applications_workbook_round_trip_keeps_hostile_text(ref):
 
 
 def build_template_sheetnames() -> list[str]:
-    return ["applications", "production_schedule", "instructions", "lists"]
+    return ["applications", "production_schedule", "capex_schedule", "instructions", "lists"]
 
 
 def test_applications_workbook_keeps_numbers_as_numbers(ref, sample_apps):

@@ -33,7 +33,7 @@ def _wb(data):
 
 def test_blank_template_layout(ref):
     wb = _wb(build_template())
-    assert wb.sheetnames == ["applications", "production_schedule", "instructions", "lists"]
+    assert wb.sheetnames == ["applications", "production_schedule", "capex_schedule", "instructions", "lists"]
     assert wb["lists"].sheet_state == "hidden"
     ws = wb["applications"]
     assert [c.value for c in ws[1]] == list(COLUMNS)
@@ -42,7 +42,11 @@ def test_blank_template_layout(ref):
     assert units[list(COLUMNS).index("initial_capex_usd_m")] == "[USD m]"
     assert ws["A3"].value == EXAMPLE_RECORD["id"]
     sched = wb["production_schedule"]
-    assert [sched.cell(row=1, column=j).value for j in (1, 2, 3)] == ["id", "operating_year", "ore_mt"]
+    assert [sched.cell(row=1, column=j).value for j in (1, 2, 3, 4)] == ["id", "operating_year", "ore_mt", "grade"]
+    capex = wb["capex_schedule"]
+    assert [capex.cell(row=1, column=j).value for j in (1, 2, 3)] == ["id", "model_year", "capex_usd_m"]
+    assert [capex.cell(row=2, column=j).value for j in (1, 2, 3)] == ["[text: application id]", "[1, 2, 3, ...]",
+                                                                      "[USD m]"]
 
 
 def test_dropdowns_point_at_the_hidden_lists(ref):
@@ -155,7 +159,7 @@ def test_cli_template(tmp_path, ref, csv_apps):
 def test_korean_template_keeps_the_codes_and_loads(ref, csv_apps):
     data = build_template(language="ko")
     wb = _wb(data)
-    assert wb.sheetnames == ["applications", "production_schedule", "작성 안내", "lists"]
+    assert wb.sheetnames == ["applications", "production_schedule", "capex_schedule", "작성 안내", "lists"]
     ws = wb["applications"]
     assert [c.value for c in ws[1]] == list(COLUMNS)  # the column ids are codes the loader reads
     units = [c.value for c in ws[2]]
@@ -190,7 +194,7 @@ def test_korean_template_has_no_english_words(ref):
     regions = pd.read_csv(ROOT / "evaluator" / "data" / "fiscal_regimes.csv", comment="#")["region"]
     codes |= set(regions) | {p for r in regions for p in str(r).split("-")}   # fiscal regime codes
     codes |= {"applications", "production_schedule", "lists", "operating_year", "ore_mt", "EXAMPLE", "VN", "REE",
-              "grade_basis"}  # sheet and schedule column names the loader reads; the example id; a minerals.csv column
+              "grade_basis", "capex_schedule", "model_year", "capex_usd_m", "grade"}  # sheet and schedule column names the loader reads; the example id; a minerals.csv column
     cells = string_cells(build_template(language="ko"))
     assert len(cells) > 300
     bad = english_words(cells, [], codes)
