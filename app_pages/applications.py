@@ -60,7 +60,7 @@ st.subheader(t("validation"))
 try:
     result = compute.validation()
 except ValidationError as exc:
-    st.error(t("table_unusable", problems="; ".join(p.message() for p in exc.problems)))
+    st.error(t("table_unusable", problems=exc.text(lang())))
     result = None
 
 if result is not None:
@@ -71,7 +71,7 @@ if result is not None:
     c3.metric(t("applications_with_problems"), n_bad)
     if result.problems:
         st.warning(t("n_problems", n=len(result.problems)))
-        problems = result.problems_frame().rename(columns={
+        problems = result.problems_frame(lang()).rename(columns={
             "application_id": t("col_application"), "field": t("col_field"), "rule": t("col_rule"),
             "value": t("col_value"), "row": t("col_row")})
         st.dataframe(problems, hide_index=True, width="stretch", key="problems_table")

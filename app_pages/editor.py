@@ -22,7 +22,7 @@ def try_load_upload(data: bytes, filename: str, ref) -> str | None:
     try:
         res = load_applications(data, filename=filename, ref=ref)
     except ValidationError as exc:
-        return "; ".join(p.message() for p in exc.problems) or str(exc)
+        return exc.text(lang()) or str(exc)
     state.set_table(res.raw, res.schedule, filename)
     return None
 

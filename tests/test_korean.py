@@ -111,3 +111,22 @@ def test_scanner_catches_english():
     assert _english("저장 Save the scenario", ALLOWED) == ["Save", "the", "scenario"]
     assert _english("NPV [백만 달러], `path/to/x`", ALLOWED) == []
     assert catalogue("ko")["screen_no_support"] != catalogue("en")["screen_no_support"]
+
+
+def test_validation_problems_in_korean(ko_app):
+    """A broken upload's problems read in Korean on the Applications page (field ids and values
+    stay as entered)."""
+    at = ko_app
+    at.switch_page("app_pages/applications.py")
+    at.run()
+    name = "grade_over_100.csv"
+    at.file_uploader(key="apps_upload").set_value((name, (ROOT / "sample_projects" / "broken" / name).read_bytes(),
+                                                   "text/csv"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "규칙" in d.value.columns)
+    assert len(table) >= 1
+    rules = " ".join(table["규칙"].astype(str))
+    assert re.search(r"[\uac00-\ud7a3]", rules)
+    allowed = ALLOWED | _data_words(at) | {f for f in table["항목"].astype(str)}
+    assert _english(rules, allowed) == []
