@@ -26,12 +26,8 @@ if not compute.applications():
     st.stop()
 
 
-@st.fragment
-def allocation_page() -> None:
-    """The page body: a budget, cap or lock move reruns this part only, not the sidebar and the
-    other pages' state (the sidebar's assumptions are read from the session as they stand)."""
-    # -- what-if controls ----------------------------------------------------------------------------
-    ids = [a.id for a in compute.applications()]
+def _controls(ids: list[str]) -> None:
+    """Budgets (in the officer's unit), caps, objective, partial funding, locks, measure."""
     for k in ("lock_in", "lock_out"):  # drop locks on applications no longer loaded
         if k in ss:
             ss[k] = [i for i in ss[k] if i in ids]
@@ -54,6 +50,9 @@ def allocation_page() -> None:
         st.toggle(t("prove_optimality"), key="prove_optimal",
                   help=t("prove_optimality_help", seconds=f"{compute.INTERACTIVE_TIME_LIMIT_S:g}"))
 
+
+def _allocation(scenario):
+    """The allocation under the page's settings, or None after saying why there is none."""
     scenario = state.current_scenario()
     if ss.get("scenario_error"):
         st.error(t("settings_not_applied", error=ss["scenario_error"]))
@@ -71,9 +70,12 @@ def allocation_page() -> None:
     if pa is None:
         st.warning(t("nothing_to_allocate"))
         return
+    return pa
 
+
+def _headline(pa, s) -> None:
+    """What is allocated against the budgets, how many projects, and the solver's word."""
     t_alloc = pa.table
-    s = compute.summary(pa, scenario)
     total = s.fund_allocated_krw_bn + s.loan_allocated_krw_bn
     m = st.columns(4)
     m[0].metric(t("allocated"), fmt_money(total), help=t("allocated_help"), border=True)
@@ -90,6 +92,9 @@ def allocation_page() -> None:
     elif s.n_selected == 0 and s.note:
         st.info(t("nothing_funded_because", note=s.note))
 
+
+def _who_gets_what(t_alloc):
+    """Each application's request and award, and the funding by host country and mineral."""
     # -- who gets what -------------------------------------------------------------------------------
     st.subheader(t("who_gets_what"))
     shown = t_alloc.assign(mineral=t_alloc["mineral"].map(mineral_name), note=t_alloc["note"].map(note_text))
@@ -118,13 +123,20 @@ def allocation_page() -> None:
                     y=alt.Y(f"{by}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
                     tooltip=[by, alt.Tooltip("total:Q", format=",.1f")]).properties(height=max(200, 30 * len(g))),
                     width="stretch")
+    return funded
 
+
+def _where(funded) -> None:
+    """The world map of the funding."""
     # -- world map -----------------------------------------------------------------------------------
     st.subheader(t("where_the_money_goes"))
-    st.altair_chart(funding_map(funded.groupby("country_iso3")["total"].sum().to_dict(), unit, t("col_country"),
-                                t("funding_unit", unit=unit)), width="stretch")
+    st.altair_chart(funding_map(funded.groupby("country_iso3")["total"].sum().to_dict(), money_unit(), t("col_country"),
+                                t("funding_unit", unit=money_unit())), width="stretch")
     st.caption(t("map_source"))
 
+
+def _china_share(pa, scenario, t_alloc) -> None:
+    """China's share before and after, by year, and the numbers in words."""
     # -- supply: China share -------------------------------------------------------------------------
     st.subheader(t("china_share_before_after"))
     target = 100 * scenario.target_single_supplier_share
@@ -164,6 +176,10 @@ def allocation_page() -> None:
                                           fractions=shares):
             st.markdown(f"- **{mineral_name(d['mineral'])}**: " + portfolio_sentence(d, scenario.target_single_supplier_share))
 
+
+def _portfolio_risk(scenario, t_alloc) -> None:
+    """The funded portfolio's joint simulation, on request."""
+    unit = money_unit()
     # -- portfolio risk: loan book, fund, target ------------------------------------------------------
     st.subheader(t("portfolio_risk_title"))
     risk = compute.portfolio_risk(scenario)
@@ -219,6 +235,9 @@ def allocation_page() -> None:
         st.dataframe(view, column_config=cfg, width="stretch", key="risk_contributions")
         st.caption(t("risk_contribution_caption"))
 
+
+def _constraints(s) -> None:
+    """Which constraints bind and what one more KRW bn of each budget is worth."""
     # -- constraints, marginal values ----------------------------------------------------------------
     left, right = st.columns(2)
     with left:
@@ -238,6 +257,10 @@ def allocation_page() -> None:
         else:
             st.caption(t("not_available_for_solve"))
 
+
+def _frontier(pa, scenario, s) -> None:
+    """The objective against one budget, the current budget marked."""
+    unit = money_unit()
     # -- frontier ------------------------------------------------------------------------------------
     st.subheader(t("frontier_title"))
     resource = st.radio(t("vary"), ["fund_krw_bn", "loan_krw_bn"], horizontal=True, key="frontier_resource",
@@ -256,11 +279,33 @@ def allocation_page() -> None:
     st.altair_chart((curve + cur).properties(height=300), width="stretch")
     st.caption(t("current_budget_marker"))
 
+
+def _what_it_would_take(pa, scenario) -> None:
+    """For each left-out project, what it would take to enter (on request)."""
     # -- what it would take --------------------------------------------------------------------------
     st.subheader(t("what_it_would_take"))
     with st.expander(t("what_it_would_take_help"), expanded=False):
         if st.toggle(t("compute_few_solves"), key="wit_on"):
             st.dataframe(compute.what_it_would_take(pa, scenario), width="stretch")
+
+
+@st.fragment
+def allocation_page() -> None:
+    """The page body: a budget, cap or lock move reruns this part only, not the sidebar and the
+    other pages' state (the sidebar's assumptions are read from the session as they stand)."""
+    _controls([a.id for a in compute.applications()])
+    scenario = state.current_scenario()
+    pa = _allocation(scenario)
+    if pa is not None:
+        s = compute.summary(pa, scenario)
+        _headline(pa, s)
+        funded = _who_gets_what(pa.table)
+        _where(funded)
+        _china_share(pa, scenario, pa.table)
+        _portfolio_risk(scenario, pa.table)
+        _constraints(s)
+        _frontier(pa, scenario, s)
+        _what_it_would_take(pa, scenario)
     draft.save()  # a fragment run does not reach app.py's save
 
 
