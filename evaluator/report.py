@@ -914,6 +914,7 @@ class _Context:
     project_ids: list = dc_field(default_factory=list)
     cf_sheets: dict = dc_field(default_factory=dict)
     tornado: pd.DataFrame | None = None
+    portfolio_risk: Any = None
 
     def funded_ids(self) -> list[str]:
         if self.alloc is None:
@@ -1041,6 +1042,10 @@ def _china_rows(ctx: _Context) -> pd.DataFrame:
     out["target_year_share"] = float(sc.target_single_supplier_share)
     if meets is not None:
         out["meets_target"] = [None if pd.isna(v) else bool(v) for v in meets]
+    pr = ctx.portfolio_risk
+    if pr is not None:
+        out["prob_target_met_target_year"] = out["mineral"].map(
+            {m: by_year.get(int(sc.target_year), np.nan) for m, by_year in pr.prob_target_met().items()})
     return out
 
 
@@ -1051,11 +1056,12 @@ def _summary_china(ws, r: int, ctx: _Context) -> int:
     if not len(df):
         xs.put_text(ws, r + 1, 1, lab("text.supply_not_run"), "Note")
         return r + 2
-    year_cols = ("china_share_target_year", "top_supplier_target_year", "top_share_target_year")
+    year_cols = ("china_share_target_year", "top_supplier_target_year", "top_share_target_year",
+                 "prob_target_met_target_year")
     shown = df.rename(columns={c: lab(f"col.{c}", year=sc.target_year) for c in year_cols})
     fm = {c: "0%" for c in shown.columns if c not in ("mineral", "meets_target", lab("col.top_supplier_target_year", year=sc.target_year))}
     last, _ = _table(ws, r + 1, 1, shown, lab, fm)
-    ws.row_dimensions[r + 1].height = 32
+    ws.row_dimensions[r + 1].height = 45 if ctx.portfolio_risk is not None else 32
     return last + 1
 
 
@@ -1067,6 +1073,11 @@ def _summary_risks(ws, r: int, ctx: _Context, funded: list[str]) -> int:
     if el is None and ctx.alloc is not None and "expected_loss_krw_bn" in ctx.alloc.columns:
         el = float(ctx.alloc["expected_loss_krw_bn"].sum())
     items = [(lab("text.risk_expected_loss"), lab("text.not_allocated") if el is None else el, "#,##0.00")]
+    pr = ctx.portfolio_risk
+    if pr is not None:
+        items += [(lab("text.risk_book_loss"), pr.loan_loss_expected_krw_bn, "#,##0.00"),
+                  (lab("text.risk_book_p95"), pr.loan_loss_p95_krw_bn, "#,##0.00"),
+                  (lab("text.risk_prob_fund_loss"), pr.prob_fund_loss, xs.FMT_PCT)]
     if ctx.simulation is not None and funded:
         s = ctx.simulation.summary.reindex(funded)
         flagged = [i for i in funded if pd.notna(s.at[i, "prob_npv_negative"]) and s.at[i, "prob_npv_negative"] > PROB_LOSS_FLAG]
@@ -1377,6 +1388,159 @@ def _write_reference_tables(ws, r: int, evaluation, scenario, ref, lab: xs.Label
 
 
 # ----------------------------------------------------------------------------------------------
+# Portfolio risk (issue 19)
+# ----------------------------------------------------------------------------------------------
+#: Columns of the Portfolio-risk sheet's risk-contribution table, in order.
+RISK_PROJECT_COLUMNS = ["id", "name", "mineral", "country_iso3", "fund_krw_bn", "loan_krw_bn", "prob_failure",
+                        "prob_default", "expected_loss_krw_bn", "loss_contribution_es99_krw_bn",
+                        "fund_npv_mean_krw_bn", "fund_npv_p10_krw_bn", "fund_contribution_es10_krw_bn"]
+#: Last calendar year of the target table [year] (issue 19: "by year to 2035").
+TARGET_LAST_YEAR = 2035
+#: Rows per block of the S-curve table (101 points in three side-by-side blocks).
+S_CURVE_BLOCK_ROWS = 34
+_PROB_FMT = "0.0%"
+
+
+def _risk_key_figures(pr, lab: xs.Labels) -> list[tuple[str, Any, str | None]]:
+    m2 = "#,##0.00"
+    return [(lab("col.loan_loss_expected_krw_bn"), pr.loan_loss_expected_krw_bn, m2),
+            (lab("col.loan_loss_p95_krw_bn"), pr.loan_loss_p95_krw_bn, m2),
+            (lab("col.loan_loss_p99_krw_bn"), pr.loan_loss_p99_krw_bn, m2),
+            (lab("col.loan_loss_es99_krw_bn"), pr.loan_loss_es99_krw_bn, m2),
+            (lab("col.loss_threshold_krw_bn", share=pr.loss_threshold_share), pr.loss_threshold_krw_bn, m2),
+            (lab("col.prob_loss_exceeds_threshold"), pr.prob_loss_exceeds_threshold, _PROB_FMT),
+            (lab("col.fund_npv_mean_krw_bn"), pr.fund_npv_mean_krw_bn, m2),
+            (lab("col.fund_npv_p10_krw_bn"), pr.fund_npv_p10_krw_bn, m2),
+            (lab("col.fund_npv_p50_krw_bn"), pr.fund_npv_p50_krw_bn, m2),
+            (lab("col.fund_npv_p90_krw_bn"), pr.fund_npv_p90_krw_bn, m2),
+            (lab("col.fund_npv_es10_krw_bn"), pr.fund_npv_es10_krw_bn, m2),
+            (lab("col.prob_fund_loss"), pr.prob_fund_loss, _PROB_FMT)]
+
+
+def target_probability_table(pr, last_year: int = TARGET_LAST_YEAR) -> pd.DataFrame:
+    """Mineral x calendar year (to ``last_year``): P(China's share of Korea's imports at or below
+    the target) [fraction], from ``PortfolioRisk.target``."""
+    t = pr.target[pr.target["year"] <= last_year]
+    if not len(t):
+        return pd.DataFrame(columns=["mineral"])
+    piv = t.pivot(index="mineral", columns="year", values="prob_china_share_met").sort_index()
+    piv.columns = [int(c) for c in piv.columns]
+    return piv.reset_index()
+
+
+def _risk_projects_frame(pr, evaluation) -> pd.DataFrame:
+    t = pr.projects.reset_index()
+    names = evaluation.metrics["name"] if "name" in evaluation.metrics.columns else pd.Series(dtype=object)
+    t["name"] = t["id"].astype(str).map(lambda i: names.get(i, ""))
+    return t[[c for c in RISK_PROJECT_COLUMNS if c in t.columns]]
+
+
+def _write_s_curve(ws, r: int, left: int, pr, lab: xs.Labels) -> tuple[int, list[tuple[int, int]]]:
+    """The loan-loss and fund-NPV S-curves in side-by-side blocks (probability, loss, fund NPV)
+    from column ``left``; returns the last row and each block's (first data row, last data row)."""
+    curve = pd.DataFrame({"probability": pr.loan_loss_s_curve["probability"].to_numpy(),
+                          "loss_krw_bn": pr.loan_loss_s_curve["loss_krw_bn"].to_numpy(),
+                          "fund_npv_krw_bn": pr.fund_npv_s_curve["fund_npv_krw_bn"].to_numpy()})
+    blocks, last = [], r
+    for k, start in enumerate(range(0, len(curve), S_CURVE_BLOCK_ROWS)):
+        part = curve.iloc[start:start + S_CURVE_BLOCK_ROWS]
+        end, _ = _table(ws, r, left + 3 * k, part, lab, {"probability": "0%", "loss_krw_bn": "#,##0.00",
+                                                         "fund_npv_krw_bn": "#,##0.00"})
+        blocks.append((r + 1, end))
+        last = max(last, end)
+    return last, blocks
+
+
+def _risk_charts(ws, r: int, lab: xs.Labels, left: int, blocks, hist_top: int, hist_last: int) -> None:
+    """At row ``r``: the histogram of the book's total loss and its S-curve (probability of not
+    exceeding), side by side."""
+    from openpyxl.chart import ScatterChart, Series
+
+    bar = BarChart()
+    bar.title = lab("text.risk_histogram_chart")
+    bar.y_axis.title, bar.x_axis.title = lab("col.share_of_paths"), lab("col.bin_right_krw_bn")
+    bar.y_axis.number_format = "0%"
+    bar.add_data(Reference(ws, min_col=3, min_row=hist_top + 1, max_row=hist_last), titles_from_data=False)
+    bar.set_categories(Reference(ws, min_col=2, min_row=hist_top + 1, max_row=hist_last))
+    bar.legend = None
+    bar.height, bar.width = 7.5, 14
+    ws.add_chart(bar, f"A{r}")
+    sc = ScatterChart()
+    sc.title = lab("text.risk_s_curve_chart")
+    sc.x_axis.title, sc.y_axis.title = lab("col.loss_krw_bn"), lab("col.probability")
+    sc.y_axis.number_format = "0%"
+    sc.y_axis.scaling.min, sc.y_axis.scaling.max = 0.0, 1.0
+    for k, (first, last) in enumerate(blocks):
+        ser = Series(Reference(ws, min_col=left + 3 * k, min_row=first, max_row=last),
+                     Reference(ws, min_col=left + 1 + 3 * k, min_row=first, max_row=last))
+        ser.marker.symbol = "none"
+        ser.graphicalProperties.line.solidFill = "1F3864"
+        sc.series.append(ser)
+    sc.legend = None
+    sc.height, sc.width = 7.5, 14
+    ws.add_chart(sc, f"F{r}")
+
+
+def _write_portfolio_risk(ws, pr, evaluation, scenario, lab: xs.Labels | None = None) -> dict:
+    """The ``Portfolio risk`` sheet: key figures of the loan book and the fund beside the loss by
+    year; the probability of meeting the target per mineral by year; each project's risk
+    contribution (first page); the loss histogram beside the S-curves, and two charts (second
+    page). Every figure is the :class:`evaluator.uncertainty.PortfolioRisk`'s, written as a value.
+
+    Returns
+    -------
+    dict
+        Header row of each block (``key``, ``by_year``, ``target``, ``projects``, ``histogram``,
+        ``s_curve``).
+    """
+    lab = lab or xs.load_labels("en")
+    ws.column_dimensions["A"].width = 40
+    ws.column_dimensions["B"].width = 34
+    for j in range(3, 14):
+        ws.column_dimensions[_col(j)].width = 13
+    _title(ws, lab("text.risk_title"))
+    _wide_text(ws, 2, lab("text.risk_subtitle", n=pr.n_paths, seed=pr.seed, vol=pr.vol_scale,
+                          failures=lab.yes_no(bool(pr.failures))), "Note", 1, 13)
+    rows: dict[str, int] = {"key": 5, "by_year": 5}
+    xs.put_text(ws, 4, 1, lab("text.risk_key"), "Subtitle")
+    r_key = _kv(ws, 5, _risk_key_figures(pr, lab))
+    xs.put_text(ws, 4, 4, lab("text.risk_by_year"), "Subtitle")
+    r_year, _ = _table(ws, 5, 4, pr.loan_loss_by_year, lab, {"year": "0", "prob_any_loss": _PROB_FMT,
+                                                           "expected_krw_bn": "#,##0.00", "p95_krw_bn": "#,##0.00",
+                                                           "p99_krw_bn": "#,##0.00"})
+    r = max(r_key, r_year + 1) + 1
+    xs.put_text(ws, r, 1, lab("text.risk_target", target=scenario.target_single_supplier_share), "Subtitle")
+    rows["target"] = r + 1
+    piv = target_probability_table(pr)
+    r, _ = _table(ws, r + 1, 1, piv, lab, {c: "0%" for c in piv.columns if c != "mineral"})
+    r += 2
+    xs.put_text(ws, r, 1, lab("text.risk_projects"), "Subtitle")
+    rows["projects"] = top = r + 1
+    proj = _risk_projects_frame(pr, evaluation)
+    r, _ = _table(ws, top, 1, proj, lab, {"prob_failure": _PROB_FMT, "prob_default": _PROB_FMT})
+    ws.row_dimensions[top].height = 60
+    xs.put_text(ws, r + 1, 1, lab("text.total"), "Total")
+    for key in ("fund_krw_bn", "loan_krw_bn", "expected_loss_krw_bn", "loss_contribution_es99_krw_bn",
+                "fund_contribution_es10_krw_bn"):
+        j = list(proj.columns).index(key) + 1
+        c = ws.cell(row=r + 1, column=j, value=f"=SUM({_col(j)}{top + 1}:{_col(j)}{r})")
+        c.style, c.number_format = "Total", xs.FMT_MONEY
+    _wide_text(ws, r + 2, lab("text.risk_contrib_note"), "Note", 1, 13)
+    r += 4
+    ws.row_breaks.append(Break(id=r - 1))
+    xs.put_text(ws, r, 1, lab("text.risk_histogram"), "Subtitle")
+    xs.put_text(ws, r, 5, lab("text.risk_s_curve"), "Subtitle")
+    rows["histogram"] = rows["s_curve"] = r + 1
+    hist_last, _ = _table(ws, r + 1, 1, pr.loan_loss_histogram, lab, {"share_of_paths": _PROB_FMT,
+                                                                     "bin_left_krw_bn": "#,##0.00",
+                                                                     "bin_right_krw_bn": "#,##0.00"})
+    s_last, blocks = _write_s_curve(ws, r + 1, 5, pr, lab)
+    _risk_charts(ws, max(hist_last, s_last) + 2, lab, 5, blocks, r + 1, hist_last)
+    xs.print_setup(ws, footer=lab("text.page_footer"))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
 # entry point
 # ----------------------------------------------------------------------------------------------
 def _tornado_for(evaluation, scenario, ref, ids: list[str]) -> pd.DataFrame | None:
@@ -1390,7 +1554,7 @@ def _tornado_for(evaluation, scenario, ref, ids: list[str]) -> pd.DataFrame | No
 
 def build_report(evaluation, scenario, *, scores=None, allocation=None, allocation_summary=None, supply=None,
                  supply_by_year=None, cashflow_ids=None, decision=None, generated_at=None, ref=None,
-                 top_n: int = DEFAULT_TOP_N, simulation=None, language: str = "en") -> bytes:
+                 top_n: int = DEFAULT_TOP_N, simulation=None, language: str = "en", portfolio_risk=None) -> bytes:
     """Build the committee workbook and return it as ``.xlsx`` bytes (nothing touches disk).
 
     Sheets: a one-page ``Summary``; one page per funded or contested project
@@ -1432,6 +1596,9 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         Percentiles on the project pages and P10 NPV / P(NPV < 0) on the Summary.
     language : {'en', 'ko'}
         Language of every label, header, sheet name and note (``evaluator/data/report_labels_*.toml``).
+    portfolio_risk : evaluator.uncertainty.PortfolioRisk, optional
+        The funded portfolio's joint simulation (issue 19): its key figures on the Summary and a
+        ``Portfolio risk`` sheet after the Allocation.
 
     Returns
     -------
@@ -1456,7 +1623,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     supply_table = _supply_table(supply) if supply is not None else _baseline_supply(evaluation, ref)
     ctx = _Context(evaluation, scenario, lab, scores_df, alloc_df, allocation_summary, supply_table,
                    None if supply_by_year is None else pd.DataFrame(supply_by_year), simulation, decision, ref,
-                   page_ids, tornado=_tornado_for(evaluation, scenario, ref, page_ids))
+                   page_ids, tornado=_tornado_for(evaluation, scenario, ref, page_ids), portfolio_risk=portfolio_risk)
 
     wb = Workbook()
     xs.ensure_styles(wb)
@@ -1473,6 +1640,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     project_sheets = [(i, new_sheet(lab("sheet.project", id=i))) for i in page_ids]
     ws_rank = new_sheet(lab("sheet.ranking"))
     ws_alloc = new_sheet(lab("sheet.allocation"))
+    ws_risk = new_sheet(lab("sheet.portfolio_risk")) if portfolio_risk is not None else None
     ws_sup = new_sheet(lab("sheet.supply"))
     for app_id in cf_ids:
         ws = new_sheet(lab("sheet.cashflow", id=app_id))
@@ -1481,6 +1649,8 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         ws.sheet_properties.tabColor = "A9D08E"
     _write_ranking(ws_rank, evaluation, scores_df, scenario.lender_min_dscr, alloc_df, decision, lab)
     _write_allocation(ws_alloc, evaluation, scenario, alloc_df, allocation_summary, lab)
+    if ws_risk is not None:
+        _write_portfolio_risk(ws_risk, portfolio_risk, evaluation, scenario, lab)
     _write_supply(ws_sup, evaluation, scenario, supply, supply_by_year, ref, lab)
     _write_assumptions(new_sheet(lab("sheet.assumptions")), evaluation, scenario, ref, lab)
     if decision:
@@ -1497,13 +1667,16 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
 
 
 def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, decision=None, generated_at=None,
-                          top_n: int = DEFAULT_TOP_N, language: str = "en") -> bytes:
+                          top_n: int = DEFAULT_TOP_N, language: str = "en", portfolio_risk=None) -> bytes:
     """The committee workbook of one :class:`evaluator.pipeline.PipelineResult`.
 
     The one mapping from the pipeline's result to the workbook: the app's Report page and the
     ``report`` command both call it, so the same inputs give the same numbers. The ranking
     carries the simulated P10 NPV and P(NPV < 0), and the project pages the simulated
-    percentiles, when the simulation has run. ``language``: ``en`` or ``ko``.
+    percentiles, when the simulation has run. ``language``: ``en`` or ``ko``. ``portfolio_risk``:
+    the :class:`evaluator.uncertainty.PortfolioRisk` of this result's allocation
+    (``portfolio_risk_of_result``), when computed: key figures on the Summary and a ``Portfolio
+    risk`` sheet.
     """
     kw = {}
     if result.allocation is not None:
@@ -1512,4 +1685,4 @@ def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, deci
                   supply_by_year=result.supply.by_year)
     return build_report(result.evaluation, scenario, scores=result.ranking, cashflow_ids=cashflow_ids,
                         decision=decision, generated_at=generated_at, ref=ref, top_n=top_n,
-                        simulation=result.simulation, language=language, **kw)
+                        simulation=result.simulation, language=language, portfolio_risk=portfolio_risk, **kw)
