@@ -197,8 +197,41 @@ def _byproduct_coef(inputs, i: int) -> float:
     return float(np.asarray(inputs.byproduct_coef_usd_per_t_ore)[rows == i].sum())
 
 
+def extended_features_of(evaluation, app_id: str) -> list[str]:
+    """The model features of ``app_id`` the cash-flow sheet's flat formulas cannot reproduce
+    (:func:`evaluator.cashflow.extended_features`: capital or grade schedule, price path, royalty
+    basis, depreciation method, loss limits, depletion, tax credit); empty when none."""
+    from evaluator.cashflow import extended_features
+
+    text = extended_features(evaluation.inputs)[evaluation.cashflows.index_of(app_id)]
+    return [f for f in text.split("; ") if f]
+
+
+def _features_text(features: list[str], lab: xs.Labels) -> str:
+    return "; ".join(lab.get("feature", f) for f in features)
+
+
+def _price_by_period(inp, i: int, n: int) -> np.ndarray:
+    """Product price of project ``i`` in each model period [USD/t product]: the flat price times
+    the scenario's price path factor (1 without a path)."""
+    from evaluator.cashflow import fit_columns
+
+    price = np.full(n, float(inp.price_usd_per_t[i]))
+    if inp.price_factor is not None:
+        price = price * fit_columns(np.asarray(inp.price_factor)[i:i + 1], n)[0]
+    return price
+
+
 def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels | None = None) -> dict:
-    """The cash-flow model of one project as live formulas; returns the cells of NPV and IRR."""
+    """The cash-flow model of one project as live formulas; returns the cells of NPV and IRR.
+
+    A project with model features the flat formulas cannot reproduce
+    (:func:`extended_features_of`: a fiscal regime's royalty basis, depreciation or loss rules,
+    a capital schedule, a price path...) gets the model's lines as values instead: inputs in blue
+    (ore, capital, closure, price by year), the lines the law computes as values marked ``*``,
+    and formulas only where they stay exact (revenue, EBITDA, working capital, free cash flow,
+    the sums, NPV and IRR), so that the sheet recomputes to the model's NPV and IRR.
+    """
     lab = lab or xs.load_labels("en")
     inp = evaluation.inputs
     cf = evaluation.cashflows
@@ -210,6 +243,7 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
     fp = int(cf.first_production_index[i])
     lp = int(cf.last_production_index[i])
     src = inp.sources.loc[app_id] if inp.sources is not None and app_id in inp.sources.index else {}
+    features = extended_features_of(evaluation, app_id)
 
     _title(ws, lab("text.cf_title", id=app_id, name=app.name))
     xs.put_text(ws, 2, 1, lab("text.cf_note"), "Note")
@@ -312,51 +346,99 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
         r += 1
 
     R = lambda key, L: f"{L}{rows[key]}"  # noqa: E731
-    input_row("ore", lab("cf.row_ore"), frame["ore_mt"], xs.FMT_MT)
-    input_row("init", lab("cf.row_init"), frame["initial_capex_usd_m"], xs.FMT_MONEY2)
-    r += 1
-    xs.put_text(ws, r, 1, lab("text.cf_formulas"), "Subtitle")
-    r += 1
-    formula_row("flag", lab("cf.row_flag"), lambda L, P, k: f"({per(L)}>={ref['fp']})*({per(L)}<={ref['lp']})", "0")
-    formula_row("product", lab("cf.row_product"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['grade']}*{ref['rec']}*{ref['pf']}", xs.FMT_TONNES)
-    formula_row("payable", lab("cf.row_payable"), lambda L, P, k: f"{R('product', L)}*{ref['pay']}", xs.FMT_TONNES)
-    formula_row("offt", lab("cf.row_offt"), lambda L, P, k: f"{R('product', L)}*{ref['offtake']}", xs.FMT_TONNES)
-    formula_row("prim", lab("cf.row_prim"), lambda L, P, k: f"{R('payable', L)}*{ref['price']}/{ref['usdm']}")
-    formula_row("byp", lab("cf.row_byp"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['bycoef']}/{ref['usdm']}")
-    formula_row("gross", lab("cf.row_gross"), lambda L, P, k: f"{R('prim', L)}+{R('byp', L)}")
-    formula_row("offs", lab("cf.row_offs"), lambda L, P, k: f"{R('gross', L)}*{ref['offsite']}")
-    formula_row("rev", lab("cf.row_rev"), lambda L, P, k: f"{R('gross', L)}-{R('offs', L)}", style="Total")
-    formula_row("roy", lab("cf.row_roy"), lambda L, P, k: f"{R('rev', L)}*{ref['roy']}")
-    formula_row("opex", lab("cf.row_opex"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['opex']}/{ref['usdm']}+{R('flag', L)}*{ref['fixed']}")
-    formula_row("ebitda", lab("cf.row_ebitda"), lambda L, P, k: f"{R('rev', L)}-{R('roy', L)}-{R('opex', L)}", style="Total")
-    formula_row("sust", lab("cf.row_sust"), lambda L, P, k: f"{R('flag', L)}*{ref['sust']}")
-    init_total = f"$B${rows['init']}"
-    formula_row("add", lab("cf.row_add"),
-                lambda L, P, k: f"{R('sust', L)}+({per(L)}={ref['fp']})*{init_total}")
-    formula_row("cumadd", lab("cf.row_cumadd"), lambda L, P, k: f"SUM(${C0}{rows['add']}:{L}{rows['add']})")
-    add_rng = f"${C0}${rows['add']}:${CL}${rows['add']}"
-    formula_row("sl", lab("cf.row_sl"),
-                lambda L, P, k: f"SUMPRODUCT(({periods_rng}>{per(L)}-{ref['dep']})*({periods_rng}<={per(L)})*{add_rng})/{ref['dep']}*({per(L)}<={ref['lp']})")
-    formula_row("wo", lab("cf.row_wo"),
-                lambda L, P, k: f"({per(L)}={ref['lp']})*({R('cumadd', L)}-SUM(${C0}{rows['sl']}:{L}{rows['sl']}))")
-    formula_row("dep", lab("cf.row_dep"), lambda L, P, k: f"{R('sl', L)}+{R('wo', L)}")
-    formula_row("tpre", lab("cf.row_tpre"), lambda L, P, k: f"({R('ebitda', L)}-{R('dep', L)})*({per(L)}<={ref['lp']})")
-    formula_row("cum", lab("cf.row_cum"),
-                lambda L, P, k: f"SUM(${C0}{rows['tpre']}:{L}{rows['tpre']})-{ref['lbf']}")
-    t_row = r  # the next row: cumulative taxed income, opening value in column B
-    formula_row("taxed", lab("cf.row_taxed"),
-                lambda L, P, k: f"MAX({P}{t_row},{R('cum', L)})", opening=f"={ref['t0']}")
-    formula_row("taxable", lab("cf.row_taxable"), lambda L, P, k: f"{R('taxed', L)}-{P}{rows['taxed']}")
-    formula_row("taxpaid", lab("cf.row_taxpaid"), lambda L, P, k: f"{R('taxable', L)}*{ref['tax']}")
-    formula_row("closure", lab("cf.row_closure"), lambda L, P, k: f"({per(L)}={ref['clp']})*{ref['closure']}")
-    wc_row = r
-    formula_row("wc", lab("cf.row_wc"), lambda L, P, k: f"{R('rev', L)}*{ref['wcs']}", opening=f"={ref['wc0']}")
-    formula_row("dwc", lab("cf.row_dwc"), lambda L, P, k: f"{L}{wc_row}-{P}{wc_row}")
-    formula_row("fcf", lab("cf.row_fcf"),
-                lambda L, P, k: f"{R('ebitda', L)}-{R('taxpaid', L)}-{R('init', L)}-{R('sust', L)}-{R('closure', L)}-{R('dwc', L)}",
-                style="Total")
-    formula_row("cfads", lab("cf.row_cfads"),
-                lambda L, P, k: f"{R('ebitda', L)}-{R('taxpaid', L)}-{R('sust', L)}-{R('dwc', L)}")
+
+    def value_row(key, label, values, fmt=xs.FMT_MONEY2):
+        """The model's own line as values (a law the sheet's formulas cannot express), marked *."""
+        nonlocal r
+        rows[key] = r
+        xs.put_text(ws, r, 1, f"{label} *", "Label")
+        for k, v in enumerate(values):
+            xs.put_value(ws, r, first_c + k, float(v), "Value", fmt)
+        c = ws.cell(row=r, column=2, value=f"=SUM({C0}{r}:{CL}{r})")
+        c.style, c.number_format = "Calc", fmt
+        r += 1
+
+    if features:
+        xs.put_text(ws, 3, 1, lab("text.cf_extended_note", features=_features_text(features, lab)), "Note")
+        price = _price_by_period(inp, i, n)
+        primary = frame["payable_t"].to_numpy() * price / 1e6
+        input_row("ore", lab("cf.row_ore"), frame["ore_mt"], xs.FMT_MT)
+        input_row("init", lab("cf.row_init_schedule"), frame["initial_capex_usd_m"], xs.FMT_MONEY2)
+        input_row("sust", lab("cf.row_sust"), frame["sustaining_capex_usd_m"], xs.FMT_MONEY2)
+        input_row("closure", lab("cf.row_closure"), frame["closure_usd_m"], xs.FMT_MONEY2)
+        input_row("price", lab("cf.row_price"), price, xs.FMT_PRICE, total=False)
+        r += 1
+        xs.put_text(ws, r, 1, lab("text.cf_formulas_extended"), "Subtitle")
+        r += 1
+        value_row("payable", lab("cf.row_payable"), frame["payable_t"], xs.FMT_TONNES)
+        formula_row("prim", lab("cf.row_prim"), lambda L, P, k: f"{R('payable', L)}*{R('price', L)}/{ref['usdm']}")
+        value_row("byp", lab("cf.row_byp"), frame["gross_revenue_usd_m"].to_numpy() - primary)
+        formula_row("gross", lab("cf.row_gross"), lambda L, P, k: f"{R('prim', L)}+{R('byp', L)}")
+        formula_row("offs", lab("cf.row_offs"), lambda L, P, k: f"{R('gross', L)}*{ref['offsite']}")
+        formula_row("rev", lab("cf.row_rev"), lambda L, P, k: f"{R('gross', L)}-{R('offs', L)}", style="Total")
+        value_row("roy", lab("cf.row_roy"), frame["royalty_usd_m"])
+        value_row("opex", lab("cf.row_opex"), frame["opex_usd_m"])
+        formula_row("ebitda", lab("cf.row_ebitda"), lambda L, P, k: f"{R('rev', L)}-{R('roy', L)}-{R('opex', L)}",
+                    style="Total")
+        value_row("dep", lab("cf.row_dep"), frame["depreciation_usd_m"])
+        value_row("depl", lab("cf.row_depl"), frame["depletion_usd_m"])
+        value_row("taxable", lab("cf.row_taxable"), frame["taxable_income_usd_m"])
+        value_row("taxpaid", lab("cf.row_taxpaid"), frame["tax_usd_m"])
+        value_row("credit", lab("cf.row_credit"), frame["tax_credit_usd_m"])
+        wc_row = r
+        formula_row("wc", lab("cf.row_wc"), lambda L, P, k: f"{R('rev', L)}*{ref['wcs']}", opening=f"={ref['wc0']}")
+        formula_row("dwc", lab("cf.row_dwc"), lambda L, P, k: f"{L}{wc_row}-{P}{wc_row}")
+        formula_row("fcf", lab("cf.row_fcf"),
+                    lambda L, P, k: (f"{R('ebitda', L)}-{R('taxpaid', L)}+{R('credit', L)}-{R('init', L)}"
+                                     f"-{R('sust', L)}-{R('closure', L)}-{R('dwc', L)}"), style="Total")
+        formula_row("cfads", lab("cf.row_cfads"),
+                    lambda L, P, k: f"{R('ebitda', L)}-{R('taxpaid', L)}+{R('credit', L)}-{R('sust', L)}-{R('dwc', L)}")
+    else:
+        input_row("ore", lab("cf.row_ore"), frame["ore_mt"], xs.FMT_MT)
+        input_row("init", lab("cf.row_init"), frame["initial_capex_usd_m"], xs.FMT_MONEY2)
+        r += 1
+        xs.put_text(ws, r, 1, lab("text.cf_formulas"), "Subtitle")
+        r += 1
+        formula_row("flag", lab("cf.row_flag"), lambda L, P, k: f"({per(L)}>={ref['fp']})*({per(L)}<={ref['lp']})", "0")
+        formula_row("product", lab("cf.row_product"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['grade']}*{ref['rec']}*{ref['pf']}", xs.FMT_TONNES)
+        formula_row("payable", lab("cf.row_payable"), lambda L, P, k: f"{R('product', L)}*{ref['pay']}", xs.FMT_TONNES)
+        formula_row("offt", lab("cf.row_offt"), lambda L, P, k: f"{R('product', L)}*{ref['offtake']}", xs.FMT_TONNES)
+        formula_row("prim", lab("cf.row_prim"), lambda L, P, k: f"{R('payable', L)}*{ref['price']}/{ref['usdm']}")
+        formula_row("byp", lab("cf.row_byp"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['bycoef']}/{ref['usdm']}")
+        formula_row("gross", lab("cf.row_gross"), lambda L, P, k: f"{R('prim', L)}+{R('byp', L)}")
+        formula_row("offs", lab("cf.row_offs"), lambda L, P, k: f"{R('gross', L)}*{ref['offsite']}")
+        formula_row("rev", lab("cf.row_rev"), lambda L, P, k: f"{R('gross', L)}-{R('offs', L)}", style="Total")
+        formula_row("roy", lab("cf.row_roy"), lambda L, P, k: f"{R('rev', L)}*{ref['roy']}")
+        formula_row("opex", lab("cf.row_opex"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['opex']}/{ref['usdm']}+{R('flag', L)}*{ref['fixed']}")
+        formula_row("ebitda", lab("cf.row_ebitda"), lambda L, P, k: f"{R('rev', L)}-{R('roy', L)}-{R('opex', L)}", style="Total")
+        formula_row("sust", lab("cf.row_sust"), lambda L, P, k: f"{R('flag', L)}*{ref['sust']}")
+        init_total = f"$B${rows['init']}"
+        formula_row("add", lab("cf.row_add"),
+                    lambda L, P, k: f"{R('sust', L)}+({per(L)}={ref['fp']})*{init_total}")
+        formula_row("cumadd", lab("cf.row_cumadd"), lambda L, P, k: f"SUM(${C0}{rows['add']}:{L}{rows['add']})")
+        add_rng = f"${C0}${rows['add']}:${CL}${rows['add']}"
+        formula_row("sl", lab("cf.row_sl"),
+                    lambda L, P, k: f"SUMPRODUCT(({periods_rng}>{per(L)}-{ref['dep']})*({periods_rng}<={per(L)})*{add_rng})/{ref['dep']}*({per(L)}<={ref['lp']})")
+        formula_row("wo", lab("cf.row_wo"),
+                    lambda L, P, k: f"({per(L)}={ref['lp']})*({R('cumadd', L)}-SUM(${C0}{rows['sl']}:{L}{rows['sl']}))")
+        formula_row("dep", lab("cf.row_dep"), lambda L, P, k: f"{R('sl', L)}+{R('wo', L)}")
+        formula_row("tpre", lab("cf.row_tpre"), lambda L, P, k: f"({R('ebitda', L)}-{R('dep', L)})*({per(L)}<={ref['lp']})")
+        formula_row("cum", lab("cf.row_cum"),
+                    lambda L, P, k: f"SUM(${C0}{rows['tpre']}:{L}{rows['tpre']})-{ref['lbf']}")
+        t_row = r  # the next row: cumulative taxed income, opening value in column B
+        formula_row("taxed", lab("cf.row_taxed"),
+                    lambda L, P, k: f"MAX({P}{t_row},{R('cum', L)})", opening=f"={ref['t0']}")
+        formula_row("taxable", lab("cf.row_taxable"), lambda L, P, k: f"{R('taxed', L)}-{P}{rows['taxed']}")
+        formula_row("taxpaid", lab("cf.row_taxpaid"), lambda L, P, k: f"{R('taxable', L)}*{ref['tax']}")
+        formula_row("closure", lab("cf.row_closure"), lambda L, P, k: f"({per(L)}={ref['clp']})*{ref['closure']}")
+        wc_row = r
+        formula_row("wc", lab("cf.row_wc"), lambda L, P, k: f"{R('rev', L)}*{ref['wcs']}", opening=f"={ref['wc0']}")
+        formula_row("dwc", lab("cf.row_dwc"), lambda L, P, k: f"{L}{wc_row}-{P}{wc_row}")
+        formula_row("fcf", lab("cf.row_fcf"),
+                    lambda L, P, k: f"{R('ebitda', L)}-{R('taxpaid', L)}-{R('init', L)}-{R('sust', L)}-{R('closure', L)}-{R('dwc', L)}",
+                    style="Total")
+        formula_row("cfads", lab("cf.row_cfads"),
+                    lambda L, P, k: f"{R('ebitda', L)}-{R('taxpaid', L)}-{R('sust', L)}-{R('dwc', L)}")
 
     # ---- results
     r += 1

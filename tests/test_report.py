@@ -665,3 +665,82 @@ def test_cli_report_with_portfolio_risk(tmp_path, apps, scenario, ref):
     assert "Portfolio risk" not in openpyxl.load_workbook(
         tmp_path / "plain.xlsx" if main(["report", str(SAMPLE_CSV), "--out", str(tmp_path / "plain.xlsx")]) == 0
         else out).sheetnames
+
+
+# ----------------------------------------------------------------------------------------------
+# cash-flow sheets of projects with extended model features (issue 16)
+# ----------------------------------------------------------------------------------------------
+#: Applications given fiscal regimes, a capital schedule, a tax credit and a price path that the
+#: flat formulas cannot express: (id, changes). Regimes as evaluator/data/fiscal_regimes.csv.
+EXTENDED = {
+    "US-REE-01": {"fiscal_region": "USA", "production_tax_credit_share": 0.10},  # depletion, NOL cap, MACRS, 45X
+    "US-LI-01": {"fiscal_region": "USA-NV"},           # net-proceeds royalty bands
+    "ID-NI-01": {"fiscal_region": "IDN"},              # sliding royalty by price, 5-year losses
+    "AU-LI-01": {"fiscal_region": "AUS-NT-1982"},      # net-value royalty with minimum
+    "VN-W-01": {"fiscal_region": "VNM", "capex_schedule_usd_m": (100.0, 0.0, 0.0, 0.0, 50.0)},  # expansion in year 5
+    "LA-REE-01": {"fiscal_region": "LAO"},             # 3-year losses
+}
+
+
+@pytest.fixture(scope="module")
+def extended_ev(apps, scenario, ref):
+    changed = tuple(dataclasses.replace(a, **EXTENDED[a.id]) if a.id in EXTENDED else a for a in apps)
+    sc = scenario.replace(price_path_usd_per_t={"lithium": {2027: 9000.0, 2032: 14000.0, 2040: 12000.0}})
+    return evaluate(changed, sc, ref), sc
+
+
+def test_extended_projects_get_model_values_and_exact_formulas(extended_ev):
+    from evaluator.report import extended_features_of
+
+    ev, sc = extended_ev
+    for i in EXTENDED:
+        assert extended_features_of(ev, i), i
+    assert extended_features_of(ev, "KZ-W-01") == []
+    lab = xs.load_labels("en")
+    wb = _wb(build_report(ev, sc, cashflow_ids=list(EXTENDED) + ["KZ-W-01", "CL-LI-01"]))
+    ws = wb["CF US-REE-01"]
+    labels = {ws.cell(row=r, column=1).value: r for r in range(1, ws.max_row + 1)}
+    frame = ev.cashflows.frame("US-REE-01")
+    for key, col in (("row_roy", "royalty_usd_m"), ("row_dep", "depreciation_usd_m"), ("row_depl", "depletion_usd_m"),
+                     ("row_taxpaid", "tax_usd_m"), ("row_credit", "tax_credit_usd_m")):
+        r = labels[lab(f"cf.{key}") + " *"]
+        vals = [ws.cell(row=r, column=3 + k).value for k in range(len(frame))]
+        assert all(isinstance(v, (int, float)) for v in vals), key
+        assert vals == pytest.approx(frame[col].to_list(), abs=1e-12), key
+    assert frame["depletion_usd_m"].sum() > 0 and frame["tax_credit_usd_m"].sum() > 0
+    assert "percentage depletion" in ws["A3"].value
+    fcf = ws.cell(row=labels[lab("cf.row_fcf")], column=4).value
+    assert fcf.startswith("=") and numeric_literals(fcf) == []
+    # the capital schedule is an input row (blue), the expansion in model year 5
+    ws = wb["CF VN-W-01"]
+    labels = {ws.cell(row=r, column=1).value: r for r in range(1, ws.max_row + 1)}
+    init = [ws.cell(row=labels[lab("cf.row_init_schedule")], column=3 + k) for k in range(7)]
+    assert [c.value for c in init[1:6]] == [100.0, 0.0, 0.0, 0.0, 50.0] and init[5].style == "Input"
+    # a lithium project under the price path: the year's price is an input
+    ws = wb["CF CL-LI-01"]
+    labels = {ws.cell(row=r, column=1).value: r for r in range(1, ws.max_row + 1)}
+    prices = [ws.cell(row=labels[lab("cf.row_price")], column=3 + k).value for k in range(8)]
+    assert len(set(prices)) > 2
+    # a flat project keeps the full formula model
+    ws = wb["CF KZ-W-01"]
+    labels = {ws.cell(row=r, column=1).value: r for r in range(1, ws.max_row + 1)}
+    assert ws.cell(row=labels[lab("cf.row_roy")], column=5).value.startswith("=")
+    assert lab("cf.row_roy") + " *" not in labels and ws["A3"].value is None
+
+
+@pytest.mark.skipif(not (shutil.which("soffice") or shutil.which("libreoffice")),
+                    reason="LibreOffice (soffice) is not installed: cannot recalculate the workbook")
+def test_extended_sheets_recompute_to_the_model_with_libreoffice(extended_ev, tmp_path):
+    ev, sc = extended_ev
+    ids = list(EXTENDED) + ["CL-LI-01", "KZ-W-01"]
+    p = tmp_path / "in" / "extended.xlsx"
+    p.parent.mkdir()
+    p.write_bytes(build_report(ev, sc, cashflow_ids=ids))
+    (out,) = recalculate([p], tmp_path / "out", tmp_path / "profile")
+    wb = openpyxl.load_workbook(out, data_only=True)
+    for i in ids:
+        got = _results_of(wb[f"CF {i}"])
+        m = ev.metrics.loc[i]
+        assert got["npv"] == pytest.approx(float(m["npv_usd_m"]), rel=1e-9, abs=1e-9), i
+        if np.isfinite(m["irr"]):
+            assert got["irr"] == pytest.approx(float(m["irr"]), rel=1e-7, abs=1e-9), i
