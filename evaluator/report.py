@@ -8,8 +8,10 @@ Korean (``language``; every label, header, sheet name and note from
 ``Summary`` (one printed page)
     The decision asked for, the recorded decision, budgets and their use, the portfolio funded,
     China's share of Korea's imports against the target per mineral (before, after, in the
-    target year), key risks (loan expected loss, P(NPV < 0) and P10 NPV when the simulation ran,
-    binding constraints, solver status).
+    target year, and the probability of meeting it when the portfolio risk was simulated), key
+    risks (loan expected loss, the simulated loan-book loss and P95 and P(fund NPV < 0) when the
+    portfolio risk was given, P(NPV < 0) and P10 NPV when the simulation ran, binding
+    constraints, solver status).
 ``P <id>`` (one printed page each)
     Every funded or contested project (:func:`project_page_ids`): figures, country risk,
     diversification effect, score by criterion, simulation percentiles, the tornado
@@ -22,6 +24,11 @@ Korean (``language``; every label, header, sheet name and note from
 ``Allocation``
     Fund and loan per project, coverage, expected loss; totals against the budgets (live
     formulas); binding constraints and marginal values, in words.
+``Portfolio risk`` (when ``portfolio_risk`` is given; two printed pages)
+    The joint simulation of the funded portfolio (:class:`evaluator.uncertainty.PortfolioRisk`):
+    loan-book loss (expected, P95, P99, ES99, P(above threshold)) and fund NPV (P10, P50, P90,
+    P(loss)); the loss by year; P(China's share at or below the target) per mineral by year to
+    2035; each project's risk contribution; the loss histogram and the S-curves, with charts.
 ``Supply``
     Per mineral: China's and the top supplier's share before and after, sources, and China's
     share by year to the horizon against the single-supplier target.
@@ -29,15 +36,19 @@ Korean (``language``; every label, header, sheet name and note from
     One sheet per funded project (or per ``cashflow_ids``): an inputs block (blue) and the whole
     cash-flow model as live formulas (black) ending in ``=NPV(r, Y1:Yn) + Y0`` and ``=IRR(...)``,
     which recompute to the app's numbers (checked by recalculating with LibreOffice in
-    ``tests/test_report.py``).
+    ``tests/test_report.py``). A project with features the flat formulas cannot express (a
+    fiscal regime's royalty basis, depreciation or loss rules, depletion, a tax credit, a capital
+    schedule, a price path: :func:`extended_features_of`) gets the model's lines as values
+    (marked ``*``) and formulas only where they stay exact, and recomputes to the same numbers.
 ``Assumptions``
     Scenario values, every reference figure used (price, royalty, tax, country risk premium) with
-    its source, and the raw sources with their dates (``evaluator/data/SOURCES.md``).
+    its source, the fiscal-regime rows the applications use (:func:`fiscal_regimes_used`: law,
+    source, date), and the raw sources with their dates (``evaluator/data/SOURCES.md``).
 ``Decision``
     The committee's decision record, when one is given.
 
 Every sheet prints A4 landscape, one page wide, with its header row repeated (the sample
-applications print as 37 pages; ``tests/test_report_pdf.py``).
+applications print as 33 pages, 35 with the portfolio risk; ``tests/test_report_pdf.py``).
 
 Notes
 -----
@@ -1415,6 +1426,38 @@ def _write_assumptions(ws, evaluation, scenario, ref, lab: xs.Labels | None = No
     xs.print_setup(ws, footer=lab("text.page_footer"))
 
 
+#: Columns of the Assumptions sheet's fiscal-regime table, in order.
+FISCAL_REGIME_COLUMNS = ["region", "mineral", "applications", "royalty_basis", "royalty_rate", "income_tax_rate",
+                         "loss_carry_years", "loss_offset_cap", "depreciation_method", "depreciation_rate",
+                         "withholding_korea_rate", "law", "source", "date", "assumption"]
+
+
+def fiscal_regimes_used(evaluation, ref) -> pd.DataFrame:
+    """The ``fiscal_regimes.csv`` rows the applications use (by their ``fiscal_region`` or their
+    country's default region; :func:`evaluator.fiscal.regime_row`), one row per regime row with
+    the ids using it; empty when every application uses the per-country tables. Rates
+    [fraction], ``loss_carry_years`` [years] (blank = no time limit)."""
+    from evaluator import fiscal
+
+    used: dict[tuple[str, str], dict] = {}
+    for app in evaluation.applications:
+        row, _ = fiscal.regime_row(ref, app)
+        if row is None:
+            continue
+        key = (str(row["region"]), str(row["mineral"]))
+        if key not in used:
+            used[key] = {c: xs.clean_value(row[c]) for c in FISCAL_REGIME_COLUMNS if c in row.index}
+            used[key]["applications"] = []
+        used[key]["applications"].append(app.id)
+    out = []
+    for rec in used.values():
+        rec["applications"] = ", ".join(rec["applications"])
+        if rec.get("loss_carry_years") is not None and rec["loss_carry_years"] >= fiscal.UNLIMITED_YEARS:
+            rec["loss_carry_years"] = None
+        out.append(rec)
+    return pd.DataFrame(out, columns=[c for c in FISCAL_REGIME_COLUMNS])
+
+
 def _write_reference_tables(ws, r: int, evaluation, scenario, ref, lab: xs.Labels) -> int:
     from evaluator import reference as refmod
 
@@ -1462,6 +1505,17 @@ def _write_reference_tables(ws, r: int, evaluation, scenario, ref, lab: xs.Label
                     "oecd_crc": ct.at[c, "oecd_crc"] if "oecd_crc" in ct.columns else np.nan})
     r, _ = _table(ws, r + 1, 1, pd.DataFrame(tax), lab, formats={"crp": xs.FMT_PCT2, "oecd_crc": "0"})
     r += 2
+    regimes = fiscal_regimes_used(evaluation, ref)
+    if len(regimes):
+        xs.put_text(ws, r, 1, lab("text.fiscal_regimes_used"), "Subtitle")
+        shown = regimes.copy()
+        shown["royalty_basis"] = shown["royalty_basis"].map(lambda v: lab.get("fiscal", v))
+        shown["depreciation_method"] = shown["depreciation_method"].map(lambda v: lab.get("fiscal", v))
+        shown["mineral"] = shown["mineral"].map(lambda v: lab("text.all_minerals") if v == "*" else v)
+        r, _ = _table(ws, r + 1, 1, shown, lab, formats={"royalty_rate": xs.FMT_PCT2, "income_tax_rate": xs.FMT_PCT2,
+                                                         "withholding_korea_rate": xs.FMT_PCT2, "loss_carry_years": "0",
+                                                         "loss_offset_cap": xs.FMT_PCT, "depreciation_rate": xs.FMT_PCT})
+        r += 2
     xs.put_text(ws, r, 1, lab("text.tax_regimes"), "Subtitle")
     to = ref.tax_overrides
     to = to[(to.iso3.isin(countries + ["*"]))]

@@ -744,3 +744,33 @@ def test_extended_sheets_recompute_to_the_model_with_libreoffice(extended_ev, tm
         assert got["npv"] == pytest.approx(float(m["npv_usd_m"]), rel=1e-9, abs=1e-9), i
         if np.isfinite(m["irr"]):
             assert got["irr"] == pytest.approx(float(m["irr"]), rel=1e-7, abs=1e-9), i
+
+
+def test_assumptions_list_the_fiscal_regime_rows_used(extended_ev, ref):
+    """Each regime row an application uses (its region, else the country's default) with its law,
+    source and date, as fiscal_regimes.csv gives them."""
+    from evaluator.report import fiscal_regimes_used
+
+    ev, sc = extended_ev
+    used = fiscal_regimes_used(ev, ref)
+    table = ref.fiscal_regimes.set_index(["region", "mineral"])
+    by_region = {(r.region, r.mineral): r for r in used.itertuples(index=False)}
+    # the regions named in EXTENDED, each at the application's mineral row or the region's '*' row
+    for app_id, change in EXTENDED.items():
+        app = next(a for a in ev.applications if a.id == app_id)
+        key = next(k for k in ((change["fiscal_region"], app.mineral), (change["fiscal_region"], "*")) if k in table.index)
+        rec = by_region[key]
+        assert app_id in rec.applications.split(", ")
+        assert (rec.law, rec.source, rec.date) == tuple(table.loc[key, ["law", "source", "date"]])
+        assert rec.royalty_rate == table.loc[key, "royalty_rate"]
+    # an application of a country with no default region and no fiscal_region uses no row
+    assert not any("KZ-W-01" in r.applications.split(", ") for r in used.itertuples())
+    lab = xs.load_labels("en")
+    ws = _wb(build_report(ev, sc, ref=ref))["Assumptions"]
+    top = next(r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=1).value == lab("text.fiscal_regimes_used"))
+    head = [ws.cell(row=top + 1, column=j).value for j in range(1, 16)]
+    assert head[0] == lab.col("region") and lab.col("law") in head
+    shown = {ws.cell(row=top + 2 + k, column=1).value for k in range(len(used))}
+    assert shown == set(used["region"])
+    law_col = head.index(lab.col("law")) + 1
+    assert {ws.cell(row=top + 2 + k, column=law_col).value for k in range(len(used))} == set(used["law"])

@@ -46,7 +46,7 @@ def data_strings(apps, ref, scenario, result, decision) -> list[str]:
         rec = a.to_record()
         out |= {str(v) for v in rec.values() if isinstance(v, str) and v}
     for frame in (ref.minerals, ref.countries, ref.royalties, ref.ree_oxides, ref.tax_overrides,
-                  result.evaluation.inputs.sources):
+                  ref.fiscal_regimes, result.evaluation.inputs.sources):
         for c in frame.columns:
             if frame[c].dtype == object or str(frame[c].dtype).startswith("str"):
                 out |= {str(v) for v in frame[c].dropna() if str(v).strip()}
