@@ -318,10 +318,10 @@ def resolve_regime(ref, app, scenario, cache: dict | None = None) -> Regime:
     return out
 
 
-def _base_regime(ref, app) -> tuple[Regime, list[str]]:
-    """The table's regime for the application's region, country and mineral, and warnings."""
-    from evaluator import reference as refmod  # the per-country tables (late import: reference imports this module)
-
+def regime_row(ref, app) -> tuple[pd.Series | None, list[str]]:
+    """The ``fiscal_regimes.csv`` row that applies to an application (its ``fiscal_region``, else
+    its country's ``country_default`` region; the mineral's row, else the region's ``*`` row),
+    or None when the per-country tables apply; and the warnings of the look-up."""
     table = getattr(ref, "fiscal_regimes", None)
     warnings = []
     row, region = None, app.fiscal_region
@@ -333,6 +333,14 @@ def _base_regime(ref, app) -> tuple[Regime, list[str]]:
         hit = np.flatnonzero((table["iso3"].to_numpy() == app.country_iso3) & table["country_default"].to_numpy())
         if len(hit):
             row = _pick(table, "region", table["region"].iloc[int(hit[0])], app.mineral)
+    return row, warnings
+
+
+def _base_regime(ref, app) -> tuple[Regime, list[str]]:
+    """The table's regime for the application's region, country and mineral, and warnings."""
+    from evaluator import reference as refmod  # the per-country tables (late import: reference imports this module)
+
+    row, warnings = regime_row(ref, app)
     if row is not None:
         return _regime_from_row(row, ref, app), warnings
     regime, more = _country_tables_regime(ref, app, refmod)

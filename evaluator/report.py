@@ -8,8 +8,10 @@ Korean (``language``; every label, header, sheet name and note from
 ``Summary`` (one printed page)
     The decision asked for, the recorded decision, budgets and their use, the portfolio funded,
     China's share of Korea's imports against the target per mineral (before, after, in the
-    target year), key risks (loan expected loss, P(NPV < 0) and P10 NPV when the simulation ran,
-    binding constraints, solver status).
+    target year, and the probability of meeting it when the portfolio risk was simulated), key
+    risks (loan expected loss, the simulated loan-book loss and P95 and P(fund NPV < 0) when the
+    portfolio risk was given, P(NPV < 0) and P10 NPV when the simulation ran, binding
+    constraints, solver status).
 ``P <id>`` (one printed page each)
     Every funded or contested project (:func:`project_page_ids`): figures, country risk,
     diversification effect, score by criterion, simulation percentiles, the tornado
@@ -22,6 +24,11 @@ Korean (``language``; every label, header, sheet name and note from
 ``Allocation``
     Fund and loan per project, coverage, expected loss; totals against the budgets (live
     formulas); binding constraints and marginal values, in words.
+``Portfolio risk`` (when ``portfolio_risk`` is given; two printed pages)
+    The joint simulation of the funded portfolio (:class:`evaluator.uncertainty.PortfolioRisk`):
+    loan-book loss (expected, P95, P99, ES99, P(above threshold)) and fund NPV (P10, P50, P90,
+    P(loss)); the loss by year; P(China's share at or below the target) per mineral by year to
+    2035; each project's risk contribution; the loss histogram and the S-curves, with charts.
 ``Supply``
     Per mineral: China's and the top supplier's share before and after, sources, and China's
     share by year to the horizon against the single-supplier target.
@@ -29,15 +36,19 @@ Korean (``language``; every label, header, sheet name and note from
     One sheet per funded project (or per ``cashflow_ids``): an inputs block (blue) and the whole
     cash-flow model as live formulas (black) ending in ``=NPV(r, Y1:Yn) + Y0`` and ``=IRR(...)``,
     which recompute to the app's numbers (checked by recalculating with LibreOffice in
-    ``tests/test_report.py``).
+    ``tests/test_report.py``). A project with features the flat formulas cannot express (a
+    fiscal regime's royalty basis, depreciation or loss rules, depletion, a tax credit, a capital
+    schedule, a price path: :func:`extended_features_of`) gets the model's lines as values
+    (marked ``*``) and formulas only where they stay exact, and recomputes to the same numbers.
 ``Assumptions``
     Scenario values, every reference figure used (price, royalty, tax, country risk premium) with
-    its source, and the raw sources with their dates (``evaluator/data/SOURCES.md``).
+    its source, the fiscal-regime rows the applications use (:func:`fiscal_regimes_used`: law,
+    source, date), and the raw sources with their dates (``evaluator/data/SOURCES.md``).
 ``Decision``
     The committee's decision record, when one is given.
 
 Every sheet prints A4 landscape, one page wide, with its header row repeated (the sample
-applications print as 37 pages; ``tests/test_report_pdf.py``).
+applications print as 33 pages, 35 with the portfolio risk; ``tests/test_report_pdf.py``).
 
 Notes
 -----
@@ -197,8 +208,41 @@ def _byproduct_coef(inputs, i: int) -> float:
     return float(np.asarray(inputs.byproduct_coef_usd_per_t_ore)[rows == i].sum())
 
 
+def extended_features_of(evaluation, app_id: str) -> list[str]:
+    """The model features of ``app_id`` the cash-flow sheet's flat formulas cannot reproduce
+    (:func:`evaluator.cashflow.extended_features`: capital or grade schedule, price path, royalty
+    basis, depreciation method, loss limits, depletion, tax credit); empty when none."""
+    from evaluator.cashflow import extended_features
+
+    text = extended_features(evaluation.inputs)[evaluation.cashflows.index_of(app_id)]
+    return [f for f in text.split("; ") if f]
+
+
+def _features_text(features: list[str], lab: xs.Labels) -> str:
+    return "; ".join(lab.get("feature", f) for f in features)
+
+
+def _price_by_period(inp, i: int, n: int) -> np.ndarray:
+    """Product price of project ``i`` in each model period [USD/t product]: the flat price times
+    the scenario's price path factor (1 without a path)."""
+    from evaluator.cashflow import fit_columns
+
+    price = np.full(n, float(inp.price_usd_per_t[i]))
+    if inp.price_factor is not None:
+        price = price * fit_columns(np.asarray(inp.price_factor)[i:i + 1], n)[0]
+    return price
+
+
 def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels | None = None) -> dict:
-    """The cash-flow model of one project as live formulas; returns the cells of NPV and IRR."""
+    """The cash-flow model of one project as live formulas; returns the cells of NPV and IRR.
+
+    A project with model features the flat formulas cannot reproduce
+    (:func:`extended_features_of`: a fiscal regime's royalty basis, depreciation or loss rules,
+    a capital schedule, a price path...) gets the model's lines as values instead: inputs in blue
+    (ore, capital, closure, price by year), the lines the law computes as values marked ``*``,
+    and formulas only where they stay exact (revenue, EBITDA, working capital, free cash flow,
+    the sums, NPV and IRR), so that the sheet recomputes to the model's NPV and IRR.
+    """
     lab = lab or xs.load_labels("en")
     inp = evaluation.inputs
     cf = evaluation.cashflows
@@ -210,6 +254,7 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
     fp = int(cf.first_production_index[i])
     lp = int(cf.last_production_index[i])
     src = inp.sources.loc[app_id] if inp.sources is not None and app_id in inp.sources.index else {}
+    features = extended_features_of(evaluation, app_id)
 
     _title(ws, lab("text.cf_title", id=app_id, name=app.name))
     xs.put_text(ws, 2, 1, lab("text.cf_note"), "Note")
@@ -312,51 +357,99 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
         r += 1
 
     R = lambda key, L: f"{L}{rows[key]}"  # noqa: E731
-    input_row("ore", lab("cf.row_ore"), frame["ore_mt"], xs.FMT_MT)
-    input_row("init", lab("cf.row_init"), frame["initial_capex_usd_m"], xs.FMT_MONEY2)
-    r += 1
-    xs.put_text(ws, r, 1, lab("text.cf_formulas"), "Subtitle")
-    r += 1
-    formula_row("flag", lab("cf.row_flag"), lambda L, P, k: f"({per(L)}>={ref['fp']})*({per(L)}<={ref['lp']})", "0")
-    formula_row("product", lab("cf.row_product"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['grade']}*{ref['rec']}*{ref['pf']}", xs.FMT_TONNES)
-    formula_row("payable", lab("cf.row_payable"), lambda L, P, k: f"{R('product', L)}*{ref['pay']}", xs.FMT_TONNES)
-    formula_row("offt", lab("cf.row_offt"), lambda L, P, k: f"{R('product', L)}*{ref['offtake']}", xs.FMT_TONNES)
-    formula_row("prim", lab("cf.row_prim"), lambda L, P, k: f"{R('payable', L)}*{ref['price']}/{ref['usdm']}")
-    formula_row("byp", lab("cf.row_byp"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['bycoef']}/{ref['usdm']}")
-    formula_row("gross", lab("cf.row_gross"), lambda L, P, k: f"{R('prim', L)}+{R('byp', L)}")
-    formula_row("offs", lab("cf.row_offs"), lambda L, P, k: f"{R('gross', L)}*{ref['offsite']}")
-    formula_row("rev", lab("cf.row_rev"), lambda L, P, k: f"{R('gross', L)}-{R('offs', L)}", style="Total")
-    formula_row("roy", lab("cf.row_roy"), lambda L, P, k: f"{R('rev', L)}*{ref['roy']}")
-    formula_row("opex", lab("cf.row_opex"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['opex']}/{ref['usdm']}+{R('flag', L)}*{ref['fixed']}")
-    formula_row("ebitda", lab("cf.row_ebitda"), lambda L, P, k: f"{R('rev', L)}-{R('roy', L)}-{R('opex', L)}", style="Total")
-    formula_row("sust", lab("cf.row_sust"), lambda L, P, k: f"{R('flag', L)}*{ref['sust']}")
-    init_total = f"$B${rows['init']}"
-    formula_row("add", lab("cf.row_add"),
-                lambda L, P, k: f"{R('sust', L)}+({per(L)}={ref['fp']})*{init_total}")
-    formula_row("cumadd", lab("cf.row_cumadd"), lambda L, P, k: f"SUM(${C0}{rows['add']}:{L}{rows['add']})")
-    add_rng = f"${C0}${rows['add']}:${CL}${rows['add']}"
-    formula_row("sl", lab("cf.row_sl"),
-                lambda L, P, k: f"SUMPRODUCT(({periods_rng}>{per(L)}-{ref['dep']})*({periods_rng}<={per(L)})*{add_rng})/{ref['dep']}*({per(L)}<={ref['lp']})")
-    formula_row("wo", lab("cf.row_wo"),
-                lambda L, P, k: f"({per(L)}={ref['lp']})*({R('cumadd', L)}-SUM(${C0}{rows['sl']}:{L}{rows['sl']}))")
-    formula_row("dep", lab("cf.row_dep"), lambda L, P, k: f"{R('sl', L)}+{R('wo', L)}")
-    formula_row("tpre", lab("cf.row_tpre"), lambda L, P, k: f"({R('ebitda', L)}-{R('dep', L)})*({per(L)}<={ref['lp']})")
-    formula_row("cum", lab("cf.row_cum"),
-                lambda L, P, k: f"SUM(${C0}{rows['tpre']}:{L}{rows['tpre']})-{ref['lbf']}")
-    t_row = r  # the next row: cumulative taxed income, opening value in column B
-    formula_row("taxed", lab("cf.row_taxed"),
-                lambda L, P, k: f"MAX({P}{t_row},{R('cum', L)})", opening=f"={ref['t0']}")
-    formula_row("taxable", lab("cf.row_taxable"), lambda L, P, k: f"{R('taxed', L)}-{P}{rows['taxed']}")
-    formula_row("taxpaid", lab("cf.row_taxpaid"), lambda L, P, k: f"{R('taxable', L)}*{ref['tax']}")
-    formula_row("closure", lab("cf.row_closure"), lambda L, P, k: f"({per(L)}={ref['clp']})*{ref['closure']}")
-    wc_row = r
-    formula_row("wc", lab("cf.row_wc"), lambda L, P, k: f"{R('rev', L)}*{ref['wcs']}", opening=f"={ref['wc0']}")
-    formula_row("dwc", lab("cf.row_dwc"), lambda L, P, k: f"{L}{wc_row}-{P}{wc_row}")
-    formula_row("fcf", lab("cf.row_fcf"),
-                lambda L, P, k: f"{R('ebitda', L)}-{R('taxpaid', L)}-{R('init', L)}-{R('sust', L)}-{R('closure', L)}-{R('dwc', L)}",
-                style="Total")
-    formula_row("cfads", lab("cf.row_cfads"),
-                lambda L, P, k: f"{R('ebitda', L)}-{R('taxpaid', L)}-{R('sust', L)}-{R('dwc', L)}")
+
+    def value_row(key, label, values, fmt=xs.FMT_MONEY2):
+        """The model's own line as values (a law the sheet's formulas cannot express), marked *."""
+        nonlocal r
+        rows[key] = r
+        xs.put_text(ws, r, 1, f"{label} *", "Label")
+        for k, v in enumerate(values):
+            xs.put_value(ws, r, first_c + k, float(v), "Value", fmt)
+        c = ws.cell(row=r, column=2, value=f"=SUM({C0}{r}:{CL}{r})")
+        c.style, c.number_format = "Calc", fmt
+        r += 1
+
+    if features:
+        xs.put_text(ws, 3, 1, lab("text.cf_extended_note", features=_features_text(features, lab)), "Note")
+        price = _price_by_period(inp, i, n)
+        primary = frame["payable_t"].to_numpy() * price / 1e6
+        input_row("ore", lab("cf.row_ore"), frame["ore_mt"], xs.FMT_MT)
+        input_row("init", lab("cf.row_init_schedule"), frame["initial_capex_usd_m"], xs.FMT_MONEY2)
+        input_row("sust", lab("cf.row_sust"), frame["sustaining_capex_usd_m"], xs.FMT_MONEY2)
+        input_row("closure", lab("cf.row_closure"), frame["closure_usd_m"], xs.FMT_MONEY2)
+        input_row("price", lab("cf.row_price"), price, xs.FMT_PRICE, total=False)
+        r += 1
+        xs.put_text(ws, r, 1, lab("text.cf_formulas_extended"), "Subtitle")
+        r += 1
+        value_row("payable", lab("cf.row_payable"), frame["payable_t"], xs.FMT_TONNES)
+        formula_row("prim", lab("cf.row_prim"), lambda L, P, k: f"{R('payable', L)}*{R('price', L)}/{ref['usdm']}")
+        value_row("byp", lab("cf.row_byp"), frame["gross_revenue_usd_m"].to_numpy() - primary)
+        formula_row("gross", lab("cf.row_gross"), lambda L, P, k: f"{R('prim', L)}+{R('byp', L)}")
+        formula_row("offs", lab("cf.row_offs"), lambda L, P, k: f"{R('gross', L)}*{ref['offsite']}")
+        formula_row("rev", lab("cf.row_rev"), lambda L, P, k: f"{R('gross', L)}-{R('offs', L)}", style="Total")
+        value_row("roy", lab("cf.row_roy"), frame["royalty_usd_m"])
+        value_row("opex", lab("cf.row_opex"), frame["opex_usd_m"])
+        formula_row("ebitda", lab("cf.row_ebitda"), lambda L, P, k: f"{R('rev', L)}-{R('roy', L)}-{R('opex', L)}",
+                    style="Total")
+        value_row("dep", lab("cf.row_dep"), frame["depreciation_usd_m"])
+        value_row("depl", lab("cf.row_depl"), frame["depletion_usd_m"])
+        value_row("taxable", lab("cf.row_taxable"), frame["taxable_income_usd_m"])
+        value_row("taxpaid", lab("cf.row_taxpaid"), frame["tax_usd_m"])
+        value_row("credit", lab("cf.row_credit"), frame["tax_credit_usd_m"])
+        wc_row = r
+        formula_row("wc", lab("cf.row_wc"), lambda L, P, k: f"{R('rev', L)}*{ref['wcs']}", opening=f"={ref['wc0']}")
+        formula_row("dwc", lab("cf.row_dwc"), lambda L, P, k: f"{L}{wc_row}-{P}{wc_row}")
+        formula_row("fcf", lab("cf.row_fcf"),
+                    lambda L, P, k: (f"{R('ebitda', L)}-{R('taxpaid', L)}+{R('credit', L)}-{R('init', L)}"
+                                     f"-{R('sust', L)}-{R('closure', L)}-{R('dwc', L)}"), style="Total")
+        formula_row("cfads", lab("cf.row_cfads"),
+                    lambda L, P, k: f"{R('ebitda', L)}-{R('taxpaid', L)}+{R('credit', L)}-{R('sust', L)}-{R('dwc', L)}")
+    else:
+        input_row("ore", lab("cf.row_ore"), frame["ore_mt"], xs.FMT_MT)
+        input_row("init", lab("cf.row_init"), frame["initial_capex_usd_m"], xs.FMT_MONEY2)
+        r += 1
+        xs.put_text(ws, r, 1, lab("text.cf_formulas"), "Subtitle")
+        r += 1
+        formula_row("flag", lab("cf.row_flag"), lambda L, P, k: f"({per(L)}>={ref['fp']})*({per(L)}<={ref['lp']})", "0")
+        formula_row("product", lab("cf.row_product"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['grade']}*{ref['rec']}*{ref['pf']}", xs.FMT_TONNES)
+        formula_row("payable", lab("cf.row_payable"), lambda L, P, k: f"{R('product', L)}*{ref['pay']}", xs.FMT_TONNES)
+        formula_row("offt", lab("cf.row_offt"), lambda L, P, k: f"{R('product', L)}*{ref['offtake']}", xs.FMT_TONNES)
+        formula_row("prim", lab("cf.row_prim"), lambda L, P, k: f"{R('payable', L)}*{ref['price']}/{ref['usdm']}")
+        formula_row("byp", lab("cf.row_byp"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['bycoef']}/{ref['usdm']}")
+        formula_row("gross", lab("cf.row_gross"), lambda L, P, k: f"{R('prim', L)}+{R('byp', L)}")
+        formula_row("offs", lab("cf.row_offs"), lambda L, P, k: f"{R('gross', L)}*{ref['offsite']}")
+        formula_row("rev", lab("cf.row_rev"), lambda L, P, k: f"{R('gross', L)}-{R('offs', L)}", style="Total")
+        formula_row("roy", lab("cf.row_roy"), lambda L, P, k: f"{R('rev', L)}*{ref['roy']}")
+        formula_row("opex", lab("cf.row_opex"), lambda L, P, k: f"{R('ore', L)}*{ref['tpm']}*{ref['opex']}/{ref['usdm']}+{R('flag', L)}*{ref['fixed']}")
+        formula_row("ebitda", lab("cf.row_ebitda"), lambda L, P, k: f"{R('rev', L)}-{R('roy', L)}-{R('opex', L)}", style="Total")
+        formula_row("sust", lab("cf.row_sust"), lambda L, P, k: f"{R('flag', L)}*{ref['sust']}")
+        init_total = f"$B${rows['init']}"
+        formula_row("add", lab("cf.row_add"),
+                    lambda L, P, k: f"{R('sust', L)}+({per(L)}={ref['fp']})*{init_total}")
+        formula_row("cumadd", lab("cf.row_cumadd"), lambda L, P, k: f"SUM(${C0}{rows['add']}:{L}{rows['add']})")
+        add_rng = f"${C0}${rows['add']}:${CL}${rows['add']}"
+        formula_row("sl", lab("cf.row_sl"),
+                    lambda L, P, k: f"SUMPRODUCT(({periods_rng}>{per(L)}-{ref['dep']})*({periods_rng}<={per(L)})*{add_rng})/{ref['dep']}*({per(L)}<={ref['lp']})")
+        formula_row("wo", lab("cf.row_wo"),
+                    lambda L, P, k: f"({per(L)}={ref['lp']})*({R('cumadd', L)}-SUM(${C0}{rows['sl']}:{L}{rows['sl']}))")
+        formula_row("dep", lab("cf.row_dep"), lambda L, P, k: f"{R('sl', L)}+{R('wo', L)}")
+        formula_row("tpre", lab("cf.row_tpre"), lambda L, P, k: f"({R('ebitda', L)}-{R('dep', L)})*({per(L)}<={ref['lp']})")
+        formula_row("cum", lab("cf.row_cum"),
+                    lambda L, P, k: f"SUM(${C0}{rows['tpre']}:{L}{rows['tpre']})-{ref['lbf']}")
+        t_row = r  # the next row: cumulative taxed income, opening value in column B
+        formula_row("taxed", lab("cf.row_taxed"),
+                    lambda L, P, k: f"MAX({P}{t_row},{R('cum', L)})", opening=f"={ref['t0']}")
+        formula_row("taxable", lab("cf.row_taxable"), lambda L, P, k: f"{R('taxed', L)}-{P}{rows['taxed']}")
+        formula_row("taxpaid", lab("cf.row_taxpaid"), lambda L, P, k: f"{R('taxable', L)}*{ref['tax']}")
+        formula_row("closure", lab("cf.row_closure"), lambda L, P, k: f"({per(L)}={ref['clp']})*{ref['closure']}")
+        wc_row = r
+        formula_row("wc", lab("cf.row_wc"), lambda L, P, k: f"{R('rev', L)}*{ref['wcs']}", opening=f"={ref['wc0']}")
+        formula_row("dwc", lab("cf.row_dwc"), lambda L, P, k: f"{L}{wc_row}-{P}{wc_row}")
+        formula_row("fcf", lab("cf.row_fcf"),
+                    lambda L, P, k: f"{R('ebitda', L)}-{R('taxpaid', L)}-{R('init', L)}-{R('sust', L)}-{R('closure', L)}-{R('dwc', L)}",
+                    style="Total")
+        formula_row("cfads", lab("cf.row_cfads"),
+                    lambda L, P, k: f"{R('ebitda', L)}-{R('taxpaid', L)}-{R('sust', L)}-{R('dwc', L)}")
 
     # ---- results
     r += 1
@@ -914,6 +1007,7 @@ class _Context:
     project_ids: list = dc_field(default_factory=list)
     cf_sheets: dict = dc_field(default_factory=dict)
     tornado: pd.DataFrame | None = None
+    portfolio_risk: Any = None
 
     def funded_ids(self) -> list[str]:
         if self.alloc is None:
@@ -1041,6 +1135,10 @@ def _china_rows(ctx: _Context) -> pd.DataFrame:
     out["target_year_share"] = float(sc.target_single_supplier_share)
     if meets is not None:
         out["meets_target"] = [None if pd.isna(v) else bool(v) for v in meets]
+    pr = ctx.portfolio_risk
+    if pr is not None:
+        out["prob_target_met_target_year"] = out["mineral"].map(
+            {m: by_year.get(int(sc.target_year), np.nan) for m, by_year in pr.prob_target_met().items()})
     return out
 
 
@@ -1051,11 +1149,12 @@ def _summary_china(ws, r: int, ctx: _Context) -> int:
     if not len(df):
         xs.put_text(ws, r + 1, 1, lab("text.supply_not_run"), "Note")
         return r + 2
-    year_cols = ("china_share_target_year", "top_supplier_target_year", "top_share_target_year")
+    year_cols = ("china_share_target_year", "top_supplier_target_year", "top_share_target_year",
+                 "prob_target_met_target_year")
     shown = df.rename(columns={c: lab(f"col.{c}", year=sc.target_year) for c in year_cols})
     fm = {c: "0%" for c in shown.columns if c not in ("mineral", "meets_target", lab("col.top_supplier_target_year", year=sc.target_year))}
     last, _ = _table(ws, r + 1, 1, shown, lab, fm)
-    ws.row_dimensions[r + 1].height = 32
+    ws.row_dimensions[r + 1].height = 45 if ctx.portfolio_risk is not None else 32
     return last + 1
 
 
@@ -1067,6 +1166,11 @@ def _summary_risks(ws, r: int, ctx: _Context, funded: list[str]) -> int:
     if el is None and ctx.alloc is not None and "expected_loss_krw_bn" in ctx.alloc.columns:
         el = float(ctx.alloc["expected_loss_krw_bn"].sum())
     items = [(lab("text.risk_expected_loss"), lab("text.not_allocated") if el is None else el, "#,##0.00")]
+    pr = ctx.portfolio_risk
+    if pr is not None:
+        items += [(lab("text.risk_book_loss"), pr.loan_loss_expected_krw_bn, "#,##0.00"),
+                  (lab("text.risk_book_p95"), pr.loan_loss_p95_krw_bn, "#,##0.00"),
+                  (lab("text.risk_prob_fund_loss"), pr.prob_fund_loss, xs.FMT_PCT)]
     if ctx.simulation is not None and funded:
         s = ctx.simulation.summary.reindex(funded)
         flagged = [i for i in funded if pd.notna(s.at[i, "prob_npv_negative"]) and s.at[i, "prob_npv_negative"] > PROB_LOSS_FLAG]
@@ -1322,6 +1426,38 @@ def _write_assumptions(ws, evaluation, scenario, ref, lab: xs.Labels | None = No
     xs.print_setup(ws, footer=lab("text.page_footer"))
 
 
+#: Columns of the Assumptions sheet's fiscal-regime table, in order.
+FISCAL_REGIME_COLUMNS = ["region", "mineral", "applications", "royalty_basis", "royalty_rate", "income_tax_rate",
+                         "loss_carry_years", "loss_offset_cap", "depreciation_method", "depreciation_rate",
+                         "withholding_korea_rate", "law", "source", "date", "assumption"]
+
+
+def fiscal_regimes_used(evaluation, ref) -> pd.DataFrame:
+    """The ``fiscal_regimes.csv`` rows the applications use (by their ``fiscal_region`` or their
+    country's default region; :func:`evaluator.fiscal.regime_row`), one row per regime row with
+    the ids using it; empty when every application uses the per-country tables. Rates
+    [fraction], ``loss_carry_years`` [years] (blank = no time limit)."""
+    from evaluator import fiscal
+
+    used: dict[tuple[str, str], dict] = {}
+    for app in evaluation.applications:
+        row, _ = fiscal.regime_row(ref, app)
+        if row is None:
+            continue
+        key = (str(row["region"]), str(row["mineral"]))
+        if key not in used:
+            used[key] = {c: xs.clean_value(row[c]) for c in FISCAL_REGIME_COLUMNS if c in row.index}
+            used[key]["applications"] = []
+        used[key]["applications"].append(app.id)
+    out = []
+    for rec in used.values():
+        rec["applications"] = ", ".join(rec["applications"])
+        if rec.get("loss_carry_years") is not None and rec["loss_carry_years"] >= fiscal.UNLIMITED_YEARS:
+            rec["loss_carry_years"] = None
+        out.append(rec)
+    return pd.DataFrame(out, columns=[c for c in FISCAL_REGIME_COLUMNS])
+
+
 def _write_reference_tables(ws, r: int, evaluation, scenario, ref, lab: xs.Labels) -> int:
     from evaluator import reference as refmod
 
@@ -1369,11 +1505,175 @@ def _write_reference_tables(ws, r: int, evaluation, scenario, ref, lab: xs.Label
                     "oecd_crc": ct.at[c, "oecd_crc"] if "oecd_crc" in ct.columns else np.nan})
     r, _ = _table(ws, r + 1, 1, pd.DataFrame(tax), lab, formats={"crp": xs.FMT_PCT2, "oecd_crc": "0"})
     r += 2
+    regimes = fiscal_regimes_used(evaluation, ref)
+    if len(regimes):
+        xs.put_text(ws, r, 1, lab("text.fiscal_regimes_used"), "Subtitle")
+        shown = regimes.copy()
+        shown["royalty_basis"] = shown["royalty_basis"].map(lambda v: lab.get("fiscal", v))
+        shown["depreciation_method"] = shown["depreciation_method"].map(lambda v: lab.get("fiscal", v))
+        shown["mineral"] = shown["mineral"].map(lambda v: lab("text.all_minerals") if v == "*" else v)
+        r, _ = _table(ws, r + 1, 1, shown, lab, formats={"royalty_rate": xs.FMT_PCT2, "income_tax_rate": xs.FMT_PCT2,
+                                                         "withholding_korea_rate": xs.FMT_PCT2, "loss_carry_years": "0",
+                                                         "loss_offset_cap": xs.FMT_PCT, "depreciation_rate": xs.FMT_PCT})
+        r += 2
     xs.put_text(ws, r, 1, lab("text.tax_regimes"), "Subtitle")
     to = ref.tax_overrides
     to = to[(to.iso3.isin(countries + ["*"]))]
     r, _ = _table(ws, r + 1, 1, to.reset_index(drop=True), lab)
     return r + 2
+
+
+# ----------------------------------------------------------------------------------------------
+# Portfolio risk (issue 19)
+# ----------------------------------------------------------------------------------------------
+#: Columns of the Portfolio-risk sheet's risk-contribution table, in order.
+RISK_PROJECT_COLUMNS = ["id", "name", "mineral", "country_iso3", "fund_krw_bn", "loan_krw_bn", "prob_failure",
+                        "prob_default", "expected_loss_krw_bn", "loss_contribution_es99_krw_bn",
+                        "fund_npv_mean_krw_bn", "fund_npv_p10_krw_bn", "fund_contribution_es10_krw_bn"]
+#: Last calendar year of the target table [year] (issue 19: "by year to 2035").
+TARGET_LAST_YEAR = 2035
+#: Rows per block of the S-curve table (101 points in three side-by-side blocks).
+S_CURVE_BLOCK_ROWS = 34
+_PROB_FMT = "0.0%"
+
+
+def _risk_key_figures(pr, lab: xs.Labels) -> list[tuple[str, Any, str | None]]:
+    m2 = "#,##0.00"
+    return [(lab("col.loan_loss_expected_krw_bn"), pr.loan_loss_expected_krw_bn, m2),
+            (lab("col.loan_loss_p95_krw_bn"), pr.loan_loss_p95_krw_bn, m2),
+            (lab("col.loan_loss_p99_krw_bn"), pr.loan_loss_p99_krw_bn, m2),
+            (lab("col.loan_loss_es99_krw_bn"), pr.loan_loss_es99_krw_bn, m2),
+            (lab("col.loss_threshold_krw_bn", share=pr.loss_threshold_share), pr.loss_threshold_krw_bn, m2),
+            (lab("col.prob_loss_exceeds_threshold"), pr.prob_loss_exceeds_threshold, _PROB_FMT),
+            (lab("col.fund_npv_mean_krw_bn"), pr.fund_npv_mean_krw_bn, m2),
+            (lab("col.fund_npv_p10_krw_bn"), pr.fund_npv_p10_krw_bn, m2),
+            (lab("col.fund_npv_p50_krw_bn"), pr.fund_npv_p50_krw_bn, m2),
+            (lab("col.fund_npv_p90_krw_bn"), pr.fund_npv_p90_krw_bn, m2),
+            (lab("col.fund_npv_es10_krw_bn"), pr.fund_npv_es10_krw_bn, m2),
+            (lab("col.prob_fund_loss"), pr.prob_fund_loss, _PROB_FMT)]
+
+
+def target_probability_table(pr, last_year: int = TARGET_LAST_YEAR) -> pd.DataFrame:
+    """Mineral x calendar year (to ``last_year``): P(China's share of Korea's imports at or below
+    the target) [fraction], from ``PortfolioRisk.target``."""
+    t = pr.target[pr.target["year"] <= last_year]
+    if not len(t):
+        return pd.DataFrame(columns=["mineral"])
+    piv = t.pivot(index="mineral", columns="year", values="prob_china_share_met").sort_index()
+    piv.columns = [int(c) for c in piv.columns]
+    return piv.reset_index()
+
+
+def _risk_projects_frame(pr, evaluation) -> pd.DataFrame:
+    t = pr.projects.reset_index()
+    names = evaluation.metrics["name"] if "name" in evaluation.metrics.columns else pd.Series(dtype=object)
+    t["name"] = t["id"].astype(str).map(lambda i: names.get(i, ""))
+    return t[[c for c in RISK_PROJECT_COLUMNS if c in t.columns]]
+
+
+def _write_s_curve(ws, r: int, left: int, pr, lab: xs.Labels) -> tuple[int, list[tuple[int, int]]]:
+    """The loan-loss and fund-NPV S-curves in side-by-side blocks (probability, loss, fund NPV)
+    from column ``left``; returns the last row and each block's (first data row, last data row)."""
+    curve = pd.DataFrame({"probability": pr.loan_loss_s_curve["probability"].to_numpy(),
+                          "loss_krw_bn": pr.loan_loss_s_curve["loss_krw_bn"].to_numpy(),
+                          "fund_npv_krw_bn": pr.fund_npv_s_curve["fund_npv_krw_bn"].to_numpy()})
+    blocks, last = [], r
+    for k, start in enumerate(range(0, len(curve), S_CURVE_BLOCK_ROWS)):
+        part = curve.iloc[start:start + S_CURVE_BLOCK_ROWS]
+        end, _ = _table(ws, r, left + 3 * k, part, lab, {"probability": "0%", "loss_krw_bn": "#,##0.00",
+                                                         "fund_npv_krw_bn": "#,##0.00"})
+        blocks.append((r + 1, end))
+        last = max(last, end)
+    return last, blocks
+
+
+def _risk_charts(ws, r: int, lab: xs.Labels, left: int, blocks, hist_top: int, hist_last: int) -> None:
+    """At row ``r``: the histogram of the book's total loss and its S-curve (probability of not
+    exceeding), side by side."""
+    from openpyxl.chart import ScatterChart, Series
+
+    bar = BarChart()
+    bar.title = lab("text.risk_histogram_chart")
+    bar.y_axis.title, bar.x_axis.title = lab("col.share_of_paths"), lab("col.bin_right_krw_bn")
+    bar.y_axis.number_format = "0%"
+    bar.add_data(Reference(ws, min_col=3, min_row=hist_top + 1, max_row=hist_last), titles_from_data=False)
+    bar.set_categories(Reference(ws, min_col=2, min_row=hist_top + 1, max_row=hist_last))
+    bar.legend = None
+    bar.height, bar.width = 7.5, 14
+    ws.add_chart(bar, f"A{r}")
+    sc = ScatterChart()
+    sc.title = lab("text.risk_s_curve_chart")
+    sc.x_axis.title, sc.y_axis.title = lab("col.loss_krw_bn"), lab("col.probability")
+    sc.y_axis.number_format = "0%"
+    sc.y_axis.scaling.min, sc.y_axis.scaling.max = 0.0, 1.0
+    for k, (first, last) in enumerate(blocks):
+        ser = Series(Reference(ws, min_col=left + 3 * k, min_row=first, max_row=last),
+                     Reference(ws, min_col=left + 1 + 3 * k, min_row=first, max_row=last))
+        ser.marker.symbol = "none"
+        ser.graphicalProperties.line.solidFill = "1F3864"
+        sc.series.append(ser)
+    sc.legend = None
+    sc.height, sc.width = 7.5, 14
+    ws.add_chart(sc, f"F{r}")
+
+
+def _write_portfolio_risk(ws, pr, evaluation, scenario, lab: xs.Labels | None = None) -> dict:
+    """The ``Portfolio risk`` sheet: key figures of the loan book and the fund beside the loss by
+    year; the probability of meeting the target per mineral by year; each project's risk
+    contribution (first page); the loss histogram beside the S-curves, and two charts (second
+    page). Every figure is the :class:`evaluator.uncertainty.PortfolioRisk`'s, written as a value.
+
+    Returns
+    -------
+    dict
+        Header row of each block (``key``, ``by_year``, ``target``, ``projects``, ``histogram``,
+        ``s_curve``).
+    """
+    lab = lab or xs.load_labels("en")
+    ws.column_dimensions["A"].width = 40
+    ws.column_dimensions["B"].width = 34
+    for j in range(3, 14):
+        ws.column_dimensions[_col(j)].width = 13
+    _title(ws, lab("text.risk_title"))
+    _wide_text(ws, 2, lab("text.risk_subtitle", n=pr.n_paths, seed=pr.seed, vol=pr.vol_scale,
+                          failures=lab.yes_no(bool(pr.failures))), "Note", 1, 13)
+    rows: dict[str, int] = {"key": 5, "by_year": 5}
+    xs.put_text(ws, 4, 1, lab("text.risk_key"), "Subtitle")
+    r_key = _kv(ws, 5, _risk_key_figures(pr, lab))
+    xs.put_text(ws, 4, 4, lab("text.risk_by_year"), "Subtitle")
+    r_year, _ = _table(ws, 5, 4, pr.loan_loss_by_year, lab, {"year": "0", "prob_any_loss": _PROB_FMT,
+                                                           "expected_krw_bn": "#,##0.00", "p95_krw_bn": "#,##0.00",
+                                                           "p99_krw_bn": "#,##0.00"})
+    r = max(r_key, r_year + 1) + 1
+    xs.put_text(ws, r, 1, lab("text.risk_target", target=scenario.target_single_supplier_share), "Subtitle")
+    rows["target"] = r + 1
+    piv = target_probability_table(pr)
+    r, _ = _table(ws, r + 1, 1, piv, lab, {c: "0%" for c in piv.columns if c != "mineral"})
+    r += 2
+    xs.put_text(ws, r, 1, lab("text.risk_projects"), "Subtitle")
+    rows["projects"] = top = r + 1
+    proj = _risk_projects_frame(pr, evaluation)
+    r, _ = _table(ws, top, 1, proj, lab, {"prob_failure": _PROB_FMT, "prob_default": _PROB_FMT})
+    ws.row_dimensions[top].height = 60
+    xs.put_text(ws, r + 1, 1, lab("text.total"), "Total")
+    for key in ("fund_krw_bn", "loan_krw_bn", "expected_loss_krw_bn", "loss_contribution_es99_krw_bn",
+                "fund_contribution_es10_krw_bn"):
+        j = list(proj.columns).index(key) + 1
+        c = ws.cell(row=r + 1, column=j, value=f"=SUM({_col(j)}{top + 1}:{_col(j)}{r})")
+        c.style, c.number_format = "Total", xs.FMT_MONEY
+    _wide_text(ws, r + 2, lab("text.risk_contrib_note"), "Note", 1, 13)
+    r += 4
+    ws.row_breaks.append(Break(id=r - 1))
+    xs.put_text(ws, r, 1, lab("text.risk_histogram"), "Subtitle")
+    xs.put_text(ws, r, 5, lab("text.risk_s_curve"), "Subtitle")
+    rows["histogram"] = rows["s_curve"] = r + 1
+    hist_last, _ = _table(ws, r + 1, 1, pr.loan_loss_histogram, lab, {"share_of_paths": _PROB_FMT,
+                                                                     "bin_left_krw_bn": "#,##0.00",
+                                                                     "bin_right_krw_bn": "#,##0.00"})
+    s_last, blocks = _write_s_curve(ws, r + 1, 5, pr, lab)
+    _risk_charts(ws, max(hist_last, s_last) + 2, lab, 5, blocks, r + 1, hist_last)
+    xs.print_setup(ws, footer=lab("text.page_footer"))
+    return rows
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1390,7 +1690,7 @@ def _tornado_for(evaluation, scenario, ref, ids: list[str]) -> pd.DataFrame | No
 
 def build_report(evaluation, scenario, *, scores=None, allocation=None, allocation_summary=None, supply=None,
                  supply_by_year=None, cashflow_ids=None, decision=None, generated_at=None, ref=None,
-                 top_n: int = DEFAULT_TOP_N, simulation=None, language: str = "en") -> bytes:
+                 top_n: int = DEFAULT_TOP_N, simulation=None, language: str = "en", portfolio_risk=None) -> bytes:
     """Build the committee workbook and return it as ``.xlsx`` bytes (nothing touches disk).
 
     Sheets: a one-page ``Summary``; one page per funded or contested project
@@ -1432,6 +1732,9 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         Percentiles on the project pages and P10 NPV / P(NPV < 0) on the Summary.
     language : {'en', 'ko'}
         Language of every label, header, sheet name and note (``evaluator/data/report_labels_*.toml``).
+    portfolio_risk : evaluator.uncertainty.PortfolioRisk, optional
+        The funded portfolio's joint simulation (issue 19): its key figures on the Summary and a
+        ``Portfolio risk`` sheet after the Allocation.
 
     Returns
     -------
@@ -1456,7 +1759,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     supply_table = _supply_table(supply) if supply is not None else _baseline_supply(evaluation, ref)
     ctx = _Context(evaluation, scenario, lab, scores_df, alloc_df, allocation_summary, supply_table,
                    None if supply_by_year is None else pd.DataFrame(supply_by_year), simulation, decision, ref,
-                   page_ids, tornado=_tornado_for(evaluation, scenario, ref, page_ids))
+                   page_ids, tornado=_tornado_for(evaluation, scenario, ref, page_ids), portfolio_risk=portfolio_risk)
 
     wb = Workbook()
     xs.ensure_styles(wb)
@@ -1473,6 +1776,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     project_sheets = [(i, new_sheet(lab("sheet.project", id=i))) for i in page_ids]
     ws_rank = new_sheet(lab("sheet.ranking"))
     ws_alloc = new_sheet(lab("sheet.allocation"))
+    ws_risk = new_sheet(lab("sheet.portfolio_risk")) if portfolio_risk is not None else None
     ws_sup = new_sheet(lab("sheet.supply"))
     for app_id in cf_ids:
         ws = new_sheet(lab("sheet.cashflow", id=app_id))
@@ -1481,6 +1785,8 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         ws.sheet_properties.tabColor = "A9D08E"
     _write_ranking(ws_rank, evaluation, scores_df, scenario.lender_min_dscr, alloc_df, decision, lab)
     _write_allocation(ws_alloc, evaluation, scenario, alloc_df, allocation_summary, lab)
+    if ws_risk is not None:
+        _write_portfolio_risk(ws_risk, portfolio_risk, evaluation, scenario, lab)
     _write_supply(ws_sup, evaluation, scenario, supply, supply_by_year, ref, lab)
     _write_assumptions(new_sheet(lab("sheet.assumptions")), evaluation, scenario, ref, lab)
     if decision:
@@ -1497,13 +1803,16 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
 
 
 def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, decision=None, generated_at=None,
-                          top_n: int = DEFAULT_TOP_N, language: str = "en") -> bytes:
+                          top_n: int = DEFAULT_TOP_N, language: str = "en", portfolio_risk=None) -> bytes:
     """The committee workbook of one :class:`evaluator.pipeline.PipelineResult`.
 
     The one mapping from the pipeline's result to the workbook: the app's Report page and the
     ``report`` command both call it, so the same inputs give the same numbers. The ranking
     carries the simulated P10 NPV and P(NPV < 0), and the project pages the simulated
-    percentiles, when the simulation has run. ``language``: ``en`` or ``ko``.
+    percentiles, when the simulation has run. ``language``: ``en`` or ``ko``. ``portfolio_risk``:
+    the :class:`evaluator.uncertainty.PortfolioRisk` of this result's allocation
+    (``portfolio_risk_of_result``), when computed: key figures on the Summary and a ``Portfolio
+    risk`` sheet.
     """
     kw = {}
     if result.allocation is not None:
@@ -1512,4 +1821,4 @@ def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, deci
                   supply_by_year=result.supply.by_year)
     return build_report(result.evaluation, scenario, scores=result.ranking, cashflow_ids=cashflow_ids,
                         decision=decision, generated_at=generated_at, ref=ref, top_n=top_n,
-                        simulation=result.simulation, language=language, **kw)
+                        simulation=result.simulation, language=language, portfolio_risk=portfolio_risk, **kw)

@@ -466,13 +466,16 @@ def test_korean_equity_irr_with_and_without_withholding():
     from models.loader import load_applications
     from models.scenario import default_scenario
     ref = load_reference()
-    a = next(x for x in load_applications("sample_projects/applications.csv", ref=ref).applications
-             if x.country_iso3 == "AUS")
+    apps = load_applications("sample_projects/applications.csv", ref=ref).applications
+    a = next(x for x in apps if x.country_iso3 == "AUS")
     wa = dataclasses.replace(a, id="WA", fiscal_region="AUS-WA", royalty_rate=None, income_tax_rate=None,
                              depreciation_years=None)
-    ev = evaluate([a, wa], default_scenario(), ref)
+    # a country without a regime row (per-country tables: no withholding); AUS now defaults to AUS-WA
+    plain = next(x for x in apps if x.country_iso3 == "CAN")
+    ev = evaluate([plain, wa, a], default_scenario(), ref)
     m = ev.metrics
-    assert m.loc[a.id, "irr_korea_equity"] == pytest.approx(m.loc[a.id, "irr"], abs=1e-12)
+    assert m.loc[plain.id, "irr_korea_equity"] == pytest.approx(m.loc[plain.id, "irr"], abs=1e-12)
+    assert m.loc[a.id, "irr_korea_equity"] < m.loc[a.id, "irr"]  # the country default withholds 15 %
     fcf = ev.cashflows.fcf_usd_m[1]
     flow = wa.korean_ownership_share * (fcf - 0.15 * np.maximum(fcf, 0.0))
     assert m.loc["WA", "irr_korea_equity"] == pytest.approx(npf.irr(flow), abs=1e-7)

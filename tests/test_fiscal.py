@@ -264,3 +264,88 @@ def test_depreciation_methods_equal_a_pool_loop_and_write_off_everything(adds, r
             else:
                 want[-1] += a
         np.testing.assert_allclose(dep, want, rtol=1e-9, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------------------------
+# AUS-WA is Australia's default regime (issue 16): the sample NPVs that moved, re-derived by hand
+# ----------------------------------------------------------------------------------------------
+def _npv_by_hand(frame, rate: float, tax_rate: float, dep_by_year) -> float:
+    """NPV [USD m] of the model's pre-tax lines with income tax recomputed in a plain loop:
+    taxable = EBITDA - depreciation in the operating life, losses carried forward without limit
+    (ITAA 1997 Div 36), tax at ``tax_rate``; flows discounted at the end of each period."""
+    ebitda = frame["ebitda_usd_m"].to_numpy()
+    pre = ebitda - frame["initial_capex_usd_m"].to_numpy() - frame["sustaining_capex_usd_m"].to_numpy() \
+        - frame["closure_usd_m"].to_numpy() - frame["working_capital_change_usd_m"].to_numpy()
+    losses, npv = 0.0, 0.0
+    for t in range(len(frame)):
+        income = ebitda[t] - dep_by_year[t] if t < len(frame) - 1 else 0.0  # the closure year is outside the life
+        base = income - losses
+        losses = max(0.0, -base)
+        npv += (pre[t] - tax_rate * max(base, 0.0)) / (1 + rate) ** t
+    return npv
+
+
+def _additions(frame, fp: int):
+    """Capital placed in service: the initial capex at first production, sustaining each year."""
+    add = frame["sustaining_capex_usd_m"].to_numpy().copy()
+    add[fp] += frame["initial_capex_usd_m"].sum()
+    return add
+
+
+def _declining_balance(add, rate: float, lp: int):
+    """Diminishing value (ITAA 1997 s 40-70, 200 % / effective life): r x (pool + additions), the
+    pool's remainder written off in the last operating year."""
+    dep, pool = np.zeros(len(add)), 0.0
+    for t in range(len(add)):
+        base = pool + add[t]
+        dep[t] = base if t == lp else (rate * base if t < lp else 0.0)
+        pool = base - dep[t]
+    return dep
+
+
+def _straight_line(add, years: int, lp: int):
+    dep = np.zeros(len(add))
+    for s, a in enumerate(add):
+        for t in range(s, min(s + years, lp + 1)):
+            dep[t] += a / years
+    dep[lp] += add[:lp + 1].sum() - dep[:lp + 1].sum()
+    return dep
+
+
+@pytest.mark.parametrize("app_id", ["AU-REE-01", "AU-LI-01", "AU-NI-01"])
+def test_australian_samples_use_the_wa_regime_by_default(app_id):
+    """The AUS samples name no fiscal region: AUS-WA applies (country_default). Its royalty is the
+    5 % (2.5 % nickel) of royalties.csv and it has no loss limit, so only the depreciation
+    changes: 20 % diminishing value instead of straight line. The NPV is re-derived in a loop
+    from the model's pre-tax lines (independent of fiscal.depreciation and the loss kernel),
+    and so is the NPV under the former straight-line default (AU-REE-01 869.69, AU-LI-01
+    3,233.23 USD m before the change)."""
+    import dataclasses
+
+    from evaluator.evaluate import evaluate
+    from evaluator.reference import load_reference
+    from models.loader import load_applications
+    from models.scenario import default_scenario
+
+    ref = load_reference()
+    app = next(a for a in load_applications("sample_projects/applications.csv", ref=ref).applications if a.id == app_id)
+    assert app.fiscal_region == ""
+    sc = default_scenario()
+    ev = evaluate([app], sc, ref)
+    src = ev.inputs.sources.loc[app_id]
+    assert src["fiscal_region"] == "AUS-WA" and src["depreciation_method"] == "db"
+    frame, m = ev.cashflows.frame(app_id), ev.metrics.loc[app_id]
+    fp, lp = int(ev.cashflows.first_production_index[0]), int(ev.cashflows.last_production_index[0])
+    add = _additions(frame, fp)
+    dep = _declining_balance(add, 0.20, lp)
+    np.testing.assert_allclose(frame["depreciation_usd_m"], dep, atol=1e-9)
+    npv = _npv_by_hand(frame, float(m["discount_rate"]), 0.30, dep)
+    assert m["npv_usd_m"] == pytest.approx(npv, rel=1e-9, abs=1e-9)
+    # the former default: the country tables (straight line over the scenario's period)
+    old_ref = dataclasses.replace(ref, fiscal_regimes=ref.fiscal_regimes.assign(country_default=False))
+    old = evaluate([app], sc, old_ref)
+    assert old.inputs.sources.loc[app_id, "depreciation_method"] == "sl"
+    years = int(old.inputs.depreciation_years[0])
+    npv_sl = _npv_by_hand(old.cashflows.frame(app_id), float(m["discount_rate"]), 0.30, _straight_line(add, years, lp))
+    assert old.metrics.loc[app_id, "npv_usd_m"] == pytest.approx(npv_sl, rel=1e-9, abs=1e-9)
+    assert npv >= npv_sl - 1e-9  # faster deductions: tax paid later

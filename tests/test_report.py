@@ -523,3 +523,254 @@ def test_summary_china_share_against_the_target_is_the_engines(risk_result, scen
         assert got["Meets the single-supplier target"] == ("yes" if at.at[m, "meets_target"] else "no")
         rows += 1
     assert rows == len(effect)
+
+
+# ----------------------------------------------------------------------------------------------
+# portfolio risk (issue 19): the Summary's key figures and the Portfolio-risk sheet
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def portfolio(apps, scenario, ref):
+    from evaluator import pipeline
+    from evaluator.uncertainty import portfolio_risk_of_result
+
+    result = pipeline.run(apps, scenario, ref)
+    pr = portfolio_risk_of_result(result, apps, scenario, ref, supply_ref=pipeline.supply_reference(ref),
+                                  n_paths=400, seed=3)
+    return result, pr
+
+
+def _find_row(ws, text, col=1, start=1):
+    for r in range(start, ws.max_row + 1):
+        if ws.cell(row=r, column=col).value == text:
+            return r
+    raise AssertionError(f"{text!r} not in column {col} of {ws.title}")
+
+
+def _read_table(ws, header_row, first_col, n_cols):
+    """Rows under ``header_row`` until the first empty cell of ``first_col``."""
+    out, r = [], header_row + 1
+    while ws.cell(row=r, column=first_col).value not in (None, ""):
+        out.append([ws.cell(row=r, column=first_col + j).value for j in range(n_cols)])
+        r += 1
+    return out
+
+
+def test_portfolio_risk_sheet_equals_the_portfolio_risk(portfolio, scenario, ref):
+    from evaluator.report import build_pipeline_report
+
+    result, pr = portfolio
+    lab = xs.load_labels("en")
+    wb = _wb(build_pipeline_report(result, scenario, ref=ref, portfolio_risk=pr))
+    names = wb.sheetnames
+    assert names.index("Portfolio risk") == names.index("Allocation") + 1
+    ws = wb["Portfolio risk"]
+    kv = _kv_of(ws)
+    for key in ("loan_loss_expected_krw_bn", "loan_loss_p95_krw_bn", "loan_loss_p99_krw_bn", "loan_loss_es99_krw_bn",
+                "prob_loss_exceeds_threshold", "fund_npv_mean_krw_bn", "fund_npv_p10_krw_bn", "fund_npv_p50_krw_bn",
+                "fund_npv_p90_krw_bn", "fund_npv_es10_krw_bn", "prob_fund_loss"):
+        assert kv[lab.col(key)] == pytest.approx(getattr(pr, key), abs=1e-12), key
+    assert kv[lab("col.loss_threshold_krw_bn", share=pr.loss_threshold_share)] == pytest.approx(
+        0.10 * scenario.loan_krw_bn)
+    # loss by year: the table is the PortfolioRisk's, row by row
+    top = _find_row(ws, lab.col("year"), col=4)
+    got = np.array(_read_table(ws, top, 4, 5), dtype=float)
+    want = pr.loan_loss_by_year[["year", "expected_krw_bn", "p95_krw_bn", "p99_krw_bn", "prob_any_loss"]].to_numpy(float)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    # the target: every mineral, every year to 2035
+    top = _find_row(ws, lab.col("mineral"))
+    years = [ws.cell(row=top, column=j).value for j in range(2, 20) if ws.cell(row=top, column=j).value]
+    assert years[0] == "2026" and years[-1] == "2035"
+    met = pr.prob_target_met()
+    rows = _read_table(ws, top, 1, 1 + len(years))
+    assert len(rows) == len(met)
+    by_label = {lab.mineral(m): m for m in met}
+    for row in rows:
+        m = by_label[row[0]]
+        assert row[1:] == pytest.approx([met[m][int(y)] for y in years]), m
+    # risk contributions: one row per funded project; the contributions add up to the tails
+    top = _find_row(ws, lab.col("id"))
+    rows = _read_table(ws, top, 1, 13)
+    assert rows[len(pr.projects)][0] == lab("text.total")
+    rows = rows[:len(pr.projects)]
+    assert [r[0] for r in rows] == list(pr.projects.index)
+    for r in rows:
+        p = pr.projects.loc[r[0]]
+        assert r[6:13] == pytest.approx([p.prob_failure, p.prob_default, p.expected_loss_krw_bn,
+                                         p.loss_contribution_es99_krw_bn, p.fund_npv_mean_krw_bn,
+                                         p.fund_npv_p10_krw_bn, p.fund_contribution_es10_krw_bn], abs=1e-12)
+    assert sum(r[9] for r in rows) == pytest.approx(pr.loan_loss_es99_krw_bn)
+    assert sum(r[12] for r in rows) == pytest.approx(pr.fund_npv_es10_krw_bn)
+    assert sum(r[8] for r in rows) == pytest.approx(pr.loan_loss_expected_krw_bn)
+    total = ws.cell(row=top + len(rows) + 1, column=10).value
+    assert total == f"=SUM(J{top + 1}:J{top + len(rows)})"
+    # histogram and the S-curves (101 points in three blocks)
+    top = _find_row(ws, lab.col("bin_left_krw_bn"))
+    got = np.array(_read_table(ws, top, 1, 3), dtype=float)
+    np.testing.assert_allclose(got, pr.loan_loss_histogram.to_numpy(float), atol=1e-12)
+    top = _find_row(ws, lab.col("probability"), col=5)
+    points = []
+    for k in range(3):
+        points += _read_table(ws, top, 5 + 3 * k, 3)
+    np.testing.assert_allclose(np.array(points, dtype=float)[:, :2], pr.loan_loss_s_curve.to_numpy(float), atol=1e-12)
+    np.testing.assert_allclose(np.array(points, dtype=float)[:, 2], pr.fund_npv_s_curve["fund_npv_krw_bn"], atol=1e-12)
+    assert len(ws._charts) == 2
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
+
+
+def test_summary_carries_the_portfolio_risk_key_figures(portfolio, scenario, ref):
+    from evaluator.report import build_pipeline_report
+
+    result, pr = portfolio
+    lab = xs.load_labels("en")
+    ws = _wb(build_pipeline_report(result, scenario, ref=ref, portfolio_risk=pr))["Summary"]
+    kv = _kv_of(ws)
+    assert kv[lab("text.risk_book_loss")] == pytest.approx(pr.loan_loss_expected_krw_bn)
+    assert kv[lab("text.risk_book_p95")] == pytest.approx(pr.loan_loss_p95_krw_bn)
+    assert kv[lab("text.risk_prob_fund_loss")] == pytest.approx(pr.prob_fund_loss)
+    # the China table gains P(target met in the target year) per mineral
+    head = lab("col.prob_target_met_target_year", year=scenario.target_year)
+    top = next(r for r in range(1, ws.max_row + 1) for c in range(1, 11) if ws.cell(row=r, column=c).value == head)
+    col = next(c for c in range(1, 11) if ws.cell(row=top, column=c).value == head)
+    met = pr.prob_target_met()
+    by_label = {lab.mineral(m): m for m in met}
+    seen = 0
+    for row in _read_table(ws, top, 1, col):
+        if row[0] in by_label:
+            assert row[col - 1] == pytest.approx(met[by_label[row[0]]][scenario.target_year])
+            seen += 1
+    assert seen == len(met)
+    assert ws.page_setup.fitToHeight == 1  # still one printed page
+    # without it: no sheet, no line
+    plain = _wb(build_pipeline_report(result, scenario, ref=ref))
+    assert "Portfolio risk" not in plain.sheetnames
+    assert lab("text.risk_book_p95") not in _kv_of(plain["Summary"])
+
+
+def test_cli_report_with_portfolio_risk(tmp_path, apps, scenario, ref):
+    from evaluator import pipeline
+    from evaluator.cli import main
+    from evaluator.uncertainty import portfolio_risk_of_result
+
+    out = tmp_path / "risk.xlsx"
+    assert main(["report", str(SAMPLE_CSV), "--out", str(out), "--portfolio-risk", "--paths", "300",
+                 "--seed", "5"]) == 0
+    ws = openpyxl.load_workbook(out)["Portfolio risk"]
+    result = pipeline.run(apps, scenario, ref)
+    pr = portfolio_risk_of_result(result, apps, scenario, ref, supply_ref=pipeline.supply_reference(ref),
+                                  n_paths=300, seed=5)
+    kv = _kv_of(ws)
+    lab = xs.load_labels("en")
+    assert kv[lab.col("loan_loss_expected_krw_bn")] == pytest.approx(pr.loan_loss_expected_krw_bn, abs=1e-9)
+    assert kv[lab.col("fund_npv_p10_krw_bn")] == pytest.approx(pr.fund_npv_p10_krw_bn, abs=1e-9)
+    assert "Portfolio risk" not in openpyxl.load_workbook(
+        tmp_path / "plain.xlsx" if main(["report", str(SAMPLE_CSV), "--out", str(tmp_path / "plain.xlsx")]) == 0
+        else out).sheetnames
+
+
+# ----------------------------------------------------------------------------------------------
+# cash-flow sheets of projects with extended model features (issue 16)
+# ----------------------------------------------------------------------------------------------
+#: Applications given fiscal regimes, a capital schedule, a tax credit and a price path that the
+#: flat formulas cannot express: (id, changes). Regimes as evaluator/data/fiscal_regimes.csv.
+EXTENDED = {
+    "US-REE-01": {"fiscal_region": "USA", "production_tax_credit_share": 0.10},  # depletion, NOL cap, MACRS, 45X
+    "US-LI-01": {"fiscal_region": "USA-NV"},           # net-proceeds royalty bands
+    "ID-NI-01": {"fiscal_region": "IDN"},              # sliding royalty by price, 5-year losses
+    "AU-LI-01": {"fiscal_region": "AUS-NT-1982"},      # net-value royalty with minimum
+    "VN-W-01": {"fiscal_region": "VNM", "capex_schedule_usd_m": (100.0, 0.0, 0.0, 0.0, 50.0)},  # expansion in year 5
+    "LA-REE-01": {"fiscal_region": "LAO"},             # 3-year losses
+}
+
+
+@pytest.fixture(scope="module")
+def extended_ev(apps, scenario, ref):
+    changed = tuple(dataclasses.replace(a, **EXTENDED[a.id]) if a.id in EXTENDED else a for a in apps)
+    sc = scenario.replace(price_path_usd_per_t={"lithium": {2027: 9000.0, 2032: 14000.0, 2040: 12000.0}})
+    return evaluate(changed, sc, ref), sc
+
+
+def test_extended_projects_get_model_values_and_exact_formulas(extended_ev):
+    from evaluator.report import extended_features_of
+
+    ev, sc = extended_ev
+    for i in EXTENDED:
+        assert extended_features_of(ev, i), i
+    assert extended_features_of(ev, "KZ-W-01") == []
+    lab = xs.load_labels("en")
+    wb = _wb(build_report(ev, sc, cashflow_ids=list(EXTENDED) + ["KZ-W-01", "CL-LI-01"]))
+    ws = wb["CF US-REE-01"]
+    labels = {ws.cell(row=r, column=1).value: r for r in range(1, ws.max_row + 1)}
+    frame = ev.cashflows.frame("US-REE-01")
+    for key, col in (("row_roy", "royalty_usd_m"), ("row_dep", "depreciation_usd_m"), ("row_depl", "depletion_usd_m"),
+                     ("row_taxpaid", "tax_usd_m"), ("row_credit", "tax_credit_usd_m")):
+        r = labels[lab(f"cf.{key}") + " *"]
+        vals = [ws.cell(row=r, column=3 + k).value for k in range(len(frame))]
+        assert all(isinstance(v, (int, float)) for v in vals), key
+        assert vals == pytest.approx(frame[col].to_list(), abs=1e-12), key
+    assert frame["depletion_usd_m"].sum() > 0 and frame["tax_credit_usd_m"].sum() > 0
+    assert "percentage depletion" in ws["A3"].value
+    fcf = ws.cell(row=labels[lab("cf.row_fcf")], column=4).value
+    assert fcf.startswith("=") and numeric_literals(fcf) == []
+    # the capital schedule is an input row (blue), the expansion in model year 5
+    ws = wb["CF VN-W-01"]
+    labels = {ws.cell(row=r, column=1).value: r for r in range(1, ws.max_row + 1)}
+    init = [ws.cell(row=labels[lab("cf.row_init_schedule")], column=3 + k) for k in range(7)]
+    assert [c.value for c in init[1:6]] == [100.0, 0.0, 0.0, 0.0, 50.0] and init[5].style == "Input"
+    # a lithium project under the price path: the year's price is an input
+    ws = wb["CF CL-LI-01"]
+    labels = {ws.cell(row=r, column=1).value: r for r in range(1, ws.max_row + 1)}
+    prices = [ws.cell(row=labels[lab("cf.row_price")], column=3 + k).value for k in range(8)]
+    assert len(set(prices)) > 2
+    # a flat project keeps the full formula model
+    ws = wb["CF KZ-W-01"]
+    labels = {ws.cell(row=r, column=1).value: r for r in range(1, ws.max_row + 1)}
+    assert ws.cell(row=labels[lab("cf.row_roy")], column=5).value.startswith("=")
+    assert lab("cf.row_roy") + " *" not in labels and ws["A3"].value is None
+
+
+@pytest.mark.skipif(not (shutil.which("soffice") or shutil.which("libreoffice")),
+                    reason="LibreOffice (soffice) is not installed: cannot recalculate the workbook")
+def test_extended_sheets_recompute_to_the_model_with_libreoffice(extended_ev, tmp_path):
+    ev, sc = extended_ev
+    ids = list(EXTENDED) + ["CL-LI-01", "KZ-W-01"]
+    p = tmp_path / "in" / "extended.xlsx"
+    p.parent.mkdir()
+    p.write_bytes(build_report(ev, sc, cashflow_ids=ids))
+    (out,) = recalculate([p], tmp_path / "out", tmp_path / "profile")
+    wb = openpyxl.load_workbook(out, data_only=True)
+    for i in ids:
+        got = _results_of(wb[f"CF {i}"])
+        m = ev.metrics.loc[i]
+        assert got["npv"] == pytest.approx(float(m["npv_usd_m"]), rel=1e-9, abs=1e-9), i
+        if np.isfinite(m["irr"]):
+            assert got["irr"] == pytest.approx(float(m["irr"]), rel=1e-7, abs=1e-9), i
+
+
+def test_assumptions_list_the_fiscal_regime_rows_used(extended_ev, ref):
+    """Each regime row an application uses (its region, else the country's default) with its law,
+    source and date, as fiscal_regimes.csv gives them."""
+    from evaluator.report import fiscal_regimes_used
+
+    ev, sc = extended_ev
+    used = fiscal_regimes_used(ev, ref)
+    table = ref.fiscal_regimes.set_index(["region", "mineral"])
+    by_region = {(r.region, r.mineral): r for r in used.itertuples(index=False)}
+    # the regions named in EXTENDED, each at the application's mineral row or the region's '*' row
+    for app_id, change in EXTENDED.items():
+        app = next(a for a in ev.applications if a.id == app_id)
+        key = next(k for k in ((change["fiscal_region"], app.mineral), (change["fiscal_region"], "*")) if k in table.index)
+        rec = by_region[key]
+        assert app_id in rec.applications.split(", ")
+        assert (rec.law, rec.source, rec.date) == tuple(table.loc[key, ["law", "source", "date"]])
+        assert rec.royalty_rate == table.loc[key, "royalty_rate"]
+    # an application of a country with no default region and no fiscal_region uses no row
+    assert not any("KZ-W-01" in r.applications.split(", ") for r in used.itertuples())
+    lab = xs.load_labels("en")
+    ws = _wb(build_report(ev, sc, ref=ref))["Assumptions"]
+    top = next(r for r in range(1, ws.max_row + 1) if ws.cell(row=r, column=1).value == lab("text.fiscal_regimes_used"))
+    head = [ws.cell(row=top + 1, column=j).value for j in range(1, 16)]
+    assert head[0] == lab.col("region") and lab.col("law") in head
+    shown = {ws.cell(row=top + 2 + k, column=1).value for k in range(len(used))}
+    assert shown == set(used["region"])
+    law_col = head.index(lab.col("law")) + 1
+    assert {ws.cell(row=top + 2 + k, column=law_col).value for k in range(len(used))} == set(used["law"])

@@ -46,7 +46,7 @@ def data_strings(apps, ref, scenario, result, decision) -> list[str]:
         rec = a.to_record()
         out |= {str(v) for v in rec.values() if isinstance(v, str) and v}
     for frame in (ref.minerals, ref.countries, ref.royalties, ref.ree_oxides, ref.tax_overrides,
-                  result.evaluation.inputs.sources):
+                  ref.fiscal_regimes, result.evaluation.inputs.sources):
         for c in frame.columns:
             if frame[c].dtype == object or str(frame[c].dtype).startswith("str"):
                 out |= {str(v) for v in frame[c].dropna() if str(v).strip()}
@@ -144,31 +144,44 @@ def risk_result(sample_apps, scenario, ref):
     return pipeline.run(sample_apps, scenario, ref, risk_measure="p10_npv", n_paths=200)
 
 
+@pytest.fixture(scope="module")
+def portfolio_risk(risk_result, sample_apps, scenario, ref):
+    from evaluator.uncertainty import portfolio_risk_of_result
+
+    return portfolio_risk_of_result(risk_result, sample_apps, scenario, ref, supply_ref=pipeline.supply_reference(ref),
+                                    n_paths=200, seed=0)
+
+
 DECISION = {"decision_id": 3, "scenario": "Base (#1)", "decided_by": "Committee", "decided_at_utc": "2026-03-15T09:00:00Z",
             "note": "Approved as proposed", "supersedes": "", "applications_hash": "ab12", "decision_hash": "cd34",
             "store_head_hash": "ef56"}
 
 
-def test_korean_report_has_no_english_words(risk_result, sample_apps, scenario, ref):
-    data = build_pipeline_report(risk_result, scenario, ref=ref, decision=DECISION, language="ko")
+def test_korean_report_has_no_english_words(risk_result, portfolio_risk, sample_apps, scenario, ref):
+    data = build_pipeline_report(risk_result, scenario, ref=ref, decision=DECISION, language="ko",
+                                 portfolio_risk=portfolio_risk)
+    assert "포트폴리오 위험" in openpyxl.load_workbook(io.BytesIO(data)).sheetnames
     cells = string_cells(data)
     assert len(cells) > 500
     codes = report_codes(sample_apps, ref)
     bad = english_words(cells, data_strings(sample_apps, ref, scenario, risk_result, DECISION), codes)
     assert bad == [], bad[:20]
     # the same report in English reads in English (the check can fail)
-    en = string_cells(build_pipeline_report(risk_result, scenario, ref=ref, decision=DECISION, language="en"))
+    en = string_cells(build_pipeline_report(risk_result, scenario, ref=ref, decision=DECISION, language="en",
+                                            portfolio_risk=portfolio_risk))
     assert english_words(en, [], codes)
 
 
-def test_korean_report_keeps_the_numbers(risk_result, scenario, ref):
+def test_korean_report_keeps_the_numbers(risk_result, portfolio_risk, scenario, ref):
     """Language changes words only: every number cell is the same in both languages."""
     def numbers(data):
         wb = openpyxl.load_workbook(io.BytesIO(data))
         return [[c.value for row in ws.iter_rows() for c in row if isinstance(c.value, (int, float))
                  and not isinstance(c.value, bool)] for ws in wb.worksheets]
-    en = build_pipeline_report(risk_result, scenario, ref=ref, language="en", generated_at=None)
-    ko = build_pipeline_report(risk_result, scenario, ref=ref, language="ko", generated_at=None)
+    en = build_pipeline_report(risk_result, scenario, ref=ref, language="en", generated_at=None,
+                               portfolio_risk=portfolio_risk)
+    ko = build_pipeline_report(risk_result, scenario, ref=ref, language="ko", generated_at=None,
+                               portfolio_risk=portfolio_risk)
     assert numbers(en) == numbers(ko)
     assert [ws.title for ws in openpyxl.load_workbook(io.BytesIO(ko)).worksheets][:2] == \
         ["요약", "사업 " + openpyxl.load_workbook(io.BytesIO(en)).sheetnames[1][2:]]

@@ -24,9 +24,13 @@ from evaluator.report import build_pipeline_report, project_page_ids
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 pytestmark = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed: cannot print to PDF")
 
-#: Upper bound on the printed pages of the sample report: "a few dozen" (measured: 37 in English;
-#: 1 Summary + 20 project pages + Ranking, Allocation, Supply, 7 cash-flow sheets, Assumptions).
+#: Upper bound on the printed pages of the sample report: "a few dozen" (measured 2026-11-25: 33 in English
+#: and Korean without the portfolio risk, 35 with its two-page sheet; 37 at an earlier measurement;
+#: 1 Summary + project pages + Ranking, Allocation, Supply, cash-flow sheets, Assumptions).
 MAX_PAGES = 45
+#: The Portfolio-risk sheet: key figures, loss by year, target by year and contributions on one
+#: page, the histogram, the S-curves and their charts on the next (measured: 2 pages).
+RISK_MAX_PAGES = 3
 
 
 def to_pdf(paths: list[Path], outdir: Path, profile: Path) -> list[Path]:
@@ -64,13 +68,27 @@ def result(sample_apps, scenario, ref):
     return pipeline.run(sample_apps, scenario, ref)
 
 
-def test_sample_report_prints_a_few_dozen_pages_with_a_one_page_summary(result, scenario, ref, tmp_path):
+@pytest.fixture(scope="module")
+def portfolio_risk(result, sample_apps, scenario, ref):
+    from evaluator.uncertainty import portfolio_risk_of_result
+
+    return portfolio_risk_of_result(result, sample_apps, scenario, ref, supply_ref=pipeline.supply_reference(ref),
+                                    n_paths=500, seed=0)
+
+
+def test_sample_report_prints_a_few_dozen_pages_with_a_one_page_summary(result, portfolio_risk, scenario, ref,
+                                                                        tmp_path):
     files = {}
-    for lang in ("en", "ko"):
-        data = build_pipeline_report(result, scenario, ref=ref, language=lang)
+    for lang in ("en", "ko"):  # with the portfolio-risk sheet (issue 19): the Summary gains its key figures
+        data = build_pipeline_report(result, scenario, ref=ref, language=lang, portfolio_risk=portfolio_risk)
         files[f"report_{lang}"] = data
         files[f"summary_{lang}"] = only_sheet(data, 0)
         files[f"project_{lang}"] = only_sheet(data, 1)
+        names = openpyxl.load_workbook(io.BytesIO(data), read_only=True).sheetnames
+        files[f"risk_{lang}"] = only_sheet(data, 1 + len(project_page_ids(
+            result.evaluation, result.ranking, result.allocation.table)) + 2)
+        assert names[1 + len(project_page_ids(result.evaluation, result.ranking, result.allocation.table)) + 2] in (
+            "Portfolio risk", "포트폴리오 위험")
     paths = []
     for name, data in files.items():
         p = tmp_path / "in" / f"{name}.xlsx"
@@ -85,6 +103,7 @@ def test_sample_report_prints_a_few_dozen_pages_with_a_one_page_summary(result, 
         assert 1 + n_projects + 4 <= pages <= MAX_PAGES, (lang, pages)
         assert page_count(pdfs[f"summary_{lang}"]) == 1, lang
         assert page_count(pdfs[f"project_{lang}"]) == 1, lang
+        assert 1 <= page_count(pdfs[f"risk_{lang}"]) <= RISK_MAX_PAGES, lang
     if shutil.which("pdftotext"):  # the Summary is page 1 and ends there; page 2 is the first project
         text = subprocess.run(["pdftotext", "-layout", "-f", "1", "-l", "2", str(pdfs["report_en"]), "-"],
                               capture_output=True, text=True, check=True).stdout

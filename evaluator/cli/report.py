@@ -2,7 +2,10 @@
 
 Runs the whole pipeline (ranking, allocation, the funded set's supply effect by year; the
 simulation too with ``--risk-adjusted``) with the same options as ``allocate``, and writes the
-workbook the app's Report page writes for the same inputs, in English or Korean (``--language ko``). A decision recorded in the scenario
+workbook the app's Report page writes for the same inputs, in English or Korean (``--language ko``).
+With ``--portfolio-risk`` the funded portfolio is also simulated jointly
+(:func:`evaluator.uncertainty.portfolio_risk_of_result`, ``--paths`` paths, ``--seed``) and the
+workbook gains its key figures on the Summary and a ``Portfolio risk`` sheet. A decision recorded in the scenario
 store (``--store`` or ``$EVALUATOR_STORE``) for these applications and this scenario fills the
 Decision sheet.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from evaluator.cli.common import CliError, add_common, add_decision_options, run_pipeline
+from evaluator.cli.common import CliError, Progress, add_common, add_decision_options, run_pipeline
 
 
 def add_arguments(p) -> None:
@@ -23,6 +26,9 @@ def add_arguments(p) -> None:
                    help="projects given a live cash-flow sheet (default: funded ones, else top 5 by NPV)")
     p.add_argument("--language", choices=("en", "ko"), default="en",
                    help="language of the workbook's labels, headers, sheet names and notes (default: en)")
+    p.add_argument("--portfolio-risk", action="store_true",
+                   help="also simulate the funded portfolio jointly (--paths, --seed) and add its loan-book loss, "
+                        "fund NPV and target probabilities to the workbook")
     p.add_argument("--store", help="scenario store whose recorded decision for these inputs fills the Decision "
                                    "sheet (default: $EVALUATOR_STORE when set)")
 
@@ -37,6 +43,24 @@ def _cashflow_ids(args, result) -> list[str] | None:
     return ids
 
 
+def _portfolio_risk(args, result, apps, scenario, ref):
+    """The joint simulation of ``result``'s funded portfolio (``--portfolio-risk``), else None."""
+    if not args.portfolio_risk:
+        return None
+    from evaluator import pipeline
+    from evaluator.uncertainty import PortfolioInputError, portfolio_risk_of_result
+
+    prog = Progress("portfolio risk")
+    try:
+        return portfolio_risk_of_result(result, apps, scenario, ref,
+                                        supply_ref=pipeline.supply_reference(ref, getattr(args, "customs", None)),
+                                        n_paths=args.paths, seed=args.seed, progress=prog)
+    except PortfolioInputError as exc:
+        raise CliError(f"--portfolio-risk: {exc}") from None
+    finally:
+        prog.close()
+
+
 def run(args) -> int:
     import os
 
@@ -48,8 +72,10 @@ def run(args) -> int:
         raise CliError("no valid application to report on")
     store_path = args.store or os.environ.get("EVALUATOR_STORE")
     decision = pipeline.recorded_decision(store_path, scenario, apps) if store_path else None
-    data = build_pipeline_report(result, scenario, ref=ref, cashflow_ids=_cashflow_ids(args, result),
-                                 decision=decision, language=args.language)
+    cashflow_ids = _cashflow_ids(args, result)
+    risk = _portfolio_risk(args, result, apps, scenario, ref)
+    data = build_pipeline_report(result, scenario, ref=ref, cashflow_ids=cashflow_ids, decision=decision,
+                                 language=args.language, portfolio_risk=risk)
     out = Path(args.out)
     try:
         out.write_bytes(data)
