@@ -382,22 +382,42 @@ def _domain_note(res: alloc.AllocationResult, notes: pd.Series, cand: pd.DataFra
 
 
 def frontier(pa: PortfolioAllocation, scenario, ref, resource: str = "fund_krw_bn", points: int = 15,
-             min_multiple: float = 0.25, max_multiple: float = 2.0) -> pd.DataFrame:
+             min_multiple: float = 0.25, max_multiple: float = 2.0, *,
+             warm_start: bool = True, n_jobs: int | None = None) -> pd.DataFrame:
     """Objective against the budget of one resource (``min_multiple`` .. ``max_multiple`` x the
     current budget), the current budget marked in column ``current``.
 
     The grid starts at a quarter of the budget: below that a few small projects against many
     share caps make each point slow to prove optimal, and no committee asks about them.
+    Each point is proven to :func:`allocation.frontier`'s gap (1e-4); the points share their
+    answers (reuse, bounds from neighbouring budgets, warm-started fixing, two threads), and
+    ``pa``'s own allocation counts as a solved point at its own budget when it was made at this
+    scenario's other budget (so the app may pass the allocation of the current slider position
+    with the curve's base scenario). ``warm_start=False`` solves every point on its own (the reference path).
     """
     budgets = budgets_of(scenario)
     kw = solver_kwargs(pa.candidates, scenario, ref, pa.options.get("locked_in", ()), pa.options.get("locked_out", ()))
     current = budgets[resource]
     top = max(current, 1.0)
     grid = np.unique(np.concatenate([np.linspace(min_multiple * top, max_multiple * top, points), [current]]))
-    df = alloc.frontier(pa.candidates, budgets, resource, grid, **kw)
+    others = {r: b for r, b in budgets.items() if r != resource}
+    known = pa.result if _same_budgets(pa, others) else None
+    known_budget = pa.summary.get(_budget_field(resource)) if known is not None else None
+    df = alloc.frontier(pa.candidates, budgets, resource, grid, known=known, known_budget=known_budget,
+                        warm_start=warm_start, n_jobs=n_jobs, **kw)
     df["current"] = np.isclose(df["budget"], current)
     df["resource"] = resource
     return df
+
+
+def _same_budgets(pa: PortfolioAllocation, budgets: dict) -> bool:
+    """``pa`` was solved at these budgets (the others than the varied one): its answer is then
+    a point of the curve at its own budget of the varied resource."""
+    return all(np.isclose(pa.summary.get(_budget_field(r), np.nan), b) for r, b in budgets.items())
+
+
+def _budget_field(resource: str) -> str:
+    return resource.replace("_krw_bn", "_budget_krw_bn")
 
 
 def what_it_would_take(pa: PortfolioAllocation, scenario, ref, *, max_candidates: int = 8, time_budget_s: float = 5.0) -> pd.DataFrame:

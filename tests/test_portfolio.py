@@ -277,3 +277,18 @@ def test_cli_allocate_reports_infeasible_locks(capsys):
                  "--lock-in", "AU-LI-01,CA-LI-01"])
     err = capsys.readouterr().err
     assert code == 2 and "allocation" in err
+
+
+@pytest.mark.parametrize("resource", ["fund_krw_bn", "loan_krw_bn"])
+def test_warm_frontier_matches_independent_solves(run, resource):
+    """Issue 18: the warm-started curve (reuse, neighbour bounds, the page's own allocation as a
+    solved point) gives every point within the gap of a fresh solve, never decreasing."""
+    s = default_scenario()
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    warm = portfolio.frontier(pa, s, REF, resource, points=12)
+    cold = portfolio.frontier(pa, s, REF, resource, points=12, warm_start=False)
+    assert warm["optimal"].all() and cold["optimal"].all()
+    assert np.all(np.diff(warm["objective"].to_numpy()) >= 0.0)
+    assert warm["objective"].to_numpy() == pytest.approx(cold["objective"].to_numpy(), rel=2e-4)
+    here = warm.loc[warm["current"], "objective"].iloc[0]
+    assert here == pytest.approx(pa.summary["objective"], rel=1e-4)
