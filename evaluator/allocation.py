@@ -87,6 +87,7 @@ __all__ = [
     "MinGroupsCovered",
     "allocate",
     "entry_thresholds",
+    "entry_values",
     "frontier",
 ]
 
@@ -884,6 +885,19 @@ def _stop_reason(res) -> tuple[str, bool]:
     return str(res.message), False
 
 
+def _lp_cost(m: _Model, c: np.ndarray, lb: np.ndarray, ub: np.ndarray, row_hi: np.ndarray):
+    """:func:`_lp` with another cost vector; returns the ``linprog`` result only."""
+    A = m.A
+    eq = m.row_lo == m.row_hi
+    up = np.isfinite(row_hi) & ~eq
+    dn = np.isfinite(m.row_lo) & ~eq
+    A_ub = sparse.vstack([A[up], -A[dn]], format="csr")
+    b_ub = np.concatenate([row_hi[up], -m.row_lo[dn]])
+    return linprog(c, A_ub=A_ub if A_ub.shape[0] else None, b_ub=b_ub if A_ub.shape[0] else None,
+                   A_eq=A[eq] if eq.any() else None, b_eq=m.row_lo[eq] if eq.any() else None,
+                   bounds=np.column_stack([lb, ub]), method="highs")
+
+
 def _lp(m: _Model, lb: np.ndarray, ub: np.ndarray, row_hi: np.ndarray):
     """``linprog`` (HiGHS) on the model's rows with the given bounds, no integrality.
 
@@ -1621,9 +1635,166 @@ def _frontier_frame(m: _Model, rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=cols)
 
 
+def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
+                 result: AllocationResult, *, n_jobs: int | None = None, max_iter: int = 12,
+                 **kwargs) -> pd.DataFrame:
+    """For every left-out candidate, the exact value at which it enters the optimal allocation.
+
+    Exact means by MILP re-solves (no LP estimate): the smallest value increase ``delta`` such
+    that an optimal allocation funds the candidate, to the MILP gap. With ``F`` the objective
+    and ``X_i`` the allocations that fund ``i`` (at least its minimum share), the candidate
+    enters at value ``v_i + delta`` exactly when some ``x`` in ``X_i`` reaches the optimum
+    ``O*`` of ``result``: ``F(x) + delta x_i >= O*``. So ``delta* = min over X_i of
+    (O* - F(x)) / x_i``, a fractional programme solved by Dinkelbach's method (Newton on the
+    convex, piecewise-linear ``max_x F(x) + delta x_i``): from a feasible ``x^0`` in ``X_i``,
+    ``delta_t = (O* - F(x^t)) / x^t_i`` and ``x^{t+1}`` maximises ``F(x) + delta_t x_i`` over
+    ``X_i`` (a MILP with ``i`` locked in and its value raised), until that maximum is ``O*``
+    (within the gap); ``delta_t`` then is the threshold. With all-or-nothing candidates the
+    first step is exact.
+
+    Every MILP is small. ``x^0`` comes from a core MILP over the funded candidates and ``i``.
+    Each Dinkelbach MILP keeps free only the candidates that can be funded in an allocation
+    worth ``O*`` at the raised value, by LP reduced costs ``d`` [4]_: any ``x`` has
+    ``F(x) <= Z_LP - sum_k d_k x_k``, so ``F(x) + delta x_i >= O*`` needs
+    ``sum_{k != i} d_k x_k <= (Z_LP - O*) + max(0, delta - d_i) hi_i``, and a candidate
+    whose ``d_k lo_k`` exceeds that bound is 0 in every such ``x`` (``delta <= delta_t``
+    decreases along the iteration). Candidates are processed on ``n_jobs`` threads.
+
+    Parameters
+    ----------
+    candidates, budgets, **kwargs
+        As passed to :func:`allocate` for ``result`` (``mip_rel_gap`` included).
+    result : AllocationResult
+        The allocation to explain (its objective is ``O*``).
+    n_jobs : int, optional
+        Threads (default: up to 2).
+    max_iter : int
+        Dinkelbach steps per candidate (convergence is finite; the bound is a safeguard).
+
+    Returns
+    -------
+    pd.DataFrame
+        Index: the left-out candidates that are not locked out. Columns ``value``,
+        ``enter_value`` and ``value_increase`` [objective units; inf when no allocation can fund
+        it], ``enter_fraction`` (its funded fraction at the threshold), ``exact`` (converged
+        within ``max_iter``), ``solves`` (MILPs), ``free_candidates`` (largest restricted MILP),
+        ``seconds``.
+    """
+    m = _Model(candidates, budgets, **kwargs)
+    n = m.n
+    x0 = result.fractions.reindex(m.ids).fillna(0.0).to_numpy(float)
+    sel = x0 > SELECTED_TOL
+    out_ids = [p for p in range(n) if not sel[p] and p not in set(m.pos_out.tolist())]
+    cols = ["value", "enter_value", "value_increase", "enter_fraction", "exact", "solves",
+            "free_candidates", "seconds"]
+    if not out_ids:
+        return pd.DataFrame(columns=cols, index=m.ids[[]])
+    O_star = float(result.objective)
+    relaxable = (m.integ[:n] > 0) & (m.lo > 0)
+    lb = m.lb.copy()
+    lb[:n][relaxable] = 0.0
+    lp, *_ = _lp(m, lb, m.ub, m.row_hi)
+    if lp.status == 0:
+        d = np.maximum(np.asarray(lp.lower.marginals[:n], float), 0.0)
+        G = max(-float(lp.fun) - O_star, 0.0)
+    else:                                  # no LP bound: nothing can be fixed
+        d, G = np.zeros(n), np.inf
+    tol = 2.0 * m.mip_rel_gap * max(1.0, abs(O_star))
+    if n_jobs is None:
+        n_jobs = max(1, min(2, os.cpu_count() or 1))
+
+    def one(p):
+        return _entry_value(m, p, x0, sel, O_star, d, G, relaxable, tol, max_iter)
+
+    if n_jobs > 1 and len(out_ids) > 1:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            rows = list(pool.map(one, out_ids))
+    else:
+        rows = [one(p) for p in out_ids]
+    return pd.DataFrame(rows, index=m.ids[out_ids], columns=cols)
+
+
+def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: float,
+                 d: np.ndarray, G: float, relaxable: np.ndarray, tol: float,
+                 max_iter: int) -> dict:
+    """Dinkelbach iteration of :func:`entry_values` for candidate position ``p``."""
+    t0 = time.perf_counter()
+    n = m.n
+    v = float(m.value[p])
+    lb, ub, integ = m.apply_locks(list(m.pos_in) + [p], list(m.pos_out))
+    solves, largest = 0, 0
+
+    def solve(free, delta):
+        nonlocal solves, largest
+        lb_, ub_, integ_ = lb.copy(), ub.copy(), integ.copy()
+        lb_[:n][~free] = ub_[:n][~free] = 0.0
+        integ_[:n][~free] = 0
+        c = m.c.copy()
+        c[p] = -(v + delta)
+        res, _ = m.solve(c=c, lb=lb_, ub=ub_, integ=integ_)
+        solves += 1
+        largest = max(largest, int(free.sum()))
+        return res
+
+    # x^0: the funded candidates and p only; then everything (p may need others to fit caps)
+    start = None
+    for free in (sel | (np.arange(n) == p), np.ones(n, bool)):
+        start = solve(free, 0.0)
+        if start.x is not None:
+            break
+    if start.x is None:
+        return {"value": v, "enter_value": np.inf, "value_increase": np.inf,
+                "enter_fraction": np.nan, "exact": start.status == 2, "solves": solves,
+                "free_candidates": largest, "seconds": time.perf_counter() - t0}
+    x = start.x
+    delta = (O_star - m.objective_of(x[:n])[0]) / max(x[p], SELECTED_TOL)
+    # O* is optimal with p out, so delta* >= 0 (to the gap): a start within the tolerance of 0
+    # is already the threshold (a tie: p is in an alternative optimum)
+    exact = start.status == 0 and delta * x[p] <= tol
+    for _ in range(0 if exact else max_iter):
+        free = _free_for_entry(m, p, v + delta, lb, relaxable, O_star, tol)
+        if free is None:
+            slack = G + max(0.0, delta - d[p]) * m.hi[p] + tol
+            free = ~relaxable | (d * m.lo <= slack) | (np.arange(n) == p)
+        res = solve(free, delta)
+        if res.x is None:
+            break
+        gain = -float(res.fun) - O_star
+        if gain <= tol:
+            exact = res.status == 0
+            break
+        x = res.x
+        delta = (O_star - m.objective_of(x[:n])[0]) / max(x[p], SELECTED_TOL)
+    return {"value": v, "enter_value": v + delta, "value_increase": delta,
+            "enter_fraction": float(x[p]), "exact": exact, "solves": solves,
+            "free_candidates": largest, "seconds": time.perf_counter() - t0}
+
+
+def _free_for_entry(m: _Model, p: int, value: float, lb_locked: np.ndarray,
+                    relaxable: np.ndarray, O_star: float, tol: float) -> np.ndarray | None:
+    """Candidates that can be funded in an allocation worth ``O*`` with ``p`` locked in at
+    ``value``: reduced-cost fixing [4]_ on the LP relaxation of that very problem (``p`` at
+    least at its floor). None when the LP is not solved."""
+    n = m.n
+    lb = lb_locked.copy()
+    keep_p = lb[p]
+    lb[:n][relaxable] = 0.0
+    lb[p] = keep_p
+    c = m.c.copy()
+    c[p] = -value
+    lp = _lp_cost(m, c, lb, m.ub, m.row_hi)
+    if lp.status != 0:
+        return None
+    d = np.maximum(np.asarray(lp.lower.marginals[:n], float), 0.0)
+    slack = -float(lp.fun) - O_star + tol
+    free = ~relaxable | (d * m.lo <= slack)
+    free[p] = True
+    return free
+
+
 def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
                      result: AllocationResult, *, max_candidates: int = 10,
-                     max_iter: int = 6, time_budget_s: float = 10.0,
+                     max_iter: int = 6, time_budget_s: float = 10.0, left_out: bool = True,
                      **kwargs) -> pd.DataFrame:
     """How far each candidate is from changing state.
 
@@ -1646,6 +1817,9 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
     time_budget_s : float
         Stop re-solving once this much time is spent [s]; later rows keep the LP first cut
         only (``note`` says so).
+    left_out : bool
+        Explain left-out candidates too (default). False explains only the funded ones (the
+        left-out ones then come exactly, every one of them, from :func:`entry_values`).
 
     Returns
     -------
@@ -1699,7 +1873,8 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
     margin = np.abs(m.value - lp_be)
     margin = np.where(np.isfinite(margin), margin, np.inf)
     order = np.argsort(margin, kind="stable")
-    out_pos = [p for p in order if not sel[p] and p not in locked_out][:max_candidates]
+    out_pos = [p for p in order if not sel[p] and p not in locked_out][:max_candidates] \
+        if left_out else []
     in_pos = [p for p in order if sel[p] and p not in locked_in][:max_candidates]
 
     table = pd.DataFrame({

@@ -26,6 +26,7 @@ from evaluator.allocation import (
     MinGroupsCovered,
     allocate,
     entry_thresholds,
+    entry_values,
     frontier,
 )
 
@@ -964,3 +965,72 @@ def test_frontier_ignores_a_known_allocation_of_another_model():
     plain = frontier(cands, budgets, "r0", grid, **kw)
     assert fr["objective"].to_numpy() == pytest.approx(plain["objective"].to_numpy(), rel=2e-4)
     assert fr["objective"].max() < other.objective
+
+
+# ----------------------------------------------------------------------------------------------
+# Exact entry values for every left-out candidate (issue 18)
+# ----------------------------------------------------------------------------------------------
+def best_subset_with(cands, budgets, i, caps=(), concave=()):
+    """Brute force: the best all-or-nothing objective among subsets that contain ``i``."""
+    keep = cands.copy()
+    # a huge value on i makes every best subset contain it when some feasible subset does;
+    # the objective is then corrected for the bonus
+    bonus = 1e6
+    keep.loc[i, "value"] = keep.loc[i, "value"] + bonus
+    return enumerate_all_or_nothing(keep, budgets, caps, concave) - bonus
+
+
+def test_entry_values_all_or_nothing_equal_brute_force():
+    rng = np.random.default_rng(21)
+    cands, budgets = random_instance(rng, 11)
+    caps = GroupCap.per_value(cands, "country", 0.7, kind="share")
+    concave = [ConcaveTerm("div", (cands["r1"] / cands["r1"].sum()).to_dict(), [0.2, 0.4],
+                           [12.0, 6.0, 0.0])]
+    kw = dict(group_caps=caps, concave_terms=concave, mip_rel_gap=1e-9)
+    res = allocate(cands, budgets, **kw)
+    opt = enumerate_all_or_nothing(cands, budgets, caps, concave)
+    assert res.objective == pytest.approx(opt, rel=1e-9)
+    ev = entry_values(cands, budgets, res, **kw)
+    left_out = list(res.selected[~res.selected].index)
+    assert sorted(ev.index) == sorted(left_out) and len(left_out) >= 4
+    for i in left_out:
+        with_i = best_subset_with(cands, budgets, i, caps, concave)
+        if not np.isfinite(with_i):
+            assert ev.at[i, "value_increase"] == np.inf
+            continue
+        # all-or-nothing: it enters once its value makes up the loss of the best set with it
+        assert ev.at[i, "value_increase"] == pytest.approx(opt - with_i, abs=1e-6)
+        assert ev.at[i, "exact"] and ev.at[i, "solves"] >= 1
+
+
+def test_entry_values_semicontinuous_equal_bisection_on_the_value():
+    # brute force by bisection: each probe re-solves the whole MILP with the value raised and
+    # asks whether funding the candidate is (weakly) optimal
+    cands, budgets, kw = _frontier_instance(seed=11, n=24)
+    kw = dict(kw, mip_rel_gap=1e-9)
+    res = allocate(cands, budgets, **kw)
+    ev = entry_values(cands, budgets, res, n_jobs=1, **kw)
+    assert ev["exact"].all()
+    for i in list(ev.index)[:3]:
+        def enters(v):
+            raised = cands.assign(value=cands["value"].where(cands.index != i, v))
+            forced = allocate(raised, budgets, locked_in=[i], **kw)
+            free = allocate(raised, budgets, **kw)
+            return forced.objective >= free.objective - 1e-7 * max(1.0, abs(free.objective))
+        lo, hi = float(cands.at[i, "value"]), float(cands.at[i, "value"]) + 200.0
+        assert enters(hi)
+        for _ in range(24):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if enters(mid) else (mid, hi)
+        assert ev.at[i, "enter_value"] == pytest.approx(hi, abs=1e-4 * max(1.0, hi))
+
+
+def test_entry_values_skip_locked_out_and_report_impossible_entries():
+    rng = np.random.default_rng(4)
+    cands, budgets = random_instance(rng, 10)
+    cands.loc["big", ["value", "r0", "r1", "country"]] = [50.0, 1e4, 1.0, "KOR"]   # never fits
+    res = allocate(cands, budgets, locked_out=["c0"])
+    ev = entry_values(cands, budgets, res, locked_out=["c0"])
+    assert "c0" not in ev.index
+    assert ev.at["big", "value_increase"] == np.inf and ev.at["big", "exact"]
+    assert not set(ev.index) & set(res.selected[res.selected].index)
