@@ -1649,8 +1649,11 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
     convex, piecewise-linear ``max_x F(x) + delta x_i``): from a feasible ``x^0`` in ``X_i``,
     ``delta_t = (O* - F(x^t)) / x^t_i`` and ``x^{t+1}`` maximises ``F(x) + delta_t x_i`` over
     ``X_i`` (a MILP with ``i`` locked in and its value raised), until that maximum is ``O*``
-    (within the gap); ``delta_t`` then is the threshold. With all-or-nothing candidates the
-    first step is exact.
+    (within the gap); ``delta_t`` then is the threshold. When a step's answer funds the
+    candidate at its floor (``x_i = lo_i``, its smallest share in ``X_i``), the new ``delta`` is
+    already the threshold: for every ``x`` in ``X_i``, ``F(x) + delta x_i <= F(x^{t+1}) +
+    delta_t lo_i - (delta_t - delta) x_i <= O*`` because ``x_i >= lo_i``; the check solve is
+    skipped. With all-or-nothing candidates the first step is therefore exact.
 
     Every MILP is small. ``x^0`` comes from a core MILP over the funded candidates and ``i``.
     Each Dinkelbach MILP keeps free only the candidates that can be funded in an allocation
@@ -1765,6 +1768,13 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
             break
         x = res.x
         delta = (O_star - m.objective_of(x[:n])[0]) / max(x[p], SELECTED_TOL)
+        if res.status == 0 and x[p] <= lb[p] + SNAP_TOL:
+            # x maximises F + delta_t x_p and funds p at its floor a = lb_p; for every x' in X_p
+            # (so x'_p >= a) and the new delta <= delta_t: F(x') + delta x'_p
+            # <= F(x) + delta_t a - (delta_t - delta) x'_p <= F(x) + delta a = O*, so the new
+            # delta is the threshold: no check solve needed
+            exact = True
+            break
     return {"value": v, "enter_value": v + delta, "value_increase": delta,
             "enter_fraction": float(x[p]), "exact": exact, "solves": solves,
             "free_candidates": largest, "seconds": time.perf_counter() - t0}
