@@ -1636,8 +1636,8 @@ def _frontier_frame(m: _Model, rows: list[dict]) -> pd.DataFrame:
 
 
 def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
-                 result: AllocationResult, *, n_jobs: int | None = None, max_iter: int = 12,
-                 **kwargs) -> pd.DataFrame:
+                 result: AllocationResult, *, ids: Sequence | None = None,
+                 n_jobs: int | None = None, max_iter: int = 12, **kwargs) -> pd.DataFrame:
     """For every left-out candidate, the exact value at which it enters the optimal allocation.
 
     Exact means by MILP re-solves (no LP estimate): the smallest value increase ``delta`` such
@@ -1669,6 +1669,9 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
         As passed to :func:`allocate` for ``result`` (``mip_rel_gap`` included).
     result : AllocationResult
         The allocation to explain (its objective is ``O*``).
+    ids : sequence, optional
+        Only these candidates (those of them that are left out and not locked out), e.g. a
+        chunk at a time so that a page can show answers as they come; default all.
     n_jobs : int, optional
         Threads (default: up to 2).
     max_iter : int
@@ -1687,7 +1690,8 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
     n = m.n
     x0 = result.fractions.reindex(m.ids).fillna(0.0).to_numpy(float)
     sel = x0 > SELECTED_TOL
-    out_ids = [p for p in range(n) if not sel[p] and p not in set(m.pos_out.tolist())]
+    wanted = np.ones(n, bool) if ids is None else m.ids.isin(list(ids))
+    out_ids = [p for p in range(n) if wanted[p] and not sel[p] and p not in set(m.pos_out.tolist())]
     cols = ["value", "enter_value", "value_increase", "enter_fraction", "exact", "solves",
             "free_candidates", "seconds"]
     if not out_ids:

@@ -421,7 +421,8 @@ def _budget_field(resource: str) -> str:
 
 
 def what_it_would_take(pa: PortfolioAllocation, scenario, ref, *, max_candidates: int = 8,
-                       time_budget_s: float = 5.0, n_jobs: int | None = None) -> pd.DataFrame:
+                       time_budget_s: float = 5.0, n_jobs: int | None = None,
+                       ids: Sequence[str] | None = None) -> pd.DataFrame:
     """For every left-out candidate, the exact value (and score) at which it enters; for the
     funded ones nearest the margin, how far their value could fall before they leave.
 
@@ -429,7 +430,9 @@ def what_it_would_take(pa: PortfolioAllocation, scenario, ref, *, max_candidates
     exact to the allocation's gap), every one of them. Funded ones:
     :func:`allocation.entry_thresholds` (``max_candidates`` nearest the margin, within
     ``time_budget_s``). A pure function with no page state: the app can run it in the
-    background, off the slider path, and show it when ready.
+    background, off the slider path, and show it when ready; ``ids`` limits the exact part to
+    those applications (e.g. a chunk at a time, nearest the margin first by
+    ``lp_break_even_value``), the other left-out rows then keep NaN and ``exact`` False.
 
     Returns
     -------
@@ -446,9 +449,12 @@ def what_it_would_take(pa: PortfolioAllocation, scenario, ref, *, max_candidates
     table = alloc.entry_thresholds(pa.candidates, budgets, pa.result, max_candidates=max_candidates,
                                    time_budget_s=time_budget_s, left_out=False, **kw)
     table = table.drop(columns=["enter_request_fraction"])
-    ev = alloc.entry_values(pa.candidates, budgets, pa.result, n_jobs=n_jobs, **kw)
+    ev = alloc.entry_values(pa.candidates, budgets, pa.result, ids=ids, n_jobs=n_jobs, **kw)
     table["value_increase"] = np.nan
     table["enter_fraction"] = np.nan
+    # left-out rows are exact once computed below (locked-out ones already are)
+    table["exact"] = table["exact"] & (table["selected"] | (table["note"] == "locked out"))
+    table.loc[~table["selected"] & (table["note"] != "locked out"), "note"] = "not computed"
     for col in ("enter_value", "value_increase", "enter_fraction", "exact"):
         table.loc[ev.index, col] = ev[col]
     table.loc[ev.index, "note"] = np.where(np.isfinite(ev["value_increase"].to_numpy(float)), "",

@@ -315,3 +315,16 @@ def test_what_it_would_take_is_exact_for_every_left_out_application(run):
             c = pa.candidates.assign(value=pa.candidates["value"].where(pa.candidates.index != i, v))
             forced = alloc.allocate(c, budgets, **dict(kw, locked_in=(i,)))
             assert (forced.objective >= O - 1e-6 * O) == enters, (i, v)
+
+
+def test_what_it_would_take_in_chunks_gives_the_same_answers(run):
+    """The page may compute a chunk of applications at a time: same rows, the others marked."""
+    s = default_scenario()
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    full = portfolio.what_it_would_take(pa, s, REF)
+    left = list(full.index[~full["selected"]])
+    part = portfolio.what_it_would_take(pa, s, REF, ids=left[:2])
+    pd.testing.assert_series_equal(part.loc[left[:2], "enter_value"], full.loc[left[:2], "enter_value"])
+    rest = part.loc[left[2:]]
+    assert rest["enter_value"].isna().all() and not rest["exact"].any()
+    assert (rest["note"] == "not computed").all()
