@@ -222,6 +222,20 @@ def frontier_before(cands, budgets, vary, grid, **kw):
 WHATIF_TARGET_S = 2.0
 
 
+def timed_pair(fn_new, fn_old, repeats=3):
+    """Medians of ``fn_new`` and ``fn_old`` run alternately, so that the load of a shared machine
+    weighs on both alike; returns ``(t_new, out_new, t_old, out_old)``."""
+    tn, to, out_n, out_o = [], [], None, None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out_n = fn_new()
+        tn.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        out_o = fn_old()
+        to.append(time.perf_counter() - t0)
+    return statistics.median(tn), out_n, statistics.median(to), out_o
+
+
 def whatif_main():
     from samples import perturbed_apps
 
@@ -241,10 +255,10 @@ def whatif_main():
         budgets = portfolio.budgets_of(s)
         reps = 3 if n == 200 else 1
         for resource in ("fund_krw_bn", "loan_krw_bn"):
-            t_new, fr = timed(lambda: portfolio.frontier(pa, s, ref, resource, points=50), reps)
-            grid = fr["budget"].to_numpy()
-            t_old, obj_old = timed(lambda: frontier_before(pa.candidates, budgets, resource, grid, **kw),
-                                   reps)
+            grid = portfolio.frontier(pa, s, ref, resource, points=50)["budget"].to_numpy()
+            t_new, fr, t_old, obj_old = timed_pair(
+                lambda: portfolio.frontier(pa, s, ref, resource, points=50),
+                lambda: frontier_before(pa.candidates, budgets, resource, grid, **kw), reps)
             obj = fr["objective"].to_numpy()
             agree = float(np.max(np.abs(obj - obj_old) / np.maximum(np.abs(obj_old), 1e-9)))
             case = f"n={n} frontier {len(grid)} pts {resource}"
@@ -253,9 +267,10 @@ def whatif_main():
                   f"max gap={fr['mip_gap'].max():.1e} solved={int((~fr['reused']).sum())} "
                   f"non-decreasing={bool(np.all(np.diff(obj) >= 0))} max rel diff to baseline="
                   f"{agree:.1e}", flush=True)
-        t_new, w = timed(lambda: portfolio.what_it_would_take(pa, s, ref), 1)
-        t_old, th = timed(lambda: al.entry_thresholds(pa.candidates, budgets, pa.result,
-                                                     max_candidates=8, time_budget_s=5.0, **kw), 1)
+        t_new, w, t_old, th = timed_pair(
+            lambda: portfolio.what_it_would_take(pa, s, ref),
+            lambda: al.entry_thresholds(pa.candidates, budgets, pa.result, max_candidates=8,
+                                        time_budget_s=5.0, **kw), 1)
         left = w[~w["selected"]]
         exact_old = int((th["exact"] & ~th["selected"]).sum())
         case = f"n={n} what it would take ({len(left)} left out)"

@@ -1512,7 +1512,7 @@ def _solve_point(m: _Model, k: int, b: float, incumbent: np.ndarray | None) -> _
     r = _package(m, res, seconds, row_hi=row_hi, marginals=False)
     bound = getattr(res, "mip_dual_bound", None)
     upper = -float(bound) if bound is not None and np.isfinite(bound) else (
-        r.objective + abs(r.objective) * (r.mip_gap if np.isfinite(r.mip_gap) else np.inf))
+        r.objective + max(1.0, abs(r.objective)) * (r.mip_gap if np.isfinite(r.mip_gap) else np.inf))
     x = np.asarray(res.x, float).copy()
     x[:m.n] = r.fractions.to_numpy()
     return _Point(float(b), x, r.objective, max(upper, r.objective),
@@ -1537,7 +1537,8 @@ def _known_point(m: _Model, k: int, known: AllocationResult, gap: float,
     # auxiliary variables (coverage, segments, totals) from the fractions
     x = _complete_aux(m, x)
     obj = known.objective
-    return _Point(float(budget), x, obj, obj + abs(obj) * known.mip_gap,
+    # an upper bound from the gap, whichever way HiGHS scales it (by |objective| or by 1)
+    return _Point(float(budget), x, obj, obj + max(1.0, abs(obj)) * known.mip_gap,
                   float(m.req[:, k] @ x[:m.n]), True, known.status, 0.0, known)
 
 
