@@ -63,6 +63,7 @@ References
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -1803,6 +1804,12 @@ def _free_for_entry(m: _Model, p: int, value: float, lb_locked: np.ndarray,
     d = np.maximum(np.asarray(lp.lower.marginals[:n], float), 0.0)
     slack = -float(lp.fun) - O_star + tol
     free = ~relaxable | (d * m.lo <= slack)
+    free[p] = True
+    # dominance [5]_ in this problem (p locked in at its raised value): a candidate with enough
+    # better interchangeable copies is 0 in some optimal answer (see _dominated)
+    mm = copy.copy(m)
+    mm.c, mm.pos_in = c, np.append(m.pos_in, p).astype(np.int64)
+    free &= ~_dominated(mm, m.row_hi)
     free[p] = True
     return free
 
