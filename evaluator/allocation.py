@@ -1663,7 +1663,11 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
     ``F(x) <= Z_LP - sum_k d_k x_k``, so ``F(x) + delta x_i >= O*`` needs
     ``sum_{k != i} d_k x_k <= (Z_LP - O*) + max(0, delta - d_i) hi_i``, and a candidate
     whose ``d_k lo_k`` exceeds that bound is 0 in every such ``x`` (``delta <= delta_t``
-    decreases along the iteration). Candidates are processed on ``n_jobs`` threads.
+    decreases along the iteration); here ``Z_LP`` and ``d`` come from the LP of that very
+    problem (``i`` locked in at the raised value). Candidates dominated by enough
+    interchangeable copies (``_dominated``, with ``i`` locked in) are fixed at 0 as well: some
+    best answer leaves them out, and moving a fraction to a better copy never funds a candidate
+    that the reduced costs exclude. Candidates are processed on ``n_jobs`` threads.
 
     Parameters
     ----------
