@@ -63,9 +63,11 @@ References
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Mapping, Sequence
@@ -86,6 +88,7 @@ __all__ = [
     "MinGroupsCovered",
     "allocate",
     "entry_thresholds",
+    "entry_values",
     "frontier",
 ]
 
@@ -883,6 +886,19 @@ def _stop_reason(res) -> tuple[str, bool]:
     return str(res.message), False
 
 
+def _lp_cost(m: _Model, c: np.ndarray, lb: np.ndarray, ub: np.ndarray, row_hi: np.ndarray):
+    """:func:`_lp` with another cost vector; returns the ``linprog`` result only."""
+    A = m.A
+    eq = m.row_lo == m.row_hi
+    up = np.isfinite(row_hi) & ~eq
+    dn = np.isfinite(m.row_lo) & ~eq
+    A_ub = sparse.vstack([A[up], -A[dn]], format="csr")
+    b_ub = np.concatenate([row_hi[up], -m.row_lo[dn]])
+    return linprog(c, A_ub=A_ub if A_ub.shape[0] else None, b_ub=b_ub if A_ub.shape[0] else None,
+                   A_eq=A[eq] if eq.any() else None, b_eq=m.row_lo[eq] if eq.any() else None,
+                   bounds=np.column_stack([lb, ub]), method="highs")
+
+
 def _lp(m: _Model, lb: np.ndarray, ub: np.ndarray, row_hi: np.ndarray):
     """``linprog`` (HiGHS) on the model's rows with the given bounds, no integrality.
 
@@ -981,6 +997,19 @@ def _rhs_scale(m: _Model, name: str, row_hi) -> float:
 def _solve_model(m: _Model, row_hi=None, marginals=True) -> AllocationResult:
     if m.n == 0:
         return _empty_result(m, row_hi)
+    res, seconds = _solve_raw(m, row_hi)
+    return _package(m, res, seconds, row_hi=row_hi, marginals=marginals)
+
+
+def _solve_raw(m: _Model, row_hi=None, incumbent: np.ndarray | None = None, diagnose: bool = True):
+    """``(milp result, seconds)`` of the model with the presolve of :func:`allocate`.
+
+    ``incumbent`` is a full solution vector known to be feasible for ``row_hi`` (e.g. a
+    neighbouring frontier point's answer at a smaller budget): it seeds the reduced-cost fixing.
+    Raises :class:`AllocationInfeasible` / :class:`AllocationTimeout` / :class:`AllocationError`
+    like :func:`allocate` when there is no answer (``diagnose=False``: without naming the
+    conflicting constraints, which takes many solves).
+    """
     found = None
     lb, ub, integ = m.lb, m.ub, m.integ
     if m.presolve and m.n >= FIXING_MIN_CANDIDATES:
@@ -990,19 +1019,22 @@ def _solve_model(m: _Model, row_hi=None, marginals=True) -> AllocationResult:
         drop = np.flatnonzero(_dominated(m, rhs))
         lb[drop] = ub[drop] = 0.0
         integ[drop] = 0
-        found = _solve_with_fixing(m, rhs, lb, ub, integ)
+        found = (_solve_with_fixing(m, rhs, lb, ub, integ) if incumbent is None
+                 else _solve_with_fixing(m, rhs, lb, ub, integ, incumbent=incumbent))
         if found is not None:
             found = (found[0], time.perf_counter() - t0)
     res, seconds = found if found is not None else m.solve(lb=lb, ub=ub, integ=integ,
                                                          row_hi=row_hi)
     if res.status == 2:
+        if not diagnose:
+            raise AllocationInfeasible("No allocation satisfies the constraints.", [])
         _raise_infeasible(m)
     if res.x is None:
         limit = _stop_reason(res)[1]
         err = AllocationTimeout if limit else AllocationError
         raise err(f"No allocation found: {res.message} (time limit "
                   f"{m.time_limit_s:g} s; raise it or relax the gap)")
-    return _package(m, res, seconds, row_hi=row_hi, marginals=marginals)
+    return res, seconds
 
 
 def _dominated(m: _Model, row_hi: np.ndarray) -> np.ndarray:
@@ -1077,7 +1109,7 @@ def _dominated(m: _Model, row_hi: np.ndarray) -> np.ndarray:
 
 
 def _solve_with_fixing(m: _Model, row_hi: np.ndarray, lb0: np.ndarray, ub0: np.ndarray,
-                       integ0: np.ndarray):
+                       integ0: np.ndarray, incumbent: np.ndarray | None = None):
     """Solve after fixing at 0 the candidates that provably cannot improve on a first answer.
 
     1. LP relaxation (semi-continuous and binary candidates relaxed to ``[0, hi]``): value
@@ -1096,6 +1128,11 @@ def _solve_with_fixing(m: _Model, row_hi: np.ndarray, lb0: np.ndarray, ub0: np.n
     symmetry detection and restarts take longer than the proof itself. Continuous and locked
     candidates are never fixed. Returns ``(result, seconds)``, or None when the shortcut does not
     apply (LP not solved, core infeasible or without an answer): the caller solves in full.
+
+    With an ``incumbent`` (a full solution vector feasible for ``row_hi``, e.g. a neighbouring
+    frontier point's answer) that is better than the core answer, its value replaces ``z_core``
+    in step 3 (the argument only needs some feasible answer), and the final solve keeps the
+    incumbent when it finds nothing better.
     """
     t0 = time.perf_counter()
     n = m.n
@@ -1112,7 +1149,7 @@ def _solve_with_fixing(m: _Model, row_hi: np.ndarray, lb0: np.ndarray, ub0: np.n
     core = (~relaxable & ~dead) | used
     k = max(FIXING_CORE, FIXING_CORE_PER_USED * int(used.sum()))
     core[np.argsort(score, kind="stable")[:k]] = True
-    if core.sum() > (~dead).sum() // 2:
+    if incumbent is None and core.sum() > (~dead).sum() // 2:
         return None
 
     def solve_without(drop):
@@ -1123,8 +1160,11 @@ def _solve_with_fixing(m: _Model, row_hi: np.ndarray, lb0: np.ndarray, ub0: np.n
         return m.solve(lb=lb_, ub=ub_, integ=integ_, row_hi=row_hi,
                        time_limit_s=max(left, 0.05))[0]
 
-    first = solve_without(~core)
-    if first.x is None:
+    first = solve_without(~core) if core.sum() <= (~dead).sum() // 2 else None
+    if incumbent is not None and (first is None or first.x is None
+                                  or float(m.c @ incumbent) < float(first.fun)):
+        return _fix_from_incumbent(m, lp, d, relaxable, dead, incumbent, solve_without, t0)
+    if first is None or first.x is None:
         return None
     z_core = float(first.fun)
     margin = 1e-6 * max(1.0, abs(z_core))       # LP tolerances: keep doubtful ones free
@@ -1141,6 +1181,25 @@ def _solve_with_fixing(m: _Model, row_hi: np.ndarray, lb0: np.ndarray, ub0: np.n
     bound = float(getattr(final, "mip_dual_bound", np.nan) or np.nan)
     final.x, final.fun = first.x, first.fun
     final.mip_gap = ((z_core - bound) / max(abs(z_core), 1e-12) if np.isfinite(bound)
+                     else float("inf"))
+    return final, time.perf_counter() - t0
+
+
+def _fix_from_incumbent(m: _Model, lp, d, relaxable, dead, incumbent, solve_without, t0):
+    """Steps 3-4 of :func:`_solve_with_fixing` with a known feasible answer as the start."""
+    n = m.n
+    z_inc = float(m.c @ incumbent)
+    margin = 1e-6 * max(1.0, abs(z_inc))
+    fixed = relaxable & (lp.fun + d * m.lo > z_inc + margin) & (incumbent[:n] <= SELECTED_TOL)
+    final = solve_without(fixed)
+    if final.x is not None and final.fun <= z_inc:
+        return final, time.perf_counter() - t0
+    if final.x is None and final.status != 1:
+        return None                  # cannot happen (the incumbent is feasible): solve in full
+    # nothing better than the incumbent: keep it, with the final solve's bound
+    bound = float(getattr(final, "mip_dual_bound", np.nan) or np.nan)
+    final.x, final.fun = np.asarray(incumbent, float).copy(), z_inc
+    final.mip_gap = (max(z_inc - bound, 0.0) / max(abs(z_inc), 1e-12) if np.isfinite(bound)
                      else float("inf"))
     return final, time.perf_counter() - t0
 
@@ -1316,18 +1375,33 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
 
 def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
              grid: Sequence[float], *, n_jobs: int | None = None, mip_rel_gap: float = 1e-4,
-             **kwargs) -> pd.DataFrame:
+             known: AllocationResult | None = None, known_budget: float | None = None,
+             warm_start: bool = True, **kwargs) -> pd.DataFrame:
     """Optimal value against the budget of one resource.
 
-    The model is built once; each grid point only changes that budget's bound (scipy's
-    ``milp`` has no warm start). Work is reused in two ways:
+    The model is built once; each grid point only changes that budget's bound. scipy's ``milp``
+    has no warm start, so the work of one point is reused for the others by three exact rules
+    (``O(b)`` is the optimum at budget ``b``, non-decreasing in ``b``):
 
-    * the largest budget is solved first; its solution uses ``u`` of the resource and stays
-      optimal for every grid point in ``[u, max(grid)]`` (feasible there, and optimal for a
-      looser problem), so those points are not solved again;
-    * the remaining points are solved on ``n_jobs`` threads (HiGHS releases the GIL).
+    * *reuse*: an answer found at budget ``B`` that uses ``u <= B`` of the resource is feasible
+      at every ``b >= u``, so ``O(b) >=`` its value there; with ``b <= B`` it is also optimal
+      there to the gap of ``B`` (``O(b) <= O(B)``);
+    * *sandwich*: more generally a point ``b`` is settled without a solve when the best answer
+      feasible at ``b`` (from any solved point using at most ``b``) is within ``mip_rel_gap`` of
+      the smallest proven upper bound (HiGHS's dual bound) of a solved point with budget
+      ``>= b``;
+    * *warm start*: a point still to solve gets the best neighbouring answer feasible at its
+      budget as the incumbent of the reduced-cost fixing (``_solve_with_fixing``), instead of
+      solving a core MILP first; the presolve of :func:`allocate` applies to every point.
 
-    Each point is re-checked like :func:`allocate`. An infeasible point gives NaN objective and
+    Points are solved from the ends of the grid inward, by repeated bisection of the widest
+    stretch not yet visited, on ``n_jobs`` threads (HiGHS releases the GIL); a point settled by
+    the answers found so far is skipped when its turn comes. Finally every point takes the best answer feasible at its budget
+    among all solved points, so the curve never decreases with the budget, and each point keeps
+    the proven gap between that answer and its upper bound (``mip_gap``, at most
+    ``mip_rel_gap`` unless a limit stopped a solve).
+
+    Each answer is re-checked like :func:`allocate`. An infeasible point gives NaN objective and
     ``status="infeasible"`` instead of raising, so a curve may start below the locks' needs.
 
     Parameters
@@ -1343,16 +1417,24 @@ def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
     mip_rel_gap : float
         Relative gap per point. The default 1e-4 (HiGHS's own default) is looser than
         :func:`allocate`'s 1e-6: a curve drawn for what-if sliders does not need the last
-        digit, and points with small budgets against many share caps can take seconds each to
-        prove to 1e-6. Pass ``1e-6`` for proven points; ``optimal`` and ``mip_gap`` say what
-        each point achieved.
+        digit. Pass ``1e-6`` for proven points; ``optimal`` and ``mip_gap`` say what each point
+        achieved.
+    known : AllocationResult, optional
+        An allocation of the same model (e.g. the page's own allocation), proven to at least
+        ``mip_rel_gap``, made at ``known_budget`` of ``vary`` (default ``budgets[vary]``) and
+        the other budgets as given: used as a solved point. Ignored when it does not fit.
+    warm_start : bool
+        Use the rules above (default). False solves every grid point independently with the
+        full presolve (the reference path of the tests and the benchmark).
 
     Returns
     -------
     pd.DataFrame
         One row per grid point, in the order given. Columns ``budget``, ``objective``,
         ``allocated_<key>`` per resource, ``n_selected``, ``optimal`` (to ``mip_gap``),
-        ``mip_gap``, ``status``, ``solve_time_s`` (0 for reused points), ``reused``.
+        ``mip_gap``, ``status``, ``solve_time_s`` (0 for points settled without a solve),
+        ``reused`` (True when the point was settled by reuse or sandwich, or took a better
+        answer from a smaller budget).
     """
     if vary not in budgets:
         raise ValueError(f"vary={vary!r} is not a budget key")
@@ -1361,61 +1443,384 @@ def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
     grid = np.asarray(grid, dtype=float)
     if n_jobs is None:
         n_jobs = max(1, min(2, os.cpu_count() or 1))
+    if m.n == 0:
+        return _frontier_frame(m, [_empty_point(m, k, b) for b in grid])
+    solved: list[_Point] = []
+    seed = (_known_point(m, k, known, mip_rel_gap,
+                         m.budgets[k] if known_budget is None else float(known_budget))
+            if known is not None and warm_start else None)
+    if seed is not None:
+        solved.append(seed)
+    rec: dict[int, _Point] = {}
+    lock = threading.Lock()
 
-    def point(b):
-        row_hi = m.row_hi.copy()
-        row_hi[k] = float(b)
-        if m.n == 0:       # nothing to solve: every point is the empty allocation (or none)
-            try:
-                r = _empty_result(m, row_hi)
-            except AllocationInfeasible:
-                return {"budget": float(b), "objective": np.nan, "n_selected": 0,
-                        "optimal": False, "status": "infeasible", "solve_time_s": 0.0,
-                        "reused": False, "mip_gap": 0.0,
-                        **{f"allocated_{key}": np.nan for key in m.keys}}
-            return {"budget": float(b), "objective": r.objective, "n_selected": 0,
-                    "optimal": True, "status": r.status, "solve_time_s": 0.0, "reused": False,
-                    "mip_gap": 0.0, **{f"allocated_{key}": 0.0 for key in m.keys}}
-        res, seconds = m.solve(row_hi=row_hi)
-        rec = {"budget": float(b), "solve_time_s": seconds, "reused": False,
-               "mip_gap": float(getattr(res, "mip_gap", np.nan) or 0.0)}
-        if res.x is None:
-            rec.update(objective=np.nan, n_selected=0, optimal=False,
-                       status="infeasible" if res.status == 2 else _status_text(res))
-            rec.update({f"allocated_{key}": np.nan for key in m.keys})
-            return rec
-        r = _package(m, res, seconds, row_hi=row_hi, marginals=False)
-        rec.update(objective=r.objective, n_selected=int(r.selected.sum()),
-                   optimal=r.optimal, status=r.status)
-        rec.update({f"allocated_{key}": float(r.amounts[key].sum()) for key in m.keys})
-        return rec
+    def run(j):
+        with lock:
+            if warm_start and _settled(solved, grid[j], mip_rel_gap):
+                return
+            start = _best_feasible(solved, grid[j]) if warm_start else None
+        p = _solve_point(m, k, grid[j], start)
+        with lock:
+            rec[j] = p
+            if p.x is not None:
+                solved.append(p)
 
-    records: dict[int, dict] = {}
-    if len(grid):
-        top = int(np.argmax(grid))
-        records[top] = point(grid[top])
-        used = records[top][f"allocated_{vary}"]
-        if records[top]["optimal"] and np.isfinite(used):
-            for j, b in enumerate(grid):
-                if j not in records and used <= b * (1 + 1e-9) + 1e-9:
-                    records[j] = {**records[top], "budget": float(b), "solve_time_s": 0.0,
-                                  "reused": True}
-    todo = [j for j in range(len(grid)) if j not in records]
-    if n_jobs > 1 and len(todo) > 1:
-        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-            for j, rec in zip(todo, pool.map(lambda jj: point(grid[jj]), todo)):
-                records[j] = rec
-    else:
-        for j in todo:
-            records[j] = point(grid[j])
+    order = _bisection_order(grid) if warm_start else list(range(len(grid)))
+    first, rest = order[:2], order[2:]
+    for batch in (first, rest):
+        if n_jobs > 1 and len(batch) > 1:
+            with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+                list(pool.map(run, batch))
+        else:
+            for j in batch:
+                run(j)
+    rows = [_final_point(m, k, b, rec.get(j), solved, warm_start) for j, b in enumerate(grid)]
+    return _frontier_frame(m, rows)
+
+
+@dataclass
+class _Point:
+    """One solved frontier point: budget, answer (full vector), value, proven upper bound."""
+
+    budget: float
+    x: np.ndarray | None
+    objective: float
+    upper: float
+    used: float
+    optimal: bool
+    status: str
+    seconds: float
+    result: AllocationResult | None = None
+
+
+def _point_gap(value: float, upper: float) -> float:
+    return max(upper - value, 0.0) / max(abs(value), 1e-12)
+
+
+def _solve_point(m: _Model, k: int, b: float, incumbent: np.ndarray | None) -> _Point:
+    row_hi = m.row_hi.copy()
+    row_hi[k] = float(b)
+    t0 = time.perf_counter()
+    try:
+        res, _ = _solve_raw(m, row_hi, incumbent=incumbent, diagnose=False)
+    except AllocationInfeasible:
+        return _Point(float(b), None, np.nan, np.nan, np.nan, False, "infeasible",
+                      time.perf_counter() - t0)
+    except AllocationError as exc:       # a limit without any answer
+        return _Point(float(b), None, np.nan, np.nan, np.nan, False, str(exc),
+                      time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    r = _package(m, res, seconds, row_hi=row_hi, marginals=False)
+    bound = getattr(res, "mip_dual_bound", None)
+    upper = -float(bound) if bound is not None and np.isfinite(bound) else (
+        r.objective + max(1.0, abs(r.objective)) * (r.mip_gap if np.isfinite(r.mip_gap) else np.inf))
+    x = np.asarray(res.x, float).copy()
+    x[:m.n] = r.fractions.to_numpy()
+    return _Point(float(b), x, r.objective, max(upper, r.objective),
+                  float(r.amounts.iloc[:, k].sum()), r.optimal, r.status, seconds, r)
+
+
+def _known_point(m: _Model, k: int, known: AllocationResult, gap: float,
+                 budget: float) -> _Point | None:
+    """A given allocation as a solved point; None when it does not fit the model or is not
+    proven to ``gap`` (then it is simply not used)."""
+    if not known.fractions.index.equals(m.ids):
+        return None
+    x = np.zeros(m.nv)
+    x[:m.n] = known.fractions.to_numpy(float)
+    row_hi = m.row_hi.copy()
+    row_hi[k] = budget
+    viol, _ = _recheck(m, x[:m.n], row_hi)
+    if any(v > RECHECK_TOL for v in viol.values()) or not known.optimal or known.mip_gap > gap:
+        return None
+    if abs(m.objective_of(x[:m.n])[0] - known.objective) > 1e-6 * max(1.0, abs(known.objective)):
+        return None                                   # another objective: not this model
+    # auxiliary variables (coverage, segments, totals) from the fractions
+    x = _complete_aux(m, x)
+    obj = known.objective
+    # an upper bound from the gap, whichever way HiGHS scales it (by |objective| or by 1)
+    return _Point(float(budget), x, obj, obj + max(1.0, abs(obj)) * known.mip_gap,
+                  float(m.req[:, k] @ x[:m.n]), True, known.status, 0.0, known)
+
+
+def _complete_aux(m: _Model, x: np.ndarray) -> np.ndarray:
+    """Fill coverage binaries, concave segments and share totals of a full vector from x."""
+    n = m.n
+    xs = x[:n]
+    for sl, groups in zip(m.z_slices, m.cov_groups):
+        x[sl] = [float(np.sum(xs[mem] / m.cover_div[mem]) >= 1.0 - 1e-9) for _, mem in groups]
+    for w, widths, sl in zip(m.concave_w_model, m.seg_width, m.u_slices):
+        s = float(w @ xs)
+        b = np.concatenate([[0.0], np.cumsum(widths[:-1])])
+        x[sl] = np.clip(s - b, 0.0, widths)
+    for r, jt in m.total_var.items():
+        amount = m.req.sum(axis=1) if r is None else m.req[:, m.keys.index(r)]
+        x[jt] = float(amount @ xs)
+    return x
+
+
+def _best_feasible(solved: list[_Point], b: float) -> np.ndarray | None:
+    ok = [p for p in solved if p.x is not None and p.used <= b * (1 + 1e-9) + 1e-9]
+    return max(ok, key=lambda p: p.objective).x if ok else None
+
+
+def _settled(solved: list[_Point], b: float, gap: float) -> bool:
+    lows = [p.objective for p in solved if p.x is not None and p.used <= b * (1 + 1e-9) + 1e-9]
+    ups = [p.upper for p in solved if p.x is not None and p.budget >= b and p.optimal]
+    return bool(lows and ups and _point_gap(max(lows), min(ups)) <= gap)
+
+
+def _bisection_order(grid: np.ndarray) -> list[int]:
+    """Grid positions: largest and smallest budget first, then repeatedly the middle of the
+    widest stretch not yet visited, so early answers settle (reuse, sandwich) later points."""
+    idx = list(np.argsort(grid, kind="stable"))
+    if len(idx) <= 2:
+        return idx[::-1]
+    out = [idx[-1], idx[0]]
+    stretches = [(0, len(idx) - 1)]
+    while stretches:
+        stretches.sort(key=lambda ab: ab[1] - ab[0])
+        a, b = stretches.pop()
+        if b - a < 2:
+            continue
+        mid = (a + b) // 2
+        out.append(idx[mid])
+        stretches += [(a, mid), (mid, b)]
+    return [int(j) for j in out]
+
+
+def _final_point(m: _Model, k: int, b: float, own: _Point | None, solved: list[_Point],
+                 warm_start: bool) -> dict:
+    """Record of one grid point: the best answer feasible at ``b`` and its proven gap."""
+    if own is not None and own.x is None:
+        return {"budget": float(b), "objective": np.nan, "n_selected": 0, "optimal": False,
+                "status": own.status, "solve_time_s": own.seconds, "reused": False,
+                "mip_gap": np.nan, **{f"allocated_{key}": np.nan for key in m.keys}}
+    if not warm_start:
+        r = own.result
+        return {"budget": float(b), "objective": r.objective, "n_selected": int(r.selected.sum()),
+                "optimal": r.optimal, "status": r.status, "solve_time_s": own.seconds,
+                "reused": False, "mip_gap": r.mip_gap,
+                **{f"allocated_{key}": float(r.amounts[key].sum()) for key in m.keys}}
+    best = max((p for p in solved if p.used <= b * (1 + 1e-9) + 1e-9), key=lambda p: p.objective)
+    ups = [p.upper for p in solved if p.budget >= b * (1 - 1e-12) and p.optimal]
+    upper = min(ups) if ups else np.inf
+    gap = _point_gap(best.objective, upper)
+    optimal = bool(ups) and gap <= m.mip_rel_gap * (1 + 1e-9) + 1e-12
+    xs = best.x[:m.n]
+    rec = {"budget": float(b), "objective": best.objective,
+           "n_selected": int(np.sum(xs > SELECTED_TOL)), "optimal": optimal,
+           "status": "optimal" if optimal else (own.status if own is not None else best.status),
+           "solve_time_s": own.seconds if own is not None else 0.0,
+           "reused": own is None or best is not own, "mip_gap": gap}
+    rec.update({f"allocated_{key}": float(m.req[:, i] @ xs) for i, key in enumerate(m.keys)})
+    return rec
+
+
+def _empty_point(m: _Model, k: int, b: float) -> dict:
+    row_hi = m.row_hi.copy()
+    row_hi[k] = float(b)
+    try:
+        r = _empty_result(m, row_hi)
+    except AllocationInfeasible:
+        return {"budget": float(b), "objective": np.nan, "n_selected": 0,
+                "optimal": False, "status": "infeasible", "solve_time_s": 0.0,
+                "reused": False, "mip_gap": 0.0, **{f"allocated_{key}": np.nan for key in m.keys}}
+    return {"budget": float(b), "objective": r.objective, "n_selected": 0,
+            "optimal": True, "status": r.status, "solve_time_s": 0.0, "reused": False,
+            "mip_gap": 0.0, **{f"allocated_{key}": 0.0 for key in m.keys}}
+
+
+def _frontier_frame(m: _Model, rows: list[dict]) -> pd.DataFrame:
     cols = (["budget", "objective"] + [f"allocated_{key}" for key in m.keys]
             + ["n_selected", "optimal", "mip_gap", "status", "solve_time_s", "reused"])
-    return pd.DataFrame.from_records([records[j] for j in range(len(grid))], columns=cols)
+    return pd.DataFrame.from_records(rows, columns=cols)
+
+
+def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
+                 result: AllocationResult, *, ids: Sequence | None = None,
+                 n_jobs: int | None = None, max_iter: int = 12, **kwargs) -> pd.DataFrame:
+    """For every left-out candidate, the exact value at which it enters the optimal allocation.
+
+    Exact means by MILP re-solves (no LP estimate): the smallest value increase ``delta`` such
+    that an optimal allocation funds the candidate, to the MILP gap. With ``F`` the objective
+    and ``X_i`` the allocations that fund ``i`` (at least its minimum share), the candidate
+    enters at value ``v_i + delta`` exactly when some ``x`` in ``X_i`` reaches the optimum
+    ``O*`` of ``result``: ``F(x) + delta x_i >= O*``. So ``delta* = min over X_i of
+    (O* - F(x)) / x_i``, a fractional programme solved by Dinkelbach's method (Newton on the
+    convex, piecewise-linear ``max_x F(x) + delta x_i``): from a feasible ``x^0`` in ``X_i``,
+    ``delta_t = (O* - F(x^t)) / x^t_i`` and ``x^{t+1}`` maximises ``F(x) + delta_t x_i`` over
+    ``X_i`` (a MILP with ``i`` locked in and its value raised), until that maximum is ``O*``
+    (within the gap); ``delta_t`` then is the threshold. When a step's answer funds the
+    candidate at its floor (``x_i = lo_i``, its smallest share in ``X_i``), the new ``delta`` is
+    already the threshold: for every ``x`` in ``X_i``, ``F(x) + delta x_i <= F(x^{t+1}) +
+    delta_t lo_i - (delta_t - delta) x_i <= O*`` because ``x_i >= lo_i``; the check solve is
+    skipped. With all-or-nothing candidates the first step is therefore exact.
+
+    Every MILP is small. ``x^0`` comes from a core MILP over the funded candidates and ``i``.
+    Each Dinkelbach MILP keeps free only the candidates that can be funded in an allocation
+    worth ``O*`` at the raised value, by LP reduced costs ``d`` [4]_: any ``x`` has
+    ``F(x) <= Z_LP - sum_k d_k x_k``, so ``F(x) + delta x_i >= O*`` needs
+    ``sum_{k != i} d_k x_k <= (Z_LP - O*) + max(0, delta - d_i) hi_i``, and a candidate
+    whose ``d_k lo_k`` exceeds that bound is 0 in every such ``x`` (``delta <= delta_t``
+    decreases along the iteration); here ``Z_LP`` and ``d`` come from the LP of that very
+    problem (``i`` locked in at the raised value). Candidates dominated by enough
+    interchangeable copies (``_dominated``, with ``i`` locked in) are fixed at 0 as well: some
+    best answer leaves them out, and moving a fraction to a better copy never funds a candidate
+    that the reduced costs exclude. Candidates are processed on ``n_jobs`` threads.
+
+    Parameters
+    ----------
+    candidates, budgets, **kwargs
+        As passed to :func:`allocate` for ``result`` (``mip_rel_gap`` included).
+    result : AllocationResult
+        The allocation to explain (its objective is ``O*``).
+    ids : sequence, optional
+        Only these candidates (those of them that are left out and not locked out), e.g. a
+        chunk at a time so that a page can show answers as they come; default all.
+    n_jobs : int, optional
+        Threads (default: up to 2).
+    max_iter : int
+        Dinkelbach steps per candidate (convergence is finite; the bound is a safeguard).
+
+    Returns
+    -------
+    pd.DataFrame
+        Index: the left-out candidates that are not locked out. Columns ``value``,
+        ``enter_value`` and ``value_increase`` [objective units; inf when no allocation can fund
+        it], ``enter_fraction`` (its funded fraction at the threshold), ``exact`` (converged
+        within ``max_iter``), ``solves`` (MILPs), ``free_candidates`` (largest restricted MILP),
+        ``seconds``.
+    """
+    m = _Model(candidates, budgets, **kwargs)
+    n = m.n
+    x0 = result.fractions.reindex(m.ids).fillna(0.0).to_numpy(float)
+    sel = x0 > SELECTED_TOL
+    wanted = np.ones(n, bool) if ids is None else m.ids.isin(list(ids))
+    out_ids = [p for p in range(n) if wanted[p] and not sel[p] and p not in set(m.pos_out.tolist())]
+    cols = ["value", "enter_value", "value_increase", "enter_fraction", "exact", "solves",
+            "free_candidates", "seconds"]
+    if not out_ids:
+        return pd.DataFrame(columns=cols, index=m.ids[[]])
+    O_star = float(result.objective)
+    relaxable = (m.integ[:n] > 0) & (m.lo > 0)
+    lb = m.lb.copy()
+    lb[:n][relaxable] = 0.0
+    lp, *_ = _lp(m, lb, m.ub, m.row_hi)
+    if lp.status == 0:
+        d = np.maximum(np.asarray(lp.lower.marginals[:n], float), 0.0)
+        G = max(-float(lp.fun) - O_star, 0.0)
+    else:                                  # no LP bound: nothing can be fixed
+        d, G = np.zeros(n), np.inf
+    tol = 2.0 * m.mip_rel_gap * max(1.0, abs(O_star))
+    if n_jobs is None:
+        n_jobs = max(1, min(2, os.cpu_count() or 1))
+
+    def one(p):
+        return _entry_value(m, p, x0, sel, O_star, d, G, relaxable, tol, max_iter)
+
+    if n_jobs > 1 and len(out_ids) > 1:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            rows = list(pool.map(one, out_ids))
+    else:
+        rows = [one(p) for p in out_ids]
+    return pd.DataFrame(rows, index=m.ids[out_ids], columns=cols)
+
+
+def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: float,
+                 d: np.ndarray, G: float, relaxable: np.ndarray, tol: float,
+                 max_iter: int) -> dict:
+    """Dinkelbach iteration of :func:`entry_values` for candidate position ``p``."""
+    t0 = time.perf_counter()
+    n = m.n
+    v = float(m.value[p])
+    lb, ub, integ = m.apply_locks(list(m.pos_in) + [p], list(m.pos_out))
+    solves, largest = 0, 0
+
+    def solve(free, delta):
+        nonlocal solves, largest
+        lb_, ub_, integ_ = lb.copy(), ub.copy(), integ.copy()
+        lb_[:n][~free] = ub_[:n][~free] = 0.0
+        integ_[:n][~free] = 0
+        c = m.c.copy()
+        c[p] = -(v + delta)
+        res, _ = m.solve(c=c, lb=lb_, ub=ub_, integ=integ_)
+        solves += 1
+        largest = max(largest, int(free.sum()))
+        return res
+
+    # x^0: the funded candidates and p only; then everything (p may need others to fit caps)
+    start = None
+    for free in (sel | (np.arange(n) == p), np.ones(n, bool)):
+        start = solve(free, 0.0)
+        if start.x is not None:
+            break
+    if start.x is None:
+        return {"value": v, "enter_value": np.inf, "value_increase": np.inf,
+                "enter_fraction": np.nan, "exact": start.status == 2, "solves": solves,
+                "free_candidates": largest, "seconds": time.perf_counter() - t0}
+    x = start.x
+    delta = (O_star - m.objective_of(x[:n])[0]) / max(x[p], SELECTED_TOL)
+    # O* is optimal with p out, so delta* >= 0 (to the gap): a start within the tolerance of 0
+    # is already the threshold (a tie: p is in an alternative optimum)
+    exact = start.status == 0 and delta * x[p] <= tol
+    for _ in range(0 if exact else max_iter):
+        free = _free_for_entry(m, p, v + delta, lb, relaxable, O_star, tol)
+        if free is None:
+            slack = G + max(0.0, delta - d[p]) * m.hi[p] + tol
+            free = ~relaxable | (d * m.lo <= slack) | (np.arange(n) == p)
+        res = solve(free, delta)
+        if res.x is None:
+            break
+        gain = -float(res.fun) - O_star
+        if gain <= tol:
+            exact = res.status == 0
+            break
+        x = res.x
+        delta = (O_star - m.objective_of(x[:n])[0]) / max(x[p], SELECTED_TOL)
+        if res.status == 0 and x[p] <= lb[p] + SNAP_TOL:
+            # x maximises F + delta_t x_p and funds p at its floor a = lb_p; for every x' in X_p
+            # (so x'_p >= a) and the new delta <= delta_t: F(x') + delta x'_p
+            # <= F(x) + delta_t a - (delta_t - delta) x'_p <= F(x) + delta a = O*, so the new
+            # delta is the threshold: no check solve needed
+            exact = True
+            break
+    return {"value": v, "enter_value": v + delta, "value_increase": delta,
+            "enter_fraction": float(x[p]), "exact": exact, "solves": solves,
+            "free_candidates": largest, "seconds": time.perf_counter() - t0}
+
+
+def _free_for_entry(m: _Model, p: int, value: float, lb_locked: np.ndarray,
+                    relaxable: np.ndarray, O_star: float, tol: float) -> np.ndarray | None:
+    """Candidates that can be funded in an allocation worth ``O*`` with ``p`` locked in at
+    ``value``: reduced-cost fixing [4]_ on the LP relaxation of that very problem (``p`` at
+    least at its floor). None when the LP is not solved."""
+    n = m.n
+    lb = lb_locked.copy()
+    keep_p = lb[p]
+    lb[:n][relaxable] = 0.0
+    lb[p] = keep_p
+    c = m.c.copy()
+    c[p] = -value
+    lp = _lp_cost(m, c, lb, m.ub, m.row_hi)
+    if lp.status != 0:
+        return None
+    d = np.maximum(np.asarray(lp.lower.marginals[:n], float), 0.0)
+    slack = -float(lp.fun) - O_star + tol
+    free = ~relaxable | (d * m.lo <= slack)
+    free[p] = True
+    # dominance [5]_ in this problem (p locked in at its raised value): a candidate with enough
+    # better interchangeable copies is 0 in some optimal answer (see _dominated)
+    mm = copy.copy(m)
+    mm.c, mm.pos_in = c, np.append(m.pos_in, p).astype(np.int64)
+    free &= ~_dominated(mm, m.row_hi)
+    free[p] = True
+    return free
 
 
 def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
                      result: AllocationResult, *, max_candidates: int = 10,
-                     max_iter: int = 6, time_budget_s: float = 10.0,
+                     max_iter: int = 6, time_budget_s: float = 10.0, left_out: bool = True,
                      **kwargs) -> pd.DataFrame:
     """How far each candidate is from changing state.
 
@@ -1438,6 +1843,9 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
     time_budget_s : float
         Stop re-solving once this much time is spent [s]; later rows keep the LP first cut
         only (``note`` says so).
+    left_out : bool
+        Explain left-out candidates too (default). False explains only the funded ones (the
+        left-out ones then come exactly, every one of them, from :func:`entry_values`).
 
     Returns
     -------
@@ -1491,7 +1899,8 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
     margin = np.abs(m.value - lp_be)
     margin = np.where(np.isfinite(margin), margin, np.inf)
     order = np.argsort(margin, kind="stable")
-    out_pos = [p for p in order if not sel[p] and p not in locked_out][:max_candidates]
+    out_pos = [p for p in order if not sel[p] and p not in locked_out][:max_candidates] \
+        if left_out else []
     in_pos = [p for p in order if sel[p] and p not in locked_in][:max_candidates]
 
     table = pd.DataFrame({

@@ -419,32 +419,98 @@ def _domain_note(res: alloc.AllocationResult, notes: pd.Series, cand: pd.DataFra
 
 
 def frontier(pa: PortfolioAllocation, scenario, ref, resource: str = "fund_krw_bn", points: int = 15,
-             min_multiple: float = 0.25, max_multiple: float = 2.0) -> pd.DataFrame:
+             min_multiple: float = 0.25, max_multiple: float = 2.0, *,
+             warm_start: bool = True, n_jobs: int | None = None) -> pd.DataFrame:
     """Objective against the budget of one resource (``min_multiple`` .. ``max_multiple`` x the
     current budget), the current budget marked in column ``current``.
 
     The grid starts at a quarter of the budget: below that a few small projects against many
     share caps make each point slow to prove optimal, and no committee asks about them.
+    Each point is proven to :func:`allocation.frontier`'s gap (1e-4); the points share their
+    answers (reuse, bounds from neighbouring budgets, warm-started fixing, two threads), and
+    ``pa``'s own allocation counts as a solved point at its own budget when it was made at this
+    scenario's other budget (so the app may pass the allocation of the current slider position
+    with the curve's base scenario). ``warm_start=False`` solves every point on its own (the reference path).
     """
     budgets = budgets_of(scenario)
     kw = solver_kwargs(pa.candidates, scenario, ref, pa.options.get("locked_in", ()), pa.options.get("locked_out", ()))
     current = budgets[resource]
     top = max(current, 1.0)
     grid = np.unique(np.concatenate([np.linspace(min_multiple * top, max_multiple * top, points), [current]]))
-    df = alloc.frontier(pa.candidates, budgets, resource, grid, **kw)
+    others = {r: b for r, b in budgets.items() if r != resource}
+    known = pa.result if _same_budgets(pa, others) else None
+    known_budget = pa.summary.get(_budget_field(resource)) if known is not None else None
+    df = alloc.frontier(pa.candidates, budgets, resource, grid, known=known, known_budget=known_budget,
+                        warm_start=warm_start, n_jobs=n_jobs, **kw)
     df["current"] = np.isclose(df["budget"], current)
     df["resource"] = resource
     return df
 
 
-def what_it_would_take(pa: PortfolioAllocation, scenario, ref, *, max_candidates: int = 8, time_budget_s: float = 5.0) -> pd.DataFrame:
-    """For each left-out candidate, the value or request cut at which it enters; for each funded
-    one, how far its value could fall before it leaves (:func:`allocation.entry_thresholds`)."""
+def _same_budgets(pa: PortfolioAllocation, budgets: dict) -> bool:
+    """``pa`` was solved at these budgets (the others than the varied one): its answer is then
+    a point of the curve at its own budget of the varied resource."""
+    return all(np.isclose(pa.summary.get(_budget_field(r), np.nan), b) for r, b in budgets.items())
+
+
+def _budget_field(resource: str) -> str:
+    return resource.replace("_krw_bn", "_budget_krw_bn")
+
+
+def what_it_would_take(pa: PortfolioAllocation, scenario, ref, *, max_candidates: int = 8,
+                       time_budget_s: float = 5.0, n_jobs: int | None = None,
+                       ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """For every left-out candidate, the exact value (and score) at which it enters; for the
+    funded ones nearest the margin, how far their value could fall before they leave.
+
+    Left-out candidates: :func:`allocation.entry_values` (MILP re-solves, Dinkelbach's method,
+    exact to the allocation's gap), every one of them. Funded ones:
+    :func:`allocation.entry_thresholds` (``max_candidates`` nearest the margin, within
+    ``time_budget_s``). A pure function with no page state: the app can run it in the
+    background, off the slider path, and show it when ready; ``ids`` limits the exact part to
+    those applications (e.g. a chunk at a time, nearest the margin first by
+    ``lp_break_even_value``), the other left-out rows then keep NaN and ``exact`` False.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index id (every candidate). Columns ``selected``, ``value`` [objective units],
+        ``enter_value``, ``value_increase`` [objective units], ``score_increase`` [score
+        points; for the score-based objectives: the rise of the application's score that gives
+        the value increase], ``enter_fraction`` [fraction of the request funded at the
+        threshold], ``leave_value``, ``value_drop_to_leave``, ``lp_break_even_value``,
+        ``exact``, ``note``.
+    """
     budgets = budgets_of(scenario)
     kw = solver_kwargs(pa.candidates, scenario, ref, pa.options.get("locked_in", ()), pa.options.get("locked_out", ()))
-    df = alloc.entry_thresholds(pa.candidates, budgets, pa.result, max_candidates=max_candidates,
-                                time_budget_s=time_budget_s, **kw)
-    return df
+    table = alloc.entry_thresholds(pa.candidates, budgets, pa.result, max_candidates=max_candidates,
+                                   time_budget_s=time_budget_s, left_out=False, **kw)
+    table = table.drop(columns=["enter_request_fraction"])
+    ev = alloc.entry_values(pa.candidates, budgets, pa.result, ids=ids, n_jobs=n_jobs, **kw)
+    table["value_increase"] = np.nan
+    table["enter_fraction"] = np.nan
+    # left-out rows are exact once computed below (locked-out ones already are)
+    table["exact"] = table["exact"] & (table["selected"] | (table["note"] == "locked out"))
+    table.loc[~table["selected"] & (table["note"] != "locked out"), "note"] = "not computed"
+    for col in ("enter_value", "value_increase", "enter_fraction", "exact"):
+        table.loc[ev.index, col] = ev[col]
+    table.loc[ev.index, "note"] = np.where(np.isfinite(ev["value_increase"].to_numpy(float)), "",
+                                           "cannot be funded with the locks and constraints")
+    table["score_increase"] = _score_increase(pa.candidates, scenario, table["value_increase"])
+    cols = ["selected", "value", "enter_value", "value_increase", "score_increase", "enter_fraction",
+            "leave_value", "value_drop_to_leave", "lp_break_even_value", "exact", "note"]
+    return table[cols]
+
+
+def _score_increase(cand: pd.DataFrame, scenario, value_increase: pd.Series) -> pd.Series:
+    """Score points that give a value increase under the score-based objectives (NaN otherwise)."""
+    if scenario.objective == "score_weighted_support":
+        support = cand["support_krw_bn"].reindex(value_increase.index)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return value_increase * 100.0 / support.where(support > 0)
+    if scenario.objective == "total_score":
+        return value_increase.copy()
+    return pd.Series(np.nan, index=value_increase.index)
 
 
 def check_allocation(pa: PortfolioAllocation, scenario, tol: float = 1e-6) -> list[str]:

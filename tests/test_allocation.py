@@ -26,6 +26,7 @@ from evaluator.allocation import (
     MinGroupsCovered,
     allocate,
     entry_thresholds,
+    entry_values,
     frontier,
 )
 
@@ -891,3 +892,145 @@ def test_entry_thresholds_semicontinuous_are_upper_bounds():
             kept = allocate(low, budgets, locked_in=[cid], **kw)
             dropped = allocate(low, budgets, locked_out=[cid], **kw)
             assert kept.objective < dropped.objective
+
+
+# ----------------------------------------------------------------------------------------------
+# Warm-started frontier (issue 18): every point as good as a fresh solve, curve non-decreasing
+# ----------------------------------------------------------------------------------------------
+def _frontier_instance(seed=5, n=48):
+    """Semi-continuous candidates with share caps and saturating concave terms (the domain's
+    shape), several copies of each request so that dominance and fixing have work to do."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(2, 12, (n // 4, 2)).round(1)
+    req = np.repeat(base, 4, axis=0)
+    cands = pd.DataFrame({"r0": req[:, 0], "r1": req[:, 1] * 0.3,
+                          "value": req.sum(axis=1) * rng.uniform(0.5, 1.5, n),
+                          "country": rng.choice(["KOR", "AUS", "IDN", "VNM"], n),
+                          "mineral": rng.choice(list("abc"), n),
+                          "w": rng.uniform(0.05, 0.6, n)}, index=[f"c{i:02d}" for i in range(n)])
+    budgets = {"r0": 0.2 * cands["r0"].sum(), "r1": 0.2 * cands["r1"].sum()}
+    kw = dict(min_fraction=0.5,
+              group_caps=GroupCap.per_value(cands, "country", 0.5, kind="share"),
+              concave_terms=[ConcaveTerm(f"div {g}", (cands["w"] * (cands["mineral"] == g)).to_dict(),
+                                         [0.25, 0.5, 1.0], [30.0, 24.0, 18.0, 0.0]) for g in "abc"])
+    return cands, budgets, kw
+
+
+@pytest.mark.parametrize("vary", ["r0", "r1"])
+def test_warm_frontier_points_equal_fresh_solves_within_the_gap(vary, monkeypatch):
+    monkeypatch.setattr(alloc_mod, "FIXING_MIN_CANDIDATES", 20)      # presolve on every point
+    cands, budgets, kw = _frontier_instance()
+    cur = budgets[vary]
+    grid = np.linspace(0.25 * cur, 5.0 * cur, 16)      # the top saturates: the other budget binds
+    known = allocate(cands, budgets, **kw)
+    solves = []
+    spied = alloc_mod._solve_point
+
+    def spy(m, k, b, inc):
+        solves.append(b)
+        return spied(m, k, b, inc)
+    monkeypatch.setattr(alloc_mod, "_solve_point", spy)
+    gap = 1e-4
+    fr = frontier(cands, budgets, vary, grid, known=known, mip_rel_gap=gap, **kw)
+    assert list(fr["budget"]) == pytest.approx(list(grid))
+    assert fr["optimal"].all() and (fr["mip_gap"] <= gap + 1e-12).all()
+    obj = fr["objective"].to_numpy()
+    assert np.all(np.diff(obj) >= 0.0)                     # non-decreasing by construction
+    assert len(solves) < len(grid)                         # some points settled without a solve
+    for j, b in enumerate(grid):
+        bj = dict(budgets, **{vary: float(b)})
+        exact = allocate(cands, bj, presolve=False, mip_rel_gap=1e-9, **kw)
+        check_solution(cands, bj, exact, **kw)
+        # the exact optimum bounds the point from above; the point is within the gap below it
+        assert obj[j] <= exact.objective + 1e-7 * max(1.0, abs(exact.objective))
+        assert obj[j] >= exact.objective - gap * abs(exact.objective) - 1e-7
+        assert fr[f"allocated_{vary}"][j] <= b * (1 + 1e-9) + 1e-9
+
+
+def test_warm_frontier_agrees_with_the_independent_path():
+    cands, budgets, kw = _frontier_instance(seed=9)
+    grid = np.linspace(0.2, 2.0, 12) * budgets["r0"]
+    warm = frontier(cands, budgets, "r0", grid, **kw)
+    cold = frontier(cands, budgets, "r0", grid, warm_start=False, **kw)
+    assert cold["solve_time_s"].gt(0).all() and not cold["reused"].any()
+    # both within 1e-4 of the optimum, so within about 1e-4 of each other
+    assert warm["objective"].to_numpy() == pytest.approx(cold["objective"].to_numpy(), rel=2e-4)
+
+
+def test_frontier_ignores_a_known_allocation_of_another_model():
+    cands, budgets, kw = _frontier_instance(seed=3)
+    other = allocate(cands.assign(value=cands["value"] * 2), budgets, **kw)   # other objective
+    grid = np.linspace(0.5, 1.5, 5) * budgets["r0"]
+    fr = frontier(cands, budgets, "r0", grid, known=other, **kw)
+    plain = frontier(cands, budgets, "r0", grid, **kw)
+    assert fr["objective"].to_numpy() == pytest.approx(plain["objective"].to_numpy(), rel=2e-4)
+    assert fr["objective"].max() < other.objective
+
+
+# ----------------------------------------------------------------------------------------------
+# Exact entry values for every left-out candidate (issue 18)
+# ----------------------------------------------------------------------------------------------
+def best_subset_with(cands, budgets, i, caps=(), concave=()):
+    """Brute force: the best all-or-nothing objective among subsets that contain ``i``."""
+    keep = cands.copy()
+    # a huge value on i makes every best subset contain it when some feasible subset does;
+    # the objective is then corrected for the bonus
+    bonus = 1e6
+    keep.loc[i, "value"] = keep.loc[i, "value"] + bonus
+    return enumerate_all_or_nothing(keep, budgets, caps, concave) - bonus
+
+
+def test_entry_values_all_or_nothing_equal_brute_force():
+    rng = np.random.default_rng(21)
+    cands, budgets = random_instance(rng, 11)
+    caps = GroupCap.per_value(cands, "country", 0.7, kind="share")
+    concave = [ConcaveTerm("div", (cands["r1"] / cands["r1"].sum()).to_dict(), [0.2, 0.4],
+                           [12.0, 6.0, 0.0])]
+    kw = dict(group_caps=caps, concave_terms=concave, mip_rel_gap=1e-9)
+    res = allocate(cands, budgets, **kw)
+    opt = enumerate_all_or_nothing(cands, budgets, caps, concave)
+    assert res.objective == pytest.approx(opt, rel=1e-9)
+    ev = entry_values(cands, budgets, res, **kw)
+    left_out = list(res.selected[~res.selected].index)
+    assert sorted(ev.index) == sorted(left_out) and len(left_out) >= 4
+    for i in left_out:
+        with_i = best_subset_with(cands, budgets, i, caps, concave)
+        if not np.isfinite(with_i):
+            assert ev.at[i, "value_increase"] == np.inf
+            continue
+        # all-or-nothing: it enters once its value makes up the loss of the best set with it
+        assert ev.at[i, "value_increase"] == pytest.approx(opt - with_i, abs=1e-6)
+        assert ev.at[i, "exact"] and ev.at[i, "solves"] >= 1
+
+
+def test_entry_values_semicontinuous_equal_bisection_on_the_value():
+    # brute force by bisection: each probe re-solves the whole MILP with the value raised and
+    # asks whether funding the candidate is (weakly) optimal
+    cands, budgets, kw = _frontier_instance(seed=11, n=24)
+    kw = dict(kw, mip_rel_gap=1e-9)
+    res = allocate(cands, budgets, **kw)
+    ev = entry_values(cands, budgets, res, n_jobs=1, **kw)
+    assert ev["exact"].all()
+    for i in list(ev.index)[:3]:
+        def enters(v):
+            raised = cands.assign(value=cands["value"].where(cands.index != i, v))
+            forced = allocate(raised, budgets, locked_in=[i], **kw)
+            free = allocate(raised, budgets, **kw)
+            return forced.objective >= free.objective - 1e-7 * max(1.0, abs(free.objective))
+        lo, hi = float(cands.at[i, "value"]), float(cands.at[i, "value"]) + 200.0
+        assert enters(hi)
+        for _ in range(24):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if enters(mid) else (mid, hi)
+        assert ev.at[i, "enter_value"] == pytest.approx(hi, abs=1e-4 * max(1.0, hi))
+
+
+def test_entry_values_skip_locked_out_and_report_impossible_entries():
+    rng = np.random.default_rng(4)
+    cands, budgets = random_instance(rng, 10)
+    cands.loc["big", ["value", "r0", "r1", "country"]] = [50.0, 1e4, 1.0, "KOR"]   # never fits
+    res = allocate(cands, budgets, locked_out=["c0"])
+    ev = entry_values(cands, budgets, res, locked_out=["c0"])
+    assert "c0" not in ev.index
+    assert ev.at["big", "value_increase"] == np.inf and ev.at["big", "exact"]
+    assert not set(ev.index) & set(res.selected[res.selected].index)

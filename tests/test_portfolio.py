@@ -291,3 +291,54 @@ def test_cli_allocate_reports_infeasible_locks(capsys):
                  "--lock-in", "AU-LI-01,CA-LI-01"])
     err = capsys.readouterr().err
     assert code == 2 and "allocation" in err
+
+
+@pytest.mark.parametrize("resource", ["fund_krw_bn", "loan_krw_bn"])
+def test_warm_frontier_matches_independent_solves(run, resource):
+    """Issue 18: the warm-started curve (reuse, neighbour bounds, the page's own allocation as a
+    solved point) gives every point within the gap of a fresh solve, never decreasing."""
+    s = default_scenario()
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    warm = portfolio.frontier(pa, s, REF, resource, points=12)
+    cold = portfolio.frontier(pa, s, REF, resource, points=12, warm_start=False)
+    assert warm["optimal"].all() and cold["optimal"].all()
+    assert np.all(np.diff(warm["objective"].to_numpy()) >= 0.0)
+    assert warm["objective"].to_numpy() == pytest.approx(cold["objective"].to_numpy(), rel=2e-4)
+    here = warm.loc[warm["current"], "objective"].iloc[0]
+    assert here == pytest.approx(pa.summary["objective"], rel=1e-4)
+
+
+def test_what_it_would_take_is_exact_for_every_left_out_application(run):
+    """Issue 18: each left-out candidate gets the value at which funding it is (weakly) optimal,
+    checked by re-solving the whole domain model with that value, and just below it."""
+    from evaluator import allocation as alloc
+    s = default_scenario()
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    w = portfolio.what_it_would_take(pa, s, REF)
+    left = w[~w["selected"]]
+    assert len(left) == int((~pa.result.selected).sum()) and left["exact"].all()
+    assert (left["value_increase"] >= -1e-6).all()
+    support = pa.candidates["support_krw_bn"]
+    assert left["score_increase"].to_numpy() == pytest.approx(
+        (left["value_increase"] * 100 / support.reindex(left.index)).to_numpy())
+    kw = portfolio.solver_kwargs(pa.candidates, s, REF)
+    budgets = portfolio.budgets_of(s)
+    O = pa.summary["objective"]
+    for i in left.index[np.isfinite(left["enter_value"].to_numpy(float))][:3]:
+        for v, enters in ((left.at[i, "enter_value"] + 1e-3, True), (left.at[i, "enter_value"] - 2e-2, False)):
+            c = pa.candidates.assign(value=pa.candidates["value"].where(pa.candidates.index != i, v))
+            forced = alloc.allocate(c, budgets, **dict(kw, locked_in=(i,)))
+            assert (forced.objective >= O - 1e-6 * O) == enters, (i, v)
+
+
+def test_what_it_would_take_in_chunks_gives_the_same_answers(run):
+    """The page may compute a chunk of applications at a time: same rows, the others marked."""
+    s = default_scenario()
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    full = portfolio.what_it_would_take(pa, s, REF)
+    left = list(full.index[~full["selected"]])
+    part = portfolio.what_it_would_take(pa, s, REF, ids=left[:2])
+    pd.testing.assert_series_equal(part.loc[left[:2], "enter_value"], full.loc[left[:2], "enter_value"])
+    rest = part.loc[left[2:]]
+    assert rest["enter_value"].isna().all() and not rest["exact"].any()
+    assert (rest["note"] == "not computed").all()
