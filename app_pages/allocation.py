@@ -286,7 +286,14 @@ def _what_it_would_take(pa, scenario) -> None:
     st.subheader(t("what_it_would_take"))
     with st.expander(t("what_it_would_take_help"), expanded=False):
         if st.toggle(t("compute_few_solves"), key="wit_on"):
-            st.dataframe(compute.what_it_would_take(pa, scenario), width="stretch")
+            wit = compute.what_it_would_take(pa, scenario).join(pa.table[["name"]])
+            view, cfg = table_view(wit, [
+                ("name", "col_name", "text"), ("selected", "col_selected", "check"),
+                ("value_increase", "col_value_increase", "num2"), ("score_increase", "col_score_increase", "num1"),
+                ("enter_fraction", "col_enter_fraction_pct", "pct"),
+                ("value_drop_to_leave", "col_value_drop_to_leave", "num2"), ("exact", "col_exact", "check")])
+            st.dataframe(view, column_config=cfg, width="stretch", key="wit_table")
+            st.caption(t("wit_caption"))
 
 
 @st.fragment

@@ -31,7 +31,8 @@ st.markdown(t("report_scenario_line", name=scenario.name, case=t(f"price_case_{s
               rate=fmt_pct(scenario.discount_rate), fx=f"{scenario.fx_krw_per_usd:,.0f}",
               fund=fmt_money(scenario.fund_krw_bn), loans=fmt_money(scenario.loan_krw_bn)))
 # what the workbook was built from: a report built for other assumptions is not offered as current
-built_for = (state.apps_key(), state.allocation_key(scenario), state.locks(), lang())
+risk = compute.portfolio_risk(scenario)   # included when simulated on the Allocation page
+built_for = (state.apps_key(), state.allocation_key(scenario), state.locks(), lang(), risk is not None)
 try:
     decision = pipeline.recorded_decision(state.store_path(), scenario, compute.applications())
 except StoreError as exc:
@@ -40,10 +41,12 @@ except StoreError as exc:
 if decision:
     st.success(t("decision_in_report", id=decision["decision_id"], by=decision["decided_by"]))
 
+st.caption(t("report_with_risk") if risk is not None else t("report_without_risk"))
 if st.button(t("build_report"), key="build_report", type="primary"):
     with st.spinner(t("building_report")):
         st.session_state["report_bytes"] = build_pipeline_report(result, scenario, ref=compute.reference(),
-                                                                 decision=decision, language=lang())
+                                                                 decision=decision, language=lang(),
+                                                                 portfolio_risk=risk)
         st.session_state["report_built_for"] = built_for
         st.session_state["report_built_at"] = dt.datetime.now(KST).strftime("%Y-%m-%d %H:%M KST")
 if st.session_state.get("report_bytes"):

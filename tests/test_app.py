@@ -307,3 +307,13 @@ def test_working_state_survives_a_reload_and_start_over_clears_it(at, monkeypatc
     assert not fresh.exception
     assert fresh.session_state["fund_krw_bn"] == pytest.approx(250.0)
     assert fresh.session_state["raw_df"].loc[0, "name"] != "Renamed by the officer"
+
+
+def test_what_it_would_take_is_exact_and_worded(at):
+    _page(at, "allocation")
+    at.toggle(key="wit_on").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    wit = next(d.value for d in at.dataframe if "Exact (re-solved)" in d.value.columns)
+    left_out = wit[~wit["Funded"].astype(bool)]
+    assert len(left_out) > 0 and left_out["Exact (re-solved)"].all()
+    assert (left_out["Value it must gain [objective units]"] > 0).all()
