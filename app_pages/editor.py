@@ -10,6 +10,7 @@ import streamlit as st
 from app_pages import state
 from app_pages.i18n import lang
 from evaluator.messages import field_label
+from evaluator.template import description
 from models.application import FIELDS, ValidationError
 from models.loader import load_applications
 
@@ -64,18 +65,18 @@ def editor_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
             if (num.isna() == col.isna()).all():
                 df[f.name] = num.astype(float)
                 config[f.name] = st.column_config.NumberColumn(
-                    label, help=f.description, min_value=f.lo, max_value=f.hi,
+                    label, help=description(f, lang()), min_value=f.lo, max_value=f.hi,
                     step=1 if f.kind == "int" else None, required=f.required)
             else:
-                config[f.name] = st.column_config.TextColumn(label, help=f.description)
+                config[f.name] = st.column_config.TextColumn(label, help=description(f, lang()))
         elif f.kind == "choice":
             df[f.name] = df[f.name].astype(object).where(df[f.name].notna(), None)
             config[f.name] = st.column_config.SelectboxColumn(
-                label, help=f.description, options=list(f.choices), required=f.required)
+                label, help=description(f, lang()), options=list(f.choices), required=f.required)
         else:
             df[f.name] = df[f.name].astype(object).where(df[f.name].notna(), None).map(
                 lambda v: None if v is None else str(v))
-            config[f.name] = st.column_config.TextColumn(label, help=f.description, required=f.required)
+            config[f.name] = st.column_config.TextColumn(label, help=description(f, lang()), required=f.required)
     return df, config
 
 
