@@ -886,16 +886,21 @@ def _stop_reason(res) -> tuple[str, bool]:
     return str(res.message), False
 
 
-def _lp_cost(m: _Model, c: np.ndarray, lb: np.ndarray, ub: np.ndarray, row_hi: np.ndarray):
-    """:func:`_lp` with another cost vector; returns the ``linprog`` result only."""
+def _lp_rows(m: _Model, row_hi: np.ndarray):
+    """The model's rows in scipy's form: ``(up, eq, A_ub, b_ub)``, the upper-bounded inequality
+    rows first in ``A_ub``, then the lower-bounded ones negated."""
     A = m.A
     eq = m.row_lo == m.row_hi
     up = np.isfinite(row_hi) & ~eq
     dn = np.isfinite(m.row_lo) & ~eq
-    A_ub = sparse.vstack([A[up], -A[dn]], format="csr")
-    b_ub = np.concatenate([row_hi[up], -m.row_lo[dn]])
+    return up, eq, sparse.vstack([A[up], -A[dn]], format="csr"), np.concatenate([row_hi[up], -m.row_lo[dn]])
+
+
+def _lp_cost(m: _Model, c: np.ndarray, lb: np.ndarray, ub: np.ndarray, row_hi: np.ndarray):
+    """:func:`_lp` with another cost vector; returns the ``linprog`` result only."""
+    _, eq, A_ub, b_ub = _lp_rows(m, row_hi)
     return linprog(c, A_ub=A_ub if A_ub.shape[0] else None, b_ub=b_ub if A_ub.shape[0] else None,
-                   A_eq=A[eq] if eq.any() else None, b_eq=m.row_lo[eq] if eq.any() else None,
+                   A_eq=m.A[eq] if eq.any() else None, b_eq=m.row_lo[eq] if eq.any() else None,
                    bounds=np.column_stack([lb, ub]), method="highs")
 
 
@@ -905,16 +910,8 @@ def _lp(m: _Model, lb: np.ndarray, ub: np.ndarray, row_hi: np.ndarray):
     Returns the result and the row split scipy needs: ``(res, up, eq, A_ub)`` with ``up`` the
     upper-bounded inequality rows (first in ``A_ub``), then the lower-bounded ones negated.
     """
-    A = m.A
-    eq = m.row_lo == m.row_hi
-    up = np.isfinite(row_hi) & ~eq
-    dn = np.isfinite(m.row_lo) & ~eq
-    A_ub = sparse.vstack([A[up], -A[dn]], format="csr")
-    b_ub = np.concatenate([row_hi[up], -m.row_lo[dn]])
-    res = linprog(m.c, A_ub=A_ub if A_ub.shape[0] else None, b_ub=b_ub if A_ub.shape[0] else None,
-                  A_eq=A[eq] if eq.any() else None, b_eq=m.row_lo[eq] if eq.any() else None,
-                  bounds=np.column_stack([lb, ub]), method="highs")
-    return res, up, eq, A_ub
+    up, eq, A_ub, _ = _lp_rows(m, row_hi)
+    return _lp_cost(m, m.c, lb, ub, row_hi), up, eq, A_ub
 
 
 def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray, break_even: bool = False):

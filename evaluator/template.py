@@ -125,6 +125,17 @@ def _record_of(app) -> dict:
     return dict(app)
 
 
+def _workbook(language: str):
+    """A new workbook with the template's styles and sheets, in order: (workbook, applications,
+    production_schedule, capex_schedule, instructions)."""
+    wb = Workbook()
+    xs.ensure_styles(wb)
+    ws = wb.active
+    ws.title = "applications"
+    return (wb, ws, wb.create_sheet(SCHEDULE_SHEET), wb.create_sheet(CAPEX_SHEET),
+            wb.create_sheet(xs.load_labels(language)("template.instructions_sheet")))
+
+
 def build_template(example: bool = True, applications: Iterable | None = None, language: str = "en") -> bytes:
     """The application workbook as ``.xlsx`` bytes.
 
@@ -142,14 +153,7 @@ def build_template(example: bool = True, applications: Iterable | None = None, l
     -------
     bytes
     """
-    wb = Workbook()
-    xs.ensure_styles(wb)
-    ws = wb.active
-    ws.title = "applications"
-    sched = wb.create_sheet(SCHEDULE_SHEET)
-    capex = wb.create_sheet(CAPEX_SHEET)
-    lab = xs.load_labels(language)
-    instr = wb.create_sheet(lab("template.instructions_sheet"))
+    wb, ws, sched, capex, instr = _workbook(language)
     lists = wb.create_sheet("lists")
 
     # ---- applications: header, units, rows
@@ -376,13 +380,7 @@ def applications_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None = Non
     """
     names = [str(c) for c in raw.columns]
     columns = COLUMN_NAMES + [c for c in names if c not in FIELDS_BY_NAME]
-    wb = Workbook()
-    xs.ensure_styles(wb)
-    ws = wb.active
-    ws.title = "applications"
-    sched = wb.create_sheet(SCHEDULE_SHEET)
-    capex = wb.create_sheet(CAPEX_SHEET)
-    instr = wb.create_sheet(xs.load_labels(language)("template.instructions_sheet"))
+    wb, ws, sched, capex, instr = _workbook(language)
     lists = wb.create_sheet("lists")
     col_of = _write_header(ws, columns, language)
     for i, values in enumerate(raw.itertuples(index=False, name=None), start=FIRST_DATA_ROW):
