@@ -14,8 +14,7 @@ from app_pages.i18n import t
 from app_pages.price_deck import read_price_deck
 from models.scenario import CRITERIA, DEMAND_CASES, PRICE_CASES
 
-st.set_page_config(page_title="Critical-mineral fund evaluator", page_icon=":material/landscape:",
-                   layout="wide")
+st.set_page_config(page_title=t("app_title"), page_icon=":material/landscape:", layout="wide")
 state.keep_widget_state()
 state.init_state(compute.load_sample, draft.restore)
 state.widget_defaults()
