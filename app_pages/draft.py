@@ -32,15 +32,10 @@ def _store() -> ScenarioStore | None:
         return None
 
 
-def _payload() -> dict:
+def _values() -> dict:
+    """The kept widget values (JSON types)."""
     ss = st.session_state
-    values = {}
-    for k in KEPT_KEYS:
-        if k in ss:
-            v = ss[k]
-            values[k] = list(v) if isinstance(v, tuple) else v
-    return {"table": frame_to_json(ss["raw_df"]), "schedule": frame_to_json(ss.get("schedule_df")),
-            "source_name": ss.get("source_name", ""), "values": values}
+    return {k: (list(ss[k]) if isinstance(ss[k], tuple) else ss[k]) for k in KEPT_KEYS if k in ss}
 
 
 def restore() -> bool:
@@ -62,16 +57,21 @@ def restore() -> bool:
 
 def save() -> None:
     """Write the draft when the working state changed since the last write (one small write)."""
-    if "raw_df" not in st.session_state:
+    ss = st.session_state
+    if "raw_df" not in ss:
         return
-    payload = _payload()
-    digest = hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode("utf-8")).hexdigest()
-    if st.session_state.get("draft_digest") == digest:
+    values = _values()
+    # the table's content hash (state.apps_key) stands for the table: a slider move serialises
+    # only the widget values, the table only when something changed and the draft is written
+    digest = hashlib.sha1(json.dumps([state.apps_key(), ss.get("source_name", ""), values], sort_keys=True,
+                                     default=str).encode("utf-8")).hexdigest()
+    if ss.get("draft_digest") == digest:
         return
     store = _store()
     if store is not None:
-        store.save_draft(payload)
-        st.session_state["draft_digest"] = digest
+        store.save_draft({"table": frame_to_json(ss["raw_df"]), "schedule": frame_to_json(ss.get("schedule_df")),
+                          "source_name": ss.get("source_name", ""), "values": values})
+        ss["draft_digest"] = digest
 
 
 def start_over() -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+import pandas as pd
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.utils import get_column_letter
@@ -115,13 +116,8 @@ def clean_value(v: Any) -> Any:
         return f if math.isfinite(f) else None
     if isinstance(v, (list, tuple, set)):
         return "; ".join(str(x) for x in v)
-    try:
-        import pandas as pd
-
-        if v is pd.NA or v is pd.NaT:
-            return None
-    except ImportError:  # pragma: no cover
-        pass
+    if v is pd.NA or v is pd.NaT:
+        return None
     return v
 
 

@@ -58,3 +58,20 @@ def ev(sample_apps, scenario, ref):
     from evaluator.evaluate import evaluate
 
     return evaluate(sample_apps, scenario, ref)
+
+
+@pytest.fixture
+def fresh_app(monkeypatch, tmp_path):
+    """The app driven by AppTest through its entry point, with its own scenario store (so no
+    draft of another test is restored), after its first run."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("EVALUATOR_STORE", str(tmp_path / "store.sqlite3"))
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

@@ -18,15 +18,6 @@ BROKEN = ROOT / "sample_projects" / "broken"
 PAGES = ["applications", "ranking", "project", "allocation", "report", "scenarios"]
 
 
-def _app(monkeypatch, tmp_path) -> AppTest:
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("EVALUATOR_STORE", str(tmp_path / "store.sqlite3"))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def _page(at: AppTest, name: str) -> AppTest:
     at.switch_page(f"app_pages/{name}.py")
     at.run()
@@ -39,8 +30,8 @@ def _metric(at: AppTest, label: str) -> str:
 
 
 @pytest.fixture
-def at(monkeypatch, tmp_path):
-    return _app(monkeypatch, tmp_path)
+def at(fresh_app):
+    return fresh_app
 
 
 def test_every_page_renders_in_both_languages(at):

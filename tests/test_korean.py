@@ -68,13 +68,9 @@ def _english(text: str, allowed: set[str]) -> list[str]:
 
 
 @pytest.fixture
-def ko_app(monkeypatch, tmp_path):
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("EVALUATOR_STORE", str(tmp_path / "store.sqlite3"))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
-    at.radio(key="lang").set_value("ko").run()
-    return at
+def ko_app(fresh_app):
+    fresh_app.radio(key="lang").set_value("ko").run()
+    return fresh_app
 
 
 def test_every_page_in_korean_has_no_english_words(ko_app):

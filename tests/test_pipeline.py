@@ -46,14 +46,9 @@ def _differences(a: bytes, b: bytes) -> list:
 
 
 @pytest.fixture
-def app_report(monkeypatch, tmp_path):
+def app_report(fresh_app):
     """The workbook the app's Report page builds for the sample applications, default scenario."""
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("EVALUATOR_STORE", str(tmp_path / "store.sqlite3"))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.run()
+    at = fresh_app
     at.switch_page("app_pages/report.py")
     at.run()
     at.button(key="build_report").click().run()
