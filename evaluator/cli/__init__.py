@@ -53,8 +53,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if isinstance(exc, CliError) else f"{text}"
+    return str(exc).strip() or type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
