@@ -137,7 +137,13 @@ def money_slider(container, label: str, key_krw_bn: str, max_krw_bn: float, step
     change of unit redraws it; moving it writes the KRW bn value back before the script runs.
     """
     f = money_factor()
-    st.session_state[f"{key_krw_bn}__shown"] = float(st.session_state[key_krw_bn]) * f
+    shown = float(st.session_state[key_krw_bn]) * f
+    # Assign only when it differs (a unit change, a restored draft, Start over): assigning a widget's
+    # value sends it to the browser, which would snap a thumb the officer is still moving back to
+    # the value of the run in progress and drop the key presses made meanwhile.
+    current = st.session_state.get(f"{key_krw_bn}__shown")
+    if current is None or not np.isclose(float(current), shown, rtol=1e-9, atol=0.0):
+        st.session_state[f"{key_krw_bn}__shown"] = shown
     return container.slider(f"{label} [{money_unit()}]", 0.0, max_krw_bn * f, step=step_krw_bn * f,
                             format="%.1f" if f < 100 else "%.0f", key=f"{key_krw_bn}__shown", help=help,
                             on_change=_money_from_display, args=(key_krw_bn, f))
