@@ -280,20 +280,43 @@ def _frontier(pa, scenario, s) -> None:
     st.caption(t("current_budget_marker"))
 
 
+#: How often the page looks for new "what it would take" answers while they are computed [s].
+WHAT_IT_WOULD_TAKE_POLL_S = 0.8
+
+
 def _what_it_would_take(pa, scenario) -> None:
-    """For each left-out project, what it would take to enter (on request)."""
+    """For each left-out project, what it would take to enter: computed in the background from
+    the moment the allocation is shown, the answers appear as they are solved."""
     # -- what it would take --------------------------------------------------------------------------
     st.subheader(t("what_it_would_take"))
-    with st.expander(t("what_it_would_take_help"), expanded=False):
-        if st.toggle(t("compute_few_solves"), key="wit_on"):
-            wit = compute.what_it_would_take(pa, scenario).join(pa.table[["name"]])
-            view, cfg = table_view(wit, [
-                ("name", "col_name", "text"), ("selected", "col_selected", "check"),
-                ("value_increase", "col_value_increase", "num2"), ("score_increase", "col_score_increase", "num1"),
-                ("enter_fraction", "col_enter_fraction_pct", "pct"),
-                ("value_drop_to_leave", "col_value_drop_to_leave", "num2"), ("exact", "col_exact", "check")])
-            st.dataframe(view, column_config=cfg, width="stretch", key="wit_table")
-            st.caption(t("wit_caption"))
+    st.caption(t("what_it_would_take_help"))
+    job = compute.what_it_would_take_job(pa, scenario)
+    polling = not job.finished
+    st.fragment(run_every=WHAT_IT_WOULD_TAKE_POLL_S if polling else None)(_what_it_would_take_table)(pa, job, polling)
+
+
+def _what_it_would_take_table(pa, job, polling: bool) -> None:
+    """The answers computed so far; once the job ends, one rerun of the app stops the polling."""
+    if job.finished and polling:
+        st.rerun()
+    if job.error is not None or (job.finished and not job.complete and not job.cancel.is_set()):
+        st.error(t("wit_failed", error=job.error or ""))
+        return
+    if job.latest is None:
+        st.caption(t("wit_starting"))
+        return
+    table, done, total = job.latest
+    if not job.complete:
+        st.progress(done / total if total else 0.0, text=t("wit_progress", done=done, total=total))
+    # left-out projects first, the nearest to entering on top; then the funded ones
+    wit = table.join(pa.table[["name"]]).sort_values(["selected", "value_increase"], na_position="last", kind="stable")
+    view, cfg = table_view(wit, [
+        ("name", "col_name", "text"), ("selected", "col_selected", "check"),
+        ("value_increase", "col_value_increase", "num2"), ("score_increase", "col_score_increase", "num1"),
+        ("enter_fraction", "col_enter_fraction_pct", "pct"),
+        ("value_drop_to_leave", "col_value_drop_to_leave", "num2"), ("exact", "col_exact", "check")])
+    st.dataframe(view, column_config=cfg, width="stretch", key="wit_table")
+    st.caption(t("wit_caption"))
 
 
 @st.fragment

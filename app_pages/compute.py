@@ -18,7 +18,7 @@ import collections
 
 import streamlit as st
 
-from app_pages import state
+from app_pages import background, state
 from app_pages.customs_upload import customs_import
 from app_pages.i18n import t
 from evaluator import pipeline, portfolio
@@ -226,15 +226,16 @@ def frontier(pa, resource: str, s: Scenario | None = None):
                      pa, s_grid, supply_ref())
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _what_it_would_take(akey: str, alkey: str, ckey: str, locks: tuple, _pa, _scenario, _ref):
-    return portfolio.what_it_would_take(_pa, _scenario, _ref)
-
-
-def what_it_would_take(pa, s: Scenario | None = None):
+def what_it_would_take_job(pa, s: Scenario | None = None) -> "background.Job":
+    """"What it would take" for the allocation ``pa``, computed off the slider path
+    (:func:`evaluator.portfolio.what_it_would_take_in_chunks` in a background job of this session):
+    the job's ``latest`` is ``(table, computed, left_out)``, ``None`` until the funded margins are in."""
     s = s or state.current_scenario()
     _, ckey = customs_import(reference())
-    return _what_it_would_take(state.apps_key(), state.allocation_key(s), ckey, state.locks(), pa, s, supply_ref())
+    key = (state.apps_key(), state.allocation_key(s), ckey, state.locks())
+    ref = supply_ref()
+    return background.job("what_it_would_take", key,
+                          lambda: portfolio.what_it_would_take_in_chunks(pa, s, ref, n_jobs=1))
 
 
 def pipeline_result(s: Scenario | None = None):

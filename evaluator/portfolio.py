@@ -486,20 +486,63 @@ def what_it_would_take(pa: PortfolioAllocation, scenario, ref, *, max_candidates
     table = alloc.entry_thresholds(pa.candidates, budgets, pa.result, max_candidates=max_candidates,
                                    time_budget_s=time_budget_s, left_out=False, **kw)
     table = table.drop(columns=["enter_request_fraction"])
-    ev = alloc.entry_values(pa.candidates, budgets, pa.result, ids=ids, n_jobs=n_jobs, **kw)
     table["value_increase"] = np.nan
     table["enter_fraction"] = np.nan
     # left-out rows are exact once computed below (locked-out ones already are)
     table["exact"] = table["exact"] & (table["selected"] | (table["note"] == "locked out"))
     table.loc[~table["selected"] & (table["note"] != "locked out"), "note"] = "not computed"
+    ev = alloc.entry_values(pa.candidates, budgets, pa.result, ids=ids, n_jobs=n_jobs, **kw)
+    return _with_entry_values(table, ev, pa.candidates, scenario)
+
+
+#: Columns of :func:`what_it_would_take`.
+WHAT_IT_WOULD_TAKE_COLUMNS = ["selected", "value", "enter_value", "value_increase", "score_increase",
+                              "enter_fraction", "leave_value", "value_drop_to_leave", "lp_break_even_value",
+                              "exact", "note"]
+
+
+def _with_entry_values(table: pd.DataFrame, ev: pd.DataFrame, cand: pd.DataFrame, scenario) -> pd.DataFrame:
+    """``table`` with the exact entry values ``ev`` (:func:`allocation.entry_values`) filled in."""
+    table = table.copy()
     for col in ("enter_value", "value_increase", "enter_fraction", "exact"):
         table.loc[ev.index, col] = ev[col]
     table.loc[ev.index, "note"] = np.where(np.isfinite(ev["value_increase"].to_numpy(float)), "",
                                            "cannot be funded with the locks and constraints")
-    table["score_increase"] = _score_increase(pa.candidates, scenario, table["value_increase"])
-    cols = ["selected", "value", "enter_value", "value_increase", "score_increase", "enter_fraction",
-            "leave_value", "value_drop_to_leave", "lp_break_even_value", "exact", "note"]
-    return table[cols]
+    table["score_increase"] = _score_increase(cand, scenario, table["value_increase"])
+    return table[WHAT_IT_WOULD_TAKE_COLUMNS]
+
+
+def what_it_would_take_in_chunks(pa: PortfolioAllocation, scenario, ref, *, chunk_size: int = 16,
+                                 n_jobs: int = 1, max_candidates: int = 8, time_budget_s: float = 5.0):
+    """:func:`what_it_would_take`, answer by answer: yields the table after the funded margins,
+    then again after each chunk of left-out candidates, nearest the margin first (smallest gap
+    between the LP break-even value and the value), until every left-out row is exact.
+
+    For a page that computes off the slider path and shows answers as they come: stop iterating
+    to cancel (between chunks). Each yielded table has the columns of :func:`what_it_would_take`;
+    rows not reached yet carry the note ``"not computed"``. One thread by default, so that the
+    officer's own interaction keeps the other core.
+
+    Yields
+    ------
+    tuple of (pandas.DataFrame, int, int)
+        The table so far, the left-out candidates computed, and their number.
+    """
+    table = what_it_would_take(pa, scenario, ref, max_candidates=max_candidates, time_budget_s=time_budget_s,
+                               n_jobs=n_jobs, ids=[])
+    todo = table.index[table["note"] == "not computed"]
+    gap = (table.loc[todo, "lp_break_even_value"] - table.loc[todo, "value"]).fillna(np.inf)
+    order = list(gap.sort_values(kind="stable").index)
+    yield table, 0, len(order)
+    if not order:
+        return
+    budgets = budgets_of(scenario)
+    kw = solver_kwargs(pa.candidates, scenario, ref, pa.options.get("locked_in", ()), pa.options.get("locked_out", ()))
+    for start in range(0, len(order), chunk_size):
+        chunk = order[start:start + chunk_size]
+        ev = alloc.entry_values(pa.candidates, budgets, pa.result, ids=chunk, n_jobs=n_jobs, **kw)
+        table = _with_entry_values(table, ev, pa.candidates, scenario)
+        yield table, min(start + chunk_size, len(order)), len(order)
 
 
 def _score_increase(cand: pd.DataFrame, scenario, value_increase: pd.Series) -> pd.Series:

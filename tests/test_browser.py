@@ -130,6 +130,15 @@ def test_ranking_and_fund_slider(server, page, tmp_path):
         page.wait_for_timeout(800)  # let vega draw
         page.screenshot(path=str(shots / f"{name}.png"))
 
+    # what it would take: computed in the background, shown when ready, polling stops at the end
+    page.get_by_role("heading", name="What it would take").scroll_into_view_if_needed()
+    page.get_by_text("Each figure comes from re-solving the allocation").wait_for(timeout=60_000)
+    page.wait_for_function("() => !document.body.innerText.includes('left-out projects, nearest the margin first')",
+                           timeout=60_000)
+    _wait_idle(page)
+    page.get_by_text("Each figure comes from re-solving the allocation").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "allocation_what_it_would_take.png"))
+
     page.goto(f"{server}/project")
     page.get_by_role("heading", name="Annual cash flows [USD m, real]").wait_for()
     _wait_idle(page)

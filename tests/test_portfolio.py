@@ -342,3 +342,23 @@ def test_what_it_would_take_in_chunks_gives_the_same_answers(run):
     rest = part.loc[left[2:]]
     assert rest["enter_value"].isna().all() and not rest["exact"].any()
     assert (rest["note"] == "not computed").all()
+
+
+def test_what_it_would_take_in_chunks_ends_with_the_whole_table(run):
+    """Issue 18, off the slider path: the generator yields the funded margins first, then chunks
+    of left-out candidates nearest the margin first, and its last table equals the one-call answer."""
+    s = default_scenario()
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    full = portfolio.what_it_would_take(pa, s, REF)
+    steps = list(portfolio.what_it_would_take_in_chunks(pa, s, REF, chunk_size=3))
+    first, done0, total = steps[0]
+    assert done0 == 0 and total == int((~full["selected"]).sum())
+    assert (first.loc[~first["selected"], "note"] == "not computed").all()
+    assert [d for _, d, _ in steps[1:]] == [min(k, total) for k in range(3, total + 3, 3)]
+    # the first chunk holds the left-out candidates whose LP break-even is nearest their value
+    gap = (first["lp_break_even_value"] - first["value"])[~first["selected"]]
+    first_chunk = steps[1][0].index[steps[1][0]["exact"] & ~steps[1][0]["selected"]]
+    assert set(first_chunk) == set(gap.sort_values(kind="stable").index[:3])
+    last = steps[-1][0]
+    assert list(last.columns) == portfolio.WHAT_IT_WOULD_TAKE_COLUMNS
+    pd.testing.assert_frame_equal(last, full[portfolio.WHAT_IT_WOULD_TAKE_COLUMNS], check_dtype=False)

@@ -1,0 +1,82 @@
+"""Work off the slider path: a long computation runs in a thread and the page shows it when ready.
+
+"What it would take" re-solves the allocation once or more per left-out project: seconds, not the
+fraction of a second a slider move may take. So the page starts it in a background thread (one
+per browser session and kind of work), shows the answers computed so far, and looks again a
+moment later; a slider move that changes the allocation cancels the job of the old one (between
+chunks) and starts a new one. HiGHS releases the GIL, so the thread does not hold up the
+officer's own reruns; it runs on one thread, leaving the other core to them.
+
+The jobs are plain objects held by the server process (``st.cache_resource``): the work itself is
+a generator from :mod:`evaluator` that knows nothing of Streamlit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from evaluator.allocation import AllocationError
+
+
+@dataclass
+class Job:
+    """One background computation: the latest value its generator yielded, and how it ended."""
+
+    key: Hashable
+    latest: Any = None
+    finished: bool = False     # the generator returned, failed or was cancelled
+    complete: bool = False     # the generator returned: ``latest`` is the whole answer
+    error: str | None = None   # a named error of the solver, as the officer reads it
+    cancel: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+
+@st.cache_resource(show_spinner=False)
+def _jobs() -> tuple[dict, threading.Lock]:
+    """(session id, kind) -> Job of this server process, and the lock that guards the dict."""
+    return {}, threading.Lock()
+
+
+def _session_id() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def job(kind: str, key: Hashable, steps: Callable[[], Iterator[Any]]) -> Job:
+    """The job of this session computing ``kind`` for ``key``, started when absent.
+
+    A job of the same session and kind for another key (an allocation the officer has moved
+    on from) is cancelled: it stops after its current chunk.
+    """
+    jobs, lock = _jobs()
+    slot = (_session_id(), kind)
+    with lock:
+        current = jobs.get(slot)
+        if current is not None and current.key == key:
+            return current
+        if current is not None:
+            current.cancel.set()
+        new = Job(key=key)
+        new.thread = threading.Thread(target=_run, args=(new, steps), name=f"background-{kind}", daemon=True)
+        jobs[slot] = new
+        new.thread.start()
+        return new
+
+
+def _run(job: Job, steps: Callable[[], Iterator[Any]]) -> None:
+    try:
+        for value in steps():
+            job.latest = value
+            if job.cancel.is_set():
+                return
+        job.complete = True
+    except AllocationError as exc:   # a solver failure named for the officer; anything else is a bug
+        job.error = str(exc)
+    finally:
+        job.finished = True
