@@ -327,7 +327,7 @@ def allocation_page() -> None:
     scenario = state.current_scenario()
     pa = _allocation(scenario)
     if pa is not None:
-        s = compute.summary(pa, scenario)
+        s = compute.summary(pa, scenario, with_supply=False)   # the headline does not wait for the supply projection
         _headline(pa, s)
         funded = _who_gets_what(pa.table)
         _where(funded)

@@ -4,8 +4,8 @@
 fraction of a second a slider move may take. So the page starts it in a background thread (one
 per browser session and kind of work), shows the answers computed so far, and looks again a
 moment later; a slider move that changes the allocation cancels the job of the old one (between
-chunks) and starts a new one. HiGHS releases the GIL, so the thread does not hold up the
-officer's own reruns; it runs on one thread, leaving the other core to them.
+chunks) and starts a new one. HiGHS releases the GIL, so the job's solver threads do not hold
+up the officer's own reruns beyond sharing the cores.
 
 The jobs are plain objects held by the server process (``st.cache_resource``): the work itself is
 a generator from :mod:`evaluator` that knows nothing of Streamlit.

@@ -204,9 +204,11 @@ def supply_outcome(pa, s: Scenario | None = None):
                            evaluation(s), s, supply_ref())
 
 
-def summary(pa, s: Scenario | None = None):
-    """The typed :class:`evaluator.pipeline.AllocationSummary` of an allocation."""
-    return pipeline.summarise_allocation(pa, supply_outcome(pa, s))
+def summary(pa, s: Scenario | None = None, *, with_supply: bool = True):
+    """The typed :class:`evaluator.pipeline.AllocationSummary` of an allocation; without the
+    supply projection (``with_supply=False``: its China shares empty) for the figures a page
+    shows before that projection is in."""
+    return pipeline.summarise_allocation(pa, supply_outcome(pa, s) if with_supply else None)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -234,8 +236,9 @@ def what_it_would_take_job(pa, s: Scenario | None = None) -> "background.Job":
     _, ckey = customs_import(reference())
     key = (state.apps_key(), state.allocation_key(s), ckey, state.locks())
     ref = supply_ref()
+    # both cores while the officer reads; a move cancels the job after its chunk (8 re-solves)
     return background.job("what_it_would_take", key,
-                          lambda: portfolio.what_it_would_take_in_chunks(pa, s, ref, n_jobs=1))
+                          lambda: portfolio.what_it_would_take_in_chunks(pa, s, ref, chunk_size=8, n_jobs=2))
 
 
 def pipeline_result(s: Scenario | None = None):

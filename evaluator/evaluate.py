@@ -14,7 +14,7 @@ years that carry debt service once production has started, or that repay princip
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,10 @@ from evaluator import cashflow, finance
 from evaluator import country_risk
 from models.application import Application
 from models.scenario import Scenario
+
+#: Derived tables kept per evaluation (:meth:`Evaluation.memoised`).
+MEMO_ENTRIES = 32
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -45,6 +49,23 @@ class Evaluation:
     cashflows: cashflow.CashflowTable
     loans: object
     metrics: pd.DataFrame = field(repr=False)
+    #: Tables derived from this evaluation alone (e.g. the offtake by year), computed once: the
+    #: allocation and the supply projection read them on every budget move.
+    memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def memoised(self, key: tuple, held, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+        """A copy of ``compute()``, computed once for this evaluation, ``key`` and the objects
+        ``held`` (one object or a tuple, each compared by identity: other reference tables, e.g.
+        after a customs upload, or another simulation compute anew)."""
+        held = held if isinstance(held, tuple) else (held,)
+        hit = self.memo.get(key)
+        if hit is None or len(hit[0]) != len(held) or any(a is not b for a, b in zip(hit[0], held)):
+            hit = (held, compute())
+            self.memo.pop(key, None)
+            while len(self.memo) >= MEMO_ENTRIES:      # the oldest go first
+                self.memo.pop(next(iter(self.memo)))
+            self.memo[key] = hit
+        return hit[1].copy()
 
     def application(self, app_id: str) -> Application:
         return self.applications[self.cashflows.index_of(app_id)]

@@ -24,6 +24,7 @@ the point NPV in :attr:`PipelineResult.ranking`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -231,9 +232,16 @@ def score_step(ev: Evaluation, scenario, ref, *, customs=None, simulation=None,
 
     supply_ref = supply_reference(ref, customs)
     offtake = supply.offtake_from_evaluation(ev, ref=supply_ref)
-    benefits = supply.project_benefits(supply_ref, scenario, offtake)
+    # each project alone against the baseline: independent of the weights, so a weight move reuses it
+    key = ("project_benefits", scenario.target_single_supplier_share, scenario.displacement_rule,
+           *supply.scenario_options(scenario).values())
+    benefits = ev.memoised(key, supply_ref, lambda: supply.project_benefits(supply_ref, scenario, offtake))
     rm = risk_metrics(simulation) if simulation is not None else None
-    result = scoring.score(ev, scenario, ref, benefits=benefits, weights=weights, risk_metrics=rm)
+    # the criteria and screens do not depend on the weights: a weight move reuses them
+    not_weights = json.dumps({k: v for k, v in scenario.to_dict().items() if k != "weights"}, sort_keys=True, default=str)
+    screened = ev.memoised(("screened_criteria", not_weights), (supply_ref, ref, simulation),
+                           lambda: scoring.screened_criteria(ev, scenario, ref, benefits=benefits, risk_metrics=rm))
+    result = scoring.score(ev, scenario, ref, weights=weights, screened=screened)
     return Scored(offtake, benefits, result)
 
 
@@ -265,9 +273,12 @@ def supply_step(ev: Evaluation, pa: portfolio.PortfolioAllocation, scenario, sup
     return SupplyOutcome(effect, supply.projection_by_year(supply_ref, scenario, by_year))
 
 
-def summarise_allocation(pa: portfolio.PortfolioAllocation, outcome: SupplyOutcome) -> AllocationSummary:
-    """The typed summary of an allocation; the China shares come from the supply outcome."""
+def summarise_allocation(pa: portfolio.PortfolioAllocation, outcome: SupplyOutcome | None = None) -> AllocationSummary:
+    """The typed summary of an allocation; the China shares come from the supply outcome (empty
+    without one: a page can show the allocation's figures before the supply projection is in)."""
     s = pa.summary
+    if outcome is None:
+        outcome = SupplyOutcome(pd.DataFrame(), pd.DataFrame())
     return AllocationSummary(
         objective_name=str(s["objective_name"]), objective=float(s["objective"]), status=str(s["status"]),
         optimal=bool(s["optimal"]), mip_gap=float(s["mip_gap"]), solve_time_s=float(s["solve_time_s"]),

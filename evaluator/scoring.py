@@ -385,9 +385,18 @@ def weight_grid(weights: Mapping[str, float], perturbation: float = PERTURBATION
     return g / g.sum(axis=1, keepdims=True)
 
 
+def screened_criteria(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
+                      risk_metrics: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The part of :func:`score` that does not depend on the weights: :func:`criteria_scores`
+    joined with :func:`eligibility` (its ``ineligible_messages`` column included). A weight move
+    recomputes only the weighted sum and the ranks from it."""
+    return criteria_scores(ev, scenario, ref, benefits=benefits, risk_metrics=risk_metrics).join(
+        eligibility(ev, scenario))
+
+
 def score(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
           weights: Mapping[str, float] | None = None,
-          risk_metrics: pd.DataFrame | None = None) -> ScoreResult:
+          risk_metrics: pd.DataFrame | None = None, screened: pd.DataFrame | None = None) -> ScoreResult:
     """Screen, score and rank the evaluated applications.
 
     Parameters
@@ -404,6 +413,9 @@ def score(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
     risk_metrics : pandas.DataFrame, optional
         Index ``id``; ``npv_p10_usd_m`` [USD m] and ``prob_npv_negative`` [fraction] from the
         uncertainty module, required when ``scenario.financial_measure`` is p10_npv / prob_loss.
+    screened : pandas.DataFrame, optional
+        :func:`screened_criteria` of the same arguments, computed earlier (``benefits`` and
+        ``risk_metrics`` are then not read).
 
     Returns
     -------
@@ -415,10 +427,10 @@ def score(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
         Invalid weights; risk metrics needed but absent.
     """
     w = validate_weights(scenario.weights if weights is None else weights)
-    t = criteria_scores(ev, scenario, ref, benefits=benefits, risk_metrics=risk_metrics)
-    screens = eligibility(ev, scenario)
-    reasons = {str(k): tuple(v) for k, v in screens.pop("ineligible_messages").items()}
-    t = t.join(screens)
+    if screened is None:
+        screened = screened_criteria(ev, scenario, ref, benefits=benefits, risk_metrics=risk_metrics)
+    t = screened.copy()
+    reasons = {str(k): tuple(v) for k, v in t.pop("ineligible_messages").items()}
     crit = t[[f"crit_{c}" for c in CRITERIA]].to_numpy(dtype=float)
     wv = np.array([w[c] for c in CRITERIA])
     contrib = crit * wv[None, :]

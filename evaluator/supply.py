@@ -100,6 +100,7 @@ __all__ = [
     "window_volumes",
     "demand_index",
     "counterfactual_volumes",
+    "counterfactual_volumes_by_year",
     "baseline",
     "compute_baseline",
     "apply_additions",
@@ -418,29 +419,47 @@ def demand_index(ref: ReferenceData, mineral: str, year, case: str = "base") -> 
     return np.interp(years, d.year.to_numpy(float), d.demand_index.to_numpy(float))
 
 
-def _china_override(ref: ReferenceData, mineral: str, year: int) -> float | None:
+def _china_overrides(ref: ReferenceData, mineral: str, years: np.ndarray) -> np.ndarray:
+    """China's counterfactual share for each of ``years`` (the latest row of
+    ``supply_china_counterfactual.csv`` at or before the year; a row without a year applies to
+    every year), NaN where the file gives none."""
     cf = _tables(ref).china_counterfactual
     c = cf[(cf.mineral == mineral) & cf.china_share.notna()]
-    c = c[c.year.isna() | (c.year <= year)]
+    years = np.asarray(years, dtype=float)
     if c.empty:
-        return None
-    c = c.assign(_y=c.year.fillna(-1)).sort_values("_y")
-    return float(c.china_share.iloc[-1])
+        return np.full(years.shape, np.nan)
+    c = c.assign(_y=c.year.fillna(-np.inf)).sort_values("_y", kind="stable")
+    row_years, shares = c["_y"].to_numpy(float), c.china_share.to_numpy(float)
+    last = np.searchsorted(row_years, years, side="right") - 1    # latest row at or before the year
+    return np.where(last >= 0, shares[np.maximum(last, 0)], np.nan)
+
+
+def counterfactual_volumes_by_year(ref: ReferenceData, mineral: str, years, window_vols: pd.Series,
+                                   case: str = "base") -> list[pd.Series]:
+    """:func:`counterfactual_volumes` for each of ``years`` (the demand path and China's
+    counterfactual looked up once for all of them: this runs on every budget move)."""
+    years = np.atleast_1d(np.asarray(years, dtype=float))
+    index = demand_index(ref, mineral, years, case)
+    china = _china_overrides(ref, mineral, years)
+    others = window_vols.drop(CHINA, errors="ignore")
+    out = []
+    for k, s in zip(index, china):
+        v = window_vols * float(k)
+        tot = float(v.sum())
+        if np.isnan(s) or tot <= 0:
+            out.append(v)
+            continue
+        o = others / others.sum() * (1 - s) * tot if others.sum() > 0 else others * float(k)
+        w = pd.concat([pd.Series({CHINA: s * tot}), o])
+        out.append(w[w > 0].sort_values(ascending=False))
+    return out
 
 
 def counterfactual_volumes(ref: ReferenceData, mineral: str, year: int, window_vols: pd.Series,
                            case: str = "base") -> pd.Series:
     """Partner volumes in ``year`` without any project: window volumes x demand index, with
     China's share set by ``supply_china_counterfactual.csv`` when it gives one (others scale)."""
-    v = window_vols * float(demand_index(ref, mineral, year, case)[0])
-    s = _china_override(ref, mineral, int(year))
-    if s is None or v.sum() <= 0:
-        return v
-    tot = float(v.sum())
-    others = v.drop(CHINA, errors="ignore")
-    out = others / others.sum() * (1 - s) * tot if others.sum() > 0 else others
-    out = pd.concat([pd.Series({CHINA: s * tot}), out])
-    return out[out > 0].sort_values(ascending=False)
+    return counterfactual_volumes_by_year(ref, mineral, [year], window_vols, case)[0]
 
 
 @dataclass(frozen=True)
@@ -576,8 +595,8 @@ def compute_baseline(ref: ReferenceData, mineral: str, *, basis: str = "quantity
     wv = window_volumes(ref, mineral, window=win, basis=basis, elements=True)
     content = window_volumes(ref, mineral, window=win, basis=basis, elements=False)
     y0, y1 = score_years(ref)
-    ref_v = sum(counterfactual_volumes(ref, mineral, y, wv, case).reindex(wv.index.union([CHINA]), fill_value=0.0)
-                for y in range(y0, y1 + 1)) / (y1 - y0 + 1)
+    ref_v = sum(v.reindex(wv.index.union([CHINA]), fill_value=0.0)
+                for v in counterfactual_volumes_by_year(ref, mineral, range(y0, y1 + 1), wv, case)) / (y1 - y0 + 1)
     ref_v = ref_v[ref_v > 0].sort_values(ascending=False)
     ref_v.index.name = "partner_iso3"
     ref_v.name = "volume"
@@ -1141,8 +1160,7 @@ def projection_by_year(ref: ReferenceData, scenario, offtake_by_year: pd.DataFra
     for m, b in _baselines(ref, scenario, sorted(set(df["mineral"]))).items():
         if b.assumed:
             continue
-        for y in years:
-            cf_v = counterfactual_volumes(ref, m, int(y), b.window_volumes, case)
+        for y, cf_v in zip(years, counterfactual_volumes_by_year(ref, m, years, b.window_volumes, case)):
             by = dataclasses.replace(b, volumes=cf_v)
             added = added_by.get((m, int(y)), {})
             a = measures_after(by, added, scenario.displacement_rule, target)
@@ -1194,6 +1212,19 @@ def offtake_by_year_from_evaluation(ev, ids: Iterable[str] | None = None, *, ref
         counted per t product: unit factor x element share x probability].
     """
     ref = ref if ref is not None else load_reference()
+    out = _memoised(ev, ("offtake_by_year", stage_weighted), ref,
+                    lambda: _offtake_by_year(ev, ref, stage_weighted))
+    if ids is not None:
+        out = out[out["id"].isin([str(i) for i in ids])].reset_index(drop=True)
+    return out
+
+
+def _memoised(ev, key: tuple, ref: ReferenceData, compute) -> pd.DataFrame:
+    """:meth:`evaluator.evaluate.Evaluation.memoised`; an object without it computes every time."""
+    return ev.memoised(key, ref, compute) if hasattr(ev, "memoised") else compute()
+
+
+def _offtake_by_year(ev, ref: ReferenceData, stage_weighted: bool | None) -> pd.DataFrame:
     meta = _offtake_meta(ev, ref, stage_weighted)
     cf = ev.cashflows
     arr = np.asarray(cf.payable_t, dtype=float) * meta["korea_offtake_share"].to_numpy(float)[:, None]
@@ -1202,8 +1233,6 @@ def offtake_by_year_from_evaluation(ev, ids: Iterable[str] | None = None, *, ref
     out = pd.DataFrame({"id": np.repeat(np.asarray(cf.ids, dtype=object), T), "year": np.tile(years, n),
                         "korea_offtake_t": arr.ravel()})
     out = out.join(meta.drop(columns="korea_offtake_share"), on="id")
-    if ids is not None:
-        out = out[out["id"].isin([str(i) for i in ids])]
     return out[["id", "mineral", "country_iso3", "processing_country_iso3", "year", "korea_offtake_t",
                 "price_usd_per_t", "chain_t_per_product_t"]].reset_index(drop=True)
 
@@ -1245,6 +1274,10 @@ def offtake_from_evaluation(ev, *, ref: ReferenceData | None = None, stage_weigh
         ``first_production_year``, ``price_usd_per_t`` [USD/t], ``chain_t_per_product_t``.
     """
     ref = ref if ref is not None else load_reference()
+    return _memoised(ev, ("offtake", stage_weighted), ref, lambda: _offtake(ev, ref, stage_weighted))
+
+
+def _offtake(ev, ref: ReferenceData, stage_weighted: bool | None) -> pd.DataFrame:
     by = offtake_by_year_from_evaluation(ev, ref=ref, stage_weighted=stage_weighted)
     y0, y1 = score_years(ref)
     window = by[(by.year >= y0) & (by.year <= y1)].groupby("id")["korea_offtake_t"].sum() / (y1 - y0 + 1)

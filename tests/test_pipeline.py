@@ -247,3 +247,71 @@ def test_report_project_page_carries_the_bridge_to_the_study(sample_apps, scenar
     # the study row has no change; the steps and the fund's total follow
     assert sum(changes[:-1]) == pytest.approx(b.total_difference_usd_m, abs=1e-6)
     assert changes[-1] == pytest.approx(b.total_difference_usd_m, abs=1e-6)
+
+
+def test_weight_moves_reuse_the_criteria_and_give_a_fresh_computations_scores(sample_apps, scenario, ref):
+    """Issue 18: a weight move recomputes only the weighted sum. The memoised criteria, screens,
+    offtake and benefits give exactly what a computation from scratch gives, for several weights,
+    and another simulation or other reference tables are not served from the memo."""
+    import pandas as pd
+
+    from evaluator import scoring
+
+    ev = pipeline.evaluate_step(sample_apps, scenario, ref)
+    first = pipeline.score_step(ev, scenario, ref)
+    keys = set(ev.memo)
+    assert any(k[0] == "screened_criteria" for k in keys) and any(k[0] == "project_benefits" for k in keys)
+    for w in ({"financial": 0.6, "risk": 0.1, "diversification": 0.1, "loan_safety": 0.1, "readiness": 0.05, "esg": 0.05},
+              {"financial": 0.05, "risk": 0.05, "diversification": 0.7, "loan_safety": 0.1, "readiness": 0.05, "esg": 0.05}):
+        s2 = scenario.replace(weights=w)
+        got = pipeline.score_step(ev, s2, ref)
+        assert set(ev.memo) == keys                                  # nothing recomputed
+        fresh_ev = pipeline.evaluate_step(sample_apps, s2, ref)      # an empty memo
+        offtake = supply.offtake_from_evaluation(fresh_ev, ref=ref)
+        benefits = supply.project_benefits(ref, s2, offtake)
+        want = scoring.score(fresh_ev, s2, ref, benefits=benefits)
+        pd.testing.assert_frame_equal(got.scores.table, want.table)
+        assert got.scores.reasons == want.reasons
+        assert not got.scores.table["rank"].equals(first.scores.table["rank"])   # the weights did move it
+    # a copy each time: the caller may change what it gets without changing the memo
+    a = supply.offtake_by_year_from_evaluation(ev, ref=ref)
+    a["korea_offtake_t"] = -1.0
+    assert (supply.offtake_by_year_from_evaluation(ev, ref=ref)["korea_offtake_t"] >= 0).all()
+    # other reference tables (e.g. after a customs upload) compute anew
+    other = pipeline.supply_reference(ref, None)
+    assert other is ref
+    ev.memoised(("probe",), ref, lambda: pd.DataFrame({"x": [1]}))
+    assert ev.memoised(("probe",), object(), lambda: pd.DataFrame({"x": [2]}))["x"].iloc[0] == 2
+
+
+def test_counterfactual_by_year_matches_the_year_by_year_rule(ref, scenario):
+    """The vectorised counterfactual (one lookup of the demand path and of China's counterfactual
+    for all years) equals the rule applied one year at a time, as written out here."""
+    import numpy as np
+    import pandas as pd
+
+    tables = ref.supply_chain
+    for mineral in sorted(set(tables.demand_paths.mineral) | set(tables.china_counterfactual.mineral)):
+        if not supply.has_chain(ref, mineral):
+            continue
+        base = supply.baseline(ref, mineral)
+        wv = base.window_volumes
+        years = np.arange(2023, 2037)
+        for case in ("low", "base", "high"):
+            got = supply.counterfactual_volumes_by_year(ref, mineral, years, wv, case)
+            for y, g in zip(years, got):
+                d = tables.demand_paths[(tables.demand_paths.mineral == mineral) & (tables.demand_paths.case == case)]
+                d = d.sort_values("year")
+                k = np.interp(y, d.year.to_numpy(float), d.demand_index.to_numpy(float)) if len(d) else 1.0
+                v = wv * k
+                cf = tables.china_counterfactual
+                c = cf[(cf.mineral == mineral) & cf.china_share.notna() & (cf.year.isna() | (cf.year <= y))]
+                if c.empty or v.sum() <= 0:
+                    pd.testing.assert_series_equal(g, v)
+                    continue
+                share = float(c.assign(_y=c.year.fillna(-1)).sort_values("_y").china_share.iloc[-1])
+                others = v.drop(supply.CHINA, errors="ignore")
+                want = pd.concat([pd.Series({supply.CHINA: share * v.sum()}),
+                                  others / others.sum() * (1 - share) * v.sum()])
+                want = want[want > 0].sort_values(ascending=False)
+                pd.testing.assert_series_equal(g, want, check_names=False, rtol=1e-12)

@@ -137,10 +137,10 @@ def supply_share_paths(supply_ref, scenario, offtake_by_year: pd.DataFrame, ids:
             per_host[hosts.index(str(suppliers[j]).upper())] += realised
         c_share = np.empty((P, len(years)))
         t_share = np.empty((P, len(years)))
-        for k, y in enumerate(years):
+        by_year = supply.counterfactual_volumes_by_year(supply_ref, m, years, base.window_volumes, opt["case"])
+        for k, volumes in enumerate(by_year):
             # the year's counterfactual partner mix (demand path), then the projects' volumes: the
             # arithmetic of supply.projection_by_year, one column of paths at a time
-            volumes = supply.counterfactual_volumes(supply_ref, m, int(y), base.window_volumes, opt["case"])
             names, out = supply.volumes_after_many(volumes, {h: per_host[i, :, k] for i, h in enumerate(hosts)},
                                                    scenario.displacement_rule)
             tot = out.sum(axis=1)
