@@ -258,15 +258,43 @@ def _constraints(s) -> None:
             st.caption(t("not_available_for_solve"))
 
 
+#: How often the page looks for the results of its background work while it runs [s].
+POLL_S = 0.8
+
+
+def _when_ready(job, render, *args) -> None:
+    """``render(job, *args)`` now, and again every :data:`POLL_S` while the background ``job``
+    runs (a polling fragment); when it ends, one rerun of the app draws the final state and stops
+    the polling."""
+    polling = not job.finished
+    st.fragment(run_every=POLL_S if polling else None)(_poll)(job, polling, render, *args)
+
+
+def _poll(job, polling: bool, render, *args) -> None:
+    if job.finished and polling:
+        st.rerun()
+    if job.error is not None or (job.finished and not job.complete and not job.cancel.is_set()):
+        st.error(t("background_failed", error=job.error or ""))
+        return
+    render(job, *args)
+
+
 def _frontier(pa, scenario, s) -> None:
-    """The objective against one budget, the current budget marked."""
-    unit = money_unit()
+    """The objective against one budget, the current budget marked: computed off the slider path
+    (a discount-rate or cap change does not wait for it), shown when ready."""
     # -- frontier ------------------------------------------------------------------------------------
     st.subheader(t("frontier_title"))
     resource = st.radio(t("vary"), ["fund_krw_bn", "loan_krw_bn"], horizontal=True, key="frontier_resource",
                         format_func={r: t(f"budget_{r}") for r in ("fund_krw_bn", "loan_krw_bn")}.get)
-    fr = compute.frontier(pa, resource, scenario)
-    fr = fr.assign(budget_disp=fr["budget"] * money_factor())
+    _when_ready(compute.frontier_job(pa, resource, scenario), _frontier_chart, scenario, s, resource)
+
+
+def _frontier_chart(job, scenario, s, resource: str) -> None:
+    if job.latest is None:
+        st.caption(t("computing_in_background"))
+        return
+    unit = money_unit()
+    fr = job.latest.assign(budget_disp=job.latest["budget"] * money_factor())
     curve = alt.Chart(fr).mark_line(point=True).encode(
         x=alt.X("budget_disp:Q", title=t("axis_budget", unit=unit)), y=alt.Y("objective:Q", title=t("objective")),
         tooltip=[alt.Tooltip("budget_disp:Q", format=",.1f"), alt.Tooltip("objective:Q", format=",.2f")])
@@ -280,30 +308,19 @@ def _frontier(pa, scenario, s) -> None:
     st.caption(t("current_budget_marker"))
 
 
-#: How often the page looks for new "what it would take" answers while they are computed [s].
-WHAT_IT_WOULD_TAKE_POLL_S = 0.8
-
-
 def _what_it_would_take(pa, scenario) -> None:
     """For each left-out project, what it would take to enter: computed in the background from
     the moment the allocation is shown, the answers appear as they are solved."""
     # -- what it would take --------------------------------------------------------------------------
     st.subheader(t("what_it_would_take"))
     st.caption(t("what_it_would_take_help"))
-    job = compute.what_it_would_take_job(pa, scenario)
-    polling = not job.finished
-    st.fragment(run_every=WHAT_IT_WOULD_TAKE_POLL_S if polling else None)(_what_it_would_take_table)(pa, job, polling)
+    _when_ready(compute.what_it_would_take_job(pa, scenario), _what_it_would_take_table, pa)
 
 
-def _what_it_would_take_table(pa, job, polling: bool) -> None:
-    """The answers computed so far; once the job ends, one rerun of the app stops the polling."""
-    if job.finished and polling:
-        st.rerun()
-    if job.error is not None or (job.finished and not job.complete and not job.cancel.is_set()):
-        st.error(t("wit_failed", error=job.error or ""))
-        return
+def _what_it_would_take_table(job, pa) -> None:
+    """The answers computed so far, the left-out projects nearest to entering first."""
     if job.latest is None:
-        st.caption(t("wit_starting"))
+        st.caption(t("computing_in_background"))
         return
     table, done, total = job.latest
     if not job.complete:

@@ -13,6 +13,7 @@ a generator from :mod:`evaluator` that knows nothing of Streamlit.
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
@@ -37,10 +38,21 @@ class Job:
     thread: threading.Thread | None = None
 
 
+#: Completed jobs kept per server process (any session asking for the same kind and key gets
+#: the answer at once: e.g. the officer flips the frontier from the fund to the loan and back).
+DONE_KEPT = 16
+
+
 @st.cache_resource(show_spinner=False)
 def _jobs() -> tuple[dict, threading.Lock]:
     """(session id, kind) -> Job of this server process, and the lock that guards the dict."""
     return {}, threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def _done() -> collections.OrderedDict:
+    """(kind, key) -> completed Job, newest last (at most :data:`DONE_KEPT`)."""
+    return collections.OrderedDict()
 
 
 def _session_id() -> str:
@@ -55,27 +67,38 @@ def job(kind: str, key: Hashable, steps: Callable[[], Iterator[Any]]) -> Job:
     on from) is cancelled: it stops after its current chunk.
     """
     jobs, lock = _jobs()
+    done = _done()
     slot = (_session_id(), kind)
     with lock:
         current = jobs.get(slot)
         if current is not None and current.key == key:
             return current
-        if current is not None:
+        if current is not None and not current.finished:
             current.cancel.set()
+        if (kind, key) in done:
+            done.move_to_end((kind, key))
+            jobs[slot] = done[(kind, key)]
+            return jobs[slot]
         new = Job(key=key)
-        new.thread = threading.Thread(target=_run, args=(new, steps), name=f"background-{kind}", daemon=True)
+        new.thread = threading.Thread(target=_run, args=(new, steps, (kind, key), done, lock),
+                                      name=f"background-{kind}", daemon=True)
         jobs[slot] = new
         new.thread.start()
         return new
 
 
-def _run(job: Job, steps: Callable[[], Iterator[Any]]) -> None:
+def _run(job: Job, steps: Callable[[], Iterator[Any]], done_key: tuple, done: collections.OrderedDict,
+         lock: threading.Lock) -> None:
     try:
         for value in steps():
             job.latest = value
             if job.cancel.is_set():
                 return
         job.complete = True
+        with lock:
+            done[done_key] = job
+            while len(done) > DONE_KEPT:
+                done.popitem(last=False)
     except AllocationError as exc:   # a solver failure named for the officer; anything else is a bug
         job.error = str(exc)
     finally:

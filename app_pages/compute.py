@@ -211,21 +211,18 @@ def summary(pa, s: Scenario | None = None, *, with_supply: bool = True):
     return pipeline.summarise_allocation(pa, supply_outcome(pa, s) if with_supply else None)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _frontier(akey: str, fkey: str, ckey: str, locks: tuple, resource: str, _pa, _scenario, _ref):
-    return portfolio.frontier(_pa, _scenario, _ref, resource=resource)
-
-
-def frontier(pa, resource: str, s: Scenario | None = None):
-    """Objective against one budget, the current budget marked.
+def frontier_job(pa, resource: str, s: Scenario | None = None) -> "background.Job":
+    """Objective against one budget (:func:`evaluator.portfolio.frontier`), computed off the
+    slider path in a background job of this session (its ``latest`` the curve when done).
 
     Keyed on the scenario without the varied budget: moving that slider only moves the marker.
     """
     s = s or state.current_scenario()
     _, ckey = customs_import(reference())
     s_grid = s.replace(**{resource: getattr(st.session_state["base_scenario"], resource)})
-    return _frontier(state.apps_key(), state.scenario_key(s, ("name", resource)), ckey, state.locks(), resource,
-                     pa, s_grid, supply_ref())
+    key = (state.apps_key(), state.scenario_key(s, ("name", resource)), ckey, state.locks(), resource)
+    ref = supply_ref()
+    return background.job("frontier", key, lambda: iter([portfolio.frontier(pa, s_grid, ref, resource=resource)]))
 
 
 def what_it_would_take_job(pa, s: Scenario | None = None) -> "background.Job":

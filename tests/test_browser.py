@@ -127,6 +127,8 @@ def test_ranking_and_fund_slider(server, page, tmp_path):
                           ("allocation_supply", "China's share of Korea's imports, before and after this portfolio"),
                           ("allocation_frontier", "Frontier: objective against a budget")):
         page.get_by_role("heading", name=heading).scroll_into_view_if_needed()
+        if name == "allocation_frontier":   # computed in the background, drawn when ready
+            page.get_by_text("Red diamond: the current budget.").wait_for(timeout=60_000)
         page.wait_for_timeout(800)  # let vega draw
         page.screenshot(path=str(shots / f"{name}.png"))
 
