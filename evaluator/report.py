@@ -92,6 +92,9 @@ DEFAULT_TOP_N = 5
 _FUND_TOL = 1e-9
 _RED_FILL = PatternFill("solid", fgColor="F8CBAD")
 _GREEN_FILL = PatternFill("solid", fgColor="C6EFCE")
+#: Shared alignments (openpyxl stores a cell's alignment by value in the workbook's registry).
+_WRAP_TOP = Alignment(wrap_text=True, vertical="top")
+_TOP = Alignment(vertical="top")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -168,7 +171,7 @@ def _wide_text(ws, row: int, text: str, style: str = "Note", first_col: int = 1,
     not widen the printed page)."""
     xs.put_text(ws, row, first_col, text, style)
     ws.merge_cells(start_row=row, start_column=first_col, end_row=row, end_column=last_col)
-    ws.cell(row=row, column=first_col).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.cell(row=row, column=first_col).alignment = _WRAP_TOP
     width = sum(ws.column_dimensions[_col(j)].width or 10 for j in range(first_col, last_col + 1))
     ws.row_dimensions[row].height = 15 * max(1, -(-len(text) * (2 if _mostly_wide(text) else 1) // int(width)))
 
@@ -177,19 +180,20 @@ def _wrap_rows(ws, first: int, last: int, columns: Iterable[int]) -> None:
     """Wrap the text of ``columns`` in rows ``first``..``last`` and make each row tall enough for
     its longest wrapped cell (LibreOffice does not grow rows it did not lay out itself)."""
     columns = list(columns)
+    widths: dict[int, int] = {}  # [characters], looked up once per column
+    others = [j for j in range(1, ws.max_column + 1) if j not in columns]  # the rest of a row
     for r in range(first, last + 1):
         lines = 1
         for j in columns:
             c = ws.cell(row=r, column=j)
-            c.alignment = Alignment(wrap_text=True, vertical="top")
+            c.alignment = _WRAP_TOP
             if isinstance(c.value, str) and c.value:
-                width = max(4, int(ws.column_dimensions[_col(j)].width or 10) - 1)
+                width = widths.get(j) or widths.setdefault(j, max(4, int(ws.column_dimensions[_col(j)].width or 10) - 1))
                 lines = max(lines, -(-len(c.value) * (2 if _mostly_wide(c.value) else 1) // width))
         if lines > 1:
             ws.row_dimensions[r].height = 13 * lines + 2
-            for c in ws[r]:
-                if c.column not in columns:
-                    c.alignment = Alignment(vertical="top")
+            for j in others:
+                ws.cell(row=r, column=j).alignment = _TOP
 
 
 def _mostly_wide(text: str) -> bool:
@@ -316,7 +320,7 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
     xs.put_text(ws, r, 2, lab("text.cf_total"), "Header")
     for k in range(n):
         c = ws.cell(row=r, column=first_c + k, value=int(frame["period"].iloc[k]))
-        c.style = "Header"
+        xs.apply_style(c, "Header")
     r += 1
     xs.put_text(ws, r, 1, lab("text.cf_year"), "Label")
     for k in range(n):
@@ -335,8 +339,7 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
             xs.put_value(ws, r, first_c + k, float(v), "Input", fmt)
         if total:
             c = ws.cell(row=r, column=2, value=f"=SUM({C0}{r}:{CL}{r})")
-            c.style = "Calc"
-            c.number_format = fmt
+            xs.apply_style(c, "Calc", fmt)
         r += 1
 
     def formula_row(key, label, make, fmt=xs.FMT_MONEY2, style="Calc", opening=None):
@@ -346,14 +349,12 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
         xs.put_text(ws, r, 1, label, "Label" if style != "Total" else "Total")
         if opening is not None:
             c = ws.cell(row=r, column=2, value=opening)
-            c.style = "Calc"
-            c.number_format = fmt
+            xs.apply_style(c, "Calc", fmt)
         for k in range(n):
             L = _col(first_c + k)
             P = _col(first_c + k - 1)
             c = ws.cell(row=r, column=first_c + k, value="=" + make(L, P, k))
-            c.style = style
-            c.number_format = fmt
+            xs.apply_style(c, style, fmt)
         r += 1
 
     R = lambda key, L: f"{L}{rows[key]}"  # noqa: E731
@@ -366,7 +367,7 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
         for k, v in enumerate(values):
             xs.put_value(ws, r, first_c + k, float(v), "Value", fmt)
         c = ws.cell(row=r, column=2, value=f"=SUM({C0}{r}:{CL}{r})")
-        c.style, c.number_format = "Calc", fmt
+        xs.apply_style(c, "Calc", fmt)
         r += 1
 
     if features:
@@ -470,23 +471,23 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
     npv_row = r
     xs.put_text(ws, r, 1, lab("cf.npv"), "Total")
     c = ws.cell(row=r, column=2, value=npv_formula)
-    c.style, c.number_format = "Total", xs.FMT_MONEY2
+    xs.apply_style(c, "Total", xs.FMT_MONEY2)
     xs.put_value(ws, r, 3, float(m["npv_usd_m"]), "Note", xs.FMT_MONEY2)
     c = ws.cell(row=r, column=4, value=f"=B{r}-C{r}")
-    c.style, c.number_format = "Calc", "0.00E+00"
+    xs.apply_style(c, "Calc", "0.00E+00")
     r += 1
     irr_row = r
     xs.put_text(ws, r, 1, lab("cf.irr"), "Total")
     c = ws.cell(row=r, column=2, value=f'=IFERROR(IRR({C0}{f}:{CL}{f},{ref["guess"]}),"{lab("text.na")}")')
-    c.style, c.number_format = "Total", xs.FMT_PCT2
+    xs.apply_style(c, "Total", xs.FMT_PCT2)
     xs.put_value(ws, r, 3, irr_py if np.isfinite(irr_py) else lab("text.na"), "Note", xs.FMT_PCT2)
     if np.isfinite(irr_py):
         c = ws.cell(row=r, column=4, value=f'=IFERROR(B{r}-C{r},"{lab("text.na")}")')
-        c.style, c.number_format = "Calc", "0.00E+00"
+        xs.apply_style(c, "Calc", "0.00E+00")
     r += 1
     xs.put_text(ws, r, 1, lab("cf.fcf_total"), "Label")
     c = ws.cell(row=r, column=2, value=f"=SUM({C0}{f}:{CL}{f})")
-    c.style, c.number_format = "Calc", xs.FMT_MONEY2
+    xs.apply_style(c, "Calc", xs.FMT_MONEY2)
     r += 1
     xs.put_text(ws, r, 1, lab("text.cf_convention"), "Note")
 
@@ -730,10 +731,10 @@ def _write_alloc_table(ws, df: pd.DataFrame, lab: xs.Labels, top: int) -> tuple[
         for j, name in enumerate(cols, start=1):
             if name == "support_krw_bn":
                 c = ws.cell(row=i, column=j, value=f"={Lc['fund_krw_bn']}{i}+{Lc['loan_krw_bn']}{i}")
-                c.style, c.number_format = "Calc", xs.FMT_MONEY
+                xs.apply_style(c, "Calc", xs.FMT_MONEY)
             elif name in formula_cols:
                 c = ws.cell(row=i, column=j, value=f'=IFERROR({Lc["support_krw_bn"]}{i}/{Lc["project_cost_krw_bn"]}{i},"{lab("text.na")}")')
-                c.style, c.number_format = "Calc", xs.FMT_PCT
+                xs.apply_style(c, "Calc", xs.FMT_PCT)
             else:
                 xs.put_value(ws, i, j, row[name], "Input" if name in ("fund_krw_bn", "loan_krw_bn") else "Value",
                              xs.format_for_column(name))
@@ -755,10 +756,10 @@ def _write_budget_rows(ws, r: int, scenario, lab: xs.Labels, used: Mapping[str, 
             xs.put_text(ws, r, 3, lab("text.not_allocated"), "Note")
         else:
             c = ws.cell(row=r, column=3, value=u)
-            c.style, c.number_format = ("Calc" if isinstance(u, str) else "Value"), xs.FMT_MONEY
+            xs.apply_style(c, ("Calc" if isinstance(u, str) else "Value"), xs.FMT_MONEY)
             for col, f, fmt in ((4, f"=B{r}-C{r}", xs.FMT_MONEY), (5, f'=IFERROR(C{r}/B{r},"{lab("text.na")}")', xs.FMT_PCT)):
                 c = ws.cell(row=r, column=col, value=f)
-                c.style, c.number_format = "Calc", fmt
+                xs.apply_style(c, "Calc", fmt)
         r += 1
     return r
 
@@ -785,7 +786,7 @@ def _write_allocation(ws, evaluation, scenario, allocation, summary, lab: xs.Lab
                     "expected_loss_krw_bn"):
             if key in Lc:
                 c = ws.cell(row=r, column=cols.index(key) + 1, value=f"=SUM({Lc[key]}{top + 1}:{Lc[key]}{max(last, top + 1)})")
-                c.style, c.number_format = "Total", xs.FMT_MONEY
+                xs.apply_style(c, "Total", xs.FMT_MONEY)
         tot_row = r
         r += 2
         xs.put_text(ws, r, 1, lab("text.budgets"), "Subtitle")
@@ -947,7 +948,7 @@ def _write_supply_by_year(ws, r: int, scenario, sby: pd.DataFrame, lab: xs.Label
     xs.put_text(ws, r, 1, lab.col("mineral"), "Header")
     for j, y in enumerate(piv.columns, start=2):
         c = ws.cell(row=r, column=j, value=int(y))
-        c.style = "Header"
+        xs.apply_style(c, "Header")
     for i, (mineral, vals) in enumerate(piv.iterrows(), start=r + 1):
         xs.put_text(ws, i, 1, lab.mineral(mineral), "Label")
         for j, v in enumerate(vals.to_numpy(), start=2):
@@ -956,7 +957,7 @@ def _write_supply_by_year(ws, r: int, scenario, sby: pd.DataFrame, lab: xs.Label
     xs.put_text(ws, tr, 1, lab("text.target"), "Label")
     for j in range(2, len(piv.columns) + 2):
         c = ws.cell(row=tr, column=j, value="=$B$3")
-        c.style, c.number_format = "Calc", xs.FMT_PCT
+        xs.apply_style(c, "Calc", xs.FMT_PCT)
     rng = f"B{ptop + 1}:{_col(len(piv.columns) + 1)}{ptop + len(piv)}"
     ws.conditional_formatting.add(rng, CellIsRule(operator="greaterThan", formula=["$B$3"], fill=_RED_FILL))
     ws.conditional_formatting.add(rng, CellIsRule(operator="lessThanOrEqual", formula=["$B$3"], fill=_GREEN_FILL))
@@ -1107,7 +1108,7 @@ def _summary_portfolio(ws, r: int, ctx: _Context, funded: list[str]) -> int:
     for key in ("fund_krw_bn", "loan_krw_bn", "npv_usd_m", "expected_loss_krw_bn"):
         j = cols.index(key) + 1
         c = ws.cell(row=last + 1, column=j, value=f"=SUM({_col(j)}{top + 1}:{_col(j)}{last})")
-        c.style, c.number_format = "Total", xs.FMT_MONEY
+        xs.apply_style(c, "Total", xs.FMT_MONEY)
     return last + 2
 
 
@@ -1422,7 +1423,7 @@ def _write_assumptions(ws, evaluation, scenario, ref, lab: xs.Labels | None = No
     for row in ws.iter_rows(min_row=4, max_row=ws.max_row):
         for c in row:
             if isinstance(c.value, str) and len(c.value) > 24:
-                c.alignment = Alignment(wrap_text=True, vertical="top")
+                c.alignment = _WRAP_TOP
     xs.print_setup(ws, footer=lab("text.page_footer"))
 
 
@@ -1660,7 +1661,7 @@ def _write_portfolio_risk(ws, pr, evaluation, scenario, lab: xs.Labels | None = 
                 "fund_contribution_es10_krw_bn"):
         j = list(proj.columns).index(key) + 1
         c = ws.cell(row=r + 1, column=j, value=f"=SUM({_col(j)}{top + 1}:{_col(j)}{r})")
-        c.style, c.number_format = "Total", xs.FMT_MONEY
+        xs.apply_style(c, "Total", xs.FMT_MONEY)
     _wide_text(ws, r + 2, lab("text.risk_contrib_note"), "Note", 1, 13)
     r += 4
     ws.row_breaks.append(Break(id=r - 1))

@@ -8,6 +8,10 @@
 * User text that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR
   first) is written as a text cell with the quote-prefix flag (:func:`put_text`), so
   ``=HYPERLINK(...)`` in an application name stays a name (OWASP "CSV/formula injection").
+* A cell's look (named style + number format) is applied by :func:`apply_style`, which resolves
+  each (style, format) pair once per workbook and copies the resolved style array into the cell;
+  :func:`apply_style_reference` is the plain openpyxl path it must agree with
+  (``tests/test_report_styling.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +28,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.utils import get_column_letter
 
@@ -121,6 +127,46 @@ def clean_value(v: Any) -> Any:
     return v
 
 
+#: Per workbook: (named style, number format) -> the cell style array openpyxl resolves them to.
+_RESOLVED: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str | None], StyleArray]]" = weakref.WeakKeyDictionary()
+
+
+def apply_style_reference(cell, style: str, number_format: str | None = None):
+    """Give ``cell`` the named ``style`` (replacing its whole look), then ``number_format``: the
+    plain openpyxl path (a named-style lookup by name and a format registration per cell)."""
+    cell.style = style
+    if number_format:
+        cell.number_format = number_format
+    return cell
+
+
+def apply_style(cell, style: str, number_format: str | None = None):
+    """:func:`apply_style_reference`, resolved once per workbook and (style, format) pair.
+
+    Notes
+    -----
+    A cell's look is one :class:`~openpyxl.styles.cell_style.StyleArray` (indices of its font,
+    fill, border, number format, alignment, protection, named style and the quote-prefix flag);
+    the named style replaces the whole array and the number format then sets one index. Both
+    depend only on (style, format) and on the workbook's registries, which only grow, so the
+    first cell of a pair goes through openpyxl and every later one receives a copy of its array
+    (a copy: flags such as ``quotePrefix`` are set on a cell's own array afterwards). The
+    workbook's registries see the same additions in the same order as on the plain path.
+    """
+    wb = cell.parent.parent
+    resolved = _RESOLVED.get(wb)
+    if resolved is None:
+        resolved = _RESOLVED[wb] = {}
+    key = (style, number_format or None)
+    arr = resolved.get(key)
+    if arr is None:
+        apply_style_reference(cell, style, number_format)
+        resolved[key] = StyleArray(cell._style)
+    else:
+        cell._style = StyleArray(arr)
+    return cell
+
+
 def put_text(ws, row: int, col: int, text: Any, style: str | None = None):
     """Write user text as text, never as a formula (see module notes).
 
@@ -129,7 +175,7 @@ def put_text(ws, row: int, col: int, text: Any, style: str | None = None):
     """
     c = ws.cell(row=row, column=col)
     if style:
-        c.style = style
+        apply_style(c, style)
     if text is None:
         return c
     s = str(text)
@@ -144,14 +190,18 @@ def put_value(ws, row: int, col: int, v: Any, style: str | None = None, number_f
     """Write a data value: numbers as numbers, strings through :func:`put_text`."""
     v = clean_value(v)
     if isinstance(v, str):
-        c = put_text(ws, row, col, v, style)
-    else:
-        c = ws.cell(row=row, column=col, value=v)
-        if style:
-            c.style = style
-    if number_format and not isinstance(v, str):
+        return put_text(ws, row, col, v, style)
+    c = ws.cell(row=row, column=col, value=v)
+    if style:
+        apply_style(c, style, number_format)
+    elif number_format:
         c.number_format = number_format
     return c
+
+
+def put_formula(ws, row: int, col: int, formula: str, style: str, number_format: str | None = None):
+    """Write a formula (text starting with ``=``) with a named style and number format."""
+    return apply_style(ws.cell(row=row, column=col, value=formula), style, number_format)
 
 
 def format_for_column(name: str) -> str | None:
