@@ -170,7 +170,7 @@ def _wide_text(ws, row: int, text: str, style: str = "Note", first_col: int = 1,
     """Text across merged columns, wrapped, with the row tall enough for it (so a long note does
     not widen the printed page)."""
     xs.put_text(ws, row, first_col, text, style)
-    ws.merge_cells(start_row=row, start_column=first_col, end_row=row, end_column=last_col)
+    xs.merge_row(ws, row, first_col, last_col)
     ws.cell(row=row, column=first_col).alignment = _WRAP_TOP
     width = sum(ws.column_dimensions[_col(j)].width or 10 for j in range(first_col, last_col + 1))
     ws.row_dimensions[row].height = 15 * max(1, -(-len(text) * (2 if _mostly_wide(text) else 1) // int(width)))
@@ -536,31 +536,37 @@ def reasons_label(text: Any, lab: xs.Labels) -> str:
     return "; ".join(_by_pattern(lab, "reason", p.strip(), lambda k, v: v) for p in parts if str(p).strip())
 
 
-def _display(frame: pd.DataFrame, lab: xs.Labels) -> pd.DataFrame:
-    """A table ready to read: codes in words (minerals, stages, yes/no), headers in words."""
-    out = frame.copy()
-    for c in out.columns:
+def _display_columns(frame: pd.DataFrame, lab: xs.Labels) -> list[list]:
+    """A table ready to read, one list of values per column of ``frame``: codes in words
+    (minerals, stages, yes/no); each column converted from the frame once."""
+    out = []
+    for j, c in enumerate(frame.columns):
+        s = frame.iloc[:, j]
+        values = s.tolist()
         if c == "mineral":
-            out[c] = out[c].map(lambda v: lab.mineral(v))
+            values = [lab.mineral(v) for v in values]
         elif c == "stage":
-            out[c] = out[c].map(lambda v: lab.get("stage", v))
-        elif out[c].dtype == bool or out[c].map(lambda v: isinstance(v, (bool, np.bool_))).any():
-            out[c] = out[c].map(lab.yes_no)
+            values = [lab.get("stage", v) for v in values]
+        elif s.dtype == bool or any(isinstance(v, (bool, np.bool_)) for v in values):
+            values = [lab.yes_no(v) for v in values]
+        out.append(values)
     return out
 
 
 def _table(ws, top: int, left: int, frame: pd.DataFrame, lab: xs.Labels, formats: dict | None = None) -> tuple[int, int]:
-    """:func:`xlsx_style.write_table` with words for codes and headers (formats by column id)."""
+    """A table with words for codes and headers (formats by column id, else by the column's unit:
+    :func:`xlsx_style.format_for_column`); returns (last row, last column)."""
     cols = list(frame.columns)
+    headers = [lab.col(c) for c in cols]
     fmts = {lab.col(c): (formats or {}).get(c, xs.format_for_column(str(c))) for c in cols}
-    shown = _display(frame, lab)
-    shown.columns = [lab.col(c) for c in cols]
-    out = xs.write_table(ws, top, left, shown, formats=fmts)
+    for j, h in enumerate(headers):
+        xs.put_text(ws, top, left + j, h, "Header")
+    xs.write_rows(ws, top + 1, left, _display_columns(frame, lab), [fmts[h] for h in headers])
     widths = [ws.column_dimensions[_col(left + j)].width or 13 for j in range(len(cols))]
-    lines = max([-(-len(h) * (2 if _mostly_wide(h) else 1) // max(4, int(w) - 1)) for h, w in zip(shown.columns, widths)] or [1])
+    lines = max([-(-len(h) * (2 if _mostly_wide(h) else 1) // max(4, int(w) - 1)) for h, w in zip(headers, widths)] or [1])
     if lines > 1:
         ws.row_dimensions[top].height = max(ws.row_dimensions[top].height or 0, 14 * min(lines, 4) + 6)
-    return out
+    return top + len(frame), left + len(cols) - 1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -725,9 +731,10 @@ def _write_alloc_table(ws, df: pd.DataFrame, lab: xs.Labels, top: int) -> tuple[
         cols.insert(cols.index("project_cost_krw_bn") + 1, "coverage_share")
     for j, name in enumerate(cols, start=1):
         xs.put_text(ws, top, j, lab.col(name), "Header")
+    fmts = {name: xs.format_for_column(name) for name in cols}
     Lc = {c: _col(j) for j, c in enumerate(cols, start=1)}
-    shown = _display(df, lab)
-    for i, (_, row) in enumerate(shown.iterrows(), start=top + 1):
+    shown = dict(zip(df.columns, _display_columns(df, lab)))
+    for k, i in enumerate(range(top + 1, top + 1 + len(df))):
         for j, name in enumerate(cols, start=1):
             if name == "support_krw_bn":
                 c = ws.cell(row=i, column=j, value=f"={Lc['fund_krw_bn']}{i}+{Lc['loan_krw_bn']}{i}")
@@ -736,8 +743,8 @@ def _write_alloc_table(ws, df: pd.DataFrame, lab: xs.Labels, top: int) -> tuple[
                 c = ws.cell(row=i, column=j, value=f'=IFERROR({Lc["support_krw_bn"]}{i}/{Lc["project_cost_krw_bn"]}{i},"{lab("text.na")}")')
                 xs.apply_style(c, "Calc", xs.FMT_PCT)
             else:
-                xs.put_value(ws, i, j, row[name], "Input" if name in ("fund_krw_bn", "loan_krw_bn") else "Value",
-                             xs.format_for_column(name))
+                xs.put_value(ws, i, j, shown[name][k], "Input" if name in ("fund_krw_bn", "loan_krw_bn") else "Value",
+                             fmts[name])
     return top + len(df), cols, Lc
 
 
@@ -990,6 +997,10 @@ def _write_supply_by_year(ws, r: int, scenario, sby: pd.DataFrame, lab: xs.Label
 PROB_LOSS_FLAG = 0.20
 
 
+#: Columns of a project page's tornado table, in order.
+_TORNADO_COLUMNS = ["input", "low_setting", "high_setting", "low_npv_usd_m", "high_npv_usd_m", "swing"]
+
+
 @dataclass
 class _Context:
     """What the sheets of one report share."""
@@ -1009,6 +1020,18 @@ class _Context:
     cf_sheets: dict = dc_field(default_factory=dict)
     tornado: pd.DataFrame | None = None
     portfolio_risk: Any = None
+    _tornado_rows: dict | None = None
+
+    def tornado_of(self, app_id: str) -> pd.DataFrame:
+        """The tornado rows of ``app_id`` with a positive swing, inputs and settings in words (the
+        whole table is split by id once per report, not filtered once per page)."""
+        if self._tornado_rows is None:
+            t = self.tornado[self.tornado["swing"] > 0][["id", *_TORNADO_COLUMNS]].copy()
+            for c in ("input", "low_setting", "high_setting"):
+                t[c] = t[c].map(lambda v: self.lab.get("tornado", v))
+            self._tornado_rows = {str(k): g.drop(columns="id") for k, g in t.groupby("id", sort=False)}
+            self._tornado_rows[None] = t.iloc[0:0].drop(columns="id")
+        return self._tornado_rows.get(str(app_id), self._tornado_rows[None])
 
     def funded_ids(self) -> list[str]:
         if self.alloc is None:
@@ -1298,10 +1321,7 @@ def _project_tornado(ws, r: int, ctx: _Context, app_id: str) -> int:
     if ctx.tornado is None or not len(ctx.tornado):
         xs.put_text(ws, r + 1, 1, lab("text.tornado_not_available"), "Note")
         return r + 2
-    t = ctx.tornado[ctx.tornado["id"] == app_id]
-    t = t[t["swing"] > 0][["input", "low_setting", "high_setting", "low_npv_usd_m", "high_npv_usd_m", "swing"]].copy()
-    for c in ("input", "low_setting", "high_setting"):
-        t[c] = t[c].map(lambda v: lab.get("tornado", v))
+    t = ctx.tornado_of(app_id)
     last, _ = _table(ws, r + 1, 1, t, lab, {k: xs.FMT_MONEY for k in ("low_npv_usd_m", "high_npv_usd_m", "swing")})
     ws.row_dimensions[r + 1].height = 30
     if len(t):

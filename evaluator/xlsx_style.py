@@ -28,7 +28,9 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.cell.cell import MergedCell
 from openpyxl.styles.cell_style import StyleArray
+from openpyxl.worksheet.merge import MergedCellRange
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.utils import get_column_letter
 
@@ -204,6 +206,47 @@ def put_formula(ws, row: int, col: int, formula: str, style: str, number_format:
     return apply_style(ws.cell(row=row, column=col, value=formula), style, number_format)
 
 
+#: Per workbook: start-cell style array -> the style array ``ws.merge_cells`` gave the other cells
+#: of a one-row range (None when they differed, so that such merges always take openpyxl's path).
+_MERGED: "weakref.WeakKeyDictionary[Any, dict[tuple, StyleArray | None]]" = weakref.WeakKeyDictionary()
+
+
+def merge_row(ws, row: int, first_col: int, last_col: int) -> None:
+    """``ws.merge_cells`` of columns ``first_col``..``last_col`` of one row, whose first cell is
+    written and the others not.
+
+    Notes
+    -----
+    openpyxl's merge replaces the range's other cells with empty ``MergedCell`` objects and then
+    adds the first cell's border sides to the edge cells one by one (registering each border
+    combination in the workbook), about 1 ms a merge. What it leaves depends only on the first
+    cell's style array when the other cells did not exist and the first cell has no border
+    line, so the first such merge per workbook and style goes through openpyxl and later ones
+    give the new cells the style array it left (``tests/test_report_styling.py`` compares them).
+    """
+    start = ws._cells.get((row, first_col))
+    border = start.border if start is not None else None
+    plain = (start is not None and last_col > first_col
+             and all(getattr(getattr(border, side), "style", None) is None for side in ("left", "right", "top", "bottom"))
+             and not any((row, j) in ws._cells for j in range(first_col + 1, last_col + 1)))
+    done = _MERGED.get(ws.parent)
+    if done is None:
+        done = _MERGED[ws.parent] = {}
+    key = tuple(start._style) if plain else None
+    if not plain or key not in done or done[key] is None:
+        ws.merge_cells(start_row=row, start_column=first_col, end_row=row, end_column=last_col)
+        if plain and key not in done:
+            left = {tuple(ws._cells[(row, j)]._style or StyleArray()) for j in range(first_col + 1, last_col + 1)}
+            same_start = tuple(ws._cells[(row, first_col)]._style) == key
+            done[key] = StyleArray(left.pop()) if len(left) == 1 and same_start else None
+        return
+    ws.merged_cells.add(MergedCellRange(ws, f"{get_column_letter(first_col)}{row}:{get_column_letter(last_col)}{row}"))
+    for j in range(first_col + 1, last_col + 1):
+        cell = MergedCell(ws, row, j)
+        cell._style = StyleArray(done[key])
+        ws._cells[(row, j)] = cell
+
+
 def format_for_column(name: str) -> str | None:
     """Number format from a snake_case column name carrying its unit (DESIGN.md conventions)."""
     n = name.lower()
@@ -249,11 +292,20 @@ def write_table(ws, top: int, left: int, frame, *, header_style: str = "Header",
     for j, col in enumerate(cols):
         put_text(ws, top, left + j, str(col), header_style)
     fmts = [formats.get(c, format_for_column(str(c))) for c in cols]
-    for i, row in enumerate(frame.itertuples(index=False, name=None), start=1):
-        r = top + i
-        for j, v in enumerate(row):
-            put_value(ws, r, left + j, v, style, fmts[j])
+    write_rows(ws, top + 1, left, [frame.iloc[:, j].tolist() for j in range(len(cols))], fmts, style)
     return top + len(frame), left + len(cols) - 1
+
+
+def write_rows(ws, top: int, left: int, columns: list[list], formats: list[str | None],
+               style: str = "Value") -> int:
+    """Write a table body given as one list of values per column (each converted from its frame
+    once), row by row from ``(top, left)``, every cell as :func:`put_value` writes it with
+    ``formats[j]`` for column ``j``; returns the last row written (``top - 1`` when empty)."""
+    n_rows = len(columns[0]) if columns else 0
+    for i, values in enumerate(zip(*columns), start=top):
+        for j, v in enumerate(values):
+            put_value(ws, i, left + j, v, style, formats[j])
+    return top + n_rows - 1
 
 
 def set_widths(ws, widths: dict | Iterable[float], start_col: int = 1) -> None:
