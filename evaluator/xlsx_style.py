@@ -211,6 +211,12 @@ def put_formula(ws, row: int, col: int, formula: str, style: str, number_format:
 _MERGED: "weakref.WeakKeyDictionary[Any, dict[tuple, StyleArray | None]]" = weakref.WeakKeyDictionary()
 
 
+def merge_row_reference(ws, row: int, first_col: int, last_col: int) -> None:
+    """openpyxl's own merge of columns ``first_col``..``last_col`` of one row (the plain path
+    :func:`merge_row` must agree with)."""
+    ws.merge_cells(start_row=row, start_column=first_col, end_row=row, end_column=last_col)
+
+
 def merge_row(ws, row: int, first_col: int, last_col: int) -> None:
     """``ws.merge_cells`` of columns ``first_col``..``last_col`` of one row, whose first cell is
     written and the others not.
@@ -234,7 +240,7 @@ def merge_row(ws, row: int, first_col: int, last_col: int) -> None:
         done = _MERGED[ws.parent] = {}
     key = tuple(start._style) if plain else None
     if not plain or key not in done or done[key] is None:
-        ws.merge_cells(start_row=row, start_column=first_col, end_row=row, end_column=last_col)
+        merge_row_reference(ws, row, first_col, last_col)
         if plain and key not in done:
             left = {tuple(ws._cells[(row, j)]._style or StyleArray()) for j in range(first_col + 1, last_col + 1)}
             same_start = tuple(ws._cells[(row, first_col)]._style) == key
