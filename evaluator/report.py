@@ -556,17 +556,22 @@ def _display_columns(frame: pd.DataFrame, lab: xs.Labels) -> list[list]:
 def _table(ws, top: int, left: int, frame: pd.DataFrame, lab: xs.Labels, formats: dict | None = None) -> tuple[int, int]:
     """A table with words for codes and headers (formats by column id, else by the column's unit:
     :func:`xlsx_style.format_for_column`); returns (last row, last column)."""
-    cols = list(frame.columns)
+    return _table_columns(ws, top, left, list(frame.columns), _display_columns(frame, lab), lab, formats)
+
+
+def _table_columns(ws, top: int, left: int, cols: list, columns: list[list], lab: xs.Labels,
+                   formats: dict | None = None) -> tuple[int, int]:
+    """:func:`_table` of a table given as column ids and one list of display values per column."""
     headers = [lab.col(c) for c in cols]
     fmts = {lab.col(c): (formats or {}).get(c, xs.format_for_column(str(c))) for c in cols}
     for j, h in enumerate(headers):
         xs.put_text(ws, top, left + j, h, "Header")
-    xs.write_rows(ws, top + 1, left, _display_columns(frame, lab), [fmts[h] for h in headers])
+    n_rows = xs.write_rows(ws, top + 1, left, columns, [fmts[h] for h in headers]) - top
     widths = [ws.column_dimensions[_col(left + j)].width or 13 for j in range(len(cols))]
     lines = max([-(-len(h) * (2 if _mostly_wide(h) else 1) // max(4, int(w) - 1)) for h, w in zip(headers, widths)] or [1])
     if lines > 1:
         ws.row_dimensions[top].height = max(ws.row_dimensions[top].height or 0, 14 * min(lines, 4) + 6)
-    return top + len(frame), left + len(cols) - 1
+    return top + n_rows, left + len(cols) - 1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1021,17 +1026,38 @@ class _Context:
     tornado: pd.DataFrame | None = None
     portfolio_risk: Any = None
     _tornado_rows: dict | None = None
+    _rows: dict = dc_field(default_factory=dict)
 
-    def tornado_of(self, app_id: str) -> pd.DataFrame:
-        """The tornado rows of ``app_id`` with a positive swing, inputs and settings in words (the
-        whole table is split by id once per report, not filtered once per page)."""
+    def tornado_of(self, app_id: str) -> list[list]:
+        """The tornado rows of ``app_id`` with a positive swing, one list per column of
+        :data:`_TORNADO_COLUMNS`, inputs and settings in words (the whole table is converted
+        once per report and split by id, not filtered once per page)."""
         if self._tornado_rows is None:
-            t = self.tornado[self.tornado["swing"] > 0][["id", *_TORNADO_COLUMNS]].copy()
-            for c in ("input", "low_setting", "high_setting"):
-                t[c] = t[c].map(lambda v: self.lab.get("tornado", v))
-            self._tornado_rows = {str(k): g.drop(columns="id") for k, g in t.groupby("id", sort=False)}
-            self._tornado_rows[None] = t.iloc[0:0].drop(columns="id")
-        return self._tornado_rows.get(str(app_id), self._tornado_rows[None])
+            t = self.tornado[self.tornado["swing"] > 0]
+            columns = [t[c].tolist() for c in _TORNADO_COLUMNS]
+            for k in range(3):  # input, low_setting, high_setting
+                columns[k] = [self.lab.get("tornado", v) for v in columns[k]]
+            self._tornado_rows = {str(i): [[col[p] for p in pos] for col in columns]
+                                  for i, pos in t.groupby("id", sort=False).indices.items()}
+        return self._tornado_rows.get(str(app_id), [[] for _ in _TORNADO_COLUMNS])
+
+    def _row(self, name: str, frame: pd.DataFrame | None, app_id: str) -> dict | None:
+        """Row ``app_id`` of ``frame`` as a dict (column -> value), looked up once per report
+        (None when absent); ``frame.at`` per figure otherwise costs a pandas lookup each."""
+        if frame is None or not frame.index.is_unique:
+            return None
+        rows = self._rows.get(name)
+        if rows is None:
+            rows = self._rows[name] = {}
+        if app_id not in rows:
+            rows[app_id] = dict(zip(frame.columns, frame.loc[app_id].tolist())) if app_id in frame.index else None
+        return rows[app_id]
+
+    def metric_of(self, app_id: str, col: str):
+        m = self.evaluation.metrics
+        if not m.index.is_unique:
+            return xs.clean_value(m.at[app_id, col])
+        return xs.clean_value(self._row("metrics", m, app_id)[col])
 
     def funded_ids(self) -> list[str]:
         if self.alloc is None:
@@ -1041,12 +1067,17 @@ class _Context:
     def score_of(self, app_id: str, col: str):
         if self.scores is None or col not in self.scores.columns or app_id not in self.scores.index:
             return None
-        return xs.clean_value(self.scores.at[app_id, col])
+        if not self.scores.index.is_unique:
+            return xs.clean_value(self.scores.at[app_id, col])
+        return xs.clean_value(self._row("scores", self.scores, app_id)[col])
 
     def sim_of(self, app_id: str, col: str):
         if self.simulation is None or app_id not in self.simulation.summary.index:
             return None
-        return xs.clean_value(self.simulation.summary.at[app_id, col])
+        summary = self.simulation.summary
+        if not summary.index.is_unique:
+            return xs.clean_value(summary.at[app_id, col])
+        return xs.clean_value(self._row("simulation", summary, app_id)[col])
 
 
 def project_page_ids(evaluation, scores=None, allocation=None, top_n: int = DEFAULT_TOP_N) -> list[str]:
@@ -1268,9 +1299,8 @@ _SIMULATED = [("npv_mean_usd_m", xs.FMT_MONEY), ("npv_p10_usd_m", xs.FMT_MONEY),
 
 def _figure(ctx: _Context, app_id: str, key: str):
     v = ctx.score_of(app_id, key)
-    m = ctx.evaluation.metrics
-    if v is None and key in m.columns:
-        v = xs.clean_value(m.at[app_id, key])
+    if v is None and key in ctx.evaluation.metrics.columns:
+        v = ctx.metric_of(app_id, key)
     return v
 
 
@@ -1322,9 +1352,10 @@ def _project_tornado(ws, r: int, ctx: _Context, app_id: str) -> int:
         xs.put_text(ws, r + 1, 1, lab("text.tornado_not_available"), "Note")
         return r + 2
     t = ctx.tornado_of(app_id)
-    last, _ = _table(ws, r + 1, 1, t, lab, {k: xs.FMT_MONEY for k in ("low_npv_usd_m", "high_npv_usd_m", "swing")})
+    last, _ = _table_columns(ws, r + 1, 1, _TORNADO_COLUMNS, t, lab,
+                             {k: xs.FMT_MONEY for k in ("low_npv_usd_m", "high_npv_usd_m", "swing")})
     ws.row_dimensions[r + 1].height = 30
-    if len(t):
+    if last > r + 1:
         ws.conditional_formatting.add(f"F{r + 2}:F{last}", DataBarRule(start_type="num", start_value=0, end_type="max",
                                                                         color="5B9BD5"))
     return last + 1
