@@ -15,7 +15,7 @@ Printed, each as a ratio to the 5 s target:
   benchmark's case: more formula sheets than an allocation funds);
 * the baseline, measured in the same run on the same pipeline result: the report written by the
   code path before issue 18 (kept below as functions: a named style and a number format assigned
-  per cell, ``ws.merge_cells``, the row scan of ``ws[r]`` per wrapped row, tables through a
+  per cell, an alignment object hashed per cell, ``ws.merge_cells``, the row scan of ``ws[r]`` per wrapped row, tables through a
   DataFrame copy and ``itertuples``, the tornado filtered per project page, a pandas lookup per
   figure of a project page). Its workbook must be
   the same as the fast one part for part (the script checks and says so).
@@ -151,6 +151,7 @@ def _metric_of_before(self, app_id, col):
 def code_path_before():
     """The report written as before issue 18 (see the module notes)."""
     before = [(xs, "apply_style", xs.apply_style_reference), (xs, "merge_row", xs.merge_row_reference),
+              (xs, "set_alignment", xs.set_alignment_reference),
               (rp, "_wrap_rows", _wrap_rows_before), (rp, "_table", _table_before),
               (rp, "_project_tornado", _project_tornado_before), (rp._Context, "score_of", _score_of_before),
               (rp._Context, "sim_of", _sim_of_before), (rp._Context, "metric_of", _metric_of_before)]

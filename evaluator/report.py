@@ -171,7 +171,7 @@ def _wide_text(ws, row: int, text: str, style: str = "Note", first_col: int = 1,
     not widen the printed page)."""
     xs.put_text(ws, row, first_col, text, style)
     xs.merge_row(ws, row, first_col, last_col)
-    ws.cell(row=row, column=first_col).alignment = _WRAP_TOP
+    xs.set_alignment(ws.cell(row=row, column=first_col), _WRAP_TOP)
     width = sum(ws.column_dimensions[_col(j)].width or 10 for j in range(first_col, last_col + 1))
     ws.row_dimensions[row].height = 15 * max(1, -(-len(text) * (2 if _mostly_wide(text) else 1) // int(width)))
 
@@ -186,14 +186,14 @@ def _wrap_rows(ws, first: int, last: int, columns: Iterable[int]) -> None:
         lines = 1
         for j in columns:
             c = ws.cell(row=r, column=j)
-            c.alignment = _WRAP_TOP
+            xs.set_alignment(c, _WRAP_TOP)
             if isinstance(c.value, str) and c.value:
                 width = widths.get(j) or widths.setdefault(j, max(4, int(ws.column_dimensions[_col(j)].width or 10) - 1))
                 lines = max(lines, -(-len(c.value) * (2 if _mostly_wide(c.value) else 1) // width))
         if lines > 1:
             ws.row_dimensions[r].height = 13 * lines + 2
             for j in others:
-                ws.cell(row=r, column=j).alignment = _TOP
+                xs.set_alignment(ws.cell(row=r, column=j), _TOP)
 
 
 def _mostly_wide(text: str) -> bool:
@@ -1474,7 +1474,7 @@ def _write_assumptions(ws, evaluation, scenario, ref, lab: xs.Labels | None = No
     for row in ws.iter_rows(min_row=4, max_row=ws.max_row):
         for c in row:
             if isinstance(c.value, str) and len(c.value) > 24:
-                c.alignment = _WRAP_TOP
+                xs.set_alignment(c, _WRAP_TOP)
     xs.print_setup(ws, footer=lab("text.page_footer"))
 
 

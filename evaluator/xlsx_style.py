@@ -169,6 +169,35 @@ def apply_style(cell, style: str, number_format: str | None = None):
     return cell
 
 
+#: Per workbook: id of an alignment object -> (the object, its index in the workbook's registry).
+_ALIGNMENT_IDS: "weakref.WeakKeyDictionary[Any, dict[int, tuple[Alignment, int]]]" = weakref.WeakKeyDictionary()
+
+
+def set_alignment_reference(cell, alignment: Alignment):
+    """``cell.alignment = alignment``: openpyxl hashes the alignment to find its registry index."""
+    cell.alignment = alignment
+    return cell
+
+
+def set_alignment(cell, alignment: Alignment):
+    """:func:`set_alignment_reference` with the registry index found once per workbook and
+    alignment object (the object is kept, so its id stays its own); the cell's style array gets
+    the index as openpyxl would set it."""
+    wb = cell.parent.parent
+    ids = _ALIGNMENT_IDS.get(wb)
+    if ids is None:
+        ids = _ALIGNMENT_IDS[wb] = {}
+    known = ids.get(id(alignment))
+    if known is None:
+        set_alignment_reference(cell, alignment)
+        ids[id(alignment)] = (alignment, cell._style.alignmentId)
+        return cell
+    if cell._style is None:
+        cell._style = StyleArray()
+    cell._style.alignmentId = known[1]
+    return cell
+
+
 def put_text(ws, row: int, col: int, text: Any, style: str | None = None):
     """Write user text as text, never as a formula (see module notes).
 

@@ -44,6 +44,7 @@ def _parts(data: bytes) -> dict[str, bytes]:
 def _plain(monkeypatch) -> None:
     monkeypatch.setattr(xs, "apply_style", xs.apply_style_reference)
     monkeypatch.setattr(xs, "merge_row", xs.merge_row_reference)
+    monkeypatch.setattr(xs, "set_alignment", xs.set_alignment_reference)
 
 
 @pytest.mark.parametrize("language", ["en", "ko"])
@@ -127,3 +128,23 @@ def test_merge_row_equals_openpyxl_merge(style, first, last, occupied):
     assert fast == ref
     for reg in ("_borders", "_protections", "_cell_styles", "_alignments", "_fonts", "_fills"):
         assert list(getattr(wb_fast, reg)) == list(getattr(wb_ref, reg)), reg
+
+
+def test_set_alignment_equals_openpyxl_in_each_workbook():
+    from openpyxl.styles import Alignment
+
+    wrap, top = Alignment(wrap_text=True, vertical="top"), Alignment(vertical="top")
+
+    def written(setter):
+        wb = Workbook()
+        xs.ensure_styles(wb)
+        ws = wb.active
+        for r in range(1, 6):
+            setter(xs.put_text(ws, r, 1, "text", "Value"), wrap)
+            setter(ws.cell(row=r, column=2), top)        # a cell without a style array yet
+            setter(xs.put_value(ws, r, 3, 1.0, "Input", xs.FMT_PCT), wrap)
+        return [(k, tuple(c._style)) for k, c in sorted(ws._cells.items())], list(wb._alignments)
+
+    expected = written(xs.set_alignment_reference)
+    assert written(xs.set_alignment) == expected
+    assert written(xs.set_alignment) == expected  # a second workbook: its own registry
