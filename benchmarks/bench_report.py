@@ -14,11 +14,11 @@ Printed, each as a ratio to the 5 s target:
 * the report with ``--top`` (default 50) cash-flow sheets, the top by NPV (the previous
   benchmark's case: more formula sheets than an allocation funds);
 * the baseline, measured in the same run on the same pipeline result: the report written by the
-  code path before issue 18 (kept below as functions: a named style and a number format assigned
-  per cell, an alignment object hashed per cell, ``ws.merge_cells``, the row scan of ``ws[r]`` per wrapped row, tables through a
-  DataFrame copy and ``itertuples``, the tornado filtered per project page, a pandas lookup per
-  figure of a project page). Its workbook must be
-  the same as the fast one part for part (the script checks and says so).
+  code path before issue 18 (kept below as functions: a named style and a number format
+  assigned per cell, an alignment object hashed per cell, ``ws.merge_cells``, the row scan of
+  ``ws[r]`` per wrapped row, tables through a DataFrame copy and ``itertuples``, the tornado
+  filtered per project page, a pandas lookup per figure of a project page). Its workbook must
+  be the same as the fast one part for part (the script checks and says so).
 
 The applications are the 27 samples, each copied and perturbed (grade, capex, opex, throughput)
 with a fixed seed (:func:`benchmarks.samples.perturbed_apps`).

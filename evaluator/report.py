@@ -188,7 +188,9 @@ def _wrap_rows(ws, first: int, last: int, columns: Iterable[int]) -> None:
             c = ws.cell(row=r, column=j)
             xs.set_alignment(c, _WRAP_TOP)
             if isinstance(c.value, str) and c.value:
-                width = widths.get(j) or widths.setdefault(j, max(4, int(ws.column_dimensions[_col(j)].width or 10) - 1))
+                if j not in widths:
+                    widths[j] = max(4, int(ws.column_dimensions[_col(j)].width or 10) - 1)
+                width = widths[j]
                 lines = max(lines, -(-len(c.value) * (2 if _mostly_wide(c.value) else 1) // width))
         if lines > 1:
             ws.row_dimensions[r].height = 13 * lines + 2
@@ -568,7 +570,8 @@ def _table_columns(ws, top: int, left: int, cols: list, columns: list[list], lab
         xs.put_text(ws, top, left + j, h, "Header")
     n_rows = xs.write_rows(ws, top + 1, left, columns, [fmts[h] for h in headers]) - top
     widths = [ws.column_dimensions[_col(left + j)].width or 13 for j in range(len(cols))]
-    lines = max([-(-len(h) * (2 if _mostly_wide(h) else 1) // max(4, int(w) - 1)) for h, w in zip(headers, widths)] or [1])
+    lines = max([-(-len(h) * (2 if _mostly_wide(h) else 1) // max(4, int(w) - 1))
+                 for h, w in zip(headers, widths)] or [1])
     if lines > 1:
         ws.row_dimensions[top].height = max(ws.row_dimensions[top].height or 0, 14 * min(lines, 4) + 6)
     return top + n_rows, left + len(cols) - 1

@@ -230,11 +230,6 @@ def put_value(ws, row: int, col: int, v: Any, style: str | None = None, number_f
     return c
 
 
-def put_formula(ws, row: int, col: int, formula: str, style: str, number_format: str | None = None):
-    """Write a formula (text starting with ``=``) with a named style and number format."""
-    return apply_style(ws.cell(row=row, column=col, value=formula), style, number_format)
-
-
 #: Per workbook: start-cell style array -> the style array ``ws.merge_cells`` gave the other cells
 #: of a one-row range (None when they differed, so that such merges always take openpyxl's path).
 _MERGED: "weakref.WeakKeyDictionary[Any, dict[tuple, StyleArray | None]]" = weakref.WeakKeyDictionary()
@@ -262,7 +257,8 @@ def merge_row(ws, row: int, first_col: int, last_col: int) -> None:
     start = ws._cells.get((row, first_col))
     border = start.border if start is not None else None
     plain = (start is not None and last_col > first_col
-             and all(getattr(getattr(border, side), "style", None) is None for side in ("left", "right", "top", "bottom"))
+             and all(getattr(getattr(border, side), "style", None) is None
+                     for side in ("left", "right", "top", "bottom"))
              and not any((row, j) in ws._cells for j in range(first_col + 1, last_col + 1)))
     done = _MERGED.get(ws.parent)
     if done is None:
@@ -271,9 +267,9 @@ def merge_row(ws, row: int, first_col: int, last_col: int) -> None:
     if not plain or key not in done or done[key] is None:
         merge_row_reference(ws, row, first_col, last_col)
         if plain and key not in done:
-            left = {tuple(ws._cells[(row, j)]._style or StyleArray()) for j in range(first_col + 1, last_col + 1)}
+            rest = {tuple(ws._cells[(row, j)]._style or StyleArray()) for j in range(first_col + 1, last_col + 1)}
             same_start = tuple(ws._cells[(row, first_col)]._style) == key
-            done[key] = StyleArray(left.pop()) if len(left) == 1 and same_start else None
+            done[key] = StyleArray(rest.pop()) if len(rest) == 1 and same_start else None
         return
     ws.merged_cells.add(MergedCellRange(ws, f"{get_column_letter(first_col)}{row}:{get_column_letter(last_col)}{row}"))
     for j in range(first_col + 1, last_col + 1):

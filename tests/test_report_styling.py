@@ -23,7 +23,8 @@ from evaluator import xlsx_style as xs
 from evaluator.report import build_pipeline_report
 
 GENERATED_AT = dt.datetime(2026, 3, 4, 5, 6, 7)
-DECISION = {"decision_id": "D-7", "decided_by": "=officer", "decided_at_utc": "2026-03-04", "note": "approved as ranked"}
+DECISION = {"decision_id": "D-7", "decided_by": "=officer", "decided_at_utc": "2026-03-04",
+            "note": "approved as ranked"}
 STYLES = ("Title", "Subtitle", "Header", "Label", "Input", "Calc", "Total", "Note", "Value")
 FORMATS = (None, xs.FMT_MONEY, xs.FMT_PCT2, "0", xs.FMT_MT, "0.00E+00")
 
