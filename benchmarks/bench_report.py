@@ -6,7 +6,8 @@ generated applications, then the workbook with a live cash-flow sheet per funded
 as ``python -m evaluator report FILE --out x.xlsx`` and the app's Report page do it
 (:func:`evaluator.pipeline.run` then :func:`evaluator.report.build_pipeline_report`).
 
-Printed, each as a ratio to the 5 s target:
+Printed, each as wall-clock and CPU time [s] and as a ratio to the 5 s target (the target is wall
+time; the CPU time says how much of a slow wall clock is other jobs on a shared machine):
 
 * end to end (pipeline + report), median over ``--repeat`` runs;
 * the pipeline alone and the report alone (the issue gives one target for the two; the report's
@@ -172,14 +173,22 @@ def _parts(data: bytes) -> dict[str, bytes]:
 
 
 def _timed(fn):
-    t0 = time.perf_counter()
+    """``fn()`` and its wall-clock and CPU times [s] (CPU time: this process, which other jobs on a
+    shared machine slow less than the wall clock)."""
+    w0, c0 = time.perf_counter(), time.process_time()
     out = fn()
-    return out, time.perf_counter() - t0
+    return out, (time.perf_counter() - w0, time.process_time() - c0)
 
 
-def _line(label: str, seconds: float, note: str = "") -> None:
-    verdict = "within" if seconds <= TARGET_S else "OVER"
-    print(f"{label:44s} {seconds:7.3f} s  ratio to {TARGET_S:.0f} s: {seconds / TARGET_S:5.2f} ({verdict}){note}")
+def _median(times: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
+
+
+def _line(label: str, t: tuple[float, float], note: str = "") -> None:
+    wall, cpu = t
+    verdict = "within" if wall <= TARGET_S else "OVER"
+    print(f"{label:44s} {wall:7.3f} s (cpu {cpu:6.3f} s)  ratio to {TARGET_S:.0f} s: {wall / TARGET_S:5.2f} "
+          f"(cpu {cpu / TARGET_S:4.2f}) {verdict}{note}")
 
 
 def main(argv=None) -> int:
@@ -204,7 +213,7 @@ def main(argv=None) -> int:
         data, t_rep = _timed(lambda: report(result))
         pipes.append(t_pipe)
         reps.append(t_rep)
-        ends.append(t_pipe + t_rep)
+        ends.append((t_pipe[0] + t_rep[0], t_pipe[1] + t_rep[1]))
     funded = rp.cashflow_sheet_ids(result.evaluation, result.allocation.table)
     pages = rp.project_page_ids(result.evaluation, result.ranking, result.allocation.table)
     top = list(result.evaluation.metrics["npv_usd_m"].sort_values(ascending=False).index[: args.top])
@@ -213,22 +222,25 @@ def main(argv=None) -> int:
     print(f"applications: {args.n}; funded (cash-flow sheets): {len(funded)}; project pages: {len(pages)}; "
           f"periods max: {result.evaluation.cashflows.n_periods}; workbook {len(data) / 2**20:.2f} MiB; "
           f"median of {args.repeat} runs")
-    _line("end to end (pipeline + report), as the CLI", statistics.median(ends),
-          f"  [min {min(ends):.3f}, max {max(ends):.3f}]")
-    _line("  pipeline.run (evaluate .. allocate, supply)", statistics.median(pipes))
-    _line("  build_pipeline_report", statistics.median(reps))
-    _line(f"report with {len(top)} cash-flow sheets (top NPV)", statistics.median(stress))
+    walls = [t[0] for t in ends]
+    _line("end to end (pipeline + report), as the CLI", _median(ends),
+          f"  [wall min {min(walls):.3f}, max {max(walls):.3f}]")
+    _line("  pipeline.run (evaluate .. allocate, supply)", _median(pipes))
+    _line("  build_pipeline_report", _median(reps))
+    _line(f"report with {len(top)} cash-flow sheets (top NPV)", _median(stress))
     if not args.no_baseline:
         with code_path_before():
             before, t_before = _timed(lambda: report(result))
         same = _parts(before) == _parts(data)
+        rep = _median(reps)
         _line("baseline: report by the code path before", t_before,
-              f"  -> now {t_before / statistics.median(reps):.1f}x faster; same workbook: {'yes' if same else 'NO'}")
-        end_before = statistics.median(pipes) + t_before
-        _line("baseline: end to end with it", end_before)
+              f"  -> now {t_before[0] / rep[0]:.1f}x faster (cpu {t_before[1] / rep[1]:.1f}x); "
+              f"same workbook: {'yes' if same else 'NO'}")
+        pipe = _median(pipes)
+        _line("baseline: end to end with it", (pipe[0] + t_before[0], pipe[1] + t_before[1]))
         if not same:
             return 2
-    return 0 if statistics.median(ends) <= TARGET_S else 1
+    return 0 if _median(ends)[0] <= TARGET_S else 1
 
 
 if __name__ == "__main__":
