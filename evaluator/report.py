@@ -92,6 +92,9 @@ DEFAULT_TOP_N = 5
 _FUND_TOL = 1e-9
 _RED_FILL = PatternFill("solid", fgColor="F8CBAD")
 _GREEN_FILL = PatternFill("solid", fgColor="C6EFCE")
+#: Shared alignments (openpyxl stores a cell's alignment by value in the workbook's registry).
+_WRAP_TOP = Alignment(wrap_text=True, vertical="top")
+_TOP = Alignment(vertical="top")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -167,8 +170,8 @@ def _wide_text(ws, row: int, text: str, style: str = "Note", first_col: int = 1,
     """Text across merged columns, wrapped, with the row tall enough for it (so a long note does
     not widen the printed page)."""
     xs.put_text(ws, row, first_col, text, style)
-    ws.merge_cells(start_row=row, start_column=first_col, end_row=row, end_column=last_col)
-    ws.cell(row=row, column=first_col).alignment = Alignment(wrap_text=True, vertical="top")
+    xs.merge_row(ws, row, first_col, last_col)
+    xs.set_alignment(ws.cell(row=row, column=first_col), _WRAP_TOP)
     width = sum(ws.column_dimensions[_col(j)].width or 10 for j in range(first_col, last_col + 1))
     ws.row_dimensions[row].height = 15 * max(1, -(-len(text) * (2 if _mostly_wide(text) else 1) // int(width)))
 
@@ -177,19 +180,22 @@ def _wrap_rows(ws, first: int, last: int, columns: Iterable[int]) -> None:
     """Wrap the text of ``columns`` in rows ``first``..``last`` and make each row tall enough for
     its longest wrapped cell (LibreOffice does not grow rows it did not lay out itself)."""
     columns = list(columns)
+    widths: dict[int, int] = {}  # [characters], looked up once per column
+    others = [j for j in range(1, ws.max_column + 1) if j not in columns]  # the rest of a row
     for r in range(first, last + 1):
         lines = 1
         for j in columns:
             c = ws.cell(row=r, column=j)
-            c.alignment = Alignment(wrap_text=True, vertical="top")
+            xs.set_alignment(c, _WRAP_TOP)
             if isinstance(c.value, str) and c.value:
-                width = max(4, int(ws.column_dimensions[_col(j)].width or 10) - 1)
+                if j not in widths:
+                    widths[j] = max(4, int(ws.column_dimensions[_col(j)].width or 10) - 1)
+                width = widths[j]
                 lines = max(lines, -(-len(c.value) * (2 if _mostly_wide(c.value) else 1) // width))
         if lines > 1:
             ws.row_dimensions[r].height = 13 * lines + 2
-            for c in ws[r]:
-                if c.column not in columns:
-                    c.alignment = Alignment(vertical="top")
+            for j in others:
+                xs.set_alignment(ws.cell(row=r, column=j), _TOP)
 
 
 def _mostly_wide(text: str) -> bool:
@@ -316,7 +322,7 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
     xs.put_text(ws, r, 2, lab("text.cf_total"), "Header")
     for k in range(n):
         c = ws.cell(row=r, column=first_c + k, value=int(frame["period"].iloc[k]))
-        c.style = "Header"
+        xs.apply_style(c, "Header")
     r += 1
     xs.put_text(ws, r, 1, lab("text.cf_year"), "Label")
     for k in range(n):
@@ -335,8 +341,7 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
             xs.put_value(ws, r, first_c + k, float(v), "Input", fmt)
         if total:
             c = ws.cell(row=r, column=2, value=f"=SUM({C0}{r}:{CL}{r})")
-            c.style = "Calc"
-            c.number_format = fmt
+            xs.apply_style(c, "Calc", fmt)
         r += 1
 
     def formula_row(key, label, make, fmt=xs.FMT_MONEY2, style="Calc", opening=None):
@@ -346,14 +351,12 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
         xs.put_text(ws, r, 1, label, "Label" if style != "Total" else "Total")
         if opening is not None:
             c = ws.cell(row=r, column=2, value=opening)
-            c.style = "Calc"
-            c.number_format = fmt
+            xs.apply_style(c, "Calc", fmt)
         for k in range(n):
             L = _col(first_c + k)
             P = _col(first_c + k - 1)
             c = ws.cell(row=r, column=first_c + k, value="=" + make(L, P, k))
-            c.style = style
-            c.number_format = fmt
+            xs.apply_style(c, style, fmt)
         r += 1
 
     R = lambda key, L: f"{L}{rows[key]}"  # noqa: E731
@@ -366,7 +369,7 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
         for k, v in enumerate(values):
             xs.put_value(ws, r, first_c + k, float(v), "Value", fmt)
         c = ws.cell(row=r, column=2, value=f"=SUM({C0}{r}:{CL}{r})")
-        c.style, c.number_format = "Calc", fmt
+        xs.apply_style(c, "Calc", fmt)
         r += 1
 
     if features:
@@ -470,23 +473,23 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
     npv_row = r
     xs.put_text(ws, r, 1, lab("cf.npv"), "Total")
     c = ws.cell(row=r, column=2, value=npv_formula)
-    c.style, c.number_format = "Total", xs.FMT_MONEY2
+    xs.apply_style(c, "Total", xs.FMT_MONEY2)
     xs.put_value(ws, r, 3, float(m["npv_usd_m"]), "Note", xs.FMT_MONEY2)
     c = ws.cell(row=r, column=4, value=f"=B{r}-C{r}")
-    c.style, c.number_format = "Calc", "0.00E+00"
+    xs.apply_style(c, "Calc", "0.00E+00")
     r += 1
     irr_row = r
     xs.put_text(ws, r, 1, lab("cf.irr"), "Total")
     c = ws.cell(row=r, column=2, value=f'=IFERROR(IRR({C0}{f}:{CL}{f},{ref["guess"]}),"{lab("text.na")}")')
-    c.style, c.number_format = "Total", xs.FMT_PCT2
+    xs.apply_style(c, "Total", xs.FMT_PCT2)
     xs.put_value(ws, r, 3, irr_py if np.isfinite(irr_py) else lab("text.na"), "Note", xs.FMT_PCT2)
     if np.isfinite(irr_py):
         c = ws.cell(row=r, column=4, value=f'=IFERROR(B{r}-C{r},"{lab("text.na")}")')
-        c.style, c.number_format = "Calc", "0.00E+00"
+        xs.apply_style(c, "Calc", "0.00E+00")
     r += 1
     xs.put_text(ws, r, 1, lab("cf.fcf_total"), "Label")
     c = ws.cell(row=r, column=2, value=f"=SUM({C0}{f}:{CL}{f})")
-    c.style, c.number_format = "Calc", xs.FMT_MONEY2
+    xs.apply_style(c, "Calc", xs.FMT_MONEY2)
     r += 1
     xs.put_text(ws, r, 1, lab("text.cf_convention"), "Note")
 
@@ -535,31 +538,43 @@ def reasons_label(text: Any, lab: xs.Labels) -> str:
     return "; ".join(_by_pattern(lab, "reason", p.strip(), lambda k, v: v) for p in parts if str(p).strip())
 
 
-def _display(frame: pd.DataFrame, lab: xs.Labels) -> pd.DataFrame:
-    """A table ready to read: codes in words (minerals, stages, yes/no), headers in words."""
-    out = frame.copy()
-    for c in out.columns:
+def _display_columns(frame: pd.DataFrame, lab: xs.Labels) -> list[list]:
+    """A table ready to read, one list of values per column of ``frame``: codes in words
+    (minerals, stages, yes/no); each column converted from the frame once."""
+    out = []
+    for j, c in enumerate(frame.columns):
+        s = frame.iloc[:, j]
+        values = s.tolist()
         if c == "mineral":
-            out[c] = out[c].map(lambda v: lab.mineral(v))
+            values = [lab.mineral(v) for v in values]
         elif c == "stage":
-            out[c] = out[c].map(lambda v: lab.get("stage", v))
-        elif out[c].dtype == bool or out[c].map(lambda v: isinstance(v, (bool, np.bool_))).any():
-            out[c] = out[c].map(lab.yes_no)
+            values = [lab.get("stage", v) for v in values]
+        elif s.dtype == bool or any(isinstance(v, (bool, np.bool_)) for v in values):
+            values = [lab.yes_no(v) for v in values]
+        out.append(values)
     return out
 
 
 def _table(ws, top: int, left: int, frame: pd.DataFrame, lab: xs.Labels, formats: dict | None = None) -> tuple[int, int]:
-    """:func:`xlsx_style.write_table` with words for codes and headers (formats by column id)."""
-    cols = list(frame.columns)
+    """A table with words for codes and headers (formats by column id, else by the column's unit:
+    :func:`xlsx_style.format_for_column`); returns (last row, last column)."""
+    return _table_columns(ws, top, left, list(frame.columns), _display_columns(frame, lab), lab, formats)
+
+
+def _table_columns(ws, top: int, left: int, cols: list, columns: list[list], lab: xs.Labels,
+                   formats: dict | None = None) -> tuple[int, int]:
+    """:func:`_table` of a table given as column ids and one list of display values per column."""
+    headers = [lab.col(c) for c in cols]
     fmts = {lab.col(c): (formats or {}).get(c, xs.format_for_column(str(c))) for c in cols}
-    shown = _display(frame, lab)
-    shown.columns = [lab.col(c) for c in cols]
-    out = xs.write_table(ws, top, left, shown, formats=fmts)
+    for j, h in enumerate(headers):
+        xs.put_text(ws, top, left + j, h, "Header")
+    n_rows = xs.write_rows(ws, top + 1, left, columns, [fmts[h] for h in headers]) - top
     widths = [ws.column_dimensions[_col(left + j)].width or 13 for j in range(len(cols))]
-    lines = max([-(-len(h) * (2 if _mostly_wide(h) else 1) // max(4, int(w) - 1)) for h, w in zip(shown.columns, widths)] or [1])
+    lines = max([-(-len(h) * (2 if _mostly_wide(h) else 1) // max(4, int(w) - 1))
+                 for h, w in zip(headers, widths)] or [1])
     if lines > 1:
         ws.row_dimensions[top].height = max(ws.row_dimensions[top].height or 0, 14 * min(lines, 4) + 6)
-    return out
+    return top + n_rows, left + len(cols) - 1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -724,19 +739,20 @@ def _write_alloc_table(ws, df: pd.DataFrame, lab: xs.Labels, top: int) -> tuple[
         cols.insert(cols.index("project_cost_krw_bn") + 1, "coverage_share")
     for j, name in enumerate(cols, start=1):
         xs.put_text(ws, top, j, lab.col(name), "Header")
+    fmts = {name: xs.format_for_column(name) for name in cols}
     Lc = {c: _col(j) for j, c in enumerate(cols, start=1)}
-    shown = _display(df, lab)
-    for i, (_, row) in enumerate(shown.iterrows(), start=top + 1):
+    shown = dict(zip(df.columns, _display_columns(df, lab)))
+    for k, i in enumerate(range(top + 1, top + 1 + len(df))):
         for j, name in enumerate(cols, start=1):
             if name == "support_krw_bn":
                 c = ws.cell(row=i, column=j, value=f"={Lc['fund_krw_bn']}{i}+{Lc['loan_krw_bn']}{i}")
-                c.style, c.number_format = "Calc", xs.FMT_MONEY
+                xs.apply_style(c, "Calc", xs.FMT_MONEY)
             elif name in formula_cols:
                 c = ws.cell(row=i, column=j, value=f'=IFERROR({Lc["support_krw_bn"]}{i}/{Lc["project_cost_krw_bn"]}{i},"{lab("text.na")}")')
-                c.style, c.number_format = "Calc", xs.FMT_PCT
+                xs.apply_style(c, "Calc", xs.FMT_PCT)
             else:
-                xs.put_value(ws, i, j, row[name], "Input" if name in ("fund_krw_bn", "loan_krw_bn") else "Value",
-                             xs.format_for_column(name))
+                xs.put_value(ws, i, j, shown[name][k], "Input" if name in ("fund_krw_bn", "loan_krw_bn") else "Value",
+                             fmts[name])
     return top + len(df), cols, Lc
 
 
@@ -755,10 +771,10 @@ def _write_budget_rows(ws, r: int, scenario, lab: xs.Labels, used: Mapping[str, 
             xs.put_text(ws, r, 3, lab("text.not_allocated"), "Note")
         else:
             c = ws.cell(row=r, column=3, value=u)
-            c.style, c.number_format = ("Calc" if isinstance(u, str) else "Value"), xs.FMT_MONEY
+            xs.apply_style(c, ("Calc" if isinstance(u, str) else "Value"), xs.FMT_MONEY)
             for col, f, fmt in ((4, f"=B{r}-C{r}", xs.FMT_MONEY), (5, f'=IFERROR(C{r}/B{r},"{lab("text.na")}")', xs.FMT_PCT)):
                 c = ws.cell(row=r, column=col, value=f)
-                c.style, c.number_format = "Calc", fmt
+                xs.apply_style(c, "Calc", fmt)
         r += 1
     return r
 
@@ -785,7 +801,7 @@ def _write_allocation(ws, evaluation, scenario, allocation, summary, lab: xs.Lab
                     "expected_loss_krw_bn"):
             if key in Lc:
                 c = ws.cell(row=r, column=cols.index(key) + 1, value=f"=SUM({Lc[key]}{top + 1}:{Lc[key]}{max(last, top + 1)})")
-                c.style, c.number_format = "Total", xs.FMT_MONEY
+                xs.apply_style(c, "Total", xs.FMT_MONEY)
         tot_row = r
         r += 2
         xs.put_text(ws, r, 1, lab("text.budgets"), "Subtitle")
@@ -947,7 +963,7 @@ def _write_supply_by_year(ws, r: int, scenario, sby: pd.DataFrame, lab: xs.Label
     xs.put_text(ws, r, 1, lab.col("mineral"), "Header")
     for j, y in enumerate(piv.columns, start=2):
         c = ws.cell(row=r, column=j, value=int(y))
-        c.style = "Header"
+        xs.apply_style(c, "Header")
     for i, (mineral, vals) in enumerate(piv.iterrows(), start=r + 1):
         xs.put_text(ws, i, 1, lab.mineral(mineral), "Label")
         for j, v in enumerate(vals.to_numpy(), start=2):
@@ -956,7 +972,7 @@ def _write_supply_by_year(ws, r: int, scenario, sby: pd.DataFrame, lab: xs.Label
     xs.put_text(ws, tr, 1, lab("text.target"), "Label")
     for j in range(2, len(piv.columns) + 2):
         c = ws.cell(row=tr, column=j, value="=$B$3")
-        c.style, c.number_format = "Calc", xs.FMT_PCT
+        xs.apply_style(c, "Calc", xs.FMT_PCT)
     rng = f"B{ptop + 1}:{_col(len(piv.columns) + 1)}{ptop + len(piv)}"
     ws.conditional_formatting.add(rng, CellIsRule(operator="greaterThan", formula=["$B$3"], fill=_RED_FILL))
     ws.conditional_formatting.add(rng, CellIsRule(operator="lessThanOrEqual", formula=["$B$3"], fill=_GREEN_FILL))
@@ -989,6 +1005,10 @@ def _write_supply_by_year(ws, r: int, scenario, sby: pd.DataFrame, lab: xs.Label
 PROB_LOSS_FLAG = 0.20
 
 
+#: Columns of a project page's tornado table, in order.
+_TORNADO_COLUMNS = ["input", "low_setting", "high_setting", "low_npv_usd_m", "high_npv_usd_m", "swing"]
+
+
 @dataclass
 class _Context:
     """What the sheets of one report share."""
@@ -1008,6 +1028,39 @@ class _Context:
     cf_sheets: dict = dc_field(default_factory=dict)
     tornado: pd.DataFrame | None = None
     portfolio_risk: Any = None
+    _tornado_rows: dict | None = None
+    _rows: dict = dc_field(default_factory=dict)
+
+    def tornado_of(self, app_id: str) -> list[list]:
+        """The tornado rows of ``app_id`` with a positive swing, one list per column of
+        :data:`_TORNADO_COLUMNS`, inputs and settings in words (the whole table is converted
+        once per report and split by id, not filtered once per page)."""
+        if self._tornado_rows is None:
+            t = self.tornado[self.tornado["swing"] > 0]
+            columns = [t[c].tolist() for c in _TORNADO_COLUMNS]
+            for k in range(3):  # input, low_setting, high_setting
+                columns[k] = [self.lab.get("tornado", v) for v in columns[k]]
+            self._tornado_rows = {str(i): [[col[p] for p in pos] for col in columns]
+                                  for i, pos in t.groupby("id", sort=False).indices.items()}
+        return self._tornado_rows.get(str(app_id), [[] for _ in _TORNADO_COLUMNS])
+
+    def _row(self, name: str, frame: pd.DataFrame | None, app_id: str) -> dict | None:
+        """Row ``app_id`` of ``frame`` as a dict (column -> value), looked up once per report
+        (None when absent); ``frame.at`` per figure otherwise costs a pandas lookup each."""
+        if frame is None or not frame.index.is_unique:
+            return None
+        rows = self._rows.get(name)
+        if rows is None:
+            rows = self._rows[name] = {}
+        if app_id not in rows:
+            rows[app_id] = dict(zip(frame.columns, frame.loc[app_id].tolist())) if app_id in frame.index else None
+        return rows[app_id]
+
+    def metric_of(self, app_id: str, col: str):
+        m = self.evaluation.metrics
+        if not m.index.is_unique:
+            return xs.clean_value(m.at[app_id, col])
+        return xs.clean_value(self._row("metrics", m, app_id)[col])
 
     def funded_ids(self) -> list[str]:
         if self.alloc is None:
@@ -1017,12 +1070,17 @@ class _Context:
     def score_of(self, app_id: str, col: str):
         if self.scores is None or col not in self.scores.columns or app_id not in self.scores.index:
             return None
-        return xs.clean_value(self.scores.at[app_id, col])
+        if not self.scores.index.is_unique:
+            return xs.clean_value(self.scores.at[app_id, col])
+        return xs.clean_value(self._row("scores", self.scores, app_id)[col])
 
     def sim_of(self, app_id: str, col: str):
         if self.simulation is None or app_id not in self.simulation.summary.index:
             return None
-        return xs.clean_value(self.simulation.summary.at[app_id, col])
+        summary = self.simulation.summary
+        if not summary.index.is_unique:
+            return xs.clean_value(summary.at[app_id, col])
+        return xs.clean_value(self._row("simulation", summary, app_id)[col])
 
 
 def project_page_ids(evaluation, scores=None, allocation=None, top_n: int = DEFAULT_TOP_N) -> list[str]:
@@ -1107,7 +1165,7 @@ def _summary_portfolio(ws, r: int, ctx: _Context, funded: list[str]) -> int:
     for key in ("fund_krw_bn", "loan_krw_bn", "npv_usd_m", "expected_loss_krw_bn"):
         j = cols.index(key) + 1
         c = ws.cell(row=last + 1, column=j, value=f"=SUM({_col(j)}{top + 1}:{_col(j)}{last})")
-        c.style, c.number_format = "Total", xs.FMT_MONEY
+        xs.apply_style(c, "Total", xs.FMT_MONEY)
     return last + 2
 
 
@@ -1244,9 +1302,8 @@ _SIMULATED = [("npv_mean_usd_m", xs.FMT_MONEY), ("npv_p10_usd_m", xs.FMT_MONEY),
 
 def _figure(ctx: _Context, app_id: str, key: str):
     v = ctx.score_of(app_id, key)
-    m = ctx.evaluation.metrics
-    if v is None and key in m.columns:
-        v = xs.clean_value(m.at[app_id, key])
+    if v is None and key in ctx.evaluation.metrics.columns:
+        v = ctx.metric_of(app_id, key)
     return v
 
 
@@ -1297,13 +1354,11 @@ def _project_tornado(ws, r: int, ctx: _Context, app_id: str) -> int:
     if ctx.tornado is None or not len(ctx.tornado):
         xs.put_text(ws, r + 1, 1, lab("text.tornado_not_available"), "Note")
         return r + 2
-    t = ctx.tornado[ctx.tornado["id"] == app_id]
-    t = t[t["swing"] > 0][["input", "low_setting", "high_setting", "low_npv_usd_m", "high_npv_usd_m", "swing"]].copy()
-    for c in ("input", "low_setting", "high_setting"):
-        t[c] = t[c].map(lambda v: lab.get("tornado", v))
-    last, _ = _table(ws, r + 1, 1, t, lab, {k: xs.FMT_MONEY for k in ("low_npv_usd_m", "high_npv_usd_m", "swing")})
+    t = ctx.tornado_of(app_id)
+    last, _ = _table_columns(ws, r + 1, 1, _TORNADO_COLUMNS, t, lab,
+                             {k: xs.FMT_MONEY for k in ("low_npv_usd_m", "high_npv_usd_m", "swing")})
     ws.row_dimensions[r + 1].height = 30
-    if len(t):
+    if last > r + 1:
         ws.conditional_formatting.add(f"F{r + 2}:F{last}", DataBarRule(start_type="num", start_value=0, end_type="max",
                                                                         color="5B9BD5"))
     return last + 1
@@ -1422,7 +1477,7 @@ def _write_assumptions(ws, evaluation, scenario, ref, lab: xs.Labels | None = No
     for row in ws.iter_rows(min_row=4, max_row=ws.max_row):
         for c in row:
             if isinstance(c.value, str) and len(c.value) > 24:
-                c.alignment = Alignment(wrap_text=True, vertical="top")
+                xs.set_alignment(c, _WRAP_TOP)
     xs.print_setup(ws, footer=lab("text.page_footer"))
 
 
@@ -1660,7 +1715,7 @@ def _write_portfolio_risk(ws, pr, evaluation, scenario, lab: xs.Labels | None = 
                 "fund_contribution_es10_krw_bn"):
         j = list(proj.columns).index(key) + 1
         c = ws.cell(row=r + 1, column=j, value=f"=SUM({_col(j)}{top + 1}:{_col(j)}{r})")
-        c.style, c.number_format = "Total", xs.FMT_MONEY
+        xs.apply_style(c, "Total", xs.FMT_MONEY)
     _wide_text(ws, r + 2, lab("text.risk_contrib_note"), "Note", 1, 13)
     r += 4
     ws.row_breaks.append(Break(id=r - 1))

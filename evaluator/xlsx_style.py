@@ -8,6 +8,13 @@
 * User text that a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``, tab, CR
   first) is written as a text cell with the quote-prefix flag (:func:`put_text`), so
   ``=HYPERLINK(...)`` in an application name stays a name (OWASP "CSV/formula injection").
+* Speed (issue 18: a report of 1,000 applications writes about 100,000 cells): a cell's look
+  (named style + number format) is applied by :func:`apply_style`, which resolves each (style,
+  format) pair once per workbook and copies the resolved style array into the cell; alignments
+  go through :func:`set_alignment` and one-row merges through :func:`merge_row` on the same
+  principle. Each keeps the plain openpyxl path beside it (:func:`apply_style_reference`,
+  :func:`set_alignment_reference`, :func:`merge_row_reference`), and
+  ``tests/test_report_styling.py`` checks that a report written either way is the same file.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +31,9 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.cell.cell import MergedCell
+from openpyxl.styles.cell_style import StyleArray
+from openpyxl.worksheet.merge import MergedCellRange
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.utils import get_column_letter
 
@@ -121,6 +132,75 @@ def clean_value(v: Any) -> Any:
     return v
 
 
+#: Per workbook: (named style, number format) -> the cell style array openpyxl resolves them to.
+_RESOLVED: "weakref.WeakKeyDictionary[Any, dict[tuple[str, str | None], StyleArray]]" = weakref.WeakKeyDictionary()
+
+
+def apply_style_reference(cell, style: str, number_format: str | None = None):
+    """Give ``cell`` the named ``style`` (replacing its whole look), then ``number_format``: the
+    plain openpyxl path (a named-style lookup by name and a format registration per cell)."""
+    cell.style = style
+    if number_format:
+        cell.number_format = number_format
+    return cell
+
+
+def apply_style(cell, style: str, number_format: str | None = None):
+    """:func:`apply_style_reference`, resolved once per workbook and (style, format) pair.
+
+    Notes
+    -----
+    A cell's look is one :class:`~openpyxl.styles.cell_style.StyleArray` (indices of its font,
+    fill, border, number format, alignment, protection, named style and the quote-prefix flag);
+    the named style replaces the whole array and the number format then sets one index. Both
+    depend only on (style, format) and on the workbook's registries, which only grow, so the
+    first cell of a pair goes through openpyxl and every later one receives a copy of its array
+    (a copy: flags such as ``quotePrefix`` are set on a cell's own array afterwards). The
+    workbook's registries see the same additions in the same order as on the plain path.
+    """
+    wb = cell.parent.parent
+    resolved = _RESOLVED.get(wb)
+    if resolved is None:
+        resolved = _RESOLVED[wb] = {}
+    key = (style, number_format or None)
+    arr = resolved.get(key)
+    if arr is None:
+        apply_style_reference(cell, style, number_format)
+        resolved[key] = StyleArray(cell._style)
+    else:
+        cell._style = StyleArray(arr)
+    return cell
+
+
+#: Per workbook: id of an alignment object -> (the object, its index in the workbook's registry).
+_ALIGNMENT_IDS: "weakref.WeakKeyDictionary[Any, dict[int, tuple[Alignment, int]]]" = weakref.WeakKeyDictionary()
+
+
+def set_alignment_reference(cell, alignment: Alignment):
+    """``cell.alignment = alignment``: openpyxl hashes the alignment to find its registry index."""
+    cell.alignment = alignment
+    return cell
+
+
+def set_alignment(cell, alignment: Alignment):
+    """:func:`set_alignment_reference` with the registry index found once per workbook and
+    alignment object (the object is kept, so its id stays its own); the cell's style array gets
+    the index as openpyxl would set it."""
+    wb = cell.parent.parent
+    ids = _ALIGNMENT_IDS.get(wb)
+    if ids is None:
+        ids = _ALIGNMENT_IDS[wb] = {}
+    known = ids.get(id(alignment))
+    if known is None:
+        set_alignment_reference(cell, alignment)
+        ids[id(alignment)] = (alignment, cell._style.alignmentId)
+        return cell
+    if cell._style is None:
+        cell._style = StyleArray()
+    cell._style.alignmentId = known[1]
+    return cell
+
+
 def put_text(ws, row: int, col: int, text: Any, style: str | None = None):
     """Write user text as text, never as a formula (see module notes).
 
@@ -129,7 +209,7 @@ def put_text(ws, row: int, col: int, text: Any, style: str | None = None):
     """
     c = ws.cell(row=row, column=col)
     if style:
-        c.style = style
+        apply_style(c, style)
     if text is None:
         return c
     s = str(text)
@@ -144,14 +224,61 @@ def put_value(ws, row: int, col: int, v: Any, style: str | None = None, number_f
     """Write a data value: numbers as numbers, strings through :func:`put_text`."""
     v = clean_value(v)
     if isinstance(v, str):
-        c = put_text(ws, row, col, v, style)
-    else:
-        c = ws.cell(row=row, column=col, value=v)
-        if style:
-            c.style = style
-    if number_format and not isinstance(v, str):
+        return put_text(ws, row, col, v, style)
+    c = ws.cell(row=row, column=col, value=v)
+    if style:
+        apply_style(c, style, number_format)
+    elif number_format:
         c.number_format = number_format
     return c
+
+
+#: Per workbook: start-cell style array -> the style array ``ws.merge_cells`` gave the other cells
+#: of a one-row range (None when they differed, so that such merges always take openpyxl's path).
+_MERGED: "weakref.WeakKeyDictionary[Any, dict[tuple, StyleArray | None]]" = weakref.WeakKeyDictionary()
+
+
+def merge_row_reference(ws, row: int, first_col: int, last_col: int) -> None:
+    """openpyxl's own merge of columns ``first_col``..``last_col`` of one row (the plain path
+    :func:`merge_row` must agree with)."""
+    ws.merge_cells(start_row=row, start_column=first_col, end_row=row, end_column=last_col)
+
+
+def merge_row(ws, row: int, first_col: int, last_col: int) -> None:
+    """``ws.merge_cells`` of columns ``first_col``..``last_col`` of one row, whose first cell is
+    written and the others not.
+
+    Notes
+    -----
+    openpyxl's merge replaces the range's other cells with empty ``MergedCell`` objects and then
+    adds the first cell's border sides to the edge cells one by one (registering each border
+    combination in the workbook), about 1 ms a merge. What it leaves depends only on the first
+    cell's style array when the other cells did not exist and the first cell has no border
+    line, so the first such merge per workbook and style goes through openpyxl and later ones
+    give the new cells the style array it left (``tests/test_report_styling.py`` compares them).
+    """
+    start = ws._cells.get((row, first_col))
+    border = start.border if start is not None else None
+    plain = (start is not None and last_col > first_col
+             and all(getattr(getattr(border, side), "style", None) is None
+                     for side in ("left", "right", "top", "bottom"))
+             and not any((row, j) in ws._cells for j in range(first_col + 1, last_col + 1)))
+    done = _MERGED.get(ws.parent)
+    if done is None:
+        done = _MERGED[ws.parent] = {}
+    key = tuple(start._style) if plain else None
+    if not plain or key not in done or done[key] is None:
+        merge_row_reference(ws, row, first_col, last_col)
+        if plain and key not in done:
+            rest = {tuple(ws._cells[(row, j)]._style or StyleArray()) for j in range(first_col + 1, last_col + 1)}
+            same_start = tuple(ws._cells[(row, first_col)]._style) == key
+            done[key] = StyleArray(rest.pop()) if len(rest) == 1 and same_start else None
+        return
+    ws.merged_cells.add(MergedCellRange(ws, f"{get_column_letter(first_col)}{row}:{get_column_letter(last_col)}{row}"))
+    for j in range(first_col + 1, last_col + 1):
+        cell = MergedCell(ws, row, j)
+        cell._style = StyleArray(done[key])
+        ws._cells[(row, j)] = cell
 
 
 def format_for_column(name: str) -> str | None:
@@ -199,11 +326,20 @@ def write_table(ws, top: int, left: int, frame, *, header_style: str = "Header",
     for j, col in enumerate(cols):
         put_text(ws, top, left + j, str(col), header_style)
     fmts = [formats.get(c, format_for_column(str(c))) for c in cols]
-    for i, row in enumerate(frame.itertuples(index=False, name=None), start=1):
-        r = top + i
-        for j, v in enumerate(row):
-            put_value(ws, r, left + j, v, style, fmts[j])
+    write_rows(ws, top + 1, left, [frame.iloc[:, j].tolist() for j in range(len(cols))], fmts, style)
     return top + len(frame), left + len(cols) - 1
+
+
+def write_rows(ws, top: int, left: int, columns: list[list], formats: list[str | None],
+               style: str = "Value") -> int:
+    """Write a table body given as one list of values per column (each converted from its frame
+    once), row by row from ``(top, left)``, every cell as :func:`put_value` writes it with
+    ``formats[j]`` for column ``j``; returns the last row written (``top - 1`` when empty)."""
+    n_rows = len(columns[0]) if columns else 0
+    for i, values in enumerate(zip(*columns), start=top):
+        for j, v in enumerate(values):
+            put_value(ws, i, left + j, v, style, formats[j])
+    return top + n_rows - 1
 
 
 def set_widths(ws, widths: dict | Iterable[float], start_col: int = 1) -> None:
