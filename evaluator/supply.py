@@ -870,6 +870,50 @@ def measures_after(base: MineralSupply, added: Mapping[str, float], rule: str, t
     return m
 
 
+def measures_after_each(base: MineralSupply, hosts: Sequence[str], amounts, rule: str) -> list[dict]:
+    """:func:`measures_after` of each addition ALONE (``amounts[k]`` at ``hosts[k]``), at once.
+
+    The project score measures every project alone against the same baseline; one matrix (a row
+    per addition, a column per partner and new host) replaces a call per project.
+    """
+    amounts = np.asarray(amounts, dtype=float)
+    if amounts.size and (np.any(amounts < 0) or not np.all(np.isfinite(amounts))):
+        raise ValueError("additions must be non-negative numbers")
+    hosts = [str(h) for h in hosts]
+    partners = list(base.volumes.index)
+    new_hosts = list(dict.fromkeys(h for h in hosts if h not in base.volumes.index))
+    names = partners + new_hosts
+    pos = {c: i for i, c in enumerate(names)}
+    v = np.clip(np.nan_to_num(base.volumes.to_numpy(dtype=float)), 0.0, None)
+    out = np.zeros((len(hosts), len(names)))
+    out[:, :len(partners)] = _displace_many(v, amounts, rule)
+    out[np.arange(len(hosts)), [pos[h] for h in hosts]] += amounts
+    out = np.clip(out, 0.0, None)
+    tot = out.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sh = np.where(tot[:, None] > 0, out / tot[:, None], 0.0)
+    wgi = base.wgi.reindex(names).fillna(float(base.wgi.median())).to_numpy(dtype=float)
+    hp = base.hhi_production
+    has_hp = hp is not None and np.isfinite(hp)
+    top = sh.argmax(axis=1) if names else np.zeros(len(hosts), dtype=int)
+    ci, ii = pos.get(CHINA), pos.get(base.incumbent)
+    result = []
+    for k in range(len(hosts)):
+        if tot[k] <= 0 or not (sh[k] > 0).any():
+            m = {"china_share": float("nan"), "top_supplier": None, "top_share": float("nan"), "hhi": float("nan"),
+                 "hhi_wgi": float("nan"), "geopolrisk": float("nan"), "n_sources": 0}
+        else:
+            r = sh[k]
+            m = {"china_share": float(r[ci]) if ci is not None else 0.0, "top_supplier": names[top[k]],
+                 "top_share": float(r[top[k]]), "hhi": float(np.sum(r ** 2)), "hhi_wgi": float(np.sum(r ** 2 * wgi)),
+                 "geopolrisk": float(hp) * float(np.sum(r * wgi / 10.0)) if has_hp else float("nan"),
+                 "n_sources": int(np.count_nonzero(r > 0))}
+        m["incumbent_share"] = (float(out[k, ii] / tot[k]) if ii is not None else 0.0) if tot[k] > 0 else float("nan")
+        m["volume"] = float(tot[k])
+        result.append(m)
+    return result
+
+
 def _excess(share: float, target: float) -> float:
     return max(0.0, float(share) - target) if np.isfinite(share) else 0.0
 
@@ -1002,8 +1046,9 @@ _BENEFIT_COLS = ["id", "mineral", "country_iso3", "processing_country_iso3", "ad
                  "benefit_pp", "diversification_score", "note"]
 
 
-def _benefit_row(ref, b: MineralSupply, r, rule: str, target: float, large: float) -> dict:
-    """One project's row of :func:`project_benefits` (``r`` an offtake row after _check_offtake)."""
+def _benefit_row(ref, b: MineralSupply, r, rule: str, target: float, large: float, a: dict | None = None) -> dict:
+    """One project's row of :func:`project_benefits` (``r`` an offtake row after _check_offtake;
+    ``a`` its :func:`measures_after`, computed here when not given)."""
     bm = b.measures
     w = designation_weight(ref, r.mineral)
     row = {"id": r.id, "mineral": r.mineral, "country_iso3": r.country_iso3, "processing_country_iso3": r.supplier_iso3,
@@ -1017,7 +1062,8 @@ def _benefit_row(ref, b: MineralSupply, r, rule: str, target: float, large: floa
                    large_offtake=False, benefit_pp=0.0, diversification_score=0.0,
                    note="no bundled import volumes for this mineral (assumed shares only): scored 0")
         return row
-    a = measures_after(b, {r.supplier_iso3: float(r.added_units)}, rule, target)
+    if a is None:
+        a = measures_after(b, {r.supplier_iso3: float(r.added_units)}, rule, target)
     e0, e1 = _excess(bm["top_share"], target), _excess(a["incumbent_share"], target)
     red = incumbent_reduction(b, a)
     value = float(score_value(ref, r.mineral, red))
@@ -1072,8 +1118,14 @@ def project_benefits(ref: ReferenceData, scenario, offtake: pd.DataFrame) -> pd.
     df = df.assign(added_units=import_units(ref, df, _options(scenario)["basis"], "korea_offtake_t_per_year"))
     bases = _baselines(ref, scenario, sorted(set(df["mineral"])))
     large = _scale(ref, "large_offtake_share")
-    rows = [_benefit_row(ref, bases[r.mineral], r, scenario.displacement_rule, target, large)
-            for r in df.itertuples(index=False)]
+    rule = scenario.displacement_rule
+    after: dict[int, dict] = {}                  # row position -> measures with that project alone
+    for m, g in df.groupby("mineral", sort=False):
+        if not bases[m].assumed:
+            each = measures_after_each(bases[m], g["supplier_iso3"].tolist(), g["added_units"].to_numpy(float), rule)
+            after.update(zip(np.flatnonzero(df["mineral"].to_numpy() == m), each))
+    rows = [_benefit_row(ref, bases[r.mineral], r, rule, target, large, after.get(k))
+            for k, r in enumerate(df.itertuples(index=False))]
     return pd.DataFrame(rows, columns=_BENEFIT_COLS).set_index("id")
 
 

@@ -606,3 +606,28 @@ def test_explain_portfolio_matches_projection_and_fractions(ref, scen, sample_ru
     assert half["graphite"]["offtake_scored_t_target_year"] == pytest.approx(0.5 * rows["graphite"]["offtake_scored_t_target_year"])
     assert rows["graphite"]["china_share_target_after"] < half["graphite"]["china_share_target_after"] \
         < rows["graphite"]["china_share_target_before"]
+
+
+@pytest.mark.parametrize("rule", ["top_supplier", "pro_rata", "additive"])
+def test_measures_after_each_equals_one_call_per_project(ref, rule):
+    """The batch behind the project score (every project alone against the same baseline) gives
+    exactly what measures_after gives one project at a time: hosts among the partners, new
+    hosts, China itself, the incumbent, zero additions and additions larger than the market."""
+    rng = np.random.default_rng(3)
+    for mineral in ("rare_earths", "lithium", "graphite", "tungsten", "nickel", "cobalt"):
+        base = supply.baseline(ref, mineral)
+        if base.assumed:
+            continue
+        partners = list(base.volumes.index[:4])
+        hosts = partners + ["CHN", "VNM", "LAO", "USA", "VNM", base.incumbent]
+        amounts = rng.uniform(0, 2 * base.total, size=len(hosts))
+        amounts[1] = 0.0
+        each = supply.measures_after_each(base, hosts, amounts, rule)
+        for h, x, got in zip(hosts, amounts, each):
+            want = supply.measures_after(base, {h: float(x)}, rule, 0.5)
+            assert got.keys() == want.keys()
+            for k in want:
+                if isinstance(want[k], float):
+                    assert got[k] == pytest.approx(want[k], rel=1e-12, abs=1e-15, nan_ok=True), (mineral, h, k)
+                else:
+                    assert got[k] == want[k], (mineral, h, k)
