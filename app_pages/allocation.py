@@ -9,7 +9,7 @@ from app_pages import compute, draft, state
 from app_pages.explain import portfolio_sentence
 from app_pages.explain import constraint_text, note_text
 from app_pages.fmt import fmt_money, fmt_pct, mineral_name, money_factor, money_slider, money_unit, table_view
-from app_pages.i18n import t
+from app_pages.i18n import lang, t
 from app_pages.world_map import funding_map
 from evaluator import supply
 from evaluator.allocation import AllocationError, AllocationInfeasible
@@ -90,7 +90,7 @@ def _headline(pa, s) -> None:
     if s.limit_reached:
         st.warning(t("not_proven_optimal", seconds=f"{compute.time_limit_s():g}", gap=fmt_pct(s.mip_gap)))
     elif s.n_selected == 0 and s.note:
-        st.info(t("nothing_funded_because", note=s.note))
+        st.info(t("nothing_funded_because", note=s.note_text(lang())))
 
 
 def _who_gets_what(t_alloc):

@@ -77,6 +77,9 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
+from evaluator import messages
+from evaluator.messages import Message
+
 __all__ = [
     "AllocationError",
     "AllocationInfeasible",
@@ -314,7 +317,9 @@ class AllocationResult:
         feasible and re-checked, but possibly not the best (``mip_gap`` says how far at most).
     note : str
         Plain-language explanation when nothing is funded (why), or when a limit stopped the
-        solver; ``""`` otherwise.
+        solver; ``""`` otherwise (English: ``notes`` worded by :mod:`evaluator.messages`).
+    notes : tuple of evaluator.messages.Message
+        The same explanation as catalogue messages, for the officer's language.
     """
 
     fractions: pd.Series
@@ -332,6 +337,7 @@ class AllocationResult:
     concave_values: dict = field(default_factory=dict)
     limit_reached: bool = False
     note: str = ""
+    notes: tuple = ()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -982,7 +988,12 @@ def _package(m: _Model, res, seconds: float, row_hi=None, marginals=True) -> All
         objective=obj, status=status, optimal=bool(res.status == 0),
         mip_gap=gap, solve_time_s=seconds, binding=binding, slacks=slacks,
         marginal_values=mv, recheck=viol, concave_values=conc, limit_reached=limit,
-        note=_note(m, x, row_hi, status, limit, gap))
+        **_notes(_note(m, x, row_hi, status, limit, gap)))
+
+
+def _notes(notes: tuple) -> dict:
+    """``note`` (English) and ``notes`` of an :class:`AllocationResult`."""
+    return {"note": messages.join(notes, "en", " "), "notes": tuple(notes)}
 
 
 def _rhs_scale(m: _Model, name: str, row_hi) -> float:
@@ -1218,44 +1229,40 @@ def _empty_result(m: _Model, row_hi=None) -> AllocationResult:
         selected=pd.Series(np.zeros(0, bool), index=m.ids, name="selected"),
         objective=obj, status="no_candidates", optimal=True, mip_gap=0.0, solve_time_s=0.0,
         binding=[], slacks=slacks, marginal_values={k: 0.0 for k in m.keys}, recheck=viol,
-        concave_values=conc, note="Nothing funded: there are no candidates.")
+        concave_values=conc, **_notes((Message("alloc_nothing_no_candidates"),)))
 
 
-def _note(m: _Model, x: np.ndarray, row_hi, status: str, limit: bool, gap: float) -> str:
-    """Plain explanation of an all-zero allocation or of a solver stopped by a limit."""
-    parts = []
-    if limit:
-        what = status.replace("_", " ")
-        if status == "time_limit":
-            what += f" ({m.time_limit_s:g} s)"
-        dist = (f"at most {gap:.2%} below the best possible" if np.isfinite(gap)
-                else "how far it is from the best possible is not known")
-        parts.append(f"The solver stopped at its {what} before proving this allocation "
-                     f"optimal; it is feasible and re-checked, and {dist}.")
+def _note(m: _Model, x: np.ndarray, row_hi, status: str, limit: bool, gap: float) -> tuple:
+    """Messages explaining an all-zero allocation or a solver stopped by a limit."""
+    notes = []
     if not np.any(x > SELECTED_TOL):
-        parts.insert(0, "Nothing funded: " + _why_nothing(m, row_hi) + ".")
-    return " ".join(parts)
+        notes.append(_why_nothing(m, row_hi))
+    if limit:
+        what = (Message("alloc_limit_time", {"seconds": f"{m.time_limit_s:g}"}) if status == "time_limit"
+                else Message("alloc_limit_other", {"status": status.replace("_", " ")}))
+        code = "alloc_stopped_gap" if np.isfinite(gap) else "alloc_stopped_gap_unknown"
+        notes.append(Message(code, {"limit": what, "gap": f"{gap:.2%}"}))
+    return tuple(notes)
 
 
-def _why_nothing(m: _Model, row_hi) -> str:
+def _why_nothing(m: _Model, row_hi) -> Message:
     """The first reason, in a fixed order, why no candidate can be funded with a gain."""
     bud = m.budgets if row_hi is None else np.asarray(row_hi[:m.n_budget_rows], float)
     free = np.ones(m.n, bool)
     free[m.pos_out] = False
     if not free.any():
-        return "every candidate is locked out"
+        return Message("alloc_nothing_all_locked_out")
     bonus = np.zeros(m.n)
     for t, w in zip(m.concave, m.concave_w):
         bonus += w * max(float(np.max(t.slopes)), 0.0)
     gain = free & (m.value + bonus > 0)
     if not gain.any():
-        return "no candidate has a positive value, so nothing is worth funding"
+        return Message("alloc_nothing_no_value")
     start = np.where(m.lo > 0, m.lo, SNAP_TOL)          # smallest fundable share
     fits = gain & np.all(m.req * start[:, None] <= bud[None, :] * (1 + RECHECK_TOL), axis=1)
     if not fits.any():
         budgets = ", ".join(f"{k} {b:g}" for k, b in zip(m.keys, bud))
-        return (f"no candidate worth funding fits the budgets ({budgets}) even at its "
-                "minimum share")
+        return Message("alloc_nothing_fits_budgets", {"budgets": budgets})
     # caps and constraints that a candidate breaks on its own at its minimum share
     blockers = []
     for cap, mask, amount in zip(m.caps, m.cap_members, m.cap_amount):
@@ -1271,9 +1278,8 @@ def _why_nothing(m: _Model, row_hi) -> str:
         blocked |= b
     if blockers and not (fits & ~blocked).any():
         names = "; ".join(nm for nm, _ in blockers[:5]) + ("; ..." if len(blockers) > 5 else "")
-        return f"caps or constraints exclude every candidate that fits ({names})"
-    return ("no combination of candidates satisfies the caps and constraints with a gain (for "
-            "example, share caps that no small set of candidates can meet)")
+        return Message("alloc_nothing_constraints_exclude", {"constraints": names})
+    return Message("alloc_nothing_no_combination")
 
 
 def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="value",

@@ -28,7 +28,9 @@ def catalogue(language: str) -> dict[str, str]:
 
 
 def text(code: str, language: str = "en", **params: Any) -> str:
-    """The message ``code`` worded in ``language`` with ``params`` filled in."""
+    """The message ``code`` worded in ``language`` with ``params`` filled in (a parameter that is
+    itself a :class:`Message` is worded in the same language)."""
+    params = {k: v.text(language) if isinstance(v, (Message, Joined)) else v for k, v in params.items()}
     return catalogue(language)[code].format(**params)
 
 
@@ -46,6 +48,17 @@ class Message:
 def join(messages, language: str = "en", sep: str = "; ") -> str:
     """Several messages as one line."""
     return sep.join(m.text(language) for m in messages)
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Several messages quoted as one parameter of another, worded in its language."""
+
+    parts: tuple
+    sep: str = ", "
+
+    def text(self, language: str = "en") -> str:
+        return join(self.parts, language, self.sep)
 
 
 def unit_key(unit: str) -> str:

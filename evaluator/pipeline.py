@@ -108,10 +108,17 @@ class AllocationSummary:
     limit_reached: bool = False
     note: str = ""
     warnings: tuple[str, ...] = ()
+    note_messages: tuple = field(default=(), repr=False)
+
+    def note_text(self, language: str = "en") -> str:
+        """The allocator's note (why nothing is funded, a limit that stopped it) in ``language``."""
+        from evaluator import messages
+
+        return messages.join(self.note_messages, language, " ") if self.note_messages else self.note
 
     def as_record(self) -> dict:
         """The summary as one JSON-ready mapping (the CLI's ``summary`` object)."""
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "note_messages"}
         out["binding"] = list(self.binding)
         out["warnings"] = list(self.warnings)
         for k in ("marginal_value_per_krw_bn", "diversification_value", "china_share_before", "china_share_after",
@@ -289,7 +296,8 @@ def summarise_allocation(pa: portfolio.PortfolioAllocation, outcome: SupplyOutco
         diversification_value=dict(s["diversification_value"]),
         china_share_before=outcome.shares("china_share_before"), china_share_after=outcome.shares("china_share_after"),
         top_share_after=outcome.shares("top_share_after"),
-        limit_reached=bool(s["limit_reached"]), note=str(s["note"] or ""), warnings=tuple(s["warnings"]))
+        limit_reached=bool(s["limit_reached"]), note=str(s["note"] or ""), warnings=tuple(s["warnings"]),
+        note_messages=tuple(s.get("note_messages", ())))
 
 
 def run(apps: Sequence, scenario, ref, *, customs=None, weights: Mapping[str, float] | None = None,

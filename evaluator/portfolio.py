@@ -53,7 +53,8 @@ import numpy as np
 import pandas as pd
 
 from evaluator import allocation as alloc
-from evaluator import supply
+from evaluator import messages, supply
+from evaluator.messages import Joined, Message
 
 RESOURCES = ("fund_krw_bn", "loan_krw_bn")
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -379,7 +380,8 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     funded_share = frac.where(table["selected"], 0.0)
     off = supply.funded_offtake(supply.offtake_from_evaluation(ev, ref=ref), funded_share, "korea_offtake_t_per_year")
     effect = supply.portfolio_effect(ref, scenario, off) if len(off) else pd.DataFrame()
-    note = _domain_note(res, notes, cand)
+    note_messages = _domain_notes(res, notes, cand)
+    note = messages.join(note_messages, "en", " ")
     summary = {
         "objective_name": scenario.objective,
         "objective": res.objective,
@@ -388,6 +390,7 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
         "mip_gap": res.mip_gap,
         "limit_reached": res.limit_reached,
         "note": note,
+        "note_messages": note_messages,
         "warnings": [note] if note else [],
         "solve_time_s": res.solve_time_s,
         "n_selected": int(table["selected"].sum()),
@@ -407,15 +410,21 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
                                {"locked_in": tuple(locked_in), "locked_out": tuple(locked_out)})
 
 
-def _domain_note(res: alloc.AllocationResult, notes: pd.Series, cand: pd.DataFrame) -> str:
-    """The optimiser's note, with "no candidates" said in the officers' terms."""
+#: Why an application is not a candidate (the first word of its note) -> message code.
+_NOT_CANDIDATE = {"ineligible": "alloc_reason_ineligible", "excluded country": "alloc_reason_excluded_country",
+                  "asks for no support": "alloc_reason_no_support", "locked out": "alloc_reason_locked_out"}
+
+
+def _domain_notes(res: alloc.AllocationResult, notes: pd.Series, cand: pd.DataFrame) -> tuple:
+    """The optimiser's messages, with "no candidates" said in the officers' terms."""
     if len(cand):
-        return res.note
+        return res.notes
     if len(notes) == 0:
-        return "Nothing funded: there are no applications."
+        return (Message("alloc_nothing_no_applications"),)
     counts = notes.str.split(":").str[0].value_counts()
-    why = ", ".join(f"{c} {r}" for r, c in counts.items())
-    return f"Nothing funded: no application is a candidate ({why})."
+    why = [Message("alloc_reason_count", {"n": int(c), "reason": Message(_NOT_CANDIDATE[r]) if r in _NOT_CANDIDATE
+                                          else r}) for r, c in counts.items()]
+    return (Message("alloc_nothing_no_candidate", {"reasons": Joined(tuple(why))}),)
 
 
 def frontier(pa: PortfolioAllocation, scenario, ref, resource: str = "fund_krw_bn", points: int = 15,

@@ -712,6 +712,11 @@ def test_nothing_fundable_gives_all_zero_with_a_plain_note(case, kwargs, says):
     assert not res.selected.any() and float(res.fractions.abs().sum()) == 0.0
     assert res.objective == 0.0 and res.optimal and not res.limit_reached
     assert res.note.startswith("Nothing funded") and says in res.note, (case, res.note)
+    # the same reason from the message catalogue, in Korean for the officer
+    from evaluator import messages
+    assert messages.join(res.notes, "en", " ") == res.note
+    ko = messages.join(res.notes, "ko", " ")
+    assert ko.startswith("지원 대상 없음") and "Nothing" not in ko, ko
     check_solution(cands, budgets, res, **kwargs)
 
 

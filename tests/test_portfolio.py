@@ -173,6 +173,11 @@ def test_nothing_fundable_gives_an_all_zero_allocation_with_a_note(run, changes,
     assert pa.summary["objective"] == 0.0 and not pa.limit_reached
     assert pa.note.startswith("Nothing funded") and says in pa.note, pa.note
     assert pa.warnings == [pa.note]
+    from evaluator import pipeline
+    summary = pipeline.summarise_allocation(pa)
+    assert summary.note_text("en") == pa.note
+    ko = summary.note_text("ko")
+    assert ko.startswith("지원 대상 없음") and "Nothing" not in ko and "ineligible" not in ko, ko
     assert independent_violations(pa, s, run.scores.table) == []
     assert portfolio.check_allocation(pa, s) == []
 
