@@ -183,19 +183,23 @@ for col in srow.index:
         key = col[: -len("_source")]
         resolved[key] = (srow.get(key, srow.get(key + "_usd_per_t", "")), srow[col])
 rows = []
+field_names = messages.catalogue(lang())   # the template's field headers; other inputs keep their code
 for k, v in app.to_record().items():
     if k in resolved:
         continue
-    rows.append({t("col_input"): k, t("col_value"): "" if v is None else str(v), t("col_source"): t("src_applicant")})
+    rows.append({t("col_input"): field_names.get(f"field_{k}", k), t("col_value"): "" if v is None else str(v),
+                 t("col_source"): t("src_applicant")})
 for k, (v, s) in resolved.items():
-    rows.append({t("col_input"): k, t("col_value"): str(v), t("col_source"): s})
+    rows.append({t("col_input"): field_names.get(f"field_{k}", k), t("col_value"): str(v),
+                 t("col_source"): messages.source_text(s, lang())})
 rows += [
     {t("col_input"): "discount_rate", t("col_value"): fmt_pct(r["discount_rate"]),
      t("col_source"): t("src_scenario") + (t("src_plus_premium") if scenario.add_country_risk_premium else "")},
     {t("col_input"): "fx_krw_per_usd", t("col_value"): f"{scenario.fx_krw_per_usd:,.0f}", t("col_source"): t("src_scenario")},
     {t("col_input"): "policy_loan_rate", t("col_value"): fmt_pct(scenario.policy_loan_rate), t("col_source"): t("src_scenario")},
     {t("col_input"): "price_usd_per_t", t("col_value"): f"{r['price_usd_per_t']:,.0f}",
-     t("col_source"): str(srow.get("price_source", t("src_price_deck", case=scenario.price_case)))},
+     t("col_source"): messages.source_text(srow["price_source"], lang()) if "price_source" in srow.index
+     else t("src_price_deck", case=scenario.price_case)},
 ]
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=300)
 

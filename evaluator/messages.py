@@ -9,6 +9,7 @@ reason reads the same on the screen, in the workbook and on the command line.
 from __future__ import annotations
 
 import functools
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,3 +76,33 @@ def field_label(name: str, unit: str = "", language: str = "en") -> str:
 def mineral_name(key: str, language: str = "en") -> str:
     """A mineral key (``rare_earths``) in words."""
     return text(f"mineral_{key}", language)
+
+
+#: Where a resolved input came from, as the engine records it (evaluator.cashflow, evaluator.fiscal)
+#: -> catalogue code and the parts it quotes. A citation of a law or study is quoted as it is.
+_SOURCES = (
+    (re.compile(r"applicant"), "src_applicant"),
+    (re.compile(r"applicant schedule"), "src_applicant_schedule"),
+    (re.compile(r"applicant throughput x ramp-up"), "src_applicant_ramp_up"),
+    (re.compile(r"scenario default"), "src_scenario_default"),
+    (re.compile(r"scenario override"), "src_scenario_override"),
+    (re.compile(r"scenario price path"), "src_scenario_price_path"),
+    (re.compile(r"country default \((?P<iso3>[A-Z]{3})\)"), "src_country_default"),
+    (re.compile(r"price deck \((?P<case>[\w-]+)\)"), "src_price_deck"),
+    (re.compile(r"price deck \((?P<case>[\w-]+)\), applicant basket"), "src_price_deck_applicant_basket"),
+    (re.compile(r"price deck \((?P<case>[\w-]+)\), default basket"), "src_price_deck_default_basket"),
+)
+
+
+def source_text(source: str, language: str = "en") -> str:
+    """An input's recorded source (``applicant``, ``country default (VNM)``, ``price deck (base)``
+    ...) in ``language``; any other text (a law or study cited by name) as it is."""
+    value = "" if source is None else str(source)
+    for pattern, code in _SOURCES:
+        m = pattern.fullmatch(value)
+        if m:
+            parts = m.groupdict()
+            if f"price_case_{parts.get('case')}" in catalogue(language):
+                parts["case"] = text(f"price_case_{parts['case']}", language)
+            return text(code, language, **parts)
+    return value

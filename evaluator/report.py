@@ -79,6 +79,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.utils import get_column_letter
 
+from evaluator import messages
 from evaluator import xlsx_style as xs
 
 __all__ = ["build_report", "build_pipeline_report", "cashflow_sheet_ids", "project_page_ids", "study_reconciliation",
@@ -148,6 +149,12 @@ def cashflow_sheet_ids(evaluation, allocation=None, cashflow_ids=None, top_n: in
             return ids
     npv = evaluation.metrics["npv_usd_m"].astype(float).fillna(-np.inf)
     return [str(i) for i in npv.sort_values(ascending=False, kind="stable").index[:top_n]]
+
+
+def _source(sources, column: str, lab: xs.Labels) -> str:
+    """Where an input came from (``sources[column]``), in the report's language."""
+    value = sources.get(column, "")
+    return messages.source_text(value, lab.language) if value else ""
 
 
 def _title(ws, text: str, subtitle: str | None = None) -> None:
@@ -276,17 +283,17 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
         ("rec", lab("cf.rec"), float(inp.recovery[i]), xs.FMT_PCT, lab("text.src_applicant")),
         ("pay", lab("cf.pay"), float(inp.payability[i]), xs.FMT_PCT, lab("text.src_applicant")),
         ("pf", lab("cf.pf"), float(inp.product_factor[i]), xs.FMT_FACTOR, lab("text.src_product_factor")),
-        ("price", lab("cf.price"), float(inp.price_usd_per_t[i]), xs.FMT_PRICE, src.get("price_source", lab("text.src_price"))),
+        ("price", lab("cf.price"), float(inp.price_usd_per_t[i]), xs.FMT_PRICE, _source(src, "price_source", lab) or lab("text.src_price")),
         ("bycoef", lab("cf.bycoef"), _byproduct_coef(inp, i), xs.FMT_MONEY2, lab("text.src_byproducts")),
         ("offsite", lab("cf.offsite"), float(inp.offsite_costs_share[i]), xs.FMT_PCT, lab("text.src_applicant")),
-        ("roy", lab("cf.roy"), float(inp.royalty_rate[i]), xs.FMT_PCT2, src.get("royalty_source", "")),
+        ("roy", lab("cf.roy"), float(inp.royalty_rate[i]), xs.FMT_PCT2, _source(src, "royalty_source", lab)),
         ("opex", lab("cf.opex"), float(inp.opex_usd_per_t_ore[i]), xs.FMT_MONEY2, lab("text.src_applicant")),
         ("fixed", lab("cf.fixed"), float(inp.fixed_opex_usd_m_per_year[i]), xs.FMT_MONEY2, lab("text.src_applicant")),
         ("sust", lab("cf.sust"), float(inp.sustaining_capex_usd_m_per_year[i]), xs.FMT_MONEY2, lab("text.src_applicant")),
         ("closure", lab("cf.closure"), float(inp.closure_cost_usd_m[i]), xs.FMT_MONEY2, lab("text.src_applicant")),
         ("wcs", lab("cf.wcs"), float(inp.working_capital_share[i]), xs.FMT_PCT, lab("text.src_applicant")),
-        ("tax", lab("cf.tax"), float(inp.income_tax_rate[i]), xs.FMT_PCT2, src.get("income_tax_source", "")),
-        ("dep", lab("cf.dep"), int(inp.depreciation_years[i]), "0", src.get("depreciation_source", "")),
+        ("tax", lab("cf.tax"), float(inp.income_tax_rate[i]), xs.FMT_PCT2, _source(src, "income_tax_source", lab)),
+        ("dep", lab("cf.dep"), int(inp.depreciation_years[i]), "0", _source(src, "depreciation_source", lab)),
         ("offtake", lab("cf.offtake"), float(inp.korea_offtake_share[i]), xs.FMT_PCT, lab("text.src_applicant")),
         ("r", lab("cf.r"), rate, xs.FMT_PCT2,
          lab("text.src_rate", rate=scenario.discount_rate, crp=float(m["risk_premium"]))),
@@ -1463,6 +1470,9 @@ def _write_assumptions(ws, evaluation, scenario, ref, lab: xs.Labels | None = No
     r += 1
     src = evaluation.inputs.sources
     if src is not None and len(src):
+        src = src.copy()
+        for c in [c for c in src.columns if c.endswith("_source")]:   # the engine's words, in this language
+            src[c] = [messages.source_text(v, lab.language) if isinstance(v, str) else v for v in src[c]]
         r, _ = _table(ws, r, 1, src.reset_index(), lab)
         r += 2
     xs.put_text(ws, r, 1, lab("text.raw_sources"), "Subtitle")

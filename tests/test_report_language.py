@@ -45,8 +45,10 @@ def data_strings(apps, ref, scenario, result, decision) -> list[str]:
     for a in apps:
         rec = a.to_record()
         out |= {str(v) for v in rec.values() if isinstance(v, str) and v}
+    # the engine's own words for an input's source (applicant, country default, price deck) are not
+    # data: they are worded in the report's language (messages.source_text); citations are data
     for frame in (ref.minerals, ref.countries, ref.royalties, ref.ree_oxides, ref.tax_overrides,
-                  ref.fiscal_regimes, result.evaluation.inputs.sources):
+                  ref.fiscal_regimes):
         for c in frame.columns:
             if frame[c].dtype == object or str(frame[c].dtype).startswith("str"):
                 out |= {str(v) for v in frame[c].dropna() if str(v).strip()}
@@ -125,6 +127,20 @@ def test_label_files_have_the_same_keys_and_placeholders():
 def test_unknown_language_is_refused():
     with pytest.raises(xs.LanguageError, match="fr"):
         xs.load_labels("fr")
+
+
+def test_input_sources_are_worded_in_korean():
+    """Every source word the engine records (evaluator.cashflow, evaluator.fiscal) reads in Korean;
+    a citation is quoted as it is."""
+    from evaluator import messages
+    for value, ko in (("applicant", "신청사"), ("scenario default", "시나리오 기본값"),
+                      ("country default (VNM)", "국가 기본값 (VNM)"), ("price deck (base)", "가격 전망 (기준)"),
+                      ("price deck (high), applicant basket", "가격 전망 (높음), 신청사 희토류 구성"),
+                      ("scenario price path", "시나리오 가격 경로"), ("applicant throughput x ramp-up",
+                                                                      "신청사 처리량 x 증산 일정")):
+        assert messages.source_text(value, "ko") == ko
+        assert messages.source_text(value, "en") == value
+    assert messages.source_text("Mining Act 1978 (WA) s.108", "ko") == "Mining Act 1978 (WA) s.108"
 
 
 def test_engine_text_is_translated():
