@@ -72,6 +72,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Mapping, Sequence
 
+import highspy
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -1634,6 +1635,92 @@ def _frontier_frame(m: _Model, rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=cols)
 
 
+#: HiGHS options of the re-solves of :func:`entry_values`. Each re-solve is a small MILP (most
+#: candidates fixed by bounds) that HiGHS closes at the root node, so its fixed costs dominate:
+#: presolve (the bounds already did its work), symmetry detection and the start heuristics
+#: (the caller passes a feasible start when it has one). They change the path, not the answer.
+ENTRY_HIGHS_OPTIONS = {"presolve": "off", "mip_detect_symmetry": False,
+                       "mip_heuristic_run_feasibility_jump": False, "mip_heuristic_effort": 0.0}
+
+
+@dataclass
+class _Resolve:
+    """A re-solve's answer in ``scipy.optimize.milp``'s terms: ``status`` 0 optimal (to the
+    gap), 1 a limit stopped it, 2 infeasible, 4 other; ``x`` the full vector or None."""
+
+    x: np.ndarray | None
+    fun: float
+    status: int
+    mip_gap: float
+
+
+class _Resolver:
+    """The model's MILP held by one HiGHS instance and re-solved with other bounds,
+    integrality and costs.
+
+    ``scipy.optimize.milp`` builds a new HiGHS model on every call and takes neither a start
+    nor HiGHS's own options; here the matrix is passed once, each solve changes the column
+    data in place, may start from a known feasible answer (HiGHS's ``setSolution``) and runs
+    with :data:`ENTRY_HIGHS_OPTIONS`. One instance per thread: a HiGHS object is not shared.
+    """
+
+    _STATUS = {highspy.HighsModelStatus.kOptimal: 0, highspy.HighsModelStatus.kInfeasible: 2,
+               highspy.HighsModelStatus.kTimeLimit: 1, highspy.HighsModelStatus.kIterationLimit: 1,
+               highspy.HighsModelStatus.kSolutionLimit: 1, highspy.HighsModelStatus.kInterrupt: 1}
+
+    def __init__(self, m: _Model, integer: bool = True):
+        self.m = m
+        h = self.h = highspy._core._Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("mip_rel_gap", m.mip_rel_gap)
+        h.setOptionValue("time_limit", m.time_limit_s)
+        for k, v in ENTRY_HIGHS_OPTIONS.items():
+            h.setOptionValue(k, v)
+        A = m.A.tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = m.nv, A.shape[0]
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = m.c, m.lb, m.ub
+        lp.row_lower_, lp.row_upper_ = m.row_lo, m.row_hi
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = m.nv, A.shape[0]
+        if integer:
+            lp.integrality_ = [highspy.HighsVarType(int(v)) for v in m.integ]
+        h.passModel(lp)
+        self.cols = np.arange(m.nv, dtype=np.int32)
+
+    def relaxation(self, c, lb, ub) -> tuple[bool, float, np.ndarray]:
+        """The LP (an instance made with ``integer=False``): ``(solved, objective, reduced
+        costs of the candidates)`` in minimisation form, like ``linprog``'s
+        ``lower.marginals``. The previous basis starts the simplex."""
+        h, nv = self.h, self.m.nv
+        h.changeColsCost(nv, self.cols, np.asarray(c, float))
+        h.changeColsBounds(nv, self.cols, np.asarray(lb, float), np.asarray(ub, float))
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return False, np.nan, np.zeros(self.m.n)
+        dual = np.asarray(h.getSolution().col_dual, float)[:self.m.n]
+        return True, float(h.getInfo().objective_function_value), dual
+
+    def solve(self, c, lb, ub, integ, start: np.ndarray | None = None) -> _Resolve:
+        h, nv = self.h, self.m.nv
+        h.clearSolver()
+        h.changeColsCost(nv, self.cols, np.asarray(c, float))
+        h.changeColsBounds(nv, self.cols, np.asarray(lb, float), np.asarray(ub, float))
+        h.changeColsIntegrality(nv, self.cols, np.asarray(integ, np.uint8))
+        if start is not None:
+            h.setSolution(nv, self.cols, np.asarray(start, float))
+        h.run()
+        status = self._STATUS.get(h.getModelStatus(), 4)
+        info = h.getInfo()
+        has_x = (status in (0, 1)
+                 and info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible)
+        x = np.asarray(h.getSolution().col_value, float) if has_x else None
+        gap = float(info.mip_gap) if status == 0 else float("inf")
+        return _Resolve(x, float(info.objective_function_value) if has_x else np.nan,
+                        status, gap)
+
+
 def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
                  result: AllocationResult, *, ids: Sequence | None = None,
                  n_jobs: int | None = None, max_iter: int = 12, **kwargs) -> pd.DataFrame:
@@ -1712,9 +1799,18 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
     tol = 2.0 * m.mip_rel_gap * max(1.0, abs(O_star))
     if n_jobs is None:
         n_jobs = max(1, min(2, os.cpu_count() or 1))
+    # dominance [5]_ once for all: with p locked in at a raised value a candidate with enough
+    # better interchangeable copies is still 0 in some best answer (p, funded, is never the
+    # unfunded copy the argument moves a fraction to; a raised value only makes p a better
+    # copy), so the fixing of the plain model holds in every problem below, p itself excepted
+    dominated = _dominated(m, m.row_hi)
+    local = threading.local()
 
     def one(p):
-        return _entry_value(m, p, x0, sel, O_star, d, G, relaxable, tol, max_iter)
+        if not hasattr(local, "milp"):
+            local.milp, local.lp = _Resolver(m), _Resolver(m, integer=False)
+        return _entry_value(m, p, x0, sel, O_star, d, G, relaxable, tol, max_iter,
+                            (local.milp, local.lp), dominated)
 
     if n_jobs > 1 and len(out_ids) > 1:
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
@@ -1726,22 +1822,27 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
 
 def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: float,
                  d: np.ndarray, G: float, relaxable: np.ndarray, tol: float,
-                 max_iter: int) -> dict:
+                 max_iter: int, solvers: tuple[_Resolver, _Resolver],
+                 dominated: np.ndarray) -> dict:
     """Dinkelbach iteration of :func:`entry_values` for candidate position ``p``."""
     t0 = time.perf_counter()
+    solver, lp_solver = solvers
     n = m.n
     v = float(m.value[p])
     lb, ub, integ = m.apply_locks(list(m.pos_in) + [p], list(m.pos_out))
     solves, largest = 0, 0
 
-    def solve(free, delta):
+    def solve(free, delta, start=None):
         nonlocal solves, largest
         lb_, ub_, integ_ = lb.copy(), ub.copy(), integ.copy()
         lb_[:n][~free] = ub_[:n][~free] = 0.0
         integ_[:n][~free] = 0
         c = m.c.copy()
         c[p] = -(v + delta)
-        res, _ = m.solve(c=c, lb=lb_, ub=ub_, integ=integ_)
+        # the previous answer starts the search when the fixing kept all its candidates
+        if start is not None and np.any(start[:n][~free] > SELECTED_TOL):
+            start = None
+        res = solver.solve(c, lb_, ub_, integ_, start)
         solves += 1
         largest = max(largest, int(free.sum()))
         return res
@@ -1762,11 +1863,12 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
     # is already the threshold (a tie: p is in an alternative optimum)
     exact = start.status == 0 and delta * x[p] <= tol
     for _ in range(0 if exact else max_iter):
-        free = _free_for_entry(m, p, v + delta, lb, relaxable, O_star, tol)
+        free = _free_for_entry(m, p, v + delta, lb, relaxable, O_star, tol, lp_solver,
+                               dominated)
         if free is None:
             slack = G + max(0.0, delta - d[p]) * m.hi[p] + tol
             free = ~relaxable | (d * m.lo <= slack) | (np.arange(n) == p)
-        res = solve(free, delta)
+        res = solve(free, delta, x)
         if res.x is None:
             break
         gain = -float(res.fun) - O_star
@@ -1788,10 +1890,12 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
 
 
 def _free_for_entry(m: _Model, p: int, value: float, lb_locked: np.ndarray,
-                    relaxable: np.ndarray, O_star: float, tol: float) -> np.ndarray | None:
+                    relaxable: np.ndarray, O_star: float, tol: float, lp: _Resolver,
+                    dominated: np.ndarray) -> np.ndarray | None:
     """Candidates that can be funded in an allocation worth ``O*`` with ``p`` locked in at
     ``value``: reduced-cost fixing [4]_ on the LP relaxation of that very problem (``p`` at
-    least at its floor). None when the LP is not solved."""
+    least at its floor), less the ``dominated`` ones (see :func:`entry_values`). None when the
+    LP is not solved."""
     n = m.n
     lb = lb_locked.copy()
     keep_p = lb[p]
@@ -1799,18 +1903,12 @@ def _free_for_entry(m: _Model, p: int, value: float, lb_locked: np.ndarray,
     lb[p] = keep_p
     c = m.c.copy()
     c[p] = -value
-    lp = _lp_cost(m, c, lb, m.ub, m.row_hi)
-    if lp.status != 0:
+    solved, fun, rc = lp.relaxation(c, lb, m.ub)
+    if not solved:
         return None
-    d = np.maximum(np.asarray(lp.lower.marginals[:n], float), 0.0)
-    slack = -float(lp.fun) - O_star + tol
-    free = ~relaxable | (d * m.lo <= slack)
-    free[p] = True
-    # dominance [5]_ in this problem (p locked in at its raised value): a candidate with enough
-    # better interchangeable copies is 0 in some optimal answer (see _dominated)
-    mm = copy.copy(m)
-    mm.c, mm.pos_in = c, np.append(m.pos_in, p).astype(np.int64)
-    free &= ~_dominated(mm, m.row_hi)
+    d = np.maximum(rc, 0.0)
+    slack = -fun - O_star + tol
+    free = (~relaxable | (d * m.lo <= slack)) & ~dominated
     free[p] = True
     return free
 
