@@ -1635,12 +1635,15 @@ def _frontier_frame(m: _Model, rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=cols)
 
 
-#: HiGHS options of the re-solves of :func:`entry_values`. Each re-solve is a small MILP (most
-#: candidates fixed by bounds) that HiGHS closes at the root node, so its fixed costs dominate:
-#: presolve (the bounds already did its work), symmetry detection and the start heuristics
-#: (the caller passes a feasible start when it has one). They change the path, not the answer.
+#: HiGHS options of the re-solves of :func:`entry_values`. Each re-solve is a small MILP that
+#: HiGHS closes at or near the root node, so its fixed costs dominate: presolve (the fixing
+#: already removed most candidates), symmetry detection and the primal heuristics (branching
+#: finds the few answers there are). They change the path, not the answer or its proof.
 ENTRY_HIGHS_OPTIONS = {"presolve": "off", "mip_detect_symmetry": False,
-                       "mip_heuristic_run_feasibility_jump": False, "mip_heuristic_effort": 0.0}
+                       "mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False,
+                       "mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
+                       "mip_heuristic_run_root_reduced_cost": False,
+                       "mip_heuristic_run_zi_round": False, "mip_heuristic_run_shifting": False}
 
 
 @dataclass
@@ -1651,48 +1654,74 @@ class _Resolve:
     x: np.ndarray | None
     fun: float
     status: int
-    mip_gap: float
 
 
-class _Resolver:
-    """The model's MILP held by one HiGHS instance and re-solved with other bounds,
-    integrality and costs.
+_HIGHS_STATUS = {highspy.HighsModelStatus.kOptimal: 0, highspy.HighsModelStatus.kInfeasible: 2,
+                 highspy.HighsModelStatus.kTimeLimit: 1,
+                 highspy.HighsModelStatus.kIterationLimit: 1,
+                 highspy.HighsModelStatus.kSolutionLimit: 1,
+                 highspy.HighsModelStatus.kInterrupt: 1}
 
-    ``scipy.optimize.milp`` builds a new HiGHS model on every call and takes neither a start
-    nor HiGHS's own options; here the matrix is passed once, each solve changes the column
-    data in place, may start from a known feasible answer (HiGHS's ``setSolution``) and runs
-    with :data:`ENTRY_HIGHS_OPTIONS`. One instance per thread: a HiGHS object is not shared.
+
+def _highs(m: _Model, A: sparse.spmatrix, c, lb, ub, integ=None):
+    """A HiGHS instance (highspy) holding ``min c x, row_lo <= A x <= row_hi, lb <= x <= ub``
+    with the model's rows, gap, time limit and :data:`ENTRY_HIGHS_OPTIONS`."""
+    h = highspy._core._Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", m.mip_rel_gap)
+    h.setOptionValue("time_limit", m.time_limit_s)
+    for k, v in ENTRY_HIGHS_OPTIONS.items():
+        h.setOptionValue(k, v)
+    A = sparse.csc_matrix(A)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = c, lb, ub
+    lp.row_lower_, lp.row_upper_ = m.row_lo, m.row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
+    if integ is not None:
+        lp.integrality_ = [highspy.HighsVarType(int(v)) for v in integ]
+    h.passModel(lp)
+    return h
+
+
+def _entry_milp(m: _Model, c, lb, ub, integ) -> _Resolve:
+    """One re-solve of :func:`entry_values`: the MILP over the candidates whose upper bound is
+    positive (the fixed ones are left out of the matrix, not only bounded at 0) and the
+    auxiliary variables, on HiGHS with :data:`ENTRY_HIGHS_OPTIONS`.
+
+    ``scipy.optimize.milp`` passes the whole matrix and takes none of HiGHS's own options; on
+    these small problems that doubles the time of a solve. Thread-safe (a HiGHS instance per
+    call; HiGHS releases the GIL while it runs).
     """
+    keep = np.ones(m.nv, bool)
+    keep[:m.n] = ub[:m.n] > 0
+    cols = np.flatnonzero(keep)
+    h = _highs(m, m.A[:, cols], c[cols], lb[cols], ub[cols], integ[cols])
+    h.run()
+    status = _HIGHS_STATUS.get(h.getModelStatus(), 4)
+    info = h.getInfo()
+    if status in (0, 1) and (info.primal_solution_status
+                             == highspy.SolutionStatus.kSolutionStatusFeasible):
+        x = np.zeros(m.nv)
+        x[cols] = h.getSolution().col_value
+        return _Resolve(x, float(info.objective_function_value), status)
+    return _Resolve(None, np.nan, status)
 
-    _STATUS = {highspy.HighsModelStatus.kOptimal: 0, highspy.HighsModelStatus.kInfeasible: 2,
-               highspy.HighsModelStatus.kTimeLimit: 1, highspy.HighsModelStatus.kIterationLimit: 1,
-               highspy.HighsModelStatus.kSolutionLimit: 1, highspy.HighsModelStatus.kInterrupt: 1}
 
-    def __init__(self, m: _Model, integer: bool = True):
+class _Relaxation:
+    """The LP relaxation of the model held by one HiGHS instance and re-solved with other
+    costs and bounds, each solve starting from the previous basis. One per thread."""
+
+    def __init__(self, m: _Model):
         self.m = m
-        h = self.h = highspy._core._Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("mip_rel_gap", m.mip_rel_gap)
-        h.setOptionValue("time_limit", m.time_limit_s)
-        for k, v in ENTRY_HIGHS_OPTIONS.items():
-            h.setOptionValue(k, v)
-        A = m.A.tocsc()
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = m.nv, A.shape[0]
-        lp.col_cost_, lp.col_lower_, lp.col_upper_ = m.c, m.lb, m.ub
-        lp.row_lower_, lp.row_upper_ = m.row_lo, m.row_hi
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = m.nv, A.shape[0]
-        if integer:
-            lp.integrality_ = [highspy.HighsVarType(int(v)) for v in m.integ]
-        h.passModel(lp)
+        self.h = _highs(m, m.A, m.c, m.lb, m.ub)
         self.cols = np.arange(m.nv, dtype=np.int32)
 
-    def relaxation(self, c, lb, ub) -> tuple[bool, float, np.ndarray]:
-        """The LP (an instance made with ``integer=False``): ``(solved, objective, reduced
-        costs of the candidates)`` in minimisation form, like ``linprog``'s
-        ``lower.marginals``. The previous basis starts the simplex."""
+    def solve(self, c, lb, ub) -> tuple[bool, float, np.ndarray]:
+        """``(solved, objective, reduced costs of the candidates)`` in minimisation form, like
+        ``linprog``'s ``lower.marginals``."""
         h, nv = self.h, self.m.nv
         h.changeColsCost(nv, self.cols, np.asarray(c, float))
         h.changeColsBounds(nv, self.cols, np.asarray(lb, float), np.asarray(ub, float))
@@ -1701,24 +1730,6 @@ class _Resolver:
             return False, np.nan, np.zeros(self.m.n)
         dual = np.asarray(h.getSolution().col_dual, float)[:self.m.n]
         return True, float(h.getInfo().objective_function_value), dual
-
-    def solve(self, c, lb, ub, integ, start: np.ndarray | None = None) -> _Resolve:
-        h, nv = self.h, self.m.nv
-        h.clearSolver()
-        h.changeColsCost(nv, self.cols, np.asarray(c, float))
-        h.changeColsBounds(nv, self.cols, np.asarray(lb, float), np.asarray(ub, float))
-        h.changeColsIntegrality(nv, self.cols, np.asarray(integ, np.uint8))
-        if start is not None:
-            h.setSolution(nv, self.cols, np.asarray(start, float))
-        h.run()
-        status = self._STATUS.get(h.getModelStatus(), 4)
-        info = h.getInfo()
-        has_x = (status in (0, 1)
-                 and info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible)
-        x = np.asarray(h.getSolution().col_value, float) if has_x else None
-        gap = float(info.mip_gap) if status == 0 else float("inf")
-        return _Resolve(x, float(info.objective_function_value) if has_x else np.nan,
-                        status, gap)
 
 
 def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
@@ -1807,10 +1818,10 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
     local = threading.local()
 
     def one(p):
-        if not hasattr(local, "milp"):
-            local.milp, local.lp = _Resolver(m), _Resolver(m, integer=False)
-        return _entry_value(m, p, x0, sel, O_star, d, G, relaxable, tol, max_iter,
-                            (local.milp, local.lp), dominated)
+        if not hasattr(local, "lp"):
+            local.lp = _Relaxation(m)
+        return _entry_value(m, p, x0, sel, O_star, d, G, relaxable, tol, max_iter, local.lp,
+                            dominated)
 
     if n_jobs > 1 and len(out_ids) > 1:
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
@@ -1822,27 +1833,22 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
 
 def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: float,
                  d: np.ndarray, G: float, relaxable: np.ndarray, tol: float,
-                 max_iter: int, solvers: tuple[_Resolver, _Resolver],
-                 dominated: np.ndarray) -> dict:
+                 max_iter: int, lp_solver: _Relaxation, dominated: np.ndarray) -> dict:
     """Dinkelbach iteration of :func:`entry_values` for candidate position ``p``."""
     t0 = time.perf_counter()
-    solver, lp_solver = solvers
     n = m.n
     v = float(m.value[p])
     lb, ub, integ = m.apply_locks(list(m.pos_in) + [p], list(m.pos_out))
     solves, largest = 0, 0
 
-    def solve(free, delta, start=None):
+    def solve(free, delta):
         nonlocal solves, largest
         lb_, ub_, integ_ = lb.copy(), ub.copy(), integ.copy()
         lb_[:n][~free] = ub_[:n][~free] = 0.0
         integ_[:n][~free] = 0
         c = m.c.copy()
         c[p] = -(v + delta)
-        # the previous answer starts the search when the fixing kept all its candidates
-        if start is not None and np.any(start[:n][~free] > SELECTED_TOL):
-            start = None
-        res = solver.solve(c, lb_, ub_, integ_, start)
+        res = _entry_milp(m, c, lb_, ub_, integ_)
         solves += 1
         largest = max(largest, int(free.sum()))
         return res
@@ -1868,7 +1874,7 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
         if free is None:
             slack = G + max(0.0, delta - d[p]) * m.hi[p] + tol
             free = ~relaxable | (d * m.lo <= slack) | (np.arange(n) == p)
-        res = solve(free, delta, x)
+        res = solve(free, delta)
         if res.x is None:
             break
         gain = -float(res.fun) - O_star
@@ -1890,7 +1896,7 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
 
 
 def _free_for_entry(m: _Model, p: int, value: float, lb_locked: np.ndarray,
-                    relaxable: np.ndarray, O_star: float, tol: float, lp: _Resolver,
+                    relaxable: np.ndarray, O_star: float, tol: float, lp: _Relaxation,
                     dominated: np.ndarray) -> np.ndarray | None:
     """Candidates that can be funded in an allocation worth ``O*`` with ``p`` locked in at
     ``value``: reduced-cost fixing [4]_ on the LP relaxation of that very problem (``p`` at
@@ -1903,7 +1909,7 @@ def _free_for_entry(m: _Model, p: int, value: float, lb_locked: np.ndarray,
     lb[p] = keep_p
     c = m.c.copy()
     c[p] = -value
-    solved, fun, rc = lp.relaxation(c, lb, m.ub)
+    solved, fun, rc = lp.solve(c, lb, m.ub)
     if not solved:
         return None
     d = np.maximum(rc, 0.0)
