@@ -1727,8 +1727,11 @@ class _Relaxation:
         h.changeColsBounds(nv, self.cols, np.asarray(lb, float), np.asarray(ub, float))
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            self.x = None
             return False, np.nan, np.zeros(self.m.n)
-        dual = np.asarray(h.getSolution().col_dual, float)[:self.m.n]
+        sol = h.getSolution()
+        self.x = np.asarray(sol.col_value, float)
+        dual = np.asarray(sol.col_dual, float)[:self.m.n]
         return True, float(h.getInfo().objective_function_value), dual
 
 
@@ -1853,12 +1856,13 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
         largest = max(largest, int(free.sum()))
         return res
 
-    # x^0: the funded candidates and p only; then everything (p may need others to fit caps)
-    start = None
+    # x^0: the funded candidates and p all kept funded (an LP), else the MILP over them (some
+    # may leave), else over everything (p may need others to fit caps)
+    start = _entry_start(m, p, sel, lb, ub, lp_solver)
     for free in (sel | (np.arange(n) == p), np.ones(n, bool)):
-        start = solve(free, 0.0)
-        if start.x is not None:
+        if start is not None and start.x is not None:
             break
+        start = solve(free, 0.0)
     if start.x is None:
         return {"value": v, "enter_value": np.inf, "value_increase": np.inf,
                 "enter_fraction": np.nan, "exact": start.status == 2, "solves": solves,
@@ -1893,6 +1897,25 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
     return {"value": v, "enter_value": v + delta, "value_increase": delta,
             "enter_fraction": float(x[p]), "exact": exact, "solves": solves,
             "free_candidates": largest, "seconds": time.perf_counter() - t0}
+
+
+def _entry_start(m: _Model, p: int, sel: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+                 lp: _Relaxation) -> _Resolve | None:
+    """A first allocation that funds ``p`` without a MILP: the funded candidates and ``p`` all
+    held within their funded range (``x_i >= min_fraction_i``), the others at 0, fractions
+    chosen by the LP. Any such point is feasible for the MILP, so its ratio bounds the
+    threshold from above. None when that LP is infeasible (someone must leave) or the model
+    has coverage binaries (the LP would relax them)."""
+    if m.nz:
+        return None
+    n = m.n
+    on = sel.copy()
+    on[p] = True
+    lb_, ub_ = lb.copy(), ub.copy()
+    lb_[:n] = np.where(on, np.maximum(lb[:n], m.lo), 0.0)
+    ub_[:n] = np.where(on, ub[:n], 0.0)
+    solved, fun, _ = lp.solve(m.c, lb_, ub_)
+    return _Resolve(lp.x.copy(), fun, 0) if solved else None
 
 
 def _free_for_entry(m: _Model, p: int, value: float, lb_locked: np.ndarray,
