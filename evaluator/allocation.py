@@ -76,7 +76,7 @@ import highspy
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, linprog, milp
 
 __all__ = [
     "AllocationError",
@@ -1436,7 +1436,7 @@ def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
     """
     if vary not in budgets:
         raise ValueError(f"vary={vary!r} is not a budget key")
-    m = _Model(candidates, budgets, mip_rel_gap=mip_rel_gap, **kwargs)
+    m = _HighsModel(candidates, budgets, mip_rel_gap=mip_rel_gap, **kwargs)
     k = m.keys.index(vary)
     grid = np.asarray(grid, dtype=float)
     if n_jobs is None:
@@ -1635,15 +1635,17 @@ def _frontier_frame(m: _Model, rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=cols)
 
 
-#: HiGHS options of the re-solves of :func:`entry_values`. Each re-solve is a small MILP that
-#: HiGHS closes at or near the root node, so its fixed costs dominate: presolve (the fixing
-#: already removed most candidates), symmetry detection and the primal heuristics (branching
-#: finds the few answers there are). They change the path, not the answer or its proof.
-ENTRY_HIGHS_OPTIONS = {"presolve": "off", "mip_detect_symmetry": False,
-                       "mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False,
-                       "mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
-                       "mip_heuristic_run_root_reduced_cost": False,
-                       "mip_heuristic_run_zi_round": False, "mip_heuristic_run_shifting": False}
+#: HiGHS options of the re-solves of :func:`entry_values` and of the frontier's points
+#: (:class:`_HighsModel`). After the fixing (reduced costs, dominance) these MILPs are small and
+#: HiGHS closes them at or near the root node, so its fixed costs dominate: presolve, symmetry
+#: detection and the primal heuristics cost more than they save (branching finds the few
+#: answers there are; the frontier's budgets where few projects fit were up to tenfold
+#: slower with them). They change the path, not the answer or its proof.
+RESOLVE_HIGHS_OPTIONS = {"presolve": "off", "mip_detect_symmetry": False,
+                         "mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False,
+                         "mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
+                         "mip_heuristic_run_root_reduced_cost": False,
+                         "mip_heuristic_run_zi_round": False, "mip_heuristic_run_shifting": False}
 
 
 @dataclass
@@ -1663,20 +1665,22 @@ _HIGHS_STATUS = {highspy.HighsModelStatus.kOptimal: 0, highspy.HighsModelStatus.
                  highspy.HighsModelStatus.kInterrupt: 1}
 
 
-def _highs(m: _Model, A: sparse.spmatrix, c, lb, ub, integ=None):
+def _highs(m: _Model, A: sparse.spmatrix, c, lb, ub, integ=None, *, row_lo=None, row_hi=None,
+           mip_rel_gap=None, time_limit_s=None):
     """A HiGHS instance (highspy) holding ``min c x, row_lo <= A x <= row_hi, lb <= x <= ub``
-    with the model's rows, gap, time limit and :data:`ENTRY_HIGHS_OPTIONS`."""
+    (by default the model's rows, gap and time limit, and :data:`RESOLVE_HIGHS_OPTIONS`)."""
     h = highspy._core._Highs()
     h.setOptionValue("output_flag", False)
-    h.setOptionValue("mip_rel_gap", m.mip_rel_gap)
-    h.setOptionValue("time_limit", m.time_limit_s)
-    for k, v in ENTRY_HIGHS_OPTIONS.items():
+    h.setOptionValue("mip_rel_gap", m.mip_rel_gap if mip_rel_gap is None else mip_rel_gap)
+    h.setOptionValue("time_limit", m.time_limit_s if time_limit_s is None else time_limit_s)
+    for k, v in RESOLVE_HIGHS_OPTIONS.items():
         h.setOptionValue(k, v)
     A = sparse.csc_matrix(A)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
     lp.col_cost_, lp.col_lower_, lp.col_upper_ = c, lb, ub
-    lp.row_lower_, lp.row_upper_ = m.row_lo, m.row_hi
+    lp.row_lower_ = m.row_lo if row_lo is None else row_lo
+    lp.row_upper_ = m.row_hi if row_hi is None else row_hi
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
@@ -1689,7 +1693,7 @@ def _highs(m: _Model, A: sparse.spmatrix, c, lb, ub, integ=None):
 def _entry_milp(m: _Model, c, lb, ub, integ) -> _Resolve:
     """One re-solve of :func:`entry_values`: the MILP over the candidates whose upper bound is
     positive (the fixed ones are left out of the matrix, not only bounded at 0) and the
-    auxiliary variables, on HiGHS with :data:`ENTRY_HIGHS_OPTIONS`.
+    auxiliary variables, on HiGHS with :data:`RESOLVE_HIGHS_OPTIONS`.
 
     ``scipy.optimize.milp`` passes the whole matrix and takes none of HiGHS's own options; on
     these small problems that doubles the time of a solve. Thread-safe (a HiGHS instance per
@@ -1708,6 +1712,52 @@ def _entry_milp(m: _Model, c, lb, ub, integ) -> _Resolve:
         x[cols] = h.getSolution().col_value
         return _Resolve(x, float(info.objective_function_value), status)
     return _Resolve(None, np.nan, status)
+
+
+_SCIPY_STATUS = {0: "Optimization terminated successfully.", 1: "Time limit reached.",
+                 2: "The problem is infeasible.", 4: "Solution limit reached."}
+
+
+class _HighsModel(_Model):
+    """:class:`_Model` whose MILP solves run on HiGHS directly (highspy) with
+    :data:`RESOLVE_HIGHS_OPTIONS`, the candidates fixed at 0 left out of the matrix.
+
+    ``solve`` answers like ``scipy.optimize.milp`` (an ``OptimizeResult`` with ``x``, ``fun``,
+    ``status``, ``message``, ``mip_gap``, ``mip_dual_bound``, ``mip_node_count``), so the
+    presolve and packaging of :func:`allocate` run on it unchanged.
+    """
+
+    def solve(self, *, c=None, lb=None, ub=None, integ=None, row_lo=None, row_hi=None,
+              time_limit_s=None, mip_rel_gap=None):
+        c = self.c if c is None else np.asarray(c, float)
+        lb = self.lb if lb is None else np.asarray(lb, float)
+        ub = self.ub if ub is None else np.asarray(ub, float)
+        integ = self.integ if integ is None else np.asarray(integ)
+        keep = np.ones(self.nv, bool)
+        keep[:self.n] = ub[:self.n] > 0
+        cols = np.flatnonzero(keep)
+        t0 = time.perf_counter()
+        h = _highs(self, self.A[:, cols], c[cols], lb[cols], ub[cols], integ[cols],
+                   row_lo=row_lo, row_hi=row_hi, mip_rel_gap=mip_rel_gap, time_limit_s=time_limit_s)
+        h.run()
+        model_status = h.getModelStatus()
+        status = {highspy.HighsModelStatus.kSolutionLimit: 4}.get(
+            model_status, _HIGHS_STATUS.get(model_status, 4))
+        info = h.getInfo()
+        x = None
+        if status in (0, 1, 4) and (info.primal_solution_status
+                                    == highspy.SolutionStatus.kSolutionStatusFeasible):
+            x = np.zeros(self.nv)
+            x[cols] = h.getSolution().col_value
+        message = _SCIPY_STATUS.get(status, f"HiGHS status {model_status}")
+        if model_status == highspy.HighsModelStatus.kIterationLimit:
+            message = "Iteration limit reached."
+        res = OptimizeResult(
+            x=x, fun=float(info.objective_function_value) if x is not None else None,
+            status=status, success=status == 0, message=message,
+            mip_gap=float(info.mip_gap), mip_dual_bound=float(info.mip_dual_bound),
+            mip_node_count=int(info.mip_node_count))
+        return res, time.perf_counter() - t0
 
 
 class _Relaxation:
