@@ -1690,10 +1690,14 @@ def _highs(m: _Model, A: sparse.spmatrix, c, lb, ub, integ=None, *, row_lo=None,
     return h
 
 
-def _entry_milp(m: _Model, c, lb, ub, integ) -> _Resolve:
+def _entry_milp(m: _Model, c, lb, ub, integ, cutoff: float | None = None) -> _Resolve:
     """One re-solve of :func:`entry_values`: the MILP over the candidates whose upper bound is
     positive (the fixed ones are left out of the matrix, not only bounded at 0) and the
     auxiliary variables, on HiGHS with :data:`RESOLVE_HIGHS_OPTIONS`.
+
+    With a ``cutoff`` (minimisation form) HiGHS looks only for answers below it (its
+    ``objective_bound``) and prunes every node whose bound does not go below it: status 2
+    then means that no answer is better than the cutoff.
 
     ``scipy.optimize.milp`` passes the whole matrix and takes none of HiGHS's own options; on
     these small problems that doubles the time of a solve. Thread-safe (a HiGHS instance per
@@ -1703,6 +1707,8 @@ def _entry_milp(m: _Model, c, lb, ub, integ) -> _Resolve:
     keep[:m.n] = ub[:m.n] > 0
     cols = np.flatnonzero(keep)
     h = _highs(m, m.A[:, cols], c[cols], lb[cols], ub[cols], integ[cols])
+    if cutoff is not None:
+        h.setOptionValue("objective_bound", float(cutoff))
     h.run()
     status = _HIGHS_STATUS.get(h.getModelStatus(), 4)
     info = h.getInfo()
@@ -1894,14 +1900,14 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
     lb, ub, integ = m.apply_locks(list(m.pos_in) + [p], list(m.pos_out))
     solves, largest = 0, 0
 
-    def solve(free, delta):
+    def solve(free, delta, cutoff=None):
         nonlocal solves, largest
         lb_, ub_, integ_ = lb.copy(), ub.copy(), integ.copy()
         lb_[:n][~free] = ub_[:n][~free] = 0.0
         integ_[:n][~free] = 0
         c = m.c.copy()
         c[p] = -(v + delta)
-        res = _entry_milp(m, c, lb_, ub_, integ_)
+        res = _entry_milp(m, c, lb_, ub_, integ_, cutoff)
         solves += 1
         largest = max(largest, int(free.sum()))
         return res
@@ -1928,7 +1934,11 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
         if free is None:
             slack = G + max(0.0, delta - d[p]) * m.hi[p] + tol
             free = ~relaxable | (d * m.lo <= slack) | (np.arange(n) == p)
-        res = solve(free, delta)
+        # only an answer worth more than O* (+ tol) moves delta: the rest is cut off
+        res = solve(free, delta, cutoff=-(O_star + tol))
+        if res.status == 2:
+            exact = True              # nothing beats O* + tol at delta: delta is the threshold
+            break
         if res.x is None:
             break
         gain = -float(res.fun) - O_star
