@@ -1695,9 +1695,10 @@ def _entry_milp(m: _Model, c, lb, ub, integ, cutoff: float | None = None) -> _Re
     positive (the fixed ones are left out of the matrix, not only bounded at 0) and the
     auxiliary variables, on HiGHS with :data:`RESOLVE_HIGHS_OPTIONS`.
 
-    With a ``cutoff`` (minimisation form) HiGHS looks only for answers below it (its
-    ``objective_bound``) and prunes every node whose bound does not go below it: status 2
-    then means that no answer is better than the cutoff.
+    With a ``cutoff`` (minimisation form, HiGHS's ``objective_bound``) HiGHS prunes every node
+    whose bound does not go below it, so an answer better than the cutoff is still found and
+    proven; status 2 then means that there is none (HiGHS may also return an answer that is
+    not better than the cutoff: the caller compares).
 
     ``scipy.optimize.milp`` passes the whole matrix and takes none of HiGHS's own options; on
     these small problems that doubles the time of a solve. Thread-safe (a HiGHS instance per
