@@ -1390,7 +1390,9 @@ def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
       ``>= b``;
     * *warm start*: a point still to solve gets the best neighbouring answer feasible at its
       budget as the incumbent of the reduced-cost fixing (``_solve_with_fixing``), instead of
-      solving a core MILP first; the presolve of :func:`allocate` applies to every point.
+      solving a core MILP first; the presolve of :func:`allocate` applies to every point, its
+      MILPs on HiGHS directly (:class:`_HighsModel`: fixed candidates out of the matrix, no
+      presolve, symmetry detection or primal heuristics, which cost most on the small budgets).
 
     Points are solved from the ends of the grid inward, by repeated bisection of the widest
     stretch not yet visited, on ``n_jobs`` threads (HiGHS releases the GIL); a point settled by
@@ -1812,17 +1814,25 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
     delta_t lo_i - (delta_t - delta) x_i <= O*`` because ``x_i >= lo_i``; the check solve is
     skipped. With all-or-nothing candidates the first step is therefore exact.
 
-    Every MILP is small. ``x^0`` comes from a core MILP over the funded candidates and ``i``.
-    Each Dinkelbach MILP keeps free only the candidates that can be funded in an allocation
-    worth ``O*`` at the raised value, by LP reduced costs ``d`` [4]_: any ``x`` has
+    Every MILP is small. ``x^0`` is the best allocation that keeps every funded candidate and
+    ``i`` within their funded ranges (an LP: any such point lies in ``X_i``); when that LP has
+    no answer (someone must leave) or the model has coverage binaries, a core MILP over the
+    funded candidates and ``i``. Each Dinkelbach MILP keeps free only the candidates that can
+    be funded in an allocation worth ``O*`` at the raised value, by LP reduced costs ``d``
+    [4]_: any ``x`` has
     ``F(x) <= Z_LP - sum_k d_k x_k``, so ``F(x) + delta x_i >= O*`` needs
     ``sum_{k != i} d_k x_k <= (Z_LP - O*) + max(0, delta - d_i) hi_i``, and a candidate
     whose ``d_k lo_k`` exceeds that bound is 0 in every such ``x`` (``delta <= delta_t``
     decreases along the iteration); here ``Z_LP`` and ``d`` come from the LP of that very
     problem (``i`` locked in at the raised value). Candidates dominated by enough
-    interchangeable copies (``_dominated``, with ``i`` locked in) are fixed at 0 as well: some
-    best answer leaves them out, and moving a fraction to a better copy never funds a candidate
-    that the reduced costs exclude. Candidates are processed on ``n_jobs`` threads.
+    interchangeable copies (``_dominated``) are fixed at 0 as well: some best answer leaves
+    them out, and moving a fraction to a better copy never funds a candidate that the reduced
+    costs exclude. Each Dinkelbach MILP also only looks for answers worth more than ``O*`` (+
+    the tolerance; HiGHS's cutoff): finding none proves the threshold. The MILPs run on HiGHS
+    directly (:func:`_entry_milp`: fixed candidates out of the matrix,
+    :data:`RESOLVE_HIGHS_OPTIONS`), the LPs on one HiGHS model per thread re-solved from the
+    previous basis (:class:`_Relaxation`). Candidates are processed on ``n_jobs`` threads
+    (HiGHS releases the GIL); answers do not depend on the order or the chunking (``ids``).
 
     Parameters
     ----------
@@ -1915,7 +1925,7 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
 
     # x^0: the funded candidates and p all kept funded (an LP), else the MILP over them (some
     # may leave), else over everything (p may need others to fit caps)
-    start = _entry_start(m, p, sel, lb, ub, lp_solver)
+    start = _entry_start(m, p, sel, lb, ub, lp_solver, O_star)
     for free in (sel | (np.arange(n) == p), np.ones(n, bool)):
         if start is not None and start.x is not None:
             break
@@ -1961,22 +1971,38 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
 
 
 def _entry_start(m: _Model, p: int, sel: np.ndarray, lb: np.ndarray, ub: np.ndarray,
-                 lp: _Relaxation) -> _Resolve | None:
-    """A first allocation that funds ``p`` without a MILP: the funded candidates and ``p`` all
-    held within their funded range (``x_i >= min_fraction_i``), the others at 0, fractions
-    chosen by the LP. Any such point is feasible for the MILP, so its ratio bounds the
-    threshold from above. None when that LP is infeasible (someone must leave) or the model
-    has coverage binaries (the LP would relax them)."""
+                 lp: _Relaxation, O_star: float) -> _Resolve | None:
+    """A first allocation that funds ``p`` without a MILP: the funded candidates (all, or all
+    but one) and ``p`` held within their funded ranges (``x_i >= min_fraction_i``), the others
+    at 0, fractions chosen by the LP; the one with the smallest ratio ``(O* - F) / x_p``. Any
+    such point is feasible for the MILP, so its ratio bounds the threshold from above, and
+    the closer that bound, the more candidates the reduced-cost fixing of the first re-solve
+    removes. None when no such LP has an answer or the model has coverage binaries (the LP
+    would relax them)."""
     if m.nz:
         return None
     n = m.n
-    on = sel.copy()
-    on[p] = True
-    lb_, ub_ = lb.copy(), ub.copy()
-    lb_[:n] = np.where(on, np.maximum(lb[:n], m.lo), 0.0)
-    ub_[:n] = np.where(on, ub[:n], 0.0)
-    solved, fun, _ = lp.solve(m.c, lb_, ub_)
-    return _Resolve(lp.x.copy(), fun, 0) if solved else None
+    best, best_delta = None, np.inf
+    locked = np.zeros(n, bool)
+    locked[m.pos_in] = True
+    # the funded set as it is, then without each funded candidate in turn (its room may be
+    # what p needs): the smallest ratio (O* - F) / x_p wins
+    for k in [-1] + [int(k) for k in np.flatnonzero(sel & ~locked)]:
+        on = sel.copy()
+        if k >= 0:
+            on[k] = False
+        on[p] = True
+        lb_, ub_ = lb.copy(), ub.copy()
+        lb_[:n] = np.where(on, np.maximum(lb[:n], m.lo), 0.0)
+        ub_[:n] = np.where(on, ub[:n], 0.0)
+        solved, fun, _ = lp.solve(m.c, lb_, ub_)
+        if not solved:
+            continue
+        x = lp.x.copy()
+        delta = (O_star - m.objective_of(x[:n])[0]) / max(x[p], SELECTED_TOL)
+        if delta < best_delta:
+            best, best_delta = _Resolve(x, fun, 0), delta
+    return best
 
 
 def _free_for_entry(m: _Model, p: int, value: float, lb_locked: np.ndarray,

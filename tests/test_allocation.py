@@ -1099,7 +1099,7 @@ def test_entry_start_is_a_feasible_allocation_that_funds_the_candidate():
     starts = 0
     for p in np.flatnonzero(~sel):
         lb, ub, _ = m.apply_locks([p], [])
-        start = alloc_mod._entry_start(m, p, sel, lb, ub, lp)
+        start = alloc_mod._entry_start(m, p, sel, lb, ub, lp, res.objective)
         if start is None:
             continue
         starts += 1
@@ -1114,7 +1114,7 @@ def test_entry_start_is_a_feasible_allocation_that_funds_the_candidate():
     cov = MinGroupsCovered("minerals", "mineral", 2)
     mc = alloc_mod._Model(cands, budgets, **dict(kw, extra_constraints=[cov]))
     assert alloc_mod._entry_start(mc, int(np.flatnonzero(~sel)[0]), sel, mc.lb, mc.ub,
-                                  alloc_mod._Relaxation(mc)) is None
+                                  alloc_mod._Relaxation(mc), res.objective) is None
 
 
 def test_entry_values_with_coverage_and_locks_equal_brute_force():
@@ -1143,7 +1143,8 @@ def test_entry_values_with_coverage_and_locks_equal_brute_force():
             ok &= masks[:, cands.index.get_loc(i)]
         t = kw["concave_terms"][0]
         s = masks @ _vec(cands, t.weights)
-        obj = masks @ cands["value"].to_numpy() + np.array([_pwl(v, t.breakpoints, t.slopes) for v in s])
+        obj = masks @ cands["value"].to_numpy() + np.array(
+            [_pwl(v, t.breakpoints, t.slopes) for v in s])
         return float(np.where(ok, obj, -np.inf).max())
 
     for i in left_out:
