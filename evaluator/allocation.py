@@ -1671,7 +1671,8 @@ def _highs(m: _Model, A: sparse.spmatrix, c, lb, ub, integ=None, *, row_lo=None,
            mip_rel_gap=None, time_limit_s=None):
     """A HiGHS instance (highspy) holding ``min c x, row_lo <= A x <= row_hi, lb <= x <= ub``
     (by default the model's rows, gap and time limit, and :data:`RESOLVE_HIGHS_OPTIONS`)."""
-    h = highspy._core._Highs()
+    # the plain binding: highspy.Highs adds Python callbacks (interrupt handling) we do not use
+    h = highspy._Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", m.mip_rel_gap if mip_rel_gap is None else mip_rel_gap)
     h.setOptionValue("time_limit", m.time_limit_s if time_limit_s is None else time_limit_s)
