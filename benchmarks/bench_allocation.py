@@ -20,6 +20,8 @@ Run: ``python benchmarks/bench_allocation.py`` from the repository root
   below as ``frontier_before``; "what it would take" < 2 s, exact for every left-out
   application, baseline: the call before this work (LP first cut for all, MILP answers for the
   8 nearest the margin within a 5 s budget). Also timed at 1,000 applications (no target).
+  The notes give the CPU time of the new call (all threads): on a loaded shared machine a
+  two-thread call's wall time can exceed it, and it tells the work from the waiting.
 
 Timings are medians of a few repeats on a shared machine. ``--whatif-only`` runs the last part.
 """
