@@ -20,6 +20,8 @@ Run: ``python benchmarks/bench_allocation.py`` from the repository root
   below as ``frontier_before``; "what it would take" < 2 s, exact for every left-out
   application, baseline: the call before this work (LP first cut for all, MILP answers for the
   8 nearest the margin within a 5 s budget). Also timed at 1,000 applications (no target).
+  The notes give the CPU time of the new call (all threads): on a loaded shared machine a
+  two-thread call's wall time can exceed it, and it tells the work from the waiting.
 
 Timings are medians of a few repeats on a shared machine. ``--whatif-only`` runs the last part.
 """
@@ -224,16 +226,19 @@ WHATIF_TARGET_S = 2.0
 
 def timed_pair(fn_new, fn_old, repeats=3):
     """Medians of ``fn_new`` and ``fn_old`` run alternately, so that the load of a shared machine
-    weighs on both alike; returns ``(t_new, out_new, t_old, out_old)``."""
-    tn, to, out_n, out_o = [], [], None, None
+    weighs on both alike; returns ``(t_new, out_new, t_old, out_old, cpu_new)`` with
+    ``cpu_new`` the median CPU time of ``fn_new`` (all threads of this process) [s]: on a
+    loaded machine the wall time of a two-thread call can exceed it."""
+    tn, to, cn, out_n, out_o = [], [], [], None, None
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out_n = fn_new()
         tn.append(time.perf_counter() - t0)
+        cn.append(time.process_time() - c0)
         t0 = time.perf_counter()
         out_o = fn_old()
         to.append(time.perf_counter() - t0)
-    return statistics.median(tn), out_n, statistics.median(to), out_o
+    return statistics.median(tn), out_n, statistics.median(to), out_o, statistics.median(cn)
 
 
 def whatif_main():
@@ -256,26 +261,28 @@ def whatif_main():
         reps = 3 if n == 200 else 1
         for resource in ("fund_krw_bn", "loan_krw_bn"):
             grid = portfolio.frontier(pa, s, ref, resource, points=50)["budget"].to_numpy()
-            t_new, fr, t_old, obj_old = timed_pair(
+            t_new, fr, t_old, obj_old, cpu = timed_pair(
                 lambda: portfolio.frontier(pa, s, ref, resource, points=50),
                 lambda: frontier_before(pa.candidates, budgets, resource, grid, **kw), reps)
             obj = fr["objective"].to_numpy()
             agree = float(np.max(np.abs(obj - obj_old) / np.maximum(np.abs(obj_old), 1e-9)))
             case = f"n={n} frontier {len(grid)} pts {resource}"
             print(f"{case:<40}{t_new:>10.3f}{WHATIF_TARGET_S:>12.1f}{t_new / WHATIF_TARGET_S:>13.2f}"
-                  f"{t_old:>14.3f}{t_old / t_new:>10.1f}  all proven={bool(fr['optimal'].all())} "
+                  f"{t_old:>14.3f}{t_old / t_new:>10.1f}  cpu={cpu:.2f} s "
+                  f"all proven={bool(fr['optimal'].all())} "
                   f"max gap={fr['mip_gap'].max():.1e} solved={int((~fr['reused']).sum())} "
                   f"non-decreasing={bool(np.all(np.diff(obj) >= 0))} max rel diff to baseline="
                   f"{agree:.1e}", flush=True)
-        t_new, w, t_old, th = timed_pair(
+        t_new, w, t_old, th, cpu = timed_pair(
             lambda: portfolio.what_it_would_take(pa, s, ref),
             lambda: al.entry_thresholds(pa.candidates, budgets, pa.result, max_candidates=8,
-                                        time_budget_s=5.0, **kw), 1)
+                                        time_budget_s=5.0, **kw), reps)
         left = w[~w["selected"]]
         exact_old = int((th["exact"] & ~th["selected"]).sum())
         case = f"n={n} what it would take ({len(left)} left out)"
         print(f"{case:<40}{t_new:>10.3f}{WHATIF_TARGET_S:>12.1f}{t_new / WHATIF_TARGET_S:>13.2f}"
-              f"{t_old:>14.3f}{t_old / t_new:>10.1f}  exact for {int(left['exact'].sum())} of "
+              f"{t_old:>14.3f}{t_old / t_new:>10.1f}  cpu={cpu:.2f} s "
+              f"exact for {int(left['exact'].sum())} of "
               f"{len(left)} left out (baseline: {exact_old})", flush=True)
 
 

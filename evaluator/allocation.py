@@ -72,10 +72,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Mapping, Sequence
 
+import highspy
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, linprog, milp
 
 from evaluator import messages
 from evaluator.messages import Message
@@ -1395,7 +1396,9 @@ def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
       ``>= b``;
     * *warm start*: a point still to solve gets the best neighbouring answer feasible at its
       budget as the incumbent of the reduced-cost fixing (``_solve_with_fixing``), instead of
-      solving a core MILP first; the presolve of :func:`allocate` applies to every point.
+      solving a core MILP first; the presolve of :func:`allocate` applies to every point, its
+      MILPs on HiGHS directly (:class:`_HighsModel`: fixed candidates out of the matrix, no
+      presolve, symmetry detection or primal heuristics, which cost most on the small budgets).
 
     Points are solved from the ends of the grid inward, by repeated bisection of the widest
     stretch not yet visited, on ``n_jobs`` threads (HiGHS releases the GIL); a point settled by
@@ -1441,7 +1444,7 @@ def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
     """
     if vary not in budgets:
         raise ValueError(f"vary={vary!r} is not a budget key")
-    m = _Model(candidates, budgets, mip_rel_gap=mip_rel_gap, **kwargs)
+    m = _HighsModel(candidates, budgets, mip_rel_gap=mip_rel_gap, **kwargs)
     k = m.keys.index(vary)
     grid = np.asarray(grid, dtype=float)
     if n_jobs is None:
@@ -1640,6 +1643,164 @@ def _frontier_frame(m: _Model, rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=cols)
 
 
+#: HiGHS options of the re-solves of :func:`entry_values` and of the frontier's points
+#: (:class:`_HighsModel`). After the fixing (reduced costs, dominance) these MILPs are small and
+#: HiGHS closes them at or near the root node, so its fixed costs dominate: presolve, symmetry
+#: detection and the primal heuristics cost more than they save (branching finds the few
+#: answers there are; the frontier's budgets where few projects fit were up to tenfold
+#: slower with them). They change the path, not the answer or its proof.
+RESOLVE_HIGHS_OPTIONS = {"presolve": "off", "mip_detect_symmetry": False,
+                         "mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False,
+                         "mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
+                         "mip_heuristic_run_root_reduced_cost": False,
+                         "mip_heuristic_run_zi_round": False, "mip_heuristic_run_shifting": False}
+
+
+@dataclass
+class _Resolve:
+    """A re-solve's answer in ``scipy.optimize.milp``'s terms: ``status`` 0 optimal (to the
+    gap), 1 a limit stopped it, 2 infeasible, 4 other; ``x`` the full vector or None."""
+
+    x: np.ndarray | None
+    fun: float
+    status: int
+
+
+_HIGHS_STATUS = {highspy.HighsModelStatus.kOptimal: 0, highspy.HighsModelStatus.kInfeasible: 2,
+                 highspy.HighsModelStatus.kTimeLimit: 1,
+                 highspy.HighsModelStatus.kIterationLimit: 1,
+                 highspy.HighsModelStatus.kSolutionLimit: 1,
+                 highspy.HighsModelStatus.kInterrupt: 1}
+
+
+def _highs(m: _Model, A: sparse.spmatrix, c, lb, ub, integ=None, *, row_lo=None, row_hi=None,
+           mip_rel_gap=None, time_limit_s=None):
+    """A HiGHS instance (highspy) holding ``min c x, row_lo <= A x <= row_hi, lb <= x <= ub``
+    (by default the model's rows, gap and time limit, and :data:`RESOLVE_HIGHS_OPTIONS`)."""
+    # the plain binding: highspy.Highs adds Python callbacks (interrupt handling) we do not use
+    h = highspy._Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", m.mip_rel_gap if mip_rel_gap is None else mip_rel_gap)
+    h.setOptionValue("time_limit", m.time_limit_s if time_limit_s is None else time_limit_s)
+    for k, v in RESOLVE_HIGHS_OPTIONS.items():
+        h.setOptionValue(k, v)
+    A = sparse.csc_matrix(A)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = c, lb, ub
+    lp.row_lower_ = m.row_lo if row_lo is None else row_lo
+    lp.row_upper_ = m.row_hi if row_hi is None else row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = A.shape[1], A.shape[0]
+    if integ is not None:
+        lp.integrality_ = [highspy.HighsVarType(int(v)) for v in integ]
+    h.passModel(lp)
+    return h
+
+
+def _entry_milp(m: _Model, c, lb, ub, integ, cutoff: float | None = None) -> _Resolve:
+    """One re-solve of :func:`entry_values`: the MILP over the candidates whose upper bound is
+    positive (the fixed ones are left out of the matrix, not only bounded at 0) and the
+    auxiliary variables, on HiGHS with :data:`RESOLVE_HIGHS_OPTIONS`.
+
+    With a ``cutoff`` (minimisation form, HiGHS's ``objective_bound``) HiGHS prunes every node
+    whose bound does not go below it, so an answer better than the cutoff is still found and
+    proven; status 2 then means that there is none (HiGHS may also return an answer that is
+    not better than the cutoff: the caller compares).
+
+    ``scipy.optimize.milp`` passes the whole matrix and takes none of HiGHS's own options; on
+    these small problems that doubles the time of a solve. Thread-safe (a HiGHS instance per
+    call; HiGHS releases the GIL while it runs).
+    """
+    keep = np.ones(m.nv, bool)
+    keep[:m.n] = ub[:m.n] > 0
+    cols = np.flatnonzero(keep)
+    h = _highs(m, m.A[:, cols], c[cols], lb[cols], ub[cols], integ[cols])
+    if cutoff is not None:
+        h.setOptionValue("objective_bound", float(cutoff))
+    h.run()
+    status = _HIGHS_STATUS.get(h.getModelStatus(), 4)
+    info = h.getInfo()
+    if status in (0, 1) and (info.primal_solution_status
+                             == highspy.SolutionStatus.kSolutionStatusFeasible):
+        x = np.zeros(m.nv)
+        x[cols] = h.getSolution().col_value
+        return _Resolve(x, float(info.objective_function_value), status)
+    return _Resolve(None, np.nan, status)
+
+
+_SCIPY_STATUS = {0: "Optimization terminated successfully.", 1: "Time limit reached.",
+                 2: "The problem is infeasible.", 4: "Solution limit reached."}
+
+
+class _HighsModel(_Model):
+    """:class:`_Model` whose MILP solves run on HiGHS directly (highspy) with
+    :data:`RESOLVE_HIGHS_OPTIONS`, the candidates fixed at 0 left out of the matrix.
+
+    ``solve`` answers like ``scipy.optimize.milp`` (an ``OptimizeResult`` with ``x``, ``fun``,
+    ``status``, ``message``, ``mip_gap``, ``mip_dual_bound``, ``mip_node_count``), so the
+    presolve and packaging of :func:`allocate` run on it unchanged.
+    """
+
+    def solve(self, *, c=None, lb=None, ub=None, integ=None, row_lo=None, row_hi=None,
+              time_limit_s=None, mip_rel_gap=None):
+        c = self.c if c is None else np.asarray(c, float)
+        lb = self.lb if lb is None else np.asarray(lb, float)
+        ub = self.ub if ub is None else np.asarray(ub, float)
+        integ = self.integ if integ is None else np.asarray(integ)
+        keep = np.ones(self.nv, bool)
+        keep[:self.n] = ub[:self.n] > 0
+        cols = np.flatnonzero(keep)
+        t0 = time.perf_counter()
+        h = _highs(self, self.A[:, cols], c[cols], lb[cols], ub[cols], integ[cols],
+                   row_lo=row_lo, row_hi=row_hi, mip_rel_gap=mip_rel_gap, time_limit_s=time_limit_s)
+        h.run()
+        model_status = h.getModelStatus()
+        status = {highspy.HighsModelStatus.kSolutionLimit: 4}.get(
+            model_status, _HIGHS_STATUS.get(model_status, 4))
+        info = h.getInfo()
+        x = None
+        if status in (0, 1, 4) and (info.primal_solution_status
+                                    == highspy.SolutionStatus.kSolutionStatusFeasible):
+            x = np.zeros(self.nv)
+            x[cols] = h.getSolution().col_value
+        message = _SCIPY_STATUS.get(status, f"HiGHS status {model_status}")
+        if model_status == highspy.HighsModelStatus.kIterationLimit:
+            message = "Iteration limit reached."
+        res = OptimizeResult(
+            x=x, fun=float(info.objective_function_value) if x is not None else None,
+            status=status, success=status == 0, message=message,
+            mip_gap=float(info.mip_gap), mip_dual_bound=float(info.mip_dual_bound),
+            mip_node_count=int(info.mip_node_count))
+        return res, time.perf_counter() - t0
+
+
+class _Relaxation:
+    """The LP relaxation of the model held by one HiGHS instance and re-solved with other
+    costs and bounds, each solve starting from the previous basis. One per thread."""
+
+    def __init__(self, m: _Model):
+        self.m = m
+        self.h = _highs(m, m.A, m.c, m.lb, m.ub)
+        self.cols = np.arange(m.nv, dtype=np.int32)
+
+    def solve(self, c, lb, ub) -> tuple[bool, float, np.ndarray]:
+        """``(solved, objective, reduced costs of the candidates)`` in minimisation form, like
+        ``linprog``'s ``lower.marginals``."""
+        h, nv = self.h, self.m.nv
+        h.changeColsCost(nv, self.cols, np.asarray(c, float))
+        h.changeColsBounds(nv, self.cols, np.asarray(lb, float), np.asarray(ub, float))
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            self.x = None
+            return False, np.nan, np.zeros(self.m.n)
+        sol = h.getSolution()
+        self.x = np.asarray(sol.col_value, float)
+        dual = np.asarray(sol.col_dual, float)[:self.m.n]
+        return True, float(h.getInfo().objective_function_value), dual
+
+
 def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
                  result: AllocationResult, *, ids: Sequence | None = None,
                  n_jobs: int | None = None, max_iter: int = 12, **kwargs) -> pd.DataFrame:
@@ -1660,17 +1821,25 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
     delta_t lo_i - (delta_t - delta) x_i <= O*`` because ``x_i >= lo_i``; the check solve is
     skipped. With all-or-nothing candidates the first step is therefore exact.
 
-    Every MILP is small. ``x^0`` comes from a core MILP over the funded candidates and ``i``.
-    Each Dinkelbach MILP keeps free only the candidates that can be funded in an allocation
-    worth ``O*`` at the raised value, by LP reduced costs ``d`` [4]_: any ``x`` has
+    Every MILP is small. ``x^0`` is the best allocation that keeps every funded candidate and
+    ``i`` within their funded ranges (an LP: any such point lies in ``X_i``); when that LP has
+    no answer (someone must leave) or the model has coverage binaries, a core MILP over the
+    funded candidates and ``i``. Each Dinkelbach MILP keeps free only the candidates that can
+    be funded in an allocation worth ``O*`` at the raised value, by LP reduced costs ``d``
+    [4]_: any ``x`` has
     ``F(x) <= Z_LP - sum_k d_k x_k``, so ``F(x) + delta x_i >= O*`` needs
     ``sum_{k != i} d_k x_k <= (Z_LP - O*) + max(0, delta - d_i) hi_i``, and a candidate
     whose ``d_k lo_k`` exceeds that bound is 0 in every such ``x`` (``delta <= delta_t``
     decreases along the iteration); here ``Z_LP`` and ``d`` come from the LP of that very
     problem (``i`` locked in at the raised value). Candidates dominated by enough
-    interchangeable copies (``_dominated``, with ``i`` locked in) are fixed at 0 as well: some
-    best answer leaves them out, and moving a fraction to a better copy never funds a candidate
-    that the reduced costs exclude. Candidates are processed on ``n_jobs`` threads.
+    interchangeable copies (``_dominated``) are fixed at 0 as well: some best answer leaves
+    them out, and moving a fraction to a better copy never funds a candidate that the reduced
+    costs exclude. Each Dinkelbach MILP also only looks for answers worth more than ``O*`` (+
+    the tolerance; HiGHS's cutoff): finding none proves the threshold. The MILPs run on HiGHS
+    directly (:func:`_entry_milp`: fixed candidates out of the matrix,
+    :data:`RESOLVE_HIGHS_OPTIONS`), the LPs on one HiGHS model per thread re-solved from the
+    previous basis (:class:`_Relaxation`). Candidates are processed on ``n_jobs`` threads
+    (HiGHS releases the GIL); answers do not depend on the order or the chunking (``ids``).
 
     Parameters
     ----------
@@ -1718,9 +1887,18 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
     tol = 2.0 * m.mip_rel_gap * max(1.0, abs(O_star))
     if n_jobs is None:
         n_jobs = max(1, min(2, os.cpu_count() or 1))
+    # dominance [5]_ once for all: with p locked in at a raised value a candidate with enough
+    # better interchangeable copies is still 0 in some best answer (p, funded, is never the
+    # unfunded copy the argument moves a fraction to; a raised value only makes p a better
+    # copy), so the fixing of the plain model holds in every problem below, p itself excepted
+    dominated = _dominated(m, m.row_hi)
+    local = threading.local()
 
     def one(p):
-        return _entry_value(m, p, x0, sel, O_star, d, G, relaxable, tol, max_iter)
+        if not hasattr(local, "lp"):
+            local.lp = _Relaxation(m)
+        return _entry_value(m, p, x0, sel, O_star, d, G, relaxable, tol, max_iter, local.lp,
+                            dominated)
 
     if n_jobs > 1 and len(out_ids) > 1:
         with ThreadPoolExecutor(max_workers=n_jobs) as pool:
@@ -1732,7 +1910,7 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
 
 def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: float,
                  d: np.ndarray, G: float, relaxable: np.ndarray, tol: float,
-                 max_iter: int) -> dict:
+                 max_iter: int, lp_solver: _Relaxation, dominated: np.ndarray) -> dict:
     """Dinkelbach iteration of :func:`entry_values` for candidate position ``p``."""
     t0 = time.perf_counter()
     n = m.n
@@ -1740,24 +1918,25 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
     lb, ub, integ = m.apply_locks(list(m.pos_in) + [p], list(m.pos_out))
     solves, largest = 0, 0
 
-    def solve(free, delta):
+    def solve(free, delta, cutoff=None):
         nonlocal solves, largest
         lb_, ub_, integ_ = lb.copy(), ub.copy(), integ.copy()
         lb_[:n][~free] = ub_[:n][~free] = 0.0
         integ_[:n][~free] = 0
         c = m.c.copy()
         c[p] = -(v + delta)
-        res, _ = m.solve(c=c, lb=lb_, ub=ub_, integ=integ_)
+        res = _entry_milp(m, c, lb_, ub_, integ_, cutoff)
         solves += 1
         largest = max(largest, int(free.sum()))
         return res
 
-    # x^0: the funded candidates and p only; then everything (p may need others to fit caps)
-    start = None
+    # x^0: the funded candidates and p all kept funded (an LP), else the MILP over them (some
+    # may leave), else over everything (p may need others to fit caps)
+    start = _entry_start(m, p, sel, lb, ub, lp_solver, O_star)
     for free in (sel | (np.arange(n) == p), np.ones(n, bool)):
-        start = solve(free, 0.0)
-        if start.x is not None:
+        if start is not None and start.x is not None:
             break
+        start = solve(free, 0.0)
     if start.x is None:
         return {"value": v, "enter_value": np.inf, "value_increase": np.inf,
                 "enter_fraction": np.nan, "exact": start.status == 2, "solves": solves,
@@ -1768,11 +1947,16 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
     # is already the threshold (a tie: p is in an alternative optimum)
     exact = start.status == 0 and delta * x[p] <= tol
     for _ in range(0 if exact else max_iter):
-        free = _free_for_entry(m, p, v + delta, lb, relaxable, O_star, tol)
+        free = _free_for_entry(m, p, v + delta, lb, relaxable, O_star, tol, lp_solver,
+                               dominated)
         if free is None:
             slack = G + max(0.0, delta - d[p]) * m.hi[p] + tol
             free = ~relaxable | (d * m.lo <= slack) | (np.arange(n) == p)
-        res = solve(free, delta)
+        # only an answer worth more than O* (+ tol) moves delta: the rest is cut off
+        res = solve(free, delta, cutoff=-(O_star + tol))
+        if res.status == 2:
+            exact = True              # nothing beats O* + tol at delta: delta is the threshold
+            break
         if res.x is None:
             break
         gain = -float(res.fun) - O_star
@@ -1793,11 +1977,48 @@ def _entry_value(m: _Model, p: int, x0: np.ndarray, sel: np.ndarray, O_star: flo
             "free_candidates": largest, "seconds": time.perf_counter() - t0}
 
 
+def _entry_start(m: _Model, p: int, sel: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+                 lp: _Relaxation, O_star: float) -> _Resolve | None:
+    """A first allocation that funds ``p`` without a MILP: the funded candidates (all, or all
+    but one) and ``p`` held within their funded ranges (``x_i >= min_fraction_i``), the others
+    at 0, fractions chosen by the LP; the one with the smallest ratio ``(O* - F) / x_p``. Any
+    such point is feasible for the MILP, so its ratio bounds the threshold from above, and
+    the closer that bound, the more candidates the reduced-cost fixing of the first re-solve
+    removes. None when no such LP has an answer or the model has coverage binaries (the LP
+    would relax them)."""
+    if m.nz:
+        return None
+    n = m.n
+    best, best_delta = None, np.inf
+    locked = np.zeros(n, bool)
+    locked[m.pos_in] = True
+    # the funded set as it is, then without each funded candidate in turn (its room may be
+    # what p needs): the smallest ratio (O* - F) / x_p wins
+    for k in [-1] + [int(k) for k in np.flatnonzero(sel & ~locked)]:
+        on = sel.copy()
+        if k >= 0:
+            on[k] = False
+        on[p] = True
+        lb_, ub_ = lb.copy(), ub.copy()
+        lb_[:n] = np.where(on, np.maximum(lb[:n], m.lo), 0.0)
+        ub_[:n] = np.where(on, ub[:n], 0.0)
+        solved, fun, _ = lp.solve(m.c, lb_, ub_)
+        if not solved:
+            continue
+        x = lp.x.copy()
+        delta = (O_star - m.objective_of(x[:n])[0]) / max(x[p], SELECTED_TOL)
+        if delta < best_delta:
+            best, best_delta = _Resolve(x, fun, 0), delta
+    return best
+
+
 def _free_for_entry(m: _Model, p: int, value: float, lb_locked: np.ndarray,
-                    relaxable: np.ndarray, O_star: float, tol: float) -> np.ndarray | None:
+                    relaxable: np.ndarray, O_star: float, tol: float, lp: _Relaxation,
+                    dominated: np.ndarray) -> np.ndarray | None:
     """Candidates that can be funded in an allocation worth ``O*`` with ``p`` locked in at
     ``value``: reduced-cost fixing [4]_ on the LP relaxation of that very problem (``p`` at
-    least at its floor). None when the LP is not solved."""
+    least at its floor), less the ``dominated`` ones (see :func:`entry_values`). None when the
+    LP is not solved."""
     n = m.n
     lb = lb_locked.copy()
     keep_p = lb[p]
@@ -1805,18 +2026,12 @@ def _free_for_entry(m: _Model, p: int, value: float, lb_locked: np.ndarray,
     lb[p] = keep_p
     c = m.c.copy()
     c[p] = -value
-    lp = _lp_cost(m, c, lb, m.ub, m.row_hi)
-    if lp.status != 0:
+    solved, fun, rc = lp.solve(c, lb, m.ub)
+    if not solved:
         return None
-    d = np.maximum(np.asarray(lp.lower.marginals[:n], float), 0.0)
-    slack = -float(lp.fun) - O_star + tol
-    free = ~relaxable | (d * m.lo <= slack)
-    free[p] = True
-    # dominance [5]_ in this problem (p locked in at its raised value): a candidate with enough
-    # better interchangeable copies is 0 in some optimal answer (see _dominated)
-    mm = copy.copy(m)
-    mm.c, mm.pos_in = c, np.append(m.pos_in, p).astype(np.int64)
-    free &= ~_dominated(mm, m.row_hi)
+    d = np.maximum(rc, 0.0)
+    slack = -fun - O_star + tol
+    free = (~relaxable | (d * m.lo <= slack)) & ~dominated
     free[p] = True
     return free
 

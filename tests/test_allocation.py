@@ -1039,3 +1039,129 @@ def test_entry_values_skip_locked_out_and_report_impossible_entries():
     assert "c0" not in ev.index
     assert ev.at["big", "value_increase"] == np.inf and ev.at["big", "exact"]
     assert not set(ev.index) & set(res.selected[res.selected].index)
+
+
+# ----------------------------------------------------------------------------------------------
+# The what-ifs' own HiGHS path (issue 18): same answers as scipy's milp
+# ----------------------------------------------------------------------------------------------
+def _coverage_instance(seed=3, n=14):
+    """All-or-nothing candidates with a share cap, a concave term and a coverage constraint."""
+    rng = np.random.default_rng(seed)
+    cands, budgets = random_instance(rng, n)
+    cands["mineral"] = rng.choice(list("abcd"), n)
+    kw = dict(group_caps=GroupCap.per_value(cands, "country", 0.7, kind="share"),
+              concave_terms=[ConcaveTerm("div", (cands["r1"] / cands["r1"].sum()).to_dict(),
+                                         [0.2, 0.4], [12.0, 6.0, 0.0])],
+              extra_constraints=[MinGroupsCovered("minerals", "mineral", 3)],
+              mip_rel_gap=1e-9)
+    return cands, budgets, kw
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_highs_model_solves_like_scipy_milp(seed):
+    """_HighsModel.solve (highspy, fixed candidates out of the matrix, lean options) gives the
+    optimum of _Model.solve (scipy milp) on the same bounds, and says infeasible alike."""
+    cands, budgets, kw = _frontier_instance(seed=seed, n=24)
+    kw = dict(kw, mip_rel_gap=1e-9)
+    plain = alloc_mod._Model(cands, budgets, **kw)
+    fast = alloc_mod._HighsModel(cands, budgets, **kw)
+    ub = plain.ub.copy()
+    ub[:plain.n:3] = 0.0                        # some candidates fixed at 0
+    a, _ = plain.solve(ub=ub)
+    b, _ = fast.solve(ub=ub)
+    assert b.status == a.status == 0
+    assert b.fun == pytest.approx(a.fun, rel=1e-8)
+    assert b.x.shape == a.x.shape and np.all(b.x[:plain.n][::3] == 0.0)
+    assert plain.objective_of(b.x[:plain.n])[0] == pytest.approx(-a.fun, rel=1e-8)
+    assert b.mip_dual_bound <= b.fun + 1e-9 * abs(b.fun)
+    row_hi = plain.row_hi.copy()
+    row_hi[0] = -1.0                            # a budget below zero: nothing fits
+    c, _ = fast.solve(row_hi=row_hi)
+    assert c.status == 2 and c.x is None
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_entry_milp_cutoff_finds_the_optimum_or_reports_nothing_better(seed):
+    """A cutoff above the optimum (minimisation form: below it) leaves HiGHS either nothing
+    (status 2) or no answer better than the optimum; a cutoff it can beat changes nothing."""
+    cands, budgets, kw = _frontier_instance(seed=seed, n=24)
+    m = alloc_mod._Model(cands, budgets, **dict(kw, mip_rel_gap=1e-9))
+    best = alloc_mod._entry_milp(m, m.c, m.lb, m.ub, m.integ)
+    scipy_best, _ = m.solve()
+    assert best.status == 0 and best.fun == pytest.approx(scipy_best.fun, rel=1e-9)
+    above = alloc_mod._entry_milp(m, m.c, m.lb, m.ub, m.integ, cutoff=best.fun - 1e-3)
+    assert above.status == 2 or (above.status == 0 and above.fun >= best.fun - 1e-9)
+    below = alloc_mod._entry_milp(m, m.c, m.lb, m.ub, m.integ, cutoff=best.fun + 1.0)
+    assert below.status == 0 and below.fun == pytest.approx(best.fun, rel=1e-9)
+
+
+def test_entry_start_is_a_feasible_allocation_that_funds_the_candidate():
+    cands, budgets, kw = _frontier_instance(seed=6, n=24)
+    res = allocate(cands, budgets, **kw)
+    m = alloc_mod._Model(cands, budgets, **kw)
+    sel = res.selected.to_numpy()
+    lp = alloc_mod._Relaxation(m)
+    starts = 0
+    for p in np.flatnonzero(~sel):
+        lb, ub, _ = m.apply_locks([p], [])
+        start = alloc_mod._entry_start(m, p, sel, lb, ub, lp, res.objective)
+        if start is None:
+            continue
+        starts += 1
+        x = alloc_mod._snap(m, start.x)
+        viol, _ = alloc_mod._recheck(m, x)
+        assert all(v <= 1e-6 for v in viol.values()), viol
+        assert x[p] >= m.lo[p] - 1e-9
+        assert np.all(x[~sel & (np.arange(m.n) != p)] == 0.0)
+        # its value can only be below the optimum (p is left out of it)
+        assert m.objective_of(x)[0] <= res.objective + 1e-6 * abs(res.objective)
+    assert starts >= 1
+    cov = MinGroupsCovered("minerals", "mineral", 2)
+    mc = alloc_mod._Model(cands, budgets, **dict(kw, extra_constraints=[cov]))
+    assert alloc_mod._entry_start(mc, int(np.flatnonzero(~sel)[0]), sel, mc.lb, mc.ub,
+                                  alloc_mod._Relaxation(mc), res.objective) is None
+
+
+def test_entry_values_with_coverage_and_locks_equal_brute_force():
+    """The MILP start path (coverage binaries) and a must-fund lock, against enumeration."""
+    cands, budgets, kw = _coverage_instance()
+    res = allocate(cands, budgets, **kw)
+    ev = entry_values(cands, budgets, res, **kw)
+    chosen = list(res.selected[res.selected].index)
+    left_out = list(res.selected[~res.selected].index)
+    assert sorted(ev.index) == sorted(left_out) and len(left_out) >= 3
+
+    def best_with(extra_in, lock=()):
+        """Best all-or-nothing objective funding ``extra_in`` and ``lock`` (enumeration)."""
+        n = len(cands)
+        masks = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(bool)
+        req = cands[list(budgets)].to_numpy()
+        ok = np.all(masks @ req <= np.array(list(budgets.values())) + 1e-9, axis=1)
+        amount = req.sum(axis=1)
+        for cap in kw["group_caps"]:
+            mask = (cands[cap.column] == cap.value).to_numpy()
+            ok &= masks @ (amount * mask) <= cap.limit * (masks @ amount) + 1e-9
+        minerals = cands["mineral"].to_numpy()
+        covered = np.stack([masks[:, minerals == g].any(axis=1) for g in "abcd"]).sum(axis=0)
+        ok &= covered >= 3
+        for i in (extra_in, *lock):
+            ok &= masks[:, cands.index.get_loc(i)]
+        t = kw["concave_terms"][0]
+        s = masks @ _vec(cands, t.weights)
+        obj = masks @ cands["value"].to_numpy() + np.array(
+            [_pwl(v, t.breakpoints, t.slopes) for v in s])
+        return float(np.where(ok, obj, -np.inf).max())
+
+    for i in left_out:
+        with_i = best_with(i)
+        expect = res.objective - with_i if np.isfinite(with_i) else np.inf
+        assert ev.at[i, "value_increase"] == pytest.approx(expect, abs=1e-6)
+        assert ev.at[i, "exact"]
+    # with a must-fund lock on a chosen candidate the answers hold against the locked optimum
+    lock = chosen[:1]
+    res_l = allocate(cands, budgets, **dict(kw, locked_in=lock))
+    ev_l = entry_values(cands, budgets, res_l, n_jobs=1, **dict(kw, locked_in=lock))
+    for i in ev_l.index:
+        with_i = best_with(i, lock)
+        expect = res_l.objective - with_i if np.isfinite(with_i) else np.inf
+        assert ev_l.at[i, "value_increase"] == pytest.approx(expect, abs=1e-6)
