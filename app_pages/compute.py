@@ -233,9 +233,9 @@ def what_it_would_take_job(pa, s: Scenario | None = None) -> "background.Job":
     _, ckey = customs_import(reference())
     key = (state.apps_key(), state.allocation_key(s), ckey, state.locks())
     ref = supply_ref()
-    # both cores while the officer reads; a move cancels the job after its chunk (8 re-solves)
+    # both cores while the officer reads; a move cancels the job after its current chunk
     return background.job("what_it_would_take", key,
-                          lambda: portfolio.what_it_would_take_in_chunks(pa, s, ref, chunk_size=8, n_jobs=2))
+                          lambda: portfolio.what_it_would_take_in_chunks(pa, s, ref, n_jobs=2))
 
 
 def pipeline_result(s: Scenario | None = None):

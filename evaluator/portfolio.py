@@ -521,11 +521,13 @@ def _with_entry_values(table: pd.DataFrame, ev: pd.DataFrame, cand: pd.DataFrame
     return table[WHAT_IT_WOULD_TAKE_COLUMNS]
 
 
-def what_it_would_take_in_chunks(pa: PortfolioAllocation, scenario, ref, *, chunk_size: int = 16,
-                                 n_jobs: int = 1, max_candidates: int = 8, time_budget_s: float = 5.0):
+def what_it_would_take_in_chunks(pa: PortfolioAllocation, scenario, ref, *, chunk_size: int = 8,
+                                 max_chunk_size: int = 64, n_jobs: int = 1, max_candidates: int = 8,
+                                 time_budget_s: float = 5.0):
     """:func:`what_it_would_take`, answer by answer: yields the table after the funded margins,
     then again after each chunk of left-out candidates, nearest the margin first (smallest gap
-    between the LP break-even value and the value), until every left-out row is exact.
+    between the LP break-even value and the value), until every left-out row is exact. Chunks
+    start at ``chunk_size`` and double up to ``max_chunk_size``.
 
     For a page that computes off the slider path and shows answers as they come: stop iterating
     to cancel (between chunks). Each yielded table has the columns of :func:`what_it_would_take`;
@@ -547,11 +549,15 @@ def what_it_would_take_in_chunks(pa: PortfolioAllocation, scenario, ref, *, chun
         return
     budgets = budgets_of(scenario)
     kw = solver_kwargs(pa.candidates, scenario, ref, pa.options.get("locked_in", ()), pa.options.get("locked_out", ()))
-    for start in range(0, len(order), chunk_size):
-        chunk = order[start:start + chunk_size]
+    start, size = 0, chunk_size
+    while start < len(order):
+        # the first answers early, then larger chunks (each chunk builds its model and LP once)
+        chunk = order[start:start + size]
         ev = alloc.entry_values(pa.candidates, budgets, pa.result, ids=chunk, n_jobs=n_jobs, **kw)
         table = _with_entry_values(table, ev, pa.candidates, scenario)
-        yield table, min(start + chunk_size, len(order)), len(order)
+        start += len(chunk)
+        size = min(2 * size, max_chunk_size)
+        yield table, start, len(order)
 
 
 def _score_increase(cand: pd.DataFrame, scenario, value_increase: pd.Series) -> pd.Series:

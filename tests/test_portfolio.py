@@ -355,11 +355,12 @@ def test_what_it_would_take_in_chunks_ends_with_the_whole_table(run):
     s = default_scenario()
     pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
     full = portfolio.what_it_would_take(pa, s, REF)
-    steps = list(portfolio.what_it_would_take_in_chunks(pa, s, REF, chunk_size=3))
+    steps = list(portfolio.what_it_would_take_in_chunks(pa, s, REF, chunk_size=3, max_chunk_size=6))
     first, done0, total = steps[0]
     assert done0 == 0 and total == int((~full["selected"]).sum())
     assert (first.loc[~first["selected"], "note"] == "not computed").all()
-    assert [d for _, d, _ in steps[1:]] == [min(k, total) for k in range(3, total + 3, 3)]
+    assert [d for _, d, _ in steps[1:]] == [min(k, total) for k in (3, 9, 15, 21, 27, 33, 39)][:len(steps) - 1]
+    assert steps[-1][1] == total
     # the first chunk holds the left-out candidates whose LP break-even is nearest their value
     gap = (first["lp_break_even_value"] - first["value"])[~first["selected"]]
     first_chunk = steps[1][0].index[steps[1][0]["exact"] & ~steps[1][0]["selected"]]
