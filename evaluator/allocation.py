@@ -1128,7 +1128,12 @@ def _dominated(m: _Model, row_hi: np.ndarray) -> np.ndarray:
     for r, t in zip(link_rows, m.concave):
         link_ok[r] = float(np.asarray(t.slopes, float)[-1]) >= 0
     eq_rows = both & ~link_ok
-    better_small = np.vstack([m.c[:n][None, :], X[le], -X[ge], X[link_ok]])  # smaller = better
+    # a concave cut's coefficient -min(w_i, B / lo_i) is no larger where w_i is no smaller (lo
+    # is equal within a class): it orders candidates as the term's link row does, or is equal
+    # throughout the class when that row is an equality; so the cuts are left out here
+    cut = kind == "concave_cut"
+    better_small = np.vstack([m.c[:n][None, :], X[le & ~cut], -X[ge],
+                              X[link_ok]])                        # smaller = better
     sig = np.vstack([X[eq_rows], m.lo[None, :], m.hi[None, :], m.base_integ[:n][None, :]]).T
     _, cls = np.unique(sig, axis=0, return_inverse=True)
     cls = np.asarray(cls).ravel()
@@ -1155,17 +1160,17 @@ def _dominated(m: _Model, row_hi: np.ndarray) -> np.ndarray:
         B = B[~np.all(B == B[:, :1], axis=1)]              # rows that differ in this class
         use = usable[members]
         base = (P[:, members] * m.lo[members]).T            # minimum usage per member
-        for a, i in enumerate(members):
-            if locked_in[i] or m.lo[i] <= 0 or not usable[i]:
-                continue
-            no_worse = np.all(B <= B[:, [a]], axis=0)
-            equal = np.all(B == B[:, [a]], axis=0)
-            dom = no_worse & (~equal | (members < i)) & use
-            dom[a] = False
-            if not dom.any():
-                continue
-            need = base[dom].sum(axis=0) + base[a]
-            out[i] = bool(np.any(need > cap))
+        todo = np.flatnonzero(~locked_in[members] & (m.lo[members] > 0) & use)
+        for block in np.array_split(todo, max(1, -(-len(todo) // 128))):
+            # dom[q, b]: member b dominates member block[q] (all members at once, in blocks
+            # so that the (rows, block, members) comparison stays small)
+            mine = B[:, block, None]
+            dom = np.all(B[:, None, :] <= mine, axis=0)
+            equal = np.all(B[:, None, :] == mine, axis=0)
+            dom &= (~equal | (members[None, :] < members[block, None])) & use[None, :]
+            dom[np.arange(len(block)), block] = False
+            need = dom.astype(float) @ base + base[block]
+            out[members[block]] |= dom.any(axis=1) & np.any(need > cap[None, :], axis=1)
     return out
 
 
