@@ -28,15 +28,20 @@ For candidate ``i`` the decision is a funded fraction ``x_i`` [fraction of its r
   ``B / min_fraction_i`` is clipped to it in the model: a selected candidate saturates the term
   either way, so the optimum is the same, but the LP relaxation no longer lets a sliver of a
   large project buy the whole bonus (coefficient tightening; ``tighten_concave=False`` keeps
-  the plain weights). Objective and re-check always use the given weights.
+  the plain weights). The same argument at every breakpoint ``B_j`` gives valid cuts
+  ``u_1 + ... + u_j <= sum_i min(w_i, B_j / min_fraction_i) x_i`` (``_concave_cuts``), also
+  added with ``tighten_concave``. Objective and re-check always use the given weights.
 
 Objective: maximise ``sum_i value_i x_i + sum_t f_t(s_t)``.
 
 Presolve (from :data:`FIXING_MIN_CANDIDATES` candidates on): candidates that some optimal
-allocation leaves at 0 are fixed there before branch and bound, by dominance among
-interchangeable candidates (``_dominated``) and by reduced cost against the answer of a small
-core MILP (``_solve_with_fixing``). Both keep the optimum and its proof; ``presolve=False``
-solves the full model in one go (the reference path of the tests and benchmarks).
+allocation leaves at 0 are fixed there before branch and bound: those that alone, at their
+minimum share, break a packing row; those dominated by enough interchangeable candidates
+(``_dominated``), where a share cap counts as the absolute cap it implies at the largest
+possible total (``_implied_share_rows``); and those whose reduced cost rules them out against
+the answer of a small core MILP (``_solve_with_fixing``). All keep the optimum and its proof;
+the presolved MILPs run with :data:`FIXING_HIGHS_OPTIONS`. ``presolve=False`` solves the full
+model in one go with HiGHS's defaults (the reference path of the tests and benchmarks).
 
 Examples
 --------
@@ -106,6 +111,11 @@ FIXING_MIN_CANDIDATES = 150
 #: many per candidate the LP relaxation funds (the cheapest by reduced cost).
 FIXING_CORE = 40
 FIXING_CORE_PER_USED = 4
+#: HiGHS options of the MILPs solved after the presolve. RINS, RENS and the root reduced-cost
+#: heuristic solve sub-MIPs around the LP solution to find incumbents; after the dominance and
+#: reduced-cost fixing the core MILP supplies the incumbent, the remaining candidates are the
+#: near-equivalent ones those sub-MIPs enumerate again and again, and the proof (the bound)
+#: does not depend on them. The answer and its gap are HiGHS's as with the defaults.
 FIXING_HIGHS_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
                         "mip_heuristic_run_root_reduced_cost": False}
 #: Relative feasibility tolerance of the independent re-check.
@@ -1111,6 +1121,12 @@ def _dominated(m: _Model, row_hi: np.ndarray) -> np.ndarray:
     therefore safe. Locked-in candidates are never fixed; locked-out ones dominate nothing.
     Identical requests are common in practice (several variants of one project, or the
     generated benchmark sets), where only a handful per class survive.
+
+    The packing rows are the model's own and the absolute caps its share caps imply
+    (:func:`_implied_share_rows`): a country held to 30 % of the programme holds few copies
+    of one project, far fewer than the budgets alone. A candidate that breaks a packing row on
+    its own at its minimum share cannot be funded at all and is fixed too (unless locked in:
+    then the solve reports the conflict).
     """
     n = m.n
     A = m.A.tocsc()
@@ -1413,15 +1429,17 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
     mip_rel_gap : float
         Relative optimality gap at which HiGHS stops [fraction].
     tighten_concave : bool
-        Clip the weights of concave terms where one candidate saturates the term by itself
-        (same optimum, much tighter LP relaxation; see the module notes). False gives the plain
-        formulation, kept as the reference path for tests and benchmarks.
+        Clip the weights of concave terms where one candidate saturates the term by itself, and
+        add the cuts of every breakpoint (same optimum, much tighter LP relaxation; see the
+        module notes). False gives the plain formulation, kept as the reference path for tests
+        and benchmarks.
     presolve : bool
         From :data:`FIXING_MIN_CANDIDATES` candidates on, fix at 0 the candidates that provably
-        need not be funded: those dominated by enough interchangeable better candidates
-        (``_dominated``), then those whose LP bound cannot beat the answer of a small core MILP
-        (``_solve_with_fixing``). Same optimum, proven the same way. False solves the full
-        model directly.
+        need not be funded: those that cannot be funded at all, those dominated by enough
+        interchangeable better candidates (``_dominated``, with the absolute caps that share
+        caps imply), then those whose LP bound cannot beat the answer of a small core MILP
+        (``_solve_with_fixing``); HiGHS then runs with :data:`FIXING_HIGHS_OPTIONS`. Same
+        optimum, proven the same way. False solves the full model directly.
 
     Returns
     -------
