@@ -71,9 +71,9 @@ from __future__ import annotations
 import copy
 import math
 import os
-import warnings
 import time
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Mapping, Sequence
@@ -112,10 +112,10 @@ FIXING_MIN_CANDIDATES = 150
 FIXING_CORE = 40
 FIXING_CORE_PER_USED = 4
 #: HiGHS options of the MILPs solved after the presolve. RINS, RENS and the root reduced-cost
-#: heuristic solve sub-MIPs around the LP solution to find incumbents; after the dominance and
-#: reduced-cost fixing the core MILP supplies the incumbent, the remaining candidates are the
-#: near-equivalent ones those sub-MIPs enumerate again and again, and the proof (the bound)
-#: does not depend on them. The answer and its gap are HiGHS's as with the defaults.
+#: heuristic solve sub-MIPs around the LP solution only to find incumbents sooner; the bound,
+#: and so the proof of optimality to ``mip_rel_gap``, does not depend on them. On presolved
+#: models (few candidates left, many of them near copies of each other) those sub-MIPs cost
+#: more than they save; the other heuristics stay on.
 FIXING_HIGHS_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
                         "mip_heuristic_run_root_reduced_cost": False}
 #: Relative feasibility tolerance of the independent re-check.
@@ -708,11 +708,13 @@ def _tightened_weights(w: np.ndarray, breakpoints: np.ndarray, slopes: np.ndarra
 def _concave_cuts(m: "_Model"):
     """Valid inequalities that tighten the LP relaxation of the concave terms.
 
-    For a term with breakpoints ``B_1 < ... < B_K`` the segments fill in order, so at every
-    point of the MILP ``u_1 + ... + u_j = min(s, B_j)`` with ``s = sum_i w_i x_i``. A funded
-    semi-continuous candidate has ``x_i >= lo_i``, so ``min(w_i, B_j / lo_i) x_i >=
-    min(w_i x_i, B_j)``, and ``sum_i min(w_i x_i, B_j) >= min(s, B_j)`` (if one term reaches
-    ``B_j`` the sum does, otherwise the terms add up to ``s``). Hence
+    For a term with breakpoints ``B_1 < ... < B_K``, every feasible point has
+    ``u_1 + ... + u_j <= min(s, B_j)`` with ``s = sum_i w_i x_i``: those segments are ``B_j``
+    wide in all, and all segments add up to the link row's ``sum_i w'_i x_i <= s`` (``w' <=
+    w``, :func:`_tightened_weights`). A funded semi-continuous candidate has ``x_i >= lo_i``,
+    so ``min(w_i, B_j / lo_i) x_i >= min(w_i x_i, B_j)``, and ``sum_i min(w_i x_i, B_j) >=
+    min(s, B_j)`` (if one term reaches ``B_j`` the sum does, otherwise the terms add up to
+    ``s``). Hence
 
         ``u_1 + ... + u_j <= sum_i min(w_i, B_j / lo_i) x_i``
 
