@@ -1080,7 +1080,8 @@ def _solve_raw(m: _Model, row_hi=None, incumbent: np.ndarray | None = None, diag
     """
     found = None
     lb, ub, integ = m.lb, m.ub, m.integ
-    if m.presolve and m.n >= FIXING_MIN_CANDIDATES:
+    presolved = m.presolve and m.n >= FIXING_MIN_CANDIDATES
+    if presolved:
         t0 = time.perf_counter()
         rhs = m.row_hi if row_hi is None else row_hi
         lb, ub, integ = lb.copy(), ub.copy(), integ.copy()
@@ -1093,7 +1094,7 @@ def _solve_raw(m: _Model, row_hi=None, incumbent: np.ndarray | None = None, diag
             found = (found[0], time.perf_counter() - t0)
     if found is None:
         found = m.solve(lb=lb, ub=ub, integ=integ, row_hi=row_hi,
-                        highs_options=FIXING_HIGHS_OPTIONS if m.presolve else None)
+                        highs_options=FIXING_HIGHS_OPTIONS if presolved else None)
     res, seconds = found
     if res.status == 2:
         if not diagnose:
