@@ -1147,9 +1147,8 @@ def _dominated(m: _Model, row_hi: np.ndarray) -> np.ndarray:
     for r, t in zip(link_rows, m.concave):
         link_ok[r] = float(np.asarray(t.slopes, float)[-1]) >= 0
     eq_rows = both & ~link_ok
-    # a concave cut's coefficient -min(w_i, B / lo_i) is no larger where w_i is no smaller (lo
-    # is equal within a class): it orders candidates as the term's link row does, or is equal
-    # throughout the class when that row is an equality; so the cuts are left out here
+    # the concave cuts are left out: they hold at every point that satisfies the other rows
+    # (_concave_cuts), so a move that keeps those rows keeps the cuts too
     cut = kind == "concave_cut"
     better_small = np.vstack([m.c[:n][None, :], X[le & ~cut], -X[ge],
                               X[link_ok]])                        # smaller = better
