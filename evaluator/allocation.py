@@ -28,15 +28,20 @@ For candidate ``i`` the decision is a funded fraction ``x_i`` [fraction of its r
   ``B / min_fraction_i`` is clipped to it in the model: a selected candidate saturates the term
   either way, so the optimum is the same, but the LP relaxation no longer lets a sliver of a
   large project buy the whole bonus (coefficient tightening; ``tighten_concave=False`` keeps
-  the plain weights). Objective and re-check always use the given weights.
+  the plain weights). The same argument at every breakpoint ``B_j`` gives valid cuts
+  ``u_1 + ... + u_j <= sum_i min(w_i, B_j / min_fraction_i) x_i`` (``_concave_cuts``), also
+  added with ``tighten_concave``. Objective and re-check always use the given weights.
 
 Objective: maximise ``sum_i value_i x_i + sum_t f_t(s_t)``.
 
 Presolve (from :data:`FIXING_MIN_CANDIDATES` candidates on): candidates that some optimal
-allocation leaves at 0 are fixed there before branch and bound, by dominance among
-interchangeable candidates (``_dominated``) and by reduced cost against the answer of a small
-core MILP (``_solve_with_fixing``). Both keep the optimum and its proof; ``presolve=False``
-solves the full model in one go (the reference path of the tests and benchmarks).
+allocation leaves at 0 are fixed there before branch and bound: those that alone, at their
+minimum share, break a packing row; those dominated by enough interchangeable candidates
+(``_dominated``), where a share cap counts as the absolute cap it implies at the largest
+possible total (``_implied_share_rows``); and those whose reduced cost rules them out against
+the answer of a small core MILP (``_solve_with_fixing``). All keep the optimum and its proof;
+the presolved MILPs run with :data:`FIXING_HIGHS_OPTIONS`. ``presolve=False`` solves the full
+model in one go with HiGHS's defaults (the reference path of the tests and benchmarks).
 
 Examples
 --------
@@ -68,6 +73,7 @@ import math
 import os
 import time
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Mapping, Sequence
@@ -109,6 +115,13 @@ FIXING_MIN_CANDIDATES = 150
 #: many per candidate the LP relaxation funds (the cheapest by reduced cost).
 FIXING_CORE = 40
 FIXING_CORE_PER_USED = 4
+#: HiGHS options of the MILPs solved after the presolve. RINS, RENS and the root reduced-cost
+#: heuristic solve sub-MIPs around the LP solution only to find incumbents sooner; the bound,
+#: and so the proof of optimality to ``mip_rel_gap``, does not depend on them. On presolved
+#: models (few candidates left, many of them near copies of each other) those sub-MIPs cost
+#: more than they save; the other heuristics stay on.
+FIXING_HIGHS_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
+                        "mip_heuristic_run_root_reduced_cost": False}
 #: Relative feasibility tolerance of the independent re-check.
 RECHECK_TOL = 1e-6
 #: Solver tolerance within which a fraction is snapped to 0 or to its largest value before the
@@ -592,6 +605,10 @@ class _Model:
         for r, jt in self.total_var.items():
             amount = self.req.sum(axis=1) if r is None else self.req[:, self.keys.index(r)]
             row(-amount, 0.0, 0.0, f"total {r or 'all'} (link)", "total_link", [(jt, 1.0)])
+        # --- cuts on the concave terms (tighten_concave), see _concave_cuts
+        if tighten_concave:
+            for name, coef, seg in _concave_cuts(self):
+                row(-coef, -np.inf, 0.0, name, "concave_cut", [(jj, 1.0) for jj in seg])
 
         self.A = sparse.vstack(rows, format="csr") if rows else sparse.csr_matrix((0, nv))
         self.row_lo = np.asarray(self.row_lo, float)
@@ -635,10 +652,17 @@ class _Model:
         return lb, ub, integ
 
     def solve(self, *, c=None, lb=None, ub=None, integ=None, row_lo=None, row_hi=None,
-              time_limit_s=None, mip_rel_gap=None):
+              time_limit_s=None, mip_rel_gap=None, highs_options=None):
         opts = {"time_limit": self.time_limit_s if time_limit_s is None else time_limit_s,
                 "mip_rel_gap": self.mip_rel_gap if mip_rel_gap is None else mip_rel_gap,
-                "disp": False}
+                "disp": False, **(highs_options or {})}
+        if highs_options:
+            # scipy hands options it does not list itself to HiGHS verbatim, with a
+            # RuntimeWarning attributed to this module; they are deliberate here. The filter
+            # is (re)installed per call, not once at import: a caller's catch_warnings block
+            # (pytest's, for one) restores the filters it found.
+            warnings.filterwarnings("ignore", message="Unrecognized options detected",
+                                    category=RuntimeWarning, module=__name__)
         cons = LinearConstraint(self.A, self.row_lo if row_lo is None else row_lo,
                                 self.row_hi if row_hi is None else row_hi)
         t0 = time.perf_counter()
@@ -686,6 +710,34 @@ def _tightened_weights(w: np.ndarray, breakpoints: np.ndarray, slopes: np.ndarra
     with np.errstate(divide="ignore"):
         cap = np.where(lo > 0, saturation / np.where(lo > 0, lo, 1.0), np.inf)
     return np.minimum(w, cap)
+
+
+def _concave_cuts(m: "_Model"):
+    """Valid inequalities that tighten the LP relaxation of the concave terms.
+
+    For a term with breakpoints ``B_1 < ... < B_K``, every feasible point has
+    ``u_1 + ... + u_j <= min(s, B_j)`` with ``s = sum_i w_i x_i``: those segments are ``B_j``
+    wide in all, and all segments add up to the link row's ``sum_i w'_i x_i <= s`` (``w' <=
+    w``, :func:`_tightened_weights`). A funded semi-continuous candidate has ``x_i >= lo_i``,
+    so ``min(w_i, B_j / lo_i) x_i >= min(w_i x_i, B_j)``, and ``sum_i min(w_i x_i, B_j) >=
+    min(s, B_j)`` (if one term reaches ``B_j`` the sum does, otherwise the terms add up to
+    ``s``). Hence
+
+        ``u_1 + ... + u_j <= sum_i min(w_i, B_j / lo_i) x_i``
+
+    holds for every allocation the model allows; it cuts off the LP points where a sliver of a
+    large project fills the steep first segments. This generalises the weight clipping of
+    :func:`_tightened_weights` (which is the case ``j = K`` with zero slopes after ``B_K``) to
+    every breakpoint; a cut is left out when it clips no weight (then it follows from the link
+    row). Yields ``(name, coefficients on x, segment variable positions)``.
+    """
+    safe_lo = np.where(m.lo > 0, m.lo, 1.0)
+    for t, w, w_link, sl in zip(m.concave, m.concave_w, m.concave_w_model, m.u_slices):
+        for k, b in enumerate(np.asarray(t.breakpoints, float)):
+            coef = np.where(m.lo > 0, np.minimum(w, b / safe_lo), w)
+            if np.all(coef >= w_link):
+                continue
+            yield f"{t.name} (cut {k + 1})", coef, range(sl.start, sl.start + k + 1)
 
 
 def _of_type(specs, typ):
@@ -928,6 +980,7 @@ def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray, break_even: boo
     cost is zero: the dual prices of all rows times its column, ``-A_i^T y`` (minimisation
     form, scipy's marginal sign convention).
     """
+    m, row_hi = _without_cuts(m, row_hi)
     n = m.n
     lb, ub = m.lb.copy(), m.ub.copy()
     sel = xfull[:n] > SELECTED_TOL
@@ -959,6 +1012,24 @@ def _marginals(m: _Model, xfull: np.ndarray, row_hi: np.ndarray, break_even: boo
     if eq.any():
         cost += A[eq].T @ res.eqlin.marginals
     return out, -cost[:n]
+
+
+def _without_cuts(m: _Model, row_hi: np.ndarray) -> tuple[_Model, np.ndarray]:
+    """The model without its concave cuts (:func:`_concave_cuts`), and ``row_hi`` to match.
+
+    With the selection fixed the cuts are redundant, but they can be degenerate at the LP
+    optimum and so change which dual prices the LP reports; shadow prices and break-even
+    values are read from the rows of the formulation itself.
+    """
+    keep = np.asarray(m.row_kind, dtype=object) != "concave_cut"
+    if keep.all():
+        return m, row_hi
+    mm = copy.copy(m)
+    mm.A = m.A[keep]
+    mm.row_lo, mm.row_hi = m.row_lo[keep], m.row_hi[keep]
+    mm.row_kind = [k for k, kp in zip(m.row_kind, keep) if kp]
+    mm.row_names = [nm for nm, kp in zip(m.row_names, keep) if kp]
+    return mm, np.asarray(row_hi)[keep]
 
 
 def _package(m: _Model, res, seconds: float, row_hi=None, marginals=True) -> AllocationResult:
@@ -1021,7 +1092,8 @@ def _solve_raw(m: _Model, row_hi=None, incumbent: np.ndarray | None = None, diag
     """
     found = None
     lb, ub, integ = m.lb, m.ub, m.integ
-    if m.presolve and m.n >= FIXING_MIN_CANDIDATES:
+    presolved = m.presolve and m.n >= FIXING_MIN_CANDIDATES
+    if presolved:
         t0 = time.perf_counter()
         rhs = m.row_hi if row_hi is None else row_hi
         lb, ub, integ = lb.copy(), ub.copy(), integ.copy()
@@ -1032,8 +1104,10 @@ def _solve_raw(m: _Model, row_hi=None, incumbent: np.ndarray | None = None, diag
                  else _solve_with_fixing(m, rhs, lb, ub, integ, incumbent=incumbent))
         if found is not None:
             found = (found[0], time.perf_counter() - t0)
-    res, seconds = found if found is not None else m.solve(lb=lb, ub=ub, integ=integ,
-                                                         row_hi=row_hi)
+    if found is None:
+        found = m.solve(lb=lb, ub=ub, integ=integ, row_hi=row_hi,
+                        highs_options=FIXING_HIGHS_OPTIONS if presolved else None)
+    res, seconds = found
     if res.status == 2:
         if not diagnose:
             raise AllocationInfeasible("No allocation satisfies the constraints.", [])
@@ -1062,6 +1136,12 @@ def _dominated(m: _Model, row_hi: np.ndarray) -> np.ndarray:
     therefore safe. Locked-in candidates are never fixed; locked-out ones dominate nothing.
     Identical requests are common in practice (several variants of one project, or the
     generated benchmark sets), where only a handful per class survive.
+
+    The packing rows are the model's own and the absolute caps its share caps imply
+    (:func:`_implied_share_rows`): a country held to 30 % of the programme holds few copies
+    of one project, far fewer than the budgets alone. A candidate that breaks a packing row on
+    its own at its minimum share cannot be funded at all and is fixed too (unless locked in:
+    then the solve reports the conflict).
     """
     n = m.n
     A = m.A.tocsc()
@@ -1079,21 +1159,28 @@ def _dominated(m: _Model, row_hi: np.ndarray) -> np.ndarray:
     for r, t in zip(link_rows, m.concave):
         link_ok[r] = float(np.asarray(t.slopes, float)[-1]) >= 0
     eq_rows = both & ~link_ok
-    better_small = np.vstack([m.c[:n][None, :], X[le], -X[ge], X[link_ok]])  # smaller = better
+    # the concave cuts are left out: they hold at every point that satisfies the other rows
+    # (_concave_cuts), so a move that keeps those rows keeps the cuts too
+    cut = kind == "concave_cut"
+    better_small = np.vstack([m.c[:n][None, :], X[le & ~cut], -X[ge],
+                              X[link_ok]])                        # smaller = better
     sig = np.vstack([X[eq_rows], m.lo[None, :], m.hi[None, :], m.base_integ[:n][None, :]]).T
     _, cls = np.unique(sig, axis=0, return_inverse=True)
     cls = np.asarray(cls).ravel()
     aux_free = np.asarray(np.abs(aux).sum(axis=1)).ravel() == 0
     packing = le & aux_free & np.all(X >= 0, axis=1)
-    P, cap = X[packing], hi_r[packing]
+    P_imp, cap_imp = _implied_share_rows(m, row_hi)
+    P = np.vstack([X[packing], P_imp])
+    cap = np.concatenate([hi_r[packing], cap_imp])
     cap = cap + 1e-9 * np.maximum(1.0, np.abs(cap))
     locked_in = np.zeros(n, bool)
     locked_in[m.pos_in] = True
     usable = np.ones(n, bool)
     usable[m.pos_out] = False
-    out = np.zeros(n, bool)
     if not P.shape[0]:
-        return out
+        return np.zeros(n, bool)
+    # a candidate that alone, at its minimum share, breaks a packing row cannot be funded
+    out = (m.lo > 0) & ~locked_in & np.any(P * m.lo[None, :] > cap[:, None], axis=0)
     order = np.argsort(cls, kind="stable")
     bounds = np.flatnonzero(np.diff(cls[order])) + 1
     for members in np.split(order, bounds):
@@ -1103,18 +1190,45 @@ def _dominated(m: _Model, row_hi: np.ndarray) -> np.ndarray:
         B = B[~np.all(B == B[:, :1], axis=1)]              # rows that differ in this class
         use = usable[members]
         base = (P[:, members] * m.lo[members]).T            # minimum usage per member
-        for a, i in enumerate(members):
-            if locked_in[i] or m.lo[i] <= 0 or not usable[i]:
-                continue
-            no_worse = np.all(B <= B[:, [a]], axis=0)
-            equal = np.all(B == B[:, [a]], axis=0)
-            dom = no_worse & (~equal | (members < i)) & use
-            dom[a] = False
-            if not dom.any():
-                continue
-            need = base[dom].sum(axis=0) + base[a]
-            out[i] = bool(np.any(need > cap))
+        todo = np.flatnonzero(~locked_in[members] & (m.lo[members] > 0) & use)
+        for block in np.array_split(todo, max(1, -(-len(todo) // 128))):
+            # dom[q, b]: member b dominates member block[q] (all members at once, in blocks
+            # so that the (rows, block, members) comparison stays small)
+            mine = B[:, block, None]
+            dom = np.all(B[:, None, :] <= mine, axis=0)
+            equal = np.all(B[:, None, :] == mine, axis=0)
+            dom &= (~equal | (members[None, :] < members[block, None])) & use[None, :]
+            dom[np.arange(len(block)), block] = False
+            need = dom.astype(float) @ base + base[block]
+            out[members[block]] |= dom.any(axis=1) & np.any(need > cap[None, :], axis=1)
     return out
+
+
+def _implied_share_rows(m: _Model, row_hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute caps implied by the share caps: ``(coefficients on x, limits)``, one row each.
+
+    A share cap ``sum_{i in g} a_i x_i <= l T`` with ``T = sum_i a_i x_i`` the total of its
+    resource implies ``sum_{i in g} a_i x_i <= l T_max``, where ``T_max`` bounds the total:
+    the budget of the resource (the sum of all budgets when the cap counts every resource),
+    or everything funded in full if that is smaller. These rows are redundant for the LP but
+    are packing rows (non-negative coefficients, no auxiliary variable), which is what
+    :func:`_dominated` needs: a country capped at 30 % of the programme holds few projects.
+    """
+    n = m.n
+    budgets = np.asarray(row_hi[:m.n_budget_rows], float)
+    rows, limits = [], []
+    for cap, mask, amount in zip(m.caps, m.cap_members, m.cap_amount):
+        if cap.kind != "share":
+            continue
+        budget = budgets.sum() if cap.resource is None else budgets[m.keys.index(cap.resource)]
+        total_max = min(budget, float(amount @ m.hi))
+        if not np.isfinite(total_max):
+            continue
+        rows.append(np.where(mask, amount, 0.0))
+        limits.append(float(cap.limit) * max(total_max, 0.0))
+    if not rows:
+        return np.zeros((0, n)), np.zeros(0)
+    return np.vstack(rows), np.asarray(limits, float)
 
 
 def _solve_with_fixing(m: _Model, row_hi: np.ndarray, lb0: np.ndarray, ub0: np.ndarray,
@@ -1167,7 +1281,7 @@ def _solve_with_fixing(m: _Model, row_hi: np.ndarray, lb0: np.ndarray, ub0: np.n
         integ_[:n][drop] = 0
         left = m.time_limit_s - (time.perf_counter() - t0)
         return m.solve(lb=lb_, ub=ub_, integ=integ_, row_hi=row_hi,
-                       time_limit_s=max(left, 0.05))[0]
+                       time_limit_s=max(left, 0.05), highs_options=FIXING_HIGHS_OPTIONS)[0]
 
     first = solve_without(~core) if core.sum() <= (~dead).sum() // 2 else None
     if incumbent is not None and (first is None or first.x is None
@@ -1324,15 +1438,17 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
     mip_rel_gap : float
         Relative optimality gap at which HiGHS stops [fraction].
     tighten_concave : bool
-        Clip the weights of concave terms where one candidate saturates the term by itself
-        (same optimum, much tighter LP relaxation; see the module notes). False gives the plain
-        formulation, kept as the reference path for tests and benchmarks.
+        Clip the weights of concave terms where one candidate saturates the term by itself, and
+        add the cuts of every breakpoint (same optimum, much tighter LP relaxation; see the
+        module notes). False gives the plain formulation, kept as the reference path for tests
+        and benchmarks.
     presolve : bool
         From :data:`FIXING_MIN_CANDIDATES` candidates on, fix at 0 the candidates that provably
-        need not be funded: those dominated by enough interchangeable better candidates
-        (``_dominated``), then those whose LP bound cannot beat the answer of a small core MILP
-        (``_solve_with_fixing``). Same optimum, proven the same way. False solves the full
-        model directly.
+        need not be funded: those that cannot be funded at all, those dominated by enough
+        interchangeable better candidates (``_dominated``, with the absolute caps that share
+        caps imply), then those whose LP bound cannot beat the answer of a small core MILP
+        (``_solve_with_fixing``); HiGHS then runs with :data:`FIXING_HIGHS_OPTIONS`. Same
+        optimum, proven the same way. False solves the full model directly.
 
     Returns
     -------

@@ -338,6 +338,8 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     allocation.AllocationInfeasible
         Locks, caps and budgets conflict; ``.conflicts`` names them.
     """
+    if offtake is None:
+        offtake = supply.offtake_from_evaluation(ev, ref=ref)
     cand, notes = build_candidates(ev, scores, scenario, ref, offtake=offtake)
     unknown = sorted((set(locked_in) | set(locked_out)) - set(notes.index))
     if unknown:
@@ -378,7 +380,7 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     table["expected_loss_krw_bn"] = el * loan_frac
 
     funded_share = frac.where(table["selected"], 0.0)
-    off = supply.funded_offtake(supply.offtake_from_evaluation(ev, ref=ref), funded_share, "korea_offtake_t_per_year")
+    off = supply.funded_offtake(offtake, funded_share, "korea_offtake_t_per_year")
     effect = supply.portfolio_effect(ref, scenario, off) if len(off) else pd.DataFrame()
     note_messages = _domain_notes(res, notes, cand)
     note = messages.join(note_messages, "en", " ")

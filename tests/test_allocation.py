@@ -314,6 +314,148 @@ def test_dominance_respects_groups_and_share_caps():
     assert not alloc_mod._dominated(m, m.row_hi).any()
 
 
+def test_share_caps_imply_absolute_caps_by_hand():
+    # country A capped at 40 % of the fund + loan total; budgets 10 + 2: the total is at most
+    # min(12, all requests funded = 5 x 5 = 25) = 12, so A holds at most 0.4 x 12 = 4.8
+    cands = pd.DataFrame({"value": [5.0, 4.0, 3.0, 2.0, 1.0], "r0": 4.0, "r1": 1.0,
+                          "c": ["A"] * 4 + ["B"]}, index=["v5", "v4", "v3", "v2", "v1"])
+    caps = [GroupCap("A share", column="c", value="A", limit=0.4, kind="share"),
+            GroupCap("B r1 share", column="c", value="B", resource="r1", limit=0.5,
+                     kind="share")]
+    m = alloc_mod._Model(cands, {"r0": 10.0, "r1": 2.0}, min_fraction=0.5, group_caps=caps)
+    rows, limits = alloc_mod._implied_share_rows(m, m.row_hi)
+    np.testing.assert_allclose(rows, [[5.0, 5.0, 5.0, 5.0, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]])
+    # the r1 cap: total r1 at most min(budget 2, all r1 requests 5) = 2, limit 0.5 x 2 = 1
+    np.testing.assert_allclose(limits, [4.8, 1.0])
+    # the budget r0 <= 10 alone keeps a copy with up to four better ones (5 x 2 = 10 fits),
+    # but A's implied cap of 4.8 holds one copy at its minimum share (2.5), not two: v4, v3
+    # and v2 are dominated, v5 is not; v1 (in B) is not comparable with them
+    assert list(cands.index[alloc_mod._dominated(m, m.row_hi)]) == ["v4", "v3", "v2"]
+    # with larger budgets the implied cap grows with them: 0.4 x min(22 + 2, 25) = 9.6 holds
+    # three copies at 2.5 each, not four (v2); at r0 <= 30 it is 0.4 x 25 = 10 and v2 fits too
+    for r0, dominated in ((22.0, ["v2"]), (30.0, [])):
+        m = alloc_mod._Model(cands, {"r0": r0, "r1": 2.0}, min_fraction=0.5, group_caps=caps)
+        assert list(cands.index[alloc_mod._dominated(m, m.row_hi)]) == dominated
+    kw = dict(min_fraction=0.5, group_caps=caps, mip_rel_gap=1e-9)
+    for budgets in ({"r0": 10.0, "r1": 2.0}, {"r0": 22.0, "r1": 2.0}):
+        res = allocate(cands, budgets, **kw)
+        check_solution(cands, budgets, res, **kw)
+        assert res.objective == pytest.approx(
+            allocate(cands, budgets, presolve=False, **kw).objective, rel=1e-9)
+
+
+def test_a_candidate_that_breaks_a_row_alone_is_fixed_unless_locked_in():
+    # loss cap 1: "risky" has loss 3, 1.5 at its minimum share 0.5, so it can never be funded;
+    # nothing dominates it (it is the only copy of its request)
+    cands = pd.DataFrame({"value": [9.0, 1.0], "r0": [4.0, 3.0], "loss": [3.0, 0.1]},
+                         index=["risky", "safe"])
+    kw = dict(min_fraction=0.5, extra_constraints=[LinearConstraintSpec("loss", "loss", upper=1)])
+    m = alloc_mod._Model(cands, {"r0": 10.0}, **kw)
+    assert list(alloc_mod._dominated(m, m.row_hi)) == [True, False]
+    m = alloc_mod._Model(cands, {"r0": 10.0}, locked_in=["risky"], **kw)
+    assert not alloc_mod._dominated(m, m.row_hi).any()     # the solve reports the conflict
+    with pytest.raises(AllocationInfeasible) as err:
+        allocate(cands, {"r0": 10.0}, locked_in=["risky"], **kw)
+    assert set(err.value.conflicts) >= {"must fund risky", "loss"}
+
+
+def _cut_instance(seed, n=9):
+    rng = np.random.default_rng(700 + seed)
+    cands, budgets = random_instance(rng, n, tight=0.35)
+    cands["w"] = rng.choice([0.0, 0.4, 3.0, 12.0], n)
+    lo = rng.choice([0.0, 0.2, 0.5, 1.0], n)
+    # a last slope > 0 (never saturates: no weight clipping) and one that saturates
+    terms = [ConcaveTerm("steep", "w", [0.5, 2.0, 6.0], [12.0, 5.0, 2.0, 0.5]),
+             ConcaveTerm("saturating", (cands["w"] * 0.5).to_dict(), [1.0, 4.0],
+                         [6.0, 1.0, 0.0])]
+    return cands, budgets, dict(min_fraction=lo, concave_terms=terms, mip_rel_gap=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_concave_cuts_hold_at_every_allocation_the_model_allows(seed):
+    # u_1 + ... + u_j = min(s, B_j) at every point with x_i = 0 or lo_i <= x_i <= hi_i; the cut
+    # coefficients min(w_i, B_j / lo_i) must bound it from above there (sampled points, plus
+    # the corners 0 / lo / hi of every candidate)
+    cands, budgets, kw = _cut_instance(seed)
+    m = alloc_mod._Model(cands, budgets, **kw)
+    cuts = list(alloc_mod._concave_cuts(m))
+    assert cuts and (np.asarray(m.row_kind) == "concave_cut").sum() == len(cuts)
+    rng = np.random.default_rng(seed)
+    n, lo = m.n, m.lo
+    corners = np.stack([np.zeros(n), lo, np.ones(n)])
+    pts = [corners[rng.integers(0, 3, n), np.arange(n)] for _ in range(300)]
+    pts += [np.where(rng.random(n) < 0.5, 0.0, rng.uniform(lo, 1.0)) for _ in range(300)]
+    for name, coef, seg in cuts:
+        t = next(tt for tt in m.concave if name.startswith(tt.name + " (cut"))
+        w = m.concave_w[m.concave.index(t)]
+        b = np.asarray(t.breakpoints, float)[len(seg) - 1]
+        for x in pts:
+            assert min(float(w @ x), b) <= float(coef @ x) + 1e-9, name
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_concave_cuts_tighten_the_lp_and_keep_the_optimum(seed):
+    cands, budgets, kw = _cut_instance(seed)
+
+    def lp_bound(tighten):
+        m = alloc_mod._Model(cands, budgets, tighten_concave=tighten, **kw)
+        lb = m.lb.copy()
+        lb[:m.n] = 0.0
+        return -float(alloc_mod._lp(m, lb, m.ub, m.row_hi)[0].fun)
+
+    tight, plain = allocate(cands, budgets, **kw), allocate(
+        cands, budgets, tighten_concave=False, presolve=False, **kw)
+    check_solution(cands, budgets, tight, **kw)
+    assert tight.objective == pytest.approx(plain.objective, rel=1e-7)
+    # a valid relaxation: between the optimum and the plain LP bound
+    assert tight.objective - 1e-7 <= lp_bound(True) <= lp_bound(False) + 1e-7
+
+
+def test_concave_cuts_by_hand():
+    # one term, breakpoints 1 and 3, slopes 5, 2, 0; weights 4 (lo 0.5) and 0.5 (lo 0): the
+    # first cut clips 4 to 1 / 0.5 = 2; at the second breakpoint 3 / 0.5 = 6 > 4 clips
+    # nothing (nor does the link row's saturation clip): only the first cut is kept
+    cands = pd.DataFrame({"value": [1.0, 1.0], "r0": [1.0, 1.0], "w": [4.0, 0.5]},
+                         index=["big", "small"])
+    m = alloc_mod._Model(cands, {"r0": 2.0}, min_fraction=np.array([0.5, 0.0]),
+                         concave_terms=[ConcaveTerm("t", "w", [1.0, 3.0], [5.0, 2.0, 0.0])])
+    cuts = list(alloc_mod._concave_cuts(m))
+    assert [c[0] for c in cuts] == ["t (cut 1)"]
+    np.testing.assert_allclose(cuts[0][1], [2.0, 0.5])
+    # the LP relaxation: without the cut x_big = 0.25 buys the first segment (value 5 for 0.25
+    # of the budget); with it, u_1 <= 2 x_big + 0.5 x_small
+    u1 = m.u_slices[0].start
+    row = m.A.toarray()[np.asarray(m.row_kind) == "concave_cut"][0]
+    np.testing.assert_allclose(row[:2], [-2.0, -0.5])
+    assert row[u1] == 1.0 and row[u1 + 1] == 0.0
+
+
+def test_shadow_prices_ignore_the_concave_cuts():
+    # the budget's shadow price comes from the formulation's own rows: the same with the cuts
+    # in the model as with the plain weights when no weight is clipped by saturation
+    cands, budgets, kw = _cut_instance(1)
+    kw["concave_terms"] = kw["concave_terms"][:1]          # never saturates: link rows equal
+    tight = allocate(cands, budgets, **kw)
+    m = alloc_mod._Model(cands, budgets, **kw)
+    assert (np.asarray(m.row_kind) == "concave_cut").any()
+    xfull = np.zeros(m.nv)
+    xfull[:m.n] = tight.fractions.to_numpy()
+    plain_m = alloc_mod._Model(cands, budgets, tighten_concave=False, **kw)
+    assert alloc_mod._marginals(m, xfull, m.row_hi) == pytest.approx(
+        alloc_mod._marginals(plain_m, xfull[:plain_m.nv], plain_m.row_hi), nan_ok=True)
+
+
+def test_the_presolved_solve_prints_and_warns_nothing(capfd):
+    # the HiGHS options scipy does not list (FIXING_HIGHS_OPTIONS) raise no warning to callers
+    import warnings
+    cands, budgets, kw = _fixing_instance(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = allocate(cands, budgets, **kw)
+    assert res.optimal
+    assert capfd.readouterr().out == ""
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_presolve_with_copies_gives_the_full_solve_optimum(seed):
     rng = np.random.default_rng(500 + seed)

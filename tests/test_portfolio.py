@@ -238,13 +238,13 @@ def test_tightened_diversification_terms_give_the_plain_optimum(run, changes):
     assert tight.objective == pytest.approx(plain.objective, rel=2e-6, abs=1e-9)
 
 
-def _generated_apps(n):
+def _generated_apps(n, seed=0):
     """``n`` applications from the benchmark generator (perturbed copies of the samples)."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("bench_samples", ROOT / "benchmarks" / "samples.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.perturbed_apps(n, REF, seed=0)
+    return mod.perturbed_apps(n, REF, seed=seed)
 
 
 @pytest.mark.parametrize("changes", [
@@ -264,6 +264,33 @@ def test_fast_path_gives_the_old_optimum_on_generated_applications(changes):
     assert fast.summary["optimal"] and plain.summary["optimal"]
     assert fast.summary["objective"] == pytest.approx(plain.summary["objective"], rel=2e-6)
     assert portfolio.check_allocation(fast, s) == []
+
+
+@pytest.mark.parametrize("seed, changes", [
+    (1, {"country_cap_share": 0.3, "mineral_cap_share": 0.4, "expected_loss_cap_krw_bn": 0.8,
+         "min_minerals_covered": 3}),
+    (2, {"country_cap_share": 0.3, "mineral_cap_share": 0.4, "expected_loss_cap_krw_bn": 0.8,
+         "min_minerals_covered": 3}),
+    (3, {"country_cap_share": 0.25, "mineral_cap_share": 0.3, "expected_loss_cap_krw_bn": 0.5,
+         "min_minerals_covered": 5}),
+    (4, {"country_cap_share": 0.4, "mineral_cap_share": 0.5, "expected_loss_cap_krw_bn": 2.0,
+         "fund_krw_bn": 120.0}),
+])
+def test_fast_path_with_caps_gives_the_plain_optimum_on_seeded_applications(seed, changes):
+    """Share caps, the expected-loss cap and the coverage floor on 300 generated applications
+    (other seeds than the benchmark's): the presolve (dominance with the absolute caps the share
+    caps imply, candidates that cannot be funded, reduced-cost fixing), the concave cuts and
+    the solver options give the optimum of the plain model solved in one go."""
+    s = default_scenario().replace(**changes)
+    run = pipeline.run(_generated_apps(300, seed), s, REF)
+    fast = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    plain = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF,
+                                         tighten_concave=False, presolve=False)
+    assert fast.summary["optimal"] and plain.summary["optimal"]
+    assert fast.summary["objective"] == pytest.approx(plain.summary["objective"], rel=2e-6)
+    assert portfolio.check_allocation(fast, s) == []
+    assert fast.summary["expected_loss_krw_bn"] <= s.expected_loss_cap_krw_bn * (1 + 1e-6)
+    assert fast.table.loc[fast.table["selected"], "mineral"].nunique() >= s.min_minerals_covered
 
 
 def test_gap_volume_by_hand():
