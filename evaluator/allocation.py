@@ -1860,7 +1860,7 @@ class _HighsModel(_Model):
     """
 
     def solve(self, *, c=None, lb=None, ub=None, integ=None, row_lo=None, row_hi=None,
-              time_limit_s=None, mip_rel_gap=None):
+              time_limit_s=None, mip_rel_gap=None, highs_options=None):
         c = self.c if c is None else np.asarray(c, float)
         lb = self.lb if lb is None else np.asarray(lb, float)
         ub = self.ub if ub is None else np.asarray(ub, float)
@@ -1871,6 +1871,8 @@ class _HighsModel(_Model):
         t0 = time.perf_counter()
         h = _highs(self, self.A[:, cols], c[cols], lb[cols], ub[cols], integ[cols],
                    row_lo=row_lo, row_hi=row_hi, mip_rel_gap=mip_rel_gap, time_limit_s=time_limit_s)
+        for k, v in (highs_options or {}).items():   # as _Model.solve takes them (on top of RESOLVE_HIGHS_OPTIONS)
+            h.setOptionValue(k, v)
         h.run()
         model_status = h.getModelStatus()
         status = {highspy.HighsModelStatus.kSolutionLimit: 4}.get(
