@@ -10,6 +10,11 @@ that step reads, :mod:`app_pages.state`), so that
 Heavy objects are passed as ``_``-prefixed arguments that Streamlit does not hash; the explicit
 keys in front of them identify their content. The numbers come from :mod:`evaluator.pipeline`,
 as in the CLI and the report.
+
+The pipeline's results are held with ``st.cache_resource``, not ``st.cache_data``: they are
+read-only (pages derive new frames, never write into them), ``cache_data`` would unpickle a copy
+of 200 applications' cash flows on every rerun, and the evaluation must stay one object for the
+tables it memoises (:meth:`evaluator.evaluate.Evaluation.memoised`) to be reused.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ def load_sample():
     return load_applications(state.SAMPLE_PATH, ref=reference())
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)
 def _validated(key: str, _raw, _schedule):
     return validate_table(_raw, _schedule, ref=reference())
 
@@ -69,7 +74,7 @@ def applications():
         return []
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)
 def _evaluation(akey: str, ekey: str, _apps, _scenario):
     return pipeline.evaluate_step(_apps, _scenario, reference())
 
@@ -133,7 +138,7 @@ def _kept_or_run(kept: "collections.OrderedDict", key, run):
     return value
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)
 def _scored(akey: str, ekey: str, skey: str, ckey: str, _ev, _scenario, _customs, _simulation):
     return pipeline.score_step(_ev, _scenario, reference(), customs=_customs, simulation=_simulation)
 
@@ -172,7 +177,7 @@ def time_limit_s() -> float:
     return PROVE_TIME_LIMIT_S if st.session_state.get("prove_optimal") else INTERACTIVE_TIME_LIMIT_S
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _allocation(akey: str, skey: str, alkey: str, ckey: str, locks: tuple, limit_s: float, _scored, _ev,
                 _scenario, _ref):
     return pipeline.allocate_step(_ev, _scored, _scenario, _ref, locked_in=locks[0], locked_out=locks[1],
@@ -191,7 +196,7 @@ def allocation(s: Scenario | None = None):
                        time_limit_s(), sc, evaluation(s), s, supply_ref())
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)
 def _supply_outcome(akey: str, alkey: str, ckey: str, locks: tuple, limit_s: float, _pa, _ev, _scenario, _ref):
     return pipeline.supply_step(_ev, _pa, _scenario, _ref)
 
