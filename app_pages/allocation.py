@@ -259,7 +259,7 @@ def _constraints(s) -> None:
 
 
 #: How often the page looks for the results of its background work while it runs [s].
-POLL_S = 0.8
+POLL_S = 0.6
 
 
 def _when_ready(job, render, *args) -> None:
@@ -280,21 +280,14 @@ def _poll(job, polling: bool, render, *args) -> None:
 
 
 def _frontier(pa, scenario, s) -> None:
-    """The objective against one budget, the current budget marked: computed off the slider path
-    (a discount-rate or cap change does not wait for it), shown when ready."""
+    """The objective against one budget, the current budget marked."""
     # -- frontier ------------------------------------------------------------------------------------
     st.subheader(t("frontier_title"))
     resource = st.radio(t("vary"), ["fund_krw_bn", "loan_krw_bn"], horizontal=True, key="frontier_resource",
                         format_func={r: t(f"budget_{r}") for r in ("fund_krw_bn", "loan_krw_bn")}.get)
-    _when_ready(compute.frontier_job(pa, resource, scenario), _frontier_chart, scenario, s, resource)
-
-
-def _frontier_chart(job, scenario, s, resource: str) -> None:
-    if job.latest is None:
-        st.caption(t("computing_in_background"))
-        return
+    fr = compute.frontier(pa, resource, scenario)
     unit = money_unit()
-    fr = job.latest.assign(budget_disp=job.latest["budget"] * money_factor())
+    fr = fr.assign(budget_disp=fr["budget"] * money_factor())
     curve = alt.Chart(fr).mark_line(point=True).encode(
         x=alt.X("budget_disp:Q", title=t("axis_budget", unit=unit)), y=alt.Y("objective:Q", title=t("objective")),
         tooltip=[alt.Tooltip("budget_disp:Q", format=",.1f"), alt.Tooltip("objective:Q", format=",.2f")])
@@ -323,7 +316,7 @@ def _what_it_would_take_table(job, pa) -> None:
         st.caption(t("computing_in_background"))
         return
     table, done, total = job.latest
-    if not job.complete:
+    if done < total:     # the left-out projects (the funded ones' margins follow without a bar)
         st.progress(done / total if total else 0.0, text=t("wit_progress", done=done, total=total))
     # left-out projects first, the nearest to entering on top; then the funded ones
     wit = table.join(pa.table[["name"]]).sort_values(["selected", "value_increase"], na_position="last", kind="stable")

@@ -39,7 +39,7 @@ class Job:
 
 
 #: Completed jobs kept per server process (any session asking for the same kind and key gets
-#: the answer at once: e.g. the officer flips the frontier from the fund to the loan and back).
+#: the answer at once: e.g. the officer moves a budget back to where it was).
 DONE_KEPT = 16
 
 
@@ -60,11 +60,17 @@ def _session_id() -> str:
     return ctx.session_id if ctx is not None else "no-session"
 
 
+#: A new job waits this long before it computes [s]: while the officer keeps moving a slider,
+#: each move cancels the job of the one before it before it has taken a core from the page.
+START_DELAY_S = 0.3
+
+
 def job(kind: str, key: Hashable, steps: Callable[[], Iterator[Any]]) -> Job:
     """The job of this session computing ``kind`` for ``key``, started when absent.
 
     A job of the same session and kind for another key (an allocation the officer has moved
-    on from) is cancelled: it stops after its current chunk.
+    on from) is cancelled: it stops after its current step, or before its first when it is still
+    waiting out :data:`START_DELAY_S`.
     """
     jobs, lock = _jobs()
     done = _done()
@@ -90,6 +96,8 @@ def job(kind: str, key: Hashable, steps: Callable[[], Iterator[Any]]) -> Job:
 def _run(job: Job, steps: Callable[[], Iterator[Any]], done_key: tuple, done: collections.OrderedDict,
          lock: threading.Lock) -> None:
     try:
+        if job.cancel.wait(START_DELAY_S):
+            return
         for value in steps():
             job.latest = value
             if job.cancel.is_set():

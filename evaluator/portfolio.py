@@ -494,16 +494,25 @@ def what_it_would_take(pa: PortfolioAllocation, scenario, ref, *, max_candidates
     """
     budgets = budgets_of(scenario)
     kw = solver_kwargs(pa.candidates, scenario, ref, pa.options.get("locked_in", ()), pa.options.get("locked_out", ()))
+    table = _funded_margins(pa, budgets, kw, max_candidates, time_budget_s)
+    ev = alloc.entry_values(pa.candidates, budgets, pa.result, ids=ids, n_jobs=n_jobs, **kw)
+    return _with_entry_values(table, ev, pa.candidates, scenario)
+
+
+def _funded_margins(pa: PortfolioAllocation, budgets: dict, kw: dict, max_candidates: int,
+                    time_budget_s: float) -> pd.DataFrame:
+    """The table of :func:`what_it_would_take` with the funded rows explained
+    (:func:`allocation.entry_thresholds`: exact for the ``max_candidates`` nearest the margin, the
+    LP first cut for the others) and the left-out rows marked "not computed"."""
     table = alloc.entry_thresholds(pa.candidates, budgets, pa.result, max_candidates=max_candidates,
                                    time_budget_s=time_budget_s, left_out=False, **kw)
     table = table.drop(columns=["enter_request_fraction"])
     table["value_increase"] = np.nan
     table["enter_fraction"] = np.nan
-    # left-out rows are exact once computed below (locked-out ones already are)
+    # left-out rows are exact once their entry value is in (locked-out ones already are)
     table["exact"] = table["exact"] & (table["selected"] | (table["note"] == "locked out"))
     table.loc[~table["selected"] & (table["note"] != "locked out"), "note"] = "not computed"
-    ev = alloc.entry_values(pa.candidates, budgets, pa.result, ids=ids, n_jobs=n_jobs, **kw)
-    return _with_entry_values(table, ev, pa.candidates, scenario)
+    return table
 
 
 #: Columns of :func:`what_it_would_take`.
@@ -526,40 +535,42 @@ def _with_entry_values(table: pd.DataFrame, ev: pd.DataFrame, cand: pd.DataFrame
 def what_it_would_take_in_chunks(pa: PortfolioAllocation, scenario, ref, *, chunk_size: int = 8,
                                  max_chunk_size: int = 64, n_jobs: int = 1, max_candidates: int = 8,
                                  time_budget_s: float = 5.0):
-    """:func:`what_it_would_take`, answer by answer: yields the table after the funded margins,
-    then again after each chunk of left-out candidates, nearest the margin first (smallest gap
-    between the LP break-even value and the value), until every left-out row is exact. Chunks
-    start at ``chunk_size`` and double up to ``max_chunk_size``.
+    """:func:`what_it_would_take`, answer by answer, for a page that computes off the slider path
+    and shows answers as they come (stop iterating to cancel, between steps).
 
-    For a page that computes off the slider path and shows answers as they come: stop iterating
-    to cancel (between chunks). Each yielded table has the columns of :func:`what_it_would_take`;
-    rows not reached yet carry the note ``"not computed"``. One thread by default, so that the
-    officer's own interaction keeps the other core.
+    Yields the table with the LP first cut only, then again after each chunk of left-out
+    candidates, nearest the margin first (smallest gap between the LP break-even value and the
+    value; chunks start at ``chunk_size`` and double up to ``max_chunk_size``), and once more with
+    the funded candidates nearest the margin re-solved (their ``leave_value``): the officer's
+    question, what a left-out project would need, is answered first. The last table equals
+    :func:`what_it_would_take`.
 
     Yields
     ------
     tuple of (pandas.DataFrame, int, int)
-        The table so far, the left-out candidates computed, and their number.
+        The table so far (the columns of :func:`what_it_would_take`; left-out rows not reached
+        yet carry the note ``"not computed"``), the left-out candidates computed, and their number.
     """
-    table = what_it_would_take(pa, scenario, ref, max_candidates=max_candidates, time_budget_s=time_budget_s,
-                               n_jobs=n_jobs, ids=[])
+    budgets = budgets_of(scenario)
+    kw = solver_kwargs(pa.candidates, scenario, ref, pa.options.get("locked_in", ()), pa.options.get("locked_out", ()))
+    first_cut = _funded_margins(pa, budgets, kw, 0, time_budget_s)
+    table = _with_entry_values(first_cut, first_cut.iloc[:0], pa.candidates, scenario)
     todo = table.index[table["note"] == "not computed"]
     gap = (table.loc[todo, "lp_break_even_value"] - table.loc[todo, "value"]).fillna(np.inf)
     order = list(gap.sort_values(kind="stable").index)
     yield table, 0, len(order)
-    if not order:
-        return
-    budgets = budgets_of(scenario)
-    kw = solver_kwargs(pa.candidates, scenario, ref, pa.options.get("locked_in", ()), pa.options.get("locked_out", ()))
-    start, size = 0, chunk_size
+    start, size, computed = 0, chunk_size, []
     while start < len(order):
         # the first answers early, then larger chunks (each chunk builds its model and LP once)
         chunk = order[start:start + size]
-        ev = alloc.entry_values(pa.candidates, budgets, pa.result, ids=chunk, n_jobs=n_jobs, **kw)
-        table = _with_entry_values(table, ev, pa.candidates, scenario)
+        computed.append(alloc.entry_values(pa.candidates, budgets, pa.result, ids=chunk, n_jobs=n_jobs, **kw))
+        table = _with_entry_values(table, computed[-1], pa.candidates, scenario)
         start += len(chunk)
         size = min(2 * size, max_chunk_size)
         yield table, start, len(order)
+    margins = _funded_margins(pa, budgets, kw, max_candidates, time_budget_s)
+    ev = pd.concat(computed) if computed else first_cut.iloc[:0]
+    yield _with_entry_values(margins, ev, pa.candidates, scenario), len(order), len(order)
 
 
 def _score_increase(cand: pd.DataFrame, scenario, value_increase: pd.Series) -> pd.Series:

@@ -3,6 +3,7 @@ cancels the old job between steps, a completed answer is kept for any session, a
 named, not lost."""
 
 import threading
+import time
 
 import pytest
 
@@ -29,6 +30,9 @@ def _steps(gate: threading.Event, values):
 def test_a_new_key_cancels_the_old_job_after_its_step_and_keeps_the_answer_done():
     gate = threading.Event()
     old = background.job("probe-cancel", ("k", 1), _steps(gate, [1, 2, 3]))
+    deadline = time.monotonic() + 10
+    while old.latest is None and time.monotonic() < deadline:   # it has started its first step
+        time.sleep(0.01)
     new = background.job("probe-cancel", ("k", 2), _steps(_open(), ["a"]))
     assert old is not new and old.cancel.is_set()
     gate.set()
@@ -45,6 +49,21 @@ def test_a_new_key_cancels_the_old_job_after_its_step_and_keeps_the_answer_done(
     g2.set()
     a.thread.join(timeout=10)
     assert a.complete and a.latest == 2
+
+
+def test_a_job_cancelled_while_it_waits_to_start_never_computes():
+    """Rapid slider moves: each move cancels the job of the one before before it takes a core."""
+    started = threading.Event()
+
+    def steps():
+        started.set()
+        yield 1
+    first = background.job("probe-debounce", ("d", 1), steps)
+    second = background.job("probe-debounce", ("d", 2), _steps(_open(), ["b"]))
+    first.thread.join(timeout=10)
+    second.thread.join(timeout=10)
+    assert first.finished and not first.complete and first.latest is None and not started.is_set()
+    assert second.complete and second.latest == "b"
 
 
 def test_a_solver_error_is_named_and_ends_the_job():

@@ -386,8 +386,10 @@ def test_what_it_would_take_in_chunks_ends_with_the_whole_table(run):
     first, done0, total = steps[0]
     assert done0 == 0 and total == int((~full["selected"]).sum())
     assert (first.loc[~first["selected"], "note"] == "not computed").all()
-    assert [d for _, d, _ in steps[1:]] == [min(k, total) for k in (3, 9, 15, 21, 27, 33, 39)][:len(steps) - 1]
-    assert steps[-1][1] == total
+    # chunks of 3, 6, 6, ... left-out candidates, then the funded margins (every left-out one done)
+    assert [d for _, d, _ in steps[1:-1]] == [min(k, total) for k in (3, 9, 15, 21, 27, 33, 39)][:len(steps) - 2]
+    assert steps[-2][1] == steps[-1][1] == total
+    assert not steps[-2][0]["exact"][steps[-2][0]["selected"]].any()      # funded rows: LP first cut so far
     # the first chunk holds the left-out candidates whose LP break-even is nearest their value
     gap = (first["lp_break_even_value"] - first["value"])[~first["selected"]]
     first_chunk = steps[1][0].index[steps[1][0]["exact"] & ~steps[1][0]["selected"]]
