@@ -65,12 +65,14 @@ def _session_id() -> str:
 START_DELAY_S = 0.3
 
 
-def job(kind: str, key: Hashable, steps: Callable[[], Iterator[Any]]) -> Job:
+def job(kind: str, key: Hashable, steps: Callable[[threading.Event], Iterator[Any]]) -> Job:
     """The job of this session computing ``kind`` for ``key``, started when absent.
 
-    A job of the same session and kind for another key (an allocation the officer has moved
-    on from) is cancelled: it stops after its current step, or before its first when it is still
-    waiting out :data:`START_DELAY_S`.
+    ``steps(cancel)`` is the work: a generator of the values to show, given the job's cancel
+    event so that it can stop inside a step. A job of the same session and kind for another key
+    (an allocation the officer has moved on from) is cancelled: it stops as soon as its steps
+    look at the event, or before its first step when it is still waiting out
+    :data:`START_DELAY_S`.
     """
     jobs, lock = _jobs()
     done = _done()
@@ -93,15 +95,17 @@ def job(kind: str, key: Hashable, steps: Callable[[], Iterator[Any]]) -> Job:
         return new
 
 
-def _run(job: Job, steps: Callable[[], Iterator[Any]], done_key: tuple, done: collections.OrderedDict,
+def _run(job: Job, steps: Callable[[threading.Event], Iterator[Any]], done_key: tuple, done: collections.OrderedDict,
          lock: threading.Lock) -> None:
     try:
         if job.cancel.wait(START_DELAY_S):
             return
-        for value in steps():
+        for value in steps(job.cancel):
             job.latest = value
             if job.cancel.is_set():
                 return
+        if job.cancel.is_set():
+            return
         job.complete = True
         with lock:
             done[done_key] = job

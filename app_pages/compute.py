@@ -246,10 +246,11 @@ def what_it_would_take_job(pa, s: Scenario | None = None) -> "background.Job":
     _, ckey = customs_import(reference())
     key = (state.apps_key(), state.allocation_key(s), ckey, state.locks())
     ref = supply_ref()
-    # both cores while the officer reads; a move cancels the job after its current chunk
+    # both cores while the officer reads; a move stops the job before its next candidate
     return background.job("what_it_would_take", key,
-                          lambda: portfolio.what_it_would_take_in_chunks(pa, s, ref, n_jobs=2, max_chunk_size=32,
-                                                                         time_budget_s=WHAT_IT_WOULD_TAKE_MARGINS_S))
+                          lambda cancel: portfolio.what_it_would_take_in_chunks(
+                              pa, s, ref, n_jobs=2, max_chunk_size=32, time_budget_s=WHAT_IT_WOULD_TAKE_MARGINS_S,
+                              should_stop=cancel.is_set))
 
 
 def pipeline_result(s: Scenario | None = None):

@@ -76,7 +76,7 @@ import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
 import highspy
 import numpy as np
@@ -136,6 +136,10 @@ SNAP_TOL = 1e-6
 # ----------------------------------------------------------------------------------------------
 class AllocationError(RuntimeError):
     """The optimiser failed, or its answer broke a constraint on re-check."""
+
+
+class EntryValuesStopped(AllocationError):
+    """:func:`entry_values` stopped because its caller asked it to (``should_stop``)."""
 
 
 class AllocationTimeout(AllocationError):
@@ -1921,7 +1925,8 @@ class _Relaxation:
 
 def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
                  result: AllocationResult, *, ids: Sequence | None = None,
-                 n_jobs: int | None = None, max_iter: int = 12, **kwargs) -> pd.DataFrame:
+                 n_jobs: int | None = None, max_iter: int = 12,
+                 should_stop: Callable[[], bool] | None = None, **kwargs) -> pd.DataFrame:
     """For every left-out candidate, the exact value at which it enters the optimal allocation.
 
     Exact means by MILP re-solves (no LP estimate): the smallest value increase ``delta`` such
@@ -1972,6 +1977,9 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
         Threads (default: up to 2).
     max_iter : int
         Dinkelbach steps per candidate (convergence is finite; the bound is a safeguard).
+    should_stop : callable, optional
+        Asked before each candidate; once it answers True no further candidate is started
+        and :class:`EntryValuesStopped` is raised (a page cancelling work it no longer needs).
 
     Returns
     -------
@@ -2013,6 +2021,8 @@ def entry_values(candidates: pd.DataFrame, budgets: Mapping[str, float],
     local = threading.local()
 
     def one(p):
+        if should_stop is not None and should_stop():
+            raise EntryValuesStopped("stopped on request")
         if not hasattr(local, "lp"):
             local.lp = _Relaxation(m)
         return _entry_value(m, p, x0, sel, O_star, d, G, relaxable, tol, max_iter, local.lp,

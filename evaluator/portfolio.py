@@ -228,6 +228,15 @@ def diversification_curve_points(base: supply.MineralSupply, scenario, ref, mine
     tighten the weight of a project that alone passes that point (allocation.tighten_concave).
     The project score itself (:func:`evaluator.supply.score_value`) never saturates.
     """
+    opt = supply.scenario_options(scenario)
+    key = ("diversification_curve", mineral, float(scale), scenario.displacement_rule,
+           float(scenario.target_single_supplier_share), opt["basis"], opt["window"], opt["case"])
+    # a function of the reference tables and these settings only: computed once, not on every move
+    bps, slopes = supply.per_reference(ref, key, lambda: _curve_points(base, scenario, ref, mineral, scale))
+    return list(bps), list(slopes)
+
+
+def _curve_points(base: supply.MineralSupply, scenario, ref, mineral: str, scale: float):
     xs = np.array(CURVE_MULTIPLES, dtype=float)
     values = []
     for x in xs:
@@ -237,7 +246,7 @@ def diversification_curve_points(base: supply.MineralSupply, scenario, ref, mine
     v = np.concatenate([[0.0], values]) / 100.0
     b = np.concatenate([[0.0], xs])
     slopes = np.minimum.accumulate(np.maximum(np.diff(v) / np.diff(b), 0.0))
-    return list(xs), list(slopes) + [0.0]
+    return tuple(xs), tuple(slopes) + (0.0,)
 
 
 def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc.ConcaveTerm], pd.DataFrame]:
@@ -534,7 +543,7 @@ def _with_entry_values(table: pd.DataFrame, ev: pd.DataFrame, cand: pd.DataFrame
 
 def what_it_would_take_in_chunks(pa: PortfolioAllocation, scenario, ref, *, chunk_size: int = 8,
                                  max_chunk_size: int = 64, n_jobs: int = 1, max_candidates: int = 8,
-                                 time_budget_s: float = 5.0):
+                                 time_budget_s: float = 5.0, should_stop=None):
     """:func:`what_it_would_take`, answer by answer, for a page that computes off the slider path
     and shows answers as they come (stop iterating to cancel, between steps).
 
@@ -543,7 +552,8 @@ def what_it_would_take_in_chunks(pa: PortfolioAllocation, scenario, ref, *, chun
     value; chunks start at ``chunk_size`` and double up to ``max_chunk_size``), and once more with
     the funded candidates nearest the margin re-solved (their ``leave_value``): the officer's
     question, what a left-out project would need, is answered first. The last table equals
-    :func:`what_it_would_take`.
+    :func:`what_it_would_take`. ``should_stop`` (a callable) is asked before each candidate: once
+    it answers True the generator ends without another table.
 
     Yields
     ------
@@ -563,11 +573,17 @@ def what_it_would_take_in_chunks(pa: PortfolioAllocation, scenario, ref, *, chun
     while start < len(order):
         # the first answers early, then larger chunks (each chunk builds its model and LP once)
         chunk = order[start:start + size]
-        computed.append(alloc.entry_values(pa.candidates, budgets, pa.result, ids=chunk, n_jobs=n_jobs, **kw))
+        try:
+            computed.append(alloc.entry_values(pa.candidates, budgets, pa.result, ids=chunk, n_jobs=n_jobs,
+                                               should_stop=should_stop, **kw))
+        except alloc.EntryValuesStopped:
+            return
         table = _with_entry_values(table, computed[-1], pa.candidates, scenario)
         start += len(chunk)
         size = min(2 * size, max_chunk_size)
         yield table, start, len(order)
+    if should_stop is not None and should_stop():
+        return
     margins = _funded_margins(pa, budgets, kw, max_candidates, time_budget_s)
     ev = pd.concat(computed) if computed else first_cut.iloc[:0]
     yield _with_entry_values(margins, ev, pa.candidates, scenario), len(order), len(order)

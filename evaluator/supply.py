@@ -532,7 +532,8 @@ def _options(scenario) -> dict:
     return {"basis": scenario.import_basis, "window": scenario.supply_window, "case": scenario.demand_case}
 
 
-#: baseline() results per reference-data object; entries go when the object is collected.
+#: baseline() and other per_reference() results per reference-data object; entries go when the
+#: object is collected.
 _BASELINES: dict[int, dict] = {}
 
 
@@ -544,15 +545,21 @@ def baseline(ref: ReferenceData, mineral: str, *, basis: str = "quantity", year:
     """
     if year is not None and window is None:
         window = (int(year), int(year))
-    key = id(ref)
-    per_ref = _BASELINES.get(key)
-    if per_ref is None:
-        per_ref = _BASELINES[key] = {}
-        weakref.finalize(ref, _BASELINES.pop, key, None)
     k = (mineral, basis, tuple(window) if window else None, case)
-    if k not in per_ref:
-        per_ref[k] = compute_baseline(ref, mineral, basis=basis, window=window, case=case)
-    return per_ref[k]
+    return per_reference(ref, k, lambda: compute_baseline(ref, mineral, basis=basis, window=window, case=case))
+
+
+def per_reference(ref: ReferenceData, key: tuple, compute):
+    """``compute()``, computed once per reference-data object and ``key`` (a hashable tuple that
+    names everything else the result depends on); entries go when the object is collected. The
+    result is shared: treat it as read-only."""
+    per_ref = _BASELINES.get(id(ref))
+    if per_ref is None:
+        per_ref = _BASELINES[id(ref)] = {}
+        weakref.finalize(ref, _BASELINES.pop, id(ref), None)
+    if key not in per_ref:
+        per_ref[key] = compute()
+    return per_ref[key]
 
 
 def compute_baseline(ref: ReferenceData, mineral: str, *, basis: str = "quantity",

@@ -20,7 +20,7 @@ def _open() -> threading.Event:
 
 
 def _steps(gate: threading.Event, values):
-    def run():
+    def run(cancel):
         for v in values:
             yield v
             gate.wait(timeout=10)
@@ -55,7 +55,7 @@ def test_a_job_cancelled_while_it_waits_to_start_never_computes():
     """Rapid slider moves: each move cancels the job of the one before before it takes a core."""
     started = threading.Event()
 
-    def steps():
+    def steps(cancel):
         started.set()
         yield 1
     first = background.job("probe-debounce", ("d", 1), steps)
@@ -67,7 +67,7 @@ def test_a_job_cancelled_while_it_waits_to_start_never_computes():
 
 
 def test_a_solver_error_is_named_and_ends_the_job():
-    def failing():
+    def failing(cancel):
         yield "partial"
         raise AllocationError("budget rows conflict")
     job = background.job("probe-error", ("e",), failing)

@@ -397,3 +397,21 @@ def test_what_it_would_take_in_chunks_ends_with_the_whole_table(run):
     last = steps[-1][0]
     assert list(last.columns) == portfolio.WHAT_IT_WOULD_TAKE_COLUMNS
     pd.testing.assert_frame_equal(last, full[portfolio.WHAT_IT_WOULD_TAKE_COLUMNS], check_dtype=False)
+
+
+def test_what_it_would_take_in_chunks_stops_when_asked(run):
+    """A page that no longer needs the answers stops the work before the next candidate."""
+    from evaluator import allocation as alloc
+    s = default_scenario()
+    pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
+    asked = []
+
+    def stop_after_three():
+        asked.append(1)
+        return len(asked) > 3
+    steps = list(portfolio.what_it_would_take_in_chunks(pa, s, REF, chunk_size=8, should_stop=stop_after_three))
+    assert len(steps) == 1 and steps[0][1] == 0          # only the LP first cut: the first chunk was stopped
+    assert len(asked) == 4                               # three candidates solved, the fourth not started
+    kw = portfolio.solver_kwargs(pa.candidates, s, REF)
+    with pytest.raises(alloc.EntryValuesStopped):
+        alloc.entry_values(pa.candidates, portfolio.budgets_of(s), pa.result, n_jobs=1, should_stop=lambda: True, **kw)
