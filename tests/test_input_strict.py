@@ -289,7 +289,10 @@ def test_numeric_cells_taken_as_is_but_finite(sample_apps):
     assert "finite" in _problem(res, sample_apps[1].id, "initial_capex_usd_m").rule
 
 
-def _assert_fast_and_small(fn, seconds=6.0, megabytes=300):
+def _assert_fast_and_small(fn, seconds=20.0, megabytes=300):
+    # A guard against the minutes and the gigabyte these files once took, not a speed target (those
+    # live in benchmarks/): each is refused in well under a second, so a loaded CI machine keeps
+    # a wide margin under the bound.
     tracemalloc.start()
     t0 = time.perf_counter()
     try:
