@@ -262,23 +262,6 @@ def _constraints(s) -> None:
 POLL_S = 0.6
 
 
-def _when_ready(job, render, *args) -> None:
-    """``render(job, *args)`` now, and again every :data:`POLL_S` while the background ``job``
-    runs (a polling fragment); when it ends, one rerun of the app draws the final state and stops
-    the polling."""
-    polling = not job.finished
-    st.fragment(run_every=POLL_S if polling else None)(_poll)(job, polling, render, *args)
-
-
-def _poll(job, polling: bool, render, *args) -> None:
-    if job.finished and polling:
-        st.rerun()
-    if job.error is not None or (job.finished and not job.complete and not job.cancel.is_set()):
-        st.error(t("background_failed", error=job.error or ""))
-        return
-    render(job, *args)
-
-
 def _frontier(pa, scenario, s) -> None:
     """The objective against one budget, the current budget marked."""
     # -- frontier ------------------------------------------------------------------------------------
@@ -307,11 +290,19 @@ def _what_it_would_take(pa, scenario) -> None:
     # -- what it would take --------------------------------------------------------------------------
     st.subheader(t("what_it_would_take"))
     st.caption(t("what_it_would_take_help"))
-    _when_ready(compute.what_it_would_take_job(pa, scenario), _what_it_would_take_table, pa)
+    job = compute.what_it_would_take_job(pa, scenario)
+    polling = not job.finished       # a fragment that looks again every POLL_S while the job runs
+    st.fragment(run_every=POLL_S if polling else None)(_what_it_would_take_table)(job, pa, polling)
 
 
-def _what_it_would_take_table(job, pa) -> None:
-    """The answers computed so far, the left-out projects nearest to entering first."""
+def _what_it_would_take_table(job, pa, polling: bool) -> None:
+    """The answers computed so far, the left-out projects nearest to entering first; once the job
+    ends, one rerun of the app draws the final state and stops the polling."""
+    if job.finished and polling:
+        st.rerun()
+    if job.error is not None or (job.finished and not job.complete and not job.cancel.is_set()):
+        st.error(t("background_failed", error=job.error or ""))
+        return
     if job.latest is None:
         st.caption(t("computing_in_background"))
         return

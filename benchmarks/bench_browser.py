@@ -137,24 +137,26 @@ class Runs:
         self._run_sent = False
         page.on("websocket", lambda ws: (ws.on("framereceived", self._frame), ws.on("framesent", self._sent)))
 
-    def _sent(self, payload) -> None:
+    @staticmethod
+    def _parse(cls, payload):
+        """The protobuf message of a websocket frame, or None (text frames, other messages)."""
         if isinstance(payload, str):
-            return
-        msg = self._back()
+            return None
+        msg = cls()
         try:
             msg.ParseFromString(payload)
-        except Exception:  # noqa: BLE001 - a frame that is not a BackMsg is simply not ours
-            return
-        if msg.WhichOneof("type") == "rerun_script" and msg.rerun_script.is_auto_rerun:
+        except Exception:  # noqa: BLE001 - a frame that is not this message is simply not ours
+            return None
+        return msg
+
+    def _sent(self, payload) -> None:
+        msg = self._parse(self._back, payload)
+        if msg is not None and msg.WhichOneof("type") == "rerun_script" and msg.rerun_script.is_auto_rerun:
             self._auto_ids.add(msg.rerun_script.fragment_id)
 
     def _frame(self, payload) -> None:
-        if isinstance(payload, str):
-            return
-        msg = self._msg()
-        try:
-            msg.ParseFromString(payload)
-        except Exception:  # noqa: BLE001 - a frame that is not a ForwardMsg is simply not ours
+        msg = self._parse(self._msg, payload)
+        if msg is None:
             return
         kind = msg.WhichOneof("type")
         if kind == "delta":

@@ -268,11 +268,12 @@ def funded_shares(pa: portfolio.PortfolioAllocation) -> pd.Series:
 
 def supply_step(ev: Evaluation, pa: portfolio.PortfolioAllocation, scenario, supply_ref) -> SupplyOutcome:
     """The funded set's joint supply effect and China's share per mineral and year, each project
-    counting the funded share of its offtake (:func:`evaluator.supply.funded_offtake`)."""
+    counting the funded share of its offtake (:func:`evaluator.supply.funded_offtake`). ``pa``
+    comes from :func:`allocate_step` with the same ``supply_ref``: its own joint effect is used."""
     share = funded_shares(pa)
-    steady = supply.funded_offtake(supply.offtake_from_evaluation(ev, ref=supply_ref), share,
-                                   "korea_offtake_t_per_year")
-    effect = supply.portfolio_effect(supply_ref, scenario, steady) if len(steady) else pd.DataFrame()
+    # the joint effect on the scoring years is the allocation's own (portfolio.allocate_portfolio
+    # computes it with the same funded shares and reference tables): not computed a second time
+    effect = pa.supply_effect if pa.supply_effect is not None else pd.DataFrame()
     every = supply.offtake_by_year_from_evaluation(ev, ref=supply_ref)
     by_year = supply.funded_offtake(every, share, "korea_offtake_t")
     if by_year.empty:  # nothing funded: the projection is the baseline of the applicants' minerals

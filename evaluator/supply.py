@@ -837,44 +837,20 @@ def measures_after(base: MineralSupply, added: Mapping[str, float], rule: str, t
     """Measures after the additions, plus the incumbent's share and excess over target.
 
     The same arithmetic as :func:`apply_additions` followed by :func:`measures`, on NumPy arrays:
-    it runs once per project on every weight or slider move, so pandas overhead matters here.
+    it runs once per mineral and year on every slider move, so pandas overhead matters here.
     """
-    partners = list(base.volumes.index)
-    v = np.clip(np.nan_to_num(base.volumes.to_numpy(dtype=float)), 0.0, None)
     add = {str(k): float(x) for k, x in added.items()}
     if any(x < 0 or not np.isfinite(x) for x in add.values()):
         raise ValueError("additions must be non-negative numbers")
-    out = _displace(v, float(sum(add.values())), rule)
-    new_hosts = [h for h in add if h not in base.volumes.index]
-    names = partners + new_hosts
-    out = np.concatenate([out, np.zeros(len(new_hosts))])
+    partners = list(base.volumes.index)
+    names = partners + [h for h in add if h not in base.volumes.index]
     pos = {c: i for i, c in enumerate(names)}
+    v = np.clip(np.nan_to_num(base.volumes.to_numpy(dtype=float)), 0.0, None)
+    out = np.zeros((1, len(names)))
+    out[0, :len(partners)] = _displace(v, float(sum(add.values())), rule)
     for h, x in add.items():
-        out[pos[h]] += x
-    out = np.clip(out, 0.0, None)
-    tot = float(out.sum())
-    wgi_all = base.wgi
-    fallback = float(wgi_all.median())
-    wgi = wgi_all.reindex(names).fillna(fallback).to_numpy(dtype=float)
-    keep = (out / tot > 0) if tot > 0 else np.zeros(len(out), dtype=bool)  # as measures(): shares > 0
-    if tot <= 0 or not keep.any():
-        m = {"china_share": float("nan"), "top_supplier": None, "top_share": float("nan"), "hhi": float("nan"),
-             "hhi_wgi": float("nan"), "geopolrisk": float("nan"), "n_sources": 0}
-    else:
-        sh = out[keep] / tot
-        kept = [n for n, k in zip(names, keep) if k]
-        w = wgi[keep]
-        top = int(np.argmax(sh))
-        hp = base.hhi_production
-        m = {"china_share": float(sh[kept.index(CHINA)]) if CHINA in kept else 0.0,
-             "top_supplier": kept[top], "top_share": float(sh[top]), "hhi": float(np.sum(sh ** 2)),
-             "hhi_wgi": float(np.sum(sh ** 2 * w)),
-             "geopolrisk": float(hp) * float(np.sum(sh * w / 10.0)) if hp is not None and np.isfinite(hp) else float("nan"),
-             "n_sources": int(len(sh))}
-    inc = base.incumbent
-    m["incumbent_share"] = float(out[pos[inc]] / tot) if tot > 0 and inc in pos else (0.0 if tot > 0 else float("nan"))
-    m["volume"] = tot
-    return m
+        out[0, pos[h]] += x
+    return _measures_of_rows(base, names, out)[0]
 
 
 def measures_after_each(base: MineralSupply, hosts: Sequence[str], amounts, rule: str) -> list[dict]:
@@ -888,13 +864,18 @@ def measures_after_each(base: MineralSupply, hosts: Sequence[str], amounts, rule
         raise ValueError("additions must be non-negative numbers")
     hosts = [str(h) for h in hosts]
     partners = list(base.volumes.index)
-    new_hosts = list(dict.fromkeys(h for h in hosts if h not in base.volumes.index))
-    names = partners + new_hosts
+    names = partners + list(dict.fromkeys(h for h in hosts if h not in base.volumes.index))
     pos = {c: i for i, c in enumerate(names)}
     v = np.clip(np.nan_to_num(base.volumes.to_numpy(dtype=float)), 0.0, None)
     out = np.zeros((len(hosts), len(names)))
     out[:, :len(partners)] = _displace_many(v, amounts, rule)
     out[np.arange(len(hosts)), [pos[h] for h in hosts]] += amounts
+    return _measures_of_rows(base, names, out)
+
+
+def _measures_of_rows(base: MineralSupply, names: list[str], out: np.ndarray) -> list[dict]:
+    """:func:`measures` (and the incumbent's share, the total volume) of each row of ``out``:
+    volumes after additions, one column per name in ``names``."""
     out = np.clip(out, 0.0, None)
     tot = out.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -902,15 +883,16 @@ def measures_after_each(base: MineralSupply, hosts: Sequence[str], amounts, rule
     wgi = base.wgi.reindex(names).fillna(float(base.wgi.median())).to_numpy(dtype=float)
     hp = base.hhi_production
     has_hp = hp is not None and np.isfinite(hp)
-    top = sh.argmax(axis=1) if names else np.zeros(len(hosts), dtype=int)
+    top = sh.argmax(axis=1) if names else np.zeros(len(out), dtype=int)
+    pos = {c: i for i, c in enumerate(names)}
     ci, ii = pos.get(CHINA), pos.get(base.incumbent)
     result = []
-    for k in range(len(hosts)):
-        if tot[k] <= 0 or not (sh[k] > 0).any():
+    for k in range(len(out)):
+        r = sh[k]
+        if tot[k] <= 0 or not (r > 0).any():     # as measures(): only shares > 0 count
             m = {"china_share": float("nan"), "top_supplier": None, "top_share": float("nan"), "hhi": float("nan"),
                  "hhi_wgi": float("nan"), "geopolrisk": float("nan"), "n_sources": 0}
         else:
-            r = sh[k]
             m = {"china_share": float(r[ci]) if ci is not None else 0.0, "top_supplier": names[top[k]],
                  "top_share": float(r[top[k]]), "hhi": float(np.sum(r ** 2)), "hhi_wgi": float(np.sum(r ** 2 * wgi)),
                  "geopolrisk": float(hp) * float(np.sum(r * wgi / 10.0)) if has_hp else float("nan"),
@@ -1271,16 +1253,10 @@ def offtake_by_year_from_evaluation(ev, ids: Iterable[str] | None = None, *, ref
         counted per t product: unit factor x element share x probability].
     """
     ref = ref if ref is not None else load_reference()
-    out = _memoised(ev, ("offtake_by_year", stage_weighted), ref,
-                    lambda: _offtake_by_year(ev, ref, stage_weighted))
+    out = ev.memoised(("offtake_by_year", stage_weighted), ref, lambda: _offtake_by_year(ev, ref, stage_weighted))
     if ids is not None:
         out = out[out["id"].isin([str(i) for i in ids])].reset_index(drop=True)
     return out
-
-
-def _memoised(ev, key: tuple, ref: ReferenceData, compute) -> pd.DataFrame:
-    """:meth:`evaluator.evaluate.Evaluation.memoised`; an object without it computes every time."""
-    return ev.memoised(key, ref, compute) if hasattr(ev, "memoised") else compute()
 
 
 def _offtake_by_year(ev, ref: ReferenceData, stage_weighted: bool | None) -> pd.DataFrame:
@@ -1333,7 +1309,7 @@ def offtake_from_evaluation(ev, *, ref: ReferenceData | None = None, stage_weigh
         ``first_production_year``, ``price_usd_per_t`` [USD/t], ``chain_t_per_product_t``.
     """
     ref = ref if ref is not None else load_reference()
-    return _memoised(ev, ("offtake", stage_weighted), ref, lambda: _offtake(ev, ref, stage_weighted))
+    return ev.memoised(("offtake", stage_weighted), ref, lambda: _offtake(ev, ref, stage_weighted))
 
 
 def _offtake(ev, ref: ReferenceData, stage_weighted: bool | None) -> pd.DataFrame:

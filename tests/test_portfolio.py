@@ -256,14 +256,19 @@ def _generated_apps(n, seed=0):
 def test_fast_path_gives_the_old_optimum_on_generated_applications(changes):
     """200 generated applications (copies of the samples, so dominance, reduced-cost fixing and
     the tightened terms are all in play): same optimum as the plain model solved in one go."""
-    s = default_scenario().replace(**changes)
-    run = pipeline.run(_generated_apps(200), s, REF)
+    _fast_equals_plain(_generated_apps(200), default_scenario().replace(**changes))
+
+
+def _fast_equals_plain(apps, s):
+    """The allocation by the fast path, checked against the plain model solved in one go."""
+    run = pipeline.run(apps, s, REF)
     fast = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
     plain = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF,
                                          tighten_concave=False, presolve=False)
     assert fast.summary["optimal"] and plain.summary["optimal"]
     assert fast.summary["objective"] == pytest.approx(plain.summary["objective"], rel=2e-6)
     assert portfolio.check_allocation(fast, s) == []
+    return fast
 
 
 @pytest.mark.parametrize("seed, changes", [
@@ -282,13 +287,7 @@ def test_fast_path_with_caps_gives_the_plain_optimum_on_seeded_applications(seed
     caps imply, candidates that cannot be funded, reduced-cost fixing), the concave cuts and
     the solver options give the optimum of the plain model solved in one go."""
     s = default_scenario().replace(**changes)
-    run = pipeline.run(_generated_apps(300, seed), s, REF)
-    fast = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF)
-    plain = portfolio.allocate_portfolio(run.evaluation, run.scores.table, s, REF,
-                                         tighten_concave=False, presolve=False)
-    assert fast.summary["optimal"] and plain.summary["optimal"]
-    assert fast.summary["objective"] == pytest.approx(plain.summary["objective"], rel=2e-6)
-    assert portfolio.check_allocation(fast, s) == []
+    fast = _fast_equals_plain(_generated_apps(300, seed), s)
     assert fast.summary["expected_loss_krw_bn"] <= s.expected_loss_cap_krw_bn * (1 + 1e-6)
     assert fast.table.loc[fast.table["selected"], "mineral"].nunique() >= s.min_minerals_covered
 

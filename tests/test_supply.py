@@ -631,3 +631,9 @@ def test_measures_after_each_equals_one_call_per_project(ref, rule):
                     assert got[k] == pytest.approx(want[k], rel=1e-12, abs=1e-15, nan_ok=True), (mineral, h, k)
                 else:
                     assert got[k] == want[k], (mineral, h, k)
+            # and the documented pandas path (the two share their NumPy core)
+            new = supply.apply_additions(base.volumes, {h: float(x)}, rule)
+            slow = supply.measures(new / new.sum(), base.wgi.reindex(new.index).fillna(float(base.wgi.median())),
+                                   hhi_production=base.hhi_production)
+            for k in ("china_share", "top_share", "hhi", "hhi_wgi", "n_sources"):
+                assert got[k] == pytest.approx(slow[k], rel=1e-9, abs=1e-12, nan_ok=True), (mineral, h, k)
