@@ -77,6 +77,11 @@ if result is not None:
         st.dataframe(problems, hide_index=True, width="stretch", key="problems_table")
     else:
         st.success(t("all_valid"))
+    if result.notices:  # read other than as stored, and said so (issue 25)
+        st.info(t("n_notices", n=len(result.notices)))
+        st.dataframe(result.problems_frame(lang(), notices=True).drop(columns=["row"]).rename(columns={
+            "application_id": t("col_application"), "field": t("col_field"), "rule": t("col_rule"),
+            "value": t("col_value")}), hide_index=True, width="stretch", key="notices_table")
     if result.applications:
         ev = compute.evaluation()
         st.subheader(t("evaluated_applications"))

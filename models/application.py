@@ -425,6 +425,29 @@ class NumberError(ValueError):
         return Rule(self.code, self.params)
 
 
+class CellFault(str):
+    """A cell whose value cannot be read as the officer sees it: a formula without a calculated value,
+    a non-finite number (``NaN``, ``Infinity``). The text is what the file holds (the formula, the
+    word); ``code`` and ``params`` name the rule (:func:`rule_text`), so that every field that meets
+    one reports it by name instead of reading it as blank.
+    """
+
+    code: str
+    params: dict
+
+    def __new__(cls, text: str, code: str, /, **params: Any) -> "CellFault":
+        obj = super().__new__(cls, text)
+        obj.code, obj.params = code, dict(params)
+        return obj
+
+    def __reduce__(self):  # pickled by value with its rule (the app's session and cache copy tables)
+        return (_cell_fault, (str(self), self.code, tuple(self.params.items())))
+
+
+def _cell_fault(text: str, code: str, params: tuple) -> CellFault:
+    return CellFault(text, code, **dict(params))
+
+
 def number_text(x: float) -> str:
     """Shortest text that reads back to the same float (``0.5``, ``1e-05``, ``100``)."""
     s = repr(float(x))
@@ -453,6 +476,8 @@ def parse_number(v: Any, *, percent_ok: bool = False) -> float:
     """
     if type(v) is float:  # the common case, without the slower ABC check below
         x = v
+    elif isinstance(v, CellFault):
+        raise NumberError(v.code, **v.params)
     elif isinstance(v, bool):
         raise NumberError("problem_not_bool")
     elif isinstance(v, numbers.Real):
@@ -668,6 +693,9 @@ def _parse_field(spec: FieldSpec, v: Any, app_id: str, row: int | None, problems
     if _is_blank(v):
         if spec.required:
             problems.append(Problem.of(app_id, spec.name, "problem_required_empty", None, row))
+        return _MISSING
+    if isinstance(v, CellFault):  # in a text field too: the cell's value is not known
+        problems.append(Problem.of(app_id, spec.name, v.code, str(v)[:80], row, **v.params))
         return _MISSING
     try:
         if spec.kind in ("str", "choice"):

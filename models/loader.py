@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import tomllib
+import unicodedata
 
 import csv
 import io
@@ -32,6 +33,7 @@ import json
 import re
 import zipfile
 import zlib
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Sequence
@@ -40,9 +42,10 @@ from xml.etree.ElementTree import ParseError
 import pandas as pd
 
 from models import xlsx_cells
-from models.application import (COLUMNS, FIELD_BY_NAME, MAX_LIST_VALUES, MAX_TEXT_CHARS, REQUIRED_COLUMNS, Application,
-                                NumberError, Problem, ValidationError, number_text, parse_application, parse_number,
-                                _is_blank, plausibility_bounds, record_id, unit_label)
+from models.application import (COLUMNS, FIELD_BY_NAME, FRACTION_UNITS, MAX_LIST_VALUES, MAX_TEXT_CHARS,
+                                REQUIRED_COLUMNS, Application, CellFault, NumberError, Problem, ValidationError,
+                                number_text, parse_application, parse_number, _is_blank, plausibility_bounds,
+                                record_id, unit_label)
 
 #: Largest upload accepted [bytes]; a larger file is refused before parsing.
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -108,12 +111,16 @@ class LoadResult:
         All rows as read (strings/numbers as entered), template columns first.
     schedule : pandas.DataFrame or None
         The ``production_schedule`` sheet as read (id, operating_year, ore_mt), if any.
+    notices : list of Problem
+        What was read other than as stored, and said so (a percent-formatted grade read as the
+        number shown, a column that is not read): no application is refused for a notice.
     """
 
     applications: list[Application]
     problems: list[Problem]
     raw: pd.DataFrame
     schedule: pd.DataFrame | None = None
+    notices: list[Problem] = dataclasses.field(default_factory=list)
 
     @property
     def invalid_ids(self) -> list[str]:
@@ -122,9 +129,10 @@ class LoadResult:
             seen.setdefault(p.application_id or f"row {p.row}", None)
         return list(seen)
 
-    def problems_frame(self, language: str = "en") -> pd.DataFrame:
-        """Every problem as a table (application_id, field, rule, value, row), worded in ``language``."""
-        return pd.DataFrame([p.as_dict(language) for p in self.problems],
+    def problems_frame(self, language: str = "en", *, notices: bool = False) -> pd.DataFrame:
+        """Every problem (or with ``notices``, every notice) as a table (application_id, field, rule,
+        value, row), worded in ``language``."""
+        return pd.DataFrame([p.as_dict(language) for p in (self.notices if notices else self.problems)],
                             columns=["application_id", "field", "rule", "value", "row"])
 
 
@@ -222,32 +230,69 @@ def _check_unusual_parts(zf: zipfile.ZipFile, sheets: list[str], strings: str | 
         _count_tags(zf, zf.getinfo(strings), rb"si", MAX_SHARED_STRINGS, "problem_xlsx_too_many_strings")
 
 
+def text_key(name: str) -> str:
+    """A name as the loader compares it (sheet names, application ids): NFKC, invisible characters
+    dropped, trimmed, casefolded (``Applications``, `` applications``, ``ａｐｐｌｉｃａｔｉｏｎｓ`` and
+    ``app\u200blications`` are one name)."""
+    return _invisible_free(unicodedata.normalize("NFKC", name)).strip().casefold()
+
+
+def _invisible_free(text: str) -> str:
+    """``text`` without format characters (zero-width spaces and joiners, BOM, bidi marks: Unicode Cf)."""
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
+def _wanted_sheets(parts: xlsx_cells.WorkbookParts) -> dict[str, str]:
+    """Sheet key -> part of the sheets the loader reads, refusing a hidden one or two of one name.
+
+    A hidden ``applications`` sheet beside an edited visible copy, or two sheets whose names match
+    once case and spaces are set aside, would have one read and the other silently ignored.
+    """
+    all_sheets = parts.all_sheets or tuple((n, p, "visible") for n, p in parts.sheets.items())
+    found: dict[str, tuple[str, str]] = {}
+    for name, part, state in all_sheets:
+        key = text_key(name)
+        if key not in (APPLICATIONS_SHEET, SCHEDULE_SHEET, CAPEX_SHEET):
+            continue
+        if key in found:
+            raise _file_error("sheet", "problem_sheet_twice", sheet=key, a=found[key][0], b=name)
+        if state in ("hidden", "veryHidden"):
+            raise _file_error("sheet", "problem_sheet_hidden", sheet=name)
+        found[key] = (name, part)
+    return {k: part for k, (_, part) in found.items()}
+
+
 def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """The applications and schedule sheets of a workbook, after :func:`_inspect_xlsx` let it through."""
+    """The applications and schedule sheets of a workbook, after :func:`_inspect_xlsx` let it through.
+
+    The applications frame's ``attrs["notices"]`` lists what was read other than as stored (a
+    percent-formatted grade read as the number shown).
+    """
     _inspect_xlsx(data)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         try:
             parts = xlsx_cells.workbook_parts(zf)
-            by_key = {name.strip().lower(): name for name in parts.sheets}
-            if APPLICATIONS_SHEET not in by_key:
+            wanted = _wanted_sheets(parts)
+            if APPLICATIONS_SHEET not in wanted:
                 raise _file_error("sheet", "problem_no_sheet", sheet=APPLICATIONS_SHEET, found=", ".join(parts.sheets))
-            wanted = [parts.sheets[by_key[k]] for k in (APPLICATIONS_SHEET, SCHEDULE_SHEET, CAPEX_SHEET) if k in by_key]
-            _check_unusual_parts(zf, wanted, parts.shared_strings)
+            _check_unusual_parts(zf, list(wanted.values()), parts.shared_strings)
             strings = xlsx_cells.shared_strings(zf, parts.shared_strings)
             dates = xlsx_cells.date_styles(zf, parts.styles)
+            percents = xlsx_cells.percent_styles(zf, parts.styles)
         except LoaderError:
             raise
         except _XLSX_ERRORS as exc:
             raise _file_error("file", "problem_xlsx_unreadable", error=type(exc).__name__) from None
         frames = []
         for key in (APPLICATIONS_SHEET, SCHEDULE_SHEET, CAPEX_SHEET):
-            if key not in by_key:
+            if key not in wanted:
                 frames.append(None)
                 continue
+            merged: list[str] = []
             try:
-                rows = xlsx_cells.iter_rows(zf, parts.sheets[by_key[key]], strings, dates, parts.date1904,
-                                            max_columns=MAX_COLUMNS)
-                frames.append(_table_from_rows(rows, key))
+                rows = xlsx_cells.iter_rows(zf, wanted[key], strings, dates, parts.date1904,
+                                            max_columns=MAX_COLUMNS, percents=percents, merged=merged)
+                frame = _table_from_rows(rows, key)
             except LoaderError:
                 raise
             except xlsx_cells.ColumnLimitError as exc:
@@ -255,7 +300,61 @@ def _read_xlsx(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
                                   letter=_column_letter(MAX_COLUMNS - 1)) from None
             except _XLSX_ERRORS as exc:
                 raise _file_error("file", "problem_sheet_corrupt", error=type(exc).__name__) from None
+            _check_merged(merged, frame.attrs.get("header_row"), key)
+            frames.append(frame)
+    notices = _resolve_percent_cells(frames[0], APPLICATIONS_SHEET)
+    for f, key in ((frames[1], SCHEDULE_SHEET), (frames[2], CAPEX_SHEET)):
+        if f is not None:
+            _resolve_percent_cells(f, key)
+    frames[0].attrs["notices"] = notices
     return frames[0], merge_schedules(frames[1], frames[2])
+
+
+_RANGE_ROWS = re.compile(r"^\$?[A-Za-z]{1,3}\$?([0-9]{1,7})(?::\$?[A-Za-z]{1,3}\$?([0-9]{1,7}))?$")
+
+
+def _check_merged(merged: list[str], header_row: int | None, sheet: str) -> None:
+    """Refuse merged cells over the rows under the header: a merged range keeps its value in its first
+    cell only, so the second row's value would be empty and silently take the country default."""
+    if header_row is None:
+        return
+    for ref in merged:
+        m = _RANGE_ROWS.match(ref.strip())
+        last = int(m.group(2) or m.group(1)) if m else header_row + 1  # an unreadable range: assume the worst
+        if last > header_row:
+            raise _file_error(sheet, "problem_merged_cells", ref, ref=ref, sheet=sheet)
+
+
+def _resolve_percent_cells(frame: pd.DataFrame | None, sheet: str) -> list[Problem]:
+    """Read every percent-formatted number as the officer meant it; the notices of what was done.
+
+    Excel stores 0.025 when an officer types ``2.5%``. In a fraction field that stored fraction is the
+    value. In ``head_grade`` whose unit is ``%``, the officer meant the number shown (2.5), which is read
+    with a notice. Anywhere else the cell is read as the text shown (``2.5%``), which the number grammar
+    refuses by name (a percentage is only accepted in fraction fields).
+    """
+    notices: list[Problem] = []
+    if frame is None or frame.empty:
+        return notices
+    for col in frame.columns:
+        values = frame[col]
+        hits = [i for i, v in enumerate(values) if isinstance(v, xlsx_cells.PercentCell)]
+        if not hits:
+            continue
+        spec = FIELD_BY_NAME.get(col) if sheet == APPLICATIONS_SHEET else None
+        out = values.tolist()
+        for i in hits:
+            v = out[i]
+            if spec is not None and spec.unit in FRACTION_UNITS:
+                out[i] = float(v)
+            elif col == "head_grade" and str(frame.iloc[i].get("head_grade_unit") or "").strip() == "%":
+                out[i] = float(f"{float(v) * 100:.12g}")
+                notices.append(Problem.of(record_id(frame.iloc[i].get("id")), col, "notice_percent_cell_read",
+                                          v.shown, None, read=number_text(out[i])))
+            else:
+                out[i] = v.shown
+        frame[col] = pd.Series(out, index=frame.index, dtype=object)
+    return notices
 
 
 # ----------------------------------------------------------------------------- tables
@@ -360,11 +459,13 @@ def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> p
     own, from 1.
     """
     header: list[str] | None = None
+    header_row = None
     body: list[list[Any]] = []
     for row_no, r in rows:
         if not r or all(_blank(c) for c in r):
             continue
         if header is None:
+            header_row = row_no
             header = ["" if c is None else str(c).strip() for c in r]
             if sheet in (SCHEDULE_SHEET, CAPEX_SHEET):  # the template's note beside the header is no column
                 header = ["" if h in _template_notes() else h for h in header]
@@ -389,7 +490,9 @@ def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> p
     if header is None:
         return pd.DataFrame()
     df = pd.DataFrame(body, columns=header, dtype=object)
-    return df.loc[:, [c for c in df.columns if c]]
+    df = df.loc[:, [c for c in df.columns if c]]
+    df.attrs["header_row"] = header_row
+    return df
 
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
@@ -437,6 +540,12 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
     return out
 
 
+def _json_constant(word: str) -> CellFault:
+    """JSON's ``NaN``, ``Infinity`` and ``-Infinity`` (Python's json accepts them): a named problem
+    in whichever field holds one, never a blank (NaN) or an unbounded number."""
+    return CellFault(word, "problem_value_not_finite", text=word)
+
+
 def _read_json(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     text = _decode_text(data, "JSON", cp949=False)
     # brackets inside strings counted too: a conservative bound on the containers json builds
@@ -444,7 +553,7 @@ def _read_json(data: bytes) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         raise _file_error("file", "problem_json_too_big", containers=f"{MAX_JSON_CONTAINERS:,}",
                           commas=f"{MAX_CSV_SEPARATORS:,}")
     try:
-        obj = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        obj = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_json_constant)
     except RecursionError:
         raise _file_error("file", "problem_json_too_deep") from None
     except ValueError as exc:  # JSONDecodeError, or an integer longer than Python reads
@@ -685,6 +794,7 @@ def validate_table(
     """
     if raw is None or raw.shape[1] == 0:
         raise _file_error("file", "problem_no_header")
+    notices: list[Problem] = list(raw.attrs.get("notices", ()))
     raw = raw.copy()
     raw.columns = [str(c).strip() for c in raw.columns]
     _check_header(list(raw.columns), APPLICATIONS_SHEET)
@@ -724,12 +834,27 @@ def validate_table(
             probs.append(Problem.of(this_id, "id", "problem_duplicate_id", this_id, i,
                                     rows=", ".join(map(str, dup_rows[this_id]))))
             app = None
+        if _is_example_row(this_id, rec.get("name")):
+            probs.append(Problem.of(this_id, "id", "problem_example_row", this_id, i))
+            app = None
         if this_id in schedule_bad:
             app = None
         problems.extend(probs)
         if app is not None:
             apps.append(app)
-    return LoadResult(apps, problems, raw.reset_index(drop=True), schedule)
+    return LoadResult(apps, problems, raw.reset_index(drop=True), schedule, notices)
+
+
+#: The blank template's example row (``evaluator.template.EXAMPLE_RECORD["id"]``; a test checks they agree).
+EXAMPLE_ID = "EXAMPLE-01"
+
+
+def _is_example_row(app_id: str, name: Any) -> bool:
+    """The template's example row left in: its id, or its name in any language of the template."""
+    if app_id and text_key(app_id) == EXAMPLE_ID.casefold():
+        return True
+    names = {d.get("template", {}).get("example_name") for d in _label_files()} - {None}
+    return isinstance(name, str) and text_key(name) in {text_key(n) for n in names}
 
 
 def load_applications(source: str | Path | bytes | BinaryIO, *, filename: str | None = None, ref=None) -> LoadResult:

@@ -22,17 +22,24 @@ ECMA-376 Part 1, 18.3.1.4 ``c`` (Cell), 18.4.8 ``si`` (String Item), 18.8.30 ``n
 
 from __future__ import annotations
 
+import math
 import posixpath
+import re
 import zipfile
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from defusedxml.ElementTree import fromstring, iterparse
 
+from models.application import CellFault
+
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _DOC_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _C, _V, _IS, _T, _R, _ROW, _SI, _DATA = (_MAIN + t for t in ("c", "v", "is", "t", "r", "row", "si", "sheetData"))
+_F, _MERGE = _MAIN + "f", _MAIN + "mergeCell"
+#: Most merged ranges remembered of one sheet (enough to name them; a flood is bounded by the element cap).
+MAX_MERGED_KEPT = 1_000
 
 
 def _column_index(ref: str | None, previous: int) -> int:
@@ -68,6 +75,9 @@ class WorkbookParts:
     shared_strings: str | None
     styles: str | None
     date1904: bool
+    #: Every sheet as (name, part, state) in workbook order, with ``state`` "visible", "hidden" or
+    #: "veryHidden": two sheets of the same name, or a hidden one, are seen here (``sheets`` keeps one).
+    all_sheets: tuple[tuple[str, str, str], ...] = ()
 
 
 def workbook_parts(zf: zipfile.ZipFile) -> WorkbookParts:
@@ -89,7 +99,9 @@ def workbook_parts(zf: zipfile.ZipFile) -> WorkbookParts:
         target = _part(base, r.get("Target", ""))
         targets[r.get("Id")] = target
         by_type.setdefault(r.get("Type", "").rsplit("/", 1)[-1], target)
-    sheets = {s.get("name", ""): targets[s.get(_DOC_REL + "id")] for s in wb.iter(_MAIN + "sheet")}
+    all_sheets = tuple((s.get("name", ""), targets[s.get(_DOC_REL + "id")], s.get("state", "visible"))
+                       for s in wb.iter(_MAIN + "sheet"))
+    sheets = {name: part for name, part, _ in all_sheets}
     pr = wb.find(_MAIN + "workbookPr")
     date1904 = pr is not None and pr.get("date1904", "0").lower() in ("1", "true")
     names = set(zf.namelist())
@@ -98,7 +110,7 @@ def workbook_parts(zf: zipfile.ZipFile) -> WorkbookParts:
         conventional = posixpath.join(base, kind + ".xml")
         return by_type.get(kind) or (conventional if conventional in names else None)
 
-    return WorkbookParts(sheets, part_of("sharedStrings"), part_of("styles"), date1904)
+    return WorkbookParts(sheets, part_of("sharedStrings"), part_of("styles"), date1904, all_sheets)
 
 
 def _rich_text(node) -> str:
@@ -125,31 +137,76 @@ def shared_strings(zf: zipfile.ZipFile, path: str | None) -> list[str]:
     return out
 
 
-def date_styles(zf: zipfile.ZipFile, path: str | None) -> frozenset[int]:
-    """Indices of the cell formats (``cellXfs``) of stylesheet ``path`` whose number format is a date."""
-    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+def _format_codes(zf: zipfile.ZipFile, path: str | None) -> list[str]:
+    """The number format code of every cell format (``cellXfs``) of stylesheet ``path``, by index."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS
 
     if path is None:
-        return frozenset()
+        return []
     root = fromstring(zf.read(path))
     codes = dict(BUILTIN_FORMATS)
     for nf in root.iter(_MAIN + "numFmt"):
         codes[int(nf.get("numFmtId", "-1"))] = nf.get("formatCode", "")
     xfs = root.find(_MAIN + "cellXfs")
     if xfs is None:
-        return frozenset()
-    return frozenset(i for i, xf in enumerate(xfs.findall(_MAIN + "xf"))
-                     if is_date_format(codes.get(int(xf.get("numFmtId", "0")), "")))
+        return []
+    return [codes.get(int(xf.get("numFmtId", "0")), "") for xf in xfs.findall(_MAIN + "xf")]
 
 
-def _cell_value(el, strings: list[str], dates: frozenset[int], epoch) -> Any:
+def date_styles(zf: zipfile.ZipFile, path: str | None) -> frozenset[int]:
+    """Indices of the cell formats (``cellXfs``) of stylesheet ``path`` whose number format is a date."""
+    from openpyxl.styles.numbers import is_date_format
+
+    return frozenset(i for i, code in enumerate(_format_codes(zf, path)) if is_date_format(code))
+
+
+#: Quoted text, escaped and filler characters of a format code: a ``%`` there is printed, not a percent.
+_FORMAT_LITERALS = re.compile(r'"[^"]*"|\\.|_.|\*.')
+
+
+def is_percent_format(code: str) -> bool:
+    """Whether a number format shows the value times 100 with a ``%`` (``0%``, ``0.0%``, ``#,##0.00%``).
+
+    Only the first section (positive numbers) counts; a ``%`` inside quotes or escaped is literal text.
+    """
+    first = _FORMAT_LITERALS.sub("", code or "").split(";")[0]
+    return "%" in first
+
+
+def percent_styles(zf: zipfile.ZipFile, path: str | None) -> frozenset[int]:
+    """Indices of the cell formats of stylesheet ``path`` whose number format is a percentage."""
+    return frozenset(i for i, code in enumerate(_format_codes(zf, path)) if is_percent_format(code))
+
+
+class PercentCell(float):
+    """A number stored in a percent-formatted cell: the sheet showed ``100 * x`` followed by ``%``.
+
+    The loader decides what the officer meant (:func:`models.loader`): in a fraction field the stored
+    fraction; in ``head_grade`` with unit ``%`` the number shown; elsewhere the text shown, which the
+    number grammar refuses by name.
+    """
+
+    @property
+    def shown(self) -> str:
+        """The text the spreadsheet showed, e.g. ``2.5%`` for 0.025 (to 12 significant digits)."""
+        return f"{float(self) * 100:.12g}%"
+
+
+def _cell_value(el, strings: list[str], dates: frozenset[int], epoch, percents: frozenset[int] = frozenset()) -> Any:
     t = el.get("t", "n")
     if t == "inlineStr":
         node = el.find(_IS)
         return None if node is None else _rich_text(node)
     v = el.findtext(_V)
+    formula = el.find(_F)
+    if formula is not None and (v is None or v == ""):
+        # a generator that does not calculate writes no value: reading it as blank would silently
+        # take a default (and an empty cached value as 0); the cell is named instead
+        return CellFault("=" + (formula.text or ""), "problem_formula_no_value", ref=el.get("r") or "?")
     if v is None:
         return None
+    if v.strip() == "" and t not in ("s", "str", "e"):
+        return None  # an empty value element without a formula: an empty cell
     if t == "s":
         return strings[int(v)]
     if t == "b":
@@ -165,8 +222,10 @@ def _cell_value(el, strings: list[str], dates: frozenset[int], epoch) -> Any:
     else:
         try:
             x = int(v)
-        except ValueError:  # "inf", "nan" and the like: read, then refused as not finite by the loader
+        except ValueError:  # "inf", "nan" and the like: named below
             x = float(v)
+    if not math.isfinite(x):  # NaN would read as a blank cell downstream: name it instead
+        return CellFault(v.strip(), "problem_cell_not_finite", ref=el.get("r") or "?")
     if dates and int(el.get("s", "0")) in dates:
         from openpyxl.utils.datetime import from_excel
 
@@ -174,6 +233,8 @@ def _cell_value(el, strings: list[str], dates: frozenset[int], epoch) -> Any:
             return from_excel(x, epoch)
         except (OverflowError, ValueError):  # no such date (e.g. 1e300): the number, refused later by range
             return x
+    if percents and int(el.get("s", "0")) in percents:
+        return PercentCell(x)
     return x
 
 
@@ -186,7 +247,8 @@ class ColumnLimitError(ValueError):
 
 
 def iter_rows(zf: zipfile.ZipFile, part: str, strings: list[str], dates: frozenset[int],
-              date1904: bool = False, max_columns: int = 16_384) -> Iterator[tuple[int, list[Any]]]:
+              date1904: bool = False, max_columns: int = 16_384, *, percents: frozenset[int] = frozenset(),
+              merged: list[str] | None = None) -> Iterator[tuple[int, list[Any]]]:
     """(row number from 1, cell values by column from A) for every ``<row>`` of a sheet, in order.
 
     Parameters
@@ -194,6 +256,11 @@ def iter_rows(zf: zipfile.ZipFile, part: str, strings: list[str], dates: frozens
     max_columns : int, default 16,384 (Excel's width)
         Widest row accepted: the lists never grow past it, so a value in column XFD cannot make
         every row 16,384 entries long.
+    percents : frozenset of int
+        Cell formats that are percentages: their numbers come as :class:`PercentCell`.
+    merged : list, optional
+        Filled with the sheet's merged ranges (``"A3:A4"``, at most :data:`MAX_MERGED_KEPT`) once the
+        rows are exhausted (the ``mergeCells`` element follows the rows).
 
     Raises
     ------
@@ -213,6 +280,11 @@ def iter_rows(zf: zipfile.ZipFile, part: str, strings: list[str], dates: frozens
                 if el.tag == _DATA:
                     sheet_data = el
                 continue
+            if el.tag == _MERGE:
+                if merged is not None and len(merged) < MAX_MERGED_KEPT:
+                    merged.append(el.get("ref", ""))
+                el.clear()
+                continue
             if el.tag != _ROW:
                 continue
             row_no = int(el.get("r", row_no + 1))
@@ -220,7 +292,7 @@ def iter_rows(zf: zipfile.ZipFile, part: str, strings: list[str], dates: frozens
             j = -1
             for c in el:  # the cells of a row are its children
                 j = _column_index(c.get("r"), j)
-                v = _cell_value(c, strings, dates, epoch)
+                v = _cell_value(c, strings, dates, epoch, percents)
                 if v is None:
                     continue
                 if j >= max_columns:

@@ -98,6 +98,8 @@ def load_inputs(args) -> tuple:
         raise CliError("\n".join(f"{args.file}: {p.message()}" for p in exc.problems)) from None
     for p in result.problems:
         sys.stderr.write(f"invalid application {p.message()}\n")
+    for p in result.notices:  # read other than as stored: said, not refused
+        sys.stderr.write(f"notice: {p.message()}\n")
     return ref, scenario, result
 
 

@@ -1,0 +1,234 @@
+"""Issue 25: what a spreadsheet, a scenario file and a full disk still got past, one test per class.
+
+Every file is built here from the sample applications (``sample_projects/applications.csv``) through
+the template writer and openpyxl, or by editing a member of the written workbook; nothing large is
+committed. Each test asserts the named problem (application, field or cell, the rule) or the number
+read, against the same application loaded from the plain value.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import openpyxl
+import pytest
+
+import hostile_inputs as hostile
+from evaluator.template import EXAMPLE_RECORD, build_template
+from models.application import COLUMNS
+from models.loader import EXAMPLE_ID, LoaderError, load_applications
+
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def _col(field: str) -> int:
+    """1-based column of a field on the template's applications sheet."""
+    return list(COLUMNS).index(field) + 1
+
+
+def _edited(apps, edit) -> bytes:
+    """The template holding ``apps`` with ``edit(worksheet)`` applied (data rows from row 3)."""
+    wb = openpyxl.load_workbook(io.BytesIO(build_template(applications=apps)))
+    edit(wb["applications"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _problems(res, app_id, field):
+    found = [p for p in res.problems if p.application_id == app_id and p.field == field]
+    assert found, [p.message() for p in res.problems]
+    return found
+
+
+# ------------------------------------------------------------------ percent-formatted cells
+
+def test_percent_formatted_grade_reads_as_the_number_shown_with_a_notice(ref, sample_apps):
+    """Excel stores 0.025 when an officer types 2.5% in head_grade [%]: the officer meant 2.5."""
+    app = next(a for a in sample_apps if a.head_grade_unit == "%")
+
+    def edit(ws):
+        cell = ws.cell(row=3, column=_col("head_grade"))
+        cell.value, cell.number_format = app.head_grade / 100, "0.00%"
+
+    res = load_applications(_edited([app], edit), filename="a.xlsx", ref=ref)
+    assert res.problems == []
+    assert res.applications == [app]  # the same application as the plain value: same NPV
+    [notice] = res.notices
+    assert (notice.application_id, notice.field) == (app.id, "head_grade")
+    assert notice.value == f"{app.head_grade:.12g}%" and f"read as {app.head_grade:g}" in notice.rule
+
+
+def test_percent_formatted_fraction_is_the_stored_fraction(ref, sample_apps):
+    app = sample_apps[0]
+
+    def edit(ws):
+        ws.cell(row=3, column=_col("recovery")).number_format = "0%"
+
+    res = load_applications(_edited([app], edit), filename="a.xlsx", ref=ref)
+    assert res.applications == [app] and res.notices == []
+
+
+@pytest.mark.parametrize("field", ["initial_capex_usd_m", "opex_usd_per_t_ore"])
+def test_percent_formatted_cell_in_a_money_field_is_named(ref, sample_apps, field):
+    app = sample_apps[0]
+
+    def edit(ws):
+        cell = ws.cell(row=3, column=_col(field))
+        cell.value, cell.number_format = 0.5, "0%"
+
+    res = load_applications(_edited([app], edit), filename="a.xlsx", ref=ref)
+    [p] = _problems(res, app.id, field)
+    assert p.value == "50%" and "percentage is only accepted in fraction fields" in p.rule
+    assert res.applications == []
+
+
+def test_percent_formatted_grade_in_g_per_t_is_named(ref, sample_apps):
+    app = next(a for a in sample_apps if a.head_grade_unit != "%")
+
+    def edit(ws):
+        ws.cell(row=3, column=_col("head_grade")).number_format = "0.0%"
+
+    res = load_applications(_edited([app], edit), filename="a.xlsx", ref=ref)
+    assert "percentage" in _problems(res, app.id, "head_grade")[0].rule
+
+
+def test_percent_in_quotes_is_no_percent_format():
+    from models.xlsx_cells import is_percent_format
+
+    assert is_percent_format("0.0%") and is_percent_format("#,##0.00%;-0%")
+    assert not is_percent_format('0.0" %"') and not is_percent_format("0.0\\%") and not is_percent_format("General")
+
+
+# ------------------------------------------------------------------ merged cells, sheets
+
+def test_merged_cells_over_data_rows_are_named(ref, sample_apps):
+    col = openpyxl.utils.get_column_letter(_col("country_iso3"))
+
+    def edit(ws):
+        ws.merge_cells(f"{col}3:{col}4")
+
+    with pytest.raises(LoaderError) as exc:
+        load_applications(_edited(sample_apps[:2], edit), filename="a.xlsx", ref=ref)
+    assert f"cells {col}3:{col}4 on the 'applications' sheet are merged" in str(exc.value)
+
+
+def _with_sheets(apps, *extra, hidden=False) -> bytes:
+    wb = openpyxl.load_workbook(io.BytesIO(build_template(applications=apps)))
+    for title in extra:
+        copy = wb.copy_worksheet(wb["applications"])
+        copy.title = title
+    if hidden:
+        wb["applications"].sheet_state = "hidden"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_hidden_applications_sheet_is_named(ref, sample_apps):
+    data = _with_sheets(sample_apps[:1], "applications (2)", hidden=True)
+    with pytest.raises(LoaderError, match="the 'applications' sheet is hidden"):
+        load_applications(data, filename="a.xlsx", ref=ref)
+
+
+@pytest.mark.parametrize("other", ["ａｐｐｌｉｃａｔｉｏｎｓ", "applications ", "appli\u200bcations"])
+def test_two_sheets_of_one_name_after_normalisation_are_named(ref, sample_apps, other):
+    data = _with_sheets(sample_apps[:1], other)
+    with pytest.raises(LoaderError, match="two sheets are named 'applications'"):
+        load_applications(data, filename="a.xlsx", ref=ref)
+
+
+# ------------------------------------------------------------------ formulas, non-finite numbers
+
+def test_formula_without_cached_value_names_the_cell(ref, sample_apps):
+    """openpyxl writes a formula with an empty value (``<v />``); generators may write none at all."""
+    col = openpyxl.utils.get_column_letter(_col("initial_capex_usd_m"))
+
+    def edit(ws):
+        ws[f"{col}4"] = "=100+120"
+
+    data = _edited(sample_apps[:3], edit)
+    assert b"<f>100+120</f><v />" in hostile.member(data, SHEET) or b"<f>100+120</f><v/>" in hostile.member(data, SHEET)
+    for variant in (data, hostile.replace_member(data, SHEET, re.sub(rb"<v ?/>", b"", hostile.member(data, SHEET)))):
+        res = load_applications(variant, filename="a.xlsx", ref=ref)
+        [p] = _problems(res, sample_apps[1].id, "initial_capex_usd_m")
+        assert f"cell {col}4 holds a formula without a calculated value" in p.rule
+        assert [a.id for a in res.applications] == [sample_apps[0].id, sample_apps[2].id]
+
+
+def test_formula_without_value_in_a_text_field_is_named(ref, sample_apps):
+    col = openpyxl.utils.get_column_letter(_col("region"))
+
+    def edit(ws):
+        ws[f"{col}3"] = '=CONCAT("a","b")'
+
+    res = load_applications(_edited(sample_apps[:1], edit), filename="a.xlsx", ref=ref)
+    assert f"cell {col}3 holds a formula" in _problems(res, sample_apps[0].id, "region")[0].rule
+
+
+def test_formula_with_its_cached_value_is_read(ref, sample_apps):
+    """A workbook saved by a spreadsheet carries the formula's value: that value is read."""
+    app = sample_apps[0]
+    col = openpyxl.utils.get_column_letter(_col("initial_capex_usd_m"))
+    data = _edited([app], lambda ws: ws.__setitem__(f"{col}3", "=1+1"))
+    xml = hostile.member(data, SHEET)
+    xml = re.sub(rb"<f>1\+1</f><v ?/>", b"<f>1+1</f><v>" + repr(app.initial_capex_usd_m).encode() + b"</v>", xml)
+    res = load_applications(hostile.replace_member(data, SHEET, xml), filename="a.xlsx", ref=ref)
+    assert res.applications == [app]
+
+
+@pytest.mark.parametrize("word", [b"NaN", b"nan", b"INF", b"-inf", b"1e400"])
+def test_non_finite_numeric_cell_is_named_not_blank(ref, sample_apps, word):
+    app = sample_apps[0]
+    col = openpyxl.utils.get_column_letter(_col("royalty_rate"))  # optional: blank would take the default
+    data = _edited([app], lambda ws: ws.__setitem__(f"{col}3", 0.123))
+    xml = hostile.member(data, SHEET).replace(b"<v>0.123</v>", b"<v>" + word + b"</v>")
+    res = load_applications(hostile.replace_member(data, SHEET, xml), filename="a.xlsx", ref=ref)
+    [p] = _problems(res, app.id, "royalty_rate")
+    assert f"cell {col}3 holds a number that is not finite" in p.rule
+
+
+@pytest.mark.parametrize("word", ["NaN", "Infinity", "-Infinity"])
+def test_json_nan_and_infinity_are_named_not_blank(ref, sample_apps, word):
+    rec = {k: v for k, v in sample_apps[0].to_record().items() if v not in (None, "", ())}
+    text = json.dumps([{**rec, "royalty_rate": 0.5}]).replace("0.5", word)
+    res = load_applications(text.encode(), filename="a.json", ref=ref)
+    [p] = _problems(res, rec["id"], "royalty_rate")
+    assert f"{word} is not a finite number" in p.rule
+
+
+# ------------------------------------------------------------------ the template's example row
+
+def test_example_row_left_in_is_named_and_not_evaluated(ref, sample_apps):
+    assert EXAMPLE_ID == EXAMPLE_RECORD["id"]
+    wb = openpyxl.load_workbook(io.BytesIO(build_template(language="ko")))
+    wb["applications"].append(list(sample_apps[0].to_record().values()))
+    buf = io.BytesIO()
+    wb.save(buf)
+    res = load_applications(buf.getvalue(), filename="a.xlsx", ref=ref)
+    assert [a.id for a in res.applications] == [sample_apps[0].id]
+    assert "example row" in _problems(res, EXAMPLE_ID, "id")[0].rule
+
+
+def test_example_row_with_a_new_id_but_its_name_is_named(ref):
+    rec = dict(EXAMPLE_RECORD, id="MY-01")
+    res = load_applications(json.dumps([rec]).encode(), filename="a.json", ref=ref)
+    assert res.applications == [] and "example row" in _problems(res, "MY-01", "id")[0].rule
+
+
+def test_cli_prints_the_notice_and_evaluates(tmp_path, capsys, sample_apps):
+    from evaluator.cli import main
+
+    app = next(a for a in sample_apps if a.head_grade_unit == "%")
+
+    def edit(ws):
+        cell = ws.cell(row=3, column=_col("head_grade"))
+        cell.value, cell.number_format = app.head_grade / 100, "0.0%"
+
+    path = tmp_path / "a.xlsx"
+    path.write_bytes(_edited([app], edit))
+    assert main(["evaluate", str(path), "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert f"notice: {app.id}: head_grade" in err and [r["id"] for r in json.loads(out)] == [app.id]
