@@ -620,8 +620,9 @@ def _parse_list(spec: FieldSpec, v: Any) -> tuple[float, ...]:
     return tuple(out)
 
 
-def _parse_by_products(v: str, known_minerals, app_id, problems) -> tuple[ByProduct, ...]:
+def _parse_by_products(v: str, known_minerals, app_id, problems, primary: str | None = None) -> tuple[ByProduct, ...]:
     out = []
+    seen: set[str] = set()
     for item in [p.strip() for p in str(v).split(";") if p.strip()]:
         parts = item.split()
         if len(parts) != 5:
@@ -640,6 +641,11 @@ def _parse_by_products(v: str, known_minerals, app_id, problems) -> tuple[ByProd
         if unit not in GRADE_UNITS:
             problems.append(Problem.of(app_id, "by_products", "problem_grade_unit_choice", unit, choices=", ".join(GRADE_UNITS)))
             continue
+        if mineral == primary or mineral in seen:  # its revenue would be counted twice
+            problems.append(Problem.of(app_id, "by_products", "problem_byproduct_is_primary" if mineral == primary
+                                       else "problem_byproduct_twice", item, mineral=mineral))
+            continue
+        seen.add(mineral)
         max_grade = 100.0 if unit == "%" else 1e6
         if not (0 <= grade <= max_grade) or not (0 <= rec <= 1) or not (0 <= pay <= 1):
             problems.append(Problem.of(app_id, "by_products", "problem_byproduct_range", item))
@@ -788,7 +794,7 @@ def _cross_field_rules(values: dict, app_id: str, row, problems: list[Problem], 
     if values.get("stage") == "exploration" and values.get("loan_request_krw_bn", 0) > 0 and "success_probability" not in values:
         problems.append(Problem.of(app_id, "success_probability", "problem_exploration_needs_probability", None, row))
     if "by_products" in values:
-        values["by_products"] = _parse_by_products(values["by_products"], km, app_id, problems)
+        values["by_products"] = _parse_by_products(values["by_products"], km, app_id, problems, values.get("mineral"))
     if "ree_basket" in values:
         if values.get("mineral") not in (None, "rare_earths"):
             problems.append(Problem.of(app_id, "ree_basket", "problem_basket_only_ree", values["ree_basket"], row))

@@ -237,6 +237,19 @@ def text_key(name: str) -> str:
     return _invisible_free(unicodedata.normalize("NFKC", name)).strip().casefold()
 
 
+#: Letters that look like Latin ones (Cyrillic and Greek capitals and small letters; Unicode's
+#: confusables.txt, https://www.unicode.org/Public/security/latest/confusables.txt), folded for the
+#: duplicate-id rule only.
+_LOOK_ALIKES = str.maketrans("АВЕКМНОРСТХУаеорсухіјѕԁԛԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧοι",
+                             "ABEKMHOPCTXYaeopcyxijsdqwABEZHIKMNOPTYXoi")
+
+
+def id_key(app_id: str) -> str:
+    """An application id as the duplicate rule compares it: :func:`text_key` with look-alike letters
+    folded to Latin."""
+    return text_key(app_id.translate(_LOOK_ALIKES))
+
+
 def _invisible_free(text: str) -> str:
     """``text`` without format characters (zero-width spaces and joiners, BOM, bidi marks: Unicode Cf)."""
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
@@ -811,19 +824,27 @@ def validate_table(
     schedule_bad = {p.application_id for p in problems if p.application_id}
     extra = [c for c in raw.columns if c not in COLUMNS]
     raw = raw[[c for c in COLUMNS if c in raw.columns] + extra]
+    unknown = {c: closest_column(c) for c in extra}
 
-    known_countries = known_minerals = known_oxides = None
+    known_countries = known_minerals = known_oxides = regions = None
+    table = getattr(ref, "fiscal_regimes", None)
+    if table is not None:
+        regions = {}
+        for region, iso3 in zip(table["region"], table["iso3"]):
+            regions.setdefault(str(region).upper(), set()).add(str(iso3))
     if ref is not None:
         known_countries = set(ref.countries.index)
         known_minerals = set(ref.minerals.index)
         known_oxides = set(ref.ree_oxides.index)
 
     ids = raw["id"].map(record_id)
-    dup_rows: dict[str, list[int]] = {}
+    # the duplicate rule compares ids as a person reads them: VN-01, vn-01, VN-０1, VN-0l (Cyrillic or
+    # invisible characters inside) are one project, which must not be funded twice
+    by_key: dict[str, list[int]] = {}
     for row_no, v in enumerate(ids, start=1):
         if v:
-            dup_rows.setdefault(v, []).append(row_no)
-    dup_rows = {k: v for k, v in dup_rows.items() if len(v) > 1}
+            by_key.setdefault(id_key(v), []).append(row_no)
+    dup_rows = {ids.iloc[r - 1]: rows for rows in by_key.values() if len(rows) > 1 for r in rows}
     apps: list[Application] = []
     records = raw.to_dict("records")
     for i, rec in enumerate(records, start=1):
@@ -834,6 +855,17 @@ def validate_table(
             probs.append(Problem.of(this_id, "id", "problem_duplicate_id", this_id, i,
                                     rows=", ".join(map(str, dup_rows[this_id]))))
             app = None
+        if app is not None and app.fiscal_region and regions is not None:
+            fiscal = _fiscal_region_problem(app, regions, i)
+            if fiscal is not None:
+                probs.append(fiscal)
+                app = None
+        for column, closest in unknown.items():  # a value under a header the loader does not read
+            if not _blank_value(rec.get(column)):
+                shown = rec[column] if not isinstance(rec[column], str) or len(rec[column]) <= 80 else rec[column][:77] + "..."
+                probs.append(Problem.of(this_id, repr(column)[1:-1], "problem_unknown_column", shown, i,
+                                        column=repr(column)[1:-1], closest=closest))
+                app = None
         if _is_example_row(this_id, rec.get("name")):
             probs.append(Problem.of(this_id, "id", "problem_example_row", this_id, i))
             app = None
@@ -843,6 +875,52 @@ def validate_table(
         if app is not None:
             apps.append(app)
     return LoadResult(apps, problems, raw.reset_index(drop=True), schedule, notices)
+
+
+@functools.lru_cache(maxsize=1)
+def _header_names() -> dict[str, str]:
+    """Every way of naming a column -> its field id: the ids and the field labels in every language of
+    the catalogue (``Head grade``, ``품위``), compared as :func:`_header_key` sees them."""
+    from evaluator import messages
+
+    out = {}
+    for lang in ("en", "ko"):
+        for f in COLUMNS:
+            label = messages.text(f"field_{f}", lang)
+            if label and label != f"field_{f}":
+                out.setdefault(_header_key(label), f)
+    out.update({_header_key(f): f for f in COLUMNS})
+    return out
+
+
+def _header_key(name: str) -> str:
+    return re.sub(r"[\s\-_.]+", "_", text_key(re.sub(r"\[.*?\]", "", name))).strip("_")
+
+
+def closest_column(header: str) -> str:
+    """The template column an unknown header most likely meant (``-`` when none is close)."""
+    import difflib
+
+    names = _header_names()
+    key = _header_key(header)
+    if key in names:
+        return names[key]
+    hit = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)
+    return names[hit[0]] if hit else "-"
+
+
+def _fiscal_region_problem(app: Application, regions: dict[str, set[str]], row: int) -> Problem | None:
+    """A ``fiscal_region`` that is not in ``fiscal_regimes.csv``, or that belongs to another country
+    (an Australian regime on a Vietnamese mine): named, never applied or silently replaced."""
+    own = sorted(r for r, countries in regions.items() if app.country_iso3 in countries)
+    countries = regions.get(app.fiscal_region)
+    if countries is None:
+        return Problem.of(app.id, "fiscal_region", "problem_fiscal_region_unknown", app.fiscal_region, row,
+                          iso3=app.country_iso3, known=", ".join(own) or "-")
+    if app.country_iso3 not in countries:
+        return Problem.of(app.id, "fiscal_region", "problem_fiscal_region_other_country", app.fiscal_region, row,
+                          region_iso3=", ".join(sorted(countries)), iso3=app.country_iso3, known=", ".join(own) or "-")
+    return None
 
 
 #: The blank template's example row (``evaluator.template.EXAMPLE_RECORD["id"]``; a test checks they agree).

@@ -169,6 +169,8 @@ class Scenario:
                 if not isinstance(d[k], Mapping):
                     raise ScenarioError(f"{k}: must be a table of name = number")
                 d[k] = {str(a): _num(f"{k}.{a}", b) for a, b in d[k].items()}
+        if "fx_usd_per_unit" in d:
+            d["fx_usd_per_unit"] = _currency_table(d["fx_usd_per_unit"])
         if "price_path_usd_per_t" in d:
             d["price_path_usd_per_t"] = _price_paths(d["price_path_usd_per_t"])
         try:
@@ -183,10 +185,30 @@ def _price_paths(data: Any) -> dict[str, dict[int, float]]:
         raise ScenarioError("price_path_usd_per_t: must be a table of mineral = {year = price}")
     out = {}
     for mineral, path in data.items():
-        try:
-            out[str(mineral)] = {int(y): _num(f"price_path_usd_per_t.{mineral}", p) for y, p in path.items()}
-        except ValueError:
-            raise ScenarioError(f"price_path_usd_per_t.{mineral}: years must be whole calendar years") from None
+        years: dict[int, float] = {}
+        for y, p in path.items():
+            try:
+                year = int(y)
+            except ValueError:
+                raise ScenarioError(f"price_path_usd_per_t.{mineral}: years must be whole calendar years") from None
+            if year in years:  # "2027" and "02027" (or " 2027"): one year given twice, the last would win
+                raise ScenarioError(f"price_path_usd_per_t.{mineral}: year {year} is given twice")
+            years[year] = _num(f"price_path_usd_per_t.{mineral}", p)
+        out[str(mineral)] = years
+    return out
+
+
+def _currency_table(data: Mapping[str, Any]) -> dict[str, float]:
+    """``fx_usd_per_unit`` keyed by ISO 4217 code in upper case, as applications name currencies
+    (``aud`` is AUD: ignoring it would silently use the bundled rate); a code given twice is refused."""
+    out: dict[str, float] = {}
+    for k, v in data.items():
+        code = str(k).strip().upper()
+        if len(code) != 3 or not code.isascii() or not code.isalpha():
+            raise ScenarioError(f"fx_usd_per_unit.{k}: must be a three-letter ISO 4217 code, e.g. AUD")
+        if code in out:
+            raise ScenarioError(f"fx_usd_per_unit: {code} is given twice")
+        out[code] = _num(f"fx_usd_per_unit.{k}", v)
     return out
 
 
@@ -316,8 +338,11 @@ def _check_tables(s: "Scenario", p: list[str]) -> None:
                 p.append(f"{name}.{k}: must be a {rule} finite number, at most {hi:,.6g}, got {v!r}")
     if isinstance(s.weights, Mapping) and all(_is_real(s.weights.get(c, 0.0)) and s.weights.get(c, 0.0) >= 0
                                               for c in CRITERIA):
-        if sum(s.weights.get(c, 0.0) for c in CRITERIA) <= 0:
+        total = sum(s.weights.get(c, 0.0) for c in CRITERIA)
+        if total <= 0:
             p.append("weights: at least one weight must be positive")
+        elif not math.isfinite(total):  # every normalised weight would be 0, and so every score
+            p.append("weights: their sum overflows: give weights of ordinary size (they are normalised)")
     else:
         p.append("weights: every weight must be a non-negative number")
     if not isinstance(s.excluded_countries, tuple) or not all(isinstance(c, str) for c in s.excluded_countries):
@@ -338,7 +363,10 @@ def _check_model_inputs(s: "Scenario", p: list[str]) -> None:
     for k, v in s.fx_usd_per_unit.items():
         if not _is_real(v) or not v > 0:
             p.append(f"fx_usd_per_unit.{k}: must be a positive finite number [USD per unit], got {v!r}")
+    minerals = _known_keys("minerals.csv", "mineral")
     for k, path in s.price_path_usd_per_t.items():
+        if k not in minerals:  # accepted and never used: the bundled deck would price that mineral
+            p.append(f"price_path_usd_per_t.{k}: unknown mineral (key) {k} (see evaluator/data/minerals.csv)")
         if not path:
             p.append(f"price_path_usd_per_t.{k}: needs at least one year = price")
         if any(not _is_real(v) or not v > 0 for v in path.values()):
@@ -394,7 +422,8 @@ def load_scenario(path: str | Path) -> Scenario:
         if text.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise ScenarioError("UTF-16 text: save the scenario as UTF-8")
         if path.suffix.lower() == ".json":
-            data = json.loads(text.decode("utf-8-sig"))
+            data = json.loads(text.decode("utf-8-sig"), object_pairs_hook=_json_object,
+                              parse_constant=_json_constant)
         else:
             data = tomllib.loads(text.decode("utf-8-sig"))
     except RecursionError:
@@ -410,6 +439,20 @@ def load_scenario(path: str | Path) -> Scenario:
         return Scenario.from_dict(data)
     except ScenarioError as exc:
         raise ScenarioError(f"{path.name}: {exc}") from None
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object whose keys are each given once (json keeps the last of two silently)."""
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise ScenarioError(f"the key {k!r} is given twice in one object")
+        out[k] = v
+    return out
+
+
+def _json_constant(word: str) -> Any:
+    raise ScenarioError(f"{word} is not a finite number")
 
 
 def scenario_to_toml(s: Scenario) -> str:

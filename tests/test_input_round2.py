@@ -232,3 +232,137 @@ def test_cli_prints_the_notice_and_evaluates(tmp_path, capsys, sample_apps):
     assert main(["evaluate", str(path), "--format", "json"]) == 0
     out, err = capsys.readouterr()
     assert f"notice: {app.id}: head_grade" in err and [r["id"] for r in json.loads(out)] == [app.id]
+
+
+# ------------------------------------------------------------------ scenario files
+
+def _scenario(tmp_path, name, text):
+    from models.scenario import load_scenario
+
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return load_scenario(path)
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("s.json", '{"discount_rate": 0.08, "discount_rate": 0.12}', "'discount_rate' is given twice"),
+    ("s.json", '{"weights": {"financial": 1, "risk": 1, "financial": 9}}', "'financial' is given twice"),
+    ("s.json", '{"discount_rate": NaN}', "NaN is not a finite number"),
+    ("s.json", '{"fund_krw_bn": Infinity}', "Infinity is not a finite number"),
+    ("s.json", '{"price_path_usd_per_t": {"lithum": {"2027": 9000}}}', "unknown mineral (key) lithum"),
+    ("s.toml", '[price_path_usd_per_t.lithium]\n"2027" = 9000\n"02027" = 20000\n', "year 2027 is given twice"),
+    ("s.json", '{"price_path_usd_per_t": {"lithium": {"2027": 9000, " 2027": 1}}}', "year 2027 is given twice"),
+    ("s.json", '{"fx_usd_per_unit": {"aud": 0.66, "AUD": 0.7}}', "AUD is given twice"),
+    ("s.json", '{"fx_usd_per_unit": {"A$": 0.66}}', "three-letter ISO 4217 code"),
+    ("s.toml", "[weights]\n" + "".join(f"{c} = 1e308\n" for c in
+                                          ("financial", "risk", "diversification", "loan_safety", "readiness", "esg")),
+     "their sum overflows"),
+])
+def test_scenario_file_tricks_are_named(tmp_path, name, text, message):
+    from models.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError) as exc:
+        _scenario(tmp_path, name, text)
+    assert message in str(exc.value) and name in str(exc.value)
+
+
+def test_currency_keys_in_lower_case_are_the_currency(tmp_path):
+    s = _scenario(tmp_path, "s.toml", "[fx_usd_per_unit]\naud = 0.66\n")
+    assert dict(s.fx_usd_per_unit) == {"AUD": 0.66}
+
+
+# ------------------------------------------------------------------ fields: ids, headers, regions, by-products
+
+def _csv_rows(header, rows) -> bytes:
+    import csv
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header] + rows)
+    return buf.getvalue().encode()
+
+
+def _sample_table(n=3):
+    import csv
+
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "sample_projects" / "applications.csv").read_text(encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
+    return rows[0], [list(r) for r in rows[1: n + 1]]
+
+
+@pytest.mark.parametrize("twin", [
+    lambda s: s.lower(),                                          # case
+    lambda s: s.replace("0", "\uff10", 1) if "0" in s else s + "\uff21",  # a full-width digit (or letter)
+    lambda s: s.replace("A", "\u0410", 1) if "A" in s else s.replace("E", "\u0415", 1),  # a Cyrillic look-alike
+    lambda s: s[:2] + "\u200b" + s[2:],                            # an invisible character
+    lambda s: "\ufeff" + s,                                        # a byte-order mark
+])
+def test_ids_that_read_the_same_are_duplicates(ref, twin):
+    header, rows = _sample_table(3)
+    original = rows[0][0]
+    rows[2][0] = twin(original)
+    assert rows[2][0] != original
+    res = load_applications(_csv_rows(header, rows), filename="a.csv", ref=ref)
+    assert [a.id for a in res.applications] == [rows[1][0]]
+    assert "duplicate id (rows 1, 3)" in _problems(res, original, "id")[0].rule
+
+
+@pytest.mark.parametrize("header_name, closest", [
+    ("head grade", "head_grade"), ("Head_Grade", "head_grade"), ("head\u200bgrade", "head_grade"),
+    ("royalty rate", "royalty_rate"), ("로열티율", "-"), ("notes", "-"),
+])
+def test_unknown_column_with_values_is_named_with_the_closest(ref, header_name, closest):
+    from models.loader import closest_column
+
+    header, rows = _sample_table(2)
+    rows[0].append("0.05")
+    rows[1].append("")
+    res = load_applications(_csv_rows(header + [header_name], rows), filename="a.csv", ref=ref)
+    assert [a.id for a in res.applications] == [rows[1][0]]  # the row without a value there is read
+    [p] = [p for p in res.problems if p.application_id == rows[0][0]]
+    assert "is not a template column" in p.rule and f"closest: {closest_column(header_name)}" in p.rule
+    if closest != "-":
+        assert closest_column(header_name) == closest
+
+
+def test_korean_field_label_header_points_to_its_field(ref):
+    from evaluator import messages
+    from models.loader import closest_column
+
+    assert closest_column(messages.text("field_head_grade", "ko")) == "head_grade"
+
+
+def test_fiscal_region_of_another_country_is_named(ref, sample_apps):
+    import dataclasses
+
+    app = next(a for a in sample_apps if a.country_iso3 == "VNM")
+    rec = dataclasses.replace(app, fiscal_region="AUS-WA").to_record()
+    res = load_applications(json.dumps([rec]).encode(), filename="a.json", ref=ref)
+    [p] = _problems(res, app.id, "fiscal_region")
+    assert "a fiscal region of AUS, not of the host country VNM (regions of VNM: VNM)" in p.rule
+    assert res.applications == []
+
+
+def test_unknown_fiscal_region_is_named_with_the_country_regions(ref, sample_apps):
+    import dataclasses
+
+    app = next(a for a in sample_apps if a.country_iso3 == "AUS")
+    rec = dataclasses.replace(app, fiscal_region="AUS-QLD").to_record()
+    res = load_applications(json.dumps([rec]).encode(), filename="a.json", ref=ref)
+    p = _problems(res, app.id, "fiscal_region")[0]
+    assert "not a region of evaluator/data/fiscal_regimes.csv (regions of AUS: AUS-NT, AUS-NT-1982, AUS-WA)" in p.rule
+
+
+@pytest.mark.parametrize("by_products, rule", [
+    ("{primary} 0.1 % 0.8 0.9", "is the primary mineral"),
+    ("cobalt 0.1 % 0.8 0.9; cobalt 0.2 % 0.8 0.9", "cobalt is listed twice"),
+])
+def test_by_product_counted_twice_is_named(ref, sample_apps, by_products, rule):
+    import dataclasses
+
+    app = next(a for a in sample_apps if a.mineral not in ("cobalt", "rare_earths"))
+    rec = dataclasses.replace(app, by_products=()).to_record()
+    rec["by_products"] = by_products.format(primary=app.mineral)
+    res = load_applications(json.dumps([rec]).encode(), filename="a.json", ref=ref)
+    assert rule in _problems(res, app.id, "by_products")[0].rule and res.applications == []
