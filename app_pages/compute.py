@@ -57,8 +57,8 @@ def load_sample():
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _validated(key: str, _raw, _schedule):
-    return validate_table(_raw, _schedule, ref=reference())
+def _validated(key: str, _raw, _schedule, currencies: tuple[str, ...] = ()):
+    return validate_table(_raw, _schedule, ref=reference(), currencies=currencies)
 
 
 def validation():
@@ -67,7 +67,9 @@ def validation():
     Raises ValidationError when the edited table lost a required column or every row.
     """
     ss = st.session_state
-    return _validated(state.apps_key(), ss["raw_df"], ss.get("schedule_df"))
+    base = ss.get("base_scenario")  # its exchange rates decide which currencies can be converted
+    currencies = tuple(sorted(base.fx_usd_per_unit)) if base is not None else ()
+    return _validated(state.apps_key(), ss["raw_df"], ss.get("schedule_df"), currencies)
 
 
 def applications():

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import io
 
-import pandas as pd
 import streamlit as st
 
-from app_pages.i18n import t
+from app_pages.i18n import lang, t
 from evaluator.cashflow import PriceDeckError, price_deck_from_frame
+from models.loader import LoaderError, read_plain_table
 
 
 def read_price_deck() -> None:
@@ -27,9 +26,11 @@ def read_price_deck() -> None:
     if ss.get("price_deck_digest") == digest:
         return
     ss["price_deck_digest"] = digest
-    try:
-        frame = pd.read_excel(io.BytesIO(data)) if up.name.lower().endswith(".xlsx") else pd.read_csv(io.BytesIO(data))
+    try:  # the applications' guarded reader (caps against hostile files) and number grammar
+        frame = read_plain_table(data, filename=up.name)
         ss["price_path"] = price_deck_from_frame(frame)
         ss.pop("price_deck_error", None)
+    except LoaderError as exc:  # a damaged or hostile workbook: named, the app keeps running
+        ss["price_deck_error"] = t("price_deck_error", name=up.name, error=exc.text(lang()))
     except (PriceDeckError, ValueError, UnicodeDecodeError) as exc:
         ss["price_deck_error"] = t("price_deck_error", name=up.name, error=exc)

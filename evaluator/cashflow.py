@@ -206,13 +206,21 @@ def price_deck_from_frame(frame: pd.DataFrame) -> dict[str, dict[int, float]]:
     missing = [c for c in ("mineral", "year", "price_usd_per_t") if c not in frame.columns]
     if missing:
         raise PriceDeckError(f"price deck: column(s) {', '.join(missing)} missing (need mineral, year, price_usd_per_t)")
+    from models.application import NumberError, parse_number
+    from models.scenario import known_minerals
+
+    minerals = known_minerals()
     out: dict[str, dict[int, float]] = {}
     for row, (m, y, p) in enumerate(zip(frame["mineral"], frame["year"], frame["price_usd_per_t"]), start=1):
         mineral = str(m).strip().lower().replace(" ", "_")
-        try:
-            year_f, price = float(y), float(p)
-        except (TypeError, ValueError):
-            raise PriceDeckError(f"price deck row {row}: year and price_usd_per_t must be numbers ({y!r}, {p!r})") from None
+        if mineral not in minerals:  # a misspelt mineral would be accepted and never used
+            raise PriceDeckError(f"price deck row {row}: unknown mineral {str(m)[:40]!r} "
+                                 "(the keys of evaluator/data/minerals.csv, e.g. lithium, rare_earths)")
+        try:  # the input number grammar of the applications (README): no decimal comma, no NaN
+            year_f, price = parse_number(y), parse_number(p)
+        except NumberError as exc:
+            raise PriceDeckError(f"price deck row {row}: year and price_usd_per_t must be numbers "
+                                 f"({str(y)[:40]!r}, {str(p)[:40]!r}): {exc}") from None
         if year_f != round(year_f) or not 1900 <= year_f <= 2200:
             raise PriceDeckError(f"price deck row {row}: year must be a whole calendar year, got {y!r}")
         if not price > 0:

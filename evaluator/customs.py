@@ -43,7 +43,6 @@ References
 from __future__ import annotations
 
 import dataclasses
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -158,13 +157,12 @@ def read_comtrade(source: str | Path | bytes | BinaryIO, *, filename: str | None
         When the file cannot be read or lacks required columns (the message names them), or
         when no row maps to a mineral.
     """
+    from models.loader import LoaderError, read_plain_table
+
     data, name = _read_bytes(source, filename)
-    try:
-        if name.lower().endswith((".xlsx", ".xlsm")):
-            raw = pd.read_excel(io.BytesIO(data), dtype=str)
-        else:
-            raw = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
-    except Exception as exc:  # parser errors become the package's own exception
+    try:  # the applications' guarded reader: the same caps against hostile files
+        raw = _as_text(read_plain_table(data, filename=name))
+    except LoaderError as exc:
         raise CustomsError(f"{name}: cannot be read as a Comtrade extract ({exc})") from None
     raw.columns = [str(c).strip() for c in raw.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
@@ -225,18 +223,48 @@ def read_comtrade(source: str | Path | bytes | BinaryIO, *, filename: str | None
     return CustomsImport(legacy, problems, name, reporters, chain, content)
 
 
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cells as text (a workbook's numbers as their shortest text, ``2027`` not ``2027.0``), blanks NaN."""
+    from models.application import number_text
+
+    def text(v):
+        if v is None:
+            return np.nan
+        if isinstance(v, float):
+            return number_text(v)
+        return str(v)
+
+    return frame.astype(object).map(text) if len(frame.columns) else frame
+
+
+def _numbers(df: pd.DataFrame, column: str) -> pd.Series:
+    """A column read by the applications' number grammar (``1,234.5``; no decimal comma, no NaN);
+    blanks are NaN. A value the grammar refuses is named with its row (1 = first data row)."""
+    from models.application import NumberError, parse_number
+
+    out = np.full(len(df), np.nan)
+    for i, v in enumerate(df[column].tolist()):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip()):
+            continue
+        try:
+            out[i] = parse_number(v)
+        except NumberError as exc:
+            raise CustomsError(f"{column} in data row {i + 1} = {str(v)[:40]!r}: {exc}") from None
+    return pd.Series(out, index=df.index)
+
+
 def _quantities(df: pd.DataFrame, problems: list) -> pd.DataFrame:
     """``quantity_t`` [t], ``value_kusd`` [kUSD] and ``year`` per row (module conventions)."""
-    net = pd.to_numeric(df["NetWgt"], errors="coerce")
-    qty = pd.to_numeric(df["Qty"], errors="coerce") if "Qty" in df.columns else pd.Series(np.nan, index=df.index)
+    net = _numbers(df, "NetWgt")
+    qty = _numbers(df, "Qty") if "Qty" in df.columns else pd.Series(np.nan, index=df.index)
     unit = df["QtyUnitAbbr"].astype("string").str.strip().str.lower() if "QtyUnitAbbr" in df.columns else pd.Series("", index=df.index)
     kg = net.where(net > 0, qty.where((unit == "kg") & (qty > 0)))
     df = df.assign(quantity_t=kg / 1000.0)
-    value = pd.to_numeric(df["PrimaryValue"], errors="coerce")
+    value = _numbers(df, "PrimaryValue")
     if value.isna().any():
         problems.append(f"{int(value.isna().sum())} row(s) without a numeric PrimaryValue counted as 0 kUSD")
     df["value_kusd"] = value.fillna(0.0) / 1000.0
-    year = pd.to_numeric(df["RefYear"], errors="coerce")
+    year = _numbers(df, "RefYear")
     if year.isna().any():
         problems.append(f"{int(year.isna().sum())} row(s) without a numeric RefYear skipped")
     return df[year.notna()].assign(year=year[year.notna()].astype(int))

@@ -61,6 +61,17 @@ MAX_SHARED_STRINGS = 500_000
 MAX_OTHER_PART_BYTES = 5 * 1024 * 1024
 #: Most members in the zip archive.
 MAX_ZIP_MEMBERS = 10_000
+#: Most XML elements (start tags) and attributes in all the parts of a workbook together: a full
+#: 600,000-cell sheet holds about 1.2 million elements and 1.8 million attributes (``<c r s t><v>``).
+#: Cells, rows and shared strings alone do not bound the parse: a 49 kB workbook of 12 million empty
+#: elements of another name, rich-text runs or attribute floods each took 17-43 s and 0.6-1.1 GB.
+MAX_XML_ELEMENTS = 2_000_000
+MAX_XML_ATTRIBUTES = 4_000_000
+#: Longest XML tag (from ``<`` to ``>``, attributes included) [bytes]: the XML parser's cost grows with
+#: the square of one element's attributes (400,000 on one cell took 15 s here); 64 kB holds about
+#: 10,000 attributes, far more than any spreadsheet writes on one element.
+MAX_TAG_BYTES = 65_536
+_LONG_TAG = re.compile(rb"<[^<>]{%d}" % MAX_TAG_BYTES)
 #: Most application rows in one file (exact: this many load, one more is refused).
 MAX_ROWS = 10_000
 #: Most columns of a table (the template has 41): bounds every row's width, whatever the file says.
@@ -180,6 +191,31 @@ def _count_tags(zf: zipfile.ZipFile, info: zipfile.ZipInfo, tag: bytes, limit: i
             buf = buf[cut:]
 
 
+def _count_markup(zf: zipfile.ZipFile, info: zipfile.ZipInfo, counts: list[int]) -> None:
+    """Add one member's XML elements and attributes to ``counts`` ([elements, attributes]), streaming.
+
+    Counted on the bytes (every ``<`` that does not open an end tag; every ``="`` or ``='``): an upper
+    bound on what the XML parser would build, at C speed. Raises :class:`LoaderError` past the caps.
+    """
+    carry = b""  # an unfinished tag at the end of the previous chunk (shorter than MAX_TAG_BYTES)
+    with zf.open(info) as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                return
+            counts[0] += chunk.count(b"<") - chunk.count(b"</")
+            counts[1] += chunk.count(b'="') + chunk.count(b"='")
+            if counts[0] > MAX_XML_ELEMENTS or counts[1] > MAX_XML_ATTRIBUTES:
+                raise _file_error("file", "problem_xlsx_too_much_markup", part=info.filename,
+                                  elements=f"{MAX_XML_ELEMENTS:,}", attributes=f"{MAX_XML_ATTRIBUTES:,}")
+            buf = carry + chunk
+            if _LONG_TAG.search(buf):
+                raise _file_error("file", "problem_xlsx_tag_too_long", part=info.filename,
+                                  kb=MAX_TAG_BYTES // 1024)
+            lt = buf.rfind(b"<")
+            carry = buf[lt:] if lt > buf.rfind(b">") else b""
+
+
 def _inspect_xlsx(data: bytes) -> None:
     """Refuse a zip that is not a workbook, or a workbook too large to read safely, before parsing."""
     try:
@@ -198,9 +234,12 @@ def _inspect_xlsx(data: bytes) -> None:
         if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
             raise _file_error("file", "problem_zip_not_xlsx")
         cells = 0
+        markup = [0, 0]
         try:
             for info in infos:
                 name = info.filename
+                if name.endswith((".xml", ".rels")) or _is_sheet_part(name):
+                    _count_markup(zf, info, markup)
                 if _is_sheet_part(name):
                     cells += _count_tags(zf, info, rb"(?:c|row)", MAX_CELLS - cells, "problem_xlsx_too_many_cells")
                 elif name == "xl/sharedStrings.xml":
@@ -223,11 +262,16 @@ def _check_unusual_parts(zf: zipfile.ZipFile, sheets: list[str], strings: str | 
 
     :func:`_inspect_xlsx` counts by the names Excel uses; the relationships may point elsewhere.
     """
+    markup = [0, 0]
     for part in sheets:
         if not _is_sheet_part(part):
             _count_tags(zf, zf.getinfo(part), rb"(?:c|row)", MAX_CELLS, "problem_xlsx_too_many_cells")
+            if not part.endswith(".xml"):  # .xml parts were counted with the whole workbook
+                _count_markup(zf, zf.getinfo(part), markup)
     if strings is not None and strings != "xl/sharedStrings.xml":
         _count_tags(zf, zf.getinfo(strings), rb"si", MAX_SHARED_STRINGS, "problem_xlsx_too_many_strings")
+        if not strings.endswith(".xml"):
+            _count_markup(zf, zf.getinfo(strings), markup)
 
 
 def text_key(name: str) -> str:
@@ -495,7 +539,7 @@ def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> p
         for j, v in enumerate(cells):
             if not _blank(v) or (isinstance(v, str) and len(v) > MAX_TEXT_CHARS):
                 _check_cell(v, sheet, row_no, j, header)
-        if not body and _is_units_row(header, cells, sheet):
+        if not body and sheet != PLAIN_SHEET and _is_units_row(header, cells, sheet):
             continue  # the template's units row, recognised by its content
         if sheet == APPLICATIONS_SHEET and len(body) >= MAX_ROWS:
             raise _file_error("file", "problem_too_many_rows_at", n=f"{MAX_ROWS:,}", at_row=row_no)
@@ -525,7 +569,7 @@ def _decode_text(data: bytes, what: str, *, cp949: bool) -> str:
     raise _file_error("file", "problem_encoding_cp949" if cp949 else "problem_encoding", what=what) from None
 
 
-def _read_csv(data: bytes) -> pd.DataFrame:
+def _read_csv(data: bytes, sheet: str = APPLICATIONS_SHEET) -> pd.DataFrame:
     text = _decode_text(data, "CSV", cp949=True)
     if not text.strip():
         raise _file_error("file", "problem_empty_file")
@@ -539,7 +583,7 @@ def _read_csv(data: bytes) -> pd.DataFrame:
     rows = csv.reader(io.StringIO(text, newline=""))
     try:
         return _table_from_rows(((i, [c if c != "" else None for c in r]) for i, r in enumerate(rows, start=1)),
-                                APPLICATIONS_SHEET)
+                                sheet)
     except csv.Error as exc:
         raise _file_error("file", "problem_csv_unreadable", error=str(exc)) from None
 
@@ -671,6 +715,58 @@ def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = Non
     raise _file_error("file", "problem_unsupported_type", name)
 
 
+def read_plain_table(source: str | Path | bytes | BinaryIO, filename: str | None = None) -> pd.DataFrame:
+    """A plain table (a price deck, a customs extract) through the guards of the application loader.
+
+    The same caps as :func:`read_table` (size, unzipped size, cells, shared strings, columns, cell
+    length, CSV separators and lines) and the same streaming sheet reader; a workbook's first visible
+    sheet is read; a percent-formatted number reads as the text shown (``2.5%``), which the number
+    grammar refuses outside fraction fields. Values come as entered (text, or numbers of a workbook).
+
+    Raises
+    ------
+    LoaderError
+        One line naming the file-level rule.
+    """
+    data, name = _as_bytes(source)
+    name = (filename or name or "").lower()
+    if len(data) > MAX_FILE_BYTES:
+        raise _file_error("file", "problem_file_too_large", f"{len(data) / 2**20:.1f} MB", mb=MAX_FILE_BYTES // 2**20)
+    if not data.strip():
+        raise _file_error("file", "problem_empty_file")
+    if not (name.endswith((".xlsx", ".xlsm")) or data[:2] == b"PK"):
+        return _read_csv(data, PLAIN_SHEET)
+    _inspect_xlsx(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        try:
+            parts = xlsx_cells.workbook_parts(zf)
+            visible = [part for _, part, state in parts.all_sheets if state not in ("hidden", "veryHidden")]
+            if not visible:
+                raise _file_error("sheet", "problem_no_visible_sheet")
+            _check_unusual_parts(zf, visible[:1], parts.shared_strings)
+            strings = xlsx_cells.shared_strings(zf, parts.shared_strings)
+            dates = xlsx_cells.date_styles(zf, parts.styles)
+            percents = xlsx_cells.percent_styles(zf, parts.styles)
+            merged: list[str] = []
+            frame = _table_from_rows(xlsx_cells.iter_rows(zf, visible[0], strings, dates, parts.date1904,
+                                                          max_columns=MAX_COLUMNS, percents=percents,
+                                                          merged=merged), PLAIN_SHEET)
+        except LoaderError:
+            raise
+        except xlsx_cells.ColumnLimitError as exc:
+            raise _file_error("sheet", "problem_beyond_column", ref=exc.ref, n=MAX_COLUMNS,
+                              letter=_column_letter(MAX_COLUMNS - 1)) from None
+        except _XLSX_ERRORS as exc:
+            raise _file_error("file", "problem_xlsx_unreadable", error=type(exc).__name__) from None
+    _check_merged(merged, frame.attrs.get("header_row"), "sheet")
+    _resolve_percent_cells(frame, PLAIN_SHEET)
+    return frame
+
+
+#: The sheet name :func:`_table_from_rows` is given for a plain table (no application rules).
+PLAIN_SHEET = "table"
+
+
 # ----------------------------------------------------------------------------- validation
 
 #: Upper bound of each yearly column [its unit] and the unit named in messages; a grade above 100 %
@@ -788,6 +884,7 @@ def validate_table(
     schedule: pd.DataFrame | None = None,
     *,
     ref=None,
+    currencies: Iterable[str] = (),
 ) -> LoadResult:
     """Validate a raw application table row by row.
 
@@ -798,7 +895,9 @@ def validate_table(
     schedule : pandas.DataFrame, optional
         Long production schedule (id, operating_year, ore_mt).
     ref : evaluator.reference.ReferenceData, optional
-        When given, country and mineral codes are checked against it.
+        When given, country and mineral codes, fiscal regions and currencies are checked against it.
+    currencies : iterable of str
+        Currencies the scenario gives a rate for (``fx_usd_per_unit``) beside ``fx_rates.csv``.
 
     Raises
     ------
@@ -826,7 +925,10 @@ def validate_table(
     raw = raw[[c for c in COLUMNS if c in raw.columns] + extra]
     unknown = {c: closest_column(c) for c in extra}
 
-    known_countries = known_minerals = known_oxides = regions = None
+    known_countries = known_minerals = known_oxides = regions = rates = None
+    fx = getattr(ref, "fx_rates", None)
+    if fx is not None:
+        rates = set(map(str, fx.index)) | {"USD", "KRW"} | {str(c).upper() for c in currencies}
     table = getattr(ref, "fiscal_regimes", None)
     if table is not None:
         regions = {}
@@ -854,6 +956,11 @@ def validate_table(
         if this_id in dup_rows:
             probs.append(Problem.of(this_id, "id", "problem_duplicate_id", this_id, i,
                                     rows=", ".join(map(str, dup_rows[this_id]))))
+            app = None
+        if app is not None and rates is not None and app.currency not in rates:
+            # without a rate the evaluation of every application would stop: this one is named instead
+            probs.append(Problem.of(app.id, "currency", "problem_currency_no_rate", app.currency, i,
+                                    known=", ".join(sorted(rates))))
             app = None
         if app is not None and app.fiscal_region and regions is not None:
             fiscal = _fiscal_region_problem(app, regions, i)
@@ -935,13 +1042,14 @@ def _is_example_row(app_id: str, name: Any) -> bool:
     return isinstance(name, str) and text_key(name) in {text_key(n) for n in names}
 
 
-def load_applications(source: str | Path | bytes | BinaryIO, *, filename: str | None = None, ref=None) -> LoadResult:
+def load_applications(source: str | Path | bytes | BinaryIO, *, filename: str | None = None, ref=None,
+                      currencies: Iterable[str] = ()) -> LoadResult:
     """Read and validate applications from a workbook, CSV or JSON file.
 
     See :func:`read_table` and :func:`validate_table`.
     """
     raw, schedule = read_table(source, filename)
-    return validate_table(raw, schedule, ref=ref)
+    return validate_table(raw, schedule, ref=ref, currencies=currencies)
 
 
 def applications_frame(apps: Iterable[Application]) -> pd.DataFrame:

@@ -273,6 +273,11 @@ def _known_keys(table: str, column: str) -> frozenset[str]:
         return frozenset(row[column] for row in csv.DictReader(fh))
 
 
+def known_minerals() -> frozenset[str]:
+    """The mineral keys of ``evaluator/data/minerals.csv``."""
+    return _known_keys("minerals.csv", "mineral")
+
+
 @functools.lru_cache(maxsize=None)
 def _scenario_bounds() -> dict[str, tuple[float, float]]:
     from models.application import plausibility_bounds
@@ -462,8 +467,8 @@ def scenario_to_toml(s: Scenario) -> str:
 
 def save_scenario(s: Scenario, path: str | Path) -> None:
     """Write a scenario as TOML (``.toml``) or JSON (``.json``)."""
+    from evaluator.safe_file import write_atomic  # a full disk leaves the previous file whole
+
     path = Path(path)
-    if path.suffix.lower() == ".json":
-        path.write_text(json.dumps(s.to_dict(), indent=2), encoding="utf-8")
-    else:
-        path.write_text(scenario_to_toml(s), encoding="utf-8")
+    text = json.dumps(s.to_dict(), indent=2) if path.suffix.lower() == ".json" else scenario_to_toml(s)
+    write_atomic(path, text.encode("utf-8"))

@@ -127,13 +127,17 @@ def shared_strings(zf: zipfile.ZipFile, path: str | None) -> list[str]:
         return []
     out: list[str] = []
     root = None
+    depth = 0
     with zf.open(path) as fh:
         for event, el in iterparse(fh, events=("start", "end")):
+            depth += 1 if event == "start" else -1
             if root is None:
                 root = el
             elif event == "end" and el.tag == _SI:
                 out.append(_rich_text(el))
                 root.clear()  # done with every item so far: keeps memory flat
+            elif event == "end" and depth == 1:
+                root.clear()  # an element other than si under the table: not kept
     return out
 
 
@@ -273,19 +277,30 @@ def iter_rows(zf: zipfile.ZipFile, part: str, strings: list[str], dates: frozens
 
     epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
     row_no = 0
-    sheet_data = None
+    sheet_data = root = None
+    depth = 0
     with zf.open(part) as fh:
         for event, el in iterparse(fh, events=("start", "end")):
             if event == "start":
-                if el.tag == _DATA:
+                depth += 1
+                if root is None:
+                    root = el
+                elif el.tag == _DATA:
                     sheet_data = el
                 continue
+            depth -= 1
             if el.tag == _MERGE:
                 if merged is not None and len(merged) < MAX_MERGED_KEPT:
                     merged.append(el.get("ref", ""))
                 el.clear()
                 continue
             if el.tag != _ROW:
+                # whatever else ends directly under the worksheet or sheetData is done with: dropped, so
+                # that elements the reader does not use cannot pile up in memory
+                if depth == 1 and root is not None and el is not sheet_data:
+                    root.clear()
+                elif depth == 2 and sheet_data is not None:
+                    sheet_data.clear()
                 continue
             row_no = int(el.get("r", row_no + 1))
             values: list[Any] = []

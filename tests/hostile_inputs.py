@@ -353,6 +353,94 @@ def json_many_keys(n_records: int = 1_000, keys_each: int = 900):
     return json.dumps(recs, separators=(",", ":")).encode(), "keys.json"
 
 
+# ----------------------------------------------------------------- issue 25: markup the cell caps do not see
+
+def _flood(inner: bytes, head: bytes = b"", tail: bytes = b"", target_bytes: int = 49 << 20) -> bytes:
+    """A sheet of ``head`` + ``inner`` repeated to about ``target_bytes`` of XML + ``tail`` (compresses to kBs)."""
+    def parts():
+        yield _SHEET_HEAD + head
+        block = inner * max(1, (1 << 20) // len(inner))
+        for _ in range(target_bytes // len(block)):
+            yield block
+        yield tail + _SHEET_TAIL
+    return minimal_workbook(parts())
+
+
+def empty_elements():
+    """12 million empty elements of a name no guard counted, inside sheetData (49 MB of XML)."""
+    return _flood(b"<x/>"), "elements.xlsx"
+
+
+def empty_elements_outside_sheet_data():
+    """The same flood beside sheetData, under the worksheet (never cleared by a row-by-row reader)."""
+    def parts():
+        yield _SHEET_HEAD + _SHEET_TAIL[:-len(b"</worksheet>")]
+        block = b"<x/>" * (1 << 18)
+        for _ in range(48):
+            yield block
+        yield b"</worksheet>"
+    return minimal_workbook(parts()), "outside.xlsx"
+
+
+def rich_text_runs():
+    """One inline-string cell of 5 million one-character rich-text runs."""
+    return _flood(b"<r><t>a</t></r>", b'<row r="1"><c r="A1" t="inlineStr"><is>', b"</is></c></row>",
+                  target_bytes=45 << 20), "runs.xlsx"
+
+
+def attribute_flood(n: int = 3_900_000):
+    """One cell carrying ``n`` attributes (under the unzipped-size cap)."""
+    def parts():
+        yield _SHEET_HEAD + b'<row r="1"><c r="A1"'
+        for start in range(0, n, 100_000):
+            yield b"".join(b' a%d="1"' % i for i in range(start, min(start + 100_000, n)))
+        yield b"/></row>" + _SHEET_TAIL
+    return minimal_workbook(parts()), "attrs.xlsx"
+
+
+def attributes_on_many_cells():
+    """600,000 rows each with 10 attributes (the attribute flood spread thinly)."""
+    row = b'<row a="1" b="1" c="1" d="1" e="1" f="1" g="1" h="1" i="1" j="1"/>'
+    return _flood(row, target_bytes=40 << 20), "thin_attrs.xlsx"
+
+
+def workbook_structures(rng, apps_csv_rows: int = 3):
+    """A template workbook of a few sample applications with random structure added: merged ranges,
+    hidden or renamed sheets, formulas with and without values, number formats, NaN cells."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(template_workbook(apps_csv_rows)))
+    ws = wb["applications"]
+    n_cols = ws.max_column
+    for _ in range(rng.randint(1, 4)):
+        kind = rng.choice(["merge", "hide", "twin", "formula", "format", "percent", "date", "text"])
+        r, c = rng.randint(1, ws.max_row + 1), rng.randint(1, n_cols)
+        cell = ws.cell(row=r, column=c)
+        if kind == "merge":
+            ws.merge_cells(start_row=r, start_column=c, end_row=r + rng.randint(0, 2), end_column=c + rng.randint(0, 2))
+        elif kind == "hide":
+            other = wb.create_sheet(rng.choice(["applications (2)", "capex_schedule", "notes"]))
+            other.append(["id"])
+            rng.choice([ws, other]).sheet_state = rng.choice(["hidden", "veryHidden"])
+        elif kind == "twin":
+            wb.copy_worksheet(ws).title = rng.choice(["Applications ", "ＡＰＰＬＩＣＡＴＩＯＮＳ", "applications\u200b"])
+        elif kind == "formula":
+            cell.value = rng.choice(["=1+1", "=A1", '=""', "=NA()", "=1/0"])
+        elif kind in ("format", "percent", "date"):
+            cell.number_format = {"format": rng.choice(["0.00", "#,##0", "@", '0.0" %"']),
+                                  "percent": rng.choice(["0%", "0.00%"]), "date": "yyyy-mm-dd"}[kind]
+        else:
+            cell.value = rng.choice(["NaN", "1e400", "２．５", "2.5%", "=HYPERLINK(\"x\")", "\u200b"])
+    buf = io.BytesIO()
+    wb.save(buf)
+    data = buf.getvalue()
+    if rng.random() < 0.3:  # a generator that writes no cached value, or NaN as a number
+        xml = member(data, "xl/worksheets/sheet1.xml")
+        xml = xml.replace(b"<v />", b"", 1) if rng.random() < 0.5 else re.sub(rb"<v>[0-9.]+</v>", b"<v>NaN</v>", xml, 1)
+        data = replace_member(data, "xl/worksheets/sheet1.xml", xml)
+    return data, "structure.xlsx"
+
+
 CASES = {
     "zip bomb (51 MB of sheet XML in ~50 kB)": zip_bomb,
     "600,001 cells in one sheet": too_many_cells,
@@ -382,6 +470,11 @@ CASES = {
     "CSV of 10,000 valid rows (limit)": max_size_csv,
     "xlsx of 10,000 full rows (limit)": max_rows_xlsx,
     "590,000 cells + 10,000 rows, 59 columns, no <dimension> (at the cap)": cells_at_cap,
+    "12 million empty non-cell elements in sheetData (issue 25)": empty_elements,
+    "12 million empty elements beside sheetData (issue 25)": empty_elements_outside_sheet_data,
+    "5 million rich-text runs in one cell (issue 25)": rich_text_runs,
+    "5 million attributes on one cell (issue 25)": attribute_flood,
+    "600,000 rows of 10 attributes (issue 25)": attributes_on_many_cells,
 }
 
 

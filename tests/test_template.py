@@ -11,8 +11,8 @@ import pandas as pd
 import openpyxl
 import pytest
 
-from evaluator.template import EXAMPLE_RECORD, build_template
-from models.application import COLUMNS, FIELDS, ValidationError
+from evaluator.template import EXAMPLE_RECORD, build_template, example_record
+from models.application import COLUMNS, FIELDS, ValidationError, parse_application
 from models.loader import load_applications
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +90,10 @@ def test_instructions_document_every_field():
 
 def test_example_row_loads_and_blank_has_no_rows(ref):
     res = load_applications(build_template(), filename="t.xlsx", ref=ref)
-    assert not res.problems and [a.id for a in res.applications] == ["EXAMPLE-01"]
+    # issue 25: the example row is read, valid in every field, and named so that it is not evaluated
+    assert [(p.application_id, p.code) for p in res.problems] == [("EXAMPLE-01", "problem_example_row")]
+    assert res.applications == [] and res.raw["name"].tolist() == [example_record()["name"]]
+    assert parse_application(example_record())[1] == []
     with pytest.raises(ValidationError, match="no application rows"):
         load_applications(build_template(example=False), filename="t.xlsx", ref=ref)
 
@@ -172,7 +175,9 @@ def test_korean_template_keeps_the_codes_and_loads(ref, csv_apps):
     assert rows["recovery"][2] == "선광·제련 회수율" and rows["recovery"][4] == "예"
     assert rows["stage"][5].startswith("다음 중 하나: exploration, feasibility")
     res = load_applications(data, filename="t.xlsx", ref=ref)
-    assert not res.problems and res.applications[0].name.startswith("예시 희토류 광산")
+    assert [p.code for p in res.problems] == ["problem_example_row"]  # issue 25: named, not evaluated
+    assert res.raw["name"].iloc[0].startswith("예시 희토류 광산")
+    assert parse_application(example_record("ko"))[1] == []
     back = load_applications(build_template(applications=csv_apps, language="ko"), filename="k.xlsx", ref=ref)
     assert back.applications == csv_apps
 

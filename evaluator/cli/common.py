@@ -93,7 +93,7 @@ def load_inputs(args) -> tuple:
     except ScenarioError as exc:
         raise CliError(f"scenario: {exc}") from None
     try:
-        result = load_applications(args.file, ref=ref)
+        result = load_applications(args.file, ref=ref, currencies=scenario.fx_usd_per_unit)
     except ValidationError as exc:
         raise CliError("\n".join(f"{args.file}: {p.message()}" for p in exc.problems)) from None
     for p in result.problems:
@@ -246,6 +246,31 @@ class Progress:
         if self.shown:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def protected_inputs(args) -> list[tuple[str, str | None]]:
+    """The files a command reads (and the scenario store) that no output of it may overwrite."""
+    from pathlib import Path
+
+    from evaluator.store import ENV_VAR
+
+    store = getattr(args, "store", None) or os.environ.get(ENV_VAR)
+    default_store = Path.home() / ".local" / "share" / "mine-evaluator" / "scenarios.sqlite3"
+    return [("input file", getattr(args, "file", None)), ("--from file", getattr(args, "from_file", None)),
+            ("scenario file", getattr(args, "scenario", None)), ("customs extract", getattr(args, "customs", None)),
+            ("scenario store", store), ("scenario store", str(default_store))]
+
+
+def write_output(args, path, data: bytes) -> None:
+    """Write a command's output file: refused when it names an input or the store; written to a
+    temporary file in the same folder and renamed (a full disk leaves the previous file whole)."""
+    from evaluator.safe_file import OutputError, check_output_path, write_atomic
+
+    try:
+        check_output_path(path, protected_inputs(args))
+        write_atomic(path, data)
+    except OutputError as exc:
+        raise CliError(str(exc)) from None
 
 
 def check_paths(args) -> None:

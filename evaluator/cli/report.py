@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from evaluator.cli.common import CliError, Progress, add_common, add_decision_options, run_pipeline
+from evaluator.cli.common import CliError, Progress, add_common, add_decision_options, run_pipeline, write_output
 
 
 def add_arguments(p) -> None:
@@ -67,6 +67,13 @@ def run(args) -> int:
     from evaluator import pipeline
     from evaluator.report import build_pipeline_report
 
+    from evaluator.cli.common import protected_inputs
+    from evaluator.safe_file import OutputError, check_output_path
+
+    try:  # before the pipeline's work: an output naming an input or the store is refused at once
+        check_output_path(args.out, protected_inputs(args))
+    except OutputError as exc:
+        raise CliError(str(exc)) from None
     apps, scenario, ref, result, code = run_pipeline(args, allocate=True)
     if result is None:
         raise CliError("no valid application to report on")
@@ -77,9 +84,6 @@ def run(args) -> int:
     data = build_pipeline_report(result, scenario, ref=ref, cashflow_ids=cashflow_ids, decision=decision,
                                  language=args.language, portfolio_risk=risk)
     out = Path(args.out)
-    try:
-        out.write_bytes(data)
-    except OSError as exc:
-        raise CliError(f"cannot write {out}: {exc.strerror}") from None
+    write_output(args, out, data)
     sys.stderr.write(f"wrote {out} ({len(data):,} bytes; {len(result.evaluation.metrics)} applications)\n")
     return code

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from evaluator.cli.common import EXIT_INVALID_ROWS, EXIT_OK, CliError
+from evaluator.cli.common import EXIT_INVALID_ROWS, EXIT_OK, CliError, write_output
 
 
 def add_arguments(p) -> None:
@@ -21,6 +21,13 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from evaluator.template import build_template
 
+    from evaluator.cli.common import protected_inputs
+    from evaluator.safe_file import OutputError, check_output_path
+
+    try:  # template --from X --out X would replace the input and drop its invalid rows
+        check_output_path(args.out, protected_inputs(args))
+    except OutputError as exc:
+        raise CliError(str(exc)) from None
     code = EXIT_OK
     if args.from_file:
         from evaluator.reference import load_reference
@@ -37,9 +44,6 @@ def run(args) -> int:
         data = build_template(applications=loaded.applications, language=args.language)
     else:
         data = build_template(example=not args.no_example, language=args.language)
-    try:
-        Path(args.out).write_bytes(data)
-    except OSError as exc:
-        raise CliError(f"cannot write {args.out}: {exc.strerror}") from None
+    write_output(args, Path(args.out), data)
     sys.stderr.write(f"wrote {args.out}\n")
     return code
