@@ -110,31 +110,69 @@ def default_test(cfads_usd_m, debt_service_usd_m, in_scope, reserve_usd_m, rate:
     first : numpy.ndarray of int
         Position on the time axis of the year of default; -1 where none.
     """
-    cf = np.moveaxis(np.asarray(cfads_usd_m, dtype=float), axis, -1)
-    ds = np.moveaxis(np.broadcast_to(np.asarray(debt_service_usd_m, dtype=float), np.shape(cfads_usd_m)), axis, -1)
-    net = np.maximum(cf, 0.0) - ds                          # a year of negative CFADS: the mine idles (module notes)
+    # time on axis 0, contiguous: cumulative sums run over whole rows of loans at once (a short
+    # time axis last would cost a loop per loan inside numpy)
+    shape = np.shape(cfads_usd_m)
+    cf = np.moveaxis(np.asarray(cfads_usd_m, dtype=float), axis, 0)
+    ds = np.moveaxis(np.broadcast_to(np.asarray(debt_service_usd_m, dtype=float), shape), axis, 0)
+    net = np.maximum(cf, 0.0, order="C")                     # a year of negative CFADS: the mine idles (module notes)
+    net -= ds
+    scope = None
     if in_scope is not None:
-        scope = np.moveaxis(np.broadcast_to(np.asarray(in_scope, dtype=bool), np.shape(cfads_usd_m)), axis, -1)
-        net = np.where(scope, net, 0.0)
-    else:
-        scope = None
-    T = net.shape[-1]
-    y = np.arange(T) if years is None else np.asarray(years, dtype=float)
-    y = y - (y[0] if T else 0)                               # discount weights relative to the first column
+        scope = np.moveaxis(np.broadcast_to(np.asarray(in_scope, dtype=bool), shape), axis, 0)
+        net[~scope] = 0.0
+    T = net.shape[0]
+    rest = net.shape[1:]
+    first = np.full(rest, -1, dtype=np.int64)
+    # only a loan with some year short of debt service can default (else C_t >= R >= 0 always)
+    short = (net < 0).any(axis=0) if T else np.zeros(rest, dtype=bool)
+    if not short.any():
+        return first >= 0, first
+    net = net[:, short]
+    reserve = np.broadcast_to(np.asarray(reserve_usd_m, dtype=float), rest)[short]
+    if scope is not None:
+        scope = scope[:, short]
+    y = np.arange(T, dtype=float) if years is None else np.asarray(years, dtype=float)
+    y = y - (y[0] if T else 0.0)                             # discount weights relative to the first column
     v = 1.0 / (1.0 + float(rate))
-    w = v ** y                                               # (T,)
-    cash = np.cumsum(net, axis=-1)
-    cash += np.asarray(reserve_usd_m, dtype=float)[..., None]
-    # remaining life: sum_{s >= t} net_s v^(y_s - y_t + 1) = v x revcumsum(net w)_t / w_t
-    tail = np.flip(np.cumsum(np.flip(net * w, axis=-1), axis=-1), axis=-1)
+    w = (v ** y).reshape((T,) + (1,) * (net.ndim - 1))
+    cash = net.copy()
+    if T:
+        cash[0] += reserve                                    # the reserve before the first year, then carried
+    _cumsum_years(cash)
+    # remaining life: sum_{s >= t} net_s v^(y_s - y_t + 1) = v x (sum_{s >= t} net_s w_s) / w_t
+    tail = net * w
+    _cumsum_years(tail[::-1])                                # in place: sum over s >= t
     tail *= v / w
-    tail += cash - net                                       # + the cash on hand before year t
-    lost = (cash < -SHORTFALL_TOL_USD_M) & (tail < -SHORTFALL_TOL_USD_M)
+    tail += cash
+    tail -= net                                              # + the cash on hand before year t
+    lost = cash < -SHORTFALL_TOL_USD_M
+    lost &= tail < -SHORTFALL_TOL_USD_M
     if scope is not None:
         lost &= scope
-    defaulted = lost.any(axis=-1)
-    first = np.where(defaulted, lost.argmax(axis=-1), -1)
-    return defaulted, first
+    found = np.full(lost.shape[1:], -1, dtype=np.int64)
+    for t in range(T - 1, -1, -1):                           # the earliest year wins
+        found[lost[t]] = t
+    first[short] = found
+    return first >= 0, first
+
+
+def base_case_default(scoped_debt_service_usd_m, cfads_usd_m, scenario) -> np.ndarray:
+    """Whether each project's loan defaults on its base case [bool per row]: :func:`default_test`
+    on the evaluation's CFADS and the debt service in the DSCR's scope
+    (:attr:`evaluator.evaluate.DebtCover.debt_service_usd_m`), with the scenario's reserve
+    (``dsra_months``) and the policy-loan rate. What the simulation finds with no uncertainty."""
+    ds = np.asarray(scoped_debt_service_usd_m, dtype=float)
+    return default_test(cfads_usd_m, ds, ds > 0, reserve_usd_m(ds, scenario.dsra_months),
+                        scenario.policy_loan_rate)[0]
+
+
+def _cumsum_years(x: np.ndarray) -> np.ndarray:
+    """In place: cumulative sum over axis 0 (years), one vectorised add per year (numpy's
+    ``cumsum(axis=0)`` runs a short loop per column, many times slower on (years, paths))."""
+    for t in range(1, x.shape[0]):
+        x[t] += x[t - 1]
+    return x
 
 
 def baseline_annual_hazard(ref, iso3s: Sequence[str]) -> np.ndarray:

@@ -279,10 +279,7 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     loan_usd = krw_bn_to_usd_m(loan_krw, fx)
     cover = debt_cover(apps, scenario, cf)
     sched = cover.policy_loan
-    # the credit model's default test on the base case (the simulation's, with no uncertainty)
-    base_default, _ = credit.default_test(cf.cfads_usd_m, cover.debt_service_usd_m, cover.debt_service_usd_m > 0,
-                                          credit.reserve_usd_m(cover.debt_service_usd_m, scenario.dsra_months),
-                                          scenario.policy_loan_rate)
+    base_default = credit.base_case_default(cover.debt_service_usd_m, cf.cfads_usd_m, scenario)
 
     payable = cf.payable_t.sum(axis=1)
     aisc_cost = (cf.opex_usd_m + cf.royalty_usd_m + cf.offsite_costs_usd_m + cf.sustaining_capex_usd_m).sum(axis=1) \

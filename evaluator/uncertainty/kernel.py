@@ -663,11 +663,15 @@ def _fast_min_dscr(pl: _Plan, X, cols, Mt, fx_row, idx, rr0, first=None, at=None
     m = cf.min(axis=0)
     m *= rr0
     if first is not None:
-        ds = 1.0 / pl.inv_ds
-        cf *= rr0                                         # the DSCR itself (scratch rows of X)
-        cf *= ds[:, None]                                 # CFADS in the loan's currency
-        cols_t = np.arange(w)[t] + pl.s
-        reserve = np.full(cf.shape[1], dsra_months / 12.0 * float(ds.max(initial=0.0)))
-        _, pos = default_test(cf, ds[:, None], None, reserve, loan_rate, axis=0, years=cols_t)
-        first[at] = np.where(pos >= 0, cols_t[np.maximum(pos, 0)], -1)
+        first[at] = -1
+        bad = np.flatnonzero(m < 1.0)                     # a DSCR of 1 or more every year: never a default
+        if len(bad):
+            ds = 1.0 / pl.inv_ds
+            cfb = cf[:, bad]
+            cfb *= (rr0[bad] if np.ndim(rr0) else rr0)    # the DSCR itself
+            cfb *= ds[:, None]                            # CFADS in the loan's currency
+            cols_t = np.arange(w)[t] + pl.s
+            reserve = np.full(len(bad), dsra_months / 12.0 * float(ds.max(initial=0.0)))
+            _, pos = default_test(cfb, ds[:, None], None, reserve, loan_rate, axis=0, years=cols_t)
+            first[at[bad]] = np.where(pos >= 0, cols_t[np.maximum(pos, 0)], -1)
     return m
