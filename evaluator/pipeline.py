@@ -196,6 +196,14 @@ def evaluate_step(apps: Sequence, scenario, ref) -> Evaluation:
     return evaluate(apps, scenario, ref)
 
 
+def study_bridge_step(apps: Sequence, scenario, ref):
+    """The study's figures and the bridge to the fund's NPV per application
+    (:func:`evaluator.reconcile.bridge_table`; empty columns where no study figures are given)."""
+    from evaluator import reconcile
+
+    return reconcile.bridge_table(apps, scenario, ref)
+
+
 def risk_measure_of(scenario, risk_measure: str | None = None) -> str:
     """The financial measure a run ranks on: ``risk_measure`` when given, else the scenario's."""
     fm = risk_measure or scenario.financial_measure
