@@ -26,6 +26,9 @@ def read_price_deck() -> None:
     if ss.get("price_deck_digest") == digest:
         return
     ss["price_deck_digest"] = digest
+    from app_pages import access
+
+    access.audit("upload", kind="price_deck", file=up.name, sha256=hashlib.sha256(data).hexdigest())
     try:  # the applications' guarded reader (caps against hostile files) and number grammar
         frame = read_plain_table(data, filename=up.name)
         ss["price_path"] = price_deck_from_frame(frame)
