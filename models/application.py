@@ -589,8 +589,9 @@ def _parse_scalar(spec: FieldSpec, v: Any) -> float | int:
     return x
 
 
-#: Most values in a list field: the longest construction plus mine life the schema accepts (10 + 60 years).
-MAX_LIST_VALUES = 70
+#: Most values in a list field: the longest construction plus mine life the schema accepts (10 + 100
+#: years), so that a 100-year mine can carry a 100-year schedule.
+MAX_LIST_VALUES = 110
 
 
 def _parse_list(spec: FieldSpec, v: Any) -> tuple[float, ...]:

@@ -159,13 +159,28 @@ def _as_bytes(source: str | Path | bytes | BinaryIO) -> tuple[bytes, str]:
         p = Path(source)
         try:
             size = p.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise _file_error("file", "problem_file_too_large", f"{size / 2**20:.1f} MB", mb=MAX_FILE_BYTES // 2**20)
+            data = read_bounded(p, MAX_FILE_BYTES)
         except OSError as exc:
-            raise _file_error("file", "problem_cannot_read", str(p), reason=exc.strerror) from None
-        if size > MAX_FILE_BYTES:
-            raise _file_error("file", "problem_file_too_large", f"{size / 2**20:.1f} MB", mb=MAX_FILE_BYTES // 2**20)
-        return p.read_bytes(), p.name
+            raise _file_error("file", "problem_cannot_read", str(p), reason=exc.strerror or str(exc)) from None
+        if data is None:  # a device or a pipe that says size 0 and never ends (/dev/zero): read with a bound
+            raise _file_error("file", "problem_file_too_large", f"> {MAX_FILE_BYTES / 2**20:.0f} MB",
+                              mb=MAX_FILE_BYTES // 2**20)
+        return data, p.name
     data = source.read(MAX_FILE_BYTES + 1)
     return data, getattr(source, "name", "") or ""
+
+
+def read_bounded(path: str | Path, limit: int) -> bytes | None:
+    """At most ``limit`` bytes of a file, or None when it holds more.
+
+    The stat size of a device or a pipe is 0 whatever it holds (``/dev/zero`` never ends), so the
+    read itself is bounded; a folder raises :class:`IsADirectoryError` (an OSError).
+    """
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    return None if len(data) > limit else data
 
 
 # ----------------------------------------------------------------------------- workbook guards
@@ -580,12 +595,24 @@ def _read_csv(data: bytes, sheet: str = APPLICATIONS_SHEET) -> pd.DataFrame:
     # than a few seconds or about 300 MB
     if text.count(",") > MAX_CSV_SEPARATORS or text.count("\n") > MAX_CSV_LINES:
         raise _file_error("file", "problem_csv_too_big", commas=f"{MAX_CSV_SEPARATORS:,}", lines=f"{MAX_CSV_LINES:,}")
+    _check_delimiter(text, sheet)
     rows = csv.reader(io.StringIO(text, newline=""))
     try:
         return _table_from_rows(((i, [c if c != "" else None for c in r]) for i, r in enumerate(rows, start=1)),
                                 sheet)
     except csv.Error as exc:
         raise _file_error("file", "problem_csv_unreadable", error=str(exc)) from None
+
+
+def _check_delimiter(text: str, sheet: str) -> None:
+    """One line about the delimiter when a CSV was saved with ``;`` or tabs (Excel in a decimal-comma
+    locale), instead of a "required column is missing" line for every column."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if "," in first or sheet != APPLICATIONS_SHEET:
+        return
+    for sep, word in ((";", "semicolons (;)"), ("\t", "tabs")):
+        if first.count(sep) >= 2 and "id" in [c.strip().strip('"').strip("\ufeff") for c in first.split(sep)]:
+            raise _file_error("file", "problem_csv_delimiter", sep=word)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:

@@ -12,6 +12,7 @@ import io
 import json
 import re
 
+import numpy as np
 import openpyxl
 import pytest
 
@@ -563,3 +564,65 @@ def test_structure_fuzz_gives_a_named_problem_or_a_result_never_a_traceback(ref)
             if app.id in originals and not res.notices:
                 assert app == originals[app.id]
     assert loaded and refused
+
+
+# ------------------------------------------------------------------ unclear: delimiter, long schedules, devices
+
+@pytest.mark.parametrize("sep, word", [(";", "semicolons"), ("\t", "tabs")])
+def test_csv_with_another_delimiter_gets_one_line(sep, word):
+    header, rows = _sample_table(2)
+    text = "\n".join(sep.join(r) for r in [header] + [[c.replace(",", "") for c in row] for row in rows]) + "\n"
+    with pytest.raises(LoaderError) as exc:
+        load_applications(text.encode(), filename="a.csv")
+    assert len(exc.value.problems) == 1 and f"the CSV is separated by {word}" in str(exc.value)
+
+
+def test_a_100_year_mine_carries_a_100_year_schedule(ref, sample_apps, scenario):
+    import dataclasses
+
+    from evaluator import pipeline
+
+    app = sample_apps[0]
+    per_year = app.ore_reserve_mt / 100 * 0.99
+    rec = dataclasses.replace(app, mine_life_years=100, ramp_up=(), grade_schedule=(),
+                              production_schedule_ore_mt=(per_year,) * 100).to_record()
+    res = load_applications(json.dumps([rec]).encode(), filename="a.json", ref=ref)
+    assert res.problems == [] and res.applications[0].operating_years == 100
+    result = pipeline.run(res.applications, scenario, ref, allocate=False)
+    assert np.isfinite(result.evaluation.metrics["npv_usd_m"].iloc[0])
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/dev/urandom"])
+def test_endless_device_is_refused_with_a_bound(path):
+    _fast_and_small(lambda: pytest.raises(LoaderError, load_applications, path, filename="a.csv"), megabytes=60)
+    with pytest.raises(LoaderError, match="larger than the 20 MB limit"):
+        load_applications(path, filename="a.csv")
+
+
+def test_a_pipe_is_read_with_a_bound(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "apps.csv"
+    os.mkfifo(fifo)
+    sample = (hostile.ROOT / "sample_projects" / "applications.csv").read_bytes()
+
+    def writer():
+        with open(fifo, "wb") as fh:
+            fh.write(sample)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    res = load_applications(fifo)
+    t.join()
+    assert len(res.applications) == 27
+
+
+def test_paths_option_is_bounded(capsys):
+    from evaluator.cli import main
+
+    sample = str(hostile.ROOT / "sample_projects" / "applications.csv")
+    for argv in (["rank", sample, "--risk-adjusted", "--paths", "100000000"],
+                 ["simulate", sample, "--paths", "100000000"]):
+        assert main(argv) == 2
+        assert "--paths must be at most 100,000" in capsys.readouterr().err

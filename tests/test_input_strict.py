@@ -124,7 +124,7 @@ def test_committed_broken_number_files(ref):
     ("ramp_up", "0.5;;0.85", "value 2 is empty"), ("ramp_up", "0.5;1.5", "every value must be in [0, 1]"),
     ("production_schedule_ore_mt", "0.1;1e400", "finite"),
     ("production_schedule_ore_mt", "0.1;600", "plausible range"),
-    ("production_schedule_ore_mt", ";".join(["0.01"] * 71), "at most 70 values"),
+    ("production_schedule_ore_mt", ";".join(["0.01"] * 111), "at most 110 values"),
     ("by_products", "copper nan % 0.5 0.9", "accepted form"),
     ("by_products", "copper 0.2 % 1e999 0.9", "finite"),
     ("ree_basket", "NdPr:nan;Ce:1", "accepted form"),

@@ -273,9 +273,15 @@ def write_output(args, path, data: bytes) -> None:
         raise CliError(str(exc)) from None
 
 
+#: Most simulated paths an option may ask for: ten times the default (memory and time grow with it).
+MAX_PATHS = 100_000
+
+
 def check_paths(args) -> None:
     if getattr(args, "paths", 1) < 1:
         raise CliError("--paths must be >= 1")
+    if getattr(args, "paths", 1) > MAX_PATHS:
+        raise CliError(f"--paths must be at most {MAX_PATHS:,}")
     if getattr(args, "seed", 0) < 0:
         raise CliError("--seed must be a whole number >= 0")
     limit = getattr(args, "time_limit_s", 10.0)

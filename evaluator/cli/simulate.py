@@ -70,8 +70,9 @@ def add_arguments(p) -> None:
 
 
 def _check(args) -> None:
-    if args.paths < 1:
-        raise CliError("--paths must be >= 1")
+    from evaluator.cli.common import check_paths
+
+    check_paths(args)
     if args.seed < 0:
         raise CliError("--seed must be a whole number >= 0")
     if not (math.isfinite(args.vol_scale) and args.vol_scale >= 0):
