@@ -5,7 +5,7 @@ import hashlib
 import streamlit as st
 
 from app_pages import compute, editor, state
-from app_pages.fmt import md_text, mineral_name, table_view
+from app_pages.fmt import md_text, mineral_name, shown, table_view
 from app_pages.i18n import lang, t
 from evaluator import messages
 from evaluator.template import build_template
@@ -75,14 +75,14 @@ if result is not None:
         problems = result.problems_frame(lang()).rename(columns={
             "application_id": t("col_application"), "field": t("col_field"), "rule": t("col_rule"),
             "value": t("col_value"), "row": t("col_row")})
-        st.dataframe(problems, hide_index=True, width="stretch", key="problems_table")
+        st.dataframe(shown(problems), hide_index=True, width="stretch", key="problems_table")
     else:
         st.success(t("all_valid"))
     if result.notices:  # read other than as stored, and said so (issue 25)
         st.info(t("n_notices", n=len(result.notices)))
-        st.dataframe(result.problems_frame(lang(), notices=True).drop(columns=["row"]).rename(columns={
+        st.dataframe(shown(result.problems_frame(lang(), notices=True).drop(columns=["row"]).rename(columns={
             "application_id": t("col_application"), "field": t("col_field"), "rule": t("col_rule"),
-            "value": t("col_value")}), hide_index=True, width="stretch", key="notices_table")
+            "value": t("col_value")})), hide_index=True, width="stretch", key="notices_table")
     if result.applications:
         ev = compute.evaluation()
         st.subheader(t("evaluated_applications"))

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import state
+from app_pages.fmt import shown_cell
 from app_pages.i18n import lang
 from evaluator.messages import field_label
 from evaluator.template import description
@@ -79,9 +80,10 @@ def editor_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
             df[f.name] = df[f.name].astype(object).where(df[f.name].notna(), None)
             config[f.name] = st.column_config.SelectboxColumn(
                 label, help=description(f, lang()), options=list(f.choices), required=f.required)
-        else:
+        else:  # formula-like text shown with its apostrophe (the editor's own "Download as CSV" writes
+            # cells as they are); the loader reads '=x back as the text =x, so an edit keeps the value
             df[f.name] = df[f.name].astype(object).where(df[f.name].notna(), None).map(
-                lambda v: None if v is None else str(v))
+                lambda v: None if v is None else shown_cell(str(v)))
             config[f.name] = st.column_config.TextColumn(label, help=description(f, lang()), required=f.required)
     return df, config
 

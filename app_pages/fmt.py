@@ -115,7 +115,50 @@ def table_view(df: pd.DataFrame, spec: list[tuple[str, str, str]]) -> tuple[pd.D
     frame = pd.DataFrame(out, index=df.index)
     if frame.index.name == "id":
         frame.index.name = t("col_application")
-    return frame, config
+    return shown(frame), config
+
+
+#: Text a spreadsheet reads as a number or a dash, not a formula, although it starts with + or -.
+_PLAIN_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?%?|[-+]")
+
+
+def shown_cell(v: Any) -> Any:
+    """One cell as shown: formula-like text with an apostrophe in front; numbers, numbers written as
+    text (``-3.25``) and a lone dash as they are."""
+    from evaluator.safe_text import neutralise_cell
+
+    if isinstance(v, str) and not _PLAIN_NUMBER_TEXT.fullmatch(v.strip()):
+        return neutralise_cell(v)
+    return v
+
+
+def _shown_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for j in range(out.shape[1]):
+        column = out.iloc[:, j]
+        if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+            continue
+        mapped = column.astype(object).map(shown_cell)
+        if not mapped.equals(column.astype(object)):
+            out.iloc[:, j] = mapped if column.dtype == object else mapped.astype(column.dtype)
+    for axis in ("index", "columns"):
+        labels = getattr(out, axis)
+        if not isinstance(labels, pd.MultiIndex) and any(shown_cell(v) is not v for v in labels):
+            setattr(out, axis, pd.Index([shown_cell(v) for v in labels], name=labels.name, dtype=object))
+    return out
+
+
+def shown(table):
+    """A table as the app shows it: text that a spreadsheet would run as a formula (``=HYPERLINK(...)``,
+    ``@SUM(...)``) carries an apostrophe in front, because Streamlit's own table toolbar ("Download as
+    CSV") writes cells as they are (OWASP's advice, :mod:`evaluator.safe_text`); numbers are never
+    touched. A pandas Styler keeps its styles, its data neutralised."""
+    if isinstance(table, pd.DataFrame):
+        return _shown_frame(table)
+    data = getattr(table, "data", None)
+    if isinstance(data, pd.DataFrame):  # a Styler: styles are computed from its data when drawn
+        table.data = _shown_frame(data)
+    return table
 
 
 def mineral_name(key: str) -> str:

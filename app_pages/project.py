@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages import compute, state
 from app_pages.explain import project_sentence
-from app_pages.fmt import fmt_pct, mineral_name, money_factor, money_unit
+from app_pages.fmt import fmt_pct, mineral_name, money_factor, money_unit, shown
 from app_pages.i18n import lang, t
 from evaluator import messages, reconcile, scoring, supply, uncertainty
 from evaluator.evaluate import SCOPE_POLICY_ALONE
@@ -201,7 +201,7 @@ rows += [
      t("col_source"): messages.source_text(srow["price_source"], lang()) if "price_source" in srow.index
      else t("src_price_deck", case=scenario.price_case)},
 ]
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=300)
+st.dataframe(shown(pd.DataFrame(rows)), hide_index=True, width="stretch", height=300)
 
 # -- uncertainty ---------------------------------------------------------------------------------
 st.subheader(t("uncertainty"))

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import access, compute, state
-from app_pages.fmt import md_text
+from app_pages.fmt import md_text, shown
 from app_pages.i18n import t
 from evaluator.allocation import AllocationError
 from evaluator.pipeline import snapshot
@@ -81,7 +81,7 @@ if listing.empty:
     st.info(t("no_saved_scenario"))
     st.stop()
 st.subheader(t("saved_scenarios"))
-st.dataframe(listing, hide_index=True, width="stretch", key="scenario_list")
+st.dataframe(shown(listing), hide_index=True, width="stretch", key="scenario_list")
 if decision is not None:
     with st.container(border=True):
         st.success(t("decision_in_force", id=decision.scenario_id, by=md_text(decision.decided_by),
@@ -92,11 +92,11 @@ if heads["audit"]:
     st.caption(t("audit_head_hash", hash=heads["audit"]))
 if history:
     with st.expander(t("decision_history"), expanded=False):
-        st.dataframe(pd.DataFrame([{t("col_decision"): d.id, t("scenario"): d.scenario_id,
+        st.dataframe(shown(pd.DataFrame([{t("col_decision"): d.id, t("scenario"): d.scenario_id,
                                     t("decided_by"): d.decided_by, t("decided_at"): d.decided_at,
                                     t("note"): d.note, t("supersede_reason"): d.reason or "",
                                     t("col_supersedes"): d.supersedes, t("col_hash"): d.this_hash}
-                                   for d in reversed(history)]),
+                                   for d in reversed(history)])),
                      hide_index=True, width="stretch", key="decision_history_table")
 
 labels = {int(r.id): f"{r.id}: {r.name} ({r.author}, {r.created_at})" + (t("decided_suffix") if r.decided else "")
@@ -153,7 +153,7 @@ if len(chosen) >= 2:
             f = frame[frame["differs"]] if only_diff and title != t("cmp_totals") and "differs" in frame else frame
             st.markdown(f"**{title}** " + t("n_differ", n=int(frame['differs'].sum()) if 'differs' in frame else 0))
             if not f.empty:
-                st.dataframe(_highlight(f.astype({c: str for c in f.columns if f[c].dtype == object})),
+                st.dataframe(shown(_highlight(f.astype({c: str for c in f.columns if f[c].dtype == object}))),
                              width="stretch", key=f"cmp_{title}")
 elif chosen:
     st.caption(t("pick_two"))
@@ -204,7 +204,7 @@ if not who.may("decide"):
 elif ss.get("pending_decision"):
     pending = ss["pending_decision"]
     st.warning(t("confirm_decision"))
-    st.dataframe(_what_is_decided(int(pending["id"]), pending), hide_index=True, width="stretch",
+    st.dataframe(shown(_what_is_decided(int(pending["id"]), pending)), hide_index=True, width="stretch",
                  key="confirm_table")
     b1, b2 = st.columns(2)
     b1.button(t("confirm_record"), key="confirm_record", type="primary", on_click=_record, args=(pending,))
@@ -240,4 +240,4 @@ if who.may("audit"):
     except StoreError as exc:
         st.error(t("store_cannot_open", error=exc))
     else:
-        st.dataframe(trail.iloc[::-1], hide_index=True, width="stretch", key="audit_table")
+        st.dataframe(shown(trail.iloc[::-1]), hide_index=True, width="stretch", key="audit_table")

@@ -626,3 +626,42 @@ def test_paths_option_is_bounded(capsys):
                  ["simulate", sample, "--paths", "100000000"]):
         assert main(argv) == 2
         assert "--paths must be at most 100,000" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ exports: Streamlit's own table download
+
+def _all_strings(frame):
+    values = [v for col in frame.columns for v in frame[col].tolist()]
+    return [v for v in values + list(frame.index) + list(frame.columns) if isinstance(v, str)]
+
+
+def test_no_table_the_app_shows_carries_a_live_formula(fresh_app):
+    """Streamlit's table toolbar writes cells as they are: every table of every page shows formula-like
+    text with its apostrophe (names, companies, regions and ids an applicant typed), in both the
+    read-only tables and the editor; a damaged price deck and a currency without a rate are named."""
+    from app_pages.fmt import shown_cell
+    from evaluator.safe_text import is_formula_like
+
+    at = fresh_app
+    header, rows = _sample_table(4)
+    rows[0][header.index("name")] = '=HYPERLINK("http://x.example","click")'
+    rows[1][header.index("company")] = "@SUM(1+1)*cmd|' /C calc'!A0"
+    rows[2][header.index("id")] = "=1+1"
+    rows[3][header.index("currency")] = "XYZ"  # no exchange rate: named, not a crash on every page
+    at.file_uploader(key="apps_upload").set_value(("hostile.csv", _csv_rows(header, rows), "text/csv"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    for page in ["applications", "ranking", "project", "allocation", "report", "scenarios"]:
+        at.switch_page(f"app_pages/{page}.py")
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        for table in list(at.dataframe):
+            live = [v for v in _all_strings(table.value) if is_formula_like(v) and shown_cell(v) != v]
+            assert not live, (page, live)
+    at.switch_page("app_pages/applications.py")
+    at.run()
+    assert any("no exchange rate" in v for table in at.dataframe for v in _all_strings(table.value))
+    at.file_uploader(key="price_deck_upload").set_value(("deck.xlsx", b"PK\x03\x04 damaged", "application/octet-stream"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("deck.xlsx" in e.value and "not a valid .xlsx workbook" in e.value for e in at.error)
