@@ -78,5 +78,7 @@ with st.sidebar:
     access.sidebar(who)
 
 draft.save()  # before the page: a page that stops early (st.stop) still keeps the officer's state
+if st.session_state.get("draft_error"):  # the working state is not kept: said, never silent
+    st.sidebar.warning(t("draft_not_kept", path=draft.store_file(), error=st.session_state["draft_error"]))
 nav.run()
 draft.save()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 
 import streamlit as st
 
@@ -28,12 +29,29 @@ KEPT_KEYS = tuple(dict.fromkeys(
      "prove_optimal", "price_path") + tuple(f"w_{c}" for c in CRITERIA) + state.PERSISTENT_KEYS))
 
 
+#: What using the store can raise besides StoreError: SQLite's own errors (a read-only or full disk,
+#: a file damaged after opening) and the file system's.
+_STORE_FAULTS = (StoreError, sqlite3.Error, OSError)
+
+
 def _store() -> ScenarioStore | None:
     try:
         return ScenarioStore(state.store_path())
-    except StoreError as exc:
-        st.session_state["draft_error"] = str(exc)
+    except _STORE_FAULTS as exc:
+        _fault(exc)
         return None
+
+
+def store_file() -> str:
+    """The store file the draft is kept in, as shown to the officer."""
+    from evaluator.store import default_store_path
+
+    return str(state.store_path() or default_store_path())
+
+
+def _fault(exc: BaseException) -> None:
+    """The store cannot keep the working state: say so in the sidebar (``draft_error``), never silently."""
+    st.session_state["draft_error"] = str(exc) or type(exc).__name__
 
 
 def _values() -> dict:
@@ -56,9 +74,13 @@ def restore() -> bool:
     was found."""
     store = _store()
     slot = _slot()
-    draft = store.load_draft(slot) if store is not None else None
-    if draft is None and store is not None and slot.startswith("local:"):
-        draft = store.load_draft(LEGACY_SLOT)  # the single-user draft of an earlier version
+    try:
+        draft = store.load_draft(slot) if store is not None else None
+        if draft is None and store is not None and slot.startswith("local:"):
+            draft = store.load_draft(LEGACY_SLOT)  # the single-user draft of an earlier version
+    except (*_STORE_FAULTS, ValueError) as exc:  # ValueError: a draft that is not JSON
+        _fault(exc)
+        return False
     if not draft:
         return False
     ss = st.session_state
@@ -86,10 +108,15 @@ def save() -> None:
         return
     store = _store()
     if store is not None:
-        store.save_draft({"table": frame_to_json(ss["raw_df"]), "schedule": frame_to_json(ss.get("schedule_df")),
-                          "original": frame_to_json(ss.get("original_df")),
-                          "source_name": ss.get("source_name", ""), "values": values}, slot=_slot())
+        try:
+            store.save_draft({"table": frame_to_json(ss["raw_df"]), "schedule": frame_to_json(ss.get("schedule_df")),
+                              "original": frame_to_json(ss.get("original_df")),
+                              "source_name": ss.get("source_name", ""), "values": values}, slot=_slot())
+        except _STORE_FAULTS as exc:
+            _fault(exc)
+            return
         ss["draft_digest"] = digest
+        ss.pop("draft_error", None)
 
 
 def start_over() -> None:

@@ -665,3 +665,35 @@ def test_no_table_the_app_shows_carries_a_live_formula(fresh_app):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("deck.xlsx" in e.value and "not a valid .xlsx workbook" in e.value for e in at.error)
+
+
+# ------------------------------------------------------------------ data lost: a store that cannot be used
+
+def test_a_store_that_cannot_keep_the_draft_is_said_plainly(monkeypatch, tmp_path):
+    """A damaged store, and one whose writes fail (read-only, full disk), are named in the sidebar
+    with the file's path; the app keeps running."""
+    import sqlite3
+
+    from streamlit.testing.v1 import AppTest
+
+    from evaluator.store import ScenarioStore
+
+    root = hostile.ROOT
+    monkeypatch.chdir(root)
+    damaged = tmp_path / "damaged.sqlite3"
+    damaged.write_bytes(b"not a database" * 100)
+    monkeypatch.setenv("EVALUATOR_STORE", str(damaged))
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("NOT being kept" in w.value and str(damaged) in w.value for w in at.sidebar.warning)
+
+    def read_only(self, payload, slot="current"):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setenv("EVALUATOR_STORE", str(tmp_path / "fine.sqlite3"))
+    monkeypatch.setattr(ScenarioStore, "save_draft", read_only)
+    at = AppTest.from_file(str(root / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("readonly database" in w.value for w in at.sidebar.warning)

@@ -100,8 +100,10 @@ def test_oversize_file_refused_before_parsing():
 
 def test_json_and_csv_give_the_same_applications():
     csv_res = load_applications(SAMPLES / "applications.csv", ref=REF)
-    records = applications_frame(csv_res.applications).to_dict("records")
-    js = json.dumps({"applications": records}).encode()
+    frame = applications_frame(csv_res.applications)
+    # missing values as JSON null: NaN is no JSON (RFC 8259) and is named as not finite (issue 25)
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    js = json.dumps({"applications": records}, allow_nan=False).encode()
     json_res = load_applications(js, filename="apps.json", ref=REF)
     assert json_res.problems == []
     assert json_res.applications == csv_res.applications
