@@ -227,7 +227,7 @@ if res and res[0] == app_id:
     for col, key in zip(cc, ["npv_p10_usd_m", "npv_p50_usd_m", "npv_p90_usd_m", "prob_npv_negative"]):
         col.metric(t(f"mc_{key}"), fmt_pct(summ[key]) if key.startswith("prob") else f"{summ[key]:,.1f} USD m")
     if summ["loan_request_krw_bn"] > 0:           # the loan: simulated beside static, one credit model
-        static = sc.scores.loc[app_id] if sc is not None else None
+        static = sc.scores.table.loc[app_id] if sc is not None else None
         cl = st.columns(4)
         cl[0].metric(t("mc_prob_default"), fmt_pct(summ["prob_default"]))
         cl[1].metric(t("static_prob_default"), fmt_pct(static["pd_cumulative"]) if static is not None else t("not_available"))
