@@ -146,6 +146,7 @@ class ProjectInputs:
     tax_credit_share: np.ndarray = None         # (n,) refundable credit as share of opex
     price_factor: np.ndarray = None             # (n, P) price path / price in year 1, per column
     byproduct_price_factor: np.ndarray = None   # (n, K, P) the same for the k-th by-product of a project
+    construction_months: np.ndarray = None      # (n,) [months]; None = whole construction years
 
     @property
     def n(self) -> int:
@@ -380,6 +381,8 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
     return ProjectInputs(
         ids=tuple(a.id for a in apps),
         construction_years=vec("construction_years", int),
+        construction_months=np.array([12.0 * a.construction_years if a.construction_months is None
+                                      else float(a.construction_months) for a in apps], dtype=float),
         operating_years=np.array([a.operating_years for a in apps], dtype=int),
         ore_profile_mt=profile,
         grade_fraction=np.array([a.grade_fraction for a in apps], dtype=float),
@@ -541,11 +544,23 @@ def rank_within(rows: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _capital(inputs: ProjectInputs, c, fp, t, T, cm, delay):
+def construction_early_share(inputs: ProjectInputs) -> np.ndarray:
+    """Per project, the share of a year by which production starts before the column after the
+    construction years [fraction, 0 <= x < 1]: ``construction_years - construction_months / 12``
+    (0 without months, or when already built)."""
+    c = inputs.construction_years
+    if inputs.construction_months is None:
+        return np.zeros(len(c))
+    return np.where(c > 0, np.clip(c - inputs.construction_months / 12.0, 0.0, 1.0 - 1e-12), 0.0)
+
+
+def _capital(inputs: ProjectInputs, c, fp, t, T, cm, delay, early=None):
     """Initial (or scheduled) capital per column and the depreciation additions of it.
 
-    Without a schedule the initial capex is spread evenly over the construction years (column 0
-    when already built) and placed in service at first production. With ``capex_schedule_usd_m``
+    Without a schedule the initial capex is spread evenly over the construction period (column 0
+    when already built) and placed in service at first production: over ``c`` whole years, or,
+    with construction in months, evenly over its ``c - early`` years, so that column ``t`` takes
+    the part of the period that falls in model year ``t``. With ``capex_schedule_usd_m``
     the amount of model year ``y`` is spent in column ``y + delay``; spending up to first
     production is placed in service at first production, later spending (expansions) in the
     year it is spent.
@@ -555,6 +570,10 @@ def _capital(inputs: ProjectInputs, c, fp, t, T, cm, delay):
     building = (t >= 1) & (t <= c[:, None])
     per_year = capex_total / np.maximum(c, 1)
     spread = np.where(building, per_year[:, None], 0.0)
+    if early is not None and (early > 0).any():
+        dur = (c - early)[:, None]
+        share = np.clip(dur - (t - 1), 0.0, 1.0) / np.where(dur > 0, dur, 1.0)
+        spread = np.where((early > 0)[:, None] & building, np.broadcast_to(capex_total, (n,))[:, None] * share, spread)
     spread[:, 0] += np.where(c == 0, capex_total, 0.0)
     in_service = np.zeros((n, T))
     np.put_along_axis(in_service, fp[:, None], capex_total[:, None], axis=1)
@@ -635,20 +654,41 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     n = inputs.n
     c = inputs.construction_years + (0 if delay_years is None else np.asarray(delay_years, dtype=int))
     L = inputs.operating_years
-    fp = c + 1                      # first production column
+    # construction in months (issue 28): production starts ``early`` of a year before column
+    # c + 1, so operating year k falls ``early`` into column c + k and ``1 - early`` into c + k + 1
+    early = construction_early_share(inputs)
+    part = early > 0
+    fp = c + 1 - part               # first production column (a part year when ``early`` > 0)
     lp = c + L                      # last production column
     T = int(lp.max(initial=1)) + 2  # columns 0 .. closure year
     t = np.arange(T)[None, :]
-    op_k = t - fp[:, None]          # 0-based operating year index per column
-    operating = (op_k >= 0) & (op_k < L[:, None])
+    op_k = t - (c + 1)[:, None]     # 0-based operating year of the column's main share
+    full = (op_k >= 0) & (op_k < L[:, None])
 
     prof = inputs.ore_profile_mt
-    k_idx = np.clip(op_k, 0, prof.shape[1] - 1)
-    ore_mt = np.where(operating, np.take_along_axis(prof, k_idx, axis=1), 0.0)
-    ore_t = ore_mt * 1e6
     grades = inputs.grade_profile_fraction
-    grade = inputs.grade_fraction[:, None] if grades is None else \
-        np.take_along_axis(grades, np.clip(op_k, 0, grades.shape[1] - 1), axis=1)
+
+    def ore_and_grade(k, on):
+        ore = np.where(on, np.take_along_axis(prof, np.clip(k, 0, prof.shape[1] - 1), axis=1), 0.0)
+        g = inputs.grade_fraction[:, None] if grades is None else \
+            np.take_along_axis(grades, np.clip(k, 0, grades.shape[1] - 1), axis=1)
+        return ore, g
+
+    ore_mt, grade = ore_and_grade(op_k, full)
+    operating_share = full * 1.0
+    if part.any():  # blend in the next operating year's share; rows without a part year are unchanged
+        nxt = (op_k + 1 >= 0) & (op_k + 1 < L[:, None])
+        ore_nxt, grade_nxt = ore_and_grade(op_k + 1, nxt)
+        e = early[:, None]
+        contained = (1 - e) * ore_mt * grade + e * ore_nxt * grade_nxt
+        blended = (1 - e) * ore_mt + e * ore_nxt
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grade = np.where(part[:, None], np.where(blended > 0, contained / blended, grade), grade)
+        ore_mt = np.where(part[:, None], blended, ore_mt)
+        operating_share = np.where(part[:, None], (1 - e) * full + e * nxt, operating_share)
+    operating = operating_share > 0
+    op_k = t - fp[:, None]          # 0-based operating year index per column (fiscal year count)
+    ore_t = ore_mt * 1e6
 
     rec = inputs.recovery if recovery_multiplier is None else np.minimum(inputs.recovery * np.asarray(recovery_multiplier), 1.0)
     product_t = ore_t * grade * (rec * inputs.product_factor)[:, None]
@@ -675,11 +715,12 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     offsite = gross * inputs.offsite_costs_share[:, None]
     revenue = gross - offsite
     om = 1.0 if opex_multiplier is None else np.asarray(opex_multiplier, dtype=float)[:, None]
-    opex = (ore_t * inputs.opex_usd_per_t_ore[:, None] / 1e6 + operating * inputs.fixed_opex_usd_m_per_year[:, None]) * om
+    opex = (ore_t * inputs.opex_usd_per_t_ore[:, None] / 1e6
+            + operating_share * inputs.fixed_opex_usd_m_per_year[:, None]) * om
 
     cm = 1.0 if capex_multiplier is None else np.asarray(capex_multiplier, dtype=float)
-    initial, placed = _capital(inputs, c, fp, t, T, cm, delay_years)
-    sustaining = operating * inputs.sustaining_capex_usd_m_per_year[:, None]  # overruns hit the initial build only
+    initial, placed = _capital(inputs, c, fp, t, T, cm, delay_years, early)
+    sustaining = operating_share * inputs.sustaining_capex_usd_m_per_year[:, None]  # overruns hit the initial build only
     closure = np.where(t == (lp + 1)[:, None], inputs.closure_cost_usd_m[:, None], 0.0)
     dep = _depreciation(inputs, placed + sustaining, ore_mt, t, lp)
     royalty = _royalty(inputs, gross, revenue, opex, initial + sustaining, dep, price * pm * path, operating, op_k)
@@ -766,7 +807,8 @@ def price_deck_table(ref, scenario: Scenario, years: Sequence[int] | None = None
 def extended_features(inputs: ProjectInputs) -> list[str]:
     """Per project, the model features beyond the flat, ad valorem, straight-line model (for a
     consumer that re-computes cash flows with its own formulas, e.g. a workbook): capital or
-    grade schedule, price path, royalty basis other than net revenue or a minimum royalty,
+    grade schedule, price path, construction ending part-way through a year, royalty basis other
+    than net revenue or a minimum royalty,
     depreciation other than straight line, limited or capped losses, depletion, tax credit.
     ``''`` where none is used."""
     n = inputs.n
@@ -776,6 +818,7 @@ def extended_features(inputs: ProjectInputs) -> list[str]:
         "capital schedule": inputs.has_capex_schedule if inputs.has_capex_schedule is not None else zeros > 0,
         "grade schedule": (np.abs(grades - inputs.grade_fraction[:, None]) > 0).any(axis=1) if grades is not None else zeros > 0,
         "price path": (np.abs(inputs.price_factor - 1.0) > 0).any(axis=1) if inputs.price_factor is not None else zeros > 0,
+        "construction in months": construction_early_share(inputs) > 0,
     }
     if inputs.royalty_basis_code is not None:
         checks.update({

@@ -679,6 +679,8 @@ EXTENDED = {
     "AU-LI-01": {"fiscal_region": "AUS-NT-1982"},      # net-value royalty with minimum
     "VN-W-01": {"fiscal_region": "VNM", "capex_schedule_usd_m": (100.0, 0.0, 0.0, 0.0, 50.0)},  # expansion in year 5
     "LA-REE-01": {"fiscal_region": "LAO"},             # 3-year losses
+    "TZ-GR-01": {"construction_months": 20},           # issue 28: production from month 20 (a part year)
+    "KZ-W-02": {"construction_months": 7},             # capital and the first months of output in one year
 }
 
 
