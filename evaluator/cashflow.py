@@ -147,6 +147,14 @@ class ProjectInputs:
     price_factor: np.ndarray = None             # (n, P) price path / price in year 1, per column
     byproduct_price_factor: np.ndarray = None   # (n, K, P) the same for the k-th by-product of a project
     construction_months: np.ndarray = None      # (n,) [months]; None = whole construction years
+    # issue 28: national and state income tax (income_tax_rate is their combination) and a granted incentive
+    national_income_tax_rate: np.ndarray = None  # (n,) [fraction]
+    state_income_tax_rate: np.ndarray = None     # (n,) [fraction]
+    state_tax_deductible: np.ndarray = None      # (n,) bool
+    tax_exempt_years: np.ndarray = None          # (n,) int: years without national income tax
+    tax_reduced_years: np.ndarray = None         # (n,) int: then years at tax_reduced_share of it
+    tax_reduced_share: np.ndarray = None         # (n,) [fraction]
+    tax_incentive_start_code: np.ndarray = None  # (n,) index into fiscal.INCENTIVE_STARTS
 
     @property
     def n(self) -> int:
@@ -449,6 +457,13 @@ def _fiscal_arrays(apps: Sequence[Application], scenario: Scenario, ref) -> tupl
         depletion_cap_share=arr("depletion_cap"),
         tax_credit_share=arr("tax_credit_share"),
         dividend_withholding_rate=arr("withholding_rate"),
+        national_income_tax_rate=np.array([r.national_rate for r in regimes], dtype=float),
+        state_income_tax_rate=arr("state_income_tax_rate"),
+        state_tax_deductible=arr("state_tax_deductible", bool),
+        tax_exempt_years=arr("tax_exempt_years", int),
+        tax_reduced_years=arr("tax_reduced_years", int),
+        tax_reduced_share=arr("tax_reduced_share"),
+        tax_incentive_start_code=np.array([fiscal.INCENTIVE_STARTS.index(r.incentive_start) for r in regimes], dtype=int),
     )
     rows = []
     for a, r in zip(apps, regimes):
@@ -458,7 +473,10 @@ def _fiscal_arrays(apps: Sequence[Application], scenario: Scenario, ref) -> tupl
             "royalty_rate": r.royalty_rate,
             "royalty_source": "applicant" if a.royalty_rate is not None else r.source,
             "income_tax_rate": r.income_tax_rate,
-            "income_tax_source": "applicant" if a.income_tax_rate is not None else r.source,
+            "income_tax_source": ("applicant" if a.income_tax_rate is not None else r.source)
+            + (f"; {fiscal.incentive_text(r)} ({r.incentive_source})" if r.incentive else ""),
+            "fiscal_incentive": fiscal.incentive_text(r),
+            "fiscal_incentive_source": r.incentive_source,
             "depreciation_method": r.depreciation_method,
             "depreciation_years": r.depreciation_years,
             "depreciation_source": "applicant" if a.depreciation_years is not None else
@@ -610,9 +628,13 @@ def _royalty(inputs: ProjectInputs, gross, revenue, opex, capital, dep, price, o
                           price=np.broadcast_to(price, (n, gross.shape[1])), operating=operating, op_index=op_k)
 
 
-def _income_tax(inputs: ProjectInputs, ebitda, dep, revenue, opex, operating, t, lp):
+def _income_tax(inputs: ProjectInputs, ebitda, dep, revenue, opex, operating, t, lp, fp=None):
     """Income tax after percentage depletion and losses carried forward, and the refundable
-    production tax credit. Returns ``tax, taxable income, depletion, credit`` [USD m]."""
+    production tax credit. Returns ``tax, taxable income, depletion, credit`` [USD m].
+
+    A granted incentive (tax holiday, reduced rate for a period) sets the national rate per year
+    (:func:`evaluator.fiscal.income_tax_rate_by_period`); losses are carried forward as without
+    it (the base is computed first, then taxed at the year's rate)."""
     n = inputs.n
     in_life = t <= lp[:, None]
     before_depletion = np.where(in_life, ebitda - dep, 0.0)
@@ -623,6 +645,17 @@ def _income_tax(inputs: ProjectInputs, ebitda, dep, revenue, opex, operating, t,
         revenue, before_depletion, operating)
     taxable = fiscal.tax_base_after_losses(before_depletion - depletion, inputs.loss_carry_years, inputs.loss_offset_cap)
     tax = taxable * inputs.income_tax_rate[:, None]
+    if inputs.tax_exempt_years is not None and fp is not None:
+        has = (inputs.tax_exempt_years + inputs.tax_reduced_years) > 0
+        if has.any():
+            T = taxable.shape[1]
+            pos = taxable > 0
+            first_taxable = np.where(pos.any(axis=1), pos.argmax(axis=1), T)
+            start = np.choose(inputs.tax_incentive_start_code, [np.ones(n, int), np.asarray(fp), first_taxable])
+            rates = fiscal.income_tax_rate_by_period(inputs.national_income_tax_rate, inputs.state_income_tax_rate,
+                                                     inputs.state_tax_deductible, inputs.tax_exempt_years,
+                                                     inputs.tax_reduced_years, inputs.tax_reduced_share, start, T)
+            tax = np.where(has[:, None], taxable * rates, tax)
     share = zeros if inputs.tax_credit_share is None else inputs.tax_credit_share
     credit = np.where(operating, opex * share[:, None], 0.0) if share.any() else np.zeros(opex.shape)
     return tax, taxable, depletion, credit
@@ -725,7 +758,7 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     dep = _depreciation(inputs, placed + sustaining, ore_mt, t, lp)
     royalty = _royalty(inputs, gross, revenue, opex, initial + sustaining, dep, price * pm * path, operating, op_k)
     ebitda = revenue - royalty - opex
-    tax, taxable, depletion, credit = _income_tax(inputs, ebitda, dep, revenue, opex, operating, t, lp)
+    tax, taxable, depletion, credit = _income_tax(inputs, ebitda, dep, revenue, opex, operating, t, lp, fp)
 
     wc = revenue * inputs.working_capital_share[:, None]
     dwc = np.diff(wc, axis=1, prepend=0.0)
@@ -819,6 +852,8 @@ def extended_features(inputs: ProjectInputs) -> list[str]:
         "grade schedule": (np.abs(grades - inputs.grade_fraction[:, None]) > 0).any(axis=1) if grades is not None else zeros > 0,
         "price path": (np.abs(inputs.price_factor - 1.0) > 0).any(axis=1) if inputs.price_factor is not None else zeros > 0,
         "construction in months": construction_early_share(inputs) > 0,
+        "tax holiday or reduced rate": (inputs.tax_exempt_years + inputs.tax_reduced_years > 0)
+        if inputs.tax_exempt_years is not None else zeros > 0,
     }
     if inputs.royalty_basis_code is not None:
         checks.update({
@@ -837,7 +872,7 @@ def extended_features(inputs: ProjectInputs) -> list[str]:
 
 #: features the linear Monte Carlo kernel cannot evaluate exactly (see :func:`linear_kernel_view`)
 NONLINEAR_FEATURES = ("profit-based or sliding royalty", "minimum royalty", "loss carry-forward limit",
-                      "loss offset cap", "percentage depletion", "production tax credit")
+                      "loss offset cap", "percentage depletion", "production tax credit", "tax holiday or reduced rate")
 
 
 def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]:
@@ -847,7 +882,8 @@ def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]
     net of off-site costs and that income tax is a rate times income after unlimited loss
     carry-forward. A royalty on gross revenue is such a share (``rate / (1 - offsite share)``),
     so those rows are rewritten exactly. Profit-based and sliding royalties, a minimum royalty,
-    limited or capped loss carry-forward, percentage depletion and a production tax credit are
+    limited or capped loss carry-forward, percentage depletion, a production tax credit and a tax
+    holiday or reduced rate for a period (its start may hang on the path's first taxable year) are
     not linear in the drawn multipliers: those rows get ``''`` replaced by the reasons
     (:data:`NONLINEAR_FEATURES`) and must be evaluated by the reference path.
 
@@ -873,6 +909,8 @@ def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]
         inputs.loss_offset_cap < 1.0,
         inputs.depletion_rate > 0,
         inputs.tax_credit_share > 0,
+        (inputs.tax_exempt_years + inputs.tax_reduced_years > 0) if inputs.tax_exempt_years is not None
+        else np.zeros(n, bool),
     )
     flags = np.stack(checks, axis=1)
     reasons = ["; ".join(f for f, on in zip(NONLINEAR_FEATURES, row) if on) for row in flags]
@@ -888,6 +926,8 @@ def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]
         loss_offset_cap=np.where(bad, 1.0, inputs.loss_offset_cap),
         depletion_rate=np.where(bad, 0.0, inputs.depletion_rate),
         tax_credit_share=np.where(bad, 0.0, inputs.tax_credit_share),
+        tax_exempt_years=None if inputs.tax_exempt_years is None else np.where(bad, 0, inputs.tax_exempt_years),
+        tax_reduced_years=None if inputs.tax_reduced_years is None else np.where(bad, 0, inputs.tax_reduced_years),
     )
     return view, reasons
 

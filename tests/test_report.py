@@ -681,6 +681,7 @@ EXTENDED = {
     "LA-REE-01": {"fiscal_region": "LAO"},             # 3-year losses
     "TZ-GR-01": {"construction_months": 20},           # issue 28: production from month 20 (a part year)
     "KZ-W-02": {"construction_months": 7},             # capital and the first months of output in one year
+    "ID-NI-02": {"fiscal_incentive": "IDN-TAX-HOLIDAY-15Y"},  # issue 28: tax holiday, then half rate
 }
 
 
