@@ -132,6 +132,8 @@ def _variants(app: Application, scenario: Scenario) -> tuple[list[Application], 
     study_fiscal = dict(royalty_rate=app.study_royalty_rate if app.study_royalty_rate is not None else app.royalty_rate,
                         income_tax_rate=app.study_income_tax_rate if app.study_income_tax_rate is not None
                         else app.income_tax_rate)
+    if app.study_income_tax_rate is not None:  # the study's own rate: no incentive on top of it
+        study_fiscal["fiscal_incentive"] = ""
     if app.study_first_production_year is not None:
         c_study = app.study_first_production_year - scenario.first_year
         timing = dict(construction_years=max(c_study, 0), construction_months=None)
