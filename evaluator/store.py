@@ -875,6 +875,16 @@ def default_store_path() -> Path:
     return Path.cwd() / "scenarios.sqlite3"
 
 
+def _full_where(exc: BaseException, path: Path) -> str:
+    """Which folders a "disk is full" can mean: the store's own and SQLite's temporary folder (it
+    writes large sorts and transactions there), so that the officer knows where to make room."""
+    if "full" not in str(exc).lower():
+        return ""
+    import tempfile
+
+    return f" (make room in {Path(path).resolve().parent} or in the temporary folder {tempfile.gettempdir()})"
+
+
 def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -1040,7 +1050,7 @@ class ScenarioStore:
                     f"{str(exc).replace(_LOCK_TAG, '').strip()} (store {self.path})") from None
             raise StoreError(f"The scenario store {self.path} refused the change: {exc}") from None
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"The scenario store {self.path} is unavailable: {exc}") from None
+            raise StoreError(f"The scenario store {self.path} is unavailable: {exc}{_full_where(exc, self.path)}") from None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"The scenario store {self.path} is damaged: {exc}") from None
         finally:

@@ -697,3 +697,27 @@ def test_a_store_that_cannot_keep_the_draft_is_said_plainly(monkeypatch, tmp_pat
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("readonly database" in w.value for w in at.sidebar.warning)
+
+
+def test_a_full_disk_in_the_store_names_the_folders(tmp_path, monkeypatch):
+    import sqlite3
+    import tempfile
+
+    from evaluator import store as storemod
+
+    s = storemod.ScenarioStore(tmp_path / "s.sqlite3")
+
+    class Full:  # a connection whose every statement meets a full disk
+        in_transaction = False
+
+        def execute(self, *args):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(s, "_raw_connect", lambda: Full())
+    monkeypatch.setattr(s, "_configure", lambda conn: None)
+    with pytest.raises(storemod.StoreError) as exc:
+        s.save_draft({"a": 1}, "x")
+    assert str(tmp_path) in str(exc.value) and tempfile.gettempdir() in str(exc.value)
