@@ -185,17 +185,22 @@ def read_bounded(path: str | Path, limit: int) -> bytes | None:
 
 # ----------------------------------------------------------------------------- workbook guards
 
-def _count_tags(zf: zipfile.ZipFile, info: zipfile.ZipInfo, tag: bytes, limit: int, what: str) -> int:
+def _count_tags(zf: zipfile.ZipFile, info: zipfile.ZipInfo, tag: bytes, limit: int, what: str,
+                markup: list[int] | None = None) -> int:
     """Count ``<tag`` elements (any namespace prefix) in one member, streaming [elements].
 
     Raises :class:`LoaderError` (problem code ``what``) as soon as the count passes ``limit``.
+    With ``markup``, every element and attribute is counted on the same pass (:func:`_markup_chunk`).
     """
     pattern = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,31}:)?" + tag + rb"[\s/>]")
     keep = 64  # longer than any match, so a tag split between two chunks is counted once
     count, buf = 0, b""
+    carry = b""
     with zf.open(info) as fh:
         while True:
             chunk = fh.read(1 << 20)
+            if markup is not None:
+                carry = _markup_chunk(chunk, carry, markup, info.filename)
             buf += chunk
             cut = len(buf) if not chunk else max(len(buf) - keep, 0)
             count += sum(1 for m in pattern.finditer(buf) if m.start() < cut)
@@ -212,23 +217,29 @@ def _count_markup(zf: zipfile.ZipFile, info: zipfile.ZipInfo, counts: list[int])
     Counted on the bytes (every ``<`` that does not open an end tag; every ``="`` or ``='``): an upper
     bound on what the XML parser would build, at C speed. Raises :class:`LoaderError` past the caps.
     """
-    carry = b""  # an unfinished tag at the end of the previous chunk (shorter than MAX_TAG_BYTES)
+    carry = b""
     with zf.open(info) as fh:
         while True:
             chunk = fh.read(1 << 20)
             if not chunk:
                 return
-            counts[0] += chunk.count(b"<") - chunk.count(b"</")
-            counts[1] += chunk.count(b'="') + chunk.count(b"='")
-            if counts[0] > MAX_XML_ELEMENTS or counts[1] > MAX_XML_ATTRIBUTES:
-                raise _file_error("file", "problem_xlsx_too_much_markup", part=info.filename,
-                                  elements=f"{MAX_XML_ELEMENTS:,}", attributes=f"{MAX_XML_ATTRIBUTES:,}")
-            buf = carry + chunk
-            if _LONG_TAG.search(buf):
-                raise _file_error("file", "problem_xlsx_tag_too_long", part=info.filename,
-                                  kb=MAX_TAG_BYTES // 1024)
-            lt = buf.rfind(b"<")
-            carry = buf[lt:] if lt > buf.rfind(b">") else b""
+            carry = _markup_chunk(chunk, carry, counts, info.filename)
+
+
+def _markup_chunk(chunk: bytes, carry: bytes, counts: list[int], part: str) -> bytes:
+    """Count one chunk's elements and attributes into ``counts`` and look for an over-long tag;
+    ``carry`` is an unfinished tag at the end of the previous chunk (shorter than MAX_TAG_BYTES),
+    the return value the one at the end of this chunk."""
+    counts[0] += chunk.count(b"<") - chunk.count(b"</")
+    counts[1] += chunk.count(b'="') + chunk.count(b"='")
+    if counts[0] > MAX_XML_ELEMENTS or counts[1] > MAX_XML_ATTRIBUTES:
+        raise _file_error("file", "problem_xlsx_too_much_markup", part=part,
+                          elements=f"{MAX_XML_ELEMENTS:,}", attributes=f"{MAX_XML_ATTRIBUTES:,}")
+    buf = carry + chunk
+    if _LONG_TAG.search(buf):
+        raise _file_error("file", "problem_xlsx_tag_too_long", part=part, kb=MAX_TAG_BYTES // 1024)
+    lt = buf.rfind(b"<")
+    return buf[lt:] if lt > buf.rfind(b">") else b""
 
 
 def _inspect_xlsx(data: bytes) -> None:
@@ -249,22 +260,26 @@ def _inspect_xlsx(data: bytes) -> None:
         if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
             raise _file_error("file", "problem_zip_not_xlsx")
         cells = 0
-        markup = [0, 0]
+        markup = [0, 0]  # XML elements and attributes of every part, counted on the same pass
         try:
             for info in infos:
                 name = info.filename
-                if name.endswith((".xml", ".rels")) or _is_sheet_part(name):
-                    _count_markup(zf, info, markup)
                 if _is_sheet_part(name):
-                    cells += _count_tags(zf, info, rb"(?:c|row)", MAX_CELLS - cells, "problem_xlsx_too_many_cells")
+                    cells += _count_tags(zf, info, rb"(?:c|row)", MAX_CELLS - cells, "problem_xlsx_too_many_cells",
+                                         markup)
                 elif name == "xl/sharedStrings.xml":
-                    _count_tags(zf, info, rb"si", MAX_SHARED_STRINGS, "problem_xlsx_too_many_strings")
-                elif name.endswith((".xml", ".rels")) and info.file_size > MAX_OTHER_PART_BYTES:
-                    raise _file_error("file", "problem_xlsx_part_too_large", f"{info.file_size / 2**20:.0f} MB",
-                                      part=name, mb=MAX_OTHER_PART_BYTES // 2**20)
+                    _count_tags(zf, info, rb"si", MAX_SHARED_STRINGS, "problem_xlsx_too_many_strings", markup)
+                elif name.endswith((".xml", ".rels")):
+                    if info.file_size > MAX_OTHER_PART_BYTES:
+                        raise _file_error("file", "problem_xlsx_part_too_large", f"{info.file_size / 2**20:.0f} MB",
+                                          part=name, mb=MAX_OTHER_PART_BYTES // 2**20)
+                    _count_markup(zf, info, markup)
+        except LoaderError:
+            raise
         except RuntimeError:  # zipfile's word for a member that needs a password
             raise _file_error("file", "problem_xlsx_encrypted") from None
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError) as exc:
+            # ValueError: a zip whose offsets point before the archive ("negative seek value")
             raise _file_error("file", "problem_xlsx_corrupt_part", error=type(exc).__name__) from None
 
 
@@ -277,16 +292,14 @@ def _check_unusual_parts(zf: zipfile.ZipFile, sheets: list[str], strings: str | 
 
     :func:`_inspect_xlsx` counts by the names Excel uses; the relationships may point elsewhere.
     """
-    markup = [0, 0]
+    markup = [0, 0]  # .xml and .rels parts were counted with the whole workbook; other names here
     for part in sheets:
         if not _is_sheet_part(part):
-            _count_tags(zf, zf.getinfo(part), rb"(?:c|row)", MAX_CELLS, "problem_xlsx_too_many_cells")
-            if not part.endswith(".xml"):  # .xml parts were counted with the whole workbook
-                _count_markup(zf, zf.getinfo(part), markup)
+            _count_tags(zf, zf.getinfo(part), rb"(?:c|row)", MAX_CELLS, "problem_xlsx_too_many_cells",
+                        None if part.endswith((".xml", ".rels")) else markup)
     if strings is not None and strings != "xl/sharedStrings.xml":
-        _count_tags(zf, zf.getinfo(strings), rb"si", MAX_SHARED_STRINGS, "problem_xlsx_too_many_strings")
-        if not strings.endswith(".xml"):
-            _count_markup(zf, zf.getinfo(strings), markup)
+        _count_tags(zf, zf.getinfo(strings), rb"si", MAX_SHARED_STRINGS, "problem_xlsx_too_many_strings",
+                    None if strings.endswith((".xml", ".rels")) else markup)
 
 
 def text_key(name: str) -> str:
