@@ -622,10 +622,13 @@ def test_paths_option_is_bounded(capsys):
     from evaluator.cli import main
 
     sample = str(hostile.ROOT / "sample_projects" / "applications.csv")
-    for argv in (["rank", sample, "--risk-adjusted", "--paths", "100000000"],
-                 ["simulate", sample, "--paths", "100000000"]):
+    for argv, said in ((["rank", sample, "--risk-adjusted", "--paths", "100000000"], "--paths must be at most 100,000"),
+                       (["simulate", sample, "--paths", "100000000"], "--paths must be at most 100,000"),
+                       (["simulate", sample, "--portfolio", "--saa-scenarios", "10000000"], "between 1 and 20,000"),
+                       (["simulate", sample, "--vol-scale", "1e300"], "--vol-scale must be at most 10"),
+                       (["allocate", sample, "--time-limit-s", "1e9"], "at most 3,600")):
         assert main(argv) == 2
-        assert "--paths must be at most 100,000" in capsys.readouterr().err
+        assert said in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ exports: Streamlit's own table download

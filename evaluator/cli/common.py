@@ -275,6 +275,8 @@ def write_output(args, path, data: bytes) -> None:
 
 #: Most simulated paths an option may ask for: ten times the default (memory and time grow with it).
 MAX_PATHS = 100_000
+#: Longest solver time limit an option may set [s] (an hour).
+MAX_TIME_LIMIT_S = 3_600.0
 
 
 def check_paths(args) -> None:
@@ -285,8 +287,8 @@ def check_paths(args) -> None:
     if getattr(args, "seed", 0) < 0:
         raise CliError("--seed must be a whole number >= 0")
     limit = getattr(args, "time_limit_s", 10.0)
-    if not (math.isfinite(limit) and limit > 0):
-        raise CliError("--time-limit-s must be a finite number > 0")
+    if not (math.isfinite(limit) and 0 < limit <= MAX_TIME_LIMIT_S):
+        raise CliError(f"--time-limit-s must be a number > 0 and at most {MAX_TIME_LIMIT_S:,.0f}")
 
 
 def run_pipeline(args, *, allocate: bool):

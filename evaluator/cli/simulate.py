@@ -69,6 +69,12 @@ def add_arguments(p) -> None:
                    help="scenarios of the sample-average approximation (default 2000)")
 
 
+#: Bounds on the sizes an option sets (issue 25): ten times the defaults; the sample-average
+#: allocation's programme grows with its scenarios, a larger scale only turns prices non-finite.
+MAX_SAA_SCENARIOS = 20_000
+MAX_VOL_SCALE = 10.0
+
+
 def _check(args) -> None:
     from evaluator.cli.common import check_paths
 
@@ -81,8 +87,10 @@ def _check(args) -> None:
         raise CliError("--loss-threshold-share must be a number >= 0")
     if args.p95_loss_cap_krw_bn is not None and not args.p95_loss_cap_krw_bn >= 0:
         raise CliError("--p95-loss-cap-krw-bn must be a number >= 0")
-    if args.saa_scenarios is not None and args.saa_scenarios < 1:
-        raise CliError("--saa-scenarios must be >= 1")
+    if args.saa_scenarios is not None and not 1 <= args.saa_scenarios <= MAX_SAA_SCENARIOS:
+        raise CliError(f"--saa-scenarios must be between 1 and {MAX_SAA_SCENARIOS:,}")
+    if args.vol_scale > MAX_VOL_SCALE:
+        raise CliError(f"--vol-scale must be at most {MAX_VOL_SCALE:g}")
     if not args.portfolio and (args.p95_loss_cap_krw_bn is not None or args.no_failures):
         raise CliError("--p95-loss-cap-krw-bn and --no-failures need --portfolio")
 
