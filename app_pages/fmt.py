@@ -7,6 +7,7 @@ it: 억원 (3,135억원; 1조 2,500억원 from 1조 up), 백만원, or KRW bn.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -172,3 +173,15 @@ def country_subject(iso3) -> str:
     if 0 <= last < 11172:                      # a Hangul syllable: batchim when (code % 28) != 0
         return name + ("이" if last % 28 else "가")
     return name + "이(가)"
+
+
+#: ASCII punctuation: CommonMark lets a backslash escape each of them, and escaped they lose any
+#: meaning (links, images, emphasis, HTML, Streamlit's :color[...] and :material/...: shortcodes).
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def md_text(value: Any) -> str:
+    """Text a person typed (a note, a name, a file or scenario title), made safe to put inside a
+    label that Streamlit renders as Markdown: every punctuation character escaped, line breaks
+    as spaces. Longer text is better shown with ``st.text`` (never parsed at all)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value if value is not None else "").split()))
