@@ -260,15 +260,17 @@ def _inspect_xlsx(data: bytes) -> None:
         if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
             raise _file_error("file", "problem_zip_not_xlsx")
         cells = 0
-        markup = [0, 0]  # XML elements and attributes of every part, counted on the same pass
+        markup = [0, 0]  # XML elements and attributes of every part
         try:
             for info in infos:
                 name = info.filename
+                # markup first, on the bytes alone (a flood is refused at C speed, before any regex)
                 if _is_sheet_part(name):
-                    cells += _count_tags(zf, info, rb"(?:c|row)", MAX_CELLS - cells, "problem_xlsx_too_many_cells",
-                                         markup)
+                    _count_markup(zf, info, markup)
+                    cells += _count_tags(zf, info, rb"(?:c|row)", MAX_CELLS - cells, "problem_xlsx_too_many_cells")
                 elif name == "xl/sharedStrings.xml":
-                    _count_tags(zf, info, rb"si", MAX_SHARED_STRINGS, "problem_xlsx_too_many_strings", markup)
+                    _count_markup(zf, info, markup)
+                    _count_tags(zf, info, rb"si", MAX_SHARED_STRINGS, "problem_xlsx_too_many_strings")
                 elif name.endswith((".xml", ".rels")):
                     if info.file_size > MAX_OTHER_PART_BYTES:
                         raise _file_error("file", "problem_xlsx_part_too_large", f"{info.file_size / 2**20:.0f} MB",
