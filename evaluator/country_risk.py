@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from evaluator.reference import DATA_DIR, ReferenceDataError, annual_pd
+from evaluator.special_loan import terms_value, write_off_listed
 
 __all__ = [
     "WGI_COLUMNS",
@@ -212,7 +213,7 @@ def pd_multiplier(ref, min_dscr) -> np.ndarray:
 
 
 def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[str], loan_krw_bn,
-                       success_probability, min_dscr, tenor_years) -> pd.DataFrame:
+                       success_probability, min_dscr, tenor_years, write_off_listed=None) -> pd.DataFrame:
     """Expected loss of each project's policy loan [KRW bn], vectorised over projects.
 
     Parameters
@@ -226,6 +227,10 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
     success_probability : array [fraction], NaN where not given
     min_dscr : array [-]
     tenor_years : array [yr]
+    write_off_listed : array of bool, optional
+        Whether the Decree / Rule lists each project's mineral for a waiver
+        (:func:`evaluator.special_loan.write_off_listed`); None = listed (every exploration loan
+        success-contingent).
 
     Returns
     -------
@@ -236,14 +241,23 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
 
     Notes
     -----
-    Exploration stage (success-contingent loan)::
+    Exploration loan for a listed mineral (success-contingent: waived in part on failure; the
+    rest, ``1 - write_off_share``, repaid by the borrower within ``failure_repayment_years`` of
+    ``loan_terms.csv``, at the borrower's own default risk)::
 
-        EL = loan x (1 - p_success) x write_off_share          pd_cumulative = 1 - p_success
+        pd_b(y) = 1 - (1 - borrower_annual_pd) ** y
+        EL = loan x (1 - p_success) x [write_off_share + (1 - write_off_share) x pd_b(5) x LGD]
+        pd_cumulative = 1 - p_success
+
+    Exploration loan for a mineral the law does not list (no waiver: on failure the borrower owes
+    the whole loan over its tenor from its own means; on success the project's default risk)::
+
+        EL = loan x [(1 - p_success) x pd_b(tenor) + p_success x pd_project] x LGD
 
     Later stages (project-finance default)::
 
         pd_1y = min(annual_pd(OECD CRC) x m(min DSCR), 1)
-        pd_cumulative = 1 - (1 - pd_1y) ** tenor
+        pd_project = pd_cumulative = 1 - (1 - pd_1y) ** tenor
         EL = loan x pd_cumulative x LGD
 
     ``annual_pd`` comes from ``pd_by_oecd.csv`` and ``m`` from ``pd_dscr_multipliers.csv`` (both
@@ -260,14 +274,23 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
     mult = pd_multiplier(ref, np.asarray(min_dscr, dtype=float).reshape(n))
     pd_adj = np.minimum(pd1 * mult, 1.0)
     pd_cum_later = 1.0 - (1.0 - pd_adj) ** np.maximum(tenor, 0.0)
-    pd_cum = np.where(explor, 1.0 - p_succ, pd_cum_later)
-    lge = np.where(explor, scenario.write_off_share, scenario.lgd)
+    listed = np.ones(n, dtype=bool) if write_off_listed is None else np.asarray(write_off_listed, dtype=bool).reshape(n)
+    waived = explor & listed
+    unlisted_explor = explor & ~listed
+    w = scenario.write_off_share
+    repay_years = terms_value(ref, scenario.loan_terms, "failure_repayment_years")
+    pd_b = 1.0 - (1.0 - scenario.borrower_annual_pd) ** np.array([repay_years] * n)
+    pd_b_tenor = 1.0 - (1.0 - scenario.borrower_annual_pd) ** np.maximum(tenor, 0.0)
+    pd_unlisted = (1.0 - p_succ) * pd_b_tenor + p_succ * pd_cum_later
+    pd_cum = np.where(waived, 1.0 - p_succ, np.where(unlisted_explor, pd_unlisted, pd_cum_later))
+    lge = np.where(waived, w + (1.0 - w) * pd_b * scenario.lgd, scenario.lgd)
     el = np.where(loan > 0, loan * pd_cum * lge, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(loan > 0, el / np.where(loan > 0, loan, 1.0), np.nan)
     return pd.DataFrame({
-        "annual_pd": np.where(explor, np.nan, pd1),
-        "pd_multiplier": np.where(explor, np.nan, mult),
+        "annual_pd": np.where(waived, np.nan, pd1),
+        "pd_multiplier": np.where(waived, np.nan, mult),
+        "write_off_listed": listed,
         "pd_cumulative": pd_cum,
         "loss_given_event": lge,
         "expected_loss_krw_bn": el,
@@ -280,7 +303,10 @@ def loan_safety_metrics(ev, scenario, ref) -> pd.DataFrame:
 
     Columns: ``country_risk_score`` [0-100], ``risk_premium`` [fraction, Damodaran, whether or not
     the scenario adds it to the rate], the columns of :func:`loan_expected_loss`, and
-    ``loan_terms`` (the scenario's "2026" or "2025").
+    ``loan_terms`` (the scenario's "2026", "2024-25" or "2017-23"), ``loan_expected_levy_krw_bn``
+    (the special levy's probability-weighted PV, from the evaluation), ``loan_expected_net_cost_krw_bn``
+    (expected loss minus expected levy: the government's expected cost of the loan) and
+    ``loan_net_cost_share`` [fraction of the loan; NaN without a loan].
     """
     apps = ev.applications
     iso3s = [a.country_iso3 for a in apps]
@@ -289,9 +315,18 @@ def loan_safety_metrics(ev, scenario, ref) -> pd.DataFrame:
         loan_krw_bn=[a.loan_request_krw_bn for a in apps],
         success_probability=[np.nan if a.success_probability is None else a.success_probability for a in apps],
         min_dscr=ev.metrics["min_dscr"].to_numpy(dtype=float),
-        tenor_years=[a.loan_tenor_years for a in apps])
+        tenor_years=[a.loan_tenor_years for a in apps],
+        write_off_listed=write_off_listed(ref, [a.mineral for a in apps]))
     el.index = ev.metrics.index
     el.insert(0, "risk_premium", risk_premium(ref, iso3s))
     el.insert(0, "country_risk_score", country_risk_score(ref, iso3s))
     el["loan_terms"] = scenario.loan_terms
+    levy = ev.metrics["loan_expected_levy_krw_bn"].to_numpy(dtype=float) if "loan_expected_levy_krw_bn" in ev.metrics \
+        else np.zeros(len(el))
+    loan = np.array([a.loan_request_krw_bn for a in apps], dtype=float)
+    el["loan_expected_levy_krw_bn"] = levy
+    el["loan_expected_net_cost_krw_bn"] = el["expected_loss_krw_bn"].to_numpy(dtype=float) - levy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        el["loan_net_cost_share"] = np.where(loan > 0, el["loan_expected_net_cost_krw_bn"] / np.where(loan > 0, loan, 1.0),
+                                             np.nan)
     return el

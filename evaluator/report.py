@@ -814,12 +814,6 @@ def _write_allocation(ws, evaluation, scenario, allocation, summary, lab: xs.Lab
         xs.put_text(ws, r, 1, lab("text.budgets"), "Subtitle")
         r = _write_budget_rows(ws, r, scenario, lab, {"fund": f"={Lc['fund_krw_bn']}{tot_row}",
                                                       "loan": f"={Lc['loan_krw_bn']}{tot_row}"})
-        xs.put_text(ws, r, 1, lab("text.coverage_cap"), "Label")
-        xs.put_value(ws, r, 2, float(scenario.coverage_cap_share), "Input", xs.FMT_PCT)
-        if len(df):  # coverage above the cap in red
-            ws.conditional_formatting.add(f"{Lc['coverage_share']}{top + 1}:{Lc['coverage_share']}{last}", CellIsRule(
-                operator="greaterThan", formula=[f"$B${r}"], fill=_RED_FILL))
-        r += 1
         info = {"fund_used": float(a["fund_krw_bn"].sum()), "loan_used": float(a["loan_krw_bn"].sum())}
         for j, ccol in enumerate(cols, start=1):
             ws.column_dimensions[_col(j)].width = {"name": 30, "id": 12, "note": 40}.get(ccol, 12)
