@@ -246,7 +246,11 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         ``senior_debt_usd_m``, ``dscr_scope``, ``first_production_year``,
         ``steady_output_t_per_year``, ``korea_offtake_t_per_year``, ``price_usd_per_t``,
         ``fiscal_region``, ``royalty_basis``, ``dividend_withholding_rate``, ``fiscal_warning``
-        (a fallback to a default that an officer should see; empty when none).
+        (a fallback to a default that an officer should see; empty when none), and the special
+        loan's rules (:func:`_special_loan_columns`): the columns of
+        :func:`evaluator.special_loan.coverage`, ``loan_success_contingent`` [bool],
+        ``loan_levy_if_success_krw_bn``, ``loan_expected_levy_krw_bn`` and
+        ``loan_interest_subsidy_krw_bn`` [KRW bn, PV at the social discount rate].
     """
     apps = tuple(cashflow.in_usd(a, scenario, ref) for a in apps)  # money fields in USD from here on
     inputs = cashflow.resolve_inputs(apps, scenario, ref)

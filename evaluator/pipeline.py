@@ -109,6 +109,10 @@ class AllocationSummary:
     note: str = ""
     warnings: tuple[str, ...] = ()
     note_messages: tuple = field(default=(), repr=False)
+    #: the special levy expected back on the funded loans and the government's expected net cost
+    #: (expected loss - expected levy) [KRW bn]
+    loan_expected_levy_krw_bn: float = 0.0
+    loan_expected_net_cost_krw_bn: float = 0.0
 
     def note_text(self, language: str = "en") -> str:
         """The allocator's note (why nothing is funded, a limit that stopped it) in ``language``."""
@@ -298,6 +302,8 @@ def summarise_allocation(pa: portfolio.PortfolioAllocation, outcome: SupplyOutco
         china_share_before=outcome.shares("china_share_before"), china_share_after=outcome.shares("china_share_after"),
         top_share_after=outcome.shares("top_share_after"),
         limit_reached=bool(s["limit_reached"]), note=str(s["note"] or ""), warnings=tuple(s["warnings"]),
+        loan_expected_levy_krw_bn=float(s.get("loan_expected_levy_krw_bn", 0.0)),
+        loan_expected_net_cost_krw_bn=float(s.get("loan_expected_net_cost_krw_bn", s["expected_loss_krw_bn"])),
         note_messages=tuple(s.get("note_messages", ())))
 
 

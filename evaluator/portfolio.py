@@ -391,6 +391,12 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     with np.errstate(divide="ignore", invalid="ignore"):
         loan_frac = np.where(m["loan_request_krw_bn"] > 0, table["loan_krw_bn"] / m["loan_request_krw_bn"], 0.0)
     table["expected_loss_krw_bn"] = el * loan_frac
+    # the special levy expected back on the funded loan, and the government's expected net cost
+    levy = scores.get("loan_expected_levy_krw_bn", pd.Series(0.0, index=m.index)).reindex(m.index).fillna(0.0)
+    table["loan_expected_levy_krw_bn"] = levy * loan_frac
+    table["loan_expected_net_cost_krw_bn"] = table["expected_loss_krw_bn"] - table["loan_expected_levy_krw_bn"]
+    table["loan_cap_krw_bn"] = m["loan_cap_krw_bn"]
+    table["support_cap_krw_bn"] = m["support_cap_krw_bn"]
 
     funded_share = frac.where(table["selected"], 0.0)
     off = supply.funded_offtake(offtake, funded_share, "korea_offtake_t_per_year")
@@ -414,6 +420,8 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
         "loan_allocated_krw_bn": float(table["loan_krw_bn"].sum()),
         "loan_budget_krw_bn": budgets["loan_krw_bn"],
         "expected_loss_krw_bn": float(table["expected_loss_krw_bn"].sum()),
+        "loan_expected_levy_krw_bn": float(table["loan_expected_levy_krw_bn"].sum()),
+        "loan_expected_net_cost_krw_bn": float(table["loan_expected_net_cost_krw_bn"].sum()),
         "binding": list(res.binding),
         "marginal_value_per_krw_bn": {k: float(v) for k, v in res.marginal_values.items()},
         "diversification_value": {k: float(v) for k, v in res.concave_values.items()},

@@ -332,7 +332,10 @@ def criteria_scores(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
     t = pd.DataFrame(index=m.index)
     for col in ("name", "country_iso3", "mineral", "stage", "npv_usd_m", "npv_krw_bn", "irr",
                 "discount_rate", "payback_years", "npv_per_support", "min_dscr", "llcr",
-                "support_request_krw_bn", "fund_request_krw_bn", "loan_request_krw_bn", "coverage_share"):
+                "support_request_krw_bn", "fund_request_krw_bn", "loan_request_krw_bn", "coverage_share",
+                "applicant_spending_krw_bn", "spending_basis", "loan_cap_tier", "loan_cap_criteria", "loan_cap_share",
+                "loan_cap_krw_bn", "support_cap_krw_bn", "loan_success_contingent", "loan_levy_if_success_krw_bn",
+                "loan_interest_subsidy_krw_bn"):
         t[col] = m[col]
     t["irr_excess"] = m["irr"] - m["discount_rate"]
     t["permits_status"] = [a.permits_status for a in ev.applications]

@@ -41,6 +41,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from evaluator.messages import Joined, Message
 from evaluator.reference import DATA_DIR, ReferenceDataError
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "write_off_listed",
     "success_contingent",
     "coverage",
+    "criteria_message",
     "levy_pv_krw_bn",
     "interest_subsidy_pv_krw_bn",
 ]
@@ -213,6 +215,14 @@ def coverage(apps, scenario, ref) -> pd.DataFrame:
         "cap_max_fraction": max_frac,
         "above_cap": above,
     }, index=pd.Index([a.id for a in apps], name="id"))
+
+
+def criteria_message(criteria: str) -> Joined:
+    """The criteria of the preferred tier an application meets (``loan_cap_criteria`` of
+    :func:`coverage`, e.g. ``"stage=exploration;operator=yes"``) as catalogue messages."""
+    codes = [c for c in str(criteria or "").split(";") if c]
+    return Joined(tuple(Message("loan_cap_criterion_" + c.replace("=", "_")) for c in codes)
+                  or (Message("loan_cap_criterion_none"),))
 
 
 def levy_pv_krw_bn(net_income_usd_m, ownership_share, maturity_index, *, levy_share: float, levy_years: int,
