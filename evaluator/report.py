@@ -545,6 +545,21 @@ def reasons_label(text: Any, lab: xs.Labels) -> str:
     return "; ".join(_by_pattern(lab, "reason", p.strip(), lambda k, v: v) for p in parts if str(p).strip())
 
 
+def _reasons_in_words(text: Any, msgs: Any, lab: xs.Labels) -> str:
+    """The screens of one application in words: each reason the label patterns know, as before;
+    any other reason from the engine's own message (``msgs``, in the same order as ``text``)."""
+    if not isinstance(msgs, tuple) or not msgs:
+        return reasons_label(text, lab)
+    parts = [p.strip() for p in str(text or "").split("; ") if p.strip()]
+    if len(parts) != len(msgs):
+        return messages.join(msgs, lab.language)
+    worded = []
+    for p, m in zip(parts, msgs):
+        w = _by_pattern(lab, "reason", p, lambda k, v: v)
+        worded.append(w if w != p else m.text(lab.language))
+    return "; ".join(worded)
+
+
 def _display_columns(frame: pd.DataFrame, lab: xs.Labels) -> list[list]:
     """A table ready to read, one list of values per column of ``frame``: codes in words
     (minerals, stages, yes/no); each column converted from the frame once."""
@@ -616,7 +631,8 @@ def _ranking_frame(evaluation, scores: pd.DataFrame | None, allocation: pd.DataF
         out["loan_krw_bn"] = allocation["loan_krw_bn"].reindex(out.index).fillna(0.0)
         out["funded"] = (out["fund_krw_bn"] + out["loan_krw_bn"]) > _FUND_TOL
     if "ineligible_reasons" in out.columns:
-        out["ineligible_reasons"] = out["ineligible_reasons"].map(lambda v: reasons_label(v, lab))
+        msgs = out["ineligible_messages"] if "ineligible_messages" in out.columns else pd.Series(None, index=out.index)
+        out["ineligible_reasons"] = [_reasons_in_words(v, m, lab) for v, m in zip(out["ineligible_reasons"], msgs)]
     if "rank" in out.columns:
         out = out.sort_values("rank", kind="stable", na_position="last")
     else:
@@ -725,20 +741,22 @@ def _allocation_frame(evaluation, a: pd.DataFrame, lab: xs.Labels) -> pd.DataFra
         if c in a.columns:
             df[c] = a[c]
     if "note" in df.columns:
-        df["note"] = df["note"].map(lambda v: _note_label(v, lab))
+        msgs = a["ineligible_messages"] if "ineligible_messages" in a.columns else pd.Series(None, index=a.index)
+        df["note"] = [_note_label(v, lab, m) for v, m in zip(df["note"], msgs.reindex(df.index))]
     df = df.assign(_s=a["support_krw_bn"]).sort_values("_s", ascending=False, kind="stable").drop(columns="_s")
     df.index.name = "id"
     df = df.reset_index()
     return df[[c for c in _ALLOC_COLUMNS if c in df.columns]]
 
 
-def _note_label(v: Any, lab: xs.Labels) -> str:
-    """The allocation's note (``ineligible: <reasons>`` or free text) in words."""
+def _note_label(v: Any, lab: xs.Labels, msgs: Any = None) -> str:
+    """The allocation's note (``ineligible: <reasons>`` or free text) in words (the screens from
+    the engine's messages ``msgs`` when given)."""
     if v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip():
         return ""
     text = str(v)
     if text.startswith("ineligible: "):
-        return lab("col.ineligible_reasons") + ": " + reasons_label(text[len("ineligible: "):], lab)
+        return lab("col.ineligible_reasons") + ": " + _reasons_in_words(text[len("ineligible: "):], msgs, lab)
     return text
 
 
@@ -1541,8 +1559,8 @@ def special_loan_rules_frame(evaluation, scenario, ref, lab: xs.Labels) -> pd.Da
                      "source": t["source"], "source_date": t["source_date"], "confidence": t["confidence"]})
     for _, t in special_loan.cap_tiers(ref).iterrows():
         rows.append({"loan_rule": lab("loan_rule.preferred_criterion"),
-                     "value": f"{t['criterion']} = {t['value']}", "source": t["source"],
-                     "source_date": t["source_date"], "confidence": t["confidence"]})
+                     "value": special_loan.criteria_message(f"{t['criterion']}={t['value']}").text(lab.language),
+                     "source": t["source"], "source_date": t["source_date"], "confidence": t["confidence"]})
     wo = special_loan.write_off_minerals(ref).set_index("mineral")
     for mineral in sorted({a.mineral for a in evaluation.applications}):
         listed = mineral in wo.index and wo.at[mineral, "listed"] == "yes"
@@ -1558,7 +1576,9 @@ def special_loan_rules_frame(evaluation, scenario, ref, lab: xs.Labels) -> pd.Da
                        ("loan_budget", f"{scenario.loan_krw_bn:,.1f}"), ("fund", f"{scenario.fund_krw_bn:,.1f}")):
         rows.append({"loan_rule": lab(f"loan_rule.{key}"), "value": value, "source": lab(f"loan_rule.{key}_source"),
                      "source_date": "", "confidence": lab(f"loan_rule.{key}_confidence")})
-    return pd.DataFrame(rows, columns=["loan_rule", "value", "source", "source_date", "confidence"])
+    out = pd.DataFrame(rows, columns=["loan_rule", "value", "source", "source_date", "confidence"])
+    out["confidence"] = [lab.get("loan_rule", f"confidence_{c}", c) for c in out["confidence"]]
+    return out
 
 
 def _write_special_loan_rules(ws, r: int, evaluation, scenario, ref, lab: xs.Labels) -> int:
@@ -1956,10 +1976,14 @@ def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, deci
     risk`` sheet.
     """
     kw = {}
+    reasons = pd.Series({i: tuple(result.scores.reasons.get(str(i), ())) for i in result.ranking.index}, dtype=object)
     if result.allocation is not None:
-        kw = dict(allocation=result.allocation.table, allocation_summary=result.summary.as_record(),
+        kw = dict(allocation=result.allocation.table.assign(ineligible_messages=reasons),
+                  allocation_summary=result.summary.as_record(),
                   supply=result.supply.effect.reset_index() if not result.supply.effect.empty else None,
                   supply_by_year=result.supply.by_year)
-    return build_report(result.evaluation, scenario, scores=result.ranking, cashflow_ids=cashflow_ids,
+    # the screens as the engine's messages, worded in the report's language (not parsed back from English)
+    ranking = result.ranking.assign(ineligible_messages=reasons)
+    return build_report(result.evaluation, scenario, scores=ranking, cashflow_ids=cashflow_ids,
                         decision=decision, generated_at=generated_at, ref=ref, top_n=top_n,
                         simulation=result.simulation, language=language, portfolio_risk=portfolio_risk, **kw)
