@@ -213,7 +213,8 @@ def pd_multiplier(ref, min_dscr) -> np.ndarray:
 
 
 def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[str], loan_krw_bn,
-                       success_probability, min_dscr, tenor_years, write_off_listed=None) -> pd.DataFrame:
+                       success_probability, min_dscr, tenor_years, base_case_default=None,
+                       write_off_listed=None) -> pd.DataFrame:
     """Expected loss of each project's policy loan [KRW bn], vectorised over projects.
 
     Parameters
@@ -227,6 +228,9 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
     success_probability : array [fraction], NaN where not given
     min_dscr : array [-]
     tenor_years : array [yr]
+    base_case_default : array of bool, optional
+        The loan defaults on the base case (:func:`evaluator.credit.default_test`, the evaluation's
+        ``base_case_default``): its cumulative PD is 1.
     write_off_listed : array of bool, optional
         Whether the Decree / Rule lists each project's mineral for a waiver
         (:func:`evaluator.special_loan.write_off_listed`); None = listed (every exploration loan
@@ -257,8 +261,13 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
     Later stages (project-finance default)::
 
         pd_1y = min(annual_pd(OECD CRC) x m(min DSCR), 1)
-        pd_project = pd_cumulative = 1 - (1 - pd_1y) ** tenor
+        pd_project = pd_cumulative = 1 - (1 - pd_1y) ** tenor      (1 when the base case defaults)
         EL = loan x pd_cumulative x LGD
+
+    The PD is over the loan's life, calibrated to Moody's (2017) project-finance bank loans
+    1983-2015 (``pd_by_oecd.csv``: a loan at lender comfort cover defaults at 0.69 %/yr at least,
+    6.7 % over ten years, the study's whole-sample rate); the simulation answers the same
+    question with the same credit model (:mod:`evaluator.credit`).
 
     ``annual_pd`` comes from ``pd_by_oecd.csv`` and ``m`` from ``pd_dscr_multipliers.csv`` (both
     labelled assumptions). An exploration loan without a success probability has a NaN loss (the
@@ -274,6 +283,8 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
     mult = pd_multiplier(ref, np.asarray(min_dscr, dtype=float).reshape(n))
     pd_adj = np.minimum(pd1 * mult, 1.0)
     pd_cum_later = 1.0 - (1.0 - pd_adj) ** np.maximum(tenor, 0.0)
+    if base_case_default is not None:
+        pd_cum_later = np.where(np.asarray(base_case_default, dtype=bool).reshape(n), 1.0, pd_cum_later)
     listed = np.ones(n, dtype=bool) if write_off_listed is None else np.asarray(write_off_listed, dtype=bool).reshape(n)
     waived = explor & listed
     unlisted_explor = explor & ~listed
@@ -316,6 +327,8 @@ def loan_safety_metrics(ev, scenario, ref) -> pd.DataFrame:
         success_probability=[np.nan if a.success_probability is None else a.success_probability for a in apps],
         min_dscr=ev.metrics["min_dscr"].to_numpy(dtype=float),
         tenor_years=[a.loan_tenor_years for a in apps],
+        base_case_default=ev.metrics["base_case_default"].to_numpy(dtype=bool) if "base_case_default" in ev.metrics
+        else None,
         write_off_listed=write_off_listed(ref, [a.mineral for a in apps]))
     el.index = ev.metrics.index
     el.insert(0, "risk_premium", risk_premium(ref, iso3s))

@@ -142,6 +142,9 @@ def test_scenarios_save_compare_decide(at):
     at.selectbox(key="decide_id").set_value(2)
     next(b for b in at.button if b.label == "Record decision").click().run()
     assert not at.exception
+    assert any("Check what is being decided" in w.value for w in at.warning)   # a confirmation first
+    at.button(key="confirm_record").click().run()
+    assert not at.exception
     assert any("Decision in force: scenario 2" in s.value for s in at.success)
     from evaluator.store import DecisionLocked, ScenarioStore
     store = ScenarioStore()  # EVALUATOR_STORE points at the test's store
@@ -318,3 +321,20 @@ def test_what_it_would_take_is_exact_and_worded(at):
     left_out = wit[~wit["Funded"].astype(bool)]
     assert len(left_out) > 0 and left_out["Exact (re-solved)"].all()
     assert (left_out["Value it must gain [objective units]"] > 0).all()
+
+
+def test_project_page_shows_a_granted_fiscal_incentive(at):
+    """Issue 28: an incentive an application names is an input the committee sees, with its law,
+    on the Project page's inputs and sources (and in the income tax's source)."""
+    row = int(at.session_state["raw_df"].index[at.session_state["raw_df"]["id"] == "ID-NI-01"][0])
+    key = f"apps_editor_{at.session_state['editor_version']}"
+    at.session_state[key] = {"edited_rows": {row: {"fiscal_incentive": "IDN-TAX-HOLIDAY-15Y"}},
+                             "added_rows": [], "deleted_rows": []}
+    at.run()
+    _page(at, "project")
+    at.selectbox(key="project_id").set_value("ID-NI-01")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = "\n".join(d.value.to_csv() for d in at.dataframe)
+    assert "IDN-TAX-HOLIDAY-15Y: no national income tax for 15 years" in shown
+    assert "PMK 130/PMK.010/2020" in shown
