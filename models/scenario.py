@@ -62,6 +62,9 @@ class Scenario:
     social_discount_rate: float = 0.045
     add_country_risk_premium: bool = True
     mid_year: bool = False
+    #: issue 28: each year's flow in four equal quarters, each discounted at its end (a study's
+    #: convention); not together with mid_year
+    quarterly_discounting: bool = False
     #: 3-year Korea Treasury Bond yield, nominal [fraction/yr] (the special loan's base rate)
     ktb_3y_rate: float = 0.026
     #: the special loan's spread over the 3-year KTB, nominal [fraction/yr]; -0.0225 in the last
@@ -127,6 +130,12 @@ class Scenario:
         problems = validate_scenario(self)
         if problems:
             raise ScenarioError("; ".join(problems))
+
+    @property
+    def discounting(self) -> dict:
+        """The discounting convention as keyword arguments of :func:`evaluator.finance.npv`
+        (``mid_year``, ``quarterly``): the one home of the choice."""
+        return {"mid_year": self.mid_year, "quarterly": self.quarterly_discounting}
 
     def replace(self, **changes: Any) -> "Scenario":
         """A copy with some fields changed (validated).
@@ -359,9 +368,11 @@ def _check_numbers(s: "Scenario", p: list[str]) -> None:
         v = getattr(s, n)
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
             p.append(f"{n}: must be an integer in [{lo}, {hi}], got {v!r}")
-    for n in ("add_country_risk_premium", "mid_year", "allow_partial_above_cap"):
+    for n in ("add_country_risk_premium", "mid_year", "quarterly_discounting", "allow_partial_above_cap"):
         if not isinstance(getattr(s, n), bool):
             p.append(f"{n}: must be true or false, got {getattr(s, n)!r}")
+    if s.mid_year is True and s.quarterly_discounting is True:
+        p.append("mid_year and quarterly_discounting: choose one discounting convention")
 
 
 def _check_tables(s: "Scenario", p: list[str]) -> None:

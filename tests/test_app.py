@@ -243,8 +243,31 @@ def test_portfolio_risk_runs_once_per_allocation(at):
     assert num(labels["Expected loan-book loss"]) <= num(labels["Loan loss, 99th percentile"])
     assert num(labels["Fund NPV, P10"]) <= num(labels["Fund NPV, P50"]) <= num(labels["Fund NPV, P90"])
     assert any("P(exploration fails) [%]" in d.value.columns for d in at.dataframe)
+    # issue 22: the static expected loss of the same loans beside the simulated one, the sentence on
+    # why they differ, and both per project
+    assert "Static expected loss (same loans)" in labels
+    assert any(c.value.startswith("Expected loss of the loan book: static KRW") for c in at.caption)
+    table = next(d.value for d in at.dataframe if "P(exploration fails) [%]" in d.value.columns)
+    assert {"Simulated expected loss [KRW bn]", "Static expected loss [KRW bn]"} <= set(table.columns)
     at.run()
     assert "Expected loan-book loss" in {m.label for m in at.metric}   # kept, no button press needed
+
+
+def test_project_page_shows_simulated_and_static_default(at):
+    """Issue 22: the Project page's simulation shows the loan's probability of default and expected
+    loss beside the static model's (one credit model)."""
+    _page(at, "project")
+    at.selectbox(key="project_id").set_value("AU-LI-01").run()
+    at.select_slider(key="mc_paths").set_value(500).run()
+    at.button(key="run_mc").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    for label in ("P(default) over the loan's life", "Static P(default) over the loan's life",
+                  "Simulated expected loss of the loan", "Static expected loss of the loan"):
+        assert label in metrics, label
+    # a producing mine covered 237 times: a few percent over the loan's life, not tens of percent
+    assert float(metrics["P(default) over the loan's life"].rstrip("%").strip()) < 10
+    assert any("One credit model" in c.value for c in at.caption)
 
 
 def test_project_page_reconciles_with_the_study(at):
