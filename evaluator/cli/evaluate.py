@@ -19,6 +19,7 @@ EVALUATE_FIELDS = [
     "support_request_krw_bn", "coverage_share", "applicant_spending_krw_bn", "loan_cap_tier", "loan_cap_share",
     "loan_cap_krw_bn", "support_cap_krw_bn", "loan_success_contingent", "loan_expected_levy_krw_bn",
     "loan_interest_subsidy_krw_bn", "first_production_year", "korea_offtake_t_per_year",
+    "korea_offtake_t_full", "korea_offtake_t_target_year",
     *STUDY_COLUMNS,
 ]
 
