@@ -311,6 +311,11 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
     if mid_year:
         scalars.append(("uplift", lab("cf.uplift"), (1.0 + rate) ** 0.5, xs.FMT_FACTOR,
                         lab("text.src_midyear")))
+    elif getattr(scenario, "quarterly_discounting", False):  # each year in four quarters, at their ends
+        from evaluator.finance import quarterly_uplift
+
+        scalars.append(("uplift", lab("cf.uplift_quarterly"), float(quarterly_uplift(rate)), xs.FMT_FACTOR,
+                        lab("text.src_quarterly")))
     ref: dict[str, str] = {}
     r = 5
     for key, label, value, fmt, source in scalars:
@@ -472,7 +477,7 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
     C1 = _col(first_c + 1)
     if n > 1:
         disc = f"NPV({ref['r']},{C1}{f}:{CL}{f})"
-        if mid_year:
+        if "uplift" in ref:
             disc += f"*{ref['uplift']}"
         npv_formula = f"={disc}+{C0}{f}"
     else:
