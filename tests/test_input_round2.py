@@ -9,6 +9,7 @@ read, against the same application loaded from the plain value.
 from __future__ import annotations
 
 import io
+import math
 import json
 import re
 
@@ -724,3 +725,39 @@ def test_a_full_disk_in_the_store_names_the_folders(tmp_path, monkeypatch):
     with pytest.raises(storemod.StoreError) as exc:
         s.save_draft({"a": 1}, "x")
     assert str(tmp_path) in str(exc.value) and tempfile.gettempdir() in str(exc.value)
+
+
+def test_scenario_structure_fuzz_is_refused_by_name_or_read_as_written(tmp_path):
+    """200 scenario files (seeded) with the tricks of issue 25 mixed in: duplicate keys, NaN and
+    Infinity, lower-case currency codes, repeated and padded years, misspelt minerals, huge weights.
+    Each is a ScenarioError naming the file, or a scenario whose tables hold exactly what the file
+    says (no key silently dropped, no year silently merged)."""
+    import random
+
+    from models.scenario import ScenarioError, load_scenario
+
+    rng = random.Random(25)
+    loaded = refused = 0
+    for i in range(200):
+        fx = {rng.choice(["AUD", "aud", "Cad", "EUR", "A$"]): rng.choice([0.66, 1.1, "NaN"]) for _ in range(2)}
+        path = {rng.choice(["2027", "02027", " 2028", "2030"]): rng.choice([9000, 12000]) for _ in range(3)}
+        mineral = rng.choice(["lithium", "lithum", "nickel", "Nickel"])
+        weight = rng.choice([1, 2.5, "1e308", "Infinity"])
+        body = ('{"fx_usd_per_unit": {%s}, "price_path_usd_per_t": {"%s": {%s}}, "weights": {"financial": %s, '
+                '"risk": %s}%s}' % (", ".join(f'"{k}": {v}' for k, v in fx.items()), mineral,
+                                    ", ".join(f'"{k}": {v}' for k, v in path.items()), weight, weight,
+                                    rng.choice(["", ', "discount_rate": 0.08', ', "discount_rate": 0.1, "discount_rate": 0.1'])))
+        file = tmp_path / f"s{i}.json"
+        file.write_text(body, encoding="utf-8")
+        try:
+            s = load_scenario(file)
+        except ScenarioError as exc:
+            assert file.name in str(exc) and "\n" not in str(exc)
+            refused += 1
+            continue
+        loaded += 1
+        assert set(s.fx_usd_per_unit) == {k.upper() for k in fx}  # every currency kept, in upper case
+        assert sorted(s.price_path_usd_per_t[mineral]) == sorted({int(y) for y in path})
+        assert len(s.price_path_usd_per_t[mineral]) == len(path)  # no two spellings of one year
+        assert all(math.isfinite(w) for w in s.normalised_weights().values())
+    assert loaded and refused
