@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages import compute, state
+from app_pages import compute, memo_notes, state
 from app_pages.i18n import t
 from evaluator.allocation import AllocationError
 from evaluator.pipeline import snapshot
@@ -37,7 +37,7 @@ if submitted:
         named = scenario.replace(name=name.strip())
         try:
             result = compute.pipeline_result(scenario)
-            kw = snapshot(compute.applications(), named, result)
+            kw = snapshot(compute.applications(), named, result, officer_notes=memo_notes.current())
         except (AllocationError, PortfolioError, ScoringError) as exc:
             kw = None
             st.error(t("not_saved", error=exc))
@@ -79,6 +79,7 @@ def _load(sid: int) -> None:
         ss["load_error"] = t("scenario_cannot_apply", id=sid, error=exc)
         return
     state.scenario_to_widgets(s)
+    memo_notes.put((saved.summary or {}).get("officer_notes"))
     apps = saved.applications_frame()
     if not apps.empty:
         state.set_table(apps, None, f"scenario {sid}: {saved.name}")
