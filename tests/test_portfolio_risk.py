@@ -80,12 +80,15 @@ def test_zero_volatility_equals_deterministic(result, sample_apps, scenario, ref
     for q in (r.fund_npv_p10_krw_bn, r.fund_npv_p50_krw_bn, r.fund_npv_p90_krw_bn, r.fund_npv_mean_krw_bn):
         assert q == pytest.approx(fund_npv, rel=1e-9, abs=1e-9)
     assert r.prob_fund_loss == float(fund_npv < 0)
-    # the target: exactly the pipeline's projection by year (China's share <= target)
+    # the target: exactly the pipeline's projection by year (the top supplier's share <= target;
+    # China's own share is its own measure)
     by_year = result.supply.by_year.set_index(["mineral", "year"])
     t = r.target.set_index(["mineral", "year"])
     assert len(t) and set(t.index) <= set(by_year.index)
-    want = (by_year.loc[t.index, "china_share"] <= scenario.target_single_supplier_share + 1e-12).astype(float)
-    assert np.array_equal(t["prob_china_share_met"].to_numpy(), want.to_numpy())
+    want = (by_year.loc[t.index, "top_share"] <= scenario.target_single_supplier_share + 1e-12).astype(float)
+    assert np.array_equal(t["prob_target_met"].to_numpy(), want.to_numpy())
+    want_c = (by_year.loc[t.index, "china_share"] <= scenario.target_single_supplier_share + 1e-12).astype(float)
+    assert np.array_equal(t["prob_china_share_at_most_target"].to_numpy(), want_c.to_numpy())
     assert np.allclose(t["china_share_p50"], by_year.loc[t.index, "china_share"], atol=1e-12)
 
 
@@ -251,7 +254,10 @@ def test_supply_shares_equal_the_projection_on_each_path(result, sample_apps, sc
 
 def test_target_probabilities(risk, scenario):
     t = risk.target
-    assert ((t["prob_china_share_met"] >= 0) & (t["prob_china_share_met"] <= 1)).all()
+    for c in ("prob_target_met", "prob_china_share_at_most_target"):
+        assert ((t[c] >= 0) & (t[c] <= 1)).all()
+    # China's share is never above the top supplier's: meeting the target implies China's share does
+    assert (t["prob_target_met"] <= t["prob_china_share_at_most_target"] + 1e-12).all()
     assert t["year"].max() == scenario.horizon_year and t["is_target_year"].sum() == t["mineral"].nunique()
     rec = risk.as_record()["prob_target_met"]
     assert set(rec) == set(t["mineral"]) and all(scenario.target_year in v for v in rec.values())

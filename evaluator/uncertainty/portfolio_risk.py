@@ -14,9 +14,12 @@ paths, each project's own risks and exploration outcome) and summarises:
   contribution to the book's ES99 is the mean of its loss over the paths of the worst 1 % of the
   book's loss; to the fund's downside, the mean of its fund NPV over the worst 10 % of the fund's
   paths (contribution to the ES10, i.e. the mean below the P10). Each set sums to its total.
-* **Target**: per mineral and calendar year to ``horizon_year``, the probability that China's
-  share of Korea's imports is at or below ``target_single_supplier_share``
-  (:mod:`.supply_paths`), and the same for the top supplier's share.
+* **Target**: per mineral and calendar year to ``horizon_year``, the probability that the
+  programme's target is met: the TOP supplier's share of Korea's imports (whoever it is on the
+  path) at or below ``target_single_supplier_share`` (``prob_target_met``; the same definition as
+  the allocation summary's ``meets_target_after``, :func:`evaluator.supply.effect_in_year`), and,
+  as its own measure, the probability that China's share is at or below it
+  (``prob_china_share_at_most_target``) (:mod:`.supply_paths`).
 
 Percentiles are ``numpy.quantile`` (linear). The expected loss of the book is the sum of the
 projects' expected losses (the losses add path by path).
@@ -82,7 +85,8 @@ class PortfolioRisk:
         ``fund_contribution_es10_krw_bn``, ``npv_mean_usd_m``, ``npv_p10_usd_m``, ``npv_usd_m``
         (deterministic), ``delay_mean_years``.
     target : pandas.DataFrame
-        One row per (mineral, year): ``prob_china_share_met``, ``prob_top_share_met``,
+        One row per (mineral, year): ``prob_target_met`` (top supplier's share at or below the
+        target), ``prob_china_share_at_most_target``,
         ``china_share_p10``, ``china_share_p50``, ``china_share_p90``, ``is_target_year``.
     target_year : int
     elapsed_s : float
@@ -115,7 +119,7 @@ class PortfolioRisk:
     target: pd.DataFrame = field(repr=False)
     elapsed_s: float = 0.0
 
-    def prob_target_met(self, column: str = "prob_china_share_met") -> dict[str, dict[int, float]]:
+    def prob_target_met(self, column: str = "prob_target_met") -> dict[str, dict[int, float]]:
         """Mineral -> calendar year -> probability (``column`` of :attr:`target`)."""
         out: dict[str, dict[int, float]] = {}
         for r in self.target.itertuples(index=False):
@@ -134,7 +138,7 @@ class PortfolioRisk:
                                                   "p99_krw_bn": r.p99_krw_bn, "prob_any_loss": r.prob_any_loss}
                                     for r in self.loan_loss_by_year.itertuples(index=False)}
         out["prob_target_met"] = self.prob_target_met()
-        out["prob_top_share_target_met"] = self.prob_target_met("prob_top_share_met")
+        out["prob_china_share_at_most_target"] = self.prob_target_met("prob_china_share_at_most_target")
         out["elapsed_s"] = round(self.elapsed_s, 3)
         return out
 
@@ -213,9 +217,10 @@ def _fund(pp: PortfolioPaths) -> dict:
 
 
 def target_table(shares: SupplySharePaths, target_year: int) -> pd.DataFrame:
-    """Per (mineral, year): probability that China's (and the top supplier's) share is at or
-    below the target, and China's share percentiles. A path with no imports at all (share NaN)
-    does not meet the target."""
+    """Per (mineral, year): probability that the programme's target is met (the top supplier's
+    share at or below the target: ``prob_target_met``), that China's share is
+    (``prob_china_share_at_most_target``), and China's share percentiles. A path with no imports
+    at all (share NaN) does not meet the target."""
     rows = []
     for m, c in shares.china_share.items():
         t = shares.top_share[m]
@@ -224,11 +229,11 @@ def target_table(shares: SupplySharePaths, target_year: int) -> pd.DataFrame:
             met_t = (t <= shares.target_share + SHARE_EPS).mean(axis=0)
         q = np.nanquantile(c, [0.1, 0.5, 0.9], axis=0) if np.isfinite(c).any() else np.full((3, c.shape[1]), np.nan)
         for k, y in enumerate(shares.years):
-            rows.append({"mineral": m, "year": int(y), "prob_china_share_met": float(met_c[k]),
-                         "prob_top_share_met": float(met_t[k]), "china_share_p10": float(q[0, k]),
+            rows.append({"mineral": m, "year": int(y), "prob_target_met": float(met_t[k]),
+                         "prob_china_share_at_most_target": float(met_c[k]), "china_share_p10": float(q[0, k]),
                          "china_share_p50": float(q[1, k]), "china_share_p90": float(q[2, k]),
                          "target_share": shares.target_share, "is_target_year": bool(y == target_year)})
-    return pd.DataFrame(rows, columns=["mineral", "year", "prob_china_share_met", "prob_top_share_met",
+    return pd.DataFrame(rows, columns=["mineral", "year", "prob_target_met", "prob_china_share_at_most_target",
                                        "china_share_p10", "china_share_p50", "china_share_p90", "target_share",
                                        "is_target_year"])
 
