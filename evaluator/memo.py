@@ -187,13 +187,14 @@ def _award(ctx, app_id: str) -> tuple[float, float, float] | None:
     return fund, loan, 1.0 if frac is None else frac
 
 
-def _status(ctx, app_id: str) -> str:
+def _status(ctx, app_id: str, explanation: str | None = None) -> str:
     lab, lang = ctx.lab, ctx.lab.language
     award = _award(ctx, app_id)
     if award is not None:
         return lab("memo.status_funded", fund=krw_text(award[0], lang), loan=krw_text(award[1], lang),
                    fraction=_pct(award[2], 0))
-    return lab("memo.status_contested", rank=_fixed(ctx.score_of(app_id, "rank"), ".0f"))
+    text = lab("memo.status_contested", rank=_fixed(ctx.score_of(app_id, "rank"), ".0f"))
+    return f"{text}: {explanation}" if explanation else text
 
 
 def _figure(ctx, app_id: str, key: str):
@@ -316,7 +317,7 @@ def _opinion(w: _Writer, ctx, notes: Mapping[str, str] | None) -> None:
     w.item(lab("memo.conditions"), notes.get("conditions") or lab("memo.not_entered"))
 
 
-def write_memo(ws, ctx, app_id: str, notes: Mapping[str, str] | None = None) -> None:
+def write_memo(ws, ctx, app_id: str, notes: Mapping[str, str] | None = None, explanation: str | None = None) -> None:
     """Write the memo of ``app_id`` on ``ws`` (A4 portrait, one page wide, one or two pages tall).
 
     Parameters
@@ -329,6 +330,8 @@ def write_memo(ws, ctx, app_id: str, notes: Mapping[str, str] | None = None) -> 
     notes : mapping, optional
         The officer's ``recommendation`` (a code of :data:`RECOMMENDATIONS`), ``opinion`` and
         ``conditions`` for this project (:func:`clean_notes`).
+    explanation : str, optional
+        Why the project is left out, in words with the number (a contested project).
     """
     lab = ctx.lab
     app = ctx.evaluation.applications[ctx.evaluation.cashflows.index_of(app_id)]
@@ -337,7 +340,8 @@ def write_memo(ws, ctx, app_id: str, notes: Mapping[str, str] | None = None) -> 
     w = _Writer(ws, lab)
     w._cell_text(1, 1, _LAST_COL, lab("memo.title", id=app_id, name=app.name), "Title")
     ws.row_dimensions[1].height = 24
-    w._cell_text(2, 1, _LAST_COL, _status(ctx, app_id), "Subtitle")
+    status = _status(ctx, app_id, explanation)
+    ws.row_dimensions[2].height = 16 * w._cell_text(2, 1, _LAST_COL, status, "Subtitle") + 2
     w._cell_text(3, 1, _LAST_COL, lab("memo.sources_note"), "Note")
     ws.row_dimensions[3].height = 15 * _lines(lab("memo.sources_note"), sum(_WIDTHS) - 2) + 2
     _overview(w, ctx, app, app_id)

@@ -1792,7 +1792,7 @@ def _tornado_for(evaluation, scenario, ref, ids: list[str]) -> pd.DataFrame | No
 def build_report(evaluation, scenario, *, scores=None, allocation=None, allocation_summary=None, supply=None,
                  supply_by_year=None, cashflow_ids=None, decision=None, generated_at=None, ref=None,
                  top_n: int = DEFAULT_TOP_N, simulation=None, language: str = "en", portfolio_risk=None,
-                 officer_notes=None) -> bytes:
+                 officer_notes=None, left_out=None) -> bytes:
     """Build the committee workbook and return it as ``.xlsx`` bytes (nothing touches disk).
 
     Sheets: a one-page ``Summary``; a committee memo per project decided on
@@ -1841,6 +1841,9 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     officer_notes : mapping, optional
         The officer's recommendation, opinion and conditions per application id, printed in the
         memos (:func:`evaluator.memo.clean_notes`).
+    left_out : pandas.DataFrame, optional
+        Index id, column ``explanation``: why a left-out project is left out, in words with the
+        number (:func:`evaluator.left_out.explain_left_out`), printed on its memo.
 
     Returns
     -------
@@ -1900,7 +1903,8 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     if decision:
         _write_decision(new_sheet(lab("sheet.decision")), decision, lab)
     for app_id, ws in memo_sheets:
-        memo.write_memo(ws, ctx, app_id, notes.get(app_id))
+        memo.write_memo(ws, ctx, app_id, notes.get(app_id),
+                        None if left_out is None or app_id not in left_out.index else left_out.at[app_id, "explanation"])
         ws.sheet_properties.tabColor = "F4B183"
     for app_id, ws in project_sheets:
         _write_project(ws, ctx, app_id)
@@ -1928,7 +1932,16 @@ def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, deci
     """
     kw = {}
     if result.allocation is not None:
-        kw = dict(allocation=result.allocation.table, allocation_summary=result.summary.as_record(),
+        from evaluator.left_out import explain_left_out
+
+        if ref is None:
+            from evaluator.reference import load_reference
+
+            ref = load_reference()
+        contested = [i for i in memo_page_ids(result.evaluation, result.ranking, result.allocation.table, top_n)
+                     if not bool(result.allocation.table.at[i, "selected"])]
+        left_out = explain_left_out(result.allocation, scenario, ref, ids=contested, language=language) if contested else None
+        kw = dict(allocation=result.allocation.table, allocation_summary=result.summary.as_record(), left_out=left_out,
                   supply=result.supply.effect.reset_index() if not result.supply.effect.empty else None,
                   supply_by_year=result.supply.by_year)
     return build_report(result.evaluation, scenario, scores=result.ranking, cashflow_ids=cashflow_ids,

@@ -126,11 +126,11 @@ def check_memo_pages(pdf, memos: list[str], lang: str) -> None:
     title = "Committee memo" if lang == "en" else "심의 자료"
     starts = [k for k, p in enumerate(pages) if p.lstrip().startswith(title)]
     assert len(starts) == len(memos), (lang, starts)
-    ends = starts[1:] + [starts[-1] + MEMO_MAX_PAGES]
-    for app_id, a, b in zip(memos, starts, ends):
+    for app_id, a in zip(memos, starts):
+        # a memo ends on the page of its last section
+        b = next(k for k in range(a, len(pages)) if MEMO_SECTIONS_KO[-1] in pages[k]) + 1
         assert b - a <= MEMO_MAX_PAGES, (lang, app_id)
         memo = "\n".join(pages[a:b])
-        memo = memo[: memo.find("\f")] if "\f" in memo else memo
         assert app_id in pages[a].replace(" ", ""), (lang, app_id)
         at = [memo.find(s) for s in MEMO_SECTIONS_KO]
         assert all(x >= 0 for x in at) and at == sorted(at), (lang, app_id, at)
