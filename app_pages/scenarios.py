@@ -10,6 +10,7 @@ from evaluator.pipeline import snapshot
 from evaluator.portfolio import PortfolioError
 from evaluator.scoring import ScoringError
 from evaluator.store import ScenarioStore, StoreError
+from models.application import COLUMNS
 from models.scenario import Scenario, ScenarioError
 
 st.title(t("scenarios"))
@@ -81,6 +82,8 @@ def _load(sid: int) -> None:
     state.scenario_to_widgets(s)
     memo_notes.put((saved.summary or {}).get("officer_notes"))
     apps = saved.applications_frame()
+    # the store keeps records as canonical JSON (keys sorted): put the template's column order back
+    apps = apps[[c for c in COLUMNS if c in apps.columns] + [c for c in apps.columns if c not in COLUMNS]]
     if not apps.empty:
         state.set_table(apps, None, f"scenario {sid}: {saved.name}")
     ss["load_error"] = None

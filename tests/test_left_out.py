@@ -62,7 +62,7 @@ def test_explanations_in_words_with_the_number(result, scenario, ref):
 def test_cli_allocate_explain_records(capsys):
     code = main(["allocate", SAMPLES, "--format", "json", "--explain"])
     out, _ = capsys.readouterr()
-    rec = {r["id"]: r for r in json.loads(out)}
+    rec = {r["id"]: r for r in json.loads(out)["applications"]}
     assert code == 0 and "entry_support_krw_bn" in rec["MZ-GR-01"]
     assert rec["MZ-GR-01"]["entry_support_krw_bn"] > 0 and "at most" in rec["MZ-GR-01"]["note"]
     assert "score" in rec["KZ-W-01"]["note"] and rec["KZ-W-01"]["entry_support_krw_bn"] is None
