@@ -122,6 +122,9 @@ class ReferenceData:
     fiscal_regimes: pd.DataFrame | None = None
     depletion: pd.DataFrame | None = None
     fx_rates: pd.DataFrame | None = None
+    # issue 28: state / provincial income taxes by fiscal region, and the incentives an application may name
+    state_income_taxes: pd.DataFrame | None = None
+    fiscal_incentives: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -155,7 +158,8 @@ _SCHEMA: dict[str, dict[str, str]] = {
     "korea_china_shares_published.csv": {"mineral": "str", "scope": "str", "basis": "str", "period": "str",
                                          "china_share_pct": "float", "publisher": "str"},
     "designation_weights.csv": {"designation": "str", "weight": "fraction", "assumption": "bool"},
-    "pd_by_oecd.csv": {"oecd_crc": "int", "annual_pd": "fraction", "lgd": "fraction", "assumption": "bool"},
+    "pd_by_oecd.csv": {"oecd_crc": "int", "annual_pd": "fraction", "country_grade_pd": "fraction", "lgd": "fraction",
+                       "assumption": "bool"},
 }
 
 _TRUE = {"true", "1", "yes"}
@@ -287,13 +291,16 @@ def _check_cross(ref: ReferenceData) -> None:
 
 
 def _load_fiscal_tables(data_dir: Path) -> dict:
-    """``fiscal_regimes.csv``, ``depletion.csv`` (checked by :mod:`evaluator.fiscal`) and ``fx_rates.csv``; a folder
+    """``fiscal_regimes.csv``, ``depletion.csv``, ``subnational_income_tax.csv``, ``fiscal_incentives.csv``
+    (checked by :mod:`evaluator.fiscal`) and ``fx_rates.csv``; a folder
     without them (an officer's older copy) evaluates with the per-country tables only."""
     from evaluator import fiscal
 
     out = {}
     for name, file, loader in (("fiscal_regimes", "fiscal_regimes.csv", fiscal.load_fiscal_regimes),
-                               ("depletion", "depletion.csv", fiscal.load_depletion)):
+                               ("depletion", "depletion.csv", fiscal.load_depletion),
+                               ("state_income_taxes", "subnational_income_tax.csv", fiscal.load_state_taxes),
+                               ("fiscal_incentives", "fiscal_incentives.csv", fiscal.load_incentives)):
         if (data_dir / file).is_file():
             try:
                 out[name] = loader(data_dir)
