@@ -268,7 +268,7 @@ def bridges(apps: Sequence[Application], scenario: Scenario, ref) -> list[Bridge
     rate = np.where(np.arange(6)[None, :] < 2, study_rate[:, None], fund_rate[:, None]).ravel()
     pre_tax = np.repeat([a.study_basis == "pre_tax" for a in apps], 6) & np.tile(np.arange(6) < 3, len(apps))
     flows = np.where(pre_tax[:, None], cf.pretax_fcf_usd_m, cf.fcf_usd_m)
-    values = finance.npv(rate, flows, mid_year=scenario.mid_year).reshape(len(apps), 6)
+    values = finance.npv(rate, flows, **scenario.discounting).reshape(len(apps), 6)
     irr0, _ = finance.irr_with_reason(flows[0::6])
     out = []
     for i, app in enumerate(apps):

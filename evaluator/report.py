@@ -311,6 +311,11 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
     if mid_year:
         scalars.append(("uplift", lab("cf.uplift"), (1.0 + rate) ** 0.5, xs.FMT_FACTOR,
                         lab("text.src_midyear")))
+    elif getattr(scenario, "quarterly_discounting", False):  # each year in four quarters, at their ends
+        from evaluator.finance import quarterly_uplift
+
+        scalars.append(("uplift", lab("cf.uplift_quarterly"), float(quarterly_uplift(rate)), xs.FMT_FACTOR,
+                        lab("text.src_quarterly")))
     ref: dict[str, str] = {}
     r = 5
     for key, label, value, fmt, source in scalars:
@@ -472,7 +477,7 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
     C1 = _col(first_c + 1)
     if n > 1:
         disc = f"NPV({ref['r']},{C1}{f}:{CL}{f})"
-        if mid_year:
+        if "uplift" in ref:
             disc += f"*{ref['uplift']}"
         npv_formula = f"={disc}+{C0}{f}"
     else:
@@ -595,7 +600,7 @@ RANKING_COLUMNS = ["rank", "id", "name", "country_iso3", "mineral", "stage", "el
                    "contrib_diversification", "contrib_loan_safety", "contrib_readiness", "contrib_esg",
                    "npv_usd_m", "npv_p10_usd_m", "prob_npv_negative", "irr", "discount_rate", "payback_years",
                    "min_dscr", "support_request_krw_bn", "coverage_share", "expected_loss_krw_bn",
-                   "country_risk_score", "china_share_before", "china_share_after", "rank_range"]
+                   "country_risk_score", "score_china_share_before", "score_china_share_after", "rank_range"]
 
 
 def _ranking_frame(evaluation, scores: pd.DataFrame | None, allocation: pd.DataFrame | None,
@@ -620,7 +625,10 @@ def _ranking_frame(evaluation, scores: pd.DataFrame | None, allocation: pd.DataF
     else:
         out = out.sort_values("npv_usd_m", ascending=False, kind="stable", na_position="last")
     out.index.name = "id"
-    out = out.reset_index()
+    # the score's China shares (project alone, scoring-years mean) are named as such: the target
+    # year's shares of the Summary and Supply sheets are another window
+    out = out.reset_index().rename(columns={"china_share_before": "score_china_share_before",
+                                            "china_share_after": "score_china_share_after"})
     return out[[c for c in RANKING_COLUMNS if c in out.columns]]
 
 
@@ -653,7 +661,7 @@ def _write_ranking(ws, evaluation, scores, comfort_dscr: float, allocation=None,
     xs.put_value(ws, 1, 9, comfort_dscr, "Input", xs.FMT_RATIO)
     fmts = {"rank": "0", "score": xs.FMT_SCORE, "npv_usd_m": xs.FMT_MONEY, "npv_p10_usd_m": xs.FMT_MONEY,
             "prob_npv_negative": "0%", "irr": xs.FMT_PCT, "discount_rate": xs.FMT_PCT, "payback_years": "0.0",
-            "min_dscr": "0.00", "coverage_share": "0%", "china_share_before": "0%", "china_share_after": "0%",
+            "min_dscr": "0.00", "coverage_share": "0%", "score_china_share_before": "0%", "score_china_share_after": "0%",
             "country_risk_score": "0", "expected_loss_krw_bn": "#,##0.00"}
     last_row, last_col = _table(ws, top, 1, df, lab, fmts)
     ws.row_dimensions[top].height = 45
@@ -1340,6 +1348,7 @@ _FIGURES = [("rank", "0"), ("score", xs.FMT_SCORE), ("npv_usd_m", xs.FMT_MONEY),
 _COUNTRY = [("country_risk_score", "0.0"), ("risk_premium", xs.FMT_PCT2), ("pd_cumulative", xs.FMT_PCT)]
 _DIVERSIFICATION = [("diversification_score", "0.0"), ("china_share_before", xs.FMT_PCT),
                     ("china_share_after", xs.FMT_PCT), ("delta_top_share", "0.0%"), ("target_progress", xs.FMT_PCT),
+                    ("korea_offtake_t_full", xs.FMT_TONNES), ("korea_offtake_t_target_year", xs.FMT_TONNES),
                     ("korea_offtake_t_per_year", xs.FMT_TONNES)]
 _SIMULATED = [("npv_mean_usd_m", xs.FMT_MONEY), ("npv_p10_usd_m", xs.FMT_MONEY), ("npv_p50_usd_m", xs.FMT_MONEY),
               ("npv_p90_usd_m", xs.FMT_MONEY), ("npv_cvar10_usd_m", xs.FMT_MONEY), ("prob_npv_negative", xs.FMT_PCT),

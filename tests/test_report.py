@@ -266,9 +266,16 @@ def test_formulas_recompute_to_app_values_with_libreoffice(ev, apps, scenario, r
     # the Korean workbook: the same formulas under Korean labels
     p3 = tmp_path / "in" / "ko.xlsx"
     p3.write_bytes(build_report(ev, scenario, cashflow_ids=ids[1::5], language="ko"))
-    outs = recalculate([p1, p2, p3], tmp_path / "out", tmp_path / "profile")
+    # issue 28: quarterly discounting (each year in four quarters), with part-year construction
+    sc4 = scenario.replace(quarterly_discounting=True)
+    apps4 = [dataclasses.replace(a, construction_months=12 * a.construction_years - 5) if a.construction_years else a
+             for a in apps]
+    ev4 = evaluate(apps4, sc4, ref)
+    p4 = tmp_path / "in" / "quarterly.xlsx"
+    p4.write_bytes(build_report(ev4, sc4, cashflow_ids=ids[2::4]))
+    outs = recalculate([p1, p2, p3, p4], tmp_path / "out", tmp_path / "profile")
     checked = 0
-    for out, e, lang in zip(outs, (ev, ev2, ev), ("en", "en", "ko")):
+    for out, e, lang in zip(outs, (ev, ev2, ev, ev4), ("en", "en", "ko", "en")):
         wb = openpyxl.load_workbook(out, data_only=True)
         prefix = "CF " if lang == "en" else "현금흐름 "
         for ws in wb.worksheets:
@@ -285,7 +292,7 @@ def test_formulas_recompute_to_app_values_with_libreoffice(ev, apps, scenario, r
             else:
                 assert got["irr"] == xs.load_labels(lang)("text.na"), (ws.title, got)
             checked += 1
-    assert checked == len(ids) + len(ids[::3]) + len(ids[1::5])
+    assert checked == len(ids) + len(ids[::3]) + len(ids[1::5]) + len(ids[2::4])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -118,3 +118,33 @@ def test_bridge_timing_step_moves_from_the_study_year_to_the_months():
     b = {s.label: s for s in reconcile.bridge(app, SCEN_CU, REF).steps}
     assert f"first production {SCEN.first_year + 2} -> {SCEN.first_year + 1} (after 18 months" in b["timing"].detail
     assert b["timing"].change_usd_m > 0
+
+
+# ------------------------------------------------------------------------------ quarterly discounting
+def test_quarterly_discounting_equals_explicit_quarters():
+    """Each year's flow in four equal quarters, each discounted at its end (t - 1 + k / 4),
+    hand-built on a quarterly grid and discounted with the annual rate's quarterly equivalent."""
+    flows = np.array([-100.0, -40.0, 60.0, 70.0, 80.0])
+    r = 0.08
+    explicit = flows[0] + sum(flows[t] / 4 * (1 + r) ** -(t - 1 + k / 4) for t in range(1, 5) for k in range(1, 5))
+    from evaluator import finance
+
+    assert finance.npv(r, flows, quarterly=True) == pytest.approx(explicit, rel=1e-13)
+    assert finance.npv(r, flows, mid_year=True) < finance.npv(r, flows, quarterly=True) < finance.npv(r, flows) or \
+        finance.npv(r, flows) < finance.npv(r, flows, quarterly=True) < finance.npv(r, flows, mid_year=True)
+
+
+def test_quarterly_discounting_is_a_scenario_choice_everywhere():
+    """The evaluation, the bridge and the simulation's deterministic NPV use the scenario's
+    convention; mid-year and quarterly together are refused."""
+    from evaluator import finance
+    from models.scenario import ScenarioError
+
+    app = _simple()
+    sc = SCEN_CU.replace(quarterly_discounting=True)
+    ev = evaluate([app], sc, REF)
+    assert ev.metrics.iloc[0].npv_usd_m == pytest.approx(finance.npv(0.08, ev.cashflows.fcf_usd_m[0], quarterly=True))
+    b = reconcile.bridge(_simple(study_npv_usd_m=50.0, study_discount_rate=0.08), sc, REF)
+    assert b.steps[-1].npv_after_usd_m == pytest.approx(ev.metrics.iloc[0].npv_usd_m, rel=1e-12)
+    with pytest.raises(ScenarioError, match="choose one"):
+        SCEN.replace(mid_year=True, quarterly_discounting=True)
