@@ -634,7 +634,12 @@ def _ranking_frame(evaluation, scores: pd.DataFrame | None, allocation: pd.DataF
 
 def _write_decision_line(ws, row: int, decision: Mapping | None, lab: xs.Labels, col: int = 1,
                          last_col: int | None = None) -> int:
-    if decision and "decision_id" not in decision:
+    if decision and decision.get("for_other_figures"):
+        # a recorded decision exists, but for other figures (pipeline.recorded_decision): said plainly
+        text = lab("text.decision_other_figures", id=decision.get("decision_id", ""),
+                   scenario=decision.get("scenario", ""),
+                   differs=", ".join(lab(f"text.decision_differs_{k}") for k in decision.get("differs", ())))
+    elif decision and "decision_id" not in decision:
         text = "; ".join(f"{lab.get('decision', k)}: {v}" for k, v in decision.items())
     elif decision:
         text = lab("text.decision_recorded", id=decision.get("decision_id", ""), by=decision.get("decided_by", ""),
@@ -1917,7 +1922,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         _write_portfolio_risk(ws_risk, portfolio_risk, evaluation, scenario, lab)
     _write_supply(ws_sup, evaluation, scenario, supply, supply_by_year, ref, lab)
     _write_assumptions(new_sheet(lab("sheet.assumptions")), evaluation, scenario, ref, lab)
-    if decision:
+    if decision and not decision.get("for_other_figures"):
         _write_decision(new_sheet(lab("sheet.decision")), decision, lab)
     for app_id, ws in memo_sheets:
         memo.write_memo(ws, ctx, app_id, notes.get(app_id),
