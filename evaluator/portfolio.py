@@ -276,9 +276,10 @@ def _target_value(base: supply.MineralSupply, ref, mineral: str, after: dict) ->
 
 def new_top_supplier_points(base: supply.MineralSupply, scenario, ref, mineral: str, host: str, scale: float
                             ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
-    """Breakpoints [units of ``scale``] and slopes (<= 0) of the allocator's term for volume bought
-    from one non-incumbent supplier ``host``: 0 until ``host`` overtakes the incumbent, then minus
-    what the per-mineral term over-counts from there on.
+    """Breakpoints [units of ``scale``] and slopes (<= 0) of what the per-mineral term over-counts
+    for volume bought from one non-incumbent supplier ``host``: 0 until ``host`` overtakes the
+    incumbent (the first breakpoint: the allocator counts a project's volume up to it), then the
+    chord slopes of the over-count.
 
     The per-mineral term values the cut of the INCUMBENT's share. Past the volume ``x_c`` at which
     ``host`` becomes the larger supplier, the programme's target (the top supplier's share, whoever
@@ -324,10 +325,13 @@ def new_top_supplier_penalty_on() -> bool:
 
 def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc.ConcaveTerm], pd.DataFrame]:
     """One concave term per mineral the candidates supply (see the module notes): the value of the
-    funded volume on the project score's own curve, counted once for the portfolio; and, per
-    mineral and non-incumbent supplier, a term that takes back what that curve counts once the
-    supplier has overtaken the incumbent (:func:`new_top_supplier_points`), so the objective values
-    progress towards the programme's target (the top supplier's share, whoever it is)."""
+    funded volume on the project score's own curve, counted once for the portfolio. A project's
+    volume counts at most up to the volume at which its supplier alone overtakes the incumbent
+    (:func:`new_top_supplier_points`, when ``new_top_supplier_penalty`` is on): past it, the
+    programme's target (the top supplier's share, whoever it is) stops improving, so replacing
+    one dominant supplier with another earns less than spreading the same volume (tested).
+    A clip of each project's weight keeps the formulation (and its speed); two projects in the
+    same new supplier are not clipped jointly (a limit of this approximation)."""
     if scenario.objective not in ("score_weighted_support", "total_diversification"):
         return [], pd.DataFrame()
     _, _, lam = diversification_curve()
@@ -349,21 +353,20 @@ def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc
         weights = g["offtake_units"].where(g["country_iso3"] != base.incumbent, 0.0)
         if weights.sum() <= 0:
             continue
+        if penalty:
+            # a supplier's volume counts up to where it overtakes the incumbent: past that point
+            # it builds a new dominant supplier, not progress towards the target
+            supplier = (g["supplier_iso3"] if "supplier_iso3" in g.columns else g["country_iso3"]).to_numpy()
+            cap = np.full(len(g), np.inf)
+            for host in set(supplier[weights.to_numpy(float) > 0]):
+                pts = _overshoot_points(base, scenario, ref, mineral, str(host), scale)
+                if pts is not None:
+                    cap[supplier == host] = pts[0][0] * scale
+            weights = weights.clip(upper=pd.Series(cap, index=g.index))
         bps, slopes = diversification_curve_points(base, scenario, ref, mineral, scale)
         # s in units of the scale volume (well-scaled for HiGHS: tonnes would span 1e0..1e6)
         terms.append(alloc.ConcaveTerm(name=f"diversification {mineral}", weights=(weights / scale).to_dict(),
                                        breakpoints=bps, slopes=[x * k for x in slopes]))
-        if penalty:
-            supplier = (g["supplier_iso3"] if "supplier_iso3" in g.columns else g["country_iso3"]).to_numpy()
-            w_all = weights.to_numpy(float) / scale
-            for host in sorted(set(supplier[w_all > 0])):
-                pts = _overshoot_points(base, scenario, ref, mineral, str(host), scale)
-                if pts is None:
-                    continue
-                mine = supplier == host
-                terms.append(alloc.ConcaveTerm(name=f"new top supplier {mineral} {host}",
-                                               weights=dict(zip(g.index[mine], w_all[mine])),
-                                               breakpoints=list(pts[0]), slopes=[x * k for x in pts[1]]))
         rows.append({"mineral": mineral, "gap_volume": gap, "scale_volume": scale,
                      "value_of_full_gap": k * _g(gap / scale if gap > 0 else 0.0, bps, slopes)})
     return terms, pd.DataFrame(rows)
