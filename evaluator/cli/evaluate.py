@@ -13,10 +13,12 @@ from evaluator.reconcile import STUDY_COLUMNS
 #: (``bridge_*_usd_m``, adding up to ``npv_usd_m - study_npv_usd_m``; evaluator/reconcile.py).
 EVALUATE_FIELDS = [
     "id", "name", "country_iso3", "mineral", "stage", "npv_usd_m", "npv_krw_bn", "irr", "irr_note",
-    "npv_pretax_usd_m", "irr_pretax", "npv_korea_equity_usd_m", "irr_korea_equity",
+    "npv_pretax_usd_m", "irr_pretax", "npv_korea_equity_usd_m", "irr_korea_equity", "effective_tax_rate",
     "payback_years", "discounted_payback_years", "profitability_index", "npv_per_support",
     "aisc_usd_per_t", "min_dscr", "avg_dscr", "llcr", "discount_rate", "risk_premium",
-    "support_request_krw_bn", "coverage_share", "first_production_year", "korea_offtake_t_per_year",
+    "support_request_krw_bn", "coverage_share", "applicant_spending_krw_bn", "loan_cap_tier", "loan_cap_share",
+    "loan_cap_krw_bn", "support_cap_krw_bn", "loan_success_contingent", "loan_expected_levy_krw_bn",
+    "loan_interest_subsidy_krw_bn", "first_production_year", "korea_offtake_t_per_year",
     "korea_offtake_t_full", "korea_offtake_t_target_year",
     *STUDY_COLUMNS,
 ]
