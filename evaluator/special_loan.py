@@ -61,8 +61,8 @@ __all__ = [
 ]
 
 #: Designations in ``minerals.csv`` that are 핵심광물 (critical minerals): the 2023 list of 33 (of
-#: which the 10 strategic) and the 17 rare earths designated in 2025-26.
-CRITICAL_DESIGNATIONS = ("core", "strategic", "critical")
+#: which the 10 strategic, five of them rare earths) and the 17 rare earths designated in 2025-26.
+CRITICAL_DESIGNATIONS = ("strategic", "critical")
 
 
 def _data_dir(ref) -> Path:
