@@ -39,6 +39,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evaluator.messages import Joined, Message
+
 __all__ = [
     "ROYALTY_BASES",
     "DEPRECIATION_METHODS",
@@ -220,8 +222,8 @@ class Regime:
     depletion_cap: float
     withholding_rate: float
     tax_credit_share: float
-    source: str
-    warning: str = ""
+    source: Message           # where the terms come from (a fiscal_regimes.csv row and its law, or the country tables)
+    warning: Joined | str = ""  # what fell back to a default (messages; "" when nothing did)
 
 
 def _pick(table: pd.DataFrame, key_col: str, key: str, mineral: str):
@@ -303,7 +305,7 @@ def resolve_regime(ref, app, scenario, cache: dict | None = None) -> Regime:
     regime, warnings = base
     dep_years = app.depreciation_years if app.depreciation_years is not None else \
         (regime.depreciation_years or scenario.depreciation_years_default)
-    changes = dict(depreciation_years=int(dep_years), warning="; ".join(warnings))
+    changes = dict(depreciation_years=int(dep_years), warning=Joined(tuple(warnings), "; ") if warnings else "")
     if app.depreciation_years is not None:
         changes.update(depreciation_method="sl")
     if app.royalty_rate is not None:
@@ -328,7 +330,7 @@ def regime_row(ref, app) -> tuple[pd.Series | None, list[str]]:
     if table is not None and region:
         row = _pick(table, "region", region, app.mineral)
         if row is None:
-            warnings.append(f"fiscal region {region} is not in fiscal_regimes.csv: using the country default of {app.country_iso3}")
+            warnings.append(Message("fiscal_region_unknown", {"region": region, "iso3": app.country_iso3}))
     if table is not None and row is None:
         hit = np.flatnonzero((table["iso3"].to_numpy() == app.country_iso3) & table["country_default"].to_numpy())
         if len(hit):
@@ -372,7 +374,7 @@ def _regime_from_row(row, ref, app) -> Regime:
         depletion_cap=dep_cap,
         withholding_rate=float(row.withholding_korea_rate),
         tax_credit_share=float(row.production_tax_credit_share),
-        source=f"fiscal_regimes.csv {row.region} ({row.mineral}): {row.law}",
+        source=Message("src_fiscal_regime", {"region": row.region, "mineral": row.mineral, "law": row.law}),
     )
 
 
@@ -381,21 +383,21 @@ def _country_tables_regime(ref, app, refmod) -> tuple[Regime, list[str]]:
     warnings = []
     roy = refmod.royalty_row(ref, app.country_iso3, app.mineral)
     if roy["iso3"] == refmod.DEFAULT_KEY and app.royalty_rate is None:
-        warnings.append(f"no royalty row for {app.country_iso3}: global default {float(roy['royalty_rate']):.1%} "
-                        f"of royalties.csv used (assumption)")
+        warnings.append(Message("fiscal_no_royalty_row", {"iso3": app.country_iso3,
+                                                          "rate": f"{float(roy['royalty_rate']):.1%}"}))
     iso3 = app.country_iso3
     has_tax = (iso3 in ref.countries.index and pd.notna(ref.countries.at[iso3, "income_tax_rate"])) or \
         refmod._first_match(ref.tax_overrides, iso3, app.mineral) is not None
     tax = refmod.income_tax_rate(ref, iso3, app.mineral)
     if not has_tax and app.income_tax_rate is None:
-        warnings.append(f"no income tax rate for {iso3}: global default {tax:.0%} of tax_overrides.csv used (assumption)")
+        warnings.append(Message("fiscal_no_income_tax", {"iso3": iso3, "rate": f"{tax:.0%}"}))
     dep_rate, dep_cap = 0.0, 0.0  # the per-country tables carry no depletion (today's model)
     regime = Regime(
         region=iso3, royalty_basis="nsr", royalty_rate=float(roy["royalty_rate"]), royalty_bands=(),
         royalty_top_rate_above_usd_m=np.inf, royalty_min_rate=(), income_tax_rate=tax,
         loss_carry_years=UNLIMITED_YEARS, loss_offset_cap=1.0, depreciation_method="sl", depreciation_rate=0.0,
         depreciation_years=None, depletion_rate=dep_rate, depletion_cap=dep_cap, withholding_rate=0.0,
-        tax_credit_share=0.0, source=f"country default ({iso3})",
+        tax_credit_share=0.0, source=Message("src_country_default", {"iso3": iso3}),
     )
     return regime, warnings
 

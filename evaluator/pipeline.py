@@ -109,6 +109,7 @@ class AllocationSummary:
     note: str = ""
     warnings: tuple[str, ...] = ()
     note_messages: tuple = field(default=(), repr=False)
+    binding_messages: tuple = field(default=(), repr=False)
 
     def note_text(self, language: str = "en") -> str:
         """The allocator's note (why nothing is funded, a limit that stopped it) in ``language``."""
@@ -117,9 +118,12 @@ class AllocationSummary:
         return messages.join(self.note_messages, language, " ") if self.note_messages else self.note
 
     def as_record(self) -> dict:
-        """The summary as one JSON-ready mapping (the CLI's ``summary`` object)."""
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "note_messages"}
+        """The summary as one JSON-ready mapping (the CLI's ``summary`` object): ``binding`` names
+        the binding constraints (English), ``binding_codes`` gives them as catalogue codes with
+        their parameters (``{"code": "constraint_budget", "params": {"budget": "loan_krw_bn"}}``)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("note_messages", "binding_messages")}
         out["binding"] = list(self.binding)
+        out["binding_codes"] = [m.record() for m in self.binding_messages]
         out["warnings"] = list(self.warnings)
         for k in ("marginal_value_per_krw_bn", "diversification_value", "china_share_before", "china_share_after",
                   "top_share_after"):
@@ -298,7 +302,7 @@ def summarise_allocation(pa: portfolio.PortfolioAllocation, outcome: SupplyOutco
         china_share_before=outcome.shares("china_share_before"), china_share_after=outcome.shares("china_share_after"),
         top_share_after=outcome.shares("top_share_after"),
         limit_reached=bool(s["limit_reached"]), note=str(s["note"] or ""), warnings=tuple(s["warnings"]),
-        note_messages=tuple(s.get("note_messages", ())))
+        note_messages=tuple(s.get("note_messages", ())), binding_messages=tuple(s.get("binding_messages", ())))
 
 
 def run(apps: Sequence, scenario, ref, *, customs=None, weights: Mapping[str, float] | None = None,

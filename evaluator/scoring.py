@@ -430,7 +430,7 @@ def score(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
     if screened is None:
         screened = screened_criteria(ev, scenario, ref, benefits=benefits, risk_metrics=risk_metrics)
     t = screened.copy()
-    reasons = {str(k): tuple(v) for k, v in t.pop("ineligible_messages").items()}
+    reasons = {str(k): tuple(v) for k, v in t["ineligible_messages"].items()}
     crit = t[[f"crit_{c}" for c in CRITERIA]].to_numpy(dtype=float)
     wv = np.array([w[c] for c in CRITERIA])
     contrib = crit * wv[None, :]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from evaluator.messages import Message
+
 from evaluator import cashflow, fiscal
 from evaluator.reference import load_reference
 from models.application import Application
@@ -183,11 +185,14 @@ def test_overrides_and_fallback_warnings():
     reg = fiscal.resolve_regime(REF, toy(fiscal_region="AUS-WA", royalty_rate=0.07, income_tax_rate=0.25), SCEN)
     assert (reg.royalty_basis, reg.royalty_rate, reg.income_tax_rate) == ("nsr", 0.07, 0.25)
     unknown = fiscal.resolve_regime(REF, toy(fiscal_region="AUS-XX"), SCEN)
-    assert "AUS-XX is not in fiscal_regimes.csv" in unknown.warning and "country default of AUS" in unknown.warning
+    # warnings are messages (codes with their values), worded by the catalogue in either language
+    assert unknown.warning.parts == (Message("fiscal_region_unknown", {"region": "AUS-XX", "iso3": "AUS"}),)
+    assert "AUS-XX is not in fiscal_regimes.csv" in unknown.warning.text() and "country default of AUS" in unknown.warning.text()
+    assert "AUS-XX" in unknown.warning.text("ko")
     nobody = fiscal.resolve_regime(REF, toy(country_iso3="FIN"), SCEN)
-    assert "global default 5.0% of royalties.csv" in nobody.warning
+    assert "global default 5.0% of royalties.csv" in nobody.warning.text()
     inputs = cashflow.resolve_inputs([toy(country_iso3="FIN")], SCEN, REF)
-    assert "global default" in inputs.sources.loc["TOY", "fiscal_warning"]
+    assert "global default" in inputs.sources.loc["TOY", "fiscal_warning"].text()
 
 
 def test_malformed_regime_table_is_a_named_error(tmp_path):
