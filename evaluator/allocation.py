@@ -85,6 +85,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, linprog, milp
 
 from evaluator import messages
+from evaluator.errors import SolverError
 from evaluator.messages import Joined, Message
 
 __all__ = [
@@ -134,7 +135,7 @@ SNAP_TOL = 1e-6
 # ----------------------------------------------------------------------------------------------
 # Exceptions
 # ----------------------------------------------------------------------------------------------
-class AllocationError(RuntimeError):
+class AllocationError(SolverError):
     """The optimiser failed, or its answer broke a constraint on re-check."""
 
 

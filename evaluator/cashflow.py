@@ -61,6 +61,7 @@ import pandas as pd
 
 from evaluator import fiscal
 from evaluator import reference as refmod
+from evaluator.errors import InputError
 from evaluator.messages import Message
 from models.application import Application
 from models.scenario import Scenario
@@ -154,7 +155,7 @@ class ProjectInputs:
         return len(self.ids)
 
 
-class PriceDeckError(ValueError):
+class PriceDeckError(InputError):
     """An uploaded price deck breaks a rule; the message names the row, column and rule."""
 
 
@@ -246,7 +247,7 @@ def _price_path(ref, mineral: str, scenario: Scenario, basket, n_columns: int) -
     return price, np.ones(1), src
 
 
-class CurrencyError(ValueError):
+class CurrencyError(InputError):
     """An application states a currency with no rate; the message names the application."""
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evaluator.errors import DataError
 from evaluator.messages import Joined, Message
 
 __all__ = [
@@ -75,7 +76,7 @@ _REGIME_COLUMNS = ("region", "iso3", "mineral", "country_default", "royalty_basi
 _DEPLETION_COLUMNS = ("iso3", "mineral", "depletion_rate", "depletion_cap", "law", "source", "date", "assumption")
 
 
-class FiscalDataError(ValueError):
+class FiscalDataError(DataError):
     """A fiscal table is malformed; the message names the file, the row and the rule."""
 
 

@@ -54,13 +54,14 @@ import pandas as pd
 
 from evaluator import allocation as alloc
 from evaluator import messages, supply
+from evaluator.errors import SettingsError
 from evaluator.messages import Joined, Message
 
 RESOURCES = ("fund_krw_bn", "loan_krw_bn")
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
-class PortfolioError(ValueError):
+class PortfolioError(SettingsError):
     """A lock or option that cannot be used (e.g. locking in an ineligible application)."""
 
 

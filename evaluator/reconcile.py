@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from evaluator import cashflow, finance
+from evaluator.errors import InputError
 from evaluator.evaluate import discount_rates
 from models.application import Application
 from models.scenario import Scenario
@@ -47,7 +48,7 @@ __all__ = ["ReconcileError", "BridgeStep", "Bridge", "bridge", "STEP_GROUPS"]
 STEP_GROUPS = ("price deck", "discount rate and country premium", "fiscal terms", "timing", "costs")
 
 
-class ReconcileError(ValueError):
+class ReconcileError(InputError):
     """The application lacks the study figures a bridge needs (the message names them)."""
 
 

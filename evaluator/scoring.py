@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from evaluator import messages
+from evaluator.errors import SettingsError
 from evaluator.messages import Message
 from evaluator import country_risk
 from evaluator.reference import DATA_DIR, ReferenceDataError
@@ -78,7 +79,7 @@ PERTURBATION = 0.20
 _SCORE_DECIMALS = 9  # scores equal to 1e-9 points count as tied (weights that differ only by scale)
 
 
-class ScoringError(ValueError):
+class ScoringError(SettingsError):
     """Scoring cannot proceed; the message names the rule (weights, missing risk metrics)."""
 
 

@@ -69,6 +69,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluator.errors import RecordStoreError
+
 __all__ = [
     "APP_ID",
     "SCHEMA_VERSION",
@@ -111,7 +113,7 @@ _DECISION_FIELDS = ("id", "scenario_id", "note", "decided_by", "decided_at", "su
 # --------------------------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------------------------
-class StoreError(Exception):
+class StoreError(RecordStoreError):
     """The store cannot do what was asked; the message is fit to show an officer as is."""
 
 

@@ -20,6 +20,8 @@ from typing import Any, Mapping
 
 import tomli_w
 
+from evaluator.errors import SettingsError
+
 DEFAULT_SCENARIO_PATH = Path(__file__).resolve().parent.parent / "evaluator" / "data" / "default_scenario.toml"
 CRITERIA = ("financial", "risk", "diversification", "loan_safety", "readiness", "esg")
 PRICE_CASES = ("base", "low", "high")
@@ -30,7 +32,7 @@ OBJECTIVES = ("score_weighted_support", "total_score", "total_npv", "total_diver
 LOAN_TERMS = ("2026", "2025")
 
 
-class ScenarioError(ValueError):
+class ScenarioError(SettingsError):
     """A scenario file or value breaks a rule; the message names the field and the rule."""
 
 

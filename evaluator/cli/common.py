@@ -18,12 +18,13 @@ import time
 import numpy as np
 import pandas as pd
 
+from evaluator.errors import EvaluatorError
 from models.scenario import CRITERIA
 
 EXIT_OK, EXIT_INVALID_ROWS, EXIT_UNUSABLE = 0, 3, 2
 
 
-class CliError(Exception):
+class CliError(EvaluatorError):
     """A problem with the command line or a file that stops the command (exit 2)."""
 
 
