@@ -1425,7 +1425,8 @@ def _why_nothing(m: _Model, row_hi) -> Message:
     start = np.where(m.lo > 0, m.lo, SNAP_TOL)          # smallest fundable share
     fits = gain & np.all(m.req * start[:, None] <= bud[None, :] * (1 + RECHECK_TOL), axis=1)
     if not fits.any():
-        budgets = ", ".join(f"{k} {b:g}" for k, b in zip(m.keys, bud))
+        budgets = Joined(tuple(Message("alloc_budget_amount", {"budget": k, "amount": f"{b:g}"})
+                               for k, b in zip(m.keys, bud)))
         return Message("alloc_nothing_fits_budgets", {"budgets": budgets})
     # caps and constraints that a candidate breaks on its own at its minimum share
     blockers = []
