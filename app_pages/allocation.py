@@ -14,7 +14,7 @@ from evaluator import messages, supply
 from evaluator.allocation import AllocationError, AllocationInfeasible
 from evaluator.portfolio import PortfolioError
 from evaluator.scoring import ScoringError
-from models.scenario import OBJECTIVES
+from models.scenario import FINANCIAL_MEASURES, OBJECTIVES
 
 st.title(t("allocation"))
 ss = st.session_state
@@ -44,8 +44,8 @@ def _controls(ids: list[str]) -> None:
         c7, c8, c9 = st.columns([2, 2, 2])
         c7.multiselect(t("lock_in"), ids, key="lock_in", placeholder=t("choose_applications"))
         c8.multiselect(t("lock_out"), ids, key="lock_out", placeholder=t("choose_applications"))
-        c9.radio(t("financial_measure"), ("npv", "p10_npv", "prob_loss"), key="financial_measure", horizontal=True,
-                 format_func={m: t(f"measure_{m}") for m in ("npv", "p10_npv", "prob_loss")}.get, help=t("financial_measure_help"))
+        c9.radio(t("financial_measure"), FINANCIAL_MEASURES, key="financial_measure", horizontal=True,
+                 format_func={m: t(f"measure_{m}") for m in FINANCIAL_MEASURES}.get, help=t("financial_measure_help"))
         st.toggle(t("prove_optimality"), key="prove_optimal",
                   help=t("prove_optimality_help", seconds=f"{compute.INTERACTIVE_TIME_LIMIT_S:g}"))
 

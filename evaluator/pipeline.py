@@ -32,6 +32,7 @@ import pandas as pd
 
 from evaluator import portfolio, scoring, supply
 from evaluator.evaluate import Evaluation, evaluate
+from models import scenario as scenario_model
 
 __all__ = [
     "RISK_MEASURES", "DEFAULT_SIMULATION_PATHS", "Scored", "SupplyOutcome", "AllocationSummary", "PipelineResult",
@@ -39,8 +40,9 @@ __all__ = [
     "risk_measure_of", "run",
 ]
 
-#: Financial measures that need the Monte Carlo (:mod:`evaluator.uncertainty`).
-RISK_MEASURES = ("p10_npv", "prob_loss")
+#: Financial measures that need the Monte Carlo (:mod:`evaluator.uncertainty`); the list has its
+#: home in models.scenario.
+RISK_MEASURES = scenario_model.RISK_MEASURES
 #: Paths of the simulation the pipeline runs for a risk-adjusted ranking.
 DEFAULT_SIMULATION_PATHS = 10_000
 #: Simulated columns shown beside the point NPV whenever the simulation has run.
@@ -203,8 +205,8 @@ def evaluate_step(apps: Sequence, scenario, ref) -> Evaluation:
 def risk_measure_of(scenario, risk_measure: str | None = None) -> str:
     """The financial measure a run ranks on: ``risk_measure`` when given, else the scenario's."""
     fm = risk_measure or scenario.financial_measure
-    if fm not in ("npv",) + RISK_MEASURES:
-        raise scoring.ScoringError(f"risk measure {fm!r}: must be one of npv, {', '.join(RISK_MEASURES)}")
+    if fm not in scenario_model.FINANCIAL_MEASURES:
+        raise scoring.ScoringError(f"risk measure {fm!r}: must be one of {', '.join(scenario_model.FINANCIAL_MEASURES)}")
     return fm
 
 

@@ -58,7 +58,7 @@ from evaluator.errors import SettingsError
 from evaluator.messages import Message
 from evaluator import country_risk
 from evaluator.reference import DATA_DIR, ReferenceDataError
-from models.scenario import CRITERIA
+from models.scenario import CRITERIA, RISK_MEASURES
 
 __all__ = [
     "ScoringError",
@@ -274,7 +274,7 @@ def _financial_inputs(ev, scenario, risk_metrics) -> dict[str, np.ndarray]:
     out = {"npv_per_support": m["npv_per_support"].to_numpy(dtype=float),
            "irr_excess": (m["irr"] - m["discount_rate"]).to_numpy(dtype=float)}
     fm = scenario.financial_measure
-    if fm in ("p10_npv", "prob_loss"):
+    if fm in RISK_MEASURES:
         need = "npv_p10_usd_m" if fm == "p10_npv" else "prob_npv_negative"
         if risk_metrics is None:
             raise ScoringError(f"financial_measure={fm} needs the uncertainty module's risk metrics "
