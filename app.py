@@ -7,7 +7,7 @@ Run with ``streamlit run app.py``. Pages live in ``app_pages/``; computation liv
 
 import streamlit as st
 
-from app_pages import compute, draft, state
+from app_pages import access, compute, draft, state
 from app_pages.customs_upload import customs_import
 from app_pages.fmt import UNITS
 from app_pages.i18n import t
@@ -15,6 +15,7 @@ from app_pages.price_deck import read_price_deck
 from models.scenario import CRITERIA, DEMAND_CASES, PRICE_CASES
 
 st.set_page_config(page_title=t("app_title"), page_icon=":material/landscape:", layout="wide")
+who = access.gate()  # team mode: the sign-in page, or a refusal, before any application data is read
 state.keep_widget_state()
 state.init_state(compute.load_sample, draft.restore)
 state.widget_defaults()
@@ -74,6 +75,7 @@ with st.sidebar:
     if st.session_state.get("draft_restored"):
         st.caption(t("draft_restored"))
     st.button(t("start_over"), key="start_over", on_click=draft.start_over, help=t("start_over_help"))
+    access.sidebar(who)
 
 draft.save()  # before the page: a page that stops early (st.stop) still keeps the officer's state
 nav.run()

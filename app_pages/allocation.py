@@ -216,7 +216,7 @@ def _portfolio_risk(scenario, t_alloc) -> None:
         ).properties(height=280, title=t("loan_loss_s_curve")), width="stretch")
         st.caption(t("loan_loss_caption"))
         target_tbl = risk.target.assign(mineral=risk.target["mineral"].map(mineral_name),
-                                        prob=risk.target["prob_china_share_met"] * 100)
+                                        prob=risk.target["prob_target_met"] * 100)
         st.altair_chart(alt.Chart(target_tbl).mark_line(point=True).encode(
             x=alt.X("year:O", title=None), y=alt.Y("prob:Q", title=t("axis_prob_target_met_pct"), scale=alt.Scale(domain=[0, 100])),
             color=alt.Color("mineral:N", title=t("col_mineral")),

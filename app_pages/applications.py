@@ -5,7 +5,7 @@ import hashlib
 import streamlit as st
 
 from app_pages import compute, editor, state
-from app_pages.fmt import mineral_name, table_view
+from app_pages.fmt import md_text, mineral_name, table_view
 from app_pages.i18n import lang, t
 from evaluator import messages
 from evaluator.template import build_template
@@ -27,9 +27,10 @@ with left:
             ss["upload_digest"] = digest
             ss["upload_error"] = editor.try_load_upload(data, upload.name, compute.reference())
         if ss.get("upload_error"):
-            st.error(t("upload_not_loaded", name=upload.name, error=ss["upload_error"], kept=ss.get("source_name")))
+            st.error(t("upload_not_loaded", name=md_text(upload.name), error=ss["upload_error"],
+                       kept=md_text(ss.get("source_name"))))
 with right:
-    st.caption(t("now_loaded", source=ss.get("source_name"), n=len(ss["raw_df"])))
+    st.caption(t("now_loaded", source=md_text(ss.get("source_name")), n=len(ss["raw_df"])))
     st.download_button(t("download_template"), build_template(language=lang()), file_name="application_template.xlsx",
                        key="dl_template", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     if st.button(t("reload_sample"), key="reload_sample"):

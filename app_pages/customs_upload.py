@@ -29,4 +29,9 @@ def customs_import(ref):
         ss["customs_error"] = f"{up.name}: {exc}"
         return None, ""
     ss.pop("customs_error", None)
+    if ss.get("customs_audited") != key:  # once per file, not on every rerun
+        from app_pages import access
+
+        ss["customs_audited"] = key
+        access.audit("upload", kind="customs", file=up.name, sha256=hashlib.sha256(data).hexdigest())
     return c, key

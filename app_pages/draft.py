@@ -5,6 +5,10 @@ What is kept: the applications table as entered (invalid rows and edits included
 sheet and source name, every assumption and weight of the sidebar, the Allocation page's
 budgets, caps, objective and locks, the chosen measure, language and unit, and an uploaded price
 deck. An uploaded customs extract is not kept (the file is the officer's to upload again).
+
+Each person has their own draft (:attr:`app_pages.access.Identity.slot`: the signed-in e-mail in
+team mode, the operating-system user in local mode): two officers never see each other's unsaved
+work, and "Start over" clears only one's own.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 
 import streamlit as st
 
-from app_pages import state
+from app_pages import access, state
 from evaluator.store import ScenarioStore, StoreError, frame_from_json, frame_to_json
 from models.scenario import CRITERIA
 
@@ -38,15 +42,28 @@ def _values() -> dict:
     return {k: (list(ss[k]) if isinstance(ss[k], tuple) else ss[k]) for k in KEPT_KEYS if k in ss}
 
 
+#: The one slot of the store before drafts were kept per person (read once in local mode).
+LEGACY_SLOT = "current"
+
+
+def _slot() -> str:
+    who = access.current()
+    return who.slot if who is not None else "nobody"
+
+
 def restore() -> bool:
-    """Put the saved draft into a new session (before any widget draws); True when one was found."""
+    """Put this person's saved draft into a new session (before any widget draws); True when one
+    was found."""
     store = _store()
-    draft = store.load_draft() if store is not None else None
+    slot = _slot()
+    draft = store.load_draft(slot) if store is not None else None
+    if draft is None and store is not None and slot.startswith("local:"):
+        draft = store.load_draft(LEGACY_SLOT)  # the single-user draft of an earlier version
     if not draft:
         return False
     ss = st.session_state
     state.set_table(frame_from_json(draft["table"]), frame_from_json(draft.get("schedule")),
-                    draft.get("source_name") or "draft")
+                    draft.get("source_name") or "draft", original=frame_from_json(draft.get("original")))
     for k, v in (draft.get("values") or {}).items():
         if k == "price_path" and isinstance(v, dict):
             v = {m: {int(y): float(p) for y, p in path.items()} for m, path in v.items()}
@@ -70,16 +87,21 @@ def save() -> None:
     store = _store()
     if store is not None:
         store.save_draft({"table": frame_to_json(ss["raw_df"]), "schedule": frame_to_json(ss.get("schedule_df")),
-                          "source_name": ss.get("source_name", ""), "values": values})
+                          "original": frame_to_json(ss.get("original_df")),
+                          "source_name": ss.get("source_name", ""), "values": values}, slot=_slot())
         ss["draft_digest"] = digest
 
 
 def start_over() -> None:
-    """Forget the draft and every choice of this session (the bundled samples and the default
-    scenario come back on the next run)."""
+    """Forget this person's draft and every choice of this session (the bundled samples and the
+    default scenario come back on the next run); other people's drafts stay."""
     store = _store()
+    slot = _slot()
     if store is not None:
-        store.clear_draft()
+        store.clear_draft(slot)
+        if slot.startswith("local:"):
+            store.clear_draft(LEGACY_SLOT)
     for k in list(st.session_state.keys()):
-        del st.session_state[k]
+        if k != "identity_slot":
+            del st.session_state[k]
     st.session_state["draft_cleared"] = True

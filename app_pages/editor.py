@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pandas as pd
@@ -20,11 +21,16 @@ def try_load_upload(data: bytes, filename: str, ref) -> str | None:
 
     Nothing already loaded is lost on failure.
     """
+    from app_pages import access
+
+    detail = {"kind": "applications", "file": filename, "sha256": hashlib.sha256(data).hexdigest()}
     try:
         res = load_applications(data, filename=filename, ref=ref)
     except ValidationError as exc:
+        access.audit("upload", **detail, loaded=False)
         return exc.text(lang()) or str(exc)
     state.set_table(res.raw, res.schedule, filename)
+    access.audit("upload", **detail, loaded=True)
     return None
 
 
@@ -45,7 +51,7 @@ def apply_editor_delta(key: str) -> None:
     added = [r for r in (delta.get("added_rows") or []) if r]
     if added:
         raw = pd.concat([raw, pd.DataFrame(added, dtype=object)], ignore_index=True)
-    state.set_table(raw, ss.get("schedule_df"), ss.get("source_name", "edited"))
+    state.set_table(raw, ss.get("schedule_df"), ss.get("source_name", "edited"), edited=True)
 
 
 def editor_frame(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict]:

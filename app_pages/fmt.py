@@ -7,6 +7,7 @@ it: 억원 (3,135억원; 1조 2,500억원 from 1조 up), 백만원, or KRW bn.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -147,3 +148,15 @@ def money_slider(container, label: str, key_krw_bn: str, max_krw_bn: float, step
     return container.slider(f"{label} [{money_unit()}]", 0.0, max_krw_bn * f, step=step_krw_bn * f,
                             format="%.1f" if f < 100 else "%.0f", key=f"{key_krw_bn}__shown", help=help,
                             on_change=_money_from_display, args=(key_krw_bn, f))
+
+
+#: ASCII punctuation: CommonMark lets a backslash escape each of them, and escaped they lose any
+#: meaning (links, images, emphasis, HTML, Streamlit's :color[...] and :material/...: shortcodes).
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def md_text(value: Any) -> str:
+    """Text a person typed (a note, a name, a file or scenario title), made safe to put inside a
+    label that Streamlit renders as Markdown: every punctuation character escaped, line breaks
+    as spaces. Longer text is better shown with ``st.text`` (never parsed at all)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value if value is not None else "").split()))

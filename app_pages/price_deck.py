@@ -27,6 +27,9 @@ def read_price_deck() -> None:
     if ss.get("price_deck_digest") == digest:
         return
     ss["price_deck_digest"] = digest
+    from app_pages import access
+
+    access.audit("upload", kind="price_deck", file=up.name, sha256=hashlib.sha256(data).hexdigest())
     try:
         frame = pd.read_excel(io.BytesIO(data)) if up.name.lower().endswith(".xlsx") else pd.read_csv(io.BytesIO(data))
         ss["price_path"] = price_deck_from_frame(frame)

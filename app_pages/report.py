@@ -5,8 +5,10 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from app_pages import compute, state
-from app_pages.fmt import fmt_money, fmt_pct
+import hashlib
+
+from app_pages import access, compute, state
+from app_pages.fmt import fmt_money, fmt_pct, md_text
 from app_pages.i18n import lang, t
 from evaluator import pipeline
 from evaluator.allocation import AllocationError
@@ -27,7 +29,7 @@ except (AllocationError, PortfolioError, ScoringError) as exc:
     st.error(t("report_not_possible", error=exc))
     st.stop()
 
-st.markdown(t("report_scenario_line", name=scenario.name, case=t(f"price_case_{scenario.price_case}"),
+st.markdown(t("report_scenario_line", name=md_text(scenario.name), case=t(f"price_case_{scenario.price_case}"),
               rate=fmt_pct(scenario.discount_rate), fx=f"{scenario.fx_krw_per_usd:,.0f}",
               fund=fmt_money(scenario.fund_krw_bn), loans=fmt_money(scenario.loan_krw_bn)))
 # what the workbook was built from: a report built for other assumptions is not offered as current
@@ -39,7 +41,7 @@ except StoreError as exc:
     decision = None
     st.warning(t("store_unreadable", error=exc))
 if decision:
-    st.success(t("decision_in_report", id=decision["decision_id"], by=decision["decided_by"]))
+    st.success(t("decision_in_report", id=decision["decision_id"], by=md_text(decision["decided_by"])))
 
 st.caption(t("report_with_risk") if risk is not None else t("report_without_risk"))
 if st.button(t("build_report"), key="build_report", type="primary"):
@@ -53,14 +55,19 @@ if st.session_state.get("report_bytes"):
     if st.session_state.get("report_built_for") == built_for:
         st.download_button(t("download_report"), st.session_state["report_bytes"],
                            file_name=f"mineral_fund_report_{dt.datetime.now(KST):%Y%m%d}.xlsx", key="dl_report",
-                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", type="primary")
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", type="primary",
+                           on_click=access.audit, args=("export",),
+                           kwargs={"kind": "report", "sha256": hashlib.sha256(st.session_state["report_bytes"]).hexdigest()})
         st.caption(t("report_built_at", at=st.session_state.get("report_built_at")))
     else:
         st.warning(t("report_stale"))
 
 st.subheader(t("tables_as_csv"))
 c1, c2 = st.columns(2)
-c1.download_button(t("download_ranking_csv"), compute.csv_bytes(result.ranking), file_name="ranking.csv",
-                   mime="text/csv", key="dl_ranking_csv")
-c2.download_button(t("download_allocation_csv"), compute.csv_bytes(result.allocation.table),
-                   file_name="allocation.csv", mime="text/csv", key="dl_alloc_csv")
+ranking_csv, allocation_csv = compute.csv_bytes(result.ranking), compute.csv_bytes(result.allocation.table)
+c1.download_button(t("download_ranking_csv"), ranking_csv, file_name="ranking.csv",
+                   mime="text/csv", key="dl_ranking_csv", on_click=access.audit, args=("export",),
+                   kwargs={"kind": "ranking.csv", "sha256": hashlib.sha256(ranking_csv).hexdigest()})
+c2.download_button(t("download_allocation_csv"), allocation_csv,
+                   file_name="allocation.csv", mime="text/csv", key="dl_alloc_csv", on_click=access.audit,
+                   args=("export",), kwargs={"kind": "allocation.csv", "sha256": hashlib.sha256(allocation_csv).hexdigest()})

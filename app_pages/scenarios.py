@@ -1,9 +1,16 @@
-"""Scenarios: save what-ifs with their ranking and allocation, list, load, compare, decide."""
+"""Scenarios: save what-ifs with their ranking and allocation, list, load, compare, decide, audit.
+
+Who may do what (:mod:`app_pages.access`): officers and approvers save; approvers record the
+committee's decision under their signed-in identity, after a confirmation that shows what is
+being decided; approvers read the audit trail. Every name, note and title a person typed is shown
+as text (``st.text``, tables, or escaped), never as Markdown.
+"""
 
 import pandas as pd
 import streamlit as st
 
-from app_pages import compute, state
+from app_pages import access, compute, state
+from app_pages.fmt import md_text
 from app_pages.i18n import t
 from evaluator.allocation import AllocationError
 from evaluator.pipeline import snapshot
@@ -14,6 +21,7 @@ from models.scenario import Scenario, ScenarioError
 
 st.title(t("scenarios"))
 ss = st.session_state
+who = access.current()
 scenario = state.current_scenario()
 
 try:
@@ -24,12 +32,20 @@ except StoreError as exc:  # names the path
 st.caption(t("store_path", path=store.path))
 
 # -- save ----------------------------------------------------------------------------------------
-with st.form("save_scenario", border=True):
-    st.markdown(t("save_what_if"))
-    c1, c2 = st.columns(2)
-    name = c1.text_input(t("scenario_name"), key="save_name", placeholder=t("scenario_name_placeholder"))
-    author = c2.text_input(t("author"), key="save_author")
-    submitted = st.form_submit_button(t("save"), type="primary")
+submitted = False
+if who.may("save"):
+    with st.form("save_scenario", border=True):
+        st.markdown(t("save_what_if"))
+        c1, c2 = st.columns(2)
+        name = c1.text_input(t("scenario_name"), key="save_name", placeholder=t("scenario_name_placeholder"))
+        if who.mode == "local":
+            author = c2.text_input(t("author"), key="save_author")
+        else:  # team mode: saved under the signed-in identity, not a typed name
+            author = who.label
+            c2.caption(t("saved_under", who=md_text(who.label)))
+        submitted = st.form_submit_button(t("save"), type="primary")
+else:
+    st.info(t("viewer_cannot_save"))
 if submitted:
     if not name.strip() or not author.strip():
         st.error(t("need_name_author"))
@@ -44,8 +60,11 @@ if submitted:
         if kw is not None:
             kw["applications"] = ss["raw_df"]  # the table as the officer entered it, invalid rows too
             try:
-                sid = store.save(name, author, **kw)
+                access.require("save")
+                sid = store.save(name, author if who.mode == "local" else who.label, **kw)
                 st.success(t("saved_as", id=sid))
+            except access.NotAllowed as exc:
+                st.error(str(exc))
             except (StoreError, ValueError, TypeError) as exc:
                 st.error(t("not_saved", error=exc))
 
@@ -53,7 +72,8 @@ if submitted:
 try:
     listing = store.list()
     decision = store.current_decision()
-    head = store.verify()
+    history = store.decisions()
+    heads = store.heads()
 except StoreError as exc:  # TamperedStore names the first broken link
     st.error(t("store_cannot_open", error=exc))
     st.stop()
@@ -63,9 +83,21 @@ if listing.empty:
 st.subheader(t("saved_scenarios"))
 st.dataframe(listing, hide_index=True, width="stretch", key="scenario_list")
 if decision is not None:
-    st.success(t("decision_in_force", id=decision.scenario_id, by=decision.decided_by, at=decision.decided_at,
-                 note=decision.note))
-    st.caption(t("store_head_hash", hash=head or ""))
+    with st.container(border=True):
+        st.success(t("decision_in_force", id=decision.scenario_id, by=md_text(decision.decided_by),
+                     at=decision.decided_at))
+        st.text(decision.note)  # as typed: never Markdown
+    st.caption(t("store_head_hash", hash=heads["decisions"] or ""))
+if heads["audit"]:
+    st.caption(t("audit_head_hash", hash=heads["audit"]))
+if history:
+    with st.expander(t("decision_history"), expanded=False):
+        st.dataframe(pd.DataFrame([{t("col_decision"): d.id, t("scenario"): d.scenario_id,
+                                    t("decided_by"): d.decided_by, t("decided_at"): d.decided_at,
+                                    t("note"): d.note, t("supersede_reason"): d.reason or "",
+                                    t("col_supersedes"): d.supersedes, t("col_hash"): d.this_hash}
+                                   for d in reversed(history)]),
+                     hide_index=True, width="stretch", key="decision_history_table")
 
 labels = {int(r.id): f"{r.id}: {r.name} ({r.author}, {r.created_at})" + (t("decided_suffix") if r.decided else "")
           for r in listing.itertuples()}
@@ -84,6 +116,7 @@ def _load(sid: int) -> None:
         state.set_table(apps, None, f"scenario {sid}: {saved.name}")
     ss["load_error"] = None
     ss["loaded_note"] = True
+    access.audit("load", scenario_id=sid, applications_hash=saved.applications_hash)
 
 
 c1, c2 = st.columns([3, 1])
@@ -126,21 +159,85 @@ elif chosen:
     st.caption(t("pick_two"))
 
 # -- decide --------------------------------------------------------------------------------------
+def _what_is_decided(sid: int, pending: dict) -> pd.DataFrame:
+    """Item -> value of the decision about to be recorded (shown as a table: text stays text)."""
+    saved = store.load(sid)
+    alloc = saved.allocation if saved.allocation is not None else pd.DataFrame()
+    funded = alloc[alloc["selected"].astype(bool)] if "selected" in alloc else alloc
+    record = saved.record or {}
+    locks = record.get("locks") or {}
+    rows = [(t("scenario"), f"{saved.id}: {saved.name}"), (t("author"), saved.author),
+            (t("confirm_saved_at"), saved.created_at), (t("confirm_applications"), str(len(saved.applications))),
+            (t("confirm_funded"), str(len(funded))),
+            (t("confirm_fund_total"), f"{float(alloc.get('fund_krw_bn', pd.Series(dtype=float)).sum()):,.1f}"),
+            (t("confirm_loan_total"), f"{float(alloc.get('loan_krw_bn', pd.Series(dtype=float)).sum()):,.1f}"),
+            (t("confirm_locks"), "; ".join(f"{k}: {', '.join(v)}" for k, v in locks.items() if v) or "-"),
+            (t("confirm_edits"), str(len(record.get("edits") or []))),
+            (t("confirm_applications_hash"), saved.applications_hash),
+            (t("decided_by"), pending["by"]), (t("note"), pending["note"])]
+    if pending.get("reason"):
+        rows.append((t("supersede_reason"), pending["reason"]))
+    return pd.DataFrame(rows, columns=[t("confirm_item"), t("confirm_value")])
+
+
+def _record(pending: dict) -> None:
+    """Confirm: the decision recorded under the signed-in approver (checked again here, whatever
+    was pressed); a typed name only in local mode."""
+    ss.pop("pending_decision", None)
+    try:
+        me = access.require("decide")
+        did = store.decide(int(pending["id"]), pending["note"], me.label if me.mode == "team" else pending["by"],
+                           reason=pending.get("reason") or None)
+        ss["decision_message"] = ("success", t("decision_recorded", id=did, scenario=pending["id"]))
+    except access.NotAllowed as exc:
+        ss["decision_message"] = ("error", str(exc))
+    except (StoreError, ValueError, TypeError) as exc:
+        ss["decision_message"] = ("error", t("not_recorded", error=exc))
+
+
 st.subheader(t("record_decision"))
-with st.form("decide", border=True):
-    st.caption(t("decided_is_final"))
-    d1, d2 = st.columns(2)
-    dec_id = d1.selectbox(t("scenario"), list(labels), format_func=labels.get, key="decide_id")
-    by = d2.text_input(t("decided_by"), key="decide_by")
-    note = st.text_area(t("note"), key="decide_note")
-    confirm = st.form_submit_button(t("record_decision_button"), type="primary")
-if confirm:
-    if not by.strip():
-        st.error(t("need_decider"))
-    else:
-        try:
-            did = store.decide(int(dec_id), note, by)
-            st.success(t("decision_recorded", id=did, scenario=dec_id))
+kind, message = ss.pop("decision_message", (None, None))
+if kind:
+    (st.success if kind == "success" else st.error)(message)
+if not who.may("decide"):
+    st.info(t("decide_approvers_only"))
+elif ss.get("pending_decision"):
+    pending = ss["pending_decision"]
+    st.warning(t("confirm_decision"))
+    st.dataframe(_what_is_decided(int(pending["id"]), pending), hide_index=True, width="stretch",
+                 key="confirm_table")
+    b1, b2 = st.columns(2)
+    b1.button(t("confirm_record"), key="confirm_record", type="primary", on_click=_record, args=(pending,))
+    b2.button(t("cancel"), key="cancel_decision", on_click=lambda: ss.pop("pending_decision", None))
+else:
+    with st.form("decide", border=True):
+        st.caption(t("decided_is_final"))
+        d1, d2 = st.columns(2)
+        dec_id = d1.selectbox(t("scenario"), list(labels), format_func=labels.get, key="decide_id")
+        if who.mode == "local":
+            by = d2.text_input(t("decided_by"), key="decide_by", value=who.who)
+        else:  # team mode: the signed-in approver, no typed name
+            by = who.label
+            d2.caption(t("decision_under", who=md_text(who.label)))
+        note = st.text_area(t("note"), key="decide_note")
+        reason = st.text_area(t("supersede_reason"), key="decide_reason", help=t("supersede_reason_help")) \
+            if decision is not None else ""
+        review = st.form_submit_button(t("record_decision_button"), type="primary")
+    if review:
+        if not by.strip():
+            st.error(t("need_decider"))
+        elif decision is not None and not reason.strip():
+            st.error(t("need_reason", id=decision.id))
+        else:
+            ss["pending_decision"] = {"id": int(dec_id), "note": note, "by": by.strip(), "reason": reason.strip()}
             st.rerun()
-        except (StoreError, ValueError, TypeError) as exc:
-            st.error(t("not_recorded", error=exc))
+
+# -- audit trail (approvers) ---------------------------------------------------------------------
+if who.may("audit"):
+    st.subheader(t("audit_trail"))
+    try:
+        trail = store.audit_entries()
+    except StoreError as exc:
+        st.error(t("store_cannot_open", error=exc))
+    else:
+        st.dataframe(trail.iloc[::-1], hide_index=True, width="stretch", key="audit_table")

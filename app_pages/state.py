@@ -49,9 +49,16 @@ def _table_hash(raw: pd.DataFrame, schedule: pd.DataFrame | None) -> str:
     return h.hexdigest()
 
 
-def set_table(raw: pd.DataFrame, schedule: pd.DataFrame | None, source: str) -> None:
-    """Replace the applications table held in the session."""
+def set_table(raw: pd.DataFrame, schedule: pd.DataFrame | None, source: str, *, edited: bool = False,
+              original: pd.DataFrame | None = None) -> None:
+    """Replace the applications table held in the session.
+
+    ``original`` is the table as the applicants submitted it (default: ``raw`` itself, a new
+    file); ``edited=True`` (the officer's edits of the table in the session) keeps the original
+    already held, so that a saved scenario shows every edit beside the applicant's value."""
     ss = st.session_state
+    if not edited or "original_df" not in ss:
+        ss["original_df"] = (raw if original is None else original).reset_index(drop=True).copy()
     ss["raw_df"] = raw.reset_index(drop=True)
     ss["schedule_df"] = schedule
     ss["source_name"] = source

@@ -294,6 +294,7 @@ def in_usd(app: Application, scenario: Scenario, ref) -> Application:
         raise CurrencyError(f"{app.id}: currency = {app.currency!r}: {exc}") from None
     changes = {f: getattr(app, f) * k for f in MONEY_FIELDS if getattr(app, f) is not None}
     changes["capex_schedule_usd_m"] = tuple(x * k for x in app.capex_schedule_usd_m)
+    changes["study_by_product_prices"] = tuple((m, p * k) for m, p in app.study_by_product_prices)
     return dataclasses.replace(app, currency="USD", **changes)
 
 

@@ -212,7 +212,7 @@ def pd_multiplier(ref, min_dscr) -> np.ndarray:
 
 
 def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[str], loan_krw_bn,
-                       success_probability, min_dscr, tenor_years) -> pd.DataFrame:
+                       success_probability, min_dscr, tenor_years, base_case_default=None) -> pd.DataFrame:
     """Expected loss of each project's policy loan [KRW bn], vectorised over projects.
 
     Parameters
@@ -226,6 +226,9 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
     success_probability : array [fraction], NaN where not given
     min_dscr : array [-]
     tenor_years : array [yr]
+    base_case_default : array of bool, optional
+        The loan defaults on the base case (:func:`evaluator.credit.default_test`, the evaluation's
+        ``base_case_default``): its cumulative PD is 1.
 
     Returns
     -------
@@ -243,8 +246,13 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
     Later stages (project-finance default)::
 
         pd_1y = min(annual_pd(OECD CRC) x m(min DSCR), 1)
-        pd_cumulative = 1 - (1 - pd_1y) ** tenor
+        pd_cumulative = 1 - (1 - pd_1y) ** tenor      (1 when the base case defaults)
         EL = loan x pd_cumulative x LGD
+
+    The PD is over the loan's life, calibrated to Moody's (2017) project-finance bank loans
+    1983-2015 (``pd_by_oecd.csv``: a loan at lender comfort cover defaults at 0.69 %/yr at least,
+    6.7 % over ten years, the study's whole-sample rate); the simulation answers the same
+    question with the same credit model (:mod:`evaluator.credit`).
 
     ``annual_pd`` comes from ``pd_by_oecd.csv`` and ``m`` from ``pd_dscr_multipliers.csv`` (both
     labelled assumptions). An exploration loan without a success probability has a NaN loss (the
@@ -260,6 +268,8 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
     mult = pd_multiplier(ref, np.asarray(min_dscr, dtype=float).reshape(n))
     pd_adj = np.minimum(pd1 * mult, 1.0)
     pd_cum_later = 1.0 - (1.0 - pd_adj) ** np.maximum(tenor, 0.0)
+    if base_case_default is not None:
+        pd_cum_later = np.where(np.asarray(base_case_default, dtype=bool).reshape(n), 1.0, pd_cum_later)
     pd_cum = np.where(explor, 1.0 - p_succ, pd_cum_later)
     lge = np.where(explor, scenario.write_off_share, scenario.lgd)
     el = np.where(loan > 0, loan * pd_cum * lge, 0.0)
@@ -289,7 +299,9 @@ def loan_safety_metrics(ev, scenario, ref) -> pd.DataFrame:
         loan_krw_bn=[a.loan_request_krw_bn for a in apps],
         success_probability=[np.nan if a.success_probability is None else a.success_probability for a in apps],
         min_dscr=ev.metrics["min_dscr"].to_numpy(dtype=float),
-        tenor_years=[a.loan_tenor_years for a in apps])
+        tenor_years=[a.loan_tenor_years for a in apps],
+        base_case_default=ev.metrics["base_case_default"].to_numpy(dtype=bool) if "base_case_default" in ev.metrics
+        else None)
     el.index = ev.metrics.index
     el.insert(0, "risk_premium", risk_premium(ref, iso3s))
     el.insert(0, "country_risk_score", country_risk_score(ref, iso3s))

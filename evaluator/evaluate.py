@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from evaluator import cashflow, finance
+from evaluator import cashflow, credit, finance
 from evaluator import country_risk
 from models.application import Application
 from models.scenario import Scenario
@@ -243,6 +243,9 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         ``support_request_krw_bn``, ``npv_per_support`` [KRW NPV per KRW of support],
         ``coverage_share`` (support / project cost), ``aisc_usd_per_t``, ``loan_usd_m``,
         ``min_dscr``, ``avg_dscr``, ``llcr`` (over the debt in scope, :func:`debt_cover`),
+        ``base_case_default`` (the policy loan defaults on the base case under the credit model,
+        :func:`evaluator.credit.default_test`: a shortfall after the reserve and retained cash
+        that the remaining cash flow cannot repay),
         ``senior_debt_usd_m``, ``dscr_scope``, ``first_production_year``,
         ``steady_output_t_per_year``, ``korea_offtake_t_per_year``, ``price_usd_per_t``,
         ``fiscal_region``, ``royalty_basis``, ``dividend_withholding_rate``, ``fiscal_warning``
@@ -276,6 +279,7 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     loan_usd = krw_bn_to_usd_m(loan_krw, fx)
     cover = debt_cover(apps, scenario, cf)
     sched = cover.policy_loan
+    base_default = credit.base_case_default(cover.debt_service_usd_m, cf.cfads_usd_m, scenario)
 
     payable = cf.payable_t.sum(axis=1)
     aisc_cost = (cf.opex_usd_m + cf.royalty_usd_m + cf.offsite_costs_usd_m + cf.sustaining_capex_usd_m).sum(axis=1) \
@@ -322,6 +326,7 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         "min_dscr": cover.min_dscr,
         "avg_dscr": cover.avg_dscr,
         "llcr": cover.llcr,
+        "base_case_default": base_default & (loan_krw > 0),
         "senior_debt_usd_m": cover.senior_debt_usd_m,
         "dscr_scope": cover.scope,
         "first_production_year": scenario.first_year - 1 + fp,

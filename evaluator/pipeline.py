@@ -28,6 +28,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from evaluator import portfolio, scoring, supply
@@ -65,8 +66,10 @@ class SupplyOutcome:
     Attributes
     ----------
     effect : pandas.DataFrame
-        :func:`evaluator.supply.portfolio_effect` of the funded offtake (index ``mineral``):
-        ``china_share_before``, ``china_share_after``, ``top_share_after`` [fraction], ...
+        :func:`evaluator.supply.effect_in_year` of the funded offtake in the scenario's target year
+        (index ``mineral``): ``china_share_before``, ``china_share_after``, ``top_supplier_after``,
+        ``top_share_after`` [fraction], ``meets_target_after``, ``share_basis``, ... The one
+        "after" of the summary, the report and the app (equal to ``by_year``'s target-year rows).
     by_year : pandas.DataFrame
         :func:`evaluator.supply.projection_by_year`: one row per (mineral, year).
     """
@@ -80,13 +83,26 @@ class SupplyOutcome:
             return {}
         return {str(k): float(v) for k, v in self.effect[column].dropna().round(4).items()}
 
+    def values(self, column: str) -> dict:
+        """``column`` of :attr:`effect` per mineral as it is (a supplier's ISO3, a flag; missing
+        left out)."""
+        if self.effect.empty or column not in self.effect.columns:
+            return {}
+        return {str(k): (bool(v) if isinstance(v, (bool, np.bool_)) else str(v))
+                for k, v in self.effect[column].items() if v is not None and v == v}
+
 
 @dataclass(frozen=True)
 class AllocationSummary:
     """Headline figures of an allocation (typed; replaces the loose summary mapping).
 
     Budgets and amounts in [KRW bn]; ``marginal_value_per_krw_bn`` in objective units per KRW bn
-    of each budget; shares in [fraction].
+    of each budget; shares in [fraction]. The shares are Korea's imports of each mineral in
+    ``target_year`` before / after the funded set (stage timing and ramp-up;
+    :func:`evaluator.supply.effect_in_year`) on ``share_basis`` (``all forms``: the chain basis;
+    ``NdPr+Dy+Tb``: the element basis of rare earths); ``top_supplier_after`` is the ISO3 of the
+    largest supplier after, and ``meets_target_after`` the programme's target (its share at or
+    below ``target_single_supplier_share``).
     """
 
     objective_name: str
@@ -107,6 +123,10 @@ class AllocationSummary:
     china_share_before: Mapping[str, float]
     china_share_after: Mapping[str, float]
     top_share_after: Mapping[str, float]
+    top_supplier_after: Mapping[str, str] = field(default_factory=dict)
+    meets_target_after: Mapping[str, bool] = field(default_factory=dict)
+    share_basis: Mapping[str, str] = field(default_factory=dict)
+    target_year: int | None = None
     limit_reached: bool = False
     note: str = ""
     warnings: tuple[str, ...] = ()
@@ -128,7 +148,7 @@ class AllocationSummary:
         out["binding_codes"] = [m.record() for m in self.binding_messages]
         out["warnings"] = list(self.warnings)
         for k in ("marginal_value_per_krw_bn", "diversification_value", "china_share_before", "china_share_after",
-                  "top_share_after"):
+                  "top_share_after", "top_supplier_after", "meets_target_after", "share_basis"):
             out[k] = dict(out[k])
         return out
 
@@ -200,6 +220,14 @@ def with_risk_columns(table: pd.DataFrame, simulation) -> pd.DataFrame:
 def evaluate_step(apps: Sequence, scenario, ref) -> Evaluation:
     """Cash flows and finance metrics (:func:`evaluator.evaluate.evaluate`)."""
     return evaluate(apps, scenario, ref)
+
+
+def study_bridge_step(apps: Sequence, scenario, ref):
+    """The study's figures and the bridge to the fund's NPV per application
+    (:func:`evaluator.reconcile.bridge_table`; empty columns where no study figures are given)."""
+    from evaluator import reconcile
+
+    return reconcile.bridge_table(apps, scenario, ref)
 
 
 def risk_measure_of(scenario, risk_measure: str | None = None) -> str:
@@ -277,11 +305,10 @@ def supply_step(ev: Evaluation, pa: portfolio.PortfolioAllocation, scenario, sup
     counting the funded share of its offtake (:func:`evaluator.supply.funded_offtake`). ``pa``
     comes from :func:`allocate_step` with the same ``supply_ref``: its own joint effect is used."""
     share = funded_shares(pa)
-    # the joint effect on the scoring years is the allocation's own (portfolio.allocate_portfolio
-    # computes it with the same funded shares and reference tables): not computed a second time
-    effect = pa.supply_effect if pa.supply_effect is not None else pd.DataFrame()
     every = supply.offtake_by_year_from_evaluation(ev, ref=supply_ref)
     by_year = supply.funded_offtake(every, share, "korea_offtake_t")
+    # the "after" every page shows: the target year, with each project's timing and ramp-up
+    effect = supply.effect_in_year(supply_ref, scenario, by_year) if len(by_year) else pd.DataFrame()
     if by_year.empty:  # nothing funded: the projection is the baseline of the applicants' minerals
         by_year = every.assign(korea_offtake_t=0.0)
     return SupplyOutcome(effect, supply.projection_by_year(supply_ref, scenario, by_year))
@@ -302,7 +329,9 @@ def summarise_allocation(pa: portfolio.PortfolioAllocation, outcome: SupplyOutco
         binding=tuple(s["binding"]), marginal_value_per_krw_bn=dict(s["marginal_value_per_krw_bn"]),
         diversification_value=dict(s["diversification_value"]),
         china_share_before=outcome.shares("china_share_before"), china_share_after=outcome.shares("china_share_after"),
-        top_share_after=outcome.shares("top_share_after"),
+        top_share_after=outcome.shares("top_share_after"), top_supplier_after=outcome.values("top_supplier_after"),
+        meets_target_after=outcome.values("meets_target_after"), share_basis=outcome.values("share_basis"),
+        target_year=int(outcome.effect["year"].iloc[0]) if len(outcome.effect) else None,
         limit_reached=bool(s["limit_reached"]), note=str(s["note"] or ""), warnings=tuple(s["warnings"]),
         note_messages=tuple(s.get("note_messages", ())), binding_messages=tuple(s.get("binding_messages", ())))
 

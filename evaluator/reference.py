@@ -157,7 +157,8 @@ _SCHEMA: dict[str, dict[str, str]] = {
     "korea_china_shares_published.csv": {"mineral": "str", "scope": "str", "basis": "str", "period": "str",
                                          "china_share_pct": "float", "publisher": "str"},
     "designation_weights.csv": {"designation": "str", "weight": "fraction", "assumption": "bool"},
-    "pd_by_oecd.csv": {"oecd_crc": "int", "annual_pd": "fraction", "lgd": "fraction", "assumption": "bool"},
+    "pd_by_oecd.csv": {"oecd_crc": "int", "annual_pd": "fraction", "country_grade_pd": "fraction", "lgd": "fraction",
+                       "assumption": "bool"},
 }
 
 _TRUE = {"true", "1", "yes"}

@@ -545,6 +545,8 @@ def _display_columns(frame: pd.DataFrame, lab: xs.Labels) -> list[list]:
             values = [lab.mineral(v) for v in values]
         elif c == "stage":
             values = [lab.get("stage", v) for v in values]
+        elif c == "share_basis":
+            values = [lab.get("share_basis", v) for v in values]
         elif s.dtype == bool or any(isinstance(v, (bool, np.bool_)) for v in values):
             values = [lab.yes_no(v) for v in values]
         out.append(values)
@@ -845,34 +847,45 @@ def _write_solver(ws, r: int, summary, lab: xs.Labels) -> int:
 # ----------------------------------------------------------------------------------------------
 # Supply
 # ----------------------------------------------------------------------------------------------
-_SUPPLY_COLUMNS = ["mineral", "n_projects", "added_volume", "china_share_before", "china_share_after",
+_SUPPLY_COLUMNS = ["mineral", "share_basis", "n_projects", "added_volume", "china_share_before", "china_share_after",
                    "top_supplier_before", "top_share_before", "top_supplier_after", "top_share_after",
                    "hhi_before", "hhi_after", "meets_target_after", "gap_to_target_after", "top_supplier",
                    "top_supplier_share"]
 
 
-def _baseline_supply(evaluation, ref) -> pd.DataFrame:
-    from evaluator import reference as refmod
+def _source_shares(evaluation, scenario, ref) -> dict[str, pd.Series]:
+    """Per applicant mineral: each supplier's share of Korea's imports in the target year without
+    any project (:func:`evaluator.supply.partner_shares_in_year`: the basis and year of every other
+    "before" share of the workbook)."""
+    from evaluator import supply as sup
+
+    out = {}
+    for mineral in sorted(set(evaluation.metrics["mineral"])):
+        try:
+            s = sup.partner_shares_in_year(ref, scenario, mineral)["before"].sort_values(ascending=False)
+        except (sup.SupplyDataError, KeyError):   # no import data: the mineral is left out
+            continue
+        s = s[s > 0]
+        if len(s):
+            out[mineral] = s
+    return out
+
+
+def _baseline_supply(evaluation, scenario, ref) -> pd.DataFrame:
+    from evaluator import supply as sup
 
     rows = []
-    for mineral in sorted(set(evaluation.metrics["mineral"])):
-        s = refmod.import_shares(ref, mineral)
-        if not len(s):  # no trade data and no assumed shares: the mineral is left out
-            continue
-        top = s.index[0]
-        rows.append({"mineral": mineral, "china_share_before": float(s.get("CHN", 0.0)),
-                     "top_supplier": top, "top_supplier_share": float(s.iloc[0]) if len(s) else np.nan,
-                     "hhi_before": float((s ** 2).sum())})
+    for mineral, s in _source_shares(evaluation, scenario, ref).items():
+        rows.append({"mineral": mineral, "share_basis": sup.share_basis(ref, mineral),
+                     "china_share_before": float(s.get("CHN", 0.0)), "top_supplier": s.index[0],
+                     "top_supplier_share": float(s.iloc[0]), "hhi_before": float((s ** 2).sum())})
     return pd.DataFrame(rows)
 
 
-def _write_source_shares(ws, r: int, evaluation, ref, lab: xs.Labels, top_k: int = 5) -> int:
-    """Korea's import sources per mineral (latest trade year, before any project) [fraction]."""
-    from evaluator import reference as refmod
-
+def _write_source_shares(ws, r: int, evaluation, scenario, ref, lab: xs.Labels, top_k: int = 5) -> int:
+    """Korea's import sources per mineral in the target year, before any project [fraction]."""
     rows = []
-    for mineral in sorted(set(evaluation.metrics["mineral"])):
-        s = refmod.import_shares(ref, mineral)
+    for mineral, s in _source_shares(evaluation, scenario, ref).items():
         for rank, (partner, share) in enumerate(s.iloc[:top_k].items(), start=1):
             rows.append({"mineral": mineral, "source_rank": rank, "partner_iso3": partner, "share_before": float(share)})
         if len(s) > top_k:
@@ -880,7 +893,7 @@ def _write_source_shares(ws, r: int, evaluation, ref, lab: xs.Labels, top_k: int
                          "share_before": float(s.iloc[top_k:].sum())})
     if not rows:
         return r
-    xs.put_text(ws, r, 1, lab("text.source_shares", k=top_k), "Subtitle")
+    xs.put_text(ws, r, 1, lab("text.source_shares", k=top_k, year=scenario.target_year), "Subtitle")
     last, _ = _table(ws, r + 1, 1, pd.DataFrame(rows), lab, {"source_rank": "0"})
     return last + 2
 
@@ -898,12 +911,13 @@ def _write_supply(ws, evaluation, scenario, supply, supply_by_year, ref, lab: xs
     _title(ws, lab("text.supply_title"), lab("text.supply_target", target=target, year=scenario.target_year))
     xs.put_text(ws, 3, 1, lab("text.single_supplier_target"), "Label")
     xs.put_value(ws, 3, 2, target, "Input", xs.FMT_PCT)
+    xs.put_text(ws, 4, 1, lab("text.share_basis_note", year=scenario.target_year), "Note")
     r = 5
     info: dict = {}
     if supply is None:
         xs.put_text(ws, r, 1, lab("text.supply_not_run"), "Note")
         r += 1
-        table = _baseline_supply(evaluation, ref) if ref is not None else pd.DataFrame()
+        table = _baseline_supply(evaluation, scenario, ref) if ref is not None else pd.DataFrame()
     else:
         table = _supply_table(supply)
         table = table[[c for c in _SUPPLY_COLUMNS if c in table.columns]]
@@ -920,7 +934,7 @@ def _write_supply(ws, evaluation, scenario, supply, supply_by_year, ref, lab: xs
         info["table"] = (top, last, cols)
         r = last + 2
     if ref is not None:
-        r = _write_source_shares(ws, r, evaluation, ref, lab)
+        r = _write_source_shares(ws, r, evaluation, scenario, ref, lab)
     if supply_by_year is not None and len(supply_by_year):
         r = _write_supply_by_year(ws, r, scenario, pd.DataFrame(supply_by_year), lab)
     ws.column_dimensions["A"].width = 22
@@ -1164,33 +1178,42 @@ def _summary_portfolio(ws, r: int, ctx: _Context, funded: list[str]) -> int:
 
 
 def _china_rows(ctx: _Context) -> pd.DataFrame:
-    """Per mineral: China's share before, after (steady state) and in the target year, the target,
-    and whether the single-supplier target is met (the supply engine's ``meets_target``: in the
-    target year when projected by year, else after, else before)."""
+    """Per mineral, all in the target year (the one "after" of :func:`evaluator.supply.effect_in_year`,
+    each project with its start and ramp-up): China's share without and with the portfolio, the top
+    supplier and its share, the target, whether it is met (the top supplier's share at or below it)
+    and, after a portfolio simulation, the probability of meeting it and China's own measure.
+    ``share_basis`` names the basis of every share (chain basis, all forms; rare earths NdPr+Dy+Tb)."""
     t = ctx.supply_table
     if t is None or not len(t) or "china_share_before" not in t.columns:
         return pd.DataFrame()
     sc = ctx.scenario
-    out = pd.DataFrame({"mineral": t["mineral"].to_numpy(), "before": t["china_share_before"].to_numpy()})
-    if "china_share_after" in t.columns:
-        out["after"] = t["china_share_after"].to_numpy()
-    meets = next((t[c].to_numpy() for c in ("meets_target_after", "meets_target_before") if c in t.columns), None)
+    out = pd.DataFrame({"mineral": t["mineral"].to_numpy()})
+    if "share_basis" in t.columns:
+        out["share_basis"] = t["share_basis"].to_numpy()
+    out["china_share_before_target_year"] = t["china_share_before"].to_numpy()
     sby = ctx.supply_by_year
     if sby is not None and len(sby) and "year" in sby.columns and _by_year_column(sby):
         at = sby[sby["year"] == sc.target_year].set_index("mineral")
         out["china_share_target_year"] = out["mineral"].map(at[_by_year_column(sby)])
-        for c in ("top_supplier", "top_share"):
+        for c in ("top_supplier", "top_share", "meets_target"):
             if c in at.columns:
                 out[f"{c}_target_year"] = out["mineral"].map(at[c])
-        if "meets_target" in at.columns:
-            meets = out["mineral"].map(at["meets_target"]).to_numpy()
+    elif "china_share_after" in t.columns:   # no projection by year: the effect is already the target year's
+        out["china_share_target_year"] = t["china_share_after"].to_numpy()
+        for c, k in (("top_supplier", "top_supplier_after"), ("top_share", "top_share_after"),
+                     ("meets_target", "meets_target_after")):
+            if k in t.columns:
+                out[f"{c}_target_year"] = t[k].to_numpy()
     out["target_year_share"] = float(sc.target_single_supplier_share)
-    if meets is not None:
-        out["meets_target"] = [None if pd.isna(v) else bool(v) for v in meets]
+    if "meets_target_target_year" in out.columns:
+        out["meets_target"] = [None if pd.isna(v) else bool(v) for v in out.pop("meets_target_target_year")]
     pr = ctx.portfolio_risk
     if pr is not None:
+        y = int(sc.target_year)
         out["prob_target_met_target_year"] = out["mineral"].map(
-            {m: by_year.get(int(sc.target_year), np.nan) for m, by_year in pr.prob_target_met().items()})
+            {m: by_year.get(y, np.nan) for m, by_year in pr.prob_target_met().items()})
+        out["prob_china_share_at_most_target_target_year"] = out["mineral"].map(
+            {m: by_year.get(y, np.nan) for m, by_year in pr.prob_target_met("prob_china_share_at_most_target").items()})
     return out
 
 
@@ -1201,12 +1224,14 @@ def _summary_china(ws, r: int, ctx: _Context) -> int:
     if not len(df):
         xs.put_text(ws, r + 1, 1, lab("text.supply_not_run"), "Note")
         return r + 2
-    year_cols = ("china_share_target_year", "top_supplier_target_year", "top_share_target_year",
-                 "prob_target_met_target_year")
+    xs.put_text(ws, r + 1, 1, lab("text.share_basis_note", year=sc.target_year), "Note")
+    year_cols = ("china_share_before_target_year", "china_share_target_year", "top_supplier_target_year",
+                 "top_share_target_year", "prob_target_met_target_year", "prob_china_share_at_most_target_target_year")
     shown = df.rename(columns={c: lab(f"col.{c}", year=sc.target_year) for c in year_cols})
-    fm = {c: "0%" for c in shown.columns if c not in ("mineral", "meets_target", lab("col.top_supplier_target_year", year=sc.target_year))}
-    last, _ = _table(ws, r + 1, 1, shown, lab, fm)
-    ws.row_dimensions[r + 1].height = 45 if ctx.portfolio_risk is not None else 32
+    text_cols = ("mineral", "meets_target", "share_basis", lab("col.top_supplier_target_year", year=sc.target_year))
+    fm = {c: "0%" for c in shown.columns if c not in text_cols}
+    last, _ = _table(ws, r + 2, 1, shown, lab, fm)
+    ws.row_dimensions[r + 2].height = 45 if ctx.portfolio_risk is not None else 32
     return last + 1
 
 
@@ -1611,12 +1636,12 @@ def _risk_key_figures(pr, lab: xs.Labels) -> list[tuple[str, Any, str | None]]:
 
 
 def target_probability_table(pr, last_year: int = TARGET_LAST_YEAR) -> pd.DataFrame:
-    """Mineral x calendar year (to ``last_year``): P(China's share of Korea's imports at or below
-    the target) [fraction], from ``PortfolioRisk.target``."""
+    """Mineral x calendar year (to ``last_year``): P(the programme's target is met: the top
+    supplier's share of Korea's imports at or below it) [fraction], from ``PortfolioRisk.target``."""
     t = pr.target[pr.target["year"] <= last_year]
     if not len(t):
         return pd.DataFrame(columns=["mineral"])
-    piv = t.pivot(index="mineral", columns="year", values="prob_china_share_met").sort_index()
+    piv = t.pivot(index="mineral", columns="year", values="prob_target_met").sort_index()
     piv.columns = [int(c) for c in piv.columns]
     return piv.reset_index()
 
@@ -1813,7 +1838,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     alloc_df = _funded(_by_id(allocation, "allocation"))
     cf_ids = cashflow_sheet_ids(evaluation, alloc_df, cashflow_ids, top_n)
     page_ids = project_page_ids(evaluation, scores_df, alloc_df, top_n)
-    supply_table = _supply_table(supply) if supply is not None else _baseline_supply(evaluation, ref)
+    supply_table = _supply_table(supply) if supply is not None else _baseline_supply(evaluation, scenario, ref)
     ctx = _Context(evaluation, scenario, lab, scores_df, alloc_df, allocation_summary, supply_table,
                    None if supply_by_year is None else pd.DataFrame(supply_by_year), simulation, decision, ref,
                    page_ids, tornado=_tornado_for(evaluation, scenario, ref, page_ids), portfolio_risk=portfolio_risk)

@@ -91,6 +91,8 @@ __all__ = [
     "scenario_digest",
     "decision_hash",
     "verify_chain",
+    "verify_audit",
+    "audit_hash",
     "frame_to_json",
     "frame_from_json",
 ]
@@ -108,6 +110,13 @@ _SCENARIO_FIELDS = ("id", "name", "author", "created_at", "assumptions_json", "a
                     "applications_hash", "ranking_json", "allocation_json", "summary_json")
 #: Columns of a decision row covered by its hash.
 _DECISION_FIELDS = ("id", "scenario_id", "note", "decided_by", "decided_at", "supersedes")
+#: Columns added by schema 5 (the committee's record). They join a scenario's digest and a
+#: decision's hash only when they hold a value, so that the chains written before they existed
+#: keep verifying unchanged.
+_SCENARIO_EXTRA_FIELDS = ("record_json",)
+_DECISION_EXTRA_FIELDS = ("reason",)
+#: Columns of an audit entry covered by its hash.
+_AUDIT_FIELDS = ("id", "at", "who", "action", "detail_json")
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,6 +267,53 @@ MIGRATIONS: tuple[Migration, ...] = (
                 saved_at TEXT NOT NULL,
                 payload_json TEXT NOT NULL
             )""",
+        ),
+    ),
+    Migration(
+        5,
+        "the committee's record: what a scenario decided, a reason for superseding, the audit chain",
+        (
+            # everything that was decided beyond the assumptions: locks, the officer's edits with
+            # the applicant's originals, the schedules, the customs basis, hashes of the figures
+            # and of the results (:meth:`ScenarioStore.save`, ``record``)
+            "ALTER TABLE scenarios ADD COLUMN record_json TEXT",
+            "ALTER TABLE decisions ADD COLUMN reason TEXT",
+            # a decision replaces the one in force only with a stated reason
+            f"""CREATE TRIGGER decisions_supersede_with_reason BEFORE INSERT ON decisions
+            WHEN NEW.supersedes IS NOT NULL AND (NEW.reason IS NULL OR trim(NEW.reason) = '')
+            BEGIN SELECT RAISE(ABORT,
+                '{_LOCK_TAG} a decision supersedes the one in force only with a stated reason'); END""",
+            # files kept by their SHA-256 (a customs extract a scenario was computed with)
+            """CREATE TABLE files (
+                sha256 TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                data BLOB NOT NULL
+            )""",
+            """CREATE TABLE audit (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at TEXT NOT NULL,
+                who TEXT NOT NULL,
+                action TEXT NOT NULL,
+                detail_json TEXT NOT NULL,
+                prev_hash TEXT NOT NULL,
+                this_hash TEXT NOT NULL
+            )""",
+            f"""CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+            BEGIN SELECT RAISE(ABORT, '{_LOCK_TAG} audit entries are immutable'); END""",
+            f"""CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+            BEGIN SELECT RAISE(ABORT, '{_LOCK_TAG} audit entries are immutable'); END""",
+            f"""CREATE TRIGGER audit_linear_chain BEFORE INSERT ON audit
+            WHEN EXISTS (SELECT 1 FROM audit WHERE id >= NEW.id)
+                OR NEW.prev_hash IS NOT COALESCE(
+                    (SELECT this_hash FROM audit ORDER BY id DESC LIMIT 1), '{_GENESIS}')
+                OR length(NEW.this_hash) != 64
+            BEGIN SELECT RAISE(ABORT,
+                '{_LOCK_TAG} an audit entry must follow the last one with its hash link'); END""",
+            # the first entry: how many decisions were recorded before the audit trail existed
+            # (every later decision must have its own entry: :func:`verify_chain`)
+            lambda conn: _audit_insert(conn, "system", "upgrade", {
+                "schema": 5, "decisions_before": conn.execute(
+                    "SELECT COALESCE(MAX(id), 0) FROM decisions").fetchone()[0]}),
         ),
     ),
 )
@@ -507,7 +563,9 @@ def scenario_digest(scenario: Mapping[str, Any] | None) -> str:
     """
     if scenario is None:
         return canonical_json({})
-    return canonical_json({f: _column_hash(scenario[f]) for f in _SCENARIO_FIELDS})
+    digest = {f: _column_hash(scenario[f]) for f in _SCENARIO_FIELDS}
+    digest.update({f: _column_hash(scenario[f]) for f in _SCENARIO_EXTRA_FIELDS if scenario.get(f) is not None})
+    return canonical_json(digest)
 
 
 def _column_hash(value: Any) -> str:
@@ -523,25 +581,109 @@ def _column_hash(value: Any) -> str:
 def decision_hash(decision: Mapping[str, Any], digest: str, prev_hash: str) -> str:
     """SHA-256 (hex) of one link: the decision's columns, its scenario's digest and the hash of
     the decision before it (:data:`_GENESIS`, 64 zeros, for the first)."""
-    return _sha256(canonical_json({
-        "decision": {f: decision[f] for f in _DECISION_FIELDS},
-        "scenario_digest": digest, "prev_hash": prev_hash,
-    }))
+    fields = {f: decision[f] for f in _DECISION_FIELDS}
+    # schema 5's reason joins the hash only when given (the links written before keep verifying)
+    fields.update({f: decision[f] for f in _DECISION_EXTRA_FIELDS if decision.get(f) is not None})
+    return _sha256(canonical_json({"decision": fields, "scenario_digest": digest, "prev_hash": prev_hash}))
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
 
 
 def _scenario_row(conn: sqlite3.Connection, scenario_id: Any) -> dict[str, Any] | None:
-    row = conn.execute(f"SELECT {', '.join(_SCENARIO_FIELDS)} FROM scenarios WHERE id = ?",
-                       (scenario_id,)).fetchone()
-    return None if row is None else dict(zip(_SCENARIO_FIELDS, row))
+    # the schema-2 back-fill of migration 3 runs before schema 5's columns exist
+    fields = _SCENARIO_FIELDS + tuple(f for f in _SCENARIO_EXTRA_FIELDS if f in _columns(conn, "scenarios"))
+    row = conn.execute(f"SELECT {', '.join(fields)} FROM scenarios WHERE id = ?", (scenario_id,)).fetchone()
+    return None if row is None else dict(zip(fields, row))
 
 
-_CHAIN_COLUMNS = ", ".join(_DECISION_FIELDS) + ", scenario_digest, prev_hash, this_hash"
+_CHAIN_COLUMNS = ", ".join(_DECISION_FIELDS) + ", scenario_digest, prev_hash, this_hash, reason"
 
 
 def _chain_rows(conn: sqlite3.Connection) -> builtins.list[dict[str, Any]]:
     columns = _DECISION_FIELDS + ("scenario_digest", "prev_hash", "this_hash")
-    rows = conn.execute(f"SELECT {_CHAIN_COLUMNS} FROM decisions ORDER BY id").fetchall()
+    extra = tuple(f for f in _DECISION_EXTRA_FIELDS if f in _columns(conn, "decisions"))
+    rows = conn.execute(f"SELECT {', '.join(columns + extra)} FROM decisions ORDER BY id").fetchall()
+    return [dict(zip(columns + extra, r)) for r in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# The audit trail: who did what, chained like the decisions
+# --------------------------------------------------------------------------------------------
+def audit_hash(entry: Mapping[str, Any], prev_hash: str) -> str:
+    """SHA-256 (hex) of one audit entry: its columns (the detail as its stored JSON text) and the
+    hash of the entry before it (:data:`_GENESIS` for the first)."""
+    return _sha256(canonical_json({"entry": {f: entry[f] for f in _AUDIT_FIELDS}, "prev_hash": prev_hash}))
+
+
+def _audit_insert(conn: sqlite3.Connection, who: str, action: str, detail: Mapping[str, Any]) -> int:
+    """Append one entry to the audit chain on ``conn`` (inside the caller's write transaction)."""
+    head = conn.execute("SELECT id, this_hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+    entry = {"id": max(head[0] if head else 0, seq[0] if seq else 0) + 1, "at": _utc_now(), "who": str(who),
+             "action": str(action), "detail_json": canonical_json(dict(detail))}
+    prev = head[1] if head else _GENESIS
+    conn.execute("INSERT INTO audit (id, at, who, action, detail_json, prev_hash, this_hash) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                 (*[entry[f] for f in _AUDIT_FIELDS], prev, audit_hash(entry, prev)))
+    return int(entry["id"])
+
+
+def _audit_rows(conn: sqlite3.Connection) -> builtins.list[dict[str, Any]]:
+    if "audit" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}:
+        return []
+    columns = _AUDIT_FIELDS + ("prev_hash", "this_hash")
+    rows = conn.execute(f"SELECT {', '.join(columns)} FROM audit ORDER BY id").fetchall()
     return [dict(zip(columns, r)) for r in rows]
+
+
+def verify_audit(conn: sqlite3.Connection, decisions: Sequence[Mapping[str, Any]] = ()) -> str | None:
+    """Check the audit chain on ``conn`` and its cross-links to the decision record; return the
+    audit head hash (None before schema 5).
+
+    Each entry must follow the one before it and match its own hash; the last id SQLite ever gave
+    an entry must still exist; every decision recorded since the trail began (its first entry
+    says how many came before) must have its ``decide`` entry carrying its hash, and every
+    ``decide`` entry its decision. So removing the newest decision, or its entry, is detected.
+
+    Raises
+    ------
+    TamperedStore
+        At the first broken link, naming the entry or decision.
+    """
+    rows = _audit_rows(conn)
+    if not rows:
+        return None
+    prev_id, prev_hash = None, _GENESIS
+    for e in rows:
+        if e["prev_hash"] != prev_hash:
+            raise TamperedStore(f"audit entry {e['id']}: its link to entry {prev_id} is broken: an entry was "
+                                f"removed, inserted or rewritten")
+        if e["this_hash"] != audit_hash(e, e["prev_hash"]):
+            raise TamperedStore(f"audit entry {e['id']} differs from what was recorded")
+        prev_id, prev_hash = e["id"], e["this_hash"]
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchone()
+    if seq is not None and seq[0] > prev_id:
+        raise TamperedStore(f"audit entry {seq[0]} is missing: entries up to id {seq[0]} were recorded, the last "
+                            f"one left is {prev_id}")
+    first = json.loads(rows[0]["detail_json"]) if rows[0]["action"] == "upgrade" else {}
+    before = int(first.get("decisions_before", 0))
+    entered = {}
+    for e in rows:
+        if e["action"] == "decide":
+            d = json.loads(e["detail_json"])
+            entered[int(d["decision_id"])] = d.get("decision_hash")
+    hashes = {int(d["id"]): d["this_hash"] for d in decisions}
+    for did, h in sorted(entered.items()):
+        if did not in hashes:
+            raise TamperedStore(f"decision {did} is missing: the audit trail records it")
+        if hashes[did] != h:
+            raise TamperedStore(f"decision {did} differs from the one the audit trail records")
+    for did in sorted(hashes):
+        if did > before and did not in entered:
+            raise TamperedStore(f"decision {did} has no entry in the audit trail: an entry was removed")
+    return prev_hash
 
 
 def _backfill_chain(conn: sqlite3.Connection) -> None:
@@ -581,7 +723,7 @@ def _check_link(conn: sqlite3.Connection, d: Mapping[str, Any], prev_id: int | N
     except (TypeError, ValueError):
         recorded = {}
     now = json.loads(scenario_digest(scenario))
-    changed = [f for f in _SCENARIO_FIELDS if now[f] != recorded.get(f)]
+    changed = [f for f in _SCENARIO_FIELDS + _SCENARIO_EXTRA_FIELDS if now.get(f) != recorded.get(f)]
     if changed:
         raise TamperedStore(
             f"decision {did}: scenario {sid} differs from what was decided "
@@ -602,7 +744,8 @@ def verify_chain(conn: sqlite3.Connection) -> str | None:
     """
     prev_id: int | None = None
     prev_hash = _GENESIS
-    for d in _chain_rows(conn):
+    chain = _chain_rows(conn)
+    for d in chain:
         _check_link(conn, d, prev_id, prev_hash)
         prev_id, prev_hash = d["id"], d["this_hash"]
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").fetchone()
@@ -611,6 +754,7 @@ def verify_chain(conn: sqlite3.Connection) -> str | None:
             f"decision {row[0]} is missing: decisions up to id {row[0]} were recorded, the last "
             f"one left is {prev_id}")
     _check_triggers(conn)
+    verify_audit(conn, chain)
     return None if prev_id is None else prev_hash
 
 
@@ -664,6 +808,9 @@ class SavedScenario:
     allocation: pd.DataFrame | None
     summary: dict[str, Any]
     decided: bool
+    #: Everything else that was decided (locks, edits and originals, schedules, customs basis,
+    #: figure and result hashes); None for a scenario saved before schema 5.
+    record: dict[str, Any] | None = None
 
     def applications_frame(self) -> pd.DataFrame:
         """The applications as a DataFrame (one row per record)."""
@@ -683,6 +830,8 @@ class Decision:
     #: SHA-256 (hex) of the decision before it (64 zeros for the first) and of this link.
     prev_hash: str | None = None
     this_hash: str | None = None
+    #: Why it supersedes the decision before it (None for the first).
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -950,7 +1099,8 @@ class ScenarioStore:
     def save(self, name: str, author: str, assumptions: Mapping[str, Any],
              applications: Sequence[Mapping[str, Any]] | pd.DataFrame,
              ranking: pd.DataFrame | None, allocation: pd.DataFrame | None,
-             summary: Mapping[str, Any] | None = None) -> int:
+             summary: Mapping[str, Any] | None = None, record: Mapping[str, Any] | None = None,
+             files: Mapping[str, tuple[str, bytes]] | None = None) -> int:
         """Save one scenario in a single transaction and return its id.
 
         Parameters
@@ -966,6 +1116,14 @@ class ScenarioStore:
             ``loan_krw_bn`` [KRW bn], ``selected`` indexed by application id).
         summary : dict, optional
             Allocation summary metrics, e.g. ``{"china_share_after": {"lithium": 0.55}}``.
+        record : dict, optional
+            Everything else that was decided (JSON-serialisable): locks, the officer's edits with
+            the applicant's originals, schedules, the customs basis, hashes of the figures and the
+            results (:func:`evaluator.pipeline.scenario_record`). Covered by a decision's hash.
+        files : dict, optional
+            ``sha256 -> (file name, bytes)`` the record refers to (a customs extract), kept once.
+
+        The save is entered in the audit trail under ``author``.
         """
         name = self._text(name, "name")
         author = self._text(author, "author")
@@ -978,14 +1136,23 @@ class ScenarioStore:
         row = (
             name, author, _utc_now(), canonical_json(assumptions), canonical_json(records),
             applications_hash(records), frame_to_json(ranking), frame_to_json(allocation),
-            canonical_json(summary or {}),
+            canonical_json(summary or {}), None if record is None else canonical_json(dict(record)),
         )
         with self._transaction(write=True) as conn:
+            for sha, (fname, data) in (files or {}).items():
+                if hashlib.sha256(data).hexdigest() != sha:
+                    raise ValueError(f"file {fname!r}: its bytes do not have the SHA-256 given")
+                conn.execute("INSERT OR IGNORE INTO files (sha256, name, data) VALUES (?, ?, ?)",
+                             (sha, str(fname), sqlite3.Binary(data)))
             cursor = conn.execute(
                 "INSERT INTO scenarios (name, author, created_at, assumptions_json, "
                 "applications_json, applications_hash, ranking_json, allocation_json, "
-                "summary_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-            return int(cursor.lastrowid)
+                "summary_json, record_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            sid = int(cursor.lastrowid)
+            _audit_insert(conn, author, "save", {
+                "scenario_id": sid, "name": name, "applications_hash": row[5],
+                "scenario_digest": _sha256(scenario_digest(_scenario_row(conn, sid)))})
+            return sid
 
     def list(self) -> pd.DataFrame:
         """All scenarios, oldest first: ``id, name, author, created_at, app_hash`` (first 12
@@ -1005,7 +1172,7 @@ class ScenarioStore:
         with self._transaction(write=False) as conn:
             row = conn.execute(
                 "SELECT id, name, author, created_at, assumptions_json, applications_json, "
-                "applications_hash, ranking_json, allocation_json, summary_json "
+                "applications_hash, ranking_json, allocation_json, summary_json, record_json "
                 "FROM scenarios WHERE id = ?", (int(scenario_id),)).fetchone()
             if row is None:
                 raise ScenarioNotFound(f"No scenario with id {scenario_id} in {self.path}.")
@@ -1016,6 +1183,7 @@ class ScenarioStore:
                 assumptions=json.loads(row[4]), applications=json.loads(row[5]),
                 applications_hash=row[6], ranking=frame_from_json(row[7]),
                 allocation=frame_from_json(row[8]), summary=json.loads(row[9]), decided=decided,
+                record=None if row[10] is None else json.loads(row[10]),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise StoreError(
@@ -1035,15 +1203,18 @@ class ScenarioStore:
             conn.execute("DELETE FROM scenarios WHERE id = ?", (int(scenario_id),))
 
     # -- decisions ---------------------------------------------------------------------------
-    def decide(self, scenario_id: int, note: str, decided_by: str) -> int:
+    def decide(self, scenario_id: int, note: str, decided_by: str, reason: str | None = None) -> int:
         """Record the committee's decision for a scenario; return the decision id.
 
-        The new decision supersedes the current one (if any). From then on the scenario and
-        the decision row are immutable.
+        The new decision supersedes the current one (if any), and then only with a stated
+        ``reason`` (:class:`ValueError` without one). From then on the scenario and the decision
+        row are immutable. The decision is entered in the audit trail with its hash in the same
+        transaction, so that removing it later is detected (:func:`verify_audit`).
         """
         if not isinstance(note, str):
             raise TypeError("note must be a string")
         decided_by = self._text(decided_by, "decided_by")
+        reason = reason.strip() if isinstance(reason, str) and reason.strip() else None
         with self._transaction(write=True) as conn:
             self._require_scenario(conn, int(scenario_id))
             prev_hash = self._verified(conn) or _GENESIS  # never extend a broken chain
@@ -1051,23 +1222,29 @@ class ScenarioStore:
             seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'decisions'").fetchone()
             # The id is part of the hash, so it is chosen here (as AUTOINCREMENT would) under
             # the write lock, not after the insert.
+            if head is not None and reason is None:
+                raise ValueError(f"Decision {head} is in force: a new decision supersedes it only with a "
+                                 f"stated reason.")
             decision = {"id": max(head or 0, seq[0] if seq else 0) + 1,
                         "scenario_id": int(scenario_id), "note": note, "decided_by": decided_by,
-                        "decided_at": _utc_now(), "supersedes": head}
+                        "decided_at": _utc_now(), "supersedes": head, "reason": reason}
             digest = scenario_digest(_scenario_row(conn, int(scenario_id)))
+            this_hash = decision_hash(decision, digest, prev_hash)
             conn.execute(
-                f"INSERT INTO decisions ({_CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*[decision[f] for f in _DECISION_FIELDS], digest, prev_hash,
-                 decision_hash(decision, digest, prev_hash)))
+                f"INSERT INTO decisions ({_CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*[decision[f] for f in _DECISION_FIELDS], digest, prev_hash, this_hash, reason))
+            _audit_insert(conn, decided_by, "decide", {
+                "decision_id": decision["id"], "scenario_id": int(scenario_id), "supersedes": head,
+                "decision_hash": this_hash})
             return int(decision["id"])
 
     @staticmethod
     def _decision(row: tuple) -> Decision:
         return Decision(id=int(row[0]), scenario_id=int(row[1]), note=row[2], decided_by=row[3],
                         decided_at=row[4], supersedes=None if row[5] is None else int(row[5]),
-                        prev_hash=row[6], this_hash=row[7])
+                        prev_hash=row[6], this_hash=row[7], reason=row[8])
 
-    _DECISION_COLUMNS = "id, scenario_id, note, decided_by, decided_at, supersedes, prev_hash, this_hash"
+    _DECISION_COLUMNS = "id, scenario_id, note, decided_by, decided_at, supersedes, prev_hash, this_hash, reason"
 
     def current_decision(self) -> Decision | None:
         """The decision in force (the one no other supersedes), or None.
@@ -1101,6 +1278,44 @@ class ScenarioStore:
         """
         with self._transaction(write=False) as conn:
             return self._verified(conn)
+
+    def heads(self) -> dict[str, str | None]:
+        """Both chains checked now; their head hashes: ``{"decisions": ..., "audit": ...}`` (None
+        when empty). Kept outside the file (the minutes, an e-mail), they reveal a later rewrite
+        or a removal of the newest entries that the file alone cannot."""
+        with self._transaction(write=False) as conn:
+            decisions = self._verified(conn)
+            row = conn.execute("SELECT this_hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        return {"decisions": decisions, "audit": None if row is None else row[0]}
+
+    # -- audit trail -------------------------------------------------------------------------
+    def audit(self, who: str, action: str, detail: Mapping[str, Any] | None = None) -> int:
+        """Enter ``who`` did ``action`` (``load``, ``export``, ``upload``, ...) with ``detail``
+        (JSON: ids, file names and their SHA-256) in the audit chain; return the entry's id.
+        Saves and decisions enter themselves."""
+        who = self._text(who, "who")
+        action = self._text(action, "action")
+        with self._transaction(write=True) as conn:
+            self._verified(conn)  # never extend a broken chain
+            return _audit_insert(conn, who, action, dict(detail or {}))
+
+    def audit_entries(self) -> pd.DataFrame:
+        """The audit trail, oldest first: ``id, at, who, action, detail`` (JSON text), ``this_hash``.
+
+        Raises :class:`TamperedStore` when a chain fails verification."""
+        with self._transaction(write=False) as conn:
+            self._verified(conn)
+            rows = _audit_rows(conn)
+        frame = pd.DataFrame([{"id": r["id"], "at": r["at"], "who": r["who"], "action": r["action"],
+                               "detail": r["detail_json"], "this_hash": r["this_hash"]} for r in rows],
+                             columns=["id", "at", "who", "action", "detail", "this_hash"])
+        return frame.astype({"id": "int64"})
+
+    def file(self, sha256: str) -> tuple[str, bytes] | None:
+        """(name, bytes) of a file kept with a scenario, by its SHA-256; None when absent."""
+        with self._transaction(write=False) as conn:
+            row = conn.execute("SELECT name, data FROM files WHERE sha256 = ?", (str(sha256),)).fetchone()
+        return None if row is None else (row[0], bytes(row[1]))
 
     # -- comparison --------------------------------------------------------------------------
     def compare(self, ids: Sequence[int]) -> Comparison:

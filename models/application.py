@@ -133,6 +133,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("study_income_tax_rate", "float", False, "fraction", "Income tax rate the study assumed", 0, 1, group="Support"),
     _f("study_first_production_year", "int", False, "calendar yr", "First production year in the study's schedule", 1990, 2100, group="Support"),
     _f("study_initial_capex_usd_m", "float", False, "USD m", "Initial capital in the study (when the applicant's figure has changed since)", 0, None, group="Support"),
+    # issue 28: the study's by-product prices (the bridge's "tool on the study's basis" row prices every product at the study's)
+    _f("study_by_product_prices", "str", False, "USD/t product", "By-product prices the study used: 'mineral price; ...', e.g. 'cobalt 33000; copper 9000'", group="Support"),
 )
 FIELD_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in FIELDS}
 COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS)
@@ -356,6 +358,7 @@ class Application:
     study_income_tax_rate: float | None = None
     study_first_production_year: int | None = None
     study_initial_capex_usd_m: float | None = None
+    study_by_product_prices: tuple[tuple[str, float], ...] = ()
 
     @property
     def grade_schedule_fraction(self) -> tuple[float, ...]:
@@ -387,6 +390,8 @@ class Application:
                               f"{number_text(b.payability)}" for b in v)
             elif f.name == "ree_basket":
                 v = ";".join(f"{k}:{number_text(s)}" for k, s in v)
+            elif f.name == "study_by_product_prices":
+                v = "; ".join(f"{k} {number_text(p)}" for k, p in v)
             elif f.kind == "list":
                 v = ";".join(number_text(x) for x in v)
             rec[f.name] = v
@@ -625,6 +630,31 @@ def _parse_by_products(v: str, known_minerals, app_id, problems) -> tuple[ByProd
     return tuple(out)
 
 
+def _parse_study_prices(v: str, by_products, app_id, problems) -> tuple[tuple[str, float], ...]:
+    """``study_by_product_prices``: 'mineral price' items [USD/t product], each a by-product of the application."""
+    out = []
+    named = {b.mineral for b in by_products}
+    for item in [p.strip() for p in str(v).split(";") if p.strip()]:
+        parts = item.split()
+        if len(parts) != 2:
+            problems.append(Problem.of(app_id, "study_by_product_prices", "problem_study_price_form", item))
+            continue
+        mineral = parts[0].lower()
+        try:
+            price = parse_number(parts[1])
+        except NumberError as exc:
+            problems.append(Problem.of(app_id, "study_by_product_prices", "problem_item", item, item=item, reason=exc.rule))
+            continue
+        if mineral not in named:
+            problems.append(Problem.of(app_id, "study_by_product_prices", "problem_study_price_not_byproduct", mineral))
+            continue
+        if not price > 0:
+            problems.append(Problem.of(app_id, "study_by_product_prices", "problem_study_price_positive", item))
+            continue
+        out.append((mineral, price))
+    return tuple(out)
+
+
 def _parse_basket(v: str, known_oxides, app_id, problems) -> tuple[tuple[str, float], ...]:
     items = []
     for item in [p.strip() for p in str(v).split(";") if p.strip()]:
@@ -763,6 +793,9 @@ def _cross_field_rules(values: dict, app_id: str, row, problems: list[Problem], 
         problems.append(Problem.of(app_id, "success_probability", "problem_exploration_needs_probability", None, row))
     if "by_products" in values:
         values["by_products"] = _parse_by_products(values["by_products"], km, app_id, problems)
+    if "study_by_product_prices" in values:
+        values["study_by_product_prices"] = _parse_study_prices(values["study_by_product_prices"],
+                                                                values.get("by_products", ()), app_id, problems)
     if "ree_basket" in values:
         if values.get("mineral") not in (None, "rare_earths"):
             problems.append(Problem.of(app_id, "ree_basket", "problem_basket_only_ree", values["ree_basket"], row))

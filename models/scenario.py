@@ -91,6 +91,10 @@ class Scenario:
     write_off_share: float = _default("write_off_share")
     coverage_cap_share: float = _default("coverage_cap_share")
     lgd: float = _default("lgd")
+    #: Debt-service reserve account of a policy loan [months of the largest scheduled yearly debt
+    #: service in the DSCR's scope]: the cash a default test draws on before a shortfall
+    #: (evaluator.credit; default 6, market norm).
+    dsra_months: float = _default("dsra_months")
     fund_krw_bn: float = _default("fund_krw_bn")
     loan_krw_bn: float = _default("loan_krw_bn")
     country_cap_share: float = _default("country_cap_share")
@@ -306,6 +310,7 @@ def _check_numbers(s: "Scenario", p: list[str]) -> None:
         within(n, -0.05, 0.5, "fraction")
     for n in ("lender_min_dscr", "lender_min_llcr"):
         within(n, 1.0, 5.0, "x")
+    within("dsra_months", 0.0, 24.0, "months")
     bounds = _scenario_bounds()
     for n in ("fund_krw_bn", "loan_krw_bn"):
         within(n, *bounds[n], "KRW bn")

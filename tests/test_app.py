@@ -142,6 +142,9 @@ def test_scenarios_save_compare_decide(at):
     at.selectbox(key="decide_id").set_value(2)
     next(b for b in at.button if b.label == "Record decision").click().run()
     assert not at.exception
+    assert any("Check what is being decided" in w.value for w in at.warning)   # a confirmation first
+    at.button(key="confirm_record").click().run()
+    assert not at.exception
     assert any("Decision in force: scenario 2" in s.value for s in at.success)
     from evaluator.store import DecisionLocked, ScenarioStore
     store = ScenarioStore()  # EVALUATOR_STORE points at the test's store

@@ -146,3 +146,53 @@ def test_rank_missing_customs_file_exit_2(capsys):
     code = main(["rank", SAMPLES, "--customs", "no_such_extract.csv"])
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and "--customs no_such_extract.csv" in err
+
+
+def _study_file(tmp_path):
+    """Two sample applications, one carrying a study's figures (with a by-product price)."""
+    from models.loader import load_applications
+
+    apps = {a.id: a for a in load_applications(SAMPLES).applications}
+    rec = apps["US-SB-01"].to_record()
+    rec.update(study_npv_usd_m=1000.0, study_discount_rate=0.05, study_irr=0.2, study_basis="after_tax",
+               study_price_usd_per_t=30_000.0, study_by_product_prices="gold 70,000,000", study_royalty_rate=0.02,
+               study_income_tax_rate=0.25)
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps([rec, apps["VN-REE-01"].to_record()]))
+    return path
+
+
+STUDY_KEYS = ("study_npv_usd_m", "tool_npv_study_basis_usd_m", "study_npv_difference_usd_m", "bridge_unreproduced_usd_m",
+              "bridge_price_deck_usd_m", "bridge_discount_rate_usd_m", "bridge_fiscal_terms_usd_m", "bridge_timing_usd_m",
+              "bridge_costs_usd_m")
+
+
+def test_evaluate_prints_every_figure_the_engine_computes(capsys, tmp_path):
+    """Issue 28: pre-tax, the Korean investor's view and the study's bridge, in every format;
+    the bridge's steps add up to the fund's NPV less the study's, and agree with reconcile.bridge."""
+    import math
+
+    from evaluator import reconcile
+    from evaluator.reference import load_reference
+    from models.loader import load_applications
+    from models.scenario import default_scenario
+
+    path = _study_file(tmp_path)
+    code, rec, err = _json(capsys, ["evaluate", str(path), "--format", "json"])
+    assert code == 0, err
+    sb, vn = rec
+    for k in ("npv_pretax_usd_m", "irr_pretax", "npv_korea_equity_usd_m", "irr_korea_equity"):
+        assert isinstance(sb[k], float) and isinstance(vn[k], float)
+    steps = [k for k in STUDY_KEYS if k.startswith("bridge_")]
+    assert math.fsum(sb[k] for k in steps) == pytest.approx(sb["npv_usd_m"] - 1000.0, abs=1e-9)
+    app = load_applications(str(path)).applications[0]
+    b = reconcile.bridge(app, default_scenario(), load_reference())
+    assert sb["tool_npv_study_basis_usd_m"] == pytest.approx(b.tool_npv_study_basis_usd_m, rel=1e-12)
+    assert [sb[k] for k in steps] == pytest.approx([s.change_usd_m for s in b.steps], rel=1e-12)
+    assert all(vn[k] is None for k in STUDY_KEYS) and vn["study_basis"] == ""
+    assert main(["evaluate", str(path), "--format", "csv"]) == 0
+    header = capsys.readouterr().out.splitlines()[0].split(",")
+    assert set(STUDY_KEYS) | {"npv_pretax_usd_m", "irr_korea_equity"} <= set(header)
+    assert main(["evaluate", str(path), "--format", "table"]) == 0
+    table = capsys.readouterr().out
+    assert all(k in table for k in STUDY_KEYS + ("irr_pretax", "npv_korea_equity_usd_m"))

@@ -71,7 +71,11 @@ def test_zero_volatility_equals_deterministic(result, sample_apps, scenario, ref
     apps_f, fund_a, loan_a = funded_applications(sample_apps, fund, loan)
     ev = evaluate(apps_f, scenario, ref)                   # the allocated loans' DSCR
     m = ev.metrics.loc[[a.id for a in apps_f]]
-    loss = np.where(m["min_dscr"].to_numpy() < 1.0, loan_a * scenario.lgd, 0.0)
+    # the one credit model (issue 22): the base case's default test, not "some year with DSCR < 1"
+    # (VN-GR-01's minimum DSCR is below 1 in a principal year before production, which its later
+    # cash flow repays: no loss)
+    loss = np.where(m["base_case_default"].to_numpy(dtype=bool), loan_a * scenario.lgd, 0.0)
+    assert (m["min_dscr"] < 1.0).any() and not m["base_case_default"].any()
     assert r.loan_loss_expected_krw_bn == pytest.approx(loss.sum(), abs=1e-9)
     assert r.loan_loss_p99_krw_bn == pytest.approx(loss.sum(), abs=1e-9)
     share = np.minimum(1.0, fund_a * 1000.0 / scenario.fx_krw_per_usd
@@ -80,12 +84,15 @@ def test_zero_volatility_equals_deterministic(result, sample_apps, scenario, ref
     for q in (r.fund_npv_p10_krw_bn, r.fund_npv_p50_krw_bn, r.fund_npv_p90_krw_bn, r.fund_npv_mean_krw_bn):
         assert q == pytest.approx(fund_npv, rel=1e-9, abs=1e-9)
     assert r.prob_fund_loss == float(fund_npv < 0)
-    # the target: exactly the pipeline's projection by year (China's share <= target)
+    # the target: exactly the pipeline's projection by year (the top supplier's share <= target;
+    # China's own share is its own measure)
     by_year = result.supply.by_year.set_index(["mineral", "year"])
     t = r.target.set_index(["mineral", "year"])
     assert len(t) and set(t.index) <= set(by_year.index)
-    want = (by_year.loc[t.index, "china_share"] <= scenario.target_single_supplier_share + 1e-12).astype(float)
-    assert np.array_equal(t["prob_china_share_met"].to_numpy(), want.to_numpy())
+    want = (by_year.loc[t.index, "top_share"] <= scenario.target_single_supplier_share + 1e-12).astype(float)
+    assert np.array_equal(t["prob_target_met"].to_numpy(), want.to_numpy())
+    want_c = (by_year.loc[t.index, "china_share"] <= scenario.target_single_supplier_share + 1e-12).astype(float)
+    assert np.array_equal(t["prob_china_share_at_most_target"].to_numpy(), want_c.to_numpy())
     assert np.allclose(t["china_share_p50"], by_year.loc[t.index, "china_share"], atol=1e-12)
 
 
@@ -117,9 +124,9 @@ def test_exploration_failures_written_off(sample_apps, scenario, ref):
     assert np.allclose(pp.loss_krw_bn[pp.failed], 4.0 * scenario.write_off_share)
     assert np.allclose(pp.fund_npv_krw_bn[pp.failed], -6.0)
     assert (pp.loss_column[pp.failed] == max(1, a.construction_years)).all()
-    # deterministic model otherwise: no default when the point DSCR covers the debt
-    dscr = evaluate([dataclasses.replace(a, loan_request_krw_bn=4.0)], scenario, ref).metrics["min_dscr"].iloc[0]
-    assert (pp.loss_krw_bn[~pp.failed] > 0).all() == (dscr < 1.0)
+    # deterministic model otherwise: a default exactly when the base case defaults (one credit model)
+    base = evaluate([dataclasses.replace(a, loan_request_krw_bn=4.0)], scenario, ref).metrics["base_case_default"].iloc[0]
+    assert (pp.loss_krw_bn[~pp.failed] > 0).all() == bool(base)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,7 +198,9 @@ def test_independence_vs_full_correlation_bracket_the_tail(sample_apps, scenario
     # correlation 0 their losses are independent, with correlation ~1 nearly comonotonic. Expected
     # shortfall is subadditive (Acerbi-Tasche 2002): ES(indep) <= ES(full) <= ES_1 + ES_2; the
     # expected loss does not depend on the correlation.
-    apps, fund, loan = _loan_case(sample_apps, ["LA-CU-01", "LA-CU-01"], [12.0, 12.0])
+    # loans of KRW 60 bn at 70 % of the copper deck: a default probability of about 13 % under the
+    # credit model of issue 22 (a shortfall after the reserve that the loan's life cannot repay)
+    apps, fund, loan = _loan_case(sample_apps, ["LA-CU-01", "LA-CU-01"], [60.0, 60.0])
     apps = [dataclasses.replace(apps[0], by_products=()),
             dataclasses.replace(apps[1], by_products=(), mineral="zinc")]    # the same project, priced on zinc
     proc = load_price_processes(ref)
@@ -199,7 +208,7 @@ def test_independence_vs_full_correlation_bracket_the_tail(sample_apps, scenario
     sigma, kappa = proc.sigma.copy(), proc.kappa.copy()
     sigma[j], kappa[j] = sigma[i], kappa[i]
     copper_price = float(ref.minerals.loc["copper", "price_base_usd_per_t"])
-    scen = scenario.replace(price_overrides_usd_per_t={"zinc": copper_price})
+    scen = scenario.replace(price_overrides_usd_per_t={"copper": 0.7 * copper_price, "zinc": 0.7 * copper_price})
     out = {}
     for name, rho in (("indep", 0.0), ("full", 1 - 1e-9)):
         corr = proc.corr.copy()
@@ -251,7 +260,10 @@ def test_supply_shares_equal_the_projection_on_each_path(result, sample_apps, sc
 
 def test_target_probabilities(risk, scenario):
     t = risk.target
-    assert ((t["prob_china_share_met"] >= 0) & (t["prob_china_share_met"] <= 1)).all()
+    for c in ("prob_target_met", "prob_china_share_at_most_target"):
+        assert ((t[c] >= 0) & (t[c] <= 1)).all()
+    # China's share is never above the top supplier's: meeting the target implies China's share does
+    assert (t["prob_target_met"] <= t["prob_china_share_at_most_target"] + 1e-12).all()
     assert t["year"].max() == scenario.horizon_year and t["is_target_year"].sum() == t["mineral"].nunique()
     rec = risk.as_record()["prob_target_met"]
     assert set(rec) == set(t["mineral"]) and all(scenario.target_year in v for v in rec.values())
@@ -313,7 +325,7 @@ def test_saa_allocation_meets_the_cap_and_costs_value(result, sample_apps, scena
     from evaluator.uncertainty import allocate_with_loss_cap
     from evaluator.uncertainty.portfolio_saa import cvar, scenario_losses
 
-    cap = 15.0
+    cap = 6.0                  # the book's in-sample CVaR95 is about 9.5 under the credit model of issue 22
     s = allocate_with_loss_cap(result, sample_apps, scenario, ref, p95_cap_krw_bn=cap, n_scenarios=500,
                                n_validation_paths=1000, seed=1)
     f = s.figures

@@ -516,11 +516,14 @@ def test_summary_china_share_against_the_target_is_the_engines(risk_result, scen
             break
         m = labels[name]
         got = {h: ws.cell(row=r, column=j).value for j, h in enumerate(header, start=1)}
-        assert got["Before [%]"] == pytest.approx(effect.at[m, "china_share_before"])
-        assert got["After, steady state [%]"] == pytest.approx(effect.at[m, "china_share_after"])
+        # one "after": the target year with each project's timing (the summary's effect, the projection)
+        assert got[f"China share in {y} without the portfolio [%]"] == pytest.approx(effect.at[m, "china_share_before"])
         assert got[f"China share in {y} [%]"] == pytest.approx(at.at[m, "china_share"])
+        assert got[f"China share in {y} [%]"] == pytest.approx(effect.at[m, "china_share_after"])
         assert got[f"Top supplier share in {y} [%]"] == pytest.approx(at.at[m, "top_share"])
+        assert got[f"Top supplier in {y}"] == effect.at[m, "top_supplier_after"]
         assert got["Meets the single-supplier target"] == ("yes" if at.at[m, "meets_target"] else "no")
+        assert at.at[m, "meets_target"] == (at.at[m, "top_share"] <= scenario.target_single_supplier_share + 1e-12)
         rows += 1
     assert rows == len(effect)
 

@@ -289,8 +289,8 @@ def test_supersede_chain(store: ScenarioStore) -> None:
     assert store.current_decision() is None and store.decisions() == []
     a, b, c = (save_base(store, n) for n in ("a", "b", "c"))
     d1 = store.decide(a, "first decision", "chair")
-    d2 = store.decide(b, "revised after price deck update", "chair")
-    d3 = store.decide(c, "final", "vice chair")
+    d2 = store.decide(b, "revised after price deck update", "chair", reason="new price deck")
+    d3 = store.decide(c, "final", "vice chair", reason="final figures")
     history = store.decisions()
     assert [d.id for d in history] == [d1, d2, d3]
     assert [d.supersedes for d in history] == [None, d1, d2]
@@ -496,8 +496,9 @@ def test_process_killed_mid_write_loses_nothing(store: ScenarioStore, db_path: P
 # The hash chain, computed here independently of the module (hashlib and json only):
 # this_hash = sha256(canonical JSON of {"decision": its six columns, "scenario_digest": ...,
 # "prev_hash": ...}); scenario_digest = canonical JSON of {column: sha256("t:" + stored text, or
-# "j:" + JSON of a non-text value)} over the ten columns of the scenario row; the first
-# prev_hash is 64 zeros.
+# "j:" + JSON of a non-text value)} over the ten columns of the scenario row (and record_json when
+# not NULL); the first prev_hash is 64 zeros; a decision's reason (schema 5) joins its columns when
+# not NULL.
 SCENARIO_COLUMNS = ("id", "name", "author", "created_at", "assumptions_json", "applications_json",
                     "applications_hash", "ranking_json", "allocation_json", "summary_json")
 DECISION_COLUMNS = ("id", "scenario_id", "note", "decided_by", "decided_at", "supersedes")
@@ -515,15 +516,18 @@ def _independent_chain(path: Path) -> list[tuple[int, str, str, str]]:
     """(id, scenario_digest, prev_hash, this_hash) recomputed from the raw rows."""
     conn = sqlite3.connect(path)
     try:
-        decisions = conn.execute(f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions "
+        decisions = conn.execute(f"SELECT {', '.join(DECISION_COLUMNS)}, reason FROM decisions "
                                  "ORDER BY id").fetchall()
         out, prev = [], "0" * 64
         for row in decisions:
-            d = dict(zip(DECISION_COLUMNS, row))
-            srow = conn.execute(f"SELECT {', '.join(SCENARIO_COLUMNS)} FROM scenarios WHERE id = ?",
+            d = dict(zip(DECISION_COLUMNS + ("reason",), row))
+            if d["reason"] is None:
+                del d["reason"]
+            srow = conn.execute(f"SELECT {', '.join(SCENARIO_COLUMNS)}, record_json FROM scenarios WHERE id = ?",
                                 (d["scenario_id"],)).fetchone()
             digest = _canon({c: _sha("t:" + v if isinstance(v, str) else "j:" + _canon(v))
-                             for c, v in zip(SCENARIO_COLUMNS, srow)})
+                             for c, v in zip(SCENARIO_COLUMNS + ("record_json",), srow) if v is not None
+                             or c != "record_json"})
             this = _sha(_canon({"decision": d, "scenario_digest": digest, "prev_hash": prev}))
             out.append((d["id"], digest, prev, this))
             prev = this
@@ -564,7 +568,7 @@ def decided(store: ScenarioStore, db_path: Path) -> dict:
     """Three scenarios, two decided (decisions 1 and 2), one free."""
     a, b, free = save_base(store, "a"), save_base(store, "b"), save_base(store, "free")
     d1 = store.decide(a, "first", "chair")
-    d2 = store.decide(b, "second", "chair")
+    d2 = store.decide(b, "second", "chair", reason="revised")
     return {"a": a, "b": b, "free": free, "d1": d1, "d2": d2, "head": store.verify()}
 
 
@@ -582,7 +586,7 @@ def test_chain_matches_an_independent_computation(store: ScenarioStore, db_path:
 
 REPLACE_ATTACKS = {
     "REPLACE INTO decisions": "REPLACE INTO decisions SELECT id, scenario_id, 'rewritten', decided_by, "
-                              "decided_at, supersedes, scenario_digest, prev_hash, this_hash "
+                              "decided_at, supersedes, scenario_digest, prev_hash, this_hash, reason "
                               "FROM decisions WHERE id = 1",
     "INSERT OR REPLACE INTO decisions": "INSERT OR REPLACE INTO decisions (id, scenario_id, note, "
                                         "decided_by, decided_at, supersedes) "
@@ -689,8 +693,8 @@ def _forge_decision_note(db_path: Path, decision_id: int) -> str:
     """What an editor who knows the scheme does: rewrite a decision's note and its own hash,
     with the update guard dropped for the edit and put back after it."""
     conn = sqlite3.connect(db_path)
-    row = dict(zip(DECISION_COLUMNS + ("scenario_digest", "prev_hash"), conn.execute(
-        f"SELECT {', '.join(DECISION_COLUMNS)}, scenario_digest, prev_hash FROM decisions "
+    row = dict(zip(DECISION_COLUMNS + ("scenario_digest", "prev_hash", "reason"), conn.execute(
+        f"SELECT {', '.join(DECISION_COLUMNS)}, scenario_digest, prev_hash, reason FROM decisions "
         f"WHERE id = {decision_id}").fetchone()))
     conn.close()
     row["note"] = "rewritten"
@@ -699,6 +703,27 @@ def _forge_decision_note(db_path: Path, decision_id: int) -> str:
          f"UPDATE decisions SET note = 'rewritten', this_hash = '{forged}' WHERE id = {decision_id}",
          _trigger_sql_from_fresh("decisions_no_update"))
     return forged
+
+
+def _forge_audit(db_path: Path, decision_id: int, forged: str) -> None:
+    """The same editor rewrites the decision's audit entry and every entry after it (schema 5)."""
+    conn = sqlite3.connect(db_path)
+    rows = conn.execute("SELECT id, at, who, action, detail_json, prev_hash FROM audit ORDER BY id").fetchall()
+    conn.close()
+    statements, prev = ["DROP TRIGGER audit_no_update"], None
+    for rid, at, who, action, detail, prev_hash in rows:
+        d = json.loads(detail)
+        if action == "decide" and d["decision_id"] == decision_id:
+            detail = store_module.canonical_json({**d, "decision_hash": forged})
+            prev = prev_hash
+        if prev is None:
+            continue
+        entry = {"id": rid, "at": at, "who": who, "action": action, "detail_json": detail}
+        this = store_module.audit_hash(entry, prev)
+        statements.append(f"UPDATE audit SET detail_json = '{detail}', prev_hash = '{prev}', this_hash = '{this}' "
+                          f"WHERE id = {rid}")
+        prev = this
+    _raw(db_path, *statements, _trigger_sql_from_fresh("audit_no_update"))
 
 
 def _trigger_sql_from_fresh(name: str) -> str:
@@ -733,8 +758,8 @@ def test_undecided_scenarios_stay_editable_and_a_store_without_decisions_verifie
     other = save_base(store, "other")
     # a raw decision in the right place but without its hash link is refused
     with pytest.raises(sqlite3.IntegrityError, match="must carry its hash"):
-        _raw(db_path, "INSERT INTO decisions (scenario_id, note, decided_by, decided_at, supersedes) "
-                      "VALUES (?, 'raw', 'x', 't', 1)", params=(other,))
+        _raw(db_path, "INSERT INTO decisions (scenario_id, note, decided_by, decided_at, supersedes, reason) "
+                      "VALUES (?, 'raw', 'x', 't', 1, 'r')", params=(other,))
     assert len(store.decisions()) == 1
 
 
@@ -756,10 +781,10 @@ def test_schema_2_file_migrates_and_gets_its_chain(db_path: Path) -> None:
     conn.close()
 
     store = ScenarioStore(db_path)
-    assert store.schema_version() == SCHEMA_VERSION == 4   # 3: the chain; 4: the working draft
+    assert store.schema_version() == SCHEMA_VERSION == 5   # 3: the chain; 4: the working draft; 5: record, audit
     assert _stored_chain(db_path) == _independent_chain(db_path)
     assert [d.note for d in store.decisions()] == ["v2 decision", "v2 revision"]
-    d3 = store.decide(1, "after the upgrade", "chair")
+    d3 = store.decide(1, "after the upgrade", "chair", reason="revised after the upgrade")
     assert d3 == 3 and _stored_chain(db_path) == _independent_chain(db_path)
     assert ScenarioStore(db_path).verify() == _independent_chain(db_path)[-1][3]
     # the old decisions are now guarded like new ones
@@ -794,6 +819,10 @@ def test_a_rewrite_of_the_whole_chain_shows_only_in_the_head_hash(
     # the stated limit: someone who knows the scheme rewrites the head decision and its hash;
     # the file is consistent again, and only the head hash kept outside the file tells
     forged = _forge_decision_note(db_path, 2)
+    # the audit trail records each decision's hash: a rewritten decision alone no longer passes
+    with pytest.raises(TamperedStore, match="decision 2 differs from the one the audit trail records"):
+        ScenarioStore(db_path)
+    _forge_audit(db_path, 2, forged)
     reopened = ScenarioStore(db_path)
     assert reopened.current_decision().note == "rewritten"
     assert reopened.verify() == forged != decided["head"]
@@ -810,3 +839,89 @@ def test_working_draft_is_kept_replaced_and_cleared(tmp_path):
     assert ScenarioStore(tmp_path / "d.sqlite3").load_draft()["values"]["fund_krw_bn"] == 150.0  # survives a restart
     store.clear_draft()
     assert store.load_draft() is None
+
+
+# ------------------------------------------------------------------------------ schema 5: the committee's record
+def test_a_later_decision_needs_a_stated_reason(store: ScenarioStore, db_path: Path) -> None:
+    a, b = save_base(store, "a"), save_base(store, "b")
+    store.decide(a, "first", "chair")            # the first decision supersedes nothing: no reason asked
+    with pytest.raises(ValueError, match="only with a stated reason"):
+        store.decide(b, "second", "chair", reason="  ")
+    d2 = store.decide(b, "second", "chair", reason="the loan budget was cut")
+    assert [d.reason for d in store.decisions()] == [None, "the loan budget was cut"]
+    assert store.current_decision().id == d2
+    # a raw session cannot skip the reason either (trigger)
+    with pytest.raises(sqlite3.IntegrityError, match="stated reason"):
+        _raw(db_path, "INSERT INTO decisions (scenario_id, note, decided_by, decided_at, supersedes) "
+                      "VALUES (1, 'raw', 'x', 't', 2)")
+
+
+def test_record_round_trip_and_covered_by_the_decision(store: ScenarioStore, db_path: Path) -> None:
+    record = {"locks": {"must_fund": ["A-1"], "must_not_fund": []}, "results_hash": "ab" * 32}
+    data = b"year,reporter\n2024,KOR\n"
+    sha = hashlib.sha256(data).hexdigest()
+    sid = save_base(store, record=record, files={sha: ("customs.csv", data)})
+    assert store.load(sid).record == record
+    assert store.file(sha) == ("customs.csv", data)
+    with pytest.raises(ValueError, match="SHA-256"):
+        save_base(store, files={"0" * 64: ("x.csv", data)})
+    store.decide(sid, "approved", "chair")
+    _drop_update_recreate(db_path, "scenarios_decided_no_update",
+                          "UPDATE scenarios SET record_json = replace(record_json, 'A-1', 'B-2') WHERE id = 1",
+                          recreate=True)
+    with pytest.raises(TamperedStore, match=r"scenario 1 differs from what was decided \(changed: record_json\)"):
+        ScenarioStore(db_path)
+
+
+def test_audit_chain_records_saves_decisions_and_actions(store: ScenarioStore, db_path: Path) -> None:
+    sid = save_base(store)
+    store.audit("kim@agency.go.kr", "export", {"file": "report.xlsx", "sha256": "cd" * 32})
+    did = store.decide(sid, "approved", "lee@agency.go.kr (approver)")
+    trail = store.audit_entries()
+    assert trail["action"].tolist() == ["upgrade", "save", "export", "decide"]
+    assert trail["who"].tolist()[1:] == ["officer kim", "kim@agency.go.kr", "lee@agency.go.kr (approver)"]
+    decide = json.loads(trail["detail"].iloc[-1])
+    assert decide["decision_id"] == did and decide["decision_hash"] == store.current_decision().this_hash
+    # each link recomputed independently: sha256 of the canonical JSON of the entry and prev_hash
+    conn = sqlite3.connect(db_path)
+    rows = conn.execute("SELECT id, at, who, action, detail_json, prev_hash, this_hash FROM audit ORDER BY id").fetchall()
+    conn.close()
+    prev = "0" * 64
+    for rid, at, who, action, detail, prev_hash, this in rows:
+        assert prev_hash == prev
+        assert this == _sha(_canon({"entry": {"id": rid, "at": at, "who": who, "action": action,
+                                              "detail_json": detail}, "prev_hash": prev}))
+        prev = this
+    assert store.heads() == {"decisions": store.verify(), "audit": prev}
+
+
+def test_removing_the_newest_decision_is_detected_even_with_the_sequence_lowered(
+        store: ScenarioStore, db_path: Path) -> None:
+    a, b = save_base(store, "a"), save_base(store, "b")
+    store.decide(a, "first", "chair")
+    store.decide(b, "second", "chair", reason="revised")
+    _raw(db_path, "DROP TRIGGER decisions_no_delete", "DELETE FROM decisions WHERE id = 2",
+         "UPDATE sqlite_sequence SET seq = 1 WHERE name = 'decisions'", _trigger_sql_from_fresh("decisions_no_delete"))
+    with pytest.raises(TamperedStore, match="decision 2 is missing: the audit trail records it"):
+        ScenarioStore(db_path)
+
+
+def test_removing_the_newest_audit_entry_is_detected(store: ScenarioStore, db_path: Path) -> None:
+    sid = save_base(store)
+    store.decide(sid, "approved", "chair")
+    store.audit("kim", "load", {"scenario_id": sid})
+    _raw(db_path, "DROP TRIGGER audit_no_delete", "DELETE FROM audit WHERE id = (SELECT MAX(id) FROM audit)",
+         _trigger_sql_from_fresh("audit_no_delete"))
+    with pytest.raises(TamperedStore, match="audit entry 4 is missing"):
+        ScenarioStore(db_path)
+
+
+def test_removing_a_decision_with_its_audit_entry_is_detected(store: ScenarioStore, db_path: Path) -> None:
+    # both newest entries gone and both sequences lowered: the decision the chain ends with has no
+    # entry of its own only if a decision remains; here the audit's own sequence still tells
+    sid = save_base(store)
+    store.decide(sid, "approved", "chair")
+    _raw(db_path, "DROP TRIGGER audit_no_delete", "DELETE FROM audit WHERE action = 'decide'",
+         _trigger_sql_from_fresh("audit_no_delete"))
+    with pytest.raises(TamperedStore, match="decision 1 has no entry in the audit trail|audit entry 3 is missing"):
+        ScenarioStore(db_path)

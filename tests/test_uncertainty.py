@@ -140,9 +140,9 @@ def test_summary_columns_and_expected_loss(sim, apps, scenario):
         elif a.stage == "exploration":
             assert row["expected_loss_sim_krw_bn"] == pytest.approx(
                 a.loan_request_krw_bn * (1 - a.success_probability) * scenario.write_off_share)
-        else:
+        else:     # the one credit model (issue 22): P(default), not P(some year with DSCR < 1)
             assert row["expected_loss_sim_krw_bn"] == pytest.approx(
-                a.loan_request_krw_bn * row["prob_min_dscr_below_1"] * scenario.lgd)
+                a.loan_request_krw_bn * row["prob_default"] * scenario.lgd)
     assert sim.npv_samples_usd_m.dtype == np.float32
     assert sim.npv_samples_usd_m.shape == (len(apps), 2000)
 

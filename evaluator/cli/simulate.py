@@ -8,8 +8,11 @@ With ``--portfolio`` the applications are first allocated with the scenario (the
 the allocation options of ``allocate``), the funded projects are simulated jointly
 (:func:`evaluator.uncertainty.portfolio_risk_of_result`) and the output carries, beside one
 record per funded project, a ``portfolio`` object: loan-book loss (expected, P95, P99, per
-year), the fund's NPV percentiles and P(loss), and the probability of meeting the supply
-target per mineral and year (``prob_target_met``).
+year; the static expected loss beside the simulated one, ``static_expected_loss_krw_bn``, with
+``expected_loss_note`` saying why they differ, and a ``projects`` list with each loan's
+``prob_default``, simulated ``expected_loss_krw_bn`` and ``static_expected_loss_krw_bn``), the
+fund's NPV percentiles and P(loss), and the probability of meeting the supply target per
+mineral and year (``prob_target_met``).
 
 Runs longer than a second print a progress line on stderr; JSON on stdout stays clean.
 """
@@ -39,13 +42,13 @@ from evaluator.cli.common import (
 SIMULATE_FIELDS = [
     "id", "name", "mineral", "stage", "npv_usd_m", "npv_mean_usd_m", "npv_p10_usd_m", "npv_p50_usd_m",
     "npv_p90_usd_m", "prob_npv_negative", "prob_min_dscr_below_1", "prob_min_dscr_below_comfort",
-    "expected_loss_sim_krw_bn", "irr_p10", "irr_p50", "irr_p90", "risk_adjusted_npv_usd_m",
+    "prob_default", "expected_loss_sim_krw_bn", "irr_p10", "irr_p50", "irr_p90", "risk_adjusted_npv_usd_m",
 ]
 #: One record per funded project under ``--portfolio``.
 PORTFOLIO_PROJECT_FIELDS = [
     "id", "name", "mineral", "country_iso3", "fund_krw_bn", "loan_krw_bn", "fund_share", "npv_usd_m",
     "npv_mean_usd_m", "npv_p10_usd_m", "prob_failure", "prob_default", "expected_loss_krw_bn",
-    "loss_contribution_es99_krw_bn", "fund_npv_mean_krw_bn", "fund_npv_p10_krw_bn", "fund_contribution_es10_krw_bn",
+    "static_expected_loss_krw_bn", "loss_contribution_es99_krw_bn", "fund_npv_mean_krw_bn", "fund_npv_p10_krw_bn", "fund_contribution_es10_krw_bn",
     "delay_mean_years",
 ]
 

@@ -11,7 +11,7 @@ import numpy as np
 from models.application import Application
 from models.scenario import Scenario
 
-from evaluator import cashflow, finance
+from evaluator import cashflow, credit, finance
 from evaluator.evaluate import policy_loan_schedule
 from evaluator.uncertainty.processes import PriceProcesses, StageRisk
 
@@ -37,14 +37,22 @@ def min_dscr_rows(cfads, ds, principal, fp):
     return np.where(np.isinf(m) & ~in_scope.any(axis=-1), np.nan, m)
 
 
-def first_default_cols(cfads, ds, principal, fp):
-    """Per row, the first column in the scope of :func:`min_dscr_rows` whose DSCR is below 1
-    (the year a shortfall against debt service first occurs); -1 where none."""
+def credit_default_cols(ctx, rows, cfads, ds, principal, fp, fx_ratio):
+    """Per (project ``rows``, path), the year of default of the credit model
+    (:func:`evaluator.credit.default_test`), -1 where none. ``cfads``, ``ds`` ``(m, B, T)`` [USD m,
+    debt service at each path's FX]; ``fx_ratio`` ``(B, T)`` = ``fx_0 / fx_t``: the test runs in the
+    loan's currency at the scenario's rate (flows divided by ``fx_ratio``), as the fast kernel's,
+    with the reserve on the scheduled debt service in scope at that rate."""
     in_scope = finance.dscr_in_scope(ds, principal, fp)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        below = in_scope & (cfads / np.where(in_scope, ds, 1.0) < 1.0)
-    return np.where(below.any(axis=-1), below.argmax(axis=-1), -1)
-
+    sched_ds = ctx.sched.debt_service_usd_m[rows]
+    if ctx.other_debt is not None:
+        sched_ds = sched_ds + ctx.other_debt.debt_service_usd_m[rows]
+    # the reserve is sized on the schedule at the scenario's rate, in the scope of each path
+    scoped = np.where(in_scope, sched_ds[:, None, :], 0.0)
+    reserve = credit.reserve_usd_m(scoped, ctx.scenario.dsra_months)
+    _, first = credit.default_test(cfads / fx_ratio, ds / fx_ratio, in_scope, reserve,
+                                   ctx.scenario.policy_loan_rate)
+    return first
 
 
 # ----------------------------------------------------------------------------------------------
@@ -79,7 +87,7 @@ class SimContext:
     antithetic: bool
     lanes: int | None = None   # threads sharing the batches (None: as many as the process may use, at most 2)
     delay: np.ndarray | None = None        # (n, paths) drawn extra construction years, when asked
-    default_col: np.ndarray | None = None  # (n, paths) first column with DSCR < 1 (-1: none), when asked
+    default_col: np.ndarray | None = None  # (n, paths) year of default of the credit model (-1: none)
     other_debt: object = None  # evaluate.other_debt schedule [USD m], zero rows where not in the DSCR's scope
 
 

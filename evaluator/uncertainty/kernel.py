@@ -17,6 +17,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from evaluator import cashflow, finance
+from evaluator.credit import default_test
 from evaluator.uncertainty.context import SimContext
 from evaluator.uncertainty.processes import (
     ou_multipliers,
@@ -610,7 +611,8 @@ def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, rec_m, opex_m, capex_m
         ctx.npv[i, p0 + idx] = pv - o * pl.pv_op - k * pl.pv_ci - pl.pv_fix
         if pl.dscr_t is not None:
             first = None if ctx.default_col is None else ctx.default_col[i]
-            ctx.min_dscr[i, p0 + idx] = _fast_min_dscr(pl, X, cols, Mt, fx_row, idx, rr0, first, p0 + idx)
+            ctx.min_dscr[i, p0 + idx] = _fast_min_dscr(pl, X, cols, Mt, fx_row, idx, rr0, first, p0 + idx,
+                                                       ctx.scenario.dsra_months, ctx.scenario.policy_loan_rate)
         if fcf is not None:                               # IRR rows: less the tax, times rr0
             ns = fcf.shape[1]
             tax = np.subtract(X[1:1 + w, off:off + ns], X[:w, off:off + ns])
@@ -640,13 +642,16 @@ def _solve_irr(ctx: SimContext, acc: list) -> None:
         k += len(pp)
 
 
-def _fast_min_dscr(pl: _Plan, X, cols, Mt, fx_row, idx, rr0, first=None, at=None) -> np.ndarray:
+def _fast_min_dscr(pl: _Plan, X, cols, Mt, fx_row, idx, rr0, first=None, at=None, dsra_months=0.0,
+                   loan_rate=0.0) -> np.ndarray:
     """Minimum DSCR of one group's paths: CFADS on the DSCR columns from the pre-tax CFADS and the
     cumulative tax base the matrix product left in ``X`` (both divided by ``rr0``, see
     :func:`_fast_batch`), over debt service in USD (``ds x fx_0 / fx_t``, so the ratio is
     ``CFADS x (fx_t / fx_0) / ds``); ``rr0 > 0`` is factored out of the minimum. ``first``
-    (optional, one project's row): at the paths ``at``, the first column whose DSCR is below 1
-    (-1: none), as :func:`context.first_default_cols`."""
+    (optional, one project's row): at the paths ``at``, the year of default of the credit model
+    (:func:`evaluator.credit.default_test`, -1: none), tested in the loan's currency at the
+    scenario's rate: CFADS ``DSCR_t x ds_t`` against ``ds_t``, the reserve ``dsra_months / 12 x
+    max ds``."""
     w, t = pl.e - pl.s, pl.dscr_t
     cf = X[2 + w:2 + w + len(pl.inv_ds), cols]           # pre-tax CFADS / rr0 (scratch rows of X)
     tax = np.subtract(X[1:, cols][t], X[:-1, cols][t])
@@ -658,10 +663,15 @@ def _fast_min_dscr(pl: _Plan, X, cols, Mt, fx_row, idx, rr0, first=None, at=None
     m = cf.min(axis=0)
     m *= rr0
     if first is not None:
-        cf *= rr0                                         # the DSCR itself (scratch rows of X)
-        below = cf < 1.0
-        cols_t = np.arange(w)[t] + pl.s
-        first[at] = np.where(below.any(axis=0), cols_t[below.argmax(axis=0)], -1)
+        first[at] = -1
+        bad = np.flatnonzero(m < 1.0)                     # a DSCR of 1 or more every year: never a default
+        if len(bad):
+            ds = 1.0 / pl.inv_ds
+            cfb = cf[:, bad]
+            cfb *= (rr0[bad] if np.ndim(rr0) else rr0)    # the DSCR itself
+            cfb *= ds[:, None]                            # CFADS in the loan's currency
+            cols_t = np.arange(w)[t] + pl.s
+            reserve = np.full(len(bad), dsra_months / 12.0 * float(ds.max(initial=0.0)))
+            _, pos = default_test(cfb, ds[:, None], None, reserve, loan_rate, axis=0, years=cols_t)
+            first[at[bad]] = np.where(pos >= 0, cols_t[np.maximum(pos, 0)], -1)
     return m
-
-

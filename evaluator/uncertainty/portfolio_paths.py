@@ -14,15 +14,19 @@ Loan loss on a path (KRW bn, at the loan's face value)
   (the success-contingent write-off; ``scenario.write_off_share``, 90 % under the 2026 terms),
   recognised in model year ``max(1, construction_years)`` (assumption: the exploration result
   is known when production would have been decided, before any repayment).
-* Otherwise, a default when the cash flow does not cover debt service in some year of the DSCR
-  scope (minimum DSCR below 1, the rule of :mod:`evaluator.uncertainty`): ``loan x lgd``
-  (``scenario.lgd``), recognised in the first such year.
+* Otherwise, a default of the one credit model (:mod:`evaluator.credit`): a shortfall of the
+  path's cash flow available for debt service against the loan's scheduled debt service in the
+  DSCR's scope, after the debt-service reserve (scenario ``dsra_months``) and the cash the
+  project retained, that the path's remaining cash flow cannot repay (LLCR below 1 at that
+  point); or a default of the baseline hazard (causes the cash flows do not model,
+  :func:`evaluator.credit.baseline_annual_hazard`). Loss ``loan x lgd`` (``scenario.lgd``,
+  exposure at default = the face value, as the static model), recognised in the year of default.
 * Otherwise 0.
 
-So the expected loss of a later-stage project is ``loan x P(min DSCR < 1) x LGD``, as in
-:func:`evaluator.uncertainty.simulate`; an exploration project's is
-``loan x [(1 - p) x write_off_share + p x P(min DSCR < 1 | success) x LGD]`` (the simulation's
-per-project figure keeps only the first term).
+So the expected loss of a later-stage project is ``loan x P(default) x LGD``, as the static
+``loan x PD x LGD`` (:func:`evaluator.country_risk.loan_expected_loss`) with the simulated PD; an
+exploration project's is ``loan x [(1 - p) x write_off_share + p x P(default | success) x LGD]``
+(the static figure keeps only the first term).
 
 The loan simulated is the *allocated* loan (its debt service sets the DSCR), not the request.
 
@@ -87,7 +91,7 @@ class PortfolioPaths:
     failed : numpy.ndarray
         ``(n, n_paths)`` bool, exploration failed.
     defaulted : numpy.ndarray
-        ``(n, n_paths)`` bool, minimum DSCR below 1 on a path without failure.
+        ``(n, n_paths)`` bool, the loan defaults (:mod:`evaluator.credit`) on a path without failure.
     delay_years : numpy.ndarray
         ``(n, n_paths)`` drawn extra construction years.
     npv_usd_m : numpy.ndarray
@@ -191,8 +195,7 @@ def simulate_portfolio_paths(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapp
     n = len(funded)
     p_fail = failure_probabilities(funded) if failures else np.zeros(n)
     failed = draw_failures(p_fail, n_paths, seed)
-    with np.errstate(invalid="ignore"):
-        defaulted = ~failed & (paths.min_dscr < 1.0)          # NaN (no year in scope) is no default
+    defaulted = ~failed & paths.defaulted
     fail_col = np.maximum(1, np.array([a.construction_years for a in funded], dtype=int))
     loss = np.where(failed, (loan * scenario.write_off_share)[:, None],
                     np.where(defaulted, (loan * scenario.lgd)[:, None], 0.0))

@@ -14,9 +14,12 @@ paths, each project's own risks and exploration outcome) and summarises:
   contribution to the book's ES99 is the mean of its loss over the paths of the worst 1 % of the
   book's loss; to the fund's downside, the mean of its fund NPV over the worst 10 % of the fund's
   paths (contribution to the ES10, i.e. the mean below the P10). Each set sums to its total.
-* **Target**: per mineral and calendar year to ``horizon_year``, the probability that China's
-  share of Korea's imports is at or below ``target_single_supplier_share``
-  (:mod:`.supply_paths`), and the same for the top supplier's share.
+* **Target**: per mineral and calendar year to ``horizon_year``, the probability that the
+  programme's target is met: the TOP supplier's share of Korea's imports (whoever it is on the
+  path) at or below ``target_single_supplier_share`` (``prob_target_met``; the same definition as
+  the allocation summary's ``meets_target_after``, :func:`evaluator.supply.effect_in_year`), and,
+  as its own measure, the probability that China's share is at or below it
+  (``prob_china_share_at_most_target``) (:mod:`.supply_paths`).
 
 Percentiles are ``numpy.quantile`` (linear). The expected loss of the book is the sum of the
 projects' expected losses (the losses add path by path).
@@ -29,6 +32,7 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
@@ -47,6 +51,9 @@ DEFAULT_LOSS_THRESHOLD_SHARE = 0.10
 S_CURVE_POINTS = 101
 #: Bins of the loss histogram.
 HISTOGRAM_BINS = 30
+#: Per-project fields of the ``projects`` list of :meth:`PortfolioRisk.as_record`.
+PROJECT_RECORD_FIELDS = ("mineral", "country_iso3", "loan_krw_bn", "prob_failure", "prob_default",
+                         "expected_loss_krw_bn", "static_expected_loss_krw_bn")
 
 
 @dataclass(frozen=True)
@@ -75,14 +82,22 @@ class PortfolioRisk:
         Mean of the fund's NPV over its worst 10 % of paths.
     prob_fund_loss : float
         P(fund NPV < 0).
+    static_expected_loss_krw_bn : float
+        The static expected loss of the same loans (:func:`evaluator.country_risk.loan_expected_loss`:
+        the allocation's figure), beside the simulated ``loan_loss_expected_krw_bn``; both use one
+        credit model (:mod:`evaluator.credit`), :meth:`expected_loss_note` says why they differ.
+    dsra_months : float
+        The scenario's debt-service reserve [months].
     projects : pandas.DataFrame
         Index ``id``: ``mineral``, ``country_iso3``, ``fund_krw_bn``, ``loan_krw_bn``,
-        ``fund_share``, ``prob_failure``, ``prob_default``, ``expected_loss_krw_bn``,
+        ``fund_share``, ``prob_failure``, ``prob_default`` (the loan defaults on a path without
+        exploration failure), ``expected_loss_krw_bn`` (simulated), ``static_expected_loss_krw_bn``,
         ``loss_contribution_es99_krw_bn``, ``fund_npv_mean_krw_bn``, ``fund_npv_p10_krw_bn``,
         ``fund_contribution_es10_krw_bn``, ``npv_mean_usd_m``, ``npv_p10_usd_m``, ``npv_usd_m``
         (deterministic), ``delay_mean_years``.
     target : pandas.DataFrame
-        One row per (mineral, year): ``prob_china_share_met``, ``prob_top_share_met``,
+        One row per (mineral, year): ``prob_target_met`` (top supplier's share at or below the
+        target), ``prob_china_share_at_most_target``,
         ``china_share_p10``, ``china_share_p50``, ``china_share_p90``, ``is_target_year``.
     target_year : int
     elapsed_s : float
@@ -114,8 +129,20 @@ class PortfolioRisk:
     projects: pd.DataFrame = field(repr=False)
     target: pd.DataFrame = field(repr=False)
     elapsed_s: float = 0.0
+    static_expected_loss_krw_bn: float = float("nan")
+    dsra_months: float = 6.0
 
-    def prob_target_met(self, column: str = "prob_china_share_met") -> dict[str, dict[int, float]]:
+    def expected_loss_note(self):
+        """One sentence (a :class:`evaluator.messages.Message`) on why the static and the simulated
+        expected loss of the book differ."""
+        from evaluator.messages import Message
+
+        sim, static = self.loan_loss_expected_krw_bn, self.static_expected_loss_krw_bn
+        code = "portfolio_el_sim_higher" if sim > static else "portfolio_el_sim_lower"
+        return Message(code, {"static": f"{static:,.2f}", "simulated": f"{sim:,.2f}",
+                              "months": f"{self.dsra_months:g}"})
+
+    def prob_target_met(self, column: str = "prob_target_met") -> dict[str, dict[int, float]]:
         """Mineral -> calendar year -> probability (``column`` of :attr:`target`)."""
         out: dict[str, dict[int, float]] = {}
         for r in self.target.itertuples(index=False):
@@ -128,13 +155,17 @@ class PortfolioRisk:
                 "loss_threshold_krw_bn", "loan_loss_expected_krw_bn", "loan_loss_p95_krw_bn", "loan_loss_p99_krw_bn",
                 "loan_loss_es99_krw_bn", "prob_loss_exceeds_threshold", "fund_npv_mean_krw_bn",
                 "fund_npv_p10_krw_bn", "fund_npv_p50_krw_bn", "fund_npv_p90_krw_bn", "fund_npv_es10_krw_bn",
-                "prob_fund_loss", "target_year"]
+                "prob_fund_loss", "target_year", "static_expected_loss_krw_bn", "dsra_months"]
         out = {k: getattr(self, k) for k in keys}
+        out["expected_loss_note"] = self.expected_loss_note().text("en")
         out["loan_loss_by_year"] = {int(r.year): {"expected_krw_bn": r.expected_krw_bn, "p95_krw_bn": r.p95_krw_bn,
                                                   "p99_krw_bn": r.p99_krw_bn, "prob_any_loss": r.prob_any_loss}
                                     for r in self.loan_loss_by_year.itertuples(index=False)}
         out["prob_target_met"] = self.prob_target_met()
-        out["prob_top_share_target_met"] = self.prob_target_met("prob_top_share_met")
+        out["prob_china_share_at_most_target"] = self.prob_target_met("prob_china_share_at_most_target")
+        out["projects"] = [{"id": str(i), **{k: (float(v) if isinstance(v, (float, np.floating)) else v)
+                                            for k, v in r.items()}}
+                           for i, r in self.projects[list(PROJECT_RECORD_FIELDS)].iterrows()]
         out["elapsed_s"] = round(self.elapsed_s, 3)
         return out
 
@@ -213,9 +244,10 @@ def _fund(pp: PortfolioPaths) -> dict:
 
 
 def target_table(shares: SupplySharePaths, target_year: int) -> pd.DataFrame:
-    """Per (mineral, year): probability that China's (and the top supplier's) share is at or
-    below the target, and China's share percentiles. A path with no imports at all (share NaN)
-    does not meet the target."""
+    """Per (mineral, year): probability that the programme's target is met (the top supplier's
+    share at or below the target: ``prob_target_met``), that China's share is
+    (``prob_china_share_at_most_target``), and China's share percentiles. A path with no imports
+    at all (share NaN) does not meet the target."""
     rows = []
     for m, c in shares.china_share.items():
         t = shares.top_share[m]
@@ -224,21 +256,23 @@ def target_table(shares: SupplySharePaths, target_year: int) -> pd.DataFrame:
             met_t = (t <= shares.target_share + SHARE_EPS).mean(axis=0)
         q = np.nanquantile(c, [0.1, 0.5, 0.9], axis=0) if np.isfinite(c).any() else np.full((3, c.shape[1]), np.nan)
         for k, y in enumerate(shares.years):
-            rows.append({"mineral": m, "year": int(y), "prob_china_share_met": float(met_c[k]),
-                         "prob_top_share_met": float(met_t[k]), "china_share_p10": float(q[0, k]),
+            rows.append({"mineral": m, "year": int(y), "prob_target_met": float(met_t[k]),
+                         "prob_china_share_at_most_target": float(met_c[k]), "china_share_p10": float(q[0, k]),
                          "china_share_p50": float(q[1, k]), "china_share_p90": float(q[2, k]),
                          "target_share": shares.target_share, "is_target_year": bool(y == target_year)})
-    return pd.DataFrame(rows, columns=["mineral", "year", "prob_china_share_met", "prob_top_share_met",
+    return pd.DataFrame(rows, columns=["mineral", "year", "prob_target_met", "prob_china_share_at_most_target",
                                        "china_share_p10", "china_share_p50", "china_share_p90", "target_share",
                                        "is_target_year"])
 
 
-def _projects(pp: PortfolioPaths, loss_contrib: np.ndarray, fund_contrib: np.ndarray) -> pd.DataFrame:
+def _projects(pp: PortfolioPaths, loss_contrib: np.ndarray, fund_contrib: np.ndarray,
+              static_el: np.ndarray) -> pd.DataFrame:
     q10 = np.quantile(pp.fund_npv_krw_bn, 0.1, axis=1)
     return pd.DataFrame({
         "mineral": pp.minerals, "country_iso3": pp.countries, "fund_krw_bn": pp.fund_krw_bn,
         "loan_krw_bn": pp.loan_krw_bn, "fund_share": pp.fund_share, "prob_failure": pp.failed.mean(axis=1),
         "prob_default": pp.defaulted.mean(axis=1), "expected_loss_krw_bn": pp.loss_krw_bn.mean(axis=1),
+        "static_expected_loss_krw_bn": static_el,
         "loss_contribution_es99_krw_bn": loss_contrib, "fund_npv_mean_krw_bn": pp.fund_npv_krw_bn.mean(axis=1),
         "fund_npv_p10_krw_bn": q10, "fund_contribution_es10_krw_bn": fund_contrib,
         "npv_mean_usd_m": pp.npv_usd_m.mean(axis=1), "npv_p10_usd_m": np.quantile(pp.npv_usd_m, 0.1, axis=1),
@@ -247,17 +281,23 @@ def _projects(pp: PortfolioPaths, loss_contrib: np.ndarray, fund_contrib: np.nda
 
 
 def summarise_portfolio(pp: PortfolioPaths, shares: SupplySharePaths | None, scenario, *, vol_scale: float,
-                        failures: bool, loss_threshold_share: float, elapsed_s: float = 0.0) -> PortfolioRisk:
-    """The :class:`PortfolioRisk` of simulated paths (and of their supply shares, if given)."""
+                        failures: bool, loss_threshold_share: float, elapsed_s: float = 0.0,
+                        static_expected_loss_krw_bn: np.ndarray | None = None) -> PortfolioRisk:
+    """The :class:`PortfolioRisk` of simulated paths (and of their supply shares, if given);
+    ``static_expected_loss_krw_bn`` ``(n,)``: the static expected loss of each funded loan (NaN
+    when not given)."""
     book = _loan_book(pp, scenario.loan_krw_bn, loss_threshold_share)
     fund = _fund(pp)
-    projects = _projects(pp, book.pop("_contrib"), fund.pop("_contrib"))
+    static_el = np.full(len(pp.ids), np.nan) if static_expected_loss_krw_bn is None else \
+        np.asarray(static_expected_loss_krw_bn, dtype=float)
+    projects = _projects(pp, book.pop("_contrib"), fund.pop("_contrib"), static_el)
     target = target_table(shares, scenario.target_year) if shares is not None else target_table(
         SupplySharePaths(np.zeros(0), {}, {}, scenario.target_single_supplier_share), scenario.target_year)
     return PortfolioRisk(n_paths=pp.n_paths, seed=pp.seed, vol_scale=float(vol_scale), failures=bool(failures),
                          loan_budget_krw_bn=float(scenario.loan_krw_bn),
                          loss_threshold_share=float(loss_threshold_share),
                          target_year=int(scenario.target_year), projects=projects, target=target, elapsed_s=elapsed_s,
+                         static_expected_loss_krw_bn=float(static_el.sum()), dsra_months=float(scenario.dsra_months),
                          **book, **fund)
 
 
@@ -270,7 +310,8 @@ def portfolio_risk(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapping[str, f
                    failures: bool = True, project_risk: bool = True,
                    loss_threshold_share: float = DEFAULT_LOSS_THRESHOLD_SHARE, processes=None,
                    method: str = "fast", lanes: int | None = None,
-                   progress: Callable[[float], None] | None = None, also_minerals: Sequence[str] = ()) -> PortfolioRisk:
+                   progress: Callable[[float], None] | None = None, also_minerals: Sequence[str] = (),
+                   static_expected_loss_krw_bn: Mapping[str, float] | None = None) -> PortfolioRisk:
     """Joint simulation of a funded allocation and its loan-book, fund and target statistics.
 
     Parameters
@@ -296,6 +337,9 @@ def portfolio_risk(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapping[str, f
         Share of the loan budget the write-offs are tested against [fraction].
     also_minerals : sequence of str
         Minerals whose target probability is reported even without a funded project.
+    static_expected_loss_krw_bn : mapping of str to float, optional
+        The static expected loss of each funded loan [KRW bn] (the allocation's figures); default:
+        :func:`static_expected_loss` of the funded loans.
 
     Returns
     -------
@@ -314,8 +358,35 @@ def portfolio_risk(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapping[str, f
     if offtake_by_year is not None and len(offtake_by_year):
         shares = supply_share_paths(supply_ref or ref, scenario, offtake_by_year, pp.ids, pp.minerals, pp.countries,
                                     pp.delay_years, pp.failed, also_minerals=also_minerals)
+    static = static_expected_loss_krw_bn
+    static_el = static_expected_loss(apps, scenario, ref, pp) if static is None else \
+        np.array([float(static.get(i, 0.0)) for i in pp.ids])
     return summarise_portfolio(pp, shares, scenario, vol_scale=vol_scale, failures=failures,
-                               loss_threshold_share=loss_threshold_share, elapsed_s=time.perf_counter() - t0)
+                               loss_threshold_share=loss_threshold_share, elapsed_s=time.perf_counter() - t0,
+                               static_expected_loss_krw_bn=static_el)
+
+
+def static_expected_loss(apps: Sequence, scenario, ref, pp: PortfolioPaths) -> np.ndarray:
+    """The static expected loss [KRW bn] of each simulated loan (``pp.ids``, at its allocated
+    amount): :func:`evaluator.country_risk.loan_expected_loss` on the base case's minimum DSCR and
+    default test (the evaluation's, without the measures the loan does not need)."""
+    from evaluator import cashflow, country_risk, credit
+    from evaluator.evaluate import debt_cover
+
+    loan = dict(zip(pp.ids, pp.loan_krw_bn))
+    funded = tuple(cashflow.in_usd(dataclasses.replace(a, loan_request_krw_bn=float(loan[a.id])), scenario, ref)
+                   for a in apps if a.id in loan)
+    cf = cashflow.build(cashflow.resolve_inputs(funded, scenario, ref), first_year=scenario.first_year)
+    cover = debt_cover(funded, scenario, cf)
+    el = country_risk.loan_expected_loss(
+        ref, scenario, iso3s=[a.country_iso3 for a in funded], stage=[a.stage for a in funded],
+        loan_krw_bn=[a.loan_request_krw_bn for a in funded],
+        success_probability=[np.nan if a.success_probability is None else a.success_probability for a in funded],
+        min_dscr=cover.min_dscr, tenor_years=[a.loan_tenor_years for a in funded],
+        base_case_default=credit.base_case_default(cover.debt_service_usd_m, cf.cfads_usd_m, scenario)
+        & (np.array([a.loan_request_krw_bn for a in funded]) > 0))
+    out = dict(zip((a.id for a in funded), el["expected_loss_krw_bn"].to_numpy(dtype=float)))
+    return np.array([out.get(i, 0.0) for i in pp.ids])
 
 
 def allocation_amounts(allocation) -> tuple[dict[str, float], dict[str, float], pd.Series]:
@@ -343,5 +414,9 @@ def portfolio_risk_of_result(result, apps: Sequence, scenario, ref, *, supply_re
     fund, loan, share = allocation_amounts(result.allocation)
     offtake = supply.funded_offtake(supply.offtake_by_year_from_evaluation(result.evaluation, ref=supply_ref or ref),
                                     share, "korea_offtake_t")
+    t = result.allocation.table
+    static = t["expected_loss_krw_bn"].where(t["selected"].astype(bool), 0.0) if "expected_loss_krw_bn" in t else None
+    kwargs.setdefault("static_expected_loss_krw_bn",
+                      None if static is None else {str(k): float(v) for k, v in static.items()})
     return portfolio_risk(apps, scenario, ref, fund_krw_bn=fund, loan_krw_bn=loan, offtake_by_year=offtake,
                           supply_ref=supply_ref, n_paths=n_paths, seed=seed, **kwargs)

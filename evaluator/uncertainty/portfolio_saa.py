@@ -213,5 +213,5 @@ def _figures(objective, fund, loan, cvar_in, risk: PortfolioRisk) -> dict:
            "fund_npv_p10_krw_bn": risk.fund_npv_p10_krw_bn, "prob_fund_loss": risk.prob_fund_loss}
     t = risk.target
     for r in t[t["is_target_year"]].itertuples(index=False):
-        out[f"prob_target_met_{r.mineral}"] = float(r.prob_china_share_met)
+        out[f"prob_target_met_{r.mineral}"] = float(r.prob_target_met)
     return out

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from evaluator import cashflow, finance
-from evaluator.uncertainty.context import SimContext, first_default_cols, min_dscr_rows
+from evaluator.uncertainty.context import SimContext, credit_default_cols, min_dscr_rows
 from evaluator.uncertainty.processes import price_log_deviations, project_draws
 
 
@@ -131,8 +131,7 @@ def run_reference(ctx: "SimContext", n_paths: int, seed: int, chunk_paths: int, 
                 fp = inputs.construction_years[g, None] + delay[g] + 1
                 min_dscr[g, p0:p0 + B] = min_dscr_rows(cfads, ds, principal, fp)
                 if ctx.default_col is not None:
-                    ctx.default_col[g, p0:p0 + B] = first_default_cols(cfads, ds, principal,
-                                                                       fp)
+                    ctx.default_col[g, p0:p0 + B] = credit_default_cols(ctx, g, cfads, ds, principal, fp, fx_ratio)
             if p0 < irr_n:
                 k = min(B, irr_n - p0)
                 irr[idx, p0:p0 + k] = finance.irr(fcf[:, :k].reshape(m * k, Tc)).reshape(m, k)

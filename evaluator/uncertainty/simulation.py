@@ -11,7 +11,7 @@ import numpy as np
 from models.application import Application
 from models.scenario import Scenario
 
-from evaluator import cashflow, finance
+from evaluator import cashflow, credit, finance
 from evaluator.evaluate import discount_rates, other_debt
 from evaluator.uncertainty.context import SimContext, policy_loans
 from evaluator.uncertainty.kernel import run_fast
@@ -56,10 +56,15 @@ class PathResults:
         The point NPV of the same model and rates [USD m].
     delay_years : numpy.ndarray or None
         int8 ``(n, n_paths)``: drawn extra construction years (``path_details=True`` only).
-    default_year_index : numpy.ndarray or None
-        int16 ``(n, n_paths)``: model-year column of the first DSCR below 1 in the DSCR scope,
-        -1 when none (``path_details=True`` only; column ``t`` is calendar year
-        ``first_year - 1 + t``).
+    default_year_index : numpy.ndarray
+        int16 ``(n, n_paths)``: model-year column of the loan's default, -1 when none (column
+        ``t`` is calendar year ``first_year - 1 + t``): the first of the credit model's year of
+        default on the path's cash flows (:func:`evaluator.credit.default_test`) and of the
+        baseline-hazard default (:func:`evaluator.credit.baseline_annual_hazard`).
+    defaulted : numpy.ndarray
+        bool ``(n, n_paths)``: the loan defaults on the path (``default_year_index >= 0``).
+    cash_flow_defaulted : numpy.ndarray
+        bool ``(n, n_paths)``: of which by the credit model on the path's cash flows.
     evaluated_by : tuple of str
         Per application, ``'fast kernel'`` or ``'reference path (<features>)'`` when the fast
         method fell back to the reference path for features the kernel cannot evaluate
@@ -78,6 +83,8 @@ class PathResults:
     delay_years: np.ndarray | None = field(repr=False, default=None)
     default_year_index: np.ndarray | None = field(repr=False, default=None)
     evaluated_by: tuple[str, ...] = ()
+    defaulted: np.ndarray | None = field(repr=False, default=None)
+    cash_flow_defaulted: np.ndarray | None = field(repr=False, default=None)
 
 
 def _check_arguments(n: int, n_paths: int, vol_scale: float, method: str) -> None:
@@ -102,8 +109,8 @@ def simulate_paths(apps: Sequence[Application], scenario: Scenario, ref, *, n_pa
 
     Parameters as :func:`simulate`. The arrays are what :func:`simulate` summarises; a portfolio
     sums the rows of its projects path by path (every project sees the same price paths).
-    ``path_details``: also return each path's drawn delay and first year with DSCR below 1
-    (:class:`PathResults`; the draws and the other results do not change).
+    ``path_details``: also return each path's drawn delay (:class:`PathResults`; the draws and
+    the other results do not change). Every path's loan default and its year are returned always.
     """
     apps = tuple(apps)
     n = len(apps)
@@ -135,11 +142,29 @@ def simulate_paths(apps: Sequence[Application], scenario: Scenario, ref, *, n_pa
         used=np.unique(np.concatenate([prim_proc, by_proc, [fx_i]]).astype(int)),     # processes drawn
         antithetic=bool(antithetic), lanes=lanes, other_debt=_other_debt_in_scope(apps, T),
         delay=np.zeros((n, n_paths), dtype=np.int8) if path_details else None,
-        default_col=np.full((n, n_paths), -1, dtype=np.int16) if path_details else None)
+        default_col=np.full((n, n_paths), -1, dtype=np.int16))
     evaluated_by = _run(ctx, method, n_paths, seed, chunk_paths, memory_budget_bytes)
+    cash_col = np.where(ctx.has_loan[:, None], ctx.default_col, -1)
+    hazard_col = credit.hazard_default_years(
+        np.where(ctx.has_loan, np.minimum(1.0, v_proj * credit.baseline_annual_hazard(ref, [a.country_iso3 for a in apps])),
+                 0.0),
+        np.array([a.loan_tenor_years for a in apps], dtype=float), hazard_uniforms(n, n_paths, seed))
+    both = (cash_col >= 0) & (hazard_col >= 0)
+    year = np.where(both, np.minimum(cash_col, hazard_col), np.maximum(cash_col, hazard_col)).astype(np.int16)
     return PathResults(tuple(a.id for a in apps), int(n_paths), int(seed), chunk_paths, ctx.npv, ctx.min_dscr,
-                       ctx.irr, loan_krw, deterministic_npv(inputs, scenario, rate), ctx.delay, ctx.default_col,
-                       evaluated_by)
+                       ctx.irr, loan_krw, deterministic_npv(inputs, scenario, rate), ctx.delay, year,
+                       evaluated_by, year >= 0, cash_col >= 0)
+
+
+#: Spawn key of the baseline-hazard stream (far above the block streams' keys 0, 1, ...).
+HAZARD_STREAM = 0x1A_0000
+
+
+def hazard_uniforms(n: int, n_paths: int, seed: int) -> np.ndarray:
+    """Uniforms on (0, 1] ``(n, n_paths)`` of the baseline-hazard defaults, from their own stream
+    ``SeedSequence(seed, spawn_key=(HAZARD_STREAM,))``: switching the hazard off changes no other draw."""
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(HAZARD_STREAM,))))
+    return 1.0 - rng.random((n, n_paths))
 
 
 def _other_debt_in_scope(apps, T: int):
@@ -241,7 +266,8 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
     # the summary reorders each row in place (its statistics do not depend on the order): the
     # per-path arrays are this call's own
     summary = summarise(tuple(apps), scenario, npv, paths.min_dscr, paths.irr, paths.loan_krw_bn,
-                        paths.loan_krw_bn > 0, paths.deterministic_npv_usd_m, risk_aversion, overwrite=True)
+                        paths.loan_krw_bn > 0, paths.deterministic_npv_usd_m, risk_aversion, overwrite=True,
+                        defaulted=paths.defaulted)
     summary["evaluated_by"] = list(paths.evaluated_by)  # says where the fast method fell back
     samples.setflags(write=False)
     kept.setflags(write=False)

@@ -111,9 +111,11 @@ def nan_row_quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
 
 
 def summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion,
-               overwrite: bool = False) -> pd.DataFrame:
+               overwrite: bool = False, defaulted=None) -> pd.DataFrame:
     """Summary table of :class:`SimulationResult`. ``overwrite``: the rows of ``npv`` and
-    ``min_dscr`` may be reordered in place (no copies of them)."""
+    ``min_dscr`` may be reordered in place (no copies of them). ``defaulted`` ``(n, paths)``: the
+    loan's default on each path (:func:`evaluator.credit.default_test` and the baseline hazard);
+    ``prob_default`` is its mean (None: a minimum DSCR below 1 stands for it)."""
     n_paths = npv.shape[1]
     k = max(1, int(math.floor(0.1 * n_paths)))
     q, cvar = row_quantiles(npv, [0.1, 0.5, 0.9], tail=k, overwrite=overwrite)
@@ -121,6 +123,8 @@ def summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_
     with np.errstate(invalid="ignore"):
         p_dscr1 = np.where(has_loan, (min_dscr < 1.0).mean(axis=1), np.nan)
         p_dscr13 = np.where(has_loan, (min_dscr < scenario.lender_min_dscr).mean(axis=1), np.nan)
+        p_default = np.where(has_loan, (min_dscr < 1.0).mean(axis=1) if defaulted is None else defaulted.mean(axis=1),
+                             np.nan)
     # P10 of min DSCR over the paths where it is defined (NaN: no year in scope)
     dscr_p10 = np.full(len(apps), np.nan)
     gaps = np.isnan(min_dscr).any(axis=1)
@@ -135,11 +139,11 @@ def summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_
     explo = np.array([a.stage == "exploration" for a in apps])
     succ = np.array([a.success_probability if a.success_probability is not None else np.nan for a in apps], float)
     el_explo = loan_krw * (1 - np.nan_to_num(succ, nan=0.0)) * scenario.write_off_share
-    el_later = loan_krw * np.nan_to_num(p_dscr1, nan=0.0) * scenario.lgd
+    el_later = loan_krw * np.nan_to_num(p_default, nan=0.0) * scenario.lgd
     el = np.where(has_loan, np.where(explo, el_explo, el_later), 0.0)
     basis = np.where(~has_loan, "no loan",
                      np.where(explo, "loan x (1 - success probability) x write-off share",
-                              "loan x P(min DSCR < 1) x LGD"))
+                              "loan x P(default) x LGD"))
     if irr.shape[1]:
         irr_q = nan_row_quantiles(irr, [0.1, 0.5, 0.9])                # rows without any IRR: NaN
         irr_undef = np.isnan(irr).mean(axis=1)
@@ -160,6 +164,7 @@ def summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_
         "prob_npv_negative": (npv < 0).mean(axis=1),
         "prob_min_dscr_below_1": p_dscr1,
         "prob_min_dscr_below_comfort": p_dscr13,
+        "prob_default": p_default,
         "min_dscr_p10": dscr_p10,
         "loan_request_krw_bn": loan_krw,
         "expected_loss_sim_krw_bn": el,

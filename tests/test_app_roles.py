@@ -1,0 +1,214 @@
+"""Sign-in, roles and per-person working state, driven through the app's entry point with
+AppTest's ``user`` and ``secrets`` (issue 24). A real sign-in through an OpenID Connect provider
+is the browser test's; here AppTest plays the signed-in person."""
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from evaluator.store import ScenarioStore  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "test-only-cookie-secret",
+        "client_id": "mine-evaluator", "client_secret": "test-only",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+ROLES = {"approver": ["secretary@agency.go.kr"], "officer": ["kim@agency.go.kr", "Lee@Agency.go.kr"],
+         "viewer": ["auditor@agency.go.kr"]}
+
+
+@pytest.fixture
+def team(monkeypatch, tmp_path):
+    """A factory of AppTests of one team server (one store): ``team(email)`` signs that person in,
+    ``team(None)`` is a visitor not signed in."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("EVALUATOR_STORE", str(tmp_path / "store.sqlite3"))
+
+    def make(email: str | None, run: bool = True) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.secrets["auth"] = dict(AUTH)
+        at.secrets["roles"] = {k: list(v) for k, v in ROLES.items()}
+        at.user = ({"is_logged_in": True, "email": email, "name": email.split("@")[0].title()} if email
+                   else {"is_logged_in": False})
+        if run:
+            at.run()
+            assert not at.exception, [e.value for e in at.exception]
+        return at
+    return make
+
+
+def _page(at: AppTest, name: str) -> AppTest:
+    at.switch_page(f"app_pages/{name}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _everything_shown(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "error", "success", "warning", "title", "text")
+             for e in getattr(at, kind)]
+    return " ".join(str(p) for p in parts)
+
+
+def test_a_visitor_not_signed_in_sees_the_sign_in_page_and_no_data(team):
+    at = team(None)
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert len(at.dataframe) == 0 and len(at.metric) == 0 and len(at.sidebar.slider) == 0
+    shown = _everything_shown(at)
+    assert "Sign in with your organisation" in shown
+    assert "LI-" not in shown and "raw_df" not in at.session_state
+    for page in ("ranking", "scenarios"):     # another page asked for directly: the same gate
+        at.switch_page(f"app_pages/{page}.py")
+        at.run()
+        assert not at.exception and len(at.dataframe) == 0 and "raw_df" not in at.session_state
+
+
+def test_an_address_on_no_list_is_refused_with_a_clear_message(team):
+    at = team("stranger@example.com")
+    assert any("stranger@example.com" in e.value and "not on the list" in e.value for e in at.error)
+    assert [b.label for b in at.button] == ["Sign out"]
+    assert len(at.dataframe) == 0 and "raw_df" not in at.session_state
+
+
+def test_signed_in_officer_works_and_roles_read_case_insensitively(team):
+    at = team("lee@agency.go.kr")
+    assert any("Signed in as `lee@agency.go.kr` (officer)" in c.value for c in at.sidebar.caption)
+    _page(at, "ranking")
+    assert len(at.dataframe) > 0
+
+
+def test_two_officers_keep_their_own_working_state_and_start_over_is_ones_own(team):
+    kim = team("kim@agency.go.kr")
+    lee = team("lee@agency.go.kr")
+    _page(kim, "allocation")
+    kim.slider(key="fund_krw_bn__shown").set_value(150.0).run()
+    key = f"apps_editor_{kim.session_state['editor_version']}"
+    _page(kim, "applications")
+    kim.session_state[key] = {"edited_rows": {0: {"name": "Kim's unsaved edit"}}, "added_rows": [], "deleted_rows": []}
+    kim.run()
+    _page(lee, "allocation")
+    lee.slider(key="fund_krw_bn__shown").set_value(200.0).run()
+    # each one's new session (a reload) finds their own work, never the other's
+    kim2, lee2 = team("kim@agency.go.kr"), team("lee@agency.go.kr")
+    assert kim2.session_state["fund_krw_bn"] == pytest.approx(150.0)
+    assert kim2.session_state["raw_df"].loc[0, "name"] == "Kim's unsaved edit"
+    assert lee2.session_state["fund_krw_bn"] == pytest.approx(200.0)
+    assert lee2.session_state["raw_df"].loc[0, "name"] != "Kim's unsaved edit"
+    _page(lee2, "ranking")
+    assert "Kim's unsaved edit" not in " ".join(map(str, lee2.dataframe[0].value.get("name", [])))
+    # Lee starts over: Kim's draft stays
+    lee2.button(key="start_over").click().run()
+    assert not lee2.exception
+    assert team("kim@agency.go.kr").session_state["fund_krw_bn"] == pytest.approx(150.0)
+    assert team("lee@agency.go.kr").session_state["fund_krw_bn"] == pytest.approx(250.0)
+
+
+def _save(at: AppTest, name: str) -> None:
+    _page(at, "scenarios")
+    at.text_input(key="save_name").set_value(name)
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception
+    assert any("Saved as scenario" in s.value for s in at.success), [e.value for e in at.error]
+
+
+def test_only_an_approver_records_a_decision_under_their_sign_in(team):
+    officer = team("kim@agency.go.kr")
+    _save(officer, "Base")
+    assert "decide_note" not in [ta.key for ta in officer.text_area]
+    assert any("Only an approver" in i.value for i in officer.info)
+    # whatever an officer presses: the record path itself refuses (state set as a forged form would)
+    officer.session_state["pending_decision"] = {"id": 1, "note": "forged", "by": "Minister", "reason": ""}
+    officer.run()
+    assert not [b for b in officer.button if b.key == "confirm_record"]
+    from app_pages import access
+    with pytest.raises(access.NotAllowed):
+        _require_as(officer, "decide")
+    viewer = team("auditor@agency.go.kr")
+    _page(viewer, "scenarios")
+    assert any("Viewers read" in i.value for i in viewer.info) and "save_name" not in [x.key for x in viewer.text_input]
+    assert ScenarioStore().decisions() == []
+
+    approver = team("secretary@agency.go.kr")
+    _page(approver, "scenarios")
+    assert "decide_by" not in [x.key for x in approver.text_input]      # no typed "decided by"
+    approver.text_area(key="decide_note").set_value("Approved as proposed")
+    next(b for b in approver.button if b.label == "Record decision").click().run()
+    assert not ScenarioStore().decisions()                                # not before the confirmation
+    assert any("Check what is being decided" in w.value for w in approver.warning)
+    shown = next(d.value for d in approver.dataframe if "Item" in d.value.columns)
+    assert "1: Base" in shown["Value"].tolist() and "Approved as proposed" in shown["Value"].tolist()
+    approver.button(key="confirm_record").click().run()
+    assert not approver.exception
+    (d,) = ScenarioStore().decisions()
+    assert d.decided_by == "Secretary <secretary@agency.go.kr> (approver)" and d.note == "Approved as proposed"
+    assert any("Decision in force: scenario 1" in s.value for s in approver.success)
+    trail = ScenarioStore().audit_entries()
+    assert trail["action"].tolist()[-2:] == ["save", "decide"]
+    assert trail["who"].tolist()[-2:] == ["Kim <kim@agency.go.kr> (officer)", d.decided_by]
+    assert "Audit trail" in [h.value for h in approver.subheader]
+    assert "Audit trail" not in [h.value for h in officer.subheader]
+
+
+def _require_as(at: AppTest, action: str):
+    """access.require run inside the app as ``at``'s person (a tiny script of the same secrets and user)."""
+    script = AppTest.from_string(
+        "from app_pages import access\n"
+        "import streamlit as st\n"
+        f"try:\n    access.require({action!r})\n    st.success('allowed')\n"
+        "except access.NotAllowed as exc:\n    st.error(str(exc))\n", default_timeout=30)
+    script.secrets = dict(at.secrets)
+    script.user = dict(at.user)
+    script.run()
+    if script.error:
+        from app_pages import access
+        raise access.NotAllowed(script.error[0].value)
+    return script
+
+
+def test_a_later_decision_needs_a_reason_and_the_history_stays(team):
+    approver = team("secretary@agency.go.kr")
+    _save(approver, "Base")
+    _save(approver, "Revised")
+    for sid, note, reason in ((1, "first", ""), (2, "second", "budget cut")):
+        _page(approver, "scenarios")
+        approver.selectbox(key="decide_id").set_value(sid)
+        approver.text_area(key="decide_note").set_value(note)
+        if sid == 2:
+            next(b for b in approver.button if b.label == "Record decision").click().run()
+            assert any("state why" in e.value for e in approver.error)      # no reason: refused
+            approver.text_area(key="decide_reason").set_value(reason)
+            approver.text_area(key="decide_note").set_value(note)
+            approver.selectbox(key="decide_id").set_value(sid)
+        next(b for b in approver.button if b.label == "Record decision").click().run()
+        approver.button(key="confirm_record").click().run()
+        assert not approver.exception
+    history = ScenarioStore().decisions()
+    assert [(d.scenario_id, d.reason) for d in history] == [(1, None), (2, "budget cut")]
+    table = next(d.value for d in approver.dataframe if "Supersedes" in d.value.columns)
+    assert len(table) == 2
+
+
+def test_a_note_with_markdown_is_shown_as_text(team):
+    approver = team("secretary@agency.go.kr")
+    _save(approver, "**Fake banner** ![x](http://127.0.0.1:9/pixel.png)")
+    note = "![tracker](http://127.0.0.1:9/pixel.png) **Decision in force: scenario 99**"
+    approver.text_area(key="decide_note").set_value(note)
+    next(b for b in approver.button if b.label == "Record decision").click().run()
+    approver.button(key="confirm_record").click().run()
+    assert not approver.exception
+    assert note in [x.value for x in approver.text]                        # st.text: never parsed
+    markdown_like = [e.value for kind in ("markdown", "caption", "success", "info", "warning", "error")
+                     for e in getattr(approver, kind)]
+    assert not any("![" in m or "**Decision in force: scenario 99" in m or "**Fake" in m for m in markdown_like)
+
+
+def test_local_mode_is_the_single_user_tool(monkeypatch, tmp_path):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("EVALUATOR_STORE", str(tmp_path / "store.sqlite3"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert any("Local mode" in c.value for c in at.sidebar.caption)
+    assert not [b for b in at.button if b.label == "Sign in"]
