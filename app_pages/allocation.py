@@ -187,12 +187,14 @@ def _portfolio_risk(scenario, t_alloc) -> None:
         if st.button(t("portfolio_risk_run"), key="run_portfolio_risk"):
             risk = compute.portfolio_risk(scenario, run=True)
     if risk is not None:
-        r1 = st.columns(4)
+        r1 = st.columns(5)
         r1[0].metric(t("loan_loss_expected"), fmt_money(risk.loan_loss_expected_krw_bn), border=True)
-        r1[1].metric(t("loan_loss_p95"), fmt_money(risk.loan_loss_p95_krw_bn), border=True)
-        r1[2].metric(t("loan_loss_p99"), fmt_money(risk.loan_loss_p99_krw_bn), border=True)
-        r1[3].metric(t("prob_loss_above", share=fmt_pct(risk.loss_threshold_share)),
+        r1[1].metric(t("loan_loss_static_expected"), fmt_money(risk.static_expected_loss_krw_bn), border=True)
+        r1[2].metric(t("loan_loss_p95"), fmt_money(risk.loan_loss_p95_krw_bn), border=True)
+        r1[3].metric(t("loan_loss_p99"), fmt_money(risk.loan_loss_p99_krw_bn), border=True)
+        r1[4].metric(t("prob_loss_above", share=fmt_pct(risk.loss_threshold_share)),
                      fmt_pct(risk.prob_loss_exceeds_threshold), border=True)
+        st.caption(risk.expected_loss_note().text(lang()))     # why the static and simulated figures differ
         r2 = st.columns(4)
         r2[0].metric(t("fund_npv_p10"), fmt_money(risk.fund_npv_p10_krw_bn), border=True)
         r2[1].metric(t("fund_npv_p50"), fmt_money(risk.fund_npv_p50_krw_bn), border=True)
@@ -227,7 +229,8 @@ def _portfolio_risk(scenario, t_alloc) -> None:
         view, cfg = table_view(contrib, [
             ("name", "col_name", "text"), ("mineral", "col_mineral", "text"), ("fund_krw_bn", "col_fund", "money"),
             ("loan_krw_bn", "col_loan", "money"), ("prob_failure", "col_prob_failure_pct", "pct"),
-            ("prob_default", "col_prob_default_pct", "pct"), ("expected_loss_krw_bn", "col_expected_loss", "money"),
+            ("prob_default", "col_prob_default_pct", "pct"), ("expected_loss_krw_bn", "col_expected_loss_sim", "money"),
+            ("static_expected_loss_krw_bn", "col_static_expected_loss", "money"),
             ("loss_contribution_es99_krw_bn", "col_loss_contribution", "money"),
             ("fund_npv_p10_krw_bn", "col_fund_npv_p10", "money"),
             ("fund_contribution_es10_krw_bn", "col_fund_downside_contribution", "money")])

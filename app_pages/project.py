@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages import compute, state
 from app_pages.explain import project_sentence
-from app_pages.fmt import fmt_pct, mineral_name, money_factor, money_unit
+from app_pages.fmt import fmt_money, fmt_pct, mineral_name, money_factor, money_unit
 from app_pages.i18n import lang, t
 from evaluator import messages, reconcile, scoring, supply, uncertainty
 from evaluator.evaluate import SCOPE_POLICY_ALONE
@@ -226,6 +226,15 @@ if res and res[0] == app_id:
     cc = st.columns(4)
     for col, key in zip(cc, ["npv_p10_usd_m", "npv_p50_usd_m", "npv_p90_usd_m", "prob_npv_negative"]):
         col.metric(t(f"mc_{key}"), fmt_pct(summ[key]) if key.startswith("prob") else f"{summ[key]:,.1f} USD m")
+    if summ["loan_request_krw_bn"] > 0:           # the loan: simulated beside static, one credit model
+        static = sc.scores.table.loc[app_id] if sc is not None else None
+        cl = st.columns(4)
+        cl[0].metric(t("mc_prob_default"), fmt_pct(summ["prob_default"]))
+        cl[1].metric(t("static_prob_default"), fmt_pct(static["pd_cumulative"]) if static is not None else t("not_available"))
+        cl[2].metric(t("mc_expected_loss"), fmt_money(summ["expected_loss_sim_krw_bn"]))
+        cl[3].metric(t("static_expected_loss"),
+                     fmt_money(static["expected_loss_krw_bn"]) if static is not None else t("not_available"))
+        st.caption(t("credit_model_caption", months=f"{scenario.dsra_months:g}"))
     left, right = st.columns(2)
     arr = np.asarray(sim.npv_sample(app_id), dtype=float)
     hist = alt.Chart(pd.DataFrame({"npv_usd_m": arr})).mark_bar().encode(

@@ -149,6 +149,15 @@ class ProjectInputs:
     tax_credit_share: np.ndarray = None         # (n,) refundable credit as share of opex
     price_factor: np.ndarray = None             # (n, P) price path / price in year 1, per column
     byproduct_price_factor: np.ndarray = None   # (n, K, P) the same for the k-th by-product of a project
+    construction_months: np.ndarray = None      # (n,) [months]; None = whole construction years
+    # issue 28: national and state income tax (income_tax_rate is their combination) and a granted incentive
+    national_income_tax_rate: np.ndarray = None  # (n,) [fraction]
+    state_income_tax_rate: np.ndarray = None     # (n,) [fraction]
+    state_tax_deductible: np.ndarray = None      # (n,) bool
+    tax_exempt_years: np.ndarray = None          # (n,) int: years without national income tax
+    tax_reduced_years: np.ndarray = None         # (n,) int: then years at tax_reduced_share of it
+    tax_reduced_share: np.ndarray = None         # (n,) [fraction]
+    tax_incentive_start_code: np.ndarray = None  # (n,) index into fiscal.INCENTIVE_STARTS
 
     @property
     def n(self) -> int:
@@ -384,6 +393,8 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
     return ProjectInputs(
         ids=tuple(a.id for a in apps),
         construction_years=vec("construction_years", int),
+        construction_months=np.array([12.0 * a.construction_years if a.construction_months is None
+                                      else float(a.construction_months) for a in apps], dtype=float),
         operating_years=np.array([a.operating_years for a in apps], dtype=int),
         ore_profile_mt=profile,
         grade_fraction=np.array([a.grade_fraction for a in apps], dtype=float),
@@ -450,6 +461,13 @@ def _fiscal_arrays(apps: Sequence[Application], scenario: Scenario, ref) -> tupl
         depletion_cap_share=arr("depletion_cap"),
         tax_credit_share=arr("tax_credit_share"),
         dividend_withholding_rate=arr("withholding_rate"),
+        national_income_tax_rate=np.array([r.national_rate for r in regimes], dtype=float),
+        state_income_tax_rate=arr("state_income_tax_rate"),
+        state_tax_deductible=arr("state_tax_deductible", bool),
+        tax_exempt_years=arr("tax_exempt_years", int),
+        tax_reduced_years=arr("tax_reduced_years", int),
+        tax_reduced_share=arr("tax_reduced_share"),
+        tax_incentive_start_code=np.array([fiscal.INCENTIVE_STARTS.index(r.incentive_start) for r in regimes], dtype=int),
     )
     rows = []
     for a, r in zip(apps, regimes):
@@ -459,7 +477,10 @@ def _fiscal_arrays(apps: Sequence[Application], scenario: Scenario, ref) -> tupl
             "royalty_rate": r.royalty_rate,
             "royalty_source": Message("src_applicant") if a.royalty_rate is not None else r.source,
             "income_tax_rate": r.income_tax_rate,
-            "income_tax_source": Message("src_applicant") if a.income_tax_rate is not None else r.source,
+            "income_tax_source": fiscal.with_incentive(
+                Message("src_applicant") if a.income_tax_rate is not None else r.source, r),
+            "fiscal_incentive": fiscal.incentive_text(r),
+            "fiscal_incentive_source": r.incentive_source,
             "depreciation_method": r.depreciation_method,
             "depreciation_years": r.depreciation_years,
             "depreciation_source": Message("src_applicant") if a.depreciation_years is not None else
@@ -545,11 +566,23 @@ def rank_within(rows: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _capital(inputs: ProjectInputs, c, fp, t, T, cm, delay):
+def construction_early_share(inputs: ProjectInputs) -> np.ndarray:
+    """Per project, the share of a year by which production starts before the column after the
+    construction years [fraction, 0 <= x < 1]: ``construction_years - construction_months / 12``
+    (0 without months, or when already built)."""
+    c = inputs.construction_years
+    if inputs.construction_months is None:
+        return np.zeros(len(c))
+    return np.where(c > 0, np.clip(c - inputs.construction_months / 12.0, 0.0, 1.0 - 1e-12), 0.0)
+
+
+def _capital(inputs: ProjectInputs, c, fp, t, T, cm, delay, early=None):
     """Initial (or scheduled) capital per column and the depreciation additions of it.
 
-    Without a schedule the initial capex is spread evenly over the construction years (column 0
-    when already built) and placed in service at first production. With ``capex_schedule_usd_m``
+    Without a schedule the initial capex is spread evenly over the construction period (column 0
+    when already built) and placed in service at first production: over ``c`` whole years, or,
+    with construction in months, evenly over its ``c - early`` years, so that column ``t`` takes
+    the part of the period that falls in model year ``t``. With ``capex_schedule_usd_m``
     the amount of model year ``y`` is spent in column ``y + delay``; spending up to first
     production is placed in service at first production, later spending (expansions) in the
     year it is spent.
@@ -559,6 +592,10 @@ def _capital(inputs: ProjectInputs, c, fp, t, T, cm, delay):
     building = (t >= 1) & (t <= c[:, None])
     per_year = capex_total / np.maximum(c, 1)
     spread = np.where(building, per_year[:, None], 0.0)
+    if early is not None and (early > 0).any():
+        dur = (c - early)[:, None]
+        share = np.clip(dur - (t - 1), 0.0, 1.0) / np.where(dur > 0, dur, 1.0)
+        spread = np.where((early > 0)[:, None] & building, np.broadcast_to(capex_total, (n,))[:, None] * share, spread)
     spread[:, 0] += np.where(c == 0, capex_total, 0.0)
     in_service = np.zeros((n, T))
     np.put_along_axis(in_service, fp[:, None], capex_total[:, None], axis=1)
@@ -595,9 +632,13 @@ def _royalty(inputs: ProjectInputs, gross, revenue, opex, capital, dep, price, o
                           price=np.broadcast_to(price, (n, gross.shape[1])), operating=operating, op_index=op_k)
 
 
-def _income_tax(inputs: ProjectInputs, ebitda, dep, revenue, opex, operating, t, lp):
+def _income_tax(inputs: ProjectInputs, ebitda, dep, revenue, opex, operating, t, lp, fp=None):
     """Income tax after percentage depletion and losses carried forward, and the refundable
-    production tax credit. Returns ``tax, taxable income, depletion, credit`` [USD m]."""
+    production tax credit. Returns ``tax, taxable income, depletion, credit`` [USD m].
+
+    A granted incentive (tax holiday, reduced rate for a period) sets the national rate per year
+    (:func:`evaluator.fiscal.income_tax_rate_by_period`); losses are carried forward as without
+    it (the base is computed first, then taxed at the year's rate)."""
     n = inputs.n
     in_life = t <= lp[:, None]
     before_depletion = np.where(in_life, ebitda - dep, 0.0)
@@ -608,6 +649,17 @@ def _income_tax(inputs: ProjectInputs, ebitda, dep, revenue, opex, operating, t,
         revenue, before_depletion, operating)
     taxable = fiscal.tax_base_after_losses(before_depletion - depletion, inputs.loss_carry_years, inputs.loss_offset_cap)
     tax = taxable * inputs.income_tax_rate[:, None]
+    if inputs.tax_exempt_years is not None and fp is not None:
+        has = (inputs.tax_exempt_years + inputs.tax_reduced_years) > 0
+        if has.any():
+            T = taxable.shape[1]
+            pos = taxable > 0
+            first_taxable = np.where(pos.any(axis=1), pos.argmax(axis=1), T)
+            start = np.choose(inputs.tax_incentive_start_code, [np.ones(n, int), np.asarray(fp), first_taxable])
+            rates = fiscal.income_tax_rate_by_period(inputs.national_income_tax_rate, inputs.state_income_tax_rate,
+                                                     inputs.state_tax_deductible, inputs.tax_exempt_years,
+                                                     inputs.tax_reduced_years, inputs.tax_reduced_share, start, T)
+            tax = np.where(has[:, None], taxable * rates, tax)
     share = zeros if inputs.tax_credit_share is None else inputs.tax_credit_share
     credit = np.where(operating, opex * share[:, None], 0.0) if share.any() else np.zeros(opex.shape)
     return tax, taxable, depletion, credit
@@ -639,20 +691,41 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     n = inputs.n
     c = inputs.construction_years + (0 if delay_years is None else np.asarray(delay_years, dtype=int))
     L = inputs.operating_years
-    fp = c + 1                      # first production column
+    # construction in months (issue 28): production starts ``early`` of a year before column
+    # c + 1, so operating year k falls ``early`` into column c + k and ``1 - early`` into c + k + 1
+    early = construction_early_share(inputs)
+    part = early > 0
+    fp = c + 1 - part               # first production column (a part year when ``early`` > 0)
     lp = c + L                      # last production column
     T = int(lp.max(initial=1)) + 2  # columns 0 .. closure year
     t = np.arange(T)[None, :]
-    op_k = t - fp[:, None]          # 0-based operating year index per column
-    operating = (op_k >= 0) & (op_k < L[:, None])
+    op_k = t - (c + 1)[:, None]     # 0-based operating year of the column's main share
+    full = (op_k >= 0) & (op_k < L[:, None])
 
     prof = inputs.ore_profile_mt
-    k_idx = np.clip(op_k, 0, prof.shape[1] - 1)
-    ore_mt = np.where(operating, np.take_along_axis(prof, k_idx, axis=1), 0.0)
-    ore_t = ore_mt * 1e6
     grades = inputs.grade_profile_fraction
-    grade = inputs.grade_fraction[:, None] if grades is None else \
-        np.take_along_axis(grades, np.clip(op_k, 0, grades.shape[1] - 1), axis=1)
+
+    def ore_and_grade(k, on):
+        ore = np.where(on, np.take_along_axis(prof, np.clip(k, 0, prof.shape[1] - 1), axis=1), 0.0)
+        g = inputs.grade_fraction[:, None] if grades is None else \
+            np.take_along_axis(grades, np.clip(k, 0, grades.shape[1] - 1), axis=1)
+        return ore, g
+
+    ore_mt, grade = ore_and_grade(op_k, full)
+    operating_share = full * 1.0
+    if part.any():  # blend in the next operating year's share; rows without a part year are unchanged
+        nxt = (op_k + 1 >= 0) & (op_k + 1 < L[:, None])
+        ore_nxt, grade_nxt = ore_and_grade(op_k + 1, nxt)
+        e = early[:, None]
+        contained = (1 - e) * ore_mt * grade + e * ore_nxt * grade_nxt
+        blended = (1 - e) * ore_mt + e * ore_nxt
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grade = np.where(part[:, None], np.where(blended > 0, contained / blended, grade), grade)
+        ore_mt = np.where(part[:, None], blended, ore_mt)
+        operating_share = np.where(part[:, None], (1 - e) * full + e * nxt, operating_share)
+    operating = operating_share > 0
+    op_k = t - fp[:, None]          # 0-based operating year index per column (fiscal year count)
+    ore_t = ore_mt * 1e6
 
     rec = inputs.recovery if recovery_multiplier is None else np.minimum(inputs.recovery * np.asarray(recovery_multiplier), 1.0)
     product_t = ore_t * grade * (rec * inputs.product_factor)[:, None]
@@ -679,16 +752,17 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     offsite = gross * inputs.offsite_costs_share[:, None]
     revenue = gross - offsite
     om = 1.0 if opex_multiplier is None else np.asarray(opex_multiplier, dtype=float)[:, None]
-    opex = (ore_t * inputs.opex_usd_per_t_ore[:, None] / 1e6 + operating * inputs.fixed_opex_usd_m_per_year[:, None]) * om
+    opex = (ore_t * inputs.opex_usd_per_t_ore[:, None] / 1e6
+            + operating_share * inputs.fixed_opex_usd_m_per_year[:, None]) * om
 
     cm = 1.0 if capex_multiplier is None else np.asarray(capex_multiplier, dtype=float)
-    initial, placed = _capital(inputs, c, fp, t, T, cm, delay_years)
-    sustaining = operating * inputs.sustaining_capex_usd_m_per_year[:, None]  # overruns hit the initial build only
+    initial, placed = _capital(inputs, c, fp, t, T, cm, delay_years, early)
+    sustaining = operating_share * inputs.sustaining_capex_usd_m_per_year[:, None]  # overruns hit the initial build only
     closure = np.where(t == (lp + 1)[:, None], inputs.closure_cost_usd_m[:, None], 0.0)
     dep = _depreciation(inputs, placed + sustaining, ore_mt, t, lp)
     royalty = _royalty(inputs, gross, revenue, opex, initial + sustaining, dep, price * pm * path, operating, op_k)
     ebitda = revenue - royalty - opex
-    tax, taxable, depletion, credit = _income_tax(inputs, ebitda, dep, revenue, opex, operating, t, lp)
+    tax, taxable, depletion, credit = _income_tax(inputs, ebitda, dep, revenue, opex, operating, t, lp, fp)
 
     wc = revenue * inputs.working_capital_share[:, None]
     dwc = np.diff(wc, axis=1, prepend=0.0)
@@ -771,7 +845,8 @@ def price_deck_table(ref, scenario: Scenario, years: Sequence[int] | None = None
 def extended_features(inputs: ProjectInputs) -> list[str]:
     """Per project, the model features beyond the flat, ad valorem, straight-line model (for a
     consumer that re-computes cash flows with its own formulas, e.g. a workbook): capital or
-    grade schedule, price path, royalty basis other than net revenue or a minimum royalty,
+    grade schedule, price path, construction ending part-way through a year, royalty basis other
+    than net revenue or a minimum royalty,
     depreciation other than straight line, limited or capped losses, depletion, tax credit.
     ``''`` where none is used."""
     n = inputs.n
@@ -781,6 +856,9 @@ def extended_features(inputs: ProjectInputs) -> list[str]:
         "capital schedule": inputs.has_capex_schedule if inputs.has_capex_schedule is not None else zeros > 0,
         "grade schedule": (np.abs(grades - inputs.grade_fraction[:, None]) > 0).any(axis=1) if grades is not None else zeros > 0,
         "price path": (np.abs(inputs.price_factor - 1.0) > 0).any(axis=1) if inputs.price_factor is not None else zeros > 0,
+        "construction in months": construction_early_share(inputs) > 0,
+        "tax holiday or reduced rate": (inputs.tax_exempt_years + inputs.tax_reduced_years > 0)
+        if inputs.tax_exempt_years is not None else zeros > 0,
     }
     if inputs.royalty_basis_code is not None:
         checks.update({
@@ -799,7 +877,7 @@ def extended_features(inputs: ProjectInputs) -> list[str]:
 
 #: features the linear Monte Carlo kernel cannot evaluate exactly (see :func:`linear_kernel_view`)
 NONLINEAR_FEATURES = ("profit-based or sliding royalty", "minimum royalty", "loss carry-forward limit",
-                      "loss offset cap", "percentage depletion", "production tax credit")
+                      "loss offset cap", "percentage depletion", "production tax credit", "tax holiday or reduced rate")
 
 
 def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]:
@@ -809,7 +887,8 @@ def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]
     net of off-site costs and that income tax is a rate times income after unlimited loss
     carry-forward. A royalty on gross revenue is such a share (``rate / (1 - offsite share)``),
     so those rows are rewritten exactly. Profit-based and sliding royalties, a minimum royalty,
-    limited or capped loss carry-forward, percentage depletion and a production tax credit are
+    limited or capped loss carry-forward, percentage depletion, a production tax credit and a tax
+    holiday or reduced rate for a period (its start may hang on the path's first taxable year) are
     not linear in the drawn multipliers: those rows get ``''`` replaced by the reasons
     (:data:`NONLINEAR_FEATURES`) and must be evaluated by the reference path.
 
@@ -835,6 +914,8 @@ def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]
         inputs.loss_offset_cap < 1.0,
         inputs.depletion_rate > 0,
         inputs.tax_credit_share > 0,
+        (inputs.tax_exempt_years + inputs.tax_reduced_years > 0) if inputs.tax_exempt_years is not None
+        else np.zeros(n, bool),
     )
     flags = np.stack(checks, axis=1)
     reasons = ["; ".join(f for f, on in zip(NONLINEAR_FEATURES, row) if on) for row in flags]
@@ -850,6 +931,8 @@ def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]
         loss_offset_cap=np.where(bad, 1.0, inputs.loss_offset_cap),
         depletion_rate=np.where(bad, 0.0, inputs.depletion_rate),
         tax_credit_share=np.where(bad, 0.0, inputs.tax_credit_share),
+        tax_exempt_years=None if inputs.tax_exempt_years is None else np.where(bad, 0, inputs.tax_exempt_years),
+        tax_reduced_years=None if inputs.tax_reduced_years is None else np.where(bad, 0, inputs.tax_reduced_years),
     )
     return view, reasons
 

@@ -258,16 +258,16 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     fx = scenario.fx_krw_per_usd
     rate, premium = discount_rates(apps, scenario, ref)
     fcf = cf.fcf_usd_m
-    npv_usd_m = finance.npv(rate, fcf, mid_year=scenario.mid_year)
-    npv_social = finance.npv(scenario.social_discount_rate, fcf, mid_year=scenario.mid_year)
+    npv_usd_m = finance.npv(rate, fcf, **scenario.discounting)
+    npv_social = finance.npv(scenario.social_discount_rate, fcf, **scenario.discounting)
     irr, irr_note = finance.irr_with_reason(fcf)
-    npv_pretax = finance.npv(rate, cf.pretax_fcf_usd_m, mid_year=scenario.mid_year)
+    npv_pretax = finance.npv(rate, cf.pretax_fcf_usd_m, **scenario.discounting)
     irr_pretax, _ = finance.irr_with_reason(cf.pretax_fcf_usd_m)
-    npv_korea = finance.npv(rate, cf.korea_equity_fcf_usd_m, mid_year=scenario.mid_year)
+    npv_korea = finance.npv(rate, cf.korea_equity_fcf_usd_m, **scenario.discounting)
     irr_korea = _korea_irr(inputs, cf, irr)
     fp = cf.first_production_index
     payback = finance.payback_years(fcf, start_index=fp)
-    dpayback = finance.discounted_payback_years(rate, fcf, start_index=fp, mid_year=scenario.mid_year)
+    dpayback = finance.discounted_payback_years(rate, fcf, start_index=fp, **scenario.discounting)
     pi = finance.profitability_index(rate, fcf)
 
     fund = np.array([a.fund_request_krw_bn for a in apps], dtype=float)

@@ -14,6 +14,9 @@ Conventions
   it is ``=NPV(r, Y1:Yn) + Y0`` (Excel's ``NPV`` discounts its first argument by one period).
 * ``mid_year=True`` discounts the flows of year ``t >= 1`` by ``(1 + rate) ** (t - 0.5)``
   (flows spread evenly over the year); index 0 stays undiscounted.
+* ``quarterly=True`` spreads each year's flow evenly over its four quarters, each discounted at
+  the quarter's end: ``(1 + rate) ** -t`` times ``(1 + (1 + rate) ** 0.25 + (1 + rate) ** 0.5 +
+  (1 + rate) ** 0.75) / 4`` (:func:`quarterly_uplift`); index 0 stays undiscounted.
 * Outflows are negative, money is in US$ millions (``_usd_m``), rates are fractions.
 * A metric that does not exist (no IRR, never paid back, no debt) is NaN, never an exception;
   :func:`irr_with_reason` says why.
@@ -96,7 +99,16 @@ def _scalar_if_0d(result):
     return result[()] if result.ndim == 0 else result
 
 
-def discount_factors(rate, n_periods, *, mid_year=False):
+def quarterly_uplift(rate):
+    """Factor on the end-of-year discount factor of a year whose flow falls evenly in its four
+    quarters, each at the quarter's end [-]: ``(1 + q + q^2 + q^3) / 4`` with
+    ``q = (1 + rate) ** 0.25``, since the quarter ending at ``t - 1 + k / 4`` is discounted by
+    ``(1 + rate) ** -t`` times ``q ** (4 - k)``."""
+    q = (1.0 + np.asarray(rate, dtype=float)) ** 0.25
+    return (1.0 + q + q * q + q * q * q) / 4.0
+
+
+def discount_factors(rate, n_periods, *, mid_year=False, quarterly=False):
     """Discount factors for periods ``0 .. n_periods - 1``.
 
     Parameters
@@ -107,6 +119,9 @@ def discount_factors(rate, n_periods, *, mid_year=False):
         Number of periods (length of the time axis).
     mid_year : bool, default False
         Discount periods ``t >= 1`` by ``t - 0.5`` instead of ``t``; period 0 is never discounted.
+    quarterly : bool, default False
+        Periods ``t >= 1`` as four quarters of equal flows, each discounted at its end
+        (:func:`quarterly_uplift`); not together with ``mid_year``.
 
     Returns
     -------
@@ -121,10 +136,12 @@ def discount_factors(rate, n_periods, *, mid_year=False):
     base = 1.0 + rate[..., None]
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         factors = np.where(base > 0, np.abs(base) ** -exponent, np.nan)
+        if quarterly:
+            factors[..., 1:] = factors[..., 1:] * quarterly_uplift(np.abs(base) - 1.0)
     return factors
 
 
-def npv(rate, values, *, mid_year=False):
+def npv(rate, values, *, mid_year=False, quarterly=False):
     """Net present value of cash flows, one value per project.
 
     Parameters
@@ -137,6 +154,8 @@ def npv(rate, values, *, mid_year=False):
         project. ``values[..., 0]`` is at the valuation date (t = 0).
     mid_year : bool, default False
         Discount the flows of period ``t >= 1`` by ``t - 0.5`` periods (mid-year convention).
+    quarterly : bool, default False
+        Each period's flow in four equal quarters, each discounted at its end.
 
     Returns
     -------
@@ -163,7 +182,7 @@ def npv(rate, values, *, mid_year=False):
     3065.22267
     """
     values = _as_flows(values)
-    factors = discount_factors(rate, values.shape[-1], mid_year=mid_year)
+    factors = discount_factors(rate, values.shape[-1], mid_year=mid_year, quarterly=quarterly)
     return _scalar_if_0d(np.sum(values * factors, axis=-1))
 
 
@@ -631,7 +650,7 @@ def payback_years(values, start_index=None):
     return _payback_from_flows(_as_flows(values), start_index)
 
 
-def discounted_payback_years(rate, values, start_index=None, mid_year=False):
+def discounted_payback_years(rate, values, start_index=None, mid_year=False, quarterly=False):
     """Discounted payback period [years], one per project; NaN if never paid back.
 
     Parameters
@@ -660,7 +679,7 @@ def discounted_payback_years(rate, values, start_index=None, mid_year=False):
        McGraw-Hill, 2020, sec. 5-2 ("discounted payback").
     """
     values = _as_flows(values)
-    discounted = values * discount_factors(rate, values.shape[-1], mid_year=mid_year)
+    discounted = values * discount_factors(rate, values.shape[-1], mid_year=mid_year, quarterly=quarterly)
     return _payback_from_flows(discounted, start_index)
 
 

@@ -55,6 +55,12 @@ __all__ = [
     "depreciation",
     "percentage_depletion",
     "tax_base_after_losses",
+    "load_state_taxes",
+    "load_incentives",
+    "income_tax_rate_by_period",
+    "incentive_text",
+    "with_incentive",
+    "INCENTIVE_STARTS",
 ]
 
 #: gross: rate x gross revenue; nsr: rate x revenue net of off-site costs; net_value: rate x
@@ -74,6 +80,13 @@ _REGIME_COLUMNS = ("region", "iso3", "mineral", "country_default", "royalty_basi
                    "depreciation_years", "withholding_korea_rate", "production_tax_credit_share",
                    "law", "source", "date", "assumption", "note")
 _DEPLETION_COLUMNS = ("iso3", "mineral", "depletion_rate", "depletion_cap", "law", "source", "date", "assumption")
+_STATE_TAX_COLUMNS = ("region", "iso3", "state_income_tax_rate", "deductible_from_national", "law", "source", "date",
+                      "assumption", "note")
+_INCENTIVE_COLUMNS = ("incentive", "iso3", "income_tax_exempt_years", "reduced_rate_years", "reduced_rate_share",
+                      "start", "law", "source", "date", "assumption", "note")
+#: when an incentive's period starts: the valuation date (model year 1), the first production
+#: year, or the first year with taxable income (after losses carried forward)
+INCENTIVE_STARTS = ("valuation_date", "first_production", "first_taxable_income")
 
 
 class FiscalDataError(DataError):
@@ -197,6 +210,72 @@ def load_depletion(data_dir: Path) -> pd.DataFrame:
     return out
 
 
+def _checked_law(out: pd.DataFrame, file: str) -> None:
+    for i, r in out.iterrows():
+        if not all(str(r[c]).strip() for c in ("law", "source", "date")):
+            raise FiscalDataError(f"{file}, line {i + 2}: every row needs its law, source and date")
+
+
+def load_state_taxes(data_dir: Path) -> pd.DataFrame:
+    """Read and check ``subnational_income_tax.csv``: a state or provincial income tax levied
+    beside the national one, per fiscal region (issue 28).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``region``; ``state_income_tax_rate`` [fraction], ``deductible_from_national``
+        (bool: the state tax is deducted in computing the national taxable income, as a US state
+        tax is federally).
+    """
+    file = "subnational_income_tax.csv"
+    df = _read(Path(data_dir) / file, _STATE_TAX_COLUMNS)
+    out = df.copy()
+    out["region"] = df["region"].str.strip().str.upper()
+    out["iso3"] = df["iso3"].str.strip().str.upper()
+    out["state_income_tax_rate"] = _fraction(df, "state_income_tax_rate", file)
+    t = df["deductible_from_national"].str.strip().str.lower()
+    if not t.isin(["true", "false"]).all():
+        raise FiscalDataError(f"{file}, column 'deductible_from_national': expected true/false")
+    out["deductible_from_national"] = t == "true"
+    _checked_law(out, file)
+    if out.region.duplicated().any():
+        raise FiscalDataError(f"{file}, line {int(np.flatnonzero(out.region.duplicated().to_numpy())[0]) + 2}: duplicate region")
+    return out.set_index("region")
+
+
+def load_incentives(data_dir: Path) -> pd.DataFrame:
+    """Read and check ``fiscal_incentives.csv``: tax holidays and reduced income tax rates for a
+    period, each with its law; an application names the one it has been granted (issue 28).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``incentive``; ``income_tax_exempt_years`` and ``reduced_rate_years`` [yr],
+        ``reduced_rate_share`` (share of the national rate paid in the reduced years
+        [fraction]), ``start`` (one of :data:`INCENTIVE_STARTS`).
+    """
+    file = "fiscal_incentives.csv"
+    df = _read(Path(data_dir) / file, _INCENTIVE_COLUMNS)
+    out = df.copy()
+    out["incentive"] = df["incentive"].str.strip().str.upper()
+    out["iso3"] = df["iso3"].str.strip().str.upper()
+    for col in ("income_tax_exempt_years", "reduced_rate_years"):
+        num = _fraction(df, col, file, hi=100)
+        if (num != np.floor(num)).any():
+            raise FiscalDataError(f"{file}, column '{col}': whole years")
+        out[col] = num.astype(int)
+    out["reduced_rate_share"] = _fraction(df, "reduced_rate_share", file)
+    out["start"] = df["start"].str.strip()
+    bad = ~out.start.isin(INCENTIVE_STARTS)
+    if bad.any():
+        raise FiscalDataError(f"{file}, line {int(np.flatnonzero(bad.to_numpy())[0]) + 2}, column 'start': "
+                              f"must be one of {', '.join(INCENTIVE_STARTS)}")
+    _checked_law(out, file)
+    if out.incentive.duplicated().any():
+        raise FiscalDataError(f"{file}: duplicate incentive")
+    return out.set_index("incentive")
+
+
 @dataclass(frozen=True)
 class Regime:
     """The fiscal terms that apply to one project, and where they came from.
@@ -223,8 +302,23 @@ class Regime:
     depletion_cap: float
     withholding_rate: float
     tax_credit_share: float
-    source: Message           # where the terms come from (a fiscal_regimes.csv row and its law, or the country tables)
+    source: Message | Joined    # where the terms come from (a fiscal_regimes.csv row and its law, or the country tables)
     warning: Joined | str = ""  # what fell back to a default (messages; "" when nothing did)
+    # issue 28: the national and the state (provincial) income tax, and a granted incentive
+    national_income_tax_rate: float | None = None   # None: income_tax_rate is all national
+    state_income_tax_rate: float = 0.0
+    state_tax_deductible: bool = True
+    incentive: str = ""
+    tax_exempt_years: int = 0
+    tax_reduced_years: int = 0
+    tax_reduced_share: float = 1.0
+    incentive_start: str = "first_production"
+    incentive_source: str = ""
+
+    @property
+    def national_rate(self) -> float:
+        """The national income tax rate [fraction]."""
+        return self.income_tax_rate if self.national_income_tax_rate is None else self.national_income_tax_rate
 
 
 def _pick(table: pd.DataFrame, key_col: str, key: str, mineral: str):
@@ -292,8 +386,9 @@ def resolve_regime(ref, app, scenario, cache: dict | None = None) -> Regime:
     A ``royalty_rate`` override turns the royalty into an ad valorem rate on net revenue (the
     field's documented meaning), whatever the regime's basis.
     """
+    incentive = getattr(app, "fiscal_incentive", "") or ""
     full_key = (app.fiscal_region, app.country_iso3, app.mineral, app.royalty_rate, app.income_tax_rate,
-                app.depreciation_years, app.production_tax_credit_share, scenario.depreciation_years_default)
+                app.depreciation_years, app.production_tax_credit_share, scenario.depreciation_years_default, incentive)
     if cache is not None and full_key in cache:
         return cache[full_key]
     key = (app.fiscal_region, app.country_iso3, app.mineral, app.royalty_rate is None, app.income_tax_rate is None)
@@ -311,10 +406,16 @@ def resolve_regime(ref, app, scenario, cache: dict | None = None) -> Regime:
         changes.update(depreciation_method="sl")
     if app.royalty_rate is not None:
         changes.update(royalty_basis="nsr", royalty_rate=float(app.royalty_rate), royalty_bands=(), royalty_min_rate=())
-    if app.income_tax_rate is not None:
-        changes.update(income_tax_rate=float(app.income_tax_rate))
+    if app.income_tax_rate is not None:  # the applicant's rate replaces national and state tax together
+        changes.update(income_tax_rate=float(app.income_tax_rate), national_income_tax_rate=None,
+                       state_income_tax_rate=0.0)
     if app.production_tax_credit_share is not None:
         changes.update(tax_credit_share=float(app.production_tax_credit_share))
+    if incentive:
+        more, warning = _incentive(ref, app, incentive)
+        changes.update(more)
+        if warning:
+            changes["warning"] = "; ".join(filter(None, (changes["warning"], warning)))
     out = _replace(regime, **changes)
     if cache is not None:
         cache[full_key] = out
@@ -350,6 +451,79 @@ def _base_regime(ref, app) -> tuple[Regime, list[str]]:
     return regime, warnings + more
 
 
+def _incentive(ref, app, key: str) -> tuple[dict, str]:
+    """The Regime fields of the incentive ``key`` of ``fiscal_incentives.csv`` granted to
+    ``app``, or a warning when the table lacks it or it belongs to another country (the
+    incentive is then not applied)."""
+    table = getattr(ref, "fiscal_incentives", None)
+    key = key.strip().upper()
+    if table is None or key not in table.index:
+        return {}, f"fiscal incentive {key} is not in fiscal_incentives.csv: not applied"
+    row = table.loc[key]
+    if row.iso3 != app.country_iso3:
+        return {}, f"fiscal incentive {key} is of {row.iso3}, not of {app.country_iso3}: not applied"
+    return dict(incentive=key, tax_exempt_years=int(row.income_tax_exempt_years),
+                tax_reduced_years=int(row.reduced_rate_years), tax_reduced_share=float(row.reduced_rate_share),
+                incentive_start=str(row.start), incentive_source=f"fiscal_incentives.csv {key}: {row.law}"), ""
+
+
+def incentive_text(regime: Regime) -> Message | str:
+    """The granted incentive in words (a :class:`evaluator.messages.Message`: its key, periods
+    and start; ``""`` when none)."""
+    if not regime.incentive:
+        return ""
+    parts = []
+    if regime.tax_exempt_years:
+        parts.append(Message("fiscal_incentive_exempt", {"years": regime.tax_exempt_years}))
+    if regime.tax_reduced_years:
+        parts.append(Message("fiscal_incentive_reduced", {"share": f"{regime.tax_reduced_share:.0%}",
+                                                          "years": regime.tax_reduced_years}))
+    periods = Message("fiscal_incentive_then", {"first": parts[0], "then": parts[1]}) if len(parts) == 2 else Joined(tuple(parts))
+    return Message("fiscal_incentive", {"incentive": regime.incentive, "periods": periods, "start": regime.incentive_start})
+
+
+def with_incentive(source: Message | Joined | str, regime: Regime) -> Message | Joined | str:
+    """An income tax rate's source, with the granted incentive and its law when there is one."""
+    if not regime.incentive:
+        return source
+    return Joined((source, Message("src_incentive", {"incentive": incentive_text(regime),
+                                                     "source": regime.incentive_source})), "; ")
+
+
+def income_tax_rate_by_period(national, state, deductible, exempt_years, reduced_years, reduced_share, start_col, T):
+    """Income tax rate per project and period with a tax holiday or a reduced rate [fraction].
+
+    Parameters
+    ----------
+    national, state : numpy.ndarray, shape (n,)
+        National and state (provincial) income tax rates [fraction].
+    deductible : numpy.ndarray of bool, shape (n,)
+        Whether the state tax is deducted from the national taxable income.
+    exempt_years, reduced_years : numpy.ndarray of int, shape (n,)
+        Years without national income tax, then years at ``reduced_share`` of the national rate.
+    reduced_share : numpy.ndarray, shape (n,)
+    start_col : numpy.ndarray of int, shape (n,)
+        Model column where the exemption starts.
+    T : int
+        Periods.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, T)
+        ``s + f_t (1 - s)`` where the state tax is deductible, else ``s + f_t``, with ``f_t`` the
+        national rate times 0 in the exempt years, ``reduced_share`` in the reduced years and 1
+        otherwise. The combined rate of a deductible state tax equals taxing the national base
+        after deducting the state tax: ``f (1 - s) + s``.
+    """
+    k = np.arange(T)[None, :] - start_col[:, None]
+    ex = exempt_years[:, None]
+    mult = np.where((k >= 0) & (k < ex), 0.0,
+                    np.where((k >= ex) & (k < ex + reduced_years[:, None]), reduced_share[:, None], 1.0))
+    f = national[:, None] * mult
+    s = state[:, None]
+    return np.where(deductible[:, None], s + f * (1.0 - s), s + f)
+
+
 def _replace(regime: Regime, **changes) -> Regime:
     from dataclasses import replace
     return replace(regime, **changes)
@@ -358,6 +532,16 @@ def _replace(regime: Regime, **changes) -> Regime:
 def _regime_from_row(row, ref, app) -> Regime:
     dep_rate, dep_cap = _depletion(ref, row.iso3, app.mineral)
     years = row.loss_carry_years
+    national = float(row.income_tax_rate)
+    states = getattr(ref, "state_income_taxes", None)
+    state, deductible, state_src = 0.0, True, None
+    regime_src = Message("src_fiscal_regime", {"region": row.region, "mineral": row.mineral, "law": row.law})
+    if states is not None and row.region in states.index:
+        st = states.loc[row.region]
+        state, deductible = float(st.state_income_tax_rate), bool(st.deductible_from_national)
+        state_src = Message("src_state_income_tax_deductible" if deductible else "src_state_income_tax",
+                            {"rate": f"{state:.3%}", "region": row.region, "law": st.law})
+    combined = state + national * (1.0 - state) if deductible else state + national
     return Regime(
         region=row.region,
         royalty_basis=row.royalty_basis,
@@ -365,7 +549,7 @@ def _regime_from_row(row, ref, app) -> Regime:
         royalty_bands=parse_bands(row.royalty_bands),
         royalty_top_rate_above_usd_m=float(row.royalty_top_rate_above_usd_m) if pd.notna(row.royalty_top_rate_above_usd_m) else np.inf,
         royalty_min_rate=_rates(row.royalty_min_rate),
-        income_tax_rate=float(row.income_tax_rate),
+        income_tax_rate=combined,
         loss_carry_years=UNLIMITED_YEARS if pd.isna(years) else int(years),
         loss_offset_cap=float(row.loss_offset_cap),
         depreciation_method=row.depreciation_method,
@@ -375,7 +559,10 @@ def _regime_from_row(row, ref, app) -> Regime:
         depletion_cap=dep_cap,
         withholding_rate=float(row.withholding_korea_rate),
         tax_credit_share=float(row.production_tax_credit_share),
-        source=Message("src_fiscal_regime", {"region": row.region, "mineral": row.mineral, "law": row.law}),
+        source=(Joined((regime_src, state_src), "; ") if state_src else regime_src),
+        national_income_tax_rate=national if state else None,
+        state_income_tax_rate=state,
+        state_tax_deductible=deductible,
     )
 
 

@@ -133,11 +133,15 @@ def _variants(app: Application, scenario: Scenario) -> tuple[list[Application], 
     study_fiscal = dict(royalty_rate=app.study_royalty_rate if app.study_royalty_rate is not None else app.royalty_rate,
                         income_tax_rate=app.study_income_tax_rate if app.study_income_tax_rate is not None
                         else app.income_tax_rate)
+    if app.study_income_tax_rate is not None:  # the study's own rate: no incentive on top of it
+        study_fiscal["fiscal_incentive"] = ""
     if app.study_first_production_year is not None:
         c_study = app.study_first_production_year - scenario.first_year
-        timing = dict(construction_years=max(c_study, 0))
-        details_timing = (f"first production {app.study_first_production_year} -> "
-                          f"{scenario.first_year + app.construction_years}"
+        timing = dict(construction_years=max(c_study, 0), construction_months=None)
+        fund_first = scenario.first_year + (app.construction_years if app.construction_months is None
+                                            else app.construction_months // 12)
+        months = "" if app.construction_months is None else f" (after {app.construction_months} months of construction)"
+        details_timing = (f"first production {app.study_first_production_year} -> {fund_first}{months}"
                           + (" (study's year before the valuation date: taken as already built)" if c_study < 0 else ""))
     else:
         timing, details_timing = {}, "study's first production year not stated: no change"
@@ -265,7 +269,7 @@ def bridges(apps: Sequence[Application], scenario: Scenario, ref) -> list[Bridge
     rate = np.where(np.arange(6)[None, :] < 2, study_rate[:, None], fund_rate[:, None]).ravel()
     pre_tax = np.repeat([a.study_basis == "pre_tax" for a in apps], 6) & np.tile(np.arange(6) < 3, len(apps))
     flows = np.where(pre_tax[:, None], cf.pretax_fcf_usd_m, cf.fcf_usd_m)
-    values = finance.npv(rate, flows, mid_year=scenario.mid_year).reshape(len(apps), 6)
+    values = finance.npv(rate, flows, **scenario.discounting).reshape(len(apps), 6)
     irr0, _ = finance.irr_with_reason(flows[0::6])
     out = []
     for i, app in enumerate(apps):

@@ -124,6 +124,9 @@ class ReferenceData:
     fiscal_regimes: pd.DataFrame | None = None
     depletion: pd.DataFrame | None = None
     fx_rates: pd.DataFrame | None = None
+    # issue 28: state / provincial income taxes by fiscal region, and the incentives an application may name
+    state_income_taxes: pd.DataFrame | None = None
+    fiscal_incentives: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -290,13 +293,16 @@ def _check_cross(ref: ReferenceData) -> None:
 
 
 def _load_fiscal_tables(data_dir: Path) -> dict:
-    """``fiscal_regimes.csv``, ``depletion.csv`` (checked by :mod:`evaluator.fiscal`) and ``fx_rates.csv``; a folder
+    """``fiscal_regimes.csv``, ``depletion.csv``, ``subnational_income_tax.csv``, ``fiscal_incentives.csv``
+    (checked by :mod:`evaluator.fiscal`) and ``fx_rates.csv``; a folder
     without them (an officer's older copy) evaluates with the per-country tables only."""
     from evaluator import fiscal
 
     out = {}
     for name, file, loader in (("fiscal_regimes", "fiscal_regimes.csv", fiscal.load_fiscal_regimes),
-                               ("depletion", "depletion.csv", fiscal.load_depletion)):
+                               ("depletion", "depletion.csv", fiscal.load_depletion),
+                               ("state_income_taxes", "subnational_income_tax.csv", fiscal.load_state_taxes),
+                               ("fiscal_incentives", "fiscal_incentives.csv", fiscal.load_incentives)):
         if (data_dir / file).is_file():
             try:
                 out[name] = loader(data_dir)

@@ -311,6 +311,11 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
     if mid_year:
         scalars.append(("uplift", lab("cf.uplift"), (1.0 + rate) ** 0.5, xs.FMT_FACTOR,
                         lab("text.src_midyear")))
+    elif getattr(scenario, "quarterly_discounting", False):  # each year in four quarters, at their ends
+        from evaluator.finance import quarterly_uplift
+
+        scalars.append(("uplift", lab("cf.uplift_quarterly"), float(quarterly_uplift(rate)), xs.FMT_FACTOR,
+                        lab("text.src_quarterly")))
     ref: dict[str, str] = {}
     r = 5
     for key, label, value, fmt, source in scalars:
@@ -472,7 +477,7 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
     C1 = _col(first_c + 1)
     if n > 1:
         disc = f"NPV({ref['r']},{C1}{f}:{CL}{f})"
-        if mid_year:
+        if "uplift" in ref:
             disc += f"*{ref['uplift']}"
         npv_formula = f"={disc}+{C0}{f}"
     else:
@@ -1259,6 +1264,9 @@ def _summary_risks(ws, r: int, ctx: _Context, funded: list[str]) -> int:
     status = _summary_get(ctx.summary, "status")
     items += [(lab("text.risk_status"), lab.get("status", status) if status is not None else lab("status.not_run"), None)]
     r = _kv(ws, r, items)
+    if pr is not None:                     # the static and simulated loan-book loss: why they differ
+        _wide_text(ws, r, pr.expected_loss_note().text(lab.language), "Note", 1, 8)
+        r += 1
     if ctx.simulation is None:
         xs.put_text(ws, r, 1, lab("text.risk_sim_not_run"), "Note")
         r += 1
@@ -1610,7 +1618,8 @@ def _write_reference_tables(ws, r: int, evaluation, scenario, ref, lab: xs.Label
 # ----------------------------------------------------------------------------------------------
 #: Columns of the Portfolio-risk sheet's risk-contribution table, in order.
 RISK_PROJECT_COLUMNS = ["id", "name", "mineral", "country_iso3", "fund_krw_bn", "loan_krw_bn", "prob_failure",
-                        "prob_default", "expected_loss_krw_bn", "loss_contribution_es99_krw_bn",
+                        "prob_default", "expected_loss_sim_krw_bn", "static_expected_loss_krw_bn",
+                        "loss_contribution_es99_krw_bn",
                         "fund_npv_mean_krw_bn", "fund_npv_p10_krw_bn", "fund_contribution_es10_krw_bn"]
 #: Last calendar year of the target table [year] (issue 19: "by year to 2035").
 TARGET_LAST_YEAR = 2035
@@ -1622,6 +1631,7 @@ _PROB_FMT = "0.0%"
 def _risk_key_figures(pr, lab: xs.Labels) -> list[tuple[str, Any, str | None]]:
     m2 = "#,##0.00"
     return [(lab("col.loan_loss_expected_krw_bn"), pr.loan_loss_expected_krw_bn, m2),
+            (lab("col.static_expected_loss_krw_bn"), pr.static_expected_loss_krw_bn, m2),
             (lab("col.loan_loss_p95_krw_bn"), pr.loan_loss_p95_krw_bn, m2),
             (lab("col.loan_loss_p99_krw_bn"), pr.loan_loss_p99_krw_bn, m2),
             (lab("col.loan_loss_es99_krw_bn"), pr.loan_loss_es99_krw_bn, m2),
@@ -1647,7 +1657,8 @@ def target_probability_table(pr, last_year: int = TARGET_LAST_YEAR) -> pd.DataFr
 
 
 def _risk_projects_frame(pr, evaluation) -> pd.DataFrame:
-    t = pr.projects.reset_index()
+    # the simulated expected loss beside the static one, each named by its basis
+    t = pr.projects.reset_index().rename(columns={"expected_loss_krw_bn": "expected_loss_sim_krw_bn"})
     names = evaluation.metrics["name"] if "name" in evaluation.metrics.columns else pd.Series(dtype=object)
     t["name"] = t["id"].astype(str).map(lambda i: names.get(i, ""))
     return t[[c for c in RISK_PROJECT_COLUMNS if c in t.columns]]
@@ -1727,6 +1738,8 @@ def _write_portfolio_risk(ws, pr, evaluation, scenario, lab: xs.Labels | None = 
                                                            "expected_krw_bn": "#,##0.00", "p95_krw_bn": "#,##0.00",
                                                            "p99_krw_bn": "#,##0.00"})
     r = max(r_key, r_year + 1) + 1
+    _wide_text(ws, r, pr.expected_loss_note().text(lab.language), "Note", 1, 13)   # why static and simulated differ
+    r += 2
     xs.put_text(ws, r, 1, lab("text.risk_target", target=scenario.target_single_supplier_share), "Subtitle")
     rows["target"] = r + 1
     piv = target_probability_table(pr)
@@ -1738,8 +1751,8 @@ def _write_portfolio_risk(ws, pr, evaluation, scenario, lab: xs.Labels | None = 
     r, _ = _table(ws, top, 1, proj, lab, {"prob_failure": _PROB_FMT, "prob_default": _PROB_FMT})
     ws.row_dimensions[top].height = 60
     xs.put_text(ws, r + 1, 1, lab("text.total"), "Total")
-    for key in ("fund_krw_bn", "loan_krw_bn", "expected_loss_krw_bn", "loss_contribution_es99_krw_bn",
-                "fund_contribution_es10_krw_bn"):
+    for key in ("fund_krw_bn", "loan_krw_bn", "expected_loss_sim_krw_bn", "static_expected_loss_krw_bn",
+                "loss_contribution_es99_krw_bn", "fund_contribution_es10_krw_bn"):
         j = list(proj.columns).index(key) + 1
         c = ws.cell(row=r + 1, column=j, value=f"=SUM({_col(j)}{top + 1}:{_col(j)}{r})")
         xs.apply_style(c, "Total", xs.FMT_MONEY)

@@ -135,6 +135,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("study_initial_capex_usd_m", "float", False, "USD m", "Initial capital in the study (when the applicant's figure has changed since)", 0, None, group="Support"),
     # issue 28: the study's by-product prices (the bridge's "tool on the study's basis" row prices every product at the study's)
     _f("study_by_product_prices", "str", False, "USD/t product", "By-product prices the study used: 'mineral price; ...', e.g. 'cobalt 33000; copper 9000'", group="Support"),
+    _f("fiscal_incentive", "str", False, "", "Fiscal incentive granted to the project (evaluator/data/fiscal_incentives.csv), e.g. IDN-TAX-HOLIDAY-5Y; empty = none", group="Costs"),
+    _f("construction_months", "int", False, "months", "Construction period in months from the valuation date (capital spent evenly over it, production from its end); construction_years must be it divided by 12, rounded up", 0, 120, group="Costs"),
 )
 FIELD_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in FIELDS}
 COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS)
@@ -359,6 +361,8 @@ class Application:
     study_first_production_year: int | None = None
     study_initial_capex_usd_m: float | None = None
     study_by_product_prices: tuple[tuple[str, float], ...] = ()
+    construction_months: int | None = None
+    fiscal_incentive: str = ""
 
     @property
     def grade_schedule_fraction(self) -> tuple[float, ...]:
@@ -827,6 +831,10 @@ def _model_rules(values: dict, app_id: str, row, problems: list[Problem], sched)
                                    row))
     if values.get("head_grade_unit") == "%" and any(g > 100 for g in values.get("grade_schedule", ())):
         problems.append(Problem.of(app_id, "grade_schedule", "problem_grade_schedule_over_100", None, row))
+    if "construction_months" in values and "construction_years" in values \
+            and values["construction_years"] != -(-values["construction_months"] // 12):
+        problems.append(Problem.of(app_id, "construction_months", "problem_construction_months_years",
+                                   values["construction_months"], row, years=-(-values["construction_months"] // 12)))
     if values.get("senior_debt_usd_m", 0) > 0:
         for name in ("senior_debt_rate", "senior_debt_tenor_years"):
             if name not in values:
@@ -840,3 +848,5 @@ def _model_rules(values: dict, app_id: str, row, problems: list[Problem], sched)
             problems.append(Problem.of(app_id, "currency", "problem_currency_code", values["currency"], row))
     if "fiscal_region" in values:
         values["fiscal_region"] = values["fiscal_region"].upper()
+    if "fiscal_incentive" in values:
+        values["fiscal_incentive"] = values["fiscal_incentive"].upper()

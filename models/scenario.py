@@ -86,6 +86,9 @@ class Scenario:
     social_discount_rate: float = _default("social_discount_rate")
     add_country_risk_premium: bool = _default("add_country_risk_premium")
     mid_year: bool = _default("mid_year")
+    #: issue 28: each year's flow in four equal quarters, each discounted at its end (a study's
+    #: convention); not together with mid_year
+    quarterly_discounting: bool = _default("quarterly_discounting")
     policy_loan_rate: float = _default("policy_loan_rate")
     loan_terms: str = _default("loan_terms")
     write_off_share: float = _default("write_off_share")
@@ -133,6 +136,12 @@ class Scenario:
         problems = validate_scenario(self)
         if problems:
             raise ScenarioError("; ".join(problems))
+
+    @property
+    def discounting(self) -> dict:
+        """The discounting convention as keyword arguments of :func:`evaluator.finance.npv`
+        (``mid_year``, ``quarterly``): the one home of the choice."""
+        return {"mid_year": self.mid_year, "quarterly": self.quarterly_discounting}
 
     def replace(self, **changes: Any) -> "Scenario":
         """A copy with some fields changed (validated).
@@ -322,9 +331,11 @@ def _check_numbers(s: "Scenario", p: list[str]) -> None:
         v = getattr(s, n)
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
             p.append(f"{n}: must be an integer in [{lo}, {hi}], got {v!r}")
-    for n in ("add_country_risk_premium", "mid_year"):
+    for n in ("add_country_risk_premium", "mid_year", "quarterly_discounting"):
         if not isinstance(getattr(s, n), bool):
             p.append(f"{n}: must be true or false, got {getattr(s, n)!r}")
+    if s.mid_year is True and s.quarterly_discounting is True:
+        p.append("mid_year and quarterly_discounting: choose one discounting convention")
 
 
 def _check_tables(s: "Scenario", p: list[str]) -> None:

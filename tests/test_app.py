@@ -243,8 +243,31 @@ def test_portfolio_risk_runs_once_per_allocation(at):
     assert num(labels["Expected loan-book loss"]) <= num(labels["Loan loss, 99th percentile"])
     assert num(labels["Fund NPV, P10"]) <= num(labels["Fund NPV, P50"]) <= num(labels["Fund NPV, P90"])
     assert any("P(exploration fails) [%]" in d.value.columns for d in at.dataframe)
+    # issue 22: the static expected loss of the same loans beside the simulated one, the sentence on
+    # why they differ, and both per project
+    assert "Static expected loss (same loans)" in labels
+    assert any(c.value.startswith("Expected loss of the loan book: static KRW") for c in at.caption)
+    table = next(d.value for d in at.dataframe if "P(exploration fails) [%]" in d.value.columns)
+    assert {"Simulated expected loss [KRW bn]", "Static expected loss [KRW bn]"} <= set(table.columns)
     at.run()
     assert "Expected loan-book loss" in {m.label for m in at.metric}   # kept, no button press needed
+
+
+def test_project_page_shows_simulated_and_static_default(at):
+    """Issue 22: the Project page's simulation shows the loan's probability of default and expected
+    loss beside the static model's (one credit model)."""
+    _page(at, "project")
+    at.selectbox(key="project_id").set_value("AU-LI-01").run()
+    at.select_slider(key="mc_paths").set_value(500).run()
+    at.button(key="run_mc").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    metrics = {m.label: m.value for m in at.metric}
+    for label in ("P(default) over the loan's life", "Static P(default) over the loan's life",
+                  "Simulated expected loss of the loan", "Static expected loss of the loan"):
+        assert label in metrics, label
+    # a producing mine covered 237 times: a few percent over the loan's life, not tens of percent
+    assert float(metrics["P(default) over the loan's life"].rstrip("%").strip()) < 10
+    assert any("One credit model" in c.value for c in at.caption)
 
 
 def test_project_page_reconciles_with_the_study(at):
@@ -321,3 +344,20 @@ def test_what_it_would_take_is_exact_and_worded(at):
     left_out = wit[~wit["Funded"].astype(bool)]
     assert len(left_out) > 0 and left_out["Exact (re-solved)"].all()
     assert (left_out["Value it must gain [objective units]"] > 0).all()
+
+
+def test_project_page_shows_a_granted_fiscal_incentive(at):
+    """Issue 28: an incentive an application names is an input the committee sees, with its law,
+    on the Project page's inputs and sources (and in the income tax's source)."""
+    row = int(at.session_state["raw_df"].index[at.session_state["raw_df"]["id"] == "ID-NI-01"][0])
+    key = f"apps_editor_{at.session_state['editor_version']}"
+    at.session_state[key] = {"edited_rows": {row: {"fiscal_incentive": "IDN-TAX-HOLIDAY-15Y"}},
+                             "added_rows": [], "deleted_rows": []}
+    at.run()
+    _page(at, "project")
+    at.selectbox(key="project_id").set_value("ID-NI-01")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = "\n".join(d.value.to_csv() for d in at.dataframe)
+    assert "IDN-TAX-HOLIDAY-15Y: no national income tax for 15 years" in shown
+    assert "PMK 130/PMK.010/2020" in shown

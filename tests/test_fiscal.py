@@ -24,7 +24,7 @@ REF = load_reference()
 SCEN = Scenario(price_overrides_usd_per_t={"copper": 10_000.0, "nickel": 20_000.0})
 
 #: regions worked by hand below; every region of the table must be here
-WORKED = {"AUS-WA", "AUS-NT", "AUS-NT-1982", "USA", "USA-NV", "VNM", "LAO", "IDN"}
+WORKED = {"AUS-WA", "AUS-NT", "AUS-NT-1982", "USA", "USA-NV", "USA-ID", "USA-NE", "VNM", "LAO", "IDN"}
 
 
 def toy(**kw) -> Application:
@@ -354,3 +354,93 @@ def test_australian_samples_use_the_wa_regime_by_default(app_id):
     npv_sl = _npv_by_hand(old.cashflows.frame(app_id), float(m["discount_rate"]), 0.30, _straight_line(add, years, lp))
     assert old.metrics.loc[app_id, "npv_usd_m"] == pytest.approx(npv_sl, rel=1e-9, abs=1e-9)
     assert npv >= npv_sl - 1e-9  # faster deductions: tax paid later
+
+
+# ----------------------------------------------------------------------------------------------
+# issue 28: state income tax beside the federal one, and incentives an application names
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("region, state", [("USA-ID", 0.05695), ("USA-NE", 0.0399)])
+def test_state_income_tax_beside_the_federal_one_after_depletion(region, state):
+    """USA-ID / USA-NE: federal terms as the USA row (royalty 2 % of gross = 2, opex 20 ->
+    EBITDA 78; MACRS; copper depletion 15 % of gross = 15, below half of 78 - dep) and a state
+    income tax deductible federally (26 U.S.C. 164(a)(3)): combined rate s + 21 % x (1 - s)
+    (Idaho Code s 63-3025: 5.695 %; Nebraska LB 754: 3.99 % from 2027). The effective rate on
+    income before depletion is below the combined rate because of depletion."""
+    cf = run(toy(country_iso3="USA", fiscal_region=region))
+    dep = _macrs()
+    combined = state + 0.21 * (1 - state)
+    np.testing.assert_allclose(cf.depletion_usd_m[0, 2:5], 15.0)
+    np.testing.assert_allclose(cf.tax_usd_m[0, 2:5], combined * (78.0 - dep - 15.0), rtol=1e-12)
+    effective = cf.tax_usd_m[0, 2:5].sum() / (78.0 - dep).sum()
+    assert effective == pytest.approx(combined * (1 - 45.0 / (234.0 - 90.0)), rel=1e-12) and effective < combined
+    reg = fiscal.resolve_regime(REF, toy(country_iso3="USA", fiscal_region=region), SCEN)
+    assert reg.national_rate == 0.21 and reg.state_income_tax_rate == state and "subnational_income_tax.csv" in reg.source
+
+
+def test_applicant_rate_replaces_national_and_state_tax():
+    reg = fiscal.resolve_regime(REF, toy(country_iso3="USA", fiscal_region="USA-ID", income_tax_rate=0.25), SCEN)
+    assert (reg.income_tax_rate, reg.national_rate, reg.state_income_tax_rate) == (0.25, 0.25, 0.0)
+
+
+def test_indonesian_tax_holiday_then_half_rate():
+    """PMK 130/PMK.010/2020 (fiscal_incentives.csv IDN-TAX-HOLIDAY-5Y): no income tax for 5
+    years from commercial production, then half the rate for 2 years; the taxable base is the
+    same as without it (losses carried forward as without the holiday)."""
+    life = dict(mine_life_years=9, ore_reserve_mt=9.0, country_iso3="IDN")
+    plain = run(toy(**life))
+    held = run(toy(fiscal_incentive="IDN-TAX-HOLIDAY-5Y", **life))
+    np.testing.assert_allclose(held.taxable_income_usd_m, plain.taxable_income_usd_m)
+    mult = np.array([0.0] * 5 + [0.5] * 2 + [1.0] * 2)
+    np.testing.assert_allclose(held.tax_usd_m[0, 2:11], plain.tax_usd_m[0, 2:11] * mult, rtol=1e-12)
+    assert plain.tax_usd_m[0, 2:11].min() > 0
+    src = cashflow.resolve_inputs([toy(fiscal_incentive="IDN-TAX-HOLIDAY-5Y", **life)], SCEN, REF).sources.loc["TOY"]
+    assert "IDN-TAX-HOLIDAY-5Y: no national income tax for 5 years" in src["fiscal_incentive"].text()
+    assert "PMK 130/PMK.010/2020" in src["fiscal_incentive_source"] and "PMK 130" in src["income_tax_source"].text()
+    assert "5년간 국세 법인세 면제" in src["fiscal_incentive"].text("ko")   # the engine's words in either language
+
+
+def test_argentine_rigi_reduced_rate_from_the_valuation_date():
+    """Ley 27.742 RIGI (fiscal_incentives.csv ARG-RIGI): 25 % instead of the 35 % national
+    rate (countries.csv) for 30 years from adhesion, taken as the valuation date."""
+    cf = run(toy(country_iso3="ARG", fiscal_incentive="ARG-RIGI", royalty_rate=0.03))
+    plain = run(toy(country_iso3="ARG", royalty_rate=0.03))
+    np.testing.assert_allclose(cf.tax_usd_m[0, 2:5], 0.25 * plain.taxable_income_usd_m[0, 2:5], rtol=1e-12)
+    np.testing.assert_allclose(plain.tax_usd_m[0, 2:5], 0.35 * plain.taxable_income_usd_m[0, 2:5], rtol=1e-12)
+
+
+def test_incentive_of_another_country_or_unknown_is_a_warning_not_applied():
+    reg = fiscal.resolve_regime(REF, toy(fiscal_incentive="IDN-TAX-HOLIDAY-5Y"), SCEN)
+    assert reg.incentive == "" and "is of IDN, not of AUS: not applied" in reg.warning
+    reg = fiscal.resolve_regime(REF, toy(country_iso3="IDN", fiscal_incentive="IDN-NOPE"), SCEN)
+    assert reg.incentive == "" and "IDN-NOPE is not in fiscal_incentives.csv" in reg.warning
+
+
+def test_rate_by_period_kernel_and_the_first_taxable_income_start():
+    """The kernel by hand: exempt 2, reduced 1 at 40 %, from column 3; a deductible state tax of
+    10 % beside a 20 % national rate: 0.1 + 0.2 x 0.9 = 0.28 outside the incentive, 0.1 in the
+    exempt years, 0.1 + 0.08 x 0.9 = 0.172 in the reduced year."""
+    r = fiscal.income_tax_rate_by_period(np.array([0.2]), np.array([0.1]), np.array([True]), np.array([2]),
+                                         np.array([1]), np.array([0.4]), np.array([3]), 8)
+    np.testing.assert_allclose(r[0], [0.28, 0.28, 0.28, 0.1, 0.1, 0.172, 0.28, 0.28])
+    import dataclasses
+    inp = cashflow.resolve_inputs([toy(opex_usd_per_t_ore=80.0, mine_life_years=6, ore_reserve_mt=6.0)], SCEN, REF)
+    plain = cashflow.build(inp, first_year=SCEN.first_year)
+    first = int(np.argmax(plain.taxable_income_usd_m[0] > 0))
+    held = cashflow.build(dataclasses.replace(inp, tax_exempt_years=np.array([1]), tax_reduced_years=np.array([0]),
+                                              tax_incentive_start_code=np.array([2])), first_year=SCEN.first_year)
+    assert first > 2  # losses of the first years delay the first taxable year
+    expect = plain.tax_usd_m[0].copy()
+    expect[first] = 0.0
+    np.testing.assert_allclose(held.tax_usd_m[0], expect, rtol=1e-12)
+
+
+def test_an_incentive_sends_its_project_to_the_reference_path_of_the_simulation():
+    """A tax holiday's start may hang on the path (first taxable year), so the fast kernel does
+    not evaluate it: the project goes to the reference path, which the result says."""
+    from evaluator import uncertainty as unc
+
+    apps = [toy(id="PLAIN"), toy(id="HOLIDAY", country_iso3="IDN", fiscal_incentive="IDN-TAX-HOLIDAY-5Y", royalty_rate=0.05)]
+    res = unc.simulate_paths(apps, SCEN, REF, n_paths=40, seed=1, chunk_paths=40, irr_paths=0, method="fast")
+    by = dict(zip(res.ids, res.evaluated_by))
+    assert by["PLAIN"] == "fast kernel"
+    assert by["HOLIDAY"].startswith("reference path") and "tax holiday or reduced rate" in by["HOLIDAY"]

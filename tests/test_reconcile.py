@@ -171,3 +171,14 @@ def test_study_by_product_prices_parse_and_name_their_problems():
         rec.update(study_by_product_prices=text)
         _, problems = parse_application(rec)
         assert [p.code for p in problems] == [code] and problems[0].field == "study_by_product_prices"
+
+
+def test_the_fiscal_step_carries_a_granted_tax_holiday():
+    """The study states its 22 % tax; the fund's side has the granted Indonesian holiday
+    (fiscal_incentives.csv): the fiscal step is positive, and row 0 is the study's rate alone."""
+    a = dataclasses.replace(APPS["ID-NI-01"], fiscal_incentive="IDN-TAX-HOLIDAY-15Y", study_npv_usd_m=500.0,
+                            study_discount_rate=0.08, study_income_tax_rate=0.22, study_royalty_rate=None)
+    b = {s.label: s for s in reconcile.bridge(a, SCEN, REF).steps}
+    plain = {s.label: s for s in reconcile.bridge(dataclasses.replace(a, fiscal_incentive=""), SCEN, REF).steps}
+    assert b["unreproduced by the tool"].change_usd_m == pytest.approx(plain["unreproduced by the tool"].change_usd_m)
+    assert b["fiscal terms"].change_usd_m > plain["fiscal terms"].change_usd_m

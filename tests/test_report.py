@@ -266,9 +266,16 @@ def test_formulas_recompute_to_app_values_with_libreoffice(ev, apps, scenario, r
     # the Korean workbook: the same formulas under Korean labels
     p3 = tmp_path / "in" / "ko.xlsx"
     p3.write_bytes(build_report(ev, scenario, cashflow_ids=ids[1::5], language="ko"))
-    outs = recalculate([p1, p2, p3], tmp_path / "out", tmp_path / "profile")
+    # issue 28: quarterly discounting (each year in four quarters), with part-year construction
+    sc4 = scenario.replace(quarterly_discounting=True)
+    apps4 = [dataclasses.replace(a, construction_months=12 * a.construction_years - 5) if a.construction_years else a
+             for a in apps]
+    ev4 = evaluate(apps4, sc4, ref)
+    p4 = tmp_path / "in" / "quarterly.xlsx"
+    p4.write_bytes(build_report(ev4, sc4, cashflow_ids=ids[2::4]))
+    outs = recalculate([p1, p2, p3, p4], tmp_path / "out", tmp_path / "profile")
     checked = 0
-    for out, e, lang in zip(outs, (ev, ev2, ev), ("en", "en", "ko")):
+    for out, e, lang in zip(outs, (ev, ev2, ev, ev4), ("en", "en", "ko", "en")):
         wb = openpyxl.load_workbook(out, data_only=True)
         prefix = "CF " if lang == "en" else "현금흐름 "
         for ws in wb.worksheets:
@@ -285,7 +292,7 @@ def test_formulas_recompute_to_app_values_with_libreoffice(ev, apps, scenario, r
             else:
                 assert got["irr"] == xs.load_labels(lang)("text.na"), (ws.title, got)
             checked += 1
-    assert checked == len(ids) + len(ids[::3]) + len(ids[1::5])
+    assert checked == len(ids) + len(ids[::3]) + len(ids[1::5]) + len(ids[2::4])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -591,21 +598,26 @@ def test_portfolio_risk_sheet_equals_the_portfolio_risk(portfolio, scenario, ref
         m = by_label[row[0]]
         assert row[1:] == pytest.approx([met[m][int(y)] for y in years]), m
     # risk contributions: one row per funded project; the contributions add up to the tails
+    # (issue 22: the static expected loss of each loan beside the simulated one, column 10)
     top = _find_row(ws, lab.col("id"))
-    rows = _read_table(ws, top, 1, 13)
+    rows = _read_table(ws, top, 1, 14)
     assert rows[len(pr.projects)][0] == lab("text.total")
     rows = rows[:len(pr.projects)]
     assert [r[0] for r in rows] == list(pr.projects.index)
     for r in rows:
         p = pr.projects.loc[r[0]]
-        assert r[6:13] == pytest.approx([p.prob_failure, p.prob_default, p.expected_loss_krw_bn,
-                                         p.loss_contribution_es99_krw_bn, p.fund_npv_mean_krw_bn,
-                                         p.fund_npv_p10_krw_bn, p.fund_contribution_es10_krw_bn], abs=1e-12)
-    assert sum(r[9] for r in rows) == pytest.approx(pr.loan_loss_es99_krw_bn)
-    assert sum(r[12] for r in rows) == pytest.approx(pr.fund_npv_es10_krw_bn)
+        assert r[6:14] == pytest.approx([p.prob_failure, p.prob_default, p.expected_loss_krw_bn,
+                                         p.static_expected_loss_krw_bn, p.loss_contribution_es99_krw_bn,
+                                         p.fund_npv_mean_krw_bn, p.fund_npv_p10_krw_bn,
+                                         p.fund_contribution_es10_krw_bn], abs=1e-12)
+    assert sum(r[10] for r in rows) == pytest.approx(pr.loan_loss_es99_krw_bn)
+    assert sum(r[13] for r in rows) == pytest.approx(pr.fund_npv_es10_krw_bn)
     assert sum(r[8] for r in rows) == pytest.approx(pr.loan_loss_expected_krw_bn)
-    total = ws.cell(row=top + len(rows) + 1, column=10).value
-    assert total == f"=SUM(J{top + 1}:J{top + len(rows)})"
+    assert sum(r[9] for r in rows) == pytest.approx(pr.static_expected_loss_krw_bn)
+    assert kv[lab("col.static_expected_loss_krw_bn")] == pytest.approx(pr.static_expected_loss_krw_bn)
+    assert _find_row(ws, pr.expected_loss_note().text(lab.language)) < _find_row(ws, lab.col("mineral"))
+    total = ws.cell(row=top + len(rows) + 1, column=11).value
+    assert total == f"=SUM(K{top + 1}:K{top + len(rows)})"
     # histogram and the S-curves (101 points in three blocks)
     top = _find_row(ws, lab.col("bin_left_krw_bn"))
     got = np.array(_read_table(ws, top, 1, 3), dtype=float)
@@ -682,6 +694,9 @@ EXTENDED = {
     "AU-LI-01": {"fiscal_region": "AUS-NT-1982"},      # net-value royalty with minimum
     "VN-W-01": {"fiscal_region": "VNM", "capex_schedule_usd_m": (100.0, 0.0, 0.0, 0.0, 50.0)},  # expansion in year 5
     "LA-REE-01": {"fiscal_region": "LAO"},             # 3-year losses
+    "TZ-GR-01": {"construction_months": 20},           # issue 28: production from month 20 (a part year)
+    "KZ-W-02": {"construction_months": 7},             # capital and the first months of output in one year
+    "ID-NI-02": {"fiscal_incentive": "IDN-TAX-HOLIDAY-15Y"},  # issue 28: tax holiday, then half rate
 }
 
 
@@ -760,6 +775,8 @@ def test_assumptions_list_the_fiscal_regime_rows_used(extended_ev, ref):
     by_region = {(r.region, r.mineral): r for r in used.itertuples(index=False)}
     # the regions named in EXTENDED, each at the application's mineral row or the region's '*' row
     for app_id, change in EXTENDED.items():
+        if "fiscal_region" not in change:  # a part-year or incentive case, in its country's regime
+            continue
         app = next(a for a in ev.applications if a.id == app_id)
         key = next(k for k in ((change["fiscal_region"], app.mineral), (change["fiscal_region"], "*")) if k in table.index)
         rec = by_region[key]

@@ -157,3 +157,222 @@ def test_nolans_2023_npv_and_the_inputs_that_explain_the_gap():
     m = evaluate([_nolans(ramp_up=(0.5, 0.85), construction_years=3)], NOLANS_SCENARIO, REF).metrics.iloc[0]
     assert m.npv_usd_m == pytest.approx(1693.0, rel=0.10)
     assert m.irr == pytest.approx(0.193, abs=0.01)
+
+
+# ============================================================================================
+# Issue 28: four further published studies, countries and minerals the tests above do not cover
+# (Ghana lithium, South Africa vanadium, US-Nebraska niobium with a state income tax, Malawi rare
+# earths). Each documents which inputs are published and which are labelled assumptions; the
+# ones the tool reproduces are checked within 10 % on NPV and 3 points on IRR, the others are
+# kept as documented cases whose bridge names the gap.
+# ============================================================================================
+def _study_app(**kw) -> Application:
+    base = dict(company="(published study)", stage="feasibility", korean_ownership_share=0.0, esg_category="B",
+                permits_status="applied", payability=1.0, sustaining_capex_usd_m_per_year=0.0, opex_usd_per_t_ore=0.0,
+                fixed_opex_usd_m_per_year=0.0, offsite_costs_share=0.0, closure_cost_usd_m=0.0,
+                working_capital_share=0.0, fund_request_krw_bn=0.0, loan_request_krw_bn=0.0, loan_tenor_years=5,
+                loan_grace_years=1, korea_offtake_share=0.0)
+    base.update(kw)
+    base.setdefault("total_project_cost_usd_m", base["initial_capex_usd_m"])
+    return Application(**base)
+
+
+def _flat(mineral, price, rate) -> Scenario:
+    return Scenario(price_overrides_usd_per_t={mineral: price}, discount_rate=rate, add_country_risk_premium=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Ewoyaa (Atlantic Lithium), Ghana, Definitive Feasibility Study, JORC, 29 June 2023.
+# Sources: Atlantic Lithium DFS announcement as reported by Global Mining Review (6 July 2023),
+# Mining Weekly (29 June 2023) and Small Caps (June 2023).
+# Published: Ore Reserve 25.6 Mt at 1.22 % Li2O; 3.6 Mt of spodumene concentrate (SC6 and SC5.5
+# about 50:50) over a 12-year life plus 4.7 Mt of secondary product; LOM revenue USD 6.6 bn;
+# concentrate price USD 1,587/t FOB; average EBITDA USD 316 m/yr; C1 USD 377/t and AISC USD 610/t
+# of concentrate; capital USD 185 m; post-tax NPV8 USD 1.5 bn; IRR 105 %; free cash flow
+# USD 2.4 bn; payback 19 months.
+# Derived: concentrate at 5.75 % Li2O (the 50:50 mix) = 0.1422 t LCE per t; recovery to
+# concentrate 3.6 x 5.75 % / (25.6 x 1.22 %) = 66.3 %; all revenue (concentrate and secondary
+# product) priced on the concentrate's LCE, 6.6 bn / 3.6 Mt / 0.1422 = USD 12,893/t LCE; ore
+# evenly over 12 years; sustaining capital (AISC - C1 - royalty) x 0.3 Mt = USD 22.3 m/yr.
+# Assumptions (labelled): royalty 10 % of gross (the rate of Ewoyaa's mining lease), fixed costs
+# = revenue less royalty less EBITDA (the published EBITDA), Ghana's 35 % mining company tax with
+# a 5-year straight-line capital allowance, one year of construction.
+# --------------------------------------------------------------------------------------------
+_EW_LCE = 0.0575 * 2.473
+_EW_PRICE = 6.6e9 / (3.6e6 * _EW_LCE)
+
+
+def _ewoyaa(**kw) -> Application:
+    base = dict(id="EWOYAA-DFS-2023", name="Ewoyaa (DFS 2023)", country_iso3="GHA", mineral="lithium",
+                ore_reserve_mt=25.6, head_grade=1.22, head_grade_unit="%", recovery=3.6 * 0.0575 / (25.6 * 0.0122),
+                throughput_mtpa=25.6 / 12, mine_life_years=12, initial_capex_usd_m=185.0, construction_years=1,
+                sustaining_capex_usd_m_per_year=(610 - 377 - 0.10 * 1587) * 0.3, fixed_opex_usd_m_per_year=550 * 0.9 - 316,
+                royalty_rate=0.10, income_tax_rate=0.35, depreciation_years=5, study_npv_usd_m=1500.0,
+                study_discount_rate=0.08, study_irr=1.05, study_price_usd_per_t=_EW_PRICE)
+    base.update(kw)
+    return _study_app(**base)
+
+
+EW_SCENARIO = _flat("lithium", _EW_PRICE, 0.08)
+
+
+def test_ewoyaa_2023_ebitda_irr_and_the_tax_gap_of_its_npv():
+    """Published inputs: EBITDA 316 exactly; IRR 107 % against 105 % (within 3 points); NPV8
+    USD 1,202 m against 1,500 (-20 %). The bridge puts the gap in the unreproduced step, and the
+    study's own free cash flow names it: LOM free cash flow 2.17 bn in the tool against the
+    published 2.4 bn, i.e. about USD 0.23 bn less tax in the study than 35 % of EBITDA less
+    allowances (the summary does not give its tax terms). With tax at 28 % (labelled assumption:
+    the rate at which the tool's LOM free cash flow equals the published 2.4 bn) and the capital
+    spent at the valuation date (construction_years 0, labelled) the NPV lands within 10 %
+    (USD 1,444 m), but the IRR then rises to 118 %: the study's cash flows also differ in timing
+    (its modular DMS units earn during construction), so Ewoyaa stays a documented case for the
+    pair (NPV and IRR together), reproduced on EBITDA and on IRR from the published inputs."""
+    ev = evaluate([_ewoyaa()], EW_SCENARIO, REF)
+    m, cf = ev.metrics.iloc[0], ev.cashflows
+    fp = int(cf.first_production_index[0])
+    assert cf.ebitda_usd_m[0, fp:fp + 12].mean() == pytest.approx(316.0, rel=1e-9)
+    assert m.irr == pytest.approx(1.05, abs=0.03)
+    assert m.npv_usd_m / 1500.0 - 1 == pytest.approx(-0.20, abs=0.02)
+    assert cf.fcf_usd_m[0].sum() == pytest.approx(2171.0, abs=5.0)
+    b = reconcile.bridge(_ewoyaa(), EW_SCENARIO.replace(add_country_risk_premium=True), REF)
+    assert b.steps[0].change_usd_m == pytest.approx(m.npv_usd_m - 1500.0, rel=1e-9)
+    ev28 = evaluate([_ewoyaa(income_tax_rate=0.28, construction_years=0)], EW_SCENARIO, REF)
+    assert ev28.cashflows.fcf_usd_m[0].sum() == pytest.approx(2400.0, rel=0.01)
+    m28 = ev28.metrics.iloc[0]
+    assert m28.npv_usd_m == pytest.approx(1500.0, rel=0.10) and m28.irr == pytest.approx(1.176, abs=0.005)
+
+
+# --------------------------------------------------------------------------------------------
+# Steelpoortdrift (Vanadium Resources), Limpopo, South Africa, Definitive Feasibility Study, JORC,
+# 4 October 2022. Sources: Mining Weekly (4 October 2022), vanadiumprice.com, Engineering News
+# project update (28 June 2024), vr8.global DFS page.
+# Published: years 1-4 1.6 Mt/yr at 0.83 % V2O5, years 5-25 3.5 Mt/yr at 0.71 %; overall recovery
+# 82.4 %; 484 kt of V2O5 flake over 25 years; opex USD 3.24/lb V2O5; capital USD 211 m, expansion
+# USD 188 m in operating years 3-5; post-tax NPV7.5 USD 1,212 m, IRR 42 %; average free cash flow
+# USD 152 m/yr.
+# Not published in the summaries: the price deck ("Deloitte forward mid-range"). Assumption
+# (labelled): USD 8.60/lb V2O5, the price at which the tool's average free cash flow over the life
+# equals the published USD 152 m; opex per t ore = 3.24/lb x the tool's LOM output / LOM ore; two
+# years of construction; South Africa's 27 % company tax and a 3 % royalty (royalties.csv).
+# --------------------------------------------------------------------------------------------
+_LB = 2204.62
+_SPD_ORE, _SPD_GRADE = [1.6] * 4 + [3.5] * 21, [0.83] * 4 + [0.71] * 21
+_SPD_OUTPUT_T = sum(o * 1e6 * g / 100 * 0.824 for o, g in zip(_SPD_ORE, _SPD_GRADE))
+
+
+def _steelpoortdrift(**kw) -> Application:
+    base = dict(id="STEELPOORTDRIFT-DFS-2022", name="Steelpoortdrift (DFS 2022)", country_iso3="ZAF",
+                mineral="vanadium", ore_reserve_mt=80.32, head_grade=0.71, head_grade_unit="%", recovery=0.824,
+                throughput_mtpa=3.5, mine_life_years=25, production_schedule_ore_mt=tuple(_SPD_ORE),
+                grade_schedule=tuple(_SPD_GRADE), initial_capex_usd_m=211.0, construction_years=2,
+                capex_schedule_usd_m=(105.5, 105.5, 0.0, 0.0, 188 / 3, 188 / 3, 188 / 3),
+                opex_usd_per_t_ore=_SPD_OUTPUT_T * 3.24 * _LB / (sum(_SPD_ORE) * 1e6), total_project_cost_usd_m=399.0,
+                study_npv_usd_m=1212.0, study_discount_rate=0.075, study_irr=0.42, study_price_usd_per_t=8.60 * _LB)
+    base.update(kw)
+    return _study_app(**base)
+
+
+def test_steelpoortdrift_2022_within_10_percent_at_the_price_its_cash_flow_implies():
+    ev = evaluate([_steelpoortdrift()], _flat("vanadium", 8.60 * _LB, 0.075), REF)
+    m, cf = ev.metrics.iloc[0], ev.cashflows
+    fp, lp = int(cf.first_production_index[0]), int(cf.last_production_index[0])
+    assert cf.product_t[0].sum() == pytest.approx(484_000, rel=0.03)
+    assert cf.fcf_usd_m[0, fp:lp + 1].mean() == pytest.approx(152.0, rel=0.02)
+    assert m.npv_usd_m == pytest.approx(1212.0, rel=0.10)
+    assert m.irr == pytest.approx(0.42, abs=0.03)
+
+
+# --------------------------------------------------------------------------------------------
+# Elk Creek (NioCorp), Nebraska, USA, revised NI 43-101 Feasibility Study, 2017.
+# Source: NioCorp, "The Elk Creek Project's Projected Economics" (niocorp.com), and InvestorIntel
+# (13 September 2018) for the reserve and the 32-year life.
+# Published: Probable Reserve 31.7 Mt at 0.79 % Nb2O5; 32 years; ferroniobium 7,055 t/yr
+# (65 % Nb); LOM revenue USD 17.6 bn; average EBITDA USD 389.6 m/yr at a 69.5 % margin; capital
+# 705 + 189 + 85 + 109 - 79 (pre-production revenue) = USD 1,009 m; pre-tax NPV8 USD 2.3 bn, IRR
+# 24.3 %; after-tax NPV8 USD 1.7 bn, IRR 21.7 %; effective tax rate 24.1 %; pre-tax payback 3.4
+# years from the onset of production.
+# Derived: Nb 4,586 t/yr; recovery to ferroniobium 83.9 %; revenue 389.6 / 0.695 = USD 560.6 m/yr,
+# all of it (niobium, scandium trioxide, titanium dioxide) priced on the niobium, USD 122,236/t Nb
+# (the minerals table has no scandium or titanium); fixed costs = revenue - EBITDA.
+# Assumptions (labelled): three years of construction; a ramp-up at 50 % and 80 % (a full first
+# year cannot give the published 3.4-year payback); fiscal region USA-NE with no royalty.
+# --------------------------------------------------------------------------------------------
+_EC_NB = 7055 * 0.65
+_EC_REVENUE = 389.6 / 0.695
+_EC_PRICE = _EC_REVENUE * 1e6 / _EC_NB
+
+
+def _elk_creek(**kw) -> Application:
+    base = dict(id="ELK-CREEK-FS-2017", name="Elk Creek (FS 2017)", country_iso3="USA", mineral="niobium",
+                ore_reserve_mt=31.7, head_grade=0.79, head_grade_unit="%",
+                recovery=_EC_NB / (31.7e6 / 32 * 0.0079 * 0.699), throughput_mtpa=31.7 / 32, mine_life_years=32,
+                ramp_up=(0.5, 0.8), initial_capex_usd_m=1009.0, construction_years=3,
+                fixed_opex_usd_m_per_year=_EC_REVENUE - 389.6, fiscal_region="USA-NE", royalty_rate=0.0,
+                study_npv_usd_m=1700.0, study_discount_rate=0.08, study_irr=0.217, study_price_usd_per_t=_EC_PRICE)
+    base.update(kw)
+    return _study_app(**base)
+
+
+def test_elk_creek_2017_pre_tax_within_10_percent_and_the_tax_law_of_its_year():
+    """Pre-tax: NPV8 within 10 % of USD 2.3 bn and IRR within 3 points of 24.3 %. After tax under
+    today's law (federal 21 % and Nebraska's 3.99 %, deductible: 24.2 % combined, less the US
+    percentage depletion of depletion.csv) the effective rate is 19 % against the study's 24.1 %, and the
+    NPV is 12 % above USD 1.7 bn: the 2017 study taxed at the federal 35 % of its day. With the
+    2017 statutory rate (35 % federal + Nebraska's then 7.81 %, deductible: 40.1 %; labelled as
+    the study's law) the tool lands within 10 % and 3 points. Nebraska's tax is a state income
+    tax beside the federal one (subnational_income_tax.csv)."""
+    scen = _flat("niobium", _EC_PRICE, 0.08)
+    ev = evaluate([_elk_creek()], scen, REF)
+    m, cf = ev.metrics.iloc[0], ev.cashflows
+    fp = int(cf.first_production_index[0])
+    assert cf.ebitda_usd_m[0, fp + 3] == pytest.approx(389.6, rel=1e-9)
+    assert m.npv_pretax_usd_m == pytest.approx(2300.0, rel=0.10) and m.irr_pretax == pytest.approx(0.243, abs=0.03)
+    effective = cf.tax_usd_m[0].sum() / (cf.ebitda_usd_m[0] - cf.depreciation_usd_m[0]).sum()
+    assert effective == pytest.approx(0.189, abs=0.005) and ev.inputs.income_tax_rate[0] == pytest.approx(
+        0.0399 + 0.21 * (1 - 0.0399))
+    assert 0.10 < m.npv_usd_m / 1700.0 - 1 < 0.15
+    then = evaluate([_elk_creek(income_tax_rate=0.0781 + 0.35 * (1 - 0.0781))], scen, REF).metrics.iloc[0]
+    assert then.npv_usd_m == pytest.approx(1700.0, rel=0.10) and then.irr == pytest.approx(0.217, abs=0.03)
+
+
+# --------------------------------------------------------------------------------------------
+# Songwe Hill (Mkango Resources), Malawi, Definitive Feasibility Study, NI 43-101, 5 July 2022.
+# Sources: Mkango news release (GlobeNewswire, 5 July 2022, as reproduced by goldseiten.de and
+# grupomisecop); NS Energy project page (capital); yxmineengineering.com (Reserve).
+# Published: Reserve 18.1 Mt at 1.16 % TREO; 18 years; 5,954 t/yr TREO in the first five years
+# of full production; nominal EBITDA USD 215 m/yr (those years); capital USD 277.4 m + 33.8 m
+# contingency; mining from February 2025, production ramping up from July 2025; post-tax NPV at a
+# 10 % NOMINAL rate USD 559 m, IRR 31.5 %; payback 5 years from the start of capital spending.
+# Not published: the basket price, the operating costs, the tax and royalty terms, the inflation
+# of the nominal model. A documented case, not reproduced: all revenue priced so that EBITDA is
+# the published 215 (5 % royalty, no other cost: labelled assumption), 30 % company tax
+# (Malawi Taxation Act, labelled), construction from the start of capital spending to July 2025
+# taken as 29 months (construction_months; the study's dates).
+# --------------------------------------------------------------------------------------------
+_SW_PRICE = 215e6 / 0.95 / 5954
+
+
+def _songwe(**kw) -> Application:
+    base = dict(id="SONGWE-DFS-2022", name="Songwe Hill (DFS 2022)", country_iso3="MWI", mineral="rare_earths",
+                ore_reserve_mt=18.1, head_grade=1.16, head_grade_unit="%", recovery=5954 / (18.1e6 / 18 * 0.0116),
+                throughput_mtpa=18.1 / 18, mine_life_years=18, initial_capex_usd_m=311.2, construction_years=3,
+                construction_months=29, royalty_rate=0.05, income_tax_rate=0.30, study_npv_usd_m=559.0,
+                study_discount_rate=0.10, study_irr=0.315, study_price_usd_per_t=_SW_PRICE)
+    base.update(kw)
+    return _study_app(**base)
+
+
+def test_songwe_hill_2022_is_a_documented_case_the_bridge_explains():
+    """The tool on the study's stated basis gives USD 765 m against 559 (+37 %) and an IRR of
+    41 % against 31.5 %: the published EBITDA is that of the first five (richest) years, the
+    study is nominal and the summary gives neither the price nor the costs, so the gap stays in
+    the bridge's unreproduced step. Towards the fund's view the largest step is the discount
+    rate: 10 % nominal -> 8 % real plus Malawi's country premium."""
+    scen = _flat("rare_earths", _SW_PRICE, 0.10)
+    m = evaluate([_songwe()], scen, REF).metrics.iloc[0]
+    assert m.npv_usd_m / 559.0 - 1 == pytest.approx(0.37, abs=0.03)
+    assert m.irr == pytest.approx(0.41, abs=0.01)
+    b = reconcile.bridge(_songwe(), Scenario(), REF)
+    assert b.tool_npv_study_basis_usd_m == pytest.approx(m.npv_usd_m, rel=1e-9)
+    largest = max(b.steps[1:], key=lambda s: abs(s.change_usd_m))
+    assert largest.label == "discount rate and country premium" and largest.change_usd_m < -300

@@ -4,8 +4,8 @@ A point NPV at one price deck is not a decision. :func:`simulate` draws correlat
 price paths (and KRW/USD) together with per-project capex overruns, construction delays and
 opex / recovery multipliers, runs the deterministic cash-flow model
 (:func:`evaluator.cashflow.build`) on every (project, path) pair, and reports per project the
-NPV distribution, the probability of a negative NPV, of a minimum DSCR below 1.0 and below the lenders' comfort level (scenario), a
-simulated expected loss on the policy loan, and IRR percentiles. :func:`tornado` and
+NPV distribution, the probability of a negative NPV, of a minimum DSCR below 1.0 and below the lenders' comfort level (scenario), the
+loan's probability of default (:mod:`evaluator.credit`) and its simulated expected loss, and IRR percentiles. :func:`tornado` and
 :func:`spider` move one input at a time with the others at base.
 
 Price process
@@ -51,10 +51,16 @@ recovery at 100 %).
 
 Expected loss (simulated)
 -------------------------
-Later stages: ``loan x P(min DSCR < 1.0) x LGD`` (scenario ``lgd``): a year in which cash flow
-does not cover debt service is taken as a default-like event. Exploration stage (DESIGN.md):
-``loan x (1 - success_probability) x write_off_share`` (the success-contingent write-off, not
-simulated). No loan: 0.
+Later stages: ``loan x P(default) x LGD`` (scenario ``lgd``), with the default of the one credit
+model (:mod:`evaluator.credit`): a shortfall of the path's cash flow available for debt service
+against the loan's scheduled debt service, after the debt-service reserve (scenario
+``dsra_months``) and the cash the project kept, that the loan's remaining cash flow cannot repay
+(LLCR below 1); or a default of the baseline hazard, drawn from its own stream at the static
+model's annual PD of a well-covered loan (:func:`evaluator.credit.baseline_annual_hazard`,
+scaled by ``vol_scale`` like the other project risks). ``prob_default`` is its probability over
+the loan's life; ``prob_min_dscr_below_1`` stays as a measure of cover, no longer the default.
+Exploration stage (DESIGN.md): ``loan x (1 - success_probability) x write_off_share`` (the
+success-contingent write-off, not simulated). No loan: 0.
 
 Reproducibility
 ---------------

@@ -128,7 +128,7 @@ def run_reference(ctx: "SimContext", n_paths: int, seed: int, chunk_paths: int, 
                 if ctx.other_debt is not None:  # other debt in USD ranking at or above the policy loan
                     ds = ds + ctx.other_debt.debt_service_usd_m[g][:, None, :]
                     principal = principal + ctx.other_debt.principal_usd_m[g][:, None, :]
-                fp = inputs.construction_years[g, None] + delay[g] + 1
+                fp = cf.first_production_index.reshape(m, B)[lr]  # the model's own (part years included)
                 min_dscr[g, p0:p0 + B] = min_dscr_rows(cfads, ds, principal, fp)
                 if ctx.default_col is not None:
                     ctx.default_col[g, p0:p0 + B] = credit_default_cols(ctx, g, cfads, ds, principal, fp, fx_ratio)

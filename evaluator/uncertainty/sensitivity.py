@@ -146,10 +146,10 @@ def spider(apps: Sequence[Application], scenario: Scenario, ref, ids: Sequence[s
               "opex": {"opex_multiplier": np.full(n, k)}, "recovery": {"recovery_multiplier": np.full(n, k)}}
         for name in SPIDER_INPUTS:
             if name == "discount rate":
-                v = finance.npv(rate * k, base_fcf, mid_year=scenario.mid_year)
+                v = finance.npv(rate * k, base_fcf, **scenario.discounting)
             else:
                 fcf = cashflow.build(inp, first_year=scenario.first_year, **kw[name]).fcf_usd_m
-                v = finance.npv(rate, fcf, mid_year=scenario.mid_year)
+                v = finance.npv(rate, fcf, **scenario.discounting)
             frames.append(pd.DataFrame({"id": inp.ids, "input": name, "multiplier": k,
                                         "npv_usd_m": np.atleast_1d(v)}))
     if not frames:

@@ -133,7 +133,7 @@ def simulate_paths(apps: Sequence[Application], scenario: Scenario, ref, *, n_pa
     ctx = SimContext(
         apps=apps, scenario=scenario, inputs=inputs, proc=proc, stages=stages, risks=risks, v_proj=v_proj,
         vol_scale=vol_scale, deck=deck, T=T, max_delay=max_delay,
-        dfac=finance.discount_factors(rate, T, mid_year=scenario.mid_year), sched=sched, has_loan=loan_krw > 0,
+        dfac=finance.discount_factors(rate, T, **scenario.discounting), sched=sched, has_loan=loan_krw > 0,
         fx_i=fx_i, prim_proc=prim_proc, by_proc=by_proc,
         prim_coef=inputs.grade_fraction * inputs.product_factor * inputs.payability * inputs.price_usd_per_t,
         # filled in order (see kernel._touched)
@@ -277,6 +277,6 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
 
 def deterministic_npv(inputs, scenario, rate) -> np.ndarray:
     cf = cashflow.build(inputs, first_year=scenario.first_year)
-    return finance.npv(rate, cf.fcf_usd_m, mid_year=scenario.mid_year)
+    return finance.npv(rate, cf.fcf_usd_m, **scenario.discounting)
 
 
