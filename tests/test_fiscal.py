@@ -374,7 +374,7 @@ def test_state_income_tax_beside_the_federal_one_after_depletion(region, state):
     effective = cf.tax_usd_m[0, 2:5].sum() / (78.0 - dep).sum()
     assert effective == pytest.approx(combined * (1 - 45.0 / (234.0 - 90.0)), rel=1e-12) and effective < combined
     reg = fiscal.resolve_regime(REF, toy(country_iso3="USA", fiscal_region=region), SCEN)
-    assert reg.national_rate == 0.21 and reg.state_income_tax_rate == state and "subnational_income_tax.csv" in reg.source
+    assert reg.national_rate == 0.21 and reg.state_income_tax_rate == state and "subnational_income_tax.csv" in reg.source.text()
 
 
 def test_applicant_rate_replaces_national_and_state_tax():
