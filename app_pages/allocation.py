@@ -169,6 +169,7 @@ def _china_share(pa, scenario, t_alloc) -> None:
             right.altair_chart((lines + rule + year_rule).properties(height=300), width="stretch")
         st.caption(t("china_share_caption", target=f"{target:.0f}", year=scenario.target_year,
                      horizon=scenario.horizon_year))
+        st.caption(t("share_basis_caption", year=scenario.target_year, target=f"{target:.0f}"))
         funded_ids = list(t_alloc.index[t_alloc["selected"]])
         shares = t_alloc["fraction"].where(t_alloc["selected"], 0.0).to_dict()
         for d in supply.explain_portfolio(compute.supply_ref(), scenario, compute.evaluation(scenario), funded_ids,

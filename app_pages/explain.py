@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from app_pages.fmt import country_name, country_subject, share_basis_label
 from app_pages.i18n import t
+from evaluator.supply import CHINA
 
 
 def _pct(x) -> str:
@@ -37,8 +39,13 @@ def project_sentence(d: Mapping) -> str:
         return head + t("explain_no_offtake_by_target", year=d["target_year"], first=d["first_production_year"])
     elements = "" if d.get("scored_elements", "all") == "all" else f" {d['scored_elements']}"
     text = head + t("explain_project_effect", elements=elements, offtake=f"{d['offtake_scored_t_target_year']:,.0f}",
-                    first=d["first_production_year"], year=d["target_year"],
+                    full=f"{d['offtake_scored_t_full']:,.0f}", first=d["first_production_year"],
+                    year=d["target_year"], basis=share_basis_label(d["share_basis"]),
                     before=_pct(d["china_share_target_before"]), after=_pct(d["china_share_target_after"]))
+    top = d.get("top_supplier_target_after")
+    if top and top != CHINA:
+        text += t("explain_project_new_top", country=country_subject(top), share=_pct(d["top_share_target_after"]))
+    text += "."
     if d.get("large_offtake"):
         text += " " + t("explain_large_offtake", share=_pct(d["offtake_share_of_demand"]))
     return text
@@ -46,13 +53,23 @@ def project_sentence(d: Mapping) -> str:
 
 def portfolio_sentence(d: Mapping, target_share: float) -> str:
     """The funded set's effect on one mineral (:func:`evaluator.supply.explain_portfolio`)."""
+    year, target = d["target_year"], _pct(target_share)
     text = _imports(d) + t("explain_portfolio_effect", n=d["n_projects"], offtake=f"{d['offtake_scored_t_target_year']:,.0f}",
-                           unit=d["unit"], year=d["target_year"], before=_pct(d["china_share_target_before"]),
+                           full=f"{d['offtake_scored_t_full']:,.0f}", unit=d["unit"], year=year,
+                           basis=share_basis_label(d["share_basis"]), before=_pct(d["china_share_target_before"]),
                            after=_pct(d["china_share_target_after"]))
+    # the programme's target: the top supplier after the portfolio, whoever it is, named
+    top, share = d.get("top_supplier_target_after"), _pct(d["top_share_target_after"])
+    if d["meets_target_target_year"]:
+        text += t("explain_target_met_in_year", country=country_name(top), share=share, target=target, year=year)
+    elif top == CHINA:
+        text += t("explain_china_still_top", share=share, target=target, year=year)
+    else:
+        text += t("explain_new_top_supplier", country=country_subject(top), share=share, target=target, year=year)
     first = d.get("first_year_meeting_target")
-    target = _pct(target_share)
-    return text + " " + (t("explain_target_met_from", year=first, target=target) if first is not None
-                         else t("explain_target_not_met", target=target))
+    if first is not None and first != year:
+        return text + " " + t("explain_target_met_from", year=first)
+    return text if first is not None else text + " " + t("explain_target_not_met", target=target)
 
 
 def rank_changes(was, now):

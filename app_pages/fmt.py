@@ -150,6 +150,31 @@ def money_slider(container, label: str, key_krw_bn: str, max_krw_bn: float, step
                             on_change=_money_from_display, args=(key_krw_bn, f))
 
 
+def country_name(iso3) -> str:
+    """A country in the session's language (the labels' ``country_<ISO3>``), else its ISO3 code."""
+    from app_pages.i18n import labels
+
+    code = "" if iso3 is None else str(iso3)
+    return labels(lang()).get(f"country_{code}", code)
+
+
+def share_basis_label(basis: str) -> str:
+    """The basis of a China or top-supplier share (:func:`evaluator.supply.share_basis`) in words."""
+    return t("share_basis_elements") if basis == "NdPr+Dy+Tb" else t("share_basis_all")
+
+
+def country_subject(iso3) -> str:
+    """:func:`country_name` as the subject of a sentence: in Korean with its particle (베트남이,
+    호주가: 이 after a final consonant, 가 after a vowel), in English as it is."""
+    name = country_name(iso3)
+    if lang() != "ko" or not name:
+        return name
+    last = ord(name[-1]) - 0xAC00
+    if 0 <= last < 11172:                      # a Hangul syllable: batchim when (code % 28) != 0
+        return name + ("이" if last % 28 else "가")
+    return name + "이(가)"
+
+
 #: ASCII punctuation: CommonMark lets a backslash escape each of them, and escaped they lose any
 #: meaning (links, images, emphasis, HTML, Streamlit's :color[...] and :material/...: shortcodes).
 _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")

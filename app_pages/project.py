@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages import compute, state
 from app_pages.explain import project_sentence
-from app_pages.fmt import fmt_money, fmt_pct, mineral_name, money_factor, money_unit
+from app_pages.fmt import country_name, fmt_money, fmt_pct, mineral_name, money_factor, money_unit, share_basis_label
 from app_pages.i18n import lang, t
 from evaluator import messages, reconcile, scoring, supply, uncertainty
 from evaluator.evaluate import SCOPE_POLICY_ALONE
@@ -113,22 +113,14 @@ with left:
 with right:
     st.subheader(t("supply_effect_on", mineral=mineral_name(r["mineral"])))
     ref = compute.supply_ref()
-    offtake = supply.offtake_from_evaluation(ev, ref=ref)
-    one = offtake[offtake["id"] == app_id]
-    base = supply.baseline(ref, r["mineral"], basis=scenario.import_basis)
+    base = supply.baseline(ref, r["mineral"], **supply.scenario_options(scenario))
     if base.assumed:
         st.info(t("supply_assumed_only"))
     else:
-        eff = supply.portfolio_effect(ref, scenario, one)
-        before = base.shares.rename("before")
-        added = supply.additions_by_mineral(ref, scenario, one).get(r["mineral"])
-        if added is not None:
-            after = supply.apply_additions(base.volumes, added, scenario.displacement_rule)
-            after = (after / after.sum()).rename("after")
-        else:
-            after = before.rename("after")
-        shares = pd.concat([before, after], axis=1).fillna(0.0)
-        top = shares.max(axis=1).sort_values(ascending=False).index[:8]
+        # the target year with the project's start and ramp-up: the numbers of the sentence below
+        one = supply.offtake_by_year_from_evaluation(ev, ids=[app_id], ref=ref)
+        shares = supply.partner_shares_in_year(ref, scenario, r["mineral"], one)
+        top = shares.index[:8]
         s_long = (shares.loc[top] * 100).reset_index(names="partner").melt(
             "partner", var_name="when", value_name="share_pct")
         s_long["when"] = s_long["when"].map(lambda w: t(f"when_{w}"))
@@ -140,11 +132,12 @@ with right:
             color=alt.Color("when:N", sort=order, title=None),
             tooltip=["partner", "when", alt.Tooltip("share_pct:Q", format=".1f")])
         st.altair_chart(chart.properties(height=280), width="stretch")
-        if not eff.empty and r["mineral"] in eff.index:
-            e = eff.loc[r["mineral"]]
-            st.caption(t("supply_effect_caption", china_before=fmt_pct(e["china_share_before"]),
-                         china_after=fmt_pct(e["china_share_after"]), top_before=fmt_pct(e["top_share_before"]),
-                         top_after=fmt_pct(e["top_share_after"])))
+        st.caption(t("supply_effect_caption", year=scenario.target_year,
+                     basis=share_basis_label(supply.share_basis(ref, r["mineral"])),
+                     china_before=fmt_pct(shares["before"].get(supply.CHINA, 0.0)),
+                     china_after=fmt_pct(shares["after"].get(supply.CHINA, 0.0)),
+                     top_before=fmt_pct(shares["before"].max()), top_after=fmt_pct(shares["after"].max()),
+                     top=country_name(shares["after"].idxmax())))
     benefits = sc.benefits if sc is not None else None
     st.markdown(project_sentence(supply.explain_project(ref, scenario, ev, app_id, benefits=benefits)))
 

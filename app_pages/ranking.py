@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import compute, state
-from app_pages.fmt import mineral_name, money_factor, money_unit, table_view
+from app_pages.fmt import mineral_name, money_factor, money_unit, share_basis_label, table_view
 from app_pages.explain import rank_changes
 from app_pages.i18n import lang, t
 from evaluator import scoring, supply
@@ -101,13 +101,17 @@ with right:
     ).properties(height=max(380, 18 * len(order)))
     st.altair_chart(bars, width="stretch")
 
-st.subheader(t("chart_china_share_today"))
+st.subheader(t("chart_china_share_today", year=scenario.target_year))
 rows = []
+sref = compute.supply_ref()
 for mineral in sorted(set(table["mineral"])):
-    base = supply.baseline(compute.reference(), mineral, basis=scenario.import_basis)
-    share = float(base.measures.get("china_share", base.shares.get("CHN", 0.0)))
-    rows.append({"mineral": mineral, "china_share_pct": 100 * share,
-                 "basis": t("basis_assumed") if base.assumed else t("basis_trade", year=base.year)})
+    base = supply.baseline(sref, mineral, **supply.scenario_options(scenario))
+    if base.assumed:
+        share, basis = float(base.shares.get(supply.CHINA, 0.0)), t("basis_assumed")
+    else:   # the target year without any project: the "before" of every other page
+        share = float(supply.partner_shares_in_year(sref, scenario, mineral)["before"].get(supply.CHINA, 0.0))
+        basis = t("basis_trade", basis=share_basis_label(supply.share_basis(sref, mineral)), year=scenario.target_year)
+    rows.append({"mineral": mineral, "china_share_pct": 100 * share, "basis": basis})
 if rows:
     cs = pd.DataFrame(rows)
     target = 100 * scenario.target_single_supplier_share

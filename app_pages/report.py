@@ -36,11 +36,15 @@ st.markdown(t("report_scenario_line", name=md_text(scenario.name), case=t(f"pric
 risk = compute.portfolio_risk(scenario)   # included when simulated on the Allocation page
 built_for = (state.apps_key(), state.allocation_key(scenario), state.locks(), lang(), risk is not None)
 try:
-    decision = pipeline.recorded_decision(state.store_path(), scenario, compute.applications())
+    decision = pipeline.recorded_decision(state.store_path(), scenario, compute.applications(), *state.locks())
 except StoreError as exc:
     decision = None
     st.warning(t("store_unreadable", error=exc))
-if decision:
+if decision and decision.get("for_other_figures"):
+    # a decision exists, but not for these figures: said plainly, never shown as this one's
+    st.warning(t("recorded_for_other_figures", id=decision["decision_id"], scenario=md_text(decision["scenario"]),
+                 differs=", ".join(t(f"differs_{k}") for k in decision["differs"])))
+elif decision:
     st.success(t("decision_in_report", id=decision["decision_id"], by=md_text(decision["decided_by"])))
 
 st.caption(t("report_with_risk") if risk is not None else t("report_without_risk"))

@@ -9,14 +9,17 @@ as text (``st.text``, tables, or escaped), never as Markdown.
 import pandas as pd
 import streamlit as st
 
-from app_pages import access, compute, state
+import hashlib
+
+from app_pages import access, compute, customs_upload, state
 from app_pages.fmt import md_text
 from app_pages.i18n import t
 from evaluator.allocation import AllocationError
 from evaluator.pipeline import snapshot
 from evaluator.portfolio import PortfolioError
 from evaluator.scoring import ScoringError
-from evaluator.store import ScenarioStore, StoreError
+from evaluator.record import original_table
+from evaluator.store import ScenarioStore, StoreError, frame_from_json
 from models.scenario import Scenario, ScenarioError
 
 st.title(t("scenarios"))
@@ -53,7 +56,14 @@ if submitted:
         named = scenario.replace(name=name.strip())
         try:
             result = compute.pipeline_result(scenario)
-            kw = snapshot(compute.applications(), named, result)
+            customs = customs_upload.customs_file()
+            files = {} if customs is None else {hashlib.sha256(customs[1]).hexdigest(): customs}
+            lock_in, lock_out = state.locks()
+            kw = snapshot(compute.applications(), named, result, locked_in=lock_in, locked_out=lock_out,
+                          entered=ss["raw_df"], original=ss.get("original_df"), schedule=ss.get("schedule_df"),
+                          customs=None if customs is None else (customs[0], next(iter(files))),
+                          time_limit_s=compute.time_limit_s(), n_paths=compute.RANKING_SIMULATION_PATHS,
+                          seed=0, source_name=ss.get("source_name", ""))
         except (AllocationError, PortfolioError, ScoringError) as exc:
             kw = None
             st.error(t("not_saved", error=exc))
@@ -61,7 +71,7 @@ if submitted:
             kw["applications"] = ss["raw_df"]  # the table as the officer entered it, invalid rows too
             try:
                 access.require("save")
-                sid = store.save(name, author if who.mode == "local" else who.label, **kw)
+                sid = store.save(name, author if who.mode == "local" else who.label, files=files, **kw)
                 st.success(t("saved_as", id=sid))
             except access.NotAllowed as exc:
                 st.error(str(exc))
@@ -110,13 +120,34 @@ def _load(sid: int) -> None:
     except ScenarioError as exc:
         ss["load_error"] = t("scenario_cannot_apply", id=sid, error=exc)
         return
+    record = saved.record or {}
+    customs = (record.get("customs") or {}).get("sha256")
+    kept = store.file(customs) if customs else None
+    if customs and kept is None:
+        ss["load_error"] = t("scenario_customs_missing", id=sid)
+        return
     state.scenario_to_widgets(s)
+    # everything else that was decided: locks, the schedules, the applicant's originals, the
+    # scenario's own price deck (in its assumptions) and customs basis
+    locks = record.get("locks") or {}
+    ss["lock_in"], ss["lock_out"] = list(locks.get("must_fund", [])), list(locks.get("must_not_fund", []))
+    ss.pop("price_path", None)
+    customs_upload.restore(kept)
     apps = saved.applications_frame()
     if not apps.empty:
-        state.set_table(apps, None, f"scenario {sid}: {saved.name}")
+        state.set_table(apps, frame_from_json(record.get("schedule")), f"scenario {sid}: {saved.name}",
+                        original=original_table(apps, record.get("edits")))
     ss["load_error"] = None
     ss["loaded_note"] = True
     access.audit("load", scenario_id=sid, applications_hash=saved.applications_hash)
+
+
+def _show_edits(record: dict | None) -> None:
+    """The officer's edits of applicants' figures that a scenario holds (as a table: text stays text)."""
+    changed = ((record or {}).get("edits") or {}).get("changed") or []
+    if changed:
+        st.caption(t("loaded_edits", n=len(changed)))
+        st.dataframe(pd.DataFrame(changed).astype(str), hide_index=True, width="stretch")
 
 
 c1, c2 = st.columns([3, 1])
@@ -126,6 +157,7 @@ if ss.get("load_error"):
     st.error(ss["load_error"])
 elif ss.pop("loaded_note", None):
     st.success(t("loaded_scenario", id=to_load))
+    _show_edits(store.load(to_load).record)
 
 # -- compare -------------------------------------------------------------------------------------
 st.subheader(t("compare"))
@@ -206,6 +238,7 @@ elif ss.get("pending_decision"):
     st.warning(t("confirm_decision"))
     st.dataframe(_what_is_decided(int(pending["id"]), pending), hide_index=True, width="stretch",
                  key="confirm_table")
+    _show_edits(store.load(int(pending["id"])).record)
     b1, b2 = st.columns(2)
     b1.button(t("confirm_record"), key="confirm_record", type="primary", on_click=_record, args=(pending,))
     b2.button(t("cancel"), key="cancel_decision", on_click=lambda: ss.pop("pending_decision", None))

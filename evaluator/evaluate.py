@@ -247,7 +247,9 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         :func:`evaluator.credit.default_test`: a shortfall after the reserve and retained cash
         that the remaining cash flow cannot repay),
         ``senior_debt_usd_m``, ``dscr_scope``, ``first_production_year``,
-        ``steady_output_t_per_year``, ``korea_offtake_t_per_year``, ``price_usd_per_t``,
+        ``steady_output_t_per_year``, ``korea_offtake_t_per_year`` (mean over the operating
+        years), ``korea_offtake_t_full`` (at full production: the largest year) [t/yr],
+        ``korea_offtake_t_target_year`` (in ``scenario.target_year``, with the ramp-up) [t], ``price_usd_per_t``,
         ``fiscal_region``, ``royalty_basis``, ``dividend_withholding_rate``, ``fiscal_warning``
         (a fallback to a default that an officer should see; empty when none).
     """
@@ -291,6 +293,12 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     op_years = np.maximum(inputs.operating_years, 1)
     steady = cf.product_t.sum(axis=1) / op_years
     offtake = cf.korea_offtake_t.sum(axis=1) / op_years
+    # the offtake shown: at full production (the largest year) and in the target year, with the
+    # ramp-up (column t is calendar year first_year - 1 + t), never the first ramp-up year alone
+    k_off = np.asarray(cf.korea_offtake_t, dtype=float)
+    offtake_full = k_off.max(axis=1) if k_off.shape[1] else np.zeros(len(k_off))
+    k_target = int(scenario.target_year) - int(scenario.first_year) + 1
+    offtake_target = k_off[:, k_target] if 0 <= k_target < k_off.shape[1] else np.zeros(len(k_off))
 
     m = pd.DataFrame({
         "name": [a.name for a in apps],
@@ -333,6 +341,8 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         "operating_years": inputs.operating_years,
         "steady_output_t_per_year": steady,
         "korea_offtake_t_per_year": offtake,
+        "korea_offtake_t_full": offtake_full,
+        "korea_offtake_t_target_year": offtake_target,
         "korea_offtake_share": inputs.korea_offtake_share,
         "royalty_rate": inputs.royalty_rate,
         "income_tax_rate": inputs.income_tax_rate,

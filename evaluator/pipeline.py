@@ -379,40 +379,46 @@ def run(apps: Sequence, scenario, ref, *, customs=None, weights: Mapping[str, fl
     return PipelineResult(ev, scored, simulation, pa, outcome, summarise_allocation(pa, outcome), fm)
 
 
-def _assumptions_key(assumptions: Mapping) -> str:
-    from evaluator.store import canonical_json
+def recorded_decision(store_path, scenario, apps: Sequence, locked_in: Sequence[str] = (),
+                      locked_out: Sequence[str] = ()) -> dict | None:
+    """The committee's decision recorded for exactly these figures, if any.
 
-    return canonical_json({k: v for k, v in dict(assumptions).items() if k != "name"})
-
-
-def recorded_decision(store_path, scenario, apps: Sequence) -> dict | None:
-    """The committee's decision recorded for these applications under this scenario, if any.
-
-    A decision belongs to a saved scenario; it is the one for this run when the saved assumptions
-    equal ``scenario`` (its name aside) and the saved applications carry the same ids. The newest
-    such decision wins (a later decision supersedes an earlier one).
+    A decision belongs to a saved scenario; it is the one for this run only when the saved
+    figures' fingerprints (:func:`evaluator.record.figures_key`: the applications' content, the
+    assumptions without the name, the locks) equal this run's. The newest such decision wins (a
+    later decision supersedes an earlier one). A scenario saved before its record existed (schema
+    5) has no fingerprint of its content and locks, so no run matches it.
 
     Returns
     -------
     dict or None
-        Item -> text for the report's Decision sheet.
+        Item -> text for the report's Decision sheet; when decisions exist but none is for these
+        figures, ``{"for_other_figures": True, "decision_id", "scenario", "differs"}`` naming the
+        decision in force and which of ``applications``, ``assumptions``, ``locks`` differ (the
+        report and the app say so instead of showing it); None when nothing was decided.
     """
+    from evaluator.record import figures_key
     from evaluator.store import ScenarioStore
 
     store = ScenarioStore(store_path)
-    want_key = _assumptions_key(scenario.to_dict())
-    want_ids = sorted(str(a.id) for a in apps)
-    for d in sorted(store.decisions(), key=lambda d: d.id, reverse=True):
+    want = figures_key(apps, scenario, locked_in, locked_out)
+    history = sorted(store.decisions(), key=lambda d: d.id, reverse=True)
+    for d in history:
         saved = store.load(d.scenario_id)
-        ids = sorted(str(r.get("id")) for r in saved.applications)
-        if _assumptions_key(saved.assumptions) == want_key and ids == want_ids:
+        if (saved.record or {}).get("figures") == want:
             return {"decision_id": d.id, "scenario": f"{saved.name} (#{saved.id})", "decided_by": d.decided_by,
                     "decided_at_utc": d.decided_at, "note": d.note,
                     "supersedes": "" if d.supersedes is None else f"decision #{d.supersedes}",
                     "applications_hash": saved.applications_hash,
                     # the chain's hash of this decision: printed, it makes a rewrite of the store detectable
                     "decision_hash": d.this_hash or "", "store_head_hash": store.verify() or ""}
-    return None
+    if not history:
+        return None
+    head = history[0]
+    saved = store.load(head.scenario_id)
+    figures = (saved.record or {}).get("figures") or {}
+    return {"for_other_figures": True, "decision_id": head.id, "scenario": f"{saved.name} (#{saved.id})",
+            "differs": [k for k in ("applications", "assumptions", "locks") if figures.get(k) != want[k]]}
 
 
 #: Columns of a run that a saved scenario keeps.
@@ -421,7 +427,7 @@ SNAPSHOT_RANKING_COLUMNS = ["rank", "score", "rank_range", "eligible", "ineligib
 SNAPSHOT_ALLOCATION_COLUMNS = ["fund_krw_bn", "loan_krw_bn", "fraction", "selected", "note"]
 
 
-def snapshot(applications, scenario, result) -> dict:
+def snapshot(applications, scenario, result, **record) -> dict:
     """What a saved scenario records of a run: keyword arguments for :meth:`ScenarioStore.save`.
 
     Parameters
@@ -429,7 +435,11 @@ def snapshot(applications, scenario, result) -> dict:
     applications : sequence of Application
     scenario : Scenario
     result : evaluator.pipeline.PipelineResult
+    **record
+        The rest of what was decided (locks, the entered and original tables, schedule, customs
+        basis, solver limit): keyword arguments of :func:`evaluator.record.scenario_record`.
     """
+    from evaluator.record import scenario_record
     from models.loader import applications_frame
 
     scores = result.ranking
@@ -438,4 +448,5 @@ def snapshot(applications, scenario, result) -> dict:
     alloc_table = None if result.allocation is None else result.allocation.table[SNAPSHOT_ALLOCATION_COLUMNS].copy()
     summary = None if result.summary is None else result.summary.as_record()
     return {"assumptions": scenario.to_dict(), "applications": applications_frame(applications),
-            "ranking": ranking, "allocation": alloc_table, "summary": summary}
+            "ranking": ranking, "allocation": alloc_table, "summary": summary,
+            "record": scenario_record(applications, scenario, result, **record)}

@@ -589,7 +589,7 @@ RANKING_COLUMNS = ["rank", "id", "name", "country_iso3", "mineral", "stage", "el
                    "contrib_diversification", "contrib_loan_safety", "contrib_readiness", "contrib_esg",
                    "npv_usd_m", "npv_p10_usd_m", "prob_npv_negative", "irr", "discount_rate", "payback_years",
                    "min_dscr", "support_request_krw_bn", "coverage_share", "expected_loss_krw_bn",
-                   "country_risk_score", "china_share_before", "china_share_after", "rank_range"]
+                   "country_risk_score", "score_china_share_before", "score_china_share_after", "rank_range"]
 
 
 def _ranking_frame(evaluation, scores: pd.DataFrame | None, allocation: pd.DataFrame | None,
@@ -615,13 +615,21 @@ def _ranking_frame(evaluation, scores: pd.DataFrame | None, allocation: pd.DataF
     else:
         out = out.sort_values("npv_usd_m", ascending=False, kind="stable", na_position="last")
     out.index.name = "id"
-    out = out.reset_index()
+    # the score's China shares (project alone, scoring-years mean) are named as such: the target
+    # year's shares of the Summary and Supply sheets are another window
+    out = out.reset_index().rename(columns={"china_share_before": "score_china_share_before",
+                                            "china_share_after": "score_china_share_after"})
     return out[[c for c in RANKING_COLUMNS if c in out.columns]]
 
 
 def _write_decision_line(ws, row: int, decision: Mapping | None, lab: xs.Labels, col: int = 1,
                          last_col: int | None = None) -> int:
-    if decision and "decision_id" not in decision:
+    if decision and decision.get("for_other_figures"):
+        # a recorded decision exists, but for other figures (pipeline.recorded_decision): said plainly
+        text = lab("text.decision_other_figures", id=decision.get("decision_id", ""),
+                   scenario=decision.get("scenario", ""),
+                   differs=", ".join(lab(f"text.decision_differs_{k}") for k in decision.get("differs", ())))
+    elif decision and "decision_id" not in decision:
         text = "; ".join(f"{lab.get('decision', k)}: {v}" for k, v in decision.items())
     elif decision:
         text = lab("text.decision_recorded", id=decision.get("decision_id", ""), by=decision.get("decided_by", ""),
@@ -648,7 +656,7 @@ def _write_ranking(ws, evaluation, scores, comfort_dscr: float, allocation=None,
     xs.put_value(ws, 1, 9, comfort_dscr, "Input", xs.FMT_RATIO)
     fmts = {"rank": "0", "score": xs.FMT_SCORE, "npv_usd_m": xs.FMT_MONEY, "npv_p10_usd_m": xs.FMT_MONEY,
             "prob_npv_negative": "0%", "irr": xs.FMT_PCT, "discount_rate": xs.FMT_PCT, "payback_years": "0.0",
-            "min_dscr": "0.00", "coverage_share": "0%", "china_share_before": "0%", "china_share_after": "0%",
+            "min_dscr": "0.00", "coverage_share": "0%", "score_china_share_before": "0%", "score_china_share_after": "0%",
             "country_risk_score": "0", "expected_loss_krw_bn": "#,##0.00"}
     last_row, last_col = _table(ws, top, 1, df, lab, fmts)
     ws.row_dimensions[top].height = 45
@@ -1321,6 +1329,7 @@ _FIGURES = [("rank", "0"), ("score", xs.FMT_SCORE), ("npv_usd_m", xs.FMT_MONEY),
 _COUNTRY = [("country_risk_score", "0.0"), ("risk_premium", xs.FMT_PCT2), ("pd_cumulative", xs.FMT_PCT)]
 _DIVERSIFICATION = [("diversification_score", "0.0"), ("china_share_before", xs.FMT_PCT),
                     ("china_share_after", xs.FMT_PCT), ("delta_top_share", "0.0%"), ("target_progress", xs.FMT_PCT),
+                    ("korea_offtake_t_full", xs.FMT_TONNES), ("korea_offtake_t_target_year", xs.FMT_TONNES),
                     ("korea_offtake_t_per_year", xs.FMT_TONNES)]
 _SIMULATED = [("npv_mean_usd_m", xs.FMT_MONEY), ("npv_p10_usd_m", xs.FMT_MONEY), ("npv_p50_usd_m", xs.FMT_MONEY),
               ("npv_p90_usd_m", xs.FMT_MONEY), ("npv_cvar10_usd_m", xs.FMT_MONEY), ("prob_npv_negative", xs.FMT_PCT),
@@ -1884,7 +1893,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         _write_portfolio_risk(ws_risk, portfolio_risk, evaluation, scenario, lab)
     _write_supply(ws_sup, evaluation, scenario, supply, supply_by_year, ref, lab)
     _write_assumptions(new_sheet(lab("sheet.assumptions")), evaluation, scenario, ref, lab)
-    if decision:
+    if decision and not decision.get("for_other_figures"):
         _write_decision(new_sheet(lab("sheet.decision")), decision, lab)
     for app_id, ws in project_sheets:
         _write_project(ws, ctx, app_id)

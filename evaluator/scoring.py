@@ -474,6 +474,19 @@ def _num(x, fmt="{:.2f}") -> str | None:
     return None if x is None or not np.isfinite(x) else fmt.format(x)
 
 
+def _score_basis(mineral, say) -> dict:
+    """The basis and window of the score's China shares (the project alone, the scoring years'
+    mean of :func:`evaluator.supply.project_benefits`), for the sentence that shows them."""
+    from evaluator import supply
+    from evaluator.reference import load_reference
+
+    ref = load_reference()
+    y0, y1 = supply.score_years(ref)
+    known = isinstance(mineral, str) and mineral in ref.minerals.index
+    basis = supply.share_basis(ref, mineral) if known else "all forms"
+    return {"basis": say("share_basis_elements" if basis == "NdPr+Dy+Tb" else "share_basis_all"), "first": y0, "last": y1}
+
+
 def explain(result: ScoreResult, app_id: str, language: str = "en") -> list[str]:
     """Readable lines on a project's eligibility, score, rank and each criterion's contribution,
     worded in ``language`` (:mod:`evaluator.messages`)."""
@@ -505,7 +518,8 @@ def explain(result: ScoreResult, app_id: str, language: str = "en") -> list[str]
         "financial": financial,
         "risk": say("explain_risk", score=_num(r["country_risk_score"], "{:.1f}"), premium=_pct(r["risk_premium"])),
         "diversification": say("explain_diversification", score=_num(r["diversification_score"], "{:.1f}"),
-                               before=_pct(r["china_share_before"]), after=_pct(r["china_share_after"])),
+                               before=_pct(r["china_share_before"]), after=_pct(r["china_share_after"]),
+                               **_score_basis(r.get("mineral"), say)),
         "loan_safety": say("explain_loan_safety", dscr=_num(r["min_dscr"]), llcr=_num(r["llcr"]),
                            loss=_num(r["expected_loss_krw_bn"], "{:.2f}"), share=_pct(r["expected_loss_share"])),
         "readiness": say("explain_readiness", stage=stage, permits=say(f"permits_{r['permits_status']}")),

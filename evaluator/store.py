@@ -37,11 +37,19 @@ Decisions are guarded in three layers (each claim below is exercised in ``tests/
   trigger that was dropped, altered or added. So ``DROP TRIGGER`` followed by an edit, with or
   without re-creating the trigger, is detected at the next open.
 
+The audit trail (schema 5, :func:`verify_audit`) is a second chain of the same kind: every save,
+load, decision, export and upload with who, when and what (ids, file SHA-256). Each decision
+enters it in the same transaction with its hash, and its first entry says how many decisions came
+before it, so removing the newest decision (even with ``sqlite_sequence`` lowered) or its entry is
+detected on the next open; removing the newest other entry is detected through the audit's own
+``sqlite_sequence``.
+
 Limits, stated plainly: SQLite file access cannot be prevented, only detected. The chain has no
 secret key: someone who knows this scheme and rewrites a decision *and every later hash* leaves
-a consistent file. The head hash (:meth:`ScenarioStore.verify`, ``Decision.this_hash``) vouches
-for the whole history, so printing it in the committee's minutes or report anchors the chain
-outside the file. Decisions recorded before schema 3 are chained from their state at the
+a consistent file (for the audit trail: also removing its newest entries together with their
+sequence number, when no decision refers to them). The head hashes (:meth:`ScenarioStore.heads`,
+``Decision.this_hash``) vouch for the whole history, so printing them in the committee's minutes
+or report anchors the chains outside the file. Decisions recorded before schema 3 are chained from their state at the
 upgrade.
 
 Schema versions live in ``PRAGMA user_version`` (authoritative) and a ``meta`` table that names

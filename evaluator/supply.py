@@ -1429,13 +1429,16 @@ def offtake_from_evaluation(ev, *, ref: ReferenceData | None = None, stage_weigh
     ``korea_offtake_t_per_year`` is the payable Korean offtake averaged over the scoring years
     (``score_first_year`` .. ``score_last_year``, 2030-2035), so a project that starts late or is
     still ramping up counts less; ``korea_offtake_t_steady`` is the average over its operating
-    years (for display).
+    years; ``korea_offtake_t_full`` the offtake at full production (its largest year: what a
+    page shows as "the offtake", beside the target year's from :func:`offtake_by_year_from_evaluation`,
+    never the first ramp-up year alone).
 
     Returns
     -------
     pandas.DataFrame
         ``id``, ``mineral``, ``country_iso3``, ``processing_country_iso3``,
         ``korea_offtake_t_per_year`` [t product/yr], ``korea_offtake_t_steady`` [t product/yr],
+        ``korea_offtake_t_full`` [t product/yr],
         ``first_production_year``, ``price_usd_per_t`` [USD/t], ``chain_t_per_product_t``.
     """
     ref = ref if ref is not None else load_reference()
@@ -1449,14 +1452,16 @@ def _offtake(ev, ref: ReferenceData, stage_weighted: bool | None) -> pd.DataFram
     meta = _offtake_meta(ev, ref, stage_weighted)
     m = ev.metrics.reindex(meta.index)
     payable = np.asarray(ev.cashflows.payable_t, dtype=float).sum(axis=1) * meta["korea_offtake_share"].to_numpy(float)
+    full = by.groupby("id")["korea_offtake_t"].max()
     out = meta.drop(columns="korea_offtake_share").assign(
         korea_offtake_t_per_year=window.reindex(meta.index).fillna(0.0),
         korea_offtake_t_steady=payable / np.maximum(m["operating_years"].to_numpy(float), 1.0),
+        korea_offtake_t_full=full.reindex(meta.index).fillna(0.0),
         first_production_year=m["first_production_year"].to_numpy())
     out.index.name = "id"
     return out.reset_index()[["id", "mineral", "country_iso3", "processing_country_iso3", "korea_offtake_t_per_year",
-                              "korea_offtake_t_steady", "first_production_year", "price_usd_per_t",
-                              "chain_t_per_product_t"]]
+                              "korea_offtake_t_steady", "korea_offtake_t_full", "first_production_year",
+                              "price_usd_per_t", "chain_t_per_product_t"]]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1485,7 +1490,8 @@ def explain_project(ref: ReferenceData, scenario, ev, app_id: str, *, benefits: 
         ``window`` (first, last), ``imports_content_t`` and ``china_share_content`` (all content,
         window average), ``imports_scored_t``, ``china_share_scored``, ``incumbent``,
         ``processing_country_iso3``, ``first_production_year``, ``offtake_scored_t_target_year``,
-        ``offtake_scored_t_reference`` (scoring-years mean), ``target_year``,
+        ``offtake_scored_t_full`` (at full production: its largest year),
+        ``offtake_scored_t_reference`` (scoring-years mean), ``share_basis``, ``target_year``,
         ``china_share_target_before`` / ``_after``, ``top_supplier_target_after``,
         ``top_share_target_after``, ``diversification_score``, ``large_offtake``,
         ``offtake_share_of_demand``, ``note``.
@@ -1517,7 +1523,9 @@ def explain_project(ref: ReferenceData, scenario, ev, app_id: str, *, benefits: 
              china_share_scored=float(b.window_volumes.get(CHINA, 0.0) / b.window_volumes.sum()),
              first_production_year=int(producing["year"].min()) if len(producing) else None,
              offtake_scored_t_target_year=float(by.loc[by["year"] == ty, "units"].sum()),
+             offtake_scored_t_full=float(by["units"].max()) if len(by) else 0.0,
              offtake_scored_t_reference=float(pb["added_volume"]),
+             share_basis=share_basis(ref, mineral),
              china_share_target_before=float(proj.at[ty, "china_share_counterfactual"]) if ty in proj.index else np.nan,
              china_share_target_after=float(proj.at[ty, "china_share"]) if ty in proj.index else np.nan,
              top_supplier_target_after=proj.at[ty, "top_supplier"] if ty in proj.index else None,
@@ -1570,7 +1578,8 @@ def explain_portfolio(ref: ReferenceData, scenario, ev, ids: Iterable[str], *,
     list of dict
         One per mineral touched: ``label_key`` (``supply.explain.portfolio``), ``mineral``,
         ``unit``, ``window``, ``imports_content_t``, ``china_share_content``, ``n_projects``,
-        ``offtake_scored_t_target_year``, ``target_year``, ``china_share_target_before`` /
+        ``offtake_scored_t_target_year``, ``offtake_scored_t_full`` (each project at full
+        production, summed), ``share_basis``, ``target_year``, ``china_share_target_before`` /
         ``_after``, ``top_supplier_target_after``, ``top_share_target_after``,
         ``meets_target_target_year``, ``first_year_meeting_target`` (None when never by the
         horizon).
@@ -1594,7 +1603,8 @@ def explain_portfolio(ref: ReferenceData, scenario, ev, ids: Iterable[str], *,
                     "china_share_content": float(content.get(CHINA, 0.0) / content.sum()),
                     "n_projects": int(by.loc[by["mineral"] == m, "id"].nunique()),
                     "offtake_scored_t_target_year": float(by.loc[(by["mineral"] == m) & (by["year"] == ty), "units"].sum()),
-                    "target_year": ty,
+                    "offtake_scored_t_full": float(by[by["mineral"] == m].groupby("id")["units"].max().sum()),
+                    "share_basis": share_basis(ref, m), "target_year": ty,
                     "china_share_target_before": float(g.at[ty, "china_share_counterfactual"]) if ty in g.index else np.nan,
                     "china_share_target_after": float(g.at[ty, "china_share"]) if ty in g.index else np.nan,
                     "top_supplier_target_after": g.at[ty, "top_supplier"] if ty in g.index else None,

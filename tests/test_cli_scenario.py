@@ -21,6 +21,8 @@ def test_save_compare_decide_round_trip(tmp_path, capsys):
     capsys.readouterr()
     assert main(["scenario", "--store", store, "list", "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)
+    assert listed["head_hash"] is None and len(listed["audit_head_hash"]) == 64   # nothing decided yet
+    listed = listed["scenarios"]
     assert [r["name"] for r in listed] == ["base", "loans +20%"]
     assert listed[0]["app_hash"] == listed[1]["app_hash"]  # same application set
 

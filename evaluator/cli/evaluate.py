@@ -17,6 +17,7 @@ EVALUATE_FIELDS = [
     "payback_years", "discounted_payback_years", "profitability_index", "npv_per_support",
     "aisc_usd_per_t", "min_dscr", "avg_dscr", "llcr", "discount_rate", "risk_premium",
     "support_request_krw_bn", "coverage_share", "first_production_year", "korea_offtake_t_per_year",
+    "korea_offtake_t_full", "korea_offtake_t_target_year",
     *STUDY_COLUMNS,
 ]
 

@@ -71,7 +71,14 @@ def run(args) -> int:
     if result is None:
         raise CliError("no valid application to report on")
     store_path = args.store or os.environ.get("EVALUATOR_STORE")
-    decision = pipeline.recorded_decision(store_path, scenario, apps) if store_path else None
+    from evaluator.cli.common import ids_option
+
+    decision = pipeline.recorded_decision(store_path, scenario, apps, ids_option(getattr(args, "lock_in", None)),
+                                          ids_option(getattr(args, "lock_out", None))) if store_path else None
+    if decision and decision.get("for_other_figures"):
+        sys.stderr.write(f"warning: the recorded decision #{decision['decision_id']} was for other figures "
+                         f"(scenario {decision['scenario']}: {', '.join(decision['differs'])} differ); "
+                         f"the report does not carry it\n")
     cashflow_ids = _cashflow_ids(args, result)
     risk = _portfolio_risk(args, result, apps, scenario, ref)
     data = build_pipeline_report(result, scenario, ref=ref, cashflow_ids=cashflow_ids, decision=decision,
@@ -82,4 +89,13 @@ def run(args) -> int:
     except OSError as exc:
         raise CliError(f"cannot write {out}: {exc.strerror}") from None
     sys.stderr.write(f"wrote {out} ({len(data):,} bytes; {len(result.evaluation.metrics)} applications)\n")
+    if store_path:  # the export enters the store's audit trail with the workbook's SHA-256
+        import getpass
+        import hashlib
+
+        from evaluator.store import ScenarioStore
+
+        ScenarioStore(store_path).audit(getpass.getuser(), "export", {
+            "kind": "report", "file": out.name, "sha256": hashlib.sha256(data).hexdigest(),
+            "decision_id": decision.get("decision_id") if decision and not decision.get("for_other_figures") else None})
     return code

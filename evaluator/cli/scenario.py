@@ -1,9 +1,14 @@
-"""``python -m evaluator scenario save|list|show|compare|decide``: the committee's saved what-ifs.
+"""``python -m evaluator scenario save|list|show|compare|decide|replay|audit``: the committee's record.
 
 ``save`` runs the ranking and the allocation of a file of applications under a scenario (and the
-allocate command's options) and stores assumptions, applications, ranking and allocation in the
-SQLite store (``--store`` or the ``EVALUATOR_STORE`` environment variable, else the default path
-of :func:`evaluator.store.default_store_path`).
+allocate command's options) and stores assumptions, applications, ranking and allocation, with
+everything else that was decided (locks, the customs extract, the solver limit, hashes of the
+figures and results: :func:`evaluator.record.scenario_record`) in the SQLite store (``--store`` or
+the ``EVALUATOR_STORE`` environment variable, else the default path of
+:func:`evaluator.store.default_store_path`). ``replay`` recomputes a saved scenario and says
+whether the allocation is the one saved. ``decide``, ``list`` and ``show`` print the head hashes
+of the decision record and of the audit trail (on stderr for ``decide``, in the output otherwise),
+so that they can be kept outside the file.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ import sys
 import pandas as pd
 
 from evaluator.pipeline import snapshot
-from evaluator.cli.common import CliError, add_common, add_decision_options, emit, run_pipeline
+from evaluator.cli.common import CliError, add_common, add_decision_options, emit, quiet_stdout, run_pipeline
+
+#: Exit status of ``replay`` when the recomputed allocation differs from the saved one.
+EXIT_REPLAY_DIFFERS = 4
 
 def _store(args):
     from evaluator.store import ScenarioStore, StoreError
@@ -38,28 +46,110 @@ def _guard(fn):
 
 @_guard
 def cmd_save(args) -> int:
+    import hashlib
+    from pathlib import Path
+
+    from evaluator.cli.common import ids_option
+
     apps, scenario, _, result, code = run_pipeline(args, allocate=True)
     if result is None:
         raise CliError("no valid application to save")
-    sid = _store(args).save(args.name, args.author, **snapshot(apps, scenario, result))
+    files, customs = {}, None
+    if getattr(args, "customs", None):  # kept in the store: a replay needs the very same extract
+        data = Path(args.customs).read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        files[sha] = (Path(args.customs).name, data)
+        customs = (Path(args.customs).name, sha)
+    kw = snapshot(apps, scenario, result, locked_in=ids_option(args.lock_in), locked_out=ids_option(args.lock_out),
+                  customs=customs, time_limit_s=args.time_limit_s, n_paths=getattr(args, "paths", None),
+                  seed=getattr(args, "seed", 0), source_name=Path(args.file).name)
+    sid = _store(args).save(args.name, args.author, files=files, **kw)
     print(sid)
     return code
 
 
+def _heads_line(heads: dict) -> str:
+    return (f"decision record head (SHA-256): {heads['decisions'] or '-'}\n"
+            f"audit trail head (SHA-256): {heads['audit'] or '-'}")
+
+
 @_guard
 def cmd_list(args) -> int:
-    emit(_store(args).list(), args.format)
+    store = _store(args)
+    listing, heads = store.list(), store.heads()
+    if args.format == "json":
+        import json
+
+        from evaluator.cli.common import json_value
+
+        print(json.dumps({"scenarios": [{k: json_value(v) for k, v in r.items()} for r in listing.to_dict("records")],
+                          "head_hash": heads["decisions"], "audit_head_hash": heads["audit"]}, indent=2,
+                         ensure_ascii=False))
+        return 0
+    emit(listing, args.format)
+    sys.stderr.write(_heads_line(heads) + "\n") if args.format == "csv" else print("\n" + _heads_line(heads))
     return 0
 
 
 @_guard
 def cmd_show(args) -> int:
-    s = _store(args).load(args.id)
+    store = _store(args)
+    s = store.load(args.id)
+    record = s.record or {}
+    edits = record.get("edits") or {}
     header = {"id": s.id, "name": s.name, "author": s.author, "created_at": s.created_at,
               "applications_hash": s.applications_hash, "decided": s.decided, "assumptions": s.assumptions,
-              "summary": s.summary}
+              "locks": record.get("locks"), "edits": edits.get("changed", []),
+              "applications_added": edits.get("added", []),
+              "applications_removed": [r["id"] for r in edits.get("removed", [])],
+              "customs": record.get("customs"), "figures": record.get("figures"),
+              "results_hash": record.get("results_hash"), "summary": s.summary}
+    header.update({"head_hash": None, "audit_head_hash": None})
+    heads = store.heads()
+    header["head_hash"], header["audit_head_hash"] = heads["decisions"], heads["audit"]
+    if record == {}:
+        header["record"] = "saved before schema 5: no locks, edits or customs basis were kept"
     table = s.allocation.reset_index() if s.allocation is not None else pd.DataFrame()
     emit(table, args.format, summary=header)
+    return 0
+
+
+@_guard
+def cmd_replay(args) -> int:
+    """Recompute a saved scenario; exit 0 when the allocation matches, 4 when it differs."""
+    import json
+
+    from evaluator.record import ReplayError, replay
+    from evaluator.reference import load_reference
+
+    store = _store(args)
+    saved = store.load(args.id)
+    try:
+        with quiet_stdout():  # HiGHS may print stray lines
+            out = replay(saved, load_reference(), store.file)
+    except ReplayError as exc:
+        raise CliError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+    else:
+        print(f"scenario {out['scenario_id']}: matches_saved: {str(out['matches_saved']).lower()}; "
+              f"{out['funded']['count']} funded, fund {out['funded']['fund_krw_bn']:,.3f}, "
+              f"loans {out['funded']['loan_krw_bn']:,.3f} [KRW bn]")
+        for d in out["differences"]:
+            print("  differs: " + ", ".join(f"{k}={v}" for k, v in d.items()))
+    return 0 if out["matches_saved"] else EXIT_REPLAY_DIFFERS
+
+
+@_guard
+def cmd_audit(args) -> int:
+    store = _store(args)
+    trail, heads = store.audit_entries(), store.heads()
+    if args.format == "json":
+        emit(trail, "json", summary={"head_hash": heads["decisions"], "audit_head_hash": heads["audit"]})
+        return 0
+    emit(trail, args.format)
+    if args.format == "table":
+        print("\n" + _heads_line(heads))
     return 0
 
 
@@ -81,8 +171,10 @@ def cmd_compare(args) -> int:
 
 @_guard
 def cmd_decide(args) -> int:
-    did = _store(args).decide(args.id, args.note, args.by)
+    store = _store(args)
+    did = store.decide(args.id, args.note, args.by, reason=args.reason)
     print(did)
+    sys.stderr.write(_heads_line(store.heads()) + "\n")  # keep it outside the file (the minutes)
     return 0
 
 
@@ -111,5 +203,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument("id", type=int)
     q.add_argument("--note", required=True)
     q.add_argument("--by", required=True, help="who decided (committee, officer)")
+    q.add_argument("--reason", help="why it supersedes the decision in force (required when there is one)")
     q.set_defaults(handler=cmd_decide)
+    q = sub.add_parser("replay", help="recompute a saved scenario and compare with its saved allocation")
+    q.add_argument("id", type=int)
+    q.add_argument("--format", choices=["table", "json"], default="table")
+    q.set_defaults(handler=cmd_replay)
+    q = sub.add_parser("audit", help="the audit trail: who saved, loaded, decided, exported, uploaded what")
+    q.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    q.set_defaults(handler=cmd_audit)
 
