@@ -12,7 +12,7 @@ from app_pages.customs_upload import customs_import
 from app_pages.fmt import UNITS
 from app_pages.i18n import t
 from app_pages.price_deck import read_price_deck
-from models.scenario import CRITERIA, DEMAND_CASES, PRICE_CASES
+from models.scenario import CRITERIA, DEMAND_CASES, LOAN_TERMS, PRICE_CASES
 
 st.set_page_config(page_title=t("app_title"), page_icon=":material/landscape:", layout="wide")
 who = access.gate()  # team mode: the sign-in page, or a refusal, before any application data is read
@@ -43,6 +43,8 @@ with st.sidebar:
     st.slider(t("discount_rate"), 0.0, 20.0, step=0.5, format="%.1f", key="discount_rate_pct")
     st.number_input(t("fx"), min_value=500.0, max_value=3000.0, step=10.0, format="%.0f", key="fx_krw_per_usd")
     st.toggle(t("premium"), key="add_country_risk_premium")
+    st.selectbox(t("loan_terms"), LOAN_TERMS, key="loan_terms", help=t("loan_terms_help"))
+    st.toggle(t("allow_partial_above_cap"), key="allow_partial_above_cap", help=t("allow_partial_above_cap_help"))
     with st.expander(t("weights"), expanded=True):
         for c in CRITERIA:
             st.slider(t(c), 0, 100, step=5, key=f"w_{c}")

@@ -33,9 +33,9 @@ def _controls(ids: list[str]) -> None:
     with st.container(border=True):
         c1, c2 = st.columns(2)
         money_slider(c1, t("budget_fund_krw_bn"), "fund_krw_bn", 500.0, 5.0,
-                     help=t("budget_2026_help", amount=fmt_money(base.fund_krw_bn)))
+                     help=t("budget_fund_help", amount=fmt_money(base.fund_krw_bn)))
         money_slider(c2, t("budget_loan_krw_bn"), "loan_krw_bn", 150.0, 2.5,
-                     help=t("budget_2026_help", amount=fmt_money(base.loan_krw_bn)))
+                     help=t("budget_loan_help", amount=fmt_money(base.loan_krw_bn)))
         c3, c4, c5, c6 = st.columns(4)
         c3.slider(t("country_cap_pct"), 5, 100, step=5, key="country_cap_pct")
         c4.slider(t("mineral_cap_pct"), 5, 100, step=5, key="mineral_cap_pct")

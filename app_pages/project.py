@@ -11,7 +11,7 @@ from app_pages import compute, state
 from app_pages.explain import project_sentence
 from app_pages.fmt import country_name, fmt_money, fmt_pct, mineral_name, money_factor, money_unit, share_basis_label
 from app_pages.i18n import lang, t
-from evaluator import messages, reconcile, scoring, supply, uncertainty
+from evaluator import messages, reconcile, scoring, special_loan, supply, uncertainty
 from evaluator.evaluate import SCOPE_POLICY_ALONE
 from evaluator.scoring import ScoringError
 
@@ -108,6 +108,29 @@ with left:
         st.caption(t("dscr_caption", comfort=f"{comfort:.2f}"))
         scope = ("dscr_scope_policy_alone" if r["dscr_scope"] == SCOPE_POLICY_ALONE else "dscr_scope_all_debt")
         st.caption(t(scope))
+
+# -- the special loan's own rules ----------------------------------------------------------------
+st.subheader(t("special_loan_title", terms=scenario.loan_terms))
+app = ev.application(app_id)
+sr = sc.scores.table.loc[app_id] if sc is not None else None
+k = st.columns(5)
+k[0].metric(t("loan_cap", unit=money_unit()), f"{r['loan_cap_krw_bn'] * money_factor():,.1f}")
+k[1].metric(t("support_cap", unit=money_unit()), f"{r['support_cap_krw_bn'] * money_factor():,.1f}")
+if sr is not None:
+    k[2].metric(t("loan_net_cost", unit=money_unit()), f"{sr['loan_expected_net_cost_krw_bn'] * money_factor():,.2f}",
+                help=t("loan_net_cost_help", loss=f"{sr['expected_loss_krw_bn'] * money_factor():,.2f}",
+                       levy=f"{sr['loan_expected_levy_krw_bn'] * money_factor():,.2f}"))
+k[3].metric(t("loan_levy", unit=money_unit()), f"{r['loan_expected_levy_krw_bn'] * money_factor():,.2f}")
+k[4].metric(t("loan_subsidy", unit=money_unit()), f"{r['loan_interest_subsidy_krw_bn'] * money_factor():,.2f}")
+st.caption(t("loan_cap_how", share=fmt_pct(r["loan_cap_share"]), terms=scenario.loan_terms,
+             tier=messages.text(f"loan_cap_tier_{r['loan_cap_tier']}", lang()),
+             basis=scoring.coverage_basis(app, r).text(lang()),
+             criteria=special_loan.criteria_message(r["loan_cap_criteria"]).text(lang())))
+st.caption(t("loan_write_off_yes" if r["loan_success_contingent"] else "loan_write_off_no",
+             mineral=mineral_name(r["mineral"]), share=fmt_pct(scenario.write_off_share)))
+st.caption(t("loan_rate_line", ktb=fmt_pct(scenario.ktb_3y_rate), spread=fmt_pct(scenario.policy_loan_spread),
+             nominal=fmt_pct(scenario.policy_loan_rate_nominal), real=fmt_pct(scenario.policy_loan_rate),
+             inflation=fmt_pct(scenario.inflation_rate)))
 
 # -- supply effect -------------------------------------------------------------------------------
 with right:

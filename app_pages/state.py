@@ -38,7 +38,8 @@ ALLOCATION_FIELDS = ("fund_krw_bn", "loan_krw_bn", "country_cap_share", "mineral
                      "country_caps_krw_bn", "mineral_caps_krw_bn", "objective", "min_fraction",
                      "expected_loss_cap_krw_bn", "min_minerals_covered", "name")
 #: Further fields that only the scoring uses.
-SCORING_FIELDS = ("weights", "excluded_countries", "min_korean_ownership_share", "financial_measure")
+SCORING_FIELDS = ("weights", "excluded_countries", "min_korean_ownership_share", "financial_measure",
+                  "allow_partial_above_cap")
 
 
 def _table_hash(raw: pd.DataFrame, schedule: pd.DataFrame | None) -> str:
@@ -102,6 +103,8 @@ def scenario_to_widgets(s: Scenario) -> None:
     ss["discount_rate_pct"] = float(round(100 * s.discount_rate, 1))
     ss["fx_krw_per_usd"] = float(s.fx_krw_per_usd)
     ss["add_country_risk_premium"] = bool(s.add_country_risk_premium)
+    ss["loan_terms"] = s.loan_terms
+    ss["allow_partial_above_cap"] = bool(s.allow_partial_above_cap)
     ss["fund_krw_bn"] = float(s.fund_krw_bn)
     ss["loan_krw_bn"] = float(s.loan_krw_bn)
     ss["country_cap_pct"] = int(round(100 * s.country_cap_share))
@@ -147,6 +150,7 @@ def current_scenario() -> Scenario:
         discount_rate=float(ss.get("discount_rate_pct", 100 * base.discount_rate)) / 100,
         fx_krw_per_usd=float(ss.get("fx_krw_per_usd", base.fx_krw_per_usd)),
         add_country_risk_premium=bool(ss.get("add_country_risk_premium", base.add_country_risk_premium)),
+        allow_partial_above_cap=bool(ss.get("allow_partial_above_cap", base.allow_partial_above_cap)),
         fund_krw_bn=float(ss.get("fund_krw_bn", base.fund_krw_bn)),
         loan_krw_bn=float(ss.get("loan_krw_bn", base.loan_krw_bn)),
         country_cap_share=float(ss.get("country_cap_pct", 100 * base.country_cap_share)) / 100,
@@ -161,6 +165,9 @@ def current_scenario() -> Scenario:
     )
     try:
         s = base.replace(**changes)
+        terms = ss.get("loan_terms", base.loan_terms)
+        if terms != s.loan_terms:  # the terms year sets its own write-off share (loan_terms.csv)
+            s = s.with_loan_terms(terms)
         ss.pop("scenario_error", None)
         return s
     except ScenarioError as exc:

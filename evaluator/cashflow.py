@@ -263,7 +263,8 @@ class CurrencyError(InputError):
 #: money fields converted to USD when an application states another ``currency``
 MONEY_FIELDS = ("initial_capex_usd_m", "sustaining_capex_usd_m_per_year", "opex_usd_per_t_ore",
                 "fixed_opex_usd_m_per_year", "closure_cost_usd_m", "total_project_cost_usd_m",
-                "senior_debt_usd_m", "study_npv_usd_m", "study_price_usd_per_t", "study_initial_capex_usd_m")
+                "senior_debt_usd_m", "study_npv_usd_m", "study_price_usd_per_t", "study_initial_capex_usd_m",
+                "applicant_investment_usd_m")
 
 
 def usd_per_unit(currency: str, scenario: Scenario, ref) -> float:

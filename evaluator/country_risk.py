@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from evaluator.reference import DATA_DIR, ReferenceDataError, annual_pd
+from evaluator.special_loan import terms_value, write_off_listed
 
 __all__ = [
     "WGI_COLUMNS",
@@ -212,7 +213,8 @@ def pd_multiplier(ref, min_dscr) -> np.ndarray:
 
 
 def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[str], loan_krw_bn,
-                       success_probability, min_dscr, tenor_years, base_case_default=None) -> pd.DataFrame:
+                       success_probability, min_dscr, tenor_years, base_case_default=None,
+                       write_off_listed=None) -> pd.DataFrame:
     """Expected loss of each project's policy loan [KRW bn], vectorised over projects.
 
     Parameters
@@ -229,6 +231,10 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
     base_case_default : array of bool, optional
         The loan defaults on the base case (:func:`evaluator.credit.default_test`, the evaluation's
         ``base_case_default``): its cumulative PD is 1.
+    write_off_listed : array of bool, optional
+        Whether the Decree / Rule lists each project's mineral for a waiver
+        (:func:`evaluator.special_loan.write_off_listed`); None = listed (every exploration loan
+        success-contingent).
 
     Returns
     -------
@@ -239,14 +245,23 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
 
     Notes
     -----
-    Exploration stage (success-contingent loan)::
+    Exploration loan for a listed mineral (success-contingent: waived in part on failure; the
+    rest, ``1 - write_off_share``, repaid by the borrower within ``failure_repayment_years`` of
+    ``loan_terms.csv``, at the borrower's own default risk)::
 
-        EL = loan x (1 - p_success) x write_off_share          pd_cumulative = 1 - p_success
+        pd_b(y) = 1 - (1 - borrower_annual_pd) ** y
+        EL = loan x (1 - p_success) x [write_off_share + (1 - write_off_share) x pd_b(5) x LGD]
+        pd_cumulative = 1 - p_success
+
+    Exploration loan for a mineral the law does not list (no waiver: on failure the borrower owes
+    the whole loan over its tenor from its own means; on success the project's default risk)::
+
+        EL = loan x [(1 - p_success) x pd_b(tenor) + p_success x pd_project] x LGD
 
     Later stages (project-finance default)::
 
         pd_1y = min(annual_pd(OECD CRC) x m(min DSCR), 1)
-        pd_cumulative = 1 - (1 - pd_1y) ** tenor      (1 when the base case defaults)
+        pd_project = pd_cumulative = 1 - (1 - pd_1y) ** tenor      (1 when the base case defaults)
         EL = loan x pd_cumulative x LGD
 
     The PD is over the loan's life, calibrated to Moody's (2017) project-finance bank loans
@@ -270,14 +285,23 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
     pd_cum_later = 1.0 - (1.0 - pd_adj) ** np.maximum(tenor, 0.0)
     if base_case_default is not None:
         pd_cum_later = np.where(np.asarray(base_case_default, dtype=bool).reshape(n), 1.0, pd_cum_later)
-    pd_cum = np.where(explor, 1.0 - p_succ, pd_cum_later)
-    lge = np.where(explor, scenario.write_off_share, scenario.lgd)
+    listed = np.ones(n, dtype=bool) if write_off_listed is None else np.asarray(write_off_listed, dtype=bool).reshape(n)
+    waived = explor & listed
+    unlisted_explor = explor & ~listed
+    w = scenario.write_off_share
+    repay_years = terms_value(ref, scenario.loan_terms, "failure_repayment_years")
+    pd_b = 1.0 - (1.0 - scenario.borrower_annual_pd) ** np.array([repay_years] * n)
+    pd_b_tenor = 1.0 - (1.0 - scenario.borrower_annual_pd) ** np.maximum(tenor, 0.0)
+    pd_unlisted = (1.0 - p_succ) * pd_b_tenor + p_succ * pd_cum_later
+    pd_cum = np.where(waived, 1.0 - p_succ, np.where(unlisted_explor, pd_unlisted, pd_cum_later))
+    lge = np.where(waived, w + (1.0 - w) * pd_b * scenario.lgd, scenario.lgd)
     el = np.where(loan > 0, loan * pd_cum * lge, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(loan > 0, el / np.where(loan > 0, loan, 1.0), np.nan)
     return pd.DataFrame({
-        "annual_pd": np.where(explor, np.nan, pd1),
-        "pd_multiplier": np.where(explor, np.nan, mult),
+        "annual_pd": np.where(waived, np.nan, pd1),
+        "pd_multiplier": np.where(waived, np.nan, mult),
+        "write_off_listed": listed,
         "pd_cumulative": pd_cum,
         "loss_given_event": lge,
         "expected_loss_krw_bn": el,
@@ -290,7 +314,10 @@ def loan_safety_metrics(ev, scenario, ref) -> pd.DataFrame:
 
     Columns: ``country_risk_score`` [0-100], ``risk_premium`` [fraction, Damodaran, whether or not
     the scenario adds it to the rate], the columns of :func:`loan_expected_loss`, and
-    ``loan_terms`` (the scenario's "2026" or "2025").
+    ``loan_terms`` (the scenario's "2026", "2024-25" or "2017-23"), ``loan_expected_levy_krw_bn``
+    (the special levy's probability-weighted PV, from the evaluation), ``loan_expected_net_cost_krw_bn``
+    (expected loss minus expected levy: the government's expected cost of the loan) and
+    ``loan_net_cost_share`` [fraction of the loan; NaN without a loan].
     """
     apps = ev.applications
     iso3s = [a.country_iso3 for a in apps]
@@ -301,9 +328,18 @@ def loan_safety_metrics(ev, scenario, ref) -> pd.DataFrame:
         min_dscr=ev.metrics["min_dscr"].to_numpy(dtype=float),
         tenor_years=[a.loan_tenor_years for a in apps],
         base_case_default=ev.metrics["base_case_default"].to_numpy(dtype=bool) if "base_case_default" in ev.metrics
-        else None)
+        else None,
+        write_off_listed=write_off_listed(ref, [a.mineral for a in apps]))
     el.index = ev.metrics.index
     el.insert(0, "risk_premium", risk_premium(ref, iso3s))
     el.insert(0, "country_risk_score", country_risk_score(ref, iso3s))
     el["loan_terms"] = scenario.loan_terms
+    levy = ev.metrics["loan_expected_levy_krw_bn"].to_numpy(dtype=float) if "loan_expected_levy_krw_bn" in ev.metrics \
+        else np.zeros(len(el))
+    loan = np.array([a.loan_request_krw_bn for a in apps], dtype=float)
+    el["loan_expected_levy_krw_bn"] = levy
+    el["loan_expected_net_cost_krw_bn"] = el["expected_loss_krw_bn"].to_numpy(dtype=float) - levy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        el["loan_net_cost_share"] = np.where(loan > 0, el["loan_expected_net_cost_krw_bn"] / np.where(loan > 0, loan, 1.0),
+                                             np.nan)
     return el

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from evaluator import cashflow, credit, finance
+from evaluator import cashflow, credit, finance, special_loan
 from evaluator import country_risk
 from models.application import Application
 from models.scenario import Scenario
@@ -251,7 +251,11 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         years), ``korea_offtake_t_full`` (at full production: the largest year) [t/yr],
         ``korea_offtake_t_target_year`` (in ``scenario.target_year``, with the ramp-up) [t], ``price_usd_per_t``,
         ``fiscal_region``, ``royalty_basis``, ``dividend_withholding_rate``, ``fiscal_warning``
-        (a fallback to a default that an officer should see; empty when none).
+        (a fallback to a default that an officer should see; empty when none), and the special
+        loan's rules (:func:`_special_loan_columns`): the columns of
+        :func:`evaluator.special_loan.coverage`, ``loan_success_contingent`` [bool],
+        ``loan_levy_if_success_krw_bn``, ``loan_expected_levy_krw_bn`` and
+        ``loan_interest_subsidy_krw_bn`` [KRW bn, PV at the social discount rate].
     """
     apps = tuple(cashflow.in_usd(a, scenario, ref) for a in apps)  # money fields in USD from here on
     inputs = cashflow.resolve_inputs(apps, scenario, ref)
@@ -299,6 +303,8 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     offtake_full = k_off.max(axis=1) if k_off.shape[1] else np.zeros(len(k_off))
     k_target = int(scenario.target_year) - int(scenario.first_year) + 1
     offtake_target = k_off[:, k_target] if 0 <= k_target < k_off.shape[1] else np.zeros(len(k_off))
+
+    loan_rules = _special_loan_columns(apps, scenario, ref, cf, sched)
 
     m = pd.DataFrame({
         "name": [a.name for a in apps],
@@ -351,4 +357,28 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         "dividend_withholding_rate": inputs.dividend_withholding_rate,
         "fiscal_warning": _source_column(inputs, "fiscal_warning", ""),
     }, index=pd.Index([a.id for a in apps], name="id"))
+    m = m.join(loan_rules)
     return Evaluation(apps, inputs, cf, sched, m)
+
+
+def _special_loan_columns(apps, scenario: Scenario, ref, cf: cashflow.CashflowTable, sched) -> pd.DataFrame:
+    """The special loan's rules per project (:mod:`evaluator.special_loan`): the coverage cap on the
+    applicant's own spending, whether the loan is success-contingent (waived in part on failure),
+    the special levy (its PV if the project succeeds and probability-weighted) and the interest
+    subsidy, both at the social discount rate (the government's view) [KRW bn]."""
+    cov = special_loan.coverage(apps, scenario, ref)
+    contingent = special_loan.success_contingent(ref, [a.stage for a in apps], [a.mineral for a in apps])
+    has_loan = np.array([a.loan_request_krw_bn > 0 for a in apps], dtype=bool)
+    contingent &= has_loan
+    net_income = cf.ebitda_usd_m - cf.depreciation_usd_m - cf.depletion_usd_m - cf.tax_usd_m + cf.tax_credit_usd_m
+    levy_if_success = special_loan.levy_pv_krw_bn(
+        net_income, [a.korean_ownership_share for a in apps], sched.maturity_index,
+        levy_share=scenario.success_levy_share, levy_years=scenario.success_levy_years,
+        rate=scenario.social_discount_rate, fx_krw_per_usd=scenario.fx_krw_per_usd)
+    p_success = np.array([1.0 if a.success_probability is None else a.success_probability for a in apps], dtype=float)
+    cov["loan_success_contingent"] = contingent
+    cov["loan_levy_if_success_krw_bn"] = np.where(contingent, levy_if_success, 0.0)
+    cov["loan_expected_levy_krw_bn"] = np.where(contingent, p_success * levy_if_success, 0.0)
+    cov["loan_interest_subsidy_krw_bn"] = special_loan.interest_subsidy_pv_krw_bn(
+        sched.balance_usd_m, scenario, scenario.social_discount_rate)
+    return cov

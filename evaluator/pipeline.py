@@ -131,6 +131,10 @@ class AllocationSummary:
     note: str = ""
     warnings: tuple[str, ...] = ()
     note_messages: tuple = field(default=(), repr=False)
+    #: the special levy expected back on the funded loans and the government's expected net cost
+    #: (expected loss - expected levy) [KRW bn]
+    loan_expected_levy_krw_bn: float = 0.0
+    loan_expected_net_cost_krw_bn: float = 0.0
     binding_messages: tuple = field(default=(), repr=False)
 
     def note_text(self, language: str = "en") -> str:
@@ -333,6 +337,8 @@ def summarise_allocation(pa: portfolio.PortfolioAllocation, outcome: SupplyOutco
         meets_target_after=outcome.values("meets_target_after"), share_basis=outcome.values("share_basis"),
         target_year=int(outcome.effect["year"].iloc[0]) if len(outcome.effect) else None,
         limit_reached=bool(s["limit_reached"]), note=str(s["note"] or ""), warnings=tuple(s["warnings"]),
+        loan_expected_levy_krw_bn=float(s.get("loan_expected_levy_krw_bn", 0.0)),
+        loan_expected_net_cost_krw_bn=float(s.get("loan_expected_net_cost_krw_bn", s["expected_loss_krw_bn"])),
         note_messages=tuple(s.get("note_messages", ())), binding_messages=tuple(s.get("binding_messages", ())))
 
 

@@ -7,8 +7,9 @@ and ``loan_krw_bn`` (the KRW 67.5 bn policy-loan budget); a candidate funded at 
 receives ``x`` times both of its requests. Constraints:
 
 * budgets per resource;
-* ``x`` is 0 or in ``[scenario.min_fraction, max_fraction]``, where ``max_fraction`` keeps
-  fund + loan within ``coverage_cap_share`` of the project cost in KRW;
+* ``x`` is 0 or in ``[scenario.min_fraction, max_fraction]``, where ``max_fraction`` keeps the
+  loan within its cap and fund + loan within the applicant's own spending (the special loan's
+  coverage rule, :func:`evaluator.special_loan.coverage`);
 * caps per host country and per mineral as a share of the total allocated (fund + loan), and
   absolute caps [KRW bn] when the scenario names them;
 * a cap on the expected loss of the loan book [KRW bn] (``expected_loss_cap_krw_bn``);
@@ -179,9 +180,10 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
     no_ask = support <= 0
     notes[no_ask & notes.isna().to_numpy()] = Message("alloc_note_no_support")
     keep = notes.isna()
-    cost_krw = m["project_cost_krw_bn"].to_numpy(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        max_frac = np.clip(np.where(support > 0, scenario.coverage_cap_share * cost_krw / support, 1.0), 0.0, 1.0)
+    # the special loan's caps (evaluator.special_loan.coverage): the loan within the tier's share of
+    # the applicant's own spending, fund + loan within that spending; binding only where the
+    # scenario lets an application above its cap be funded up to it (otherwise it is ineligible)
+    max_frac = m["cap_max_fraction"].to_numpy(float)
     if offtake is None:
         offtake = supply.offtake_from_evaluation(ev, ref=ref)
     off = offtake.set_index("id").reindex(m.index).reset_index()
@@ -198,6 +200,8 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
         "contrib_diversification": t.get("contrib_diversification", pd.Series(0.0, index=t.index)).to_numpy(float),
         "npv_krw_bn": m["npv_krw_bn"].to_numpy(float),
         "support_krw_bn": support,
+        "loan_cap_krw_bn": m["loan_cap_krw_bn"].to_numpy(float),
+        "support_cap_krw_bn": m["support_cap_krw_bn"].to_numpy(float),
     }, index=m.index)
     obj = scenario.objective
     if obj == "score_weighted_support":
@@ -399,6 +403,12 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     with np.errstate(divide="ignore", invalid="ignore"):
         loan_frac = np.where(m["loan_request_krw_bn"] > 0, table["loan_krw_bn"] / m["loan_request_krw_bn"], 0.0)
     table["expected_loss_krw_bn"] = el * loan_frac
+    # the special levy expected back on the funded loan, and the government's expected net cost
+    levy = scores.get("loan_expected_levy_krw_bn", pd.Series(0.0, index=m.index)).reindex(m.index).fillna(0.0)
+    table["loan_expected_levy_krw_bn"] = levy * loan_frac
+    table["loan_expected_net_cost_krw_bn"] = table["expected_loss_krw_bn"] - table["loan_expected_levy_krw_bn"]
+    table["loan_cap_krw_bn"] = m["loan_cap_krw_bn"]
+    table["support_cap_krw_bn"] = m["support_cap_krw_bn"]
 
     funded_share = frac.where(table["selected"], 0.0)
     off = supply.funded_offtake(offtake, funded_share, "korea_offtake_t_per_year")
@@ -422,6 +432,8 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
         "loan_allocated_krw_bn": float(table["loan_krw_bn"].sum()),
         "loan_budget_krw_bn": budgets["loan_krw_bn"],
         "expected_loss_krw_bn": float(table["expected_loss_krw_bn"].sum()),
+        "loan_expected_levy_krw_bn": float(table["loan_expected_levy_krw_bn"].sum()),
+        "loan_expected_net_cost_krw_bn": float(table["loan_expected_net_cost_krw_bn"].sum()),
         "binding": list(res.binding),
         "binding_messages": tuple(res.binding_messages),
         "marginal_value_per_krw_bn": {k: float(v) for k, v in res.marginal_values.items()},
@@ -629,8 +641,11 @@ def check_allocation(pa: PortfolioAllocation, scenario, tol: float = 1e-6) -> li
                     out.append(f"{col} {k}: {v:.4f} > {cap:.0%} of {total:.4f}")
     sel = t[t["selected"]]
     cap_krw = pa.candidates.reindex(sel.index)
-    viol = sel.index[(sel["coverage_share"] > scenario.coverage_cap_share + tol)]
-    out += [f"{i}: coverage {sel.at[i, 'coverage_share']:.3f} > cap" for i in viol]
+    caps = pa.candidates.reindex(sel.index)
+    if "loan_cap_krw_bn" in caps:
+        viol = sel.index[(sel["loan_krw_bn"] > caps["loan_cap_krw_bn"] + tol)
+                         | (sel["fund_krw_bn"] + sel["loan_krw_bn"] > caps["support_cap_krw_bn"] + tol)]
+        out += [f"{i}: support above the special loan's coverage cap" for i in viol]
     low = sel.index[sel["fraction"] < np.minimum(scenario.min_fraction, cap_krw["max_fraction"]) - tol]
     out += [f"{i}: funded fraction below the minimum" for i in low]
     if (t.loc[~t["candidate"], ["fund_krw_bn", "loan_krw_bn"]].to_numpy() > tol).any():

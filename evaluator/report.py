@@ -588,7 +588,9 @@ RANKING_COLUMNS = ["rank", "id", "name", "country_iso3", "mineral", "stage", "el
                    "funded", "fund_krw_bn", "loan_krw_bn", "score", "contrib_financial", "contrib_risk",
                    "contrib_diversification", "contrib_loan_safety", "contrib_readiness", "contrib_esg",
                    "npv_usd_m", "npv_p10_usd_m", "prob_npv_negative", "irr", "discount_rate", "payback_years",
-                   "min_dscr", "support_request_krw_bn", "coverage_share", "expected_loss_krw_bn",
+                   "min_dscr", "support_request_krw_bn", "coverage_share", "applicant_spending_krw_bn",
+                   "loan_cap_share", "loan_cap_krw_bn", "expected_loss_krw_bn", "loan_expected_levy_krw_bn",
+                   "loan_expected_net_cost_krw_bn", "loan_interest_subsidy_krw_bn",
                    "country_risk_score", "score_china_share_before", "score_china_share_after", "rank_range"]
 
 
@@ -657,7 +659,9 @@ def _write_ranking(ws, evaluation, scores, comfort_dscr: float, allocation=None,
     fmts = {"rank": "0", "score": xs.FMT_SCORE, "npv_usd_m": xs.FMT_MONEY, "npv_p10_usd_m": xs.FMT_MONEY,
             "prob_npv_negative": "0%", "irr": xs.FMT_PCT, "discount_rate": xs.FMT_PCT, "payback_years": "0.0",
             "min_dscr": "0.00", "coverage_share": "0%", "score_china_share_before": "0%", "score_china_share_after": "0%",
-            "country_risk_score": "0", "expected_loss_krw_bn": "#,##0.00"}
+            "country_risk_score": "0", "expected_loss_krw_bn": "#,##0.00", "loan_expected_levy_krw_bn": "#,##0.00",
+            "loan_expected_net_cost_krw_bn": "#,##0.00", "loan_interest_subsidy_krw_bn": "#,##0.00",
+            "applicant_spending_krw_bn": "#,##0.0", "loan_cap_share": "0%", "loan_cap_krw_bn": "#,##0.0"}
     last_row, last_col = _table(ws, top, 1, df, lab, fmts)
     ws.row_dimensions[top].height = 45
     ws.freeze_panes = ws.cell(row=top + 1, column=4)
@@ -809,12 +813,6 @@ def _write_allocation(ws, evaluation, scenario, allocation, summary, lab: xs.Lab
         xs.put_text(ws, r, 1, lab("text.budgets"), "Subtitle")
         r = _write_budget_rows(ws, r, scenario, lab, {"fund": f"={Lc['fund_krw_bn']}{tot_row}",
                                                       "loan": f"={Lc['loan_krw_bn']}{tot_row}"})
-        xs.put_text(ws, r, 1, lab("text.coverage_cap"), "Label")
-        xs.put_value(ws, r, 2, float(scenario.coverage_cap_share), "Input", xs.FMT_PCT)
-        if len(df):  # coverage above the cap in red
-            ws.conditional_formatting.add(f"{Lc['coverage_share']}{top + 1}:{Lc['coverage_share']}{last}", CellIsRule(
-                operator="greaterThan", formula=[f"$B${r}"], fill=_RED_FILL))
-        r += 1
         info = {"fund_used": float(a["fund_krw_bn"].sum()), "loan_used": float(a["loan_krw_bn"].sum())}
         for j, ccol in enumerate(cols, start=1):
             ws.column_dimensions[_col(j)].width = {"name": 30, "id": 12, "note": 40}.get(ccol, 12)
@@ -1493,6 +1491,7 @@ def _write_assumptions(ws, evaluation, scenario, ref, lab: xs.Labels | None = No
         xs.put_value(ws, r, 2, v, "Input", xs.format_for_column(k) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
         r += 1
     r += 1
+    r = _write_special_loan_rules(ws, r, evaluation, scenario, ref, lab) + 1
     if ref is not None:
         r = _write_reference_tables(ws, r, evaluation, scenario, ref, lab)
     xs.put_text(ws, r, 1, lab("text.resolved_inputs"), "Subtitle")
@@ -1523,6 +1522,60 @@ def _write_assumptions(ws, evaluation, scenario, ref, lab: xs.Labels | None = No
             if isinstance(c.value, str) and len(c.value) > 24:
                 xs.set_alignment(c, _WRAP_TOP)
     xs.print_setup(ws, footer=lab("text.page_footer"))
+
+
+#: The special loan's rules the Assumptions sheet lists, in order: (rule, where its figure is).
+SPECIAL_LOAN_RULES = ("loan_cap_share_base", "loan_cap_share_preferred", "write_off_share",
+                      "failure_repayment_years", "max_tenor_years")
+
+
+def special_loan_rules_frame(evaluation, scenario, ref, lab: xs.Labels) -> pd.DataFrame:
+    """The special loan's rules as the scenario applies them, each with its legal source (columns
+    ``loan_rule`` (in words), ``value``, ``source``, ``source_date``, ``confidence``): the terms
+    year's figures (``loan_terms.csv``), the criteria of the preferred tier (``loan_cap_tiers.csv``),
+    the write-off list for the applications' minerals (``loan_write_off_minerals.csv``), the rate,
+    the levy and the budgets as the scenario sets them."""
+    from evaluator import special_loan
+
+    terms = special_loan.loan_terms_table(ref)
+    terms = terms[terms["terms"] == scenario.loan_terms].set_index("rule")
+    rows = []
+    for rule in SPECIAL_LOAN_RULES:
+        t = terms.loc[rule]
+        value = float(t["value"])
+        if rule == "write_off_share":
+            value = float(scenario.write_off_share)
+        rows.append({"loan_rule": lab("loan_rule." + rule, terms=scenario.loan_terms),
+                     "value": f"{value:.0%}" if t["unit"].startswith("fraction") else f"{value:g}",
+                     "source": t["source"], "source_date": t["source_date"], "confidence": t["confidence"]})
+    for _, t in special_loan.cap_tiers(ref).iterrows():
+        rows.append({"loan_rule": lab("loan_rule.preferred_criterion"),
+                     "value": special_loan.criteria_message(f"{t['criterion']}={t['value']}").text(lab.language),
+                     "source": t["source"], "source_date": t["source_date"], "confidence": t["confidence"]})
+    wo = special_loan.write_off_minerals(ref).set_index("mineral")
+    for mineral in sorted({a.mineral for a in evaluation.applications}):
+        listed = mineral in wo.index and wo.at[mineral, "listed"] == "yes"
+        rows.append({"loan_rule": lab("loan_rule.write_off_listed" if listed else "loan_rule.write_off_not_listed",
+                                      mineral=lab.mineral(mineral)),
+                     "value": lab.yes_no(listed),
+                     "source": wo.at[mineral, "legal_source"] if mineral in wo.index else "",
+                     "source_date": wo.at[mineral, "source_date"] if mineral in wo.index else "",
+                     "confidence": wo.at[mineral, "confidence"] if mineral in wo.index else ""})
+    for key, value in (("loan_rate", f"{scenario.ktb_3y_rate:.2%} {scenario.policy_loan_spread:+.2%} = "
+                                     f"{scenario.policy_loan_rate_nominal:.2%} -> {scenario.policy_loan_rate:.2%}"),
+                       ("success_levy", f"{scenario.success_levy_share:.0%} x {scenario.success_levy_years}"),
+                       ("loan_budget", f"{scenario.loan_krw_bn:,.1f}"), ("fund", f"{scenario.fund_krw_bn:,.1f}")):
+        rows.append({"loan_rule": lab(f"loan_rule.{key}"), "value": value, "source": lab(f"loan_rule.{key}_source"),
+                     "source_date": "", "confidence": lab(f"loan_rule.{key}_confidence")})
+    out = pd.DataFrame(rows, columns=["loan_rule", "value", "source", "source_date", "confidence"])
+    out["confidence"] = [lab.get("loan_rule", f"confidence_{c}", c) for c in out["confidence"]]
+    return out
+
+
+def _write_special_loan_rules(ws, r: int, evaluation, scenario, ref, lab: xs.Labels) -> int:
+    xs.put_text(ws, r, 1, lab("text.special_loan_rules", terms=scenario.loan_terms), "Subtitle")
+    r, _ = _table(ws, r + 1, 1, special_loan_rules_frame(evaluation, scenario, ref, lab), lab)
+    return r + 1
 
 
 #: Columns of the Assumptions sheet's fiscal-regime table, in order.
@@ -1919,10 +1972,14 @@ def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, deci
     risk`` sheet.
     """
     kw = {}
+    reasons = pd.Series({i: tuple(result.scores.reasons.get(str(i), ())) for i in result.ranking.index}, dtype=object)
     if result.allocation is not None:
-        kw = dict(allocation=result.allocation.table, allocation_summary=result.summary.as_record(),
+        kw = dict(allocation=result.allocation.table.assign(ineligible_messages=reasons),
+                  allocation_summary=result.summary.as_record(),
                   supply=result.supply.effect.reset_index() if not result.supply.effect.empty else None,
                   supply_by_year=result.supply.by_year)
-    return build_report(result.evaluation, scenario, scores=result.ranking, cashflow_ids=cashflow_ids,
+    # the screens as the engine's messages, worded in the report's language (not parsed back from English)
+    ranking = result.ranking.assign(ineligible_messages=reasons)
+    return build_report(result.evaluation, scenario, scores=ranking, cashflow_ids=cashflow_ids,
                         decision=decision, generated_at=generated_at, ref=ref, top_n=top_n,
                         simulation=result.simulation, language=language, portfolio_risk=portfolio_risk, **kw)

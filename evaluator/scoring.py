@@ -215,12 +215,9 @@ def _screens(a, row, scenario, excluded) -> list[Message]:
         out.append(Message("screen_country_excluded", {"country": a.country_iso3}))
     if a.esg_category == "A" and str(a.esg_mitigation_plan).lower() != "yes":
         out.append(Message("screen_esg_a_without_plan"))
-    cap = scenario.coverage_cap_share * row["project_cost_krw_bn"]
     support = a.fund_request_krw_bn + a.loan_request_krw_bn
-    if support > cap + 1e-9:
-        out.append(Message("screen_above_coverage_cap", {
-            "support": f"{support:,.1f}", "cap_share": f"{scenario.coverage_cap_share:.0%}",
-            "cost": f"{row['project_cost_krw_bn']:,.1f}", "cap": f"{cap:,.1f}", "terms": scenario.loan_terms}))
+    if not scenario.allow_partial_above_cap:
+        out += coverage_messages(a, row, scenario)
     if a.korean_ownership_share < scenario.min_korean_ownership_share - 1e-12:
         out.append(Message("screen_ownership_below_minimum", {
             "ownership": f"{a.korean_ownership_share:.0%}", "minimum": f"{scenario.min_korean_ownership_share:.0%}"}))
@@ -241,11 +238,39 @@ def _screens(a, row, scenario, excluded) -> list[Message]:
     return out
 
 
+def coverage_basis(a, row) -> Message:
+    """How the applicant's own spending was measured (the base of the special loan's cap)."""
+    if row["spending_basis"] == "stated":
+        return Message("coverage_basis_stated", {"spending": f"{row['applicant_spending_krw_bn']:,.1f}"})
+    return Message("coverage_basis_ownership", {"ownership": f"{a.korean_ownership_share:.0%}",
+                                                "cost": f"{row['project_cost_krw_bn']:,.1f}",
+                                                "spending": f"{row['applicant_spending_krw_bn']:,.1f}"})
+
+
+def coverage_messages(a, row, scenario) -> list[Message]:
+    """The special loan's coverage rules an application breaks (:func:`evaluator.special_loan.coverage`):
+    the loan above the tier's share of the applicant's own spending, fund + loan above that
+    spending."""
+    out = []
+    basis = coverage_basis(a, row)
+    if a.loan_request_krw_bn > row["loan_cap_krw_bn"] + 1e-9:
+        out.append(Message("screen_above_loan_cap", {
+            "loan": f"{a.loan_request_krw_bn:,.1f}", "cap_share": f"{row['loan_cap_share']:.0%}",
+            "tier": Message(f"loan_cap_tier_{row['loan_cap_tier']}"), "basis": basis,
+            "cap": f"{row['loan_cap_krw_bn']:,.1f}", "terms": scenario.loan_terms}))
+    support = a.fund_request_krw_bn + a.loan_request_krw_bn
+    if support > row["support_cap_krw_bn"] + 1e-9:
+        out.append(Message("screen_above_applicant_spending", {"support": f"{support:,.1f}", "basis": basis}))
+    return out
+
+
 def eligibility(ev, scenario) -> pd.DataFrame:
     """Hard screens, each failure with a readable reason (index ``id``).
 
     Screens: host country excluded by the scenario; ESG category A without a mitigation plan;
-    support (fund + loan) above ``coverage_cap_share`` x total project cost [KRW bn]; Korean
+    the loan above its cap (the terms' share of the applicant's own spending, by tier) or fund +
+    loan above that spending (:mod:`evaluator.special_loan`; unless the scenario allows partial
+    funding up to the cap, ``allow_partial_above_cap``); Korean
     ownership below ``min_korean_ownership_share``; fund request above the whole fund budget or
     loan request above the whole loan budget; exploration loan without a success probability;
     no support requested; loan grace period not shorter than the tenor; an NPV that cannot be
@@ -308,13 +333,17 @@ def criteria_scores(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
     t = pd.DataFrame(index=m.index)
     for col in ("name", "country_iso3", "mineral", "stage", "npv_usd_m", "npv_krw_bn", "irr",
                 "discount_rate", "payback_years", "npv_per_support", "min_dscr", "llcr",
-                "support_request_krw_bn", "fund_request_krw_bn", "loan_request_krw_bn", "coverage_share"):
+                "support_request_krw_bn", "fund_request_krw_bn", "loan_request_krw_bn", "coverage_share",
+                "applicant_spending_krw_bn", "spending_basis", "loan_cap_tier", "loan_cap_criteria", "loan_cap_share",
+                "loan_cap_krw_bn", "support_cap_krw_bn", "loan_success_contingent", "loan_levy_if_success_krw_bn",
+                "loan_interest_subsidy_krw_bn"):
         t[col] = m[col]
     t["irr_excess"] = m["irr"] - m["discount_rate"]
     t["permits_status"] = [a.permits_status for a in ev.applications]
     t["esg_category"] = [a.esg_category for a in ev.applications]
     t["esg_mitigation_plan"] = [str(a.esg_mitigation_plan).lower() for a in ev.applications]
-    for col in ("country_risk_score", "risk_premium", "pd_cumulative", "expected_loss_krw_bn", "expected_loss_share"):
+    for col in ("country_risk_score", "risk_premium", "pd_cumulative", "expected_loss_krw_bn", "expected_loss_share",
+                "loan_expected_levy_krw_bn", "loan_expected_net_cost_krw_bn", "loan_net_cost_share"):
         t[col] = safety[col]
     for col in ("diversification_score", "china_share_before", "china_share_after", "delta_top_share",
                 "target_progress"):
@@ -329,7 +358,7 @@ def criteria_scores(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
         "diversification_score": t["diversification_score"].to_numpy(dtype=float),
         "min_dscr": t["min_dscr"].to_numpy(dtype=float),
         "llcr": t["llcr"].to_numpy(dtype=float),
-        "expected_loss_share": t["expected_loss_share"].to_numpy(dtype=float),
+        "loan_net_cost_share": t["loan_net_cost_share"].to_numpy(dtype=float),
         "stage": t["stage"].to_numpy(),
         "permits_status": t["permits_status"].to_numpy(),
         "esg_category_plan": (t["esg_category"] + "|" + t["esg_mitigation_plan"]).to_numpy(),
@@ -521,7 +550,8 @@ def explain(result: ScoreResult, app_id: str, language: str = "en") -> list[str]
                                before=_pct(r["china_share_before"]), after=_pct(r["china_share_after"]),
                                **_score_basis(r.get("mineral"), say)),
         "loan_safety": say("explain_loan_safety", dscr=_num(r["min_dscr"]), llcr=_num(r["llcr"]),
-                           loss=_num(r["expected_loss_krw_bn"], "{:.2f}"), share=_pct(r["expected_loss_share"])),
+                           loss=_num(r["expected_loss_krw_bn"], "{:.2f}"), levy=_num(r["loan_expected_levy_krw_bn"], "{:.2f}"),
+                           net=_num(r["loan_expected_net_cost_krw_bn"], "{:.2f}"), share=_pct(r["loan_net_cost_share"])),
         "readiness": say("explain_readiness", stage=stage, permits=say(f"permits_{r['permits_status']}")),
         "esg": say("explain_esg", category=r["esg_category"],
                    plan=say(f"plan_{r['esg_mitigation_plan'] if r['esg_mitigation_plan'] in ('yes', 'no') else ''}")),

@@ -107,9 +107,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("depreciation_years", "int", False, "yr", "Straight-line tax depreciation period (default 10)", 1, 40, group="Costs"),
     _f("fund_request_krw_bn", "float", True, "KRW bn", "Equity/co-investment asked of the fund", 0, None, group="Support"),
     _f("loan_request_krw_bn", "float", True, "KRW bn", "Policy loan asked", 0, None, group="Support"),
-    _f("loan_tenor_years", "int", True, "yr", "Loan tenor including grace", 1, 30, group="Support"),
+    _f("loan_tenor_years", "int", True, "yr", "Loan tenor including grace (the special loan: at most 15 years)", 1, 30, group="Support"),
     _f("loan_grace_years", "int", True, "yr", "Interest-only grace period", 0, 15, group="Support"),
-    _f("total_project_cost_usd_m", "float", True, "USD m", "Total project cost (base of the 70% coverage cap)", 0, None, group="Support", lo_open=True),
+    _f("total_project_cost_usd_m", "float", True, "USD m", "Total project cost (x ownership share = the applicant's spending, the base of the loan's coverage cap)", 0, None, group="Support", lo_open=True),
     _f("korea_offtake_share", "float", True, "fraction", "Share of payable output committed to Korean buyers", 0, 1, group="Support"),
     _f("success_probability", "float", False, "fraction", "Probability that exploration succeeds (exploration loans)", 0, 1, group="Support"),
     _f("processing_country_iso3", "str", False, "ISO3", "Country where the product is refined / separated (default: the host country)", group="Technical"),
@@ -137,6 +137,11 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("study_by_product_prices", "str", False, "USD/t product", "By-product prices the study used: 'mineral price; ...', e.g. 'cobalt 33000; copper 9000'", group="Support"),
     _f("fiscal_incentive", "str", False, "", "Fiscal incentive granted to the project (evaluator/data/fiscal_incentives.csv), e.g. IDN-TAX-HOLIDAY-5Y; empty = none", group="Costs"),
     _f("construction_months", "int", False, "months", "Construction period in months from the valuation date (capital spent evenly over it, production from its end); construction_years must be it divided by 12, rounded up", 0, 120, group="Costs"),
+    # the special loan's own rules (issue 23): the coverage tier and the applicant's own spending
+    _f("applicant_size", "choice", False, "", "Size of the Korean applicant (sme, midsize, large; empty = large)", choices=("sme", "midsize", "large"), group="Support"),
+    _f("operator", "choice", False, "yes/no", "The applicant is the project's operator", choices=YES_NO, group="Support"),
+    _f("imports_to_korea", "choice", False, "yes/no", "Output is imported into Korea (empty = yes when korea_offtake_share > 0)", choices=YES_NO, group="Support"),
+    _f("applicant_investment_usd_m", "float", False, "USD m", "The applicant's own qualifying spending on the project (empty = ownership share x total project cost)", 0, None, group="Support"),
 )
 FIELD_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in FIELDS}
 COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS)
@@ -363,6 +368,10 @@ class Application:
     study_by_product_prices: tuple[tuple[str, float], ...] = ()
     construction_months: int | None = None
     fiscal_incentive: str = ""
+    applicant_size: str = "large"
+    operator: str = "no"
+    imports_to_korea: str | None = None  # None = yes when korea_offtake_share > 0
+    applicant_investment_usd_m: float | None = None
 
     @property
     def grade_schedule_fraction(self) -> tuple[float, ...]:
@@ -771,6 +780,15 @@ def parse_application(
     return Application(**values), []
 
 
+@functools.lru_cache(maxsize=1)
+def _max_loan_tenor_years() -> int:
+    """The special loan's longest tenor including grace [yr] (``loan_terms.csv``; 15 in every
+    terms year: 2020 execution plan)."""
+    from models.scenario import LOAN_TERMS, loan_terms_value
+
+    return int(max(loan_terms_value(t, "max_tenor_years") for t in LOAN_TERMS))
+
+
 def _cross_field_rules(values: dict, app_id: str, row, problems: list[Problem], kc, km, ko) -> None:
     """Rules between fields and against reference keys; parses by-products and the REE basket."""
     if "processing_country_iso3" in values:
@@ -793,6 +811,10 @@ def _cross_field_rules(values: dict, app_id: str, row, problems: list[Problem], 
     if "loan_grace_years" in values and "loan_tenor_years" in values and values["loan_grace_years"] >= values["loan_tenor_years"]:
         problems.append(Problem.of(app_id, "loan_grace_years", "problem_shorter_than", values["loan_grace_years"], row,
                                    other="loan_tenor_years"))
+    max_tenor = _max_loan_tenor_years()
+    if values.get("loan_request_krw_bn", 0) > 0 and values.get("loan_tenor_years", 0) > max_tenor:
+        problems.append(Problem.of(app_id, "loan_tenor_years", "problem_tenor_above_special_loan_max",
+                                   values["loan_tenor_years"], row, max=max_tenor))
     if values.get("stage") == "exploration" and values.get("loan_request_krw_bn", 0) > 0 and "success_probability" not in values:
         problems.append(Problem.of(app_id, "success_probability", "problem_exploration_needs_probability", None, row))
     if "by_products" in values:

@@ -32,7 +32,9 @@ DISPLACEMENT_RULES = ("top_supplier", "pro_rata", "additive")
 IMPORT_BASES = ("quantity", "value")
 DEMAND_CASES = ("low", "base", "high")
 OBJECTIVES = ("score_weighted_support", "total_score", "total_npv", "total_diversification")
-LOAN_TERMS = ("2026", "2025")
+LOAN_TERMS = ("2026", "2024-25", "2017-23")
+#: Older names of the loan terms, read from saved scenarios.
+_LOAN_TERMS_ALIASES = {"2025": "2024-25", "2024": "2024-25"}
 #: The financial measures a ranking can use: the point NPV per KRW of support, and the two the
 #: Monte Carlo gives (P10 NPV per KRW of support, probability of a negative NPV).
 FINANCIAL_MEASURES = ("npv", "p10_npv", "prob_loss")
@@ -72,9 +74,15 @@ class Scenario:
 
     Notes
     -----
-    ``loan_terms`` selects the policy-loan terms: "2026" (coverage cap 70 %, write-off 90 %)
-    or "2025" (50 %, 80 %) for back-testing; explicit ``coverage_cap_share`` and
-    ``write_off_share`` are what the model uses, and :meth:`with_loan_terms` sets both.
+    ``loan_terms`` selects the special loan's terms (``evaluator/data/loan_terms.csv``): "2026"
+    (coverage of the applicant's own spending 30 % base / 70 % preferred, write-off 90 %),
+    "2024-25" (30 / 50 %, 80 %) or "2017-23" (30 %, 70 %). The coverage tiers are read from the
+    table by :mod:`evaluator.special_loan`; ``write_off_share`` is what the model uses and
+    :meth:`with_loan_terms` sets it from the same table.
+
+    The policy loan's rate is nominal and floats on the 3-year KTB: ``ktb_3y_rate`` +
+    ``policy_loan_spread``; the model is real, so :attr:`policy_loan_rate` converts it with the
+    Fisher relation at ``inflation_rate``.
     """
 
     name: str = _default("name")
@@ -89,10 +97,26 @@ class Scenario:
     #: issue 28: each year's flow in four equal quarters, each discounted at its end (a study's
     #: convention); not together with mid_year
     quarterly_discounting: bool = _default("quarterly_discounting")
-    policy_loan_rate: float = _default("policy_loan_rate")
+    #: 3-year Korea Treasury Bond yield, nominal [fraction/yr] (the special loan's base rate)
+    ktb_3y_rate: float = _default("ktb_3y_rate")
+    #: the special loan's spread over the 3-year KTB, nominal [fraction/yr]; -0.0225 in the last
+    #: published terms (2004-07)
+    policy_loan_spread: float = _default("policy_loan_spread")
+    #: Korean inflation assumed over the loan's life [fraction/yr], to put the nominal loan rate on
+    #: the model's real basis
+    inflation_rate: float = _default("inflation_rate")
     loan_terms: str = _default("loan_terms")
     write_off_share: float = _default("write_off_share")
-    coverage_cap_share: float = _default("coverage_cap_share")
+    #: when True, an application asking more than its coverage cap stays a candidate and is funded
+    #: only up to the cap; when False it is ineligible
+    allow_partial_above_cap: bool = _default("allow_partial_above_cap")
+    #: special levy on success (특별부담금): share of the borrower's profit after tax [fraction]
+    success_levy_share: float = _default("success_levy_share")
+    #: years of profit the levy is charged on, from the year after the loan is repaid [yr]
+    success_levy_years: int = _default("success_levy_years")
+    #: annual default probability of a borrower who repays a failed project's loan from its own
+    #: means [fraction/yr]
+    borrower_annual_pd: float = _default("borrower_annual_pd")
     lgd: float = _default("lgd")
     #: Debt-service reserve account of a policy loan [months of the largest scheduled yearly debt
     #: service in the DSCR's scope]: the cash a default test draws on before a shortfall
@@ -158,14 +182,26 @@ class Scenario:
 
         References
         ----------
-        MOTIE / KOMIR, 2026 overseas resource development loan terms (Feb 2026): coverage up to
-        70 % of project cost (was 50 %), write-off up to 90 % on failed exploration (was 80 %).
+        ``evaluator/data/loan_terms.csv`` (each row with its source): write-off up to 90 % on
+        failed exploration in 2026 (80 % in 2024-25, 70 % in 2017-23).
         """
-        table = {"2026": (0.70, 0.90), "2025": (0.50, 0.80)}
-        if terms not in table:
-            raise ScenarioError(f"loan_terms: must be one of {', '.join(table)}")
-        cap, wo = table[terms]
-        return self.replace(loan_terms=terms, coverage_cap_share=cap, write_off_share=wo)
+        terms = _LOAN_TERMS_ALIASES.get(terms, terms)
+        if terms not in LOAN_TERMS:
+            raise ScenarioError(f"loan_terms: must be one of {', '.join(LOAN_TERMS)}")
+        return self.replace(loan_terms=terms, write_off_share=loan_terms_value(terms, "write_off_share"))
+
+    @property
+    def policy_loan_rate_nominal(self) -> float:
+        """The special loan's nominal rate [fraction/yr]: 3-year KTB + spread."""
+        return self.ktb_3y_rate + self.policy_loan_spread
+
+    @property
+    def policy_loan_rate(self) -> float:
+        """The special loan's rate on the model's real basis [fraction/yr].
+
+        Fisher: ``(1 + nominal) / (1 + inflation) - 1``.
+        """
+        return (1.0 + self.policy_loan_rate_nominal) / (1.0 + self.inflation_rate) - 1.0
 
     def normalised_weights(self) -> dict[str, float]:
         """Criteria weights scaled to sum to 1."""
@@ -199,7 +235,7 @@ class Scenario:
             An unknown key, ``excluded_countries`` that is not a list, a table field that is not a
             table of name = number, or any rule of :func:`validate_scenario`.
         """
-        d = validate_overrides(data)
+        d = validate_overrides(_legacy(data))
         if "excluded_countries" in d:
             d["excluded_countries"] = _code_list("excluded_countries", d["excluded_countries"])
         if d.get("supply_window") is not None:
@@ -218,6 +254,35 @@ class Scenario:
             return cls(**d)
         except TypeError as exc:  # wrong types that dataclasses cannot coerce
             raise ScenarioError(str(exc)) from exc
+
+
+def _legacy(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Fields of scenarios saved before the special loan's own rules (issue 23): ``loan_terms``
+    "2025" is "2024-25"; ``coverage_cap_share`` (one cap on the whole project's cost) has no
+    meaning under the rule's tiers and is dropped; a real ``policy_loan_rate`` becomes the spread
+    over the 3-year KTB that gives the same real rate."""
+    d = dict(data)
+    if d.get("loan_terms") in _LOAN_TERMS_ALIASES:
+        d["loan_terms"] = _LOAN_TERMS_ALIASES[d["loan_terms"]]
+    d.pop("coverage_cap_share", None)
+    if "policy_loan_rate" in d:
+        real = _num("policy_loan_rate", d.pop("policy_loan_rate"))
+        infl = _num("inflation_rate", d.get("inflation_rate", Scenario.inflation_rate))
+        ktb = _num("ktb_3y_rate", d.get("ktb_3y_rate", Scenario.ktb_3y_rate))
+        d["policy_loan_spread"] = (1.0 + real) * (1.0 + infl) - 1.0 - ktb
+    return d
+
+
+@functools.lru_cache(maxsize=None)
+def _loan_terms_table() -> dict[tuple[str, str], float]:
+    with open(_DATA_DIR / "loan_terms.csv", newline="", encoding="utf-8") as fh:
+        return {(r["terms"], r["rule"]): float(r["value"]) for r in csv.DictReader(fh)}
+
+
+def loan_terms_value(terms: str, rule: str) -> float:
+    """One figure of the special loan's terms (``evaluator/data/loan_terms.csv``), e.g.
+    ``loan_terms_value("2026", "write_off_share")`` -> 0.90."""
+    return _loan_terms_table()[(terms, rule)]
 
 
 def _price_paths(data: Any) -> dict[str, dict[int, float]]:
@@ -312,11 +377,12 @@ def _check_numbers(s: "Scenario", p: list[str]) -> None:
         if not _is_real(v) or not (lo <= v <= hi):
             p.append(f"{name}: must be a finite number in [{lo:,.6g}, {hi:,.6g}] [{unit}], got {v!r}")
 
-    for n in ("write_off_share", "coverage_cap_share", "lgd", "country_cap_share", "mineral_cap_share",
+    for n in ("write_off_share", "success_levy_share", "borrower_annual_pd", "lgd", "country_cap_share", "mineral_cap_share",
               "min_korean_ownership_share", "target_single_supplier_share", "min_fraction"):
         within(n, 0.0, 1.0, "fraction")
-    for n in ("discount_rate", "social_discount_rate", "policy_loan_rate"):
+    for n in ("discount_rate", "social_discount_rate", "ktb_3y_rate", "inflation_rate"):
         within(n, -0.05, 0.5, "fraction")
+    within("policy_loan_spread", -0.2, 0.2, "fraction")
     for n in ("lender_min_dscr", "lender_min_llcr"):
         within(n, 1.0, 5.0, "x")
     within("dsra_months", 0.0, 24.0, "months")
@@ -327,11 +393,12 @@ def _check_numbers(s: "Scenario", p: list[str]) -> None:
     if s.expected_loss_cap_krw_bn is not None:
         within("expected_loss_cap_krw_bn", *bounds["expected_loss_cap_krw_bn"], "KRW bn")
     for n, lo, hi in (("first_year", 2000, 2100), ("target_year", 2000, 2100), ("horizon_year", 2000, 2100),
-                      ("min_minerals_covered", 0, 100), ("depreciation_years_default", 1, 40)):
+                      ("min_minerals_covered", 0, 100), ("depreciation_years_default", 1, 40),
+                      ("success_levy_years", 0, 100)):
         v = getattr(s, n)
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
             p.append(f"{n}: must be an integer in [{lo}, {hi}], got {v!r}")
-    for n in ("add_country_risk_premium", "mid_year", "quarterly_discounting"):
+    for n in ("add_country_risk_premium", "mid_year", "quarterly_discounting", "allow_partial_above_cap"):
         if not isinstance(getattr(s, n), bool):
             p.append(f"{n}: must be true or false, got {getattr(s, n)!r}")
     if s.mid_year is True and s.quarterly_discounting is True:

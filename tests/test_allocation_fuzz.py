@@ -276,7 +276,10 @@ def test_fuzz_portfolio_every_objective(run):
             problems.append(f"case {case}: a locked-in application not funded")
         frac = t["fraction"][t["selected"]]
         floor = np.minimum(s.min_fraction, pa.candidates["max_fraction"].reindex(frac.index))
-        if (frac < floor - TOL).any() or (t["coverage_share"] > s.coverage_cap_share + TOL).any():
+        caps = pa.candidates.reindex(t.index)
+        over_cap = ((t["loan_krw_bn"] > caps["loan_cap_krw_bn"] + TOL)
+                    | (amount > caps["support_cap_krw_bn"] + TOL))[t["candidate"]]
+        if (frac < floor - TOL).any() or over_cap.any():
             problems.append(f"case {case}: minimum share or coverage cap")
         if not t["selected"].any() and not pa.note.startswith("Nothing funded"):
             problems.append(f"case {case}: all zero without a note")

@@ -138,12 +138,29 @@ def test_scenario_round_trip_toml_and_json(tmp_path):
 
 
 def test_default_scenario_policy_figures():
-    """MOTIE/KOMIR Feb 2026: KRW 67.5 bn loans = USD 46.2 m; coverage 70 %; write-off 90 %."""
+    """Feb 2026 announcements: KRW 67.5 bn loans = USD 46.2 m; write-off 90 % (2024-25: 80 %,
+    2017-23: 70 %; evaluator/data/loan_terms.csv); the coverage tiers live in loan_terms.csv."""
     s = default_scenario()
-    assert (s.fund_krw_bn, s.loan_krw_bn, s.coverage_cap_share, s.write_off_share) == (250.0, 67.5, 0.70, 0.90)
+    assert (s.fund_krw_bn, s.loan_krw_bn, s.loan_terms, s.write_off_share) == (250.0, 67.5, "2026", 0.90)
     assert s.loan_krw_bn * 1000 / s.fx_krw_per_usd == pytest.approx(46.2, abs=0.05)
-    old = s.with_loan_terms("2025")
-    assert (old.coverage_cap_share, old.write_off_share) == (0.50, 0.80)
+    assert s.with_loan_terms("2024-25").write_off_share == 0.80
+    assert s.with_loan_terms("2025").loan_terms == "2024-25"  # the older name still reads
+    assert s.with_loan_terms("2017-23").write_off_share == 0.70
+
+
+def test_loan_rate_is_nominal_on_the_ktb_and_converted_by_fisher():
+    """Rate = 3-year KTB + spread (KTB - 2.25 pp, 2004-07 terms); real = (1 + i) / (1 + pi) - 1
+    (Fisher). Hand: KTB 2.6 %, spread -2.25 pp -> 0.35 % nominal; at 2 % inflation
+    1.0035 / 1.02 - 1 = -1.6176 %."""
+    s = default_scenario()
+    assert s.policy_loan_rate_nominal == pytest.approx(0.0035)
+    assert s.policy_loan_rate == pytest.approx(1.0035 / 1.02 - 1)
+    s2 = s.replace(ktb_3y_rate=0.05, policy_loan_spread=0.0, inflation_rate=0.0)
+    assert s2.policy_loan_rate == pytest.approx(0.05)
+    # a saved scenario with the old real rate keeps that real rate
+    legacy = Scenario.from_dict({"policy_loan_rate": 0.02, "coverage_cap_share": 0.7, "loan_terms": "2025"})
+    assert legacy.policy_loan_rate == pytest.approx(0.02)
+    assert legacy.loan_terms == "2024-25"
 
 
 @pytest.mark.parametrize("change, message", [

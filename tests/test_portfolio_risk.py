@@ -75,7 +75,9 @@ def test_zero_volatility_equals_deterministic(result, sample_apps, scenario, ref
     # (VN-GR-01's minimum DSCR is below 1 in a principal year before production, which its later
     # cash flow repays: no loss)
     loss = np.where(m["base_case_default"].to_numpy(dtype=bool), loan_a * scenario.lgd, 0.0)
-    assert (m["min_dscr"] < 1.0).any() and not m["base_case_default"].any()
+    # (under the 2026 loan rate, KTB - 2.25 pp, real about -1.6 %, no funded loan's minimum DSCR is
+    # below 1 any more; the loss is the default test's either way)
+    assert not m["base_case_default"].any()
     assert r.loan_loss_expected_krw_bn == pytest.approx(loss.sum(), abs=1e-9)
     assert r.loan_loss_p99_krw_bn == pytest.approx(loss.sum(), abs=1e-9)
     share = np.minimum(1.0, fund_a * 1000.0 / scenario.fx_krw_per_usd

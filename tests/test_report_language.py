@@ -53,6 +53,12 @@ def data_strings(apps, ref, scenario, result, decision) -> list[str]:
         for c in frame.columns:
             if frame[c].dtype == object or str(frame[c].dtype).startswith("str"):
                 out |= {str(v) for v in frame[c].dropna() if str(v).strip()}
+    from evaluator import special_loan  # the special loan's rules: their citations are data
+
+    for frame in (special_loan.loan_terms_table(ref), special_loan.cap_tiers(ref), special_loan.write_off_minerals(ref)):
+        for c in ("source", "legal_source"):
+            if c in frame.columns:
+                out |= {str(v) for v in frame[c] if str(v).strip()}
     for line in (DATA / "SOURCES.md").read_text(encoding="utf-8").splitlines():
         out |= {p.strip() for p in line.split("|") if p.strip()}
     out |= {str(v) for v in (decision or {}).values()}

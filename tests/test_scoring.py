@@ -50,8 +50,13 @@ def test_sample_screens(full):
     assert set(bad) == {"US-REE-01", "ID-NI-02", "KZ-W-02", "US-LI-01"}
     assert "Korean ownership 5% is below the programme minimum 10%" in bad["US-REE-01"]
     assert bad["ID-NI-02"] == "ESG category A without a mitigation plan"
-    # KZ-W-02: 20 + 40 = 60 KRW bn > 0.70 x 32 USD m x 1,461 KRW/USD = 32.7 KRW bn
-    assert "above the coverage cap 70% x project cost 46.8 = 32.7 KRW bn" in bad["KZ-W-02"]
+    # KZ-W-02 (60 % of a USD 32 m project; tungsten, a critical mineral: preferred tier, 70 % in the
+    # 2026 terms): own spending 0.60 x 32 x 1,461 / 1000 = 28.05 KRW bn; loan cap 0.70 x 28.05 =
+    # 19.64 < loan 40; fund + loan 60 > 28.05
+    assert ("loan 40.0 KRW bn is above the special loan's cap: 70% (preferred tier) of the applicant's own "
+            "spending, ownership 60% x project cost 46.8 = 28.1 KRW bn, = 19.6 KRW bn under the 2026 terms") in bad["KZ-W-02"]
+    assert "fund + loan 60.0 KRW bn exceed the applicant's own spending, ownership 60% x project cost 46.8 = 28.1 KRW bn" \
+        in bad["KZ-W-02"]
     assert "fund request 300.0 KRW bn exceeds the whole fund budget 250.0 KRW bn" in bad["US-LI-01"]
     assert t.loc[~t["eligible"], "rank"].isna().all()
     # ineligible rows listed after every eligible one
@@ -79,22 +84,28 @@ def test_crafted_failures(apps, scen, ref, change, scen_change, expected):
 
 
 def test_coverage_cap_follows_loan_terms(apps, scen, ref):
-    # project cost 200 USD m x 1,461 KRW/USD = 292.2 KRW bn; support 120 + 30 = 150 KRW bn = 51.3 %:
-    # within the 70 % cap of the 2026 terms, above the 50 % cap of the 2025 terms.
-    a = dataclasses.replace(apps["VN-W-01"], fund_request_krw_bn=120.0, loan_request_krw_bn=30.0,
-                            total_project_cost_usd_m=200.0)
+    # the same application under the three terms (loan_terms.csv): 20 % of a USD 200 m project =
+    # own spending 0.20 x 200 x 1,461 / 1000 = 58.44 KRW bn; tungsten is a critical mineral
+    # (preferred tier). Loan 25: within 70 % (40.9, 2026) and 50 % (29.2, 2024-25), above 30 %
+    # (17.5, 2017-23); fund + loan 55 <= 58.44 in every terms.
+    a = dataclasses.replace(apps["VN-W-01"], fund_request_krw_bn=30.0, loan_request_krw_bn=25.0,
+                            total_project_cost_usd_m=200.0, korean_ownership_share=0.20)
     t26 = _score([a], scen, ref).table
-    t25 = _score([a], scen.with_loan_terms("2025"), ref).table
-    assert t26.loc["VN-W-01", "eligible"]
-    assert not t25.loc["VN-W-01", "eligible"]
-    assert "coverage cap 50%" in t25.loc["VN-W-01", "ineligible_reasons"]
+    t25 = _score([a], scen.with_loan_terms("2024-25"), ref).table
+    t17 = _score([a], scen.with_loan_terms("2017-23"), ref).table
+    assert t26.loc["VN-W-01", "eligible"] and t25.loc["VN-W-01", "eligible"]
+    assert not t17.loc["VN-W-01", "eligible"]
+    assert "30% (preferred tier) of the applicant's own spending, ownership 20% x project cost 292.2 = 58.4 KRW bn, " \
+           "= 17.5 KRW bn under the 2017-23 terms" in t17.loc["VN-W-01", "ineligible_reasons"]
 
 
 def test_several_reasons_are_joined(apps, scen, ref):
     a = dataclasses.replace(apps["VN-REE-01"], esg_category="A", esg_mitigation_plan="no",
                             korean_ownership_share=0.01)
     r = _score([a], scen, ref).table.loc["VN-REE-01", "ineligible_reasons"]
-    assert r.count("; ") == 1
+    # ESG, ownership below the minimum, and (1 % of the project is 2.5 USD m of own spending) the
+    # loan above its cap and fund + loan above the spending: four reasons
+    assert r.count("; ") == 3
 
 
 # ----------------------------------------------------------------------------------------------
@@ -120,12 +131,16 @@ def test_criteria_are_on_0_100_and_contributions_add_up(full):
 
 
 def test_scale_anchors_by_hand(full):
-    # loan safety of VN-GR-01 (exploration, loan 8 KRW bn, p = 0.4, 2026 terms): EL share
-    # 0.6 x 0.9 = 0.54 -> 0 points; min DSCR < 0 -> 0; LLCR 2.79 >= 2.0 -> 100;
-    # loan_safety = 0.4 x 0 + 0.2 x 100 + 0.4 x 0 = 20
+    # loan safety of LA-REE-02 (exploration, rare earths (listed), loan 4 KRW bn, p = 0.3, 2026 terms):
+    # EL share 0.7 x (0.9 + 0.1 x (1 - 0.97^5) x 0.45) = 0.7 x 0.9063570 = 0.6344499; the expected
+    # levy takes a part off: net cost share >= 0.4 -> 0 points; min DSCR 3.96 and LLCR 7.5 -> 100;
+    # loan_safety = 0.4 x 0 + 0.4 x 100 + 0.2 x 100 = 60
+    r = full.scores.table.loc["LA-REE-02"]
+    assert r["expected_loss_share"] == pytest.approx(0.7 * (0.9 + 0.1 * (1 - 0.97 ** 5) * 0.45))
+    assert r["loan_net_cost_share"] == pytest.approx(r["expected_loss_share"] - r["loan_expected_levy_krw_bn"] / 4.0)
+    assert r["loan_net_cost_share"] > 0.4
+    assert r["crit_loan_safety"] == pytest.approx(60.0)
     r = full.scores.table.loc["VN-GR-01"]
-    assert r["expected_loss_share"] == pytest.approx(0.54)
-    assert r["crit_loan_safety"] == pytest.approx(20.0)
     # readiness: exploration 10, permits applied 30 -> 0.6 x 10 + 0.4 x 30 = 18; ESG B with plan = 85
     assert r["crit_readiness"] == pytest.approx(18.0)
     assert r["crit_esg"] == pytest.approx(85.0)
@@ -224,7 +239,7 @@ def test_p10_measure_needs_risk_metrics(full, scen, ref):
 
 def test_explain(full):
     lines = scoring.explain(full.scores, "KZ-W-02")
-    assert "Not eligible" in lines[1] and "coverage cap" in lines[1]
+    assert "Not eligible" in lines[1] and "special loan's cap" in lines[1]
     lines = scoring.explain(full.scores, "AU-LI-01")
     rank = int(full.scores.table.loc["AU-LI-01", "rank"])
     assert lines[1].startswith(f"Rank {rank} of 23 eligible")

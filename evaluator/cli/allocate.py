@@ -8,7 +8,8 @@ from evaluator.cli.common import add_common, add_decision_options, emit, run_pip
 
 ALLOCATION_FIELDS = ["id", "name", "country_iso3", "mineral", "score", "eligible", "fund_request_krw_bn",
                      "loan_request_krw_bn", "fund_krw_bn", "loan_krw_bn", "fraction", "selected",
-                     "coverage_share", "expected_loss_krw_bn", "note"]
+                     "coverage_share", "loan_cap_krw_bn", "support_cap_krw_bn", "expected_loss_krw_bn",
+                     "loan_expected_levy_krw_bn", "loan_expected_net_cost_krw_bn", "note"]
 
 
 def add_arguments(p) -> None:

@@ -16,7 +16,9 @@ EVALUATE_FIELDS = [
     "npv_pretax_usd_m", "irr_pretax", "npv_korea_equity_usd_m", "irr_korea_equity",
     "payback_years", "discounted_payback_years", "profitability_index", "npv_per_support",
     "aisc_usd_per_t", "min_dscr", "avg_dscr", "llcr", "discount_rate", "risk_premium",
-    "support_request_krw_bn", "coverage_share", "first_production_year", "korea_offtake_t_per_year",
+    "support_request_krw_bn", "coverage_share", "applicant_spending_krw_bn", "loan_cap_tier", "loan_cap_share",
+    "loan_cap_krw_bn", "support_cap_krw_bn", "loan_success_contingent", "loan_expected_levy_krw_bn",
+    "loan_interest_subsidy_krw_bn", "first_production_year", "korea_offtake_t_per_year",
     "korea_offtake_t_full", "korea_offtake_t_target_year",
     *STUDY_COLUMNS,
 ]

@@ -23,7 +23,9 @@ from models.scenario import CRITERIA
 #: Fields of a ``rank`` record (DESIGN.md interface: snake_case with units).
 RANK_FIELDS = [
     "id", "name", "country_iso3", "mineral", "stage", "npv_usd_m", "irr", "payback_years", "min_dscr",
-    "country_risk_score", "risk_premium", "expected_loss_krw_bn", "diversification_score",
+    "country_risk_score", "risk_premium", "expected_loss_krw_bn", "loan_expected_levy_krw_bn",
+    "loan_expected_net_cost_krw_bn", "loan_interest_subsidy_krw_bn", "applicant_spending_krw_bn", "loan_cap_tier",
+    "loan_cap_share", "loan_cap_krw_bn", "diversification_score",
     "china_share_after", "score", "rank", "rank_range", "eligible", "ineligible_reasons",
 ] + [f"contrib_{c}" for c in CRITERIA]
 #: Simulated fields added after ``npv_usd_m`` when the ranking is risk-adjusted.

@@ -75,7 +75,9 @@ def _variant(kind: str, value: str, apps, scenario, ref, base_in):
         return scenario.replace(discount_rate=max(0.0, scenario.discount_rate + v)), base_in, {}
     if kind == "fx_multiplier":
         return scenario.replace(fx_krw_per_usd=scenario.fx_krw_per_usd * v), base_in, {}
-    return scenario.replace(policy_loan_rate=max(0.0, scenario.policy_loan_rate + v)), base_in, {}
+    # the loan rate floats on the 3-year KTB: a shift of the rate is a shift of the KTB (the nominal
+    # rate kept at or above zero)
+    return scenario.replace(ktb_3y_rate=max(-scenario.policy_loan_spread, scenario.ktb_3y_rate + v)), base_in, {}
 
 
 def tornado(apps: Sequence[Application], scenario: Scenario, ref, ids: Sequence[str] | None = None) -> pd.DataFrame:
