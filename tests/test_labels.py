@@ -78,7 +78,7 @@ def test_every_application_field_has_a_header_in_both_languages():
 
 
 def test_every_code_the_engine_says_has_both_wordings():
-    """Every message code written in evaluator/ and models/ (``Message("code"``, ``text("code"``)
+    """Every message code written whole in evaluator/, models/ and app_pages/ (``Message("code", ...)``)
     is in both catalogues, and every ``{name:@prefix}`` placeholder's prefix names catalogue keys."""
     from evaluator import messages
 
@@ -86,7 +86,7 @@ def test_every_code_the_engine_says_has_both_wordings():
     used = set()
     for folder in ("evaluator", "models", "app_pages"):
         for path in (root / folder).rglob("*.py"):
-            used |= set(re.findall(r'Message\(\s*"([a-z0-9_]+)"', path.read_text(encoding="utf-8")))
+            used |= set(re.findall(r'Message\(\s*"([a-z0-9_]+)"\s*[,)]', path.read_text(encoding="utf-8")))
     assert len(used) > 40
     en, ko = messages.catalogue("en"), messages.catalogue("ko")
     assert sorted(used - set(en)) == [] and sorted(used - set(ko)) == []
