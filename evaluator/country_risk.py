@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from evaluator.reference import DATA_DIR, ReferenceDataError, annual_pd
-from evaluator.special_loan import terms_value, write_off_listed
+from evaluator.special_loan import failure_loss_share_of, write_off_listed
 
 __all__ = [
     "WGI_COLUMNS",
@@ -288,13 +288,13 @@ def loan_expected_loss(ref, scenario, *, iso3s: Sequence[str], stage: Sequence[s
     listed = np.ones(n, dtype=bool) if write_off_listed is None else np.asarray(write_off_listed, dtype=bool).reshape(n)
     waived = explor & listed
     unlisted_explor = explor & ~listed
-    w = scenario.write_off_share
-    repay_years = terms_value(ref, scenario.loan_terms, "failure_repayment_years")
-    pd_b = 1.0 - (1.0 - scenario.borrower_annual_pd) ** np.array([repay_years] * n)
-    pd_b_tenor = 1.0 - (1.0 - scenario.borrower_annual_pd) ** np.maximum(tenor, 0.0)
-    pd_unlisted = (1.0 - p_succ) * pd_b_tenor + p_succ * pd_cum_later
+    # the failure loss by the law's list: one home (special_loan.failure_loss_share_of), shared with
+    # the simulation's loan book; unlisted, it is pd_b(tenor) x LGD
+    fail_share = failure_loss_share_of(ref, scenario, listed, tenor)
+    pd_unlisted = (1.0 - p_succ) * fail_share / scenario.lgd + p_succ * pd_cum_later if scenario.lgd > 0 \
+        else p_succ * pd_cum_later
     pd_cum = np.where(waived, 1.0 - p_succ, np.where(unlisted_explor, pd_unlisted, pd_cum_later))
-    lge = np.where(waived, w + (1.0 - w) * pd_b * scenario.lgd, scenario.lgd)
+    lge = np.where(waived, fail_share, scenario.lgd)
     el = np.where(loan > 0, loan * pd_cum * lge, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(loan > 0, el / np.where(loan > 0, loan, 1.0), np.nan)

@@ -211,6 +211,16 @@ def _korea_irr(inputs: cashflow.ProjectInputs, cf: cashflow.CashflowTable, irr: 
     return out
 
 
+def _effective_tax_rate(cf: cashflow.CashflowTable) -> np.ndarray:
+    """Income tax net of credits over the life / income before tax (EBITDA less tax
+    depreciation) over the life [fraction]: the rate after depletion, losses, holidays and state
+    taxes that a study's "effective tax rate" states (NaN when the income is not positive)."""
+    income = (cf.ebitda_usd_m - cf.depreciation_usd_m).sum(axis=1)
+    tax = (cf.tax_usd_m - cf.tax_credit_usd_m).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(income > 0, tax / np.where(income > 0, income, 1.0), np.nan)
+
+
 def _source_column(inputs: cashflow.ProjectInputs, name: str, default) -> list:
     """One column of ``inputs.sources`` in project order (``default`` when absent)."""
     src = inputs.sources
@@ -250,6 +260,7 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         ``steady_output_t_per_year``, ``korea_offtake_t_per_year`` (mean over the operating
         years), ``korea_offtake_t_full`` (at full production: the largest year) [t/yr],
         ``korea_offtake_t_target_year`` (in ``scenario.target_year``, with the ramp-up) [t], ``price_usd_per_t``,
+        ``effective_tax_rate`` (income tax net of credits over income before tax, over the life),
         ``fiscal_region``, ``royalty_basis``, ``dividend_withholding_rate``, ``fiscal_warning``
         (a fallback to a default that an officer should see; empty when none), and the special
         loan's rules (:func:`_special_loan_columns`): the columns of
@@ -352,6 +363,7 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         "korea_offtake_share": inputs.korea_offtake_share,
         "royalty_rate": inputs.royalty_rate,
         "income_tax_rate": inputs.income_tax_rate,
+        "effective_tax_rate": _effective_tax_rate(cf),
         "fiscal_region": _source_column(inputs, "fiscal_region", ""),
         "royalty_basis": _source_column(inputs, "royalty_basis", "nsr"),
         "dividend_withholding_rate": inputs.dividend_withholding_rate,

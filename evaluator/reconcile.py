@@ -136,12 +136,15 @@ def _variants(app: Application, scenario: Scenario) -> tuple[list[Application], 
     if app.study_income_tax_rate is not None:  # the study's own rate: no incentive on top of it
         study_fiscal["fiscal_incentive"] = ""
     if app.study_first_production_year is not None:
-        c_study = app.study_first_production_year - scenario.first_year
+        # construction years from the study's own valuation date (its NPV is stated at that date)
+        c_study = app.study_first_production_year - (app.study_valuation_year or scenario.first_year)
         timing = dict(construction_years=max(c_study, 0), construction_months=None)
         fund_first = scenario.first_year + (app.construction_years if app.construction_months is None
                                             else app.construction_months // 12)
         months = "" if app.construction_months is None else f" (after {app.construction_months} months of construction)"
-        details_timing = (f"first production {app.study_first_production_year} -> {fund_first}{months}"
+        valued = "" if app.study_valuation_year is None else \
+            f" (study valued at 1 January {app.study_valuation_year}, the fund at {scenario.first_year})"
+        details_timing = (f"first production {app.study_first_production_year} -> {fund_first}{months}{valued}"
                           + (" (study's year before the valuation date: taken as already built)" if c_study < 0 else ""))
     else:
         timing, details_timing = {}, "study's first production year not stated: no change"

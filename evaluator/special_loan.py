@@ -52,6 +52,8 @@ __all__ = [
     "terms_value",
     "write_off_listed",
     "success_contingent",
+    "failure_loss_share",
+    "failure_loss_share_of",
     "coverage",
     "criteria_message",
     "levy_pv_krw_bn",
@@ -59,8 +61,8 @@ __all__ = [
 ]
 
 #: Designations in ``minerals.csv`` that are 핵심광물 (critical minerals): the 2023 list of 33 (of
-#: which the 10 strategic) and the 17 rare earths designated in 2025-26.
-CRITICAL_DESIGNATIONS = ("core", "strategic", "critical")
+#: which the 10 strategic, five of them rare earths) and the 17 rare earths designated in 2025-26.
+CRITICAL_DESIGNATIONS = ("strategic", "critical")
 
 
 def _data_dir(ref) -> Path:
@@ -127,6 +129,33 @@ def success_contingent(ref, stages: Sequence[str], minerals: Sequence[str]) -> n
     production, Decree art. 11-3(2)) for a listed mineral [bool]."""
     explor = np.array([str(s) == "exploration" for s in stages], dtype=bool)
     return explor & write_off_listed(ref, minerals)
+
+
+def failure_loss_share(ref, scenario, minerals: Sequence[str], tenor_years) -> np.ndarray:
+    """Expected loss of an exploration loan whose project fails, as a share of the loan
+    [fraction], per project: the one home of the rule for the static expected loss
+    (:func:`evaluator.country_risk.loan_expected_loss`) and the simulation's loan book.
+
+    A listed mineral's loan is waived up to ``write_off_share``; the rest is repaid within
+    ``failure_repayment_years`` (``loan_terms.csv``) at the borrower's own default risk. An
+    unlisted mineral's loan is owed in full over its tenor at that risk::
+
+        pd_b(y) = 1 - (1 - borrower_annual_pd) ** y
+        listed:   write_off_share + (1 - write_off_share) x pd_b(failure_repayment_years) x LGD
+        unlisted: pd_b(tenor) x LGD
+    """
+    return failure_loss_share_of(ref, scenario, write_off_listed(ref, minerals), tenor_years)
+
+
+def failure_loss_share_of(ref, scenario, listed, tenor_years) -> np.ndarray:
+    """:func:`failure_loss_share` given whether each mineral is listed [bool array]."""
+    listed = np.asarray(listed, dtype=bool)
+    w = scenario.write_off_share
+    years = terms_value(ref, scenario.loan_terms, "failure_repayment_years")
+    pd_repay = 1.0 - (1.0 - scenario.borrower_annual_pd) ** years
+    tenor = np.maximum(np.asarray(tenor_years, dtype=float).reshape(len(listed)), 0.0)
+    pd_tenor = 1.0 - (1.0 - scenario.borrower_annual_pd) ** tenor
+    return np.where(listed, w + (1.0 - w) * pd_repay * scenario.lgd, pd_tenor * scenario.lgd)
 
 
 def _critical(ref, minerals: Sequence[str]) -> np.ndarray:

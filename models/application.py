@@ -135,6 +135,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("study_initial_capex_usd_m", "float", False, "USD m", "Initial capital in the study (when the applicant's figure has changed since)", 0, None, group="Support"),
     # issue 28: the study's by-product prices (the bridge's "tool on the study's basis" row prices every product at the study's)
     _f("study_by_product_prices", "str", False, "USD/t product", "By-product prices the study used: 'mineral price; ...', e.g. 'cobalt 33000; copper 9000'", group="Support"),
+    _f("study_valuation_year", "int", False, "calendar yr", "Valuation date of the study's NPV (1 January of this year; default: the scenario's first year)", 1990, 2100, group="Support"),
     _f("fiscal_incentive", "str", False, "", "Fiscal incentive granted to the project (evaluator/data/fiscal_incentives.csv), e.g. IDN-TAX-HOLIDAY-5Y; empty = none", group="Costs"),
     _f("construction_months", "int", False, "months", "Construction period in months from the valuation date (capital spent evenly over it, production from its end); construction_years must be it divided by 12, rounded up", 0, 120, group="Costs"),
     # the special loan's own rules (issue 23): the coverage tier and the applicant's own spending
@@ -368,6 +369,7 @@ class Application:
     study_by_product_prices: tuple[tuple[str, float], ...] = ()
     construction_months: int | None = None
     fiscal_incentive: str = ""
+    study_valuation_year: int | None = None
     applicant_size: str = "large"
     operator: str = "no"
     imports_to_korea: str | None = None  # None = yes when korea_offtake_share > 0

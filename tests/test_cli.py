@@ -192,7 +192,7 @@ def test_evaluate_prints_every_figure_the_engine_computes(capsys, tmp_path):
     assert all(vn[k] is None for k in STUDY_KEYS) and vn["study_basis"] == ""
     assert main(["evaluate", str(path), "--format", "csv"]) == 0
     header = capsys.readouterr().out.splitlines()[0].split(",")
-    assert set(STUDY_KEYS) | {"npv_pretax_usd_m", "irr_korea_equity"} <= set(header)
+    assert set(STUDY_KEYS) | {"npv_pretax_usd_m", "irr_korea_equity", "effective_tax_rate"} <= set(header)
     assert main(["evaluate", str(path), "--format", "table"]) == 0
     table = capsys.readouterr().out
     assert all(k in table for k in STUDY_KEYS + ("irr_pretax", "npv_korea_equity_usd_m"))

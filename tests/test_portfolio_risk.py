@@ -123,7 +123,14 @@ def test_exploration_failures_written_off(sample_apps, scenario, ref):
                                   n_paths=n, seed=11, vol_scale=0.0)
     p_fail = 1 - a.success_probability
     assert abs(pp.failed.mean() - p_fail) < 4 * np.sqrt(p_fail * (1 - p_fail) / n)
-    assert np.allclose(pp.loss_krw_bn[pp.failed], 4.0 * scenario.write_off_share)
+    # rare earths are listed (Decree art. 11-3(1)): 90 % waived, the 10 % repaid within 5 years at
+    # the borrower's 3 %/yr default risk, LGD 45 %
+    assert np.allclose(pp.loss_krw_bn[pp.failed], 4.0 * (0.9 + 0.1 * (1 - 0.97 ** 5) * 0.45))
+    # a vanadium twin (not listed): no waiver, the whole loan at the borrower's risk over its tenor
+    v = dataclasses.replace(a, mineral="vanadium")
+    pv = simulate_portfolio_paths([v], scenario, ref, fund_krw_bn={a.id: 6.0}, loan_krw_bn={a.id: 4.0},
+                                  n_paths=200, seed=11, vol_scale=0.0)
+    assert np.allclose(pv.loss_krw_bn[pv.failed], 4.0 * (1 - 0.97 ** a.loan_tenor_years) * 0.45)
     assert np.allclose(pp.fund_npv_krw_bn[pp.failed], -6.0)
     assert (pp.loss_column[pp.failed] == max(1, a.construction_years)).all()
     # deterministic model otherwise: a default exactly when the base case defaults (one credit model)

@@ -182,3 +182,19 @@ def test_the_fiscal_step_carries_a_granted_tax_holiday():
     plain = {s.label: s for s in reconcile.bridge(dataclasses.replace(a, fiscal_incentive=""), SCEN, REF).steps}
     assert b["unreproduced by the tool"].change_usd_m == pytest.approx(plain["unreproduced by the tool"].change_usd_m)
     assert b["fiscal terms"].change_usd_m > plain["fiscal terms"].change_usd_m
+
+
+def test_study_valued_at_its_own_date_counts_construction_from_it():
+    """A study valued at 1 January 2018 with first production in 2022 (Thacker Pass's dates):
+    its row builds for 4 years from its own valuation date, i.e. it equals evaluate() with four
+    construction years under the study's price and rate; the timing step says both dates."""
+    app = with_study(study_valuation_year=2018, study_first_production_year=2022)
+    b = reconcile.bridge(app, SCEN, REF)
+    study_app = dataclasses.replace(app, royalty_rate=0.05, income_tax_rate=0.30, construction_years=4,
+                                    initial_capex_usd_m=app.study_initial_capex_usd_m)
+    study_scen = SCEN.replace(price_overrides_usd_per_t={app.mineral: 20_000.0}, discount_rate=0.08,
+                              add_country_risk_premium=False)
+    assert b.tool_npv_study_basis_usd_m == pytest.approx(evaluate([study_app], study_scen, REF).metrics.iloc[0].npv_usd_m,
+                                                         rel=1e-9)
+    timing = next(s for s in b.steps if s.label == "timing")
+    assert "study valued at 1 January 2018, the fund at 2027" in timing.detail

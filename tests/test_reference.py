@@ -241,8 +241,12 @@ def test_pd_and_designation_tables(ref):
     assert R.annual_pd(ref, "LAO") == ref.pd_by_oecd.at[7, "annual_pd"]
     assert R.annual_pd(ref, "AND") == ref.pd_by_oecd.at[-1, "annual_pd"]  # not classified
     w = ref.designation_weights.weight
-    assert w["core"] >= w["strategic"] >= w["critical"] >= w["other"]
-    assert R.designation_weight(ref, "rare_earths") == 1.0
+    assert w["strategic"] >= w["critical"] >= w["other"]
+    # rare earths: 핵심광물 (all 17, 2025-26), five of them in the 2023 strategic ten; no official
+    # "core strategic" tier (special_loan_rules.md, Table 4); the weights are the programme's choice
+    assert ref.minerals.at["rare_earths", "designation"] == "strategic"
+    assert R.designation_weight(ref, "rare_earths") == 0.8
+    assert ref.designation_weights["source"].str.contains("programme's own choice").all()
 
 
 def test_unknown_mineral_raises(ref):

@@ -328,6 +328,7 @@ def test_elk_creek_2017_pre_tax_within_10_percent_and_the_tax_law_of_its_year():
     assert cf.ebitda_usd_m[0, fp + 3] == pytest.approx(389.6, rel=1e-9)
     assert m.npv_pretax_usd_m == pytest.approx(2300.0, rel=0.10) and m.irr_pretax == pytest.approx(0.243, abs=0.03)
     effective = cf.tax_usd_m[0].sum() / (cf.ebitda_usd_m[0] - cf.depreciation_usd_m[0]).sum()
+    assert m.effective_tax_rate == pytest.approx(effective, rel=1e-12)
     assert effective == pytest.approx(0.189, abs=0.005) and ev.inputs.income_tax_rate[0] == pytest.approx(
         0.0399 + 0.21 * (1 - 0.0399))
     assert 0.10 < m.npv_usd_m / 1700.0 - 1 < 0.15

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluator import cashflow
+from evaluator import cashflow, special_loan
 from evaluator import uncertainty as unc
 from evaluator.uncertainty import kernel, processes, statistics
 
@@ -139,7 +139,8 @@ def test_summary_columns_and_expected_loss(sim, apps, scenario):
             assert row["expected_loss_sim_krw_bn"] == 0
         elif a.stage == "exploration":
             assert row["expected_loss_sim_krw_bn"] == pytest.approx(
-                a.loan_request_krw_bn * (1 - a.success_probability) * scenario.write_off_share)
+                a.loan_request_krw_bn * (1 - a.success_probability)
+                * special_loan.failure_loss_share(None, scenario, [a.mineral], [a.loan_tenor_years])[0])
         else:     # the one credit model (issue 22): P(default), not P(some year with DSCR < 1)
             assert row["expected_loss_sim_krw_bn"] == pytest.approx(
                 a.loan_request_krw_bn * row["prob_default"] * scenario.lgd)

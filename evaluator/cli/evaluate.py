@@ -13,7 +13,7 @@ from evaluator.reconcile import STUDY_COLUMNS
 #: (``bridge_*_usd_m``, adding up to ``npv_usd_m - study_npv_usd_m``; evaluator/reconcile.py).
 EVALUATE_FIELDS = [
     "id", "name", "country_iso3", "mineral", "stage", "npv_usd_m", "npv_krw_bn", "irr", "irr_note",
-    "npv_pretax_usd_m", "irr_pretax", "npv_korea_equity_usd_m", "irr_korea_equity",
+    "npv_pretax_usd_m", "irr_pretax", "npv_korea_equity_usd_m", "irr_korea_equity", "effective_tax_rate",
     "payback_years", "discounted_payback_years", "profitability_index", "npv_per_support",
     "aisc_usd_per_t", "min_dscr", "avg_dscr", "llcr", "discount_rate", "risk_premium",
     "support_request_krw_bn", "coverage_share", "applicant_spending_krw_bn", "loan_cap_tier", "loan_cap_share",

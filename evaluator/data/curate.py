@@ -188,7 +188,7 @@ MIN = {
     # key: (name, grade_basis, product, product_factor, base, low, high, price_source, designation, usgs, note)
     "rare_earths": ("Rare earths", "TREO", "TREO basket (mixed rare-earth oxides, priced per oxide)", 1.0,
                     None, None, None, "basket of ree_oxides.csv default_basket_share (see that file)",
-                    "core", "Rare earths", "imports counted as gross tonnes of RE metals (280530) and compounds (2846); one t oxide ~ one t compound (assumption)"),
+                    "strategic", "Rare earths", "imports counted as gross tonnes of RE metals (280530) and compounds (2846); one t oxide ~ one t compound (assumption)"),
     "lithium": ("Lithium", "Li2O", "LCE (lithium carbonate equivalent)", 2.473,
                 15000, 10000, 22000, "assumption: near 2024 average of battery-grade lithium carbonate after the 66% fall 2023-24 (USGS MCS 2025 fig. 10; World Bank/Benchmark indications)",
                 "strategic", "Lithium", "imports counted as gross tonnes of lithium hydroxide (282520) and carbonate (283691)"),
@@ -242,7 +242,6 @@ MIN = {
                "other", "Silver", "no HS6 code in the bundled BACI file; shares from korea_imports_assumed.csv"),
 }
 DESIGNATION_SOURCE = {
-    "core": "MOTIE Feb 2026: all 17 rare earths designated core strategic minerals",
     "strategic": "Korea 2023 critical-minerals strategy: 10 strategic minerals (Li, Ni, Co, Mn, graphite, Nd, Dy, Tb, Ce, La)",
     "critical": "Korea 2023 critical-minerals strategy: 33 critical minerals",
     "other": "not on Korea's 2023 list of 33 critical minerals",
@@ -605,10 +604,9 @@ def main() -> None:
     pd.read_csv(RAW / "korea/korea_import_dependence_published.csv").to_csv(OUT / "korea_china_shares_published.csv", index=False)
 
     pd.DataFrame([
-        ("core", 1.0, "policy assumption: core strategic (all 17 rare earths, 2026)", True),
-        ("strategic", 0.8, "policy assumption: 10 strategic minerals (2023)", True),
-        ("critical", 0.6, "policy assumption: 33 critical minerals (2023)", True),
-        ("other", 0.2, "policy assumption: not designated", True),
+        ("strategic", 0.8, "the programme's own choice of weight (not an official tier): 전략핵심광물, the 10 strategic minerals of the 2023 strategy (Li, Ni, Co, Mn, graphite and the rare earths Nd, Dy, Tb, Ce, La)", True),
+        ("critical", 0.6, "the programme's own choice of weight (not an official tier): 핵심광물, the 33 critical minerals of the 2023 strategy", True),
+        ("other", 0.2, "the programme's own choice of weight (not an official tier): not designated", True),
     ], columns=["designation", "weight", "source", "assumption"]).to_csv(OUT / "designation_weights.csv", index=False)
 
     pdt = pd.DataFrame(PD_BY_CRC, columns=["oecd_crc", "rating_equivalent", "country_grade_pd", "note"])

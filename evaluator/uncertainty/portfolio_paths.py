@@ -10,8 +10,9 @@ prices and of the other projects).
 
 Loan loss on a path (KRW bn, at the loan's face value)
 ------------------------------------------------------
-* Exploration failure (probability ``1 - success_probability``): ``loan x write_off_share``
-  (the success-contingent write-off; ``scenario.write_off_share``, 90 % under the 2026 terms),
+* Exploration failure (probability ``1 - success_probability``): ``loan x`` the failure loss share
+  of :func:`evaluator.special_loan.failure_loss_share` (the write-off, 90 % under the 2026 terms,
+  only for a mineral the Decree / Rule lists, with the rest at the borrower's default risk),
   recognised in model year ``max(1, construction_years)`` (assumption: the exploration result
   is known when production would have been decided, before any repayment).
 * Otherwise, a default of the one credit model (:mod:`evaluator.credit`): a shortfall of the
@@ -56,6 +57,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from evaluator import special_loan
 from evaluator.errors import InputError
 from evaluator.evaluate import krw_bn_to_usd_m, usd_m_to_krw_bn
 from evaluator.uncertainty.simulation import simulate_paths
@@ -197,7 +199,11 @@ def simulate_portfolio_paths(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapp
     failed = draw_failures(p_fail, n_paths, seed)
     defaulted = ~failed & paths.defaulted
     fail_col = np.maximum(1, np.array([a.construction_years for a in funded], dtype=int))
-    loss = np.where(failed, (loan * scenario.write_off_share)[:, None],
+    # a failed exploration loan: waived up to the write-off share only for the minerals the Decree
+    # and the Rule list, the rest at the borrower's own default risk (special_loan.failure_loss_share)
+    fail_share = special_loan.failure_loss_share(ref, scenario, [a.mineral for a in funded],
+                                                 [a.loan_tenor_years for a in funded])
+    loss = np.where(failed, (loan * fail_share)[:, None],
                     np.where(defaulted, (loan * scenario.lgd)[:, None], 0.0))
     loss_col = np.where(failed, fail_col[:, None], np.where(defaulted, paths.default_year_index, -1)).astype(np.int32)
     loss_col[loss <= 0] = -1

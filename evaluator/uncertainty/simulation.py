@@ -267,7 +267,7 @@ def simulate(apps: Sequence[Application], scenario: Scenario, ref, *, n_paths: i
     # per-path arrays are this call's own
     summary = summarise(tuple(apps), scenario, npv, paths.min_dscr, paths.irr, paths.loan_krw_bn,
                         paths.loan_krw_bn > 0, paths.deterministic_npv_usd_m, risk_aversion, overwrite=True,
-                        defaulted=paths.defaulted)
+                        defaulted=paths.defaulted, ref=ref)
     summary["evaluated_by"] = list(paths.evaluated_by)  # says where the fast method fell back
     samples.setflags(write=False)
     kept.setflags(write=False)

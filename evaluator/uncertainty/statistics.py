@@ -11,6 +11,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from evaluator import special_loan
+
 
 @dataclass(frozen=True)
 class SimulationResult:
@@ -111,7 +113,7 @@ def nan_row_quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
 
 
 def summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_aversion,
-               overwrite: bool = False, defaulted=None) -> pd.DataFrame:
+               overwrite: bool = False, defaulted=None, ref=None) -> pd.DataFrame:
     """Summary table of :class:`SimulationResult`. ``overwrite``: the rows of ``npv`` and
     ``min_dscr`` may be reordered in place (no copies of them). ``defaulted`` ``(n, paths)``: the
     loan's default on each path (:func:`evaluator.credit.default_test` and the baseline hazard);
@@ -138,11 +140,15 @@ def summarise(apps, scenario, npv, min_dscr, irr, loan_krw, has_loan, det, risk_
         dscr_p10[part] = nan_row_quantiles(min_dscr[part], [0.1])[0]
     explo = np.array([a.stage == "exploration" for a in apps])
     succ = np.array([a.success_probability if a.success_probability is not None else np.nan for a in apps], float)
-    el_explo = loan_krw * (1 - np.nan_to_num(succ, nan=0.0)) * scenario.write_off_share
+    # the failure loss by the law's list (evaluator.special_loan.failure_loss_share: the write-off only
+    # for the listed minerals, the rest at the borrower's default risk)
+    fail_share = special_loan.failure_loss_share(ref, scenario, [a.mineral for a in apps],
+                                                 [a.loan_tenor_years for a in apps])
+    el_explo = loan_krw * (1 - np.nan_to_num(succ, nan=0.0)) * fail_share
     el_later = loan_krw * np.nan_to_num(p_default, nan=0.0) * scenario.lgd
     el = np.where(has_loan, np.where(explo, el_explo, el_later), 0.0)
     basis = np.where(~has_loan, "no loan",
-                     np.where(explo, "loan x (1 - success probability) x write-off share",
+                     np.where(explo, "loan x (1 - success probability) x failure loss share",
                               "loan x P(default) x LGD"))
     if irr.shape[1]:
         irr_q = nan_row_quantiles(irr, [0.1, 0.5, 0.9])                # rows without any IRR: NaN
