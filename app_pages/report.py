@@ -7,13 +7,13 @@ import streamlit as st
 
 import hashlib
 
-from app_pages import access, compute, state
+from app_pages import access, compute, memo_notes, state
 from app_pages.fmt import fmt_money, fmt_pct, md_text
 from app_pages.i18n import lang, t
 from evaluator import pipeline
 from evaluator.allocation import AllocationError
 from evaluator.portfolio import PortfolioError
-from evaluator.report import build_pipeline_report
+from evaluator.report import build_pipeline_report, memo_page_ids
 from evaluator.scoring import ScoringError
 from evaluator.store import StoreError
 
@@ -47,12 +47,20 @@ if decision and decision.get("for_other_figures"):
 elif decision:
     st.success(t("decision_in_report", id=decision["decision_id"], by=md_text(decision["decided_by"])))
 
+st.subheader(t("memo_notes"))
+st.caption(t("memo_notes_caption"))
+table = result.allocation.table if result.allocation is not None else None
+memo_notes.editor(memo_page_ids(result.evaluation, result.ranking, table),
+                  result.evaluation.metrics["name"].astype(str).to_dict())
+notes = memo_notes.current()
+built_for = built_for + (repr(sorted(notes.items())),)
+
 st.caption(t("report_with_risk") if risk is not None else t("report_without_risk"))
 if st.button(t("build_report"), key="build_report", type="primary"):
     with st.spinner(t("building_report")):
         st.session_state["report_bytes"] = build_pipeline_report(result, scenario, ref=compute.reference(),
                                                                  decision=decision, language=lang(),
-                                                                 portfolio_risk=risk)
+                                                                 portfolio_risk=risk, officer_notes=notes)
         st.session_state["report_built_for"] = built_for
         st.session_state["report_built_at"] = dt.datetime.now(KST).strftime("%Y-%m-%d %H:%M KST")
 if st.session_state.get("report_bytes"):

@@ -11,7 +11,7 @@ import streamlit as st
 
 import hashlib
 
-from app_pages import access, compute, customs_upload, state
+from app_pages import access, compute, customs_upload, memo_notes, state
 from app_pages.fmt import md_text
 from app_pages.i18n import t
 from evaluator.allocation import AllocationError
@@ -20,6 +20,7 @@ from evaluator.portfolio import PortfolioError
 from evaluator.scoring import ScoringError
 from evaluator.record import original_table
 from evaluator.store import ScenarioStore, StoreError, frame_from_json
+from models.application import COLUMNS
 from models.scenario import Scenario, ScenarioError
 
 st.title(t("scenarios"))
@@ -63,7 +64,8 @@ if submitted:
                           entered=ss["raw_df"], original=ss.get("original_df"), schedule=ss.get("schedule_df"),
                           customs=None if customs is None else (customs[0], next(iter(files))),
                           time_limit_s=compute.time_limit_s(), n_paths=compute.RANKING_SIMULATION_PATHS,
-                          seed=0, source_name=ss.get("source_name", ""))
+                          seed=0, source_name=ss.get("source_name", ""),
+                          officer_notes=memo_notes.current())
         except (AllocationError, PortfolioError, ScoringError) as exc:
             kw = None
             st.error(t("not_saved", error=exc))
@@ -133,7 +135,10 @@ def _load(sid: int) -> None:
     ss["lock_in"], ss["lock_out"] = list(locks.get("must_fund", [])), list(locks.get("must_not_fund", []))
     ss.pop("price_path", None)
     customs_upload.restore(kept)
+    memo_notes.put((saved.summary or {}).get("officer_notes"))
     apps = saved.applications_frame()
+    # the store keeps records as canonical JSON (keys sorted): put the template's column order back
+    apps = apps[[c for c in COLUMNS if c in apps.columns] + [c for c in apps.columns if c not in COLUMNS]]
     if not apps.empty:
         state.set_table(apps, frame_from_json(record.get("schedule")), f"scenario {sid}: {saved.name}",
                         original=original_table(apps, record.get("edits")))

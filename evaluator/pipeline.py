@@ -433,7 +433,7 @@ SNAPSHOT_RANKING_COLUMNS = ["rank", "score", "rank_range", "eligible", "ineligib
 SNAPSHOT_ALLOCATION_COLUMNS = ["fund_krw_bn", "loan_krw_bn", "fraction", "selected", "note"]
 
 
-def snapshot(applications, scenario, result, **record) -> dict:
+def snapshot(applications, scenario, result, officer_notes=None, **record) -> dict:
     """What a saved scenario records of a run: keyword arguments for :meth:`ScenarioStore.save`.
 
     Parameters
@@ -441,10 +441,14 @@ def snapshot(applications, scenario, result, **record) -> dict:
     applications : sequence of Application
     scenario : Scenario
     result : evaluator.pipeline.PipelineResult
+    officer_notes : mapping, optional
+        The officer's memo notes per application id (:func:`evaluator.memo.clean_notes`), kept in
+        the summary under ``officer_notes`` (they are not assumptions: a decision still matches).
     **record
         The rest of what was decided (locks, the entered and original tables, schedule, customs
         basis, solver limit): keyword arguments of :func:`evaluator.record.scenario_record`.
     """
+    from evaluator.memo import clean_notes
     from evaluator.record import scenario_record
     from models.loader import applications_frame
 
@@ -453,6 +457,9 @@ def snapshot(applications, scenario, result, **record) -> dict:
                      [c for c in scores.columns if c.startswith("contrib_")]].copy()
     alloc_table = None if result.allocation is None else result.allocation.table[SNAPSHOT_ALLOCATION_COLUMNS].copy()
     summary = None if result.summary is None else result.summary.as_record()
+    notes = clean_notes(officer_notes)
+    if notes:
+        summary = {**(summary or {}), "officer_notes": notes}
     return {"assumptions": scenario.to_dict(), "applications": applications_frame(applications),
             "ranking": ranking, "allocation": alloc_table, "summary": summary,
             "record": scenario_record(applications, scenario, result, **record)}

@@ -79,7 +79,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.utils import get_column_letter
 
-from evaluator import messages
+from evaluator import memo, messages
 from evaluator import xlsx_style as xs
 
 __all__ = ["build_report", "build_pipeline_report", "cashflow_sheet_ids", "project_page_ids", "study_reconciliation",
@@ -1123,6 +1123,17 @@ def project_page_ids(evaluation, scores=None, allocation=None, top_n: int = DEFA
     return [i for k, i in enumerate(order) if i in funded or (k < last and i in eligible)]
 
 
+def memo_page_ids(evaluation, scores=None, allocation=None, top_n: int = DEFAULT_TOP_N) -> list[str]:
+    """Projects given a committee memo, in rank order: the funded ones and the best-ranked
+    contested ones among :func:`project_page_ids` (:func:`evaluator.memo.memo_ids`); none without
+    an allocation (the committee decides on one)."""
+    a = _funded(_by_id(allocation, "allocation"))
+    if a is None:
+        return []
+    funded = [str(i) for i in a.index[a["support_krw_bn"] > _FUND_TOL]]
+    return memo.memo_ids(project_page_ids(evaluation, scores, allocation, top_n), funded, _by_id(scores, "scores"))
+
+
 def _write_summary(ws, ctx: _Context, generated_at, version) -> None:
     lab, sc, m = ctx.lab, ctx.scenario, ctx.evaluation.metrics
     ws.column_dimensions["A"].width = 44
@@ -1847,10 +1858,12 @@ def _tornado_for(evaluation, scenario, ref, ids: list[str]) -> pd.DataFrame | No
 
 def build_report(evaluation, scenario, *, scores=None, allocation=None, allocation_summary=None, supply=None,
                  supply_by_year=None, cashflow_ids=None, decision=None, generated_at=None, ref=None,
-                 top_n: int = DEFAULT_TOP_N, simulation=None, language: str = "en", portfolio_risk=None) -> bytes:
+                 top_n: int = DEFAULT_TOP_N, simulation=None, language: str = "en", portfolio_risk=None,
+                 officer_notes=None, left_out=None) -> bytes:
     """Build the committee workbook and return it as ``.xlsx`` bytes (nothing touches disk).
 
-    Sheets: a one-page ``Summary``; one page per funded or contested project
+    Sheets: a one-page ``Summary``; a committee memo per project decided on
+    (:func:`evaluator.memo.memo_ids`); one page per funded or contested project
     (:func:`project_page_ids`); ``Ranking``, ``Allocation``, ``Supply``; the live cash-flow sheets;
     ``Assumptions``; ``Decision`` (when given). Every sheet prints landscape, one page wide.
 
@@ -1892,6 +1905,12 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     portfolio_risk : evaluator.uncertainty.PortfolioRisk, optional
         The funded portfolio's joint simulation (issue 19): its key figures on the Summary and a
         ``Portfolio risk`` sheet after the Allocation.
+    officer_notes : mapping, optional
+        The officer's recommendation, opinion and conditions per application id, printed in the
+        memos (:func:`evaluator.memo.clean_notes`).
+    left_out : pandas.DataFrame, optional
+        Index id, column ``explanation``: why a left-out project is left out, in words with the
+        number (:func:`evaluator.left_out.explain_left_out`), printed on its memo.
 
     Returns
     -------
@@ -1930,6 +1949,8 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         return ws
 
     ws_sum = new_sheet(lab("sheet.summary"))
+    notes = memo.clean_notes(officer_notes)
+    memo_sheets = [(i, new_sheet(lab("sheet.memo", id=i))) for i in memo_page_ids(evaluation, scores_df, alloc_df, top_n)]
     project_sheets = [(i, new_sheet(lab("sheet.project", id=i))) for i in page_ids]
     ws_rank = new_sheet(lab("sheet.ranking"))
     ws_alloc = new_sheet(lab("sheet.allocation"))
@@ -1948,6 +1969,10 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     _write_assumptions(new_sheet(lab("sheet.assumptions")), evaluation, scenario, ref, lab)
     if decision and not decision.get("for_other_figures"):
         _write_decision(new_sheet(lab("sheet.decision")), decision, lab)
+    for app_id, ws in memo_sheets:
+        memo.write_memo(ws, ctx, app_id, notes.get(app_id),
+                        None if left_out is None or app_id not in left_out.index else left_out.at[app_id, "explanation"])
+        ws.sheet_properties.tabColor = "F4B183"
     for app_id, ws in project_sheets:
         _write_project(ws, ctx, app_id)
         ws.sheet_properties.tabColor = "9DC3E6"
@@ -1960,7 +1985,8 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
 
 
 def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, decision=None, generated_at=None,
-                          top_n: int = DEFAULT_TOP_N, language: str = "en", portfolio_risk=None) -> bytes:
+                          top_n: int = DEFAULT_TOP_N, language: str = "en", portfolio_risk=None,
+                          officer_notes=None) -> bytes:
     """The committee workbook of one :class:`evaluator.pipeline.PipelineResult`.
 
     The one mapping from the pipeline's result to the workbook: the app's Report page and the
@@ -1969,12 +1995,21 @@ def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, deci
     percentiles, when the simulation has run. ``language``: ``en`` or ``ko``. ``portfolio_risk``:
     the :class:`evaluator.uncertainty.PortfolioRisk` of this result's allocation
     (``portfolio_risk_of_result``), when computed: key figures on the Summary and a ``Portfolio
-    risk`` sheet.
+    risk`` sheet. ``officer_notes``: the officer's memo notes per application id.
     """
     kw = {}
     reasons = pd.Series({i: tuple(result.scores.reasons.get(str(i), ())) for i in result.ranking.index}, dtype=object)
     if result.allocation is not None:
-        kw = dict(allocation=result.allocation.table.assign(ineligible_messages=reasons),
+        from evaluator.left_out import explain_left_out
+
+        if ref is None:
+            from evaluator.reference import load_reference
+
+            ref = load_reference()
+        contested = [i for i in memo_page_ids(result.evaluation, result.ranking, result.allocation.table, top_n)
+                     if not bool(result.allocation.table.at[i, "selected"])]
+        left_out = explain_left_out(result.allocation, scenario, ref, ids=contested, language=language) if contested else None
+        kw = dict(allocation=result.allocation.table.assign(ineligible_messages=reasons), left_out=left_out,
                   allocation_summary=result.summary.as_record(),
                   supply=result.supply.effect.reset_index() if not result.supply.effect.empty else None,
                   supply_by_year=result.supply.by_year)
@@ -1982,4 +2017,5 @@ def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, deci
     ranking = result.ranking.assign(ineligible_messages=reasons)
     return build_report(result.evaluation, scenario, scores=ranking, cashflow_ids=cashflow_ids,
                         decision=decision, generated_at=generated_at, ref=ref, top_n=top_n,
-                        simulation=result.simulation, language=language, portfolio_risk=portfolio_risk, **kw)
+                        simulation=result.simulation, language=language, portfolio_risk=portfolio_risk,
+                        officer_notes=officer_notes, **kw)

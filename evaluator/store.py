@@ -1341,7 +1341,8 @@ class ScenarioStore:
              for s in loaded.values()])
 
         assumptions = _side_by_side({sid: s.assumptions for sid, s in loaded.items()}, "key")
-        summary = _side_by_side({sid: s.summary for sid, s in loaded.items()}, "metric")
+        summary = _side_by_side({sid: {k: v for k, v in s.summary.items() if k != "officer_notes"}  # text, not a metric
+                                 for sid, s in loaded.items()}, "metric")
 
         per_scenario: dict[int, pd.DataFrame] = {}
         order: builtins.list[Any] = []

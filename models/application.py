@@ -143,6 +143,18 @@ FIELDS: tuple[FieldSpec, ...] = (
     _f("operator", "choice", False, "yes/no", "The applicant is the project's operator", choices=YES_NO, group="Support"),
     _f("imports_to_korea", "choice", False, "yes/no", "Output is imported into Korea (empty = yes when korea_offtake_share > 0)", choices=YES_NO, group="Support"),
     _f("applicant_investment_usd_m", "float", False, "USD m", "The applicant's own qualifying spending on the project (empty = ownership share x total project cost)", 0, None, group="Support"),
+    # what the applicant states for the committee memo (issue 27): text, shown as typed, never computed on
+    _f("sponsor_track_record", "str", False, "", "The Korean sponsor's track record: mines built or operated, offtake and financing history", group="Memo"),
+    _f("offtake_buyer", "str", False, "", "Buyer(s) of the output under the offtake agreement", group="Memo"),
+    _f("offtake_volume", "str", False, "", "Volume under the offtake agreement, with its unit (e.g. 3,000 t/yr NdPr oxide)", group="Memo"),
+    _f("offtake_price_basis", "str", False, "", "Price basis of the offtake (e.g. Asian Metal NdPr oxide monthly average less 5%)", group="Memo"),
+    _f("offtake_tenor_years", "int", False, "yr", "Tenor of the offtake agreement", 1, 50, group="Memo"),
+    _f("risk_country_mitigation", "str", False, "", "Country risks and how the applicant mitigates them (insurance, stabilisation agreement, ...)", group="Memo"),
+    _f("risk_technical_mitigation", "str", False, "", "Technical risks (resource, metallurgy, construction) and their mitigants", group="Memo"),
+    _f("risk_market_mitigation", "str", False, "", "Market risks (price, demand, buyer) and their mitigants", group="Memo"),
+    _f("risk_esg_mitigation", "str", False, "", "Environmental, social and governance risks and their mitigants", group="Memo"),
+    _f("proposed_covenants", "str", False, "", "Loan covenants the applicant proposes (e.g. DSCR at least 1.3, distribution lock-up)", group="Memo"),
+    _f("proposed_security", "str", False, "", "Security the applicant offers (share pledge, offtake assignment, guarantee, ...)", group="Memo"),
 )
 FIELD_BY_NAME: dict[str, FieldSpec] = {f.name: f for f in FIELDS}
 COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS)
@@ -374,6 +386,17 @@ class Application:
     operator: str = "no"
     imports_to_korea: str | None = None  # None = yes when korea_offtake_share > 0
     applicant_investment_usd_m: float | None = None
+    sponsor_track_record: str = ""
+    offtake_buyer: str = ""
+    offtake_volume: str = ""
+    offtake_price_basis: str = ""
+    offtake_tenor_years: int | None = None
+    risk_country_mitigation: str = ""
+    risk_technical_mitigation: str = ""
+    risk_market_mitigation: str = ""
+    risk_esg_mitigation: str = ""
+    proposed_covenants: str = ""
+    proposed_security: str = ""
 
     @property
     def grade_schedule_fraction(self) -> tuple[float, ...]:

@@ -237,7 +237,7 @@ def test_report_project_page_carries_the_bridge_to_the_study(sample_apps, scenar
     res = pipeline.run(apps, scenario, ref)
     data = build_pipeline_report(res, scenario, ref=ref)
     wb = openpyxl.load_workbook(io.BytesIO(data))
-    ws = next(ws for ws in wb if ws.title.endswith(funded) and not ws.title.startswith("CF"))
+    ws = next(ws for ws in wb if ws.title.endswith(funded) and not ws.title.startswith(("CF", "Memo")))
     cells = [[c.value for c in row] for row in ws.iter_rows()]
     at = next(i for i, row in enumerate(cells) if any(isinstance(v, str) and v.startswith("Bridge from the study") for v in row))
     header = cells[at + 1]

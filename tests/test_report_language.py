@@ -219,7 +219,7 @@ def test_korean_report_keeps_the_numbers(risk_result, portfolio_risk, scenario, 
                                portfolio_risk=portfolio_risk)
     assert numbers(en) == numbers(ko)
     assert [ws.title for ws in openpyxl.load_workbook(io.BytesIO(ko)).worksheets][:2] == \
-        ["요약", "사업 " + openpyxl.load_workbook(io.BytesIO(en)).sheetnames[1][2:]]
+        ["요약", "심의 " + openpyxl.load_workbook(io.BytesIO(en)).sheetnames[1][len("Memo "):]]  # memos first (issue 27)
 
 
 def test_korean_summary_shows_korea_time(risk_result, scenario, ref):

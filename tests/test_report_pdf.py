@@ -19,7 +19,7 @@ import openpyxl
 import pytest
 
 from evaluator import pipeline
-from evaluator.report import build_pipeline_report, project_page_ids
+from evaluator.report import build_pipeline_report, memo_page_ids, project_page_ids
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 pytestmark = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) is not installed: cannot print to PDF")
@@ -28,6 +28,11 @@ pytestmark = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) i
 #: and Korean without the portfolio risk, 35 with its two-page sheet; 37 at an earlier measurement;
 #: 1 Summary + project pages + Ranking, Allocation, Supply, cash-flow sheets, Assumptions).
 MAX_PAGES = 45
+#: Pages of one committee memo (issue 27: one to two A4 pages each), on top of MAX_PAGES.
+MEMO_MAX_PAGES = 2
+#: The memo's six sections, titled in Korean in both languages (issue 27).
+MEMO_SECTIONS_KO = ("1. 사업 개요", "2. 사업주", "3. 판매 계약(오프테이크)", "4. 주요 위험과 완화 방안",
+                    "5. 대출 조건과 약정", "6. 검토 의견과 조건")
 #: The Portfolio-risk sheet: key figures, loss by year, target by year and contributions on one
 #: page, the histogram, the S-curves and their charts on the next (measured: 2 pages).
 RISK_MAX_PAGES = 3
@@ -79,16 +84,16 @@ def portfolio_risk(result, sample_apps, scenario, ref):
 def test_sample_report_prints_a_few_dozen_pages_with_a_one_page_summary(result, portfolio_risk, scenario, ref,
                                                                         tmp_path):
     files = {}
+    memos = memo_page_ids(result.evaluation, result.ranking, result.allocation.table)
+    n_projects = len(project_page_ids(result.evaluation, result.ranking, result.allocation.table))
     for lang in ("en", "ko"):  # with the portfolio-risk sheet (issue 19): the Summary gains its key figures
         data = build_pipeline_report(result, scenario, ref=ref, language=lang, portfolio_risk=portfolio_risk)
         files[f"report_{lang}"] = data
         files[f"summary_{lang}"] = only_sheet(data, 0)
-        files[f"project_{lang}"] = only_sheet(data, 1)
+        files[f"project_{lang}"] = only_sheet(data, 1 + len(memos))
         names = openpyxl.load_workbook(io.BytesIO(data), read_only=True).sheetnames
-        files[f"risk_{lang}"] = only_sheet(data, 1 + len(project_page_ids(
-            result.evaluation, result.ranking, result.allocation.table)) + 2)
-        assert names[1 + len(project_page_ids(result.evaluation, result.ranking, result.allocation.table)) + 2] in (
-            "Portfolio risk", "포트폴리오 위험")
+        files[f"risk_{lang}"] = only_sheet(data, 1 + len(memos) + n_projects + 2)
+        assert names[1 + len(memos) + n_projects + 2] in ("Portfolio risk", "포트폴리오 위험")
     paths = []
     for name, data in files.items():
         p = tmp_path / "in" / f"{name}.xlsx"
@@ -96,18 +101,38 @@ def test_sample_report_prints_a_few_dozen_pages_with_a_one_page_summary(result, 
         p.write_bytes(data)
         paths.append(p)
     pdfs = dict(zip(files, to_pdf(paths, tmp_path / "out", tmp_path / "profile")))
-    n_projects = len(project_page_ids(result.evaluation, result.ranking, result.allocation.table))
     for lang in ("en", "ko"):
         pages = page_count(pdfs[f"report_{lang}"])
-        # at least a page per sheet kind, at most a few dozen
-        assert 1 + n_projects + 4 <= pages <= MAX_PAGES, (lang, pages)
+        # at least a page per sheet kind, at most a few dozen, plus one or two per memo
+        assert 1 + len(memos) + n_projects + 4 <= pages <= MAX_PAGES + MEMO_MAX_PAGES * len(memos), (lang, pages)
         assert page_count(pdfs[f"summary_{lang}"]) == 1, lang
         assert page_count(pdfs[f"project_{lang}"]) == 1, lang
         assert 1 <= page_count(pdfs[f"risk_{lang}"]) <= RISK_MAX_PAGES, lang
-    if shutil.which("pdftotext"):  # the Summary is page 1 and ends there; page 2 is the first project
+    if shutil.which("pdftotext"):  # the Summary is page 1 and ends there; page 2 is the first memo
         text = subprocess.run(["pdftotext", "-layout", "-f", "1", "-l", "2", str(pdfs["report_en"]), "-"],
                               capture_output=True, text=True, check=True).stdout
         page1, page2 = text.split("\f")[:2]
         assert "committee report" in page1 and "Key risks" in page1 and "Project pages follow" in page1
-        first = project_page_ids(result.evaluation, result.ranking, result.allocation.table)[0]
-        assert page2.lstrip().startswith(first) and "Key risks" not in page2
+        assert page2.lstrip().startswith("Committee memo") and f"({memos[0]})" in page2
+        for lang in ("en", "ko"):
+            check_memo_pages(pdfs[f"report_{lang}"], memos, lang)
+
+
+def check_memo_pages(pdf, memos: list[str], lang: str) -> None:
+    """Every memo of ``pdf`` starts on a page of its own right after the Summary, prints its six
+    sections in order within at most MEMO_MAX_PAGES pages, and (in Korean) no amount in 십억원."""
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = text.split("\f")
+    title = "Committee memo" if lang == "en" else "심의 자료"
+    starts = [k for k, p in enumerate(pages) if p.lstrip().startswith(title)]
+    assert len(starts) == len(memos), (lang, starts)
+    for app_id, a in zip(memos, starts):
+        # a memo ends on the page of its last section
+        b = next(k for k in range(a, len(pages)) if MEMO_SECTIONS_KO[-1] in pages[k]) + 1
+        assert b - a <= MEMO_MAX_PAGES, (lang, app_id)
+        memo = "\n".join(pages[a:b])
+        assert app_id in pages[a].replace(" ", ""), (lang, app_id)
+        at = [memo.find(s) for s in MEMO_SECTIONS_KO]
+        assert all(x >= 0 for x in at) and at == sorted(at), (lang, app_id, at)
+        if lang == "ko":
+            assert "십억원" not in memo, app_id
