@@ -55,13 +55,14 @@ import pandas as pd
 
 from evaluator import allocation as alloc
 from evaluator import messages, supply
+from evaluator.errors import SettingsError
 from evaluator.messages import Joined, Message
 
 RESOURCES = ("fund_krw_bn", "loan_krw_bn")
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
-class PortfolioError(ValueError):
+class PortfolioError(SettingsError):
     """A lock or option that cannot be used (e.g. locking in an ineligible application)."""
 
 
@@ -162,19 +163,23 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
         country_iso3, mineral, expected_loss_krw_bn, offtake_units (import-comparable volume
         when fully funded), score, npv_krw_bn.
     notes : pandas.Series
-        id -> reason an application is not a candidate ('' for candidates).
+        id -> why an application is not a candidate, an :class:`evaluator.messages.Message`
+        (``alloc_note_*``; missing (None/NaN) for candidates).
     """
     m = ev.metrics
     t = scores.reindex(m.index)
-    notes = pd.Series("", index=m.index, dtype=object)
+    notes = pd.Series(None, index=m.index, dtype=object)
     inel = ~t["eligible"].astype(bool)
-    notes[inel] = "ineligible: " + t.loc[inel, "ineligible_reasons"].astype(str)
-    excluded = m["country_iso3"].isin(scenario.excluded_countries)
-    notes[excluded & ~inel] = "excluded country"
+    for i in m.index[inel.to_numpy()]:
+        found = t.at[i, "ineligible_messages"] if "ineligible_messages" in t.columns else None
+        reasons = Joined(tuple(found), "; ") if isinstance(found, tuple) else str(t.at[i, "ineligible_reasons"])
+        notes[i] = Message("alloc_note_ineligible", {"reasons": reasons})
+    excluded = m["country_iso3"].isin(scenario.excluded_countries).to_numpy()
+    notes[excluded & ~inel.to_numpy()] = Message("alloc_note_excluded_country")
     support = m["support_request_krw_bn"].to_numpy(float)
     no_ask = support <= 0
-    notes[no_ask & (notes == "")] = "asks for no support"
-    keep = notes == ""
+    notes[no_ask & notes.isna().to_numpy()] = Message("alloc_note_no_support")
+    keep = notes.isna()
     # the special loan's caps (evaluator.special_loan.coverage): the loan within the tier's share of
     # the applicant's own spending, fund + loan within that spending; binding only where the
     # scenario lets an application above its cap be funded up to it (otherwise it is ineligible)
@@ -370,7 +375,8 @@ def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc
         bps, slopes = diversification_curve_points(base, scenario, ref, mineral, scale)
         # s in units of the scale volume (well-scaled for HiGHS: tonnes would span 1e0..1e6)
         terms.append(alloc.ConcaveTerm(name=f"diversification {mineral}", weights=(weights / scale).to_dict(),
-                                       breakpoints=bps, slopes=[x * k for x in slopes]))
+                                       breakpoints=bps, slopes=[x * k for x in slopes],
+                                       message=Message("constraint_diversification", {"mineral": mineral})))
         rows.append({"mineral": mineral, "gap_volume": gap, "scale_volume": scale,
                      "value_of_full_gap": k * _g(gap / scale if gap > 0 else 0.0, bps, slopes)})
     return terms, pd.DataFrame(rows)
@@ -402,9 +408,12 @@ def _constraints(cand: pd.DataFrame, scenario) -> tuple[list, list]:
     extra: list = []
     if scenario.expected_loss_cap_krw_bn is not None:
         extra.append(alloc.LinearConstraintSpec("loan book expected loss cap", "expected_loss_krw_bn",
-                                                upper=float(scenario.expected_loss_cap_krw_bn)))
+                                                upper=float(scenario.expected_loss_cap_krw_bn),
+                                                message=Message("constraint_expected_loss_cap")))
     if scenario.min_minerals_covered > 0:
-        extra.append(alloc.MinGroupsCovered("minerals covered", "mineral", int(scenario.min_minerals_covered)))
+        extra.append(alloc.MinGroupsCovered("minerals covered", "mineral", int(scenario.min_minerals_covered),
+                                            message=Message("constraint_minerals_covered",
+                                                            {"k": int(scenario.min_minerals_covered)})))
     return caps, extra
 
 
@@ -456,13 +465,13 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     """
     if offtake is None:
         offtake = supply.offtake_from_evaluation(ev, ref=ref)
-    cand, notes = build_candidates(ev, scores, scenario, ref, offtake=offtake)
-    unknown = sorted((set(locked_in) | set(locked_out)) - set(notes.index))
+    cand, note_messages = build_candidates(ev, scores, scenario, ref, offtake=offtake)
+    unknown = sorted((set(locked_in) | set(locked_out)) - set(note_messages.index))
     if unknown:
         raise PortfolioError(f"lock names unknown application(s): {', '.join(unknown)}")
-    bad = [i for i in locked_in if notes.get(i, "")]
+    bad = [i for i in locked_in if isinstance(note_messages.get(i), Message)]
     if bad:
-        raise PortfolioError("cannot lock in " + "; ".join(f"{i} ({notes[i]})" for i in bad))
+        raise PortfolioError("cannot lock in " + "; ".join(f"{i} ({note_messages[i].text()})" for i in bad))
     both = sorted(set(locked_in) & set(locked_out))
     if both:
         raise PortfolioError(f"locked both in and out: {', '.join(both)}")
@@ -484,10 +493,13 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     table["fund_krw_bn"] = res.amounts["fund_krw_bn"].reindex(m.index).fillna(0.0)
     table["loan_krw_bn"] = res.amounts["loan_krw_bn"].reindex(m.index).fillna(0.0)
     table["selected"] = res.selected.reindex(m.index).fillna(False).astype(bool)
-    table["candidate"] = notes == ""
-    table["note"] = notes
-    table.loc[table.index.isin(locked_in), "note"] = "locked in"
-    table.loc[table.index.isin(locked_out), "note"] = "locked out"
+    table["candidate"] = note_messages.isna()
+    note_messages = note_messages.copy()
+    note_messages[table.index.isin(locked_in)] = Message("alloc_note_locked_in")
+    note_messages[table.index.isin(locked_out)] = Message("alloc_note_locked_out")
+    # the note in English (the CLI's column) and as a message for the officer's language
+    table["note"] = [messages.word(v) for v in note_messages]
+    table["note_message"] = note_messages
     cost = m["project_cost_krw_bn"]
     table["coverage_share"] = (table["fund_krw_bn"] + table["loan_krw_bn"]) / cost
     el = scores.get("expected_loss_krw_bn", pd.Series(0.0, index=m.index)).reindex(m.index).fillna(0.0)
@@ -504,8 +516,8 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     funded_share = frac.where(table["selected"], 0.0)
     off = supply.funded_offtake(offtake, funded_share, "korea_offtake_t_per_year")
     effect = supply.portfolio_effect(ref, scenario, off) if len(off) else pd.DataFrame()
-    note_messages = _domain_notes(res, notes, cand)
-    note = messages.join(note_messages, "en", " ")
+    summary_messages = _domain_notes(res, note_messages, cand)
+    note = messages.join(summary_messages, "en", " ")
     summary = {
         "objective_name": scenario.objective,
         "objective": res.objective,
@@ -514,7 +526,7 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
         "mip_gap": res.mip_gap,
         "limit_reached": res.limit_reached,
         "note": note,
-        "note_messages": note_messages,
+        "note_messages": summary_messages,
         "warnings": [note] if note else [],
         "solve_time_s": res.solve_time_s,
         "n_selected": int(table["selected"].sum()),
@@ -526,6 +538,7 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
         "loan_expected_levy_krw_bn": float(table["loan_expected_levy_krw_bn"].sum()),
         "loan_expected_net_cost_krw_bn": float(table["loan_expected_net_cost_krw_bn"].sum()),
         "binding": list(res.binding),
+        "binding_messages": tuple(res.binding_messages),
         "marginal_value_per_krw_bn": {k: float(v) for k, v in res.marginal_values.items()},
         "diversification_value": {k: float(v) for k, v in res.concave_values.items()},
         "china_share_before": {} if effect.empty else effect["china_share_before"].dropna().round(4).to_dict(),
@@ -536,9 +549,10 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
                                {"locked_in": tuple(locked_in), "locked_out": tuple(locked_out)})
 
 
-#: Why an application is not a candidate (the first word of its note) -> message code.
-_NOT_CANDIDATE = {"ineligible": "alloc_reason_ineligible", "excluded country": "alloc_reason_excluded_country",
-                  "asks for no support": "alloc_reason_no_support", "locked out": "alloc_reason_locked_out"}
+#: Why an application is not a candidate (its note's code) -> the code that counts it.
+_NOT_CANDIDATE = {"alloc_note_ineligible": "alloc_reason_ineligible",
+                  "alloc_note_excluded_country": "alloc_reason_excluded_country",
+                  "alloc_note_no_support": "alloc_reason_no_support", "alloc_note_locked_out": "alloc_reason_locked_out"}
 
 
 def _domain_notes(res: alloc.AllocationResult, notes: pd.Series, cand: pd.DataFrame) -> tuple:
@@ -547,9 +561,8 @@ def _domain_notes(res: alloc.AllocationResult, notes: pd.Series, cand: pd.DataFr
         return res.notes
     if len(notes) == 0:
         return (Message("alloc_nothing_no_applications"),)
-    counts = notes.str.split(":").str[0].value_counts()
-    why = [Message("alloc_reason_count", {"n": int(c), "reason": Message(_NOT_CANDIDATE[r]) if r in _NOT_CANDIDATE
-                                          else r}) for r, c in counts.items()]
+    counts = pd.Series([v.code for v in notes if isinstance(v, Message)], dtype=object).value_counts()
+    why = [Message("alloc_reason_count", {"n": int(c), "reason": Message(_NOT_CANDIDATE[r])}) for r, c in counts.items()]
     return (Message("alloc_nothing_no_candidate", {"reasons": Joined(tuple(why))}),)
 
 

@@ -29,6 +29,8 @@ from typing import Any, Iterator
 
 from defusedxml.ElementTree import fromstring, iterparse
 
+from evaluator.errors import InputError
+
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _DOC_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -177,7 +179,7 @@ def _cell_value(el, strings: list[str], dates: frozenset[int], epoch) -> Any:
     return x
 
 
-class ColumnLimitError(ValueError):
+class ColumnLimitError(InputError):
     """A cell holds a value beyond the widest row the caller accepts; ``ref`` is the cell ("XFD5")."""
 
     def __init__(self, ref: str):
