@@ -7,15 +7,14 @@ import streamlit as st
 
 from app_pages import compute, draft, state
 from app_pages.explain import portfolio_sentence
-from app_pages.explain import constraint_text, note_text
 from app_pages.fmt import fmt_money, fmt_pct, mineral_name, money_factor, money_slider, money_unit, table_view
 from app_pages.i18n import lang, t
 from app_pages.world_map import funding_map
-from evaluator import supply
+from evaluator import messages, supply
 from evaluator.allocation import AllocationError, AllocationInfeasible
 from evaluator.portfolio import PortfolioError
 from evaluator.scoring import ScoringError
-from models.scenario import OBJECTIVES
+from models.scenario import FINANCIAL_MEASURES, OBJECTIVES
 
 st.title(t("allocation"))
 ss = st.session_state
@@ -45,8 +44,8 @@ def _controls(ids: list[str]) -> None:
         c7, c8, c9 = st.columns([2, 2, 2])
         c7.multiselect(t("lock_in"), ids, key="lock_in", placeholder=t("choose_applications"))
         c8.multiselect(t("lock_out"), ids, key="lock_out", placeholder=t("choose_applications"))
-        c9.radio(t("financial_measure"), ("npv", "p10_npv", "prob_loss"), key="financial_measure", horizontal=True,
-                 format_func={m: t(f"measure_{m}") for m in ("npv", "p10_npv", "prob_loss")}.get, help=t("financial_measure_help"))
+        c9.radio(t("financial_measure"), FINANCIAL_MEASURES, key="financial_measure", horizontal=True,
+                 format_func={m: t(f"measure_{m}") for m in FINANCIAL_MEASURES}.get, help=t("financial_measure_help"))
         st.toggle(t("prove_optimality"), key="prove_optimal",
                   help=t("prove_optimality_help", seconds=f"{compute.INTERACTIVE_TIME_LIMIT_S:g}"))
 
@@ -60,9 +59,9 @@ def _allocation(scenario):
     try:
         pa = compute.allocation(scenario)
     except AllocationInfeasible as exc:
-        conflicts = getattr(exc, "conflicts", None)
+        conflicts = getattr(exc, "conflict_messages", None)
         st.error(t("allocation_infeasible", error=exc)
-                 + (f"  \n{t('conflicting')}: {', '.join(map(str, conflicts))}" if conflicts else ""))
+                 + (f"  \n{t('conflicting')}: {messages.join(conflicts, lang(), ', ')}" if conflicts else ""))
         return
     except (AllocationError, PortfolioError, ScoringError) as exc:
         st.error(t("allocation_not_possible", error=exc))
@@ -97,7 +96,7 @@ def _who_gets_what(t_alloc):
     """Each application's request and award, and the funding by host country and mineral."""
     # -- who gets what -------------------------------------------------------------------------------
     st.subheader(t("who_gets_what"))
-    shown = t_alloc.assign(mineral=t_alloc["mineral"].map(mineral_name), note=t_alloc["note"].map(note_text))
+    shown = t_alloc.assign(mineral=t_alloc["mineral"].map(mineral_name), note=[messages.word(v, lang()) for v in t_alloc["note_message"]])
     shown = shown.sort_values(["selected", "score"], ascending=[False, False])
     view, colcfg = table_view(shown, [
         ("name", "col_name", "text"), ("country_iso3", "col_country", "text"), ("mineral", "col_mineral", "text"),
@@ -246,8 +245,8 @@ def _constraints(s) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader(t("binding_constraints"))
-        if s.binding:
-            st.markdown("\n".join(f"- {constraint_text(b)}" for b in s.binding))
+        if s.binding_messages:   # text of the catalogue, not typed by a person: Markdown is safe
+            st.markdown("\n".join(f"- {m.text(lang())}" for m in s.binding_messages))
         else:
             st.caption(t("no_binding"))
     with right:

@@ -6,7 +6,6 @@ The numbers come from :func:`evaluator.supply.explain_project` and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from app_pages.fmt import country_name, country_subject, share_basis_label
@@ -71,43 +70,6 @@ def portfolio_sentence(d: Mapping, target_share: float) -> str:
     if first is not None and first != year:
         return text + " " + t("explain_target_met_from", year=first)
     return text if first is not None else text + " " + t("explain_target_not_met", target=target)
-
-
-_CAP = re.compile(r"^(country_iso3|mineral)=(\S+) (share|absolute) cap$")
-
-
-def constraint_text(name: str) -> str:
-    """A constraint of the allocation (``budget fund_krw_bn``, ``country_iso3=AUS share cap``,
-    ``diversification lithium``, ...) in the officer's words; unknown names as they are."""
-    if name.startswith("budget "):
-        key = name.split(" ", 1)[1]
-        return t("constraint_budget", budget=t(f"budget_{key}")) if key in ("fund_krw_bn", "loan_krw_bn") else name
-    m = _CAP.match(name)
-    if m:
-        column, value, kind = m.groups()
-        what = value if column == "country_iso3" else mineral_label(value)
-        return t(f"constraint_{column}_{kind}_cap", what=what)
-    if name.startswith("diversification "):
-        return t("constraint_diversification", mineral=mineral_label(name.split(" ", 1)[1]))
-    return name
-
-
-def mineral_label(key: str) -> str:
-    from app_pages.fmt import mineral_name
-
-    return mineral_name(key)
-
-
-def note_text(note) -> str:
-    """The allocation's note on an application (why not a candidate, a lock) in the officer's words."""
-    note = "" if note is None or (isinstance(note, float) and note != note) else str(note)
-    fixed = {"excluded country": "note_excluded_country", "asks for no support": "note_no_support",
-             "locked in": "note_locked_in", "locked out": "note_locked_out"}
-    if note in fixed:
-        return t(fixed[note])
-    if note.startswith("ineligible: "):
-        return t("note_ineligible")
-    return note
 
 
 def rank_changes(was, now):

@@ -52,7 +52,7 @@ c2[3].metric(t("irr_korea_equity"), fmt_pct(r["irr_korea_equity"]))
 st.caption(t("fiscal_line", region=r["fiscal_region"], basis=messages.text(f"royalty_basis_{r['royalty_basis']}", lang()),
              withholding=fmt_pct(r["dividend_withholding_rate"])))
 if r["fiscal_warning"]:
-    st.warning(t("fiscal_fallback", warning=r["fiscal_warning"]))
+    st.warning(t("fiscal_fallback", warning=messages.word(r["fiscal_warning"], lang())))
 
 try:
     sc = compute.scored(scenario)
@@ -208,14 +208,14 @@ for k, v in app.to_record().items():
                  t("col_source"): t("src_applicant")})
 for k, (v, s) in resolved.items():
     rows.append({t("col_input"): field_names.get(f"field_{k}", k), t("col_value"): str(v),
-                 t("col_source"): messages.source_text(s, lang())})
+                 t("col_source"): messages.word(s, lang())})
 rows += [
     {t("col_input"): "discount_rate", t("col_value"): fmt_pct(r["discount_rate"]),
      t("col_source"): t("src_scenario") + (t("src_plus_premium") if scenario.add_country_risk_premium else "")},
     {t("col_input"): "fx_krw_per_usd", t("col_value"): f"{scenario.fx_krw_per_usd:,.0f}", t("col_source"): t("src_scenario")},
     {t("col_input"): "policy_loan_rate", t("col_value"): fmt_pct(scenario.policy_loan_rate), t("col_source"): t("src_scenario")},
     {t("col_input"): "price_usd_per_t", t("col_value"): f"{r['price_usd_per_t']:,.0f}",
-     t("col_source"): messages.source_text(srow["price_source"], lang()) if "price_source" in srow.index
+     t("col_source"): messages.word(srow["price_source"], lang()) if "price_source" in srow.index
      else t("src_price_deck", case=scenario.price_case)},
 ]
 st.dataframe(shown(pd.DataFrame(rows)), hide_index=True, width="stretch", height=300)

@@ -9,9 +9,8 @@ from app_pages.fmt import mineral_name, money_factor, money_unit, share_basis_la
 from app_pages.explain import rank_changes
 from app_pages.i18n import lang, t
 from evaluator import scoring, supply
-from models.scenario import CRITERIA
+from models.scenario import CRITERIA, FINANCIAL_MEASURES
 
-FINANCIAL_MEASURES = ("npv", "p10_npv", "prob_loss")
 
 st.title(t("ranking"))
 if not compute.applications():

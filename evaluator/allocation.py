@@ -85,7 +85,8 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, linprog, milp
 
 from evaluator import messages
-from evaluator.messages import Message
+from evaluator.errors import SolverError
+from evaluator.messages import Joined, Message
 
 __all__ = [
     "AllocationError",
@@ -134,7 +135,7 @@ SNAP_TOL = 1e-6
 # ----------------------------------------------------------------------------------------------
 # Exceptions
 # ----------------------------------------------------------------------------------------------
-class AllocationError(RuntimeError):
+class AllocationError(SolverError):
     """The optimiser failed, or its answer broke a constraint on re-check."""
 
 
@@ -155,11 +156,15 @@ class AllocationInfeasible(AllocationError):
         Names of a (small, usually minimal) set of locks, caps, constraints and budgets that
         cannot hold together. Names: ``"must fund <id>"``, ``"must not fund <id>"``,
         ``"budget <key>"`` and the names given to caps and constraints.
+    conflict_messages : list of evaluator.messages.Message
+        The same, as catalogue messages (``constraint_*`` codes) for the officer's language.
     """
 
-    def __init__(self, message: str, conflicts: Sequence[str]):
+    def __init__(self, message: str, conflicts: Sequence[str], conflict_messages: Sequence[Message] = ()):
         super().__init__(message)
         self.conflicts = list(conflicts)
+        self.conflict_messages = list(conflict_messages) or [Message("constraint_named", {"name": c})
+                                                             for c in self.conflicts]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -186,6 +191,9 @@ class GroupCap:
         (of the same resource, over all candidates).
     column, value : str, object, optional
         The selector alternative to ``members``.
+    message : evaluator.messages.Message, optional
+        The cap for people (binding constraints, conflicts); default ``constraint_cap_<column>_<kind>``
+        quoting ``value`` when the catalogue has that code, else ``constraint_named`` (the name).
 
     Examples
     --------
@@ -202,6 +210,11 @@ class GroupCap:
     kind: str = "absolute"
     column: str | None = None
     value: Any = None
+    message: Message | None = None
+
+    def __post_init__(self):
+        if self.message is None:  # what the cap is, for people: its kind, column and value
+            object.__setattr__(self, "message", _cap_message(self.name, self.column, self.value, self.kind))
 
     @classmethod
     def per_value(cls, candidates: pd.DataFrame, column: str, limit: float, *,
@@ -216,6 +229,29 @@ class GroupCap:
         return [cls(name=f"{column}={v} {kind} cap", limit=limit, column=column, value=v,
                     resource=resource, kind=kind)
                 for v in pd.unique(candidates[column].dropna())]
+
+
+def _cap_message(name: str, column, value, kind: str) -> Message:
+    code = f"constraint_cap_{column}_{kind}"
+    if column is not None and code in messages.codes():
+        return Message(code, {"value": value})
+    return Message("constraint_named", {"name": name})
+
+
+def _constraint_messages(m) -> dict[str, Message]:
+    """Every named constraint, lock and budget of the model ``m`` (its name in results and
+    conflicts) -> its catalogue message, made from the specification, not from the name."""
+    out = {f"budget {k}": Message("constraint_budget", {"budget": k}) for k in m.keys}
+    out.update({f"must fund {i}": Message("constraint_must_fund", {"id": i}) for i in m.locked_in})
+    out.update({f"must not fund {i}": Message("constraint_must_not_fund", {"id": i}) for i in m.locked_out})
+    for spec in [*m.caps, *m.linear, *m.coverage, *m.concave]:
+        out[spec.name] = spec.message or Message("constraint_named", {"name": spec.name})
+    return out
+
+
+def _messages_of(m, names: Sequence[str]) -> tuple[Message, ...]:
+    known = _constraint_messages(m)
+    return tuple(known.get(nm) or Message("constraint_named", {"name": nm}) for nm in names)
 
 
 @dataclass(frozen=True)
@@ -237,6 +273,7 @@ class LinearConstraintSpec:
     coefficients: Mapping[Hashable, float] | str
     upper: float = math.inf
     lower: float = -math.inf
+    message: Message | None = None  # what it is, for people (default: its name as given)
 
 
 @dataclass(frozen=True)
@@ -256,6 +293,7 @@ class MinGroupsCovered:
     name: str
     groups: Mapping[Hashable, Hashable] | str
     k: int
+    message: Message | None = None  # what it is, for people (default: its name as given)
 
 
 @dataclass(frozen=True)
@@ -282,6 +320,7 @@ class ConcaveTerm:
     weights: Mapping[Hashable, float] | str
     breakpoints: Sequence[float]
     slopes: Sequence[float]
+    message: Message | None = None  # what it is, for people (default: its name as given)
 
     def evaluate(self, s: float) -> float:
         """Value of ``f(s)`` for ``s >= 0``."""
@@ -318,7 +357,9 @@ class AllocationResult:
     solve_time_s : float
         Wall time of the MILP solve [s].
     binding : list of str
-        Constraints with (near) zero slack.
+        Constraints with (near) zero slack (their names).
+    binding_messages : tuple of evaluator.messages.Message
+        The same constraints as catalogue messages (``constraint_*`` codes: kind, column, value).
     slacks : dict
         Slack per constraint (upper side; the lower side for lower-bounded constraints)
         [units of the constraint].
@@ -356,6 +397,7 @@ class AllocationResult:
     limit_reached: bool = False
     note: str = ""
     notes: tuple = ()
+    binding_messages: tuple = ()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -449,7 +491,9 @@ class _Model:
         if both:
             raise AllocationInfeasible(
                 f"Candidate(s) {', '.join(map(str, both))} are both must-fund and must-not-fund.",
-                [f"must fund {i}" for i in both] + [f"must not fund {i}" for i in both])
+                [f"must fund {i}" for i in both] + [f"must not fund {i}" for i in both],
+                [Message("constraint_must_fund", {"id": i}) for i in both]
+                + [Message("constraint_must_not_fund", {"id": i}) for i in both])
         self.pos_in = self.ids.get_indexer(self.locked_in)
         self.pos_out = self.ids.get_indexer(self.locked_out)
         # Floor of a locked-in candidate.
@@ -923,7 +967,7 @@ def _raise_infeasible(m: _Model):
                + f" (budgets: {budgets}).")
     else:
         msg = f"No allocation satisfies the budgets themselves ({budgets})."
-    raise AllocationInfeasible(msg, conflicts)
+    raise AllocationInfeasible(msg, conflicts, _messages_of(m, conflicts))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1064,6 +1108,7 @@ def _package(m: _Model, res, seconds: float, row_hi=None, marginals=True) -> All
         objective=obj, status=status, optimal=bool(res.status == 0),
         mip_gap=gap, solve_time_s=seconds, binding=binding, slacks=slacks,
         marginal_values=mv, recheck=viol, concave_values=conc, limit_reached=limit,
+        binding_messages=_messages_of(m, binding),
         **_notes(_note(m, x, row_hi, status, limit, gap)))
 
 
@@ -1340,7 +1385,7 @@ def _empty_result(m: _Model, row_hi=None) -> AllocationResult:
     if needs:
         raise AllocationInfeasible(
             f"No allocation satisfies these together: {'; '.join(needs)} (there are no "
-            "candidates to fund).", needs)
+            "candidates to fund).", needs, _messages_of(m, needs))
     obj, conc = m.objective_of(x)
     return AllocationResult(
         fractions=pd.Series(x, index=m.ids, name="fraction"),
@@ -1380,7 +1425,8 @@ def _why_nothing(m: _Model, row_hi) -> Message:
     start = np.where(m.lo > 0, m.lo, SNAP_TOL)          # smallest fundable share
     fits = gain & np.all(m.req * start[:, None] <= bud[None, :] * (1 + RECHECK_TOL), axis=1)
     if not fits.any():
-        budgets = ", ".join(f"{k} {b:g}" for k, b in zip(m.keys, bud))
+        budgets = Joined(tuple(Message("alloc_budget_amount", {"budget": k, "amount": f"{b:g}"})
+                               for k, b in zip(m.keys, bud)))
         return Message("alloc_nothing_fits_budgets", {"budgets": budgets})
     # caps and constraints that a candidate breaks on its own at its minimum share
     blockers = []
@@ -1396,8 +1442,9 @@ def _why_nothing(m: _Model, row_hi) -> Message:
     for _, b in blockers:
         blocked |= b
     if blockers and not (fits & ~blocked).any():
-        names = "; ".join(nm for nm, _ in blockers[:5]) + ("; ..." if len(blockers) > 5 else "")
-        return Message("alloc_nothing_constraints_exclude", {"constraints": names})
+        names = _messages_of(m, [nm for nm, _ in blockers[:5]]) + ((Message("constraint_named", {"name": "..."}),)
+                                                                  if len(blockers) > 5 else ())
+        return Message("alloc_nothing_constraints_exclude", {"constraints": Joined(names, "; ")})
     return Message("alloc_nothing_no_combination")
 
 

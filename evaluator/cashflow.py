@@ -61,6 +61,8 @@ import pandas as pd
 
 from evaluator import fiscal
 from evaluator import reference as refmod
+from evaluator.errors import InputError
+from evaluator.messages import Message
 from models.application import Application
 from models.scenario import Scenario
 
@@ -98,8 +100,9 @@ class ProjectInputs:
     """Per-project parameter vectors (one entry per project) resolved from applications,
     the host country's fiscal defaults and the scenario's price deck.
 
-    ``sources`` records, per project and parameter, where the value came from
-    (``applicant``, ``country default``, ``scenario``, ``model default``).
+    ``sources`` records, per project and parameter, where the value came from, as an
+    :class:`evaluator.messages.Message` (``src_applicant``, ``src_country_default``,
+    ``src_price_deck``, ``src_fiscal_regime`` ...: worded in the reader's language by the catalogue).
     """
 
     ids: tuple[str, ...]
@@ -161,7 +164,7 @@ class ProjectInputs:
         return len(self.ids)
 
 
-class PriceDeckError(ValueError):
+class PriceDeckError(InputError):
     """An uploaded price deck breaks a rule; the message names the row, column and rule."""
 
 
@@ -243,24 +246,25 @@ def price_deck_from_frame(frame: pd.DataFrame) -> dict[str, dict[int, float]]:
 def _price(ref, mineral: str, scenario: Scenario, basket=()) -> tuple[float, str]:
     """Flat price of the scenario's deck [USD/t] (paths: :func:`_price_path`)."""
     if mineral in scenario.price_overrides_usd_per_t:
-        return float(scenario.price_overrides_usd_per_t[mineral]), "scenario override"
+        return float(scenario.price_overrides_usd_per_t[mineral]), Message("src_scenario_override")
     if mineral == "rare_earths":
         shares = dict(basket) if basket else None
-        src = "applicant basket" if basket else "default basket"
-        return refmod.ree_basket_price_usd_per_t(ref, shares, scenario.price_case), f"price deck ({scenario.price_case}), {src}"
-    return refmod.price_usd_per_t(ref, mineral, scenario.price_case), f"price deck ({scenario.price_case})"
+        code = "src_price_deck_applicant_basket" if basket else "src_price_deck_default_basket"
+        return (refmod.ree_basket_price_usd_per_t(ref, shares, scenario.price_case),
+                Message(code, {"case": scenario.price_case}))
+    return refmod.price_usd_per_t(ref, mineral, scenario.price_case), Message("src_price_deck", {"case": scenario.price_case})
 
 
 def _price_path(ref, mineral: str, scenario: Scenario, basket, n_columns: int) -> tuple[float, np.ndarray, str]:
     """Price in model year 1 [USD/t], the path relative to it per column, and its source."""
     if mineral in scenario.price_path_usd_per_t:
         base, factor = price_path_factors(scenario.price_path_usd_per_t[mineral], scenario.first_year, n_columns)
-        return base, factor, "scenario price path"
+        return base, factor, Message("src_scenario_price_path")
     price, src = _price(ref, mineral, scenario, basket)
     return price, np.ones(1), src
 
 
-class CurrencyError(ValueError):
+class CurrencyError(InputError):
     """An application states a currency with no rate; the message names the application."""
 
 
@@ -360,13 +364,13 @@ def resolve_inputs(apps: Sequence[Application], scenario: Scenario, ref) -> Proj
     for i, a in enumerate(apps):  # O(n) parameter gathering; the yearly model below is vectorised
         if a.production_schedule_ore_mt:
             profile[i, : len(a.production_schedule_ore_mt)] = a.production_schedule_ore_mt
-            ore_src = "applicant schedule"
+            ore_src = Message("src_applicant_schedule")
         else:
             ramp = np.ones(a.mine_life_years)
             k = min(len(a.ramp_up), a.mine_life_years)
             ramp[:k] = a.ramp_up[:k]
             profile[i, : a.mine_life_years] = a.throughput_mtpa * ramp
-            ore_src = "applicant throughput x ramp-up"
+            ore_src = Message("src_applicant_ramp_up")
         if a.grade_schedule:
             grades[i, : len(a.grade_schedule)] = a.grade_schedule_fraction
         if a.capex_schedule_usd_m:
@@ -480,16 +484,16 @@ def _fiscal_arrays(apps: Sequence[Application], scenario: Scenario, ref) -> tupl
             "fiscal_region": r.region,
             "royalty_basis": r.royalty_basis,
             "royalty_rate": r.royalty_rate,
-            "royalty_source": "applicant" if a.royalty_rate is not None else r.source,
+            "royalty_source": Message("src_applicant") if a.royalty_rate is not None else r.source,
             "income_tax_rate": r.income_tax_rate,
-            "income_tax_source": ("applicant" if a.income_tax_rate is not None else r.source)
-            + (f"; {fiscal.incentive_text(r)} ({r.incentive_source})" if r.incentive else ""),
+            "income_tax_source": fiscal.with_incentive(
+                Message("src_applicant") if a.income_tax_rate is not None else r.source, r),
             "fiscal_incentive": fiscal.incentive_text(r),
             "fiscal_incentive_source": r.incentive_source,
             "depreciation_method": r.depreciation_method,
             "depreciation_years": r.depreciation_years,
-            "depreciation_source": "applicant" if a.depreciation_years is not None else
-            ("scenario default" if r.depreciation_method == "sl" else r.source),
+            "depreciation_source": Message("src_applicant") if a.depreciation_years is not None else
+            (Message("src_scenario_default") if r.depreciation_method == "sl" else r.source),
             "fiscal_warning": r.warning,
         })
     return arrays, rows
@@ -836,11 +840,12 @@ def price_deck_table(ref, scenario: Scenario, years: Sequence[int] | None = None
             path = scenario.price_path_usd_per_t[mineral]
             ys = sorted(path)
             prices = np.interp(years, ys, [path[y] for y in ys])
-            src = "scenario price path"
+            src = Message("src_scenario_price_path").text()
         else:
-            price, src = _price(ref, mineral, scenario)
+            price, how = _price(ref, mineral, scenario)
             prices = np.full(len(years), price)
-            if src.startswith("price deck"):
+            src = how.text()  # the table is a file in English (read back by price_deck_from_frame)
+            if how.code.startswith("src_price_deck"):
                 src = f"{src}: {ref.minerals.at[mineral, 'price_source']}"
         rows += [(mineral, int(y), float(p), src) for y, p in zip(years, prices)]
     return pd.DataFrame(rows, columns=["mineral", "year", "price_usd_per_t", "source"])

@@ -50,6 +50,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
+from evaluator.errors import InputError
 from evaluator.reference import ReferenceData
 
 __all__ = ["CustomsError", "CustomsImport", "REQUIRED_COLUMNS", "read_comtrade", "with_imports"]
@@ -67,7 +68,7 @@ FACTOR_COLUMNS = {"mineral": ("Mineral", "mineral"), "content_factor": ("Content
                   "magnet_share": ("MagnetShare", "magnet_share")}
 
 
-class CustomsError(ValueError):
+class CustomsError(InputError):
     """A customs extract cannot be used; the message says why (e.g. names the missing columns)."""
 
 

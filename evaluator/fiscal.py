@@ -39,6 +39,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evaluator.errors import DataError
+from evaluator.messages import Joined, Message
+
 __all__ = [
     "ROYALTY_BASES",
     "DEPRECIATION_METHODS",
@@ -56,6 +59,7 @@ __all__ = [
     "load_incentives",
     "income_tax_rate_by_period",
     "incentive_text",
+    "with_incentive",
     "INCENTIVE_STARTS",
 ]
 
@@ -85,7 +89,7 @@ _INCENTIVE_COLUMNS = ("incentive", "iso3", "income_tax_exempt_years", "reduced_r
 INCENTIVE_STARTS = ("valuation_date", "first_production", "first_taxable_income")
 
 
-class FiscalDataError(ValueError):
+class FiscalDataError(DataError):
     """A fiscal table is malformed; the message names the file, the row and the rule."""
 
 
@@ -298,8 +302,8 @@ class Regime:
     depletion_cap: float
     withholding_rate: float
     tax_credit_share: float
-    source: str
-    warning: str = ""
+    source: Message | Joined    # where the terms come from (a fiscal_regimes.csv row and its law, or the country tables)
+    warning: Joined | str = ""  # what fell back to a default (messages; "" when nothing did)
     # issue 28: the national and the state (provincial) income tax, and a granted incentive
     national_income_tax_rate: float | None = None   # None: income_tax_rate is all national
     state_income_tax_rate: float = 0.0
@@ -397,7 +401,7 @@ def resolve_regime(ref, app, scenario, cache: dict | None = None) -> Regime:
     regime, warnings = base
     dep_years = app.depreciation_years if app.depreciation_years is not None else \
         (regime.depreciation_years or scenario.depreciation_years_default)
-    changes = dict(depreciation_years=int(dep_years), warning="; ".join(warnings))
+    changes = dict(depreciation_years=int(dep_years), warning=Joined(tuple(warnings), "; ") if warnings else "")
     if app.depreciation_years is not None:
         changes.update(depreciation_method="sl")
     if app.royalty_rate is not None:
@@ -428,7 +432,7 @@ def regime_row(ref, app) -> tuple[pd.Series | None, list[str]]:
     if table is not None and region:
         row = _pick(table, "region", region, app.mineral)
         if row is None:
-            warnings.append(f"fiscal region {region} is not in fiscal_regimes.csv: using the country default of {app.country_iso3}")
+            warnings.append(Message("fiscal_region_unknown", {"region": region, "iso3": app.country_iso3}))
     if table is not None and row is None:
         hit = np.flatnonzero((table["iso3"].to_numpy() == app.country_iso3) & table["country_default"].to_numpy())
         if len(hit):
@@ -463,16 +467,27 @@ def _incentive(ref, app, key: str) -> tuple[dict, str]:
                 incentive_start=str(row.start), incentive_source=f"fiscal_incentives.csv {key}: {row.law}"), ""
 
 
-def incentive_text(regime: Regime) -> str:
-    """The granted incentive in words: its key, periods and start (empty when none)."""
+def incentive_text(regime: Regime) -> Message | str:
+    """The granted incentive in words (a :class:`evaluator.messages.Message`: its key, periods
+    and start; ``""`` when none)."""
     if not regime.incentive:
         return ""
     parts = []
     if regime.tax_exempt_years:
-        parts.append(f"no national income tax for {regime.tax_exempt_years} years")
+        parts.append(Message("fiscal_incentive_exempt", {"years": regime.tax_exempt_years}))
     if regime.tax_reduced_years:
-        parts.append(f"{regime.tax_reduced_share:.0%} of the national rate for {regime.tax_reduced_years} years")
-    return f"{regime.incentive}: {', then '.join(parts)} from the {regime.incentive_start.replace('_', ' ')}"
+        parts.append(Message("fiscal_incentive_reduced", {"share": f"{regime.tax_reduced_share:.0%}",
+                                                          "years": regime.tax_reduced_years}))
+    periods = Message("fiscal_incentive_then", {"first": parts[0], "then": parts[1]}) if len(parts) == 2 else Joined(tuple(parts))
+    return Message("fiscal_incentive", {"incentive": regime.incentive, "periods": periods, "start": regime.incentive_start})
+
+
+def with_incentive(source: Message | Joined | str, regime: Regime) -> Message | Joined | str:
+    """An income tax rate's source, with the granted incentive and its law when there is one."""
+    if not regime.incentive:
+        return source
+    return Joined((source, Message("src_incentive", {"incentive": incentive_text(regime),
+                                                     "source": regime.incentive_source})), "; ")
 
 
 def income_tax_rate_by_period(national, state, deductible, exempt_years, reduced_years, reduced_share, start_col, T):
@@ -519,12 +534,13 @@ def _regime_from_row(row, ref, app) -> Regime:
     years = row.loss_carry_years
     national = float(row.income_tax_rate)
     states = getattr(ref, "state_income_taxes", None)
-    state, deductible, state_src = 0.0, True, ""
+    state, deductible, state_src = 0.0, True, None
+    regime_src = Message("src_fiscal_regime", {"region": row.region, "mineral": row.mineral, "law": row.law})
     if states is not None and row.region in states.index:
         st = states.loc[row.region]
         state, deductible = float(st.state_income_tax_rate), bool(st.deductible_from_national)
-        state_src = (f"; state income tax {state:.3%}{' (deductible from the national base)' if deductible else ''}: "
-                     f"subnational_income_tax.csv {row.region}: {st.law}")
+        state_src = Message("src_state_income_tax_deductible" if deductible else "src_state_income_tax",
+                            {"rate": f"{state:.3%}", "region": row.region, "law": st.law})
     combined = state + national * (1.0 - state) if deductible else state + national
     return Regime(
         region=row.region,
@@ -543,7 +559,7 @@ def _regime_from_row(row, ref, app) -> Regime:
         depletion_cap=dep_cap,
         withholding_rate=float(row.withholding_korea_rate),
         tax_credit_share=float(row.production_tax_credit_share),
-        source=f"fiscal_regimes.csv {row.region} ({row.mineral}): {row.law}{state_src}",
+        source=(Joined((regime_src, state_src), "; ") if state_src else regime_src),
         national_income_tax_rate=national if state else None,
         state_income_tax_rate=state,
         state_tax_deductible=deductible,
@@ -555,21 +571,21 @@ def _country_tables_regime(ref, app, refmod) -> tuple[Regime, list[str]]:
     warnings = []
     roy = refmod.royalty_row(ref, app.country_iso3, app.mineral)
     if roy["iso3"] == refmod.DEFAULT_KEY and app.royalty_rate is None:
-        warnings.append(f"no royalty row for {app.country_iso3}: global default {float(roy['royalty_rate']):.1%} "
-                        f"of royalties.csv used (assumption)")
+        warnings.append(Message("fiscal_no_royalty_row", {"iso3": app.country_iso3,
+                                                          "rate": f"{float(roy['royalty_rate']):.1%}"}))
     iso3 = app.country_iso3
     has_tax = (iso3 in ref.countries.index and pd.notna(ref.countries.at[iso3, "income_tax_rate"])) or \
         refmod._first_match(ref.tax_overrides, iso3, app.mineral) is not None
     tax = refmod.income_tax_rate(ref, iso3, app.mineral)
     if not has_tax and app.income_tax_rate is None:
-        warnings.append(f"no income tax rate for {iso3}: global default {tax:.0%} of tax_overrides.csv used (assumption)")
+        warnings.append(Message("fiscal_no_income_tax", {"iso3": iso3, "rate": f"{tax:.0%}"}))
     dep_rate, dep_cap = 0.0, 0.0  # the per-country tables carry no depletion (today's model)
     regime = Regime(
         region=iso3, royalty_basis="nsr", royalty_rate=float(roy["royalty_rate"]), royalty_bands=(),
         royalty_top_rate_above_usd_m=np.inf, royalty_min_rate=(), income_tax_rate=tax,
         loss_carry_years=UNLIMITED_YEARS, loss_offset_cap=1.0, depreciation_method="sl", depreciation_rate=0.0,
         depreciation_years=None, depletion_rate=dep_rate, depletion_cap=dep_cap, withholding_rate=0.0,
-        tax_credit_share=0.0, source=f"country default ({iso3})",
+        tax_credit_share=0.0, source=Message("src_country_default", {"iso3": iso3}),
     )
     return regime, warnings
 

@@ -23,6 +23,7 @@ import pandas as pd
 from openpyxl.styles import Alignment
 
 from evaluator import xlsx_style as xs
+from evaluator.errors import InputError
 from evaluator.krw import krw_text
 
 __all__ = ["MEMO_SECTIONS", "NOTE_KEYS", "RECOMMENDATIONS", "MEMO_CONTESTED", "MemoNotesError", "clean_notes",
@@ -45,7 +46,7 @@ _WIDTHS = (24, 19, 19, 19, 19)
 _LAST_COL = len(_WIDTHS)
 
 
-class MemoNotesError(ValueError):
+class MemoNotesError(InputError):
     """The officer's memo notes are not a table of application id -> {recommendation, opinion, conditions}."""
 
 

@@ -9,7 +9,7 @@ reason reads the same on the screen, in the workbook and on the command line.
 from __future__ import annotations
 
 import functools
-import re
+import string
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +28,34 @@ def catalogue(language: str) -> dict[str, str]:
         return tomllib.load(fh)
 
 
+class _Wording(string.Formatter):
+    """Fills a template; ``{mineral:@mineral}`` words the parameter, a code, by the catalogue key
+    ``mineral_<value>`` of the same language (the value as it is when the catalogue has no such key)."""
+
+    def __init__(self, language: str):
+        self.language = language
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec.startswith("@"):
+            key = f"{format_spec[1:]}_{value}"
+            return text(key, self.language) if key in catalogue(self.language) else str(value)
+        return super().format_field(value, format_spec)
+
+
 def text(code: str, language: str = "en", **params: Any) -> str:
     """The message ``code`` worded in ``language`` with ``params`` filled in (a parameter that is
-    itself a :class:`Message` is worded in the same language)."""
+    itself a :class:`Message` is worded in the same language; ``{name:@prefix}`` words a code
+    parameter by the catalogue key ``prefix_<value>``)."""
     params = {k: v.text(language) if isinstance(v, (Message, Joined)) else v for k, v in params.items()}
-    return catalogue(language)[code].format(**params)
+    template = catalogue(language)[code]
+    if ":@" in template:
+        return _Wording(language).vformat(template, (), params)
+    return template.format(**params)
+
+
+def codes() -> set[str]:
+    """Every message code (the keys both catalogues hold)."""
+    return set(catalogue("en"))
 
 
 @dataclass(frozen=True)
@@ -44,6 +67,44 @@ class Message:
 
     def text(self, language: str = "en") -> str:
         return text(self.code, language, **self.params)
+
+    def __hash__(self) -> int:  # the params mapping is not hashable itself; its values are
+        return hash((self.code, tuple(sorted(self.params.items()))))
+
+    def record(self) -> dict:
+        """The message as JSON-ready data: ``{"code": ..., "params": {...}}`` (a parameter that is
+        itself a message as its own record)."""
+        return {"code": self.code, "params": {k: _record(v) for k, v in self.params.items()}}
+
+
+def from_record(record: Mapping) -> "Message":
+    """The :class:`Message` of :meth:`Message.record` (a parameter given as a record or a list of
+    records is a message, or several joined, again)."""
+    def value(v):
+        if isinstance(v, Mapping) and set(v) == {"code", "params"}:
+            return from_record(v)
+        if isinstance(v, list):
+            return Joined(tuple(value(p) for p in v))
+        return v
+    return Message(str(record["code"]), {k: value(v) for k, v in dict(record.get("params") or {}).items()})
+
+
+def _record(value: Any) -> Any:
+    if isinstance(value, Message):
+        return value.record()
+    if isinstance(value, Joined):
+        return [_record(p) for p in value.parts]
+    return value
+
+
+def word(value: Any, language: str = "en") -> str:
+    """A value that is a :class:`Message` (or :class:`Joined`) worded in ``language``; text (a law
+    or a study cited by name, an officer's own words) as it is; None and NaN as ``""``."""
+    if isinstance(value, (Message, Joined)):
+        return value.text(language)
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
 
 
 def join(messages, language: str = "en", sep: str = "; ") -> str:
@@ -76,33 +137,3 @@ def field_label(name: str, unit: str = "", language: str = "en") -> str:
 def mineral_name(key: str, language: str = "en") -> str:
     """A mineral key (``rare_earths``) in words."""
     return text(f"mineral_{key}", language)
-
-
-#: Where a resolved input came from, as the engine records it (evaluator.cashflow, evaluator.fiscal)
-#: -> catalogue code and the parts it quotes. A citation of a law or study is quoted as it is.
-_SOURCES = (
-    (re.compile(r"applicant"), "src_applicant"),
-    (re.compile(r"applicant schedule"), "src_applicant_schedule"),
-    (re.compile(r"applicant throughput x ramp-up"), "src_applicant_ramp_up"),
-    (re.compile(r"scenario default"), "src_scenario_default"),
-    (re.compile(r"scenario override"), "src_scenario_override"),
-    (re.compile(r"scenario price path"), "src_scenario_price_path"),
-    (re.compile(r"country default \((?P<iso3>[A-Z]{3})\)"), "src_country_default"),
-    (re.compile(r"price deck \((?P<case>[\w-]+)\)"), "src_price_deck"),
-    (re.compile(r"price deck \((?P<case>[\w-]+)\), applicant basket"), "src_price_deck_applicant_basket"),
-    (re.compile(r"price deck \((?P<case>[\w-]+)\), default basket"), "src_price_deck_default_basket"),
-)
-
-
-def source_text(source: str, language: str = "en") -> str:
-    """An input's recorded source (``applicant``, ``country default (VNM)``, ``price deck (base)``
-    ...) in ``language``; any other text (a law or study cited by name) as it is."""
-    value = "" if source is None else str(source)
-    for pattern, code in _SOURCES:
-        m = pattern.fullmatch(value)
-        if m:
-            parts = m.groupdict()
-            if f"price_case_{parts.get('case')}" in catalogue(language):
-                parts["case"] = text(f"price_case_{parts['case']}", language)
-            return text(code, language, **parts)
-    return value

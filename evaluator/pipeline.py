@@ -33,6 +33,7 @@ import pandas as pd
 
 from evaluator import portfolio, scoring, supply
 from evaluator.evaluate import Evaluation, evaluate
+from models import scenario as scenario_model
 
 __all__ = [
     "RISK_MEASURES", "DEFAULT_SIMULATION_PATHS", "Scored", "SupplyOutcome", "AllocationSummary", "PipelineResult",
@@ -40,8 +41,9 @@ __all__ = [
     "risk_measure_of", "run",
 ]
 
-#: Financial measures that need the Monte Carlo (:mod:`evaluator.uncertainty`).
-RISK_MEASURES = ("p10_npv", "prob_loss")
+#: Financial measures that need the Monte Carlo (:mod:`evaluator.uncertainty`); the list has its
+#: home in models.scenario.
+RISK_MEASURES = scenario_model.RISK_MEASURES
 #: Paths of the simulation the pipeline runs for a risk-adjusted ranking.
 DEFAULT_SIMULATION_PATHS = 10_000
 #: Simulated columns shown beside the point NPV whenever the simulation has run.
@@ -133,6 +135,7 @@ class AllocationSummary:
     #: (expected loss - expected levy) [KRW bn]
     loan_expected_levy_krw_bn: float = 0.0
     loan_expected_net_cost_krw_bn: float = 0.0
+    binding_messages: tuple = field(default=(), repr=False)
 
     def note_text(self, language: str = "en") -> str:
         """The allocator's note (why nothing is funded, a limit that stopped it) in ``language``."""
@@ -141,9 +144,12 @@ class AllocationSummary:
         return messages.join(self.note_messages, language, " ") if self.note_messages else self.note
 
     def as_record(self) -> dict:
-        """The summary as one JSON-ready mapping (the CLI's ``summary`` object)."""
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "note_messages"}
+        """The summary as one JSON-ready mapping (the CLI's ``summary`` object): ``binding`` names
+        the binding constraints (English), ``binding_codes`` gives them as catalogue codes with
+        their parameters (``{"code": "constraint_budget", "params": {"budget": "loan_krw_bn"}}``)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("note_messages", "binding_messages")}
         out["binding"] = list(self.binding)
+        out["binding_codes"] = [m.record() for m in self.binding_messages]
         out["warnings"] = list(self.warnings)
         for k in ("marginal_value_per_krw_bn", "diversification_value", "china_share_before", "china_share_after",
                   "top_share_after", "top_supplier_after", "meets_target_after", "share_basis"):
@@ -231,8 +237,8 @@ def study_bridge_step(apps: Sequence, scenario, ref):
 def risk_measure_of(scenario, risk_measure: str | None = None) -> str:
     """The financial measure a run ranks on: ``risk_measure`` when given, else the scenario's."""
     fm = risk_measure or scenario.financial_measure
-    if fm not in ("npv",) + RISK_MEASURES:
-        raise scoring.ScoringError(f"risk measure {fm!r}: must be one of npv, {', '.join(RISK_MEASURES)}")
+    if fm not in scenario_model.FINANCIAL_MEASURES:
+        raise scoring.ScoringError(f"risk measure {fm!r}: must be one of {', '.join(scenario_model.FINANCIAL_MEASURES)}")
     return fm
 
 
@@ -333,7 +339,7 @@ def summarise_allocation(pa: portfolio.PortfolioAllocation, outcome: SupplyOutco
         limit_reached=bool(s["limit_reached"]), note=str(s["note"] or ""), warnings=tuple(s["warnings"]),
         loan_expected_levy_krw_bn=float(s.get("loan_expected_levy_krw_bn", 0.0)),
         loan_expected_net_cost_krw_bn=float(s.get("loan_expected_net_cost_krw_bn", s["expected_loss_krw_bn"])),
-        note_messages=tuple(s.get("note_messages", ())))
+        note_messages=tuple(s.get("note_messages", ())), binding_messages=tuple(s.get("binding_messages", ())))
 
 
 def run(apps: Sequence, scenario, ref, *, customs=None, weights: Mapping[str, float] | None = None,

@@ -55,13 +55,14 @@ import pandas as pd
 
 from evaluator import allocation as alloc
 from evaluator import messages, supply
+from evaluator.errors import SettingsError
 from evaluator.messages import Joined, Message
 
 RESOURCES = ("fund_krw_bn", "loan_krw_bn")
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
-class PortfolioError(ValueError):
+class PortfolioError(SettingsError):
     """A lock or option that cannot be used (e.g. locking in an ineligible application)."""
 
 
@@ -162,19 +163,23 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
         country_iso3, mineral, expected_loss_krw_bn, offtake_units (import-comparable volume
         when fully funded), score, npv_krw_bn.
     notes : pandas.Series
-        id -> reason an application is not a candidate ('' for candidates).
+        id -> why an application is not a candidate, an :class:`evaluator.messages.Message`
+        (``alloc_note_*``; missing (None/NaN) for candidates).
     """
     m = ev.metrics
     t = scores.reindex(m.index)
-    notes = pd.Series("", index=m.index, dtype=object)
+    notes = pd.Series(None, index=m.index, dtype=object)
     inel = ~t["eligible"].astype(bool)
-    notes[inel] = "ineligible: " + t.loc[inel, "ineligible_reasons"].astype(str)
-    excluded = m["country_iso3"].isin(scenario.excluded_countries)
-    notes[excluded & ~inel] = "excluded country"
+    for i in m.index[inel.to_numpy()]:
+        found = t.at[i, "ineligible_messages"] if "ineligible_messages" in t.columns else None
+        reasons = Joined(tuple(found), "; ") if isinstance(found, tuple) else str(t.at[i, "ineligible_reasons"])
+        notes[i] = Message("alloc_note_ineligible", {"reasons": reasons})
+    excluded = m["country_iso3"].isin(scenario.excluded_countries).to_numpy()
+    notes[excluded & ~inel.to_numpy()] = Message("alloc_note_excluded_country")
     support = m["support_request_krw_bn"].to_numpy(float)
     no_ask = support <= 0
-    notes[no_ask & (notes == "")] = "asks for no support"
-    keep = notes == ""
+    notes[no_ask & notes.isna().to_numpy()] = Message("alloc_note_no_support")
+    keep = notes.isna()
     # the special loan's caps (evaluator.special_loan.coverage): the loan within the tier's share of
     # the applicant's own spending, fund + loan within that spending; binding only where the
     # scenario lets an application above its cap be funded up to it (otherwise it is ineligible)
@@ -191,6 +196,7 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
         "mineral": m["mineral"].to_numpy(),
         "expected_loss_krw_bn": t["expected_loss_krw_bn"].to_numpy(float) if "expected_loss_krw_bn" in t else 0.0,
         "offtake_units": np.nan_to_num(units),
+        "supplier_iso3": _supplier(off).to_numpy(),
         "score": t["score"].to_numpy(float),
         "contrib_diversification": t.get("contrib_diversification", pd.Series(0.0, index=t.index)).to_numpy(float),
         "npv_krw_bn": m["npv_krw_bn"].to_numpy(float),
@@ -209,6 +215,15 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
         value = pd.Series(0.0, index=cand.index)
     cand["value"] = value.fillna(0.0)
     return cand[keep.to_numpy()], notes
+
+
+def _supplier(off: pd.DataFrame) -> pd.Series:
+    """Where each project's product is bought from: the processing country, else the host."""
+    host = off["country_iso3"].astype(str).str.upper()
+    if "processing_country_iso3" not in off.columns:
+        return host
+    proc = off["processing_country_iso3"].astype("string").str.strip().str.upper()
+    return proc.where(proc.notna() & (proc != ""), host).astype(str)
 
 
 #: Where the allocator samples the score curve, in multiples of a mineral's scale volume (its gap
@@ -253,12 +268,83 @@ def _curve_points(base: supply.MineralSupply, scenario, ref, mineral: str, scale
     return tuple(xs), tuple(slopes) + (0.0,)
 
 
+#: Where the allocator samples a new supplier's overshoot, in multiples of the volume at which it
+#: overtakes the incumbent (:func:`new_top_supplier_points`).
+OVERSHOOT_MULTIPLES = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 8.0)
+
+
+def _target_value(base: supply.MineralSupply, ref, mineral: str, after: dict) -> tuple[float, float]:
+    """(score of the incumbent's cut, score of the cut of the TOP supplier's share, whoever it is
+    after) [score points]: the first is what the per-mineral term counts, the second the
+    programme's target as defined (no single supplier above the target share)."""
+    s0 = base.measures["top_share"]
+    inc = float(supply.score_value(ref, mineral, supply.incumbent_reduction(base, after)))
+    top = float(supply.score_value(ref, mineral, max(0.0, s0 - after["top_share"])))
+    return inc, top
+
+
+def new_top_supplier_points(base: supply.MineralSupply, scenario, ref, mineral: str, host: str, scale: float
+                            ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """Breakpoints [units of ``scale``] and slopes (<= 0) of what the per-mineral term over-counts
+    for volume bought from one non-incumbent supplier ``host``: 0 until ``host`` overtakes the
+    incumbent (the first breakpoint: the allocator counts a project's volume up to it), then the
+    chord slopes of the over-count.
+
+    The per-mineral term values the cut of the INCUMBENT's share. Past the volume ``x_c`` at which
+    ``host`` becomes the larger supplier, the programme's target (the top supplier's share, whoever
+    holds it) stops improving and worsens: every further tonne from ``host`` raises the new top
+    share. This term is ``-(f(x) - g(x))`` with ``f`` the incumbent-cut score and ``g`` the score
+    of the cut of the top supplier's share when ``host`` alone adds ``x``
+    (:func:`evaluator.supply.measures_after`), sampled at :data:`OVERSHOOT_MULTIPLES` of
+    ``x_c``; the chord slopes are made non-increasing (the allocator needs a concave term) by a
+    running minimum, a slight over-statement of the penalty. With one new supplier the two terms
+    together are the target's own score at the sampled points; replacing the dominant supplier
+    with another therefore earns less than spreading the same volume over several (tested).
+    None when ``host`` never overtakes the incumbent within 64 times ``scale``.
+    """
+    rule, target = scenario.displacement_rule, scenario.target_single_supplier_share
+
+    def after(x: float) -> dict:
+        return supply.measures_after(base, {host: float(x * scale)}, rule, target)
+
+    def overtakes(x: float) -> bool:
+        a = after(x)
+        return a["top_supplier"] == host and a["top_share"] > a["incumbent_share"]
+
+    hi = 64.0
+    if not overtakes(hi):
+        return None
+    lo = 0.0
+    for _ in range(60):                      # bisection on the crossing point
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if overtakes(mid) else (mid, hi)
+    xs = np.array(OVERSHOOT_MULTIPLES) * hi
+    over = np.array([np.subtract(*_target_value(base, ref, mineral, after(x))) for x in xs]) / 100.0
+    over = np.maximum(over - over[0], 0.0)   # 0 at the crossing point by construction
+    slopes = -np.maximum.accumulate(np.maximum(np.diff(over) / np.diff(xs), 0.0))
+    return tuple(float(x) for x in xs), (0.0,) + tuple(float(v) for v in slopes) + (float(slopes[-1]),)
+
+
+def new_top_supplier_penalty_on() -> bool:
+    """``new_top_supplier_penalty`` of ``diversification_value.csv`` (1 = on)."""
+    df = pd.read_csv(DATA_DIR / "diversification_value.csv", comment="#")
+    row = df.loc[df["kind"] == "new_top_supplier_penalty", "value"]
+    return bool(float(row.iloc[0])) if len(row) else False
+
+
 def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc.ConcaveTerm], pd.DataFrame]:
     """One concave term per mineral the candidates supply (see the module notes): the value of the
-    funded volume on the project score's own curve, counted once for the portfolio."""
+    funded volume on the project score's own curve, counted once for the portfolio. A project's
+    volume counts at most up to the volume at which its supplier alone overtakes the incumbent
+    (:func:`new_top_supplier_points`, when ``new_top_supplier_penalty`` is on): past it, the
+    programme's target (the top supplier's share, whoever it is) stops improving, so replacing
+    one dominant supplier with another earns less than spreading the same volume (tested).
+    A clip of each project's weight keeps the formulation (and its speed); two projects in the
+    same new supplier are not clipped jointly (a limit of this approximation)."""
     if scenario.objective not in ("score_weighted_support", "total_diversification"):
         return [], pd.DataFrame()
     _, _, lam = diversification_curve()
+    penalty = new_top_supplier_penalty_on()
     w_div = scenario.normalised_weights()["diversification"] if scenario.objective == "score_weighted_support" else 1.0
     k = w_div * (lam if scenario.objective == "score_weighted_support" else 100.0)
     opt = supply.scenario_options(scenario)
@@ -267,18 +353,41 @@ def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc
         base = supply.baseline(ref, mineral, **opt)
         if base.assumed or not np.isfinite(base.total) or base.total <= 0 or k <= 0:
             continue
-        gap = supply.gap_volume(base, scenario.target_single_supplier_share, scenario.displacement_rule)
+        # a function of the reference tables and these settings only (a bisection): computed once
+        gap = supply.per_reference(ref, ("gap_volume", mineral, float(scenario.target_single_supplier_share),
+                                         scenario.displacement_rule, opt["basis"], opt["window"], opt["case"]),
+                                   lambda: supply.gap_volume(base, scenario.target_single_supplier_share,
+                                                             scenario.displacement_rule))
         scale = gap if 0 < gap < np.inf else 0.1 * base.total
         weights = g["offtake_units"].where(g["country_iso3"] != base.incumbent, 0.0)
         if weights.sum() <= 0:
             continue
+        if penalty:
+            # a supplier's volume counts up to where it overtakes the incumbent: past that point
+            # it builds a new dominant supplier, not progress towards the target
+            supplier = (g["supplier_iso3"] if "supplier_iso3" in g.columns else g["country_iso3"]).to_numpy()
+            cap = np.full(len(g), np.inf)
+            for host in set(supplier[weights.to_numpy(float) > 0]):
+                pts = _overshoot_points(base, scenario, ref, mineral, str(host), scale)
+                if pts is not None:
+                    cap[supplier == host] = pts[0][0] * scale
+            weights = weights.clip(upper=pd.Series(cap, index=g.index))
         bps, slopes = diversification_curve_points(base, scenario, ref, mineral, scale)
         # s in units of the scale volume (well-scaled for HiGHS: tonnes would span 1e0..1e6)
         terms.append(alloc.ConcaveTerm(name=f"diversification {mineral}", weights=(weights / scale).to_dict(),
-                                       breakpoints=bps, slopes=[x * k for x in slopes]))
+                                       breakpoints=bps, slopes=[x * k for x in slopes],
+                                       message=Message("constraint_diversification", {"mineral": mineral})))
         rows.append({"mineral": mineral, "gap_volume": gap, "scale_volume": scale,
                      "value_of_full_gap": k * _g(gap / scale if gap > 0 else 0.0, bps, slopes)})
     return terms, pd.DataFrame(rows)
+
+
+def _overshoot_points(base, scenario, ref, mineral: str, host: str, scale: float):
+    """:func:`new_top_supplier_points`, computed once per reference tables and settings."""
+    opt = supply.scenario_options(scenario)
+    key = ("new_top_supplier", mineral, host, float(scale), scenario.displacement_rule,
+           float(scenario.target_single_supplier_share), opt["basis"], opt["window"], opt["case"])
+    return supply.per_reference(ref, key, lambda: new_top_supplier_points(base, scenario, ref, mineral, host, scale))
 
 
 def _g(x, bps, slopes):
@@ -299,9 +408,12 @@ def _constraints(cand: pd.DataFrame, scenario) -> tuple[list, list]:
     extra: list = []
     if scenario.expected_loss_cap_krw_bn is not None:
         extra.append(alloc.LinearConstraintSpec("loan book expected loss cap", "expected_loss_krw_bn",
-                                                upper=float(scenario.expected_loss_cap_krw_bn)))
+                                                upper=float(scenario.expected_loss_cap_krw_bn),
+                                                message=Message("constraint_expected_loss_cap")))
     if scenario.min_minerals_covered > 0:
-        extra.append(alloc.MinGroupsCovered("minerals covered", "mineral", int(scenario.min_minerals_covered)))
+        extra.append(alloc.MinGroupsCovered("minerals covered", "mineral", int(scenario.min_minerals_covered),
+                                            message=Message("constraint_minerals_covered",
+                                                            {"k": int(scenario.min_minerals_covered)})))
     return caps, extra
 
 
@@ -353,13 +465,13 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     """
     if offtake is None:
         offtake = supply.offtake_from_evaluation(ev, ref=ref)
-    cand, notes = build_candidates(ev, scores, scenario, ref, offtake=offtake)
-    unknown = sorted((set(locked_in) | set(locked_out)) - set(notes.index))
+    cand, note_messages = build_candidates(ev, scores, scenario, ref, offtake=offtake)
+    unknown = sorted((set(locked_in) | set(locked_out)) - set(note_messages.index))
     if unknown:
         raise PortfolioError(f"lock names unknown application(s): {', '.join(unknown)}")
-    bad = [i for i in locked_in if notes.get(i, "")]
+    bad = [i for i in locked_in if isinstance(note_messages.get(i), Message)]
     if bad:
-        raise PortfolioError("cannot lock in " + "; ".join(f"{i} ({notes[i]})" for i in bad))
+        raise PortfolioError("cannot lock in " + "; ".join(f"{i} ({note_messages[i].text()})" for i in bad))
     both = sorted(set(locked_in) & set(locked_out))
     if both:
         raise PortfolioError(f"locked both in and out: {', '.join(both)}")
@@ -381,10 +493,13 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     table["fund_krw_bn"] = res.amounts["fund_krw_bn"].reindex(m.index).fillna(0.0)
     table["loan_krw_bn"] = res.amounts["loan_krw_bn"].reindex(m.index).fillna(0.0)
     table["selected"] = res.selected.reindex(m.index).fillna(False).astype(bool)
-    table["candidate"] = notes == ""
-    table["note"] = notes
-    table.loc[table.index.isin(locked_in), "note"] = "locked in"
-    table.loc[table.index.isin(locked_out), "note"] = "locked out"
+    table["candidate"] = note_messages.isna()
+    note_messages = note_messages.copy()
+    note_messages[table.index.isin(locked_in)] = Message("alloc_note_locked_in")
+    note_messages[table.index.isin(locked_out)] = Message("alloc_note_locked_out")
+    # the note in English (the CLI's column) and as a message for the officer's language
+    table["note"] = [messages.word(v) for v in note_messages]
+    table["note_message"] = note_messages
     cost = m["project_cost_krw_bn"]
     table["coverage_share"] = (table["fund_krw_bn"] + table["loan_krw_bn"]) / cost
     el = scores.get("expected_loss_krw_bn", pd.Series(0.0, index=m.index)).reindex(m.index).fillna(0.0)
@@ -401,8 +516,8 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     funded_share = frac.where(table["selected"], 0.0)
     off = supply.funded_offtake(offtake, funded_share, "korea_offtake_t_per_year")
     effect = supply.portfolio_effect(ref, scenario, off) if len(off) else pd.DataFrame()
-    note_messages = _domain_notes(res, notes, cand)
-    note = messages.join(note_messages, "en", " ")
+    summary_messages = _domain_notes(res, note_messages, cand)
+    note = messages.join(summary_messages, "en", " ")
     summary = {
         "objective_name": scenario.objective,
         "objective": res.objective,
@@ -411,7 +526,7 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
         "mip_gap": res.mip_gap,
         "limit_reached": res.limit_reached,
         "note": note,
-        "note_messages": note_messages,
+        "note_messages": summary_messages,
         "warnings": [note] if note else [],
         "solve_time_s": res.solve_time_s,
         "n_selected": int(table["selected"].sum()),
@@ -423,6 +538,7 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
         "loan_expected_levy_krw_bn": float(table["loan_expected_levy_krw_bn"].sum()),
         "loan_expected_net_cost_krw_bn": float(table["loan_expected_net_cost_krw_bn"].sum()),
         "binding": list(res.binding),
+        "binding_messages": tuple(res.binding_messages),
         "marginal_value_per_krw_bn": {k: float(v) for k, v in res.marginal_values.items()},
         "diversification_value": {k: float(v) for k, v in res.concave_values.items()},
         "china_share_before": {} if effect.empty else effect["china_share_before"].dropna().round(4).to_dict(),
@@ -433,9 +549,10 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
                                {"locked_in": tuple(locked_in), "locked_out": tuple(locked_out)})
 
 
-#: Why an application is not a candidate (the first word of its note) -> message code.
-_NOT_CANDIDATE = {"ineligible": "alloc_reason_ineligible", "excluded country": "alloc_reason_excluded_country",
-                  "asks for no support": "alloc_reason_no_support", "locked out": "alloc_reason_locked_out"}
+#: Why an application is not a candidate (its note's code) -> the code that counts it.
+_NOT_CANDIDATE = {"alloc_note_ineligible": "alloc_reason_ineligible",
+                  "alloc_note_excluded_country": "alloc_reason_excluded_country",
+                  "alloc_note_no_support": "alloc_reason_no_support", "alloc_note_locked_out": "alloc_reason_locked_out"}
 
 
 def _domain_notes(res: alloc.AllocationResult, notes: pd.Series, cand: pd.DataFrame) -> tuple:
@@ -444,9 +561,8 @@ def _domain_notes(res: alloc.AllocationResult, notes: pd.Series, cand: pd.DataFr
         return res.notes
     if len(notes) == 0:
         return (Message("alloc_nothing_no_applications"),)
-    counts = notes.str.split(":").str[0].value_counts()
-    why = [Message("alloc_reason_count", {"n": int(c), "reason": Message(_NOT_CANDIDATE[r]) if r in _NOT_CANDIDATE
-                                          else r}) for r, c in counts.items()]
+    counts = pd.Series([v.code for v in notes if isinstance(v, Message)], dtype=object).value_counts()
+    why = [Message("alloc_reason_count", {"n": int(c), "reason": Message(_NOT_CANDIDATE[r])}) for r, c in counts.items()]
     return (Message("alloc_nothing_no_candidate", {"reasons": Joined(tuple(why))}),)
 
 

@@ -39,6 +39,7 @@ from typing import Sequence
 import numpy as np
 
 from evaluator import cashflow, finance
+from evaluator.errors import InputError
 from evaluator.evaluate import discount_rates
 from models.application import Application
 from models.scenario import Scenario
@@ -50,7 +51,7 @@ __all__ = ["ReconcileError", "BridgeStep", "Bridge", "bridge", "bridges", "bridg
 STEP_GROUPS = ("price deck", "discount rate and country premium", "fiscal terms", "timing", "costs")
 
 
-class ReconcileError(ValueError):
+class ReconcileError(InputError):
     """The application lacks the study figures a bridge needs (the message names them)."""
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import pandas as pd
 
+from evaluator.errors import RecordStoreError
+
 __all__ = ["RECORD_VERSION", "figures_key", "results_hash", "table_edits", "original_table", "scenario_record",
            "replay", "ReplayError"]
 
@@ -31,7 +33,7 @@ RECORD_VERSION = 1
 MONEY_DECIMALS = 6
 
 
-class ReplayError(Exception):
+class ReplayError(RecordStoreError):
     """A saved scenario cannot be recomputed (its assumptions or applications no longer load)."""
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evaluator.errors import DataError
+
 __all__ = [
     "ReferenceData",
     "ReferenceDataError",
@@ -52,7 +54,7 @@ PRICE_CASES = ("base", "low", "high")
 DEFAULT_KEY = "*"
 
 
-class ReferenceDataError(ValueError):
+class ReferenceDataError(DataError):
     """A reference table is missing or malformed, or a look-up has no answer.
 
     The message names the file and, where it applies, the column and the offending rows.

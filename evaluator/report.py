@@ -55,9 +55,9 @@ Notes
 Formulas hold references only, never typed numbers: every constant (tonnes per Mt, USD per
 USD m, opening balances, the IRR guess) is a labelled blue input cell, so an auditor can see
 and change it. Flags are written as comparisons (``(C$5>=$B$20)*(C$5<=$B$21)``), which both
-Excel and LibreOffice turn into 1/0. The engine's constraint names and screening reasons are
-English text; :func:`constraint_label` and :func:`reasons_label` rewrite them by the patterns of
-the label files.
+Excel and LibreOffice turn into 1/0. What the engine says (binding constraints, screening
+reasons, allocation notes, input sources) comes as :class:`evaluator.messages.Message` codes and is
+worded by the one message catalogue in the report's language; no engine text is parsed.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ from evaluator import memo, messages
 from evaluator import xlsx_style as xs
 
 __all__ = ["build_report", "build_pipeline_report", "cashflow_sheet_ids", "project_page_ids", "study_reconciliation",
-           "constraint_label", "reasons_label", "REPORT_SHEETS", "STUDY_FIELDS"]
+           "REPORT_SHEETS", "STUDY_FIELDS"]
 
 #: Fixed sheets of the English report, in order (project pages ``P <id>`` follow the Summary, cash-flow
 #: sheets ``CF <id>`` follow ``Supply``; Korean names in ``report_labels_ko.toml`` [sheet]).
@@ -154,7 +154,7 @@ def cashflow_sheet_ids(evaluation, allocation=None, cashflow_ids=None, top_n: in
 def _source(sources, column: str, lab: xs.Labels) -> str:
     """Where an input came from (``sources[column]``), in the report's language."""
     value = sources.get(column, "")
-    return messages.source_text(value, lab.language) if value else ""
+    return messages.word(value, lab.language) if value else ""
 
 
 def _title(ws, text: str, subtitle: str | None = None) -> None:
@@ -516,53 +516,27 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
 
 
 # ----------------------------------------------------------------------------------------------
-# Translating what the engine writes (constraint names, screening reasons, codes)
+# What the engine says (messages), in the report's language
 # ----------------------------------------------------------------------------------------------
-def _by_pattern(lab: xs.Labels, section: str, text: str, fill) -> str:
-    """``text`` rewritten by the first matching pattern of ``section`` into ``section_text``;
-    ``fill`` maps a matched group name and value to its display value."""
-    for key, pattern in lab.table.get(section, {}).items():
-        mt = re.match(pattern, text)
-        if mt:
-            groups = {k: fill(k, v) for k, v in mt.groupdict().items()}
-            return lab.table[f"{section}_text"][key].format(**groups)
-    return text
+def binding_messages(summary) -> list:
+    """The binding constraints of an allocation summary (:class:`evaluator.pipeline.AllocationSummary`
+    or its record) as messages: ``binding_messages``, else the records of ``binding_codes``; a
+    mapping with names only (``binding``) quotes each name as it is."""
+    found = _summary_get(summary, "binding_messages")
+    if found:
+        return list(found)
+    codes = _summary_get(summary, "binding_codes")
+    if codes:
+        return [messages.from_record(c) for c in codes]
+    return [messages.Message("constraint_named", {"name": str(b)}) for b in (_summary_get(summary, "binding") or [])]
 
 
-def constraint_label(name: str, lab: xs.Labels) -> str:
-    """A solver constraint name (``budget loan_krw_bn``, ``diversification graphite``) in words."""
-    def fill(k, v):
-        if k == "key":
-            return lab.get("scenario", v)
-        if k in ("mineral", "value"):
-            return lab.get("mineral", v)
-        if k == "column":
-            return lab.col(v)
-        return v
-    return _by_pattern(lab, "constraint", str(name), fill)
-
-
-def reasons_label(text: Any, lab: xs.Labels) -> str:
-    """Screening reasons (``"; "``-joined text of :func:`evaluator.scoring.eligibility`) in words."""
-    if text is None or (isinstance(text, float) and np.isnan(text)):
-        return ""
-    parts = list(text) if isinstance(text, (list, tuple, set, np.ndarray)) else str(text).split("; ")
-    return "; ".join(_by_pattern(lab, "reason", p.strip(), lambda k, v: v) for p in parts if str(p).strip())
-
-
-def _reasons_in_words(text: Any, msgs: Any, lab: xs.Labels) -> str:
-    """The screens of one application in words: each reason the label patterns know, as before;
-    any other reason from the engine's own message (``msgs``, in the same order as ``text``)."""
-    if not isinstance(msgs, tuple) or not msgs:
-        return reasons_label(text, lab)
-    parts = [p.strip() for p in str(text or "").split("; ") if p.strip()]
-    if len(parts) != len(msgs):
-        return messages.join(msgs, lab.language)
-    worded = []
-    for p, m in zip(parts, msgs):
-        w = _by_pattern(lab, "reason", p, lambda k, v: v)
-        worded.append(w if w != p else m.text(lab.language))
-    return "; ".join(worded)
+def reasons_text(value: Any, lab: xs.Labels) -> str:
+    """Screening reasons (``ineligible_messages``: messages) in the report's language; text given
+    instead (a caller's own table) as it is."""
+    if isinstance(value, (tuple, list)) and all(isinstance(v, messages.Message) for v in value):
+        return messages.join(value, lab.language)
+    return messages.word(value, lab.language)
 
 
 def _display_columns(frame: pd.DataFrame, lab: xs.Labels) -> list[list]:
@@ -635,9 +609,9 @@ def _ranking_frame(evaluation, scores: pd.DataFrame | None, allocation: pd.DataF
         out["fund_krw_bn"] = allocation["fund_krw_bn"].reindex(out.index).fillna(0.0)
         out["loan_krw_bn"] = allocation["loan_krw_bn"].reindex(out.index).fillna(0.0)
         out["funded"] = (out["fund_krw_bn"] + out["loan_krw_bn"]) > _FUND_TOL
-    if "ineligible_reasons" in out.columns:
-        msgs = out["ineligible_messages"] if "ineligible_messages" in out.columns else pd.Series(None, index=out.index)
-        out["ineligible_reasons"] = [_reasons_in_words(v, m, lab) for v, m in zip(out["ineligible_reasons"], msgs)]
+    if "ineligible_messages" in out.columns:
+        out["ineligible_reasons"] = [reasons_text(v, lab) if isinstance(v, tuple) else ""
+                                     for v in out["ineligible_messages"]]
     if "rank" in out.columns:
         out = out.sort_values("rank", kind="stable", na_position="last")
     else:
@@ -753,24 +727,12 @@ def _allocation_frame(evaluation, a: pd.DataFrame, lab: xs.Labels) -> pd.DataFra
     for c in ("coverage_share", "expected_loss_krw_bn", "fraction", "note"):
         if c in a.columns:
             df[c] = a[c]
-    if "note" in df.columns:
-        msgs = a["ineligible_messages"] if "ineligible_messages" in a.columns else pd.Series(None, index=a.index)
-        df["note"] = [_note_label(v, lab, m) for v, m in zip(df["note"], msgs.reindex(df.index))]
+    if "note_message" in a.columns:   # the allocator's note in the report's language
+        df["note"] = [messages.word(v, lab.language) for v in a["note_message"]]
     df = df.assign(_s=a["support_krw_bn"]).sort_values("_s", ascending=False, kind="stable").drop(columns="_s")
     df.index.name = "id"
     df = df.reset_index()
     return df[[c for c in _ALLOC_COLUMNS if c in df.columns]]
-
-
-def _note_label(v: Any, lab: xs.Labels, msgs: Any = None) -> str:
-    """The allocation's note (``ineligible: <reasons>`` or free text) in words (the screens from
-    the engine's messages ``msgs`` when given)."""
-    if v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip():
-        return ""
-    text = str(v)
-    if text.startswith("ineligible: "):
-        return lab("col.ineligible_reasons") + ": " + _reasons_in_words(text[len("ineligible: "):], msgs, lab)
-    return text
 
 
 def _write_alloc_table(ws, df: pd.DataFrame, lab: xs.Labels, top: int) -> tuple[int, list, dict]:
@@ -873,12 +835,12 @@ def _write_solver(ws, r: int, summary, lab: xs.Labels) -> int:
     r = _kv(ws, r, items) + 1
     xs.put_text(ws, r, 1, lab("text.binding"), "Subtitle")
     r += 1
-    binding = _summary_get(summary, "binding") or []
+    binding = binding_messages(summary)
     if not binding:
         xs.put_text(ws, r, 1, lab("text.none_reported"), "Note")
         r += 1
     for b in binding:
-        xs.put_text(ws, r, 1, constraint_label(b, lab), "Value")
+        xs.put_text(ws, r, 1, b.text(lab.language), "Value")
         r += 1
     r += 1
     xs.put_text(ws, r, 1, lab("text.marginal_values"), "Subtitle")
@@ -1124,6 +1086,13 @@ class _Context:
             return xs.clean_value(self.scores.at[app_id, col])
         return xs.clean_value(self._row("scores", self.scores, app_id)[col])
 
+    def reasons_of(self, app_id: str) -> tuple:
+        """The screening reasons of an application (messages; ``()`` when none are recorded)."""
+        if self.scores is None or "ineligible_messages" not in self.scores.columns or app_id not in self.scores.index:
+            return ()
+        found = self.scores["ineligible_messages"].loc[app_id]
+        return found.iloc[0] if isinstance(found, pd.Series) else found
+
     def sim_of(self, app_id: str, col: str):
         if self.simulation is None or app_id not in self.simulation.summary.index:
             return None
@@ -1307,8 +1276,8 @@ def _summary_risks(ws, r: int, ctx: _Context, funded: list[str]) -> int:
         items += [(lab("text.risk_p10"), float(s["npv_p10_usd_m"].sum()), xs.FMT_MONEY),
                   (lab("text.risk_prob_loss", limit=PROB_LOSS_FLAG),
                    ", ".join(f"{i} ({s.at[i, 'prob_npv_negative']:.0%})" for i in flagged) or lab("text.none"), None)]
-    binding = _summary_get(ctx.summary, "binding") or []
-    items += [(lab("text.risk_binding"), "; ".join(constraint_label(b, lab) for b in binding) or lab("text.none"), None)]
+    binding = binding_messages(ctx.summary)
+    items += [(lab("text.risk_binding"), messages.join(binding, lab.language) or lab("text.none"), None)]
     status = _summary_get(ctx.summary, "status")
     items += [(lab("text.risk_status"), lab.get("status", status) if status is not None else lab("status.not_run"), None)]
     r = _kv(ws, r, items)
@@ -1358,7 +1327,7 @@ def _project_status(ctx: _Context, app_id: str) -> str:
         frac = float(a["fraction"]) if "fraction" in a.index and pd.notna(a["fraction"]) else 1.0
         return lab("text.project_status_funded", fund=float(a["fund_krw_bn"]), loan=float(a["loan_krw_bn"]), fraction=frac)
     if ctx.score_of(app_id, "eligible") is False:
-        return lab("text.project_status_ineligible", reasons=reasons_label(ctx.score_of(app_id, "ineligible_reasons"), lab))
+        return lab("text.project_status_ineligible", reasons=reasons_text(ctx.reasons_of(app_id) or ctx.score_of(app_id, "ineligible_reasons"), lab))
     return lab("text.project_status_contested", rank=ctx.score_of(app_id, "rank"))
 
 
@@ -1542,7 +1511,12 @@ def _write_assumptions(ws, evaluation, scenario, ref, lab: xs.Labels | None = No
     if src is not None and len(src):
         src = src.copy()
         for c in [c for c in src.columns if c.endswith("_source")]:   # the engine's words, in this language
-            src[c] = [messages.source_text(v, lab.language) if isinstance(v, str) else v for v in src[c]]
+            src[c] = [messages.word(v, lab.language) for v in src[c]]
+        if "fiscal_warning" in src.columns:
+            src["fiscal_warning"] = [messages.word(v, lab.language) for v in src["fiscal_warning"]]
+        for c in ("royalty_basis", "depreciation_method"):   # codes of fiscal_regimes.csv, in words
+            if c in src.columns:
+                src[c] = src[c].map(lambda v: lab.get("fiscal", v))
         r, _ = _table(ws, r, 1, src.reset_index(), lab)
         r += 2
     xs.put_text(ws, r, 1, lab("text.raw_sources"), "Subtitle")

@@ -54,10 +54,11 @@ import numpy as np
 import pandas as pd
 
 from evaluator import messages
+from evaluator.errors import SettingsError
 from evaluator.messages import Message
 from evaluator import country_risk
 from evaluator.reference import DATA_DIR, ReferenceDataError
-from models.scenario import CRITERIA
+from models.scenario import CRITERIA, RISK_MEASURES
 
 __all__ = [
     "ScoringError",
@@ -78,7 +79,7 @@ PERTURBATION = 0.20
 _SCORE_DECIMALS = 9  # scores equal to 1e-9 points count as tied (weights that differ only by scale)
 
 
-class ScoringError(ValueError):
+class ScoringError(SettingsError):
     """Scoring cannot proceed; the message names the rule (weights, missing risk metrics)."""
 
 
@@ -298,7 +299,7 @@ def _financial_inputs(ev, scenario, risk_metrics) -> dict[str, np.ndarray]:
     out = {"npv_per_support": m["npv_per_support"].to_numpy(dtype=float),
            "irr_excess": (m["irr"] - m["discount_rate"]).to_numpy(dtype=float)}
     fm = scenario.financial_measure
-    if fm in ("p10_npv", "prob_loss"):
+    if fm in RISK_MEASURES:
         need = "npv_p10_usd_m" if fm == "p10_npv" else "prob_npv_negative"
         if risk_metrics is None:
             raise ScoringError(f"financial_measure={fm} needs the uncertainty module's risk metrics "
@@ -459,7 +460,7 @@ def score(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
     if screened is None:
         screened = screened_criteria(ev, scenario, ref, benefits=benefits, risk_metrics=risk_metrics)
     t = screened.copy()
-    reasons = {str(k): tuple(v) for k, v in t.pop("ineligible_messages").items()}
+    reasons = {str(k): tuple(v) for k, v in t["ineligible_messages"].items()}
     crit = t[[f"crit_{c}" for c in CRITERIA]].to_numpy(dtype=float)
     wv = np.array([w[c] for c in CRITERIA])
     contrib = crit * wv[None, :]

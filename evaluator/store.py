@@ -77,6 +77,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluator.errors import RecordStoreError
+
 __all__ = [
     "APP_ID",
     "SCHEMA_VERSION",
@@ -128,7 +130,7 @@ _AUDIT_FIELDS = ("id", "at", "who", "action", "detail_json")
 # --------------------------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------------------------
-class StoreError(Exception):
+class StoreError(RecordStoreError):
     """The store cannot do what was asked; the message is fit to show an officer as is."""
 
 

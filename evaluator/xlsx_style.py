@@ -37,6 +37,7 @@ from openpyxl.worksheet.merge import MergedCellRange
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.utils import get_column_letter
 
+from evaluator.errors import SettingsError
 from evaluator.safe_text import FORMULA_TRIGGERS, is_formula_like  # noqa: F401 (re-exported)
 
 INPUT_BLUE = "0000FF"
@@ -360,7 +361,7 @@ LANGUAGES = ("en", "ko")
 LABELS_DIR = Path(__file__).resolve().parent / "data"
 
 
-class LanguageError(ValueError):
+class LanguageError(SettingsError):
     """A language the workbooks are not written in."""
 
 

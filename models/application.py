@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from evaluator.errors import InputError
+
 STAGES = ("exploration", "feasibility", "development", "production")
 ESG_CATEGORIES = ("A", "B", "C")
 PERMITS = ("none", "applied", "partial", "granted")
@@ -281,7 +283,7 @@ class Problem:
                 "row": self.row}
 
 
-class ValidationError(ValueError):
+class ValidationError(InputError):
     """Raised when applications cannot be read at all (empty file, wrong sheet, missing columns).
 
     ``problems`` holds every :class:`Problem` found; ``str(exc)`` is English, :meth:`text` any language.
@@ -455,7 +457,7 @@ MAX_TEXT_CHARS = 32_767
 BOUNDS_PATH = Path(__file__).resolve().parent.parent / "evaluator" / "data" / "plausibility_bounds.csv"
 
 
-class NumberError(ValueError):
+class NumberError(InputError):
     """A value breaks a rule; ``code`` and ``params`` name it (:func:`rule_text`), ``str(exc)`` in English."""
 
     def __init__(self, code: str, **params: Any):

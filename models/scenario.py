@@ -1,8 +1,11 @@
 """The officer's assumptions: price deck, rates, budgets, caps, weights.
 
 A scenario is an immutable record; ``replace(...)`` gives a what-if copy. It loads from and
-saves to TOML or JSON, and the bundled default lives in ``evaluator/data/default_scenario.toml``
-with the source of every policy figure.
+saves to TOML or JSON. The defaults have one home: ``evaluator/data/default_scenario.toml`` (the
+bundled 2026 scenario, with the source of every policy figure). The dataclass takes each default
+from it, so ``Scenario()``, ``default_scenario()`` and a scenario file that leaves a field out all
+use the same value; only the optional settings the TOML cannot spell (None, empty tables) are
+written here.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any, Mapping
 
 import tomli_w
 
+from evaluator.errors import SettingsError
+
 DEFAULT_SCENARIO_PATH = Path(__file__).resolve().parent.parent / "evaluator" / "data" / "default_scenario.toml"
 CRITERIA = ("financial", "risk", "diversification", "loan_safety", "readiness", "esg")
 PRICE_CASES = ("base", "low", "high")
@@ -30,9 +35,36 @@ OBJECTIVES = ("score_weighted_support", "total_score", "total_npv", "total_diver
 LOAN_TERMS = ("2026", "2024-25", "2017-23")
 #: Older names of the loan terms, read from saved scenarios.
 _LOAN_TERMS_ALIASES = {"2025": "2024-25", "2024": "2024-25"}
+#: The financial measures a ranking can use: the point NPV per KRW of support, and the two the
+#: Monte Carlo gives (P10 NPV per KRW of support, probability of a negative NPV).
+FINANCIAL_MEASURES = ("npv", "p10_npv", "prob_loss")
+#: The measures that need the simulation.
+RISK_MEASURES = FINANCIAL_MEASURES[1:]
 
 
-class ScenarioError(ValueError):
+def _bundled_defaults(path: Path = DEFAULT_SCENARIO_PATH) -> dict[str, Any]:
+    """The bundled scenario's fields (its ``[sources]`` table left out): the one home of the
+    defaults. Read once at import; a field missing there fails at import, naming it."""
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    data.pop("sources", None)
+    return data
+
+
+_DEFAULTS = _bundled_defaults()
+
+
+def _default(name: str) -> Any:
+    """The bundled scenario's value of ``name`` (a table as a fresh dict per scenario)."""
+    if name not in _DEFAULTS:
+        raise KeyError(f"{DEFAULT_SCENARIO_PATH.name} gives no default for the scenario field {name!r}")
+    value = _DEFAULTS[name]
+    if isinstance(value, dict):
+        return field(default_factory=lambda: dict(value))
+    return tuple(value) if isinstance(value, list) else value
+
+
+class ScenarioError(SettingsError):
     """A scenario file or value breaks a rule; the message names the field and the rule."""
 
 
@@ -53,72 +85,70 @@ class Scenario:
     Fisher relation at ``inflation_rate``.
     """
 
-    name: str = "Default 2026"
-    first_year: int = 2027
-    price_case: str = "base"
-    price_overrides_usd_per_t: Mapping[str, float] = field(default_factory=dict)
-    fx_krw_per_usd: float = 1461.0
-    discount_rate: float = 0.08
-    social_discount_rate: float = 0.045
-    add_country_risk_premium: bool = True
-    mid_year: bool = False
+    name: str = _default("name")
+    first_year: int = _default("first_year")
+    price_case: str = _default("price_case")
+    price_overrides_usd_per_t: Mapping[str, float] = _default("price_overrides_usd_per_t")
+    fx_krw_per_usd: float = _default("fx_krw_per_usd")
+    discount_rate: float = _default("discount_rate")
+    social_discount_rate: float = _default("social_discount_rate")
+    add_country_risk_premium: bool = _default("add_country_risk_premium")
+    mid_year: bool = _default("mid_year")
     #: issue 28: each year's flow in four equal quarters, each discounted at its end (a study's
     #: convention); not together with mid_year
-    quarterly_discounting: bool = False
+    quarterly_discounting: bool = _default("quarterly_discounting")
     #: 3-year Korea Treasury Bond yield, nominal [fraction/yr] (the special loan's base rate)
-    ktb_3y_rate: float = 0.026
+    ktb_3y_rate: float = _default("ktb_3y_rate")
     #: the special loan's spread over the 3-year KTB, nominal [fraction/yr]; -0.0225 in the last
     #: published terms (2004-07)
-    policy_loan_spread: float = -0.0225
+    policy_loan_spread: float = _default("policy_loan_spread")
     #: Korean inflation assumed over the loan's life [fraction/yr], to put the nominal loan rate on
     #: the model's real basis
-    inflation_rate: float = 0.02
-    loan_terms: str = "2026"
-    write_off_share: float = 0.90
+    inflation_rate: float = _default("inflation_rate")
+    loan_terms: str = _default("loan_terms")
+    write_off_share: float = _default("write_off_share")
     #: when True, an application asking more than its coverage cap stays a candidate and is funded
     #: only up to the cap; when False it is ineligible
-    allow_partial_above_cap: bool = False
+    allow_partial_above_cap: bool = _default("allow_partial_above_cap")
     #: special levy on success (특별부담금): share of the borrower's profit after tax [fraction]
-    success_levy_share: float = 0.20
+    success_levy_share: float = _default("success_levy_share")
     #: years of profit the levy is charged on, from the year after the loan is repaid [yr]
-    success_levy_years: int = 15
+    success_levy_years: int = _default("success_levy_years")
     #: annual default probability of a borrower who repays a failed project's loan from its own
     #: means [fraction/yr]
-    borrower_annual_pd: float = 0.03
-    lgd: float = 0.45
+    borrower_annual_pd: float = _default("borrower_annual_pd")
+    lgd: float = _default("lgd")
     #: Debt-service reserve account of a policy loan [months of the largest scheduled yearly debt
     #: service in the DSCR's scope]: the cash a default test draws on before a shortfall
     #: (evaluator.credit; default 6, market norm).
-    dsra_months: float = 6.0
-    fund_krw_bn: float = 250.0
-    loan_krw_bn: float = 67.5
-    country_cap_share: float = 1.0
-    mineral_cap_share: float = 1.0
-    country_caps_krw_bn: Mapping[str, float] = field(default_factory=dict)
-    mineral_caps_krw_bn: Mapping[str, float] = field(default_factory=dict)
+    dsra_months: float = _default("dsra_months")
+    fund_krw_bn: float = _default("fund_krw_bn")
+    loan_krw_bn: float = _default("loan_krw_bn")
+    country_cap_share: float = _default("country_cap_share")
+    mineral_cap_share: float = _default("mineral_cap_share")
+    country_caps_krw_bn: Mapping[str, float] = _default("country_caps_krw_bn")
+    mineral_caps_krw_bn: Mapping[str, float] = _default("mineral_caps_krw_bn")
     expected_loss_cap_krw_bn: float | None = None
-    min_minerals_covered: int = 0
-    weights: Mapping[str, float] = field(default_factory=lambda: {
-        "financial": 0.25, "risk": 0.15, "diversification": 0.30,
-        "loan_safety": 0.10, "readiness": 0.10, "esg": 0.10})
-    excluded_countries: tuple[str, ...] = ()
-    min_korean_ownership_share: float = 0.10
-    displacement_rule: str = "top_supplier"
-    import_basis: str = "quantity"
-    target_single_supplier_share: float = 0.50
-    target_year: int = 2030
-    horizon_year: int = 2035
-    objective: str = "score_weighted_support"
-    min_fraction: float = 0.5
-    depreciation_years_default: int = 10
-    financial_measure: str = "npv"
-    lender_min_dscr: float = 1.30
-    lender_min_llcr: float = 1.40
+    min_minerals_covered: int = _default("min_minerals_covered")
+    weights: Mapping[str, float] = _default("weights")
+    excluded_countries: tuple[str, ...] = _default("excluded_countries")
+    min_korean_ownership_share: float = _default("min_korean_ownership_share")
+    displacement_rule: str = _default("displacement_rule")
+    import_basis: str = _default("import_basis")
+    target_single_supplier_share: float = _default("target_single_supplier_share")
+    target_year: int = _default("target_year")
+    horizon_year: int = _default("horizon_year")
+    objective: str = _default("objective")
+    min_fraction: float = _default("min_fraction")
+    depreciation_years_default: int = _default("depreciation_years_default")
+    financial_measure: str = _default("financial_measure")
+    lender_min_dscr: float = _default("lender_min_dscr")
+    lender_min_llcr: float = _default("lender_min_llcr")
     #: Trade years averaged for Korea's import basis, first and last (None: the data's default
     #: window, the last three bundled years; supply_score_scale.csv).
     supply_window: tuple[int, int] | None = None
     #: Korea's demand path to 2035 (supply_demand_paths.csv).
-    demand_case: str = "base"
+    demand_case: str = _default("demand_case")
     #: per mineral, calendar year -> price [USD/t product]; linear between the years given, flat
     #: before the first and after the last; wins over the price case and the flat overrides
     price_path_usd_per_t: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
@@ -477,7 +507,7 @@ def validate_scenario(s: Scenario) -> list[str]:
     _check_model_inputs(s, p)
     for name, allowed in (("price_case", PRICE_CASES), ("displacement_rule", DISPLACEMENT_RULES),
                           ("import_basis", IMPORT_BASES), ("objective", OBJECTIVES), ("loan_terms", LOAN_TERMS),
-                          ("financial_measure", ("npv", "p10_npv", "prob_loss")), ("demand_case", DEMAND_CASES)):
+                          ("financial_measure", FINANCIAL_MEASURES), ("demand_case", DEMAND_CASES)):
         if getattr(s, name) not in allowed:
             p.append(f"{name}: must be one of {', '.join(allowed)}, got {getattr(s, name)!r}")
     if not isinstance(s.name, str):

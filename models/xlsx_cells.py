@@ -31,6 +31,7 @@ from typing import Any, Iterator
 
 from defusedxml.ElementTree import fromstring, iterparse
 
+from evaluator.errors import InputError
 from models.application import CellFault
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -242,7 +243,7 @@ def _cell_value(el, strings: list[str], dates: frozenset[int], epoch, percents: 
     return x
 
 
-class ColumnLimitError(ValueError):
+class ColumnLimitError(InputError):
     """A cell holds a value beyond the widest row the caller accepts; ``ref`` is the cell ("XFD5")."""
 
     def __init__(self, ref: str):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from evaluator.messages import Message
 from hypothesis import given, settings, strategies as st
 
 from evaluator import cashflow
@@ -194,8 +196,9 @@ def test_inputs_record_their_sources():
     a = copper_app(royalty_rate=None, income_tax_rate=None, depreciation_years=None)
     inputs = cashflow.resolve_inputs([a], Scenario(), REF)
     src = inputs.sources.loc["T-CU-01"]
-    assert src["royalty_source"] == "country default (LAO)"
-    assert src["depreciation_source"] == "scenario default"
+    assert src["royalty_source"] == Message("src_country_default", {"iso3": "LAO"})
+    assert src["royalty_source"].text() == "country default (LAO)"
+    assert src["depreciation_source"] == Message("src_scenario_default")
     assert inputs.depreciation_years[0] == Scenario().depreciation_years_default
 
 

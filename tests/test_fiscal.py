@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from evaluator.messages import Message
+
 from evaluator import cashflow, fiscal
 from evaluator.reference import load_reference
 from models.application import Application
@@ -183,11 +185,14 @@ def test_overrides_and_fallback_warnings():
     reg = fiscal.resolve_regime(REF, toy(fiscal_region="AUS-WA", royalty_rate=0.07, income_tax_rate=0.25), SCEN)
     assert (reg.royalty_basis, reg.royalty_rate, reg.income_tax_rate) == ("nsr", 0.07, 0.25)
     unknown = fiscal.resolve_regime(REF, toy(fiscal_region="AUS-XX"), SCEN)
-    assert "AUS-XX is not in fiscal_regimes.csv" in unknown.warning and "country default of AUS" in unknown.warning
+    # warnings are messages (codes with their values), worded by the catalogue in either language
+    assert unknown.warning.parts == (Message("fiscal_region_unknown", {"region": "AUS-XX", "iso3": "AUS"}),)
+    assert "AUS-XX is not in fiscal_regimes.csv" in unknown.warning.text() and "country default of AUS" in unknown.warning.text()
+    assert "AUS-XX" in unknown.warning.text("ko")
     nobody = fiscal.resolve_regime(REF, toy(country_iso3="FIN"), SCEN)
-    assert "global default 5.0% of royalties.csv" in nobody.warning
+    assert "global default 5.0% of royalties.csv" in nobody.warning.text()
     inputs = cashflow.resolve_inputs([toy(country_iso3="FIN")], SCEN, REF)
-    assert "global default" in inputs.sources.loc["TOY", "fiscal_warning"]
+    assert "global default" in inputs.sources.loc["TOY", "fiscal_warning"].text()
 
 
 def test_malformed_regime_table_is_a_named_error(tmp_path):
@@ -369,7 +374,7 @@ def test_state_income_tax_beside_the_federal_one_after_depletion(region, state):
     effective = cf.tax_usd_m[0, 2:5].sum() / (78.0 - dep).sum()
     assert effective == pytest.approx(combined * (1 - 45.0 / (234.0 - 90.0)), rel=1e-12) and effective < combined
     reg = fiscal.resolve_regime(REF, toy(country_iso3="USA", fiscal_region=region), SCEN)
-    assert reg.national_rate == 0.21 and reg.state_income_tax_rate == state and "subnational_income_tax.csv" in reg.source
+    assert reg.national_rate == 0.21 and reg.state_income_tax_rate == state and "subnational_income_tax.csv" in reg.source.text()
 
 
 def test_applicant_rate_replaces_national_and_state_tax():
@@ -389,8 +394,9 @@ def test_indonesian_tax_holiday_then_half_rate():
     np.testing.assert_allclose(held.tax_usd_m[0, 2:11], plain.tax_usd_m[0, 2:11] * mult, rtol=1e-12)
     assert plain.tax_usd_m[0, 2:11].min() > 0
     src = cashflow.resolve_inputs([toy(fiscal_incentive="IDN-TAX-HOLIDAY-5Y", **life)], SCEN, REF).sources.loc["TOY"]
-    assert "IDN-TAX-HOLIDAY-5Y: no national income tax for 5 years" in src["fiscal_incentive"]
-    assert "PMK 130/PMK.010/2020" in src["fiscal_incentive_source"] and "PMK 130" in src["income_tax_source"]
+    assert "IDN-TAX-HOLIDAY-5Y: no national income tax for 5 years" in src["fiscal_incentive"].text()
+    assert "PMK 130/PMK.010/2020" in src["fiscal_incentive_source"] and "PMK 130" in src["income_tax_source"].text()
+    assert "5년간 국세 법인세 면제" in src["fiscal_incentive"].text("ko")   # the engine's words in either language
 
 
 def test_argentine_rigi_reduced_rate_from_the_valuation_date():

@@ -19,7 +19,8 @@ def test_both_languages_have_the_same_keys_and_placeholders():
     en, ko = _load("en"), _load("ko")
     assert set(en) == set(ko)
     for k in en:
-        assert set(re.findall(r"\{(\w+)\}", en[k])) == set(re.findall(r"\{(\w+)\}", ko[k])), k
+        # the same placeholders, each worded the same way (``{mineral:@mineral}``: by the catalogue)
+        assert set(re.findall(r"\{(\w+(?::[^}]*)?)\}", en[k])) == set(re.findall(r"\{(\w+(?::[^}]*)?)\}", ko[k])), k
 
 
 def test_every_label_key_used_by_the_app_exists():
@@ -53,7 +54,8 @@ def test_message_catalogues_match_and_explain_speaks_korean(sample_apps, scenari
     en, ko = messages.catalogue("en"), messages.catalogue("ko")
     assert set(en) == set(ko)
     for k in en:
-        assert set(re.findall(r"\{(\w+)\}", en[k])) == set(re.findall(r"\{(\w+)\}", ko[k])), k
+        # the same placeholders, each worded the same way (``{mineral:@mineral}``: by the catalogue)
+        assert set(re.findall(r"\{(\w+(?::[^}]*)?)\}", en[k])) == set(re.findall(r"\{(\w+(?::[^}]*)?)\}", ko[k])), k
     res = pipeline.run(sample_apps, scenario, ref, allocate=False).scores
     bad = res.table.index[~res.table["eligible"]][0]
     lines_en = scoring.explain(res, bad, "en")
@@ -73,3 +75,21 @@ def test_every_application_field_has_a_header_in_both_languages():
             assert field_label(f.name, f.unit, lang), f.name
     ko = catalogue("ko")
     assert all(f"field_{f.name}" in ko for f in FIELDS)
+
+
+def test_every_code_the_engine_says_has_both_wordings():
+    """Every message code written whole in evaluator/, models/ and app_pages/ (``Message("code", ...)``)
+    is in both catalogues, and every ``{name:@prefix}`` placeholder's prefix names catalogue keys."""
+    from evaluator import messages
+
+    root = Path(__file__).resolve().parents[1]
+    used = set()
+    for folder in ("evaluator", "models", "app_pages"):
+        for path in (root / folder).rglob("*.py"):
+            used |= set(re.findall(r'Message\(\s*"([a-z0-9_]+)"\s*[,)]', path.read_text(encoding="utf-8")))
+    assert len(used) > 40
+    en, ko = messages.catalogue("en"), messages.catalogue("ko")
+    assert sorted(used - set(en)) == [] and sorted(used - set(ko)) == []
+    for k, v in en.items():
+        for prefix in re.findall(r"\{\w+:@(\w+)\}", v):
+            assert any(key.startswith(prefix + "_") for key in en), (k, prefix)

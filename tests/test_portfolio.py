@@ -4,6 +4,7 @@ independently of the optimiser's own re-check."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -162,9 +163,9 @@ MINERALS = sorted({a.mineral for a in APPS})
     ({"fund_krw_bn": 1e-9, "loan_krw_bn": 1e-9}, "fits the budgets"),
     ({"country_cap_share": 0.0}, "share cap"),
     ({"mineral_cap_share": 0.0}, "share cap"),
-    ({"country_caps_krw_bn": {i: 0.0 for i in ISOS}}, "absolute cap"),
-    ({"mineral_caps_krw_bn": {m: 0.0 for m in MINERALS}}, "absolute cap"),
-    ({"expected_loss_cap_krw_bn": 0.0}, "expected loss cap"),
+    ({"country_caps_krw_bn": {i: 0.0 for i in ISOS}}, "amount cap per host country"),
+    ({"mineral_caps_krw_bn": {m: 0.0 for m in MINERALS}}, "amount cap per mineral"),
+    ({"expected_loss_cap_krw_bn": 0.0}, "expected-loss cap"),
     ({"excluded_countries": tuple(ISOS)}, "no application is a candidate"),
     ({"objective": "total_diversification", "fund_krw_bn": 0.0}, "fits the budgets"),
 ])
@@ -181,6 +182,7 @@ def test_nothing_fundable_gives_an_all_zero_allocation_with_a_note(run, changes,
     assert summary.note_text("en") == pa.note
     ko = summary.note_text("ko")
     assert ko.startswith("지원 대상 없음") and "Nothing" not in ko and "ineligible" not in ko, ko
+    assert not re.search(r"[A-Za-z]{4,}", ko), ko   # the constraints it names are in Korean too
     assert independent_violations(pa, s, run.scores.table) == []
     assert portfolio.check_allocation(pa, s) == []
 

@@ -21,7 +21,8 @@ import pytest
 
 from evaluator import pipeline
 from evaluator import xlsx_style as xs
-from evaluator.report import build_pipeline_report, constraint_label, reasons_label
+from evaluator.messages import Joined, Message
+from evaluator.report import binding_messages, build_pipeline_report, reasons_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "evaluator" / "data"
@@ -122,9 +123,6 @@ def test_label_files_have_the_same_keys_and_placeholders():
     fmt = string.Formatter()
     for section in en:
         assert set(en[section]) == set(ko[section]), (section, set(en[section]) ^ set(ko[section]))
-        if section in ("constraint", "reason"):
-            assert en[section] == ko[section]  # the same patterns: they match the engine's text
-            continue
         for key, text in en[section].items():
             names = {f for _, f, _, _ in fmt.parse(text) if f}
             assert names == {f for _, f, _, _ in fmt.parse(ko[section][key]) if f}, (section, key)
@@ -136,29 +134,44 @@ def test_unknown_language_is_refused():
 
 
 def test_input_sources_are_worded_in_korean():
-    """Every source word the engine records (evaluator.cashflow, evaluator.fiscal) reads in Korean;
-    a citation is quoted as it is."""
+    """Every source the engine records (evaluator.cashflow, evaluator.fiscal) is a message worded in
+    the reader's language; a citation is quoted as it is."""
     from evaluator import messages
-    for value, ko in (("applicant", "신청사"), ("scenario default", "시나리오 기본값"),
-                      ("country default (VNM)", "국가 기본값 (VNM)"), ("price deck (base)", "가격 전망 (기준)"),
-                      ("price deck (high), applicant basket", "가격 전망 (높음), 신청사 희토류 구성"),
-                      ("scenario price path", "시나리오 가격 경로"), ("applicant throughput x ramp-up",
-                                                                      "신청사 처리량 x 증산 일정")):
-        assert messages.source_text(value, "ko") == ko
-        assert messages.source_text(value, "en") == value
-    assert messages.source_text("Mining Act 1978 (WA) s.108", "ko") == "Mining Act 1978 (WA) s.108"
+    for msg, en, ko in ((Message("src_applicant"), "applicant", "신청사"),
+                        (Message("src_scenario_default"), "scenario default", "시나리오 기본값"),
+                        (Message("src_country_default", {"iso3": "VNM"}), "country default (VNM)", "국가 기본값 (VNM)"),
+                        (Message("src_price_deck", {"case": "base"}), "price deck (base)", "가격 전망 (기준)"),
+                        (Message("src_price_deck_applicant_basket", {"case": "high"}),
+                         "price deck (high), applicant basket", "가격 전망 (높음), 신청사 희토류 구성"),
+                        (Message("src_scenario_price_path"), "scenario price path", "시나리오 가격 경로"),
+                        (Message("src_applicant_ramp_up"), "applicant throughput x ramp-up", "신청사 처리량 x 증산 일정")):
+        assert messages.word(msg, "ko") == ko
+        assert messages.word(msg, "en") == en
+    assert messages.word("Mining Act 1978 (WA) s.108", "ko") == "Mining Act 1978 (WA) s.108"
 
 
-def test_engine_text_is_translated():
-    ko = xs.load_labels("ko")
-    assert constraint_label("budget loan_krw_bn", ko) == "예산: 정책융자 예산 [십억원]"
-    assert constraint_label("diversification graphite", ko) == "다변화 목표: 흑연"
-    assert constraint_label("must fund VN-W-01", ko) == "반드시 지원: VN-W-01"
-    text = ("Korean ownership 5% is below the programme minimum 10%; "
-            "fund request 300.0 KRW bn exceeds the whole fund budget 250.0 KRW bn")
-    assert reasons_label(text, ko) == ("한국 지분 5%이 사업 최소 기준 10%에 미달; "
-                                       "펀드 신청 300.0십억원이 펀드 전체 예산 250.0십억원을 초과")
-    assert reasons_label(text, xs.load_labels("en")) == text
+def test_engine_codes_are_worded_in_both_languages():
+    """Binding constraints and screening reasons reach the workbook as codes (no parser of English
+    text): the Korean and English wordings come from the one catalogue."""
+    ko, en = xs.load_labels("ko"), xs.load_labels("en")
+    summary = {"binding": ["budget loan_krw_bn", "mineral=graphite share cap"],
+               "binding_codes": [{"code": "constraint_budget", "params": {"budget": "loan_krw_bn"}},
+                                 {"code": "constraint_cap_mineral_share", "params": {"value": "graphite"}}]}
+    assert [m.text("ko") for m in binding_messages(summary)] == ["정책융자 예산을(를) 모두 사용",
+                                                                 "흑연이(가) 광종별 비중 상한에 도달"]
+    assert [m.text("en") for m in binding_messages(summary)] == ["the policy-loan budget is used up",
+                                                                 "graphite is at its share cap per mineral"]
+    # names without codes (an older record) are quoted as they are, not parsed
+    assert [m.text("ko") for m in binding_messages({"binding": ["budget loan_krw_bn"]})] == ["budget loan_krw_bn"]
+    reasons = (Message("screen_ownership_below_minimum", {"ownership": "5%", "minimum": "10%"}),
+               Message("screen_fund_above_budget", {"request": "300.0", "budget": "250.0"}))
+    assert reasons_text(reasons, ko) == ("한국 지분 5%이(가) 사업 최소 기준 10%보다 낮습니다; "
+                                         "펀드 요청 300.0 십억원이 펀드 전체 예산 250.0 십억원을 넘습니다")
+    assert reasons_text(reasons, en) == ("Korean ownership 5% is below the programme minimum 10%; "
+                                         "fund request 300.0 KRW bn exceeds the whole fund budget 250.0 KRW bn")
+    note = Message("alloc_note_ineligible", {"reasons": Joined(reasons, "; ")})
+    assert note.text("en") == "ineligible: " + reasons_text(reasons, en)
+    assert note.text("ko").startswith("부적격: 한국 지분 5%")
 
 
 @pytest.fixture(scope="module")
@@ -218,3 +231,11 @@ def test_korean_summary_shows_korea_time(risk_result, scenario, ref):
     en = openpyxl.load_workbook(io.BytesIO(build_pipeline_report(risk_result, scenario, ref=ref, generated_at=at)))["Summary"]
     assert ko["B3"].value == dt.datetime(2026, 3, 16, 8, 30) and ko["A3"].value.endswith("UTC+9]")
     assert en["B3"].value == dt.datetime(2026, 3, 15, 23, 30) and en["A3"].value == "Generated [UTC]"
+
+
+def test_citations_name_the_original_publication_not_a_file_outside_the_product():
+    """Every source cell of the bundled tables cites a law or a publication, never the raw
+    snapshot's notes (``shared/data/SOURCES.md`` is not part of the product)."""
+    for path in sorted(DATA.glob("*.csv")) + [DATA / "SOURCES.md"]:
+        text = path.read_text(encoding="utf-8")
+        assert "shared/data/SOURCES.md" not in text and "raw snapshot's SOURCES.md" not in text, path.name

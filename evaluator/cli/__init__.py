@@ -39,17 +39,12 @@ COMMANDS = {
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
-    """The named errors a command may meet with usable code and bad input or settings."""
-    from evaluator.allocation import AllocationError
-    from evaluator.customs import CustomsError
-    from evaluator.portfolio import PortfolioError
-    from evaluator.scoring import ScoringError
-    from evaluator.store import StoreError
-    from models.application import ValidationError
-    from models.scenario import ScenarioError
+    """The errors a command may meet with usable code and bad input, data or settings: the
+    project's family (:class:`evaluator.errors.EvaluatorError`, every kind and subclass) and the
+    operating system's (a file that cannot be read or written). Anything else is a bug."""
+    from evaluator.errors import EvaluatorError
 
-    return (CliError, AllocationError, CustomsError, PortfolioError, ScoringError, StoreError, ValidationError,
-            ScenarioError, OSError)
+    return (EvaluatorError, OSError)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -18,12 +18,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from models.scenario import CRITERIA
+from evaluator.errors import EvaluatorError
+from models.scenario import CRITERIA, RISK_MEASURES
 
 EXIT_OK, EXIT_INVALID_ROWS, EXIT_UNUSABLE = 0, 3, 2
 
 
-class CliError(Exception):
+class CliError(EvaluatorError):
     """A problem with the command line or a file that stops the command (exit 2)."""
 
 
@@ -116,7 +117,7 @@ def add_common(p: argparse.ArgumentParser, file_required: bool = True) -> None:
 
 def add_risk_options(p: argparse.ArgumentParser) -> None:
     """``--risk-adjusted [p10_npv|prob_loss]`` and the simulation's paths and seed."""
-    p.add_argument("--risk-adjusted", nargs="?", const="p10_npv", choices=["p10_npv", "prob_loss"],
+    p.add_argument("--risk-adjusted", nargs="?", const="p10_npv", choices=list(RISK_MEASURES),
                    help="rank and allocate on the simulated P10 NPV per KRW of support (default) or on "
                         "P(NPV < 0); runs the Monte Carlo first")
     p.add_argument("--paths", type=int, default=10_000, help="simulated paths for --risk-adjusted (default 10000)")

@@ -59,18 +59,27 @@ def name_to_iso3(name: str, wgi_names: dict[str, str]) -> str | None:
 
 
 # ----------------------------------------------------------------------------------------------
-# Hand-entered fiscal terms. Sources: raw SOURCES.md "Other published facts" (SRC_FACTS) and
-# headline statutory corporate income tax rates as summarised by PwC Worldwide Tax Summaries
-# (corporate taxes, 2024; taxsummaries.pwc.com) -- SRC_PWC. Entries flagged True are assumptions.
+# Hand-entered fiscal terms, each citing the law or publication it comes from (the raw
+# snapshot's SOURCES.md lists them under "Other published facts"; a citation names the original,
+# never a file outside the product), and headline statutory corporate income tax rates as
+# summarised by PwC Worldwide Tax Summaries (corporate taxes, 2024; taxsummaries.pwc.com) --
+# SRC_PWC. Entries flagged True are assumptions.
 # ----------------------------------------------------------------------------------------------
-SRC_FACTS = "shared/data/SOURCES.md 'Other published facts' (fiscal terms, check before use)"
+SRC_VNM_CIT = "Law on Corporate Income Tax No. 67/2025/QH15 (Viet Nam, 2025) (verify)"
+SRC_VNM_RESOURCE = "Resolution 1084/2015/UBTVQH13 on resource tax rates, am. Resolution 41/2020/UBTVQH14 (Viet Nam)"
+SRC_LAO_RESOURCE = "Lao PDR natural resource tax and export duty on rare earths, as published for 2024 (verify)"
+SRC_USA = "26 U.S.C. s 11(b) (21% federal corporate income tax); General Mining Law of 1872 (no federal royalty on hardrock minerals)"
+SRC_AUS_CIT = "Income Tax Rates Act 1986 (Cth) s 23 (30%)"
+SRC_AUS_WA = "Mining Regulations 1981 (WA) reg 86 (royalty rates: ore 7.5%, concentrate 5%, metal 2.5%)"
+SRC_IDN_CIT = "Law 7/2021 on the Harmonisation of Tax Regulations (HPP) (Indonesia): 22%"
+SRC_IDN_ROYALTY = "Government Regulation (PP) 19/2025 on non-tax state revenue from mineral and coal (Indonesia)"
 SRC_PWC = "PwC Worldwide Tax Summaries, corporate income tax headline rate 2024 (verify)"
 INCOME_TAX = {  # iso3: (rate, source, assumption, note)
-    "VNM": (0.20, SRC_FACTS, False, "CIT 20%; rare earths/precious resources 50% under the 2025 CIT law -> tax_overrides.csv"),
+    "VNM": (0.20, SRC_VNM_CIT, False, "CIT 20%; rare earths/precious resources 50% under the 2025 CIT law -> tax_overrides.csv"),
     "LAO": (0.20, SRC_PWC, False, "profit tax 20% standard rate"),
-    "USA": (0.21, SRC_FACTS, False, "federal CIT only; state income taxes not included"),
-    "AUS": (0.30, SRC_FACTS, False, ""),
-    "IDN": (0.22, SRC_FACTS, False, ""),
+    "USA": (0.21, SRC_USA, False, "federal CIT only; state income taxes not included"),
+    "AUS": (0.30, SRC_AUS_CIT, False, ""),
+    "IDN": (0.22, SRC_IDN_CIT, False, ""),
     "TZA": (0.30, SRC_PWC, False, ""),
     "MOZ": (0.32, SRC_PWC, False, ""),
     "ARG": (0.35, SRC_PWC, True, "top bracket of the progressive 25-35% scale assumed for a mine"),
@@ -119,28 +128,28 @@ DEFAULT_INCOME_TAX = 0.25  # ASSUMPTION: global default (close to the OECD statu
 # Mineral-specific income-tax regimes (iso3, mineral, rate, source, assumption, note).
 TAX_OVERRIDES = [
     ("*", "*", DEFAULT_INCOME_TAX, "team assumption", True, "global default used when a country has no income_tax_rate in countries.csv"),
-    ("VNM", "rare_earths", 0.50, SRC_FACTS, False, "precious and rare resources incl. rare earths: 50% (2025 CIT law; 40% in disadvantaged areas)"),
-    ("VNM", "gold", 0.50, SRC_FACTS, True, "gold assumed within 'precious and rare resources'"),
-    ("VNM", "silver", 0.50, SRC_FACTS, True, "silver assumed within 'precious and rare resources'"),
+    ("VNM", "rare_earths", 0.50, SRC_VNM_CIT, False, "precious and rare resources incl. rare earths: 50% (2025 CIT law; 40% in disadvantaged areas)"),
+    ("VNM", "gold", 0.50, SRC_VNM_CIT, True, "gold assumed within 'precious and rare resources'"),
+    ("VNM", "silver", 0.50, SRC_VNM_CIT, True, "silver assumed within 'precious and rare resources'"),
 ]
 
 # Royalties: (iso3, mineral, rate, basis, source, assumption)
 ROY = [
     ("*", "*", 0.05, "global default ad valorem royalty where no country row exists", "team assumption", True),
     ("VNM", "*", 0.15, "resource tax, other metallic minerals (statutory band 7-30% of taxable price)", "team assumption from Vietnam resource-tax schedule (Res. 1084/2015, am. 41/2020)", True),
-    ("VNM", "rare_earths", 0.18, "resource tax on taxable value of rare earths", SRC_FACTS, False),
-    ("VNM", "gold", 0.17, "resource tax on taxable value of gold", SRC_FACTS, False),
+    ("VNM", "rare_earths", 0.18, "resource tax on taxable value of rare earths", SRC_VNM_RESOURCE, False),
+    ("VNM", "gold", 0.17, "resource tax on taxable value of gold", SRC_VNM_RESOURCE, False),
     ("LAO", "*", 0.05, "natural resource tax, metallic minerals", "team assumption", True),
-    ("LAO", "rare_earths", 0.30, "20% resource tax + 10% export duty on export value (2024), combined ad valorem", SRC_FACTS, False),
-    ("USA", "*", 0.02, "no federal royalty on hardrock minerals (0%); 2% of gross assumed for state severance / net-proceeds taxes (e.g. Nevada, Arizona)", SRC_FACTS + "; state part team assumption", True),
-    ("AUS", "*", 0.05, "Western Australia royalty on concentrate 5% (ore 7.5%, metal 2.5%); other states differ", SRC_FACTS, False),
-    ("AUS", "lithium", 0.05, "Western Australia lithium concentrate 5%", SRC_FACTS, False),
-    ("AUS", "rare_earths", 0.05, "Western Australia concentrate rate 5%", SRC_FACTS, False),
+    ("LAO", "rare_earths", 0.30, "20% resource tax + 10% export duty on export value (2024), combined ad valorem", SRC_LAO_RESOURCE, False),
+    ("USA", "*", 0.02, "no federal royalty on hardrock minerals (0%); 2% of gross assumed for state severance / net-proceeds taxes (e.g. Nevada, Arizona)", SRC_USA + "; state part team assumption", True),
+    ("AUS", "*", 0.05, "Western Australia royalty on concentrate 5% (ore 7.5%, metal 2.5%); other states differ", SRC_AUS_WA, False),
+    ("AUS", "lithium", 0.05, "Western Australia lithium concentrate 5%", SRC_AUS_WA, False),
+    ("AUS", "rare_earths", 0.05, "Western Australia concentrate rate 5%", SRC_AUS_WA, False),
     ("AUS", "nickel", 0.025, "Western Australia nickel 2.5% (metal basis)", "WA Mining Regulations 1981 sch. 2 (verify)", True),
     ("AUS", "gold", 0.025, "Western Australia gold 2.5%", "WA Mining Regulations 1981 (verify)", True),
     ("IDN", "*", 0.05, "ad valorem royalty, other metallic minerals", "team assumption", True),
-    ("IDN", "nickel", 0.14, "nickel ore royalty 14-19% by reference price (PP 19/2025); 14% at base-case price", SRC_FACTS, False),
-    ("IDN", "copper", 0.05, "copper ore 4-7% by reference price (PP 19/2025); 5% at base-case price", SRC_FACTS, True),
+    ("IDN", "nickel", 0.14, "nickel ore royalty 14-19% by reference price (PP 19/2025); 14% at base-case price", SRC_IDN_ROYALTY, False),
+    ("IDN", "copper", 0.05, "copper ore 4-7% by reference price (PP 19/2025); 5% at base-case price", SRC_IDN_ROYALTY, True),
     ("TZA", "*", 0.06, "Mining Act 2010 (am. 2017): metallic minerals 6% of gross value (+1% inspection fee excluded)", "Tanzania Mining Act 2010 as amended 2017 (verify)", True),
     ("TZA", "graphite", 0.03, "industrial / other minerals 3%", "Tanzania Mining Act 2010 as amended 2017 (verify)", True),
     ("MOZ", "*", 0.03, "mining production tax, base metals and other minerals (Law 28/2014)", "Mozambique Law 28/2014 (verify)", True),

@@ -58,6 +58,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from evaluator import special_loan
+from evaluator.errors import InputError
 from evaluator.evaluate import krw_bn_to_usd_m, usd_m_to_krw_bn
 from evaluator.uncertainty.simulation import simulate_paths
 
@@ -65,7 +66,7 @@ from evaluator.uncertainty.simulation import simulate_paths
 FAILURE_STREAM = 0x19_0000
 
 
-class PortfolioInputError(ValueError):
+class PortfolioInputError(InputError):
     """A funded amount that cannot be simulated (names the application and the field)."""
 
 

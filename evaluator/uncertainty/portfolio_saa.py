@@ -43,6 +43,7 @@ import pandas as pd
 
 from evaluator import allocation as alloc
 from evaluator import portfolio, supply
+from evaluator.errors import SolverError
 from evaluator.uncertainty.portfolio_paths import simulate_portfolio_paths
 from evaluator.uncertainty.portfolio_risk import PortfolioRisk, portfolio_risk
 
@@ -52,7 +53,7 @@ DEFAULT_SAA_SCENARIOS = 2000
 TAIL_SHARE = 0.05
 
 
-class SaaError(RuntimeError):
+class SaaError(SolverError):
     """The cutting-plane loop did not meet the cap within its iterations."""
 
 
