@@ -23,13 +23,12 @@ reads the sheet's stored ``<dimension>``. The template's units row is recognised
 
 from __future__ import annotations
 
-import functools
-import tomllib
-
 import csv
+import functools
 import io
 import json
 import re
+import tomllib
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -40,9 +39,24 @@ from xml.etree.ElementTree import ParseError
 import pandas as pd
 
 from models import xlsx_cells
-from models.application import (COLUMNS, FIELD_BY_NAME, MAX_LIST_VALUES, MAX_TEXT_CHARS, REQUIRED_COLUMNS, Application,
-                                NumberError, Problem, ValidationError, number_text, parse_application, parse_number,
-                                _is_blank, plausibility_bounds, record_id, unit_label)
+from models.application import (
+    COLUMNS,
+    FIELD_BY_NAME,
+    MAX_LIST_VALUES,
+    MAX_TEXT_CHARS,
+    REQUIRED_COLUMNS,
+    Application,
+    NumberError,
+    Problem,
+    ValidationError,
+    _is_blank,
+    number_text,
+    parse_application,
+    parse_number,
+    plausibility_bounds,
+    record_id,
+    unit_label,
+)
 
 #: Largest upload accepted [bytes]; a larger file is refused before parsing.
 MAX_FILE_BYTES = 20 * 1024 * 1024
