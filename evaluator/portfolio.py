@@ -196,6 +196,7 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
         "mineral": m["mineral"].to_numpy(),
         "expected_loss_krw_bn": t["expected_loss_krw_bn"].to_numpy(float) if "expected_loss_krw_bn" in t else 0.0,
         "offtake_units": np.nan_to_num(units),
+        "supplier_iso3": _supplier(off).to_numpy(),
         "score": t["score"].to_numpy(float),
         "contrib_diversification": t.get("contrib_diversification", pd.Series(0.0, index=t.index)).to_numpy(float),
         "npv_krw_bn": m["npv_krw_bn"].to_numpy(float),
@@ -214,6 +215,15 @@ def build_candidates(ev, scores: pd.DataFrame, scenario, ref, *, offtake: pd.Dat
         value = pd.Series(0.0, index=cand.index)
     cand["value"] = value.fillna(0.0)
     return cand[keep.to_numpy()], notes
+
+
+def _supplier(off: pd.DataFrame) -> pd.Series:
+    """Where each project's product is bought from: the processing country, else the host."""
+    host = off["country_iso3"].astype(str).str.upper()
+    if "processing_country_iso3" not in off.columns:
+        return host
+    proc = off["processing_country_iso3"].astype("string").str.strip().str.upper()
+    return proc.where(proc.notna() & (proc != ""), host).astype(str)
 
 
 #: Where the allocator samples the score curve, in multiples of a mineral's scale volume (its gap
@@ -258,12 +268,83 @@ def _curve_points(base: supply.MineralSupply, scenario, ref, mineral: str, scale
     return tuple(xs), tuple(slopes) + (0.0,)
 
 
+#: Where the allocator samples a new supplier's overshoot, in multiples of the volume at which it
+#: overtakes the incumbent (:func:`new_top_supplier_points`).
+OVERSHOOT_MULTIPLES = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 8.0)
+
+
+def _target_value(base: supply.MineralSupply, ref, mineral: str, after: dict) -> tuple[float, float]:
+    """(score of the incumbent's cut, score of the cut of the TOP supplier's share, whoever it is
+    after) [score points]: the first is what the per-mineral term counts, the second the
+    programme's target as defined (no single supplier above the target share)."""
+    s0 = base.measures["top_share"]
+    inc = float(supply.score_value(ref, mineral, supply.incumbent_reduction(base, after)))
+    top = float(supply.score_value(ref, mineral, max(0.0, s0 - after["top_share"])))
+    return inc, top
+
+
+def new_top_supplier_points(base: supply.MineralSupply, scenario, ref, mineral: str, host: str, scale: float
+                            ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """Breakpoints [units of ``scale``] and slopes (<= 0) of what the per-mineral term over-counts
+    for volume bought from one non-incumbent supplier ``host``: 0 until ``host`` overtakes the
+    incumbent (the first breakpoint: the allocator counts a project's volume up to it), then the
+    chord slopes of the over-count.
+
+    The per-mineral term values the cut of the INCUMBENT's share. Past the volume ``x_c`` at which
+    ``host`` becomes the larger supplier, the programme's target (the top supplier's share, whoever
+    holds it) stops improving and worsens: every further tonne from ``host`` raises the new top
+    share. This term is ``-(f(x) - g(x))`` with ``f`` the incumbent-cut score and ``g`` the score
+    of the cut of the top supplier's share when ``host`` alone adds ``x``
+    (:func:`evaluator.supply.measures_after`), sampled at :data:`OVERSHOOT_MULTIPLES` of
+    ``x_c``; the chord slopes are made non-increasing (the allocator needs a concave term) by a
+    running minimum, a slight over-statement of the penalty. With one new supplier the two terms
+    together are the target's own score at the sampled points; replacing the dominant supplier
+    with another therefore earns less than spreading the same volume over several (tested).
+    None when ``host`` never overtakes the incumbent within 64 times ``scale``.
+    """
+    rule, target = scenario.displacement_rule, scenario.target_single_supplier_share
+
+    def after(x: float) -> dict:
+        return supply.measures_after(base, {host: float(x * scale)}, rule, target)
+
+    def overtakes(x: float) -> bool:
+        a = after(x)
+        return a["top_supplier"] == host and a["top_share"] > a["incumbent_share"]
+
+    hi = 64.0
+    if not overtakes(hi):
+        return None
+    lo = 0.0
+    for _ in range(60):                      # bisection on the crossing point
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if overtakes(mid) else (mid, hi)
+    xs = np.array(OVERSHOOT_MULTIPLES) * hi
+    over = np.array([np.subtract(*_target_value(base, ref, mineral, after(x))) for x in xs]) / 100.0
+    over = np.maximum(over - over[0], 0.0)   # 0 at the crossing point by construction
+    slopes = -np.maximum.accumulate(np.maximum(np.diff(over) / np.diff(xs), 0.0))
+    return tuple(float(x) for x in xs), (0.0,) + tuple(float(v) for v in slopes) + (float(slopes[-1]),)
+
+
+def new_top_supplier_penalty_on() -> bool:
+    """``new_top_supplier_penalty`` of ``diversification_value.csv`` (1 = on)."""
+    df = pd.read_csv(DATA_DIR / "diversification_value.csv", comment="#")
+    row = df.loc[df["kind"] == "new_top_supplier_penalty", "value"]
+    return bool(float(row.iloc[0])) if len(row) else False
+
+
 def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc.ConcaveTerm], pd.DataFrame]:
     """One concave term per mineral the candidates supply (see the module notes): the value of the
-    funded volume on the project score's own curve, counted once for the portfolio."""
+    funded volume on the project score's own curve, counted once for the portfolio. A project's
+    volume counts at most up to the volume at which its supplier alone overtakes the incumbent
+    (:func:`new_top_supplier_points`, when ``new_top_supplier_penalty`` is on): past it, the
+    programme's target (the top supplier's share, whoever it is) stops improving, so replacing
+    one dominant supplier with another earns less than spreading the same volume (tested).
+    A clip of each project's weight keeps the formulation (and its speed); two projects in the
+    same new supplier are not clipped jointly (a limit of this approximation)."""
     if scenario.objective not in ("score_weighted_support", "total_diversification"):
         return [], pd.DataFrame()
     _, _, lam = diversification_curve()
+    penalty = new_top_supplier_penalty_on()
     w_div = scenario.normalised_weights()["diversification"] if scenario.objective == "score_weighted_support" else 1.0
     k = w_div * (lam if scenario.objective == "score_weighted_support" else 100.0)
     opt = supply.scenario_options(scenario)
@@ -272,11 +353,25 @@ def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc
         base = supply.baseline(ref, mineral, **opt)
         if base.assumed or not np.isfinite(base.total) or base.total <= 0 or k <= 0:
             continue
-        gap = supply.gap_volume(base, scenario.target_single_supplier_share, scenario.displacement_rule)
+        # a function of the reference tables and these settings only (a bisection): computed once
+        gap = supply.per_reference(ref, ("gap_volume", mineral, float(scenario.target_single_supplier_share),
+                                         scenario.displacement_rule, opt["basis"], opt["window"], opt["case"]),
+                                   lambda: supply.gap_volume(base, scenario.target_single_supplier_share,
+                                                             scenario.displacement_rule))
         scale = gap if 0 < gap < np.inf else 0.1 * base.total
         weights = g["offtake_units"].where(g["country_iso3"] != base.incumbent, 0.0)
         if weights.sum() <= 0:
             continue
+        if penalty:
+            # a supplier's volume counts up to where it overtakes the incumbent: past that point
+            # it builds a new dominant supplier, not progress towards the target
+            supplier = (g["supplier_iso3"] if "supplier_iso3" in g.columns else g["country_iso3"]).to_numpy()
+            cap = np.full(len(g), np.inf)
+            for host in set(supplier[weights.to_numpy(float) > 0]):
+                pts = _overshoot_points(base, scenario, ref, mineral, str(host), scale)
+                if pts is not None:
+                    cap[supplier == host] = pts[0][0] * scale
+            weights = weights.clip(upper=pd.Series(cap, index=g.index))
         bps, slopes = diversification_curve_points(base, scenario, ref, mineral, scale)
         # s in units of the scale volume (well-scaled for HiGHS: tonnes would span 1e0..1e6)
         terms.append(alloc.ConcaveTerm(name=f"diversification {mineral}", weights=(weights / scale).to_dict(),
@@ -285,6 +380,14 @@ def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc
         rows.append({"mineral": mineral, "gap_volume": gap, "scale_volume": scale,
                      "value_of_full_gap": k * _g(gap / scale if gap > 0 else 0.0, bps, slopes)})
     return terms, pd.DataFrame(rows)
+
+
+def _overshoot_points(base, scenario, ref, mineral: str, host: str, scale: float):
+    """:func:`new_top_supplier_points`, computed once per reference tables and settings."""
+    opt = supply.scenario_options(scenario)
+    key = ("new_top_supplier", mineral, host, float(scale), scenario.displacement_rule,
+           float(scenario.target_single_supplier_share), opt["basis"], opt["window"], opt["case"])
+    return supply.per_reference(ref, key, lambda: new_top_supplier_points(base, scenario, ref, mineral, host, scale))
 
 
 def _g(x, bps, slopes):

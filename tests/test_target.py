@@ -251,3 +251,81 @@ def test_project_page_chart_and_sentence_show_one_china_share(fresh_app, scenari
         assert round(cap_after) == int(sen.group(3)), (app_id, caption, sentence)
         assert sen.group(1) in caption                      # the same basis, named in both
         assert "at full production" in sentence
+
+
+# ----------------------------------------------------------------------------------------------
+# the optimiser values the same thing
+# ----------------------------------------------------------------------------------------------
+def _portfolio_value(terms, chosen) -> float:
+    """The allocator's diversification value of funding ``chosen`` in full (each term evaluated
+    as the MILP does: f(sum_i w_i x_i))."""
+    return sum(t.evaluate(sum(float(t.weights.get(i, 0.0)) for i in chosen)) for t in terms)
+
+
+def _tungsten_candidates(units_one: float) -> pd.DataFrame:
+    """One project buying ``units_one`` from Vietnam, or two buying half each from Vietnam and
+    Kazakhstan (neither the incumbent, China)."""
+    return pd.DataFrame({"mineral": "tungsten", "country_iso3": ["VNM", "VNM", "KAZ"],
+                         "supplier_iso3": ["VNM", "VNM", "KAZ"],
+                         "offtake_units": [units_one, units_one / 2, units_one / 2]},
+                        index=pd.Index(["one", "half_vn", "half_kz"], name="id"))
+
+
+def test_a_new_dominant_supplier_earns_less_than_spreading(ref, scenario, monkeypatch):
+    from evaluator import portfolio
+
+    base = supply.baseline(ref, "tungsten", **supply.scenario_options(scenario))
+    gap = supply.gap_volume(base, scenario.target_single_supplier_share, scenario.displacement_rule)
+    xs, slopes = portfolio.new_top_supplier_points(base, scenario, ref, "tungsten", "VNM", gap)
+    crossing = xs[0] * gap                   # Vietnam overtakes China from this volume on [t WO3]
+    a = supply.measures_after(base, {"VNM": crossing}, scenario.displacement_rule, 0.5)
+    assert a["top_share"] == pytest.approx(a["incumbent_share"], abs=1e-6)
+    assert slopes[0] == 0 and all(s <= 0 for s in slopes) and list(slopes[1:]) == sorted(slopes[1:], reverse=True)
+    for units, spread_better in ((0.5 * crossing, False), (3.0 * crossing, True)):
+        terms, _ = portfolio.diversification_terms(_tungsten_candidates(units), scenario, ref)
+        one, spread = _portfolio_value(terms, ["one"]), _portfolio_value(terms, ["half_vn", "half_kz"])
+        if spread_better:
+            # past the crossing, one supplier replacing China earns less than the same volume spread
+            assert one < spread - 1e-6
+            # and the target as defined agrees: the top share after is higher with one supplier
+            a1 = supply.measures_after(base, {"VNM": units}, scenario.displacement_rule, 0.5)
+            a2 = supply.measures_after(base, {"VNM": units / 2, "KAZ": units / 2}, scenario.displacement_rule, 0.5)
+            assert a1["top_share"] > a2["top_share"]
+        else:                                # below the crossing both cut China's share alike
+            assert one == pytest.approx(spread, rel=1e-9)
+    # without the new rule (the incumbent's cut alone) the two were worth the same: the change
+    monkeypatch.setattr(portfolio, "new_top_supplier_penalty_on", lambda: False)
+    terms, _ = portfolio.diversification_terms(_tungsten_candidates(3.0 * crossing), scenario, ref)
+    assert _portfolio_value(terms, ["one"]) == pytest.approx(_portfolio_value(terms, ["half_vn", "half_kz"]))
+
+
+def test_no_credit_for_building_a_new_dominant_supplier(ref, scenario):
+    """Past the volume at which one new supplier overtakes the incumbent, more volume from it
+    earns the allocator nothing more (the target's top share worsens there)."""
+    from evaluator import portfolio
+
+    base = supply.baseline(ref, "tungsten", **supply.scenario_options(scenario))
+    gap = supply.gap_volume(base, scenario.target_single_supplier_share, scenario.displacement_rule)
+    xs, _ = portfolio.new_top_supplier_points(base, scenario, ref, "tungsten", "VNM", gap)
+    values = []
+    for x in xs[:4]:
+        terms, _ = portfolio.diversification_terms(_tungsten_candidates(x * gap), scenario, ref)
+        values.append(_portfolio_value(terms, ["one"]))
+    assert values[0] > 0 and all(v == pytest.approx(values[0], rel=1e-12) for v in values)
+    tops = [supply.measures_after(base, {"VNM": x * gap}, scenario.displacement_rule, 0.5)["top_share"] for x in xs[:4]]
+    assert tops == sorted(tops)                         # the top share rises past the crossing
+
+
+def test_samples_tungsten_credit_is_what_the_target_allows(sample_apps, scenario, ref, monkeypatch, result):
+    """On the samples: VN-W-01 alone would make Vietnam the top supplier of tungsten (69 % in 2030);
+    the allocator now credits its volume only up to where Vietnam overtakes China, so the tungsten
+    term is worth less than with the incumbent's cut alone (the funded set stays: VN-W-01's other
+    merits still earn its place; measured, issue 22)."""
+    from evaluator import portfolio
+
+    monkeypatch.setattr(portfolio, "new_top_supplier_penalty_on", lambda: False)
+    before = pipeline.run(sample_apps, scenario, ref).summary
+    now = result.summary
+    key = "diversification tungsten"
+    assert now.diversification_value[key] < before.diversification_value[key] - 0.5
+    assert now.objective < before.objective
