@@ -25,4 +25,7 @@ fi
 
 python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 export OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 OMP_NUM_THREADS=1
+# lint and types first (pyproject.toml): a finding stops the run, as in CI
+python -m ruff check .
+python -m mypy
 python -m pytest -q "$@"

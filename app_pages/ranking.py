@@ -5,12 +5,11 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import compute, state
-from app_pages.fmt import mineral_name, money_factor, money_unit, share_basis_label, table_view
 from app_pages.explain import rank_changes
+from app_pages.fmt import mineral_name, money_factor, money_unit, share_basis_label, table_view
 from app_pages.i18n import lang, t
 from evaluator import scoring, supply
 from models.scenario import CRITERIA, FINANCIAL_MEASURES
-
 
 st.title(t("ranking"))
 if not compute.applications():

@@ -1,11 +1,10 @@
 """Report: the committee workbook (Excel) and the tables as CSV, from the session's pipeline result."""
 
 import datetime as dt
+import hashlib
 from zoneinfo import ZoneInfo
 
 import streamlit as st
-
-import hashlib
 
 from app_pages import access, compute, memo_notes, state
 from app_pages.fmt import fmt_money, fmt_pct, md_text

@@ -6,10 +6,10 @@ being decided; approvers read the audit trail. Every name, note and title a pers
 as text (``st.text``, tables, or escaped), never as Markdown.
 """
 
+import hashlib
+
 import pandas as pd
 import streamlit as st
-
-import hashlib
 
 from app_pages import access, compute, customs_upload, memo_notes, state
 from app_pages.fmt import md_text, shown
@@ -17,8 +17,8 @@ from app_pages.i18n import t
 from evaluator.allocation import AllocationError
 from evaluator.pipeline import snapshot
 from evaluator.portfolio import PortfolioError
-from evaluator.scoring import ScoringError
 from evaluator.record import original_table
+from evaluator.scoring import ScoringError
 from evaluator.store import ScenarioStore, StoreError, frame_from_json
 from models.application import COLUMNS
 from models.scenario import Scenario, ScenarioError

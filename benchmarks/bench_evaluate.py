@@ -27,10 +27,10 @@ import numpy_financial as npf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.samples import perturbed_apps  # noqa: E402
 from evaluator import finance  # noqa: E402
 from evaluator.evaluate import evaluate  # noqa: E402
 from evaluator.reference import load_reference  # noqa: E402
-from benchmarks.samples import perturbed_apps  # noqa: E402
 from models.scenario import default_scenario  # noqa: E402
 
 TARGET_S = 0.25

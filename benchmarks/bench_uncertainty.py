@@ -31,12 +31,11 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.samples import perturbed_apps  # noqa: E402
 from evaluator import cashflow, finance, uncertainty  # noqa: E402
 from evaluator.evaluate import discount_rates  # noqa: E402
 from evaluator.reference import load_reference  # noqa: E402
-from benchmarks.samples import perturbed_apps  # noqa: E402
 from models.scenario import default_scenario  # noqa: E402
-
 
 #: Operating years of every generated project: with the samples' 1-4 construction years the
 #: projects run 29-32 years (the brief's "30 years").

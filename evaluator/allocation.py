@@ -71,8 +71,8 @@ from __future__ import annotations
 import copy
 import math
 import os
-import time
 import threading
+import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field

@@ -19,8 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from evaluator import cashflow, credit, finance, special_loan
-from evaluator import country_risk
+from evaluator import cashflow, country_risk, credit, finance, special_loan
 from models.application import Application
 from models.scenario import Scenario
 

@@ -356,7 +356,7 @@ def diversification_terms(cand: pd.DataFrame, scenario, ref) -> tuple[list[alloc
         # a function of the reference tables and these settings only (a bisection): computed once
         gap = supply.per_reference(ref, ("gap_volume", mineral, float(scenario.target_single_supplier_share),
                                          scenario.displacement_rule, opt["basis"], opt["window"], opt["case"]),
-                                   lambda: supply.gap_volume(base, scenario.target_single_supplier_share,
+                                   lambda base=base: supply.gap_volume(base, scenario.target_single_supplier_share,
                                                              scenario.displacement_rule))
         scale = gap if 0 < gap < np.inf else 0.1 * base.total
         weights = g["offtake_units"].where(g["country_iso3"] != base.incumbent, 0.0)

@@ -76,8 +76,8 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.formatting.rule import CellIsRule, ColorScaleRule, DataBarRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.worksheet.pagebreak import Break
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 
 from evaluator import memo, messages
 from evaluator import xlsx_style as xs
@@ -444,7 +444,8 @@ def _write_cashflow_sheet(ws, evaluation, scenario, app_id: str, lab: xs.Labels 
         formula_row("cumadd", lab("cf.row_cumadd"), lambda L, P, k: f"SUM(${C0}{rows['add']}:{L}{rows['add']})")
         add_rng = f"${C0}${rows['add']}:${CL}${rows['add']}"
         formula_row("sl", lab("cf.row_sl"),
-                    lambda L, P, k: f"SUMPRODUCT(({periods_rng}>{per(L)}-{ref['dep']})*({periods_rng}<={per(L)})*{add_rng})/{ref['dep']}*({per(L)}<={ref['lp']})")
+                    lambda L, P, k: (f"SUMPRODUCT(({periods_rng}>{per(L)}-{ref['dep']})*({periods_rng}<={per(L)})*{add_rng})"
+                                     f"/{ref['dep']}*({per(L)}<={ref['lp']})"))
         formula_row("wo", lab("cf.row_wo"),
                     lambda L, P, k: f"({per(L)}={ref['lp']})*({R('cumadd', L)}-SUM(${C0}{rows['sl']}:{L}{rows['sl']}))")
         formula_row("dep", lab("cf.row_dep"), lambda L, P, k: f"{R('sl', L)}+{R('wo', L)}")

@@ -53,10 +53,9 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from evaluator import messages
+from evaluator import country_risk, messages
 from evaluator.errors import SettingsError
 from evaluator.messages import Message
-from evaluator import country_risk
 from evaluator.reference import DATA_DIR, ReferenceDataError
 from models.scenario import CRITERIA, RISK_MEASURES
 

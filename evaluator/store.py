@@ -975,7 +975,7 @@ class ScenarioStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"Cannot create the folder for the scenario store {self.path}: {exc}")
+            raise StoreError(f"Cannot create the folder for the scenario store {self.path}: {exc}") from exc
         self._open_and_migrate()
 
     def __repr__(self) -> str:

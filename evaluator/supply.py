@@ -76,7 +76,6 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
-
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
@@ -331,7 +330,7 @@ def _window_rows(rows: pd.DataFrame, window: tuple[int, int]) -> pd.DataFrame:
     (or, with none before the window ends, its earliest): labelled ``carried`` in ``window_note``."""
     lo, hi = window
     parts = []
-    for code, g in rows.groupby("hs6", sort=True):
+    for _code, g in rows.groupby("hs6", sort=True):
         inside = g[(g.year >= lo) & (g.year <= hi)]
         if len(inside):
             parts.append(inside.assign(window_note="", n_years=inside.year.nunique()))

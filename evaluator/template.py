@@ -40,9 +40,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from evaluator import xlsx_style as xs
+from models.application import ESG_CATEGORIES, FIELDS, GRADE_UNITS, PERMITS, STAGES, YES_NO, Application, FieldSpec
 from models.loader import CAPEX_COLUMNS, CAPEX_SHEET, SCHEDULE_COLUMNS, SCHEDULE_SHEET, is_capex_row
-from models.application import (ESG_CATEGORIES, FIELDS, GRADE_UNITS, PERMITS, STAGES, YES_NO, Application,
-                                FieldSpec)
 
 __all__ = ["build_template", "applications_workbook", "EXAMPLE_RECORD", "example_record", "units_label", "rule_text",
            "description"]

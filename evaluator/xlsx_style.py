@@ -30,12 +30,12 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.cell.cell import MergedCell
+from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.merge import MergedCellRange
 from openpyxl.worksheet.page import PageMargins
-from openpyxl.utils import get_column_letter
 
 from evaluator.errors import SettingsError
 from evaluator.safe_text import FORMULA_TRIGGERS, is_formula_like  # noqa: F401 (re-exported)

@@ -23,17 +23,16 @@ reads the sheet's stored ``<dimension>``. The template's units row is recognised
 
 from __future__ import annotations
 
-import functools
-import tomllib
-import unicodedata
-
 import csv
+import dataclasses
+import functools
 import io
 import json
 import re
+import tomllib
+import unicodedata
 import zipfile
 import zlib
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Sequence
@@ -42,10 +41,26 @@ from xml.etree.ElementTree import ParseError
 import pandas as pd
 
 from models import xlsx_cells
-from models.application import (COLUMNS, FIELD_BY_NAME, FRACTION_UNITS, MAX_LIST_VALUES, MAX_TEXT_CHARS,
-                                REQUIRED_COLUMNS, Application, CellFault, NumberError, Problem, ValidationError,
-                                number_text, parse_application, parse_number, _is_blank, plausibility_bounds,
-                                record_id, unit_label)
+from models.application import (
+    COLUMNS,
+    FIELD_BY_NAME,
+    FRACTION_UNITS,
+    MAX_LIST_VALUES,
+    MAX_TEXT_CHARS,
+    REQUIRED_COLUMNS,
+    Application,
+    CellFault,
+    NumberError,
+    Problem,
+    ValidationError,
+    _is_blank,
+    number_text,
+    parse_application,
+    parse_number,
+    plausibility_bounds,
+    record_id,
+    unit_label,
+)
 
 #: Largest upload accepted [bytes]; a larger file is refused before parsing.
 MAX_FILE_BYTES = 20 * 1024 * 1024

@@ -694,7 +694,7 @@ def test_all_features_together_are_rechecked():
     assert all(v <= 1e-6 for v in res.recheck.values())
     for name in res.binding:
         assert abs(res.slacks[name]) <= 1e-6 * max(1.0, abs(budgets.get(name[7:], 1.0)))
-    for key, mv in res.marginal_values.items():
+    for mv in res.marginal_values.values():
         assert mv >= -1e-9      # more budget never hurts
 
 
@@ -1159,7 +1159,7 @@ def test_entry_values_semicontinuous_equal_bisection_on_the_value():
     ev = entry_values(cands, budgets, res, n_jobs=1, **kw)
     assert ev["exact"].all()
     for i in list(ev.index)[:3]:
-        def enters(v):
+        def enters(v, i=i):
             raised = cands.assign(value=cands["value"].where(cands.index != i, v))
             forced = allocate(raised, budgets, locked_in=[i], **kw)
             free = allocate(raised, budgets, **kw)

@@ -297,7 +297,7 @@ def test_loan_schedule_by_hand():
     np.testing.assert_allclose(s.debt_service_usd_m, s.interest_usd_m + s.principal_usd_m)
     assert s.first_repayment_index[0] == 4 and s.maturity_index[0] == 6
     assert not s.truncated[0]
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError):   # dataclasses.FrozenInstanceError
         s.interest_usd_m = None  # frozen
 
 

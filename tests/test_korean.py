@@ -24,7 +24,7 @@ PAGES = ["applications", "ranking", "project", "allocation", "report", "scenario
 ALLOWED = {
     "NPV", "IRR", "DSCR", "LLCR", "ESG", "KRW", "USD", "TREO", "LCE", "REO", "HHI", "WGI", "OECD", "BACI",
     "CSV", "JSON", "Excel", "xlsx", "csv", "json", "Monte", "Carlo", "NdPr", "Comtrade", "UN", "SHA", "Natural",
-    "Earth", "IEA", "English", "ISO", "Mt", "WO", "Sb", "Co", "Ni", "Cu", "Mn", "LCE", "yr",
+    "Earth", "IEA", "English", "ISO", "Mt", "WO", "Sb", "Co", "Ni", "Cu", "Mn", "yr",
 }
 WORD = re.compile(r"[A-Za-z]{3,}")
 

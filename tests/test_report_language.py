@@ -32,7 +32,7 @@ ALLOWED = {
     "USD", "KRW", "ISO3", "NPV", "IRR", "P10", "P50", "P90", "DSCR", "LLCR", "EBITDA", "ESG", "HHI", "OECD", "MIP", "UTC",
     "Mt", "ISO", "TREO", "LCE", "NdPr", "Dy", "Tb", "Li2O", "WO3", "V2O5", "Ta2O5", "LME", "LBMA", "APT", "C",
     "numpy", "financial", "npv",  # the numpy-financial function named in the cash-flow convention note
-    "NPV", "IRR", "SUM", "r", "Y0", "Y1", "Yn", "P", "N", "x", "e", "g", "t", "ppm", "pp", "p",  # %p: percentage points
+    "SUM", "r", "Y0", "Y1", "Yn", "P", "N", "x", "e", "g", "t", "ppm", "pp", "p",  # %p: percentage points
 }
 
 

@@ -168,7 +168,7 @@ def _on_yearly_sheets(apps) -> tuple[pd.DataFrame, pd.DataFrame]:
         on_sheet = {"ore_mt": ore} if ore else {}
         if grade and (not ore or len(grade) == len(ore)):
             on_sheet["grade"] = grade
-        for column, values in on_sheet.items():
+        for column in on_sheet:
             raw.at[i, {"ore_mt": "production_schedule_ore_mt", "grade": "grade_schedule"}[column]] = ""
         for k in range(max((len(v) for v in on_sheet.values()), default=0)):
             rows.append({"id": a.id, "operating_year": k + 1, **{c: v[k] for c, v in on_sheet.items()}})

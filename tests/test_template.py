@@ -198,8 +198,9 @@ def test_korean_template_has_no_english_words(ref):
     codes |= {c for f in FIELDS for c in f.choices}                 # choice codes of every field
     regions = pd.read_csv(ROOT / "evaluator" / "data" / "fiscal_regimes.csv", comment="#")["region"]
     codes |= set(regions) | {p for r in regions for p in str(r).split("-")}   # fiscal regime codes
+    # sheet and schedule column names the loader reads; the example id; a minerals.csv column
     codes |= {"applications", "production_schedule", "lists", "operating_year", "ore_mt", "EXAMPLE", "VN", "REE",
-              "grade_basis", "capex_schedule", "model_year", "capex_usd_m", "grade"}  # sheet and schedule column names the loader reads; the example id; a minerals.csv column
+              "grade_basis", "capex_schedule", "model_year", "capex_usd_m", "grade"}
     cells = string_cells(build_template(language="ko"))
     assert len(cells) > 300
     bad = english_words(cells, [], codes)

@@ -18,8 +18,8 @@ import sys
 
 import pandas as pd
 
-from evaluator.pipeline import snapshot
 from evaluator.cli.common import CliError, add_common, add_decision_options, emit, quiet_stdout, run_pipeline
+from evaluator.pipeline import snapshot
 
 #: Exit status of ``replay`` when the recomputed allocation differs from the saved one.
 EXIT_REPLAY_DIFFERS = 4

@@ -19,9 +19,8 @@ Runs longer than a second print a progress line on stderr; JSON on stdout stays 
 
 from __future__ import annotations
 
-import math
-
 import json
+import math
 import sys
 
 import pandas as pd

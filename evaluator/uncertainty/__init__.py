@@ -135,6 +135,23 @@ statistics, :func:`portfolio_risk`) and :mod:`.portfolio_saa` (the allocation un
 the book's 95th-percentile loss, by sample-average approximation).
 """
 
+from evaluator.uncertainty.portfolio_paths import (  # noqa: F401
+    PortfolioInputError,
+    PortfolioPaths,
+    simulate_portfolio_paths,
+)
+from evaluator.uncertainty.portfolio_risk import (  # noqa: F401
+    DEFAULT_LOSS_THRESHOLD_SHARE,
+    PortfolioRisk,
+    portfolio_risk,
+    portfolio_risk_of_result,
+)
+from evaluator.uncertainty.portfolio_saa import (  # noqa: F401
+    DEFAULT_SAA_SCENARIOS,
+    SaaAllocation,
+    SaaError,
+    allocate_with_loss_cap,
+)
 from evaluator.uncertainty.processes import (  # noqa: F401
     FX_PROCESS,
     PRICE_PROCESSES_FILE,
@@ -158,21 +175,4 @@ from evaluator.uncertainty.simulation import (  # noqa: F401
     simulate_paths,
 )
 from evaluator.uncertainty.statistics import SimulationResult, portfolio_npv, risk_metrics  # noqa: F401
-from evaluator.uncertainty.portfolio_paths import (  # noqa: F401
-    PortfolioInputError,
-    PortfolioPaths,
-    simulate_portfolio_paths,
-)
-from evaluator.uncertainty.portfolio_risk import (  # noqa: F401
-    DEFAULT_LOSS_THRESHOLD_SHARE,
-    PortfolioRisk,
-    portfolio_risk,
-    portfolio_risk_of_result,
-)
 from evaluator.uncertainty.supply_paths import SupplySharePaths, supply_share_paths  # noqa: F401
-from evaluator.uncertainty.portfolio_saa import (  # noqa: F401
-    DEFAULT_SAA_SCENARIOS,
-    SaaAllocation,
-    SaaError,
-    allocate_with_loss_cap,
-)

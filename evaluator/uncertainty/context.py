@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from models.application import Application
-from models.scenario import Scenario
 
 from evaluator import cashflow, credit, finance
 from evaluator.evaluate import policy_loan_schedule
 from evaluator.uncertainty.processes import PriceProcesses, StageRisk
+from models.application import Application
+from models.scenario import Scenario
 
 
 # ----------------------------------------------------------------------------------------------

@@ -10,11 +10,11 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from models.application import Application
-from models.scenario import Scenario
 
 from evaluator import cashflow, finance
 from evaluator.evaluate import discount_rates, evaluate
+from models.application import Application
+from models.scenario import Scenario
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from models.application import Application
-from models.scenario import Scenario
 
 from evaluator import cashflow, credit, finance
 from evaluator.evaluate import discount_rates, other_debt
@@ -25,6 +23,8 @@ from evaluator.uncertainty.processes import (
 )
 from evaluator.uncertainty.reference_path import run_reference
 from evaluator.uncertainty.statistics import SimulationResult, summarise
+from models.application import Application
+from models.scenario import Scenario
 
 #: Default paths per draw block (fixed so that results do not depend on the memory budget).
 DEFAULT_CHUNK_PATHS = 1000
