@@ -9,8 +9,7 @@ import streamlit as st
 
 from app_pages import compute, state
 from app_pages.explain import project_sentence
-from app_pages.fmt import (country_name, fmt_money, fmt_pct, mineral_name, money_factor, money_unit,
-                          share_basis_label, shown)
+from app_pages.fmt import country_name, fmt_money, fmt_pct, mineral_name, money_factor, money_unit, share_basis_label, shown
 from app_pages.i18n import lang, t
 from evaluator import messages, reconcile, scoring, special_loan, supply, uncertainty
 from evaluator.evaluate import SCOPE_POLICY_ALONE

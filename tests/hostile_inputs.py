@@ -436,7 +436,7 @@ def workbook_structures(rng, apps_csv_rows: int = 3):
     data = buf.getvalue()
     if rng.random() < 0.3:  # a generator that writes no cached value, or NaN as a number
         xml = member(data, "xl/worksheets/sheet1.xml")
-        xml = xml.replace(b"<v />", b"", 1) if rng.random() < 0.5 else re.sub(rb"<v>[0-9.]+</v>", b"<v>NaN</v>", xml, 1)
+        xml = xml.replace(b"<v />", b"", 1) if rng.random() < 0.5 else re.sub(rb"<v>[0-9.]+</v>", b"<v>NaN</v>", xml, count=1)
         data = replace_member(data, "xl/worksheets/sheet1.xml", xml)
     return data, "structure.xlsx"
 

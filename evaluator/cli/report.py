@@ -65,9 +65,8 @@ def run(args) -> int:
     import os
 
     from evaluator import pipeline
-    from evaluator.report import build_pipeline_report
-
     from evaluator.cli.common import protected_inputs
+    from evaluator.report import build_pipeline_report
     from evaluator.safe_file import OutputError, check_output_path
 
     try:  # before the pipeline's work: an output naming an input or the store is refused at once

@@ -19,10 +19,9 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from evaluator.template import build_template
-
     from evaluator.cli.common import protected_inputs
     from evaluator.safe_file import OutputError, check_output_path
+    from evaluator.template import build_template
 
     try:  # template --from X --out X would replace the input and drop its invalid rows
         check_output_path(args.out, protected_inputs(args))
