@@ -13,12 +13,17 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
+from evaluator.errors import SettingsError
+
 #: The first bytes of every SQLite database file (https://www.sqlite.org/fileformat.html, 1.3).
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-class OutputError(OSError):
-    """An output that cannot or must not be written; ``str(exc)`` is one line naming the path and why."""
+class OutputError(SettingsError, OSError):
+    """An output that cannot or must not be written; ``str(exc)`` is one line naming the path and why.
+
+    A command's output option (a settings error of the family) that is also an ``OSError``, so that
+    callers catching file-system errors still catch it."""
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
