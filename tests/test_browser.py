@@ -124,7 +124,7 @@ def test_ranking_and_fund_slider(server, page, tmp_path):
     assert float(after.split()[0].replace(",", "")) < float(before.split()[0].replace(",", ""))
     page.screenshot(path=str(shots / "allocation.png"))
     for name, heading in (("allocation_map", "Where the money goes"),
-                          ("allocation_supply", "China's share of Korea's imports, before and after this portfolio"),
+                          ("allocation_supply", "China's share of Korea's imports in the target year, without and with this portfolio"),
                           ("allocation_frontier", "Frontier: objective against a budget")):
         page.get_by_role("heading", name=heading).scroll_into_view_if_needed()
         if name == "allocation_frontier":   # computed in the background, drawn when ready
