@@ -1515,6 +1515,9 @@ def _write_assumptions(ws, evaluation, scenario, ref, lab: xs.Labels | None = No
             src[c] = [messages.word(v, lab.language) for v in src[c]]
         if "fiscal_warning" in src.columns:
             src["fiscal_warning"] = [messages.word(v, lab.language) for v in src["fiscal_warning"]]
+        for c in src.columns:   # any other column the engine filled with messages (e.g. a granted fiscal incentive)
+            if any(isinstance(v, messages.Message) for v in src[c]):
+                src[c] = [messages.word(v, lab.language) if isinstance(v, messages.Message) else v for v in src[c]]
         for c in ("royalty_basis", "depreciation_method"):   # codes of fiscal_regimes.csv, in words
             if c in src.columns:
                 src[c] = src[c].map(lambda v: lab.get("fiscal", v))

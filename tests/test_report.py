@@ -53,7 +53,8 @@ def _fake_results(ev):
     allocation = pd.DataFrame({"id": funded, "fund_krw_bn": [10.0, 20.0, 5.5], "loan_krw_bn": [3.0, 0.0, 2.0],
                                "expected_loss_krw_bn": [0.1, 0.0, 0.05]})
     summary = {"objective": 123.4, "status": "optimal", "optimal": True, "mip_gap": 0.0, "solve_time_s": 0.05,
-               "binding": ["budget loan_krw_bn", "cap country VNM"], "marginal_values": {"fund_krw_bn": 0.0, "loan_krw_bn": 1.7}}
+               "binding": ["budget loan_krw_bn", "cap country VNM"],
+               "binding_codes": [{"code": "constraint_budget", "params": {"budget": "loan_krw_bn"}}], "marginal_values": {"fund_krw_bn": 0.0, "loan_krw_bn": 1.7}}
     supply = pd.DataFrame({"mineral": ["rare_earths", "graphite"], "china_share_before": [0.8, 0.95],
                            "china_share_after": [0.55, 0.6], "hhi_before": [0.66, 0.9]})
     years = list(range(2026, 2036))
@@ -125,7 +126,7 @@ def test_optional_inputs_fill_the_sheets(ev, scenario):
     assert any(isinstance(v, str) and "approve the three funded projects" in v for v in cells)  # the decision
     alloc = wb["Allocation"]
     texts = [c.value for row in alloc.iter_rows() for c in row if c.value is not None]
-    assert "budget: Policy loan budget [KRW bn]" in texts and "Total [KRW bn]" in texts
+    assert "the policy-loan budget is used up" in texts and "Total [KRW bn]" in texts
     assert any(isinstance(t, str) and t.startswith("=SUM(") for t in texts)
     sup = wb["Supply"]
     stexts = [c.value for row in sup.iter_rows() for c in row if c.value is not None]
