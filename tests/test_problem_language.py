@@ -22,7 +22,8 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 WORD = re.compile(r"[A-Za-z]{2,}")
 #: Units, formats and names that Korean documents write in Latin letters too, and the sheet name
 #: ``applications`` (a code: the loader reads the sheet by that name in every language).
-ALLOWED = {"Excel", "MB", "g/t", "ppm", "ISO", "USD", "AUD", "CAD", "Mt", "id", "xl", "x", "applications"}
+# product names and units stay as written
+ALLOWED = {"Excel", "LibreOffice", "MB", "kB", "g/t", "ppm", "ISO", "USD", "AUD", "CAD", "Mt", "id", "xl", "x", "applications"}
 
 
 def _codes_in_source() -> set[str]:

@@ -54,7 +54,8 @@ def _fake_results(ev):
                                "expected_loss_krw_bn": [0.1, 0.0, 0.05]})
     summary = {"objective": 123.4, "status": "optimal", "optimal": True, "mip_gap": 0.0, "solve_time_s": 0.05,
                "binding": ["budget loan_krw_bn", "cap country VNM"],
-               "binding_codes": [{"code": "constraint_budget", "params": {"budget": "loan_krw_bn"}}], "marginal_values": {"fund_krw_bn": 0.0, "loan_krw_bn": 1.7}}
+               "binding_codes": [{"code": "constraint_budget", "params": {"budget": "loan_krw_bn"}}],
+               "marginal_values": {"fund_krw_bn": 0.0, "loan_krw_bn": 1.7}}
     supply = pd.DataFrame({"mineral": ["rare_earths", "graphite"], "china_share_before": [0.8, 0.95],
                            "china_share_after": [0.55, 0.6], "hhi_before": [0.66, 0.9]})
     years = list(range(2026, 2036))
