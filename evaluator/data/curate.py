@@ -1,11 +1,12 @@
 """One-off curation of the bundled reference tables (documents provenance; NOT run at run time).
 
-Reads the raw public snapshots in ``/work/shared/data`` (see that folder's SOURCES.md) and writes
+Reads the raw public snapshots (WGI, OECD country risk, Damodaran CRP, USGS MCS, CEPII BACI, UN Comtrade;
+each named with its publication in ``SOURCES.md`` beside this file) from the folder given and writes
 the CSV files of this folder. The CSVs are the committed outputs; the product only reads them.
 Hand-entered figures (prices, fiscal terms, policy weights) live in the dictionaries below, each
 with its source or an explicit ``assumption`` label, and are described in ``SOURCES.md``.
 
-Run: ``python evaluator/data/curate.py [/path/to/shared/data]``
+Run: ``python evaluator/data/curate.py RAW_DATA_FOLDER``
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-RAW = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/work/shared/data")
+RAW = Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd() / "raw_data"   # the snapshots' folder, given by the curator
 OUT = Path(__file__).resolve().parent
 
 MINERAL_KEYS = [
