@@ -1860,6 +1860,23 @@ def _tornado_for(evaluation, scenario, ref, ids: list[str]) -> pd.DataFrame | No
     return tornado(list(evaluation.applications), scenario, ref, ids=ids)
 
 
+def _utc_naive(generated_at):
+    """The report's time stamp in UTC without a time zone (now when None); KST is worded where shown."""
+    if generated_at is None:
+        return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    if getattr(generated_at, "tzinfo", None) is not None:
+        return generated_at.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return generated_at
+
+
+def _write_memos(memo_sheets, ctx, notes, left_out) -> None:
+    """One memo per (id, sheet), with the officer's notes and why a left-out project is left out."""
+    for app_id, ws in memo_sheets:
+        memo.write_memo(ws, ctx, app_id, notes.get(app_id),
+                        None if left_out is None or app_id not in left_out.index else left_out.at[app_id, "explanation"])
+        ws.sheet_properties.tabColor = "F4B183"
+
+
 def build_report(evaluation, scenario, *, scores=None, allocation=None, allocation_summary=None, supply=None,
                  supply_by_year=None, cashflow_ids=None, decision=None, generated_at=None, ref=None,
                  top_n: int = DEFAULT_TOP_N, simulation=None, language: str = "en", portfolio_risk=None,
@@ -1928,10 +1945,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         from evaluator.reference import load_reference
 
         ref = load_reference()
-    if generated_at is None:
-        generated_at = _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None, microsecond=0)
-    elif getattr(generated_at, "tzinfo", None) is not None:
-        generated_at = generated_at.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    generated_at = _utc_naive(generated_at)
     scores_df = _by_id(scores, "scores")
     alloc_df = _funded(_by_id(allocation, "allocation"))
     cf_ids = cashflow_sheet_ids(evaluation, alloc_df, cashflow_ids, top_n)
@@ -1973,10 +1987,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     _write_assumptions(new_sheet(lab("sheet.assumptions")), evaluation, scenario, ref, lab)
     if decision and not decision.get("for_other_figures"):
         _write_decision(new_sheet(lab("sheet.decision")), decision, lab)
-    for app_id, ws in memo_sheets:
-        memo.write_memo(ws, ctx, app_id, notes.get(app_id),
-                        None if left_out is None or app_id not in left_out.index else left_out.at[app_id, "explanation"])
-        ws.sheet_properties.tabColor = "F4B183"
+    _write_memos(memo_sheets, ctx, notes, left_out)
     for app_id, ws in project_sheets:
         _write_project(ws, ctx, app_id)
         ws.sheet_properties.tabColor = "9DC3E6"
