@@ -129,3 +129,22 @@ def test_book_net_cost_by_hand(scenario):
     assert rec["loan_net_cost_expected_krw_bn"] == pytest.approx(1.0)
     assert {p["id"]: p["expected_levy_krw_bn"] for p in rec["projects"]} == pytest.approx({"A": 1.5, "B": 0.0})
     assert isinstance(r.projects, pd.DataFrame)
+
+
+def test_static_levy_is_the_allocations(sample_apps, scenario, ref):
+    # the records' levy beside the simulated one: the allocation's loan_expected_levy_krw_bn of the
+    # funded loans, whether portfolio_risk is given it or computes it
+    from evaluator import pipeline
+    from evaluator.uncertainty import portfolio_risk, portfolio_risk_of_result
+
+    res = pipeline.run(sample_apps, scenario, ref)
+    t = res.allocation.table
+    want = float(t.loc[t["selected"].astype(bool), "loan_expected_levy_krw_bn"].sum())
+    assert want > 0
+    r = portfolio_risk_of_result(res, sample_apps, scenario, ref, n_paths=64, seed=1)
+    assert r.static_expected_levy_krw_bn == pytest.approx(want, rel=1e-9)
+    sel = t["selected"].astype(bool)
+    r2 = portfolio_risk(sample_apps, scenario, ref, fund_krw_bn=t["fund_krw_bn"].where(sel, 0.0).to_dict(),
+                        loan_krw_bn=t["loan_krw_bn"].where(sel, 0.0).to_dict(), n_paths=64, seed=1)
+    assert r2.static_expected_levy_krw_bn == pytest.approx(want, rel=1e-9)
+    assert r2.loan_net_cost_expected_krw_bn == pytest.approx(r2.loan_loss_expected_krw_bn - r2.loan_levy_expected_krw_bn)

@@ -368,7 +368,8 @@ def portfolio_risk(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapping[str, f
         :func:`static_expected_loss` of the funded loans.
     static_expected_levy_krw_bn : mapping of str to float, optional
         The records' expected special levy of each funded loan [KRW bn] (the allocation's
-        ``loan_expected_levy_krw_bn``), shown beside the simulated levy; default: not shown (NaN).
+        ``loan_expected_levy_krw_bn``), shown beside the simulated levy; default:
+        :func:`static_expected_levy` of the funded loans.
 
     Returns
     -------
@@ -391,7 +392,8 @@ def portfolio_risk(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapping[str, f
     static_el = static_expected_loss(apps, scenario, ref, pp) if static is None else \
         np.array([float(static.get(i, 0.0)) for i in pp.ids])
     levy = static_expected_levy_krw_bn
-    static_levy = float("nan") if levy is None else float(sum(float(levy.get(i, 0.0)) for i in pp.ids))
+    static_levy = float(static_expected_levy(apps, scenario, ref, pp).sum()) if levy is None else \
+        float(sum(float(levy.get(i, 0.0)) for i in pp.ids))
     return summarise_portfolio(pp, shares, scenario, vol_scale=vol_scale, failures=failures,
                                loss_threshold_share=loss_threshold_share, elapsed_s=time.perf_counter() - t0,
                                static_expected_loss_krw_bn=static_el, static_expected_levy_krw_bn=static_levy)
@@ -417,6 +419,21 @@ def static_expected_loss(apps: Sequence, scenario, ref, pp: PortfolioPaths) -> n
         base_case_default=credit.base_case_default(cover.debt_service_usd_m, cf.cfads_usd_m, scenario)
         & (np.array([a.loan_request_krw_bn for a in funded]) > 0))
     out = dict(zip((a.id for a in funded), el["expected_loss_krw_bn"].to_numpy(dtype=float)))
+    return np.array([out.get(i, 0.0) for i in pp.ids])
+
+
+def static_expected_levy(apps: Sequence, scenario, ref, pp: PortfolioPaths) -> np.ndarray:
+    """The records' expected special levy [KRW bn] of each simulated loan (``pp.ids``): the
+    evaluation's ``loan_expected_levy_krw_bn`` of the loan asked, times the allocated share of it
+    (as the allocation's figure)."""
+    from evaluator.evaluate import evaluate
+
+    loan = dict(zip(pp.ids, pp.loan_krw_bn))
+    asked = [a for a in apps if a.id in loan and a.loan_request_krw_bn > 0]
+    if not asked:
+        return np.zeros(len(pp.ids))
+    m = evaluate(asked, scenario, ref).metrics
+    out = {a.id: float(m.loc[a.id, "loan_expected_levy_krw_bn"]) * loan[a.id] / a.loan_request_krw_bn for a in asked}
     return np.array([out.get(i, 0.0) for i in pp.ids])
 
 
