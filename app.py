@@ -39,15 +39,21 @@ with st.sidebar:
                                                                           for u in UNITS}.get)
 
     st.subheader(t("assumptions"))
-    st.selectbox(t("price_case"), PRICE_CASES, key="price_case", format_func={c: t(f"price_case_{c}") for c in PRICE_CASES}.get)
-    st.slider(t("discount_rate"), 0.0, 20.0, step=0.5, format="%.1f", key="discount_rate_pct")
-    st.number_input(t("fx"), min_value=500.0, max_value=3000.0, step=10.0, format="%.0f", key="fx_krw_per_usd")
-    st.toggle(t("premium"), key="add_country_risk_premium")
-    st.selectbox(t("loan_terms"), LOAN_TERMS, key="loan_terms", help=t("loan_terms_help"))
-    st.toggle(t("allow_partial_above_cap"), key="allow_partial_above_cap", help=t("allow_partial_above_cap_help"))
+    ro = access.read_only()  # a viewer: every input drawn disabled, the uploads not drawn
+    if ro:
+        st.info(t("viewer_read_only"))
+    st.selectbox(t("price_case"), PRICE_CASES, key="price_case", format_func={c: t(f"price_case_{c}") for c in PRICE_CASES}.get,
+                 disabled=ro)
+    st.slider(t("discount_rate"), 0.0, 20.0, step=0.5, format="%.1f", key="discount_rate_pct", disabled=ro)
+    st.number_input(t("fx"), min_value=500.0, max_value=3000.0, step=10.0, format="%.0f", key="fx_krw_per_usd",
+                    disabled=ro)
+    st.toggle(t("premium"), key="add_country_risk_premium", disabled=ro)
+    st.selectbox(t("loan_terms"), LOAN_TERMS, key="loan_terms", help=t("loan_terms_help"), disabled=ro)
+    st.toggle(t("allow_partial_above_cap"), key="allow_partial_above_cap", help=t("allow_partial_above_cap_help"),
+              disabled=ro)
     with st.expander(t("weights"), expanded=True):
         for c in CRITERIA:
-            st.slider(t(c), 0, 100, step=5, key=f"w_{c}")
+            st.slider(t(c), 0, 100, step=5, key=f"w_{c}", disabled=ro)
         total = sum(st.session_state[f"w_{c}"] for c in CRITERIA)
         if total == 0:
             st.error(t("weights_all_zero"))
@@ -56,17 +62,21 @@ with st.sidebar:
     with st.expander(t("supply_basis"), expanded=False):
         w1, w2 = st.columns(2)
         w1.selectbox(t("supply_window_first"), list(range(2019, 2025)), key="supply_window_first",
-                     help=t("supply_window_help"))
-        w2.selectbox(t("supply_window_last"), list(range(2019, 2025)), key="supply_window_last")
+                     help=t("supply_window_help"), disabled=ro)
+        w2.selectbox(t("supply_window_last"), list(range(2019, 2025)), key="supply_window_last", disabled=ro)
         st.selectbox(t("demand_case"), DEMAND_CASES, key="demand_case",
-                     format_func={c: t(f"price_case_{c}") for c in DEMAND_CASES}.get, help=t("demand_case_help"))
-    st.file_uploader(t("price_deck_upload"), type=["csv", "xlsx"], key="price_deck_upload", help=t("price_deck_help"))
-    read_price_deck()
+                     format_func={c: t(f"price_case_{c}") for c in DEMAND_CASES}.get, help=t("demand_case_help"),
+                     disabled=ro)
+    if not ro:
+        st.file_uploader(t("price_deck_upload"), type=["csv", "xlsx"], key="price_deck_upload",
+                         help=t("price_deck_help"))
+        read_price_deck()
     if st.session_state.get("price_deck_error"):
         st.error(st.session_state["price_deck_error"])
     elif st.session_state.get("price_path"):
         st.caption(t("price_deck_in_use", minerals=", ".join(sorted(st.session_state["price_path"]))))
-    st.file_uploader(t("customs"), type=["csv", "xlsx", "json"], key="customs_upload")
+    if not ro:
+        st.file_uploader(t("customs"), type=["csv", "xlsx", "json"], key="customs_upload")
     customs_import(compute.reference())
     if st.session_state.get("customs_error"):
         st.error(st.session_state["customs_error"])

@@ -29,10 +29,10 @@ from app_pages.i18n import t
 ROLES = ("approver", "officer", "viewer")
 #: What each role may do. ``local`` is the single user of local mode.
 PERMISSIONS = {
-    "approver": frozenset({"save", "decide", "audit"}),
-    "officer": frozenset({"save"}),
-    "viewer": frozenset(),
-    "local": frozenset({"save", "decide", "audit"}),
+    "approver": frozenset({"edit", "save", "decide", "audit"}),
+    "officer": frozenset({"edit", "save"}),
+    "viewer": frozenset(),  # reads: no edit of the working copy, no draft, no save, no decision
+    "local": frozenset({"edit", "save", "decide", "audit"}),
 }
 
 
@@ -136,6 +136,13 @@ def require(action: str) -> Identity:
     if who is None or not who.may(action):
         raise NotAllowed(t("not_allowed", action=t(f"action_{action}")))
     return who
+
+
+def read_only() -> bool:
+    """True when this session's person may not change their working copy (a viewer): the pages
+    draw their inputs disabled or not at all, and the writers refuse (:func:`require` ``edit``)."""
+    who = current()
+    return who is None or not who.may("edit")
 
 
 def _login() -> None:

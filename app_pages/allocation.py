@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages import compute, draft, state
+from app_pages import access, compute, draft, state
 from app_pages.explain import portfolio_sentence
 from app_pages.fmt import fmt_money, fmt_pct, mineral_name, money_factor, money_slider, money_unit, table_view
 from app_pages.i18n import lang, t
@@ -30,24 +30,27 @@ def _controls(ids: list[str]) -> None:
     for k in ("lock_in", "lock_out"):  # drop locks on applications no longer loaded
         if k in ss:
             ss[k] = [i for i in ss[k] if i in ids]
+    ro = access.read_only()  # a viewer reads the settings, never moves them
     with st.container(border=True):
         c1, c2 = st.columns(2)
         money_slider(c1, t("budget_fund_krw_bn"), "fund_krw_bn", 500.0, 5.0,
-                     help=t("budget_fund_help", amount=fmt_money(base.fund_krw_bn)))
+                     help=t("budget_fund_help", amount=fmt_money(base.fund_krw_bn)), disabled=ro)
         money_slider(c2, t("budget_loan_krw_bn"), "loan_krw_bn", 150.0, 2.5,
-                     help=t("budget_loan_help", amount=fmt_money(base.loan_krw_bn)))
+                     help=t("budget_loan_help", amount=fmt_money(base.loan_krw_bn)), disabled=ro)
         c3, c4, c5, c6 = st.columns(4)
-        c3.slider(t("country_cap_pct"), 5, 100, step=5, key="country_cap_pct")
-        c4.slider(t("mineral_cap_pct"), 5, 100, step=5, key="mineral_cap_pct")
-        c5.selectbox(t("objective"), OBJECTIVES, key="objective", format_func={o: t(f"objective_{o}") for o in OBJECTIVES}.get)
-        c6.slider(t("min_fraction_pct"), 0, 100, step=5, key="min_fraction_pct")
+        c3.slider(t("country_cap_pct"), 5, 100, step=5, key="country_cap_pct", disabled=ro)
+        c4.slider(t("mineral_cap_pct"), 5, 100, step=5, key="mineral_cap_pct", disabled=ro)
+        c5.selectbox(t("objective"), OBJECTIVES, key="objective", format_func={o: t(f"objective_{o}") for o in OBJECTIVES}.get,
+                     disabled=ro)
+        c6.slider(t("min_fraction_pct"), 0, 100, step=5, key="min_fraction_pct", disabled=ro)
         c7, c8, c9 = st.columns([2, 2, 2])
-        c7.multiselect(t("lock_in"), ids, key="lock_in", placeholder=t("choose_applications"))
-        c8.multiselect(t("lock_out"), ids, key="lock_out", placeholder=t("choose_applications"))
+        c7.multiselect(t("lock_in"), ids, key="lock_in", placeholder=t("choose_applications"), disabled=ro)
+        c8.multiselect(t("lock_out"), ids, key="lock_out", placeholder=t("choose_applications"), disabled=ro)
         c9.radio(t("financial_measure"), FINANCIAL_MEASURES, key="financial_measure", horizontal=True,
-                 format_func={m: t(f"measure_{m}") for m in FINANCIAL_MEASURES}.get, help=t("financial_measure_help"))
+                 format_func={m: t(f"measure_{m}") for m in FINANCIAL_MEASURES}.get, help=t("financial_measure_help"),
+                 disabled=ro)
         st.toggle(t("prove_optimality"), key="prove_optimal",
-                  help=t("prove_optimality_help", seconds=f"{compute.INTERACTIVE_TIME_LIMIT_S:g}"))
+                  help=t("prove_optimality_help", seconds=f"{compute.INTERACTIVE_TIME_LIMIT_S:g}"), disabled=ro)
 
 
 def _allocation(scenario):

@@ -4,7 +4,7 @@ import hashlib
 
 import streamlit as st
 
-from app_pages import compute, editor, state
+from app_pages import access, compute, editor, state
 from app_pages.fmt import md_text, mineral_name, shown, table_view
 from app_pages.i18n import lang, t
 from evaluator import messages
@@ -17,9 +17,10 @@ st.markdown(t("landing_intro"))
 
 # -- load ----------------------------------------------------------------------------------------
 left, right = st.columns([3, 2])
+ro = access.read_only()  # a viewer: no upload, no reload, the table read-only
 with left:
-    upload = st.file_uploader(t("upload_applications"), type=["xlsx", "xlsm", "csv", "json", "txt"],
-                              key="apps_upload")
+    upload = None if ro else st.file_uploader(t("upload_applications"), type=["xlsx", "xlsm", "csv", "json", "txt"],
+                                              key="apps_upload")
     if upload is not None:
         data = upload.getvalue()
         digest = hashlib.sha1(data).hexdigest()
@@ -33,7 +34,7 @@ with right:
     st.caption(t("now_loaded", source=md_text(ss.get("source_name")), n=len(ss["raw_df"])))
     st.download_button(t("download_template"), build_template(language=lang()), file_name="application_template.xlsx",
                        key="dl_template", mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    if st.button(t("reload_sample"), key="reload_sample"):
+    if not ro and st.button(t("reload_sample"), key="reload_sample"):
         res = compute.load_sample()
         state.set_table(res.raw, res.schedule, state.SAMPLE_PATH.name)
         st.rerun()
@@ -43,11 +44,11 @@ st.subheader(t("edit"))
 st.caption(t("edit_caption"))
 editor_key = f"apps_editor_{ss.get('editor_version', 0)}"
 frame, config = editor.editor_frame(ss["raw_df"])
-edited = st.data_editor(frame, column_config=config, key=editor_key, num_rows="dynamic",
-                        hide_index=True, width="stretch", height=360,
+edited = st.data_editor(frame, column_config=config, key=editor_key, num_rows="fixed" if ro else "dynamic",
+                        hide_index=True, width="stretch", height=360, disabled=ro,
                         on_change=editor.apply_editor_delta, args=(editor_key,))
 delta = ss.get(editor_key) or {}
-if any(delta.get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
+if not ro and any(delta.get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
     # edits not yet folded in by the callback (e.g. state set programmatically): fold and redraw
     editor.apply_editor_delta(editor_key)
     st.rerun()

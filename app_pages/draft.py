@@ -95,9 +95,10 @@ def restore() -> bool:
 
 
 def save() -> None:
-    """Write the draft when the working state changed since the last write (one small write)."""
+    """Write the draft when the working state changed since the last write (one small write).
+    A viewer has no draft: nothing is written for them, whatever their session holds."""
     ss = st.session_state
-    if "raw_df" not in ss:
+    if "raw_df" not in ss or access.read_only():
         return
     values = _values()
     # the table's content hash (state.apps_key) stands for the table: a slider move serialises

@@ -26,6 +26,10 @@ def try_load_upload(data: bytes, filename: str, ref) -> str | None:
 
     detail = {"kind": "applications", "file": filename, "sha256": hashlib.sha256(data).hexdigest()}
     try:
+        access.require("edit")
+    except access.NotAllowed as exc:  # a viewer: the uploader is not drawn, and this refuses too
+        return str(exc)
+    try:
         res = load_applications(data, filename=filename, ref=ref)
     except ValidationError as exc:
         access.audit("upload", **detail, loaded=False)
@@ -36,8 +40,13 @@ def try_load_upload(data: bytes, filename: str, ref) -> str | None:
 
 
 def apply_editor_delta(key: str) -> None:
-    """on_change of the data editor: fold its edits into the session table."""
+    """on_change of the data editor: fold its edits into the session table (not for a viewer, whose
+    table is drawn read-only: an edit sent anyway changes nothing)."""
+    from app_pages import access
+
     ss = st.session_state
+    if access.read_only():
+        return
     delta = ss.get(key) or {}
     raw = ss["raw_df"].copy()
     for row, changes in (delta.get("edited_rows") or {}).items():

@@ -174,7 +174,8 @@ def _money_from_display(key_krw_bn: str, factor: float) -> None:
     st.session_state[key_krw_bn] = float(st.session_state[f"{key_krw_bn}__shown"]) / factor
 
 
-def money_slider(container, label: str, key_krw_bn: str, max_krw_bn: float, step_krw_bn: float, help: str = ""):
+def money_slider(container, label: str, key_krw_bn: str, max_krw_bn: float, step_krw_bn: float, help: str = "",
+                 disabled: bool = False):
     """A budget slider that reads in the officer's unit while the scenario keeps KRW bn.
 
     The slider's own value (key ``<key>__shown``) is set from the KRW bn value on every run, so a
@@ -190,7 +191,7 @@ def money_slider(container, label: str, key_krw_bn: str, max_krw_bn: float, step
         st.session_state[f"{key_krw_bn}__shown"] = shown
     return container.slider(f"{label} [{money_unit()}]", 0.0, max_krw_bn * f, step=step_krw_bn * f,
                             format="%.1f" if f < 100 else "%.0f", key=f"{key_krw_bn}__shown", help=help,
-                            on_change=_money_from_display, args=(key_krw_bn, f))
+                            on_change=_money_from_display, args=(key_krw_bn, f), disabled=disabled)
 
 
 def country_name(iso3) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages import access
 from app_pages.i18n import t
 from evaluator.memo import NOTE_KEYS, RECOMMENDATIONS, MemoNotesError, clean_notes
 
@@ -40,21 +41,24 @@ def editor(ids: list[str], names: dict[str, str]) -> None:
     if not ids:
         return
     notes = current()
+    ro = access.read_only()  # a viewer reads the notes, the form is drawn disabled
     app_id = st.selectbox(t("memo_project"), ids, format_func=lambda i: f"{i}: {names.get(i, '')}", key="memo_note_id")
     entry = notes.get(app_id, dict.fromkeys(NOTE_KEYS, ""))
     with st.form(f"memo_form_{app_id}", border=True):
         words = {"": t("memo_rec_none"), **{c: t(f"memo_rec_{c}") for c in RECOMMENDATIONS}}  # worded once per run
         options = list(words)
         rec = st.selectbox(t("memo_recommendation"), options, index=options.index(entry["recommendation"]),
-                           format_func=words.get, key=f"memo_rec_{app_id}")
-        opinion = st.text_area(t("memo_opinion"), value=entry["opinion"], key=f"memo_opinion_{app_id}", height=100)
+                           format_func=words.get, key=f"memo_rec_{app_id}", disabled=ro)
+        opinion = st.text_area(t("memo_opinion"), value=entry["opinion"], key=f"memo_opinion_{app_id}", height=100,
+                               disabled=ro)
         conditions = st.text_area(t("memo_conditions"), value=entry["conditions"], key=f"memo_conditions_{app_id}",
-                                  height=100, placeholder=t("memo_conditions_placeholder"))
-        if st.form_submit_button(t("memo_save")):
+                                  height=100, placeholder=t("memo_conditions_placeholder"), disabled=ro)
+        if st.form_submit_button(t("memo_save"), disabled=ro):
             try:
+                access.require("edit")
                 updated = clean_notes({**notes, app_id: {"recommendation": rec, "opinion": opinion,
                                                          "conditions": conditions}})
-            except MemoNotesError as exc:
+            except (MemoNotesError, access.NotAllowed) as exc:
                 st.error(t("memo_not_saved", error=exc))
             else:
                 st.session_state[NOTES_KEY] = updated

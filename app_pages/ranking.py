@@ -4,7 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app_pages import compute, state
+from app_pages import access, compute, state
 from app_pages.explain import rank_changes
 from app_pages.fmt import mineral_name, money_factor, money_unit, share_basis_label, table_view
 from app_pages.i18n import lang, t
@@ -16,7 +16,8 @@ if not compute.applications():
     st.warning(t("no_valid_application"))
     st.stop()
 st.radio(t("financial_measure"), FINANCIAL_MEASURES, key="financial_measure", horizontal=True,
-         format_func={m: t(f"measure_{m}") for m in FINANCIAL_MEASURES}.get, help=t("financial_measure_help"))
+         format_func={m: t(f"measure_{m}") for m in FINANCIAL_MEASURES}.get, help=t("financial_measure_help"),
+         disabled=access.read_only())
 scenario = state.current_scenario()
 try:
     table = compute.ranking(scenario)

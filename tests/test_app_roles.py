@@ -167,6 +167,56 @@ def _require_as(at: AppTest, action: str):
     return script
 
 
+@pytest.mark.parametrize("email, read_only", [("auditor@agency.go.kr", True), ("kim@agency.go.kr", False),
+                                               ("secretary@agency.go.kr", False)])
+def test_a_viewers_inputs_are_read_only_an_officers_and_approvers_are_not(team, email, read_only):
+    at = team(email)
+    sidebar = [*at.sidebar.slider, *at.sidebar.selectbox, *at.sidebar.toggle, *at.sidebar.number_input]
+    assert len(sidebar) >= 12 and {w.disabled for w in sidebar} == {read_only}
+    assert {r.key: r.disabled for r in at.sidebar.radio} == {"lang": False, "unit": False}   # how it reads
+    assert (len(at.sidebar.get("file_uploader")) == 0) == read_only                           # price deck, customs
+    assert any("signed in as a viewer" in i.value for i in at.sidebar.info) == read_only
+    assert (len(at.get("file_uploader")) == 0) == read_only                                    # applications
+    assert ("reload_sample" not in [b.key for b in at.button]) == read_only
+    _page(at, "allocation")
+    controls = [at.slider(key="fund_krw_bn__shown"), at.slider(key="country_cap_pct"), at.selectbox(key="objective"),
+                at.multiselect(key="lock_in"), at.multiselect(key="lock_out"), at.toggle(key="prove_optimal")]
+    assert {w.disabled for w in controls} == {read_only}
+    _page(at, "ranking")
+    assert at.radio(key="financial_measure").disabled == read_only
+    _page(at, "report")
+    assert {w.disabled for w in at.text_area} == {read_only}
+
+
+def test_a_viewers_edits_sent_anyway_change_nothing_and_keep_no_draft(team):
+    viewer = team("auditor@agency.go.kr")
+    before = viewer.session_state["raw_df"].copy()
+    key = f"apps_editor_{viewer.session_state['editor_version']}"
+    # what a forged message would put in the session: an edit of the table and a budget
+    viewer.session_state[key] = {"edited_rows": {0: {"name": "Viewer's edit"}}, "added_rows": [], "deleted_rows": []}
+    viewer.session_state["fund_krw_bn"] = 100.0
+    viewer.run()
+    assert not viewer.exception
+    assert viewer.session_state["raw_df"].equals(before)
+    store = ScenarioStore()
+    assert store.load_draft("team:auditor@agency.go.kr") is None                   # nothing kept for a viewer
+    assert team("auditor@agency.go.kr").session_state["fund_krw_bn"] == pytest.approx(250.0)
+    # the writers themselves refuse, whatever is drawn
+    script = AppTest.from_string(
+        "import streamlit as st\nfrom app_pages import editor\n"
+        "st.session_state['raw_df'] = __import__('pandas').DataFrame({'id': ['X']})\n"
+        "st.text(editor.try_load_upload(b'id,name\\nA,B\\n', 'forged.csv', None) or 'loaded')\n", default_timeout=30)
+    script.secrets = dict(viewer.secrets)
+    script.user = dict(viewer.user)
+    script.run()
+    assert not script.exception and "does not allow this: changing the working copy" in script.text[0].value
+    assert list(script.session_state["raw_df"]["id"]) == ["X"]
+    officer = team("kim@agency.go.kr")                                            # an officer's draft is kept
+    officer.session_state["fund_krw_bn"] = 100.0
+    officer.run()
+    assert store.load_draft("team:kim@agency.go.kr")["values"]["fund_krw_bn"] == pytest.approx(100.0)
+
+
 def test_a_later_decision_needs_a_reason_and_the_history_stays(team):
     approver = team("secretary@agency.go.kr")
     _save(approver, "Base")
