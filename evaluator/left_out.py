@@ -8,13 +8,18 @@ other applications, budgets, caps, locks and the objective): "it would have been
 asked for at most S". Its answer is "never" when even one step would not be funded, and ``R_i``
 itself never qualifies (the project is left out at its request).
 
-How a smaller request is modelled: the allocation funds a share ``x_i`` of the request, and the
-support, value, expected loss and offtake of a candidate are all proportional to ``x_i``
-(:mod:`evaluator.allocation`). A project asking ``S = k R_i`` and funded a share ``y`` of it is
-therefore the same candidate funded ``x_i = k y``: the request cut is the candidate with its
-fraction range ``[lo_i, hi_i]`` scaled to ``[k lo_i, k hi_i]``. Each trial is one exact MILP solve
-of that problem (:func:`evaluator.allocation.allocate`), so every figure reported is an
-allocation the solver returned, not an estimate.
+How a smaller request is modelled: a project asking ``S = k R_i`` is the candidate with every
+column proportional to its request (:data:`PROPORTIONAL`: fund, loan, support, value, expected
+loss, offtake, NPV) scaled by ``k`` and its cap share ``max_fraction`` (the special loan's caps,
+a fixed amount of the applicant's spending) raised to ``min(1, max_fraction / k)``; the
+allocator's terms are then rebuilt from that table (:func:`evaluator.portfolio.solver_kwargs`).
+Scaling the funded fraction's range instead (``[k lo_i, k hi_i]``) is the same for the linear
+columns but not for the diversification term: a project's volume counts only up to where its
+supplier overtakes the incumbent (a clip of its weight at the full request,
+:func:`evaluator.portfolio.diversification_terms`), and a cut request's smaller volume may lie
+below that clip, so it must be clipped anew (KZ-W-01 of the samples enters only so). Each trial
+is one exact MILP solve of that problem (:func:`evaluator.allocation.allocate`), so every figure
+reported is an allocation the solver returned, not an estimate.
 
 The search is a bisection over whole steps. Entry need not be monotone in the request (a
 smaller request can fit a different combination); the reported ``S`` is always one at which a
@@ -33,19 +38,37 @@ import pandas as pd
 from evaluator import allocation as alloc
 from evaluator.portfolio import PortfolioAllocation, budgets_of, solver_kwargs
 
-__all__ = ["ENTRY_COLUMNS", "entry_support"]
+__all__ = ["ENTRY_COLUMNS", "PROPORTIONAL", "EXPLAIN_COLUMNS", "cut_request", "entry_support", "entry_supports",
+           "explain_left_out"]
 
 #: Columns of :func:`entry_support`.
 ENTRY_COLUMNS = ["request_krw_bn", "entry_support_krw_bn", "request_cut_krw_bn", "reason"]
 
 
-def _funds(cand: pd.DataFrame, budgets, kw: dict, pos: int, app_id, k: float, time_limit_s: float) -> bool:
-    """Whether the optimal allocation funds ``app_id`` when it asks ``k`` times its request."""
-    lo = np.array(kw["min_fraction"], dtype=float, copy=True)
+#: Candidate columns proportional to the request: a project asking ``k`` times as much has ``k``
+#: times each (:mod:`evaluator.portfolio`: a funded fraction ``x`` gets ``x`` of each).
+PROPORTIONAL = ("fund_krw_bn", "loan_krw_bn", "support_krw_bn", "value", "expected_loss_krw_bn", "offtake_units",
+                "npv_krw_bn")
+
+
+def cut_request(cand: pd.DataFrame, app_id, k: float) -> pd.DataFrame:
+    """The candidate table with ``app_id`` asking ``k`` times its request (``0 < k <= 1``).
+
+    Its cap share (the special loan's caps as a share of the request, a fixed amount in KRW) is
+    ``min(1, max_fraction / k)``: ``min(1, cap / (k request))``.
+    """
     c = cand.copy()
-    lo[pos] *= k
-    c.iloc[pos, c.columns.get_loc("max_fraction")] = float(cand["max_fraction"].iloc[pos]) * k
-    res = alloc.allocate(c, budgets, **{**kw, "min_fraction": lo}, time_limit_s=time_limit_s)
+    for col in PROPORTIONAL:
+        if col in c.columns:
+            c.at[app_id, col] = float(cand.at[app_id, col]) * k
+    c.at[app_id, "max_fraction"] = min(1.0, float(cand.at[app_id, "max_fraction"]) / k)
+    return c
+
+
+def _funds(cand: pd.DataFrame, budgets, kwargs_of, app_id, k: float, time_limit_s: float) -> bool:
+    """Whether the optimal allocation funds ``app_id`` when it asks ``k`` times its request."""
+    c = cut_request(cand, app_id, k)
+    res = alloc.allocate(c, budgets, **kwargs_of(c), time_limit_s=time_limit_s)
     return bool(res.selected.get(app_id, False))
 
 
@@ -75,24 +98,32 @@ def entry_support(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[str] 
         ``request_cut_krw_bn`` (request minus entry support), ``reason``: ``"request_cut"`` or
         ``"not_at_any_request"``.
     """
-    cand = pa.candidates
-    budgets = budgets_of(scenario)
-    locked_out = set(map(str, pa.options.get("locked_out", ())))
-    kw = solver_kwargs(cand, scenario, ref, pa.options.get("locked_in", ()), pa.options.get("locked_out", ()))
-    selected = pa.result.selected
+    locks = (tuple(pa.options.get("locked_in", ())), tuple(pa.options.get("locked_out", ())))
+    skip = set(pa.result.selected.index[pa.result.selected.to_numpy(bool)]) | set(locks[1])
+    return entry_supports(pa.candidates, budgets_of(scenario), lambda c: solver_kwargs(c, scenario, ref, *locks),
+                          ids=ids, skip=skip, step_krw_bn=step_krw_bn, time_limit_s=time_limit_s)
+
+
+def entry_supports(cand: pd.DataFrame, budgets: dict, kwargs_of, *, ids: Sequence[str] | None = None, skip=(),
+                   step_krw_bn: float = 0.1, time_limit_s: float = 5.0) -> pd.DataFrame:
+    """:func:`entry_support` on a candidate table: ``kwargs_of(table)`` gives the keyword arguments
+    of :func:`evaluator.allocation.allocate` for a table (the allocator's terms rebuilt from it),
+    ``skip`` the funded and locked-out ids. Columns as :func:`entry_support`."""
     wanted = None if ids is None else set(map(str, ids))
+    skip = set(map(str, skip))
     rows = {}
-    for pos, app_id in enumerate(cand.index):
-        if bool(selected.get(app_id, False)) or str(app_id) in locked_out or (wanted is not None and str(app_id) not in wanted):
+    for app_id in cand.index:
+        if str(app_id) in skip or (wanted is not None and str(app_id) not in wanted):
             continue
-        request = float(cand["support_krw_bn"].iloc[pos])
+        request = float(cand.at[app_id, "support_krw_bn"])
         n_max = int(math.floor(request / step_krw_bn + 1e-9))
         good = None
-        if n_max >= 1 and _funds(cand, budgets, kw, pos, app_id, step_krw_bn / request, time_limit_s):
-            good, bad = 1, n_max  # funded at one step; left out at the full request
+        if n_max >= 1 and _funds(cand, budgets, kwargs_of, app_id, step_krw_bn / request, time_limit_s):
+            # funded at one step; left out at the full request (a step past n_max when that is below it)
+            good, bad = 1, n_max if n_max * step_krw_bn >= request - 1e-9 else n_max + 1
             while bad - good > 1:
                 mid = (good + bad) // 2
-                if _funds(cand, budgets, kw, pos, app_id, mid * step_krw_bn / request, time_limit_s):
+                if _funds(cand, budgets, kwargs_of, app_id, mid * step_krw_bn / request, time_limit_s):
                     good = mid
                 else:
                     bad = mid
@@ -103,6 +134,11 @@ def entry_support(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[str] 
     out = pd.DataFrame.from_dict(rows, orient="index", columns=ENTRY_COLUMNS)
     out.index.name = "id"
     return out
+
+
+#: Columns of :func:`explain_left_out`.
+EXPLAIN_COLUMNS = ["request_krw_bn", "entry_support_krw_bn", "request_cut_krw_bn", "score_increase", "message",
+                   "explanation"]
 
 
 def explain_left_out(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[str] | None = None,
@@ -118,12 +154,14 @@ def explain_left_out(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[st
     Returns
     -------
     pandas.DataFrame
-        Index id (the left-out applications, or those of ``ids``): ``entry_support_krw_bn``
-        [KRW bn; NaN when none], ``score_increase`` [points; NaN when not needed or not found],
-        ``explanation`` (words in ``language``, amounts in 억원 in Korean).
+        Index id (the left-out applications, or those of ``ids``): ``request_krw_bn`` [KRW bn;
+        fund + loan asked], ``entry_support_krw_bn`` [KRW bn; NaN when none],
+        ``request_cut_krw_bn`` [KRW bn; request minus entry support, NaN when none],
+        ``score_increase`` [points; NaN when not needed or not found], ``message`` (an
+        :class:`evaluator.messages.Message`: the code and its numbers, worded at the edge) and
+        ``explanation`` (that message in ``language``, amounts in 억원 in Korean).
     """
-    from evaluator import messages
-    from evaluator.krw import krw_text
+    from evaluator.messages import Message
     from evaluator.portfolio import what_it_would_take
 
     table = pa.table
@@ -136,22 +174,25 @@ def explain_left_out(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[st
     never = [i for i in entry.index if entry.at[i, "reason"] == "not_at_any_request"]
     wit = what_it_would_take(pa, scenario, ref, ids=never, max_candidates=0) if never else None
     binding = [b.split(" ", 1)[1] for b in pa.result.binding if b.startswith("budget ")]  # e.g. "budget loan_krw_bn"
+    budget = binding[0] if binding else "any"
     rows = {}
     for i in left:
+        request = float(pa.candidates.at[i, "support_krw_bn"]) if i in pa.candidates.index else np.nan
         support, rise = np.nan, np.nan
         if i not in entry.index:  # not a candidate: excluded by a rule, or locked out
-            text = str(table.at[i, "note"] or "") or messages.text("left_out_locked", language)
+            note = table.at[i, "note_message"] if "note_message" in table.columns else None
+            msg = note if note is not None and not (isinstance(note, float) and np.isnan(note)) else Message("left_out_locked")
         elif entry.at[i, "reason"] == "request_cut":
             support = float(entry.at[i, "entry_support_krw_bn"])
-            text = messages.text("left_out_request_cut", language, support=krw_text(support, language),
-                                 request=krw_text(entry.at[i, "request_krw_bn"], language))
+            msg = Message("left_out_request_cut", {"support": support, "request": request})
         else:
             if wit is not None and i in wit.index:
                 rise = float(wit.at[i, "score_increase"]) if pd.notna(wit.at[i, "score_increase"]) else np.nan
-            budget = messages.text("left_out_budget_" + (binding[0] if binding else "any"), language)
-            text = (messages.text("left_out_score_rise", language, budget=budget, points=f"{rise:.1f}")
-                    if np.isfinite(rise) else messages.text("left_out_never", language, budget=budget))
-        rows[i] = {"entry_support_krw_bn": support, "score_increase": rise, "explanation": text}
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=["entry_support_krw_bn", "score_increase", "explanation"])
+            msg = (Message("left_out_score_rise", {"budget": budget, "points": rise}) if np.isfinite(rise)
+                   else Message("left_out_never", {"budget": budget}))
+        rows[i] = {"request_krw_bn": request, "entry_support_krw_bn": support,
+                   "request_cut_krw_bn": request - support, "score_increase": rise, "message": msg,
+                   "explanation": msg.text(language)}
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=EXPLAIN_COLUMNS)
     out.index.name = "id"
     return out

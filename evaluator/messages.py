@@ -30,12 +30,17 @@ def catalogue(language: str) -> dict[str, str]:
 
 class _Wording(string.Formatter):
     """Fills a template; ``{mineral:@mineral}`` words the parameter, a code, by the catalogue key
-    ``mineral_<value>`` of the same language (the value as it is when the catalogue has no such key)."""
+    ``mineral_<value>`` of the same language (the value as it is when the catalogue has no such key);
+    ``{amount:@krw}`` writes an amount [KRW bn] in the language's unit (:func:`evaluator.krw.krw_text`)."""
 
     def __init__(self, language: str):
         self.language = language
 
     def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec == "@krw":  # an amount [KRW bn] in the officer's unit (억원 in Korean)
+            from evaluator.krw import krw_text
+
+            return krw_text(value, self.language)
         if format_spec.startswith("@"):
             key = f"{format_spec[1:]}_{value}"
             return text(key, self.language) if key in catalogue(self.language) else str(value)
