@@ -210,6 +210,13 @@ def _portfolio_risk(scenario, t_alloc) -> None:
         r1[4].metric(t("prob_loss_above", share=fmt_pct(risk.loss_threshold_share)),
                      fmt_pct(risk.prob_loss_exceeds_threshold), border=True)
         st.caption(risk.expected_loss_note().text(lang()))     # why the static and simulated figures differ
+        r3 = st.columns(4)                                      # the special levy and the net cost (issue 23)
+        r3[0].metric(t("loan_levy_expected"), fmt_money(risk.loan_levy_expected_krw_bn), border=True)
+        r3[1].metric(t("loan_levy_static_expected"), fmt_money(risk.static_expected_levy_krw_bn), border=True)
+        r3[2].metric(t("loan_net_cost_expected"), fmt_money(risk.loan_net_cost_expected_krw_bn), border=True)
+        r3[3].metric(t("loan_net_cost_p95"), fmt_money(risk.loan_net_cost_p95_krw_bn), border=True)
+        st.caption(t("loan_levy_caption", share=fmt_pct(scenario.success_levy_share),
+                     years=f"{scenario.success_levy_years:d}"))
         r2 = st.columns(4)
         r2[0].metric(t("fund_npv_p10"), fmt_money(risk.fund_npv_p10_krw_bn), border=True)
         r2[1].metric(t("fund_npv_p50"), fmt_money(risk.fund_npv_p50_krw_bn), border=True)
@@ -249,6 +256,8 @@ def _portfolio_risk(scenario, t_alloc) -> None:
             ("loan_krw_bn", "col_loan", "money"), ("prob_failure", "col_prob_failure_pct", "pct"),
             ("prob_default", "col_prob_default_pct", "pct"), ("expected_loss_krw_bn", "col_expected_loss_sim", "money"),
             ("static_expected_loss_krw_bn", "col_static_expected_loss", "money"),
+            ("expected_levy_krw_bn", "col_expected_levy_sim", "money"),
+            ("expected_net_cost_krw_bn", "col_expected_net_cost_sim", "money"),
             ("loss_contribution_es99_krw_bn", "col_loss_contribution", "money"),
             ("fund_npv_p10_krw_bn", "col_fund_npv_p10", "money"),
             ("fund_contribution_es10_krw_bn", "col_fund_downside_contribution", "money")])
