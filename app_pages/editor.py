@@ -14,7 +14,7 @@ from app_pages.i18n import lang
 from evaluator.messages import field_label
 from evaluator.template import description
 from models.application import FIELDS, ValidationError
-from models.loader import load_applications
+from models.loader import SOURCE_ROWS, load_applications, source_rows
 
 
 def try_load_upload(data: bytes, filename: str, ref) -> str | None:
@@ -55,12 +55,17 @@ def apply_editor_delta(key: str) -> None:
                 if raw[col].dtype != object:
                     raw[col] = raw[col].astype(object)
                 raw.iat[int(row), raw.columns.get_loc(col)] = val
+    # the rows keep the numbers the spreadsheet gave them (problems quote them); added rows follow on
+    rows = source_rows(raw)
     deleted = sorted(int(i) for i in (delta.get("deleted_rows") or []))
     if deleted:
         raw = raw.drop(index=raw.index[deleted])
+        rows = [r for k, r in enumerate(rows) if k not in deleted]
     added = [r for r in (delta.get("added_rows") or []) if r]
     if added:
         raw = pd.concat([raw, pd.DataFrame(added, dtype=object)], ignore_index=True)
+        rows += list(range(max(rows, default=0) + 1, max(rows, default=0) + 1 + len(added)))
+    raw.attrs[SOURCE_ROWS] = rows
     state.set_table(raw, ss.get("schedule_df"), ss.get("source_name", "edited"), edited=True)
 
 

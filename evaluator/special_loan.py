@@ -56,6 +56,7 @@ __all__ = [
     "failure_loss_share_of",
     "coverage",
     "criteria_message",
+    "levy_weights",
     "levy_pv_krw_bn",
     "interest_subsidy_pv_krw_bn",
 ]
@@ -254,6 +255,30 @@ def criteria_message(criteria: str) -> Joined:
                   or (Message("loan_cap_criterion_none"),))
 
 
+def levy_weights(ownership_share, maturity_index, n_periods: int, *, levy_share: float, levy_years: int,
+                 rate: float, fx_krw_per_usd: float) -> np.ndarray:
+    """The special levy's weight on each period's profit after tax [KRW bn per USD m], per project:
+    ``levy_share x own x fx / 1000 / (1 + rate)^t`` over ``maturity < t <= maturity + levy_years``,
+    0 elsewhere (and for a project with no loan, ``maturity_index`` -1). The one home of the
+    levy's base and window: :func:`levy_pv_krw_bn` (the records) and the portfolio simulation's
+    loan book (:mod:`evaluator.uncertainty.portfolio_paths`) both apply it to ``max(profit_t, 0)``.
+
+    Parameters as :func:`levy_pv_krw_bn`; ``n_periods`` the periods (columns) [-].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, n_periods)`` [KRW bn per USD m].
+    """
+    mat = np.asarray(maturity_index, dtype=int).reshape(-1)
+    n, T = len(mat), int(n_periods)
+    t = np.arange(T)[None, :]
+    window = (mat[:, None] >= 0) & (t > mat[:, None]) & (t <= mat[:, None] + int(levy_years))
+    disc = (1.0 + rate) ** -np.arange(T, dtype=float)
+    own = np.asarray(ownership_share, dtype=float).reshape(n, 1)
+    return np.where(window, levy_share * own * disc[None, :], 0.0) * fx_krw_per_usd / 1000.0
+
+
 def levy_pv_krw_bn(net_income_usd_m, ownership_share, maturity_index, *, levy_share: float, levy_years: int,
                    rate: float, fx_krw_per_usd: float) -> np.ndarray:
     """Present value of the special levy if the project succeeds [KRW bn], per project.
@@ -278,16 +303,13 @@ def levy_pv_krw_bn(net_income_usd_m, ownership_share, maturity_index, *, levy_sh
     -------
     numpy.ndarray
         ``sum_t levy_share x own x max(profit_t, 0) / (1 + rate)^t`` over ``maturity < t <=
-        maturity + levy_years`` [KRW bn]; losses are not levied (a negative profit adds nothing).
+        maturity + levy_years`` [KRW bn] (:func:`levy_weights`); losses are not levied (a negative
+        profit adds nothing).
     """
     ni = np.asarray(net_income_usd_m, dtype=float)
-    n, T = ni.shape
-    mat = np.asarray(maturity_index, dtype=int).reshape(n)
-    t = np.arange(T)[None, :]
-    window = (mat[:, None] >= 0) & (t > mat[:, None]) & (t <= mat[:, None] + int(levy_years))
-    base = np.asarray(ownership_share, dtype=float).reshape(n, 1) * np.maximum(ni, 0.0)
-    disc = (1.0 + rate) ** -np.arange(T, dtype=float)
-    return (levy_share * np.where(window, base, 0.0) * disc).sum(axis=1) * fx_krw_per_usd / 1000.0
+    w = levy_weights(ownership_share, maturity_index, ni.shape[1], levy_share=levy_share, levy_years=levy_years,
+                     rate=rate, fx_krw_per_usd=fx_krw_per_usd)
+    return (w * np.maximum(ni, 0.0)).sum(axis=1)
 
 
 def interest_subsidy_pv_krw_bn(balance_usd_m, scenario, rate: float) -> np.ndarray:

@@ -252,19 +252,30 @@ class Problem:
         return rule_text(self.code, self.params, language) if self.code else self.rule
 
     def field_text(self, language: str = "en") -> str:
-        """The field as shown: the field id (a code), or ``file``/``sheet`` in words."""
+        """The field as the officer finds it: a template column by its name in ``language`` and its
+        header as the spreadsheet shows it (``Head grade (column head_grade)``), ``file``/``sheet``
+        in words, anything else (a header the loader does not read) as it is."""
         key = _PSEUDO_FIELDS.get(self.field)
-        return rule_text(key, None, language) if key else self.field
+        if key:
+            return rule_text(key, None, language)
+        if self.field in FIELD_BY_NAME:
+            return rule_text("problem_field_column", {"label": rule_text(f"field_{self.field}", None, language),
+                                                      "header": self.field}, language)
+        return self.field
 
     def message(self, language: str = "en") -> str:
-        """One readable line, e.g. ``VN-REE-01: head_grade = 120: must be at most 100 %``.
+        """One readable line, e.g. ``VN-REE-01 (row 7): Head grade (column head_grade) = 120: must be at
+        most 100 %``: the template's column header and the spreadsheet's row number (``row``, as Excel
+        numbers it when the rows came from a sheet) beside the officer's words.
 
         Parameters
         ----------
         language : {'en', 'ko'}
             Language of the words; ids, field ids, values and numbers are the same in both.
         """
-        if self.application_id:
+        if self.application_id and self.row is not None:
+            where = rule_text("problem_where_id_row", {"id": self.application_id, "row": self.row}, language)
+        elif self.application_id:
             where = self.application_id
         elif self.row is not None:
             where = rule_text("problem_where_row", {"row": self.row}, language)

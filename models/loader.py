@@ -452,7 +452,7 @@ def _resolve_percent_cells(frame: pd.DataFrame | None, sheet: str) -> list[Probl
             elif col == "head_grade" and str(frame.iloc[i].get("head_grade_unit") or "").strip() == "%":
                 out[i] = float(f"{float(v) * 100:.12g}")
                 notices.append(Problem.of(record_id(frame.iloc[i].get("id")), col, "notice_percent_cell_read",
-                                          v.shown, None, read=number_text(out[i])))
+                                          v.shown, source_rows(frame)[i], read=number_text(out[i])))
             else:
                 out[i] = v.shown
         frame[col] = pd.Series(out, index=frame.index, dtype=object)
@@ -563,6 +563,7 @@ def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> p
     header: list[str] | None = None
     header_row = None
     body: list[list[Any]] = []
+    body_rows: list[int] = []  # each data row's own number in the sheet, for messages
     for row_no, r in rows:
         if not r or all(_blank(c) for c in r):
             continue
@@ -589,11 +590,13 @@ def _table_from_rows(rows: Iterable[tuple[int, Sequence[Any]]], sheet: str) -> p
         if sheet == APPLICATIONS_SHEET and len(body) >= MAX_ROWS:
             raise _file_error("file", "problem_too_many_rows_at", n=f"{MAX_ROWS:,}", at_row=row_no)
         body.append(cells[: len(header)] + [None] * (len(header) - len(cells)))
+        body_rows.append(row_no)
     if header is None:
         return pd.DataFrame()
     df = pd.DataFrame(body, columns=header, dtype=object)
     df = df.loc[:, [c for c in df.columns if c]]
     df.attrs["header_row"] = header_row
+    df.attrs[SOURCE_ROWS] = body_rows
     return df
 
 
@@ -936,6 +939,21 @@ def _blank_value(v: Any) -> bool:
     return _is_blank(v)
 
 
+#: ``DataFrame.attrs`` key of a table's data rows' own numbers in its sheet or file (header row
+#: included in the count, from 1, as Excel shows them), which problems quote as their ``row``.
+SOURCE_ROWS = "source_rows"
+
+
+def source_rows(raw: pd.DataFrame) -> list[int]:
+    """The row number an officer finds each row of ``raw`` under in the spreadsheet: the sheet's own
+    (``attrs[SOURCE_ROWS]``, kept by :func:`read_table`), or 1, 2, ... for a table that never was a
+    sheet (JSON records, rows added in the app)."""
+    rows = raw.attrs.get(SOURCE_ROWS)
+    if rows is not None and len(rows) == len(raw):
+        return [int(r) for r in rows]
+    return list(range(1, len(raw) + 1))
+
+
 def validate_table(
     raw: pd.DataFrame,
     schedule: pd.DataFrame | None = None,
@@ -964,6 +982,7 @@ def validate_table(
     if raw is None or raw.shape[1] == 0:
         raise _file_error("file", "problem_no_header")
     notices: list[Problem] = list(raw.attrs.get("notices", ()))
+    sheet_rows = source_rows(raw)
     raw = raw.copy()
     raw.columns = [str(c).strip() for c in raw.columns]
     _check_header(list(raw.columns), APPLICATIONS_SHEET)
@@ -1000,16 +1019,17 @@ def validate_table(
     # the duplicate rule compares ids as a person reads them: VN-01, vn-01, VN-０1, VN-0l (Cyrillic or
     # invisible characters inside) are one project, which must not be funded twice
     by_key: dict[str, list[int]] = {}
-    for row_no, v in enumerate(ids, start=1):
+    for k, v in enumerate(ids):
         if v:
-            by_key.setdefault(id_key(v), []).append(row_no)
-    dup_rows = {ids.iloc[r - 1]: rows for rows in by_key.values() if len(rows) > 1 for r in rows}
+            by_key.setdefault(id_key(v), []).append(k)
+    dup_rows = {ids.iloc[k]: [sheet_rows[r] for r in rows] for rows in by_key.values() if len(rows) > 1 for k in rows}
     apps: list[Application] = []
     records = raw.to_dict("records")
-    for i, rec in enumerate(records, start=1):
+    for k, rec in enumerate(records):
+        i = sheet_rows[k]  # the row as the spreadsheet numbers it, for every message of this record
         app, probs = parse_application(rec, row=i, known_countries=known_countries,
                                        known_minerals=known_minerals, known_oxides=known_oxides)
-        this_id = ids.iloc[i - 1]
+        this_id = ids.iloc[k]
         if this_id in dup_rows:
             probs.append(Problem.of(this_id, "id", "problem_duplicate_id", this_id, i,
                                     rows=", ".join(map(str, dup_rows[this_id]))))

@@ -233,7 +233,7 @@ def test_cli_prints_the_notice_and_evaluates(tmp_path, capsys, sample_apps):
     path.write_bytes(_edited([app], edit))
     assert main(["evaluate", str(path), "--format", "json"]) == 0
     out, err = capsys.readouterr()
-    assert f"notice: {app.id}: head_grade" in err and [r["id"] for r in json.loads(out)] == [app.id]
+    assert f"notice: {app.id} (row 3): Head grade (column head_grade)" in err and [r["id"] for r in json.loads(out)] == [app.id]
 
 
 # ------------------------------------------------------------------ scenario files
@@ -307,7 +307,7 @@ def test_ids_that_read_the_same_are_duplicates(ref, twin):
     assert rows[2][0] != original
     res = load_applications(_csv_rows(header, rows), filename="a.csv", ref=ref)
     assert [a.id for a in res.applications] == [rows[1][0]]
-    assert "duplicate id (rows 1, 3)" in _problems(res, original, "id")[0].rule
+    assert "duplicate id (rows 2, 4)" in _problems(res, original, "id")[0].rule  # the CSV's lines (header = 1)
 
 
 @pytest.mark.parametrize("header_name, closest", [
@@ -353,7 +353,7 @@ def test_unknown_fiscal_region_is_named_with_the_country_regions(ref, sample_app
     rec = dataclasses.replace(app, fiscal_region="AUS-QLD").to_record()
     res = load_applications(json.dumps([rec]).encode(), filename="a.json", ref=ref)
     p = _problems(res, app.id, "fiscal_region")[0]
-    assert "not a region of evaluator/data/fiscal_regimes.csv (regions of AUS: AUS-NT, AUS-NT-1982, AUS-WA)" in p.rule
+    assert "not a fiscal region the tool knows (regions of AUS: AUS-NT, AUS-NT-1982, AUS-WA)" in p.rule
 
 
 @pytest.mark.parametrize("by_products, rule", [
@@ -383,7 +383,8 @@ def test_currency_without_a_rate_is_named_and_the_others_evaluate(tmp_path, caps
     assert main(["evaluate", str(path), "--format", "json"]) == 3
     out, err = capsys.readouterr()
     assert [r["id"] for r in json.loads(out)] == [a.id for a in sample_apps[1:3]]
-    assert f"invalid application {sample_apps[0].id}: currency = 'XYZ': no exchange rate" in err
+    # a JSON file has no sheet rows: the record's number (1) and the column as the template heads it
+    assert f"invalid application {sample_apps[0].id} (row 1): Currency (column currency) = 'XYZ': no exchange rate" in err
     assert "internal error" not in err
 
 

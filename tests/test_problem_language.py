@@ -111,10 +111,11 @@ def test_the_english_line_keeps_its_form(ref):
     rec = {"id": "A-1", "head_grade": "120", "head_grade_unit": "%"}
     _, problems = parse_application(rec)
     p = next(q for q in problems if q.field == "head_grade")
-    assert p.message() == "A-1: head_grade = 120.0: must be at most 100 %"
-    assert p.message("ko") == "A-1: head_grade = 120.0: 100 % 이하여야 합니다"
+    # the column by its name in the officer's language and its header as the template shows it
+    assert p.message() == "A-1: Head grade (column head_grade) = 120.0: must be at most 100 %"
+    assert p.message("ko") == "A-1: 품위 (head_grade 열) = 120.0: 100 % 이하여야 합니다"
     blank = next(q for q in problems if q.field == "name")
-    assert blank.code == "problem_required_empty" and blank.message("ko") == "A-1: name: 필수 항목이 비어 있습니다"
+    assert blank.code == "problem_required_empty" and blank.message("ko") == "A-1: 사업명 (name 열): 필수 항목이 비어 있습니다"
 
 
 def test_a_reason_inside_a_reason_is_worded_in_the_same_language():
@@ -142,14 +143,15 @@ def test_file_level_errors_in_both_languages(tmp_path):
     with pytest.raises(LoaderError) as exc:
         load_applications(path)
     assert all(p.code == "problem_required_column" for p in exc.value.problems)
-    assert exc.value.problems[0].message("ko") == "파일: company: 필수 열이 없습니다"
+    assert exc.value.problems[0].message("ko") == "파일: 신청 기업 (company 열): 필수 열이 없습니다"
 
 
 def test_problems_frame_in_korean(ref):
     res = load_applications(ROOT / "sample_projects" / "broken" / "grade_over_100.csv", ref=ref)
     en, ko = res.problems_frame("en"), res.problems_frame("ko")
     assert list(en.columns) == list(ko.columns) == ["application_id", "field", "rule", "value", "row"]
-    assert en.drop(columns="rule").equals(ko.drop(columns="rule"))
+    assert en.drop(columns=["rule", "field"]).equals(ko.drop(columns=["rule", "field"]))
+    assert list(ko["field"]) == [p.field_text("ko") for p in res.problems]
     assert list(en["rule"]) == [p.rule for p in res.problems]
     assert all(re.search(r"[\uac00-\ud7a3]", r) for r in ko["rule"])
 

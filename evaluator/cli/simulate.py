@@ -10,7 +10,11 @@ the allocation options of ``allocate``), the funded projects are simulated joint
 record per funded project, a ``portfolio`` object: loan-book loss (expected, P95, P99, per
 year; the static expected loss beside the simulated one, ``static_expected_loss_krw_bn``, with
 ``expected_loss_note`` saying why they differ, and a ``projects`` list with each loan's
-``prob_default``, simulated ``expected_loss_krw_bn`` and ``static_expected_loss_krw_bn``), the
+``prob_default``, simulated ``expected_loss_krw_bn`` and ``static_expected_loss_krw_bn``; the special
+levy the successful borrowers pay, ``loan_levy_expected_krw_bn`` beside the records'
+``static_expected_levy_krw_bn``, and the government's net cost, loss - levy,
+``loan_net_cost_expected_krw_bn`` and ``loan_net_cost_p95_krw_bn``, per project
+``expected_levy_krw_bn`` and ``expected_net_cost_krw_bn``), the
 fund's NPV percentiles and P(loss), and the probability of meeting the supply target per
 mineral and year (``prob_target_met``).
 
@@ -47,7 +51,7 @@ SIMULATE_FIELDS = [
 PORTFOLIO_PROJECT_FIELDS = [
     "id", "name", "mineral", "country_iso3", "fund_krw_bn", "loan_krw_bn", "fund_share", "npv_usd_m",
     "npv_mean_usd_m", "npv_p10_usd_m", "prob_failure", "prob_default", "expected_loss_krw_bn",
-    "static_expected_loss_krw_bn", "loss_contribution_es99_krw_bn", "fund_npv_mean_krw_bn", "fund_npv_p10_krw_bn", "fund_contribution_es10_krw_bn",
+    "static_expected_loss_krw_bn", "expected_levy_krw_bn", "expected_net_cost_krw_bn", "loss_contribution_es99_krw_bn", "fund_npv_mean_krw_bn", "fund_npv_p10_krw_bn", "fund_contribution_es10_krw_bn",
     "delay_mean_years",
 ]
 

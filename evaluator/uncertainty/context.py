@@ -89,5 +89,15 @@ class SimContext:
     delay: np.ndarray | None = None        # (n, paths) drawn extra construction years, when asked
     default_col: np.ndarray | None = None  # (n, paths) year of default of the credit model (-1: none)
     other_debt: object = None  # evaluate.other_debt schedule [USD m], zero rows where not in the DSCR's scope
+    levy_weight: np.ndarray | None = None  # (n, T) special levy per USD m of profit after tax [KRW bn], when asked
+    levy: np.ndarray | None = None         # (n, paths) the special levy if the project succeeds [KRW bn, PV]
+
+
+def levy_of_rows(weight: np.ndarray, net_income_usd_m: np.ndarray) -> np.ndarray:
+    """The special levy [KRW bn] of profit-after-tax rows ``(..., T')`` under their projects'
+    weights ``(..., T)`` (:func:`evaluator.special_loan.levy_weights`): ``sum_t w_t x max(NI_t, 0)``
+    over the columns both have (the weights are 0 outside the levy's window)."""
+    k = min(weight.shape[-1], net_income_usd_m.shape[-1])
+    return (weight[..., :k] * np.maximum(net_income_usd_m[..., :k], 0.0)).sum(axis=-1)
 
 

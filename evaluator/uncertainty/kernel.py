@@ -599,13 +599,18 @@ def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, rec_m, opex_m, capex_m
             np.matmul(A[r0:r1, :c], B[:c], out=X[1 + r0:1 + r1, off:off + nd])
         ns = int(np.searchsorted(idx, irr_lim))           # paths of this group in the IRR subsample
         fcf = pl.F @ B[:, :ns] if ns else None            # their free cash flow before tax / rr0
-        recs.append((i, d, idx, off, o, k, rr0, fcf))
+        # the special levy's base needs the yearly taxable income before the carry-forward
+        # overwrites it (only the projects whose levy is asked)
+        S = X[1:1 + w, off:off + nd].copy() if ctx.levy is not None and ctx.levy_weight[i].any() else None
+        recs.append((i, d, idx, off, o, k, rr0, fcf, S))
         off += nd
     tax_base_time_major(X[:1 + widths[0]], ends[n_long].tolist())
-    for i, d, idx, off, o, k, rr0, fcf in recs:
+    for i, d, idx, off, o, k, rr0, fcf, S in recs:
         pl = plans[i][d]
         w, nd = pl.e - pl.s, len(idx)
         cols = slice(off, off + nd)
+        if S is not None:
+            ctx.levy[i, p0 + idx] = _fast_levy(pl, S, X[:1 + w, cols], rr0, ctx.levy_weight[i])
         pv = X[1 + w, cols] - pl.rate * (pl.ddf @ X[1:1 + w, cols])
         pv *= rr0
         ctx.npv[i, p0 + idx] = pv - o * pl.pv_op - k * pl.pv_ci - pl.pv_fix
@@ -620,6 +625,23 @@ def _fast_batch(ctx, plans, groups, X, B_buf, Mt, fx_row, rec_m, opex_m, capex_m
             fcf[pl.s:pl.e] -= tax
             fcf *= rr0[:ns]
             irr_acc.append((i, p0 + idx[:ns], fcf.T))
+
+
+def _fast_levy(pl: _Plan, S: np.ndarray, Xb: np.ndarray, rr0, weight: np.ndarray) -> np.ndarray:
+    """The special levy [KRW bn] of one group's paths: profit after tax on the plan's columns,
+    ``rr0 x (dS_t - rate x dB_t)`` (``S`` the cumulative taxable income before the carry-forward,
+    ``w x paths``; ``Xb`` rows ``1..w`` the cumulative tax base after it, row 0 zeros; both divided
+    by ``rr0``), under the weights of :func:`evaluator.special_loan.levy_weights` (``(T,)``).
+
+    On the kernel's projects (no depletion, no tax credit: :func:`cashflow.linear_kernel_view`)
+    the taxable income before losses is EBITDA less depreciation, so this is the profit after tax
+    evaluate's levy takes. Outside the plan's columns there is no revenue: no profit is levied."""
+    ni = np.diff(S, axis=0, prepend=0.0)
+    ni -= pl.rate * np.diff(Xb, axis=0)
+    np.maximum(ni, 0.0, out=ni)
+    levy = weight[pl.s:pl.e] @ ni
+    levy *= rr0
+    return levy
 
 
 def _solve_irr(ctx: SimContext, acc: list) -> None:

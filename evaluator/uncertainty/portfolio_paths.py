@@ -24,6 +24,18 @@ Loan loss on a path (KRW bn, at the loan's face value)
   exposure at default = the face value, as the static model), recognised in the year of default.
 * Otherwise 0.
 
+Special levy on a path (KRW bn, PV at the social discount rate)
+--------------------------------------------------------------
+A success-contingent loan (:func:`evaluator.special_loan.success_contingent`: an exploration
+loan for a listed mineral) whose project succeeds and does not default pays the special levy:
+``success_levy_share`` of the borrower's share of the path's profit after tax, in the
+``success_levy_years`` after the loan is repaid (:func:`evaluator.special_loan.levy_weights`, the
+records' ``loan_levy_if_success_krw_bn`` on the path's cash flows), times the allocated share of
+the loan asked (as the allocation's ``loan_expected_levy_krw_bn``). On a path where exploration
+fails or the loan defaults the levy is 0 (the levy is paid once the loan is repaid). The
+government's net cost on a path is ``loss - levy``; its mean is the simulated counterpart of
+the records' ``loan_expected_net_cost_krw_bn``.
+
 So the expected loss of a later-stage project is ``loan x P(default) x LGD``, as the static
 ``loan x PD x LGD`` (:func:`evaluator.country_risk.loan_expected_loss`) with the simulated PD; an
 exploration project's is ``loan x [(1 - p) x write_off_share + p x P(default | success) x LGD]``
@@ -104,6 +116,8 @@ class PortfolioPaths:
         ``(n,)`` point NPV of the same model (no draw) [USD m].
     min_dscr : numpy.ndarray
         ``(n, n_paths)`` simulated minimum DSCR (NaN: no year in scope).
+    levy_krw_bn : numpy.ndarray
+        ``(n, n_paths)`` special levy paid [KRW bn, PV] (module notes; 0 where none).
     """
 
     ids: tuple[str, ...]
@@ -125,6 +139,12 @@ class PortfolioPaths:
     fund_npv_krw_bn: np.ndarray = field(repr=False)
     deterministic_npv_usd_m: np.ndarray = field(repr=False)
     min_dscr: np.ndarray = field(repr=False)
+    levy_krw_bn: np.ndarray | None = field(repr=False, default=None)
+
+    @property
+    def net_cost_krw_bn(self) -> np.ndarray:
+        """``(n, n_paths)`` the government's net cost of each loan: loss less levy [KRW bn]."""
+        return self.loss_krw_bn - (0.0 if self.levy_krw_bn is None else self.levy_krw_bn)
 
 
 def funded_applications(apps: Sequence, fund_krw_bn: Mapping[str, float], loan_krw_bn: Mapping[str, float]):
@@ -191,9 +211,11 @@ def simulate_portfolio_paths(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapp
     funded, fund, loan = funded_applications(apps, fund_krw_bn, loan_krw_bn)
     if not funded:
         raise PortfolioInputError("no application has a fund or loan allocation: nothing to simulate")
+    contingent = special_loan.success_contingent(ref, [a.stage for a in funded], [a.mineral for a in funded]) \
+        & (loan > 0)
     paths = simulate_paths(funded, scenario, ref, n_paths=n_paths, seed=seed, vol_scale=vol_scale,
                            project_risk=project_risk, irr_paths=0, processes=processes, method=method, lanes=lanes,
-                           progress=progress, path_details=True)
+                           progress=progress, path_details=True, levy_rows=contingent)
     n = len(funded)
     p_fail = failure_probabilities(funded) if failures else np.zeros(n)
     failed = draw_failures(p_fail, n_paths, seed)
@@ -207,6 +229,11 @@ def simulate_portfolio_paths(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapp
                     np.where(defaulted, (loan * scenario.lgd)[:, None], 0.0))
     loss_col = np.where(failed, fail_col[:, None], np.where(defaulted, paths.default_year_index, -1)).astype(np.int32)
     loss_col[loss <= 0] = -1
+    # the levy on the allocated share of the loan asked (as the allocation's expected levy)
+    asked = {a.id: a.loan_request_krw_bn for a in apps}
+    req = np.array([asked.get(a.id, 0.0) for a in funded], dtype=float)
+    loan_frac = np.where(req > 0, loan / np.where(req > 0, req, 1.0), 0.0)
+    levy = np.where(failed | defaulted, 0.0, paths.levy_krw_bn * loan_frac[:, None])
     cost = np.array([a.total_project_cost_usd_m for a in funded], dtype=float)
     share = np.minimum(1.0, krw_bn_to_usd_m(fund, scenario.fx_krw_per_usd) / np.where(cost > 0, cost, np.inf))
     fund_npv = np.where(failed, -fund[:, None],
@@ -218,4 +245,4 @@ def simulate_portfolio_paths(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapp
         first_year=int(scenario.first_year), n_columns=n_cols, loan_krw_bn=loan, fund_krw_bn=fund, fund_share=share,
         loss_krw_bn=loss, loss_column=loss_col, failed=failed, defaulted=defaulted,
         delay_years=paths.delay_years, npv_usd_m=paths.npv_usd_m, fund_npv_krw_bn=fund_npv,
-        deterministic_npv_usd_m=paths.deterministic_npv_usd_m, min_dscr=paths.min_dscr)
+        deterministic_npv_usd_m=paths.deterministic_npv_usd_m, min_dscr=paths.min_dscr, levy_krw_bn=levy)

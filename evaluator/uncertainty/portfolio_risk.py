@@ -7,7 +7,9 @@ paths, each project's own risks and exploration outcome) and summarises:
 * **Loan book**: the loss per path [KRW bn] in total and per calendar year; expected loss, the
   95th and 99th percentiles, the expected shortfall beyond the 99th (mean of the worst 1 %), the
   probability that the loss exceeds ``loss_threshold_share`` of the loan budget, the histogram and
-  the S-curve (loss against the probability of not exceeding it).
+  the S-curve (loss against the probability of not exceeding it). Beside the loss, the special
+  levy the successful borrowers pay (:mod:`.portfolio_paths`) and the government's net cost,
+  loss - levy, per path: its mean and 95th percentile.
 * **Fund**: the fund's portfolio NPV per path [KRW bn] (its share of each project's value, see
   :mod:`.portfolio_paths`), P10, P50, P90, mean, P(NPV < 0), its S-curve.
 * **Risk contributions** (Euler allocation of a tail mean, Tasche 1999 [1]_): project ``i``'s
@@ -53,7 +55,8 @@ S_CURVE_POINTS = 101
 HISTOGRAM_BINS = 30
 #: Per-project fields of the ``projects`` list of :meth:`PortfolioRisk.as_record`.
 PROJECT_RECORD_FIELDS = ("mineral", "country_iso3", "loan_krw_bn", "prob_failure", "prob_default",
-                         "expected_loss_krw_bn", "static_expected_loss_krw_bn")
+                         "expected_loss_krw_bn", "static_expected_loss_krw_bn", "expected_levy_krw_bn",
+                         "expected_net_cost_krw_bn")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,13 @@ class PortfolioRisk:
     loan_loss_expected_krw_bn, loan_loss_p95_krw_bn, loan_loss_p99_krw_bn, loan_loss_es99_krw_bn : float
     prob_loss_exceeds_threshold : float
         P(total loss > ``loss_threshold_krw_bn``).
+    loan_levy_expected_krw_bn : float
+        Mean special levy of the book [KRW bn, PV at the social discount rate].
+    loan_net_cost_expected_krw_bn, loan_net_cost_p95_krw_bn : float
+        The government's net cost of the book, loss - levy per path: mean and 95th percentile.
+    static_expected_levy_krw_bn : float
+        The records' expected levy of the same loans (the allocation's ``loan_expected_levy_krw_bn``;
+        NaN when not given).
     loan_loss_by_year : pandas.DataFrame
         ``year``, ``expected_krw_bn``, ``p95_krw_bn``, ``p99_krw_bn``, ``prob_any_loss``.
     loan_loss_s_curve, fund_npv_s_curve : pandas.DataFrame
@@ -92,6 +102,7 @@ class PortfolioRisk:
         Index ``id``: ``mineral``, ``country_iso3``, ``fund_krw_bn``, ``loan_krw_bn``,
         ``fund_share``, ``prob_failure``, ``prob_default`` (the loan defaults on a path without
         exploration failure), ``expected_loss_krw_bn`` (simulated), ``static_expected_loss_krw_bn``,
+        ``expected_levy_krw_bn``, ``expected_net_cost_krw_bn`` (simulated: loss - levy),
         ``loss_contribution_es99_krw_bn``, ``fund_npv_mean_krw_bn``, ``fund_npv_p10_krw_bn``,
         ``fund_contribution_es10_krw_bn``, ``npv_mean_usd_m``, ``npv_p10_usd_m``, ``npv_usd_m``
         (deterministic), ``delay_mean_years``.
@@ -131,6 +142,10 @@ class PortfolioRisk:
     elapsed_s: float = 0.0
     static_expected_loss_krw_bn: float = float("nan")
     dsra_months: float = 6.0
+    loan_levy_expected_krw_bn: float = 0.0
+    loan_net_cost_expected_krw_bn: float = 0.0
+    loan_net_cost_p95_krw_bn: float = 0.0
+    static_expected_levy_krw_bn: float = float("nan")
 
     def expected_loss_note(self):
         """One sentence (a :class:`evaluator.messages.Message`) on why the static and the simulated
@@ -155,7 +170,9 @@ class PortfolioRisk:
                 "loss_threshold_krw_bn", "loan_loss_expected_krw_bn", "loan_loss_p95_krw_bn", "loan_loss_p99_krw_bn",
                 "loan_loss_es99_krw_bn", "prob_loss_exceeds_threshold", "fund_npv_mean_krw_bn",
                 "fund_npv_p10_krw_bn", "fund_npv_p50_krw_bn", "fund_npv_p90_krw_bn", "fund_npv_es10_krw_bn",
-                "prob_fund_loss", "target_year", "static_expected_loss_krw_bn", "dsra_months"]
+                "prob_fund_loss", "target_year", "static_expected_loss_krw_bn", "dsra_months",
+                "loan_levy_expected_krw_bn", "loan_net_cost_expected_krw_bn", "loan_net_cost_p95_krw_bn",
+                "static_expected_levy_krw_bn"]
         out = {k: getattr(self, k) for k in keys}
         out["expected_loss_note"] = self.expected_loss_note().text("en")
         out["loan_loss_by_year"] = {int(r.year): {"expected_krw_bn": r.expected_krw_bn, "p95_krw_bn": r.p95_krw_bn,
@@ -225,7 +242,11 @@ def _loan_book(pp: PortfolioPaths, loan_budget_krw_bn: float, threshold_share: f
     table = pd.DataFrame({"year": years[keep], "expected_krw_bn": by_year[keep].mean(axis=1), "p95_krw_bn": yq[0],
                           "p99_krw_bn": yq[1], "prob_any_loss": (by_year[keep] > 0).mean(axis=1)})
     threshold = threshold_share * loan_budget_krw_bn
-    return {"loan_loss_expected_krw_bn": float(total.mean()), "loan_loss_p95_krw_bn": float(q95),
+    levy = pp.levy_krw_bn.sum(axis=0) if pp.levy_krw_bn is not None else np.zeros_like(total)
+    net = total - levy
+    return {"loan_levy_expected_krw_bn": float(levy.mean()), "loan_net_cost_expected_krw_bn": float(net.mean()),
+            "loan_net_cost_p95_krw_bn": float(np.quantile(net, 0.95)),
+            "loan_loss_expected_krw_bn": float(total.mean()), "loan_loss_p95_krw_bn": float(q95),
             "loan_loss_p99_krw_bn": float(q99), "loan_loss_es99_krw_bn": es99,
             "prob_loss_exceeds_threshold": float((total > threshold + 1e-12).mean()),
             "loss_threshold_krw_bn": float(threshold), "loan_loss_by_year": table,
@@ -268,11 +289,13 @@ def target_table(shares: SupplySharePaths, target_year: int) -> pd.DataFrame:
 def _projects(pp: PortfolioPaths, loss_contrib: np.ndarray, fund_contrib: np.ndarray,
               static_el: np.ndarray) -> pd.DataFrame:
     q10 = np.quantile(pp.fund_npv_krw_bn, 0.1, axis=1)
+    levy = pp.levy_krw_bn if pp.levy_krw_bn is not None else np.zeros_like(pp.loss_krw_bn)
     return pd.DataFrame({
         "mineral": pp.minerals, "country_iso3": pp.countries, "fund_krw_bn": pp.fund_krw_bn,
         "loan_krw_bn": pp.loan_krw_bn, "fund_share": pp.fund_share, "prob_failure": pp.failed.mean(axis=1),
         "prob_default": pp.defaulted.mean(axis=1), "expected_loss_krw_bn": pp.loss_krw_bn.mean(axis=1),
         "static_expected_loss_krw_bn": static_el,
+        "expected_levy_krw_bn": levy.mean(axis=1), "expected_net_cost_krw_bn": pp.net_cost_krw_bn.mean(axis=1),
         "loss_contribution_es99_krw_bn": loss_contrib, "fund_npv_mean_krw_bn": pp.fund_npv_krw_bn.mean(axis=1),
         "fund_npv_p10_krw_bn": q10, "fund_contribution_es10_krw_bn": fund_contrib,
         "npv_mean_usd_m": pp.npv_usd_m.mean(axis=1), "npv_p10_usd_m": np.quantile(pp.npv_usd_m, 0.1, axis=1),
@@ -282,10 +305,11 @@ def _projects(pp: PortfolioPaths, loss_contrib: np.ndarray, fund_contrib: np.nda
 
 def summarise_portfolio(pp: PortfolioPaths, shares: SupplySharePaths | None, scenario, *, vol_scale: float,
                         failures: bool, loss_threshold_share: float, elapsed_s: float = 0.0,
-                        static_expected_loss_krw_bn: np.ndarray | None = None) -> PortfolioRisk:
+                        static_expected_loss_krw_bn: np.ndarray | None = None,
+                        static_expected_levy_krw_bn: float = float("nan")) -> PortfolioRisk:
     """The :class:`PortfolioRisk` of simulated paths (and of their supply shares, if given);
     ``static_expected_loss_krw_bn`` ``(n,)``: the static expected loss of each funded loan (NaN
-    when not given)."""
+    when not given); ``static_expected_levy_krw_bn``: the records' expected levy of the book."""
     book = _loan_book(pp, scenario.loan_krw_bn, loss_threshold_share)
     fund = _fund(pp)
     static_el = np.full(len(pp.ids), np.nan) if static_expected_loss_krw_bn is None else \
@@ -298,6 +322,7 @@ def summarise_portfolio(pp: PortfolioPaths, shares: SupplySharePaths | None, sce
                          loss_threshold_share=float(loss_threshold_share),
                          target_year=int(scenario.target_year), projects=projects, target=target, elapsed_s=elapsed_s,
                          static_expected_loss_krw_bn=float(static_el.sum()), dsra_months=float(scenario.dsra_months),
+                         static_expected_levy_krw_bn=float(static_expected_levy_krw_bn),
                          **book, **fund)
 
 
@@ -311,7 +336,8 @@ def portfolio_risk(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapping[str, f
                    loss_threshold_share: float = DEFAULT_LOSS_THRESHOLD_SHARE, processes=None,
                    method: str = "fast", lanes: int | None = None,
                    progress: Callable[[float], None] | None = None, also_minerals: Sequence[str] = (),
-                   static_expected_loss_krw_bn: Mapping[str, float] | None = None) -> PortfolioRisk:
+                   static_expected_loss_krw_bn: Mapping[str, float] | None = None,
+                   static_expected_levy_krw_bn: Mapping[str, float] | None = None) -> PortfolioRisk:
     """Joint simulation of a funded allocation and its loan-book, fund and target statistics.
 
     Parameters
@@ -340,6 +366,10 @@ def portfolio_risk(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapping[str, f
     static_expected_loss_krw_bn : mapping of str to float, optional
         The static expected loss of each funded loan [KRW bn] (the allocation's figures); default:
         :func:`static_expected_loss` of the funded loans.
+    static_expected_levy_krw_bn : mapping of str to float, optional
+        The records' expected special levy of each funded loan [KRW bn] (the allocation's
+        ``loan_expected_levy_krw_bn``), shown beside the simulated levy; default:
+        :func:`static_expected_levy` of the funded loans.
 
     Returns
     -------
@@ -361,9 +391,12 @@ def portfolio_risk(apps: Sequence, scenario, ref, *, fund_krw_bn: Mapping[str, f
     static = static_expected_loss_krw_bn
     static_el = static_expected_loss(apps, scenario, ref, pp) if static is None else \
         np.array([float(static.get(i, 0.0)) for i in pp.ids])
+    levy = static_expected_levy_krw_bn
+    static_levy = float(static_expected_levy(apps, scenario, ref, pp).sum()) if levy is None else \
+        float(sum(float(levy.get(i, 0.0)) for i in pp.ids))
     return summarise_portfolio(pp, shares, scenario, vol_scale=vol_scale, failures=failures,
                                loss_threshold_share=loss_threshold_share, elapsed_s=time.perf_counter() - t0,
-                               static_expected_loss_krw_bn=static_el)
+                               static_expected_loss_krw_bn=static_el, static_expected_levy_krw_bn=static_levy)
 
 
 def static_expected_loss(apps: Sequence, scenario, ref, pp: PortfolioPaths) -> np.ndarray:
@@ -386,6 +419,21 @@ def static_expected_loss(apps: Sequence, scenario, ref, pp: PortfolioPaths) -> n
         base_case_default=credit.base_case_default(cover.debt_service_usd_m, cf.cfads_usd_m, scenario)
         & (np.array([a.loan_request_krw_bn for a in funded]) > 0))
     out = dict(zip((a.id for a in funded), el["expected_loss_krw_bn"].to_numpy(dtype=float)))
+    return np.array([out.get(i, 0.0) for i in pp.ids])
+
+
+def static_expected_levy(apps: Sequence, scenario, ref, pp: PortfolioPaths) -> np.ndarray:
+    """The records' expected special levy [KRW bn] of each simulated loan (``pp.ids``): the
+    evaluation's ``loan_expected_levy_krw_bn`` of the loan asked, times the allocated share of it
+    (as the allocation's figure)."""
+    from evaluator.evaluate import evaluate
+
+    loan = dict(zip(pp.ids, pp.loan_krw_bn))
+    asked = [a for a in apps if a.id in loan and a.loan_request_krw_bn > 0]
+    if not asked:
+        return np.zeros(len(pp.ids))
+    m = evaluate(asked, scenario, ref).metrics
+    out = {a.id: float(m.loc[a.id, "loan_expected_levy_krw_bn"]) * loan[a.id] / a.loan_request_krw_bn for a in asked}
     return np.array([out.get(i, 0.0) for i in pp.ids])
 
 
@@ -418,5 +466,8 @@ def portfolio_risk_of_result(result, apps: Sequence, scenario, ref, *, supply_re
     static = t["expected_loss_krw_bn"].where(t["selected"].astype(bool), 0.0) if "expected_loss_krw_bn" in t else None
     kwargs.setdefault("static_expected_loss_krw_bn",
                       None if static is None else {str(k): float(v) for k, v in static.items()})
+    if "loan_expected_levy_krw_bn" in t:
+        levy = t["loan_expected_levy_krw_bn"].where(t["selected"].astype(bool), 0.0)
+        kwargs.setdefault("static_expected_levy_krw_bn", {str(k): float(v) for k, v in levy.items()})
     return portfolio_risk(apps, scenario, ref, fund_krw_bn=fund, loan_krw_bn=loan, offtake_by_year=offtake,
                           supply_ref=supply_ref, n_paths=n_paths, seed=seed, **kwargs)

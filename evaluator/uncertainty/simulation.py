@@ -9,7 +9,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from evaluator import cashflow, credit, finance
+from evaluator import cashflow, credit, finance, special_loan
 from evaluator.evaluate import discount_rates, other_debt
 from evaluator.uncertainty.context import SimContext, policy_loans
 from evaluator.uncertainty.kernel import run_fast
@@ -65,6 +65,10 @@ class PathResults:
         bool ``(n, n_paths)``: the loan defaults on the path (``default_year_index >= 0``).
     cash_flow_defaulted : numpy.ndarray
         bool ``(n, n_paths)``: of which by the credit model on the path's cash flows.
+    levy_krw_bn : numpy.ndarray or None
+        ``(n, n_paths)`` the special levy the project would pay if it succeeds [KRW bn, PV at the
+        social discount rate] (:func:`evaluator.special_loan.levy_weights` on the path's profit
+        after tax); 0 on the rows not in ``levy_rows``; None when no ``levy_rows`` was given.
     evaluated_by : tuple of str
         Per application, ``'fast kernel'`` or ``'reference path (<features>)'`` when the fast
         method fell back to the reference path for features the kernel cannot evaluate
@@ -85,6 +89,7 @@ class PathResults:
     evaluated_by: tuple[str, ...] = ()
     defaulted: np.ndarray | None = field(repr=False, default=None)
     cash_flow_defaulted: np.ndarray | None = field(repr=False, default=None)
+    levy_krw_bn: np.ndarray | None = field(repr=False, default=None)
 
 
 def _check_arguments(n: int, n_paths: int, vol_scale: float, method: str) -> None:
@@ -104,13 +109,16 @@ def simulate_paths(apps: Sequence[Application], scenario: Scenario, ref, *, n_pa
                    irr_paths: int = DEFAULT_IRR_PATHS, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET_BYTES,
                    processes: PriceProcesses | None = None, risks: Mapping[str, StageRisk] = PROJECT_RISKS,
                    method: str = "fast", antithetic: bool = True, lanes: int | None = None,
-                   path_details: bool = False) -> PathResults:
+                   path_details: bool = False, levy_rows: np.ndarray | None = None) -> PathResults:
     """Every (application, path) NPV, minimum DSCR and IRR, before any statistic.
 
     Parameters as :func:`simulate`. The arrays are what :func:`simulate` summarises; a portfolio
     sums the rows of its projects path by path (every project sees the same price paths).
     ``path_details``: also return each path's drawn delay (:class:`PathResults`; the draws and
     the other results do not change). Every path's loan default and its year are returned always.
+    ``levy_rows`` (bool ``(n,)``, optional): the projects whose special levy on each path is
+    returned (``PathResults.levy_krw_bn``; the scenario's ``success_levy_share`` and
+    ``success_levy_years``, at the social discount rate, as the records' levy).
     """
     apps = tuple(apps)
     n = len(apps)
@@ -143,6 +151,12 @@ def simulate_paths(apps: Sequence[Application], scenario: Scenario, ref, *, n_pa
         antithetic=bool(antithetic), lanes=lanes, other_debt=_other_debt_in_scope(apps, T),
         delay=np.zeros((n, n_paths), dtype=np.int8) if path_details else None,
         default_col=np.full((n, n_paths), -1, dtype=np.int16))
+    if levy_rows is not None:
+        ctx.levy_weight = np.asarray(levy_rows, dtype=bool).reshape(n, 1) * special_loan.levy_weights(
+            [a.korean_ownership_share for a in apps], sched.maturity_index, T,
+            levy_share=scenario.success_levy_share, levy_years=scenario.success_levy_years,
+            rate=scenario.social_discount_rate, fx_krw_per_usd=scenario.fx_krw_per_usd)
+        ctx.levy = np.zeros((n, n_paths))
     evaluated_by = _run(ctx, method, n_paths, seed, chunk_paths, memory_budget_bytes)
     cash_col = np.where(ctx.has_loan[:, None], ctx.default_col, -1)
     hazard_col = credit.hazard_default_years(
@@ -153,7 +167,7 @@ def simulate_paths(apps: Sequence[Application], scenario: Scenario, ref, *, n_pa
     year = np.where(both, np.minimum(cash_col, hazard_col), np.maximum(cash_col, hazard_col)).astype(np.int16)
     return PathResults(tuple(a.id for a in apps), int(n_paths), int(seed), chunk_paths, ctx.npv, ctx.min_dscr,
                        ctx.irr, loan_krw, deterministic_npv(inputs, scenario, rate), ctx.delay, year,
-                       evaluated_by, year >= 0, cash_col >= 0)
+                       evaluated_by, year >= 0, cash_col >= 0, ctx.levy)
 
 
 #: Spawn key of the baseline-hazard stream (far above the block streams' keys 0, 1, ...).
