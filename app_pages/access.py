@@ -17,16 +17,14 @@ button that is not shown is not the only guard.
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import streamlit as st
 
 from app_pages.i18n import t
+from evaluator.roles import ROLES, local_user, role_of  # noqa: F401 (ROLES: the roles' one home)
 
-#: Roles, most powerful first (an address on two lists gets the first).
-ROLES = ("approver", "officer", "viewer")
 #: What each role may do. ``local`` is the single user of local mode.
 PERMISSIONS = {
     "approver": frozenset({"edit", "save", "decide", "audit"}),
@@ -77,20 +75,6 @@ class Identity:
         return f"{name} ({self.role})"
 
 
-def role_of(email: str | None, roles: Mapping | None) -> str | None:
-    """The role of ``email`` under the ``[roles]`` lists (case-insensitive); None when on no list."""
-    if not email or not roles:
-        return None
-    address = str(email).strip().lower()
-    for role in ROLES:
-        listed = roles.get(role) or []
-        if isinstance(listed, str):
-            listed = [listed]
-        if address in {str(a).strip().lower() for a in listed}:
-            return role
-    return None
-
-
 def _secrets_section(name: str) -> Mapping | None:
     try:
         return st.secrets[name] if name in st.secrets else None
@@ -101,13 +85,6 @@ def _secrets_section(name: str) -> Mapping | None:
 def team_mode() -> bool:
     """True when the secrets hold Streamlit's ``[auth]`` section."""
     return _secrets_section("auth") is not None
-
-
-def local_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no user name in this environment
-        return "local"
 
 
 def current() -> Identity | None:
@@ -173,8 +150,24 @@ def gate() -> Identity:
     if ss.get("identity_slot") not in (None, who.slot):
         for k in list(ss.keys()):
             del ss[k]
+    if who.mode == "team" and ss.get("identity_slot") is None:
+        _enter_roster(who)
     ss["identity_slot"] = who.slot
     return who
+
+
+def _enter_roster(who: Identity) -> None:
+    """Once a session: the ``[roles]`` lists entered in the store's audit trail when they differ
+    from the ones it knows, so that the store (and the CLI's ``scenario decide``) knows the team's
+    approvers (:mod:`evaluator.roles`)."""
+    from app_pages import state
+    from evaluator.roles import record_roster
+    from evaluator.store import ScenarioStore, StoreError
+
+    try:
+        record_roster(ScenarioStore(state.store_path()), _secrets_section("roles"), who.label)
+    except StoreError as exc:  # said on the page that shows the store's faults
+        st.session_state["audit_error"] = str(exc)
 
 
 def sidebar(who: Identity) -> None:

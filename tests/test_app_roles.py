@@ -329,3 +329,16 @@ def test_the_report_page_shows_a_decision_only_for_its_own_figures(monkeypatch, 
     # the scenario's name is escaped for Markdown (text stays text): read without the backslashes
     assert any("was for other figures (scenario Base (#1))" in w.value.replace("\\", "")
                and "applications' content" in w.value for w in at.warning)
+
+
+def test_the_team_server_enters_its_roles_in_the_store_once_per_change(team):
+    """So that the store itself knows the team's approvers (the CLI's ``scenario decide --by``)."""
+    from evaluator.roles import known_roster, roster
+
+    team("kim@agency.go.kr")
+    team("lee@agency.go.kr")
+    trail = ScenarioStore().audit_entries()
+    assert trail["action"].tolist().count("roles") == 1
+    known = known_roster(ScenarioStore())
+    assert known["roles"] == roster(ROLES) and known["by"] == "Kim <kim@agency.go.kr> (officer)"
+    assert known["roles"]["officer"] == ["kim@agency.go.kr", "lee@agency.go.kr"]

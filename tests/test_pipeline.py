@@ -144,13 +144,15 @@ def test_recorded_decision_reaches_the_report_of_its_scenario(tmp_path, monkeypa
     base = ["--store", str(store)]
     assert main(["scenario", *base, "save", str(SAMPLE_CSV), "--name", "Base", "--author", "Officer Kim"]) == 0
     sid = int(capsys.readouterr().out.strip())
-    assert main(["scenario", *base, "decide", str(sid), "--note", "Approved as proposed", "--by", "Committee"]) == 0
+    assert main(["scenario", *base, "decide", str(sid), "--note", "Approved as proposed"]) == 0
     out = tmp_path / "r.xlsx"
     assert main(["report", str(SAMPLE_CSV), "--out", str(out), "--store", str(store)]) == 0
     wb = openpyxl.load_workbook(out)
     assert "Decision" in wb.sheetnames
     text = [str(c.value) for row in wb["Decision"].iter_rows() for c in row if c.value is not None]
-    assert "Approved as proposed" in text and "Committee" in text
+    from evaluator.roles import local_user
+
+    assert "Approved as proposed" in text and local_user() in text   # a local store's decider: its user
     # a report for another scenario (a different fund budget) carries no decision
     other = tmp_path / "o.xlsx"
     assert main(["report", str(SAMPLE_CSV), "--out", str(other), "--store", str(store), "--fund-krw-bn", "200"]) == 0

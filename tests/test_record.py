@@ -193,7 +193,7 @@ def test_cli_replay_show_decide_audit_print_what_a_committee_keeps(tmp_path, cap
     assert rep["matches_saved"] is True and rep["differences"] == []
     assert {r["id"] for r in rep["allocation"] if r["selected"]} >= {"VN-W-01"}
     assert not any(r["selected"] for r in rep["allocation"] if r["id"] == "VN-REE-01")
-    assert main([*base, "decide", "1", "--note", "approved", "--by", "committee"]) == 0
+    assert main([*base, "decide", "1", "--note", "approved"]) == 0
     cap = capsys.readouterr()
     head = ScenarioStore(store).heads()
     assert cap.out.strip() == "1" and head["decisions"] in cap.err and head["audit"] in cap.err
@@ -203,9 +203,9 @@ def test_cli_replay_show_decide_audit_print_what_a_committee_keeps(tmp_path, cap
     assert shown["edits"] == [] and shown["customs"]["file"] == CUSTOMS.name
     assert shown["head_hash"] == head["decisions"] and shown["audit_head_hash"] == head["audit"]
     assert main([*base, "save", str(SAMPLES), "--name", "other", "--author", "kim"]) == 0
-    assert main([*base, "decide", "2", "--note", "revised", "--by", "committee"]) == 2   # no reason
+    assert main([*base, "decide", "2", "--note", "revised"]) == 2   # no reason
     assert "stated reason" in capsys.readouterr().err
-    assert main([*base, "decide", "2", "--note", "revised", "--by", "committee", "--reason", "no locks"]) == 0
+    assert main([*base, "decide", "2", "--note", "revised", "--reason", "no locks"]) == 0
     capsys.readouterr()
     assert main([*base, "audit", "--format", "json"]) == 0
     trail = json.loads(capsys.readouterr().out)

@@ -171,10 +171,31 @@ def cmd_compare(args) -> int:
 
 @_guard
 def cmd_decide(args) -> int:
+    """Record the decision under an identity the store knows with the approver role
+    (:func:`evaluator.roles.decider`), bound like the app's to the scenario's stored figures."""
+    import json
+
+    from evaluator.roles import DeciderError, decider
+
     store = _store(args)
-    did = store.decide(args.id, args.note, args.by, reason=args.reason)
-    print(did)
-    sys.stderr.write(_heads_line(store.heads()) + "\n")  # keep it outside the file (the minutes)
+    try:
+        by = decider(store, args.by)
+    except DeciderError as exc:
+        raise CliError(str(exc)) from None
+    record = store.load(args.id).record or {}
+    if not record.get("figures"):  # saved before schema 5: a decision could attach to no run's figures
+        raise CliError(f"scenario {args.id} was saved before its figures were fingerprinted (schema 5): "
+                       f"save it again and decide the new one")
+    did = store.decide(args.id, args.note, by, reason=args.reason)
+    heads = store.heads()
+    if args.format == "json":
+        decision = next(d for d in store.decisions() if d.id == did)
+        print(json.dumps({"decision_id": did, "scenario_id": args.id, "decided_by": by, "figures": record["figures"],
+                          "results_hash": record.get("results_hash"), "decision_hash": decision.this_hash,
+                          "head_hash": heads["decisions"], "audit_head_hash": heads["audit"]}, indent=2))
+    else:
+        print(did)
+    sys.stderr.write(_heads_line(heads) + "\n")  # keep it outside the file (the minutes)
     return 0
 
 
@@ -202,7 +223,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q = sub.add_parser("decide", help="record a scenario as the committee's decision (immutable)")
     q.add_argument("id", type=int)
     q.add_argument("--note", required=True)
-    q.add_argument("--by", required=True, help="who decided (committee, officer)")
+    q.add_argument("--by", help="the approver's e-mail address on the team's roles the store knows (entered by the "
+                                "team server); a local store's decider is this machine's user, --by may be left out")
+    q.add_argument("--format", choices=["table", "json"], default="table",
+                   help="json: the decision with the figures' fingerprints it is bound to and the head hashes")
     q.add_argument("--reason", help="why it supersedes the decision in force (required when there is one)")
     q.set_defaults(handler=cmd_decide)
     q = sub.add_parser("replay", help="recompute a saved scenario and compare with its saved allocation")
