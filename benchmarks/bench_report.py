@@ -148,14 +148,24 @@ def _metric_of_before(self, app_id, col):
     return xs.clean_value(self.evaluation.metrics.at[app_id, col])
 
 
+def _report_modules():
+    """The modules of the report package."""
+    import importlib
+    import pkgutil
+    return [importlib.import_module(f"evaluator.report.{m.name}") for m in pkgutil.iter_modules(rp.__path__)]
+
+
 @contextlib.contextmanager
 def code_path_before():
     """The report written as before issue 18 (see the module notes)."""
     before = [(xs, "apply_style", xs.apply_style_reference), (xs, "merge_row", xs.merge_row_reference),
               (xs, "set_alignment", xs.set_alignment_reference),
-              (rp, "_wrap_rows", _wrap_rows_before), (rp, "_table", _table_before),
-              (rp, "_project_tornado", _project_tornado_before), (rp._Context, "score_of", _score_of_before),
+              (rp._Context, "score_of", _score_of_before),
               (rp._Context, "sim_of", _sim_of_before), (rp._Context, "metric_of", _metric_of_before)]
+    # a function of the report package is looked up in each module that imports it
+    before += [(mod, name, value) for name, value in (("_wrap_rows", _wrap_rows_before), ("_table", _table_before),
+                                                      ("_project_tornado", _project_tornado_before))
+               for mod in _report_modules() if name in vars(mod)]
     saved = [(owner, name, getattr(owner, name)) for owner, name, _ in before]
     for owner, name, value in before:
         setattr(owner, name, value)

@@ -16,6 +16,10 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from evaluator import allocation as alloc_mod
+# where the monkeypatched names are looked up (the package's modules)
+from evaluator.allocation import efficient_frontier as alloc_frontier
+from evaluator.allocation import model as alloc_model
+from evaluator.allocation import presolve as alloc_presolve
 from evaluator.allocation import (
     AllocationError,
     AllocationInfeasible,
@@ -497,7 +501,7 @@ def _spy_fixing(monkeypatch):
         ub = kw.get("ub")
         solves.append(int((ub[:self.n] > 0).sum()) if ub is not None else self.n)
         return real_solve(self, **kw)
-    monkeypatch.setattr(alloc_mod, "_solve_with_fixing", fixing)
+    monkeypatch.setattr(alloc_presolve, "_solve_with_fixing", fixing)
     monkeypatch.setattr(alloc_mod._Model, "solve", solve)
     return solves, answered
 
@@ -508,8 +512,8 @@ def test_reduced_cost_fixing_gives_the_full_solve_optimum(seed, core, monkeypatc
     # core stay free and a second, smaller MILP is solved
     cands, budgets, kw = _fixing_instance(seed)
     full = allocate(cands, budgets, presolve=False, **kw)
-    monkeypatch.setattr(alloc_mod, "FIXING_CORE", core)
-    monkeypatch.setattr(alloc_mod, "FIXING_CORE_PER_USED", 4 if core == 40 else 1)
+    monkeypatch.setattr(alloc_presolve, "FIXING_CORE", core)
+    monkeypatch.setattr(alloc_presolve, "FIXING_CORE_PER_USED", 4 if core == 40 else 1)
     solves, answered = _spy_fixing(monkeypatch)
     fixed = allocate(cands, budgets, **kw)
     assert answered == [True]
@@ -541,8 +545,8 @@ def test_reduced_cost_fixing_falls_back_when_the_core_has_no_answer(monkeypatch)
 
 def test_a_limit_in_the_second_solve_keeps_the_core_answer_and_says_so(monkeypatch):
     cands, budgets, kw = _fixing_instance(2)
-    monkeypatch.setattr(alloc_mod, "FIXING_CORE", 3)
-    monkeypatch.setattr(alloc_mod, "FIXING_CORE_PER_USED", 1)
+    monkeypatch.setattr(alloc_presolve, "FIXING_CORE", 3)
+    monkeypatch.setattr(alloc_presolve, "FIXING_CORE_PER_USED", 1)
     solves, _ = _spy_fixing(monkeypatch)
     spied_solve = alloc_mod._Model.solve
 
@@ -810,7 +814,7 @@ def test_bad_input_raises_value_error():
 
 def test_solver_answer_breaking_a_constraint_is_refused(monkeypatch):
     # scipy issues 19421 / 22812: milp answers marked optimal that broke constraints.
-    real_milp = alloc_mod.milp
+    real_milp = alloc_model.milp
 
     def lying_milp(c, **kw):
         res = real_milp(c, **kw)
@@ -818,7 +822,7 @@ def test_solver_answer_breaking_a_constraint_is_refused(monkeypatch):
         res.fun = float(c @ res.x)
         return res
 
-    monkeypatch.setattr(alloc_mod, "milp", lying_milp)
+    monkeypatch.setattr(alloc_model, "milp", lying_milp)
     cands = pd.DataFrame({"value": [3.0, 2.0], "fund": [5.0, 5.0]}, index=["a", "b"])
     with pytest.raises(AllocationError, match="budgets"):
         allocate(cands, {"fund": 6.0})
@@ -890,13 +894,13 @@ def test_frontier_and_thresholds_without_candidates():
 
 
 def _fake_milp(monkeypatch, edit):
-    real = alloc_mod.milp
+    real = alloc_model.milp
 
     def fake(c, **kw):
         res = real(c, **kw)
         edit(res)
         return res
-    monkeypatch.setattr(alloc_mod, "milp", fake)
+    monkeypatch.setattr(alloc_model, "milp", fake)
 
 
 def test_solver_noise_is_snapped_before_the_recheck(monkeypatch):
@@ -1065,7 +1069,7 @@ def _frontier_instance(seed=5, n=48):
 
 @pytest.mark.parametrize("vary", ["r0", "r1"])
 def test_warm_frontier_points_equal_fresh_solves_within_the_gap(vary, monkeypatch):
-    monkeypatch.setattr(alloc_mod, "FIXING_MIN_CANDIDATES", 20)      # presolve on every point
+    monkeypatch.setattr(alloc_presolve, "FIXING_MIN_CANDIDATES", 20)      # presolve on every point
     cands, budgets, kw = _frontier_instance()
     cur = budgets[vary]
     grid = np.linspace(0.25 * cur, 5.0 * cur, 16)      # the top saturates: the other budget binds
@@ -1076,7 +1080,7 @@ def test_warm_frontier_points_equal_fresh_solves_within_the_gap(vary, monkeypatc
     def spy(m, k, b, inc):
         solves.append(b)
         return spied(m, k, b, inc)
-    monkeypatch.setattr(alloc_mod, "_solve_point", spy)
+    monkeypatch.setattr(alloc_frontier, "_solve_point", spy)
     gap = 1e-4
     fr = frontier(cands, budgets, vary, grid, known=known, mip_rel_gap=gap, **kw)
     assert list(fr["budget"]) == pytest.approx(list(grid))

@@ -7,7 +7,7 @@ and linear constraints, random and conflicting locks. Each answer is either a re
 the re-check below, or :class:`AllocationInfeasible` where something must be funded (a lock, a
 coverage floor or a lower bound). Nothing else may be raised.
 
-The re-check here is written from the model's definition (``evaluator/allocation.py`` module
+The re-check here is written from the model's definition (``evaluator/allocation`` package
 notes), independently of the module's own ``_recheck``: plain loops over the constraints.
 Then the same for the domain layer: random scenarios over the sample applications, every
 objective of :mod:`evaluator.portfolio`.

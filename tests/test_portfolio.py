@@ -205,15 +205,15 @@ def test_lock_against_a_zero_cap_names_both(run):
 
 
 def test_a_solver_limit_is_carried_to_the_portfolio(run, monkeypatch):
-    from evaluator import allocation as alloc_mod
-    real = alloc_mod.milp
+    from evaluator.allocation import model as alloc_model
+    real = alloc_model.milp
 
     def stopped(c, **kw):
         res = real(c, **kw)
         res.status, res.mip_gap = 1, 0.02
         res.message = "Time limit reached. (HiGHS Status 13: Time limit reached)"
         return res
-    monkeypatch.setattr(alloc_mod, "milp", stopped)
+    monkeypatch.setattr(alloc_model, "milp", stopped)   # looked up where the model solves
     pa = portfolio.allocate_portfolio(run.evaluation, run.scores.table, default_scenario(), REF)
     assert pa.status == "time_limit" and pa.limit_reached and pa.mip_gap == 0.02
     assert pa.summary["optimal"] is False and pa.summary["limit_reached"] is True

@@ -316,7 +316,7 @@ PD_SOURCE = ("calibration: annual PD of a project-finance loan at lender comfort
 
 # ----------------------------------------------------------------------------------------------
 # Korea's imports across the value chain (issue 15): korea_imports_chain.csv, one row per year, HS6
-# code and partner, gross tonnes and kUSD as traded; evaluator/supply.py converts them to one
+# code and partner, gross tonnes and kUSD as traded; evaluator/supply/ converts them to one
 # contained-content unit per mineral with hs_content.csv. Three kinds of rows, each labelled:
 #   baci      CEPII BACI bilateral flows (22 codes, 2019-2024);
 #   mirror    China's reported exports to Korea (UN Comtrade via the qennis repository, broad groups)
