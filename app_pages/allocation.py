@@ -7,7 +7,7 @@ import streamlit as st
 
 from app_pages import access, compute, draft, state
 from app_pages.explain import portfolio_sentence
-from app_pages.fmt import fmt_money, fmt_pct, mineral_name, money_factor, money_slider, money_unit, table_view
+from app_pages.fmt import country_name, fmt_money, fmt_pct, mineral_name, money_factor, money_slider, money_unit, table_view
 from app_pages.i18n import lang, t
 from app_pages.world_map import funding_map
 from evaluator import messages, supply
@@ -110,10 +110,11 @@ def _who_gets_what(t_alloc):
     st.dataframe(view, width="stretch", height=380, key="allocation_table", column_config=colcfg)
     unit = money_unit()
 
-    funded = t_alloc[t_alloc["selected"]].assign(mineral=lambda d: d["mineral"].map(mineral_name))
+    funded = t_alloc[t_alloc["selected"]].assign(mineral=lambda d: d["mineral"].map(mineral_name),
+                                                 country=lambda d: d["country_iso3"].map(country_name))
     funded["total"] = (funded["fund_krw_bn"] + funded["loan_krw_bn"]) * money_factor()
     left, right = st.columns(2)
-    for col, by, title in ((left, "country_iso3", t("by_host_country")), (right, "mineral", t("by_mineral"))):
+    for col, by, title in ((left, "country", t("by_host_country")), (right, "mineral", t("by_mineral"))):
         with col:
             st.markdown(f"**{t('funding_by', what=title)}** [{unit}]")
             g = funded.groupby(by, as_index=False)["total"].sum()
@@ -123,7 +124,9 @@ def _who_gets_what(t_alloc):
                 st.altair_chart(alt.Chart(g).mark_bar().encode(
                     x=alt.X("total:Q", title=unit),
                     y=alt.Y(f"{by}:N", sort="-x", title=None, axis=alt.Axis(labelOverlap=False)),
-                    tooltip=[by, alt.Tooltip("total:Q", format=",.1f")]).properties(height=max(200, 30 * len(g))),
+                    tooltip=[alt.Tooltip(f"{by}:N", title=t("col_country" if by == "country" else "col_mineral")),
+                             alt.Tooltip("total:Q", format=",.1f", title=t("funding_unit", unit=unit))],
+                ).properties(height=max(200, 30 * len(g))),
                     width="stretch")
     return funded
 
@@ -132,8 +135,11 @@ def _where(funded) -> None:
     """The world map of the funding."""
     # -- world map -----------------------------------------------------------------------------------
     st.subheader(t("where_the_money_goes"))
+    from app_pages.i18n import labels
+
+    names = {k.removeprefix("country_"): v for k, v in labels(lang()).items() if k.startswith("country_")}
     st.altair_chart(funding_map(funded.groupby("country_iso3")["total"].sum().to_dict(), money_unit(), t("col_country"),
-                                t("funding_unit", unit=money_unit())), width="stretch")
+                                t("funding_unit", unit=money_unit()), names=names), width="stretch")
     st.caption(t("map_source"))
 
 
@@ -151,23 +157,28 @@ def _china_share(pa, scenario, t_alloc) -> None:
         cs = cs.melt("mineral", var_name="when", value_name="share")
         cs["when"] = cs["when"].str.replace("china_share_", "").map(lambda w: t(f"when_{w}"))
         cs["share_pct"] = cs["share"] * 100
+        cs["mineral"] = cs["mineral"].map(mineral_name)
         order = [t("when_before"), t("when_after")]
         bars = alt.Chart(cs).mark_bar().encode(
             x=alt.X("mineral:N", title=None), xOffset=alt.XOffset("when:N", sort=order),
             y=alt.Y("share_pct:Q", title=t("axis_china_share_pct"), scale=alt.Scale(domain=[0, 100])),
             color=alt.Color("when:N", sort=order, title=None),
-            tooltip=["mineral", "when", alt.Tooltip("share_pct:Q", format=".1f")])
+            tooltip=[alt.Tooltip("mineral:N", title=t("col_mineral")), alt.Tooltip("when:N", title=t("col_when")),
+                     alt.Tooltip("share_pct:Q", format=".1f", title=t("axis_china_share_pct"))])
         rule = alt.Chart(pd.DataFrame({"y": [target]})).mark_rule(strokeDash=[6, 4], color="black").encode(y="y:Q")
         left, right = st.columns(2)
         left.altair_chart((bars + rule).properties(height=300), width="stretch")
         proj = outcome.by_year
         if proj is not None and not proj.empty:
-            proj = proj.assign(china_share_pct=proj["china_share"] * 100)
+            proj = proj.assign(china_share_pct=proj["china_share"] * 100, mineral=proj["mineral"].map(mineral_name),
+                               top_supplier=proj["top_supplier"].map(country_name))
             lines = alt.Chart(proj).mark_line(point=True).encode(
                 x=alt.X("year:O", title=None), y=alt.Y("china_share_pct:Q", title=t("axis_china_share_pct"),
                                                        scale=alt.Scale(domain=[0, 100])),
                 color=alt.Color("mineral:N", title=t("col_mineral")),
-                tooltip=["mineral", "year", alt.Tooltip("china_share_pct:Q", format=".1f"), "top_supplier"])
+                tooltip=[alt.Tooltip("mineral:N", title=t("col_mineral")), alt.Tooltip("year:O", title=t("col_year")),
+                         alt.Tooltip("china_share_pct:Q", format=".1f", title=t("axis_china_share_pct")),
+                         alt.Tooltip("top_supplier:N", title=t("col_top_supplier"))])
             year_rule = alt.Chart(pd.DataFrame({"x": [scenario.target_year]})).mark_rule(color="#888").encode(x="x:O")
             right.altair_chart((lines + rule + year_rule).properties(height=300), width="stretch")
         st.caption(t("china_share_caption", target=f"{target:.0f}", year=scenario.target_year,
@@ -218,7 +229,9 @@ def _portfolio_risk(scenario, t_alloc) -> None:
         left.altair_chart(alt.Chart(hist).mark_bar().encode(
             x=alt.X("lo:Q", title=t("axis_loan_loss", unit=unit)), x2="hi:Q",
             y=alt.Y("pct:Q", title=t("axis_share_of_paths_pct")),
-            tooltip=[alt.Tooltip("lo:Q", format=",.1f"), alt.Tooltip("hi:Q", format=",.1f"), alt.Tooltip("pct:Q", format=".2f")],
+            tooltip=[alt.Tooltip("lo:Q", format=",.1f", title=t("axis_loss_from", unit=unit)),
+                     alt.Tooltip("hi:Q", format=",.1f", title=t("axis_loss_to", unit=unit)),
+                     alt.Tooltip("pct:Q", format=".2f", title=t("axis_share_of_paths_pct"))],
         ).properties(height=280, title=t("loan_loss_distribution")), width="stretch")
         curve = risk.loan_loss_s_curve.assign(loss=lambda d: d["loss_krw_bn"] * money_factor(),
                                               pct=lambda d: d["probability"] * 100)
@@ -233,7 +246,8 @@ def _portfolio_risk(scenario, t_alloc) -> None:
         st.altair_chart(alt.Chart(target_tbl).mark_line(point=True).encode(
             x=alt.X("year:O", title=None), y=alt.Y("prob:Q", title=t("axis_prob_target_met_pct"), scale=alt.Scale(domain=[0, 100])),
             color=alt.Color("mineral:N", title=t("col_mineral")),
-            tooltip=["mineral", "year", alt.Tooltip("prob:Q", format=".1f")],
+            tooltip=[alt.Tooltip("mineral:N", title=t("col_mineral")), alt.Tooltip("year:O", title=t("col_year")),
+                     alt.Tooltip("prob:Q", format=".1f", title=t("axis_prob_target_met_pct"))],
         ).properties(height=280, title=t("prob_target_met_title", target=fmt_pct(scenario.target_single_supplier_share))),
             width="stretch")
         contrib = risk.projects.join(t_alloc[["name"]]).assign(mineral=lambda d: d["mineral"].map(mineral_name))
@@ -286,15 +300,18 @@ def _frontier(pa, scenario, s) -> None:
     fr = compute.frontier(pa, resource, scenario)
     unit = money_unit()
     fr = fr.assign(budget_disp=fr["budget"] * money_factor())
+    # the objective's value named by what it adds up (score-weighted support, total NPV, ...)
+    value_title = t("axis_objective_value", what=t(f"objective_{scenario.objective}"))
+    tips = [alt.Tooltip("budget_disp:Q", format=",.1f", title=t("axis_budget", unit=unit)),
+            alt.Tooltip("objective:Q", format=",.1f", title=value_title)]
     curve = alt.Chart(fr).mark_line(point=True).encode(
-        x=alt.X("budget_disp:Q", title=t("axis_budget", unit=unit)), y=alt.Y("objective:Q", title=t("objective")),
-        tooltip=[alt.Tooltip("budget_disp:Q", format=",.1f"), alt.Tooltip("objective:Q", format=",.2f")])
+        x=alt.X("budget_disp:Q", title=t("axis_budget", unit=unit)), y=alt.Y("objective:Q", title=value_title),
+        tooltip=tips)
     # the current budget's point is this page's own allocation (the cached curve is shared by every
     # position of the slider)
     here = pd.DataFrame({"budget_disp": [getattr(scenario, resource) * money_factor()], "objective": [s.objective]})
     cur = alt.Chart(here).mark_point(size=220, shape="diamond", filled=True, color="#c0392b").encode(
-        x="budget_disp:Q", y="objective:Q", tooltip=[alt.Tooltip("budget_disp:Q", format=",.1f"),
-                                                     alt.Tooltip("objective:Q", format=",.2f")])
+        x="budget_disp:Q", y="objective:Q", tooltip=tips)
     st.altair_chart((curve + cur).properties(height=300), width="stretch")
     st.caption(t("current_budget_marker"))
 
@@ -305,9 +322,38 @@ def _what_it_would_take(pa, scenario) -> None:
     # -- what it would take --------------------------------------------------------------------------
     st.subheader(t("what_it_would_take"))
     st.caption(t("what_it_would_take_help"))
+    left = compute.left_out_job(pa, scenario)
+    polling = not left.finished
+    st.fragment(run_every=POLL_S if polling else None)(_left_out_table)(left, pa, polling)
+    if not left.finished:   # the words first: the value table waits for the cores
+        return
     job = compute.what_it_would_take_job(pa, scenario)
     polling = not job.finished       # a fragment that looks again every POLL_S while the job runs
     st.fragment(run_every=POLL_S if polling else None)(_what_it_would_take_table)(job, pa, polling)
+
+
+def _left_out_table(job, pa, polling: bool) -> None:
+    """Every project left out, in words with the number (evaluator/left_out.py): the support at
+    which it would have been funded and the request reduction that takes, or the rule that
+    excludes it; worded here, in the page's language, from the job's messages."""
+    if job.finished and polling:
+        st.rerun()
+    if job.error is not None or (job.finished and not job.complete and not job.cancel.is_set()):
+        st.error(t("background_failed", error=job.error or ""))
+        return
+    if job.latest is None:
+        st.caption(t("computing_in_background"))
+        return
+    table, done, total = job.latest
+    if done < total:
+        st.progress(done / total if total else 0.0, text=t("left_out_progress", done=done, total=total))
+    shown = table.join(pa.table[["name"]]).assign(explanation=[messages.word(m, lang()) for m in table["message"]])
+    view, cfg = table_view(shown, [
+        ("name", "col_name", "text"), ("request_krw_bn", "col_request_total", "money"),
+        ("entry_support_krw_bn", "col_entry_support", "money"), ("request_cut_krw_bn", "col_request_reduction", "money"),
+        ("explanation", "col_why_left_out", "text")])
+    st.dataframe(view, column_config=cfg, width="stretch", key="left_out_table")
+    st.caption(t("left_out_caption"))
 
 
 def _what_it_would_take_table(job, pa, polling: bool) -> None:

@@ -194,6 +194,18 @@ def money_slider(container, label: str, key_krw_bn: str, max_krw_bn: float, step
                             on_change=_money_from_display, args=(key_krw_bn, f), disabled=disabled)
 
 
+def tornado_words(value: Any) -> str:
+    """A tornado input or setting as the data file words it (``price (primary)``, ``deck low case``,
+    ``+1 year``; ``evaluator/data/sensitivity_ranges.csv``) in the session's language: the labels'
+    ``tornado_w_<slug>``; a setting that is only a number (``-25%``) as it is."""
+    from app_pages.i18n import labels
+
+    text = "" if value is None else str(value)
+    signed = re.sub(r"^\+", "plus ", re.sub(r"^-", "minus ", text.strip().lower()))
+    slug = re.sub(r"[^a-z0-9]+", "_", signed).strip("_")
+    return labels(lang()).get(f"tornado_w_{slug}", text)
+
+
 def country_name(iso3) -> str:
     """A country in the session's language (the labels' ``country_<ISO3>``), else its ISO3 code."""
     from app_pages.i18n import labels

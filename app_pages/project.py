@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages import compute, state
 from app_pages.explain import project_sentence
-from app_pages.fmt import country_name, fmt_money, fmt_pct, mineral_name, money_factor, money_unit, share_basis_label, shown
+from app_pages.fmt import country_name, fmt_money, fmt_pct, mineral_name, money_factor, money_unit, share_basis_label, shown, tornado_words
 from app_pages.i18n import lang, t
 from evaluator import messages, reconcile, scoring, special_loan, supply, uncertainty
 from evaluator.evaluate import SCOPE_POLICY_ALONE
@@ -42,12 +42,14 @@ c[2].metric(t("payback_years"), "n/a" if not np.isfinite(r["payback_years"]) els
 c[3].metric(t("min_dscr"), "n/a" if not np.isfinite(r["min_dscr"]) else f"{r['min_dscr']:.2f}")
 c[4].metric(t("support_asked", unit=money_unit()), f"{r['support_request_krw_bn'] * money_factor():,.1f}")
 c[5].metric(t("coverage_of_cost"), fmt_pct(r["coverage_share"]))
-c2 = st.columns(4)
+c2 = st.columns(5)
 c2[0].metric(t("npv_pretax"), f"{r['npv_pretax_usd_m']:,.1f}")
 c2[1].metric(t("irr_pretax"), fmt_pct(r["irr_pretax"]))
 c2[2].metric(t("npv_korea_equity"), f"{r['npv_korea_equity_usd_m']:,.1f}",
              help=t("npv_korea_equity_help", withholding=fmt_pct(r["dividend_withholding_rate"])))
 c2[3].metric(t("irr_korea_equity"), fmt_pct(r["irr_korea_equity"]))
+# the fund's target return beside the equity IRR: the fund's terms are not published (issue 23)
+c2[4].metric(t("fund_target_return"), fmt_pct(scenario.fund_target_return), help=t("fund_terms_help"))
 st.caption(t("fiscal_line", region=r["fiscal_region"], basis=messages.text(f"royalty_basis_{r['royalty_basis']}", lang()),
              withholding=fmt_pct(r["dividend_withholding_rate"])))
 if r["fiscal_warning"]:
@@ -76,9 +78,10 @@ flows = pd.DataFrame({
 })
 long = flows.melt("year", var_name="item", value_name="usd_m")
 bars = alt.Chart(long).mark_bar().encode(
-    x=alt.X("year:O", title=None), y=alt.Y("usd_m:Q", title="USD m", stack="zero"),
+    x=alt.X("year:O", title=None), y=alt.Y("usd_m:Q", title=t("axis_amount_usd_m"), stack="zero"),
     color=alt.Color("item:N", title=None, legend=alt.Legend(orient="bottom")),
-    tooltip=["year", "item", alt.Tooltip("usd_m:Q", format=",.1f")])
+    tooltip=[alt.Tooltip("year:O", title=t("col_year")), alt.Tooltip("item:N", title=t("col_item")),
+             alt.Tooltip("usd_m:Q", format=",.1f", title=t("axis_amount_usd_m"))])
 line = alt.Chart(cf).mark_line(point=True, color="black").encode(
     x="year:O", y="fcf_usd_m:Q", tooltip=[alt.Tooltip("fcf_usd_m:Q", format=",.1f", title=t("fcf_usd_m"))])
 st.altair_chart((bars + line).properties(height=340), width="stretch")
@@ -102,7 +105,7 @@ with left:
         pts = alt.Chart(d).mark_bar().encode(
             x=alt.X("year:O", title=None), y=alt.Y("dscr:Q", title=t("axis_dscr"), scale=alt.Scale(type="symlog")),
             color=alt.condition(alt.datum.below, alt.value("#c0392b"), alt.value("#2e86c1")),
-            tooltip=["year", alt.Tooltip("dscr:Q", format=".2f")])
+            tooltip=[alt.Tooltip("year:O", title=t("col_year")), alt.Tooltip("dscr:Q", format=".2f", title=t("min_dscr"))])
         rule = alt.Chart(pd.DataFrame({"y": [comfort]})).mark_rule(strokeDash=[6, 4]).encode(y="y:Q")
         st.altair_chart((pts + rule).properties(height=280), width="stretch")
         st.caption(t("dscr_caption", comfort=f"{comfort:.2f}"))
@@ -126,6 +129,9 @@ st.caption(t("loan_cap_how", share=fmt_pct(r["loan_cap_share"]), terms=scenario.
              tier=messages.text(f"loan_cap_tier_{r['loan_cap_tier']}", lang()),
              basis=scoring.coverage_basis(app, r).text(lang()),
              criteria=special_loan.criteria_message(r["loan_cap_criteria"]).text(lang())))
+st.caption(t("fund_cap_how", share=fmt_pct(scenario.fund_equity_share),
+             need=f"{r['applicant_equity_need_krw_bn'] * money_factor():,.1f}",
+             cap=f"{r['fund_cap_krw_bn'] * money_factor():,.1f}", unit=money_unit()))
 st.caption(t("loan_write_off_yes" if r["loan_success_contingent"] else "loan_write_off_no",
              mineral=mineral_name(r["mineral"]), share=fmt_pct(scenario.write_off_share)))
 st.caption(t("loan_rate_line", ktb=fmt_pct(scenario.ktb_3y_rate), spread=fmt_pct(scenario.policy_loan_spread),
@@ -147,13 +153,16 @@ with right:
         s_long = (shares.loc[top] * 100).reset_index(names="partner").melt(
             "partner", var_name="when", value_name="share_pct")
         s_long["when"] = s_long["when"].map(lambda w: t(f"when_{w}"))
+        s_long["partner"] = s_long["partner"].map(country_name)   # names, not ISO3 codes
+        top = [country_name(c) for c in top]
         order = [t("when_before"), t("when_after")]
         chart = alt.Chart(s_long).mark_bar().encode(
             y=alt.Y("partner:N", sort=list(top), title=t("source_country")),
             x=alt.X("share_pct:Q", title=t("axis_share_of_imports_pct")),
             yOffset=alt.YOffset("when:N", sort=order),
             color=alt.Color("when:N", sort=order, title=None),
-            tooltip=["partner", "when", alt.Tooltip("share_pct:Q", format=".1f")])
+            tooltip=[alt.Tooltip("partner:N", title=t("source_country")), alt.Tooltip("when:N", title=t("col_when")),
+                     alt.Tooltip("share_pct:Q", format=".1f", title=t("axis_share_of_imports_pct"))])
         st.altair_chart(chart.properties(height=280), width="stretch")
         st.caption(t("supply_effect_caption", year=scenario.target_year,
                      basis=share_basis_label(supply.share_basis(ref, r["mineral"])),
@@ -185,8 +194,12 @@ if app.study_npv_usd_m is not None and app.study_discount_rate is not None:
         x=alt.X("step:N", sort=None, title=None, axis=alt.Axis(labelAngle=-20, labelLimit=200)),
         y=alt.Y("start:Q", title=t("col_npv_usd_m")), y2="npv_after_usd_m:Q",
         color=alt.Color("kind:N", title=None, scale=alt.Scale(range=["#2e86c1", "#c0392b", "#7f8c8d"])),
-        tooltip=["step", alt.Tooltip("change_usd_m:Q", format=",.1f"), alt.Tooltip("npv_after_usd_m:Q", format=",.1f"),
-                 "detail"]).properties(height=320), width="stretch")
+        tooltip=[alt.Tooltip("step:N", title=t("col_item")),
+                 alt.Tooltip("change_usd_m:Q", format=",.1f", title=t("axis_change_usd_m")),
+                 alt.Tooltip("npv_after_usd_m:Q", format=",.1f", title=t("col_npv_usd_m"))]
+        # the step's detail is the engine's English sentence: shown in English only
+        + ([alt.Tooltip("detail:N", title=t("col_note"))] if lang() == "en" else [])).properties(height=320),
+        width="stretch")
     st.caption(t("bridge_caption"))
 
 # -- inputs and their sources --------------------------------------------------------------------
@@ -241,7 +254,7 @@ if res and res[0] == app_id:
     summ = sim.summary.loc[app_id]
     cc = st.columns(4)
     for col, key in zip(cc, ["npv_p10_usd_m", "npv_p50_usd_m", "npv_p90_usd_m", "prob_npv_negative"]):
-        col.metric(t(f"mc_{key}"), fmt_pct(summ[key]) if key.startswith("prob") else f"{summ[key]:,.1f} USD m")
+        col.metric(t(f"mc_{key}"), fmt_pct(summ[key]) if key.startswith("prob") else t("usd_m_value", x=f"{summ[key]:,.1f}"))
     if summ["loan_request_krw_bn"] > 0:           # the loan: simulated beside static, one credit model
         static = sc.scores.table.loc[app_id] if sc is not None else None
         cl = st.columns(4)
@@ -260,6 +273,8 @@ if res and res[0] == app_id:
     left.altair_chart((hist + zero).properties(height=300, title=t("npv_distribution", n=f"{n:,}")),
                       width="stretch")
     td = tor[tor["id"] == app_id].copy()
+    for col in ("input", "low_setting", "high_setting"):   # the data file's words, in the officer's language
+        td[col] = td[col].map(tornado_words)
     order = td.sort_values("swing", ascending=False)["input"].tolist()
     # one bar from the base NPV to each setting, coloured by low or high setting
     ends = pd.concat([
@@ -268,6 +283,7 @@ if res and res[0] == app_id:
     tbar = alt.Chart(ends).mark_bar(opacity=0.85).encode(
         y=alt.Y("input:N", sort=order, title=None), x=alt.X("npv:Q", title=t("col_npv_usd_m")), x2="base_npv_usd_m:Q",
         color=alt.Color("setting:N", title=None, scale=alt.Scale(range=["#c0392b", "#2e86c1"])),
-        tooltip=["input", "setting", "label", alt.Tooltip("npv:Q", format=",.1f")])
+        tooltip=[alt.Tooltip("input:N", title=t("col_input")), alt.Tooltip("setting:N", title=t("col_setting")),
+                 alt.Tooltip("label:N", title=t("col_change")), alt.Tooltip("npv:Q", format=",.1f", title=t("col_npv_usd_m"))])
     brule = alt.Chart(td.head(1)).mark_rule(color="black").encode(x="base_npv_usd_m:Q")
     right.altair_chart((tbar + brule).properties(height=300, title=t("tornado_title")), width="stretch")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_pages import access, compute, state
 from app_pages.explain import rank_changes
-from app_pages.fmt import mineral_name, money_factor, money_unit, share_basis_label, table_view
+from app_pages.fmt import country_name, mineral_name, money_factor, money_unit, share_basis_label, table_view
 from app_pages.i18n import lang, t
 from evaluator import scoring, supply
 from models.scenario import CRITERIA, FINANCIAL_MEASURES
@@ -72,6 +72,9 @@ m = compute.evaluation(scenario).metrics
 extra = [c for c in ("support_request_krw_bn", "npv_usd_m") if c not in table.columns]
 chart_df = table.join(m[extra], how="left").reset_index()
 chart_df["support"] = chart_df["support_request_krw_bn"] * money_factor()
+# charts show names in the officer's language, never codes
+chart_df["mineral_shown"] = chart_df["mineral"].map(mineral_name)
+chart_df["country_shown"] = chart_df["country_iso3"].map(country_name)
 
 left, right = st.columns(2)
 with left:
@@ -80,8 +83,10 @@ with left:
         x=alt.X("country_risk_score:Q", title=t("axis_country_risk")),
         y=alt.Y("npv_usd_m:Q", title=t("col_npv_usd_m")),
         size=alt.Size("support:Q", title=t("axis_support", unit=money_unit())),
-        color=alt.Color("mineral:N", title=t("col_mineral")),
-        tooltip=["id", "name", "mineral", "country_iso3",
+        color=alt.Color("mineral_shown:N", title=t("col_mineral")),
+        tooltip=[alt.Tooltip("id:N", title=t("col_application")), alt.Tooltip("name:N", title=t("col_name")),
+                 alt.Tooltip("mineral_shown:N", title=t("col_mineral")),
+                 alt.Tooltip("country_shown:N", title=t("col_country")),
                  alt.Tooltip("npv_usd_m:Q", format=",.1f", title=t("col_npv_usd_m")),
                  alt.Tooltip("score:Q", format=".1f", title=t("col_score")),
                  alt.Tooltip("support:Q", format=",.1f", title=t("axis_support", unit=money_unit()))],
@@ -97,7 +102,9 @@ with right:
         y=alt.Y("id:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False)),
         x=alt.X("points:Q", stack="zero", title=t("axis_score_points")),
         color=alt.Color("criterion:N", title=t("legend_criterion")),
-        tooltip=["id", "name", "criterion", alt.Tooltip("points:Q", format=".1f")],
+        tooltip=[alt.Tooltip("id:N", title=t("col_application")), alt.Tooltip("name:N", title=t("col_name")),
+                 alt.Tooltip("criterion:N", title=t("legend_criterion")),
+                 alt.Tooltip("points:Q", format=".1f", title=t("axis_score_points"))],
     ).properties(height=max(380, 18 * len(order)))
     st.altair_chart(bars, width="stretch")
 
@@ -111,7 +118,7 @@ for mineral in sorted(set(table["mineral"])):
     else:   # the target year without any project: the "before" of every other page
         share = float(supply.partner_shares_in_year(sref, scenario, mineral)["before"].get(supply.CHINA, 0.0))
         basis = t("basis_trade", basis=share_basis_label(supply.share_basis(sref, mineral)), year=scenario.target_year)
-    rows.append({"mineral": mineral, "china_share_pct": 100 * share, "basis": basis})
+    rows.append({"mineral": mineral_name(mineral), "china_share_pct": 100 * share, "basis": basis})
 if rows:
     cs = pd.DataFrame(rows)
     target = 100 * scenario.target_single_supplier_share
@@ -119,7 +126,8 @@ if rows:
         x=alt.X("mineral:N", sort="-y", title=None),
         y=alt.Y("china_share_pct:Q", title=t("axis_china_share_pct"), scale=alt.Scale(domain=[0, 100])),
         color=alt.condition(alt.datum.china_share_pct > target, alt.value("#c0392b"), alt.value("#2e86c1")),
-        tooltip=["mineral", "basis", alt.Tooltip("china_share_pct:Q", format=".1f")],
+        tooltip=[alt.Tooltip("mineral:N", title=t("col_mineral")), alt.Tooltip("basis:N", title=t("col_basis")),
+                 alt.Tooltip("china_share_pct:Q", format=".1f", title=t("axis_china_share_pct"))],
     )
     rule = alt.Chart(pd.DataFrame({"y": [target]})).mark_rule(strokeDash=[6, 4], color="black").encode(y="y:Q")
     st.altair_chart((bar + rule).properties(height=300), width="stretch")

@@ -18,18 +18,28 @@ OUTLINES = Path(__file__).resolve().parent.parent / "static" / "world_countries_
 OUTLINES_URL = "app/static/world_countries_110m.geojson"
 
 
-def funding_map(by_country: dict[str, float], unit: str, title_country: str, title_funding: str) -> alt.Chart:
-    """Choropleth of the funding per host country [``unit``]; unfunded countries grey."""
-    totals = pd.DataFrame({"iso_a3": list(by_country), "total": [float(v) for v in by_country.values()]})
+def funding_map(by_country: dict[str, float], unit: str, title_country: str, title_funding: str,
+                names: dict[str, str] | None = None) -> alt.Chart:
+    """Choropleth of the funding per host country [``unit``]; unfunded countries grey.
+
+    ``names`` (ISO3 -> the country in the officer's language) words the tooltip; a country it does not
+    name keeps the outlines' own (English) name."""
+    names = dict(names or {})
+    codes = list(dict.fromkeys([*by_country, *names]))
+    totals = pd.DataFrame({"iso_a3": codes, "total": [float(by_country.get(c, 0.0)) for c in codes],
+                           "country": [names.get(c, "") for c in codes]})
     if totals.empty:
-        totals = pd.DataFrame({"iso_a3": ["-"], "total": [0.0]})
+        totals = pd.DataFrame({"iso_a3": ["-"], "total": [0.0], "country": [""]})
     outlines = alt.Data(url=OUTLINES_URL, format=alt.DataFormat(property="features", type="json"))
     return alt.Chart(outlines).mark_geoshape(stroke="white", strokeWidth=0.4).transform_lookup(
-        lookup="properties.iso_a3", from_=alt.LookupData(data=totals, key="iso_a3", fields=["total"]),
+        lookup="properties.iso_a3", from_=alt.LookupData(data=totals, key="iso_a3", fields=["total", "country"]),
         default="0",
-    ).transform_calculate(total="toNumber(datum.total)").encode(
+    ).transform_calculate(
+        total="toNumber(datum.total)",
+        country="datum.country && datum.country != '0' ? datum.country : datum.properties.name",
+    ).encode(
         color=alt.condition("datum.total > 0", alt.Color("total:Q", title=unit, scale=alt.Scale(scheme="blues")),
                             alt.value("#e5e8ec")),
-        tooltip=[alt.Tooltip("properties.name:N", title=title_country),
+        tooltip=[alt.Tooltip("country:N", title=title_country),
                  alt.Tooltip("total:Q", title=title_funding, format=",.1f")],
     ).project("equalEarth").properties(height=380)

@@ -36,10 +36,11 @@ import numpy as np
 import pandas as pd
 
 from evaluator import allocation as alloc
+from evaluator import messages
 from evaluator.portfolio import PortfolioAllocation, budgets_of, solver_kwargs
 
 __all__ = ["ENTRY_COLUMNS", "PROPORTIONAL", "EXPLAIN_COLUMNS", "cut_request", "entry_support", "entry_supports",
-           "explain_left_out"]
+           "explain_left_out", "explain_left_out_in_chunks"]
 
 #: Columns of :func:`entry_support`.
 ENTRY_COLUMNS = ["request_krw_bn", "entry_support_krw_bn", "request_cut_krw_bn", "reason"]
@@ -161,6 +162,24 @@ def explain_left_out(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[st
         :class:`evaluator.messages.Message`: the code and its numbers, worded at the edge) and
         ``explanation`` (that message in ``language``, amounts in 억원 in Korean).
     """
+    out = None
+    for out, _, _ in explain_left_out_in_chunks(pa, scenario, ref, ids=ids, language=language,
+                                                step_krw_bn=step_krw_bn, chunk_size=None):
+        pass
+    return out
+
+
+def explain_left_out_in_chunks(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[str] | None = None,
+                               language: str = "en", step_krw_bn: float = 0.1, chunk_size: int | None = 4,
+                               should_stop=None):
+    """:func:`explain_left_out`, chunk by chunk, for a page that shows the answers as they come.
+
+    Yields ``(table, done, total)``: the table of :func:`explain_left_out` so far (the
+    applications excluded by a rule or a lock first, at once; then the left-out candidates in
+    rank order, highest score first, ``chunk_size`` at a time; all at once when None), the
+    candidates explained and their number. ``should_stop`` (a callable) is asked between chunks:
+    once it answers True the generator ends.
+    """
     from evaluator.messages import Message
     from evaluator.portfolio import what_it_would_take
 
@@ -169,30 +188,48 @@ def explain_left_out(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[st
     if ids is not None:
         wanted = set(map(str, ids))
         left = [i for i in left if i in wanted]
-    cand_left = [i for i in left if i in pa.candidates.index]
-    entry = entry_support(pa, scenario, ref, ids=cand_left, step_krw_bn=step_krw_bn)
-    never = [i for i in entry.index if entry.at[i, "reason"] == "not_at_any_request"]
-    wit = what_it_would_take(pa, scenario, ref, ids=never, max_candidates=0) if never else None
+    skip = set(map(str, pa.options.get("locked_out", ())))
+    cand_left = [i for i in left if i in pa.candidates.index and i not in skip]
+    if "score" in pa.candidates.columns:   # the highest ranked first: the officer's first question
+        cand_left.sort(key=lambda i: -float(pa.candidates.at[i, "score"]))
     binding = [b.split(" ", 1)[1] for b in pa.result.binding if b.startswith("budget ")]  # e.g. "budget loan_krw_bn"
     budget = binding[0] if binding else "any"
     rows = {}
-    for i in left:
+
+    def row(i, msg, support=np.nan, rise=np.nan):
         request = float(pa.candidates.at[i, "support_krw_bn"]) if i in pa.candidates.index else np.nan
-        support, rise = np.nan, np.nan
-        if i not in entry.index:  # not a candidate: excluded by a rule, or locked out
-            note = table.at[i, "note_message"] if "note_message" in table.columns else None
-            msg = note if note is not None and not (isinstance(note, float) and np.isnan(note)) else Message("left_out_locked")
-        elif entry.at[i, "reason"] == "request_cut":
-            support = float(entry.at[i, "entry_support_krw_bn"])
-            msg = Message("left_out_request_cut", {"support": support, "request": request})
-        else:
-            if wit is not None and i in wit.index:
-                rise = float(wit.at[i, "score_increase"]) if pd.notna(wit.at[i, "score_increase"]) else np.nan
-            msg = (Message("left_out_score_rise", {"budget": budget, "points": rise}) if np.isfinite(rise)
-                   else Message("left_out_never", {"budget": budget}))
         rows[i] = {"request_krw_bn": request, "entry_support_krw_bn": support,
                    "request_cut_krw_bn": request - support, "score_increase": rise, "message": msg,
                    "explanation": msg.text(language)}
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=EXPLAIN_COLUMNS)
-    out.index.name = "id"
-    return out
+
+    def frame():
+        out = pd.DataFrame.from_dict(rows, orient="index", columns=EXPLAIN_COLUMNS).reindex(
+            [i for i in left if i in rows])
+        out.index.name = "id"
+        return out
+
+    for i in left:
+        if i not in cand_left:  # not a candidate: excluded by a rule, or locked out
+            note = table.at[i, "note_message"] if "note_message" in table.columns else None
+            row(i, note if isinstance(note, (Message, messages.Joined)) else Message("left_out_locked"))
+    yield frame(), 0, len(cand_left)
+    size = chunk_size or max(1, len(cand_left))
+    for start in range(0, len(cand_left), size):
+        if should_stop is not None and should_stop():
+            return
+        chunk = cand_left[start:start + size]
+        entry = entry_support(pa, scenario, ref, ids=chunk, step_krw_bn=step_krw_bn)
+        never = [i for i in chunk if entry.at[i, "reason"] == "not_at_any_request"]
+        wit = what_it_would_take(pa, scenario, ref, ids=never, max_candidates=0, n_jobs=1) if never else None
+        for i in chunk:
+            if entry.at[i, "reason"] == "request_cut":
+                support = float(entry.at[i, "entry_support_krw_bn"])
+                row(i, Message("left_out_request_cut", {"support": support,
+                                                        "request": float(entry.at[i, "request_krw_bn"])}), support)
+                continue
+            rise = np.nan
+            if wit is not None and i in wit.index and pd.notna(wit.at[i, "score_increase"]):
+                rise = float(wit.at[i, "score_increase"])
+            row(i, Message("left_out_score_rise", {"budget": budget, "points": rise}) if np.isfinite(rise)
+                else Message("left_out_never", {"budget": budget}), rise=rise)
+        yield frame(), min(start + size, len(cand_left)), len(cand_left)

@@ -64,3 +64,72 @@ def test_no_problem_names_a_data_file_or_counts_from_zero(ref, language):
     for p in res.problems:
         line = p.message(language)
         assert not re.search(r"evaluator/|\.csv|\.toml", line), line
+
+
+# -- charts in Korean -----------------------------------------------------------------------------
+
+#: Fields whose values are the applicant's own text or ids (shown as entered).
+_OWN_DATA_FIELDS = {"id", "name"}
+_CODE = re.compile(r"^(?:[a-z]+(?:_[a-z0-9]+)+|[A-Z]{3}|None|nan|NaN)$")
+
+
+def _chart_texts(at) -> list[tuple[str, str]]:
+    """(where, text) of every chart on the page: the titles of its axes, legends and tooltips, and the
+    values of every field it draws as categories (axes, colours, offsets, tooltips)."""
+    import json
+
+    import pyarrow as pa
+
+    out = []
+    for el in at.get("vega_lite_chart"):
+        spec = json.loads(el.proto.spec)
+        frames = {ds.name: pa.ipc.open_stream(ds.data.data).read_all().to_pandas() for ds in el.proto.datasets}
+        if isinstance(spec.get("title"), str):
+            out.append(("chart title", spec["title"]))
+        for layer in spec.get("layer", [spec]):
+            data = frames.get((layer.get("data") or spec.get("data") or {}).get("name"))
+            if isinstance(layer.get("title"), str):
+                out.append(("chart title", layer["title"]))
+            for channel, enc in (layer.get("encoding") or {}).items():
+                for item in enc if isinstance(enc, list) else [enc]:
+                    if not isinstance(item, dict):
+                        continue
+                    if "condition" in item and isinstance(item["condition"], dict):
+                        item = {**item["condition"], **{k: v for k, v in item.items() if k != "condition"}}
+                    field = item.get("field")
+                    if field is None:
+                        continue
+                    if channel == "tooltip":
+                        assert "title" in item, f"tooltip {field!r} shows its field name"
+                    if isinstance(item.get("title"), str):
+                        out.append((f"{channel} title", item["title"]))
+                    if (item.get("type") in ("nominal", "ordinal") and field not in _OWN_DATA_FIELDS
+                            and data is not None and field in data):
+                        out += [(f"{channel} value of {field}", str(v)) for v in data[field].unique()]
+    return out
+
+
+def test_charts_and_the_tornado_in_korean_carry_no_codes_none_or_usd_m(fresh_app):
+    from test_korean import ALLOWED, _data_words, _english
+
+    at = fresh_app
+    at.radio(key="lang").set_value("ko")
+    at.radio(key="unit").set_value("억원").run()
+    allowed = ALLOWED | _data_words(at)
+    found, seen = {}, {}
+    for page in ("ranking", "project", "allocation"):
+        at.switch_page(f"app_pages/{page}.py")
+        at.run()
+        if page == "project":   # the simulation draws the NPV histogram and the tornado
+            at.button(key="run_mc").click().run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        texts = _chart_texts(at)
+        seen[page] = texts
+        bad = [(w, x) for w, x in texts if "USD m" in x or (_CODE.match(x) and x not in allowed) or _english(x, allowed)]
+        if bad:
+            found[page] = bad
+    assert found == {}, found
+    tornado = {x for w, x in seen["project"] if w == "y value of input"}
+    assert {"가격 (주 생산물)", "초기 투자비", "할인율"} <= tornado, tornado
+    assert "가격 전망 하위 시나리오" in {x for w, x in seen["project"] if w == "tooltip value of label"}
+    assert any(w == "x value of mineral" and x == "희토류" for w, x in seen["allocation"])
