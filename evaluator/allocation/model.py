@@ -28,58 +28,11 @@ class _Model:
                  min_fraction=1.0, max_fraction=1.0, group_caps=(), locked_in=(), locked_out=(),
                  extra_constraints=(), concave_terms=(), time_limit_s=10.0, mip_rel_gap=1e-6,
                  tighten_concave=True, presolve=True, award_step=None):
-        if not isinstance(candidates, pd.DataFrame):
-            raise ValueError("candidates must be a DataFrame")
-        if not candidates.index.is_unique:
-            raise ValueError("candidate ids (the index) must be unique")
-        if not budgets:
-            raise ValueError("at least one budget is needed")
-        self.candidates = candidates
-        self.ids = candidates.index
-        self.keys = list(budgets)
-        self.budgets = np.array([float(budgets[k]) for k in self.keys])
-        for key, b in zip(self.keys, self.budgets):
-            if np.isnan(b) or b < 0:
-                raise ValueError(f"budget {key}: must be a non-negative number (+inf allowed), "
-                                 f"got {float(b)!r}")
-        missing = [k for k in self.keys if k not in candidates.columns]
-        if missing:
-            raise ValueError(f"no request column for budget keys {missing}")
-        n = self.n = len(candidates)
-        self.value = _per_row(candidates, value, "value")
-        self.req = candidates[self.keys].to_numpy(dtype=float)
-        if not np.all(np.isfinite(self.req)) or np.any(self.req < 0):
-            raise ValueError("requests must be finite and non-negative")
-        self.lo = _per_row(candidates, min_fraction, "min_fraction")
-        self.hi = _per_row(candidates, max_fraction, "max_fraction")
-        if np.any(self.lo < 0) or np.any(self.hi > 1) or np.any(self.lo > self.hi):
-            raise ValueError("need 0 <= min_fraction <= max_fraction <= 1 for every candidate")
-        self.time_limit_s = float(time_limit_s)
-        self.presolve = bool(presolve)
-        self.mip_rel_gap = float(mip_rel_gap)
+        self._read_inputs(candidates, budgets, value, min_fraction, max_fraction, time_limit_s, mip_rel_gap,
+                          presolve)
+        n = self.n
 
-        # a single id given as a string is one id, not a sequence of characters
-        self.locked_in = [locked_in] if isinstance(locked_in, str) else list(locked_in)
-        self.locked_out = [locked_out] if isinstance(locked_out, str) else list(locked_out)
-        for lst, what in ((self.locked_in, "locked_in"), (self.locked_out, "locked_out")):
-            bad = [i for i in lst if i not in self.ids]
-            if bad:
-                raise ValueError(f"{what}: unknown candidate ids {bad[:5]}")
-        both = sorted(set(self.locked_in) & set(self.locked_out), key=str)
-        if both:
-            raise AllocationInfeasible(
-                f"Candidate(s) {', '.join(map(str, both))} are both must-fund and must-not-fund.",
-                [f"must fund {i}" for i in both] + [f"must not fund {i}" for i in both],
-                [Message("constraint_must_fund", {"id": i}) for i in both]
-                + [Message("constraint_must_not_fund", {"id": i}) for i in both])
-        self.pos_in = self.ids.get_indexer(self.locked_in)
-        self.pos_out = self.ids.get_indexer(self.locked_out)
-        # Floor of a locked-in candidate.
-        self.floor = np.maximum(self.lo, LOCK_FLOOR)
-        # Coverage divides by the floor; a zero floor would give huge coefficients, so
-        # candidates with min_fraction 0 cover their group once their fractions in it sum to
-        # COVERAGE_FLOOR.
-        self.cover_div = np.maximum(self.lo, COVERAGE_FLOOR)
+        self._read_locks(locked_in, locked_out)
 
         rows: list[sparse.spmatrix] = []
         self.row_lo: list[float] = []
@@ -94,44 +47,8 @@ class _Model:
                 raise ValueError(f"duplicate constraint name {nm!r}")
             names.add(nm)
 
-        # --- extra variables
-        self.coverage = list(_of_type(extra_constraints, MinGroupsCovered))
-        self.linear = list(_of_type(extra_constraints, LinearConstraintSpec))
-        other = [c for c in extra_constraints
-                 if not isinstance(c, (MinGroupsCovered, LinearConstraintSpec))]
-        if other:
-            raise TypeError(f"unsupported constraint type {type(other[0]).__name__}")
-        self.cov_groups = []   # per coverage spec: list of (label, member positions)
-        nz = 0
-        for spec in self.coverage:
-            lab = _labels(candidates, spec.groups, spec.name)
-            groups = [(g, np.flatnonzero((lab == g).to_numpy())) for g in pd.unique(lab.dropna())]
-            self.cov_groups.append(groups)
-            nz += len(groups)
-        self.nz = nz
-        self.concave = list(concave_terms)
-        self.concave_w = []
-        self.concave_w_model = []     # weights in the link rows (tightened, see _tightened_weights)
-        self.seg_width = []
-        nu = 0
-        for t in self.concave:
-            w = _per_row(candidates, t.weights, t.name)
-            b = np.asarray(t.breakpoints, float)
-            m = np.asarray(t.slopes, float)
-            if np.any(w < 0):
-                raise ValueError(f"{t.name}: weights must be non-negative")
-            if len(m) != len(b) + 1:
-                raise ValueError(f"{t.name}: need len(slopes) == len(breakpoints) + 1")
-            if np.any(b <= 0) or np.any(np.diff(b) <= 0):
-                raise ValueError(f"{t.name}: breakpoints must be positive and increasing")
-            if np.any(np.diff(m) > 1e-12):
-                raise ValueError(f"{t.name}: slopes must not increase (concave term)")
-            self.concave_w.append(w)
-            self.concave_w_model.append(
-                _tightened_weights(w, b, m, self.lo) if tighten_concave else w)
-            self.seg_width.append(np.diff(np.concatenate([[0.0], b, [np.inf]])))
-            nu += len(m)
-        self.nu = nu
+        self._extra_variables(candidates, extra_constraints, concave_terms, tighten_concave)
+        nz, nu = self.nz, self.nu
         # Share caps compare a group with the total allocation of a resource. Writing the total
         # once as an auxiliary variable T_r keeps each cap row sparse (group members + T_r)
         # instead of dense over all candidates; HiGHS solves the sparse form faster.
@@ -170,41 +87,7 @@ class _Model:
             row(self.req[:, k], -np.inf, self.budgets[k], f"budget {key}", "budget")
         self.n_budget_rows = len(self.keys)
 
-        # --- group caps
-        self.caps = list(group_caps)
-        self.cap_members = []
-        self.cap_amount = []
-        for cap in self.caps:
-            add_name(cap.name)
-            if cap.kind not in ("absolute", "share"):
-                raise ValueError(f"{cap.name}: kind must be 'absolute' or 'share'")
-            if cap.members is not None:
-                bad = [i for i in cap.members if i not in self.ids]
-                if bad:
-                    raise ValueError(f"{cap.name}: unknown candidate ids {bad[:5]}")
-                mask = self.ids.isin(list(cap.members))
-            elif cap.column is not None:
-                if cap.column not in candidates.columns:
-                    raise ValueError(f"{cap.name}: no column {cap.column!r}")
-                mask = (candidates[cap.column] == cap.value).to_numpy()
-            else:
-                raise ValueError(f"{cap.name}: give members or column/value")
-            if cap.resource is None:
-                amount = self.req.sum(axis=1)
-            else:
-                if cap.resource not in self.keys:
-                    raise ValueError(f"{cap.name}: resource {cap.resource!r} is not a budget key")
-                amount = self.req[:, self.keys.index(cap.resource)]
-            self.cap_members.append(np.asarray(mask, bool))
-            self.cap_amount.append(amount)
-            coef = np.where(mask, amount, 0.0)
-            if cap.kind == "share":
-                if not 0 <= cap.limit <= 1:
-                    raise ValueError(f"{cap.name}: a share limit must be within [0, 1]")
-                row(coef, -np.inf, 0.0, cap.name, "cap",
-                    [(self.total_var[cap.resource], -float(cap.limit))])
-            else:
-                row(coef, -np.inf, float(cap.limit), cap.name, "cap")
+        self._cap_rows(candidates, group_caps, row, add_name)
 
         # --- general linear constraints
         self.linear_coef = []
@@ -241,7 +124,7 @@ class _Model:
         for r, jt in self.total_var.items():
             amount = self.req.sum(axis=1) if r is None else self.req[:, self.keys.index(r)]
             row(-amount, 0.0, 0.0, f"total {r or 'all'} (link)", "total_link", [(jt, 1.0)])
-        # --- award steps: req_ik x_i - step n_ik = 0
+        # --- award steps: sum_k req_ik x_i - step n_i = 0
         for j, i in enumerate(self.step_cells):
             coef = np.zeros(n)
             coef[i] = self.req[i].sum()
@@ -256,6 +139,149 @@ class _Model:
         self.row_lo = np.asarray(self.row_lo, float)
         self.row_hi = np.asarray(self.row_hi, float)
 
+        self._objective_and_bounds()
+
+    def _read_inputs(self, candidates, budgets, value, min_fraction, max_fraction, time_limit_s, mip_rel_gap,
+                     presolve):
+        """The candidates, budgets, values and fraction bounds, checked."""
+        if not isinstance(candidates, pd.DataFrame):
+            raise ValueError("candidates must be a DataFrame")
+        if not candidates.index.is_unique:
+            raise ValueError("candidate ids (the index) must be unique")
+        if not budgets:
+            raise ValueError("at least one budget is needed")
+        self.candidates = candidates
+        self.ids = candidates.index
+        self.keys = list(budgets)
+        self.budgets = np.array([float(budgets[k]) for k in self.keys])
+        for key, b in zip(self.keys, self.budgets):
+            if np.isnan(b) or b < 0:
+                raise ValueError(f"budget {key}: must be a non-negative number (+inf allowed), "
+                                 f"got {float(b)!r}")
+        missing = [k for k in self.keys if k not in candidates.columns]
+        if missing:
+            raise ValueError(f"no request column for budget keys {missing}")
+        self.n = len(candidates)
+        self.value = _per_row(candidates, value, "value")
+        self.req = candidates[self.keys].to_numpy(dtype=float)
+        if not np.all(np.isfinite(self.req)) or np.any(self.req < 0):
+            raise ValueError("requests must be finite and non-negative")
+        self.lo = _per_row(candidates, min_fraction, "min_fraction")
+        self.hi = _per_row(candidates, max_fraction, "max_fraction")
+        if np.any(self.lo < 0) or np.any(self.hi > 1) or np.any(self.lo > self.hi):
+            raise ValueError("need 0 <= min_fraction <= max_fraction <= 1 for every candidate")
+        self.time_limit_s = float(time_limit_s)
+        self.presolve = bool(presolve)
+        self.mip_rel_gap = float(mip_rel_gap)
+
+    def _read_locks(self, locked_in, locked_out):
+        """The must-fund and must-not-fund candidates, checked, and the floors they impose."""
+        # a single id given as a string is one id, not a sequence of characters
+        self.locked_in = [locked_in] if isinstance(locked_in, str) else list(locked_in)
+        self.locked_out = [locked_out] if isinstance(locked_out, str) else list(locked_out)
+        for lst, what in ((self.locked_in, "locked_in"), (self.locked_out, "locked_out")):
+            bad = [i for i in lst if i not in self.ids]
+            if bad:
+                raise ValueError(f"{what}: unknown candidate ids {bad[:5]}")
+        both = sorted(set(self.locked_in) & set(self.locked_out), key=str)
+        if both:
+            raise AllocationInfeasible(
+                f"Candidate(s) {', '.join(map(str, both))} are both must-fund and must-not-fund.",
+                [f"must fund {i}" for i in both] + [f"must not fund {i}" for i in both],
+                [Message("constraint_must_fund", {"id": i}) for i in both]
+                + [Message("constraint_must_not_fund", {"id": i}) for i in both])
+        self.pos_in = self.ids.get_indexer(self.locked_in)
+        self.pos_out = self.ids.get_indexer(self.locked_out)
+        # Floor of a locked-in candidate.
+        self.floor = np.maximum(self.lo, LOCK_FLOOR)
+        # Coverage divides by the floor; a zero floor would give huge coefficients, so
+        # candidates with min_fraction 0 cover their group once their fractions in it sum to
+        # COVERAGE_FLOOR.
+        self.cover_div = np.maximum(self.lo, COVERAGE_FLOOR)
+
+    def _extra_variables(self, candidates, extra_constraints, concave_terms, tighten_concave):
+        """The coverage groups (one binary each) and the concave terms' segments (one variable each)."""
+        # --- extra variables
+        self.coverage = list(_of_type(extra_constraints, MinGroupsCovered))
+        self.linear = list(_of_type(extra_constraints, LinearConstraintSpec))
+        other = [c for c in extra_constraints
+                 if not isinstance(c, (MinGroupsCovered, LinearConstraintSpec))]
+        if other:
+            raise TypeError(f"unsupported constraint type {type(other[0]).__name__}")
+        self.cov_groups = []   # per coverage spec: list of (label, member positions)
+        nz = 0
+        for spec in self.coverage:
+            lab = _labels(candidates, spec.groups, spec.name)
+            groups = [(g, np.flatnonzero((lab == g).to_numpy())) for g in pd.unique(lab.dropna())]
+            self.cov_groups.append(groups)
+            nz += len(groups)
+        self.nz = nz
+        self.concave = list(concave_terms)
+        self.concave_w = []
+        self.concave_w_model = []     # weights in the link rows (tightened, see _tightened_weights)
+        self.seg_width = []
+        nu = 0
+        for t in self.concave:
+            w = _per_row(candidates, t.weights, t.name)
+            b = np.asarray(t.breakpoints, float)
+            m = np.asarray(t.slopes, float)
+            if np.any(w < 0):
+                raise ValueError(f"{t.name}: weights must be non-negative")
+            if len(m) != len(b) + 1:
+                raise ValueError(f"{t.name}: need len(slopes) == len(breakpoints) + 1")
+            if np.any(b <= 0) or np.any(np.diff(b) <= 0):
+                raise ValueError(f"{t.name}: breakpoints must be positive and increasing")
+            if np.any(np.diff(m) > 1e-12):
+                raise ValueError(f"{t.name}: slopes must not increase (concave term)")
+            self.concave_w.append(w)
+            self.concave_w_model.append(
+                _tightened_weights(w, b, m, self.lo) if tighten_concave else w)
+            self.seg_width.append(np.diff(np.concatenate([[0.0], b, [np.inf]])))
+            nu += len(m)
+        self.nu = nu
+
+    def _cap_rows(self, candidates, group_caps, row, add_name):
+        """One row per group cap (``row`` and ``add_name`` as in :meth:`__init__`)."""
+        # --- group caps
+        self.caps = list(group_caps)
+        self.cap_members = []
+        self.cap_amount = []
+        for cap in self.caps:
+            add_name(cap.name)
+            if cap.kind not in ("absolute", "share"):
+                raise ValueError(f"{cap.name}: kind must be 'absolute' or 'share'")
+            if cap.members is not None:
+                bad = [i for i in cap.members if i not in self.ids]
+                if bad:
+                    raise ValueError(f"{cap.name}: unknown candidate ids {bad[:5]}")
+                mask = self.ids.isin(list(cap.members))
+            elif cap.column is not None:
+                if cap.column not in candidates.columns:
+                    raise ValueError(f"{cap.name}: no column {cap.column!r}")
+                mask = (candidates[cap.column] == cap.value).to_numpy()
+            else:
+                raise ValueError(f"{cap.name}: give members or column/value")
+            if cap.resource is None:
+                amount = self.req.sum(axis=1)
+            else:
+                if cap.resource not in self.keys:
+                    raise ValueError(f"{cap.name}: resource {cap.resource!r} is not a budget key")
+                amount = self.req[:, self.keys.index(cap.resource)]
+            self.cap_members.append(np.asarray(mask, bool))
+            self.cap_amount.append(amount)
+            coef = np.where(mask, amount, 0.0)
+            if cap.kind == "share":
+                if not 0 <= cap.limit <= 1:
+                    raise ValueError(f"{cap.name}: a share limit must be within [0, 1]")
+                row(coef, -np.inf, 0.0, cap.name, "cap",
+                    [(self.total_var[cap.resource], -float(cap.limit))])
+            else:
+                row(coef, -np.inf, float(cap.limit), cap.name, "cap")
+
+    def _objective_and_bounds(self):
+        """The objective (``milp`` minimises) and the variables' bounds and integrality, before and
+        after the locks."""
+        n, nz, nv = self.n, self.nz, self.nv
         # --- objective (milp minimises)
         c = np.zeros(nv)
         c[:n] = -self.value
@@ -285,6 +311,7 @@ class _Model:
             integ[steps] = 1
         self.base_lb, self.base_ub, self.base_integ = lb, ub, integ
         self.lb, self.ub, self.integ = self.apply_locks(self.pos_in, self.pos_out)
+
 
     # ------------------------------------------------------------------------------------------
     def apply_locks(self, pos_in, pos_out):
