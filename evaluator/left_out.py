@@ -37,7 +37,7 @@ import pandas as pd
 
 from evaluator import allocation as alloc
 from evaluator import messages
-from evaluator.portfolio import PortfolioAllocation, budgets_of, solver_kwargs
+from evaluator.portfolio import PortfolioAllocation, award_step_of, budgets_of, solver_kwargs
 
 __all__ = ["ENTRY_COLUMNS", "PROPORTIONAL", "EXPLAIN_COLUMNS", "cut_request", "entry_support", "entry_supports",
            "explain_left_out", "explain_left_out_in_chunks"]
@@ -101,7 +101,12 @@ def entry_support(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[str] 
     """
     locks = (tuple(pa.options.get("locked_in", ())), tuple(pa.options.get("locked_out", ())))
     skip = set(pa.result.selected.index[pa.result.selected.to_numpy(bool)]) | set(locks[1])
-    return entry_supports(pa.candidates, budgets_of(scenario), lambda c: solver_kwargs(c, scenario, ref, *locks),
+    step = award_step_of(scenario)   # the allocation's own award steps
+
+    def kwargs_of(c):
+        return {**solver_kwargs(c, scenario, ref, *locks), "award_step": step}
+
+    return entry_supports(pa.candidates, budgets_of(scenario), kwargs_of,
                           ids=ids, skip=skip, step_krw_bn=step_krw_bn, time_limit_s=time_limit_s)
 
 
