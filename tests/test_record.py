@@ -18,7 +18,8 @@ import pytest
 
 from evaluator import pipeline
 from evaluator.cli import main
-from evaluator.record import figures_key, original_table, replay, results_hash, table_edits
+from evaluator.record import figures_key, original_table, results_hash, table_edits
+from evaluator.replay import replay
 from evaluator.store import ScenarioStore
 from models.loader import load_applications, validate_table
 
