@@ -761,3 +761,9 @@ def check_allocation(pa: PortfolioAllocation, scenario, tol: float = 1e-6) -> li
     if (t.loc[~t["candidate"], ["fund_krw_bn", "loan_krw_bn"]].to_numpy() > tol).any():
         out.append("a non-candidate application received funding")
     return out
+
+
+def funded_shares(pa: PortfolioAllocation) -> pd.Series:
+    """Funded share of each application's request [0-1] (0 when not selected)."""
+    t = pa.table
+    return t["fraction"].where(t["selected"].astype(bool), 0.0).astype(float)
