@@ -59,6 +59,9 @@ def data_strings(apps, ref, scenario, result, decision) -> list[str]:
         for c in ("source", "legal_source"):
             if c in frame.columns:
                 out |= {str(v) for v in frame[c] if str(v).strip()}
+    from evaluator.report.wording import data_notes_ko  # the same notes in Korean keep their proper names
+
+    out |= {ko for _, ko in data_notes_ko()}
     for line in (DATA / "SOURCES.md").read_text(encoding="utf-8").splitlines():
         out |= {p.strip() for p in line.split("|") if p.strip()}
     out |= {str(v) for v in (decision or {}).values()}
