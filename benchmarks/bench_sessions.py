@@ -69,8 +69,7 @@ def main(argv=None) -> int:
             with served(args.n, app_port, ("--secrets.files", str(secrets))) as (browser, url):
                 pages, runs = [], []
                 for email in officers:
-                    _, pg = sign_in(browser, url, email, viewport=(1500, 1000))
-                    pg.set_default_timeout(120_000)
+                    _, pg = sign_in(browser, url, email, viewport=(1500, 1000), timeout_ms=300_000)
                     pg.wait_for_selector("text=Signed in as", timeout=300_000)
                     r = Runs(pg)
                     pg.goto(f"{url}/allocation")

@@ -5,7 +5,7 @@ them, edits included), *these* assumptions (budgets, caps, objective, exclusions
 *these* locks and *this* customs basis. :func:`scenario_record` keeps all of it with a saved
 scenario (the store's ``record`` column, covered by a decision's hash); :func:`figures_key` is the
 fingerprint a recorded decision is matched against, so that a decision attaches only to its own
-figures; :func:`replay` recomputes a saved scenario and says whether its allocation is the one
+figures; :func:`evaluator.replay.replay` recomputes a saved scenario and says whether its allocation is the one
 saved.
 
 Edits are kept cell by cell beside the applicant's original value (:func:`table_edits`), with who
@@ -26,7 +26,7 @@ import pandas as pd
 from evaluator.errors import RecordStoreError
 
 __all__ = ["RECORD_VERSION", "figures_key", "results_hash", "table_edits", "original_table", "scenario_record",
-           "replay", "ReplayError", "edit_key", "log_from_edits", "edit_rows", "kst"]
+           "ReplayError", "edit_key", "log_from_edits", "edit_rows", "kst"]
 
 #: Version of the record layout (a later layout keeps reading this one).
 RECORD_VERSION = 1
@@ -271,57 +271,3 @@ def saved_inputs(saved, ref, file_of=None):
                               f"(SHA-256 {basis['sha256'][:12]}) is not in the store")
         customs = kept
     return loaded, scenario, schedule, locks, customs
-
-
-def replay(saved, ref, file_of=None) -> dict:
-    """Recompute a saved scenario with the same applications, assumptions, locks, customs basis,
-    solver limit and simulation, and compare the allocation with the one saved.
-
-    Returns
-    -------
-    dict
-        ``scenario_id``, ``matches_saved`` (bool), ``differences`` (list of
-        ``{id, field, saved, replayed}`` and of ``{what, saved, replayed}`` for the hashes),
-        ``allocation`` (records of the replay), ``results_hash`` and ``saved_results_hash``.
-    """
-    from evaluator import pipeline
-    from evaluator.customs import CustomsError, read_comtrade
-
-    loaded, scenario, _, locks, customs = saved_inputs(saved, ref, file_of)
-    record = saved.record or {}
-    customs_import = None
-    if customs is not None:
-        try:
-            customs_import = read_comtrade(customs[1], filename=customs[0], ref=ref)
-        except (CustomsError, ValueError) as exc:
-            raise ReplayError(f"scenario {saved.id}: its customs extract cannot be read: {exc}") from None
-    result = pipeline.run(loaded.applications, scenario, ref, customs=customs_import,
-                          locked_in=locks.get("must_fund", ()), locked_out=locks.get("must_not_fund", ()),
-                          time_limit_s=max(float(record.get("time_limit_s") or 10.0), 10.0),
-                          n_paths=int(record.get("n_paths") or pipeline.DEFAULT_SIMULATION_PATHS),
-                          seed=int(record.get("seed") or 0))
-    now = _allocation_records(result.allocation.table)
-    before = _allocation_records(saved.allocation)
-    differences = []
-    by_id = {r["id"]: r for r in before}
-    for r in now:
-        s = by_id.pop(r["id"], None)
-        for field in ("fund_krw_bn", "loan_krw_bn", "selected"):
-            if s is None or s[field] != r[field]:
-                differences.append({"id": r["id"], "field": field, "saved": None if s is None else s[field],
-                                    "replayed": r[field]})
-    for app_id, s in by_id.items():
-        differences.append({"id": app_id, "field": "selected", "saved": s["selected"], "replayed": None})
-    replayed_hash = results_hash(result.allocation.table)
-    saved_hash = record.get("results_hash") or results_hash(saved.allocation)
-    if not differences and replayed_hash != saved_hash:
-        differences.append({"what": "results_hash", "saved": saved_hash, "replayed": replayed_hash})
-    figures = figures_key(loaded.applications, scenario, locks.get("must_fund", ()), locks.get("must_not_fund", ()))
-    if record.get("figures") and record["figures"] != figures:
-        differences += [{"what": f"figures.{k}", "saved": record["figures"].get(k), "replayed": v}
-                        for k, v in figures.items() if record["figures"].get(k) != v]
-    return {"scenario_id": saved.id, "matches_saved": not differences, "differences": differences,
-            "allocation": now, "results_hash": replayed_hash, "saved_results_hash": saved_hash,
-            "funded": {"count": sum(r["selected"] for r in now),
-                       "fund_krw_bn": round(sum(r["fund_krw_bn"] for r in now if r["selected"]), MONEY_DECIMALS),
-                       "loan_krw_bn": round(sum(r["loan_krw_bn"] for r in now if r["selected"]), MONEY_DECIMALS)}}

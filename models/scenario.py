@@ -147,6 +147,9 @@ class Scenario:
     horizon_year: int = _default("horizon_year")
     objective: str = _default("objective")
     min_fraction: float = _default("min_fraction")
+    #: Every project's total award (fund + loan) a whole number of this step [KRW bn], chosen by
+    #: the optimiser (evaluator.allocation, ``award_step``); 0.1 = 1억원; 0 = continuous shares.
+    award_step_krw_bn: float = _default("award_step_krw_bn")
     depreciation_years_default: int = _default("depreciation_years_default")
     financial_measure: str = _default("financial_measure")
     lender_min_dscr: float = _default("lender_min_dscr")
@@ -420,6 +423,7 @@ def _check_numbers(s: "Scenario", p: list[str]) -> None:
     for n in ("lender_min_dscr", "lender_min_llcr"):
         within(n, 1.0, 5.0, "x")
     within("dsra_months", 0.0, 24.0, "months")
+    within("award_step_krw_bn", 0.0, 10.0, "KRW bn")
     bounds = _scenario_bounds()
     for n in ("fund_krw_bn", "loan_krw_bn"):
         within(n, *bounds[n], "KRW bn")

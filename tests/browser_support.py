@@ -73,12 +73,12 @@ server_metadata_url = "http://127.0.0.1:{idp_port}/.well-known/openid-configurat
     return path
 
 
-def sign_in(browser, url: str, email: str, viewport=(1400, 1000)):
+def sign_in(browser, url: str, email: str, viewport=(1400, 1000), timeout_ms: int = 60_000):
     """A fresh browser context (own cookies) signing ``email`` in through the provider's form;
     (context, page), the page on its way back to the app."""
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     pg = context.new_page()
-    pg.set_default_timeout(60_000)
+    pg.set_default_timeout(timeout_ms)
     pg.goto(url)
     pg.get_by_role("button", name="Sign in").click()
     pg.wait_for_selector("#email")

@@ -41,3 +41,81 @@ def test_no_module_is_longer_than_1200_lines():
     long = [f"{p.relative_to(ROOT)} ({n} lines)" for p in _product_files()
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES]
     assert long == []
+
+
+def _import_graph(package="evaluator"):
+    """Module -> the modules of ``package`` it imports, at the top or inside a function (a
+    package counts as its ``__init__``; ``from package import module`` as the module)."""
+    modules = {}
+    for p in sorted((ROOT / package).rglob("*.py")):
+        parts = p.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from the module's package upwards
+                    up = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+                    base = ".".join(up[:len(up) - node.level + 1] + ([base] if base else []))
+                deps |= {f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names}
+        graph[name] = {d for d in deps if d in modules and d != name}
+    return graph
+
+
+def _cycles(graph):
+    """The import cycles of ``graph``: its strongly connected components of more than one module
+    (Tarjan's algorithm, iterative)."""
+    index, low, on_stack, stack, found = {}, {}, set(), [], []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, children = work[-1]
+            w = next(children, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                component = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component.append(w)
+                    if w == v:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle_through_three_modules_and_none_in_a_chain():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_the_import_graph_sees_imports_inside_functions():
+    graph = _import_graph()
+    assert "evaluator.fiscal_tables" in graph["evaluator.reference"]     # imported inside a loader
+    assert "evaluator.uncertainty" in graph["evaluator.pipeline"]       # imported inside run()
+    assert "evaluator.allocation.model" in graph["evaluator.allocation.solve"]
+
+
+def test_the_evaluator_has_no_import_cycle():
+    assert _cycles(_import_graph()) == []

@@ -19,14 +19,15 @@ from evaluator.messages import Message
 class _Model:
     """Matrices of the MILP, built once and re-solved with modified bounds or objective.
 
-    Variables: ``[x (n) | z (coverage binaries) | u (concave segments)]``.
+    Variables: ``[x (n) | z (coverage binaries) | u (concave segments) | T (share totals) |
+    n (award steps, with ``award_step``)]``.
     Rows: budgets, group caps, linear constraints, coverage, concave links, in that order.
     """
 
     def __init__(self, candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="value",
                  min_fraction=1.0, max_fraction=1.0, group_caps=(), locked_in=(), locked_out=(),
                  extra_constraints=(), concave_terms=(), time_limit_s=10.0, mip_rel_gap=1e-6,
-                 tighten_concave=True, presolve=True):
+                 tighten_concave=True, presolve=True, award_step=None):
         self._read_inputs(candidates, budgets, value, min_fraction, max_fraction, time_limit_s, mip_rel_gap,
                           presolve)
         n = self.n
@@ -56,7 +57,17 @@ class _Model:
             if cap.kind == "share" and cap.resource not in share_res:
                 share_res.append(cap.resource)
         self.total_var = {r: n + nz + nu + j for j, r in enumerate(share_res)}
-        nv = self.nv = n + nz + nu + len(share_res)
+        # Award steps: every candidate's total award (all resources together) a whole number of
+        # steps, sum_k req_ik x_i = step n_i with n_i an integer variable, after T. (Per resource
+        # it would tie x to multiples of 1/gcd of the requests in steps: 5 % for 48 and 10.)
+        self.award_step = None if award_step is None else float(award_step)
+        if self.award_step is not None and not (np.isfinite(self.award_step) and self.award_step > 0):
+            raise ValueError(f"award_step must be a positive number, got {award_step!r}")
+        # one integer per candidate: its total award (all resources) a whole number of steps
+        self.step_cells = (np.flatnonzero(self.req.sum(axis=1) > 0) if self.award_step is not None
+                           else np.zeros(0, dtype=np.int64))
+        self.step_start = n + nz + nu + len(share_res)
+        nv = self.nv = self.step_start + len(self.step_cells)
 
         def row(coef_x, lo, hi, name, kind, extra=None):
             r = np.zeros(nv)
@@ -113,6 +124,12 @@ class _Model:
         for r, jt in self.total_var.items():
             amount = self.req.sum(axis=1) if r is None else self.req[:, self.keys.index(r)]
             row(-amount, 0.0, 0.0, f"total {r or 'all'} (link)", "total_link", [(jt, 1.0)])
+        # --- award steps: sum_k req_ik x_i - step n_i = 0
+        for j, i in enumerate(self.step_cells):
+            coef = np.zeros(n)
+            coef[i] = self.req[i].sum()
+            row(coef, 0.0, 0.0, f"award step {self.ids[i]}", "award_step",
+                [(self.step_start + j, -self.award_step)])
         # --- cuts on the concave terms (tighten_concave), see _concave_cuts
         if tighten_concave:
             for name, coef, seg in _concave_cuts(self):
@@ -287,6 +304,11 @@ class _Model:
             ub[sl] = widths
         for jt in self.total_var.values():
             ub[jt] = np.inf
+        if len(self.step_cells):
+            i = self.step_cells
+            steps = slice(self.step_start, nv)
+            ub[steps] = np.floor(self.req[i].sum(axis=1) * self.hi[i] / self.award_step + 1e-9)
+            integ[steps] = 1
         self.base_lb, self.base_ub, self.base_integ = lb, ub, integ
         self.lb, self.ub, self.integ = self.apply_locks(self.pos_in, self.pos_out)
 

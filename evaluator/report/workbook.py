@@ -14,6 +14,7 @@ from evaluator.report.allocation_sheet import _write_allocation
 from evaluator.report.assumptions_sheet import _write_assumptions, _write_decision
 from evaluator.report.cashflow_sheet import _write_cashflow_sheet
 from evaluator.report.context import _Context
+from evaluator.report.edits_sheet import _write_edits
 from evaluator.report.pack import DEFAULT_TOP_N, _by_id, _funded, cashflow_sheet_ids, memo_page_ids, project_page_ids
 from evaluator.report.project_sheet import _write_project
 from evaluator.report.ranking_sheet import _write_ranking
@@ -55,13 +56,14 @@ def _write_memos(memo_sheets, ctx, notes, left_out) -> None:
 def build_report(evaluation, scenario, *, scores=None, allocation=None, allocation_summary=None, supply=None,
                  supply_by_year=None, cashflow_ids=None, decision=None, generated_at=None, ref=None,
                  top_n: int = DEFAULT_TOP_N, simulation=None, language: str = "en", portfolio_risk=None,
-                 officer_notes=None, left_out=None) -> bytes:
+                 officer_notes=None, left_out=None, edits=None) -> bytes:
     """Build the committee workbook and return it as ``.xlsx`` bytes (nothing touches disk).
 
     Sheets: a one-page ``Summary``; a committee memo per project decided on
     (:func:`evaluator.memo.memo_ids`); one page per funded or contested project
     (:func:`project_page_ids`); ``Ranking``, ``Allocation``, ``Supply``; the live cash-flow sheets;
-    ``Assumptions``; ``Decision`` (when given). Every sheet prints landscape, one page wide.
+    ``Assumptions``; ``Edits`` (when the officer changed applicants' figures); ``Decision`` (when
+    given). Every sheet prints landscape, one page wide.
 
     Parameters
     ----------
@@ -107,6 +109,9 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     left_out : pandas.DataFrame, optional
         Index id, column ``explanation``: why a left-out project is left out, in words with the
         number (:func:`evaluator.left_out.explain_left_out`), printed on its memo.
+    edits : sequence of mapping, optional
+        The officer's edits of applicants' figures (:func:`evaluator.record.edit_rows`: ``id``,
+        ``field``, ``original``, ``entered``, ``by``, ``at_kst``): an ``Edits`` sheet.
 
     Returns
     -------
@@ -160,6 +165,8 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         _write_portfolio_risk(ws_risk, portfolio_risk, evaluation, scenario, lab)
     _write_supply(ws_sup, evaluation, scenario, supply, supply_by_year, ref, lab)
     _write_assumptions(new_sheet(lab("sheet.assumptions")), evaluation, scenario, ref, lab)
+    if edits:
+        _write_edits(new_sheet(lab("sheet.edits")), list(edits), lab)
     if decision and not decision.get("for_other_figures"):
         _write_decision(new_sheet(lab("sheet.decision")), decision, lab)
     _write_memos(memo_sheets, ctx, notes, left_out)
@@ -177,7 +184,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
 
 def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, decision=None, generated_at=None,
                           top_n: int = DEFAULT_TOP_N, language: str = "en", portfolio_risk=None,
-                          officer_notes=None) -> bytes:
+                          officer_notes=None, edits=None) -> bytes:
     """The committee workbook of one :class:`evaluator.pipeline.PipelineResult`.
 
     The one mapping from the pipeline's result to the workbook: the app's Report page and the
@@ -186,7 +193,8 @@ def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, deci
     percentiles, when the simulation has run. ``language``: ``en`` or ``ko``. ``portfolio_risk``:
     the :class:`evaluator.uncertainty.PortfolioRisk` of this result's allocation
     (``portfolio_risk_of_result``), when computed: key figures on the Summary and a ``Portfolio
-    risk`` sheet. ``officer_notes``: the officer's memo notes per application id.
+    risk`` sheet. ``officer_notes``: the officer's memo notes per application id. ``edits``: the
+    officer's edits of applicants' figures (:func:`evaluator.record.edit_rows`), an ``Edits`` sheet.
     """
     kw = {}
     reasons = pd.Series({i: tuple(result.scores.reasons.get(str(i), ())) for i in result.ranking.index}, dtype=object)
@@ -209,4 +217,4 @@ def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, deci
     return build_report(result.evaluation, scenario, scores=ranking, cashflow_ids=cashflow_ids,
                         decision=decision, generated_at=generated_at, ref=ref, top_n=top_n,
                         simulation=result.simulation, language=language, portfolio_risk=portfolio_risk,
-                        officer_notes=officer_notes, **kw)
+                        officer_notes=officer_notes, edits=edits, **kw)
