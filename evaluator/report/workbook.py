@@ -19,6 +19,7 @@ from evaluator.report.pack import DEFAULT_TOP_N, _by_id, _funded, cashflow_sheet
 from evaluator.report.project_sheet import _write_project
 from evaluator.report.ranking_sheet import _write_ranking
 from evaluator.report.risk_sheet import _write_portfolio_risk
+from evaluator.report.wording import word_data_notes
 from evaluator.report.summary_sheet import _write_summary
 from evaluator.report.supply_sheet import _baseline_supply, _supply_table, _write_supply
 
@@ -190,6 +191,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         ws.sheet_properties.tabColor = "9DC3E6"
     _write_summary(ws_sum, ctx, generated_at, evaluator.__version__)
     ws_sum.sheet_properties.tabColor = "1F3864"
+    word_data_notes(wb, lab.language, getattr(ref, "data_dir", None))   # the data notes in Korean (issue 26)
     wb.calculation.fullCalcOnLoad = True  # Excel recomputes every formula when it opens the file
     buf = io.BytesIO()
     wb.save(buf)
