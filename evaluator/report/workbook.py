@@ -191,7 +191,13 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         ws.sheet_properties.tabColor = "9DC3E6"
     _write_summary(ws_sum, ctx, generated_at, evaluator.__version__)
     ws_sum.sheet_properties.tabColor = "1F3864"
-    word_data_notes(wb, lab.language, getattr(ref, "data_dir", None))   # the data notes in Korean (issue 26)
+    return _finished(wb, lab, ref)
+
+
+def _finished(wb, lab: xs.Labels, ref) -> bytes:
+    """The workbook's bytes: its data notes in the report's language (issue 26), every formula
+    recomputed when Excel opens it."""
+    word_data_notes(wb, lab.language, getattr(ref, "data_dir", None))
     wb.calculation.fullCalcOnLoad = True  # Excel recomputes every formula when it opens the file
     buf = io.BytesIO()
     wb.save(buf)
