@@ -135,7 +135,7 @@ class ProjectInputs:
     korean_ownership_share: np.ndarray = None   # (n,) [fraction]
     dividend_withholding_rate: np.ndarray = None  # (n,) on dividends to Korea [fraction]
     # fiscal regime (evaluator/fiscal.py), one row per project
-    royalty_basis_code: np.ndarray = None       # (n,) index into fiscal.ROYALTY_BASES
+    royalty_basis_code: np.ndarray = None       # (n,) fiscal.RoyaltyBasis codes
     royalty_band_threshold: np.ndarray = None   # (n, B) +inf padded
     royalty_band_rate: np.ndarray = None        # (n, B)
     royalty_top_rate_above_usd_m: np.ndarray = None  # (n,)
@@ -457,7 +457,7 @@ def _fiscal_arrays(apps: Sequence[Application], scenario: Scenario, ref) -> tupl
         royalty_rate=arr("royalty_rate"),
         income_tax_rate=arr("income_tax_rate"),
         depreciation_years=arr("depreciation_years", int),
-        royalty_basis_code=np.array([fiscal.ROYALTY_BASES.index(r.royalty_basis) for r in regimes], dtype=int),
+        royalty_basis_code=np.array([fiscal.RoyaltyBasis.of(r.royalty_basis) for r in regimes], dtype=int),
         royalty_band_threshold=thresholds,
         royalty_band_rate=band_rates,
         royalty_top_rate_above_usd_m=arr("royalty_top_rate_above_usd_m"),
@@ -888,7 +888,7 @@ def extended_features(inputs: ProjectInputs) -> list[str]:
     }
     if inputs.royalty_basis_code is not None:
         checks.update({
-            "royalty basis": (inputs.royalty_basis_code != 1) | (inputs.royalty_min_rate_by_year.max(axis=1) > 0),
+            "royalty basis": (inputs.royalty_basis_code != fiscal.RoyaltyBasis.NSR) | (inputs.royalty_min_rate_by_year.max(axis=1) > 0),
             "depreciation method": inputs.depreciation_method_code != 0,
             "loss limits": (inputs.loss_carry_years < fiscal.UNLIMITED_YEARS) | (inputs.loss_offset_cap < 1.0),
             "percentage depletion": inputs.depletion_rate > 0,
@@ -934,7 +934,7 @@ def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]
     code = inputs.royalty_basis_code
     offsite = inputs.offsite_costs_share
     checks = (
-        (code >= 2) | ((code == 0) & (offsite >= 1.0)),
+        (code >= fiscal.RoyaltyBasis.NET_VALUE) | ((code == fiscal.RoyaltyBasis.GROSS) & (offsite >= 1.0)),
         inputs.royalty_min_rate_by_year.max(axis=1) > 0,
         inputs.loss_carry_years < fiscal.UNLIMITED_YEARS,
         inputs.loss_offset_cap < 1.0,
@@ -946,11 +946,11 @@ def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]
     flags = np.stack(checks, axis=1)
     reasons = ["; ".join(f for f, on in zip(NONLINEAR_FEATURES, row) if on) for row in flags]
     bad = flags.any(axis=1)
-    gross = (code == 0) & ~bad
+    gross = (code == fiscal.RoyaltyBasis.GROSS) & ~bad
     rate = np.where(gross, inputs.royalty_rate / np.where(gross, 1.0 - offsite, 1.0), inputs.royalty_rate)
     view = dataclasses.replace(
         inputs,
-        royalty_basis_code=np.where(gross | bad, 1, code),
+        royalty_basis_code=np.where(gross | bad, fiscal.RoyaltyBasis.NSR, code),
         royalty_rate=rate,
         royalty_min_rate_by_year=np.where(bad[:, None], 0.0, inputs.royalty_min_rate_by_year),
         loss_carry_years=np.where(bad, fiscal.UNLIMITED_YEARS, inputs.loss_carry_years),

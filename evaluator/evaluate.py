@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from evaluator import cashflow, country_risk, credit, finance, special_loan
+from evaluator.fiscal import RoyaltyBasis
 from models.application import Application
 from models.scenario import Scenario
 
@@ -340,7 +341,7 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         "income_tax_rate": inputs.income_tax_rate,
         "effective_tax_rate": _effective_tax_rate(cf),
         "fiscal_region": _source_column(inputs, "fiscal_region", ""),
-        "royalty_basis": _source_column(inputs, "royalty_basis", "nsr"),
+        "royalty_basis": _source_column(inputs, "royalty_basis", RoyaltyBasis.NSR.key),
         "dividend_withholding_rate": inputs.dividend_withholding_rate,
         "fiscal_warning": _source_column(inputs, "fiscal_warning", ""),
     }, index=pd.Index([a.id for a in apps], name="id"))

@@ -43,6 +43,7 @@ from evaluator.fiscal_tables import (  # the tables' columns, reading and checks
     INCENTIVE_STARTS,
     ROYALTY_BASES,
     FiscalDataError,
+    RoyaltyBasis,
     _rates,
     load_depletion,
     load_fiscal_regimes,
@@ -54,6 +55,7 @@ from evaluator.messages import Joined, Message
 
 __all__ = [
     "ROYALTY_BASES",
+    "RoyaltyBasis",
     "DEPRECIATION_METHODS",
     "FiscalDataError",
     "load_fiscal_regimes",
@@ -206,7 +208,7 @@ def resolve_regime(ref, app, scenario, cache: dict | None = None) -> Regime:
     if app.depreciation_years is not None:
         changes.update(depreciation_method="sl")
     if app.royalty_rate is not None:
-        changes.update(royalty_basis="nsr", royalty_rate=float(app.royalty_rate), royalty_bands=(), royalty_min_rate=())
+        changes.update(royalty_basis=RoyaltyBasis.NSR.key, royalty_rate=float(app.royalty_rate), royalty_bands=(), royalty_min_rate=())
     if app.income_tax_rate is not None:  # the applicant's rate replaces national and state tax together
         changes.update(income_tax_rate=float(app.income_tax_rate), national_income_tax_rate=None,
                        state_income_tax_rate=0.0)
@@ -382,7 +384,7 @@ def _country_tables_regime(ref, app, refmod) -> tuple[Regime, list[str]]:
         warnings.append(Message("fiscal_no_income_tax", {"iso3": iso3, "rate": f"{tax:.0%}"}))
     dep_rate, dep_cap = 0.0, 0.0  # the per-country tables carry no depletion (today's model)
     regime = Regime(
-        region=iso3, royalty_basis="nsr", royalty_rate=float(roy["royalty_rate"]), royalty_bands=(),
+        region=iso3, royalty_basis=RoyaltyBasis.NSR.key, royalty_rate=float(roy["royalty_rate"]), royalty_bands=(),
         royalty_top_rate_above_usd_m=np.inf, royalty_min_rate=(), income_tax_rate=tax,
         loss_carry_years=UNLIMITED_YEARS, loss_offset_cap=1.0, depreciation_method="sl", depreciation_rate=0.0,
         depreciation_years=None, depletion_rate=dep_rate, depletion_cap=dep_cap, withholding_rate=0.0,
@@ -408,7 +410,7 @@ def royalty(basis_code, rate, thresholds, band_rates, top_above_usd_m, min_rate_
     Parameters
     ----------
     basis_code : numpy.ndarray of int, shape (n,)
-        Index into :data:`ROYALTY_BASES`.
+        A :class:`RoyaltyBasis` per project.
     rate : numpy.ndarray, shape (n,)
         Flat rate [fraction] (gross, nsr, net_value; the top rate for net_proceeds).
     thresholds, band_rates : numpy.ndarray, shape (n, B)
@@ -432,18 +434,19 @@ def royalty(basis_code, rate, thresholds, band_rates, top_above_usd_m, min_rate_
     """
     code = basis_code[:, None]
     r = rate[:, None]
-    out = r * revenue if not (basis_code == 0).any() else np.where(code == 0, r * gross, r * revenue)
-    if (basis_code == 2).any():
+    out = r * revenue if not (basis_code == RoyaltyBasis.GROSS).any() else \
+        np.where(code == RoyaltyBasis.GROSS, r * gross, r * revenue)
+    if (basis_code == RoyaltyBasis.NET_VALUE).any():
         value = tax_base_after_losses(np.where(operating | (op_index < 0), revenue - opex - capital, 0.0))
-        out = np.where(code == 2, r * value, out)
-    if (basis_code == 3).any():
+        out = np.where(code == RoyaltyBasis.NET_VALUE, r * value, out)
+    if (basis_code == RoyaltyBasis.NET_PROCEEDS).any():
         base = np.maximum(revenue - opex - depreciation, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(gross > 0, base / np.where(gross > 0, gross, 1.0), 0.0)
         banded = np.where(base > top_above_usd_m[:, None], r, _band_rate(ratio, thresholds, band_rates))
-        out = np.where(code == 3, banded * base, out)
-    if (basis_code == 4).any():
-        out = np.where(code == 4, _band_rate(price, thresholds, band_rates) * gross, out)
+        out = np.where(code == RoyaltyBasis.NET_PROCEEDS, banded * base, out)
+    if (basis_code == RoyaltyBasis.SLIDING_PRICE).any():
+        out = np.where(code == RoyaltyBasis.SLIDING_PRICE, _band_rate(price, thresholds, band_rates) * gross, out)
     if min_rate_by_year.any():
         m = np.take_along_axis(min_rate_by_year, np.clip(op_index, 0, min_rate_by_year.shape[1] - 1), axis=1)
         out = np.maximum(out, np.where(operating, m * gross, 0.0))

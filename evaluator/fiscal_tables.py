@@ -4,6 +4,7 @@ used by :mod:`evaluator.fiscal` (split from it, issue 26, so that reference does
 
 from __future__ import annotations
 
+from enum import IntEnum
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +12,33 @@ import pandas as pd
 
 from evaluator.errors import DataError
 
+
 #: gross: rate x gross revenue; nsr: rate x revenue net of off-site costs; net_value: rate x
 #: (net revenue - opex - capital spent), negative values carried forward (NT 1982 style);
 #: net_proceeds: rate (bands by net/gross ratio) x (net revenue - opex - depreciation), no
 #: carry-forward (Nevada); sliding_price: rate from bands by the year's price x gross revenue.
-ROYALTY_BASES = ("gross", "nsr", "net_value", "net_proceeds", "sliding_price")
+class RoyaltyBasis(IntEnum):
+    """A royalty basis: the integer is the code the vectorised kernels carry per project,
+    :attr:`key` the value the data files write (``fiscal_regimes.csv``, column ``royalty_basis``)."""
+
+    GROSS = 0
+    NSR = 1
+    NET_VALUE = 2
+    NET_PROCEEDS = 3
+    SLIDING_PRICE = 4
+
+    @property
+    def key(self) -> str:
+        """The basis as the data files write it (``gross``, ``nsr``, ...)."""
+        return self.name.lower()
+
+    @classmethod
+    def of(cls, key: str) -> RoyaltyBasis:
+        """The basis a data file's value names (one of :data:`ROYALTY_BASES`)."""
+        return cls[key.upper()]
+
+
+ROYALTY_BASES = tuple(b.key for b in RoyaltyBasis)
 #: sl: straight line over ``depreciation_years`` per vintage; db: declining balance at
 #: ``depreciation_rate`` on the pool; uop: units of production (ore of the year / ore left).
 DEPRECIATION_METHODS = ("sl", "db", "uop")
@@ -127,7 +150,7 @@ def load_fiscal_regimes(data_dir: Path) -> pd.DataFrame:
             mins = _rates(r.royalty_min_rate)
         except ValueError as exc:
             raise FiscalDataError(f"{where}, column 'royalty_bands' / 'royalty_min_rate': {exc}") from None
-        if r.royalty_basis in ("sliding_price", "net_proceeds") and not bands:
+        if r.royalty_basis in (RoyaltyBasis.SLIDING_PRICE.key, RoyaltyBasis.NET_PROCEEDS.key) and not bands:
             raise FiscalDataError(f"{where}, column 'royalty_bands': basis {r.royalty_basis} needs bands")
         if any(not 0 <= x <= 1 for _, x in bands) or any(not 0 <= x <= 1 for x in mins):
             raise FiscalDataError(f"{where}: band and minimum rates must lie in [0, 1]")

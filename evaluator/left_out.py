@@ -29,7 +29,9 @@ solve funded the project, and the note says "at most" only for the bracket the b
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -67,10 +69,64 @@ def cut_request(cand: pd.DataFrame, app_id, k: float) -> pd.DataFrame:
 
 
 def _funds(cand: pd.DataFrame, budgets, kwargs_of, app_id, k: float, time_limit_s: float) -> bool:
-    """Whether the optimal allocation funds ``app_id`` when it asks ``k`` times its request."""
+    """Whether the optimal allocation funds ``app_id`` when it asks ``k`` times its request (the
+    table cut and every term rebuilt from it: the reference path of :class:`_Trials`)."""
     c = cut_request(cand, app_id, k)
     res = alloc.allocate(c, budgets, **kwargs_of(c), time_limit_s=time_limit_s)
     return bool(res.selected.get(app_id, False))
+
+
+#: Factor of the offtake that reads the diversification weights before their clip [-].
+_UNCLIPPED = 1e-6
+
+
+class _Trials:
+    """The re-allocations of :func:`entry_supports`, without rebuilding the allocator's terms for
+    every trial: the same model as :func:`_funds`, built from the terms of the whole table once.
+
+    A project asking ``k`` times its request is the candidate with its share range scaled to
+    ``[k lo, k hi]`` (value, requests, expected loss and volume are proportional to the funded
+    share), with one exception, its diversification weight: the term counts a project's volume up
+    to a clip (:func:`evaluator.portfolio.diversification_terms`), applied to the cut request's own
+    volume, so per unit of the full request's share the weight is ``min(w_raw, w_clip / k)``
+    (``w_raw`` read from the terms of the table with every volume made tiny, below any clip). A
+    candidate whose cap share is below 1, or terms given as columns, take the reference path.
+    """
+
+    def __init__(self, cand: pd.DataFrame, budgets, kwargs_of, time_limit_s: float):
+        self.cand, self.budgets, self.kwargs_of, self.time_limit_s = cand, budgets, kwargs_of, time_limit_s
+        self.kw = kwargs_of(cand)
+        lo = self.kw.get("min_fraction", 1.0)
+        terms = list(self.kw.get("concave_terms", ()))
+        self.fast = (not isinstance(lo, str) and self.kw.get("max_fraction") == "max_fraction"
+                     and all(isinstance(t.weights, dict) for t in terms))
+        if not self.fast:
+            return
+        self.lo = np.broadcast_to(np.asarray(lo, dtype=float), (len(cand),)).copy()
+        raw = {}
+        if terms and "offtake_units" in cand.columns:
+            tiny = cand.assign(offtake_units=cand["offtake_units"] * _UNCLIPPED)
+            raw = {t.name: t.weights for t in kwargs_of(tiny).get("concave_terms", ()) if isinstance(t.weights, dict)}
+        self.raw = raw
+
+    def funds(self, app_id, k: float) -> bool:
+        pos = self.cand.index.get_loc(app_id)
+        if not self.fast or float(self.cand["max_fraction"].iloc[pos]) < 1.0:
+            return _funds(self.cand, self.budgets, self.kwargs_of, app_id, k, self.time_limit_s)
+        c = self.cand.copy()
+        c.iloc[pos, c.columns.get_loc("max_fraction")] = k
+        lo = self.lo.copy()
+        lo[pos] *= k
+        terms = []
+        for t in self.kw.get("concave_terms", ()):
+            w_clip = float(t.weights.get(app_id, 0.0))
+            w_raw = float(self.raw.get(t.name, {}).get(app_id, 0.0)) / _UNCLIPPED
+            if w_raw > w_clip * (1 + 1e-9):   # clipped at the full request: clip the cut request's own volume
+                t = dataclasses.replace(t, weights={**t.weights, app_id: min(w_raw, w_clip / k)})
+            terms.append(t)
+        kw = {**self.kw, "min_fraction": lo, "concave_terms": terms}
+        res = alloc.allocate(c, self.budgets, **kw, time_limit_s=self.time_limit_s)
+        return bool(res.selected.get(app_id, False))
 
 
 def entry_support(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[str] | None = None,
@@ -111,32 +167,41 @@ def entry_support(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[str] 
 
 
 def entry_supports(cand: pd.DataFrame, budgets: dict, kwargs_of, *, ids: Sequence[str] | None = None, skip=(),
-                   step_krw_bn: float = 0.1, time_limit_s: float = 5.0) -> pd.DataFrame:
+                   step_krw_bn: float = 0.1, time_limit_s: float = 5.0, n_jobs: int = 2) -> pd.DataFrame:
     """:func:`entry_support` on a candidate table: ``kwargs_of(table)`` gives the keyword arguments
     of :func:`evaluator.allocation.allocate` for a table (the allocator's terms rebuilt from it),
     ``skip`` the funded and locked-out ids. Columns as :func:`entry_support`."""
     wanted = None if ids is None else set(map(str, ids))
     skip = set(map(str, skip))
-    rows = {}
-    for app_id in cand.index:
-        if str(app_id) in skip or (wanted is not None and str(app_id) not in wanted):
-            continue
+    todo = [i for i in cand.index if str(i) not in skip and (wanted is None or str(i) in wanted)]
+    if not todo:
+        return pd.DataFrame(columns=ENTRY_COLUMNS, index=pd.Index([], name="id"))
+    trials = _Trials(cand, budgets, kwargs_of, time_limit_s)
+
+    def one(app_id) -> dict:
         request = float(cand.at[app_id, "support_krw_bn"])
         n_max = int(math.floor(request / step_krw_bn + 1e-9))
         good = None
-        if n_max >= 1 and _funds(cand, budgets, kwargs_of, app_id, step_krw_bn / request, time_limit_s):
+        if n_max >= 1 and trials.funds(app_id, step_krw_bn / request):
             # funded at one step; left out at the full request (a step past n_max when that is below it)
             good, bad = 1, n_max if n_max * step_krw_bn >= request - 1e-9 else n_max + 1
             while bad - good > 1:
                 mid = (good + bad) // 2
-                if _funds(cand, budgets, kwargs_of, app_id, mid * step_krw_bn / request, time_limit_s):
+                if trials.funds(app_id, mid * step_krw_bn / request):
                     good = mid
                 else:
                     bad = mid
         entry = np.nan if good is None else round(good * step_krw_bn, 10)
-        rows[app_id] = {"request_krw_bn": request, "entry_support_krw_bn": entry,
-                        "request_cut_krw_bn": request - entry if good is not None else np.nan,
-                        "reason": "request_cut" if good is not None else "not_at_any_request"}
+        return {"request_krw_bn": request, "entry_support_krw_bn": entry,
+                "request_cut_krw_bn": request - entry if good is not None else np.nan,
+                "reason": "request_cut" if good is not None else "not_at_any_request"}
+
+    # the candidates on two threads (HiGHS releases the GIL while it solves)
+    if len(todo) > 1 and n_jobs > 1:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            rows = dict(zip(todo, pool.map(one, todo)))
+    else:
+        rows = {i: one(i) for i in todo}
     out = pd.DataFrame.from_dict(rows, orient="index", columns=ENTRY_COLUMNS)
     out.index.name = "id"
     return out

@@ -189,7 +189,8 @@ class _Model:
                 f"Candidate(s) {', '.join(map(str, both))} are both must-fund and must-not-fund.",
                 [f"must fund {i}" for i in both] + [f"must not fund {i}" for i in both],
                 [Message("constraint_must_fund", {"id": i}) for i in both]
-                + [Message("constraint_must_not_fund", {"id": i}) for i in both])
+                + [Message("constraint_must_not_fund", {"id": i}) for i in both],
+                Message("infeasible_locked_both", {"ids": ", ".join(map(str, both))}))
         self.pos_in = self.ids.get_indexer(self.locked_in)
         self.pos_out = self.ids.get_indexer(self.locked_out)
         # Floor of a locked-in candidate.

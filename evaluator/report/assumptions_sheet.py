@@ -219,6 +219,8 @@ def _write_reference_tables(ws, r: int, evaluation, scenario, ref, lab: xs.Label
     cols = [c for c in ("product", "price_base_usd_per_t", "price_low_usd_per_t", "price_high_usd_per_t",
                         "price_source", "price_assumption") if c in mt.columns]
     t = mt[cols].reset_index().rename(columns={"index": "mineral"})
+    if "price_assumption" in t.columns:   # a flag, in words (the table may read it as text)
+        t["price_assumption"] = [lab.yes_no(str(v).strip().lower() in ("true", "1", "yes")) for v in t["price_assumption"]]
     if scenario.price_overrides_usd_per_t:
         t["scenario_override_usd_per_t"] = t["mineral"].map(dict(scenario.price_overrides_usd_per_t))
     r, _ = _table(ws, r + 1, 1, t, lab)

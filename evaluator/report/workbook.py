@@ -21,6 +21,7 @@ from evaluator.report.ranking_sheet import _write_ranking
 from evaluator.report.risk_sheet import _write_portfolio_risk
 from evaluator.report.summary_sheet import _write_summary
 from evaluator.report.supply_sheet import _baseline_supply, _supply_table, _write_supply
+from evaluator.report.wording import word_data_notes
 
 
 # ----------------------------------------------------------------------------------------------
@@ -50,6 +51,35 @@ def _write_memos(memo_sheets, ctx, notes, left_out) -> None:
         memo.write_memo(ws, ctx, app_id, notes.get(app_id),
                         None if left_out is None or app_id not in left_out.index else left_out.at[app_id, "explanation"])
         ws.sheet_properties.tabColor = "F4B183"
+
+
+def _prepare(evaluation, scenario, scores, allocation, allocation_summary, supply, supply_by_year, cashflow_ids,
+             decision, ref, top_n, simulation, lab, portfolio_risk):
+    """What :func:`build_report` writes from: ``(ref, scores_df, alloc_df, cf_ids, page_ids, ctx)``,
+    the reference data (default: the bundled ones), the scores and funded allocation by id, the
+    projects given cash-flow sheets and project pages, and the :class:`_Context` of the pages."""
+    if ref is None:
+        from evaluator.reference import load_reference
+
+        ref = load_reference()
+    scores_df = _by_id(scores, "scores")
+    alloc_df = _funded(_by_id(allocation, "allocation"))
+    cf_ids = cashflow_sheet_ids(evaluation, alloc_df, cashflow_ids, top_n)
+    page_ids = project_page_ids(evaluation, scores_df, alloc_df, top_n)
+    supply_table = _supply_table(supply) if supply is not None else _baseline_supply(evaluation, scenario, ref)
+    ctx = _Context(evaluation, scenario, lab, scores_df, alloc_df, allocation_summary, supply_table,
+                   None if supply_by_year is None else pd.DataFrame(supply_by_year), simulation, decision, ref,
+                   page_ids, tornado=_tornado_for(evaluation, scenario, ref, page_ids), portfolio_risk=portfolio_risk)
+    return ref, scores_df, alloc_df, cf_ids, page_ids, ctx
+
+
+def _write_cashflow_sheets(new_sheet, ctx, evaluation, scenario, cf_ids, lab) -> None:
+    """One live cash-flow sheet per project of ``cf_ids``, each on a sheet ``new_sheet`` adds."""
+    for app_id in cf_ids:
+        ws = new_sheet(lab("sheet.cashflow", id=app_id))
+        ctx.cf_sheets[app_id] = ws.title
+        _write_cashflow_sheet(ws, evaluation, scenario, app_id, lab)
+        ws.sheet_properties.tabColor = "A9D08E"
 
 
 def build_report(evaluation, scenario, *, scores=None, allocation=None, allocation_summary=None, supply=None,
@@ -120,19 +150,10 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     import evaluator
 
     lab = xs.load_labels(language)
-    if ref is None:
-        from evaluator.reference import load_reference
-
-        ref = load_reference()
     generated_at = _utc_naive(generated_at)
-    scores_df = _by_id(scores, "scores")
-    alloc_df = _funded(_by_id(allocation, "allocation"))
-    cf_ids = cashflow_sheet_ids(evaluation, alloc_df, cashflow_ids, top_n)
-    page_ids = project_page_ids(evaluation, scores_df, alloc_df, top_n)
-    supply_table = _supply_table(supply) if supply is not None else _baseline_supply(evaluation, scenario, ref)
-    ctx = _Context(evaluation, scenario, lab, scores_df, alloc_df, allocation_summary, supply_table,
-                   None if supply_by_year is None else pd.DataFrame(supply_by_year), simulation, decision, ref,
-                   page_ids, tornado=_tornado_for(evaluation, scenario, ref, page_ids), portfolio_risk=portfolio_risk)
+    ref, scores_df, alloc_df, cf_ids, page_ids, ctx = _prepare(
+        evaluation, scenario, scores, allocation, allocation_summary, supply, supply_by_year, cashflow_ids, decision,
+        ref, top_n, simulation, lab, portfolio_risk)
 
     wb = Workbook()
     xs.ensure_styles(wb)
@@ -153,11 +174,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     ws_alloc = new_sheet(lab("sheet.allocation"))
     ws_risk = new_sheet(lab("sheet.portfolio_risk")) if portfolio_risk is not None else None
     ws_sup = new_sheet(lab("sheet.supply"))
-    for app_id in cf_ids:
-        ws = new_sheet(lab("sheet.cashflow", id=app_id))
-        ctx.cf_sheets[app_id] = ws.title
-        _write_cashflow_sheet(ws, evaluation, scenario, app_id, lab)
-        ws.sheet_properties.tabColor = "A9D08E"
+    _write_cashflow_sheets(new_sheet, ctx, evaluation, scenario, cf_ids, lab)
     _write_ranking(ws_rank, evaluation, scores_df, scenario.lender_min_dscr, alloc_df, decision, lab)
     _write_allocation(ws_alloc, evaluation, scenario, alloc_df, allocation_summary, lab)
     if ws_risk is not None:
@@ -174,6 +191,13 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         ws.sheet_properties.tabColor = "9DC3E6"
     _write_summary(ws_sum, ctx, generated_at, evaluator.__version__)
     ws_sum.sheet_properties.tabColor = "1F3864"
+    return _finished(wb, lab, ref)
+
+
+def _finished(wb, lab: xs.Labels, ref) -> bytes:
+    """The workbook's bytes: its data notes in the report's language (issue 26), every formula
+    recomputed when Excel opens it."""
+    word_data_notes(wb, lab.language, getattr(ref, "data_dir", None))
     wb.calculation.fullCalcOnLoad = True  # Excel recomputes every formula when it opens the file
     buf = io.BytesIO()
     wb.save(buf)
