@@ -129,7 +129,7 @@ class _Model:
             coef = np.zeros(n)
             coef[i] = self.req[i].sum()
             row(coef, 0.0, 0.0, f"award step {self.ids[i]}", "award_step",
-                [(self.step_start + j, -self.award_step)])
+                [(self.step_start + j, -float(self.award_step or 0.0))])
         # --- cuts on the concave terms (tighten_concave), see _concave_cuts
         if tighten_concave:
             for name, coef, seg in _concave_cuts(self):
