@@ -20,6 +20,7 @@ from evaluator.portfolio import PortfolioError
 from evaluator.record import original_table
 from evaluator.scoring import ScoringError
 from evaluator.store import ScenarioStore, StoreError, frame_from_json
+from evaluator.kst import kst_text
 from models.application import COLUMNS
 from models.scenario import Scenario, ScenarioError
 
@@ -93,11 +94,12 @@ if listing.empty:
     st.info(t("no_saved_scenario"))
     st.stop()
 st.subheader(t("saved_scenarios"))
-st.dataframe(shown(listing), hide_index=True, width="stretch", key="scenario_list")
+st.dataframe(shown(listing.assign(created_at=listing["created_at"].map(kst_text))), hide_index=True, width="stretch",
+             key="scenario_list")
 if decision is not None:
     with st.container(border=True):
         st.success(t("decision_in_force", id=decision.scenario_id, by=md_text(decision.decided_by),
-                     at=decision.decided_at))
+                     at=kst_text(decision.decided_at)))
         st.text(decision.note)  # as typed: never Markdown
     st.caption(t("store_head_hash", hash=heads["decisions"] or ""))
 if heads["audit"]:
@@ -105,13 +107,13 @@ if heads["audit"]:
 if history:
     with st.expander(t("decision_history"), expanded=False):
         st.dataframe(shown(pd.DataFrame([{t("col_decision"): d.id, t("scenario"): d.scenario_id,
-                                    t("decided_by"): d.decided_by, t("decided_at"): d.decided_at,
+                                    t("decided_by"): d.decided_by, t("decided_at"): kst_text(d.decided_at),
                                     t("note"): d.note, t("supersede_reason"): d.reason or "",
                                     t("col_supersedes"): d.supersedes, t("col_hash"): d.this_hash}
                                    for d in reversed(history)])),
                      hide_index=True, width="stretch", key="decision_history_table")
 
-labels = {int(r.id): f"{r.id}: {r.name} ({r.author}, {r.created_at})" + (t("decided_suffix") if r.decided else "")
+labels = {int(r.id): f"{r.id}: {r.name} ({r.author}, {kst_text(r.created_at)})" + (t("decided_suffix") if r.decided else "")
           for r in listing.itertuples()}
 
 
@@ -204,7 +206,7 @@ def _what_is_decided(sid: int, pending: dict) -> pd.DataFrame:
     record = saved.record or {}
     locks = record.get("locks") or {}
     rows = [(t("scenario"), f"{saved.id}: {saved.name}"), (t("author"), saved.author),
-            (t("confirm_saved_at"), saved.created_at), (t("confirm_applications"), str(len(saved.applications))),
+            (t("confirm_saved_at"), kst_text(saved.created_at)), (t("confirm_applications"), str(len(saved.applications))),
             (t("confirm_funded"), str(len(funded))),
             (t("confirm_fund_total"), f"{float(alloc.get('fund_krw_bn', pd.Series(dtype=float)).sum()):,.1f}"),
             (t("confirm_loan_total"), f"{float(alloc.get('loan_krw_bn', pd.Series(dtype=float)).sum()):,.1f}"),

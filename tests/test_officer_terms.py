@@ -133,3 +133,32 @@ def test_charts_and_the_tornado_in_korean_carry_no_codes_none_or_usd_m(fresh_app
     assert {"가격 (주 생산물)", "초기 투자비", "할인율"} <= tornado, tornado
     assert "가격 전망 하위 시나리오" in {x for w, x in seen["project"] if w == "tooltip value of label"}
     assert any(w == "x value of mineral" and x == "희토류" for w, x in seen["allocation"])
+
+
+# -- times in KST ----------------------------------------------------------------------------------
+
+def test_stored_utc_times_read_in_korea_time():
+    import datetime as dt
+
+    from evaluator.kst import kst_text
+
+    # KST = UTC+9 all year: 09:00 UTC is 18:00 in Seoul; 20:30 UTC on 31 Dec is 05:30 on 1 Jan
+    assert kst_text("2026-03-15T09:00:00Z") == "2026-03-15 18:00 KST"
+    assert kst_text("2026-12-31T20:30:00+00:00") == "2027-01-01 05:30 KST"
+    assert kst_text(dt.datetime(2026, 3, 15, 9, 0)) == "2026-03-15 18:00 KST"   # naive = UTC, as stored
+    assert kst_text("") == "" and kst_text("not a time") == "not a time"
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_the_decision_record_in_the_pack_shows_korea_time(sample_apps, scenario, ref, language):
+    from evaluator import pipeline
+    from evaluator.report import build_pipeline_report
+
+    decision = {"decision_id": 3, "scenario": "Base (#1)", "decided_by": "Committee",
+                "decided_at_utc": "2026-03-15T09:00:00+00:00", "note": "Approved"}
+    result = pipeline.run(sample_apps, scenario, ref)
+    wb = openpyxl.load_workbook(io.BytesIO(build_pipeline_report(result, scenario, ref=ref, decision=decision,
+                                                                 language=language)))
+    texts = [str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert any("2026-03-15 18:00 KST" in x for x in texts)
+    assert not any("2026-03-15T09:00" in x or "[UTC]" in x for x in texts)

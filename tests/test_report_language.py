@@ -230,7 +230,8 @@ def test_korean_summary_shows_korea_time(risk_result, scenario, ref):
                                                                  generated_at=at)))["요약"]
     en = openpyxl.load_workbook(io.BytesIO(build_pipeline_report(risk_result, scenario, ref=ref, generated_at=at)))["Summary"]
     assert ko["B3"].value == dt.datetime(2026, 3, 16, 8, 30) and ko["A3"].value.endswith("UTC+9]")
-    assert en["B3"].value == dt.datetime(2026, 3, 15, 23, 30) and en["A3"].value == "Generated [UTC]"
+    # every time an officer reads is Korea's (issue 27), in English too
+    assert en["B3"].value == dt.datetime(2026, 3, 16, 8, 30) and en["A3"].value == "Generated [KST, UTC+9]"
 
 
 def test_citations_name_the_original_publication_not_a_file_outside_the_product():

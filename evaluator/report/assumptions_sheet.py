@@ -12,6 +12,7 @@ import pandas as pd
 from evaluator import messages
 from evaluator import xlsx_style as xs
 from evaluator.report.cells import _WRAP_TOP, _table, _title
+from evaluator.kst import kst_text
 
 
 # ----------------------------------------------------------------------------------------------
@@ -24,6 +25,8 @@ def _write_decision(ws, decision: Mapping, lab: xs.Labels | None = None) -> None
     xs.put_text(ws, 3, 2, lab("text.record"), "Header")
     r = 4
     for k, v in decision.items():
+        if k == "decided_at_utc":  # stored UTC, read in Korea's time (evaluator.kst)
+            k, v = "decided_at", kst_text(v)
         xs.put_text(ws, r, 1, lab.get("decision", k), "Label")
         if isinstance(v, Mapping):
             v = "; ".join(f"{a}: {b}" for a, b in v.items())

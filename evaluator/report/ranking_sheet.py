@@ -12,6 +12,7 @@ from evaluator import xlsx_style as xs
 from evaluator.report.cells import _GREEN_FILL, _RED_FILL, _col, _table, _title, _wide_text, _wrap_rows
 from evaluator.report.pack import _FUND_TOL
 from evaluator.report.wording import reasons_text
+from evaluator.kst import kst_text
 
 # ----------------------------------------------------------------------------------------------
 # Ranking
@@ -68,7 +69,7 @@ def _write_decision_line(ws, row: int, decision: Mapping | None, lab: xs.Labels,
         text = "; ".join(f"{lab.get('decision', k)}: {v}" for k, v in decision.items())
     elif decision:
         text = lab("text.decision_recorded", id=decision.get("decision_id", ""), by=decision.get("decided_by", ""),
-                   at=decision.get("decided_at_utc", ""),
+                   at=kst_text(decision.get("decided_at_utc", "")),
                    note=decision.get("note", "") or "; ".join(f"{k}: {v}" for k, v in decision.items()))
     else:
         text = lab("text.decision_none")
