@@ -11,7 +11,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from app_pages import access, compute, customs_upload, memo_notes, state
+from app_pages import access, compare_view, compute, customs_upload, memo_notes, state
 from app_pages.fmt import md_text, shown
 from app_pages.i18n import t
 from evaluator.allocation import AllocationError
@@ -185,15 +185,18 @@ if len(chosen) >= 2:
         st.error(t("cannot_compare", error=exc))
     else:
         only_diff = st.toggle(t("only_differences"), value=True, key="compare_only_diff")
-        for title, frame in ((t("cmp_totals"), cmp.totals), (t("cmp_assumptions"), cmp.assumptions),
-                             (t("cmp_funding"), cmp.funding), (t("cmp_summary"), cmp.summary)):
+        names = {int(r.id): f"{r.id}: {r.name}" for r in listing.itertuples()}
+        for kind, title, frame in (("totals", t("cmp_totals"), cmp.totals), ("assumptions", t("cmp_assumptions"), cmp.assumptions),
+                                   ("funding", t("cmp_funding"), cmp.funding), ("summary", t("cmp_summary"), cmp.summary)):
             if frame is None or frame.empty:
                 continue
-            f = frame[frame["differs"]] if only_diff and title != t("cmp_totals") and "differs" in frame else frame
-            st.markdown(f"**{title}** " + t("n_differ", n=int(frame['differs'].sum()) if 'differs' in frame else 0))
+            view = compare_view.readable(frame, kind, names)   # named, rounded, in the officer's unit
+            differs = view.pop(t("cmp_differs")).to_numpy(dtype=bool)
+            keep = differs if only_diff and kind != "totals" else differs | True
+            f = view[keep].assign(differs=differs[keep])
+            st.markdown(f"**{title}** " + t("n_differ", n=int(differs.sum())))
             if not f.empty:
-                st.dataframe(shown(_highlight(f.astype({c: str for c in f.columns if f[c].dtype == object}))),
-                             width="stretch", key=f"cmp_{title}")
+                st.dataframe(shown(_highlight(f)), width="stretch", key=f"cmp_{kind}", column_config={"differs": None})
 elif chosen:
     st.caption(t("pick_two"))
 
