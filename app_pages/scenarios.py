@@ -15,12 +15,12 @@ from app_pages import access, compare_view, compute, customs_upload, memo_notes,
 from app_pages.fmt import md_text, shown
 from app_pages.i18n import t
 from evaluator.allocation import AllocationError
+from evaluator.kst import kst_text
 from evaluator.pipeline import snapshot
 from evaluator.portfolio import PortfolioError
 from evaluator.record import original_table
 from evaluator.scoring import ScoringError
 from evaluator.store import ScenarioStore, StoreError, frame_from_json
-from evaluator.kst import kst_text
 from models.application import COLUMNS
 from models.scenario import Scenario, ScenarioError
 

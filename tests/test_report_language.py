@@ -29,8 +29,8 @@ DATA = ROOT / "evaluator" / "data"
 
 #: Units, abbreviations and proper names that a Korean committee document writes in Latin letters.
 ALLOWED = {
-    "USD", "KRW", "ISO3", "NPV", "IRR", "P10", "P50", "P90", "DSCR", "LLCR", "EBITDA", "ESG", "HHI", "OECD", "MIP", "UTC",
-    "Mt", "ISO", "TREO", "LCE", "NdPr", "Dy", "Tb", "Li2O", "WO3", "V2O5", "Ta2O5", "LME", "LBMA", "APT", "C",
+    "USD", "KRW", "ISO3", "NPV", "IRR", "P10", "P50", "P90", "DSCR", "LLCR", "EBITDA", "ESG", "HHI", "OECD", "MIP", "UTC",  # KST: Korea Standard Time
+    "KST", "Mt", "ISO", "TREO", "LCE", "NdPr", "Dy", "Tb", "Li2O", "WO3", "V2O5", "Ta2O5", "LME", "LBMA", "APT", "C",
     "numpy", "financial", "npv",  # the numpy-financial function named in the cash-flow convention note
     "SUM", "r", "Y0", "Y1", "Yn", "P", "N", "x", "e", "g", "t", "ppm", "pp", "p",  # %p: percentage points
 }
@@ -166,7 +166,7 @@ def test_engine_codes_are_worded_in_both_languages():
     reasons = (Message("screen_ownership_below_minimum", {"ownership": "5%", "minimum": "10%"}),
                Message("screen_fund_above_budget", {"request": "300.0", "budget": "250.0"}))
     assert reasons_text(reasons, ko) == ("한국 지분 5%이(가) 사업 최소 기준 10%보다 낮습니다; "
-                                         "펀드 요청 300.0 십억원이 펀드 전체 예산 250.0 십억원을 넘습니다")
+                                         "펀드 요청 3,000억원이 펀드 전체 예산 2,500억원을 넘습니다")  # 억원, never 십억원
     assert reasons_text(reasons, en) == ("Korean ownership 5% is below the programme minimum 10%; "
                                          "fund request 300.0 KRW bn exceeds the whole fund budget 250.0 KRW bn")
     note = Message("alloc_note_ineligible", {"reasons": Joined(reasons, "; ")})

@@ -11,8 +11,9 @@ import pandas as pd
 
 from evaluator import messages
 from evaluator import xlsx_style as xs
-from evaluator.report.cells import _WRAP_TOP, _table, _title
+from evaluator.krw import krw_text
 from evaluator.kst import kst_text
+from evaluator.report.cells import _WRAP_TOP, _table, _title
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,7 +163,8 @@ def special_loan_rules_frame(evaluation, scenario, ref, lab: xs.Labels) -> pd.Da
     for key, value in (("loan_rate", f"{scenario.ktb_3y_rate:.2%} {scenario.policy_loan_spread:+.2%} = "
                                      f"{scenario.policy_loan_rate_nominal:.2%} -> {scenario.policy_loan_rate:.2%}"),
                        ("success_levy", f"{scenario.success_levy_share:.0%} x {scenario.success_levy_years}"),
-                       ("loan_budget", f"{scenario.loan_krw_bn:,.1f}"), ("fund", f"{scenario.fund_krw_bn:,.1f}")):
+                       ("loan_budget", krw_text(scenario.loan_krw_bn, lab.language)),
+                       ("fund", krw_text(scenario.fund_krw_bn, lab.language))):
         rows.append({"loan_rule": lab(f"loan_rule.{key}"), "value": value, "source": lab(f"loan_rule.{key}_source"),
                      "source_date": "", "confidence": lab(f"loan_rule.{key}_confidence")})
     out = pd.DataFrame(rows, columns=["loan_rule", "value", "source", "source_date", "confidence"])

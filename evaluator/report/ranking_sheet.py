@@ -9,10 +9,10 @@ from openpyxl.formatting.rule import ColorScaleRule, FormulaRule
 from openpyxl.styles import Font
 
 from evaluator import xlsx_style as xs
+from evaluator.kst import kst_text
 from evaluator.report.cells import _GREEN_FILL, _RED_FILL, _col, _table, _title, _wide_text, _wrap_rows
 from evaluator.report.pack import _FUND_TOL
 from evaluator.report.wording import reasons_text
-from evaluator.kst import kst_text
 
 # ----------------------------------------------------------------------------------------------
 # Ranking
@@ -93,9 +93,7 @@ def _write_ranking(ws, evaluation, scores, comfort_dscr: float, allocation=None,
     fmts = {"rank": "0", "score": xs.FMT_SCORE, "npv_usd_m": xs.FMT_MONEY, "npv_p10_usd_m": xs.FMT_MONEY,
             "prob_npv_negative": "0%", "irr": xs.FMT_PCT, "discount_rate": xs.FMT_PCT, "payback_years": "0.0",
             "min_dscr": "0.00", "coverage_share": "0%", "score_china_share_before": "0%", "score_china_share_after": "0%",
-            "country_risk_score": "0", "expected_loss_krw_bn": "#,##0.00", "loan_expected_levy_krw_bn": "#,##0.00",
-            "loan_expected_net_cost_krw_bn": "#,##0.00", "loan_interest_subsidy_krw_bn": "#,##0.00",
-            "applicant_spending_krw_bn": "#,##0.0", "loan_cap_share": "0%", "loan_cap_krw_bn": "#,##0.0"}
+            "country_risk_score": "0", "loan_cap_share": "0%"}  # amounts [KRW bn]: xs.FMT_KRW by their names
     last_row, last_col = _table(ws, top, 1, df, lab, fmts)
     ws.row_dimensions[top].height = 45
     ws.freeze_panes = ws.cell(row=top + 1, column=4)

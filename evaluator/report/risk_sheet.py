@@ -27,7 +27,7 @@ _PROB_FMT = "0.0%"
 
 
 def _risk_key_figures(pr, lab: xs.Labels) -> list[tuple[str, Any, str | None]]:
-    m2 = "#,##0.00"
+    m2 = xs.FMT_KRW
     return [(lab("col.loan_loss_expected_krw_bn"), pr.loan_loss_expected_krw_bn, m2),
             (lab("col.static_expected_loss_krw_bn"), pr.static_expected_loss_krw_bn, m2),
             (lab("col.loan_loss_p95_krw_bn"), pr.loan_loss_p95_krw_bn, m2),
@@ -153,7 +153,7 @@ def _write_portfolio_risk(ws, pr, evaluation, scenario, lab: xs.Labels | None = 
                 "loss_contribution_es99_krw_bn", "fund_contribution_es10_krw_bn"):
         j = list(proj.columns).index(key) + 1
         c = ws.cell(row=r + 1, column=j, value=f"=SUM({_col(j)}{top + 1}:{_col(j)}{r})")
-        xs.apply_style(c, "Total", xs.FMT_MONEY)
+        xs.apply_style(c, "Total", xs.FMT_KRW)
     _wide_text(ws, r + 2, lab("text.risk_contrib_note"), "Note", 1, 13)
     r += 4
     ws.row_breaks.append(Break(id=r - 1))

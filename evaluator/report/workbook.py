@@ -167,6 +167,8 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         ws.sheet_properties.tabColor = "9DC3E6"
     _write_summary(ws_sum, ctx, generated_at, evaluator.__version__)
     ws_sum.sheet_properties.tabColor = "1F3864"
+    if language == "ko":  # Korean officers read 억원, never 십억원: every KRW bn amount x 10 (formulas follow)
+        xs.krw_cells_in_eok(wb)
     wb.calculation.fullCalcOnLoad = True  # Excel recomputes every formula when it opens the file
     buf = io.BytesIO()
     wb.save(buf)
