@@ -81,6 +81,10 @@ def _write_decision_line(ws, row: int, decision: Mapping | None, lab: xs.Labels,
     return row + 1
 
 
+#: A4 landscape pages the Ranking's columns print across (its first three columns on each).
+RANKING_PAGES_WIDE = 3
+
+
 def _write_ranking(ws, evaluation, scores, comfort_dscr: float, allocation=None, decision=None,
                    lab: xs.Labels | None = None) -> None:
     lab = lab or xs.load_labels("en")
@@ -130,3 +134,6 @@ def _write_ranking(ws, evaluation, scores, comfort_dscr: float, allocation=None,
         ws.column_dimensions[_col(j)].width = widths.get(ccol, 11)
     _wrap_rows(ws, top + 1, last_row, [j for j, c in enumerate(cols, start=1) if c in ("name", "ineligible_reasons")])
     xs.print_setup(ws, title_rows=f"{top}:{top}", footer=lab("text.page_footer"))
+    # 36 columns do not read on one A4 width: three pages wide, rank, id and name repeated on each
+    ws.page_setup.fitToWidth = RANKING_PAGES_WIDE
+    ws.print_title_cols = "A:C"
