@@ -208,11 +208,14 @@ def test_korean_report_has_no_english_words(risk_result, portfolio_risk, sample_
 
 
 def test_korean_report_keeps_the_numbers(risk_result, portfolio_risk, scenario, ref):
-    """Language changes words only: every number cell is the same in both languages."""
+    """Language changes words only: every number cell is the same in both languages, but amounts [KRW bn],
+    which the Korean pack shows in 억원 (x 10; issue 27)."""
+    from evaluator.xlsx_style import FMT_KRW
+
     def numbers(data):
         wb = openpyxl.load_workbook(io.BytesIO(data))
-        return [[c.value for row in ws.iter_rows() for c in row if isinstance(c.value, (int, float))
-                 and not isinstance(c.value, bool)] for ws in wb.worksheets]
+        return [[c.value * 10.0 if c.number_format == FMT_KRW else c.value for row in ws.iter_rows() for c in row
+                 if isinstance(c.value, (int, float)) and not isinstance(c.value, bool)] for ws in wb.worksheets]
     en = build_pipeline_report(risk_result, scenario, ref=ref, language="en", generated_at=None,
                                portfolio_risk=portfolio_risk)
     ko = build_pipeline_report(risk_result, scenario, ref=ref, language="ko", generated_at=None,
