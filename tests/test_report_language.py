@@ -220,7 +220,7 @@ def test_korean_report_keeps_the_numbers(risk_result, portfolio_risk, scenario, 
                                portfolio_risk=portfolio_risk)
     ko = build_pipeline_report(risk_result, scenario, ref=ref, language="ko", generated_at=None,
                                portfolio_risk=portfolio_risk)
-    assert numbers(en) == numbers(ko)
+    assert [pytest.approx(x, rel=1e-12) for x in numbers(en)] == numbers(ko)
     assert [ws.title for ws in openpyxl.load_workbook(io.BytesIO(ko)).worksheets][:2] == \
         ["요약", "심의 " + openpyxl.load_workbook(io.BytesIO(en)).sheetnames[1][len("Memo "):]]  # memos first (issue 27)
 
