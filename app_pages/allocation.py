@@ -322,9 +322,38 @@ def _what_it_would_take(pa, scenario) -> None:
     # -- what it would take --------------------------------------------------------------------------
     st.subheader(t("what_it_would_take"))
     st.caption(t("what_it_would_take_help"))
+    left = compute.left_out_job(pa, scenario)
+    polling = not left.finished
+    st.fragment(run_every=POLL_S if polling else None)(_left_out_table)(left, pa, polling)
+    if not left.finished:   # the words first: the value table waits for the cores
+        return
     job = compute.what_it_would_take_job(pa, scenario)
     polling = not job.finished       # a fragment that looks again every POLL_S while the job runs
     st.fragment(run_every=POLL_S if polling else None)(_what_it_would_take_table)(job, pa, polling)
+
+
+def _left_out_table(job, pa, polling: bool) -> None:
+    """Every project left out, in words with the number (evaluator/left_out.py): the support at
+    which it would have been funded and the request reduction that takes, or the rule that
+    excludes it; worded here, in the page's language, from the job's messages."""
+    if job.finished and polling:
+        st.rerun()
+    if job.error is not None or (job.finished and not job.complete and not job.cancel.is_set()):
+        st.error(t("background_failed", error=job.error or ""))
+        return
+    if job.latest is None:
+        st.caption(t("computing_in_background"))
+        return
+    table, done, total = job.latest
+    if done < total:
+        st.progress(done / total if total else 0.0, text=t("left_out_progress", done=done, total=total))
+    shown = table.join(pa.table[["name"]]).assign(explanation=[messages.word(m, lang()) for m in table["message"]])
+    view, cfg = table_view(shown, [
+        ("name", "col_name", "text"), ("request_krw_bn", "col_request_total", "money"),
+        ("entry_support_krw_bn", "col_entry_support", "money"), ("request_cut_krw_bn", "col_request_reduction", "money"),
+        ("explanation", "col_why_left_out", "text")])
+    st.dataframe(view, column_config=cfg, width="stretch", key="left_out_table")
+    st.caption(t("left_out_caption"))
 
 
 def _what_it_would_take_table(job, pa, polling: bool) -> None:

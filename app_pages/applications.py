@@ -53,6 +53,11 @@ if not ro and any(delta.get(k) for k in ("edited_rows", "added_rows", "deleted_r
     editor.apply_editor_delta(editor_key)
     st.rerun()
 
+edits = editor.session_edit_rows()
+if edits:  # every figure changed from the applicant's, marked with who and when
+    with st.expander(t("edits_marked", n=len(edits)), expanded=False):
+        editor.show_edits(edits)
+
 st.download_button(t("save_edited"), editor.table_to_workbook(edited, ss.get("schedule_df")),
                    file_name="applications_edited.xlsx", key="dl_edited",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -255,6 +255,22 @@ def what_it_would_take_job(pa, s: Scenario | None = None) -> "background.Job":
                               should_stop=cancel.is_set))
 
 
+def left_out_job(pa, s: Scenario | None = None) -> "background.Job":
+    """Every project left out explained, in words with the number
+    (:func:`evaluator.left_out.explain_left_out_in_chunks`, the one home of those words for the
+    page, the pack and the CLI), computed off the slider path in a background job of this session:
+    the job's ``latest`` is ``(table, explained, candidates)``, ``None`` until its first table is
+    in. The table carries messages (codes and numbers); the page words them in its language."""
+    from evaluator.left_out import explain_left_out_in_chunks
+
+    s = s or state.current_scenario()
+    _, ckey = customs_import(reference())
+    key = (state.apps_key(), state.allocation_key(s), ckey, state.locks())
+    ref = supply_ref()
+    return background.job("left_out", key, lambda cancel: explain_left_out_in_chunks(
+        pa, s, ref, should_stop=cancel.is_set))
+
+
 def pipeline_result(s: Scenario | None = None):
     """The whole :class:`evaluator.pipeline.PipelineResult` of the session, assembled from the
     cached steps (the Report and Scenarios pages hand it to the report builder and the store)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
@@ -12,6 +13,7 @@ from app_pages import state
 from app_pages.fmt import shown_cell
 from app_pages.i18n import lang
 from evaluator.messages import field_label
+from evaluator.record import edit_key
 from evaluator.template import description
 from models.application import FIELDS, ValidationError
 from models.loader import SOURCE_ROWS, load_applications, source_rows
@@ -49,12 +51,17 @@ def apply_editor_delta(key: str) -> None:
         return
     delta = ss.get(key) or {}
     raw = ss["raw_df"].copy()
+    log = dict(ss.get("edit_log") or {})
+    stamp = {"by": access.current().label, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     for row, changes in (delta.get("edited_rows") or {}).items():
         for col, val in changes.items():
             if col in raw.columns:
                 if raw[col].dtype != object:
                     raw[col] = raw[col].astype(object)
                 raw.iat[int(row), raw.columns.get_loc(col)] = val
+        if "id" in raw.columns:  # who changed the cell when: kept beside the applicant's value
+            log.update({edit_key(raw.iat[int(row), raw.columns.get_loc("id")], col): stamp for col in changes})
+    ss["edit_log"] = log
     # the rows keep the numbers the spreadsheet gave them (problems quote them); added rows follow on
     rows = source_rows(raw)
     deleted = sorted(int(i) for i in (delta.get("deleted_rows") or []))
@@ -108,3 +115,24 @@ def table_to_workbook(raw: pd.DataFrame, schedule: pd.DataFrame | None) -> bytes
     from evaluator.template import applications_workbook
 
     return applications_workbook(raw, schedule, language=lang())
+
+
+def show_edits(rows: list[dict]) -> None:
+    """The officer's edits of applicants' figures (:func:`evaluator.record.edit_rows`) as a table:
+    application, field, the applicant's value, the officer's, who and when (KST). Text stays text."""
+    from app_pages.fmt import shown
+    from app_pages.i18n import t
+
+    frame = pd.DataFrame(rows, columns=["id", "field", "original", "entered", "by", "at_kst"]).astype(str)
+    frame = frame.replace({"None": ""}).rename(columns={
+        "id": t("col_application"), "field": t("col_field"), "original": t("edit_original"),
+        "entered": t("edit_entered"), "by": t("edit_by"), "at_kst": t("edit_at_kst")})
+    st.dataframe(shown(frame), hide_index=True, width="stretch")
+
+
+def session_edit_rows() -> list[dict]:
+    """This session's edits of the applicants' figures, as :func:`evaluator.record.edit_rows`."""
+    from evaluator.record import edit_rows, table_edits
+
+    ss = st.session_state
+    return edit_rows(table_edits(ss.get("original_df"), ss["raw_df"], ss.get("edit_log")))

@@ -42,12 +42,14 @@ c[2].metric(t("payback_years"), "n/a" if not np.isfinite(r["payback_years"]) els
 c[3].metric(t("min_dscr"), "n/a" if not np.isfinite(r["min_dscr"]) else f"{r['min_dscr']:.2f}")
 c[4].metric(t("support_asked", unit=money_unit()), f"{r['support_request_krw_bn'] * money_factor():,.1f}")
 c[5].metric(t("coverage_of_cost"), fmt_pct(r["coverage_share"]))
-c2 = st.columns(4)
+c2 = st.columns(5)
 c2[0].metric(t("npv_pretax"), f"{r['npv_pretax_usd_m']:,.1f}")
 c2[1].metric(t("irr_pretax"), fmt_pct(r["irr_pretax"]))
 c2[2].metric(t("npv_korea_equity"), f"{r['npv_korea_equity_usd_m']:,.1f}",
              help=t("npv_korea_equity_help", withholding=fmt_pct(r["dividend_withholding_rate"])))
 c2[3].metric(t("irr_korea_equity"), fmt_pct(r["irr_korea_equity"]))
+# the fund's target return beside the equity IRR: the fund's terms are not published (issue 23)
+c2[4].metric(t("fund_target_return"), fmt_pct(scenario.fund_target_return), help=t("fund_terms_help"))
 st.caption(t("fiscal_line", region=r["fiscal_region"], basis=messages.text(f"royalty_basis_{r['royalty_basis']}", lang()),
              withholding=fmt_pct(r["dividend_withholding_rate"])))
 if r["fiscal_warning"]:
@@ -127,6 +129,9 @@ st.caption(t("loan_cap_how", share=fmt_pct(r["loan_cap_share"]), terms=scenario.
              tier=messages.text(f"loan_cap_tier_{r['loan_cap_tier']}", lang()),
              basis=scoring.coverage_basis(app, r).text(lang()),
              criteria=special_loan.criteria_message(r["loan_cap_criteria"]).text(lang())))
+st.caption(t("fund_cap_how", share=fmt_pct(scenario.fund_equity_share),
+             need=f"{r['applicant_equity_need_krw_bn'] * money_factor():,.1f}",
+             cap=f"{r['fund_cap_krw_bn'] * money_factor():,.1f}", unit=money_unit()))
 st.caption(t("loan_write_off_yes" if r["loan_success_contingent"] else "loan_write_off_no",
              mineral=mineral_name(r["mineral"]), share=fmt_pct(scenario.write_off_share)))
 st.caption(t("loan_rate_line", ktb=fmt_pct(scenario.ktb_3y_rate), spread=fmt_pct(scenario.policy_loan_spread),

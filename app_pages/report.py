@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from app_pages import access, compute, memo_notes, state
+from app_pages import access, compute, editor, memo_notes, state
 from app_pages.fmt import fmt_money, fmt_pct, md_text
 from app_pages.i18n import lang, t
 from evaluator import pipeline
@@ -52,14 +52,15 @@ table = result.allocation.table if result.allocation is not None else None
 memo_notes.editor(memo_page_ids(result.evaluation, result.ranking, table),
                   result.evaluation.metrics["name"].astype(str).to_dict())
 notes = memo_notes.current()
-built_for = built_for + (repr(sorted(notes.items())),)
+edits = editor.session_edit_rows()  # the officer's edits of applicants' figures: the Edits sheet
+built_for = built_for + (repr(sorted(notes.items())), repr(edits))
 
 st.caption(t("report_with_risk") if risk is not None else t("report_without_risk"))
 if st.button(t("build_report"), key="build_report", type="primary"):
     with st.spinner(t("building_report")):
         st.session_state["report_bytes"] = build_pipeline_report(result, scenario, ref=compute.reference(),
                                                                  decision=decision, language=lang(),
-                                                                 portfolio_risk=risk, officer_notes=notes)
+                                                                 portfolio_risk=risk, officer_notes=notes, edits=edits)
         st.session_state["report_built_for"] = built_for
         st.session_state["report_built_at"] = dt.datetime.now(KST).strftime("%Y-%m-%d %H:%M KST")
 if st.session_state.get("report_bytes"):

@@ -11,14 +11,14 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from app_pages import access, compare_view, compute, customs_upload, memo_notes, state
+from app_pages import access, compare_view, compute, customs_upload, editor, memo_notes, state
 from app_pages.fmt import md_text, shown
 from app_pages.i18n import t
 from evaluator.allocation import AllocationError
 from evaluator.kst import kst_text
 from evaluator.pipeline import snapshot
 from evaluator.portfolio import PortfolioError
-from evaluator.record import original_table
+from evaluator.record import edit_rows, log_from_edits, original_table
 from evaluator.scoring import ScoringError
 from evaluator.store import ScenarioStore, StoreError, frame_from_json
 from models.application import COLUMNS
@@ -66,7 +66,7 @@ if submitted:
                           customs=None if customs is None else (customs[0], next(iter(files))),
                           time_limit_s=compute.time_limit_s(), n_paths=compute.RANKING_SIMULATION_PATHS,
                           seed=0, source_name=ss.get("source_name", ""),
-                          officer_notes=memo_notes.current())
+                          officer_notes=memo_notes.current(), edit_log=ss.get("edit_log"))
         except (AllocationError, PortfolioError, ScoringError) as exc:
             kw = None
             st.error(t("not_saved", error=exc))
@@ -144,17 +144,19 @@ def _load(sid: int) -> None:
     if not apps.empty:
         state.set_table(apps, frame_from_json(record.get("schedule")), f"scenario {sid}: {saved.name}",
                         original=original_table(apps, record.get("edits")))
+        ss["edit_log"] = log_from_edits(record.get("edits"))
     ss["load_error"] = None
     ss["loaded_note"] = True
     access.audit("load", scenario_id=sid, applications_hash=saved.applications_hash)
 
 
 def _show_edits(record: dict | None) -> None:
-    """The officer's edits of applicants' figures that a scenario holds (as a table: text stays text)."""
-    changed = ((record or {}).get("edits") or {}).get("changed") or []
-    if changed:
-        st.caption(t("loaded_edits", n=len(changed)))
-        st.dataframe(shown(pd.DataFrame(changed).astype(str)), hide_index=True, width="stretch")
+    """The officer's edits of applicants' figures that a scenario holds: the applicant's value, the
+    officer's, who and when (KST)."""
+    rows = edit_rows((record or {}).get("edits"))
+    if rows:
+        st.caption(t("loaded_edits", n=len(rows)))
+        editor.show_edits(rows)
 
 
 c1, c2 = st.columns([3, 1])
@@ -214,7 +216,7 @@ def _what_is_decided(sid: int, pending: dict) -> pd.DataFrame:
             (t("confirm_fund_total"), f"{float(alloc.get('fund_krw_bn', pd.Series(dtype=float)).sum()):,.1f}"),
             (t("confirm_loan_total"), f"{float(alloc.get('loan_krw_bn', pd.Series(dtype=float)).sum()):,.1f}"),
             (t("confirm_locks"), "; ".join(f"{k}: {', '.join(v)}" for k, v in locks.items() if v) or "-"),
-            (t("confirm_edits"), str(len(record.get("edits") or []))),
+            (t("confirm_edits"), str(len((record.get("edits") or {}).get("changed") or []))),
             (t("confirm_applications_hash"), saved.applications_hash),
             (t("decided_by"), pending["by"]), (t("note"), pending["note"])]
     if pending.get("reason"):

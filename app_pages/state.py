@@ -60,6 +60,7 @@ def set_table(raw: pd.DataFrame, schedule: pd.DataFrame | None, source: str, *, 
     ss = st.session_state
     if not edited or "original_df" not in ss:
         ss["original_df"] = (raw if original is None else original).reset_index(drop=True).copy()
+        ss["edit_log"] = {}  # who changed which cell when (evaluator.record.table_edits): a new table, none yet
     ss["raw_df"] = raw.reset_index(drop=True)
     ss["schedule_df"] = schedule
     ss["source_name"] = source

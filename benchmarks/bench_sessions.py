@@ -1,9 +1,10 @@
-"""Eight officers at once (issue 24): budget moves in 8 browser sessions of one server, against one.
+"""Eight officers at once (issue 24): budget moves in 8 signed-in browser sessions of one server, against one.
 
-Starts ``streamlit run app.py`` (as ``bench_browser.py`` does: generated applications as every
-session's starting set, a store of its own), opens ``--sessions`` pages in separate browser
-contexts (separate cookies, so separate Streamlit sessions and working drafts: as separate
-officers) on the Allocation page, and times a Fund budget move (one keyboard step) until it has
+Starts the test OpenID Connect provider (``tests/oidc_provider.py``) and ``streamlit run app.py``
+in team mode (``[auth]`` for that provider, ``[roles]`` listing ``--sessions`` officers; as
+``bench_browser.py`` does: generated applications as every session's starting set, a store of
+its own), signs each officer in through ``st.login`` in a browser context of their own (own
+cookies: own Streamlit session and working draft), opens the Allocation page, and times a Fund budget move (one keyboard step) until it has
 *settled* (the last script run after the move finished and the browser drew it; read from
 Streamlit's websocket protocol, ``bench_browser.Runs``):
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_browser import CHROMIUM, FLAGS, Runs, slider_thumb, start_server, wait_ready, write_apps_csv  # noqa: E402
+from bench_browser import Runs, served, slider_thumb, wait_ready  # noqa: E402
+from browser_support import free_port, sign_in, start_oidc_provider, stop, team_secrets  # noqa: E402
 
 TARGET_P95_S = 2.0
 
@@ -57,29 +58,27 @@ def main(argv=None) -> int:
     p.add_argument("--moves", type=int, default=10)
     p.add_argument("--quiet", type=float, default=0.4, help="quiet period after the last run [s]")
     args = p.parse_args(argv)
-    from playwright.sync_api import sync_playwright
-
     alone: list[float] = []
     together: list[float] = []
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        csv = tmp / "applications_bench.csv"
-        write_apps_csv(args.n, csv)
-        proc, url = start_server(tmp, csv)
-        try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-                contexts = [browser.new_context(viewport={"width": 1500, "height": 1000})
-                            for _ in range(args.sessions)]
-                pages = [c.new_page() for c in contexts]
-                runs = [Runs(pg) for pg in pages]
-                for pg, r in zip(pages, runs):
-                    pg.set_default_timeout(120_000)
+    officers = [f"officer{i + 1}@agency.go.kr" for i in range(args.sessions)]
+    app_port, idp_port = free_port(), free_port()
+    idp = start_oidc_provider(idp_port)
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            secrets = team_secrets(Path(d) / "secrets.toml", app_port, idp_port, {"officer": officers})
+            with served(args.n, app_port, ("--secrets.files", str(secrets))) as (browser, url):
+                pages, runs = [], []
+                for email in officers:
+                    _, pg = sign_in(browser, url, email, viewport=(1500, 1000), timeout_ms=300_000)
+                    pg.wait_for_selector("text=Signed in as", timeout=300_000)
+                    r = Runs(pg)
                     pg.goto(f"{url}/allocation")
                     pg.locator('[data-testid="stMetric"]', has_text="Allocated").first.wait_for(timeout=300_000)
                     wait_ready(pg, r, args.quiet)
-                print(f"server {url}; applications: {args.n}; sessions: {args.sessions}; moves: {args.moves}",
-                      flush=True)
+                    pages.append(pg)
+                    runs.append(r)
+                print(f"server {url}; applications: {args.n}; signed-in sessions: {args.sessions}; "
+                      f"moves: {args.moves}", flush=True)
                 thumbs = [slider_thumb(pg, "Fund budget") for pg in pages]
                 for j in range(args.moves):            # one session alone, the others idle
                     thumbs[0].focus()
@@ -96,15 +95,8 @@ def main(argv=None) -> int:
                         t0s.append(time.perf_counter())
                         th.press(key)
                     together += settle_all(pages, runs, t0s, n0s, args.quiet)
-                for c in contexts:
-                    c.close()
-                browser.close()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    finally:
+        stop(idp)
     med1, p95_1 = statistics.median(alone), float(np.percentile(alone, 95))
     medn, p95_n = statistics.median(together), float(np.percentile(together, 95))
     print(f"{'budget move, settled':<34}{'median [s]':>11}{'p95 [s]':>9}")

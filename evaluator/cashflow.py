@@ -135,7 +135,7 @@ class ProjectInputs:
     korean_ownership_share: np.ndarray = None   # (n,) [fraction]
     dividend_withholding_rate: np.ndarray = None  # (n,) on dividends to Korea [fraction]
     # fiscal regime (evaluator/fiscal.py), one row per project
-    royalty_basis_code: np.ndarray = None       # (n,) index into fiscal.ROYALTY_BASES
+    royalty_basis_code: np.ndarray = None       # (n,) fiscal.RoyaltyBasis codes
     royalty_band_threshold: np.ndarray = None   # (n, B) +inf padded
     royalty_band_rate: np.ndarray = None        # (n, B)
     royalty_top_rate_above_usd_m: np.ndarray = None  # (n,)
@@ -457,7 +457,7 @@ def _fiscal_arrays(apps: Sequence[Application], scenario: Scenario, ref) -> tupl
         royalty_rate=arr("royalty_rate"),
         income_tax_rate=arr("income_tax_rate"),
         depreciation_years=arr("depreciation_years", int),
-        royalty_basis_code=np.array([fiscal.ROYALTY_BASES.index(r.royalty_basis) for r in regimes], dtype=int),
+        royalty_basis_code=np.array([fiscal.RoyaltyBasis.of(r.royalty_basis) for r in regimes], dtype=int),
         royalty_band_threshold=thresholds,
         royalty_band_rate=band_rates,
         royalty_top_rate_above_usd_m=arr("royalty_top_rate_above_usd_m"),
@@ -674,6 +674,53 @@ def _income_tax(inputs: ProjectInputs, ebitda, dep, revenue, opex, operating, t,
     return tax, taxable, depletion, credit
 
 
+def _ore_and_grade(inputs: ProjectInputs, op_k: np.ndarray, full: np.ndarray, part: np.ndarray,
+                   early: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ore [Mt], grade [fraction] and operating share [fraction of the year] per project and
+    column of :func:`build` (``op_k`` the operating year of the column's main share, ``full`` it
+    is an operating year; a part year blends in the next operating year's ore and grade)."""
+    L = inputs.operating_years
+    prof = inputs.ore_profile_mt
+    grades = inputs.grade_profile_fraction
+
+    def ore_and_grade(k, on):
+        ore = np.where(on, np.take_along_axis(prof, np.clip(k, 0, prof.shape[1] - 1), axis=1), 0.0)
+        g = inputs.grade_fraction[:, None] if grades is None else \
+            np.take_along_axis(grades, np.clip(k, 0, grades.shape[1] - 1), axis=1)
+        return ore, g
+
+    ore_mt, grade = ore_and_grade(op_k, full)
+    operating_share = full * 1.0
+    if part.any():  # blend in the next operating year's share; rows without a part year are unchanged
+        nxt = (op_k + 1 >= 0) & (op_k + 1 < L[:, None])
+        ore_nxt, grade_nxt = ore_and_grade(op_k + 1, nxt)
+        e = early[:, None]
+        contained = (1 - e) * ore_mt * grade + e * ore_nxt * grade_nxt
+        blended = (1 - e) * ore_mt + e * ore_nxt
+        with np.errstate(invalid="ignore", divide="ignore"):
+            grade = np.where(part[:, None], np.where(blended > 0, contained / blended, grade), grade)
+        ore_mt = np.where(part[:, None], blended, ore_mt)
+        operating_share = np.where(part[:, None], (1 - e) * full + e * nxt, operating_share)
+    return ore_mt, grade, operating_share
+
+
+def _byproduct_revenue(inputs: ProjectInputs, ore_t: np.ndarray, recovery_multiplier, pm, T: int) -> np.ndarray:
+    """By-product revenue per project and column of :func:`build` [USD m] (``pm`` its price
+    multiplier)."""
+    n = inputs.n
+    by_usd_m = np.zeros((n, T))
+    if len(inputs.byproduct_rows):
+        rows = inputs.byproduct_rows
+        rec_mult = 1.0 if recovery_multiplier is None else np.asarray(recovery_multiplier, dtype=float)[rows, None]
+        contrib = ore_t[rows] * inputs.byproduct_coef_usd_per_t_ore[:, None] * rec_mult / 1e6
+        if inputs.byproduct_price_factor is not None:
+            contrib = contrib * fit_columns(inputs.byproduct_price_factor[rows, rank_within(rows)], T)
+        if np.ndim(pm) == 2:
+            contrib = contrib * pm[inputs.byproduct_rows] if pm.shape[0] == n else contrib * pm
+        np.add.at(by_usd_m, inputs.byproduct_rows, contrib)
+    return by_usd_m
+
+
 def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=None,
           capex_multiplier=None, opex_multiplier=None, recovery_multiplier=None,
           delay_years=None) -> CashflowTable:
@@ -697,7 +744,6 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     -------
     CashflowTable
     """
-    n = inputs.n
     c = inputs.construction_years + (0 if delay_years is None else np.asarray(delay_years, dtype=int))
     L = inputs.operating_years
     # construction in months (issue 28): production starts ``early`` of a year before column
@@ -711,27 +757,7 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
     op_k = t - (c + 1)[:, None]     # 0-based operating year of the column's main share
     full = (op_k >= 0) & (op_k < L[:, None])
 
-    prof = inputs.ore_profile_mt
-    grades = inputs.grade_profile_fraction
-
-    def ore_and_grade(k, on):
-        ore = np.where(on, np.take_along_axis(prof, np.clip(k, 0, prof.shape[1] - 1), axis=1), 0.0)
-        g = inputs.grade_fraction[:, None] if grades is None else \
-            np.take_along_axis(grades, np.clip(k, 0, grades.shape[1] - 1), axis=1)
-        return ore, g
-
-    ore_mt, grade = ore_and_grade(op_k, full)
-    operating_share = full * 1.0
-    if part.any():  # blend in the next operating year's share; rows without a part year are unchanged
-        nxt = (op_k + 1 >= 0) & (op_k + 1 < L[:, None])
-        ore_nxt, grade_nxt = ore_and_grade(op_k + 1, nxt)
-        e = early[:, None]
-        contained = (1 - e) * ore_mt * grade + e * ore_nxt * grade_nxt
-        blended = (1 - e) * ore_mt + e * ore_nxt
-        with np.errstate(invalid="ignore", divide="ignore"):
-            grade = np.where(part[:, None], np.where(blended > 0, contained / blended, grade), grade)
-        ore_mt = np.where(part[:, None], blended, ore_mt)
-        operating_share = np.where(part[:, None], (1 - e) * full + e * nxt, operating_share)
+    ore_mt, grade, operating_share = _ore_and_grade(inputs, op_k, full, part, early)
     operating = operating_share > 0
     op_k = t - fp[:, None]          # 0-based operating year index per column (fiscal year count)
     ore_t = ore_mt * 1e6
@@ -747,16 +773,7 @@ def build(inputs: ProjectInputs, *, first_year: int = 2027, price_multiplier=Non
         pm = pm[:, :T] if pm.shape[1] > T else np.pad(pm, ((0, 0), (0, T - pm.shape[1])), mode="edge")
     path = 1.0 if inputs.price_factor is None else fit_columns(inputs.price_factor, T)
     primary_usd_m = payable_t * price * pm * path / 1e6
-    by_usd_m = np.zeros((n, T))
-    if len(inputs.byproduct_rows):
-        rows = inputs.byproduct_rows
-        rec_mult = 1.0 if recovery_multiplier is None else np.asarray(recovery_multiplier, dtype=float)[rows, None]
-        contrib = ore_t[rows] * inputs.byproduct_coef_usd_per_t_ore[:, None] * rec_mult / 1e6
-        if inputs.byproduct_price_factor is not None:
-            contrib = contrib * fit_columns(inputs.byproduct_price_factor[rows, rank_within(rows)], T)
-        if np.ndim(pm) == 2:
-            contrib = contrib * pm[inputs.byproduct_rows] if pm.shape[0] == n else contrib * pm
-        np.add.at(by_usd_m, inputs.byproduct_rows, contrib)
+    by_usd_m = _byproduct_revenue(inputs, ore_t, recovery_multiplier, pm, T)
     gross = primary_usd_m + by_usd_m
     offsite = gross * inputs.offsite_costs_share[:, None]
     revenue = gross - offsite
@@ -871,7 +888,7 @@ def extended_features(inputs: ProjectInputs) -> list[str]:
     }
     if inputs.royalty_basis_code is not None:
         checks.update({
-            "royalty basis": (inputs.royalty_basis_code != 1) | (inputs.royalty_min_rate_by_year.max(axis=1) > 0),
+            "royalty basis": (inputs.royalty_basis_code != fiscal.RoyaltyBasis.NSR) | (inputs.royalty_min_rate_by_year.max(axis=1) > 0),
             "depreciation method": inputs.depreciation_method_code != 0,
             "loss limits": (inputs.loss_carry_years < fiscal.UNLIMITED_YEARS) | (inputs.loss_offset_cap < 1.0),
             "percentage depletion": inputs.depletion_rate > 0,
@@ -917,7 +934,7 @@ def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]
     code = inputs.royalty_basis_code
     offsite = inputs.offsite_costs_share
     checks = (
-        (code >= 2) | ((code == 0) & (offsite >= 1.0)),
+        (code >= fiscal.RoyaltyBasis.NET_VALUE) | ((code == fiscal.RoyaltyBasis.GROSS) & (offsite >= 1.0)),
         inputs.royalty_min_rate_by_year.max(axis=1) > 0,
         inputs.loss_carry_years < fiscal.UNLIMITED_YEARS,
         inputs.loss_offset_cap < 1.0,
@@ -929,11 +946,11 @@ def linear_kernel_view(inputs: ProjectInputs) -> tuple[ProjectInputs, list[str]]
     flags = np.stack(checks, axis=1)
     reasons = ["; ".join(f for f, on in zip(NONLINEAR_FEATURES, row) if on) for row in flags]
     bad = flags.any(axis=1)
-    gross = (code == 0) & ~bad
+    gross = (code == fiscal.RoyaltyBasis.GROSS) & ~bad
     rate = np.where(gross, inputs.royalty_rate / np.where(gross, 1.0 - offsite, 1.0), inputs.royalty_rate)
     view = dataclasses.replace(
         inputs,
-        royalty_basis_code=np.where(gross | bad, 1, code),
+        royalty_basis_code=np.where(gross | bad, fiscal.RoyaltyBasis.NSR, code),
         royalty_rate=rate,
         royalty_min_rate_by_year=np.where(bad[:, None], 0.0, inputs.royalty_min_rate_by_year),
         loss_carry_years=np.where(bad, fiscal.UNLIMITED_YEARS, inputs.loss_carry_years),

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from evaluator import cashflow, country_risk, credit, finance, special_loan
+from evaluator.fiscal import RoyaltyBasis
 from models.application import Application
 from models.scenario import Scenario
 
@@ -270,21 +271,11 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     apps = tuple(cashflow.in_usd(a, scenario, ref) for a in apps)  # money fields in USD from here on
     inputs = cashflow.resolve_inputs(apps, scenario, ref)
     cf = cashflows if cashflows is not None else cashflow.build(inputs, first_year=scenario.first_year)
-    n, T = cf.fcf_usd_m.shape
     fx = scenario.fx_krw_per_usd
     rate, premium = discount_rates(apps, scenario, ref)
-    fcf = cf.fcf_usd_m
-    npv_usd_m = finance.npv(rate, fcf, **scenario.discounting)
-    npv_social = finance.npv(scenario.social_discount_rate, fcf, **scenario.discounting)
-    irr, irr_note = finance.irr_with_reason(fcf)
-    npv_pretax = finance.npv(rate, cf.pretax_fcf_usd_m, **scenario.discounting)
-    irr_pretax, _ = finance.irr_with_reason(cf.pretax_fcf_usd_m)
-    npv_korea = finance.npv(rate, cf.korea_equity_fcf_usd_m, **scenario.discounting)
-    irr_korea = _korea_irr(inputs, cf, irr)
     fp = cf.first_production_index
-    payback = finance.payback_years(fcf, start_index=fp)
-    dpayback = finance.discounted_payback_years(rate, fcf, start_index=fp, **scenario.discounting)
-    pi = finance.profitability_index(rate, fcf)
+    (npv_usd_m, npv_social, irr, irr_note, npv_pretax, irr_pretax, npv_korea, irr_korea, payback, dpayback,
+     pi) = _return_figures(scenario, inputs, cf, rate)
 
     fund = np.array([a.fund_request_krw_bn for a in apps], dtype=float)
     loan_krw = np.array([a.loan_request_krw_bn for a in apps], dtype=float)
@@ -297,22 +288,10 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
     sched = cover.policy_loan
     base_default = credit.base_case_default(cover.debt_service_usd_m, cf.cfads_usd_m, scenario)
 
-    payable = cf.payable_t.sum(axis=1)
-    aisc_cost = (cf.opex_usd_m + cf.royalty_usd_m + cf.offsite_costs_usd_m + cf.sustaining_capex_usd_m).sum(axis=1) \
-        - cf.byproduct_revenue_usd_m.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        aisc = np.where(payable > 0, aisc_cost * 1e6 / payable, np.nan)
         npv_per_support = np.where(support > 0, npv_krw / support, np.nan)
         coverage = np.where(cost_krw > 0, support / cost_krw, np.nan)
-    op_years = np.maximum(inputs.operating_years, 1)
-    steady = cf.product_t.sum(axis=1) / op_years
-    offtake = cf.korea_offtake_t.sum(axis=1) / op_years
-    # the offtake shown: at full production (the largest year) and in the target year, with the
-    # ramp-up (column t is calendar year first_year - 1 + t), never the first ramp-up year alone
-    k_off = np.asarray(cf.korea_offtake_t, dtype=float)
-    offtake_full = k_off.max(axis=1) if k_off.shape[1] else np.zeros(len(k_off))
-    k_target = int(scenario.target_year) - int(scenario.first_year) + 1
-    offtake_target = k_off[:, k_target] if 0 <= k_target < k_off.shape[1] else np.zeros(len(k_off))
+    aisc, steady, offtake, offtake_full, offtake_target = _output_figures(scenario, inputs, cf)
 
     loan_rules = _special_loan_columns(apps, scenario, ref, cf, sched)
 
@@ -335,9 +314,7 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         "payback_years": payback,
         "discounted_payback_years": dpayback,
         "profitability_index": pi,
-        "initial_capex_usd_m": np.where(inputs.has_capex_schedule,
-                                        np.where(np.arange(T)[None, :] < fp[:, None], cf.initial_capex_usd_m, 0.0).sum(axis=1),
-                                        inputs.initial_capex_usd_m),
+        "initial_capex_usd_m": _initial_capex_usd_m(inputs, cf),
         "fund_request_krw_bn": fund,
         "loan_request_krw_bn": loan_krw,
         "support_request_krw_bn": support,
@@ -364,13 +341,62 @@ def evaluate(apps: Sequence[Application], scenario: Scenario, ref, *, cashflows:
         "income_tax_rate": inputs.income_tax_rate,
         "effective_tax_rate": _effective_tax_rate(cf),
         "fiscal_region": _source_column(inputs, "fiscal_region", ""),
-        "royalty_basis": _source_column(inputs, "royalty_basis", "nsr"),
+        "royalty_basis": _source_column(inputs, "royalty_basis", RoyaltyBasis.NSR.key),
         "dividend_withholding_rate": inputs.dividend_withholding_rate,
         "fiscal_warning": _source_column(inputs, "fiscal_warning", ""),
     }, index=pd.Index([a.id for a in apps], name="id"))
     m = m.join(loan_rules)
     return Evaluation(apps, inputs, cf, sched, m)
 
+
+
+def _return_figures(scenario: Scenario, inputs, cf: cashflow.CashflowTable, rate: np.ndarray) -> tuple:
+    """The returns of :func:`evaluate`: ``(npv_usd_m, npv_social, irr, irr_note, npv_pretax,
+    irr_pretax, npv_korea, irr_korea, payback, dpayback, pi)`` (its metrics of those names)."""
+    fcf = cf.fcf_usd_m
+    npv_usd_m = finance.npv(rate, fcf, **scenario.discounting)
+    npv_social = finance.npv(scenario.social_discount_rate, fcf, **scenario.discounting)
+    irr, irr_note = finance.irr_with_reason(fcf)
+    npv_pretax = finance.npv(rate, cf.pretax_fcf_usd_m, **scenario.discounting)
+    irr_pretax, _ = finance.irr_with_reason(cf.pretax_fcf_usd_m)
+    npv_korea = finance.npv(rate, cf.korea_equity_fcf_usd_m, **scenario.discounting)
+    irr_korea = _korea_irr(inputs, cf, irr)
+    fp = cf.first_production_index
+    payback = finance.payback_years(fcf, start_index=fp)
+    dpayback = finance.discounted_payback_years(rate, fcf, start_index=fp, **scenario.discounting)
+    pi = finance.profitability_index(rate, fcf)
+    return npv_usd_m, npv_social, irr, irr_note, npv_pretax, irr_pretax, npv_korea, irr_korea, payback, dpayback, pi
+
+
+def _initial_capex_usd_m(inputs, cf: cashflow.CashflowTable) -> np.ndarray:
+    """Initial capital per project [USD m]: with a capital schedule, its years before the first
+    production year."""
+    T = cf.fcf_usd_m.shape[1]
+    fp = cf.first_production_index
+    return np.where(inputs.has_capex_schedule,
+                    np.where(np.arange(T)[None, :] < fp[:, None], cf.initial_capex_usd_m, 0.0).sum(axis=1),
+                    inputs.initial_capex_usd_m)
+
+
+def _output_figures(scenario: Scenario, inputs, cf: cashflow.CashflowTable) -> tuple:
+    """The output figures of :func:`evaluate`: ``(aisc, steady, offtake, offtake_full,
+    offtake_target)`` (its metrics ``aisc_usd_per_t``, ``steady_output_t_per_year``,
+    ``korea_offtake_t_per_year``, ``korea_offtake_t_full``, ``korea_offtake_t_target_year``)."""
+    payable = cf.payable_t.sum(axis=1)
+    aisc_cost = (cf.opex_usd_m + cf.royalty_usd_m + cf.offsite_costs_usd_m + cf.sustaining_capex_usd_m).sum(axis=1) \
+        - cf.byproduct_revenue_usd_m.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        aisc = np.where(payable > 0, aisc_cost * 1e6 / payable, np.nan)
+    op_years = np.maximum(inputs.operating_years, 1)
+    steady = cf.product_t.sum(axis=1) / op_years
+    offtake = cf.korea_offtake_t.sum(axis=1) / op_years
+    # the offtake shown: at full production (the largest year) and in the target year, with the
+    # ramp-up (column t is calendar year first_year - 1 + t), never the first ramp-up year alone
+    k_off = np.asarray(cf.korea_offtake_t, dtype=float)
+    offtake_full = k_off.max(axis=1) if k_off.shape[1] else np.zeros(len(k_off))
+    k_target = int(scenario.target_year) - int(scenario.first_year) + 1
+    offtake_target = k_off[:, k_target] if 0 <= k_target < k_off.shape[1] else np.zeros(len(k_off))
+    return aisc, steady, offtake, offtake_full, offtake_target
 
 def _special_loan_columns(apps, scenario: Scenario, ref, cf: cashflow.CashflowTable, sched) -> pd.DataFrame:
     """The special loan's rules per project (:mod:`evaluator.special_loan`): the coverage cap on the

@@ -417,6 +417,51 @@ def irr_with_reason(values):
     return result, reason
 
 
+def _two_root_cells(cf, changes, s, exact, bracket, rates, zero_node, slope_matrix, cell_fv, left_cols, right_cols):
+    """Grid cells of :func:`_irr_codes` holding two roots: ``(two_roots, x_turn)``, a mask (rows,
+    cells) and the turning point ``(x, f)`` of each such cell by ``(row, cell)``."""
+    n_cells = rates.size - 1
+    x_turn: dict = {}
+    # Two roots inside one cell: no sign change at the ends, but the slope changes sign
+    # and the NPV at the turning point has the other sign. Only rows with several sign
+    # changes can have several roots (Descartes), and only cells nearer 0 % than the
+    # nearest ordinary candidate on each side can change the answer.
+    turning = np.zeros(bracket.shape, dtype=bool)
+    multi = np.flatnonzero(changes > 1)
+    if multi.size:
+        node_slopes = np.sign(cf[multi] @ slope_matrix).astype(np.int8)
+        slopes_m = node_slopes[:, np.concatenate([left_cols, right_cols])]  # cells' left, right ends
+        # a single turning point can only cross zero if the NPV first heads towards zero
+        # (ends positive and falling, or negative and rising): a maximum above positive
+        # ends, or a minimum below negative ones, cannot
+        turning[multi] = ((s[multi, :-1] * s[multi, 1:] > 0)
+                          & (slopes_m[:, :n_cells] * slopes_m[:, n_cells:] < 0)
+                          & (s[multi, :-1] * slopes_m[:, :n_cells] < 0))
+    if turning.any():
+        ordinary = bracket | exact[:, :-1] | exact[:, 1:]
+        cells = np.arange(n_cells)
+        pos_part = ordinary[:, zero_node:]
+        first_pos = np.where(pos_part.any(axis=1), zero_node + np.argmax(pos_part, axis=1),
+                             n_cells)
+        neg_part = ordinary[:, :zero_node]
+        last_neg = np.where(neg_part.any(axis=1),
+                            zero_node - 1 - np.argmax(neg_part[:, ::-1], axis=1), -1)
+        turning &= (cells > last_neg[:, None]) & (cells < first_pos[:, None])
+    two_roots = np.zeros_like(turning)
+    t_rows, t_cells = np.nonzero(turning[multi])      # turning cells lie in multi rows only
+    t_rows = multi[t_rows]
+    if t_rows.size:
+        slope_left = np.sign(np.einsum("ij,ji->i", cf[t_rows], slope_matrix[:, left_cols[t_cells]]))
+        x_star, f_star = _turning_points(cf[t_rows], rates[t_cells], rates[t_cells + 1],
+                                         slope_left, cell_fv[t_cells])
+        crosses = np.sign(f_star) == -s[t_rows, t_cells]
+        two_roots[t_rows[crosses], t_cells[crosses]] = True
+        # turning point of each two-root cell (only those are looked up below)
+        x_turn = {(int(r), int(c)): (x, f) for r, c, x, f
+                  in zip(t_rows[crosses], t_cells[crosses], x_star[crosses], f_star[crosses])}
+    return two_roots, x_turn
+
+
 def _irr_codes(flows):
     """IRR and reason code (index into ``_REASONS``) for a 2-D array, rows = projects."""
     n_rows, n = flows.shape
@@ -441,43 +486,8 @@ def _irr_codes(flows):
         s = np.sign(grid_npv).astype(np.int8)  # int8: the sign logic below runs on bytes
         exact = s == 0
         bracket = (s[:, :-1] * s[:, 1:]) < 0
-        # Two roots inside one cell: no sign change at the ends, but the slope changes sign
-        # and the NPV at the turning point has the other sign. Only rows with several sign
-        # changes can have several roots (Descartes), and only cells nearer 0 % than the
-        # nearest ordinary candidate on each side can change the answer.
-        turning = np.zeros(bracket.shape, dtype=bool)
-        multi = np.flatnonzero(changes[todo] > 1)
-        if multi.size:
-            node_slopes = np.sign(cf[multi] @ slope_matrix).astype(np.int8)
-            slopes_m = node_slopes[:, np.concatenate([left_cols, right_cols])]  # cells' left, right ends
-            # a single turning point can only cross zero if the NPV first heads towards zero
-            # (ends positive and falling, or negative and rising): a maximum above positive
-            # ends, or a minimum below negative ones, cannot
-            turning[multi] = ((s[multi, :-1] * s[multi, 1:] > 0)
-                              & (slopes_m[:, :n_cells] * slopes_m[:, n_cells:] < 0)
-                              & (s[multi, :-1] * slopes_m[:, :n_cells] < 0))
-        if turning.any():
-            ordinary = bracket | exact[:, :-1] | exact[:, 1:]
-            cells = np.arange(n_cells)
-            pos_part = ordinary[:, zero_node:]
-            first_pos = np.where(pos_part.any(axis=1), zero_node + np.argmax(pos_part, axis=1),
-                                 n_cells)
-            neg_part = ordinary[:, :zero_node]
-            last_neg = np.where(neg_part.any(axis=1),
-                                zero_node - 1 - np.argmax(neg_part[:, ::-1], axis=1), -1)
-            turning &= (cells > last_neg[:, None]) & (cells < first_pos[:, None])
-        two_roots = np.zeros_like(turning)
-        t_rows, t_cells = np.nonzero(turning[multi])      # turning cells lie in multi rows only
-        t_rows = multi[t_rows]
-        if t_rows.size:
-            slope_left = np.sign(np.einsum("ij,ji->i", cf[t_rows], slope_matrix[:, left_cols[t_cells]]))
-            x_star, f_star = _turning_points(cf[t_rows], rates[t_cells], rates[t_cells + 1],
-                                             slope_left, cell_fv[t_cells])
-            crosses = np.sign(f_star) == -s[t_rows, t_cells]
-            two_roots[t_rows[crosses], t_cells[crosses]] = True
-            # turning point of each two-root cell (only those are looked up below)
-            x_turn = {(int(r), int(c)): (x, f) for r, c, x, f
-                      in zip(t_rows[crosses], t_cells[crosses], x_star[crosses], f_star[crosses])}
+        two_roots, x_turn = _two_root_cells(cf, changes[todo], s, exact, bracket, rates, zero_node, slope_matrix,
+                                            cell_fv, left_cols, right_cols)
         # Candidate positions in rate order: 2i = exact root at node i, 2i+1 = cell (i, i+1).
         cand = np.zeros((cf.shape[0], 2 * rates.size - 1), dtype=bool)
         cand[:, 0::2] = exact

@@ -29,17 +29,20 @@ solve funded the project, and the note says "at most" only for the bracket the b
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from evaluator import allocation as alloc
-from evaluator.portfolio import PortfolioAllocation, budgets_of, solver_kwargs
+from evaluator import messages
+from evaluator.portfolio import PortfolioAllocation, award_step_of, budgets_of, solver_kwargs
 
 __all__ = ["ENTRY_COLUMNS", "PROPORTIONAL", "EXPLAIN_COLUMNS", "cut_request", "entry_support", "entry_supports",
-           "explain_left_out"]
+           "explain_left_out", "explain_left_out_in_chunks"]
 
 #: Columns of :func:`entry_support`.
 ENTRY_COLUMNS = ["request_krw_bn", "entry_support_krw_bn", "request_cut_krw_bn", "reason"]
@@ -66,10 +69,64 @@ def cut_request(cand: pd.DataFrame, app_id, k: float) -> pd.DataFrame:
 
 
 def _funds(cand: pd.DataFrame, budgets, kwargs_of, app_id, k: float, time_limit_s: float) -> bool:
-    """Whether the optimal allocation funds ``app_id`` when it asks ``k`` times its request."""
+    """Whether the optimal allocation funds ``app_id`` when it asks ``k`` times its request (the
+    table cut and every term rebuilt from it: the reference path of :class:`_Trials`)."""
     c = cut_request(cand, app_id, k)
     res = alloc.allocate(c, budgets, **kwargs_of(c), time_limit_s=time_limit_s)
     return bool(res.selected.get(app_id, False))
+
+
+#: Factor of the offtake that reads the diversification weights before their clip [-].
+_UNCLIPPED = 1e-6
+
+
+class _Trials:
+    """The re-allocations of :func:`entry_supports`, without rebuilding the allocator's terms for
+    every trial: the same model as :func:`_funds`, built from the terms of the whole table once.
+
+    A project asking ``k`` times its request is the candidate with its share range scaled to
+    ``[k lo, k hi]`` (value, requests, expected loss and volume are proportional to the funded
+    share), with one exception, its diversification weight: the term counts a project's volume up
+    to a clip (:func:`evaluator.portfolio.diversification_terms`), applied to the cut request's own
+    volume, so per unit of the full request's share the weight is ``min(w_raw, w_clip / k)``
+    (``w_raw`` read from the terms of the table with every volume made tiny, below any clip). A
+    candidate whose cap share is below 1, or terms given as columns, take the reference path.
+    """
+
+    def __init__(self, cand: pd.DataFrame, budgets, kwargs_of, time_limit_s: float):
+        self.cand, self.budgets, self.kwargs_of, self.time_limit_s = cand, budgets, kwargs_of, time_limit_s
+        self.kw = kwargs_of(cand)
+        lo = self.kw.get("min_fraction", 1.0)
+        terms = list(self.kw.get("concave_terms", ()))
+        self.fast = (not isinstance(lo, str) and self.kw.get("max_fraction") == "max_fraction"
+                     and all(isinstance(t.weights, dict) for t in terms))
+        if not self.fast:
+            return
+        self.lo = np.broadcast_to(np.asarray(lo, dtype=float), (len(cand),)).copy()
+        raw = {}
+        if terms and "offtake_units" in cand.columns:
+            tiny = cand.assign(offtake_units=cand["offtake_units"] * _UNCLIPPED)
+            raw = {t.name: t.weights for t in kwargs_of(tiny).get("concave_terms", ()) if isinstance(t.weights, dict)}
+        self.raw = raw
+
+    def funds(self, app_id, k: float) -> bool:
+        pos = self.cand.index.get_loc(app_id)
+        if not self.fast or float(self.cand["max_fraction"].iloc[pos]) < 1.0:
+            return _funds(self.cand, self.budgets, self.kwargs_of, app_id, k, self.time_limit_s)
+        c = self.cand.copy()
+        c.iloc[pos, c.columns.get_loc("max_fraction")] = k
+        lo = self.lo.copy()
+        lo[pos] *= k
+        terms = []
+        for t in self.kw.get("concave_terms", ()):
+            w_clip = float(t.weights.get(app_id, 0.0))
+            w_raw = float(self.raw.get(t.name, {}).get(app_id, 0.0)) / _UNCLIPPED
+            if w_raw > w_clip * (1 + 1e-9):   # clipped at the full request: clip the cut request's own volume
+                t = dataclasses.replace(t, weights={**t.weights, app_id: min(w_raw, w_clip / k)})
+            terms.append(t)
+        kw = {**self.kw, "min_fraction": lo, "concave_terms": terms}
+        res = alloc.allocate(c, self.budgets, **kw, time_limit_s=self.time_limit_s)
+        return bool(res.selected.get(app_id, False))
 
 
 def entry_support(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[str] | None = None,
@@ -100,37 +157,51 @@ def entry_support(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[str] 
     """
     locks = (tuple(pa.options.get("locked_in", ())), tuple(pa.options.get("locked_out", ())))
     skip = set(pa.result.selected.index[pa.result.selected.to_numpy(bool)]) | set(locks[1])
-    return entry_supports(pa.candidates, budgets_of(scenario), lambda c: solver_kwargs(c, scenario, ref, *locks),
+    step = award_step_of(scenario)   # the allocation's own award steps
+
+    def kwargs_of(c):
+        return {**solver_kwargs(c, scenario, ref, *locks), "award_step": step}
+
+    return entry_supports(pa.candidates, budgets_of(scenario), kwargs_of,
                           ids=ids, skip=skip, step_krw_bn=step_krw_bn, time_limit_s=time_limit_s)
 
 
 def entry_supports(cand: pd.DataFrame, budgets: dict, kwargs_of, *, ids: Sequence[str] | None = None, skip=(),
-                   step_krw_bn: float = 0.1, time_limit_s: float = 5.0) -> pd.DataFrame:
+                   step_krw_bn: float = 0.1, time_limit_s: float = 5.0, n_jobs: int = 2) -> pd.DataFrame:
     """:func:`entry_support` on a candidate table: ``kwargs_of(table)`` gives the keyword arguments
     of :func:`evaluator.allocation.allocate` for a table (the allocator's terms rebuilt from it),
     ``skip`` the funded and locked-out ids. Columns as :func:`entry_support`."""
     wanted = None if ids is None else set(map(str, ids))
     skip = set(map(str, skip))
-    rows = {}
-    for app_id in cand.index:
-        if str(app_id) in skip or (wanted is not None and str(app_id) not in wanted):
-            continue
+    todo = [i for i in cand.index if str(i) not in skip and (wanted is None or str(i) in wanted)]
+    if not todo:
+        return pd.DataFrame(columns=ENTRY_COLUMNS, index=pd.Index([], name="id"))
+    trials = _Trials(cand, budgets, kwargs_of, time_limit_s)
+
+    def one(app_id) -> dict:
         request = float(cand.at[app_id, "support_krw_bn"])
         n_max = int(math.floor(request / step_krw_bn + 1e-9))
         good = None
-        if n_max >= 1 and _funds(cand, budgets, kwargs_of, app_id, step_krw_bn / request, time_limit_s):
+        if n_max >= 1 and trials.funds(app_id, step_krw_bn / request):
             # funded at one step; left out at the full request (a step past n_max when that is below it)
             good, bad = 1, n_max if n_max * step_krw_bn >= request - 1e-9 else n_max + 1
             while bad - good > 1:
                 mid = (good + bad) // 2
-                if _funds(cand, budgets, kwargs_of, app_id, mid * step_krw_bn / request, time_limit_s):
+                if trials.funds(app_id, mid * step_krw_bn / request):
                     good = mid
                 else:
                     bad = mid
         entry = np.nan if good is None else round(good * step_krw_bn, 10)
-        rows[app_id] = {"request_krw_bn": request, "entry_support_krw_bn": entry,
-                        "request_cut_krw_bn": request - entry if good is not None else np.nan,
-                        "reason": "request_cut" if good is not None else "not_at_any_request"}
+        return {"request_krw_bn": request, "entry_support_krw_bn": entry,
+                "request_cut_krw_bn": request - entry if good is not None else np.nan,
+                "reason": "request_cut" if good is not None else "not_at_any_request"}
+
+    # the candidates on two threads (HiGHS releases the GIL while it solves)
+    if len(todo) > 1 and n_jobs > 1:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+            rows = dict(zip(todo, pool.map(one, todo)))
+    else:
+        rows = {i: one(i) for i in todo}
     out = pd.DataFrame.from_dict(rows, orient="index", columns=ENTRY_COLUMNS)
     out.index.name = "id"
     return out
@@ -161,6 +232,24 @@ def explain_left_out(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[st
         :class:`evaluator.messages.Message`: the code and its numbers, worded at the edge) and
         ``explanation`` (that message in ``language``, amounts in 억원 in Korean).
     """
+    out = None
+    for out, _, _ in explain_left_out_in_chunks(pa, scenario, ref, ids=ids, language=language,
+                                                step_krw_bn=step_krw_bn, chunk_size=None):
+        pass
+    return out
+
+
+def explain_left_out_in_chunks(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[str] | None = None,
+                               language: str = "en", step_krw_bn: float = 0.1, chunk_size: int | None = 4,
+                               should_stop=None):
+    """:func:`explain_left_out`, chunk by chunk, for a page that shows the answers as they come.
+
+    Yields ``(table, done, total)``: the table of :func:`explain_left_out` so far (the
+    applications excluded by a rule or a lock first, at once; then the left-out candidates in
+    rank order, highest score first, ``chunk_size`` at a time; all at once when None), the
+    candidates explained and their number. ``should_stop`` (a callable) is asked between chunks:
+    once it answers True the generator ends.
+    """
     from evaluator.messages import Message
     from evaluator.portfolio import what_it_would_take
 
@@ -169,30 +258,48 @@ def explain_left_out(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[st
     if ids is not None:
         wanted = set(map(str, ids))
         left = [i for i in left if i in wanted]
-    cand_left = [i for i in left if i in pa.candidates.index]
-    entry = entry_support(pa, scenario, ref, ids=cand_left, step_krw_bn=step_krw_bn)
-    never = [i for i in entry.index if entry.at[i, "reason"] == "not_at_any_request"]
-    wit = what_it_would_take(pa, scenario, ref, ids=never, max_candidates=0) if never else None
+    skip = set(map(str, pa.options.get("locked_out", ())))
+    cand_left = [i for i in left if i in pa.candidates.index and i not in skip]
+    if "score" in pa.candidates.columns:   # the highest ranked first: the officer's first question
+        cand_left.sort(key=lambda i: -float(pa.candidates.at[i, "score"]))
     binding = [b.split(" ", 1)[1] for b in pa.result.binding if b.startswith("budget ")]  # e.g. "budget loan_krw_bn"
     budget = binding[0] if binding else "any"
     rows = {}
-    for i in left:
+
+    def row(i, msg, support=np.nan, rise=np.nan):
         request = float(pa.candidates.at[i, "support_krw_bn"]) if i in pa.candidates.index else np.nan
-        support, rise = np.nan, np.nan
-        if i not in entry.index:  # not a candidate: excluded by a rule, or locked out
-            note = table.at[i, "note_message"] if "note_message" in table.columns else None
-            msg = note if note is not None and not (isinstance(note, float) and np.isnan(note)) else Message("left_out_locked")
-        elif entry.at[i, "reason"] == "request_cut":
-            support = float(entry.at[i, "entry_support_krw_bn"])
-            msg = Message("left_out_request_cut", {"support": support, "request": request})
-        else:
-            if wit is not None and i in wit.index:
-                rise = float(wit.at[i, "score_increase"]) if pd.notna(wit.at[i, "score_increase"]) else np.nan
-            msg = (Message("left_out_score_rise", {"budget": budget, "points": rise}) if np.isfinite(rise)
-                   else Message("left_out_never", {"budget": budget}))
         rows[i] = {"request_krw_bn": request, "entry_support_krw_bn": support,
                    "request_cut_krw_bn": request - support, "score_increase": rise, "message": msg,
                    "explanation": msg.text(language)}
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=EXPLAIN_COLUMNS)
-    out.index.name = "id"
-    return out
+
+    def frame():
+        out = pd.DataFrame.from_dict(rows, orient="index", columns=EXPLAIN_COLUMNS).reindex(
+            [i for i in left if i in rows])
+        out.index.name = "id"
+        return out
+
+    for i in left:
+        if i not in cand_left:  # not a candidate: excluded by a rule, or locked out
+            note = table.at[i, "note_message"] if "note_message" in table.columns else None
+            row(i, note if isinstance(note, (Message, messages.Joined)) else Message("left_out_locked"))
+    yield frame(), 0, len(cand_left)
+    size = chunk_size or max(1, len(cand_left))
+    for start in range(0, len(cand_left), size):
+        if should_stop is not None and should_stop():
+            return
+        chunk = cand_left[start:start + size]
+        entry = entry_support(pa, scenario, ref, ids=chunk, step_krw_bn=step_krw_bn)
+        never = [i for i in chunk if entry.at[i, "reason"] == "not_at_any_request"]
+        wit = what_it_would_take(pa, scenario, ref, ids=never, max_candidates=0, n_jobs=1) if never else None
+        for i in chunk:
+            if entry.at[i, "reason"] == "request_cut":
+                support = float(entry.at[i, "entry_support_krw_bn"])
+                row(i, Message("left_out_request_cut", {"support": support,
+                                                        "request": float(entry.at[i, "request_krw_bn"])}), support)
+                continue
+            rise = np.nan
+            if wit is not None and i in wit.index and pd.notna(wit.at[i, "score_increase"]):
+                rise = float(wit.at[i, "score_increase"])
+            row(i, Message("left_out_score_rise", {"budget": budget, "points": rise}) if np.isfinite(rise)
+                else Message("left_out_never", {"budget": budget}), rise=rise)
+        yield frame(), min(start + size, len(cand_left)), len(cand_left)

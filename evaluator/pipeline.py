@@ -33,6 +33,7 @@ import pandas as pd
 
 from evaluator import portfolio, scoring, supply
 from evaluator.evaluate import Evaluation, evaluate
+from evaluator.portfolio import funded_shares  # here too: the pipeline's callers read it from here
 from models import scenario as scenario_model
 
 __all__ = [
@@ -296,12 +297,6 @@ def allocate_step(ev: Evaluation, scored: Scored, scenario, supply_ref, *, locke
     (:func:`evaluator.portfolio.allocate_portfolio`; raises what it raises)."""
     return portfolio.allocate_portfolio(ev, scored.scores.table, scenario, supply_ref, locked_in=tuple(locked_in),
                                         locked_out=tuple(locked_out), time_limit_s=time_limit_s)
-
-
-def funded_shares(pa: portfolio.PortfolioAllocation) -> pd.Series:
-    """Funded share of each application's request [0-1] (0 when not selected)."""
-    t = pa.table
-    return t["fraction"].where(t["selected"].astype(bool), 0.0).astype(float)
 
 
 def supply_step(ev: Evaluation, pa: portfolio.PortfolioAllocation, scenario, supply_ref) -> SupplyOutcome:

@@ -426,6 +426,12 @@ def solver_kwargs(cand: pd.DataFrame, scenario, ref, locked_in=(), locked_out=()
                 concave_terms=terms, locked_in=tuple(locked_in), locked_out=tuple(locked_out))
 
 
+def award_step_of(scenario) -> float | None:
+    """The allocation's award step [KRW bn] (``scenario.award_step_krw_bn``; None when 0: continuous)."""
+    step = float(getattr(scenario, "award_step_krw_bn", 0.0) or 0.0)
+    return step if step > 0 else None
+
+
 def budgets_of(scenario) -> dict:
     return {"fund_krw_bn": float(scenario.fund_krw_bn), "loan_krw_bn": float(scenario.loan_krw_bn)}
 
@@ -478,9 +484,10 @@ def allocate_portfolio(ev, scores: pd.DataFrame, scenario, ref, *, locked_in: Se
     locked_out = [i for i in locked_out if i in cand.index]
     budgets = budgets_of(scenario)
     kw = solver_kwargs(cand, scenario, ref, locked_in, locked_out)
+    # awards in whole steps (scenario.award_step_krw_bn), chosen by the optimiser itself
     res = alloc.allocate(cand, budgets, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
                          tighten_concave=tighten_concave,
-                         presolve=presolve, **kw)
+                         presolve=presolve, award_step=award_step_of(scenario), **kw)
 
     m = ev.metrics
     table = pd.DataFrame({
@@ -754,3 +761,9 @@ def check_allocation(pa: PortfolioAllocation, scenario, tol: float = 1e-6) -> li
     if (t.loc[~t["candidate"], ["fund_krw_bn", "loan_krw_bn"]].to_numpy() > tol).any():
         out.append("a non-candidate application received funding")
     return out
+
+
+def funded_shares(pa: PortfolioAllocation) -> pd.Series:
+    """Funded share of each application's request [0-1] (0 when not selected)."""
+    t = pa.table
+    return t["fraction"].where(t["selected"].astype(bool), 0.0).astype(float)

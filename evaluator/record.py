@@ -5,10 +5,11 @@ them, edits included), *these* assumptions (budgets, caps, objective, exclusions
 *these* locks and *this* customs basis. :func:`scenario_record` keeps all of it with a saved
 scenario (the store's ``record`` column, covered by a decision's hash); :func:`figures_key` is the
 fingerprint a recorded decision is matched against, so that a decision attaches only to its own
-figures; :func:`replay` recomputes a saved scenario and says whether its allocation is the one
+figures; :func:`evaluator.replay.replay` recomputes a saved scenario and says whether its allocation is the one
 saved.
 
-Edits are kept cell by cell beside the applicant's original value (:func:`table_edits`), so a
+Edits are kept cell by cell beside the applicant's original value (:func:`table_edits`), with who
+changed the cell and when (UTC; :func:`edit_rows` words them with the time in Korea, KST), so a
 committee sees every figure the officer changed; :func:`original_table` rebuilds the applicant's
 table from the entered one and the edits.
 """
@@ -25,7 +26,7 @@ import pandas as pd
 from evaluator.errors import RecordStoreError
 
 __all__ = ["RECORD_VERSION", "figures_key", "results_hash", "table_edits", "original_table", "scenario_record",
-           "replay", "ReplayError"]
+           "ReplayError", "edit_key", "log_from_edits", "edit_rows", "kst"]
 
 #: Version of the record layout (a later layout keeps reading this one).
 RECORD_VERSION = 1
@@ -108,13 +109,52 @@ def _jsonable(value: Any) -> Any:
     return _to_jsonable(value)
 
 
-def table_edits(original: pd.DataFrame | None, entered: pd.DataFrame) -> dict:
+def edit_key(app_id: Any, field: str) -> str:
+    """The key of one cell in an edit log (``{key: {"by", "at"}}``, JSON-ready)."""
+    return f"{app_id}\x1f{field}"
+
+
+def log_from_edits(edits: Mapping | None) -> dict[str, dict[str, str]]:
+    """The edit log (cell -> who and when) that :func:`table_edits` read its ``by``/``at`` from."""
+    return {edit_key(e["id"], e["field"]): {"by": e["by"], "at": e["at"]}
+            for e in (edits or {}).get("changed") or [] if e.get("by") or e.get("at")}
+
+
+#: Korea Standard Time (UTC+9, no daylight saving): how the committee reads a time.
+_KST_OFFSET_H = 9
+
+
+def kst(at_utc: str | None) -> str:
+    """An ISO time in UTC (as the record keeps it) as ``YYYY-MM-DD HH:MM KST``; '' when unknown."""
+    from datetime import datetime, timedelta, timezone
+
+    if not at_utc:
+        return ""
+    try:
+        t = datetime.fromisoformat(str(at_utc).replace("Z", "+00:00"))
+    except ValueError:
+        return str(at_utc)
+    t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone(timedelta(hours=_KST_OFFSET_H))).strftime("%Y-%m-%d %H:%M KST")
+
+
+def edit_rows(edits: Mapping | None) -> list[dict[str, Any]]:
+    """The changed cells of a record's ``edits`` as rows to show: ``id, field, original, entered,
+    by, at_kst`` (who and when blank for an edit recorded without them)."""
+    return [{"id": e["id"], "field": e["field"], "original": e.get("original"), "entered": e.get("entered"),
+             "by": e.get("by") or "", "at_kst": kst(e.get("at"))} for e in (edits or {}).get("changed") or []]
+
+
+def table_edits(original: pd.DataFrame | None, entered: pd.DataFrame, log: Mapping | None = None) -> dict:
     """The officer's edits of the applicants' table, cell by cell.
+
+    ``log`` (:func:`edit_key` -> ``{"by", "at"}``, the session's record of who changed which
+    cell when) adds ``by`` and ``at`` (ISO, UTC) to each changed cell it knows.
 
     Returns
     -------
     dict
-        ``changed``: ``[{id, field, original, entered}]``; ``added``: ids entered that the
+        ``changed``: ``[{id, field, original, entered[, by, at]}]``; ``added``: ids entered that the
         applicant did not submit; ``removed``: ``[{id, record}]`` rows the applicant submitted
         that are not in the entered table (with the applicant's values).
     """
@@ -130,7 +170,9 @@ def table_edits(original: pd.DataFrame | None, entered: pd.DataFrame) -> dict:
         for field in sorted(set(row) | set(before)):
             a, b = before.get(field), row.get(field)
             if _norm(a) != _norm(b):
-                changed.append({"id": app_id, "field": str(field), "original": _jsonable(a), "entered": _jsonable(b)})
+                who = (log or {}).get(edit_key(app_id, field)) or {}
+                changed.append({"id": app_id, "field": str(field), "original": _jsonable(a), "entered": _jsonable(b),
+                                **{k: str(who[k]) for k in ("by", "at") if who.get(k)}})
     return {"changed": changed, "added": sorted(i for i in now if i not in orig),
             "removed": [{"id": i, "record": _jsonable(r)} for i, r in orig.items() if i not in now]}
 
@@ -158,7 +200,7 @@ def scenario_record(apps: Sequence, scenario, result, *, locked_in: Sequence[str
                     locked_out: Sequence[str] = (), entered: pd.DataFrame | None = None,
                     original: pd.DataFrame | None = None, schedule: pd.DataFrame | None = None,
                     customs: tuple[str, str] | None = None, time_limit_s: float = 10.0, n_paths: int | None = None,
-                    seed: int = 0, source_name: str = "") -> dict:
+                    seed: int = 0, source_name: str = "", edit_log: Mapping | None = None) -> dict:
     """Everything that was decided besides the assumptions (which the scenario row holds).
 
     Parameters
@@ -177,6 +219,8 @@ def scenario_record(apps: Sequence, scenario, result, *, locked_in: Sequence[str
         The customs extract the supply figures used (None: the bundled imports).
     time_limit_s : float
         The solver's time limit of the run [s]; ``n_paths``, ``seed``: its simulation, if any.
+    edit_log : mapping, optional
+        Who changed which cell when (:func:`table_edits`).
     """
     from evaluator.store import frame_to_json
 
@@ -185,7 +229,7 @@ def scenario_record(apps: Sequence, scenario, result, *, locked_in: Sequence[str
     return {
         "version": RECORD_VERSION,
         "locks": _locks(locked_in, locked_out),
-        "edits": table_edits(original, entered) if entered is not None else {"changed": [], "added": [], "removed": []},
+        "edits": table_edits(original, entered, edit_log) if entered is not None else {"changed": [], "added": [], "removed": []},
         "schedule": frame_to_json(schedule),
         "customs": {"basis": "bundled"} if customs is None else {"basis": "upload", "file": customs[0],
                                                                    "sha256": customs[1]},
@@ -227,57 +271,3 @@ def saved_inputs(saved, ref, file_of=None):
                               f"(SHA-256 {basis['sha256'][:12]}) is not in the store")
         customs = kept
     return loaded, scenario, schedule, locks, customs
-
-
-def replay(saved, ref, file_of=None) -> dict:
-    """Recompute a saved scenario with the same applications, assumptions, locks, customs basis,
-    solver limit and simulation, and compare the allocation with the one saved.
-
-    Returns
-    -------
-    dict
-        ``scenario_id``, ``matches_saved`` (bool), ``differences`` (list of
-        ``{id, field, saved, replayed}`` and of ``{what, saved, replayed}`` for the hashes),
-        ``allocation`` (records of the replay), ``results_hash`` and ``saved_results_hash``.
-    """
-    from evaluator import pipeline
-    from evaluator.customs import CustomsError, read_comtrade
-
-    loaded, scenario, _, locks, customs = saved_inputs(saved, ref, file_of)
-    record = saved.record or {}
-    customs_import = None
-    if customs is not None:
-        try:
-            customs_import = read_comtrade(customs[1], filename=customs[0], ref=ref)
-        except (CustomsError, ValueError) as exc:
-            raise ReplayError(f"scenario {saved.id}: its customs extract cannot be read: {exc}") from None
-    result = pipeline.run(loaded.applications, scenario, ref, customs=customs_import,
-                          locked_in=locks.get("must_fund", ()), locked_out=locks.get("must_not_fund", ()),
-                          time_limit_s=max(float(record.get("time_limit_s") or 10.0), 10.0),
-                          n_paths=int(record.get("n_paths") or pipeline.DEFAULT_SIMULATION_PATHS),
-                          seed=int(record.get("seed") or 0))
-    now = _allocation_records(result.allocation.table)
-    before = _allocation_records(saved.allocation)
-    differences = []
-    by_id = {r["id"]: r for r in before}
-    for r in now:
-        s = by_id.pop(r["id"], None)
-        for field in ("fund_krw_bn", "loan_krw_bn", "selected"):
-            if s is None or s[field] != r[field]:
-                differences.append({"id": r["id"], "field": field, "saved": None if s is None else s[field],
-                                    "replayed": r[field]})
-    for app_id, s in by_id.items():
-        differences.append({"id": app_id, "field": "selected", "saved": s["selected"], "replayed": None})
-    replayed_hash = results_hash(result.allocation.table)
-    saved_hash = record.get("results_hash") or results_hash(saved.allocation)
-    if not differences and replayed_hash != saved_hash:
-        differences.append({"what": "results_hash", "saved": saved_hash, "replayed": replayed_hash})
-    figures = figures_key(loaded.applications, scenario, locks.get("must_fund", ()), locks.get("must_not_fund", ()))
-    if record.get("figures") and record["figures"] != figures:
-        differences += [{"what": f"figures.{k}", "saved": record["figures"].get(k), "replayed": v}
-                        for k, v in figures.items() if record["figures"].get(k) != v]
-    return {"scenario_id": saved.id, "matches_saved": not differences, "differences": differences,
-            "allocation": now, "results_hash": replayed_hash, "saved_results_hash": saved_hash,
-            "funded": {"count": sum(r["selected"] for r in now),
-                       "fund_krw_bn": round(sum(r["fund_krw_bn"] for r in now if r["selected"]), MONEY_DECIMALS),
-                       "loan_krw_bn": round(sum(r["loan_krw_bn"] for r in now if r["selected"]), MONEY_DECIMALS)}}

@@ -296,7 +296,7 @@ def _load_fiscal_tables(data_dir: Path) -> dict:
     """``fiscal_regimes.csv``, ``depletion.csv``, ``subnational_income_tax.csv``, ``fiscal_incentives.csv``
     (checked by :mod:`evaluator.fiscal`) and ``fx_rates.csv``; a folder
     without them (an officer's older copy) evaluates with the per-country tables only."""
-    from evaluator import fiscal
+    from evaluator import fiscal_tables as fiscal  # the loaders (evaluator.fiscal imports this module)
 
     out = {}
     for name, file, loader in (("fiscal_regimes", "fiscal_regimes.csv", fiscal.load_fiscal_regimes),

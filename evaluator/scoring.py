@@ -260,6 +260,10 @@ def coverage_messages(a, row, scenario) -> list[Message]:
     support = a.fund_request_krw_bn + a.loan_request_krw_bn
     if support > row["support_cap_krw_bn"] + 1e-9:
         out.append(Message("screen_above_applicant_spending", {"support": f"{support:,.1f}", "basis": basis}))
+    elif "fund_cap_krw_bn" in row and a.fund_request_krw_bn > row["fund_cap_krw_bn"] + 1e-9:
+        out.append(Message("screen_above_fund_cap", {
+            "fund": f"{a.fund_request_krw_bn:,.1f}", "share": f"{scenario.fund_equity_share:.0%}",
+            "need": f"{row['applicant_equity_need_krw_bn']:,.1f}", "cap": f"{row['fund_cap_krw_bn']:,.1f}"}))
     return out
 
 

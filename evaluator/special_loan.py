@@ -183,8 +183,9 @@ def coverage(apps, scenario, ref) -> pd.DataFrame:
         ``spending_basis`` ("stated" or "ownership"), ``loan_cap_tier`` ("base" or
         "preferred"), ``loan_cap_criteria`` (the criteria met, ``;``-joined), ``loan_cap_share``
         [fraction of the spending], ``loan_cap_krw_bn`` [KRW bn], ``support_cap_krw_bn`` [KRW bn,
-        = the spending], ``cap_max_fraction`` [fraction of both requests that fits both caps],
-        ``above_cap`` [bool].
+        = the spending], ``applicant_equity_need_krw_bn`` [KRW bn, the spending less the loan
+        asked, at least 0], ``fund_cap_krw_bn`` [KRW bn, ``fund_equity_share`` x that need],
+        ``cap_max_fraction`` [fraction of both requests that fits every cap], ``above_cap`` [bool].
 
     Notes
     -----
@@ -192,7 +193,13 @@ def coverage(apps, scenario, ref) -> pd.DataFrame:
 
         spending = applicant_investment_usd_m, or korean_ownership_share x total_project_cost_usd_m
         loan_cap = share(tier, terms) x spending           fund + loan <= spending
-        cap_max_fraction = min(1, loan_cap / loan, spending / (fund + loan))
+        fund <= fund_equity_share x (spending - loan)       (the fund's terms: an assumption)
+        cap_max_fraction = min(1, loan_cap / loan, spending / (fund + loan),
+                               share x spending / (fund + share x loan))
+
+    The last term is the fraction ``f`` at which ``f x fund = share x (spending - f x loan)``: a
+    partly funded application needs less loan and so more equity. With ``fund_equity_share`` 1
+    the fund cap is the spending cap.
     """
     n = len(apps)
     fx = scenario.fx_krw_per_usd
@@ -226,13 +233,18 @@ def coverage(apps, scenario, ref) -> pd.DataFrame:
                      terms_value(ref, terms, "loan_cap_share_base"))
     loan_cap = share * spending_krw
     loan = np.array([a.loan_request_krw_bn for a in apps], dtype=float)
-    support = loan + np.array([a.fund_request_krw_bn for a in apps], dtype=float)
+    fund = np.array([a.fund_request_krw_bn for a in apps], dtype=float)
+    support = loan + fund
+    eq_share = float(scenario.fund_equity_share)
+    fund_cap = eq_share * np.maximum(spending_krw - loan, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         by_loan = np.where(loan > 0, loan_cap / np.where(loan > 0, loan, 1.0), 1.0)
         by_support = np.where(support > 0, spending_krw / np.where(support > 0, support, 1.0), 1.0)
-    max_frac = np.clip(np.minimum(by_loan, by_support), 0.0, 1.0)
+        fund_den = fund + eq_share * loan
+        by_fund = np.where(fund > 0, eq_share * spending_krw / np.where(fund_den > 0, fund_den, 1.0), 1.0)
+    max_frac = np.clip(np.minimum(np.minimum(by_loan, by_support), by_fund), 0.0, 1.0)
     tol = 1e-9
-    above = (loan > loan_cap + tol) | (support > spending_krw + tol)
+    above = (loan > loan_cap + tol) | (support > spending_krw + tol) | (fund > fund_cap + tol)
     return pd.DataFrame({
         "applicant_spending_usd_m": spending_usd,
         "applicant_spending_krw_bn": spending_krw,
@@ -242,6 +254,8 @@ def coverage(apps, scenario, ref) -> pd.DataFrame:
         "loan_cap_share": share,
         "loan_cap_krw_bn": loan_cap,
         "support_cap_krw_bn": spending_krw,
+        "applicant_equity_need_krw_bn": np.maximum(spending_krw - loan, 0.0),
+        "fund_cap_krw_bn": fund_cap,
         "cap_max_fraction": max_frac,
         "above_cap": above,
     }, index=pd.Index([a.id for a in apps], name="id"))

@@ -735,6 +735,17 @@ def is_capex_row(row: Any) -> bool:
             and all(_blank_value(get(c)) for c in ("operating_year", "ore_mt", "grade")))
 
 
+def _bytes_within_caps(source, filename: str | None) -> tuple[bytes, str]:
+    """(bytes, lower-case file name) of ``source``; :class:`LoaderError` for an oversize or empty file."""
+    data, name = _as_bytes(source)
+    name = (filename or name or "").lower()
+    if len(data) > MAX_FILE_BYTES:
+        raise _file_error("file", "problem_file_too_large", f"{len(data) / 2**20:.1f} MB", mb=MAX_FILE_BYTES // 2**20)
+    if not data.strip():
+        raise _file_error("file", "problem_empty_file")
+    return data, name
+
+
 def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Read the raw application table (and the optional schedule) from a file.
 
@@ -758,12 +769,7 @@ def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = Non
         Empty, oversize, corrupt, hostile or unrecognised file; missing ``applications`` sheet;
         duplicate column header; too many rows; a cell longer than 32,767 characters.
     """
-    data, name = _as_bytes(source)
-    name = (filename or name or "").lower()
-    if len(data) > MAX_FILE_BYTES:
-        raise _file_error("file", "problem_file_too_large", f"{len(data) / 2**20:.1f} MB", mb=MAX_FILE_BYTES // 2**20)
-    if not data.strip():
-        raise _file_error("file", "problem_empty_file")
+    data, name = _bytes_within_caps(source, filename)
     if name.endswith((".xlsx", ".xlsm")) or (not name and data[:2] == b"PK"):
         return _read_xlsx(data)
     if name.endswith(".json") or (not name and data.lstrip()[:1] in (b"[", b"{")):
@@ -788,12 +794,7 @@ def read_plain_table(source: str | Path | bytes | BinaryIO, filename: str | None
     LoaderError
         One line naming the file-level rule.
     """
-    data, name = _as_bytes(source)
-    name = (filename or name or "").lower()
-    if len(data) > MAX_FILE_BYTES:
-        raise _file_error("file", "problem_file_too_large", f"{len(data) / 2**20:.1f} MB", mb=MAX_FILE_BYTES // 2**20)
-    if not data.strip():
-        raise _file_error("file", "problem_empty_file")
+    data, name = _bytes_within_caps(source, filename)
     if not (name.endswith((".xlsx", ".xlsm")) or data[:2] == b"PK"):
         return _read_csv(data, PLAIN_SHEET)
     _inspect_xlsx(data)

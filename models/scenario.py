@@ -123,6 +123,13 @@ class Scenario:
     #: (evaluator.credit; default 6, market norm).
     dsra_months: float = _default("dsra_months")
     fund_krw_bn: float = _default("fund_krw_bn")
+    #: the fund's share of the equity the applicant needs (its own qualifying spending less the
+    #: loan) [fraction]: the fund's cap per project (evaluator.special_loan.coverage); an
+    #: assumption until the fund's terms are published
+    fund_equity_share: float = _default("fund_equity_share")
+    #: the fund's target return, real [fraction/yr]: shown beside the project's equity IRR; an
+    #: assumption until published
+    fund_target_return: float = _default("fund_target_return")
     loan_krw_bn: float = _default("loan_krw_bn")
     country_cap_share: float = _default("country_cap_share")
     mineral_cap_share: float = _default("mineral_cap_share")
@@ -140,6 +147,9 @@ class Scenario:
     horizon_year: int = _default("horizon_year")
     objective: str = _default("objective")
     min_fraction: float = _default("min_fraction")
+    #: Every project's total award (fund + loan) a whole number of this step [KRW bn], chosen by
+    #: the optimiser (evaluator.allocation, ``award_step``); 0.1 = 1억원; 0 = continuous shares.
+    award_step_krw_bn: float = _default("award_step_krw_bn")
     depreciation_years_default: int = _default("depreciation_years_default")
     financial_measure: str = _default("financial_measure")
     lender_min_dscr: float = _default("lender_min_dscr")
@@ -405,14 +415,15 @@ def _check_numbers(s: "Scenario", p: list[str]) -> None:
             p.append(f"{name}: must be a finite number in [{lo:,.6g}, {hi:,.6g}] [{unit}], got {v!r}")
 
     for n in ("write_off_share", "success_levy_share", "borrower_annual_pd", "lgd", "country_cap_share", "mineral_cap_share",
-              "min_korean_ownership_share", "target_single_supplier_share", "min_fraction"):
+              "min_korean_ownership_share", "target_single_supplier_share", "min_fraction", "fund_equity_share"):
         within(n, 0.0, 1.0, "fraction")
-    for n in ("discount_rate", "social_discount_rate", "ktb_3y_rate", "inflation_rate"):
+    for n in ("discount_rate", "social_discount_rate", "ktb_3y_rate", "inflation_rate", "fund_target_return"):
         within(n, -0.05, 0.5, "fraction")
     within("policy_loan_spread", -0.2, 0.2, "fraction")
     for n in ("lender_min_dscr", "lender_min_llcr"):
         within(n, 1.0, 5.0, "x")
     within("dsra_months", 0.0, 24.0, "months")
+    within("award_step_krw_bn", 0.0, 10.0, "KRW bn")
     bounds = _scenario_bounds()
     for n in ("fund_krw_bn", "loan_krw_bn"):
         within(n, *bounds[n], "KRW bn")

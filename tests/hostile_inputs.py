@@ -21,6 +21,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_CSV = ROOT / "sample_projects" / "applications.csv"
 
+
+def problems_at(res, app_id, field) -> list:
+    """The problems a load (``LoadResult``) found in ``app_id``'s ``field``; asserts there is one."""
+    found = [p for p in res.problems if p.application_id == app_id and p.field == field]
+    assert found, [p.message() for p in res.problems]
+    return found
+
+
+def assert_fast_and_small(fn, seconds=20.0, megabytes=300) -> tuple[float, float]:
+    """Run ``fn``; assert it took under ``seconds`` [s] and peaked under ``megabytes`` [MiB] of
+    Python memory; (time, peak). A guard against the minutes and the gigabyte these files once
+    took, not a speed target (those live in benchmarks/): each is refused in well under a second,
+    so a loaded CI machine keeps a wide margin under the bound."""
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        fn()
+    finally:
+        took = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    assert took < seconds and peak < megabytes, (took, peak)
+    return took, peak
+
 _CT = (b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
        b'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
        b'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override '

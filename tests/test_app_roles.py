@@ -310,6 +310,8 @@ def test_loading_a_scenario_restores_locks_edits_and_the_same_allocation(monkeyp
     assert again["edits"]["changed"] == [edit]
     assert (edit["id"], edit["field"]) == (first_id, "initial_capex_usd_m")
     assert (float(edit["original"]), float(edit["entered"])) == pytest.approx((capex, 2 * capex))
+    from evaluator.roles import local_user
+    assert edit["by"] == local_user() and edit["at"].endswith("+00:00")     # who and when (UTC) kept
 
 
 def test_the_report_page_shows_a_decision_only_for_its_own_figures(monkeypatch, tmp_path):
@@ -342,3 +344,41 @@ def test_the_team_server_enters_its_roles_in_the_store_once_per_change(team):
     known = known_roster(ScenarioStore())
     assert known["roles"] == roster(ROLES) and known["by"] == "Kim <kim@agency.go.kr> (officer)"
     assert known["roles"]["officer"] == ["kim@agency.go.kr", "lee@agency.go.kr"]
+
+
+def test_an_officers_edit_is_marked_with_the_applicants_value_who_and_when_kst(team):
+    from datetime import datetime, timedelta, timezone
+
+    from evaluator.record import kst
+
+    kim = team("kim@agency.go.kr")
+    raw = kim.session_state["raw_df"]
+    capex = float(raw.loc[1, "initial_capex_usd_m"])
+    key = f"apps_editor_{kim.session_state['editor_version']}"
+    kim.session_state[key] = {"edited_rows": {1: {"initial_capex_usd_m": capex + 100}}, "added_rows": [],
+                              "deleted_rows": []}
+    kim.run()
+    shown = next(d.value for d in kim.dataframe if "Officer's value" in d.value.columns)
+    (row,) = shown.to_dict("records")
+    assert (row["Application"], row["Field"]) == (raw.loc[1, "id"], "initial_capex_usd_m")
+    assert float(row["Applicant's value"]) == pytest.approx(capex)
+    assert float(row["Officer's value"]) == pytest.approx(capex + 100)
+    assert row["Changed by"] == "Kim <kim@agency.go.kr> (officer)"
+    at = datetime.strptime(row["Changed at (KST)"], "%Y-%m-%d %H:%M KST")
+    now_kst = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=9)
+    assert abs((now_kst - at).total_seconds()) < 180
+    _save(kim, "Edited")
+    (edit,) = ScenarioStore().load(1).record["edits"]["changed"]
+    assert edit["by"] == "Kim <kim@agency.go.kr> (officer)" and kst(edit["at"]) == row["Changed at (KST)"]
+    # another session of the same officer (the draft) and a loaded scenario keep who and when
+    again = team("kim@agency.go.kr")
+    assert list(again.session_state["edit_log"].values())[0]["by"] == edit["by"]
+
+
+def test_kst_is_utc_plus_nine_hours():
+    from evaluator.record import kst
+
+    # Korea Standard Time is UTC+9 all year (no daylight saving): 22:30 UTC is 07:30 the next day
+    assert kst("2026-12-07T22:30:00+00:00") == "2026-12-08 07:30 KST"
+    assert kst("2026-06-30T15:00:00Z") == "2026-07-01 00:00 KST"
+    assert kst(None) == "" and kst("") == ""

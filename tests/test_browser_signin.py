@@ -7,19 +7,12 @@ Skipped when chromium or playwright is absent, like the other browser tests.
 """
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parent.parent
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from browser_support import CHROMIUM, FLAGS, ROOT, free_port, sign_in, start_oidc_provider, stop, team_secrets, wait_for
 
 if not os.path.exists(CHROMIUM):
     pytest.skip("chromium is not installed at /usr/bin/chromium", allow_module_level=True)
@@ -28,61 +21,23 @@ pytest.importorskip("authlib")
 pytest.importorskip("httpx")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(url: str, proc: subprocess.Popen, what: str) -> None:
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url, timeout=1).status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    pytest.fail(f"{what} did not start: " + proc.stderr.read().decode()[-2000:])
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 @pytest.fixture(scope="module")
 def team_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("team")
-    app_port, idp_port = _free_port(), _free_port()
-    idp = subprocess.Popen([sys.executable, str(ROOT / "tests" / "oidc_provider.py"), str(idp_port), "mine-evaluator",
-                            "test-only-secret"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _wait_for(f"http://127.0.0.1:{idp_port}/.well-known/openid-configuration", idp, "the OpenID provider")
-    secrets = tmp / "secrets.toml"
-    secrets.write_text(f'''[auth]
-redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"
-cookie_secret = "test-only-cookie-secret-0123456789abcdef"
-client_id = "mine-evaluator"
-client_secret = "test-only-secret"
-server_metadata_url = "http://127.0.0.1:{idp_port}/.well-known/openid-configuration"
-
-[roles]
-approver = ["secretary@agency.go.kr"]
-officer = ["kim@agency.go.kr"]
-''', encoding="utf-8")
+    app_port, idp_port = free_port(), free_port()
+    idp = start_oidc_provider(idp_port)
+    secrets = team_secrets(tmp / "secrets.toml", app_port, idp_port,
+                           {"approver": ["secretary@agency.go.kr"], "officer": ["kim@agency.go.kr"]})
     env = dict(os.environ, EVALUATOR_STORE=str(tmp / "s.sqlite3"))
     app = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
          "127.0.0.1", "--server.port", str(app_port), "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none", "--secrets.files", str(secrets)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _wait_for(f"http://127.0.0.1:{app_port}/_stcore/health", app, "streamlit")
+    wait_for(f"http://127.0.0.1:{app_port}/_stcore/health", app, "streamlit")
     yield f"http://127.0.0.1:{app_port}"
-    _stop(app)
-    _stop(idp)
+    stop(app)
+    stop(idp)
 
 
 @pytest.fixture(scope="module")
@@ -91,19 +46,6 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield b
         b.close()
-
-
-def _sign_in(browser, url: str, email: str):
-    """A fresh browser (own cookies) signing ``email`` in through the provider's form."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(60_000)
-    pg.goto(url)
-    pg.get_by_role("button", name="Sign in").click()
-    pg.wait_for_selector("#email")
-    pg.fill("#email", email)
-    pg.click("#go")
-    return context, pg
 
 
 def test_visitor_sees_only_the_sign_in_page(team_server, browser):
@@ -120,17 +62,17 @@ def test_visitor_sees_only_the_sign_in_page(team_server, browser):
 
 
 def test_two_people_sign_in_with_their_roles_and_a_stranger_is_refused(team_server, browser):
-    secretary, pg1 = _sign_in(browser, team_server, "secretary@agency.go.kr")
+    secretary, pg1 = sign_in(browser, team_server, "secretary@agency.go.kr")
     pg1.wait_for_selector("text=Signed in as")
     assert "secretary@agency.go.kr" in pg1.inner_text('[data-testid="stSidebar"]')
     assert "approver" in pg1.inner_text('[data-testid="stSidebar"]')
-    officer, pg2 = _sign_in(browser, team_server, "kim@agency.go.kr")
+    officer, pg2 = sign_in(browser, team_server, "kim@agency.go.kr")
     pg2.wait_for_selector("text=Signed in as")
     assert "kim@agency.go.kr" in pg2.inner_text('[data-testid="stSidebar"]')
     assert "officer" in pg2.inner_text('[data-testid="stSidebar"]')
     pg2.get_by_role("link", name="Scenarios").click()
     pg2.wait_for_selector("text=Saved under your sign-in")   # saved under the sign-in, no typed author
-    stranger, pg3 = _sign_in(browser, team_server, "stranger@example.com")
+    stranger, pg3 = sign_in(browser, team_server, "stranger@example.com")
     pg3.wait_for_selector("text=is not on the list")
     assert "Now loaded" not in pg3.inner_text("body")
     for c in (secretary, officer, stranger):

@@ -39,10 +39,7 @@ def _edited(apps, edit) -> bytes:
     return buf.getvalue()
 
 
-def _problems(res, app_id, field):
-    found = [p for p in res.problems if p.application_id == app_id and p.field == field]
-    assert found, [p.message() for p in res.problems]
-    return found
+_problems = hostile.problems_at
 
 
 # ------------------------------------------------------------------ percent-formatted cells
@@ -488,21 +485,8 @@ def test_customs_extract_goes_through_the_guarded_reader(ref):
 
 # ------------------------------------------------------------------ resources: markup the cell caps did not see
 
-def _fast_and_small(fn, seconds=20.0, megabytes=300):
-    """A guard against the 17-43 s and 0.6-1.1 GB these files once took (not a speed target: each is
-    refused in under a second on an idle machine; the bound leaves a wide margin on a loaded one)."""
-    import time
-    import tracemalloc
-
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    try:
-        fn()
-    finally:
-        took = time.perf_counter() - t0
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-    assert took < seconds and peak < megabytes, (took, peak)
+# a guard against the 17-43 s and 0.6-1.1 GB these files once took (not a speed target)
+_fast_and_small = hostile.assert_fast_and_small
 
 
 @pytest.mark.parametrize("case, message", [

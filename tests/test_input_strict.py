@@ -14,8 +14,6 @@ import io
 import json
 import math
 import resource
-import time
-import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -56,9 +54,7 @@ def load_with(ref, **changes):
 
 
 def _problem(res, app_id, field):
-    found = [p for p in res.problems if p.application_id == app_id and p.field == field]
-    assert found, [p.message() for p in res.problems]
-    return found[0]
+    return hostile.problems_at(res, app_id, field)[0]
 
 
 # ------------------------------------------------------------------------ the number grammar
@@ -289,20 +285,7 @@ def test_numeric_cells_taken_as_is_but_finite(sample_apps):
     assert "finite" in _problem(res, sample_apps[1].id, "initial_capex_usd_m").rule
 
 
-def _assert_fast_and_small(fn, seconds=20.0, megabytes=300):
-    # A guard against the minutes and the gigabyte these files once took, not a speed target (those
-    # live in benchmarks/): each is refused in well under a second, so a loaded CI machine keeps
-    # a wide margin under the bound.
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    try:
-        fn()
-    finally:
-        took = time.perf_counter() - t0
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-    assert took < seconds and peak < megabytes, (took, peak)
-    return took, peak
+_assert_fast_and_small = hostile.assert_fast_and_small
 
 
 @pytest.mark.parametrize("case, message", [

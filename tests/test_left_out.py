@@ -110,3 +110,27 @@ def test_cli_allocate_explain_records(capsys):
     assert rec["KZ-W-01"]["entry_support_krw_bn"] > 0 and rec["KZ-W-01"]["request_cut_krw_bn"] > 0
     assert rec["AU-LI-01"]["note"] == ""  # funded
     assert all(r["note"] for r in rec.values() if not r["selected"])  # every left-out one explained
+
+
+def test_trials_without_rebuilding_the_terms_are_the_reference_model(result, scenario, ref):
+    """The re-allocations of entry_supports reuse the terms of the whole table (the share range
+    scaled, the clipped diversification weight re-clipped for the cut request): the same answers
+    as the table cut and every term rebuilt (left_out._funds), KZ-W-01's clipped weight included."""
+    from evaluator.left_out import _Trials, _funds
+
+    cand = result.allocation.candidates
+    budgets = budgets_of(scenario)
+
+    def kw(c):
+        return solver_kwargs(c, scenario, ref)
+
+    trials = _Trials(cand, budgets, kw, 5.0)
+    assert trials.fast
+    seen = set()
+    for app_id, sizes in (("KZ-W-01", (0.1, 12.2, 12.3, 30.0)), ("MZ-GR-01", (0.1, 6.0, 6.1)), ("CA-LI-01", (0.1,))):
+        request = float(cand.at[app_id, "support_krw_bn"])
+        for s in sizes:
+            fast = trials.funds(app_id, s / request)
+            assert fast == _funds(cand, budgets, kw, app_id, s / request, 5.0), (app_id, s)
+            seen.add(fast)
+    assert seen == {True, False}

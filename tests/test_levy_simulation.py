@@ -148,3 +148,39 @@ def test_static_levy_is_the_allocations(sample_apps, scenario, ref):
                         loan_krw_bn=t["loan_krw_bn"].where(sel, 0.0).to_dict(), n_paths=64, seed=1)
     assert r2.static_expected_levy_krw_bn == pytest.approx(want, rel=1e-9)
     assert r2.loan_net_cost_expected_krw_bn == pytest.approx(r2.loan_loss_expected_krw_bn - r2.loan_levy_expected_krw_bn)
+
+
+def test_report_shows_levy_net_cost_and_the_fund_terms(sample_apps, scenario, ref):
+    # the Portfolio-risk sheet: the levy and the net cost beside the loss (key figures and per
+    # project); the Assumptions sheet: the fund's terms, each labelled an assumption until published
+    import io
+
+    import openpyxl
+
+    from evaluator import pipeline
+    from evaluator import xlsx_style as xs
+    from evaluator.report import build_pipeline_report
+    from evaluator.uncertainty import portfolio_risk_of_result
+
+    res = pipeline.run(sample_apps, scenario, ref)
+    pr = portfolio_risk_of_result(res, sample_apps, scenario, ref, n_paths=200, seed=3)
+    for lang in ("en", "ko"):
+        lab = xs.load_labels(lang)
+        wb = openpyxl.load_workbook(io.BytesIO(build_pipeline_report(res, scenario, ref=ref, portfolio_risk=pr,
+                                                                     language=lang)))
+        ws = wb[next(n for n in wb.sheetnames if n in ("Portfolio risk", lab("sheet.portfolio_risk")))]
+        kv = {ws.cell(row=r, column=1).value: ws.cell(row=r, column=2).value for r in range(1, 40)}
+        for key in ("loan_levy_expected_krw_bn", "static_expected_levy_krw_bn", "loan_net_cost_expected_krw_bn",
+                    "loan_net_cost_p95_krw_bn"):
+            assert kv[lab.col(key)] == pytest.approx(getattr(pr, key), abs=1e-12), key
+        assert kv[lab.col("loan_net_cost_expected_krw_bn")] == pytest.approx(
+            kv[lab.col("loan_loss_expected_krw_bn")] - kv[lab.col("loan_levy_expected_krw_bn")])
+        cells = {ws.cell(row=r, column=c).value for r in range(1, ws.max_row + 1) for c in range(1, 20)}
+        assert lab.col("expected_levy_krw_bn") in cells and lab.col("expected_net_cost_krw_bn") in cells
+        text = [[wa.cell(row=r, column=c).value for c in range(1, 4)] for wa in wb.worksheets
+                for r in range(1, wa.max_row + 1)]
+        share = next(r for r in text if r[0] == lab("loan_rule.fund_equity_share"))
+        ret = next(r for r in text if r[0] == lab("loan_rule.fund_target_return"))
+        assert share[1] == "100%" and ret[1] == "8.0%"
+        words = "Assumption until published" if lang == "en" else "공개 전까지 가정"
+        assert words in share[2] and words in ret[2]

@@ -18,7 +18,8 @@ import pytest
 
 from evaluator import pipeline
 from evaluator.cli import main
-from evaluator.record import figures_key, original_table, replay, results_hash, table_edits
+from evaluator.record import figures_key, original_table, results_hash, table_edits
+from evaluator.replay import replay
 from evaluator.store import ScenarioStore
 from models.loader import load_applications, validate_table
 
@@ -211,3 +212,38 @@ def test_cli_replay_show_decide_audit_print_what_a_committee_keeps(tmp_path, cap
     trail = json.loads(capsys.readouterr().out)
     assert [r["action"] for r in trail["applications"]] == ["upgrade", "save", "decide", "save", "decide"]
     assert trail["summary"]["audit_head_hash"] == ScenarioStore(store).heads()["audit"]
+
+
+def test_the_pack_marks_each_edit_with_the_applicants_value_who_and_when(ref, loaded):
+    """The workbook's Edits sheet: one row per changed figure, as :func:`table_edits` kept it with
+    the session's log of who changed it when (UTC), the time shown in Korea (UTC+9)."""
+    import io
+
+    import openpyxl
+
+    from evaluator.messages import field_label
+    from evaluator.record import edit_rows
+    from evaluator.report import build_pipeline_report
+    from models.scenario import default_scenario
+
+    app_id = loaded.raw["id"].iloc[0]
+    entered = _edited(loaded.raw, app_id, "initial_capex_usd_m", 2.0)
+    log = {f"{app_id}\x1finitial_capex_usd_m": {"by": "Kim <kim@agency.go.kr> (officer)",
+                                                "at": "2026-12-07T23:30:00+00:00"}}
+    rows = edit_rows(table_edits(loaded.raw, entered, log))
+    capex = float(loaded.raw["initial_capex_usd_m"].iloc[0])
+    assert rows == [{"id": app_id, "field": "initial_capex_usd_m", "original": loaded.raw["initial_capex_usd_m"].iloc[0],
+                     "entered": 2 * capex, "by": "Kim <kim@agency.go.kr> (officer)", "at_kst": "2026-12-08 08:30 KST"}]
+    apps = validate_table(entered, loaded.schedule, ref=ref).applications
+    scenario = default_scenario()
+    result = pipeline.run(apps, scenario, ref)
+    for language, sheet, header in (("en", "Edits", "Applicant's value"), ("ko", "수정 내역", "신청자 값")):
+        wb = openpyxl.load_workbook(io.BytesIO(build_pipeline_report(result, scenario, ref=ref, edits=rows,
+                                                                     language=language)))
+        ws = wb[sheet]
+        assert [c.value for c in ws[3]][:6][2] == header
+        values = [c.value for c in ws[4]][:6]
+        assert values[0] == app_id and values[1] == field_label("initial_capex_usd_m", "USD m", language)
+        assert float(values[2]) == pytest.approx(capex) and float(values[3]) == pytest.approx(2 * capex)
+        assert values[4:] == ["Kim <kim@agency.go.kr> (officer)", "2026-12-08 08:30 KST"]
+    assert "Edits" not in openpyxl.load_workbook(io.BytesIO(build_pipeline_report(result, scenario, ref=ref))).sheetnames

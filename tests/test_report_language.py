@@ -61,6 +61,11 @@ def data_strings(apps, ref, scenario, result, decision) -> list[str]:
                 out |= {str(v) for v in frame[c] if str(v).strip()}
     for line in (DATA / "SOURCES.md").read_text(encoding="utf-8").splitlines():
         out |= {p.strip() for p in line.split("|") if p.strip()}
+    # the same data with its notes worded in Korean (data_notes_ko.csv): the proper names stay
+    from evaluator.report.wording import data_notes_ko, korean_data_notes
+
+    notes = data_notes_ko()
+    out |= {ko for _, ko in notes} | {korean_data_notes(s, notes) for s in out}
     out |= {str(v) for v in (decision or {}).values()}
     return sorted((s for s in out if len(s) > 1), key=len, reverse=True)
 

@@ -86,6 +86,16 @@ def _snap(m: _Model, xfull: np.ndarray, *, to_full: bool = True) -> np.ndarray:
     x[full] = m.hi[full]
     near_lo = (x > 0) & (x < m.lo) & (m.lo - x <= SNAP_TOL)
     x[near_lo] = m.lo[near_lo]
+    if len(m.step_cells):
+        # awards exactly on the step: a share is the whole number of steps of its largest request
+        # nearest the solver's (its integers carry its tolerance; the other requests follow from
+        # the rows), never above the largest share
+        raw = np.asarray(xfull[:m.n], float)
+        big = m.req.sum(axis=1)
+        on = big > 0
+        steps = np.minimum(np.floor(raw[on] * big[on] / m.award_step + 0.5),
+                           np.floor(m.hi[on] * big[on] / m.award_step + 1e-9))
+        x[on] = np.maximum(steps, 0.0) * m.award_step / big[on]
     return x
 
 

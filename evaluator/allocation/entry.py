@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -320,72 +321,15 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
     t_start = time.perf_counter()
     m = _Model(candidates, budgets, **kwargs)
     if m.n == 0:
-        return pd.DataFrame(
-            {"selected": pd.Series(dtype=bool), "value": pd.Series(dtype=float),
-             **{c: pd.Series(dtype=float) for c in (
-                 "lp_break_even_value", "enter_value", "enter_request_fraction", "leave_value",
-                 "value_drop_to_leave")},
-             "exact": pd.Series(dtype=bool), "note": pd.Series(dtype=object)}, index=m.ids)
-    x0 = result.fractions.reindex(m.ids).to_numpy()
+        return _empty_thresholds(m)
+    x0, sel, out_pos, in_pos, table = _first_cut(m, result, max_candidates, left_out)
     O_star = result.objective
-    sel = x0 > SELECTED_TOL
-    locked_in = set(m.pos_in.tolist())
-    locked_out = set(m.pos_out.tolist())
-    xfull0 = np.zeros(m.nv)
-    xfull0[:m.n] = x0
-    if m.nz:
-        # coverage binaries of the given result: a group is on if a member is selected
-        for sl, groups in zip(m.z_slices, m.cov_groups):
-            xfull0[sl] = [float(sel[mem].any()) for _, mem in groups]
-    _, lp_be = _marginals(m, xfull0, m.row_hi, break_even=True)
-    margin = np.abs(m.value - lp_be)
-    margin = np.where(np.isfinite(margin), margin, np.inf)
-    order = np.argsort(margin, kind="stable")
-    out_pos = [p for p in order if not sel[p] and p not in locked_out][:max_candidates] \
-        if left_out else []
-    in_pos = [p for p in order if sel[p] and p not in locked_in][:max_candidates]
-
-    table = pd.DataFrame({
-        "selected": sel, "value": m.value, "lp_break_even_value": lp_be,
-        "enter_value": np.nan, "enter_request_fraction": np.nan, "leave_value": np.nan,
-        "value_drop_to_leave": np.nan, "exact": False, "note": "LP first cut only"},
-        index=m.ids)
-    for p in locked_in:
-        table.iloc[p, table.columns.get_indexer(["leave_value", "value_drop_to_leave", "exact",
-                                                 "note"])] = [-np.inf, np.inf, True, "locked in"]
-    for p in locked_out:
-        table.iloc[p, table.columns.get_indexer(["enter_value", "exact", "note"])] = [
-            np.inf, True, "locked out"]
 
     def out_of_time():
         return time.perf_counter() - t_start > time_budget_s
 
-    def solve_with(c=None, force_in=None, force_out=None, model=None):
-        mm = model or m
-        pin = list(mm.pos_in) + ([force_in] if force_in is not None else [])
-        pout = [q for q in mm.pos_out if q != force_in] + (
-            [force_out] if force_out is not None else [])
-        lb, ub, integ = mm.apply_locks(pin, pout)
-        res, _ = mm.solve(c=c, lb=lb, ub=ub, integ=integ)
-        if res.x is None:
-            return None, None
-        return -float(res.fun), res.x[:mm.n]
-
-    def newton(p, v, obj, xi, O_target):
-        """Walk v from the 'in' side to the crossing O_in(v) = O_target."""
-        for _ in range(max_iter):
-            if abs(obj - O_target) <= 1e-9 * max(1.0, abs(O_target)):
-                return v, True
-            if xi <= SELECTED_TOL:
-                break
-            v_new = v - (obj - O_target) / xi
-            c = m.c.copy()
-            c[p] = -v_new
-            o, xx = solve_with(c=c, force_in=p)
-            if o is None:
-                break
-            v, obj, xi = v_new, o, xx[p]
-        return v, abs(obj - O_target) <= 1e-9 * max(1.0, abs(O_target))
+    solve_with = functools.partial(_solve_locked, m)
+    newton = functools.partial(_newton, m, solve_with, max_iter)
 
     def set_row(p, **vals):
         for col, v in vals.items():
@@ -416,23 +360,8 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
         v, exact = newton(p, m.value[p], O_star, x0[p], o_out)
         set_row(p, leave_value=v, value_drop_to_leave=m.value[p] - v, exact=exact, note="")
 
-    def request_fraction(p):
-        i = m.ids[p]
-        lo_s, hi_s = 0.0, 1.0
-        for it in range(max_iter + 1):
-            if out_of_time():
-                return
-            s = 1e-6 if it == 0 else 0.5 * (lo_s + hi_s)
-            cand = candidates.copy()
-            cand[m.keys] = cand[m.keys].astype(float)
-            cand.loc[i, m.keys] = cand.loc[i, m.keys] * s
-            o_s, _ = solve_with(force_in=p, model=_Model(cand, budgets, **kwargs))
-            enters = o_s is not None and o_s >= O_star - 1e-9 * max(1.0, abs(O_star))
-            if it == 0 and not enters:
-                set_row(p, note="does not enter even at a negligible request")
-                return
-            lo_s, hi_s = (s, hi_s) if enters else (lo_s, s)
-        set_row(p, enter_request_fraction=lo_s)
+    request_fraction = functools.partial(_request_fraction, m, candidates, budgets, kwargs, solve_with, set_row,
+                                         out_of_time, O_star, max_iter)
 
     # interleave left-out and funded candidates so both get explained within the budget
     for k in range(max(len(out_pos), len(in_pos))):
@@ -446,3 +375,101 @@ def entry_thresholds(candidates: pd.DataFrame, budgets: Mapping[str, float],
         table.loc[table["note"] == "LP first cut only", "note"] = \
             "LP first cut only (time budget reached)"
     return table
+
+
+def _empty_thresholds(m: _Model) -> pd.DataFrame:
+    """The table of :func:`entry_thresholds` when there are no candidates."""
+    return pd.DataFrame(
+        {"selected": pd.Series(dtype=bool), "value": pd.Series(dtype=float),
+         **{c: pd.Series(dtype=float) for c in (
+             "lp_break_even_value", "enter_value", "enter_request_fraction", "leave_value",
+             "value_drop_to_leave")},
+         "exact": pd.Series(dtype=bool), "note": pd.Series(dtype=object)}, index=m.ids)
+
+
+def _first_cut(m: _Model, result: AllocationResult, max_candidates: int, left_out: bool):
+    """The LP first cut of :func:`entry_thresholds`: ``(x0, sel, out_pos, in_pos, table)``, the
+    result's fractions, its selection, the left-out and funded candidates to re-solve (nearest
+    the margin first) and the table with the LP break-even values and the locks filled in."""
+    x0 = result.fractions.reindex(m.ids).to_numpy()
+    sel = x0 > SELECTED_TOL
+    locked_in = set(m.pos_in.tolist())
+    locked_out = set(m.pos_out.tolist())
+    xfull0 = np.zeros(m.nv)
+    xfull0[:m.n] = x0
+    if m.nz:
+        # coverage binaries of the given result: a group is on if a member is selected
+        for sl, groups in zip(m.z_slices, m.cov_groups):
+            xfull0[sl] = [float(sel[mem].any()) for _, mem in groups]
+    _, lp_be = _marginals(m, xfull0, m.row_hi, break_even=True)
+    margin = np.abs(m.value - lp_be)
+    margin = np.where(np.isfinite(margin), margin, np.inf)
+    order = np.argsort(margin, kind="stable")
+    out_pos = [p for p in order if not sel[p] and p not in locked_out][:max_candidates] \
+        if left_out else []
+    in_pos = [p for p in order if sel[p] and p not in locked_in][:max_candidates]
+
+    table = pd.DataFrame({
+        "selected": sel, "value": m.value, "lp_break_even_value": lp_be,
+        "enter_value": np.nan, "enter_request_fraction": np.nan, "leave_value": np.nan,
+        "value_drop_to_leave": np.nan, "exact": False, "note": "LP first cut only"},
+        index=m.ids)
+    for p in locked_in:
+        table.iloc[p, table.columns.get_indexer(["leave_value", "value_drop_to_leave", "exact",
+                                                 "note"])] = [-np.inf, np.inf, True, "locked in"]
+    for p in locked_out:
+        table.iloc[p, table.columns.get_indexer(["enter_value", "exact", "note"])] = [
+            np.inf, True, "locked out"]
+    return x0, sel, out_pos, in_pos, table
+
+
+def _solve_locked(m: _Model, c=None, force_in=None, force_out=None, model=None):
+    """``(objective, fractions)`` of ``model`` (default ``m``) with its locks and ``force_in`` /
+    ``force_out`` added, objective ``c``; ``(None, None)`` when it has no answer."""
+    mm = model or m
+    pin = list(mm.pos_in) + ([force_in] if force_in is not None else [])
+    pout = [q for q in mm.pos_out if q != force_in] + (
+        [force_out] if force_out is not None else [])
+    lb, ub, integ = mm.apply_locks(pin, pout)
+    res, _ = mm.solve(c=c, lb=lb, ub=ub, integ=integ)
+    if res.x is None:
+        return None, None
+    return -float(res.fun), res.x[:mm.n]
+
+
+def _newton(m: _Model, solve_with, max_iter: int, p, v, obj, xi, O_target):
+    """Walk v from the 'in' side to the crossing O_in(v) = O_target."""
+    for _ in range(max_iter):
+        if abs(obj - O_target) <= 1e-9 * max(1.0, abs(O_target)):
+            return v, True
+        if xi <= SELECTED_TOL:
+            break
+        v_new = v - (obj - O_target) / xi
+        c = m.c.copy()
+        c[p] = -v_new
+        o, xx = solve_with(c=c, force_in=p)
+        if o is None:
+            break
+        v, obj, xi = v_new, o, xx[p]
+    return v, abs(obj - O_target) <= 1e-9 * max(1.0, abs(O_target))
+
+
+def _request_fraction(m: _Model, candidates, budgets, kwargs, solve_with, set_row, out_of_time, O_star, max_iter, p):
+    """The largest fraction of candidate ``p``'s request at which it enters (bisection, the
+    lower end of the bracket), written to its row by ``set_row``."""
+    i = m.ids[p]
+    lo_s, hi_s = 0.0, 1.0
+    for it in range(max_iter + 1):
+        if out_of_time():
+            return
+        s = 1e-6 if it == 0 else 0.5 * (lo_s + hi_s)
+        cand = candidates.copy()
+        cand[m.keys] = cand[m.keys].astype(float)
+        cand.loc[i, m.keys] = cand.loc[i, m.keys] * s
+        o_s, _ = solve_with(force_in=p, model=_Model(cand, budgets, **kwargs))
+        enters = o_s is not None and o_s >= O_star - 1e-9 * max(1.0, abs(O_star))
+        if it == 0 and not enters:
+            set_row(p, note="does not enter even at a negligible request")
+            return
+        lo_s, hi_s = (s, hi_s) if enters else (lo_s, s)
+    set_row(p, enter_request_fraction=lo_s)

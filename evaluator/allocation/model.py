@@ -19,14 +19,131 @@ from evaluator.messages import Message
 class _Model:
     """Matrices of the MILP, built once and re-solved with modified bounds or objective.
 
-    Variables: ``[x (n) | z (coverage binaries) | u (concave segments)]``.
+    Variables: ``[x (n) | z (coverage binaries) | u (concave segments) | T (share totals) |
+    n (award steps, with ``award_step``)]``.
     Rows: budgets, group caps, linear constraints, coverage, concave links, in that order.
     """
 
     def __init__(self, candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="value",
                  min_fraction=1.0, max_fraction=1.0, group_caps=(), locked_in=(), locked_out=(),
                  extra_constraints=(), concave_terms=(), time_limit_s=10.0, mip_rel_gap=1e-6,
-                 tighten_concave=True, presolve=True):
+                 tighten_concave=True, presolve=True, award_step=None):
+        self._read_inputs(candidates, budgets, value, min_fraction, max_fraction, time_limit_s, mip_rel_gap,
+                          presolve)
+        n = self.n
+
+        self._read_locks(locked_in, locked_out)
+
+        rows: list[sparse.spmatrix] = []
+        self.row_lo: list[float] = []
+        self.row_hi: list[float] = []
+        self.row_names: list[str] = []
+        self.row_kind: list[str] = []
+
+        names = set()
+
+        def add_name(nm):
+            if nm in names:
+                raise ValueError(f"duplicate constraint name {nm!r}")
+            names.add(nm)
+
+        self._extra_variables(candidates, extra_constraints, concave_terms, tighten_concave)
+        nz, nu = self.nz, self.nu
+        # Share caps compare a group with the total allocation of a resource. Writing the total
+        # once as an auxiliary variable T_r keeps each cap row sparse (group members + T_r)
+        # instead of dense over all candidates; HiGHS solves the sparse form faster.
+        share_res = []
+        for cap in group_caps:
+            if cap.kind == "share" and cap.resource not in share_res:
+                share_res.append(cap.resource)
+        self.total_var = {r: n + nz + nu + j for j, r in enumerate(share_res)}
+        # Award steps: every candidate's total award (all resources together) a whole number of
+        # steps, sum_k req_ik x_i = step n_i with n_i an integer variable, after T. (Per resource
+        # it would tie x to multiples of 1/gcd of the requests in steps: 5 % for 48 and 10.)
+        self.award_step = None if award_step is None else float(award_step)
+        if self.award_step is not None and not (np.isfinite(self.award_step) and self.award_step > 0):
+            raise ValueError(f"award_step must be a positive number, got {award_step!r}")
+        # one integer per candidate: its total award (all resources) a whole number of steps
+        self.step_cells = (np.flatnonzero(self.req.sum(axis=1) > 0) if self.award_step is not None
+                           else np.zeros(0, dtype=np.int64))
+        self.step_start = n + nz + nu + len(share_res)
+        nv = self.nv = self.step_start + len(self.step_cells)
+
+        def row(coef_x, lo, hi, name, kind, extra=None):
+            r = np.zeros(nv)
+            r[:n] = coef_x
+            if extra is not None:
+                for j, v in extra:
+                    r[j] = v
+            rows.append(sparse.csr_matrix(r))
+            self.row_lo.append(lo)
+            self.row_hi.append(hi)
+            self.row_names.append(name)
+            self.row_kind.append(kind)
+
+        # --- budgets
+        for k, key in enumerate(self.keys):
+            add_name(f"budget {key}")
+            row(self.req[:, k], -np.inf, self.budgets[k], f"budget {key}", "budget")
+        self.n_budget_rows = len(self.keys)
+
+        self._cap_rows(candidates, group_caps, row, add_name)
+
+        # --- general linear constraints
+        self.linear_coef = []
+        for spec in self.linear:
+            add_name(spec.name)
+            a = _per_row(candidates, spec.coefficients, spec.name)
+            self.linear_coef.append(a)
+            row(a, float(spec.lower), float(spec.upper), spec.name, "constraint")
+
+        # --- coverage: z_g - sum_{i in g} x_i / floor_i <= 0, sum z_g >= k
+        j = n
+        self.z_slices = []
+        for spec, groups in zip(self.coverage, self.cov_groups):
+            add_name(spec.name)
+            start = j
+            for g, members in groups:
+                coef = np.zeros(n)
+                coef[members] = -1.0 / self.cover_div[members]
+                row(coef, -np.inf, 0.0, f"{spec.name} [{g}]", "coverage_link", [(j, 1.0)])
+                j += 1
+            self.z_slices.append(slice(start, j))
+            row(np.zeros(n), float(spec.k), np.inf, spec.name, "coverage",
+                [(jj, 1.0) for jj in range(start, j)])
+
+        # --- concave links: sum_j u_j - sum_i w_i x_i = 0
+        self.u_slices = []
+        for t, w, widths in zip(self.concave, self.concave_w_model, self.seg_width):
+            start = j
+            j += len(widths)
+            self.u_slices.append(slice(start, j))
+            row(-w, 0.0, 0.0, f"{t.name} (link)", "concave_link",
+                [(jj, 1.0) for jj in range(start, j)])
+        # --- totals for share caps: T_r - sum_i amount_ir x_i = 0
+        for r, jt in self.total_var.items():
+            amount = self.req.sum(axis=1) if r is None else self.req[:, self.keys.index(r)]
+            row(-amount, 0.0, 0.0, f"total {r or 'all'} (link)", "total_link", [(jt, 1.0)])
+        # --- award steps: sum_k req_ik x_i - step n_i = 0
+        for j, i in enumerate(self.step_cells):
+            coef = np.zeros(n)
+            coef[i] = self.req[i].sum()
+            row(coef, 0.0, 0.0, f"award step {self.ids[i]}", "award_step",
+                [(self.step_start + j, -self.award_step)])
+        # --- cuts on the concave terms (tighten_concave), see _concave_cuts
+        if tighten_concave:
+            for name, coef, seg in _concave_cuts(self):
+                row(-coef, -np.inf, 0.0, name, "concave_cut", [(jj, 1.0) for jj in seg])
+
+        self.A = sparse.vstack(rows, format="csr") if rows else sparse.csr_matrix((0, nv))
+        self.row_lo = np.asarray(self.row_lo, float)
+        self.row_hi = np.asarray(self.row_hi, float)
+
+        self._objective_and_bounds()
+
+    def _read_inputs(self, candidates, budgets, value, min_fraction, max_fraction, time_limit_s, mip_rel_gap,
+                     presolve):
+        """The candidates, budgets, values and fraction bounds, checked."""
         if not isinstance(candidates, pd.DataFrame):
             raise ValueError("candidates must be a DataFrame")
         if not candidates.index.is_unique:
@@ -44,7 +161,7 @@ class _Model:
         missing = [k for k in self.keys if k not in candidates.columns]
         if missing:
             raise ValueError(f"no request column for budget keys {missing}")
-        n = self.n = len(candidates)
+        self.n = len(candidates)
         self.value = _per_row(candidates, value, "value")
         self.req = candidates[self.keys].to_numpy(dtype=float)
         if not np.all(np.isfinite(self.req)) or np.any(self.req < 0):
@@ -57,6 +174,8 @@ class _Model:
         self.presolve = bool(presolve)
         self.mip_rel_gap = float(mip_rel_gap)
 
+    def _read_locks(self, locked_in, locked_out):
+        """The must-fund and must-not-fund candidates, checked, and the floors they impose."""
         # a single id given as a string is one id, not a sequence of characters
         self.locked_in = [locked_in] if isinstance(locked_in, str) else list(locked_in)
         self.locked_out = [locked_out] if isinstance(locked_out, str) else list(locked_out)
@@ -80,19 +199,8 @@ class _Model:
         # COVERAGE_FLOOR.
         self.cover_div = np.maximum(self.lo, COVERAGE_FLOOR)
 
-        rows: list[sparse.spmatrix] = []
-        self.row_lo: list[float] = []
-        self.row_hi: list[float] = []
-        self.row_names: list[str] = []
-        self.row_kind: list[str] = []
-
-        names = set()
-
-        def add_name(nm):
-            if nm in names:
-                raise ValueError(f"duplicate constraint name {nm!r}")
-            names.add(nm)
-
+    def _extra_variables(self, candidates, extra_constraints, concave_terms, tighten_concave):
+        """The coverage groups (one binary each) and the concave terms' segments (one variable each)."""
         # --- extra variables
         self.coverage = list(_of_type(extra_constraints, MinGroupsCovered))
         self.linear = list(_of_type(extra_constraints, LinearConstraintSpec))
@@ -131,34 +239,9 @@ class _Model:
             self.seg_width.append(np.diff(np.concatenate([[0.0], b, [np.inf]])))
             nu += len(m)
         self.nu = nu
-        # Share caps compare a group with the total allocation of a resource. Writing the total
-        # once as an auxiliary variable T_r keeps each cap row sparse (group members + T_r)
-        # instead of dense over all candidates; HiGHS solves the sparse form faster.
-        share_res = []
-        for cap in group_caps:
-            if cap.kind == "share" and cap.resource not in share_res:
-                share_res.append(cap.resource)
-        self.total_var = {r: n + nz + nu + j for j, r in enumerate(share_res)}
-        nv = self.nv = n + nz + nu + len(share_res)
 
-        def row(coef_x, lo, hi, name, kind, extra=None):
-            r = np.zeros(nv)
-            r[:n] = coef_x
-            if extra is not None:
-                for j, v in extra:
-                    r[j] = v
-            rows.append(sparse.csr_matrix(r))
-            self.row_lo.append(lo)
-            self.row_hi.append(hi)
-            self.row_names.append(name)
-            self.row_kind.append(kind)
-
-        # --- budgets
-        for k, key in enumerate(self.keys):
-            add_name(f"budget {key}")
-            row(self.req[:, k], -np.inf, self.budgets[k], f"budget {key}", "budget")
-        self.n_budget_rows = len(self.keys)
-
+    def _cap_rows(self, candidates, group_caps, row, add_name):
+        """One row per group cap (``row`` and ``add_name`` as in :meth:`__init__`)."""
         # --- group caps
         self.caps = list(group_caps)
         self.cap_members = []
@@ -195,50 +278,10 @@ class _Model:
             else:
                 row(coef, -np.inf, float(cap.limit), cap.name, "cap")
 
-        # --- general linear constraints
-        self.linear_coef = []
-        for spec in self.linear:
-            add_name(spec.name)
-            a = _per_row(candidates, spec.coefficients, spec.name)
-            self.linear_coef.append(a)
-            row(a, float(spec.lower), float(spec.upper), spec.name, "constraint")
-
-        # --- coverage: z_g - sum_{i in g} x_i / floor_i <= 0, sum z_g >= k
-        j = n
-        self.z_slices = []
-        for spec, groups in zip(self.coverage, self.cov_groups):
-            add_name(spec.name)
-            start = j
-            for g, members in groups:
-                coef = np.zeros(n)
-                coef[members] = -1.0 / self.cover_div[members]
-                row(coef, -np.inf, 0.0, f"{spec.name} [{g}]", "coverage_link", [(j, 1.0)])
-                j += 1
-            self.z_slices.append(slice(start, j))
-            row(np.zeros(n), float(spec.k), np.inf, spec.name, "coverage",
-                [(jj, 1.0) for jj in range(start, j)])
-
-        # --- concave links: sum_j u_j - sum_i w_i x_i = 0
-        self.u_slices = []
-        for t, w, widths in zip(self.concave, self.concave_w_model, self.seg_width):
-            start = j
-            j += len(widths)
-            self.u_slices.append(slice(start, j))
-            row(-w, 0.0, 0.0, f"{t.name} (link)", "concave_link",
-                [(jj, 1.0) for jj in range(start, j)])
-        # --- totals for share caps: T_r - sum_i amount_ir x_i = 0
-        for r, jt in self.total_var.items():
-            amount = self.req.sum(axis=1) if r is None else self.req[:, self.keys.index(r)]
-            row(-amount, 0.0, 0.0, f"total {r or 'all'} (link)", "total_link", [(jt, 1.0)])
-        # --- cuts on the concave terms (tighten_concave), see _concave_cuts
-        if tighten_concave:
-            for name, coef, seg in _concave_cuts(self):
-                row(-coef, -np.inf, 0.0, name, "concave_cut", [(jj, 1.0) for jj in seg])
-
-        self.A = sparse.vstack(rows, format="csr") if rows else sparse.csr_matrix((0, nv))
-        self.row_lo = np.asarray(self.row_lo, float)
-        self.row_hi = np.asarray(self.row_hi, float)
-
+    def _objective_and_bounds(self):
+        """The objective (``milp`` minimises) and the variables' bounds and integrality, before and
+        after the locks."""
+        n, nz, nv = self.n, self.nz, self.nv
         # --- objective (milp minimises)
         c = np.zeros(nv)
         c[:n] = -self.value
@@ -261,8 +304,14 @@ class _Model:
             ub[sl] = widths
         for jt in self.total_var.values():
             ub[jt] = np.inf
+        if len(self.step_cells):
+            i = self.step_cells
+            steps = slice(self.step_start, nv)
+            ub[steps] = np.floor(self.req[i].sum(axis=1) * self.hi[i] / self.award_step + 1e-9)
+            integ[steps] = 1
         self.base_lb, self.base_ub, self.base_integ = lb, ub, integ
         self.lb, self.ub, self.integ = self.apply_locks(self.pos_in, self.pos_out)
+
 
     # ------------------------------------------------------------------------------------------
     def apply_locks(self, pos_in, pos_out):

@@ -39,7 +39,8 @@ def _solve_raw(m: _Model, row_hi=None, incumbent: np.ndarray | None = None, diag
     """
     found = None
     lb, ub, integ = m.lb, m.ub, m.integ
-    presolved = m.presolve and m.n >= FIXING_MIN_CANDIDATES
+    # the fixing arguments (dominance, reduced costs) hold for continuous shares, not award steps
+    presolved = m.presolve and m.n >= FIXING_MIN_CANDIDATES and not len(m.step_cells)
     if presolved:
         t0 = time.perf_counter()
         rhs = m.row_hi if row_hi is None else row_hi

@@ -144,7 +144,7 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
              max_fraction=1.0, extra_constraints: Sequence = (),
              concave_terms: Sequence[ConcaveTerm] = (), time_limit_s: float = 10.0,
              mip_rel_gap: float = 1e-6, tighten_concave: bool = True,
-             presolve: bool = True) -> AllocationResult:
+             presolve: bool = True, award_step: float | None = None) -> AllocationResult:
     """Choose funded fractions that maximise total value within budgets, caps and locks.
 
     Parameters
@@ -190,7 +190,15 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
         interchangeable better candidates (``_dominated``, with the absolute caps that share
         caps imply), then those whose LP bound cannot beat the answer of a small core MILP
         (``_solve_with_fixing``); HiGHS then runs with :data:`FIXING_HIGHS_OPTIONS`. Same
-        optimum, proven the same way. False solves the full model directly.
+        optimum, proven the same way. False solves the full model directly. Not with
+        ``award_step`` (its arguments hold for continuous shares).
+    award_step : float, optional
+        Every candidate's total award (the sum over the resources) a whole number of this step
+        [units of the budgets]: ``sum_k request_ik x_i = award_step n_i`` with ``n_i`` an integer
+        variable of the MILP, so the optimiser itself chooses among the awards on the step
+        (within the shares, caps and budgets) and the totals add up exactly. A total request that
+        is not a whole number of steps cannot be funded in full. None (the default): continuous
+        shares.
 
     Returns
     -------
@@ -231,5 +239,5 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
                max_fraction=max_fraction, group_caps=group_caps, locked_in=locked_in,
                locked_out=locked_out, extra_constraints=extra_constraints,
                concave_terms=concave_terms, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
-               tighten_concave=tighten_concave, presolve=presolve)
+               tighten_concave=tighten_concave, presolve=presolve, award_step=award_step)
     return _solve_model(m)

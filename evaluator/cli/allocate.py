@@ -43,7 +43,7 @@ def run(args) -> int:
         from evaluator.left_out import explain_left_out
 
         ex = explain_left_out(result.allocation, scenario, ref, language=args.language)
-        table = table.join(ex[["entry_support_krw_bn", "request_cut_krw_bn", "explanation"]], on="id")
+        table = table.join(ex[["entry_support_krw_bn", "request_cut_krw_bn", "score_increase", "explanation"]], on="id")
         words = table["explanation"].where(table["explanation"].notna(), table["note"])
         table = table.drop(columns=["explanation"]).assign(note=words.fillna(""))
     emit(table, args.format, summary=result.summary.as_record())

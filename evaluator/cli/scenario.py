@@ -119,8 +119,9 @@ def cmd_replay(args) -> int:
     """Recompute a saved scenario; exit 0 when the allocation matches, 4 when it differs."""
     import json
 
-    from evaluator.record import ReplayError, replay
+    from evaluator.record import ReplayError
     from evaluator.reference import load_reference
+    from evaluator.replay import replay
 
     store = _store(args)
     saved = store.load(args.id)

@@ -51,7 +51,8 @@ SIMULATE_FIELDS = [
 PORTFOLIO_PROJECT_FIELDS = [
     "id", "name", "mineral", "country_iso3", "fund_krw_bn", "loan_krw_bn", "fund_share", "npv_usd_m",
     "npv_mean_usd_m", "npv_p10_usd_m", "prob_failure", "prob_default", "expected_loss_krw_bn",
-    "static_expected_loss_krw_bn", "expected_levy_krw_bn", "expected_net_cost_krw_bn", "loss_contribution_es99_krw_bn", "fund_npv_mean_krw_bn", "fund_npv_p10_krw_bn", "fund_contribution_es10_krw_bn",
+    "static_expected_loss_krw_bn", "expected_levy_krw_bn", "expected_net_cost_krw_bn", "loss_contribution_es99_krw_bn",
+    "fund_npv_mean_krw_bn", "fund_npv_p10_krw_bn", "fund_contribution_es10_krw_bn",
     "delay_mean_years",
 ]
 

@@ -404,7 +404,8 @@ def build_chain_imports(raw: Path = RAW) -> pd.DataFrame:
     return out.sort_values(["mineral", "hs6", "year", "partner_iso3"]).reset_index(drop=True)
 
 
-def main() -> None:
+def _countries() -> dict[str, str]:
+    """Write countries.csv, tax_overrides.csv and royalties.csv; returns the WGI country names -> ISO3."""
     wgi = pd.read_csv(RAW / "wgi/wgi_2023_wide.csv")
     wgi["iso3"] = wgi["code"].replace(WGI_CODE_FIX)
     wgi_names = {n.strip().lower(): c for n, c in zip(wgi.countryname, wgi.iso3)}
@@ -449,7 +450,12 @@ def main() -> None:
         OUT / "tax_overrides.csv", index=False)
     pd.DataFrame(ROY, columns=["iso3", "mineral", "royalty_rate", "basis", "source", "assumption"]).to_csv(
         OUT / "royalties.csv", index=False)
+    return wgi_names
 
+
+
+def _ree_oxides() -> dict[str, float]:
+    """Write ree_oxides.csv; returns the basket price per case [USD/t]."""
     # ---- ree oxides
     ree = pd.DataFrame([(k, *v) for k, v in REE.items()],
                        columns=["oxide", "price_base_usd_per_t", "price_low_usd_per_t", "price_high_usd_per_t", "default_basket_share"])
@@ -462,7 +468,12 @@ def main() -> None:
     ree["assumption"] = True
     ree.to_csv(OUT / "ree_oxides.csv", index=False)
     basket = {case: float((ree[f"price_{case}_usd_per_t"] * ree.default_basket_share).sum()) for case in ["base", "low", "high"]}
+    return basket
 
+
+
+def _korea_imports() -> tuple:
+    """Write korea_imports.csv; returns ``(baci, hs_mineral, imp_factor, imp_note)``."""
     # ---- Korea imports (BACI)
     baci = pd.read_csv(RAW / "korea/korea_imports_by_partner_baci_2019_2024.csv")
     hs_mineral = {250410: "graphite", 250490: "graphite", 260200: "manganese", 260300: "copper", 260400: "nickel",
@@ -492,7 +503,12 @@ def main() -> None:
         w = q / q.sum()
         imp_factor[m] = round(float(sum(w[h] * IMPORT_T_PER_PRODUCT_T[h][0] for h in w.index)), 4)
         imp_note[m] = "assumption: " + "; ".join(f"{h} {w[h]:.0%} x {IMPORT_T_PER_PRODUCT_T[h][0]:.3g} ({IMPORT_T_PER_PRODUCT_T[h][1]})" for h in w.index)
+    return baci, hs_mineral, imp_factor, imp_note
 
+
+
+def _production_shares(wgi_names: dict[str, str]) -> pd.DataFrame:
+    """Write production_shares.csv (returned)."""
     # ---- production shares (USGS)
     u = pd.read_csv(RAW / "usgs_mcs2025/MCS2025_World_Data.csv", encoding="utf-8-sig", dtype=str)
     u.columns = [col.strip().replace(" ", "") for col in u.columns]
@@ -524,7 +540,12 @@ def main() -> None:
     ], columns=["mineral", "iso3", "country", "production_t", "share", "year", "unit", "source"])], ignore_index=True)
     ps = ps[["mineral", "iso3", "country", "production_t", "share", "year", "unit", "source"]]
     ps.to_csv(OUT / "production_shares.csv", index=False)
+    return ps
 
+
+
+def _assumed_import_shares(ps: pd.DataFrame) -> None:
+    """Write korea_imports_assumed.csv."""
     # ---- assumed import shares
     ar = []
     for m, items in ASSUMED_SHARES.items():
@@ -540,6 +561,10 @@ def main() -> None:
     ka["share"] = ka.share.round(6)
     ka.to_csv(OUT / "korea_imports_assumed.csv", index=False)
 
+
+
+def _minerals(basket: dict[str, float], imp_factor: dict, imp_note: dict) -> None:
+    """Write minerals.csv."""
     # ---- minerals
     mr = []
     for m, v in MIN.items():
@@ -556,6 +581,10 @@ def main() -> None:
                        usgs_commodity=usgs.replace("Gemanium", "Germanium (MCS file spells 'Gemanium')")))
     pd.DataFrame(mr).to_csv(OUT / "minerals.csv", index=False)
 
+
+
+def _hs_map(baci: pd.DataFrame, hs_mineral: dict[int, str]) -> None:
+    """Write hs_map.csv."""
     # ---- hs map
     desc = baci.drop_duplicates("hs6_hs92").set_index("hs6_hs92").description
     form = {250410: "concentrate", 250490: "concentrate", 260200: "ore", 260300: "ore", 260400: "ore", 261100: "ore",
@@ -601,6 +630,10 @@ def main() -> None:
     assert not hsm.hs6.duplicated().any()
     hsm.to_csv(OUT / "hs_map.csv", index=False)
 
+
+
+def _fixed_tables() -> None:
+    """Write korea_china_shares_published.csv, designation_weights.csv, pd_by_oecd.csv and korea_imports_chain.csv."""
     # ---- published China shares (copied unchanged)
     pd.read_csv(RAW / "korea/korea_import_dependence_published.csv").to_csv(OUT / "korea_china_shares_published.csv", index=False)
 
@@ -617,6 +650,17 @@ def main() -> None:
     pdt["assumption"] = True
     pdt.to_csv(OUT / "pd_by_oecd.csv", index=False)
     build_chain_imports(RAW).to_csv(OUT / "korea_imports_chain.csv", index=False)
+
+
+def main() -> None:
+    wgi_names = _countries()
+    basket = _ree_oxides()
+    baci, hs_mineral, imp_factor, imp_note = _korea_imports()
+    ps = _production_shares(wgi_names)
+    _assumed_import_shares(ps)
+    _minerals(basket, imp_factor, imp_note)
+    _hs_map(baci, hs_mineral)
+    _fixed_tables()
     print("written to", OUT)
 
 

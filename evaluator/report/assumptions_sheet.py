@@ -164,7 +164,10 @@ def special_loan_rules_frame(evaluation, scenario, ref, lab: xs.Labels) -> pd.Da
                                      f"{scenario.policy_loan_rate_nominal:.2%} -> {scenario.policy_loan_rate:.2%}"),
                        ("success_levy", f"{scenario.success_levy_share:.0%} x {scenario.success_levy_years}"),
                        ("loan_budget", krw_text(scenario.loan_krw_bn, lab.language)),
-                       ("fund", krw_text(scenario.fund_krw_bn, lab.language))):
+                       ("fund", krw_text(scenario.fund_krw_bn, lab.language)),
+                       # the fund's terms: assumptions until published (issue 23)
+                       ("fund_equity_share", f"{scenario.fund_equity_share:.0%}"),
+                       ("fund_target_return", f"{scenario.fund_target_return:.1%}")):
         rows.append({"loan_rule": lab(f"loan_rule.{key}"), "value": value, "source": lab(f"loan_rule.{key}_source"),
                      "source_date": "", "confidence": lab(f"loan_rule.{key}_confidence")})
     out = pd.DataFrame(rows, columns=["loan_rule", "value", "source", "source_date", "confidence"])
@@ -221,6 +224,8 @@ def _write_reference_tables(ws, r: int, evaluation, scenario, ref, lab: xs.Label
     cols = [c for c in ("product", "price_base_usd_per_t", "price_low_usd_per_t", "price_high_usd_per_t",
                         "price_source", "price_assumption") if c in mt.columns]
     t = mt[cols].reset_index().rename(columns={"index": "mineral"})
+    if "price_assumption" in t.columns:   # a flag, in words (the table may read it as text)
+        t["price_assumption"] = [lab.yes_no(str(v).strip().lower() in ("true", "1", "yes")) for v in t["price_assumption"]]
     if scenario.price_overrides_usd_per_t:
         t["scenario_override_usd_per_t"] = t["mineral"].map(dict(scenario.price_overrides_usd_per_t))
     r, _ = _table(ws, r + 1, 1, t, lab)

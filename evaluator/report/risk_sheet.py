@@ -18,7 +18,8 @@ from evaluator.report.cells import _col, _kv, _table, _title, _wide_text
 RISK_PROJECT_COLUMNS = ["id", "name", "mineral", "country_iso3", "fund_krw_bn", "loan_krw_bn", "prob_failure",
                         "prob_default", "expected_loss_sim_krw_bn", "static_expected_loss_krw_bn",
                         "loss_contribution_es99_krw_bn",
-                        "fund_npv_mean_krw_bn", "fund_npv_p10_krw_bn", "fund_contribution_es10_krw_bn"]
+                        "fund_npv_mean_krw_bn", "fund_npv_p10_krw_bn", "fund_contribution_es10_krw_bn",
+                        "expected_levy_krw_bn", "expected_net_cost_krw_bn"]
 #: Last calendar year of the target table [year] (issue 19: "by year to 2035").
 TARGET_LAST_YEAR = 2035
 #: Rows per block of the S-curve table (101 points in three side-by-side blocks).
@@ -30,6 +31,11 @@ def _risk_key_figures(pr, lab: xs.Labels) -> list[tuple[str, Any, str | None]]:
     m2 = xs.FMT_KRW
     return [(lab("col.loan_loss_expected_krw_bn"), pr.loan_loss_expected_krw_bn, m2),
             (lab("col.static_expected_loss_krw_bn"), pr.static_expected_loss_krw_bn, m2),
+            # the special levy the successful borrowers pay and the government's net cost (issue 23)
+            (lab("col.loan_levy_expected_krw_bn"), pr.loan_levy_expected_krw_bn, m2),
+            (lab("col.static_expected_levy_krw_bn"), pr.static_expected_levy_krw_bn, m2),
+            (lab("col.loan_net_cost_expected_krw_bn"), pr.loan_net_cost_expected_krw_bn, m2),
+            (lab("col.loan_net_cost_p95_krw_bn"), pr.loan_net_cost_p95_krw_bn, m2),
             (lab("col.loan_loss_p95_krw_bn"), pr.loan_loss_p95_krw_bn, m2),
             (lab("col.loan_loss_p99_krw_bn"), pr.loan_loss_p99_krw_bn, m2),
             (lab("col.loan_loss_es99_krw_bn"), pr.loan_loss_es99_krw_bn, m2),
@@ -150,6 +156,7 @@ def _write_portfolio_risk(ws, pr, evaluation, scenario, lab: xs.Labels | None = 
     ws.row_dimensions[top].height = 60
     xs.put_text(ws, r + 1, 1, lab("text.total"), "Total")
     for key in ("fund_krw_bn", "loan_krw_bn", "expected_loss_sim_krw_bn", "static_expected_loss_krw_bn",
+                "expected_levy_krw_bn", "expected_net_cost_krw_bn",
                 "loss_contribution_es99_krw_bn", "fund_contribution_es10_krw_bn"):
         j = list(proj.columns).index(key) + 1
         c = ws.cell(row=r + 1, column=j, value=f"=SUM({_col(j)}{top + 1}:{_col(j)}{r})")

@@ -14,10 +14,12 @@ from evaluator.report.allocation_sheet import _write_allocation
 from evaluator.report.assumptions_sheet import _write_assumptions, _write_decision
 from evaluator.report.cashflow_sheet import _write_cashflow_sheet
 from evaluator.report.context import _Context
+from evaluator.report.edits_sheet import _write_edits
 from evaluator.report.pack import DEFAULT_TOP_N, _by_id, _funded, cashflow_sheet_ids, memo_page_ids, project_page_ids
 from evaluator.report.project_sheet import _write_project
 from evaluator.report.ranking_sheet import _write_ranking
 from evaluator.report.risk_sheet import _write_portfolio_risk
+from evaluator.report.wording import word_data_notes
 from evaluator.report.summary_sheet import _write_summary
 from evaluator.report.supply_sheet import _baseline_supply, _supply_table, _write_supply
 
@@ -51,16 +53,46 @@ def _write_memos(memo_sheets, ctx, notes, left_out) -> None:
         ws.sheet_properties.tabColor = "F4B183"
 
 
+def _prepare(evaluation, scenario, scores, allocation, allocation_summary, supply, supply_by_year, cashflow_ids,
+             decision, ref, top_n, simulation, lab, portfolio_risk):
+    """What :func:`build_report` writes from: ``(ref, scores_df, alloc_df, cf_ids, page_ids, ctx)``,
+    the reference data (default: the bundled ones), the scores and funded allocation by id, the
+    projects given cash-flow sheets and project pages, and the :class:`_Context` of the pages."""
+    if ref is None:
+        from evaluator.reference import load_reference
+
+        ref = load_reference()
+    scores_df = _by_id(scores, "scores")
+    alloc_df = _funded(_by_id(allocation, "allocation"))
+    cf_ids = cashflow_sheet_ids(evaluation, alloc_df, cashflow_ids, top_n)
+    page_ids = project_page_ids(evaluation, scores_df, alloc_df, top_n)
+    supply_table = _supply_table(supply) if supply is not None else _baseline_supply(evaluation, scenario, ref)
+    ctx = _Context(evaluation, scenario, lab, scores_df, alloc_df, allocation_summary, supply_table,
+                   None if supply_by_year is None else pd.DataFrame(supply_by_year), simulation, decision, ref,
+                   page_ids, tornado=_tornado_for(evaluation, scenario, ref, page_ids), portfolio_risk=portfolio_risk)
+    return ref, scores_df, alloc_df, cf_ids, page_ids, ctx
+
+
+def _write_cashflow_sheets(new_sheet, ctx, evaluation, scenario, cf_ids, lab) -> None:
+    """One live cash-flow sheet per project of ``cf_ids``, each on a sheet ``new_sheet`` adds."""
+    for app_id in cf_ids:
+        ws = new_sheet(lab("sheet.cashflow", id=app_id))
+        ctx.cf_sheets[app_id] = ws.title
+        _write_cashflow_sheet(ws, evaluation, scenario, app_id, lab)
+        ws.sheet_properties.tabColor = "A9D08E"
+
+
 def build_report(evaluation, scenario, *, scores=None, allocation=None, allocation_summary=None, supply=None,
                  supply_by_year=None, cashflow_ids=None, decision=None, generated_at=None, ref=None,
                  top_n: int = DEFAULT_TOP_N, simulation=None, language: str = "en", portfolio_risk=None,
-                 officer_notes=None, left_out=None) -> bytes:
+                 officer_notes=None, left_out=None, edits=None) -> bytes:
     """Build the committee workbook and return it as ``.xlsx`` bytes (nothing touches disk).
 
     Sheets: a one-page ``Summary``; a committee memo per project decided on
     (:func:`evaluator.memo.memo_ids`); one page per funded or contested project
     (:func:`project_page_ids`); ``Ranking``, ``Allocation``, ``Supply``; the live cash-flow sheets;
-    ``Assumptions``; ``Decision`` (when given). Every sheet prints landscape, one page wide.
+    ``Assumptions``; ``Edits`` (when the officer changed applicants' figures); ``Decision`` (when
+    given). Every sheet prints landscape, one page wide.
 
     Parameters
     ----------
@@ -106,6 +138,9 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     left_out : pandas.DataFrame, optional
         Index id, column ``explanation``: why a left-out project is left out, in words with the
         number (:func:`evaluator.left_out.explain_left_out`), printed on its memo.
+    edits : sequence of mapping, optional
+        The officer's edits of applicants' figures (:func:`evaluator.record.edit_rows`: ``id``,
+        ``field``, ``original``, ``entered``, ``by``, ``at_kst``): an ``Edits`` sheet.
 
     Returns
     -------
@@ -115,19 +150,10 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     import evaluator
 
     lab = xs.load_labels(language)
-    if ref is None:
-        from evaluator.reference import load_reference
-
-        ref = load_reference()
     generated_at = _utc_naive(generated_at)
-    scores_df = _by_id(scores, "scores")
-    alloc_df = _funded(_by_id(allocation, "allocation"))
-    cf_ids = cashflow_sheet_ids(evaluation, alloc_df, cashflow_ids, top_n)
-    page_ids = project_page_ids(evaluation, scores_df, alloc_df, top_n)
-    supply_table = _supply_table(supply) if supply is not None else _baseline_supply(evaluation, scenario, ref)
-    ctx = _Context(evaluation, scenario, lab, scores_df, alloc_df, allocation_summary, supply_table,
-                   None if supply_by_year is None else pd.DataFrame(supply_by_year), simulation, decision, ref,
-                   page_ids, tornado=_tornado_for(evaluation, scenario, ref, page_ids), portfolio_risk=portfolio_risk)
+    ref, scores_df, alloc_df, cf_ids, page_ids, ctx = _prepare(
+        evaluation, scenario, scores, allocation, allocation_summary, supply, supply_by_year, cashflow_ids, decision,
+        ref, top_n, simulation, lab, portfolio_risk)
 
     wb = Workbook()
     xs.ensure_styles(wb)
@@ -148,17 +174,15 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
     ws_alloc = new_sheet(lab("sheet.allocation"))
     ws_risk = new_sheet(lab("sheet.portfolio_risk")) if portfolio_risk is not None else None
     ws_sup = new_sheet(lab("sheet.supply"))
-    for app_id in cf_ids:
-        ws = new_sheet(lab("sheet.cashflow", id=app_id))
-        ctx.cf_sheets[app_id] = ws.title
-        _write_cashflow_sheet(ws, evaluation, scenario, app_id, lab)
-        ws.sheet_properties.tabColor = "A9D08E"
+    _write_cashflow_sheets(new_sheet, ctx, evaluation, scenario, cf_ids, lab)
     _write_ranking(ws_rank, evaluation, scores_df, scenario.lender_min_dscr, alloc_df, decision, lab)
     _write_allocation(ws_alloc, evaluation, scenario, alloc_df, allocation_summary, lab)
     if ws_risk is not None:
         _write_portfolio_risk(ws_risk, portfolio_risk, evaluation, scenario, lab)
     _write_supply(ws_sup, evaluation, scenario, supply, supply_by_year, ref, lab)
     _write_assumptions(new_sheet(lab("sheet.assumptions")), evaluation, scenario, ref, lab)
+    if edits:
+        _write_edits(new_sheet(lab("sheet.edits")), list(edits), lab)
     if decision and not decision.get("for_other_figures"):
         _write_decision(new_sheet(lab("sheet.decision")), decision, lab)
     _write_memos(memo_sheets, ctx, notes, left_out)
@@ -167,7 +191,14 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
         ws.sheet_properties.tabColor = "9DC3E6"
     _write_summary(ws_sum, ctx, generated_at, evaluator.__version__)
     ws_sum.sheet_properties.tabColor = "1F3864"
-    if language == "ko":  # Korean officers read 억원, never 십억원: every KRW bn amount x 10 (formulas follow)
+    return _finished(wb, lab, ref)
+
+
+def _finished(wb, lab: xs.Labels, ref) -> bytes:
+    """The workbook's bytes: its data notes in the report's language (issue 26), every KRW bn amount in
+    억원 in Korean (issue 27), every formula recomputed when Excel opens it."""
+    word_data_notes(wb, lab.language, getattr(ref, "data_dir", None))
+    if lab.language == "ko":  # Korean officers read 억원, never 십억원: every KRW bn amount x 10 (formulas follow)
         xs.krw_cells_in_eok(wb)
     wb.calculation.fullCalcOnLoad = True  # Excel recomputes every formula when it opens the file
     buf = io.BytesIO()
@@ -177,7 +208,7 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
 
 def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, decision=None, generated_at=None,
                           top_n: int = DEFAULT_TOP_N, language: str = "en", portfolio_risk=None,
-                          officer_notes=None) -> bytes:
+                          officer_notes=None, edits=None) -> bytes:
     """The committee workbook of one :class:`evaluator.pipeline.PipelineResult`.
 
     The one mapping from the pipeline's result to the workbook: the app's Report page and the
@@ -186,7 +217,8 @@ def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, deci
     percentiles, when the simulation has run. ``language``: ``en`` or ``ko``. ``portfolio_risk``:
     the :class:`evaluator.uncertainty.PortfolioRisk` of this result's allocation
     (``portfolio_risk_of_result``), when computed: key figures on the Summary and a ``Portfolio
-    risk`` sheet. ``officer_notes``: the officer's memo notes per application id.
+    risk`` sheet. ``officer_notes``: the officer's memo notes per application id. ``edits``: the
+    officer's edits of applicants' figures (:func:`evaluator.record.edit_rows`), an ``Edits`` sheet.
     """
     kw = {}
     reasons = pd.Series({i: tuple(result.scores.reasons.get(str(i), ())) for i in result.ranking.index}, dtype=object)
@@ -209,4 +241,4 @@ def build_pipeline_report(result, scenario, *, ref=None, cashflow_ids=None, deci
     return build_report(result.evaluation, scenario, scores=ranking, cashflow_ids=cashflow_ids,
                         decision=decision, generated_at=generated_at, ref=ref, top_n=top_n,
                         simulation=result.simulation, language=language, portfolio_risk=portfolio_risk,
-                        officer_notes=officer_notes, **kw)
+                        officer_notes=officer_notes, edits=edits, **kw)

@@ -92,19 +92,27 @@ def portfolio_effect(ref: ReferenceData, scenario, offtake: pd.DataFrame, *, all
             row["note"] = "no bundled import volumes (assumed shares only): effect not computed"
         else:
             after = measures_after(b, added, scenario.displacement_rule, target)
-        for k in ("china_share", "top_supplier", "top_share", "hhi", "hhi_wgi", "geopolrisk", "incumbent_share", "volume"):
-            row[f"{k}_before"] = before[k]
-            row[f"{k}_after"] = after[k]
-        for s in ("before", "after"):
-            ts = row[f"top_share_{s}"]
-            row[f"meets_target_{s}"] = bool(ts <= target + _EPS) if ts == ts else False
-            row[f"gap_to_target_{s}"] = max(0.0, ts - target) if ts == ts else np.nan
+        _put_before_after(row, before, after, ("china_share", "top_supplier", "top_share", "hhi", "hhi_wgi",
+                                               "geopolrisk", "incumbent_share", "volume"), target)
         row["reduction"] = 0.0 if b.assumed else incumbent_reduction(b, after)
         row["benefit_pp"] = float(score_value(ref, m, row["reduction"]))
         rows.append(row)
     out = pd.DataFrame(rows)
     return out if out.empty else out.set_index("mineral")
 
+
+
+def _put_before_after(row: dict, before: dict, after: dict, measures: Iterable[str], target: float) -> None:
+    """Each of ``measures`` before and after the additions into ``row`` (``<k>_before``,
+    ``<k>_after``), and for both whether the top supplier's share meets ``target`` [fraction]
+    (``meets_target_*``) and its gap to it (``gap_to_target_*`` [fraction]; NaN when unknown)."""
+    for k in measures:
+        row[f"{k}_before"] = before[k]
+        row[f"{k}_after"] = after[k]
+    for s in ("before", "after"):
+        ts = row[f"top_share_{s}"]
+        row[f"meets_target_{s}"] = bool(ts <= target + _EPS) if ts == ts else False
+        row[f"gap_to_target_{s}"] = max(0.0, ts - target) if ts == ts else np.nan
 
 
 def gap_volume(base: MineralSupply, target: float, rule: str) -> float:

@@ -13,7 +13,7 @@ from evaluator.supply.basis import MineralSupply, baseline
 from evaluator.supply.chain import _options, counterfactual_volumes_by_year
 from evaluator.supply.concentration import _EPS, CHINA
 from evaluator.supply.displacement import _check_offtake, apply_additions, element_share, import_units, measures_after
-from evaluator.supply.effect import _baselines, score_value
+from evaluator.supply.effect import _baselines, _put_before_after, score_value
 
 # ----------------------------------------------------------------------------------------------
 # time path
@@ -160,13 +160,7 @@ def effect_in_year(ref: ReferenceData, scenario, offtake_by_year: pd.DataFrame, 
             before = after_in_year(b, cf_v, {}, rule, target)
             after = after_in_year(b, cf_v, added, rule, target)
         row["incumbent"] = before["top_supplier"]
-        for k in _EFFECT_MEASURES:
-            row[f"{k}_before"] = before[k]
-            row[f"{k}_after"] = after[k]
-        for s in ("before", "after"):
-            ts = row[f"top_share_{s}"]
-            row[f"meets_target_{s}"] = bool(ts <= target + _EPS) if ts == ts else False
-            row[f"gap_to_target_{s}"] = max(0.0, ts - target) if ts == ts else np.nan
+        _put_before_after(row, before, after, _EFFECT_MEASURES, target)
         red = row["top_share_before"] - row["top_share_after"]
         row["reduction"] = float(red) if np.isfinite(red) and red > 1e-12 else 0.0
         row["benefit_pp"] = float(score_value(ref, m, row["reduction"]))

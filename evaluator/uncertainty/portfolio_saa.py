@@ -182,7 +182,7 @@ def allocate_with_loss_cap(result, apps: Sequence, scenario, ref, *, p95_cap_krw
     saa_fund = res.amounts["fund_krw_bn"].where(res.selected, 0.0).reindex(det.index).fillna(0.0)
     saa_loan = res.amounts["loan_krw_bn"].where(res.selected, 0.0).reindex(det.index).fillna(0.0)
     det_x = result.allocation.result.fractions.reindex(cand.index).fillna(0.0).to_numpy()
-    from evaluator.pipeline import funded_shares
+    from evaluator.portfolio import funded_shares
 
     shares = {"deterministic": funded_shares(result.allocation),
               "saa": res.fractions.where(res.selected, 0.0).reindex(det.index).fillna(0.0)}

@@ -118,7 +118,7 @@ def run_reference(ctx: "SimContext", n_paths: int, seed: int, chunk_paths: int, 
             Tc = cf.n_periods
             fcf = cf.fcf_usd_m.reshape(m, B, Tc)
             npv[idx, p0:p0 + B] = np.einsum("mbt,mt->mb", fcf, dfac[idx, :Tc])
-            if ctx.levy is not None:                          # profit after tax, as evaluate's levy
+            if ctx.levy is not None and ctx.levy_weight is not None:  # profit after tax, as evaluate's levy
                 ni = (cf.ebitda_usd_m - cf.depreciation_usd_m - cf.depletion_usd_m - cf.tax_usd_m
                       + cf.tax_credit_usd_m).reshape(m, B, Tc)
                 ctx.levy[idx, p0:p0 + B] = levy_of_rows(ctx.levy_weight[idx][:, None, :], ni)
