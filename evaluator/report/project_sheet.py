@@ -56,7 +56,7 @@ def _project_status(ctx: _Context, app_id: str) -> str:
 _FIGURES = [("rank", "0"), ("score", xs.FMT_SCORE), ("npv_usd_m", xs.FMT_MONEY), ("npv_krw_bn", xs.FMT_KRW),
             ("irr", xs.FMT_PCT), ("discount_rate", xs.FMT_PCT), ("payback_years", "0.0"), ("min_dscr", "0.00"),
             ("llcr", "0.00"), ("support_request_krw_bn", xs.FMT_KRW), ("coverage_share", xs.FMT_PCT),
-            ("expected_loss_krw_bn", "#,##0.00")]
+            ("expected_loss_krw_bn", xs.FMT_KRW)]
 _COUNTRY = [("country_risk_score", "0.0"), ("risk_premium", xs.FMT_PCT2), ("pd_cumulative", xs.FMT_PCT)]
 _DIVERSIFICATION = [("diversification_score", "0.0"), ("china_share_before", xs.FMT_PCT),
                     ("china_share_after", xs.FMT_PCT), ("delta_top_share", "0.0%"), ("target_progress", xs.FMT_PCT),
@@ -64,7 +64,7 @@ _DIVERSIFICATION = [("diversification_score", "0.0"), ("china_share_before", xs.
                     ("korea_offtake_t_per_year", xs.FMT_TONNES)]
 _SIMULATED = [("npv_mean_usd_m", xs.FMT_MONEY), ("npv_p10_usd_m", xs.FMT_MONEY), ("npv_p50_usd_m", xs.FMT_MONEY),
               ("npv_p90_usd_m", xs.FMT_MONEY), ("npv_cvar10_usd_m", xs.FMT_MONEY), ("prob_npv_negative", xs.FMT_PCT),
-              ("prob_min_dscr_below_1", xs.FMT_PCT), ("expected_loss_sim_krw_bn", "#,##0.00")]
+              ("prob_min_dscr_below_1", xs.FMT_PCT), ("expected_loss_sim_krw_bn", xs.FMT_KRW)]
 
 
 def _figure(ctx: _Context, app_id: str, key: str):
