@@ -129,7 +129,7 @@ class _Model:
             coef = np.zeros(n)
             coef[i] = self.req[i].sum()
             row(coef, 0.0, 0.0, f"award step {self.ids[i]}", "award_step",
-                [(self.step_start + j, -self.award_step)])
+                [(self.step_start + j, -float(self.award_step or 0.0))])
         # --- cuts on the concave terms (tighten_concave), see _concave_cuts
         if tighten_concave:
             for name, coef, seg in _concave_cuts(self):
@@ -189,7 +189,8 @@ class _Model:
                 f"Candidate(s) {', '.join(map(str, both))} are both must-fund and must-not-fund.",
                 [f"must fund {i}" for i in both] + [f"must not fund {i}" for i in both],
                 [Message("constraint_must_fund", {"id": i}) for i in both]
-                + [Message("constraint_must_not_fund", {"id": i}) for i in both])
+                + [Message("constraint_must_not_fund", {"id": i}) for i in both],
+                Message("infeasible_locked_both", {"ids": ", ".join(map(str, both))}))
         self.pos_in = self.ids.get_indexer(self.locked_in)
         self.pos_out = self.ids.get_indexer(self.locked_out)
         # Floor of a locked-in candidate.
