@@ -125,11 +125,12 @@ class _Model:
             amount = self.req.sum(axis=1) if r is None else self.req[:, self.keys.index(r)]
             row(-amount, 0.0, 0.0, f"total {r or 'all'} (link)", "total_link", [(jt, 1.0)])
         # --- award steps: sum_k req_ik x_i - step n_i = 0
+        step = self.award_step or 0.0               # step_cells is empty without a step
         for j, i in enumerate(self.step_cells):
             coef = np.zeros(n)
             coef[i] = self.req[i].sum()
             row(coef, 0.0, 0.0, f"award step {self.ids[i]}", "award_step",
-                [(self.step_start + j, -self.award_step)])
+                [(self.step_start + j, -step)])
         # --- cuts on the concave terms (tighten_concave), see _concave_cuts
         if tighten_concave:
             for name, coef, seg in _concave_cuts(self):

@@ -19,9 +19,9 @@ from evaluator.report.pack import DEFAULT_TOP_N, _by_id, _funded, cashflow_sheet
 from evaluator.report.project_sheet import _write_project
 from evaluator.report.ranking_sheet import _write_ranking
 from evaluator.report.risk_sheet import _write_portfolio_risk
-from evaluator.report.wording import word_data_notes
 from evaluator.report.summary_sheet import _write_summary
 from evaluator.report.supply_sheet import _baseline_supply, _supply_table, _write_supply
+from evaluator.report.wording import word_data_notes
 
 
 # ----------------------------------------------------------------------------------------------
