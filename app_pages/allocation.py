@@ -63,7 +63,7 @@ def _allocation(scenario):
         pa = compute.allocation(scenario)
     except AllocationInfeasible as exc:
         conflicts = getattr(exc, "conflict_messages", None)
-        st.error(t("allocation_infeasible", error=exc)
+        st.error(t("allocation_infeasible", error=exc.text(lang()))
                  + (f"  \n{t('conflicting')}: {messages.join(conflicts, lang(), ', ')}" if conflicts else ""))
         return
     except (AllocationError, PortfolioError, ScoringError) as exc:

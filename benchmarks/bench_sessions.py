@@ -69,8 +69,8 @@ def main(argv=None) -> int:
             with served(args.n, app_port, ("--secrets.files", str(secrets))) as (browser, url):
                 pages, runs = [], []
                 for email in officers:
-                    _, pg = sign_in(browser, url, email, viewport=(1500, 1000), timeout_ms=300_000)
-                    pg.wait_for_selector("text=Signed in as", timeout=300_000)
+                    _, pg = sign_in(browser, url, email, viewport=(1500, 1000), timeout_ms=600_000)
+                    pg.wait_for_selector("text=Signed in as", timeout=600_000)
                     r = Runs(pg)
                     pg.goto(f"{url}/allocation")
                     pg.locator('[data-testid="stMetric"]', has_text="Allocated").first.wait_for(timeout=300_000)

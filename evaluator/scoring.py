@@ -498,7 +498,7 @@ def score(ev, scenario, ref, *, benefits: pd.DataFrame | None = None,
 # ----------------------------------------------------------------------------------------------
 # explanation
 # ----------------------------------------------------------------------------------------------
-def _pct(x) -> str:
+def _pct(x) -> str | None:
     return None if x is None or not np.isfinite(x) else f"{100 * x:.1f}%"
 
 

@@ -218,7 +218,7 @@ def coverage(apps, scenario, ref) -> pd.DataFrame:
         ("applicant_size", "sme"): np.array([a.applicant_size == "sme" for a in apps], dtype=bool),
         ("applicant_size", "midsize"): np.array([a.applicant_size == "midsize" for a in apps], dtype=bool),
     }
-    met = [[] for _ in range(n)]
+    met: list[list[str]] = [[] for _ in range(n)]
     for _, row in cap_tiers(ref).iterrows():
         key = (row["criterion"], row["value"])
         if key not in facts:

@@ -10,11 +10,12 @@ the valid applications are still evaluated.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import math
 import numbers
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -209,7 +210,7 @@ class Rule:
     """A rule broken, as a catalogue code and the values it quotes (worded by :func:`rule_text`)."""
 
     code: str
-    params: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
 
     def text(self, language: str = "en") -> str:
         return rule_text(self.code, self.params, language)
@@ -233,7 +234,7 @@ class Problem:
     value: Any = None
     row: int | None = None
     code: str = ""
-    params: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, application_id: str, field_name: str, code: str, value: Any = None, row: int | None = None,

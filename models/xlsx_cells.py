@@ -95,7 +95,8 @@ def workbook_parts(zf: zipfile.ZipFile) -> WorkbookParts:
     wb = fromstring(zf.read(wb_part))
     base = posixpath.dirname(wb_part)
     wb_rels = fromstring(zf.read(posixpath.join(base, "_rels", posixpath.basename(wb_part) + ".rels")))
-    targets, by_type = {}, {}
+    targets: dict[str, str] = {}
+    by_type: dict[str, str] = {}
     for r in wb_rels.iter(_PKG_REL + "Relationship"):
         target = _part(base, r.get("Target", ""))
         targets[r.get("Id")] = target

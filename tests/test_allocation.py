@@ -1311,3 +1311,26 @@ def test_entry_values_with_coverage_and_locks_equal_brute_force():
         with_i = best_with(i, lock)
         expect = res_l.objective - with_i if np.isfinite(with_i) else np.inf
         assert ev_l.at[i, "value_increase"] == pytest.approx(expect, abs=1e-6)
+
+
+def test_an_infeasible_allocation_is_explained_in_the_officers_language():
+    """AllocationInfeasible words its explanation from the message catalogues (issue 26): the
+    Korean text is the Korean template filled with the conflicts' own Korean wording, the English
+    ``str(exc)`` keeps the constraints' names for the command line."""
+    from evaluator import messages
+
+    cands = pd.DataFrame({"value": [1.0, 2.0, 1.5], "fund_krw_bn": [60.0, 60.0, 10.0]}, index=["A", "B", "C"])
+    with pytest.raises(AllocationInfeasible) as info:
+        allocate(cands, {"fund_krw_bn": 100.0}, locked_in=["A", "B"])
+    exc = info.value
+    assert "must fund A" in str(exc) and set(exc.conflicts) == {"must fund A", "must fund B", "budget fund_krw_bn"}
+    ko = exc.text("ko")
+    conflicts = "; ".join(m.text("ko") for m in exc.conflict_messages)
+    budget = messages.text("budget_fund_krw_bn", "ko")
+    assert ko == messages.catalogue("ko")["infeasible_conflicts_minimal"].format(
+        conflicts=conflicts, budgets=f"{budget} ≤ 100")
+    assert "No allocation" not in ko and "must fund" not in ko
+    assert exc.text("en").startswith("No allocation satisfies these together: A must be funded (locked in)")
+    with pytest.raises(AllocationInfeasible) as info:
+        allocate(cands, {"fund_krw_bn": 100.0}, locked_in=["A"], locked_out=["A"])
+    assert info.value.text("ko") == messages.catalogue("ko")["infeasible_locked_both"].format(ids="A")

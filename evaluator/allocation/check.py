@@ -10,6 +10,7 @@ import numpy as np
 from evaluator.allocation.errors import AllocationInfeasible
 from evaluator.allocation.model import _Model
 from evaluator.allocation.spec import RECHECK_TOL, SELECTED_TOL, SNAP_TOL, _messages_of
+from evaluator.messages import Joined, Message
 
 
 # ----------------------------------------------------------------------------------------------
@@ -197,7 +198,17 @@ def _raise_infeasible(m: _Model):
                + f" (budgets: {budgets}).")
     else:
         msg = f"No allocation satisfies the budgets themselves ({budgets})."
-    raise AllocationInfeasible(msg, conflicts, _messages_of(m, conflicts))
+    raise AllocationInfeasible(msg, conflicts, _messages_of(m, conflicts), _infeasible_header(m, conflicts, minimal))
+
+
+def _infeasible_header(m: _Model, conflicts: list[str], minimal: bool) -> Message:
+    """The explanation of :func:`_raise_infeasible` as a catalogue message (the officer's language)."""
+    budgets = Joined(tuple(Message("infeasible_budget_limit", {"budget": k, "limit": f"{b:g}"})
+                           for k, b in zip(m.keys, m.budgets)))
+    if not conflicts:
+        return Message("infeasible_budgets", {"budgets": budgets})
+    return Message("infeasible_conflicts_minimal" if minimal else "infeasible_conflicts",
+                   {"conflicts": Joined(_messages_of(m, conflicts), "; "), "budgets": budgets})
 
 
 # ----------------------------------------------------------------------------------------------

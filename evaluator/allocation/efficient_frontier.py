@@ -22,7 +22,7 @@ from evaluator.allocation.spec import RECHECK_TOL, SELECTED_TOL, AllocationResul
 
 
 def frontier(candidates: pd.DataFrame, budgets: Mapping[str, float], vary: str,
-             grid: Sequence[float], *, n_jobs: int | None = None, mip_rel_gap: float = 1e-4,
+             grid: Sequence[float] | np.ndarray, *, n_jobs: int | None = None, mip_rel_gap: float = 1e-4,
              known: AllocationResult | None = None, known_budget: float | None = None,
              warm_start: bool = True, **kwargs) -> pd.DataFrame:
     """Optimal value against the budget of one resource.

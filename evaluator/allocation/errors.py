@@ -34,10 +34,19 @@ class AllocationInfeasible(AllocationError):
         ``"budget <key>"`` and the names given to caps and constraints.
     conflict_messages : list of evaluator.messages.Message
         The same, as catalogue messages (``constraint_*`` codes) for the officer's language.
+    header : evaluator.messages.Message
+        The explanation as a catalogue message (``infeasible_*`` codes), worded by :meth:`text`;
+        ``str(exc)`` is the English with the constraints' names (the command line, logs).
     """
 
-    def __init__(self, message: str, conflicts: Sequence[str], conflict_messages: Sequence[Message] = ()):
+    def __init__(self, message: str, conflicts: Sequence[str], conflict_messages: Sequence[Message] = (),
+                 header: Message | None = None):
         super().__init__(message)
         self.conflicts = list(conflicts)
         self.conflict_messages = list(conflict_messages) or [Message("constraint_named", {"name": c})
                                                              for c in self.conflicts]
+        self.header = header or Message("infeasible_constraints")
+
+    def text(self, language: str = "en") -> str:
+        """The explanation in ``language`` (the catalogue's wording of :attr:`header`)."""
+        return self.header.text(language)

@@ -125,12 +125,11 @@ class _Model:
             amount = self.req.sum(axis=1) if r is None else self.req[:, self.keys.index(r)]
             row(-amount, 0.0, 0.0, f"total {r or 'all'} (link)", "total_link", [(jt, 1.0)])
         # --- award steps: sum_k req_ik x_i - step n_i = 0
-        step = self.award_step or 0.0               # step_cells is empty without a step
         for j, i in enumerate(self.step_cells):
             coef = np.zeros(n)
             coef[i] = self.req[i].sum()
             row(coef, 0.0, 0.0, f"award step {self.ids[i]}", "award_step",
-                [(self.step_start + j, -step)])
+                [(self.step_start + j, -float(self.award_step or 0.0))])
         # --- cuts on the concave terms (tighten_concave), see _concave_cuts
         if tighten_concave:
             for name, coef, seg in _concave_cuts(self):
@@ -190,7 +189,8 @@ class _Model:
                 f"Candidate(s) {', '.join(map(str, both))} are both must-fund and must-not-fund.",
                 [f"must fund {i}" for i in both] + [f"must not fund {i}" for i in both],
                 [Message("constraint_must_fund", {"id": i}) for i in both]
-                + [Message("constraint_must_not_fund", {"id": i}) for i in both])
+                + [Message("constraint_must_not_fund", {"id": i}) for i in both],
+                Message("infeasible_locked_both", {"ids": ", ".join(map(str, both))}))
         self.pos_in = self.ids.get_indexer(self.locked_in)
         self.pos_out = self.ids.get_indexer(self.locked_out)
         # Floor of a locked-in candidate.

@@ -11,6 +11,7 @@ from evaluator.allocation.errors import AllocationError, AllocationInfeasible, A
 from evaluator.allocation.lp import _lp
 from evaluator.allocation.model import _Model
 from evaluator.allocation.spec import SELECTED_TOL
+from evaluator.messages import Message
 
 #: Reduced-cost fixing before branch and bound from this many candidates on (below it the
 #: full solve is already fast and the extra LP would only add time).
@@ -58,7 +59,8 @@ def _solve_raw(m: _Model, row_hi=None, incumbent: np.ndarray | None = None, diag
     res, seconds = found
     if res.status == 2:
         if not diagnose:
-            raise AllocationInfeasible("No allocation satisfies the constraints.", [])
+            raise AllocationInfeasible("No allocation satisfies the constraints.", [], (),
+                                       Message("infeasible_constraints"))
         _raise_infeasible(m)
     if res.x is None:
         limit = _stop_reason(res)[1]

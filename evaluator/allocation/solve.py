@@ -77,7 +77,8 @@ def _empty_result(m: _Model, row_hi=None) -> AllocationResult:
     if needs:
         raise AllocationInfeasible(
             f"No allocation satisfies these together: {'; '.join(needs)} (there are no "
-            "candidates to fund).", needs, _messages_of(m, needs))
+            "candidates to fund).", needs, _messages_of(m, needs),
+            Message("infeasible_no_candidates", {"conflicts": Joined(_messages_of(m, needs), "; ")}))
     obj, conc = m.objective_of(x)
     return AllocationResult(
         fractions=pd.Series(x, index=m.ids, name="fraction"),
