@@ -27,8 +27,8 @@ pytestmark = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) i
 #: Upper bound on the printed pages of the sample report: "a few dozen" (measured 2026-11-25: 33 in English
 #: and Korean without the portfolio risk, 35 with its two-page sheet; 37 at an earlier measurement;
 #: 1 Summary + project pages + Ranking, Allocation, Supply, cash-flow sheets, Assumptions). Issue 27
-#: (2026-12-07): the Ranking prints three pages wide (6 pages), the memos one page each: 52 in English and
-#: 50 in Korean without the portfolio risk, of which 10 memo pages.
+#: (2026-12-07): the Ranking prints three pages wide (6 pages), the memos one page each, project pages only
+#: for the projects decided on (10): 45 pages in English and 43 in Korean without the portfolio risk.
 MAX_PAGES = 45
 #: Pages of one committee memo (issue 27: one to two A4 pages each), on top of MAX_PAGES.
 MEMO_MAX_PAGES = 2
