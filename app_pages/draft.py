@@ -26,7 +26,8 @@ from models.scenario import CRITERIA
 #: Session keys kept besides the table: sidebar and page widgets.
 KEPT_KEYS = tuple(dict.fromkeys(
     ("lang", "unit", "price_case", "discount_rate_pct", "fx_krw_per_usd", "add_country_risk_premium",
-     "loan_terms", "allow_partial_above_cap", "prove_optimal", "price_path", "officer_notes", "edit_log") + tuple(f"w_{c}" for c in CRITERIA) + state.PERSISTENT_KEYS))
+     "loan_terms", "allow_partial_above_cap", "prove_optimal", "price_path", "officer_notes", "edit_log")
+    + tuple(f"w_{c}" for c in CRITERIA) + state.PERSISTENT_KEYS))
 
 
 #: What using the store can raise besides StoreError: SQLite's own errors (a read-only or full disk,

@@ -52,7 +52,8 @@ def apply_editor_delta(key: str) -> None:
     delta = ss.get(key) or {}
     raw = ss["raw_df"].copy()
     log = dict(ss.get("edit_log") or {})
-    stamp = {"by": access.current().label, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    who = access.current()
+    stamp = {"by": who.label if who is not None else "", "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     for row, changes in (delta.get("edited_rows") or {}).items():
         for col, val in changes.items():
             if col in raw.columns:

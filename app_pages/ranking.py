@@ -75,6 +75,9 @@ chart_df["support"] = chart_df["support_request_krw_bn"] * money_factor()
 # charts show names in the officer's language, never codes
 chart_df["mineral_shown"] = chart_df["mineral"].map(mineral_name)
 chart_df["country_shown"] = chart_df["country_iso3"].map(country_name)
+# only what the charts draw is sent to the browser (the reasons are Message objects, not chart data)
+chart_df = chart_df[["id", "name", "mineral_shown", "country_shown", "country_risk_score", "npv_usd_m", "support",
+                     "score", *[f"contrib_{c}" for c in CRITERIA]]]
 
 left, right = st.columns(2)
 with left:

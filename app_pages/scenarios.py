@@ -11,10 +11,11 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from app_pages import access, compute, customs_upload, editor, memo_notes, state
+from app_pages import access, compare_view, compute, customs_upload, editor, memo_notes, state
 from app_pages.fmt import md_text, shown
 from app_pages.i18n import t
 from evaluator.allocation import AllocationError
+from evaluator.kst import kst_text
 from evaluator.pipeline import snapshot
 from evaluator.portfolio import PortfolioError
 from evaluator.record import edit_rows, log_from_edits, original_table
@@ -93,11 +94,12 @@ if listing.empty:
     st.info(t("no_saved_scenario"))
     st.stop()
 st.subheader(t("saved_scenarios"))
-st.dataframe(shown(listing), hide_index=True, width="stretch", key="scenario_list")
+st.dataframe(shown(listing.assign(created_at=listing["created_at"].map(kst_text))), hide_index=True, width="stretch",
+             key="scenario_list")
 if decision is not None:
     with st.container(border=True):
         st.success(t("decision_in_force", id=decision.scenario_id, by=md_text(decision.decided_by),
-                     at=decision.decided_at))
+                     at=kst_text(decision.decided_at)))
         st.text(decision.note)  # as typed: never Markdown
     st.caption(t("store_head_hash", hash=heads["decisions"] or ""))
 if heads["audit"]:
@@ -105,13 +107,13 @@ if heads["audit"]:
 if history:
     with st.expander(t("decision_history"), expanded=False):
         st.dataframe(shown(pd.DataFrame([{t("col_decision"): d.id, t("scenario"): d.scenario_id,
-                                    t("decided_by"): d.decided_by, t("decided_at"): d.decided_at,
+                                    t("decided_by"): d.decided_by, t("decided_at"): kst_text(d.decided_at),
                                     t("note"): d.note, t("supersede_reason"): d.reason or "",
                                     t("col_supersedes"): d.supersedes, t("col_hash"): d.this_hash}
                                    for d in reversed(history)])),
                      hide_index=True, width="stretch", key="decision_history_table")
 
-labels = {int(r.id): f"{r.id}: {r.name} ({r.author}, {r.created_at})" + (t("decided_suffix") if r.decided else "")
+labels = {int(r.id): f"{r.id}: {r.name} ({r.author}, {kst_text(r.created_at)})" + (t("decided_suffix") if r.decided else "")
           for r in listing.itertuples()}
 
 
@@ -185,15 +187,18 @@ if len(chosen) >= 2:
         st.error(t("cannot_compare", error=exc))
     else:
         only_diff = st.toggle(t("only_differences"), value=True, key="compare_only_diff")
-        for title, frame in ((t("cmp_totals"), cmp.totals), (t("cmp_assumptions"), cmp.assumptions),
-                             (t("cmp_funding"), cmp.funding), (t("cmp_summary"), cmp.summary)):
+        names = {int(r.id): f"{r.id}: {r.name}" for r in listing.itertuples()}
+        for kind, title, frame in (("totals", t("cmp_totals"), cmp.totals), ("assumptions", t("cmp_assumptions"), cmp.assumptions),
+                                   ("funding", t("cmp_funding"), cmp.funding), ("summary", t("cmp_summary"), cmp.summary)):
             if frame is None or frame.empty:
                 continue
-            f = frame[frame["differs"]] if only_diff and title != t("cmp_totals") and "differs" in frame else frame
-            st.markdown(f"**{title}** " + t("n_differ", n=int(frame['differs'].sum()) if 'differs' in frame else 0))
+            view = compare_view.readable(frame, kind, names)   # named, rounded, in the officer's unit
+            differs = view.pop(t("cmp_differs")).to_numpy(dtype=bool)
+            keep = differs if only_diff and kind != "totals" else differs | True
+            f = view[keep].assign(differs=differs[keep])
+            st.markdown(f"**{title}** " + t("n_differ", n=int(differs.sum())))
             if not f.empty:
-                st.dataframe(shown(_highlight(f.astype({c: str for c in f.columns if f[c].dtype == object}))),
-                             width="stretch", key=f"cmp_{title}")
+                st.dataframe(shown(_highlight(f)), width="stretch", key=f"cmp_{kind}", column_config={"differs": None})
 elif chosen:
     st.caption(t("pick_two"))
 
@@ -206,7 +211,7 @@ def _what_is_decided(sid: int, pending: dict) -> pd.DataFrame:
     record = saved.record or {}
     locks = record.get("locks") or {}
     rows = [(t("scenario"), f"{saved.id}: {saved.name}"), (t("author"), saved.author),
-            (t("confirm_saved_at"), saved.created_at), (t("confirm_applications"), str(len(saved.applications))),
+            (t("confirm_saved_at"), kst_text(saved.created_at)), (t("confirm_applications"), str(len(saved.applications))),
             (t("confirm_funded"), str(len(funded))),
             (t("confirm_fund_total"), f"{float(alloc.get('fund_krw_bn', pd.Series(dtype=float)).sum()):,.1f}"),
             (t("confirm_loan_total"), f"{float(alloc.get('loan_krw_bn', pd.Series(dtype=float)).sum()):,.1f}"),

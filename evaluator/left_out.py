@@ -233,9 +233,9 @@ def explain_left_out(pa: PortfolioAllocation, scenario, ref, *, ids: Sequence[st
         ``explanation`` (that message in ``language``, amounts in 억원 in Korean).
     """
     out = None
-    for out, _, _ in explain_left_out_in_chunks(pa, scenario, ref, ids=ids, language=language,
-                                                step_krw_bn=step_krw_bn, chunk_size=None):
-        pass
+    for table, _, _ in explain_left_out_in_chunks(pa, scenario, ref, ids=ids, language=language,
+                                                  step_krw_bn=step_krw_bn, chunk_size=None):
+        out = table
     return out
 
 

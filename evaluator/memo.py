@@ -299,7 +299,14 @@ def _loan(w: _Writer, ctx, app, app_id: str) -> None:
                      loan=krw_text(app.loan_request_krw_bn, lang))
     w.item(lab("memo.amount"), amount)
     w.item(lab("memo.tenor_grace"), lab("memo.tenor_grace_text", tenor=app.loan_tenor_years, grace=app.loan_grace_years))
-    w.item(lab("memo.rate"), lab("memo.rate_text", rate=_pct(sc.policy_loan_rate, 2), write_off=_pct(sc.write_off_share, 0)))
+    # the rate as the terms state it (nominal, on the 3-year KTB) and on the model's real basis;
+    # a write-off only where the Decree's list and the loan's type allow one
+    contingent = f("loan_success_contingent") is True or str(f("loan_success_contingent")) == "True"
+    w.item(lab("memo.rate"), lab("memo.rate_text", nominal=_pct(sc.policy_loan_rate_nominal, 2),
+                                 ktb=_pct(sc.ktb_3y_rate, 2), spread=_fixed(sc.policy_loan_spread * 100, "+.2f"),
+                                 rate=_pct(sc.policy_loan_rate, 2),
+                                 write_off=(lab("memo.write_off_text", write_off=_pct(sc.write_off_share, 0))
+                                            if contingent else lab("memo.no_write_off_text"))))
     w.item(lab("memo.dscr_covenant"), lab("memo.dscr_covenant_text", covenant=_fixed(sc.lender_min_dscr, ".2f"),
                                           dscr=_fixed(f("min_dscr"), ".2f"), llcr=_fixed(f("llcr"), ".2f"),
                                           llcr_min=_fixed(sc.lender_min_llcr, ".2f")))

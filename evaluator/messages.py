@@ -31,12 +31,23 @@ def catalogue(language: str) -> dict[str, str]:
 class _Wording(string.Formatter):
     """Fills a template; ``{mineral:@mineral}`` words the parameter, a code, by the catalogue key
     ``mineral_<value>`` of the same language (the value as it is when the catalogue has no such key);
-    ``{amount:@krw}`` writes an amount [KRW bn] in the language's unit (:func:`evaluator.krw.krw_text`)."""
+    ``{amount:@krw}`` writes an amount [KRW bn] in the language's unit (:func:`evaluator.krw.krw_text`);
+    ``{amount:@krw_bn}`` an amount [KRW bn] the engine wrote as a number: as written in English (the template
+    says "KRW bn"), in 억원 with its unit in Korean."""
 
     def __init__(self, language: str):
         self.language = language
 
     def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec == "@krw_bn":  # an amount [KRW bn] the engine wrote as a number: in English as written
+            if self.language == "en":    # (the template words "KRW bn"), in Korean in 억원 with its unit
+                return str(value)
+            from evaluator.krw import krw_text
+
+            try:
+                return krw_text(float(str(value).replace(",", "")), self.language)
+            except ValueError:
+                return str(value)
         if format_spec == "@krw":  # an amount [KRW bn] in the officer's unit (억원 in Korean)
             from evaluator.krw import krw_text
 

@@ -50,6 +50,11 @@ MAX_SHEET_TITLE = 31
 
 FMT_MONEY = '#,##0.0;[Red]-#,##0.0'
 FMT_MONEY2 = '#,##0.00;[Red]-#,##0.00'
+#: Amounts in KRW bn (English pack). Looks as FMT_MONEY; a string of its own, so that the Korean pack can
+#: find every KRW amount and show it in 억원 (:func:`krw_cells_in_eok`).
+FMT_KRW = '#,##0.0;[Red]-#,##0.0;0.0'
+#: The same amounts in 억원 (values x 10): whole 억원 from 100억원, one decimal below, as officers write them.
+FMT_EOK = '[>=100]#,##0;[<=-100][Red]-#,##0;#,##0.0'
 FMT_PCT = '0.0%'
 FMT_PCT2 = '0.00%'
 FMT_INT = '#,##0'
@@ -303,7 +308,9 @@ def format_for_column(name: str) -> str | None:
         return FMT_PCT
     if n.endswith("_usd_per_t") or n.endswith("_usd_per_t_ore"):
         return FMT_PRICE
-    if n.endswith(("_krw_bn", "_usd_m", "_usd_m_per_year")):
+    if n.endswith("_krw_bn"):
+        return FMT_KRW
+    if n.endswith(("_usd_m", "_usd_m_per_year")):
         return FMT_MONEY
     if n.endswith(("_t", "_t_per_year", "_kt")):
         return FMT_TONNES
@@ -341,6 +348,22 @@ def write_rows(ws, top: int, left: int, columns: list[list], formats: list[str |
         for j, v in enumerate(values):
             put_value(ws, i, left + j, v, style, formats[j])
     return top + n_rows - 1
+
+
+def krw_cells_in_eok(wb) -> int:
+    """Every KRW bn amount of the workbook (number format :data:`FMT_KRW`) shown in 억원: its value
+    times 10 and :data:`FMT_EOK` (a formula keeps its text: the amounts it adds are converted too);
+    returns how many cells changed. Korean officers write 억원 (and 조원), never 십억원 (issue 27)."""
+    n = 0
+    for ws in wb.worksheets:
+        for c in ws._cells.values():
+            if c.number_format == FMT_KRW:
+                v = c.value
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    c.value = v * 10.0
+                c.number_format = FMT_EOK
+                n += 1
+    return n
 
 
 def set_widths(ws, widths: dict | Iterable[float], start_col: int = 1) -> None:

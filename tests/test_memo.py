@@ -155,6 +155,27 @@ def test_memo_amounts_are_the_allocation_in_eok(result, books):
             assert status.startswith("경합")
 
 
+def test_memo_loan_rate_is_the_terms_nominal_rate_and_the_write_off_the_decree_s(result, books, scenario):
+    """The rate as the terms state it: 3-year KTB 2.60 % - 2.25 points = 0.35 % nominal, and its
+    real equivalent (1.0035 / 1.02 - 1 = -1.62 % with 2 % inflation, Fisher); a write-off only for
+    the success-contingent loan (VN-GR-01, graphite exploration: listed mineral and type), none for
+    the development and production loans (US-SB-01, AU-LI-01)."""
+    assert scenario.policy_loan_rate_nominal == pytest.approx(scenario.ktb_3y_rate + scenario.policy_loan_spread)
+    real = (1 + scenario.policy_loan_rate_nominal) / (1 + scenario.inflation_rate) - 1
+    wb = openpyxl.load_workbook(io.BytesIO(books["ko"]))
+    lines = {i: next(t for t in _texts(wb["심의 " + i]) if t.startswith("명목 연"))
+             for i in ("VN-GR-01", "US-SB-01", "AU-LI-01")}
+    for line in lines.values():
+        assert f"명목 연 {scenario.policy_loan_rate_nominal:.2%}" in line
+        assert f"3년 국고채 {scenario.ktb_3y_rate:.2%} {scenario.policy_loan_spread * 100:+.2f}%p" in line
+        assert f"실질 연 {real:.2%}" in line
+    assert "탐사 실패 시 최대 90% 감면" in lines["VN-GR-01"]
+    assert "감면 없음" in lines["US-SB-01"] and "감면 없음" in lines["AU-LI-01"]
+    en = openpyxl.load_workbook(io.BytesIO(books["en"]))
+    vn = next(t for t in _texts(en["Memo VN-GR-01"]) if "a year nominal" in t)
+    assert "up to 90% written off if exploration fails" in vn
+
+
 def test_applicant_and_officer_text_stays_text(result, scenario, ref, sample_apps):
     apps = [dataclasses.replace(a, offtake_buyer='=HYPERLINK("http://evil","x")') if a.id == "VN-W-01" else a
             for a in sample_apps]

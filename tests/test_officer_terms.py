@@ -133,3 +133,71 @@ def test_charts_and_the_tornado_in_korean_carry_no_codes_none_or_usd_m(fresh_app
     assert {"가격 (주 생산물)", "초기 투자비", "할인율"} <= tornado, tornado
     assert "가격 전망 하위 시나리오" in {x for w, x in seen["project"] if w == "tooltip value of label"}
     assert any(w == "x value of mineral" and x == "희토류" for w, x in seen["allocation"])
+
+
+# -- times in KST ----------------------------------------------------------------------------------
+
+def test_stored_utc_times_read_in_korea_time():
+    import datetime as dt
+
+    from evaluator.kst import kst_text
+
+    # KST = UTC+9 all year: 09:00 UTC is 18:00 in Seoul; 20:30 UTC on 31 Dec is 05:30 on 1 Jan
+    assert kst_text("2026-03-15T09:00:00Z") == "2026-03-15 18:00 KST"
+    assert kst_text("2026-12-31T20:30:00+00:00") == "2027-01-01 05:30 KST"
+    assert kst_text(dt.datetime(2026, 3, 15, 9, 0)) == "2026-03-15 18:00 KST"   # naive = UTC, as stored
+    assert kst_text("") == "" and kst_text("not a time") == "not a time"
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_the_decision_record_in_the_pack_shows_korea_time(sample_apps, scenario, ref, language):
+    from evaluator import pipeline
+    from evaluator.report import build_pipeline_report
+
+    decision = {"decision_id": 3, "scenario": "Base (#1)", "decided_by": "Committee",
+                "decided_at_utc": "2026-03-15T09:00:00+00:00", "note": "Approved"}
+    result = pipeline.run(sample_apps, scenario, ref)
+    wb = openpyxl.load_workbook(io.BytesIO(build_pipeline_report(result, scenario, ref=ref, decision=decision,
+                                                                 language=language)))
+    texts = [str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+    assert any("2026-03-15 18:00 KST" in x for x in texts)
+    assert not any("2026-03-15T09:00" in x or "[UTC]" in x for x in texts)
+
+
+# -- scenario comparison ---------------------------------------------------------------------------
+
+def test_scenario_comparison_reads_as_a_committee_table_in_korean(fresh_app):
+    at = fresh_app
+    at.radio(key="lang").set_value("ko")
+    at.radio(key="unit").set_value("억원").run()
+    for name, fund in (("기준", 250.0), ("펀드 150", 150.0)):
+        at.switch_page("app_pages/allocation.py").run()
+        at.slider(key="fund_krw_bn__shown").set_value(fund * 10).run()   # the slider reads in 억원
+        at.switch_page("app_pages/scenarios.py").run()
+        at.text_input(key="save_name").input(name)
+        at.text_input(key="save_author").input("김 주무관")
+        at.button[0].click().run()
+        assert not at.exception, [e.value for e in at.exception]
+    at.multiselect(key="compare_ids").set_value([1, 2]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    from app_pages.i18n import labels
+
+    ko = labels("ko")   # the comparison's four tables, in order, by their index (AppTest shows no keys)
+    found = [d.value for d in at.dataframe if d.value.index.name in (ko["cmp_item"], ko["col_application"])]
+    assert len(found) == 4, [d.value.index.name for d in at.dataframe]
+    tables = dict(zip(("cmp_totals", "cmp_assumptions", "cmp_funding", "cmp_summary"), found))
+    for key, df in tables.items():
+        shown = df.drop(columns=["differs"], errors="ignore")
+        assert [c for c in shown.columns if re.search(r"scenario_\d|_krw_bn|^\d+$", str(c))] == [], (key, list(shown.columns))
+        assert not [str(i) for i in shown.index if re.fullmatch(r"[a-z_.]+", str(i))], (key, list(shown.index))
+        for v in shown.astype(str).to_numpy().ravel():
+            # no 10-digit decimals, no raw fractions, no 십억원, no codes
+            assert not re.search(r"\d\.\d{3,}", v) and not re.fullmatch(r"0\.\d+", v), (key, v)
+            assert "십억원" not in v and not re.fullmatch(r"[a-z]+(_[a-z]+)+", v), (key, v)
+    totals = tables["cmp_totals"]
+    assert list(totals.columns[:2]) == ["1: 기준", "2: 펀드 150"]
+    assert totals.loc[ko["cmp_fund_allocated"], "2: 펀드 150"] == "1,500억원"        # 150 KRW bn allocated in full
+    assert totals.loc["지원 사업 수"].iloc[0].isdigit()
+    summary = tables["cmp_summary"]
+    assert any(str(i).startswith("수입 중 중국 비중") for i in summary.index)
+    assert all(str(v).endswith("%") or v == "-" for i, row in summary.iterrows() if "비중" in str(i) for v in row.iloc[:2])

@@ -89,8 +89,9 @@ def test_default_report_sheets_and_top5_cashflows(ev, scenario):
     import evaluator
 
     assert evaluator.__version__ in summary_text
-    for ws in wb.worksheets:  # every sheet prints landscape, one page wide
-        assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1, ws.title
+    for ws in wb.worksheets:  # every sheet prints landscape, one page wide; the Ranking three (issue 27)
+        wide = 3 if ws.title == "Ranking" else 1
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == wide, ws.title
         assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
     assert wb["Summary"].page_setup.fitToHeight == 1
 
@@ -103,11 +104,15 @@ def test_optional_inputs_fill_the_sheets(ev, scenario):
     wb = _wb(data)
     funded = list(extra["allocation"]["id"])
     assert [s for s in wb.sheetnames if s.startswith("CF ")] == [f"CF {i}" for i in funded]
-    # funded projects and contested ones (eligible, unfunded, ranked above a funded one) get a page
+    # funded projects and the nearest contested ones (eligible, unfunded, ranked above a funded one; the
+    # MEMO_CONTESTED best ranked) get a page: the pack stays bounded (issue 27), the rest is in the Ranking
+    from evaluator.memo import MEMO_CONTESTED
+
     pages = [s[2:] for s in wb.sheetnames if s.startswith("P ")]
     sc = extra["scores"].set_index("id")
     worst = max(sc.loc[funded, "rank"])
-    contested = [i for i in sc.index if i not in funded and sc.at[i, "eligible"] and sc.at[i, "rank"] < worst]
+    contested = sorted((i for i in sc.index if i not in funded and sc.at[i, "eligible"] and sc.at[i, "rank"] < worst),
+                       key=lambda i: sc.at[i, "rank"])[:MEMO_CONTESTED]
     assert set(pages) == set(funded) | set(contested)
     assert pages == sorted(pages, key=lambda i: sc.at[i, "rank"])
     assert wb.sheetnames[-2:] == ["Assumptions", "Decision"]

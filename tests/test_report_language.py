@@ -29,8 +29,8 @@ DATA = ROOT / "evaluator" / "data"
 
 #: Units, abbreviations and proper names that a Korean committee document writes in Latin letters.
 ALLOWED = {
-    "USD", "KRW", "ISO3", "NPV", "IRR", "P10", "P50", "P90", "DSCR", "LLCR", "EBITDA", "ESG", "HHI", "OECD", "MIP", "UTC",
-    "Mt", "ISO", "TREO", "LCE", "NdPr", "Dy", "Tb", "Li2O", "WO3", "V2O5", "Ta2O5", "LME", "LBMA", "APT", "C",
+    "USD", "KRW", "ISO3", "NPV", "IRR", "P10", "P50", "P90", "DSCR", "LLCR", "EBITDA", "ESG", "HHI", "OECD", "MIP", "UTC",  # KST: Korea Standard Time
+    "KST", "Mt", "ISO", "TREO", "LCE", "NdPr", "Dy", "Tb", "Li2O", "WO3", "V2O5", "Ta2O5", "LME", "LBMA", "APT", "C",
     "numpy", "financial", "npv",  # the numpy-financial function named in the cash-flow convention note
     "SUM", "r", "Y0", "Y1", "Yn", "P", "N", "x", "e", "g", "t", "ppm", "pp", "p",  # %p: percentage points
 }
@@ -171,7 +171,7 @@ def test_engine_codes_are_worded_in_both_languages():
     reasons = (Message("screen_ownership_below_minimum", {"ownership": "5%", "minimum": "10%"}),
                Message("screen_fund_above_budget", {"request": "300.0", "budget": "250.0"}))
     assert reasons_text(reasons, ko) == ("한국 지분 5%이(가) 사업 최소 기준 10%보다 낮습니다; "
-                                         "펀드 요청 300.0 십억원이 펀드 전체 예산 250.0 십억원을 넘습니다")
+                                         "펀드 요청 3,000억원이 펀드 전체 예산 2,500억원을 넘습니다")  # 억원, never 십억원
     assert reasons_text(reasons, en) == ("Korean ownership 5% is below the programme minimum 10%; "
                                          "fund request 300.0 KRW bn exceeds the whole fund budget 250.0 KRW bn")
     note = Message("alloc_note_ineligible", {"reasons": Joined(reasons, "; ")})
@@ -213,16 +213,19 @@ def test_korean_report_has_no_english_words(risk_result, portfolio_risk, sample_
 
 
 def test_korean_report_keeps_the_numbers(risk_result, portfolio_risk, scenario, ref):
-    """Language changes words only: every number cell is the same in both languages."""
+    """Language changes words only: every number cell is the same in both languages, but amounts [KRW bn],
+    which the Korean pack shows in 억원 (x 10; issue 27)."""
+    from evaluator.xlsx_style import FMT_KRW
+
     def numbers(data):
         wb = openpyxl.load_workbook(io.BytesIO(data))
-        return [[c.value for row in ws.iter_rows() for c in row if isinstance(c.value, (int, float))
-                 and not isinstance(c.value, bool)] for ws in wb.worksheets]
+        return [[c.value * 10.0 if c.number_format == FMT_KRW else c.value for row in ws.iter_rows() for c in row
+                 if isinstance(c.value, (int, float)) and not isinstance(c.value, bool)] for ws in wb.worksheets]
     en = build_pipeline_report(risk_result, scenario, ref=ref, language="en", generated_at=None,
                                portfolio_risk=portfolio_risk)
     ko = build_pipeline_report(risk_result, scenario, ref=ref, language="ko", generated_at=None,
                                portfolio_risk=portfolio_risk)
-    assert numbers(en) == numbers(ko)
+    assert [pytest.approx(x, rel=1e-12) for x in numbers(en)] == numbers(ko)
     assert [ws.title for ws in openpyxl.load_workbook(io.BytesIO(ko)).worksheets][:2] == \
         ["요약", "심의 " + openpyxl.load_workbook(io.BytesIO(en)).sheetnames[1][len("Memo "):]]  # memos first (issue 27)
 
@@ -235,7 +238,8 @@ def test_korean_summary_shows_korea_time(risk_result, scenario, ref):
                                                                  generated_at=at)))["요약"]
     en = openpyxl.load_workbook(io.BytesIO(build_pipeline_report(risk_result, scenario, ref=ref, generated_at=at)))["Summary"]
     assert ko["B3"].value == dt.datetime(2026, 3, 16, 8, 30) and ko["A3"].value.endswith("UTC+9]")
-    assert en["B3"].value == dt.datetime(2026, 3, 15, 23, 30) and en["A3"].value == "Generated [UTC]"
+    # every time an officer reads is Korea's (issue 27), in English too
+    assert en["B3"].value == dt.datetime(2026, 3, 16, 8, 30) and en["A3"].value == "Generated [KST, UTC+9]"
 
 
 def test_citations_name_the_original_publication_not_a_file_outside_the_product():

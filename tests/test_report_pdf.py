@@ -26,7 +26,9 @@ pytestmark = pytest.mark.skipif(SOFFICE is None, reason="LibreOffice (soffice) i
 
 #: Upper bound on the printed pages of the sample report: "a few dozen" (measured 2026-11-25: 33 in English
 #: and Korean without the portfolio risk, 35 with its two-page sheet; 37 at an earlier measurement;
-#: 1 Summary + project pages + Ranking, Allocation, Supply, cash-flow sheets, Assumptions).
+#: 1 Summary + project pages + Ranking, Allocation, Supply, cash-flow sheets, Assumptions). Issue 27
+#: (2026-12-07): the Ranking prints three pages wide (6 pages), the memos one page each, project pages only
+#: for the projects decided on (10): 45 pages in English and 43 in Korean without the portfolio risk.
 MAX_PAGES = 45
 #: Pages of one committee memo (issue 27: one to two A4 pages each), on top of MAX_PAGES.
 MEMO_MAX_PAGES = 2
@@ -116,6 +118,41 @@ def test_sample_report_prints_a_few_dozen_pages_with_a_one_page_summary(result, 
         assert page2.lstrip().startswith("Committee memo") and f"({memos[0]})" in page2
         for lang in ("en", "ko"):
             check_memo_pages(pdfs[f"report_{lang}"], memos, lang)
+        # issue 27: no amount anywhere in the Korean pack in 십억원 (억원 and 조원 as officers write them)
+        ko_text = subprocess.run(["pdftotext", "-layout", str(pdfs["report_ko"]), "-"], capture_output=True, text=True,
+                                 check=True).stdout
+        assert "십억원" not in ko_text and "억원" in ko_text
+
+
+def _outside_print_area(ws) -> list[str]:
+    """Cells holding something outside the sheet's print area (nothing when it has none)."""
+    from openpyxl.utils.cell import range_boundaries
+
+    if not ws.print_area:
+        return []
+    areas = [range_boundaries(part.split("!")[-1].replace("$", "")) for part in str(ws.print_area).split(",")]
+    return [c.coordinate for row in ws.iter_rows() for c in row if c.value not in (None, "")
+            and not any(a[0] <= c.column <= a[2] and a[1] <= c.row <= a[3] for a in areas)]
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_pack_prints_within_its_areas_and_reads_in_the_officers_units(result, scenario, ref, lang):
+    """Issue 27: every cell within its print area; the Ranking three A4 pages wide with rank, id and
+    name on each; in Korean no header, text or number format in 십억원 and every amount header in 억원."""
+    data = build_pipeline_report(result, scenario, ref=ref, language=lang)
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert {ws.title: _outside_print_area(ws) for ws in wb.worksheets if _outside_print_area(ws)} == {}
+    ranking = wb["Ranking" if lang == "en" else "순위"]
+    assert ranking.page_setup.fitToWidth == 3 and ranking.print_title_cols == "$A:$C"
+    if lang == "ko":
+        cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+        assert [c.coordinate for c in cells if "십억" in str(c.value or "") + str(c.number_format)] == []
+        amounts = [c for c in cells if c.number_format == "[>=100]#,##0;[<=-100][Red]-#,##0;#,##0.0"]
+        assert amounts and all(not isinstance(c.value, (int, float)) or c.value == 0 or abs(c.value) >= 0.05
+                               for c in amounts)
+        # the fund's budget (KRW 250 bn) reads 2,500억원 on the Summary
+        summary = wb["요약"]
+        assert any(c.value == 2500 for row in summary.iter_rows() for c in row if c in amounts)
 
 
 def check_memo_pages(pdf, memos: list[str], lang: str) -> None:

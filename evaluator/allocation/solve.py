@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -145,7 +146,8 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
              max_fraction=1.0, extra_constraints: Sequence = (),
              concave_terms: Sequence[ConcaveTerm] = (), time_limit_s: float = 10.0,
              mip_rel_gap: float = 1e-6, tighten_concave: bool = True,
-             presolve: bool = True, award_step: float | None = None) -> AllocationResult:
+             presolve: bool = True, award_step: float | None = None,
+             step_search: str = "selection") -> AllocationResult:
     """Choose funded fractions that maximise total value within budgets, caps and locks.
 
     Parameters
@@ -200,6 +202,11 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
         (within the shares, caps and budgets) and the totals add up exactly. A total request that
         is not a whole number of steps cannot be funded in full. None (the default): continuous
         shares.
+    step_search : {"selection", "exact"}
+        With ``award_step``: ``"selection"`` (default) lets the continuous optimum choose the
+        candidates and the stepped MILP their awards (two fast solves; ``mip_gap`` carries the
+        proven bound on the difference, see :func:`_allocate_on_steps`); ``"exact"`` solves
+        the stepped MILP over all candidates (the reference; 10-30x slower at 200 candidates).
 
     Returns
     -------
@@ -236,9 +243,48 @@ def allocate(candidates: pd.DataFrame, budgets: Mapping[str, float], *, value="v
     .. [2] Weingartner (1963), capital budgeting as an integer programme.
     .. [3] Chinneck and Dravnieks (1991), deletion filter.
     """
-    m = _Model(candidates, budgets, value=value, min_fraction=min_fraction,
-               max_fraction=max_fraction, group_caps=group_caps, locked_in=locked_in,
-               locked_out=locked_out, extra_constraints=extra_constraints,
-               concave_terms=concave_terms, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
-               tighten_concave=tighten_concave, presolve=presolve, award_step=award_step)
+    kw = dict(value=value, min_fraction=min_fraction, max_fraction=max_fraction,
+              group_caps=group_caps, locked_in=locked_in, extra_constraints=extra_constraints,
+              concave_terms=concave_terms, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+              tighten_concave=tighten_concave)
+    if award_step is not None and step_search == "selection":
+        return _allocate_on_steps(candidates, budgets, kw, locked_out, presolve, float(award_step))
+    if step_search not in ("selection", "exact"):
+        raise ValueError(f"step_search must be 'selection' or 'exact', got {step_search!r}")
+    m = _Model(candidates, budgets, locked_out=locked_out, presolve=presolve, award_step=award_step, **kw)
     return _solve_model(m)
+
+
+#: The shortcut's bound (``mip_gap``, always shown with the solver's state) becomes a note of its own
+#: above this share of the continuous optimum [fraction]: 0.1 %, below which the steps' rounding,
+#: not the choice of projects, is all it measures (the samples: 0.009 %).
+STEP_GAP_NOTED = 1e-3
+
+
+def _allocate_on_steps(candidates: pd.DataFrame, budgets: Mapping[str, float], kw: dict,
+                       locked_out, presolve: bool, award_step: float) -> AllocationResult:
+    """Awards on whole steps, in two solves (``step_search="selection"`` of :func:`allocate`).
+
+    The continuous optimum (with the presolve) chooses which candidates are in; the stepped MILP
+    then chooses every award of those candidates on the step, the others held at 0. The stepped
+    problem is a restriction of the continuous one, so the continuous optimum bounds the best
+    stepped allocation from above: the result's ``mip_gap`` is at least
+    ``(continuous - stepped) / |continuous|``, a proven bound on what the shortcut can have cost,
+    and a note says so when it exceeds :data:`STEP_GAP_NOTED`. When the selection cannot be put
+    on steps (a share below one step that a lock or a coverage rule needs), the exact stepped MILP
+    over all candidates is solved instead.
+    """
+    cont = _solve_model(_Model(candidates, budgets, locked_out=locked_out, presolve=presolve, **kw))
+    out = sorted(set(locked_out) | set(cont.selected.index[~cont.selected.to_numpy()]))
+    try:
+        stepped = _solve_model(_Model(candidates, budgets, locked_out=out, presolve=False,
+                                      award_step=award_step, **kw))
+    except AllocationInfeasible:
+        return _solve_model(_Model(candidates, budgets, locked_out=locked_out, presolve=False,
+                                   award_step=award_step, **kw))
+    bound = max(cont.objective - stepped.objective, 0.0) / max(abs(cont.objective), 1e-12)
+    notes = stepped.notes
+    if bound > STEP_GAP_NOTED:
+        notes = notes + (Message("alloc_steps_within", {"step": award_step, "gap": f"{bound:.3%}"}),)
+    return dataclasses.replace(stepped, mip_gap=max(stepped.mip_gap, bound),
+                               solve_time_s=cont.solve_time_s + stepped.solve_time_s, **_notes(notes))

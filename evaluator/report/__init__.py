@@ -13,7 +13,8 @@ Korean (``language``; every label, header, sheet name and note from
     portfolio risk was given, P(NPV < 0) and P10 NPV when the simulation ran, binding
     constraints, solver status).
 ``P <id>`` (one printed page each)
-    Every funded or contested project (:func:`project_page_ids`): figures, country risk,
+    Every project the committee decides on (:func:`project_page_ids`: the funded ones and the nearest
+    contested ones; every other application is a row of the Ranking): figures, country risk,
     diversification effect, score by criterion, simulation percentiles, the tornado
     (:func:`evaluator.uncertainty.tornado`) and the reconciliation with the applicant's study
     (:func:`study_reconciliation`, a hook until applications carry study figures).

@@ -8,7 +8,7 @@ import pandas as pd
 
 from evaluator import messages
 from evaluator import xlsx_style as xs
-from evaluator.report.cells import _col, _display_columns, _kv, _title, _wrap_rows
+from evaluator.report.cells import _col, _display_columns, _kv, _title, _wide_text, _wrap_rows
 from evaluator.report.pack import _funded
 from evaluator.report.wording import _summary_get, binding_messages
 
@@ -53,7 +53,7 @@ def _write_alloc_table(ws, df: pd.DataFrame, lab: xs.Labels, top: int) -> tuple[
         for j, name in enumerate(cols, start=1):
             if name == "support_krw_bn":
                 c = ws.cell(row=i, column=j, value=f"={Lc['fund_krw_bn']}{i}+{Lc['loan_krw_bn']}{i}")
-                xs.apply_style(c, "Calc", xs.FMT_MONEY)
+                xs.apply_style(c, "Calc", xs.FMT_KRW)
             elif name in formula_cols:
                 c = ws.cell(row=i, column=j, value=f'=IFERROR({Lc["support_krw_bn"]}{i}/{Lc["project_cost_krw_bn"]}{i},"{lab("text.na")}")')
                 xs.apply_style(c, "Calc", xs.FMT_PCT)
@@ -72,14 +72,14 @@ def _write_budget_rows(ws, r: int, scenario, lab: xs.Labels, used: Mapping[str, 
     r += 1
     for key, budget in (("fund", scenario.fund_krw_bn), ("loan", scenario.loan_krw_bn)):
         xs.put_text(ws, r, 1, lab("text.fund") if key == "fund" else lab("text.loans"), "Label")
-        xs.put_value(ws, r, 2, float(budget), "Input", xs.FMT_MONEY)
+        xs.put_value(ws, r, 2, float(budget), "Input", xs.FMT_KRW)
         u = used.get(key)
         if u is None:
             xs.put_text(ws, r, 3, lab("text.not_allocated"), "Note")
         else:
             c = ws.cell(row=r, column=3, value=u)
-            xs.apply_style(c, ("Calc" if isinstance(u, str) else "Value"), xs.FMT_MONEY)
-            for col, f, fmt in ((4, f"=B{r}-C{r}", xs.FMT_MONEY), (5, f'=IFERROR(C{r}/B{r},"{lab("text.na")}")', xs.FMT_PCT)):
+            xs.apply_style(c, ("Calc" if isinstance(u, str) else "Value"), xs.FMT_KRW)
+            for col, f, fmt in ((4, f"=B{r}-C{r}", xs.FMT_KRW), (5, f'=IFERROR(C{r}/B{r},"{lab("text.na")}")', xs.FMT_PCT)):
                 c = ws.cell(row=r, column=col, value=f)
                 xs.apply_style(c, "Calc", fmt)
         r += 1
@@ -108,7 +108,7 @@ def _write_allocation(ws, evaluation, scenario, allocation, summary, lab: xs.Lab
                     "expected_loss_krw_bn"):
             if key in Lc:
                 c = ws.cell(row=r, column=cols.index(key) + 1, value=f"=SUM({Lc[key]}{top + 1}:{Lc[key]}{max(last, top + 1)})")
-                xs.apply_style(c, "Total", xs.FMT_MONEY)
+                xs.apply_style(c, "Total", xs.FMT_KRW)
         tot_row = r
         r += 2
         xs.put_text(ws, r, 1, lab("text.budgets"), "Subtitle")
@@ -128,12 +128,18 @@ def _write_solver(ws, r: int, summary, lab: xs.Labels) -> int:
     xs.put_text(ws, r, 1, lab("text.solver"), "Subtitle")
     r += 1
     status = _summary_get(summary, "status")
-    items = [(lab("text.objective"), _summary_get(summary, "objective"), "#,##0.000"),
+    # score-weighted support is an amount: shown as one (in 억원 in Korean), with its meaning in words below
+    weighted = _summary_get(summary, "objective_name") in (None, "score_weighted_support")
+    items = [(lab("text.objective"), _summary_get(summary, "objective"), xs.FMT_KRW if weighted else "#,##0.000"),
              (lab("text.status"), lab.get("status", status) if status is not None else lab("status.not_run"), None),
              (lab("text.proven_optimal"), lab.yes_no(_summary_get(summary, "optimal")), None),
              (lab("text.mip_gap"), _summary_get(summary, "mip_gap"), "0.00%"),
              (lab("text.solve_time"), _summary_get(summary, "solve_time_s"), "0.000")]
-    r = _kv(ws, r, items) + 1
+    r = _kv(ws, r, items)
+    if weighted:
+        _wide_text(ws, r, lab("text.objective_plain"), "Note", 1, 8)
+        r += 1
+    r += 1
     xs.put_text(ws, r, 1, lab("text.binding"), "Subtitle")
     r += 1
     binding = binding_messages(summary)

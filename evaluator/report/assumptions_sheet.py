@@ -11,6 +11,8 @@ import pandas as pd
 
 from evaluator import messages
 from evaluator import xlsx_style as xs
+from evaluator.krw import krw_text
+from evaluator.kst import kst_text
 from evaluator.report.cells import _WRAP_TOP, _table, _title
 
 
@@ -24,6 +26,8 @@ def _write_decision(ws, decision: Mapping, lab: xs.Labels | None = None) -> None
     xs.put_text(ws, 3, 2, lab("text.record"), "Header")
     r = 4
     for k, v in decision.items():
+        if k == "decided_at_utc":  # stored UTC, read in Korea's time (evaluator.kst)
+            k, v = "decided_at", kst_text(v)
         xs.put_text(ws, r, 1, lab.get("decision", k), "Label")
         if isinstance(v, Mapping):
             v = "; ".join(f"{a}: {b}" for a, b in v.items())
@@ -159,7 +163,8 @@ def special_loan_rules_frame(evaluation, scenario, ref, lab: xs.Labels) -> pd.Da
     for key, value in (("loan_rate", f"{scenario.ktb_3y_rate:.2%} {scenario.policy_loan_spread:+.2%} = "
                                      f"{scenario.policy_loan_rate_nominal:.2%} -> {scenario.policy_loan_rate:.2%}"),
                        ("success_levy", f"{scenario.success_levy_share:.0%} x {scenario.success_levy_years}"),
-                       ("loan_budget", f"{scenario.loan_krw_bn:,.1f}"), ("fund", f"{scenario.fund_krw_bn:,.1f}"),
+                       ("loan_budget", krw_text(scenario.loan_krw_bn, lab.language)),
+                       ("fund", krw_text(scenario.fund_krw_bn, lab.language)),
                        # the fund's terms: assumptions until published (issue 23)
                        ("fund_equity_share", f"{scenario.fund_equity_share:.0%}"),
                        ("fund_target_return", f"{scenario.fund_target_return:.1%}")):

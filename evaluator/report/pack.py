@@ -62,8 +62,20 @@ def cashflow_sheet_ids(evaluation, allocation=None, cashflow_ids=None, top_n: in
 
 
 def project_page_ids(evaluation, scores=None, allocation=None, top_n: int = DEFAULT_TOP_N) -> list[str]:
-    """Projects given a page: funded ones and contested ones (eligible, not funded, ranked above
-    a funded project), in rank order; without an allocation the ``top_n`` by rank (or NPV)."""
+    """Projects given a page: the ones the committee decides on (:func:`memo_page_ids`: every funded
+    one and the nearest contested ones), in rank order; without an allocation the ``top_n`` by rank
+    (or NPV). Every other application is a row of the Ranking, so that the pack stays bounded at
+    programme scale (issue 27: 1,000 applications gave 404 project pages)."""
+    if _funded(_by_id(allocation, "allocation")) is not None:
+        pages = memo_page_ids(evaluation, scores, allocation, top_n)
+        if pages:
+            return pages
+    return _contested_page_ids(evaluation, scores, allocation, top_n)
+
+
+def _contested_page_ids(evaluation, scores=None, allocation=None, top_n: int = DEFAULT_TOP_N) -> list[str]:
+    """Funded ones and every contested one (eligible, not funded, ranked above a funded project), in
+    rank order; without an allocation the ``top_n`` by rank (or NPV): the candidates of the memos."""
     m = evaluation.metrics
     a = _funded(_by_id(allocation, "allocation"))
     s = _by_id(scores, "scores")
@@ -90,4 +102,4 @@ def memo_page_ids(evaluation, scores=None, allocation=None, top_n: int = DEFAULT
     if a is None:
         return []
     funded = [str(i) for i in a.index[a["support_krw_bn"] > _FUND_TOL]]
-    return memo.memo_ids(project_page_ids(evaluation, scores, allocation, top_n), funded, _by_id(scores, "scores"))
+    return memo.memo_ids(_contested_page_ids(evaluation, scores, allocation, top_n), funded, _by_id(scores, "scores"))

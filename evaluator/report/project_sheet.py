@@ -6,6 +6,7 @@ import pandas as pd
 from openpyxl.formatting.rule import DataBarRule
 
 from evaluator import xlsx_style as xs
+from evaluator.krw import krw_text
 from evaluator.report.cells import _kv, _table, _table_columns, _title, _wide_text
 from evaluator.report.context import _TORNADO_COLUMNS, _Context
 from evaluator.report.wording import reasons_text
@@ -45,16 +46,17 @@ def _project_status(ctx: _Context, app_id: str) -> str:
     if app_id in ctx.funded_ids():
         a = ctx.alloc.loc[app_id]
         frac = float(a["fraction"]) if "fraction" in a.index and pd.notna(a["fraction"]) else 1.0
-        return lab("text.project_status_funded", fund=float(a["fund_krw_bn"]), loan=float(a["loan_krw_bn"]), fraction=frac)
+        return lab("text.project_status_funded", fund=krw_text(a["fund_krw_bn"], lab.language),
+                   loan=krw_text(a["loan_krw_bn"], lab.language), fraction=frac)
     if ctx.score_of(app_id, "eligible") is False:
         return lab("text.project_status_ineligible", reasons=reasons_text(ctx.reasons_of(app_id) or ctx.score_of(app_id, "ineligible_reasons"), lab))
     return lab("text.project_status_contested", rank=ctx.score_of(app_id, "rank"))
 
 
-_FIGURES = [("rank", "0"), ("score", xs.FMT_SCORE), ("npv_usd_m", xs.FMT_MONEY), ("npv_krw_bn", xs.FMT_MONEY),
+_FIGURES = [("rank", "0"), ("score", xs.FMT_SCORE), ("npv_usd_m", xs.FMT_MONEY), ("npv_krw_bn", xs.FMT_KRW),
             ("irr", xs.FMT_PCT), ("discount_rate", xs.FMT_PCT), ("payback_years", "0.0"), ("min_dscr", "0.00"),
-            ("llcr", "0.00"), ("support_request_krw_bn", xs.FMT_MONEY), ("coverage_share", xs.FMT_PCT),
-            ("expected_loss_krw_bn", "#,##0.00")]
+            ("llcr", "0.00"), ("support_request_krw_bn", xs.FMT_KRW), ("coverage_share", xs.FMT_PCT),
+            ("expected_loss_krw_bn", xs.FMT_KRW)]
 _COUNTRY = [("country_risk_score", "0.0"), ("risk_premium", xs.FMT_PCT2), ("pd_cumulative", xs.FMT_PCT)]
 _DIVERSIFICATION = [("diversification_score", "0.0"), ("china_share_before", xs.FMT_PCT),
                     ("china_share_after", xs.FMT_PCT), ("delta_top_share", "0.0%"), ("target_progress", xs.FMT_PCT),
@@ -62,7 +64,7 @@ _DIVERSIFICATION = [("diversification_score", "0.0"), ("china_share_before", xs.
                     ("korea_offtake_t_per_year", xs.FMT_TONNES)]
 _SIMULATED = [("npv_mean_usd_m", xs.FMT_MONEY), ("npv_p10_usd_m", xs.FMT_MONEY), ("npv_p50_usd_m", xs.FMT_MONEY),
               ("npv_p90_usd_m", xs.FMT_MONEY), ("npv_cvar10_usd_m", xs.FMT_MONEY), ("prob_npv_negative", xs.FMT_PCT),
-              ("prob_min_dscr_below_1", xs.FMT_PCT), ("expected_loss_sim_krw_bn", "#,##0.00")]
+              ("prob_min_dscr_below_1", xs.FMT_PCT), ("expected_loss_sim_krw_bn", xs.FMT_KRW)]
 
 
 def _figure(ctx: _Context, app_id: str, key: str):
@@ -81,8 +83,8 @@ def _write_project(ws, ctx: _Context, app_id: str) -> None:
     xs.put_text(ws, 5, 1, lab("text.figures"), "Subtitle")
     r = _kv(ws, 6, [(lab.get("metric", k), _figure(ctx, app_id, k), f) for k, f in _FIGURES])
     if ctx.alloc is not None and app_id in ctx.alloc.index:
-        r = _kv(ws, r, [(lab.col("fund_krw_bn"), float(ctx.alloc.at[app_id, "fund_krw_bn"]), xs.FMT_MONEY),
-                        (lab.col("loan_krw_bn"), float(ctx.alloc.at[app_id, "loan_krw_bn"]), xs.FMT_MONEY)])
+        r = _kv(ws, r, [(lab.col("fund_krw_bn"), float(ctx.alloc.at[app_id, "fund_krw_bn"]), xs.FMT_KRW),
+                        (lab.col("loan_krw_bn"), float(ctx.alloc.at[app_id, "loan_krw_bn"]), xs.FMT_KRW)])
     left_end = r
     xs.put_text(ws, 5, 4, lab("text.country_risk"), "Subtitle")
     crc = None

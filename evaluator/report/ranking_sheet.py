@@ -9,6 +9,7 @@ from openpyxl.formatting.rule import ColorScaleRule, FormulaRule
 from openpyxl.styles import Font
 
 from evaluator import xlsx_style as xs
+from evaluator.kst import kst_text
 from evaluator.report.cells import _GREEN_FILL, _RED_FILL, _col, _table, _title, _wide_text, _wrap_rows
 from evaluator.report.pack import _FUND_TOL
 from evaluator.report.wording import reasons_text
@@ -68,7 +69,7 @@ def _write_decision_line(ws, row: int, decision: Mapping | None, lab: xs.Labels,
         text = "; ".join(f"{lab.get('decision', k)}: {v}" for k, v in decision.items())
     elif decision:
         text = lab("text.decision_recorded", id=decision.get("decision_id", ""), by=decision.get("decided_by", ""),
-                   at=decision.get("decided_at_utc", ""),
+                   at=kst_text(decision.get("decided_at_utc", "")),
                    note=decision.get("note", "") or "; ".join(f"{k}: {v}" for k, v in decision.items()))
     else:
         text = lab("text.decision_none")
@@ -78,6 +79,10 @@ def _write_decision_line(ws, row: int, decision: Mapping | None, lab: xs.Labels,
     else:
         xs.put_text(ws, row, col + 2, text, "Value")
     return row + 1
+
+
+#: A4 landscape pages the Ranking's columns print across (its first three columns on each).
+RANKING_PAGES_WIDE = 3
 
 
 def _write_ranking(ws, evaluation, scores, comfort_dscr: float, allocation=None, decision=None,
@@ -92,9 +97,7 @@ def _write_ranking(ws, evaluation, scores, comfort_dscr: float, allocation=None,
     fmts = {"rank": "0", "score": xs.FMT_SCORE, "npv_usd_m": xs.FMT_MONEY, "npv_p10_usd_m": xs.FMT_MONEY,
             "prob_npv_negative": "0%", "irr": xs.FMT_PCT, "discount_rate": xs.FMT_PCT, "payback_years": "0.0",
             "min_dscr": "0.00", "coverage_share": "0%", "score_china_share_before": "0%", "score_china_share_after": "0%",
-            "country_risk_score": "0", "expected_loss_krw_bn": "#,##0.00", "loan_expected_levy_krw_bn": "#,##0.00",
-            "loan_expected_net_cost_krw_bn": "#,##0.00", "loan_interest_subsidy_krw_bn": "#,##0.00",
-            "applicant_spending_krw_bn": "#,##0.0", "loan_cap_share": "0%", "loan_cap_krw_bn": "#,##0.0"}
+            "country_risk_score": "0", "loan_cap_share": "0%"}  # amounts [KRW bn]: xs.FMT_KRW by their names
     last_row, last_col = _table(ws, top, 1, df, lab, fmts)
     ws.row_dimensions[top].height = 45
     ws.freeze_panes = ws.cell(row=top + 1, column=4)
@@ -131,3 +134,6 @@ def _write_ranking(ws, evaluation, scores, comfort_dscr: float, allocation=None,
         ws.column_dimensions[_col(j)].width = widths.get(ccol, 11)
     _wrap_rows(ws, top + 1, last_row, [j for j, c in enumerate(cols, start=1) if c in ("name", "ineligible_reasons")])
     xs.print_setup(ws, title_rows=f"{top}:{top}", footer=lab("text.page_footer"))
+    # 36 columns do not read on one A4 width: three pages wide, rank, id and name repeated on each
+    ws.page_setup.fitToWidth = RANKING_PAGES_WIDE
+    ws.print_title_cols = "A:C"

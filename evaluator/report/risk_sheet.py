@@ -28,7 +28,7 @@ _PROB_FMT = "0.0%"
 
 
 def _risk_key_figures(pr, lab: xs.Labels) -> list[tuple[str, Any, str | None]]:
-    m2 = "#,##0.00"
+    m2 = xs.FMT_KRW
     return [(lab("col.loan_loss_expected_krw_bn"), pr.loan_loss_expected_krw_bn, m2),
             (lab("col.static_expected_loss_krw_bn"), pr.static_expected_loss_krw_bn, m2),
             # the special levy the successful borrowers pay and the government's net cost (issue 23)
@@ -77,8 +77,8 @@ def _write_s_curve(ws, r: int, left: int, pr, lab: xs.Labels) -> tuple[int, list
     blocks, last = [], r
     for k, start in enumerate(range(0, len(curve), S_CURVE_BLOCK_ROWS)):
         part = curve.iloc[start:start + S_CURVE_BLOCK_ROWS]
-        end, _ = _table(ws, r, left + 3 * k, part, lab, {"probability": "0%", "loss_krw_bn": "#,##0.00",
-                                                         "fund_npv_krw_bn": "#,##0.00"})
+        end, _ = _table(ws, r, left + 3 * k, part, lab, {"probability": "0%", "loss_krw_bn": xs.FMT_KRW,
+                                                         "fund_npv_krw_bn": xs.FMT_KRW})
         blocks.append((r + 1, end))
         last = max(last, end)
     return last, blocks
@@ -139,8 +139,8 @@ def _write_portfolio_risk(ws, pr, evaluation, scenario, lab: xs.Labels | None = 
     r_key = _kv(ws, 5, _risk_key_figures(pr, lab))
     xs.put_text(ws, 4, 4, lab("text.risk_by_year"), "Subtitle")
     r_year, _ = _table(ws, 5, 4, pr.loan_loss_by_year, lab, {"year": "0", "prob_any_loss": _PROB_FMT,
-                                                           "expected_krw_bn": "#,##0.00", "p95_krw_bn": "#,##0.00",
-                                                           "p99_krw_bn": "#,##0.00"})
+                                                           "expected_krw_bn": xs.FMT_KRW, "p95_krw_bn": xs.FMT_KRW,
+                                                           "p99_krw_bn": xs.FMT_KRW})
     r = max(r_key, r_year + 1) + 1
     _wide_text(ws, r, pr.expected_loss_note().text(lab.language), "Note", 1, 13)   # why static and simulated differ
     r += 2
@@ -160,7 +160,7 @@ def _write_portfolio_risk(ws, pr, evaluation, scenario, lab: xs.Labels | None = 
                 "loss_contribution_es99_krw_bn", "fund_contribution_es10_krw_bn"):
         j = list(proj.columns).index(key) + 1
         c = ws.cell(row=r + 1, column=j, value=f"=SUM({_col(j)}{top + 1}:{_col(j)}{r})")
-        xs.apply_style(c, "Total", xs.FMT_MONEY)
+        xs.apply_style(c, "Total", xs.FMT_KRW)
     _wide_text(ws, r + 2, lab("text.risk_contrib_note"), "Note", 1, 13)
     r += 4
     ws.row_breaks.append(Break(id=r - 1))
@@ -168,8 +168,8 @@ def _write_portfolio_risk(ws, pr, evaluation, scenario, lab: xs.Labels | None = 
     xs.put_text(ws, r, 5, lab("text.risk_s_curve"), "Subtitle")
     rows["histogram"] = rows["s_curve"] = r + 1
     hist_last, _ = _table(ws, r + 1, 1, pr.loan_loss_histogram, lab, {"share_of_paths": _PROB_FMT,
-                                                                     "bin_left_krw_bn": "#,##0.00",
-                                                                     "bin_right_krw_bn": "#,##0.00"})
+                                                                     "bin_left_krw_bn": xs.FMT_KRW,
+                                                                     "bin_right_krw_bn": xs.FMT_KRW})
     s_last, blocks = _write_s_curve(ws, r + 1, 5, pr, lab)
     _risk_charts(ws, max(hist_last, s_last) + 2, lab, 5, blocks, r + 1, hist_last)
     xs.print_setup(ws, footer=lab("text.page_footer"))

@@ -9,6 +9,7 @@ import pandas as pd
 
 from evaluator import messages
 from evaluator import xlsx_style as xs
+from evaluator.krw import krw_text
 from evaluator.report.allocation_sheet import _write_budget_rows
 from evaluator.report.cells import _col, _kv, _table, _title, _wide_text
 from evaluator.report.context import _Context
@@ -38,8 +39,9 @@ def _write_summary(ws, ctx: _Context, generated_at, version) -> None:
     n_eligible = int(ctx.scores["eligible"].astype(bool).sum()) if ctx.scores is not None and "eligible" in ctx.scores.columns else len(m)
     xs.put_text(ws, r, 1, lab("text.decision_asked"), "Subtitle")
     if ctx.alloc is not None:
-        text = lab("text.decision_asked_text", fund=float(ctx.alloc["fund_krw_bn"].sum()), fund_budget=sc.fund_krw_bn,
-                   loan=float(ctx.alloc["loan_krw_bn"].sum()), loan_budget=sc.loan_krw_bn, n=len(funded),
+        won = lambda x: krw_text(x, lab.language)  # noqa: E731  (억원 / 조원 in Korean, KRW bn in English)
+        text = lab("text.decision_asked_text", fund=won(ctx.alloc["fund_krw_bn"].sum()), fund_budget=won(sc.fund_krw_bn),
+                   loan=won(ctx.alloc["loan_krw_bn"].sum()), loan_budget=won(sc.loan_krw_bn), n=len(funded),
                    n_apps=len(m), n_eligible=n_eligible)
     else:
         text = lab("text.decision_asked_no_alloc", n_apps=len(m), n_eligible=n_eligible)
@@ -85,7 +87,7 @@ def _summary_portfolio(ws, r: int, ctx: _Context, funded: list[str]) -> int:
     for key in ("fund_krw_bn", "loan_krw_bn", "npv_usd_m", "expected_loss_krw_bn"):
         j = cols.index(key) + 1
         c = ws.cell(row=last + 1, column=j, value=f"=SUM({_col(j)}{top + 1}:{_col(j)}{last})")
-        xs.apply_style(c, "Total", xs.FMT_MONEY)
+        xs.apply_style(c, "Total", xs.format_for_column(key))
     return last + 2
 
 
@@ -154,11 +156,11 @@ def _summary_risks(ws, r: int, ctx: _Context, funded: list[str]) -> int:
     el = _summary_get(ctx.summary, "expected_loss_krw_bn")
     if el is None and ctx.alloc is not None and "expected_loss_krw_bn" in ctx.alloc.columns:
         el = float(ctx.alloc["expected_loss_krw_bn"].sum())
-    items = [(lab("text.risk_expected_loss"), lab("text.not_allocated") if el is None else el, "#,##0.00")]
+    items = [(lab("text.risk_expected_loss"), lab("text.not_allocated") if el is None else el, xs.FMT_KRW)]
     pr = ctx.portfolio_risk
     if pr is not None:
-        items += [(lab("text.risk_book_loss"), pr.loan_loss_expected_krw_bn, "#,##0.00"),
-                  (lab("text.risk_book_p95"), pr.loan_loss_p95_krw_bn, "#,##0.00"),
+        items += [(lab("text.risk_book_loss"), pr.loan_loss_expected_krw_bn, xs.FMT_KRW),
+                  (lab("text.risk_book_p95"), pr.loan_loss_p95_krw_bn, xs.FMT_KRW),
                   (lab("text.risk_prob_fund_loss"), pr.prob_fund_loss, xs.FMT_PCT)]
     if ctx.simulation is not None and funded:
         s = ctx.simulation.summary.reindex(funded)

@@ -195,9 +195,11 @@ def build_report(evaluation, scenario, *, scores=None, allocation=None, allocati
 
 
 def _finished(wb, lab: xs.Labels, ref) -> bytes:
-    """The workbook's bytes: its data notes in the report's language (issue 26), every formula
-    recomputed when Excel opens it."""
+    """The workbook's bytes: its data notes in the report's language (issue 26), every KRW bn amount in
+    억원 in Korean (issue 27), every formula recomputed when Excel opens it."""
     word_data_notes(wb, lab.language, getattr(ref, "data_dir", None))
+    if lab.language == "ko":  # Korean officers read 억원, never 십억원: every KRW bn amount x 10 (formulas follow)
+        xs.krw_cells_in_eok(wb)
     wb.calculation.fullCalcOnLoad = True  # Excel recomputes every formula when it opens the file
     buf = io.BytesIO()
     wb.save(buf)
