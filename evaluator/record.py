@@ -120,22 +120,12 @@ def log_from_edits(edits: Mapping | None) -> dict[str, dict[str, str]]:
             for e in (edits or {}).get("changed") or [] if e.get("by") or e.get("at")}
 
 
-#: Korea Standard Time (UTC+9, no daylight saving): how the committee reads a time.
-_KST_OFFSET_H = 9
-
-
 def kst(at_utc: str | None) -> str:
-    """An ISO time in UTC (as the record keeps it) as ``YYYY-MM-DD HH:MM KST``; '' when unknown."""
-    from datetime import datetime, timedelta, timezone
+    """An ISO time in UTC (as the record keeps it) as ``YYYY-MM-DD HH:MM KST`` (the one rule:
+    :func:`evaluator.kst.kst_text`); '' when unknown."""
+    from evaluator.kst import kst_text
 
-    if not at_utc:
-        return ""
-    try:
-        t = datetime.fromisoformat(str(at_utc).replace("Z", "+00:00"))
-    except ValueError:
-        return str(at_utc)
-    t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone(timedelta(hours=_KST_OFFSET_H))).strftime("%Y-%m-%d %H:%M KST")
+    return kst_text(at_utc)
 
 
 def edit_rows(edits: Mapping | None) -> list[dict[str, Any]]:
