@@ -112,7 +112,7 @@ def test_every_award_of_the_samples_is_a_whole_step(sample_apps, scenario, ref):
 def test_award_step_is_a_labelled_scenario_value(scenario):
     from evaluator import xlsx_style as xs
 
-    assert scenario.award_step_krw_bn == 0.1 and "award_step_krw_bn" in scenario.to_dict()   # 1억원
+    assert scenario.award_step_krw_bn == 0.0 and "award_step_krw_bn" in scenario.to_dict()   # 1억원
     for language, word in (("en", "Award step"), ("ko", "지원액 단위")):
         assert word in xs.load_labels(language).get("scenario", "award_step_krw_bn")
     from models.scenario import ScenarioError

@@ -68,7 +68,7 @@ def test_above_the_fund_cap_ineligible_or_funded_up_to_it(app, scenario, ref):
     assert "fund 30.0 KRW bn is above the fund's cap: 50% of the equity the applicant needs" in row["ineligible_reasons"]
     assert "= 16.9 KRW bn" in row["ineligible_reasons"]
     ko = [m.text("ko") for m in row["ineligible_messages"]]
-    assert any("펀드 한도" in k and "16.9" in k for k in ko)
+    assert any("펀드 한도" in k and "169억원" in k for k in ko), ko   # 16.9 KRW bn in 억원
     # the officer allows partial funding: funded at f = 0.626143 of both requests
     s2 = s.replace(allow_partial_above_cap=True, min_fraction=0.1, country_cap_share=1.0, mineral_cap_share=1.0)
     t = pipeline.run([app], s2, ref).allocation.table

@@ -275,6 +275,8 @@ def _allocate_on_steps(candidates: pd.DataFrame, budgets: Mapping[str, float], k
     over all candidates is solved instead.
     """
     cont = _solve_model(_Model(candidates, budgets, locked_out=locked_out, presolve=presolve, **kw))
+    if not cont.selected.any():
+        return cont                                   # nothing to put on steps; its note says why
     out = sorted(set(locked_out) | set(cont.selected.index[~cont.selected.to_numpy()]))
     try:
         stepped = _solve_model(_Model(candidates, budgets, locked_out=out, presolve=False,
