@@ -172,7 +172,8 @@ def test_report_shows_levy_net_cost_and_the_fund_terms(sample_apps, scenario, re
         kv = {ws.cell(row=r, column=1).value: ws.cell(row=r, column=2).value for r in range(1, 40)}
         for key in ("loan_levy_expected_krw_bn", "static_expected_levy_krw_bn", "loan_net_cost_expected_krw_bn",
                     "loan_net_cost_p95_krw_bn"):
-            assert kv[lab.col(key)] == pytest.approx(getattr(pr, key), abs=1e-12), key
+            per_krw_bn = 10.0 if lang == "ko" else 1.0   # the Korean pack writes amounts in 억원
+            assert kv[lab.col(key)] == pytest.approx(getattr(pr, key) * per_krw_bn, rel=1e-12, abs=1e-12), key
         assert kv[lab.col("loan_net_cost_expected_krw_bn")] == pytest.approx(
             kv[lab.col("loan_loss_expected_krw_bn")] - kv[lab.col("loan_levy_expected_krw_bn")])
         cells = {ws.cell(row=r, column=c).value for r in range(1, ws.max_row + 1) for c in range(1, 20)}
