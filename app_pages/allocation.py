@@ -332,19 +332,29 @@ def _what_it_would_take(pa, scenario) -> None:
     st.fragment(run_every=POLL_S if polling else None)(_what_it_would_take_table)(job, pa, polling)
 
 
-def _left_out_table(job, pa, polling: bool) -> None:
-    """Every project left out, in words with the number (evaluator/left_out.py): the support at
-    which it would have been funded and the request reduction that takes, or the rule that
-    excludes it; worded here, in the page's language, from the job's messages."""
+def _job_state(job, polling: bool):
+    """The background job's latest ``(table, done, total)``, or None once its state is drawn
+    instead (an error, or the caption while nothing is ready); a finished job reruns the app once
+    so that the final state is drawn and the polling stops."""
     if job.finished and polling:
         st.rerun()
     if job.error is not None or (job.finished and not job.complete and not job.cancel.is_set()):
         st.error(t("background_failed", error=job.error or ""))
-        return
+        return None
     if job.latest is None:
         st.caption(t("computing_in_background"))
+        return None
+    return job.latest
+
+
+def _left_out_table(job, pa, polling: bool) -> None:
+    """Every project left out, in words with the number (evaluator/left_out.py): the support at
+    which it would have been funded and the request reduction that takes, or the rule that
+    excludes it; worded here, in the page's language, from the job's messages."""
+    state = _job_state(job, polling)
+    if state is None:
         return
-    table, done, total = job.latest
+    table, done, total = state
     if done < total:
         st.progress(done / total if total else 0.0, text=t("left_out_progress", done=done, total=total))
     shown = table.join(pa.table[["name"]]).assign(explanation=[messages.word(m, lang()) for m in table["message"]])
@@ -359,15 +369,10 @@ def _left_out_table(job, pa, polling: bool) -> None:
 def _what_it_would_take_table(job, pa, polling: bool) -> None:
     """The answers computed so far, the left-out projects nearest to entering first; once the job
     ends, one rerun of the app draws the final state and stops the polling."""
-    if job.finished and polling:
-        st.rerun()
-    if job.error is not None or (job.finished and not job.complete and not job.cancel.is_set()):
-        st.error(t("background_failed", error=job.error or ""))
+    state = _job_state(job, polling)
+    if state is None:
         return
-    if job.latest is None:
-        st.caption(t("computing_in_background"))
-        return
-    table, done, total = job.latest
+    table, done, total = state
     if done < total:     # the left-out projects (the funded ones' margins follow without a bar)
         st.progress(done / total if total else 0.0, text=t("wit_progress", done=done, total=total))
     # left-out projects first, the nearest to entering on top; then the funded ones
